@@ -1,0 +1,75 @@
+"""``samvid`` command line: a thin dispatcher.
+
+Each command lives in ``samvid.commands.<module>`` and exposes
+``add_arguments(parser)`` and ``run(args) -> int``. Only the chosen command's
+module is imported, so ``samvid --help`` starts instantly (no torch import).
+Errors a user can act on (``SamvidError``) become one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from samvid import __version__
+from samvid.errors import SamvidError
+
+# name -> (module under samvid.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("serve", "run the Label Studio ML backend (HTTP)"),
+    "worker": ("worker", "run a propagation worker on the Redis queue (REDIS_URL)"),
+    "up": ("up", "start Label Studio + samvid with a demo project, ready to label"),
+    "import": ("importer", "import videos into Label Studio as one task per frame"),
+    "propagate": ("propagate", "propagate a frame's masks through the following frames"),
+    "prelabel": ("prelabel", "write predictions for many tasks at once"),
+    "export": ("export", "export a project per video with object identity (COCO, YTVIS, DAVIS, YOLO)"),
+    "track": ("track", "run a tracker engine on a DAVIS-layout folder"),
+    "eval": ("evaluate", "score predicted masks against ground truth (J, F, J&F)"),
+    "models": ("models", "list, pull and check segmentation models"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="samvid",
+        description="Segment Anything for video, inside Label Studio.",
+    )
+    parser.add_argument("--version", action="version", version=f"samvid {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Parse only the global part first; the command's own parser takes the rest.
+    top, rest = parser.parse_known_args(argv)
+    if top.command is None:
+        parser.print_help()
+        return 2
+    module_name, help_text = COMMANDS[top.command]
+    module = importlib.import_module(f"samvid.commands.{module_name}")
+    cmd_parser = argparse.ArgumentParser(prog=f"samvid {top.command}", description=help_text)
+    module.add_arguments(cmd_parser)
+    args = cmd_parser.parse_args(rest)
+    logging.basicConfig(
+        level=logging.DEBUG if top.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(module.run(args) or 0)
+    except SamvidError as exc:
+        print(f"samvid {top.command}: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"samvid {top.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``samvid`` command; see ``samvid.cli``."""

@@ -1,0 +1,1 @@
+"""Video-level exports with object identity, one module per format."""

@@ -1,0 +1,54 @@
+"""Model names -> segmenters. The one place that knows which names exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from samvid.models.base import Segmenter
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str  # "sam", "sam2", "edgetam", "classic", "standin"
+    params_m: float | None  # parameters in millions, where known
+    video: bool  # can propagate through video with its own memory
+    note: str = ""
+
+
+MODELS: dict[str, ModelInfo] = {
+    info.name: info
+    for info in [
+        ModelInfo("facebook/sam2.1-hiera-tiny", "sam2", 38.9, True, "default; fastest SAM on CPU"),
+        ModelInfo("facebook/sam2.1-hiera-small", "sam2", 46.0, True),
+        ModelInfo("facebook/sam2.1-hiera-base-plus", "sam2", 80.8, True),
+        ModelInfo("facebook/sam2.1-hiera-large", "sam2", 224.4, True),
+        ModelInfo("yonigozlan/EdgeTAM-hf", "edgetam", 13.9, True, "EdgeTAM, on-device SAM 2"),
+        ModelInfo("facebook/sam-vit-base", "sam", 93.7, False),
+        ModelInfo("facebook/sam-vit-large", "sam", 312.3, False),
+        ModelInfo("facebook/sam-vit-huge", "sam", 641.1, False),
+        ModelInfo("classic", "classic", None, False, "weight-free OpenCV segmenter"),
+        ModelInfo("standin", "standin", None, False, "deterministic test double: boxes and disks"),
+    ]
+}
+
+DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
+
+
+def load_segmenter(name: str, device: str = "auto", **options: object) -> Segmenter:
+    """Build the segmenter called ``name``: a key of ``MODELS``, ``standin:R``, or a local folder.
+
+    Raises ``ModelUnavailable`` (with what to do) when SAM weights cannot be had.
+    """
+    if name == "classic":
+        from samvid.models.classic import ClassicSegmenter
+
+        return ClassicSegmenter()
+    if name == "standin" or name.startswith("standin:"):
+        from samvid.models.standin import StandInSegmenter
+
+        radius = float(name.split(":", 1)[1]) if ":" in name else 20.0
+        return StandInSegmenter(radius=radius)
+    from samvid.models.sam import load_sam
+
+    return load_sam(name, device=device, **options)

@@ -1,0 +1,1 @@
+"""The Label Studio adapter: protocol types, results encoding, SDK client."""
