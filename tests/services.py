@@ -1,0 +1,166 @@
+"""Real services for tests: Label Studio and redis-server on 127.0.0.1.
+
+Each is started as a subprocess in a temporary directory and stopped at the end
+of the test session. Nothing here is a mock.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class LabelStudio:
+    """A Label Studio server with an admin user, a legacy API token and local files serving."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    token: str = field(default_factory=lambda: secrets.token_hex(20))
+    username: str = "admin@example.com"
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def files_root(self) -> Path:
+        """LOCAL_FILES_DOCUMENT_ROOT; storages must use a subfolder of it."""
+        return self.root / "files"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            LABEL_STUDIO_BASE_DATA_DIR=str(self.root / "data"),
+            LABEL_STUDIO_USERNAME=self.username,
+            LABEL_STUDIO_PASSWORD=self.password,
+            LABEL_STUDIO_USER_TOKEN=self.token,
+            LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
+            ML_BLOCK_LOCAL_IP="false",
+            SSRF_PROTECTION_ENABLED="false",
+            LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+            LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(self.files_root),
+            SENTRY_DSN="",
+            FRONTEND_SENTRY_DSN="",
+            COLLECT_ANALYTICS="false",
+        )
+        return env
+
+    def start(self, timeout: float = 180) -> LabelStudio:
+        self.files_root.mkdir(parents=True, exist_ok=True)
+        exe = shutil.which("label-studio") or str(Path(sys.executable).parent / "label-studio")
+        log = open(self.root / "label-studio.log", "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(
+            [exe, "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(self.port)],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(
+            lambda: requests.get(f"{self.url}/health", timeout=2).ok,
+            timeout,
+            f"Label Studio (log: {self.root / 'label-studio.log'})",
+            self.proc,
+        )
+        wait_for(
+            lambda: requests.get(
+                f"{self.url}/api/projects", headers=self.headers, timeout=5
+            ).status_code
+            == 200,
+            60,
+            "Label Studio API token",
+            self.proc,
+        )
+        return self
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+    def client(self):
+        from label_studio_sdk import LabelStudio as Client
+
+        return Client(base_url=self.url, api_key=self.token)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@dataclass
+class Redis:
+    root: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> Redis:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed: apt-get install redis-server")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        wait_for(lambda: redis.Redis.from_url(self.url).ping(), 20, "redis-server", self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
