@@ -50,11 +50,11 @@ def remove_small_regions(
 ) -> np.ndarray:
     """Fill holes (``mode="holes"``) or drop islands smaller than ``min_area`` pixels.
 
-    A "hole" is a False region not touching... anything larger: like SAM, any False
-    component under the threshold counts, including one on the image border.
+    As in SAM, any small False component counts as a hole, even one touching the
+    image border, and any small True component as an island.
 
     >>> m = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=bool)
-    >>> remove_small_regions(m, 2, "holes").all()
+    >>> bool(remove_small_regions(m, 2, "holes").all())
     True
     """
     if min_area <= 0:
