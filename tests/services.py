@@ -164,3 +164,28 @@ class Redis:
     def stop(self) -> None:
         if self.proc is not None:
             stop(self.proc)
+
+
+class ServedApp:
+    """A WSGI app served for real on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app, port: int | None = None) -> None:
+        from werkzeug.serving import make_server
+
+        self.port = port or free_port()
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        import threading
+
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServedApp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._thread.join(5)

@@ -1,0 +1,146 @@
+"""The HTTP edge: Flask routes that parse, validate and delegate.
+
+Speaks the ML-backend protocol of Label Studio 1.23 (``/health``, ``/setup``,
+``/predict``, ``/webhook``, ``/versions``). Every failure a user can act on is a
+``SamvidError`` turned into a JSON 4xx here; anything else is a JSON 500 with no
+stack trace (the trace goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from samvid import __version__
+from samvid.errors import BadRequest, SamvidError
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio import protocol
+from samvid.studio.results import brush_result, polygon_result
+
+log = logging.getLogger("samvid.http")
+
+
+def create_app(settings: Settings | None = None, predictor: Predictor | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    predictor = predictor or Predictor.from_settings(settings)
+    app = Flask("samvid")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.extensions["samvid.predictor"] = predictor
+    app.extensions["samvid.settings"] = settings
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+        g.note = ""
+
+    @app.after_request
+    def _log_request(response):  # one line per request, with timing
+        ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info("%s %s %s %.1fms %s", request.method, request.path, response.status_code, ms, g.get("note", ""))
+        return response
+
+    @app.errorhandler(SamvidError)
+    def _samvid_error(exc: SamvidError):
+        g.note = exc.message
+        return jsonify(error=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        g.note = exc.description or ""
+        return jsonify(error=exc.description or exc.name), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return jsonify(error="internal error; the samvid log has the details"), 500
+
+    @app.get("/health")
+    @app.get("/")
+    def health():
+        return jsonify(status="UP", model_class="samvid", model_version=predictor.version)
+
+    @app.get("/versions")
+    def versions():
+        return jsonify(versions=[predictor.version], samvid=__version__)
+
+    @app.post("/setup")
+    def setup():
+        body = _json_body()
+        if "schema" in body:
+            try:
+                protocol.parse_config(body["schema"])
+            except SamvidError as exc:  # LS shows setup errors when connecting: be explicit
+                log.warning("setup for project %s: %s", body.get("project"), exc.message)
+        return jsonify(model_version=predictor.version)
+
+    @app.post("/predict")
+    def predict():
+        body = _json_body()
+        tasks = body.get("tasks")
+        if not isinstance(tasks, list):
+            raise BadRequest("'tasks' must be a list of Label Studio tasks")
+        params = body.get("params") or {}
+        if not isinstance(params, dict):
+            raise BadRequest("'params' must be an object")
+        target = protocol.parse_config(body.get("label_config"))
+        prompts = protocol.prompts_from_context(params.get("context"))
+        if not prompts:
+            return jsonify(results=_on_open(predictor, settings, tasks, target))
+        if len(tasks) != 1 or not isinstance(tasks[0], dict):
+            raise BadRequest("an interactive request must carry exactly one task")
+        results, scores = [], []
+        for smart in prompts:
+            ref = protocol.image_ref(tasks[0], target, smart.item_index)
+            label = protocol.choose_label(target, smart.label)
+            timed = predictor.predict(ref, smart.prompt, (smart.width, smart.height), tasks[0].get("id"))
+            g.note = f"{'cached' if timed.embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
+            region = _region(target, timed.prediction.mask, label, smart.item_index, timed.prediction.score)
+            if region is not None:
+                results.append(region)
+                scores.append(timed.prediction.score)
+        score = float(sum(scores) / len(scores)) if scores else 0.0
+        return jsonify(results=[{"result": results, "score": score, "model_version": predictor.version}])
+
+    @app.post("/webhook")
+    def webhook():
+        body = _json_body()
+        g.note = str(body.get("action", ""))
+        return jsonify(status="ok"), 200
+
+    return app
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+def _region(target: protocol.MaskTarget, mask, label: str, item_index: int | None, score: float):
+    encode = brush_result if target.mask_type == "brushlabels" else polygon_result
+    return encode(
+        mask,
+        from_name=target.mask_control,
+        to_name=target.image_name,
+        labels=[label],
+        item_index=item_index,
+        score=score,
+    )
+
+
+def _on_open(predictor: Predictor, settings: Settings, tasks: list, target) -> list:
+    """A task was opened (no prompt yet): warm its embedding, predict nothing."""
+    if settings.precompute_on_open:
+        for task in tasks[:1]:  # batch "retrieve predictions" must not queue thousands
+            if isinstance(task, dict):
+                try:
+                    predictor.precompute(protocol.image_ref(task, target, None), task.get("id"))
+                except SamvidError:
+                    pass
+    return []

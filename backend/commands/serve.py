@@ -1,0 +1,78 @@
+"""``samvid serve``: the ML backend over HTTP (Flask for one worker, gunicorn for more)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from samvid.models.registry import DEFAULT_MODEL, MODELS
+from samvid.settings import Settings
+
+log = logging.getLogger("samvid.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    names = ", ".join(MODELS)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9090)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1: Flask)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--model",
+        help=f"model name or local folder (SAMVID_MODEL, default {DEFAULT_MODEL}); one of: {names}",
+    )
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (SAMVID_DEVICE)")
+    parser.add_argument(
+        "--fallback",
+        choices=["classic", "standin"],
+        help="use this model when the configured one has no weights (SAMVID_FALLBACK)",
+    )
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        default=None,
+        help="build the model with random weights: real speed, meaningless masks (benchmarks)",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        model=args.model, device=args.device, fallback=args.fallback, random_weights=args.random_weights
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from samvid.app import create_app
+    from samvid.predictor import Predictor
+
+    settings = settings_from(args)
+    # Load the model now: a missing model is reported at start, not at the first click.
+    predictor = Predictor.from_settings(settings)
+    log.info("model %s on %s, listening on %s:%d", predictor.version, settings.device, args.host, args.port)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("listening on %s: anyone who can reach this port can use the backend", args.host)
+    if args.workers <= 1:
+        create_app(settings, predictor).run(host=args.host, port=args.port, threaded=True)
+        return 0
+    del predictor  # each gunicorn worker loads its own copy after the fork
+    _gunicorn(settings, args).run()
+    return 0
+
+
+def _gunicorn(settings: Settings, args: argparse.Namespace):
+    from gunicorn.app.base import BaseApplication
+
+    class Application(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("timeout", 300)  # a cold frame on a slow CPU can take seconds
+
+        def load(self):
+            from samvid.app import create_app
+
+            return create_app(settings)
+
+    return Application()

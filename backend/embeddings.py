@@ -1,0 +1,154 @@
+"""Image embeddings, computed once per (model, image content) and cached.
+
+In-process LRU with a byte cap by default; with ``REDIS_URL`` a Redis cache is
+shared by every worker process and machine, with the local LRU in front of it.
+Concurrent requests for the same image wait for one encoder run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from samvid.models.base import Embedding
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+
+
+class MemoryCache:
+    """Least-recently-used cache of embeddings, bounded by total bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, Embedding] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.stats = CacheStats()
+
+    def get(self, key: str) -> Embedding | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.stats.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.stats.hits += 1
+            return item
+
+    def put(self, key: str, value: Embedding) -> None:
+        if value.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._items[key] = value
+            self._bytes += value.nbytes
+            while self._bytes > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= evicted.nbytes
+                self.stats.evictions += 1
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+class RedisCache:
+    """Embeddings shared through Redis (serialised without pickle), with a TTL."""
+
+    PREFIX = "samvid:emb:"
+
+    def __init__(self, url: str, ttl: int = 3600) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.ttl = ttl
+        self.stats = CacheStats()
+
+    def get(self, key: str) -> Embedding | None:
+        import redis
+
+        try:
+            data = self._redis.get(self.PREFIX + key)
+        except redis.RedisError as exc:  # the cache is an optimisation: degrade, don't fail
+            log.warning("redis cache unavailable (%s); computing locally", type(exc).__name__)
+            data = None
+        if data is None:
+            self.stats.misses += 1
+            return None
+        self.stats.hits += 1
+        return Embedding.from_bytes(data)
+
+    def put(self, key: str, value: Embedding) -> None:
+        import redis
+
+        try:
+            self._redis.set(self.PREFIX + key, value.to_bytes(), ex=self.ttl)
+        except redis.RedisError as exc:
+            log.warning("redis cache unavailable (%s); not shared", type(exc).__name__)
+
+
+def content_key(model_key: str, data: bytes) -> str:
+    """Cache key of an image: the model's identity and a hash of the image bytes."""
+    return f"{model_key}:{hashlib.sha256(data).hexdigest()[:40]}"
+
+
+class EmbeddingCache:
+    """Two-level cache (local LRU, optional Redis) with one computation per key at a time."""
+
+    def __init__(self, local: MemoryCache, shared: RedisCache | None = None) -> None:
+        self.local = local
+        self.shared = shared
+        self._inflight: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.encoder_runs = 0
+
+    def peek(self, key: str) -> Embedding | None:
+        found = self.local.get(key)
+        if found is None and self.shared is not None:
+            found = self.shared.get(key)
+            if found is not None:
+                self.local.put(key, found)
+        return found
+
+    def get_or_compute(self, key: str, compute: Callable[[], Embedding]) -> Embedding:
+        while True:
+            found = self.peek(key)
+            if found is not None:
+                return found
+            with self._lock:
+                event = self._inflight.get(key)
+                if event is None:
+                    event = self._inflight[key] = threading.Event()
+                    owner = True
+                else:
+                    owner = False
+            if not owner:
+                event.wait()
+                continue  # the owner stored it (or failed: then we try ourselves)
+            try:
+                value = compute()
+                self.encoder_runs += 1
+                self.local.put(key, value)
+                if self.shared is not None:
+                    self.shared.put(key, value)
+                return value
+            finally:
+                with self._lock:
+                    self._inflight.pop(key, None)
+                event.set()

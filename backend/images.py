@@ -1,0 +1,154 @@
+"""Fetching and decoding the image a request points at.
+
+Every source is untrusted. The Label Studio token is sent to the Label Studio
+host only; local paths are read only under configured roots; sizes and pixel
+counts are bounded so a hostile image cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urljoin, urlparse
+
+import numpy as np
+import requests
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from samvid.errors import ForbiddenSource, ImageError, TooLarge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where images come from: Label Studio, allowed hosts, local roots."""
+
+    label_studio_url: str
+    api_key: str = ""
+    local_roots: tuple[Path, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    max_bytes: int = 64 * 1024**2
+    max_pixels: int = 64_000_000
+    timeout: float = 20.0
+
+    def _is_label_studio(self, url: str) -> bool:
+        ls, other = urlparse(self.label_studio_url), urlparse(url)
+        return (ls.scheme, ls.hostname, ls.port) == (other.scheme, other.hostname, other.port)
+
+    def fetch(self, ref: str, task_id: int | None = None) -> bytes:
+        """The raw bytes of ``ref``: a Label Studio URL, an http(s) URL or a local path."""
+        if not isinstance(ref, str) or not ref.strip():
+            raise ImageError("the task has no image URL")
+        parsed = urlparse(ref)
+        if ref.startswith("/data/local-files/"):
+            local = self._local_files_path(parsed.query)
+            if local is not None:
+                return self._read_local(local)
+            return self._get(urljoin(self.label_studio_url, ref))
+        if ref.startswith("/"):
+            if ref.startswith(("/data/", "/api/", "/tasks/")):
+                return self._get(urljoin(self.label_studio_url, ref))
+            return self._read_local(Path(ref))
+        if parsed.scheme == "file":
+            return self._read_local(Path(unquote(parsed.path)))
+        if parsed.scheme in ("http", "https"):
+            return self._get(ref)
+        if parsed.scheme and task_id is not None:
+            # Cloud storage (s3://, gs://, azure-blob://): Label Studio presigns it.
+            encoded = base64.urlsafe_b64encode(ref.encode()).decode()
+            return self._get(
+                urljoin(self.label_studio_url, f"/tasks/{task_id}/resolve/?fileuri={encoded}")
+            )
+        raise ImageError(f"cannot read image source {ref[:200]!r}: use an http(s) URL or a path")
+
+    def _local_files_path(self, query: str) -> Path | None:
+        """Label Studio's local-files URL read straight from disk when a root holds it."""
+        rel = parse_qs(query).get("d", [""])[0]
+        for root in self.local_roots:
+            candidate = root / rel
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _read_local(self, path: Path) -> bytes:
+        resolved = path.expanduser().resolve()
+        roots = [r.expanduser().resolve() for r in self.local_roots]
+        if not any(resolved == r or r in resolved.parents for r in roots):
+            raise ForbiddenSource(
+                f"{path} is outside the folders samvid may read; add its folder to "
+                "SAMVID_LOCAL_ROOTS or serve it through Label Studio"
+            )
+        try:
+            size = resolved.stat().st_size
+            if size > self.max_bytes:
+                raise TooLarge(f"image file is {size} bytes, over the {self.max_bytes} limit")
+            return resolved.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def _get(self, url: str) -> bytes:
+        headers = {}
+        if self._is_label_studio(url):
+            if self.api_key:
+                headers["Authorization"] = f"Token {self.api_key}"
+        elif self.allowed_hosts and (urlparse(url).hostname or "") not in self.allowed_hosts:
+            raise ForbiddenSource(
+                f"host {urlparse(url).hostname!r} is not in SAMVID_ALLOWED_HOSTS"
+            )
+        try:
+            with requests.get(url, headers=headers, timeout=self.timeout, stream=True) as resp:
+                if resp.status_code in (401, 403):
+                    raise ImageError(
+                        f"{_safe(url)} answered {resp.status_code}: set LABEL_STUDIO_API_KEY "
+                        "to a valid Label Studio token"
+                    )
+                if resp.status_code != 200:
+                    raise ImageError(f"{_safe(url)} answered HTTP {resp.status_code}")
+                chunks, total = [], 0
+                for chunk in resp.iter_content(1 << 16):
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        raise TooLarge(f"image at {_safe(url)} is over {self.max_bytes} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except requests.RequestException as exc:
+            raise ImageError(f"cannot fetch {_safe(url)}: {type(exc).__name__}") from exc
+
+    def decode(self, data: bytes) -> np.ndarray:
+        return decode_image(data, self.max_pixels)
+
+
+def _safe(url: str) -> str:
+    """A URL for messages: no query string (it may hold a presigned secret)."""
+    p = urlparse(url)
+    return f"{p.scheme}://{p.netloc}{p.path}" if p.scheme else p.path
+
+
+def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
+    """RGB uint8 (H, W, 3), upright as a browser shows it (EXIF orientation applied).
+
+    Grey, palette, RGBA, CMYK and 16-bit images are converted; animations give
+    their first frame; images over ``max_pixels`` are refused before decoding.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            w, h = img.size
+            if w * h > max_pixels:
+                raise TooLarge(f"image is {w}x{h} pixels, over the {max_pixels} pixel limit")
+            if w == 0 or h == 0:
+                raise ImageError("image has zero size")
+            img.seek(0)
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(img, dtype=np.float64)
+                arr = (arr / max(arr.max(), 1) * 255).astype(np.uint8)
+                return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
+            return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"the image could not be decoded ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise TooLarge(f"image refused as a decompression bomb: {exc}") from exc

@@ -1,0 +1,232 @@
+"""The SAM family through ``transformers``: SAM ViT-B/L/H, SAM 2.1, EdgeTAM.
+
+Frames are preprocessed by hand (resize + ImageNet normalisation) because the
+``transformers`` image processors need torchvision, which cannot be imported
+next to the CPU torch wheel. Weights are loaded from safetensors only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from samvid.errors import ModelUnavailable
+from samvid.models.base import Embedding, MaskPrediction, Segmenter
+from samvid.models.registry import MODELS
+from samvid.prompts import Prompt
+
+log = logging.getLogger(__name__)
+
+INPUT_SIZE = 1024
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+# Hiera geometries of the SAM 2.1 checkpoints (from the SAM 2 model cards), used
+# to build random-weight models of each size for tests and benchmarks.
+SAM2_BACKBONES: dict[str, dict[str, Any]] = {
+    "tiny": {},
+    "small": {"blocks_per_stage": [1, 2, 11, 2], "global_attention_blocks": [7, 10, 13]},
+    "base-plus": {
+        "hidden_size": 112,
+        "num_attention_heads": 2,
+        "blocks_per_stage": [2, 3, 16, 3],
+        "embed_dim_per_stage": [112, 224, 448, 896],
+        "global_attention_blocks": [12, 16, 20],
+        "window_positional_embedding_background_size": [14, 14],
+    },
+    "large": {
+        "hidden_size": 144,
+        "num_attention_heads": 2,
+        "blocks_per_stage": [2, 6, 36, 4],
+        "embed_dim_per_stage": [144, 288, 576, 1152],
+        "window_size_per_stage": [8, 4, 16, 8],
+        "global_attention_blocks": [23, 33, 43],
+    },
+}
+SAM1_ENCODERS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+              "global_attn_indexes": [5, 11, 17, 23]},
+    "huge": {"hidden_size": 1280, "num_hidden_layers": 32, "num_attention_heads": 16,
+             "global_attn_indexes": [7, 15, 23, 31]},
+}
+
+
+def pick_device(requested: str = "auto") -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def family_of(name: str, model_type: str | None = None) -> str:
+    if name in MODELS:
+        return MODELS[name].family
+    kind = (model_type or name).lower()
+    if "edgetam" in kind:
+        return "edgetam"
+    if "sam2" in kind:
+        return "sam2"
+    return "sam"
+
+
+def _random_model(name: str, family: str):
+    """A model of the named size with random weights: real code paths, noise masks."""
+    import transformers as tf
+
+    size = name.rsplit("-", 1)[-1] if "/" in name else ""
+    if family == "sam":
+        vision = {**SAM1_ENCODERS.get(size, {})}
+        if "hidden_size" in vision:
+            vision["output_channels"] = 256
+        return tf.SamModel(tf.SamConfig(vision_config=vision))
+    if family == "edgetam":
+        return tf.EdgeTamModel(tf.EdgeTamConfig())
+    key = name.split("hiera-")[-1] if "hiera-" in name else "tiny"
+    backbone = SAM2_BACKBONES.get(key, {})
+    config = tf.Sam2Config()
+    if backbone:
+        bb = config.vision_config.backbone_config
+        for field, value in backbone.items():
+            setattr(bb, field, value)
+        config.vision_config.backbone_channel_list = list(reversed(bb.embed_dim_per_stage))
+    return tf.Sam2Model(config)
+
+
+def _pretrained_model(name: str, family: str):
+    import transformers as tf
+
+    cls = {"sam": tf.SamModel, "sam2": tf.Sam2Model, "edgetam": tf.EdgeTamModel}[family]
+    local = Path(name).expanduser()
+    source = str(local) if local.is_dir() else name
+    try:
+        # Cached or local weights first: no network call when they are here.
+        return cls.from_pretrained(source, local_files_only=True, use_safetensors=True)
+    except OSError:
+        if local.is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise
+    return cls.from_pretrained(source, use_safetensors=True)
+
+
+def load_sam(
+    name: str, device: str = "auto", random_weights: bool = False, **_: object
+) -> SamSegmenter:
+    """Load ``name`` (a hub id or a local folder saved with ``save_pretrained``)."""
+    import torch
+
+    family = family_of(name)
+    try:
+        model = _random_model(name, family) if random_weights else _pretrained_model(name, family)
+    except ImportError as exc:  # EdgeTAM's backbone comes through timm (and torchvision)
+        raise ModelUnavailable(
+            f"{name!r} needs a library that is not installed here: {exc}. "
+            "Install it (pip install timm torchvision) or choose another model."
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(
+            f"no weights for {name!r} on this machine and they could not be downloaded "
+            f"({type(exc).__name__}). Fetch them on a connected machine with "
+            f"`samvid models pull {name}` and point SAMVID_MODEL at the folder, or run "
+            "with `--fallback classic` to use the weight-free segmenter."
+        ) from exc
+    dev = pick_device(device)
+    dtype = torch.float16 if dev == "cuda" else torch.float32
+    model = model.to(device=dev, dtype=dtype).eval()
+    tag = "random-weights" if random_weights else "pretrained"
+    return SamSegmenter(model, family, f"{name}@{tag}", dev, dtype)
+
+
+class SamSegmenter(Segmenter):
+    supports_everything = True
+
+    def __init__(self, model: Any, family: str, version: str, device: str, dtype: Any) -> None:
+        self.model = model
+        self.family = family
+        self.version = version
+        self.device = device
+        self.dtype = dtype
+        # Two requests must not run the encoder at once on a small CPU: it would
+        # only slow both down. The decoder is cheap and shares the lock.
+        self._lock = threading.Lock()
+
+    # -- geometry: original pixels <-> the model's 1024 input ------------------
+    def _scale(self, height: int, width: int) -> tuple[float, float]:
+        """Factors (sx, sy) from original pixels to model-input pixels."""
+        if self.family == "sam":  # longest side to 1024, aspect kept, padded
+            s = INPUT_SIZE / max(height, width)
+            return s, s
+        return INPUT_SIZE / width, INPUT_SIZE / height  # SAM 2: plain resize
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = image.shape[:2]
+        sx, sy = self._scale(h, w)
+        size = (round(w * sx), round(h * sy))
+        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        normalised = (resized / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+        canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+        canvas[: size[1], : size[0]] = normalised
+        return canvas.transpose(2, 0, 1)[None]
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        import torch
+
+        pixels = torch.from_numpy(self.preprocess(image)).to(self.device, self.dtype)
+        with self._lock, torch.inference_mode():
+            out = self.model.get_image_embeddings(pixels)
+        maps = out if isinstance(out, (list, tuple)) else [out]
+        store = np.float16 if self.dtype == torch.float16 else np.float32
+        tensors = {f"level{i}": m.float().cpu().numpy().astype(store) for i, m in enumerate(maps)}
+        return Embedding(self.cache_key(), image.shape[:2], tensors)
+
+    def segment(self, embedding: Embedding, prompt: Prompt) -> MaskPrediction:
+        logits, scores = self.decode(embedding, prompt)
+        best = int(np.argmax(scores))
+        return MaskPrediction(mask=logits[best] > 0, score=float(scores[best]))
+
+    def decode(self, embedding: Embedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
+        """Mask logits at original size (K, H, W) and SAM's predicted IoU (K,).
+
+        One click is ambiguous (part, object, whole), so SAM's authors ask for three
+        masks and keep the best scored; several clicks or a box ask for one.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        h, w = embedding.image_size
+        sx, sy = self._scale(h, w)
+        maps = [
+            torch.from_numpy(embedding.tensors[f"level{i}"]).to(self.device, self.dtype)
+            for i in range(len(embedding.tensors))
+        ]
+        kwargs: dict[str, Any] = {"image_embeddings": maps if len(maps) > 1 else maps[0]}
+        if prompt.points:
+            pts = np.asarray(prompt.points, np.float32) * [sx, sy]
+            kwargs["input_points"] = torch.from_numpy(pts)[None, None].to(self.device, self.dtype)
+            kwargs["input_labels"] = torch.tensor([[list(prompt.labels)]], device=self.device)
+        if prompt.box is not None:
+            box = np.asarray(prompt.box, np.float32) * [sx, sy, sx, sy]
+            kwargs["input_boxes"] = torch.from_numpy(box)[None, None].to(self.device, self.dtype)
+        multimask = len(prompt.points) == 1 and prompt.box is None
+        with self._lock, torch.inference_mode():
+            out = self.model(multimask_output=multimask, **kwargs)
+            low_res = out.pred_masks[0, 0].float()  # (K, 256, 256)
+            if self.family == "sam":  # undo the padding of the longest-side resize
+                up = F.interpolate(low_res[None], (INPUT_SIZE, INPUT_SIZE), mode="bilinear")
+                up = up[..., : round(h * sy), : round(w * sx)]
+            else:
+                up = low_res[None]
+            logits = F.interpolate(up, (h, w), mode="bilinear", align_corners=False)[0]
+            scores = out.iou_scores[0, 0].float()
+        return logits.cpu().numpy(), scores.cpu().numpy()

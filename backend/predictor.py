@@ -1,0 +1,133 @@
+"""The owner of the model, the embedding cache and the image source.
+
+The HTTP layer hands it an image reference and a prompt; it fetches the image,
+finds or computes the embedding and runs the decoder. Nothing here knows
+Label Studio's JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
+from samvid.errors import ModelUnavailable, PromptError
+from samvid.images import ImageSource
+from samvid.models.base import Embedding, MaskPrediction, Segmenter
+from samvid.prompts import Prompt
+from samvid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Timed:
+    prediction: MaskPrediction
+    embed_cached: bool
+    seconds: float
+
+
+class Predictor:
+    def __init__(self, segmenter: Segmenter, cache: EmbeddingCache, source: ImageSource) -> None:
+        self.segmenter = segmenter
+        self.cache = cache
+        self.source = source
+        # Which content key an image reference had: a second click on a frame
+        # neither downloads nor hashes it again.
+        self._ref_keys: dict[str, str] = {}
+        self._ref_lock = threading.Lock()
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-embed")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, segmenter: Segmenter | None = None) -> Predictor:
+        segmenter = segmenter or load_configured_segmenter(settings)
+        shared = RedisCache(settings.redis_url, settings.redis_cache_ttl) if settings.redis_url else None
+        cache = EmbeddingCache(MemoryCache(settings.cache_bytes), shared)
+        source = ImageSource(
+            label_studio_url=settings.label_studio_url,
+            api_key=settings.label_studio_api_key,
+            local_roots=settings.local_roots,
+            allowed_hosts=settings.allowed_hosts,
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_image_pixels,
+            timeout=settings.fetch_timeout,
+        )
+        return cls(segmenter, cache, source)
+
+    @property
+    def version(self) -> str:
+        return self.segmenter.version
+
+    def embedding(self, ref: str, task_id: int | None = None) -> tuple[Embedding, bool]:
+        """The embedding of the image at ``ref`` and whether it was already cached."""
+        with self._ref_lock:
+            key = self._ref_keys.get(ref)
+        if key is not None:
+            found = self.cache.peek(key)
+            if found is not None:
+                return found, True
+        data = self.source.fetch(ref, task_id)
+        key = content_key(self.segmenter.cache_key(), data)
+        with self._ref_lock:
+            if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
+                self._ref_keys.clear()
+            self._ref_keys[ref] = key
+        runs = self.cache.encoder_runs
+        emb = self.cache.get_or_compute(key, lambda: self.segmenter.embed(self.source.decode(data)))
+        return emb, self.cache.encoder_runs == runs
+
+    def predict(
+        self, ref: str, prompt: Prompt, size: tuple[int, int] | None = None, task_id: int | None = None
+    ) -> Timed:
+        """Mask for ``prompt``; ``size`` (width, height) is the size the prompt was made on."""
+        start = time.perf_counter()
+        emb, cached = self.embedding(ref, task_id)
+        h, w = emb.image_size
+        if size is not None and size != (w, h):
+            prompt = _rescale(prompt, size, (w, h))
+        prompt.validate_inside(w, h)
+        prediction = self.segmenter.segment(emb, prompt.clipped(w, h))
+        return Timed(prediction, cached, time.perf_counter() - start)
+
+    def precompute(self, ref: str, task_id: int | None = None) -> Future:
+        """Embed in the background so the annotator's first click is fast."""
+
+        def run() -> None:
+            try:
+                self.embedding(ref, task_id)
+            except Exception as exc:  # noqa: BLE001 - background work must not die loudly
+                log.info("precompute of %s failed: %s", ref[:120], exc)
+
+        return self._background.submit(run)
+
+
+def _rescale(prompt: Prompt, src: tuple[int, int], dst: tuple[int, int]) -> Prompt:
+    """Map a prompt made on a ``src``-sized image onto the decoded ``dst`` size."""
+    sx, sy = dst[0] / src[0], dst[1] / src[1]
+    if abs(sx - sy) > 0.02 * max(sx, sy):
+        raise PromptError(
+            f"the task's image is {dst[0]}x{dst[1]} but the prompt was made on {src[0]}x{src[1]}"
+        )
+    points = tuple((x * sx, y * sy) for x, y in prompt.points)
+    box = None if prompt.box is None else (
+        prompt.box[0] * sx, prompt.box[1] * sy, prompt.box[2] * sx, prompt.box[3] * sy
+    )
+    return Prompt(points, prompt.labels, box, prompt.meta)
+
+
+def load_configured_segmenter(settings: Settings) -> Segmenter:
+    """The configured model, or the fallback with a warning when it has no weights."""
+    from samvid.models import load_segmenter
+
+    try:
+        return load_segmenter(
+            settings.model, device=settings.device, random_weights=settings.random_weights
+        )
+    except ModelUnavailable as exc:
+        if not settings.fallback:
+            raise
+        log.warning("%s -- falling back to %r", exc.message, settings.fallback)
+        return load_segmenter(settings.fallback, device=settings.device)

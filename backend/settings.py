@@ -1,0 +1,103 @@
+"""All configuration, read from the environment in one place.
+
+Command-line flags override these by passing keyword arguments to
+``Settings.from_env``; nothing else in samvid reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from samvid.errors import ConfigError
+from samvid.models.registry import DEFAULT_MODEL
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _paths(value: str) -> tuple[Path, ...]:
+    return tuple(Path(p).expanduser() for p in value.split(os.pathsep) if p.strip())
+
+
+def _hosts(value: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Model
+    model: str = DEFAULT_MODEL  # SAMVID_MODEL: a registry name, "classic", "standin", or a folder
+    device: str = "auto"  # SAMVID_DEVICE: auto | cpu | cuda | cuda:1 | mps
+    fallback: str = ""  # SAMVID_FALLBACK: model to use when `model` has no weights ("classic")
+    random_weights: bool = False  # SAMVID_RANDOM_WEIGHTS: benchmarks/tests only; masks are noise
+    # Label Studio
+    label_studio_url: str = "http://localhost:8080"  # LABEL_STUDIO_URL
+    label_studio_api_key: str = field(default="", repr=False)  # LABEL_STUDIO_API_KEY
+    # Caches and queue
+    redis_url: str = ""  # REDIS_URL: shared embedding cache + job queue when set
+    cache_bytes: int = 2 * 1024**3  # SAMVID_CACHE_BYTES: in-process embedding cache cap
+    redis_cache_ttl: int = 3600  # SAMVID_REDIS_CACHE_TTL: seconds an embedding lives in Redis
+    # Sources and limits
+    local_roots: tuple[Path, ...] = ()  # SAMVID_LOCAL_ROOTS (os.pathsep-separated)
+    allowed_hosts: tuple[str, ...] = ()  # SAMVID_ALLOWED_HOSTS (comma-separated)
+    max_request_bytes: int = 16 * 1024**2  # SAMVID_MAX_REQUEST_BYTES
+    max_image_bytes: int = 64 * 1024**2  # SAMVID_MAX_IMAGE_BYTES
+    max_image_pixels: int = 64_000_000  # SAMVID_MAX_IMAGE_PIXELS
+    fetch_timeout: float = 20.0  # SAMVID_FETCH_TIMEOUT seconds
+    # Serving
+    precompute_on_open: bool = True  # SAMVID_PRECOMPUTE: embed a frame when its task opens
+    log_level: str = "INFO"  # SAMVID_LOG_LEVEL
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if env is None else env)
+        names = {
+            "model": "SAMVID_MODEL",
+            "device": "SAMVID_DEVICE",
+            "fallback": "SAMVID_FALLBACK",
+            "random_weights": "SAMVID_RANDOM_WEIGHTS",
+            "label_studio_url": "LABEL_STUDIO_URL",
+            "label_studio_api_key": "LABEL_STUDIO_API_KEY",
+            "redis_url": "REDIS_URL",
+            "cache_bytes": "SAMVID_CACHE_BYTES",
+            "redis_cache_ttl": "SAMVID_REDIS_CACHE_TTL",
+            "local_roots": "SAMVID_LOCAL_ROOTS",
+            "allowed_hosts": "SAMVID_ALLOWED_HOSTS",
+            "max_request_bytes": "SAMVID_MAX_REQUEST_BYTES",
+            "max_image_bytes": "SAMVID_MAX_IMAGE_BYTES",
+            "max_image_pixels": "SAMVID_MAX_IMAGE_PIXELS",
+            "fetch_timeout": "SAMVID_FETCH_TIMEOUT",
+            "precompute_on_open": "SAMVID_PRECOMPUTE",
+            "log_level": "SAMVID_LOG_LEVEL",
+        }
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, object] = {}
+        for name, var in names.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            kind = types[name]
+            try:
+                if kind == "bool":
+                    values[name] = _bool(raw)
+                elif kind == "int":
+                    values[name] = int(raw)
+                elif kind == "float":
+                    values[name] = float(raw)
+                elif name == "local_roots":
+                    values[name] = _paths(raw)
+                elif name == "allowed_hosts":
+                    values[name] = _hosts(raw)
+                else:
+                    values[name] = raw
+            except ValueError as exc:
+                raise ConfigError(f"{var}={raw!r} is not a valid {kind}") from exc
+        # Label Studio serves local files from this root; samvid may read under it.
+        ls_root = env.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+        if ls_root and "local_roots" not in values:
+            values["local_roots"] = _paths(ls_root)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,115 @@
+"""Bad input never crashes the server: each case gets a clear 4xx JSON error."""
+
+from __future__ import annotations
+
+import pytest
+from ls_requests import BRUSH_CONFIG, keypoint, predict_body, rectangle, write_png
+
+
+@pytest.fixture
+def frame(images):
+    return str(write_png(images / "frame.png", 64, 48))
+
+
+def _error(resp, status):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert isinstance(body["error"], str) and body["error"]
+    assert "Traceback" not in body["error"]
+    return body["error"]
+
+
+def test_malformed_json_returns_400(client):
+    resp = client.post("/predict", data=b"{not json", content_type="application/json")
+    assert "JSON object" in _error(resp, 400)
+
+
+def test_body_that_is_not_an_object_returns_400(client):
+    _error(client.post("/predict", json=[1, 2, 3]), 400)
+
+
+def test_tasks_not_a_list_returns_400(client):
+    _error(client.post("/predict", json={"tasks": "x", "label_config": BRUSH_CONFIG}), 400)
+
+
+def test_config_without_a_mask_control_returns_400(client, frame):
+    config = "<View><Image name='image' value='$image'/><KeyPointLabels name='kp' toName='image'><Label value='A'/></KeyPointLabels></View>"
+    msg = _error(client.post("/predict", json=predict_body(frame, [keypoint(5, 5, 64, 48)], config=config)), 400)
+    assert "BrushLabels" in msg
+
+
+def test_invalid_config_xml_returns_400(client, frame):
+    _error(client.post("/predict", json=predict_body(frame, [keypoint(5, 5, 64, 48)], config="<View><Image")), 400)
+
+
+def test_click_outside_image_returns_400(client, frame):
+    msg = _error(client.post("/predict", json=predict_body(frame, [keypoint(70, 5, 64, 48)])), 400)
+    assert "outside" in msg
+
+
+def test_zero_area_box_returns_400(client, frame):
+    msg = _error(client.post("/predict", json=predict_body(frame, [rectangle(10, 10, 10, 30, 64, 48)])), 400)
+    assert "zero area" in msg
+
+
+def test_only_negative_clicks_returns_400(client, frame):
+    _error(client.post("/predict", json=predict_body(frame, [keypoint(5, 5, 64, 48, positive=False)])), 400)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), "12", None, True, 1e308])
+def test_non_numeric_or_absurd_coordinates_return_400(client, frame, bad):
+    item = keypoint(5, 5, 64, 48)
+    item["value"]["x"] = bad
+    _error(client.post("/predict", json=predict_body(frame, [item])), 400)
+
+
+def test_unknown_label_returns_400_naming_the_labels(client, frame):
+    msg = _error(client.post("/predict", json=predict_body(frame, [keypoint(5, 5, 64, 48, label="Dog")])), 400)
+    assert "Dog" in msg and "Car" in msg
+
+
+def test_unreachable_image_returns_422(client):
+    body = predict_body("http://127.0.0.1:9/nothing.png", [keypoint(5, 5, 64, 48)])
+    assert "cannot fetch" in _error(client.post("/predict", json=body), 422)
+
+
+def test_corrupt_image_returns_422(client, images):
+    path = images / "corrupt.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    assert "decoded" in _error(client.post("/predict", json=predict_body(str(path), [keypoint(5, 5, 64, 48)])), 422)
+
+
+def test_local_path_outside_the_allowed_roots_returns_403(client, tmp_path):
+    outside = write_png(tmp_path / "secret.png", 64, 48)
+    _error(client.post("/predict", json=predict_body(str(outside), [keypoint(5, 5, 64, 48)])), 403)
+
+
+def test_dot_dot_cannot_escape_the_allowed_roots(client, images, tmp_path):
+    write_png(tmp_path / "escape.png", 64, 48)
+    ref = str(images / ".." / "escape.png")
+    _error(client.post("/predict", json=predict_body(ref, [keypoint(5, 5, 64, 48)])), 403)
+
+
+def test_task_without_image_returns_400(client):
+    body = predict_body("x", [keypoint(5, 5, 64, 48)])
+    body["tasks"][0]["data"] = {}
+    _error(client.post("/predict", json=body), 400)
+
+
+def test_body_over_the_size_limit_returns_413(client):
+    resp = client.post("/predict", data=b"{" + b" " * (17 * 1024 * 1024) + b"}", content_type="application/json")
+    _error(resp, 413)
+
+
+def test_unknown_route_returns_json_404(client):
+    _error(client.get("/nope"), 404)
+
+
+def test_health_answers_with_the_model_version(client):
+    body = client.get("/health").get_json()
+    assert body["status"] == "UP" and body["model_version"].startswith("samvid-standin")
+
+
+def test_setup_reports_the_model_version(client):
+    resp = client.post("/setup", json={"project": "1.1", "schema": BRUSH_CONFIG, "hostname": "http://localhost:8080"})
+    assert resp.get_json()["model_version"].startswith("samvid-standin")

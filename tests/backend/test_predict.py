@@ -1,0 +1,98 @@
+"""POST /predict: smart keypoints and rectangles become masks Label Studio shows.
+
+The stand-in segmenter draws a disk of radius 10 px around positive clicks and
+fills boxes, so every pixel of the reply can be checked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ls_requests import BRUSH_CONFIG, POLYGON_CONFIG, keypoint, predict_body, rectangle, write_png
+
+from samvid.studio.results import decode_brush, decode_polygon
+
+
+def _disk(w, h, cx, cy, r=10):
+    ys, xs = np.mgrid[0:h, 0:w]
+    return (xs + 0.5 - cx) ** 2 + (ys + 0.5 - cy) ** 2 <= r * r
+
+
+def _only_result(resp):
+    assert resp.status_code == 200, resp.get_json()
+    results = resp.get_json()["results"]
+    assert len(results) == 1
+    return results[0]
+
+
+@pytest.mark.parametrize("w,h", [(64, 48), (37, 91), (101, 33), (17, 17)])
+def test_click_mask_lands_on_the_clicked_pixels_for_odd_and_portrait_sizes(client, images, w, h):
+    path = write_png(images / f"img_{w}x{h}.png", w, h)
+    cx, cy = w * 0.4 + 0.5, h * 0.6 + 0.5
+    resp = client.post("/predict", json=predict_body(str(path), [keypoint(cx, cy, w, h)]))
+    entry = _only_result(resp)
+    (region,) = entry["result"]
+    assert region["type"] == "brushlabels"
+    assert (region["original_width"], region["original_height"]) == (w, h)
+    assert region["value"]["brushlabels"] == ["Car"]
+    np.testing.assert_array_equal(decode_brush(region), _disk(w, h, cx, cy))
+    assert entry["model_version"].startswith("samvid-standin")
+
+
+def test_box_touching_the_border_gives_the_box(client, images):
+    w, h = 80, 60
+    path = write_png(images / "b.png", w, h)
+    body = predict_body(str(path), [rectangle(0, 10, 80, 60, w, h, label="Person")])
+    (region,) = _only_result(client.post("/predict", json=body))["result"]
+    expected = np.zeros((h, w), bool)
+    expected[10:60, 0:80] = True
+    np.testing.assert_array_equal(decode_brush(region), expected)
+    assert region["value"]["brushlabels"] == ["Person"]
+
+
+def test_all_clicks_of_the_context_are_used_together(client, images):
+    w, h = 100, 100
+    path = write_png(images / "c.png", w, h)
+    items = [keypoint(30.5, 30.5, w, h), keypoint(70.5, 70.5, w, h), keypoint(35.5, 30.5, w, h, positive=False)]
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), items)))["result"]
+    expected = (_disk(w, h, 30.5, 30.5) | _disk(w, h, 70.5, 70.5)) & ~_disk(w, h, 35.5, 30.5)
+    np.testing.assert_array_equal(decode_brush(region), expected)
+
+
+def test_polygon_config_gets_a_polygon_in_percent(client, images):
+    w, h = 90, 70
+    path = write_png(images / "p.png", w, h)
+    body = predict_body(str(path), [rectangle(20, 10, 60, 50, w, h)], config=POLYGON_CONFIG)
+    (region,) = _only_result(client.post("/predict", json=body))["result"]
+    assert region["type"] == "polygonlabels"
+    points = np.array(region["value"]["points"])
+    assert points.min() >= 0 and points.max() <= 100
+    expected = np.zeros((h, w), bool)
+    expected[10:50, 20:60] = True
+    np.testing.assert_array_equal(decode_polygon(region), expected)
+
+
+def test_item_index_is_echoed_for_multi_image_tasks(client, images):
+    w, h = 40, 30
+    paths = [str(write_png(images / f"m{i}.png", w, h, seed=i)) for i in range(3)]
+    config = BRUSH_CONFIG.replace('value="$image"', 'valueList="$images"')
+    body = predict_body(None, [keypoint(20.5, 15.5, w, h, item_index=2)], config=config)
+    body["tasks"][0]["data"] = {"images": paths}
+    (region,) = _only_result(client.post("/predict", json=body))["result"]
+    assert region["item_index"] == 2
+
+
+def test_task_open_without_context_predicts_nothing(client, images):
+    path = write_png(images / "o.png", 20, 20)
+    resp = client.post("/predict", json=predict_body(str(path), None))
+    assert resp.status_code == 200
+    assert resp.get_json() == {"results": []}
+
+
+def test_second_click_on_a_frame_does_not_run_the_encoder_again(app, client, images):
+    w, h = 50, 50
+    path = write_png(images / "twice.png", w, h)
+    predictor = app.extensions["samvid.predictor"]
+    for x in (10.5, 20.5, 30.5):
+        assert client.post("/predict", json=predict_body(str(path), [keypoint(x, 25.5, w, h)])).status_code == 200
+    assert predictor.cache.encoder_runs == 1
