@@ -7,6 +7,7 @@ next to the CPU torch wheel. Weights are loaded from safetensors only.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -69,10 +70,17 @@ def pick_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def family_of(name: str, model_type: str | None = None) -> str:
+def family_of(name: str) -> str:
+    """"sam", "sam2" or "edgetam", from the registry, a local folder's config, or the name."""
     if name in MODELS:
         return MODELS[name].family
-    kind = (model_type or name).lower()
+    kind = name.lower()
+    config = Path(name).expanduser() / "config.json"
+    if config.is_file():
+        try:
+            kind = str(json.loads(config.read_text()).get("model_type", kind))
+        except (OSError, ValueError):
+            pass
     if "edgetam" in kind:
         return "edgetam"
     if "sam2" in kind:

@@ -1,0 +1,102 @@
+"""Click-to-mask latency of the backend, per model, on this machine.
+
+Measures through the real ``Predictor`` (image read, embedding cache, decoder):
+  encoder   median seconds of ``embed`` on a 1280x720 frame
+  cold      first click on a frame never seen (read + encode + decode)
+  cached    p50 / p90 of later clicks on the same frame (decoder only)
+SAM models are built with random weights (none can be downloaded here): the
+timings are real, the masks are noise.
+
+    python bench/bench_predict.py [--models NAME ...] [--clicks 30] [--frames 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from samvid.models import load_segmenter
+from samvid.predictor import Predictor
+from samvid.prompts import Prompt
+from samvid.settings import Settings
+
+DEFAULT_MODELS = [
+    "facebook/sam2.1-hiera-tiny",
+    "facebook/sam2.1-hiera-small",
+    "facebook/sam2.1-hiera-base-plus",
+    "facebook/sam2.1-hiera-large",
+    "facebook/sam-vit-base",
+    "facebook/sam-vit-large",
+    "facebook/sam-vit-huge",
+    "classic",
+]
+
+
+def frames(folder: Path, n: int, size=(720, 1280)) -> list[str]:
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        path = folder / f"frame{i}.jpg"
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(path, quality=90)
+        paths.append(str(path))
+    return paths
+
+
+def bench(model: str, paths: list[str], clicks: int) -> dict[str, float]:
+    settings = Settings.from_env({}, model=model, random_weights=True, local_roots=(Path(paths[0]).parent,))
+    segmenter = load_segmenter(model, device="cpu", random_weights=True)
+    predictor = Predictor.from_settings(settings, segmenter=segmenter)
+    rng = np.random.default_rng(1)
+    h, w = 720, 1280
+    colds, cached = [], []
+    for path in paths:
+        t = time.perf_counter()
+        predictor.predict(path, Prompt(points=((w / 2, h / 2),), labels=(1,)))
+        colds.append(time.perf_counter() - t)
+        for _ in range(clicks):
+            pts = tuple((float(x), float(y)) for x, y in rng.uniform([0, 0], [w, h], (2, 2)))
+            prompt = Prompt(points=pts, labels=(1, 0))
+            cached.append(predictor.predict(path, prompt).seconds)
+    # The encoder alone, on an already decoded frame.
+    image = np.asarray(Image.open(paths[0]).convert("RGB"))
+    enc = []
+    for _ in range(2):
+        t = time.perf_counter()
+        segmenter.embed(image)
+        enc.append(time.perf_counter() - t)
+    cached.sort()
+    return {
+        "encoder_s": statistics.median(enc),
+        "cold_s": statistics.median(colds),
+        "cached_p50_ms": 1000 * cached[len(cached) // 2],
+        "cached_p90_ms": 1000 * cached[int(len(cached) * 0.9)],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
+    parser.add_argument("--clicks", type=int, default=30)
+    parser.add_argument("--frames", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = frames(Path(tmp), args.frames)
+        print(f"| model | encoder (s, 720p) | cold first click (s) | cached click p50 (ms) | p90 (ms) |")
+        print("|---|---|---|---|---|")
+        for model in args.models:
+            r = bench(model, paths, args.clicks)
+            print(
+                f"| {model} | {r['encoder_s']:.2f} | {r['cold_s']:.2f} | "
+                f"{r['cached_p50_ms']:.0f} | {r['cached_p90_ms']:.0f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

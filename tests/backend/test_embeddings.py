@@ -1,0 +1,84 @@
+"""The embedding cache: computed once per (model, image), bounded, shareable through Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
+from samvid.models.base import Embedding
+
+
+def _emb(n_floats: int = 256, value: float = 1.0) -> Embedding:
+    return Embedding("m", (4, 4), {"level0": np.full(n_floats, value, np.float32)})
+
+
+def test_lru_evicts_the_least_recently_used_entry_past_the_byte_cap():
+    cache = MemoryCache(max_bytes=3 * 1024)  # room for three 1 KiB embeddings
+    for key in "abc":
+        cache.put(key, _emb())
+    cache.get("a")  # "b" is now the oldest
+    cache.put("d", _emb())
+    assert cache.get("b") is None and cache.get("a") is not None
+    assert cache.nbytes <= 3 * 1024 and cache.stats.evictions == 1
+
+
+def test_an_embedding_larger_than_the_cap_is_not_cached():
+    cache = MemoryCache(max_bytes=100)
+    cache.put("big", _emb())
+    assert len(cache) == 0
+
+
+def test_content_key_depends_on_model_and_bytes():
+    assert content_key("m1", b"x") != content_key("m2", b"x")
+    assert content_key("m1", b"x") != content_key("m1", b"y")
+    assert content_key("m1", b"x") == content_key("m1", b"x")
+
+
+def test_concurrent_requests_for_one_image_run_the_encoder_once():
+    cache = EmbeddingCache(MemoryCache(1 << 20))
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return _emb()
+
+    threads = [threading.Thread(target=cache.get_or_compute, args=("k", slow)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and cache.encoder_runs == 1
+
+
+def test_a_failed_computation_lets_the_next_caller_retry():
+    cache = EmbeddingCache(MemoryCache(1 << 20))
+
+    def boom():
+        raise RuntimeError("encoder failed")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_compute("k", boom)
+    assert cache.get_or_compute("k", _emb).nbytes == 1024
+
+
+@pytest.mark.redis
+def test_redis_shares_embeddings_between_processes(redis_server):
+    """Two caches (two workers) with one Redis: the second never runs the encoder."""
+    first = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
+    second = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
+    first.get_or_compute("frame", lambda: _emb(value=3.0))
+    got = second.get_or_compute("frame", lambda: pytest.fail("encoder ran twice"))
+    np.testing.assert_array_equal(got.tensors["level0"], np.full(256, 3.0, np.float32))
+    assert second.shared.stats.hits == 1
+
+
+@pytest.mark.redis
+def test_redis_going_away_degrades_to_local_computation(redis_server):
+    cache = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
+    redis_server.stop()
+    assert cache.get_or_compute("k", _emb).nbytes == 1024
