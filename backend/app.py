@@ -17,7 +17,9 @@ from werkzeug.exceptions import HTTPException
 
 from samvid import __version__
 from samvid.errors import BadRequest, SamvidError
+from samvid.jobs import Jobs, ThreadJobs
 from samvid.predictor import Predictor
+from samvid.propagation import PropagationRequest
 from samvid.settings import Settings
 from samvid.studio import protocol
 from samvid.studio.results import brush_result, polygon_result
@@ -25,13 +27,17 @@ from samvid.studio.results import brush_result, polygon_result
 log = logging.getLogger("samvid.http")
 
 
-def create_app(settings: Settings | None = None, predictor: Predictor | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, predictor: Predictor | None = None, jobs: Jobs | None = None
+) -> Flask:
     settings = settings or Settings.from_env()
     predictor = predictor or Predictor.from_settings(settings)
+    jobs = jobs or make_jobs(settings)
     app = Flask("samvid")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["samvid.predictor"] = predictor
     app.extensions["samvid.settings"] = settings
+    app.extensions["samvid.jobs"] = jobs
 
     @app.before_request
     def _start_timer() -> None:
@@ -108,11 +114,68 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
 
     @app.post("/webhook")
     def webhook():
+        """Label Studio events: a saved frame annotation starts propagation, answered at once."""
         body = _json_body()
-        g.note = str(body.get("action", ""))
-        return jsonify(status="ok"), 200
+        action = body.get("action")
+        g.note = str(action or "")
+        request_ = propagation_from_event(body, settings)
+        if request_ is None:
+            return jsonify(status="ignored"), 200
+        job = _submit(jobs, request_)
+        return jsonify(status="queued", job=job.to_dict()), 201
+
+    @app.post("/propagate")
+    def propagate():
+        body = _json_body()
+        body.setdefault("engine", settings.tracker)
+        job = _submit(jobs, PropagationRequest.from_payload(body))
+        return jsonify(job.to_dict()), 202
+
+    @app.get("/jobs/<job_id>")
+    def job_status(job_id: str):
+        return jsonify(jobs.get(job_id).to_dict())
+
+    @app.delete("/jobs/<job_id>")
+    def job_cancel(job_id: str):
+        return jsonify(jobs.cancel(job_id).to_dict())
 
     return app
+
+
+def make_jobs(settings: Settings) -> Jobs:
+    if settings.redis_url:
+        from samvid.redis_jobs import RedisJobs
+
+        return RedisJobs(settings.redis_url)
+    return ThreadJobs(settings)
+
+
+def _submit(jobs: Jobs, req: PropagationRequest):
+    key = f"{req.project}:{req.clip}:{req.direction}"
+    order = req.frame if req.direction != "backward" else -req.frame
+    return jobs.submit("propagate", key, req.to_payload(), order=order)
+
+
+def propagation_from_event(body: dict[str, Any], settings: Settings) -> PropagationRequest | None:
+    """The propagation a webhook event asks for, or None for events that ask for none."""
+    if body.get("action") not in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
+        return None
+    task = body.get("task")
+    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+        return None
+    data = task["data"]
+    if "clip" not in data or "frame" not in data:
+        return None  # not a frame task of an imported video
+    project = task.get("project")
+    if isinstance(project, dict):
+        project = project.get("id")
+    if project is None and isinstance(body.get("project"), dict):
+        project = body["project"].get("id")
+    return PropagationRequest.from_payload({
+        "project": project, "clip": data["clip"], "frame": data["frame"],
+        "direction": settings.propagate_direction, "frames": settings.propagate_frames,
+        "engine": settings.tracker,
+    })
 
 
 def _json_body() -> dict[str, Any]:

@@ -19,6 +19,7 @@ import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from samvid.errors import ForbiddenSource, ImageError, TooLarge
+from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,18 @@ class ImageSource:
     max_bytes: int = 64 * 1024**2
     max_pixels: int = 64_000_000
     timeout: float = 20.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ImageSource:
+        return cls(
+            label_studio_url=settings.label_studio_url,
+            api_key=settings.label_studio_api_key,
+            local_roots=settings.local_roots,
+            allowed_hosts=settings.allowed_hosts,
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_image_pixels,
+            timeout=settings.fetch_timeout,
+        )
 
     def _is_label_studio(self, url: str) -> bool:
         ls, other = urlparse(self.label_studio_url), urlparse(url)

@@ -46,16 +46,7 @@ class Predictor:
         segmenter = segmenter or load_configured_segmenter(settings)
         shared = RedisCache(settings.redis_url, settings.redis_cache_ttl) if settings.redis_url else None
         cache = EmbeddingCache(MemoryCache(settings.cache_bytes), shared)
-        source = ImageSource(
-            label_studio_url=settings.label_studio_url,
-            api_key=settings.label_studio_api_key,
-            local_roots=settings.local_roots,
-            allowed_hosts=settings.allowed_hosts,
-            max_bytes=settings.max_image_bytes,
-            max_pixels=settings.max_image_pixels,
-            timeout=settings.fetch_timeout,
-        )
-        return cls(segmenter, cache, source)
+        return cls(segmenter, cache, ImageSource.from_settings(settings))
 
     @property
     def version(self) -> str:

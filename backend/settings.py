@@ -47,6 +47,10 @@ class Settings:
     max_image_bytes: int = 64 * 1024**2  # SAMVID_MAX_IMAGE_BYTES
     max_image_pixels: int = 64_000_000  # SAMVID_MAX_IMAGE_PIXELS
     fetch_timeout: float = 20.0  # SAMVID_FETCH_TIMEOUT seconds
+    # Propagation
+    tracker: str = "flow"  # SAMVID_TRACKER: flow | flow-preview (model-free), or a model engine
+    propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
+    propagate_direction: str = "forward"  # SAMVID_PROPAGATE_DIRECTION: forward | backward | both
     # Serving
     precompute_on_open: bool = True  # SAMVID_PRECOMPUTE: embed a frame when its task opens
     log_level: str = "INFO"  # SAMVID_LOG_LEVEL
@@ -71,6 +75,9 @@ class Settings:
             "max_image_pixels": "SAMVID_MAX_IMAGE_PIXELS",
             "fetch_timeout": "SAMVID_FETCH_TIMEOUT",
             "precompute_on_open": "SAMVID_PRECOMPUTE",
+            "tracker": "SAMVID_TRACKER",
+            "propagate_frames": "SAMVID_PROPAGATE_FRAMES",
+            "propagate_direction": "SAMVID_PROPAGATE_DIRECTION",
             "log_level": "SAMVID_LOG_LEVEL",
         }
         types = {f.name: f.type for f in fields(cls)}

@@ -1,0 +1,157 @@
+"""Background jobs with progress and cancellation: threads by default, Redis + RQ at scale.
+
+A job is a JSON payload run by ``samvid.jobs.run_payload`` (see ``RUNNERS``), keyed
+by what it works on (a clip): jobs with the same key never run at the same time. A
+new job supersedes (cancels) the one before it when its ``order`` is not larger (for
+propagation: it starts at or before the old start frame, so it covers all the old
+one would do); otherwise it waits for the old one to finish. Both queues report the same
+``JobStatus`` so the HTTP layer does not care which one runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from samvid.errors import NotFound
+from samvid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINAL = {DONE, FAILED, CANCELLED}
+
+# kind -> "module:function"; the function takes (payload, JobContext, Settings) -> dict.
+RUNNERS = {"propagate": "samvid.propagation:run_job"}
+
+
+@dataclass
+class JobStatus:
+    id: str
+    kind: str
+    key: str
+    state: str = QUEUED
+    frames_done: int = 0
+    frames_total: int = 0
+    fps: float = 0.0
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    attempts: int = 0
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class JobContext(Protocol):
+    """What a running job sees: a place to report progress, a cancellation flag."""
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None: ...
+    def cancelled(self) -> bool: ...
+
+
+def run_payload(
+    kind: str, payload: dict[str, Any], ctx: JobContext, settings: Settings
+) -> dict[str, Any]:
+    module, _, name = RUNNERS[kind].partition(":")
+    fn: Callable[[dict[str, Any], JobContext, Settings], dict[str, Any]] = getattr(
+        importlib.import_module(module), name
+    )
+    return fn(payload, ctx, settings)
+
+
+class Jobs(Protocol):
+    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int = 0) -> JobStatus: ...
+    def get(self, job_id: str) -> JobStatus: ...
+    def cancel(self, job_id: str) -> JobStatus: ...
+
+
+# --------------------------------------------------------------------------- threads
+class _ThreadContext:
+    def __init__(self, status: JobStatus, event: threading.Event) -> None:
+        self.status, self.event = status, event
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        self.status.frames_done, self.status.frames_total, self.status.fps = frames_done, frames_total, fps
+        self.status.updated = time.time()
+
+    def cancelled(self) -> bool:
+        return self.event.is_set()
+
+
+class ThreadJobs:
+    """Jobs in a bounded thread pool inside the backend process (the embedded default)."""
+
+    def __init__(self, settings: Settings, workers: int = 2, keep: int = 1000) -> None:
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="samvid-job")
+        self._jobs: dict[str, JobStatus] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._latest: dict[str, tuple[str, int]] = {}  # key -> (newest job id, its order)
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int = 0) -> JobStatus:
+        status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
+        event = threading.Event()
+        with self._lock:
+            previous = self._latest.get(key)
+            if previous is not None and order <= previous[1] and previous[0] in self._cancel:
+                self._cancel[previous[0]].set()  # superseded
+            self._latest[key] = (status.id, order)
+            self._jobs[status.id], self._cancel[status.id] = status, event
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+            self._forget_old()
+        self._pool.submit(self._run, status, event, key_lock, payload)
+        return status
+
+    def _run(self, status: JobStatus, event: threading.Event, key_lock: threading.Lock,
+             payload: dict[str, Any]) -> None:
+        with key_lock:  # one job per clip at a time
+            if event.is_set():
+                status.state = CANCELLED
+                return
+            status.state, status.attempts = RUNNING, 1
+            try:
+                status.result = run_payload(
+                    status.kind, payload, _ThreadContext(status, event), self.settings
+                )
+                status.state = CANCELLED if event.is_set() else DONE
+            except Exception as exc:  # noqa: BLE001 - reported on the job, not raised
+                log.exception("job %s failed", status.id)
+                status.state, status.error = FAILED, _message(exc)
+            finally:
+                status.updated = time.time()
+
+    def get(self, job_id: str) -> JobStatus:
+        with self._lock:
+            if job_id not in self._jobs:
+                raise NotFound(f"no job {job_id!r}")
+            return self._jobs[job_id]
+
+    def cancel(self, job_id: str) -> JobStatus:
+        status = self.get(job_id)
+        self._cancel[job_id].set()
+        if status.state == QUEUED:
+            status.state = CANCELLED
+        return status
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self._jobs.values() if j.state in FINAL]
+        for job in sorted(finished, key=lambda j: j.updated)[: max(0, len(self._jobs) - self._keep)]:
+            self._jobs.pop(job.id, None)
+            self._cancel.pop(job.id, None)
+
+
+def _message(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return text[:500]

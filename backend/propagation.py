@@ -1,0 +1,257 @@
+"""Propagation inside Label Studio: a human frame's masks flow into the next frame tasks.
+
+The job reads the clip's frame tasks, takes the latest human annotation on the
+start frame, runs a tracker engine over the following frames and writes each
+frame's masks back as a *prediction* (never an annotation). Human work is a
+boundary: the walk stops before the next frame that has a human annotation, and
+only samvid's own earlier predictions are replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from samvid.errors import BadRequest, NotFound
+from samvid.images import ImageSource
+from samvid.jobs import JobContext
+from samvid.settings import Settings
+from samvid.studio.client import Studio, Task
+from samvid.studio.protocol import MaskTarget, parse_config
+from samvid.studio.results import brush_result, decode_mask, polygon_result
+
+log = logging.getLogger(__name__)
+
+MODEL_PREFIX = "samvid-track"  # model_version of every prediction this module writes
+DIRECTIONS = ("forward", "backward", "both")
+
+
+@dataclass(frozen=True)
+class PropagationRequest:
+    project: int
+    clip: str
+    frame: int  # the source frame index (task data "frame")
+    direction: str = "forward"
+    frames: int = 0  # at most this many frames each way; 0 = up to the next human frame
+    objects: tuple[str, ...] = ()  # identity keys to propagate; empty = all
+    engine: str = "flow"
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> PropagationRequest:
+        if not isinstance(payload, dict):
+            raise BadRequest("the propagation request must be a JSON object")
+        try:
+            project = int(payload["project"])
+            clip = payload["clip"]
+            frame = int(payload["frame"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequest("give project (id), clip (string) and frame (index)") from exc
+        if not isinstance(clip, str) or not clip:
+            raise BadRequest("clip must be a non-empty string")
+        direction = payload.get("direction", "forward")
+        if direction not in DIRECTIONS:
+            raise BadRequest(f"direction must be one of {', '.join(DIRECTIONS)}")
+        frames = payload.get("frames") or 0
+        if isinstance(frames, bool) or not isinstance(frames, int) or not 0 <= frames <= 100_000:
+            raise BadRequest("frames must be an integer between 0 and 100000")
+        objects = payload.get("objects") or ()
+        if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
+            raise BadRequest("objects must be a list of object ids")
+        return cls(project, clip, frame, direction, frames, tuple(str(o) for o in objects),
+                   str(payload.get("engine") or "flow"))
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"project": self.project, "clip": self.clip, "frame": self.frame,
+                "direction": self.direction, "frames": self.frames,
+                "objects": list(self.objects), "engine": self.engine}
+
+
+@dataclass
+class ObjectSeed:
+    """One object as a human drew it: its mask, label and per-region extras."""
+
+    key: str  # identity across frames: the object-id number, else the region id
+    region_id: str
+    label: str
+    mask: np.ndarray
+    extras: list[dict[str, Any]] = field(default_factory=list)  # object id, attributes
+
+
+def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[ObjectSeed]:
+    """The objects of an annotation's result list (mask regions of the mask control)."""
+    extras: dict[str, list[dict[str, Any]]] = {}
+    for item in result:
+        if item.get("type") not in ("brushlabels", "polygonlabels") and item.get("id"):
+            extras.setdefault(str(item["id"]), []).append(item)
+    seeds: list[ObjectSeed] = []
+    for item in result:
+        if item.get("from_name") != target.mask_control or item.get("type") != target.mask_type:
+            continue
+        try:
+            mask = decode_mask(item)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("skipping an undecodable region %s: %s", item.get("id"), exc)
+            continue
+        if not mask.any():
+            continue
+        region_id = str(item.get("id") or f"r{len(seeds)}")
+        region_extras = extras.get(region_id, [])
+        key = region_id
+        for extra in region_extras:
+            if extra.get("from_name") == target.object_id_control:
+                number = (extra.get("value") or {}).get("number")
+                if isinstance(number, (int, float)):
+                    key = str(int(number))
+        labels = (item.get("value") or {}).get(target.mask_type) or list(target.labels[:1])
+        seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras))
+    return seeds
+
+
+def human_annotated(task: dict[str, Any]) -> bool:
+    return int(task.get("total_annotations") or 0) - int(task.get("cancelled_annotations") or 0) > 0
+
+
+class TaskFrames:
+    """The frames of a walk over frame tasks, fetched lazily (engines stream them)."""
+
+    def __init__(self, tasks: list[Task], images: ImageSource, image_key: str) -> None:
+        self.tasks, self.images, self.image_key = tasks, images, image_key
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        task = self.tasks[i]
+        return self.images.decode(self.images.fetch(task.data[self.image_key], task.id))
+
+
+def make_engine(name: str):
+    from samvid.tracker.flow_engine import FlowEngine
+
+    engines = {"flow": lambda: FlowEngine("quality"), "flow-preview": lambda: FlowEngine("preview")}
+    if name not in engines:
+        raise BadRequest(f"unknown tracker engine {name!r}; choose one of {', '.join(engines)}")
+    return engines[name]()
+
+
+class Propagator:
+    """Runs one propagation request against a Label Studio project."""
+
+    def __init__(self, studio: Studio, images: ImageSource) -> None:
+        self.studio, self.images = studio, images
+
+    def task_state(self, task_id: int) -> dict[str, Any]:
+        return self.studio.request("GET", f"/api/tasks/{task_id}", "read a task",
+                                   params={"fields": "task_only"})
+
+    def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
+        """The clip's frame tasks with their annotation counts, ordered by frame index."""
+        import json
+
+        query = {"filters": {"conjunction": "and", "items": [
+            {"filter": "filter:tasks:data.clip", "operator": "equal", "value": clip, "type": "String"}]}}
+        tasks, page = [], 1
+        while True:
+            reply = self.studio.request("GET", "/api/tasks", "list the clip's tasks", params={
+                "project": project, "fields": "task_only", "page": page, "page_size": 1000,
+                "query": json.dumps(query)})
+            items = reply.get("tasks", [])
+            tasks.extend(t for t in items if (t.get("data") or {}).get("clip") == clip)
+            if not items or len(items) < 1000:
+                break
+            page += 1
+        return sorted(tasks, key=lambda t: int(t["data"].get("frame", 0)))
+
+    def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
+        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
+        live = [a for a in items or [] if not a.get("was_cancelled")]
+        if not live:
+            raise BadRequest(f"task {task_id} has no annotation to propagate from")
+        return max(live, key=lambda a: a.get("updated_at") or "")["result"]
+
+    def run(self, req: PropagationRequest, ctx: JobContext) -> dict[str, Any]:
+        project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
+        target = parse_config(project["label_config"])
+        tasks = self.clip_tasks(req.project, req.clip)
+        index = next((i for i, t in enumerate(tasks) if int(t["data"].get("frame", -1)) == req.frame), None)
+        if index is None:
+            raise NotFound(f"clip {req.clip!r} of project {req.project} has no frame {req.frame}")
+        seeds = seeds_from_result(self.latest_annotation(tasks[index]["id"]), target)
+        if req.objects:
+            seeds = [s for s in seeds if s.key in req.objects]
+        if not seeds:
+            raise BadRequest(f"frame {req.frame} has no mask to propagate")
+        walks = []
+        if req.direction in ("forward", "both"):
+            walks.append(self._walk(tasks, index, +1, req.frames))
+        if req.direction in ("backward", "both"):
+            walks.append(self._walk(tasks, index, -1, req.frames))
+        total = sum(len(w) - 1 for w in walks)
+        written, done, start = 0, 0, time.perf_counter()
+        for walk in walks:
+            frames = TaskFrames([Task(t["id"], t["data"]) for t in walk], self.images, target.image_key)
+            engine = make_engine(req.engine)
+            state = engine.init_state(frames)
+            for obj, seed in enumerate(seeds, start=1):
+                engine.add_mask(state, 0, obj, seed.mask)
+            for fm in engine.propagate(state, start=0):
+                if fm.frame == 0:
+                    continue
+                if ctx.cancelled():
+                    return {"frames_written": written, "cancelled": True}
+                task_id = walk[fm.frame]["id"]
+                if human_annotated(self.task_state(task_id)):
+                    break  # a human annotated it meanwhile: it is a boundary now
+                self._write(task_id, fm, seeds, target, req.engine)
+                written += 1
+                done += 1
+                elapsed = time.perf_counter() - start
+                ctx.progress(done, total, done / elapsed if elapsed > 0 else 0.0)
+        ctx.progress(total, total, 0.0)
+        return {"frames_written": written}
+
+    @staticmethod
+    def _walk(tasks: list[dict[str, Any]], index: int, step: int, limit: int) -> list[dict[str, Any]]:
+        """The source task then the following ones, up to (not into) the next human frame."""
+        walk = [tasks[index]]
+        i = index + step
+        while 0 <= i < len(tasks) and not human_annotated(tasks[i]):
+            if limit and len(walk) > limit:
+                break
+            walk.append(tasks[i])
+            i += step
+        return walk
+
+    def _write(self, task_id: int, fm, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
+        """Replace samvid's earlier predictions on the task with this frame's masks."""
+        for old in self.studio.request("GET", "/api/predictions", "list predictions",
+                                       params={"task": task_id}) or []:
+            if str(old.get("model_version") or "").startswith(MODEL_PREFIX):
+                self.studio.request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
+        result, scores = [], []
+        encode = brush_result if target.mask_type == "brushlabels" else polygon_result
+        for k, seed in enumerate(seeds):
+            if not fm.visible[k]:
+                continue  # a vanished object gets no region; it returns with the same id
+            region = encode(fm.masks[k], from_name=target.mask_control, to_name=target.image_name,
+                            labels=[seed.label], region_id=seed.region_id, score=float(fm.scores[k]))
+            if region is None:
+                continue
+            result.append(region)
+            result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
+            scores.append(float(fm.scores[k]))
+        if result:
+            self.studio.request("POST", "/api/predictions", "write a prediction", json={
+                "task": task_id, "result": result, "score": float(np.mean(scores)),
+                "model_version": f"{MODEL_PREFIX}:{engine}"})
+
+
+def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
+    """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
+    studio = Studio(settings.label_studio_url, settings.label_studio_api_key)
+    propagator = Propagator(studio, ImageSource.from_settings(settings))
+    return propagator.run(PropagationRequest.from_payload(payload), ctx)

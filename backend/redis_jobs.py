@@ -1,0 +1,186 @@
+"""Jobs on Redis: an RQ queue run by any number of ``samvid worker`` processes.
+
+RQ carries the work; samvid keeps its own small status record per job (JSON in
+Redis) so progress, cancellation and supersession read the same as with threads.
+A worker refreshes a liveness key every few seconds while it runs a job; a job
+whose worker stopped refreshing (``kill -9``, a lost machine) is requeued once and
+then marked failed -- visibly, never silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+from samvid.errors import NotFound
+from samvid.settings import Settings
+from samvid.jobs import CANCELLED, DONE, FAILED, FINAL, QUEUED, RUNNING, JobStatus, _message, run_payload
+
+log = logging.getLogger(__name__)
+
+QUEUE = "samvid"
+STATUS_TTL = 7 * 24 * 3600
+ALIVE_TTL = 10  # seconds without a heartbeat before a running job counts as orphaned
+HEARTBEAT = 2
+MAX_ATTEMPTS = 2
+
+
+def _k(kind: str, ident: str) -> str:
+    return f"samvid:{kind}:{ident}"
+
+
+class RedisJobs:
+    def __init__(self, url: str) -> None:
+        import redis
+        from rq import Queue
+
+        self.redis = redis.Redis.from_url(url)
+        self.queue = Queue(QUEUE, connection=self.redis)
+
+    # -- status records --------------------------------------------------------
+    def _save(self, status: JobStatus) -> None:
+        status.updated = time.time()
+        self.redis.set(_k("job", status.id), json.dumps(status.to_dict()), ex=STATUS_TTL)
+
+    def _load(self, job_id: str) -> JobStatus:
+        raw = self.redis.get(_k("job", job_id))
+        if raw is None:
+            raise NotFound(f"no job {job_id!r}")
+        return JobStatus(**json.loads(raw))
+
+    # -- the Jobs interface ----------------------------------------------------
+    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int = 0) -> JobStatus:
+        status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
+        previous = self.redis.getset(_k("latest", key), json.dumps([status.id, order]))
+        if previous is not None:
+            old_id, old_order = json.loads(previous)
+            if order <= old_order:  # the new job covers everything the old one would
+                self.redis.set(_k("cancel", old_id), 1, ex=STATUS_TTL)
+        self._save(status)
+        self.queue.enqueue(
+            execute, status.id, kind, key, payload, job_id=status.id, job_timeout=-1,
+            result_ttl=3600, failure_ttl=STATUS_TTL,
+        )
+        return status
+
+    def get(self, job_id: str) -> JobStatus:
+        self.reap()
+        return self._load(job_id)
+
+    def cancel(self, job_id: str) -> JobStatus:
+        status = self._load(job_id)
+        self.redis.set(_k("cancel", job_id), 1, ex=STATUS_TTL)
+        if status.state == QUEUED:
+            from rq.job import Job
+
+            try:
+                Job.fetch(job_id, connection=self.redis).cancel()
+            except Exception:  # noqa: BLE001 - already picked up; the flag stops it
+                pass
+            status.state = CANCELLED
+            self._save(status)
+        return status
+
+    def reap(self) -> list[str]:
+        """Requeue (once) or fail the running jobs whose worker stopped heart-beating."""
+        orphaned = []
+        for raw in self.redis.scan_iter(_k("job", "*"), count=500):
+            status = JobStatus(**json.loads(self.redis.get(raw) or "{}")) if self.redis.exists(raw) else None
+            if status is None or status.state != RUNNING or self.redis.exists(_k("alive", status.id)):
+                continue
+            if time.time() - status.updated < ALIVE_TTL:
+                continue
+            orphaned.append(status.id)
+            self._requeue_or_fail(status)
+        return orphaned
+
+    def _requeue_or_fail(self, status: JobStatus) -> None:
+        from rq.job import Job
+        from rq.registry import StartedJobRegistry
+
+        StartedJobRegistry(queue=self.queue).remove(status.id, delete_job=False)
+        if status.attempts < MAX_ATTEMPTS:
+            log.warning("job %s lost its worker; requeued (attempt %d)", status.id, status.attempts + 1)
+            status.state, status.error = QUEUED, "its worker died; requeued"
+            self._save(status)
+            self.queue.enqueue_job(Job.fetch(status.id, connection=self.redis))
+        else:
+            log.error("job %s lost its worker %d times; failed", status.id, status.attempts)
+            status.state = FAILED
+            status.error = f"its worker died {status.attempts} times; giving up"
+            self._save(status)
+
+
+class _RedisContext:
+    def __init__(self, jobs: RedisJobs, status: JobStatus) -> None:
+        self.jobs, self.status = jobs, status
+        self._last = 0.0
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        self.status.frames_done, self.status.frames_total, self.status.fps = frames_done, frames_total, fps
+        if time.monotonic() - self._last > 0.5 or frames_done == frames_total:
+            self._last = time.monotonic()
+            self.jobs._save(self.status)
+
+    def cancelled(self) -> bool:
+        return bool(self.jobs.redis.exists(_k("cancel", self.status.id)))
+
+
+def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run in a ``samvid worker``: one job per key at a time, with a heartbeat."""
+    from rq import get_current_job
+
+    connection = get_current_job().connection
+    jobs = RedisJobs.__new__(RedisJobs)
+    jobs.redis = connection
+    from rq import Queue
+
+    jobs.queue = Queue(QUEUE, connection=connection)
+    status = jobs._load(job_id)
+    if status.state in FINAL:
+        return status.result or {}
+    stop = threading.Event()
+    lock = connection.lock(_k("lock", key), timeout=ALIVE_TTL * 3, sleep=0.2)
+    beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop), daemon=True)
+    beat.start()
+    try:
+        while not lock.acquire(blocking_timeout=1):
+            if connection.exists(_k("cancel", job_id)):
+                status.state = CANCELLED
+                jobs._save(status)
+                return {}
+        try:
+            status.state, status.attempts = RUNNING, status.attempts + 1
+            jobs._save(status)
+            ctx = _RedisContext(jobs, status)
+            if ctx.cancelled():
+                status.state = CANCELLED
+                return {}
+            try:
+                status.result = run_payload(kind, payload, ctx, Settings.from_env())
+                status.state = CANCELLED if ctx.cancelled() else DONE
+            except Exception as exc:  # noqa: BLE001 - reported on the job record
+                log.exception("job %s failed", job_id)
+                status.state, status.error = FAILED, _message(exc)
+            return status.result or {}
+        finally:
+            jobs._save(status)
+            lock.release()
+    finally:
+        stop.set()
+
+
+def _heartbeat(connection: Any, job_id: str, lock: Any, stop: threading.Event) -> None:
+    """Keep the job's liveness key and its clip lock alive while this process lives."""
+    while not stop.is_set():
+        try:
+            connection.set(_k("alive", job_id), 1, ex=ALIVE_TTL)
+            if lock.owned():
+                lock.extend(ALIVE_TTL * 3, replace_ttl=True)
+        except Exception:  # noqa: BLE001 - Redis away: the job reports it when it writes
+            pass
+        stop.wait(HEARTBEAT)

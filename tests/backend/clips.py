@@ -1,0 +1,80 @@
+"""A synthetic clip with exact masks, imported into a real Label Studio as frame tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import requests
+from PIL import Image
+
+from samvid.studio.results import brush_result
+
+
+@dataclass
+class Clip:
+    project: int
+    name: str
+    task_ids: list[int]  # in frame order
+    masks: list[np.ndarray]  # ground truth of the moving object per frame
+
+
+def disk_clip(n: int = 8, size=(96, 128), step: int = 4, radius: int = 14, seed: int = 0):
+    """A textured disk moving ``step`` px/frame to the right over a textured background."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    background = rng.integers(0, 255, (h, w + n * step, 3), dtype=np.uint8)
+    texture = rng.integers(0, 255, (2 * radius + 1, 2 * radius + 1, 3), dtype=np.uint8)
+    ys, xs = np.mgrid[0:h, 0:w]
+    frames, masks = [], []
+    for i in range(n):
+        frame = background[:, i : i + w].copy()  # the camera pans slowly too
+        cx, cy = 30 + step * i, h // 2
+        mask = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
+        tex = np.zeros_like(frame)
+        tex[cy - radius : cy + radius + 1, cx - radius : cx + radius + 1] = texture
+        frame[mask] = tex[mask]
+        frames.append(frame)
+        masks.append(mask)
+    return frames, masks
+
+
+def import_clip(ls, config: str, name: str = "clip", n: int = 8, brush_from: str = "tag") -> Clip:
+    client = ls.client()
+    project = client.projects.create(title=f"propagation {name}", label_config=config)
+    folder = ls.files_root / f"p{project.id}-{name}"
+    folder.mkdir(parents=True)
+    frames, masks = disk_clip(n)
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"{i:05d}.png")
+    resp = requests.post(f"{ls.url}/api/storages/localfiles", headers=ls.headers, timeout=30, json={
+        "project": project.id, "path": str(folder), "title": "frames", "use_blob_urls": False})
+    resp.raise_for_status()
+    data = [{"image": f"/data/local-files/?d={folder.name}/{i:05d}.png", "video": "synthetic.mp4",
+             "frame": i, "time": i / 25, "clip": name} for i in range(n)]
+    reply = requests.post(f"{ls.url}/api/projects/{project.id}/import", headers=ls.headers,
+                          params={"return_task_ids": "true"}, json=data, timeout=60)
+    reply.raise_for_status()
+    return Clip(project.id, name, sorted(reply.json()["task_ids"]), masks)
+
+
+def annotate(ls, task_id: int, mask: np.ndarray, label: str = "Car", region_id: str = "obj1",
+             extras: list | None = None) -> int:
+    region = brush_result(mask, from_name="tag", to_name="image", labels=[label], region_id=region_id)
+    region.pop("origin")
+    resp = requests.post(f"{ls.url}/api/tasks/{task_id}/annotations", headers=ls.headers,
+                         json={"result": [region, *(extras or [])]}, timeout=30)
+    resp.raise_for_status()
+    return int(resp.json()["id"])
+
+
+def predictions(ls, task_id: int) -> list[dict]:
+    resp = requests.get(f"{ls.url}/api/predictions", headers=ls.headers, params={"task": task_id}, timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0

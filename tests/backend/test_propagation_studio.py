@@ -1,0 +1,111 @@
+"""Propagation inside a real Label Studio: the next frames arrive already labelled.
+
+An annotation saved on a frame task reaches the backend through Label Studio's own
+webhook; the model-free flow tracker fills the following frames with predictions.
+The clip is synthetic, so every predicted mask is checked against exact ground truth.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import requests
+from clips import annotate, import_clip, iou, predictions
+from ls_requests import BRUSH_CONFIG
+from services import ServedApp
+
+from samvid.app import create_app
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.results import decode_brush
+
+pytestmark = pytest.mark.studio
+
+
+def wait_until(check, timeout=90.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def backend(label_studio):
+    settings = Settings.from_env(
+        {}, model="standin", label_studio_url=label_studio.url, label_studio_api_key=label_studio.token,
+        local_roots=(label_studio.files_root,), precompute_on_open=False,
+    )
+    app = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter()))
+    with ServedApp(app) as served:
+        yield served
+
+
+def connect(ls, project: int, backend) -> None:
+    resp = requests.post(f"{ls.url}/api/ml", headers=ls.headers, timeout=30,
+                         json={"url": backend.url, "project": project, "is_interactive": True})
+    assert resp.status_code == 201, resp.text
+
+
+def mask_of(prediction: dict) -> np.ndarray:
+    (region,) = [r for r in prediction["result"] if r["type"] == "brushlabels"]
+    return decode_brush(region)
+
+
+def test_annotating_a_frame_fills_the_following_frames(label_studio, backend):
+    clip = import_clip(label_studio, BRUSH_CONFIG, n=8)
+    connect(label_studio, clip.project, backend)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], label="Person", region_id="walker")
+    last = clip.task_ids[-1]
+    wait_until(lambda: predictions(label_studio, last), what="the last frame's prediction")
+    for i, task_id in enumerate(clip.task_ids[1:], start=1):
+        (pred,) = predictions(label_studio, task_id)
+        assert pred["model_version"].startswith("samvid-track")
+        (region,) = pred["result"]
+        assert region["id"] == "walker" and region["value"]["brushlabels"] == ["Person"]
+        assert iou(mask_of(pred), clip.masks[i]) > 0.85, f"frame {i}"
+
+
+def test_correction_replaces_later_frames_and_never_touches_human_work(label_studio, backend):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="corrected", n=8)
+    connect(label_studio, clip.project, backend)
+    ids = clip.task_ids
+    human5 = annotate(label_studio, ids[5], clip.masks[5], region_id="walker")
+    wait_until(lambda: predictions(label_studio, ids[7]), what="frames after the human frame 5")
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    wait_until(lambda: predictions(label_studio, ids[4]), what="frames 1-4")
+    before = {t: [p["id"] for p in predictions(label_studio, t)] for t in ids[1:5]}
+    assert not predictions(label_studio, ids[5]), "a human frame never gets a prediction"
+
+    # The annotator corrects frame 3: "walker" is really a background patch. Frame 4
+    # follows the correction, frames 1-2 keep their predictions.
+    patch = np.zeros_like(clip.masks[3])
+    patch[10:30, 90:110] = True
+    annotate(label_studio, ids[3], patch, region_id="walker")
+    wait_until(lambda: [p["id"] for p in predictions(label_studio, ids[4])] != before[ids[4]],
+               what="frame 4 to be recomputed")
+    for t in ids[1:3]:
+        assert [p["id"] for p in predictions(label_studio, t)] == before[t]
+    (pred4,) = predictions(label_studio, ids[4])
+    assert iou(mask_of(pred4), clip.masks[4]) < 0.2
+    assert iou(mask_of(pred4), patch) > 0.5
+    annotations5 = requests.get(f"{label_studio.url}/api/tasks/{ids[5]}/annotations",
+                                headers=label_studio.headers, timeout=30).json()
+    assert [a["id"] for a in annotations5] == [human5]
+
+
+def test_repeated_submits_do_not_pile_up_predictions(label_studio, backend):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="repeat", n=4)
+    connect(label_studio, clip.project, backend)
+    for _ in range(3):
+        annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    time.sleep(1.0)
+    app_jobs_settled = lambda: all(len(predictions(label_studio, t)) == 1 for t in clip.task_ids[1:])  # noqa: E731
+    wait_until(app_jobs_settled, what="one prediction per frame")
+    time.sleep(2.0)
+    assert all(len(predictions(label_studio, t)) == 1 for t in clip.task_ids[1:])
