@@ -102,12 +102,13 @@ class RedisJobs:
         from rq.job import Job
         from rq.registry import StartedJobRegistry
 
-        StartedJobRegistry(queue=self.queue).remove(status.id, delete_job=False)
+        job = Job.fetch(status.id, connection=self.redis)
+        StartedJobRegistry(queue=self.queue).remove_executions(job)  # RQ must not fail it later
         if status.attempts < MAX_ATTEMPTS:
             log.warning("job %s lost its worker; requeued (attempt %d)", status.id, status.attempts + 1)
             status.state, status.error = QUEUED, "its worker died; requeued"
             self._save(status)
-            self.queue.enqueue_job(Job.fetch(status.id, connection=self.redis))
+            self.queue.enqueue_job(job)
         else:
             log.error("job %s lost its worker %d times; failed", status.id, status.attempts)
             status.state = FAILED
@@ -144,7 +145,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
     if status.state in FINAL:
         return status.result or {}
     stop = threading.Event()
-    lock = connection.lock(_k("lock", key), timeout=ALIVE_TTL * 3, sleep=0.2)
+    lock = connection.lock(_k("lock", key), timeout=ALIVE_TTL, sleep=0.2)
     beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop), daemon=True)
     beat.start()
     try:
@@ -180,7 +181,7 @@ def _heartbeat(connection: Any, job_id: str, lock: Any, stop: threading.Event) -
         try:
             connection.set(_k("alive", job_id), 1, ex=ALIVE_TTL)
             if lock.owned():
-                lock.extend(ALIVE_TTL * 3, replace_ttl=True)
+                lock.extend(ALIVE_TTL, replace_ttl=True)
         except Exception:  # noqa: BLE001 - Redis away: the job reports it when it writes
             pass
         stop.wait(HEARTBEAT)

@@ -24,6 +24,7 @@ def disk_clip(n: int = 8, size=(96, 128), step: int = 4, radius: int = 14, seed:
     """A textured disk moving ``step`` px/frame to the right over a textured background."""
     rng = np.random.default_rng(seed)
     h, w = size
+    step = max(1, min(step, (w - 2 * radius - 32) // n))  # long clips move slower, stay inside
     background = rng.integers(0, 255, (h, w + n * step, 3), dtype=np.uint8)
     texture = rng.integers(0, 255, (2 * radius + 1, 2 * radius + 1, 3), dtype=np.uint8)
     ys, xs = np.mgrid[0:h, 0:w]

@@ -1,0 +1,180 @@
+"""``samvid import VIDEO... --project NAME``: videos into Label Studio, one task per frame.
+
+The logic is in ``samvid.studio.importer``; this module only parses arguments, draws the
+progress bar on a terminal and prints the summary (or ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from samvid.errors import ConfigError, VideoError
+from samvid.studio.client import Studio
+from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
+from samvid.studio.importer import (
+    ClipSummary,
+    ImportOptions,
+    ImportSummary,
+    import_videos,
+    ranges,
+)
+
+DEFAULT_BACKEND_URL = "http://localhost:9090"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO",
+                        help="video files, folders of videos, or folders of extracted frames")
+    parser.add_argument("--project", required=True, help="project title (created if missing)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG,
+                        help=f"labeling config for a new project: {', '.join(config_names())} "
+                             "or a path to an .xml (default: %(default)s)")
+    parser.add_argument("--labels", help="comma-separated labels for a new project, e.g. car,person")
+    where = parser.add_argument_group("where frames go")
+    where.add_argument("--frames-root", type=Path,
+                       help="folder for frame files, a subfolder of Label Studio's "
+                            "LOCAL_FILES_DOCUMENT_ROOT (default: <document root>/samvid)")
+    where.add_argument("--document-root", type=Path,
+                       default=_env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
+                       help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT "
+                            "(default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
+    where.add_argument("--upload", action="store_true",
+                       help="send frames through the API instead (Label Studio elsewhere)")
+    fmt = where.add_mutually_exclusive_group()
+    fmt.add_argument("--jpeg-quality", type=int, default=90, metavar="Q",
+                     help="JPEG quality 1-100 (default: %(default)s)")
+    fmt.add_argument("--png", action="store_true", help="lossless PNG frames")
+    pick = parser.add_argument_group("which frames")
+    rate = pick.add_mutually_exclusive_group()
+    rate.add_argument("--stride", type=int, default=1, metavar="N", help="every Nth frame")
+    rate.add_argument("--fps", type=float, metavar="F", help="about F frames per second")
+    pick.add_argument("--start", type=float, metavar="S", help="first second (inclusive)")
+    pick.add_argument("--end", type=float, metavar="S", help="last second (exclusive)")
+    studio = parser.add_argument_group("Label Studio")
+    studio.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL"),
+                        help="default: $LABEL_STUDIO_URL or http://localhost:8080")
+    studio.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"),
+                        help="default: $LABEL_STUDIO_API_KEY")
+    backend = studio.add_mutually_exclusive_group()
+    backend.add_argument("--backend-url",
+                         default=os.environ.get("SAMVID_BACKEND_URL", DEFAULT_BACKEND_URL),
+                         help="samvid ML backend to connect (default: $SAMVID_BACKEND_URL or "
+                              "%(default)s)")
+    backend.add_argument("--no-backend", action="store_true", help="do not connect a backend")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    options = _options(args)
+    studio = Studio(args.url, args.api_key)
+    bar = _ProgressBar() if sys.stderr.isatty() and not args.json else None
+    try:
+        summary = import_videos(studio, args.videos, options, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2))
+    else:
+        _print_summary(summary)
+    if summary.undecodable:
+        raise VideoError("; ".join(_damage(c) for c in summary.clips
+                                   if c.undecodable or c.missing_tail))
+    return 0
+
+
+def _options(args: argparse.Namespace) -> ImportOptions:
+    if not args.project.strip():
+        raise ConfigError("--project: the title must not be empty")
+    if args.stride < 1:
+        raise VideoError(f"--stride {args.stride}: must be 1 or more")
+    if args.fps is not None and args.fps <= 0:
+        raise VideoError(f"--fps {args.fps}: must be more than 0")
+    if args.start is not None and args.start < 0:
+        raise VideoError(f"--start {args.start}: must be 0 or more")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise VideoError(f"--end {args.end} must be after --start {args.start}")
+    if not 1 <= args.jpeg_quality <= 100:
+        raise VideoError(f"--jpeg-quality {args.jpeg_quality}: must be 1-100")
+    config = load_config(args.config)
+    if "image" not in config.data_keys:
+        raise ConfigError(f"--config {config.name}: samvid import makes one image task per "
+                          "frame, and this config has no <Image value=\"$image\">")
+    return ImportOptions(
+        project=args.project,
+        label_config=config.render(parse_labels(args.labels)),
+        frames_root=args.frames_root,
+        document_root=args.document_root,
+        image_format="png" if args.png else "jpg",
+        jpeg_quality=args.jpeg_quality,
+        upload=args.upload,
+        stride=args.stride,
+        fps=args.fps,
+        start=args.start,
+        end=args.end,
+        backend_url=None if args.no_backend else args.backend_url,
+    )
+
+
+def _print_summary(summary: ImportSummary) -> None:
+    verb = "created" if summary.project_created else "updated"
+    print(f"project {summary.project_title!r} (id {summary.project_id}) {verb}")
+    for c in summary.clips:
+        if c.created == 0 and c.existing:
+            note = f"already imported ({c.existing} tasks), nothing added"
+        else:
+            note = f"{c.created} tasks added, {c.existing} already there"
+        print(f"  {c.clip}: {c.selected} of {c.frames_in_source} frames, {c.width}x{c.height}: "
+              f"{note}")
+    print(f"{summary.tasks_created} tasks added in {summary.seconds:.1f} s")
+
+
+def _damage(clip: ClipSummary) -> str:
+    parts = []
+    if clip.undecodable:
+        parts.append(f"frames {ranges(clip.undecodable)} do not decode")
+    if clip.missing_tail:
+        parts.append(f"{clip.missing_tail} frames missing at the end")
+    return (f"{Path(clip.source).name} is corrupt or truncated: {', '.join(parts)}; "
+            f"the {clip.created + clip.existing} frames that decode are imported")
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+class _ProgressBar:
+    """``clip  [#####.....]  120/200  85.2 frames/s`` redrawn in place on stderr."""
+
+    def __init__(self, width: int = 30) -> None:
+        self.width = width
+        self.clip = ""
+        self.started = time.monotonic()
+        self.last_draw = 0.0
+
+    def __call__(self, clip: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if clip != self.clip:
+            if self.clip:
+                sys.stderr.write("\n")
+            self.clip, self.started = clip, now
+        if done < total and now - self.last_draw < 0.1:
+            return
+        self.last_draw = now
+        filled = self.width * done // max(total, 1)
+        rate = done / max(now - self.started, 1e-6)
+        sys.stderr.write(f"\r{clip[:40]:40}  [{'#' * filled}{'.' * (self.width - filled)}]  "
+                         f"{done}/{total}  {rate:.1f} frames/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.clip:
+            sys.stderr.write("\n")

@@ -1,0 +1,56 @@
+"""``samvid worker``: run propagation jobs from the Redis queue (``REDIS_URL``).
+
+Start any number, on any machines that reach Redis and Label Studio. Each worker
+runs one job at a time in its own process (no fork per job, so a model stays
+loaded between jobs) and requeues jobs whose worker died.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+
+from samvid.errors import ConfigError
+from samvid.settings import Settings
+
+log = logging.getLogger("samvid.worker")
+REAP_EVERY = 5.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url", help="Redis to take jobs from (default: REDIS_URL)")
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--name", help="worker name shown in RQ (default: host and pid)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rq import Queue, SimpleWorker
+
+    from samvid.redis_jobs import QUEUE, RedisJobs
+
+    settings = Settings.from_env(redis_url=args.redis_url)
+    if not settings.redis_url:
+        raise ConfigError("samvid worker needs a Redis: set REDIS_URL or --redis-url")
+    jobs = RedisJobs(settings.redis_url)
+    try:
+        jobs.redis.ping()
+    except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
+        raise ConfigError(f"cannot reach Redis at {settings.redis_url}: {exc}") from exc
+    stop = threading.Event()
+
+    def reaper() -> None:
+        while not stop.wait(REAP_EVERY):
+            try:
+                jobs.reap()
+            except Exception as exc:  # noqa: BLE001 - keep reaping after a Redis hiccup
+                log.warning("reaping orphaned jobs failed: %s", exc)
+
+    threading.Thread(target=reaper, daemon=True, name="samvid-reaper").start()
+    log.info("worker waiting for jobs on %s (queue %r)", settings.redis_url, QUEUE)
+    worker = SimpleWorker([Queue(QUEUE, connection=jobs.redis)], connection=jobs.redis, name=args.name)
+    try:
+        worker.work(burst=args.burst, with_scheduler=False, logging_level="WARNING")
+    finally:
+        stop.set()
+    return 0

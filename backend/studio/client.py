@@ -1,0 +1,249 @@
+"""A thin, typed layer over ``label-studio-sdk`` for the samvid commands.
+
+Every call goes through ``Studio._call``, which turns "Label Studio is not there" and
+"Label Studio said no" into one ``StudioError`` with a message that says what to fix.
+The commands (import, up, prelabel, export) share this class, so they fail alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+from samvid.errors import StudioError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_URL = "http://localhost:8080"
+TASK_BATCH = 200  # tasks per import call: ~1 s per batch on SQLite, small enough to resume
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    title: str
+    label_config: str
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    data: dict[str, Any]
+
+
+class Studio:
+    """One Label Studio server, reached with an API token (``Authorization: Token``)."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None,
+                 *, timeout: float = 60.0) -> None:
+        self.url = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).rstrip("/")
+        key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
+        if not key:
+            raise StudioError("no Label Studio API key: set LABEL_STUDIO_API_KEY or --api-key "
+                              "(Label Studio: Account & Settings > Access Token)")
+        self.api_key = key
+        self.sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout)
+
+    # -- errors ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise StudioError(f"cannot reach Label Studio at {self.url} ({type(exc).__name__}: "
+                              f"{exc}); is it running? set LABEL_STUDIO_URL") from exc
+        except ApiError as exc:
+            if exc.status_code == 401:
+                raise StudioError(f"Label Studio at {self.url} refused the API key (401): check "
+                                  "LABEL_STUDIO_API_KEY (a legacy token needs "
+                                  "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true)") from exc
+            raise StudioError(f"Label Studio refused to {what} "
+                              f"({exc.status_code}: {_brief(exc.body)})") from exc
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        with self._errors(what):
+            return fn()
+
+    def request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        """A raw API call for what the SDK does not cover; JSON reply or None."""
+        headers = {"Authorization": f"Token {self.api_key}"}
+        with self._errors(what):
+            reply = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=60.0,
+                                  **kwargs)
+            if reply.status_code >= 400:
+                raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
+                               body=reply.text)
+            return reply.json() if reply.content else None
+
+    # -- connection -----------------------------------------------------------------------
+
+    def check(self) -> str:
+        """Fails with a clear StudioError unless the server answers and takes the token."""
+        # A raw call: the SDK retries refused connections with back-off (~3 s lost).
+        user = self.request("GET", "/api/current-user/whoami", "identify the API key's user")
+        return str(user.get("email") or user.get("username") or "")
+
+    # -- projects -------------------------------------------------------------------------
+
+    def find_project(self, title: str) -> Project | None:
+        projects = self._call("list projects", lambda: list(self.sdk.projects.list(title=title)))
+        for p in projects:  # the title filter is "contains"; match exactly
+            if p.title == title:
+                return Project(int(p.id), p.title, p.label_config or "")
+        return None
+
+    def get_or_create_project(self, title: str, label_config: str) -> tuple[Project, bool]:
+        found = self.find_project(title)
+        if found is not None:
+            return found, False
+        p = self._call(f"create project {title!r} (labeling config rejected?)",
+                       lambda: self.sdk.projects.create(title=title, label_config=label_config))
+        log.info("created project %r (id %s)", title, p.id)
+        return Project(int(p.id), title, p.label_config or label_config), True
+
+    def delete_project(self, project_id: int) -> None:
+        self._call("delete the project", lambda: self.sdk.projects.delete(project_id))
+
+    # -- storage --------------------------------------------------------------------------
+
+    def ensure_local_storage(self, project_id: int, path: Path) -> int:
+        """The project's local-files storage for ``path`` (created if missing, never synced:
+        samvid creates the tasks itself). Label Studio requires ``path`` to be a subfolder
+        of its LOCAL_FILES_DOCUMENT_ROOT."""
+        path = Path(path)
+        existing = self._call("list storages",
+                              lambda: self.sdk.import_storage.local.list(project=project_id))
+        for storage in existing:
+            if storage.path and Path(storage.path) == path:
+                return int(storage.id)  # type: ignore[arg-type]
+        storage = self._call(
+            f"add local-files storage {path} (it must be a subfolder of Label Studio's "
+            "LOCAL_FILES_DOCUMENT_ROOT, with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true)",
+            lambda: self.sdk.import_storage.local.create(
+                project=project_id, path=str(path), title="samvid frames", use_blob_urls=True
+            ),
+        )
+        return int(storage.id)  # type: ignore[arg-type]
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def create_tasks(self, project_id: int, data: Sequence[dict[str, Any]],
+                     batch: int = TASK_BATCH) -> list[int]:
+        """Tasks in the given order (Label Studio lists them by id), in batches."""
+        ids: list[int] = []
+        for start in range(0, len(data), batch):
+            chunk = [dict(d) for d in data[start:start + batch]]
+            reply = self._call("create tasks", lambda chunk=chunk: self.sdk.projects.import_tasks(
+                project_id, request=chunk, return_task_ids=True))
+            ids.extend(int(i) for i in (reply.task_ids or []))
+        return ids
+
+    def list_tasks(self, project_id: int, clip: str | None = None) -> list[Task]:
+        """All tasks of the project, or of one clip, in id order (only id and data)."""
+        tasks: list[Task] = []
+        page = 1
+        while True:
+            reply = self.request("GET", "/api/tasks", "list tasks", params={
+                "project": project_id, "page": page, "page_size": 1000, "fields": "task_only"})
+            items = reply.get("tasks", []) if isinstance(reply, dict) else reply
+            tasks.extend(Task(int(t["id"]), t.get("data") or {}) for t in items)
+            total = reply.get("total", len(tasks)) if isinstance(reply, dict) else len(tasks)
+            if not items or len(tasks) >= total:
+                break
+            page += 1
+        if clip is not None:
+            tasks = [t for t in tasks if t.data.get("clip") == clip]
+        return sorted(tasks, key=lambda t: t.id)
+
+    def upload_file(self, project_id: int, path: Path) -> str:
+        """Upload one file without creating a task; returns its served URL (/data/upload/...)."""
+        with path.open("rb") as fh:
+            reply = self.request("POST", f"/api/projects/{project_id}/import", "upload a file",
+                                 params={"commit_to_project": "false"},
+                                 files={"file": (path.name, fh)})
+        upload_id = reply["file_upload_ids"][0]
+        uploads = self.request("GET", f"/api/projects/{project_id}/file-uploads",
+                               "read the uploaded file", params={"ids": f"[{upload_id}]"})
+        for item in uploads:
+            if int(item["id"]) == int(upload_id):
+                url = str(item["file"])  # "upload/<project>/<name>", served under /data/
+                return url if url.startswith(("/", "http")) else f"/data/{url}"
+        raise StudioError(f"Label Studio did not list the uploaded file {path.name}")
+
+    # -- ML backend and predictions -------------------------------------------------------
+
+    def connect_backend(self, project_id: int, url: str, *, title: str = "samvid",
+                        user: str | None = None, password: str | None = None) -> int:
+        """Connect (or reuse) the ML backend at ``url``, interactive, optional basic auth.
+        Label Studio checks /health and calls /setup before it answers."""
+        url = url.rstrip("/")
+        for backend in self._call("list ML backends",
+                                  lambda: self.sdk.ml.list(project=project_id)):
+            if (backend.url or "").rstrip("/") == url:
+                return int(backend.id)  # type: ignore[arg-type]
+        auth: dict[str, Any] = {}
+        if user is not None:
+            auth = {"auth_method": "BASIC_AUTH", "basic_auth_user": user,
+                    "basic_auth_pass": password or ""}
+        backend = self._call(
+            f"connect the ML backend at {url} (is `samvid serve` running and reachable from "
+            "Label Studio?)",
+            lambda: self.sdk.ml.create(project=project_id, url=url, is_interactive=True,
+                                       title=title, **auth),
+        )
+        if user is not None:
+            self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
+        return int(backend.id)  # type: ignore[arg-type]
+
+    def _authorize_webhook(self, project_id: int, url: str, user: str, password: str) -> None:
+        """Label Studio's automatic ``<backend>/webhook`` carries no credentials even when
+        the backend uses basic auth; add them, or the backend refuses annotation events."""
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        hooks = self.request("GET", "/api/webhooks/", "list webhooks",
+                             params={"project": project_id})
+        for hook in hooks or []:
+            if hook.get("project") == project_id and hook.get("url", "").rstrip("/") == url:
+                headers = {**(hook.get("headers") or {}), "Authorization": f"Basic {token}"}
+                self.request("PATCH", f"/api/webhooks/{hook['id']}/", "set webhook headers",
+                             json={"headers": headers})
+
+    def create_prediction(self, task_id: int, result: list[dict[str, Any]], *,
+                          score: float | None = None, model_version: str | None = None) -> int:
+        extra: dict[str, Any] = {}
+        if score is not None:
+            extra["score"] = score
+        if model_version is not None:
+            extra["model_version"] = model_version
+        p = self._call("create a prediction",
+                       lambda: self.sdk.predictions.create(task=task_id, result=result, **extra))
+        return int(p.id)  # type: ignore[arg-type]
+
+    def delete_prediction(self, prediction_id: int) -> None:
+        self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id))
+
+    def list_predictions(self, task_id: int) -> list[Any]:
+        return self._call("list predictions", lambda: self.sdk.predictions.list(task=task_id))
+
+
+def _brief(body: object, limit: int = 300) -> str:
+    """The useful part of an error body: validation messages when there are some."""
+    if isinstance(body, dict):
+        errors = body.get("validation_errors") or body.get("detail") or body
+        if isinstance(errors, dict):
+            errors = "; ".join(f"{' '.join(map(str, v)) if isinstance(v, list) else v}"
+                               for v in errors.values())
+        body = errors
+    text = " ".join(str(body).split())
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,106 @@
+"""The labeling configs of ``labeling_configs/``: list them, load one, fill in labels.
+
+Each file is a valid Label Studio config on its own (with one label, "Object") and
+starts with an XML comment that says when to use it. ``render`` replaces the labels of
+every ``*Labels`` control with the user's, one colour per label shared by all controls,
+so a smart keypoint "car" and the brush mask "car" look alike.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from samvid.errors import ConfigError
+
+# labeling_configs/ sits at the repository root, beside backend/ (the package samvid).
+CONFIG_DIR = Path(os.environ.get("SAMVID_CONFIG_DIR", Path(__file__).resolve().parents[2]
+                                  / "labeling_configs"))
+DEFAULT_CONFIG = "brush"
+# Distinct, readable on photos; repeats after 10 labels.
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
+           "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990")
+
+
+@dataclass(frozen=True)
+class LabelingConfig:
+    name: str
+    path: Path
+    xml: str
+    description: str  # the leading comment, whitespace-normalised
+
+    def render(self, labels: Sequence[str] | None = None) -> str:
+        """The config with ``labels`` in every labels control (unchanged if None/empty)."""
+        return render(self.xml, labels)
+
+    @property
+    def data_keys(self) -> list[str]:
+        """Task data fields the config reads (``$image`` -> ``image``)."""
+        return sorted(set(re.findall(r'value="\$(\w+)"', self.xml)))
+
+
+def list_configs(directory: Path = CONFIG_DIR) -> list[LabelingConfig]:
+    return [load_config(p) for p in sorted(directory.glob("*.xml"))]
+
+
+def config_names(directory: Path = CONFIG_DIR) -> list[str]:
+    return [p.stem for p in sorted(directory.glob("*.xml"))]
+
+
+def load_config(name: str | Path, directory: Path = CONFIG_DIR) -> LabelingConfig:
+    """A config by name (``brush``) or by path to an ``.xml`` file."""
+    path = Path(name)
+    if path.suffix != ".xml" or not path.exists():
+        path = directory / f"{Path(name).stem}.xml"
+    if not path.is_file():
+        known = ", ".join(config_names(directory)) or f"none in {directory}"
+        raise ConfigError(f"unknown labeling config {str(name)!r} (known: {known})")
+    xml = path.read_text(encoding="utf-8")
+    try:
+        root = _parse(xml)
+    except ET.ParseError as exc:
+        raise ConfigError(f"{path}: not valid XML ({exc})") from exc
+    comment = xml.split("<!--", 1)[1].split("-->", 1)[0] if "<!--" in xml else ""
+    if root.tag != "View":
+        raise ConfigError(f"{path}: the root element must be <View>, not <{root.tag}>")
+    return LabelingConfig(path.stem, path, xml, " ".join(comment.split()))
+
+
+def parse_labels(text: str | None) -> list[str]:
+    """``"car, person"`` -> ``["car", "person"]``; rejects empty and duplicate names."""
+    if text is None:
+        return []
+    labels = [label.strip() for label in text.split(",")]
+    if any(not label for label in labels):
+        raise ConfigError(f"--labels {text!r}: empty label name (use a,b,c)")
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ConfigError(f"--labels {text!r}: repeated label {', '.join(duplicates)}")
+    return labels
+
+
+def render(xml: str, labels: Sequence[str] | None) -> str:
+    if not labels:
+        return xml
+    root = _parse(xml)
+    colours = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+    for control in root.iter():
+        if not isinstance(control.tag, str) or not control.tag.endswith("Labels"):
+            continue
+        for old in [child for child in control if child.tag == "Label"]:
+            control.remove(old)
+        for label in labels:
+            ET.SubElement(control, "Label", {"value": label, "background": colours[label]})
+        ET.indent(control, space="  ", level=1)
+    # ElementTree drops the text before the root; keep the leading comment by hand.
+    head = xml[: xml.index("<View")] if "<View" in xml else ""
+    return head + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _parse(xml: str) -> ET.Element:
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+    return ET.fromstring(xml, parser=parser)

@@ -1,0 +1,401 @@
+"""Videos into Label Studio: one image task per selected frame.
+
+The work runs in two phases so that a bad input leaves nothing behind:
+
+1. plan: every source is found, opened and its frames selected (``plan_clips``). A
+   missing, empty, non-video or undecodable file fails here, before Label Studio is
+   touched.
+2. import: project, storage and ML backend are created or reused, then each clip's
+   frames are written (atomically) and its tasks created in frame order, in batches.
+
+Re-running is how an interrupted import resumes: frames that already have a task in the
+project (matched by ``clip`` and ``frame``) are skipped, frame files already on disk are
+reused, so a second import of the same video adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import cv2
+import numpy as np
+
+from samvid.errors import SamvidError, StudioError, VideoError
+from samvid.studio.client import Project, Studio
+from samvid.tracker.frames import (
+    FrameReader,
+    is_image_file,
+    is_video_file,
+    list_images,
+    natural_key,
+    open_frames,
+)
+
+log = logging.getLogger(__name__)
+
+# Frames within this many seconds of a --start/--end/--fps boundary count as on it.
+EPSILON = 1e-6
+
+
+# -- frame selection (pure) ------------------------------------------------------------------
+
+
+def select_frames(
+    times: Sequence[float],
+    *,
+    stride: int = 1,
+    fps: float | None = None,
+    start: float | None = None,
+    end: float | None = None,
+) -> list[int]:
+    """Indices of the frames to import, from their presentation times.
+
+    ``start <= time < end`` first; then every ``stride``-th frame of that window, or, with
+    ``fps``, the first frame at or after each tick ``t0, t0 + 1/fps, ...`` (exact for
+    variable frame rate). ``select_frames([0, .1, .2, .3, .4], stride=2) == [0, 2, 4]``;
+    ``select_frames([0, .1, .2, .3, .4], fps=4) == [0, 3]`` (ticks 0, .25 -> .3; .5 is past
+    the end).
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, not {stride}")
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be > 0, not {fps}")
+    lo = -np.inf if start is None else start - EPSILON
+    hi = np.inf if end is None else end - EPSILON
+    window = [i for i, t in enumerate(times) if lo <= t < hi]
+    if fps is None:
+        return window[::stride]
+    chosen: list[int] = []
+    tick = None
+    for i in window:
+        t = times[i]
+        if tick is None:
+            tick = t
+        if t >= tick - EPSILON:
+            chosen.append(i)
+            while tick <= t + EPSILON:  # skip ticks that fell in a gap (VFR)
+                tick += 1.0 / fps
+    return chosen
+
+
+def clip_name(path: Path) -> str:
+    """A stable, URL- and file-safe clip id: an ASCII slug of the name + content hash.
+
+    The hash (size, first and last MiB, or a folder's file names and sizes) makes two
+    different videos called ``clip.mp4`` two clips, and the same video imported again
+    the same clip.
+    """
+    digest = hashlib.sha1()
+    if path.is_dir():
+        for image in list_images(path):
+            digest.update(f"{image.name}\0{image.stat().st_size}\0".encode())
+    else:
+        size = path.stat().st_size
+        digest.update(str(size).encode())
+        with path.open("rb") as fh:
+            digest.update(fh.read(1 << 20))
+            fh.seek(max(0, size - (1 << 20)))
+            digest.update(fh.read(1 << 20))
+    ascii_name = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:48] or "clip"
+    return f"{slug}-{digest.hexdigest()[:8]}"
+
+
+def find_sources(paths: Sequence[Path]) -> list[Path]:
+    """Videos and frame folders from the command line, in the order given.
+
+    A folder that holds videos gives each video (natural order); a folder with images
+    and no video is one clip of extracted frames.
+    """
+    sources: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise VideoError(f"{path}: no such file or folder")
+        if path.is_file():
+            sources.append(path)
+            continue
+        entries = sorted((p for p in path.iterdir() if p.is_file()),
+                         key=lambda p: natural_key(p.name))
+        videos = [p for p in entries if is_video_file(p)]
+        if videos:
+            if any(is_image_file(p) for p in entries):
+                log.warning("%s: holds videos and images; importing the videos only", path)
+            sources.extend(videos)
+        elif any(is_image_file(p) for p in entries):
+            sources.append(path)
+        else:
+            raise VideoError(f"{path}: folder holds no videos and no images")
+    return sources
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportOptions:
+    project: str
+    label_config: str  # rendered XML, used only when the project is created
+    frames_root: Path | None = None  # where frame files go; a subfolder of document_root
+    document_root: Path | None = None  # Label Studio's LOCAL_FILES_DOCUMENT_ROOT
+    image_format: str = "jpg"  # or "png"
+    jpeg_quality: int = 90
+    upload: bool = False
+    stride: int = 1
+    fps: float | None = None
+    start: float | None = None
+    end: float | None = None
+    backend_url: str | None = None
+    backend_user: str | None = None
+    backend_password: str | None = None
+    batch: int = 50  # tasks per API call; small, so an interruption loses little
+
+
+@dataclass
+class ClipPlan:
+    source: Path
+    clip: str
+    reader: FrameReader
+    selected: list[int]
+
+
+@dataclass
+class ClipSummary:
+    clip: str
+    source: str
+    frames_in_source: int
+    selected: int
+    created: int = 0
+    existing: int = 0
+    undecodable: list[int] = field(default_factory=list)
+    missing_tail: int = 0  # frames the header declares past the data (truncated file)
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
+class ImportSummary:
+    project_id: int
+    project_title: str
+    project_created: bool
+    storage_id: int | None
+    backend_id: int | None
+    clips: list[ClipSummary]
+    seconds: float = 0.0
+
+    @property
+    def tasks_created(self) -> int:
+        return sum(c.created for c in self.clips)
+
+    @property
+    def tasks_existing(self) -> int:
+        return sum(c.existing for c in self.clips)
+
+    @property
+    def undecodable(self) -> int:
+        """Frames that could not be imported: corrupt ones and a truncated file's tail."""
+        return sum(len(c.undecodable) + c.missing_tail for c in self.clips)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(tasks_created=self.tasks_created, tasks_existing=self.tasks_existing,
+                    undecodable=self.undecodable)
+        return data
+
+
+# Called after each frame: (clip, frames done, frames to do).
+Progress = Callable[[str, int, int], None]
+
+
+# -- phase 1: plan ------------------------------------------------------------------------------
+
+
+def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
+    """Open every source and select its frames; raises before anything is created."""
+    plans: list[ClipPlan] = []
+    try:
+        for source in find_sources(paths):
+            clip = clip_name(source)
+            if any(plan.clip == clip for plan in plans):
+                log.warning("%s: same content as an earlier input, skipped", source)
+                continue
+            reader = open_frames(source)
+            plans.append(ClipPlan(source, clip, reader, []))
+            selected = select_frames(reader.times, stride=options.stride, fps=options.fps,
+                                     start=options.start, end=options.end)
+            if not selected:
+                raise VideoError(
+                    f"{source}: no frame between --start {options.start} and --end "
+                    f"{options.end} (the clip is {reader.duration:.2f} s long)")
+            plans[-1].selected = selected
+    except BaseException:
+        for plan in plans:
+            plan.reader.close()
+        raise
+    return plans
+
+
+def check_frames_root(options: ImportOptions) -> Path | None:
+    """The frames root, checked against Label Studio's document root (None when uploading)."""
+    if options.upload:
+        return None
+    root = options.document_root
+    if root is None:
+        raise StudioError("Label Studio's LOCAL_FILES_DOCUMENT_ROOT is unknown: set "
+                          "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (or --document-root) as "
+                          "Label Studio has it, or use --upload")
+    root = root.resolve()
+    frames = (options.frames_root or root / "samvid").resolve()
+    if frames == root or root not in frames.parents:
+        raise StudioError(f"--frames-root {frames} must be a subfolder of Label Studio's "
+                          f"LOCAL_FILES_DOCUMENT_ROOT {root}")
+    return frames
+
+
+# -- phase 2: import ----------------------------------------------------------------------------
+
+
+def import_videos(
+    studio: Studio,
+    paths: Sequence[Path],
+    options: ImportOptions,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    started = time.monotonic()
+    frames_root = check_frames_root(options)
+    plans = plan_clips(paths, options)
+    try:
+        studio.check()
+        project, created = studio.get_or_create_project(options.project, options.label_config)
+        if not created:
+            log.info("project %r exists (id %d): adding to it, its labeling config is kept",
+                     project.title, project.id)
+        try:
+            storage_id = None
+            if frames_root is not None:
+                frames_root.mkdir(parents=True, exist_ok=True)
+                storage_id = studio.ensure_local_storage(project.id, frames_root)
+            backend_id = None
+            if options.backend_url:
+                backend_id = studio.connect_backend(
+                    project.id, options.backend_url, user=options.backend_user,
+                    password=options.backend_password)
+        except SamvidError:
+            if created:  # nothing half-created: a project without its storage is useless
+                studio.delete_project(project.id)
+            raise
+        summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
+        existing = _existing_frames(studio, project)
+        for plan in plans:
+            summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
+                                              existing.get(plan.clip, set()), progress))
+    finally:
+        for plan in plans:
+            plan.reader.close()
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _existing_frames(studio: Studio, project: Project) -> dict[str, set[int]]:
+    frames: dict[str, set[int]] = {}
+    for task in studio.list_tasks(project.id):
+        clip, frame = task.data.get("clip"), task.data.get("frame")
+        if isinstance(clip, str) and isinstance(frame, int):
+            frames.setdefault(clip, set()).add(frame)
+    return frames
+
+
+def _import_clip(
+    studio: Studio,
+    project: Project,
+    plan: ClipPlan,
+    options: ImportOptions,
+    frames_root: Path | None,
+    existing: set[int],
+    progress: Progress | None,
+) -> ClipSummary:
+    started = time.monotonic()
+    reader = plan.reader
+    todo = [i for i in plan.selected if i not in existing]
+    summary = ClipSummary(plan.clip, str(plan.source.resolve()), len(reader), len(plan.selected),
+                          existing=len(plan.selected) - len(todo), width=reader.width,
+                          height=reader.height, fps=round(reader.fps, 6),
+                          missing_tail=reader.missing_tail)
+    if not todo:
+        log.info("%s: all %d selected frames already imported, nothing to add",
+                 plan.source.name, len(plan.selected))
+        return summary
+    with tempfile.TemporaryDirectory(prefix="samvid-upload-") as tmp:
+        folder = (frames_root or Path(tmp)) / plan.clip
+        folder.mkdir(parents=True, exist_ok=True)
+        batch: list[dict[str, Any]] = []
+        written: set[int] = set()
+        for frame in reader.read(todo):
+            written.add(frame.index)
+            path = folder / f"{frame.index:06d}.{options.image_format}"
+            _write_image(path, frame.image, options)
+            if frames_root is None:
+                url = studio.upload_file(project.id, path)
+            else:
+                url = local_files_url(path, options.document_root)  # type: ignore[arg-type]
+            batch.append({"image": url, "video": summary.source, "frame": frame.index,
+                          "time": frame.time, "clip": plan.clip})
+            if len(batch) >= options.batch:
+                summary.created += len(studio.create_tasks(project.id, batch))
+                batch = []
+            if progress is not None:
+                progress(plan.clip, len(written), len(todo))
+        if batch:
+            summary.created += len(studio.create_tasks(project.id, batch))
+    summary.undecodable = sorted(set(todo) - written)
+    summary.seconds = round(time.monotonic() - started, 3)
+    if summary.undecodable:
+        log.warning("%s: %d frames do not decode (corrupt or truncated): %s", plan.source.name,
+                    len(summary.undecodable), ranges(summary.undecodable))
+    return summary
+
+
+def local_files_url(path: Path, document_root: Path) -> str:
+    """Label Studio's URL for a file under its LOCAL_FILES_DOCUMENT_ROOT."""
+    relative = path.resolve().relative_to(document_root.resolve())
+    return "/data/local-files/?d=" + quote(relative.as_posix(), safe="/")
+
+
+def _write_image(path: Path, image: np.ndarray, options: ImportOptions) -> None:
+    """Write atomically (temp file + rename): an interrupted import leaves no half file,
+    and a file that exists is complete, so a resumed import reuses it."""
+    if path.exists() and path.stat().st_size > 0:
+        return
+    if options.image_format == "png":
+        ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    else:
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                                [cv2.IMWRITE_JPEG_QUALITY, options.jpeg_quality])
+    if not ok:
+        raise VideoError(f"could not encode {path.name}")
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(data.tobytes())
+    os.replace(partial, path)
+
+
+def ranges(indices: Sequence[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)

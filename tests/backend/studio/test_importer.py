@@ -1,0 +1,222 @@
+"""samvid.studio.importer against the session's real Label Studio: tasks, frame indices,
+timestamps, served images, idempotence, resume, uploads, frame folders, the ML backend."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import requests
+from clipgen import level, write_clip
+from services import ServedApp
+
+from samvid.errors import StudioError, VideoError
+from samvid.studio.client import Studio
+from samvid.studio.importer import (
+    ImportOptions,
+    clip_name,
+    find_sources,
+    import_videos,
+    ranges,
+    select_frames,
+)
+
+pytestmark = pytest.mark.studio
+
+
+def fetch_image(label_studio, url: str) -> np.ndarray:
+    reply = requests.get(f"{label_studio.url}{url}", headers=label_studio.headers, timeout=10)
+    assert reply.status_code == 200, (url, reply.status_code)
+    image = cv2.imdecode(np.frombuffer(reply.content, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return image
+
+
+# -- pure functions ---------------------------------------------------------------------------
+
+
+def test_select_frames() -> None:
+    times = [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert select_frames(times) == [0, 1, 2, 3, 4]
+    assert select_frames(times, stride=2) == [0, 2, 4]
+    assert select_frames(times, fps=4) == [0, 3]
+    assert select_frames(times, start=0.1, end=0.3) == [1, 2]
+    assert select_frames(times, start=0.1, stride=2) == [1, 3]
+    # variable frame rate: a gap swallows the ticks that fall inside it
+    assert select_frames([0.0, 0.05, 1.0, 1.05, 1.5], fps=2) == [0, 2, 4]
+    assert select_frames(times, start=9) == []
+    with pytest.raises(ValueError):
+        select_frames(times, stride=0)
+
+
+def test_ranges_and_clip_names(tmp_path: Path) -> None:
+    assert ranges([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
+    a = write_clip(tmp_path / "vidéo à tester.mp4", [0.0, 0.1])
+    name = clip_name(a)
+    assert name.startswith("video_a_tester-") and name.isascii() and " " not in name
+    assert clip_name(a) == name  # stable
+    (tmp_path / "other").mkdir()
+    b = write_clip(tmp_path / "other" / "vidéo à tester.mp4", [0.0, 0.2, 0.4])
+    assert clip_name(b) != name  # same file name, other content
+
+
+def test_find_sources(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ["b10.mp4", "b9.mp4"]:
+        write_clip(videos / name, [0.0])
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "0.png"), np.zeros((4, 4, 3), np.uint8))
+    assert find_sources([videos, frames]) == [videos / "b9.mp4", videos / "b10.mp4", frames]
+    with pytest.raises(VideoError, match="no such file"):
+        find_sources([tmp_path / "nope.mp4"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VideoError, match="no videos and no images"):
+        find_sources([tmp_path / "empty"])
+
+
+# -- against Label Studio ---------------------------------------------------------------------
+
+
+def test_import_bedroom_then_again(media: Path, studio: Studio, options: ImportOptions,
+                                   label_studio) -> None:
+    options = replace(options, stride=40, jpeg_quality=80)
+    summary = import_videos(studio, [media / "bedroom.mp4"], options)
+    assert summary.project_created and summary.tasks_created == 5
+    tasks = studio.list_tasks(summary.project_id)
+    assert [t.data["frame"] for t in tasks] == [0, 40, 80, 120, 160]  # in id order
+    for task in tasks:
+        data = task.data
+        assert set(data) == {"image", "video", "frame", "time", "clip"}
+        assert data["time"] == pytest.approx(data["frame"] / 30, abs=1e-9)
+        assert data["video"] == str((media / "bedroom.mp4").resolve())
+        assert data["clip"] == summary.clips[0].clip
+    assert fetch_image(label_studio, tasks[2].data["image"]).shape == (540, 960, 3)
+    anonymous = requests.get(f"{label_studio.url}{tasks[0].data['image']}", timeout=10)
+    assert anonymous.status_code in (401, 403)
+
+    # the same video twice (and again): one clip, nothing added
+    again = import_videos(studio, [media / "bedroom.mp4", media / "bedroom.mp4"], options)
+    assert len(again.clips) == 1
+    assert not again.project_created and again.tasks_created == 0
+    assert again.tasks_existing == 5
+    assert len(studio.list_tasks(summary.project_id)) == 5
+
+
+def test_generated_clips_vfr_rotated_and_png(tmp_path: Path, studio: Studio,
+                                             options: ImportOptions, label_studio) -> None:
+    times = [0.0, 0.04, 0.1, 0.5, 0.52, 0.9]
+    folder = tmp_path / "clips folder"
+    folder.mkdir()
+    write_clip(folder / "a vfr.mp4", times)
+    write_clip(folder / "b phone.mp4", [0.0, 1 / 30, 2 / 30], (64, 48), rotation=90)
+    summary = import_videos(studio, [folder], replace(options, image_format="png"))
+    vfr, phone = summary.clips
+    assert (vfr.created, phone.created) == (6, 3)
+    assert (phone.width, phone.height) == (48, 64)  # upright
+    tasks = studio.list_tasks(summary.project_id)
+    by_clip = {c.clip: [t.data for t in tasks if t.data["clip"] == c.clip] for c in summary.clips}
+    assert [d["time"] for d in by_clip[vfr.clip]] == pytest.approx(times, abs=1e-9)
+    for data in by_clip[vfr.clip]:
+        assert data["image"].endswith(".png")
+        image = fetch_image(label_studio, data["image"])
+        assert image.mean() == pytest.approx(level(data["frame"]), abs=3)
+    assert fetch_image(label_studio, by_clip[phone.clip][0]["image"]).shape == (64, 48, 3)
+
+
+def test_interrupted_import_resumes(tmp_path: Path, studio: Studio,
+                                    options: ImportOptions) -> None:
+    clip = write_clip(tmp_path / "long.mp4", [i / 30 for i in range(14)])
+    options = replace(options, batch=4)
+
+    def interrupt(clip: str, done: int, total: int) -> None:
+        if done == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_videos(studio, [clip], options, interrupt)
+    project = studio.find_project(options.project)
+    assert project is not None
+    assert [t.data["frame"] for t in studio.list_tasks(project.id)] == [0, 1, 2, 3]
+
+    summary = import_videos(studio, [clip], options)
+    assert (summary.tasks_created, summary.tasks_existing) == (10, 4)
+    assert [t.data["frame"] for t in studio.list_tasks(project.id)] == list(range(14))
+
+
+def test_frames_folder_upload_and_time_window(tmp_path: Path, studio: Studio,
+                                              options: ImportOptions, label_studio) -> None:
+    frames = tmp_path / "extracted"
+    frames.mkdir()
+    for i in [1, 2, 10, 11]:
+        cv2.imwrite(str(frames / f"img{i}.png"), np.full((6, 10, 3), 10 * i, np.uint8))
+    options = replace(options, upload=True, start=1 / 30, end=3.5 / 30)
+    summary = import_videos(studio, [frames], options)
+    tasks = studio.list_tasks(summary.project_id)
+    assert [t.data["frame"] for t in tasks] == [1, 2, 3]  # img2, img10, img11
+    assert all(t.data["image"].startswith("/data/upload/") for t in tasks)
+    image = fetch_image(label_studio, tasks[1].data["image"])
+    assert image.shape == (6, 10, 3) and int(image.mean()) == 100
+    assert summary.storage_id is None
+
+
+def test_truncated_video_imports_what_decodes(tmp_path: Path, studio: Studio,
+                                              options: ImportOptions) -> None:
+    whole = write_clip(tmp_path / "whole.mp4", [i / 30 for i in range(40)], (160, 120),
+                       faststart=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    summary = import_videos(studio, [cut], options)
+    clip = summary.clips[0]
+    assert 0 < clip.created < 40
+    assert clip.created + len(clip.undecodable) + clip.missing_tail == 40
+    assert summary.undecodable == 40 - clip.created
+
+
+def test_ml_backend_is_connected_once(tmp_path: Path, studio: Studio,
+                                      options: ImportOptions) -> None:
+    calls: list[str] = []
+
+    def backend(environ, start_response):  # the two routes LS calls on connect
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"status": "UP", "model_version": "stub"}']
+
+    clip = write_clip(tmp_path / "c.mp4", [0.0, 0.1])
+    with ServedApp(backend) as served:
+        options = replace(options, backend_url=served.url, backend_user="u",
+                          backend_password="p")
+        first = import_videos(studio, [clip], options)
+        second = import_videos(studio, [clip], options)
+    assert first.backend_id is not None and first.backend_id == second.backend_id
+    assert "/health" in calls and "/setup" in calls
+    backends = studio.sdk.ml.list(project=first.project_id)
+    assert len(backends) == 1 and backends[0].is_interactive
+    assert backends[0].auth_method == "BASIC_AUTH"
+    hooks = studio.request("GET", "/api/webhooks/", "list", params={"project": first.project_id})
+    [hook] = [h for h in hooks if h["url"] == f"{served.url}/webhook"]
+    assert hook["headers"]["Authorization"] == "Basic dTpw"  # base64("u:p")
+
+
+def test_unreachable_backend_leaves_no_project(tmp_path: Path, studio: Studio,
+                                               options: ImportOptions) -> None:
+    clip = write_clip(tmp_path / "c.mp4", [0.0])
+    with pytest.raises(StudioError, match="connect the ML backend"):
+        import_videos(studio, [clip], replace(options, backend_url="http://127.0.0.1:9"))
+    assert studio.find_project(options.project) is None
+
+
+def test_predictions_round_trip(tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+    summary = import_videos(studio, [write_clip(tmp_path / "c.mp4", [0.0])], options)
+    task = studio.list_tasks(summary.project_id)[0]
+    result = [{"from_name": "box", "to_name": "image", "type": "rectanglelabels",
+               "value": {"x": 10, "y": 10, "width": 20, "height": 20, "rotation": 0,
+                         "rectanglelabels": ["car"]}}]
+    pid = studio.create_prediction(task.id, result, score=0.5, model_version="t")
+    assert [p.id for p in studio.list_predictions(task.id)] == [pid]
+    studio.delete_prediction(pid)
+    assert studio.list_predictions(task.id) == []

@@ -1,0 +1,151 @@
+"""``samvid import`` end to end through the CLI dispatcher, against the session's real
+Label Studio: every bad input gives one clear line on stderr, exit 2, and no project."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from samvid.cli import main
+from samvid.studio.client import Studio
+
+pytestmark = pytest.mark.studio
+
+
+def write_clip(path: Path, times: list[float], size: tuple[int, int] = (64, 48),
+               rotation: int | None = None, codec: str = "libx264",
+               pix_fmt: str = "yuv420p") -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for i, t in enumerate(times):
+            image = np.full((size[1], size[0], 3), 20 + 8 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image)
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.fixture
+def env(label_studio, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", str(label_studio.files_root))
+    return label_studio
+
+
+def samvid_import(*args: str | Path) -> int:
+    return main(["import", *map(str, args)])
+
+
+def test_tricky_but_valid_videos(env, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "vidéos à importer"
+    folder.mkdir()
+    write_clip(folder / "01 vfr.mp4", [0.0, 0.04, 0.1, 0.5])
+    write_clip(folder / "02 phone ü.mp4", [0.0, 0.1], rotation=-90)
+    write_clip(folder / "03 odd.mkv", [0.0, 0.1, 0.2], (65, 37), codec="ffv1",
+               pix_fmt="yuv444p")
+    rc = samvid_import(folder, "--project", "cli tricky", "--labels", "car,person",
+                       "--no-backend", "--json")
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    clips = summary["clips"]
+    assert [c["created"] for c in clips] == [4, 2, 3]
+    assert (clips[1]["width"], clips[1]["height"]) == (48, 64)
+    assert (clips[2]["width"], clips[2]["height"]) == (65, 37)
+    assert samvid_import(folder, "--project", "cli tricky", "--no-backend") == 0
+    assert "nothing added" in capsys.readouterr().out
+
+
+def make_bad(kind: str, tmp: Path) -> Path:
+    if kind == "empty":
+        (tmp / "empty.mp4").write_bytes(b"")
+        return tmp / "empty.mp4"
+    if kind == "text":
+        (tmp / "notes.mp4").write_text("not a video\n" * 50)
+        return tmp / "notes.mp4"
+    if kind == "codec":
+        data = write_clip(tmp / "h264.mkv", [0.0, 0.1]).read_bytes()
+        (tmp / "odd codec.mkv").write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_SAMVID/NOCODE"))
+        return tmp / "odd codec.mkv"
+    return tmp / "missing.mp4"
+
+
+BAD = [
+    ("missing", [], "missing.mp4: no such file"),
+    ("empty", [], "empty.mp4: empty file (0 bytes)"),
+    ("text", [], "notes.mp4: not a video"),
+    ("codec", [], "unsupported codec"),
+    ("ok", ["--start", "50"], "no frame between --start 50.0"),
+    ("ok", ["--stride", "0"], "--stride 0: must be 1 or more"),
+    ("ok", ["--labels", "car,,bus"], "empty label name"),
+    ("ok", ["--config", "nope"], "unknown labeling config 'nope'"),
+    ("ok", ["--config", "video_boxes"], "has no <Image"),
+    ("ok", ["--frames-root", "/tmp"], "must be a subfolder of Label Studio's"),
+    ("ok", ["--url", "http://127.0.0.1:9"], "cannot reach Label Studio at http://127.0.0.1:9"),
+    ("ok", ["--api-key", "0" * 40], "refused the API key (401)"),
+]
+
+
+@pytest.mark.parametrize(("kind", "extra", "message"), BAD, ids=[b[2][:24] for b in BAD])
+def test_bad_input(env, tmp_path: Path, capsys: pytest.CaptureFixture, kind: str,
+                   extra: list[str], message: str) -> None:
+    video = write_clip(tmp_path / "ok.mp4", [0.0, 0.1]) if kind == "ok" else make_bad(kind, tmp_path)
+    title = f"cli bad {kind} {' '.join(extra)}"
+    rc = samvid_import(video, "--project", title, "--no-backend", *extra)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("samvid import: error: "), err
+    assert message in err[0]
+    assert Studio(env.url, env.token).find_project(title) is None  # nothing half-created
+
+
+def test_truncated_video_imports_what_decodes(env, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    whole = tmp_path / "whole.mp4"
+    with av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height = 160, 120
+        for i in range(40):  # noise: every frame costs about the same, so a cut keeps some
+            image = np.random.default_rng(i).integers(0, 255, (120, 160, 3), np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image)))
+        out.mux(stream.encode())
+    cut = tmp_path / "cut clip.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    rc = samvid_import(cut, "--project", "cli truncated", "--no-backend")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert "cut clip.mp4 is corrupt or truncated" in err[0] and "decode are imported" in err[0]
+
+
+def test_no_api_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                    capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    rc = samvid_import(tmp_path / "x.mp4", "--project", "p", "--no-backend")
+    assert rc == 2 and "no Label Studio API key" in capsys.readouterr().err
+
+
+def test_help_lists_configs(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    assert "multi_object" in capsys.readouterr().out
+
+
+def test_progress_bar_shows_frames_per_second(capsys: pytest.CaptureFixture) -> None:
+    from samvid.commands.importer import _ProgressBar
+
+    bar = _ProgressBar(width=10)
+    bar("clip-1", 5, 10)
+    bar("clip-1", 10, 10)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "10/10" in err and "frames/s" in err and "[##########]" in err

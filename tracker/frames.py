@@ -1,0 +1,400 @@
+"""Frame decoding: exact frame index -> upright RGB image, for import and the trackers.
+
+One interface, two sources::
+
+    with open_frames("clip.mp4") as reader:          # or a folder of 00000.jpg ...
+        n = len(reader)
+        image = reader[42]                           # RGB uint8 (H, W, 3), upright
+        for index, time, image in reader.iter_frames(10, 20):
+            ...
+
+Frame ``i`` of a video is the ``i``-th frame in presentation order, and its time is
+its presentation timestamp (pts) in seconds, counted from the first frame. Both come
+from an index of packet timestamps built when the file is opened (demuxing only, ~50 ms
+for a 300-frame 720p clip), so variable-frame-rate videos keep exact indices and times,
+and random access seeks to the keyframe before the target and decodes forward until
+the target's pts appears: no drift, unlike seeking by frame number or time.
+
+PyAV is the decoder (see ``bench/bench_frames.py`` and ``docs/import.md`` for the
+measurements against OpenCV). Display-matrix rotation (phone videos) is applied, so
+frames are always upright and ``width``/``height`` describe the upright image.
+
+Readers are not thread-safe: use one per thread.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import av
+import cv2
+import numpy as np
+
+from samvid.errors import VideoError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+    ".wmv", ".flv", ".3gp", ".ogv", ".gif",
+})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+# Frames of an image folder carry no timestamps; this rate gives them times.
+DEFAULT_FOLDER_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """Where a frame sits in its source: index, time in seconds, raw pts (None for folders)."""
+
+    index: int
+    time: float
+    pts: int | None = None
+    keyframe: bool = True
+    path: Path | None = None  # the image file, for folder sources
+
+
+class Frame(NamedTuple):
+    """One decoded frame; unpacks as ``index, time, image``."""
+
+    index: int
+    time: float
+    image: np.ndarray
+
+
+def natural_key(name: str) -> list[object]:
+    """Sort key so that ``frame2.jpg`` comes before ``frame10.jpg``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def is_video_file(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder``, naturally sorted."""
+    files = [p for p in folder.iterdir() if p.is_file() and is_image_file(p)]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+class FrameReader:
+    """Common interface of :class:`VideoReader` and :class:`FolderReader`."""
+
+    path: Path
+    infos: list[FrameInfo]
+    width: int
+    height: int
+    fps: float  # average rate; times are exact per frame, this is only a summary
+    # Indices that failed to decode during reads so far (corrupt or truncated data).
+    undecodable: set[int]
+    # Frames the source declares beyond the last indexed one (a truncated file's tail).
+    missing_tail: int = 0
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    @property
+    def times(self) -> list[float]:
+        return [info.time for info in self.infos]
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame to the end of the last one."""
+        if not self.infos:
+            return 0.0
+        return self.infos[-1].time + 1.0 / self.fps if self.fps > 0 else self.infos[-1].time
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
+        """Frames ``start <= index < stop`` in order; undecodable ones are skipped and
+        recorded in ``undecodable``."""
+        return self.read(range(*self._range(start, stop)))
+
+    def read(self, indices: Iterable[int]) -> Iterator[Frame]:
+        """The frames at ``indices`` (ascending for full decoder speed: a video decodes the
+        frames in between without converting them); undecodable ones are skipped and
+        recorded in ``undecodable``."""
+        for index in indices:
+            try:
+                image = self[index]
+            except VideoError as exc:
+                log.debug("%s", exc.message)
+                continue
+            yield Frame(index, self.infos[index].time, image)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self.iter_frames():
+            yield frame.image
+
+    def _check_index(self, index: int) -> int:
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame {index} out of range 0..{len(self) - 1} of {self.path.name}")
+        return index
+
+    def _range(self, start: int, stop: int | None) -> tuple[int, int]:
+        stop = len(self) if stop is None else min(stop, len(self))
+        return max(0, start), stop
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_frames(path: str | Path, *, folder_fps: float = DEFAULT_FOLDER_FPS) -> FrameReader:
+    """A reader for a video file or a folder of extracted frames."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return FolderReader(path, fps=folder_fps)
+    return VideoReader(path)
+
+
+class FolderReader(FrameReader):
+    """Already-extracted frames in a folder, naturally sorted; time = index / fps."""
+
+    def __init__(self, folder: str | Path, *, fps: float = DEFAULT_FOLDER_FPS) -> None:
+        self.path = Path(folder)
+        files = list_images(self.path)
+        if not files:
+            raise VideoError(f"{self.path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        self.fps = fps
+        self.infos = [FrameInfo(i, i / fps, None, True, p) for i, p in enumerate(files)]
+        self.undecodable = set()
+        first = self[0]
+        self.height, self.width = first.shape[:2]
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        info = self.infos[self._check_index(index)]
+        assert info.path is not None
+        # imdecode(fromfile) instead of imread: works for any file name on any OS, and
+        # still applies EXIF orientation like imread does.
+        data = np.fromfile(str(info.path), dtype=np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if image is None:
+            self.undecodable.add(info.index)
+            raise VideoError(f"{info.path}: not a readable image")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class VideoReader(FrameReader):
+    """A video file decoded with PyAV; see the module docstring for the guarantees."""
+
+    def __init__(self, path: str | Path, *, threads: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise VideoError(f"{self.path}: no such file")
+        if self.path.is_dir():
+            raise VideoError(f"{self.path}: is a folder, not a video file")
+        if self.path.stat().st_size == 0:
+            raise VideoError(f"{self.path}: empty file (0 bytes)")
+        try:
+            self._container = av.open(str(self.path), metadata_errors="ignore")
+        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            raise VideoError(f"{self.path}: not a video, or truncated/corrupt beyond reading "
+                             f"({_reason(exc)})") from exc
+        try:
+            self._open_stream(threads)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _open_stream(self, threads: bool) -> None:
+        if not self._container.streams.video:
+            raise VideoError(f"{self.path}: not a video (no video stream)")
+        self._stream = stream = self._container.streams.video[0]
+        codec = stream.codec_context
+        if codec is None or codec.name in ("", "none"):
+            raise VideoError(f"{self.path}: unsupported codec (no decoder for this video stream)")
+        if threads:
+            # Frame + slice threads: up to ~1.3x on 2 cores for H.264 (bench/bench_frames.py).
+            stream.thread_type = "AUTO"
+        self.codec = codec.name
+        self.undecodable = set()
+        self._build_index()
+        self._live: Iterator[tuple[int, av.VideoFrame]] | None = None
+        self._live_next = 0  # index the live decoder reaches next
+        self._dead_from: int | None = None  # first index past the end of decodable data
+        self._pending: tuple[int, av.VideoFrame] | None = None
+        self._last: tuple[int, av.VideoFrame] | None = None
+        first = self._first_frame()
+        self.rotation = round(first.rotation / 90) * 90 % 360
+        if first.rotation % 90:
+            log.warning("%s: rotation %s deg rounded to %s", self.path.name, first.rotation,
+                        self.rotation)
+        self.height, self.width = self._to_rgb(first).shape[:2]
+
+    def _build_index(self) -> None:
+        """Frame index <- sorted packet pts. Demuxing reads no pixels, so it is fast."""
+        keyframe_by_pts: dict[int, bool] = {}
+        for packet in self._packets():
+            if not packet.size:
+                continue
+            if packet.pts is None:
+                raise VideoError(
+                    f"{self.path}: stream has no timestamps ({self.codec} in "
+                    f"{self._container.format.name}); remux it to MP4 or MKV first"
+                )
+            keyframe_by_pts[packet.pts] = keyframe_by_pts.get(packet.pts, False) or bool(
+                packet.is_keyframe
+            )
+        if not keyframe_by_pts:
+            raise VideoError(f"{self.path}: video stream holds no frames")
+        pts = sorted(keyframe_by_pts)
+        # A truncated file whose header declares more frames than its data holds: the
+        # missing tail has no timestamps, so it is counted here and reported, not indexed.
+        self.missing_tail = max(0, (self._stream.frames or 0) - len(pts))
+        if self.missing_tail:
+            log.warning("%s: %d frames declared in the header are missing (truncated file?)",
+                        self.path.name, self.missing_tail)
+        base, time_base = pts[0], self._stream.time_base
+        assert time_base is not None
+        self.infos = [
+            FrameInfo(i, float((p - base) * time_base), p, keyframe_by_pts[p])
+            for i, p in enumerate(pts)
+        ]
+        self._index_of = {p: i for i, p in enumerate(pts)}
+        self._keyframes = [i for i, p in enumerate(pts) if keyframe_by_pts[p]] or [0]
+        rate = self._stream.average_rate
+        span = self.infos[-1].time
+        self.fps = float(rate) if rate else ((len(pts) - 1) / span if span > 0 else 0.0)
+        self._seek(0)
+
+    def _first_frame(self) -> av.VideoFrame:
+        """Decode the first frame (proves the codec works, gives rotation and size) and keep
+        the decoder open there, so reading from frame 0 costs no second seek."""
+        live = self._decode_from(0)
+        for index, frame in live:
+            self._live, self._pending, self._live_next = live, (index, frame), index
+            return frame
+        raise VideoError(
+            f"{self.path}: no frame decodes (corrupt data or unsupported {self.codec} stream)"
+        )
+
+    def _packets(self) -> Iterator[av.Packet]:
+        """Demuxed packets of the video stream; a read error ends the stream (truncation)."""
+        demux = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as exc:
+                log.warning("%s: demuxing stopped: %s", self.path.name, _reason(exc))
+                return
+            if packet.size or packet.pts is None and packet.dts is None:
+                yield packet  # the final empty packet flushes the decoder
+
+    def _seek(self, index: int) -> None:
+        pts = self.infos[index].pts
+        self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+
+    def _decode_from(self, start: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Decoded frames with index >= start, in order, starting at a keyframe seek."""
+        k = bisect.bisect_right(self._keyframes, start) - 1
+        while True:
+            self._seek(self._keyframes[k] if k >= 0 else 0)
+            frames = self._decode_packets()
+            head = next(frames, None)
+            if head is None:
+                return
+            if head[0] > start and k > 0:
+                # The seek landed past the target (reordering across keyframes, or a
+                # container that seeks by dts): retry from the keyframe before.
+                k -= 1
+                continue
+            if head[0] >= start:
+                yield head
+            for item in frames:
+                if item[0] >= start:
+                    yield item
+            return
+
+    def _decode_packets(self) -> Iterator[tuple[int, av.VideoFrame]]:
+        for packet in self._packets():
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError as exc:
+                log.debug("%s: packet pts=%s does not decode: %s", self.path.name, packet.pts,
+                          _reason(exc))
+                continue
+            for frame in decoded:
+                index = self._index_of.get(frame.pts)  # type: ignore[arg-type]
+                if index is not None:  # frames outside the index (edit lists) are not frames
+                    yield index, frame
+
+    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        image = frame.to_ndarray(format="rgb24")
+        if self.rotation:
+            # Display-matrix rotation is counter-clockwise, as np.rot90's.
+            image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
+        return image
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        index = self._check_index(index)
+        if self._last is not None and self._last[0] == index:
+            frame = self._last[1]  # asked again: convert again, never hand out a shared array
+        else:
+            frame = self._decode(index)
+            self._last = (index, frame)
+        return self._to_rgb(frame)
+
+    def _decode(self, index: int) -> av.VideoFrame:
+        if self._dead_from is not None and index >= self._dead_from:
+            self._fail(index)
+        behind = self._live is None or index < self._live_next
+        # A keyframe between the decoder and the target: seeking there is cheaper.
+        far = self._keyframes[bisect.bisect_right(self._keyframes, index) - 1] > self._live_next
+        if behind or far:
+            self._live, self._pending = self._decode_from(index), None
+            self._dead_from = None
+        assert self._live is not None
+        while True:
+            if self._pending is not None:
+                item, self._pending = self._pending, None
+            else:
+                item = next(self._live, None)
+            if item is None:  # the decodable data ends before this frame
+                self._live, self._dead_from = None, index
+                self._fail(index)
+            found, frame = item
+            self._live_next = found + 1
+            if found == index:
+                return frame
+            if found > index:  # the target was skipped by the decoder: corrupt data
+                self._pending, self._live_next = item, found
+                self._fail(index)
+
+    def _fail(self, index: int) -> None:
+        self.undecodable.add(index)
+        raise VideoError(f"{self.path}: frame {index} does not decode (corrupt or truncated data)")
+
+    def close(self) -> None:
+        self._live = self._pending = None
+        self._container.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
