@@ -8,18 +8,24 @@ stack trace (the trace goes to the log).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from samvid import __version__
+from samvid.auth import OPEN_PATHS, basic_auth_ok
 from samvid.errors import BadRequest, SamvidError
+from samvid.images import ImageSource
 from samvid.jobs import Jobs, ThreadJobs
+from samvid.metrics import Metrics
 from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest
+from samvid.studio.events import propagation_from_event
 from samvid.settings import Settings
 from samvid.studio import protocol
 from samvid.studio.results import brush_result, polygon_result
@@ -39,15 +45,30 @@ def create_app(
     app.extensions["samvid.settings"] = settings
     app.extensions["samvid.jobs"] = jobs
 
+    metrics = Metrics(predictor, jobs.states)
+    app.extensions["samvid.metrics"] = metrics
+
     @app.before_request
-    def _start_timer() -> None:
+    def _start() -> Response | None:
         g.started = time.perf_counter()
         g.note = ""
+        if settings.auth_user and request.path not in OPEN_PATHS:
+            header = request.headers.get("Authorization")
+            if not basic_auth_ok(header, settings.auth_user, settings.auth_password):
+                g.note = "unauthorised"
+                resp = jsonify(error="authentication required: HTTP basic auth (SAMVID_AUTH_USER)")
+                resp.status_code = 401
+                resp.headers["WWW-Authenticate"] = 'Basic realm="samvid"'
+                return resp
+        return None
 
     @app.after_request
-    def _log_request(response):  # one line per request, with timing
-        ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %.1fms %s", request.method, request.path, response.status_code, ms, g.get("note", ""))
+    def _log_request(response: Response) -> Response:  # one line per request, with timing
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.latency.labels(route, str(response.status_code)).observe(seconds)
+        log.info("%s %s %s %.1fms %s", request.method, request.path, response.status_code,
+                 seconds * 1000, g.get("note", ""))
         return response
 
     @app.errorhandler(SamvidError)
@@ -70,18 +91,32 @@ def create_app(
     def health():
         return jsonify(status="UP", model_class="samvid", model_version=predictor.version)
 
+    @app.get("/metrics")
+    def prometheus_metrics():
+        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
     @app.get("/versions")
     def versions():
         return jsonify(versions=[predictor.version], samvid=__version__)
 
     @app.post("/setup")
     def setup():
+        nonlocal settings
         body = _json_body()
         if "schema" in body:
             try:
                 protocol.parse_config(body["schema"])
             except SamvidError as exc:  # LS shows setup errors when connecting: be explicit
                 log.warning("setup for project %s: %s", body.get("project"), exc.message)
+        token, host = body.get("access_token"), body.get("hostname")
+        if not settings.label_studio_api_key and _is_url(host) and isinstance(token, str) and token:
+            # No credentials configured: adopt the ones Label Studio sends, as a pair, so
+            # the token only ever goes to the host that sent it.
+            settings = dataclasses.replace(settings, label_studio_url=host, label_studio_api_key=token)
+            predictor.source = ImageSource.from_settings(settings)
+            if isinstance(jobs, ThreadJobs):
+                jobs.settings = settings
+            log.info("using Label Studio at %s with the token from /setup", host)
         return jsonify(model_version=predictor.version)
 
     @app.post("/predict")
@@ -122,6 +157,7 @@ def create_app(
         if request_ is None:
             return jsonify(status="ignored"), 200
         job = _submit(jobs, request_)
+        metrics.jobs_submitted.labels("propagate").inc()
         return jsonify(status="queued", job=job.to_dict()), 201
 
     @app.post("/propagate")
@@ -129,6 +165,7 @@ def create_app(
         body = _json_body()
         body.setdefault("engine", settings.tracker)
         job = _submit(jobs, PropagationRequest.from_payload(body))
+        metrics.jobs_submitted.labels("propagate").inc()
         return jsonify(job.to_dict()), 202
 
     @app.get("/jobs/<job_id>")
@@ -140,6 +177,10 @@ def create_app(
         return jsonify(jobs.cancel(job_id).to_dict())
 
     return app
+
+
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) < 2048
 
 
 def make_jobs(settings: Settings) -> Jobs:
@@ -154,28 +195,6 @@ def _submit(jobs: Jobs, req: PropagationRequest):
     key = f"{req.project}:{req.clip}:{req.direction}"
     order = req.frame if req.direction != "backward" else -req.frame
     return jobs.submit("propagate", key, req.to_payload(), order=order)
-
-
-def propagation_from_event(body: dict[str, Any], settings: Settings) -> PropagationRequest | None:
-    """The propagation a webhook event asks for, or None for events that ask for none."""
-    if body.get("action") not in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
-        return None
-    task = body.get("task")
-    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-        return None
-    data = task["data"]
-    if "clip" not in data or "frame" not in data:
-        return None  # not a frame task of an imported video
-    project = task.get("project")
-    if isinstance(project, dict):
-        project = project.get("id")
-    if project is None and isinstance(body.get("project"), dict):
-        project = body["project"].get("id")
-    return PropagationRequest.from_payload({
-        "project": project, "clip": data["clip"], "frame": data["frame"],
-        "direction": settings.propagate_direction, "frames": settings.propagate_frames,
-        "engine": settings.tracker,
-    })
 
 
 def _json_body() -> dict[str, Any]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import logging
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urljoin, urlparse
@@ -103,33 +105,62 @@ class ImageSource:
         except OSError as exc:
             raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
-    def _get(self, url: str) -> bytes:
-        headers = {}
+    def _check_host(self, url: str) -> None:
+        """Refuse hosts samvid must not reach: not allowed, or private/loopback/link-local.
+
+        The Label Studio host and ``SAMVID_ALLOWED_HOSTS`` are trusted as configured.
+        """
         if self._is_label_studio(url):
-            if self.api_key:
-                headers["Authorization"] = f"Token {self.api_key}"
-        elif self.allowed_hosts and (urlparse(url).hostname or "") not in self.allowed_hosts:
-            raise ForbiddenSource(
-                f"host {urlparse(url).hostname!r} is not in SAMVID_ALLOWED_HOSTS"
-            )
+            return
+        host = (urlparse(url).hostname or "").lower()
+        if host in self.allowed_hosts:
+            return
+        if self.allowed_hosts:
+            raise ForbiddenSource(f"host {host!r} is not in SAMVID_ALLOWED_HOSTS")
         try:
-            with requests.get(url, headers=headers, timeout=self.timeout, stream=True) as resp:
-                if resp.status_code in (401, 403):
-                    raise ImageError(
-                        f"{_safe(url)} answered {resp.status_code}: set LABEL_STUDIO_API_KEY "
-                        "to a valid Label Studio token"
-                    )
-                if resp.status_code != 200:
-                    raise ImageError(f"{_safe(url)} answered HTTP {resp.status_code}")
-                chunks, total = [], 0
-                for chunk in resp.iter_content(1 << 16):
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise TooLarge(f"image at {_safe(url)} is over {self.max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except requests.RequestException as exc:
-            raise ImageError(f"cannot fetch {_safe(url)}: {type(exc).__name__}") from exc
+            infos = socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise ImageError(f"cannot resolve host {host!r}") from exc
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global or address.is_multicast:
+                raise ForbiddenSource(
+                    f"host {host!r} resolves to the non-public address {address}; samvid only "
+                    "fetches such hosts when they are Label Studio or in SAMVID_ALLOWED_HOSTS"
+                )
+
+    def _get(self, url: str, hops: int = 5) -> bytes:
+        for _ in range(hops + 1):
+            self._check_host(url)  # again after every redirect
+            headers = {}
+            if self._is_label_studio(url) and self.api_key:
+                headers["Authorization"] = f"Token {self.api_key}"
+            try:
+                with requests.get(url, headers=headers, timeout=self.timeout, stream=True,
+                                  allow_redirects=False) as resp:
+                    if resp.is_redirect and resp.headers.get("Location"):
+                        url = urljoin(url, resp.headers["Location"])
+                        continue
+                    return self._body(url, resp)
+            except requests.RequestException as exc:
+                raise ImageError(f"cannot fetch {_safe(url)}: {type(exc).__name__}") from exc
+        raise ImageError(f"too many redirects fetching {_safe(url)}")
+
+    def _body(self, url: str, resp: requests.Response) -> bytes:
+        if resp.status_code in (401, 403):
+            raise ImageError(
+                f"{_safe(url)} answered {resp.status_code}: set LABEL_STUDIO_API_KEY "
+                "to a valid Label Studio token"
+            )
+        if resp.status_code != 200:
+            raise ImageError(f"{_safe(url)} answered HTTP {resp.status_code}")
+        chunks, total = [], 0
+        for chunk in resp.iter_content(1 << 16):
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise TooLarge(f"image at {_safe(url)} is over {self.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def decode(self, data: bytes) -> np.ndarray:
         return decode_image(data, self.max_pixels)

@@ -72,6 +72,7 @@ class Jobs(Protocol):
     def submit(self, kind: str, key: str, payload: dict[str, Any], order: int = 0) -> JobStatus: ...
     def get(self, job_id: str) -> JobStatus: ...
     def cancel(self, job_id: str) -> JobStatus: ...
+    def states(self) -> dict[str, int]: ...
 
 
 # --------------------------------------------------------------------------- threads
@@ -144,6 +145,13 @@ class ThreadJobs:
         if status.state == QUEUED:
             status.state = CANCELLED
         return status
+
+    def states(self) -> dict[str, int]:
+        with self._lock:
+            counts = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, CANCELLED), 0)
+            for job in self._jobs.values():
+                counts[job.state] += 1
+            return counts
 
     def _forget_old(self) -> None:
         finished = [j for j in self._jobs.values() if j.state in FINAL]

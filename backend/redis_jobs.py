@@ -85,6 +85,14 @@ class RedisJobs:
             self._save(status)
         return status
 
+    def states(self) -> dict[str, int]:
+        counts = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, CANCELLED), 0)
+        for key in self.redis.scan_iter(_k("job", "*"), count=500):
+            raw = self.redis.get(key)
+            if raw is not None:
+                counts[json.loads(raw)["state"]] += 1
+        return counts
+
     def reap(self) -> list[str]:
         """Requeue (once) or fail the running jobs whose worker stopped heart-beating."""
         orphaned = []

@@ -52,6 +52,8 @@ class Settings:
     propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
     propagate_direction: str = "forward"  # SAMVID_PROPAGATE_DIRECTION: forward | backward | both
     # Serving
+    auth_user: str = ""  # SAMVID_AUTH_USER: HTTP basic auth on every route but /health
+    auth_password: str = field(default="", repr=False)  # SAMVID_AUTH_PASSWORD
     precompute_on_open: bool = True  # SAMVID_PRECOMPUTE: embed a frame when its task opens
     log_level: str = "INFO"  # SAMVID_LOG_LEVEL
 
@@ -79,6 +81,8 @@ class Settings:
             "propagate_frames": "SAMVID_PROPAGATE_FRAMES",
             "propagate_direction": "SAMVID_PROPAGATE_DIRECTION",
             "log_level": "SAMVID_LOG_LEVEL",
+            "auth_user": "SAMVID_AUTH_USER",
+            "auth_password": "SAMVID_AUTH_PASSWORD",
         }
         types = {f.name: f.type for f in fields(cls)}
         values: dict[str, object] = {}
@@ -107,4 +111,7 @@ class Settings:
         if ls_root and "local_roots" not in values:
             values["local_roots"] = _paths(ls_root)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        if bool(settings.auth_user) != bool(settings.auth_password):
+            raise ConfigError("set both SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD, or neither")
+        return settings

@@ -49,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
     # Load the model now: a missing model is reported at start, not at the first click.
     predictor = Predictor.from_settings(settings)
     log.info("model %s on %s, listening on %s:%d", predictor.version, settings.device, args.host, args.port)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("listening on %s: anyone who can reach this port can use the backend", args.host)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.auth_user:
+        log.warning(
+            "listening on %s with no authentication: anyone who can reach this port can use "
+            "the backend; set SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD", args.host
+        )
     if args.workers <= 1:
         create_app(settings, predictor).run(host=args.host, port=args.port, threaded=True)
         return 0

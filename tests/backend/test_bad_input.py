@@ -69,8 +69,20 @@ def test_unknown_label_returns_400_naming_the_labels(client, frame):
 
 
 def test_unreachable_image_returns_422(client):
-    body = predict_body("http://127.0.0.1:9/nothing.png", [keypoint(5, 5, 64, 48)])
+    # The configured Label Studio (localhost:8080 by default) is trusted but not running.
+    body = predict_body("/data/upload/1/nothing.png", [keypoint(5, 5, 64, 48)])
+    body["tasks"][0]["data"]["image"] = "http://localhost:8080/data/upload/1/nothing.png"
     assert "cannot fetch" in _error(client.post("/predict", json=body), 422)
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/x.png",          # loopback that is not Label Studio
+    "http://169.254.169.254/latest/meta-data",  # cloud metadata (link-local)
+    "http://10.1.2.3/x.png",             # private range
+    "http://[::1]:8080/x.png",
+])
+def test_private_and_metadata_addresses_are_refused_with_403(client, url):
+    assert "non-public" in _error(client.post("/predict", json=predict_body(url, [keypoint(5, 5, 64, 48)])), 403)
 
 
 def test_corrupt_image_returns_422(client, images):

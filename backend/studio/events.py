@@ -1,0 +1,32 @@
+"""Label Studio webhook events -> the work they ask samvid for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from samvid.propagation import PropagationRequest
+from samvid.settings import Settings
+
+PROPAGATING_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED"})
+
+
+def propagation_from_event(body: dict[str, Any], settings: Settings) -> PropagationRequest | None:
+    """The propagation a saved frame annotation asks for; None for every other event."""
+    if body.get("action") not in PROPAGATING_ACTIONS:
+        return None
+    task = body.get("task")
+    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+        return None
+    data = task["data"]
+    if "clip" not in data or "frame" not in data:
+        return None  # not a frame task of an imported video
+    project = task.get("project")
+    if isinstance(project, dict):
+        project = project.get("id")
+    if project is None and isinstance(body.get("project"), dict):
+        project = body["project"].get("id")
+    return PropagationRequest.from_payload({
+        "project": project, "clip": data["clip"], "frame": data["frame"],
+        "direction": settings.propagate_direction, "frames": settings.propagate_frames,
+        "engine": settings.tracker,
+    })
