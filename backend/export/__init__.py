@@ -1,1 +1,66 @@
-"""Video-level exports with object identity, one module per format."""
+"""Video-level export of a Label Studio project with object identity.
+
+``reader.ProjectReader`` yields ``frames.ExportFrame`` clip by clip; one module
+per format (``coco``, ``ytvis``, ``davis``, ``yolo``) holds a writer and a
+``load`` that are inverses. ``export`` joins a reader to a writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samvid.export import coco, davis, yolo, ytvis
+from samvid.export.frames import PREDICTION, ExportFrame
+
+# format name -> (writer class, loader)
+FORMATS: dict[str, tuple[Any, Callable[[Path], Any]]] = {
+    "coco": (coco.CocoWriter, coco.load),
+    "ytvis": (ytvis.YtvisWriter, ytvis.load),
+    "davis": (davis.DavisWriter, davis.load),
+    "yolo": (yolo.YoloWriter, yolo.load),
+}
+
+
+@dataclass
+class Summary:
+    clips: int = 0
+    frames: int = 0
+    predicted_frames: int = 0
+    objects: int = 0  # distinct (clip, object id)
+    problems: dict[str, int] = field(default_factory=dict)
+    path: Path | None = None
+
+
+class Progress:
+    """Called with the number of frame tasks first, then once per exported frame."""
+
+    def start(self, total: int) -> None: ...
+
+    def update(self, frame: ExportFrame) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def export(reader: Any, writer: Any, progress: Progress | None = None) -> Summary:
+    """Stream every clip of ``reader`` into ``writer``; bad data is reported, not fatal."""
+    progress = progress or Progress()
+    summary = Summary()
+    objects: set[tuple[str, int]] = set()
+    clips = reader.clips()
+    progress.start(sum(len(c.tasks) for c in clips))
+    for clip in clips:
+        summary.clips += 1
+        for frame in reader.frames(clip):
+            writer.add(frame)
+            summary.frames += 1
+            summary.predicted_frames += frame.source == PREDICTION
+            objects.update((frame.clip, o) for o in frame.object_ids)
+            progress.update(frame)
+    progress.finish()
+    summary.path = writer.close()
+    summary.objects = len(objects)
+    summary.problems = dict(reader.problems.counts())
+    return summary

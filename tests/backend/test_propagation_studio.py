@@ -109,3 +109,31 @@ def test_repeated_submits_do_not_pile_up_predictions(label_studio, backend):
     wait_until(app_jobs_settled, what="one prediction per frame")
     time.sleep(2.0)
     assert all(len(predictions(label_studio, t)) == 1 for t in clip.task_ids[1:])
+
+
+def test_propagate_command_fills_both_directions(label_studio, monkeypatch, capsys):
+    from samvid.cli import main
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="cli", n=6)
+    annotate(label_studio, clip.task_ids[2], clip.masks[2], region_id="walker")
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    monkeypatch.setenv("SAMVID_LOCAL_ROOTS", str(label_studio.files_root))
+    code = main(["propagate", "--project", str(clip.project), "--clip", "cli", "--from-frame", "2",
+                 "--direction", "both"])
+    assert code == 0, capsys.readouterr().err
+    for i, task_id in enumerate(clip.task_ids):
+        if i == 2:
+            continue
+        (pred,) = predictions(label_studio, task_id)
+        assert iou(mask_of(pred), clip.masks[i]) > 0.85, f"frame {i}"
+
+
+def test_propagate_command_names_a_missing_frame(label_studio, monkeypatch, capsys):
+    from samvid.cli import main
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="missing", n=2)
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    code = main(["propagate", "--project", str(clip.project), "--clip", "missing", "--from-frame", "9"])
+    assert code == 2 and "has no frame 9" in capsys.readouterr().err

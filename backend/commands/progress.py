@@ -1,0 +1,46 @@
+"""One self-rewriting progress line on stderr, shared by the long-running commands.
+
+Drawn only when stderr is a terminal, at most ten times a second:
+``propagate clip-a  [########......]  120/200  85.2 frames/s``
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class ProgressLine:
+    def __init__(self, stream: TextIO | None = None, width: int = 30, unit: str = "frames") -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.width, self.unit = width, unit
+        self.label = ""
+        self.started = time.monotonic()
+        self._drawn = 0.0
+
+    def update(self, label: str, done: int, total: int, rate: float | None = None) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if label != self.label:
+            if self.label:
+                self.stream.write("\n")
+            self.label, self.started = label, now
+        if done < total and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        filled = self.width * min(done, total) // max(total, 1)
+        if rate is None:
+            rate = done / max(now - self.started, 1e-6)
+        self.stream.write(
+            f"\r{label[:40]:40}  [{'#' * filled}{'.' * (self.width - filled)}]  "
+            f"{done}/{total}  {rate:.1f} {self.unit}/s\033[K"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.label:
+            self.stream.write("\n")
+            self.label = ""

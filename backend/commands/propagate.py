@@ -1,0 +1,95 @@
+"""``samvid propagate``: fill the frames after (or before) an annotated frame.
+
+Runs here by default (needs Label Studio credentials), or on a running backend
+with ``--backend-url`` (its jobs, its workers), polling the job to the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import requests
+
+from samvid.commands.progress import ProgressLine
+from samvid.errors import BadRequest, NotFound, StudioError
+from samvid.propagation import DIRECTIONS, PropagationRequest, Propagator
+from samvid.settings import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", required=True, help="project id or exact title")
+    parser.add_argument("--clip", required=True, help="clip id (task data 'clip')")
+    parser.add_argument("--from-frame", type=int, required=True, help="the annotated frame index")
+    parser.add_argument("--direction", choices=DIRECTIONS, default="forward")
+    parser.add_argument("--frames", type=int, default=0, help="at most N frames (0: up to the next human frame)")
+    parser.add_argument("--engine", help="tracker engine (SAMVID_TRACKER, default flow)")
+    parser.add_argument("--backend-url", help="run the job on this samvid backend instead of here")
+    parser.add_argument("--json", action="store_true", help="print the final job record as JSON")
+
+
+class _Context:
+    def __init__(self, bar: ProgressLine, label: str) -> None:
+        self.bar, self.label = bar, label
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        self.bar.update(self.label, frames_done, frames_total, fps)
+
+    def cancelled(self) -> bool:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(tracker=args.engine)
+    project = _project_id(args.project, settings)
+    req = PropagationRequest.from_payload({
+        "project": project, "clip": args.clip, "frame": args.from_frame,
+        "direction": args.direction, "frames": args.frames, "engine": settings.tracker})
+    bar = ProgressLine()
+    if args.backend_url:
+        record = _remote(args.backend_url.rstrip("/"), req, bar, settings)
+    else:
+        from samvid.images import ImageSource
+        from samvid.studio.client import Studio
+
+        propagator = Propagator(Studio(settings.label_studio_url, settings.label_studio_api_key),
+                                ImageSource.from_settings(settings))
+        record = {"state": "done", **propagator.run(req, _Context(bar, f"propagate {args.clip}"))}
+    bar.close()
+    if args.json:
+        print(json.dumps(record))
+    else:
+        print(f"{record['state']}: {record.get('frames_written', record.get('frames_done', 0))} "
+              f"frames of clip {args.clip!r} from frame {args.from_frame}")
+    return 0 if record["state"] == "done" else 1
+
+
+def _project_id(value: str, settings: Settings) -> int:
+    if value.isdigit():
+        return int(value)
+    from samvid.studio.client import Studio
+
+    found = Studio(settings.label_studio_url, settings.label_studio_api_key).find_project(value)
+    if found is None:
+        raise NotFound(f"no project titled {value!r} in Label Studio at {settings.label_studio_url}")
+    return found.id
+
+
+def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Settings) -> dict:
+    auth = (settings.auth_user, settings.auth_password) if settings.auth_user else None
+    try:
+        resp = requests.post(f"{url}/propagate", json=req.to_payload(), auth=auth, timeout=30)
+        if resp.status_code >= 400:
+            raise BadRequest(f"the backend refused the job: {resp.json().get('error', resp.text)}")
+        job = resp.json()
+        while job["state"] in ("queued", "running"):
+            time.sleep(0.5)
+            job = requests.get(f"{url}/jobs/{job['id']}", auth=auth, timeout=30).json()
+            bar.update(f"propagate {req.clip}", job["frames_done"], max(job["frames_total"], 1), job["fps"])
+    except requests.RequestException as exc:
+        raise StudioError(f"cannot reach the samvid backend at {url}: {type(exc).__name__}") from exc
+    if job["state"] == "failed":
+        print(f"samvid propagate: job failed: {job.get('error')}", file=sys.stderr)
+    return job

@@ -1,0 +1,118 @@
+"""DAVIS layout: a palette PNG per frame whose pixel value is the object id.
+
+Layout (what ``samvid eval``, ``samvid track`` and VOS training code read)::
+
+    OUT/JPEGImages/<clip>/<frame:05d>.jpg
+    OUT/Annotations/<clip>/<frame:05d>.png
+    OUT/ImageSets/all.txt      (one clip folder per line)
+    OUT/samvid.json            (classes, times, sources: see manifest.py)
+
+Files are named by the frame index, so a sparsely labelled clip's files still
+say which video frame they are. One value per pixel cannot hold overlapping
+masks or ids above 255: the larger id wins an overlapped pixel and such cases are
+reported as ``lossy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from samvid.export.frames import (
+    Category,
+    ExportFrame,
+    Problems,
+    file_stem,
+    frame_file,
+    frame_masks,
+    save_image,
+)
+from samvid.export.manifest import ManifestWriter, read_manifest
+
+
+@cache
+def palette() -> bytes:
+    """The PASCAL VOC / DAVIS palette: id 1 red, 2 green, 3 yellow, ... (768 bytes)."""
+    colours = np.zeros((256, 3), np.uint8)
+    for index in range(256):
+        value, shift = index, 7
+        while value:
+            for channel in range(3):
+                colours[index, channel] |= ((value >> channel) & 1) << shift
+            value >>= 3
+            shift -= 1
+    return colours.tobytes()
+
+
+def write_png(path: Path, ids: np.ndarray) -> None:
+    image = Image.fromarray(ids.astype(np.uint8), mode="P")
+    image.putpalette(palette())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+class DavisWriter:
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
+        self.out = Path(out)
+        self.problems = problems if problems is not None else Problems()
+        self.manifest = ManifestWriter("davis", categories, self.problems)
+
+    def add(self, frame: ExportFrame) -> None:
+        where = {"clip": frame.clip, "frame": frame.frame, "task_id": frame.task_id}
+        ids = np.zeros((frame.height, frame.width), np.uint8)
+        written: list[int] = []
+        for i, object_id in enumerate(frame.object_ids):  # ascending: larger id wins overlap
+            mask = frame.masks.masks[i]
+            if not mask.any():
+                continue
+            if object_id > 255:
+                self.problems.add("lossy", f"object id {object_id} does not fit a palette PNG "
+                                  "(1..255): object left out", **where)
+                continue
+            overlap = int((mask & (ids > 0)).sum())
+            if overlap:
+                self.problems.add("lossy", f"object {object_id} overlaps another object on "
+                                  f"{overlap} pixels: the larger id keeps them", **where)
+            ids[mask] = object_id
+            written.append(object_id)
+        write_png(self.out / "Annotations" / frame_file(frame.clip, frame.frame, ".png"), ids)
+        image = save_image(frame, self.out / "JPEGImages")
+        self.manifest.add(frame, image, written)
+
+    def close(self) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        sets = self.out / "ImageSets"
+        sets.mkdir(exist_ok=True)
+        folders = [file_stem(c) for c in self.manifest.clips]
+        (sets / "all.txt").write_text("".join(f"{f}\n" for f in folders))
+        return self.manifest.close(self.out)
+
+
+def read_png(path: Path) -> np.ndarray:
+    """(H, W) uint8 object ids of a DAVIS annotation (palette index, not colour)."""
+    with Image.open(path) as image:
+        if image.mode != "P":
+            raise ValueError(f"{path} is not a palette PNG (mode {image.mode})")
+        return np.array(image)
+
+
+def load(out: Path) -> Iterator[ExportFrame]:
+    """Frames of a DAVIS export, by clip then frame (the inverse of ``DavisWriter``)."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    for clip in sorted(manifest["clips"], key=lambda c: c["clip"]):
+        objects = {int(k): v for k, v in clip["objects"].items()}
+        for entry in clip["frames"]:
+            ids = read_png(out / "Annotations" / clip["folder"] / f"{entry['frame']:05d}.png")
+            present = [int(v) for v in np.unique(ids) if v]
+            masks = frame_masks(entry["frame"], *ids.shape,
+                                [(o, ids == o, 1.0) for o in present])
+            yield ExportFrame(
+                clip=clip["clip"], frame=entry["frame"], masks=masks,
+                labels=tuple(objects[o] for o in masks.object_ids),
+                video=clip["video"], time=entry["time"], source=entry["source"],
+                task_id=entry["task_id"], image=entry["image"],
+            )

@@ -1,0 +1,200 @@
+"""The values every exporter and loader shares: categories, frames, bad-data reports.
+
+An ``ExportFrame`` is one video frame of one clip with the masks of its objects
+(a ``samvid.tracker.masks.FrameMasks``) plus what the formats need beyond
+masks: class labels, the clip and source video, time and where the masks came
+from. Writers take it, loaders give it back, so a round trip compares like with like.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from samvid.tracker.masks import FrameMasks
+
+log = logging.getLogger(__name__)
+
+ANNOTATION = "annotation"
+PREDICTION = "prediction"
+
+
+@dataclass(frozen=True)
+class Category:
+    """A class of the labeling config. ``id`` starts at 1 (COCO); YOLO uses ``id - 1``."""
+
+    id: int
+    name: str
+
+
+@dataclass
+class ExportFrame:
+    """Masks of the objects on one frame of a clip, objects sorted by object id.
+
+    ``labels[i]`` is the class name of ``masks.object_ids[i]``. ``source`` is
+    ``"annotation"`` or ``"prediction"`` (a frame filled from a model). ``image``
+    is the relative file the image was written to (or the task's URL when images
+    were not copied); ``image_bytes`` the encoded image while it travels from the
+    reader to a writer.
+    """
+
+    clip: str
+    frame: int
+    masks: FrameMasks
+    labels: tuple[str, ...]
+    video: str = ""
+    time: float | None = None
+    source: str = ANNOTATION
+    task_id: int | None = None
+    image: str = ""
+    image_bytes: bytes | None = field(default=None, repr=False)
+    image_ext: str = ".jpg"
+
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.masks):
+            raise ValueError("one label per object")
+
+    @property
+    def height(self) -> int:
+        return int(self.masks.masks.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.masks.masks.shape[2])
+
+    @property
+    def object_ids(self) -> tuple[int, ...]:
+        return self.masks.object_ids
+
+
+def frame_masks(
+    frame: int,
+    height: int,
+    width: int,
+    objects: list[tuple[int, np.ndarray, float]],
+) -> FrameMasks:
+    """A ``FrameMasks`` of ``(object_id, mask, score)`` triples, sorted by object id."""
+    objects = sorted(objects, key=lambda o: o[0])
+    if not objects:
+        return FrameMasks.empty(frame, height, width)
+    masks = np.stack([np.asarray(m, bool) for _, m, _ in objects])
+    return FrameMasks(
+        frame,
+        tuple(int(o) for o, _, _ in objects),
+        masks,
+        np.asarray([s for _, _, s in objects], np.float32),
+        masks.reshape(len(objects), -1).any(axis=1),
+    )
+
+
+def file_stem(clip: str) -> str:
+    """A clip id made safe as one folder name (clip ids are free text).
+
+    A safe id is kept as it is; any other gets a hash of the id appended, so two
+    ids that differ only in unsafe characters never share a folder.
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", clip).strip("._")
+    if stem == clip:
+        return stem
+    return f"{stem or 'clip'}-{hashlib.sha1(clip.encode()).hexdigest()[:8]}"
+
+
+def frame_file(clip: str, frame: int, ext: str) -> str:
+    """``<clip>/<frame:05d><ext>``: the frame index, not a running count, names the file,
+    so files of a sparsely labelled clip still say which video frame they are."""
+    return f"{file_stem(clip)}/{frame:05d}{ext}"
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """COCO compressed RLE of a bool (H, W) mask, JSON-ready (``counts`` as str)."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def decode_rle(rle: dict) -> np.ndarray:
+    """Bool (H, W) mask of a COCO RLE (compressed or not)."""
+    if isinstance(rle.get("counts"), list):
+        rle = mask_utils.frPyObjects(rle, *rle["size"])
+    else:
+        rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+    return mask_utils.decode(rle).astype(bool)
+
+
+def bbox_area(mask: np.ndarray) -> tuple[list[float], int]:
+    """COCO ``[x, y, w, h]`` box and pixel area of a mask."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return [0.0, 0.0, 0.0, 0.0], 0
+    x0, y0 = int(xs.min()), int(ys.min())
+    return [float(x0), float(y0), float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)], len(xs)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Bad data met during an export; the export skips the item and goes on."""
+
+    kind: str  # one of KINDS
+    message: str
+    clip: str | None = None
+    frame: int | None = None
+    task_id: int | None = None
+
+
+# kind -> what it means; the keys are what tests and the summary count.
+KINDS = {
+    "missing_image": "task has no image, or the image could not be read: frame skipped",
+    "unknown_label": "region label is not a class of the config: region skipped",
+    "size_mismatch": "mask size differs from the image: region skipped",
+    "duplicate_object_id": "two regions claim one object id on a frame: later region skipped",
+    "bad_region": "region could not be decoded: region skipped",
+    "bad_task": "task lacks clip or frame: task skipped",
+    "lossy": "the format cannot hold the mask exactly (overlap, parts, id range)",
+    "label_changed": "an object changes class within a clip: first class kept",
+}
+
+
+class Problems:
+    """Collects ``Problem``s and logs each as a warning with where it happened."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(
+        self,
+        kind: str,
+        message: str,
+        *,
+        clip: str | None = None,
+        frame: int | None = None,
+        task_id: int | None = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown problem kind {kind!r}")
+        problem = Problem(kind, message, clip, frame, task_id)
+        self.items.append(problem)
+        where = ", ".join(
+            f"{k} {v}" for k, v in (("task", task_id), ("clip", clip), ("frame", frame)) if v is not None
+        )
+        log.warning("%s%s (%s)", f"{where}: " if where else "", message, KINDS[kind])
+
+    def counts(self) -> Counter[str]:
+        return Counter(p.kind for p in self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def save_image(frame: ExportFrame, folder: Path) -> str:
+    """Write the frame's image bytes under ``folder``; the relative file name either way."""
+    name = frame_file(frame.clip, frame.frame, frame.image_ext)
+    if frame.image_bytes is not None:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(frame.image_bytes)
+    return name

@@ -1,0 +1,122 @@
+"""Object identity: which object of the video a Label Studio region is.
+
+A region's object id is, in order of precedence:
+
+1. the per-region ``Number`` of the multi-object config (default name
+   ``object_id``): a result ``{"id": <region id>, "type": "number",
+   "from_name": "object_id", "value": {"number": 3}}`` sharing the region's id;
+2. ``meta.object_id`` of the region (samvid's own predictions carry it);
+3. otherwise one id per (label, region id) within the clip, numbered after the
+   largest explicit id of the clip in order of first appearance. Label Studio
+   keeps a region's id when a prediction is accepted, so objects that samvid
+   propagated keep one id; regions drawn by hand on each frame get a new
+   object each (nothing else says they are the same object).
+
+Ids are resolved over a whole clip before any mask is decoded, so a fallback id
+never collides with an explicit id that appears later in the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from samvid.export.frames import Problems
+
+if TYPE_CHECKING:
+    from samvid.export.reader import ProjectSchema
+
+MASK_TYPES = ("brushlabels", "polygonlabels")
+
+
+@dataclass
+class Region:
+    """One mask region of a frame, still encoded (``result`` is Label Studio's JSON)."""
+
+    region_id: str
+    label: str
+    result: dict[str, Any]
+    explicit_id: int | None
+    score: float
+    width: int
+    height: int
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() and number >= 1 else None
+
+
+def parse_regions(
+    result: list[dict[str, Any]],
+    schema: ProjectSchema,
+    problems: Problems,
+    *,
+    score: float | None = None,
+    clip: str | None = None,
+    frame: int | None = None,
+    task_id: int | None = None,
+) -> list[Region]:
+    """The mask regions of one result list with their labels and explicit ids."""
+    where: dict[str, Any] = {"clip": clip, "frame": frame, "task_id": task_id}
+    names = {c.name for c in schema.categories}
+    numbers: dict[str, Any] = {
+        str(r.get("id")): (r.get("value") or {}).get("number")
+        for r in result
+        if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
+    }
+    regions = []
+    for r in result:
+        kind = r.get("type")
+        if kind not in MASK_TYPES:
+            continue
+        region_id = str(r.get("id", ""))
+        labels = (r.get("value") or {}).get(kind) or []
+        if not labels or labels[0] not in names:
+            shown = labels[0] if labels else "(none)"
+            problems.add("unknown_label", f"region {region_id} has label {shown!r}, "
+                         f"not one of {sorted(names)}", **where)
+            continue
+        raw_id = numbers.get(region_id, (r.get("meta") or {}).get("object_id"))
+        explicit = _positive_int(raw_id) if raw_id is not None else None
+        if raw_id is not None and explicit is None:
+            problems.add("bad_region", f"region {region_id} has object id {raw_id!r}, "
+                         "not a positive integer", **where)
+            continue
+        try:
+            width, height = int(r["original_width"]), int(r["original_height"])
+        except (KeyError, TypeError, ValueError):
+            problems.add("bad_region", f"region {region_id} lacks original_width/height", **where)
+            continue
+        region_score = r.get("score", score)
+        regions.append(
+            Region(region_id, labels[0], r, explicit,
+                   float(region_score) if region_score is not None else 1.0, width, height)
+        )
+    return regions
+
+
+class ClipRegions:
+    """Object ids for every region of one clip (see the module docstring)."""
+
+    def __init__(self, frames: list[list[Region]]) -> None:
+        explicit = [r.explicit_id for regions in frames for r in regions if r.explicit_id]
+        next_id = max(explicit, default=0) + 1
+        self._fallback: dict[tuple[str, str], int] = {}
+        self.size: tuple[int, int] | None = None
+        for regions in frames:
+            for r in regions:
+                if self.size is None:
+                    self.size = (r.height, r.width)
+                key = (r.label, r.region_id)
+                if r.explicit_id is None and key not in self._fallback:
+                    self._fallback[key] = next_id
+                    next_id += 1
+
+    def object_id(self, region: Region) -> int:
+        if region.explicit_id is not None:
+            return region.explicit_id
+        return self._fallback[(region.label, region.region_id)]

@@ -1,0 +1,62 @@
+"""``samvid.json``: what the DAVIS and YOLO layouts cannot say themselves.
+
+Palette PNGs and YOLO txt files carry no class names (DAVIS), no object ids
+(YOLO), no clip, time or source. The manifest keeps them, so those exports
+load back to the same ``ExportFrame``s and tie every file to its video frame::
+
+    {"format": "davis", "categories": [{"id": 1, "name": "car"}, ...],
+     "clips": [{"clip": "...", "folder": "...", "video": "...",
+                "objects": {"3": "car"},
+                "frames": [{"frame": 12, "time": 0.4, "source": "annotation",
+                            "task_id": 7, "width": 640, "height": 480,
+                            "image": "<clip>/00012.jpg", "object_ids": [3]}]}]}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from samvid.export.frames import Category, ExportFrame, Problems, file_stem
+
+MANIFEST = "samvid.json"
+
+
+class ManifestWriter:
+    def __init__(self, fmt: str, categories: list[Category], problems: Problems) -> None:
+        self.fmt = fmt
+        self.categories = categories
+        self.problems = problems
+        self.clips: dict[str, dict[str, Any]] = {}
+
+    def add(self, frame: ExportFrame, image: str, object_ids: list[int]) -> None:
+        clip = self.clips.setdefault(frame.clip, {
+            "clip": frame.clip, "folder": file_stem(frame.clip), "video": frame.video,
+            "objects": {}, "frames": [],
+        })
+        for object_id, label in zip(frame.object_ids, frame.labels):
+            known = clip["objects"].setdefault(str(object_id), label)
+            if known != label:
+                self.problems.add(
+                    "label_changed", f"object {object_id} is {label!r} here but {known!r} earlier",
+                    clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
+                )
+        clip["frames"].append({
+            "frame": frame.frame, "time": frame.time, "source": frame.source,
+            "task_id": frame.task_id, "width": frame.width, "height": frame.height,
+            "image": image, "object_ids": object_ids,
+        })
+
+    def close(self, out: Path) -> Path:
+        path = Path(out) / MANIFEST
+        path.write_text(json.dumps({
+            "format": self.fmt,
+            "categories": [{"id": c.id, "name": c.name} for c in self.categories],
+            "clips": list(self.clips.values()),
+        }, indent=1))
+        return path
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    return json.loads((Path(out) / MANIFEST).read_text())

@@ -1,0 +1,320 @@
+"""Read a Label Studio project of frame tasks as clips of ``ExportFrame``s.
+
+Tasks are listed once without their results (small: ids and data). Then, clip by
+clip, each task's chosen annotation (or prediction) is fetched; only that
+clip's Label Studio JSON (compressed RLE) is held while object ids are resolved,
+and masks are decoded one frame at a time as the caller iterates. So memory
+grows with the longest clip's JSON, never with the project's decoded masks.
+
+Which result a frame uses: its latest non-cancelled annotation; if it has none,
+with ``fill`` samvid's own latest prediction (model version ``samvid...``), with
+``include_predictions`` any model's latest prediction; otherwise the frame is
+left out. Object ids: see ``identity.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import httpx
+import numpy as np
+from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.label_interface import LabelInterface
+from samvid.errors import ConfigError, NotFound, StudioError
+from samvid.export.frames import (
+    ANNOTATION,
+    PREDICTION,
+    Category,
+    ExportFrame,
+    Problems,
+    frame_masks,
+)
+from samvid.export.identity import ClipRegions, Region, parse_regions
+from samvid.export.images import Image, ImageFetcher, ImageUnavailable
+from samvid.studio.results import decode_mask
+
+log = logging.getLogger(__name__)
+
+MASK_TAGS = ("BrushLabels", "PolygonLabels")
+SAMVID_MODEL_PREFIX = "samvid"
+
+
+@dataclass
+class TaskRef:
+    task_id: int
+    frame: int
+    time: float | None
+    image: str
+    # Label Studio's counters from the listing (None if absent): a task with neither
+    # annotations nor predictions costs no further request.
+    annotations: int | None = None
+    predictions: int | None = None
+
+
+@dataclass
+class ClipInfo:
+    clip: str
+    video: str
+    tasks: list[TaskRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProjectSchema:
+    """What the export needs from the labeling config."""
+
+    categories: list[Category]
+    object_id_control: str | None  # per-region Number holding the object id
+
+    @classmethod
+    def from_config(cls, config: str) -> ProjectSchema:
+        interface = LabelInterface(config)
+        names: list[str] = []
+        numbers: list[str] = []
+        for control in interface.controls:
+            if control.tag in MASK_TAGS:
+                names += [n for n in control.labels if n not in names]
+            elif control.tag == "Number" and str(control.attr.get("perRegion", "")).lower() == "true":
+                numbers.append(control.name)
+        if not names:
+            raise ConfigError(
+                "the project's labeling config has no BrushLabels or PolygonLabels with labels: "
+                "nothing to export as masks"
+            )
+        # Prefer the name the multi-object config uses; else the only per-region number.
+        id_control = "object_id" if "object_id" in numbers else (numbers[0] if numbers else None)
+        return cls([Category(i + 1, n) for i, n in enumerate(names)], id_control)
+
+
+@contextmanager
+def studio_calls(what: str) -> Iterator[None]:
+    """SDK and network failures become one ``StudioError`` saying what was being done."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.status_code == 404:
+            raise NotFound(f"{what}: not found in Label Studio") from exc
+        hint = " (check the API token)" if exc.status_code in (401, 403) else ""
+        raise StudioError(f"{what}: Label Studio answered {exc.status_code}{hint}") from exc
+    except httpx.HTTPError as exc:
+        raise StudioError(f"{what}: Label Studio could not be reached ({exc})") from exc
+
+
+def find_project(client: Any, project: str | int) -> Any:
+    """The project by id, or by exact title."""
+    with studio_calls(f"reading project {project!r}"):
+        if str(project).isdigit():
+            return client.projects.get(id=int(project))
+        for candidate in client.projects.list():
+            if candidate.title == project:
+                return candidate
+    raise NotFound(f"no project titled {project!r} in Label Studio")
+
+
+class ProjectReader:
+    def __init__(
+        self,
+        client: Any,
+        project: str | int,
+        *,
+        fetcher: ImageFetcher | None = None,
+        include_predictions: bool = False,
+        fill: bool = False,
+        problems: Problems | None = None,
+        workers: int = 4,
+    ) -> None:
+        self.client = client
+        self.project = find_project(client, project)
+        self.schema = ProjectSchema.from_config(self.project.label_config)
+        self.fetcher = fetcher
+        self.include_predictions = include_predictions
+        self.fill = fill or include_predictions
+        self.problems = problems if problems is not None else Problems()
+        self.workers = max(1, workers)
+
+    @property
+    def categories(self) -> list[Category]:
+        return self.schema.categories
+
+    def clips(self) -> list[ClipInfo]:
+        """Every clip with its frame tasks in frame order (no results fetched)."""
+        clips: dict[str, ClipInfo] = {}
+        with studio_calls("listing tasks"):
+            tasks = list(self.client.tasks.list(project=self.project.id, page_size=500))
+        for task in tasks:
+            data = task.data or {}
+            clip = data.get("clip") or data.get("video")
+            frame = data.get("frame")
+            if not clip or not isinstance(frame, (int, float)) or isinstance(frame, bool):
+                self.problems.add(
+                    "bad_task", "task data lacks 'clip' (or 'video') or an integer 'frame'",
+                    task_id=task.id,
+                )
+                continue
+            time = data.get("time")
+            info = clips.setdefault(str(clip), ClipInfo(str(clip), str(data.get("video", ""))))
+            info.tasks.append(
+                TaskRef(task.id, int(frame), float(time) if time is not None else None,
+                        str(data.get("image", "")),
+                        getattr(task, "total_annotations", None),
+                        getattr(task, "total_predictions", None))
+            )
+        for info in clips.values():
+            info.tasks.sort(key=lambda t: (t.frame, t.task_id))
+            seen: set[int] = set()
+            unique = []
+            for ref in info.tasks:
+                if ref.frame in seen:
+                    self.problems.add("bad_task", f"a second task for frame {ref.frame}",
+                                      clip=info.clip, frame=ref.frame, task_id=ref.task_id)
+                    continue
+                seen.add(ref.frame)
+                unique.append(ref)
+            info.tasks = unique
+        return sorted(clips.values(), key=lambda c: c.clip)
+
+    def _choose(self, ref: TaskRef) -> tuple[list[dict], str, float | None] | None:
+        """The result list a task contributes, its source and prediction score."""
+        task_id = ref.task_id
+        with studio_calls(f"reading annotations of task {task_id}"):
+            listed = [] if ref.annotations == 0 else self.client.annotations.list(id=task_id)
+        annotations = [a for a in listed if not a.was_cancelled]
+        if annotations:
+            latest = max(annotations, key=lambda a: (str(a.updated_at or a.created_at), a.id or 0))
+            return list(latest.result or []), ANNOTATION, None
+        if not self.fill or ref.predictions == 0:
+            return None
+        with studio_calls(f"reading predictions of task {task_id}"):
+            listed_predictions = self.client.predictions.list(task=task_id)
+        predictions = [
+            p for p in listed_predictions
+            if self.include_predictions
+            or str(p.model_version or "").startswith(SAMVID_MODEL_PREFIX)
+        ]
+        if not predictions:
+            return None
+        latest = max(predictions, key=lambda p: p.id or 0)
+        return list(latest.result or []), PREDICTION, latest.score
+
+    def frames(self, info: ClipInfo) -> Iterator[ExportFrame]:
+        """The clip's exported frames in frame order, decoded one at a time."""
+        chosen: list[tuple[TaskRef, list[Region], str]] = []
+        # Label Studio answers in ~70 ms per task: ask for several tasks at once.
+        with ThreadPoolExecutor(self.workers) as pool:
+            picks = list(pool.map(self._choose, info.tasks))
+        for ref, picked in zip(info.tasks, picks):
+            if picked is None:
+                continue
+            result, source, score = picked
+            regions = parse_regions(
+                result, self.schema, self.problems, score=score,
+                clip=info.clip, frame=ref.frame, task_id=ref.task_id,
+            )
+            chosen.append((ref, regions, source))
+        identities = ClipRegions([regions for _, regions, _ in chosen])
+        images = self._images([ref for ref, _, _ in chosen])
+        for (ref, regions, source), image in zip(chosen, images):
+            frame = self._decode(info, ref, regions, source, identities, image)
+            if frame is not None:
+                yield frame
+
+    def _images(self, refs: list[TaskRef]) -> Iterator[Image | ImageUnavailable | None]:
+        """The images of ``refs`` in order, fetched a few frames ahead in threads.
+
+        The look-ahead is bounded, so at most ``2 * workers`` images wait in memory.
+        """
+        if self.fetcher is None:
+            yield from (None for _ in refs)
+            return
+        fetcher = self.fetcher
+
+        def fetch(url: str) -> Image | ImageUnavailable:
+            try:
+                return fetcher.fetch(url)
+            except ImageUnavailable as exc:
+                return exc
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            todo = iter(refs)
+            pending = deque(pool.submit(fetch, r.image) for r in islice(todo, 2 * self.workers))
+            while pending:
+                done = pending.popleft()
+                upcoming = next(todo, None)
+                if upcoming is not None:
+                    pending.append(pool.submit(fetch, upcoming.image))
+                yield done.result()
+
+    def _decode(
+        self,
+        info: ClipInfo,
+        ref: TaskRef,
+        regions: list[Region],
+        source: str,
+        identities: ClipRegions,
+        image: Image | ImageUnavailable | None,
+    ) -> ExportFrame | None:
+        where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
+        if isinstance(image, ImageUnavailable):
+            self.problems.add("missing_image", str(image), **where)
+            return None
+        if image is None and not ref.image:
+            self.problems.add("missing_image", "task has no image URL", **where)
+            return None
+        size = (image.height, image.width) if image else identities.size
+        if size is None:
+            self.problems.add(
+                "missing_image", "frame size unknown: no image copied and no regions", **where
+            )
+            return None
+        objects: dict[int, tuple[np.ndarray, float]] = {}
+        labels: dict[int, str] = {}
+        for region in regions:
+            object_id = identities.object_id(region)
+            if (region.height, region.width) != size:
+                self.problems.add(
+                    "size_mismatch",
+                    f"region {region.region_id} is {region.width}x{region.height}, "
+                    f"the image is {size[1]}x{size[0]}",
+                    **where,
+                )
+                continue
+            if object_id in objects:
+                self.problems.add(
+                    "duplicate_object_id",
+                    f"region {region.region_id} ({region.label}) and an earlier region both "
+                    f"claim object id {object_id}",
+                    **where,
+                )
+                continue
+            try:
+                mask = decode_mask(region.result)
+            except (ValueError, KeyError, TypeError) as exc:
+                # decode_brush says "brush RLE holds N pixels, but the image is WxH" when the
+                # RLE's length disagrees with the declared size; anything else is malformed.
+                kind = "size_mismatch" if "pixels" in str(exc) else "bad_region"
+                self.problems.add(kind, f"region {region.region_id}: {exc}", **where)
+                continue
+            objects[object_id] = (mask, region.score)
+            labels[object_id] = region.label
+        masks = frame_masks(ref.frame, size[0], size[1],
+                            [(o, m, s) for o, (m, s) in objects.items()])
+        return ExportFrame(
+            clip=info.clip,
+            frame=ref.frame,
+            masks=masks,
+            labels=tuple(labels[o] for o in masks.object_ids),
+            video=info.video,
+            time=ref.time,
+            source=source,
+            task_id=ref.task_id,
+            image=ref.image,
+            image_bytes=image.data if image else None,
+            image_ext=image.ext if image else ".jpg",
+        )
+

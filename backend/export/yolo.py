@@ -1,0 +1,137 @@
+"""YOLO segmentation: normalised polygons, one txt per image, ``data.yaml``.
+
+Layout (Ultralytics finds ``labels/`` beside ``images/``)::
+
+    OUT/data.yaml
+    OUT/images/<clip>/<frame:05d>.jpg
+    OUT/labels/<clip>/<frame:05d>.txt   "<class> x1 y1 x2 y2 ..." per object
+    OUT/samvid.json                     (object id of each line, times: manifest.py)
+
+Class = category id - 1. Coordinates are pixel centres, ``(x + 0.5) / width``,
+the convention of ``samvid.studio.results`` whose outline and rasteriser this
+module reuses, so a polygon decodes back onto the mask it came from. A polygon is
+an outline: pixels within about one pixel of the boundary may differ, and a
+mask with holes or several parts keeps only its largest part's outline; the
+latter is reported as ``lossy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+from samvid.export.frames import (
+    Category,
+    ExportFrame,
+    Problems,
+    frame_file,
+    frame_masks,
+    save_image,
+)
+from samvid.export.manifest import ManifestWriter, read_manifest
+from samvid.studio.results import decode_polygon, mask_to_polygon
+
+DECIMALS = 6  # 1e-6 of a 4K width is 0.004 px: rounding never moves a pixel
+
+
+def polygon_of(mask: np.ndarray) -> np.ndarray:
+    """(N, 2) normalised outline of the mask's largest part; empty if it has none."""
+    height, width = mask.shape
+    points = mask_to_polygon(mask)
+    return (points + 0.5) / [width, height] if len(points) >= 3 else np.zeros((0, 2))
+
+
+def mask_of(polygon: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bool (H, W) mask of a normalised polygon (the inverse of ``polygon_of``)."""
+    result = {"original_width": width, "original_height": height,
+              "value": {"points": (np.asarray(polygon) * 100.0).tolist()}}
+    return decode_polygon(result)
+
+
+def beyond_boundary(mask: np.ndarray, other: np.ndarray) -> int:
+    """Pixels where two masks differ farther than one pixel from ``mask``'s boundary."""
+    kernel = np.ones((3, 3), np.uint8)
+    m = mask.astype(np.uint8)
+    band = cv2.dilate(m, kernel).astype(bool) & ~cv2.erode(m, kernel).astype(bool)
+    return int(((mask ^ other) & ~band).sum())
+
+
+class YoloWriter:
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
+        self.out = Path(out)
+        self.categories = categories
+        self.problems = problems if problems is not None else Problems()
+        self._class = {c.name: c.id - 1 for c in categories}
+        self.manifest = ManifestWriter("yolo", categories, self.problems)
+
+    def add(self, frame: ExportFrame) -> None:
+        lines: list[str] = []
+        written: list[int] = []
+        for i, object_id in enumerate(frame.object_ids):
+            mask = frame.masks.masks[i]
+            polygon = polygon_of(mask)
+            if len(polygon) == 0:
+                continue
+            lost = beyond_boundary(mask, mask_of(polygon, frame.height, frame.width))
+            if lost:
+                self.problems.add(
+                    "lossy", f"object {object_id}: {lost} pixels of holes or extra parts "
+                    "are not in its polygon", clip=frame.clip, frame=frame.frame,
+                    task_id=frame.task_id,
+                )
+            coords = " ".join(f"{v:.{DECIMALS}f}" for v in polygon.reshape(-1))
+            lines.append(f"{self._class[frame.labels[i]]} {coords}")
+            written.append(object_id)
+        label = self.out / "labels" / frame_file(frame.clip, frame.frame, ".txt")
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text("".join(f"{line}\n" for line in lines))
+        image = save_image(frame, self.out / "images")
+        self.manifest.add(frame, image, written)
+
+    def close(self) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        data = {
+            "path": str(self.out.resolve()),
+            "train": "images",
+            "val": "images",
+            "nc": len(self.categories),
+            "names": {c.id - 1: c.name for c in self.categories},
+        }
+        (self.out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        return self.manifest.close(self.out)
+
+
+def read_labels(path: Path) -> list[tuple[int, np.ndarray]]:
+    """``(class, (N, 2) normalised polygon)`` per line of a YOLO segmentation txt."""
+    rows = []
+    for line in path.read_text().splitlines():
+        values = line.split()
+        if len(values) >= 7:
+            rows.append((int(values[0]), np.asarray(values[1:], np.float64).reshape(-1, 2)))
+    return rows
+
+
+def load(out: Path) -> Iterator[ExportFrame]:
+    """Frames of a YOLO export, by clip then frame (the inverse of ``YoloWriter``)."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    names = yaml.safe_load((out / "data.yaml").read_text())["names"]
+    for clip in sorted(manifest["clips"], key=lambda c: c["clip"]):
+        for entry in clip["frames"]:
+            height, width = entry["height"], entry["width"]
+            rows = read_labels(out / "labels" / clip["folder"] / f"{entry['frame']:05d}.txt")
+            objects = [
+                (object_id, mask_of(polygon, height, width), 1.0, names[cls])
+                for object_id, (cls, polygon) in zip(entry["object_ids"], rows)
+            ]
+            label_of = {o[0]: o[3] for o in objects}
+            masks = frame_masks(entry["frame"], height, width, [o[:3] for o in objects])
+            yield ExportFrame(
+                clip=clip["clip"], frame=entry["frame"], masks=masks,
+                labels=tuple(label_of[o] for o in masks.object_ids),
+                video=clip["video"], time=entry["time"], source=entry["source"],
+                task_id=entry["task_id"], image=entry["image"],
+            )

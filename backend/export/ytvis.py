@@ -1,0 +1,148 @@
+"""YouTube-VIS style: one entry per video, one annotation per object over the video.
+
+Layout::
+
+    OUT/annotations.json
+    OUT/JPEGImages/<clip>/<frame:05d>.jpg
+
+``videos[i].file_names`` lists the exported frames of the clip in order (with
+``frames``, ``times`` and ``sources`` alongside, which YouTube-VIS lacks); each
+annotation holds ``segmentations``, ``areas`` and ``bboxes`` with one entry per
+file name, ``null`` where the object is absent. ``object_id`` is samvid's object
+id (the COCO export's ``track_id``). Each video lists the category ids of its
+objects (``categories``).
+
+Only the current clip's compressed RLE is held until it ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from samvid.export.frames import (
+    Category,
+    ExportFrame,
+    Problems,
+    bbox_area,
+    decode_rle,
+    encode_rle,
+    frame_masks,
+    save_image,
+)
+
+ANNOTATIONS = "annotations.json"
+
+
+class YtvisWriter:
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
+        self.out = Path(out)
+        self.categories = categories
+        self.problems = problems if problems is not None else Problems()
+        self._ids = {c.name: c.id for c in categories}
+        self.videos: list[dict[str, Any]] = []
+        self.annotations: list[dict[str, Any]] = []
+        self._clip: dict[str, Any] | None = None
+        self._objects: dict[int, dict[str, Any]] = {}
+
+    def add(self, frame: ExportFrame) -> None:
+        if self._clip is None or self._clip["name"] != frame.clip:
+            self._end_clip()
+            self._clip = {
+                "id": len(self.videos) + 1, "name": frame.clip, "video": frame.video,
+                "width": frame.width, "height": frame.height, "length": 0,
+                "file_names": [], "frames": [], "times": [], "sources": [],
+            }
+        clip = self._clip
+        position = clip["length"]
+        clip["length"] += 1
+        clip["file_names"].append(save_image(frame, self.out / "JPEGImages"))
+        clip["frames"].append(frame.frame)
+        clip["times"].append(frame.time)
+        clip["sources"].append(frame.source)
+        for i, object_id in enumerate(frame.object_ids):
+            mask = frame.masks.masks[i]
+            if not mask.any():
+                continue
+            label = frame.labels[i]
+            obj = self._objects.setdefault(object_id, {"label": label, "frames": {}})
+            if obj["label"] != label:
+                self.problems.add(
+                    "label_changed",
+                    f"object {object_id} is {label!r} here but {obj['label']!r} earlier",
+                    clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
+                )
+            bbox, area = bbox_area(mask)
+            obj["frames"][position] = (encode_rle(mask), area, bbox, float(frame.masks.scores[i]))
+
+    def _end_clip(self) -> None:
+        clip = self._clip
+        if clip is None:
+            return
+        length = clip["length"]
+        for object_id, obj in sorted(self._objects.items()):
+            frames = obj["frames"]
+            entries = [frames.get(p) for p in range(length)]
+            self.annotations.append({
+                "id": len(self.annotations) + 1,
+                "video_id": clip["id"],
+                "object_id": object_id,
+                "category_id": self._ids[obj["label"]],
+                "iscrowd": 0,
+                "height": clip["height"],
+                "width": clip["width"],
+                "length": 1,
+                "segmentations": [e[0] if e else None for e in entries],
+                "areas": [e[1] if e else None for e in entries],
+                "bboxes": [e[2] if e else None for e in entries],
+                "scores": [e[3] if e else None for e in entries],
+            })
+        clip["categories"] = sorted({self._ids[o["label"]] for o in self._objects.values()})
+        self.videos.append(clip)
+        self._clip, self._objects = None, {}
+
+    def close(self) -> Path:
+        self._end_clip()
+        self.out.mkdir(parents=True, exist_ok=True)
+        document = {
+            "info": {"description": "samvid export", "format": "youtube-vis"},
+            "videos": self.videos,
+            "annotations": self.annotations,
+            "categories": [{"id": c.id, "name": c.name, "supercategory": ""} for c in self.categories],
+        }
+        path = self.out / ANNOTATIONS
+        path.write_text(json.dumps(document))
+        return path
+
+
+def load(out: Path) -> Iterator[ExportFrame]:
+    """Frames of a YouTube-VIS export, by clip then frame (the inverse of ``YtvisWriter``)."""
+    out = Path(out)
+    document = json.loads((out / ANNOTATIONS if out.is_dir() else out).read_text())
+    names = {c["id"]: c["name"] for c in document["categories"]}
+    for video in sorted(document["videos"], key=lambda v: v["name"]):
+        objects = [a for a in document["annotations"] if a["video_id"] == video["id"]]
+        for a in objects:  # plain YouTube-VIS files have no object_id: the annotation id is one
+            a.setdefault("object_id", a["id"])
+        for position, file_name in enumerate(video["file_names"]):
+            frame = video["frames"][position] if "frames" in video else position
+            present = [a for a in objects if a["segmentations"][position] is not None]
+            scores = [(a.get("scores") or [None] * video["length"])[position] for a in present]
+            masks = frame_masks(
+                frame, video["height"], video["width"],
+                [(a["object_id"], decode_rle(a["segmentations"][position]),
+                  1.0 if s is None else s) for a, s in zip(present, scores)],
+            )
+            label_of = {a["object_id"]: names[a["category_id"]] for a in present}
+            yield ExportFrame(
+                clip=video["name"],
+                frame=frame,
+                masks=masks,
+                labels=tuple(label_of[o] for o in masks.object_ids),
+                video=video.get("video", ""),
+                time=(video.get("times") or [None] * video["length"])[position],
+                source=(video.get("sources") or ["annotation"] * video["length"])[position],
+                image=file_name,
+            )
