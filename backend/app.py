@@ -131,7 +131,7 @@ def create_app(
         target = protocol.parse_config(body.get("label_config"))
         prompts = protocol.prompts_from_context(params.get("context"))
         if not prompts:
-            return jsonify(results=_on_open(predictor, settings, tasks, target))
+            return jsonify(results=_on_open(predictor, settings, body, target))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
         results, scores = [], []
@@ -216,13 +216,31 @@ def _region(target: protocol.MaskTarget, mask, label: str, item_index: int | Non
     )
 
 
-def _on_open(predictor: Predictor, settings: Settings, tasks: list, target) -> list:
-    """A task was opened (no prompt yet): warm its embedding, predict nothing."""
+def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], target) -> list:
+    """A task was opened (no prompt yet): warm its embedding; for a frame right after a
+    human frame with nothing propagated yet, compute its masks now."""
+    tasks = body["tasks"]
+    task = tasks[0] if len(tasks) == 1 and isinstance(tasks[0], dict) else None
+    if task is None:  # batch "retrieve predictions": answer at once, never block for minutes
+        return []
     if settings.precompute_on_open:
-        for task in tasks[:1]:  # batch "retrieve predictions" must not queue thousands
-            if isinstance(task, dict):
-                try:
-                    predictor.precompute(protocol.image_ref(task, target, None), task.get("id"))
-                except SamvidError:
-                    pass
-    return []
+        try:
+            predictor.precompute(protocol.image_ref(task, target, None), task.get("id"))
+        except SamvidError:
+            pass
+    project = str(body.get("project") or "").split(".")[0]
+    if not (settings.label_studio_api_key and project.isdigit()):
+        return []
+    from samvid.propagation import MODEL_PREFIX, Propagator
+    from samvid.studio.client import Studio
+
+    try:
+        found = Propagator(Studio(settings.label_studio_url, settings.label_studio_api_key),
+                           predictor.source).on_demand(int(project), task, target, settings.tracker)
+    except SamvidError as exc:
+        log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)
+        return []
+    if not found or not found[0]:
+        return []
+    result, score = found
+    return [{"result": result, "score": score, "model_version": f"{MODEL_PREFIX}:{settings.tracker}"}]

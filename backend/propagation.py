@@ -19,6 +19,7 @@ import numpy as np
 from samvid.errors import BadRequest, NotFound
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
+from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import Settings
 from samvid.studio.client import Studio, Task
 from samvid.studio.protocol import MaskTarget, parse_config
@@ -232,22 +233,53 @@ class Propagator:
                                        params={"task": task_id}) or []:
             if str(old.get("model_version") or "").startswith(MODEL_PREFIX):
                 self.studio.request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
-        result, scores = [], []
-        encode = brush_result if target.mask_type == "brushlabels" else polygon_result
-        for k, seed in enumerate(seeds):
-            if not fm.visible[k]:
-                continue  # a vanished object gets no region; it returns with the same id
-            region = encode(fm.masks[k], from_name=target.mask_control, to_name=target.image_name,
-                            labels=[seed.label], region_id=seed.region_id, score=float(fm.scores[k]))
-            if region is None:
-                continue
-            result.append(region)
-            result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
-            scores.append(float(fm.scores[k]))
+        result, score = frame_results(fm, seeds, target)
         if result:
             self.studio.request("POST", "/api/predictions", "write a prediction", json={
-                "task": task_id, "result": result, "score": float(np.mean(scores)),
+                "task": task_id, "result": result, "score": score,
                 "model_version": f"{MODEL_PREFIX}:{engine}"})
+        FRAMES_PROPAGATED.inc()
+
+    def on_demand(self, project: int, task: dict[str, Any], target: MaskTarget,
+                  engine: str) -> tuple[list[dict[str, Any]], float] | None:
+        """Masks for a frame task opened right after a human frame, before any job wrote them."""
+        data = task.get("data") or {}
+        if "clip" not in data or "frame" not in data or task.get("predictions"):
+            return None
+        tasks = self.clip_tasks(project, str(data["clip"]))
+        index = next((i for i, t in enumerate(tasks) if t["id"] == task.get("id")), None)
+        if not index or human_annotated(tasks[index]) or not human_annotated(tasks[index - 1]):
+            return None
+        seeds = seeds_from_result(self.latest_annotation(tasks[index - 1]["id"]), target)
+        if not seeds:
+            return None
+        pair = [Task(t["id"], t["data"]) for t in tasks[index - 1 : index + 1]]
+        tracker = make_engine(engine)
+        state = tracker.init_state(TaskFrames(pair, self.images, target.image_key))
+        for obj, seed in enumerate(seeds, start=1):
+            tracker.add_mask(state, 0, obj, seed.mask)
+        last = None
+        for last in tracker.propagate(state, start=0):
+            pass
+        return frame_results(last, seeds, target) if last is not None else None
+
+
+def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list[dict[str, Any]], float]:
+    """Label Studio regions for one frame's masks: one per visible object, with its extras."""
+    result: list[dict[str, Any]] = []
+    scores: list[float] = []
+    encode = brush_result if target.mask_type == "brushlabels" else polygon_result
+    for k, seed in enumerate(seeds):
+        if not fm.visible[k]:
+            continue  # a vanished object gets no region; it returns with the same id
+        region = encode(fm.masks[k], from_name=target.mask_control, to_name=target.image_name,
+                        labels=[seed.label], region_id=seed.region_id, score=float(fm.scores[k]))
+        if region is None:
+            continue
+        result.append(region)
+        result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
+        scores.append(float(fm.scores[k]))
+    return result, float(np.mean(scores)) if scores else 0.0
 
 
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:

@@ -137,3 +137,26 @@ def test_propagate_command_names_a_missing_frame(label_studio, monkeypatch, caps
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
     code = main(["propagate", "--project", str(clip.project), "--clip", "missing", "--from-frame", "9"])
     assert code == 2 and "has no frame 9" in capsys.readouterr().err
+
+
+def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="ondemand", n=3)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")  # no backend connected
+    settings = Settings.from_env(
+        {}, model="standin", label_studio_url=label_studio.url, label_studio_api_key=label_studio.token,
+        local_roots=(label_studio.files_root,), precompute_on_open=False,
+    )
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    task = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[1]}", headers=label_studio.headers,
+                        timeout=30).json()
+    body = {"tasks": [task], "project": f"{clip.project}.1700000000", "label_config": BRUSH_CONFIG,
+            "params": {"context": None}}
+    (entry,) = client.post("/predict", json=body).get_json()["results"]
+    assert entry["model_version"].startswith("samvid-track")
+    (region,) = entry["result"]
+    assert region["id"] == "walker"
+    assert iou(decode_brush(region), clip.masks[1]) > 0.85
+    # Two frames after the human frame: left to the propagation job.
+    task2 = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[2]}", headers=label_studio.headers,
+                         timeout=30).json()
+    assert client.post("/predict", json={**body, "tasks": [task2]}).get_json() == {"results": []}
