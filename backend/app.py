@@ -134,18 +134,21 @@ def create_app(
             return jsonify(results=_on_open(predictor, settings, body, target))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
-        results, scores = [], []
+        results, scores, cached = [], [], True
         for smart in prompts:
             ref = protocol.image_ref(tasks[0], target, smart.item_index)
             label = protocol.choose_label(target, smart.label)
             timed = predictor.predict(ref, smart.prompt, (smart.width, smart.height), tasks[0].get("id"))
+            cached = cached and timed.embed_cached
             g.note = f"{'cached' if timed.embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
             region = _region(target, timed.prediction.mask, label, smart.item_index, timed.prediction.score)
             if region is not None:
                 results.append(region)
                 scores.append(timed.prediction.score)
         score = float(sum(scores) / len(scores)) if scores else 0.0
-        return jsonify(results=[{"result": results, "score": score, "model_version": predictor.version}])
+        resp = jsonify(results=[{"result": results, "score": score, "model_version": predictor.version}])
+        resp.headers["X-Samvid-Embedding"] = "cached" if cached else "computed"
+        return resp
 
     @app.post("/webhook")
     def webhook():

@@ -110,3 +110,25 @@ def test_metrics_report_latency_and_cache(client, images):
     assert 'samvid_request_seconds_count{route="/predict",status="200"} 2.0' in text
     assert 'samvid_embedding_cache_total{result="hit"}' in text
     assert "samvid_jobs{" in text
+
+
+def test_secrets_never_reach_the_logs_or_error_messages(images, caplog):
+    import logging
+
+    token, password = "TOKEN-" + "a1" * 19, "pass-word-do-not-log"
+    settings = Settings.from_env({}, model="standin", local_roots=(images,), auth_user="ls",
+                                 auth_password=password, label_studio_url="http://127.0.0.1:9",
+                                 label_studio_api_key=token)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    auth = {"Authorization": basic_auth_header("ls", password)}
+    caplog.set_level(logging.DEBUG)
+    bodies = [
+        predict_body("/data/upload/1/x.png", [keypoint(5, 5, 64, 48)]),  # fetch from LS fails
+        predict_body("http://127.0.0.1:9/x.png?token=" + token, [keypoint(5, 5, 64, 48)]),
+    ]
+    texts = [client.post("/predict", json=b, headers=auth).get_data(as_text=True) for b in bodies]
+    texts.append(client.post("/predict", json=bodies[0], headers={"Authorization": basic_auth_header("ls", "x")}).get_data(as_text=True))
+    texts.append(client.post("/setup", json={"access_token": token, "hostname": "http://x"}, headers=auth).get_data(as_text=True))
+    texts.append(client.post("/propagate", json={"project": 1, "clip": "c", "frame": 0}, headers=auth).get_data(as_text=True))
+    everything = caplog.text + "".join(texts) + repr(settings)
+    assert token not in everything and password not in everything
