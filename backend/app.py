@@ -27,7 +27,7 @@ from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest
 from samvid.studio.events import propagation_from_event
 from samvid.settings import Settings
-from samvid.studio import protocol
+from samvid.studio import protocol, video
 from samvid.studio.results import brush_result, polygon_result
 
 log = logging.getLogger("samvid.http")
@@ -128,6 +128,12 @@ def create_app(
         params = body.get("params") or {}
         if not isinstance(params, dict):
             raise BadRequest("'params' must be an object")
+        boxes = video.box_prompts(params.get("context"))
+        if boxes:  # a VideoRectangle drawn on a video task: track it through the video
+            if len(tasks) != 1:
+                raise BadRequest("an interactive request must carry exactly one task")
+            vtarget = video.parse_video_config(body.get("label_config") or "")
+            return jsonify(results=[video.answer(predictor, settings, tasks[0], boxes, vtarget)])
         target = protocol.parse_config(body.get("label_config"))
         prompts = protocol.prompts_from_context(params.get("context"))
         if not prompts:

@@ -46,6 +46,7 @@ class Settings:
     max_request_bytes: int = 16 * 1024**2  # SAMVID_MAX_REQUEST_BYTES
     max_image_bytes: int = 64 * 1024**2  # SAMVID_MAX_IMAGE_BYTES
     max_image_pixels: int = 64_000_000  # SAMVID_MAX_IMAGE_PIXELS
+    max_video_bytes: int = 2 * 1024**3  # SAMVID_MAX_VIDEO_BYTES (box tracking reads whole videos)
     fetch_timeout: float = 20.0  # SAMVID_FETCH_TIMEOUT seconds
     # Propagation
     tracker: str = "flow"  # SAMVID_TRACKER: flow | flow-preview (model-free), or a model engine
@@ -75,6 +76,7 @@ class Settings:
             "max_request_bytes": "SAMVID_MAX_REQUEST_BYTES",
             "max_image_bytes": "SAMVID_MAX_IMAGE_BYTES",
             "max_image_pixels": "SAMVID_MAX_IMAGE_PIXELS",
+            "max_video_bytes": "SAMVID_MAX_VIDEO_BYTES",
             "fetch_timeout": "SAMVID_FETCH_TIMEOUT",
             "precompute_on_open": "SAMVID_PRECOMPUTE",
             "tracker": "SAMVID_TRACKER",

@@ -20,13 +20,17 @@ class Clip:
     masks: list[np.ndarray]  # ground truth of the moving object per frame
 
 
-def disk_clip(n: int = 8, size=(96, 128), step: int = 4, radius: int = 14, seed: int = 0):
+def disk_clip(n: int = 8, size=(192, 256), step: int = 4, radius: int = 28, seed: int = 0):
     """A textured disk moving ``step`` px/frame to the right over a textured background."""
     rng = np.random.default_rng(seed)
     h, w = size
     step = max(1, min(step, (w - 2 * radius - 32) // n))  # long clips move slower, stay inside
-    background = rng.integers(0, 255, (h, w + n * step, 3), dtype=np.uint8)
-    texture = rng.integers(0, 255, (2 * radius + 1, 2 * radius + 1, 3), dtype=np.uint8)
+    background = rng.integers(40, 215, (h, w + n * step, 1), dtype=np.uint8).repeat(3, axis=2)
+    # The object has its own look (warm stripes with noise) so its boundary is visible;
+    # the background is grey-ish noise.
+    ty, tx = np.mgrid[0 : 2 * radius + 1, 0 : 2 * radius + 1]
+    stripes = (127 + 100 * np.sin(tx / 2.0 + ty / 3.0))[..., None] * np.array([1.0, 0.55, 0.2])
+    texture = np.clip(stripes + rng.normal(0, 12, stripes.shape), 0, 255).astype(np.uint8)
     ys, xs = np.mgrid[0:h, 0:w]
     frames, masks = [], []
     for i in range(n):

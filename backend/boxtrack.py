@@ -1,0 +1,56 @@
+"""Track a box through a video: segment it once, propagate the mask, box each frame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from samvid.models.base import Segmenter
+from samvid.prompts import Prompt
+from samvid.tracker.engine import Engine, FramesSource
+
+Box = tuple[float, float, float, float]
+
+
+def mask_box(mask: np.ndarray) -> Box | None:
+    """Tight box (x0, y0, x1, y1) in pixel edges around a bool mask; None when empty.
+
+    >>> m = np.zeros((4, 4), bool); m[1:3, 2] = True
+    >>> mask_box(m)
+    (2.0, 1.0, 3.0, 3.0)
+    """
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    if len(xs) == 0:
+        return None
+    return float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)
+
+
+def seed_mask(frames: FramesSource, frame: int, box: Box, segmenter: Segmenter | None) -> np.ndarray:
+    """The object inside ``box`` on ``frame``: the segmenter's mask, or the box itself."""
+    image = frames[frame]
+    h, w = image.shape[:2]
+    mask = np.zeros((h, w), bool)
+    if segmenter is not None:
+        prompt = Prompt(box=box).clipped(w, h)
+        mask = segmenter.segment(segmenter.embed(image), prompt).mask
+    if mask.sum() < 4:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        mask[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = True
+    return mask
+
+
+def track_box(frames: FramesSource, frame: int, box: Box, engine: Engine,
+              segmenter: Segmenter | None = None, max_frames: int | None = None,
+              reverse: bool = False,
+              cancelled: Callable[[], bool] = lambda: False) -> list[tuple[int, Box | None]]:
+    """(frame, box or None when the object is lost) for ``frame`` and the frames after it."""
+    state = engine.init_state(frames)
+    engine.add_mask(state, frame, 1, seed_mask(frames, frame, box, segmenter))
+    boxes: list[tuple[int, Box | None]] = []
+    for fm in engine.propagate(state, start=frame, max_frames=max_frames, reverse=reverse):
+        if cancelled():
+            break
+        boxes.append((fm.frame, mask_box(fm.masks[0]) if fm.visible[0] else None))
+    return boxes

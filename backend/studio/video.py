@@ -1,0 +1,140 @@
+"""Whole-video box tracking for ``<Video>`` + ``<VideoRectangle>`` projects.
+
+A box drawn on one frame of a video task comes back as the object's box on every
+following (or preceding) frame: a keyframe per frame in Label Studio's
+``videorectangle`` sequence, coordinates in percent, frames counted from 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from samvid.errors import BadRequest, ConfigError, PromptError
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+
+
+@dataclass(frozen=True)
+class VideoTarget:
+    video_name: str
+    video_key: str
+    box_control: str
+
+
+@lru_cache(maxsize=32)
+def parse_video_config(label_config: str) -> VideoTarget:
+    from label_studio_sdk.label_interface import LabelInterface
+
+    try:
+        interface = LabelInterface(label_config)
+    except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds for bad XML
+        raise ConfigError(f"the label config is not valid XML: {exc}") from exc
+    videos = [o for o in interface.objects if o.tag == "Video"]
+    boxes = [c for c in interface.controls if c.tag == "VideoRectangle"]
+    if not videos or not boxes:
+        raise ConfigError("box tracking needs a <Video> and a <VideoRectangle> in the config")
+    video = next((v for v in videos if v.name in boxes[0].to_name), videos[0])
+    return VideoTarget(video.name, (video.attr.get("value") or "").lstrip("$"), boxes[0].name)
+
+
+@dataclass(frozen=True)
+class BoxPrompt:
+    region_id: str
+    frame: int  # 0-based index of the drawn keyframe
+    box_percent: tuple[float, float, float, float]  # x, y, width, height in percent
+    labels: list[str]
+    reverse: bool
+
+
+def box_prompts(context: Any) -> list[BoxPrompt]:
+    """The drawn videorectangles of ``params.context`` (last keyframe of each)."""
+    items = (context or {}).get("result") or [] if isinstance(context, dict) else []
+    prompts = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "videorectangle":
+            continue
+        value = item.get("value") or {}
+        sequence = [k for k in value.get("sequence") or [] if isinstance(k, dict)]
+        if not sequence:
+            raise BadRequest("a videorectangle without keyframes")
+        key = sequence[-1]
+        try:
+            frame = int(key["frame"]) - 1
+            box = tuple(float(key[k]) for k in ("x", "y", "width", "height"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequest("a videorectangle keyframe needs frame, x, y, width, height") from exc
+        if box[2] <= 0 or box[3] <= 0 or any(v != v for v in box):
+            raise PromptError("the box has zero area: drag a rectangle around the object")
+        prompts.append(BoxPrompt(str(item.get("id") or "box"), frame, box,  # type: ignore[arg-type]
+                                 list(value.get("labels") or []),
+                                 bool(item.get("reverse") or value.get("reverse"))))
+    return prompts
+
+
+def to_pixels(box_percent: tuple[float, float, float, float], width: int, height: int) -> Box:
+    x, y, w, h = box_percent
+    return (x / 100 * width, y / 100 * height, (x + w) / 100 * width, (y + h) / 100 * height)
+
+
+def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[int, Box | None]],
+                    width: int, height: int, fps: float, frames_count: int) -> dict[str, Any]:
+    """A ``videorectangle`` region with one keyframe per tracked frame.
+
+    A frame where the object is lost gets a disabled keyframe, so Label Studio does
+    not interpolate the box through the gap.
+    """
+    sequence = []
+    for index, box in sorted(boxes):
+        if box is None:
+            if sequence and sequence[-1]["enabled"]:
+                sequence[-1]["enabled"] = False
+            continue
+        x0, y0, x1, y1 = box
+        sequence.append({
+            "frame": index + 1, "enabled": True, "rotation": 0,
+            "x": x0 / width * 100, "y": y0 / height * 100,
+            "width": (x1 - x0) / width * 100, "height": (y1 - y0) / height * 100,
+            "time": index / fps if fps > 0 else 0.0,
+        })
+    return {
+        "id": prompt.region_id, "from_name": target.box_control, "to_name": target.video_name,
+        "type": "videorectangle", "origin": "prediction",
+        "value": {"sequence": sequence, "framesCount": frames_count, "labels": prompt.labels,
+                  "duration": frames_count / fps if fps > 0 else 0.0},
+    }
+
+
+def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
+           target: VideoTarget) -> dict[str, Any]:
+    """Track every drawn box of one video task; the /predict reply entry."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from samvid.boxtrack import track_box
+    from samvid.propagation import make_engine
+    from samvid.tracker.frames import open_frames
+
+    data = task.get("data") if isinstance(task, dict) else None
+    ref = data.get(target.video_key) if isinstance(data, dict) else None
+    if not isinstance(ref, str) or not ref:
+        raise BadRequest(f"task data has no video URL under {target.video_key!r}")
+    source = dataclasses.replace(predictor.source, max_bytes=settings.max_video_bytes)
+    payload = source.fetch(ref, task.get("id"))
+    suffix = Path(ref.split("?")[0]).suffix or ".mp4"
+    results = []
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        tmp.write(payload)
+        tmp.flush()
+        with open_frames(tmp.name) as reader:
+            h, w = reader[0].shape[:2]
+            for prompt in prompts:
+                if not 0 <= prompt.frame < len(reader):
+                    raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {len(reader)} frames")
+                boxes = track_box(reader, prompt.frame, to_pixels(prompt.box_percent, w, h),
+                                  make_engine("flow"), predictor.segmenter,
+                                  max_frames=settings.propagate_frames or None, reverse=prompt.reverse)
+                results.append(sequence_result(target, prompt, boxes, w, h, reader.fps, len(reader)))
+    return {"result": results, "score": 1.0, "model_version": "samvid-track:flow-preview"}

@@ -1,0 +1,65 @@
+"""A VideoRectangle drawn on one frame of a video task comes back tracked over the video."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from clips import disk_clip
+
+from samvid.studio.configs import load_config
+
+N = 12
+
+
+@pytest.fixture
+def video(images):
+    """The moving textured disk of the propagation tests, as an H.264 file."""
+    frames, masks = disk_clip(N, step=3)
+    path = images / "disk.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"crf": "12"})
+        stream.width, stream.height, stream.pix_fmt = 256, 192, "yuv420p"
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame)))
+        out.mux(stream.encode())
+    return path, masks
+
+
+def _box_percent(mask):
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    return xs.min() / w * 100, ys.min() / h * 100, (xs.max() + 1 - xs.min()) / w * 100, (ys.max() + 1 - ys.min()) / h * 100
+
+
+def test_a_drawn_box_is_tracked_through_the_following_frames(client, video):
+    path, masks = video
+    x, y, w, h = _box_percent(masks[0])
+    item = {"id": "car1", "type": "videorectangle", "from_name": "box", "to_name": "video", "origin": "manual",
+            "value": {"framesCount": N, "duration": N / 25, "labels": ["Object"],
+                      "sequence": [{"frame": 1, "enabled": True, "rotation": 0, "x": x, "y": y,
+                                    "width": w, "height": h, "time": 0}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": 25}}],
+            "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    (region,) = resp.get_json()["results"][0]["result"]
+    assert region["type"] == "videorectangle" and region["id"] == "car1"
+    sequence = region["value"]["sequence"]
+    assert [k["frame"] for k in sequence] == list(range(1, N + 1))
+    for key, mask in zip(sequence, masks):
+        gx, gy, gw, gh = _box_percent(mask)
+        # within 2 % of the frame (5 px) of the true box on every frame
+        assert abs(key["x"] - gx) < 2 and abs(key["y"] - gy) < 2.7, key["frame"]
+        assert abs(key["width"] - gw) < 2 and abs(key["height"] - gh) < 2.7, key["frame"]
+
+
+def test_a_keyframe_outside_the_video_is_a_400(client, video):
+    path, _ = video
+    item = {"id": "b", "type": "videorectangle", "value": {"sequence": [
+        {"frame": 999, "x": 1, "y": 1, "width": 5, "height": 5}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path)}}],
+            "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"context": {"result": [item]}}}
+    assert client.post("/predict", json=body).status_code == 400
