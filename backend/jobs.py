@@ -2,9 +2,10 @@
 
 A job is a JSON payload run by ``samvid.jobs.run_payload`` (see ``RUNNERS``), keyed
 by what it works on (a clip): jobs with the same key never run at the same time. A
-new job supersedes (cancels) the one before it when its ``order`` is not larger (for
-propagation: it starts at or before the old start frame, so it covers all the old
-one would do); otherwise it waits for the old one to finish. Both queues report the same
+new job supersedes (cancels) the one before it when both have the same ``order``
+(for propagation: the same start frame, submitted again); otherwise it waits for the
+one before it. A job from another frame is never cancelled: it would leave frames
+unfilled that the new job cannot reach across a human frame. Both queues report the same
 ``JobStatus`` so the HTTP layer does not care which one runs.
 """
 
@@ -106,7 +107,7 @@ class ThreadJobs:
         event = threading.Event()
         with self._lock:
             previous = self._latest.get(key)
-            if previous is not None and order <= previous[1] and previous[0] in self._cancel:
+            if previous is not None and order == previous[1] and previous[0] in self._cancel:
                 self._cancel[previous[0]].set()  # superseded
             self._latest[key] = (status.id, order)
             self._jobs[status.id], self._cancel[status.id] = status, event

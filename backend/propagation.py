@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from samvid.errors import BadRequest, NotFound
+from samvid.errors import BadRequest, NotFound, StudioError
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
@@ -27,7 +27,8 @@ from samvid.studio.results import brush_result, decode_mask, polygon_result
 
 log = logging.getLogger(__name__)
 
-MODEL_PREFIX = "samvid-track"  # model_version of every prediction this module writes
+MODEL_PREFIX = "samvid-track"
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # about 15 s of Label Studio being away  # model_version of every prediction this module writes
 DIRECTIONS = ("forward", "backward", "both")
 
 
@@ -142,11 +143,23 @@ def make_engine(name: str):
 class Propagator:
     """Runs one propagation request against a Label Studio project."""
 
-    def __init__(self, studio: Studio, images: ImageSource) -> None:
-        self.studio, self.images = studio, images
+    def __init__(self, studio: Studio, images: ImageSource,
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+        self.studio, self.images, self.retry_delays = studio, images, retry_delays
+
+    def _request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        """A Label Studio call that rides out a restart: bounded retries with backoff."""
+        for delay in (*self.retry_delays, None):
+            try:
+                return self.studio.request(method, path, what, **kwargs)
+            except StudioError as exc:
+                if delay is None or not _transient(exc):
+                    raise
+                log.warning("Label Studio failed to %s (%s); retrying in %.1f s", what, exc.message, delay)
+                time.sleep(delay)
 
     def task_state(self, task_id: int) -> dict[str, Any]:
-        return self.studio.request("GET", f"/api/tasks/{task_id}", "read a task",
+        return self._request("GET", f"/api/tasks/{task_id}", "read a task",
                                    params={"fields": "task_only"})
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
@@ -157,7 +170,7 @@ class Propagator:
             {"filter": "filter:tasks:data.clip", "operator": "equal", "value": clip, "type": "String"}]}}
         tasks, page = [], 1
         while True:
-            reply = self.studio.request("GET", "/api/tasks", "list the clip's tasks", params={
+            reply = self._request("GET", "/api/tasks", "list the clip's tasks", params={
                 "project": project, "fields": "task_only", "page": page, "page_size": 1000,
                 "query": json.dumps(query)})
             items = reply.get("tasks", [])
@@ -168,14 +181,14 @@ class Propagator:
         return sorted(tasks, key=lambda t: int(t["data"].get("frame", 0)))
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
-        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
+        items = self._request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
         live = [a for a in items or [] if not a.get("was_cancelled")]
         if not live:
             raise BadRequest(f"task {task_id} has no annotation to propagate from")
         return max(live, key=lambda a: a.get("updated_at") or "")["result"]
 
     def run(self, req: PropagationRequest, ctx: JobContext) -> dict[str, Any]:
-        project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
+        project = self._request("GET", f"/api/projects/{req.project}", "read the project")
         target = parse_config(project["label_config"])
         tasks = self.clip_tasks(req.project, req.clip)
         index = next((i for i, t in enumerate(tasks) if int(t["data"].get("frame", -1)) == req.frame), None)
@@ -229,13 +242,13 @@ class Propagator:
 
     def _write(self, task_id: int, fm, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
         """Replace samvid's earlier predictions on the task with this frame's masks."""
-        for old in self.studio.request("GET", "/api/predictions", "list predictions",
+        for old in self._request("GET", "/api/predictions", "list predictions",
                                        params={"task": task_id}) or []:
             if str(old.get("model_version") or "").startswith(MODEL_PREFIX):
-                self.studio.request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
+                self._request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
         result, score = frame_results(fm, seeds, target)
         if result:
-            self.studio.request("POST", "/api/predictions", "write a prediction", json={
+            self._request("POST", "/api/predictions", "write a prediction", json={
                 "task": task_id, "result": result, "score": score,
                 "model_version": f"{MODEL_PREFIX}:{engine}"})
         FRAMES_PROPAGATED.inc()
@@ -262,6 +275,14 @@ class Propagator:
         for last in tracker.propagate(state, start=0):
             pass
         return frame_results(last, seeds, target) if last is not None else None
+
+
+def _transient(exc: StudioError) -> bool:
+    """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
+    import httpx
+
+    cause = exc.__cause__
+    return isinstance(cause, httpx.TransportError) or getattr(cause, "status_code", 0) >= 500
 
 
 def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list[dict[str, Any]], float]:

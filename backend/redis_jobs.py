@@ -29,16 +29,28 @@ HEARTBEAT = 2
 MAX_ATTEMPTS = 2
 
 
+def redis_client(url: str):
+    """A client that rides out a Redis restart: reconnects with backoff for ~30 s."""
+    import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        socket_connect_timeout=5, health_check_interval=10,
+    )
+
+
 def _k(kind: str, ident: str) -> str:
     return f"samvid:{kind}:{ident}"
 
 
 class RedisJobs:
     def __init__(self, url: str) -> None:
-        import redis
         from rq import Queue
 
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis_client(url)
         self.queue = Queue(QUEUE, connection=self.redis)
 
     # -- status records --------------------------------------------------------
@@ -58,7 +70,7 @@ class RedisJobs:
         previous = self.redis.getset(_k("latest", key), json.dumps([status.id, order]))
         if previous is not None:
             old_id, old_order = json.loads(previous)
-            if order <= old_order:  # the new job covers everything the old one would
+            if order == old_order:  # the same start submitted again (see samvid.jobs)
                 self.redis.set(_k("cancel", old_id), 1, ex=STATUS_TTL)
         self._save(status)
         self.queue.enqueue(

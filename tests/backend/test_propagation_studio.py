@@ -160,3 +160,35 @@ def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(labe
     task2 = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[2]}", headers=label_studio.headers,
                          timeout=30).json()
     assert client.post("/predict", json={**body, "tasks": [task2]}).get_json() == {"results": []}
+
+
+def test_two_annotators_submitting_at_once_keep_every_human_frame(label_studio, backend):
+    import threading
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="concurrent", n=7)
+    connect(label_studio, clip.project, backend)
+    ids = clip.task_ids
+    patch = np.zeros_like(clip.masks[3])
+    patch[10:40, 150:190] = True
+    submits = [threading.Thread(target=annotate, args=(label_studio, ids[0], clip.masks[0]),
+                                kwargs={"region_id": "walker"}),
+               threading.Thread(target=annotate, args=(label_studio, ids[3], patch),
+                                kwargs={"region_id": "walker"})]
+    for t in submits:
+        t.start()
+    for t in submits:
+        t.join()
+    wait_until(lambda: predictions(label_studio, ids[6]) and predictions(label_studio, ids[2]),
+               what="both jobs")
+    time.sleep(2.0)  # let any straggling job finish writing
+    for i in (1, 2):
+        (pred,) = predictions(label_studio, ids[i])
+        assert iou(mask_of(pred), clip.masks[i]) > 0.8, f"frame {i} follows frame 0"
+    for i in (4, 5, 6):
+        (pred,) = predictions(label_studio, ids[i])
+        assert iou(mask_of(pred), clip.masks[i]) < 0.2, f"frame {i} follows the frame-3 correction"
+    for i in (0, 3):
+        assert not predictions(label_studio, ids[i])
+        annotations = requests.get(f"{label_studio.url}/api/tasks/{ids[i]}/annotations",
+                                   headers=label_studio.headers, timeout=30).json()
+        assert len(annotations) == 1
