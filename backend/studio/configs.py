@@ -8,6 +8,7 @@ so a smart keypoint "car" and the brush mask "car" look alike.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -17,9 +18,9 @@ from pathlib import Path
 
 from samvid.errors import ConfigError
 
-# labeling_configs/ sits at the repository root, beside backend/ (the package samvid).
-CONFIG_DIR = Path(os.environ.get("SAMVID_CONFIG_DIR", Path(__file__).resolve().parents[2]
-                                  / "labeling_configs"))
+# labeling_configs/ sits at the repository root and installs as samvid.labeling_configs.
+CONFIG_DIR = Path(os.environ.get("SAMVID_CONFIG_DIR")
+                  or Path(importlib.util.find_spec("samvid.labeling_configs").submodule_search_locations[0]))
 DEFAULT_CONFIG = "brush"
 # Distinct, readable on photos; repeats after 10 labels.
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",

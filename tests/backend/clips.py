@@ -45,12 +45,13 @@ def disk_clip(n: int = 8, size=(192, 256), step: int = 4, radius: int = 28, seed
     return frames, masks
 
 
-def import_clip(ls, config: str, name: str = "clip", n: int = 8, brush_from: str = "tag") -> Clip:
+def import_clip(ls, config: str, name: str = "clip", n: int = 8, **shape) -> Clip:
+    """``n`` frames of ``disk_clip(**shape)`` as frame tasks of a new project."""
     client = ls.client()
     project = client.projects.create(title=f"propagation {name}", label_config=config)
     folder = ls.files_root / f"p{project.id}-{name}"
     folder.mkdir(parents=True)
-    frames, masks = disk_clip(n)
+    frames, masks = disk_clip(n, **shape)
     for i, frame in enumerate(frames):
         Image.fromarray(frame).save(folder / f"{i:05d}.png")
     resp = requests.post(f"{ls.url}/api/storages/localfiles", headers=ls.headers, timeout=30, json={
