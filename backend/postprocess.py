@@ -28,15 +28,13 @@ import numpy as np
 Point = tuple[float, float]
 
 
-def area_threshold(
-    shape: tuple[int, int], relative: float = 0.0, absolute: int = 0
-) -> int:
+def area_threshold(shape: tuple[int, int], relative: float = 0.0, absolute: int = 0) -> int:
     """The larger of ``absolute`` pixels and ``relative`` x the image area.
 
     >>> area_threshold((100, 200), relative=0.001, absolute=5)
     20
     """
-    return max(int(absolute), int(round(relative * shape[0] * shape[1])))
+    return max(int(absolute), round(relative * shape[0] * shape[1]))
 
 
 def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -45,9 +43,7 @@ def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return n, labels, stats[:, cv2.CC_STAT_AREA]
 
 
-def remove_small_regions(
-    mask: np.ndarray, min_area: int, mode: Literal["holes", "islands"]
-) -> np.ndarray:
+def remove_small_regions(mask: np.ndarray, min_area: int, mode: Literal["holes", "islands"]) -> np.ndarray:
     """Fill holes (``mode="holes"``) or drop islands smaller than ``min_area`` pixels.
 
     As in SAM, any small False component counts as a hole, even one touching the
@@ -61,7 +57,7 @@ def remove_small_regions(
         return mask.astype(bool, copy=True)
     fill_holes = mode == "holes"
     work = ~mask if fill_holes else mask
-    n, labels, areas = _components(work)
+    _, labels, areas = _components(work)
     small = np.flatnonzero(areas[1:] < min_area) + 1
     if small.size == 0:
         return mask.astype(bool, copy=True)
@@ -108,8 +104,12 @@ def clean_mask(
     """Fill small holes, drop small islands, then keep the clicked component(s).
 
     ``points`` are the positive clicks in pixel-centre coordinates. Holes are filled
-    first so a hole cannot split an object into two components.
+    first so a hole cannot split an object into two components, and a component
+    under a click is never dropped as an island, however small: the annotator
+    asked for it.
     """
     out = remove_small_regions(mask, min_hole_area, "holes")
-    out = remove_small_regions(out, min_island_area, "islands")
+    n, labels, _ = _components(out)
+    clicked = np.isin(labels, sorted(_labels_at(labels, points))) if n > 1 else out
+    out = remove_small_regions(out, min_island_area, "islands") | (clicked & out)
     return keep_components(out, points)

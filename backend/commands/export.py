@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
+from samvid.commands.progress import ProgressLine
 from samvid.errors import BadRequest
 from samvid.export import FORMATS, Progress, export
 from samvid.export.frames import KINDS, ExportFrame, Problems
@@ -44,28 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class TerminalProgress(Progress):
-    """One self-rewriting line on stderr, only when stderr is a terminal."""
+    """The export's progress as the shared one-line progress display."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = self.stream.isatty()
+        self.line = ProgressLine(stream)
         self.total = self.done = 0
-        self.started = time.monotonic()
 
     def start(self, total: int) -> None:
-        self.total, self.started = total, time.monotonic()
+        self.total = total
 
     def update(self, frame: ExportFrame) -> None:
         self.done += 1
-        if self.enabled:
-            rate = self.done / max(time.monotonic() - self.started, 1e-6)
-            self.stream.write(f"\rexport: {self.done}/{self.total} frames "
-                              f"({rate:.1f}/s) {frame.clip[:40]}\033[K")
-            self.stream.flush()
+        self.line.update(f"export {frame.clip}", self.done, self.total)
 
     def finish(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
+        self.line.close()
 
 
 def run(args: argparse.Namespace) -> int:

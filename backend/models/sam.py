@@ -19,11 +19,13 @@ import numpy as np
 from samvid.errors import ModelUnavailable
 from samvid.models.base import Embedding, MaskPrediction, Segmenter
 from samvid.models.registry import MODELS
+from samvid.postprocess import area_threshold, clean_mask
 from samvid.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
 INPUT_SIZE = 1024
+MIN_REGION = 0.0005  # holes and islands under 0.05 % of the image are noise
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
@@ -201,7 +203,12 @@ class SamSegmenter(Segmenter):
     def segment(self, embedding: Embedding, prompt: Prompt) -> MaskPrediction:
         logits, scores = self.decode(embedding, prompt)
         best = int(np.argmax(scores))
-        return MaskPrediction(mask=logits[best] > 0, score=float(scores[best]))
+        # As SAM's own tools do: fill specks of holes, drop stray islands, and keep the
+        # part(s) the annotator clicked.
+        mask = logits[best] > 0
+        min_area = area_threshold(mask.shape, MIN_REGION)
+        mask = clean_mask(mask, prompt.positive_points, min_area, min_area)
+        return MaskPrediction(mask=mask, score=float(scores[best]))
 
     def decode(self, embedding: Embedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
         """Mask logits at original size (K, H, W) and SAM's predicted IoU (K,).

@@ -119,5 +119,5 @@ def test_progress_line_only_on_a_terminal():
         progress.start(2)
         progress.update(frame("walk", 0, {}))
         progress.finish()
-    assert "export: 1/2 frames" in shown.getvalue() and "walk" in shown.getvalue()
+    assert "export walk" in shown.getvalue() and "1/2" in shown.getvalue()
     assert hidden.getvalue() == ""

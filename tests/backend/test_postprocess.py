@@ -1,0 +1,90 @@
+"""SAM-style mask clean-up: holes, islands, the clicked component."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+from samvid import postprocess
+from samvid.postprocess import area_threshold, clean_mask, keep_components, remove_small_regions
+
+
+def square(mask: np.ndarray, r0: int, c0: int, size: int, value: bool = True) -> np.ndarray:
+    mask[r0 : r0 + size, c0 : c0 + size] = value
+    return mask
+
+
+def test_docstring_examples_hold() -> None:
+    result = doctest.testmod(postprocess)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(("relative", "absolute", "expected"), [(0.0, 7, 7), (0.01, 0, 100), (0.001, 50, 50)])
+def test_area_threshold_is_the_larger_of_relative_and_absolute(
+    relative: float, absolute: int, expected: int
+) -> None:
+    assert area_threshold((100, 100), relative, absolute) == expected
+
+
+def test_small_holes_are_filled_and_large_holes_kept() -> None:
+    mask = square(np.zeros((40, 40), bool), 0, 0, 40)
+    square(mask, 5, 5, 2, False)  # 4 px hole
+    square(mask, 20, 20, 10, False)  # 100 px hole
+    out = remove_small_regions(mask, 10, "holes")
+    assert out[5:7, 5:7].all()
+    assert not out[20:30, 20:30].any()
+
+
+def test_small_islands_are_dropped_and_large_islands_kept() -> None:
+    mask = square(np.zeros((40, 40), bool), 0, 0, 2)
+    square(mask, 20, 20, 10)
+    out = remove_small_regions(mask, 10, "islands")
+    assert not out[0:2, 0:2].any()
+    assert out[20:30, 20:30].all()
+
+
+def test_zero_threshold_changes_nothing_and_input_is_not_mutated() -> None:
+    mask = square(np.zeros((10, 10), bool), 2, 2, 3)
+    before = mask.copy()
+    assert np.array_equal(remove_small_regions(mask, 0, "islands"), before)
+    clean_mask(mask, [(0.5, 0.5)], 100, 100)
+    assert np.array_equal(mask, before)
+
+
+def test_component_under_the_click_is_kept_even_when_smaller() -> None:
+    mask = square(square(np.zeros((30, 30), bool), 0, 0, 3), 10, 10, 15)
+    out = keep_components(mask, [(1.5, 1.5)])
+    assert out[0:3, 0:3].all() and not out[10:25, 10:25].any()
+
+
+def test_every_clicked_component_is_kept() -> None:
+    mask = square(square(square(np.zeros((30, 30), bool), 0, 0, 3), 10, 10, 5), 20, 20, 5)
+    out = keep_components(mask, [(1.5, 1.5), (22.5, 22.5)])
+    assert out.sum() == 9 + 25
+
+
+@pytest.mark.parametrize("points", [[], [(29.5, 0.5)]], ids=["no click", "click on background"])
+def test_largest_component_is_kept_without_a_click_on_the_mask(
+    points: list[tuple[float, float]],
+) -> None:
+    mask = square(square(np.zeros((30, 30), bool), 0, 0, 3), 10, 10, 5)
+    out = keep_components(mask, points)
+    assert out.sum() == 25 and out[10, 10]
+
+
+def test_clicked_component_survives_island_removal() -> None:
+    mask = square(square(np.zeros((30, 30), bool), 0, 0, 2), 10, 10, 10)
+    out = clean_mask(mask, [(0.5, 0.5)], min_hole_area=0, min_island_area=50)
+    assert out.sum() == 4
+
+
+def test_diagonal_pixels_are_one_component() -> None:
+    mask = np.eye(4, dtype=bool)
+    assert np.array_equal(keep_components(mask | np.pad(np.ones((1, 1), bool), ((3, 0), (0, 3)))), mask)
+
+
+def test_empty_mask_stays_empty() -> None:
+    out = clean_mask(np.zeros((5, 7), bool), [(1.5, 1.5)], 3, 3)
+    assert out.shape == (5, 7) and not out.any()
