@@ -25,9 +25,9 @@ from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest
-from samvid.studio.events import propagation_from_event
 from samvid.settings import Settings
 from samvid.studio import protocol, video
+from samvid.studio.events import propagation_from_event
 from samvid.studio.results import brush_result, polygon_result
 
 log = logging.getLogger("samvid.http")

@@ -271,10 +271,8 @@ class Propagator:
         state = tracker.init_state(TaskFrames(pair, self.images, target.image_key))
         for obj, seed in enumerate(seeds, start=1):
             tracker.add_mask(state, 0, obj, seed.mask)
-        last = None
-        for last in tracker.propagate(state, start=0):
-            pass
-        return frame_results(last, seeds, target) if last is not None else None
+        *_, last = tracker.propagate(state, start=0)  # the source frame, then this one
+        return frame_results(last, seeds, target)
 
 
 def _transient(exc: StudioError) -> bool:

@@ -17,8 +17,8 @@ import uuid
 from typing import Any
 
 from samvid.errors import NotFound
-from samvid.settings import Settings
 from samvid.jobs import CANCELLED, DONE, FAILED, FINAL, QUEUED, RUNNING, JobStatus, _message, run_payload
+from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
 

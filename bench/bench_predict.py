@@ -87,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         paths = frames(Path(tmp), args.frames)
-        print(f"| model | encoder (s, 720p) | cold first click (s) | cached click p50 (ms) | p90 (ms) |")
+        print("| model | encoder (s, 720p) | cold first click (s) | cached click p50 (ms) | p90 (ms) |")
         print("|---|---|---|---|---|")
         for model in args.models:
             r = bench(model, paths, args.clicks)

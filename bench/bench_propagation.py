@@ -93,7 +93,7 @@ def main() -> None:
     finally:
         ls.stop()
         redis.stop()
-    print(f"| jobs | clips x frames | submit -> frame 1 labelled (s, median) | frames filled / s |")
+    print("| jobs | clips x frames | submit -> frame 1 labelled (s, median) | frames filled / s |")
     print("|---|---|---|---|")
     for name, r in rows:
         print(f"| {name} | {args.clips} x {args.frames} | {r['first_s']:.2f} | {r['fps']:.1f} |")

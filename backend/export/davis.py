@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
 from samvid.export.frames import (
     Category,
     ExportFrame,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from pycocotools import mask as mask_utils
+
 from samvid.tracker.masks import FrameMasks
 
 log = logging.getLogger(__name__)

@@ -27,6 +27,7 @@ import httpx
 import numpy as np
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.label_interface import LabelInterface
+
 from samvid.errors import ConfigError, NotFound, StudioError
 from samvid.export.frames import (
     ANNOTATION,

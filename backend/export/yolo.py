@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
+
 from samvid.export.frames import (
     Category,
     ExportFrame,

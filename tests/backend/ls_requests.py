@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-
 BRUSH_CONFIG = """<View>
   <Image name="image" value="$image"/>
   <BrushLabels name="tag" toName="image"><Label value="Car"/><Label value="Person"/></BrushLabels>

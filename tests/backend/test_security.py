@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import numpy as np
 import pytest
 from ls_requests import keypoint, png_bytes, predict_body, write_png
-
-import numpy as np
 
 from samvid.app import create_app
 from samvid.auth import basic_auth_header, basic_auth_ok

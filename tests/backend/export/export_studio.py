@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import requests
+
 from samvid.studio.results import brush_result, decode_polygon, polygon_result
 
 H, W = 48, 64

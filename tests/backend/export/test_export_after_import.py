@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 from export_studio import disk
+
 from samvid.cli import main
 from samvid.export import davis
 from samvid.studio.results import brush_result

@@ -7,13 +7,14 @@ import logging
 import numpy as np
 import pytest
 from export_studio import H, W, disk, rect, region
+from services import free_port
+
 from samvid.cli import main
 from samvid.export import davis, export
 from samvid.export.frames import Problems
 from samvid.export.images import ImageFetcher
 from samvid.export.reader import ProjectReader
 from samvid.studio.results import brush_result
-from services import free_port
 
 pytestmark = pytest.mark.studio
 

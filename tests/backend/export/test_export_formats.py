@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from export_studio import H, W, disk, rect
+
 from samvid.errors import ConfigError
 from samvid.export import FORMATS, davis
 from samvid.export.frames import Category, ExportFrame, Problems, frame_masks

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 from pycocotools.coco import COCO
+
 from samvid.cli import main
 from samvid.export import FORMATS
 
