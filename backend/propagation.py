@@ -24,11 +24,13 @@ from samvid.settings import Settings
 from samvid.studio.client import Studio, Task
 from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.studio.results import brush_result, decode_mask, polygon_result
+from samvid.tracker.engines import make_engine
 
 log = logging.getLogger(__name__)
 
 MODEL_PREFIX = "samvid-track"
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # about 15 s of Label Studio being away  # model_version of every prediction this module writes
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+MAX_OBJECTS = 100  # per job: memory and time grow with every object tracked  # about 15 s of Label Studio being away  # model_version of every prediction this module writes
 DIRECTIONS = ("forward", "backward", "both")
 
 
@@ -131,15 +133,6 @@ class TaskFrames:
         return self.images.decode(self.images.fetch(task.data[self.image_key], task.id))
 
 
-def make_engine(name: str):
-    from samvid.tracker.flow_engine import FlowEngine
-
-    engines = {"flow": lambda: FlowEngine("quality"), "flow-preview": lambda: FlowEngine("preview")}
-    if name not in engines:
-        raise BadRequest(f"unknown tracker engine {name!r}; choose one of {', '.join(engines)}")
-    return engines[name]()
-
-
 class Propagator:
     """Runs one propagation request against a Label Studio project."""
 
@@ -199,6 +192,9 @@ class Propagator:
             seeds = [s for s in seeds if s.key in req.objects]
         if not seeds:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
+        if len(seeds) > MAX_OBJECTS:
+            raise BadRequest(f"frame {req.frame} has {len(seeds)} objects; a job takes at most "
+                             f"{MAX_OBJECTS}: propagate them in groups with 'objects'")
         walks = []
         if req.direction in ("forward", "both"):
             walks.append(self._walk(tasks, index, +1, req.frames))

@@ -114,7 +114,7 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
     from pathlib import Path
 
     from samvid.boxtrack import track_box
-    from samvid.propagation import make_engine
+    from samvid.tracker.engines import make_engine
     from samvid.tracker.frames import open_frames
 
     data = task.get("data") if isinstance(task, dict) else None
