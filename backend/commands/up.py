@@ -1,0 +1,113 @@
+"""``samvid up``: Label Studio + samvid with a demo project, ready to label, in one command.
+
+The work is in ``samvid.launcher``; this module parses flags and prints the banner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
+from samvid.models.registry import DEFAULT_MODEL
+from samvid.studio.configs import parse_labels
+
+log = logging.getLogger("samvid.up")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO",
+                        help="videos to import (default: a small generated demo clip)")
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                        help="where Label Studio's database, frames, logs and the admin's "
+                             "credentials live (default: %(default)s)")
+    parser.add_argument("--model", default=os.environ.get("SAMVID_MODEL", DEFAULT_MODEL),
+                        help="model for the backend (default: $SAMVID_MODEL or %(default)s); "
+                             "falls back to `classic` when its weights are not here")
+    parser.add_argument("--device", default=os.environ.get("SAMVID_DEVICE"),
+                        help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--project", default="samvid demo", help="project title")
+    parser.add_argument("--labels", help="comma-separated labels (default: Object)")
+    net = parser.add_argument_group("addresses")
+    net.add_argument("--host", default="127.0.0.1",
+                     help="address Label Studio and the backend listen on (default %(default)s)")
+    net.add_argument("--port", type=int, default=8080, help="Label Studio port")
+    net.add_argument("--backend-port", type=int, default=9090, help="samvid backend port")
+    net.add_argument("--backend-url",
+                     help="the backend's URL as Label Studio reaches it "
+                          "(default http://HOST:BACKEND_PORT)")
+    net.add_argument("--timeout", type=float, default=300.0,
+                     help="seconds to wait for each service to start (default %(default)s)")
+    attach = parser.add_argument_group("attach to an existing Label Studio")
+    attach.add_argument("--no-studio", action="store_true",
+                        help="do not start Label Studio; use --label-studio-url and --api-key")
+    attach.add_argument("--no-backend", action="store_true",
+                        help="do not start the backend either: register the one at "
+                             "--backend-url, import, print the URL and exit (docker compose)")
+    attach.add_argument("--label-studio-url", default=os.environ.get("LABEL_STUDIO_URL"))
+    attach.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"))
+    attach.add_argument("--document-root", type=Path,
+                        default=_env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
+                        help="that Label Studio's LOCAL_FILES_DOCUMENT_ROOT, when it runs on "
+                             "this machine (default: upload frames through its API)")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    options = UpOptions(
+        data_dir=args.data_dir, model=args.model, device=args.device, host=args.host,
+        port=args.port, backend_port=args.backend_port, backend_url=args.backend_url,
+        videos=list(args.videos), project=args.project, labels=parse_labels(args.labels),
+        no_studio=args.no_studio, no_backend=args.no_backend,
+        studio_url=args.label_studio_url, api_key=args.api_key,
+        document_root=args.document_root, timeout=args.timeout,
+    )
+    # `kill` (and docker stop, systemd) must stop the children as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with Stack(options) as stack:
+        try:
+            ready = stack.start()
+            _banner(ready, owns_processes=bool(stack.children))
+            if not stack.children:  # nothing started here: registering was the whole job
+                return 0
+            stopped = stack.watch()
+        except KeyboardInterrupt:
+            print("\nstopping Label Studio and the samvid backend...", file=sys.stderr)
+            return 0
+        print(f"samvid up: {stopped.died()}", file=sys.stderr)
+        return 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _banner(ready: Ready, owns_processes: bool) -> None:
+    lines = ["", "samvid is up.", "",
+             f"  Open         {ready.open_url}"]
+    creds = ready.new_credentials
+    if creds is not None:  # shown once; later runs point at the file
+        lines += [f"  Log in as    {creds.username}",
+                  f"  Password     {creds.password}",
+                  f"  API token    {creds.token}",
+                  f"               (saved in {ready.credentials_file}; not shown again)"]
+    elif ready.credentials_file:
+        lines += [f"  Log in as    {ready.username} (password in {ready.credentials_file})"]
+    lines += [f"  Label Studio {ready.studio_url}  (project {ready.project_id}, "
+              f"{len(ready.task_ids)} frames)",
+              f"  Backend      {ready.backend_url}  model {ready.model}"]
+    if ready.model_note:
+        lines += ["", f"  Note: {ready.model_note}"]
+    lines += ["", "Turn on Auto-Annotation, click the object with the smart keypoint, accept "
+              "the mask, Submit:", "the next frames are labelled for you."]
+    lines += ["Ctrl-C stops everything.", ""] if owns_processes else [""]
+    print("\n".join(lines), flush=True)
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None

@@ -1,0 +1,474 @@
+"""``samvid up`` as a library: Label Studio + the samvid backend as child processes.
+
+Everything lives under one data dir, so a second run finds and reuses it:
+
+    <data dir>/credentials.json   admin e-mail, password, API token (mode 600)
+    <data dir>/label-studio/      LABEL_STUDIO_BASE_DATA_DIR (SQLite, uploads)
+    <data dir>/files/             LOCAL_FILES_DOCUMENT_ROOT; frames go to files/samvid/
+    <data dir>/demo/demo.mp4      the generated demo clip
+    <data dir>/logs/              one log per child process
+    <data dir>/ready.json         written when everything is up, removed on exit
+
+Children run in their own sessions: Ctrl-C reaches ``samvid up`` only, which then stops
+the backend and Label Studio in that order, each with SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+from samvid.errors import ConfigError, StudioError
+
+log = logging.getLogger(__name__)
+
+ADMIN = "admin@samvid.local"
+LOG_TAIL_LINES = 25
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+    token: str = field(repr=False)
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> tuple[Credentials, bool]:
+        """The admin of this data dir; (credentials, True) when they were just made.
+
+        Label Studio stores the user and token on the first start of a data dir, so
+        they must be the same on every later start: they are kept in the data dir.
+        """
+        path = data_dir / "credentials.json"
+        if path.is_file():
+            return cls(**json.loads(path.read_text())), False
+        creds = cls(ADMIN, secrets.token_urlsafe(12), secrets.token_hex(20))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Created with 600 from the start: the token is an admin's key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(asdict(creds), fh, indent=2)
+        return creds, True
+
+
+@dataclass(frozen=True)
+class Layout:
+    data_dir: Path
+
+    @property
+    def studio_data(self) -> Path:
+        return self.data_dir / "label-studio"
+
+    @property
+    def files_root(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def frames_root(self) -> Path:
+        return self.files_root / "samvid"
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def demo_clip(self) -> Path:
+        return self.data_dir / "demo" / "demo.mp4"
+
+    @property
+    def ready_file(self) -> Path:
+        return self.data_dir / "ready.json"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "samvid"
+
+
+def studio_env(layout: Layout, creds: Credentials, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Label Studio's environment: every setting from the notes, set on every start
+    (some only count on the first start of a data dir, and harm nothing later)."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        LABEL_STUDIO_BASE_DATA_DIR=str(layout.studio_data),
+        LABEL_STUDIO_USERNAME=creds.username,
+        LABEL_STUDIO_PASSWORD=creds.password,
+        LABEL_STUDIO_USER_TOKEN=creds.token,
+        # Without it every API call with the token answers 401.
+        LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
+        # Without these, connecting a backend on 127.0.0.1 answers 403 (reserved address).
+        ML_BLOCK_LOCAL_IP="false",
+        SSRF_PROTECTION_ENABLED="false",
+        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(layout.files_root),
+        # Only the admin made above may log in; nobody signs up on a local demo.
+        LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
+        SENTRY_DSN="",
+        FRONTEND_SENTRY_DSN="",
+        COLLECT_ANALYTICS="false",
+    )
+    return env
+
+
+def backend_env(studio_url: str, api_key: str, files_root: Path | None,
+                base: dict[str, str] | None = None) -> dict[str, str]:
+    """The backend fetches frames from Label Studio (URL + token) or reads them from
+    disk under the local-files root, and writes propagated predictions back."""
+    env = dict(os.environ if base is None else base)
+    env.update(LABEL_STUDIO_URL=studio_url, LABEL_STUDIO_API_KEY=api_key)
+    if files_root is not None:
+        env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"] = str(files_root)
+        env["SAMVID_LOCAL_ROOTS"] = str(files_root)
+    return env
+
+
+# -- ports and processes ------------------------------------------------------------------------
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def require_free_port(host: str, port: int, what: str, flag: str) -> None:
+    if port_in_use(host, port):
+        raise ConfigError(f"port {port} on {host} is already in use, so {what} cannot start "
+                          f"there: stop what uses it (`ss -ltnp 'sport = :{port}'` shows it) "
+                          f"or pass {flag} <another port>")
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+@dataclass
+class Child:
+    """A child process in its own session, with its output in a log file."""
+
+    name: str
+    proc: subprocess.Popen
+    log_path: Path
+
+    @classmethod
+    def start(cls, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as out:  # the child keeps its own handle
+            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        # The pid beside the log: whoever finds a stray process can tell whose it is.
+        log_path.with_suffix(".pid").write_text(str(proc.pid))
+        log.info("started %s (pid %d), log: %s", name, proc.pid, log_path)
+        return cls(name, proc, log_path)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def died(self) -> str:
+        return (f"{self.name} exited with code {self.proc.returncode}; the end of its log "
+                f"({self.log_path}):\n{log_tail(self.log_path)}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to the whole process group (Label Studio forks), SIGKILL if it lingers."""
+        self.log_path.with_suffix(".pid").unlink(missing_ok=True)
+        if self.proc.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout)
+                log.info("stopped %s", self.name)
+                return
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0f s; killing it", self.name, timeout)
+        self.proc.wait()
+
+
+def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
+                  headers: dict[str, str] | None = None) -> None:
+    """Poll ``url`` until it answers 200; fail early (with the log) if the child dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise StudioError(f"{what} failed to start: {child.died()}")
+        try:
+            if requests.get(url, headers=headers, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass  # not listening yet
+        time.sleep(0.5)
+    tail = f"; the end of its log ({child.log_path}):\n{log_tail(child.log_path)}" if child else ""
+    raise StudioError(f"{what} did not answer {url} within {timeout:.0f} s{tail}")
+
+
+def label_studio_argv(host: str, port: int) -> list[str]:
+    exe = shutil.which("label-studio") or str(Path(sys.executable).parent / "label-studio")
+    if not Path(exe).exists():
+        raise StudioError("the `label-studio` program is not installed: pip install "
+                          "'samvid[studio]' (or attach to yours with --no-studio "
+                          "--label-studio-url URL --api-key TOKEN)")
+    return [exe, "start", "--no-browser", "--internal-host", host, "-p", str(port)]
+
+
+def serve_argv(host: str, port: int, model: str, device: str | None) -> list[str]:
+    argv = [sys.executable, "-m", "samvid.cli", "serve", "--host", host, "--port", str(port),
+            "--model", model]
+    if model not in ("classic", "standin"):
+        argv += ["--fallback", "classic"]  # a second net under the fast check of pick_model
+    if device:
+        argv += ["--device", device]
+    return argv
+
+
+def write_ready(path: Path, info: dict[str, object]) -> None:
+    """What a script or test needs once everything is up (no secrets: those are in
+    credentials.json)."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(info, indent=2))
+    os.replace(partial, path)
+
+
+# -- model ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    requested: str
+    model: str  # what the backend is started with
+    note: str = ""  # why it differs from the request, for the banner
+
+
+def weights_present(name: str) -> bool:
+    """True when ``name`` can be loaded without the network: a built-in model, a local
+    folder with a config, or a hub id whose config and safetensors are in the HF cache.
+    Reads the cache index only (milliseconds); loading the model would take seconds."""
+    if name in ("classic", "standin") or name.startswith("standin:"):
+        return True
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return (local / "config.json").is_file()
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        return isinstance(try_to_load_from_cache(name, filename), str)
+
+    return cached("config.json") and cached("model.safetensors")
+
+
+def pick_model(requested: str) -> ModelChoice:
+    """The requested model, or ``classic`` when its weights are not on this machine.
+
+    ``samvid up`` must work on a fresh, offline machine; the backend still gets
+    ``--fallback classic``, so a wrong guess here costs a slower start, not a failure.
+    """
+    if weights_present(requested):
+        return ModelChoice(requested, requested)
+    return ModelChoice(requested, "classic", (
+        f"no weights for {requested} on this machine: using the weight-free `classic` "
+        f"segmenter. For SAM, fetch them (`hf download {requested}`, or copy a folder and "
+        "pass --model /path/to/it) and run samvid up again."))
+
+
+# -- the stack ----------------------------------------------------------------------------------
+
+
+@dataclass
+class UpOptions:
+    data_dir: Path
+    model: str
+    device: str | None = None
+    host: str = "127.0.0.1"  # where Label Studio and the backend listen
+    port: int = 8080
+    backend_port: int = 9090
+    backend_url: str | None = None  # the backend as Label Studio reaches it
+    videos: list[Path] = field(default_factory=list)  # empty: the generated demo clip
+    project: str = "samvid demo"
+    labels: list[str] = field(default_factory=list)
+    no_studio: bool = False
+    no_backend: bool = False  # a backend already runs at backend_url: register it only
+    studio_url: str | None = None  # with no_studio
+    api_key: str | None = field(default=None, repr=False)  # with no_studio
+    document_root: Path | None = None  # with no_studio: that LS's local-files root
+    timeout: float = 300.0  # first start of Label Studio: ~30 s, minutes on a busy machine
+
+
+@dataclass
+class Ready:
+    studio_url: str
+    backend_url: str
+    project_id: int
+    task_ids: list[int]  # the first clip's frames, in order
+    open_url: str  # frame 0 of the first clip in the labelling view
+    model: str  # as the running backend reports it
+    model_note: str
+    username: str
+    credentials_file: str | None
+    new_credentials: Credentials | None = field(default=None, repr=False)
+
+
+class Stack:
+    """Label Studio (unless attached) and ``samvid serve``; ``with Stack(o) as s: s.start()``."""
+
+    def __init__(self, options: UpOptions) -> None:
+        self.o = options
+        self.layout = Layout(options.data_dir.expanduser().resolve())
+        self.children: list[Child] = []
+        self._health_url = ""
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for child in reversed(self.children):  # the backend first: it talks to Label Studio
+            child.stop()
+        self.children.clear()
+        self.layout.ready_file.unlink(missing_ok=True)
+
+    def watch(self, poll: float = 1.0) -> Child:
+        """Block until a child exits; returns it (Ctrl-C raises KeyboardInterrupt here)."""
+        while True:
+            for child in self.children:
+                if not child.alive():
+                    return child
+            time.sleep(poll)
+
+    # -- start --------------------------------------------------------------------------------
+
+    def start(self) -> Ready:
+        from samvid.studio.client import Studio
+
+        if self.o.no_studio and not (self.o.studio_url and self.o.api_key):
+            raise ConfigError("--no-studio needs --label-studio-url and --api-key (Label "
+                              "Studio: Account & Settings > Access Token)")
+        # With --no-backend the model is the running backend's business, not ours.
+        choice = ModelChoice(self.o.model, self.o.model) if self.o.no_backend else \
+            pick_model(self.o.model)
+        if choice.note:
+            log.warning("%s", choice.note)
+        self.layout.data_dir.mkdir(parents=True, exist_ok=True)
+        self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
+        if self.o.no_studio:
+            url, key, creds, new = self.o.studio_url.rstrip("/"), self.o.api_key, None, False
+            files_root = self.o.document_root
+        else:
+            creds, new = Credentials.load_or_create(self.layout.data_dir)
+            url, key = self._start_studio(creds), creds.token
+            files_root = self.layout.files_root
+        studio = Studio(url, key)
+        studio.check()
+        backend_url = self._start_backend(choice, url, key, files_root)
+        summary = self._import(studio, files_root, backend_url)
+        clip = summary.clips[0].clip
+        task_ids = [t.id for t in studio.list_tasks(summary.project_id, clip=clip)]
+        if not task_ids:
+            raise StudioError(f"project {summary.project_id} has no task for {clip}")
+        # The model as the backend reports it: the truth, whatever pick_model guessed.
+        health = requests.get(self._health_url, timeout=10).json()
+        ready = Ready(
+            studio_url=url, backend_url=backend_url, project_id=summary.project_id,
+            task_ids=task_ids,
+            open_url=f"{url}/projects/{summary.project_id}/data?task={task_ids[0]}",
+            model=str(health.get("model_version", choice.model)), model_note=choice.note,
+            username=creds.username if creds else "(your Label Studio user)",
+            credentials_file=None if creds is None else str(self.layout.data_dir / "credentials.json"),
+            new_credentials=creds if new else None,
+        )
+        info = {k: v for k, v in asdict(ready).items() if k != "new_credentials"}
+        write_ready(self.layout.ready_file, info)
+        return ready
+
+    def _start_studio(self, creds: Credentials) -> str:
+        host, port = self.o.host, self.o.port
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        whoami = f"{url}/api/current-user/whoami"
+        auth = {"Authorization": f"Token {creds.token}"}
+        if port_in_use(host, port):
+            try:  # our own Label Studio from an earlier `samvid up` that is still running
+                if requests.get(whoami, headers=auth, timeout=5).status_code == 200:
+                    log.info("Label Studio for %s is already running on %s: reusing it",
+                             self.layout.data_dir, url)
+                    return url
+            except requests.RequestException:
+                pass
+            require_free_port(host, port, "Label Studio", "--port")
+        self.layout.files_root.mkdir(parents=True, exist_ok=True)
+        first = not self.layout.studio_data.exists()
+        child = Child.start("Label Studio", label_studio_argv(host, port),
+                            studio_env(self.layout, creds), self.layout.logs / "label-studio.log")
+        self.children.append(child)
+        log.info("waiting for Label Studio on %s%s", url,
+                 " (first start: database migrations, about 30 s or more)" if first else "")
+        wait_until_up(f"{url}/health", child, self.o.timeout, "Label Studio")
+        # /health answers before the admin and its token exist on a first start.
+        wait_until_up(whoami, child, 120, "Label Studio's API token", headers=auth)
+        return url
+
+    def _local_backend_url(self) -> str:
+        host = "127.0.0.1" if self.o.host in ("0.0.0.0", "::") else self.o.host
+        return f"http://{host}:{self.o.backend_port}"
+
+    def _start_backend(self, choice: ModelChoice, studio_url: str, key: str,
+                       files_root: Path | None) -> str:
+        if self.o.no_backend:  # e.g. the compose one-shot: the backend is another container
+            if not self.o.backend_url:
+                raise ConfigError("--no-backend needs --backend-url (the running backend)")
+            self._health_url = f"{self.o.backend_url.rstrip('/')}/health"
+            wait_until_up(self._health_url, None, self.o.timeout, "the samvid backend")
+            return self.o.backend_url.rstrip("/")
+        require_free_port(self.o.host, self.o.backend_port, "the samvid backend",
+                          "--backend-port")
+        env = backend_env(studio_url, key, files_root)
+        child = Child.start("samvid serve",
+                            serve_argv(self.o.host, self.o.backend_port, choice.model,
+                                       self.o.device),
+                            env, self.layout.logs / "samvid-serve.log")
+        self.children.append(child)
+        # The model loads before the server listens: SAM takes a while on a CPU.
+        self._health_url = f"{self._local_backend_url()}/health"
+        wait_until_up(self._health_url, child, self.o.timeout, "the samvid backend")
+        return (self.o.backend_url or self._local_backend_url()).rstrip("/")
+
+    def _import(self, studio, files_root: Path | None, backend_url: str):
+        from samvid.demo import write_demo_clip
+        from samvid.studio.configs import load_config
+        from samvid.studio.importer import ImportOptions, import_videos
+
+        videos = self.o.videos or [write_demo_clip(self.layout.demo_clip)]
+        options = ImportOptions(
+            project=self.o.project,
+            label_config=load_config("brush").render(self.o.labels),
+            document_root=files_root,
+            frames_root=None if files_root is None else files_root / "samvid",
+            upload=files_root is None,  # a Label Studio elsewhere: frames go through its API
+            backend_url=backend_url,  # connected as interactive; LS adds the /webhook itself
+        )
+        summary = import_videos(studio, videos, options)
+        log.info("project %r (id %d): %d tasks added, %d already there", summary.project_title,
+                 summary.project_id, summary.tasks_created, summary.tasks_existing)
+        return summary

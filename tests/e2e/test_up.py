@@ -1,0 +1,145 @@
+"""`samvid up` as a user meets it: failures that say what to do, re-runs that reuse
+everything, and attaching to a Label Studio that is already running."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+from up_process import MODEL, Up, port_open
+
+pytestmark = pytest.mark.studio
+
+
+def test_a_taken_port_is_named_with_the_flag_to_change_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stack = Up.start(tmp_path / "data", "--model", "standin", port=port)
+        assert stack.proc.wait(60) == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in stack.output
+    assert "--port" in stack.output
+
+
+def test_label_studio_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "label-studio"
+    fake.write_text("#!/bin/sh\necho 'django.db.utils.OperationalError: disk I/O error'\n"
+                    "exit 3\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stack = Up.start(tmp_path / "data", "--model", "standin")
+    assert stack.proc.wait(60) == 2
+    assert "Label Studio failed to start" in stack.output
+    assert "exited with code 3" in stack.output
+    assert "disk I/O error" in stack.output  # the tail of its log, right in the message
+
+
+def connections(stack: Up, project: int) -> list[tuple[int, str]]:
+    return [(b["id"], b["url"]) for b in stack.api("GET", "/api/ml", params={"project": project})]
+
+
+def test_running_again_reuses_everything(running) -> None:
+    first, ready = running.stack, running.ready
+    creds = first.credentials
+    backends = connections(first, ready["project_id"])
+    assert first.interrupt() == 0
+    assert not port_open(first.port) and not port_open(first.backend_port)
+
+    again = Up.start(first.data_dir, "--model", MODEL, port=first.port,
+                     backend_port=first.backend_port)
+    running.stack = again  # whatever happens next, the session fixture stops this one
+    running.ready = again.wait_ready()
+    assert running.ready["project_id"] == ready["project_id"]
+    assert running.ready["task_ids"] == ready["task_ids"]  # the clip was not imported twice
+    assert again.credentials == creds
+    assert creds["password"] not in again.output  # printed once, on the first run only
+    assert "credentials.json" in again.output
+    assert connections(again, ready["project_id"]) == backends  # not connected twice
+
+
+def test_attach_to_a_running_label_studio(running, tmp_path: Path) -> None:
+    host = running.stack
+    attached = Up.start(tmp_path / "data", "--model", "standin", "--no-studio",
+                        "--label-studio-url", f"http://127.0.0.1:{host.port}",
+                        "--api-key", host.credentials["token"], "--project", "attached")
+    try:
+        ready = attached.wait_ready()
+        assert ready["project_id"] != running.ready["project_id"]
+        assert ready["credentials_file"] is None
+        # No document root given: the frames went through Label Studio's upload API.
+        task = host.api("GET", f"/api/tasks/{ready['task_ids'][0]}")
+        assert task["data"]["image"].startswith("/data/upload/")
+    finally:
+        assert attached.interrupt() == 0
+    assert not port_open(attached.backend_port)
+    assert port_open(host.port), "stopping an attached `up` must leave Label Studio running"
+
+
+# -- the pure parts of samvid.launcher (no processes) --------------------------------------------
+
+
+def test_missing_sam_weights_fall_back_to_classic_and_say_how_to_get_them(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    from samvid.launcher import pick_model
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    choice = pick_model("facebook/sam2.1-hiera-tiny")
+    assert choice.model == "classic"
+    assert "no weights for facebook/sam2.1-hiera-tiny" in choice.note
+    assert "hf download facebook/sam2.1-hiera-tiny" in choice.note
+    assert pick_model("standin").model == "standin" and not pick_model("classic").note
+    folder = tmp_path / "sam-folder"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    assert pick_model(str(folder)).model == str(folder)
+
+
+def test_credentials_are_made_once_private_and_reused(tmp_path: Path) -> None:
+    from samvid.launcher import Credentials
+
+    made, new = Credentials.load_or_create(tmp_path)
+    again, new_again = Credentials.load_or_create(tmp_path)
+    assert new and not new_again and made == again
+    assert len(made.token) == 40 and made.password not in repr(made)
+    assert stat.S_IMODE((tmp_path / "credentials.json").stat().st_mode) == 0o600
+
+
+def test_label_studio_gets_every_setting_the_notes_list(tmp_path: Path) -> None:
+    from samvid.launcher import Credentials, Layout, backend_env, studio_env
+
+    creds, _ = Credentials.load_or_create(tmp_path)
+    env = studio_env(Layout(tmp_path), creds, base={})
+    assert env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == "true"
+    assert env["ML_BLOCK_LOCAL_IP"] == "false" and env["SSRF_PROTECTION_ENABLED"] == "false"
+    assert env["LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED"] == "true"
+    assert env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"] == str(tmp_path / "files")
+    assert env["LABEL_STUDIO_USER_TOKEN"] == creds.token
+    backend = backend_env("http://127.0.0.1:8080", creds.token, tmp_path / "files", base={})
+    assert backend == {"LABEL_STUDIO_URL": "http://127.0.0.1:8080",
+                       "LABEL_STUDIO_API_KEY": creds.token,
+                       "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(tmp_path / "files"),
+                       "SAMVID_LOCAL_ROOTS": str(tmp_path / "files")}
+
+
+def test_register_only_as_the_compose_one_shot_does(running, tmp_path: Path) -> None:
+    """`up --no-studio --no-backend`: both run elsewhere; register, import, exit 0."""
+    host = running.stack
+    backend = f"http://127.0.0.1:{host.backend_port}"
+    one_shot = Up.start(tmp_path / "data", "--no-studio", "--no-backend",
+                        "--label-studio-url", f"http://127.0.0.1:{host.port}",
+                        "--api-key", host.credentials["token"], "--backend-url", backend,
+                        "--project", "registered")
+    assert one_shot.proc.wait(120) == 0, one_shot.output
+    (project,) = [p for p in host.api("GET", "/api/projects")["results"]
+                  if p["title"] == "registered"]
+    assert [url for _, url in connections(host, project["id"])] == [backend]
+    assert project["task_number"] == 12
