@@ -1,0 +1,61 @@
+"""The SAM 2.1 memory engine with random weights (none can be downloaded here):
+the plumbing runs -- several objects, prompts and masks, corrections, both
+directions, removal -- while mask content is not asserted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samvid.errors import BadRequest
+from samvid.prompts import Prompt
+from samvid.tracker.memory_engine import MemoryEngine, load_video_model
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return MemoryEngine(load_video_model(random_weights=True))
+
+
+@pytest.fixture
+def frames():
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+
+
+def _disk(cx, cy, r=8, shape=(48, 64)):
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return (xs - cx) ** 2 + (ys - cy) ** 2 <= r * r
+
+
+def test_two_objects_from_a_mask_and_a_click_keep_their_ids(engine, frames):
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 7, _disk(20, 20))
+    engine.add_prompt(state, 0, 3, Prompt(points=((45.5, 30.5),), labels=(1,)))
+    out = list(engine.propagate(state, start=0))
+    assert [fm.frame for fm in out] == [0, 1, 2]
+    for fm in out:
+        assert fm.object_ids == (3, 7)
+        assert fm.masks.shape == (2, 48, 64) and fm.masks.dtype == bool
+        assert ((fm.masks.reshape(2, -1).any(axis=1)) <= fm.visible).all()  # invisible -> empty
+
+
+def test_a_correction_conditions_a_backward_walk_and_removal_drops_the_object(engine, frames):
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, _disk(20, 20))
+    engine.add_prompt(state, 2, 2, Prompt(box=(30.0, 10.0, 60.0, 40.0)))
+    engine.add_mask(state, 2, 1, _disk(26, 22))  # the user corrects object 1 on frame 2
+    assert [fm.frame for fm in engine.propagate(state, start=2, reverse=True)] == [2, 1, 0]
+    engine.remove_object(state, 2)
+    (fm,) = list(engine.propagate(state, start=2, max_frames=1))
+    assert fm.object_ids == (1,)
+
+
+def test_prompts_outside_the_frame_are_refused(engine, frames):
+    from samvid.errors import PromptError
+
+    state = engine.init_state(frames)
+    with pytest.raises(PromptError):
+        engine.add_prompt(state, 0, 1, Prompt(points=((500.0, 5.0),), labels=(1,)))
+    with pytest.raises(BadRequest):
+        engine.add_prompt(state, 9, 1, Prompt(points=((5.0, 5.0),), labels=(1,)))

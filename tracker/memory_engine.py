@@ -1,0 +1,159 @@
+"""Memory-based propagation with SAM 2.1 video models (``transformers.Sam2VideoModel``).
+
+The model keeps a memory of the frames it has seen (the conditioning frames the user
+gave, the last few tracked ones) and segments each new frame against it, so several
+objects at once, corrections on any frame (a corrected frame becomes a new
+conditioning frame) and objects that leave and come back are handled by the model.
+
+Frames are streamed into the inference session one at a time and everything older
+than the model's memory window is dropped after each step: memory stays flat however
+long the video. Frames are preprocessed by hand (resize + ImageNet normalisation)
+because the ``transformers`` video processor needs torchvision.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from samvid.errors import BadRequest, ModelUnavailable
+from samvid.prompts import Prompt
+from samvid.tracker.engine import Engine, ObjectResult, TrackState
+
+log = logging.getLogger(__name__)
+
+INPUT_SIZE = 1024
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+KEEP_FRAMES = 16  # tracked frames kept per object: the model reads the last 6 (num_maskmem 7)
+
+
+def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: bool = False) -> Any:
+    """A ``Sam2VideoModel``: pretrained (hub cache or a local folder) or random weights."""
+    import transformers as tf
+
+    if random_weights:
+        return tf.Sam2VideoModel(tf.Sam2VideoConfig()).eval()
+    source = str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
+    try:
+        return tf.Sam2VideoModel.from_pretrained(source, local_files_only=True, use_safetensors=True).eval()
+    except OSError as exc:
+        raise ModelUnavailable(
+            f"no weights for {name!r} on this machine: `samvid models pull {name}` on a connected "
+            "machine, or use the model-free engine (SAMVID_TRACKER=flow)"
+        ) from exc
+
+
+class MemoryEngine(Engine):
+    """SAM 2.1 video propagation. ``add_prompt`` takes clicks or a box, ``add_mask`` a mask."""
+
+    name = "sam2"
+    has_model = True
+
+    def __init__(self, model: Any, device: str = "cpu") -> None:
+        import torch
+
+        self.model = model.to(device)
+        self.device = device
+        self.dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        self.model.to(self.dtype)
+
+    def add_prompt(self, state: TrackState, frame: int, obj_id: int, prompt: Prompt) -> None:
+        """Clicks and/or a box for ``obj_id`` on ``frame`` (pixels of the original frame)."""
+        self._check_frame(state, frame)
+        prompt.validate_inside(state.width, state.height)
+        # The walk hands the prompt to the run on that frame, like a given mask.
+        state.inputs.setdefault(frame, {})[int(obj_id)] = prompt  # type: ignore[assignment]
+
+    def _new_run(self, state: TrackState) -> _MemoryRun:
+        return _MemoryRun(self, state)
+
+
+class _MemoryRun:
+    def __init__(self, engine: MemoryEngine, state: TrackState) -> None:
+        from transformers import Sam2VideoInferenceSession
+
+        self.engine, self.state = engine, state
+        self.session = Sam2VideoInferenceSession(
+            video_height=state.height, video_width=state.width, inference_device=engine.device,
+            inference_state_device=engine.device, video_storage_device=engine.device,
+            dtype=engine.dtype,
+        )
+        self.last_index: int | None = None
+
+    def _pixels(self, image: np.ndarray):
+        import torch
+
+        resized = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
+        normalised = (resized.astype(np.float32) / 255.0 - MEAN) / STD
+        return torch.from_numpy(normalised.transpose(2, 0, 1).copy()).to(self.engine.device, self.engine.dtype)
+
+    def _give(self, index: int, obj_id: int, given: Any) -> None:
+        import torch
+
+        session = self.session
+        obj_idx = session.obj_id_to_idx(obj_id)
+        if isinstance(given, Prompt):
+            sx, sy = INPUT_SIZE / self.state.width, INPUT_SIZE / self.state.height
+            coords = [(x * sx, y * sy) for x, y in given.points]
+            labels = list(given.labels)
+            if given.box is not None:  # SAM 2 encodes a box as two corner points, labels 2 and 3
+                x0, y0, x1, y1 = given.box
+                coords = [(x0 * sx, y0 * sy), (x1 * sx, y1 * sy), *coords]
+                labels = [2, 3, *labels]
+            session.add_point_inputs(obj_idx, index, {
+                "point_coords": torch.tensor([[coords]], dtype=torch.float32),
+                "point_labels": torch.tensor([[labels]], dtype=torch.int32),
+            })
+            session.remove_mask_inputs(obj_idx, index)
+        else:
+            mask = torch.from_numpy(np.ascontiguousarray(given, dtype=np.float32))[None, None]
+            mask = torch.nn.functional.interpolate(mask, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
+                                                   align_corners=False, antialias=True)
+            session.add_mask_inputs(obj_idx, index, (mask >= 0.5).float())
+            session.remove_point_inputs(obj_idx, index)
+
+    def step(self, index: int, image: np.ndarray, given: dict[int, Any]) -> dict[int, ObjectResult]:
+        import torch
+
+        reverse = self.last_index is not None and index < self.last_index
+        self.last_index = index
+        for obj_id, value in given.items():
+            self._give(index, obj_id, value)
+        if given:
+            self.session.obj_with_new_inputs = list(given)
+        if not self.session.obj_ids:
+            return {}
+        with torch.inference_mode():
+            out = self.engine.model(inference_session=self.session, frame=self._pixels(image),
+                                    frame_idx=index, reverse=reverse)
+            logits = torch.nn.functional.interpolate(out.pred_masks.float(), size=(self.state.height, self.state.width),
+                                                     mode="bilinear", align_corners=False)[:, 0]
+            present = out.object_score_logits.float().reshape(-1)
+        masks = (logits > 0).cpu().numpy()
+        scores = torch.sigmoid(present).cpu().numpy()
+        results = {}
+        for k, obj_id in enumerate(out.object_ids):
+            visible = bool(present[k] > 0) and bool(masks[k].any())
+            results[int(obj_id)] = ObjectResult(masks[k] if visible else np.zeros_like(masks[k]),
+                                                float(scores[k]), visible)
+        self._forget(index)
+        return results
+
+    def _forget(self, index: int) -> None:
+        """Drop what the model will not read again: the frame itself, old tracked outputs."""
+        session = self.session
+        session.processed_frames.pop(index, None)
+        for outputs in session.output_dict_per_obj.values():
+            old = [f for f in outputs["non_cond_frame_outputs"] if abs(f - index) > KEEP_FRAMES]
+            for f in old:
+                del outputs["non_cond_frame_outputs"][f]
+
+
+def check_engine_name(name: str) -> None:
+    if name != "sam2":
+        raise BadRequest(f"unknown memory engine {name!r}")
