@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from samvid.errors import BadRequest, ModelUnavailable
+from samvid.errors import ModelUnavailable
 from samvid.prompts import Prompt
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 
@@ -153,7 +153,3 @@ class _MemoryRun:
             for f in old:
                 del outputs["non_cond_frame_outputs"][f]
 
-
-def check_engine_name(name: str) -> None:
-    if name != "sam2":
-        raise BadRequest(f"unknown memory engine {name!r}")
