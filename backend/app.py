@@ -19,12 +19,13 @@ from werkzeug.exceptions import HTTPException
 
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
-from samvid.errors import BadRequest, SamvidError
+from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache
+from samvid.errors import BadRequest, NoEverythingMode, SamvidError
 from samvid.images import ImageSource
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
-from samvid.propagation import PropagationRequest
+from samvid.propagation import PropagationRequest, human_annotated
 from samvid.settings import Settings
 from samvid.studio import protocol, video
 from samvid.studio.events import propagation_from_event
@@ -45,6 +46,7 @@ def create_app(
     app.extensions["samvid.settings"] = settings
     app.extensions["samvid.jobs"] = jobs
 
+    auto_cache = AutoRegionsCache()
     metrics = Metrics(predictor, jobs.states)
     app.extensions["samvid.metrics"] = metrics
 
@@ -137,6 +139,8 @@ def create_app(
         target = protocol.parse_config(body.get("label_config"))
         prompts = protocol.prompts_from_context(params.get("context"))
         if not prompts:
+            if settings.auto:
+                return jsonify(results=_automatic(predictor, settings, tasks, target, auto_cache))
             return jsonify(results=_on_open(predictor, settings, body, target))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
@@ -223,6 +227,28 @@ def _region(target: protocol.MaskTarget, mask, label: str, item_index: int | Non
         item_index=item_index,
         score=score,
     )
+
+
+def _automatic(predictor: Predictor, settings: Settings, tasks: list, target, cache: AutoRegionsCache) -> list:
+    """SAM's automatic masks for frames opened without annotation: what is computed now,
+    the rest queued (a grid takes longer than Label Studio waits)."""
+    answers = []
+    for task in tasks[:50]:  # batch "Retrieve predictions": cached now, the rest queued
+        if not isinstance(task, dict) or human_annotated(task):
+            answers.append({"result": [], "score": 0.0, "model_version": predictor.version})
+            continue
+        try:
+            regions = cache.get_or_queue(
+                predictor, protocol.image_ref(task, target, None), task.get("id"), target,
+                protocol.choose_label(target, None), AutoConfig(grid=settings.auto_grid))
+        except NoEverythingMode as exc:
+            g.note = exc.message
+            return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}]
+        regions = regions or []
+        score = sum(r.get("score", 0.0) for r in regions) / len(regions) if regions else 0.0
+        answers.append({"result": regions, "score": score,
+                        "model_version": f"{AUTO_MODEL_PREFIX}:{predictor.version}"})
+    return answers
 
 
 def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], target) -> list:

@@ -54,6 +54,10 @@ class ModelUnavailable(SamvidError):
     status = 503
 
 
+class NoEverythingMode(SamvidError):
+    """The configured segmenter has no automatic ("segment everything") mode."""
+
+
 class NotFound(SamvidError):
     status = 404
 

@@ -30,7 +30,7 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 FINAL = {DONE, FAILED, CANCELLED}
 
 # kind -> "module:function"; the function takes (payload, JobContext, Settings) -> dict.
-RUNNERS = {"propagate": "samvid.propagation:run_job"}
+RUNNERS = {"propagate": "samvid.propagation:run_job", "prelabel": "samvid.prelabel:run_job"}
 
 
 @dataclass

@@ -116,7 +116,10 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
 
 
 def human_annotated(task: dict[str, Any]) -> bool:
-    return int(task.get("total_annotations") or 0) - int(task.get("cancelled_annotations") or 0) > 0
+    """Whether a task has a live human annotation (API counters, or the annotations list)."""
+    if "total_annotations" in task:
+        return int(task.get("total_annotations") or 0) - int(task.get("cancelled_annotations") or 0) > 0
+    return any(isinstance(a, dict) and not a.get("was_cancelled") for a in task.get("annotations") or [])
 
 
 class TaskFrames:

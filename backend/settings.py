@@ -52,6 +52,9 @@ class Settings:
     tracker: str = "flow"  # SAMVID_TRACKER: flow | flow-preview (model-free), or a model engine
     propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
     propagate_direction: str = "forward"  # SAMVID_PROPAGATE_DIRECTION: forward | backward | both
+    # Automatic masks
+    auto: bool = False  # SAMVID_AUTO: SAM's automatic masks on a frame that opens unannotated
+    auto_grid: int = 16  # SAMVID_AUTO_GRID: clicks per side of the grid (16 or 32)
     # Serving
     auth_user: str = ""  # SAMVID_AUTH_USER: HTTP basic auth on every route but /health
     auth_password: str = field(default="", repr=False)  # SAMVID_AUTH_PASSWORD
@@ -84,6 +87,8 @@ class Settings:
             "propagate_direction": "SAMVID_PROPAGATE_DIRECTION",
             "log_level": "SAMVID_LOG_LEVEL",
             "auth_user": "SAMVID_AUTH_USER",
+            "auto": "SAMVID_AUTO",
+            "auto_grid": "SAMVID_AUTO_GRID",
             "auth_password": "SAMVID_AUTH_PASSWORD",
         }
         types = {f.name: f.type for f in fields(cls)}

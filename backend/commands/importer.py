@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rate = pick.add_mutually_exclusive_group()
     rate.add_argument("--stride", type=int, default=1, metavar="N", help="every Nth frame")
     rate.add_argument("--fps", type=float, metavar="F", help="about F frames per second")
+    pick.add_argument("--keyframes", action="store_true",
+                      help="only the codec's key frames (with --stride/--fps: those too)")
+    pick.add_argument("--scene-change", type=float, metavar="T",
+                      help="the first frame of every shot: a frame whose grey-level distribution moved "
+                           "by T or more (0-1, a fraction of the grey range) from the "
+                           "previous frame's; 0.15 is a good start")
     pick.add_argument("--start", type=float, metavar="S", help="first second (inclusive)")
     pick.add_argument("--end", type=float, metavar="S", help="last second (exclusive)")
     studio = parser.add_argument_group("Label Studio")
@@ -101,6 +107,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         raise VideoError(f"--start {args.start}: must be 0 or more")
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise VideoError(f"--end {args.end} must be after --start {args.start}")
+    if args.scene_change is not None and not 0 < args.scene_change <= 1:
+        raise VideoError(f"--scene-change {args.scene_change}: must be more than 0, at most 1")
     if not 1 <= args.jpeg_quality <= 100:
         raise VideoError(f"--jpeg-quality {args.jpeg_quality}: must be 1-100")
     config = load_config(args.config)
@@ -117,6 +125,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         upload=args.upload,
         stride=args.stride,
         fps=args.fps,
+        keyframes=args.keyframes,
+        scene_change=args.scene_change,
         start=args.start,
         end=args.end,
         backend_url=None if args.no_backend else args.backend_url,

@@ -34,6 +34,7 @@ import numpy as np
 from samvid.errors import SamvidError, StudioError, VideoError
 from samvid.studio.client import Project, Studio
 from samvid.tracker.frames import (
+    FolderReader,
     FrameReader,
     is_image_file,
     is_video_file,
@@ -87,6 +88,44 @@ def select_frames(
             while tick <= t + EPSILON:  # skip ticks that fell in a gap (VFR)
                 tick += 1.0 / fps
     return chosen
+
+
+def keyframe_indices(keyframes: Sequence[bool], window: Sequence[int]) -> list[int]:
+    """The indices in ``window`` whose frame is a codec key frame:
+    ``keyframe_indices([True, False, True, False], [1, 2, 3]) == [2]``."""
+    return [i for i in window if keyframes[i]]
+
+
+def scene_starts(differences: Sequence[float], threshold: float) -> list[int]:
+    """Positions where a shot starts: the first, then every one whose difference from the
+    one before is at least ``threshold``. ``differences[k]`` compares frame k-1 and frame k
+    (``differences[0]`` is ignored): ``scene_starts([0, .05, .6, .1, .9], .5) == [0, 2, 4]``.
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"the scene-change threshold must be in (0, 1], not {threshold}")
+    return [k for k, d in enumerate(differences) if k == 0 or d >= threshold]
+
+
+def grey_histogram(image: np.ndarray) -> np.ndarray:
+    """Normalised 256-bin grey-level histogram of a small copy of an RGB frame.
+
+    A histogram rather than pixel differences: a pan or a walking person moves pixels
+    but keeps the histogram, a cut to another shot changes it.
+    """
+    small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    hist = np.bincount(grey.ravel(), minlength=256).astype(np.float64)
+    return hist / hist.sum()
+
+
+def histogram_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Earth mover's distance of two grey histograms, as a fraction of the grey range.
+
+    0 for alike frames, 1 for black against white; a whole frame 100 grey levels
+    brighter gives 100/256 = 0.39. Unlike a bin-by-bin distance, flicker of a few levels
+    on a flat frame stays small (it moves mass to the next bin, not far).
+    """
+    return float(np.abs(np.cumsum(a) - np.cumsum(b)).sum() / len(a))
 
 
 def clip_name(path: Path) -> str:
@@ -153,6 +192,8 @@ class ImportOptions:
     upload: bool = False
     stride: int = 1
     fps: float | None = None
+    keyframes: bool = False  # only codec key frames (with stride/fps: those too)
+    scene_change: float | None = None  # first frame of each shot: histogram_difference >= this
     start: float | None = None
     end: float | None = None
     backend_url: str | None = None
@@ -239,12 +280,47 @@ def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
                 raise VideoError(
                     f"{source}: no frame between --start {options.start} and --end "
                     f"{options.end} (the clip is {reader.duration:.2f} s long)")
+            if options.keyframes or options.scene_change is not None:
+                selected = _marked_frames(reader, selected, options)
+                if not selected:
+                    raise VideoError(f"{source}: no key frame between --start {options.start} "
+                                     f"and --end {options.end}; widen the window")
             plans[-1].selected = selected
     except BaseException:
         for plan in plans:
             plan.reader.close()
         raise
     return plans
+
+
+def _marked_frames(reader: FrameReader, selected: list[int], options: ImportOptions) -> list[int]:
+    """Key frames and/or shot starts inside the --start/--end window, plus the
+    --stride/--fps frames when one of those asks for more than every frame."""
+    window = select_frames(reader.times, start=options.start, end=options.end)
+    marks: set[int] = set()
+    if options.keyframes:
+        if isinstance(reader, FolderReader):
+            log.warning("%s: a folder of images has no codec key frames; --keyframes takes "
+                        "every frame", reader.path)
+        marks.update(keyframe_indices([info.keyframe for info in reader.infos], window))
+    if options.scene_change is not None:
+        marks.update(window[k] for k in scene_starts(_differences(reader, window),
+                                                     options.scene_change))
+    dense = options.stride > 1 or options.fps is not None
+    return sorted(marks | set(selected)) if dense else sorted(marks)
+
+
+def _differences(reader: FrameReader, window: list[int]) -> list[float]:
+    """Histogram difference of each frame of ``window`` from the one before (one decode
+    pass; an undecodable frame counts as no change, so it starts no shot)."""
+    diffs, previous = [], None
+    decoded = {frame.index: grey_histogram(frame.image) for frame in reader.read(window)}
+    for index in window:
+        hist = decoded.get(index, previous)
+        diffs.append(0.0 if previous is None or hist is None else
+                     histogram_difference(previous, hist))
+        previous = hist
+    return diffs
 
 
 def check_frames_root(options: ImportOptions) -> Path | None:

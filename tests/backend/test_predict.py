@@ -96,3 +96,16 @@ def test_second_click_on_a_frame_does_not_run_the_encoder_again(app, client, ima
     for x in (10.5, 20.5, 30.5):
         assert client.post("/predict", json=predict_body(str(path), [keypoint(x, 25.5, w, h)])).status_code == 200
     assert predictor.cache.encoder_runs == 1
+
+
+def test_automatic_masks_with_a_segmenter_without_them_say_so(images):
+    from samvid.app import create_app
+    from samvid.models.standin import StandInSegmenter
+    from samvid.predictor import Predictor
+    from samvid.settings import Settings
+
+    settings = Settings.from_env({}, model="standin", local_roots=(images,), auto=True, precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    path = write_png(images / "auto.png", 20, 20)
+    (entry,) = client.post("/predict", json=predict_body(str(path), None)).get_json()["results"]
+    assert entry["result"] == [] and "no automatic" in entry["error"]

@@ -1,0 +1,297 @@
+"""``samvid models list|pull``: which models exist, which are here, fetch one ahead of time.
+
+For an air-gapped site: ``samvid models pull NAME --dir D`` on a connected machine,
+copy ``D/<model>`` over, set ``SAMVID_MODEL`` to that folder. A pull takes only
+safetensors and JSON files (never pickles), checks every file's size and hash
+against the hub's own metadata, and lands in its final folder only when all files
+match: an interrupted or corrupt download leaves nothing that looks usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, Protocol
+
+from samvid.errors import ModelUnavailable, NotFound
+from samvid.models.registry import MODELS, ModelInfo
+
+log = logging.getLogger(__name__)
+
+PATTERNS = ("*.safetensors", "*.json")  # weights and configs; no pickles, no README
+MANIFEST = "samvid-model.json"  # written last into a pulled folder: what was verified
+NO_WEIGHTS = {"classic", "standin"}
+OFFLINE_VALUES = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a model as the hub describes it."""
+
+    name: str
+    size: int
+    sha256: str | None = None  # LFS files (the weights)
+    git_sha1: str | None = None  # small files: the git blob id
+
+
+class Hub(Protocol):
+    """What pulling needs of a model hub (``HfHub``; tests use a local folder)."""
+
+    def files(self, name: str, revision: str | None) -> tuple[str, list[FileSpec]]: ...
+    def download(self, name: str, revision: str, patterns: list[str], dest: Path | None) -> Path: ...
+
+
+class HfHub:
+    """The Hugging Face hub through ``huggingface_hub``; every failure is ModelUnavailable."""
+
+    def __init__(self, endpoint: str | None = None, timeout: float = 15.0) -> None:
+        self.endpoint = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        self.timeout = timeout
+
+    def files(self, name: str, revision: str | None) -> tuple[str, list[FileSpec]]:
+        from huggingface_hub import HfApi
+
+        try:
+            info = HfApi(endpoint=self.endpoint).model_info(
+                name, revision=revision, files_metadata=True, timeout=self.timeout)
+        except Exception as exc:
+            raise self._explain(name, exc) from exc
+        specs = [FileSpec(s.rfilename, int(s.size or 0), s.lfs.sha256 if s.lfs else None,
+                          None if s.lfs else s.blob_id) for s in info.siblings or []]
+        return str(info.sha), specs
+
+    def download(self, name: str, revision: str, patterns: list[str], dest: Path | None) -> Path:
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(name, revision=revision, allow_patterns=patterns,
+                                          local_dir=dest, endpoint=self.endpoint))
+        except Exception as exc:
+            raise self._explain(name, exc) from exc
+
+    def _explain(self, name: str, exc: Exception) -> ModelUnavailable:
+        kind = type(exc).__name__
+        if kind in ("RepositoryNotFoundError", "RevisionNotFoundError"):
+            return ModelUnavailable(f"{name!r} is not on {self.endpoint} ({kind})")
+        if kind == "GatedRepoError":
+            return ModelUnavailable(f"{name!r} is gated: accept its licence on the hub and "
+                                    "set HF_TOKEN")
+        if kind == "OfflineModeIsEnabled":
+            return offline_error(name)
+        return ModelUnavailable(
+            f"cannot reach the model hub at {self.endpoint} to pull {name!r} ({kind}: "
+            f"{str(exc)[:200]}). Pull on a connected machine with `samvid models pull {name} "
+            "--dir D`, copy D over and set SAMVID_MODEL to the model's folder.")
+
+
+def offline_error(name: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"HF_HUB_OFFLINE is set: this machine may not download {name!r}. Pull it on a "
+        f"connected machine (`samvid models pull {name} --dir D`), copy the folder here and "
+        "set SAMVID_MODEL to it.")
+
+
+# -- verification (pure but for reading files) ---------------------------------------------
+
+
+def file_hashes(path: Path) -> tuple[str, str]:
+    """(sha256, git blob sha1) of a file, read once in 1 MiB chunks."""
+    size = path.stat().st_size
+    sha256, sha1 = hashlib.sha256(), hashlib.sha1(f"blob {size}\0".encode())
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            sha256.update(chunk)
+            sha1.update(chunk)
+    return sha256.hexdigest(), sha1.hexdigest()
+
+
+def verify(folder: Path, specs: list[FileSpec]) -> list[str]:
+    """Problems of ``folder`` against ``specs`` (empty when every file matches)."""
+    problems = []
+    for spec in specs:
+        path = folder / spec.name
+        if not path.is_file():
+            problems.append(f"{spec.name}: missing")
+            continue
+        size = path.stat().st_size
+        if size != spec.size:
+            problems.append(f"{spec.name}: {size} bytes, the hub says {spec.size}")
+            continue
+        sha256, sha1 = file_hashes(path)
+        if spec.sha256 and sha256 != spec.sha256:
+            problems.append(f"{spec.name}: sha256 {sha256[:12]}... differs from the hub's")
+        elif spec.git_sha1 and sha1 != spec.git_sha1:
+            problems.append(f"{spec.name}: git hash {sha1[:12]}... differs from the hub's")
+    return problems
+
+
+def wanted(specs: list[FileSpec]) -> list[FileSpec]:
+    return [s for s in specs if any(fnmatch(Path(s.name).name, p) for p in PATTERNS)]
+
+
+# -- pull ------------------------------------------------------------------------------------
+
+
+def folder_name(name: str) -> str:
+    """``facebook/sam2.1-hiera-tiny`` -> ``sam2.1-hiera-tiny``: the folder under ``--dir``."""
+    return name.rstrip("/").rsplit("/", 1)[-1]
+
+
+def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None) -> Path:
+    """Download, verify, then publish; returns the model's folder.
+
+    With ``dest_dir`` the files go to ``dest_dir/<model>.partial`` first and are renamed
+    to ``dest_dir/<model>`` only once verified. Without it they go to the Hugging Face
+    cache, where samvid finds them by name; bad files are deleted there.
+    """
+    if name in NO_WEIGHTS:
+        raise NotFound(f"{name!r} has no weights to pull: it works as installed")
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in OFFLINE_VALUES:
+        raise offline_error(name)
+    sha, specs = hub.files(name, revision)
+    files = wanted(specs)
+    if not any(s.name.endswith(".safetensors") for s in files):
+        raise ModelUnavailable(f"{name!r} has no safetensors weights on the hub; samvid loads "
+                               "no other format (pickled weights can run code)")
+    total = sum(s.size for s in files)
+    log.info("pulling %s@%s: %d files, %.1f MB", name, sha[:10], len(files), total / 1e6)
+    final = None if dest_dir is None else dest_dir / folder_name(name)
+    if final is not None and final.is_dir() and not verify(final, files):
+        log.info("%s is already here and verified", final)
+        return final
+    staging = None if final is None else final.with_name(final.name + ".partial")
+    if staging is not None:
+        staging.parent.mkdir(parents=True, exist_ok=True)
+    folder = hub.download(name, sha, [s.name for s in files], staging)
+    problems = verify(folder, files)
+    if problems:
+        _discard(folder, files, staging is not None)
+        raise ModelUnavailable(f"the download of {name!r} is incomplete or corrupt, nothing "
+                               f"was kept: {'; '.join(problems[:5])}. Run the pull again.")
+    manifest = {"name": name, "revision": sha, "files": [asdict(s) for s in files]}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    if final is None or staging is None:
+        return folder
+    shutil.rmtree(folder / ".cache", ignore_errors=True)  # huggingface_hub's download state
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(staging, final)
+    return final
+
+
+def _discard(folder: Path, files: list[FileSpec], whole: bool) -> None:
+    if whole:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for spec in files:  # in the shared cache: only what this pull brought
+        path = folder / spec.name
+        target = path.resolve() if path.is_symlink() else None
+        path.unlink(missing_ok=True)
+        if target is not None:
+            target.unlink(missing_ok=True)
+
+
+# -- list ------------------------------------------------------------------------------------
+
+
+def is_model_folder(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def cached_models() -> dict[str, Path]:
+    """Models in the Hugging Face cache that have weights: repo id -> snapshot folder."""
+    from huggingface_hub import scan_cache_dir
+
+    try:
+        cache = scan_cache_dir()
+    except Exception:  # noqa: BLE001 - no cache folder yet, or an unreadable one
+        return {}
+    found = {}
+    for repo in cache.repos:
+        for rev in repo.revisions:
+            if is_model_folder(Path(rev.snapshot_path)):
+                found[repo.repo_id] = Path(rev.snapshot_path)
+    return found
+
+
+def model_rows(dirs: list[Path]) -> list[dict[str, Any]]:
+    cache = cached_models()
+    rows = []
+    for info in MODELS.values():
+        rows.append(_row(info, cache, dirs))
+    for d in dirs:  # folders under --dir that are no registry model (fine-tuned, renamed)
+        known = {folder_name(n) for n in MODELS}
+        for sub in sorted(p for p in d.iterdir() if p.is_dir()) if d.is_dir() else []:
+            if sub.name not in known and is_model_folder(sub):
+                rows.append({"name": str(sub), "family": _family(sub), "params_m": None,
+                             "size_mb": round(_bytes(sub) / 1e6, 1), "local": [str(sub)],
+                             "note": "local folder"})
+    return rows
+
+
+def _row(info: ModelInfo, cache: dict[str, Path], dirs: list[Path]) -> dict[str, Any]:
+    local = [str(d / folder_name(info.name)) for d in dirs if is_model_folder(d / folder_name(info.name))]
+    if info.name in cache:
+        local.append(str(cache[info.name]))
+    # fp32 safetensors: 4 bytes per parameter (the hub's own files are this size)
+    size = None if info.params_m is None else round(info.params_m * 4, 1)
+    return {"name": info.name, "family": info.family, "params_m": info.params_m, "size_mb": size,
+            "local": ["(no weights needed)"] if info.name in NO_WEIGHTS else local,
+            "note": info.note}
+
+
+def _family(folder: Path) -> str:
+    from samvid.models.sam import family_of
+
+    return family_of(str(folder))
+
+
+def _bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="supported models, sizes, and which are here")
+    ls.add_argument("--dir", type=Path, action="append", default=[], metavar="D",
+                    help="also look in D/<model> (repeatable); the HF cache is always searched")
+    ls.add_argument("--json", action="store_true", help="print JSON on stdout")
+    get = sub.add_parser("pull", help="download a model's safetensors and configs, verified")
+    get.add_argument("name", help="a model of `samvid models list`, or another hub id")
+    get.add_argument("--dir", type=Path, metavar="D",
+                     help="put it in D/<model> (default: the Hugging Face cache)")
+    get.add_argument("--revision", help="a branch, tag or commit (default: main)")
+    get.add_argument("--endpoint", default=None,
+                     help="hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "pull":
+        folder = pull(args.name, args.dir, HfHub(args.endpoint), args.revision)
+        print(f"{args.name}: verified in {folder}")
+        if args.dir is not None:
+            print(f"use it with: SAMVID_MODEL={folder}")
+        return 0
+    rows = model_rows(args.dir)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':34} {'family':8} {'params':>8} {'size':>9}  here")
+    for r in rows:
+        params = "-" if r["params_m"] is None else f"{r['params_m']:.1f}M"
+        size = "-" if r["size_mb"] is None else f"{r['size_mb']:.0f} MB"
+        here = ", ".join(r["local"]) or "no (samvid models pull NAME)"
+        print(f"{r['name']:34} {r['family']:8} {params:>8} {size:>9}  {here}")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,134 @@
+"""``samvid prelabel --project P``: predictions for many frame tasks, as one job.
+
+With ``REDIS_URL`` set the job goes on the Redis queue (a ``samvid worker`` runs it,
+this command follows its progress; Ctrl-C stops following, not the job). Otherwise it
+runs here, in this process; Ctrl-C stops it, and running the same command again
+resumes it (done frames are skipped). The logic is in ``samvid.prelabel``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from samvid.errors import ConfigError, SamvidError
+from samvid.prelabel import JOB_KIND, MODES, PrelabelRequest, parse_frames, run_job
+from samvid.settings import Settings
+from samvid.studio.client import Studio
+
+POLL = 0.5  # seconds between progress reads of a queued job
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", required=True, help="project id or exact title")
+    parser.add_argument("--clip", help="only this clip (task data 'clip')")
+    parser.add_argument("--frames", metavar="A:B",
+                        help="only source frames A <= frame < B (A: or :B leave a side open)")
+    parser.add_argument("--mode", choices=MODES, default="auto",
+                        help="auto: automatic masks per frame; propagate: spread each human "
+                             "frame's masks to the following frames (default: %(default)s)")
+    parser.add_argument("--force", action="store_true",
+                        help="redo frames that already have samvid predictions")
+    parser.add_argument("--grid", type=int, default=16, metavar="N",
+                        help="auto mode: N x N clicks per frame (default: %(default)s)")
+    parser.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL"),
+                        help="default: $LABEL_STUDIO_URL or http://localhost:8080")
+    parser.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"),
+                        help="default: $LABEL_STUDIO_API_KEY")
+    parser.add_argument("--json", action="store_true", help="print the job's result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    studio = Studio(args.url, args.api_key)
+    settings = Settings.from_env(label_studio_url=studio.url, label_studio_api_key=studio.api_key)
+    first, end = parse_frames(args.frames)
+    req = PrelabelRequest.from_payload({
+        "project": _project_id(studio, args.project), "clip": args.clip, "first": first,
+        "end": end, "mode": args.mode, "force": args.force, "grid": args.grid,
+        "engine": settings.tracker})
+    bar = _Bar(req.mode) if sys.stderr.isatty() and not args.json else None
+    if settings.redis_url:
+        result = _on_redis(settings, req, bar)
+    else:
+        result = run_job(req.to_payload(), _LocalContext(bar), settings)
+    if bar is not None:
+        bar.close()
+    print(json.dumps(result, indent=2) if args.json else _summary(result))
+    return 0
+
+
+def _project_id(studio: Studio, project: str) -> int:
+    if project.isdigit():
+        return int(project)
+    found = studio.find_project(project)
+    if found is None:
+        raise ConfigError(f"--project {project!r}: no project has this title")
+    return found.id
+
+
+def _on_redis(settings: Settings, req: PrelabelRequest, bar: _Bar | None) -> dict[str, Any]:
+    from samvid.jobs import FINAL, RUNNERS
+    from samvid.redis_jobs import RedisJobs
+
+    if JOB_KIND not in RUNNERS:
+        raise ConfigError("this samvid cannot queue pre-labelling jobs (jobs.RUNNERS lacks "
+                          f"{JOB_KIND!r}); unset REDIS_URL to run it here")
+    jobs = RedisJobs(settings.redis_url)
+    status = jobs.submit(JOB_KIND, req.key, req.to_payload())
+    logging.getLogger(__name__).info("queued job %s on %s; a `samvid worker` runs it",
+                                     status.id, settings.redis_url)
+    try:
+        while status.state not in FINAL:
+            time.sleep(POLL)
+            status = jobs.get(status.id)
+            if bar is not None:
+                bar(status.frames_done, status.frames_total)
+    except KeyboardInterrupt:
+        print(f"stopped following job {status.id}; it goes on in the worker", file=sys.stderr)
+        raise
+    if status.state != "done":
+        raise SamvidError(f"job {status.id} {status.state}: {status.error or 'no reason given'}")
+    return status.result or {}
+
+
+class _LocalContext:
+    """Progress to the terminal; Ctrl-C (KeyboardInterrupt) is the cancellation."""
+
+    def __init__(self, bar: _Bar | None) -> None:
+        self.bar = bar
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        if self.bar is not None:
+            self.bar(frames_done, frames_total)
+
+    def cancelled(self) -> bool:
+        return False
+
+
+class _Bar:
+    """``auto  [#####.....]  12/40 frames`` redrawn in place on stderr."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label, self.width, self.started, self.drawn = label, width, time.monotonic(), False
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        sys.stderr.write(f"\r{self.label:10} [{'#' * filled}{'.' * (self.width - filled)}]  "
+                         f"{done}/{total} frames  {rate:.2f}/s")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+
+
+def _summary(result: dict[str, Any]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()) or "nothing to do"

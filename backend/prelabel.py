@@ -1,0 +1,242 @@
+"""Batch pre-labelling: predictions for many frame tasks at once, as one resumable job.
+
+Two modes:
+
+- ``auto``: every selected task gets the automatic masks of its frame
+  (``samvid.automatic``), one prediction per task.
+- ``propagate``: every human-annotated frame in the selection is propagated forward
+  to the next human frame (or the end of the selection), as ``samvid propagate``
+  would, one propagation per human frame.
+
+Human work is never touched: tasks with an annotation are skipped, and each task is
+checked again right before its prediction is written (an annotator may be working
+through the same frames). Resuming is re-running: tasks that already hold a samvid
+prediction of the same mode are skipped unless ``force`` is set, so an interrupted job
+continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
+from samvid.errors import BadRequest
+from samvid.jobs import JobContext
+from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
+from samvid.propagation import PropagationRequest, Propagator, human_annotated
+from samvid.settings import Settings
+from samvid.studio.client import Studio
+from samvid.studio.protocol import choose_label, image_ref, parse_config
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "propagate")
+JOB_KIND = "prelabel"  # the jobs.RUNNERS kind of ``run_job``
+
+
+@dataclass(frozen=True)
+class PrelabelRequest:
+    project: int
+    clip: str | None = None  # one clip, or every task of the project
+    first: int | None = None  # source frame indices first <= frame < end (task data "frame")
+    end: int | None = None
+    mode: str = "auto"
+    force: bool = False  # redo tasks that already have a samvid prediction of this mode
+    grid: int = 16  # auto mode: clicks per side
+    engine: str = "flow"  # propagate mode: tracker engine
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> PrelabelRequest:
+        if not isinstance(payload, dict):
+            raise BadRequest("the pre-labelling request must be a JSON object")
+        try:
+            project = int(payload["project"])
+            first = None if payload.get("first") is None else int(payload["first"])
+            end = None if payload.get("end") is None else int(payload["end"])
+            grid = int(payload.get("grid") or 16)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequest("give project (id), and integer first/end/grid if any") from exc
+        mode = payload.get("mode", "auto")
+        if mode not in MODES:
+            raise BadRequest(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if not 1 <= grid <= 64:
+            raise BadRequest(f"grid must be 1-64 clicks per side, not {grid}")
+        clip = payload.get("clip")
+        return cls(project, str(clip) if clip else None, first, end, mode,
+                   bool(payload.get("force")), grid, str(payload.get("engine") or "flow"))
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"project": self.project, "clip": self.clip, "first": self.first, "end": self.end,
+                "mode": self.mode, "force": self.force, "grid": self.grid, "engine": self.engine}
+
+    @property
+    def key(self) -> str:
+        """Job key: two pre-labellings of the same selection never run at once."""
+        return f"{self.project}:prelabel:{self.clip or '*'}"
+
+    def selects(self, data: dict[str, Any]) -> bool:
+        if self.clip is not None and data.get("clip") != self.clip:
+            return False
+        frame = data.get("frame")
+        if self.first is None and self.end is None:
+            return True
+        if not isinstance(frame, int):
+            return False
+        return (self.first is None or frame >= self.first) and (self.end is None or frame < self.end)
+
+
+def parse_frames(text: str | None) -> tuple[int | None, int | None]:
+    """``"10:50"`` -> ``(10, 50)`` (end excluded, like a Python slice); ``"10:"``, ``":50"``."""
+    if not text:
+        return None, None
+    first, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        a = int(first) if first.strip() else None
+        b = int(end) if end.strip() else None
+    except ValueError as exc:
+        raise BadRequest(f"--frames {text!r}: write A:B (frame indices, B excluded)") from exc
+    if a is not None and b is not None and b <= a:
+        raise BadRequest(f"--frames {text!r}: B must be larger than A")
+    return a, b
+
+
+class Prelabeler:
+    """Runs pre-labelling requests against one Label Studio (``predictor`` for auto mode)."""
+
+    def __init__(self, studio: Studio, predictor_factory: Callable[[], Any],
+                 propagator: Propagator) -> None:
+        self.studio = studio
+        self._predictor_factory = predictor_factory
+        self.propagator = propagator
+
+    def tasks(self, req: PrelabelRequest) -> list[dict[str, Any]]:
+        """The selected tasks with annotation and prediction counts, by clip and frame."""
+        found, page = [], 1
+        while True:
+            reply = self.studio.request("GET", "/api/tasks", "list the project's tasks", params={
+                "project": req.project, "fields": "task_only", "page": page, "page_size": 1000})
+            items = reply.get("tasks", []) if isinstance(reply, dict) else reply or []
+            found.extend(t for t in items if req.selects(t.get("data") or {}))
+            if len(items) < 1000:
+                break
+            page += 1
+        return sorted(found, key=lambda t: (str(t["data"].get("clip", "")),
+                                            int(t["data"].get("frame") or 0), t["id"]))
+
+    def _has_own_prediction(self, task: dict[str, Any], prefix: str) -> bool:
+        if not int(task.get("total_predictions") or 0):
+            return False
+        preds = self.studio.request("GET", "/api/predictions", "list predictions",
+                                    params={"task": task["id"]}) or []
+        return any(str(p.get("model_version") or "").startswith(prefix) for p in preds)
+
+    def _human_now(self, task_id: int) -> bool:
+        return human_annotated(self.propagator.task_state(task_id))
+
+    def run(self, req: PrelabelRequest, ctx: JobContext) -> dict[str, Any]:
+        project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
+        target = parse_config(project["label_config"])
+        tasks = self.tasks(req)
+        if req.mode == "auto":
+            return self._auto(req, target, tasks, ctx)
+        return self._propagate(req, tasks, ctx)
+
+    def _auto(self, req: PrelabelRequest, target, tasks, ctx: JobContext) -> dict[str, Any]:
+        todo = [t for t in tasks if not human_annotated(t)]
+        skipped_human = len(tasks) - len(todo)
+        if not req.force:
+            todo = [t for t in todo if not self._has_own_prediction(t, AUTO_MODEL_PREFIX)]
+        predictor = self._predictor_factory()
+        require_everything(predictor.segmenter)  # before any work: say so at once
+        label = choose_label(target, None)
+        config = AutoConfig(grid=req.grid)
+        written, started = 0, time.perf_counter()
+        ctx.progress(0, len(todo), 0.0)
+        for done, task in enumerate(todo, start=1):
+            if ctx.cancelled():
+                return {"tasks_written": written, "cancelled": True}
+            regions = automatic_regions(predictor, image_ref(task, target, None), task["id"],
+                                        target, label, config)
+            if self._human_now(task["id"]):
+                continue  # annotated while we computed: theirs wins
+            self._replace(task["id"], AUTO_MODEL_PREFIX, regions,
+                          f"{AUTO_MODEL_PREFIX}:{predictor.version}")
+            written += 1
+            elapsed = time.perf_counter() - started
+            ctx.progress(done, len(todo), done / elapsed if elapsed > 0 else 0.0)
+        return {"tasks_written": written, "skipped_human": skipped_human,
+                "skipped_done": len(tasks) - skipped_human - len(todo)}
+
+    def _replace(self, task_id: int, prefix: str, result: list[dict[str, Any]], version: str) -> None:
+        """Drop samvid's earlier predictions of this kind, then write the new one. An empty
+        result is written too: it records that the frame was done (resume skips it)."""
+        for old in self.studio.request("GET", "/api/predictions", "list predictions",
+                                       params={"task": task_id}) or []:
+            if str(old.get("model_version") or "").startswith(prefix):
+                self.studio.request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
+        scores = [r.get("score", 0.0) for r in result]
+        self.studio.request("POST", "/api/predictions", "write a prediction", json={
+            "task": task_id, "result": result, "model_version": version,
+            "score": float(sum(scores) / len(scores)) if scores else 0.0})
+
+    def _propagate(self, req: PrelabelRequest, tasks, ctx: JobContext) -> dict[str, Any]:
+        by_clip: dict[str, list[dict[str, Any]]] = {}
+        for task in tasks:
+            if isinstance(task["data"].get("clip"), str) and "frame" in task["data"]:
+                by_clip.setdefault(task["data"]["clip"], []).append(task)
+        runs = []  # (clip, human frame, frames after it up to the selection's end)
+        for clip, clip_tasks in by_clip.items():
+            for i, task in enumerate(clip_tasks):
+                if not human_annotated(task) or i + 1 == len(clip_tasks):
+                    continue
+                nxt = clip_tasks[i + 1]
+                if human_annotated(nxt):
+                    continue  # nothing between two human frames
+                if not req.force and self._has_own_prediction(nxt, TRACK_PREFIX):
+                    continue  # done by an earlier run (or by the webhook)
+                runs.append((clip, int(task["data"]["frame"]), len(clip_tasks) - i - 1))
+        total = sum(n for _, _, n in runs)
+        progress = _Offset(ctx, total)
+        written = 0
+        for clip, frame, limit in runs:
+            if ctx.cancelled():
+                return {"frames_written": written, "cancelled": True}
+            result = self.propagator.run(PropagationRequest(
+                req.project, clip, frame, "forward", limit, (), req.engine), progress)
+            written += int(result.get("frames_written", 0))
+            progress.offset += limit
+        ctx.progress(total, total, 0.0)
+        return {"frames_written": written, "propagations": len(runs)}
+
+
+class _Offset:
+    """One propagation's progress as part of the whole job's."""
+
+    def __init__(self, ctx: JobContext, total: int) -> None:
+        self.ctx, self.total, self.offset = ctx, total, 0
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        self.ctx.progress(min(self.offset + frames_done, self.total), self.total, fps)
+
+    def cancelled(self) -> bool:
+        return self.ctx.cancelled()
+
+
+def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
+    """The job entry point (``jobs.RUNNERS["prelabel"]``; threads or ``samvid worker``)."""
+    from samvid.images import ImageSource
+    from samvid.predictor import Predictor
+
+    studio = Studio(settings.label_studio_url, settings.label_studio_api_key)
+    prelabeler = Prelabeler(studio, lambda: Predictor.from_settings(settings),
+                            Propagator(studio, ImageSource.from_settings(settings)))
+    req = PrelabelRequest.from_payload(payload)
+    log.info("pre-labelling %s", json.dumps(req.to_payload()))
+    return prelabeler.run(req, ctx)

@@ -1,0 +1,135 @@
+"""Frame choice on import: codec key frames (``--keyframes``) and shot starts
+(``--scene-change T``), as pure functions, through ``plan_clips`` on real H.264 clips, and
+into the session's real Label Studio with exact frame indices and times."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from samvid.commands.importer import _options, add_arguments
+from samvid.errors import VideoError
+from samvid.studio.importer import (
+    grey_histogram,
+    histogram_difference,
+    import_videos,
+    keyframe_indices,
+    plan_clips,
+    scene_starts,
+)
+
+SHOTS = (20, 120, 220)  # grey level of each 10-frame shot; frames inside a shot flicker
+
+
+def write_shots(path: Path, keyint: int = 10, size: tuple[int, int] = (64, 48)) -> Path:
+    """30 frames at 25 fps: three shots of 10 frames (a level each, +-3 flicker inside),
+    a key frame every ``keyint`` frames exactly (x264's own scene cuts switched off)."""
+    width, height = size
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for i in range(30):
+            grey = SHOTS[i // 10] + int(rng.integers(-3, 4))
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), grey, np.uint8))
+            frame.pts, frame.time_base = i * 40, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+# -- pure functions ---------------------------------------------------------------------------
+
+
+def test_keyframe_indices_inside_the_window():
+    assert keyframe_indices([True, False, True, False], [1, 2, 3]) == [2]
+    assert keyframe_indices([True, True], []) == []
+
+
+def test_scene_starts_are_the_first_frame_and_every_big_change():
+    assert scene_starts([0, 0.05, 0.6, 0.1, 0.9], 0.5) == [0, 2, 4]
+    assert scene_starts([0.0], 0.3) == [0]
+    assert scene_starts([], 0.3) == []
+    with pytest.raises(ValueError):
+        scene_starts([0, 1], 0)
+
+
+def test_histogram_difference_ignores_motion_and_sees_cuts():
+    rng = np.random.default_rng(1)
+    scene = rng.integers(0, 128, (72, 128, 3), dtype=np.uint8)
+    panned = np.roll(scene, 16, axis=1)  # the camera moves: same content, other pixels
+    other = rng.integers(128, 256, (72, 128, 3), dtype=np.uint8)  # a cut to a brighter shot
+    assert histogram_difference(grey_histogram(scene), grey_histogram(panned)) < 0.01
+    assert histogram_difference(grey_histogram(scene), grey_histogram(other)) > 0.4
+    flat = np.full((72, 128, 3), 100, np.uint8)  # flicker by 3 levels is no cut
+    assert histogram_difference(grey_histogram(flat), grey_histogram(flat + 3)) < 0.02
+    black, white = np.zeros_like(flat), np.full_like(flat, 255)
+    assert histogram_difference(grey_histogram(black), grey_histogram(white)) == pytest.approx(255 / 256)
+
+
+# -- plan_clips on real H.264 -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    return write_shots(tmp_path_factory.mktemp("shots") / "shots.mp4")
+
+
+def plan(path: Path, **kw) -> list[int]:
+    from samvid.studio.importer import ImportOptions
+
+    (p,) = plan_clips([path], ImportOptions(project="x", label_config="<View/>", **kw))
+    p.reader.close()
+    return p.selected
+
+
+def test_keyframes_selects_the_codec_key_frames(shots):
+    assert plan(shots, keyframes=True) == [0, 10, 20]
+    assert plan(shots, keyframes=True, start=0.5) == [20]  # frame 20 is at 0.8 s
+    with pytest.raises(VideoError, match="no key frame"):
+        plan(shots, keyframes=True, start=0.5, end=0.7)
+
+
+def test_scene_change_selects_the_first_frame_of_each_shot(shots):
+    assert plan(shots, scene_change=0.2) == [0, 10, 20]
+    assert plan(shots, scene_change=0.2, start=0.2) == [5, 10, 20]  # the window's first frame
+    assert plan(shots, scene_change=0.2, stride=4) == [0, 4, 8, 10, 12, 16, 20, 24, 28]
+
+
+def test_keyframes_and_scene_changes_combine(tmp_path):
+    video = write_shots(tmp_path / "k7.mp4", keyint=7)
+    assert plan(video, keyframes=True) == [0, 7, 14, 21, 28]
+    assert plan(video, keyframes=True, scene_change=0.2) == [0, 7, 10, 14, 20, 21, 28]
+
+
+def test_command_line_flags():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["v.mp4", "--project", "p", "--keyframes", "--scene-change", "0.3"])
+    options = _options(args)
+    assert options.keyframes and options.scene_change == 0.3
+    for bad in ("0", "1.5", "-1"):
+        with pytest.raises(VideoError, match="--scene-change"):
+            _options(parser.parse_args(["v.mp4", "--project", "p", "--scene-change", bad]))
+
+
+# -- into Label Studio ----------------------------------------------------------------------------
+
+
+@pytest.mark.studio
+def test_shot_starts_imported_with_frames_and_times(studio, options, shots):
+    summary = import_videos(studio, [shots], replace(options, scene_change=0.2))
+    (clip,) = summary.clips
+    assert (clip.frames_in_source, clip.selected, clip.created) == (30, 3, 3)
+    tasks = studio.list_tasks(summary.project_id, clip.clip)
+    assert [(t.data["frame"], t.data["time"]) for t in tasks] == [(0, 0.0), (10, 0.4), (20, 0.8)]
+    again = import_videos(studio, [shots], replace(options, keyframes=True))
+    assert again.tasks_created == 0  # the same frames: nothing added

@@ -1,0 +1,220 @@
+"""Automatic masks ("segment everything"): filtering, stability and NMS on known masks,
+the whole pipeline with an oracle point decoder on a synthetic frame (exact masks), and
+the SAM batched decoder with random weights (shapes only: its masks are noise)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+import transformers as tf
+
+from samvid.automatic import (
+    AutoConfig,
+    AutoRegionsCache,
+    Candidates,
+    NoEverythingMode,
+    automatic_regions,
+    keep_candidates,
+    mask_nms,
+    point_grid,
+    remove_small_regions,
+    sam_decode_points,
+    segment_everything,
+    stability_score,
+)
+from samvid.embeddings import EmbeddingCache, MemoryCache
+from samvid.images import ImageSource
+from samvid.models.base import Embedding, MaskPrediction, Segmenter
+from samvid.models.sam import SamSegmenter
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.protocol import MaskTarget
+from samvid.studio.results import decode_brush
+
+TARGET = MaskTarget("image", "image", False, "mask", "brushlabels", ("Object",))
+
+
+def square(h: int, w: int, y0: int, x0: int, size: int) -> np.ndarray:
+    m = np.zeros((h, w), bool)
+    m[y0:y0 + size, x0:x0 + size] = True
+    return m
+
+
+# -- pure parts -----------------------------------------------------------------------------
+
+
+def test_point_grid_puts_one_click_at_each_cell_centre():
+    assert point_grid(2, 4, 4).tolist() == [[1, 1], [3, 1], [1, 3], [3, 3]]
+    assert point_grid(32, 640, 480).shape == (1024, 2)
+
+
+def test_stability_is_the_area_ratio_of_tight_and_loose_masks():
+    logits = np.array([[[3.0, 3.0], [0.5, -3.0]], [[0.2, -0.2], [0.1, 0.0]], [[-5, -5], [-5, -5]]])
+    assert stability_score(logits).tolist() == pytest.approx([2 / 3, 0.0, 0.0])
+
+
+def test_mask_nms_keeps_the_best_of_duplicates_and_all_disjoint_masks():
+    a = square(20, 20, 0, 0, 8)
+    masks = np.stack([a, a, square(20, 20, 10, 10, 8), a & ~square(20, 20, 0, 0, 2)])
+    assert mask_nms(masks, np.array([0.8, 0.9, 0.7, 0.95]), 0.7) == [3, 2]
+    assert mask_nms(masks, np.array([0.8, 0.9, 0.7, 0.95]), 0.99) == [3, 1, 2]
+
+
+def test_person_on_a_bicycle_both_survive_mask_nms():
+    person, bike = square(40, 40, 0, 10, 20), square(40, 40, 20, 5, 30)  # boxes overlap, masks barely
+    assert sorted(mask_nms(np.stack([person, bike]), np.array([0.9, 0.8]), 0.5)) == [0, 1]
+
+
+def test_thresholds_drop_unsure_and_unstable_candidates():
+    sure = np.where(square(10, 10, 2, 2, 4), 8.0, -8.0)
+    blurry = np.where(square(10, 10, 5, 5, 4), 0.5, -0.5)  # moves with the threshold
+    cands = Candidates(np.stack([sure, sure, blurry]), np.array([0.95, 0.5, 0.99]),
+                       stability_score(np.stack([sure, sure, blurry])))
+    kept = keep_candidates(cands, AutoConfig())
+    assert len(kept) == 1 and kept.pred_iou.tolist() == [pytest.approx(0.95)]
+
+
+def test_small_islands_and_holes_are_removed():
+    mask = square(30, 30, 5, 5, 15)
+    mask[0, 0] = True  # an island of 1 px
+    mask[10, 10] = False  # a hole of 1 px
+    clean = remove_small_regions(mask, 4)
+    assert (clean == square(30, 30, 5, 5, 15)).all()
+
+
+# -- the pipeline with an oracle decoder ------------------------------------------------------
+
+
+def synthetic_frame() -> tuple[np.ndarray, list[np.ndarray]]:
+    """A 96x128 label map: three objects of known shape, one too small to keep."""
+    h, w = 96, 128
+    ys, xs = np.mgrid[0:h, 0:w]
+    objects = [square(h, w, 10, 10, 30), (xs - 90) ** 2 + (ys - 60) ** 2 <= 20**2,
+               square(h, w, 70, 20, 3)]  # 9 px < 0.1 % of 12288
+    labels = np.zeros((h, w), np.int32)
+    for i, obj in enumerate(objects, start=1):
+        labels[obj] = i
+    return labels, objects
+
+
+def oracle_decoder(labels: np.ndarray):
+    """What a perfect SAM would answer: the clicked object (sure), the object minus a
+    sliver (a near duplicate) and the whole frame (unsure); the background is unsure."""
+
+    def decode(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = labels.shape
+        logits, scores = [], []
+        for x, y in points:
+            obj = labels[min(int(y), h - 1), min(int(x), w - 1)]
+            region = labels == obj
+            sliver = region.copy()
+            sliver[np.argwhere(region)[0][0]] = False  # drop the object's first row
+            whole = np.ones_like(region)
+            logits.append([np.where(m, 6.0, -6.0) for m in (region, sliver, whole)])
+            scores.append([0.97 if obj else 0.4, 0.93 if obj else 0.4, 0.6])
+        return np.asarray(logits, np.float32), np.asarray(scores, np.float32)
+
+    return decode
+
+
+def test_everything_finds_each_object_once_and_drops_small_ones():
+    labels, objects = synthetic_frame()
+    masks = segment_everything(oracle_decoder(labels), labels.shape, AutoConfig(grid=16, batch=40))
+    assert len(masks) == 2
+    found = sorted(masks, key=lambda m: m.mask.argmax())
+    for auto, truth in zip(found, objects[:2], strict=True):
+        assert (auto.mask == truth).all()
+        assert auto.score == pytest.approx(0.97)
+
+
+class OracleSegmenter(Segmenter):
+    """A segmenter with an everything mode whose answers are the synthetic label map."""
+
+    version = "oracle"
+    supports_everything = True
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self.decode_points = lambda emb, points: oracle_decoder(labels)(points)
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        return Embedding(self.version, image.shape[:2])
+
+    def segment(self, embedding: Embedding, prompt) -> MaskPrediction:
+        raise NotImplementedError
+
+
+def make_predictor(segmenter: Segmenter, root) -> Predictor:
+    source = ImageSource.from_settings(Settings.from_env({}, local_roots=(root,)))
+    return Predictor(segmenter, EmbeddingCache(MemoryCache(1 << 28)), source)
+
+
+def test_automatic_regions_are_brush_regions_with_the_default_label(tmp_path):
+    from PIL import Image
+
+    labels, objects = synthetic_frame()
+    path = tmp_path / "frame.png"
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(path)
+    predictor = make_predictor(OracleSegmenter(labels), tmp_path)
+    regions = automatic_regions(predictor, str(path), 7, TARGET, "Object")
+    assert len(regions) == 2
+    for region in regions:
+        assert region["type"] == "brushlabels" and region["value"]["brushlabels"] == ["Object"]
+        assert any((decode_brush(region) == obj).all() for obj in objects)
+
+
+def test_on_open_cache_answers_at_once_and_computes_in_the_background(tmp_path):
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(tmp_path / "f.png")
+    predictor = make_predictor(OracleSegmenter(labels), tmp_path)
+    cache = AutoRegionsCache()
+    ref = str(tmp_path / "f.png")
+    assert cache.get_or_queue(predictor, ref, 1, TARGET, "Object") is None  # queued
+    deadline = time.monotonic() + 30
+    while (regions := cache.get_or_queue(predictor, ref, 1, TARGET, "Object")) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(regions) == 2
+    with pytest.raises(NoEverythingMode):
+        cache.get_or_queue(make_predictor(StandInSegmenter(), tmp_path), ref, 1, TARGET, "Object")
+
+
+def test_segmenters_without_everything_mode_say_so_before_fetching(tmp_path):
+    predictor = make_predictor(StandInSegmenter(), tmp_path)
+    with pytest.raises(NoEverythingMode, match="no automatic"):
+        automatic_regions(predictor, str(tmp_path / "never-fetched.png"), 1, TARGET, "Object")
+
+
+# -- SAM with random weights ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_sam() -> SamSegmenter:
+    torch.manual_seed(0)
+    vision = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "global_attn_indexes": [1], "mlp_dim": 128}
+    model = tf.SamModel(tf.SamConfig(vision_config=vision)).eval()
+    return SamSegmenter(model, "sam", "tiny-sam@random-weights", "cpu", torch.float32)
+
+
+def test_sam_batched_decoding_reuses_one_embedding(tiny_sam):
+    emb = tiny_sam.embed(np.zeros((60, 100, 3), np.uint8))
+    points = point_grid(3, 100, 60)
+    logits, scores = sam_decode_points(tiny_sam, emb, points)
+    assert scores.shape == (9, 3)
+    assert logits.shape == (9, 3, 154, 256)  # the 60x100 image area of the 256 grid, padding cut
+    # One click in a batch decodes as it does alone.
+    single, _ = sam_decode_points(tiny_sam, emb, points[4:5])
+    assert np.allclose(single[0], logits[4], atol=1e-3)
+
+
+def test_sam_everything_runs_end_to_end_with_open_thresholds(tiny_sam):
+    emb = tiny_sam.embed(np.zeros((60, 100, 3), np.uint8))
+    config = AutoConfig(grid=4, batch=8, pred_iou=-1e9, stability=0.0, min_area=0.0)
+    masks = segment_everything(lambda p: sam_decode_points(tiny_sam, emb, p), (60, 100), config)
+    assert masks and all(m.mask.shape == (60, 100) and m.mask.dtype == bool for m in masks)

@@ -1,0 +1,162 @@
+"""``samvid models``: listing, offline and unreachable pulls, verified pulls from a local
+"hub" (a folder holding a tiny random-weight SAM saved by the test), and loading the
+pulled folder as SAMVID_MODEL would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import transformers as tf
+
+from samvid.commands.models import FileSpec, file_hashes, folder_name, pull, verify
+from samvid.errors import ModelUnavailable
+from samvid.models import load_segmenter
+from samvid.prompts import Prompt
+
+
+@pytest.fixture(scope="module")
+def tiny_sam_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hub") / "facebook" / "sam-vit-base"
+    vision = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "global_attn_indexes": [1], "mlp_dim": 128}
+    tf.SamModel(tf.SamConfig(vision_config=vision)).save_pretrained(folder)
+    (folder / "pytorch_model.bin").write_bytes(b"a pickle samvid must never fetch")
+    return folder
+
+
+def specs_of(folder: Path) -> list[FileSpec]:
+    """What the hub's metadata says about each file (LFS sha256 for weights)."""
+    specs = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        sha256, sha1 = file_hashes(path)
+        lfs = path.suffix in (".safetensors", ".bin")
+        specs.append(FileSpec(path.name, path.stat().st_size, sha256 if lfs else None,
+                              None if lfs else sha1))
+    return specs
+
+
+class FolderHub:
+    """A hub whose one model is a local folder; ``damage`` corrupts what it delivers."""
+
+    def __init__(self, folder: Path, damage: str = "") -> None:
+        self.folder, self.damage, self.downloads = folder, damage, 0
+
+    def files(self, name, revision):
+        return "0123456789abcdef", specs_of(self.folder)
+
+    def download(self, name, revision, patterns, dest):
+        self.downloads += 1
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in patterns:
+            shutil.copy(self.folder / f, dest / f)
+        weights = dest / "model.safetensors"
+        if self.damage == "truncate":
+            weights.write_bytes(weights.read_bytes()[:-100])
+        elif self.damage == "flip":
+            data = bytearray(weights.read_bytes())
+            data[-1] ^= 0xFF
+            weights.write_bytes(bytes(data))
+        return dest
+
+
+def samvid(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "samvid.cli", "models", *args], env=env, check=False,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def offline_env(tmp_path: Path, **extra: str) -> dict:
+    import os
+
+    return {**os.environ, "HF_HOME": str(tmp_path / "hf"), **extra}
+
+
+def test_verify_names_missing_short_and_altered_files(tiny_sam_folder, tmp_path):
+    specs = specs_of(tiny_sam_folder)
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_sam_folder, copy)
+    assert verify(copy, specs) == []
+    (copy / "config.json").write_text((copy / "config.json").read_text().replace("6", "7"))
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[10] ^= 1
+    weights.write_bytes(bytes(data))
+    (copy / "pytorch_model.bin").unlink()
+    problems = " | ".join(verify(copy, specs))
+    assert "model.safetensors: sha256" in problems
+    assert "config.json" in problems and "pytorch_model.bin: missing" in problems
+
+
+def test_pull_takes_only_safetensors_and_json_and_the_folder_loads(tiny_sam_folder, tmp_path):
+    hub = FolderHub(tiny_sam_folder)
+    folder = pull("facebook/sam-vit-base", tmp_path / "models", hub)
+    assert folder == tmp_path / "models" / "sam-vit-base"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json", "model.safetensors", "samvid-model.json"]
+    assert json.loads((folder / "samvid-model.json").read_text())["revision"] == "0123456789abcdef"
+    # Pulled again: verified in place, nothing downloaded.
+    assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == folder
+    assert hub.downloads == 1
+    # SAMVID_MODEL=<folder>: the local-folder path of the loader, no network.
+    segmenter = load_segmenter(str(folder), device="cpu")
+    emb = segmenter.embed(np.zeros((40, 50, 3), np.uint8))
+    result = segmenter.segment(emb, Prompt(points=((20.5, 20.5),), labels=(1,)))
+    assert result.mask.shape == (40, 50)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_partial_or_corrupt_download_is_refused_and_removed(tiny_sam_folder, tmp_path, damage):
+    with pytest.raises(ModelUnavailable, match="incomplete or corrupt"):
+        pull("facebook/sam-vit-base", tmp_path / "models", FolderHub(tiny_sam_folder, damage))
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_list_shows_sizes_and_what_is_here(tiny_sam_folder, tmp_path):
+    models = tmp_path / "models"
+    pull("facebook/sam-vit-base", models, FolderHub(tiny_sam_folder))
+    shutil.copytree(tiny_sam_folder, models / "my-finetune")
+    out = samvid("list", "--dir", str(models), "--json", env=offline_env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    rows = {r["name"]: r for r in json.loads(out.stdout)}
+    assert rows["facebook/sam-vit-base"]["local"] == [str(models / "sam-vit-base")]
+    assert rows["facebook/sam2.1-hiera-tiny"]["local"] == []
+    assert rows["facebook/sam2.1-hiera-tiny"]["size_mb"] == pytest.approx(155.6)
+    assert rows["classic"]["local"] == ["(no weights needed)"]
+    assert rows[str(models / "my-finetune")]["family"] == "sam"
+    table = samvid("list", env=offline_env(tmp_path))
+    assert "facebook/sam2.1-hiera-large" in table.stdout and "samvid models pull" in table.stdout
+
+
+def test_offline_pull_fails_at_once_with_what_to_do(tmp_path):
+    started = time.monotonic()
+    out = samvid("pull", "facebook/sam2.1-hiera-tiny", "--dir", str(tmp_path / "m"),
+                 env=offline_env(tmp_path, HF_HUB_OFFLINE="1"))
+    assert out.returncode == 2
+    assert "HF_HUB_OFFLINE" in out.stderr and "SAMVID_MODEL" in out.stderr
+    assert out.stderr.count("\n") == 1  # one line, no traceback
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "m").exists()
+
+
+def test_unreachable_hub_fails_at_once_with_what_to_do(tmp_path):
+    from services import free_port
+
+    started = time.monotonic()
+    out = samvid("pull", "facebook/sam2.1-hiera-tiny", "--dir", str(tmp_path / "m"),
+                 "--endpoint", f"http://127.0.0.1:{free_port()}", env=offline_env(tmp_path))
+    assert out.returncode == 2
+    assert "cannot reach the model hub" in out.stderr and "--dir D" in out.stderr
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "m").exists()
+
+
+def test_weight_free_models_have_nothing_to_pull(tmp_path):
+    out = samvid("pull", "classic", env=offline_env(tmp_path))
+    assert out.returncode == 2 and "no weights to pull" in out.stderr
+    assert folder_name("facebook/sam2.1-hiera-tiny") == "sam2.1-hiera-tiny"

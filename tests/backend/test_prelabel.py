@@ -1,0 +1,181 @@
+"""Batch pre-labelling against a real Label Studio: automatic masks (from a segmenter
+whose everything mode answers one known square) and propagation (the model-free flow
+tracker on a synthetic clip with exact masks). Human frames are never touched, and an
+interrupted job resumes where it stopped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import requests
+from clips import annotate, import_clip, iou, predictions
+from ls_requests import BRUSH_CONFIG
+
+from samvid.automatic import AUTO_MODEL_PREFIX
+from samvid.embeddings import EmbeddingCache, MemoryCache
+from samvid.errors import BadRequest
+from samvid.images import ImageSource
+from samvid.models.base import Embedding, MaskPrediction, Segmenter
+from samvid.predictor import Predictor
+from samvid.prelabel import Prelabeler, PrelabelRequest, parse_frames
+from samvid.propagation import Propagator
+from samvid.studio.client import Studio
+from samvid.studio.results import decode_brush
+
+pytestmark = pytest.mark.studio
+
+SQUARE = (slice(20, 50), slice(40, 70))  # what the square segmenter finds in every frame
+
+
+class SquareSegmenter(Segmenter):
+    """Everything mode that sees one sure 30x30 square wherever it is clicked."""
+
+    version = "square"
+    supports_everything = True
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        return Embedding(self.version, image.shape[:2])
+
+    def decode_points(self, emb: Embedding, points: np.ndarray):
+        logits = np.full((len(points), 1, *emb.image_size), -8.0, np.float32)
+        logits[:, 0, SQUARE[0], SQUARE[1]] = 8.0
+        return logits, np.full((len(points), 1), 0.95, np.float32)
+
+    def segment(self, embedding: Embedding, prompt) -> MaskPrediction:
+        raise NotImplementedError
+
+
+class Stopper:
+    """A job context that asks the job to stop after ``after`` frames."""
+
+    def __init__(self, after: int | None = None) -> None:
+        self.after, self.done = after, 0
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        self.done = frames_done
+
+    def cancelled(self) -> bool:
+        return self.after is not None and self.done >= self.after
+
+
+def prelabeler(ls) -> Prelabeler:
+    studio = Studio(ls.url, ls.token)
+    images = ImageSource(ls.url, ls.token, local_roots=(ls.files_root,))
+    return Prelabeler(studio, lambda: Predictor(SquareSegmenter(), EmbeddingCache(MemoryCache(1 << 26)), images),
+                      Propagator(studio, images))
+
+
+def own(ls, task_id: int, prefix: str) -> list[dict]:
+    return [p for p in predictions(ls, task_id) if p["model_version"].startswith(prefix)]
+
+
+def test_auto_prelabel_resumes_and_never_touches_human_frames(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-auto", n=6)
+    ids = clip.task_ids
+    annotate(label_studio, ids[2], clip.masks[2])
+    runner = prelabeler(label_studio)
+    first = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), Stopper(after=2))
+    assert first["cancelled"] and first["tasks_written"] == 2
+    kept = {t: [p["id"] for p in own(label_studio, t, AUTO_MODEL_PREFIX)] for t in ids[:2]}
+    assert all(len(v) == 1 for v in kept.values())
+
+    second = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), Stopper())
+    assert second == {"tasks_written": 3, "skipped_human": 1, "skipped_done": 2}
+    for t in ids[:2]:  # resumed: what was done is not redone
+        assert [p["id"] for p in own(label_studio, t, AUTO_MODEL_PREFIX)] == kept[t]
+    assert predictions(label_studio, ids[2]) == []
+    square = np.zeros_like(clip.masks[0])
+    square[SQUARE] = True
+    for t in ids[:2] + ids[3:]:
+        (pred,) = own(label_studio, t, AUTO_MODEL_PREFIX)
+        (region,) = pred["result"]
+        assert region["value"]["brushlabels"] == ["Car"]  # the project's first label
+        assert (decode_brush(region) == square).all()
+
+
+def test_propagate_prelabel_fills_each_human_frames_followers_within_the_range(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-propagate", n=8)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
+    runner = prelabeler(label_studio)
+    req = PrelabelRequest(clip.project, clip="prelabel-propagate", first=0, end=7, mode="propagate")
+    result = runner.run(req, Stopper())
+    assert result == {"frames_written": 5, "propagations": 2}
+    for i in (1, 2, 3, 5, 6):
+        (pred,) = own(label_studio, ids[i], "samvid-track")
+        # Which frames get masks is the question here; the tracker's accuracy is tested
+        # in tests/tracker (it is lower right after frame 4 on this panning clip).
+        assert iou(decode_brush(pred["result"][0]), clip.masks[i]) > 0.5, f"frame {i}"
+    assert predictions(label_studio, ids[7]) == []  # outside --frames 0:7
+    for human in (ids[0], ids[4]):
+        assert predictions(label_studio, human) == []
+    again = runner.run(req, Stopper())  # resumed: nothing left to do
+    assert again == {"frames_written": 0, "propagations": 0}
+
+
+def test_frames_ranges_are_checked():
+    assert parse_frames("10:50") == (10, 50) and parse_frames(":5") == (None, 5)
+    assert parse_frames(None) == (None, None)
+    for bad in ("10", "a:b", "5:5"):
+        with pytest.raises(BadRequest):
+            parse_frames(bad)
+
+
+def test_the_command_says_why_a_segmenter_without_everything_mode_cannot_prelabel(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-cli", n=2)
+    env = {**os.environ, "SAMVID_MODEL": "standin", "LABEL_STUDIO_URL": label_studio.url,
+           "LABEL_STUDIO_API_KEY": label_studio.token, "REDIS_URL": ""}
+    out = subprocess.run([sys.executable, "-m", "samvid.cli", "prelabel", "--project",
+                          "propagation prelabel-cli"], env=env, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 2, out.stderr
+    assert "no automatic ('segment everything') mode" in out.stderr
+    resp = requests.get(f"{label_studio.url}/api/predictions", headers=label_studio.headers,
+                        params={"task": clip.task_ids[0]}, timeout=30)
+    assert resp.json() == []
+
+
+@pytest.mark.redis
+def test_the_command_queues_on_redis_and_follows_the_job(label_studio, redis_server, monkeypatch,
+                                                          capsys):
+    """REDIS_URL set: `samvid prelabel` queues the job, a worker runs it, the command
+    reports its result. The worker runs here (RQ's SimpleWorker, main thread) so that
+    the test's registration of the job kind is visible to it."""
+    import json
+    import threading
+    import time
+
+    from rq import Queue, SimpleWorker
+
+    from samvid import jobs
+    from samvid.cli import main
+    from samvid.redis_jobs import QUEUE, RedisJobs
+
+    monkeypatch.setitem(jobs.RUNNERS, "prelabel", "samvid.prelabel:run_job")
+    for name, value in {"REDIS_URL": redis_server.url, "LABEL_STUDIO_URL": label_studio.url,
+                        "LABEL_STUDIO_API_KEY": label_studio.token,
+                        "SAMVID_LOCAL_ROOTS": str(label_studio.files_root)}.items():
+        monkeypatch.setenv(name, value)
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-redis", n=4)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    codes: list[int] = []
+    command = threading.Thread(target=lambda: codes.append(main([
+        "prelabel", "--project", str(clip.project), "--mode", "propagate", "--json"])))
+    command.start()
+    connection = RedisJobs(redis_server.url).redis
+    queue = Queue(QUEUE, connection=connection)
+    deadline = time.monotonic() + 30
+    while queue.count == 0:
+        assert time.monotonic() < deadline, "the command queued no job"
+        time.sleep(0.1)
+    SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=False)
+    command.join(30)
+    assert codes == [0]
+    assert json.loads(capsys.readouterr().out) == {"frames_written": 3, "propagations": 1}
+    for task_id in clip.task_ids[1:]:
+        assert len(own(label_studio, task_id, "samvid-track")) == 1
