@@ -10,10 +10,9 @@ import argparse
 import json
 import logging
 import os
-import sys
-import time
 from pathlib import Path
 
+from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, VideoError
 from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
@@ -80,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     options = _options(args)
     studio = Studio(args.url, args.api_key)
-    bar = _ProgressBar() if sys.stderr.isatty() and not args.json else None
+    bar = None if args.json else ProgressLine()
     try:
         summary = import_videos(studio, args.videos, options, bar)
     finally:
@@ -159,32 +158,3 @@ def _damage(clip: ClipSummary) -> str:
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
-
-
-class _ProgressBar:
-    """``clip  [#####.....]  120/200  85.2 frames/s`` redrawn in place on stderr."""
-
-    def __init__(self, width: int = 30) -> None:
-        self.width = width
-        self.clip = ""
-        self.started = time.monotonic()
-        self.last_draw = 0.0
-
-    def __call__(self, clip: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if clip != self.clip:
-            if self.clip:
-                sys.stderr.write("\n")
-            self.clip, self.started = clip, now
-        if done < total and now - self.last_draw < 0.1:
-            return
-        self.last_draw = now
-        filled = self.width * done // max(total, 1)
-        rate = done / max(now - self.started, 1e-6)
-        sys.stderr.write(f"\r{clip[:40]:40}  [{'#' * filled}{'.' * (self.width - filled)}]  "
-                         f"{done}/{total}  {rate:.1f} frames/s")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.clip:
-            sys.stderr.write("\n")

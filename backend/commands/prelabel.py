@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any
 
+from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import ConfigError, SamvidError
 from samvid.prelabel import JOB_KIND, MODES, PrelabelRequest, parse_frames, run_job
 from samvid.settings import Settings
@@ -52,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
         "project": _project_id(studio, args.project), "clip": args.clip, "first": first,
         "end": end, "mode": args.mode, "force": args.force, "grid": args.grid,
         "engine": settings.tracker})
-    bar = _Bar(req.mode) if sys.stderr.isatty() and not args.json else None
+    bar = None if args.json else ProgressLine()
     if settings.redis_url:
         result = _on_redis(settings, req, bar)
     else:
-        result = run_job(req.to_payload(), _LocalContext(bar), settings)
+        result = run_job(req.to_payload(), TerminalJob(bar, f"prelabel {req.mode}"), settings)
     if bar is not None:
         bar.close()
     print(json.dumps(result, indent=2) if args.json else _summary(result))
@@ -72,7 +73,7 @@ def _project_id(studio: Studio, project: str) -> int:
     return found.id
 
 
-def _on_redis(settings: Settings, req: PrelabelRequest, bar: _Bar | None) -> dict[str, Any]:
+def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None) -> dict[str, Any]:
     from samvid.jobs import FINAL, RUNNERS
     from samvid.redis_jobs import RedisJobs
 
@@ -88,46 +89,13 @@ def _on_redis(settings: Settings, req: PrelabelRequest, bar: _Bar | None) -> dic
             time.sleep(POLL)
             status = jobs.get(status.id)
             if bar is not None:
-                bar(status.frames_done, status.frames_total)
+                bar.update(f"prelabel {req.mode}", status.frames_done, status.frames_total)
     except KeyboardInterrupt:
         print(f"stopped following job {status.id}; it goes on in the worker", file=sys.stderr)
         raise
     if status.state != "done":
         raise SamvidError(f"job {status.id} {status.state}: {status.error or 'no reason given'}")
     return status.result or {}
-
-
-class _LocalContext:
-    """Progress to the terminal; Ctrl-C (KeyboardInterrupt) is the cancellation."""
-
-    def __init__(self, bar: _Bar | None) -> None:
-        self.bar = bar
-
-    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
-        if self.bar is not None:
-            self.bar(frames_done, frames_total)
-
-    def cancelled(self) -> bool:
-        return False
-
-
-class _Bar:
-    """``auto  [#####.....]  12/40 frames`` redrawn in place on stderr."""
-
-    def __init__(self, label: str, width: int = 30) -> None:
-        self.label, self.width, self.started, self.drawn = label, width, time.monotonic(), False
-
-    def __call__(self, done: int, total: int) -> None:
-        filled = self.width * done // max(total, 1)
-        rate = done / max(time.monotonic() - self.started, 1e-6)
-        sys.stderr.write(f"\r{self.label:10} [{'#' * filled}{'.' * (self.width - filled)}]  "
-                         f"{done}/{total} frames  {rate:.2f}/s")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\n")
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -40,7 +40,24 @@ class ProgressLine:
         )
         self.stream.flush()
 
+    __call__ = update  # usable as a plain ``(label, done, total)`` callback
+
     def close(self) -> None:
         if self.enabled and self.label:
             self.stream.write("\n")
             self.label = ""
+
+
+class TerminalJob:
+    """The job context of a job run in the foreground: progress on the terminal;
+    Ctrl-C (KeyboardInterrupt) is the cancellation."""
+
+    def __init__(self, line: ProgressLine | None, label: str) -> None:
+        self.line, self.label = line, label
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        if self.line is not None:
+            self.line.update(self.label, frames_done, frames_total, fps)
+
+    def cancelled(self) -> bool:
+        return False

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from samvid.commands.progress import ProgressLine
+from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, NotFound, StudioError
 from samvid.propagation import DIRECTIONS, PropagationRequest, Propagator
 from samvid.settings import Settings
@@ -28,17 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", help="tracker engine (SAMVID_TRACKER, default flow)")
     parser.add_argument("--backend-url", help="run the job on this samvid backend instead of here")
     parser.add_argument("--json", action="store_true", help="print the final job record as JSON")
-
-
-class _Context:
-    def __init__(self, bar: ProgressLine, label: str) -> None:
-        self.bar, self.label = bar, label
-
-    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
-        self.bar.update(self.label, frames_done, frames_total, fps)
-
-    def cancelled(self) -> bool:
-        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
         propagator = Propagator(Studio(settings.label_studio_url, settings.label_studio_api_key),
                                 ImageSource.from_settings(settings))
-        record = {"state": "done", **propagator.run(req, _Context(bar, f"propagate {args.clip}"))}
+        record = {"state": "done", **propagator.run(req, TerminalJob(bar, f"propagate {args.clip}"))}
     bar.close()
     if args.json:
         print(json.dumps(record))

@@ -138,14 +138,3 @@ def test_help_lists_configs(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["import", "--help"])
     assert "multi_object" in capsys.readouterr().out
-
-
-def test_progress_bar_shows_frames_per_second(capsys: pytest.CaptureFixture) -> None:
-    from samvid.commands.importer import _ProgressBar
-
-    bar = _ProgressBar(width=10)
-    bar("clip-1", 5, 10)
-    bar("clip-1", 10, 10)
-    bar.close()
-    err = capsys.readouterr().err
-    assert "10/10" in err and "frames/s" in err and "[##########]" in err
