@@ -35,10 +35,12 @@ def redis_client(url: str):
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
 
+    # A refused connection surfaces as OSError inside redis-py: retry on it too, or a
+    # restart fails every call made while the server is down.
+    transient = (redis.ConnectionError, redis.TimeoutError, OSError)
     return redis.Redis.from_url(
-        url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-        socket_connect_timeout=5, health_check_interval=10,
+        url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8, supported_errors=transient),
+        retry_on_error=list(transient), socket_connect_timeout=5, health_check_interval=10,
     )
 
 

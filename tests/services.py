@@ -140,6 +140,7 @@ class Redis:
     root: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    persist: bool = False  # append-only file, so data survives ``restart``
 
     @property
     def url(self) -> str:
@@ -152,7 +153,8 @@ class Redis:
         self.root.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root)],
+             "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always",
+             "--dir", str(self.root)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -164,6 +166,11 @@ class Redis:
     def stop(self) -> None:
         if self.proc is not None:
             stop(self.proc)
+
+    def restart(self, down_for: float = 1.0) -> None:
+        self.stop()
+        time.sleep(down_for)
+        self.start()
 
 
 class ServedApp:

@@ -110,3 +110,34 @@ def test_a_running_job_can_be_cancelled(label_studio, redis_server, backend, tmp
 
 def test_unknown_job_is_404(backend):
     assert requests.get(f"{backend.url}/jobs/nope", timeout=10).status_code == 404
+
+
+def test_a_redis_restart_mid_job_is_ridden_out(label_studio, tmp_path):
+    from services import Redis
+
+    redis_server = Redis(root=tmp_path / "redis", persist=True).start()
+    settings = Settings.from_env(
+        {}, model="standin", label_studio_url=label_studio.url, label_studio_api_key=label_studio.token,
+        redis_url=redis_server.url, precompute_on_open=False,
+    )
+    app = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter()))
+    worker = None
+    try:
+        with ServedApp(app) as backend:
+            clip = import_clip(label_studio, BRUSH_CONFIG, name="restart", n=30)
+            annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+            job = requests.post(f"{backend.url}/propagate", timeout=10, json={
+                "project": clip.project, "clip": "restart", "frame": 0}).json()
+            worker = start_worker(label_studio, redis_server, tmp_path, "survivor")
+            wait_until(lambda: job_of(backend, job["id"])["frames_done"] >= 2, what="the job to start")
+            redis_server.restart(down_for=2.0)
+            final = wait_until(lambda: (s := job_of(backend, job["id"]))["state"] in ("done", "failed") and s,
+                               timeout=180, what="the job to end")
+            assert final["state"] == "done", final
+            for task_id in clip.task_ids[1:]:
+                assert len(predictions(label_studio, task_id)) == 1
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(10)
+        redis_server.stop()
