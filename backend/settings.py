@@ -47,6 +47,8 @@ class Settings:
     max_image_bytes: int = 64 * 1024**2  # SAMVID_MAX_IMAGE_BYTES
     max_image_pixels: int = 64_000_000  # SAMVID_MAX_IMAGE_PIXELS
     max_video_bytes: int = 2 * 1024**3  # SAMVID_MAX_VIDEO_BYTES (box tracking reads whole videos)
+    max_video_seconds: float = 4 * 3600.0  # SAMVID_MAX_VIDEO_SECONDS: longest video to import
+    max_video_pixels: int = 7680 * 4320  # SAMVID_MAX_VIDEO_PIXELS: largest frame to import
     fetch_timeout: float = 20.0  # SAMVID_FETCH_TIMEOUT seconds
     # Propagation
     tracker: str = "flow"  # SAMVID_TRACKER: flow | flow-preview (model-free), or a model engine
@@ -80,6 +82,8 @@ class Settings:
             "max_image_bytes": "SAMVID_MAX_IMAGE_BYTES",
             "max_image_pixels": "SAMVID_MAX_IMAGE_PIXELS",
             "max_video_bytes": "SAMVID_MAX_VIDEO_BYTES",
+            "max_video_seconds": "SAMVID_MAX_VIDEO_SECONDS",
+            "max_video_pixels": "SAMVID_MAX_VIDEO_PIXELS",
             "fetch_timeout": "SAMVID_FETCH_TIMEOUT",
             "precompute_on_open": "SAMVID_PRECOMPUTE",
             "tracker": "SAMVID_TRACKER",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, VideoError
+from samvid.settings import Settings
 from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
 from samvid.studio.importer import (
@@ -114,6 +115,7 @@ def _options(args: argparse.Namespace) -> ImportOptions:
     if "image" not in config.data_keys:
         raise ConfigError(f"--config {config.name}: samvid import makes one image task per "
                           "frame, and this config has no <Image value=\"$image\">")
+    limits = Settings.from_env()
     return ImportOptions(
         project=args.project,
         label_config=config.render(parse_labels(args.labels)),
@@ -129,6 +131,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         start=args.start,
         end=args.end,
         backend_url=None if args.no_backend else args.backend_url,
+        max_seconds=limits.max_video_seconds,
+        max_pixels=limits.max_video_pixels,
     )
 
 

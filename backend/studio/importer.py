@@ -200,6 +200,8 @@ class ImportOptions:
     backend_user: str | None = None
     backend_password: str | None = None
     batch: int = 50  # tasks per API call; small, so an interruption loses little
+    max_seconds: float = 4 * 3600.0  # longer sources are refused before anything is made
+    max_pixels: int = 7680 * 4320  # 8K; larger frames are refused (decoding bombs)
 
 
 @dataclass
@@ -274,6 +276,7 @@ def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
                 continue
             reader = open_frames(source)
             plans.append(ClipPlan(source, clip, reader, []))
+            check_limits(source, reader, options)
             selected = select_frames(reader.times, stride=options.stride, fps=options.fps,
                                      start=options.start, end=options.end)
             if not selected:
@@ -291,6 +294,17 @@ def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
             plan.reader.close()
         raise
     return plans
+
+
+def check_limits(source: Path, reader: FrameReader, options: ImportOptions) -> None:
+    """Refuse sources over the duration or resolution limits (SAMVID_MAX_VIDEO_SECONDS,
+    SAMVID_MAX_VIDEO_PIXELS): an upload must not tie up the machine for days."""
+    if reader.duration > options.max_seconds:
+        raise VideoError(f"{source}: {reader.duration:.0f} s long, over the {options.max_seconds:.0f} s "
+                         "limit (SAMVID_MAX_VIDEO_SECONDS); cut it or use --start/--end")
+    if reader.width * reader.height > options.max_pixels:
+        raise VideoError(f"{source}: {reader.width}x{reader.height} frames are over the "
+                         f"{options.max_pixels} pixel limit (SAMVID_MAX_VIDEO_PIXELS)")
 
 
 def _marked_frames(reader: FrameReader, selected: list[int], options: ImportOptions) -> list[int]:

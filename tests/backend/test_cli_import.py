@@ -138,3 +138,17 @@ def test_help_lists_configs(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["import", "--help"])
     assert "multi_object" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("limit,value,words", [
+    ("SAMVID_MAX_VIDEO_SECONDS", "0.2", "over the 0 s limit"),
+    ("SAMVID_MAX_VIDEO_PIXELS", "1000", "over the 1000 pixel limit"),
+])
+def test_videos_over_the_limits_are_refused_before_anything_is_made(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        limit: str, value: str, words: str) -> None:
+    monkeypatch.setenv(limit, value)
+    clip = write_clip(tmp_path / "long.mp4", [0.0, 0.1, 0.2, 0.3, 0.4])
+    assert samvid_import(clip, "--project", f"cli limit {limit}", "--no-backend") == 2
+    assert words in capsys.readouterr().err
+    assert Studio(env.url, env.token).find_project(f"cli limit {limit}") is None
