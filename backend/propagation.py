@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from samvid.errors import BadRequest, NotFound, StudioError
+from samvid.errors import BadRequest, ForbiddenSource, NotFound, StudioError
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
@@ -24,6 +25,7 @@ from samvid.settings import Settings
 from samvid.studio.client import Studio, Task
 from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.studio.results import brush_result, decode_mask, polygon_result
+from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import make_engine
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class PropagationRequest:
     frames: int = 0  # at most this many frames each way; 0 = up to the next human frame
     objects: tuple[str, ...] = ()  # identity keys to propagate; empty = all
     engine: str = "flow"
+    all_frames: bool = False  # track through every source-video frame between frame tasks
 
     @classmethod
     def from_payload(cls, payload: Any) -> PropagationRequest:
@@ -66,12 +69,12 @@ class PropagationRequest:
         if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
             raise BadRequest("objects must be a list of object ids")
         return cls(project, clip, frame, direction, frames, tuple(str(o) for o in objects),
-                   str(payload.get("engine") or "flow"))
+                   str(payload.get("engine") or "flow"), bool(payload.get("all_frames", False)))
 
     def to_payload(self) -> dict[str, Any]:
         return {"project": self.project, "clip": self.clip, "frame": self.frame,
                 "direction": self.direction, "frames": self.frames,
-                "objects": list(self.objects), "engine": self.engine}
+                "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames}
 
 
 @dataclass
@@ -134,6 +137,22 @@ class TaskFrames:
     def __getitem__(self, i: int) -> np.ndarray:
         task = self.tasks[i]
         return self.images.decode(self.images.fetch(task.data[self.image_key], task.id))
+
+
+class VideoSpan:
+    """Frames ``indices`` of a source video, in that order, decoded as the engine walks."""
+
+    def __init__(self, path: Path, indices: list[int]) -> None:
+        from samvid.tracker.frames import open_frames
+
+        self.reader = open_frames(path)
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.reader[self.indices[i]]
 
 
 class Propagator:
@@ -203,10 +222,10 @@ class Propagator:
             walks.append(self._walk(tasks, index, +1, req.frames))
         if req.direction in ("backward", "both"):
             walks.append(self._walk(tasks, index, -1, req.frames))
-        total = sum(len(w) - 1 for w in walks)
+        spans = [self._span(walk, target, req.all_frames) for walk in walks]
+        total = sum(len(frames) - 1 for frames, _ in spans)
         written, done, start = 0, 0, time.perf_counter()
-        for walk in walks:
-            frames = TaskFrames([Task(t["id"], t["data"]) for t in walk], self.images, target.image_key)
+        for frames, tasks_at in spans:
             engine = make_engine(req.engine)
             state = engine.init_state(frames)
             for obj, seed in enumerate(seeds, start=1):
@@ -216,16 +235,47 @@ class Propagator:
                     continue
                 if ctx.cancelled():
                     return {"frames_written": written, "cancelled": True}
-                task_id = walk[fm.frame]["id"]
+                done += 1
+                elapsed = time.perf_counter() - start
+                ctx.progress(done, total, done / elapsed if elapsed > 0 else 0.0)
+                task_id = tasks_at.get(fm.frame)
+                if task_id is None:
+                    continue  # a source frame between imported frames: tracked, not written
                 if human_annotated(self.task_state(task_id)):
                     break  # a human annotated it meanwhile: it is a boundary now
                 self._write(task_id, fm, seeds, target, req.engine)
                 written += 1
-                done += 1
-                elapsed = time.perf_counter() - start
-                ctx.progress(done, total, done / elapsed if elapsed > 0 else 0.0)
         ctx.progress(total, total, 0.0)
         return {"frames_written": written}
+
+    def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
+              all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
+        """The frames an engine walks for ``walk``, and which walk position has which task.
+
+        Normally the frame tasks' own images; with ``all_frames`` every frame of the
+        source video between the first and last task (sparse imports, dense tracking).
+        """
+        if not all_frames:
+            frames = TaskFrames([Task(t["id"], t["data"]) for t in walk], self.images, target.image_key)
+            return frames, {i: t["id"] for i, t in enumerate(walk)}
+        first, last = int(walk[0]["data"]["frame"]), int(walk[-1]["data"]["frame"])
+        step = 1 if last >= first else -1
+        indices = list(range(first, last + step, step))
+        video = VideoSpan(self._video_path(walk[0]), indices)
+        position = {index: i for i, index in enumerate(indices)}
+        return video, {position[int(t["data"]["frame"])]: t["id"] for t in walk}
+
+    def _video_path(self, task: dict[str, Any]) -> Path:
+        """The task's source video, read only under the configured local roots."""
+        raw = (task.get("data") or {}).get("video")
+        if not isinstance(raw, str) or not raw:
+            raise BadRequest("--all-frames needs the source video path in the task data ('video')")
+        path = Path(raw).expanduser().resolve()
+        roots = [r.expanduser().resolve() for r in self.images.local_roots]
+        if not any(path == r or r in path.parents for r in roots):
+            raise ForbiddenSource(f"{raw} is outside the folders samvid may read: add its folder to "
+                                  "SAMVID_LOCAL_ROOTS to propagate through all its frames")
+        return path
 
     @staticmethod
     def _walk(tasks: list[dict[str, Any]], index: int, step: int, limit: int) -> list[dict[str, Any]]:

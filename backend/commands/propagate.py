@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--direction", choices=DIRECTIONS, default="forward")
     parser.add_argument("--frames", type=int, default=0, help="at most N frames (0: up to the next human frame)")
     parser.add_argument("--engine", help="tracker engine (SAMVID_TRACKER, default flow)")
+    parser.add_argument("--all-frames", action="store_true",
+                        help="track through every frame of the source video between frame tasks "
+                             "(for sparse imports: --stride, --keyframes, --scene-change)")
     parser.add_argument("--backend-url", help="run the job on this samvid backend instead of here")
     parser.add_argument("--json", action="store_true", help="print the final job record as JSON")
 
@@ -35,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     project = _project_id(args.project, settings)
     req = PropagationRequest.from_payload({
         "project": project, "clip": args.clip, "frame": args.from_frame,
-        "direction": args.direction, "frames": args.frames, "engine": settings.tracker})
+        "direction": args.direction, "frames": args.frames, "engine": settings.tracker,
+        "all_frames": args.all_frames})
     bar = ProgressLine()
     if args.backend_url:
         record = _remote(args.backend_url.rstrip("/"), req, bar, settings)
