@@ -68,25 +68,15 @@ class LabelStudio:
     @property
     def files_root(self) -> Path:
         """LOCAL_FILES_DOCUMENT_ROOT; storages must use a subfolder of it."""
-        return self.root / "files"
+        from samvid.launcher import Layout
+
+        return Layout(self.root).files_root
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            LABEL_STUDIO_BASE_DATA_DIR=str(self.root / "data"),
-            LABEL_STUDIO_USERNAME=self.username,
-            LABEL_STUDIO_PASSWORD=self.password,
-            LABEL_STUDIO_USER_TOKEN=self.token,
-            LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
-            ML_BLOCK_LOCAL_IP="false",
-            SSRF_PROTECTION_ENABLED="false",
-            LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
-            LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(self.files_root),
-            SENTRY_DSN="",
-            FRONTEND_SENTRY_DSN="",
-            COLLECT_ANALYTICS="false",
-        )
-        return env
+        """The environment `samvid up` gives Label Studio (one place knows it)."""
+        from samvid.launcher import Credentials, Layout, studio_env
+
+        return studio_env(Layout(self.root), Credentials(self.username, self.password, self.token))
 
     def start(self, timeout: float = 180) -> LabelStudio:
         self.files_root.mkdir(parents=True, exist_ok=True)
