@@ -8,7 +8,9 @@ Layout::
 Beyond plain COCO (``pycocotools.coco.COCO`` loads it unchanged), each image
 carries ``clip``, ``video``, ``frame``, ``time``, ``source`` and ``task_id``;
 each annotation carries ``track_id`` (the object id, the same on every frame of
-the clip and in every format), ``video_id``, ``source`` and ``score``. A
+the clip and in every format), ``video_id``, ``source``, ``score`` and
+``attributes`` (the region's per-region attributes, ``{control name: value}``,
+``{}`` when it has none; see ``identity.py``). A
 ``videos`` list names the clips. Masks are compressed RLE, never outlines.
 
 Compressed RLE is all that is held until ``close``: the output file's own size,
@@ -82,6 +84,7 @@ class CocoWriter:
                 "track_id": object_id,
                 "score": float(masks.scores[i]),
                 "source": frame.source,
+                "attributes": frame.attributes[i],
             })
 
     def close(self) -> Path:
@@ -115,11 +118,13 @@ def load(out: Path) -> Iterator[ExportFrame]:
             [(a["track_id"], decode_rle(a["segmentation"]), a.get("score", 1.0)) for a in anns],
         )
         label_of = {a["track_id"]: names[a["category_id"]] for a in anns}
+        attributes_of = {a["track_id"]: a.get("attributes") or {} for a in anns}
         yield ExportFrame(
             clip=image.get("clip", ""),
             frame=image.get("frame", 0),
             masks=masks,
             labels=tuple(label_of[o] for o in masks.object_ids),
+            attributes=tuple(attributes_of[o] for o in masks.object_ids),
             video=image.get("video", ""),
             time=image.get("time"),
             source=image.get("source", "annotation"),

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -38,7 +39,9 @@ class Category:
 class ExportFrame:
     """Masks of the objects on one frame of a clip, objects sorted by object id.
 
-    ``labels[i]`` is the class name of ``masks.object_ids[i]``. ``source`` is
+    ``labels[i]`` is the class name of ``masks.object_ids[i]`` and ``attributes[i]``
+    its per-region attributes (``{control name: value}``, empty when it has none;
+    left out, every object gets an empty dict). ``source`` is
     ``"annotation"`` or ``"prediction"`` (a frame filled from a model). ``image``
     is the relative file the image was written to (or the task's URL when images
     were not copied); ``image_bytes`` the encoded image while it travels from the
@@ -56,10 +59,17 @@ class ExportFrame:
     image: str = ""
     image_bytes: bytes | None = field(default=None, repr=False)
     image_ext: str = ".jpg"
+    attributes: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.masks):
             raise ValueError("one label per object")
+        if not self.attributes:
+            self.attributes = tuple({} for _ in self.labels)
+        elif len(self.attributes) != len(self.labels):
+            raise ValueError("one attribute dict per object")
+        else:
+            self.attributes = tuple(dict(a or {}) for a in self.attributes)
 
     @property
     def height(self) -> int:

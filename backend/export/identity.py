@@ -14,11 +14,19 @@ A region's object id is, in order of precedence:
 
 Ids are resolved over a whole clip before any mask is decoded, so a fallback id
 never collides with an explicit id that appears later in the clip.
+
+Per-region attributes: every other result that shares a mask region's id (the
+per-region ``Choices``, ``TextArea``, ``Number``, ``Rating``... of e.g.
+``labeling_configs/attributes.xml``) becomes ``Region.attributes[from_name]``:
+``choices`` -> the list of choices, ``textarea`` -> the text (several lines
+joined with a newline), ``number`` -> the number, ``rating`` -> the rating, any
+other classification type -> its value under the type's key. The object-id
+control is the object id, not an attribute.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
@@ -40,6 +48,7 @@ class Region:
     score: float
     width: int
     height: int
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def _positive_int(value: Any) -> int | None:
@@ -48,6 +57,38 @@ def _positive_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return int(number) if number.is_integer() and number >= 1 else None
+
+
+def attribute_value(result: dict[str, Any]) -> tuple[bool, Any]:
+    """``(True, value)`` of a per-region classification result, ``(False, None)`` if it
+    holds no attribute (a geometry/labels result or an unreadable value)."""
+    kind = str(result.get("type") or "").lower()
+    value = result.get("value")
+    if not kind or kind.endswith("labels") or not isinstance(value, dict):
+        return False, None
+    if kind == "textarea":
+        text = value.get("text")
+        if isinstance(text, list):
+            return True, "\n".join(str(t) for t in text)
+        return (True, str(text)) if text is not None else (False, None)
+    if kind in value:
+        return True, value[kind]
+    return False, None
+
+
+def region_attributes(
+    result: list[dict[str, Any]], object_id_control: str | None
+) -> dict[str, dict[str, Any]]:
+    """``{region id: {from_name: value}}`` of the per-region results in ``result``."""
+    attributes: dict[str, dict[str, Any]] = {}
+    for r in result:
+        name = r.get("from_name")
+        if r.get("id") is None or not name or name == object_id_control:
+            continue
+        ok, value = attribute_value(r)
+        if ok:
+            attributes.setdefault(str(r["id"]), {})[str(name)] = value
+    return attributes
 
 
 def parse_regions(
@@ -60,7 +101,7 @@ def parse_regions(
     frame: int | None = None,
     task_id: int | None = None,
 ) -> list[Region]:
-    """The mask regions of one result list with their labels and explicit ids."""
+    """The mask regions of one result list with their labels, explicit ids and attributes."""
     where: dict[str, Any] = {"clip": clip, "frame": frame, "task_id": task_id}
     names = {c.name for c in schema.categories}
     numbers: dict[str, Any] = {
@@ -68,6 +109,7 @@ def parse_regions(
         for r in result
         if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
     }
+    attributes = region_attributes(result, schema.object_id_control)
     regions = []
     for r in result:
         kind = r.get("type")
@@ -94,7 +136,8 @@ def parse_regions(
         region_score = r.get("score", score)
         regions.append(
             Region(region_id, labels[0], r, explicit,
-                   float(region_score) if region_score is not None else 1.0, width, height)
+                   float(region_score) if region_score is not None else 1.0, width, height,
+                   attributes.get(region_id, {}))
         )
     return regions
 

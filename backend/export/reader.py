@@ -275,6 +275,7 @@ class ProjectReader:
             return None
         objects: dict[int, tuple[np.ndarray, float]] = {}
         labels: dict[int, str] = {}
+        attributes: dict[int, dict[str, Any]] = {}
         for region in regions:
             object_id = identities.object_id(region)
             if (region.height, region.width) != size:
@@ -303,6 +304,7 @@ class ProjectReader:
                 continue
             objects[object_id] = (mask, region.score)
             labels[object_id] = region.label
+            attributes[object_id] = region.attributes
         masks = frame_masks(ref.frame, size[0], size[1],
                             [(o, m, s) for o, (m, s) in objects.items()])
         return ExportFrame(
@@ -310,6 +312,7 @@ class ProjectReader:
             frame=ref.frame,
             masks=masks,
             labels=tuple(labels[o] for o in masks.object_ids),
+            attributes=tuple(attributes[o] for o in masks.object_ids),
             video=info.video,
             time=ref.time,
             source=source,

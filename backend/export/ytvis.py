@@ -8,7 +8,9 @@ Layout::
 ``videos[i].file_names`` lists the exported frames of the clip in order (with
 ``frames``, ``times`` and ``sources`` alongside, which YouTube-VIS lacks); each
 annotation holds ``segmentations``, ``areas`` and ``bboxes`` with one entry per
-file name, ``null`` where the object is absent. ``object_id`` is samvid's object
+file name, ``null`` where the object is absent; ``attributes`` likewise holds
+the object's per-region attributes on each frame (``{control name: value}``,
+``{}`` where it is present without any, ``null`` where it is absent). ``object_id`` is samvid's object
 id (the COCO export's ``track_id``). Each video lists the category ids of its
 objects (``categories``).
 
@@ -75,7 +77,8 @@ class YtvisWriter:
                     clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
                 )
             bbox, area = bbox_area(mask)
-            obj["frames"][position] = (encode_rle(mask), area, bbox, float(frame.masks.scores[i]))
+            obj["frames"][position] = (encode_rle(mask), area, bbox, float(frame.masks.scores[i]),
+                                       frame.attributes[i])
 
     def _end_clip(self) -> None:
         clip = self._clip
@@ -98,6 +101,7 @@ class YtvisWriter:
                 "areas": [e[1] if e else None for e in entries],
                 "bboxes": [e[2] if e else None for e in entries],
                 "scores": [e[3] if e else None for e in entries],
+                "attributes": [e[4] if e else None for e in entries],
             })
         clip["categories"] = sorted({self._ids[o["label"]] for o in self._objects.values()})
         self.videos.append(clip)
@@ -130,6 +134,10 @@ def load(out: Path) -> Iterator[ExportFrame]:
             frame = video["frames"][position] if "frames" in video else position
             present = [a for a in objects if a["segmentations"][position] is not None]
             scores = [(a.get("scores") or [None] * video["length"])[position] for a in present]
+            attributes_of = {
+                a["object_id"]: (a.get("attributes") or [None] * video["length"])[position] or {}
+                for a in present
+            }
             masks = frame_masks(
                 frame, video["height"], video["width"],
                 [(a["object_id"], decode_rle(a["segmentations"][position]),
@@ -141,6 +149,7 @@ def load(out: Path) -> Iterator[ExportFrame]:
                 frame=frame,
                 masks=masks,
                 labels=tuple(label_of[o] for o in masks.object_ids),
+                attributes=tuple(attributes_of[o] for o in masks.object_ids),
                 video=video.get("video", ""),
                 time=(video.get("times") or [None] * video["length"])[position],
                 source=(video.get("sources") or ["annotation"] * video["length"])[position],
