@@ -1,0 +1,193 @@
+"""The engine verbs: bad input, corrections, removal, corrupt frames, cancellation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samvid.errors import BadRequest, NotFound
+from samvid.prompts import Prompt
+from samvid.tracker.baselines import BoxTrackerEngine, CopyFirstEngine
+from samvid.tracker.engine import Progress
+from samvid.tracker.engines import ENGINES, make_engine
+from samvid.tracker.flow_engine import FlowEngine
+from samvid.tracker.metrics import region_iou
+
+
+class Corrupt:
+    """Wraps a frames source; frame ``bad`` raises as a broken decoder would."""
+
+    def __init__(self, inner, bad: int, how: str = "raise") -> None:
+        self.inner, self.bad, self.how = inner, bad, how
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if i == self.bad:
+            if self.how == "raise":
+                raise OSError("corrupt packet")
+            return np.zeros((3, 3, 3), np.uint8)  # wrong shape
+        return self.inner[i]
+
+
+@pytest.fixture
+def engine() -> FlowEngine:
+    return FlowEngine()
+
+
+def test_empty_mask_is_refused(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    with pytest.raises(BadRequest, match="empty"):
+        engine.add_mask(state, 0, 1, np.zeros((120, 160), bool))
+
+
+def test_mask_of_the_wrong_size_is_refused(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    with pytest.raises(BadRequest, match="size"):
+        engine.add_mask(state, 0, 1, np.ones((60, 80), bool))
+
+
+@pytest.mark.parametrize("frame", [-1, 6, 1000])
+def test_frame_outside_the_video_is_refused(engine, disk_video, frame) -> None:
+    state = engine.init_state(disk_video)
+    with pytest.raises(BadRequest, match="outside the video"):
+        engine.add_mask(state, frame, 1, disk_video.mask(0))
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    with pytest.raises(BadRequest, match="outside the video"):
+        list(engine.propagate(state, start=frame))
+
+
+def test_removing_an_unknown_object_says_which_exist(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    with pytest.raises(NotFound, match=r"object 7 .*\[1\]"):
+        engine.remove_object(state, 7)
+
+
+def test_propagating_without_any_mask_is_refused(engine, disk_video) -> None:
+    with pytest.raises(BadRequest, match="add a mask"):
+        list(engine.propagate(engine.init_state(disk_video)))
+
+
+def test_a_model_free_engine_refuses_clicks(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    with pytest.raises(BadRequest, match="no model"):
+        engine.add_prompt(state, 0, 1, Prompt(points=((50.0, 60.0),), labels=(1,)))
+
+
+def test_removed_object_is_no_longer_reported(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    engine.add_mask(state, 0, 2, np.pad(np.ones((10, 10), bool), ((0, 110), (0, 150))))
+    engine.remove_object(state, 2)
+    assert {fm.object_ids for fm in engine.propagate(state)} == {(1,)}
+
+
+def test_every_frame_reports_every_object_with_ids_kept(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    corner = np.zeros((120, 160), bool)
+    corner[90:115, 120:150] = True
+    engine.add_mask(state, 0, 5, corner)
+    engine.add_mask(state, 0, 2, disk_video.mask(0))
+    out = list(engine.propagate(state))
+    assert [fm.frame for fm in out] == list(range(6))
+    assert all(fm.object_ids == (2, 5) for fm in out)
+    assert region_iou(out[-1].mask_of(2), disk_video.mask(5)) > 0.9
+
+
+@pytest.mark.parametrize("how", ["raise", "shape"])
+def test_corrupt_frame_is_skipped_and_reported_and_propagation_continues(engine, disk_video, how) -> None:
+    frames = Corrupt(disk_video, 3, how)
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    out = list(engine.propagate(state))
+    assert [fm.frame for fm in out] == [0, 1, 2, 4, 5]
+    assert state.progress.skipped == [3]
+    assert region_iou(out[-1].mask_of(1), disk_video.mask(5)) > 0.85
+
+
+def test_correction_on_a_later_frame_replaces_the_tracked_mask(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    fixed = np.zeros((120, 160), bool)
+    fixed[10:30, 10:30] = True
+    engine.add_mask(state, 3, 1, fixed)
+    out = {fm.frame: fm for fm in engine.propagate(state)}
+    assert np.array_equal(out[3].mask_of(1), fixed)
+
+
+def test_new_object_enters_on_the_frame_it_was_given(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    engine.add_mask(state, 2, 9, disk_video.mask(2))
+    out = list(engine.propagate(state))
+    assert not out[1].visible[out[1].object_ids.index(9)]
+    assert out[2].visible[out[2].object_ids.index(9)]
+
+
+def test_cancel_stops_between_frames_and_is_reported(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    seen = []
+    for fm in engine.propagate(state):
+        seen.append(fm.frame)
+        if fm.frame == 2:
+            state.cancel.set()
+    assert seen == [0, 1, 2]
+    assert state.progress.cancelled and state.progress.frames_done == 3
+
+
+def test_progress_counts_frames_and_speed(engine, disk_video) -> None:
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    reports: list[int] = []
+    list(engine.propagate(state, max_frames=4, on_progress=lambda p: reports.append(p.frames_done)))
+    assert reports == [1, 2, 3, 4]
+    assert state.progress.frames_total == 4 and state.progress.fps > 0
+    assert Progress().fps == 0.0
+
+
+def test_object_that_leaves_the_frame_is_reported_empty_not_stale() -> None:
+    from tests.tracker.conftest import DiskVideo
+
+    video = DiskVideo(n=10, step=(20.0, 0.0), start=(60.0, 60.0))  # gone by frame 6
+    engine = FlowEngine()
+    state = engine.init_state(video)
+    engine.add_mask(state, 0, 1, video.mask(0))
+    for fm in engine.propagate(state):
+        if not video.mask(fm.frame).any():
+            assert not fm.visible[0] and not fm.masks[0].any(), fm.frame
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_every_engine_runs_and_keeps_ids(name, disk_video) -> None:
+    engine = make_engine(name)
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 3, disk_video.mask(0))
+    out = list(engine.propagate(state, max_frames=3))
+    assert [fm.object_ids for fm in out] == [(3,)] * 3
+
+
+def test_unknown_engine_name_lists_the_choices() -> None:
+    with pytest.raises(BadRequest, match="flow"):
+        make_engine("nope")
+
+
+def test_copy_and_box_baselines_report_the_first_mask_on_the_first_frame(disk_video) -> None:
+    for engine in (CopyFirstEngine(), BoxTrackerEngine()):
+        state = engine.init_state(disk_video)
+        engine.add_mask(state, 0, 1, disk_video.mask(0))
+        first = next(iter(engine.propagate(state)))
+        assert np.array_equal(first.mask_of(1), disk_video.mask(0))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_walk_starts_from_the_given_mask_nearest_to_the_start_frame(reverse, disk_video) -> None:
+    engine = CopyFirstEngine()  # copies its seed: shows exactly which mask seeded the walk
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    engine.add_mask(state, 5, 1, disk_video.mask(5))
+    first = next(iter(engine.propagate(state, start=2 if not reverse else 3, reverse=reverse)))
+    expect = disk_video.mask(0) if not reverse else disk_video.mask(5)
+    assert np.array_equal(first.mask_of(1), expect)

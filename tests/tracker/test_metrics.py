@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samvid.tracker.metrics import boundary_f, boundary_map, dataset_mean, region_iou, score_sequence
+
+
+def box(h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    m = np.zeros((h, w), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_iou_of_half_overlapping_boxes_is_one_third() -> None:
+    a = box(10, 10, 0, 4, 0, 4)
+    b = box(10, 10, 0, 4, 2, 6)
+    assert region_iou(a, b) == pytest.approx(8 / 24)
+
+
+def test_iou_and_f_are_one_when_both_masks_are_empty() -> None:
+    z = np.zeros((8, 8), bool)
+    assert region_iou(z, z) == 1.0 and boundary_f(z, z) == 1.0
+
+
+def test_f_is_zero_when_only_one_mask_is_empty() -> None:
+    assert boundary_f(np.zeros((8, 8), bool), box(8, 8, 2, 5, 2, 5)) == 0.0
+
+
+def test_boundary_is_where_the_right_or_lower_neighbour_differs() -> None:
+    m = box(3, 3, 1, 3, 1, 3)
+    expect = np.array([[1, 1, 1], [1, 0, 0], [1, 0, 0]], bool)
+    assert np.array_equal(boundary_map(m), expect)
+
+
+def test_boundary_shifted_within_tolerance_scores_f_one() -> None:
+    # diag of 100x100 = 141.4 -> tolerance ceil(0.008 * 141.4) = 2 px
+    a = box(100, 100, 20, 60, 20, 60)
+    b = box(100, 100, 22, 62, 20, 60)
+    assert boundary_f(a, b) == 1.0
+
+
+def test_boundary_shifted_beyond_tolerance_loses_the_shifted_edges() -> None:
+    a = box(100, 100, 20, 60, 20, 60)
+    b = box(100, 100, 30, 70, 20, 60)  # top and bottom edges 10 px off, sides overlap
+    f = boundary_f(a, b)
+    assert 0.3 < f < 0.7
+
+
+def test_sequence_score_skips_the_first_frame() -> None:
+    gt = [box(20, 20, 5, 15, 5, 15).astype(np.uint8)] * 3
+    wrong_first = [np.zeros((20, 20), np.uint8)] + gt[1:]
+    s = score_sequence("s", wrong_first, gt)
+    assert s.j == 1.0 and s.f == 1.0 and s.objects[0].n_frames == 2
+
+
+def test_missing_object_on_a_frame_where_it_is_absent_scores_one() -> None:
+    g0 = box(20, 20, 5, 15, 5, 15).astype(np.uint8)
+    gt = [g0, np.zeros_like(g0)]
+    assert score_sequence("s", [g0, np.zeros_like(g0)], gt).jf == 1.0
+    assert score_sequence("s", [g0, g0], gt).jf == 0.0
+
+
+def test_dataset_mean_is_over_objects() -> None:
+    g = np.zeros((20, 20), np.uint8)
+    g[2:8, 2:8] = 1
+    g[10:18, 10:18] = 2
+    half = g.copy()
+    half[half == 2] = 0  # object 2 lost: J=0 for it
+    s1 = score_sequence("a", [g, half], [g, g])
+    s2 = score_sequence("b", [g, g], [g, g])
+    j, _, _ = dataset_mean([s1, s2])
+    assert j == pytest.approx(3 / 4)

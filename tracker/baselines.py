@@ -1,0 +1,104 @@
+"""Baselines the flow engine is measured against, in the same run and on the same data.
+
+- ``copy``: the first mask on every frame (what "no tracking" scores).
+- ``box``: OpenCV's MIL box tracker; its box filled as the mask.
+- ``warp``: the previous mask pulled along dense optical flow, nothing else (drifts).
+- ``warp-snap``: the warp, then a graph-cut snap around it each frame (the design the
+  project started from).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from samvid.tracker import flow
+from samvid.tracker.engine import Engine, ObjectResult, TrackState
+
+
+def _result(mask: np.ndarray, score: float = 1.0) -> ObjectResult:
+    visible = bool(mask.any())
+    return ObjectResult(mask if visible else np.zeros_like(mask), score if visible else 0.0, visible)
+
+
+class CopyFirstEngine(Engine):
+    name = "copy"
+
+    def _new_run(self, state: TrackState) -> _CopyRun:
+        return _CopyRun()
+
+
+@dataclass
+class _CopyRun:
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
+        self.masks.update(given)
+        return {o: _result(m) for o, m in self.masks.items()}
+
+
+class BoxTrackerEngine(Engine):
+    """OpenCV's MIL tracker (the box tracker this OpenCV build ships without contrib)."""
+
+    name = "box"
+
+    def _new_run(self, state: TrackState) -> _BoxRun:
+        return _BoxRun()
+
+
+@dataclass
+class _BoxRun:
+    trackers: dict[int, cv2.Tracker] = field(default_factory=dict)
+
+    def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
+        bgr = image[..., ::-1].copy()
+        out: dict[int, ObjectResult] = {}
+        for o, m in given.items():
+            x0, y0, x1, y1 = flow.bbox(m) or (0, 0, 1, 1)
+            t = cv2.TrackerMIL_create()
+            t.init(bgr, (x0, y0, x1 - x0, y1 - y0))
+            self.trackers[o] = t
+            out[o] = _result(m)
+        for o, t in self.trackers.items():
+            if o in out:
+                continue
+            ok, (x, y, w, h) = t.update(bgr)
+            mask = np.zeros(image.shape[:2], bool)
+            if ok:
+                mask[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)] = True
+            out[o] = _result(mask)
+        return out
+
+
+class FlowWarpEngine(Engine):
+    """The previous mask warped along DIS flow; with ``snap``, graph-cut re-segmentation."""
+
+    def __init__(self, snap: bool = False, preset: str = "medium") -> None:
+        self.snap = snap
+        self.preset = preset
+        self.name = "warp-snap" if snap else "warp"
+
+    def _new_run(self, state: TrackState) -> _WarpRun:
+        return _WarpRun(flow.dis(self.preset), self.snap)
+
+
+@dataclass
+class _WarpRun:
+    dis: cv2.DISOpticalFlow
+    snap: bool
+    prev: np.ndarray | None = None
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
+        gray = flow.to_gray(image)
+        if self.prev is not None and self.masks:
+            back = flow.dense_flow(gray, self.prev, self.dis)
+            for o, m in self.masks.items():
+                warped = flow.warp_backward(m, back)
+                m = flow.grabcut_snap(image, warped) if self.snap else warped >= 0.5
+                self.masks[o] = m
+        self.masks.update(given)
+        self.prev = gray
+        return {o: _result(m) for o, m in self.masks.items()}

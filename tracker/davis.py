@@ -1,0 +1,97 @@
+"""DAVIS layout: read sequences, run an engine on one, write its masks back.
+
+``ROOT/JPEGImages/<seq>/*.jpg`` and ``ROOT/Annotations/<seq>/*.png`` (palette PNGs, pixel
+value = object id). The tracker is seeded with every object of the first annotation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from samvid.tracker.engine import Engine
+from samvid.tracker.masks import FrameMasks
+from samvid.tracker.metrics import read_label_map
+from samvid.tracker.synthetic import write_labels_png
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JpegFolder:
+    """A frames source over ``*.jpg`` files, decoded on access (nothing cached)."""
+
+    files: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, folder: Path | str) -> JpegFolder:
+        files = tuple(sorted(Path(folder).glob("*.jpg")))
+        if not files:
+            raise FileNotFoundError(f"no .jpg frames in {folder}")
+        return cls(files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        bgr = cv2.imread(str(self.files[i]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise OSError(f"cannot decode {self.files[i]}")
+        return bgr[..., ::-1].copy()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+def sequences(root: Path | str) -> list[str]:
+    return sorted(p.name for p in (Path(root) / "JPEGImages").iterdir() if p.is_dir())
+
+
+def label_map(fm: FrameMasks) -> np.ndarray:
+    """uint8 (H, W) ids from FrameMasks; where masks overlap the higher score wins."""
+    h, w = fm.masks.shape[1:]
+    out = np.zeros((h, w), np.uint8)
+    best = np.full((h, w), -1.0, np.float32)
+    for k, o in enumerate(fm.object_ids):
+        if not fm.visible[k]:
+            continue
+        take = fm.masks[k] & (fm.scores[k] > best)
+        out[take] = o
+        best[take] = fm.scores[k]
+    return out
+
+
+def masks_of(labels: np.ndarray) -> dict[int, np.ndarray]:
+    return {int(o): labels == o for o in np.unique(labels) if o != 0}
+
+
+def track_labels(engine: Engine, frames: object, first: np.ndarray) -> Iterator[np.ndarray]:
+    """Seed ``engine`` with the objects of label map ``first`` on frame 0; yield label maps."""
+    state = engine.init_state(frames)  # type: ignore[arg-type]
+    for o, m in masks_of(first).items():
+        engine.add_mask(state, 0, o, m)
+    for fm in engine.propagate(state, 0):
+        yield label_map(fm)
+
+
+def track_sequence(engine: Engine, root: Path | str, name: str, out_root: Path | str) -> int:
+    """Track sequence ``name`` of DAVIS ``root``; write PNGs under ``out_root``. Frames written."""
+    frames = JpegFolder.of(Path(root) / "JPEGImages" / name)
+    first = read_label_map(Path(root) / "Annotations" / name / (frames.files[0].stem + ".png"))
+    out = Path(out_root) / "Annotations" / name
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    state = engine.init_state(frames)
+    for o, m in masks_of(first).items():
+        engine.add_mask(state, 0, o, m)
+    for fm in engine.propagate(state, 0):
+        write_labels_png(out / (frames.files[fm.frame].stem + ".png"), label_map(fm))
+        n += 1
+    log.info("%s: %d frames, %.1f frames/s, skipped %s", name, n, state.progress.fps, state.progress.skipped)
+    return n

@@ -1,0 +1,256 @@
+"""Pure flow and warp functions: dense optical flow, mask warps, motion fits, snaps.
+
+Conventions: images are (H, W[, C]) arrays; a flow is float32 (H, W, 2) of (dx, dy);
+a "motion" is a 2x3 float64 affine matrix mapping points of one frame to the next.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def dis(preset: str = "fast") -> cv2.DISOpticalFlow:
+    """A DIS optical flow object (coarse-to-fine, so it handles tens of pixels of motion)."""
+    return cv2.DISOpticalFlow_create(PRESETS[preset])
+
+
+def dense_flow(
+    prev: np.ndarray, cur: np.ndarray, method: cv2.DISOpticalFlow | None = None,
+    init: np.ndarray | None = None,
+) -> np.ndarray:
+    """Flow from gray ``prev`` to gray ``cur``: ``prev[y, x]`` moved to ``(x, y) + flow[y, x]``.
+
+    ``init`` is an initial guess (e.g. predicted motion), refined by DIS.
+    """
+    method = method or dis()
+    prev, cur = np.ascontiguousarray(prev), np.ascontiguousarray(cur)
+    if init is not None:
+        # DIS refines a flow passed in with the right size and type (its "initial flow").
+        return method.calc(prev, cur, np.ascontiguousarray(init, np.float32))
+    return method.calc(prev, cur, None)
+
+
+def warp_backward(values: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
+    """Pull ``values`` of the previous frame along ``flow_back`` (current -> previous flow).
+
+    Each pixel of the current frame takes the value where it came from; bilinear.
+    """
+    h, w = flow_back.shape[:2]
+    xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(
+        values.astype(np.float32), xx + flow_back[..., 0], yy + flow_back[..., 1],
+        cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )
+
+
+def warp_affine(values: np.ndarray, motion: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``values`` moved by the 2x3 ``motion`` onto an image of ``size`` = (H, W); bilinear."""
+    h, w = size
+    return cv2.warpAffine(
+        values.astype(np.float32), motion.astype(np.float64), (w, h), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )
+
+
+def translation(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+
+
+def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The motion "b, then a" (2x3 each)."""
+    a3 = np.vstack([a, [0, 0, 1]])
+    b3 = np.vstack([b, [0, 0, 1]])
+    return (a3 @ b3)[:2]
+
+
+def apply(motion: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Points (N, 2) moved by ``motion``."""
+    return pts @ motion[:, :2].T + motion[:, 2]
+
+
+@dataclass(frozen=True)
+class MotionFit:
+    motion: np.ndarray  # 2x3 similarity, previous -> current frame
+    inliers: int
+    samples: int
+
+    @property
+    def ratio(self) -> float:
+        return self.inliers / self.samples if self.samples else 0.0
+
+
+def fit_similarity(
+    flow: np.ndarray, mask: np.ndarray, max_samples: int = 400, thresh: float = 1.5,
+    rng: np.random.Generator | None = None,
+) -> MotionFit | None:
+    """Robust similarity (rotation, scale, translation) explaining ``flow`` inside ``mask``.
+
+    None when the mask has too few pixels to fit. RANSAC keeps boundary pixels, whose flow
+    is dragged by the background, from biasing the fit.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 12:
+        return None
+    rng = rng or np.random.default_rng(0)
+    if len(xs) > max_samples:
+        pick = rng.choice(len(xs), max_samples, replace=False)
+        xs, ys = xs[pick], ys[pick]
+    src = np.stack([xs, ys], 1).astype(np.float32)
+    dst = src + flow[ys, xs]
+    cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's global RNG: keep runs reproducible
+    m, inl = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=thresh, maxIters=500, confidence=0.99
+    )
+    if m is None:
+        return None
+    return MotionFit(m, int(inl.sum()), len(xs))
+
+
+def ecc_align(
+    template: np.ndarray, image: np.ndarray, init: np.ndarray, image_mask: np.ndarray,
+    iterations: int = 40, eps: float = 1e-4,
+) -> tuple[np.ndarray, float] | None:
+    """Refine ``init`` (template coords -> image coords, 2x3) to align gray ``template`` with
+    ``image`` (enhanced correlation, invariant to gain and bias: robust to light changes).
+
+    ``image_mask`` selects the image pixels that belong to the object. Returns
+    (refined motion, correlation) or None when ECC diverges.
+    """
+    # ECC's warp maps template coordinates to image coordinates, as ``init`` does.
+    warp0 = init.astype(np.float32)
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
+    try:
+        cc, warp = cv2.findTransformECC(
+            template.astype(np.float32), image.astype(np.float32), warp0, cv2.MOTION_AFFINE, crit,
+            image_mask.astype(np.uint8), 3,
+        )
+    except cv2.error as exc:
+        log.debug("ECC did not converge: %s", exc)
+        return None
+    th, tw = template.shape[:2]
+    return nearest_similarity(warp.astype(np.float64), ((tw - 1) / 2, (th - 1) / 2)), float(cc)
+
+
+def nearest_similarity(motion: np.ndarray, centre: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """The similarity (rotation, one scale, translation) closest to an affine ``motion``.
+
+    ECC fits a full affine; under motion blur it stretches along the motion. Objects do
+    not shear from frame to frame, so the shear and anisotropic scale are dropped.
+    """
+    a = motion[:, :2]
+    u, sv, vt = np.linalg.svd(a)
+    r = u @ vt
+    if np.linalg.det(r) < 0:  # no reflections
+        u[:, -1] *= -1
+        r = u @ vt
+    out = motion.copy()
+    out[:, :2] = r * float(np.mean(sv))
+    # ``centre`` lands where the affine put it.
+    c = np.float64(centre)
+    out[:, 2] += apply(motion, c[None])[0] - apply(out, c[None])[0]
+    return out
+
+
+def grabcut_snap(
+    image: np.ndarray, prior: np.ndarray, erode_px: int = 4, ring_px: int = 12,
+    iterations: int = 1,
+) -> np.ndarray:
+    """Re-segment around a soft ``prior`` mask: eroded prior = sure foreground, the prior's
+    edge band = probable, a ring around it = probable background, the rest background.
+
+    Works on the prior's bounding box (plus the ring) only. Returns a bool mask.
+    """
+    hard = prior >= 0.5
+    if hard.sum() < 16:
+        return hard
+    ys, xs = np.nonzero(hard)
+    h, w = hard.shape
+    pad = ring_px + 2
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    roi = hard[y0:y1, x0:x1].astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
+    sure = cv2.erode(roi, k)
+    kr = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1, 2 * ring_px + 1))
+    near = cv2.dilate(roi, kr)
+    gc = np.full(roi.shape, cv2.GC_BGD, np.uint8)
+    gc[near > 0] = cv2.GC_PR_BGD
+    gc[roi > 0] = cv2.GC_PR_FGD
+    gc[sure > 0] = cv2.GC_FGD
+    if not (gc == cv2.GC_FGD).any() or not ((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)).any():
+        return hard
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    img = np.ascontiguousarray(image[y0:y1, x0:x1])
+    try:
+        cv2.grabCut(img, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as exc:  # a degenerate colour model; keep the prior
+        log.debug("grabCut failed: %s", exc)
+        return hard
+    out = np.zeros_like(hard)
+    out[y0:y1, x0:x1] = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    return out
+
+
+def largest_components(mask: np.ndarray, keep_fraction: float = 0.2) -> np.ndarray:
+    """Drop specks: keep connected parts at least ``keep_fraction`` of the largest one."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= keep_fraction * areas.max()) + 1
+    return np.isin(lab, keep)
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1), exclusive ends, of the True pixels; None when empty."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return None if w == 0 or h == 0 else (x, y, x + w, y + h)
+
+
+def find_template(
+    image: np.ndarray, template: np.ndarray, template_mask: np.ndarray, step: int = 2
+) -> tuple[int, int, float] | None:
+    """Best place of a masked ``template`` in ``image`` (both gray), searched at 1/``step``
+    resolution: (x, y) of the template's top-left corner in ``image`` pixels and the
+    normalised correlation there; None when the template does not fit in the image."""
+    th, tw = template.shape[:2]
+    ih, iw = image.shape[:2]
+    if th >= ih or tw >= iw or th < 2 * step or tw < 2 * step:
+        return None
+    small = cv2.resize(image, (iw // step, ih // step), interpolation=cv2.INTER_AREA)
+    t = cv2.resize(template, (tw // step, th // step), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(template_mask.astype(np.float32), (tw // step, th // step), interpolation=cv2.INTER_AREA)
+    res = cv2.matchTemplate(small.astype(np.float32), t.astype(np.float32), cv2.TM_CCOEFF_NORMED, mask=m)
+    res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    _, score, _, (x, y) = cv2.minMaxLoc(res)
+    return x * step, y * step, float(score)
+
+
+def motion_blur_kernel(dx: float, dy: float) -> np.ndarray:
+    """A normalised line kernel along (dx, dy): the blur of a linear move during exposure."""
+    import math
+
+    length = max(1.0, math.hypot(dx, dy))
+    size = int(math.ceil(length)) | 1
+    k = np.zeros((size, size), np.float32)
+    c = size // 2
+    ux, uy = dx / length, dy / length
+    for s in np.linspace(-length / 2, length / 2, int(length * 2) + 1):
+        k[int(round(c + s * uy)), int(round(c + s * ux))] = 1.0
+    return k / k.sum()

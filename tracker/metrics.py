@@ -1,0 +1,194 @@
+"""DAVIS metrics: J (region IoU), F (boundary F-measure) and J&F.
+
+Follows the DAVIS 2017 evaluation: boundaries are the pixels whose right, lower or
+lower-right neighbour differs; a boundary pixel counts as matched when the other
+boundary lies within ``ceil(bound_th * diagonal)`` pixels (a disk); an object absent
+from both prediction and ground truth on a frame scores 1 for J and F. The first
+frame (the one given to the tracker) is excluded. DAVIS 2017 also drops the last
+frame; ``skip_last=True`` does the same.
+
+Means: per object over frames; a sequence's J is the mean over its objects; the
+dataset mean is over all objects of all sequences (the DAVIS convention).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+BOUND_TH = 0.008
+
+
+def region_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """J: |pred & gt| / |pred | gt|, and 1.0 when both are empty."""
+    pred, gt = pred.astype(bool), gt.astype(bool)
+    union = np.count_nonzero(pred | gt)
+    return 1.0 if union == 0 else np.count_nonzero(pred & gt) / union
+
+
+def boundary_map(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` (bool) whose right, lower or lower-right neighbour differs.
+
+    >>> boundary_map(np.array([[0, 0, 0], [0, 1, 1], [0, 1, 1]], bool)).astype(int)
+    array([[1, 1, 1],
+           [1, 0, 0],
+           [1, 0, 0]])
+    """
+    seg = mask.astype(bool)
+    e = np.zeros_like(seg)
+    s = np.zeros_like(seg)
+    se = np.zeros_like(seg)
+    e[:, :-1] = seg[:, 1:]
+    s[:-1, :] = seg[1:, :]
+    se[:-1, :-1] = seg[1:, 1:]
+    b = (seg ^ e) | (seg ^ s) | (seg ^ se)
+    # Outside the image counts as "same as the pixel" (as DAVIS's seg2bmap).
+    b[-1, :] = seg[-1, :] ^ e[-1, :]
+    b[:, -1] = seg[:, -1] ^ s[:, -1]
+    b[-1, -1] = False
+    return b
+
+
+def disk(radius: int) -> np.ndarray:
+    """uint8 disk {x^2 + y^2 <= r^2}, as skimage.morphology.disk."""
+    r = np.arange(-radius, radius + 1)
+    return ((r[:, None] ** 2 + r[None, :] ** 2) <= radius**2).astype(np.uint8)
+
+
+def boundary_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> float:
+    """F: harmonic mean of boundary precision and recall within the DAVIS tolerance."""
+    h, w = gt.shape
+    radius = bound_th if bound_th >= 1 else math.ceil(bound_th * math.hypot(h, w))
+    pb, gb = boundary_map(pred), boundary_map(gt)
+    n_p, n_g = np.count_nonzero(pb), np.count_nonzero(gb)
+    if n_p == 0 and n_g == 0:
+        return 1.0
+    if n_p == 0 or n_g == 0:
+        return 0.0
+    k = disk(int(radius))
+    gd = cv2.dilate(gb.astype(np.uint8), k).astype(bool)
+    pd = cv2.dilate(pb.astype(np.uint8), k).astype(bool)
+    precision = np.count_nonzero(pb & gd) / n_p
+    recall = np.count_nonzero(gb & pd) / n_g
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class ObjectScore:
+    sequence: str
+    obj_id: int
+    j: float
+    f: float
+    n_frames: int
+
+    @property
+    def jf(self) -> float:
+        return (self.j + self.f) / 2
+
+
+@dataclass(frozen=True)
+class SequenceScore:
+    name: str
+    objects: tuple[ObjectScore, ...]
+
+    @property
+    def j(self) -> float:
+        return float(np.mean([o.j for o in self.objects])) if self.objects else float("nan")
+
+    @property
+    def f(self) -> float:
+        return float(np.mean([o.f for o in self.objects])) if self.objects else float("nan")
+
+    @property
+    def jf(self) -> float:
+        return (self.j + self.f) / 2
+
+
+def score_sequence(
+    name: str,
+    pred: Iterable[np.ndarray],
+    gt: Iterable[np.ndarray],
+    object_ids: Sequence[int] | None = None,
+    skip_last: bool = False,
+) -> SequenceScore:
+    """Score label maps (uint8 (H, W), value = object id) frame by frame.
+
+    ``object_ids`` defaults to the ids in the first ground-truth frame. A predicted
+    frame that is missing (``pred`` shorter than ``gt``) counts as empty.
+    """
+    gt_frames = list(gt)
+    pred_iter = iter(pred)
+    if object_ids is None:
+        object_ids = [int(v) for v in np.unique(gt_frames[0]) if v != 0]
+    last = len(gt_frames) - 1 if skip_last else len(gt_frames)
+    js: dict[int, list[float]] = {o: [] for o in object_ids}
+    fs: dict[int, list[float]] = {o: [] for o in object_ids}
+    for i, g in enumerate(gt_frames):
+        p = next(pred_iter, None)
+        if i == 0 or i >= last:
+            continue
+        if p is None:
+            p = np.zeros_like(g)
+        if p.shape != g.shape:
+            raise ValueError(f"{name} frame {i}: prediction {p.shape} vs ground truth {g.shape}")
+        for o in object_ids:
+            js[o].append(region_iou(p == o, g == o))
+            fs[o].append(boundary_f(p == o, g == o))
+    objects = tuple(
+        ObjectScore(name, o, float(np.mean(js[o] or [1.0])), float(np.mean(fs[o] or [1.0])), len(js[o]))
+        for o in object_ids
+    )
+    return SequenceScore(name, objects)
+
+
+def annotations_dir(root: Path | str) -> Path:
+    """``root/Annotations`` when it exists (a DAVIS root), else ``root`` itself."""
+    root = Path(root)
+    return root / "Annotations" if (root / "Annotations").is_dir() else root
+
+
+def read_label_map(path: Path) -> np.ndarray:
+    """A DAVIS annotation PNG as uint8 ids (palette index; grey PNGs are taken as is)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode not in ("P", "L"):
+            im = im.convert("L")
+        return np.asarray(im, dtype=np.uint8)
+
+
+def evaluate_folders(
+    pred_root: Path | str, gt_root: Path | str, sequences: Sequence[str] | None = None,
+    skip_last: bool = False,
+) -> list[SequenceScore]:
+    """Score every ground-truth sequence (or ``sequences``) against the predictions."""
+    gt_dir, pred_dir = annotations_dir(gt_root), annotations_dir(pred_root)
+    names = list(sequences) if sequences else sorted(p.name for p in gt_dir.iterdir() if p.is_dir())
+    scores = []
+    for name in names:
+        gt_files = sorted((gt_dir / name).glob("*.png"))
+        if not gt_files:
+            raise FileNotFoundError(f"no ground-truth PNGs in {gt_dir / name}")
+        gt = [read_label_map(p) for p in gt_files]
+        pred = (
+            read_label_map(pred_dir / name / p.name) if (pred_dir / name / p.name).exists()
+            else np.zeros_like(g)
+            for p, g in zip(gt_files, gt)
+        )
+        scores.append(score_sequence(name, pred, gt, skip_last=skip_last))
+    return scores
+
+
+def dataset_mean(scores: Sequence[SequenceScore]) -> tuple[float, float, float]:
+    """(J, F, J&F) over all objects of all sequences, as DAVIS reports."""
+    objs = [o for s in scores for o in s.objects]
+    if not objs:
+        return float("nan"), float("nan"), float("nan")
+    j = float(np.mean([o.j for o in objs]))
+    f = float(np.mean([o.f for o in objs]))
+    return j, f, (j + f) / 2
