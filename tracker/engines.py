@@ -1,8 +1,13 @@
-"""Engine names -> engines: the one place that knows which engines exist."""
+"""Engine names -> engines: the one place that knows which engines exist.
+
+``sam2`` and ``guided`` take an optional model after a colon: ``sam2:/models/sam2.1-hiera-small``,
+``guided:facebook/sam-vit-base`` (plain ``guided`` uses the weight-free classic segmenter).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from samvid.errors import BadRequest
 from samvid.tracker.baselines import BoxTrackerEngine, CopyFirstEngine, FlowWarpEngine
@@ -17,10 +22,36 @@ ENGINES: dict[str, Callable[[], Engine]] = {
     "box": BoxTrackerEngine,
     "copy": CopyFirstEngine,
 }
+MODEL_ENGINES = ("sam2", "guided")
+
+
+@lru_cache(maxsize=2)
+def _video_model(name: str):
+    """Loaded once per process: jobs share it (each run has its own inference session)."""
+    from samvid.tracker.memory_engine import load_video_model
+
+    return load_video_model(name)
+
+
+@lru_cache(maxsize=2)
+def _segmenter(name: str):
+    from samvid.models import load_segmenter
+
+    return load_segmenter(name)
 
 
 def make_engine(name: str) -> Engine:
+    kind, _, model = name.partition(":")
+    if kind == "sam2":
+        from samvid.tracker.memory_engine import MemoryEngine
+
+        return MemoryEngine(_video_model(model or "facebook/sam2.1-hiera-tiny"))
+    if kind == "guided":
+        from samvid.tracker.guided_engine import GuidedEngine
+
+        return GuidedEngine(_segmenter(model or "classic"))
     try:
         return ENGINES[name]()
     except KeyError:
-        raise BadRequest(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}") from None
+        choices = ", ".join([*ENGINES, *MODEL_ENGINES])
+        raise BadRequest(f"unknown engine {name!r}; choose one of {choices}") from None
