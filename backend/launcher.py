@@ -31,6 +31,7 @@ from pathlib import Path
 import requests
 
 from samvid.errors import ConfigError, StudioError
+from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -460,6 +461,7 @@ class Stack:
         from samvid.studio.importer import ImportOptions, import_videos
 
         videos = self.o.videos or [write_demo_clip(self.layout.demo_clip)]
+        auth = Settings.from_env()
         options = ImportOptions(
             project=self.o.project,
             label_config=load_config("brush").render(self.o.labels),
@@ -467,6 +469,9 @@ class Stack:
             frames_root=None if files_root is None else files_root / "samvid",
             upload=files_root is None,  # a Label Studio elsewhere: frames go through its API
             backend_url=backend_url,  # connected as interactive; LS adds the /webhook itself
+            # With SAMVID_AUTH_* set, the connection and its webhook carry the same credentials.
+            backend_user=auth.auth_user or None,
+            backend_password=auth.auth_password or None,
         )
         summary = import_videos(studio, videos, options)
         log.info("project %r (id %d): %d tasks added, %d already there", summary.project_title,

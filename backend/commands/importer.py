@@ -131,6 +131,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         start=args.start,
         end=args.end,
         backend_url=None if args.no_backend else args.backend_url,
+        backend_user=limits.auth_user or None,  # the backend's SAMVID_AUTH_*, on connection and webhook
+        backend_password=limits.auth_password or None,
         max_seconds=limits.max_video_seconds,
         max_pixels=limits.max_video_pixels,
     )

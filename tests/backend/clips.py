@@ -65,8 +65,8 @@ def import_clip(ls, config: str, name: str = "clip", n: int = 8, **shape) -> Cli
 
 
 def annotate(ls, task_id: int, mask: np.ndarray, label: str = "Car", region_id: str = "obj1",
-             extras: list | None = None) -> int:
-    region = brush_result(mask, from_name="tag", to_name="image", labels=[label], region_id=region_id)
+             extras: list | None = None, from_name: str = "tag") -> int:
+    region = brush_result(mask, from_name=from_name, to_name="image", labels=[label], region_id=region_id)
     region.pop("origin")
     resp = requests.post(f"{ls.url}/api/tasks/{task_id}/annotations", headers=ls.headers,
                          json={"result": [region, *(extras or [])]}, timeout=30)

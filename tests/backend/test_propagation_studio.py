@@ -232,3 +232,46 @@ def test_all_frames_tracks_through_the_source_video_between_sparse_frame_tasks(l
     for i, task_id in zip(kept[1:], ids[1:]):
         (pred,) = predictions(label_studio, task_id)
         assert iou(mask_of(pred), masks[i]) > 0.85, f"frame {i}"
+
+
+def test_with_auth_on_the_import_connects_with_credentials_and_submits_still_propagate(
+        label_studio, monkeypatch, tmp_path):
+    """Label Studio's own webhook carries no credentials; samvid import adds them."""
+    from ls_requests import write_png
+
+    from samvid.cli import main
+
+    settings = Settings.from_env(
+        {}, model="standin", label_studio_url=label_studio.url, label_studio_api_key=label_studio.token,
+        local_roots=(label_studio.files_root,), precompute_on_open=False,
+        auth_user="ls-backend", auth_password="a long secret",
+    )
+    app = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter()))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    from clips import disk_clip
+    from PIL import Image
+
+    clip_frames, masks = disk_clip(4)
+    for i, frame in enumerate(clip_frames):
+        Image.fromarray(frame).save(frames / f"{i:05d}.png")
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", str(label_studio.files_root))
+    monkeypatch.setenv("SAMVID_AUTH_USER", "ls-backend")
+    monkeypatch.setenv("SAMVID_AUTH_PASSWORD", "a long secret")
+    with ServedApp(app) as served:
+        assert requests.post(f"{served.url}/propagate", json={}, timeout=10).status_code == 401
+        assert main(["import", str(frames), "--project", "with auth", "--backend-url", served.url,
+                     "--png", "--json"]) == 0
+        from samvid.studio.client import Studio
+
+        project = Studio(label_studio.url, label_studio.token).find_project("with auth")
+        (ml,) = requests.get(f"{label_studio.url}/api/ml", headers=label_studio.headers,
+                             params={"project": project.id}, timeout=30).json()
+        assert ml["auth_method"] == "BASIC_AUTH"
+        tasks = requests.get(f"{label_studio.url}/api/tasks", headers=label_studio.headers, timeout=30,
+                             params={"project": project.id, "fields": "task_only"}).json()["tasks"]
+        ids = [t["id"] for t in sorted(tasks, key=lambda t: t["data"]["frame"])]
+        annotate(label_studio, ids[0], masks[0], label="Object", region_id="walker", from_name="mask")
+        wait_until(lambda: predictions(label_studio, ids[-1]), what="propagation through the authorised webhook")
