@@ -34,7 +34,7 @@ def disk_clip(n: int = 8, size=(192, 256), step: int = 4, radius: int = 28, seed
     frames, masks = [], []
     for i in range(n):
         frame = background[:, i : i + w].copy()  # the camera pans slowly too
-        cx, cy = 30 + step * i, h // 2
+        cx, cy = radius + 2 + step * i, h // 2
         mask = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
         tex = np.zeros_like(frame)
         tex[cy - radius : cy + radius + 1, cx - radius : cx + radius + 1] = texture
