@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import av
 import numpy as np
 import pytest
-from clips import disk_clip
+from clips import disk_clip, write_video
 
 from samvid.studio.configs import load_config
 
@@ -16,14 +15,7 @@ N = 12
 def video(images):
     """The moving textured disk of the propagation tests, as an H.264 file."""
     frames, masks = disk_clip(N, step=3)
-    path = images / "disk.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"crf": "12"})
-        stream.width, stream.height, stream.pix_fmt = 256, 192, "yuv420p"
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame)))
-        out.mux(stream.encode())
-    return path, masks
+    return write_video(images / "disk.mp4", frames), masks
 
 
 def _box_percent(mask):

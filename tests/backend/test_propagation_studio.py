@@ -195,8 +195,7 @@ def test_two_annotators_submitting_at_once_keep_every_human_frame(label_studio, 
 
 
 def test_all_frames_tracks_through_the_source_video_between_sparse_frame_tasks(label_studio, monkeypatch):
-    import av
-    from clips import disk_clip
+    from clips import disk_clip, write_video
     from PIL import Image
 
     from samvid.cli import main
@@ -206,13 +205,7 @@ def test_all_frames_tracks_through_the_source_video_between_sparse_frame_tasks(l
     project = client.projects.create(title="sparse import", label_config=BRUSH_CONFIG)
     folder = label_studio.files_root / f"sparse{project.id}"
     folder.mkdir()
-    video = folder / "source.mp4"
-    with av.open(str(video), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"crf": "10"})
-        stream.width, stream.height, stream.pix_fmt = 256, 192, "yuv420p"
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame)))
-        out.mux(stream.encode())
+    video = write_video(folder / "source.mp4", frames)
     kept = [0, 3, 6, 9]  # as `samvid import --stride 3` keeps them
     for i in kept:
         Image.fromarray(frames[i]).save(folder / f"{i:05d}.png")
@@ -237,7 +230,6 @@ def test_all_frames_tracks_through_the_source_video_between_sparse_frame_tasks(l
 def test_with_auth_on_the_import_connects_with_credentials_and_submits_still_propagate(
         label_studio, monkeypatch, tmp_path):
     """Label Studio's own webhook carries no credentials; samvid import adds them."""
-    from ls_requests import write_png
 
     from samvid.cli import main
 
