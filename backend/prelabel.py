@@ -28,7 +28,7 @@ from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, r
 from samvid.errors import BadRequest
 from samvid.jobs import JobContext
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
-from samvid.propagation import PropagationRequest, Propagator, human_annotated
+from samvid.propagation import RETRY_DELAYS, PropagationRequest, Propagator, human_annotated
 from samvid.settings import Settings
 from samvid.studio.client import Studio
 from samvid.studio.protocol import choose_label, image_ref, parse_config
@@ -118,15 +118,7 @@ class Prelabeler:
 
     def tasks(self, req: PrelabelRequest) -> list[dict[str, Any]]:
         """The selected tasks with annotation and prediction counts, by clip and frame."""
-        found, page = [], 1
-        while True:
-            reply = self.studio.request("GET", "/api/tasks", "list the project's tasks", params={
-                "project": req.project, "fields": "task_only", "page": page, "page_size": 1000})
-            items = reply.get("tasks", []) if isinstance(reply, dict) else reply or []
-            found.extend(t for t in items if req.selects(t.get("data") or {}))
-            if len(items) < 1000:
-                break
-            page += 1
+        found = [t for t in self.studio.task_rows(req.project) if req.selects(t.get("data") or {})]
         return sorted(found, key=lambda t: (str(t["data"].get("clip", "")),
                                             int(t["data"].get("frame") or 0), t["id"]))
 
@@ -166,25 +158,16 @@ class Prelabeler:
                                         target, label, config)
             if self._human_now(task["id"]):
                 continue  # annotated while we computed: theirs wins
-            self._replace(task["id"], AUTO_MODEL_PREFIX, regions,
-                          f"{AUTO_MODEL_PREFIX}:{predictor.version}")
+            # Written even when empty: it records that the frame was done (resume skips it).
+            scores = [r.get("score", 0.0) for r in regions]
+            self.studio.replace_predictions(
+                task["id"], AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{predictor.version}",
+                sum(scores) / len(scores) if scores else 0.0, write_empty=True)
             written += 1
             elapsed = time.perf_counter() - started
             ctx.progress(done, len(todo), done / elapsed if elapsed > 0 else 0.0)
         return {"tasks_written": written, "skipped_human": skipped_human,
                 "skipped_done": len(tasks) - skipped_human - len(todo)}
-
-    def _replace(self, task_id: int, prefix: str, result: list[dict[str, Any]], version: str) -> None:
-        """Drop samvid's earlier predictions of this kind, then write the new one. An empty
-        result is written too: it records that the frame was done (resume skips it)."""
-        for old in self.studio.request("GET", "/api/predictions", "list predictions",
-                                       params={"task": task_id}) or []:
-            if str(old.get("model_version") or "").startswith(prefix):
-                self.studio.request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
-        scores = [r.get("score", 0.0) for r in result]
-        self.studio.request("POST", "/api/predictions", "write a prediction", json={
-            "task": task_id, "result": result, "model_version": version,
-            "score": float(sum(scores) / len(scores)) if scores else 0.0})
 
     def _propagate(self, req: PrelabelRequest, tasks, ctx: JobContext) -> dict[str, Any]:
         by_clip: dict[str, list[dict[str, Any]]] = {}
@@ -234,7 +217,7 @@ def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dic
     from samvid.images import ImageSource
     from samvid.predictor import Predictor
 
-    studio = Studio(settings.label_studio_url, settings.label_studio_api_key)
+    studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=RETRY_DELAYS)
     prelabeler = Prelabeler(studio, lambda: Predictor.from_settings(settings),
                             Propagator(studio, ImageSource.from_settings(settings)))
     req = PrelabelRequest.from_payload(payload)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from samvid.errors import BadRequest, ForbiddenSource, NotFound, StudioError
+from samvid.errors import BadRequest, ForbiddenSource, NotFound
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
@@ -158,52 +158,29 @@ class VideoSpan:
 class Propagator:
     """Runs one propagation request against a Label Studio project."""
 
-    def __init__(self, studio: Studio, images: ImageSource,
-                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
-        self.studio, self.images, self.retry_delays = studio, images, retry_delays
-
-    def _request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
-        """A Label Studio call that rides out a restart: bounded retries with backoff."""
-        for delay in (*self.retry_delays, None):
-            try:
-                return self.studio.request(method, path, what, **kwargs)
-            except StudioError as exc:
-                if delay is None or not _transient(exc):
-                    raise
-                log.warning("Label Studio failed to %s (%s); retrying in %.1f s", what, exc.message, delay)
-                time.sleep(delay)
+    def __init__(self, studio: Studio, images: ImageSource) -> None:
+        self.studio, self.images = studio, images
 
     def task_state(self, task_id: int) -> dict[str, Any]:
-        return self._request("GET", f"/api/tasks/{task_id}", "read a task",
+        return self.studio.request("GET", f"/api/tasks/{task_id}", "read a task",
                                    params={"fields": "task_only"})
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
         """The clip's frame tasks with their annotation counts, ordered by frame index."""
-        import json
-
         query = {"filters": {"conjunction": "and", "items": [
             {"filter": "filter:tasks:data.clip", "operator": "equal", "value": clip, "type": "String"}]}}
-        tasks, page = [], 1
-        while True:
-            reply = self._request("GET", "/api/tasks", "list the clip's tasks", params={
-                "project": project, "fields": "task_only", "page": page, "page_size": 1000,
-                "query": json.dumps(query)})
-            items = reply.get("tasks", [])
-            tasks.extend(t for t in items if (t.get("data") or {}).get("clip") == clip)
-            if not items or len(items) < 1000:
-                break
-            page += 1
+        tasks = [t for t in self.studio.task_rows(project, query) if (t.get("data") or {}).get("clip") == clip]
         return sorted(tasks, key=lambda t: int(t["data"].get("frame", 0)))
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
-        items = self._request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
+        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
         live = [a for a in items or [] if not a.get("was_cancelled")]
         if not live:
             raise BadRequest(f"task {task_id} has no annotation to propagate from")
         return max(live, key=lambda a: a.get("updated_at") or "")["result"]
 
     def run(self, req: PropagationRequest, ctx: JobContext) -> dict[str, Any]:
-        project = self._request("GET", f"/api/projects/{req.project}", "read the project")
+        project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
         target = parse_config(project["label_config"])
         tasks = self.clip_tasks(req.project, req.clip)
         index = next((i for i, t in enumerate(tasks) if int(t["data"].get("frame", -1)) == req.frame), None)
@@ -291,15 +268,9 @@ class Propagator:
 
     def _write(self, task_id: int, fm, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
         """Replace samvid's earlier predictions on the task with this frame's masks."""
-        for old in self._request("GET", "/api/predictions", "list predictions",
-                                       params={"task": task_id}) or []:
-            if str(old.get("model_version") or "").startswith(MODEL_PREFIX):
-                self._request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
         result, score = frame_results(fm, seeds, target)
-        if result:
-            self._request("POST", "/api/predictions", "write a prediction", json={
-                "task": task_id, "result": result, "score": score,
-                "model_version": f"{MODEL_PREFIX}:{engine}"})
+        self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
+                                        score, write_empty=False)
         FRAMES_PROPAGATED.inc()
 
     def on_demand(self, project: int, task: dict[str, Any], target: MaskTarget,
@@ -324,14 +295,6 @@ class Propagator:
         return frame_results(last, seeds, target)
 
 
-def _transient(exc: StudioError) -> bool:
-    """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
-    import httpx
-
-    cause = exc.__cause__
-    return isinstance(cause, httpx.TransportError) or getattr(cause, "status_code", 0) >= 500
-
-
 def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list[dict[str, Any]], float]:
     """Label Studio regions for one frame's masks: one per visible object, with its extras."""
     result: list[dict[str, Any]] = []
@@ -352,6 +315,6 @@ def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list
 
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
     """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
-    studio = Studio(settings.label_studio_url, settings.label_studio_api_key)
+    studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=RETRY_DELAYS)
     propagator = Propagator(studio, ImageSource.from_settings(settings))
     return propagator.run(PropagationRequest.from_payload(payload), ctx)

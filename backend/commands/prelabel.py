@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(label_studio_url=studio.url, label_studio_api_key=studio.api_key)
     first, end = parse_frames(args.frames)
     req = PrelabelRequest.from_payload({
-        "project": _project_id(studio, args.project), "clip": args.clip, "first": first,
+        "project": studio.project_id(args.project), "clip": args.clip, "first": first,
         "end": end, "mode": args.mode, "force": args.force, "grid": args.grid,
         "engine": settings.tracker})
     bar = None if args.json else ProgressLine()
@@ -62,15 +62,6 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     print(json.dumps(result, indent=2) if args.json else _summary(result))
     return 0
-
-
-def _project_id(studio: Studio, project: str) -> int:
-    if project.isdigit():
-        return int(project)
-    found = studio.find_project(project)
-    if found is None:
-        raise ConfigError(f"--project {project!r}: no project has this title")
-    return found.id
 
 
 def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None) -> dict[str, Any]:

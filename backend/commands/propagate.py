@@ -14,9 +14,10 @@ import time
 import requests
 
 from samvid.commands.progress import ProgressLine, TerminalJob
-from samvid.errors import BadRequest, NotFound, StudioError
-from samvid.propagation import DIRECTIONS, PropagationRequest, Propagator
+from samvid.errors import BadRequest, StudioError
+from samvid.propagation import DIRECTIONS, RETRY_DELAYS, PropagationRequest, Propagator
 from samvid.settings import Settings
+from samvid.studio.client import Studio
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(tracker=args.engine)
-    project = _project_id(args.project, settings)
+    project = (int(args.project) if args.project.isdigit()
+               else Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project))
     req = PropagationRequest.from_payload({
         "project": project, "clip": args.clip, "frame": args.from_frame,
         "direction": args.direction, "frames": args.frames, "engine": settings.tracker,
@@ -45,10 +47,9 @@ def run(args: argparse.Namespace) -> int:
         record = _remote(args.backend_url.rstrip("/"), req, bar, settings)
     else:
         from samvid.images import ImageSource
-        from samvid.studio.client import Studio
 
-        propagator = Propagator(Studio(settings.label_studio_url, settings.label_studio_api_key),
-                                ImageSource.from_settings(settings))
+        studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=RETRY_DELAYS)
+        propagator = Propagator(studio, ImageSource.from_settings(settings))
         record = {"state": "done", **propagator.run(req, TerminalJob(bar, f"propagate {args.clip}"))}
     bar.close()
     if args.json:
@@ -57,17 +58,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{record['state']}: {record.get('frames_written', record.get('frames_done', 0))} "
               f"frames of clip {args.clip!r} from frame {args.from_frame}")
     return 0 if record["state"] == "done" else 1
-
-
-def _project_id(value: str, settings: Settings) -> int:
-    if value.isdigit():
-        return int(value)
-    from samvid.studio.client import Studio
-
-    found = Studio(settings.label_studio_url, settings.label_studio_api_key).find_project(value)
-    if found is None:
-        raise NotFound(f"no project titled {value!r} in Label Studio at {settings.label_studio_url}")
-    return found.id
 
 
 def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Settings) -> dict:

@@ -8,8 +8,10 @@ The commands (import, up, prelabel, export) share this class, so they fail alike
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from samvid.errors import StudioError
+from samvid.errors import NotFound, StudioError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,7 +48,10 @@ class Studio:
     """One Label Studio server, reached with an API token (``Authorization: Token``)."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None,
-                 *, timeout: float = 60.0) -> None:
+                 *, timeout: float = 60.0, retry_delays: tuple[float, ...] = ()) -> None:
+        """``retry_delays``: back-off of ``request`` while Label Studio is unreachable or
+        answers 5xx (background jobs ride out a restart); a refusal is never retried."""
+        self.retry_delays = retry_delays
         self.url = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).rstrip("/")
         key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
         if not key:
@@ -78,6 +83,17 @@ class Studio:
 
     def request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """A raw API call for what the SDK does not cover; JSON reply or None."""
+        for delay in (*self.retry_delays, None):
+            try:
+                return self._request_once(method, path, what, **kwargs)
+            except StudioError as exc:
+                if delay is None or not _transient(exc):
+                    raise
+                log.warning("Label Studio failed to %s (%s); retrying in %.1f s", what, exc.message, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _request_once(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Token {self.api_key}"}
         with self._errors(what):
             reply = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=60.0,
@@ -103,6 +119,15 @@ class Studio:
             if p.title == title:
                 return Project(int(p.id), p.title, p.label_config or "")
         return None
+
+    def project_id(self, value: str) -> int:
+        """A project given by id or by exact title (as the commands' --project takes it)."""
+        if value.isdigit():
+            return int(value)
+        found = self.find_project(value)
+        if found is None:
+            raise NotFound(f"no project titled {value!r} in Label Studio at {self.url}")
+        return found.id
 
     def get_or_create_project(self, title: str, label_config: str) -> tuple[Project, bool]:
         found = self.find_project(title)
@@ -150,19 +175,28 @@ class Studio:
             ids.extend(int(i) for i in (reply.task_ids or []))
         return ids
 
-    def list_tasks(self, project_id: int, clip: str | None = None) -> list[Task]:
-        """All tasks of the project, or of one clip, in id order (only id and data)."""
-        tasks: list[Task] = []
+    def task_rows(self, project_id: int, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every task of the project as Label Studio lists it (data and annotation/prediction
+        counters, no results), optionally filtered by a Data Manager ``query``."""
+        rows: list[dict[str, Any]] = []
         page = 1
         while True:
-            reply = self.request("GET", "/api/tasks", "list tasks", params={
-                "project": project_id, "page": page, "page_size": 1000, "fields": "task_only"})
-            items = reply.get("tasks", []) if isinstance(reply, dict) else reply
-            tasks.extend(Task(int(t["id"]), t.get("data") or {}) for t in items)
-            total = reply.get("total", len(tasks)) if isinstance(reply, dict) else len(tasks)
-            if not items or len(tasks) >= total:
+            params: dict[str, Any] = {"project": project_id, "page": page, "page_size": 1000,
+                                      "fields": "task_only"}
+            if query is not None:
+                params["query"] = json.dumps(query)
+            reply = self.request("GET", "/api/tasks", "list tasks", params=params)
+            items = reply.get("tasks", []) if isinstance(reply, dict) else reply or []
+            rows.extend(items)
+            total = reply.get("total", len(rows)) if isinstance(reply, dict) else len(rows)
+            if not items or len(rows) >= total:
                 break
             page += 1
+        return rows
+
+    def list_tasks(self, project_id: int, clip: str | None = None) -> list[Task]:
+        """All tasks of the project, or of one clip, in id order (only id and data)."""
+        tasks = [Task(int(t["id"]), t.get("data") or {}) for t in self.task_rows(project_id)]
         if clip is not None:
             tasks = [t for t in tasks if t.data.get("clip") == clip]
         return sorted(tasks, key=lambda t: t.id)
@@ -230,11 +264,30 @@ class Studio:
                        lambda: self.sdk.predictions.create(task=task_id, result=result, **extra))
         return int(p.id)  # type: ignore[arg-type]
 
+    def replace_predictions(self, task_id: int, prefix: str, result: list[dict[str, Any]],
+                            model_version: str, score: float, *, write_empty: bool) -> None:
+        """Delete the task's predictions whose model version starts with ``prefix`` (samvid's
+        own earlier ones, never another model's), then write ``result`` -- also when it is
+        empty if ``write_empty`` (an empty prediction records that the frame was done)."""
+        for old in self.request("GET", "/api/predictions", "list predictions",
+                                params={"task": task_id}) or []:
+            if str(old.get("model_version") or "").startswith(prefix):
+                self.request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
+        if result or write_empty:
+            self.request("POST", "/api/predictions", "write a prediction", json={
+                "task": task_id, "result": result, "score": float(score), "model_version": model_version})
+
     def delete_prediction(self, prediction_id: int) -> None:
         self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id))
 
     def list_predictions(self, task_id: int) -> list[Any]:
         return self._call("list predictions", lambda: self.sdk.predictions.list(task=task_id))
+
+
+def _transient(exc: StudioError) -> bool:
+    """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
+    cause = exc.__cause__
+    return isinstance(cause, httpx.TransportError) or getattr(cause, "status_code", 0) >= 500
 
 
 def _brief(body: object, limit: int = 300) -> str:

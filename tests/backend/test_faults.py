@@ -1,4 +1,4 @@
-"""Faults: Label Studio away for a while, two annotators at once."""
+"""Faults: Label Studio away for a while (the retry policy of background jobs)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import pytest
 from services import free_port
 
 from samvid.errors import StudioError
-from samvid.images import ImageSource
-from samvid.propagation import Propagator
 from samvid.studio.client import Studio
 
 
@@ -47,20 +45,18 @@ def _serve_later(port: int, delay: float, status: int = 200) -> HTTPServer:
 def test_label_studio_away_for_a_while_is_ridden_out():
     port = free_port()
     holder = _serve_later(port, delay=1.0)
-    propagator = Propagator(Studio(f"http://127.0.0.1:{port}", "token"), ImageSource("http://x"),
-                            retry_delays=(0.5, 0.5, 0.5, 0.5, 0.5))
+    studio = Studio(f"http://127.0.0.1:{port}", "token", retry_delays=(0.5, 0.5, 0.5, 0.5, 0.5))
     try:
-        assert propagator._request("GET", "/api/anything", "read") == {"ok": True}
+        assert studio.request("GET", "/api/anything", "read") == {"ok": True}
     finally:
         holder["server"].shutdown()
 
 
 def test_label_studio_away_for_too_long_fails_visibly():
-    propagator = Propagator(Studio(f"http://127.0.0.1:{free_port()}", "token"), ImageSource("http://x"),
-                            retry_delays=(0.1, 0.1))
+    studio = Studio(f"http://127.0.0.1:{free_port()}", "token", retry_delays=(0.1, 0.1))
     t = time.monotonic()
     with pytest.raises(StudioError, match="cannot reach Label Studio"):
-        propagator._request("GET", "/api/anything", "read")
+        studio.request("GET", "/api/anything", "read")
     assert time.monotonic() - t < 5
 
 
@@ -68,12 +64,11 @@ def test_a_refusal_is_not_retried():
     port = free_port()
     holder = _serve_later(port, delay=0, status=403)
     time.sleep(0.3)
-    propagator = Propagator(Studio(f"http://127.0.0.1:{port}", "token"), ImageSource("http://x"),
-                            retry_delays=(5.0,))
+    studio = Studio(f"http://127.0.0.1:{port}", "token", retry_delays=(5.0,))
     t = time.monotonic()
     try:
         with pytest.raises(StudioError):
-            propagator._request("GET", "/api/anything", "read")
+            studio.request("GET", "/api/anything", "read")
         assert time.monotonic() - t < 2
     finally:
         holder["server"].shutdown()
