@@ -66,6 +66,9 @@ class _Obj:
     # Typical appearance error (mean abs RGB difference to the warped reference) on frames
     # where the object was clearly visible: the yardstick for "this pixel is not me".
     typical_d: float | None = None
+    # Whether this frame's motion was measured (flow fit, ECC or a found match) rather
+    # than only predicted: an unconfirmed shape must look much more like the object.
+    confirmed: bool = True
 
     @property
     def ref_area(self) -> float:
@@ -174,15 +177,17 @@ class _FlowRun:
                         step = fit.motion
                         fit_ok = fit.ratio >= 0.4
             predicted = flow.compose(step, obj.motion)
+            obj.confirmed = fit_ok
             if self.cfg.ecc and not obj.lost:
                 predicted, cc = self._align(obj, gray, predicted, o)
+                obj.confirmed = fit_ok or cc >= 0.75
                 # ECC may fail on a heavily blurred object that the flow followed fine.
                 doubt = not fit_ok or 0 < cc < 0.6
                 if doubt and _inside(predicted, obj.ref_mask.shape, gray.shape):
                     # The flow lost it (a sudden turn, blur): search for the last view.
                     found = self._search(obj, gray, o)
                     if found is not None and found[1] > max(cc, 0.6):
-                        predicted = found[0]
+                        predicted, obj.confirmed = found[0], True
             # Velocity is the whole frame-to-frame motion, ECC's correction included.
             obj.velocity = flow.compose(predicted, cv2.invertAffineTransform(obj.motion))
             obj.motion = predicted
@@ -292,7 +297,7 @@ class _FlowRun:
             thr = 40.0 if obj.typical_d is None else float(np.clip(4 * obj.typical_d, 30, 60))
             ok = shape & (d < thr)
             sub[ok] = d[ok]
-            if ok.sum() > 0.8 * shape.sum():
+            if obj.confirmed and ok.sum() > 0.8 * shape.sum():
                 typical = float(np.median(d[ok]))
                 obj.typical_d = typical if obj.typical_d is None else 0.8 * obj.typical_d + 0.2 * typical
         owner_k = np.argmin(cost, 0)
@@ -326,7 +331,10 @@ class _FlowRun:
         if free.sum() < 0.2 * shapes[oid].sum():
             return False
         typical = 5.0 if obj.typical_d is None else obj.typical_d
-        return float(np.median(d[free])) > max(20.0, 4 * typical)
+        # A predicted-only place (the motion could not be measured) is trusted only when
+        # it looks like the object nearly as well as a measured one does.
+        floor, factor = (20.0, 4.0) if obj.confirmed else (12.0, 2.5)
+        return float(np.median(d[free])) > max(floor, factor * typical)
 
     def _on_other(self, obj: _Obj, motion: np.ndarray, oid: int, hw: tuple[int, int]) -> bool:
         """Whether the object placed by ``motion`` would sit mostly on pixels another
@@ -338,7 +346,7 @@ class _FlowRun:
         return bool((shape & others).sum() > 0.5 * max(1, shape.sum()))
 
     def _redetect(self, obj: _Obj, gray: np.ndarray, oid: int) -> None:
-        found = flow.find_template(gray, obj.ref_gray, obj.ref_mask >= 0.5)
+        found = flow.find_template(gray, obj.ref_gray, _core(obj.ref_mask >= 0.5))
         if found is None or found[2] < self.cfg.match_accept:
             return
         x, y, _ = found
@@ -387,19 +395,15 @@ def _close(
 
 def _appearance_cost(obj: _Obj, blur: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Per-pixel mismatch (mean abs RGB, smoothed) between the image and the object's
-    reference warped to where we think it is, inside ``box``. The reference is blurred
-    along the object's motion (the camera smears fast objects) and gain-matched (light)."""
+    reference warped to where we think it is, inside ``box``, gain-matched (light).
+    The reference is not blurred along the motion; the 7x7 smoothing of the difference
+    absorbs part of a fast object's smear."""
     x0, y0, x1, y1 = box
     m = obj.motion.copy()
     m[:, 2] -= (x0, y0)
     size = (x1 - x0, y1 - y0)
     tmpl = cv2.warpAffine(obj.ref_rgb, m, size, flags=cv2.INTER_LINEAR)
     alpha = cv2.warpAffine(obj.ref_mask, m, size, flags=cv2.INTER_LINEAR)
-    c = np.float32([[(obj.ref_mask.shape[1] - 1) / 2, (obj.ref_mask.shape[0] - 1) / 2]])
-    dx, dy = (flow.apply(obj.velocity, flow.apply(obj.motion, c)) - flow.apply(obj.motion, c))[0]
-    if np.hypot(dx, dy) > 6e9:
-        k = flow.motion_blur_kernel(0.5 * dx, 0.5 * dy)
-        tmpl = cv2.filter2D(tmpl * alpha[..., None], -1, k) / np.maximum(cv2.filter2D(alpha, -1, k), 1e-3)[..., None]
     img = blur[y0:y1, x0:x1]
     inside = alpha >= 0.5
     if not inside.any():
@@ -415,3 +419,11 @@ def _inside(motion: np.ndarray, crop_hw: tuple[int, int], frame_hw: tuple[int, i
     pts = flow.apply(motion, np.float32([[0, 0], [w, 0], [0, h], [w, h]]))
     fh, fw = frame_hw
     return bool((pts[:, 0] >= 0).all() and (pts[:, 0] <= fw).all() and (pts[:, 1] >= 0).all() and (pts[:, 1] <= fh).all())
+
+
+def _core(mask: np.ndarray) -> np.ndarray:
+    """The mask without its rim: a blurred or anti-aliased edge mixes in whatever is
+    behind the object, which changes as it moves and spoils a template match."""
+    k = max(3, min(mask.shape) // 8) | 1
+    core = cv2.erode(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    return core if core.sum() >= 0.25 * mask.sum() else mask

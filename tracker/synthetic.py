@@ -382,16 +382,6 @@ def _benchmark() -> dict[str, SequenceSpec]:
 BENCHMARK_SET: dict[str, SequenceSpec] = _benchmark()
 
 
-def long_sequence(n_frames: int, seed: int = 99) -> SequenceSpec:
-    """A long sequence (e.g. 10 minutes at 30 fps = 18000) for memory tests: one object
-    wandering slowly; render it at 1080p with ``SyntheticVideo(spec, (1080, 1920))``."""
-    keys = tuple(
-        _k(t, 0.5 + 0.25 * math.sin(2 * math.pi * 7 * t), 0.5 + 0.2 * math.cos(2 * math.pi * 5 * t))
-        for t in np.linspace(0, 1, 64)
-    )
-    return SequenceSpec(f"long{n_frames}", seed, (ObjectSpec(1, keys, "blob", 0.25, 1.0, 5, 5),), n_frames)
-
-
 # ---------------------------------------------------------------- stills and writing
 
 
