@@ -55,7 +55,7 @@ class PropagationRequest:
             project = int(payload["project"])
             clip = payload["clip"]
             frame = int(payload["frame"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: Infinity
             raise BadRequest("give project (id), clip (string) and frame (index)") from exc
         if not isinstance(clip, str) or not clip:
             raise BadRequest("clip must be a non-empty string")
@@ -121,8 +121,12 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
 def human_annotated(task: dict[str, Any]) -> bool:
     """Whether a task has a live human annotation (API counters, or the annotations list)."""
     if "total_annotations" in task:
-        return int(task.get("total_annotations") or 0) - int(task.get("cancelled_annotations") or 0) > 0
-    return any(isinstance(a, dict) and not a.get("was_cancelled") for a in task.get("annotations") or [])
+        total, cancelled = task.get("total_annotations") or 0, task.get("cancelled_annotations") or 0
+        return isinstance(total, int) and isinstance(cancelled, int) and total - cancelled > 0
+    annotations = task.get("annotations") or []  # a task in a /predict request: any JSON at all
+    if not isinstance(annotations, list):
+        return False
+    return any(isinstance(a, dict) and not a.get("was_cancelled") for a in annotations)
 
 
 class TaskFrames:

@@ -12,7 +12,8 @@ PROPAGATING_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED"})
 
 def propagation_from_event(body: dict[str, Any], settings: Settings) -> PropagationRequest | None:
     """The propagation a saved frame annotation asks for; None for every other event."""
-    if body.get("action") not in PROPAGATING_ACTIONS:
+    action = body.get("action")
+    if not isinstance(action, str) or action not in PROPAGATING_ACTIONS:  # a JSON object is unhashable
         return None
     task = body.get("task")
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):

@@ -32,13 +32,17 @@ class MaskTarget:
     object_id_control: str | None = None  # per-region Number carrying the object id
 
 
-@lru_cache(maxsize=64)
-def parse_config(label_config: str) -> MaskTarget:
+def parse_config(label_config: Any) -> MaskTarget:
     """Find the image and mask control of a label config; ConfigError says what is missing."""
+    if not isinstance(label_config, str) or not label_config.strip():  # before the cache: JSON
+        raise ConfigError("the request has no label_config")  # objects are not hashable
+    return _parse_config(label_config)
+
+
+@lru_cache(maxsize=64)
+def _parse_config(label_config: str) -> MaskTarget:
     from label_studio_sdk.label_interface import LabelInterface
 
-    if not isinstance(label_config, str) or not label_config.strip():
-        raise ConfigError("the request has no label_config")
     try:
         interface = LabelInterface(label_config)
     except Exception as exc:

@@ -23,8 +23,14 @@ class VideoTarget:
     box_control: str
 
 
+def parse_video_config(label_config: Any) -> VideoTarget:
+    if not isinstance(label_config, str):  # before the cache: JSON objects are not hashable
+        raise ConfigError("the label config must be a string of XML")
+    return _parse_video_config(label_config)
+
+
 @lru_cache(maxsize=32)
-def parse_video_config(label_config: str) -> VideoTarget:
+def _parse_video_config(label_config: str) -> VideoTarget:
     from label_studio_sdk.label_interface import LabelInterface
 
     try:
@@ -51,25 +57,34 @@ class BoxPrompt:
 def box_prompts(context: Any) -> list[BoxPrompt]:
     """The drawn videorectangles of ``params.context`` (last keyframe of each)."""
     items = (context or {}).get("result") or [] if isinstance(context, dict) else []
+    if not isinstance(items, list):
+        raise BadRequest("params.context.result must be a list")
     prompts = []
     for item in items:
         if not isinstance(item, dict) or item.get("type") != "videorectangle":
             continue
         value = item.get("value") or {}
-        sequence = [k for k in value.get("sequence") or [] if isinstance(k, dict)]
+        if not isinstance(value, dict):
+            raise BadRequest("a videorectangle's value must be an object")
+        keyframes = value.get("sequence") or []
+        sequence = [k for k in keyframes if isinstance(k, dict)] if isinstance(keyframes, list) else []
         if not sequence:
             raise BadRequest("a videorectangle without keyframes")
         key = sequence[-1]
         try:
             frame = int(key["frame"]) - 1
             box = tuple(float(key[k]) for k in ("x", "y", "width", "height"))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise BadRequest("a videorectangle keyframe needs frame, x, y, width, height") from exc
-        if box[2] <= 0 or box[3] <= 0 or any(v != v for v in box):
+        if not all(abs(v) < float("inf") for v in box):  # also NaN
+            raise BadRequest("a videorectangle keyframe needs finite x, y, width, height")
+        if box[2] <= 0 or box[3] <= 0:
             raise PromptError("the box has zero area: drag a rectangle around the object")
+        labels = value.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise BadRequest("a videorectangle's labels must be a list of strings")
         prompts.append(BoxPrompt(str(item.get("id") or "box"), frame, box,  # type: ignore[arg-type]
-                                 list(value.get("labels") or []),
-                                 bool(item.get("reverse") or value.get("reverse"))))
+                                 labels, bool(item.get("reverse") or value.get("reverse"))))
     return prompts
 
 
