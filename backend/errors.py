@@ -58,6 +58,12 @@ class NoEverythingMode(SamvidError):
     """The configured segmenter has no automatic ("segment everything") mode."""
 
 
+class TimedOut(SamvidError):
+    """A request did not finish within its time limit (SAMVID_REQUEST_TIMEOUT)."""
+
+    status = 504
+
+
 class NotFound(SamvidError):
     status = 404
 

@@ -11,10 +11,11 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
-from samvid.errors import ModelUnavailable, PromptError
+from samvid.errors import ModelUnavailable, PromptError, TimedOut
 from samvid.images import ImageSource
 from samvid.models.base import Embedding, MaskPrediction, Segmenter
 from samvid.prompts import Prompt
@@ -31,35 +32,64 @@ class Timed:
 
 
 class Predictor:
-    def __init__(self, segmenter: Segmenter, cache: EmbeddingCache, source: ImageSource) -> None:
+    def __init__(
+        self, segmenter: Segmenter, cache: EmbeddingCache, source: ImageSource, request_timeout: float = 60.0
+    ) -> None:
         self.segmenter = segmenter
         self.cache = cache
         self.source = source
+        self.request_timeout = request_timeout
         # Which content key an image reference had: a second click on a frame
         # neither downloads nor hashes it again.
         self._ref_keys: dict[str, str] = {}
         self._ref_lock = threading.Lock()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-embed")
+        # Clicks fetch and embed here, so a request can give up waiting while the work
+        # goes on and fills the cache; it also bounds how many encoders run at once.
+        self._clicks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="samvid-click")
 
     @classmethod
     def from_settings(cls, settings: Settings, segmenter: Segmenter | None = None) -> Predictor:
         segmenter = segmenter or load_configured_segmenter(settings)
         shared = RedisCache(settings.redis_url, settings.redis_cache_ttl) if settings.redis_url else None
         cache = EmbeddingCache(MemoryCache(settings.cache_bytes), shared)
-        return cls(segmenter, cache, ImageSource.from_settings(settings))
+        return cls(segmenter, cache, ImageSource.from_settings(settings), settings.request_timeout)
 
     @property
     def version(self) -> str:
         return self.segmenter.version
 
-    def embedding(self, ref: str, task_id: int | None = None) -> tuple[Embedding, bool]:
-        """The embedding of the image at ``ref`` and whether it was already cached."""
+    def embedding(
+        self, ref: str, task_id: int | None = None, timeout: float | None = None
+    ) -> tuple[Embedding, bool]:
+        """The embedding of the image at ``ref`` and whether it was already cached.
+
+        With ``timeout``, waits at most that many seconds, then raises ``TimedOut``; the
+        fetch and the encoder go on in the background, so asking again later is fast."""
         with self._ref_lock:
             key = self._ref_keys.get(ref)
         if key is not None:
             found = self.cache.peek(key)
             if found is not None:
                 return found, True
+        if timeout is None:
+            return self._fetch_and_embed(ref, task_id)
+        future = self._clicks.submit(self._fetch_and_embed, ref, task_id)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            if future.cancel():  # never started: drop it rather than pile up a backlog
+                raise TimedOut(
+                    f"the backend is busy: this frame waited {timeout:g} s (SAMVID_REQUEST_TIMEOUT) "
+                    "for the encoder; click again, or run more workers"
+                ) from None
+            raise TimedOut(
+                f"this frame took longer than {timeout:g} s to fetch and embed "
+                "(SAMVID_REQUEST_TIMEOUT); it is still being computed, so click again in a "
+                "moment, or raise the limit, or use a GPU or a smaller model"
+            ) from None
+
+    def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
         data = self.source.fetch(ref, task_id)
         key = content_key(self.segmenter.cache_key(), data)
         with self._ref_lock:
@@ -75,7 +105,7 @@ class Predictor:
     ) -> Timed:
         """Mask for ``prompt``; ``size`` (width, height) is the size the prompt was made on."""
         start = time.perf_counter()
-        emb, cached = self.embedding(ref, task_id)
+        emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
         h, w = emb.image_size
         if size is not None and size != (w, h):
             prompt = _rescale(prompt, size, (w, h))

@@ -50,6 +50,7 @@ class Settings:
     max_video_seconds: float = 4 * 3600.0  # SAMVID_MAX_VIDEO_SECONDS: longest video to import
     max_video_pixels: int = 7680 * 4320  # SAMVID_MAX_VIDEO_PIXELS: largest frame to import
     fetch_timeout: float = 20.0  # SAMVID_FETCH_TIMEOUT seconds
+    request_timeout: float = 60.0  # SAMVID_REQUEST_TIMEOUT: seconds a click may wait for its embedding
     # Propagation
     tracker: str = "flow"  # SAMVID_TRACKER: flow | flow-preview (model-free), or a model engine
     propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
@@ -85,6 +86,7 @@ class Settings:
             "max_video_seconds": "SAMVID_MAX_VIDEO_SECONDS",
             "max_video_pixels": "SAMVID_MAX_VIDEO_PIXELS",
             "fetch_timeout": "SAMVID_FETCH_TIMEOUT",
+            "request_timeout": "SAMVID_REQUEST_TIMEOUT",
             "precompute_on_open": "SAMVID_PRECOMPUTE",
             "tracker": "SAMVID_TRACKER",
             "propagate_frames": "SAMVID_PROPAGATE_FRAMES",
@@ -123,6 +125,9 @@ class Settings:
             values["local_roots"] = _paths(ls_root)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
+        for name in ("fetch_timeout", "request_timeout"):
+            if not getattr(settings, name) > 0:  # also refuses NaN
+                raise ConfigError(f"{names[name]} must be a number of seconds above 0")
         if bool(settings.auth_user) != bool(settings.auth_password):
             raise ConfigError("set both SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD, or neither")
         return settings

@@ -6,10 +6,17 @@ fills boxes, so every pixel of the reply can be checked.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from ls_requests import BRUSH_CONFIG, POLYGON_CONFIG, keypoint, predict_body, rectangle, write_png
 
+from samvid.app import create_app
+from samvid.errors import ConfigError
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.settings import Settings
 from samvid.studio.results import decode_brush, decode_polygon
 
 
@@ -109,3 +116,41 @@ def test_automatic_masks_with_a_segmenter_without_them_say_so(images):
     path = write_png(images / "auto.png", 20, 20)
     (entry,) = client.post("/predict", json=predict_body(str(path), None)).get_json()["results"]
     assert entry["result"] == [] and "no automatic" in entry["error"]
+
+
+class SlowStandIn(StandInSegmenter):
+    """The stand-in, with an encoder that takes ``seconds`` (a big model on a slow CPU)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(radius=10)
+        self.seconds = seconds
+
+    def embed(self, image):
+        time.sleep(self.seconds)
+        return super().embed(image)
+
+
+def test_click_slower_than_the_request_limit_gets_504_and_the_next_click_is_fast(images):
+    settings = Settings.from_env(
+        {"SAMVID_REQUEST_TIMEOUT": "0.3"}, model="standin", local_roots=(images,), precompute_on_open=False
+    )
+    predictor = Predictor.from_settings(settings, segmenter=SlowStandIn(seconds=1.0))
+    client = create_app(settings, predictor).test_client()
+    w, h = 40, 30
+    body = predict_body(str(write_png(images / "slow.png", w, h)), [keypoint(20.5, 15.5, w, h)])
+    started = time.perf_counter()
+    first = client.post("/predict", json=body)
+    assert first.status_code == 504
+    assert "SAMVID_REQUEST_TIMEOUT" in first.get_json()["error"]
+    assert time.perf_counter() - started < 0.9  # answered at the limit, not after the encoder
+    time.sleep(1.2)  # the encoder finished in the background and cached the frame
+    second = client.post("/predict", json=body)
+    assert second.status_code == 200
+    assert second.headers["X-Samvid-Embedding"] == "cached"
+    assert predictor.cache.encoder_runs == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
+def test_request_limit_that_is_not_a_positive_number_is_refused_at_start(value):
+    with pytest.raises(ConfigError, match="SAMVID_REQUEST_TIMEOUT"):
+        Settings.from_env({"SAMVID_REQUEST_TIMEOUT": value})
