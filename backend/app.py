@@ -69,6 +69,7 @@ def create_app(
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         metrics.latency.labels(route, str(response.status_code)).observe(seconds)
+        metrics.sync()
         log.info("%s %s %s %.1fms %s", request.method, request.path, response.status_code,
                  seconds * 1000, g.get("note", ""))
         return response
@@ -95,11 +96,18 @@ def create_app(
 
     @app.get("/metrics")
     def prometheus_metrics():
+        metrics.sync()
         return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/versions")
     def versions():
         return jsonify(versions=[predictor.version], samvid=__version__)
+
+    @app.get("/openapi.json")
+    def openapi():  # this API's description (backend/openapi.yaml); behind auth like the rest
+        from samvid.openapi import spec
+
+        return jsonify(spec(auth_required=bool(settings.auth_user)))
 
     @app.post("/setup")
     def setup():

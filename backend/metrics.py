@@ -1,15 +1,20 @@
 """Prometheus metrics at ``/metrics``: request latency, cache, jobs, frames propagated.
 
-Each app gets its own registry (tests build many apps in one process). With
-gunicorn each worker process exposes its own figures.
+Each app gets its own registry (tests build many apps in one process). Under gunicorn
+(``samvid serve --workers N``) the workers write their figures to the files of
+``PROMETHEUS_MULTIPROC_DIR`` (set by ``serve``) and any worker's ``/metrics`` reports
+the sum over all of them, so a scrape sees the whole server, not one worker.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from samvid.predictor import Predictor
 
@@ -17,38 +22,52 @@ from samvid.predictor import Predictor
 FRAMES_PROPAGATED = Counter("samvid_frames_propagated_total", "Frames written by propagation jobs")
 
 
+def multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
 class Metrics:
     def __init__(self, predictor: Predictor, job_states: Callable[[], dict[str, int]]) -> None:
-        self.registry = CollectorRegistry()
+        self.predictor = predictor
+        own = CollectorRegistry()  # where this app's metric objects live
         self.latency = Histogram(
             "samvid_request_seconds", "Request latency by route", ["route", "status"],
-            registry=self.registry,
+            registry=own,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
-        self.jobs_submitted = Counter(
-            "samvid_jobs_submitted_total", "Jobs submitted", ["kind"], registry=self.registry
+        self.jobs_submitted = Counter("samvid_jobs_submitted_total", "Jobs submitted", ["kind"], registry=own)
+        self.cache = Counter(
+            "samvid_embedding_cache", "Embedding cache lookups (local LRU)", ["result"], registry=own
         )
-        self.registry.register(_StateCollector(predictor, job_states))
-        self.registry.register(FRAMES_PROPAGATED)
+        self.encoder_runs = Counter("samvid_encoder_runs", "Image encoder runs", registry=own)
+        self._seen = (0, 0, 0)
+        self._lock = threading.Lock()
+        if multiprocess():
+            # Values live in files shared by all workers; expose their sum, not ``own``.
+            self.registry = CollectorRegistry()
+            MultiProcessCollector(self.registry)
+        else:
+            self.registry = own
+            own.register(FRAMES_PROPAGATED)
+        # Read at scrape time from the queue: with Redis it is shared, so one worker's view is whole.
+        self.registry.register(_JobStates(job_states))
+
+    def sync(self) -> None:
+        """Count the cache lookups and encoder runs since the last call (cheap: no I/O)."""
+        stats, runs = self.predictor.cache.local.stats, self.predictor.cache.encoder_runs
+        with self._lock:
+            hits, misses, seen_runs = self._seen
+            self.cache.labels("hit").inc(max(0, stats.hits - hits))
+            self.cache.labels("miss").inc(max(0, stats.misses - misses))
+            self.encoder_runs.inc(max(0, runs - seen_runs))
+            self._seen = (stats.hits, stats.misses, runs)
 
 
-class _StateCollector:
-    """Figures read at scrape time from the objects that own them."""
-
-    def __init__(self, predictor: Predictor, job_states: Callable[[], dict[str, int]]) -> None:
-        self.predictor, self.job_states = predictor, job_states
+class _JobStates:
+    def __init__(self, job_states: Callable[[], dict[str, int]]) -> None:
+        self.job_states = job_states
 
     def collect(self) -> Iterator[object]:
-        stats = self.predictor.cache.local.stats
-        cache = CounterMetricFamily(
-            "samvid_embedding_cache", "Embedding cache lookups (local LRU)", labels=["result"]
-        )
-        cache.add_metric(["hit"], stats.hits)
-        cache.add_metric(["miss"], stats.misses)
-        yield cache
-        yield CounterMetricFamily(
-            "samvid_encoder_runs", "Image encoder runs", value=self.predictor.cache.encoder_runs
-        )
         jobs = GaugeMetricFamily("samvid_jobs", "Jobs by state", labels=["state"])
         for state, count in self.job_states().items():
             jobs.add_metric([state], count)

@@ -36,3 +36,42 @@ def test_serve_falls_back_to_classic_and_says_so(tmp_path, workers):
     finally:
         stop(proc)
     assert "falling back to 'classic'" in proc.stdout.read()
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+def test_metrics_of_several_workers_add_up_whichever_worker_answers(tmp_path):
+    from ls_requests import keypoint, predict_body, write_png
+
+    port = free_port()
+    image = write_png(tmp_path / "f.png", 40, 30)
+    env = dict(_env(tmp_path), SAMVID_LOCAL_ROOTS=str(tmp_path), SAMVID_PRECOMPUTE="0")
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port),
+                             "--model", "standin", "--workers", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 120, "serve", proc)
+        clicks = 24
+        for k in range(clicks):
+            body = predict_body(str(image), [keypoint(10.5 + k % 20, 15.5, 40, 30)])
+            assert requests.post(f"{url}/predict", json=body, timeout=30).status_code == 200
+        for _ in range(6):  # new connections: the scrapes land on both workers
+            text = requests.get(f"{url}/metrics", timeout=10, headers={"Connection": "close"}).text
+            assert _sample(text, "samvid_request_seconds_count", route="/predict", status="200") == clicks
+            lookups = _sample(text, "samvid_embedding_cache_total", result="hit") + _sample(
+                text, "samvid_embedding_cache_total", result="miss")
+            assert lookups >= clicks
+            assert 1 <= _sample(text, "samvid_encoder_runs_total") <= 2  # one per worker at most
+    finally:
+        stop(proc)
