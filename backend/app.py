@@ -274,11 +274,12 @@ def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], tar
     project = str(body.get("project") or "").split(".")[0]
     if not (settings.label_studio_api_key and project.isdigit()):
         return []
-    from samvid.propagation import MODEL_PREFIX, RETRY_DELAYS, Propagator
+    from samvid.propagation import MODEL_PREFIX, Propagator
     from samvid.studio.client import Studio
 
     try:
-        studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=RETRY_DELAYS)
+        # A click is waiting: ride out a blip, not a restart (jobs wait longer).
+        studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=(0.5, 1.0))
         found = Propagator(studio, predictor.source).on_demand(int(project), task, target, settings.tracker)
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)

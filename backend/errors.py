@@ -36,6 +36,10 @@ class ImageError(SamvidError):
     status = 422
 
 
+class ImageUnreachable(ImageError):
+    """The image's host could not be reached or failed (5xx): worth trying again later."""
+
+
 class ForbiddenSource(SamvidError):
     """An image or video source is outside what samvid may read."""
 

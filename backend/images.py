@@ -20,7 +20,7 @@ import numpy as np
 import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from samvid.errors import ForbiddenSource, ImageError, TooLarge
+from samvid.errors import ForbiddenSource, ImageError, ImageUnreachable, TooLarge
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,8 @@ class ImageSource:
                         url = urljoin(url, resp.headers["Location"])
                         continue
                     return self._body(url, resp)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise ImageUnreachable(f"cannot fetch {_safe(url)}: {type(exc).__name__}") from exc
             except requests.RequestException as exc:
                 raise ImageError(f"cannot fetch {_safe(url)}: {type(exc).__name__}") from exc
         raise ImageError(f"too many redirects fetching {_safe(url)}")
@@ -152,6 +154,8 @@ class ImageSource:
                 f"{_safe(url)} answered {resp.status_code}: set LABEL_STUDIO_API_KEY "
                 "to a valid Label Studio token"
             )
+        if resp.status_code >= 500:
+            raise ImageUnreachable(f"{_safe(url)} answered HTTP {resp.status_code}")
         if resp.status_code != 200:
             raise ImageError(f"{_safe(url)} answered HTTP {resp.status_code}")
         chunks, total = [], 0

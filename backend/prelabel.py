@@ -28,9 +28,9 @@ from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, r
 from samvid.errors import BadRequest
 from samvid.jobs import JobContext
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
-from samvid.propagation import RETRY_DELAYS, PropagationRequest, Propagator, human_annotated
+from samvid.propagation import PropagationRequest, Propagator, human_annotated
 from samvid.settings import Settings
-from samvid.studio.client import Studio
+from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import choose_label, image_ref, parse_config
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,8 @@ def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dic
     from samvid.images import ImageSource
     from samvid.predictor import Predictor
 
-    studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=RETRY_DELAYS)
+    studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
+                    retry_delays=backoff(settings.studio_retry_seconds))
     prelabeler = Prelabeler(studio, lambda: Predictor.from_settings(settings),
                             Propagator(studio, ImageSource.from_settings(settings)))
     req = PrelabelRequest.from_payload(payload)

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from samvid.errors import BadRequest, ForbiddenSource, NotFound
+from samvid.errors import BadRequest, ForbiddenSource, ImageUnreachable, NotFound
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import Settings
-from samvid.studio.client import Studio, Task
+from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.studio.results import brush_result, decode_mask, polygon_result
 from samvid.tracker.engine import FramesSource
@@ -31,8 +31,7 @@ from samvid.tracker.engines import make_engine
 log = logging.getLogger(__name__)
 
 MODEL_PREFIX = "samvid-track"
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-MAX_OBJECTS = 100  # per job: memory and time grow with every object tracked  # about 15 s of Label Studio being away  # model_version of every prediction this module writes
+MAX_OBJECTS = 100  # per job: memory and time grow with every object tracked
 DIRECTIONS = ("forward", "backward", "both")
 
 
@@ -130,17 +129,31 @@ def human_annotated(task: dict[str, Any]) -> bool:
 
 
 class TaskFrames:
-    """The frames of a walk over frame tasks, fetched lazily (engines stream them)."""
+    """The frames of a walk over frame tasks, fetched lazily (engines stream them).
 
-    def __init__(self, tasks: list[Task], images: ImageSource, image_key: str) -> None:
+    A frame whose host is unreachable (Label Studio restarting) is fetched again after
+    each of ``retry_delays``; only then does the engine see it as unreadable."""
+
+    def __init__(self, tasks: list[Task], images: ImageSource, image_key: str,
+                 retry_delays: tuple[float, ...] = ()) -> None:
         self.tasks, self.images, self.image_key = tasks, images, image_key
+        self.retry_delays = retry_delays
 
     def __len__(self) -> int:
         return len(self.tasks)
 
     def __getitem__(self, i: int) -> np.ndarray:
         task = self.tasks[i]
-        return self.images.decode(self.images.fetch(task.data[self.image_key], task.id))
+        for delay in (*self.retry_delays, None):
+            try:
+                data = self.images.fetch(task.data[self.image_key], task.id)
+                break
+            except ImageUnreachable as exc:
+                if delay is None:
+                    raise
+                log.warning("frame of task %s: %s; retrying in %.1f s", task.id, exc.message, delay)
+                time.sleep(delay)
+        return self.images.decode(data)
 
 
 class VideoSpan:
@@ -237,7 +250,8 @@ class Propagator:
         source video between the first and last task (sparse imports, dense tracking).
         """
         if not all_frames:
-            frames = TaskFrames([Task(t["id"], t["data"]) for t in walk], self.images, target.image_key)
+            frames = TaskFrames([Task(t["id"], t["data"]) for t in walk], self.images, target.image_key,
+                                self.studio.retry_delays)
             return frames, {i: t["id"] for i, t in enumerate(walk)}
         first, last = int(walk[0]["data"]["frame"]), int(walk[-1]["data"]["frame"])
         step = 1 if last >= first else -1
@@ -319,6 +333,7 @@ def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list
 
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
     """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
-    studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=RETRY_DELAYS)
+    studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
+                    retry_delays=backoff(settings.studio_retry_seconds))
     propagator = Propagator(studio, ImageSource.from_settings(settings))
     return propagator.run(PropagationRequest.from_payload(payload), ctx)

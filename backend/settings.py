@@ -55,6 +55,7 @@ class Settings:
     tracker: str = "flow"  # SAMVID_TRACKER: flow | flow-preview (model-free), or a model engine
     propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
     propagate_direction: str = "forward"  # SAMVID_PROPAGATE_DIRECTION: forward | backward | both
+    studio_retry_seconds: float = 120.0  # SAMVID_STUDIO_RETRY_SECONDS: jobs wait out an unreachable LS
     # Automatic masks
     auto: bool = False  # SAMVID_AUTO: SAM's automatic masks on a frame that opens unannotated
     auto_grid: int = 16  # SAMVID_AUTO_GRID: clicks per side of the grid (16 or 32)
@@ -91,6 +92,7 @@ class Settings:
             "tracker": "SAMVID_TRACKER",
             "propagate_frames": "SAMVID_PROPAGATE_FRAMES",
             "propagate_direction": "SAMVID_PROPAGATE_DIRECTION",
+            "studio_retry_seconds": "SAMVID_STUDIO_RETRY_SECONDS",
             "log_level": "SAMVID_LOG_LEVEL",
             "auth_user": "SAMVID_AUTH_USER",
             "auto": "SAMVID_AUTO",
@@ -128,6 +130,8 @@ class Settings:
         for name in ("fetch_timeout", "request_timeout"):
             if not getattr(settings, name) > 0:  # also refuses NaN
                 raise ConfigError(f"{names[name]} must be a number of seconds above 0")
+        if not 0 <= settings.studio_retry_seconds < 86400:
+            raise ConfigError("SAMVID_STUDIO_RETRY_SECONDS must be a number of seconds from 0 to 86400")
         if bool(settings.auth_user) != bool(settings.auth_password):
             raise ConfigError("set both SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD, or neither")
         return settings

@@ -15,9 +15,9 @@ import requests
 
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, StudioError
-from samvid.propagation import DIRECTIONS, RETRY_DELAYS, PropagationRequest, Propagator
+from samvid.propagation import DIRECTIONS, PropagationRequest, Propagator
 from samvid.settings import Settings
-from samvid.studio.client import Studio
+from samvid.studio.client import Studio, backoff
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         from samvid.images import ImageSource
 
-        studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=RETRY_DELAYS)
+        studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
+                        retry_delays=backoff(settings.studio_retry_seconds))
         propagator = Propagator(studio, ImageSource.from_settings(settings))
         record = {"state": "done", **propagator.run(req, TerminalJob(bar, f"propagate {args.clip}"))}
     bar.close()

@@ -284,6 +284,15 @@ class Studio:
         return self._call("list predictions", lambda: self.sdk.predictions.list(task=task_id))
 
 
+def backoff(seconds: float, first: float = 0.5, longest: float = 10.0) -> tuple[float, ...]:
+    """Retry delays doubling from ``first`` up to ``longest`` that add up to ``seconds``:
+    how long a background job waits out an unreachable Label Studio (a restart takes ~30 s)."""
+    delays: list[float] = []
+    while sum(delays) < seconds:
+        delays.append(min(longest, first * 2 ** len(delays), seconds - sum(delays)))
+    return tuple(delays)
+
+
 def _transient(exc: StudioError) -> bool:
     """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
     cause = exc.__cause__

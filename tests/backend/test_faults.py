@@ -7,11 +7,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import numpy as np
 import pytest
 from services import free_port
 
-from samvid.errors import StudioError
-from samvid.studio.client import Studio
+from samvid.errors import ConfigError, ImageError, ImageUnreachable, StudioError
+from samvid.propagation import TaskFrames
+from samvid.settings import Settings
+from samvid.studio.client import Studio, Task, backoff
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -72,3 +75,49 @@ def test_a_refusal_is_not_retried():
         assert time.monotonic() - t < 2
     finally:
         holder["server"].shutdown()
+
+
+def test_backoff_doubles_to_ten_seconds_and_adds_up_to_the_budget():
+    assert backoff(120) == (0.5, 1.0, 2.0, 4.0, 8.0, *[10.0] * 10, 4.5)
+    assert sum(backoff(120)) == 120
+    assert backoff(0) == ()
+    assert backoff(1) == (0.5, 0.5)
+
+
+class _FlakyImages:
+    """An image source whose host is away for the first ``away`` fetches."""
+
+    def __init__(self, away: int, error=ImageUnreachable) -> None:
+        self.away, self.error, self.fetches = away, error, 0
+
+    def fetch(self, ref, task_id=None) -> bytes:
+        self.fetches += 1
+        if self.fetches <= self.away:
+            raise self.error("cannot fetch http://ls/data/1.png: ConnectionError")
+        return b"png"
+
+    def decode(self, data: bytes) -> np.ndarray:
+        return np.zeros((4, 4, 3), np.uint8)
+
+
+def test_a_frame_whose_host_is_away_is_fetched_again_until_it_answers():
+    images = _FlakyImages(away=2)
+    frames = TaskFrames([Task(1, {"image": "/data/1.png"})], images, "image", retry_delays=(0.01, 0.01, 0.01))
+    assert frames[0].shape == (4, 4, 3)
+    assert images.fetches == 3
+
+
+def test_a_frame_that_stays_away_or_is_refused_is_reported_unreadable():
+    away = TaskFrames([Task(1, {"image": "/data/1.png"})], _FlakyImages(away=9), "image", retry_delays=(0.01,))
+    with pytest.raises(ImageUnreachable):
+        away[0]
+    refused = _FlakyImages(away=1, error=ImageError)
+    with pytest.raises(ImageError):
+        TaskFrames([Task(1, {"image": "/data/1.png"})], refused, "image", retry_delays=(0.01,))[0]
+    assert refused.fetches == 1  # a refusal (4xx, bad bytes) is not retried
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "1e9", "long"])
+def test_studio_retry_budget_that_is_not_sane_is_refused_at_start(value):
+    with pytest.raises(ConfigError, match="SAMVID_STUDIO_RETRY_SECONDS"):
+        Settings.from_env({"SAMVID_STUDIO_RETRY_SECONDS": value})

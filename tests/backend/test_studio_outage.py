@@ -1,0 +1,108 @@
+"""Label Studio stopped in the middle of a propagation job, then started again.
+
+The real server is stopped (SIGTERM, as an admin restarting it would) while the job is
+writing predictions. The job must wait it out and finish with one prediction per frame,
+the human annotation untouched; interactive clicks keep being answered meanwhile. With
+a short retry budget the job must fail visibly instead.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from clips import annotate, import_clip, iou, predictions
+from ls_requests import BRUSH_CONFIG, keypoint, predict_body
+from services import ServedApp
+
+from samvid.app import create_app
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.results import decode_brush
+
+pytestmark = pytest.mark.studio
+
+
+def _backend(ls, retry_seconds: float) -> ServedApp:
+    settings = Settings.from_env(
+        {}, model="standin", label_studio_url=ls.url, label_studio_api_key=ls.token,
+        local_roots=(ls.files_root,), precompute_on_open=False, studio_retry_seconds=retry_seconds,
+    )
+    return ServedApp(create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())))
+
+
+def _job(backend: ServedApp, job_id: str) -> dict:
+    return requests.get(f"{backend.url}/jobs/{job_id}", timeout=10).json()
+
+
+def _wait(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _click(backend: ServedApp, image: str) -> int:
+    body = predict_body(image, [keypoint(60.5, 90.5, 256, 192)])
+    return requests.post(f"{backend.url}/predict", json=body, timeout=30).status_code
+
+
+def _annotations(ls, task_id: int) -> list[int]:
+    reply = requests.get(f"{ls.url}/api/tasks/{task_id}/annotations", headers=ls.headers, timeout=30)
+    return [a["id"] for a in reply.json()]
+
+
+def test_label_studio_restarted_mid_job_is_waited_out_and_clicks_keep_working(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="outage", n=60)
+    human = annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    image = f"/data/local-files/?d=p{clip.project}-outage/00010.png"
+    with _backend(label_studio, retry_seconds=300) as backend:
+        reply = requests.post(f"{backend.url}/propagate", timeout=10,
+                              json={"project": clip.project, "clip": "outage", "frame": 0})
+        job_id = reply.json()["id"]
+        _wait(lambda: _job(backend, job_id)["frames_done"] >= 3, 120, "the job to write its first frames")
+        label_studio.stop()
+        try:
+            stopped_at = _job(backend, job_id)
+            assert stopped_at["state"] == "running"
+            assert stopped_at["frames_done"] < stopped_at["frames_total"], "the job ended before the outage"
+            assert _click(backend, image) == 200  # frames come from disk: clicks need no Label Studio
+            time.sleep(3)
+            during = _job(backend, job_id)
+            assert during["state"] == "running" and during["error"] is None
+            assert during["frames_done"] <= stopped_at["frames_done"] + 1  # waiting, not skipping
+        finally:
+            label_studio.start()
+        done = _wait(lambda: (j := _job(backend, job_id))["state"] in ("done", "failed") and j, 300, "the job")
+        assert done["state"] == "done", done
+    for i, task_id in enumerate(clip.task_ids[1:], start=1):
+        (pred,) = predictions(label_studio, task_id)  # exactly one: nothing written twice
+        (region,) = pred["result"]
+        assert iou(decode_brush(region), clip.masks[i]) > 0.8, f"frame {i}"
+    assert _annotations(label_studio, clip.task_ids[0]) == [human]
+
+
+def test_label_studio_away_longer_than_the_retry_budget_fails_the_job_visibly(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="gone", n=6)
+    human = annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    image = f"/data/local-files/?d=p{clip.project}-gone/00002.png"
+    with _backend(label_studio, retry_seconds=2) as backend:
+        label_studio.stop()
+        try:
+            reply = requests.post(f"{backend.url}/propagate", timeout=10,
+                                  json={"project": clip.project, "clip": "gone", "frame": 0})
+            job_id = reply.json()["id"]
+            failed = _wait(lambda: (j := _job(backend, job_id))["state"] in ("done", "failed") and j, 60, "the job")
+            assert failed["state"] == "failed"
+            assert "cannot reach Label Studio" in failed["error"], failed["error"]
+            assert label_studio.token not in failed["error"]
+            assert _click(backend, image) == 200
+        finally:
+            label_studio.start()
+    assert _annotations(label_studio, clip.task_ids[0]) == [human]
+    assert all(not predictions(label_studio, t) for t in clip.task_ids[1:])
