@@ -43,6 +43,7 @@ class JobStatus:
     frames_total: int = 0
     fps: float = 0.0
     error: str | None = None
+    note: str | None = None  # what a running job is waiting for (Label Studio away), if anything
     result: dict[str, Any] | None = None
     attempts: int = 0
     created: float = field(default_factory=time.time)
@@ -83,7 +84,11 @@ class _ThreadContext:
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
         self.status.frames_done, self.status.frames_total, self.status.fps = frames_done, frames_total, fps
+        self.status.note = None
         self.status.updated = time.time()
+
+    def note(self, text: str) -> None:
+        self.status.note, self.status.updated = text, time.time()
 
     def cancelled(self) -> bool:
         return self.event.is_set()

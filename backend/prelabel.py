@@ -218,7 +218,7 @@ def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dic
     from samvid.predictor import Predictor
 
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
-                    retry_delays=backoff(settings.studio_retry_seconds))
+                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=getattr(ctx, "note", None))
     prelabeler = Prelabeler(studio, lambda: Predictor.from_settings(settings),
                             Propagator(studio, ImageSource.from_settings(settings)))
     req = PrelabelRequest.from_payload(payload)

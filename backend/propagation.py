@@ -131,28 +131,28 @@ def human_annotated(task: dict[str, Any]) -> bool:
 class TaskFrames:
     """The frames of a walk over frame tasks, fetched lazily (engines stream them).
 
-    A frame whose host is unreachable (Label Studio restarting) is fetched again after
-    each of ``retry_delays``; only then does the engine see it as unreadable."""
+    A frame whose host is unreachable (Label Studio restarting) is fetched again with the
+    retry policy of ``studio``; only then does the engine see it as unreadable."""
 
     def __init__(self, tasks: list[Task], images: ImageSource, image_key: str,
-                 retry_delays: tuple[float, ...] = ()) -> None:
+                 studio: Studio | None = None) -> None:
         self.tasks, self.images, self.image_key = tasks, images, image_key
-        self.retry_delays = retry_delays
+        self.studio = studio
 
     def __len__(self) -> int:
         return len(self.tasks)
 
     def __getitem__(self, i: int) -> np.ndarray:
         task = self.tasks[i]
-        for delay in (*self.retry_delays, None):
+        delays = self.studio.retry_delays if self.studio is not None else ()
+        for attempt, delay in enumerate((*delays, None), start=1):
             try:
                 data = self.images.fetch(task.data[self.image_key], task.id)
                 break
             except ImageUnreachable as exc:
-                if delay is None:
+                if delay is None or self.studio is None:
                     raise
-                log.warning("frame of task %s: %s; retrying in %.1f s", task.id, exc.message, delay)
-                time.sleep(delay)
+                self.studio.waiting(f"frame of task {task.id}: {exc.message}", attempt, delay)
         return self.images.decode(data)
 
 
@@ -251,7 +251,7 @@ class Propagator:
         """
         if not all_frames:
             frames = TaskFrames([Task(t["id"], t["data"]) for t in walk], self.images, target.image_key,
-                                self.studio.retry_delays)
+                                self.studio)
             return frames, {i: t["id"] for i, t in enumerate(walk)}
         first, last = int(walk[0]["data"]["frame"]), int(walk[-1]["data"]["frame"])
         step = 1 if last >= first else -1
@@ -334,6 +334,6 @@ def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
     """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
-                    retry_delays=backoff(settings.studio_retry_seconds))
+                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=getattr(ctx, "note", None))
     propagator = Propagator(studio, ImageSource.from_settings(settings))
     return propagator.run(PropagationRequest.from_payload(payload), ctx)

@@ -145,9 +145,14 @@ class _RedisContext:
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
         self.status.frames_done, self.status.frames_total, self.status.fps = frames_done, frames_total, fps
-        if time.monotonic() - self._last > 0.5 or frames_done == frames_total:
+        noted, self.status.note = self.status.note, None
+        if noted or time.monotonic() - self._last > 0.5 or frames_done == frames_total:
             self._last = time.monotonic()
             self.jobs._save(self.status)
+
+    def note(self, text: str) -> None:
+        self.status.note = text
+        self.jobs._save(self.status)
 
     def cancelled(self) -> bool:
         return bool(self.jobs.redis.exists(_k("cancel", self.status.id)))

@@ -48,10 +48,13 @@ class Studio:
     """One Label Studio server, reached with an API token (``Authorization: Token``)."""
 
     def __init__(self, url: str | None = None, api_key: str | None = None,
-                 *, timeout: float = 60.0, retry_delays: tuple[float, ...] = ()) -> None:
+                 *, timeout: float = 60.0, retry_delays: tuple[float, ...] = (),
+                 on_retry: Callable[[str], None] | None = None) -> None:
         """``retry_delays``: back-off of ``request`` while Label Studio is unreachable or
-        answers 5xx (background jobs ride out a restart); a refusal is never retried."""
+        answers 5xx (background jobs ride out a restart); a refusal is never retried.
+        ``on_retry`` hears why it waits (a job shows it on its record)."""
         self.retry_delays = retry_delays
+        self.on_retry = on_retry
         self.url = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).rstrip("/")
         key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
         if not key:
@@ -83,15 +86,22 @@ class Studio:
 
     def request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """A raw API call for what the SDK does not cover; JSON reply or None."""
-        for delay in (*self.retry_delays, None):
+        for attempt, delay in enumerate((*self.retry_delays, None), start=1):
             try:
                 return self._request_once(method, path, what, **kwargs)
             except StudioError as exc:
                 if delay is None or not _transient(exc):
                     raise
-                log.warning("Label Studio failed to %s (%s); retrying in %.1f s", what, exc.message, delay)
-                time.sleep(delay)
+                self.waiting(f"Label Studio failed to {what} ({exc.message})", attempt, delay)
         raise AssertionError("unreachable")
+
+    def waiting(self, why: str, attempt: int, delay: float) -> None:
+        """Log and report a wait before retry number ``attempt``, then sleep ``delay``."""
+        text = f"{why}; retry {attempt} of {len(self.retry_delays)} in {delay:.1f} s"
+        log.warning("%s", text)
+        if self.on_retry is not None:
+            self.on_retry(text)
+        time.sleep(delay)
 
     def _request_once(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Token {self.api_key}"}

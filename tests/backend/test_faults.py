@@ -102,18 +102,22 @@ class _FlakyImages:
 
 def test_a_frame_whose_host_is_away_is_fetched_again_until_it_answers():
     images = _FlakyImages(away=2)
-    frames = TaskFrames([Task(1, {"image": "/data/1.png"})], images, "image", retry_delays=(0.01, 0.01, 0.01))
+    heard = []
+    studio = Studio("http://127.0.0.1:9", "token", retry_delays=(0.01, 0.01, 0.01), on_retry=heard.append)
+    frames = TaskFrames([Task(1, {"image": "/data/1.png"})], images, "image", studio)
     assert frames[0].shape == (4, 4, 3)
     assert images.fetches == 3
+    assert len(heard) == 2 and "retry 1 of 3" in heard[0] and "ConnectionError" in heard[0]
 
 
 def test_a_frame_that_stays_away_or_is_refused_is_reported_unreadable():
-    away = TaskFrames([Task(1, {"image": "/data/1.png"})], _FlakyImages(away=9), "image", retry_delays=(0.01,))
+    studio = Studio("http://127.0.0.1:9", "token", retry_delays=(0.01,))
+    away = TaskFrames([Task(1, {"image": "/data/1.png"})], _FlakyImages(away=9), "image", studio)
     with pytest.raises(ImageUnreachable):
         away[0]
     refused = _FlakyImages(away=1, error=ImageError)
     with pytest.raises(ImageError):
-        TaskFrames([Task(1, {"image": "/data/1.png"})], refused, "image", retry_delays=(0.01,))[0]
+        TaskFrames([Task(1, {"image": "/data/1.png"})], refused, "image", studio)[0]
     assert refused.fetches == 1  # a refusal (4xx, bad bytes) is not retried
 
 

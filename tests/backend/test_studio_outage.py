@@ -76,10 +76,12 @@ def test_label_studio_restarted_mid_job_is_waited_out_and_clicks_keep_working(la
             during = _job(backend, job_id)
             assert during["state"] == "running" and during["error"] is None
             assert during["frames_done"] <= stopped_at["frames_done"] + 1  # waiting, not skipping
+            assert "cannot reach Label Studio" in during["note"] and "retry" in during["note"]
         finally:
             label_studio.start()
         done = _wait(lambda: (j := _job(backend, job_id))["state"] in ("done", "failed") and j, 300, "the job")
         assert done["state"] == "done", done
+        assert done["note"] is None
     for i, task_id in enumerate(clip.task_ids[1:], start=1):
         (pred,) = predictions(label_studio, task_id)  # exactly one: nothing written twice
         (region,) = pred["result"]
