@@ -1,8 +1,8 @@
 """Speed of the model engines with random weights (timings are real, masks are noise).
 
 SAM 2.1-tiny memory engine: frames/s for 1 and 3 objects (the cost of extra objects
-should be sub-linear: the image encoder runs once per frame for all of them), and the
-flow-guided engine around SAM ViT-B, at 480p on this CPU.
+should be sub-linear: the image encoder runs once per frame for all of them), in float32
+and bfloat16, and the flow-guided engine around SAM ViT-B, at 480p and 720p on this CPU.
 
     python bench/bench_memory_engine.py [--frames 6]
 """
@@ -18,7 +18,7 @@ import numpy as np
 from samvid.tracker.memory_engine import MemoryEngine, load_video_model
 
 
-def disk(cx: int, cy: int, shape=(480, 854), r: int = 40) -> np.ndarray:
+def disk(cx: int, cy: int, shape: tuple[int, int], r: int = 40) -> np.ndarray:
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
     return (xs - cx) ** 2 + (ys - cy) ** 2 <= r * r
 
@@ -26,7 +26,8 @@ def disk(cx: int, cy: int, shape=(480, 854), r: int = 40) -> np.ndarray:
 def per_frame(engine, frames, objects: int) -> float:
     state = engine.init_state(frames)
     for k in range(objects):
-        engine.add_mask(state, 0, k + 1, disk(150 + 250 * k, 240))
+        h, w = frames[0].shape[:2]
+        engine.add_mask(state, 0, k + 1, disk(150 + 250 * k, h // 2, (h, w)))
     times, last = [], time.perf_counter()
     for fm in engine.propagate(state, start=0):
         now = time.perf_counter()
@@ -40,25 +41,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=6)
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 255, (480, 854, 3), dtype=np.uint8) for _ in range(args.frames)]
-    rows = []
-    engine = MemoryEngine(load_video_model(random_weights=True))
-    for objects in (1, 3):
-        s = per_frame(engine, frames, objects)
-        rows.append((f"sam2 (SAM 2.1-tiny), {objects} object{'s' if objects > 1 else ''}", s))
     import torch
     import transformers as tf
 
     from samvid.models.sam import SamSegmenter
     from samvid.tracker.guided_engine import GuidedEngine
 
+    rng = np.random.default_rng(0)
+    video = {
+        name: [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(args.frames)]
+        for name, (h, w) in (("480p", (480, 854)), ("720p", (720, 1280)))
+    }
+    model = load_video_model(random_weights=True)
     sam = SamSegmenter(tf.SamModel(tf.SamConfig()).eval(), "sam", "sam-vit-base@random", "cpu", torch.float32)
-    rows.append(("guided (SAM ViT-B), 1 object", per_frame(GuidedEngine(sam), frames, 1)))
-    print("| engine, 480p, random weights | s per frame (median) | frames/s |")
-    print("|---|---|---|")
-    for name, s in rows:
-        print(f"| {name} | {s:.2f} | {1 / s:.2f} |")
+    runs = [
+        ("sam2 (SAM 2.1-tiny) fp32", "480p", 1, lambda: MemoryEngine(model)),
+        ("sam2 (SAM 2.1-tiny) fp32", "480p", 3, lambda: MemoryEngine(model)),
+        ("sam2 (SAM 2.1-tiny) fp32", "720p", 1, lambda: MemoryEngine(model)),
+        ("sam2 (SAM 2.1-tiny) bf16", "480p", 1, lambda: MemoryEngine(model, dtype=torch.bfloat16)),
+        ("sam2 (SAM 2.1-tiny) bf16", "480p", 3, lambda: MemoryEngine(model, dtype=torch.bfloat16)),
+        ("guided (SAM ViT-B) fp32", "480p", 1, lambda: GuidedEngine(sam)),
+        ("guided (SAM ViT-B) fp32", "720p", 1, lambda: GuidedEngine(sam)),
+    ]
+    print("| engine, random weights | size | objects | s per frame (median) | frames/s |")
+    print("|---|---|---:|---:|---:|")
+    for name, size, objects, make in runs:
+        s = per_frame(make(), video[size], objects)
+        print(f"| {name} | {size} | {objects} | {s:.2f} | {1 / s:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

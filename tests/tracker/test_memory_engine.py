@@ -59,3 +59,15 @@ def test_prompts_outside_the_frame_are_refused(engine, frames):
         engine.add_prompt(state, 0, 1, Prompt(points=((500.0, 5.0),), labels=(1,)))
     with pytest.raises(BadRequest):
         engine.add_prompt(state, 9, 1, Prompt(points=((5.0, 5.0),), labels=(1,)))
+
+
+def test_bfloat16_on_the_cpu_runs_and_gives_frame_sized_masks(frames):
+    import torch
+
+    engine = MemoryEngine(load_video_model(random_weights=True), dtype=torch.bfloat16)
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, _disk(20, 20))
+    out = list(engine.propagate(state, start=0, max_frames=2))
+    assert [fm.frame for fm in out] == [0, 1]
+    assert out[1].masks.shape == (1, 48, 64) and out[1].masks.dtype == bool
+    assert 0.0 <= float(out[1].scores[0]) <= 1.0
