@@ -141,3 +141,17 @@ def test_a_redis_restart_mid_job_is_ridden_out(label_studio, tmp_path):
             worker.terminate()
             worker.wait(10)
         redis_server.stop()
+
+
+def test_what_a_worker_waits_for_is_on_the_shared_record_until_it_moves_on(redis_server):
+    from samvid.jobs import JobStatus
+    from samvid.redis_jobs import RedisJobs, _RedisContext
+
+    jobs = RedisJobs(redis_server.url)
+    status = JobStatus(id="waiting-job", kind="propagate", key="1:clip:forward", state="running")
+    ctx = _RedisContext(jobs, status)
+    ctx.note("cannot reach Label Studio at http://ls; retry 2 of 16 in 1.0 s")
+    assert "retry 2 of 16" in jobs.get("waiting-job").note
+    ctx.progress(3, 10, 2.0)
+    record = jobs.get("waiting-job")
+    assert record.note is None and record.frames_done == 3
