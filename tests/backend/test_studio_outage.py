@@ -15,6 +15,7 @@ import requests
 from clips import annotate, import_clip, iou, predictions
 from ls_requests import BRUSH_CONFIG, keypoint, predict_body
 from services import ServedApp
+from test_propagation_studio import wait_until
 
 from samvid.app import create_app
 from samvid.models.standin import StandInSegmenter
@@ -37,16 +38,6 @@ def _job(backend: ServedApp, job_id: str) -> dict:
     return requests.get(f"{backend.url}/jobs/{job_id}", timeout=10).json()
 
 
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _click(backend: ServedApp, image: str) -> int:
     body = predict_body(image, [keypoint(60.5, 90.5, 256, 192)])
     return requests.post(f"{backend.url}/predict", json=body, timeout=30).status_code
@@ -58,14 +49,14 @@ def _annotations(ls, task_id: int) -> list[int]:
 
 
 def test_label_studio_restarted_mid_job_is_waited_out_and_clicks_keep_working(label_studio):
-    clip = import_clip(label_studio, BRUSH_CONFIG, name="outage", n=60)
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="outage", n=100)
     human = annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
     image = f"/data/local-files/?d=p{clip.project}-outage/00010.png"
     with _backend(label_studio, retry_seconds=300) as backend:
         reply = requests.post(f"{backend.url}/propagate", timeout=10,
                               json={"project": clip.project, "clip": "outage", "frame": 0})
         job_id = reply.json()["id"]
-        _wait(lambda: _job(backend, job_id)["frames_done"] >= 3, 120, "the job to write its first frames")
+        wait_until(lambda: _job(backend, job_id)["frames_done"] >= 3, 120, "the job to write its first frames")
         label_studio.stop()
         try:
             stopped_at = _job(backend, job_id)
@@ -79,7 +70,7 @@ def test_label_studio_restarted_mid_job_is_waited_out_and_clicks_keep_working(la
             assert "cannot reach Label Studio" in during["note"] and "retry" in during["note"]
         finally:
             label_studio.start()
-        done = _wait(lambda: (j := _job(backend, job_id))["state"] in ("done", "failed") and j, 300, "the job")
+        done = wait_until(lambda: (j := _job(backend, job_id))["state"] in ("done", "failed") and j, 300, "the job")
         assert done["state"] == "done", done
         assert done["note"] is None
     for i, task_id in enumerate(clip.task_ids[1:], start=1):
@@ -99,7 +90,7 @@ def test_label_studio_away_longer_than_the_retry_budget_fails_the_job_visibly(la
             reply = requests.post(f"{backend.url}/propagate", timeout=10,
                                   json={"project": clip.project, "clip": "gone", "frame": 0})
             job_id = reply.json()["id"]
-            failed = _wait(lambda: (j := _job(backend, job_id))["state"] in ("done", "failed") and j, 60, "the job")
+            failed = wait_until(lambda: (j := _job(backend, job_id))["state"] in ("done", "failed") and j, 60, "the job")
             assert failed["state"] == "failed"
             assert "cannot reach Label Studio" in failed["error"], failed["error"]
             assert label_studio.token not in failed["error"]
