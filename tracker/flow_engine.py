@@ -348,6 +348,8 @@ class _FlowRun:
     def _redetect(self, obj: _Obj, gray: np.ndarray, oid: int) -> None:
         found = flow.find_template(gray, obj.ref_gray, _core(obj.ref_mask >= 0.5))
         if found is None or found[2] < self.cfg.match_accept:
+            found = self._find_entering(obj, gray)
+        if found is None or found[2] < self.cfg.match_accept:
             return
         x, y, _ = found
         motion = flow.translation(x, y)
@@ -360,6 +362,27 @@ class _FlowRun:
         log.debug("object %d re-acquired at (%d, %d), score %.2f", oid, x, y, found[2])
         obj.motion, obj.lost = motion, False
         obj.velocity = flow.translation(0, 0)
+
+    def _find_entering(self, obj: _Obj, gray: np.ndarray) -> tuple[int, int, float] | None:
+        """An object coming back across an edge, half of it in view: match the half of
+        its reference that would be inside; the whole placement must cross that edge."""
+        th, tw = obj.ref_gray.shape
+        h, w = gray.shape
+        core = _core(obj.ref_mask >= 0.5)
+        best = None
+        #             template part                  its offset in the reference
+        for part, (dx, dy) in (((slice(None), slice(0, tw // 2)), (0, 0)),  # entering from the right
+                               ((slice(None), slice(tw // 2, tw)), (tw // 2, 0)),  # from the left
+                               ((slice(0, th // 2), slice(None)), (0, 0)),  # from the bottom
+                               ((slice(th // 2, th), slice(None)), (0, th // 2))):  # from the top
+            found = flow.find_template(gray, obj.ref_gray[part], core[part])
+            if found is None:
+                continue
+            x, y = found[0] - dx, found[1] - dy
+            crosses = x < 0 or y < 0 or x + tw > w or y + th > h
+            if crosses and (best is None or found[2] > best[2]):
+                best = (x, y, found[2])
+        return best
 
     def _result(
         self, image: np.ndarray, vis: np.ndarray | None, score: float, full_hw: tuple[int, int]

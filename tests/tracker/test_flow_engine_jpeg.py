@@ -45,3 +45,23 @@ def test_every_reported_mask_is_on_the_object_or_empty(sequence, mode) -> None:
             iou = region_iou(mask, truth.get(o, np.zeros_like(mask)))
             assert iou > 0.5, f"frame {fm.frame}, object {o}: a mask at the wrong place (IoU {iou:.2f})"
     assert found >= 0.8 * present  # and it does not get there by giving up
+
+
+def test_an_object_coming_back_is_found_again_once_more_than_half_of_it_is_in_view() -> None:
+    video = SyntheticVideo(BENCHMARK_SET["exit_return"])
+    frames = [jpeg(video[i]) for i in range(len(video))]
+    engine = FlowEngine("quality")
+    state = engine.init_state(frames)
+    for o, m in masks_of(video.labels(0)).items():
+        engine.add_mask(state, 0, o, m)
+    full = int((video.labels(0) == 1).sum())
+    gone = False
+    checked = 0
+    for fm in engine.propagate(state):
+        truth = video.labels(fm.frame) == 1
+        gone = gone or not truth.any()
+        if gone and truth.sum() > 0.6 * full:  # back, and more than half of it in view
+            k = fm.object_ids.index(1)
+            assert region_iou(fm.masks[k], truth) > 0.8, f"frame {fm.frame}: not found again"
+            checked += 1
+    assert checked >= 5
