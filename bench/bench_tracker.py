@@ -55,10 +55,10 @@ def jpeg(rgb: np.ndarray, quality: int = 92) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
 
 
-def quality(engines: list[str], compress: bool) -> dict[str, list[SequenceScore]]:
+def quality(engines: list[str], compress: bool, size: tuple[int, int]) -> dict[str, list[SequenceScore]]:
     results: dict[str, list[SequenceScore]] = {e: [] for e in engines}
     for name, spec in BENCHMARK_SET.items():
-        video = SyntheticVideo(spec)
+        video = SyntheticVideo(spec, size)
         frames = [jpeg(video[i]) if compress else video[i] for i in range(len(video))]
         gt = [video.labels(i) for i in range(len(video))]
         for e in engines:
@@ -107,6 +107,7 @@ def main() -> int:
     names = [*ENGINES, "guided"]
     ap.add_argument("--engines", nargs="*", default=names, choices=names)
     ap.add_argument("--no-jpeg", action="store_true", help="skip the JPEG-compressed quality table")
+    ap.add_argument("--size", default="480x854", help="HxW of the quality runs (default 480x854)")
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     args = ap.parse_args()
@@ -114,9 +115,12 @@ def main() -> int:
     cv2.setNumThreads(max(1, cv2.getNumThreads()))
     print(f"cv2 threads: {cv2.getNumThreads()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
     if not args.no_quality:
-        print_quality(quality(args.engines, compress=False), "Rendered frames")
+        size = tuple(int(v) for v in args.size.split("x"))
+        print_quality(quality(args.engines, False, size), f"Rendered frames, {args.size}")
         if not args.no_jpeg:
-            print_quality(quality(args.engines, compress=True), "The same frames as JPEG (quality 92)")
+            print_quality(
+                quality(args.engines, True, size), f"The same frames as JPEG (quality 92), {args.size}"
+            )
     if not args.no_speed:
         speed(args.engines)
     return 0

@@ -180,6 +180,12 @@ class _FlowRun:
             obj.confirmed = fit_ok
             if self.cfg.ecc and not obj.lost:
                 predicted, cc = self._align(obj, gray, predicted, o)
+                if not fit_ok and step is not obj.velocity:
+                    # A weak flow fit may start ECC where it diverges (fast scaling with the
+                    # coarsest flow); the object's own motion so far is the other guess.
+                    steady, steady_cc = self._align(obj, gray, flow.compose(obj.velocity, obj.motion), o)
+                    if steady_cc > cc:
+                        predicted, cc = steady, steady_cc
                 obj.confirmed = fit_ok or cc >= 0.75
                 # ECC may fail on a heavily blurred object that the flow followed fine.
                 doubt = not fit_ok or 0 < cc < 0.6
