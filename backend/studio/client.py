@@ -296,7 +296,7 @@ class Studio:
 
 def backoff(seconds: float, first: float = 0.5, longest: float = 10.0) -> tuple[float, ...]:
     """Retry delays doubling from ``first`` up to ``longest`` that add up to ``seconds``:
-    how long a background job waits out an unreachable Label Studio (a restart takes ~30 s)."""
+    how long a background job waits out an unreachable Label Studio (a restart)."""
     delays: list[float] = []
     while sum(delays) < seconds:
         delays.append(min(longest, first * 2 ** len(delays), seconds - sum(delays)))
