@@ -40,6 +40,18 @@ def wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = N
     raise RuntimeError(f"{what} not ready after {timeout:.0f} s")
 
 
+def wait_until(check, timeout: float = 90.0, what: str = "condition"):
+    """Poll ``check`` until it returns something truthy, and return that (an API state,
+    a record); unlike ``wait_for`` a failing check is a test failure, not "not up yet"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
 def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

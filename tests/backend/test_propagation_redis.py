@@ -16,8 +16,8 @@ import pytest
 import requests
 from clips import annotate, import_clip, iou, predictions
 from ls_requests import BRUSH_CONFIG
-from services import ServedApp
-from test_propagation_studio import connect, mask_of, wait_until
+from services import ServedApp, wait_until
+from test_propagation_studio import connect, mask_of
 
 from samvid.app import create_app
 from samvid.models.standin import StandInSegmenter

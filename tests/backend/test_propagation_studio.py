@@ -14,7 +14,7 @@ import pytest
 import requests
 from clips import annotate, import_clip, iou, predictions
 from ls_requests import BRUSH_CONFIG
-from services import ServedApp
+from services import ServedApp, wait_until
 
 from samvid.app import create_app
 from samvid.models.standin import StandInSegmenter
@@ -23,16 +23,6 @@ from samvid.settings import Settings
 from samvid.studio.results import decode_brush
 
 pytestmark = pytest.mark.studio
-
-
-def wait_until(check, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

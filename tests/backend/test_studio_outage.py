@@ -14,8 +14,7 @@ import pytest
 import requests
 from clips import annotate, import_clip, iou, predictions
 from ls_requests import BRUSH_CONFIG, keypoint, predict_body
-from services import ServedApp
-from test_propagation_studio import wait_until
+from services import ServedApp, wait_until
 
 from samvid.app import create_app
 from samvid.models.standin import StandInSegmenter

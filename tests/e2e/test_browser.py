@@ -8,11 +8,11 @@ Headless Debian Chromium driven by Playwright, against Label Studio and the back
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from services import wait_until
 
 from samvid.demo import DemoClip
 from samvid.studio.results import decode_brush
@@ -45,17 +45,6 @@ def page(running):
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_until(check, timeout: float, what: str):
-    """Poll an API condition (the UI has its own explicit waits)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def inside_ball(mask: np.ndarray, frame: int) -> float:
