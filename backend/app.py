@@ -275,11 +275,11 @@ def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], tar
     if not (settings.label_studio_api_key and project.isdigit()):
         return []
     from samvid.propagation import MODEL_PREFIX, Propagator
-    from samvid.studio.client import Studio
+    from samvid.studio.client import Studio, backoff
 
     try:
         # A click is waiting: ride out a blip, not a restart (jobs wait longer).
-        studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=(0.5, 1.0))
+        studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=backoff(1.5))
         found = Propagator(studio, predictor.source).on_demand(int(project), task, target, settings.tracker)
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)

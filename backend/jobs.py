@@ -54,9 +54,11 @@ class JobStatus:
 
 
 class JobContext(Protocol):
-    """What a running job sees: a place to report progress, a cancellation flag."""
+    """What a running job sees: a place to report progress and what it waits for, a
+    cancellation flag."""
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None: ...
+    def note(self, text: str) -> None: ...
     def cancelled(self) -> bool: ...
 
 

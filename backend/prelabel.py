@@ -208,6 +208,9 @@ class _Offset:
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
         self.ctx.progress(min(self.offset + frames_done, self.total), self.total, fps)
 
+    def note(self, text: str) -> None:
+        self.ctx.note(text)
+
     def cancelled(self) -> bool:
         return self.ctx.cancelled()
 
@@ -218,7 +221,7 @@ def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dic
     from samvid.predictor import Predictor
 
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
-                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=getattr(ctx, "note", None))
+                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=ctx.note)
     prelabeler = Prelabeler(studio, lambda: Predictor.from_settings(settings),
                             Propagator(studio, ImageSource.from_settings(settings)))
     req = PrelabelRequest.from_payload(payload)

@@ -134,8 +134,7 @@ class TaskFrames:
     A frame whose host is unreachable (Label Studio restarting) is fetched again with the
     retry policy of ``studio``; only then does the engine see it as unreadable."""
 
-    def __init__(self, tasks: list[Task], images: ImageSource, image_key: str,
-                 studio: Studio | None = None) -> None:
+    def __init__(self, tasks: list[Task], images: ImageSource, image_key: str, studio: Studio) -> None:
         self.tasks, self.images, self.image_key = tasks, images, image_key
         self.studio = studio
 
@@ -144,15 +143,10 @@ class TaskFrames:
 
     def __getitem__(self, i: int) -> np.ndarray:
         task = self.tasks[i]
-        delays = self.studio.retry_delays if self.studio is not None else ()
-        for attempt, delay in enumerate((*delays, None), start=1):
-            try:
-                data = self.images.fetch(task.data[self.image_key], task.id)
-                break
-            except ImageUnreachable as exc:
-                if delay is None or self.studio is None:
-                    raise
-                self.studio.waiting(f"frame of task {task.id}: {exc.message}", attempt, delay)
+        data = self.studio.retrying(
+            f"cannot read the frame of task {task.id}", lambda exc: isinstance(exc, ImageUnreachable),
+            lambda: self.images.fetch(task.data[self.image_key], task.id),
+        )
         return self.images.decode(data)
 
 
@@ -306,7 +300,7 @@ class Propagator:
             return None
         pair = [Task(t["id"], t["data"]) for t in tasks[index - 1 : index + 1]]
         tracker = make_engine(engine)
-        state = tracker.init_state(TaskFrames(pair, self.images, target.image_key))
+        state = tracker.init_state(TaskFrames(pair, self.images, target.image_key, self.studio))
         for obj, seed in enumerate(seeds, start=1):
             tracker.add_mask(state, 0, obj, seed.mask)
         *_, last = tracker.propagate(state, start=0)  # the source frame, then this one
@@ -334,6 +328,6 @@ def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
     """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
-                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=getattr(ctx, "note", None))
+                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=ctx.note)
     propagator = Propagator(studio, ImageSource.from_settings(settings))
     return propagator.run(PropagationRequest.from_payload(payload), ctx)

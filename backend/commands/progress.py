@@ -59,5 +59,8 @@ class TerminalJob:
         if self.line is not None:
             self.line.update(self.label, frames_done, frames_total, fps)
 
+    def note(self, text: str) -> None:
+        pass  # the wait is logged as a warning on this terminal already
+
     def cancelled(self) -> bool:
         return False

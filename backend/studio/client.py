@@ -22,7 +22,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from samvid.errors import NotFound, StudioError
+from samvid.errors import NotFound, SamvidError, StudioError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,22 +86,24 @@ class Studio:
 
     def request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """A raw API call for what the SDK does not cover; JSON reply or None."""
+        return self.retrying(f"Label Studio failed to {what}", _transient,
+                             lambda: self._request_once(method, path, what, **kwargs))
+
+    def retrying(self, what: str, transient: Callable[[SamvidError], bool], fn: Callable[[], T]) -> T:
+        """``fn()``, called again after each of ``retry_delays`` while it fails with a
+        ``transient`` error; each wait is logged and told to ``on_retry``."""
         for attempt, delay in enumerate((*self.retry_delays, None), start=1):
             try:
-                return self._request_once(method, path, what, **kwargs)
-            except StudioError as exc:
-                if delay is None or not _transient(exc):
+                return fn()
+            except SamvidError as exc:
+                if delay is None or not transient(exc):
                     raise
-                self.waiting(f"Label Studio failed to {what} ({exc.message})", attempt, delay)
+                text = f"{what} ({exc.message}); retry {attempt} of {len(self.retry_delays)} in {delay:.1f} s"
+                log.warning("%s", text)
+                if self.on_retry is not None:
+                    self.on_retry(text)
+                time.sleep(delay)
         raise AssertionError("unreachable")
-
-    def waiting(self, why: str, attempt: int, delay: float) -> None:
-        """Log and report a wait before retry number ``attempt``, then sleep ``delay``."""
-        text = f"{why}; retry {attempt} of {len(self.retry_delays)} in {delay:.1f} s"
-        log.warning("%s", text)
-        if self.on_retry is not None:
-            self.on_retry(text)
-        time.sleep(delay)
 
     def _request_once(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Token {self.api_key}"}
@@ -303,7 +305,7 @@ def backoff(seconds: float, first: float = 0.5, longest: float = 10.0) -> tuple[
     return tuple(delays)
 
 
-def _transient(exc: StudioError) -> bool:
+def _transient(exc: SamvidError) -> bool:
     """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
     cause = exc.__cause__
     return isinstance(cause, httpx.TransportError) or getattr(cause, "status_code", 0) >= 500

@@ -22,6 +22,9 @@ class Quiet:
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
         pass
 
+    def note(self, text: str) -> None:
+        pass
+
     def cancelled(self) -> bool:
         return False
 
