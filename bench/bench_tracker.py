@@ -27,7 +27,7 @@ import numpy as np
 from samvid.tracker.davis import label_map, masks_of
 from samvid.tracker.engines import ENGINES, make_engine
 from samvid.tracker.metrics import SequenceScore, dataset_mean, score_sequence
-from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo
+from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 
 def frame_times(
@@ -49,17 +49,11 @@ def frame_times(
     return labels, times
 
 
-def jpeg(rgb: np.ndarray, quality: int = 92) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
-
-
 def quality(engines: list[str], compress: bool, size: tuple[int, int]) -> dict[str, list[SequenceScore]]:
     results: dict[str, list[SequenceScore]] = {e: [] for e in engines}
     for name, spec in BENCHMARK_SET.items():
         video = SyntheticVideo(spec, size)
-        frames = [jpeg(video[i]) if compress else video[i] for i in range(len(video))]
+        frames = [as_jpeg(video[i]) if compress else video[i] for i in range(len(video))]
         gt = [video.labels(i) for i in range(len(video))]
         for e in engines:
             pred, _ = frame_times(e, frames, gt[0])

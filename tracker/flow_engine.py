@@ -59,6 +59,7 @@ class _Obj:
     ref_gray: np.ndarray  # float32 crop of the reference frame (working resolution)
     ref_rgb: np.ndarray  # float32 (h, w, 3), blurred, for occlusion tests
     ref_mask: np.ndarray  # float32 soft mask of the crop
+    ref_core: np.ndarray  # bool: the mask without its rim, what template matching compares
     motion: np.ndarray  # 2x3: reference crop -> current working frame
     velocity: np.ndarray = field(default_factory=lambda: flow.translation(0, 0))
     visible: np.ndarray | None = None  # bool, working resolution, last frame
@@ -80,10 +81,12 @@ def _reference(gray: np.ndarray, rgb_blur: np.ndarray, mask: np.ndarray) -> _Obj
     pad = 6
     h, w = mask.shape
     x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    crop = mask[y0:y1, x0:x1].astype(np.float32)
     return _Obj(
         gray[y0:y1, x0:x1].astype(np.float32),
         rgb_blur[y0:y1, x0:x1].astype(np.float32),
-        mask[y0:y1, x0:x1].astype(np.float32),
+        crop,
+        _core(crop >= 0.5),
         flow.translation(x0, y0),
     )
 
@@ -352,7 +355,7 @@ class _FlowRun:
         return bool((shape & others).sum() > 0.5 * max(1, shape.sum()))
 
     def _redetect(self, obj: _Obj, gray: np.ndarray, oid: int) -> None:
-        found = flow.find_template(gray, obj.ref_gray, _core(obj.ref_mask >= 0.5))
+        found = flow.find_template(gray, obj.ref_gray, obj.ref_core)
         if found is None or found[2] < self.cfg.match_accept:
             found = self._find_entering(obj, gray)
         if found is None or found[2] < self.cfg.match_accept:
@@ -374,14 +377,13 @@ class _FlowRun:
         its reference that would be inside; the whole placement must cross that edge."""
         th, tw = obj.ref_gray.shape
         h, w = gray.shape
-        core = _core(obj.ref_mask >= 0.5)
         best = None
         #             template part                  its offset in the reference
         for part, (dx, dy) in (((slice(None), slice(0, tw // 2)), (0, 0)),  # entering from the right
                                ((slice(None), slice(tw // 2, tw)), (tw // 2, 0)),  # from the left
                                ((slice(0, th // 2), slice(None)), (0, 0)),  # from the bottom
                                ((slice(th // 2, th), slice(None)), (0, th // 2))):  # from the top
-            found = flow.find_template(gray, obj.ref_gray[part], core[part])
+            found = flow.find_template(gray, obj.ref_gray[part], obj.ref_core[part])
             if found is None:
                 continue
             x, y = found[0] - dx, found[1] - dy

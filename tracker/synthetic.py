@@ -419,8 +419,19 @@ def write_labels_png(path: Path, labels: np.ndarray) -> None:
     im.save(path)
 
 
+JPEG_QUALITY = 92  # of the DAVIS folders written here (what DAVIS ships)
+
+
+def as_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """``rgb`` after a JPEG round trip: in memory, the frames ``write_sequence`` stores."""
+    ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+
+
 def write_sequence(
-    spec: SequenceSpec, root: Path | str, size: tuple[int, int] = DEFAULT_SIZE, quality: int = 92
+    spec: SequenceSpec, root: Path | str, size: tuple[int, int] = DEFAULT_SIZE, quality: int = JPEG_QUALITY
 ) -> Path:
     """Write ``spec`` in DAVIS layout under ``root``; returns the JPEGImages folder."""
     root = Path(root)

@@ -4,20 +4,13 @@ reported empty, never at a wrong place; one that comes back must be found again.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from samvid.tracker.davis import masks_of
 from samvid.tracker.flow_engine import FlowEngine
 from samvid.tracker.metrics import region_iou
-from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo
-
-
-def jpeg(rgb: np.ndarray, quality: int = 92) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 
 @pytest.mark.parametrize(
@@ -29,7 +22,7 @@ def jpeg(rgb: np.ndarray, quality: int = 92) -> np.ndarray:
 )
 def test_every_reported_mask_is_on_the_object_or_empty(sequence, mode) -> None:
     video = SyntheticVideo(BENCHMARK_SET[sequence])
-    frames = [jpeg(video[i]) for i in range(len(video))]
+    frames = [as_jpeg(video[i]) for i in range(len(video))]
     engine = FlowEngine(mode)
     state = engine.init_state(frames)
     for o, m in masks_of(video.labels(0)).items():
@@ -50,7 +43,7 @@ def test_every_reported_mask_is_on_the_object_or_empty(sequence, mode) -> None:
 
 def test_an_object_coming_back_is_found_again_once_more_than_half_of_it_is_in_view() -> None:
     video = SyntheticVideo(BENCHMARK_SET["exit_return"])
-    frames = [jpeg(video[i]) for i in range(len(video))]
+    frames = [as_jpeg(video[i]) for i in range(len(video))]
     engine = FlowEngine("quality")
     state = engine.init_state(frames)
     for o, m in masks_of(video.labels(0)).items():
