@@ -172,7 +172,9 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
     if status.state in FINAL:
         return status.result or {}
     stop = threading.Event()
-    lock = connection.lock(_k("lock", key), timeout=ALIVE_TTL, sleep=0.2)
+    # thread_local=False: the heartbeat thread must see the token this thread acquires, or
+    # it can neither check nor extend the lock (redis-py keeps it per thread by default).
+    lock = connection.lock(_k("lock", key), timeout=ALIVE_TTL, sleep=0.2, thread_local=False)
     beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop), daemon=True)
     beat.start()
     try:
@@ -196,19 +198,38 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
                 status.state, status.error = FAILED, _message(exc)
             return status.result or {}
         finally:
+            stop.set()  # no extension may race the release
+            beat.join(HEARTBEAT + 5)
             jobs._save(status)
-            lock.release()
+            _release(lock, job_id, key)
     finally:
         stop.set()
 
 
+def _release(lock: Any, job_id: str, key: str) -> None:
+    from redis.exceptions import LockNotOwnedError
+
+    try:
+        lock.release()
+    except LockNotOwnedError:
+        # The job is over and its record says how; the clip lock had expired under it
+        # (Redis away longer than ALIVE_TTL), so another job on the clip may have overlapped.
+        log.error("job %s lost its lock on %s before it ended; another job on it may have run alongside",
+                  job_id, key)
+
+
 def _heartbeat(connection: Any, job_id: str, lock: Any, stop: threading.Event) -> None:
     """Keep the job's liveness key and its clip lock alive while this process lives."""
+    held = False
     while not stop.is_set():
         try:
             connection.set(_k("alive", job_id), 1, ex=ALIVE_TTL)
-            if lock.owned():
+            if lock.owned():  # once the job's thread has acquired it
                 lock.extend(ALIVE_TTL, replace_ttl=True)
-        except Exception:  # noqa: BLE001 - Redis away: the job reports it when it writes
-            pass
+                held = True
+            elif held:
+                log.error("job %s lost its clip lock %s", job_id, lock.name)
+                held = False
+        except Exception as exc:  # noqa: BLE001 - Redis away: keep beating, the job goes on
+            log.warning("job %s: heartbeat failed: %s", job_id, exc)
         stop.wait(HEARTBEAT)

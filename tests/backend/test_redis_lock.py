@@ -1,0 +1,84 @@
+"""The per-clip lock of a Redis job lasts as long as the job, however long that is.
+
+redis-py's ``Lock`` keeps its token per thread by default; the heartbeat thread then
+could not see it, never extended the lock, and the lock expired after ``ALIVE_TTL``:
+a second job on the clip ran alongside the first, whose worker then failed releasing
+a lock it no longer owned. Here ``ALIVE_TTL`` is 1 s and the first job runs 4.5 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from services import wait_until
+
+from samvid.redis_jobs import RedisJobs
+
+pytestmark = pytest.mark.redis
+SLOW_WORKER = Path(__file__).with_name("slow_worker.py")
+
+
+def start_worker(redis_server, tmp_path: Path, name: str) -> subprocess.Popen:
+    env = dict(os.environ, REDIS_URL=redis_server.url)
+    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen([sys.executable, str(SLOW_WORKER), "--name", name],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def workers(redis_server, tmp_path: Path):
+    """Two slow workers; on leaving, what they logged must hold no error."""
+    procs = [start_worker(redis_server, tmp_path, name) for name in ("w1", "w2")]
+    jobs = RedisJobs(redis_server.url)
+    try:
+        wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
+        yield jobs
+        assert not jobs.redis.zcard("rq:registry:failed:samvid"), "RQ recorded a job as failed"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+    for name in ("w1", "w2"):
+        log = (tmp_path / f"{name}.log").read_text()
+        assert "Error" not in log and "Traceback" not in log, f"worker {name} logged:\n{log}"
+
+
+def ended(jobs: RedisJobs, status, what: str) -> str:
+    return wait_until(lambda: (s := jobs.get(status.id).state) in ("done", "failed", "cancelled") and s,
+                      timeout=60, what=what)
+
+
+def spans_of(path: Path) -> dict[str, dict]:
+    return {span["name"]: span for span in map(json.loads, path.read_text().splitlines())}
+
+
+def test_a_long_job_keeps_its_clip_lock_and_the_next_waits(workers, tmp_path: Path):
+    jobs, spans, key = workers, tmp_path / "spans.jsonl", "1:clip:forward"
+    first = jobs.submit("sleep", key, {"seconds": 4.5, "name": "first", "log": str(spans)}, order=0)
+    wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
+    # Another start frame on the same clip: it waits for the first, it does not supersede it.
+    second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
+    assert ended(jobs, second, "the second job to end") == "done"
+    assert ended(jobs, first, "the first job to end") == "done"
+    ran = spans_of(spans)
+    assert ran["first"]["steps"] == ran["second"]["steps"] == 10
+    assert ran["second"]["start"] >= ran["first"]["end"], "the second job ran alongside the first"
+
+
+def test_the_same_start_again_stops_a_long_job_and_runs_after_it(workers, tmp_path: Path):
+    jobs, spans, key = workers, tmp_path / "spans.jsonl", "1:clip:forward"
+    first = jobs.submit("sleep", key, {"seconds": 30, "name": "first", "log": str(spans)}, order=0)
+    wait_until(lambda: jobs.get(first.id).frames_done >= 1, timeout=30, what="the first job to run")
+    time.sleep(2)  # past ALIVE_TTL twice: the lock must still be the first job's
+    again = jobs.submit("sleep", key, {"seconds": 0.5, "name": "again", "log": str(spans)}, order=0)
+    assert ended(jobs, first, "the first job to stop") == "cancelled"
+    assert ended(jobs, again, "the job submitted again to end") == "done"
+    ran = spans_of(spans)
+    assert ran["first"]["steps"] < 10 and ran["again"]["steps"] == 10
+    assert ran["again"]["start"] >= ran["first"]["end"]
