@@ -105,7 +105,10 @@ class ThreadJobs:
         self._jobs: dict[str, JobStatus] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._latest: dict[str, tuple[str, int]] = {}  # key -> (newest job id, its order)
-        self._key_locks: dict[str, threading.Lock] = {}
+        # key -> set when the newest job on it ends: each job waits for the one before it,
+        # so the jobs of a key run one at a time and in the order they came (a lock would
+        # let any waiter in next).
+        self._tails: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._keep = keep
 
@@ -118,14 +121,17 @@ class ThreadJobs:
                 self._cancel[previous[0]].set()  # superseded
             self._latest[key] = (status.id, order)
             self._jobs[status.id], self._cancel[status.id] = status, event
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
+            before, ended = self._tails.get(key), threading.Event()
+            self._tails[key] = ended
             self._forget_old()
-        self._pool.submit(self._run, status, event, key_lock, payload)
+        self._pool.submit(self._run, status, event, before, ended, payload)
         return status
 
-    def _run(self, status: JobStatus, event: threading.Event, key_lock: threading.Lock,
-             payload: dict[str, Any]) -> None:
-        with key_lock:  # one job per clip at a time
+    def _run(self, status: JobStatus, event: threading.Event, before: threading.Event | None,
+             ended: threading.Event, payload: dict[str, Any]) -> None:
+        if before is not None:
+            before.wait()  # one job per clip at a time, in order
+        try:
             if event.is_set():
                 status.state = CANCELLED
                 return
@@ -140,6 +146,8 @@ class ThreadJobs:
                 status.state, status.error = FAILED, _message(exc)
             finally:
                 status.updated = time.time()
+        finally:
+            ended.set()
 
     def get(self, job_id: str) -> JobStatus:
         with self._lock:

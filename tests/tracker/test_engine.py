@@ -155,9 +155,12 @@ def test_object_that_leaves_the_frame_is_reported_empty_not_stale() -> None:
     engine = FlowEngine()
     state = engine.init_state(video)
     engine.add_mask(state, 0, 1, video.mask(0))
+    gone = []
     for fm in engine.propagate(state):
         if not video.mask(fm.frame).any():
             assert not fm.visible[0] and not fm.masks[0].any(), fm.frame
+            gone.append(fm.frame)
+    assert gone == [6, 7, 8, 9]  # every frame after it left was walked and checked
 
 
 @pytest.mark.parametrize("name", sorted(ENGINES))

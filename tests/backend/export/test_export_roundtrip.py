@@ -12,6 +12,7 @@ from pycocotools.coco import COCO
 
 from samvid.cli import main
 from samvid.export import FORMATS
+from samvid.tracker.metrics import dataset_mean, evaluate_folders
 
 pytestmark = pytest.mark.studio
 
@@ -118,12 +119,40 @@ def test_yolo_writes_data_yaml(studio_project, tmp_path):
     assert (tmp_path / "labels" / "walk" / "00000.txt").read_text().count("\n") == 2
 
 
-def test_davis_export_scores_jf_1_against_itself(studio_project, tmp_path):
-    metrics = pytest.importorskip("samvid.tracker.metrics")
-    run_export(studio_project, "davis", tmp_path)
-    scores = metrics.evaluate_folders(tmp_path, tmp_path)
-    assert scores
-    assert metrics.dataset_mean(scores) == (1.0, 1.0, 1.0)
+def write_ground_truth(root, expected) -> None:
+    """DAVIS ground truth written here, not by samvid: grey PNGs of object ids (ascending,
+    so the larger id keeps an overlap, as DAVIS frames hold one id per pixel)."""
+    for (clip, frame), objects in expected.items():
+        ids = np.zeros(next(iter(objects.values()))[1].shape, np.uint8)
+        for object_id in sorted(objects):
+            ids[objects[object_id][1]] = object_id
+        path = root / "Annotations" / clip / f"{frame:05d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(path), ids)
+
+
+def test_davis_export_scores_jf_1_against_the_label_studio_masks(studio_project, tmp_path):
+    run_export(studio_project, "davis", tmp_path / "export")
+    expected = {key: objects for key, objects in studio_project.expected.items()
+                if objects and key not in studio_project.predicted}
+    write_ground_truth(tmp_path / "gt", expected)
+    scores = evaluate_folders(tmp_path / "export", tmp_path / "gt")
+    # DAVIS scores the objects of a clip's first frame on every later frame.
+    frames = {clip: sorted(f for c, f in expected if c == clip) for clip, _ in expected}
+    assert sorted(s.name for s in scores) == sorted(frames)
+    for sequence in scores:
+        first = expected[(sequence.name, frames[sequence.name][0])]
+        assert sorted(o.obj_id for o in sequence.objects) == sorted(first)
+        assert all(o.n_frames == len(frames[sequence.name]) - 1 for o in sequence.objects)
+    assert dataset_mean(scores) == (1.0, 1.0, 1.0)
+    # The same scoring sees a wrong mask: a scored object shrunk on a scored frame.
+    clip = next(c for c, f in frames.items() if len(f) > 1)
+    key = (clip, frames[clip][1])
+    object_id = next(o for o in expected[(clip, frames[clip][0])] if o in expected[key])
+    label, mask = expected[key][object_id]
+    shrunk = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    write_ground_truth(tmp_path / "gt-wrong", {**expected, key: {**expected[key], object_id: (label, shrunk)}})
+    assert dataset_mean(evaluate_folders(tmp_path / "export", tmp_path / "gt-wrong"))[2] < 1.0
 
 
 def test_listing_counters_spare_requests_for_empty_frames(studio_project):

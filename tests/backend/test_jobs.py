@@ -1,0 +1,179 @@
+"""The job queue's rules (samvid.jobs), on the thread queue with gated jobs:
+
+- jobs with the same key (a clip) never run at the same time, and run in the order given;
+- a job submitted again with the same ``order`` (the same start frame) supersedes the one
+  before it: a running one is told to stop, a queued one never starts;
+- a job with another ``order`` waits for the one before it and never cancels it;
+- jobs on other keys run alongside.
+
+The Redis queue's side of the same rules: ``test_redis_jobs_flag_only_the_same_start`` here,
+and real workers in ``test_redis_lock.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import pytest
+from services import wait_until
+
+from samvid.errors import NotFound
+from samvid.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNERS, RUNNING, ThreadJobs
+from samvid.settings import Settings
+
+GATES: dict[str, threading.Event] = {}
+EVENTS: list[tuple[str, str]] = []  # (what, job name), in the order they happened
+_events_lock = threading.Lock()
+
+
+def _event(what: str, name: str) -> None:
+    with _events_lock:
+        EVENTS.append((what, name))
+
+
+def gated_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
+    """Runs until its gate opens (``end``) or it is told to stop (``stop``)."""
+    name = payload["name"]
+    _event("start", name)
+    if payload.get("fail"):
+        raise RuntimeError(f"{name} broke")
+    while not GATES[name].wait(0.01):
+        if ctx.cancelled():
+            _event("stop", name)
+            return {"stopped": name}
+    _event("end", name)
+    return {"ran": name}
+
+
+@pytest.fixture
+def jobs(monkeypatch):
+    monkeypatch.setitem(RUNNERS, "gated", f"{__name__}:gated_job")
+    assert sys.modules[__name__].gated_job is gated_job
+    GATES.clear()
+    EVENTS.clear()
+    queue = ThreadJobs(Settings.from_env({}), workers=4)
+    yield queue
+    for gate in GATES.values():
+        gate.set()
+    queue._pool.shutdown(wait=True)
+
+
+def submit(jobs: ThreadJobs, name: str, key: str = "1:clip:forward", order: int = 0, **payload: Any):
+    GATES[name] = threading.Event()
+    return jobs.submit("gated", key, {"name": name, **payload}, order=order)
+
+
+def state(jobs: ThreadJobs, status, wanted: str) -> None:
+    wait_until(lambda: jobs.get(status.id).state == wanted, timeout=10,
+               what=f"job {status.id} to be {wanted} (is {jobs.get(status.id).state})")
+
+
+def started(name: str) -> bool:
+    return ("start", name) in EVENTS
+
+
+def test_the_same_start_again_stops_the_running_job(jobs) -> None:
+    first = submit(jobs, "first", order=0)
+    wait_until(lambda: started("first"), timeout=10, what="first to start")
+    second = submit(jobs, "second", order=0)
+    state(jobs, first, CANCELLED)
+    GATES["second"].set()
+    state(jobs, second, DONE)
+    assert EVENTS == [("start", "first"), ("stop", "first"), ("start", "second"), ("end", "second")]
+
+
+def test_a_superseded_queued_job_never_starts(jobs) -> None:
+    running = submit(jobs, "running", order=0)
+    wait_until(lambda: started("running"), timeout=10, what="running to start")
+    waiting = submit(jobs, "waiting", order=4)
+    again = submit(jobs, "again", order=4)
+    assert jobs.get(waiting.id).state in (QUEUED, CANCELLED)
+    GATES["running"].set()
+    state(jobs, running, DONE)  # another start: not cancelled by either
+    GATES["again"].set()
+    state(jobs, again, DONE)
+    state(jobs, waiting, CANCELLED)
+    assert not started("waiting")
+    assert EVENTS == [("start", "running"), ("end", "running"), ("start", "again"), ("end", "again")]
+
+
+def test_another_start_on_the_clip_waits_for_the_one_before(jobs) -> None:
+    jobs_in_order = [submit(jobs, name, order=order) for name, order in (("a", 0), ("b", 7), ("c", 3))]
+    wait_until(lambda: started("a"), timeout=10, what="a to start")
+    for name in ("c", "b", "a"):  # opened in reverse: the order of runs is still a, b, c
+        GATES[name].set()
+    for status in jobs_in_order:
+        state(jobs, status, DONE)
+    assert EVENTS == [("start", "a"), ("end", "a"), ("start", "b"), ("end", "b"),
+                      ("start", "c"), ("end", "c")]
+
+
+def test_a_waiting_job_is_queued_until_the_clip_is_free(jobs) -> None:
+    first = submit(jobs, "first", order=0)
+    wait_until(lambda: started("first"), timeout=10, what="first to start")
+    second = submit(jobs, "second", order=1)
+    assert jobs.get(first.id).state == RUNNING
+    threading.Event().wait(0.3)
+    assert jobs.get(second.id).state == QUEUED and not started("second")
+    GATES["first"].set()
+    GATES["second"].set()
+    state(jobs, second, DONE)
+
+
+def test_other_clips_run_alongside(jobs) -> None:
+    left = submit(jobs, "left", key="1:left:forward")
+    right = submit(jobs, "right", key="1:right:forward")
+    wait_until(lambda: started("left") and started("right"), timeout=10, what="both clips to run")
+    GATES["left"].set()
+    GATES["right"].set()
+    state(jobs, left, DONE)
+    state(jobs, right, DONE)
+
+
+def test_cancelling_a_queued_job_ends_it_at_once_and_it_never_runs(jobs) -> None:
+    first = submit(jobs, "first")
+    wait_until(lambda: started("first"), timeout=10, what="first to start")
+    waiting = submit(jobs, "waiting", order=2)
+    assert jobs.cancel(waiting.id).state == CANCELLED
+    GATES["first"].set()
+    state(jobs, first, DONE)
+    threading.Event().wait(0.2)
+    assert jobs.get(waiting.id).state == CANCELLED and not started("waiting")
+    assert jobs.states()[CANCELLED] == 1 and jobs.states()[DONE] == 1
+
+
+def test_a_failed_job_is_reported_and_frees_the_clip(jobs) -> None:
+    broken = submit(jobs, "broken", fail=True)
+    after = submit(jobs, "after", order=1)
+    state(jobs, broken, FAILED)
+    assert jobs.get(broken.id).error == "broken broke"
+    GATES["after"].set()
+    state(jobs, after, DONE)
+
+
+def test_an_unknown_job_is_not_found(jobs) -> None:
+    with pytest.raises(NotFound):
+        jobs.get("nope")
+
+
+@pytest.mark.redis
+def test_redis_jobs_flag_only_the_same_start(redis_server) -> None:
+    """RedisJobs.submit marks the job before it cancelled only for the same key and order
+    (its workers honour the flag: see test_redis_lock.py)."""
+    from samvid.redis_jobs import RedisJobs
+
+    queue = RedisJobs(redis_server.url)
+
+    def flagged(job) -> bool:
+        return bool(queue.redis.exists(f"samvid:cancel:{job.id}"))
+
+    first = queue.submit("gated", "1:clip:forward", {}, order=0)
+    other_start = queue.submit("gated", "1:clip:forward", {}, order=5)
+    assert not flagged(first)  # another start frame: it waits, it is not cancelled
+    other_clip = queue.submit("gated", "1:other:forward", {}, order=5)
+    assert not flagged(other_start)  # same order, other clip
+    again = queue.submit("gated", "1:clip:forward", {}, order=5)
+    assert flagged(other_start) and not flagged(first) and not flagged(other_clip)
+    assert queue.get(again.id).state == QUEUED and len(queue.queue) == 4
