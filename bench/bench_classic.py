@@ -1,25 +1,32 @@
-"""Quality and speed of the classic (weight-free) segmenter.
+"""Quality and speed of the classic (weight-free) segmenter, real frames first.
 
-Synthetic stills with exact masks (``samvid.tracker.synthetic.render_still``:
-textured objects on textured backgrounds) give mean IoU from a box, from one
-click and from a box plus one corrective click; real frames of ../shared/media
-with hand-drawn boxes (``classic_real_boxes.json``, no ground truth) give a
-speed and sanity check. Prints Markdown tables; see docs/classic.md.
+1. **Real frames** (``../shared/davis16``: DAVIS 2016 frames with human masks, every
+   ``--stride``-th frame of each sequence): mean IoU from a box (the mask's bounding
+   box), from one click (the mask pixel farthest from its boundary) and from the box
+   plus one corrective click; the clicks needed to reach 0.85 and 0.90 IoU, capped
+   at 20, by the DAVIS interactive protocol (each new click at the pixel farthest
+   from the boundary of the largest error region, positive on a miss, negative on
+   a false alarm, all earlier clicks kept); and ms per click. Per sequence too.
+2. **Speed at 720p**: the same prompts on those frames resized to 1280x720.
+3. **Synthetic stills** with exact masks (``samvid.tracker.synthetic.render_still``).
+4. With ``--media``: hand-drawn boxes on ``../shared/media`` clips
+   (``classic_real_boxes.json``, no ground truth): speed and mask/box fill.
 
-    python bench/bench_classic.py                  # the table of docs/classic.md
-    python bench/bench_classic.py --seeds 5 --no-fullres   # quick look
+    python bench/bench_classic.py                       # the tables of docs/classic.md
+    python bench/bench_classic.py --stride 15 --seeds 5  # quick look
 
-Click protocol (as in interactive-segmentation benchmarks): the click goes to the
-object pixel farthest from its boundary; the corrective click goes to the pixel
-farthest from the boundary of the largest error region (positive on a miss,
-negative on a false alarm).
+Times are wall clock per ``segment`` call after ``embed`` (cached per image by the
+server), with this process's CPU time beside it: on a shared machine the wall time
+includes waiting for a core.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,16 +34,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from samvid.models.base import Embedding
-from samvid.models.classic import ClassicSegmenter, ClassicSettings
+from samvid.models.classic import ClassicSegmenter
 from samvid.prompts import Prompt
 from samvid.tracker.synthetic import render_still
 
 HERE = Path(__file__).resolve().parent
-MEDIA = HERE.parent.parent / "shared" / "media"
+SHARED = HERE.parent.parent / "shared"
+DAVIS = SHARED / "davis16"
+MEDIA = SHARED / "media"
 SIZES = {"480p": (480, 854), "720p": (720, 1280)}
 MIN_OBJECT_FRACTION = 0.005  # objects covering less of the image are skipped
+MAX_CLICKS = 20
+TARGETS = (0.85, 0.90)
+
+Point = tuple[float, float]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -44,14 +57,14 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return np.count_nonzero(a & b) / union if union else 1.0
 
 
-def innermost_point(mask: np.ndarray) -> tuple[float, float]:
+def innermost_point(mask: np.ndarray) -> Point:
     """Pixel centre farthest from the mask's boundary (image border counts as boundary)."""
     dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
     return x + 0.5, y + 0.5
 
 
-def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[tuple[float, float], int]:
+def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[Point, int]:
     """Where an annotator clicks to fix ``pred``: inside the largest error region."""
     regions = []
     for err, label in ((truth & ~pred, 1), (pred & ~truth, 0)):
@@ -73,14 +86,27 @@ def bbox(mask: np.ndarray) -> tuple[float, float, float, float]:
 @dataclass
 class Result:
     ious: dict[str, list[float]] = field(default_factory=lambda: {"box": [], "click": [], "box+click": []})
-    ms: list[float] = field(default_factory=list)  # wall clock
-    cpu_ms: list[float] = field(default_factory=list)  # this process's CPU time
-    embed_ms: list[float] = field(default_factory=list)
+    noc: dict[float, list[int]] = field(default_factory=lambda: {t: [] for t in TARGETS})
+    curve: list[list[float]] = field(default_factory=list)  # IoU after each click, per object
+    ms: list[float] = field(default_factory=list)  # wall clock per segment call
+    cpu_ms: list[float] = field(default_factory=list)  # this process's CPU time per call
+
+    def extend(self, other: Result) -> None:
+        for k in self.ious:
+            self.ious[k] += other.ious[k]
+        for t in self.noc:
+            self.noc[t] += other.noc[t]
+        self.curve += other.curve
+        self.ms += other.ms
+        self.cpu_ms += other.cpu_ms
+
+    def lowered(self) -> float:
+        """Share of clicks (second and later) that lowered the IoU by more than 0.01."""
+        steps = [b - a for c in self.curve for a, b in zip(c, c[1:])]
+        return sum(d < -0.01 for d in steps) / max(1, len(steps))
 
 
 def timed(fn: Callable[[], np.ndarray], res: Result) -> np.ndarray:
-    """Run ``fn`` and record its wall and CPU time: on a shared machine the wall
-    time includes waiting for other jobs, the CPU time is what the click costs."""
     t, c = time.perf_counter(), time.process_time()
     out = fn()
     res.ms.append(1000 * (time.perf_counter() - t))
@@ -88,32 +114,104 @@ def timed(fn: Callable[[], np.ndarray], res: Result) -> np.ndarray:
     return out
 
 
-def stills(seeds: int, size: tuple[int, int]) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
-    """(image, masks of its large enough objects) for the first ``seeds`` stills."""
-    for seed in range(seeds):
-        image, masks = render_still(seed, size)
-        yield image, [m for m in masks.values() if m.mean() >= MIN_OBJECT_FRACTION]
+def evaluate(
+    seg: ClassicSegmenter, image: np.ndarray, truth: np.ndarray, res: Result, max_clicks: int = MAX_CLICKS
+) -> None:
+    """Box, one click, box + corrective click and the click sequence on one object."""
+    emb = seg.embed(image)
+
+    def run(prompt: Prompt) -> np.ndarray:
+        return timed(lambda: seg.segment(emb, prompt).mask, res)
+
+    box = bbox(truth)
+    by_box = run(Prompt(box=box))
+    fix, label = corrective_click(by_box, truth)
+    fixed = run(Prompt(points=(fix,), labels=(label,), box=box))
+    points: list[Point] = [innermost_point(truth)]
+    labels = [1]
+    curve: list[float] = []
+    reached: dict[float, int] = {}
+    while True:
+        pred = run(Prompt(points=tuple(points), labels=tuple(labels)))
+        curve.append(iou(pred, truth))
+        for t in TARGETS:
+            if t not in reached and curve[-1] >= t:
+                reached[t] = len(points)
+        if len(reached) == len(TARGETS) or len(points) == max_clicks:
+            break
+        p, lab = corrective_click(pred, truth)
+        points.append(p)
+        labels.append(lab)
+    for t in TARGETS:
+        res.noc[t].append(reached.get(t, max_clicks))
+    res.curve.append(curve)
+    for name, value in (("box", iou(by_box, truth)), ("click", curve[0]), ("box+click", iou(fixed, truth))):
+        res.ious[name].append(value)
+
+
+def read_davis(seq_dir: Path, stride: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(RGB image, object mask) for every ``stride``-th annotated frame of a sequence."""
+    for ann in sorted((seq_dir.parent.parent / "Annotations" / seq_dir.name).glob("*.png"))[::stride]:
+        truth = np.asarray(Image.open(ann)) == 1
+        if truth.mean() < MIN_OBJECT_FRACTION:
+            continue
+        bgr = cv2.imread(str(seq_dir / f"{ann.stem}.jpg"))
+        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), truth
+
+
+def run_davis(seg: ClassicSegmenter, stride: int) -> dict[str, Result]:
+    out = {}
+    for seq_dir in sorted((DAVIS / "JPEGImages").iterdir()):
+        res = Result()
+        for image, truth in read_davis(seq_dir, stride):
+            evaluate(seg, image, truth, res)
+        out[seq_dir.name] = res
+    return out
+
+
+def run_davis_720p(seg: ClassicSegmenter, stride: int, clicks: int = 5) -> Result:
+    """Timing only: box, box + click and the first ``clicks`` clicks on frames resized to 720p."""
+    res = Result()
+    for seq_dir in sorted((DAVIS / "JPEGImages").iterdir()):
+        for image, truth in read_davis(seq_dir, stride):
+            big = cv2.resize(image, (1280, 720), interpolation=cv2.INTER_LINEAR)
+            mask = cv2.resize(truth.astype(np.uint8), (1280, 720), interpolation=cv2.INTER_NEAREST) > 0
+            evaluate(seg, big, mask, res, max_clicks=clicks)
+    return res
 
 
 def run_synthetic(seg: ClassicSegmenter, seeds: int, size: tuple[int, int]) -> Result:
     res = Result()
-    for image, truths in stills(seeds, size):
-        t = time.perf_counter()
-        emb = seg.embed(image)
-        res.embed_ms.append(1000 * (time.perf_counter() - t))
-
-        def run(prompt: Prompt, emb: Embedding = emb) -> np.ndarray:
-            return timed(lambda: seg.segment(emb, prompt).mask, res)
-
-        for truth in truths:
-            box = bbox(truth)
-            by_box = run(Prompt(box=box))
-            by_click = run(Prompt(points=(innermost_point(truth),), labels=(1,)))
-            fix, label = corrective_click(by_box, truth)
-            fixed = run(Prompt(points=(fix,), labels=(label,), box=box))
-            for name, pred in (("box", by_box), ("click", by_click), ("box+click", fixed)):
-                res.ious[name].append(iou(pred, truth))
+    for seed in range(seeds):
+        image, masks = render_still(seed, size)
+        for truth in masks.values():
+            if truth.mean() >= MIN_OBJECT_FRACTION:
+                evaluate(seg, image, truth, res)
     return res
+
+
+def mean(values: list[float]) -> float:
+    return statistics.mean(values) if values else float("nan")
+
+
+def row(name: str, res: Result) -> str:
+    means = [mean(res.ious[k]) for k in ("box", "click", "box+click")]
+    noc = [mean([float(n) for n in res.noc[t]]) for t in TARGETS]
+    return (
+        f"| {name} | {len(res.ious['box'])} | "
+        + " | ".join(f"{m:.3f}" for m in means)
+        + f" | {means[2] - means[0]:+.3f} | "
+        + " | ".join(f"{n:.1f}" for n in noc)
+        + f" | {100 * res.lowered():.0f}% | {np.median(res.ms):.0f} ({np.percentile(res.ms, 90):.0f}) "
+        f"| {np.median(res.cpu_ms):.0f} |"
+    )
+
+
+HEADER = (
+    "| frames | objects | IoU box | IoU 1 click | IoU box + 1 click | gain of the click "
+    "| clicks to 0.85 | clicks to 0.90 | clicks that lowered IoU | ms/call median (p90) | CPU ms median |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def read_frame(path: Path, index: int) -> np.ndarray:
@@ -126,77 +224,78 @@ def read_frame(path: Path, index: int) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def run_real(boxes_file: Path, repeats: int) -> list[str]:
-    """Speed, and agreement with full-resolution GrabCut, on real frames (no ground truth)."""
-    fast, full = ClassicSegmenter(), ClassicSegmenter(ClassicSettings(work_side=100_000))
-    header = (
-        "| frame | object | size | ms median | CPU ms median | full-res GrabCut ms "
-        "| IoU vs full-res | mask / box area | score |"
-    )
-    rows = [header, "|---|---|---|---|---|---|---|---|---|"]
+def run_media(seg: ClassicSegmenter, boxes_file: Path, repeats: int) -> list[str]:
+    """Speed and mask/box fill on hand-drawn boxes on real clips (no ground truth)."""
+    rows = [
+        "| frame | object | size | ms median | CPU ms median | mask / box area | score |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for entry in json.loads(boxes_file.read_text())["frames"]:
         image = read_frame(MEDIA / entry["video"], entry["frame"])
         prompt = Prompt(box=tuple(float(v) for v in entry["box"]))
         res = Result()
-        emb = fast.embed(image)
-        mask = np.zeros(0, bool)
+        emb = seg.embed(image)
         for _ in range(repeats):
-            mask = timed(lambda: fast.segment(emb, prompt).mask, res)  # noqa: B023
-        score = fast.segment(emb, prompt).score
-        t = time.perf_counter()
-        reference = full.segment(full.embed(image), prompt).mask
-        full_ms = 1000 * (time.perf_counter() - t)
+            timed(lambda: seg.segment(emb, prompt).mask, res)  # noqa: B023
+        pred = seg.segment(emb, prompt)
         x0, y0, x1, y1 = entry["box"]
-        fill = mask.sum() / ((x1 - x0) * (y1 - y0))
         h, w = image.shape[:2]
         rows.append(
             f"| {entry['video']}#{entry['frame']} | {entry['label']} | {w}x{h} "
-            f"| {np.median(res.ms):.0f} | {np.median(res.cpu_ms):.0f} | {full_ms:.0f} "
-            f"| {iou(mask, reference):.2f} | {fill:.2f} | {score:.2f} |"
+            f"| {np.median(res.ms):.0f} | {np.median(res.cpu_ms):.0f} "
+            f"| {pred.mask.sum() / ((x1 - x0) * (y1 - y0)):.2f} | {pred.score:.2f} |"
         )
     return rows
 
 
+def load_impl(path: Path) -> ClassicSegmenter:
+    """``ClassicSegmenter`` from a saved copy of the module, e.g. ``git show REV:backend/models/classic.py``."""
+    spec = importlib.util.spec_from_file_location("classic_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.ClassicSegmenter()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stride", type=int, default=5, help="every Nth DAVIS frame (default 5)")
+    ap.add_argument("--stride-720p", type=int, default=20, help="every Nth frame for the 720p timing")
     ap.add_argument("--seeds", type=int, default=20, help="synthetic stills per size (default 20)")
-    ap.add_argument("--no-fullres", action="store_true", help="skip the slow full-resolution reference")
+    ap.add_argument("--media", action="store_true", help="also time the hand-drawn boxes on ../shared/media")
     ap.add_argument("--boxes", type=Path, default=HERE / "classic_real_boxes.json")
-    ap.add_argument("--repeats", type=int, default=5, help="timed runs per real frame")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per media box")
+    ap.add_argument("--impl", type=Path, help="a saved copy of classic.py to measure instead (before/after)")
     args = ap.parse_args()
 
-    variants = [
-        ("default: 200 px GrabCut + guided upsampling", ClassicSettings()),
-        ("200 px GrabCut + bilinear upsampling", ClassicSettings(guide_radius=0)),
-    ]
-    if not args.no_fullres:
-        # GrabCut at full resolution: the quality the downscaling must keep (slow).
-        variants.append(("full-resolution GrabCut (reference)", ClassicSettings(work_side=100_000)))
+    seg = load_impl(args.impl) if args.impl else ClassicSegmenter()
+    seg.segment(seg.embed(render_still(0, (240, 320))[0]), Prompt(box=(10.0, 10.0, 200.0, 200.0)))  # warm up
 
-    warm = ClassicSegmenter()
-    warm.segment(warm.embed(render_still(0, (240, 320))[0]), Prompt(box=(10.0, 10.0, 200.0, 200.0)))
-
-    print(
-        "| variant | size | objects | IoU box | IoU click | IoU box + 1 click "
-        "| ms/click median | p90 | CPU ms/click median | p90 | embed ms |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for size_name, size in SIZES.items():
-        for name, settings in variants:
-            res = run_synthetic(ClassicSegmenter(settings), args.seeds, size)
-            means = [statistics.mean(res.ious[k]) for k in ("box", "click", "box+click")]
-            times = [f"{np.median(t):.0f} | {np.percentile(t, 90):.0f}" for t in (res.ms, res.cpu_ms)]
-            print(
-                f"| {name} | {size_name} | {len(res.ious['box'])} | "
-                + " | ".join(f"{m:.3f}" for m in means)
-                + f" | {times[0]} | {times[1]} | {statistics.median(res.embed_ms):.0f} |",
-                flush=True,
-            )
-    print()
-    if MEDIA.is_dir():
-        print("\n".join(run_real(args.boxes, args.repeats)))
+    print(HEADER.replace("| frames |", "| real frames |"))
+    if DAVIS.is_dir():
+        per_seq = run_davis(seg, args.stride)
+        total = Result()
+        for res in per_seq.values():
+            total.extend(res)
+        print(row(f"**davis16, every {args.stride}th frame**", total), flush=True)
+        print(row(f"davis16 resized to 1280x720, every {args.stride_720p}th frame (first 5 clicks)",
+                  run_davis_720p(seg, args.stride_720p)), flush=True)
+        for name, res in per_seq.items():
+            print(row(f"{name}", res))
     else:
-        print(f"(no {MEDIA}: real frames skipped)")
+        print(f"(no {DAVIS}: real frames skipped)")
+    print()
+    print(HEADER.replace("| frames |", "| synthetic stills |"))
+    for size_name, size in SIZES.items():
+        print(row(f"render_still seeds 0-{args.seeds - 1}, {size_name}", run_synthetic(seg, args.seeds, size)),
+              flush=True)
+    if args.media:
+        print()
+        if MEDIA.is_dir():
+            print("\n".join(run_media(seg, args.boxes, args.repeats)))
+        else:
+            print(f"(no {MEDIA}: hand-drawn boxes skipped)")
 
 
 if __name__ == "__main__":
