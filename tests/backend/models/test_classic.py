@@ -1,21 +1,23 @@
 """The weight-free classic segmenter asserts real mask content on generated images.
 
 IoU thresholds come from ``bench/bench_classic.py`` (docs/classic.md): on textured
-synthetic stills the mean IoU is 0.96-0.98 from a box (median 0.99, 94-98% of
-objects at 0.9 or more; the misses are occluded objects, absent here) and about
-0.96 from one click. The scenes here are simpler (two clearly different
-textures), so 0.90 from a box and 0.85 from a click fail on a real regression,
-not on OpenCV version noise.
+synthetic stills the mean IoU is about 0.99 from a box and 0.9 from one click.
+The scenes here are simpler (two clearly different textures), so 0.90 from a box
+and 0.85 from a click fail on a real regression, not on OpenCV version noise.
+Real frames (``../shared``) are the benchmark's business; the one test here that
+reads them skips when they are absent.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from samvid.models.base import Embedding
-from samvid.models.classic import ClassicSegmenter
+from samvid.models.classic import FALLBACK_SCORE, ClassicSegmenter
 from samvid.models.registry import load_segmenter
 from samvid.prompts import Prompt
 from samvid.tracker.synthetic import render_still
@@ -188,3 +190,142 @@ def test_registry_name_classic_builds_an_honestly_named_segmenter() -> None:
     assert isinstance(seg, ClassicSegmenter)
     assert "classic" in seg.version and "grabcut" in seg.version
     assert seg.supports_everything is False
+
+
+def silhouette(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A near-black rider-and-bike silhouette against a sunset sky (dark red at the
+    top to bright orange at the horizon), and its exact mask: issue 20's clip."""
+    rng = np.random.default_rng(seed)
+    yy = np.linspace(0, 1, h)[:, None, None]
+    sky = np.array((150, 40, 20)) * (1 - yy) + np.array((255, 210, 110)) * yy
+    image = (sky + rng.normal(0, 3, (h, w, 3))).clip(0, 255).astype(np.uint8)
+    m = np.zeros((h, w), np.uint8)
+    cx, cy = w // 2, int(0.42 * h)
+
+    def s(v: float) -> int:
+        return max(1, round(v * h / 1440))
+
+    cv2.ellipse(m, (cx, cy), (s(40), s(80)), 20, 0, 360, 1, -1)  # torso
+    cv2.circle(m, (cx + s(25), cy - s(105)), s(28), 1, -1)  # head
+    cv2.line(m, (cx - s(20), cy + s(60)), (cx - s(80), cy + s(160)), 1, s(20))  # legs
+    cv2.line(m, (cx + s(20), cy + s(60)), (cx + s(80), cy + s(160)), 1, s(20))
+    cv2.line(m, (cx + s(10), cy - s(30)), (cx + s(110), cy - s(5)), 1, s(14))  # arm
+    cv2.circle(m, (cx - s(130), cy + s(190)), s(60), 1, s(16))  # wheels and frame
+    cv2.circle(m, (cx + s(130), cy + s(180)), s(60), 1, s(16))
+    cv2.line(m, (cx - s(130), cy + s(190)), (cx + s(130), cy + s(175)), 1, s(22))
+    obj = m.astype(bool)
+    dark = (np.array([22, 16, 14]) + rng.normal(0, 4, (h, w, 3))).clip(0, 255).astype(np.uint8)
+    image[obj] = dark[obj]
+    return image, obj
+
+
+def innermost(mask: np.ndarray) -> tuple[float, float]:
+    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return x + 0.5, y + 0.5
+
+
+@pytest.mark.parametrize(("h", "w"), [(360, 640), (720, 1280)], ids=str)
+def test_click_on_dark_silhouette_selects_the_silhouette(segmenter: ClassicSegmenter, h: int, w: int) -> None:
+    # Issue 20: the click region was grown from a colour sample of a disk around the
+    # click, sized by where colours change most; against a sky gradient that disk is
+    # mostly sky, so the "object" colours were the sky's, and the retry from a 3x
+    # wider disk made it worse: 69% of the frame, 98% of it sky (IoU 0.02).
+    image, truth = silhouette(h, w)
+    mask = segment(segmenter, image, Prompt(points=(innermost(truth),), labels=(1,)))
+    assert mask[truth].mean() > 0.5, "most of the silhouette is found"
+    assert truth[mask].mean() > 0.5, "most of the mask is silhouette, not sky"
+    assert mask.mean() < 3 * truth.mean()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_box_with_nothing_distinct_in_it_still_returns_a_region_inside_it(
+    segmenter: ClassicSegmenter, seed: int
+) -> None:
+    # Issue 19 item 9: a box over the top-left 30% of a frame whose inside looks like
+    # its outside; GrabCut labels everything background and the mask came back empty.
+    image = textured(np.random.default_rng(seed), 360, 640, GREEN)
+    box = (0.0, 0.0, 192.0, 108.0)
+    pred = segmenter.segment(segmenter.embed(image), Prompt(box=box))
+    assert pred.mask.sum() >= 0.02 * 192 * 108
+    assert not pred.mask[108:, :].any() and not pred.mask[:, 192:].any(), "the mask lies inside the box"
+    assert pred.score <= FALLBACK_SCORE, "a fallback region is scored low"
+
+
+def test_box_on_real_dog_frame_is_never_empty(segmenter: ClassicSegmenter) -> None:
+    clip = Path(__file__).resolve().parents[3].parent / "shared" / "media" / "01_dog.mp4"
+    if not clip.is_file():
+        pytest.skip(f"needs the real clip {clip} (../shared/media), absent here")
+    cap = cv2.VideoCapture(str(clip))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    h, w = image.shape[:2]
+    box = (0.0, 0.0, 0.3 * w, 0.3 * h)
+    mask = segment(segmenter, image, Prompt(box=box))
+    assert mask.any(), "a box never comes back empty"
+    assert not mask[round(0.3 * h) + 1 :, :].any() and not mask[:, round(0.3 * w) + 1 :].any()
+
+
+def two_part_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A red ellipse on green, with a blue patch of background touching its right side."""
+    image, truth = scene(360, 640, (280, 180), (120, 80), seed=4)
+    patch = np.zeros_like(truth)
+    cv2.circle(patch.view(np.uint8), (420, 180), 50, 1, -1)
+    patch &= ~truth
+    image[patch] = textured(np.random.default_rng(5), 360, 640, BLUE)[patch]
+    return image, truth, patch
+
+
+def test_positive_click_only_adds_and_negative_click_only_removes(segmenter: ClassicSegmenter) -> None:
+    image, truth, _ = two_part_scene()
+    emb = segmenter.embed(image)
+    box = box_of(truth)
+    first = segmenter.segment(emb, Prompt(box=(box[0], box[1], box[2] - 60, box[3]))).mask
+    missed = truth & ~first
+    assert missed.sum() > 1000, "the short box misses the object's right end"
+    click = innermost(missed)
+    added = segmenter.segment(emb, Prompt(points=(click,), labels=(1,), box=(box[0], box[1], box[2] - 60, box[3]))).mask
+    assert (added >= first).all(), "a positive click never removes"
+    assert iou(added, truth) > iou(first, truth) + 0.05
+
+    wide = (box[0], box[1], 480.0, box[3])  # takes in the blue patch
+    both = segmenter.segment(emb, Prompt(box=wide)).mask
+    extra = both & ~truth
+    click = innermost(extra)
+    removed = segmenter.segment(emb, Prompt(points=(click,), labels=(0,), box=wide)).mask
+    assert (removed <= both).all(), "a negative click never adds"
+    assert iou(removed, truth) > iou(both, truth)
+
+
+def test_click_where_the_mask_already_agrees_changes_nothing(segmenter: ClassicSegmenter) -> None:
+    image, truth = scene(240, 320, (160, 120), (70, 50), seed=6)
+    emb = segmenter.embed(image)
+    box = box_of(truth)
+    alone = segmenter.segment(emb, Prompt(box=box)).mask
+    inside = segmenter.segment(emb, Prompt(points=((160.5, 120.5),), labels=(1,), box=box)).mask
+    assert np.array_equal(alone, inside)
+
+
+def test_earlier_clicks_stay_hard_constraints(segmenter: ClassicSegmenter) -> None:
+    image, truth = scene(240, 320, (160, 120), (90, 60), seed=7)
+    emb = segmenter.embed(image)
+    points = ((160.5, 120.5), (120.5, 120.5), (20.5, 20.5), (200.5, 100.5))
+    labels = (1, 0, 1, 1)
+    mask = segmenter.segment(emb, Prompt(points=points, labels=labels)).mask
+    for (x, y), label in zip(points, labels, strict=True):
+        assert mask[int(y), int(x)] == bool(label)
+
+
+def test_click_sequence_is_the_same_with_or_without_the_cache() -> None:
+    image, truth = scene(240, 320, (150, 110), (80, 55), seed=8)
+    points = ((150.5, 110.5), (225.5, 110.5), (60.5, 40.5))
+    labels = (1, 1, 0)
+    warm = ClassicSegmenter()
+    emb = warm.embed(image)
+    for k in range(1, len(points)):
+        warm.segment(emb, Prompt(points=points[:k], labels=labels[:k]))
+    cached = warm.segment(emb, Prompt(points=points, labels=labels)).mask
+    cold = ClassicSegmenter()
+    assert np.array_equal(cold.segment(cold.embed(image), Prompt(points=points, labels=labels)).mask, cached)

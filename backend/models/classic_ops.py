@@ -1,0 +1,159 @@
+"""Image operations of the classic segmenter (``samvid.models.classic``).
+
+Pure functions on NumPy arrays: box geometry, one deterministic GrabCut call,
+the fast guided filter that carries a working-size mask back to full resolution,
+and the colour-separation score.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in whole pixels, x1/y1 exclusive
+Point = tuple[float, float]
+# A crop whose colours vary less than this (grey levels, std) is flat: no GrabCut.
+FLAT_STD = 1.0
+
+
+def scale_to(shape: tuple[int, int], side: int) -> float:
+    """Downscale factor so the long side is at most ``side`` (never upscale)."""
+    return min(1.0, side / max(shape))
+
+
+def expand(box: Box, margin: float, pad: int, size: tuple[int, int]) -> Box:
+    """Grow ``box`` by ``margin`` of its size plus ``pad`` px, clipped to the image (h, w)."""
+    x0, y0, x1, y1 = box
+    h, w = size
+    dx = int(margin * (x1 - x0)) + pad
+    dy = int(margin * (y1 - y0)) + pad
+    return max(0, x0 - dx), max(0, y0 - dy), min(w, x1 + dx), min(h, y1 + dy)
+
+
+def box_pixels(box: tuple[float, float, float, float], size: tuple[int, int]) -> Box:
+    """Pixels whose centres lie in a float box, as a whole-pixel box (at least 1x1)."""
+    h, w = size
+    x0, y0, x1, y1 = box
+    c0 = min(w - 1, max(0, math.ceil(x0 - 0.5)))
+    r0 = min(h - 1, max(0, math.ceil(y0 - 0.5)))
+    c1 = max(c0 + 1, min(w, math.floor(x1 - 0.5) + 1))
+    r1 = max(r0 + 1, min(h, math.floor(y1 - 0.5) + 1))
+    return c0, r0, c1, r1
+
+
+def cover_points(box: Box, points: list[Point], size: tuple[int, int]) -> Box:
+    """Grow the box to contain every point."""
+    x0, y0, x1, y1 = box
+    for x, y in points:
+        x0, y0 = min(x0, int(x)), min(y0, int(y))
+        x1, y1 = max(x1, int(x) + 1), max(y1, int(y) + 1)
+    h, w = size
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
+def mask_box(mask: np.ndarray) -> Box | None:
+    """Whole-pixel bounding box of a boolean mask, or None when it is empty."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def disk(mask: np.ndarray, centre: Point, radius: float, value: int) -> None:
+    cv2.circle(mask, (int(centre[0]), int(centre[1])), max(1, round(radius)), value, thickness=-1)
+
+
+def is_flat(image: np.ndarray) -> bool:
+    """Whether an (H, W, 3) image is one colour, up to ``FLAT_STD`` levels of noise."""
+    return bool(image.size) and float(image.reshape(-1, 3).std(axis=0).max()) < FLAT_STD
+
+
+def grabcut(image: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray:
+    """GrabCut on ``image`` from the label map ``gc`` (cv2.GC_*); returns the object mask.
+
+    Deterministic: GrabCut seeds its k-means from OpenCV's thread-local RNG, which
+    is reseeded first, so the same prompt always gives the same mask. Without
+    samples of both sides, or on one flat colour, the labels are returned as given.
+    """
+    prior = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    if min(np.count_nonzero(prior), np.count_nonzero(~prior)) < 10 or is_flat(image):
+        return prior
+    try:
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0)
+        cv2.grabCut(image, gc, (0, 0, 0, 0), bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as exc:  # degenerate colours
+        log.warning("GrabCut failed (%s); keeping the initial labels", exc)
+    return np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
+
+
+def guided_coefficients(
+    guide: np.ndarray, src: np.ndarray, radius: int, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """He et al.'s colour guided filter as a local linear model ``src ~ a . guide + b``.
+
+    ``guide`` is float32 (H, W, 3) in [0, 1], ``src`` float32 (H, W). Returns the
+    box-averaged ``a`` (H, W, 3) and ``b`` (H, W).
+    """
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
+
+    mean_i = mean(guide)
+    mean_p = mean(src)
+    cov_ip = mean(guide * src[..., None]) - mean_i * mean_p[..., None]
+    sigma = np.empty(src.shape + (3, 3), np.float32)
+    for i in range(3):
+        for j in range(i, 3):
+            v = mean(guide[..., i] * guide[..., j]) - mean_i[..., i] * mean_i[..., j]
+            sigma[..., i, j] = sigma[..., j, i] = v
+    sigma += eps * np.eye(3, dtype=np.float32)
+    a = np.linalg.solve(sigma, cov_ip[..., None])[..., 0]
+    b = mean_p - np.einsum("...c,...c->...", a, mean_i)
+    return mean(a), mean(b)
+
+
+def upsample(small: np.ndarray, fg_small: np.ndarray, crop: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Full-resolution mask of ``crop`` from a mask computed on its downscaled copy ``small``.
+
+    The fast guided filter (He & Sun 2015): fit the linear colour model at low
+    resolution, upsample its coefficients, apply them to the full-resolution
+    colours, so the boundary lands on the image's own colour edges.
+    """
+    h, w = crop.shape[:2]
+    if small.shape[:2] == (h, w) or not radius:
+        soft = cv2.resize(fg_small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.asarray(soft > 0.5)
+    a, b = guided_coefficients(small.astype(np.float32) / 255.0, fg_small.astype(np.float32), radius, eps)
+    a_full = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
+    b_full = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
+    q = np.sum(np.asarray(a_full) * (crop.astype(np.float32) / 255.0), axis=-1) + b_full
+    return np.asarray(q > 0.5)
+
+
+def separation(small: np.ndarray, fg: np.ndarray) -> float:
+    """How distinct the object's colours are from the background's, in [0, 1].
+
+    GrabCut has no learned quality estimate; the Bhattacharyya distance between
+    the colour histograms of the two sides is an honest stand-in (0 = same colours).
+    """
+    if fg.all() or not fg.any():
+        return 0.0
+    hist = [cv2.calcHist([small], [0, 1, 2], m.astype(np.uint8), [8, 8, 8], [0, 256] * 3) for m in (fg, ~fg)]
+    return float(cv2.compareHist(hist[0], hist[1], cv2.HISTCMP_BHATTACHARYYA))
+
+
+def component_at(mask: np.ndarray, points: list[Point]) -> np.ndarray:
+    """The 8-connected components of ``mask`` under ``points`` (pixel-centre coordinates)."""
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    h, w = mask.shape
+    keep = {int(labels[min(h - 1, max(0, int(y))), min(w - 1, max(0, int(x)))]) for x, y in points}
+    keep.discard(0)
+    return np.isin(labels, sorted(keep)) if keep else np.zeros_like(mask, bool)
+
