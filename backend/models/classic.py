@@ -96,6 +96,7 @@ class ClassicSettings:
     edit_core: float = 0.4
     edit_side: int = 160
     edit_tolerance: float = 6.0  # Lab levels added to the click colour's spread
+    edit_leak: float = 0.3  # an edit covering more of the rim of its reach has leaked
 
 
 class ClassicSegmenter(Segmenter):
@@ -143,7 +144,7 @@ class ClassicSegmenter(Segmenter):
 
         digest = bytes(embedding.tensors["digest"]) if "digest" in embedding.tensors else None
         base_key = (digest, (h, w), prompt.box)
-        done, mask, score = self._cached_prefix(base_key, clicks) if digest else (0, None, 0.0)
+        done, mask, score = self._cached_prefix(base_key, clicks, (h, w)) if digest else (0, None, 0.0)
         if mask is None:
             if prompt.box is not None:
                 mask, score = self._box_mask(image, prompt.box)
@@ -159,7 +160,7 @@ class ClassicSegmenter(Segmenter):
     # -- cache of click prefixes -------------------------------------------------
 
     def _cached_prefix(
-        self, base_key: tuple[object, ...], clicks: list[Click]
+        self, base_key: tuple[object, ...], clicks: list[Click], size: tuple[int, int]
     ) -> tuple[int, np.ndarray | None, float]:
         with self._lock:
             for k in range(len(clicks), -1, -1):
@@ -167,7 +168,7 @@ class ClassicSegmenter(Segmenter):
                 if hit is not None:
                     self._cache.move_to_end(base_key + (tuple(clicks[:k]),))
                     bits, score = hit
-                    h, w = base_key[1]  # type: ignore[misc]
+                    h, w = size
                     return k, np.unpackbits(bits, count=h * w).reshape(h, w).astype(bool), score
         return 0, None, 0.0
 
@@ -184,9 +185,10 @@ class ClassicSegmenter(Segmenter):
     # -- the first mask -----------------------------------------------------------
 
     def _box_mask(
-        self, image: np.ndarray, box: tuple[float, float, float, float], hard: list[Click] = ()
+        self, image: np.ndarray, box: tuple[float, float, float, float], hard: list[Click] | None = None
     ) -> tuple[np.ndarray, float]:
         """GrabCut from a box (plus hard clicks); never empty (see ``_fallback``)."""
+        hard = hard or []
         h, w = image.shape[:2]
         inner = box_pixels(box, (h, w))
         positives = [p for p, lab in hard if lab == 1]
@@ -250,7 +252,8 @@ class ClassicSegmenter(Segmenter):
         """The object under one click: the extent from ``_probe``, then a box cut."""
         h, w = image.shape[:2]
         box = self._probe(image, click)
-        mask, score = self._box_mask(image, tuple(float(v) for v in box), [(click, 1)])  # type: ignore[arg-type]
+        x0, y0, x1, y1 = (float(v) for v in box)
+        mask, score = self._box_mask(image, (x0, y0, x1, y1), [(click, 1)])
         return component_at(mask, [click]) | _click_disk(click, (h, w)), score
 
     def _probe(self, image: np.ndarray, click: Point) -> Box:
@@ -391,6 +394,17 @@ class ClassicSegmenter(Segmenter):
                 disk(guard, (px - wx0, py - wy0), max(1.0, cfg.click_radius * max(wx1 - wx0, wy1 - wy0)), 1)
         flipped &= guard == 0
         flipped = component_at(flipped, [(x - wx0, y - wy0)])
+        # An edit that runs out to the edge of its reach all around has leaked into
+        # stuff like the click's (water around a surfboard): keep its inner half.
+        rim = np.zeros_like(zone, np.uint8)
+        disk(rim, (x - wx0, y - wy0), reach, 1)
+        disk(rim, (x - wx0, y - wy0), 0.85 * reach, 0)
+        rim_px = (rim > 0) & zone
+        if rim_px.sum() and flipped[rim_px].mean() > cfg.edit_leak:
+            log.debug("the edit leaked to the edge of its reach; keeping its inner half")
+            inner = np.zeros_like(zone, np.uint8)
+            disk(inner, (x - wx0, y - wy0), 0.5 * reach, 1)
+            flipped = component_at(flipped & (inner > 0), [(x - wx0, y - wy0)])
         out = mask.copy()
         out[wy0:wy1, wx0:wx1][flipped] = bool(label)
         out[row, col] = bool(label)
