@@ -1,15 +1,18 @@
-"""Tracker benchmark: J&F per synthetic sequence for every engine, speed, memory.
+"""Tracker benchmark: J&F per sequence for every engine, real video first; speed.
 
-    python bench/bench_tracker.py                 # everything (~12 min on 2 cores)
-    python bench/bench_tracker.py --engines flow warp --no-speed --no-jpeg
+    python bench/bench_tracker.py                 # everything
+    python bench/bench_tracker.py --engines flow copy --no-synthetic --no-speed
 
-1. Quality: each engine on the fixed ``BENCHMARK_SET`` at 480p, scored with DAVIS J&F
-   (first frame excluded): once on the rendered frames, once on the same frames
-   JPEG-compressed at quality 92 as DAVIS ships them (``samvid track`` on the folders
-   from ``python -m samvid.tracker.synthetic`` sees exactly these). One table each.
+1. Real video, the yardstick: every engine on the DAVIS 2016 sequences of
+   ``../shared/davis16`` (or ``--davis ROOT``, flat or official layout), frame 0's human
+   mask given, every other frame scored against the human masks: J, F, J&F and frames/s
+   per sequence, the copy-frame-0 baseline in the same run.
+2. Synthetic, the second check: the fixed ``BENCHMARK_SET`` at 480p (exact masks), once
+   rendered, once JPEG-compressed at quality 92 as DAVIS ships frames (``samvid track``
+   on the folders from ``python -m samvid.tracker.synthetic`` sees exactly these).
    ``guided`` is the flow-guided engine around the weight-free classic segmenter; the
    SAM-based engines need weights for their J&F (their speed: bench_memory_engine.py).
-2. Speed: median seconds per frame for one object (sequence "scale") at 480p and 720p,
+3. Speed: median seconds per frame for one object (sequence "scale") at 480p and 720p,
    reported as frames/s per object.
 Memory over a 10-minute 1080p video is bench_long_video.py.
 """
@@ -20,13 +23,20 @@ import argparse
 import logging
 import statistics
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from samvid.tracker.davis import label_map, masks_of
+from samvid.tracker.davis import JpegFolder, frames_dir, label_map, masks_of, sequences
 from samvid.tracker.engines import ENGINES, make_engine
-from samvid.tracker.metrics import SequenceScore, dataset_mean, score_sequence
+from samvid.tracker.metrics import (
+    SequenceScore,
+    annotations_dir,
+    dataset_mean,
+    read_label_map,
+    score_sequence,
+)
 from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 
@@ -47,6 +57,40 @@ def frame_times(
         labels.append(label_map(fm))
         t = time.perf_counter()
     return labels, times
+
+
+DAVIS = Path(__file__).resolve().parents[2] / "shared" / "davis16"
+
+
+def real(engines: list[str], root: Path) -> None:
+    """Per-sequence J, F, J&F and frames/s of every engine on real DAVIS sequences."""
+    rows: dict[str, list[tuple[SequenceScore, float]]] = {e: [] for e in engines}
+    names = sequences(root)
+    for name in names:
+        frames_src = JpegFolder.of(frames_dir(root) / name)
+        frames = [frames_src[i] for i in range(len(frames_src))]
+        ann = annotations_dir(root) / name
+        gt = [read_label_map(ann / (f.stem + ".png")) for f in frames_src.files]
+        for e in engines:
+            t = time.perf_counter()
+            pred, _ = frame_times(e, frames, gt[0])
+            fps = len(frames) / (time.perf_counter() - t)
+            rows[e].append((score_sequence(name, pred, gt), fps))
+            print(f"  {e:<13} {name:<16} J&F {rows[e][-1][0].jf:.3f}  {fps:.1f} frames/s", flush=True)
+    print(f"\nReal video: {root.name}, {len(names)} sequences, frame 0 given\n")
+    print("| sequence | " + " | ".join(f"{e} J / F / J&F" for e in engines) + " |")
+    print("|---|" + "---:|" * len(engines))
+    for k, name in enumerate(names):
+        cells = [f"{rows[e][k][0].j:.3f} / {rows[e][k][0].f:.3f} / **{rows[e][k][0].jf:.3f}**" for e in engines]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    means = {e: dataset_mean([r[0] for r in rows[e]]) for e in engines}
+    print("| **mean** | " + " | ".join(f"{m[0]:.3f} / {m[1]:.3f} / **{m[2]:.3f}**" for m in means.values()) + " |")
+    print("| frames/s per object, median | " + " | ".join(
+        f"{statistics.median(r[1] for r in rows[e]):.1f}" for e in engines) + " |")
+    if "copy" in rows:
+        base = [r[0].jf for r in rows["copy"]]
+        print("| sequences above copy | " + " | ".join(
+            f"{sum(r[0].jf > b for r, b in zip(rows[e], base))} of {len(base)}" for e in engines) + " |")
 
 
 def quality(engines: list[str], compress: bool, size: tuple[int, int]) -> dict[str, list[SequenceScore]]:
@@ -102,13 +146,21 @@ def main() -> int:
     ap.add_argument("--engines", nargs="*", default=names, choices=names)
     ap.add_argument("--no-jpeg", action="store_true", help="skip the JPEG-compressed quality table")
     ap.add_argument("--size", default="480x854", help="HxW of the quality runs (default 480x854)")
-    ap.add_argument("--no-quality", action="store_true")
+    ap.add_argument("--davis", type=Path, default=DAVIS, help=f"real DAVIS root (default {DAVIS})")
+    ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--no-synthetic", action="store_true")
+    ap.add_argument("--no-quality", action="store_true", help="neither real nor synthetic")
     ap.add_argument("--no-speed", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     cv2.setNumThreads(max(1, cv2.getNumThreads()))
     print(f"cv2 threads: {cv2.getNumThreads()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
-    if not args.no_quality:
+    if not args.no_quality and not args.no_real:
+        if args.davis.is_dir():
+            real(args.engines, args.davis)
+        else:
+            print(f"no real sequences at {args.davis}: real-video table skipped (--davis ROOT)")
+    if not args.no_quality and not args.no_synthetic:
         size = tuple(int(v) for v in args.size.split("x"))
         print_quality(quality(args.engines, False, size), f"Rendered frames, {args.size}")
         if not args.no_jpeg:

@@ -1,7 +1,9 @@
 """DAVIS layout: read sequences, run an engine on one, write its masks back.
 
 ``ROOT/JPEGImages/<seq>/*.jpg`` and ``ROOT/Annotations/<seq>/*.png`` (palette PNGs, pixel
-value = object id). The tracker is seeded with every object of the first annotation.
+value = object id), or the official layout with a resolution level between
+(``JPEGImages/480p/<seq>``). The tracker is seeded with every object of the first
+annotation.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from samvid.tracker.engine import Engine
 from samvid.tracker.masks import FrameMasks
-from samvid.tracker.metrics import read_label_map
+from samvid.tracker.metrics import annotations_dir, read_label_map
 from samvid.tracker.synthetic import write_labels_png
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,14 @@ class JpegFolder:
             yield self[i]
 
 
-def sequences(root: Path | str) -> list[str]:
-    return sorted(p.name for p in (Path(root) / "JPEGImages").iterdir() if p.is_dir())
+def frames_dir(root: Path | str, resolution: str = "480p") -> Path:
+    """``root/JPEGImages/<resolution>`` (official DAVIS layout) or ``root/JPEGImages``."""
+    jpeg = Path(root) / "JPEGImages"
+    return jpeg / resolution if (jpeg / resolution).is_dir() else jpeg
+
+
+def sequences(root: Path | str, resolution: str = "480p") -> list[str]:
+    return sorted(p.name for p in frames_dir(root, resolution).iterdir() if p.is_dir())
 
 
 def label_map(fm: FrameMasks) -> np.ndarray:
@@ -71,19 +79,15 @@ def masks_of(labels: np.ndarray) -> dict[int, np.ndarray]:
     return {int(o): labels == o for o in np.unique(labels) if o != 0}
 
 
-def track_labels(engine: Engine, frames: object, first: np.ndarray) -> Iterator[np.ndarray]:
-    """Seed ``engine`` with the objects of label map ``first`` on frame 0; yield label maps."""
-    state = engine.init_state(frames)  # type: ignore[arg-type]
-    for o, m in masks_of(first).items():
-        engine.add_mask(state, 0, o, m)
-    for fm in engine.propagate(state, 0):
-        yield label_map(fm)
-
-
-def track_sequence(engine: Engine, root: Path | str, name: str, out_root: Path | str) -> int:
+def track_sequence(
+    engine: Engine, root: Path | str, name: str, out_root: Path | str, resolution: str = "480p"
+) -> int:
     """Track sequence ``name`` of DAVIS ``root``; write PNGs under ``out_root``. Frames written."""
-    frames = JpegFolder.of(Path(root) / "JPEGImages" / name)
-    first = read_label_map(Path(root) / "Annotations" / name / (frames.files[0].stem + ".png"))
+    frames = JpegFolder.of(frames_dir(root, resolution) / name)
+    first_png = annotations_dir(root, resolution) / name / (frames.files[0].stem + ".png")
+    if not first_png.is_file():
+        raise FileNotFoundError(f"{name}: no mask for its first frame ({first_png})")
+    first = read_label_map(first_png)
     out = Path(out_root) / "Annotations" / name
     out.mkdir(parents=True, exist_ok=True)
     n = 0

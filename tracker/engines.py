@@ -13,10 +13,13 @@ from samvid.errors import BadRequest
 from samvid.tracker.baselines import BoxTrackerEngine, CopyFirstEngine, FlowWarpEngine
 from samvid.tracker.engine import Engine
 from samvid.tracker.flow_engine import FlowEngine
+from samvid.tracker.segment_engine import SegmentEngine
 
 ENGINES: dict[str, Callable[[], Engine]] = {
-    "flow": lambda: FlowEngine("quality"),
-    "flow-preview": lambda: FlowEngine("preview"),
+    "flow": lambda: SegmentEngine("quality"),
+    "flow-preview": lambda: SegmentEngine("preview"),
+    "rigid": lambda: FlowEngine("quality"),
+    "rigid-preview": lambda: FlowEngine("preview"),
     "warp-snap": lambda: FlowWarpEngine(snap=True),
     "warp": lambda: FlowWarpEngine(),
     "box": BoxTrackerEngine,

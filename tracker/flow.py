@@ -36,14 +36,16 @@ def dense_flow(
 ) -> np.ndarray:
     """Flow from gray ``prev`` to gray ``cur``: ``prev[y, x]`` moved to ``(x, y) + flow[y, x]``.
 
-    ``init`` is an initial guess (e.g. predicted motion), refined by DIS.
+    ``init`` is an initial guess (e.g. predicted motion), refined by DIS; zeros if None.
     """
     method = method or dis()
     prev, cur = np.ascontiguousarray(prev), np.ascontiguousarray(cur)
-    if init is not None:
-        # DIS refines a flow passed in with the right size and type (its "initial flow").
-        return method.calc(prev, cur, np.ascontiguousarray(init, np.float32))
-    return method.calc(prev, cur, None)
+    if init is None:
+        # Always hand DIS an initial flow: one instance called with an initial flow on
+        # one size and then without one on another size reads freed memory and crashes
+        # (OpenCV 4.12), taking the whole server down with it.
+        init = np.zeros((*prev.shape[:2], 2), np.float32)
+    return method.calc(prev, cur, np.ascontiguousarray(init, np.float32))
 
 
 def warp_backward(values: np.ndarray, flow_back: np.ndarray) -> np.ndarray:

@@ -70,6 +70,9 @@ class _Obj:
     # Whether this frame's motion was measured (flow fit, ECC or a found match) rather
     # than only predicted: an unconfirmed shape must look much more like the object.
     confirmed: bool = True
+    # ECC correlation of the reference aligned onto this frame (0: not aligned): near 1
+    # when the object moved as a rigid whole, lower when it deformed.
+    lock: float = 0.0
 
     @property
     def ref_area(self) -> float:
@@ -96,7 +99,7 @@ class FlowEngine(Engine):
 
     def __init__(self, mode: str = "quality", settings: FlowSettings | None = None) -> None:
         self.settings = settings or MODES[mode]
-        self.name = f"flow-{mode}" if settings is None else "flow"
+        self.name = f"rigid-{mode}" if settings is None else "rigid"
 
     def _new_run(self, state: TrackState) -> _FlowRun:
         return _FlowRun(self.settings, flow.dis(self.settings.preset))
@@ -181,6 +184,7 @@ class _FlowRun:
                         fit_ok = fit.ratio >= 0.4
             predicted = flow.compose(step, obj.motion)
             obj.confirmed = fit_ok
+            obj.lock = 0.0
             if self.cfg.ecc and not obj.lost:
                 predicted, cc = self._align(obj, gray, predicted, o)
                 if not fit_ok and step is not obj.velocity:
@@ -190,6 +194,7 @@ class _FlowRun:
                     if steady_cc > cc:
                         predicted, cc = steady, steady_cc
                 obj.confirmed = fit_ok or cc >= 0.75
+                obj.lock = cc
                 # ECC may fail on a heavily blurred object that the flow followed fine.
                 doubt = not fit_ok or 0 < cc < 0.6
                 if doubt and _inside(predicted, obj.ref_mask.shape, gray.shape):

@@ -146,10 +146,14 @@ def score_sequence(
     return SequenceScore(name, objects)
 
 
-def annotations_dir(root: Path | str) -> Path:
-    """``root/Annotations`` when it exists (a DAVIS root), else ``root`` itself."""
+def annotations_dir(root: Path | str, resolution: str = "480p") -> Path:
+    """Where a root's mask sequences are: ``root/Annotations/<resolution>`` (the official
+    DAVIS layout), ``root/Annotations`` (the flat one), or ``root`` itself."""
     root = Path(root)
-    return root / "Annotations" if (root / "Annotations").is_dir() else root
+    ann = root / "Annotations"
+    if (ann / resolution).is_dir():
+        return ann / resolution
+    return ann if ann.is_dir() else root
 
 
 def read_label_map(path: Path) -> np.ndarray:
@@ -164,10 +168,10 @@ def read_label_map(path: Path) -> np.ndarray:
 
 def evaluate_folders(
     pred_root: Path | str, gt_root: Path | str, sequences: Sequence[str] | None = None,
-    skip_last: bool = False,
+    skip_last: bool = False, resolution: str = "480p",
 ) -> list[SequenceScore]:
     """Score every ground-truth sequence (or ``sequences``) against the predictions."""
-    gt_dir, pred_dir = annotations_dir(gt_root), annotations_dir(pred_root)
+    gt_dir, pred_dir = annotations_dir(gt_root, resolution), annotations_dir(pred_root, resolution)
     names = list(sequences) if sequences else sorted(p.name for p in gt_dir.iterdir() if p.is_dir())
     scores = []
     for name in names:

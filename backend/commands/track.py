@@ -1,7 +1,9 @@
 """``samvid track``: run a tracker engine on a DAVIS-layout folder.
 
 Reads ``SRC/JPEGImages/<seq>/*.jpg`` and the first mask of each sequence
-(``SRC/Annotations/<seq>/00000.png``), writes ``OUT/Annotations/<seq>/*.png``.
+(``SRC/Annotations/<seq>/00000.png``), or the official layout with a resolution level
+(``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
+A sequence that fails is reported and the others still run (exit status 1).
 Synthetic input with exact ground truth: ``python -m samvid.tracker.synthetic SRC``.
 """
 
@@ -21,18 +23,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="where to write Annotations/<seq>/*.png")
     parser.add_argument("--engine", default="flow", choices=sorted(ENGINES))
     parser.add_argument("--seq", nargs="*", help="sequences to track (default: all)")
+    parser.add_argument("--resolution", default="480p",
+                        help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from samvid.tracker.davis import sequences, track_sequence
+    from samvid.tracker.davis import frames_dir, sequences, track_sequence
     from samvid.tracker.engines import make_engine
 
-    if not (args.src / "JPEGImages").is_dir():
+    if not frames_dir(args.src, args.resolution).is_dir():
         raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
-    names = args.seq or sequences(args.src)
+    names = args.seq or sequences(args.src, args.resolution)
+    failed = []
     for name in names:
         t0 = time.perf_counter()
-        n = track_sequence(make_engine(args.engine), args.src, name, args.out)
+        try:
+            n = track_sequence(make_engine(args.engine), args.src, name, args.out, args.resolution)
+        except (OSError, ValueError) as exc:
+            failed.append(name)
+            print(f"{name}: FAILED ({exc})")
+            continue
         dt = time.perf_counter() - t0
         print(f"{name}: {n} frames in {dt:.1f} s ({n / dt:.1f} frames/s)")
-    return 0
+    if failed:
+        print(f"{len(failed)} of {len(names)} sequences failed: {', '.join(failed)}")
+    return 1 if failed else 0

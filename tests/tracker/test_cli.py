@@ -32,3 +32,40 @@ def test_track_on_a_folder_without_frames_is_a_clear_error(tmp_path, capsys) -> 
 def test_generator_command_writes_the_chosen_sequences(tmp_path) -> None:
     assert synthetic_main([str(tmp_path), "--size", "48x86", "--seq", "fast"]) == 0
     assert len(list((tmp_path / "JPEGImages" / "fast").glob("*.jpg"))) == BENCHMARK_SET["fast"].n_frames
+
+
+def _official_layout(root, resolution: str = "480p") -> None:
+    """Move a flat DAVIS root's sequences under a resolution level, as DAVIS ships them."""
+    for part in ("JPEGImages", "Annotations"):
+        level = root / part / resolution
+        level.mkdir()
+        for seq in [p for p in (root / part).iterdir() if p.is_dir() and p != level]:
+            seq.rename(level / seq.name)
+
+
+def test_track_and_eval_read_the_official_davis_layout(tmp_path, capsys) -> None:
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 4), gt, (96, 170))
+    _official_layout(gt)
+    assert main(["track", "--resolution", "480p", str(gt), str(pred)]) == 0
+    assert len(list((pred / "Annotations" / "basic").glob("*.png"))) == 4
+    assert main(["eval", "--resolution", "480p", str(pred), str(gt)]) == 0
+    mean = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mean")][0]
+    assert float(mean.split()[-1]) > 0.8
+
+
+def test_a_sequence_that_fails_is_reported_and_the_others_still_run(tmp_path, capsys) -> None:
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["fast"], 3), gt, (96, 170))
+    for png in (gt / "Annotations" / "basic").glob("*.png"):
+        png.unlink()  # no first mask: nothing to start from
+    assert main(["track", str(gt), str(pred)]) == 1
+    out = capsys.readouterr().out
+    assert "basic: FAILED" in out and "no mask for its first frame" in out
+    assert len(list((pred / "Annotations" / "fast").glob("*.png"))) == 3
+    (gt / "Annotations" / "basic").rmdir()
+    (gt / "Annotations" / "broken").mkdir()  # a sequence with no masks at all
+    assert main(["eval", str(pred), str(gt)]) == 1
+    out = capsys.readouterr().out
+    assert "broken: FAILED" in out and any(line.startswith("fast") for line in out.splitlines())

@@ -1,0 +1,434 @@
+"""Weight-free propagation that re-segments every object on every frame.
+
+A rigid warp of the first mask cannot follow a running dog or a rider's arms, so each
+frame is segmented afresh from two kinds of evidence, combined in one graph cut:
+
+1. where the object should be: the previous frame's soft mask pulled along dense
+   optical flow (current -> previous, DIS, started from the object's own velocity so
+   fast objects are found), then blurred in proportion to the object's size, so its
+   interior and far outside are settled and its rim is left to the image;
+2. what the object looks like: colour histograms (Lab) of the object and of the
+   background around it. The object's model mixes the frame(s) a person gave with
+   the recent frames, so it adapts to light and pose without drifting to the
+   background; the background's model is the ring around the object, which changes
+   as the camera moves.
+
+Per pixel, the log-odds of both are added; a contrast-sensitive smoothness term (the
+GrabCut one) snaps the cut to image edges (PyMaxflow). The mask can then deform, grow,
+shrink and split, because nothing fixes its shape.
+
+An object is reported hidden only on evidence: its predicted place left the frame, or
+nothing there looks like it (the cut keeps nothing and the colour model agrees). A
+hidden object is looked for again each frame with its last visible appearance.
+The score estimates the mask's quality from how much the two kinds of evidence agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import maxflow
+import numpy as np
+
+from samvid.tracker import flow
+from samvid.tracker.engine import Engine, ObjectResult, TrackState
+from samvid.tracker.flow_engine import MODES as RIGID_MODES
+from samvid.tracker.flow_engine import _FlowRun
+
+log = logging.getLogger(__name__)
+
+BINS = 16  # histogram bins per Lab channel (16^3 colours)
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    preset: str = "medium"  # DIS preset
+    max_side: int = 960  # frames larger than this (long side) are processed downscaled
+    graph_cut: bool = True  # False: threshold the log-odds (preview)
+    prior_weight: float = 1.0  # weight of the flow prior's log-odds
+    colour_weight: float = 1.0  # weight of the colour log-odds
+    smoothness: float = 2.0  # pairwise weight of the graph cut (log-odds units)
+    blur: float = 0.06  # prior blur, as a fraction of the object's size (sqrt of area)
+    memory: float = 0.3  # weight of the newest frame in the running object/background models
+    given_share: float = 0.5  # share of the given frame(s) in the object's colour model
+    motion_weight: float = 1.0  # weight of "moves like the object, not like its surroundings"
+    rigid: bool = True  # also align the given view rigidly; use it while it holds
+    lock: float = 0.9  # ECC correlation above which the rigid alignment holds outright
+
+
+MODES = {
+    "quality": SegmentSettings(),
+    # The rigid alignment (ECC, re-detection) costs more than all the rest together.
+    "preview": SegmentSettings(preset="ultrafast", max_side=480, graph_cut=False, rigid=False),
+}
+
+
+def lab_bins(rgb: np.ndarray) -> np.ndarray:
+    """Histogram bin index (int32) of every pixel's Lab colour."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    q = (lab.astype(np.int32) * BINS) >> 8
+    return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
+
+
+def histogram(bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Normalised colour histogram of the pixels, weighted (soft masks)."""
+    h = np.bincount(bins.ravel(), weights.ravel().astype(np.float64), BINS**3)
+    # Spread each count over neighbouring colours: a colour seen once stands for its
+    # neighbours too (light and compression shift colours by a bin or two).
+    h = cv2.GaussianBlur(h.reshape(BINS, BINS * BINS).astype(np.float32), (3, 3), 0).ravel()
+    total = h.sum()
+    return h / total if total > 0 else np.full(BINS**3, 1.0 / BINS**3, np.float32)
+
+
+def soft(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """A bool mask as float32 with a blurred rim (``sigma`` pixels)."""
+    m = mask.astype(np.float32)
+    if sigma < 0.5:
+        return m
+    k = int(3 * sigma) * 2 + 1
+    return cv2.GaussianBlur(m, (k, k), sigma)
+
+
+def shape_prior(mask: np.ndarray, sigma: float, strength: float = 4.0) -> np.ndarray:
+    """Log-odds of "object" from a predicted shape: +-``strength`` deep inside / far
+    outside, 0 on its outline, ramping over ``sigma`` pixels of signed distance. (A
+    blurred mask thresholded at 0.5 rounds corners: fed back frame after frame, the
+    shape would shrink wherever colour does not hold it.)"""
+    m = mask.astype(np.uint8)
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
+    sd = np.where(m > 0, inside - 0.5, 0.5 - outside)
+    return strength * np.tanh(sd / max(sigma, 1.0)).astype(np.float32)
+
+
+def motion_cue(back: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Log-odds (in [-1, 1]) that a pixel moves with the object rather than with what
+    surrounds it: its flow projected on the axis from the surroundings' median motion to
+    the object's. Zero where the two move alike (a camera following the object)."""
+    ring = _ring(mask, max(4, int(0.25 * _size(mask))))
+    if mask.sum() < 16 or ring.sum() < 16:
+        return np.zeros(mask.shape, np.float32)
+    f_obj = np.median(back[mask], 0)
+    f_bg = np.median(back[ring], 0)
+    axis = f_obj - f_bg
+    sep = float(np.hypot(*axis))
+    if sep < 0.5:
+        return np.zeros(mask.shape, np.float32)
+    t = ((back - f_bg) @ axis) / sep**2  # 0: moves like the surroundings, 1: like the object
+    return (np.clip(2 * t - 1, -1, 1) * min(1.0, sep / 3)).astype(np.float32)
+
+
+def graph_cut(rgb: np.ndarray, unary: np.ndarray, smoothness: float) -> np.ndarray:
+    """Binary labelling minimising -unary (log-odds of "object") plus a contrast-sensitive
+    Potts term on the 4-neighbourhood; True = object."""
+    img = rgb.astype(np.float32)
+    dx = ((img[:, 1:] - img[:, :-1]) ** 2).sum(-1)
+    dy = ((img[1:] - img[:-1]) ** 2).sum(-1)
+    beta = 1.0 / (2 * max(1e-6, (dx.mean() + dy.mean()) / 2))
+    g = maxflow.Graph[float]()
+    nodes = g.add_grid_nodes(unary.shape)
+    right = np.zeros(unary.shape, np.float64)
+    right[:, :-1] = smoothness * np.exp(-beta * dx)
+    down = np.zeros(unary.shape, np.float64)
+    down[:-1] = smoothness * np.exp(-beta * dy)
+    g.add_grid_edges(nodes, right, np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]), symmetric=True)
+    g.add_grid_edges(nodes, down, np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]), symmetric=True)
+    u = unary.astype(np.float64)
+    # Source side = object: cutting a pixel away from the source costs its object evidence.
+    g.add_grid_tedges(nodes, np.maximum(u, 0), np.maximum(-u, 0))
+    g.maxflow()
+    return ~g.get_grid_segments(nodes)
+
+
+def grow_box(
+    box: tuple[int, int, int, int], margin: int, hw: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    h, w = hw
+    return max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
+
+
+@dataclass
+class _Object:
+    mask: np.ndarray  # bool, working resolution, last frame (may be empty when hidden)
+    fg_given: np.ndarray  # colour histogram of the given frame(s)
+    fg_recent: np.ndarray  # running colour histogram of the object on recent frames
+    bg: np.ndarray  # running colour histogram of the background around it
+    velocity: tuple[float, float] = (0.0, 0.0)  # px/frame, of its centroid
+
+    def fg(self, share: float) -> np.ndarray:
+        return share * self.fg_given + (1 - share) * self.fg_recent
+
+
+class SegmentEngine(Engine):
+    """Weight-free propagation by per-frame re-segmentation; ``mode``: quality or preview."""
+
+    def __init__(self, mode: str = "quality", settings: SegmentSettings | None = None) -> None:
+        self.settings = settings or MODES[mode]
+        self.name = f"flow-{mode}" if settings is None else "flow"
+
+    def _new_run(self, state: TrackState) -> _SegmentRun:
+        rigid = None
+        if self.settings.rigid:
+            r = RIGID_MODES["quality" if self.settings.graph_cut else "preview"]
+            rigid = _FlowRun(r, flow.dis(r.preset))
+        return _SegmentRun(self.settings, flow.dis(self.settings.preset), rigid)
+
+
+def _ring(mask: np.ndarray, width: int) -> np.ndarray:
+    """Pixels outside ``mask`` within ``width`` of it (a distance transform: a dilation
+    by a disk this wide costs seconds on a large object)."""
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    return (dist > 0) & (dist <= width)
+
+
+def _size(mask: np.ndarray) -> float:
+    return float(np.sqrt(max(1, np.count_nonzero(mask))))
+
+
+@dataclass
+class _SegmentRun:
+    cfg: SegmentSettings
+    dis: cv2.DISOpticalFlow
+    rigid: _FlowRun | None = None  # the rigid engine, run alongside as a witness
+    objs: dict[int, _Object] = field(default_factory=dict)
+    prev_gray: np.ndarray | None = None
+    scale: float = 1.0
+
+    def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
+        h, w = image.shape[:2]
+        if self.prev_gray is None:
+            self.scale = min(1.0, self.cfg.max_side / max(h, w))
+        img = self._work(image)
+        gray = flow.to_gray(img)
+        bins = lab_bins(img)
+        probs: dict[int, np.ndarray] = {}
+        scores: dict[int, float] = {}
+        locked: dict[int, tuple[np.ndarray, bool]] = {}
+        if self.rigid is not None:
+            for o, r in self.rigid.step(index, image, given).items():
+                robj = self.rigid.objs[o]
+                if o not in given and r.visible and (robj.confirmed or robj.lock >= self.cfg.lock):
+                    locked[o] = (self._work_mask(r.mask), robj.lock >= self.cfg.lock)
+        for o, obj in self.objs.items():
+            if o in given or self.prev_gray is None:
+                continue
+            got = self._segment(obj, img, gray, bins, locked.get(o))
+            if got is not None:
+                probs[o], scores[o] = got
+        out: dict[int, ObjectResult] = {}
+        owner = _owners(probs)
+        for o in list(self.objs) + [o for o in given if o not in self.objs]:
+            if o in given:
+                m = self._work_mask(given[o])
+                self._learn(o, m, bins, given=True)
+                out[o] = ObjectResult(given[o], 1.0, True)
+                continue
+            if o not in probs:
+                self.objs[o].mask = np.zeros_like(self.objs[o].mask)
+                out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
+                continue
+            m = _clean(owner == o)
+            self._learn(o, m, bins, given=False)
+            full = self._full(m, (h, w))
+            out[o] = ObjectResult(full, scores[o] if full.any() else 0.0, bool(full.any()))
+        self.prev_gray = gray
+        return out
+
+    # ------------------------------------------------------------ resolution
+    def _work(self, a: np.ndarray) -> np.ndarray:
+        if self.scale == 1.0:
+            return a
+        h, w = a.shape[:2]
+        return cv2.resize(a, (round(w * self.scale), round(h * self.scale)), interpolation=cv2.INTER_AREA)
+
+    def _work_mask(self, m: np.ndarray) -> np.ndarray:
+        return self._work(m.astype(np.float32)) >= 0.5 if self.scale != 1.0 else m.astype(bool)
+
+    def _full(self, m: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        if self.scale == 1.0:
+            return m
+        h, w = hw
+        return cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+    # ------------------------------------------------------------ models
+    def _learn(self, o: int, mask: np.ndarray, bins: np.ndarray, given: bool) -> None:
+        """Update object ``o``'s colour models and motion from its mask on this frame."""
+        obj = self.objs.get(o)
+        if not mask.any():
+            if obj is not None:
+                obj.mask = mask
+            return
+        # Colours are learnt away from the outline, where a mask error of a few pixels
+        # would teach the object's model the background's colours (and so on, frame
+        # after frame) -- except from a given mask, which is right to the edge.
+        size = _size(mask)
+        gap = 0 if given else max(2, int(0.05 * size))
+        dist_in = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+        dist_out = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+        core = dist_in > gap
+        if core.sum() < 0.25 * mask.sum():
+            core = mask
+        ring = (dist_out > gap) & (dist_out <= gap + max(8, int(0.5 * size)))
+        fg = histogram(bins[core], np.ones(int(core.sum())))
+        bg = histogram(bins[ring], np.ones(int(ring.sum())))
+        if obj is None or given:
+            old = obj
+            obj = self.objs[o] = _Object(mask, fg, fg, bg if old is None else _mix(old.bg, bg, 0.5))
+            if old is not None:
+                # A correction: its view replaces the given one; the recent one restarts.
+                obj.velocity = old.velocity
+        else:
+            a = self.cfg.memory
+            obj.fg_recent = _mix(obj.fg_recent, fg, a)
+            obj.bg = _mix(obj.bg, bg, a)
+            m0 = _centroid(obj.mask)
+            m1 = _centroid(mask)
+            if m0 is not None and m1 is not None:
+                obj.velocity = (m1[0] - m0[0], m1[1] - m0[1])
+            obj.mask = mask
+
+    def _segment(
+        self, obj: _Object, img: np.ndarray, gray: np.ndarray, bins: np.ndarray,
+        rigid: tuple[np.ndarray, bool] | None = None,
+    ) -> tuple[np.ndarray, float] | None:
+        """The object's probability map on this frame (full working size), and its score;
+        None when it is not in view."""
+        assert self.prev_gray is not None
+        if not obj.mask.any():
+            if rigid is None:
+                return None  # hidden, and the rigid search has not found it again
+            obj.mask = rigid[0]  # found again
+        hw = gray.shape
+        box = flow.bbox(obj.mask)
+        assert box is not None
+        size = _size(obj.mask)
+        vx, vy = obj.velocity
+        margin = int(0.5 * size + 1.5 * np.hypot(vx, vy) + 16)
+        x0, y0, x1, y1 = grow_box(box, margin, hw)
+        # Backward flow (current -> previous), started where the object's last view best
+        # matches (DIS alone loses parts that move tens of pixels a frame).
+        dx, dy = self._shift(obj, gray, box, (vx, vy), margin)
+        init = np.zeros((y1 - y0, x1 - x0, 2), np.float32)
+        moved = np.zeros(hw, np.uint8)
+        moved[obj.mask] = 1
+        moved = cv2.warpAffine(moved, flow.translation(dx, dy), (hw[1], hw[0]))
+        near = _ring(moved > 0, max(4, int(0.1 * size)))[y0:y1, x0:x1] | (moved[y0:y1, x0:x1] > 0)
+        init[near] = (-dx, -dy)
+        back = flow.dense_flow(gray[y0:y1, x0:x1], self.prev_gray[y0:y1, x0:x1], self.dis, init)
+        # Pull the previous mask from anywhere in the frame, not only inside the box.
+        xx, yy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        prev = soft(obj.mask, 1.0)
+        warped = cv2.remap(prev, xx + back[..., 0], yy + back[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if warped.max() < 0.5:
+            return None  # it left the frame
+        sigma = self.cfg.blur * size
+        fg, bg = obj.fg(self.cfg.given_share), obj.bg
+        b = bins[y0:y1, x0:x1]
+        colour = np.log((fg[b] + 1e-5) / (bg[b] + 1e-5))
+        colour = np.clip(colour, -4, 4)
+        shape = warped >= 0.5
+        if rigid is not None:
+            # The given view aligned onto this frame: its outline does not drift as the
+            # warped one does. It is the prior while it holds (ECC lock), or while it
+            # stands out from its surroundings at least as well as the warped one.
+            aligned, locked = rigid
+            aligned = aligned[y0:y1, x0:x1]
+            if locked or _contrast(colour, aligned, size) >= _contrast(colour, shape, size):
+                shape = aligned
+        prior = shape_prior(shape, sigma)
+        unary = self.cfg.prior_weight * prior + self.cfg.colour_weight * colour
+        if self.cfg.motion_weight:
+            unary += self.cfg.motion_weight * motion_cue(back, warped >= 0.5)
+        if self.cfg.graph_cut:
+            cut = graph_cut(img[y0:y1, x0:x1], unary, self.cfg.smoothness)
+        else:
+            cut = cv2.GaussianBlur(unary, (5, 5), 0) > 0
+        prob = np.zeros(hw, np.float32)
+        crop = np.where(cut, 1 / (1 + np.exp(-np.clip(unary, -8, 8))), 0.0)
+        prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
+        hard = warped >= 0.5
+        union = np.count_nonzero(hard | cut)
+        agree = np.count_nonzero(hard & cut) / union if union else 0.0
+        return prob, float(agree)
+
+    def _shift(
+        self, obj: _Object, gray: np.ndarray, box: tuple[int, int, int, int],
+        velocity: tuple[float, float], margin: int,
+    ) -> tuple[float, float]:
+        """The object's translation since the last frame: its last view (masked) matched
+        around its last place; its velocity when the match is weak."""
+        assert self.prev_gray is not None
+        x0, y0, x1, y1 = box
+        sx0, sy0, sx1, sy1 = grow_box(box, margin, gray.shape)
+        found = flow.find_template(
+            gray[sy0:sy1, sx0:sx1], self.prev_gray[y0:y1, x0:x1], obj.mask[y0:y1, x0:x1], step=2
+        )
+        if found is None or found[2] < 0.5:
+            return velocity
+        return float(found[0] + sx0 - x0), float(found[1] + sy0 - y0)
+
+
+def _contrast(colour: np.ndarray, shape: np.ndarray, size: float) -> float:
+    """How much more object-like (colour log-odds) ``shape`` is inside than in a band
+    around it: the better a shape hypothesis fits the image, the higher."""
+    if not shape.any():
+        return -np.inf
+    band = _ring(shape, max(3, int(0.15 * size)))
+    outside = float(colour[band].mean()) if band.any() else 0.0
+    return float(colour[shape].mean()) - outside
+
+
+def _mix(old: np.ndarray, new: np.ndarray, a: float) -> np.ndarray:
+    return (1 - a) * old + a * new
+
+
+def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
+    m = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    if m["m00"] == 0:
+        return None
+    return m["m10"] / m["m00"], m["m01"] / m["m00"]
+
+
+def _owners(probs: dict[int, np.ndarray]) -> np.ndarray:
+    """Object id owning each pixel (0: none): where objects' cuts overlap, the more
+    probable one wins."""
+    if not probs:
+        return np.zeros((1, 1), np.int32)
+    ids = list(probs)
+    stack = np.stack([probs[o] for o in ids])
+    best = np.argmax(stack, 0)
+    owner = np.asarray(ids, np.int32)[best]
+    owner[stack.max(0) <= 0.25] = 0
+    return owner
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    """Drop specks and fill pinholes the cut leaves."""
+    if not mask.any():
+        return mask
+    mask = _near_parts(mask)
+    holes = ~mask
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < 0.002 * mask.sum() + 4) + 1
+    return mask | np.isin(lab, small)
+
+
+def _near_parts(mask: np.ndarray, gap: float = 0.15, big: float = 0.5) -> np.ndarray:
+    """The largest part of ``mask`` and every other part that is large (``big`` x its
+    area) or close to it (within ``gap`` x the object's size): a thin occluder (a pole)
+    splits an object into nearby parts, while a leak into the background left behind
+    as the object moves away is a far-off fragment."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    main = 1 + int(np.argmax(areas))
+    dist = cv2.distanceTransform((lab != main).astype(np.uint8), cv2.DIST_L2, 3)
+    reach = gap * np.sqrt(areas.sum()) + 2
+    keep = [k for k in range(1, n) if k == main or stats[k, cv2.CC_STAT_AREA] >= big * areas.max()
+            or dist[lab == k].min() <= reach]
+    return np.isin(lab, keep)
