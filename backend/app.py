@@ -149,7 +149,8 @@ def create_app(
         if not prompts:
             if settings.auto:
                 return jsonify(results=_automatic(predictor, settings, tasks, target, auto_cache))
-            return jsonify(results=_on_open(predictor, settings, body, target))
+            answers = _on_open(predictor, settings, body, target)
+            return jsonify(results=answers or nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
         results, scores, cached = [], [], True
@@ -257,6 +258,20 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, target, ca
         answers.append({"result": regions, "score": score,
                         "model_version": f"{AUTO_MODEL_PREFIX}:{predictor.version}"})
     return answers
+
+
+def nothing_to_predict(tasks: list, context: Any, version: str) -> list:
+    """The answer that stores nothing and that Label Studio 1.23 logs no error for.
+
+    ``ml/models.py`` rejects ``results: []`` ("results field must be a list with at least
+    one item", one log line per call). A task opened without a prompt (``context`` null,
+    ``predict_tasks``) takes one entry per task, each entry a *list* of predictions: an
+    empty list adds none. An interactive call (a context object) takes exactly one entry,
+    shown as a suggestion: an empty result shows nothing.
+    """
+    if context is None:
+        return [[] for _ in tasks]
+    return [{"result": [], "score": 0.0, "model_version": version}]
 
 
 def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], target) -> list:

@@ -98,3 +98,17 @@ def predictions(ls, task_id: int) -> list[dict]:
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def studio_app(ls, **settings):
+    """samvid's app (stand-in segmenter) talking to the real Label Studio ``ls``."""
+    from samvid.app import create_app
+    from samvid.models.standin import StandInSegmenter
+    from samvid.predictor import Predictor
+    from samvid.settings import Settings
+
+    config = Settings.from_env(
+        {}, model="standin", label_studio_url=ls.url, label_studio_api_key=ls.token,
+        local_roots=(ls.files_root,), precompute_on_open=False, **settings,
+    )
+    return create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()))

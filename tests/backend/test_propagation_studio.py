@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import requests
-from clips import annotate, import_clip, iou, predictions
+from clips import annotate, import_clip, iou, predictions, studio_app
 from ls_requests import BRUSH_CONFIG
 from services import ServedApp, wait_until
 
@@ -27,12 +27,7 @@ pytestmark = pytest.mark.studio
 
 @pytest.fixture
 def backend(label_studio):
-    settings = Settings.from_env(
-        {}, model="standin", label_studio_url=label_studio.url, label_studio_api_key=label_studio.token,
-        local_roots=(label_studio.files_root,), precompute_on_open=False,
-    )
-    app = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter()))
-    with ServedApp(app) as served:
+    with ServedApp(studio_app(label_studio)) as served:
         yield served
 
 
@@ -149,7 +144,7 @@ def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(labe
     # Two frames after the human frame: left to the propagation job.
     task2 = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[2]}", headers=label_studio.headers,
                          timeout=30).json()
-    assert client.post("/predict", json={**body, "tasks": [task2]}).get_json() == {"results": []}
+    assert client.post("/predict", json={**body, "tasks": [task2]}).get_json() == {"results": [[]]}
 
 
 def test_two_annotators_submitting_at_once_keep_every_human_frame(label_studio, backend):
