@@ -280,14 +280,21 @@ class Studio:
                             model_version: str, score: float, *, write_empty: bool) -> None:
         """Delete the task's predictions whose model version starts with ``prefix`` (samvid's
         own earlier ones, never another model's), then write ``result`` -- also when it is
-        empty if ``write_empty`` (an empty prediction records that the frame was done)."""
-        for old in self.request("GET", "/api/predictions", "list predictions",
-                                params={"task": task_id}) or []:
-            if str(old.get("model_version") or "").startswith(prefix):
-                self.request("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
-        if result or write_empty:
-            self.request("POST", "/api/predictions", "write a prediction", json={
-                "task": task_id, "result": result, "score": float(score), "model_version": model_version})
+        empty if ``write_empty`` (an empty prediction records that the frame was done).
+
+        The whole of it is retried, not the write alone: a write that reached Label Studio
+        but whose answer was lost (it went down mid-reply) is deleted by the next try
+        instead of being written a second time."""
+        def once() -> None:
+            for old in self._request_once("GET", "/api/predictions", "list predictions",
+                                          params={"task": task_id}) or []:
+                if str(old.get("model_version") or "").startswith(prefix):
+                    self._request_once("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
+            if result or write_empty:
+                self._request_once("POST", "/api/predictions", "write a prediction", json={
+                    "task": task_id, "result": result, "score": float(score), "model_version": model_version})
+
+        self.retrying("Label Studio failed to write a prediction", _transient, once)
 
     def delete_prediction(self, prediction_id: int) -> None:
         self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id))
