@@ -123,12 +123,14 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
 
 def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
            target: VideoTarget) -> dict[str, Any]:
-    """Track every drawn box of one video task; the /predict reply entry."""
+    """Track every drawn box of one video task with the configured engine
+    (``SAMVID_TRACKER``); the /predict reply entry names it: ``samvid-track:<engine>``."""
     import dataclasses
     import tempfile
     from pathlib import Path
 
     from samvid.boxtrack import track_box
+    from samvid.propagation import MODEL_PREFIX
     from samvid.tracker.engines import make_engine
     from samvid.tracker.frames import open_frames
 
@@ -149,7 +151,7 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
                 if not 0 <= prompt.frame < len(reader):
                     raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {len(reader)} frames")
                 boxes = track_box(reader, prompt.frame, to_pixels(prompt.box_percent, w, h),
-                                  make_engine("flow"), predictor.segmenter,
+                                  make_engine(settings.tracker), predictor.segmenter,
                                   max_frames=settings.propagate_frames or None, reverse=prompt.reverse)
                 results.append(sequence_result(target, prompt, boxes, w, h, reader.fps, len(reader)))
-    return {"result": results, "score": 1.0, "model_version": "samvid-track:flow-preview"}
+    return {"result": results, "score": 1.0, "model_version": f"{MODEL_PREFIX}:{settings.tracker}"}

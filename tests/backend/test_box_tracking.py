@@ -55,3 +55,31 @@ def test_a_keyframe_outside_the_video_is_a_400(client, video):
             "label_config": load_config("video_boxes").render(["Object"]),
             "params": {"context": {"result": [item]}}}
     assert client.post("/predict", json=body).status_code == 400
+
+
+@pytest.mark.parametrize("engine", ["copy", "rigid-preview"])
+def test_the_box_is_tracked_with_the_configured_engine_and_the_answer_names_it(images, video, engine):
+    from samvid.app import create_app
+    from samvid.models.standin import StandInSegmenter
+    from samvid.predictor import Predictor
+    from samvid.settings import Settings
+
+    settings = Settings.from_env({"SAMVID_TRACKER": engine}, model="standin", local_roots=(images,),
+                                 precompute_on_open=False)
+    assert settings.tracker == engine
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    path, masks = video
+    x, y, w, h = _box_percent(masks[0])
+    item = {"id": "car1", "type": "videorectangle", "from_name": "box", "to_name": "video",
+            "value": {"labels": ["Object"], "sequence": [{"frame": 1, "enabled": True, "x": x, "y": y,
+                                                          "width": w, "height": h, "time": 0}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": 25}}],
+            "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"context": {"result": [item]}}}
+    (entry,) = client.post("/predict", json=body).get_json()["results"]
+    assert entry["model_version"] == f"samvid-track:{engine}"
+    xs = [key["x"] for key in entry["result"][0]["value"]["sequence"]]
+    if engine == "copy":  # the first frame's mask on every frame: the box never moves
+        assert max(xs) - min(xs) < 1e-6
+    else:  # a tracker follows the disk as it moves right
+        assert xs[-1] - xs[0] > abs(_box_percent(masks[-1])[0] - x) / 2
