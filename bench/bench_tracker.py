@@ -145,6 +145,7 @@ def main() -> int:
     names = [*ENGINES, "guided"]
     ap.add_argument("--engines", nargs="*", default=names, choices=names)
     ap.add_argument("--no-jpeg", action="store_true", help="skip the JPEG-compressed quality table")
+    ap.add_argument("--no-raw", action="store_true", help="skip the rendered-frames quality table")
     ap.add_argument("--size", default="480x854", help="HxW of the quality runs (default 480x854)")
     ap.add_argument("--davis", type=Path, default=DAVIS, help=f"real DAVIS root (default {DAVIS})")
     ap.add_argument("--no-real", action="store_true")
@@ -162,7 +163,8 @@ def main() -> int:
             print(f"no real sequences at {args.davis}: real-video table skipped (--davis ROOT)")
     if not args.no_quality and not args.no_synthetic:
         size = tuple(int(v) for v in args.size.split("x"))
-        print_quality(quality(args.engines, False, size), f"Rendered frames, {args.size}")
+        if not args.no_raw:
+            print_quality(quality(args.engines, False, size), f"Rendered frames, {args.size}")
         if not args.no_jpeg:
             print_quality(
                 quality(args.engines, True, size), f"The same frames as JPEG (quality 92), {args.size}"

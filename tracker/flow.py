@@ -14,6 +14,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+ECC_SIDE = 192  # templates larger than this (long side, px) are aligned downscaled
 PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -134,17 +135,38 @@ def ecc_align(
     ``image_mask`` selects the image pixels that belong to the object. Returns
     (refined motion, correlation) or None when ECC diverges.
     """
-    # ECC's warp maps template coordinates to image coordinates, as ``init`` does.
+    # ECC's warp maps template coordinates to image coordinates, as ``init`` does. It
+    # filters the whole image every call: hand it only the part around the object (its
+    # mask's box with a margin as wide as ECC may move), which is all it looks at.
+    box = bbox(image_mask)
+    if box is None:
+        return None
+    th, tw = template.shape[:2]
+    m = 16 + max(th, tw) // 4
+    x0, y0 = max(0, box[0] - m), max(0, box[1] - m)
+    x1, y1 = min(image.shape[1], box[2] + m), min(image.shape[0], box[3] + m)
     warp0 = init.astype(np.float32)
+    warp0[:, 2] -= (x0, y0)
+    img = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
+    msk = np.ascontiguousarray(image_mask[y0:y1, x0:x1], np.uint8)
+    tmpl = template.astype(np.float32)
+    # Each iteration costs the template's area: align a large object at a coarser scale
+    # (sub-pixel there is still within a pixel or two here).
+    s = min(1.0, ECC_SIDE / max(th, tw))
+    if s < 1.0:
+        def small(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, (max(1, round(a.shape[1] * s)), max(1, round(a.shape[0] * s))),
+                              interpolation=cv2.INTER_AREA)
+        tmpl, img, msk = small(tmpl), small(img), small(msk)
+        warp0[:, 2] *= s
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
     try:
-        cc, warp = cv2.findTransformECC(
-            template.astype(np.float32), image.astype(np.float32), warp0, cv2.MOTION_AFFINE, crit,
-            image_mask.astype(np.uint8), 3,
-        )
+        cc, warp = cv2.findTransformECC(tmpl, img, warp0, cv2.MOTION_AFFINE, crit, msk, 3)
     except cv2.error as exc:
         log.debug("ECC did not converge: %s", exc)
         return None
+    warp[:, 2] /= s
+    warp[:, 2] += (x0, y0)
     th, tw = template.shape[:2]
     return nearest_similarity(warp.astype(np.float64), ((tw - 1) / 2, (th - 1) / 2)), float(cc)
 
