@@ -17,11 +17,14 @@ from samvid.errors import NotFound
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from samvid.tracker.engines import ENGINES
+    from samvid.tracker.engines import ENGINES, MODEL_ENGINES
 
     parser.add_argument("src", type=Path, help="DAVIS root (JPEGImages/, Annotations/)")
     parser.add_argument("out", type=Path, help="where to write Annotations/<seq>/*.png")
-    parser.add_argument("--engine", default="flow", choices=sorted(ENGINES))
+    names = ", ".join([*ENGINES, *(f"{m}[:MODEL]" for m in MODEL_ENGINES)])
+    parser.add_argument("--engine", default="flow", metavar="ENGINE",
+                        help=f"one of {names} (default flow; MODEL: a hub name or a local folder, "
+                             "e.g. sam2:facebook/sam2.1-hiera-small, guided:classic)")
     parser.add_argument("--seq", nargs="*", help="sequences to track (default: all)")
     parser.add_argument("--resolution", default="480p",
                         help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")
@@ -34,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if not frames_dir(args.src, args.resolution).is_dir():
         raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
     names = args.seq or sequences(args.src, args.resolution)
+    make_engine(args.engine)  # an unknown engine or a model without weights: say so before any work
     failed = []
     for name in names:
         t0 = time.perf_counter()

@@ -69,3 +69,35 @@ def test_a_sequence_that_fails_is_reported_and_the_others_still_run(tmp_path, ca
     assert main(["eval", str(pred), str(gt)]) == 1
     out = capsys.readouterr().out
     assert "broken: FAILED" in out and any(line.startswith("fast") for line in out.splitlines())
+
+
+def test_track_runs_a_model_engine_named_with_its_model(tmp_path) -> None:
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    assert main(["track", "--engine", "guided:classic", str(gt), str(pred)]) == 0
+    assert len(list((pred / "Annotations" / "basic").glob("*.png"))) == 3
+
+
+def test_track_with_an_unknown_engine_names_the_choices_before_any_work(tmp_path, capsys) -> None:
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path / "gt", (96, 170))
+    assert main(["track", "--engine", "raft", str(tmp_path / "gt"), str(tmp_path / "pred")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown engine 'raft'" in err and "flow, flow-preview, rigid" in err and "sam2" in err
+    assert not (tmp_path / "pred").exists()
+
+
+def test_track_with_a_model_that_has_no_weights_says_so_before_any_work(tmp_path, capsys) -> None:
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path / "gt", (96, 170))
+    missing = tmp_path / "no-such-model"
+    assert main(["track", "--engine", f"sam2:{missing}", str(tmp_path / "gt"), str(tmp_path / "pred")]) == 2
+    assert "no weights" in capsys.readouterr().err
+    assert not (tmp_path / "pred").exists()
+
+
+def test_track_help_lists_the_model_engines(capsys) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["track", "--help"])
+    out = capsys.readouterr().out
+    assert "sam2[:MODEL]" in out and "guided[:MODEL]" in out
