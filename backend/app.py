@@ -149,8 +149,8 @@ def create_app(
         if not prompts:
             if settings.auto:
                 return jsonify(results=_automatic(predictor, settings, tasks, target, auto_cache))
-            answers = _on_open(predictor, settings, body, target)
-            return jsonify(results=answers or nothing_to_predict(tasks, params.get("context"), predictor.version))
+            _on_open(predictor, settings, body, target)  # writes what it has to Label Studio itself
+            return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
         results, scores, cached = [], [], True
@@ -274,13 +274,15 @@ def nothing_to_predict(tasks: list, context: Any, version: str) -> list:
     return [{"result": [], "score": 0.0, "model_version": version}]
 
 
-def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], target) -> list:
+def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], target) -> None:
     """A task was opened (no prompt yet): warm its embedding; for a frame right after a
-    human frame with nothing propagated yet, compute its masks now."""
+    human frame with nothing propagated yet, compute its masks now and write them as the
+    frame's prediction (``Propagator.fill_on_open``). Nothing is answered for Label Studio
+    to store: it re-reads the task after /predict and shows what was written."""
     tasks = body["tasks"]
     task = tasks[0] if len(tasks) == 1 and isinstance(tasks[0], dict) else None
     if task is None:  # batch "retrieve predictions": answer at once, never block for minutes
-        return []
+        return
     if settings.precompute_on_open:
         try:
             predictor.precompute(protocol.image_ref(task, target, None), task.get("id"))
@@ -288,18 +290,16 @@ def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], tar
             pass
     project = str(body.get("project") or "").split(".")[0]
     if not (settings.label_studio_api_key and project.isdigit()):
-        return []
-    from samvid.propagation import MODEL_PREFIX, Propagator
+        return
+    from samvid.propagation import Propagator
     from samvid.studio.client import Studio, backoff
+    from samvid.studio.frame_locks import FrameLocks
 
     try:
         # A click is waiting: ride out a blip, not a restart (jobs wait longer).
         studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=backoff(1.5))
-        found = Propagator(studio, predictor.source).on_demand(int(project), task, target, settings.tracker)
+        propagator = Propagator(studio, predictor.source, FrameLocks(studio.url, settings.redis_url))
+        if propagator.fill_on_open(int(project), task, target, settings.tracker):
+            g.note = "propagated on open"
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)
-        return []
-    if not found or not found[0]:
-        return []
-    result, score = found
-    return [{"result": result, "score": score, "model_version": f"{MODEL_PREFIX}:{settings.tracker}"}]

@@ -130,7 +130,7 @@ class Prelabeler:
         return any(str(p.get("model_version") or "").startswith(prefix) for p in preds)
 
     def _human_now(self, task_id: int) -> bool:
-        return human_annotated(self.propagator.task_state(task_id))
+        return self.propagator.annotated_now(task_id)
 
     def run(self, req: PrelabelRequest, ctx: JobContext) -> dict[str, Any]:
         project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")

@@ -23,6 +23,7 @@ from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import Settings
 from samvid.studio.client import Studio, Task, backoff
+from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.studio.results import brush_result, decode_mask, polygon_result
 from samvid.tracker.engine import FramesSource
@@ -167,14 +168,22 @@ class VideoSpan:
 
 
 class Propagator:
-    """Runs one propagation request against a Label Studio project."""
+    """Runs one propagation request against a Label Studio project.
 
-    def __init__(self, studio: Studio, images: ImageSource) -> None:
+    Every write of a frame's prediction holds that frame's lock (``locks``), shared with
+    whatever else writes it (the job, ``/predict`` on opening a frame): one samvid
+    prediction per frame whatever the timing."""
+
+    def __init__(self, studio: Studio, images: ImageSource, locks: FrameLocks | None = None) -> None:
         self.studio, self.images = studio, images
+        self.locks = locks or FrameLocks(studio.url)
 
-    def task_state(self, task_id: int) -> dict[str, Any]:
-        return self.studio.request("GET", f"/api/tasks/{task_id}", "read a task",
-                                   params={"fields": "task_only"})
+    def annotated_now(self, task_id: int) -> bool:
+        """Whether the task has a live human annotation, read now. Not through
+        ``GET /api/tasks/<id>``: for a task without a prediction that read makes Label
+        Studio call ``/predict`` (and so write the frame on open) from inside a write."""
+        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
+        return human_annotated({"annotations": items or []})
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
         """The clip's frame tasks with their annotation counts, ordered by frame index."""
@@ -229,7 +238,7 @@ class Propagator:
                 task_id = tasks_at.get(fm.frame)
                 if task_id is None:
                     continue  # a source frame between imported frames: tracked, not written
-                if human_annotated(self.task_state(task_id)):
+                if self.annotated_now(task_id):
                     break  # a human annotated it meanwhile: it is a boundary now
                 self._write(task_id, fm, seeds, target, req.engine)
                 written += 1
@@ -281,9 +290,35 @@ class Propagator:
     def _write(self, task_id: int, fm, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
         """Replace samvid's earlier predictions on the task with this frame's masks."""
         result, score = frame_results(fm, seeds, target)
-        self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
-                                        score, write_empty=False)
+        with self.locks.hold(task_id):
+            self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
+                                            score, write_empty=False)
         FRAMES_PROPAGATED.inc()
+
+    def fill_on_open(self, project: int, task: dict[str, Any], target: MaskTarget, engine: str) -> bool:
+        """Write the masks of a frame opened right after a human frame (``on_demand``),
+        unless its job has written them meanwhile or a human annotated it; True if written.
+
+        samvid writes them itself, under the frame's lock, rather than answering them for
+        Label Studio to store: an answer is stored after ``/predict`` returns, too late to
+        see the job's write, and the job cannot see it coming (two predictions). Label
+        Studio reads the task again after ``/predict``, so the annotator sees them at once.
+        """
+        found = self.on_demand(project, task, target, engine)
+        if not found or not found[0]:
+            return False
+        result, score = found
+        task_id = int(task["id"])
+        with self.locks.hold(task_id):
+            if self.annotated_now(task_id):
+                return False
+            for old in self.studio.request("GET", "/api/predictions", "list predictions",
+                                           params={"task": task_id}) or []:
+                if str(old.get("model_version") or "").startswith(MODEL_PREFIX):
+                    return False  # the job got there first
+            self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
+                                            score, write_empty=False)
+        return True
 
     def on_demand(self, project: int, task: dict[str, Any], target: MaskTarget,
                   engine: str) -> tuple[list[dict[str, Any]], float] | None:
@@ -329,5 +364,6 @@ def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dic
     """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
                     retry_delays=backoff(settings.studio_retry_seconds), on_retry=ctx.note)
-    propagator = Propagator(studio, ImageSource.from_settings(settings))
+    propagator = Propagator(studio, ImageSource.from_settings(settings),
+                            FrameLocks(studio.url, settings.redis_url))
     return propagator.run(PropagationRequest.from_payload(payload), ctx)

@@ -278,21 +278,25 @@ class Studio:
 
     def replace_predictions(self, task_id: int, prefix: str, result: list[dict[str, Any]],
                             model_version: str, score: float, *, write_empty: bool) -> None:
-        """Delete the task's predictions whose model version starts with ``prefix`` (samvid's
-        own earlier ones, never another model's), then write ``result`` -- also when it is
-        empty if ``write_empty`` (an empty prediction records that the frame was done).
+        """Write ``result`` -- also when it is empty if ``write_empty`` (an empty prediction
+        records that the frame was done) -- then delete the task's earlier predictions whose
+        model version starts with ``prefix`` (samvid's own, never another model's). Written
+        first: a reader never finds the frame without a prediction in between (Label Studio
+        would call /predict for it).
 
         The whole of it is retried, not the write alone: a write that reached Label Studio
         but whose answer was lost (it went down mid-reply) is deleted by the next try
-        instead of being written a second time."""
+        instead of being kept as a second one. Concurrent writers of one task must hold
+        its lock (``samvid.studio.frame_locks``)."""
         def once() -> None:
-            for old in self._request_once("GET", "/api/predictions", "list predictions",
-                                          params={"task": task_id}) or []:
-                if str(old.get("model_version") or "").startswith(prefix):
-                    self._request_once("DELETE", f"/api/predictions/{old['id']}", "delete a prediction")
+            earlier = [old["id"] for old in self._request_once(
+                "GET", "/api/predictions", "list predictions", params={"task": task_id}) or []
+                if str(old.get("model_version") or "").startswith(prefix)]
             if result or write_empty:
                 self._request_once("POST", "/api/predictions", "write a prediction", json={
                     "task": task_id, "result": result, "score": float(score), "model_version": model_version})
+            for old_id in earlier:
+                self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
 
         self.retrying("Label Studio failed to write a prediction", _transient, once)
 

@@ -127,24 +127,65 @@ def test_propagate_command_names_a_missing_frame(label_studio, monkeypatch, caps
 def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(label_studio):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="ondemand", n=3)
     annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")  # no backend connected
-    settings = Settings.from_env(
-        {}, model="standin", label_studio_url=label_studio.url, label_studio_api_key=label_studio.token,
-        local_roots=(label_studio.files_root,), precompute_on_open=False,
-    )
-    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    client = studio_app(label_studio).test_client()
     task = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[1]}", headers=label_studio.headers,
                         timeout=30).json()
     body = {"tasks": [task], "project": f"{clip.project}.1700000000", "label_config": BRUSH_CONFIG,
             "params": {"context": None}}
-    (entry,) = client.post("/predict", json=body).get_json()["results"]
-    assert entry["model_version"].startswith("samvid-track")
-    (region,) = entry["result"]
+    # samvid writes the frame's prediction itself (under the frame's lock) and hands Label
+    # Studio nothing to store: a stored answer could land after the job's own write.
+    assert client.post("/predict", json=body).get_json() == {"results": [[]]}
+    (pred,) = predictions(label_studio, clip.task_ids[1])
+    assert pred["model_version"].startswith("samvid-track")
+    (region,) = pred["result"]
     assert region["id"] == "walker"
     assert iou(decode_brush(region), clip.masks[1]) > 0.85
+    # Label Studio read the task before that write (a stale body, as in a race): no second one.
+    assert client.post("/predict", json=body).get_json() == {"results": [[]]}
+    assert [p["id"] for p in predictions(label_studio, clip.task_ids[1])] == [pred["id"]]
     # Two frames after the human frame: left to the propagation job.
     task2 = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[2]}", headers=label_studio.headers,
                          timeout=30).json()
     assert client.post("/predict", json={**body, "tasks": [task2]}).get_json() == {"results": [[]]}
+    assert predictions(label_studio, clip.task_ids[2]) == []
+
+
+def test_opening_a_frame_while_its_job_writes_it_stores_one_prediction(label_studio, backend):
+    """Annotators read frames (as the UI does: GET /api/tasks/<id>, which calls /predict
+    for a task without a prediction) while the job writes them: one samvid prediction each."""
+    import threading
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="race", n=8)
+    connect(label_studio, clip.project, backend)
+    ids = clip.task_ids
+    done = threading.Event()
+    errors: list[str] = []
+
+    def open_frames(order: list[int]) -> None:
+        while not done.is_set():
+            for task_id in order:
+                reply = requests.get(f"{label_studio.url}/api/tasks/{task_id}",
+                                     headers=label_studio.headers, timeout=60)
+                if reply.status_code != 200:
+                    errors.append(f"task {task_id}: {reply.status_code}")
+
+    readers = [threading.Thread(target=open_frames, args=([ids[1]],)),  # the on-demand frame
+               threading.Thread(target=open_frames, args=(ids[1:],))]
+    for reader in readers:
+        reader.start()
+    try:
+        annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+        wait_until(lambda: all(predictions(label_studio, t) for t in ids[1:]), what="every frame written")
+        time.sleep(2.0)  # readers go on while a straggling write could still land
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join(60)
+    assert errors == []
+    for i, task_id in enumerate(ids[1:], start=1):
+        preds = [p for p in predictions(label_studio, task_id) if p["model_version"].startswith("samvid")]
+        assert len(preds) == 1, f"frame {i} has {len(preds)} samvid predictions"
+        assert iou(mask_of(preds[0]), clip.masks[i]) > 0.85, f"frame {i}"
 
 
 def test_two_annotators_submitting_at_once_keep_every_human_frame(label_studio, backend):
