@@ -1,4 +1,7 @@
-"""``samvid serve``: the ML backend over HTTP (Flask for one worker, gunicorn for more)."""
+"""``samvid serve``: the ML backend over HTTP, on gunicorn (threads; more workers on demand).
+
+Flask's development server only runs behind ``--dev``: it warns "do not use it in a
+production deployment" and handles neither timeouts nor worker restarts."""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = ", ".join(MODELS)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9090)
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1: Flask)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gunicorn worker processes (default 1: one process, the model loaded once)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--dev", action="store_true",
+                        help="Flask's development server instead of gunicorn (one process; debugging only)")
     parser.add_argument(
         "--model",
         help=f"model name or local folder (SAMVID_MODEL, default {DEFAULT_MODEL}); one of: {names}",
@@ -69,15 +75,19 @@ def _serve(args: argparse.Namespace) -> int:
             "listening on %s with no authentication: anyone who can reach this port can use "
             "the backend; set SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD", args.host
         )
-    if args.workers <= 1:
+    if args.dev:
+        log.warning("--dev: Flask's development server, for debugging only")
         create_app(settings, predictor).run(host=args.host, port=args.port, threaded=True)
         return 0
-    del predictor  # each gunicorn worker loads its own copy after the fork
-    _gunicorn(settings, args).run()
+    if args.workers > 1:
+        predictor = None  # each gunicorn worker loads its own copy after the fork
+    _gunicorn(settings, args, predictor).run()
     return 0
 
 
-def _gunicorn(settings: Settings, args: argparse.Namespace):
+def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
+    """gunicorn with ``gthread`` workers. With one worker the app, and the model loaded
+    above, are built before the fork (``preload_app``): the model is loaded once."""
     from gunicorn.app.base import BaseApplication
 
     class Application(BaseApplication):
@@ -87,10 +97,12 @@ def _gunicorn(settings: Settings, args: argparse.Namespace):
             self.cfg.set("threads", args.threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("timeout", 300)  # a cold frame on a slow CPU can take seconds
+            self.cfg.set("graceful_timeout", 10)  # `samvid up` waits 15 s before it kills
+            self.cfg.set("preload_app", predictor is not None)
 
         def load(self):
             from samvid.app import create_app
 
-            return create_app(settings)
+            return create_app(settings, predictor)
 
     return Application()

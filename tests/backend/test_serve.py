@@ -75,3 +75,32 @@ def test_metrics_of_several_workers_add_up_whichever_worker_answers(tmp_path):
             assert 1 <= _sample(text, "samvid_encoder_runs_total") <= 2  # one per worker at most
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_default_start_is_a_production_server_with_no_development_warning(tmp_path, workers):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port),
+                             "--model", "standin", "--workers", str(workers)],
+                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["status"] == "UP"
+    finally:
+        stop(proc)
+    output = proc.stdout.read()
+    assert "development server" not in output
+    assert "gunicorn" in output.lower() and output.count("Booting worker") == workers
+
+
+def test_the_development_server_runs_only_behind_dev(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port),
+                             "--model", "standin", "--dev"],
+                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
+    finally:
+        stop(proc)
+    output = proc.stdout.read()
+    assert "--dev" in output and "Booting worker" not in output

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import requests
 from up_process import MODEL, Up, port_open
 
 pytestmark = pytest.mark.studio
@@ -62,6 +63,14 @@ def test_running_again_reuses_everything(running) -> None:
     assert creds["password"] not in again.output  # printed once, on the first run only
     assert "credentials.json" in again.output
     assert connections(again, ready["project_id"]) == backends  # not connected twice
+
+
+def test_the_backend_up_starts_is_gunicorn_with_no_development_server_warning(running) -> None:
+    up = running.stack
+    assert requests.get(f"http://127.0.0.1:{up.backend_port}/health", timeout=10).json()["status"] == "UP"
+    log = (up.data_dir / "logs" / "samvid-serve.log").read_text(errors="replace")
+    assert "Booting worker" in log and "gthread" in log
+    assert "development server" not in log and "development server" not in up.output
 
 
 def test_attach_to_a_running_label_studio(running, tmp_path: Path) -> None:
