@@ -1,26 +1,30 @@
 """Weight-free propagation that re-segments every object on every frame.
 
 A rigid warp of the first mask cannot follow a running dog or a rider's arms, so each
-frame is segmented afresh from two kinds of evidence, combined in one graph cut:
+frame is segmented afresh from three kinds of evidence, added as log-odds and settled
+by one graph cut per object:
 
-1. where the object should be: the previous frame's soft mask pulled along dense
-   optical flow (current -> previous, DIS, started from the object's own velocity so
-   fast objects are found), then blurred in proportion to the object's size, so its
-   interior and far outside are settled and its rim is left to the image;
-2. what the object looks like: colour histograms (Lab) of the object and of the
-   background around it. The object's model mixes the frame(s) a person gave with
-   the recent frames, so it adapts to light and pose without drifting to the
-   background; the background's model is the ring around the object, which changes
-   as the camera moves.
+1. where the object should be: the previous mask pulled along dense optical flow
+   (current -> previous, DIS, started from where the object's last view matches best,
+   so fast objects are found), as signed-distance log-odds: settled deep inside and far
+   outside, open on the outline, which the image decides;
+2. what it looks like: Lab colour histograms of the object and of the background
+   around it. The object's model mixes the frame a person gave with recent frames (it
+   adapts to light and pose without drifting to the background); the background's is
+   the ring around the object, which changes as the camera moves;
+3. how it moves: with the object, or with its surroundings.
 
-Per pixel, the log-odds of both are added; a contrast-sensitive smoothness term (the
-GrabCut one) snaps the cut to image edges (PyMaxflow). The mask can then deform, grow,
-shrink and split, because nothing fixes its shape.
+A contrast-sensitive smoothness term (GrabCut's) snaps the cut to image edges
+(PyMaxflow). Nothing fixes the shape, so the mask can deform, grow, shrink and split.
 
-An object is reported hidden only on evidence: its predicted place left the frame, or
-nothing there looks like it (the cut keeps nothing and the colour model agrees). A
-hidden object is looked for again each frame with its last visible appearance.
-The score estimates the mask's quality from how much the two kinds of evidence agree.
+The rigid engine runs alongside as a witness: while its alignment of the given view
+holds, its outline replaces the warped one in 1. (a rigid object keeps its outline
+instead of drifting; twins keep their identities; an object coming back into view is
+found again by its search).
+
+An object is reported hidden only on evidence: its warped mask left the frame, or the
+cut keeps nothing of it. The score is the agreement of the warped mask and the cut.
+docs/tracker.md has the measurements.
 """
 
 from __future__ import annotations
@@ -47,10 +51,10 @@ class SegmentSettings:
     preset: str = "medium"  # DIS preset
     max_side: int = 960  # frames larger than this (long side) are processed downscaled
     graph_cut: bool = True  # False: threshold the log-odds (preview)
-    prior_weight: float = 1.0  # weight of the flow prior's log-odds
+    prior_weight: float = 1.0  # weight of the shape prior's log-odds
     colour_weight: float = 1.0  # weight of the colour log-odds
     smoothness: float = 2.0  # pairwise weight of the graph cut (log-odds units)
-    blur: float = 0.06  # prior blur, as a fraction of the object's size (sqrt of area)
+    blur: float = 0.06  # the shape prior's ramp, as a fraction of the object's size (sqrt of area)
     memory: float = 0.3  # weight of the newest frame in the running object/background models
     given_share: float = 0.5  # share of the given frame(s) in the object's colour model
     motion_weight: float = 1.0  # weight of "moves like the object, not like its surroundings"
