@@ -135,20 +135,11 @@ def ecc_align(
     ``image_mask`` selects the image pixels that belong to the object. Returns
     (refined motion, correlation) or None when ECC diverges.
     """
-    # ECC's warp maps template coordinates to image coordinates, as ``init`` does. It
-    # filters the whole image every call: hand it only the part around the object (its
-    # mask's box with a margin as wide as ECC may move), which is all it looks at.
-    box = bbox(image_mask)
-    if box is None:
-        return None
+    # ECC's warp maps template coordinates to image coordinates, as ``init`` does.
     th, tw = template.shape[:2]
-    m = 16 + max(th, tw) // 4
-    x0, y0 = max(0, box[0] - m), max(0, box[1] - m)
-    x1, y1 = min(image.shape[1], box[2] + m), min(image.shape[0], box[3] + m)
     warp0 = init.astype(np.float32)
-    warp0[:, 2] -= (x0, y0)
-    img = np.ascontiguousarray(image[y0:y1, x0:x1], np.float32)
-    msk = np.ascontiguousarray(image_mask[y0:y1, x0:x1], np.uint8)
+    img = image.astype(np.float32)
+    msk = image_mask.astype(np.uint8)
     tmpl = template.astype(np.float32)
     # Each iteration costs the template's area: align a large object at a coarser scale
     # (sub-pixel there is still within a pixel or two here).
@@ -166,8 +157,6 @@ def ecc_align(
         log.debug("ECC did not converge: %s", exc)
         return None
     warp[:, 2] /= s
-    warp[:, 2] += (x0, y0)
-    th, tw = template.shape[:2]
     return nearest_similarity(warp.astype(np.float64), ((tw - 1) / 2, (th - 1) / 2)), float(cc)
 
 

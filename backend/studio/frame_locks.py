@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 STRIPES = 1024  # lock files per Label Studio server: bounded, rare false sharing
 HOLD_SECONDS = 300.0  # a Redis lock outlives a write that waits out a Label Studio blip
+REDIS_RETRY_SECONDS = 60.0  # how long a write waits for Redis to come back
+
+log = logging.getLogger(__name__)
 
 
 class FrameLocks:
@@ -55,11 +60,30 @@ class FrameLocks:
         connection = redis.Redis.from_url(self.redis_url)
         lock = connection.lock(f"samvid:frame-write:{self.namespace}:{int(task_id)}",
                                timeout=HOLD_SECONDS, sleep=0.05, thread_local=False)
-        lock.acquire()
+        _riding_out_redis(lock.acquire)
         try:
             yield
         finally:
             try:
-                lock.release()
+                _riding_out_redis(lock.release)
             except redis.exceptions.LockError:
                 pass  # expired: held past HOLD_SECONDS, someone else may hold it now
+
+
+def _riding_out_redis(fn: Callable[[], object], seconds: float = REDIS_RETRY_SECONDS) -> None:
+    """``fn()``, tried again while Redis is unreachable (a restart), for up to ``seconds``:
+    a job rides out a Redis restart rather than failing at its next frame."""
+    import redis
+
+    deadline = time.monotonic() + seconds
+    delay = 0.25
+    while True:
+        try:
+            fn()
+            return
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("Redis unreachable while taking a frame's write lock (%s); retry in %.2f s", exc, delay)
+            time.sleep(delay)
+            delay = min(2 * delay, 2.0)
