@@ -13,11 +13,10 @@ import collections
 import json
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.config import SchemathesisConfig
+from services import http_server
 
 from samvid.app import create_app
 from samvid.auth import basic_auth_header
@@ -137,14 +137,8 @@ class _RefusingStudio(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def refusing_studio() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RefusingStudio)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(_RefusingStudio) as url:
+        yield url
 
 
 @pytest.fixture

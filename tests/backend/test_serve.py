@@ -16,6 +16,12 @@ def _env(tmp_path) -> dict[str, str]:
     return dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), SAMVID_MODEL="")
 
 
+def _serve(port: int, env: dict, *args: str) -> subprocess.Popen:
+    """``samvid serve --port PORT ARGS`` in its own process, output captured."""
+    return subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port), *args],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def test_serve_without_weights_exits_at_start_naming_the_fix(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "samvid.cli", "serve", "--port", str(free_port())],
                           env=_env(tmp_path), capture_output=True, text=True, timeout=120)
@@ -26,9 +32,7 @@ def test_serve_without_weights_exits_at_start_naming_the_fix(tmp_path):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_falls_back_to_classic_and_says_so(tmp_path, workers):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port),
-                             "--fallback", "classic", "--workers", str(workers)],
-                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _serve(port, _env(tmp_path), "--fallback", "classic", "--workers", str(workers))
     try:
         wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["model_version"].startswith(
@@ -56,9 +60,7 @@ def test_metrics_of_several_workers_add_up_whichever_worker_answers(tmp_path):
     image = write_png(tmp_path / "f.png", 40, 30)
     env = dict(_env(tmp_path), SAMVID_LOCAL_ROOTS=str(tmp_path), SAMVID_PRECOMPUTE="0")
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port),
-                             "--model", "standin", "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _serve(port, env, "--model", "standin", "--workers", "2")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 120, "serve", proc)
@@ -80,9 +82,7 @@ def test_metrics_of_several_workers_add_up_whichever_worker_answers(tmp_path):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_default_start_is_a_production_server_with_no_development_warning(tmp_path, workers):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port),
-                             "--model", "standin", "--workers", str(workers)],
-                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _serve(port, _env(tmp_path), "--model", "standin", "--workers", str(workers))
     try:
         wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["status"] == "UP"
@@ -95,9 +95,7 @@ def test_the_default_start_is_a_production_server_with_no_development_warning(tm
 
 def test_the_development_server_runs_only_behind_dev(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port),
-                             "--model", "standin", "--dev"],
-                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _serve(port, _env(tmp_path), "--model", "standin", "--dev")
     try:
         wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
     finally:

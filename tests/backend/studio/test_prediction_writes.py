@@ -5,16 +5,16 @@ heard), the frame still ends with exactly one samvid prediction."""
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
+from clips import import_clip, predictions
+from ls_requests import BRUSH_CONFIG
+from services import http_server
 
 from samvid.studio.client import Studio
-from tests.backend.clips import import_clip, predictions
-from tests.backend.ls_requests import BRUSH_CONFIG
 
 pytestmark = pytest.mark.studio
 
@@ -47,14 +47,8 @@ def answer_dropping_proxy(target: str, drops: int = 1) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as url:
+        yield url
 
 
 def test_a_write_whose_answer_is_lost_leaves_one_prediction(label_studio) -> None:
