@@ -40,6 +40,7 @@ from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.flow_engine import MODES as RIGID_MODES
 from samvid.tracker.flow_engine import _FlowRun
+from samvid.tracker.metrics import region_iou
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +335,8 @@ class _SegmentRun:
         b = bins[y0:y1, x0:x1]
         colour = np.log((fg[b] + 1e-5) / (bg[b] + 1e-5))
         colour = np.clip(colour, -4, 4)
-        shape = warped >= 0.5
+        carried = warped >= 0.5  # the previous mask, where the flow carries it
+        shape = carried
         if rigid is not None:
             # The given view aligned onto this frame: its outline does not drift as the
             # warped one does. It is the prior while it holds (ECC lock), or while it
@@ -346,7 +348,7 @@ class _SegmentRun:
         prior = shape_prior(shape, sigma)
         unary = self.cfg.prior_weight * prior + self.cfg.colour_weight * colour
         if self.cfg.motion_weight:
-            unary += self.cfg.motion_weight * motion_cue(back, warped >= 0.5)
+            unary += self.cfg.motion_weight * motion_cue(back, carried)
         if self.cfg.graph_cut:
             cut = graph_cut(img[y0:y1, x0:x1], unary, self.cfg.smoothness)
         else:
@@ -354,10 +356,7 @@ class _SegmentRun:
         prob = np.zeros(hw, np.float32)
         crop = np.where(cut, 1 / (1 + np.exp(-np.clip(unary, -8, 8))), 0.0)
         prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
-        hard = warped >= 0.5
-        union = np.count_nonzero(hard | cut)
-        agree = np.count_nonzero(hard & cut) / union if union else 0.0
-        return prob, float(agree)
+        return prob, region_iou(carried, cut)
 
     def _shift(
         self, obj: _Object, gray: np.ndarray, box: tuple[int, int, int, int],

@@ -37,12 +37,14 @@ def run(args: argparse.Namespace) -> int:
     if not frames_dir(args.src, args.resolution).is_dir():
         raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
     names = args.seq or sequences(args.src, args.resolution)
-    make_engine(args.engine)  # an unknown engine or a model without weights: say so before any work
+    # An unknown engine or a model without weights: said before any work. Engines keep no
+    # state between runs, so one serves every sequence (a model is loaded once).
+    engine = make_engine(args.engine)
     failed = []
     for name in names:
         t0 = time.perf_counter()
         try:
-            n = track_sequence(make_engine(args.engine), args.src, name, args.out, args.resolution)
+            n = track_sequence(engine, args.src, name, args.out, args.resolution)
         except (OSError, ValueError) as exc:
             failed.append(name)
             print(f"{name}: FAILED ({exc})")
