@@ -20,13 +20,17 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 STRIPES = 1024  # lock files per Label Studio server: bounded, rare false sharing
-HOLD_SECONDS = 300.0  # a Redis lock outlives a write that waits out a Label Studio blip
+# A Redis lock lives this long unless its holder renews it (every third of it): a worker
+# killed mid-write frees the frame within seconds, a write waiting out a Label Studio
+# restart keeps it as long as it lives.
+HOLD_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 60.0  # how long a write waits for Redis to come back
 
 log = logging.getLogger(__name__)
@@ -61,9 +65,22 @@ class FrameLocks:
         lock = connection.lock(f"samvid:frame-write:{self.namespace}:{int(task_id)}",
                                timeout=HOLD_SECONDS, sleep=0.05, thread_local=False)
         _riding_out_redis(lock.acquire)
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(HOLD_SECONDS / 3):
+                try:
+                    lock.extend(HOLD_SECONDS, replace_ttl=True)
+                except redis.exceptions.RedisError as exc:
+                    log.warning("could not renew a frame's write lock (%s)", exc)
+
+        renewer = threading.Thread(target=renew, daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            stop.set()
+            renewer.join()
             try:
                 _riding_out_redis(lock.release)
             except redis.exceptions.LockError:
