@@ -16,6 +16,7 @@ import numpy as np
 
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
+from samvid.tracker.masks import bbox
 
 
 def _result(mask: np.ndarray, score: float = 1.0) -> ObjectResult:
@@ -56,7 +57,7 @@ class _BoxRun:
         bgr = image[..., ::-1].copy()
         out: dict[int, ObjectResult] = {}
         for o, m in given.items():
-            x0, y0, x1, y1 = flow.bbox(m) or (0, 0, 1, 1)
+            x0, y0, x1, y1 = bbox(m) or (0, 0, 1, 1)
             t = cv2.TrackerMIL_create()
             t.init(bgr, (x0, y0, x1 - x0, y1 - y0))
             self.trackers[o] = t

@@ -230,12 +230,6 @@ def largest_components(mask: np.ndarray, keep_fraction: float = 0.2) -> np.ndarr
     return np.isin(lab, keep)
 
 
-def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1), exclusive ends, of the True pixels; None when empty."""
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
-    return None if w == 0 or h == 0 else (x, y, x + w, y + h)
-
-
 def find_template(
     image: np.ndarray, template: np.ndarray, template_mask: np.ndarray, step: int = 2
 ) -> tuple[int, int, float] | None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
+from samvid.tracker.masks import bbox
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class _Obj:
 
 
 def _reference(gray: np.ndarray, rgb_blur: np.ndarray, mask: np.ndarray) -> _Obj:
-    x0, y0, x1, y1 = flow.bbox(mask >= 0.5) or (0, 0, 1, 1)
+    x0, y0, x1, y1 = bbox(mask >= 0.5) or (0, 0, 1, 1)
     pad = 6
     h, w = mask.shape
     x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
@@ -215,7 +216,7 @@ class _FlowRun:
             obj = self.objs[o]
             if obj.visible is None or obj.lost:
                 continue
-            b = flow.bbox(obj.visible)
+            b = bbox(obj.visible)
             if b is None:
                 continue
             v = obj.velocity
@@ -249,7 +250,7 @@ class _FlowRun:
         """Look for the object's last view around its last place (radius: its speed x2)."""
         if obj.visible is None or self.prev_gray is None:
             return None
-        box = flow.bbox(obj.visible)
+        box = bbox(obj.visible)
         if box is None:
             return None
         x0, y0, x1, y1 = box
@@ -286,7 +287,7 @@ class _FlowRun:
                 self._redetect(obj, gray, o)
             if not obj.lost:
                 shapes[o] = flow.warp_affine(obj.ref_mask, obj.motion, (h, w)) >= 0.5
-        boxes = {o: b for o, sh in shapes.items() if (b := flow.bbox(sh)) is not None}
+        boxes = {o: b for o, sh in shapes.items() if (b := bbox(sh)) is not None}
         result: dict[int, tuple[np.ndarray | None, float]] = {o: (None, 0.0) for o in ids if o not in given}
         self.prev_owner = np.zeros((h, w), np.int32)
         if not boxes:

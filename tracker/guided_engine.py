@@ -18,6 +18,7 @@ from samvid.models.base import Segmenter
 from samvid.prompts import Prompt
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
+from samvid.tracker.masks import bbox, iou
 
 MIN_SCORE = 0.5  # below this predicted IoU the segmenter's mask is not trusted
 MIN_AGREEMENT = 0.5  # IoU with the warp below which the segmenter has jumped elsewhere
@@ -32,7 +33,7 @@ def prompt_from_mask(mask: np.ndarray, margin: float = 0.1) -> Prompt | None:
     >>> prompt_from_mask(m).box
     (3.0, 4.0, 15.0, 16.0)
     """
-    box = flow.bbox(mask)
+    box = bbox(mask)
     if box is None:
         return None
     x0, y0, x1, y1 = box
@@ -42,11 +43,6 @@ def prompt_from_mask(mask: np.ndarray, margin: float = 0.1) -> Prompt | None:
     inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
     y, x = np.unravel_index(int(np.argmax(inside)), inside.shape)
     return Prompt(points=((x + 0.5, y + 0.5),), labels=(1,), box=grown)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
 class GuidedEngine(Engine):

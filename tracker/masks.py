@@ -1,9 +1,13 @@
-"""The value that crosses every boundary: masks of some objects on one frame."""
+"""The value that crosses every boundary (masks of some objects on one frame) and the
+small helpers on masks: IoU, bounding box, DAVIS palette PNG reading and writing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
+import cv2
 import numpy as np
 
 
@@ -43,3 +47,71 @@ class FrameMasks:
             np.zeros(0, np.float32),
             np.zeros(0, bool),
         )
+
+
+# ------------------------------------------------------------------ helpers
+# The one home of the small mask helpers every part uses (tracker engines, metrics,
+# box tracking, the export formats), so they agree on conventions.
+#
+# Empty masks: two empty masks are identical, so their IoU is 1.0 (as DAVIS scores an
+# object absent from both prediction and ground truth); an empty mask has no box (None).
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """|a & b| / |a | b| of two masks, and 1.0 when both are empty (the DAVIS J convention).
+
+    >>> a = np.zeros((4, 4), bool); a[:2] = True
+    >>> iou(a, a[::-1]), iou(a, a), iou(~a & a, ~a & a)
+    (0.0, 1.0, 1.0)
+    """
+    a, b = a.astype(bool, copy=False), b.astype(bool, copy=False)
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)`` in pixel edges (exclusive ends) around the True pixels; None
+    when the mask is empty.
+
+    >>> m = np.zeros((4, 4), bool); m[1:3, 2] = True
+    >>> bbox(m)
+    (2, 1, 3, 3)
+    """
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return None if w == 0 or h == 0 else (x, y, x + w, y + h)
+
+
+@cache
+def palette() -> bytes:
+    """The PASCAL VOC / DAVIS palette, 768 bytes of RGB: id 1 red, 2 green, 3 yellow, ..."""
+    colours = np.zeros((256, 3), np.uint8)
+    for index in range(256):
+        value, shift = index, 7
+        while value:
+            for channel in range(3):
+                colours[index, channel] |= ((value >> channel) & 1) << shift
+            value >>= 3
+            shift -= 1
+    return colours.tobytes()
+
+
+def write_label_png(path: Path, ids: np.ndarray) -> None:
+    """Write uint8 (H, W) object ids as a DAVIS palette PNG (pixel value = object id);
+    makes the parent folder."""
+    from PIL import Image
+
+    image = Image.fromarray(ids.astype(np.uint8), mode="P")
+    image.putpalette(palette())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+def read_label_png(path: Path) -> np.ndarray:
+    """uint8 (H, W) object ids of a label PNG: the palette index of a palette PNG (DAVIS),
+    the value of a grey one; other modes are converted to grey first."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.mode not in ("P", "L"):
+            image = image.convert("L")
+        return np.array(image, dtype=np.uint8)

@@ -40,6 +40,7 @@ from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.flow_engine import MODES as RIGID_MODES
 from samvid.tracker.flow_engine import _FlowRun
+from samvid.tracker.masks import bbox
 from samvid.tracker.metrics import region_iou
 
 log = logging.getLogger(__name__)
@@ -307,7 +308,7 @@ class _SegmentRun:
                 return None  # hidden, and the rigid search has not found it again
             obj.mask = rigid[0]  # found again
         hw = gray.shape
-        box = flow.bbox(obj.mask)
+        box = bbox(obj.mask)
         assert box is not None
         size = _size(obj.mask)
         vx, vy = obj.velocity
