@@ -25,7 +25,7 @@ from samvid.settings import Settings
 from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, parse_config
-from samvid.studio.results import brush_result, decode_mask, polygon_result
+from samvid.studio.results import decode_mask, mask_region
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import make_engine
 
@@ -346,12 +346,11 @@ def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list
     """Label Studio regions for one frame's masks: one per visible object, with its extras."""
     result: list[dict[str, Any]] = []
     scores: list[float] = []
-    encode = brush_result if target.mask_type == "brushlabels" else polygon_result
     for k, seed in enumerate(seeds):
         if not fm.visible[k]:
             continue  # a vanished object gets no region; it returns with the same id
-        region = encode(fm.masks[k], from_name=target.mask_control, to_name=target.image_name,
-                        labels=[seed.label], region_id=seed.region_id, score=float(fm.scores[k]))
+        region = mask_region(fm.masks[k], target, [seed.label], region_id=seed.region_id,
+                             score=float(fm.scores[k]))
         if region is None:
             continue
         result.append(region)

@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from label_studio_sdk.converter import brush
 
+from samvid.studio.protocol import MaskTarget
+
 Result = dict[str, Any]
 
 
@@ -103,6 +105,22 @@ def polygon_result(
     if score is not None:
         result["score"] = float(score)
     return result
+
+
+def mask_region(
+    mask: np.ndarray,
+    target: MaskTarget,
+    labels: list[str],
+    *,
+    region_id: str | None = None,
+    item_index: int | None = None,
+    score: float | None = None,
+) -> Result | None:
+    """The region a project's mask control takes for ``mask``: a brush region or a
+    polygon, as its label config says; None when a polygon has nothing to outline."""
+    encode = brush_result if target.mask_type == "brushlabels" else polygon_result
+    return encode(mask, from_name=target.mask_control, to_name=target.image_name, labels=labels,
+                  region_id=region_id, item_index=item_index, score=score)
 
 
 def decode_brush(result: Result) -> np.ndarray:
