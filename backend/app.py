@@ -29,7 +29,7 @@ from samvid.propagation import PropagationRequest, human_annotated
 from samvid.settings import Settings
 from samvid.studio import protocol, video
 from samvid.studio.events import propagation_from_event
-from samvid.studio.results import brush_result, polygon_result
+from samvid.studio.results import mask_region
 
 log = logging.getLogger("samvid.http")
 
@@ -160,7 +160,8 @@ def create_app(
             timed = predictor.predict(ref, smart.prompt, (smart.width, smart.height), tasks[0].get("id"))
             cached = cached and timed.embed_cached
             g.note = f"{'cached' if timed.embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
-            region = _region(target, timed.prediction.mask, label, smart.item_index, timed.prediction.score)
+            region = mask_region(timed.prediction.mask, target, [label], item_index=smart.item_index,
+                                 score=timed.prediction.score)
             if region is not None:
                 results.append(region)
                 scores.append(timed.prediction.score)
@@ -224,18 +225,6 @@ def _json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
-
-
-def _region(target: protocol.MaskTarget, mask, label: str, item_index: int | None, score: float):
-    encode = brush_result if target.mask_type == "brushlabels" else polygon_result
-    return encode(
-        mask,
-        from_name=target.mask_control,
-        to_name=target.image_name,
-        labels=[label],
-        item_index=item_index,
-        score=score,
-    )
 
 
 def _automatic(predictor: Predictor, settings: Settings, tasks: list, target, cache: AutoRegionsCache) -> list:

@@ -292,16 +292,14 @@ def automatic_regions(predictor: Predictor, image_ref: str, task_id: int | None,
     Uses (and fills) the predictor's embedding cache, so a frame that was precomputed
     costs only the decoder passes. Raises NoEverythingMode for segmenters without one.
     """
-    from samvid.studio.results import brush_result, polygon_result
+    from samvid.studio.results import mask_region
 
     require_everything(predictor.segmenter)
     emb, _cached = predictor.embedding(image_ref, task_id)
     decode = point_decoder(predictor.segmenter, emb)
-    encode = brush_result if target.mask_type == "brushlabels" else polygon_result
     regions = []
     for auto in segment_everything(decode, emb.image_size, config):
-        region = encode(auto.mask, from_name=target.mask_control, to_name=target.image_name,
-                        labels=[label], score=auto.score)
+        region = mask_region(auto.mask, target, [label], score=auto.score)
         if region is not None:
             regions.append(region)
     return regions

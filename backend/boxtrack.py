@@ -9,22 +9,20 @@ import numpy as np
 from samvid.models.base import Segmenter
 from samvid.prompts import Prompt
 from samvid.tracker.engine import Engine, FramesSource
+from samvid.tracker.masks import bbox
 
 Box = tuple[float, float, float, float]
 
 
 def mask_box(mask: np.ndarray) -> Box | None:
-    """Tight box (x0, y0, x1, y1) in pixel edges around a bool mask; None when empty.
+    """``masks.bbox`` as the float box Label Studio regions carry; None when empty.
 
     >>> m = np.zeros((4, 4), bool); m[1:3, 2] = True
     >>> mask_box(m)
     (2.0, 1.0, 3.0, 3.0)
     """
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    if len(xs) == 0:
-        return None
-    return float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)
+    box = bbox(mask)
+    return None if box is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
 
 
 def seed_mask(frames: FramesSource, frame: int, box: Box, segmenter: Segmenter | None) -> np.ndarray:

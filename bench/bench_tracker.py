@@ -30,11 +30,11 @@ import numpy as np
 
 from samvid.tracker.davis import JpegFolder, frames_dir, label_map, masks_of, sequences
 from samvid.tracker.engines import ENGINES, make_engine
+from samvid.tracker.masks import read_label_png
 from samvid.tracker.metrics import (
     SequenceScore,
     annotations_dir,
     dataset_mean,
-    read_label_map,
     score_sequence,
 )
 from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
@@ -70,7 +70,7 @@ def real(engines: list[str], root: Path) -> None:
         frames_src = JpegFolder.of(frames_dir(root) / name)
         frames = [frames_src[i] for i in range(len(frames_src))]
         ann = annotations_dir(root) / name
-        gt = [read_label_map(ann / (f.stem + ".png")) for f in frames_src.files]
+        gt = [read_label_png(ann / (f.stem + ".png")) for f in frames_src.files]
         for e in engines:
             t = time.perf_counter()
             pred, _ = frame_times(e, frames, gt[0])

@@ -17,9 +17,8 @@ import cv2
 import numpy as np
 
 from samvid.tracker.engine import Engine
-from samvid.tracker.masks import FrameMasks
-from samvid.tracker.metrics import annotations_dir, read_label_map
-from samvid.tracker.synthetic import write_labels_png
+from samvid.tracker.masks import FrameMasks, read_label_png, write_label_png
+from samvid.tracker.metrics import annotations_dir
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def track_sequence(
     first_png = annotations_dir(root, resolution) / name / (frames.files[0].stem + ".png")
     if not first_png.is_file():
         raise FileNotFoundError(f"{name}: no mask for its first frame ({first_png})")
-    first = read_label_map(first_png)
+    first = read_label_png(first_png)
     out = Path(out_root) / "Annotations" / name
     out.mkdir(parents=True, exist_ok=True)
     n = 0
@@ -95,7 +94,7 @@ def track_sequence(
     for o, m in masks_of(first).items():
         engine.add_mask(state, 0, o, m)
     for fm in engine.propagate(state, 0):
-        write_labels_png(out / (frames.files[fm.frame].stem + ".png"), label_map(fm))
+        write_label_png(out / (frames.files[fm.frame].stem + ".png"), label_map(fm))
         n += 1
     log.info("%s: %d frames, %.1f frames/s, skipped %s", name, n, state.progress.fps, state.progress.skipped)
     return n

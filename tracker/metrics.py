@@ -21,14 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# J is the IoU of masks.py (1.0 for two empty masks, as DAVIS scores them).
+from samvid.tracker.masks import iou as region_iou
+from samvid.tracker.masks import read_label_png
+
 BOUND_TH = 0.008
-
-
-def region_iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """J: |pred & gt| / |pred | gt|, and 1.0 when both are empty."""
-    pred, gt = pred.astype(bool), gt.astype(bool)
-    union = np.count_nonzero(pred | gt)
-    return 1.0 if union == 0 else np.count_nonzero(pred & gt) / union
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:
@@ -156,16 +153,6 @@ def annotations_dir(root: Path | str, resolution: str = "480p") -> Path:
     return ann if ann.is_dir() else root
 
 
-def read_label_map(path: Path) -> np.ndarray:
-    """A DAVIS annotation PNG as uint8 ids (palette index; grey PNGs are taken as is)."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        if im.mode not in ("P", "L"):
-            im = im.convert("L")
-        return np.asarray(im, dtype=np.uint8)
-
-
 def evaluate_folders(
     pred_root: Path | str, gt_root: Path | str, sequences: Sequence[str] | None = None,
     skip_last: bool = False, resolution: str = "480p",
@@ -178,9 +165,9 @@ def evaluate_folders(
         gt_files = sorted((gt_dir / name).glob("*.png"))
         if not gt_files:
             raise FileNotFoundError(f"no ground-truth PNGs in {gt_dir / name}")
-        gt = [read_label_map(p) for p in gt_files]
+        gt = [read_label_png(p) for p in gt_files]
         pred = (
-            read_label_map(pred_dir / name / p.name) if (pred_dir / name / p.name).exists()
+            read_label_png(pred_dir / name / p.name) if (pred_dir / name / p.name).exists()
             else np.zeros_like(g)
             for p, g in zip(gt_files, gt)
         )

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from samvid.tracker.flow import motion_blur_kernel
+from samvid.tracker.masks import write_label_png
 
 log = logging.getLogger(__name__)
 
@@ -141,20 +142,6 @@ def shape_alpha(shape: str, h: int, w: int, seed: int) -> np.ndarray:
     img = np.zeros((h, w), np.uint8)
     cv2.fillPoly(img, [pts], 255, lineType=cv2.LINE_AA, shift=sub)
     return img.astype(np.float32) / 255.0
-
-
-def davis_palette() -> np.ndarray:
-    """The 256-entry PASCAL VOC / DAVIS palette, (256, 3) uint8."""
-    pal = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
 
 
 # ---------------------------------------------------------------- rendering
@@ -410,15 +397,6 @@ def render_still(
     return img, {o.obj_id: labels == o.obj_id for o in objs}
 
 
-def write_labels_png(path: Path, labels: np.ndarray) -> None:
-    """Write a DAVIS palette PNG (pixel value = object id)."""
-    from PIL import Image
-
-    im = Image.fromarray(labels.astype(np.uint8), mode="P")
-    im.putpalette(davis_palette().tobytes())
-    im.save(path)
-
-
 JPEG_QUALITY = 92  # of the DAVIS folders written here (what DAVIS ships)
 
 
@@ -443,7 +421,7 @@ def write_sequence(
     for i in range(len(video)):
         img, labels = video.render(i)
         cv2.imwrite(str(img_dir / f"{i:05d}.jpg"), img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        write_labels_png(ann_dir / f"{i:05d}.png", labels)
+        write_label_png(ann_dir / f"{i:05d}.png", labels)
     return img_dir
 
 

@@ -16,11 +16,9 @@ reported as ``lossy``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from samvid.export.frames import (
     Category,
@@ -32,27 +30,7 @@ from samvid.export.frames import (
     save_image,
 )
 from samvid.export.manifest import ManifestWriter, read_manifest
-
-
-@cache
-def palette() -> bytes:
-    """The PASCAL VOC / DAVIS palette: id 1 red, 2 green, 3 yellow, ... (768 bytes)."""
-    colours = np.zeros((256, 3), np.uint8)
-    for index in range(256):
-        value, shift = index, 7
-        while value:
-            for channel in range(3):
-                colours[index, channel] |= ((value >> channel) & 1) << shift
-            value >>= 3
-            shift -= 1
-    return colours.tobytes()
-
-
-def write_png(path: Path, ids: np.ndarray) -> None:
-    image = Image.fromarray(ids.astype(np.uint8), mode="P")
-    image.putpalette(palette())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+from samvid.tracker.masks import read_label_png, write_label_png
 
 
 class DavisWriter:
@@ -79,7 +57,7 @@ class DavisWriter:
                                   f"{overlap} pixels: the larger id keeps them", **where)
             ids[mask] = object_id
             written.append(object_id)
-        write_png(self.out / "Annotations" / frame_file(frame.clip, frame.frame, ".png"), ids)
+        write_label_png(self.out / "Annotations" / frame_file(frame.clip, frame.frame, ".png"), ids)
         image = save_image(frame, self.out / "JPEGImages")
         self.manifest.add(frame, image, written)
 
@@ -92,14 +70,6 @@ class DavisWriter:
         return self.manifest.close(self.out)
 
 
-def read_png(path: Path) -> np.ndarray:
-    """(H, W) uint8 object ids of a DAVIS annotation (palette index, not colour)."""
-    with Image.open(path) as image:
-        if image.mode != "P":
-            raise ValueError(f"{path} is not a palette PNG (mode {image.mode})")
-        return np.array(image)
-
-
 def load(out: Path) -> Iterator[ExportFrame]:
     """Frames of a DAVIS export, by clip then frame (the inverse of ``DavisWriter``)."""
     out = Path(out)
@@ -107,7 +77,7 @@ def load(out: Path) -> Iterator[ExportFrame]:
     for clip in sorted(manifest["clips"], key=lambda c: c["clip"]):
         objects = {int(k): v for k, v in clip["objects"].items()}
         for entry in clip["frames"]:
-            ids = read_png(out / "Annotations" / clip["folder"] / f"{entry['frame']:05d}.png")
+            ids = read_label_png(out / "Annotations" / clip["folder"] / f"{entry['frame']:05d}.png")
             present = [int(v) for v in np.unique(ids) if v]
             masks = frame_masks(entry["frame"], *ids.shape,
                                 [(o, ids == o, 1.0) for o in present])

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from samvid.tracker.masks import FrameMasks
+from samvid.tracker.masks import FrameMasks, bbox
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +139,11 @@ def decode_rle(rle: dict) -> np.ndarray:
 
 def bbox_area(mask: np.ndarray) -> tuple[list[float], int]:
     """COCO ``[x, y, w, h]`` box and pixel area of a mask."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    box = bbox(mask)
+    if box is None:
         return [0.0, 0.0, 0.0, 0.0], 0
-    x0, y0 = int(xs.min()), int(ys.min())
-    return [float(x0), float(y0), float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)], len(xs)
+    x0, y0, x1, y1 = box
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)], int(np.count_nonzero(mask))
 
 
 @dataclass(frozen=True)

@@ -52,13 +52,13 @@ from samvid.models.classic_ops import (
     expand,
     grabcut,
     is_flat,
-    mask_box,
     scale_to,
     separation,
     upsample,
 )
 from samvid.postprocess import area_threshold, clean_mask
 from samvid.prompts import Prompt
+from samvid.tracker.masks import bbox
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ class ClassicSegmenter(Segmenter):
         if square[3] < h:
             sides.append(fg[r1 - 1, c0:c1])
         touch = float(np.concatenate(sides).mean()) if sides else 0.0
-        box = mask_box(fg)
+        box = bbox(fg)
         if box is None:
             return touch, None
         fx0, fy0, fx1, fy1 = box

@@ -56,14 +56,6 @@ def cover_points(box: Box, points: list[Point], size: tuple[int, int]) -> Box:
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def mask_box(mask: np.ndarray) -> Box | None:
-    """Whole-pixel bounding box of a boolean mask, or None when it is empty."""
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
 def disk(mask: np.ndarray, centre: Point, radius: float, value: int) -> None:
     cv2.circle(mask, (int(centre[0]), int(centre[1])), max(1, round(radius)), value, thickness=-1)
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from samvid.models.classic import ClassicSegmenter
 from samvid.models.standin import StandInSegmenter
-from samvid.tracker.guided_engine import GuidedEngine, iou, prompt_from_mask
+from samvid.tracker.guided_engine import GuidedEngine, prompt_from_mask
+from samvid.tracker.masks import iou
 
 
 def _texture(rng, shape):

@@ -173,11 +173,12 @@ def test_on_real_video_the_default_engine_beats_copying_the_first_mask(davis16, 
     # Real footage with a human mask on every frame (DAVIS 2016): a fast deforming dog
     # behind poles, a skater leaving the frame, a motorbike behind a flower pot.
     from samvid.tracker.davis import JpegFolder, label_map, masks_of
-    from samvid.tracker.metrics import read_label_map, score_sequence
+    from samvid.tracker.masks import read_label_png
+    from samvid.tracker.metrics import score_sequence
 
     source = JpegFolder.of(davis16 / "JPEGImages" / sequence)
     frames = [source[i] for i in range(len(source))]
-    gt = [read_label_map(davis16 / "Annotations" / sequence / (f.stem + ".png")) for f in source.files]
+    gt = [read_label_png(davis16 / "Annotations" / sequence / (f.stem + ".png")) for f in source.files]
     scores = {}
     for name in ("flow", "copy"):
         engine = make_engine(name)

@@ -14,6 +14,7 @@ from samvid.export import FORMATS, davis
 from samvid.export.frames import Category, ExportFrame, Problems, frame_masks
 from samvid.export.identity import ClipRegions, Region
 from samvid.export.reader import ProjectSchema
+from samvid.tracker import masks
 
 CATEGORIES = [Category(1, "car"), Category(2, "person")]
 # The shape of labeling_configs/multi_object.xml, with two mask tools sharing a class.
@@ -56,7 +57,7 @@ def test_an_empty_frame_and_a_weird_clip_name_survive(fmt, tmp_path):
 
 
 def test_davis_palette_is_the_voc_palette():
-    colours = np.frombuffer(davis.palette(), np.uint8).reshape(256, 3)
+    colours = np.frombuffer(masks.palette(), np.uint8).reshape(256, 3)
     assert colours[:4].tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]
     assert colours[255].tolist() == [224, 224, 192]
 

@@ -1,0 +1,70 @@
+"""The one home of mask helpers: IoU, bounding box, DAVIS palette PNGs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samvid.tracker import masks
+
+
+def rect(y0: int, y1: int, x0: int, x1: int, shape: tuple[int, int] = (10, 10)) -> np.ndarray:
+    m = np.zeros(shape, bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_iou_is_intersection_over_union() -> None:
+    assert masks.iou(rect(0, 4, 0, 4), rect(0, 4, 2, 6)) == pytest.approx(8 / 24)
+
+
+def test_two_empty_masks_agree_fully_as_davis_scores_them() -> None:
+    empty = np.zeros((5, 5), bool)
+    assert masks.iou(empty, empty) == 1.0
+
+
+def test_an_empty_mask_against_a_non_empty_one_scores_zero() -> None:
+    assert masks.iou(np.zeros((10, 10), bool), rect(1, 3, 1, 3)) == 0.0
+
+
+def test_metrics_j_is_the_same_function() -> None:
+    from samvid.tracker.metrics import region_iou
+
+    assert region_iou is masks.iou
+
+
+def test_bbox_has_exclusive_ends_and_none_for_an_empty_mask() -> None:
+    assert masks.bbox(rect(2, 5, 3, 4)) == (3, 2, 4, 5)
+    assert masks.bbox(np.zeros((4, 4), bool)) is None
+
+
+def test_every_box_format_derives_from_the_one_bbox() -> None:
+    from samvid.boxtrack import mask_box
+    from samvid.export.frames import bbox_area
+
+    m = rect(2, 5, 3, 7)
+    assert mask_box(m) == (3.0, 2.0, 7.0, 5.0)
+    assert bbox_area(m) == ([3.0, 2.0, 4.0, 3.0], 12)
+    assert mask_box(np.zeros((4, 4), bool)) is None
+    assert bbox_area(np.zeros((4, 4), bool)) == ([0.0, 0.0, 0.0, 0.0], 0)
+
+
+def test_a_label_png_round_trips_its_ids_with_the_davis_colours(tmp_path) -> None:
+    from PIL import Image
+
+    ids = np.zeros((6, 8), np.uint8)
+    ids[1:3, 1:4], ids[4:, 5:] = 1, 200
+    path = tmp_path / "deep" / "00000.png"
+    masks.write_label_png(path, ids)
+    np.testing.assert_array_equal(masks.read_label_png(path), ids)
+    with Image.open(path) as image:
+        assert image.mode == "P"
+        assert image.convert("RGB").getpixel((1, 1)) == (128, 0, 0)  # id 1 is DAVIS red
+
+
+def test_a_grey_label_png_is_read_as_its_values(tmp_path) -> None:
+    from PIL import Image
+
+    ids = np.array([[0, 3], [3, 0]], np.uint8)
+    Image.fromarray(ids, mode="L").save(tmp_path / "g.png")
+    np.testing.assert_array_equal(masks.read_label_png(tmp_path / "g.png"), ids)
