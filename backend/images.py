@@ -12,7 +12,7 @@ import io
 import ipaddress
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urljoin, urlparse
 
@@ -37,6 +37,11 @@ class ImageSource:
     max_bytes: int = 64 * 1024**2
     max_pixels: int = 64_000_000
     timeout: float = 20.0
+    # The server refuses hosts that resolve to private addresses (a task URL must not
+    # reach its intranet); a command run by the user on their own machine may read them.
+    public_hosts_only: bool = True
+    # Keep-alive across many fetches (an export); None: a connection per fetch.
+    session: requests.Session | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImageSource:
@@ -51,8 +56,7 @@ class ImageSource:
         )
 
     def _is_label_studio(self, url: str) -> bool:
-        ls, other = urlparse(self.label_studio_url), urlparse(url)
-        return (ls.scheme, ls.hostname, ls.port) == (other.scheme, other.hostname, other.port)
+        return is_same_origin(self.label_studio_url, url)
 
     def fetch(self, ref: str, task_id: int | None = None) -> bytes:
         """The raw bytes of ``ref``: a Label Studio URL, an http(s) URL or a local path."""
@@ -117,6 +121,8 @@ class ImageSource:
             return
         if self.allowed_hosts:
             raise ForbiddenSource(f"host {host!r} is not in SAMVID_ALLOWED_HOSTS")
+        if not self.public_hosts_only:
+            return
         try:
             infos = socket.getaddrinfo(host, None)
         except (socket.gaierror, UnicodeError) as exc:
@@ -132,11 +138,8 @@ class ImageSource:
     def _get(self, url: str, hops: int = 5) -> bytes:
         for _ in range(hops + 1):
             self._check_host(url)  # again after every redirect
-            headers = {}
-            if self._is_label_studio(url) and self.api_key:
-                headers["Authorization"] = f"Token {self.api_key}"
             try:
-                with requests.get(url, headers=headers, timeout=self.timeout, stream=True,
+                with (self.session or requests).get(url, headers=self.auth_headers(url), timeout=self.timeout, stream=True,
                                   allow_redirects=False) as resp:
                     if resp.is_redirect and resp.headers.get("Location"):
                         url = urljoin(url, resp.headers["Location"])
@@ -166,8 +169,25 @@ class ImageSource:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The one token-host rule: the Label Studio token goes to Label Studio's own
+        origin (scheme, host, port) and to nothing else; task URLs are data, not trust."""
+        if self.api_key and self._is_label_studio(url):
+            return {"Authorization": f"Token {self.api_key}"}
+        return {}
+
     def decode(self, data: bytes) -> np.ndarray:
         return decode_image(data, self.max_pixels)
+
+
+def is_same_origin(base: str, url: str) -> bool:
+    """Whether ``url`` is on ``base``'s origin (scheme, host and port).
+
+    >>> is_same_origin("http://ls:8080", "http://ls:8080/data/x.png"), is_same_origin("http://ls:8080", "http://ls/x")
+    (True, False)
+    """
+    a, b = urlparse(base), urlparse(url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
 def _safe(url: str) -> str:

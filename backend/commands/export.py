@@ -17,6 +17,7 @@ from samvid.export import FORMATS, Progress, export
 from samvid.export.frames import KINDS, ExportFrame, Problems
 from samvid.export.images import ImageFetcher
 from samvid.export.reader import ProjectReader
+from samvid.studio.client import Studio
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,15 @@ class TerminalProgress(Progress):
 def run(args: argparse.Namespace) -> int:
     if not args.api_key:
         raise BadRequest("no Label Studio token: pass --api-key or set LABEL_STUDIO_API_KEY")
+    studio = Studio(args.url, args.api_key)
     # Mixing two exports in one folder leaves stale frames that look valid: refuse.
     if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
         raise BadRequest(f"{args.out} is not empty: choose a new folder or pass --overwrite")
-    from label_studio_sdk import LabelStudio
-
-    client = LabelStudio(base_url=args.url, api_key=args.api_key)
     problems = Problems()
     reader = ProjectReader(
-        client,
+        studio,
         args.project,
-        fetcher=ImageFetcher(args.url, args.api_key) if args.images else None,
+        fetcher=ImageFetcher(studio.url, studio.api_key) if args.images else None,
         include_predictions=args.include_predictions,
         fill=args.fill,
         problems=problems,

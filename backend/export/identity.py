@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
+from samvid.studio.protocol import MASK_TAGS
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
 
-MASK_TYPES = ("brushlabels", "polygonlabels")
+MASK_TYPES = tuple(MASK_TAGS.values())  # result types of mask regions
 
 
 @dataclass

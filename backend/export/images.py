@@ -1,9 +1,9 @@
 """Fetch a frame task's image as Label Studio serves it, for copying into an export.
 
-Task URLs are data, not trusted configuration: the API token is sent only to
-the Label Studio server itself (relative URLs and URLs on its origin), never to
-another host. The bytes are copied as they are (no re-encoding), so the
-exported image is the exact image that was labelled.
+Fetching is ``samvid.images.ImageSource``'s, so the export follows the backend's one
+rule for the token: it goes to the Label Studio server itself (relative URLs and URLs
+on its origin) and never to another host, also after a redirect. The bytes are copied
+as they are (no re-encoding), so the exported image is the exact image that was labelled.
 """
 
 from __future__ import annotations
@@ -11,15 +11,20 @@ from __future__ import annotations
 import logging
 import mimetypes
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
 import requests
 
+from samvid.errors import SamvidError
+from samvid.images import ImageSource
+
 log = logging.getLogger(__name__)
 
 _TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/bmp": ".bmp"}
+# What the bytes say, trusted over the URL (an upload may be renamed).
+_MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"BM", ".bmp"))
 
 
 @dataclass(frozen=True)
@@ -36,38 +41,30 @@ class ImageUnavailable(Exception):
 
 class ImageFetcher:
     def __init__(self, base_url: str, api_key: str, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/") + "/"
-        self._origin = urlsplit(self.base_url)[:2]
-        self._headers = {"Authorization": f"Token {api_key}"}
-        self._session = requests.Session()
-        self.timeout = timeout
+        # The export runs as the user, on their machine: hosts on their own network are
+        # theirs to read (the server refuses them; see ImageSource.public_hosts_only).
+        self.source = ImageSource(base_url.rstrip("/"), api_key, timeout=timeout,
+                                  public_hosts_only=False, session=requests.Session())
 
-    def fetch(self, url: str) -> Image:
+    def fetch(self, url: str, task_id: int | None = None) -> Image:
         if not url:
             raise ImageUnavailable("task has no image URL")
-        full = urljoin(self.base_url, url)
-        if urlsplit(full).scheme not in ("http", "https"):
-            raise ImageUnavailable(f"cannot read image {url!r}: not an http(s) URL")
-        own = urlsplit(full)[:2] == self._origin
         try:
-            reply = self._session.get(
-                full, headers=self._headers if own else None, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            raise ImageUnavailable(f"image {url!r} could not be fetched: {exc}") from exc
-        if reply.status_code != 200:
-            raise ImageUnavailable(f"image {url!r} answered HTTP {reply.status_code}")
-        pixels = cv2.imdecode(np.frombuffer(reply.content, np.uint8), cv2.IMREAD_UNCHANGED)
+            data = self.source.fetch(url, task_id)
+        except SamvidError as exc:
+            raise ImageUnavailable(f"image {url!r}: {exc.message}") from exc
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             raise ImageUnavailable(f"image {url!r} is not a readable image")
-        ext = _extension(url, reply.headers.get("content-type", ""))
-        return Image(reply.content, ext, int(pixels.shape[0]), int(pixels.shape[1]))
+        return Image(data, _extension(url, data), int(pixels.shape[0]), int(pixels.shape[1]))
 
 
-def _extension(url: str, content_type: str) -> str:
-    ext = _TYPES.get(content_type.split(";")[0].strip().lower())
-    if ext:
-        return ext
+def _extension(url: str, data: bytes) -> str:
+    for magic, ext in _MAGIC:
+        if data.startswith(magic):
+            return ext
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
     # Local-files URLs carry the path in ?d=...; uploads carry it in the path.
     parts = urlsplit(url)
     path = parse_qs(parts.query).get("d", [parts.path])[0]

@@ -18,17 +18,13 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-import httpx
 import numpy as np
-from label_studio_sdk.core.api_error import ApiError
-from label_studio_sdk.label_interface import LabelInterface
 
-from samvid.errors import ConfigError, NotFound, StudioError
+from samvid.errors import ConfigError
 from samvid.export.frames import (
     ANNOTATION,
     PREDICTION,
@@ -39,11 +35,12 @@ from samvid.export.frames import (
 )
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable
+from samvid.studio.client import Studio
+from samvid.studio.protocol import parse_config
 from samvid.studio.results import decode_mask
 
 log = logging.getLogger(__name__)
 
-MASK_TAGS = ("BrushLabels", "PolygonLabels")
 SAMVID_MODEL_PREFIX = "samvid"
 
 
@@ -75,53 +72,22 @@ class ProjectSchema:
 
     @classmethod
     def from_config(cls, config: str) -> ProjectSchema:
-        interface = LabelInterface(config)
-        names: list[str] = []
-        numbers: list[str] = []
-        for control in interface.controls:
-            if control.tag in MASK_TAGS:
-                names += [n for n in control.labels if n not in names]
-            elif control.tag == "Number" and str(control.attr.get("perRegion", "")).lower() == "true":
-                numbers.append(control.name)
-        if not names:
+        """Read as propagation reads it (``protocol.parse_config``), so both agree on the
+        mask controls and on which control carries the object id."""
+        target = parse_config(config)
+        if not target.all_labels:
             raise ConfigError(
                 "the project's labeling config has no BrushLabels or PolygonLabels with labels: "
                 "nothing to export as masks"
             )
-        # Prefer the name the multi-object config uses; else the only per-region number.
-        id_control = "object_id" if "object_id" in numbers else (numbers[0] if numbers else None)
-        return cls([Category(i + 1, n) for i, n in enumerate(names)], id_control)
-
-
-@contextmanager
-def studio_calls(what: str) -> Iterator[None]:
-    """SDK and network failures become one ``StudioError`` saying what was being done."""
-    try:
-        yield
-    except ApiError as exc:
-        if exc.status_code == 404:
-            raise NotFound(f"{what}: not found in Label Studio") from exc
-        hint = " (check the API token)" if exc.status_code in (401, 403) else ""
-        raise StudioError(f"{what}: Label Studio answered {exc.status_code}{hint}") from exc
-    except httpx.HTTPError as exc:
-        raise StudioError(f"{what}: Label Studio could not be reached ({exc})") from exc
-
-
-def find_project(client: Any, project: str | int) -> Any:
-    """The project by id, or by exact title."""
-    with studio_calls(f"reading project {project!r}"):
-        if str(project).isdigit():
-            return client.projects.get(id=int(project))
-        for candidate in client.projects.list():
-            if candidate.title == project:
-                return candidate
-    raise NotFound(f"no project titled {project!r} in Label Studio")
+        categories = [Category(i + 1, n) for i, n in enumerate(target.all_labels)]
+        return cls(categories, target.object_id_control)
 
 
 class ProjectReader:
     def __init__(
         self,
-        client: Any,
+        studio: Studio,
         project: str | int,
         *,
         fetcher: ImageFetcher | None = None,
@@ -130,8 +96,8 @@ class ProjectReader:
         problems: Problems | None = None,
         workers: int = 4,
     ) -> None:
-        self.client = client
-        self.project = find_project(client, project)
+        self.studio = studio
+        self.project = studio.project(project)
         self.schema = ProjectSchema.from_config(self.project.label_config)
         self.fetcher = fetcher
         self.include_predictions = include_predictions
@@ -146,25 +112,23 @@ class ProjectReader:
     def clips(self) -> list[ClipInfo]:
         """Every clip with its frame tasks in frame order (no results fetched)."""
         clips: dict[str, ClipInfo] = {}
-        with studio_calls("listing tasks"):
-            tasks = list(self.client.tasks.list(project=self.project.id, page_size=500))
-        for task in tasks:
-            data = task.data or {}
+        for task in self.studio.task_rows(self.project.id):
+            task_id = int(task["id"])
+            data = task.get("data") or {}
             clip = data.get("clip") or data.get("video")
             frame = data.get("frame")
             if not clip or not isinstance(frame, (int, float)) or isinstance(frame, bool):
                 self.problems.add(
                     "bad_task", "task data lacks 'clip' (or 'video') or an integer 'frame'",
-                    task_id=task.id,
+                    task_id=task_id,
                 )
                 continue
             time = data.get("time")
             info = clips.setdefault(str(clip), ClipInfo(str(clip), str(data.get("video", ""))))
             info.tasks.append(
-                TaskRef(task.id, int(frame), float(time) if time is not None else None,
+                TaskRef(task_id, int(frame), float(time) if time is not None else None,
                         str(data.get("image", "")),
-                        getattr(task, "total_annotations", None),
-                        getattr(task, "total_predictions", None))
+                        task.get("total_annotations"), task.get("total_predictions"))
             )
         for info in clips.values():
             info.tasks.sort(key=lambda t: (t.frame, t.task_id))
@@ -183,18 +147,15 @@ class ProjectReader:
     def _choose(self, ref: TaskRef) -> tuple[list[dict], str, float | None] | None:
         """The result list a task contributes, its source and prediction score."""
         task_id = ref.task_id
-        with studio_calls(f"reading annotations of task {task_id}"):
-            listed = [] if ref.annotations == 0 else self.client.annotations.list(id=task_id)
+        listed = [] if ref.annotations == 0 else self.studio.list_annotations(task_id)
         annotations = [a for a in listed if not a.was_cancelled]
         if annotations:
             latest = max(annotations, key=lambda a: (str(a.updated_at or a.created_at), a.id or 0))
             return list(latest.result or []), ANNOTATION, None
         if not self.fill or ref.predictions == 0:
             return None
-        with studio_calls(f"reading predictions of task {task_id}"):
-            listed_predictions = self.client.predictions.list(task=task_id)
         predictions = [
-            p for p in listed_predictions
+            p for p in self.studio.list_predictions(task_id)
             if self.include_predictions
             or str(p.model_version or "").startswith(SAMVID_MODEL_PREFIX)
         ]
@@ -235,20 +196,20 @@ class ProjectReader:
             return
         fetcher = self.fetcher
 
-        def fetch(url: str) -> Image | ImageUnavailable:
+        def fetch(ref: TaskRef) -> Image | ImageUnavailable:
             try:
-                return fetcher.fetch(url)
+                return fetcher.fetch(ref.image, ref.task_id)
             except ImageUnavailable as exc:
                 return exc
 
         with ThreadPoolExecutor(self.workers) as pool:
             todo = iter(refs)
-            pending = deque(pool.submit(fetch, r.image) for r in islice(todo, 2 * self.workers))
+            pending = deque(pool.submit(fetch, r) for r in islice(todo, 2 * self.workers))
             while pending:
                 done = pending.popleft()
                 upcoming = next(todo, None)
                 if upcoming is not None:
-                    pending.append(pool.submit(fetch, upcoming.image))
+                    pending.append(pool.submit(fetch, upcoming))
                 yield done.result()
 
     def _decode(

@@ -1,8 +1,17 @@
-"""A thin, typed layer over ``label-studio-sdk`` for the samvid commands.
+"""The one layer over Label Studio's API: a thin, typed wrapper of ``label-studio-sdk``.
 
-Every call goes through ``Studio._call``, which turns "Label Studio is not there" and
-"Label Studio said no" into one ``StudioError`` with a message that says what to fix.
-The commands (import, up, prelabel, export) share this class, so they fail alike.
+Every call, SDK or raw HTTP, goes through ``Studio._errors``, which turns "Label Studio is
+not there" and "Label Studio said no" into one ``StudioError`` with a message that says
+what to fix. The commands (import, up, prelabel, propagate, export) and the backend's
+jobs share this class, so they fail alike.
+
+Retries: reads (``_read``: listings, gets) and raw ``request``s are tried again after
+each of ``retry_delays`` while Label Studio is unreachable or answers 5xx; a refusal
+(4xx) never is. Single writes through the SDK (create a project, tasks, a prediction)
+are not retried: a write whose answer was lost would be made twice.
+``replace_predictions`` retries its whole read-write-delete instead.
+
+Timeouts: one ``timeout`` per ``Studio`` (60 s unless given) for SDK and raw calls alike.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ class Studio:
         ``on_retry`` hears why it waits (a job shows it on its record)."""
         self.retry_delays = retry_delays
         self.on_retry = on_retry
+        self.timeout = timeout
         self.url = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).rstrip("/")
         key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
         if not key:
@@ -81,8 +91,13 @@ class Studio:
                               f"({exc.status_code}: {_brief(exc.body)})") from exc
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """One SDK call, not retried (writes)."""
         with self._errors(what):
             return fn()
+
+    def _read(self, what: str, fn: Callable[[], T]) -> T:
+        """One SDK read, retried like ``request`` while Label Studio is down or failing."""
+        return self.retrying(f"Label Studio failed to {what}", _transient, lambda: self._call(what, fn))
 
     def request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """A raw API call for what the SDK does not cover; JSON reply or None."""
@@ -108,7 +123,7 @@ class Studio:
     def _request_once(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Token {self.api_key}"}
         with self._errors(what):
-            reply = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=60.0,
+            reply = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=self.timeout,
                                   **kwargs)
             if reply.status_code >= 400:
                 raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
@@ -126,7 +141,7 @@ class Studio:
     # -- projects -------------------------------------------------------------------------
 
     def find_project(self, title: str) -> Project | None:
-        projects = self._call("list projects", lambda: list(self.sdk.projects.list(title=title)))
+        projects = self._read("list projects", lambda: list(self.sdk.projects.list(title=title)))
         for p in projects:  # the title filter is "contains"; match exactly
             if p.title == title:
                 return Project(int(p.id), p.title, p.label_config or "")
@@ -140,6 +155,22 @@ class Studio:
         if found is None:
             raise NotFound(f"no project titled {value!r} in Label Studio at {self.url}")
         return found.id
+
+    def project(self, value: str | int) -> Project:
+        """A project given by id or by exact title, with its labeling config."""
+        if not str(value).isdigit():
+            found = self.find_project(str(value))
+            if found is None:
+                raise NotFound(f"no project titled {value!r} in Label Studio at {self.url}")
+            return found
+        project_id = int(value)
+        try:
+            p = self._read(f"read project {project_id}", lambda: self.sdk.projects.get(id=project_id))
+        except StudioError as exc:
+            if getattr(exc.__cause__, "status_code", None) == 404:
+                raise NotFound(f"no project {project_id} in Label Studio at {self.url}") from exc
+            raise
+        return Project(int(p.id), p.title or "", p.label_config or "")  # type: ignore[arg-type]
 
     def get_or_create_project(self, title: str, label_config: str) -> tuple[Project, bool]:
         found = self.find_project(title)
@@ -160,7 +191,7 @@ class Studio:
         samvid creates the tasks itself). Label Studio requires ``path`` to be a subfolder
         of its LOCAL_FILES_DOCUMENT_ROOT."""
         path = Path(path)
-        existing = self._call("list storages",
+        existing = self._read("list storages",
                               lambda: self.sdk.import_storage.local.list(project=project_id))
         for storage in existing:
             if storage.path and Path(storage.path) == path:
@@ -235,7 +266,7 @@ class Studio:
         """Connect (or reuse) the ML backend at ``url``, interactive, optional basic auth.
         Label Studio checks /health and calls /setup before it answers."""
         url = url.rstrip("/")
-        for backend in self._call("list ML backends",
+        for backend in self._read("list ML backends",
                                   lambda: self.sdk.ml.list(project=project_id)):
             if (backend.url or "").rstrip("/") == url:
                 return int(backend.id)  # type: ignore[arg-type]
@@ -304,7 +335,11 @@ class Studio:
         self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id))
 
     def list_predictions(self, task_id: int) -> list[Any]:
-        return self._call("list predictions", lambda: self.sdk.predictions.list(task=task_id))
+        return self._read("list predictions", lambda: list(self.sdk.predictions.list(task=task_id)))
+
+    def list_annotations(self, task_id: int) -> list[Any]:
+        """The task's annotations as the SDK gives them (cancelled ones included)."""
+        return self._read("list annotations", lambda: list(self.sdk.annotations.list(id=task_id)))
 
 
 def backoff(seconds: float, first: float = 0.5, longest: float = 10.0) -> tuple[float, ...]:

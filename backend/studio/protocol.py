@@ -30,6 +30,8 @@ class MaskTarget:
     mask_type: str  # "brushlabels" or "polygonlabels"
     labels: tuple[str, ...]
     object_id_control: str | None = None  # per-region Number carrying the object id
+    # The labels of every mask control, first seen first: the classes of an export.
+    all_labels: tuple[str, ...] = ()
 
 
 def parse_config(label_config: Any) -> MaskTarget:
@@ -59,14 +61,9 @@ def _parse_config(label_config: str) -> MaskTarget:
     mask = masks[0]
     image = next((o for o in images if o.name in mask.to_name), images[0])
     value = image.attr.get("valueList") or image.attr.get("value") or ""
-    number = next(
-        (
-            c
-            for c in interface.controls
-            if c.tag == "Number" and str(c.attr.get("perRegion", "")).lower() == "true"
-        ),
-        None,
-    )
+    all_labels: list[str] = []
+    for control in masks:
+        all_labels += [n for n in control.labels or () if n not in all_labels]
     return MaskTarget(
         image_name=image.name,
         image_key=value.lstrip("$"),
@@ -74,8 +71,25 @@ def _parse_config(label_config: str) -> MaskTarget:
         mask_control=mask.name,
         mask_type=MASK_TAGS[mask.tag],
         labels=tuple(mask.labels or ()),
-        object_id_control=number.name if number is not None else None,
+        object_id_control=object_id_control(
+            [c.name for c in interface.controls
+             if c.tag == "Number" and str(c.attr.get("perRegion", "")).lower() == "true"]
+        ),
+        all_labels=tuple(all_labels),
     )
+
+
+def object_id_control(per_region_numbers: list[str]) -> str | None:
+    """The one rule for which control carries a region's object id, for propagation and
+    export alike: the per-region Number named ``object_id`` (the multi-object config's),
+    else the first per-region Number, else none.
+
+    >>> object_id_control(["size", "object_id"]), object_id_control(["size"]), object_id_control([])
+    ('object_id', 'size', None)
+    """
+    if "object_id" in per_region_numbers:
+        return "object_id"
+    return per_region_numbers[0] if per_region_numbers else None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import requests
 
+from samvid.studio.client import Studio
 from samvid.studio.results import brush_result, decode_polygon, polygon_result
 
 H, W = 48, 64
@@ -74,6 +75,11 @@ class Project:
     folder: Path
     expected: dict[tuple[str, int], dict[int, tuple[str, np.ndarray]]] = field(default_factory=dict)
     predicted: set[tuple[str, int]] = field(default_factory=set)
+
+    @property
+    def studio(self) -> Studio:
+        """samvid's Label Studio layer, as ``samvid export`` builds it."""
+        return Studio(self.url, self.token)
 
     def new_project(self, title: str, config: str = CONFIG) -> int:
         project = self.client.projects.create(title=title, label_config=config)

@@ -55,7 +55,7 @@ def bad_project(studio_project):
 def read_all(studio_project, project, **kwargs):
     problems = Problems()
     reader = ProjectReader(
-        studio_project.client, project,
+        studio_project.studio, project,
         fetcher=ImageFetcher(studio_project.url, studio_project.token), problems=problems,
         **kwargs,
     )
@@ -97,7 +97,7 @@ def test_the_command_goes_on_past_bad_data(studio_project, bad_project, tmp_path
 def test_no_images_still_needs_an_image_url(studio_project, bad_project):
     project, _ = bad_project
     problems = Problems()
-    reader = ProjectReader(studio_project.client, project, problems=problems)
+    reader = ProjectReader(studio_project.studio, project, problems=problems)
     frames = {f.frame for c in reader.clips() for f in reader.frames(c)}
     assert frames == {0, 1, 2, 3, 4}  # not fetched, so the missing file goes unnoticed
     assert "missing_image" not in problems.counts()
@@ -110,10 +110,10 @@ def test_unknown_project_missing_token_and_used_folder_are_one_line_errors(studi
     assert main([*base, "--project", "1", "--api-key", ""]) == 2
     assert "LABEL_STUDIO_API_KEY" in capsys.readouterr().err
     assert main([*base, "--project", "1", "--api-key", "0" * 40]) == 2
-    assert "answered 401 (check the API token)" in capsys.readouterr().err
+    assert "refused the API key (401)" in capsys.readouterr().err
     closed = ["--url", f"http://127.0.0.1:{free_port()}"]
     assert main([*base, *closed, "--project", "1", "--api-key", studio_project.token]) == 2
-    assert "Label Studio could not be reached" in capsys.readouterr().err
+    assert "cannot reach Label Studio" in capsys.readouterr().err
     (tmp_path / "old.json").write_text("{}")
     assert main([*base, "--project", "1", "--api-key", studio_project.token]) == 2
     assert "is not empty: choose a new folder or pass --overwrite" in capsys.readouterr().err
@@ -122,7 +122,7 @@ def test_unknown_project_missing_token_and_used_folder_are_one_line_errors(studi
 def test_summary_counts(studio_project, bad_project, tmp_path):
     project, _ = bad_project
     problems = Problems()
-    reader = ProjectReader(studio_project.client, project, problems=problems)
+    reader = ProjectReader(studio_project.studio, project, problems=problems)
     summary = export(reader, davis.DavisWriter(tmp_path, reader.categories, problems))
     assert (summary.clips, summary.frames, summary.objects) == (1, 5, 1)
     assert summary.problems["bad_task"] == 1

@@ -103,7 +103,7 @@ def test_schema_reads_classes_and_the_object_id_control():
     schema = ProjectSchema.from_config(MULTI_OBJECT)
     assert schema.categories == [Category(1, "car"), Category(2, "bike")]
     assert schema.object_id_control == "object_id"
-    with pytest.raises(ConfigError, match="no BrushLabels or PolygonLabels"):
+    with pytest.raises(ConfigError, match="no <BrushLabels> or <PolygonLabels>"):
         ProjectSchema.from_config("<View><Image name='i' value='$image'/></View>")
 
 
@@ -123,3 +123,18 @@ def test_progress_line_only_on_a_terminal():
         progress.finish()
     assert "export walk" in shown.getvalue() and "1/2" in shown.getvalue()
     assert hidden.getvalue() == ""
+
+
+@pytest.mark.parametrize("numbers, expected", [
+    (("size", "object_id"), "object_id"),  # the multi-object config's name wins wherever it is
+    (("track", "size"), "track"),  # else the first per-region Number
+    ((), None),
+])
+def test_propagation_and_export_read_the_same_object_id_control(numbers, expected):
+    from samvid.studio.protocol import parse_config
+
+    controls = "".join(f'<Number name="{n}" toName="image" perRegion="true"/>' for n in numbers)
+    config = ('<View><Image name="image" value="$image"/><BrushLabels name="mask" toName="image">'
+              f'<Label value="car"/></BrushLabels>{controls}</View>')
+    assert parse_config(config).object_id_control == expected
+    assert ProjectSchema.from_config(config).object_id_control == expected

@@ -158,7 +158,7 @@ def test_davis_export_scores_jf_1_against_the_label_studio_masks(studio_project,
 def test_listing_counters_spare_requests_for_empty_frames(studio_project):
     from samvid.export.reader import ProjectReader
 
-    reader = ProjectReader(studio_project.client, studio_project.id)
+    reader = ProjectReader(studio_project.studio, studio_project.id)
     walk = next(c for c in reader.clips() if c.clip == "walk")
     counts = {t.frame: (t.annotations, t.predictions) for t in walk.tasks}
     # frame 2: one live annotation (its cancelled twin is not counted); frame 3: predictions only
