@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from samvid.errors import ImageError, TooLarge
-from samvid.images import decode_image
+from samvid.images import ImageSource, decode_image
 
 
 def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -51,3 +51,19 @@ def test_image_over_the_pixel_limit_is_refused_before_decoding():
 def test_garbage_and_truncated_images_raise_image_error(data):
     with pytest.raises(ImageError):
         decode_image(data)
+
+
+@pytest.mark.parametrize("url, gets_token", [
+    ("http://ls:8080/data/upload/1/a.png", True),  # Label Studio's own origin
+    ("http://ls:8080/data/local-files/?d=a.png", True),
+    ("http://ls:9090/a.png", False),  # another port is another server
+    ("https://ls:8080/a.png", False),  # another scheme too
+    ("http://elsewhere.example/a.png", False),  # a task URL is data, not trust
+])
+def test_the_token_goes_to_label_studio_only(url, gets_token):
+    source = ImageSource("http://ls:8080", api_key="secret")
+    assert ("Authorization" in source.auth_headers(url)) is gets_token
+
+
+def test_no_token_no_header():
+    assert ImageSource("http://ls:8080").auth_headers("http://ls:8080/data/a.png") == {}
