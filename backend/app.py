@@ -21,6 +21,7 @@ from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache
 from samvid.errors import BadRequest, NoEverythingMode, SamvidError
+from samvid.http_errors import http_status
 from samvid.images import ImageSource
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
@@ -77,7 +78,7 @@ def create_app(
     @app.errorhandler(SamvidError)
     def _samvid_error(exc: SamvidError):
         g.note = exc.message
-        return jsonify(error=exc.message), exc.status
+        return jsonify(error=exc.message), http_status(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

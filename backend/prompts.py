@@ -1,62 +1,6 @@
-"""The prompt an annotator gives on one image: clicks and an optional box.
+"""The prompt's home is ``samvid.core.prompts`` (shared with the tracker); this name
+stays for the backend's imports."""
 
-Coordinates are in pixels of the original image, x to the right, y down,
-with pixel centres at integer + 0.5 (a click on the top-left pixel is (0.5, 0.5)).
-"""
+from samvid.core.prompts import MAX_POINTS, Prompt
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-
-from samvid.errors import PromptError
-
-MAX_POINTS = 64
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """Clicks (``labels`` 1 = positive, 0 = negative) and/or a box ``(x0, y0, x1, y1)``."""
-
-    points: tuple[tuple[float, float], ...] = ()
-    labels: tuple[int, ...] = ()
-    box: tuple[float, float, float, float] | None = None
-    # Free-form provenance, e.g. the Label Studio label chosen with the prompt.
-    meta: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        if len(self.points) != len(self.labels):
-            raise PromptError("each click needs a label (positive or negative)")
-        if not self.points and self.box is None:
-            raise PromptError("give at least one click or a box")
-        if len(self.points) > MAX_POINTS:
-            raise PromptError(f"at most {MAX_POINTS} clicks per request, got {len(self.points)}")
-        if any(label not in (0, 1) for label in self.labels):
-            raise PromptError("click labels must be 1 (positive) or 0 (negative)")
-        if self.points and not any(self.labels) and self.box is None:
-            raise PromptError("only negative clicks: add a positive click or a box")
-
-    @property
-    def positive_points(self) -> list[tuple[float, float]]:
-        return [p for p, label in zip(self.points, self.labels) if label == 1]
-
-    def validate_inside(self, width: int, height: int) -> None:
-        """Raise PromptError unless every click and the box lie on the image."""
-        for x, y in self.points:
-            if not (0 <= x <= width and 0 <= y <= height):
-                raise PromptError(
-                    f"click at ({x:.1f}, {y:.1f}) px is outside the {width}x{height} image"
-                )
-        if self.box is not None:
-            x0, y0, x1, y1 = self.box
-            if x1 <= x0 or y1 <= y0:
-                raise PromptError("the box has zero area: drag a rectangle around the object")
-            if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-                raise PromptError(f"the box lies outside the {width}x{height} image")
-
-    def clipped(self, width: int, height: int) -> Prompt:
-        """The same prompt with the box clipped to the image (boxes may overhang)."""
-        if self.box is None:
-            return self
-        x0, y0, x1, y1 = self.box
-        box = (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
-        return Prompt(self.points, self.labels, box, self.meta)
+__all__ = ["MAX_POINTS", "Prompt"]

@@ -27,8 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-from samvid.errors import BadRequest, NotFound
-from samvid.prompts import Prompt
+from samvid.core.errors import TrackingError, UnknownObject
+from samvid.core.prompts import Prompt
 from samvid.tracker.masks import FrameMasks
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,10 @@ class Engine(ABC):
     # ---------------------------------------------------------------- verbs
     def init_state(self, frames: FramesSource) -> TrackState:
         if len(frames) == 0:
-            raise BadRequest("the video has no frames")
+            raise TrackingError("the video has no frames")
         first = frames[0]
         if not isinstance(first, np.ndarray) or first.ndim != 3 or first.shape[2] != 3:
-            raise BadRequest("frames must be RGB uint8 arrays of shape (H, W, 3)")
+            raise TrackingError("frames must be RGB uint8 arrays of shape (H, W, 3)")
         return TrackState(frames, first.shape[0], first.shape[1])
 
     def add_mask(self, state: TrackState, frame: int, obj_id: int, mask: np.ndarray) -> None:
@@ -130,21 +130,21 @@ class Engine(ABC):
         self._check_frame(state, frame)
         mask = np.asarray(mask)
         if mask.shape != (state.height, state.width):
-            raise BadRequest(
+            raise TrackingError(
                 f"mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]}, the video is "
                 f"{state.width}x{state.height}: give a mask of the frame's size"
             )
         mask = mask.astype(bool)
         if not mask.any():
-            raise BadRequest(f"the mask of object {obj_id} on frame {frame} is empty")
+            raise TrackingError(f"the mask of object {obj_id} on frame {frame} is empty")
         state.inputs.setdefault(frame, {})[int(obj_id)] = mask
 
     def add_prompt(self, state: TrackState, frame: int, obj_id: int, prompt: Prompt) -> None:
-        raise BadRequest(f"the {self.name} engine has no model: give a mask, not clicks or a box")
+        raise TrackingError(f"the {self.name} engine has no model: give a mask, not clicks or a box")
 
     def remove_object(self, state: TrackState, obj_id: int) -> None:
         if obj_id not in state.object_ids:
-            raise NotFound(f"object {obj_id} is not tracked (known: {list(state.object_ids)})")
+            raise UnknownObject(f"object {obj_id} is not tracked (known: {list(state.object_ids)})")
         for per in state.inputs.values():
             per.pop(obj_id, None)
         state.inputs = {f: per for f, per in state.inputs.items() if per}
@@ -168,7 +168,7 @@ class Engine(ABC):
         frame replaces the engine's own (a correction). Stops when ``state.cancel`` is set.
         """
         if not state.inputs:
-            raise BadRequest("add a mask for at least one object before propagating")
+            raise TrackingError("add a mask for at least one object before propagating")
         given = sorted(state.inputs)
         if start is None:
             start = given[-1] if reverse else given[0]
@@ -215,7 +215,7 @@ class Engine(ABC):
     @staticmethod
     def _check_frame(state: TrackState, frame: int) -> None:
         if not 0 <= frame < state.n_frames:
-            raise BadRequest(f"frame {frame} is outside the video (0..{state.n_frames - 1})")
+            raise TrackingError(f"frame {frame} is outside the video (0..{state.n_frames - 1})")
 
 
 def to_frame_masks(

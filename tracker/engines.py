@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from samvid.errors import BadRequest
+from samvid.core.errors import TrackingError
 from samvid.tracker.baselines import BoxTrackerEngine, CopyFirstEngine, FlowWarpEngine
 from samvid.tracker.engine import Engine
 from samvid.tracker.flow_engine import FlowEngine
@@ -57,4 +57,4 @@ def make_engine(name: str) -> Engine:
         return ENGINES[name]()
     except KeyError:
         choices = ", ".join([*ENGINES, *MODEL_ENGINES])
-        raise BadRequest(f"unknown engine {name!r}; choose one of {choices}") from None
+        raise TrackingError(f"unknown engine {name!r}; choose one of {choices}") from None

@@ -36,7 +36,7 @@ import av
 import cv2
 import numpy as np
 
-from samvid.errors import VideoError
+from samvid.core.errors import VideoError
 
 if TYPE_CHECKING:
     from typing_extensions import Self

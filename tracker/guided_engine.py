@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from samvid.models.base import Segmenter
-from samvid.prompts import Prompt
+from samvid.core.prompts import Prompt
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.masks import bbox, iou

@@ -20,8 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from samvid.errors import ModelUnavailable
-from samvid.prompts import Prompt
+from samvid.core.errors import ModelUnavailable
+from samvid.core.prompts import Prompt
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 
 log = logging.getLogger(__name__)

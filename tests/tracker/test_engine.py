@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from samvid.errors import BadRequest, NotFound
+from samvid.core.errors import TrackingError, UnknownObject
 from samvid.prompts import Prompt
 from samvid.tracker.baselines import BoxTrackerEngine, CopyFirstEngine
 from samvid.tracker.engine import Progress
@@ -38,41 +38,41 @@ def engine() -> FlowEngine:
 
 def test_empty_mask_is_refused(engine, disk_video) -> None:
     state = engine.init_state(disk_video)
-    with pytest.raises(BadRequest, match="empty"):
+    with pytest.raises(TrackingError, match="empty"):
         engine.add_mask(state, 0, 1, np.zeros((120, 160), bool))
 
 
 def test_mask_of_the_wrong_size_is_refused(engine, disk_video) -> None:
     state = engine.init_state(disk_video)
-    with pytest.raises(BadRequest, match="size"):
+    with pytest.raises(TrackingError, match="size"):
         engine.add_mask(state, 0, 1, np.ones((60, 80), bool))
 
 
 @pytest.mark.parametrize("frame", [-1, 6, 1000])
 def test_frame_outside_the_video_is_refused(engine, disk_video, frame) -> None:
     state = engine.init_state(disk_video)
-    with pytest.raises(BadRequest, match="outside the video"):
+    with pytest.raises(TrackingError, match="outside the video"):
         engine.add_mask(state, frame, 1, disk_video.mask(0))
     engine.add_mask(state, 0, 1, disk_video.mask(0))
-    with pytest.raises(BadRequest, match="outside the video"):
+    with pytest.raises(TrackingError, match="outside the video"):
         list(engine.propagate(state, start=frame))
 
 
 def test_removing_an_unknown_object_says_which_exist(engine, disk_video) -> None:
     state = engine.init_state(disk_video)
     engine.add_mask(state, 0, 1, disk_video.mask(0))
-    with pytest.raises(NotFound, match=r"object 7 .*\[1\]"):
+    with pytest.raises(UnknownObject, match=r"object 7 .*\[1\]"):
         engine.remove_object(state, 7)
 
 
 def test_propagating_without_any_mask_is_refused(engine, disk_video) -> None:
-    with pytest.raises(BadRequest, match="add a mask"):
+    with pytest.raises(TrackingError, match="add a mask"):
         list(engine.propagate(engine.init_state(disk_video)))
 
 
 def test_a_model_free_engine_refuses_clicks(engine, disk_video) -> None:
     state = engine.init_state(disk_video)
-    with pytest.raises(BadRequest, match="no model"):
+    with pytest.raises(TrackingError, match="no model"):
         engine.add_prompt(state, 0, 1, Prompt(points=((50.0, 60.0),), labels=(1,)))
 
 
@@ -173,7 +173,7 @@ def test_every_engine_runs_and_keeps_ids(name, disk_video) -> None:
 
 
 def test_unknown_engine_name_lists_the_choices() -> None:
-    with pytest.raises(BadRequest, match="flow"):
+    with pytest.raises(TrackingError, match="flow"):
         make_engine("nope")
 
 

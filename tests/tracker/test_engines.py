@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from samvid.errors import BadRequest, ModelUnavailable
+from samvid.errors import ModelUnavailable, TrackingError
 from samvid.tracker.engines import make_engine
 from samvid.tracker.guided_engine import GuidedEngine
 
@@ -21,5 +21,5 @@ def test_a_memory_engine_without_weights_says_how_to_get_them(tmp_path, monkeypa
 
 
 def test_an_unknown_engine_lists_the_choices():
-    with pytest.raises(BadRequest, match="flow, flow-preview.*sam2, guided"):
+    with pytest.raises(TrackingError, match="flow, flow-preview.*sam2, guided"):
         make_engine("nope")

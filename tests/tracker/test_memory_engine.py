@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from samvid.errors import BadRequest
+from samvid.core.errors import TrackingError
 from samvid.prompts import Prompt
 from samvid.tracker.memory_engine import MemoryEngine, load_video_model
 
@@ -57,7 +57,7 @@ def test_prompts_outside_the_frame_are_refused(engine, frames):
     state = engine.init_state(frames)
     with pytest.raises(PromptError):
         engine.add_prompt(state, 0, 1, Prompt(points=((500.0, 5.0),), labels=(1,)))
-    with pytest.raises(BadRequest):
+    with pytest.raises(TrackingError):
         engine.add_prompt(state, 9, 1, Prompt(points=((5.0, 5.0),), labels=(1,)))
 
 
