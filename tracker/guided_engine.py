@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from samvid.models.base import Segmenter
 from samvid.core.prompts import Prompt
+from samvid.models.base import Segmenter
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.masks import bbox, iou
