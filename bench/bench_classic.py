@@ -8,7 +8,7 @@
    from the boundary of the largest error region, positive on a miss, negative on
    a false alarm, all earlier clicks kept); and ms per click. Per sequence too.
 2. **Speed at 720p**: the same prompts on those frames resized to 1280x720.
-3. **Synthetic stills** with exact masks (``samvid.tracker.synthetic.render_still``).
+3. **Synthetic stills** with exact masks (``bench/synthetic.py: render_still``).
 4. With ``--media``: hand-drawn boxes on ``../shared/media`` clips
    (``classic_real_boxes.json``, no ground truth): speed and mask/box fill.
 
@@ -37,10 +37,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
+from synthetic import render_still
 
 from samvid.models.classic import ClassicSegmenter
 from samvid.prompts import Prompt
-from samvid.tracker.synthetic import render_still
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"

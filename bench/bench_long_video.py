@@ -24,11 +24,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+from synthetic import shape_alpha, texture
 
 from samvid.tracker.engines import ENGINES, make_engine
 from samvid.tracker.frames import VideoReader
 from samvid.tracker.metrics import region_iou
-from samvid.tracker.synthetic import shape_alpha, texture
 
 
 def memory_mib() -> tuple[float, float]:

@@ -9,7 +9,7 @@
    per sequence, the copy-frame-0 baseline in the same run.
 2. Synthetic, the second check: the fixed ``BENCHMARK_SET`` at 480p (exact masks), once
    rendered, once JPEG-compressed at quality 92 as DAVIS ships frames (``samvid track``
-   on the folders from ``python -m samvid.tracker.synthetic`` sees exactly these).
+   on the folders from ``python bench/synthetic.py`` sees exactly these).
    ``guided`` is the flow-guided engine around the weight-free classic segmenter; the
    SAM-based engines need weights for their J&F (their speed: bench_memory_engine.py).
 3. Speed: median seconds per frame for one object (sequence "scale") at 480p and 720p,
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 from samvid.tracker.davis import JpegFolder, frames_dir, label_map, masks_of, sequences
 from samvid.tracker.engines import ENGINES, make_engine
@@ -37,7 +38,6 @@ from samvid.tracker.metrics import (
     dataset_mean,
     score_sequence,
 )
-from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 
 def frame_times(

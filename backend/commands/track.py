@@ -4,7 +4,7 @@ Reads ``SRC/JPEGImages/<seq>/*.jpg`` and the first mask of each sequence
 (``SRC/Annotations/<seq>/00000.png``), or the official layout with a resolution level
 (``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
 A sequence that fails is reported and the others still run (exit status 1).
-Synthetic input with exact ground truth: ``python -m samvid.tracker.synthetic SRC``.
+Synthetic input with exact ground truth: ``python bench/synthetic.py SRC``.
 """
 
 from __future__ import annotations

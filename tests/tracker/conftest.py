@@ -5,8 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
-from samvid.tracker.synthetic import texture
+from synthetic import texture
 
 
 class DiskVideo:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from synthetic import BENCHMARK_SET, with_frames, write_sequence
+from synthetic import main as synthetic_main
+
 from samvid.cli import main
-from samvid.tracker.synthetic import BENCHMARK_SET, with_frames, write_sequence
-from samvid.tracker.synthetic import main as synthetic_main
 
 
 def test_track_then_eval_scores_a_synthetic_sequence(tmp_path, capsys) -> None:

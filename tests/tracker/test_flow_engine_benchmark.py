@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 from samvid.tracker.davis import masks_of
 from samvid.tracker.flow_engine import FlowEngine
 from samvid.tracker.metrics import region_iou
-from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 
 @pytest.mark.parametrize(

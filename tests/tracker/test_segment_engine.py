@@ -11,11 +11,11 @@ import textwrap
 import cv2
 import numpy as np
 import pytest
+from synthetic import texture
 
 from samvid.tracker.engines import make_engine
 from samvid.tracker.metrics import region_iou
 from samvid.tracker.segment_engine import SegmentEngine
-from samvid.tracker.synthetic import texture
 
 
 class BlobVideo:
@@ -151,7 +151,7 @@ def test_every_engine_runs_over_many_sequences_in_one_process() -> None:
     done = _run_isolated("""
         from samvid.tracker.davis import masks_of
         from samvid.tracker.engines import make_engine
-        from samvid.tracker.synthetic import BENCHMARK_SET, SyntheticVideo, with_frames
+        from synthetic import BENCHMARK_SET, SyntheticVideo, with_frames
         n = 0
         for rounds in range(2):
             for name, spec in BENCHMARK_SET.items():

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-
-from samvid.tracker.synthetic import (
+from synthetic import (
     BENCHMARK_SET,
     SequenceSpec,
     SyntheticVideo,

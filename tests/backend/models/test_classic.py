@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from synthetic import render_still
 
 from samvid.models.base import Embedding
 from samvid.models.classic import FALLBACK_SCORE, ClassicSegmenter
 from samvid.models.registry import load_segmenter
 from samvid.prompts import Prompt
-from samvid.tracker.synthetic import render_still
 
 BOX_IOU = 0.90
 CLICK_IOU = 0.85

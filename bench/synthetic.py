@@ -12,8 +12,11 @@ frame of memory; ``write_sequence`` writes the DAVIS layout::
     ROOT/JPEGImages/<seq>/00000.jpg ...
     ROOT/Annotations/<seq>/00000.png ...   (palette PNG, pixel value = object id)
 
-Command line: ``python -m samvid.tracker.synthetic OUT [--size 480x854] [--seq NAME ...]``
-writes the benchmark set (``BENCHMARK_SET``) under ``OUT``.
+Command line: ``python bench/synthetic.py OUT [--size 480x854] [--seq NAME ...]`` writes the
+benchmark set (``BENCHMARK_SET``) under ``OUT``.
+
+Bench and test support, not part of the installed ``samvid`` package: the bench scripts
+import it from their folder, the tests through pytest's ``pythonpath`` (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -446,7 +449,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m samvid.tracker.synthetic",
+        prog="python bench/synthetic.py",
         description="Write the synthetic benchmark set in DAVIS layout.",
     )
     ap.add_argument("out", type=Path)
