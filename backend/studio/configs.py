@@ -89,6 +89,11 @@ def render(xml: str, labels: Sequence[str] | None) -> str:
         return xml
     root = _parse(xml)
     colours = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+    # Controls sit at any depth (the shipped configs group them in captioned <View>s).
+    depth = {root: 0}
+    for parent in root.iter():
+        for child in parent:
+            depth[child] = depth[parent] + 1
     for control in root.iter():
         if not isinstance(control.tag, str) or not control.tag.endswith("Labels"):
             continue
@@ -96,7 +101,7 @@ def render(xml: str, labels: Sequence[str] | None) -> str:
             control.remove(old)
         for label in labels:
             ET.SubElement(control, "Label", {"value": label, "background": colours[label]})
-        ET.indent(control, space="  ", level=1)
+        ET.indent(control, space="  ", level=depth[control])
     # ElementTree drops the text before the root; keep the leading comment by hand.
     head = xml[: xml.index("<View")] if "<View" in xml else ""
     return head + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,18 +1,25 @@
-"""A user's first session, in a real browser: `samvid up`, log in, click, accept, submit,
-and the next frame opens already labelled.
+"""An annotator's sessions, in a real browser: `samvid up`, log in, click, accept, submit,
+and the next frame opens already labelled; captioned label rows that keep the smart
+tool; a negative click that refines the mask; a real clip propagated over four frames.
 
 Headless Debian Chromium driven by Playwright, against Label Studio and the backend that
 `samvid up --model standin:30` starts (the stand-in answers a click with a disk of radius
-30 around it, so every mask is known). Each step leaves a screenshot in artifacts/e2e/.
+30 around it, so every mask is known). The refinement and real-clip tests attach a
+second `samvid up --model classic` (weight-free, real masks) to the same Label Studio.
+Each step leaves a screenshot in artifacts/e2e/.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from services import wait_until
+from up_process import Up
 
 from samvid.demo import DemoClip
 from samvid.studio.results import decode_brush
@@ -25,6 +32,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
         "--disable-background-networking"]
 UI_TIMEOUT_MS = 60_000  # a cold Label Studio page on a busy 2-core machine
+# Tall enough that the image and every captioned label row fit without scrolling, so
+# clicks computed from the image's box land where they are meant to.
+VIEWPORT = {"width": 1280, "height": 1100}
+# The label rows of the shipped configs, top to bottom, with one label ("Object") each.
+ROW = {"point": 0, "box": 1, "mask": 2}
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +47,68 @@ def page(running):
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(UI_TIMEOUT_MS)
             yield page
         finally:
             browser.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def log_in(page, running) -> None:
+    creds = running.stack.credentials
+    page.goto(f"{running.ready['studio_url']}/user/login/")
+    if "/user/login" not in page.url:
+        return  # the module's page is logged in already
+    page.fill("#email", creds["username"])
+    page.fill("#password", creds["password"])
+    page.click("button.login-button")
+    page.wait_for_url(lambda url: "/user/login" not in url)
+
+
+def open_task(page, studio_url: str, project: int, task: int, title: str) -> Any:
+    """The labelling view of ``task``; returns the image's canvas once it is shown."""
+    page.goto(f"{studio_url}/projects/{project}/data?task={task}")
+    image = page.locator(".konvajs-content").first
+    image.wait_for(state="visible")
+    page.get_by_text(title, exact=False).first.wait_for()
+    return image
+
+
+def auto_annotation_on(page) -> None:
+    toggle = page.get_by_test_id("bottombar-auto-annotation-toggle")
+    if not toggle.is_checked():  # Label Studio remembers it between tasks
+        toggle.click()
+
+
+def smart_tool(page, tool: str) -> None:
+    """``key-point-tool`` or ``rectangle-tool`` from the magic-wand flyout."""
+    page.hover("button.lsf-tool_smart:not([aria-label])")
+    page.click(f"button.lsf-tool_smart[aria-label={tool}]", force=True)
+
+
+def pick_label(page, row: str) -> None:
+    page.locator(".lsf-label").nth(ROW[row]).click()
+
+
+def active_tools(page) -> list[tuple[str, bool]]:
+    """The highlighted toolbar buttons as (name, is the smart variant)."""
+    buttons = page.eval_on_selector_all(
+        "button.lsf-tool", "els => els.map(e => [e.getAttribute('aria-label'), e.className])")
+    return [(name, "lsf-tool_smart" in cls) for name, cls in buttons
+            if name and "lsf-tool_active" in cls]
+
+
+def at(image, x: float, y: float, width: int, height: int) -> tuple[float, float]:
+    """Screen position of image pixel (x, y), from where the image is shown now."""
+    box = image.bounding_box()
+    return box["x"] + box["width"] * x / width, box["y"] + box["height"] * y / height
 
 
 def inside_ball(mask: np.ndarray, frame: int) -> float:
@@ -59,6 +123,26 @@ def inside_ball(mask: np.ndarray, frame: int) -> float:
 def brush_mask(results: list[dict]) -> np.ndarray:
     (region,) = [r for r in results if r["type"] == "brushlabels"]
     return decode_brush(region)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+@contextmanager
+def attached_classic(running, tmp_path: Path, project: str, frames: Path) -> Iterator[dict]:
+    """A second `samvid up` with the weight-free `classic` model, attached to the session's
+    Label Studio, importing the frame folder ``frames`` into its own project."""
+    host = running.stack
+    stack = Up.start(tmp_path / "up-classic", "--model", "classic", "--no-studio",
+                     "--label-studio-url", f"http://127.0.0.1:{host.port}",
+                     "--api-key", host.credentials["token"],
+                     "--document-root", str(host.data_dir / "files"),
+                     "--project", project, str(frames))
+    try:
+        yield stack.wait_ready()
+    finally:
+        assert stack.interrupt() == 0, stack.output
 
 
 def test_click_accept_submit_then_the_next_frame_is_labelled(running, page) -> None:
@@ -83,16 +167,12 @@ def test_click_accept_submit_then_the_next_frame_is_labelled(running, page) -> N
     shot(page, "02-frame0")
 
     # 3. Smart keypoint on the ball: Auto-Annotation on, the smart tools' flyout, the
-    #    keypoint tool, its label (the second control: KeyPointLabels), then a click.
-    page.get_by_text("Auto-Annotation").click()
-    page.hover("button.lsf-tool_smart:not([aria-label])")
-    page.click("button.lsf-tool_smart[aria-label=key-point-tool]", force=True)
-    page.locator(".lsf-label").nth(1).click()
-    box = image.bounding_box()
+    #    keypoint tool, a label in its captioned row, then a click.
+    auto_annotation_on(page)
+    smart_tool(page, "key-point-tool")
+    pick_label(page, "point")
     clip = DemoClip()
-    cx, cy = clip.ball_centre(0)
-    page.mouse.click(box["x"] + box["width"] * cx / clip.width,
-                     box["y"] + box["height"] * cy / clip.height)
+    page.mouse.click(*at(image, *clip.ball_centre(0), clip.width, clip.height))
 
     # 4. The mask comes back as a suggestion; accept it and see the brush region.
     accept = page.locator("[data-testid=bottombar-accept-suggestions-button]")
@@ -121,3 +201,205 @@ def test_click_accept_submit_then_the_next_frame_is_labelled(running, page) -> N
     page.get_by_text("frame 1", exact=False).first.wait_for()
     page.locator(".lsf-tree__node_type_brushregion").first.wait_for(state="visible")
     shot(page, "06-frame1-propagated")
+
+
+# -- labels that explain themselves ----------------------------------------------------------
+
+
+def test_each_label_row_is_captioned_and_a_smart_tools_own_row_keeps_it(running, page) -> None:
+    """Label Studio 1.23 switches to a control's own tool when a label of that control is
+    picked (and keeps the tool when it already is that control's). So each row says which
+    tool it drives, the smart rows keep their smart tool, the brush row switches to the
+    brush as its caption says, and the other smart row selects no tool at all: the
+    configs are ``smartOnly``, so there is no manual keypoint or rectangle tool that a
+    click could silently use."""
+    ready = running.ready
+    log_in(page, running)
+    image = open_task(page, ready["studio_url"], ready["project_id"], ready["task_ids"][-1],
+                      "frame")
+    auto_annotation_on(page)
+    for caption in ("Click or box — samvid", "Smart keypoint: pick a label, click the object",
+                    "Smart rectangle: pick a label, drag a box",
+                    "Paint by hand — picking a label here switches to the brush"):
+        assert page.get_by_text(caption).count() == 1, caption
+    shot(page, "07-captioned-rows")
+
+    def pick(tool: str, row: str) -> list[tuple[str, bool]]:
+        smart_tool(page, tool)
+        pick_label(page, row)
+        chosen = active_tools(page)
+        pick_label(page, row)  # unpick it again for the next case
+        return chosen
+
+    assert pick("key-point-tool", "point") == [("key-point-tool", True)]
+    assert pick("rectangle-tool", "box") == [("rectangle-tool", True)]
+    assert pick("key-point-tool", "mask") == [("brush-tool", False)]  # as captioned
+
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "interactive-annotating" in r.url else None)
+    regions = page.locator(".lsf-tree__node").count()
+    smart_tool(page, "key-point-tool")
+    pick_label(page, "box")
+    assert active_tools(page) == []  # no manual tool picked up behind the annotator's back
+    page.mouse.click(*at(image, 100, 100, DemoClip().width, DemoClip().height))
+    page.wait_for_timeout(1500)
+    assert sent == [] and page.locator(".lsf-tree__node").count() == regions
+    pick_label(page, "box")
+
+
+# -- refinement clicks --------------------------------------------------------------------------
+
+# A frame with exact ground truth: the object is a red disk; a block of a slightly
+# different red touches it, so one click takes both and a negative click must cut it off.
+REFINE_W, REFINE_H = 480, 360
+DISK = (190, 180, 70)  # centre x, centre y, radius
+BLOCK = (250, 150, 350, 210)  # x0, y0, x1, y1
+
+
+def refinement_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(RGB image, the object's mask, the touching block's mask)."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[:REFINE_H, :REFINE_W]
+    cx, cy, r = DISK
+    truth = (xs + 0.5 - cx) ** 2 + (ys + 0.5 - cy) ** 2 <= r**2
+    x0, y0, x1, y1 = BLOCK
+    block = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1) & ~truth
+    image = np.empty((REFINE_H, REFINE_W, 3), np.float64)
+    image[:] = (70, 110, 80)
+    image[truth] = (200, 40, 40)
+    image[block] = (210, 50, 40)
+    image += rng.normal(0, 7, image.shape)  # texture, so GrabCut has colour statistics
+    return np.clip(image, 0, 255).astype(np.uint8), truth, block
+
+
+def suggestion(page, action) -> tuple[np.ndarray, list[dict]]:
+    """The mask samvid suggests for ``action`` (a smart click), and the prompts that Label
+    Studio sent with it, read from the browser's own request and answer."""
+    with page.expect_response(lambda r: "interactive-annotating" in r.url) as answer:
+        action()
+    response = answer.value
+    assert response.ok, response.text()
+    sent = response.request.post_data_json["context"]["result"]
+    return brush_mask(response.json()["data"]["result"]), sent
+
+
+def alt_click(page, x: float, y: float) -> None:
+    page.keyboard.down("Alt")
+    page.mouse.click(x, y)
+    page.keyboard.up("Alt")
+
+
+def test_negative_click_removes_the_wrongly_included_part(running, page, tmp_path) -> None:
+    """The refinement steps the README gives: click; pick the label again (Label Studio
+    unpicks it after each smart click); Alt+click the wrong part before accepting. Until
+    the suggestion is accepted, every smart keypoint of that label stays on the image and
+    Label Studio sends them all, so samvid answers the two clicks together."""
+    from PIL import Image
+
+    pixels, truth, block = refinement_frame()
+    folder = tmp_path / "refine"
+    folder.mkdir()
+    Image.fromarray(pixels).save(folder / "0000.png")
+    log_in(page, running)
+    with attached_classic(running, tmp_path, "refine", folder) as ready:
+        assert "classic" in ready["model"]
+        task = ready["task_ids"][0]
+        image = open_task(page, ready["studio_url"], ready["project_id"], task, "frame 0")
+        auto_annotation_on(page)
+        smart_tool(page, "key-point-tool")
+        pick_label(page, "point")
+        accept = page.locator("[data-testid=bottombar-accept-suggestions-button]")
+
+        first, sent = suggestion(page, lambda: page.mouse.click(
+            *at(image, DISK[0], DISK[1], REFINE_W, REFINE_H)))
+        assert [item["is_positive"] for item in sent] == [True]
+        assert first[truth].mean() > 0.9 and first[block].mean() > 0.8, \
+            "the first click takes in the touching block"
+        accept.wait_for(state="visible")
+        shot(page, "08-refine-first-click")
+
+        pick_label(page, "point")
+        second, sent = suggestion(page, lambda: alt_click(
+            page, *at(image, 300, 180, REFINE_W, REFINE_H)))
+        assert [item["is_positive"] for item in sent] == [True, False], "sent together"
+        page.wait_for_timeout(500)  # the new suggestion replaces the first on screen
+        shot(page, "09-refine-negative-click")
+        assert not np.array_equal(first, second)
+        assert second[block].mean() < 0.3, "the negative click cut the block off"
+        assert iou(second, truth) > iou(first, truth) + 0.1
+
+        # Accepting keeps the refined mask, and that is what Submit saves.
+        accept.click()
+        page.locator(".lsf-tree__node_type_brushregion").first.wait_for(state="visible")
+        page.click("button[aria-label='Submit current annotation']")
+        saved = wait_until(lambda: running.stack.api("GET", f"/api/tasks/{task}/annotations"),
+                           30, "the submitted annotation")
+        assert iou(brush_mask(saved[0]["result"]), second) > 0.99
+
+
+# -- a real clip ---------------------------------------------------------------------------------
+
+# ../shared/media/04_coffee.mp4 (1280x720): the blue mug on the right, boxed by hand on
+# frames 0 and 3 (body and handle; it moves by under 15 px over frames 0-3).
+COFFEE = "04_coffee.mp4"
+COFFEE_W, COFFEE_H = 1280, 720
+MUG_BOX = (800, 400, 990, 622)  # x0, y0, x1, y1
+
+
+def first_frames(video: Path, count: int, folder: Path) -> Path:
+    """The first ``count`` frames of ``video`` as PNGs in ``folder`` (one clip to import)."""
+    import av
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    with av.open(str(video)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index == count:
+                break
+            Image.fromarray(frame.to_ndarray(format="rgb24")).save(folder / f"{index:04d}.png")
+    return folder
+
+
+def on_mug(mask: np.ndarray) -> tuple[float, float]:
+    """(share of the mask inside the mug's box, share of the box the mask covers)."""
+    x0, y0, x1, y1 = MUG_BOX
+    inside = int(mask[y0:y1, x0:x1].sum())
+    return inside / max(1, int(mask.sum())), inside / ((x1 - x0) * (y1 - y0))
+
+
+def test_a_real_clip_box_on_frame_0_propagates_onto_the_object(running, page, media,
+                                                               tmp_path) -> None:
+    frames = first_frames(media / COFFEE, 4, tmp_path / "coffee")
+    log_in(page, running)
+    with attached_classic(running, tmp_path, "real clip", frames) as ready:
+        tasks = ready["task_ids"]
+        assert len(tasks) == 4
+        studio, project = ready["studio_url"], ready["project_id"]
+        image = open_task(page, studio, project, tasks[0], "frame 0")
+        auto_annotation_on(page)
+        smart_tool(page, "rectangle-tool")
+        pick_label(page, "box")
+        x0, y0, x1, y1 = MUG_BOX
+        page.mouse.move(*at(image, x0, y0, COFFEE_W, COFFEE_H))
+        page.mouse.down()
+        page.mouse.move(*at(image, x1, y1, COFFEE_W, COFFEE_H), steps=8)
+        page.mouse.up()
+        accept = page.locator("[data-testid=bottombar-accept-suggestions-button]")
+        accept.wait_for(state="visible")
+        accept.click()
+        page.locator(".lsf-tree__node_type_brushregion").first.wait_for(state="visible")
+        page.click("button[aria-label='Submit current annotation']")
+        saved = wait_until(lambda: running.stack.api("GET", f"/api/tasks/{tasks[0]}/annotations"),
+                           30, "the submitted annotation")
+        masks = [brush_mask(saved[0]["result"])]
+        for task in tasks[1:]:
+            predicted = wait_until(lambda t=task: running.stack.api(
+                "GET", "/api/predictions/", params={"task": t}), 240, f"task {task}'s prediction")
+            masks.append(brush_mask(predicted[0]["result"]))
+        for frame, (task, mask) in enumerate(zip(tasks, masks, strict=True)):
+            open_task(page, studio, project, task, f"frame {frame}")
+            page.locator(".lsf-tree__node_type_brushregion").first.wait_for(state="visible")
+            shot(page, f"10-real-clip-frame{frame}")
+            assert mask.shape == (COFFEE_H, COFFEE_W)
+            precision, coverage = on_mug(mask)
+            assert precision > 0.9 and coverage > 0.4, (frame, precision, coverage)
