@@ -40,6 +40,11 @@ def create_app(
 ) -> Flask:
     settings = settings or Settings.from_env()
     predictor = predictor or Predictor.from_settings(settings)
+    # The propagation engine (SAMVID_TRACKER=auto resolved) with its device and precision,
+    # loaded now: `samvid serve` did it already, and then this finds it loaded.
+    from samvid.tracker.engines import start_configured
+
+    settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
     jobs = jobs or make_jobs(settings)
     app = Flask("samvid")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -93,7 +98,8 @@ def create_app(
     @app.get("/health")
     @app.get("/")
     def health():
-        return jsonify(status="UP", model_class="samvid", model_version=predictor.version)
+        return jsonify(status="UP", model_class="samvid", model_version=predictor.version,
+                       tracker=settings.tracker)
 
     @app.get("/metrics")
     def prometheus_metrics():
@@ -102,7 +108,7 @@ def create_app(
 
     @app.get("/versions")
     def versions():
-        return jsonify(versions=[predictor.version], samvid=__version__)
+        return jsonify(versions=[predictor.version], tracker=settings.tracker, samvid=__version__)
 
     @app.get("/openapi.json")
     def openapi():  # this API's description (backend/openapi.yaml); behind auth like the rest
@@ -187,7 +193,8 @@ def create_app(
     @app.post("/propagate")
     def propagate():
         body = _json_body()
-        body.setdefault("engine", settings.tracker)
+        if body.get("engine") in (None, "auto"):  # the engine chosen at start
+            body["engine"] = settings.tracker
         job = _submit(jobs, PropagationRequest.from_payload(body))
         metrics.jobs_submitted.labels("propagate").inc()
         return jsonify(job.to_dict()), 202

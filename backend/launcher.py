@@ -328,6 +328,7 @@ class Ready:
     username: str
     credentials_file: str | None
     new_credentials: Credentials | None = field(default=None, repr=False)
+    tracker: str = ""  # the propagation engine, as the running backend reports it
 
 
 class Stack:
@@ -396,6 +397,7 @@ class Stack:
             task_ids=task_ids,
             open_url=f"{url}/projects/{summary.project_id}/data?task={task_ids[0]}",
             model=str(health.get("model_version", choice.model)), model_note=choice.note,
+            tracker=str(health.get("tracker", "")),
             username=creds.username if creds else "(your Label Studio user)",
             credentials_file=None if creds is None else str(self.layout.data_dir / "credentials.json"),
             new_credentials=creds if new else None,

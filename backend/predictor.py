@@ -145,7 +145,8 @@ def load_configured_segmenter(settings: Settings) -> Segmenter:
 
     try:
         return load_segmenter(
-            settings.model, device=settings.device, random_weights=settings.random_weights
+            settings.model, device=settings.device, random_weights=settings.random_weights,
+            precision=settings.precision,
         )
     except ModelUnavailable as exc:
         if not settings.fallback:

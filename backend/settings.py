@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from samvid.errors import ConfigError
+from samvid.models.precision import PRECISIONS, UnsupportedPrecision
 from samvid.models.registry import DEFAULT_MODEL
 
 
@@ -33,6 +34,7 @@ class Settings:
     device: str = "auto"  # SAMVID_DEVICE: auto | cpu | cuda | cuda:1 | mps
     fallback: str = ""  # SAMVID_FALLBACK: model to use when `model` has no weights ("classic")
     random_weights: bool = False  # SAMVID_RANDOM_WEIGHTS: benchmarks/tests only; masks are noise
+    precision: str = "auto"  # SAMVID_PRECISION: auto | fp32 | bf16 | fp16 | int8 (clicks and tracking)
     # Label Studio
     label_studio_url: str = "http://localhost:8080"  # LABEL_STUDIO_URL
     label_studio_api_key: str = field(default="", repr=False)  # LABEL_STUDIO_API_KEY
@@ -52,7 +54,8 @@ class Settings:
     fetch_timeout: float = 20.0  # SAMVID_FETCH_TIMEOUT seconds
     request_timeout: float = 60.0  # SAMVID_REQUEST_TIMEOUT: seconds a click may wait for its embedding
     # Propagation
-    tracker: str = "flow"  # SAMVID_TRACKER: flow | flow-preview (model-free), or a model engine
+    tracker: str = "auto"  # SAMVID_TRACKER: auto (SAM 2 memory when its weights are here, else flow) or an engine
+    tracker_model: str = ""  # SAMVID_TRACKER_MODEL: SAM 2-family model for tracking (default: the click model)
     propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
     propagate_direction: str = "forward"  # SAMVID_PROPAGATE_DIRECTION: forward | backward | both
     studio_retry_seconds: float = 120.0  # SAMVID_STUDIO_RETRY_SECONDS: jobs wait out an unreachable LS
@@ -73,6 +76,7 @@ class Settings:
             "device": "SAMVID_DEVICE",
             "fallback": "SAMVID_FALLBACK",
             "random_weights": "SAMVID_RANDOM_WEIGHTS",
+            "precision": "SAMVID_PRECISION",
             "label_studio_url": "LABEL_STUDIO_URL",
             "label_studio_api_key": "LABEL_STUDIO_API_KEY",
             "redis_url": "REDIS_URL",
@@ -90,6 +94,7 @@ class Settings:
             "request_timeout": "SAMVID_REQUEST_TIMEOUT",
             "precompute_on_open": "SAMVID_PRECOMPUTE",
             "tracker": "SAMVID_TRACKER",
+            "tracker_model": "SAMVID_TRACKER_MODEL",
             "propagate_frames": "SAMVID_PROPAGATE_FRAMES",
             "propagate_direction": "SAMVID_PROPAGATE_DIRECTION",
             "studio_retry_seconds": "SAMVID_STUDIO_RETRY_SECONDS",
@@ -132,6 +137,10 @@ class Settings:
                 raise ConfigError(f"{names[name]} must be a number of seconds above 0")
         if not 0 <= settings.studio_retry_seconds < 86400:
             raise ConfigError("SAMVID_STUDIO_RETRY_SECONDS must be a number of seconds from 0 to 86400")
+        if settings.precision not in PRECISIONS:
+            raise UnsupportedPrecision(
+                f"SAMVID_PRECISION={settings.precision!r} is not a precision; choose one of {', '.join(PRECISIONS)}"
+            )
         if bool(settings.auth_user) != bool(settings.auth_password):
             raise ConfigError("set both SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD, or neither")
         return settings

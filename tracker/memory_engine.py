@@ -1,4 +1,4 @@
-"""Memory-based propagation with SAM 2.1 video models (``transformers.Sam2VideoModel``).
+"""Memory-based propagation with SAM 2.1 and EdgeTAM video models (``transformers.Sam2VideoModel``).
 
 The model keeps a memory of the frames it has seen (the conditioning frames the user
 gave, the last few tracked ones) and segments each new frame against it, so several
@@ -32,16 +32,30 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 KEEP_FRAMES = 16  # tracked frames kept per object: the model reads the last 6 (num_maskmem 7)
 
 
-def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: bool = False) -> Any:
-    """A ``Sam2VideoModel``: pretrained (hub cache or a local folder) or random weights."""
+def _video_classes(name: str) -> tuple[Any, Any, Any]:
+    """(model class, config class, inference session class) of ``name``'s family."""
     import transformers as tf
 
-    if random_weights:
-        return tf.Sam2VideoModel(tf.Sam2VideoConfig()).eval()
-    source = str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
+    from samvid.models.sam import family_of
+
+    if family_of(name) == "edgetam":
+        return tf.EdgeTamVideoModel, tf.EdgeTamVideoConfig, tf.EdgeTamVideoInferenceSession
+    return tf.Sam2VideoModel, tf.Sam2VideoConfig, tf.Sam2VideoInferenceSession
+
+
+def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: bool = False) -> Any:
+    """A SAM 2.1 (``Sam2VideoModel``) or EdgeTAM video model, fp32 on the CPU: pretrained
+    (hub cache or a local folder) or random weights."""
+    model_cls, config_cls, _ = _video_classes(name)
     try:
-        return tf.Sam2VideoModel.from_pretrained(source, local_files_only=True, use_safetensors=True).eval()
-    except OSError as exc:
+        if random_weights:
+            return model_cls(config_cls()).eval()
+        source = str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
+        return model_cls.from_pretrained(source, local_files_only=True, use_safetensors=True).eval()
+    except ImportError as exc:  # EdgeTAM's backbone comes through timm
+        raise ModelUnavailable(f"{name!r} needs a library that is not installed here: {exc}. "
+                               "Install it (pip install timm torchvision) or choose another model.") from exc
+    except (OSError, ValueError) as exc:
         raise ModelUnavailable(
             f"no weights for {name!r} on this machine: `samvid models pull {name}` on a connected "
             "machine, or use the model-free engine (SAMVID_TRACKER=flow)"
@@ -49,20 +63,21 @@ def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: b
 
 
 class MemoryEngine(Engine):
-    """SAM 2.1 video propagation. ``add_prompt`` takes clicks or a box, ``add_mask`` a mask."""
+    """SAM 2.1 / EdgeTAM video propagation. ``add_prompt`` takes clicks or a box, ``add_mask`` a mask."""
 
     name = "sam2"
     has_model = True
 
     def __init__(self, model: Any, device: str = "cpu", dtype: Any = None) -> None:
-        """``dtype``: default float16 on CUDA, float32 elsewhere; bfloat16 is ~1.3x faster
-        than float32 on a CPU with AVX512-BF16 (bench/bench_memory_engine.py)."""
-        import torch
-
+        """``model`` runs as given when ``dtype`` is None (already cast or quantized, e.g. by
+        ``samvid.models.precision.apply_precision``); otherwise it is cast to ``dtype``.
+        The inference session keeps its state in the model's floating dtype."""
         self.model = model.to(device)
         self.device = device
-        self.dtype = dtype or (torch.float16 if device.startswith("cuda") else torch.float32)
-        self.model.to(self.dtype)
+        if dtype is not None:
+            self.model.to(dtype)
+        self.dtype = dtype or _float_dtype(self.model)
+        self.session_cls = _session_class(model)
 
     def add_prompt(self, state: TrackState, frame: int, obj_id: int, prompt: Prompt) -> None:
         """Clicks and/or a box for ``obj_id`` on ``frame`` (pixels of the original frame)."""
@@ -75,12 +90,23 @@ class MemoryEngine(Engine):
         return _MemoryRun(self, state)
 
 
+def _float_dtype(model: Any) -> Any:
+    """The dtype of the model's floating parameters (a quantized model keeps fp32 ones)."""
+    import torch
+
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def _session_class(model: Any) -> Any:
+    import transformers as tf
+
+    return tf.EdgeTamVideoInferenceSession if isinstance(model, tf.EdgeTamVideoModel) else tf.Sam2VideoInferenceSession
+
+
 class _MemoryRun:
     def __init__(self, engine: MemoryEngine, state: TrackState) -> None:
-        from transformers import Sam2VideoInferenceSession
-
         self.engine, self.state = engine, state
-        self.session = Sam2VideoInferenceSession(
+        self.session = engine.session_cls(
             video_height=state.height, video_width=state.width, inference_device=engine.device,
             inference_state_device=engine.device, video_storage_device=engine.device,
             dtype=engine.dtype,

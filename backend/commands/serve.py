@@ -6,11 +6,13 @@ production deployment" and handles neither timeouts nor worker restarts."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import shutil
 import tempfile
 
+from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
 from samvid.settings import Settings
 
@@ -31,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"model name or local folder (SAMVID_MODEL, default {DEFAULT_MODEL}); one of: {names}",
     )
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (SAMVID_DEVICE)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="model precision for clicks and tracking (SAMVID_PRECISION, default auto: "
+                             "bf16 on CPUs with AVX512-BF16 or AMX, fp16 on CUDA, fp32 otherwise)")
+    parser.add_argument("--tracker", metavar="ENGINE",
+                        help="propagation engine (SAMVID_TRACKER, default auto: SAM 2's memory engine "
+                             "when a SAM 2-family model with weights is loaded, else flow)")
     parser.add_argument(
         "--fallback",
         choices=["classic", "standin"],
@@ -46,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.from_env(
-        model=args.model, device=args.device, fallback=args.fallback, random_weights=args.random_weights
+        model=args.model, device=args.device, fallback=args.fallback, random_weights=args.random_weights,
+        precision=args.precision, tracker=args.tracker,
     )
 
 
@@ -65,11 +74,14 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from samvid.app import create_app
     from samvid.predictor import Predictor
+    from samvid.tracker.engines import start_configured
 
     settings = settings_from(args)
-    # Load the model now: a missing model is reported at start, not at the first click.
+    # Load the models now: a missing model is reported at start, not at the first click.
     predictor = Predictor.from_settings(settings)
-    log.info("model %s on %s, listening on %s:%d", predictor.version, settings.device, args.host, args.port)
+    settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
+    log.info("model %s on %s, propagation engine %s, listening on %s:%d", predictor.version,
+             settings.device, settings.tracker, args.host, args.port)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.auth_user:
         log.warning(
             "listening on %s with no authentication: anyone who can reach this port can use "

@@ -31,15 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from samvid.settings import Settings
     from samvid.tracker.davis import frames_dir, sequences, track_sequence
-    from samvid.tracker.engines import make_engine
+    from samvid.tracker.engines import EngineOptions, choose_engine, make_engine
 
     if not frames_dir(args.src, args.resolution).is_dir():
         raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
     names = args.seq or sequences(args.src, args.resolution)
     # An unknown engine or a model without weights: said before any work. Engines keep no
     # state between runs, so one serves every sequence (a model is loaded once).
-    engine = make_engine(args.engine)
+    settings = Settings.from_env()  # SAMVID_PRECISION, SAMVID_DEVICE, SAMVID_TRACKER_MODEL for auto/sam2
+    engine = make_engine(choose_engine(args.engine, settings.tracker_model or None), EngineOptions.of(settings))
     failed = []
     for name in names:
         t0 = time.perf_counter()

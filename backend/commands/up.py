@@ -100,12 +100,20 @@ def _banner(ready: Ready, owns_processes: bool) -> None:
     lines += [f"  Label Studio {ready.studio_url}  (project {ready.project_id}, "
               f"{len(ready.task_ids)} frames)",
               f"  Backend      {ready.backend_url}  model {ready.model}"]
+    if ready.tracker:
+        lines += [f"  Propagation  {ready.tracker}" + _engine_note(ready.tracker)]
     if ready.model_note:
         lines += ["", f"  Note: {ready.model_note}"]
     lines += ["", "Turn on Auto-Annotation, click the object with the smart keypoint, accept "
               "the mask, Submit:", "the next frames are labelled for you."]
     lines += ["Ctrl-C stops everything.", ""] if owns_processes else [""]
     print("\n".join(lines), flush=True)
+
+
+def _engine_note(engine: str) -> str:
+    if engine.startswith("sam2"):
+        return "  (SAM 2's memory tracker; SAMVID_TRACKER=flow for the weight-free one)"
+    return "  (weight-free; SAM 2 tracks when its weights are here)"
 
 
 def _env_path(name: str) -> Path | None:

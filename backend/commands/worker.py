@@ -37,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
         jobs.redis.ping()
     except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
         raise ConfigError(f"cannot reach Redis at {settings.redis_url}: {exc}") from exc
+    from samvid.tracker.engines import EngineOptions, configure
+
+    configure(EngineOptions.of(settings))  # SAMVID_PRECISION and SAMVID_DEVICE for model engines
     stop = threading.Event()
 
     def reaper() -> None:

@@ -62,6 +62,10 @@ class Segmenter(ABC):
     version: str = "unknown"
     #: Whether ``segment_everything`` is supported (SAM's automatic masks).
     supports_everything: bool = False
+    #: The model a memory tracker can load to propagate with this segmenter's own weights
+    #: (a SAM 2-family model loaded from real weights), or None. ``SAMVID_TRACKER=auto``
+    #: tracks with it when set, and with the weight-free engine otherwise.
+    tracking_model: str | None = None
 
     @abstractmethod
     def embed(self, image: np.ndarray) -> Embedding:

@@ -60,6 +60,13 @@ SAM1_ENCODERS: dict[str, dict[str, Any]] = {
 }
 
 
+MEMORY_FAMILIES = ("sam2", "edgetam")  # families with a video memory tracker
+
+
+def _precision_name(dtype: Any) -> str:
+    return {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+
+
 def pick_device(requested: str = "auto") -> str:
     import torch
 
@@ -129,12 +136,15 @@ def _pretrained_model(name: str, family: str):
 
 
 def load_sam(
-    name: str, device: str = "auto", random_weights: bool = False, **_: object
+    name: str, device: str = "auto", random_weights: bool = False, precision: str = "auto", **_: object
 ) -> SamSegmenter:
-    """Load ``name`` (a hub id or a local folder saved with ``save_pretrained``)."""
-    import torch
+    """Load ``name`` (a hub id or a local folder saved with ``save_pretrained``) at ``precision``
+    (``samvid.models.precision``; a precision the device lacks is refused before loading)."""
+    from samvid.models.precision import apply_precision, resolve_precision
 
     family = family_of(name)
+    dev = pick_device(device)
+    chosen = resolve_precision(precision, dev)
     try:
         model = _random_model(name, family) if random_weights else _pretrained_model(name, family)
     except ImportError as exc:  # EdgeTAM's backbone comes through timm (and torchvision)
@@ -149,22 +159,29 @@ def load_sam(
             f"`samvid models pull {name}` and point SAMVID_MODEL at the folder, or run "
             "with `--fallback classic` to use the weight-free segmenter."
         ) from exc
-    dev = pick_device(device)
-    dtype = torch.float16 if dev == "cuda" else torch.float32
-    model = model.to(device=dev, dtype=dtype).eval()
+    model = apply_precision(model.to(dev).eval(), chosen)
     tag = "random-weights" if random_weights else "pretrained"
-    return SamSegmenter(model, family, f"{name}@{tag}", dev, dtype)
+    return SamSegmenter(model, family, f"{name}@{tag}", dev, chosen.dtype,
+                        source=name, pretrained=not random_weights, precision=chosen.name)
 
 
 class SamSegmenter(Segmenter):
     supports_everything = True
 
-    def __init__(self, model: Any, family: str, version: str, device: str, dtype: Any) -> None:
+    def __init__(self, model: Any, family: str, version: str, device: str, dtype: Any, *,
+                 source: str = "", pretrained: bool = False, precision: str = "") -> None:
+        """``source``: the name or folder the weights came from; ``pretrained``: whether they
+        are real weights (not a random-weight model built from a config)."""
         self.model = model
         self.family = family
-        self.version = version
+        self.version = version if precision in ("", "fp32") else f"{version}+{precision}"
         self.device = device
         self.dtype = dtype
+        self.source = source
+        self.pretrained = pretrained
+        self.precision = precision or _precision_name(dtype)
+        if pretrained and family in MEMORY_FAMILIES:
+            self.tracking_model = source
         # Two requests must not run the encoder at once on a small CPU: it would
         # only slow both down. The decoder is cheap and shares the lock.
         self._lock = threading.Lock()

@@ -21,5 +21,77 @@ def test_a_memory_engine_without_weights_says_how_to_get_them(tmp_path, monkeypa
 
 
 def test_an_unknown_engine_lists_the_choices():
-    with pytest.raises(TrackingError, match="flow, flow-preview.*sam2, guided"):
+    with pytest.raises(TrackingError, match=r"auto, flow, flow-preview.*sam2\[:MODEL\], guided\[:MODEL\]"):
         make_engine("nope")
+
+
+# -- SAMVID_TRACKER=auto and SAMVID_PRECISION for the model engines (random weights) ---------------
+
+class WeightsStandIn:
+    """A click model that reports SAM 2.1-tiny weights, as a pretrained SamSegmenter does."""
+
+    tracking_model = "facebook/sam2.1-hiera-tiny"
+
+
+class NoWeightsStandIn:
+    """A click model without SAM 2 weights: classic, a stand-in, or random weights."""
+
+    tracking_model = None
+
+
+def _settings(**kw):
+    from samvid.settings import Settings
+
+    return Settings.from_env({"SAMVID_DEVICE": "cpu", "SAMVID_RANDOM_WEIGHTS": "1", **kw})
+
+
+def test_auto_tracks_with_sam2_when_the_click_model_has_its_weights():
+    from samvid.tracker.engines import start_configured
+
+    assert _settings().tracker == "auto"
+    assert start_configured(_settings(), WeightsStandIn()) == "sam2:facebook/sam2.1-hiera-tiny"
+
+
+def test_auto_uses_the_weight_free_engine_when_no_sam2_weights_are_loaded():
+    from samvid.tracker.engines import start_configured
+
+    assert start_configured(_settings(), NoWeightsStandIn()) == "flow"
+    assert start_configured(_settings(SAMVID_TRACKER="flow-preview"), WeightsStandIn()) == "flow-preview"
+
+
+def test_auto_tracks_with_the_tracker_model_and_fails_at_start_when_it_has_no_weights(tmp_path, monkeypatch):
+    from samvid.tracker.engines import start_configured
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    missing = str(tmp_path / "sam2-nowhere")
+    settings = _settings(SAMVID_TRACKER_MODEL=missing, SAMVID_RANDOM_WEIGHTS="0")
+    with pytest.raises(ModelUnavailable, match="samvid models pull"):
+        start_configured(settings, NoWeightsStandIn())
+
+
+def test_a_bad_engine_or_precision_fails_at_start_naming_the_choices():
+    from samvid.models.precision import UnsupportedPrecision
+    from samvid.tracker.engines import start_configured
+
+    with pytest.raises(TrackingError, match="choose one of auto, flow"):
+        start_configured(_settings(SAMVID_TRACKER="sam3"), NoWeightsStandIn())
+    with pytest.raises(UnsupportedPrecision, match="fp16 runs on CUDA"):
+        start_configured(_settings(SAMVID_PRECISION="fp16"), WeightsStandIn())
+
+
+def test_sam2_tracks_int8_quantized_with_frame_sized_masks_and_stable_ids():
+    """int8: the linear layers quantized (bf16 tracking: test_memory_engine.py)."""
+    import numpy as np
+
+    from samvid.tracker.engines import EngineOptions
+
+    engine = make_engine("sam2", EngineOptions("cpu", "int8", random_weights=True))
+    frames = [np.random.default_rng(k).integers(0, 255, (48, 64, 3), dtype=np.uint8) for k in range(2)]
+    ys, xs = np.mgrid[0:48, 0:64]
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 5, (xs - 20) ** 2 + (ys - 20) ** 2 <= 64)
+    engine.add_mask(state, 0, 2, (xs - 45) ** 2 + (ys - 30) ** 2 <= 64)
+    out = list(engine.propagate(state, start=0))
+    assert [fm.frame for fm in out] == [0, 1]
+    for fm in out:
+        assert fm.object_ids == (2, 5) and fm.masks.shape == (2, 48, 64) and fm.masks.dtype == bool
