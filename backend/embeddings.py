@@ -92,7 +92,7 @@ class RedisCache:
             self.stats.misses += 1
             return None
         self.stats.hits += 1
-        return Embedding.from_bytes(data)
+        return Embedding.from_bytes(data)  # type: ignore[arg-type]  # a sync client's get gives bytes; redis types it for async too
 
     def put(self, key: str, value: Embedding) -> None:
         import redis

@@ -376,6 +376,7 @@ class Stack:
         self.layout.data_dir.mkdir(parents=True, exist_ok=True)
         self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
         if self.o.no_studio:
+            assert self.o.studio_url and self.o.api_key  # checked at the top
             url, key, creds, new = self.o.studio_url.rstrip("/"), self.o.api_key, None, False
             files_root = self.o.document_root
         else:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from samvid.predictor import Predictor
@@ -67,7 +67,7 @@ class _JobStates:
     def __init__(self, job_states: Callable[[], dict[str, int]]) -> None:
         self.job_states = job_states
 
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("samvid_jobs", "Jobs by state", labels=["state"])
         for state, count in self.job_states().items():
             jobs.add_metric([state], count)

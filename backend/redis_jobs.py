@@ -162,7 +162,9 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
     """Run in a ``samvid worker``: one job per key at a time, with a heartbeat."""
     from rq import get_current_job
 
-    connection = get_current_job().connection
+    job = get_current_job()
+    assert job is not None, "execute runs inside an RQ job"
+    connection = job.connection
     jobs = RedisJobs.__new__(RedisJobs)
     jobs.redis = connection
     from rq import Queue

@@ -58,7 +58,7 @@ class _BoxRun:
         out: dict[int, ObjectResult] = {}
         for o, m in given.items():
             x0, y0, x1, y1 = bbox(m) or (0, 0, 1, 1)
-            t = cv2.TrackerMIL_create()
+            t: cv2.Tracker = cv2.TrackerMIL.create()
             t.init(bgr, (x0, y0, x1 - x0, y1 - y0))
             self.trackers[o] = t
             out[o] = _result(m)

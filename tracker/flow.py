@@ -28,7 +28,7 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
 
 def dis(preset: str = "fast") -> cv2.DISOpticalFlow:
     """A DIS optical flow object (coarse-to-fine, so it handles tens of pixels of motion)."""
-    return cv2.DISOpticalFlow_create(PRESETS[preset])
+    return cv2.DISOpticalFlow.create(PRESETS[preset])
 
 
 def dense_flow(
@@ -156,7 +156,7 @@ def ecc_align(
     except cv2.error as exc:
         log.debug("ECC did not converge: %s", exc)
         return None
-    warp[:, 2] /= s
+    warp[:, 2] /= s  # type: ignore[misc]  # numpy's stubs cannot tell ECC's float32 warp is float
     return nearest_similarity(warp.astype(np.float64), ((tw - 1) / 2, (th - 1) / 2)), float(cc)
 
 
@@ -175,7 +175,7 @@ def nearest_similarity(motion: np.ndarray, centre: tuple[float, float] = (0.0, 0
     out = motion.copy()
     out[:, :2] = r * float(np.mean(sv))
     # ``centre`` lands where the affine put it.
-    c = np.float64(centre)
+    c = np.asarray(centre, np.float64)
     out[:, 2] += apply(motion, c[None])[0] - apply(out, c[None])[0]
     return out
 
@@ -211,7 +211,8 @@ def grabcut_snap(
     bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
     img = np.ascontiguousarray(image[y0:y1, x0:x1])
     try:
-        cv2.grabCut(img, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+        # rect is unused with GC_INIT_WITH_MASK: OpenCV takes None, its stubs want a tuple.
+        cv2.grabCut(img, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]  # see above
     except cv2.error as exc:  # a degenerate colour model; keep the prior
         log.debug("grabCut failed: %s", exc)
         return hard

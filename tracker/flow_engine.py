@@ -422,7 +422,7 @@ def _close(
     where ``b`` does, and keeps its size within 10% of the last frame's ``last``: ECC may
     slide onto a neighbour or shear wildly on a sliver; trust small changes only."""
     h, w = hw
-    corners = np.float32([[0, 0], [w, 0], [0, h], [w, h]])
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float32)
     diff = np.hypot(*(flow.apply(a, corners) - flow.apply(b, corners)).T)
     # Objects do not change size by more than a few percent between frames; ECC on a
     # weakly textured object can shrink or grow it while still correlating well.
@@ -445,7 +445,7 @@ def _appearance_cost(obj: _Obj, blur: np.ndarray, box: tuple[int, int, int, int]
     inside = alpha >= 0.5
     if not inside.any():
         return np.full(alpha.shape, np.inf, np.float32)
-    gain = np.median(img[inside], 0) / np.maximum(np.median(tmpl[inside], 0), 1.0)
+    gain = np.median(img[inside], 0) / np.maximum(np.median(tmpl[inside], 0), 1.0)  # type: ignore[arg-type]  # numpy's stubs reject a float crop of unknown dtype
     d = np.abs(img - tmpl * np.clip(gain, 0.3, 3.0)).mean(-1)
     return cv2.blur(d, (7, 7))
 
@@ -453,7 +453,7 @@ def _appearance_cost(obj: _Obj, blur: np.ndarray, box: tuple[int, int, int, int]
 def _inside(motion: np.ndarray, crop_hw: tuple[int, int], frame_hw: tuple[int, int]) -> bool:
     """Whether the crop, moved by ``motion``, lies inside the frame (not leaving it)."""
     h, w = crop_hw
-    pts = flow.apply(motion, np.float32([[0, 0], [w, 0], [0, h], [w, h]]))
+    pts = flow.apply(motion, np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float32))
     fh, fw = frame_hw
     return bool((pts[:, 0] >= 0).all() and (pts[:, 0] <= fw).all() and (pts[:, 1] >= 0).all() and (pts[:, 1] <= fh).all())
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 import av
 import cv2
@@ -66,7 +66,7 @@ class FrameInfo:
 class Frame(NamedTuple):
     """One decoded frame; unpacks as ``index, time, image``."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index: unpacking order is the API
     time: float
     image: np.ndarray
 
@@ -309,7 +309,7 @@ class VideoReader(FrameReader):
 
     def _seek(self, index: int) -> None:
         pts = self.infos[index].pts
-        self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+        self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)  # type: ignore[arg-type]  # indexed frames carry a pts
 
     def _decode_from(self, start: int) -> Iterator[tuple[int, av.VideoFrame]]:
         """Decoded frames with index >= start, in order, starting at a keyframe seek."""
@@ -372,6 +372,7 @@ class VideoReader(FrameReader):
             self._dead_from = None
         assert self._live is not None
         while True:
+            item: tuple[int, av.VideoFrame] | None
             if self._pending is not None:
                 item, self._pending = self._pending, None
             else:
@@ -387,7 +388,7 @@ class VideoReader(FrameReader):
                 self._pending, self._live_next = item, found
                 self._fail(index)
 
-    def _fail(self, index: int) -> None:
+    def _fail(self, index: int) -> NoReturn:
         self.undecodable.add(index)
         raise VideoError(f"{self.path}: frame {index} does not decode (corrupt or truncated data)")
 

@@ -91,9 +91,8 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning("--dev: Flask's development server, for debugging only")
         create_app(settings, predictor).run(host=args.host, port=args.port, threaded=True)
         return 0
-    if args.workers > 1:
-        predictor = None  # each gunicorn worker loads its own copy after the fork
-    _gunicorn(settings, args, predictor).run()
+    # With several gunicorn workers each loads its own copy after the fork.
+    _gunicorn(settings, args, None if args.workers > 1 else predictor).run()
     return 0
 
 

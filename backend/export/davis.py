@@ -24,6 +24,7 @@ from samvid.export.frames import (
     Category,
     ExportFrame,
     Problems,
+    Where,
     file_stem,
     frame_file,
     frame_masks,
@@ -40,7 +41,7 @@ class DavisWriter:
         self.manifest = ManifestWriter("davis", categories, self.problems)
 
     def add(self, frame: ExportFrame) -> None:
-        where = {"clip": frame.clip, "frame": frame.frame, "task_id": frame.task_id}
+        where: Where = {"clip": frame.clip, "frame": frame.frame, "task_id": frame.task_id}
         ids = np.zeros((frame.height, frame.width), np.uint8)
         written: list[int] = []
         for i, object_id in enumerate(frame.object_ids):  # ascending: larger id wins overlap
@@ -79,8 +80,8 @@ def load(out: Path) -> Iterator[ExportFrame]:
         for entry in clip["frames"]:
             ids = read_label_png(out / "Annotations" / clip["folder"] / f"{entry['frame']:05d}.png")
             present = [int(v) for v in np.unique(ids) if v]
-            masks = frame_masks(entry["frame"], *ids.shape,
-                                [(o, ids == o, 1.0) for o in present])
+            height, width = ids.shape
+            masks = frame_masks(entry["frame"], height, width, [(o, ids == o, 1.0) for o in present])
             yield ExportFrame(
                 clip=clip["clip"], frame=entry["frame"], masks=masks,
                 labels=tuple(objects[o] for o in masks.object_ids),

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -100,7 +100,7 @@ def frame_masks(
         tuple(int(o) for o, _, _ in objects),
         masks,
         np.asarray([s for _, _, s in objects], np.float32),
-        masks.reshape(len(objects), -1).any(axis=1),
+        np.asarray(masks.reshape(len(objects), -1).any(axis=1)),
     )
 
 
@@ -168,6 +168,14 @@ KINDS = {
     "lossy": "the format cannot hold the mask exactly (overlap, parts, id range)",
     "label_changed": "an object changes class within a clip: first class kept",
 }
+
+
+class Where(TypedDict):
+    """Where a problem was met (``Problems.add``'s keywords)."""
+
+    clip: str | None
+    frame: int | None
+    task_id: int | None
 
 
 class Problems:

@@ -31,6 +31,7 @@ from samvid.export.frames import (
     Category,
     ExportFrame,
     Problems,
+    Where,
     frame_masks,
 )
 from samvid.export.identity import ClipRegions, Region, parse_regions
@@ -221,7 +222,7 @@ class ProjectReader:
         identities: ClipRegions,
         image: Image | ImageUnavailable | None,
     ) -> ExportFrame | None:
-        where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
+        where: Where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
         if isinstance(image, ImageUnavailable):
             self.problems.add("missing_image", str(image), **where)
             return None

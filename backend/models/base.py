@@ -34,7 +34,7 @@ class Embedding:
         """Serialise without pickle: a JSON header line, then an ``.npz`` archive."""
         header = json.dumps({"model": self.model, "image_size": list(self.image_size)})
         buf = io.BytesIO()
-        np.savez(buf, **self.tensors)
+        np.savez(buf, **self.tensors)  # type: ignore[arg-type]  # numpy types **kwds as if they could be allow_pickle
         return header.encode() + b"\n" + buf.getvalue()
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from samvid.models.base import Segmenter
 
@@ -35,7 +36,7 @@ MODELS: dict[str, ModelInfo] = {
 DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
 
 
-def load_segmenter(name: str, device: str = "auto", **options: object) -> Segmenter:
+def load_segmenter(name: str, device: str = "auto", **options: Any) -> Segmenter:
     """Build the segmenter called ``name``: a key of ``MODELS``, ``standin:R``, or a local folder.
 
     Raises ``ModelUnavailable`` (with what to do) when SAM weights cannot be had.

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -141,10 +142,10 @@ class Studio:
     # -- projects -------------------------------------------------------------------------
 
     def find_project(self, title: str) -> Project | None:
-        projects = self._read("list projects", lambda: list(self.sdk.projects.list(title=title)))
+        projects: list[Any] = self._read("list projects", lambda: list(self.sdk.projects.list(title=title)))
         for p in projects:  # the title filter is "contains"; match exactly
             if p.title == title:
-                return Project(int(p.id), p.title, p.label_config or "")
+                return Project(_id(p.id), p.title, p.label_config or "")
         return None
 
     def project_id(self, value: str) -> int:
@@ -170,7 +171,7 @@ class Studio:
             if getattr(exc.__cause__, "status_code", None) == 404:
                 raise NotFound(f"no project {project_id} in Label Studio at {self.url}") from exc
             raise
-        return Project(int(p.id), p.title or "", p.label_config or "")  # type: ignore[arg-type]
+        return Project(_id(p.id), p.title or "", p.label_config or "")
 
     def get_or_create_project(self, title: str, label_config: str) -> tuple[Project, bool]:
         found = self.find_project(title)
@@ -179,7 +180,7 @@ class Studio:
         p = self._call(f"create project {title!r} (labeling config rejected?)",
                        lambda: self.sdk.projects.create(title=title, label_config=label_config))
         log.info("created project %r (id %s)", title, p.id)
-        return Project(int(p.id), title, p.label_config or label_config), True
+        return Project(_id(p.id), title, p.label_config or label_config), True
 
     def delete_project(self, project_id: int) -> None:
         self._call("delete the project", lambda: self.sdk.projects.delete(project_id))
@@ -195,7 +196,7 @@ class Studio:
                               lambda: self.sdk.import_storage.local.list(project=project_id))
         for storage in existing:
             if storage.path and Path(storage.path) == path:
-                return int(storage.id)  # type: ignore[arg-type]
+                return _id(storage.id)
         storage = self._call(
             f"add local-files storage {path} (it must be a subfolder of Label Studio's "
             "LOCAL_FILES_DOCUMENT_ROOT, with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true)",
@@ -203,7 +204,7 @@ class Studio:
                 project=project_id, path=str(path), title="samvid frames", use_blob_urls=True
             ),
         )
-        return int(storage.id)  # type: ignore[arg-type]
+        return _id(storage.id)
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -213,8 +214,11 @@ class Studio:
         ids: list[int] = []
         for start in range(0, len(data), batch):
             chunk = [dict(d) for d in data[start:start + batch]]
-            reply = self._call("create tasks", lambda chunk=chunk: self.sdk.projects.import_tasks(
-                project_id, request=chunk, return_task_ids=True))
+            # Any: ``task_ids`` is an extra field of the reply, absent from the SDK's type.
+            reply: Any = self._call("create tasks", partial(
+                self.sdk.projects.import_tasks, project_id,
+                request=chunk,  # type: ignore[arg-type]  # the API takes plain task dicts; the SDK types them as its model
+                return_task_ids=True))
             ids.extend(int(i) for i in (reply.task_ids or []))
         return ids
 
@@ -269,7 +273,7 @@ class Studio:
         for backend in self._read("list ML backends",
                                   lambda: self.sdk.ml.list(project=project_id)):
             if (backend.url or "").rstrip("/") == url:
-                return int(backend.id)  # type: ignore[arg-type]
+                return _id(backend.id)
         auth: dict[str, Any] = {}
         if user is not None:
             auth = {"auth_method": "BASIC_AUTH", "basic_auth_user": user,
@@ -282,7 +286,7 @@ class Studio:
         )
         if user is not None:
             self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
-        return int(backend.id)  # type: ignore[arg-type]
+        return _id(backend.id)
 
     def _authorize_webhook(self, project_id: int, url: str, user: str, password: str) -> None:
         """Label Studio's automatic ``<backend>/webhook`` carries no credentials even when
@@ -305,7 +309,7 @@ class Studio:
             extra["model_version"] = model_version
         p = self._call("create a prediction",
                        lambda: self.sdk.predictions.create(task=task_id, result=result, **extra))
-        return int(p.id)  # type: ignore[arg-type]
+        return _id(p.id)
 
     def replace_predictions(self, task_id: int, prefix: str, result: list[dict[str, Any]],
                             model_version: str, score: float, *, write_empty: bool) -> None:
@@ -355,6 +359,13 @@ def _transient(exc: SamvidError) -> bool:
     """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
     cause = exc.__cause__
     return isinstance(cause, httpx.TransportError) or getattr(cause, "status_code", 0) >= 500
+
+
+def _id(value: int | None) -> int:
+    """The id of what Label Studio just created or listed (typed optional by the SDK)."""
+    if value is None:
+        raise StudioError("Label Studio answered without an id")
+    return int(value)
 
 
 def _brief(body: object, limit: int = 300) -> str:

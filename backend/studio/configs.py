@@ -20,7 +20,7 @@ from samvid.errors import ConfigError
 
 # labeling_configs/ sits at the repository root and installs as samvid.labeling_configs.
 CONFIG_DIR = Path(os.environ.get("SAMVID_CONFIG_DIR")
-                  or Path(importlib.util.find_spec("samvid.labeling_configs").submodule_search_locations[0]))
+                  or Path(importlib.util.find_spec("samvid.labeling_configs").submodule_search_locations[0]))  # type: ignore[union-attr,index]  # ships with samvid: its spec and folder exist
 DEFAULT_CONFIG = "brush"
 # Distinct, readable on photos; repeats after 10 labels.
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",

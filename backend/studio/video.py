@@ -100,7 +100,7 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
     A frame where the object is lost gets a disabled keyframe, so Label Studio does
     not interpolate the box through the gap.
     """
-    sequence = []
+    sequence: list[dict[str, Any]] = []
     for index, box in sorted(boxes):
         if box is None:
             if sequence and sequence[-1]["enabled"]:
