@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from samvid.core.prompts import Prompt
-from samvid.models.base import Segmenter
+from samvid.core.segmenter import Segmenter
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.masks import bbox, iou
