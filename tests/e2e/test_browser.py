@@ -236,15 +236,23 @@ def test_each_label_row_is_captioned_and_a_smart_tools_own_row_keeps_it(running,
     assert pick("key-point-tool", "mask") == [("brush-tool", False)]  # as captioned
 
     sent: list[str] = []
-    page.on("request", lambda r: sent.append(r.url) if "interactive-annotating" in r.url else None)
-    regions = page.locator(".lsf-tree__node").count()
-    smart_tool(page, "key-point-tool")
-    pick_label(page, "box")
-    assert active_tools(page) == []  # no manual tool picked up behind the annotator's back
-    page.mouse.click(*at(image, 100, 100, DemoClip().width, DemoClip().height))
-    page.wait_for_timeout(1500)
-    assert sent == [] and page.locator(".lsf-tree__node").count() == regions
-    pick_label(page, "box")
+
+    def record(request: Any) -> None:
+        if "interactive-annotating" in request.url:
+            sent.append(request.url)
+
+    page.on("request", record)
+    try:
+        regions = page.locator(".lsf-tree__node").count()
+        smart_tool(page, "key-point-tool")
+        pick_label(page, "box")
+        assert active_tools(page) == []  # no manual tool picked up behind the annotator's back
+        page.mouse.click(*at(image, 100, 100, DemoClip().width, DemoClip().height))
+        page.wait_for_timeout(1500)
+        assert sent == [] and page.locator(".lsf-tree__node").count() == regions
+        pick_label(page, "box")
+    finally:
+        page.remove_listener("request", record)
 
 
 # -- refinement clicks --------------------------------------------------------------------------
