@@ -249,7 +249,7 @@ def point_decoder(segmenter: Segmenter, embedding: Embedding) -> PointDecoder:
     require_everything(segmenter)
     if isinstance(segmenter, SamSegmenter):
         return lambda points: sam_decode_points(segmenter, embedding, points)
-    custom = segmenter.decode_points  # type: ignore[attr-defined]
+    custom = segmenter.decode_points  # type: ignore[attr-defined]  # a test double's extra, not the interface's
     return lambda points: custom(embedding, points)
 
 

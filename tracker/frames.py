@@ -341,7 +341,7 @@ class VideoReader(FrameReader):
                           _reason(exc))
                 continue
             for frame in decoded:
-                index = self._index_of.get(frame.pts)  # type: ignore[arg-type]
+                index = self._index_of.get(frame.pts)  # type: ignore[arg-type]  # a pts of None finds no index, as it should
                 if index is not None:  # frames outside the index (edit lists) are not frames
                     yield index, frame
 

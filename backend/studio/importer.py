@@ -439,7 +439,7 @@ def _import_clip(
             if frames_root is None:
                 url = studio.upload_file(project.id, path)
             else:
-                url = local_files_url(path, options.document_root)  # type: ignore[arg-type]
+                url = local_files_url(path, options.document_root)  # type: ignore[arg-type]  # frames_root implies a document root (check_frames_root)
             batch.append({"image": url, "video": summary.source, "frame": frame.index,
                           "time": frame.time, "clip": plan.clip})
             if len(batch) >= options.batch:

@@ -73,7 +73,8 @@ def box_prompts(context: Any) -> list[BoxPrompt]:
         key = sequence[-1]
         try:
             frame = int(key["frame"]) - 1
-            box = tuple(float(key[k]) for k in ("x", "y", "width", "height"))
+            x, y, width, height = (float(key[k]) for k in ("x", "y", "width", "height"))
+            box = (x, y, width, height)
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise BadRequest("a videorectangle keyframe needs frame, x, y, width, height") from exc
         if not all(abs(v) < float("inf") for v in box):  # also NaN
@@ -83,7 +84,7 @@ def box_prompts(context: Any) -> list[BoxPrompt]:
         labels = value.get("labels") or []
         if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
             raise BadRequest("a videorectangle's labels must be a list of strings")
-        prompts.append(BoxPrompt(str(item.get("id") or "box"), frame, box,  # type: ignore[arg-type]
+        prompts.append(BoxPrompt(str(item.get("id") or "box"), frame, box,
                                  labels, bool(item.get("reverse") or value.get("reverse"))))
     return prompts
 
