@@ -191,8 +191,9 @@ class Prelabeler:
         for clip, frame, limit in runs:
             if ctx.cancelled():
                 return {"frames_written": written, "cancelled": True}
+            # Each stretch once, bridged from its first human frame.
             result = self.propagator.run(PropagationRequest(
-                req.project, clip, frame, "forward", limit, (), req.engine), progress)
+                req.project, clip, frame, "forward", limit, (), req.engine, before=False), progress)
             written += int(result.get("frames_written", 0))
             progress.offset += limit
         ctx.progress(total, total, 0.0)

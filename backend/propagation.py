@@ -1,10 +1,11 @@
-"""Propagation inside Label Studio: a human frame's masks flow into the next frame tasks.
+"""Propagation inside Label Studio: a human frame's masks flow into the frame tasks around it.
 
 The job reads the clip's frame tasks, takes the latest human annotation on the
-start frame, runs a tracker engine over the following frames and writes each
-frame's masks back as a *prediction* (never an annotation). Human work is a
-boundary: the walk stops before the next frame that has a human annotation, and
-only samvid's own earlier predictions are replaced.
+start frame, tracks the stretches it bounds (``tracker.bridge.plan``: up to the next
+human frame, and back to the previous one; a stretch between two human frames is
+tracked from both) and writes each frame's masks back as a *prediction* (never an
+annotation). Human work is a boundary: only samvid's own earlier predictions are
+replaced.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.studio.results import decode_mask, mask_region
+from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import make_engine
 
@@ -46,6 +48,8 @@ class PropagationRequest:
     objects: tuple[str, ...] = ()  # identity keys to propagate; empty = all
     engine: str = "flow"
     all_frames: bool = False  # track through every source-video frame between frame tasks
+    bridge: bool = True  # a stretch between two human frames is tracked from both
+    before: bool = True  # with bridge: recompute the stretch back to the previous human frame too
 
     @classmethod
     def from_payload(cls, payload: Any) -> PropagationRequest:
@@ -69,12 +73,14 @@ class PropagationRequest:
         if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
             raise BadRequest("objects must be a list of object ids")
         return cls(project, clip, frame, direction, frames, tuple(str(o) for o in objects),
-                   str(payload.get("engine") or "flow"), bool(payload.get("all_frames", False)))
+                   str(payload.get("engine") or "flow"), bool(payload.get("all_frames", False)),
+                   bool(payload.get("bridge", True)), bool(payload.get("before", True)))
 
     def to_payload(self) -> dict[str, Any]:
         return {"project": self.project, "clip": self.clip, "frame": self.frame,
                 "direction": self.direction, "frames": self.frames,
-                "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames}
+                "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames,
+                "bridge": self.bridge, "before": self.before}
 
 
 @dataclass
@@ -206,48 +212,54 @@ class Propagator:
         index = next((i for i, t in enumerate(tasks) if int(t["data"].get("frame", -1)) == req.frame), None)
         if index is None:
             raise NotFound(f"clip {req.clip!r} of project {req.project} has no frame {req.frame}")
-        seeds = seeds_from_result(self.latest_annotation(tasks[index]["id"]), target)
-        if req.objects:
-            seeds = [s for s in seeds if s.key in req.objects]
+        seeds = self._seeds_of(tasks[index]["id"], target, req.objects)
         if not seeds:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
         if len(seeds) > MAX_OBJECTS:
             raise BadRequest(f"frame {req.frame} has {len(seeds)} objects; a job takes at most "
                              f"{MAX_OBJECTS}: propagate them in groups with 'objects'")
-        walks = []
-        if req.direction in ("forward", "both"):
-            walks.append(self._walk(tasks, index, +1, req.frames))
-        if req.direction in ("backward", "both"):
-            walks.append(self._walk(tasks, index, -1, req.frames))
-        spans = [self._span(walk, target, req.all_frames) for walk in walks]
-        total = sum(len(frames) - 1 for frames, _ in spans)
-        written, done, start = 0, 0, time.perf_counter()
-        for frames, tasks_at in spans:
-            engine = make_engine(req.engine)
-            state = engine.init_state(frames)
-            for obj, seed in enumerate(seeds, start=1):
-                engine.add_mask(state, 0, obj, seed.mask)
-            for fm in engine.propagate(state, start=0):
-                if fm.frame == 0:
-                    continue
-                if ctx.cancelled():
-                    return {"frames_written": written, "cancelled": True}
-                done += 1
-                elapsed = time.perf_counter() - start
-                ctx.progress(done, total, done / elapsed if elapsed > 0 else 0.0)
+        given = [human_annotated(t) for t in tasks]
+        given[index] = True
+        stretches = plan(given, index, forward=req.direction in ("forward", "both"),
+                         backward=req.direction in ("backward", "both"), limit=req.frames,
+                         bridge=req.bridge, before=req.before)
+        ends = {index: seeds}
+        for st in stretches:  # the other given frame of each bridged stretch
+            other = st.lo if st.hi == index else st.hi
+            if st.from_lo and st.from_hi and other not in ends:
+                ends[other] = self._seeds_of(tasks[other]["id"], target, req.objects)
+        keys = {s.key: s for end in ends.values() for s in end}  # one object id per identity key
+        objects = list(keys.values())
+        number = {key: k for k, key in enumerate(keys, start=1)}
+        total = sum(st.steps for st in stretches)
+        progress = _Progress(ctx, total)
+        written = 0
+        for st in stretches:
+            frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
+            first = {number[s.key]: s.mask for s in ends[st.lo]} if st.from_lo else {}
+            last = {number[s.key]: s.mask for s in ends[st.hi]} if st.from_hi else {}
+            for fm in track_stretch(lambda: make_engine(req.engine), frames, first, last,
+                                    on_step=progress.step, cancelled=ctx.cancelled):
                 task_id = tasks_at.get(fm.frame)
                 if task_id is None:
                     continue  # a source frame between imported frames: tracked, not written
                 if self.annotated_now(task_id):
                     break  # a human annotated it meanwhile: it is a boundary now
-                self._write(task_id, fm, seeds, target, req.engine)
+                self._write(task_id, fm, objects, target, req.engine)
                 written += 1
+            if ctx.cancelled():
+                return {"frames_written": written, "cancelled": True}
         ctx.progress(total, total, 0.0)
         return {"frames_written": written}
 
+    def _seeds_of(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
+        seeds = seeds_from_result(self.latest_annotation(task_id), target)
+        return [s for s in seeds if s.key in objects] if objects else seeds
+
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
-        """The frames an engine walks for ``walk``, and which walk position has which task.
+        """The frames of a stretch of frame tasks (in frame order), and which position has
+        which task.
 
         Normally the frame tasks' own images; with ``all_frames`` every frame of the
         source video between the first and last task (sparse imports, dense tracking).
@@ -257,8 +269,7 @@ class Propagator:
                                 self.studio)
             return frames, {i: t["id"] for i, t in enumerate(walk)}
         first, last = int(walk[0]["data"]["frame"]), int(walk[-1]["data"]["frame"])
-        step = 1 if last >= first else -1
-        indices = list(range(first, last + step, step))
+        indices = list(range(first, last + 1))
         video = VideoSpan(self._video_path(walk[0]), indices)
         position = {index: i for i, index in enumerate(indices)}
         return video, {position[int(t["data"]["frame"])]: t["id"] for t in walk}
@@ -274,18 +285,6 @@ class Propagator:
             raise ForbiddenSource(f"{raw} is outside the folders samvid may read: add its folder to "
                                   "SAMVID_LOCAL_ROOTS to propagate through all its frames")
         return path
-
-    @staticmethod
-    def _walk(tasks: list[dict[str, Any]], index: int, step: int, limit: int) -> list[dict[str, Any]]:
-        """The source task then the following ones, up to (not into) the next human frame."""
-        walk = [tasks[index]]
-        i = index + step
-        while 0 <= i < len(tasks) and not human_annotated(tasks[i]):
-            if limit and len(walk) > limit:
-                break
-            walk.append(tasks[i])
-            i += step
-        return walk
 
     def _write(self, task_id: int, fm, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
         """Replace samvid's earlier predictions on the task with this frame's masks."""
@@ -357,6 +356,19 @@ def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list
         result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
         scores.append(float(fm.scores[k]))
     return result, float(np.mean(scores)) if scores else 0.0
+
+
+class _Progress:
+    """A job's progress in engine steps (a bridged stretch is walked twice)."""
+
+    def __init__(self, ctx: JobContext, total: int) -> None:
+        self.ctx, self.total, self.done = ctx, total, 0
+        self.start = time.perf_counter()
+
+    def step(self) -> None:
+        self.done = min(self.done + 1, self.total)
+        elapsed = time.perf_counter() - self.start
+        self.ctx.progress(self.done, self.total, self.done / elapsed if elapsed > 0 else 0.0)
 
 
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:

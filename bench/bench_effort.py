@@ -1,0 +1,373 @@
+"""Annotator effort: how many frames must a person fix before every frame of a clip is right?
+
+A simulated annotator, on the real sequences of ``../shared/davis16`` first and the
+synthetic set second:
+
+1. Frame 0 gets its true masks as a human annotation and is submitted. Propagation
+   fills the clip the way a submit in Label Studio does: the same ``tracker.bridge.plan``
+   and ``track_stretch`` that ``Propagator.run`` calls, with the frames held in memory.
+2. The annotator reviews frames one at a time, in the order the tool suggests (lowest
+   prediction score first, re-sorted after every correction, as Label Studio's Data
+   Manager sorted by "Prediction score" is) or, as a control, in frame order.
+3. A frame whose mean IoU against the truth is below ``--threshold`` (0.85) is
+   corrected and submitted, which recomputes the stretches it bounds. A frame changed
+   by a recomputation is due for review again. Review ends when every frame has been
+   reviewed since it last changed: every frame is then at the threshold or better.
+
+Corrections are the true masks (a perfect brush stroke) or, with ``--clicks``, clicks
+through the weight-free ``classic`` segmenter by the DAVIS interactive protocol (first
+click at the object's innermost pixel, each next one in the largest error region, at
+most 20, then a brush stroke, counted).
+
+Reported, per sequence and on average, for every engine with bridging on and off:
+frames corrected per 100 frames, frames reviewed until the last bad one was found,
+clicks per 100 frames (``--clicks``) and compute seconds. Also the score's quality on
+the first propagation: Spearman correlation of score and IoU, and the share of the bad
+frames found in the first 30% reviewed. ``--plot`` saves mean J&F against corrections.
+
+    python bench/bench_effort.py                               # real + synthetic, masks
+    python bench/bench_effort.py --engines copy flow-preview --clicks --no-synthetic
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from bench_classic import corrective_click, innermost_point  # bench/ is on the path
+from scipy.stats import spearmanr
+from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
+
+from samvid.models.classic import ClassicSegmenter
+from samvid.prompts import Prompt
+from samvid.tracker.bridge import plan, track_stretch
+from samvid.tracker.davis import JpegFolder, frames_dir, masks_of, sequences
+from samvid.tracker.engines import make_engine
+from samvid.tracker.masks import FrameMasks, iou, read_label_png
+from samvid.tracker.metrics import annotations_dir, score_sequence
+
+try:  # run as ``python bench/bench_effort.py``: bench/ is on the path
+    from bench_classic import corrective_click, innermost_point
+except ImportError:  # pragma: no cover - imported as bench.bench_effort
+    from bench.bench_classic import corrective_click, innermost_point
+
+HERE = Path(__file__).resolve().parent
+DAVIS = HERE.parent.parent / "shared" / "davis16"
+MAX_CLICKS = 20
+FIRST_SHARE = 0.30  # "bad frames found in the first 30% reviewed"
+
+
+@dataclass
+class Clip:
+    name: str
+    frames: list[np.ndarray]
+    truth: list[dict[int, np.ndarray]]  # frame -> object id -> true mask (absent: empty)
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(sorted(self.truth[0]))
+
+    def quality(self, k: int, masks: dict[int, np.ndarray]) -> float:
+        """Mean IoU over the clip's objects (absent from both: 1, as DAVIS scores it)."""
+        h, w = self.frames[k].shape[:2]
+        empty = np.zeros((h, w), bool)
+        return float(np.mean([iou(masks.get(o, empty), self.truth[k].get(o, empty)) for o in self.ids]))
+
+
+@dataclass
+class Outcome:
+    corrections: int = 0
+    reviews: int = 0
+    reviews_to_last_bad: int = 0
+    clicks: int = 0
+    brushed: int = 0  # objects the clicks could not bring to the threshold
+    track_s: float = 0.0
+    curve: list[float] = field(default_factory=list)  # clip J&F after 0, 1, ... corrections
+    first: list[tuple[float, float]] = field(default_factory=list)  # (score, IoU) after frame 0
+
+
+def frame_score(fm: FrameMasks) -> float:
+    """The task's prediction score as samvid writes it: the mean over visible objects."""
+    return float(fm.scores[fm.visible].mean()) if fm.visible.any() else 0.0
+
+
+class Session:
+    """One clip being annotated: human frames, samvid's predictions, propagation on submit."""
+
+    def __init__(self, clip: Clip, engine: str, bridge: bool) -> None:
+        self.clip, self.engine, self.bridge = clip, engine, bridge
+        self.human: dict[int, dict[int, np.ndarray]] = {}
+        self.pred: dict[int, FrameMasks] = {}
+        self.track_s = 0.0
+
+    def submit(self, k: int, masks: dict[int, np.ndarray]) -> set[int]:
+        """A human annotation on frame ``k``; the frames whose prediction changed."""
+        self.human[k] = {o: m for o, m in masks.items() if m.any()}
+        self.pred.pop(k, None)
+        n = len(self.clip.frames)
+        changed: set[int] = set()
+        t = time.perf_counter()
+        for st in plan([f in self.human for f in range(n)], k, bridge=self.bridge):
+            first = self.human[st.lo] if st.from_lo else {}
+            last = self.human[st.hi] if st.from_hi else {}
+            if not first and not last:
+                continue
+            window = self.clip.frames[st.lo : st.hi + 1]
+            for fm in track_stretch(lambda: make_engine(self.engine), window, first, last):
+                self.pred[st.lo + fm.frame] = fm
+                changed.add(st.lo + fm.frame)
+        self.track_s += time.perf_counter() - t
+        return changed
+
+    def masks(self, k: int) -> dict[int, np.ndarray]:
+        if k in self.human:
+            return self.human[k]
+        fm = self.pred.get(k)
+        if fm is None:
+            return {}
+        return {o: fm.masks[i] for i, o in enumerate(fm.object_ids) if fm.visible[i]}
+
+    def score(self, k: int) -> float:
+        fm = self.pred.get(k)
+        return frame_score(fm) if fm is not None else 0.0
+
+    def jf(self) -> float:
+        h, w = self.clip.frames[0].shape[:2]
+        pred = [_labels(self.masks(k), (h, w)) for k in range(len(self.clip.frames))]
+        gt = [_labels(t, (h, w)) for t in self.clip.truth]
+        return score_sequence(self.clip.name, pred, gt, object_ids=self.clip.ids).jf
+
+
+def _labels(masks: dict[int, np.ndarray], hw: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(hw, np.uint8)
+    for o, m in sorted(masks.items()):
+        out[m] = o
+    return out
+
+
+Corrector = Callable[[Clip, int, dict[int, np.ndarray], Outcome], dict[int, np.ndarray]]
+
+
+def by_brush(clip: Clip, k: int, _: dict[int, np.ndarray], out: Outcome) -> dict[int, np.ndarray]:
+    return dict(clip.truth[k])
+
+
+def by_clicks(segmenter: ClassicSegmenter, threshold: float) -> Corrector:
+    """Objects below ``threshold`` redrawn with clicks (DAVIS interactive protocol)."""
+
+    def correct(clip: Clip, k: int, shown: dict[int, np.ndarray], out: Outcome) -> dict[int, np.ndarray]:
+        emb = segmenter.embed(clip.frames[k])
+        fixed = {}
+        for o, truth in clip.truth[k].items():
+            if not truth.any() or iou(shown.get(o, np.zeros_like(truth)), truth) >= threshold:
+                fixed[o] = shown.get(o, truth)
+                continue
+            points, labels = [innermost_point(truth)], [1]
+            while True:
+                mask = segmenter.segment(emb, Prompt(points=tuple(points), labels=tuple(labels))).mask
+                out.clicks += 1
+                if iou(mask, truth) >= threshold:
+                    break
+                if len(points) == MAX_CLICKS:
+                    mask, out.brushed = truth, out.brushed + 1
+                    break
+                p, lab = corrective_click(mask, truth)
+                points.append(p)
+                labels.append(lab)
+            fixed[o] = mask
+        return fixed
+
+    return correct
+
+
+def annotate(clip: Clip, engine: str, bridge: bool, by_score: bool, correct: Corrector,
+             threshold: float, curve: bool) -> Outcome:
+    """Review and correct until every frame is at ``threshold`` or better."""
+    out = Outcome()
+    session = Session(clip, engine, bridge)
+    session.submit(0, clip.truth[0])
+    n = len(clip.frames)
+    out.first = [(session.score(k), clip.quality(k, session.masks(k))) for k in range(1, n)]
+    if curve:
+        out.curve.append(session.jf())
+    reviewed: set[int] = set()
+    while True:
+        todo = [k for k in range(n) if k not in session.human and k not in reviewed]
+        if not todo:
+            break
+        k = min(todo, key=lambda f: (session.score(f), f)) if by_score else todo[0]
+        out.reviews += 1
+        shown = session.masks(k)
+        if clip.quality(k, shown) >= threshold:
+            reviewed.add(k)
+            continue
+        out.corrections += 1
+        out.reviews_to_last_bad = out.reviews
+        reviewed -= session.submit(k, correct(clip, k, shown, out))
+        if curve:
+            out.curve.append(session.jf())
+    out.track_s = session.track_s
+    return out
+
+
+# ---------------------------------------------------------------- data
+def davis_clips(root: Path) -> list[Clip]:
+    clips = []
+    for name in sequences(root):
+        folder = JpegFolder.of(frames_dir(root) / name)
+        anns = annotations_dir(root) / name
+        truth = [masks_of(read_label_png(anns / (f.stem + ".png"))) for f in folder.files]
+        clips.append(Clip(name, list(folder), truth))
+    return clips
+
+
+def synthetic_clips(size: tuple[int, int] = (480, 854)) -> list[Clip]:
+    clips = []
+    for name, spec in BENCHMARK_SET.items():
+        video = SyntheticVideo(spec, size)
+        labels = [video.labels(i) for i in range(len(video))]
+        ids = sorted(masks_of(labels[0]))
+        truth = [{o: lab == o for o in ids} for lab in labels]
+        clips.append(Clip(name, [as_jpeg(video[i]) for i in range(len(video))], truth))
+    return clips
+
+
+# ---------------------------------------------------------------- report
+def bad_found_early(first: Sequence[tuple[float, float]], by_score: bool, threshold: float) -> float | None:
+    """Share of the bad frames among the first 30% reviewed, on the first propagation."""
+    order = sorted(range(len(first)), key=lambda i: (first[i][0], i)) if by_score else list(range(len(first)))
+    bad = {i for i, (_, q) in enumerate(first) if q < threshold}
+    if not bad:
+        return None
+    head = order[: max(1, round(FIRST_SHARE * len(first)))]
+    return len(bad.intersection(head)) / len(bad)
+
+
+def spearman(pairs: Sequence[tuple[float, float]]) -> float | None:
+    s, q = zip(*pairs, strict=True)
+    if len(set(s)) < 2 or len(set(q)) < 2:
+        return None
+    return float(spearmanr(s, q).statistic)
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def mean_of(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.fmean(kept) if kept else None
+
+
+def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, bool], list[Outcome]],
+           clicks: bool, threshold: float) -> None:
+    per100 = lambda n, c: 100 * n / (len(c.frames) - 1)  # noqa: E731
+    print(f"\n### {title}: {len(clips)} clips, {sum(len(c.frames) for c in clips)} frames, "
+          f"threshold {threshold}\n")
+    head = "| engine | bridge | review order | corrected /100 frames | reviewed until the last bad | reviewed"
+    print(head + (" | clicks /100 frames | brush finishes" if clicks else "") + " | compute s |")
+    print("|---|---|---|---:|---:|---:|" + ("---:|---:|" if clicks else "") + "---:|")
+    for (engine, bridge, by_score), outs in runs.items():
+        cells = [f"{statistics.fmean(per100(o.corrections, c) for o, c in zip(outs, clips, strict=True)):.1f}",
+                 f"{statistics.fmean(o.reviews_to_last_bad for o in outs):.1f}",
+                 f"{statistics.fmean(o.reviews for o in outs):.1f}"]
+        if clicks:
+            cells += [f"{statistics.fmean(per100(o.clicks, c) for o, c in zip(outs, clips, strict=True)):.1f}",
+                      str(sum(o.brushed for o in outs))]
+        cells.append(f"{sum(o.track_s for o in outs):.0f}")
+        print(f"| {engine} | {'on' if bridge else 'off'} | {'score' if by_score else 'frame'} | "
+              + " | ".join(cells) + " |")
+    keys = [k for k in runs if k[2]]
+    print("\nFrames corrected per 100 frames, by score, per clip:\n")
+    print("| clip | frames | " + " | ".join(f"{e} (bridge {'on' if b else 'off'})" for e, b, _ in keys) + " |")
+    print("|---|---:|" + "---:|" * len(keys))
+    for i, c in enumerate(clips):
+        print(f"| {c.name} | {len(c.frames)} | "
+              + " | ".join(f"{per100(runs[k][i].corrections, c):.1f}" for k in keys) + " |")
+    print("\nThe score on the first propagation (from frame 0 alone):\n")
+    print("| engine | Spearman score~IoU, mean of clips | pooled | bad frames in the first 30%, "
+          "by score | by frame |")
+    print("|---|---:|---:|---:|---:|")
+    for engine in dict.fromkeys(k[0] for k in runs):
+        outs = next(v for k, v in runs.items() if k[0] == engine)
+        pooled = [p for o in outs for p in o.first]
+        early = {s: mean_of([bad_found_early(o.first, s, threshold) for o in outs]) for s in (True, False)}
+        print(f"| {engine} | {fmt(mean_of([spearman(o.first) for o in outs]))} | {fmt(spearman(pooled))} | "
+              f"{fmt(early[True])} | {fmt(early[False])} |")
+
+
+def plot(path: Path, curves: dict[str, list[list[float]]], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name, per_clip in curves.items():
+        longest = max(len(c) for c in per_clip)
+        padded = np.array([c + [c[-1]] * (longest - len(c)) for c in per_clip])  # a finished clip stays
+        ax.plot(range(longest), padded.mean(axis=0), label=name)
+    ax.set_xlabel("frames corrected")
+    ax.set_ylabel("mean J&F of the clip")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"\nplot: {path}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engines", nargs="+", default=["copy", "flow-preview", "flow"])
+    ap.add_argument("--davis", type=Path, default=DAVIS)
+    ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--no-synthetic", action="store_true")
+    ap.add_argument("--bridge", choices=["on", "off", "both"], default="both")
+    ap.add_argument("--order", choices=["score", "frame", "both"], default="both")
+    ap.add_argument("--clicks", action="store_true", help="correct with classic clicks, not whole masks")
+    ap.add_argument("--threshold", type=float, default=0.85)
+    ap.add_argument("--clips", nargs="*", help="only these clip names")
+    ap.add_argument("--plot", type=Path, help="PNG of mean J&F against corrections (real clips)")
+    args = ap.parse_args()
+    bridges = {"on": [True], "off": [False], "both": [True, False]}[args.bridge]
+    orders = {"score": [True], "frame": [False], "both": [True, False]}[args.order]
+    correct = by_clicks(ClassicSegmenter(), args.threshold) if args.clicks else by_brush
+    sets = []
+    if not args.no_real:
+        if not args.davis.is_dir():
+            raise SystemExit(f"{args.davis} is missing: give --davis ROOT or --no-real")
+        sets.append(("Real video (davis16)", davis_clips(args.davis), True))
+    if not args.no_synthetic:
+        sets.append(("Synthetic set (JPEG)", synthetic_clips(), False))
+    for title, clips, real in sets:
+        clips = [c for c in clips if not args.clips or c.name in args.clips]
+        runs: dict[tuple[str, bool, bool], list[Outcome]] = {}
+        for engine in args.engines:
+            for bridge in bridges:
+                for by_score in orders:
+                    key = (engine, bridge, by_score)
+                    runs[key] = []
+                    for clip in clips:
+                        o = annotate(clip, engine, bridge, by_score, correct, args.threshold,
+                                     curve=bool(args.plot) and real and by_score and bridge == bridges[0])
+                        runs[key].append(o)
+                        print(f"  {engine:<13} bridge {'on ' if bridge else 'off'} "
+                              f"{'score' if by_score else 'frame'} {clip.name:<16} "
+                              f"corrected {o.corrections:3d}/{len(clip.frames) - 1} reviewed {o.reviews:4d} "
+                              f"clicks {o.clicks:4d} {o.track_s:6.1f}s", flush=True)
+        report(title, clips, runs, args.clicks, args.threshold)
+        if args.plot and real:
+            curves = {e: [o.curve for o in runs[(e, bridges[0], orders[0])]] for e in args.engines}
+            if all(all(c) for cs in curves.values() for c in cs):
+                plot(args.plot, curves, f"{title}: review by score, bridge {'on' if bridges[0] else 'off'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

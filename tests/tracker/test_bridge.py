@@ -1,0 +1,134 @@
+"""Propagation between given frames: the stretches a correction recomputes, tracked from both ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samvid.tracker.baselines import CopyFirstEngine
+from samvid.tracker.bridge import Stretch, plan, track_stretch
+from samvid.tracker.engines import make_engine
+from samvid.tracker.masks import iou
+
+
+def given_at(n: int, *frames: int) -> list[bool]:
+    return [k in frames for k in range(n)]
+
+
+# ------------------------------------------------------------------ plan
+def test_a_first_annotation_flows_to_the_clip_end():
+    assert plan(given_at(10, 0), 0) == [Stretch(0, 9, True, False)]
+
+
+def test_a_correction_bridges_both_neighbouring_stretches():
+    assert plan(given_at(10, 0, 4, 8), 4) == [Stretch(4, 8, True, True), Stretch(0, 4, True, True)]
+
+
+def test_without_bridge_forward_stops_before_the_next_human_frame():
+    assert plan(given_at(10, 0, 4, 8), 4, bridge=False) == [Stretch(4, 7, True, False)]
+
+
+def test_backward_tracks_to_the_clip_start_when_no_human_frame_is_before():
+    assert plan(given_at(10, 5), 5, forward=False, backward=True) == [Stretch(0, 5, False, True)]
+
+
+def test_a_batch_bridges_each_stretch_once_from_its_first_end():
+    assert plan(given_at(10, 0, 4, 8), 4, before=False) == [Stretch(4, 8, True, True)]
+
+
+def test_neighbouring_human_frames_leave_nothing_to_recompute():
+    assert plan(given_at(4, 1, 2, 3), 2) == []
+
+
+def test_limit_caps_open_stretches_and_only_bridges_within_it():
+    assert plan(given_at(20, 0), 0, limit=5) == [Stretch(0, 5, True, False)]
+    assert plan(given_at(20, 0, 10), 0, limit=5) == [Stretch(0, 5, True, False)]
+    assert plan(given_at(20, 0, 6), 0, limit=5) == [Stretch(0, 6, True, True)]
+
+
+def test_written_frames_exclude_the_human_ends():
+    assert list(Stretch(4, 8, True, True).written) == [5, 6, 7]
+    assert list(Stretch(0, 5, False, True).written) == [0, 1, 2, 3, 4]
+
+
+def test_a_frame_outside_the_clip_is_refused():
+    with pytest.raises(IndexError):
+        plan(given_at(3, 0), 5)
+
+
+# ------------------------------------------------------------------ track_stretch
+H, W, N = 48, 64, 9
+
+
+def square(x: int, size: int = 12) -> np.ndarray:
+    m = np.zeros((H, W), bool)
+    m[18 : 18 + size, x : x + size] = True
+    return m
+
+
+def moving_square_frames() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A textured square sliding right 4 px a frame on a noise background: exact truth."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 120, (H, W, 3), dtype=np.uint8)
+    patch = rng.integers(140, 255, (12, 12, 3), dtype=np.uint8)
+    frames, truth = [], []
+    for k in range(N):
+        img = background.copy()
+        img[18:30, 8 + 4 * k : 20 + 4 * k] = patch
+        frames.append(img)
+        truth.append(square(8 + 4 * k))
+    return frames, truth
+
+
+def test_copy_takes_the_nearer_human_frame_on_each_side_of_the_middle():
+    frames, truth = moving_square_frames()
+    out = list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {1: truth[-1]}))
+    assert [fm.frame for fm in out] == list(range(1, N - 1))
+    for fm in out:
+        nearer = truth[0] if fm.frame <= (N - 1) / 2 else truth[-1]  # a tie goes to the first
+        assert np.array_equal(fm.mask_of(1), nearer)
+
+
+def test_a_stretch_tracked_from_both_ends_beats_either_end_alone():
+    frames, truth = moving_square_frames()
+    engine = lambda: make_engine("flow-preview")  # noqa: E731
+
+    def mean_iou(out):
+        got = {fm.frame: fm.mask_of(1) for fm in out}
+        return np.mean([iou(got[k], truth[k]) for k in range(1, N - 1)])
+
+    both = mean_iou(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {1: truth[-1]}))
+    first = mean_iou(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {}))
+    last = mean_iou(track_stretch(CopyFirstEngine, frames, {}, {1: truth[-1]}))
+    assert both > max(first, last)
+    tracked = mean_iou(track_stretch(engine, frames, {1: truth[0]}, {1: truth[-1]}))
+    assert tracked > 0.8
+
+
+def test_an_object_drawn_on_one_end_only_is_kept_near_it_and_gone_near_the_other():
+    frames, truth = moving_square_frames()
+    out = list(track_stretch(CopyFirstEngine, frames, {1: truth[0], 2: square(40, 6)}, {1: truth[-1]}))
+    assert out[0].visible[1] and not out[-1].visible[1]
+    assert out[0].object_ids == (1, 2)
+
+
+def test_an_open_end_is_tracked_to_from_the_seeded_one():
+    frames, truth = moving_square_frames()
+    back = list(track_stretch(CopyFirstEngine, frames, {}, {1: truth[-1]}))
+    assert [fm.frame for fm in back] == list(range(0, N - 1))
+    assert all(np.array_equal(fm.mask_of(1), truth[-1]) for fm in back)
+
+
+def test_every_engine_step_is_reported_and_cancel_stops_the_stretch():
+    frames, truth = moving_square_frames()
+    steps: list[int] = []
+    list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {1: truth[-1]}, on_step=lambda: steps.append(1)))
+    assert len(steps) == Stretch(0, N - 1, True, True).steps == 2 * N
+    out = list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {1: truth[-1]}, cancelled=lambda: True))
+    assert out == []
+
+
+def test_a_stretch_without_objects_is_refused():
+    frames, _ = moving_square_frames()
+    with pytest.raises(ValueError, match="objects"):
+        list(track_stretch(CopyFirstEngine, frames, {}, {}))

@@ -1,0 +1,196 @@
+"""Propagation between given frames: what a correction recomputes, tracked from both ends.
+
+A mask given on frame ``i`` (a human annotation, a correction) bounds two stretches of
+the clip: from the given frame before it to ``i``, and from ``i`` to the given frame after
+it. ``plan`` says which stretches to recompute; ``track_stretch`` tracks one.
+
+A stretch bounded by given frames on both sides is tracked from each end and the two
+are merged frame by frame: per object, the side whose confidence, weighted by its
+nearness, is higher gives the mask. A frame next to a correction follows the
+correction; a frame halfway takes whichever side is surer. Tracking from one end only
+would let the last job to run overwrite the stretch with what one human frame knows.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from samvid.tracker.engine import Engine, FramesSource
+from samvid.tracker.masks import FrameMasks, iou
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Frames ``lo..hi`` (inclusive) to track; a seeded end is a given frame, not written."""
+
+    lo: int
+    hi: int
+    from_lo: bool
+    from_hi: bool
+
+    @property
+    def written(self) -> range:
+        return range(self.lo + self.from_lo, self.hi - self.from_hi + 1)
+
+    @property
+    def steps(self) -> int:
+        """Engine steps to track it: each seeded end walks it once."""
+        return (self.hi - self.lo + 1) * (self.from_lo + self.from_hi)
+
+
+def plan(given: Sequence[bool], index: int, forward: bool = True, backward: bool = False,
+         limit: int = 0, bridge: bool = True, before: bool = True) -> list[Stretch]:
+    """The stretches a mask given on frame ``index`` makes stale, nearest-first in time order.
+
+    ``given[k]`` says whether frame ``k`` has a given (human) mask; ``index`` counts as given.
+    With ``bridge``, a stretch that ends at another given frame (within ``limit`` frames
+    when ``limit`` is set) is tracked from both ends, whatever the direction; the one
+    before ``index`` only if ``before`` (a batch that walks every given frame in turn
+    bridges each stretch once, from its first end). Open stretches, towards the clip's
+    ends, are tracked forward and/or backward as asked, at most ``limit`` frames (0: no
+    limit).
+    """
+    n = len(given)
+    if not 0 <= index < n:
+        raise IndexError(f"frame {index} is outside the clip (0..{n - 1})")
+    after = next((k for k in range(index + 1, n) if given[k]), None)
+    prev = next((k for k in range(index - 1, -1, -1) if given[k]), None)
+    stretches: list[Stretch] = []
+    if bridge and after is not None and after - index > 1 and (not limit or after - index - 1 <= limit):
+        stretches.append(Stretch(index, after, True, True))
+    elif forward:
+        hi = (after - 1 if after is not None else n - 1)
+        hi = min(hi, index + limit) if limit else hi
+        if hi > index:
+            stretches.append(Stretch(index, hi, True, False))
+    if bridge and prev is not None and index - prev > 1 and (not limit or index - prev - 1 <= limit):
+        if before:
+            stretches.append(Stretch(prev, index, True, True))
+    elif backward:
+        lo = prev + 1 if prev is not None else 0
+        lo = max(lo, index - limit) if limit else lo
+        if lo < index:
+            stretches.append(Stretch(lo, index, False, True))
+    return stretches
+
+
+def track_stretch(
+    new_engine: Callable[[], Engine],
+    frames: FramesSource,
+    first: Mapping[int, np.ndarray],
+    last: Mapping[int, np.ndarray],
+    on_step: Callable[[], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[FrameMasks]:
+    """FrameMasks for the frames strictly between the seeded ends of ``frames``, in order.
+
+    ``first`` / ``last`` are the objects given on the first / last frame (empty: that end
+    is open, and is tracked to like any other frame). Every result holds the union of their
+    object ids. An object missing from one given frame is absent there: near that frame it
+    stays hidden unless the other side is sure of it.
+    """
+    n = len(frames)
+    ids = tuple(sorted(set(first) | set(last)))
+    if not ids:
+        raise ValueError("give the objects of at least one end of the stretch")
+    tick = on_step or (lambda: None)
+    stop = cancelled or (lambda: False)
+    if not last:
+        yield from (fm for fm in _walk(new_engine, frames, first, ids, False, tick, stop) if fm.frame > 0)
+        return
+    if not first:
+        back = [fm for fm in _walk(new_engine, frames, last, ids, True, tick, stop) if fm.frame < n - 1]
+        yield from reversed(back)
+        return
+    # Backward first, kept compressed (a few kB a frame), so that the forward walk
+    # can merge and hand out each frame as soon as it is tracked.
+    packed = {fm.frame: _pack(fm) for fm in _walk(new_engine, frames, last, ids, True, tick, stop)}
+    for fm in _walk(new_engine, frames, first, ids, False, tick, stop):
+        if fm.frame == n - 1:
+            return
+        if fm.frame == 0 or stop() or fm.frame not in packed:
+            continue
+        t = fm.frame / (n - 1)
+        yield merge(fm, _unpack(packed[fm.frame], fm.frame), 1.0 - t, t, set(first), set(last))
+
+
+def merge(a: FrameMasks, b: FrameMasks, near_a: float, near_b: float,
+          given_a: set[int] | None = None, given_b: set[int] | None = None) -> FrameMasks:
+    """Per object, the mask of the side with the higher confidence x nearness.
+
+    A side that lost the object votes nothing; a side whose given frame lacks the object
+    (``given_*``) is sure it is absent. The merged score is the winner's, lowered by how
+    much the two sides disagree where both see the object.
+    """
+    masks = np.zeros_like(a.masks)
+    scores = np.zeros_like(a.scores)
+    visible = np.zeros_like(a.visible)
+    for k, o in enumerate(a.object_ids):
+        wa = _vote(a, k, o, given_a) * near_a
+        wb = _vote(b, k, o, given_b) * near_b
+        win = a if wa >= wb else b
+        if not win.visible[k]:
+            continue
+        masks[k], visible[k] = win.masks[k], True
+        agree = iou(a.masks[k], b.masks[k]) if a.visible[k] and b.visible[k] else 1.0
+        scores[k] = win.scores[k] * (0.5 + 0.5 * agree)
+    return FrameMasks(a.frame, a.object_ids, masks, scores, visible)
+
+
+def _vote(fm: FrameMasks, k: int, obj: int, given: set[int] | None) -> float:
+    if fm.visible[k]:
+        return float(fm.scores[k])
+    return 1.0 if given is not None and obj not in given else 0.0
+
+
+def _walk(new_engine: Callable[[], Engine], frames: FramesSource, seeds: Mapping[int, np.ndarray],
+          ids: tuple[int, ...], reverse: bool, tick: Callable[[], None],
+          stop: Callable[[], bool]) -> Iterator[FrameMasks]:
+    engine = new_engine()
+    state = engine.init_state(frames)
+    start = len(frames) - 1 if reverse else 0
+    for obj, mask in seeds.items():
+        engine.add_mask(state, start, obj, mask)
+    for fm in engine.propagate(state, start=start, reverse=reverse):
+        if stop():
+            return
+        tick()
+        yield _align(fm, ids)
+
+
+def _align(fm: FrameMasks, ids: tuple[int, ...]) -> FrameMasks:
+    """``fm`` over ``ids``: objects it does not track are hidden."""
+    if fm.object_ids == ids:
+        return fm
+    h, w = fm.masks.shape[1:]
+    masks = np.zeros((len(ids), h, w), bool)
+    scores = np.zeros(len(ids), np.float32)
+    visible = np.zeros(len(ids), bool)
+    for k, o in enumerate(ids):
+        if o in fm.object_ids:
+            j = fm.object_ids.index(o)
+            masks[k], scores[k], visible[k] = fm.masks[j], fm.scores[j], fm.visible[j]
+    return FrameMasks(fm.frame, ids, masks, scores, visible)
+
+
+@dataclass(frozen=True)
+class _Packed:
+    ids: tuple[int, ...]
+    shape: tuple[int, ...]
+    bits: bytes
+    scores: np.ndarray
+    visible: np.ndarray
+
+
+def _pack(fm: FrameMasks) -> _Packed:
+    return _Packed(fm.object_ids, fm.masks.shape, zlib.compress(np.packbits(fm.masks).tobytes(), 1),
+                   fm.scores, fm.visible)
+
+
+def _unpack(p: _Packed, frame: int) -> FrameMasks:
+    flat = np.unpackbits(np.frombuffer(zlib.decompress(p.bits), np.uint8), count=int(np.prod(p.shape)))
+    return FrameMasks(frame, p.ids, flat.reshape(p.shape).astype(bool), p.scores, p.visible)
