@@ -30,6 +30,7 @@ from samvid.studio.results import decode_mask, mask_region
 from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import make_engine
+from samvid.tracker.masks import FrameMasks
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,7 @@ class Propagator:
                                   "SAMVID_LOCAL_ROOTS to propagate through all its frames")
         return path
 
-    def _write(self, task_id: int, fm, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
+    def _write(self, task_id: int, fm: FrameMasks, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
         """Replace samvid's earlier predictions on the task with this frame's masks."""
         result, score = frame_results(fm, seeds, target)
         with self.locks.hold(task_id):
@@ -341,7 +342,7 @@ class Propagator:
         return frame_results(last, seeds, target)
 
 
-def frame_results(fm, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list[dict[str, Any]], float]:
+def frame_results(fm: FrameMasks, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list[dict[str, Any]], float]:
     """Label Studio regions for one frame's masks: one per visible object, with its extras."""
     result: list[dict[str, Any]] = []
     scores: list[float] = []

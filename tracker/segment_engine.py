@@ -80,10 +80,10 @@ def lab_bins(rgb: np.ndarray) -> np.ndarray:
 
 def histogram(bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Normalised colour histogram of the pixels, weighted (soft masks)."""
-    h = np.bincount(bins.ravel(), weights.ravel().astype(np.float64), BINS**3)
+    counts = np.bincount(bins.ravel(), weights.ravel().astype(np.float64), BINS**3)
     # Spread each count over neighbouring colours: a colour seen once stands for its
     # neighbours too (light and compression shift colours by a bin or two).
-    h = cv2.GaussianBlur(h.reshape(BINS, BINS * BINS).astype(np.float32), (3, 3), 0).ravel()
+    h = cv2.GaussianBlur(counts.reshape(BINS, BINS * BINS).astype(np.float32), (3, 3), 0).ravel()
     total = h.sum()
     return h / total if total > 0 else np.full(BINS**3, 1.0 / BINS**3, np.float32)
 
