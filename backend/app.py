@@ -8,7 +8,6 @@ stack trace (the trace goes to the log).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Any
@@ -22,11 +21,10 @@ from samvid.auth import OPEN_PATHS, basic_auth_ok
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache
 from samvid.errors import BadRequest, NoEverythingMode, SamvidError
 from samvid.http_errors import http_status
-from samvid.images import ImageSource
-from samvid.jobs import Jobs, ThreadJobs
-from samvid.metrics import Metrics
+from samvid.jobs import Jobs
 from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest, human_annotated
+from samvid.service import Service
 from samvid.settings import Settings
 from samvid.studio import protocol, video
 from samvid.studio.events import propagation_from_event
@@ -36,33 +34,32 @@ log = logging.getLogger("samvid.http")
 
 
 def create_app(
-    settings: Settings | None = None, predictor: Predictor | None = None, jobs: Jobs | None = None
+    settings: Settings | None = None, predictor: Predictor | None = None, jobs: Jobs | None = None,
+    *, processes: int = 1,
 ) -> Flask:
-    settings = settings or Settings.from_env()
-    predictor = predictor or Predictor.from_settings(settings)
-    # The propagation engine (SAMVID_TRACKER=auto resolved) with its device and precision,
-    # loaded now: `samvid serve` did it already, and then this finds it loaded.
-    from samvid.tracker.engines import start_configured
+    """The app over a ``Service`` built from what is given (the rest from the environment);
+    ``processes``: how many worker processes serve it (gunicorn ``--workers``)."""
+    return _routes(Service.start(settings, predictor, jobs, processes=processes))
 
-    settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
-    jobs = jobs or make_jobs(settings)
+
+def _routes(service: Service) -> Flask:
+    """Thin routes: parse the request, call the service or a module, answer."""
+    predictor, jobs, metrics, auto_cache = service.predictor, service.jobs, service.metrics, service.auto_cache
     app = Flask("samvid")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["MAX_CONTENT_LENGTH"] = service.settings.max_request_bytes
+    app.extensions["samvid.service"] = service
     app.extensions["samvid.predictor"] = predictor
-    app.extensions["samvid.settings"] = settings
     app.extensions["samvid.jobs"] = jobs
-
-    auto_cache = AutoRegionsCache()
-    metrics = Metrics(predictor, jobs.states)
     app.extensions["samvid.metrics"] = metrics
 
     @app.before_request
     def _start() -> Response | None:
         g.started = time.perf_counter()
         g.note = ""
-        if settings.auth_user and request.path not in OPEN_PATHS:
+        service.sync_studio()  # a token another worker learned from /setup
+        if service.settings.auth_user and request.path not in OPEN_PATHS:
             header = request.headers.get("Authorization")
-            if not basic_auth_ok(header, settings.auth_user, settings.auth_password):
+            if not basic_auth_ok(header, service.settings.auth_user, service.settings.auth_password):
                 g.note = "unauthorised"
                 resp = jsonify(error="authentication required: HTTP basic auth (SAMVID_AUTH_USER)")
                 resp.status_code = 401
@@ -99,7 +96,7 @@ def create_app(
     @app.get("/")
     def health():
         return jsonify(status="UP", model_class="samvid", model_version=predictor.version,
-                       tracker=settings.tracker)
+                       tracker=service.settings.tracker)
 
     @app.get("/metrics")
     def prometheus_metrics():
@@ -108,32 +105,23 @@ def create_app(
 
     @app.get("/versions")
     def versions():
-        return jsonify(versions=[predictor.version], tracker=settings.tracker, samvid=__version__)
+        return jsonify(versions=[predictor.version], tracker=service.settings.tracker, samvid=__version__)
 
     @app.get("/openapi.json")
     def openapi():  # this API's description (backend/openapi.yaml); behind auth like the rest
         from samvid.openapi import spec
 
-        return jsonify(spec(auth_required=bool(settings.auth_user)))
+        return jsonify(spec(auth_required=bool(service.settings.auth_user)))
 
     @app.post("/setup")
     def setup():
-        nonlocal settings
         body = _json_body()
         if "schema" in body:
             try:
                 protocol.parse_config(body["schema"])
             except SamvidError as exc:  # LS shows setup errors when connecting: be explicit
                 log.warning("setup for project %s: %s", body.get("project"), exc.message)
-        token, host = body.get("access_token"), body.get("hostname")
-        if not settings.label_studio_api_key and _is_url(host) and isinstance(token, str) and token:
-            # No credentials configured: adopt the ones Label Studio sends, as a pair, so
-            # the token only ever goes to the host that sent it.
-            settings = dataclasses.replace(settings, label_studio_url=host, label_studio_api_key=token)
-            predictor.source = ImageSource.from_settings(settings)
-            if isinstance(jobs, ThreadJobs):
-                jobs.settings = settings
-            log.info("using Label Studio at %s with the token from /setup", host)
+        service.adopt_studio(body.get("hostname"), body.get("access_token"))
         return jsonify(model_version=predictor.version)
 
     @app.post("/predict")
@@ -150,13 +138,13 @@ def create_app(
             if len(tasks) != 1:
                 raise BadRequest("an interactive request must carry exactly one task")
             vtarget = video.parse_video_config(body.get("label_config") or "")
-            return jsonify(results=[video.answer(predictor, settings, tasks[0], boxes, vtarget)])
+            return jsonify(results=[video.answer(predictor, service.settings, tasks[0], boxes, vtarget)])
         target = protocol.parse_config(body.get("label_config"))
         prompts = protocol.prompts_from_context(params.get("context"))
         if not prompts:
-            if settings.auto:
-                return jsonify(results=_automatic(predictor, settings, tasks, target, auto_cache))
-            _on_open(predictor, settings, body, target)  # writes what it has to Label Studio itself
+            if service.settings.auto:
+                return jsonify(results=_automatic(predictor, service.settings, tasks, target, auto_cache))
+            _on_open(service, body, target)  # writes what it has to Label Studio itself
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
@@ -183,7 +171,7 @@ def create_app(
         body = _json_body()
         action = body.get("action")
         g.note = str(action or "")
-        request_ = propagation_from_event(body, settings)
+        request_ = propagation_from_event(body, service.settings)
         if request_ is None:
             return jsonify(status="ignored"), 200
         job = _submit(jobs, request_)
@@ -194,7 +182,7 @@ def create_app(
     def propagate():
         body = _json_body()
         if body.get("engine") in (None, "auto"):  # the engine chosen at start
-            body["engine"] = settings.tracker
+            body["engine"] = service.settings.tracker
         job = _submit(jobs, PropagationRequest.from_payload(body))
         metrics.jobs_submitted.labels("propagate").inc()
         return jsonify(job.to_dict()), 202
@@ -208,18 +196,6 @@ def create_app(
         return jsonify(jobs.cancel(job_id).to_dict())
 
     return app
-
-
-def _is_url(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) < 2048
-
-
-def make_jobs(settings: Settings) -> Jobs:
-    if settings.redis_url:
-        from samvid.redis_jobs import RedisJobs
-
-        return RedisJobs(settings.redis_url)
-    return ThreadJobs(settings)
 
 
 def _submit(jobs: Jobs, req: PropagationRequest):
@@ -271,11 +247,12 @@ def nothing_to_predict(tasks: list, context: Any, version: str) -> list:
     return [{"result": [], "score": 0.0, "model_version": version}]
 
 
-def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], target) -> None:
+def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget) -> None:
     """A task was opened (no prompt yet): warm its embedding; for a frame right after a
     human frame with nothing propagated yet, compute its masks now and write them as the
     frame's prediction (``Propagator.fill_on_open``). Nothing is answered for Label Studio
     to store: it re-reads the task after /predict and shows what was written."""
+    predictor, settings = service.predictor, service.settings
     tasks = body["tasks"]
     task = tasks[0] if len(tasks) == 1 and isinstance(tasks[0], dict) else None
     if task is None:  # batch "retrieve predictions": answer at once, never block for minutes
@@ -289,12 +266,12 @@ def _on_open(predictor: Predictor, settings: Settings, body: dict[str, Any], tar
     if not (settings.label_studio_api_key and project.isdigit()):
         return
     from samvid.propagation import Propagator
-    from samvid.studio.client import Studio, backoff
+    from samvid.studio.client import backoff
     from samvid.studio.frame_locks import FrameLocks
 
     try:
         # A click is waiting: ride out a blip, not a restart (jobs wait longer).
-        studio = Studio(settings.label_studio_url, settings.label_studio_api_key, retry_delays=backoff(1.5))
+        studio = service.studio(retry_delays=backoff(1.5))
         propagator = Propagator(studio, predictor.source, FrameLocks(studio.url, settings.redis_url))
         if propagator.fill_on_open(int(project), task, target, settings.tracker):
             g.note = "propagated on open"

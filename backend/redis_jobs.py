@@ -19,6 +19,7 @@ from typing import Any
 from samvid.errors import NotFound
 from samvid.jobs import CANCELLED, DONE, FAILED, FINAL, QUEUED, RUNNING, JobStatus, _message, run_payload
 from samvid.settings import Settings
+from samvid.studio.credentials import with_shared_credentials
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,9 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
                 status.state = CANCELLED
                 return {}
             try:
-                status.result = run_payload(kind, payload, ctx, Settings.from_env())
+                # The token a backend learned from /setup, when none is configured here.
+                settings = with_shared_credentials(Settings.from_env())
+                status.result = run_payload(kind, payload, ctx, settings)
                 status.state = CANCELLED if ctx.cancelled() else DONE
             except Exception as exc:  # noqa: BLE001 - reported on the job record
                 log.exception("job %s failed", job_id)

@@ -114,6 +114,6 @@ def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
         def load(self):
             from samvid.app import create_app
 
-            return create_app(settings, predictor)
+            return create_app(settings, predictor, processes=args.workers)
 
     return Application()

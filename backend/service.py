@@ -1,0 +1,104 @@
+"""What the HTTP routes act on, owned by one object: the settings, the predictor, the job
+queue, the automatic-masks cache, the metrics and the Label Studio connection.
+
+The routes (``samvid.app``) parse a request, call the service and answer; the service
+keeps the state consistent when it changes. The one change at run time is Label
+Studio's token learned from ``/setup`` (``adopt_studio``), which must reach every
+process that talks to Label Studio:
+
+- with ``REDIS_URL`` it is stored in Redis; every gunicorn worker picks it up before its
+  next request (``sync_studio``) and every ``samvid worker`` before its next job;
+- with one process (``samvid serve``'s default) that process has it;
+- with several gunicorn workers and no Redis it could reach one worker only, so it is
+  refused, and the log says to set ``LABEL_STUDIO_API_KEY`` or ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from samvid.automatic import AutoRegionsCache
+from samvid.images import ImageSource
+from samvid.jobs import Jobs, ThreadJobs
+from samvid.metrics import Metrics
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.client import Studio
+from samvid.studio.credentials import SharedCredentials, StudioCredentials
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    predictor: Predictor
+    jobs: Jobs
+    metrics: Metrics
+    auto_cache: AutoRegionsCache
+    shared: SharedCredentials | None  # where a token from /setup is shared (REDIS_URL)
+    processes: int = 1  # HTTP worker processes serving this app (gunicorn --workers)
+
+    @classmethod
+    def start(cls, settings: Settings | None = None, predictor: Predictor | None = None,
+              jobs: Jobs | None = None, *, processes: int = 1) -> Service:
+        """Load what is not given: settings from the environment, the model, the propagation
+        engine (``SAMVID_TRACKER=auto`` resolved; ``samvid serve`` loaded it already)."""
+        from samvid.tracker.engines import start_configured
+
+        settings = settings or Settings.from_env()
+        predictor = predictor or Predictor.from_settings(settings)
+        settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
+        jobs = jobs or make_jobs(settings)
+        shared = SharedCredentials(settings.redis_url) if settings.redis_url else None
+        return cls(settings, predictor, jobs, Metrics(predictor, jobs.states), AutoRegionsCache(),
+                   shared, processes)
+
+    # -- Label Studio --------------------------------------------------------------------
+
+    def studio(self, retry_delays: tuple[float, ...] = ()) -> Studio:
+        """A client of the Label Studio this service uses (StudioError when no token)."""
+        return Studio(self.settings.label_studio_url, self.settings.label_studio_api_key,
+                      retry_delays=retry_delays)
+
+    def adopt_studio(self, host: object, token: object) -> bool:
+        """Use the URL and token of a ``/setup`` call when none is configured; whether adopted."""
+        if self.settings.label_studio_api_key:
+            return False  # configured credentials always win
+        credentials = StudioCredentials.from_setup(host, token)
+        if credentials is None:
+            return False
+        if self.shared is None and self.processes > 1:
+            log.warning("not using the token from /setup: with %d worker processes and no "
+                        "REDIS_URL it would reach one of them only; set LABEL_STUDIO_API_KEY, "
+                        "or REDIS_URL so the workers share it", self.processes)
+            return False
+        if self.shared is not None:
+            self.shared.publish(credentials)
+        self._use(credentials)
+        log.info("using Label Studio at %s with the token from /setup", credentials.url)
+        return True
+
+    def sync_studio(self) -> None:
+        """Take up a token another process learned (cheap: one Redis read while none)."""
+        if self.settings.label_studio_api_key or self.shared is None:
+            return
+        credentials = self.shared.fetch()
+        if credentials is not None:
+            self._use(credentials)
+
+    def _use(self, credentials: StudioCredentials) -> None:
+        self.settings = credentials.applied_to(self.settings)
+        self.predictor.source = ImageSource.from_settings(self.settings)
+        if isinstance(self.jobs, ThreadJobs):
+            self.jobs.settings = self.settings
+
+
+def make_jobs(settings: Settings) -> Jobs:
+    if settings.redis_url:
+        from samvid.redis_jobs import RedisJobs
+
+        return RedisJobs(settings.redis_url)
+    return ThreadJobs(settings)

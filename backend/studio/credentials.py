@@ -1,0 +1,77 @@
+"""Label Studio's URL and token as learned from ``/setup``, shared between processes.
+
+When ``LABEL_STUDIO_API_KEY`` is not set, the backend adopts the token Label Studio
+sends on ``/setup``, with the URL it names, as a pair: the token only ever goes to the
+host that sent it. One process answers ``/setup``; with ``REDIS_URL`` the pair is
+stored in Redis so that every gunicorn worker and every ``samvid worker`` uses it too.
+Redis already holds the jobs, so it is trusted with the token as much as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+
+from samvid.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEY = "samvid:studio-credentials"
+
+
+@dataclass(frozen=True)
+class StudioCredentials:
+    url: str
+    token: str
+
+    @classmethod
+    def from_setup(cls, host: object, token: object) -> StudioCredentials | None:
+        """The pair of a ``/setup`` body, or None unless both are usable.
+
+        >>> StudioCredentials.from_setup("http://ls:8080", "t"), StudioCredentials.from_setup("ls", "t")
+        (StudioCredentials(url='http://ls:8080', token='t'), None)
+        """
+        if not (isinstance(host, str) and host.startswith(("http://", "https://")) and len(host) < 2048):
+            return None
+        if not (isinstance(token, str) and token):
+            return None
+        return cls(host, token)
+
+    def applied_to(self, settings: Settings) -> Settings:
+        return dataclasses.replace(settings, label_studio_url=self.url, label_studio_api_key=self.token)
+
+
+class SharedCredentials:
+    """The pair in Redis (``REDIS_URL``): written by the process that learned it."""
+
+    def __init__(self, redis_url: str) -> None:
+        from redis import Redis
+
+        self.redis = Redis.from_url(redis_url)
+
+    def publish(self, credentials: StudioCredentials) -> None:
+        self.redis.set(KEY, json.dumps(dataclasses.asdict(credentials)))
+
+    def fetch(self) -> StudioCredentials | None:
+        import redis
+
+        try:
+            raw = self.redis.get(KEY)
+        except redis.RedisError as exc:  # no token yet is what the caller already has
+            log.warning("cannot read the shared Label Studio token (%s)", type(exc).__name__)
+            return None
+        if not isinstance(raw, (bytes, str)):
+            return None
+        data = json.loads(raw)
+        return StudioCredentials(str(data["url"]), str(data["token"]))
+
+
+def with_shared_credentials(settings: Settings) -> Settings:
+    """``settings`` with the pair another process learned, when none is configured and
+    ``REDIS_URL`` is set (what a ``samvid worker`` uses for each job)."""
+    if settings.label_studio_api_key or not settings.redis_url:
+        return settings
+    shared = SharedCredentials(settings.redis_url).fetch()
+    return shared.applied_to(settings) if shared is not None else settings

@@ -1,0 +1,74 @@
+"""The service behind the routes: a token learned from /setup reaches every process that
+talks to Label Studio, or is refused where it could not."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from samvid.app import create_app
+from samvid.jobs import ThreadJobs
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.service import Service
+from samvid.settings import Settings
+from samvid.studio.credentials import with_shared_credentials
+
+LS = "http://label-studio.example:8080"
+
+
+def service(processes: int = 1, **settings: object) -> Service:
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, **settings)
+    predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+    return Service.start(config, predictor, processes=processes)
+
+
+def test_setup_token_reaches_the_predictor_and_the_thread_jobs() -> None:
+    s = service()
+    assert s.adopt_studio(LS, "token-1")
+    assert (s.settings.label_studio_url, s.settings.label_studio_api_key) == (LS, "token-1")
+    assert s.predictor.source.api_key == "token-1" and s.predictor.source.label_studio_url == LS
+    assert isinstance(s.jobs, ThreadJobs) and s.jobs.settings.label_studio_api_key == "token-1"
+
+
+def test_a_configured_token_wins_and_a_bad_pair_is_ignored() -> None:
+    configured = service(label_studio_url=LS, label_studio_api_key="mine")
+    assert not configured.adopt_studio("http://other:8080", "theirs")
+    assert configured.settings.label_studio_api_key == "mine"
+    fresh = service()
+    assert not fresh.adopt_studio("not-a-url", "t") and not fresh.adopt_studio(LS, "")
+    assert fresh.settings.label_studio_api_key == ""
+
+
+def test_several_workers_without_redis_refuse_the_token_and_say_what_to_set(caplog) -> None:
+    s = service(processes=2)
+    with caplog.at_level(logging.WARNING, logger="samvid.service"):
+        assert not s.adopt_studio(LS, "token-1")
+    assert s.settings.label_studio_api_key == ""
+    assert "LABEL_STUDIO_API_KEY" in caplog.text and "REDIS_URL" in caplog.text
+
+
+def test_the_setup_route_adopts_through_the_service() -> None:
+    app = create_app(*_parts())
+    app.testing = True
+    assert app.test_client().post("/setup", json={"hostname": LS, "access_token": "t"}).status_code == 200
+    assert app.extensions["samvid.service"].settings.label_studio_api_key == "t"
+
+
+def _parts() -> tuple[Settings, Predictor]:
+    config = Settings.from_env({}, model="standin", precompute_on_open=False)
+    return config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+
+
+@pytest.mark.redis
+def test_with_redis_every_worker_and_job_gets_the_token(redis_server) -> None:
+    # Two gunicorn workers (two services) and a `samvid worker`, sharing one Redis.
+    answered, other = service(2, redis_url=redis_server.url), service(2, redis_url=redis_server.url)
+    assert other.settings.label_studio_api_key == ""
+    assert answered.adopt_studio(LS, "token-1")
+    other.sync_studio()  # what its next request does first
+    assert (other.settings.label_studio_url, other.settings.label_studio_api_key) == (LS, "token-1")
+    assert other.predictor.source.api_key == "token-1"
+    worker = with_shared_credentials(Settings.from_env({}, redis_url=redis_server.url))
+    assert (worker.label_studio_url, worker.label_studio_api_key) == (LS, "token-1")
