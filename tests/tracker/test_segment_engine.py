@@ -4,9 +4,11 @@ the dense flow under it cannot crash the process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -123,9 +125,12 @@ def test_a_given_mask_on_a_later_frame_replaces_the_engines_own() -> None:
 
 
 def _run_isolated(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter: a native crash fails the test, not pytest."""
+    """Run ``code`` in a fresh interpreter: a native crash fails the test, not pytest.
+    It sees bench/ (the synthetic set) as pytest's ``pythonpath`` makes the tests see it."""
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [bench, os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=240)
+                          text=True, timeout=240, env=env)
 
 
 def test_dense_flow_survives_changing_sizes_with_and_without_an_initial_flow() -> None:
