@@ -1,0 +1,42 @@
+"""A propagation request (webhook, POST /propagate, samvid propagate): what it accepts and refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from samvid.errors import BadRequest
+from samvid.propagation import PropagationRequest
+
+BASE = {"project": 3, "clip": "walk", "frame": 5}
+
+
+def test_a_minimal_request_tracks_forward_and_bridges_between_human_frames():
+    req = PropagationRequest.from_payload(BASE)
+    assert (req.direction, req.frames, req.bridge, req.before, req.all_frames) == ("forward", 0, True, True, False)
+
+
+def test_a_request_survives_its_job_payload():
+    req = PropagationRequest.from_payload({**BASE, "direction": "both", "frames": 9, "objects": [1, "b"],
+                                           "engine": "flow-preview", "bridge": False, "before": False})
+    assert PropagationRequest.from_payload(req.to_payload()) == req
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"frame": "five"}, "give project"),
+    ({"clip": ""}, "clip must be"),
+    ({"direction": "sideways"}, "direction must be"),
+    ({"frames": -1}, "frames must be"),
+    ({"frames": True}, "frames must be"),
+    ({"objects": "all"}, "objects must be"),
+    ({"bridge": "no"}, "bridge must be true or false"),
+    ({"before": 0}, "before must be true or false"),
+    ({"all_frames": "yes"}, "all_frames must be true or false"),
+])
+def test_a_malformed_field_is_refused_with_what_to_give(change, message):
+    with pytest.raises(BadRequest, match=message):
+        PropagationRequest.from_payload({**BASE, **change})
+
+
+def test_a_request_that_is_not_an_object_is_refused():
+    with pytest.raises(BadRequest, match="JSON object"):
+        PropagationRequest.from_payload([BASE])
