@@ -73,9 +73,13 @@ class PropagationRequest:
         objects = payload.get("objects") or ()
         if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
             raise BadRequest("objects must be a list of object ids")
+        flags = {name: payload.get(name, default) for name, default in
+                 (("all_frames", False), ("bridge", True), ("before", True))}
+        for name, value in flags.items():
+            if not isinstance(value, bool):
+                raise BadRequest(f"{name} must be true or false")
         return cls(project, clip, frame, direction, frames, tuple(str(o) for o in objects),
-                   str(payload.get("engine") or "flow"), bool(payload.get("all_frames", False)),
-                   bool(payload.get("bridge", True)), bool(payload.get("before", True)))
+                   str(payload.get("engine") or "flow"), flags["all_frames"], flags["bridge"], flags["before"])
 
     def to_payload(self) -> dict[str, Any]:
         return {"project": self.project, "clip": self.clip, "frame": self.frame,

@@ -58,6 +58,7 @@ class Settings:
     tracker_model: str = ""  # SAMVID_TRACKER_MODEL: SAM 2-family model for tracking (default: the click model)
     propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
     propagate_direction: str = "forward"  # SAMVID_PROPAGATE_DIRECTION: forward | backward | both
+    propagate_bridge: bool = True  # SAMVID_PROPAGATE_BRIDGE: track between two human frames from both
     studio_retry_seconds: float = 120.0  # SAMVID_STUDIO_RETRY_SECONDS: jobs wait out an unreachable LS
     # Automatic masks
     auto: bool = False  # SAMVID_AUTO: SAM's automatic masks on a frame that opens unannotated
@@ -97,6 +98,7 @@ class Settings:
             "tracker_model": "SAMVID_TRACKER_MODEL",
             "propagate_frames": "SAMVID_PROPAGATE_FRAMES",
             "propagate_direction": "SAMVID_PROPAGATE_DIRECTION",
+            "propagate_bridge": "SAMVID_PROPAGATE_BRIDGE",
             "studio_retry_seconds": "SAMVID_STUDIO_RETRY_SECONDS",
             "log_level": "SAMVID_LOG_LEVEL",
             "auth_user": "SAMVID_AUTH_USER",

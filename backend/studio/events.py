@@ -29,5 +29,6 @@ def propagation_from_event(body: dict[str, Any], settings: Settings) -> Propagat
     return PropagationRequest.from_payload({
         "project": project, "clip": data["clip"], "frame": data["frame"],
         "direction": settings.propagate_direction, "frames": settings.propagate_frames,
+        "bridge": settings.propagate_bridge,
         "engine": settings.tracker,
     })
