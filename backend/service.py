@@ -40,6 +40,9 @@ class Service:
     auto_cache: AutoRegionsCache
     shared: SharedCredentials | None  # where a token from /setup is shared (REDIS_URL)
     processes: int = 1  # HTTP worker processes serving this app (gunicorn --workers)
+    # LABEL_STUDIO_API_KEY was set: /setup's token is never used then. Otherwise the
+    # latest /setup wins (Label Studio may have been restarted with a new token).
+    configured: bool = False
 
     @classmethod
     def start(cls, settings: Settings | None = None, predictor: Predictor | None = None,
@@ -54,7 +57,7 @@ class Service:
         jobs = jobs or make_jobs(settings)
         shared = SharedCredentials(settings.redis_url) if settings.redis_url else None
         return cls(settings, predictor, jobs, Metrics(predictor, jobs.states), AutoRegionsCache(),
-                   shared, processes)
+                   shared, processes, configured=bool(settings.label_studio_api_key))
 
     # -- Label Studio --------------------------------------------------------------------
 
@@ -65,7 +68,7 @@ class Service:
 
     def adopt_studio(self, host: object, token: object) -> bool:
         """Use the URL and token of a ``/setup`` call when none is configured; whether adopted."""
-        if self.settings.label_studio_api_key:
+        if self.configured:
             return False  # configured credentials always win
         credentials = StudioCredentials.from_setup(host, token)
         if credentials is None:
@@ -82,11 +85,12 @@ class Service:
         return True
 
     def sync_studio(self) -> None:
-        """Take up a token another process learned (cheap: one Redis read while none)."""
-        if self.settings.label_studio_api_key or self.shared is None:
+        """Take up the token another process learned last (one Redis read)."""
+        if self.configured or self.shared is None:
             return
         credentials = self.shared.fetch()
-        if credentials is not None:
+        current = StudioCredentials(self.settings.label_studio_url, self.settings.label_studio_api_key)
+        if credentials is not None and credentials != current:
             self._use(credentials)
 
     def _use(self, credentials: StudioCredentials) -> None:

@@ -41,6 +41,12 @@ def test_a_configured_token_wins_and_a_bad_pair_is_ignored() -> None:
     assert fresh.settings.label_studio_api_key == ""
 
 
+def test_a_later_setup_replaces_an_adopted_token() -> None:
+    s = service()
+    assert s.adopt_studio(LS, "token-1") and s.adopt_studio(LS, "token-2")
+    assert s.predictor.source.api_key == "token-2"
+
+
 def test_several_workers_without_redis_refuse_the_token_and_say_what_to_set(caplog) -> None:
     s = service(processes=2)
     with caplog.at_level(logging.WARNING, logger="samvid.service"):
@@ -72,3 +78,7 @@ def test_with_redis_every_worker_and_job_gets_the_token(redis_server) -> None:
     assert other.predictor.source.api_key == "token-1"
     worker = with_shared_credentials(Settings.from_env({}, redis_url=redis_server.url))
     assert (worker.label_studio_url, worker.label_studio_api_key) == (LS, "token-1")
+    # Label Studio restarted with a new token: the next /setup replaces it everywhere.
+    assert other.adopt_studio(LS, "token-2")
+    answered.sync_studio()
+    assert answered.settings.label_studio_api_key == "token-2"
