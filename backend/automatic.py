@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from samvid.core.segmenter import Embedding, Segmenter
 from samvid.errors import NoEverythingMode
-from samvid.models.base import Embedding, Segmenter
 
 if TYPE_CHECKING:
     from samvid.predictor import Predictor

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from samvid.models.base import Segmenter
-from samvid.prompts import Prompt
+from samvid.core.prompts import Prompt
+from samvid.core.segmenter import Segmenter
 from samvid.tracker.engine import Engine, FramesSource
 from samvid.tracker.masks import bbox
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from samvid.models.base import Embedding
+from samvid.core.segmenter import Embedding
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
+from samvid.core.prompts import Prompt
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
 from samvid.errors import ModelUnavailable, PromptError, TimedOut
 from samvid.images import ImageSource
-from samvid.models.base import Embedding, MaskPrediction, Segmenter
-from samvid.prompts import Prompt
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)

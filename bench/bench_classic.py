@@ -39,8 +39,8 @@ import numpy as np
 from PIL import Image
 from synthetic import render_still
 
+from samvid.core.prompts import Prompt
 from samvid.models.classic import ClassicSegmenter
-from samvid.prompts import Prompt
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"

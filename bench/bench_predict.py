@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from samvid.core.prompts import Prompt
 from samvid.models import load_segmenter
 from samvid.predictor import Predictor
-from samvid.prompts import Prompt
 from samvid.settings import Settings
 
 DEFAULT_MODELS = [

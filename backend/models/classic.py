@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from samvid.models.base import Embedding, MaskPrediction, Segmenter
+from samvid.core.prompts import Prompt
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.models.classic_ops import (
     Box,
     Point,
@@ -57,7 +58,6 @@ from samvid.models.classic_ops import (
     upsample,
 )
 from samvid.postprocess import area_threshold, clean_mask
-from samvid.prompts import Prompt
 from samvid.tracker.masks import bbox
 
 log = logging.getLogger(__name__)

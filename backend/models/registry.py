@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from samvid.models.base import Segmenter
+from samvid.core.segmenter import Segmenter
 
 
 @dataclass(frozen=True)

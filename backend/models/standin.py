@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from samvid.models.base import Embedding, MaskPrediction, Segmenter
-from samvid.prompts import Prompt
+from samvid.core.prompts import Prompt
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 
 
 class StandInSegmenter(Segmenter):

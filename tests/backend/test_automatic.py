@@ -25,9 +25,9 @@ from samvid.automatic import (
     segment_everything,
     stability_score,
 )
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.embeddings import EmbeddingCache, MemoryCache
 from samvid.images import ImageSource
-from samvid.models.base import Embedding, MaskPrediction, Segmenter
 from samvid.models.sam import SamSegmenter
 from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor

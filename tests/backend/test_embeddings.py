@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from samvid.core.segmenter import Embedding
 from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
-from samvid.models.base import Embedding
 
 
 def _emb(n_floats: int = 256, value: float = 1.0) -> Embedding:

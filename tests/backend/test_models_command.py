@@ -16,9 +16,9 @@ import pytest
 import transformers as tf
 
 from samvid.commands.models import FileSpec, file_hashes, folder_name, pull, verify
+from samvid.core.prompts import Prompt
 from samvid.errors import ModelUnavailable
 from samvid.models import load_segmenter
-from samvid.prompts import Prompt
 
 
 @pytest.fixture(scope="module")

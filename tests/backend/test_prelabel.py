@@ -16,10 +16,10 @@ from clips import annotate, import_clip, iou, predictions
 from ls_requests import BRUSH_CONFIG
 
 from samvid.automatic import AUTO_MODEL_PREFIX
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.embeddings import EmbeddingCache, MemoryCache
 from samvid.errors import BadRequest
 from samvid.images import ImageSource
-from samvid.models.base import Embedding, MaskPrediction, Segmenter
 from samvid.predictor import Predictor
 from samvid.prelabel import Prelabeler, PrelabelRequest, parse_frames
 from samvid.propagation import Propagator

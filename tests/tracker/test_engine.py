@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from samvid.core.errors import TrackingError, UnknownObject
-from samvid.prompts import Prompt
+from samvid.core.prompts import Prompt
 from samvid.tracker.baselines import BoxTrackerEngine, CopyFirstEngine
 from samvid.tracker.engine import Progress
 from samvid.tracker.engines import ENGINES, make_engine

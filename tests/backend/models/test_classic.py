@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from synthetic import render_still
 
-from samvid.models.base import Embedding
+from samvid.core.prompts import Prompt
+from samvid.core.segmenter import Embedding
 from samvid.models.classic import FALLBACK_SCORE, ClassicSegmenter
 from samvid.models.registry import load_segmenter
-from samvid.prompts import Prompt
 
 BOX_IOU = 0.90
 CLICK_IOU = 0.85
