@@ -47,3 +47,17 @@ def test_with_sam2_weights_auto_propagates_with_sam2_and_says_so():
 def test_a_bad_engine_tracker_model_or_precision_stops_the_start(env, says):
     with pytest.raises(SamvidError, match=says):
         app_for(StandInSegmenter(), **env)
+
+
+@pytest.mark.parametrize(("tracker", "line"), [
+    ("sam2:facebook/sam2.1-hiera-tiny", "Propagation  sam2:facebook/sam2.1-hiera-tiny  (SAM 2's memory tracker; "
+                                         "SAMVID_TRACKER=flow for the weight-free one)"),
+    ("flow", "Propagation  flow  (weight-free; SAM 2 tracks when its weights are here)"),
+])
+def test_samvid_up_names_the_engine_the_backend_reported(capsys, tracker, line):
+    from samvid.commands.up import _banner
+    from samvid.launcher import Ready
+
+    _banner(Ready("http://ls", "http://be", 1, [1], "http://ls/p", "standin", "", "admin", None,
+                  tracker=tracker), owns_processes=True)
+    assert f"  {line}" in capsys.readouterr().out.splitlines()
