@@ -25,11 +25,11 @@ from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import Settings
 from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.frame_locks import FrameLocks
-from samvid.studio.protocol import MaskTarget, parse_config
+from samvid.studio.protocol import MASK_TAGS, MaskTarget, parse_config
 from samvid.studio.results import decode_mask, mask_region
 from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.engine import FramesSource
-from samvid.tracker.engines import make_engine
+from samvid.tracker.engines import make_engine, resolved
 from samvid.tracker.masks import FrameMasks
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
     """The objects of an annotation's result list (mask regions of the mask control)."""
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
-        if item.get("type") not in ("brushlabels", "polygonlabels") and item.get("id"):
+        if item.get("type") not in MASK_TAGS.values() and item.get("id"):
             extras.setdefault(str(item["id"]), []).append(item)
     seeds: list[ObjectSeed] = []
     for item in result:
@@ -223,6 +223,7 @@ class Propagator:
         if len(seeds) > MAX_OBJECTS:
             raise BadRequest(f"frame {req.frame} has {len(seeds)} objects; a job takes at most "
                              f"{MAX_OBJECTS}: propagate them in groups with 'objects'")
+        engine = resolved(req.engine)  # named in each prediction's model version
         given = [human_annotated(t) for t in tasks]
         given[index] = True
         stretches = plan(given, index, forward=req.direction in ("forward", "both"),
@@ -243,14 +244,14 @@ class Propagator:
             frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
             first = {number[s.key]: s.mask for s in ends[st.lo]} if st.from_lo else {}
             last = {number[s.key]: s.mask for s in ends[st.hi]} if st.from_hi else {}
-            for fm in track_stretch(lambda: make_engine(req.engine), frames, first, last,
+            for fm in track_stretch(lambda: make_engine(engine), frames, first, last,
                                     on_step=progress.step, cancelled=ctx.cancelled):
                 task_id = tasks_at.get(fm.frame)
                 if task_id is None:
                     continue  # a source frame between imported frames: tracked, not written
                 if self.annotated_now(task_id):
                     break  # a human annotated it meanwhile: it is a boundary now
-                self._write(task_id, fm, objects, target, req.engine)
+                self._write(task_id, fm, objects, target, engine)
                 written += 1
             if ctx.cancelled():
                 return {"frames_written": written, "cancelled": True}
@@ -320,8 +321,8 @@ class Propagator:
                                            params={"task": task_id}) or []:
                 if str(old.get("model_version") or "").startswith(MODEL_PREFIX):
                     return False  # the job got there first
-            self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
-                                            score, write_empty=False)
+            self.studio.replace_predictions(task_id, MODEL_PREFIX, result,
+                                            f"{MODEL_PREFIX}:{resolved(engine)}", score, write_empty=False)
         return True
 
     def on_demand(self, project: int, task: dict[str, Any], target: MaskTarget,

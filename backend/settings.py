@@ -133,7 +133,7 @@ class Settings:
         if ls_root and "local_roots" not in values:
             values["local_roots"] = _paths(ls_root)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]  # each value was converted to its field's type above
         for name in ("fetch_timeout", "request_timeout"):
             if not getattr(settings, name) > 0:  # also refuses NaN
                 raise ConfigError(f"{names[name]} must be a number of seconds above 0")

@@ -35,9 +35,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from samvid.core.prompts import Prompt
 from samvid.models.precision import Precision, UnsupportedPrecision, apply_precision, resolve_precision
 from samvid.models.sam import SamSegmenter
-from samvid.prompts import Prompt
 from samvid.tracker.masks import iou as mask_iou
 
 log = logging.getLogger("bench_precision")

@@ -79,12 +79,18 @@ def choose_engine(requested: str, tracking_model: str | None = None) -> str:
     return f"sam2:{tracking_model}" if tracking_model else WEIGHT_FREE
 
 
+def resolved(name: str) -> str:
+    """``name`` with ``auto`` read as this process resolved it at start (the weight-free
+    engine where nothing was started): what a prediction's model version names."""
+    return _auto if name == AUTO else name
+
+
 def engine_choices() -> str:
     return ", ".join([AUTO, *ENGINES, *(f"{m}[:MODEL]" for m in MODEL_ENGINES)])
 
 
 @lru_cache(maxsize=4)
-def _video_model(name: str, options: EngineOptions):
+def _video_model(name: str, options: EngineOptions) -> tuple[Any, str]:
     """Loaded once per process and options: jobs share it (each run has its own inference session)."""
     from samvid.models.precision import apply_precision, resolve_precision
     from samvid.models.sam import pick_device
@@ -97,7 +103,7 @@ def _video_model(name: str, options: EngineOptions):
 
 
 @lru_cache(maxsize=2)
-def _segmenter(name: str, options: EngineOptions):
+def _segmenter(name: str, options: EngineOptions) -> Any:
     from samvid.models import load_segmenter
 
     return load_segmenter(name, device=options.device, precision=options.precision,
@@ -110,8 +116,7 @@ def make_engine(name: str, options: EngineOptions | None = None) -> Engine:
     Raises ``TrackingError`` naming the choices for an unknown name, ``ModelUnavailable`` for a
     model without weights, ``UnsupportedPrecision`` for a precision the device lacks."""
     options = options or _defaults
-    if name == AUTO:  # resolved at start (start_engine); unresolved, the weight-free engine
-        name = _auto
+    name = resolved(name)  # auto: resolved at start (start_engine); unresolved, the weight-free engine
     kind, _, model = name.partition(":")
     if kind == "sam2":
         from samvid.tracker.memory_engine import MemoryEngine

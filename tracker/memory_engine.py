@@ -84,6 +84,7 @@ class MemoryEngine(Engine):
         self._check_frame(state, frame)
         prompt.validate_inside(state.width, state.height)
         # The walk hands the prompt to the run on that frame, like a given mask.
+        # type: ignore: TrackState holds masks; only this engine's runs also take prompts.
         state.inputs.setdefault(frame, {})[int(obj_id)] = prompt  # type: ignore[assignment]
 
     def _new_run(self, state: TrackState) -> _MemoryRun:
@@ -113,7 +114,7 @@ class _MemoryRun:
         )
         self.last_index: int | None = None
 
-    def _pixels(self, image: np.ndarray):
+    def _pixels(self, image: np.ndarray) -> Any:  # a torch tensor (torch is imported lazily)
         import torch
 
         resized = cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)

@@ -21,6 +21,7 @@ from samvid.errors import ConfigError, SamvidError
 from samvid.prelabel import JOB_KIND, MODES, PrelabelRequest, parse_frames, run_job
 from samvid.settings import Settings
 from samvid.studio.client import Studio
+from samvid.tracker.engines import choose_engine
 
 POLL = 0.5  # seconds between progress reads of a queued job
 
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     req = PrelabelRequest.from_payload({
         "project": studio.project_id(args.project), "clip": args.clip, "first": first,
         "end": end, "mode": args.mode, "force": args.force, "grid": args.grid,
-        "engine": settings.tracker})
+        # It loads no click model: auto tracks with SAMVID_TRACKER_MODEL when set, else flow.
+        "engine": choose_engine(settings.tracker, settings.tracker_model or None)})
     bar = None if args.json else ProgressLine()
     if settings.redis_url:
         result = _on_redis(settings, req, bar)

@@ -37,9 +37,12 @@ def run(args: argparse.Namespace) -> int:
         jobs.redis.ping()
     except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
         raise ConfigError(f"cannot reach Redis at {settings.redis_url}: {exc}") from exc
-    from samvid.tracker.engines import EngineOptions, configure
+    from samvid.tracker.engines import start_configured
 
-    configure(EngineOptions.of(settings))  # SAMVID_PRECISION and SAMVID_DEVICE for model engines
+    # SAMVID_TRACKER, SAMVID_PRECISION and SAMVID_DEVICE, checked and loaded now. A worker
+    # loads no click model, so its ``auto`` (for jobs not resolved by a server, such as
+    # samvid prelabel's) tracks with SAMVID_TRACKER_MODEL when set, else flow.
+    log.info("propagation engine: %s", start_configured(settings, None))
     stop = threading.Event()
 
     def reaper() -> None:

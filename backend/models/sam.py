@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from samvid.core.prompts import Prompt
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.errors import ModelUnavailable
-from samvid.models.base import Embedding, MaskPrediction, Segmenter
 from samvid.models.registry import MODELS
 from samvid.postprocess import area_threshold, clean_mask
-from samvid.prompts import Prompt
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,25 @@ from samvid.predictor import Predictor
 from samvid.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def _process_engine_restored():
+    """Starting an app sets what ``auto`` means in this process; later tests must not inherit it."""
+    from samvid.tracker import engines
+
+    saved = engines._defaults, engines._auto
+    yield
+    engines._defaults, engines._auto = saved
+
+
+def test_a_job_asking_for_auto_names_the_engine_the_process_chose():
+    from samvid.tracker import engines
+
+    engines.configure(engines.EngineOptions(), auto="flow-preview")
+    assert engines.resolved("auto") == "flow-preview"
+    assert engines.resolved("copy") == "copy"
+    assert engines.make_engine("auto").name == engines.make_engine("flow-preview").name
+
+
 class SamTwoStandIn(StandInSegmenter):
     """A click model loaded with SAM 2.1-tiny weights, as far as ``auto`` can tell."""
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from samvid.core.errors import TrackingError
-from samvid.prompts import Prompt
+from samvid.core.prompts import Prompt
 from samvid.tracker.memory_engine import MemoryEngine, load_video_model
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from samvid.core.prompts import Prompt
 from samvid.models.precision import UnsupportedPrecision, resolve_precision
 from samvid.models.sam import load_sam
-from samvid.prompts import Prompt
 from samvid.settings import Settings
 
 AMX = frozenset({"avx512f", "amx_tile", "amx_bf16"})

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import transformers as tf
 
+from samvid.core.prompts import Prompt
 from samvid.errors import ModelUnavailable
 from samvid.models import load_segmenter
 from samvid.models.sam import load_sam
-from samvid.prompts import Prompt
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_one_click_asks_for_three_masks_and_several_clicks_for_one(sam2_tiny, em
 
 
 def test_embedding_survives_serialisation_for_the_shared_cache(sam2_tiny, embeddings):
-    from samvid.models.base import Embedding
+    from samvid.core.segmenter import Embedding
 
     emb = embeddings[(97, 61)]
     again = Embedding.from_bytes(emb.to_bytes())
