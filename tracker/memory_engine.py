@@ -84,7 +84,7 @@ class MemoryEngine(Engine):
         self._check_frame(state, frame)
         prompt.validate_inside(state.width, state.height)
         # The walk hands the prompt to the run on that frame, like a given mask.
-        # type: ignore: TrackState holds masks; only this engine's runs also take prompts.
+        # TrackState holds masks; only this engine's runs also take prompts (hence the ignore).
         state.inputs.setdefault(frame, {})[int(obj_id)] = prompt  # type: ignore[assignment]
 
     def _new_run(self, state: TrackState) -> _MemoryRun:
