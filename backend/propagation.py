@@ -233,10 +233,10 @@ class Propagator:
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                ends[other] = self._seeds_of(tasks[other]["id"], target, req.objects)
+                ends[other] = self._other_end(tasks[other]["id"], target, req.objects)
         keys = {s.key: s for end in ends.values() for s in end}  # one object id per identity key
-        objects = list(keys.values())
         number = {key: k for k, key in enumerate(keys, start=1)}
+        objects = {number[key]: seed for key, seed in keys.items()}
         total = sum(st.steps for st in stretches)
         progress = _Progress(ctx, total)
         written = 0
@@ -257,6 +257,15 @@ class Propagator:
                 return {"frames_written": written, "cancelled": True}
         ctx.progress(total, total, 0.0)
         return {"frames_written": written}
+
+    def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
+        """The objects of the human frame across a stretch; none if its annotation is gone
+        (deleted since the tasks were read): the stretch is then tracked from this end only,
+        up to that frame, which is written only if no human annotates it meanwhile."""
+        try:
+            return self._seeds_of(task_id, target, objects)
+        except BadRequest:
+            return []
 
     def _seeds_of(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
         seeds = seeds_from_result(self.latest_annotation(task_id), target)
@@ -292,7 +301,8 @@ class Propagator:
                                   "SAMVID_LOCAL_ROOTS to propagate through all its frames")
         return path
 
-    def _write(self, task_id: int, fm: FrameMasks, seeds: list[ObjectSeed], target: MaskTarget, engine: str) -> None:
+    def _write(self, task_id: int, fm: FrameMasks, seeds: dict[int, ObjectSeed], target: MaskTarget,
+               engine: str) -> None:
         """Replace samvid's earlier predictions on the task with this frame's masks."""
         result, score = frame_results(fm, seeds, target)
         with self.locks.hold(task_id):
@@ -344,14 +354,17 @@ class Propagator:
         for obj, seed in enumerate(seeds, start=1):
             tracker.add_mask(state, 0, obj, seed.mask)
         *_, last = tracker.propagate(state, start=0)  # the source frame, then this one
-        return frame_results(last, seeds, target)
+        return frame_results(last, dict(enumerate(seeds, start=1)), target)
 
 
-def frame_results(fm: FrameMasks, seeds: list[ObjectSeed], target: MaskTarget) -> tuple[list[dict[str, Any]], float]:
-    """Label Studio regions for one frame's masks: one per visible object, with its extras."""
+def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
+                  target: MaskTarget) -> tuple[list[dict[str, Any]], float]:
+    """Label Studio regions for one frame's masks: one per visible object (``seeds``: the
+    object as a human drew it, by the object id the tracker knows it by), with its extras."""
     result: list[dict[str, Any]] = []
     scores: list[float] = []
-    for k, seed in enumerate(seeds):
+    for k, obj in enumerate(fm.object_ids):
+        seed = seeds[obj]
         if not fm.visible[k]:
             continue  # a vanished object gets no region; it returns with the same id
         region = mask_region(fm.masks[k], target, [seed.label], region_id=seed.region_id,

@@ -57,32 +57,45 @@ def test_annotating_a_frame_fills_the_following_frames(label_studio, backend):
         assert iou(mask_of(pred), clip.masks[i]) > 0.85, f"frame {i}"
 
 
-def test_correction_replaces_later_frames_and_never_touches_human_work(label_studio, backend):
+def test_a_correction_recomputes_both_sides_up_to_the_human_frames_and_never_touches_them(label_studio):
+    # The copy engine scores every frame alike, so each frame follows the nearer human frame.
+    copying = ServedApp(studio_app(label_studio, tracker="copy"))
     clip = import_clip(label_studio, BRUSH_CONFIG, name="corrected", n=8)
-    connect(label_studio, clip.project, backend)
-    ids = clip.task_ids
-    human5 = annotate(label_studio, ids[5], clip.masks[5], region_id="walker")
-    wait_until(lambda: predictions(label_studio, ids[7]), what="frames after the human frame 5")
-    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
-    wait_until(lambda: predictions(label_studio, ids[4]), what="frames 1-4")
-    before = {t: [p["id"] for p in predictions(label_studio, t)] for t in ids[1:5]}
-    assert not predictions(label_studio, ids[5]), "a human frame never gets a prediction"
+    with copying:
+        connect(label_studio, clip.project, copying)
+        corrected_on_both_sides(label_studio, clip)
 
-    # The annotator corrects frame 3: "walker" is really a background patch. Frame 4
-    # follows the correction, frames 1-2 keep their predictions.
+
+def corrected_on_both_sides(label_studio, clip) -> None:
+    ids = clip.task_ids
+    human7 = annotate(label_studio, ids[7], clip.masks[7], region_id="walker")
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    wait_until(lambda: all(predictions(label_studio, t) for t in ids[1:7]), what="frames 1-6")
+    before = {t: {p["id"] for p in predictions(label_studio, t)} for t in ids[1:7]}
+
+    # The annotator corrects frame 3: "walker" is really a background patch. Frames 1-2 lie
+    # between human frames 0 and 3, frames 4-6 between 3 and 7: each stretch is tracked
+    # from both ends, and each frame follows the nearer (a tie, frame 5, the earlier).
     patch = np.zeros_like(clip.masks[3])
     patch[10:30, 90:110] = True
     annotate(label_studio, ids[3], patch, region_id="walker")
-    wait_until(lambda: [p["id"] for p in predictions(label_studio, ids[4])] != before[ids[4]],
-               what="frame 4 to be recomputed")
-    for t in ids[1:3]:
-        assert [p["id"] for p in predictions(label_studio, t)] == before[t]
-    (pred4,) = predictions(label_studio, ids[4])
-    assert iou(mask_of(pred4), clip.masks[4]) < 0.2
-    assert iou(mask_of(pred4), patch) > 0.5
-    annotations5 = requests.get(f"{label_studio.url}/api/tasks/{ids[5]}/annotations",
+
+    def recomputed() -> bool:
+        now = {t: [p["id"] for p in predictions(label_studio, t)] for t in (*ids[1:3], *ids[4:7])}
+        return all(len(p) == 1 and p[0] not in before[t] for t, p in now.items())
+
+    wait_until(recomputed, what="frames 1-2 and 4-6 to be recomputed")
+    follows = {1: clip.masks[0], 2: patch, 4: patch, 5: patch, 6: clip.masks[7]}
+    for i, mask in follows.items():
+        (pred,) = predictions(label_studio, ids[i])
+        assert np.array_equal(mask_of(pred), mask), f"frame {i}"
+    for i in (0, 7):
+        assert not predictions(label_studio, ids[i]), "a human frame never gets a prediction"
+    assert {p["id"] for p in predictions(label_studio, ids[3])} == before[ids[3]], \
+        "frame 3 keeps what it had when the annotator corrected it"
+    annotations7 = requests.get(f"{label_studio.url}/api/tasks/{ids[7]}/annotations",
                                 headers=label_studio.headers, timeout=30).json()
-    assert [a["id"] for a in annotations5] == [human5]
+    assert [a["id"] for a in annotations7] == [human7]
 
 
 def test_repeated_submits_do_not_pile_up_predictions(label_studio, backend):
