@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from samvid.tracker.baselines import CopyFirstEngine
 from samvid.tracker.bridge import Stretch, plan, track_stretch
@@ -132,3 +134,18 @@ def test_a_stretch_without_objects_is_refused():
     frames, _ = moving_square_frames()
     with pytest.raises(ValueError, match="objects"):
         list(track_stretch(CopyFirstEngine, frames, {}, {}))
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=40), st.data(), st.booleans(), st.booleans(),
+       st.integers(0, 8), st.booleans())
+def test_a_plan_never_writes_a_human_frame_nor_any_frame_twice(human, data, forward, backward, limit, bridge):
+    index = data.draw(st.integers(0, len(human) - 1))
+    human[index] = True
+    written = [k for s in plan(human, index, forward, backward, limit, bridge) for k in s.written]
+    assert len(written) == len(set(written))
+    assert not any(human[k] for k in written)
+    if bridge and not limit:
+        after = next((k for k in range(index + 1, len(human)) if human[k]), None)
+        before = next((k for k in range(index - 1, -1, -1) if human[k]), None)
+        assert set(range(index + 1, after)) <= set(written) if after is not None else True
+        assert set(range(before + 1, index)) <= set(written) if before is not None else True
