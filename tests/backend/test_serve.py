@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -16,10 +18,19 @@ def _env(tmp_path) -> dict[str, str]:
     return dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), SAMVID_MODEL="")
 
 
-def _serve(port: int, env: dict, *args: str) -> subprocess.Popen:
-    """``samvid serve --port PORT ARGS`` in its own process, output captured."""
-    return subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port), *args],
+@contextmanager
+def _served(env: dict, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``samvid serve ARGS`` in its own process, output captured: its URL once /health
+    answers, and the process (stopped on leaving, so its output can be read then)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port), *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 120, "serve", proc)
+        yield url, proc
+    finally:
+        stop(proc)
 
 
 def test_serve_without_weights_exits_at_start_naming_the_fix(tmp_path):
@@ -31,14 +42,8 @@ def test_serve_without_weights_exits_at_start_naming_the_fix(tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_falls_back_to_classic_and_says_so(tmp_path, workers):
-    port = free_port()
-    proc = _serve(port, _env(tmp_path), "--fallback", "classic", "--workers", str(workers))
-    try:
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
-        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["model_version"].startswith(
-            "samvid-classic")
-    finally:
-        stop(proc)
+    with _served(_env(tmp_path), "--fallback", "classic", "--workers", str(workers)) as (url, proc):
+        assert requests.get(f"{url}/health", timeout=5).json()["model_version"].startswith("samvid-classic")
     assert "falling back to 'classic'" in proc.stdout.read()
 
 
@@ -56,14 +61,10 @@ def _sample(text: str, name: str, **labels: str) -> float:
 def test_metrics_of_several_workers_add_up_whichever_worker_answers(tmp_path):
     from ls_requests import keypoint, predict_body, write_png
 
-    port = free_port()
     image = write_png(tmp_path / "f.png", 40, 30)
     env = dict(_env(tmp_path), SAMVID_LOCAL_ROOTS=str(tmp_path), SAMVID_PRECOMPUTE="0")
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = _serve(port, env, "--model", "standin", "--workers", "2")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 120, "serve", proc)
+    with _served(env, "--model", "standin", "--workers", "2") as (url, _):
         clicks = 24
         for k in range(clicks):
             body = predict_body(str(image), [keypoint(10.5 + k % 20, 15.5, 40, 30)])
@@ -75,30 +76,19 @@ def test_metrics_of_several_workers_add_up_whichever_worker_answers(tmp_path):
                 text, "samvid_embedding_cache_total", result="miss")
             assert lookups >= clicks
             assert 1 <= _sample(text, "samvid_encoder_runs_total") <= 2  # one per worker at most
-    finally:
-        stop(proc)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_default_start_is_a_production_server_with_no_development_warning(tmp_path, workers):
-    port = free_port()
-    proc = _serve(port, _env(tmp_path), "--model", "standin", "--workers", str(workers))
-    try:
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
-        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["status"] == "UP"
-    finally:
-        stop(proc)
+    with _served(_env(tmp_path), "--model", "standin", "--workers", str(workers)) as (url, proc):
+        assert requests.get(f"{url}/health", timeout=5).json()["status"] == "UP"
     output = proc.stdout.read()
     assert "development server" not in output
     assert "gunicorn" in output.lower() and output.count("Booting worker") == workers
 
 
 def test_the_development_server_runs_only_behind_dev(tmp_path):
-    port = free_port()
-    proc = _serve(port, _env(tmp_path), "--model", "standin", "--dev")
-    try:
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc)
-    finally:
-        stop(proc)
+    with _served(_env(tmp_path), "--model", "standin", "--dev") as (_, proc):
+        pass
     output = proc.stdout.read()
     assert "--dev" in output and "Booting worker" not in output
