@@ -86,7 +86,8 @@ def track_stretch(
     on_step: Callable[[], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> Iterator[FrameMasks]:
-    """FrameMasks for the frames strictly between the seeded ends of ``frames``, in order.
+    """FrameMasks for the frames of ``frames`` that are not seeded ends, as they are tracked:
+    in frame order, or backwards from the last frame when only it is seeded.
 
     ``first`` / ``last`` are the objects given on the first / last frame (empty: that end
     is open, and is tracked to like any other frame). Every result holds the union of their
@@ -102,20 +103,20 @@ def track_stretch(
     if not last:
         yield from (fm for fm in _walk(new_engine, frames, first, ids, False, tick, stop) if fm.frame > 0)
         return
-    if not first:
-        back = [fm for fm in _walk(new_engine, frames, last, ids, True, tick, stop) if fm.frame < n - 1]
-        yield from reversed(back)
+    if not first:  # streamed as walked, so memory stays flat however long the stretch
+        yield from (fm for fm in _walk(new_engine, frames, last, ids, True, tick, stop) if fm.frame < n - 1)
         return
     # Backward first, kept compressed (a few kB a frame), so that the forward walk
     # can merge and hand out each frame as soon as it is tracked.
     packed = {fm.frame: _pack(fm) for fm in _walk(new_engine, frames, last, ids, True, tick, stop)}
+    given_first, given_last = set(first), set(last)
     for fm in _walk(new_engine, frames, first, ids, False, tick, stop):
         if fm.frame == n - 1:
             return
-        if fm.frame == 0 or stop() or fm.frame not in packed:
-            continue
+        if fm.frame == 0 or fm.frame not in packed:
+            continue  # the given frame; or one the backward walk could not read
         t = fm.frame / (n - 1)
-        yield merge(fm, _unpack(packed[fm.frame], fm.frame), 1.0 - t, t, set(first), set(last))
+        yield merge(fm, _unpack(packed[fm.frame], fm.frame), 1.0 - t, t, given_first, given_last)
 
 
 def merge(a: FrameMasks, b: FrameMasks, near_a: float, near_b: float,

@@ -117,8 +117,17 @@ def test_an_object_drawn_on_one_end_only_is_kept_near_it_and_gone_near_the_other
 def test_an_open_end_is_tracked_to_from_the_seeded_one():
     frames, truth = moving_square_frames()
     back = list(track_stretch(CopyFirstEngine, frames, {}, {1: truth[-1]}))
-    assert [fm.frame for fm in back] == list(range(0, N - 1))
+    assert [fm.frame for fm in back] == list(range(N - 2, -1, -1)), "as walked, nearest first"
     assert all(np.array_equal(fm.mask_of(1), truth[-1]) for fm in back)
+
+
+def test_a_stretch_tracked_back_from_its_last_frame_streams_each_frame_as_it_is_tracked():
+    # Held until the walk ended, a long backward stretch would hold every frame's masks.
+    frames, truth = moving_square_frames()
+    steps: list[int] = []
+    back = track_stretch(CopyFirstEngine, frames, {}, {1: truth[-1]}, on_step=lambda: steps.append(1))
+    first = next(back)
+    assert first.frame == N - 2 and len(steps) == 2
 
 
 def test_every_engine_step_is_reported_and_cancel_stops_the_stretch():
