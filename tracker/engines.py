@@ -146,8 +146,8 @@ def start_engine(requested: str, tracking_model: str | None, options: EngineOpti
     and load its model now, so an unknown name, a model without weights or a precision the
     device lacks is reported at start, never at the first propagation. Returns the engine name."""
     name = choose_engine(requested, tracking_model)
+    engine = make_engine(name, options)  # before it becomes the default: a refused one never does
     configure(options, auto=name)
-    engine = make_engine(name)
     device = getattr(engine, "device", "")
     if name.startswith("sam2") and str(device).startswith("cpu") and name not in _warned:
         _warned.add(name)

@@ -7,6 +7,7 @@ with ``--backend-url`` (its jobs, its workers), polling the job to the end.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -50,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
         record = _remote(args.backend_url.rstrip("/"), req, bar, settings)
     else:
         from samvid.images import ImageSource
+        from samvid.tracker.engines import start_configured
 
+        # Here as in `samvid worker`: no click model is loaded, so auto tracks with
+        # SAMVID_TRACKER_MODEL when set, else flow (a backend given --backend-url decides itself).
+        req = dataclasses.replace(req, engine=start_configured(settings, None))
         studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
                         retry_delays=backoff(settings.studio_retry_seconds))
         propagator = Propagator(studio, ImageSource.from_settings(settings))

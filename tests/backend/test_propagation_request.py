@@ -40,3 +40,16 @@ def test_a_malformed_field_is_refused_with_what_to_give(change, message):
 def test_a_request_that_is_not_an_object_is_refused():
     with pytest.raises(BadRequest, match="JSON object"):
         PropagationRequest.from_payload([BASE])
+
+
+def test_samvid_propagate_refuses_an_unknown_engine_at_start_naming_the_choices(monkeypatch, capsys):
+    from samvid.cli import main
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "x")
+    code = main(["propagate", "--project", "1", "--clip", "c", "--from-frame", "0", "--engine", "sam3"])
+    assert code == 2
+    assert "unknown engine 'sam3'; choose one of auto, flow" in capsys.readouterr().err
+    from samvid.tracker.engines import resolved
+
+    assert resolved("auto") != "sam3", "a refused engine never becomes the process's auto"

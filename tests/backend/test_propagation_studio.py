@@ -126,6 +126,7 @@ def test_propagate_command_fills_both_directions(label_studio, monkeypatch, caps
             continue
         (pred,) = predictions(label_studio, task_id)
         assert iou(mask_of(pred), clip.masks[i]) > 0.85, f"frame {i}"
+        assert pred["model_version"] == "samvid-track:flow", "auto is named as resolved (no weights: flow)"
 
 
 def test_propagate_command_names_a_missing_frame(label_studio, monkeypatch, capsys):
