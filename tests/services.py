@@ -198,6 +198,7 @@ class ServedApp:
     def __init__(self, app, port: int | None = None) -> None:
         from werkzeug.serving import make_server
 
+        self.app = app
         self.port = port or free_port()
         self._server = make_server("127.0.0.1", self.port, app, threaded=True)
         import threading

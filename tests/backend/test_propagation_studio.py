@@ -59,18 +59,28 @@ def test_annotating_a_frame_fills_the_following_frames(label_studio, backend):
 
 def test_a_correction_recomputes_both_sides_up_to_the_human_frames_and_never_touches_them(label_studio):
     # The copy engine scores every frame alike, so each frame follows the nearer human frame.
-    copying = ServedApp(studio_app(label_studio, tracker="copy"))
     clip = import_clip(label_studio, BRUSH_CONFIG, name="corrected", n=8)
-    with copying:
+    with ServedApp(studio_app(label_studio, tracker="copy")) as copying:
         connect(label_studio, clip.project, copying)
-        corrected_on_both_sides(label_studio, clip)
+        corrected_on_both_sides(label_studio, clip, copying.app.extensions["samvid.jobs"])
 
 
-def corrected_on_both_sides(label_studio, clip) -> None:
+def jobs_finished(jobs, count: int) -> None:
+    """Wait until ``count`` jobs have ended and none is queued or running. Waiting for "a new
+    prediction on every frame" is not enough: an earlier job still writing also makes new ones
+    (the race that once failed this test in CI)."""
+    def ended() -> bool:
+        states = jobs.states()
+        return states["queued"] + states["running"] == 0 and states["done"] >= count
+    wait_until(ended, what=f"{count} propagation jobs to finish")
+
+
+def corrected_on_both_sides(label_studio, clip, jobs) -> None:
     ids = clip.task_ids
     human7 = annotate(label_studio, ids[7], clip.masks[7], region_id="walker")
     annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
-    wait_until(lambda: all(predictions(label_studio, t) for t in ids[1:7]), what="frames 1-6")
+    jobs_finished(jobs, 2)
+    assert all(predictions(label_studio, t) for t in ids[1:7])
     before = {t: {p["id"] for p in predictions(label_studio, t)} for t in ids[1:7]}
 
     # The annotator corrects frame 3: "walker" is really a background patch. Frames 1-2 lie
@@ -84,7 +94,8 @@ def corrected_on_both_sides(label_studio, clip) -> None:
         now = {t: [p["id"] for p in predictions(label_studio, t)] for t in (*ids[1:3], *ids[4:7])}
         return all(len(p) == 1 and p[0] not in before[t] for t, p in now.items())
 
-    wait_until(recomputed, what="frames 1-2 and 4-6 to be recomputed")
+    jobs_finished(jobs, 3)
+    assert recomputed(), "frames 1-2 and 4-6 are recomputed"
     follows = {1: clip.masks[0], 2: patch, 4: patch, 5: patch, 6: clip.masks[7]}
     for i, mask in follows.items():
         (pred,) = predictions(label_studio, ids[i])
@@ -219,9 +230,7 @@ def test_two_annotators_submitting_at_once_keep_every_human_frame(label_studio, 
         t.start()
     for t in submits:
         t.join()
-    wait_until(lambda: predictions(label_studio, ids[6]) and predictions(label_studio, ids[2]),
-               what="both jobs")
-    time.sleep(2.0)  # let any straggling job finish writing
+    jobs_finished(backend.app.extensions["samvid.jobs"], 2)
     # Frames 1 and 2 lie between two human frames and are tracked from both: each follows
     # the nearer one (frame 2 the frame-3 correction), whichever job ran last.
     (pred,) = predictions(label_studio, ids[1])
