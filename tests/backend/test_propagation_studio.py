@@ -66,12 +66,13 @@ def test_a_correction_recomputes_both_sides_up_to_the_human_frames_and_never_tou
 
 
 def jobs_finished(jobs, count: int) -> None:
-    """Wait until ``count`` jobs have ended and none is queued or running. Waiting for "a new
+    """Wait until ``count`` jobs have ended (done, or superseded by a later one) and none is
+    queued or running. Waiting for "a new
     prediction on every frame" is not enough: an earlier job still writing also makes new ones
     (the race that once failed this test in CI)."""
     def ended() -> bool:
         states = jobs.states()
-        return states["queued"] + states["running"] == 0 and states["done"] >= count
+        return states["queued"] + states["running"] == 0 and states["done"] + states["cancelled"] >= count
     wait_until(ended, what=f"{count} propagation jobs to finish")
 
 
@@ -114,10 +115,7 @@ def test_repeated_submits_do_not_pile_up_predictions(label_studio, backend):
     connect(label_studio, clip.project, backend)
     for _ in range(3):
         annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
-    time.sleep(1.0)
-    app_jobs_settled = lambda: all(len(predictions(label_studio, t)) == 1 for t in clip.task_ids[1:])  # noqa: E731
-    wait_until(app_jobs_settled, what="one prediction per frame")
-    time.sleep(2.0)
+    jobs_finished(backend.app.extensions["samvid.jobs"], 3)
     assert all(len(predictions(label_studio, t)) == 1 for t in clip.task_ids[1:])
 
 
