@@ -149,3 +149,57 @@ def component_at(mask: np.ndarray, points: list[Point]) -> np.ndarray:
     keep.discard(0)
     return np.isin(labels, sorted(keep)) if keep else np.zeros_like(mask, bool)
 
+
+
+def innermost(mask: np.ndarray) -> Point:
+    """The pixel centre of ``mask`` farthest from its boundary (the image border counts)."""
+    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return x + 0.5, y + 0.5
+
+
+def tightness_seeds(
+    crop: np.ndarray, inside: np.ndarray, background: np.ndarray, gap: float, strip: float, bins: int = 16
+) -> list[Point]:
+    """Where a mask should reach the sides of a tight box but does not.
+
+    An annotator's box touches the object on all four sides (the bounding-box prior
+    of Lempitsky et al., 2009). For each side of ``crop`` (the box's pixels) that the
+    mask ``inside`` falls short of by more than ``gap`` of the box's size, the pixel
+    in a strip of ``strip`` of the box along that side whose colour is likeliest
+    object against ``background`` ((N, 3) colours around the mask), if its colour is
+    more typical of the object than of the background. Box-local pixel centres.
+    """
+    h, w = inside.shape
+    if not inside.any() or not len(background):
+        return []
+    rows = np.flatnonzero(inside.any(axis=1))
+    cols = np.flatnonzero(inside.any(axis=0))
+    sx, sy = max(1, round(strip * w)), max(1, round(strip * h))
+    strips = [  # (the strip along a side, how much of the box the mask leaves before it)
+        ((slice(None), slice(0, sx)), cols[0] / w),
+        ((slice(None), slice(w - sx, w)), (w - 1 - cols[-1]) / w),
+        ((slice(0, sy), slice(None)), rows[0] / h),
+        ((slice(h - sy, h), slice(None)), (h - 1 - rows[-1]) / h),
+    ]
+    short = [where for where, missing in strips if missing > gap]
+    if not short:
+        return []
+
+    def codes(colours: np.ndarray) -> np.ndarray:
+        q = colours.astype(np.int32) * bins >> 8
+        return np.asarray((q[..., 0] * bins + q[..., 1]) * bins + q[..., 2])
+
+    n = bins**3
+    crop_codes = codes(crop)
+    obj = np.bincount(crop_codes[inside], minlength=n) + 1.0
+    bg = np.bincount(codes(background), minlength=n) + 1.0
+    ratio = (obj / obj.sum())[crop_codes] / (bg / bg.sum())[crop_codes]
+    seeds: list[Point] = []
+    for where in short:
+        candidates = np.full((h, w), -1.0)
+        candidates[where] = ratio[where]
+        y, x = np.unravel_index(int(np.argmax(candidates)), (h, w))
+        if candidates[y, x] > 1.0:
+            seeds.append((x + 0.5, y + 0.5))
+    return seeds

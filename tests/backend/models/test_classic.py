@@ -20,6 +20,7 @@ from synthetic import render_still
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding
 from samvid.models.classic import FALLBACK_SCORE, ClassicSegmenter
+from samvid.models.classic_ops import tightness_seeds
 from samvid.models.registry import load_segmenter
 
 BOX_IOU = 0.90
@@ -329,3 +330,41 @@ def test_click_sequence_is_the_same_with_or_without_the_cache() -> None:
     cached = warm.segment(emb, Prompt(points=points, labels=labels)).mask
     cold = ClassicSegmenter()
     assert np.array_equal(cold.segment(cold.embed(image), Prompt(points=points, labels=labels)).mask, cached)
+
+
+def walker(h: int = 240, w: int = 320, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A red body and foot joined by a thin leg coloured like the green ground: the
+    image, the whole figure's mask and the foot's."""
+    rng = np.random.default_rng(seed)
+    body, leg, foot = (np.zeros((h, w), bool) for _ in range(3))
+    body[40:120, 110:210] = True
+    leg[120:180, 156:162] = True
+    foot[180:196, 140:180] = True
+    image = textured(rng, h, w, GREEN)
+    image[body | foot] = textured(rng, h, w, RED)[body | foot]
+    return image, body | leg | foot, foot
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_box_keeps_a_part_that_reaches_the_side_of_the_box(segmenter: ClassicSegmenter, seed: int) -> None:
+    # GrabCut alone keeps the body and loses the foot (the leg between them looks like
+    # the ground); the box's bottom side says the figure reaches down there.
+    image, figure, foot = walker(seed=seed)
+    mask = segment(segmenter, image, Prompt(box=box_of(figure)))
+    assert mask[foot].mean() > 0.95
+    assert iou(mask, figure) > 0.93
+
+
+def test_tightness_seeds_name_only_the_sides_the_mask_misses() -> None:
+    crop = np.zeros((40, 60, 3), np.uint8)
+    crop[:, :] = RED
+    crop[30:, :] = GREEN  # the bottom rows look like the background ...
+    crop[36:, 20:30] = RED  # ... except a red foot on the bottom side
+    inside = np.zeros((40, 60), bool)
+    inside[:30, :] = True  # the mask reaches the top, left and right sides, not the bottom
+    background = np.tile(np.array(GREEN, np.uint8), (500, 1))
+    (seed,) = tightness_seeds(crop, inside, background, gap=0.03, strip=0.1)
+    x, y = seed
+    assert 20 <= x < 30 and y >= 36
+    inside[30:, :] = True
+    assert tightness_seeds(crop, inside, background, gap=0.03, strip=0.1) == []
