@@ -7,10 +7,11 @@ content. A prompt is read as an annotator builds it, in order:
    at ``work_side`` pixels (the box interior is "probably object", the margin
    background); the box is read as tight, so a side the mask stops short of gets
    a seed and the box is cut again (``_tighten``). From a click without a box:
-   the object's extent is unknown, so GrabCut probes square boxes of growing size centred on the click at a small
-   size (``_probe``) and takes the smallest one whose object no longer touches
-   its sides (an object is surrounded by background); its mask's bounding box
-   then serves as the box.
+   the object's extent is unknown, so GrabCut probes square boxes of growing
+   size centred on the click at a small size (``_probe``); of the squares whose
+   object no longer touches their sides (an object is surrounded by background),
+   the one whose object's box changes least as the square grows wins, and its
+   mask's bounding box then serves as the box.
 2. **Every further click is a local edit** (``_edit``): a click where the mask
    already agrees changes nothing; otherwise the wrongly labelled region under
    the click, within reach of it (a few times its distance to the mask's edge),
