@@ -368,3 +368,25 @@ def test_tightness_seeds_name_only_the_sides_the_mask_misses() -> None:
     assert 20 <= x < 30 and y >= 36
     inside[30:, :] = True
     assert tightness_seeds(crop, inside, background, gap=0.03, strip=0.1) == []
+
+
+def test_positive_click_inside_the_box_adds_the_part_the_box_missed(segmenter: ClassicSegmenter) -> None:
+    # A red figure whose hand hangs on an arm coloured like the ground: the box's cut
+    # keeps the figure and drops the hand, which reaches no side of the box.
+    rng = np.random.default_rng(3)
+    h, w = 240, 360
+    body, arm, hand = (np.zeros((h, w), bool) for _ in range(3))
+    body[40:200, 100:200] = True
+    body[150:200, 200:300] = True  # a leg out to the right
+    arm[98:102, 200:240] = True
+    hand[85:115, 240:270] = True
+    image = textured(rng, h, w, GREEN)
+    image[body | hand] = textured(rng, h, w, RED)[body | hand]
+    figure = body | arm | hand
+    emb = segmenter.embed(image)
+    first = segmenter.segment(emb, Prompt(box=box_of(figure))).mask
+    assert first[hand].mean() < 0.1, "the box alone misses the hand"
+    added = segmenter.segment(emb, Prompt(points=(innermost(hand),), labels=(1,), box=box_of(figure))).mask
+    assert (added >= first).all(), "a positive click only adds"
+    assert added[hand].mean() > 0.95
+    assert iou(added, figure) > iou(first, figure) + 0.03
