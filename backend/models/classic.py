@@ -210,7 +210,7 @@ class ClassicSegmenter(Segmenter):
         mask_roi, score = self._cut(image, roi, inner, hard, tight=tight)
         mask = _paste(mask_roi, roi, (h, w))
         if tight is not None:  # a tight box holds all of its object
-            mask &= _paste(np.ones((inner[3] - inner[1], inner[2] - inner[0]), bool), inner, (h, w))
+            mask &= _inside(inner, (h, w))
         if not mask.any():
             return self._fallback(image, inner)
         return mask, score
@@ -287,8 +287,7 @@ class ClassicSegmenter(Segmenter):
         h, w = image.shape[:2]
         roi = expand(inner, self.settings.margin, 4, (h, w))
         mask_roi, _ = self._cut(image, roi, inner, earlier + [click], tight=self.settings.tight_gap)
-        grown = _paste(mask_roi, roi, (h, w))
-        grown &= _paste(np.ones((inner[3] - inner[1], inner[2] - inner[0]), bool), inner, (h, w))
+        grown = _paste(mask_roi, roi, (h, w)) & _inside(inner, (h, w))
         return component_at(grown, [click[0]]) | _click_disk(click[0], (h, w))
 
     def _fallback(self, image: np.ndarray, inner: Box) -> tuple[np.ndarray, float]:
@@ -301,8 +300,7 @@ class ClassicSegmenter(Segmenter):
         log.debug("GrabCut found nothing in the box; cutting around its centre")
         roi = expand(inner, self.settings.margin, 4, (h, w))
         mask = _paste(self._cut(image, roi, inner, [(centre, 1)])[0], roi, (h, w))
-        box_only = np.zeros((h, w), bool)
-        box_only[y0:y1, x0:x1] = True
+        box_only = _inside(inner, (h, w))
         mask &= box_only
         mask = component_at(mask, [centre])
         if mask.sum() < FALLBACK_MIN * box_only.sum():
@@ -500,6 +498,14 @@ def _work_copy(image: np.ndarray, roi: Box, side: int) -> tuple[np.ndarray, np.n
     sw, sh = max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))
     small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
     return small, crop, (sw / crop.shape[1], sh / crop.shape[0])
+
+
+def _inside(box: Box, size: tuple[int, int]) -> np.ndarray:
+    """The pixels of ``box`` as a mask of an image of ``size`` (h, w)."""
+    mask = np.zeros(size, bool)
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = True
+    return mask
 
 
 def _paste(mask_roi: np.ndarray, roi: Box, size: tuple[int, int]) -> np.ndarray:
