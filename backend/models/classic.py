@@ -209,8 +209,6 @@ class ClassicSegmenter(Segmenter):
         tight = self.settings.tight_gap if not hard else None
         mask_roi, score = self._cut(image, roi, inner, hard, tight=tight)
         mask = _paste(mask_roi, roi, (h, w))
-        if tight is not None:  # a tight box holds all of its object
-            mask &= _inside(inner, (h, w))
         if not mask.any():
             return self._fallback(image, inner)
         return mask, score
@@ -221,7 +219,8 @@ class ClassicSegmenter(Segmenter):
     ) -> tuple[np.ndarray, float]:
         """GrabCut on ``roi`` downscaled to ``side``: ``inner`` probably object, the rest
         background, ``hard`` clicks as hard disks. Full-resolution ROI mask and score.
-        With ``tight`` (a gap), ``inner`` is a tight box (see ``_tighten``)."""
+        With ``tight`` (a gap), ``inner`` is a tight box (see ``_tighten``), which holds
+        all of its object: the mask is clipped to it."""
         cfg = self.settings
         small, crop, (sx, sy) = _work_copy(image, roi, side or cfg.work_side)
         sh, sw = small.shape[:2]
@@ -250,7 +249,10 @@ class ClassicSegmenter(Segmenter):
         score = separation(small, fg)
         mask_roi = upsample(small, fg, crop, cfg.guide_radius, cfg.guide_eps)
         min_area = area_threshold(mask_roi.shape, cfg.min_region)
-        return clean_mask(mask_roi, local, min_area, min_area), score
+        mask_roi = clean_mask(mask_roi, local, min_area, min_area)
+        if tight is not None:
+            mask_roi &= _inside((ix0 - x0, iy0 - y0, ix1 - x0, iy1 - y0), mask_roi.shape)
+        return mask_roi, score
 
     def _tighten(
         self, small: np.ndarray, start: np.ndarray, fg: np.ndarray, inner: Box, gap: float, radius: float
@@ -287,8 +289,7 @@ class ClassicSegmenter(Segmenter):
         h, w = image.shape[:2]
         roi = expand(inner, self.settings.margin, 4, (h, w))
         mask_roi, _ = self._cut(image, roi, inner, earlier + [click], tight=self.settings.tight_gap)
-        grown = _paste(mask_roi, roi, (h, w)) & _inside(inner, (h, w))
-        return component_at(grown, [click[0]]) | _click_disk(click[0], (h, w))
+        return component_at(_paste(mask_roi, roi, (h, w)), [click[0]]) | _click_disk(click[0], (h, w))
 
     def _fallback(self, image: np.ndarray, inner: Box) -> tuple[np.ndarray, float]:
         """An annotator who draws a box expects a mask in it, even where GrabCut finds

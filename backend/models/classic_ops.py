@@ -150,7 +150,6 @@ def component_at(mask: np.ndarray, points: list[Point]) -> np.ndarray:
     return np.isin(labels, sorted(keep)) if keep else np.zeros_like(mask, bool)
 
 
-
 def innermost(mask: np.ndarray) -> Point:
     """The pixel centre of ``mask`` farthest from its boundary (the image border counts)."""
     dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
