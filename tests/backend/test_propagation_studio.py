@@ -67,9 +67,8 @@ def test_a_correction_recomputes_both_sides_up_to_the_human_frames_and_never_tou
 
 def jobs_finished(jobs, count: int) -> None:
     """Wait until ``count`` jobs have ended (done, or superseded by a later one) and none is
-    queued or running. Waiting for "a new
-    prediction on every frame" is not enough: an earlier job still writing also makes new ones
-    (the race that once failed this test in CI)."""
+    queued or running. Waiting for "a new prediction on every frame" is not enough: an
+    earlier job still writing also makes new ones (the race that once failed this test in CI)."""
     def ended() -> bool:
         states = jobs.states()
         return states["queued"] + states["running"] == 0 and states["done"] + states["cancelled"] >= count
