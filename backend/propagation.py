@@ -25,7 +25,7 @@ from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import Settings
 from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.frame_locks import FrameLocks
-from samvid.studio.protocol import MASK_TAGS, MaskTarget, parse_config
+from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.studio.results import decode_mask, mask_region
 from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.engine import FramesSource
@@ -103,8 +103,11 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
     """The objects of an annotation's result list (mask regions of the mask control)."""
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
-        if item.get("type") not in MASK_TAGS.values() and item.get("id"):
-            extras.setdefault(str(item["id"]), []).append(item)
+        # Any other *labels result of the region (the shared smart row's "labels" twin)
+        # repeats its geometry, which would go stale on the propagated frames.
+        if str(item.get("type") or "").endswith("labels") or not item.get("id"):
+            continue
+        extras.setdefault(str(item["id"]), []).append(item)
     seeds: list[ObjectSeed] = []
     for item in result:
         if item.get("from_name") != target.mask_control or item.get("type") != target.mask_type:

@@ -8,6 +8,7 @@ smart controls.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,7 +17,12 @@ from samvid.core.prompts import Prompt
 from samvid.errors import BadRequest, ConfigError, PromptError
 
 MASK_TAGS = {"BrushLabels": "brushlabels", "PolygonLabels": "polygonlabels"}
-PROMPT_TAGS = {"KeyPointLabels": "keypointlabels", "RectangleLabels": "rectanglelabels"}
+# Smart prompts arrive as the result types of the tools that drew them: the labelled
+# controls (KeyPointLabels, RectangleLabels), or the plain KeyPoint and Rectangle tools
+# that share one <Labels> row (the shipped configs). The latter also send a "labels" twin
+# of each region (same id, the label only), which adds nothing and is skipped.
+POINT_TYPES = frozenset({"keypointlabels", "keypoint"})
+BOX_TYPES = frozenset({"rectanglelabels", "rectangle"})
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,8 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
         raise BadRequest("params.context.result must be a list")
     groups: dict[int | None, dict[str, Any]] = {}
     for item in items:
-        if not isinstance(item, dict) or item.get("type") not in PROMPT_TAGS.values():
+        kind = item.get("type") if isinstance(item, dict) else None
+        if not isinstance(kind, str) or kind not in POINT_TYPES | BOX_TYPES:
             continue
         value = item.get("value")
         if not isinstance(value, dict):
@@ -148,11 +155,10 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
         )
         x = _number(value.get("x"), "x") / 100 * w
         y = _number(value.get("y"), "y") / 100 * h
-        kind = item["type"]
-        chosen = value.get(kind)
+        chosen = value.get(kind, value.get("labels"))
         if isinstance(chosen, list) and chosen and isinstance(chosen[0], str):
             group["label"] = chosen[0]
-        if kind == "keypointlabels":
+        if kind in POINT_TYPES:
             group["points"].append((x, y))
             group["labels"].append(0 if item.get("is_positive") is False else 1)
         else:
@@ -160,7 +166,8 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
             bh = _number(value.get("height"), "height") / 100 * h
             if bw <= 0 or bh <= 0:
                 raise PromptError("the box has zero area: drag a rectangle around the object")
-            group["box"] = (x, y, x + bw, y + bh)
+            angle = _number(value.get("rotation", 0), "rotation")
+            group["box"] = rotated_box_bounds(x, y, bw, bh, angle)
     prompts = []
     for index, g in groups.items():
         w, h = g["size"]
@@ -168,6 +175,24 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
         prompt.validate_inside(w, h)
         prompts.append(SmartPrompt(index, prompt.clipped(w, h), g["label"], w, h))
     return prompts
+
+
+def rotated_box_bounds(
+    x: float, y: float, width: float, height: float, degrees: float
+) -> tuple[float, float, float, float]:
+    """The upright box around a rectangle turned ``degrees`` clockwise about its top-left
+    corner (x, y), as Label Studio's rotated and 3-point rectangles are, in pixels.
+
+    >>> rotated_box_bounds(10, 10, 20, 10, 0)
+    (10.0, 10.0, 30.0, 20.0)
+    >>> [round(v, 6) for v in rotated_box_bounds(10, 10, 20, 10, 90)]
+    [0.0, 10.0, 10.0, 30.0]
+    """
+    turn = math.radians(degrees)
+    cos, sin = math.cos(turn), math.sin(turn)
+    xs = [x + dx * cos - dy * sin for dx, dy in ((0, 0), (width, 0), (0, height), (width, height))]
+    ys = [y + dx * sin + dy * cos for dx, dy in ((0, 0), (width, 0), (0, height), (width, height))]
+    return float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
 
 
 def image_ref(task: dict[str, Any], target: MaskTarget, item_index: int | None) -> str:

@@ -18,6 +18,15 @@ BRUSH_CONFIG = """<View>
 
 POLYGON_CONFIG = BRUSH_CONFIG.replace("BrushLabels", "PolygonLabels")
 
+# The shipped configs' layout: one <Labels> row shared by the plain smart tools.
+SHARED_ROW_CONFIG = """<View>
+  <Image name="image" value="$image"/>
+  <Labels name="smart" toName="image"><Label value="Car"/><Label value="Person"/></Labels>
+  <KeyPoint name="point" toName="image" smart="true" smartOnly="true"/>
+  <Rectangle name="box" toName="image" smart="true" smartOnly="true"/>
+  <BrushLabels name="tag" toName="image"><Label value="Car"/><Label value="Person"/></BrushLabels>
+</View>"""
+
 
 def write_png(path: Path, width: int, height: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
@@ -52,6 +61,16 @@ def rectangle(x0, y0, x1, y1, w, h, label="Car") -> dict:
         "id": "r1", "from_name": "rect", "to_name": "image", "type": "rectanglelabels",
         "origin": "manual",
     }
+
+
+def shared_row(item: dict) -> list[dict]:
+    """``item`` as Label Studio 1.23 sends it when drawn with a plain smart tool and a
+    label of a shared <Labels> row: the tool's own result, then a "labels" twin (same id)."""
+    kind = {"keypointlabels": "keypoint", "rectanglelabels": "rectangle"}[item["type"]]
+    value = {k: v for k, v in item["value"].items() if k != item["type"]}
+    value["labels"] = item["value"][item["type"]]
+    tool = {**item, "value": value, "type": kind, "from_name": kind.replace("rectangle", "box")}
+    return [tool, {**tool, "type": "labels", "from_name": "smart"}]
 
 
 def predict_body(image_ref, context_items, config=BRUSH_CONFIG, task_id=1) -> dict:

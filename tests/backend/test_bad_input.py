@@ -63,6 +63,13 @@ def test_non_numeric_or_absurd_coordinates_return_400(client, frame, bad):
     _error(client.post("/predict", json=predict_body(frame, [item])), 400)
 
 
+@pytest.mark.parametrize("bad", [float("inf"), "90", True])
+def test_box_rotation_that_is_not_a_number_returns_400(client, frame, bad):
+    item = rectangle(10, 10, 30, 30, 64, 48)
+    item["value"]["rotation"] = bad
+    assert "rotation" in _error(client.post("/predict", json=predict_body(frame, [item])), 400)
+
+
 def test_unknown_label_returns_400_naming_the_labels(client, frame):
     msg = _error(client.post("/predict", json=predict_body(frame, [keypoint(5, 5, 64, 48, label="Dog")])), 400)
     assert "Dog" in msg and "Car" in msg

@@ -10,7 +10,16 @@ import time
 
 import numpy as np
 import pytest
-from ls_requests import BRUSH_CONFIG, POLYGON_CONFIG, keypoint, predict_body, rectangle, write_png
+from ls_requests import (
+    BRUSH_CONFIG,
+    POLYGON_CONFIG,
+    SHARED_ROW_CONFIG,
+    keypoint,
+    predict_body,
+    rectangle,
+    shared_row,
+    write_png,
+)
 from services import wait_until
 
 from samvid.app import create_app
@@ -24,6 +33,12 @@ from samvid.studio.results import decode_brush, decode_polygon
 def _disk(w, h, cx, cy, r=10):
     ys, xs = np.mgrid[0:h, 0:w]
     return (xs + 0.5 - cx) ** 2 + (ys + 0.5 - cy) ** 2 <= r * r
+
+
+def _filled(w, h, x0, y0, x1, y1):
+    m = np.zeros((h, w), bool)
+    m[y0:y1, x0:x1] = True
+    return m
 
 
 def _only_result(resp):
@@ -47,14 +62,14 @@ def test_click_mask_lands_on_the_clicked_pixels_for_odd_and_portrait_sizes(clien
     assert entry["model_version"].startswith("samvid-standin")
 
 
-def test_box_touching_the_border_gives_the_box(client, images):
+@pytest.mark.parametrize("row", ["labelled control", "shared row"])
+def test_box_touching_the_border_gives_the_box(client, images, row):
     w, h = 80, 60
     path = write_png(images / "b.png", w, h)
-    body = predict_body(str(path), [rectangle(0, 10, 80, 60, w, h, label="Person")])
-    (region,) = _only_result(client.post("/predict", json=body))["result"]
-    expected = np.zeros((h, w), bool)
-    expected[10:60, 0:80] = True
-    np.testing.assert_array_equal(decode_brush(region), expected)
+    item = rectangle(0, 10, 80, 60, w, h, label="Person")
+    items, config = ([item], BRUSH_CONFIG) if row == "labelled control" else (shared_row(item), SHARED_ROW_CONFIG)
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), items, config)))["result"]
+    np.testing.assert_array_equal(decode_brush(region), _filled(w, h, 0, 10, 80, 60))
     assert region["value"]["brushlabels"] == ["Person"]
 
 
@@ -65,6 +80,30 @@ def test_all_clicks_of_the_context_are_used_together(client, images):
     (region,) = _only_result(client.post("/predict", json=predict_body(str(path), items)))["result"]
     expected = (_disk(w, h, 30.5, 30.5) | _disk(w, h, 70.5, 70.5)) & ~_disk(w, h, 35.5, 30.5)
     np.testing.assert_array_equal(decode_brush(region), expected)
+
+
+def test_clicks_from_a_shared_label_row_are_used_together_with_their_label(client, images):
+    """The shipped configs: plain smart tools under one <Labels> row send "keypoint"
+    results with a "labels" twin of each, which must not count as a second click."""
+    w, h = 100, 100
+    path = write_png(images / "shared.png", w, h)
+    items = [*shared_row(keypoint(30.5, 30.5, w, h, label="Person")),
+             *shared_row(keypoint(35.5, 30.5, w, h, label="Person", positive=False))]
+    body = predict_body(str(path), items, config=SHARED_ROW_CONFIG)
+    (region,) = _only_result(client.post("/predict", json=body))["result"]
+    assert region["from_name"] == "tag" and region["value"]["brushlabels"] == ["Person"]
+    np.testing.assert_array_equal(decode_brush(region),
+                                  _disk(w, h, 30.5, 30.5) & ~_disk(w, h, 35.5, 30.5))
+
+
+def test_rotated_box_is_answered_with_the_upright_box_around_it(client, images):
+    """Label Studio's 3-point rectangle turns the box about its top-left corner."""
+    w, h = 80, 60
+    path = write_png(images / "turned.png", w, h)
+    item = rectangle(40, 10, 60, 30, w, h)  # 20 x 20 px at (40, 10)
+    item["value"]["rotation"] = 90  # clockwise: it now spans x 20..40, y 10..30
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), [item])))["result"]
+    np.testing.assert_array_equal(decode_brush(region), _filled(w, h, 20, 10, 40, 30))
 
 
 def test_polygon_config_gets_a_polygon_in_percent(client, images):

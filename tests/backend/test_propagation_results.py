@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from samvid.propagation import ObjectSeed, frame_results
+from samvid.propagation import ObjectSeed, frame_results, seeds_from_result
 from samvid.studio.protocol import MaskTarget
-from samvid.studio.results import decode_brush
+from samvid.studio.results import decode_brush, mask_region
 from samvid.tracker.masks import FrameMasks
 
 TARGET = MaskTarget("image", "image", False, "tag", "brushlabels", ("Car", "Person", "Dog"))
@@ -37,3 +37,20 @@ def test_an_object_out_of_view_gets_no_region():
     seeds = {1: ObjectSeed("1", "car", "Car", square(0))}
     fm = FrameMasks(3, (1,), np.zeros((1, 20, 40), bool), np.zeros(1, np.float32), np.array([False]))
     assert frame_results(fm, seeds, TARGET) == ([], 0.0)
+
+
+def test_a_regions_labels_twin_is_not_carried_onto_the_propagated_frames():
+    """Label Studio saves a region drawn under the shipped configs' shared smart row twice:
+    as ``brushlabels`` and as a ``labels`` twin with the same id and the same RLE. The
+    twin's geometry is frame 0's, so only the per-region attributes travel."""
+    region = mask_region(square(0), TARGET, ["Car"], region_id="r1")
+    twin = {**region, "from_name": "smart", "type": "labels",
+            "value": {**region["value"], "labels": ["Car"]}}
+    twin["value"].pop("brushlabels")
+    note = {"id": "r1", "from_name": "note", "to_name": "image", "type": "textarea",
+            "value": {"text": ["behind the tree"]}}
+    (seed,) = seeds_from_result([region, twin, note], TARGET)
+    fm = FrameMasks(1, (1,), square(3)[None], np.array([0.9], np.float32), np.array([True]))
+    result, _ = frame_results(fm, {1: seed}, TARGET)
+    assert [(r["type"], r["from_name"]) for r in result] == [("brushlabels", "tag"), ("textarea", "note")]
+    assert np.array_equal(decode_brush(result[0]), square(3))

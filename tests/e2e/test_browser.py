@@ -1,6 +1,7 @@
 """An annotator's sessions, in a real browser: `samvid up`, log in, click, accept, submit,
-and the next frame opens already labelled; captioned label rows that keep the smart
-tool; a negative click that refines the mask; a real clip propagated over four frames.
+and the next frame opens already labelled; one captioned label row that keeps either
+smart tool; a negative click that refines the mask; a real clip propagated over four
+frames.
 
 Headless Debian Chromium driven by Playwright, against Label Studio and the backend that
 `samvid up --model standin:30` starts (the stand-in answers a click with a disk of radius
@@ -35,8 +36,9 @@ UI_TIMEOUT_MS = 60_000  # a cold Label Studio page on a busy 2-core machine
 # Tall enough that the image and every captioned label row fit without scrolling, so
 # clicks computed from the image's box land where they are meant to.
 VIEWPORT = {"width": 1280, "height": 1100}
-# The label rows of the shipped configs, top to bottom, with one label ("Object") each.
-ROW = {"point": 0, "box": 1, "mask": 2}
+# The label rows of the shipped configs, top to bottom, with one label ("Object") each:
+# the smart tools' shared row, then the brush's.
+ROW = {"smart": 0, "mask": 1}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +96,7 @@ def smart_tool(page, tool: str) -> None:
 
 
 def pick_label(page, row: str) -> None:
+    """Click the row's label: it picks the label, or unpicks it when it is picked."""
     page.locator(".lsf-label").nth(ROW[row]).click()
 
 
@@ -167,10 +170,10 @@ def test_click_accept_submit_then_the_next_frame_is_labelled(running, page) -> N
     shot(page, "02-frame0")
 
     # 3. Smart keypoint on the ball: Auto-Annotation on, the smart tools' flyout, the
-    #    keypoint tool, a label in its captioned row, then a click.
+    #    keypoint tool, a label in the smart tools' captioned row, then a click.
     auto_annotation_on(page)
     smart_tool(page, "key-point-tool")
-    pick_label(page, "point")
+    pick_label(page, "smart")
     clip = DemoClip()
     page.mouse.click(*at(image, *clip.ball_centre(0), clip.width, clip.height))
 
@@ -196,6 +199,10 @@ def test_click_accept_submit_then_the_next_frame_is_labelled(running, page) -> N
                                              params={"task": tasks[1]}),
                            90, "frame 1's propagated prediction")
     mask1 = brush_mask(predicted[0]["result"])
+    # Label Studio saved frame 0's region with a "labels" twin from the shared smart row
+    # (same id and RLE); the twin is not carried onto frame 1, where its RLE would be stale.
+    assert {r["type"] for r in saved[0]["result"]} == {"brushlabels", "labels"}
+    assert [r["type"] for r in predicted[0]["result"]] == ["brushlabels"]
     assert mask1.sum() > 500 and inside_ball(mask1, 1) > 0.9
     page.goto(f"{ready['studio_url']}/projects/{ready['project_id']}/data?task={tasks[1]}")
     page.get_by_text("frame 1", exact=False).first.wait_for()
@@ -206,22 +213,20 @@ def test_click_accept_submit_then_the_next_frame_is_labelled(running, page) -> N
 # -- labels that explain themselves ----------------------------------------------------------
 
 
-def test_each_label_row_is_captioned_and_a_smart_tools_own_row_keeps_it(running, page) -> None:
+def test_the_smart_tools_share_one_captioned_row_that_keeps_either_tool(running, page) -> None:
     """Label Studio 1.23 switches to a control's own tool when a label of that control is
-    picked (and keeps the tool when it already is that control's). So each row says which
-    tool it drives, the smart rows keep their smart tool, the brush row switches to the
-    brush as its caption says, and the other smart row selects no tool at all: the
-    configs are ``smartOnly``, so there is no manual keypoint or rectangle tool that a
-    click could silently use."""
+    picked. The shipped configs put the smart keypoint and rectangle, plain tools, under
+    one <Labels> row: a label there keeps whichever smart tool is chosen, so no row can
+    drop it. The brush row switches to the brush, as its caption says."""
     ready = running.ready
     log_in(page, running)
-    image = open_task(page, ready["studio_url"], ready["project_id"], ready["task_ids"][-1],
-                      "frame")
+    open_task(page, ready["studio_url"], ready["project_id"], ready["task_ids"][-1], "frame")
     auto_annotation_on(page)
-    for caption in ("Click or box — samvid", "Smart keypoint: pick a label, click the object",
-                    "Smart rectangle: pick a label, drag a box",
+    for caption in ("Click or box — samvid",
+                    "Choose the smart keypoint or smart rectangle (magic wand in the toolbar)",
                     "Paint by hand — picking a label here switches to the brush"):
         assert page.get_by_text(caption).count() == 1, caption
+    assert page.locator(".lsf-label").count() == len(ROW), "one smart row, one brush row"
     shot(page, "07-captioned-rows")
 
     def pick(tool: str, row: str) -> list[tuple[str, bool]]:
@@ -231,28 +236,15 @@ def test_each_label_row_is_captioned_and_a_smart_tools_own_row_keeps_it(running,
         pick_label(page, row)  # unpick it again for the next case
         return chosen
 
-    assert pick("key-point-tool", "point") == [("key-point-tool", True)]
-    assert pick("rectangle-tool", "box") == [("rectangle-tool", True)]
+    assert pick("key-point-tool", "smart") == [("key-point-tool", True)]
+    assert pick("rectangle-tool", "smart") == [("rectangle-tool", True)]
     assert pick("key-point-tool", "mask") == [("brush-tool", False)]  # as captioned
-
-    sent: list[str] = []
-
-    def record(request: Any) -> None:
-        if "interactive-annotating" in request.url:
-            sent.append(request.url)
-
-    page.on("request", record)
-    try:
-        regions = page.locator(".lsf-tree__node").count()
-        smart_tool(page, "key-point-tool")
-        pick_label(page, "box")
-        assert active_tools(page) == []  # no manual tool picked up behind the annotator's back
-        page.mouse.click(*at(image, 100, 100, DemoClip().width, DemoClip().height))
-        page.wait_for_timeout(1500)
-        assert sent == [] and page.locator(".lsf-tree__node").count() == regions
-        pick_label(page, "box")
-    finally:
-        page.remove_listener("request", record)
+    # No manual keypoint or rectangle tool exists to be picked up behind the annotator's
+    # back: every keypoint and rectangle tool in the toolbar is a smart one.
+    tools = page.eval_on_selector_all(
+        "button.lsf-tool", "els => els.map(e => [e.getAttribute('aria-label'), e.className])")
+    assert all("lsf-tool_smart" in cls for name, cls in tools
+               if name and ("key-point" in name or "rectangle" in name))
 
 
 # -- refinement clicks --------------------------------------------------------------------------
@@ -287,7 +279,9 @@ def suggestion(page, action) -> tuple[np.ndarray, list[dict]]:
         action()
     response = answer.value
     assert response.ok, response.text()
-    sent = response.request.post_data_json["context"]["result"]
+    # Each prompt comes with a "labels" twin from the shared label row (samvid skips it).
+    sent = [item for item in response.request.post_data_json["context"]["result"]
+            if item["type"] != "labels"]
     return brush_mask(response.json()["data"]["result"]), sent
 
 
@@ -298,10 +292,10 @@ def alt_click(page, x: float, y: float) -> None:
 
 
 def test_negative_click_removes_the_wrongly_included_part(running, page, tmp_path) -> None:
-    """The refinement steps the README gives: click; pick the label again (Label Studio
-    unpicks it after each smart click); Alt+click the wrong part before accepting. Until
-    the suggestion is accepted, every smart keypoint of that label stays on the image and
-    Label Studio sends them all, so samvid answers the two clicks together."""
+    """The refinement steps the README gives: click, then Alt+click the wrong part before
+    accepting. The shared row's label stays picked after a smart click, and until the
+    suggestion is accepted every smart keypoint stays on the image: Label Studio sends
+    them all, so samvid answers the two clicks together."""
     from PIL import Image
 
     pixels, truth, block = refinement_frame()
@@ -315,7 +309,7 @@ def test_negative_click_removes_the_wrongly_included_part(running, page, tmp_pat
         image = open_task(page, ready["studio_url"], ready["project_id"], task, "frame 0")
         auto_annotation_on(page)
         smart_tool(page, "key-point-tool")
-        pick_label(page, "point")
+        pick_label(page, "smart")
         accept = page.locator("[data-testid=bottombar-accept-suggestions-button]")
 
         first, sent = suggestion(page, lambda: page.mouse.click(
@@ -326,7 +320,6 @@ def test_negative_click_removes_the_wrongly_included_part(running, page, tmp_pat
         accept.wait_for(state="visible")
         shot(page, "08-refine-first-click")
 
-        pick_label(page, "point")
         second, sent = suggestion(page, lambda: alt_click(
             page, *at(image, 300, 180, REFINE_W, REFINE_H)))
         assert [item["is_positive"] for item in sent] == [True, False], "sent together"
@@ -386,7 +379,7 @@ def test_a_real_clip_box_on_frame_0_propagates_onto_the_object(running, page, me
         image = open_task(page, studio, project, tasks[0], "frame 0")
         auto_annotation_on(page)
         smart_tool(page, "rectangle-tool")
-        pick_label(page, "box")
+        pick_label(page, "smart")
         x0, y0, x1, y1 = MUG_BOX
         page.mouse.move(*at(image, x0, y0, COFFEE_W, COFFEE_H))
         page.mouse.down()

@@ -178,6 +178,21 @@ def test_parse_regions_reads_numbers_ratings_and_skips_the_object_id():
     assert regions["s"].attributes == {}
 
 
+def test_the_shared_smart_rows_labels_twin_is_neither_a_region_nor_an_attribute():
+    """The shipped configs' smart row makes Label Studio save each accepted region twice:
+    as ``brushlabels`` and as a ``labels`` twin (same id, same RLE)."""
+    schema = ProjectSchema.from_config(CONFIG.replace(
+        "<View>", '<View><Labels name="smart" toName="image"><Label value="car"/></Labels>', 1))
+    brush = brush_result(rect(0, 0, 5, 5), from_name="mask", to_name="image", labels=["car"],
+                         region_id="r")
+    twin = {**brush, "from_name": "smart", "type": "labels",
+            "value": {"format": "rle", "rle": brush["value"]["rle"], "labels": ["car"]}}
+    problems = Problems()
+    (region,) = parse_regions([brush, twin], schema, problems)
+    assert not problems.items
+    assert region.region_id == "r" and region.attributes == {}
+
+
 def test_frames_without_attributes_get_empty_dicts():
     masks = frame_masks(0, H, W, [(1, rect(0, 0, 5, 5), 1.0), (2, disk(30, 30, 5), 1.0)])
     frame = ExportFrame(CLIP, 0, masks, ("car", "car"))

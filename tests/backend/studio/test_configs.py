@@ -28,7 +28,7 @@ def test_configs_are_listed_and_documented() -> None:
 def test_labels_are_filled_in_every_control() -> None:
     xml = load_config("multi_object").render(["car", "person"])
     assert xml.lstrip().startswith("<!--")  # the "when to use" comment survives
-    for control in ["BrushLabels", "KeyPointLabels", "RectangleLabels"]:
+    for control in ["BrushLabels", "Labels"]:  # the mask control and the smart tools' row
         block = xml.split(f"<{control}", 1)[1].split(f"</{control}>", 1)[0]
         assert 'value="car"' in block and 'value="person"' in block
         assert 'value="Object"' not in block
