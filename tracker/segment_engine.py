@@ -23,7 +23,10 @@ instead of drifting; twins keep their identities; an object coming back into vie
 found again by its search).
 
 An object is reported hidden only on evidence: its warped mask left the frame, or the
-cut keeps nothing of it. The score is the agreement of the warped mask and the cut.
+cut keeps nothing of it. A frame's score is the weakest agreement of the warped mask and
+the cut on the way to it from the frame a person gave (or where the object came back
+into view): each mask is built on the one before, so a step where tracking slipped
+spoils every frame after it, and a later step that agrees again does not repair it.
 docs/tracker.md has the measurements.
 """
 
@@ -163,6 +166,7 @@ class _Object:
     fg_recent: np.ndarray  # running colour histogram of the object on recent frames
     bg: np.ndarray  # running colour histogram of the background around it
     velocity: tuple[float, float] = (0.0, 0.0)  # px/frame, of its centroid
+    trust: float = 1.0  # the weakest step agreement since it was given or came into view
 
     def fg(self, share: float) -> np.ndarray:
         return share * self.fg_given + (1 - share) * self.fg_recent
@@ -232,14 +236,16 @@ class _SegmentRun:
                 self._learn(o, m, bins, given=True)
                 out[o] = ObjectResult(given[o], 1.0, True)
                 continue
+            obj = self.objs[o]
             if o not in probs:
-                self.objs[o].mask = np.zeros_like(self.objs[o].mask)
+                obj.mask, obj.trust = np.zeros_like(obj.mask), 1.0
                 out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
                 continue
             m = _clean(owner == o)
             self._learn(o, m, bins, given=False)
             full = self._full(m, (h, w))
-            out[o] = ObjectResult(full, scores[o] if full.any() else 0.0, bool(full.any()))
+            obj.trust = min(obj.trust, scores[o]) if full.any() else 1.0
+            out[o] = ObjectResult(full, obj.trust if full.any() else 0.0, bool(full.any()))
         self.prev_gray = gray
         return out
 

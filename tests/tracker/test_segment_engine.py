@@ -109,6 +109,27 @@ def test_scores_are_probabilities_and_fall_when_the_object_is_covered() -> None:
     assert np.mean(scores[:4]) > np.mean(scores[5:7])
 
 
+def test_a_frame_scores_no_higher_than_the_weakest_step_before_it_until_a_person_gives_it_again() -> None:
+    """Each mask is built on the one before: once the blob is half covered (frame 6),
+    the frames after it keep that doubt even where the step itself agrees again (the
+    cover lifts on frame 8). A mask given on frame 9 starts a fresh chain."""
+    def shape(i, size):
+        m = ellipse(100 + 3 * i, 90, 26, 26, size)
+        if 6 <= i < 8:
+            m[:, : 100 + 3 * i] = False
+        return m
+
+    video = BlobVideo(shape, 14)
+    engine = SegmentEngine()
+    state = engine.init_state(video)
+    engine.add_mask(state, 0, 1, video.mask(0))
+    engine.add_mask(state, 9, 1, video.mask(9))
+    scores = {fm.frame: float(fm.scores[0]) for fm in engine.propagate(state)}
+    assert all(scores[k + 1] <= scores[k] for k in range(1, 8)), scores
+    assert scores[8] <= min(scores[6], scores[7]) < scores[5]
+    assert scores[9] == 1.0 and scores[10] > scores[8]
+
+
 def test_a_given_mask_on_a_later_frame_replaces_the_engines_own() -> None:
     def shape(i, size):
         return ellipse(60 + 4 * i, 90, 24, 24, size)
