@@ -191,9 +191,11 @@ class Prelabeler:
         for clip, frame, limit in runs:
             if ctx.cancelled():
                 return {"frames_written": written, "cancelled": True}
-            # Each stretch once, bridged from its first human frame.
+            # Each stretch once, bridged from its first human frame: with nobody reviewing
+            # in between, a stretch is filled best from both of its human frames.
             result = self.propagator.run(PropagationRequest(
-                req.project, clip, frame, "forward", limit, (), req.engine, before=False), progress)
+                req.project, clip, frame, "forward", limit, (), req.engine, bridge=True,
+                before=False), progress)
             written += int(result.get("frames_written", 0))
             progress.offset += limit
         ctx.progress(total, total, 0.0)

@@ -2,8 +2,8 @@
 
 The job reads the clip's frame tasks, takes the latest human annotation on the
 start frame, tracks the stretches it bounds (``tracker.bridge.plan``: up to the next
-human frame, and back to the previous one; a stretch between two human frames is
-tracked from both) and writes each frame's masks back as a *prediction* (never an
+human frame; with ``bridge``, also back to the previous one, and a stretch between two
+human frames tracked from both) and writes each frame's masks back as a *prediction* (never an
 annotation). Human work is a boundary: only samvid's own earlier predictions are
 replaced.
 """
@@ -49,7 +49,7 @@ class PropagationRequest:
     objects: tuple[str, ...] = ()  # identity keys to propagate; empty = all
     engine: str = "flow"
     all_frames: bool = False  # track through every source-video frame between frame tasks
-    bridge: bool = True  # a stretch between two human frames is tracked from both
+    bridge: bool = False  # a stretch between two human frames is tracked from both
     before: bool = True  # with bridge: recompute the stretch back to the previous human frame too
 
     @classmethod
@@ -74,7 +74,7 @@ class PropagationRequest:
         if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
             raise BadRequest("objects must be a list of object ids")
         flags = {name: payload.get(name, default) for name, default in
-                 (("all_frames", False), ("bridge", True), ("before", True))}
+                 (("all_frames", False), ("bridge", False), ("before", True))}
         for name, value in flags.items():
             if not isinstance(value, bool):
                 raise BadRequest(f"{name} must be true or false")

@@ -58,7 +58,10 @@ class Settings:
     tracker_model: str = ""  # SAMVID_TRACKER_MODEL: SAM 2-family model for tracking (default: the click model)
     propagate_frames: int = 0  # SAMVID_PROPAGATE_FRAMES: 0 = up to the next human frame or the end
     propagate_direction: str = "forward"  # SAMVID_PROPAGATE_DIRECTION: forward | backward | both
-    propagate_bridge: bool = True  # SAMVID_PROPAGATE_BRIDGE: track between two human frames from both
+    # SAMVID_PROPAGATE_BRIDGE: a correction recomputes both sides, each stretch between two
+    # human frames tracked from both. Off by default: with the default engine it cost
+    # corrections in the effort bench (docs/effort.md); it pays with flow-preview.
+    propagate_bridge: bool = False
     studio_retry_seconds: float = 120.0  # SAMVID_STUDIO_RETRY_SECONDS: jobs wait out an unreachable LS
     # Automatic masks
     auto: bool = False  # SAMVID_AUTO: SAM's automatic masks on a frame that opens unannotated

@@ -10,7 +10,9 @@ synthetic set second:
    prediction score first, re-sorted after every correction, as Label Studio's Data
    Manager sorted by "Prediction score" is) or, as a control, in frame order.
 3. A frame whose mean IoU against the truth is below ``--threshold`` (0.85) is
-   corrected and submitted, which recomputes the stretches it bounds. A frame changed
+   corrected and submitted, which recomputes what a submit recomputes: the frames after
+   it up to the next human frame, and with bridging the stretch before it too (both
+   tracked from both ends where a human frame bounds them). A frame changed
    by a recomputation is due for review again. Review ends when every frame has been
    reviewed since it last changed: every frame is then at the threshold or better.
 

@@ -31,9 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all-frames", action="store_true",
                         help="track through every frame of the source video between frame tasks "
                              "(for sparse imports: --stride, --keyframes, --scene-change)")
-    parser.add_argument("--no-bridge", action="store_true",
-                        help="track only from this frame, even where a human frame bounds the stretch "
-                             "(SAMVID_PROPAGATE_BRIDGE=0)")
+    bridge = parser.add_mutually_exclusive_group()
+    bridge.add_argument("--bridge", action="store_true",
+                        help="also recompute back to the previous human frame, and track each stretch "
+                             "between two human frames from both (SAMVID_PROPAGATE_BRIDGE=1)")
+    bridge.add_argument("--no-bridge", action="store_true",
+                        help="track only from this frame, even with SAMVID_PROPAGATE_BRIDGE=1")
     parser.add_argument("--backend-url", help="run the job on this samvid backend instead of here")
     parser.add_argument("--json", action="store_true", help="print the final job record as JSON")
 
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     req = PropagationRequest.from_payload({
         "project": project, "clip": args.clip, "frame": args.from_frame,
         "direction": args.direction, "frames": args.frames, "engine": settings.tracker,
-        "all_frames": args.all_frames, "bridge": settings.propagate_bridge and not args.no_bridge})
+        "all_frames": args.all_frames, "bridge": (settings.propagate_bridge or args.bridge) and not args.no_bridge})
     bar = ProgressLine()
     if args.backend_url:
         record = _remote(args.backend_url.rstrip("/"), req, bar, settings)

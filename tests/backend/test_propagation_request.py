@@ -10,9 +10,10 @@ from samvid.propagation import PropagationRequest
 BASE = {"project": 3, "clip": "walk", "frame": 5}
 
 
-def test_a_minimal_request_tracks_forward_and_bridges_between_human_frames():
+def test_a_minimal_request_tracks_forward_up_to_the_next_human_frame_without_bridging():
     req = PropagationRequest.from_payload(BASE)
-    assert (req.direction, req.frames, req.bridge, req.before, req.all_frames) == ("forward", 0, True, True, False)
+    assert (req.direction, req.frames, req.bridge, req.before, req.all_frames) == ("forward", 0, False, True, False)
+    assert PropagationRequest.from_payload({**BASE, "bridge": True}).bridge
 
 
 def test_a_request_survives_its_job_payload():
@@ -53,3 +54,12 @@ def test_samvid_propagate_refuses_an_unknown_engine_at_start_naming_the_choices(
     from samvid.tracker.engines import resolved
 
     assert resolved("auto") != "sam3", "a refused engine never becomes the process's auto"
+
+
+def test_samvid_propagate_refuses_bridge_and_no_bridge_together(capsys):
+    from samvid.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["propagate", "--project", "1", "--clip", "c", "--from-frame", "0", "--bridge", "--no-bridge"])
+    assert stop.value.code == 2
+    assert "not allowed with argument --bridge" in capsys.readouterr().err
