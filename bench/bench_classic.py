@@ -41,6 +41,7 @@ from synthetic import render_still
 
 from samvid.core.prompts import Prompt
 from samvid.models.classic import ClassicSegmenter
+from samvid.models.classic_ops import innermost
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
@@ -60,10 +61,9 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def innermost_point(mask: np.ndarray) -> Point:
-    """Pixel centre farthest from the mask's boundary (image border counts as boundary)."""
-    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return x + 0.5, y + 0.5
+    """The protocol's first click: the pixel centre farthest from the mask's boundary
+    (image border counts), with the 5x5 distance mask the figures were measured with."""
+    return innermost(mask, cv2.DIST_MASK_5)
 
 
 def corrective_click(pred: np.ndarray, truth: np.ndarray) -> tuple[Point, int]:

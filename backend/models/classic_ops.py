@@ -150,9 +150,10 @@ def component_at(mask: np.ndarray, points: list[Point]) -> np.ndarray:
     return np.isin(labels, sorted(keep)) if keep else np.zeros_like(mask, bool)
 
 
-def innermost(mask: np.ndarray) -> Point:
-    """The pixel centre of ``mask`` farthest from its boundary (the image border counts)."""
-    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+def innermost(mask: np.ndarray, mask_size: int = cv2.DIST_MASK_3) -> Point:
+    """The pixel centre of ``mask`` farthest from its boundary (the image border counts);
+    ``mask_size`` is OpenCV's distance approximation (3, 5 or DIST_MASK_PRECISE)."""
+    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, mask_size)[1:-1, 1:-1]
     y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
     return x + 0.5, y + 0.5
 
