@@ -25,7 +25,7 @@ from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import Settings
 from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.frame_locks import FrameLocks
-from samvid.studio.protocol import MaskTarget, parse_config
+from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
 from samvid.studio.results import decode_mask, mask_region
 from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.engine import FramesSource
@@ -103,9 +103,9 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
     """The objects of an annotation's result list (mask regions of the mask control)."""
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
-        # Any other *labels result of the region (the shared smart row's "labels" twin)
+        # Another *labels result of the region (the shared smart row's "labels" twin)
         # repeats its geometry, which would go stale on the propagated frames.
-        if str(item.get("type") or "").endswith("labels") or not item.get("id"):
+        if is_labels_result(item) or not item.get("id"):
             continue
         extras.setdefault(str(item["id"]), []).append(item)
     seeds: list[ObjectSeed] = []

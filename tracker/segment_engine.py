@@ -244,8 +244,9 @@ class _SegmentRun:
             m = _clean(owner == o)
             self._learn(o, m, bins, given=False)
             full = self._full(m, (h, w))
-            obj.trust = min(obj.trust, scores[o]) if full.any() else 1.0
-            out[o] = ObjectResult(full, obj.trust if full.any() else 0.0, bool(full.any()))
+            seen = bool(full.any())
+            obj.trust = min(obj.trust, scores[o]) if seen else 1.0
+            out[o] = ObjectResult(full, obj.trust if seen else 0.0, seen)
         self.prev_gray = gray
         return out
 

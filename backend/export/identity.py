@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
-from samvid.studio.protocol import MASK_TAGS
+from samvid.studio.protocol import MASK_TAGS, is_labels_result
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -65,7 +65,7 @@ def attribute_value(result: dict[str, Any]) -> tuple[bool, Any]:
     holds no attribute (a geometry/labels result or an unreadable value)."""
     kind = str(result.get("type") or "").lower()
     value = result.get("value")
-    if not kind or kind.endswith("labels") or not isinstance(value, dict):
+    if not kind or is_labels_result(result) or not isinstance(value, dict):
         return False, None
     if kind == "textarea":
         text = value.get("text")

@@ -25,6 +25,17 @@ POINT_TYPES = frozenset({"keypointlabels", "keypoint"})
 BOX_TYPES = frozenset({"rectanglelabels", "rectangle"})
 
 
+def is_labels_result(result: dict[str, Any]) -> bool:
+    """Whether ``result`` is a region's geometry with its label (a ``*labels`` type: the
+    mask itself, or the shared smart row's ``labels`` twin of it), not a per-region
+    attribute (an object id, choices, a note) that travels with the region.
+
+    >>> is_labels_result({"type": "labels"}), is_labels_result({"type": "number"})
+    (True, False)
+    """
+    return str(result.get("type") or "").lower().endswith("labels")
+
+
 @dataclass(frozen=True)
 class MaskTarget:
     """Where masks go in a project: read once from its label config."""
