@@ -23,7 +23,8 @@ most 20, then a brush stroke, counted).
 
 Reported, per sequence and on average, for every engine with bridging on and off:
 frames corrected per 100 frames, frames reviewed until the last bad one was found,
-clicks per 100 frames (``--clicks``) and compute seconds. Also the score's quality on
+the share of the corrections made within the first 30% of the frames opened, clicks per
+100 frames (``--clicks``) and compute seconds. Also the score's quality on
 the first propagation: Spearman correlation of score and IoU, and the share of the bad
 frames found in the first 30% reviewed. ``--plot`` saves mean J&F against corrections.
 
@@ -42,7 +43,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from bench_classic import corrective_click, innermost_point  # bench/ is on the path
 from scipy.stats import spearmanr
 from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
@@ -92,6 +92,7 @@ class Outcome:
     track_s: float = 0.0
     curve: list[float] = field(default_factory=list)  # clip J&F after 0, 1, ... corrections
     first: list[tuple[float, float]] = field(default_factory=list)  # (score, IoU) after frame 0
+    corrected_at: list[int] = field(default_factory=list)  # the review (1, 2, ...) of each correction
 
 
 def frame_score(fm: FrameMasks) -> float:
@@ -211,6 +212,7 @@ def annotate(clip: Clip, engine: str, bridge: bool, by_score: bool, correct: Cor
             continue
         out.corrections += 1
         out.reviews_to_last_bad = out.reviews
+        out.corrected_at.append(out.reviews)
         reviewed -= session.submit(k, correct(clip, k, shown, out))
         if curve:
             out.curve.append(session.jf())
@@ -251,6 +253,13 @@ def bad_found_early(first: Sequence[tuple[float, float]], by_score: bool, thresh
     return len(bad.intersection(head)) / len(bad)
 
 
+def found_early_in_review(out: Outcome, frames: int) -> float | None:
+    """Share of the review's corrections made by the time it had opened 30% of the clip's frames."""
+    if not out.corrected_at:
+        return None
+    return sum(r <= FIRST_SHARE * frames for r in out.corrected_at) / len(out.corrected_at)
+
+
 def spearman(pairs: Sequence[tuple[float, float]]) -> float | None:
     s, q = zip(*pairs, strict=True)
     if len(set(s)) < 2 or len(set(q)) < 2:
@@ -272,13 +281,15 @@ def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, bool], lis
     per100 = lambda n, c: 100 * n / (len(c.frames) - 1)  # noqa: E731
     print(f"\n### {title}: {len(clips)} clips, {sum(len(c.frames) for c in clips)} frames, "
           f"threshold {threshold}\n")
-    head = "| engine | bridge | review order | corrected /100 frames | reviewed until the last bad | reviewed"
+    head = ("| engine | bridge | review order | corrected /100 frames | reviewed until the last bad | reviewed"
+            " | corrections made in the first 30% reviewed")
     print(head + (" | clicks /100 frames | brush finishes" if clicks else "") + " | compute s |")
-    print("|---|---|---|---:|---:|---:|" + ("---:|---:|" if clicks else "") + "---:|")
+    print("|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if clicks else "") + "---:|")
     for (engine, bridge, by_score), outs in runs.items():
+        early = mean_of([found_early_in_review(o, len(c.frames) - 1) for o, c in zip(outs, clips, strict=True)])
         cells = [f"{statistics.fmean(per100(o.corrections, c) for o, c in zip(outs, clips, strict=True)):.1f}",
                  f"{statistics.fmean(o.reviews_to_last_bad for o in outs):.1f}",
-                 f"{statistics.fmean(o.reviews for o in outs):.1f}"]
+                 f"{statistics.fmean(o.reviews for o in outs):.1f}", fmt(early)]
         if clicks:
             cells += [f"{statistics.fmean(per100(o.clicks, c) for o, c in zip(outs, clips, strict=True)):.1f}",
                       str(sum(o.brushed for o in outs))]
