@@ -58,14 +58,19 @@ def parse_config(label_config: Any) -> MaskTarget:
     return _parse_config(label_config)
 
 
-@lru_cache(maxsize=64)
-def _parse_config(label_config: str) -> MaskTarget:
+def label_interface(label_config: str) -> Any:
+    """The SDK's reading of a label config (a ``LabelInterface``); ConfigError if it is not XML."""
     from label_studio_sdk.label_interface import LabelInterface
 
     try:
-        interface = LabelInterface(label_config)
-    except Exception as exc:
+        return LabelInterface(label_config)
+    except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds for bad XML
         raise ConfigError(f"the label config is not valid XML: {exc}") from exc
+
+
+@lru_cache(maxsize=64)
+def _parse_config(label_config: str) -> MaskTarget:
+    interface = label_interface(label_config)
     images = [o for o in interface.objects if o.tag == "Image"]
     if not images:
         raise ConfigError("the label config has no <Image>: samvid segments images (frames)")

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from samvid.errors import BadRequest, ConfigError, PromptError
+from samvid.studio.protocol import label_interface
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 
@@ -31,12 +32,7 @@ def parse_video_config(label_config: Any) -> VideoTarget:
 
 @lru_cache(maxsize=32)
 def _parse_video_config(label_config: str) -> VideoTarget:
-    from label_studio_sdk.label_interface import LabelInterface
-
-    try:
-        interface = LabelInterface(label_config)
-    except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds for bad XML
-        raise ConfigError(f"the label config is not valid XML: {exc}") from exc
+    interface = label_interface(label_config)
     videos = [o for o in interface.objects if o.tag == "Video"]
     boxes = [c for c in interface.controls if c.tag == "VideoRectangle"]
     if not videos or not boxes:

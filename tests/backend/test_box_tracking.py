@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from clips import disk_clip, write_video
 
+from samvid.errors import ConfigError
 from samvid.studio.configs import load_config
+from samvid.studio.video import parse_video_config
 
 N = 12
 
@@ -83,3 +85,12 @@ def test_the_box_is_tracked_with_the_configured_engine_and_the_answer_names_it(i
         assert max(xs) - min(xs) < 1e-6
     else:  # a tracker follows the disk as it moves right
         assert xs[-1] - xs[0] > abs(_box_percent(masks[-1])[0] - x) / 2
+
+
+def test_a_video_config_that_is_not_xml_or_lacks_a_video_rectangle_is_refused_with_what_to_fix():
+    with pytest.raises(ConfigError, match="not valid XML"):
+        parse_video_config("<View><Video name='v'")
+    with pytest.raises(ConfigError, match="VideoRectangle"):
+        parse_video_config("<View><Video name='v' value='$video'/></View>")
+    with pytest.raises(ConfigError, match="string of XML"):
+        parse_video_config({"View": []})
