@@ -9,7 +9,10 @@ earlier frames plus the prompt frame), so the median is taken over the frames af
 full: with the default 12 frames, frames 8-11. Fewer frames than that give the median of
 all of them, which flatters the memory engine.
 
-    python bench/bench_memory_engine.py [--frames 12]
+On CUDA (``--device cuda``) the rows are fp32, bf16 and fp16 (the ``auto`` precision there),
+and EdgeTAM, whose backbone needs ``timm`` and a ``torchvision`` that matches torch.
+
+    python bench/bench_memory_engine.py [--frames 12] [--device cuda]
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def per_frame(engine, frames, objects: int, settle: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = parser.parse_args()
     import torch
 
@@ -68,21 +72,49 @@ def main() -> None:
         for name, (h, w) in (("480p", (480, 854)), ("720p", (720, 1280)))
     }
     model = load_video_model(random_weights=True)
-    sam = SamSegmenter(tf.SamModel(tf.SamConfig()).eval(), "sam", "sam-vit-base@random", "cpu", torch.float32)
-    runs = [
-        ("sam2 (SAM 2.1-tiny) fp32", "480p", 1, lambda: MemoryEngine(model)),
-        ("sam2 (SAM 2.1-tiny) fp32", "480p", 3, lambda: MemoryEngine(model)),
-        ("sam2 (SAM 2.1-tiny) fp32", "720p", 1, lambda: MemoryEngine(model)),
-        ("sam2 (SAM 2.1-tiny) bf16", "480p", 1, lambda: MemoryEngine(model, dtype=torch.bfloat16)),
-        ("sam2 (SAM 2.1-tiny) bf16", "480p", 3, lambda: MemoryEngine(model, dtype=torch.bfloat16)),
-        ("guided (SAM ViT-B) fp32", "480p", 1, lambda: GuidedEngine(sam)),
-        ("guided (SAM ViT-B) fp32", "720p", 1, lambda: GuidedEngine(sam)),
-    ]
+    dev = args.device
+    fp32, bf16, fp16 = torch.float32, torch.bfloat16, torch.float16
+
+    def sam2(dtype):
+        return lambda: MemoryEngine(model, device=dev, dtype=dtype)
+
+    def guided(dtype):
+        sam = tf.SamModel(tf.SamConfig()).eval().to(dev, dtype)
+        return lambda: GuidedEngine(SamSegmenter(sam, "sam", "sam-vit-base@random", dev, dtype))
+
+    def edgetam(dtype):
+        return lambda: MemoryEngine(load_video_model("yonigozlan/EdgeTAM-hf", random_weights=True), dev, dtype)
+
+    if dev == "cpu":
+        runs = [
+            ("sam2 (SAM 2.1-tiny) fp32", "480p", 1, sam2(fp32)),
+            ("sam2 (SAM 2.1-tiny) fp32", "480p", 3, sam2(fp32)),
+            ("sam2 (SAM 2.1-tiny) fp32", "720p", 1, sam2(fp32)),
+            ("sam2 (SAM 2.1-tiny) bf16", "480p", 1, sam2(bf16)),
+            ("sam2 (SAM 2.1-tiny) bf16", "480p", 3, sam2(bf16)),
+            ("guided (SAM ViT-B) fp32", "480p", 1, guided(fp32)),
+            ("guided (SAM ViT-B) fp32", "720p", 1, guided(fp32)),
+        ]
+    else:
+        runs = [
+            ("sam2 (SAM 2.1-tiny) fp32", "480p", 1, sam2(fp32)),
+            ("sam2 (SAM 2.1-tiny) bf16", "480p", 1, sam2(bf16)),
+            ("sam2 (SAM 2.1-tiny) fp16", "480p", 1, sam2(fp16)),
+            ("sam2 (SAM 2.1-tiny) fp16", "480p", 3, sam2(fp16)),
+            ("sam2 (SAM 2.1-tiny) fp16", "720p", 1, sam2(fp16)),
+            ("sam2 (EdgeTAM) fp16", "480p", 1, edgetam(fp16)),
+            ("guided (SAM ViT-B) fp16", "480p", 1, guided(fp16)),
+        ]
     print("| engine, random weights | size | objects | s per frame (median) | frames/s |")
     print("|---|---|---:|---:|---:|")
     for name, size, objects, make in runs:
-        s = per_frame(make(), video[size], objects, settle=model.config.num_maskmem)
-        print(f"| {name} | {size} | {objects} | {s:.2f} | {1 / s:.2f} |", flush=True)
+        try:
+            engine = make()
+        except Exception as exc:  # EdgeTAM without a working timm/torchvision: say so, go on
+            print(f"| {name} | {size} | {objects} | not run: {type(exc).__name__}: {exc} | |", flush=True)
+            continue
+        s = per_frame(engine, video[size], objects, settle=model.config.num_maskmem)
+        print(f"| {name} | {size} | {objects} | {s:.3f} | {1 / s:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

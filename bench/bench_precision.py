@@ -17,7 +17,11 @@ for what a precision does to a real model, not a quality figure.
   breakdown     s per propagated frame in the image encoder, memory attention, mask decoder
                 and memory encoder (forward hooks)
 
-    python bench/bench_precision.py [--frames 5] [--track 4] [--onnx]
+On CUDA (``--device cuda``) int8 is refused, as the product refuses it, and ``--compile
+fp16`` adds a row for fp16 with the image encoder compiled by ``torch.compile`` (its first
+call, the compile, is reported apart and left out of the medians).
+
+    python bench/bench_precision.py [--frames 5] [--track 4] [--onnx] [--device cuda] [--compile fp16]
 """
 
 from __future__ import annotations
@@ -65,9 +69,21 @@ class Row:
     note: str = ""
 
 
-def read_frame(seq: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    image = cv2.cvtColor(cv2.imread(str(DAVIS / "JPEGImages" / seq / f"{k:05d}.jpg")), cv2.COLOR_BGR2RGB)
-    mask = cv2.imread(str(DAVIS / "Annotations" / seq / f"{k:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
+@dataclass(frozen=True)
+class Variant:
+    """One row: a precision, optionally with the image encoder compiled."""
+
+    precision: Precision
+    compiled: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.precision.name + (" + compile" if self.compiled else "")
+
+
+def read_frame(root: Path, seq: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    image = cv2.cvtColor(cv2.imread(str(root / "JPEGImages" / seq / f"{k:05d}.jpg")), cv2.COLOR_BGR2RGB)
+    mask = cv2.imread(str(root / "Annotations" / seq / f"{k:05d}.png"), cv2.IMREAD_GRAYSCALE) > 0
     return image, mask
 
 
@@ -91,20 +107,30 @@ def scaled(prompt: Prompt, s: tuple[float, float]) -> Prompt:
     return Prompt(tuple((x * s[0], y * s[1]) for x, y in prompt.points), prompt.labels, box)
 
 
-def click_data(n: int) -> list[tuple[np.ndarray, list[Prompt]]]:
+def click_data(root: Path, n: int) -> list[tuple[np.ndarray, list[Prompt]]]:
     """``n`` real frames at 1280x720 with four prompts each, from the ground-truth masks."""
     out = []
     for seq in SEQUENCES[:n]:
-        image, mask = read_frame(seq, 0)
+        image, mask = read_frame(root, seq, 0)
         big = cv2.resize(image, (1280, 720), interpolation=cv2.INTER_LINEAR)
         out.append((big, [scaled(p, (1280 / 854, 720 / 480)) for p in prompts_for(mask)]))
     return out
 
 
-def click_segmenters(model: Any, precisions: list[Precision]) -> dict[str, SamSegmenter]:
-    """One segmenter per precision, all from the same fp32 weights."""
-    return {p.name: SamSegmenter(apply_precision(copy.deepcopy(model), p), "sam2", "bench", "cpu", p.dtype,
-                                 precision=p.name) for p in precisions}
+def prepared(model: Any, variant: Variant, device: str) -> Any:
+    """A copy of the fp32 ``model`` on ``device`` at the variant's precision (encoder compiled)."""
+    out = apply_precision(copy.deepcopy(model).to(device), variant.precision)
+    if variant.compiled:
+        import torch
+
+        out.vision_encoder = torch.compile(out.vision_encoder)
+    return out
+
+
+def click_segmenters(model: Any, variants: list[Variant], device: str) -> dict[str, SamSegmenter]:
+    """One segmenter per variant, all from the same fp32 weights."""
+    return {v.name: SamSegmenter(prepared(model, v, device), "sam2", "bench", device, v.precision.dtype,
+                                 precision=v.precision.name) for v in variants}
 
 
 def bench_clicks(segs: dict[str, SamSegmenter], data) -> dict[str, Row]:
@@ -113,8 +139,11 @@ def bench_clicks(segs: dict[str, SamSegmenter], data) -> dict[str, Row]:
     times: dict[str, dict[str, list[float]]] = {n: defaultdict(list) for n in segs}
     results: dict[str, list] = {n: [] for n in segs}
     embeddings: dict[str, list] = {n: [] for n in segs}
-    for seg in segs.values():  # warm-up: the first run of a model pays one-off set-up costs
+    warm: dict[str, float] = {}
+    for name, seg in segs.items():  # warm-up: the first run pays one-off costs (a compile, CUDA set-up)
+        t0 = time.perf_counter()
         seg.embed(data[0][0])
+        warm[name] = time.perf_counter() - t0
     for image, prompts in data:
         for name, seg in segs.items():
             t0 = time.perf_counter()
@@ -135,6 +164,8 @@ def bench_clicks(segs: dict[str, SamSegmenter], data) -> dict[str, Row]:
     for name, t in times.items():
         row = Row(name, encoder=statistics.median(t["encoder"]), cold=statistics.median(t["cold"]),
                   cached_ms=statistics.median(t["cached"]) * 1000, decoder_ms=statistics.median(t["decoder"]) * 1000)
+        if "compile" in name:
+            row.note = f"first call, compiling: {warm[name]:.0f} s"
         if name != "fp32":
             pairs = list(zip(results[name], reference))
             ious = [mask_iou(m, rm) for (_, m), (_, rm) in pairs]
@@ -152,34 +183,43 @@ def relative_error(emb: Any, ref: Any) -> float:
                for k in ref.tensors)
 
 
-def hooked_times(model: Any) -> tuple[dict[str, list[float]], list[Any]]:
+def hooked_times(model: Any, device: str) -> tuple[dict[str, list[float]], list[Any]]:
+    """Seconds spent in each of ``HOOKED`` per call. On CUDA each hook waits for the GPU,
+    so a part is charged its kernels, not only their launch."""
+    import torch
+
+    def now() -> float:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     spent: dict[str, list[float]] = defaultdict(list)
     handles = []
     for name in HOOKED:
         module = getattr(model, name)
         started: list[float] = []
-        handles.append(module.register_forward_pre_hook(lambda *_, st=started: st.append(time.perf_counter())))
+        handles.append(module.register_forward_pre_hook(lambda *_, st=started: st.append(now())))
         handles.append(module.register_forward_hook(
-            lambda *_, st=started, n=name: spent[n].append(time.perf_counter() - st.pop())))
+            lambda *_, st=started, n=name: spent[n].append(now() - st.pop())))
     return spent, handles
 
 
-def bench_tracking(video_model: Any, precisions: list[Precision], seqs: list[str], frames: int,
-                   rows: dict[str, Row]) -> None:
-    """Each precision propagates the same frames; the engines step in turn, frame by frame."""
+def bench_tracking(video_model: Any, variants: list[Variant], root: Path, seqs: list[str], frames: int,
+                   rows: dict[str, Row], device: str) -> None:
+    """Each variant propagates the same frames; the engines step in turn, frame by frame."""
     from samvid.tracker.memory_engine import MemoryEngine
 
-    engines = {p.name: MemoryEngine(apply_precision(copy.deepcopy(video_model), p)) for p in precisions}
-    hooks = {n: hooked_times(e.model) for n, e in engines.items()}
+    engines = {v.name: MemoryEngine(prepared(video_model, v, device), device=device) for v in variants}
+    hooks = {n: hooked_times(e.model, device) for n, e in engines.items()}
     per_frame: dict[str, list[float]] = defaultdict(list)
     parts: dict[str, dict[str, list[float]]] = {n: defaultdict(list) for n in engines}
     masks: dict[str, list[np.ndarray]] = defaultdict(list)
     for seq in seqs:
-        images = [read_frame(seq, k)[0] for k in range(frames + 1)]
+        images = [read_frame(root, seq, k)[0] for k in range(frames + 1)]
         walks = {}
         for name, engine in engines.items():
             state = engine.init_state(images)
-            engine.add_mask(state, 0, 1, read_frame(seq, 0)[1])
+            engine.add_mask(state, 0, 1, read_frame(root, seq, 0)[1])
             walks[name] = engine.propagate(state, start=0)
         for step in range(frames + 1):
             for name, walk in walks.items():
@@ -215,7 +255,7 @@ def onnx_encoder(model: Any, image: np.ndarray, repeats: int = 3) -> tuple[float
 
     import torch
 
-    seg = SamSegmenter(copy.deepcopy(model), "sam2", "bench", "cpu", torch.float32)
+    seg = SamSegmenter(copy.deepcopy(model), "sam2", "bench", "cpu", torch.float32)  # ONNX: the CPU path
     pixels = torch.from_numpy(seg.preprocess(image))
 
     class Encoder(torch.nn.Module):
@@ -255,6 +295,10 @@ def main() -> None:
     parser.add_argument("--onnx", action="store_true", help="also time the encoder in ONNX Runtime")
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS,
                         help="fp32 first: the others are compared with it")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--compile", nargs="*", default=[], choices=PRECISIONS, metavar="PRECISION",
+                        help="also run these precisions with the image encoder compiled (torch.compile)")
+    parser.add_argument("--davis", type=Path, default=DAVIS, help="a DAVIS 2016 folder (JPEGImages, Annotations)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
@@ -263,19 +307,20 @@ def main() -> None:
     torch.manual_seed(0)
     click_model = tf.Sam2Model(tf.Sam2Config()).eval()
     video_model = tf.Sam2VideoModel(tf.Sam2VideoConfig()).eval()
-    data = click_data(args.frames)
+    data = click_data(args.davis, args.frames)
     seqs = list(SEQUENCES[: args.track_seqs])
-    log.info("torch %s, %d threads, %d prompts on %d frames; tracking %s x %d frames",
-             torch.__version__, torch.get_num_threads(), sum(len(p) for _, p in data), len(data), seqs, args.track)
+    log.info("torch %s on %s, %d threads, %d prompts on %d frames; tracking %s x %d frames", torch.__version__,
+             args.device, torch.get_num_threads(), sum(len(p) for _, p in data), len(data), seqs, args.track)
     chosen, refused = [], []
     for name in args.precisions:
         try:
-            chosen.append(resolve_precision(name, "cpu"))
+            chosen.append(Variant(resolve_precision(name, args.device)))
         except UnsupportedPrecision as exc:
-            refused.append(Row(name, note=f"refused on the CPU: {exc.message.split(': ', 2)[-1]}"))
-    by_name = bench_clicks(click_segmenters(click_model, chosen), data)
+            refused.append(Row(name, note=f"refused on {args.device}: {exc.message.split(': ', 2)[-1]}"))
+    chosen += [Variant(v.precision, compiled=True) for v in chosen if v.precision.name in args.compile]
+    by_name = bench_clicks(click_segmenters(click_model, chosen, args.device), data)
     log.info("clicks done")
-    bench_tracking(video_model, chosen, seqs, args.track, by_name)
+    bench_tracking(video_model, chosen, args.davis, seqs, args.track, by_name, args.device)
     rows = [*by_name.values(), *refused]
     print_table(rows, args)
     if args.onnx:
@@ -294,7 +339,7 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
           "| largest logit diff (largest fp32 logit) | embedding error vs fp32 | tracked IoU vs fp32 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        if r.note:
+        if r.note and r.encoder != r.encoder:  # NaN: refused, nothing measured
             print(f"| {r.precision} | {r.note} | | | | | | | | |")
             continue
         ratios = " / ".join(f"{getattr(base, k) / getattr(r, k):.2f}x" for k in ("encoder", "cold", "cached_ms", "frame"))
@@ -304,11 +349,14 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
         err = "0" if r is base else f"{100 * r.embed_error:.1f}%"
         print(f"| {r.precision} | {r.encoder:.2f} | {r.cold:.2f} | {r.cached_ms:.0f} ({r.decoder_ms:.0f}) | "
               f"{r.frame:.2f} ({1 / r.frame:.2f}) | {ratios} | {fid} | {diff} | {err} | {tiou} |")
+    for r in rows:
+        if r.note and r.encoder == r.encoder:
+            print(f"\n{r.precision}: {r.note}")
     print("\nPer propagated frame (s, median), where the time goes:")
     print("| precision | " + " | ".join(HOOKED) + " | rest |")
     print("|---|" + "---:|" * (len(HOOKED) + 1))
     for r in rows:
-        if not r.note:
+        if r.encoder == r.encoder:
             print(f"| {r.precision} | " + " | ".join(f"{r.breakdown.get(n, 0):.2f}" for n in (*HOOKED, "rest")) + " |")
 
 

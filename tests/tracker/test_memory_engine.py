@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from samvid.core.errors import TrackingError
 from samvid.core.prompts import Prompt
@@ -62,8 +63,6 @@ def test_prompts_outside_the_frame_are_refused(engine, frames):
 
 
 def test_bfloat16_on_the_cpu_runs_and_gives_frame_sized_masks(frames):
-    import torch
-
     engine = MemoryEngine(load_video_model(random_weights=True), dtype=torch.bfloat16)
     state = engine.init_state(frames)
     engine.add_mask(state, 0, 1, _disk(20, 20))
@@ -71,3 +70,38 @@ def test_bfloat16_on_the_cpu_runs_and_gives_frame_sized_masks(frames):
     assert [fm.frame for fm in out] == [0, 1]
     assert out[1].masks.shape == (1, 48, 64) and out[1].masks.dtype == bool
     assert 0.0 <= float(out[1].scores[0]) <= 1.0
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: CI has none")
+
+
+@needs_cuda
+def test_on_cuda_auto_tracks_with_sam2_in_fp16_and_objects_keep_their_ids(frames):
+    from samvid.tracker.engines import EngineOptions, make_engine, start_engine
+
+    options = EngineOptions(random_weights=True)  # device and precision: auto
+    assert start_engine("auto", "facebook/sam2.1-hiera-tiny", options) == "sam2:facebook/sam2.1-hiera-tiny"
+    engine = make_engine("sam2", options)
+    assert str(engine.device).startswith("cuda") and engine.dtype == torch.float16
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 7, _disk(20, 20))
+    engine.add_prompt(state, 0, 3, Prompt(points=((45.5, 30.5),), labels=(1,)))
+    out = list(engine.propagate(state, start=0))
+    assert [fm.object_ids for fm in out] == [(3, 7)] * 3
+    assert all(fm.masks.shape == (2, 48, 64) and fm.masks.dtype == bool for fm in out)
+    assert all(((0.0 <= fm.scores) & (fm.scores <= 1.0)).all() for fm in out)
+
+
+@needs_cuda
+def test_on_cuda_gpu_memory_stays_flat_over_a_long_clip():
+    """The engine forgets what SAM 2 will not read again, so a long clip does not fill the GPU:
+    150 more frames may not add 4 MB (keeping them would add about 3 MB a frame)."""
+    engine = MemoryEngine(load_video_model(random_weights=True), device="cuda", dtype=torch.float16)
+    rng = np.random.default_rng(1)
+    video = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(200)]
+    state = engine.init_state(video)
+    engine.add_mask(state, 0, 1, _disk(80, 60, r=20, shape=(120, 160)))
+    held = {fm.frame: torch.cuda.memory_allocated() for fm in engine.propagate(state, start=0)
+            if fm.frame in (49, 199)}
+    grown = held[199] - held[49]
+    assert grown < 4_000_000, f"GPU memory grew {grown / 1e6:.1f} MB over 150 frames ({held})"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from samvid.core.prompts import Prompt
 from samvid.models.precision import UnsupportedPrecision, resolve_precision
@@ -62,4 +63,14 @@ def test_bf16_and_int8_clicks_give_a_mask_of_the_image_size(precision):
     emb = seg.embed(image)
     out = seg.segment(emb, Prompt(points=((40.5, 30.5),), labels=(1,)))
     assert out.mask.shape == (60, 80) and out.mask.dtype == bool
+    assert np.isfinite(out.score)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: CI has none")
+def test_on_cuda_auto_loads_fp16_and_a_click_gives_a_mask_of_the_image_size():
+    seg = load_sam("facebook/sam2.1-hiera-tiny", random_weights=True)  # device and precision: auto
+    assert str(seg.device).startswith("cuda") and seg.precision == "fp16" and seg.version.endswith("+fp16")
+    image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    out = seg.segment(seg.embed(image), Prompt(points=((320.5, 240.5),), labels=(1,)))
+    assert out.mask.shape == (480, 640) and out.mask.dtype == bool
     assert np.isfinite(out.score)
