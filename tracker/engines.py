@@ -133,10 +133,10 @@ def make_engine(name: str, options: EngineOptions | None = None) -> Engine:
         raise TrackingError(f"unknown engine {name!r}; choose one of {engine_choices()}") from None
 
 
-# Measured on an idle 2-core CPU at 480p, one object: SAM 2.1-tiny in bf16, 0.28 frames/s
-# (bench/bench_memory_engine.py; ratios in bench/bench_precision.py, docs/models.md); flow
+# Measured on an idle 2-core CPU at 480p, one object: SAM 2.1-tiny in bf16, 2.2 s a frame once
+# its memory bank is full (bench/bench_memory_engine.py; docs/models.md); flow
 # (bench/bench_tracker.py).
-CPU_SECONDS_PER_FRAME = 3.5
+CPU_SECONDS_PER_FRAME = 2.2
 FLOW_FRAMES_PER_SECOND = 4
 _warned: set[str] = set()  # engines whose CPU cost was logged: once per process
 
