@@ -6,9 +6,12 @@ synthetic set second:
 1. Frame 0 gets its true masks as a human annotation and is submitted. Propagation
    fills the clip the way a submit in Label Studio does: the same ``tracker.bridge.plan``
    and ``track_stretch`` that ``Propagator.run`` calls, with the frames held in memory.
-2. The annotator reviews frames one at a time, in the order the tool suggests (lowest
-   prediction score first, re-sorted after every correction, as Label Studio's Data
-   Manager sorted by "Prediction score" is) or, as a control, in frame order.
+2. The annotator reviews frames one at a time, in one of three orders (``--orders``):
+   ``score``, lowest prediction score first, re-sorted after every correction, as Label
+   Studio's Data Manager sorted by "Prediction score" is; ``frame``, the control; and
+   ``flagged``, the frames whose score is under the threshold first, in frame order (the
+   Data Manager filtered on "Prediction score" < 0.85 and sorted by frame), then the rest
+   by score.
 3. A frame whose mean IoU against the truth is below ``--threshold`` (0.85) is
    corrected and submitted, which recomputes what a submit recomputes: the frames after
    it up to the next human frame, and with bridging the stretch before it too (both
@@ -63,6 +66,7 @@ HERE = Path(__file__).resolve().parent
 DAVIS = HERE.parent.parent / "shared" / "davis16"
 MAX_CLICKS = 20
 FIRST_SHARE = 0.30  # "bad frames found in the first 30% reviewed"
+ORDERS = ("score", "frame", "flagged")
 
 
 @dataclass
@@ -189,7 +193,18 @@ def by_clicks(segmenter: ClassicSegmenter, threshold: float) -> Corrector:
     return correct
 
 
-def annotate(clip: Clip, engine: str, bridge: bool, by_score: bool, correct: Corrector,
+def next_to_review(order: str, todo: list[int], score: Callable[[int], float], threshold: float) -> int:
+    """The frame an annotator opens next among ``todo`` (ascending), in ``order`` (``ORDERS``)."""
+    if order == "frame":
+        return todo[0]
+    if order == "flagged":
+        flagged = [k for k in todo if score(k) < threshold]
+        if flagged:
+            return flagged[0]
+    return min(todo, key=lambda f: (score(f), f))
+
+
+def annotate(clip: Clip, engine: str, bridge: bool, order: str, correct: Corrector,
              threshold: float, curve: bool) -> Outcome:
     """Review and correct until every frame is at ``threshold`` or better."""
     out = Outcome()
@@ -204,7 +219,7 @@ def annotate(clip: Clip, engine: str, bridge: bool, by_score: bool, correct: Cor
         todo = [k for k in range(n) if k not in session.human and k not in reviewed]
         if not todo:
             break
-        k = min(todo, key=lambda f: (session.score(f), f)) if by_score else todo[0]
+        k = next_to_review(order, todo, session.score, threshold)
         out.reviews += 1
         shown = session.masks(k)
         if clip.quality(k, shown) >= threshold:
@@ -243,13 +258,16 @@ def synthetic_clips(size: tuple[int, int] = (480, 854)) -> list[Clip]:
 
 
 # ---------------------------------------------------------------- report
-def bad_found_early(first: Sequence[tuple[float, float]], by_score: bool, threshold: float) -> float | None:
+def bad_found_early(first: Sequence[tuple[float, float]], order: str, threshold: float) -> float | None:
     """Share of the bad frames among the first 30% reviewed, on the first propagation."""
-    order = sorted(range(len(first)), key=lambda i: (first[i][0], i)) if by_score else list(range(len(first)))
+    todo, seen = list(range(len(first))), []
+    while todo:
+        seen.append(next_to_review(order, todo, lambda i: first[i][0], threshold))
+        todo.remove(seen[-1])
     bad = {i for i, (_, q) in enumerate(first) if q < threshold}
     if not bad:
         return None
-    head = order[: max(1, round(FIRST_SHARE * len(first)))]
+    head = seen[: max(1, round(FIRST_SHARE * len(first)))]
     return len(bad.intersection(head)) / len(bad)
 
 
@@ -276,7 +294,7 @@ def mean_of(values: Sequence[float | None]) -> float | None:
     return statistics.fmean(kept) if kept else None
 
 
-def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, bool], list[Outcome]],
+def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, str], list[Outcome]],
            clicks: bool, threshold: float) -> None:
     per100 = lambda n, c: 100 * n / (len(c.frames) - 1)  # noqa: E731
     print(f"\n### {title}: {len(clips)} clips, {sum(len(c.frames) for c in clips)} frames, "
@@ -285,7 +303,7 @@ def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, bool], lis
             " | corrections made in the first 30% reviewed")
     print(head + (" | clicks /100 frames | brush finishes" if clicks else "") + " | compute s |")
     print("|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if clicks else "") + "---:|")
-    for (engine, bridge, by_score), outs in runs.items():
+    for (engine, bridge, order), outs in runs.items():
         early = mean_of([found_early_in_review(o, len(c.frames) - 1) for o, c in zip(outs, clips, strict=True)])
         cells = [f"{statistics.fmean(per100(o.corrections, c) for o, c in zip(outs, clips, strict=True)):.1f}",
                  f"{statistics.fmean(o.reviews_to_last_bad for o in outs):.1f}",
@@ -294,10 +312,11 @@ def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, bool], lis
             cells += [f"{statistics.fmean(per100(o.clicks, c) for o, c in zip(outs, clips, strict=True)):.1f}",
                       str(sum(o.brushed for o in outs))]
         cells.append(f"{sum(o.track_s for o in outs):.0f}")
-        print(f"| {engine} | {'on' if bridge else 'off'} | {'score' if by_score else 'frame'} | "
+        print(f"| {engine} | {'on' if bridge else 'off'} | {order} | "
               + " | ".join(cells) + " |")
-    keys = [k for k in runs if k[2]]
-    print("\nFrames corrected per 100 frames, by score, per clip:\n")
+    first_order = next(iter(runs))[2]
+    keys = [k for k in runs if k[2] == first_order]
+    print(f"\nFrames corrected per 100 frames, review order {first_order}, per clip:\n")
     print("| clip | frames | " + " | ".join(f"{e} (bridge {'on' if b else 'off'})" for e, b, _ in keys) + " |")
     print("|---|---:|" + "---:|" * len(keys))
     for i, c in enumerate(clips):
@@ -305,15 +324,15 @@ def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, bool], lis
               + " | ".join(f"{per100(runs[k][i].corrections, c):.1f}" for k in keys) + " |")
     print("\nThe score on the first propagation (from frame 0 alone):\n")
     print("| engine | Spearman score~IoU, mean of clips | pooled | bad frames in the first 30%, "
-          "by score | by frame | by true IoU (the most any order finds) |")
-    print("|---|---:|---:|---:|---:|---:|")
+          + " | ".join(f"order {o}" for o in ORDERS) + " | by true IoU (the most any order finds) |")
+    print("|---|---:|---:|" + "---:|" * (len(ORDERS) + 1))
     for engine in dict.fromkeys(k[0] for k in runs):
         outs = next(v for k, v in runs.items() if k[0] == engine)
         pooled = [p for o in outs for p in o.first]
-        early = {s: mean_of([bad_found_early(o.first, s, threshold) for o in outs]) for s in (True, False)}
-        best = mean_of([bad_found_early([(q, q) for _, q in o.first], True, threshold) for o in outs])
+        early = [fmt(mean_of([bad_found_early(o.first, order, threshold) for o in outs])) for order in ORDERS]
+        best = mean_of([bad_found_early([(q, q) for _, q in o.first], "score", threshold) for o in outs])
         print(f"| {engine} | {fmt(mean_of([spearman(o.first) for o in outs]))} | {fmt(spearman(pooled))} | "
-              f"{fmt(early[True])} | {fmt(early[False])} | {fmt(best)} |")
+              + " | ".join(early) + f" | {fmt(best)} |")
 
 
 def plot(path: Path, curves: dict[str, list[list[float]]], title: str) -> None:
@@ -344,7 +363,7 @@ def main() -> int:
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--no-synthetic", action="store_true")
     ap.add_argument("--bridge", choices=["on", "off", "both"], default="both")
-    ap.add_argument("--order", choices=["score", "frame", "both"], default="both")
+    ap.add_argument("--orders", nargs="+", choices=ORDERS, default=list(ORDERS), help="review orders to run")
     ap.add_argument("--clicks", action="store_true", help="correct with classic clicks, not whole masks")
     ap.add_argument("--threshold", type=float, default=0.85)
     ap.add_argument("--clips", nargs="*", help="only these clip names")
@@ -361,7 +380,6 @@ def main() -> int:
         plot(args.plot or Path("effort.png"), curves, "Real video (davis16): review by score")
         return 0
     bridges = {"on": [True], "off": [False], "both": [True, False]}[args.bridge]
-    orders = {"score": [True], "frame": [False], "both": [True, False]}[args.order]
     correct = by_clicks(ClassicSegmenter(), args.threshold) if args.clicks else by_brush
     sets = []
     if not args.no_real:
@@ -372,29 +390,30 @@ def main() -> int:
         sets.append(("Synthetic set (JPEG)", synthetic_clips(), False))
     for title, clips, real in sets:
         clips = [c for c in clips if not args.clips or c.name in args.clips]
-        runs: dict[tuple[str, bool, bool], list[Outcome]] = {}
+        runs: dict[tuple[str, bool, str], list[Outcome]] = {}
         for engine in args.engines:
             for bridge in bridges:
-                for by_score in orders:
-                    key = (engine, bridge, by_score)
+                for order in args.orders:
+                    key = (engine, bridge, order)
                     runs[key] = []
                     for clip in clips:
-                        o = annotate(clip, engine, bridge, by_score, correct, args.threshold,
-                                     curve=bool(args.plot) and real and by_score and bridge == bridges[0])
+                        o = annotate(clip, engine, bridge, order, correct, args.threshold,
+                                     curve=bool(args.plot) and real and order == "score" and bridge == bridges[0])
                         runs[key].append(o)
                         print(f"  {engine:<13} bridge {'on ' if bridge else 'off'} "
-                              f"{'score' if by_score else 'frame'} {clip.name:<16} "
+                              f"{order:<7} {clip.name:<16} "
                               f"corrected {o.corrections:3d}/{len(clip.frames) - 1} reviewed {o.reviews:4d} "
                               f"clicks {o.clicks:4d} {o.track_s:6.1f}s", flush=True)
         report(title, clips, runs, args.clicks, args.threshold)
         if args.json:
             saved = json.loads(args.json.read_text()) if args.json.is_file() else {}
             saved["real" if real else "synthetic"] = {
-                f"{e}|bridge={'on' if b else 'off'}|{'score' if s else 'frame'}": [asdict(o) for o in outs]
-                for (e, b, s), outs in runs.items()}
+                f"{e}|bridge={'on' if b else 'off'}|{order}": [asdict(o) for o in outs]
+                for (e, b, order), outs in runs.items()}
             args.json.write_text(json.dumps(saved))
         if args.plot and real:
-            curves = {e: [o.curve for o in runs[(e, bridges[0], orders[0])]] for e in args.engines}
+            curves = {e: [o.curve for o in runs[(e, bridges[0], "score")]] for e in args.engines
+                      if (e, bridges[0], "score") in runs}
             if all(all(c) for cs in curves.values() for c in cs):
                 plot(args.plot, curves, f"{title}: review by score, bridge {'on' if bridges[0] else 'off'}")
     return 0

@@ -318,16 +318,21 @@ def test_with_auth_on_the_import_connects_with_credentials_and_submits_still_pro
         wait_until(lambda: predictions(label_studio, ids[-1]), what="propagation through the authorised webhook")
 
 
-def data_manager_rows(ls, project: int, ordering: str) -> list[dict]:
-    """The project's tasks as the Data Manager lists them, sorted by one of its columns."""
+def data_manager_rows(ls, project: int, ordering: str, score_below: float | None = None) -> list[dict]:
+    """The project's tasks as the Data Manager lists them, sorted by one of its columns and,
+    with ``score_below``, filtered to a Prediction score under it."""
+    query: dict = {"ordering": [ordering]}
+    if score_below is not None:
+        query["filters"] = {"conjunction": "and", "items": [{
+            "filter": "filter:tasks:predictions_score", "operator": "less", "type": "Number",
+            "value": score_below}]}
     resp = requests.get(f"{ls.url}/api/tasks", headers=ls.headers, timeout=30, params={
-        "project": project, "fields": "all", "page_size": 100,
-        "query": json.dumps({"ordering": [ordering]})})
+        "project": project, "fields": "all", "page_size": 100, "query": json.dumps(query)})
     resp.raise_for_status()
     return resp.json()["tasks"]
 
 
-def test_the_data_manager_sorts_propagated_frames_by_their_score_once_their_version_is_chosen(
+def test_the_data_manager_sorts_and_filters_propagated_frames_by_their_score_once_their_version_is_chosen(
         label_studio, backend):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="scored", n=6)
     connect(label_studio, clip.project, backend)
@@ -350,3 +355,7 @@ def test_the_data_manager_sorts_propagated_frames_by_their_score_once_their_vers
         assert column[task_id] == pytest.approx(pred["score"]), "the Prediction score column shows samvid's"
     ranked = [r["id"] for r in rows if r["id"] in written]
     assert [column[t] for t in ranked] == sorted(column[t] for t in ranked), "worst frames first"
+    # The other documented review: the frames scored under a bar, in frame order.
+    bar = sorted(column[t] for t in written)[len(written) // 2]
+    flagged = [r["id"] for r in data_manager_rows(label_studio, clip.project, "tasks:id", score_below=bar)]
+    assert flagged == sorted(t for t in written if column[t] < bar) and flagged
