@@ -133,7 +133,7 @@ def make_engine(name: str, options: EngineOptions | None = None) -> Engine:
         raise TrackingError(f"unknown engine {name!r}; choose one of {engine_choices()}") from None
 
 
-# Measured on an idle 2-core CPU at 480p, one object: SAM 2.1-tiny in bf16, 2.2 s a frame once
+# Measured on an idle 2-core CPU at 480p, one object: SAM 2.1-tiny in bf16, 1.8-2.2 s a frame once
 # its memory bank is full (bench/bench_memory_engine.py; docs/models.md); flow
 # (bench/bench_tracker.py).
 CPU_SECONDS_PER_FRAME = 2.2
