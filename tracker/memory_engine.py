@@ -116,8 +116,9 @@ class _MemoryRun:
     def _pixels(self, image: np.ndarray) -> Any:  # a torch tensor (torch is imported lazily)
         """The frame resized to the model's input and normalised, on the model's device.
 
-        Done in torch after sending the uint8 frame: a quarter of the bytes cross to a GPU,
-        and it is faster than the same in NumPy on the CPU too (measured: docs/models.md)."""
+        Done in torch after sending the uint8 frame, so a quarter of the bytes cross to a GPU
+        and the GPU does the work: on an H200 this took a frame from 72-96 ms to 26-41 ms.
+        On a CPU it costs what NumPy did (measured: docs/models.md)."""
         import torch
 
         frame = torch.from_numpy(np.ascontiguousarray(image)).to(self.engine.device)
