@@ -23,9 +23,11 @@ import argparse
 import statistics
 import time
 import warnings
+from functools import cache
 
 import numpy as np
 
+from samvid.models.precision import Precision
 from samvid.tracker.memory_engine import MemoryEngine, load_video_model
 
 
@@ -75,44 +77,36 @@ def main() -> None:
     }
     model = load_video_model(random_weights=True)
     dev = args.device
-    fp32, bf16, fp16 = torch.float32, torch.bfloat16, torch.float16
 
-    def sam2(dtype):
-        return lambda: MemoryEngine(model, device=dev, dtype=dtype)
+    @cache
+    def sam_vit_b(precision: str):  # one random SAM ViT-B per precision, built when first needed
+        dtype = Precision(precision).dtype
+        return SamSegmenter(tf.SamModel(tf.SamConfig()).eval().to(dev, dtype), "sam", "sam-vit-base@random",
+                            dev, dtype)
 
-    def guided(dtype):
-        sam = tf.SamModel(tf.SamConfig()).eval().to(dev, dtype)
-        return lambda: GuidedEngine(SamSegmenter(sam, "sam", "sam-vit-base@random", dev, dtype))
+    def make(kind: str, precision: str):
+        dtype = Precision(precision).dtype
+        if kind == "guided":
+            return GuidedEngine(sam_vit_b(precision))
+        video_model = model if kind == "sam2" else load_video_model("yonigozlan/EdgeTAM-hf", random_weights=True)
+        return MemoryEngine(video_model, device=dev, dtype=dtype)
 
-    def edgetam(dtype):
-        return lambda: MemoryEngine(load_video_model("yonigozlan/EdgeTAM-hf", random_weights=True), dev, dtype)
-
+    names = {"sam2": "sam2 (SAM 2.1-tiny)", "edgetam": "sam2 (EdgeTAM memory, Hiera encoder)",
+             "guided": "guided (SAM ViT-B)"}
     if dev == "cpu":
-        runs = [
-            ("sam2 (SAM 2.1-tiny) fp32", "480p", 1, sam2(fp32)),
-            ("sam2 (SAM 2.1-tiny) fp32", "480p", 3, sam2(fp32)),
-            ("sam2 (SAM 2.1-tiny) fp32", "720p", 1, sam2(fp32)),
-            ("sam2 (SAM 2.1-tiny) bf16", "480p", 1, sam2(bf16)),
-            ("sam2 (SAM 2.1-tiny) bf16", "480p", 3, sam2(bf16)),
-            ("sam2 (EdgeTAM memory, Hiera encoder) bf16", "480p", 1, edgetam(bf16)),
-            ("guided (SAM ViT-B) fp32", "480p", 1, guided(fp32)),
-            ("guided (SAM ViT-B) fp32", "720p", 1, guided(fp32)),
-        ]
+        runs = [("sam2", "fp32", "480p", 1), ("sam2", "fp32", "480p", 3), ("sam2", "fp32", "720p", 1),
+                ("sam2", "bf16", "480p", 1), ("sam2", "bf16", "480p", 3), ("edgetam", "bf16", "480p", 1),
+                ("guided", "fp32", "480p", 1), ("guided", "fp32", "720p", 1)]
     else:
-        runs = [
-            ("sam2 (SAM 2.1-tiny) fp32", "480p", 1, sam2(fp32)),
-            ("sam2 (SAM 2.1-tiny) bf16", "480p", 1, sam2(bf16)),
-            ("sam2 (SAM 2.1-tiny) fp16", "480p", 1, sam2(fp16)),
-            ("sam2 (SAM 2.1-tiny) fp16", "480p", 3, sam2(fp16)),
-            ("sam2 (SAM 2.1-tiny) fp16", "720p", 1, sam2(fp16)),
-            ("sam2 (EdgeTAM memory, Hiera encoder) fp16", "480p", 1, edgetam(fp16)),
-            ("guided (SAM ViT-B) fp16", "480p", 1, guided(fp16)),
-        ]
+        runs = [("sam2", "fp32", "480p", 1), ("sam2", "bf16", "480p", 1), ("sam2", "fp16", "480p", 1),
+                ("sam2", "fp16", "480p", 3), ("sam2", "fp16", "720p", 1), ("edgetam", "fp16", "480p", 1),
+                ("guided", "fp16", "480p", 1)]
     print("| engine, random weights | size | objects | s per frame (median) | frames/s |")
     print("|---|---|---:|---:|---:|")
-    for name, size, objects, make in runs:
+    for kind, precision, size, objects in runs:
+        name = f"{names[kind]} {precision}"
         try:
-            engine = make()
+            engine = make(kind, precision)
         except Exception as exc:  # EdgeTAM without a working timm/torchvision: say so, go on
             print(f"| {name} | {size} | {objects} | not run: {type(exc).__name__}: {exc} | |", flush=True)
             continue

@@ -105,6 +105,8 @@ def _session_class(model: Any) -> Any:
 
 class _MemoryRun:
     def __init__(self, engine: MemoryEngine, state: TrackState) -> None:
+        import torch
+
         self.engine, self.state = engine, state
         self.session = engine.session_cls(
             video_height=state.height, video_width=state.width, inference_device=engine.device,
@@ -112,6 +114,9 @@ class _MemoryRun:
             dtype=engine.dtype,
         )
         self.last_index: int | None = None
+        # ImageNet's mean and spread in 0-255 units, on the device once rather than every frame.
+        self.mean = torch.from_numpy(MEAN * 255).to(engine.device).view(1, 3, 1, 1)
+        self.std = torch.from_numpy(STD * 255).to(engine.device).view(1, 3, 1, 1)
 
     def _pixels(self, image: np.ndarray) -> Any:  # a torch tensor (torch is imported lazily)
         """The frame resized to the model's input and normalised, on the model's device.
@@ -124,9 +129,7 @@ class _MemoryRun:
         frame = torch.from_numpy(np.ascontiguousarray(image)).to(self.engine.device)
         x = frame.permute(2, 0, 1)[None].float()
         x = torch.nn.functional.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
-        mean = torch.from_numpy(MEAN * 255).to(x.device).view(1, 3, 1, 1)
-        std = torch.from_numpy(STD * 255).to(x.device).view(1, 3, 1, 1)
-        return ((x - mean) / std)[0].to(self.engine.dtype)
+        return ((x - self.mean) / self.std)[0].to(self.engine.dtype)
 
     def _give(self, index: int, obj_id: int, given: Any) -> None:
         import torch
