@@ -401,9 +401,10 @@ class ClassicSegmenter(Segmenter):
 
     def _edit(
         self, image: np.ndarray, mask: np.ndarray, click: Click, earlier: list[Click],
-        box: tuple[float, float, float, float] | None = None,
+        box: tuple[float, float, float, float] | None = None, narrow: float = 1.0,
     ) -> np.ndarray:
-        """``mask`` corrected by one more click; see the module docstring (step 2)."""
+        """``mask`` corrected by one more click; see the module docstring (step 2).
+        ``narrow`` scales the click's reach (see the end)."""
         cfg = self.settings
         h, w = mask.shape
         (x, y), label = click
@@ -422,7 +423,7 @@ class ClassicSegmenter(Segmenter):
         # Distance from the click to the nearest pixel already of its label.
         ys, xs = np.nonzero(same)
         dist = float(np.sqrt(np.min((xs + 0.5 - x) ** 2 + (ys + 0.5 - y) ** 2)))
-        reach = max(cfg.edit_reach * dist, 0.03 * max(h, w))
+        reach = narrow * max(cfg.edit_reach * dist, 0.03 * max(h, w))
         window = expand(
             (int(x - reach), int(y - reach), int(x + reach) + 1, int(y + reach) + 1), 0.0, 0, (h, w)
         )
@@ -474,6 +475,13 @@ class ClassicSegmenter(Segmenter):
                 disk(guard, (px - wx0, py - wy0), max(1.0, cfg.click_radius * max(wx1 - wx0, wy1 - wy0)), 1)
         flipped &= guard == 0
         flipped = component_at(flipped, [(x - wx0, y - wy0)])
+        rest = mask.copy()
+        rest[wy0:wy1, wx0:wx1] &= ~flipped
+        if not (label or rest.any()) and narrow > 0.25:
+            # A negative edit that would remove the whole mask had nothing of the
+            # object held fixed to learn its colours from (a click on an occluder
+            # coloured like the object it hides): dispute less, so that more stays.
+            return self._edit(image, mask, click, earlier, box, narrow / 2)
         # An edit that runs out to the edge of its reach all around has leaked into
         # stuff like the click's (water around a surfboard): keep its inner half.
         rim = np.zeros_like(zone, np.uint8)
