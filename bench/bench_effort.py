@@ -22,7 +22,8 @@ synthetic set second:
 Corrections are the true masks (a perfect brush stroke) or, with ``--clicks``, clicks
 through the weight-free ``classic`` segmenter by the DAVIS interactive protocol (first
 click at the object's innermost pixel, each next one in the largest error region, at
-most 20, then a brush stroke, counted).
+most 20, then a brush stroke, counted). ``--aim`` clicks on past the threshold, as an
+annotator does who wants tracking to start from a better mask.
 
 Reported, per sequence and on average, for every engine with bridging on and off:
 frames corrected per 100 frames, frames reviewed until the last bad one was found,
@@ -165,8 +166,13 @@ def by_brush(clip: Clip, k: int, _: dict[int, np.ndarray], out: Outcome) -> dict
     return dict(clip.truth[k])
 
 
-def by_clicks(segmenter: ClassicSegmenter, threshold: float) -> Corrector:
-    """Objects below ``threshold`` redrawn with clicks (DAVIS interactive protocol)."""
+def by_clicks(segmenter: ClassicSegmenter, threshold: float, aim: float | None = None) -> Corrector:
+    """Objects below ``threshold`` redrawn with clicks (DAVIS interactive protocol).
+
+    The annotator clicks until the mask reaches ``aim`` (default: the threshold). Aiming
+    higher, after the last click the best mask at the threshold or better is kept; only an
+    object that never reached the threshold is finished with the brush."""
+    aim = threshold if aim is None else aim
 
     def correct(clip: Clip, k: int, shown: dict[int, np.ndarray], out: Outcome) -> dict[int, np.ndarray]:
         emb = segmenter.embed(clip.frames[k])
@@ -176,13 +182,20 @@ def by_clicks(segmenter: ClassicSegmenter, threshold: float) -> Corrector:
                 fixed[o] = shown.get(o, truth)
                 continue
             points, labels = [innermost_point(truth)], [1]
+            best: tuple[float, np.ndarray] | None = None
             while True:
                 mask = segmenter.segment(emb, Prompt(points=tuple(points), labels=tuple(labels))).mask
                 out.clicks += 1
-                if iou(mask, truth) >= threshold:
+                quality = iou(mask, truth)
+                if quality >= threshold and (best is None or quality > best[0]):
+                    best = (quality, mask)
+                if quality >= aim:
                     break
                 if len(points) == MAX_CLICKS:
-                    mask, out.brushed = truth, out.brushed + 1
+                    if best is not None:
+                        mask = best[1]
+                    else:
+                        mask, out.brushed = truth, out.brushed + 1
                     break
                 p, lab = corrective_click(mask, truth)
                 points.append(p)
@@ -366,6 +379,7 @@ def main() -> int:
     ap.add_argument("--orders", nargs="+", choices=ORDERS, default=list(ORDERS), help="review orders to run")
     ap.add_argument("--clicks", action="store_true", help="correct with classic clicks, not whole masks")
     ap.add_argument("--threshold", type=float, default=0.85)
+    ap.add_argument("--aim", type=float, help="with --clicks: click on until this IoU (default: the threshold)")
     ap.add_argument("--clips", nargs="*", help="only these clip names")
     ap.add_argument("--plot", type=Path, help="PNG of mean J&F against corrections (real clips)")
     ap.add_argument("--json", type=Path, help="also save the outcomes here (for --plot-from)")
@@ -380,7 +394,7 @@ def main() -> int:
         plot(args.plot or Path("effort.png"), curves, "Real video (davis16): review by score")
         return 0
     bridges = {"on": [True], "off": [False], "both": [True, False]}[args.bridge]
-    correct = by_clicks(ClassicSegmenter(), args.threshold) if args.clicks else by_brush
+    correct = by_clicks(ClassicSegmenter(), args.threshold, args.aim) if args.clicks else by_brush
     sets = []
     if not args.no_real:
         if not args.davis.is_dir():
