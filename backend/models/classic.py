@@ -481,6 +481,8 @@ class ClassicSegmenter(Segmenter):
             # A negative edit that would remove the whole mask had nothing of the
             # object held fixed to learn its colours from (a click on an occluder
             # coloured like the object it hides): dispute less, so that more stays.
+            # Only a box's mask gets here (an earlier positive click's disk always
+            # stays), and a box says there is an object in it.
             return self._edit(image, mask, click, earlier, box, narrow / 2)
         # An edit that runs out to the edge of its reach all around has leaked into
         # stuff like the click's (water around a surfboard): keep its inner half.
