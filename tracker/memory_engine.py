@@ -126,7 +126,8 @@ class _MemoryRun:
         On a CPU it costs what NumPy did (measured: docs/models.md)."""
         import torch
 
-        frame = torch.from_numpy(np.ascontiguousarray(image)).to(self.engine.device)
+        # Frames may come read-only (a decoded-frame cache); torch wants memory it may write.
+        frame = torch.from_numpy(np.require(image, requirements=("C", "W"))).to(self.engine.device)
         x = frame.permute(2, 0, 1)[None].float()
         x = torch.nn.functional.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         return ((x - self.mean) / self.std)[0].to(self.engine.dtype)

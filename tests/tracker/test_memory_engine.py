@@ -4,6 +4,8 @@ directions, removal -- while mask content is not asserted."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -50,6 +52,22 @@ def test_a_correction_conditions_a_backward_walk_and_removal_drops_the_object(en
     engine.remove_object(state, 2)
     (fm,) = list(engine.propagate(state, start=2, max_frames=1))
     assert fm.object_ids == (1,)
+
+
+def test_read_only_frames_are_tracked_without_a_warning_and_left_as_they_are(engine, frames):
+    # torch warns once per process about a non-writable array, so run this file alone
+    # to be sure it would catch a regression.
+    for f in frames:
+        f.setflags(write=False)
+    before = [f.copy() for f in frames]
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, _disk(20, 20))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = list(engine.propagate(state, start=0))
+    assert len(out) == 3
+    assert not [w for w in caught if "not writable" in str(w.message)]
+    assert all((f == b).all() for f, b in zip(frames, before, strict=True))
 
 
 def test_prompts_outside_the_frame_are_refused(engine, frames):
