@@ -475,9 +475,8 @@ class ClassicSegmenter(Segmenter):
                 disk(guard, (px - wx0, py - wy0), max(1.0, cfg.click_radius * max(wx1 - wx0, wy1 - wy0)), 1)
         flipped &= guard == 0
         flipped = component_at(flipped, [(x - wx0, y - wy0)])
-        rest = mask.copy()
-        rest[wy0:wy1, wx0:wx1] &= ~flipped
-        if not (label or rest.any()) and narrow > 0.25:
+        # A negative click flips mask pixels only, so equal counts mean it flips them all.
+        if not label and narrow > 0.25 and np.count_nonzero(flipped) == np.count_nonzero(mask):
             # A negative edit that would remove the whole mask had nothing of the
             # object held fixed to learn its colours from (a click on an occluder
             # coloured like the object it hides): dispute less, so that more stays.
