@@ -73,7 +73,7 @@ Click = tuple[Point, int]
 FALLBACK_SCORE = 0.05
 # ... unless that region is under this share of the box: then the box itself, scored 0.
 FALLBACK_MIN = 0.02
-# A probe that keeps no more than this many times the click's disk has found nothing.
+# A cut that keeps no more than this many times its clicks' disks has found nothing.
 COLLAPSED = 4.0
 VOTE_CELL = 4  # px: the probe squares vote on a grid of cells this size (see ``_probe``)
 CACHE_SIZE = 64  # click-prefix results kept per segmenter (packed bits: ~115 kB each at 720p)
@@ -246,7 +246,13 @@ class ClassicSegmenter(Segmenter):
         if tight is not None:
             fg, seeds = self._tighten(small, start, fg, (c0, r0, c1, r1), tight, radius)
             local += [(x / sx, y / sy) for x, y in seeds]
-        score = separation(small, fg)
+        positives = sum(1 for _, lab in hard if lab == 1)
+        if positives and np.count_nonzero(fg) <= COLLAPSED * positives * np.pi * radius**2:
+            # Nothing beyond the clicks' own disks: no object found. The histograms
+            # of a few pixels would look perfectly distinct, so say so instead.
+            score = 0.0
+        else:
+            score = separation(small, fg)
         mask_roi = upsample(small, fg, crop, cfg.guide_radius, cfg.guide_eps)
         min_area = area_threshold(mask_roi.shape, cfg.min_region)
         mask_roi = clean_mask(mask_roi, local, min_area, min_area)

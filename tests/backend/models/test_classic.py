@@ -153,6 +153,16 @@ def test_uniform_image_yields_empty_or_whole_box_mask(segmenter: ClassicSegmente
         assert not mask.any(), "a click on one flat colour cannot tell object from background"
 
 
+def test_click_that_finds_no_object_scores_zero(segmenter: ClassicSegmenter) -> None:
+    # Colour noise: every square around the click looks like its surroundings, so
+    # GrabCut keeps only the click's own pixels. Their few-pixel histogram looked
+    # perfectly distinct from the rest, and such a mask used to score 0.96.
+    image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    prediction = segmenter.segment(segmenter.embed(image), Prompt(points=((160.5, 120.5),), labels=(1,)))
+    assert prediction.mask[120, 160] and prediction.mask.sum() < 50
+    assert prediction.score == 0.0
+
+
 @pytest.mark.parametrize(("h", "w"), [(97, 131), (131, 97), (480, 271), (33, 41)], ids=str)
 def test_odd_sizes_and_portrait_images(segmenter: ClassicSegmenter, h: int, w: int) -> None:
     image, truth = scene(h, w, (w // 2, h // 2), (w // 4, h // 4), seed=h)
