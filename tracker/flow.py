@@ -244,10 +244,44 @@ def find_template(
     small = cv2.resize(image, (iw // step, ih // step), interpolation=cv2.INTER_AREA)
     t = cv2.resize(template, (tw // step, th // step), interpolation=cv2.INTER_AREA)
     m = cv2.resize(template_mask.astype(np.float32), (tw // step, th // step), interpolation=cv2.INTER_AREA)
-    res = cv2.matchTemplate(small.astype(np.float32), t.astype(np.float32), cv2.TM_CCOEFF_NORMED, mask=m)
-    res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    res = masked_correlation(small.astype(np.float32), t.astype(np.float32), m)
     _, score, _, (x, y) = cv2.minMaxLoc(res)
     return x * step, y * step, float(score)
+
+
+def masked_correlation(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV's ``TM_CCOEFF_NORMED`` with a ``mask`` (float32 arrays), -1 where undefined.
+
+    OpenCV's masked match costs 15-60 ms for a frame at half of 480p, so a tracker that
+    searches for a lost object every frame spent a third of its time there. The same
+    formula from four unmasked correlations, each a fraction of a millisecond, gives
+    the same scores to about 1e-6 (tests/tracker/test_flow.py). The image is centred
+    first so that float32 keeps the sums of squares exact enough.
+    """
+    img = image - np.float32(image.mean())
+    m2 = mask * mask
+    m_sum, m2_sum = float(mask.sum()), float(m2.sum())
+    if m_sum <= 0:
+        return np.full((image.shape[0] - template.shape[0] + 1, image.shape[1] - template.shape[1] + 1),
+                       -1.0, np.float32)
+    t_mean = float((mask * template).sum()) / m_sum
+    kernel = m2 * (template - np.float32(t_mean))
+    t_norm = float(np.sqrt(((mask * (template - np.float32(t_mean))) ** 2).sum()))
+
+    def corr(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return cv2.matchTemplate(a, np.ascontiguousarray(k, np.float32), cv2.TM_CCORR).astype(np.float64)
+
+    local_mean = corr(img, mask) / m_sum
+    num = corr(img, kernel) - float(kernel.sum()) * local_mean
+    var = corr(img * img, m2) - 2 * corr(img, m2) * local_mean + m2_sum * local_mean**2
+    # A window of one flat grey (OpenCV's NaN) matches nothing. Float32 rounding leaves
+    # its variance at about 1e-7 of the largest squares, so anything under a local
+    # spread of 0.1% of the image's largest level counts as flat.
+    flat = var <= 1e-6 * m2_sum * max(float(np.abs(img).max()) ** 2, 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = num / (np.sqrt(np.maximum(var, 0)) * t_norm)
+    res[flat | ~np.isfinite(res)] = -1.0
+    return np.clip(res, -1.0, 1.0).astype(np.float32)
 
 
 def motion_blur_kernel(dx: float, dy: float) -> np.ndarray:

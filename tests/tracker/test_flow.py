@@ -88,3 +88,30 @@ def test_grabcut_snap_recovers_a_disk_from_a_shifted_prior(disk_video) -> None:
     prior = flow.warp_affine(truth.astype(np.float32), flow.translation(3, 2), truth.shape)
     snapped = flow.grabcut_snap(disk_video[0], prior)
     assert region_iou(snapped, truth) > region_iou(prior >= 0.5, truth)
+
+
+def _texture(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur((rng.random((h, w)) * 255).astype(np.float32), (0, 0), 2)
+
+
+def test_masked_correlation_gives_opencvs_masked_scores() -> None:
+    image = _texture(120, 200, 0)
+    template = image[30:80, 60:100].copy()
+    rng = np.random.default_rng(1)
+    # A soft-edged mask, as find_template makes by shrinking a binary one.
+    mask = cv2.resize((rng.random((25, 20)) > 0.3).astype(np.float32), (40, 50), interpolation=cv2.INTER_AREA)
+    ours = flow.masked_correlation(image, template, mask)
+    theirs = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() < 1e-4
+    assert cv2.minMaxLoc(ours)[3] == cv2.minMaxLoc(theirs)[3] == (60, 30)
+
+
+def test_a_flat_window_is_no_match_and_the_object_is_still_found() -> None:
+    image = _texture(120, 200, 2)
+    template, mask = image[60:100, 120:170].copy(), np.ones((40, 50), np.float32)
+    image[:50, :90] = 255.0  # saturated sky: its windows have no contrast to correlate
+    scores = flow.masked_correlation(image, template, mask)
+    assert (scores[:10, :40] == -1.0).all()
+    assert flow.find_template(image, template, mask > 0, step=1) == (120, 60, pytest.approx(1.0, abs=1e-4))
