@@ -255,8 +255,9 @@ def masked_correlation(image: np.ndarray, template: np.ndarray, mask: np.ndarray
     OpenCV's masked match costs 15-60 ms for a frame at half of 480p, so a tracker that
     searches for a lost object every frame spent a third of its time there. The same
     formula from four unmasked correlations, each a fraction of a millisecond, gives
-    the same scores to about 1e-6 (tests/tracker/test_flow.py). The image is centred
-    first so that float32 keeps the sums of squares exact enough.
+    the same scores to about 1e-5 and the same best place (tests/tracker/test_flow.py;
+    docs/tracker.md, "Speed"). The image is centred first so that float32 keeps the
+    sums of squares exact enough.
     """
     img = image - np.float32(image.mean())
     m2 = mask * mask
@@ -275,8 +276,8 @@ def masked_correlation(image: np.ndarray, template: np.ndarray, mask: np.ndarray
     num = corr(img, kernel) - float(kernel.sum()) * local_mean
     var = corr(img * img, m2) - 2 * corr(img, m2) * local_mean + m2_sum * local_mean**2
     # A window of one flat grey (OpenCV's NaN) matches nothing. Float32 rounding leaves
-    # its variance at about 1e-7 of the largest squares, so anything under a local
-    # spread of 0.1% of the image's largest level counts as flat.
+    # its variance at about 1e-7 of the largest squares, so a window whose spread is
+    # under 0.1% of the image's largest deviation from its mean counts as flat.
     flat = var <= 1e-6 * m2_sum * max(float(np.abs(img).max()) ** 2, 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
         res = num / (np.sqrt(np.maximum(var, 0)) * t_norm)
