@@ -265,16 +265,19 @@ def masked_correlation(image: np.ndarray, template: np.ndarray, mask: np.ndarray
     if m_sum <= 0:
         return np.full((image.shape[0] - template.shape[0] + 1, image.shape[1] - template.shape[1] + 1),
                        -1.0, np.float32)
-    t_mean = float((mask * template).sum()) / m_sum
-    kernel = m2 * (template - np.float32(t_mean))
-    t_norm = float(np.sqrt(((mask * (template - np.float32(t_mean))) ** 2).sum()))
+    centred = template - np.float32(float((mask * template).sum()) / m_sum)
+    kernel = m2 * centred
+    t_norm = float(np.sqrt(((mask * centred) ** 2).sum()))
 
     def corr(a: np.ndarray, k: np.ndarray) -> np.ndarray:
         return cv2.matchTemplate(a, np.ascontiguousarray(k, np.float32), cv2.TM_CCORR).astype(np.float64)
 
-    local_mean = corr(img, mask) / m_sum
+    img_mask = corr(img, mask)
+    # A binary mask (no shrinking, step 1) is its own square: one correlation fewer.
+    img_m2 = img_mask if np.array_equal(m2, mask) else corr(img, m2)
+    local_mean = img_mask / m_sum
     num = corr(img, kernel) - float(kernel.sum()) * local_mean
-    var = corr(img * img, m2) - 2 * corr(img, m2) * local_mean + m2_sum * local_mean**2
+    var = corr(img * img, m2) - 2 * img_m2 * local_mean + m2_sum * local_mean**2
     # A window of one flat grey (OpenCV's NaN) matches nothing. Float32 rounding leaves
     # its variance at about 1e-7 of the largest squares, so a window whose spread is
     # under 0.1% of the image's largest deviation from its mean counts as flat.

@@ -243,11 +243,11 @@ class ClassicSegmenter(Segmenter):
         start = gc.copy()  # GrabCut rewrites its labels
         fg = grabcut(small, gc, cfg.iterations)
         local = [(x - x0, y - y0) for (x, y), lab in hard if lab == 1]
+        positives = len(local)  # before the tightness seeds join them
         if tight is not None:
             fg, seeds = self._tighten(small, start, fg, (c0, r0, c1, r1), tight, radius)
             local += [(x / sx, y / sy) for x, y in seeds]
-        positives = sum(1 for _, lab in hard if lab == 1)
-        if positives and np.count_nonzero(fg) <= COLLAPSED * positives * np.pi * radius**2:
+        if positives and _found_nothing(fg, positives, radius):
             # Nothing beyond the clicks' own disks: no object found. The histograms
             # of a few pixels would look perfectly distinct, so say so instead.
             score = 0.0
@@ -376,7 +376,7 @@ class ClassicSegmenter(Segmenter):
         radius = max(1.0, cfg.click_radius * max(sw, sh))
         disk(gc, local, radius, cv2.GC_FGD)
         fg = component_at(grabcut(small, gc, cfg.iterations), [local])
-        if fg.sum() <= COLLAPSED * np.pi * radius**2:
+        if _found_nothing(fg, 1, radius):
             # Only the click's own disk is left: the square lies inside one stuff
             # (its colours are the margin's too), so the object is larger.
             return 1.0, None, None
@@ -514,6 +514,11 @@ def _work_copy(image: np.ndarray, roi: Box, side: int) -> tuple[np.ndarray, np.n
     sw, sh = max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))
     small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
     return small, crop, (sw / crop.shape[1], sh / crop.shape[0])
+
+
+def _found_nothing(fg: np.ndarray, clicks: int, radius: float) -> bool:
+    """Whether a cut kept no more than its ``clicks`` hard disks of ``radius`` (working px)."""
+    return np.count_nonzero(fg) <= COLLAPSED * clicks * np.pi * radius**2
 
 
 def _inside(box: Box, size: tuple[int, int]) -> np.ndarray:
