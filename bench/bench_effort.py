@@ -6,12 +6,13 @@ synthetic set second:
 1. Frame 0 gets its true masks as a human annotation and is submitted. Propagation
    fills the clip the way a submit in Label Studio does: the same ``tracker.bridge.plan``
    and ``track_stretch`` that ``Propagator.run`` calls, with the frames held in memory.
-2. The annotator reviews frames one at a time, in one of three orders (``--orders``):
+2. The annotator reviews frames one at a time, in one of four orders (``--orders``):
    ``score``, lowest prediction score first, re-sorted after every correction, as Label
    Studio's Data Manager sorted by "Prediction score" is; ``frame``, the control; and
    ``flagged``, the frames whose score is under the threshold first, in frame order (the
    Data Manager filtered on "Prediction score" < 0.85 and sorted by frame), then the rest
-   by score.
+   by score. ``oracle`` knows the truth and opens the earliest bad frame: a yardstick, not
+   an order an annotator can follow.
 3. A frame whose mean IoU against the truth is below ``--threshold`` (0.85) is
    corrected and submitted, which recomputes what a submit recomputes: the frames after
    it up to the next human frame, and with bridging the stretch before it too (both
@@ -67,7 +68,8 @@ HERE = Path(__file__).resolve().parent
 DAVIS = HERE.parent.parent / "shared" / "davis16"
 MAX_CLICKS = 20
 FIRST_SHARE = 0.30  # "bad frames found in the first 30% reviewed"
-ORDERS = ("score", "frame", "flagged")
+ORDERS = ("score", "frame", "flagged", "oracle")
+FOLLOWABLE = ORDERS[:3]  # the orders an annotator can follow in the Data Manager
 
 
 @dataclass
@@ -206,20 +208,30 @@ def by_clicks(segmenter: ClassicSegmenter, threshold: float, aim: float | None =
     return correct
 
 
-def next_to_review(order: str, todo: list[int], score: Callable[[int], float], threshold: float) -> int:
-    """The frame an annotator opens next among ``todo`` (ascending), in ``order`` (``ORDERS``)."""
+def next_to_review(order: str, todo: list[int], score: Callable[[int], float], flag: float,
+                   bad: Callable[[int], bool] | None = None) -> int:
+    """The frame an annotator opens next among ``todo`` (ascending), in ``order`` (``ORDERS``).
+
+    ``oracle`` knows the truth (``bad``) and opens the earliest bad frame: frame order's
+    corrections (the earliest bad frame's mends the most frames after it) with no good
+    frame opened in between. It is the yardstick for the orders an annotator can follow,
+    not one of them."""
     if order == "frame":
         return todo[0]
+    if order == "oracle":
+        assert bad is not None, "the oracle order needs the truth"
+        return next((k for k in todo if bad(k)), todo[0])
     if order == "flagged":
-        flagged = [k for k in todo if score(k) < threshold]
+        flagged = [k for k in todo if score(k) < flag]
         if flagged:
             return flagged[0]
     return min(todo, key=lambda f: (score(f), f))
 
 
 def annotate(clip: Clip, engine: str, bridge: bool, order: str, correct: Corrector,
-             threshold: float, curve: bool) -> Outcome:
-    """Review and correct until every frame is at ``threshold`` or better."""
+             threshold: float, curve: bool, flag: float | None = None) -> Outcome:
+    """Review and correct until every frame is at ``threshold`` or better; ``flag``: the
+    score under which the ``flagged`` order flags a frame (default: ``threshold``)."""
     out = Outcome()
     session = Session(clip, engine, bridge)
     session.submit(0, clip.truth[0])
@@ -232,7 +244,8 @@ def annotate(clip: Clip, engine: str, bridge: bool, order: str, correct: Correct
         todo = [k for k in range(n) if k not in session.human and k not in reviewed]
         if not todo:
             break
-        k = next_to_review(order, todo, session.score, threshold)
+        k = next_to_review(order, todo, session.score, threshold if flag is None else flag,
+                           bad=lambda f: clip.quality(f, session.masks(f)) < threshold)
         out.reviews += 1
         shown = session.masks(k)
         if clip.quality(k, shown) >= threshold:
@@ -271,11 +284,12 @@ def synthetic_clips(size: tuple[int, int] = (480, 854)) -> list[Clip]:
 
 
 # ---------------------------------------------------------------- report
-def bad_found_early(first: Sequence[tuple[float, float]], order: str, threshold: float) -> float | None:
+def bad_found_early(first: Sequence[tuple[float, float]], order: str, threshold: float,
+                    flag: float | None = None) -> float | None:
     """Share of the bad frames among the first 30% reviewed, on the first propagation."""
     todo, seen = list(range(len(first))), []
     while todo:
-        seen.append(next_to_review(order, todo, lambda i: first[i][0], threshold))
+        seen.append(next_to_review(order, todo, lambda i: first[i][0], threshold if flag is None else flag))
         todo.remove(seen[-1])
     bad = {i for i, (_, q) in enumerate(first) if q < threshold}
     if not bad:
@@ -308,24 +322,26 @@ def mean_of(values: Sequence[float | None]) -> float | None:
 
 
 def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, str], list[Outcome]],
-           clicks: bool, threshold: float) -> None:
+           clicks: bool, threshold: float, flag: float) -> None:
     per100 = lambda n, c: 100 * n / (len(c.frames) - 1)  # noqa: E731
     print(f"\n### {title}: {len(clips)} clips, {sum(len(c.frames) for c in clips)} frames, "
           f"threshold {threshold}\n")
-    head = ("| engine | bridge | review order | corrected /100 frames | reviewed until the last bad | reviewed"
-            " | corrections made in the first 30% reviewed")
+    head = ("| engine | bridge | review order | corrected /100 frames | reviewed until the last bad /100 frames"
+            " | reviewed /100 frames | corrections made in the first 30% reviewed")
     print(head + (" | clicks /100 frames | brush finishes" if clicks else "") + " | compute s |")
     print("|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if clicks else "") + "---:|")
     for (engine, bridge, order), outs in runs.items():
         early = mean_of([found_early_in_review(o, len(c.frames) - 1) for o, c in zip(outs, clips, strict=True)])
         cells = [f"{statistics.fmean(per100(o.corrections, c) for o, c in zip(outs, clips, strict=True)):.1f}",
-                 f"{statistics.fmean(o.reviews_to_last_bad for o in outs):.1f}",
-                 f"{statistics.fmean(o.reviews for o in outs):.1f}", fmt(early)]
+                 f"{statistics.fmean(per100(o.reviews_to_last_bad, c) for o, c in zip(outs, clips, strict=True)):.1f}",
+                 f"{statistics.fmean(per100(o.reviews, c) for o, c in zip(outs, clips, strict=True)):.1f}",
+                 fmt(early)]
         if clicks:
             cells += [f"{statistics.fmean(per100(o.clicks, c) for o, c in zip(outs, clips, strict=True)):.1f}",
                       str(sum(o.brushed for o in outs))]
         cells.append(f"{sum(o.track_s for o in outs):.0f}")
-        print(f"| {engine} | {'on' if bridge else 'off'} | {order} | "
+        label = f"flagged (score < {flag})" if order == "flagged" and flag != threshold else order
+        print(f"| {engine} | {'on' if bridge else 'off'} | {label} | "
               + " | ".join(cells) + " |")
     first_order = next(iter(runs))[2]
     keys = [k for k in runs if k[2] == first_order]
@@ -337,12 +353,12 @@ def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, str], list
               + " | ".join(f"{per100(runs[k][i].corrections, c):.1f}" for k in keys) + " |")
     print("\nThe score on the first propagation (from frame 0 alone):\n")
     print("| engine | Spearman score~IoU, mean of clips | pooled | bad frames in the first 30%, "
-          + " | ".join(f"order {o}" for o in ORDERS) + " | by true IoU (the most any order finds) |")
-    print("|---|---:|---:|" + "---:|" * (len(ORDERS) + 1))
+          + " | ".join(f"order {o}" for o in FOLLOWABLE) + " | by true IoU (the most any order finds) |")
+    print("|---|---:|---:|" + "---:|" * (len(FOLLOWABLE) + 1))
     for engine in dict.fromkeys(k[0] for k in runs):
         outs = next(v for k, v in runs.items() if k[0] == engine)
         pooled = [p for o in outs for p in o.first]
-        early = [fmt(mean_of([bad_found_early(o.first, order, threshold) for o in outs])) for order in ORDERS]
+        early = [fmt(mean_of([bad_found_early(o.first, order, threshold, flag) for o in outs])) for order in FOLLOWABLE]
         best = mean_of([bad_found_early([(q, q) for _, q in o.first], "score", threshold) for o in outs])
         print(f"| {engine} | {fmt(mean_of([spearman(o.first) for o in outs]))} | {fmt(spearman(pooled))} | "
               + " | ".join(early) + f" | {fmt(best)} |")
@@ -379,6 +395,8 @@ def main() -> int:
     ap.add_argument("--orders", nargs="+", choices=ORDERS, default=list(ORDERS), help="review orders to run")
     ap.add_argument("--clicks", action="store_true", help="correct with classic clicks, not whole masks")
     ap.add_argument("--threshold", type=float, default=0.85)
+    ap.add_argument("--flag-below", type=float, help="the score under which the flagged order flags a frame "
+                    "(a Data Manager filter; default: the threshold)")
     ap.add_argument("--aim", type=float, help="with --clicks: click on until this IoU (default: the threshold)")
     ap.add_argument("--clips", nargs="*", help="only these clip names")
     ap.add_argument("--plot", type=Path, help="PNG of mean J&F against corrections (real clips)")
@@ -394,6 +412,7 @@ def main() -> int:
         plot(args.plot or Path("effort.png"), curves, "Real video (davis16): review by score")
         return 0
     bridges = {"on": [True], "off": [False], "both": [True, False]}[args.bridge]
+    flag = args.threshold if args.flag_below is None else args.flag_below
     correct = by_clicks(ClassicSegmenter(), args.threshold, args.aim) if args.clicks else by_brush
     sets = []
     if not args.no_real:
@@ -411,14 +430,15 @@ def main() -> int:
                     key = (engine, bridge, order)
                     runs[key] = []
                     for clip in clips:
-                        o = annotate(clip, engine, bridge, order, correct, args.threshold,
+                        o = annotate(clip, engine, bridge, order, correct, args.threshold, flag=flag,
                                      curve=bool(args.plot) and real and order == "score" and bridge == bridges[0])
                         runs[key].append(o)
                         print(f"  {engine:<13} bridge {'on ' if bridge else 'off'} "
                               f"{order:<7} {clip.name:<16} "
                               f"corrected {o.corrections:3d}/{len(clip.frames) - 1} reviewed {o.reviews:4d} "
+                              f"(last bad {o.reviews_to_last_bad:4d}) "
                               f"clicks {o.clicks:4d} {o.track_s:6.1f}s", flush=True)
-        report(title, clips, runs, args.clicks, args.threshold)
+        report(title, clips, runs, args.clicks, args.threshold, flag)
         if args.json:
             saved = json.loads(args.json.read_text()) if args.json.is_file() else {}
             saved["real" if real else "synthetic"] = {
