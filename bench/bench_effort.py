@@ -229,9 +229,9 @@ def next_to_review(order: str, todo: list[int], score: Callable[[int], float], f
 
 
 def annotate(clip: Clip, engine: str, bridge: bool, order: str, correct: Corrector,
-             threshold: float, curve: bool, flag: float | None = None) -> Outcome:
+             threshold: float, flag: float, curve: bool) -> Outcome:
     """Review and correct until every frame is at ``threshold`` or better; ``flag``: the
-    score under which the ``flagged`` order flags a frame (default: ``threshold``)."""
+    score under which the ``flagged`` order flags a frame."""
     out = Outcome()
     session = Session(clip, engine, bridge)
     session.submit(0, clip.truth[0])
@@ -244,7 +244,7 @@ def annotate(clip: Clip, engine: str, bridge: bool, order: str, correct: Correct
         todo = [k for k in range(n) if k not in session.human and k not in reviewed]
         if not todo:
             break
-        k = next_to_review(order, todo, session.score, threshold if flag is None else flag,
+        k = next_to_review(order, todo, session.score, flag,
                            bad=lambda f: clip.quality(f, session.masks(f)) < threshold)
         out.reviews += 1
         shown = session.masks(k)
@@ -285,11 +285,11 @@ def synthetic_clips(size: tuple[int, int] = (480, 854)) -> list[Clip]:
 
 # ---------------------------------------------------------------- report
 def bad_found_early(first: Sequence[tuple[float, float]], order: str, threshold: float,
-                    flag: float | None = None) -> float | None:
+                    flag: float) -> float | None:
     """Share of the bad frames among the first 30% reviewed, on the first propagation."""
     todo, seen = list(range(len(first))), []
     while todo:
-        seen.append(next_to_review(order, todo, lambda i: first[i][0], threshold if flag is None else flag))
+        seen.append(next_to_review(order, todo, lambda i: first[i][0], flag))
         todo.remove(seen[-1])
     bad = {i for i, (_, q) in enumerate(first) if q < threshold}
     if not bad:
@@ -359,7 +359,7 @@ def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, str], list
         outs = next(v for k, v in runs.items() if k[0] == engine)
         pooled = [p for o in outs for p in o.first]
         early = [fmt(mean_of([bad_found_early(o.first, order, threshold, flag) for o in outs])) for order in FOLLOWABLE]
-        best = mean_of([bad_found_early([(q, q) for _, q in o.first], "score", threshold) for o in outs])
+        best = mean_of([bad_found_early([(q, q) for _, q in o.first], "score", threshold, threshold) for o in outs])
         print(f"| {engine} | {fmt(mean_of([spearman(o.first) for o in outs]))} | {fmt(spearman(pooled))} | "
               + " | ".join(early) + f" | {fmt(best)} |")
 
@@ -430,7 +430,7 @@ def main() -> int:
                     key = (engine, bridge, order)
                     runs[key] = []
                     for clip in clips:
-                        o = annotate(clip, engine, bridge, order, correct, args.threshold, flag=flag,
+                        o = annotate(clip, engine, bridge, order, correct, args.threshold, flag,
                                      curve=bool(args.plot) and real and order == "score" and bridge == bridges[0])
                         runs[key].append(o)
                         print(f"  {engine:<13} bridge {'on ' if bridge else 'off'} "
