@@ -49,26 +49,38 @@ class BoxTrackerEngine(Engine):
         return _BoxRun()
 
 
+# OpenCV's MIL tracker loops forever on a box of a few pixels and refuses one with no
+# room around it for background samples: it is given a box of at least MIL_SIDE on a
+# side, in the frame with a border of MIL_BORDER repeated edge pixels, and the
+# object's own box is reported at the centre of what it tracks.
+MIL_SIDE = 16
+MIL_BORDER = 32
+
+
 @dataclass
 class _BoxRun:
-    trackers: dict[int, cv2.Tracker] = field(default_factory=dict)
+    trackers: dict[int, tuple[cv2.Tracker, int, int]] = field(default_factory=dict)  # tracker, w, h
 
     def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
-        bgr = image[..., ::-1].copy()
+        b = MIL_BORDER
+        bgr = cv2.copyMakeBorder(image[..., ::-1], b, b, b, b, cv2.BORDER_REPLICATE)
         out: dict[int, ObjectResult] = {}
         for o, m in given.items():
             x0, y0, x1, y1 = bbox(m) or (0, 0, 1, 1)
+            w, h = x1 - x0, y1 - y0
+            tw, th = max(w, MIL_SIDE), max(h, MIL_SIDE)
             t: cv2.Tracker = cv2.TrackerMIL.create()
-            t.init(bgr, (x0, y0, x1 - x0, y1 - y0))
-            self.trackers[o] = t
+            t.init(bgr, (round(b + x0 + (w - tw) / 2), round(b + y0 + (h - th) / 2), tw, th))
+            self.trackers[o] = (t, w, h)
             out[o] = _result(m)
-        for o, t in self.trackers.items():
+        for o, (t, w, h) in self.trackers.items():
             if o in out:
                 continue
-            ok, (x, y, w, h) = t.update(bgr)
+            ok, (x, y, tw, th) = t.update(bgr)
             mask = np.zeros(image.shape[:2], bool)
             if ok:
-                mask[max(0, y) : max(0, y + h), max(0, x) : max(0, x + w)] = True
+                x0, y0 = round(x + (tw - w) / 2) - b, round(y + (th - h) / 2) - b
+                mask[max(0, y0) : max(0, y0 + h), max(0, x0) : max(0, x0 + w)] = True
             out[o] = _result(mask)
         return out
 

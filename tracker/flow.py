@@ -7,6 +7,7 @@ a "motion" is a 2x3 float64 affine matrix mapping points of one frame to the nex
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -40,13 +41,42 @@ def dense_flow(
     ``init`` is an initial guess (e.g. predicted motion), refined by DIS; zeros if None.
     """
     method = method or dis()
-    prev, cur = np.ascontiguousarray(prev), np.ascontiguousarray(cur)
+    h, w = prev.shape[:2]
     if init is None:
         # Always hand DIS an initial flow: one instance called with an initial flow on
         # one size and then without one on another size reads freed memory and crashes
         # (OpenCV 4.12), taking the whole server down with it.
-        init = np.zeros((*prev.shape[:2], 2), np.float32)
-    return method.calc(prev, cur, np.ascontiguousarray(init, np.float32))
+        init = np.zeros((h, w, 2), np.float32)
+    ph, pw = dis_min_size(method, h, w)
+    if (ph, pw) != (h, w):
+        pad = ((0, ph - h), (0, pw - w))
+        prev, cur = np.pad(prev, pad, mode="edge"), np.pad(cur, pad, mode="edge")
+        init = np.pad(init, (*pad, (0, 0)), mode="edge")
+    out = method.calc(np.ascontiguousarray(prev), np.ascontiguousarray(cur), np.ascontiguousarray(init, np.float32))
+    return out[:h, :w]
+
+
+def dis_min_size(method: cv2.DISOpticalFlow, h: int, w: int) -> tuple[int, int]:
+    """The size (h, w) an image must be padded to before DIS sees it.
+
+    DIS picks its coarsest pyramid level from the image's size and walks down to its
+    preset's finest level. On an image too small for that walk (a tiny video, a thin
+    one brought down to working size, the crop around a small object) the walk is
+    empty, and OpenCV 4.12 returns uninitialised memory or kills the process (a
+    segfault; 13x100 px with the fast presets). The coarsest level is
+    min(round(log2(long / (4 * patch))), floor(log2(short / patch))), so both sides
+    must reach ``patch * 2**finest`` and the long side ``4 * patch * 2**(finest - 0.5)``.
+    """
+    patch, finest = method.getPatchSize(), method.getFinestScale()
+    short = max(12, patch * 2**finest)  # and DIS refuses anything under 12 px
+    long = math.ceil(4 * patch * 2 ** (finest - 0.5))
+    h, w = max(h, short), max(w, short)
+    if max(h, w) < long:
+        if w >= h:
+            w = long
+        else:
+            h = long
+    return h, w
 
 
 def warp_backward(values: np.ndarray, flow_back: np.ndarray) -> np.ndarray:

@@ -135,7 +135,8 @@ def graph_cut(rgb: np.ndarray, unary: np.ndarray, smoothness: float) -> np.ndarr
     img = rgb.astype(np.float32)
     dx = ((img[:, 1:] - img[:, :-1]) ** 2).sum(-1)
     dy = ((img[1:] - img[:-1]) ** 2).sum(-1)
-    beta = 1.0 / (2 * max(1e-6, (dx.mean() + dy.mean()) / 2))
+    means = [float(d.mean()) for d in (dx, dy) if d.size]  # a one-pixel-high crop has no dy
+    beta = 1.0 / (2 * max(1e-6, sum(means) / max(1, len(means))))
     g = maxflow.Graph[float]()
     nodes = g.add_grid_nodes(unary.shape)
     right = np.zeros(unary.shape, np.float64)

@@ -25,6 +25,23 @@ def test_dense_flow_measures_the_disk_translation(disk_video) -> None:
     assert np.median(f[core], axis=0) == pytest.approx(disk_video.step, abs=0.5)
 
 
+@pytest.mark.parametrize("preset", sorted(flow.PRESETS))
+@pytest.mark.parametrize("size", [(13, 100), (16, 40), (68, 90), (100, 13), (2, 2)], ids=str)
+def test_dense_flow_takes_images_too_small_for_dis_and_measures_their_shift(preset, size) -> None:
+    # Unpadded, DIS refuses some of these, returns uninitialised memory for others and
+    # kills the process on 13x100 (OpenCV 4.12).
+    h, w = size
+    rng = np.random.default_rng(0)
+    big = cv2.GaussianBlur(rng.random((h + 8, w + 8), dtype=np.float32), (0, 0), 1.5)
+    big = ((big - big.min()) / (big.max() - big.min()) * 255).astype(np.uint8)
+    a, b = big[4 : 4 + h, 4 : 4 + w], big[4 : 4 + h, 2 : 2 + w]  # b is a moved 2 px right
+    f = flow.dense_flow(a, b, flow.dis(preset))
+    assert f.shape == (h, w, 2) and np.isfinite(f).all()
+    if w >= 40:  # room to see a horizontal shift
+        inner = f[3:-3, 3:-3].reshape(-1, 2)
+        assert np.median(inner, axis=0) == pytest.approx((2, 0), abs=0.5)
+
+
 def test_similarity_fit_recovers_a_pure_translation() -> None:
     h, w = 60, 80
     f = np.zeros((h, w, 2), np.float32)
