@@ -404,12 +404,15 @@ def main() -> int:
     ap.add_argument("--plot-from", type=Path, nargs="+", help="only plot the curves of these --json files")
     args = ap.parse_args()
     if args.plot_from:
-        curves = {}
+        curves, bridged = {}, set()
         for path in args.plot_from:
             for key, outs in json.loads(path.read_text())["real"].items():
-                if all(o["curve"] for o in outs):
-                    curves[key.split("|")[0]] = [o["curve"] for o in outs]
-        plot(args.plot or Path("effort.png"), curves, "Real video (davis16): review by score")
+                engine, bridge, order = key.split("|")
+                if order == "score" and all(o["curve"] for o in outs):
+                    curves[engine] = [o["curve"] for o in outs]
+                    bridged.add(bridge.replace("=", " "))
+        title = "Real video (davis16): review by score" + (f", {bridged.pop()}" if len(bridged) == 1 else "")
+        plot(args.plot or Path("effort.png"), curves, title)
         return 0
     bridges = {"on": [True], "off": [False], "both": [True, False]}[args.bridge]
     flag = args.threshold if args.flag_below is None else args.flag_below
