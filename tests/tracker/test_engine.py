@@ -172,8 +172,8 @@ def test_every_engine_runs_and_keeps_ids(name, disk_video) -> None:
     assert [fm.object_ids for fm in out] == [(3,)] * 3
 
 
-# Sizes OpenCV's DIS flow cannot take as they are: under 12 px (refused), 13 px high
-# and wide (a segfault with the fast presets), too small for the preset's pyramid.
+# Sizes OpenCV's DIS flow cannot take as they are: under 12 px (refused), 13x100 (a
+# segfault with the fast presets), too small for the preset's pyramid (uninitialised).
 TINY = [(2, 2), (8, 8), (1, 40), (13, 100), (100, 13), (24, 70)]
 
 
