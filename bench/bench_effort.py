@@ -330,15 +330,17 @@ def report(title: str, clips: list[Clip], runs: dict[tuple[str, bool, str], list
             " | reviewed /100 frames | corrections made in the first 30% reviewed")
     print(head + (" | clicks /100 frames | brush finishes" if clicks else "") + " | compute s |")
     print("|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if clicks else "") + "---:|")
+
+    def mean100(pairs: list[tuple[Outcome, Clip]], count: Callable[[Outcome], int]) -> str:
+        return f"{statistics.fmean(per100(count(o), c) for o, c in pairs):.1f}"
+
     for (engine, bridge, order), outs in runs.items():
-        early = mean_of([found_early_in_review(o, len(c.frames) - 1) for o, c in zip(outs, clips, strict=True)])
-        cells = [f"{statistics.fmean(per100(o.corrections, c) for o, c in zip(outs, clips, strict=True)):.1f}",
-                 f"{statistics.fmean(per100(o.reviews_to_last_bad, c) for o, c in zip(outs, clips, strict=True)):.1f}",
-                 f"{statistics.fmean(per100(o.reviews, c) for o, c in zip(outs, clips, strict=True)):.1f}",
-                 fmt(early)]
+        pairs = list(zip(outs, clips, strict=True))
+        early = mean_of([found_early_in_review(o, len(c.frames) - 1) for o, c in pairs])
+        cells = [mean100(pairs, lambda o: o.corrections), mean100(pairs, lambda o: o.reviews_to_last_bad),
+                 mean100(pairs, lambda o: o.reviews), fmt(early)]
         if clicks:
-            cells += [f"{statistics.fmean(per100(o.clicks, c) for o, c in zip(outs, clips, strict=True)):.1f}",
-                      str(sum(o.brushed for o in outs))]
+            cells += [mean100(pairs, lambda o: o.clicks), str(sum(o.brushed for o in outs))]
         cells.append(f"{sum(o.track_s for o in outs):.0f}")
         label = f"flagged (score < {flag})" if order == "flagged" and flag != threshold else order
         print(f"| {engine} | {'on' if bridge else 'off'} | {label} | "
