@@ -11,9 +11,12 @@
 3. **Synthetic stills** with exact masks (``bench/synthetic.py: render_still``).
 4. With ``--media``: hand-drawn boxes on ``../shared/media`` clips
    (``classic_real_boxes.json``, no ground truth): speed and mask/box fill.
+5. With ``--variants`` (alone): box, one click and box + click on the real frames
+   mirrored, resized, cut by the image's edge, dulled and JPEG-compressed.
 
     python bench/bench_classic.py                       # the tables of docs/classic.md
     python bench/bench_classic.py --stride 15 --seeds 5  # quick look
+    python bench/bench_classic.py --variants             # the same real frames, changed
 
 Times are wall clock per ``segment`` call after ``embed`` (cached per image by the
 server), with this process's CPU time beside it: on a shared machine the wall time
@@ -192,6 +195,70 @@ def run_synthetic(seg: ClassicSegmenter, seeds: int, size: tuple[int, int]) -> R
     return res
 
 
+def _cut_at(truth: np.ndarray, axis: int, share: float) -> int:
+    """The row (axis 0) or column (axis 1) ``share`` of the way across the object."""
+    idx = np.nonzero(truth.any(axis=1 - axis))[0]
+    return int(idx[0] + share * (idx[-1] - idx[0])) + 1
+
+
+def _dull(image: np.ndarray) -> np.ndarray:
+    """30% of the colour and 60% of the contrast left: overcast or faded footage."""
+    grey = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB).astype(np.float32)
+    mixed = 0.3 * image + 0.7 * grey
+    return np.clip(128 + 0.6 * (mixed - 128), 0, 255).astype(np.uint8)
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    _, data = cv2.imencode(".jpg", np.ascontiguousarray(image[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1])
+
+
+def _resized(image: np.ndarray, truth: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    small = (size[0] * size[1]) < image.shape[0] * image.shape[1]
+    out = cv2.resize(image, size, interpolation=cv2.INTER_AREA if small else cv2.INTER_LINEAR)
+    return out, cv2.resize(truth.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+
+
+Variant = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# The same real frames as other footage differs from them (``--variants``): the
+# held-out frames of issue 20 are not ours to see, so these check that nothing
+# depends on the davis16 frames' size, orientation, framing or colour.
+VARIANTS: dict[str, Variant] = {
+    "as they are": lambda im, t: (im, t),
+    "mirrored": lambda im, t: (np.ascontiguousarray(im[:, ::-1]), np.ascontiguousarray(t[:, ::-1])),
+    "half size (427x240)": lambda im, t: _resized(im, t, (427, 240)),
+    "1920x1080": lambda im, t: _resized(im, t, (1920, 1080)),
+    "object cut by the left edge (30% of it)": lambda im, t: (
+        np.ascontiguousarray(im[:, _cut_at(t, 1, 0.3):]), np.ascontiguousarray(t[:, _cut_at(t, 1, 0.3):])),
+    "object cut by the bottom edge (30% of it)": lambda im, t: (im[: _cut_at(t, 0, 0.7)], t[: _cut_at(t, 0, 0.7)]),
+    "dull: 30% colour, 60% contrast": lambda im, t: (_dull(im), t),
+    "JPEG quality 20": lambda im, t: (_jpeg(im, 20), t),
+}
+
+
+def run_variants(seg: ClassicSegmenter, stride: int) -> Iterator[str]:
+    """Table rows: box, one click and box + click on the davis16 frames changed as in ``VARIANTS``."""
+    yield (
+        "| davis16 frames | objects | IoU box | IoU 1 click | IoU box + 1 click | gain of the click "
+        "| objects the click lowered | ms per box, median |"
+    )
+    yield "|---|---:|---:|---:|---:|---:|---:|---:|"
+    for name, change in VARIANTS.items():
+        res = Result()
+        for seq_dir in sorted((DAVIS / "JPEGImages").iterdir()):
+            for image, truth in read_davis(seq_dir, stride):
+                image, truth = change(image, truth)
+                if truth.mean() >= MIN_OBJECT_FRACTION:
+                    evaluate(seg, image, truth, res, max_clicks=1)
+        box, click, fixed = (res.ious[k] for k in ("box", "click", "box+click"))
+        lowered = sum(b < a - 0.01 for a, b in zip(box, fixed, strict=True))
+        box_ms = res.ms[0::3]  # evaluate times the box, the box + click, then the click
+        yield (
+            f"| {name} | {len(box)} | {mean(box):.3f} | {mean(click):.3f} | {mean(fixed):.3f} "
+            f"| {mean(fixed) - mean(box):+.3f} | {lowered} | {np.median(box_ms):.0f} |"
+        )
+
+
 def mean(values: list[float]) -> float:
     return statistics.mean(values) if values else float("nan")
 
@@ -269,12 +336,20 @@ def main() -> None:
     ap.add_argument("--media", action="store_true", help="also time the hand-drawn boxes on ../shared/media")
     ap.add_argument("--boxes", type=Path, default=HERE / "classic_real_boxes.json")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per media box")
+    ap.add_argument("--variants", action="store_true",
+                    help="only the davis16 frames changed as other footage differs (mirrored, resized, cut, dull, JPEG)")
     ap.add_argument("--impl", type=Path, help="a saved copy of classic.py to measure instead (before/after)")
     args = ap.parse_args()
 
     seg = load_impl(args.impl) if args.impl else ClassicSegmenter()
     seg.segment(seg.embed(render_still(0, (240, 320))[0]), Prompt(box=(10.0, 10.0, 200.0, 200.0)))  # warm up
 
+    if args.variants:
+        if not DAVIS.is_dir():
+            raise SystemExit(f"no {DAVIS}: --variants needs the real frames")
+        for line in run_variants(seg, args.stride):
+            print(line, flush=True)
+        return
     print(HEADER.replace("| frames |", "| real frames |"))
     if DAVIS.is_dir():
         per_seq = run_davis(seg, args.stride)
