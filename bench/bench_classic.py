@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 from synthetic import render_still
+from variants import dull, jpeg, mirror, resize_image, resize_labels
 
 from samvid.core.prompts import Prompt
 from samvid.models.classic import ClassicSegmenter
@@ -201,38 +202,22 @@ def _cut_at(truth: np.ndarray, axis: int, share: float) -> int:
     return int(idx[0] + share * (idx[-1] - idx[0])) + 1
 
 
-def _dull(image: np.ndarray) -> np.ndarray:
-    """30% of the colour and 60% of the contrast left: overcast or faded footage."""
-    grey = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB).astype(np.float32)
-    mixed = 0.3 * image + 0.7 * grey
-    return np.clip(128 + 0.6 * (mixed - 128), 0, 255).astype(np.uint8)
-
-
-def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    _, data = cv2.imencode(".jpg", np.ascontiguousarray(image[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1])
-
-
 def _resized(image: np.ndarray, truth: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    small = (size[0] * size[1]) < image.shape[0] * image.shape[1]
-    out = cv2.resize(image, size, interpolation=cv2.INTER_AREA if small else cv2.INTER_LINEAR)
-    return out, cv2.resize(truth.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    return resize_image(image, size), resize_labels(truth, size)
 
 
 Variant = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-# The same real frames as other footage differs from them (``--variants``): the
-# held-out frames of issue 20 are not ours to see, so these check that nothing
-# depends on the davis16 frames' size, orientation, framing or colour.
+# The same real frames as other footage differs from them (``--variants``, see variants.py).
 VARIANTS: dict[str, Variant] = {
     "as they are": lambda im, t: (im, t),
-    "mirrored": lambda im, t: (np.ascontiguousarray(im[:, ::-1]), np.ascontiguousarray(t[:, ::-1])),
+    "mirrored": lambda im, t: (mirror(im), mirror(t)),
     "half size (427x240)": lambda im, t: _resized(im, t, (427, 240)),
     "1920x1080": lambda im, t: _resized(im, t, (1920, 1080)),
     "object cut by the left edge (30% of it)": lambda im, t: (
         np.ascontiguousarray(im[:, _cut_at(t, 1, 0.3):]), np.ascontiguousarray(t[:, _cut_at(t, 1, 0.3):])),
     "object cut by the bottom edge (30% of it)": lambda im, t: (im[: _cut_at(t, 0, 0.7)], t[: _cut_at(t, 0, 0.7)]),
-    "dull: 30% colour, 60% contrast": lambda im, t: (_dull(im), t),
-    "JPEG quality 20": lambda im, t: (_jpeg(im, 20), t),
+    "dull: 30% colour, 60% contrast": lambda im, t: (dull(im), t),
+    "JPEG quality 20": lambda im, t: (jpeg(im, 20), t),
 }
 
 

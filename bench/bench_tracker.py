@@ -2,6 +2,7 @@
 
     python bench/bench_tracker.py                 # everything
     python bench/bench_tracker.py --engines flow copy --no-synthetic --no-speed
+    python bench/bench_tracker.py --engines flow copy --variants
 
 1. Real video, the yardstick: every engine on the DAVIS 2016 sequences of
    ``../shared/davis16`` (or ``--davis ROOT``, flat or official layout), frame 0's human
@@ -12,7 +13,10 @@
    on the folders from ``python bench/synthetic.py`` sees exactly these).
    ``guided`` is the flow-guided engine around the weight-free classic segmenter; the
    SAM-based engines need weights for their J&F (their speed: bench_memory_engine.py).
-3. Speed: median seconds per frame for one object (sequence "scale") at 480p and 720p,
+3. With ``--variants``: the real sequences changed as other footage differs from them
+   (played backwards, every second frame, mirrored, half size, dull, heavy JPEG), the
+   mean J&F per engine and its worst sequence.
+4. Speed: median seconds per frame for one object (sequence "scale") at 480p and 720p,
    reported as frames/s per object.
 Memory over a 10-minute 1080p video is bench_long_video.py.
 """
@@ -23,11 +27,13 @@ import argparse
 import logging
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
+from variants import dull, jpeg, mirror, resize_image, resize_labels
 
 from samvid.tracker.davis import JpegFolder, frames_dir, label_map, masks_of, sequences
 from samvid.tracker.engines import ENGINES, make_engine
@@ -93,6 +99,50 @@ def real(engines: list[str], root: Path) -> None:
             f"{sum(r[0].jf > b for r, b in zip(rows[e], base))} of {len(base)}" for e in engines) + " |")
 
 
+Frames = list[np.ndarray]
+
+
+def _backwards(frames: Frames, gt: Frames) -> tuple[Frames, Frames]:
+    """Played backwards from the last frame that shows an object (surf's last shows none)."""
+    last = max(i for i, g in enumerate(gt) if g.any())
+    return frames[last::-1], gt[last::-1]
+
+
+# Each keeps the human masks exact; frame 0 of the result is the one given.
+SEQUENCE_VARIANTS: dict[str, Callable[[Frames, Frames], tuple[Frames, Frames]]] = {
+    "as they are": lambda f, g: (f, g),
+    "played backwards (the last frame given)": _backwards,
+    "every second frame (twice the motion)": lambda f, g: (f[::2], g[::2]),
+    "mirrored": lambda f, g: ([mirror(x) for x in f], [mirror(x) for x in g]),
+    "half size (427x240)": lambda f, g: (
+        [resize_image(x, (427, 240)) for x in f], [resize_labels(x, (427, 240)) for x in g]),
+    "dull: 30% colour, 60% contrast": lambda f, g: ([dull(x) for x in f], g),
+    "JPEG quality 20": lambda f, g: ([jpeg(x, 20) for x in f], g),
+}
+
+
+def real_variants(engines: list[str], root: Path) -> None:
+    """Mean J&F of every engine on the real sequences changed as in ``SEQUENCE_VARIANTS``."""
+    clips = []
+    for name in sequences(root):
+        src = JpegFolder.of(frames_dir(root) / name)
+        ann = annotations_dir(root) / name
+        clips.append((name, [src[i] for i in range(len(src))], [read_label_png(ann / (f.stem + ".png")) for f in src.files]))
+    print("\n| real sequences | " + " | ".join(f"{e}: mean J&F (worst sequence)" for e in engines) + " |")
+    print("|---|" + "---:|" * len(engines))
+    for variant, change in SEQUENCE_VARIANTS.items():
+        cells = []
+        for e in engines:
+            scores = []
+            for name, frames, gt in clips:
+                f, g = change(frames, gt)
+                pred, _ = frame_times(e, f, g[0])
+                scores.append(score_sequence(name, pred, g))
+            worst = min(scores, key=lambda sc: sc.jf)
+            cells.append(f"{dataset_mean(scores)[2]:.3f} ({worst.name} {worst.jf:.3f})")
+        print(f"| {variant} | " + " | ".join(cells) + " |", flush=True)
+
+
 def quality(engines: list[str], compress: bool, size: tuple[int, int]) -> dict[str, list[SequenceScore]]:
     results: dict[str, list[SequenceScore]] = {e: [] for e in engines}
     for name, spec in BENCHMARK_SET.items():
@@ -152,10 +202,16 @@ def main() -> int:
     ap.add_argument("--no-synthetic", action="store_true")
     ap.add_argument("--no-quality", action="store_true", help="neither real nor synthetic")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--variants", action="store_true", help="only the real sequences, changed (see variants.py)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     cv2.setNumThreads(max(1, cv2.getNumThreads()))
     print(f"cv2 threads: {cv2.getNumThreads()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    if args.variants:
+        if not args.davis.is_dir():
+            raise SystemExit(f"no real sequences at {args.davis}: --variants needs them (--davis ROOT)")
+        real_variants(args.engines, args.davis)
+        return 0
     if not args.no_quality and not args.no_real:
         if args.davis.is_dir():
             real(args.engines, args.davis)
