@@ -180,9 +180,7 @@ def run_davis_720p(seg: ClassicSegmenter, stride: int, clicks: int = 5) -> Resul
     res = Result()
     for seq_dir in sorted((DAVIS / "JPEGImages").iterdir()):
         for image, truth in read_davis(seq_dir, stride):
-            big = cv2.resize(image, (1280, 720), interpolation=cv2.INTER_LINEAR)
-            mask = cv2.resize(truth.astype(np.uint8), (1280, 720), interpolation=cv2.INTER_NEAREST) > 0
-            evaluate(seg, big, mask, res, max_clicks=clicks)
+            evaluate(seg, *_resized(image, truth, (1280, 720)), res, max_clicks=clicks)
     return res
 
 

@@ -68,15 +68,19 @@ def frame_times(
 DAVIS = Path(__file__).resolve().parents[2] / "shared" / "davis16"
 
 
+def read_clip(root: Path, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A real sequence's frames and its human label maps."""
+    src = JpegFolder.of(frames_dir(root) / name)
+    ann = annotations_dir(root) / name
+    return [src[i] for i in range(len(src))], [read_label_png(ann / (f.stem + ".png")) for f in src.files]
+
+
 def real(engines: list[str], root: Path) -> None:
     """Per-sequence J, F, J&F and frames/s of every engine on real DAVIS sequences."""
     rows: dict[str, list[tuple[SequenceScore, float]]] = {e: [] for e in engines}
     names = sequences(root)
     for name in names:
-        frames_src = JpegFolder.of(frames_dir(root) / name)
-        frames = [frames_src[i] for i in range(len(frames_src))]
-        ann = annotations_dir(root) / name
-        gt = [read_label_png(ann / (f.stem + ".png")) for f in frames_src.files]
+        frames, gt = read_clip(root, name)
         for e in engines:
             t = time.perf_counter()
             pred, _ = frame_times(e, frames, gt[0])
@@ -123,11 +127,7 @@ SEQUENCE_VARIANTS: dict[str, Callable[[Frames, Frames], tuple[Frames, Frames]]] 
 
 def real_variants(engines: list[str], root: Path) -> None:
     """Mean J&F of every engine on the real sequences changed as in ``SEQUENCE_VARIANTS``."""
-    clips = []
-    for name in sequences(root):
-        src = JpegFolder.of(frames_dir(root) / name)
-        ann = annotations_dir(root) / name
-        clips.append((name, [src[i] for i in range(len(src))], [read_label_png(ann / (f.stem + ".png")) for f in src.files]))
+    clips = [(name, *read_clip(root, name)) for name in sequences(root)]
     print("\n| real sequences | " + " | ".join(f"{e}: mean J&F (worst sequence)" for e in engines) + " |")
     print("|---|" + "---:|" * len(engines))
     for variant, change in SEQUENCE_VARIANTS.items():
