@@ -9,9 +9,10 @@ by one graph cut per object:
    so fast objects are found), as signed-distance log-odds: settled deep inside and far
    outside, open on the outline, which the image decides;
 2. what it looks like: Lab colour histograms of the object and of the background
-   around it. The object's model mixes the frame a person gave with recent frames (it
-   adapts to light and pose without drifting to the background); the background's is
-   the ring around the object, which changes as the camera moves;
+   around it, with bins spread over the colours the clip has (a dull clip's colours
+   would share a few fixed bins). The object's model mixes the frame a person gave with
+   recent frames (it adapts to light and pose without drifting to the background); the
+   background's is the ring around the object, which changes as the camera moves;
 3. how it moves: with the object, or with its surroundings.
 
 A contrast-sensitive smoothness term (GrabCut's) snaps the cut to image edges
@@ -74,11 +75,34 @@ MODES = {
 }
 
 
-def lab_bins(rgb: np.ndarray) -> np.ndarray:
-    """Histogram bin index (int32) of every pixel's Lab colour."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
-    q = (lab.astype(np.int32) * BINS) >> 8
-    return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
+@dataclass(frozen=True, eq=False)
+class ColourBins:
+    """Maps Lab colours to histogram bins spread over the colours a video has.
+
+    Bins fixed over the whole Lab cube put a dull, dim or hazy clip into a handful of
+    bins that object and background share, and the colour evidence goes blind. Each
+    channel's bins span its 1st-99th percentile on the run's first frame instead, never
+    finer than one Lab level per bin (a flat channel is not magnified into noise); colours
+    outside fall into the end bins.
+    """
+
+    lut: np.ndarray  # uint8 (1, 256, 3): the bin of each Lab level, per channel
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> ColourBins:
+        lab: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).reshape(-1, 3)
+        lo, hi = np.percentile(lab, [1, 99], axis=0)
+        span = np.maximum(hi - lo, BINS)
+        low = ((lo + hi) / 2 - span / 2).astype(np.float32)
+        per_level = (BINS / span).astype(np.float32)
+        levels = np.arange(256, dtype=np.float32)[:, None]
+        bins = np.clip(((levels - low) * per_level).astype(np.int32), 0, BINS - 1)
+        return cls(bins.astype(np.uint8)[None])
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """Histogram bin index (int32) of every pixel's Lab colour."""
+        q = cv2.LUT(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), self.lut).astype(np.int32)
+        return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
 
 
 def histogram(bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -207,6 +231,7 @@ class _SegmentRun:
     objs: dict[int, _Object] = field(default_factory=dict)
     prev_gray: np.ndarray | None = None
     scale: float = 1.0
+    colours: ColourBins | None = None  # fixed on the run's first frame
 
     def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
         h, w = image.shape[:2]
@@ -214,7 +239,9 @@ class _SegmentRun:
             self.scale = min(1.0, self.cfg.max_side / max(h, w))
         img = self._work(image)
         gray = flow.to_gray(img)
-        bins = lab_bins(img)
+        if self.colours is None:
+            self.colours = ColourBins.of(img)
+        bins = self.colours(img)
         probs: dict[int, np.ndarray] = {}
         scores: dict[int, float] = {}
         locked: dict[int, tuple[np.ndarray, bool]] = {}
