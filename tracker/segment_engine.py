@@ -109,7 +109,9 @@ def histogram(bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Normalised colour histogram of the pixels, weighted (soft masks)."""
     counts = np.bincount(bins.ravel(), weights.ravel().astype(np.float64), BINS**3)
     # Spread each count over neighbouring colours: a colour seen once stands for its
-    # neighbours too (light and compression shift colours by a bin or two).
+    # neighbours too (light and compression shift colours by a bin or two). The blur of
+    # the (L, a*b) table spreads along L and b only; spreading along a as well was
+    # measured and not kept (docs/tracker.md, "The same sequences, changed").
     h = cv2.GaussianBlur(counts.reshape(BINS, BINS * BINS).astype(np.float32), (3, 3), 0).ravel()
     total = h.sum()
     return h / total if total > 0 else np.full(BINS**3, 1.0 / BINS**3, np.float32)
