@@ -17,7 +17,7 @@ from synthetic import texture
 
 from samvid.tracker.engines import make_engine
 from samvid.tracker.metrics import region_iou
-from samvid.tracker.segment_engine import BINS, ColourBins, SegmentEngine
+from samvid.tracker.segment_engine import BINS, ColourBins, SegmentEngine, motion_cue
 
 
 class BlobVideo:
@@ -120,6 +120,30 @@ def test_colour_bins_spread_over_the_colours_the_video_has() -> None:
     # A colour outside the first frame's range lands in an end bin, not out of range.
     edge = ColourBins.of(frame)(np.zeros((2, 2, 3), np.uint8))
     assert (edge >= 0).all() and (edge < BINS**3).all()
+
+
+def test_flow_smeared_past_the_outline_is_not_taken_for_the_objects_motion() -> None:
+    # A disk moving 6 px a frame over a still background. Dense flow is smooth across the
+    # outline (and DIS starts the ring around the object at the object's motion), so the
+    # background within a few pixels of the disk carries the disk's motion.
+    h, w = 120, 160
+    disk = ellipse(80, 60, 25, 25, (h, w))
+    outside = cv2.distanceTransform((~disk).astype(np.uint8), cv2.DIST_L2, 3)
+    back = np.zeros((h, w, 2), np.float32)
+    back[outside <= 4] = (-6.0, 0.0)
+    back = cv2.GaussianBlur(back, (0, 0), 2)
+    near, far = (outside > 0) & (outside <= 3), outside > 12
+
+    smeared = motion_cue(back, disk)
+    assert smeared[near].mean() > 0.2, "the smear should read as the object's motion here"
+    faded = motion_cue(back, disk, outline=8.0)
+    # It fades to nothing at the outline.
+    assert faded[near].mean() < 0.4 * smeared[near].mean()
+    assert abs(faded[(outside > 0) & (outside <= 1)]).max() < 0.15
+    # Inside the outline, and well beyond the fade, the cue is what it was.
+    np.testing.assert_array_equal(faded[disk], smeared[disk])
+    np.testing.assert_array_equal(faded[far], smeared[far])
+    assert smeared[disk].mean() > 0.5 and smeared[far].mean() < -0.5
 
 
 def test_an_object_that_splits_keeps_both_parts() -> None:
