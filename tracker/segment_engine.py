@@ -13,7 +13,7 @@ by one graph cut per object:
    would share a few fixed bins). The object's model mixes the frame a person gave with
    recent frames (it adapts to light and pose without drifting to the background); the
    background's is the ring around the object, which changes as the camera moves;
-3. how it moves: with the object, or with its surroundings (not heard just outside the
+3. how it moves: with the object, or with its surroundings (not counted just outside the
    outline, where the flow is smeared across it).
 
 A contrast-sensitive smoothness term (GrabCut's) snaps the cut to image edges
