@@ -92,6 +92,20 @@ def warp_backward(values: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
     )
 
 
+def unmatched(back: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Pixels of the current frame where the backward flow (current -> previous) and the
+    forward flow (previous -> current) do not undo each other: uncovered background,
+    parts moving faster than the flow follows, or simply flow that is wrong. The bound
+    is the usual one for a forward-backward check (Sundaram, Brox and Keutzer, 2010):
+    a squared mismatch over 1% of the two flows' squared lengths plus half a pixel."""
+    h, w = back.shape[:2]
+    xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    there = cv2.remap(forward, xx + back[..., 0], yy + back[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    mismatch = ((back + there) ** 2).sum(-1)
+    return mismatch > 0.01 * ((back**2).sum(-1) + (there**2).sum(-1)) + 0.5
+
+
 def warp_affine(values: np.ndarray, motion: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``values`` moved by the 2x3 ``motion`` onto an image of ``size`` = (H, W); bilinear."""
     h, w = size

@@ -16,6 +16,9 @@ by one graph cut per object:
 3. how it moves: with the object, or with its surroundings (not counted just outside the
    outline, where the flow is smeared across it).
 
+Where the flow there and back does not match (ground the object uncovers, a limb that
+moved faster than the flow followed), 1. and 3. count half: the flow is no witness there.
+
 A contrast-sensitive smoothness term (GrabCut's) snaps the cut to image edges
 (PyMaxflow). Nothing fixes the shape, so the mask can deform, grow, shrink and split.
 
@@ -68,6 +71,7 @@ class SegmentSettings:
     motion_fade: bool = True  # fade that cue outside the outline over the shape prior's ramp
     rigid: bool = True  # also align the given view rigidly; use it while it holds
     lock: float = 0.9  # ECC correlation above which the rigid alignment holds outright
+    unmatched: float = 0.5  # weight of the flow's evidence where forward and backward flow disagree (1: no check)
 
 
 MODES = {
@@ -400,11 +404,22 @@ class _SegmentRun:
             aligned = aligned[y0:y1, x0:x1]
             if locked or _contrast(colour, aligned, size) >= _contrast(colour, shape, size):
                 shape = aligned
-        prior = shape_prior(shape, sigma)
-        unary = self.cfg.prior_weight * prior + self.cfg.colour_weight * colour
+        flowed = np.zeros_like(colour)  # the flow's evidence: where it carried the mask, how it moves
         if self.cfg.motion_weight:
             fade = sigma if self.cfg.motion_fade else 0.0
-            unary += self.cfg.motion_weight * motion_cue(back, carried, fade)
+            flowed += self.cfg.motion_weight * motion_cue(back, carried, fade)
+        prior = self.cfg.prior_weight * shape_prior(shape, sigma)
+        if shape is carried:
+            flowed += prior
+            prior = np.zeros_like(prior)
+        if self.cfg.unmatched < 1:
+            # Where the flow back and forth does not match, it is no witness of where the
+            # object went or how it moves (the ground a running dog uncovers, a head that
+            # moved faster than the flow followed): colour has more say there.
+            forward = flow.dense_flow(self.prev_gray[y0:y1, x0:x1], gray[y0:y1, x0:x1], self.dis,
+                                      self._forward_guess(obj.mask[y0:y1, x0:x1], (dx, dy), size))
+            flowed[flow.unmatched(back, forward)] *= self.cfg.unmatched
+        unary = flowed + prior + self.cfg.colour_weight * colour
         if self.cfg.graph_cut:
             cut = graph_cut(img[y0:y1, x0:x1], unary, self.cfg.smoothness)
         else:
@@ -413,6 +428,13 @@ class _SegmentRun:
         crop = np.where(cut, 1 / (1 + np.exp(-np.clip(unary, -8, 8))), 0.0)
         prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
         return prob, region_iou(carried, cut)
+
+    @staticmethod
+    def _forward_guess(mask: np.ndarray, shift: tuple[float, float], size: float) -> np.ndarray:
+        """The forward flow's start: the object's shift on and around its last mask."""
+        guess = np.zeros((*mask.shape, 2), np.float32)
+        guess[_ring(mask, max(4, int(0.1 * size))) | mask] = shift
+        return guess
 
     def _shift(
         self, obj: _Object, gray: np.ndarray, box: tuple[int, int, int, int],

@@ -42,6 +42,27 @@ def test_dense_flow_takes_images_too_small_for_dis_and_measures_their_shift(pres
         assert np.median(inner, axis=0) == pytest.approx((2, 0), abs=0.5)
 
 
+def test_flows_that_undo_each_other_match_and_flows_that_do_not_are_flagged() -> None:
+    shift = np.zeros((40, 50, 2), np.float32)
+    shift[...] = (3.0, -1.0)
+    assert not flow.unmatched(-shift, shift).any()
+    assert flow.unmatched(shift, shift).all()
+
+
+def test_the_ground_a_moving_object_uncovers_has_no_matching_flow() -> None:
+    from tests.tracker.conftest import DiskVideo
+
+    video = DiskVideo(step=(8.0, 0.0))
+    a, b = flow.to_gray(video[0]), flow.to_gray(video[1])
+    method = flow.dis("medium")
+    flagged = flow.unmatched(flow.dense_flow(b, a, method), flow.dense_flow(a, b, method))
+    uncovered = video.mask(0) & ~video.mask(1)
+    anywhere = video.mask(0) | video.mask(1)
+    far = cv2.distanceTransform((~anywhere).astype(np.uint8), cv2.DIST_L2, 3) > 10
+    assert flagged[uncovered].mean() > 0.25, "the ground the disk left has no match on frame 0"
+    assert flagged[far].mean() < 0.02, "the still ground matches both ways"
+
+
 def test_similarity_fit_recovers_a_pure_translation() -> None:
     h, w = 60, 80
     f = np.zeros((h, w, 2), np.float32)
