@@ -151,7 +151,7 @@ def test_the_ground_a_fast_object_uncovers_is_not_kept_as_the_object(engine, flo
     # 14 px a frame on faded footage, where colour barely tells the blob from the ground.
     # The flow back from the ground the blob has just left points into the blob, and
     # when the flow's evidence was trusted there the mask kept a trail of that ground
-    # (IoU 0.86-0.94 with `flow`, from 0.77 with `flow-preview`).
+    # (IoU 0.86-0.97 with `flow`, from 0.77 with `flow-preview`).
     def shape(i, size):
         return ellipse(40 + 14 * i, 90, 20, 26, size)
 
