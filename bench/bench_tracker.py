@@ -117,6 +117,7 @@ SEQUENCE_VARIANTS: dict[str, Callable[[Frames, Frames], tuple[Frames, Frames]]] 
     "as they are": lambda f, g: (f, g),
     "played backwards (the last frame given)": _backwards,
     "every second frame (twice the motion)": lambda f, g: (f[::2], g[::2]),
+    "every third frame (three times the motion)": lambda f, g: (f[::3], g[::3]),
     "mirrored": lambda f, g: ([mirror(x) for x in f], [mirror(x) for x in g]),
     "half size (427x240)": lambda f, g: (
         [resize_image(x, (427, 240)) for x in f], [resize_labels(x, (427, 240)) for x in g]),
