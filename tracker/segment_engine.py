@@ -242,6 +242,18 @@ def _ring(mask: np.ndarray, width: int) -> np.ndarray:
     return (dist > 0) & (dist <= width)
 
 
+def _around(mask: np.ndarray, size: float) -> np.ndarray:
+    """``mask`` and a band around it a tenth of the object's ``size`` wide (at least 4 px)."""
+    return mask | _ring(mask, max(4, int(0.1 * size)))
+
+
+def _flow_start(where: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """An initial flow for DIS: ``shift`` at ``where``, zero elsewhere."""
+    start = np.zeros((*where.shape, 2), np.float32)
+    start[where] = shift
+    return start
+
+
 def _size(mask: np.ndarray) -> float:
     return float(np.sqrt(max(1, np.count_nonzero(mask))))
 
@@ -375,12 +387,10 @@ class _SegmentRun:
         # Backward flow (current -> previous), started where the object's last view best
         # matches (DIS alone loses parts that move tens of pixels a frame).
         dx, dy = self._shift(obj, gray, box, (vx, vy), margin)
-        init = np.zeros((y1 - y0, x1 - x0, 2), np.float32)
         moved = np.zeros(hw, np.uint8)
         moved[obj.mask] = 1
         moved = cv2.warpAffine(moved, flow.translation(dx, dy), (hw[1], hw[0]))
-        near = _ring(moved > 0, max(4, int(0.1 * size)))[y0:y1, x0:x1] | (moved[y0:y1, x0:x1] > 0)
-        init[near] = (-dx, -dy)
+        init = _flow_start(_around(moved > 0, size)[y0:y1, x0:x1], (-dx, -dy))
         back = flow.dense_flow(gray[y0:y1, x0:x1], self.prev_gray[y0:y1, x0:x1], self.dis, init)
         # Pull the previous mask from anywhere in the frame, not only inside the box.
         xx, yy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
@@ -404,22 +414,22 @@ class _SegmentRun:
             aligned = aligned[y0:y1, x0:x1]
             if locked or _contrast(colour, aligned, size) >= _contrast(colour, shape, size):
                 shape = aligned
-        flowed = np.zeros_like(colour)  # the flow's evidence: where it carried the mask, how it moves
+        prior = self.cfg.prior_weight * shape_prior(shape, sigma)
+        motion = np.zeros_like(prior)
         if self.cfg.motion_weight:
             fade = sigma if self.cfg.motion_fade else 0.0
-            flowed += self.cfg.motion_weight * motion_cue(back, carried, fade)
-        prior = self.cfg.prior_weight * shape_prior(shape, sigma)
-        if shape is carried:
-            flowed += prior
-            prior = np.zeros_like(prior)
+            motion = self.cfg.motion_weight * motion_cue(back, carried, fade)
         if self.cfg.unmatched < 1:
             # Where the flow back and forth does not match, it is no witness of where the
             # object went or how it moves (the ground a running dog uncovers, a head that
             # moved faster than the flow followed): colour has more say there.
-            forward = flow.dense_flow(self.prev_gray[y0:y1, x0:x1], gray[y0:y1, x0:x1], self.dis,
-                                      self._forward_guess(obj.mask[y0:y1, x0:x1], (dx, dy), size))
-            flowed[flow.unmatched(back, forward)] *= self.cfg.unmatched
-        unary = flowed + prior + self.cfg.colour_weight * colour
+            start = _flow_start(_around(obj.mask[y0:y1, x0:x1], size), (dx, dy))
+            forward = flow.dense_flow(self.prev_gray[y0:y1, x0:x1], gray[y0:y1, x0:x1], self.dis, start)
+            doubt = flow.unmatched(back, forward)
+            motion[doubt] *= self.cfg.unmatched
+            if shape is carried:  # the rigid witness's shape does not come from the flow
+                prior[doubt] *= self.cfg.unmatched
+        unary = prior + motion + self.cfg.colour_weight * colour
         if self.cfg.graph_cut:
             cut = graph_cut(img[y0:y1, x0:x1], unary, self.cfg.smoothness)
         else:
@@ -428,13 +438,6 @@ class _SegmentRun:
         crop = np.where(cut, 1 / (1 + np.exp(-np.clip(unary, -8, 8))), 0.0)
         prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
         return prob, region_iou(carried, cut)
-
-    @staticmethod
-    def _forward_guess(mask: np.ndarray, shift: tuple[float, float], size: float) -> np.ndarray:
-        """The forward flow's start: the object's shift on and around its last mask."""
-        guess = np.zeros((*mask.shape, 2), np.float32)
-        guess[_ring(mask, max(4, int(0.1 * size))) | mask] = shift
-        return guess
 
     def _shift(
         self, obj: _Object, gray: np.ndarray, box: tuple[int, int, int, int],
