@@ -25,10 +25,10 @@ A contrast-sensitive smoothness term (GrabCut's) snaps the cut to image edges
 The rigid engine runs alongside as a witness: while its alignment of the given view
 holds, its outline replaces the warped one in 1. (a rigid object keeps its outline
 instead of drifting; twins keep their identities; an object coming back into view is
-found again by its search).
+found again by its search, even where the mask has meanwhile settled on something else).
 
-An object is reported hidden only on evidence: its warped mask left the frame, or the
-cut keeps nothing of it. A frame's score is the weakest agreement of the warped mask and
+An object is reported hidden only on evidence: its warped mask left the frame, what the
+cut keeps let go of the frame's edge it was leaving by, or the cut keeps nothing of it. A frame's score is the weakest agreement of the warped mask and
 the cut on the way to it from the frame a person gave (or where the object came back
 into view): each mask is built on the one before, so a step where tracking slipped
 spoils every frame after it, and a later step that agrees again does not repair it.
@@ -283,7 +283,8 @@ class _SegmentRun:
         if self.rigid is not None:
             for o, r in self.rigid.step(index, image, given).items():
                 robj = self.rigid.objs[o]
-                if o not in given and r.visible and (robj.confirmed or robj.lock >= self.cfg.lock):
+                hidden = o in self.objs and not self.objs[o].mask.any()
+                if o not in given and r.visible and (robj.confirmed or robj.lock >= self.cfg.lock or hidden):
                     locked[o] = (self._work_mask(r.mask), robj.lock >= self.cfg.lock)
         for o, obj in self.objs.items():
             if o in given or self.prev_gray is None:
@@ -305,6 +306,8 @@ class _SegmentRun:
                 out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
                 continue
             m = _clean(owner == o)
+            if _left_by_edge(obj.mask, m):
+                m = np.zeros_like(m)
             self._learn(o, m, bins, given=False)
             full = self._full(m, (h, w))
             seen = bool(full.any())
@@ -377,6 +380,8 @@ class _SegmentRun:
             if rigid is None:
                 return None  # hidden, and the rigid search has not found it again
             obj.mask = rigid[0]  # found again
+        elif rigid is not None and self._found_elsewhere(obj, rigid[0], bins):
+            obj.mask = rigid[0]
         hw = gray.shape
         box = bbox(obj.mask)
         assert box is not None
@@ -439,6 +444,15 @@ class _SegmentRun:
         prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
         return prob, region_iou(carried, cut)
 
+    def _found_elsewhere(self, obj: _Object, aligned: np.ndarray, bins: np.ndarray) -> bool:
+        """Whether the rigid search found the object away from its tracked mask and
+        that place looks more like the object: it came back into view while the mask
+        held on to a scrap of ground where it left."""
+        if not aligned.any() or (aligned & obj.mask).any():
+            return False
+        fg, bg = obj.fg(self.cfg.given_share), obj.bg
+        return _stands_out(fg, bg, bins, aligned) > _stands_out(fg, bg, bins, obj.mask)
+
     def _shift(
         self, obj: _Object, gray: np.ndarray, box: tuple[int, int, int, int],
         velocity: tuple[float, float], margin: int,
@@ -464,6 +478,34 @@ def _contrast(colour: np.ndarray, shape: np.ndarray, size: float) -> float:
     band = _ring(shape, max(3, int(0.15 * size)))
     outside = float(colour[band].mean()) if band.any() else 0.0
     return float(colour[shape].mean()) - outside
+
+
+def _edges(mask: np.ndarray) -> tuple[bool, bool, bool, bool]:
+    """Whether ``mask`` touches the frame's left, top, right and bottom edges."""
+    return bool(mask[:, 0].any()), bool(mask[0].any()), bool(mask[:, -1].any()), bool(mask[-1].any())
+
+
+def _left_by_edge(before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether an object crossing the frame's edge has left: what the cut keeps has let
+    go of every edge it was crossing, and shrunk. An object in view does not let go of
+    the edge while it shrinks (its visible part ends there); what stays behind is a
+    scrap of ground that the shape prior holds on to."""
+    was = _edges(before)
+    if not any(was) or not after.any():
+        return False
+    now = _edges(after)
+    return not any(a and b for a, b in zip(was, now)) and after.sum() < 0.5 * before.sum()
+
+
+def _stands_out(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray, shape: np.ndarray) -> float:
+    """``_contrast`` of ``shape`` on its own crop of the frame."""
+    size = _size(shape)
+    box = bbox(shape)
+    assert box is not None
+    x0, y0, x1, y1 = grow_box(box, max(3, int(0.15 * size)) + 1, shape.shape)
+    b = bins[y0:y1, x0:x1]
+    colour = np.clip(np.log((fg[b] + 1e-5) / (bg[b] + 1e-5)), -4, 4)
+    return _contrast(colour, shape[y0:y1, x0:x1], size)
 
 
 def _mix(old: np.ndarray, new: np.ndarray, a: float) -> np.ndarray:

@@ -160,6 +160,21 @@ def test_the_ground_a_fast_object_uncovers_is_not_kept_as_the_object(engine, flo
         assert region_iou(fm.mask_of(1), video.mask(fm.frame)) >= floor, f"frame {fm.frame}"
 
 
+@pytest.mark.parametrize("start", [-10, 230], ids=["from-the-left", "from-the-right"])
+def test_an_object_coming_into_view_across_the_frames_edge_is_followed(start) -> None:
+    # A mask that lets go of the frame's edge while it shrinks is taken for a scrap of
+    # ground left behind by an object that has gone; one coming into view grows instead.
+    step = 5 if start < 0 else -5
+
+    def shape(i, size):
+        return ellipse(start + step * i, 90, 28, 24, size)
+
+    video = BlobVideo(shape, 14)
+    for fm in track("flow", video):
+        iou = region_iou(fm.mask_of(1), video.mask(fm.frame))
+        assert fm.visible[0] and iou > 0.85, f"frame {fm.frame}: IoU {iou:.2f}"
+
+
 def test_an_object_that_splits_keeps_both_parts() -> None:
     # Two lobes joined by a neck that thins away from frame 4; the lobes drift apart.
     def shape(i, size):
