@@ -445,10 +445,11 @@ class _SegmentRun:
         return prob, region_iou(carried, cut)
 
     def _found_elsewhere(self, obj: _Object, aligned: np.ndarray, bins: np.ndarray) -> bool:
-        """Whether the rigid search found the object away from its tracked mask and
-        that place looks more like the object: it came back into view while the mask
-        held on to a scrap of ground where it left."""
-        if not aligned.any() or (aligned & obj.mask).any():
+        """Whether the rigid search found the object away from its tracked mask, the
+        mask is under half the object's size there, and that place looks more like the
+        object: it came back into view while the mask held on to a scrap of ground
+        where it left."""
+        if not aligned.any() or (aligned & obj.mask).any() or obj.mask.sum() >= 0.5 * aligned.sum():
             return False
         fg, bg = obj.fg(self.cfg.given_share), obj.bg
         return _stands_out(fg, bg, bins, aligned) > _stands_out(fg, bg, bins, obj.mask)
