@@ -70,7 +70,7 @@ class SegmentSettings:
     motion_weight: float = 1.0  # weight of "moves like the object, not like its surroundings"
     motion_fade: bool = True  # fade that cue outside the outline over the shape prior's ramp
     rigid: bool = True  # also align the given view rigidly; use it while it holds
-    lock: float = 0.9  # ECC correlation above which the rigid alignment holds outright
+    lock: float = 0.9  # ECC correlation above which the rigid alignment holds outright (if it stands out at all)
     unmatched: float = 0.5  # weight of the flow's evidence where forward and backward flow disagree (1: no check)
 
 
@@ -417,7 +417,10 @@ class _SegmentRun:
             # stands out from its surroundings at least as well as the warped one.
             aligned, locked = rigid
             aligned = aligned[y0:y1, x0:x1]
-            if locked or _contrast(colour, aligned, size) >= _contrast(colour, shape, size):
+            fit = _contrast(colour, aligned, size)
+            # A lock is no witness on a shape that looks less like the object than its
+            # surroundings do (ECC can lock on a sliver of low-contrast footage).
+            if (locked and fit > 0) or fit >= _contrast(colour, shape, size):
                 shape = aligned
         prior = self.cfg.prior_weight * shape_prior(shape, sigma)
         motion = np.zeros_like(prior)

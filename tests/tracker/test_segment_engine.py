@@ -313,3 +313,24 @@ def test_on_real_video_the_default_engine_beats_copying_the_first_mask(davis16, 
         assert len(pred) == len(frames) and all(p.any() for p in pred), "the object is in view throughout"
         scores[name] = score_sequence(sequence, pred, gt).jf
     assert scores["flow"] > scores["copy"] + 0.2, scores
+
+
+def test_on_dull_real_video_a_rigid_lock_on_a_sliver_does_not_replace_the_player(davis16) -> None:
+    # Tennis at 30% colour and 60% contrast. On frame 23 ECC locked the player's given
+    # view onto a 1,700 px sliver that looked less like him than the court around it;
+    # the lock made that sliver the shape prior, and the player was lost from there on
+    # (IoU 0.29, then under 0.1 on every later frame).
+    from variants import dull
+
+    from samvid.tracker.davis import JpegFolder
+    from samvid.tracker.masks import read_label_png
+
+    source = JpegFolder.of(davis16 / "JPEGImages" / "tennis")
+    frames = [dull(source[i]) for i in range(36)]
+    truth = [read_label_png(davis16 / "Annotations" / "tennis" / (f.stem + ".png")) == 1 for f in source.files[:36]]
+    engine = make_engine("flow")
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, truth[0])
+    for fm in engine.propagate(state):
+        iou = region_iou(fm.mask_of(1), truth[fm.frame])
+        assert iou > 0.5, f"frame {fm.frame}: IoU {iou:.2f}"
