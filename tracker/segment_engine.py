@@ -28,10 +28,11 @@ instead of drifting; twins keep their identities; an object coming back into vie
 found again by its search, even where the mask has meanwhile settled on something else).
 
 An object is reported hidden only on evidence: its warped mask left the frame, what the
-cut keeps let go of the frame's edge it was leaving by, or the cut keeps nothing of it. A frame's score is the weakest agreement of the warped mask and
-the cut on the way to it from the frame a person gave (or where the object came back
-into view): each mask is built on the one before, so a step where tracking slipped
-spoils every frame after it, and a later step that agrees again does not repair it.
+cut keeps let go of the frame's edge it was leaving by, or the cut keeps nothing of it.
+A frame's score is the weakest agreement of the warped mask and the cut on the way to it
+from the frame a person gave (or where the object came back into view): each mask is
+built on the one before, so a step where tracking slipped spoils every frame after it,
+and a later step that agrees again does not repair it.
 docs/tracker.md has the measurements.
 """
 
@@ -133,6 +134,12 @@ def soft(mask: np.ndarray, sigma: float) -> np.ndarray:
         return m
     k = int(3 * sigma) * 2 + 1
     return cv2.GaussianBlur(m, (k, k), sigma)
+
+
+def colour_odds(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Log-odds of "object" from the colour histograms ``fg`` and ``bg`` at each pixel's
+    colour bin, within +-4 (a colour one model has never seen is not infinitely sure)."""
+    return np.clip(np.log((fg[bins] + 1e-5) / (bg[bins] + 1e-5)), -4, 4)
 
 
 def shape_prior(mask: np.ndarray, sigma: float, strength: float = 4.0) -> np.ndarray:
@@ -406,9 +413,7 @@ class _SegmentRun:
             return None  # it left the frame
         sigma = self.cfg.blur * size
         fg, bg = obj.fg(self.cfg.given_share), obj.bg
-        b = bins[y0:y1, x0:x1]
-        colour = np.log((fg[b] + 1e-5) / (bg[b] + 1e-5))
-        colour = np.clip(colour, -4, 4)
+        colour = colour_odds(fg, bg, bins[y0:y1, x0:x1])
         carried = warped >= 0.5  # the previous mask, where the flow carries it
         shape = carried
         if rigid is not None:
@@ -491,9 +496,9 @@ def _edges(mask: np.ndarray) -> tuple[bool, bool, bool, bool]:
 
 def _left_by_edge(before: np.ndarray, after: np.ndarray) -> bool:
     """Whether an object crossing the frame's edge has left: what the cut keeps has let
-    go of every edge it was crossing, and shrunk. An object in view does not let go of
-    the edge while it shrinks (its visible part ends there); what stays behind is a
-    scrap of ground that the shape prior holds on to."""
+    go of every edge it was crossing, and shrunk to under half in one frame. An object
+    in view does not let go of the edge while it shrinks (its visible part ends there);
+    what stays behind is a scrap of ground that the shape prior holds on to."""
     was = _edges(before)
     if not any(was) or not after.any():
         return False
@@ -507,9 +512,7 @@ def _stands_out(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray, shape: np.ndar
     box = bbox(shape)
     assert box is not None
     x0, y0, x1, y1 = grow_box(box, max(3, int(0.15 * size)) + 1, shape.shape)
-    b = bins[y0:y1, x0:x1]
-    colour = np.clip(np.log((fg[b] + 1e-5) / (bg[b] + 1e-5)), -4, 4)
-    return _contrast(colour, shape[y0:y1, x0:x1], size)
+    return _contrast(colour_odds(fg, bg, bins[y0:y1, x0:x1]), shape[y0:y1, x0:x1], size)
 
 
 def _mix(old: np.ndarray, new: np.ndarray, a: float) -> np.ndarray:
