@@ -479,12 +479,17 @@ class _SegmentRun:
         return float(found[0] + sx0 - x0), float(found[1] + sy0 - y0)
 
 
+def _band_width(size: float) -> int:
+    """Width of the band around a shape that ``_contrast`` compares it with."""
+    return max(3, int(0.15 * size))
+
+
 def _contrast(colour: np.ndarray, shape: np.ndarray, size: float) -> float:
     """How much more object-like (colour log-odds) ``shape`` is inside than in a band
     around it: the better a shape hypothesis fits the image, the higher."""
     if not shape.any():
         return -np.inf
-    band = _ring(shape, max(3, int(0.15 * size)))
+    band = _ring(shape, _band_width(size))
     outside = float(colour[band].mean()) if band.any() else 0.0
     return float(colour[shape].mean()) - outside
 
@@ -511,7 +516,7 @@ def _stands_out(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray, shape: np.ndar
     size = _size(shape)
     box = bbox(shape)
     assert box is not None
-    x0, y0, x1, y1 = grow_box(box, max(3, int(0.15 * size)) + 1, shape.shape)
+    x0, y0, x1, y1 = grow_box(box, _band_width(size) + 1, shape.shape)  # room for the band
     return _contrast(colour_odds(fg, bg, bins[y0:y1, x0:x1]), shape[y0:y1, x0:x1], size)
 
 
