@@ -1,4 +1,4 @@
-"""A weight-free segmenter: OpenCV GrabCut seeded from the box and the clicks.
+"""A weight-free segmenter: GrabCut seeded from the box and the clicks.
 
 It lets samvid run offline with no SAM weights, and lets tests assert real mask
 content. A prompt is read as an annotator builds it, in order:
@@ -115,7 +115,7 @@ class ClassicSettings:
 class ClassicSegmenter(Segmenter):
     """GrabCut at reduced size + edge-aware upsampling; see the module docstring."""
 
-    version = "samvid-classic-grabcut-3"
+    version = "samvid-classic-grabcut-4"
     supports_everything = False
 
     def __init__(self, settings: ClassicSettings | None = None) -> None:
@@ -240,12 +240,11 @@ class ClassicSegmenter(Segmenter):
         radius = max(1.0, cfg.click_radius * max(sw, sh))
         for (x, y), lab in hard:
             disk(gc, ((x - x0) * sx, (y - y0) * sy), radius, cv2.GC_FGD if lab else cv2.GC_BGD)
-        start = gc.copy()  # GrabCut rewrites its labels
         fg = grabcut(small, gc, cfg.iterations)
         local = [(x - x0, y - y0) for (x, y), lab in hard if lab == 1]
         positives = len(local)  # before the tightness seeds join them
         if tight is not None:
-            fg, seeds = self._tighten(small, start, fg, (c0, r0, c1, r1), tight, radius)
+            fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius)
             local += [(x / sx, y / sy) for x, y in seeds]
         if positives and _found_nothing(fg, positives, radius):
             # Nothing beyond the clicks' own disks: no object found. The histograms

@@ -7,13 +7,12 @@ and the colour-separation score.
 
 from __future__ import annotations
 
-import logging
 import math
 
 import cv2
 import numpy as np
 
-log = logging.getLogger(__name__)
+from samvid.models.grabcut import grabcut as own_grabcut
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in whole pixels, x1/y1 exclusive
 Point = tuple[float, float]
@@ -68,20 +67,14 @@ def is_flat(image: np.ndarray) -> bool:
 def grabcut(image: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray:
     """GrabCut on ``image`` from the label map ``gc`` (cv2.GC_*); returns the object mask.
 
-    Deterministic: GrabCut seeds its k-means from OpenCV's thread-local RNG, which
-    is reseeded first, so the same prompt always gives the same mask. Without
-    samples of both sides, or on one flat colour, the labels are returned as given.
+    samvid's own GrabCut (``samvid.models.grabcut``: OpenCV's, with a weaker edge
+    term for working-size crops). Deterministic. Without samples of both sides, or
+    on one flat colour, the labels are returned as given.
     """
     prior = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
     if min(np.count_nonzero(prior), np.count_nonzero(~prior)) < 10 or is_flat(image):
         return prior
-    try:
-        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        cv2.setRNGSeed(0)
-        cv2.grabCut(image, gc, (0, 0, 0, 0), bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
-    except cv2.error as exc:  # degenerate colours
-        log.warning("GrabCut failed (%s); keeping the initial labels", exc)
-    return np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    return own_grabcut(image, prior, np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD)), iterations)
 
 
 def guided_coefficients(
