@@ -45,12 +45,13 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
     # beyond that already fixes its side: capping it there changes no cut, keeps the
     # integer capacities small, and makes a hard label just such a difference.
     hard_cost = 8 * smoothness + 1
+    hard_excess = np.where(fg.ravel()[hard], -hard_cost, hard_cost)
     for _ in range(iterations):
         if labels.all() or not labels.any():
             break  # the last cut took every pixel to one side: no colours left to learn from
         models = _refit(moments[labels], models[0]), _refit(moments[~labels], models[1])
         excess = np.clip(_cost(moments, models[0]) - _cost(moments, models[1]), -hard_cost, hard_cost)
-        excess[hard] = np.where(fg.ravel()[hard], -hard_cost, hard_cost)
+        excess[hard] = hard_excess
         labels = _cut(links, excess.reshape(h, w)).ravel()
     return labels.reshape(h, w)
 

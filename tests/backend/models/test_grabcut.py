@@ -86,4 +86,3 @@ def test_a_cut_that_empties_one_side_ends_there_without_nan() -> None:
         warnings.simplefilter("error")
         mask = grabcut(image, start, hard, 3)
     assert not mask.any()
-
