@@ -293,6 +293,44 @@ def find_template(
     return x * step, y * step, float(score)
 
 
+def template_core(mask: np.ndarray) -> np.ndarray:
+    """The mask without its rim, what a template match compares: a blurred or
+    anti-aliased edge mixes in whatever is behind the object, which changes as it moves
+    and spoils the match."""
+    k = max(3, min(mask.shape) // 8) | 1
+    core = cv2.erode(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    return core if core.sum() >= 0.25 * mask.sum() else mask
+
+
+def find_again(
+    image: np.ndarray, template: np.ndarray, template_mask: np.ndarray, accept: float
+) -> tuple[int, int, float] | None:
+    """Where an object that was out of sight is back in ``image``: its masked view
+    ``template`` matched over the whole frame, else (an object coming back across an
+    edge, half of it in view) the half of it that would be inside, placed so that the
+    whole crosses that edge. (x, y) of the template's top-left corner (it may lie
+    outside the frame) and the correlation; None when no match reaches ``accept``."""
+    found = find_template(image, template, template_mask)
+    if found is not None and found[2] >= accept:
+        return found
+    th, tw = template.shape
+    h, w = image.shape
+    best = None
+    #             template part                  its offset in the template
+    for part, (dx, dy) in (((slice(None), slice(0, tw // 2)), (0, 0)),  # entering from the right
+                           ((slice(None), slice(tw // 2, tw)), (tw // 2, 0)),  # from the left
+                           ((slice(0, th // 2), slice(None)), (0, 0)),  # from the bottom
+                           ((slice(th // 2, th), slice(None)), (0, th // 2))):  # from the top
+        half = find_template(image, template[part], template_mask[part])
+        if half is None:
+            continue
+        x, y = half[0] - dx, half[1] - dy
+        crosses = x < 0 or y < 0 or x + tw > w or y + th > h
+        if crosses and (best is None or half[2] > best[2]):
+            best = (x, y, half[2])
+    return best if best is not None and best[2] >= accept else None
+
+
 def masked_correlation(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """OpenCV's ``TM_CCOEFF_NORMED`` with a ``mask`` (float32 arrays), -1 where undefined.
 

@@ -90,7 +90,7 @@ def _reference(gray: np.ndarray, rgb_blur: np.ndarray, mask: np.ndarray) -> _Obj
         gray[y0:y1, x0:x1].astype(np.float32),
         rgb_blur[y0:y1, x0:x1].astype(np.float32),
         crop,
-        _core(crop >= 0.5),
+        flow.template_core(crop >= 0.5),
         flow.translation(x0, y0),
     )
 
@@ -361,10 +361,8 @@ class _FlowRun:
         return bool((shape & others).sum() > 0.5 * max(1, shape.sum()))
 
     def _redetect(self, obj: _Obj, gray: np.ndarray, oid: int) -> None:
-        found = flow.find_template(gray, obj.ref_gray, obj.ref_core)
-        if found is None or found[2] < self.cfg.match_accept:
-            found = self._find_entering(obj, gray)
-        if found is None or found[2] < self.cfg.match_accept:
+        found = flow.find_again(gray, obj.ref_gray, obj.ref_core, self.cfg.match_accept)
+        if found is None:
             return
         x, y, _ = found
         motion = flow.translation(x, y)
@@ -377,26 +375,6 @@ class _FlowRun:
         log.debug("object %d re-acquired at (%d, %d), score %.2f", oid, x, y, found[2])
         obj.motion, obj.lost = motion, False
         obj.velocity = flow.translation(0, 0)
-
-    def _find_entering(self, obj: _Obj, gray: np.ndarray) -> tuple[int, int, float] | None:
-        """An object coming back across an edge, half of it in view: match the half of
-        its reference that would be inside; the whole placement must cross that edge."""
-        th, tw = obj.ref_gray.shape
-        h, w = gray.shape
-        best = None
-        #             template part                  its offset in the reference
-        for part, (dx, dy) in (((slice(None), slice(0, tw // 2)), (0, 0)),  # entering from the right
-                               ((slice(None), slice(tw // 2, tw)), (tw // 2, 0)),  # from the left
-                               ((slice(0, th // 2), slice(None)), (0, 0)),  # from the bottom
-                               ((slice(th // 2, th), slice(None)), (0, th // 2))):  # from the top
-            found = flow.find_template(gray, obj.ref_gray[part], obj.ref_core[part])
-            if found is None:
-                continue
-            x, y = found[0] - dx, found[1] - dy
-            crosses = x < 0 or y < 0 or x + tw > w or y + th > h
-            if crosses and (best is None or found[2] > best[2]):
-                best = (x, y, found[2])
-        return best
 
     def _result(
         self, image: np.ndarray, vis: np.ndarray | None, score: float, full_hw: tuple[int, int]
@@ -456,11 +434,3 @@ def _inside(motion: np.ndarray, crop_hw: tuple[int, int], frame_hw: tuple[int, i
     pts = flow.apply(motion, np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float32))
     fh, fw = frame_hw
     return bool((pts[:, 0] >= 0).all() and (pts[:, 0] <= fw).all() and (pts[:, 1] >= 0).all() and (pts[:, 1] <= fh).all())
-
-
-def _core(mask: np.ndarray) -> np.ndarray:
-    """The mask without its rim: a blurred or anti-aliased edge mixes in whatever is
-    behind the object, which changes as it moves and spoils a template match."""
-    k = max(3, min(mask.shape) // 8) | 1
-    core = cv2.erode(mask.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
-    return core if core.sum() >= 0.25 * mask.sum() else mask

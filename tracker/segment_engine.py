@@ -26,6 +26,9 @@ The rigid engine runs alongside as a witness: while its alignment of the given v
 holds, its outline replaces the warped one in 1. (a rigid object keeps its outline
 instead of drifting; twins keep their identities; an object coming back into view is
 found again by its search, even where the mask has meanwhile settled on something else).
+The preview runs without the witness for speed, and only searches: while an object is
+hidden or its mask is under half its given size, its given view is looked for over the
+whole frame (``flow.find_again``), and a find counts as the witness's would.
 
 An object is reported hidden only on evidence: its warped mask left the frame, what the
 cut keeps let go of the frame's edge it was leaving by, or the cut keeps nothing of it.
@@ -214,6 +217,30 @@ def grow_box(
     return max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
 
 
+@dataclass(frozen=True)
+class _View:
+    """An object as a person gave it, to find it again where no rigid witness runs."""
+
+    gray: np.ndarray  # float32 crop of the frame around the mask (working resolution)
+    mask: np.ndarray  # bool crop
+    core: np.ndarray  # the mask without its rim (``flow.template_core``)
+
+    @classmethod
+    def of(cls, gray: np.ndarray, mask: np.ndarray) -> _View:
+        x0, y0, x1, y1 = grow_box(bbox(mask) or (0, 0, 1, 1), 6, mask.shape)
+        crop = mask[y0:y1, x0:x1]
+        return cls(gray[y0:y1, x0:x1].astype(np.float32), crop, flow.template_core(crop))
+
+    def placed(self, x: int, y: int, hw: tuple[int, int]) -> np.ndarray:
+        """The mask with its crop's top-left corner at (x, y) of a frame, cut by the frame."""
+        out = np.zeros(hw, bool)
+        th, tw = self.mask.shape
+        fx0, fy0, fx1, fy1 = max(0, x), max(0, y), min(hw[1], x + tw), min(hw[0], y + th)
+        if fx1 > fx0 and fy1 > fy0:
+            out[fy0:fy1, fx0:fx1] = self.mask[fy0 - y:fy1 - y, fx0 - x:fx1 - x]
+        return out
+
+
 @dataclass
 class _Object:
     mask: np.ndarray  # bool, working resolution, last frame (may be empty when hidden)
@@ -222,6 +249,7 @@ class _Object:
     bg: np.ndarray  # running colour histogram of the background around it
     velocity: tuple[float, float] = (0.0, 0.0)  # px/frame, of its centroid
     trust: float = 1.0  # the weakest step agreement since it was given or came into view
+    view: _View | None = None  # set where no rigid witness runs (preview)
 
     def fg(self, share: float) -> np.ndarray:
         return share * self.fg_given + (1 - share) * self.fg_recent
@@ -293,6 +321,10 @@ class _SegmentRun:
                 hidden = o in self.objs and not self.objs[o].mask.any()
                 if o not in given and r.visible and (robj.confirmed or robj.lock >= self.cfg.lock or hidden):
                     locked[o] = (self._work_mask(r.mask), robj.lock >= self.cfg.lock)
+        if self.rigid is None and self.prev_gray is not None:
+            for o in self.objs:
+                if o not in given and (found := self._find_again(o, gray)) is not None:
+                    locked[o] = (found, False)
         for o, obj in self.objs.items():
             if o in given or self.prev_gray is None:
                 continue
@@ -305,6 +337,8 @@ class _SegmentRun:
             if o in given:
                 m = self._work_mask(given[o])
                 self._learn(o, m, bins, given=True)
+                if self.rigid is None and m.any():
+                    self.objs[o].view = _View.of(gray, m)
                 out[o] = ObjectResult(given[o], 1.0, True)
                 continue
             obj = self.objs[o]
@@ -451,6 +485,22 @@ class _SegmentRun:
         crop = np.where(cut, 1 / (1 + np.exp(-np.clip(unary, -8, 8))), 0.0)
         prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
         return prob, region_iou(carried, cut)
+
+    def _find_again(self, o: int, gray: np.ndarray) -> np.ndarray | None:
+        """Where the object is, by its given view matched over the whole frame, while it is
+        hidden or its mask is under half its given size (a scrap of ground it left behind):
+        the rigid witness's search, for the engine that runs without the witness. None
+        when no match is good enough, or the match sits mostly on another tracked object
+        (a twin)."""
+        obj = self.objs[o]
+        if obj.view is None or obj.mask.sum() >= 0.5 * obj.view.mask.sum():
+            return None
+        found = flow.find_again(gray, obj.view.gray, obj.view.core, RIGID_MODES["preview"].match_accept)
+        if found is None:
+            return None
+        shape = obj.view.placed(found[0], found[1], gray.shape)
+        others = sum((p.mask & shape).sum() for k, p in self.objs.items() if k != o)
+        return shape if shape.any() and others <= 0.5 * shape.sum() else None
 
     def _found_elsewhere(self, obj: _Object, aligned: np.ndarray, bins: np.ndarray) -> bool:
         """Whether the rigid search found the object away from its tracked mask, the

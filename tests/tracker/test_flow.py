@@ -153,3 +153,25 @@ def test_a_flat_window_is_no_match_and_the_object_is_still_found() -> None:
     scores = flow.masked_correlation(image, template, mask)
     assert (scores[:10, :40] == -1.0).all()
     assert flow.find_template(image, template, mask > 0, step=1) == (120, 60, pytest.approx(1.0, abs=1e-4))
+
+
+def test_an_object_back_in_full_view_is_found_where_it_is() -> None:
+    image = _texture(120, 200, 3)
+    view = _texture(30, 40, 4)
+    image[50:80, 100:140] = view
+    core = np.ones((30, 40), bool)
+    assert flow.find_again(image, view, core, accept=0.6) == (100, 50, pytest.approx(1.0, abs=1e-3))
+
+
+def test_an_object_half_back_across_the_right_edge_is_placed_across_it() -> None:
+    image = _texture(120, 200, 5)
+    view = _texture(30, 40, 6)
+    image[50:80, 180:200] = view[:, :20]  # its left half came back in on the right
+    x, y, score = flow.find_again(image, view, np.ones((30, 40), bool), accept=0.6)
+    assert (x, y) == (180, 50) and score > 0.99
+
+
+def test_an_object_that_is_not_back_is_not_found() -> None:
+    image = _texture(120, 200, 7)
+    view = _texture(30, 40, 8)  # nowhere in the image
+    assert flow.find_again(image, view, np.ones((30, 40), bool), accept=0.6) is None

@@ -86,3 +86,26 @@ def test_preview_follows_an_object_growing_fast_at_720p() -> None:
     for fm in engine.propagate(state):
         iou = region_iou(fm.masks[0], video.labels(fm.frame) == 1)
         assert iou > 0.9, f"frame {fm.frame}: IoU {iou:.2f}"
+
+
+@pytest.mark.parametrize(("sequence", "hidden", "back_after"), [("exit_return", 1, 2), ("crossing", 3, 3)])
+def test_preview_finds_an_object_again_once_it_is_back_in_view(sequence, hidden, back_after) -> None:
+    # `flow-preview` runs without the rigid witness, whose search is how `flow` finds an
+    # object again: it lost the object for good once it had left the frame or been hidden
+    # behind another (exit_return J&F 0.58, crossing 0.78).
+    video = SyntheticVideo(BENCHMARK_SET[sequence])
+    frames = [as_jpeg(video[i]) for i in range(len(video))]
+    engine = make_engine("flow-preview")
+    state = engine.init_state(frames)
+    for o, m in masks_of(video.labels(0)).items():
+        engine.add_mask(state, 0, o, m)
+    full = int((video.labels(0) == hidden).sum())
+    gone, back, checked = False, 0, 0
+    for fm in engine.propagate(state):
+        truth = video.labels(fm.frame) == hidden
+        gone = gone or truth.sum() < 0.1 * full
+        back = back + 1 if gone and truth.sum() > 0.6 * full else 0
+        if back > back_after:  # more than half of it in view for a few frames
+            assert region_iou(fm.masks[fm.object_ids.index(hidden)], truth) > 0.75, f"frame {fm.frame}: not found again"
+            checked += 1
+    assert checked >= 5
