@@ -250,6 +250,9 @@ class _Object:
     velocity: tuple[float, float] = (0.0, 0.0)  # px/frame, of its centroid
     trust: float = 1.0  # the weakest step agreement since it was given or came into view
     view: _View | None = None  # set where no rigid witness runs (preview)
+    # How far the mask reached into the frame from each edge it touches (left, top,
+    # right, bottom) on the frame it began touching it; 0 where it does not touch.
+    crossing: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def fg(self, share: float) -> np.ndarray:
         return share * self.fg_given + (1 - share) * self.fg_recent
@@ -347,8 +350,9 @@ class _SegmentRun:
                 out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
                 continue
             m = _clean(owner == o)
-            if _left_by_edge(obj.mask, m):
+            if _left_by_edge(obj.mask, m, obj.crossing):
                 m = np.zeros_like(m)
+            obj.crossing = _crossing(obj.crossing, m)
             self._learn(o, m, bins, given=False)
             full = self._full(m, (h, w))
             seen = bool(full.any())
@@ -549,16 +553,42 @@ def _edges(mask: np.ndarray) -> tuple[bool, bool, bool, bool]:
     return bool(mask[:, 0].any()), bool(mask[0].any()), bool(mask[:, -1].any()), bool(mask[-1].any())
 
 
-def _left_by_edge(before: np.ndarray, after: np.ndarray) -> bool:
+def _reach(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """How far ``mask`` reaches into the frame from its left, top, right and bottom edges."""
+    box = bbox(mask)
+    if box is None:
+        return 0, 0, 0, 0
+    x0, y0, x1, y1 = box
+    h, w = mask.shape
+    return x1, y1, w - x0, h - y0
+
+
+def _crossing(before: tuple[int, int, int, int], mask: np.ndarray) -> tuple[int, int, int, int]:
+    """For each edge ``mask`` touches, how far it reached in on the frame it began touching
+    it (``before`` keeps that while it touches); 0 for the others."""
+    left, top, right, bottom = (
+        then or now if touches else 0 for then, now, touches in zip(before, _reach(mask), _edges(mask))
+    )
+    return left, top, right, bottom
+
+
+def _left_by_edge(before: np.ndarray, after: np.ndarray, crossing: tuple[int, int, int, int]) -> bool:
     """Whether an object crossing the frame's edge has left: what the cut keeps has let
-    go of every edge it was crossing, and shrunk to under half in one frame. An object
-    in view does not let go of the edge while it shrinks (its visible part ends there);
-    what stays behind is a scrap of ground that the shape prior holds on to."""
+    go of every edge it was crossing, and either shrunk to under half in one frame, or
+    reaches in from each of those edges under half as far as it did when it began
+    crossing it (it slid out over several frames). An object in view does not let go of
+    the edge while it shrinks (its visible part ends there); what stays behind is a scrap
+    of ground that the shape prior holds on to. An object coming in reaches further in
+    as it comes, and one that moves away from the camera moves away from the edge."""
     was = _edges(before)
     if not any(was) or not after.any():
         return False
     now = _edges(after)
-    return not any(a and b for a, b in zip(was, now)) and after.sum() < 0.5 * before.sum()
+    if any(a and b for a, b in zip(was, now)):
+        return False
+    if after.sum() < 0.5 * before.sum():
+        return True
+    return all(now_in < 0.5 * then for now_in, then, crossed in zip(_reach(after), crossing, was) if crossed)
 
 
 def _stands_out(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray, shape: np.ndarray) -> float:

@@ -47,11 +47,18 @@ def test_every_reported_mask_is_on_the_object_or_empty(sequence, name) -> None:
 TURNS = {"right": lambda a: a, "top": lambda a: np.ascontiguousarray(np.rot90(a))}
 
 
-@pytest.mark.parametrize(("name", "edge"), [("rigid", "right"), ("flow", "right"), ("flow", "top")])
-def test_an_object_that_leaves_is_empty_while_gone_and_found_again_once_more_than_half_of_it_is_back(name, edge) -> None:
+@pytest.mark.parametrize(
+    ("name", "edge", "late", "floor"),
+    [("rigid", "right", 0, 0.8), ("flow", "right", 0, 0.8), ("flow", "top", 0, 0.8), ("flow-preview", "right", 1, 0.75)],
+)
+def test_an_object_that_leaves_is_empty_while_gone_and_found_again_once_more_than_half_of_it_is_back(
+    name, edge, late, floor
+) -> None:
     # `flow` kept a scrap of ground where the object left the frame (400 px, held by its
     # own shape prior) and tracked that scrap instead of the object when it came back,
-    # while the rigid witness had found it (J&F 0.62 on this sequence).
+    # while the rigid witness had found it (J&F 0.62 on this sequence). `flow-preview`
+    # kept one for all 23 frames the object was gone: its scrap shrank over four frames
+    # instead of halving in one. It may see both a frame ``late``.
     video = SyntheticVideo(BENCHMARK_SET["exit_return"])
     turn = TURNS[edge]  # the sequence turned a quarter: it leaves by the top
     frames = [turn(as_jpeg(video[i])) for i in range(len(video))]
@@ -60,18 +67,21 @@ def test_an_object_that_leaves_is_empty_while_gone_and_found_again_once_more_tha
     for o, m in masks_of(turn(video.labels(0))).items():
         engine.add_mask(state, 0, o, m)
     full = int((video.labels(0) == 1).sum())
-    gone = False
+    gone = back = 0
     checked = empty = 0
     for fm in engine.propagate(state):
         truth = turn(video.labels(fm.frame)) == 1
         k = fm.object_ids.index(1)
         if not truth.any():
-            gone = True
-            assert not fm.masks[k].any() and not fm.visible[k], f"frame {fm.frame}: a mask while it is gone"
-            empty += 1
+            gone += 1
+            if gone > late:
+                assert not fm.masks[k].any() and not fm.visible[k], f"frame {fm.frame}: a mask while it is gone"
+                empty += 1
         elif gone and truth.sum() > 0.6 * full:  # back, and more than half of it in view
-            assert region_iou(fm.masks[k], truth) > 0.8, f"frame {fm.frame}: not found again"
-            checked += 1
+            back += 1
+            if back > late:
+                assert region_iou(fm.masks[k], truth) > floor, f"frame {fm.frame}: not found again"
+                checked += 1
     assert empty >= 10 and checked >= 5
 
 

@@ -175,6 +175,20 @@ def test_an_object_coming_into_view_across_the_frames_edge_is_followed(start) ->
         assert fm.visible[0] and iou > 0.85, f"frame {fm.frame}: IoU {iou:.2f}"
 
 
+@pytest.mark.parametrize("engine", ["flow", "flow-preview"])
+def test_an_object_moving_away_from_the_camera_off_the_frames_edge_is_followed(engine) -> None:
+    # Cut by the bottom edge on the first frame, it rises and shrinks to a quarter of its
+    # size: it lets go of the edge, but it reaches further in, so it has not left.
+    def shape(i, size):
+        r = 40 - 2 * i
+        return ellipse(120, 175 - 6 * i, r, r, size)
+
+    video = BlobVideo(shape, 14)
+    for fm in track(engine, video):
+        iou = region_iou(fm.mask_of(1), video.mask(fm.frame))
+        assert fm.visible[0] and iou > 0.8, f"frame {fm.frame}: IoU {iou:.2f}"
+
+
 def test_an_object_that_splits_keeps_both_parts() -> None:
     # Two lobes joined by a neck that thins away from frame 4; the lobes drift apart.
     def shape(i, size):
