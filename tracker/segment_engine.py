@@ -231,15 +231,6 @@ class _View:
         crop = mask[y0:y1, x0:x1]
         return cls(gray[y0:y1, x0:x1].astype(np.float32), crop, flow.template_core(crop))
 
-    def placed(self, x: int, y: int, hw: tuple[int, int]) -> np.ndarray:
-        """The mask with its crop's top-left corner at (x, y) of a frame, cut by the frame."""
-        out = np.zeros(hw, bool)
-        th, tw = self.mask.shape
-        fx0, fy0, fx1, fy1 = max(0, x), max(0, y), min(hw[1], x + tw), min(hw[0], y + th)
-        if fx1 > fx0 and fy1 > fy0:
-            out[fy0:fy1, fx0:fx1] = self.mask[fy0 - y:fy1 - y, fx0 - x:fx1 - x]
-        return out
-
 
 @dataclass
 class _Object:
@@ -502,7 +493,7 @@ class _SegmentRun:
         found = flow.find_again(gray, obj.view.gray, obj.view.core, RIGID_MODES["preview"].match_accept)
         if found is None:
             return None
-        shape = obj.view.placed(found[0], found[1], gray.shape)
+        shape = flow.warp_affine(obj.view.mask, flow.translation(found[0], found[1]), gray.shape) >= 0.5
         others = sum((p.mask & shape).sum() for k, p in self.objs.items() if k != o)
         return shape if shape.any() and others <= 0.5 * shape.sum() else None
 
