@@ -30,7 +30,7 @@ import numpy as np
 
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
-from samvid.tracker.masks import bbox
+from samvid.tracker.masks import bbox, grow_box
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,7 @@ class _Obj:
 
 
 def _reference(gray: np.ndarray, rgb_blur: np.ndarray, mask: np.ndarray) -> _Obj:
-    x0, y0, x1, y1 = bbox(mask >= 0.5) or (0, 0, 1, 1)
-    pad = 6
-    h, w = mask.shape
-    x0, y0, x1, y1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    x0, y0, x1, y1 = grow_box(bbox(mask >= 0.5) or (0, 0, 1, 1), 6, mask.shape)
     crop = mask[y0:y1, x0:x1].astype(np.float32)
     return _Obj(
         gray[y0:y1, x0:x1].astype(np.float32),

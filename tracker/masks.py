@@ -81,6 +81,15 @@ def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return None if w == 0 or h == 0 else (x, y, x + w, y + h)
 
 
+def grow_box(
+    box: tuple[int, int, int, int], margin: int, hw: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """``box`` grown by ``margin`` px on every side, clipped to a frame of size ``hw``."""
+    x0, y0, x1, y1 = box
+    h, w = hw
+    return max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
+
+
 @cache
 def palette() -> bytes:
     """The PASCAL VOC / DAVIS palette, 768 bytes of RGB: id 1 red, 2 green, 3 yellow, ..."""

@@ -20,7 +20,7 @@ Where the flow there and back does not match (ground the object uncovers, a limb
 moved faster than the flow followed), 1. and 3. count half: the flow is no witness there.
 
 A contrast-sensitive smoothness term (GrabCut's) snaps the cut to image edges
-(PyMaxflow). Nothing fixes the shape, so the mask can deform, grow, shrink and split.
+(``cut.py``). Nothing fixes the shape, so the mask can deform, grow, shrink and split.
 
 The rigid engine runs alongside as a witness: while its alignment of the given view
 holds, its outline replaces the warped one in 1. (a rigid object keeps its outline
@@ -45,14 +45,14 @@ import logging
 from dataclasses import dataclass, field
 
 import cv2
-import maxflow
 import numpy as np
 
 from samvid.tracker import flow
+from samvid.tracker.cut import contrast_links, min_cut
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.flow_engine import MODES as RIGID_MODES
 from samvid.tracker.flow_engine import _FlowRun
-from samvid.tracker.masks import bbox
+from samvid.tracker.masks import bbox, grow_box
 from samvid.tracker.metrics import region_iou
 
 log = logging.getLogger(__name__)
@@ -184,37 +184,6 @@ def motion_cue(back: np.ndarray, mask: np.ndarray, outline: float = 0.0) -> np.n
         near = (dist > 0) & (dist < outline)
         cue[near] *= dist[near] / outline
     return cue.astype(np.float32)
-
-
-def graph_cut(rgb: np.ndarray, unary: np.ndarray, smoothness: float) -> np.ndarray:
-    """Binary labelling minimising -unary (log-odds of "object") plus a contrast-sensitive
-    Potts term on the 4-neighbourhood; True = object."""
-    img = rgb.astype(np.float32)
-    dx = ((img[:, 1:] - img[:, :-1]) ** 2).sum(-1)
-    dy = ((img[1:] - img[:-1]) ** 2).sum(-1)
-    means = [float(d.mean()) for d in (dx, dy) if d.size]  # a one-pixel-high crop has no dy
-    beta = 1.0 / (2 * max(1e-6, sum(means) / max(1, len(means))))
-    g = maxflow.Graph[float]()
-    nodes = g.add_grid_nodes(unary.shape)
-    right = np.zeros(unary.shape, np.float64)
-    right[:, :-1] = smoothness * np.exp(-beta * dx)
-    down = np.zeros(unary.shape, np.float64)
-    down[:-1] = smoothness * np.exp(-beta * dy)
-    g.add_grid_edges(nodes, right, np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]), symmetric=True)
-    g.add_grid_edges(nodes, down, np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]), symmetric=True)
-    u = unary.astype(np.float64)
-    # Source side = object: cutting a pixel away from the source costs its object evidence.
-    g.add_grid_tedges(nodes, np.maximum(u, 0), np.maximum(-u, 0))
-    g.maxflow()
-    return ~g.get_grid_segments(nodes)
-
-
-def grow_box(
-    box: tuple[int, int, int, int], margin: int, hw: tuple[int, int]
-) -> tuple[int, int, int, int]:
-    x0, y0, x1, y1 = box
-    h, w = hw
-    return max(0, x0 - margin), max(0, y0 - margin), min(w, x1 + margin), min(h, y1 + margin)
 
 
 @dataclass(frozen=True)
@@ -473,7 +442,7 @@ class _SegmentRun:
                 prior[doubt] *= self.cfg.unmatched
         unary = prior + motion + self.cfg.colour_weight * colour
         if self.cfg.graph_cut:
-            cut = graph_cut(img[y0:y1, x0:x1], unary, self.cfg.smoothness)
+            cut = min_cut(contrast_links(img[y0:y1, x0:x1], self.cfg.smoothness), -unary)
         else:
             cut = cv2.GaussianBlur(unary, (5, 5), 0) > 0
         prob = np.zeros(hw, np.float32)

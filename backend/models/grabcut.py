@@ -12,20 +12,18 @@ a thin gap of background, such as the court between a player's legs
 Everything else is OpenCV's: colour models of 5 full-covariance Gaussians per
 side, started by k-means, each pixel assigned to its likeliest component; the
 contrast-sensitive Potts term on the 8-neighbourhood; hard labels that no link
-can overturn. The max-flow is PyMaxflow's, as in the tracker.
+can overturn. The graph and its cut are the tracker's (``samvid.tracker.cut``).
 """
 
 from __future__ import annotations
 
 import cv2
-import maxflow
 import numpy as np
+
+from samvid.tracker.cut import EIGHT, contrast_links, min_cut
 
 SMOOTHNESS = 25.0  # OpenCV's weight is 50 (the paper's)
 COMPONENTS = 5
-SCALE = 100  # capacities are integers in 1/SCALE units (see ``_cut``)
-# (dy, dx) and the weight factor of each neighbour link: 1 / distance.
-NEIGHBOURS = (((0, 1), 1.0), ((1, 0), 1.0), ((1, 1), 2**-0.5), ((1, -1), 2**-0.5))
 
 
 def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int,
@@ -37,13 +35,13 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
     img = image.astype(np.float64)
     colours = img.reshape(-1, 3)
     moments = _moments(colours)
-    links = _links(img, smoothness)
+    links = contrast_links(img, smoothness, EIGHT)
     labels = fg.ravel().copy()
     hard = hard.ravel()
     models = _start(colours[labels], moments[labels]), _start(colours[~labels], moments[~labels])
     # A pixel's eight links weigh at most 8 * smoothness together, so a cost difference
-    # beyond that already fixes its side: capping it there changes no cut, keeps the
-    # integer capacities small, and makes a hard label just such a difference.
+    # beyond that already fixes its side: capping it there changes no cut (and keeps
+    # infinite costs out of the graph), and makes a hard label just such a difference.
     hard_cost = 8 * smoothness + 1
     hard_excess = np.where(fg.ravel()[hard], -hard_cost, hard_cost)
     for _ in range(iterations):
@@ -52,45 +50,8 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
         models = _refit(moments[labels], models[0]), _refit(moments[~labels], models[1])
         excess = np.clip(_cost(moments, models[0]) - _cost(moments, models[1]), -hard_cost, hard_cost)
         excess[hard] = hard_excess
-        labels = _cut(links, excess.reshape(h, w)).ravel()
+        labels = min_cut(links, excess.reshape(h, w)).ravel()
     return labels.reshape(h, w)
-
-
-def _links(img: np.ndarray, smoothness: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each neighbour direction's structure and per-pixel link weights (at the pixel
-    the link starts from), contrast-sensitive as in GrabCut: beta is the inverse of
-    twice the mean squared colour difference between neighbours."""
-    h, w = img.shape[:2]
-    diffs = []
-    for (dy, dx), _ in NEIGHBOURS:
-        a = img[: h - dy, max(0, -dx): w - max(0, dx)]
-        b = img[dy:, max(0, dx): w - max(0, -dx)]
-        diffs.append(((a - b) ** 2).sum(-1))
-    mean = np.mean(np.concatenate([d.ravel() for d in diffs])) if any(d.size for d in diffs) else 0.0
-    beta = 1.0 / (2 * mean) if mean > 0 else 0.0
-    out = []
-    for ((dy, dx), factor), d in zip(NEIGHBOURS, diffs, strict=True):
-        weights = np.zeros((h, w))
-        weights[: h - dy, max(0, -dx): w - max(0, dx)] = smoothness * factor * np.exp(-beta * d)
-        structure = np.zeros((3, 3))
-        structure[1 + dy, 1 + dx] = 1
-        out.append((structure, weights))
-    return out
-
-
-def _cut(links: list[tuple[np.ndarray, np.ndarray]], excess: np.ndarray) -> np.ndarray:
-    """The labelling of least energy, given each pixel's cost as object minus its cost as
-    background (``excess``), on integer capacities in 1/``SCALE`` units (measured: as
-    fast as floats, the same masks on the bench)."""
-    g = maxflow.Graph[int]()
-    nodes = g.add_grid_nodes(excess.shape)
-    for structure, weights in links:
-        g.add_grid_edges(nodes, weights=np.rint(weights * SCALE).astype(np.int64), structure=structure, symmetric=True)
-    # Source side = object: a pixel left on the sink side cuts its source link.
-    cost = np.rint(excess * SCALE).astype(np.int64)
-    g.add_grid_tedges(nodes, np.maximum(-cost, 0), np.maximum(cost, 0))
-    g.maxflow()
-    return ~g.get_grid_segments(nodes)
 
 
 def _moments(x: np.ndarray) -> np.ndarray:
