@@ -25,7 +25,7 @@ def contrast_links(
     """Each neighbour direction's structure and per-pixel link weights (at the pixel the
     link starts from): ``smoothness`` x factor x exp(-beta x squared colour difference),
     beta being the inverse of twice the mean squared difference between neighbours."""
-    img = image.astype(np.float64)
+    img = np.asarray(image, np.float64)  # GrabCut passes float64 already: no copy
     h, w = img.shape[:2]
     diffs = []
     for (dy, dx), _ in neighbours:

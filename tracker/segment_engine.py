@@ -64,7 +64,6 @@ BINS = 16  # histogram bins per Lab channel (16^3 colours)
 class SegmentSettings:
     preset: str = "medium"  # DIS preset
     max_side: int = 960  # frames larger than this (long side) are processed downscaled
-    graph_cut: bool = True  # False: threshold the smoothed log-odds instead
     prior_weight: float = 1.0  # weight of the shape prior's log-odds
     colour_weight: float = 1.0  # weight of the colour log-odds
     smoothness: float = 2.0  # pairwise weight of the graph cut (log-odds units)
@@ -228,7 +227,7 @@ class SegmentEngine(Engine):
     def _new_run(self, state: TrackState) -> _SegmentRun:
         rigid = None
         if self.settings.rigid:
-            r = RIGID_MODES["quality" if self.settings.graph_cut else "preview"]
+            r = RIGID_MODES["quality"]
             rigid = _FlowRun(r, flow.dis(r.preset))
         return _SegmentRun(self.settings, flow.dis(self.settings.preset), rigid)
 
@@ -441,10 +440,7 @@ class _SegmentRun:
             if shape is carried:  # the rigid witness's shape does not come from the flow
                 prior[doubt] *= self.cfg.unmatched
         unary = prior + motion + self.cfg.colour_weight * colour
-        if self.cfg.graph_cut:
-            cut = min_cut(contrast_links(img[y0:y1, x0:x1], self.cfg.smoothness), -unary)
-        else:
-            cut = cv2.GaussianBlur(unary, (5, 5), 0) > 0
+        cut = min_cut(contrast_links(img[y0:y1, x0:x1], self.cfg.smoothness), -unary)
         prob = np.zeros(hw, np.float32)
         crop = np.where(cut, 1 / (1 + np.exp(-np.clip(unary, -8, 8))), 0.0)
         prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
