@@ -115,7 +115,7 @@ class ClassicSettings:
 class ClassicSegmenter(Segmenter):
     """GrabCut at reduced size + edge-aware upsampling; see the module docstring."""
 
-    version = "samvid-classic-grabcut-4"
+    version = "samvid-classic-grabcut-5"
     supports_everything = False
 
     def __init__(self, settings: ClassicSettings | None = None) -> None:
@@ -428,6 +428,12 @@ class ClassicSegmenter(Segmenter):
         # Distance from the click to the nearest pixel already of its label.
         ys, xs = np.nonzero(same)
         dist = float(np.sqrt(np.min((xs + 0.5 - x) ** 2 + (ys + 0.5 - y) ** 2)))
+        if not label:
+            # A negative click sits in the mask, and where the mask runs to the frame's
+            # edge the edge bounds it as much as background does (mud under a bike whose
+            # box reaches the frame's bottom: its nearest background lies past the
+            # wheels, which a reach measured from there would take too).
+            dist = min(dist, x, y, w - x, h - y)
         reach = narrow * max(cfg.edit_reach * dist, 0.03 * max(h, w))
         window = expand(
             (int(x - reach), int(y - reach), int(x + reach) + 1, int(y + reach) + 1), 0.0, 0, (h, w)
