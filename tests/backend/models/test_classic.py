@@ -467,6 +467,12 @@ def test_negative_click_near_the_frames_edge_removes_what_it_is_on_not_the_objec
     assert mask[bike].mean() > 0.95
     assert iou(mask, bike) > iou(by_box, bike)
 
+    # A click a few pixels from the edge is barely inside the mask: it edits around
+    # itself (the bike lost a third before), and the annotator clicks further in.
+    near_edge = segmenter.segment(emb, Prompt(points=((180.5, 234.5),), labels=(0,), box=box)).mask
+    assert not near_edge[234, 180]
+    assert near_edge[bike].mean() > 0.95
+
 
 def test_one_click_whose_cut_leaves_a_few_pixels_of_background_gives_a_mask_without_nan(
     segmenter: ClassicSegmenter,
