@@ -115,7 +115,7 @@ class ClassicSettings:
 class ClassicSegmenter(Segmenter):
     """GrabCut at reduced size + edge-aware upsampling; see the module docstring."""
 
-    version = "samvid-classic-grabcut-5"
+    version = "samvid-classic-grabcut-6"
     supports_everything = False
 
     def __init__(self, settings: ClassicSettings | None = None) -> None:

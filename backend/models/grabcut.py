@@ -9,8 +9,16 @@ a thin gap of background, such as the court between a player's legs
 (``SMOOTHNESS``) gives better masks on real frames, above all from one click
 (docs/classic.md has the figures).
 
-Everything else is OpenCV's: colour models of 5 full-covariance Gaussians per
-side, started by k-means, each pixel assigned to its likeliest component; the
+The object's colour model has 3 Gaussians where OpenCV's has 5. A box starts with
+its whole inside as object, and the inside of a box around a person, an animal or
+an object partly hidden by another is half background or more. With 5 components
+the object's model keeps one for such a colour (the occluder, the court between the
+legs), so it stays object; with 3 it spends them on the object's own colours. The
+box on real frames went from 0.796 to 0.818 IoU, and rose on every other set and
+variant measured (docs/classic.md).
+
+Everything else is OpenCV's: colour models of full-covariance Gaussians (5 for the
+background), started by k-means, each pixel assigned to its likeliest component; the
 contrast-sensitive Potts term on the 8-neighbourhood; hard labels that no link
 can overturn. The graph and its cut are the tracker's (``samvid.tracker.cut``).
 """
@@ -23,7 +31,8 @@ import numpy as np
 from samvid.tracker.cut import EIGHT, contrast_links, min_cut
 
 SMOOTHNESS = 25.0  # OpenCV's weight is 50 (the paper's)
-COMPONENTS = 5
+OBJECT_COMPONENTS = 3  # OpenCV's is 5, as for the background (see above)
+BACKGROUND_COMPONENTS = 5
 
 
 def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int,
@@ -38,7 +47,10 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
     links = contrast_links(img, smoothness, EIGHT)
     labels = fg.ravel().copy()
     hard = hard.ravel()
-    models = _start(colours[labels], moments[labels]), _start(colours[~labels], moments[~labels])
+    models = (
+        _start(colours[labels], moments[labels], OBJECT_COMPONENTS),
+        _start(colours[~labels], moments[~labels], BACKGROUND_COMPONENTS),
+    )
     # A pixel's eight links weigh at most 8 * smoothness together, so a cost difference
     # beyond that already fixes its side: capping it there changes no cut (and keeps
     # infinite costs out of the graph), and makes a hard label just such a difference.
@@ -62,9 +74,9 @@ def _moments(x: np.ndarray) -> np.ndarray:
     return np.stack([a * a, b * b, c * c, a * b, a * c, b * c, a, b, c, np.ones_like(a)], axis=1)
 
 
-def _start(x: np.ndarray, moments: np.ndarray) -> np.ndarray:
-    """A colour model from k-means clusters, as OpenCV starts one."""
-    k = min(COMPONENTS, len(x))
+def _start(x: np.ndarray, moments: np.ndarray, components: int) -> np.ndarray:
+    """A colour model of up to ``components`` Gaussians from k-means clusters, as OpenCV starts one."""
+    k = min(components, len(x))
     cv2.setRNGSeed(0)
     criteria = (cv2.TERM_CRITERIA_MAX_ITER, 10, 0.0)
     _, assign, _ = cv2.kmeans(
