@@ -21,7 +21,8 @@ the figures, for other counts too).
 
 Everything else is OpenCV's: full-covariance Gaussians started by k-means, each pixel
 assigned to its likeliest component; the contrast-sensitive Potts term on the
-8-neighbourhood; hard labels that no link can overturn. The graph and its cut are the tracker's (``samvid.tracker.cut``).
+8-neighbourhood; hard labels that no link can overturn. The graph and its cut are the
+tracker's (``samvid.tracker.cut``).
 """
 
 from __future__ import annotations
