@@ -251,6 +251,9 @@ def test_the_smart_tools_share_one_captioned_row_that_keeps_either_tool(running,
 
 # A frame with exact ground truth: the object is a red disk; a block of a slightly
 # different red touches it, so one click takes both and a negative click must cut it off.
+# The block's red is close enough that one click takes it and far enough that the edit
+# tells it apart, for clicks up to 1.5 px off the intended pixels (classic grabcut-6; a
+# redder block, 210, 50, 40, was left out by some of those first clicks).
 REFINE_W, REFINE_H = 480, 360
 DISK = (190, 180, 70)  # centre x, centre y, radius
 BLOCK = (250, 150, 350, 210)  # x0, y0, x1, y1
@@ -267,7 +270,7 @@ def refinement_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     image = np.empty((REFINE_H, REFINE_W, 3), np.float64)
     image[:] = (70, 110, 80)
     image[truth] = (200, 40, 40)
-    image[block] = (210, 50, 40)
+    image[block] = (207, 47, 40)
     image += rng.normal(0, 7, image.shape)  # texture, so GrabCut has colour statistics
     return np.clip(image, 0, 255).astype(np.uint8), truth, block
 
