@@ -444,21 +444,17 @@ def bike_on_mud(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = 240, 360
     rng = np.random.default_rng(seed)
     image = textured(rng, h, w, GREEN)
-    parts = {}
-    for name, draw in (
-        ("rider", lambda m: cv2.ellipse(m, (180, 60), (30, 45), 0, 0, 360, 1, -1)),
-        ("body", lambda m: cv2.rectangle(m, (120, 100), (240, 190), 1, -1)),
-        ("mud", lambda m: cv2.rectangle(m, (150, 191), (210, h), 1, -1)),
-        ("wheels", lambda m: (cv2.circle(m, (140, 215), 25, 1, -1), cv2.circle(m, (220, 215), 25, 1, -1))),
-    ):
-        m = np.zeros((h, w), np.uint8)
-        draw(m)
-        parts[name] = m > 0
-    colours = {"rider": (200, 200, 60), "body": (170, 70, 50), "mud": (120, 90, 60), "wheels": (35, 30, 30)}
-    for name, colour in colours.items():  # in drawing order: the wheels in front of the mud
-        image[parts[name]] = textured(rng, h, w, colour)[parts[name]]
-    bike = parts["rider"] | parts["body"] | parts["wheels"]
-    return image, bike, parts["mud"] & ~parts["wheels"]
+    rider = cv2.ellipse(np.zeros((h, w), np.uint8), (180, 60), (30, 45), 0, 0, 360, 1, -1) > 0
+    body = cv2.rectangle(np.zeros((h, w), np.uint8), (120, 100), (240, 190), 1, -1) > 0
+    mud = cv2.rectangle(np.zeros((h, w), np.uint8), (150, 191), (210, h), 1, -1) > 0
+    wheels = np.zeros((h, w), np.uint8)
+    for cx in (140, 220):
+        cv2.circle(wheels, (cx, 215), 25, 1, -1)
+    wheels = wheels > 0
+    # Painted in this order, so the wheels stand in front of the mud.
+    for part, colour in ((rider, (200, 200, 60)), (body, (170, 70, 50)), (mud, (120, 90, 60)), (wheels, (35, 30, 30))):
+        image[part] = textured(rng, h, w, colour)[part]
+    return image, rider | body | wheels, mud & ~wheels
 
 
 def test_negative_click_near_the_frames_edge_removes_what_it_is_on_not_the_object(
