@@ -8,7 +8,7 @@ content. A prompt is read as an annotator builds it, in order:
    background); the box is read as tight, so a side the mask stops short of gets
    a seed and the box is cut again (``_tighten``). From a click without a box:
    the object's extent is unknown, so GrabCut probes square boxes of growing
-   size centred on the click at a small size (``_probe``); the squares whose
+   size centred on the click at a small size (``samvid.models.extent``); the squares whose
    object no longer touches their sides (an object is surrounded by background)
    vote, and the bounding box of the majority's region at the click then serves
    as the box.
@@ -55,6 +55,7 @@ from samvid.models.classic_ops import (
     cover_points,
     disk,
     expand,
+    found_nothing,
     grabcut,
     innermost,
     is_flat,
@@ -62,9 +63,10 @@ from samvid.models.classic_ops import (
     separation,
     tightness_seeds,
     upsample,
+    work_copy,
 )
+from samvid.models.extent import object_box
 from samvid.postprocess import area_threshold, clean_mask
-from samvid.tracker.masks import bbox
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,6 @@ Click = tuple[Point, int]
 FALLBACK_SCORE = 0.05
 # ... unless that region is under this share of the box: then the box itself, scored 0.
 FALLBACK_MIN = 0.02
-# A cut that keeps no more than this many times its clicks' disks has found nothing.
-COLLAPSED = 4.0
-VOTE_CELL = 4  # px: the probe squares vote on a grid of cells this size (see ``_probe``)
 CACHE_SIZE = 64  # click-prefix results kept per segmenter (packed bits: ~115 kB each at 720p)
 
 
@@ -222,7 +221,7 @@ class ClassicSegmenter(Segmenter):
         With ``tight`` (a gap), ``inner`` is a tight box (see ``_tighten``), which holds
         all of its object: the mask is clipped to it."""
         cfg = self.settings
-        small, crop, (sx, sy) = _work_copy(image, roi, side or cfg.work_side)
+        small, crop, (sx, sy) = work_copy(image, roi, side or cfg.work_side)
         sh, sw = small.shape[:2]
         x0, y0 = roi[:2]
         gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
@@ -246,7 +245,7 @@ class ClassicSegmenter(Segmenter):
         if tight is not None:
             fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius)
             local += [(x / sx, y / sy) for x, y in seeds]
-        if positives and _found_nothing(fg, positives, radius):
+        if positives and found_nothing(fg, positives, radius):
             # Nothing beyond the clicks' own disks: no object found. The histograms
             # of a few pixels would look perfectly distinct, so say so instead.
             score = 0.0
@@ -314,93 +313,12 @@ class ClassicSegmenter(Segmenter):
         return mask, FALLBACK_SCORE
 
     def _click_mask(self, image: np.ndarray, click: Point) -> tuple[np.ndarray, float]:
-        """The object under one click: the extent from ``_probe``, then a box cut."""
+        """The object under one click: the extent from ``object_box``, then a box cut."""
         h, w = image.shape[:2]
-        box = self._probe(image, click)
+        box = object_box(image, click, self.settings)
         x0, y0, x1, y1 = (float(v) for v in box)
         mask, score = self._box_mask(image, (x0, y0, x1, y1), [(click, 1)])
         return component_at(mask, [click]) | _click_disk(click, (h, w)), score
-
-    def _probe(self, image: np.ndarray, click: Point) -> Box:
-        """The box of the object under ``click``. Square boxes of growing size centred
-        on it are cut at a small size; each square in which the object is enclosed
-        (it touches little of the square's inner sides: an object is surrounded by
-        other stuff) votes for its object, cell by cell, and the majority's region at
-        the click is the object. One scale alone stops at a part or spills into the
-        background; their majority is steadier (docs/classic.md has the figures)."""
-        cfg = self.settings
-        h, w = image.shape[:2]
-        x, y = click
-        unit = float(np.sqrt(h * w))
-        grid = (-(-h // VOTE_CELL), -(-w // VOTE_CELL))
-        votes = np.zeros(grid, np.float32)
-        voters = 0
-        largest: Box | None = None
-        for size in cfg.probe_sizes:
-            touch, largest, cells = self._probe_once(image, click, size * unit, grid)
-            if cells is not None and touch < cfg.probe_touch:
-                votes += cells
-                voters += 1
-        best = bbox(component_at(votes >= voters / 2, [(x / VOTE_CELL, y / VOTE_CELL)])) if voters else None
-        if best is not None:
-            best = (best[0] * VOTE_CELL, best[1] * VOTE_CELL, min(w, best[2] * VOTE_CELL), min(h, best[3] * VOTE_CELL))
-        else:  # no square enclosed the object: the largest square's object, else a small square
-            best = largest
-        if best is None:
-            r = cfg.probe_sizes[0] * unit
-            best = (int(x - r), int(y - r), int(x + r) + 1, int(y + r) + 1)
-        return expand(best, cfg.probe_pad, 1, (h, w))
-
-    def _probe_once(
-        self, image: np.ndarray, click: Point, r: float, grid: tuple[int, int]
-    ) -> tuple[float, Box | None, np.ndarray | None]:
-        """GrabCut in a square of half-side ``r`` around ``click`` at ``probe_side`` px:
-        the share of the square's inner sides the object touches, the object's box,
-        and the object's share of each ``VOTE_CELL`` cell of the image (``grid``)."""
-        cfg = self.settings
-        h, w = image.shape[:2]
-        x, y = click
-        square = (max(0, int(x - r)), max(0, int(y - r)), min(w, int(x + r) + 1), min(h, int(y + r) + 1))
-        roi = expand(square, cfg.margin, 2, (h, w))
-        small, _, (sx, sy) = _work_copy(image, roi, cfg.probe_side)
-        sh, sw = small.shape[:2]
-        gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
-        c0, r0 = int((square[0] - roi[0]) * sx), int((square[1] - roi[1]) * sy)
-        c1, r1 = max(c0 + 1, round((square[2] - roi[0]) * sx)), max(r0 + 1, round((square[3] - roi[1]) * sy))
-        gc[r0:r1, c0:c1] = cv2.GC_PR_FGD
-        if not (gc == cv2.GC_BGD).any():
-            gc[[0, -1], :] = cv2.GC_PR_BGD
-            gc[:, [0, -1]] = cv2.GC_PR_BGD
-        local = ((x - roi[0]) * sx, (y - roi[1]) * sy)
-        radius = max(1.0, cfg.click_radius * max(sw, sh))
-        disk(gc, local, radius, cv2.GC_FGD)
-        fg = component_at(grabcut(small, gc, cfg.iterations), [local])
-        if _found_nothing(fg, 1, radius):
-            # Only the click's own disk is left: the square lies inside one stuff
-            # (its colours are the margin's too), so the object is larger.
-            return 1.0, None, None
-        sides = []  # the square's inner sides that are not the image border
-        if square[0] > 0:
-            sides.append(fg[r0:r1, c0])
-        if square[2] < w:
-            sides.append(fg[r0:r1, c1 - 1])
-        if square[1] > 0:
-            sides.append(fg[r0, c0:c1])
-        if square[3] < h:
-            sides.append(fg[r1 - 1, c0:c1])
-        touch = float(np.concatenate(sides).mean()) if sides else 0.0
-        box = bbox(fg)
-        if box is None:
-            return touch, None, None
-        fx0, fy0, fx1, fy1 = box
-        cells = np.zeros(grid, np.float32)
-        gx0, gy0 = roi[0] // VOTE_CELL, roi[1] // VOTE_CELL
-        gx1, gy1 = max(gx0 + 1, roi[2] // VOTE_CELL), max(gy0 + 1, roi[3] // VOTE_CELL)
-        cells[gy0:gy1, gx0:gx1] = cv2.resize(fg.astype(np.float32), (gx1 - gx0, gy1 - gy0), interpolation=cv2.INTER_AREA)
-        return touch, (
-            roi[0] + int(fx0 / sx), roi[1] + int(fy0 / sy),
-            roi[0] + int(np.ceil(fx1 / sx)), roi[1] + int(np.ceil(fy1 / sy)),
-        ), cells
 
     # -- further clicks -----------------------------------------------------------
 
@@ -446,7 +364,7 @@ class ClassicSegmenter(Segmenter):
         disk(within, (x - wx0, y - wy0), reach, 1)
         zone &= within > 0
 
-        small, crop, (sx, sy) = _work_copy(image, window, cfg.edit_side)
+        small, crop, (sx, sy) = work_copy(image, window, cfg.edit_side)
         sh, sw = small.shape[:2]
         cur = cv2.resize(local_mask.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
         zone_s = cv2.resize(zone.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
@@ -509,21 +427,6 @@ class ClassicSegmenter(Segmenter):
         out[wy0:wy1, wx0:wx1][flipped] = bool(label)
         out[row, col] = bool(label)
         return out
-
-
-def _work_copy(image: np.ndarray, roi: Box, side: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """(the ROI downscaled to ``side``, the full-resolution crop, (x, y) scale factors)."""
-    x0, y0, x1, y1 = roi
-    crop = image[y0:y1, x0:x1]
-    s = scale_to((crop.shape[0], crop.shape[1]), side)
-    sw, sh = max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))
-    small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
-    return small, crop, (sw / crop.shape[1], sh / crop.shape[0])
-
-
-def _found_nothing(fg: np.ndarray, clicks: int, radius: float) -> bool:
-    """Whether a cut kept no more than its ``clicks`` hard disks of ``radius`` (working px)."""
-    return np.count_nonzero(fg) <= COLLAPSED * clicks * np.pi * radius**2
 
 
 def _inside(box: Box, size: tuple[int, int]) -> np.ndarray:

@@ -18,6 +18,8 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in whole pixels, x1/y1 exclusi
 Point = tuple[float, float]
 # A crop whose colours vary less than this (grey levels, std) is flat: no GrabCut.
 FLAT_STD = 1.0
+# A cut that keeps no more than this many times its clicks' disks has found nothing.
+COLLAPSED = 4.0
 
 
 def scale_to(shape: tuple[int, int], side: int) -> float:
@@ -57,6 +59,22 @@ def cover_points(box: Box, points: list[Point], size: tuple[int, int]) -> Box:
 
 def disk(mask: np.ndarray, centre: Point, radius: float, value: int) -> None:
     cv2.circle(mask, (int(centre[0]), int(centre[1])), max(1, round(radius)), value, thickness=-1)
+
+
+def work_copy(image: np.ndarray, roi: Box, side: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """(the ROI downscaled to ``side``, the full-resolution crop, (x, y) scale factors)."""
+    x0, y0, x1, y1 = roi
+    crop = image[y0:y1, x0:x1]
+    s = scale_to((crop.shape[0], crop.shape[1]), side)
+    sw, sh = max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))
+    small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
+    return small, crop, (sw / crop.shape[1], sh / crop.shape[0])
+
+
+def found_nothing(fg: np.ndarray, clicks: int, radius: float) -> bool:
+    """Whether a cut kept no more than its ``clicks`` hard disks of ``radius`` (working px)."""
+    return np.count_nonzero(fg) <= COLLAPSED * clicks * np.pi * radius**2
+
 
 
 def is_flat(image: np.ndarray) -> bool:
