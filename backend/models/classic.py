@@ -4,8 +4,9 @@ It lets samvid run offline with no SAM weights, and lets tests assert real mask
 content. A prompt is read as an annotator builds it, in order:
 
 1. **The first mask.** From a box: GrabCut on the box plus a margin of context,
-   at ``work_side`` pixels (the box interior is "probably object", the margin
-   background); the box is read as tight, so a side the mask stops short of gets
+   at ``work_side`` pixels (the box interior is "probably object", its middle
+   teaching GrabCut the object's colours (``_middle``), the margin background);
+   the box is read as tight, so a side the mask stops short of gets
    a seed and the box is cut again (``_tighten``). From a click without a box:
    the object's extent is unknown, so GrabCut probes square boxes of growing
    size centred on the click at a small size (``samvid.models.extent``); the squares whose
@@ -51,6 +52,7 @@ from samvid.models.classic_ops import (
     Box,
     Point,
     box_pixels,
+    central_ellipse,
     component_at,
     cover_points,
     disk,
@@ -89,6 +91,10 @@ class ClassicSettings:
     tight_gap: float | None = 0.03
     tight_strip: float = 0.03
     tight_iterations: int = 1  # of the second cut: one keeps a large 720p box under 400 ms
+    # A box's object colours are first learnt from the ellipse inscribed in it, its axes
+    # scaled by this about the box's centre (``_middle``), until a click says where the
+    # object is; None: from the whole box.
+    object_middle: float | None = 0.7
     click_radius: float = 0.012  # hard disk around a click, fraction of the ROI's long side
     overview_side: int = 256  # long side of the copy used to test for a flat image
     guide_radius: int = 2  # guided-filter radius in working px; 0 = plain bilinear upsampling
@@ -114,7 +120,7 @@ class ClassicSettings:
 class ClassicSegmenter(Segmenter):
     """GrabCut at reduced size + edge-aware upsampling; see the module docstring."""
 
-    version = "samvid-classic-grabcut-6"
+    version = "samvid-classic-grabcut-7"
     supports_everything = False
 
     def __init__(self, settings: ClassicSettings | None = None) -> None:
@@ -239,11 +245,13 @@ class ClassicSegmenter(Segmenter):
         radius = max(1.0, cfg.click_radius * max(sw, sh))
         for (x, y), lab in hard:
             disk(gc, ((x - x0) * sx, (y - y0) * sy), radius, cv2.GC_FGD if lab else cv2.GC_BGD)
-        fg = grabcut(small, gc, cfg.iterations)
+        # Until the annotator clicks, nothing but the box says where the object is.
+        middle = self._middle((c0, r0, c1, r1), (sh, sw)) if not hard else None
+        fg = grabcut(small, gc, cfg.iterations, middle)
         local = [(x - x0, y - y0) for (x, y), lab in hard if lab == 1]
         positives = len(local)  # before the tightness seeds join them
         if tight is not None:
-            fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius)
+            fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius, middle)
             local += [(x / sx, y / sy) for x, y in seeds]
         if positives and found_nothing(fg, positives, radius):
             # Nothing beyond the clicks' own disks: no object found. The histograms
@@ -259,14 +267,16 @@ class ClassicSegmenter(Segmenter):
         return mask_roi, score
 
     def _tighten(
-        self, small: np.ndarray, start: np.ndarray, fg: np.ndarray, inner: Box, gap: float, radius: float
+        self, small: np.ndarray, start: np.ndarray, fg: np.ndarray, inner: Box, gap: float, radius: float,
+        middle: np.ndarray | None,
     ) -> tuple[np.ndarray, list[Point]]:
         """Cut again when the object stops short of a side of its box. GrabCut drops
         thin or oddly coloured parts (legs, a racket) that reach the box's sides, yet
         the annotator drew the box to touch them: a seed where each missed side's
         colours look most like the object, and the object's innermost pixel, become
         hard object pixels of a second cut (working size, from the first cut's initial
-        labels ``start``). Returns the object and the seeds; figures in docs/classic.md."""
+        labels ``start`` and object colours ``middle``). Returns the object and the
+        seeds; figures in docs/classic.md."""
         cfg = self.settings
         min_area = area_threshold(fg.shape, cfg.min_region)
         kept = clean_mask(fg, [], min_area, min_area)  # as the caller will keep it
@@ -281,7 +291,15 @@ class ClassicSegmenter(Segmenter):
         for point in points:
             disk(gc, point, radius, cv2.GC_FGD)
         gc[start == cv2.GC_BGD] = cv2.GC_BGD  # a seed's disk stays inside the box
-        return grabcut(small, gc, cfg.tight_iterations), points
+        return grabcut(small, gc, cfg.tight_iterations, middle), points
+
+    def _middle(self, inner: Box, shape: tuple[int, int]) -> np.ndarray | None:
+        """Where a box's object colours are first learnt: its central ellipse. A tight
+        box's corners and sides are mostly background (the object touches each side
+        somewhere, but fills little of it), so the box's whole inside teaches the
+        object's model the background's colours too; the middle holds mostly object."""
+        share = self.settings.object_middle
+        return None if share is None else central_ellipse(inner, shape, share)
 
     def _grow_in_box(self, image: np.ndarray, inner: Box, click: Click, earlier: list[Click]) -> np.ndarray:
         """What a positive click inside the box adds: the box cut again (read as tight)

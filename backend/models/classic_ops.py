@@ -82,17 +82,28 @@ def is_flat(image: np.ndarray) -> bool:
     return bool(image.size) and float(image.reshape(-1, 3).std(axis=0).max()) < FLAT_STD
 
 
-def grabcut(image: np.ndarray, gc: np.ndarray, iterations: int) -> np.ndarray:
+def grabcut(image: np.ndarray, gc: np.ndarray, iterations: int, start: np.ndarray | None = None) -> np.ndarray:
     """GrabCut on ``image`` from the label map ``gc`` (cv2.GC_*); returns the object mask.
 
     samvid's own GrabCut (``samvid.models.grabcut``: OpenCV's, with a weaker edge
-    term for working-size crops). Deterministic. Without samples of both sides, or
-    on one flat colour, the labels are returned as given.
+    term for working-size crops), its object's first colour model fit to ``start``
+    (default: every pixel labelled object). Deterministic. Without samples of both
+    sides, or on one flat colour, the labels are returned as given.
     """
     prior = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
     if min(np.count_nonzero(prior), np.count_nonzero(~prior)) < 10 or is_flat(image):
         return prior
-    return own_grabcut(image, prior, np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD)), iterations)
+    return own_grabcut(image, prior, np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD)), iterations, start=start)
+
+
+def central_ellipse(box: Box, shape: tuple[int, int], share: float) -> np.ndarray:
+    """The ellipse inscribed in ``box`` (x0, y0, x1, y1), its axes scaled by ``share``
+    about the box's centre, as a mask of ``shape`` (h, w)."""
+    x0, y0, x1, y1 = box
+    mask = np.zeros(shape, np.uint8)
+    centre = ((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2)
+    cv2.ellipse(mask, (centre, (share * (x1 - x0), share * (y1 - y0)), 0.0), 1, thickness=-1)
+    return mask > 0
 
 
 def guided_coefficients(

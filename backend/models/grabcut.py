@@ -19,6 +19,10 @@ colours, which 12 components follow more closely than 5. The box on real frames 
 from 0.796 to 0.840 IoU; more components on both sides had lost (docs/classic.md has
 the figures, for other counts too).
 
+The object's first model can be fit to part of its side (``start``): the classic segmenter
+fits it to a box's middle, which holds mostly object where the box's corners hold mostly
+background.
+
 Everything else is OpenCV's: full-covariance Gaussians started by k-means, each pixel
 assigned to its likeliest component; the contrast-sensitive Potts term on the
 8-neighbourhood; hard labels that no link can overturn. The graph and its cut are the
@@ -38,10 +42,12 @@ BACKGROUND_COMPONENTS = 12
 
 
 def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int,
-            smoothness: float = SMOOTHNESS) -> np.ndarray:
+            smoothness: float = SMOOTHNESS, start: np.ndarray | None = None) -> np.ndarray:
     """The object mask of ``image`` (H, W, 3) uint8, starting from the object pixels
     ``fg`` (bool), with ``hard`` (bool) pixels keeping their starting label. Both
-    sides must have pixels. Deterministic (k-means is seeded)."""
+    sides must have pixels. The object's first colour model is fit to ``start`` (bool,
+    within ``fg``; default ``fg`` itself), the background's to the rest of the image.
+    Deterministic (k-means is seeded)."""
     h, w = fg.shape
     img = image.astype(np.float64)
     colours = img.reshape(-1, 3)
@@ -49,8 +55,11 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
     links = contrast_links(img, smoothness, EIGHT)
     labels = fg.ravel().copy()
     hard = hard.ravel()
+    first = labels if start is None else start.ravel() & labels
+    if np.count_nonzero(first) < 10:  # too few to fit a model to: the whole object side
+        first = labels
     models = (
-        _start(colours[labels], moments[labels], OBJECT_COMPONENTS),
+        _start(colours[first], moments[first], OBJECT_COMPONENTS),
         _start(colours[~labels], moments[~labels], BACKGROUND_COMPONENTS),
     )
     # A pixel's eight links weigh at most 8 * smoothness together, so a cost difference
@@ -61,10 +70,10 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
     for _ in range(iterations):
         if labels.all() or not labels.any():
             break  # the last cut took every pixel to one side: no colours left to learn from
-        models = _refit(moments[labels], models[0]), _refit(moments[~labels], models[1])
+        models = _refit(moments[first], models[0]), _refit(moments[~labels], models[1])
         excess = np.clip(_cost(moments, models[0]) - _cost(moments, models[1]), -hard_cost, hard_cost)
         excess[hard] = hard_excess
-        labels = min_cut(links, excess.reshape(h, w)).ravel()
+        labels = first = min_cut(links, excess.reshape(h, w)).ravel()
     return labels.reshape(h, w)
 
 

@@ -252,7 +252,7 @@ def test_the_smart_tools_share_one_captioned_row_that_keeps_either_tool(running,
 # A frame with exact ground truth: the object is a red disk; a block of a slightly
 # different red touches it, so one click takes both and a negative click must cut it off.
 # The block's red is close enough that one click takes it and far enough that the edit
-# tells it apart, for clicks up to 1.5 px off the intended pixels (classic grabcut-6; a
+# tells it apart, for clicks up to 1.5 px off the intended pixels (classic grabcut-6 and -7; a
 # redder block, 210, 50, 40, was left out by some of those first clicks).
 REFINE_W, REFINE_H = 480, 360
 DISK = (190, 180, 70)  # centre x, centre y, radius

@@ -86,3 +86,21 @@ def test_a_cut_that_empties_one_side_ends_there_without_nan() -> None:
         warnings.simplefilter("error")
         mask = grabcut(image, start, hard, 3)
     assert not mask.any()
+
+
+def test_the_objects_first_colours_learnt_from_start_leave_out_what_fills_the_rest_of_the_box() -> None:
+    # A red disk on a blue square, on green; the box is the square. Learnt from the
+    # whole box, the object's model is a quarter blue and the mask is the box; learnt
+    # from the box's middle, it is red only, and the mask is the disk.
+    rng = np.random.default_rng(0)
+    disk = np.zeros((96, 96), np.uint8)
+    cv2.circle(disk, (48, 48), 20, 1, thickness=-1)
+    image = noisy(rng, disk.shape, GREEN, 10)
+    image[28:69, 28:69] = noisy(rng, (41, 41), (50, 70, 200), 10)
+    image[disk > 0] = noisy(rng, disk.shape, RED, 10)[disk > 0]
+    box = np.zeros((96, 96), bool)
+    box[28:69, 28:69] = True
+    middle = np.zeros((96, 96), np.uint8)
+    cv2.circle(middle, (48, 48), 14, 1, thickness=-1)
+    assert iou(grabcut(image, box, ~box, 2), box) > 0.95
+    assert iou(grabcut(image, box, ~box, 2, start=middle > 0), disk > 0) > 0.95
