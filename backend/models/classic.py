@@ -51,6 +51,7 @@ from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.models.classic_ops import (
     Box,
     Point,
+    box_labels,
     box_pixels,
     central_ellipse,
     component_at,
@@ -230,18 +231,7 @@ class ClassicSegmenter(Segmenter):
         small, crop, (sx, sy) = work_copy(image, roi, side or cfg.work_side)
         sh, sw = small.shape[:2]
         x0, y0 = roi[:2]
-        gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
-        ix0, iy0, ix1, iy1 = inner
-        r0 = int((iy0 - y0) * sy)
-        c0 = int((ix0 - x0) * sx)
-        r1 = max(r0 + 1, round((iy1 - y0) * sy))
-        c1 = max(c0 + 1, round((ix1 - x0) * sx))
-        gc[r0:r1, c0:c1] = cv2.GC_PR_FGD
-        if not (gc == cv2.GC_BGD).any():
-            # The box covers the whole ROI (e.g. the whole image): GrabCut needs
-            # background samples, so the box's outer ring is "probably background".
-            gc[[0, -1], :] = cv2.GC_PR_BGD
-            gc[:, [0, -1]] = cv2.GC_PR_BGD
+        gc, (c0, r0, c1, r1) = box_labels((sh, sw), inner, roi, (sx, sy))
         radius = max(1.0, cfg.click_radius * max(sw, sh))
         for (x, y), lab in hard:
             disk(gc, ((x - x0) * sx, (y - y0) * sy), radius, cv2.GC_FGD if lab else cv2.GC_BGD)
@@ -263,7 +253,7 @@ class ClassicSegmenter(Segmenter):
         min_area = area_threshold(mask_roi.shape, cfg.min_region)
         mask_roi = clean_mask(mask_roi, local, min_area, min_area)
         if tight is not None:
-            mask_roi &= _inside((ix0 - x0, iy0 - y0, ix1 - x0, iy1 - y0), mask_roi.shape)
+            mask_roi &= _inside((inner[0] - x0, inner[1] - y0, inner[2] - x0, inner[3] - y0), mask_roi.shape)
         return mask_roi, score
 
     def _tighten(

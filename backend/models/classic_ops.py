@@ -71,6 +71,23 @@ def work_copy(image: np.ndarray, roi: Box, side: int) -> tuple[np.ndarray, np.nd
     return small, crop, (sw / crop.shape[1], sh / crop.shape[0])
 
 
+def box_labels(shape: tuple[int, int], box: Box, roi: Box, scale: tuple[float, float]) -> tuple[np.ndarray, Box]:
+    """GrabCut's starting labels for ``box`` (image px) in ``roi`` brought to ``shape`` by
+    ``scale`` (x, y): the box probably object, the rest background. Also the box in
+    working px (x0, y0, x1, y1), at least one pixel each way."""
+    sx, sy = scale
+    c0, r0 = int((box[0] - roi[0]) * sx), int((box[1] - roi[1]) * sy)
+    c1, r1 = max(c0 + 1, round((box[2] - roi[0]) * sx)), max(r0 + 1, round((box[3] - roi[1]) * sy))
+    gc = np.full(shape, cv2.GC_BGD, np.uint8)
+    gc[r0:r1, c0:c1] = cv2.GC_PR_FGD
+    if not (gc == cv2.GC_BGD).any():
+        # The box covers the whole ROI (e.g. the whole image): GrabCut needs
+        # background samples, so the ROI's outer ring is "probably background".
+        gc[[0, -1], :] = cv2.GC_PR_BGD
+        gc[:, [0, -1]] = cv2.GC_PR_BGD
+    return gc, (c0, r0, c1, r1)
+
+
 def found_nothing(fg: np.ndarray, clicks: int, radius: float) -> bool:
     """Whether a cut kept no more than its ``clicks`` hard disks of ``radius`` (working px)."""
     return np.count_nonzero(fg) <= COLLAPSED * clicks * np.pi * radius**2

@@ -19,6 +19,7 @@ import numpy as np
 from samvid.models.classic_ops import (
     Box,
     Point,
+    box_labels,
     component_at,
     disk,
     expand,
@@ -73,13 +74,7 @@ def _probe_once(
     roi = expand(square, cfg.margin, 2, (h, w))
     small, _, (sx, sy) = work_copy(image, roi, cfg.probe_side)
     sh, sw = small.shape[:2]
-    gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
-    c0, r0 = int((square[0] - roi[0]) * sx), int((square[1] - roi[1]) * sy)
-    c1, r1 = max(c0 + 1, round((square[2] - roi[0]) * sx)), max(r0 + 1, round((square[3] - roi[1]) * sy))
-    gc[r0:r1, c0:c1] = cv2.GC_PR_FGD
-    if not (gc == cv2.GC_BGD).any():
-        gc[[0, -1], :] = cv2.GC_PR_BGD
-        gc[:, [0, -1]] = cv2.GC_PR_BGD
+    gc, (c0, r0, c1, r1) = box_labels((sh, sw), square, roi, (sx, sy))
     local = ((x - roi[0]) * sx, (y - roi[1]) * sy)
     radius = max(1.0, cfg.click_radius * max(sw, sh))
     disk(gc, local, radius, cv2.GC_FGD)
