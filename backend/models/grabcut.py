@@ -26,7 +26,8 @@ background.
 Everything else is OpenCV's: full-covariance Gaussians started by k-means, each pixel
 assigned to its likeliest component; the contrast-sensitive Potts term on the
 8-neighbourhood; hard labels that no link can overturn. The graph and its cut are the
-tracker's (``samvid.tracker.cut``).
+tracker's (``samvid.tracker.cut``): built once per call and cut again each iteration,
+with the hard pixels left out of it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from samvid.tracker.cut import EIGHT, contrast_links, min_cut
+from samvid.tracker.cut import EIGHT, GridCut, contrast_links
 
 SMOOTHNESS = 25.0  # OpenCV's weight is 50 (the paper's)
 OBJECT_COMPONENTS = 3  # OpenCV's is 5 a side (see above)
@@ -50,30 +51,24 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
     Deterministic (k-means is seeded)."""
     h, w = fg.shape
     img = image.astype(np.float64)
-    colours = img.reshape(-1, 3)
-    moments = _moments(colours)
+    moments = _moments(img.reshape(-1, 3))
     links = contrast_links(img, smoothness, EIGHT)
     labels = fg.ravel().copy()
-    hard = hard.ravel()
     first = labels if start is None else start.ravel() & labels
     if np.count_nonzero(first) < 10:  # too few to fit a model to: the whole object side
         first = labels
-    models = (
-        _start(colours[first], moments[first], OBJECT_COMPONENTS),
-        _start(colours[~labels], moments[~labels], BACKGROUND_COMPONENTS),
-    )
+    models = _start(moments[first], OBJECT_COMPONENTS), _start(moments[~labels], BACKGROUND_COMPONENTS)
     # A pixel's eight links weigh at most 8 * smoothness together, so a cost difference
-    # beyond that already fixes its side: capping it there changes no cut (and keeps
-    # infinite costs out of the graph), and makes a hard label just such a difference.
-    hard_cost = 8 * smoothness + 1
-    hard_excess = np.where(fg.ravel()[hard], -hard_cost, hard_cost)
+    # beyond that already fixes its side: capping it there changes no cut and keeps
+    # infinite costs out of the graph.
+    cap = 8 * smoothness + 1
+    graph = GridCut(links, hard, fg)
     for _ in range(iterations):
         if labels.all() or not labels.any():
             break  # the last cut took every pixel to one side: no colours left to learn from
         models = _refit(moments[first], models[0]), _refit(moments[~labels], models[1])
-        excess = np.clip(_cost(moments, models[0]) - _cost(moments, models[1]), -hard_cost, hard_cost)
-        excess[hard] = hard_excess
-        labels = first = min_cut(links, excess.reshape(h, w)).ravel()
+        excess = np.clip(_cost(moments, models[0]) - _cost(moments, models[1]), -cap, cap)
+        labels = first = graph.cut(excess.reshape(h, w)).ravel()
     return labels.reshape(h, w)
 
 
@@ -85,20 +80,21 @@ def _moments(x: np.ndarray) -> np.ndarray:
     return np.stack([a * a, b * b, c * c, a * b, a * c, b * c, a, b, c, np.ones_like(a)], axis=1)
 
 
-def _start(x: np.ndarray, moments: np.ndarray, components: int) -> np.ndarray:
+def _start(moments: np.ndarray, components: int) -> np.ndarray:
     """A colour model of up to ``components`` Gaussians from k-means clusters, as OpenCV starts one."""
-    k = min(components, len(x))
+    k = min(components, len(moments))
     cv2.setRNGSeed(0)
     criteria = (cv2.TERM_CRITERIA_MAX_ITER, 10, 0.0)
+    colours = moments[:, 6:9].astype(np.float32)  # the degree-1 monomials
     _, assign, _ = cv2.kmeans(
-        x.astype(np.float32), k, np.zeros((len(x), 1), np.int32), criteria, 1, cv2.KMEANS_PP_CENTERS
+        colours, k, np.zeros((len(colours), 1), np.int32), criteria, 1, cv2.KMEANS_PP_CENTERS
     )
     return _fit(moments, assign.ravel(), k)
 
 
 def _refit(moments: np.ndarray, model: np.ndarray) -> np.ndarray:
     """Assign each pixel to its likeliest component and fit the components again."""
-    return _fit(moments, (moments @ model).argmax(1), model.shape[1])
+    return _fit(moments, (model.T @ moments.T).argmax(0), model.shape[1])
 
 
 def _fit(moments: np.ndarray, assign: np.ndarray, k: int) -> np.ndarray:
@@ -133,6 +129,11 @@ def _fit(moments: np.ndarray, assign: np.ndarray, k: int) -> np.ndarray:
 
 def _cost(moments: np.ndarray, model: np.ndarray) -> np.ndarray:
     """-log of the mixture's density of each colour."""
-    logs = moments @ model
-    top = logs.max(1)
-    return -(top + np.log(np.exp(logs - top[:, None]).sum(1)))
+    # Components along the first axis: reducing over a few long rows is several
+    # times faster than over many short ones, and this runs on every pixel, every
+    # iteration.
+    logs = model.T @ moments.T
+    top = logs.max(0)
+    logs -= top
+    np.exp(logs, out=logs)
+    return -(top + np.log(logs.sum(0)))

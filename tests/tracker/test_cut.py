@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from samvid.tracker.cut import EIGHT, FOUR, contrast_links, min_cut
+from samvid.tracker.cut import EIGHT, FOUR, GridCut, contrast_links, min_cut
 
 
 def two_halves(shape: tuple[int, int] = (40, 60)) -> np.ndarray:
@@ -39,3 +39,39 @@ def test_a_crop_one_pixel_high_is_cut() -> None:
     image = np.zeros((1, 4, 3), np.uint8)
     image[0, 2:] = 255
     assert min_cut(contrast_links(image, 2.0), excess).tolist() == [[True, True, False, False]]
+
+
+def test_a_graph_cut_again_with_new_evidence_gives_the_cut_of_a_new_graph() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    links = contrast_links(image, 3.0, EIGHT)
+    graph = GridCut(links)
+    excess = rng.normal(0, 4, image.shape[:2])
+    for _ in range(4):
+        assert np.array_equal(graph.cut(excess), min_cut(links, excess))
+        excess = excess + rng.normal(0, 2, excess.shape) * (rng.random(excess.shape) < 0.3)
+
+
+def test_fixed_pixels_keep_their_label_and_pull_their_free_neighbours() -> None:
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)
+    links = contrast_links(image, 5.0, EIGHT)
+    fixed = np.zeros((30, 30), bool)
+    fixed[:, :4] = fixed[:, -4:] = True
+    labels = np.zeros((30, 30), bool)
+    labels[:, :4] = True  # object on the left, background on the right
+    excess = rng.normal(0, 3, (30, 30))
+    # The same as a whole graph whose fixed pixels have overwhelming evidence.
+    pinned = excess.copy()
+    pinned[fixed] = np.where(labels[fixed], -1e6, 1e6)
+    cut = GridCut(links, fixed, labels).cut(excess)
+    assert np.array_equal(cut, min_cut(links, pinned))
+    assert cut[:, :4].all() and not cut[:, -4:].any()
+
+
+def test_a_graph_of_fixed_pixels_only_returns_their_labels() -> None:
+    links = contrast_links(two_halves((6, 8)), 2.0)
+    labels = np.eye(6, 8, dtype=bool)
+    graph = GridCut(links, np.ones((6, 8), bool), labels)
+    assert np.array_equal(graph.cut(np.zeros((6, 8))), labels)
+    assert np.array_equal(graph.cut(np.ones((6, 8))), labels)
