@@ -90,6 +90,7 @@ class GridCut:
     def cut(self, excess: np.ndarray) -> np.ndarray:
         """The labelling of least energy for ``excess`` (see ``min_cut``); fixed pixels keep their label."""
         cost = excess[self._free].astype(np.float64) + self._bias
+        moved: np.ndarray
         if self._last is None:
             moved, change = np.arange(cost.size), cost
         else:
