@@ -5,7 +5,9 @@ content. A prompt is read as an annotator builds it, in order:
 
 1. **The first mask.** From a box: GrabCut on the box plus a margin of context,
    at ``work_side`` pixels (the box interior is "probably object", its middle
-   teaching GrabCut the object's colours (``_middle``), the margin background);
+   teaching GrabCut the object's colours (``_middle``) in three colour spaces at
+   once, unless the cut then takes nearly the whole box (``_first_cut``); the
+   margin background);
    the box is read as tight, so a side the mask stops short of gets
    a seed and the box is cut again (``_tighten``). From a click without a box:
    the object's extent is unknown, so GrabCut probes square boxes of growing
@@ -96,6 +98,11 @@ class ClassicSettings:
     # scaled by this about the box's centre (``_middle``), until a click says where the
     # object is; None: from the whole box.
     object_middle: float | None = 0.7
+    # ... in each of these colour spaces at once (see grabcut.py) ...
+    box_colours: tuple[str, ...] = ("rgb", "lab", "ycrcb")
+    # ... and where a cut so learnt keeps more than this share of the box, the box is cut
+    # again learning from its whole inside (``_first_cut``).
+    box_full: float = 0.9
     click_radius: float = 0.012  # hard disk around a click, fraction of the ROI's long side
     overview_side: int = 256  # long side of the copy used to test for a flat image
     guide_radius: int = 2  # guided-filter radius in working px; 0 = plain bilinear upsampling
@@ -121,7 +128,7 @@ class ClassicSettings:
 class ClassicSegmenter(Segmenter):
     """GrabCut at reduced size + edge-aware upsampling; see the module docstring."""
 
-    version = "samvid-classic-grabcut-7"
+    version = "samvid-classic-grabcut-8"
     supports_everything = False
 
     def __init__(self, settings: ClassicSettings | None = None) -> None:
@@ -235,13 +242,11 @@ class ClassicSegmenter(Segmenter):
         radius = max(1.0, cfg.click_radius * max(sw, sh))
         for (x, y), lab in hard:
             disk(gc, ((x - x0) * sx, (y - y0) * sy), radius, cv2.GC_FGD if lab else cv2.GC_BGD)
-        # Until the annotator clicks, nothing but the box says where the object is.
-        middle = self._middle((c0, r0, c1, r1), (sh, sw)) if not hard else None
-        fg = grabcut(small, gc, cfg.iterations, middle)
+        fg, middle, spaces = self._first_cut(small, gc, (c0, r0, c1, r1), clicked=bool(hard))
         local = [(x - x0, y - y0) for (x, y), lab in hard if lab == 1]
         positives = len(local)  # before the tightness seeds join them
         if tight is not None:
-            fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius, middle)
+            fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius, middle, spaces)
             local += [(x / sx, y / sy) for x, y in seeds]
         if positives and found_nothing(fg, positives, radius):
             # Nothing beyond the clicks' own disks: no object found. The histograms
@@ -256,17 +261,41 @@ class ClassicSegmenter(Segmenter):
             mask_roi &= _inside((inner[0] - x0, inner[1] - y0, inner[2] - x0, inner[3] - y0), mask_roi.shape)
         return mask_roi, score
 
+    def _first_cut(
+        self, small: np.ndarray, gc: np.ndarray, inner: Box, clicked: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+        """GrabCut of a box's labels ``gc`` (``inner``: the box in working px). Returns the
+        mask, and where the object's colours were first learnt and in which colour spaces,
+        for a second cut (``_tighten``). Until the annotator clicks, nothing but the box
+        says where the object is: the colours are learnt first from the box's middle, and
+        in three colour spaces, whose mean cost varies less with where GrabCut's models
+        start than any one space (grabcut.py). A middle that is an occluder (a striped
+        oval in front of a block) teaches its colours as the object's, and the cut then
+        takes the whole box: where the cut keeps nearly all of the box, the box is cut
+        again learning from its whole inside, and the cut that keeps less is kept."""
+        cfg = self.settings
+        if clicked:  # a click says where the object is (see ``_middle``)
+            return grabcut(small, gc, cfg.iterations), None, ("rgb",)
+        c0, r0, c1, r1 = inner
+        middle = self._middle(inner, small.shape[:2])
+        fg = grabcut(small, gc, cfg.iterations, middle, cfg.box_colours)
+        if middle is not None and fg[r0:r1, c0:c1].mean() > cfg.box_full:
+            whole = grabcut(small, gc, cfg.iterations, None, cfg.box_colours)
+            if whole[r0:r1, c0:c1].mean() < fg[r0:r1, c0:c1].mean():
+                return whole, None, cfg.box_colours
+        return fg, middle, cfg.box_colours
+
     def _tighten(
         self, small: np.ndarray, start: np.ndarray, fg: np.ndarray, inner: Box, gap: float, radius: float,
-        middle: np.ndarray | None,
+        middle: np.ndarray | None, spaces: tuple[str, ...],
     ) -> tuple[np.ndarray, list[Point]]:
         """Cut again when the object stops short of a side of its box. GrabCut drops
         thin or oddly coloured parts (legs, a racket) that reach the box's sides, yet
         the annotator drew the box to touch them: a seed where each missed side's
         colours look most like the object, and the object's innermost pixel, become
         hard object pixels of a second cut (working size, from the first cut's initial
-        labels ``start`` and object colours ``middle``). Returns the object and the
-        seeds; figures in docs/classic.md."""
+        labels ``start``, object colours ``middle`` and colour ``spaces``). Returns the
+        object and the seeds; figures in docs/classic.md."""
         cfg = self.settings
         min_area = area_threshold(fg.shape, cfg.min_region)
         kept = clean_mask(fg, [], min_area, min_area)  # as the caller will keep it
@@ -281,7 +310,7 @@ class ClassicSegmenter(Segmenter):
         for point in points:
             disk(gc, point, radius, cv2.GC_FGD)
         gc[start == cv2.GC_BGD] = cv2.GC_BGD  # a seed's disk stays inside the box
-        return grabcut(small, gc, cfg.tight_iterations, middle), points
+        return grabcut(small, gc, cfg.tight_iterations, middle, spaces), points
 
     def _middle(self, inner: Box, shape: tuple[int, int]) -> np.ndarray | None:
         """Where a box's object colours are first learnt: its central ellipse. A tight

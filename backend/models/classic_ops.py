@@ -99,18 +99,22 @@ def is_flat(image: np.ndarray) -> bool:
     return bool(image.size) and float(image.reshape(-1, 3).std(axis=0).max()) < FLAT_STD
 
 
-def grabcut(image: np.ndarray, gc: np.ndarray, iterations: int, start: np.ndarray | None = None) -> np.ndarray:
+def grabcut(
+    image: np.ndarray, gc: np.ndarray, iterations: int, start: np.ndarray | None = None,
+    spaces: tuple[str, ...] = ("rgb",),
+) -> np.ndarray:
     """GrabCut on ``image`` from the label map ``gc`` (cv2.GC_*); returns the object mask.
 
     samvid's own GrabCut (``samvid.models.grabcut``: OpenCV's, with a weaker edge
     term for working-size crops), its object's first colour model fit to ``start``
-    (default: every pixel labelled object). Deterministic. Without samples of both
-    sides, or on one flat colour, the labels are returned as given.
+    (default: every pixel labelled object), its colours modelled in each of ``spaces``.
+    Deterministic. Without samples of both sides, or on one flat colour, the labels are
+    returned as given.
     """
     prior = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
     if min(np.count_nonzero(prior), np.count_nonzero(~prior)) < 10 or is_flat(image):
         return prior
-    return own_grabcut(image, prior, np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD)), iterations, start=start)
+    return own_grabcut(image, prior, np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD)), iterations, start=start, spaces=spaces)
 
 
 def central_ellipse(box: Box, shape: tuple[int, int], share: float) -> np.ndarray:

@@ -6,8 +6,9 @@ import warnings
 
 import cv2
 import numpy as np
+import pytest
 
-from samvid.models.grabcut import SMOOTHNESS, grabcut
+from samvid.models.grabcut import COLOUR_SPACES, SMOOTHNESS, grabcut
 
 RED, GREEN = (200, 60, 60), (90, 140, 90)
 
@@ -104,3 +105,24 @@ def test_the_objects_first_colours_learnt_from_start_leave_out_what_fills_the_re
     cv2.circle(middle, (48, 48), 14, 1, thickness=-1)
     assert iou(grabcut(image, box, ~box, 2), box) > 0.95
     assert iou(grabcut(image, box, ~box, 2, start=middle > 0), disk > 0) > 0.95
+
+
+def test_a_cut_with_colours_in_several_spaces_finds_the_object_and_keeps_hard_labels() -> None:
+    image, obj, start, hard, _ = two_legs(gap=8)
+    mask = grabcut(image, start, hard, 2, spaces=("rgb", "lab", "ycrcb"))
+    assert iou(mask, obj) > 0.95
+    assert not mask[hard & ~start].any()
+
+
+def test_a_colour_space_counted_twice_changes_nothing() -> None:
+    # A pixel's cost is the mean of the spaces' costs, not their sum: the edge term
+    # keeps its weight however many spaces vote.
+    image, _, start, hard, _ = two_legs(gap=2, sd=35)
+    assert np.array_equal(grabcut(image, start, hard, 2, spaces=("rgb", "rgb")), grabcut(image, start, hard, 2))
+
+
+def test_an_unknown_colour_space_is_refused_with_the_known_ones() -> None:
+    image, _, start, hard, _ = two_legs(gap=8)
+    with pytest.raises(ValueError, match="hsl") as err:
+        grabcut(image, start, hard, 2, spaces=("rgb", "hsl"))
+    assert all(name in str(err.value) for name in COLOUR_SPACES)
