@@ -16,32 +16,37 @@ import numpy as np
 FOUR = (((0, 1), 1.0), ((1, 0), 1.0))
 EIGHT = FOUR + (((1, 1), 2**-0.5), ((1, -1), 2**-0.5))
 
-Links = list[tuple[np.ndarray, np.ndarray]]
+# Each neighbour direction (dy, dx) and its per-pixel link weights.
+Links = list[tuple[tuple[int, int], np.ndarray]]
+Pair = tuple[tuple[slice, slice], tuple[slice, slice]]
+
+
+def _pairs(shape: tuple[int, int], dy: int, dx: int) -> Pair:
+    """The pixels a link in direction (dy, dx) starts from, and those it ends at."""
+    h, w = shape
+    return (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx))), (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))
 
 
 def contrast_links(
     image: np.ndarray, smoothness: float, neighbours: tuple[tuple[tuple[int, int], float], ...] = FOUR,
 ) -> Links:
-    """Each neighbour direction's structure and per-pixel link weights (at the pixel the
+    """Each neighbour direction and its per-pixel link weights (at the pixel the
     link starts from): ``smoothness`` x factor x exp(-beta x squared colour difference),
     beta being the inverse of twice the mean squared difference between neighbours."""
     img = np.asarray(image, np.float64)  # GrabCut passes float64 already: no copy
     h, w = img.shape[:2]
     diffs = []
     for (dy, dx), _ in neighbours:
-        a = img[: h - dy, max(0, -dx): w - max(0, dx)]
-        b = img[dy:, max(0, dx): w - max(0, -dx)]
-        diffs.append(((a - b) ** 2).sum(-1))
+        a, b = _pairs((h, w), dy, dx)
+        diffs.append(((img[a] - img[b]) ** 2).sum(-1))
     sizes = sum(d.size for d in diffs)
     mean = sum(float(d.sum()) for d in diffs) / sizes if sizes else 0.0
     beta = 1.0 / (2 * mean) if mean > 0 else 0.0
     out = []
     for ((dy, dx), factor), d in zip(neighbours, diffs, strict=True):
         weights = np.zeros((h, w))
-        weights[: h - dy, max(0, -dx): w - max(0, dx)] = smoothness * factor * np.exp(-beta * d)
-        structure = np.zeros((3, 3))
-        structure[1 + dy, 1 + dx] = 1
-        out.append((structure, weights))
+        weights[_pairs((h, w), dy, dx)[0]] = smoothness * factor * np.exp(-beta * d)
+        out.append(((dy, dx), weights))
     return out
 
 
@@ -73,11 +78,8 @@ class GridCut:
         self._bias = np.zeros(n)  # evidence from links to fixed pixels
         self._graph = maxflow.Graph[float]()
         self._nodes = self._graph.add_nodes(n)
-        h, w = shape
-        for structure, weights in links:
-            dy, dx = (int(v) - 1 for v in np.argwhere(structure)[0])
-            a = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))
-            b = (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))
+        for (dy, dx), weights in links:
+            a, b = _pairs(shape, dy, dx)
             ia, ib, weight = index[a].ravel(), index[b].ravel(), weights[a].ravel()
             both = (ia >= 0) & (ib >= 0) & (weight > 0)
             self._graph.add_edges(ia[both], ib[both], weight[both], weight[both])
