@@ -466,6 +466,37 @@ def test_positive_click_inside_the_box_adds_the_part_the_box_missed(segmenter: C
     assert iou(added, figure) > iou(first, figure) + 0.03
 
 
+@pytest.mark.parametrize("seed", [1, 3, 5, 7])
+def test_positive_click_in_a_box_adds_only_what_is_next_to_it(segmenter: ClassicSegmenter, seed: int) -> None:
+    # A red figure with a blue bag, on green ground with blue pools: blue is the
+    # background's colour, so the box's cut drops the bag. A click on the bag teaches the
+    # box's new cut blue as the object's, and that cut also takes the blue pool lying
+    # against the figure's foot; reached through the figure, the pool must not be added.
+    rng = np.random.default_rng(seed)
+    h, w = 240, 360
+    body, bag, pool, ground = (np.zeros((h, w), bool) for _ in range(4))
+    body[40:200, 120:220] = True
+    body[185:200, 220:300] = True  # a foot out to the right
+    bag[60:100, 220:255] = True
+    pool[155:185, 240:290] = True  # on the foot, inside the box
+    ground[:, :90] = True
+    ground[:, 320:] = True
+    image = textured(rng, h, w, GREEN)
+    image[body] = textured(rng, h, w, RED)[body]
+    for blue in (bag, pool, ground):
+        image[blue] = textured(rng, h, w, BLUE)[blue]
+    figure = body | bag
+    emb = segmenter.embed(image)
+    first = segmenter.segment(emb, Prompt(box=box_of(figure))).mask
+    assert first[bag].mean() < 0.1 and first[pool].mean() < 0.1, "the box alone drops everything blue"
+    added = segmenter.segment(emb, Prompt(points=(innermost(bag),), labels=(1,), box=box_of(figure))).mask
+    assert added[bag].mean() > 0.95
+    away = pool.copy()
+    away[180:] = False  # the outline may move a pixel or two into the pool, no more
+    assert not added[away].any(), "the pool is not next to the click"
+    assert iou(added, figure) > 0.97
+
+
 def test_negative_click_on_an_occluder_coloured_like_the_object_keeps_the_object(
     segmenter: ClassicSegmenter,
 ) -> None:
