@@ -15,7 +15,7 @@ content. A prompt is read as an annotator builds it, in order:
    object no longer touches their sides (an object is surrounded by background)
    vote, and the bounding box of the majority's region at the click then serves
    as the box.
-2. **Every further click is a local edit** (``_local_edit``): a click where the mask
+2. **Every further click is a local edit** (``_edit``): a click where the mask
    already agrees changes nothing; otherwise the wrongly labelled region under
    the click, within reach of it (a few times its distance to the mask's edge),
    is re-cut by GrabCut with everything else held fixed, a disk around the click
@@ -23,9 +23,7 @@ content. A prompt is read as an annotator builds it, in order:
    constraint. A positive click only adds the region around it, a negative
    click only removes it, so a click never undoes the rest of the mask. A
    positive click inside a box adds instead what a new tight cut of the box
-   adds next to it (``_grow_in_box``), and so does a positive click without a box
-   while every click is positive, the box of the mask and the click standing in
-   for the box.
+   adds next to it (``_grow_in_box``).
 3. Boundaries come back to full resolution through the fast guided filter (a
    linear colour model of the mask fitted at working size, applied to the
    full-resolution pixels), then SAM-style clean-up (``samvid.postprocess``).
@@ -74,7 +72,6 @@ from samvid.models.classic_ops import (
 )
 from samvid.models.extent import object_box
 from samvid.postprocess import area_threshold, clean_mask
-from samvid.tracker.masks import bbox
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +327,7 @@ class ClassicSegmenter(Segmenter):
     def _grow_in_box(
         self, image: np.ndarray, mask: np.ndarray, inner: Box, click: Click, earlier: list[Click]
     ) -> np.ndarray:
-        """What a positive click inside the box ``inner`` adds to ``mask``: the box cut again (read
+        """What a positive click inside the box adds to ``mask``: the box cut again (read
         as tight) with every click as a hard constraint, and of that cut what it adds
         next to the click. A missed part of a boxed object is usually a whole limb,
         which a local edit grows only partway; on DAVIS frames this adds 0.04 IoU where
@@ -377,9 +374,11 @@ class ClassicSegmenter(Segmenter):
 
     def _edit(
         self, image: np.ndarray, mask: np.ndarray, click: Click, earlier: list[Click],
-        box: tuple[float, float, float, float] | None = None,
+        box: tuple[float, float, float, float] | None = None, narrow: float = 1.0,
     ) -> np.ndarray:
-        """``mask`` corrected by one more click; see the module docstring (step 2)."""
+        """``mask`` corrected by one more click; see the module docstring (step 2).
+        ``narrow`` scales the click's reach (see the end)."""
+        cfg = self.settings
         h, w = mask.shape
         (x, y), label = click
         col, row = min(w - 1, int(x)), min(h - 1, int(y))
@@ -389,26 +388,6 @@ class ClassicSegmenter(Segmenter):
             boxed = box_pixels(box, (h, w))
             if boxed[0] <= col < boxed[2] and boxed[1] <= row < boxed[3]:
                 return mask | self._grow_in_box(image, mask, boxed, click, earlier)
-        found = bbox(mask) if label and box is None and all(lab for _, lab in earlier) else None
-        if found is not None:
-            # While every click is positive the annotator is still showing how far the
-            # object reaches (one click found a part, this one is on the rest), which a
-            # local edit grows only partway: the box of the mask and the click, grown as
-            # a probed box is, stands in for the box, and what either adds is added
-            # (docs/classic.md, grabcut-9).
-            implied = expand(cover_points(found, [(x, y)], (h, w)), self.settings.probe_pad, 1, (h, w))
-            return self._grow_in_box(image, mask, implied, click, earlier) | self._local_edit(image, mask, click, earlier)
-        return self._local_edit(image, mask, click, earlier)
-
-    def _local_edit(
-        self, image: np.ndarray, mask: np.ndarray, click: Click, earlier: list[Click], narrow: float = 1.0
-    ) -> np.ndarray:
-        """The wrongly labelled region around ``click`` cut again, everything else held
-        (module docstring, step 2). ``narrow`` scales the click's reach (see the end)."""
-        cfg = self.settings
-        h, w = mask.shape
-        (x, y), label = click
-        col, row = min(w - 1, int(x)), min(h - 1, int(y))
         same = mask if label else ~mask
         if not same.any():
             if label:  # nothing masked yet: this click finds the object
@@ -482,7 +461,7 @@ class ClassicSegmenter(Segmenter):
             # coloured like the object it hides): dispute less, so that more stays.
             # Only a box's mask gets here (an earlier positive click's disk always
             # stays), and a box says there is an object in it.
-            return self._local_edit(image, mask, click, earlier, narrow / 2)
+            return self._edit(image, mask, click, earlier, box, narrow / 2)
         # An edit that runs out to the edge of its reach all around has leaked into
         # stuff like the click's (water around a surfboard): keep its inner half.
         rim = np.zeros_like(zone, np.uint8)
