@@ -11,10 +11,9 @@ content. A prompt is read as an annotator builds it, in order:
    the box is read as tight, so a side the mask stops short of gets
    a seed and the box is cut again (``_tighten``). From a click without a box:
    the object's extent is unknown, so GrabCut probes square boxes of growing
-   size centred on the click at a small size (``samvid.models.extent``); the squares whose
-   object no longer touches their sides (an object is surrounded by background)
-   vote, and the bounding box of the majority's region at the click then serves
-   as the box.
+   size centred on the click at a small size (``samvid.models.extent``); the bounding
+   box of the squares' object that stands out most from its surroundings (spectral
+   residual saliency, ``samvid.models.saliency``) then serves as the box.
 2. **Every further click is a local edit** (``_edit``): a click where the mask
    already agrees changes nothing; otherwise the wrongly labelled region under
    the click, within reach of it (a few times its distance to the mask's edge),
@@ -113,11 +112,11 @@ class ClassicSettings:
     guide_eps: float = 1e-3
     min_region: float = 0.002  # holes/islands below this fraction of the ROI are cleaned
     # Click without a box: probe squares of these half-sides (fractions of sqrt(image
-    # area)) at ``probe_side`` px; an object touching under ``probe_touch`` of the
-    # square's inner sides is enclosed.
+    # area)) at ``probe_side`` px; the object that stands out most from a ring around
+    # it, ``probe_ring`` times its side wide, gives the extent (``extent.py``).
     probe_sizes: tuple[float, ...] = (0.05, 0.075, 0.11, 0.16, 0.24, 0.36, 0.5)
     probe_side: int = 96
-    probe_touch: float = 0.2
+    probe_ring: float = 0.5
     probe_pad: float = 0.1  # the probed mask's box grows by this before the final cut
     # A corrective click re-cuts the wrong region within ``edit_reach`` x its distance
     # to the nearest pixel already of its label; a disk of ``edit_core`` x that
@@ -132,7 +131,7 @@ class ClassicSettings:
 class ClassicSegmenter(Segmenter):
     """GrabCut at reduced size + edge-aware upsampling; see the module docstring."""
 
-    version = "samvid-classic-grabcut-9"
+    version = "samvid-classic-grabcut-10"
     supports_everything = False
 
     def __init__(self, settings: ClassicSettings | None = None) -> None:
