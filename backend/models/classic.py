@@ -70,6 +70,7 @@ from samvid.models.classic_ops import (
     work_copy,
 )
 from samvid.models.extent import object_box
+from samvid.models.grabcut import CutCache
 from samvid.postprocess import area_threshold, clean_mask
 
 log = logging.getLogger(__name__)
@@ -245,11 +246,12 @@ class ClassicSegmenter(Segmenter):
         radius = max(1.0, cfg.click_radius * max(sw, sh))
         for (x, y), lab in hard:
             disk(gc, ((x - x0) * sx, (y - y0) * sy), radius, cv2.GC_FGD if lab else cv2.GC_BGD)
-        fg, middle, spaces = self._first_cut(small, gc, (c0, r0, c1, r1), clicked=bool(hard))
+        cache = CutCache(small)
+        fg, middle, spaces = self._first_cut(small, gc, (c0, r0, c1, r1), bool(hard), cache)
         local = [(x - x0, y - y0) for (x, y), lab in hard if lab == 1]
         positives = len(local)  # before the tightness seeds join them
         if tight is not None:
-            fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius, middle, spaces)
+            fg, seeds = self._tighten(small, gc, fg, (c0, r0, c1, r1), tight, radius, middle, spaces, cache)
             local += [(x / sx, y / sy) for x, y in seeds]
         if positives and found_nothing(fg, positives, radius):
             # Nothing beyond the clicks' own disks: no object found. The histograms
@@ -265,7 +267,7 @@ class ClassicSegmenter(Segmenter):
         return mask_roi, score
 
     def _first_cut(
-        self, small: np.ndarray, gc: np.ndarray, inner: Box, clicked: bool
+        self, small: np.ndarray, gc: np.ndarray, inner: Box, clicked: bool, cache: CutCache
     ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
         """GrabCut of a box's labels ``gc`` (``inner``: the box in working px). Returns the
         mask, and where the object's colours were first learnt and in which colour spaces,
@@ -278,27 +280,28 @@ class ClassicSegmenter(Segmenter):
         again learning from its whole inside, and the cut that keeps less is kept."""
         cfg = self.settings
         if clicked:  # a click says where the object is (see ``_middle``)
-            return grabcut(small, gc, cfg.iterations), None, ("rgb",)
+            return grabcut(small, gc, cfg.iterations, cache=cache), None, ("rgb",)
         c0, r0, c1, r1 = inner
         middle = self._middle(inner, small.shape[:2])
-        fg = grabcut(small, gc, cfg.iterations, middle, cfg.box_colours)
+        fg = grabcut(small, gc, cfg.iterations, middle, cfg.box_colours, cache)
         if middle is not None and fg[r0:r1, c0:c1].mean() > cfg.box_full:
-            whole = grabcut(small, gc, cfg.iterations, None, cfg.box_colours)
+            whole = grabcut(small, gc, cfg.iterations, None, cfg.box_colours, cache)
             if whole[r0:r1, c0:c1].mean() < fg[r0:r1, c0:c1].mean():
                 return whole, None, cfg.box_colours
         return fg, middle, cfg.box_colours
 
     def _tighten(
         self, small: np.ndarray, start: np.ndarray, fg: np.ndarray, inner: Box, gap: float, radius: float,
-        middle: np.ndarray | None, spaces: tuple[str, ...],
+        middle: np.ndarray | None, spaces: tuple[str, ...], cache: CutCache,
     ) -> tuple[np.ndarray, list[Point]]:
         """Cut again when the object stops short of a side of its box. GrabCut drops
         thin or oddly coloured parts (legs, a racket) that reach the box's sides, yet
         the annotator drew the box to touch them: a seed where each missed side's
         colours look most like the object, and the object's innermost pixel, become
         hard object pixels of a second cut (working size, from the first cut's initial
-        labels ``start``, object colours ``middle`` and colour ``spaces``). Returns the
-        object and the seeds; figures in docs/classic.md."""
+        labels ``start``, object colours ``middle`` and colour ``spaces``; its seeds are
+        inside the box, so its colour models start from the first cut's pixels and
+        ``cache`` has them). Returns the object and the seeds; figures in docs/classic.md."""
         cfg = self.settings
         min_area = area_threshold(fg.shape, cfg.min_region)
         kept = clean_mask(fg, [], min_area, min_area)  # as the caller will keep it
@@ -313,7 +316,7 @@ class ClassicSegmenter(Segmenter):
         for point in points:
             disk(gc, point, radius, cv2.GC_FGD)
         gc[start == cv2.GC_BGD] = cv2.GC_BGD  # a seed's disk stays inside the box
-        return grabcut(small, gc, cfg.tight_iterations, middle, spaces), points
+        return grabcut(small, gc, cfg.tight_iterations, middle, spaces, cache), points
 
     def _middle(self, inner: Box, shape: tuple[int, int]) -> np.ndarray | None:
         """Where a box's object colours are first learnt: its central ellipse. A tight

@@ -12,6 +12,7 @@ import math
 import cv2
 import numpy as np
 
+from samvid.models.grabcut import CutCache
 from samvid.models.grabcut import grabcut as own_grabcut
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in whole pixels, x1/y1 exclusive
@@ -101,20 +102,21 @@ def is_flat(image: np.ndarray) -> bool:
 
 def grabcut(
     image: np.ndarray, gc: np.ndarray, iterations: int, start: np.ndarray | None = None,
-    spaces: tuple[str, ...] = ("rgb",),
+    spaces: tuple[str, ...] = ("rgb",), cache: CutCache | None = None,
 ) -> np.ndarray:
     """GrabCut on ``image`` from the label map ``gc`` (cv2.GC_*); returns the object mask.
 
     samvid's own GrabCut (``samvid.models.grabcut``: OpenCV's, with a weaker edge
     term for working-size crops), its object's first colour model fit to ``start``
-    (default: every pixel labelled object), its colours modelled in each of ``spaces``.
-    Deterministic. Without samples of both sides, or on one flat colour, the labels are
-    returned as given.
+    (default: every pixel labelled object), its colours modelled in each of ``spaces``,
+    sharing work with other cuts of ``image`` through ``cache``. Deterministic. Without
+    samples of both sides, or on one flat colour, the labels are returned as given.
     """
     prior = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
     if min(np.count_nonzero(prior), np.count_nonzero(~prior)) < 10 or is_flat(image):
         return prior
-    return own_grabcut(image, prior, np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD)), iterations, start=start, spaces=spaces)
+    hard = np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD))
+    return own_grabcut(image, prior, hard, iterations, start=start, spaces=spaces, cache=cache)
 
 
 def central_ellipse(box: Box, shape: tuple[int, int], share: float) -> np.ndarray:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from samvid.models.grabcut import COLOUR_SPACES, SMOOTHNESS, grabcut
+from samvid.models.grabcut import COLOUR_SPACES, SMOOTHNESS, CutCache, grabcut
 
 RED, GREEN = (200, 60, 60), (90, 140, 90)
 
@@ -126,3 +126,29 @@ def test_an_unknown_colour_space_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="hsl") as err:
         grabcut(image, start, hard, 2, spaces=("rgb", "hsl"))
     assert all(name in str(err.value) for name in COLOUR_SPACES)
+
+
+def test_cuts_sharing_a_cache_give_the_masks_each_gives_alone() -> None:
+    # A box's second cut shares the first's cache: its colour models start from the
+    # same pixels, and the cache must not carry anything else from one cut to the next.
+    image, _, start, hard, _ = two_legs(gap=4, sd=35)
+    seeded = hard.copy()
+    seeded[40:44, 34:38] = True  # a hard object seed inside the box, as _tighten adds
+    middle = np.zeros_like(start)
+    middle[30:70, 36:60] = True
+    cuts = [
+        dict(fg=start, hard=hard, iterations=2, start=middle),
+        dict(fg=start, hard=seeded, iterations=1, start=middle),
+        dict(fg=start, hard=hard, iterations=2, smoothness=50.0),
+        dict(fg=start, hard=hard, iterations=2, spaces=("rgb", "lab", "ycrcb")),
+    ]
+    alone = [grabcut(image, **cut) for cut in cuts]
+    cache = CutCache(image)
+    for cut, mask in zip(cuts, alone, strict=True):
+        assert np.array_equal(grabcut(image, **cut, cache=cache), mask)
+
+
+def test_a_cache_refuses_another_images_cut() -> None:
+    image, _, start, hard, _ = two_legs(gap=8)
+    with pytest.raises(ValueError, match="own image"):
+        grabcut(image.copy(), start, hard, 2, cache=CutCache(image))
