@@ -247,7 +247,7 @@ class ClassicSegmenter(Segmenter):
         for (x, y), lab in hard:
             disk(gc, ((x - x0) * sx, (y - y0) * sy), radius, cv2.GC_FGD if lab else cv2.GC_BGD)
         cache = CutCache(small)
-        fg, middle, spaces = self._first_cut(small, gc, (c0, r0, c1, r1), bool(hard), cache)
+        fg, middle, spaces = self._first_cut(small, gc, (c0, r0, c1, r1), clicked=bool(hard), cache=cache)
         local = [(x - x0, y - y0) for (x, y), lab in hard if lab == 1]
         positives = len(local)  # before the tightness seeds join them
         if tight is not None:

@@ -4,9 +4,10 @@ An image's log amplitude spectrum is mostly a smooth curve shared by natural ima
 what departs from its local average (the residual) is what the eye is drawn to. Back
 in the image domain with the original phase, the residual marks where the image
 departs from its own repetitive content: above all the outlines and detail of what
-differs from its surroundings, at any colour, blurred over a few pixels of the copy. The constants are the paper's, as OpenCV's
-``StaticSaliencySpectralResidual`` uses them: a 64x64 grey copy, a 3x3 mean of the log
-amplitude, a 5x5 Gaussian of sigma 8 on the map.
+differs from its surroundings, at any colour, blurred over a few pixels of the copy.
+The constants are the paper's, as OpenCV's ``StaticSaliencySpectralResidual`` uses
+them: a 64x64 grey copy, a 3x3 mean of the log amplitude, a 5x5 Gaussian of sigma 8
+on the map.
 """
 
 from __future__ import annotations
