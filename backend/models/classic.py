@@ -14,15 +14,12 @@ content. A prompt is read as an annotator builds it, in order:
    size centred on the click at a small size (``samvid.models.extent``); the bounding
    box of the squares' object that stands out most from its surroundings (spectral
    residual saliency, ``samvid.models.saliency``) then serves as the box.
-2. **Every further click is a local edit** (``_edit``): a click where the mask
-   already agrees changes nothing; otherwise the wrongly labelled region under
-   the click, within reach of it (a few times its distance to the mask's edge),
-   is re-cut by GrabCut with everything else held fixed, a disk around the click
-   forced to the click's label and every earlier click kept as a hard
-   constraint. A positive click only adds the region around it, a negative
-   click only removes it, so a click never undoes the rest of the mask. A
-   positive click inside a box adds instead what a new tight cut of the box
-   adds next to it (``_grow_in_box``).
+2. **Every further click is a local edit** (``samvid.models.edit``): a click where
+   the mask already agrees changes nothing; otherwise the wrongly labelled region
+   under the click, within reach of it, is re-cut by GrabCut with everything else
+   held fixed and every earlier click kept. A positive click only adds, a negative
+   click only removes. A positive click inside a box adds instead what a new tight
+   cut of the box adds next to it (``_grow_in_box``).
 3. Boundaries come back to full resolution through the fast guided filter (a
    linear colour model of the mask fitted at working size, applied to the
    full-resolution pixels), then SAM-style clean-up (``samvid.postprocess``).
@@ -69,13 +66,13 @@ from samvid.models.classic_ops import (
     upsample,
     work_copy,
 )
+from samvid.models.edit import Click, local_edit
 from samvid.models.extent import object_box
 from samvid.models.grabcut import CutCache
 from samvid.postprocess import area_threshold, clean_mask
 
 log = logging.getLogger(__name__)
 
-Click = tuple[Point, int]
 # A mask found only by a fallback (GrabCut found nothing in the box) scores at most this.
 FALLBACK_SCORE = 0.05
 # ... unless that region is under this share of the box: then the box itself, scored 0.
@@ -376,11 +373,9 @@ class ClassicSegmenter(Segmenter):
 
     def _edit(
         self, image: np.ndarray, mask: np.ndarray, click: Click, earlier: list[Click],
-        box: tuple[float, float, float, float] | None = None, narrow: float = 1.0,
+        box: tuple[float, float, float, float] | None = None,
     ) -> np.ndarray:
-        """``mask`` corrected by one more click; see the module docstring (step 2).
-        ``narrow`` scales the click's reach (see the end)."""
-        cfg = self.settings
+        """``mask`` corrected by one more click; see the module docstring (step 2)."""
         h, w = mask.shape
         (x, y), label = click
         col, row = min(w - 1, int(x)), min(h - 1, int(y))
@@ -390,95 +385,11 @@ class ClassicSegmenter(Segmenter):
             boxed = box_pixels(box, (h, w))
             if boxed[0] <= col < boxed[2] and boxed[1] <= row < boxed[3]:
                 return mask | self._grow_in_box(image, mask, boxed, click, earlier)
-        same = mask if label else ~mask
-        if not same.any():
+        if not (mask if label else ~mask).any():
             if label:  # nothing masked yet: this click finds the object
                 return mask | self._click_mask(image, (x, y))[0]
             return mask
-        # Distance from the click to the nearest pixel already of its label.
-        ys, xs = np.nonzero(same)
-        dist = float(np.sqrt(np.min((xs + 0.5 - x) ** 2 + (ys + 0.5 - y) ** 2)))
-        if not label:
-            # A negative click sits in the mask, and where the mask runs to the frame's
-            # edge the edge bounds it as much as background does (mud under a bike whose
-            # box reaches the frame's bottom: its nearest background lies past the
-            # wheels, which a reach measured from there would take too).
-            dist = min(dist, x, y, w - x, h - y)
-        reach = narrow * max(cfg.edit_reach * dist, 0.03 * max(h, w))
-        window = expand(
-            (int(x - reach), int(y - reach), int(x + reach) + 1, int(y + reach) + 1), 0.0, 0, (h, w)
-        )
-        wx0, wy0, wx1, wy1 = window
-        # The region the click disputes: the wrongly labelled part connected to it.
-        local_mask = mask[wy0:wy1, wx0:wx1]
-        zone = component_at(local_mask != bool(label), [(x - wx0, y - wy0)])
-        within = np.zeros_like(zone, np.uint8)
-        disk(within, (x - wx0, y - wy0), reach, 1)
-        zone &= within > 0
-
-        small, crop, (sx, sy) = work_copy(image, window, cfg.edit_side)
-        sh, sw = small.shape[:2]
-        cur = cv2.resize(local_mask.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
-        zone_s = cv2.resize(zone.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
-        gc = np.where(cur, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
-        keep, take = (cv2.GC_PR_BGD, cv2.GC_PR_FGD) if label else (cv2.GC_PR_FGD, cv2.GC_PR_BGD)
-        gc[zone_s] = keep
-        centre = ((x - wx0) * sx, (y - wy0) * sy)
-        # The click's own colour (its pixel and nearest neighbours, not a wide disk
-        # that may be mostly the other side: issue 20) decides which pixels of the
-        # disputed region start on its side; those near it and connected to it are
-        # the core, which takes the click's label outright.
-        lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-        seed = np.zeros((sh, sw), np.uint8)
-        disk(seed, centre, 1.5, 1)
-        seed_px = seed > 0
-        seed_px[min(sh - 1, int(centre[1])), min(sw - 1, int(centre[0]))] = True
-        mu, sd = lab[seed_px].mean(axis=0), lab[seed_px].std(axis=0)
-        like = (np.sqrt((((lab - mu) / (sd + cfg.edit_tolerance)) ** 2).sum(axis=-1)) < 3.0) & zone_s
-        gc[like] = take
-        near = np.zeros((sh, sw), np.uint8)
-        disk(near, centre, max(1.0, cfg.edit_core * dist * sx), 1)
-        core_px = component_at(((near > 0) & like) | seed_px, [centre]) & (zone_s | seed_px)
-        radius = max(1.0, cfg.click_radius * max(sw, sh))
-        for (px, py), plab in earlier:
-            if wx0 <= px < wx1 and wy0 <= py < wy1:
-                disk(gc, ((px - wx0) * sx, (py - wy0) * sy), radius, cv2.GC_FGD if plab else cv2.GC_BGD)
-        gc[core_px] = cv2.GC_FGD if label else cv2.GC_BGD
-        fg = grabcut(small, gc, cfg.iterations)
-        new = upsample(small, fg, crop, cfg.guide_radius, cfg.guide_eps)
-        flipped = zone & (new == bool(label))
-        core_full = cv2.resize(core_px.astype(np.uint8), (wx1 - wx0, wy1 - wy0), interpolation=cv2.INTER_NEAREST)
-        flipped |= (core_full > 0) & zone
-        # Earlier clicks of the other label stay as they are: all clicks are kept.
-        guard = np.zeros_like(zone, np.uint8)
-        for (px, py), plab in earlier:
-            if plab != label:
-                disk(guard, (px - wx0, py - wy0), max(1.0, cfg.click_radius * max(wx1 - wx0, wy1 - wy0)), 1)
-        flipped &= guard == 0
-        flipped = component_at(flipped, [(x - wx0, y - wy0)])
-        # A negative click flips mask pixels only, so equal counts mean it flips them all.
-        if not label and narrow > 0.25 and np.count_nonzero(flipped) == np.count_nonzero(mask):
-            # A negative edit that would remove the whole mask had nothing of the
-            # object held fixed to learn its colours from (a click on an occluder
-            # coloured like the object it hides): dispute less, so that more stays.
-            # Only a box's mask gets here (an earlier positive click's disk always
-            # stays), and a box says there is an object in it.
-            return self._edit(image, mask, click, earlier, box, narrow / 2)
-        # An edit that runs out to the edge of its reach all around has leaked into
-        # stuff like the click's (water around a surfboard): keep its inner half.
-        rim = np.zeros_like(zone, np.uint8)
-        disk(rim, (x - wx0, y - wy0), reach, 1)
-        disk(rim, (x - wx0, y - wy0), 0.85 * reach, 0)
-        rim_px = (rim > 0) & zone
-        if rim_px.sum() and flipped[rim_px].mean() > cfg.edit_leak:
-            log.debug("the edit leaked to the edge of its reach; keeping its inner half")
-            inner = np.zeros_like(zone, np.uint8)
-            disk(inner, (x - wx0, y - wy0), 0.5 * reach, 1)
-            flipped = component_at(flipped & (inner > 0), [(x - wx0, y - wy0)])
-        out = mask.copy()
-        out[wy0:wy1, wx0:wx1][flipped] = bool(label)
-        out[row, col] = bool(label)
-        return out
+        return local_edit(image, mask, click, earlier, self.settings)
 
 
 def _inside(box: Box, size: tuple[int, int]) -> np.ndarray:
