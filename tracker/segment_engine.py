@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 
 from samvid.tracker import flow
+from samvid.tracker.cues import ColourBins, colour_odds, histogram, motion_cue, object_size, shape_prior, soft
 from samvid.tracker.cut import contrast_links, min_cut
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.flow_engine import MODES as RIGID_MODES
@@ -56,9 +57,6 @@ from samvid.tracker.masks import bbox, grow_box
 from samvid.tracker.metrics import region_iou
 
 log = logging.getLogger(__name__)
-
-BINS = 16  # histogram bins per Lab channel (16^3 colours)
-
 
 @dataclass(frozen=True)
 class SegmentSettings:
@@ -85,104 +83,6 @@ MODES = {
     # lost on real video, with the cut and without it.
     "preview": SegmentSettings(preset="ultrafast", max_side=480, rigid=False, motion_fade=False),
 }
-
-
-@dataclass(frozen=True, eq=False)
-class ColourBins:
-    """Maps Lab colours to histogram bins spread over the colours a video has.
-
-    Bins fixed over the whole Lab cube put a dull, dim or hazy clip into a handful of
-    bins that object and background share, and the colour evidence goes blind. Each
-    channel's bins span its 1st-99th percentile on the run's first frame instead, never
-    finer than one Lab level per bin (a flat channel is not magnified into noise); colours
-    outside fall into the end bins.
-    """
-
-    lut: np.ndarray  # uint8 (1, 256, 3): the bin of each Lab level, per channel
-
-    @classmethod
-    def of(cls, rgb: np.ndarray) -> ColourBins:
-        lab: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).reshape(-1, 3)
-        lo, hi = np.percentile(lab, [1, 99], axis=0)
-        span = np.maximum(hi - lo, BINS)
-        low = ((lo + hi) / 2 - span / 2).astype(np.float32)
-        per_level = (BINS / span).astype(np.float32)
-        levels = np.arange(256, dtype=np.float32)[:, None]
-        bins = np.clip(((levels - low) * per_level).astype(np.int32), 0, BINS - 1)
-        return cls(bins.astype(np.uint8)[None])
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """Histogram bin index (int32) of every pixel's Lab colour."""
-        q = cv2.LUT(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB), self.lut).astype(np.int32)
-        return (q[..., 0] * BINS + q[..., 1]) * BINS + q[..., 2]
-
-
-def histogram(bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Normalised colour histogram of the pixels, weighted (soft masks)."""
-    counts = np.bincount(bins.ravel(), weights.ravel().astype(np.float64), BINS**3)
-    # Spread each count over neighbouring colours: a colour seen once stands for its
-    # neighbours too (light and compression shift colours by a bin or two). The blur of
-    # the (L, a*b) table spreads along L and b only; spreading along a as well was
-    # measured and not kept (docs/tracker.md, "The same sequences, changed").
-    h = cv2.GaussianBlur(counts.reshape(BINS, BINS * BINS).astype(np.float32), (3, 3), 0).ravel()
-    total = h.sum()
-    return h / total if total > 0 else np.full(BINS**3, 1.0 / BINS**3, np.float32)
-
-
-def soft(mask: np.ndarray, sigma: float) -> np.ndarray:
-    """A bool mask as float32 with a blurred rim (``sigma`` pixels)."""
-    m = mask.astype(np.float32)
-    if sigma < 0.5:
-        return m
-    k = int(3 * sigma) * 2 + 1
-    return cv2.GaussianBlur(m, (k, k), sigma)
-
-
-def colour_odds(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """Log-odds of "object" from the colour histograms ``fg`` and ``bg`` at each pixel's
-    colour bin, within +-4 (a colour one model has never seen is not infinitely sure)."""
-    return np.clip(np.log((fg[bins] + 1e-5) / (bg[bins] + 1e-5)), -4, 4)
-
-
-def shape_prior(mask: np.ndarray, sigma: float, strength: float = 4.0) -> np.ndarray:
-    """Log-odds of "object" from a predicted shape: +-``strength`` deep inside / far
-    outside, 0 on its outline, ramping over ``sigma`` pixels of signed distance. (A
-    blurred mask thresholded at 0.5 rounds corners: fed back frame after frame, the
-    shape would shrink wherever colour does not hold it.)"""
-    m = mask.astype(np.uint8)
-    inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
-    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
-    sd = np.where(m > 0, inside - 0.5, 0.5 - outside)
-    return strength * np.tanh(sd / max(sigma, 1.0)).astype(np.float32)
-
-
-def motion_cue(back: np.ndarray, mask: np.ndarray, outline: float = 0.0) -> np.ndarray:
-    """Log-odds (in [-1, 1]) that a pixel moves with the object rather than with what
-    surrounds it: its flow projected on the axis from the surroundings' median motion to
-    the object's. Zero where the two move alike (a camera following the object).
-
-    Just outside ``mask`` the flow is no witness: DIS smooths it across the outline, and
-    the flow of the ring around the object starts at the object's own shift, so the
-    background there reads "moves like the object" whether or not it does. Taken at its
-    word, it grows the cut a little every frame. Outside the mask the cue therefore fades
-    to zero at the outline over ``outline`` pixels (0: no fading)."""
-    # ``_ring``'s band, from a distance kept for the fading below.
-    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)  # 0 inside
-    ring = (dist > 0) & (dist <= max(4, int(0.25 * _size(mask))))
-    if mask.sum() < 16 or ring.sum() < 16:
-        return np.zeros(mask.shape, np.float32)
-    f_obj = np.median(back[mask], 0)
-    f_bg = np.median(back[ring], 0)
-    axis = f_obj - f_bg
-    sep = float(np.hypot(*axis))
-    if sep < 0.5:
-        return np.zeros(mask.shape, np.float32)
-    t = ((back - f_bg) @ axis) / sep**2  # 0: moves like the surroundings, 1: like the object
-    cue = np.clip(2 * t - 1, -1, 1) * min(1.0, sep / 3)
-    if outline > 0:
-        near = (dist > 0) & (dist < outline)
-        cue[near] *= dist[near] / outline
-    return cue.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -249,10 +149,6 @@ def _flow_start(where: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
     start = np.zeros((*where.shape, 2), np.float32)
     start[where] = shift
     return start
-
-
-def _size(mask: np.ndarray) -> float:
-    return float(np.sqrt(max(1, np.count_nonzero(mask))))
 
 
 @dataclass
@@ -347,7 +243,7 @@ class _SegmentRun:
         # Colours are learnt away from the outline, where a mask error of a few pixels
         # would teach the object's model the background's colours (and so on, frame
         # after frame) -- except from a given mask, which is right to the edge.
-        size = _size(mask)
+        size = object_size(mask)
         gap = 0 if given else max(2, int(0.05 * size))
         dist_in = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
         dist_out = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
@@ -389,7 +285,7 @@ class _SegmentRun:
         hw = gray.shape
         box = bbox(obj.mask)
         assert box is not None
-        size = _size(obj.mask)
+        size = object_size(obj.mask)
         vx, vy = obj.velocity
         margin = int(0.5 * size + 1.5 * np.hypot(vx, vy) + 16)
         x0, y0, x1, y1 = grow_box(box, margin, hw)
@@ -549,7 +445,7 @@ def _left_by_edge(before: np.ndarray, after: np.ndarray, crossing: tuple[int, in
 
 def _stands_out(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray, shape: np.ndarray) -> float:
     """``_contrast`` of ``shape`` on its own crop of the frame."""
-    size = _size(shape)
+    size = object_size(shape)
     box = bbox(shape)
     assert box is not None
     x0, y0, x1, y1 = grow_box(box, _band_width(size) + 1, shape.shape)  # room for the band

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from synthetic import texture
 
+from samvid.tracker.cues import BINS, ColourBins, motion_cue
 from samvid.tracker.engines import make_engine
 from samvid.tracker.metrics import region_iou
-from samvid.tracker.segment_engine import BINS, ColourBins, SegmentEngine, motion_cue
+from samvid.tracker.segment_engine import SegmentEngine
 
 
 class BlobVideo:
