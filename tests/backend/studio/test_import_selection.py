@@ -1,6 +1,7 @@
 """Frame choice on import: codec key frames (``--keyframes``) and shot starts
-(``--scene-change T``), as pure functions, through ``plan_clips`` on real H.264 clips, and
-into the session's real Label Studio with exact frame indices and times."""
+(``--scene-change T``), through ``plan_clips`` on real H.264 clips and into the session's
+real Label Studio with exact frame indices and times (the pure functions:
+``test_selection.py``)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,7 @@ import pytest
 
 from samvid.commands.importer import _options, add_arguments
 from samvid.errors import VideoError
-from samvid.studio.importer import (
-    grey_histogram,
-    histogram_difference,
-    import_videos,
-    keyframe_indices,
-    plan_clips,
-    scene_starts,
-)
+from samvid.studio.importer import import_videos, plan_clips
 
 SHOTS = (20, 120, 220)  # grey level of each 10-frame shot; frames inside a shot flicker
 
@@ -44,35 +38,6 @@ def write_shots(path: Path, keyint: int = 10, size: tuple[int, int] = (64, 48)) 
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return path
-
-
-# -- pure functions ---------------------------------------------------------------------------
-
-
-def test_keyframe_indices_inside_the_window():
-    assert keyframe_indices([True, False, True, False], [1, 2, 3]) == [2]
-    assert keyframe_indices([True, True], []) == []
-
-
-def test_scene_starts_are_the_first_frame_and_every_big_change():
-    assert scene_starts([0, 0.05, 0.6, 0.1, 0.9], 0.5) == [0, 2, 4]
-    assert scene_starts([0.0], 0.3) == [0]
-    assert scene_starts([], 0.3) == []
-    with pytest.raises(ValueError):
-        scene_starts([0, 1], 0)
-
-
-def test_histogram_difference_ignores_motion_and_sees_cuts():
-    rng = np.random.default_rng(1)
-    scene = rng.integers(0, 128, (72, 128, 3), dtype=np.uint8)
-    panned = np.roll(scene, 16, axis=1)  # the camera moves: same content, other pixels
-    other = rng.integers(128, 256, (72, 128, 3), dtype=np.uint8)  # a cut to a brighter shot
-    assert histogram_difference(grey_histogram(scene), grey_histogram(panned)) < 0.01
-    assert histogram_difference(grey_histogram(scene), grey_histogram(other)) > 0.4
-    flat = np.full((72, 128, 3), 100, np.uint8)  # flicker by 3 levels is no cut
-    assert histogram_difference(grey_histogram(flat), grey_histogram(flat + 3)) < 0.02
-    black, white = np.zeros_like(flat), np.full_like(flat, 255)
-    assert histogram_difference(grey_histogram(black), grey_histogram(white)) == pytest.approx(255 / 256)
 
 
 # -- plan_clips on real H.264 -------------------------------------------------------------------

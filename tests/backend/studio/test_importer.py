@@ -21,7 +21,6 @@ from samvid.studio.importer import (
     find_sources,
     import_videos,
     ranges,
-    select_frames,
 )
 
 pytestmark = pytest.mark.studio
@@ -36,20 +35,6 @@ def fetch_image(label_studio, url: str) -> np.ndarray:
 
 
 # -- pure functions ---------------------------------------------------------------------------
-
-
-def test_select_frames() -> None:
-    times = [0.0, 0.1, 0.2, 0.3, 0.4]
-    assert select_frames(times) == [0, 1, 2, 3, 4]
-    assert select_frames(times, stride=2) == [0, 2, 4]
-    assert select_frames(times, fps=4) == [0, 3]
-    assert select_frames(times, start=0.1, end=0.3) == [1, 2]
-    assert select_frames(times, start=0.1, stride=2) == [1, 3]
-    # variable frame rate: a gap swallows the ticks that fall inside it
-    assert select_frames([0.0, 0.05, 1.0, 1.05, 1.5], fps=2) == [0, 2, 4]
-    assert select_frames(times, start=9) == []
-    with pytest.raises(ValueError):
-        select_frames(times, stride=0)
 
 
 def test_ranges_and_clip_names(tmp_path: Path) -> None:
