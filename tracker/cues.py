@@ -101,7 +101,7 @@ def motion_cue(back: np.ndarray, mask: np.ndarray, outline: float = 0.0) -> np.n
     background there reads "moves like the object" whether or not it does. Taken at its
     word, it grows the cut a little every frame. Outside the mask the cue therefore fades
     to zero at the outline over ``outline`` pixels (0: no fading)."""
-    # ``_ring``'s band, from a distance kept for the fading below.
+    # The band segment_engine's ``_ring`` gives, from a distance kept for the fading below.
     dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)  # 0 inside
     ring = (dist > 0) & (dist <= max(4, int(0.25 * object_size(mask))))
     if mask.sum() < 16 or ring.sum() < 16:
