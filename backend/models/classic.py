@@ -13,7 +13,8 @@ content. A prompt is read as an annotator builds it, in order:
    the object's extent is unknown, so GrabCut probes square boxes of growing
    size centred on the click at a small size (``samvid.models.extent``); the bounding
    box of the squares' object that stands out most from its surroundings (spectral
-   residual saliency, ``samvid.models.saliency``) then serves as the box.
+   residual saliency, ``samvid.models.saliency``) then serves as the box, cut at
+   ``click_side`` in the box's colour spaces.
 2. **Every further click is a local edit** (``samvid.models.edit``): a click where
    the mask already agrees changes nothing; otherwise the wrongly labelled region
    under the click, within reach of it, is re-cut by GrabCut with everything else
@@ -116,6 +117,9 @@ class ClassicSettings:
     probe_side: int = 96
     probe_ring: float = 0.5
     probe_pad: float = 0.1  # the probed mask's box grows by this before the final cut
+    # ... which runs at this long side, its colours in ``box_colours``: three spaces at
+    # 200 px cost what one did at ``work_side`` and gained on every set (docs/classic.md).
+    click_side: int = 200
     # A corrective click re-cuts the wrong region within ``edit_reach`` x its distance
     # to the nearest pixel already of its label; a disk of ``edit_core`` x that
     # distance around it takes its label outright.
@@ -129,7 +133,7 @@ class ClassicSettings:
 class ClassicSegmenter(Segmenter):
     """GrabCut at reduced size + edge-aware upsampling; see the module docstring."""
 
-    version = "samvid-classic-grabcut-10"
+    version = "samvid-classic-grabcut-11"
     supports_everything = False
 
     def __init__(self, settings: ClassicSettings | None = None) -> None:
@@ -212,16 +216,18 @@ class ClassicSegmenter(Segmenter):
     # -- the first mask -----------------------------------------------------------
 
     def _box_mask(
-        self, image: np.ndarray, box: tuple[float, float, float, float], hard: list[Click] | None = None
+        self, image: np.ndarray, box: tuple[float, float, float, float], hard: list[Click] | None = None,
+        side: int | None = None, spaces: tuple[str, ...] | None = None,
     ) -> tuple[np.ndarray, float]:
-        """GrabCut from a box (plus hard clicks); never empty (see ``_fallback``)."""
+        """GrabCut from a box (plus hard clicks); never empty (see ``_fallback``). A cut
+        with clicks models its colours in ``spaces`` (default RGB alone)."""
         hard = hard or []
         h, w = image.shape[:2]
         inner = box_pixels(box, (h, w))
         positives = [p for p, lab in hard if lab == 1]
         roi = expand(cover_points(inner, positives, (h, w)), self.settings.margin, 4, (h, w))
         tight = self.settings.tight_gap if not hard else None
-        mask_roi, score = self._cut(image, roi, inner, hard, tight=tight)
+        mask_roi, score = self._cut(image, roi, inner, hard, side, tight, spaces)
         mask = _paste(mask_roi, roi, (h, w))
         if not mask.any():
             return self._fallback(image, inner)
@@ -229,7 +235,7 @@ class ClassicSegmenter(Segmenter):
 
     def _cut(
         self, image: np.ndarray, roi: Box, inner: Box, hard: list[Click], side: int | None = None,
-        tight: float | None = None,
+        tight: float | None = None, spaces: tuple[str, ...] | None = None,
     ) -> tuple[np.ndarray, float]:
         """GrabCut on ``roi`` downscaled to ``side``: ``inner`` probably object, the rest
         background, ``hard`` clicks as hard disks. Full-resolution ROI mask and score.
@@ -244,7 +250,7 @@ class ClassicSegmenter(Segmenter):
         for (x, y), lab in hard:
             disk(gc, ((x - x0) * sx, (y - y0) * sy), radius, cv2.GC_FGD if lab else cv2.GC_BGD)
         cache = CutCache(small)
-        fg, middle, spaces = self._first_cut(small, gc, (c0, r0, c1, r1), clicked=bool(hard), cache=cache)
+        fg, middle, spaces = self._first_cut(small, gc, (c0, r0, c1, r1), bool(hard), cache, spaces)
         local = [(x - x0, y - y0) for (x, y), lab in hard if lab == 1]
         positives = len(local)  # before the tightness seeds join them
         if tight is not None:
@@ -264,7 +270,8 @@ class ClassicSegmenter(Segmenter):
         return mask_roi, score
 
     def _first_cut(
-        self, small: np.ndarray, gc: np.ndarray, inner: Box, clicked: bool, cache: CutCache
+        self, small: np.ndarray, gc: np.ndarray, inner: Box, clicked: bool, cache: CutCache,
+        spaces: tuple[str, ...] | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
         """GrabCut of a box's labels ``gc`` (``inner``: the box in working px). Returns the
         mask, and where the object's colours were first learnt and in which colour spaces,
@@ -277,7 +284,8 @@ class ClassicSegmenter(Segmenter):
         again learning from its whole inside, and the cut that keeps less is kept."""
         cfg = self.settings
         if clicked:  # a click says where the object is (see ``_middle``)
-            return grabcut(small, gc, cfg.iterations, cache=cache), None, ("rgb",)
+            spaces = spaces or ("rgb",)
+            return grabcut(small, gc, cfg.iterations, spaces=spaces, cache=cache), None, spaces
         c0, r0, c1, r1 = inner
         middle = self._middle(inner, small.shape[:2])
         fg = grabcut(small, gc, cfg.iterations, middle, cfg.box_colours, cache)
@@ -364,9 +372,10 @@ class ClassicSegmenter(Segmenter):
     def _click_mask(self, image: np.ndarray, click: Point) -> tuple[np.ndarray, float]:
         """The object under one click: the extent from ``object_box``, then a box cut."""
         h, w = image.shape[:2]
-        box = object_box(image, click, self.settings)
+        cfg = self.settings
+        box = object_box(image, click, cfg)
         x0, y0, x1, y1 = (float(v) for v in box)
-        mask, score = self._box_mask(image, (x0, y0, x1, y1), [(click, 1)])
+        mask, score = self._box_mask(image, (x0, y0, x1, y1), [(click, 1)], cfg.click_side, cfg.box_colours)
         return component_at(mask, [click]) | _click_disk(click, (h, w)), score
 
     # -- further clicks -----------------------------------------------------------
