@@ -23,6 +23,7 @@ from samvid.core.segmenter import Embedding
 from samvid.models.classic import FALLBACK_SCORE, ClassicSegmenter
 from samvid.models.classic_ops import tightness_seeds
 from samvid.models.registry import load_segmenter
+from samvid.tracker.metrics import boundary_f
 
 BOX_IOU = 0.90
 CLICK_IOU = 0.85
@@ -95,15 +96,11 @@ def test_one_click_on_a_large_object_in_a_1080p_frame_puts_the_outline_on_the_ob
     segmenter: ClassicSegmenter,
 ) -> None:
     # One click's cut runs at 200 px on the long side, 8x under this object's box; the
-    # outline comes back from the full-resolution pixels (plain upsampling misses 9% of
-    # the true outline by more than 3 px).
+    # outline comes back from the full-resolution pixels. DAVIS's boundary F within 3 px
+    # (at 0.995 its recall alone is at least 0.99): plain upsampling gives 0.86.
     image, truth = scene(1080, 1920, (960, 540), (620, 380))
     mask = segment(segmenter, image, Prompt(points=((960.5, 540.5),), labels=(1,)))
-    edge = np.ones((3, 3), np.uint8)
-    true_outline = truth & ~(cv2.erode(truth.astype(np.uint8), edge) > 0)
-    outline = mask & ~(cv2.erode(mask.astype(np.uint8), edge) > 0)
-    near = cv2.dilate(outline.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    assert (true_outline & ~near).sum() <= 0.01 * true_outline.sum()
+    assert boundary_f(mask, truth, bound_th=3) >= 0.995
     assert iou(mask, truth) >= 0.99
 
 
