@@ -52,6 +52,7 @@ from scipy.stats import spearmanr
 from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
 from samvid.core.prompts import Prompt
+from samvid.core.segmenter import Segmenter
 from samvid.models.classic import ClassicSegmenter
 from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.davis import JpegFolder, frames_dir, masks_of, sequences
@@ -95,7 +96,7 @@ class Outcome:
     reviews: int = 0
     reviews_to_last_bad: int = 0
     clicks: int = 0
-    brushed: int = 0  # objects the clicks could not bring to the threshold
+    brushed: int = 0  # objects the clicks could not bring to the aim
     track_s: float = 0.0
     curve: list[float] = field(default_factory=list)  # clip J&F after 0, 1, ... corrections
     first: list[tuple[float, float]] = field(default_factory=list)  # (score, IoU) after frame 0
@@ -168,12 +169,15 @@ def by_brush(clip: Clip, k: int, _: dict[int, np.ndarray], out: Outcome) -> dict
     return dict(clip.truth[k])
 
 
-def by_clicks(segmenter: ClassicSegmenter, threshold: float, aim: float | None = None) -> Corrector:
+def by_clicks(segmenter: Segmenter, threshold: float, aim: float | None = None) -> Corrector:
     """Objects below ``threshold`` redrawn with clicks (DAVIS interactive protocol).
 
-    The annotator clicks until the mask reaches ``aim`` (default: the threshold). Aiming
-    higher, after the last click the best mask at the threshold or better is kept; only an
-    object that never reached the threshold is finished with the brush."""
+    The annotator clicks until the mask reaches ``aim`` (default: the threshold). An
+    object not at the aim after ``MAX_CLICKS`` clicks is finished with the brush (its
+    true mask), counted in ``brushed``. Whether the clicks came near the aim does not
+    matter then: keeping a mask that only passed the threshold while one that never did
+    got the true mask rewarded a click model for failing (a tracker started from the
+    true mask drifts later), so a click model that came closer ended worse."""
     aim = threshold if aim is None else aim
 
     def correct(clip: Clip, k: int, shown: dict[int, np.ndarray], out: Outcome) -> dict[int, np.ndarray]:
@@ -184,20 +188,13 @@ def by_clicks(segmenter: ClassicSegmenter, threshold: float, aim: float | None =
                 fixed[o] = shown.get(o, truth)
                 continue
             points, labels = [innermost_point(truth)], [1]
-            best: tuple[float, np.ndarray] | None = None
             while True:
                 mask = segmenter.segment(emb, Prompt(points=tuple(points), labels=tuple(labels))).mask
                 out.clicks += 1
-                quality = iou(mask, truth)
-                if quality >= threshold and (best is None or quality > best[0]):
-                    best = (quality, mask)
-                if quality >= aim:
+                if iou(mask, truth) >= aim:
                     break
                 if len(points) == MAX_CLICKS:
-                    if best is not None:
-                        mask = best[1]
-                    else:
-                        mask, out.brushed = truth, out.brushed + 1
+                    mask, out.brushed = truth, out.brushed + 1
                     break
                 p, lab = corrective_click(mask, truth)
                 points.append(p)
