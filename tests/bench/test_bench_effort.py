@@ -1,11 +1,11 @@
 """The effort bench's simulated annotator (``bench/bench_effort.py``): how a correction by
-clicks ends. Stand-in segmenters give masks of known IoU, so no model is involved."""
+clicks ends, and how far its brush paints. Stand-in segmenters give masks of known IoU, so no model is involved."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_effort import MAX_CLICKS, Clip, Outcome, by_clicks
+from bench_effort import MAX_CLICKS, Clip, Outcome, brush_to, by_clicks
 
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import MaskPrediction
@@ -56,10 +56,35 @@ def correct(segmenter: Stuck, aim: float | None) -> tuple[np.ndarray, Outcome]:
 @pytest.mark.parametrize("reached", [0.5, 0.87])
 def test_an_object_short_of_the_aim_after_20_clicks_is_finished_with_the_brush(reached: float) -> None:
     # Before the fix a mask past the bar (0.87) was kept while one that never passed it
-    # (0.5) got the true mask: the click model that came closer ended worse.
+    # (0.5) got the true mask: the click model that came closer ended worse. Its one
+    # error region (the rows cut off) is painted whole.
     mask, out = correct(Stuck(reached), aim=0.9)
     assert np.array_equal(mask, TRUTH)
     assert (out.clicks, out.brushed) == (MAX_CLICKS, 1)
+
+
+def holed() -> np.ndarray:
+    """The true square missing its lower 15 rows (IoU 0.85) and a 20x20 hole (0.04)."""
+    mask = rows_kept(0.85)
+    mask[40:60, 40:60] = False
+    return mask
+
+
+def test_the_brush_paints_the_largest_error_first_and_stops_at_the_aim() -> None:
+    # Painting the rows reaches 0.96: a brush that went on to the hole would hand the
+    # tracker a better mask than clicks that stopped at the aim.
+    painted = brush_to(holed(), TRUTH, aim=0.9)
+    expected = TRUTH.copy()
+    expected[40:60, 40:60] = False
+    assert np.array_equal(painted, expected)
+
+
+def test_the_brush_paints_every_error_region_the_aim_needs() -> None:
+    assert np.array_equal(brush_to(holed(), TRUTH, aim=0.97), TRUTH)
+
+
+def test_the_brush_leaves_a_mask_at_the_aim_as_it_is() -> None:
+    assert np.array_equal(brush_to(rows_kept(0.92), TRUTH, aim=0.9), rows_kept(0.92))
 
 
 def test_an_object_at_the_aim_keeps_the_click_made_mask() -> None:
