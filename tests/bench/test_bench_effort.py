@@ -1,5 +1,6 @@
 """The effort bench's simulated annotator (``bench/bench_effort.py``): how a correction by
-clicks ends, and how far its brush paints. Stand-in segmenters give masks of known IoU, so no model is involved."""
+clicks ends, and how far its brush paints. Stand-in segmenters give masks of known IoU,
+so no model is involved."""
 
 from __future__ import annotations
 
