@@ -79,16 +79,28 @@ def colour_odds(fg: np.ndarray, bg: np.ndarray, bins: np.ndarray) -> np.ndarray:
     return np.clip(np.log((fg[bins] + 1e-5) / (bg[bins] + 1e-5)), -4, 4)
 
 
-def shape_prior(mask: np.ndarray, sigma: float, strength: float = 4.0) -> np.ndarray:
+def shape_prior(mask: np.ndarray, sigma: float, strength: float = 4.0, thin: float = 1.0) -> np.ndarray:
     """Log-odds of "object" from a predicted shape: +-``strength`` deep inside / far
     outside, 0 on its outline, ramping over ``sigma`` pixels of signed distance. (A
     blurred mask thresholded at 0.5 rounds corners: fed back frame after frame, the
-    shape would shrink wherever colour does not hold it.)"""
+    shape would shrink wherever colour does not hold it.)
+
+    With ``thin`` < 1 the shape vouches less for its parts narrower than the ramp: the
+    prior is ``thin`` times the shape's plus the rest times that of the shape without
+    them (an opening by half the ramp). A shape with no part that wide is taken whole."""
     m = mask.astype(np.uint8)
     inside = cv2.distanceTransform(m, cv2.DIST_L2, 3)
     outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 3)
     sd = np.where(m > 0, inside - 0.5, 0.5 - outside)
-    return strength * np.tanh(sd / max(sigma, 1.0)).astype(np.float32)
+    prior = strength * np.tanh(sd / max(sigma, 1.0)).astype(np.float32)
+    radius = int(round(sigma / 2))
+    if thin >= 1 or radius < 1:
+        return prior
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    wide = cv2.morphologyEx(m, cv2.MORPH_OPEN, disk)
+    if not wide.any():
+        return prior
+    return thin * prior + (1 - thin) * shape_prior(wide, sigma, strength)
 
 
 def motion_cue(back: np.ndarray, mask: np.ndarray, outline: float = 0.0) -> np.ndarray:

@@ -37,6 +37,46 @@ def test_shape_prior_does_not_shrink_a_shape_fed_back_to_it() -> None:
     np.testing.assert_array_equal(shape_prior(mask, sigma=5.0) > 0, mask)
 
 
+def square_with_a_tail() -> np.ndarray:
+    """A 32 px square with a 2 px wide line running 40 px on from its right side: a mask
+    that has leaked along an edge of its own colour."""
+    mask = np.zeros((64, 112), bool)
+    mask[16:48, 16:48] = True
+    mask[31:33, 48:88] = True
+    return mask
+
+
+def test_shape_prior_doubts_a_part_narrower_than_its_ramp() -> None:
+    mask = square_with_a_tail()
+    full, doubted = shape_prior(mask, sigma=6.0), shape_prior(mask, sigma=6.0, thin=0.5)
+    # Along the tail, away from the square, the shape no longer vouches for it ...
+    assert (full[31:33, 60:88] > 0).all() and (doubted[31:33, 60:88] < 0).all()
+    # ... while deep in the square next to nothing changes (the tail no longer widens the
+    # way out a little), and far outside it stays sure.
+    np.testing.assert_allclose(doubted[24:40, 24:40], full[24:40, 24:40], atol=0.05)
+    assert doubted[:4].max() < -3.5 and doubted[:, 104:].max() < -3.5
+
+
+def test_shape_prior_takes_a_shape_thin_all_over_whole() -> None:
+    # A pole or a rope has no wide part to trust instead: doubting all of it would lose it.
+    mask = np.zeros((64, 64), bool)
+    mask[31:33, 8:56] = True
+    np.testing.assert_array_equal(shape_prior(mask, sigma=6.0, thin=0.5), shape_prior(mask, sigma=6.0))
+
+
+def test_doubting_thin_parts_rounds_a_shape_fed_back_to_it_once_and_no_further() -> None:
+    # The opening rounds corners by half the ramp, so a square's corner pixels go; fed
+    # back frame after frame, the shape must settle rather than erode.
+    shape = square()
+    rounds = []
+    for _ in range(6):
+        shape = shape_prior(shape, sigma=6.0, thin=0.5) > 0
+        rounds.append(shape)
+    np.testing.assert_array_equal(rounds[-1], rounds[1])
+    assert (square() & ~rounds[-1]).sum() <= 4 * 6  # a few pixels at each corner
+    assert rounds[-1][16:48, 20:44].all() and rounds[-1][20:44, 16:48].all()
+
+
 def test_colour_odds_favour_the_object_where_only_it_has_the_colour_and_stay_bounded() -> None:
     fg = np.zeros(BINS**3, np.float32)
     bg = np.zeros(BINS**3, np.float32)
