@@ -7,7 +7,8 @@ by one graph cut per object:
 1. where the object should be: the previous mask pulled along dense optical flow
    (current -> previous, DIS, started from where the object's last view matches best,
    so fast objects are found), as signed-distance log-odds: settled deep inside and far
-   outside, open on the outline, which the image decides;
+   outside, open on the outline, which the image decides; parts narrower than that
+   ramp count half (where a mask leaks along an edge of its own colours);
 2. what it looks like: Lab colour histograms of the object and of the background
    around it, with bins spread over the colours the clip has (a dull clip's colours
    would share a few fixed bins). The object's model mixes the frame a person gave with
