@@ -83,8 +83,8 @@ MODES = {
     # the preview runs without it; its graph cut costs a sixth of its speed and wins
     # 0.027 J&F on the real clips (docs/tracker.md). Fading the motion cue at the outline
     # lost on real video, with the cut and without it.
-    # Doubting the prior's thin parts lost on real video too (0.804 -> 0.788 J&F: the dog's
-    # legs, which its colours alone do not hold at its working size).
+    # Doubting the prior's thin parts, which `flow` gains by, lost here on real video
+    # (0.804 -> 0.788 J&F, most of it the dog: 0.669 -> 0.562).
     "preview": SegmentSettings(preset="ultrafast", max_side=480, rigid=False, motion_fade=False, thin=1.0),
 }
 
