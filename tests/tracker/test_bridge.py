@@ -42,6 +42,17 @@ def test_neighbouring_human_frames_leave_nothing_to_recompute():
     assert plan(given_at(4, 1, 2, 3), 2) == []
 
 
+def test_right_frames_submitted_from_the_last_back_to_the_first_recompute_nothing_without_bridging():
+    # docs/propagation.md, "Correcting a frame": the way to annotate every task without
+    # tracking anything again from a mask that is only good enough.
+    human = given_at(6, 0)
+    for k in range(5, 0, -1):
+        human[k] = True
+        assert plan(human, k, bridge=False) == []
+        if k > 1:
+            assert plan(human, k) != [], "with bridging each submit recomputes back to frame 0"
+
+
 def test_limit_caps_open_stretches_and_only_bridges_within_it():
     assert plan(given_at(20, 0), 0, limit=5) == [Stretch(0, 5, True, False)]
     assert plan(given_at(20, 0, 10), 0, limit=5) == [Stretch(0, 5, True, False)]
