@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 import torch
+from machine import describe
 
 from samvid.automatic import (
     AutoConfig,
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="clicks per decoder pass")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    print(describe(), flush=True)
     torch.set_num_threads(args.threads)
     print(f"{args.model}, random weights, 1280x720, {args.threads} threads, batch {args.batch}")
     rows = run(args.model, args.grids, args.batch, (720, 1280))

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import describe
 from PIL import Image
 from synthetic import render_still
 from variants import dull, jpeg, mirror, resize_image, resize_labels
@@ -341,6 +342,7 @@ def main() -> None:
                     help="only the davis16 frames changed as other footage differs (mirrored, resized, cut, dull, JPEG)")
     ap.add_argument("--impl", type=Path, help="a saved copy of classic.py to measure instead (before/after)")
     args = ap.parse_args()
+    print(describe(), flush=True)
 
     seg = load_impl(args.impl) if args.impl else ClassicSegmenter()
     seg.segment(seg.embed(render_still(0, (240, 320))[0]), Prompt(box=(10.0, 10.0, 200.0, 200.0)))  # warm up

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import describe
 from scipy.stats import spearmanr
 from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 
@@ -416,6 +417,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also save the outcomes here (for --plot-from)")
     ap.add_argument("--plot-from", type=Path, nargs="+", help="only plot the curves of these --json files")
     args = ap.parse_args()
+    print(describe(), flush=True)
     if args.plot_from:
         curves, bridged = {}, set()
         for path in args.plot_from:

@@ -26,6 +26,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from machine import describe
 
 from samvid.tracker.frames import VideoReader
 
@@ -138,6 +139,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vfr", action="store_true", help="add a generated VFR clip")
     args = parser.parse_args()
+    print(describe(), flush=True)
     tmp = tempfile.TemporaryDirectory()
     if args.vfr:
         args.videos.append(write_vfr_clip(Path(tmp.name) / "generated_vfr.mp4"))

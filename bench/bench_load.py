@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from machine import describe
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--redis", action="store_true", help="share embeddings through a real redis-server")
     args = parser.parse_args()
+    print(describe(), flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="samvid-load-"))
     rng = np.random.default_rng(0)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from machine import describe
 from synthetic import shape_alpha, texture
 
 from samvid.tracker.engines import ENGINES, make_engine
@@ -104,6 +105,7 @@ def main() -> int:
     )
     ap.add_argument("--engine", default="flow-preview", choices=list(ENGINES))
     args = ap.parse_args()
+    print(describe(), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     n = round(args.minutes * 60 * args.fps)
     scene = WanderingObject((1080, 1920), n)

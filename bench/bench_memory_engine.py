@@ -26,6 +26,7 @@ import warnings
 from functools import cache
 
 import numpy as np
+from machine import describe
 
 from samvid.models.precision import Precision
 from samvid.tracker.memory_engine import MemoryEngine, load_video_model
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = parser.parse_args()
+    print(describe(), flush=True)
     import torch
 
     # Random weights drive SAM ViT-B's activations into subnormal floats, which this CPU

@@ -38,6 +38,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from machine import describe
 
 from samvid.core.prompts import Prompt
 from samvid.models.precision import Precision, UnsupportedPrecision, apply_precision, resolve_precision
@@ -300,6 +301,7 @@ def main() -> None:
                         help="also run these precisions with the image encoder compiled (torch.compile)")
     parser.add_argument("--davis", type=Path, default=DAVIS, help="a DAVIS 2016 folder (JPEGImages, Annotations)")
     args = parser.parse_args()
+    print(describe(), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
     import transformers as tf

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 from PIL import Image
 
 from samvid.core.prompts import Prompt
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]; the precision is auto (fp16 on CUDA)")
     args = parser.parse_args()
+    print(describe(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         paths = frames(Path(tmp), args.frames)
         print(f"| model ({args.device}) | encoder (s, 720p) | cold first click (s) | cached click p50 (ms) | p90 (ms) |")

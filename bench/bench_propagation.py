@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import requests
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "backend")]
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    print(describe(), flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="samvid-bench-"))
     ls = LabelStudio(root=tmp / "ls").start()
     redis = Redis(root=tmp / "redis").start()

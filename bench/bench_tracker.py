@@ -32,6 +32,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from machine import describe
 from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
 from variants import dull, jpeg, mirror, resize_image, resize_labels
 
@@ -205,6 +206,7 @@ def main() -> int:
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--variants", action="store_true", help="only the real sequences, changed (see variants.py)")
     args = ap.parse_args()
+    print(describe(), flush=True)
     logging.basicConfig(level=logging.WARNING)
     cv2.setNumThreads(max(1, cv2.getNumThreads()))
     print(f"cv2 threads: {cv2.getNumThreads()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
