@@ -91,9 +91,19 @@ class GridCut:
                 self._bias += np.bincount(node[one], np.where(other_label[one], -weight[one], weight[one]), n)
         self._last: np.ndarray | None = None
 
+    @property
+    def free(self) -> np.ndarray:
+        """The pixels in the graph (bool, the grid's shape)."""
+        return self._free
+
     def cut(self, excess: np.ndarray) -> np.ndarray:
         """The labelling of least energy for ``excess`` (see ``min_cut``); fixed pixels keep their label."""
-        cost = excess[self._free].astype(np.float64) + self._bias
+        return self.cut_free(excess[self._free])
+
+    def cut_free(self, excess: np.ndarray) -> np.ndarray:
+        """``cut`` given ``excess`` of the free pixels only, in row-major order: the
+        evidence of a fixed pixel is never read, so it need not be computed."""
+        cost = excess.astype(np.float64) + self._bias
         moved: np.ndarray
         if self._last is None:
             moved, change = np.arange(cost.size), cost

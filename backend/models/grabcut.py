@@ -82,7 +82,7 @@ class CutCache:
         """The first model of ``components`` Gaussians of the colours of ``pixels`` (bool, flat)."""
         key = (space, components, np.packbits(pixels).tobytes())
         if key not in self._starts:
-            self._starts[key] = _start(self.moments(space)[pixels], components)
+            self._starts[key] = _start(self.moments(space)[:, pixels], components)
         return self._starts[key]
 
 
@@ -116,12 +116,16 @@ def grabcut(image: np.ndarray, fg: np.ndarray, hard: np.ndarray, iterations: int
     # infinite costs out of the graph.
     cap = 8 * smoothness + 1
     graph = GridCut(links, hard, fg)
+    # Only the free pixels' costs reach the cut: a box's fixed margin is about two
+    # fifths of its crop, and the costs are most of an iteration's arithmetic.
+    free = graph.free.ravel()
+    free_views = [m[:, free] for m in views]
     for _ in range(iterations):
         if labels.all() or not labels.any():
             break  # the last cut took every pixel to one side: no colours left to learn from
-        models = [(_refit(m[first], obj), _refit(m[~labels], bg)) for m, (obj, bg) in zip(views, models, strict=True)]
-        excess = sum(_cost(m, obj) - _cost(m, bg) for m, (obj, bg) in zip(views, models, strict=True)) / len(views)
-        labels = first = graph.cut(np.clip(excess, -cap, cap).reshape(h, w)).ravel()
+        models = [(_refit(m[:, first], obj), _refit(m[:, ~labels], bg)) for m, (obj, bg) in zip(views, models, strict=True)]
+        excess = sum(_cost(m, obj) - _cost(m, bg) for m, (obj, bg) in zip(free_views, models, strict=True)) / len(views)
+        labels = first = graph.cut_free(np.clip(excess, -cap, cap)).ravel()
     return labels.reshape(h, w)
 
 
@@ -135,19 +139,20 @@ def _colours(image: np.ndarray, space: str) -> np.ndarray:
 
 
 def _moments(x: np.ndarray) -> np.ndarray:
-    """Each colour's monomials up to degree 2: (x0^2, x1^2, x2^2, x0x1, x0x2, x1x2, x0,
-    x1, x2, 1). A Gaussian's log-density is linear in them, and their sums are a
-    component's sufficient statistics, so a whole model is one matrix product."""
+    """Each colour's monomials up to degree 2, one row each: (x0^2, x1^2, x2^2, x0x1,
+    x0x2, x1x2, x0, x1, x2, 1). A Gaussian's log-density is linear in them, and their
+    sums are a component's sufficient statistics, so a whole model is one matrix
+    product. One row per monomial keeps each contiguous for ``np.bincount``."""
     a, b, c = x.T
-    return np.stack([a * a, b * b, c * c, a * b, a * c, b * c, a, b, c, np.ones_like(a)], axis=1)
+    return np.stack([a * a, b * b, c * c, a * b, a * c, b * c, a, b, c, np.ones_like(a)])
 
 
 def _start(moments: np.ndarray, components: int) -> np.ndarray:
     """A colour model of up to ``components`` Gaussians from k-means clusters, as OpenCV starts one."""
-    k = min(components, len(moments))
+    k = min(components, moments.shape[1])
     cv2.setRNGSeed(0)
     criteria = (cv2.TERM_CRITERIA_MAX_ITER, 10, 0.0)
-    colours = moments[:, 6:9].astype(np.float32)  # the degree-1 monomials
+    colours = np.ascontiguousarray(moments[6:9].T, np.float32)  # the degree-1 monomials
     _, assign, _ = cv2.kmeans(
         colours, k, np.zeros((len(colours), 1), np.int32), criteria, 1, cv2.KMEANS_PP_CENTERS
     )
@@ -156,36 +161,35 @@ def _start(moments: np.ndarray, components: int) -> np.ndarray:
 
 def _refit(moments: np.ndarray, model: np.ndarray) -> np.ndarray:
     """Assign each pixel to its likeliest component and fit the components again."""
-    return _fit(moments, (model.T @ moments.T).argmax(0), model.shape[1])
+    return _fit(moments, (model.T @ moments).argmax(0), model.shape[1])
+
+
+# Where each pair of colour axes (i, j) has its second moment among the monomials.
+_SECOND = np.array([[0, 3, 4], [3, 1, 5], [4, 5, 2]])
 
 
 def _fit(moments: np.ndarray, assign: np.ndarray, k: int) -> np.ndarray:
     """The model of the components ``assign`` names, as a (10, k) matrix: the
     moments of a colour times it are that colour's log-density under each weighted
     component. An empty component gets -inf for every colour."""
-    sums = np.stack([np.bincount(assign, column, k) for column in moments.T], axis=1)
-    model = np.zeros((moments.shape[1], k))
+    sums = np.stack([np.bincount(assign, row, k) for row in moments])  # (10, k)
+    model = np.zeros((moments.shape[0], k))
     model[9] = -np.inf
-    for i in range(k):
-        n = sums[i, 9]
-        if n == 0:
-            continue
-        mean = sums[i, 6:9] / n
-        second = np.empty((3, 3))
-        second[[0, 1, 2], [0, 1, 2]] = sums[i, :3] / n
-        second[0, 1] = second[1, 0] = sums[i, 3] / n
-        second[0, 2] = second[2, 0] = sums[i, 4] / n
-        second[1, 2] = second[2, 1] = sums[i, 5] / n
-        # A component of one flat colour has a singular covariance: OpenCV adds 0.01 too.
-        cov = second - np.outer(mean, mean) + 0.01 * np.eye(3)
-        prec = np.linalg.inv(cov)
-        pm = prec @ mean
-        log_norm = np.log(n / len(moments)) - 0.5 * np.log(np.linalg.det(cov)) - 1.5 * np.log(2 * np.pi)
-        model[:, i] = -0.5 * np.array([
-            prec[0, 0], prec[1, 1], prec[2, 2], 2 * prec[0, 1], 2 * prec[0, 2], 2 * prec[1, 2],
-            -2 * pm[0], -2 * pm[1], -2 * pm[2], mean @ pm,
-        ])
-        model[9, i] += log_norm
+    live = np.flatnonzero(sums[9])
+    if live.size == 0:
+        return model
+    n = sums[9, live]
+    mean = (sums[6:9, live] / n).T  # (live, 3)
+    # A component of one flat colour has a singular covariance: OpenCV adds 0.01 too.
+    cov = (sums[_SECOND][:, :, live] / n).transpose(2, 0, 1) - mean[:, :, None] * mean[:, None, :] + 0.01 * np.eye(3)
+    prec = np.linalg.inv(cov)
+    pm = (prec * mean[:, None, :]).sum(-1)
+    log_norm = np.log(n / moments.shape[1]) - 0.5 * np.log(np.linalg.det(cov)) - 1.5 * np.log(2 * np.pi)
+    model[:, live] = -0.5 * np.stack([
+        prec[:, 0, 0], prec[:, 1, 1], prec[:, 2, 2], 2 * prec[:, 0, 1], 2 * prec[:, 0, 2], 2 * prec[:, 1, 2],
+        -2 * pm[:, 0], -2 * pm[:, 1], -2 * pm[:, 2], (mean * pm).sum(-1),
+    ])
+    model[9, live] += log_norm
     return model
 
 
@@ -194,7 +198,7 @@ def _cost(moments: np.ndarray, model: np.ndarray) -> np.ndarray:
     # Components along the first axis: reducing over a few long rows is several
     # times faster than over many short ones, and this runs on every pixel, every
     # iteration.
-    logs = model.T @ moments.T
+    logs = model.T @ moments
     top = logs.max(0)
     logs -= top
     np.exp(logs, out=logs)

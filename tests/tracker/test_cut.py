@@ -75,3 +75,17 @@ def test_a_graph_of_fixed_pixels_only_returns_their_labels() -> None:
     graph = GridCut(links, np.ones((6, 8), bool), labels)
     assert np.array_equal(graph.cut(np.zeros((6, 8))), labels)
     assert np.array_equal(graph.cut(np.ones((6, 8))), labels)
+
+
+def test_a_cut_given_the_free_pixels_evidence_only_is_the_cut_given_all_of_it() -> None:
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    links = contrast_links(image, 4.0, EIGHT)
+    fixed = np.zeros((24, 32), bool)
+    fixed[:3] = fixed[-3:] = True
+    labels = np.zeros((24, 32), bool)
+    labels[:3] = True
+    excess = rng.normal(0, 3, (24, 32))
+    whole = GridCut(links, fixed, labels)
+    assert np.array_equal(whole.free, ~fixed)
+    assert np.array_equal(GridCut(links, fixed, labels).cut_free(excess[whole.free]), whole.cut(excess))
