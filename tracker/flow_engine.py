@@ -366,7 +366,7 @@ class _FlowRun:
         if self._on_other(obj, motion, oid, gray.shape):
             return  # that is another tracked object (a twin), not this one
         got = flow.ecc_align(obj.ref_gray, gray, motion, flow.warp_affine(
-            obj.ref_mask, motion, gray.shape) >= 0.5) if self.cfg.ecc else None
+            obj.ref_mask, motion, gray.shape) >= 0.5, self.cfg.ecc_iterations) if self.cfg.ecc else None
         if got is not None and got[1] >= 0.7:
             motion = got[0]
         log.debug("object %d re-acquired at (%d, %d), score %.2f", oid, x, y, found[2])

@@ -43,7 +43,7 @@ docs/tracker.md has the measurements.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -75,6 +75,10 @@ class SegmentSettings:
     lock: float = 0.9  # ECC correlation above which the rigid alignment holds outright (if it stands out at all)
     unmatched: float = 0.5  # weight of the flow's evidence where forward and backward flow disagree (1: no check)
     thin: float = 0.5  # weight of the shape prior on the prior shape's parts narrower than its ramp (1: full)
+    # ECC iterations of the witness's alignment and re-detection. Where an object deforms
+    # ECC never converges and runs them all, every frame; 20 instead of the rigid
+    # engine's 40 left every J&F of the real clips as it was (docs/tracker.md, Speed).
+    witness_ecc_iterations: int = 20
 
 
 MODES = {
@@ -131,7 +135,7 @@ class SegmentEngine(Engine):
     def _new_run(self, state: TrackState) -> _SegmentRun:
         rigid = None
         if self.settings.rigid:
-            r = RIGID_MODES["quality"]
+            r = replace(RIGID_MODES["quality"], ecc_iterations=self.settings.witness_ecc_iterations)
             rigid = _FlowRun(r, flow.dis(r.preset))
         return _SegmentRun(self.settings, flow.dis(self.settings.preset), rigid)
 

@@ -119,3 +119,31 @@ def test_preview_finds_an_object_again_once_it_is_back_from_behind_another() -> 
             assert region_iou(fm.masks[fm.object_ids.index(hidden)], truth) > 0.75, f"frame {fm.frame}: not found again"
             checked += 1
     assert checked >= 5
+
+
+@pytest.mark.parametrize("engine", [FlowEngine("preview"), make_engine("flow")], ids=["rigid-preview", "flow"])
+def test_every_alignment_runs_the_ecc_iterations_its_engine_sets(engine, monkeypatch) -> None:
+    # Finding an object again after it left the frame aligned it with ECC's default 40
+    # iterations whatever the engine set (rigid-preview: 15; flow's witness: 20).
+    import inspect
+
+    import samvid.tracker.flow as flow
+
+    iterations: list[int] = []
+    align = flow.ecc_align
+
+    def spy(*args, **kwargs):
+        call = inspect.signature(align).bind(*args, **kwargs)
+        call.apply_defaults()
+        iterations.append(call.arguments["iterations"])
+        return align(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "ecc_align", spy)
+    video = SyntheticVideo(BENCHMARK_SET["exit_return"])
+    frames = [video[i] for i in range(len(video))]
+    state = engine.init_state(frames)
+    for o, m in masks_of(video.labels(0)).items():
+        engine.add_mask(state, 0, o, m)
+    list(engine.propagate(state))
+    setting = 15 if isinstance(engine, FlowEngine) else 20
+    assert len(iterations) > len(frames) and set(iterations) == {setting}
