@@ -171,7 +171,7 @@ def fit_similarity(
 
 def ecc_align(
     template: np.ndarray, image: np.ndarray, init: np.ndarray, image_mask: np.ndarray,
-    iterations: int = 40, eps: float = 1e-4,
+    iterations: int, eps: float = 1e-4,
 ) -> tuple[np.ndarray, float] | None:
     """Refine ``init`` (template coords -> image coords, 2x3) to align gray ``template`` with
     ``image`` (enhanced correlation, invariant to gain and bias: robust to light changes).

@@ -123,8 +123,9 @@ def test_preview_finds_an_object_again_once_it_is_back_from_behind_another() -> 
 
 @pytest.mark.parametrize("engine", [FlowEngine("preview"), make_engine("flow")], ids=["rigid-preview", "flow"])
 def test_every_alignment_runs_the_ecc_iterations_its_engine_sets(engine, monkeypatch) -> None:
-    # Finding an object again after it left the frame aligned it with ECC's default 40
-    # iterations whatever the engine set (rigid-preview: 15; flow's witness: 20).
+    # Finding an object again after it left the frame aligned it with ``ecc_align``'s then
+    # default of 40 iterations whatever the engine set (rigid-preview: 15; flow's witness:
+    # 20). The count has no default now: every caller passes its engine's.
     import inspect
 
     import samvid.tracker.flow as flow
