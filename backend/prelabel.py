@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
-from samvid.errors import BadRequest
+from samvid.errors import BadRequest, NotFound
 from samvid.jobs import JobContext
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
-from samvid.propagation import PropagationRequest, Propagator, human_annotated
+from samvid.propagation import PropagationRequest, Propagator, human_annotated, propagator_for
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import choose_label, image_ref, parse_config
@@ -156,7 +156,12 @@ class Prelabeler:
                 return {"tasks_written": written, "cancelled": True}
             regions = automatic_regions(predictor, image_ref(task, target, None), task["id"],
                                         target, label, config)
-            if self._human_now(task["id"]):
+            try:
+                human = self._human_now(task["id"])
+            except NotFound:
+                human = True  # deleted while we computed: nothing to write
+            if human:
+                ctx.progress(done, len(todo), done / max(time.perf_counter() - started, 1e-9))
                 continue  # annotated while we computed: theirs wins
             # Written even when empty: it records that the frame was done (resume skips it).
             scores = [r.get("score", 0.0) for r in regions]
@@ -166,6 +171,7 @@ class Prelabeler:
             written += 1
             elapsed = time.perf_counter() - started
             ctx.progress(done, len(todo), done / elapsed if elapsed > 0 else 0.0)
+        ctx.progress(len(todo), len(todo), 0.0)
         return {"tasks_written": written, "skipped_human": skipped_human,
                 "skipped_done": len(tasks) - skipped_human - len(todo)}
 
@@ -176,30 +182,39 @@ class Prelabeler:
                 by_clip.setdefault(task["data"]["clip"], []).append(task)
         runs = []  # (clip, human frame, frames after it up to the selection's end)
         for clip, clip_tasks in by_clip.items():
-            for i, task in enumerate(clip_tasks):
-                if not human_annotated(task) or i + 1 == len(clip_tasks):
-                    continue
-                nxt = clip_tasks[i + 1]
-                if human_annotated(nxt):
-                    continue  # nothing between two human frames
-                if not req.force and self._has_own_prediction(nxt, TRACK_PREFIX):
+            human = [i for i, task in enumerate(clip_tasks) if human_annotated(task)]
+            for i, after in zip(human, [*human[1:], len(clip_tasks)]):
+                if after == i + 1:
+                    continue  # nothing between two human frames, or after the last
+                # A run stopped mid-stretch left its last frames without a prediction:
+                # only a stretch whose last frame has one is done.
+                if not req.force and self._has_own_prediction(clip_tasks[after - 1], TRACK_PREFIX):
                     continue  # done by an earlier run (or by the webhook)
-                runs.append((clip, int(task["data"]["frame"]), len(clip_tasks) - i - 1))
+                runs.append((clip, int(clip_tasks[i]["data"]["frame"]), len(clip_tasks) - i - 1))
         total = sum(n for _, _, n in runs)
         progress = _Offset(ctx, total)
-        written = 0
+        written, failed = 0, []
         for clip, frame, limit in runs:
             if ctx.cancelled():
                 return {"frames_written": written, "cancelled": True}
             # Each stretch once, bridged from its first human frame: with nobody reviewing
             # in between, a stretch is filled best from both of its human frames.
-            result = self.propagator.run(PropagationRequest(
-                req.project, clip, frame, "forward", limit, (), req.engine, bridge=True,
-                before=False), progress)
-            written += int(result.get("frames_written", 0))
+            try:
+                result = self.propagator.run(PropagationRequest(
+                    req.project, clip, frame, "forward", limit, (), req.engine, bridge=True,
+                    before=False), progress)
+            except (BadRequest, NotFound) as exc:
+                # One frame's problem (annotated without a mask, deleted meanwhile) is not
+                # the batch's: the other stretches are still filled, and the job says which.
+                ctx.note(f"clip {clip!r} frame {frame} not propagated: {exc.message}")
+                failed.append(f"{clip}:{frame}")
+            else:
+                written += int(result.get("frames_written", 0))
+                if result.get("cancelled"):
+                    return {"frames_written": written, "cancelled": True}
             progress.offset += limit
         ctx.progress(total, total, 0.0)
-        return {"frames_written": written, "propagations": len(runs)}
+        return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}
 
 
 class _Offset:
@@ -220,13 +235,11 @@ class _Offset:
 
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
     """The job entry point (``jobs.RUNNERS["prelabel"]``; threads or ``samvid worker``)."""
-    from samvid.images import ImageSource
     from samvid.predictor import Predictor
 
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
                     retry_delays=backoff(settings.studio_retry_seconds), on_retry=ctx.note)
-    prelabeler = Prelabeler(studio, lambda: Predictor.from_settings(settings),
-                            Propagator(studio, ImageSource.from_settings(settings)))
+    prelabeler = Prelabeler(studio, lambda: Predictor.from_settings(settings), propagator_for(studio, settings))
     req = PrelabelRequest.from_payload(payload)
     log.info("pre-labelling %s", json.dumps(req.to_payload()))
     return prelabeler.run(req, ctx)

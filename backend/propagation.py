@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from samvid.errors import BadRequest, ForbiddenSource, ImageUnreachable, NotFound
+from samvid.errors import BadRequest, ForbiddenSource, ImageUnreachable, NotFound, StudioError
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
@@ -27,7 +27,7 @@ from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
 from samvid.studio.results import decode_mask, mask_region
-from samvid.tracker.bridge import plan, track_stretch
+from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import make_engine, resolved
 from samvid.tracker.masks import FrameMasks
@@ -135,8 +135,10 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
 def human_annotated(task: dict[str, Any]) -> bool:
     """Whether a task has a live human annotation (API counters, or the annotations list)."""
     if "total_annotations" in task:
-        total, cancelled = task.get("total_annotations") or 0, task.get("cancelled_annotations") or 0
-        return isinstance(total, int) and isinstance(cancelled, int) and total - cancelled > 0
+        # Label Studio counts cancelled (skipped) annotations apart: its total_annotations
+        # holds the live ones only, so a frame with an annotation and a skip counts 1.
+        total = task.get("total_annotations") or 0
+        return isinstance(total, int) and total > 0
     annotations = task.get("annotations") or []  # a task in a /predict request: any JSON at all
     if not isinstance(annotations, list):
         return False
@@ -196,7 +198,12 @@ class Propagator:
         """Whether the task has a live human annotation, read now. Not through
         ``GET /api/tasks/<id>``: for a task without a prediction that read makes Label
         Studio call ``/predict`` (and so write the frame on open) from inside a write."""
-        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
+        try:
+            items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
+        except StudioError as exc:
+            if getattr(exc.__cause__, "status_code", None) == 404:
+                raise NotFound(f"task {task_id} was deleted") from exc
+            raise
         return human_annotated({"annotations": items or []})
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
@@ -237,10 +244,15 @@ class Propagator:
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
                 ends[other] = self._other_end(tasks[other]["id"], target, req.objects)
-        keys = {s.key: s for end in ends.values() for s in end}  # one object id per identity key
+        # One object id per identity key. Where both ends hold an object, the job's own
+        # frame names it: its labels and attributes are the annotator's latest word.
+        keys: dict[str, ObjectSeed] = {}
+        for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
+            for s in end:
+                keys.setdefault(s.key, s)
         number = {key: k for k, key in enumerate(keys, start=1)}
         objects = {number[key]: seed for key, seed in keys.items()}
-        total = sum(st.steps for st in stretches)
+        total = sum(_steps(st, tasks, req.all_frames) for st in stretches)
         progress = _Progress(ctx, total)
         written = 0
         for st in stretches:
@@ -252,8 +264,11 @@ class Propagator:
                 task_id = tasks_at.get(fm.frame)
                 if task_id is None:
                     continue  # a source frame between imported frames: tracked, not written
-                if self.annotated_now(task_id):
-                    break  # a human annotated it meanwhile: it is a boundary now
+                try:
+                    if self.annotated_now(task_id):
+                        break  # a human annotated it meanwhile: it is a boundary now
+                except NotFound:
+                    continue  # the frame task was deleted meanwhile: nothing to write
                 self._write(task_id, fm, objects, target, engine)
                 written += 1
             if ctx.cancelled():
@@ -380,6 +395,15 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
     return result, float(np.mean(scores)) if scores else 0.0
 
 
+def _steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool) -> int:
+    """Engine steps to track a stretch of frame tasks: with ``all_frames`` the engine walks
+    every source frame between its first and last task, not only the tasks."""
+    if not all_frames:
+        return st.steps
+    span = int(tasks[st.hi]["data"]["frame"]) - int(tasks[st.lo]["data"]["frame"]) + 1
+    return span * (st.from_lo + st.from_hi)
+
+
 class _Progress:
     """A job's progress in engine steps (a bridged stretch is walked twice)."""
 
@@ -397,6 +421,10 @@ def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dic
     """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
                     retry_delays=backoff(settings.studio_retry_seconds), on_retry=ctx.note)
-    propagator = Propagator(studio, ImageSource.from_settings(settings),
-                            FrameLocks(studio.url, settings.redis_url))
-    return propagator.run(PropagationRequest.from_payload(payload), ctx)
+    return propagator_for(studio, settings).run(PropagationRequest.from_payload(payload), ctx)
+
+
+def propagator_for(studio: Studio, settings: Settings) -> Propagator:
+    """A propagator whose frame locks are the backend's: with ``REDIS_URL`` they live in
+    Redis, so a batch or CLI run and the backend's jobs never write one frame at once."""
+    return Propagator(studio, ImageSource.from_settings(settings), FrameLocks(studio.url, settings.redis_url))

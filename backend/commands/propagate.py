@@ -16,7 +16,7 @@ import requests
 
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, StudioError
-from samvid.propagation import DIRECTIONS, PropagationRequest, Propagator
+from samvid.propagation import DIRECTIONS, PropagationRequest, propagator_for
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
 
@@ -53,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
     if args.backend_url:
         record = _remote(args.backend_url.rstrip("/"), req, bar, settings)
     else:
-        from samvid.images import ImageSource
         from samvid.tracker.engines import start_configured
 
         # Here as in `samvid worker`: no click model is loaded, so auto tracks with
@@ -61,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
         req = dataclasses.replace(req, engine=start_configured(settings, None))
         studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
                         retry_delays=backoff(settings.studio_retry_seconds))
-        propagator = Propagator(studio, ImageSource.from_settings(settings))
-        record = {"state": "done", **propagator.run(req, TerminalJob(bar, f"propagate {args.clip}"))}
+        record = {"state": "done", **propagator_for(studio, settings).run(req, TerminalJob(bar, f"propagate {args.clip}"))}
     bar.close()
     if args.json:
         print(json.dumps(record))

@@ -15,6 +15,9 @@ def propagation_from_event(body: dict[str, Any], settings: Settings) -> Propagat
     action = body.get("action")
     if not isinstance(action, str) or action not in PROPAGATING_ACTIONS:  # a JSON object is unhashable
         return None
+    annotation = body.get("annotation")
+    if isinstance(annotation, dict) and annotation.get("was_cancelled"):
+        return None  # a skip: no mask to propagate, and the frame's human work is unchanged
     task = body.get("task")
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         return None

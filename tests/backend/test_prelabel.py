@@ -54,9 +54,13 @@ class Stopper:
 
     def __init__(self, after: int | None = None) -> None:
         self.after, self.done = after, 0
+        self.notes: list[str] = []
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
         self.done = frames_done
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
     def cancelled(self) -> bool:
         return self.after is not None and self.done >= self.after
@@ -105,7 +109,7 @@ def test_propagate_prelabel_fills_each_human_frames_followers_within_the_range(l
     runner = prelabeler(label_studio)
     req = PrelabelRequest(clip.project, clip="prelabel-propagate", first=0, end=7, mode="propagate")
     result = runner.run(req, Stopper())
-    assert result == {"frames_written": 5, "propagations": 2}
+    assert result == {"frames_written": 5, "propagations": 2, "not_propagated": []}
     for i in (1, 2, 3, 5, 6):
         (pred,) = own(label_studio, ids[i], "samvid-track")
         # Which frames get masks is the question here; the tracker's accuracy is tested
@@ -115,7 +119,50 @@ def test_propagate_prelabel_fills_each_human_frames_followers_within_the_range(l
     for human in (ids[0], ids[4]):
         assert predictions(label_studio, human) == []
     again = runner.run(req, Stopper())  # resumed: nothing left to do
-    assert again == {"frames_written": 0, "propagations": 0}
+    assert again == {"frames_written": 0, "propagations": 0, "not_propagated": []}
+
+
+def test_propagate_prelabel_rerun_completes_an_interrupted_stretch(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-resume", n=8)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    runner = prelabeler(label_studio)
+    req = PrelabelRequest(clip.project, clip="prelabel-resume", mode="propagate", engine="copy")
+    first = runner.run(req, Stopper(after=3))
+    assert first["cancelled"] and predictions(label_studio, ids[7]) == []
+    runner.run(req, Stopper())
+    for i in range(1, 8):
+        assert len(own(label_studio, ids[i], "samvid-track")) == 1, f"frame {i}"
+
+
+def test_propagate_prelabel_skips_a_human_frame_without_a_mask_and_fills_the_rest(label_studio):
+    empty = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-empty", n=3)
+    full = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-full", n=3)
+    requests.post(f"{label_studio.url}/api/tasks/{empty.task_ids[0]}/annotations", headers=label_studio.headers,
+                  json={"result": []}, timeout=30).raise_for_status()  # submitted with nothing drawn
+    annotate(label_studio, full.task_ids[0], full.masks[0], region_id="walker")
+    ctx = Stopper()
+    for clip in (empty, full):
+        result = prelabeler(label_studio).run(PrelabelRequest(clip.project, mode="propagate", engine="copy"), ctx)
+        if clip is empty:
+            assert result["not_propagated"] == ["prelabel-empty:0"] and "no mask" in ctx.notes[0]
+    assert result == {"frames_written": 2, "propagations": 1, "not_propagated": []}
+    assert all(len(own(label_studio, t, "samvid-track")) == 1 for t in full.task_ids[1:])
+    assert all(predictions(label_studio, t) == [] for t in empty.task_ids)
+
+
+def test_auto_prelabel_progress_reaches_its_total_when_the_last_task_is_annotated_meanwhile(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-progress", n=3)
+    runner = prelabeler(label_studio)
+    runner._human_now = lambda task_id: task_id == clip.task_ids[-1]  # type: ignore[method-assign]
+    reports: list[tuple[int, int]] = []
+
+    class Recorder(Stopper):
+        def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+            reports.append((frames_done, frames_total))
+
+    result = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), Recorder())
+    assert result["tasks_written"] == 2 and reports[-1] == (3, 3)
 
 
 def test_frames_ranges_are_checked():
@@ -176,6 +223,7 @@ def test_the_command_queues_on_redis_and_follows_the_job(label_studio, redis_ser
     SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=False)
     command.join(30)
     assert codes == [0]
-    assert json.loads(capsys.readouterr().out) == {"frames_written": 3, "propagations": 1}
+    assert json.loads(capsys.readouterr().out) == {"frames_written": 3, "propagations": 1,
+                                                          "not_propagated": []}
     for task_id in clip.task_ids[1:]:
         assert len(own(label_studio, task_id, "samvid-track")) == 1
