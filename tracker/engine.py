@@ -121,7 +121,7 @@ class Engine(ABC):
         if len(frames) == 0:
             raise TrackingError("the video has no frames")
         first = frames[0]
-        if not isinstance(first, np.ndarray) or first.ndim != 3 or first.shape[2] != 3:
+        if not isinstance(first, np.ndarray) or first.ndim != 3 or first.shape[2] != 3 or first.dtype != np.uint8:
             raise TrackingError("frames must be RGB uint8 arrays of shape (H, W, 3)")
         return TrackState(frames, first.shape[0], first.shape[1])
 

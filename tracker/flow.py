@@ -254,6 +254,7 @@ def grabcut_snap(
         return hard
     bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
     img = np.ascontiguousarray(image[y0:y1, x0:x1])
+    cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global RNG: same frames, same mask
     try:
         # rect is unused with GC_INIT_WITH_MASK: OpenCV takes None, its stubs want a tuple.
         cv2.grabCut(img, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]  # see above

@@ -94,12 +94,17 @@ class SequenceScore:
     objects: tuple[ObjectScore, ...]
 
     @property
+    def scored(self) -> tuple[ObjectScore, ...]:
+        """The objects with at least one frame scored."""
+        return tuple(o for o in self.objects if o.n_frames)
+
+    @property
     def j(self) -> float:
-        return float(np.mean([o.j for o in self.objects])) if self.objects else float("nan")
+        return float(np.mean([o.j for o in self.scored])) if self.scored else float("nan")
 
     @property
     def f(self) -> float:
-        return float(np.mean([o.f for o in self.objects])) if self.objects else float("nan")
+        return float(np.mean([o.f for o in self.scored])) if self.scored else float("nan")
 
     @property
     def jf(self) -> float:
@@ -136,8 +141,11 @@ def score_sequence(
         for o in object_ids:
             js[o].append(region_iou(p == o, g == o))
             fs[o].append(boundary_f(p == o, g == o))
+    # An object with no frame to score (a clip of one frame: the first is the given one)
+    # has no score, not a perfect one; the means leave it out.
     objects = tuple(
-        ObjectScore(name, o, float(np.mean(js[o] or [1.0])), float(np.mean(fs[o] or [1.0])), len(js[o]))
+        ObjectScore(name, o, float(np.mean(js[o])) if js[o] else float("nan"),
+                    float(np.mean(fs[o])) if fs[o] else float("nan"), len(js[o]))
         for o in object_ids
     )
     return SequenceScore(name, objects)
@@ -176,8 +184,9 @@ def evaluate_folders(
 
 
 def dataset_mean(scores: Sequence[SequenceScore]) -> tuple[float, float, float]:
-    """(J, F, J&F) over all objects of all sequences, as DAVIS reports."""
-    objs = [o for s in scores for o in s.objects]
+    """(J, F, J&F) over all objects of all sequences, as DAVIS reports (objects with no
+    frame scored left out)."""
+    objs = [o for s in scores for o in s.scored]
     if not objs:
         return float("nan"), float("nan"), float("nan")
     j = float(np.mean([o.j for o in objs]))

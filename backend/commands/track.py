@@ -13,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from samvid.errors import NotFound
+from samvid.errors import NotFound, TrackingError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         try:
             n = track_sequence(engine, args.src, name, args.out, args.resolution)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TrackingError) as exc:  # this sequence's data: the others still run
             failed.append(name)
             print(f"{name}: FAILED ({exc})")
             continue

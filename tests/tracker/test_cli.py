@@ -102,3 +102,19 @@ def test_track_help_lists_the_model_engines(capsys) -> None:
         main(["track", "--help"])
     out = capsys.readouterr().out
     assert "sam2[:MODEL]" in out and "guided[:MODEL]" in out
+
+
+def test_a_sequence_whose_first_mask_is_empty_or_of_another_size_fails_alone(tmp_path, capsys) -> None:
+    import numpy as np
+
+    from samvid.tracker.masks import write_label_png
+
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["fast"], 3), gt, (96, 170))
+    first = gt / "Annotations" / "basic" / "00000.png"
+    for bad in (np.zeros((96, 170), np.uint8), np.ones((48, 85), np.uint8)):
+        write_label_png(first, bad)
+        assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 1
+        out = capsys.readouterr().out
+        assert "basic: FAILED" in out and "fast: 3 frames" in out

@@ -42,6 +42,13 @@ def test_empty_mask_is_refused(engine, disk_video) -> None:
         engine.add_mask(state, 0, 1, np.zeros((120, 160), bool))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16])
+def test_frames_that_are_not_uint8_are_refused(engine, disk_video, dtype) -> None:
+    frames = [disk_video[i].astype(dtype) for i in range(2)]
+    with pytest.raises(TrackingError, match="uint8"):
+        engine.init_state(frames)
+
+
 def test_mask_of_the_wrong_size_is_refused(engine, disk_video) -> None:
     state = engine.init_state(disk_video)
     with pytest.raises(TrackingError, match="size"):
@@ -229,3 +236,16 @@ def test_walk_starts_from_the_given_mask_nearest_to_the_start_frame(reverse, dis
     first = next(iter(engine.propagate(state, start=2 if not reverse else 3, reverse=reverse)))
     expect = disk_video.mask(0) if not reverse else disk_video.mask(5)
     assert np.array_equal(first.mask_of(1), expect)
+
+
+def test_warp_snap_gives_the_same_masks_whatever_opencvs_random_state(disk_video) -> None:
+    import cv2
+
+    def run(seed: int) -> list[bytes]:
+        cv2.setRNGSeed(seed)  # whatever ran before in the process
+        engine = make_engine("warp-snap")
+        state = engine.init_state(disk_video)
+        engine.add_mask(state, 0, 1, disk_video.mask(0))
+        return [fm.masks.tobytes() for fm in engine.propagate(state, max_frames=6)]
+
+    assert run(1) == run(5) == run(1234)

@@ -71,3 +71,12 @@ def test_dataset_mean_is_over_objects() -> None:
     s2 = score_sequence("b", [g, g], [g, g])
     j, _, _ = dataset_mean([s1, s2])
     assert j == pytest.approx(3 / 4)
+
+
+def test_a_sequence_with_no_frame_to_score_is_left_out_of_the_mean() -> None:
+    g = np.zeros((20, 20), np.uint8)
+    g[2:8, 2:8] = 1
+    lost = score_sequence("lost", [g, np.zeros_like(g)], [g, g])
+    one_frame = score_sequence("one frame", [g], [g])  # its first frame is the given one
+    assert one_frame.objects[0].n_frames == 0 and np.isnan(one_frame.jf)
+    assert dataset_mean([lost, one_frame]) == (0.0, 0.0, 0.0)
