@@ -1,7 +1,8 @@
 """DAVIS layout: read sequences, run an engine on one, write its masks back.
 
-``ROOT/JPEGImages/<seq>/*.jpg`` and ``ROOT/Annotations/<seq>/*.png`` (palette PNGs, pixel
-value = object id), or the official layout with a resolution level between
+``ROOT/JPEGImages/<seq>/*.jpg`` (or ``.png``, ``.jpeg``, ...: what ``samvid export`` copies
+from a project imported with ``--png``) and ``ROOT/Annotations/<seq>/*.png`` (palette PNGs,
+pixel value = object id), or the official layout with a resolution level between
 (``JPEGImages/480p/<seq>``). The tracker is seeded with every object of the first
 annotation.
 """
@@ -9,6 +10,7 @@ annotation.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from samvid.tracker.engine import Engine
+from samvid.tracker.frames import IMAGE_SUFFIXES, list_images
 from samvid.tracker.masks import FrameMasks, read_label_png, write_label_png
 from samvid.tracker.metrics import annotations_dir
 
@@ -25,15 +28,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JpegFolder:
-    """A frames source over ``*.jpg`` files, decoded on access (nothing cached)."""
+    """A frames source over a folder's image files (``.jpg``, ``.png``, ...), decoded on access
+    (nothing cached). Files are in natural order (``99999`` before ``100000``), so frame
+    names of any width read in frame order."""
 
     files: tuple[Path, ...]
 
     @classmethod
     def of(cls, folder: Path | str) -> JpegFolder:
-        files = tuple(sorted(Path(folder).glob("*.jpg")))
+        files = tuple(list_images(Path(folder)))
         if not files:
-            raise FileNotFoundError(f"no .jpg frames in {folder}")
+            raise FileNotFoundError(f"no image frames ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
+        # A frame's mask is named by its image's stem: two images of one stem share a mask.
+        twice = sorted(stem for stem, n in Counter(p.stem for p in files).items() if n > 1)
+        if twice:
+            raise ValueError(f"{folder}: more than one image for frame {', '.join(twice)}")
         return cls(files)
 
     def __len__(self) -> int:

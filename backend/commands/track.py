@@ -1,7 +1,8 @@
 """``samvid track``: run a tracker engine on a DAVIS-layout folder.
 
-Reads ``SRC/JPEGImages/<seq>/*.jpg`` and the first mask of each sequence
-(``SRC/Annotations/<seq>/00000.png``), or the official layout with a resolution level
+Reads ``SRC/JPEGImages/<seq>/*.jpg`` (or ``.png``, as ``samvid export`` copies a project
+imported with ``--png``) and the first mask of each sequence (``SRC/Annotations/<seq>/``, the
+first PNG), or the official layout with a resolution level
 (``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
 A sequence that fails is reported and the others still run (exit status 1).
 Synthetic input with exact ground truth: ``python bench/synthetic.py SRC``.

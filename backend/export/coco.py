@@ -3,7 +3,7 @@
 Layout::
 
     OUT/annotations.json
-    OUT/images/<clip>/<frame:05d>.jpg   (the labelled images, copied as they are)
+    OUT/images/<clip>/<frame:06d>.jpg   (the labelled images, copied as they are)
 
 Beyond plain COCO (``pycocotools.coco.COCO`` loads it unchanged), each image
 carries ``clip``, ``video``, ``frame``, ``time``, ``source`` and ``task_id``;
@@ -11,7 +11,8 @@ each annotation carries ``track_id`` (the object id, the same on every frame of
 the clip and in every format), ``video_id``, ``source``, ``score`` and
 ``attributes`` (the region's per-region attributes, ``{control name: value}``,
 ``{}`` when it has none; see ``identity.py``). A
-``videos`` list names the clips. Masks are compressed RLE, never outlines.
+``videos`` list names the clips. Masks are compressed RLE, never outlines. A
+``track_id`` keeps its clip's first ``category_id`` (``frames.keep_first_labels``).
 
 Compressed RLE is all that is held until ``close``: the output file's own size,
 not the decoded masks.
@@ -33,6 +34,7 @@ from samvid.export.frames import (
     decode_rle,
     encode_rle,
     frame_masks,
+    keep_first_labels,
     save_image,
 )
 
@@ -43,12 +45,15 @@ class CocoWriter:
     def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
         self.out = Path(out)
         self.categories = categories
+        self.problems = problems if problems is not None else Problems()
         self._ids = {c.name: c.id for c in categories}
+        self._first_labels: dict[tuple[str, int], str] = {}
         self.videos: dict[str, dict[str, Any]] = {}
         self.images: list[dict[str, Any]] = []
         self.annotations: list[dict[str, Any]] = []
 
     def add(self, frame: ExportFrame) -> None:
+        frame = keep_first_labels(frame, self._first_labels, self.problems)
         video = self.videos.setdefault(
             frame.clip, {"id": len(self.videos) + 1, "name": frame.clip, "video": frame.video}
         )

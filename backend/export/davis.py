@@ -2,13 +2,14 @@
 
 Layout (what ``samvid eval``, ``samvid track`` and VOS training code read)::
 
-    OUT/JPEGImages/<clip>/<frame:05d>.jpg
-    OUT/Annotations/<clip>/<frame:05d>.png
+    OUT/JPEGImages/<clip>/<frame:06d>.jpg   (or the .png, ... the frame was labelled as)
+    OUT/Annotations/<clip>/<frame:06d>.png
     OUT/ImageSets/all.txt      (one clip folder per line)
     OUT/samvid.json            (classes, times, sources: see manifest.py)
 
 Files are named by the frame index, so a sparsely labelled clip's files still
-say which video frame they are. One value per pixel cannot hold overlapping
+say which video frame they are. An object keeps its clip's first class
+(``frames.keep_first_labels``). One value per pixel cannot hold overlapping
 masks or ids above 255: the larger id wins an overlapped pixel and such cases are
 reported as ``lossy``.
 """
@@ -25,9 +26,11 @@ from samvid.export.frames import (
     ExportFrame,
     Problems,
     Where,
+    exported_file,
     file_stem,
     frame_file,
     frame_masks,
+    keep_first_labels,
     save_image,
 )
 from samvid.export.manifest import ManifestWriter, read_manifest
@@ -38,9 +41,11 @@ class DavisWriter:
     def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
         self.out = Path(out)
         self.problems = problems if problems is not None else Problems()
-        self.manifest = ManifestWriter("davis", categories, self.problems)
+        self.manifest = ManifestWriter("davis", categories)
+        self._first_labels: dict[tuple[str, int], str] = {}
 
     def add(self, frame: ExportFrame) -> None:
+        frame = keep_first_labels(frame, self._first_labels, self.problems)
         where: Where = {"clip": frame.clip, "frame": frame.frame, "task_id": frame.task_id}
         ids = np.zeros((frame.height, frame.width), np.uint8)
         written: list[int] = []
@@ -78,7 +83,7 @@ def load(out: Path) -> Iterator[ExportFrame]:
     for clip in sorted(manifest["clips"], key=lambda c: c["clip"]):
         objects = {int(k): v for k, v in clip["objects"].items()}
         for entry in clip["frames"]:
-            ids = read_label_png(out / "Annotations" / clip["folder"] / f"{entry['frame']:05d}.png")
+            ids = read_label_png(exported_file(out / "Annotations" / clip["folder"], entry["frame"], ".png"))
             present = [int(v) for v in np.unique(ids) if v]
             height, width = ids.shape
             masks = frame_masks(entry["frame"], height, width, [(o, ids == o, 1.0) for o in present])

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -116,10 +116,30 @@ def file_stem(clip: str) -> str:
     return f"{stem or 'clip'}-{hashlib.sha1(clip.encode()).hexdigest()[:8]}"
 
 
+# Digits of a frame file name, as ``samvid import`` names its frames: a 4-hour video (the
+# import limit) has fewer than 10**6 frames at up to 69 frames/s, so names sort in frame
+# order as plain strings, which is how VOS and YOLO tools list a folder.
+FRAME_DIGITS = 6
+# Exports before FRAME_DIGITS had 5 digits; loaders still find their files.
+OLD_FRAME_DIGITS = 5
+
+
+def frame_name(frame: int, ext: str, digits: int = FRAME_DIGITS) -> str:
+    """``<frame:06d><ext>``: the frame index, not a running count, names the file, so
+    files of a sparsely labelled clip still say which video frame they are."""
+    return f"{frame:0{digits}d}{ext}"
+
+
 def frame_file(clip: str, frame: int, ext: str) -> str:
-    """``<clip>/<frame:05d><ext>``: the frame index, not a running count, names the file,
-    so files of a sparsely labelled clip still say which video frame they are."""
-    return f"{file_stem(clip)}/{frame:05d}{ext}"
+    """``<clip>/<frame:06d><ext>``, the file of one frame relative to a format's folder."""
+    return f"{file_stem(clip)}/{frame_name(frame, ext)}"
+
+
+def exported_file(folder: Path, frame: int, ext: str) -> Path:
+    """The file of ``frame`` in a clip's ``folder`` of an export, old (5-digit) or new."""
+    path = folder / frame_name(frame, ext)
+    old = folder / frame_name(frame, ext, OLD_FRAME_DIGITS)
+    return old if not path.exists() and old.exists() else path
 
 
 def encode_rle(mask: np.ndarray) -> dict:
@@ -164,8 +184,8 @@ KINDS = {
     "size_mismatch": "mask size differs from the image: region skipped",
     "duplicate_object_id": "two regions claim one object id on a frame: later region skipped",
     "bad_region": "region could not be decoded: region skipped",
-    "bad_task": "task lacks clip or frame: task skipped",
-    "lossy": "the format cannot hold the mask exactly (overlap, parts, id range)",
+    "bad_task": "task lacks clip or frame, or another task of its frame is kept: task skipped",
+    "lossy": "the format cannot hold the mask exactly (overlap, parts, holes, too thin, id range)",
     "label_changed": "an object changes class within a clip: first class kept",
 }
 
@@ -207,6 +227,27 @@ class Problems:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def keep_first_labels(
+    frame: ExportFrame, first: dict[tuple[str, int], str], problems: Problems
+) -> ExportFrame:
+    """``frame`` with each object's class as it was first in its clip; a change is reported.
+
+    A YouTube-VIS object and a DAVIS manifest entry hold one class per object, so every
+    writer passes its frames through here: COCO's ``track_id`` and YOLO's lines then agree
+    with them. ``first`` maps (clip, object id) to that class and is filled as frames come.
+    """
+    labels = []
+    for object_id, label in zip(frame.object_ids, frame.labels):
+        known = first.setdefault((frame.clip, object_id), label)
+        if known != label:
+            problems.add(
+                "label_changed", f"object {object_id} is {label!r} here but {known!r} earlier",
+                clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
+            )
+        labels.append(known)
+    return frame if tuple(labels) == frame.labels else replace(frame, labels=tuple(labels))
 
 
 def save_image(frame: ExportFrame, folder: Path) -> str:

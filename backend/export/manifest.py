@@ -9,7 +9,7 @@ load back to the same ``ExportFrame``s and tie every file to its video frame::
                 "objects": {"3": "car"},
                 "frames": [{"frame": 12, "time": 0.4, "source": "annotation",
                             "task_id": 7, "width": 640, "height": 480,
-                            "image": "<clip>/00012.jpg", "object_ids": [3]}]}]}
+                            "image": "<clip>/000012.jpg", "object_ids": [3]}]}]}
 """
 
 from __future__ import annotations
@@ -18,30 +18,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-from samvid.export.frames import Category, ExportFrame, Problems, file_stem
+from samvid.export.frames import Category, ExportFrame, file_stem
 
 MANIFEST = "samvid.json"
 
 
 class ManifestWriter:
-    def __init__(self, fmt: str, categories: list[Category], problems: Problems) -> None:
+    def __init__(self, fmt: str, categories: list[Category]) -> None:
         self.fmt = fmt
         self.categories = categories
-        self.problems = problems
         self.clips: dict[str, dict[str, Any]] = {}
 
     def add(self, frame: ExportFrame, image: str, object_ids: list[int]) -> None:
+        """Record a frame whose labels went through ``frames.keep_first_labels``."""
         clip = self.clips.setdefault(frame.clip, {
             "clip": frame.clip, "folder": file_stem(frame.clip), "video": frame.video,
             "objects": {}, "frames": [],
         })
         for object_id, label in zip(frame.object_ids, frame.labels):
-            known = clip["objects"].setdefault(str(object_id), label)
-            if known != label:
-                self.problems.add(
-                    "label_changed", f"object {object_id} is {label!r} here but {known!r} earlier",
-                    clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
-                )
+            clip["objects"].setdefault(str(object_id), label)
         clip["frames"].append({
             "frame": frame.frame, "time": frame.time, "source": frame.source,
             "task_id": frame.task_id, "width": frame.width, "height": frame.height,

@@ -85,6 +85,14 @@ class ProjectSchema:
         return cls(categories, target.object_id_control)
 
 
+def task_preference(ref: TaskRef) -> tuple[bool, bool, int]:
+    """Sort key of the tasks of one frame, the one to export first: a task with a human
+    annotation, then one with predictions, then the lowest id (counters the listing
+    lacks count as none). A duplicated task (a clip imported twice) must not hide the
+    copy that was labelled."""
+    return not ref.annotations, not ref.predictions, ref.task_id
+
+
 class ProjectReader:
     def __init__(
         self,
@@ -132,17 +140,16 @@ class ProjectReader:
                         task.get("total_annotations"), task.get("total_predictions"))
             )
         for info in clips.values():
-            info.tasks.sort(key=lambda t: (t.frame, t.task_id))
-            seen: set[int] = set()
-            unique = []
+            info.tasks.sort(key=lambda t: (t.frame, task_preference(t)))
+            kept: dict[int, TaskRef] = {}
             for ref in info.tasks:
-                if ref.frame in seen:
-                    self.problems.add("bad_task", f"a second task for frame {ref.frame}",
-                                      clip=info.clip, frame=ref.frame, task_id=ref.task_id)
-                    continue
-                seen.add(ref.frame)
-                unique.append(ref)
-            info.tasks = unique
+                first = kept.setdefault(ref.frame, ref)
+                if first is not ref:
+                    self.problems.add(
+                        "bad_task", f"a second task for frame {ref.frame} (task {first.task_id} is kept)",
+                        clip=info.clip, frame=ref.frame, task_id=ref.task_id,
+                    )
+            info.tasks = list(kept.values())
         return sorted(clips.values(), key=lambda c: c.clip)
 
     def _choose(self, ref: TaskRef) -> tuple[list[dict], str, float | None] | None:

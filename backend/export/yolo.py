@@ -3,16 +3,18 @@
 Layout (Ultralytics finds ``labels/`` beside ``images/``)::
 
     OUT/data.yaml
-    OUT/images/<clip>/<frame:05d>.jpg
-    OUT/labels/<clip>/<frame:05d>.txt   "<class> x1 y1 x2 y2 ..." per object
+    OUT/images/<clip>/<frame:06d>.jpg
+    OUT/labels/<clip>/<frame:06d>.txt   "<class> x1 y1 x2 y2 ..." per object
     OUT/samvid.json                     (object id of each line, times: manifest.py)
 
 Class = category id - 1. Coordinates are pixel centres, ``(x + 0.5) / width``,
 the convention of ``samvid.studio.results`` whose outline and rasteriser this
 module reuses, so a polygon decodes back onto the mask it came from. A polygon is
 an outline: pixels within about one pixel of the boundary may differ, and a
-mask with holes or several parts keeps only its largest part's outline; the
-latter is reported as ``lossy``.
+mask with holes or several parts keeps only its largest part's outline; a mask
+too thin for a polygon (a line, a pixel) is left out. Further parts, holes wider
+than the boundary band and left-out masks are reported as ``lossy``. An object
+keeps its clip's first class (``frames.keep_first_labels``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from samvid.export.frames import (
     Category,
     ExportFrame,
     Problems,
+    exported_file,
     frame_file,
     frame_masks,
+    keep_first_labels,
     save_image,
 )
 from samvid.export.manifest import ManifestWriter, read_manifest
@@ -60,29 +64,52 @@ def beyond_boundary(mask: np.ndarray, other: np.ndarray) -> int:
     return int(((mask ^ other) & ~band).sum())
 
 
+def parts(mask: np.ndarray) -> int:
+    """8-connected parts of a mask, as ``cv2.findContours`` (the outline) separates them."""
+    return cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
+
+
+def polygon_loss(mask: np.ndarray, polygon: np.ndarray) -> str:
+    """What of ``mask`` its ``polygon_of`` outline cannot hold, in words; "" if nothing
+    but pixels along the boundary.
+
+    Parts are counted, not measured: a small or thin extra part lies within the one-pixel
+    band around its own boundary, where differences are otherwise allowed.
+    """
+    area = int(np.count_nonzero(mask))
+    if not area:  # absent: nothing to hold
+        return ""
+    if not len(polygon):
+        return f"{area} pixels too thin for a polygon: object left out"
+    count = parts(mask)
+    if count > 1:
+        return f"{count} parts: only the largest part's outline is written"
+    lost = beyond_boundary(mask, mask_of(polygon, *mask.shape))
+    return f"{lost} pixels of holes are not in its polygon" if lost else ""
+
+
 class YoloWriter:
     def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
         self.out = Path(out)
         self.categories = categories
         self.problems = problems if problems is not None else Problems()
         self._class = {c.name: c.id - 1 for c in categories}
-        self.manifest = ManifestWriter("yolo", categories, self.problems)
+        self.manifest = ManifestWriter("yolo", categories)
+        self._first_labels: dict[tuple[str, int], str] = {}
 
     def add(self, frame: ExportFrame) -> None:
+        frame = keep_first_labels(frame, self._first_labels, self.problems)
         lines: list[str] = []
         written: list[int] = []
         for i, object_id in enumerate(frame.object_ids):
             mask = frame.masks.masks[i]
             polygon = polygon_of(mask)
-            if len(polygon) == 0:
+            loss = polygon_loss(mask, polygon)
+            if loss:
+                self.problems.add("lossy", f"object {object_id}: {loss}", clip=frame.clip,
+                                  frame=frame.frame, task_id=frame.task_id)
+            if len(polygon) == 0:  # absent, or reported above
                 continue
-            lost = beyond_boundary(mask, mask_of(polygon, frame.height, frame.width))
-            if lost:
-                self.problems.add(
-                    "lossy", f"object {object_id}: {lost} pixels of holes or extra parts "
-                    "are not in its polygon", clip=frame.clip, frame=frame.frame,
-                    task_id=frame.task_id,
-                )
             coords = " ".join(f"{v:.{DECIMALS}f}" for v in polygon.reshape(-1))
             lines.append(f"{self._class[frame.labels[i]]} {coords}")
             written.append(object_id)
@@ -123,7 +150,7 @@ def load(out: Path) -> Iterator[ExportFrame]:
     for clip in sorted(manifest["clips"], key=lambda c: c["clip"]):
         for entry in clip["frames"]:
             height, width = entry["height"], entry["width"]
-            rows = read_labels(out / "labels" / clip["folder"] / f"{entry['frame']:05d}.txt")
+            rows = read_labels(exported_file(out / "labels" / clip["folder"], entry["frame"], ".txt"))
             objects = [
                 (object_id, mask_of(polygon, height, width), 1.0, names[cls])
                 for object_id, (cls, polygon) in zip(entry["object_ids"], rows)

@@ -3,7 +3,7 @@
 Layout::
 
     OUT/annotations.json
-    OUT/JPEGImages/<clip>/<frame:05d>.jpg
+    OUT/JPEGImages/<clip>/<frame:06d>.jpg
 
 ``videos[i].file_names`` lists the exported frames of the clip in order (with
 ``frames``, ``times`` and ``sources`` alongside, which YouTube-VIS lacks); each
@@ -12,7 +12,8 @@ file name, ``null`` where the object is absent; ``attributes`` likewise holds
 the object's per-region attributes on each frame (``{control name: value}``,
 ``{}`` where it is present without any, ``null`` where it is absent). ``object_id`` is samvid's object
 id (the COCO export's ``track_id``). Each video lists the category ids of its
-objects (``categories``).
+objects (``categories``). An object keeps its clip's first class
+(``frames.keep_first_labels``).
 
 Only the current clip's compressed RLE is held until it ends.
 """
@@ -32,6 +33,7 @@ from samvid.export.frames import (
     decode_rle,
     encode_rle,
     frame_masks,
+    keep_first_labels,
     save_image,
 )
 
@@ -48,8 +50,10 @@ class YtvisWriter:
         self.annotations: list[dict[str, Any]] = []
         self._clip: dict[str, Any] | None = None
         self._objects: dict[int, dict[str, Any]] = {}
+        self._first_labels: dict[tuple[str, int], str] = {}
 
     def add(self, frame: ExportFrame) -> None:
+        frame = keep_first_labels(frame, self._first_labels, self.problems)
         if self._clip is None or self._clip["name"] != frame.clip:
             self._end_clip()
             self._clip = {
@@ -68,14 +72,7 @@ class YtvisWriter:
             mask = frame.masks.masks[i]
             if not mask.any():
                 continue
-            label = frame.labels[i]
-            obj = self._objects.setdefault(object_id, {"label": label, "frames": {}})
-            if obj["label"] != label:
-                self.problems.add(
-                    "label_changed",
-                    f"object {object_id} is {label!r} here but {obj['label']!r} earlier",
-                    clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
-                )
+            obj = self._objects.setdefault(object_id, {"label": frame.labels[i], "frames": {}})
             bbox, area = bbox_area(mask)
             obj["frames"][position] = (encode_rle(mask), area, bbox, float(frame.masks.scores[i]),
                                        frame.attributes[i])

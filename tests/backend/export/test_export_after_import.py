@@ -14,6 +14,7 @@ from export_studio import disk
 from samvid.cli import main
 from samvid.export import davis
 from samvid.studio.results import brush_result
+from samvid.tracker.davis import JpegFolder
 
 pytestmark = pytest.mark.studio
 H, W = 48, 64
@@ -71,3 +72,7 @@ def test_imported_video_exports_with_its_frames_and_ids(label_studio, tmp_path, 
         exported = (out / "JPEGImages" / f.image).read_bytes()
         relative = unquote(tasks[f.frame].data["image"].split("?d=", 1)[1])
         assert exported == (label_studio.files_root / relative).read_bytes()
+        assert Path(f.image).name == Path(relative).name  # named as samvid import names frames
+    # samvid track reads the export as it is: the imported frames are .png
+    folder = (out / "JPEGImages" / frames[0].image).parent
+    assert [p.name for p in JpegFolder.of(folder).files] == ["000001.png", "000003.png", "000005.png"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from export_studio import H, W, disk, rect
@@ -14,7 +17,9 @@ from samvid.export import FORMATS, davis
 from samvid.export.frames import Category, ExportFrame, Problems, frame_masks
 from samvid.export.identity import ClipRegions, Region
 from samvid.export.reader import ProjectSchema
+from samvid.tracker import davis as tracker_davis
 from samvid.tracker import masks
+from samvid.tracker.baselines import CopyFirstEngine
 
 CATEGORIES = [Category(1, "car"), Category(2, "person")]
 # The shape of labeling_configs/multi_object.xml, with two mask tools sharing a class.
@@ -78,11 +83,96 @@ def test_yolo_reports_a_mask_in_two_parts(tmp_path):
     assert problems.counts() == {"lossy": 1}
 
 
-@pytest.mark.parametrize("fmt", ["ytvis", "davis"])
-def test_an_object_that_changes_class_is_reported(fmt, tmp_path):
+def pixel(x: int, y: int) -> np.ndarray:
+    return rect(x, y, x + 1, y + 1)
+
+
+@pytest.mark.parametrize("mask, written", [
+    (rect(10, 10, 30, 30) | rect(50, 40, 52, 42), True),  # a 2x2 second part, inside the band
+    (rect(10, 10, 30, 30) | rect(40, 40, 60, 41), True),  # a one-pixel line beside it
+    (rect(5, 20, 45, 21), False),  # only a one-pixel line: no polygon
+    (pixel(20, 20), False),  # a single pixel: no polygon
+], ids=["small-part", "line-part", "line", "pixel"])
+def test_yolo_reports_small_parts_and_degenerate_masks(mask, written, tmp_path):
+    problems = write("yolo", tmp_path, [frame("c", 0, {1: ("car", mask), 2: ("car", rect(2, 2, 8, 8))})])
+    assert problems.counts() == {"lossy": 1}
+    assert [p.message.split(":")[0] for p in problems.items] == ["object 1"]
+    (back,) = FORMATS["yolo"][1](tmp_path)
+    assert back.object_ids == ((1, 2) if written else (2,))
+
+
+def test_yolo_keeps_a_plain_mask_without_report(tmp_path):
+    assert not write("yolo", tmp_path, [frame("c", 0, {1: ("car", disk(30, 20, 10))})])
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_an_object_that_changes_class_keeps_its_first_class_in_every_format(fmt, tmp_path):
     frames = [frame("c", 0, {1: ("car", disk(20, 20, 5))}),
-              frame("c", 1, {1: ("person", disk(22, 20, 5))})]
-    assert write(fmt, tmp_path, frames).counts() == {"label_changed": 1}
+              frame("c", 1, {1: ("person", disk(22, 20, 5)), 2: ("person", disk(50, 30, 5))}),
+              frame("d", 0, {1: ("person", disk(20, 20, 5))})]  # another clip: another object
+    problems = write(fmt, tmp_path, frames)
+    assert [(p.kind, p.clip, p.frame) for p in problems.items] == [("label_changed", "c", 1)]
+    back = list(FORMATS[fmt][1](tmp_path))
+    assert [(f.clip, f.frame, f.labels) for f in back] == [
+        ("c", 0, ("car",)), ("c", 1, ("car", "person")), ("d", 0, ("person",))]
+    if fmt == "coco":  # one track_id, one category_id
+        coco = json.loads((tmp_path / "annotations.json").read_text())
+        assert [(a["track_id"], a["category_id"]) for a in coco["annotations"]] == \
+            [(1, 1), (1, 1), (2, 2), (1, 2)]
+    if fmt == "yolo":  # the txt file, not only samvid.json
+        lines = (tmp_path / "labels" / "c" / "000001.txt").read_text().splitlines()
+        assert [line.split()[0] for line in lines] == ["0", "1"]
+
+
+JPEG = cv2.imencode(".jpg", np.zeros((H, W, 3), np.uint8))[1].tobytes()
+PNG = cv2.imencode(".png", np.zeros((H, W, 3), np.uint8))[1].tobytes()
+
+
+def with_image(f: ExportFrame, data: bytes, ext: str) -> ExportFrame:
+    return dataclasses.replace(f, image_bytes=data, image_ext=ext)
+
+
+@pytest.mark.parametrize("fmt, images", [
+    ("coco", "images"), ("ytvis", "JPEGImages"), ("davis", "JPEGImages"), ("yolo", "images")])
+def test_frame_files_sort_in_frame_order_past_99999(fmt, images, tmp_path):
+    indices = [99_998, 99_999, 100_000, 100_001]
+    frames = [with_image(frame("c", i, {1: ("car", disk(20, 20, 5))}), JPEG, ".jpg") for i in indices]
+    assert not write(fmt, tmp_path, frames)
+    names = sorted(p.name for p in (tmp_path / images / "c").iterdir())
+    assert [int(Path(n).stem) for n in names] == indices
+    assert [f.frame for f in FORMATS[fmt][1](tmp_path)] == indices
+    if fmt == "davis":  # samvid track pairs each image with its mask by name
+        assert sorted(p.stem for p in (tmp_path / "Annotations" / "c").iterdir()) == \
+            [Path(n).stem for n in names]
+        assert [int(p.stem) for p in tracker_davis.JpegFolder.of(tmp_path / "JPEGImages" / "c").files] == indices
+
+
+@pytest.mark.parametrize("fmt", ["davis", "yolo"])
+def test_an_export_with_five_digit_names_still_loads(fmt, tmp_path):
+    """Exports made before six-digit names: their loaders and ``samvid track`` still read them."""
+    frames = [with_image(frame("c", i, {1: ("car", disk(20 + i, 20, 5))}), JPEG, ".jpg") for i in (0, 7)]
+    write(fmt, tmp_path, frames)
+    expected = [(f.frame, f.masks.mask_of(1).sum()) for f in FORMATS[fmt][1](tmp_path)]
+    for path in list(tmp_path.glob("*/c/*")):
+        path.rename(path.with_name(path.name[1:]))  # 000007.png -> 00007.png
+    back = list(FORMATS[fmt][1](tmp_path))
+    assert [(f.frame, f.masks.mask_of(1).sum()) for f in back] == expected
+    assert {f for f, _ in expected} == {0, 7} and all(n > 0 for _, n in expected)
+    if fmt == "davis":
+        assert len(tracker_davis.JpegFolder.of(tmp_path / "JPEGImages" / "c")) == 2
+
+
+def test_a_davis_export_of_png_frames_reads_back(tmp_path):
+    """A project imported with ``--png`` exports .png frames; ``samvid track`` reads them as they are."""
+    frames = [with_image(frame("c", i, {1: ("car", disk(20 + i, 20, 5))}), PNG, ".png") for i in range(3)]
+    assert not write("davis", tmp_path, frames)
+    assert tracker_davis.sequences(tmp_path) == ["c"]
+    source = tracker_davis.JpegFolder.of(tracker_davis.frames_dir(tmp_path) / "c")
+    assert [p.name for p in source.files] == ["000000.png", "000001.png", "000002.png"]
+    assert source[0].shape == (H, W, 3)
+    out = tmp_path / "tracked"
+    assert tracker_davis.track_sequence(CopyFirstEngine(), tmp_path, "c", out) == 3
+    assert masks.read_label_png(out / "Annotations" / "c" / "000002.png").max() == 1
 
 
 def region(label: str, region_id: str, explicit: int | None = None) -> Region:

@@ -115,8 +115,8 @@ def test_yolo_writes_data_yaml(studio_project, tmp_path):
     run_export(studio_project, "yolo", tmp_path)
     data = yaml.safe_load((tmp_path / "data.yaml").read_text())
     assert data["names"] == {0: "car", 1: "person"}
-    assert (tmp_path / "images" / "walk" / "00000.png").exists()
-    assert (tmp_path / "labels" / "walk" / "00000.txt").read_text().count("\n") == 2
+    assert (tmp_path / "images" / "walk" / "000000.png").exists()
+    assert (tmp_path / "labels" / "walk" / "000000.txt").read_text().count("\n") == 2
 
 
 def write_ground_truth(root, expected) -> None:
@@ -126,7 +126,7 @@ def write_ground_truth(root, expected) -> None:
         ids = np.zeros(next(iter(objects.values()))[1].shape, np.uint8)
         for object_id in sorted(objects):
             ids[objects[object_id][1]] = object_id
-        path = root / "Annotations" / clip / f"{frame:05d}.png"
+        path = root / "Annotations" / clip / f"{frame:06d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         assert cv2.imwrite(str(path), ids)
 

@@ -1,0 +1,36 @@
+"""The DAVIS frames folder (``samvid track``'s input): which files are frames, in what order."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from samvid.tracker.davis import JpegFolder
+
+
+def image(path, value: int) -> None:
+    cv2.imwrite(str(path), np.full((8, 10, 3), value, np.uint8))
+
+
+def test_a_davis_folder_reads_png_and_jpeg_frames_in_one_order(tmp_path):
+    names = ["000000.png", "000001.jpeg", "000002.JPG", "099999.png", "100000.jpg", "1000000.png"]
+    for value, name in enumerate(names):
+        image(tmp_path / name, 40 * value)
+    (tmp_path / "notes.txt").write_text("not a frame")
+    source = JpegFolder.of(tmp_path)
+    assert [p.name for p in source.files] == names
+    assert [int(frame[0, 0, 0]) for frame in source] == [40 * v for v in range(len(names))]
+
+
+def test_a_frame_with_two_images_is_refused(tmp_path):
+    image(tmp_path / "00000.jpg", 0)
+    image(tmp_path / "00000.png", 0)
+    with pytest.raises(ValueError, match="more than one image for frame 00000"):
+        JpegFolder.of(tmp_path)
+
+
+def test_a_folder_without_frames_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a frame")
+    with pytest.raises(FileNotFoundError, match="no image frames"):
+        JpegFolder.of(tmp_path)
