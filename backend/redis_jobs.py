@@ -2,9 +2,10 @@
 
 RQ carries the work; samvid keeps its own small status record per job (JSON in
 Redis) so progress, cancellation and supersession read the same as with threads.
-A worker refreshes a liveness key every few seconds while it runs a job; a job
-whose worker stopped refreshing (``kill -9``, a lost machine) is requeued once and
-then marked failed -- visibly, never silently lost.
+A worker refreshes a liveness key every few seconds from the moment it takes a job,
+also while the job still waits for its clip; a job whose worker stopped refreshing
+(``kill -9``, a lost machine) is requeued -- once if it had started running, then it
+is marked failed -- visibly, never silently lost.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ log = logging.getLogger(__name__)
 
 QUEUE = "samvid"
 STATUS_TTL = 7 * 24 * 3600
-ALIVE_TTL = 10  # seconds without a heartbeat before a running job counts as orphaned
+ALIVE_TTL = 10  # seconds without a heartbeat before a job a worker took counts as orphaned
 HEARTBEAT = 2
 MAX_ATTEMPTS = 2
+CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should it die meanwhile
 
 
 def redis_client(url: str):
@@ -109,17 +111,58 @@ class RedisJobs:
         return counts
 
     def reap(self) -> list[str]:
-        """Requeue (once) or fail the running jobs whose worker stopped heart-beating."""
+        """Requeue or fail the jobs whose worker stopped heart-beating."""
         orphaned = []
-        for raw in self.redis.scan_iter(_k("job", "*"), count=500):
-            status = JobStatus(**json.loads(self.redis.get(raw) or "{}")) if self.redis.exists(raw) else None
-            if status is None or status.state != RUNNING or self.redis.exists(_k("alive", status.id)):
+        for key in self.redis.scan_iter(_k("job", "*"), count=500):
+            raw = self.redis.get(key)
+            if raw is None or not self._orphaned(status := JobStatus(**json.loads(raw))):
                 continue
-            if time.time() - status.updated < ALIVE_TTL:
+            # Every worker runs a reaper and the backend reaps on each GET /jobs: without a
+            # claim, two reapers that see the same orphan both requeue it and it runs twice.
+            # Whoever claims it looks again, as another may have requeued it since we looked.
+            claim = _k("reaping", status.id)
+            if not self.redis.set(claim, 1, nx=True, ex=CLAIM_TTL):
                 continue
-            orphaned.append(status.id)
-            self._requeue_or_fail(status)
+            try:
+                try:
+                    status = self._load(status.id)
+                except NotFound:  # its record expired meanwhile
+                    continue
+                if self._orphaned(status):
+                    orphaned.append(status.id)
+                    self._requeue_or_fail(status)
+            finally:
+                self.redis.delete(claim)
         return orphaned
+
+    def _orphaned(self, status: JobStatus) -> bool:
+        """Whether a worker took the job and stopped heart-beating for it ``ALIVE_TTL`` ago."""
+        if status.state in FINAL or self.redis.exists(_k("alive", status.id)):
+            return False
+        if status.state == RUNNING:
+            since: float | None = status.updated
+        else:
+            # Still queued, but a worker may hold it, waiting for its clip's lock while
+            # another job on the clip runs. RQ counts it as started by that worker; were the
+            # worker to die, nothing else would ever run it or fail it.
+            since = self._taken_at(status.id)
+        # A worker's heartbeat sets the alive key as soon as it takes the job: a job taken
+        # (or last saved running) less than ALIVE_TTL ago may not have had its first beat.
+        return since is not None and time.time() - since >= ALIVE_TTL
+
+    def _taken_at(self, job_id: str) -> float | None:
+        """When a worker took the job off the queue, if one holds it now (RQ's view)."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+        from rq.job import JobStatus as RQState
+
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError:
+            return None
+        if job.get_status(refresh=False) != RQState.STARTED or job.started_at is None:
+            return None
+        return job.started_at.timestamp()
 
     def _requeue_or_fail(self, status: JobStatus) -> None:
         from rq.job import Job
@@ -127,9 +170,15 @@ class RedisJobs:
 
         job = Job.fetch(status.id, connection=self.redis)
         StartedJobRegistry(queue=self.queue).remove_executions(job)  # RQ must not fail it later
-        if status.attempts < MAX_ATTEMPTS:
-            log.warning("job %s lost its worker; requeued (attempt %d)", status.id, status.attempts + 1)
+        # A job whose worker died before it ran (it waited for its clip) has lost no attempt.
+        if status.state == QUEUED or status.attempts < MAX_ATTEMPTS:
+            if status.state == QUEUED:
+                log.warning("job %s lost its worker while it waited for its clip; requeued", status.id)
+            else:
+                log.warning("job %s lost its worker; requeued (attempt %d)", status.id, status.attempts + 1)
             status.state, status.error = QUEUED, "its worker died; requeued"
+            # Saved before it is enqueued: a worker that takes it at once must not have its
+            # "running" overwritten with this "queued".
             self._save(status)
             self.queue.enqueue_job(job)
         else:
@@ -183,11 +232,14 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
     try:
         while not lock.acquire(blocking_timeout=1):
             if connection.exists(_k("cancel", job_id)):
-                status.state = CANCELLED
+                status.state, status.error = CANCELLED, None
                 jobs._save(status)
                 return {}
         try:
-            status.state, status.attempts = RUNNING, status.attempts + 1
+            # An earlier worker's death (the reaper's "requeued") is no error of this run,
+            # and a client reading ``error`` would report a job that then succeeds as failed;
+            # ``attempts`` keeps the count.
+            status.state, status.attempts, status.error = RUNNING, status.attempts + 1, None
             jobs._save(status)
             ctx = _RedisContext(jobs, status)
             if ctx.cancelled():

@@ -1,0 +1,156 @@
+"""Reaping the Redis jobs whose worker died: each orphan runs again, once, and ends.
+
+Real redis-server, real ``samvid worker`` processes (``slow_worker.py``: ``ALIVE_TTL``
+1 s, a heartbeat every 0.2 s) killed with SIGKILL. The reapers in this process use the
+same 1 s ``ALIVE_TTL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from services import wait_until
+
+import samvid.redis_jobs
+from samvid.jobs import RUNNING, JobStatus
+from samvid.redis_jobs import QUEUE, RedisJobs, _k
+
+pytestmark = pytest.mark.redis
+SLOW_WORKER = Path(__file__).with_name("slow_worker.py")
+QUEUE_KEY = f"rq:queue:{QUEUE}"
+
+
+@pytest.fixture(autouse=True)
+def short_alive_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's reapers count a job orphaned after the slow workers' 1 s."""
+    monkeypatch.setattr(samvid.redis_jobs, "ALIVE_TTL", 1)
+
+
+@pytest.fixture
+def spawn(redis_server, tmp_path: Path) -> Iterator:
+    """Start slow workers on demand; on leaving, stop those still alive."""
+    procs: list[subprocess.Popen] = []
+
+    def start(name: str, *extra: str) -> subprocess.Popen:
+        env = dict(os.environ, REDIS_URL=redis_server.url)
+        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, str(SLOW_WORKER), "--name", name, *extra],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+def taken_by(jobs: RedisJobs, job_id: str, worker: str) -> bool:
+    """RQ handed the job to ``worker``, whose heartbeat beats for it."""
+    from rq.job import Job
+
+    job = Job.fetch(job_id, connection=jobs.redis)
+    started = job.get_status() == "started" and job.worker_name == worker
+    return started and bool(jobs.redis.exists(_k("alive", job_id)))
+
+
+def runs_of(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def reap_at_once(url: str, reapers: int) -> None:
+    """``reapers`` reapers, each with its own connection, reaping at the same moment."""
+    queues = [RedisJobs(url) for _ in range(reapers)]
+    go = threading.Barrier(reapers)
+    errors: list[BaseException] = []
+
+    def reap(jobs: RedisJobs) -> None:
+        go.wait()
+        try:
+            jobs.reap()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reap, args=(jobs,)) for jobs in queues]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+
+
+def test_a_job_whose_worker_dies_while_waiting_for_its_clip_is_requeued_and_runs(redis_server, spawn, tmp_path):
+    jobs, spans, key = RedisJobs(redis_server.url), tmp_path / "spans.jsonl", "1:clip:forward"
+    first = jobs.submit("sleep", key, {"seconds": 6, "name": "first", "log": str(spans)}, order=0)
+    # Another start frame on the same clip: it waits for the first.
+    second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
+    runner = spawn("runner")
+    wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
+    waiter = spawn("waiter")
+    wait_until(lambda: taken_by(jobs, second.id, "waiter"), timeout=30,
+               what="the second worker to take the second job")
+    assert (jobs.get(first.id).state, jobs.get(second.id).state) == ("running", "queued"), "not waiting"
+    kill(waiter)
+    # The runner's reaper, and this process's on each get, find the orphan; the runner runs it.
+    final = wait_until(lambda: (s := jobs.get(second.id)).state not in ("queued", "running") and s,
+                       timeout=30, what="the second job to end")
+    assert (final.state, final.attempts, final.error) == ("done", 1, None), final
+    assert jobs.get(first.id).state == "done"
+    ran = {span["name"]: span for span in runs_of(spans)}
+    assert sorted(ran) == ["first", "second"] and ran["second"]["steps"] == 10
+    assert ran["second"]["start"] >= ran["first"]["end"], "the second job ran alongside the first"
+    assert runner.poll() is None
+
+
+def test_concurrent_reapers_requeue_an_orphan_once(redis_server):
+    """What a worker killed mid-job leaves (the record running, its alive key expired, the
+    job off the queue), seen by eight reapers at once, ten times over."""
+    url = redis_server.url
+    jobs = RedisJobs(url)
+    for trial in range(10):
+        status = jobs.submit("sleep", f"1:clip{trial}:forward", {"seconds": 1, "name": "x", "log": os.devnull})
+        jobs.redis.lrem(QUEUE_KEY, 0, status.id)  # a worker took it ...
+        orphan = JobStatus(**{**status.to_dict(), "state": RUNNING, "attempts": 1})
+        jobs.redis.set(_k("job", status.id), json.dumps({**orphan.to_dict(), "updated": time.time() - 60}))
+        reap_at_once(url, reapers=8)  # ... and died a minute ago
+        queued = jobs.redis.lrange(QUEUE_KEY, 0, -1).count(status.id.encode())
+        assert queued == 1, f"trial {trial}: the orphan was requeued {queued} times"
+        record = jobs.get(status.id)
+        assert (record.state, record.attempts) == ("queued", 1)
+        jobs.redis.delete(QUEUE_KEY)
+
+
+def test_a_job_whose_worker_was_killed_runs_once_more_however_many_reap_it(redis_server, spawn, tmp_path):
+    jobs, spans = RedisJobs(redis_server.url), tmp_path / "spans.jsonl"
+    job = jobs.submit("sleep", "1:clip:forward", {"seconds": 3, "name": "job", "log": str(spans)})
+    doomed = spawn("doomed")
+    wait_until(lambda: jobs.get(job.id).frames_done >= 1, timeout=30, what="the job to run")
+    kill(doomed)
+    # An orphan once its alive key has expired and its record's last save is ALIVE_TTL old.
+    wait_until(lambda: not jobs.redis.exists(_k("alive", job.id))
+               and time.time() - jobs._load(job.id).updated > samvid.redis_jobs.ALIVE_TTL,
+               timeout=10, what="the job to be orphaned")
+    reap_at_once(redis_server.url, reapers=8)
+    assert jobs.redis.lrange(QUEUE_KEY, 0, -1).count(job.id.encode()) == 1
+    # A burst worker runs what is queued, then leaves: a second copy would run too.
+    spawn("rescuer", "--burst").wait(30)
+    final = jobs.get(job.id)
+    assert (final.state, final.attempts, final.error) == ("done", 2, None), final
+    assert len(runs_of(spans)) == 1, runs_of(spans)
