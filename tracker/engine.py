@@ -184,6 +184,7 @@ class Engine(ABC):
         run = self._new_run(state)
         t0 = time.perf_counter()
         started = False
+        pending: dict[int, np.ndarray] = {}  # masks given on frames that could not be read
         for i in indices:
             if state.cancel.is_set():
                 prog.cancelled = True
@@ -192,8 +193,14 @@ class Engine(ABC):
             image = read_frame(state.frames, i, (state.height, state.width))
             if image is None:
                 prog.skipped.append(i)
+                if started and state.inputs.get(i):
+                    # Dropped, the object (or the correction) would be lost for the whole
+                    # walk: it enters on the next frame read, as near as the walk can get.
+                    log.warning("frame %d holds given masks but cannot be read: they enter on the next frame", i)
+                    pending.update(state.inputs[i])
                 continue
-            new = state.inputs.get(i, {})
+            new = {**pending, **state.inputs.get(i, {})}
+            pending = {}
             if not started:
                 # Objects given on frames the walk has passed (before start) enter here.
                 # In walk order, so the given frame nearest to ``i`` wins for each object.

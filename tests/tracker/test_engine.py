@@ -114,6 +114,18 @@ def test_corrupt_frame_is_skipped_and_reported_and_propagation_continues(engine,
     assert region_iou(out[-1].mask_of(1), disk_video.mask(5)) > 0.85
 
 
+@pytest.mark.parametrize("name", ["copy", "flow"])
+def test_an_object_given_on_a_frame_that_cannot_be_read_enters_on_the_next_one(name, disk_video) -> None:
+    engine = make_engine(name)
+    state = engine.init_state(Corrupt(disk_video, bad=2))
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    late = np.zeros(disk_video.mask(0).shape, bool)
+    late[5:25, 5:25] = True
+    engine.add_mask(state, 2, 2, late)
+    visible = {fm.frame: bool(fm.visible[1]) for fm in engine.propagate(state, max_frames=5)}
+    assert visible == {0: False, 1: False, 3: True, 4: True} and state.progress.skipped == [2]
+
+
 def test_correction_on_a_later_frame_replaces_the_tracked_mask(engine, disk_video) -> None:
     state = engine.init_state(disk_video)
     engine.add_mask(state, 0, 1, disk_video.mask(0))
