@@ -321,6 +321,8 @@ class _FlowRun:
             if o in given or o not in boxes:
                 continue
             vis = cv2.morphologyEx(mine.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+            if not vis.any():  # an object under 3 px wide: the opening, meant for specks, takes it all
+                vis = mine
             vis = flow.largest_components(vis, 0.1) if vis.any() else vis
             n_shape = float(shapes[o].sum())
             frac = vis.sum() / max(1.0, n_shape)

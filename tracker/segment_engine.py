@@ -308,6 +308,10 @@ class _SegmentRun:
         # Pull the previous mask from anywhere in the frame, not only inside the box.
         xx, yy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         prev = soft(obj.mask, 1.0)
+        if prev.max() < 0.5:
+            # The blur would take the whole object under half (a line one or two pixels
+            # wide, a dot): it would read as gone on a frame where nothing moved.
+            prev = np.maximum(prev, obj.mask)
         warped = cv2.remap(prev, xx + back[..., 0], yy + back[..., 1], cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         if warped.max() < 0.5:

@@ -261,3 +261,23 @@ def test_warp_snap_gives_the_same_masks_whatever_opencvs_random_state(disk_video
         return [fm.masks.tobytes() for fm in engine.propagate(state, max_frames=6)]
 
     assert run(1) == run(5) == run(1234)
+
+
+@pytest.mark.parametrize("name", ["flow", "flow-preview", "rigid", "rigid-preview"])
+@pytest.mark.parametrize("shape", ["1 px bar", "2 px bar", "2x2 dot"])
+def test_a_thin_or_tiny_object_is_kept_on_a_video_where_nothing_moves(name, shape) -> None:
+    import cv2
+
+    rng = np.random.default_rng(3)
+    noise = cv2.GaussianBlur(rng.random((64, 80, 3)).astype(np.float32), (0, 0), 1.2)
+    frame = (noise * 765 - 255).clip(0, 255).astype(np.uint8)
+    mask = np.zeros((64, 80), bool)
+    if shape == "2x2 dot":
+        mask[30:32, 40:42] = True
+    else:
+        mask[10:50, 30 : 30 + int(shape[0])] = True
+    frame[mask] = (255, 0, 0)
+    engine = make_engine(name)
+    state = engine.init_state([frame] * 4)
+    engine.add_mask(state, 0, 1, mask)
+    assert [region_iou(fm.masks[0], mask) > 0.5 for fm in engine.propagate(state)] == [True] * 4
