@@ -13,7 +13,8 @@ its presentation timestamp (pts) in seconds, counted from the first frame. Both 
 from an index of packet timestamps built when the file is opened (demuxing only, ~50 ms
 for a 300-frame 720p clip), so variable-frame-rate videos keep exact indices and times,
 and random access seeks to the keyframe before the target and decodes forward until
-the target's pts appears: no drift, unlike seeking by frame number or time.
+the target's pts appears: no drift, unlike seeking by frame number or time. (MPEG-PS,
+whose parser can mislabel frames after a seek, has its packets checked against the index.)
 
 PyAV is the decoder (see ``bench/bench_frames.py`` and ``docs/import.md`` for the
 measurements against OpenCV). Display-matrix rotation (phone videos) is applied, so
@@ -27,6 +28,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,11 @@ VIDEO_SUFFIXES = frozenset({
     ".wmv", ".flv", ".3gp", ".ogv", ".gif",
 })
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+# Containers whose seeks can mislabel frames: when a seek lands inside an MPEG-PS packet, the
+# parser gives the next picture the timestamp of a later frame (frame 3's pixels as frame 6),
+# and timestamps alone cannot tell. After a seek into these, each packet is checked against
+# the one the index saw under its timestamp (see VideoReader._verified).
+UNTRUSTED_SEEK_FORMATS = frozenset({"mpeg"})
 # Frames of an image folder carry no timestamps; this rate gives them times.
 DEFAULT_FOLDER_FPS = 30.0
 
@@ -232,6 +239,7 @@ class VideoReader(FrameReader):
             # Frame + slice threads: up to ~1.3x on 2 cores for H.264 (bench/bench_frames.py).
             stream.thread_type = "AUTO"
         self.codec = codec.name
+        self._verify_seeks = self._container.format.name in UNTRUSTED_SEEK_FORMATS
         self.undecodable = set()
         self._build_index()
         self._live: Iterator[tuple[int, av.VideoFrame]] | None = None
@@ -249,8 +257,16 @@ class VideoReader(FrameReader):
     def _build_index(self) -> None:
         """Frame index <- sorted packet pts. Demuxing reads no pixels, so it is fast."""
         keyframe_by_pts: dict[int, bool] = {}
+        self._checksums: dict[int, int] = {}  # pts -> CRC-32 of its packet, to verify seeks
+        discarded = 0
         for packet in self._packets():
             if not packet.size:
+                continue
+            if packet.is_discard:
+                # Cut away by an edit list (e.g. `ffmpeg -ss T -c copy` keeps the GOP before T
+                # to decode from, marked discard): the decoder drops these frames, so they are
+                # not frames of the video.
+                discarded += 1
                 continue
             if packet.pts is None:
                 raise VideoError(
@@ -260,12 +276,15 @@ class VideoReader(FrameReader):
             keyframe_by_pts[packet.pts] = keyframe_by_pts.get(packet.pts, False) or bool(
                 packet.is_keyframe
             )
+            if self._verify_seeks:
+                self._checksums[packet.pts] = zlib.crc32(packet)
         if not keyframe_by_pts:
             raise VideoError(f"{self.path}: video stream holds no frames")
         pts = sorted(keyframe_by_pts)
         # A truncated file whose header declares more frames than its data holds: the
         # missing tail has no timestamps, so it is counted here and reported, not indexed.
-        self.missing_tail = max(0, (self._stream.frames or 0) - len(pts))
+        # The header's count includes the discarded frames.
+        self.missing_tail = max(0, (self._stream.frames or 0) - discarded - len(pts))
         if self.missing_tail:
             log.warning("%s: %d frames declared in the header are missing (truncated file?)",
                         self.path.name, self.missing_tail)
@@ -276,7 +295,9 @@ class VideoReader(FrameReader):
             for i, p in enumerate(pts)
         ]
         self._index_of = {p: i for i, p in enumerate(pts)}
-        self._keyframes = [i for i, p in enumerate(pts) if keyframe_by_pts[p]] or [0]
+        # Where decoding may start: the keyframes, and frame 0 even when it is not one (a
+        # stream cut by an edit list), as seeking to its pts lands on the keyframe before it.
+        self._keyframes = sorted({0, *(i for i, p in enumerate(pts) if keyframe_by_pts[p])})
         rate = self._stream.average_rate
         span = self.infos[-1].time
         self.fps = float(rate) if rate else ((len(pts) - 1) / span if span > 0 else 0.0)
@@ -311,29 +332,70 @@ class VideoReader(FrameReader):
         pts = self.infos[index].pts
         self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)  # type: ignore[arg-type]  # indexed frames carry a pts
 
+    def _rewind(self) -> None:
+        """Back to the first packet of the file, when seeking to the first keyframe lands past
+        it (MPEG-TS lands on the next keyframe) or MPEG-PS packets come out of step. Time 0
+        is below every timestamp of MPEG-TS/PS, so their timestamp search stops at the first
+        packet. A container that refuses the seek (FLV starting after 0) gets the first
+        frame's seek instead."""
+        try:
+            self._container.seek(0, backward=True, any_frame=False)
+        except av.error.FFmpegError:
+            self._seek(0)
+
     def _decode_from(self, start: int) -> Iterator[tuple[int, av.VideoFrame]]:
-        """Decoded frames with index >= start, in order, starting at a keyframe seek."""
+        """Decoded frames with index >= start, in order, starting at a keyframe seek (its
+        packets verified where seeks can mislabel frames) or, failing that, at the file's
+        start."""
         k = bisect.bisect_right(self._keyframes, start) - 1
         while True:
-            self._seek(self._keyframes[k] if k >= 0 else 0)
-            frames = self._decode_packets()
-            head = next(frames, None)
-            if head is None:
+            if k >= 0:
+                self._seek(self._keyframes[k])
+            else:
+                self._rewind()
+            packets = self._packets()
+            if k >= 0 and self._verify_seeks:
+                packets = self._verified(packets)
+            frames = self._decode_packets(packets)
+            try:
+                head = next(frames, None)
+                if (head is None or head[0] > start) and k >= 0:
+                    # The seek landed past the target or on nothing decodable (reordering
+                    # across keyframes, a container that seeks by dts or to the next
+                    # keyframe): retry from the keyframe before, and before the first one
+                    # from the file's start.
+                    k -= 1
+                    continue
+                if head is None:
+                    return
+                if head[0] >= start:
+                    start = head[0] + 1
+                    yield head
+                for item in frames:
+                    if item[0] >= start:
+                        start = item[0] + 1
+                        yield item
                 return
-            if head[0] > start and k > 0:
-                # The seek landed past the target (reordering across keyframes, or a
-                # container that seeks by dts): retry from the keyframe before.
-                k -= 1
-                continue
-            if head[0] >= start:
-                yield head
-            for item in frames:
-                if item[0] >= start:
-                    yield item
-            return
+            except _OutOfStep:
+                k = -1  # read on from the file's start, where packets are as the index saw them
 
-    def _decode_packets(self) -> Iterator[tuple[int, av.VideoFrame]]:
-        for packet in self._packets():
+    def _verified(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+        """``packets`` after a seek, from the first keyframe whose bytes are those the index
+        saw under its timestamp; raises _OutOfStep at any later packet whose are not. A
+        packet stamped with another frame's timestamp never reaches the decoder, so no frame
+        comes out under another's index."""
+        in_step = False
+        for packet in packets:
+            same = not packet.size or self._checksums.get(packet.pts) == zlib.crc32(packet)  # type: ignore[arg-type]  # a pts of None finds no checksum
+            if not in_step:
+                in_step = same and bool(packet.is_keyframe)
+            elif not same:
+                raise _OutOfStep
+            if in_step:
+                yield packet
+
+    def _decode_packets(self, packets: Iterator[av.Packet]) -> Iterator[tuple[int, av.VideoFrame]]:
+        for packet in packets:
             try:
                 decoded = packet.decode()
             except av.error.FFmpegError as exc:
@@ -395,6 +457,10 @@ class VideoReader(FrameReader):
     def close(self) -> None:
         self._live = self._pending = None
         self._container.close()
+
+
+class _OutOfStep(Exception):
+    """After a seek, a packet differs from the one the index saw under its timestamp."""
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from samvid.errors import VideoError
-from samvid.tracker.frames import FolderReader, VideoReader, natural_key, open_frames
+from samvid.tracker.frames import FolderReader, Frame, VideoReader, natural_key, open_frames
 
 
 def level(i: int) -> int:
@@ -118,6 +119,86 @@ def test_truncated_file_decodes_what_is_there(tmp_path: Path) -> None:
         assert reader.missing_tail + len(reader) == 60
         assert got == [i for i in range(len(reader)) if i not in reader.undecodable]
         assert grey(reader[got[-1]]) == pytest.approx(level(got[-1]), abs=3)
+
+
+def test_an_mp4_cut_with_an_edit_list_starts_at_its_first_shown_frame(tmp_path: Path) -> None:
+    """Negative timestamps make the MP4 muxer write an edit list that hides the first 3
+    pictures, as `ffmpeg -ss T -c copy` hides the GOP before T: they are not frames."""
+    path = write_clip(tmp_path / "cut.mp4", [(i - 3) / 30 for i in range(10)])
+    with VideoReader(path) as reader:
+        assert len(reader) == 7 and reader.missing_tail == 0
+        assert reader.times == pytest.approx([i / 30 for i in range(7)], abs=1e-3)
+        frames = list(reader.iter_frames())
+        assert [f.index for f in frames] == list(range(7)) and not reader.undecodable
+        assert [grey(f.image) for f in frames] == pytest.approx([level(i + 3) for i in range(7)],
+                                                                abs=3)
+        assert grey(reader[1]) == pytest.approx(level(4), abs=3)  # random access, backwards
+
+
+def write_gops(path: Path, count: int, codec: str, size: tuple[int, int]) -> Path:
+    """25 fps, a keyframe every 6 frames, 2 B-frames; frame i is flat grey ``level(i)`` beside
+    a noise strip (the left quarter), which makes packets as large as real video's."""
+    width, height = size
+    noise = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.gop_size, stream.codec_context.max_b_frames = 6, 2
+        if codec == "libx264":
+            stream.options = {"g": "6", "bf": "2"}
+        for i in range(count):
+            image = np.full((height, width, 3), level(i), np.uint8)
+            image[:, : width // 4] = noise.integers(0, 256, (height, width // 4, 3))
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def decoded_in_order(path: Path) -> list[np.ndarray]:
+    """What ``reader[i]`` must give: a plain sequential PyAV decode, in presentation order."""
+    with av.open(str(path)) as container:
+        frames = sorted(container.decode(video=0), key=lambda f: f.pts)
+        return [f.to_ndarray(format="rgb24") for f in frames]
+
+
+def test_every_frame_of_an_mpeg_ts_file_decodes(tmp_path: Path) -> None:
+    """MPEG-TS seeks land on the keyframe after the one asked for: the first GOP is read from
+    the start of the file."""
+    path = write_gops(tmp_path / "clip.ts", 30, "libx264", (64, 48))
+    expected = decoded_in_order(path)
+    with VideoReader(path) as reader:
+        assert len(reader) == len(expected) == 30
+        frames = list(reader.iter_frames())
+        assert [f.index for f in frames] == list(range(30)) and not reader.undecodable
+        assert all(np.array_equal(f.image, expected[f.index]) for f in frames)
+        for i in (2, 0, 20, 5):  # back into the first GOP from later ones
+            assert np.array_equal(reader[i], expected[i]), f"frame {i}"
+
+
+def test_an_mpeg_ps_file_gives_each_index_its_own_pixels(tmp_path: Path) -> None:
+    """After a seek into an MPEG-PS file the parser can label a picture with a later frame's
+    timestamp (frame 3's pixels as frame 6): the reader must never hand those out. The
+    frames are large enough (128x96 with noise) to span several 2 KB packs, as real ones do:
+    seeks land inside them."""
+    path = write_gops(tmp_path / "clip.mpg", 45, "mpeg2video", (128, 96))
+    expected = decoded_in_order(path)
+
+    def wrong(frames: Iterable[Frame]) -> list[int]:
+        return [f.index for f in frames if not np.array_equal(f.image, expected[f.index])]
+
+    with VideoReader(path) as reader:
+        assert len(reader) == len(expected) == 45
+        sequential = list(reader.iter_frames())
+        assert [f.index for f in sequential] == list(range(45)) and wrong(sequential) == []
+    with VideoReader(path) as reader:
+        strided = list(reader.read(range(0, 45, 3)))
+        assert [f.index for f in strided] == list(range(0, 45, 3)) and wrong(strided) == []
+    with VideoReader(path) as reader:
+        shuffled = random.Random(0).sample(range(45), 45)
+        assert wrong(Frame(i, 0.0, reader[i]) for i in shuffled) == []
+        assert not reader.undecodable
 
 
 def write_unknown_codec(path: Path) -> Path:
