@@ -174,13 +174,23 @@ def evaluate_folders(
         if not gt_files:
             raise FileNotFoundError(f"no ground-truth PNGs in {gt_dir / name}")
         gt = [read_label_png(p) for p in gt_files]
-        pred = (
-            read_label_png(pred_dir / name / p.name) if (pred_dir / name / p.name).exists()
-            else np.zeros_like(g)
-            for p, g in zip(gt_files, gt)
-        )
+        found = _predicted(pred_dir / name, gt_files)
+        if not any(found[1:]) and len(gt_files) > 1:
+            # Scored as empty, every frame would read as lost: a wrong folder, not a result.
+            raise FileNotFoundError(f"no predicted mask in {pred_dir / name} for any frame of {gt_dir / name}")
+        pred = (read_label_png(f) if f is not None else np.zeros_like(g) for f, g in zip(found, gt))
         scores.append(score_sequence(name, pred, gt, skip_last=skip_last))
     return scores
+
+
+def _predicted(folder: Path, gt_files: Sequence[Path]) -> list[Path | None]:
+    """The predicted mask of each ground-truth file: the same file name, or the same frame
+    number written with another number of digits (``00012.png`` for ``000012.png``)."""
+    pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    by_name = {p.name: p for p in pngs}
+    by_number = {int(p.stem): p for p in pngs if p.stem.isdigit()}
+    return [by_name.get(g.name) or (by_number.get(int(g.stem)) if g.stem.isdigit() else None)
+            for g in gt_files]
 
 
 def dataset_mean(scores: Sequence[SequenceScore]) -> tuple[float, float, float]:

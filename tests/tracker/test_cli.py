@@ -118,3 +118,19 @@ def test_a_sequence_whose_first_mask_is_empty_or_of_another_size_fails_alone(tmp
         assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 1
         out = capsys.readouterr().out
         assert "basic: FAILED" in out and "fast: 3 frames" in out
+
+
+def test_eval_matches_frames_whatever_the_digits_of_their_names_and_refuses_a_folder_without_any(
+        tmp_path, capsys) -> None:
+    gt = tmp_path / "gt"
+    write_sequence(with_frames(BENCHMARK_SET["twins"], 3), gt, (96, 170))
+    pred = tmp_path / "pred" / "Annotations" / "twins"
+    pred.mkdir(parents=True)
+    for png in (gt / "Annotations" / "twins").glob("*.png"):  # 00001.png -> 000001.png
+        (pred / f"{int(png.stem):06d}.png").write_bytes(png.read_bytes())
+    assert main(["eval", str(tmp_path / "pred"), str(gt)]) == 0
+    assert "1.000  1.000  1.000" in capsys.readouterr().out
+    for png in pred.glob("*.png"):
+        png.rename(pred / f"frame{png.name}")  # names that say no frame number
+    assert main(["eval", str(tmp_path / "pred"), str(gt)]) == 1
+    assert "twins: FAILED (no predicted mask" in capsys.readouterr().out
