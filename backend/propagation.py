@@ -128,6 +128,12 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
                 if isinstance(number, (int, float)):
                     key = str(int(number))
         labels = (item.get("value") or {}).get(target.mask_type) or list(target.labels[:1])
+        same = next((s for s in seeds if s.key == key), None)
+        if same is not None:
+            # Regions that share an object id are parts of one object (drawn apart around
+            # an occluder): tracked as one, under the first region's id, label and extras.
+            same.mask = same.mask | mask
+            continue
         seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras))
     return seeds
 

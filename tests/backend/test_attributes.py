@@ -4,6 +4,7 @@ reach every frame the region is propagated to, under the same region id."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import requests
 from clips import import_clip, iou, predictions
@@ -76,3 +77,25 @@ def test_attributes_survive_propagation(label_studio):
         assert by_control["attributes"]["value"] == {"choices": ["occluded", "truncated"]}
         assert by_control["note"]["value"] == {"text": ["behind the pole"]}
         assert iou(decode_brush(by_control["mask"]), clip.masks[i]) > 0.5, f"frame {i}"
+
+
+def test_regions_sharing_an_object_id_are_propagated_as_one_object(label_studio):
+    config = load_config("attributes").render(["car"])
+    clip = import_clip(label_studio, config, name="parts", n=3)
+    left, right = clip.masks[0].copy(), clip.masks[0].copy()
+    middle = int(np.nonzero(left)[1].mean())  # the object's middle column
+    left[:, middle:], right[:, :middle] = False, False  # one object drawn as two regions
+    result = []
+    for region_id, part in (("left", left), ("right", right)):
+        region = brush_result(part, from_name="mask", to_name="image", labels=["car"], region_id=region_id)
+        region.pop("origin")
+        result += [region, extras(region_id)[0]]  # the region and its object id, 7 for both
+    requests.post(f"{label_studio.url}/api/tasks/{clip.task_ids[0]}/annotations", headers=label_studio.headers,
+                  timeout=30, json={"result": result}).raise_for_status()
+    studio = Studio(label_studio.url, label_studio.token)
+    propagator = Propagator(studio, ImageSource(label_studio.url, label_studio.token,
+                                                local_roots=(label_studio.files_root,)))
+    propagator.run(PropagationRequest(clip.project, "parts", 0, engine="copy"), Quiet())
+    (pred,) = predictions(label_studio, clip.task_ids[1])
+    (mask,) = [r for r in pred["result"] if r["from_name"] == "mask"]
+    assert mask["id"] == "left" and (decode_brush(mask) == clip.masks[0]).all()
