@@ -14,12 +14,12 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache
-from samvid.errors import BadRequest, NoEverythingMode, SamvidError
+from samvid.errors import BadRequest, NoEverythingMode, SamvidError, TooLarge
 from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
@@ -82,6 +82,12 @@ def _routes(service: Service) -> Flask:
         g.note = exc.message
         return jsonify(error=exc.message), http_status(exc)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _body_too_large(exc: RequestEntityTooLarge):  # werkzeug's text names no setting
+        return _samvid_error(TooLarge(
+            f"the request body is over {service.settings.max_request_bytes} bytes "
+            "(SAMVID_MAX_REQUEST_BYTES): send fewer tasks per request or raise the limit"))
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         g.note = exc.description or ""
@@ -143,7 +149,8 @@ def _routes(service: Service) -> Flask:
         prompts = protocol.prompts_from_context(params.get("context"))
         if not prompts:
             if service.settings.auto:
-                return jsonify(results=_automatic(predictor, service.settings, tasks, target, auto_cache))
+                return jsonify(results=_automatic(predictor, service.settings, tasks, params.get("context"),
+                                                  target, auto_cache))
             _on_open(service, body, target)  # writes what it has to Label Studio itself
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
@@ -211,22 +218,35 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
-def _automatic(predictor: Predictor, settings: Settings, tasks: list, target, cache: AutoRegionsCache) -> list:
+AUTO_BATCH = 50  # tasks a call computes or queues masks for: Label Studio waits for the answer
+
+
+def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: Any, target,
+               cache: AutoRegionsCache) -> list:
     """SAM's automatic masks for frames opened without annotation: what is computed now,
-    the rest queued (a grid takes longer than Label Studio waits)."""
-    answers = []
-    for task in tasks[:50]:  # batch "Retrieve predictions": cached now, the rest queued
-        if not isinstance(task, dict) or human_annotated(task):
-            answers.append({"result": [], "score": 0.0, "model_version": predictor.version})
+    the rest queued (a grid takes longer than Label Studio waits).
+
+    One entry per task: Label Studio 1.23 stores nothing at all when the counts differ
+    (``ml/models.py``). A task with no masks yet (queued, past ``AUTO_BATCH``, or annotated
+    by a human) gets the entry that stores no prediction: Label Studio asks again only
+    for tasks without one, so its masks show when it is next opened.
+    """
+    answers: list = []
+    for index, task in enumerate(tasks):
+        if index >= AUTO_BATCH or not isinstance(task, dict) or human_annotated(task):
+            answers.append(_no_prediction(context, predictor.version))
             continue
         try:
             regions = cache.get_or_queue(
                 predictor, protocol.image_ref(task, target, None), task.get("id"), target,
                 protocol.choose_label(target, None), AutoConfig(grid=settings.auto_grid))
-        except NoEverythingMode as exc:
+        except NoEverythingMode as exc:  # the segmenter's, so every task's
             g.note = exc.message
-            return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}]
-        regions = regions or []
+            return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}
+                    for _ in tasks]
+        if regions is None:  # queued
+            answers.append(_no_prediction(context, predictor.version))
+            continue
         score = sum(r.get("score", 0.0) for r in regions) / len(regions) if regions else 0.0
         answers.append({"result": regions, "score": score,
                         "model_version": f"{AUTO_MODEL_PREFIX}:{predictor.version}"})
@@ -243,8 +263,13 @@ def nothing_to_predict(tasks: list, context: Any, version: str) -> list:
     shown as a suggestion: an empty result shows nothing.
     """
     if context is None:
-        return [[] for _ in tasks]
-    return [{"result": [], "score": 0.0, "model_version": version}]
+        return [_no_prediction(context, version) for _ in tasks]
+    return [_no_prediction(context, version)]
+
+
+def _no_prediction(context: Any, version: str) -> list | dict[str, Any]:
+    """One task's entry that stores nothing (see ``nothing_to_predict``)."""
+    return [] if context is None else {"result": [], "score": 0.0, "model_version": version}
 
 
 def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget) -> None:

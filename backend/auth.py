@@ -13,9 +13,16 @@ def basic_auth_ok(header: str | None, user: str, password: str) -> bool:
     if not header or not header.startswith("Basic "):
         return False
     try:
-        given = base64.b64decode(header[6:], validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
+        raw = base64.b64decode(header[6:], validate=True)
+    except ValueError:
         return False
+    # Browsers and curl send UTF-8; Label Studio sends requests' HTTPBasicAuth, which
+    # encodes latin-1 (RFC 7617 leaves it open): a non-ASCII password must pass from both.
+    # Every byte string decodes as latin-1, so a UTF-8 failure always gets a second reading.
+    try:
+        given = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        given = raw.decode("latin-1")
     given_user, sep, given_password = given.partition(":")
     # Both comparisons always run, so timing does not tell which half was wrong.
     user_ok = hmac.compare_digest(given_user.encode(), user.encode())

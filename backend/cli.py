@@ -57,11 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     cmd_parser = argparse.ArgumentParser(prog=f"samvid {top.command}", description=help_text)
     module.add_arguments(cmd_parser)
     args = cmd_parser.parse_args(rest)
-    logging.basicConfig(
-        level=logging.DEBUG if top.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from samvid.settings import log_level  # not before: `samvid --help` stays instant
+
     try:
+        logging.basicConfig(
+            level=logging.DEBUG if top.verbose else log_level(),  # SAMVID_LOG_LEVEL
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
         return int(module.run(args) or 0)
     except SamvidError as exc:
         print(f"samvid {top.command}: error: {exc.message}", file=sys.stderr)

@@ -12,9 +12,10 @@ import io
 import ipaddress
 import logging
 import socket
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urljoin, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, urljoin, urlparse
 
 import numpy as np
 import requests
@@ -62,7 +63,7 @@ class ImageSource:
         """The raw bytes of ``ref``: a Label Studio URL, an http(s) URL or a local path."""
         if not isinstance(ref, str) or not ref.strip():
             raise ImageError("the task has no image URL")
-        parsed = urlparse(ref)
+        parsed = _parsed(ref)
         if ref.startswith("/data/local-files/"):
             local = self._local_files_path(parsed.query)
             if local is not None:
@@ -94,6 +95,8 @@ class ImageSource:
         return None
 
     def _read_local(self, path: Path) -> bytes:
+        if "\0" in str(path):  # no file has one; resolve() would raise ValueError
+            raise ImageError(f"the image path {str(path)[:200]!r} contains a NUL byte; fix it in the task")
         resolved = path.expanduser().resolve()
         roots = [r.expanduser().resolve() for r in self.local_roots]
         if not any(resolved == r or r in resolved.parents for r in roots):
@@ -110,17 +113,17 @@ class ImageSource:
             raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
     def _check_host(self, url: str) -> None:
-        """Refuse hosts samvid must not reach: not allowed, or private/loopback/link-local.
+        """Refuse hosts samvid must not reach: private/loopback/link-local addresses.
 
-        The Label Studio host and ``SAMVID_ALLOWED_HOSTS`` are trusted as configured.
+        The Label Studio host and ``SAMVID_ALLOWED_HOSTS`` are trusted as configured, in
+        addition to public hosts: listing an intranet image server must not cut off the
+        public ones (such as the S3 URL Label Studio's storage redirects to).
         """
         if self._is_label_studio(url):
             return
         host = (urlparse(url).hostname or "").lower()
         if host in self.allowed_hosts:
             return
-        if self.allowed_hosts:
-            raise ForbiddenSource(f"host {host!r} is not in SAMVID_ALLOWED_HOSTS")
         if not self.public_hosts_only:
             return
         try:
@@ -131,18 +134,19 @@ class ImageSource:
             address = ipaddress.ip_address(info[4][0])
             if not address.is_global or address.is_multicast:
                 raise ForbiddenSource(
-                    f"host {host!r} resolves to the non-public address {address}; samvid only "
-                    "fetches such hosts when they are Label Studio or in SAMVID_ALLOWED_HOSTS"
+                    f"host {host!r} resolves to the non-public address {address}; samvid fetches "
+                    "such hosts only when they are LABEL_STUDIO_URL's host or listed in SAMVID_ALLOWED_HOSTS"
                 )
 
     def _get(self, url: str, hops: int = 5) -> bytes:
         for _ in range(hops + 1):
+            _parsed(url)  # a malformed URL (or redirect target) is the task's error, not a crash
             self._check_host(url)  # again after every redirect
             try:
                 with (self.session or requests).get(url, headers=self.auth_headers(url), timeout=self.timeout, stream=True,
                                   allow_redirects=False) as resp:
                     if resp.is_redirect and resp.headers.get("Location"):
-                        url = urljoin(url, resp.headers["Location"])
+                        url = _redirect_target(url, resp.headers["Location"])
                         continue
                     return self._body(url, resp)
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -192,8 +196,59 @@ def is_same_origin(base: str, url: str) -> bool:
 
 def _safe(url: str) -> str:
     """A URL for messages: no query string (it may hold a presigned secret)."""
-    p = urlparse(url)
+    try:
+        p = urlparse(url)
+    except ValueError:  # malformed: cut the query by hand
+        return url.split("?", 1)[0][:200]
     return f"{p.scheme}://{p.netloc}{p.path}" if p.scheme else p.path
+
+
+def _parsed(url: str) -> ParseResult:
+    """``url`` parsed with its port checked (``urlparse`` only checks it when ``.port`` is
+    read): a malformed image URL is the task's error (ImageError), not a server crash."""
+    try:
+        parsed = urlparse(url)
+        _ = parsed.port  # ValueError when not a number or outside 0-65535
+    except ValueError as exc:
+        raise ImageError(f"the image URL {_safe(url)!r} is malformed ({exc}); fix it in the task") from None
+    return parsed
+
+
+def _redirect_target(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location)
+    except ValueError as exc:
+        raise ImageError(f"{_safe(url)} redirected to a malformed URL ({exc})") from None
+
+
+# What a malformed EXIF block raises from Pillow's EXIF code (the pixels are unaffected).
+_EXIF_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, struct.error)
+_ORIENTATION = 0x0112
+_TRANSPOSE = {  # EXIF orientation -> the transpose that shows the image upright
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """``img`` as a browser shows it: its EXIF orientation applied.
+
+    ``ImageOps.exif_transpose`` also rewrites the EXIF block of its result and fails on
+    one malformed tag although the pixels decode fine (browsers show such photos): then
+    the orientation tag is applied by hand, or the image is used as stored when even that
+    tag cannot be read.
+    """
+    try:
+        return ImageOps.exif_transpose(img)
+    except _EXIF_ERRORS:
+        pass
+    try:
+        orientation = img.getexif().get(_ORIENTATION)
+    except _EXIF_ERRORS:
+        return img
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return img.transpose(method) if method is not None else img
 
 
 def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
@@ -202,15 +257,16 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
     Grey, palette, RGBA, CMYK and 16-bit images are converted; animations give
     their first frame; images over ``max_pixels`` are refused before decoding.
     """
+    _let_pillow_open(max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:
             w, h = img.size
             if w * h > max_pixels:
-                raise TooLarge(f"image is {w}x{h} pixels, over the {max_pixels} pixel limit")
+                raise TooLarge(f"image is {w}x{h} pixels, over the {max_pixels} pixel limit (SAMVID_MAX_IMAGE_PIXELS)")
             if w == 0 or h == 0:
                 raise ImageError("image has zero size")
             img.seek(0)
-            img = ImageOps.exif_transpose(img)
+            img = _upright(img)
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(img, dtype=np.float64)
                 arr = (arr / max(arr.max(), 1) * 255).astype(np.uint8)
@@ -218,5 +274,18 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
             return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"the image could not be decoded ({exc})") from exc
-    except Image.DecompressionBombError as exc:
-        raise TooLarge(f"image refused as a decompression bomb: {exc}") from exc
+    except Image.DecompressionBombError as exc:  # over twice the limit: Pillow's own check came first
+        raise TooLarge(f"image is over the {max_pixels} pixel limit (SAMVID_MAX_IMAGE_PIXELS)") from exc
+
+
+def _let_pillow_open(max_pixels: int) -> None:
+    """Raise Pillow's decompression-bomb limit to ``max_pixels`` where it is lower.
+
+    ``Image.open`` refuses images over twice ``Image.MAX_IMAGE_PIXELS`` (~179 Mpx) before
+    samvid could check the size, so a larger SAMVID_MAX_IMAGE_PIXELS would have no effect.
+    samvid checks the size itself before decoding; Pillow's limit stays a backstop, at
+    twice the setting. It is process-wide: raised, never lowered (another thread may be
+    decoding under a larger limit).
+    """
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels

@@ -11,6 +11,14 @@ process that talks to Label Studio:
 - with one process (``samvid serve``'s default) that process has it;
 - with several gunicorn workers and no Redis it could reach one worker only, so it is
   refused, and the log says to set ``LABEL_STUDIO_API_KEY`` or ``REDIS_URL``.
+
+Which Label Studio that is, is configuration, not a request's to choose: Label Studio's
+host is trusted past the private-address check (``samvid.images``) and receives the
+API calls of propagation. So ``/setup`` supplies a token for ``LABEL_STUDIO_URL`` (or its
+default, ``http://localhost:8080``, which is what Label Studio 1.23 names itself unless
+told otherwise); it may name another host only when it was authenticated
+(``SAMVID_AUTH_USER``) and ``LABEL_STUDIO_URL`` is not set. Without auth, anyone who can
+reach the port could otherwise point samvid at an internal address.
 """
 
 from __future__ import annotations
@@ -20,11 +28,11 @@ import logging
 from dataclasses import dataclass
 
 from samvid.automatic import AutoRegionsCache
-from samvid.images import ImageSource
+from samvid.images import ImageSource, is_same_origin
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
-from samvid.settings import Settings
+from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_url_problem
 from samvid.studio.client import Studio
 from samvid.studio.credentials import SharedCredentials, StudioCredentials
 
@@ -43,6 +51,9 @@ class Service:
     # LABEL_STUDIO_API_KEY was set: /setup's token is never used then. Otherwise the
     # latest /setup wins (Label Studio may have been restarted with a new token).
     configured: bool = False
+    # LABEL_STUDIO_URL as started with; set: /setup never replaces it.
+    start_url: str = DEFAULT_STUDIO_URL
+    url_configured: bool = False
 
     @classmethod
     def start(cls, settings: Settings | None = None, predictor: Predictor | None = None,
@@ -57,7 +68,9 @@ class Service:
         jobs = jobs or make_jobs(settings)
         shared = SharedCredentials(settings.redis_url) if settings.redis_url else None
         return cls(settings, predictor, jobs, Metrics(predictor, jobs.states), AutoRegionsCache(),
-                   shared, processes, configured=bool(settings.label_studio_api_key))
+                   shared, processes, configured=bool(settings.label_studio_api_key),
+                   start_url=settings.label_studio_url,
+                   url_configured=settings.label_studio_url != DEFAULT_STUDIO_URL)
 
     # -- Label Studio --------------------------------------------------------------------
 
@@ -67,11 +80,26 @@ class Service:
                       retry_delays=retry_delays)
 
     def adopt_studio(self, host: object, token: object) -> bool:
-        """Use the URL and token of a ``/setup`` call when none is configured; whether adopted."""
+        """Use the token of a ``/setup`` call when none is configured, with the URL it
+        names where that is allowed (see the module's docstring); whether adopted."""
         if self.configured:
             return False  # configured credentials always win
         credentials = StudioCredentials.from_setup(host, token)
-        if credentials is None:
+        if credentials is None or studio_url_problem(credentials.url):
+            return False
+        if is_same_origin(self.start_url, credentials.url):
+            credentials = StudioCredentials(self.start_url, credentials.token)  # the URL as configured
+        elif self.url_configured:
+            log.warning("not using the token from /setup: it names Label Studio at %r, not LABEL_STUDIO_URL "
+                        "(%s); set LABEL_STUDIO_API_KEY to a token of the Label Studio at LABEL_STUDIO_URL",
+                        credentials.url[:200], self.start_url)
+            return False
+        elif not self.settings.auth_user:
+            log.warning("not using the token from /setup: it names Label Studio at %r and /setup is not "
+                        "authenticated, so anyone could have sent it; set LABEL_STUDIO_URL to your Label "
+                        "Studio's address (and LABEL_STUDIO_API_KEY), or SAMVID_AUTH_USER and "
+                        "SAMVID_AUTH_PASSWORD and connect Label Studio with basic auth",
+                        credentials.url[:200])
             return False
         if self.shared is None and self.processes > 1:
             log.warning("not using the token from /setup: with %d worker processes and no "

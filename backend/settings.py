@@ -6,17 +6,61 @@ Command-line flags override these by passing keyword arguments to
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlparse
 
 from samvid.errors import ConfigError
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
 from samvid.models.registry import DEFAULT_MODEL
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# What each kind of variable takes, for the message when a value is not one.
+_EXPECTED = {
+    "bool": f"give one of {', '.join(_TRUE)} or {', '.join(_FALSE)}",
+    "int": "give a whole number",
+    "float": "give a number",
+}
+DIRECTIONS = ("forward", "backward", "both")
+AUTO_GRID_RANGE = (1, 64)  # clicks per side: 64 x 64 already costs minutes per frame
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_STUDIO_URL = "http://localhost:8080"
+
 
 def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    """A typo must not read as "off": anything but the listed words is refused."""
+    word = value.strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise ValueError(word)
+    return word in _TRUE
+
+
+def studio_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be Label Studio's base URL, or None when it can.
+
+    >>> studio_url_problem("http://ls:8080"), studio_url_problem("ls:8080")
+    (None, 'give an http:// or https:// URL such as http://label-studio:8080')
+    """
+    try:
+        parsed = urlparse(url)
+        _ = parsed.port  # ValueError when not a number or out of range
+    except ValueError as exc:
+        return f"it is not a valid URL ({exc})"
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return "give an http:// or https:// URL such as http://label-studio:8080"
+    return None
+
+
+def log_level(env: dict[str, str] | None = None) -> int:
+    """``SAMVID_LOG_LEVEL`` as a ``logging`` level (INFO when unset): the CLI configures
+    logging with it before a command reads the rest of its settings."""
+    raw = (os.environ if env is None else env).get("SAMVID_LOG_LEVEL") or "INFO"
+    if raw.strip().upper() not in LOG_LEVELS:
+        raise ConfigError(f"SAMVID_LOG_LEVEL={raw!r} is not a log level; give one of {', '.join(LOG_LEVELS)}")
+    return int(logging.getLevelName(raw.strip().upper()))
 
 
 def _paths(value: str) -> tuple[Path, ...]:
@@ -36,7 +80,7 @@ class Settings:
     random_weights: bool = False  # SAMVID_RANDOM_WEIGHTS: benchmarks/tests only; masks are noise
     precision: str = "auto"  # SAMVID_PRECISION: auto | fp32 | bf16 | fp16 | int8 (clicks and tracking)
     # Label Studio
-    label_studio_url: str = "http://localhost:8080"  # LABEL_STUDIO_URL
+    label_studio_url: str = DEFAULT_STUDIO_URL  # LABEL_STUDIO_URL
     label_studio_api_key: str = field(default="", repr=False)  # LABEL_STUDIO_API_KEY
     # Caches and queue
     redis_url: str = ""  # REDIS_URL: shared embedding cache + job queue when set
@@ -65,12 +109,12 @@ class Settings:
     studio_retry_seconds: float = 120.0  # SAMVID_STUDIO_RETRY_SECONDS: jobs wait out an unreachable LS
     # Automatic masks
     auto: bool = False  # SAMVID_AUTO: SAM's automatic masks on a frame that opens unannotated
-    auto_grid: int = 16  # SAMVID_AUTO_GRID: clicks per side of the grid (16 or 32)
+    auto_grid: int = 16  # SAMVID_AUTO_GRID: clicks per side of the grid (16 or 32; 1 to 64)
     # Serving
     auth_user: str = ""  # SAMVID_AUTH_USER: HTTP basic auth on every route but /health
     auth_password: str = field(default="", repr=False)  # SAMVID_AUTH_PASSWORD
     precompute_on_open: bool = True  # SAMVID_PRECOMPUTE: embed a frame when its task opens
-    log_level: str = "INFO"  # SAMVID_LOG_LEVEL
+    log_level: str = "INFO"  # SAMVID_LOG_LEVEL: DEBUG | INFO | WARNING | ERROR | CRITICAL (samvid.cli applies it)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -130,22 +174,43 @@ class Settings:
                 else:
                     values[name] = raw
             except ValueError as exc:
-                raise ConfigError(f"{var}={raw!r} is not a valid {kind}") from exc
+                raise ConfigError(f"{var}={raw!r} is not a valid {kind}; {_EXPECTED[str(kind)]}") from exc
         # Label Studio serves local files from this root; samvid may read under it.
         ls_root = env.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
         if ls_root and "local_roots" not in values:
             values["local_roots"] = _paths(ls_root)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]  # each value was converted to its field's type above
-        for name in ("fetch_timeout", "request_timeout"):
-            if not getattr(settings, name) > 0:  # also refuses NaN
-                raise ConfigError(f"{names[name]} must be a number of seconds above 0")
-        if not 0 <= settings.studio_retry_seconds < 86400:
-            raise ConfigError("SAMVID_STUDIO_RETRY_SECONDS must be a number of seconds from 0 to 86400")
-        if settings.precision not in PRECISIONS:
-            raise UnsupportedPrecision(
-                f"SAMVID_PRECISION={settings.precision!r} is not a precision; choose one of {', '.join(PRECISIONS)}"
-            )
-        if bool(settings.auth_user) != bool(settings.auth_password):
-            raise ConfigError("set both SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD, or neither")
+        settings._check(names)
         return settings
+
+    def _check(self, names: dict[str, str]) -> None:
+        """Refuse at start what would fail later, far from its cause (a request, a job)."""
+        for name in ("fetch_timeout", "request_timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):  # inf would never time out; NaN compares false
+                raise ConfigError(f"{names[name]} must be a finite number of seconds above 0")
+        problem = studio_url_problem(self.label_studio_url)
+        if problem:
+            raise ConfigError(f"LABEL_STUDIO_URL={self.label_studio_url!r} is not usable: {problem}")
+        if self.max_request_bytes <= 0:
+            raise ConfigError("SAMVID_MAX_REQUEST_BYTES must be a number of bytes above 0")
+        if self.propagate_direction not in DIRECTIONS:
+            raise ConfigError(f"SAMVID_PROPAGATE_DIRECTION={self.propagate_direction!r} is not a direction; "
+                              f"give one of {', '.join(DIRECTIONS)}")
+        if self.propagate_frames < 0:
+            raise ConfigError("SAMVID_PROPAGATE_FRAMES must be 0 (up to the next human frame) or a number of frames")
+        low, high = AUTO_GRID_RANGE
+        if not low <= self.auto_grid <= high:
+            raise ConfigError(f"SAMVID_AUTO_GRID must be a number of clicks per side from {low} to {high}; 16 is the default")
+        log_level({"SAMVID_LOG_LEVEL": self.log_level})
+        if ":" in self.auth_user:  # basic auth splits user and password at the first ':'
+            raise ConfigError("SAMVID_AUTH_USER must not contain ':'; choose a user name without one")
+        if not 0 <= self.studio_retry_seconds < 86400:
+            raise ConfigError("SAMVID_STUDIO_RETRY_SECONDS must be a number of seconds from 0 to 86400")
+        if self.precision not in PRECISIONS:
+            raise UnsupportedPrecision(
+                f"SAMVID_PRECISION={self.precision!r} is not a precision; choose one of {', '.join(PRECISIONS)}"
+            )
+        if bool(self.auth_user) != bool(self.auth_password):
+            raise ConfigError("set both SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD, or neither")

@@ -128,9 +128,13 @@ class SmartPrompt:
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PromptError(f"{what} must be a number, got {type(value).__name__}")
-    if value != value or value in (float("inf"), float("-inf")):
+    try:  # a JSON integer may be arbitrarily large: float() overflows past ~1.8e308
+        number = float(value)
+    except OverflowError:
+        raise PromptError(f"{what} must be finite") from None
+    if not math.isfinite(number):
         raise PromptError(f"{what} must be finite")
-    return float(value)
+    return number
 
 
 def _size(item: dict[str, Any]) -> tuple[int, int]:

@@ -190,6 +190,55 @@ def test_segmenters_without_everything_mode_say_so_before_fetching(tmp_path):
         automatic_regions(predictor, str(tmp_path / "never-fetched.png"), 1, TARGET, "Object")
 
 
+# -- over HTTP, as Label Studio 1.23 calls it (ml/models.py) ---------------------------------
+
+
+def _auto_client(root, labels: np.ndarray):
+    from samvid.app import create_app
+
+    settings = Settings.from_env({}, model="standin", local_roots=(root,), precompute_on_open=False,
+                                 auto=True, auto_grid=4)
+    return create_app(settings, Predictor.from_settings(settings, segmenter=OracleSegmenter(labels))).test_client()
+
+
+def _opened(frames: list[str]) -> dict:
+    from ls_requests import BRUSH_CONFIG
+
+    return {"tasks": [{"id": i + 1, "data": {"image": f}} for i, f in enumerate(frames)],
+            "project": "1.1700000000", "label_config": BRUSH_CONFIG, "params": {"context": None}}
+
+
+def test_auto_batch_of_60_tasks_gets_60_entries(tmp_path):
+    # Label Studio stores nothing at all when the counts differ; past the batch cap a task
+    # gets an entry that stores no prediction, so it is asked for again when opened.
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    frames = []
+    for i in range(60):
+        Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(tmp_path / f"f{i}.png")
+        frames.append(str(tmp_path / f"f{i}.png"))
+    results = _auto_client(tmp_path, labels).post("/predict", json=_opened(frames)).get_json()["results"]
+    assert len(results) == 60
+    assert all(entry == [] for entry in results[50:])
+
+
+def test_a_task_whose_masks_are_queued_stores_no_prediction_and_gets_them_when_reopened(tmp_path):
+    # Label Studio asks again only for tasks without a prediction: an empty prediction
+    # stored while the masks are computed would keep them from ever showing.
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(tmp_path / "f.png")
+    client, body = _auto_client(tmp_path, labels), _opened([str(tmp_path / "f.png")])
+    assert client.post("/predict", json=body).get_json()["results"] == [[]]  # queued
+    deadline = time.monotonic() + 30
+    while (entry := client.post("/predict", json=body).get_json()["results"][0]) == []:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(entry["result"]) == 2 and entry["model_version"].endswith("oracle")
+
+
 # -- SAM with random weights ----------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ls_requests import BRUSH_CONFIG, keypoint, predict_body, rectangle, write_png
 
@@ -63,6 +65,27 @@ def test_non_numeric_or_absurd_coordinates_return_400(client, frame, bad):
     _error(client.post("/predict", json=predict_body(frame, [item])), 400)
 
 
+@pytest.mark.parametrize("field", ["x", "original_width", "rotation"])
+def test_integer_too_large_for_a_float_returns_400(client, frame, field):
+    # JSON integers have no size limit; float() overflows past ~1.8e308.
+    item = rectangle(10, 10, 30, 30, 64, 48) if field == "rotation" else keypoint(5, 5, 64, 48)
+    (item if field == "original_width" else item["value"])[field] = 10**400
+    raw = json.dumps(predict_body(frame, [item]))
+    assert field in _error(client.post("/predict", data=raw, content_type="application/json"), 400)
+
+
+@pytest.mark.parametrize("ref, named", [
+    ("http://[::1/x.png", "http://[::1/x.png"),
+    ("http://example.com:99999/x.png", "http://example.com:99999/x.png"),
+    ("http://example.com:abc/x.png", "http://example.com:abc/x.png"),
+    ("/tmp/a\x00b.png", "/tmp/a\\x00b.png"),
+    ("file:///tmp/a%00b.png", "/tmp/a\\x00b.png"),
+], ids=["unclosed-ipv6", "port-out-of-range", "port-not-a-number", "nul-in-path", "nul-in-file-url"])
+def test_malformed_image_url_returns_422(client, ref, named):
+    msg = _error(client.post("/predict", json=predict_body(ref, [keypoint(5, 5, 64, 48)])), 422)
+    assert named in msg
+
+
 @pytest.mark.parametrize("bad", [float("inf"), "90", True])
 def test_box_rotation_that_is_not_a_number_returns_400(client, frame, bad):
     item = rectangle(10, 10, 30, 30, 64, 48)
@@ -115,9 +138,9 @@ def test_task_without_image_returns_400(client):
     _error(client.post("/predict", json=body), 400)
 
 
-def test_body_over_the_size_limit_returns_413(client):
+def test_body_over_the_size_limit_returns_413_naming_the_setting(client):
     resp = client.post("/predict", data=b"{" + b" " * (17 * 1024 * 1024) + b"}", content_type="application/json")
-    _error(resp, 413)
+    assert "SAMVID_MAX_REQUEST_BYTES" in _error(resp, 413)
 
 
 def test_unknown_route_returns_json_404(client):

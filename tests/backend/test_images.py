@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -34,6 +36,43 @@ def test_exif_orientation_is_applied_like_a_browser():
     assert out.shape == (40, 20, 3)
 
 
+def _model_tag_as_a_rational() -> bytes:
+    """EXIF with Orientation 6 and the Model tag (ASCII) stored as a RATIONAL."""
+    entries = [(0x0110, 5, 1, 8 + 2 + 2 * 12 + 4), (0x0112, 3, 1, 6 << 16)]
+    ifd = struct.pack(">H", len(entries)) + b"".join(struct.pack(">HHII", *e) for e in entries) + b"\0\0\0\0"
+    return b"Exif\0\0MM\0*" + struct.pack(">I", 8) + ifd + struct.pack(">II", 1, 2)
+
+
+# Orientation 6 and one tag corrupted (found by fuzzing): each made exif_transpose raise.
+_FUZZED_EXIF = {
+    "TypeError": "0004010f00020000000463616d0001100002000000060000003e011200030000000100060000",
+    "struct.error": "0004012100020000000463616d0001cc0002000000060000003e01120003000000010006004b",
+    "AttributeError": "0004010f00020000000463616d000110000b000000060000003e011200030000000100060000",
+}
+_FUZZED_TAIL = {
+    "TypeError": "882500040000000100000044000000006d6f64656c00380200010002000000024e",
+    "struct.error": "882500040000000100000044000000006d6f64656c000002000100f0000000024e",
+    "AttributeError": "882500040000000100000044000000006d6f64656c00000200010002000000024e",
+}
+_GPS = "00000000020005000000030000006200000000000000010000000100000002000000010000000300000001"
+
+
+def _fuzzed(kind: str) -> bytes:
+    return bytes.fromhex("4578696600004d4d002a00000008" + _FUZZED_EXIF[kind] + _FUZZED_TAIL[kind] + _GPS)
+
+
+@pytest.mark.parametrize("exif", [_model_tag_as_a_rational(), *map(_fuzzed, _FUZZED_EXIF)],
+                         ids=["model-tag-a-rational", *_FUZZED_EXIF])
+def test_jpeg_with_a_malformed_exif_tag_decodes_upright(exif):
+    img = Image.new("RGB", (32, 24), (10, 200, 30))
+    img.paste((250, 20, 20), (0, 0, 8, 24))  # a red left edge: shows which way it turned
+    clean = img.getexif()
+    clean[0x0112] = 6
+    upright = decode_image(_encode(img, "JPEG", exif=clean))
+    assert upright.shape == (32, 24, 3)
+    assert np.array_equal(decode_image(_encode(img, "JPEG", exif=exif)), upright)
+
+
 def test_animated_gif_gives_its_first_frame():
     frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 255, 0))]
     buf = io.BytesIO()
@@ -45,6 +84,24 @@ def test_animated_gif_gives_its_first_frame():
 def test_image_over_the_pixel_limit_is_refused_before_decoding():
     with pytest.raises(TooLarge):
         decode_image(_encode(Image.new("L", (1, 100_000))), max_pixels=50_000)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A grey PNG's signature and header, no pixels: only its size can be read."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+def test_max_image_pixels_above_pillows_own_limit_is_honoured(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored afterwards
+    aerial = _png_header(20_000, 10_000)  # 200 Mpx: over Pillow's own refusal (~179 Mpx)
+    with pytest.raises(TooLarge, match="SAMVID_MAX_IMAGE_PIXELS"):
+        decode_image(aerial, max_pixels=64_000_000)
+    with pytest.raises(ImageError) as raised:  # allowed: decoding starts, and finds no pixels
+        decode_image(aerial, max_pixels=400_000_000)
+    assert not isinstance(raised.value, TooLarge), raised.value.message
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image", _encode(Image.new("RGB", (50, 50)))[:60]])

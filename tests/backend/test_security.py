@@ -131,3 +131,95 @@ def test_secrets_never_reach_the_logs_or_error_messages(images, caplog):
     texts.append(client.post("/propagate", json={"project": 1, "clip": "c", "frame": 0}, headers=auth).get_data(as_text=True))
     everything = caplog.text + "".join(texts) + repr(settings)
     assert token not in everything and password not in everything
+
+
+def test_label_studio_basic_auth_with_a_non_ascii_password_passes(images):
+    import requests
+    from requests.auth import HTTPBasicAuth
+
+    settings = Settings.from_env({}, model="standin", local_roots=(images,), auth_user="ls",
+                                 auth_password="pässwörd", precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    # Label Studio 1.23 sends requests' HTTPBasicAuth (latin-1); browsers and curl UTF-8.
+    from_studio = requests.Request("GET", "http://x/", auth=HTTPBasicAuth("ls", "pässwörd")).prepare()
+    for header in (from_studio.headers["Authorization"], basic_auth_header("ls", "pässwörd")):
+        assert client.get("/versions", headers={"Authorization": header}).status_code == 200
+    wrong = requests.Request("GET", "http://x/", auth=HTTPBasicAuth("ls", "passwörd")).prepare()
+    assert client.get("/versions", headers={"Authorization": wrong.headers["Authorization"]}).status_code == 401
+
+
+def test_a_redirect_to_a_malformed_url_is_an_image_error(other_host):
+    from samvid.errors import ImageError
+
+    _Recorder.redirect_to = "http://127.0.0.1:99999/x.png"
+    source = ImageSource("http://127.0.0.1:1", allowed_hosts=("127.0.0.1",))
+    with pytest.raises(ImageError, match="99999"):
+        source.fetch(f"{other_host}/img.png")
+
+
+def _public_and_private(monkeypatch) -> None:
+    """Name lookups without the network: *.internal is private, anything else public."""
+    import socket
+
+    def lookup(host, *args, **kwargs):
+        address = "10.0.0.5" if str(host).endswith(".internal") else "52.216.8.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
+def test_allowed_hosts_are_allowed_in_addition_to_public_ones(monkeypatch):
+    from samvid.errors import ForbiddenSource
+
+    _public_and_private(monkeypatch)
+    source = ImageSource("http://localhost:8080", allowed_hosts=("minio.internal",))
+    source._check_host("http://minio.internal/frames/1.png")  # listed: private, allowed
+    # Where Label Studio's cloud storage resolve redirects to: public, never listed.
+    source._check_host("https://bucket.s3.amazonaws.com/frame.png?X-Amz-Signature=abc")
+    with pytest.raises(ForbiddenSource, match="SAMVID_ALLOWED_HOSTS"):
+        source._check_host("http://other.internal/x.png")
+
+
+def _open_backend(images, **settings):
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False, **settings)
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()))
+    return app, app.test_client()
+
+
+def test_setup_from_an_unknown_host_does_not_lift_the_private_address_check(images, other_host, caplog):
+    import logging
+
+    app, client = _open_backend(images)  # no LABEL_STUDIO_API_KEY, no auth: both documented
+    with caplog.at_level(logging.WARNING, logger="samvid.service"):
+        client.post("/setup", json={"project": "1.1", "hostname": other_host, "access_token": "anyone"})
+    body = predict_body(f"{other_host}/img.png", [keypoint(2, 2, 4, 4)])
+    assert client.post("/predict", json=body).status_code == 403
+    assert _Recorder.seen == []  # nothing was fetched from the private address
+    assert app.extensions["samvid.service"].settings.label_studio_url == "http://localhost:8080"
+    assert "LABEL_STUDIO_URL" in caplog.text and "SAMVID_AUTH_USER" in caplog.text
+
+
+def test_setup_never_replaces_a_configured_label_studio_url(images, other_host, caplog):
+    import logging
+
+    configured = "http://label-studio.example:8080"
+    app, client = _open_backend(images, label_studio_url=configured, auth_user="ls", auth_password="pw")
+    auth = {"Authorization": basic_auth_header("ls", "pw")}
+    with caplog.at_level(logging.WARNING, logger="samvid.service"):
+        client.post("/setup", json={"hostname": other_host, "access_token": "t"}, headers=auth)
+    assert app.extensions["samvid.service"].settings.label_studio_url == configured
+    assert app.extensions["samvid.service"].settings.label_studio_api_key == ""
+    assert "LABEL_STUDIO_API_KEY" in caplog.text
+    # The token for the configured Label Studio is taken, whichever way it is spelled.
+    client.post("/setup", json={"hostname": configured + "/", "access_token": "t"}, headers=auth)
+    assert app.extensions["samvid.service"].settings.label_studio_api_key == "t"
+
+
+def test_an_authenticated_setup_names_label_studio_when_none_is_configured(images, other_host):
+    app, client = _open_backend(images, auth_user="ls", auth_password="pw")
+    auth = {"Authorization": basic_auth_header("ls", "pw")}
+    client.post("/setup", json={"hostname": other_host, "access_token": "t"}, headers=auth)
+    settings = app.extensions["samvid.service"].settings
+    assert (settings.label_studio_url, settings.label_studio_api_key) == (other_host, "t")
+    body = predict_body(f"{other_host}/img.png", [keypoint(2, 2, 4, 4)])
+    assert client.post("/predict", json=body, headers=auth).status_code == 200  # Label Studio's host

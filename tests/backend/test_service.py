@@ -18,8 +18,13 @@ from samvid.studio.credentials import with_shared_credentials
 LS = "http://label-studio.example:8080"
 
 
+# Label Studio's /setup may name a host other than LABEL_STUDIO_URL only when it passed
+# basic auth (samvid.service): these tests are about what happens once it is adopted.
+AUTH = {"auth_user": "ls", "auth_password": "pw"}
+
+
 def service(processes: int = 1, **settings: object) -> Service:
-    config = Settings.from_env({}, model="standin", precompute_on_open=False, **settings)
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, **{**AUTH, **settings})
     predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
     return Service.start(config, predictor, processes=processes)
 
@@ -56,14 +61,17 @@ def test_several_workers_without_redis_refuse_the_token_and_say_what_to_set(capl
 
 
 def test_the_setup_route_adopts_through_the_service() -> None:
+    from samvid.auth import basic_auth_header
+
     app = create_app(*_parts())
     app.testing = True
-    assert app.test_client().post("/setup", json={"hostname": LS, "access_token": "t"}).status_code == 200
+    auth = {"Authorization": basic_auth_header(AUTH["auth_user"], AUTH["auth_password"])}
+    assert app.test_client().post("/setup", json={"hostname": LS, "access_token": "t"}, headers=auth).status_code == 200
     assert app.extensions["samvid.service"].settings.label_studio_api_key == "t"
 
 
 def _parts() -> tuple[Settings, Predictor]:
-    config = Settings.from_env({}, model="standin", precompute_on_open=False)
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, **AUTH)
     return config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
 
 
@@ -76,7 +84,7 @@ def test_with_redis_every_worker_and_job_gets_the_token(redis_server) -> None:
     other.sync_studio()  # what its next request does first
     assert (other.settings.label_studio_url, other.settings.label_studio_api_key) == (LS, "token-1")
     assert other.predictor.source.api_key == "token-1"
-    worker = with_shared_credentials(Settings.from_env({}, redis_url=redis_server.url))
+    worker = with_shared_credentials(Settings.from_env({}, redis_url=redis_server.url, **AUTH))
     assert (worker.label_studio_url, worker.label_studio_api_key) == (LS, "token-1")
     # Label Studio restarted with a new token: the next /setup replaces it everywhere.
     assert other.adopt_studio(LS, "token-2")
