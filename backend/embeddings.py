@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from samvid.core.segmenter import Embedding
 
@@ -91,8 +92,16 @@ class RedisCache:
         if data is None:
             self.stats.misses += 1
             return None
+        try:
+            found = Embedding.from_bytes(data)  # type: ignore[arg-type]  # a sync client's get gives bytes; redis types it for async too
+        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:
+            # Cut short or written by something else: computed again (and stored over it),
+            # not an error on every click of that image until it expires.
+            log.warning("unreadable embedding in the redis cache (%s); computing it again", type(exc).__name__)
+            self.stats.misses += 1
+            return None
         self.stats.hits += 1
-        return Embedding.from_bytes(data)  # type: ignore[arg-type]  # a sync client's get gives bytes; redis types it for async too
+        return found
 
     def put(self, key: str, value: Embedding) -> None:
         import redis
@@ -114,7 +123,7 @@ class EmbeddingCache:
     def __init__(self, local: MemoryCache, shared: RedisCache | None = None) -> None:
         self.local = local
         self.shared = shared
-        self._inflight: dict[str, threading.Event] = {}
+        self._inflight: dict[str, _Flight] = {}
         self._lock = threading.Lock()
         self.encoder_runs = 0
 
@@ -132,23 +141,32 @@ class EmbeddingCache:
             if found is not None:
                 return found
             with self._lock:
-                event = self._inflight.get(key)
-                if event is None:
-                    event = self._inflight[key] = threading.Event()
-                    owner = True
-                else:
-                    owner = False
+                flight = self._inflight.get(key)
+                owner = flight is None
+                if flight is None:
+                    flight = self._inflight[key] = _Flight()
             if not owner:
-                event.wait()
-                continue  # the owner stored it (or failed: then we try ourselves)
+                flight.done.wait()
+                if flight.value is not None:
+                    # Handed over, not re-read: an embedding over the cache's cap is not kept.
+                    return flight.value
+                continue  # the owner failed: we try ourselves
             try:
-                value = compute()
+                flight.value = compute()
                 self.encoder_runs += 1
-                self.local.put(key, value)
+                self.local.put(key, flight.value)
                 if self.shared is not None:
-                    self.shared.put(key, value)
-                return value
+                    self.shared.put(key, flight.value)
+                return flight.value
             finally:
                 with self._lock:
                     self._inflight.pop(key, None)
-                event.set()
+                flight.done.set()
+
+
+@dataclass
+class _Flight:
+    """One computation of a key, and its value for those who waited on it (None if it failed)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Embedding | None = None

@@ -66,12 +66,16 @@ def remove_small_regions(mask: np.ndarray, min_area: int, mode: Literal["holes",
 
 
 def _labels_at(labels: np.ndarray, points: Sequence[Point]) -> set[int]:
-    """Component labels under the given pixel-centre coordinates (off-image points ignored)."""
+    """Component labels under the given pixel-centre coordinates (off-image points ignored;
+    a point on the right or bottom edge, x == width, is in the last column, as a prompt
+    on the image's edge is valid)."""
     h, w = labels.shape
     found: set[int] = set()
     for x, y in points:
-        col, row = int(np.floor(x)), int(np.floor(y))
-        if 0 <= row < h and 0 <= col < w and labels[row, col] > 0:
+        if not (0 <= x <= w and 0 <= y <= h):
+            continue
+        col, row = min(w - 1, int(np.floor(x))), min(h - 1, int(np.floor(y)))
+        if labels[row, col] > 0:
             found.add(int(labels[row, col]))
     return found
 
@@ -100,15 +104,20 @@ def clean_mask(
     points: Sequence[Point] = (),
     min_hole_area: int = 0,
     min_island_area: int = 0,
+    negative: Sequence[Point] = (),
 ) -> np.ndarray:
     """Fill small holes, drop small islands, then keep the clicked component(s).
 
-    ``points`` are the positive clicks in pixel-centre coordinates. Holes are filled
-    first so a hole cannot split an object into two components, and a component
-    under a click is never dropped as an island, however small: the annotator
-    asked for it.
+    ``points`` are the positive clicks in pixel-centre coordinates, ``negative`` the
+    negative ones. Holes are filled first so a hole cannot split an object into two
+    components; a hole under a negative click is never filled, nor a component under a
+    positive click dropped as an island, however small: the annotator asked for it.
     """
     out = remove_small_regions(mask, min_hole_area, "holes")
+    if negative:
+        n, holes, _ = _components(~mask)
+        if n > 1:
+            out &= ~np.isin(holes, sorted(_labels_at(holes, negative)))
     n, labels, _ = _components(out)
     clicked = np.isin(labels, sorted(_labels_at(labels, points))) if n > 1 else out
     out = remove_small_regions(out, min_island_area, "islands") | (clicked & out)

@@ -132,9 +132,17 @@ def _rescale(prompt: Prompt, src: tuple[int, int], dst: tuple[int, int]) -> Prom
         raise PromptError(
             f"the task's image is {dst[0]}x{dst[1]} but the prompt was made on {src[0]}x{src[1]}"
         )
-    points = tuple((x * sx, y * sy) for x, y in prompt.points)
+    # x * dst / src, not x * (dst / src): a click on the edge (x == src) lands exactly on
+    # the edge, not a rounding error past it (which the size check would then refuse).
+    def to_x(x: float) -> float:
+        return x * dst[0] / src[0]
+
+    def to_y(y: float) -> float:
+        return y * dst[1] / src[1]
+
+    points = tuple((to_x(x), to_y(y)) for x, y in prompt.points)
     box = None if prompt.box is None else (
-        prompt.box[0] * sx, prompt.box[1] * sy, prompt.box[2] * sx, prompt.box[3] * sy
+        to_x(prompt.box[0]), to_y(prompt.box[1]), to_x(prompt.box[2]), to_y(prompt.box[3])
     )
     return Prompt(points, prompt.labels, box, prompt.meta)
 

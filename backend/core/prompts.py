@@ -39,6 +39,10 @@ class Prompt:
     def positive_points(self) -> list[tuple[float, float]]:
         return [p for p, label in zip(self.points, self.labels) if label == 1]
 
+    @property
+    def negative_points(self) -> list[tuple[float, float]]:
+        return [p for p, label in zip(self.points, self.labels) if label == 0]
+
     def validate_inside(self, width: int, height: int) -> None:
         """Raise PromptError unless every click and the box lie on the image."""
         for x, y in self.points:

@@ -199,7 +199,7 @@ class SamSegmenter(Segmenter):
 
         h, w = image.shape[:2]
         sx, sy = self._scale(h, w)
-        size = (round(w * sx), round(h * sy))
+        size = (max(1, round(w * sx)), max(1, round(h * sy)))  # a side of over 2048:1 rounds to 0
         resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
         normalised = (resized / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
         canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
@@ -224,7 +224,7 @@ class SamSegmenter(Segmenter):
         # part(s) the annotator clicked.
         mask = logits[best] > 0
         min_area = area_threshold(mask.shape, MIN_REGION)
-        mask = clean_mask(mask, prompt.positive_points, min_area, min_area)
+        mask = clean_mask(mask, prompt.positive_points, min_area, min_area, prompt.negative_points)
         return MaskPrediction(mask=mask, score=float(scores[best]))
 
     def decode(self, embedding: Embedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +256,7 @@ class SamSegmenter(Segmenter):
             low_res = out.pred_masks[0, 0].float()  # (K, 256, 256)
             if self.family == "sam":  # undo the padding of the longest-side resize
                 up = F.interpolate(low_res[None], (INPUT_SIZE, INPUT_SIZE), mode="bilinear")
-                up = up[..., : round(h * sy), : round(w * sx)]
+                up = up[..., : max(1, round(h * sy)), : max(1, round(w * sx))]
             else:
                 up = low_res[None]
             logits = F.interpolate(up, (h, w), mode="bilinear", align_corners=False)[0]

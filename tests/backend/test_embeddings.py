@@ -55,6 +55,24 @@ def test_concurrent_requests_for_one_image_run_the_encoder_once():
     assert len(calls) == 1 and cache.encoder_runs == 1
 
 
+def test_concurrent_callers_run_the_encoder_once_even_for_an_embedding_over_the_cap():
+    cache = EmbeddingCache(MemoryCache(max_bytes=100))  # a 1 KiB embedding is never kept
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return _emb()
+
+    got: list[Embedding] = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get_or_compute("k", slow))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(got) == 4
+
+
 def test_a_failed_computation_lets_the_next_caller_retry():
     cache = EmbeddingCache(MemoryCache(1 << 20))
 
@@ -82,3 +100,16 @@ def test_redis_going_away_degrades_to_local_computation(redis_server):
     cache = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
     redis_server.stop()
     assert cache.get_or_compute("k", _emb).nbytes == 1024
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("stored", [b"garbage", "truncated"])
+def test_an_unreadable_redis_entry_is_a_miss_and_computed_again(redis_server, stored):
+    writer = RedisCache(redis_server.url)
+    if stored == "truncated":
+        writer.put("frame", _emb())
+        stored = writer._redis.get(writer.PREFIX + "frame")[:-40]
+    writer._redis.set(writer.PREFIX + "frame", stored)
+    cache = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
+    assert cache.get_or_compute("frame", lambda: _emb(value=2.0)).tensors["level0"][0] == 2.0
+    assert cache.encoder_runs == 1

@@ -88,3 +88,22 @@ def test_diagonal_pixels_are_one_component() -> None:
 def test_empty_mask_stays_empty() -> None:
     out = clean_mask(np.zeros((5, 7), bool), [(1.5, 1.5)], 3, 3)
     assert out.shape == (5, 7) and not out.any()
+
+
+@pytest.mark.parametrize("click", [(40.0, 5.5), (39.9, 5.5), (5.5, 30.0)])
+def test_a_click_on_the_right_or_bottom_edge_keeps_its_component(click) -> None:
+    mask = np.zeros((30, 40), bool)
+    mask[2:12, 2:20] = True  # the larger part
+    mask[2:30, 37:40] = True  # the clicked part, along the right edge...
+    mask[27:30, 2:10] = True  # ...or along the bottom one
+    kept = clean_mask(mask, [click], min_hole_area=4, min_island_area=100)
+    x, y = click
+    assert kept[min(29, int(y)), min(39, int(x))], "the clicked part stays"
+
+
+def test_a_hole_under_a_negative_click_is_not_filled() -> None:
+    mask = np.ones((100, 100), bool)
+    mask[40:44, 40:44] = False  # what a negative click carved out
+    mask[70:72, 70:72] = False  # a speck of a hole, which is filled
+    kept = clean_mask(mask, [(10.5, 10.5)], min_hole_area=50, min_island_area=50, negative=[(41.5, 41.5)])
+    assert not kept[40:44, 40:44].any() and kept[70:72, 70:72].all()

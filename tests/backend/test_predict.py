@@ -195,3 +195,14 @@ def test_click_slower_than_the_request_limit_gets_504_and_the_next_click_is_fast
 def test_request_limit_that_is_not_a_positive_number_is_refused_at_start(value):
     with pytest.raises(ConfigError, match="SAMVID_REQUEST_TIMEOUT"):
         Settings.from_env({"SAMVID_REQUEST_TIMEOUT": value})
+
+
+def test_a_click_on_the_edge_of_an_image_of_another_size_stays_on_the_edge():
+    from samvid.core.prompts import Prompt
+    from samvid.predictor import _rescale
+
+    for made_on in range(600, 700):
+        for decoded in (made_on - 3, made_on - 1, made_on + 1, made_on + 3):
+            prompt = Prompt(points=((float(made_on), float(made_on)),), labels=(1,),
+                            box=(0.0, 0.0, float(made_on), float(made_on)))
+            _rescale(prompt, (made_on, made_on), (decoded, decoded)).validate_inside(decoded, decoded)

@@ -78,6 +78,16 @@ def test_model_loads_from_a_local_folder(small_sam_folder):
     assert segmenter.segment(emb, Prompt(box=(5.0, 5.0, 30.0, 30.0))).mask.shape == (40, 70)
 
 
+@pytest.mark.parametrize("shape", [(1, 3000), (3000, 1)])
+def test_sam_vit_segments_an_image_far_longer_than_it_is_wide(small_sam_folder, shape):
+    # Brought to 1024 on its long side, its short side rounds to 0 pixels.
+    h, w = shape
+    segmenter = load_segmenter(str(small_sam_folder), device="cpu")
+    emb = segmenter.embed(np.zeros((h, w, 3), np.uint8))
+    for prompt in (Prompt(points=((w / 2, h / 2),), labels=(1,)), Prompt(box=(0.0, 0.0, float(w), float(h)))):
+        assert segmenter.segment(emb, prompt).mask.shape == (h, w)
+
+
 def test_missing_weights_fail_at_load_with_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
