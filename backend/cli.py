@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export a project per video with object identity (COCO, YTVIS, DAVIS, YOLO)"),
     "track": ("track", "run a tracker engine on a DAVIS-layout folder"),
     "eval": ("evaluate", "score predicted masks against ground truth (J, F, J&F)"),
-    "models": ("models", "list, pull and check segmentation models"),
+    "models": ("models", "list and pull segmentation models"),
 }
 
 

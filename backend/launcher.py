@@ -15,6 +15,7 @@ the backend and Label Studio in that order, each with SIGTERM, then SIGKILL.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -54,7 +55,11 @@ class Credentials:
         """
         path = data_dir / "credentials.json"
         if path.is_file():
-            return cls(**json.loads(path.read_text())), False
+            try:
+                return cls(**json.loads(path.read_text())), False
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{path} is unreadable ({exc}): restore it, or delete it together "
+                                  "with the data dir's Label Studio database to start afresh") from exc
         creds = cls(ADMIN, secrets.token_urlsafe(12), secrets.token_hex(20))
         data_dir.mkdir(parents=True, exist_ok=True)
         # Created with 600 from the start: the token is an admin's key.
@@ -143,8 +148,12 @@ def port_in_use(host: str, port: int) -> bool:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            return True
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            # A host that does not resolve, or an address not of this machine: not a port
+            # another process holds, and --port would not help.
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): check --host") from exc
     return False
 
 
@@ -337,6 +346,8 @@ class Stack:
     def __init__(self, options: UpOptions) -> None:
         self.o = options
         self.layout = Layout(options.data_dir.expanduser().resolve())
+        if self.layout.data_dir.exists() and not self.layout.data_dir.is_dir():
+            raise ConfigError(f"--data-dir {self.layout.data_dir} is a file: give a folder")
         self.children: list[Child] = []
         self._health_url = ""
 

@@ -58,7 +58,7 @@ class PrelabelRequest:
             project = int(payload["project"])
             first = None if payload.get("first") is None else int(payload["first"])
             end = None if payload.get("end") is None else int(payload["end"])
-            grid = int(payload.get("grid") or 16)
+            grid = 16 if payload.get("grid") is None else int(payload["grid"])
         except (KeyError, TypeError, ValueError) as exc:
             raise BadRequest("give project (id), and integer first/end/grid if any") from exc
         mode = payload.get("mode", "auto")

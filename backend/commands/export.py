@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.api_key:
         raise BadRequest("no Label Studio token: pass --api-key or set LABEL_STUDIO_API_KEY")
     studio = Studio(args.url, args.api_key)
+    if args.out.exists() and not args.out.is_dir():
+        raise BadRequest(f"{args.out} is a file: give a folder to export into")
     # Mixing two exports in one folder leaves stale frames that look valid: refuse.
     if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
         raise BadRequest(f"{args.out} is not empty: choose a new folder or pass --overwrite")

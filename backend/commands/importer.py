@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -101,8 +102,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         raise ConfigError("--project: the title must not be empty")
     if args.stride < 1:
         raise VideoError(f"--stride {args.stride}: must be 1 or more")
-    if args.fps is not None and args.fps <= 0:
-        raise VideoError(f"--fps {args.fps}: must be more than 0")
+    if args.fps is not None and not (math.isfinite(args.fps) and args.fps > 0):
+        raise VideoError(f"--fps {args.fps}: must be a number of frames per second, more than 0")
     if args.start is not None and args.start < 0:
         raise VideoError(f"--start {args.start}: must be 0 or more")
     if args.start is not None and args.end is not None and args.end <= args.start:

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 
+from samvid.commands.arguments import at_least_one, tcp_port
 from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
 from samvid.settings import Settings
@@ -22,10 +23,10 @@ log = logging.getLogger("samvid.serve")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = ", ".join(MODELS)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9090)
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--port", type=tcp_port, default=9090)
+    parser.add_argument("--workers", type=at_least_one, default=1,
                         help="gunicorn worker processes (default 1: one process, the model loaded once)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--threads", type=at_least_one, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--dev", action="store_true",
                         help="Flask's development server instead of gunicorn (one process; debugging only)")
     parser.add_argument(

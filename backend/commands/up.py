@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+from samvid.commands.arguments import tcp_port
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
 from samvid.studio.configs import parse_labels
@@ -35,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("addresses")
     net.add_argument("--host", default="127.0.0.1",
                      help="address Label Studio and the backend listen on (default %(default)s)")
-    net.add_argument("--port", type=int, default=8080, help="Label Studio port")
-    net.add_argument("--backend-port", type=int, default=9090, help="samvid backend port")
+    net.add_argument("--port", type=tcp_port, default=8080, help="Label Studio port")
+    net.add_argument("--backend-port", type=tcp_port, default=9090, help="samvid backend port")
     net.add_argument("--backend-url",
                      help="the backend's URL as Label Studio reaches it "
                           "(default http://HOST:BACKEND_PORT)")
@@ -66,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
         studio_url=args.label_studio_url, api_key=args.api_key,
         document_root=args.document_root, timeout=args.timeout,
     )
-    # `kill` (and docker stop, systemd) must stop the children as Ctrl-C does.
+    # `kill` (and docker stop, systemd) must stop the children as Ctrl-C does, and so must
+    # closing the terminal or losing the SSH session: the children run in sessions of their
+    # own, so nothing else would stop them.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     with Stack(options) as stack:
         try:
             ready = stack.start()

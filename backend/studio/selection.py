@@ -47,11 +47,12 @@ def select_frames(
     for i in window:
         t = times[i]
         if tick is None:
-            tick = t
+            tick = start_tick = t
         if t >= tick - EPSILON:
             chosen.append(i)
-            while tick <= t + EPSILON:  # skip ticks that fell in a gap (VFR)
-                tick += 1.0 / fps
+            # The first tick after this frame, ticks in a gap (VFR) skipped: counted, not
+            # stepped through, which at a rate far above the video's would never end.
+            tick = start_tick + (np.floor((t + EPSILON - start_tick) * fps) + 1) / fps
     return chosen
 
 

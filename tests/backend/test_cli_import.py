@@ -87,6 +87,8 @@ BAD = [
     ("codec", [], "unsupported codec"),
     ("ok", ["--start", "50"], "no frame between --start 50.0"),
     ("ok", ["--stride", "0"], "--stride 0: must be 1 or more"),
+    ("ok", ["--fps", "inf"], "--fps inf: must be a number of frames per second"),
+    ("ok", ["--fps", "nan"], "--fps nan: must be a number of frames per second"),
     ("ok", ["--labels", "car,,bus"], "empty label name"),
     ("ok", ["--config", "nope"], "unknown labeling config 'nope'"),
     ("ok", ["--config", "video_boxes"], "has no <Image"),

@@ -65,6 +65,18 @@ def test_running_again_reuses_everything(running) -> None:
     assert connections(again, ready["project_id"]) == backends  # not connected twice
 
 
+def test_closing_the_terminal_stops_label_studio_and_the_backend(running) -> None:
+    import signal
+
+    first = running.stack
+    first.proc.send_signal(signal.SIGHUP)  # what a closed terminal or a lost SSH session sends
+    assert first.proc.wait(60) == 0, first.output
+    assert not port_open(first.port) and not port_open(first.backend_port)
+    again = Up.start(first.data_dir, "--model", MODEL, port=first.port, backend_port=first.backend_port)
+    running.stack = again
+    running.ready = again.wait_ready()
+
+
 def test_the_backend_up_starts_is_gunicorn_with_no_development_server_warning(running) -> None:
     up = running.stack
     assert requests.get(f"http://127.0.0.1:{up.backend_port}/health", timeout=10).json()["status"] == "UP"

@@ -63,3 +63,9 @@ def test_histogram_difference_ignores_motion_and_sees_cuts() -> None:
     assert histogram_difference(grey_histogram(flat), grey_histogram(flat + 3)) < 0.02
     black, white = np.zeros_like(flat), np.full_like(flat, 255)
     assert histogram_difference(grey_histogram(black), grey_histogram(white)) == pytest.approx(255 / 256)
+
+
+@pytest.mark.parametrize("fps", [1e3, 1e9, 1e20])
+def test_a_rate_far_above_the_videos_takes_every_frame_at_once(fps: float) -> None:
+    times = [i / 25 for i in range(250)]  # 10 s at 25 frames/s
+    assert select_frames(times, fps=fps) == list(range(250))

@@ -1,0 +1,27 @@
+"""Argument types shared by the commands: a bad value is argparse's one-line error (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def tcp_port(text: str) -> int:
+    """A TCP port a server can listen on, 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (1-65535)")
+    return port
+
+
+def at_least_one(text: str) -> int:
+    """A count of workers, threads, ...: 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be 1 or more")
+    return value
