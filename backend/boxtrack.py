@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from samvid.core.errors import PromptError
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Segmenter
 from samvid.tracker.engine import Engine, FramesSource
@@ -29,9 +30,13 @@ def seed_mask(frames: FramesSource, frame: int, box: Box, segmenter: Segmenter |
     """The object inside ``box`` on ``frame``: the segmenter's mask, or the box itself."""
     image = frames[frame]
     h, w = image.shape[:2]
+    prompt = Prompt(box=box).clipped(w, h)
+    assert prompt.box is not None
+    x0, y0, x1, y1 = prompt.box
+    if not (x1 > x0 and y1 > y0):
+        raise PromptError(f"the box ({', '.join(f'{v:.1f}' for v in box)}) px lies outside the {w}x{h} frame")
     mask = np.zeros((h, w), bool)
     if segmenter is not None:
-        prompt = Prompt(box=box).clipped(w, h)
         mask = segmenter.segment(segmenter.embed(image), prompt).mask
     if mask.sum() < 4:
         x0, y0, x1, y1 = (int(round(v)) for v in box)

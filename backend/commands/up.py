@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         studio_url=args.label_studio_url, api_key=args.api_key,
         document_root=args.document_root, timeout=args.timeout,
     )
+    # A mistyped video is said now, not after Label Studio's start (a minute or more).
+    from samvid.studio.importer import find_sources  # here: it imports OpenCV and PyAV
+
+    find_sources(options.videos)
     # `kill` (and docker stop, systemd) must stop the children as Ctrl-C does, and so must
     # closing the terminal or losing the SSH session: the children run in sessions of their
     # own, so nothing else would stop them.

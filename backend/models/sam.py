@@ -225,7 +225,8 @@ class SamSegmenter(Segmenter):
         mask = logits[best] > 0
         min_area = area_threshold(mask.shape, MIN_REGION)
         mask = clean_mask(mask, prompt.positive_points, min_area, min_area, prompt.negative_points)
-        return MaskPrediction(mask=mask, score=float(scores[best]))
+        # SAM's IoU head is a plain regression: it can stray out of [0, 1], a score may not.
+        return MaskPrediction(mask=mask, score=float(np.clip(scores[best], 0.0, 1.0)))
 
     def decode(self, embedding: Embedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
         """Mask logits at original size (K, H, W) and SAM's predicted IoU (K,).

@@ -59,6 +59,17 @@ def test_a_keyframe_outside_the_video_is_a_400(client, video):
     assert client.post("/predict", json=body).status_code == 400
 
 
+def test_a_box_drawn_outside_the_frame_is_a_400_saying_so(client, video):
+    path, _ = video
+    item = {"id": "b", "type": "videorectangle", "value": {"sequence": [
+        {"frame": 1, "x": 120, "y": 10, "width": 5, "height": 5}]}}  # x at 120 % of the width
+    body = {"tasks": [{"id": 1, "data": {"video": str(path)}}],
+            "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 400 and "outside the" in resp.get_json()["error"]
+
+
 @pytest.mark.parametrize("engine", ["copy", "rigid-preview"])
 def test_the_box_is_tracked_with_the_configured_engine_and_the_answer_names_it(images, video, engine):
     from samvid.app import create_app

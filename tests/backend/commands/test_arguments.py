@@ -61,3 +61,10 @@ def test_export_into_a_file_says_so(tmp_path: Path, capsys) -> None:
 def test_a_prelabel_grid_of_zero_is_refused() -> None:
     with pytest.raises(BadRequest, match="grid must be 1-64"):
         PrelabelRequest.from_payload({"project": 1, "grid": 0})
+
+
+def test_up_with_a_video_that_is_not_there_says_so_before_starting_anything(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    assert main(["up", str(tmp_path / "missing.mp4"), "--data-dir", str(data), "--model", "classic"]) == 2
+    assert "missing.mp4: no such file or folder" in capsys.readouterr().err
+    assert not (data / "credentials.json").exists()  # nothing was started
