@@ -268,8 +268,11 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
             img.seek(0)
             img = _upright(img)
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # 16-bit grey as a browser shows it (value / 257): a fixed scale, not the
+                # image's own maximum, which would brighten a dark frame and give one value
+                # another grey in each frame of a video.
                 arr = np.asarray(img, dtype=np.float64)
-                arr = (arr / max(arr.max(), 1) * 255).astype(np.uint8)
+                arr = np.round(np.clip(arr, 0, 65535) / 257).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -117,7 +117,10 @@ def mask_region(
     score: float | None = None,
 ) -> Result | None:
     """The region a project's mask control takes for ``mask``: a brush region or a
-    polygon, as its label config says; None when a polygon has nothing to outline."""
+    polygon, as its label config says; None when there is nothing to draw (an empty mask
+    would be an invisible region the annotator could accept), or a polygon nothing to outline."""
+    if not mask.any():
+        return None
     encode = brush_result if target.mask_type == "brushlabels" else polygon_result
     return encode(mask, from_name=target.mask_control, to_name=target.image_name, labels=labels,
                   region_id=region_id, item_index=item_index, score=score)

@@ -28,6 +28,14 @@ def test_every_common_mode_decodes_to_rgb(mode):
     assert out.shape == (5, 7, 3) and out.dtype == np.uint8
 
 
+def test_16_bit_grey_decodes_as_a_browser_shows_it_whatever_the_frames_brightest_pixel():
+    dark = np.array([[1000, 500]], np.uint16)
+    with_a_highlight = np.array([[1000, 65535]], np.uint16)
+    for values in (dark, with_a_highlight):
+        out = decode_image(_encode(Image.fromarray(values), "PNG"))
+        assert out[0, 0].tolist() == [4, 4, 4]  # 1000 / 257, in every frame
+
+
 def test_exif_orientation_is_applied_like_a_browser():
     img = Image.new("RGB", (40, 20))
     exif = img.getexif()

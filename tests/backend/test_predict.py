@@ -206,3 +206,18 @@ def test_a_click_on_the_edge_of_an_image_of_another_size_stays_on_the_edge():
             prompt = Prompt(points=((float(made_on), float(made_on)),), labels=(1,),
                             box=(0.0, 0.0, float(made_on), float(made_on)))
             _rescale(prompt, (made_on, made_on), (decoded, decoded)).validate_inside(decoded, decoded)
+
+
+@pytest.mark.parametrize("config", ["brush", "polygon"])
+def test_a_click_that_finds_nothing_suggests_no_region(images, config):
+    from PIL import Image
+
+    from samvid.studio.configs import load_config
+
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(images / "flat.png")  # nothing to tell apart
+    settings = Settings.from_env({}, model="classic", local_roots=(images,), precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings)).test_client()
+    body = predict_body(str(images / "flat.png"), shared_row(keypoint(30, 20, 64, 48, label="Object")),
+                        config=load_config(config).render(["Object"]))
+    reply = client.post("/predict", json=body)
+    assert reply.status_code == 200 and reply.get_json()["results"][0]["result"] == []
