@@ -8,6 +8,7 @@ stack trace (the trace goes to the log).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -207,8 +208,10 @@ def _routes(service: Service) -> Flask:
 
 def _submit(jobs: Jobs, req: PropagationRequest):
     key = f"{req.project}:{req.clip}:{req.direction}"
-    order = req.frame if req.direction != "backward" else -req.frame
-    return jobs.submit("propagate", key, req.to_payload(), order=order)
+    # Only the same request again (a repeated submit of a frame) supersedes a job: one from
+    # the same frame for other objects or fewer frames would leave the first's work undone.
+    same = json.dumps(req.to_payload(), sort_keys=True)
+    return jobs.submit("propagate", key, req.to_payload(), order=same)
 
 
 def _json_body() -> dict[str, Any]:

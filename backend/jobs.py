@@ -3,8 +3,8 @@
 A job is a JSON payload run by ``samvid.jobs.run_payload`` (see ``RUNNERS``), keyed
 by what it works on (a clip): jobs with the same key never run at the same time. A
 new job supersedes (cancels) the one before it when both have the same ``order``
-(for propagation: the same start frame, submitted again); otherwise it waits for the
-one before it. A job from another frame is never cancelled: it would leave frames
+(for propagation: the same request, submitted again); otherwise it waits for the
+one before it, without holding a worker thread meanwhile. A job from another frame is never cancelled: it would leave frames
 unfilled that the new job cannot reach across a human frame. Both queues report the same
 ``JobStatus`` so the HTTP layer does not care which one runs.
 """
@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -73,7 +74,7 @@ def run_payload(
 
 
 class Jobs(Protocol):
-    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int = 0) -> JobStatus: ...
+    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str = 0) -> JobStatus: ...
     def get(self, job_id: str) -> JobStatus: ...
     def cancel(self, job_id: str) -> JobStatus: ...
     def states(self) -> dict[str, int]: ...
@@ -104,15 +105,15 @@ class ThreadJobs:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="samvid-job")
         self._jobs: dict[str, JobStatus] = {}
         self._cancel: dict[str, threading.Event] = {}
-        self._latest: dict[str, tuple[str, int]] = {}  # key -> (newest job id, its order)
-        # key -> set when the newest job on it ends: each job waits for the one before it,
-        # so the jobs of a key run one at a time and in the order they came (a lock would
-        # let any waiter in next).
-        self._tails: dict[str, threading.Event] = {}
+        self._latest: dict[str, tuple[str, int | str]] = {}  # key -> (newest job id, its order)
+        # key -> the jobs waiting for the one running on it, in the order they came. A job
+        # reaches the pool only when the one before it ends: waiting in a pool thread would
+        # hold it, and two busy clips would stall every other clip.
+        self._waiting: dict[str, deque[tuple[JobStatus, threading.Event, dict[str, Any]]]] = {}
         self._lock = threading.Lock()
         self._keep = keep
 
-    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int = 0) -> JobStatus:
+    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str = 0) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
         event = threading.Event()
         with self._lock:
@@ -121,16 +122,17 @@ class ThreadJobs:
                 self._cancel[previous[0]].set()  # superseded
             self._latest[key] = (status.id, order)
             self._jobs[status.id], self._cancel[status.id] = status, event
-            before, ended = self._tails.get(key), threading.Event()
-            self._tails[key] = ended
             self._forget_old()
-        self._pool.submit(self._run, status, event, before, ended, payload)
+            busy = key in self._waiting
+            if busy:
+                self._waiting[key].append((status, event, payload))
+            else:
+                self._waiting[key] = deque()
+        if not busy:
+            self._pool.submit(self._run, status, event, payload)
         return status
 
-    def _run(self, status: JobStatus, event: threading.Event, before: threading.Event | None,
-             ended: threading.Event, payload: dict[str, Any]) -> None:
-        if before is not None:
-            before.wait()  # one job per clip at a time, in order
+    def _run(self, status: JobStatus, event: threading.Event, payload: dict[str, Any]) -> None:
         try:
             if event.is_set():
                 status.state = CANCELLED
@@ -147,7 +149,13 @@ class ThreadJobs:
             finally:
                 status.updated = time.time()
         finally:
-            ended.set()
+            with self._lock:  # the next job of this key, if any, takes its turn
+                waiting = self._waiting[status.key]
+                following = waiting.popleft() if waiting else None
+                if following is None:
+                    del self._waiting[status.key]
+            if following is not None:
+                self._pool.submit(self._run, *following)
 
     def get(self, job_id: str) -> JobStatus:
         with self._lock:

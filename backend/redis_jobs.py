@@ -70,7 +70,7 @@ class RedisJobs:
         return JobStatus(**json.loads(raw))
 
     # -- the Jobs interface ----------------------------------------------------
-    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int = 0) -> JobStatus:
+    def submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str = 0) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
         previous = self.redis.getset(_k("latest", key), json.dumps([status.id, order]))
         if previous is not None:

@@ -75,14 +75,29 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
     try:
         resp = requests.post(f"{url}/propagate", json=req.to_payload(), auth=auth, timeout=30)
         if resp.status_code >= 400:
-            raise BadRequest(f"the backend refused the job: {resp.json().get('error', resp.text)}")
+            raise BadRequest(f"the backend refused the job: {_error_of(resp)}")
         job = resp.json()
         while job["state"] in ("queued", "running"):
             time.sleep(0.5)
-            job = requests.get(f"{url}/jobs/{job['id']}", auth=auth, timeout=30).json()
+            poll = requests.get(f"{url}/jobs/{job['id']}", auth=auth, timeout=30)
+            if poll.status_code == 404:
+                raise StudioError(f"the samvid backend at {url} no longer knows job {job['id']} (restarted?): "
+                                  "run the command again")
+            if poll.status_code >= 400:
+                raise BadRequest(f"the backend refused to report job {job['id']}: "
+                                 f"{_error_of(poll)}")
+            job = poll.json()
             bar.update(f"propagate {req.clip}", job["frames_done"], max(job["frames_total"], 1), job["fps"])
     except requests.RequestException as exc:
         raise StudioError(f"cannot reach the samvid backend at {url}: {type(exc).__name__}") from exc
     if job["state"] == "failed":
         print(f"samvid propagate: job failed: {job.get('error')}", file=sys.stderr)
     return job
+
+
+def _error_of(reply: requests.Response) -> str:
+    """The ``error`` of a samvid error answer, or its text (a proxy's page, a 401)."""
+    try:
+        return str(reply.json().get("error") or reply.text)[:300]
+    except ValueError:
+        return reply.text[:300]

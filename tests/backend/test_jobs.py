@@ -122,6 +122,54 @@ def test_a_waiting_job_is_queued_until_the_clip_is_free(jobs) -> None:
     state(jobs, second, DONE)
 
 
+def propagation_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
+    """A gated job named by the propagation request's objects and frame limit."""
+    return gated_job({"name": f"{','.join(payload['objects']) or 'all'}/{payload['frames']}"}, ctx, settings)
+
+
+def test_only_the_same_propagation_request_again_supersedes(jobs, monkeypatch) -> None:
+    from samvid.app import _submit
+    from samvid.propagation import PropagationRequest
+
+    monkeypatch.setitem(RUNNERS, "propagate", f"{__name__}:propagation_job")
+    for name in ("all/0", "o1,o2/0", "o3/0", "o3/3"):
+        GATES[name] = threading.Event()
+    whole = _submit(jobs, PropagationRequest(1, "clip", 5))
+    wait_until(lambda: started("all/0"), timeout=10, what="the first job to start")
+    # The same frame for groups of objects, as the error for too many objects advises,
+    # and for fewer frames: each waits its turn, none cancels the one before.
+    groups = [_submit(jobs, PropagationRequest(1, "clip", 5, objects=objects, frames=frames))
+              for objects, frames in ((("o1", "o2"), 0), (("o3",), 0), (("o3",), 3))]
+    again = _submit(jobs, PropagationRequest(1, "clip", 5, objects=("o3",), frames=3))  # the same again
+    for gate in GATES.values():
+        gate.set()
+    for status in (whole, *groups[:2]):
+        state(jobs, status, DONE)
+    state(jobs, groups[2], CANCELLED)
+    state(jobs, again, DONE)
+
+
+def test_a_clip_whose_jobs_wait_their_turn_does_not_hold_up_another_clip(monkeypatch) -> None:
+    monkeypatch.setitem(RUNNERS, "gated", f"{__name__}:gated_job")
+    GATES.clear()
+    EVENTS.clear()
+    queue = ThreadJobs(Settings.from_env({}), workers=2)  # the server's pool size
+    try:
+        busy = [submit(queue, name, key="1:a:forward", order=order) for name, order in (("a5", 5), ("a2", 2))]
+        wait_until(lambda: started("a5"), timeout=10, what="a5 to start")
+        other = submit(queue, "b", key="1:b:forward")
+        wait_until(lambda: started("b"), timeout=10, what="clip b's job to start while a2 waits")
+        assert queue.get(busy[1].id).state == QUEUED
+        for gate in GATES.values():
+            gate.set()
+        for status in (*busy, other):
+            state(queue, status, DONE)
+    finally:
+        for gate in GATES.values():
+            gate.set()
+        queue._pool.shutdown(wait=True)
+
+
 def test_other_clips_run_alongside(jobs) -> None:
     left = submit(jobs, "left", key="1:left:forward")
     right = submit(jobs, "right", key="1:right:forward")
@@ -177,3 +225,30 @@ def test_redis_jobs_flag_only_the_same_start(redis_server) -> None:
     again = queue.submit("gated", "1:clip:forward", {}, order=5)
     assert flagged(other_start) and not flagged(first) and not flagged(other_clip)
     assert queue.get(again.id).state == QUEUED and len(queue.queue) == 4
+
+
+def test_propagate_on_a_backend_that_forgot_its_job_says_so_and_exits_2(monkeypatch, images, capsys) -> None:
+    from services import ServedApp
+
+    from samvid.app import create_app
+    from samvid.cli import main
+    from samvid.models.standin import StandInSegmenter
+    from samvid.predictor import Predictor
+
+    monkeypatch.setitem(RUNNERS, "propagate", f"{__name__}:propagation_job")
+    GATES.clear()
+    EVENTS.clear()
+    GATES["all/0"] = threading.Event()
+    settings = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False)
+    app = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter()))
+    codes: list[int] = []
+    with ServedApp(app) as served:
+        command = threading.Thread(target=lambda: codes.append(main([
+            "propagate", "--project", "1", "--clip", "c", "--from-frame", "0", "--backend-url", served.url])))
+        command.start()
+        wait_until(lambda: started("all/0"), timeout=30, what="the job to start")
+        app.extensions["samvid.jobs"]._jobs.clear()  # as a restarted backend knows no job
+        command.join(30)
+        GATES["all/0"].set()
+    assert codes == [2]
+    assert "no longer knows job" in capsys.readouterr().err
