@@ -75,7 +75,7 @@ class RedisJobs:
         previous = self.redis.getset(_k("latest", key), json.dumps([status.id, order]))
         if previous is not None:
             old_id, old_order = json.loads(previous)
-            if order == old_order:  # the same start submitted again (see samvid.jobs)
+            if order == old_order:  # the same request submitted again (see samvid.jobs)
                 self.redis.set(_k("cancel", old_id), 1, ex=STATUS_TTL)
         self._save(status)
         self.queue.enqueue(

@@ -1,7 +1,7 @@
 """The job queue's rules (samvid.jobs), on the thread queue with gated jobs:
 
 - jobs with the same key (a clip) never run at the same time, and run in the order given;
-- a job submitted again with the same ``order`` (the same start frame) supersedes the one
+- a job submitted again with the same ``order`` (the same request) supersedes the one
   before it: a running one is told to stop, a queued one never starts;
 - a job with another ``order`` waits for the one before it and never cancels it;
 - jobs on other keys run alongside.
