@@ -102,6 +102,8 @@ def parse_frames(text: str | None) -> tuple[int | None, int | None]:
         b = int(end) if end.strip() else None
     except ValueError as exc:
         raise BadRequest(f"--frames {text!r}: write A:B (frame indices, B excluded)") from exc
+    if (a is not None and a < 0) or (b is not None and b < 0):
+        raise BadRequest(f"--frames {text!r}: frame indices start at 0")
     if a is not None and b is not None and b <= a:
         raise BadRequest(f"--frames {text!r}: B must be larger than A")
     return a, b

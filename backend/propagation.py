@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MODEL_PREFIX = "samvid-track"
 MAX_OBJECTS = 100  # per job: memory and time grow with every object tracked
 DIRECTIONS = ("forward", "backward", "both")
+MAX_FRAME = 10_000_000  # beyond any video samvid imports (4 hours at 240 frames/s is 3.5 million)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class PropagationRequest:
             raise BadRequest("give project (id), clip (string) and frame (index)") from exc
         if not isinstance(clip, str) or not clip:
             raise BadRequest("clip must be a non-empty string")
+        raw = payload["frame"]
+        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, float) and raw.is_integer())) \
+                or not 0 <= frame <= MAX_FRAME:
+            raise BadRequest(f"frame must be a frame index, a whole number from 0 to {MAX_FRAME}, not {raw!r}")
         direction = payload.get("direction", "forward")
         if direction not in DIRECTIONS:
             raise BadRequest(f"direction must be one of {', '.join(DIRECTIONS)}")

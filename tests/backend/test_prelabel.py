@@ -168,7 +168,7 @@ def test_auto_prelabel_progress_reaches_its_total_when_the_last_task_is_annotate
 def test_frames_ranges_are_checked():
     assert parse_frames("10:50") == (10, 50) and parse_frames(":5") == (None, 5)
     assert parse_frames(None) == (None, None)
-    for bad in ("10", "a:b", "5:5"):
+    for bad in ("10", "a:b", "5:5", "-3:", ":-1"):
         with pytest.raises(BadRequest):
             parse_frames(bad)
 

@@ -24,6 +24,11 @@ def test_a_request_survives_its_job_payload():
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"frame": "five"}, "give project"),
+    ({"frame": -3}, "frame must be a frame index"),
+    ({"frame": True}, "frame must be a frame index"),
+    ({"frame": 2.5}, "frame must be a frame index"),
+    ({"frame": 1e300}, "frame must be a frame index"),
+    ({"frame": "5"}, "frame must be a frame index"),
     ({"clip": ""}, "clip must be"),
     ({"direction": "sideways"}, "direction must be"),
     ({"frames": -1}, "frames must be"),
