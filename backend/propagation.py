@@ -22,7 +22,7 @@ from samvid.errors import BadRequest, ForbiddenSource, ImageUnreachable, NotFoun
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
-from samvid.settings import Settings
+from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, Task, backoff
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 MODEL_PREFIX = "samvid-track"
 MAX_OBJECTS = 100  # per job: memory and time grow with every object tracked
-DIRECTIONS = ("forward", "backward", "both")
 MAX_FRAME = 10_000_000  # beyond any video samvid imports (4 hours at 240 frames/s is 3.5 million)
 
 

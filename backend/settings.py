@@ -24,7 +24,7 @@ _EXPECTED = {
     "int": "give a whole number",
     "float": "give a number",
 }
-DIRECTIONS = ("forward", "backward", "both")
+DIRECTIONS = ("forward", "backward", "both")  # of propagation, from the human frame
 AUTO_GRID_RANGE = (1, 64)  # clicks per side: 64 x 64 already costs minutes per frame
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_STUDIO_URL = "http://localhost:8080"

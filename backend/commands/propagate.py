@@ -16,8 +16,8 @@ import requests
 
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, StudioError
-from samvid.propagation import DIRECTIONS, PropagationRequest, propagator_for
-from samvid.settings import Settings
+from samvid.propagation import PropagationRequest, propagator_for
+from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, backoff
 
 
