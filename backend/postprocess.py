@@ -43,8 +43,10 @@ def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return n, labels, stats[:, cv2.CC_STAT_AREA]
 
 
-def remove_small_regions(mask: np.ndarray, min_area: int, mode: Literal["holes", "islands"]) -> np.ndarray:
-    """Fill holes (``mode="holes"``) or drop islands smaller than ``min_area`` pixels.
+def remove_small_regions(mask: np.ndarray, min_area: int, mode: Literal["holes", "islands"],
+                         spare: Sequence[Point] = ()) -> np.ndarray:
+    """Fill holes (``mode="holes"``) or drop islands smaller than ``min_area`` pixels,
+    except those under a point of ``spare`` (pixel-centre coordinates).
 
     As in SAM, any small False component counts as a hole, even one touching the
     image border, and any small True component as an island.
@@ -58,7 +60,7 @@ def remove_small_regions(mask: np.ndarray, min_area: int, mode: Literal["holes",
     fill_holes = mode == "holes"
     work = ~mask if fill_holes else mask
     _, labels, areas = _components(work)
-    small = np.flatnonzero(areas[1:] < min_area) + 1
+    small = np.setdiff1d(np.flatnonzero(areas[1:] < min_area) + 1, sorted(_labels_at(labels, spare)))
     if small.size == 0:
         return mask.astype(bool, copy=True)
     hit = np.isin(labels, small)
@@ -113,12 +115,6 @@ def clean_mask(
     components; a hole under a negative click is never filled, nor a component under a
     positive click dropped as an island, however small: the annotator asked for it.
     """
-    out = remove_small_regions(mask, min_hole_area, "holes")
-    if negative:
-        n, holes, _ = _components(~mask)
-        if n > 1:
-            out &= ~np.isin(holes, sorted(_labels_at(holes, negative)))
-    n, labels, _ = _components(out)
-    clicked = np.isin(labels, sorted(_labels_at(labels, points))) if n > 1 else out
-    out = remove_small_regions(out, min_island_area, "islands") | (clicked & out)
+    out = remove_small_regions(mask, min_hole_area, "holes", spare=negative)
+    out = remove_small_regions(out, min_island_area, "islands", spare=points)
     return keep_components(out, points)
