@@ -26,6 +26,7 @@ Readers are not thread-safe: use one per thread.
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import re
 import zlib
@@ -368,10 +369,7 @@ class VideoReader(FrameReader):
                     continue
                 if head is None:
                     return
-                if head[0] >= start:
-                    start = head[0] + 1
-                    yield head
-                for item in frames:
+                for item in itertools.chain([head], frames):
                     if item[0] >= start:
                         start = item[0] + 1
                         yield item
