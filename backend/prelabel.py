@@ -159,21 +159,18 @@ class Prelabeler:
             regions = automatic_regions(predictor, image_ref(task, target, None), task["id"],
                                         target, label, config)
             try:
-                human = self._human_now(task["id"])
+                human = self._human_now(task["id"])  # annotated while we computed: theirs wins
             except NotFound:
                 human = True  # deleted while we computed: nothing to write
-            if human:
-                ctx.progress(done, len(todo), done / max(time.perf_counter() - started, 1e-9))
-                continue  # annotated while we computed: theirs wins
-            # Written even when empty: it records that the frame was done (resume skips it).
-            scores = [r.get("score", 0.0) for r in regions]
-            self.studio.replace_predictions(
-                task["id"], AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{predictor.version}",
-                sum(scores) / len(scores) if scores else 0.0, write_empty=True)
-            written += 1
+            if not human:
+                # Written even when empty: it records that the frame was done (resume skips it).
+                scores = [r.get("score", 0.0) for r in regions]
+                self.studio.replace_predictions(
+                    task["id"], AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{predictor.version}",
+                    sum(scores) / len(scores) if scores else 0.0, write_empty=True)
+                written += 1
             elapsed = time.perf_counter() - started
             ctx.progress(done, len(todo), done / elapsed if elapsed > 0 else 0.0)
-        ctx.progress(len(todo), len(todo), 0.0)
         return {"tasks_written": written, "skipped_human": skipped_human,
                 "skipped_done": len(tasks) - skipped_human - len(todo)}
 
