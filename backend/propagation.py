@@ -23,7 +23,7 @@ from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import DIRECTIONS, Settings
-from samvid.studio.client import Studio, Task, backoff
+from samvid.studio.client import Studio, Task, backoff, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
 from samvid.studio.results import decode_mask, mask_region
@@ -211,7 +211,7 @@ class Propagator:
         try:
             items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
         except StudioError as exc:
-            if getattr(exc.__cause__, "status_code", None) == 404:
+            if not_found(exc):
                 raise NotFound(f"task {task_id} was deleted") from exc
             raise
         return human_annotated({"annotations": items or []})

@@ -168,7 +168,7 @@ class Studio:
         try:
             p = self._read(f"read project {project_id}", lambda: self.sdk.projects.get(id=project_id))
         except StudioError as exc:
-            if getattr(exc.__cause__, "status_code", None) == 404:
+            if not_found(exc):
                 raise NotFound(f"no project {project_id} in Label Studio at {self.url}") from exc
             raise
         return Project(_id(p.id), p.title or "", p.label_config or "")
@@ -344,6 +344,11 @@ class Studio:
     def list_annotations(self, task_id: int) -> list[Any]:
         """The task's annotations as the SDK gives them (cancelled ones included)."""
         return self._read("list annotations", lambda: list(self.sdk.annotations.list(id=task_id)))
+
+
+def not_found(exc: StudioError) -> bool:
+    """Whether Label Studio refused a call because what it names does not exist (404)."""
+    return getattr(exc.__cause__, "status_code", None) == 404
 
 
 def backoff(seconds: float, first: float = 0.5, longest: float = 10.0) -> tuple[float, ...]:
