@@ -79,6 +79,27 @@ def import_clip(ls, config: str, name: str = "clip", n: int = 8, **shape) -> Cli
     return Clip(project.id, name, sorted(reply.json()["task_ids"]), masks)
 
 
+def import_sparse_clip(ls, config: str, title: str, kept: list[int], n: int = 10) -> tuple[int, list[int], list[np.ndarray]]:
+    """``disk_clip(n)`` written as a video, with frame tasks for the ``kept`` frames only (as
+    ``samvid import --stride`` keeps them), each task naming the video: (project id, task
+    ids in frame order, the true mask of every video frame)."""
+    frames, masks = disk_clip(n, step=6)
+    project = ls.client().projects.create(title=title, label_config=config)
+    folder = ls.files_root / f"sparse{project.id}"
+    folder.mkdir()
+    video = write_video(folder / "source.mp4", frames)
+    for i in kept:
+        Image.fromarray(frames[i]).save(folder / f"{i:05d}.png")
+    requests.post(f"{ls.url}/api/storages/localfiles", headers=ls.headers, timeout=30,
+                  json={"project": project.id, "path": str(folder), "use_blob_urls": False}).raise_for_status()
+    data = [{"image": f"/data/local-files/?d={folder.name}/{i:05d}.png", "video": str(video), "frame": i,
+             "time": i / 25, "clip": "sparse"} for i in kept]
+    reply = requests.post(f"{ls.url}/api/projects/{project.id}/import", headers=ls.headers,
+                          params={"return_task_ids": "true"}, json=data, timeout=60)
+    reply.raise_for_status()
+    return project.id, sorted(reply.json()["task_ids"]), masks
+
+
 def annotate(ls, task_id: int, mask: np.ndarray, label: str = "Car", region_id: str = "obj1",
              extras: list | None = None, from_name: str = "tag") -> int:
     region = brush_result(mask, from_name=from_name, to_name="image", labels=[label], region_id=region_id)

@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import requests
-from clips import annotate, disk_clip, import_clip, predictions, write_video
+from clips import annotate, import_clip, import_sparse_clip, predictions
 from ls_requests import BRUSH_CONFIG
-from PIL import Image
 from services import ServedApp, wait_until
 from test_propagation_studio import connect, jobs_finished, mask_of
 
@@ -120,26 +119,12 @@ def test_a_frame_task_deleted_while_its_job_runs_is_skipped_and_the_others_writt
 
 
 def test_progress_over_all_frames_counts_the_source_videos_frames(label_studio):
-    frames, masks = disk_clip(10, step=6)
-    project = label_studio.client().projects.create(title="sparse progress", label_config=BRUSH_CONFIG)
-    folder = label_studio.files_root / f"sparse-progress{project.id}"
-    folder.mkdir()
-    video = write_video(folder / "source.mp4", frames)
-    kept = [0, 9]
-    for i in kept:
-        Image.fromarray(frames[i]).save(folder / f"{i:05d}.png")
-    requests.post(f"{label_studio.url}/api/storages/localfiles", headers=label_studio.headers, timeout=30,
-                  json={"project": project.id, "path": str(folder), "use_blob_urls": False}).raise_for_status()
-    data = [{"image": f"/data/local-files/?d={folder.name}/{i:05d}.png", "video": str(video), "frame": i,
-             "time": i / 25, "clip": "sparse"} for i in kept]
-    reply = requests.post(f"{label_studio.url}/api/projects/{project.id}/import", headers=label_studio.headers,
-                          params={"return_task_ids": "true"}, json=data, timeout=60)
-    ids = sorted(reply.json()["task_ids"])
+    project, ids, masks = import_sparse_clip(label_studio, BRUSH_CONFIG, "sparse progress", [0, 9])
     annotate(label_studio, ids[0], masks[0], region_id="walker")
     images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
     ctx = Recorder()
     Propagator(Studio(label_studio.url, label_studio.token), images).run(
-        PropagationRequest(project.id, "sparse", 0, engine="copy", all_frames=True), ctx)
+        PropagationRequest(project, "sparse", 0, engine="copy", all_frames=True), ctx)
     wait_until(lambda: predictions(label_studio, ids[1]), what="the last frame's prediction")
     assert {total for _, total in ctx.reports} == {10}, "the video's 10 frames, not its 2 tasks"
     done = [d for d, _ in ctx.reports]

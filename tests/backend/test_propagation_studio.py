@@ -244,32 +244,17 @@ def test_two_annotators_submitting_at_once_keep_every_human_frame(label_studio, 
 
 
 def test_all_frames_tracks_through_the_source_video_between_sparse_frame_tasks(label_studio, monkeypatch):
-    from clips import disk_clip, write_video
-    from PIL import Image
+    from clips import import_sparse_clip
 
     from samvid.cli import main
 
-    frames, masks = disk_clip(10, step=6)
-    client = label_studio.client()
-    project = client.projects.create(title="sparse import", label_config=BRUSH_CONFIG)
-    folder = label_studio.files_root / f"sparse{project.id}"
-    folder.mkdir()
-    video = write_video(folder / "source.mp4", frames)
     kept = [0, 3, 6, 9]  # as `samvid import --stride 3` keeps them
-    for i in kept:
-        Image.fromarray(frames[i]).save(folder / f"{i:05d}.png")
-    requests.post(f"{label_studio.url}/api/storages/localfiles", headers=label_studio.headers, timeout=30,
-                  json={"project": project.id, "path": str(folder), "use_blob_urls": False}).raise_for_status()
-    data = [{"image": f"/data/local-files/?d={folder.name}/{i:05d}.png", "video": str(video), "frame": i,
-             "time": i / 25, "clip": "sparse"} for i in kept]
-    reply = requests.post(f"{label_studio.url}/api/projects/{project.id}/import", headers=label_studio.headers,
-                          params={"return_task_ids": "true"}, json=data, timeout=60)
-    ids = sorted(reply.json()["task_ids"])
+    project, ids, masks = import_sparse_clip(label_studio, BRUSH_CONFIG, "sparse import", kept)
     annotate(label_studio, ids[0], masks[0], region_id="walker")
     monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
     monkeypatch.setenv("SAMVID_LOCAL_ROOTS", str(label_studio.files_root))
-    assert main(["propagate", "--project", str(project.id), "--clip", "sparse", "--from-frame", "0",
+    assert main(["propagate", "--project", str(project), "--clip", "sparse", "--from-frame", "0",
                  "--all-frames"]) == 0
     for i, task_id in zip(kept[1:], ids[1:]):
         (pred,) = predictions(label_studio, task_id)
