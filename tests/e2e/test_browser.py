@@ -1,7 +1,7 @@
 """An annotator's sessions, in a real browser: `samvid up`, log in, click, accept, submit,
 and the next frame opens already labelled; one captioned label row that keeps either
-smart tool; a negative click that refines the mask; a real clip propagated over four
-frames.
+smart tool; a negative click that refines the mask; a click after accepting that starts
+a new mask; a real clip propagated over four frames.
 
 Headless Debian Chromium driven by Playwright, against Label Studio and the backend that
 `samvid up --model standin:30` starts (the stand-in answers a click with a disk of radius
@@ -339,6 +339,40 @@ def test_negative_click_removes_the_wrongly_included_part(running, page, tmp_pat
         saved = wait_until(lambda: running.stack.api("GET", f"/api/tasks/{task}/annotations"),
                            30, "the submitted annotation")
         assert iou(brush_mask(saved[0]["result"]), second) > 0.99
+
+
+def test_a_click_after_accepting_starts_a_new_mask(running, page) -> None:
+    """Accepting a suggestion takes its smart keypoints off the image, so the next click
+    is sent alone: samvid answers it as a new object and leaves the accepted one out."""
+    ready = running.ready
+    log_in(page, running)
+    frame = len(ready["task_ids"]) - 1
+    image = open_task(page, ready["studio_url"], ready["project_id"], ready["task_ids"][-1],
+                      f"frame {frame}")
+    auto_annotation_on(page)
+    smart_tool(page, "key-point-tool")
+    pick_label(page, "smart")
+    clip = DemoClip()
+    ball = clip.ball_centre(frame)
+    accept = page.locator("[data-testid=bottombar-accept-suggestions-button]")
+    first, _ = suggestion(page, lambda: page.mouse.click(*at(image, *ball, clip.width,
+                                                             clip.height)))
+    assert inside_ball(first, frame) > 0.95
+    accept.click()
+    page.locator(".lsf-tree__node_type_brushregion").first.wait_for(state="visible")
+
+    far = (40, 40) if ball[0] > clip.width / 2 else (clip.width - 40, clip.height - 40)
+    second, sent = suggestion(page, lambda: page.mouse.click(*at(image, *far, clip.width,
+                                                                 clip.height)))
+    shot(page, "11-click-after-accepting")
+    assert len(sent) == 1, "only the new keypoint is sent"
+    assert inside_ball(second, frame) == 0.0
+    # The stand-in's one disk of radius 30, around the keypoint as Label Studio placed it.
+    x, y = (sent[0]["value"][k] / 100 * size for k, size in (("x", clip.width),
+                                                             ("y", clip.height)))
+    ys, xs = np.nonzero(second)
+    assert np.hypot(xs + 0.5 - x, ys + 0.5 - y).max() <= 30
+    assert abs(second.sum() - np.pi * 30**2) < 0.02 * np.pi * 30**2
 
 
 # -- a real clip ---------------------------------------------------------------------------------
