@@ -165,10 +165,13 @@ class ThreadJobs:
             return self._jobs[job_id]
 
     def cancel(self, job_id: str) -> JobStatus:
-        status = self.get(job_id)
-        self._cancel[job_id].set()
-        if status.state == QUEUED:
-            status.state = CANCELLED
+        with self._lock:  # one lookup: a finished job may be forgotten at any moment
+            status = self._jobs.get(job_id)
+            if status is None:
+                raise NotFound(f"no job {job_id!r}")
+            self._cancel[job_id].set()
+            if status.state == QUEUED:
+                status.state = CANCELLED
         return status
 
     def states(self) -> dict[str, int]:

@@ -206,6 +206,33 @@ def test_an_unknown_job_is_not_found(jobs) -> None:
         jobs.get("nope")
 
 
+def test_a_job_forgotten_while_it_is_cancelled_is_not_found(monkeypatch) -> None:
+    """A finished job can be forgotten (the queue keeps the newest ``keep``) by another
+    request at any moment, also halfway through cancelling it: that is "not found"
+    (HTTP 404), never a KeyError (HTTP 500)."""
+    monkeypatch.setitem(RUNNERS, "gated", f"{__name__}:gated_job")
+    queue = ThreadJobs(Settings.from_env({}), workers=1, keep=1)
+    try:
+        GATES["old"] = GATES["new"] = threading.Event()
+        GATES["old"].set()
+        old = queue.submit("gated", "1:a:forward", {"name": "old"})
+        state(queue, old, DONE)
+        lookup = queue.get
+
+        def lookup_then_forget(job_id: str):
+            found = lookup(job_id)
+            queue.submit("gated", "1:b:forward", {"name": "new"})  # forgets the old job
+            return found
+
+        monkeypatch.setattr(queue, "get", lookup_then_forget)
+        try:
+            assert queue.cancel(old.id).state == DONE  # still known: cancelling it is a no-op
+        except NotFound:
+            pass
+    finally:
+        queue._pool.shutdown(wait=True)
+
+
 @pytest.mark.redis
 def test_redis_jobs_flag_only_the_same_start(redis_server) -> None:
     """RedisJobs.submit marks the job before it cancelled only for the same key and order
