@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ class ObjectSeed:
     label: str
     mask: np.ndarray
     extras: list[dict[str, Any]] = field(default_factory=list)  # object id, attributes
+    numbered: bool = False  # the key is an object-id number the annotator gave
 
 
 def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[ObjectSeed]:
@@ -125,12 +126,12 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
             continue
         region_id = str(item.get("id") or f"r{len(seeds)}")
         region_extras = extras.get(region_id, [])
-        key = region_id
+        key, numbered = region_id, False
         for extra in region_extras:
             if extra.get("from_name") == target.object_id_control:
                 number = (extra.get("value") or {}).get("number")
                 if isinstance(number, (int, float)):
-                    key = str(int(number))
+                    key, numbered = str(int(number)), True
         labels = (item.get("value") or {}).get(target.mask_type) or list(target.labels[:1])
         same = next((s for s in seeds if s.key == key), None)
         if same is not None:
@@ -138,8 +139,32 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
             # an occluder): tracked as one, under the first region's id, label and extras.
             same.mask = same.mask | mask
             continue
-        seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras))
+        seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras, numbered))
     return seeds
+
+
+def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed]) -> list[ObjectSeed]:
+    """``other`` (the human frame across a bridged stretch from ``named``), with each object
+    that a redraw renamed keyed as in ``named``.
+
+    An annotator who deletes a poor prediction and draws the object again gives it a new
+    region id. Tracked as two objects, each end would be sure the other's is absent, and
+    the middle of the stretch would get neither. Where a label has exactly one unmatched,
+    unnumbered object at each end, it is the same object; otherwise nothing says which is
+    which, and the objects stay apart. Object-id numbers are the annotator's word: never
+    matched.
+    """
+    def unmatched(seeds: list[ObjectSeed], keys: set[str]) -> dict[str, list[ObjectSeed]]:
+        by_label: dict[str, list[ObjectSeed]] = {}
+        for s in seeds:
+            if s.key not in keys and not s.numbered:
+                by_label.setdefault(s.label, []).append(s)
+        return by_label
+
+    here, there = unmatched(named, {s.key for s in other}), unmatched(other, {s.key for s in named})
+    renames = {there[label][0].key: mine[0].key for label, mine in here.items()
+               if len(mine) == 1 and len(there.get(label, ())) == 1}
+    return [replace(s, key=renames[s.key]) if s.key in renames else s for s in other]
 
 
 def human_annotated(task: dict[str, Any]) -> bool:
@@ -253,7 +278,8 @@ class Propagator:
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                ends[other] = self._other_end(tasks[other]["id"], target, req.objects)
+                ends[other] = match_redrawn(seeds, self._other_end(tasks[other]["id"], target,
+                                                                   req.objects))
         # One object id per identity key. Where both ends hold an object, the job's own
         # frame names it: its labels and attributes are the annotator's latest word.
         keys: dict[str, ObjectSeed] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import requests
-from clips import annotate, import_clip, import_sparse_clip, predictions
+from clips import annotate, import_clip, import_sparse_clip, iou, predictions
 from ls_requests import BRUSH_CONFIG
 from services import ServedApp, wait_until
 from test_propagation_studio import connect, jobs_finished, mask_of
@@ -94,6 +94,23 @@ def test_a_bridged_correction_names_each_object_as_the_corrected_frame_does(labe
         (pred,) = predictions(label_studio, ids[i])
         (region,) = pred["result"]
         assert region["value"]["brushlabels"] == ["Car"], f"frame {i}"
+
+
+def test_a_bridged_stretch_to_an_object_drawn_again_from_scratch_keeps_it_on_every_frame(
+        label_studio, monkeypatch):
+    # Frame 4 was drawn from scratch (a new region id): both ends hold the same car. As two
+    # objects, each end was sure the other's was absent: the middle frame got neither (any
+    # engine less sure of itself than copy), and the others two names for one car.
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="redrawn", n=5)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="car")
+    annotate(label_studio, ids[4], clip.masks[4], region_id="car-drawn-again")
+    propagate(label_studio, monkeypatch, clip.project, "redrawn", 4, "--bridge", "--engine", "flow")
+    for i in (1, 2, 3):
+        (pred,) = predictions(label_studio, ids[i])
+        (region,) = pred["result"]
+        assert region["id"] == "car-drawn-again", f"frame {i}: named as the corrected frame"
+        assert iou(mask_of(pred), clip.masks[i]) > 0.8, f"frame {i}"
 
 
 def test_a_frame_task_deleted_while_its_job_runs_is_skipped_and_the_others_written(label_studio):

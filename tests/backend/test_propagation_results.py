@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from samvid.propagation import ObjectSeed, frame_results, seeds_from_result
+from samvid.propagation import ObjectSeed, frame_results, match_redrawn, seeds_from_result
 from samvid.studio.protocol import MaskTarget
 from samvid.studio.results import decode_brush, mask_region
 from samvid.tracker.masks import FrameMasks
@@ -54,3 +54,34 @@ def test_a_regions_labels_twin_is_not_carried_onto_the_propagated_frames():
     result, _ = frame_results(fm, {1: seed}, TARGET)
     assert [(r["type"], r["from_name"]) for r in result] == [("brushlabels", "tag"), ("textarea", "note")]
     assert np.array_equal(decode_brush(result[0]), square(3))
+
+
+# -- which object at one end of a bridged stretch is which at the other ----------------------
+
+
+def seed(key: str, label: str, numbered: bool = False) -> ObjectSeed:
+    return ObjectSeed(key, key, label, square(0), numbered=numbered)
+
+
+def keys(seeds: list[ObjectSeed]) -> list[str]:
+    return [s.key for s in seeds]
+
+
+def test_an_object_drawn_again_from_scratch_is_the_same_object_at_both_ends():
+    # The annotator deleted a poor prediction and drew the car again: a new region id.
+    corrected = [seed("car-redrawn", "Car"), seed("dog", "Dog")]
+    before = [seed("car", "Car"), seed("dog", "Dog")]
+    assert keys(match_redrawn(corrected, before)) == ["car-redrawn", "dog"]
+
+
+def test_objects_of_a_label_drawn_more_than_once_stay_apart():
+    corrected = [seed("a2", "Person"), seed("b2", "Person")]
+    before = [seed("a", "Person"), seed("b", "Person")]
+    assert keys(match_redrawn(corrected, before)) == ["a", "b"]  # nothing says which is which
+
+
+def test_objects_of_another_label_or_with_object_id_numbers_are_never_matched():
+    assert keys(match_redrawn([seed("c", "Car")], [seed("d", "Dog")])) == ["d"]
+    numbered = [seed("3", "Car", numbered=True)]
+    assert keys(match_redrawn(numbered, [seed("4", "Car", numbered=True)])) == ["4"]
+    assert keys(match_redrawn([seed("car", "Car")], [seed("4", "Car", numbered=True)])) == ["4"]
