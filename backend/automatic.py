@@ -31,6 +31,7 @@ import numpy as np
 
 from samvid.core.segmenter import Embedding, Segmenter
 from samvid.errors import NoEverythingMode
+from samvid.postprocess import remove_small_regions
 
 if TYPE_CHECKING:
     from samvid.predictor import Predictor
@@ -168,19 +169,6 @@ def keep_candidates(cands: Candidates, config: AutoConfig) -> Candidates:
     return cands.take(kept)
 
 
-def remove_small_regions(mask: np.ndarray, min_pixels: int) -> np.ndarray:
-    """The mask without islands and holes smaller than ``min_pixels`` (8-connected)."""
-    out = mask.copy()
-    for value in (True, False):  # islands of the mask, then holes in it
-        part = (out == value).astype(np.uint8)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
-        small = stats[:, cv2.CC_STAT_AREA] < min_pixels
-        small[0] = False  # label 0 is the other value
-        if small.any():
-            out[small[labels]] = not value  # a lookup table: np.isin is 10x slower here
-    return out
-
-
 def finish_masks(cands: Candidates, image_size: tuple[int, int], config: AutoConfig,
                  upsample: Callable[[np.ndarray, tuple[int, int]], np.ndarray] | None = None
                  ) -> list[AutoMask]:
@@ -190,7 +178,8 @@ def finish_masks(cands: Candidates, image_size: tuple[int, int], config: AutoCon
     resize = upsample or _resize_logits
     out: list[AutoMask] = []
     for i in range(len(cands)):
-        mask = remove_small_regions(resize(cands.logits[i], (h, w)) > 0, min_pixels)
+        islands_gone = remove_small_regions(resize(cands.logits[i], (h, w)) > 0, min_pixels, "islands")
+        mask = remove_small_regions(islands_gone, min_pixels, "holes")
         area = int(mask.sum())
         if area < min_pixels:
             continue

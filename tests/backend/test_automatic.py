@@ -17,10 +17,10 @@ from samvid.automatic import (
     Candidates,
     NoEverythingMode,
     automatic_regions,
+    finish_masks,
     keep_candidates,
     mask_nms,
     point_grid,
-    remove_small_regions,
     sam_decode_points,
     segment_everything,
     stability_score,
@@ -82,8 +82,9 @@ def test_small_islands_and_holes_are_removed():
     mask = square(30, 30, 5, 5, 15)
     mask[0, 0] = True  # an island of 1 px
     mask[10, 10] = False  # a hole of 1 px
-    clean = remove_small_regions(mask, 4)
-    assert (clean == square(30, 30, 5, 5, 15)).all()
+    cands = Candidates(np.where(mask, 1.0, -1.0)[None], np.array([0.9]), np.array([0.9]))
+    (kept,) = finish_masks(cands, (30, 30), AutoConfig(min_area=4 / 900))
+    assert (kept.mask == square(30, 30, 5, 5, 15)).all()
 
 
 # -- the pipeline with an oracle decoder ------------------------------------------------------
