@@ -113,6 +113,27 @@ def test_a_bridged_stretch_to_an_object_drawn_again_from_scratch_keeps_it_on_eve
         assert iou(mask_of(pred), clip.masks[i]) > 0.8, f"frame {i}"
 
 
+def test_after_a_human_annotation_is_deleted_propagating_the_frame_before_it_recomputes_its_frames(
+        label_studio, monkeypatch):
+    # Label Studio's ANNOTATIONS_DELETED names only the annotation's id, not its task:
+    # samvid cannot tell which frames came from it. The documented remedy is to propagate
+    # from the human frame before it again, over the deleted one up to the next human frame.
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="deleted-annotation", n=6)
+    ids = clip.task_ids
+    patch = np.zeros_like(clip.masks[2])
+    patch[10:30, 90:110] = True
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    wrong = annotate(label_studio, ids[2], patch, region_id="walker")
+    propagate(label_studio, monkeypatch, clip.project, "deleted-annotation", 2, "--engine", "copy")
+    assert np.array_equal(mask_of(predictions(label_studio, ids[4])[0]), patch)
+    requests.delete(f"{label_studio.url}/api/annotations/{wrong}", headers=label_studio.headers,
+                    timeout=30).raise_for_status()
+    propagate(label_studio, monkeypatch, clip.project, "deleted-annotation", 0, "--engine", "copy")
+    for i in range(1, 6):
+        (pred,) = predictions(label_studio, ids[i])
+        assert np.array_equal(mask_of(pred), clip.masks[0]), f"frame {i}"
+
+
 def test_a_frame_task_deleted_while_its_job_runs_is_skipped_and_the_others_written(label_studio):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="deleted", n=6)
     ids = clip.task_ids
