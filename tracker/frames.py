@@ -30,6 +30,7 @@ import itertools
 import logging
 import re
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,16 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 # and timestamps alone cannot tell. After a seek into these, each packet is checked against
 # the one the index saw under its timestamp (see VideoReader._verified).
 UNTRUSTED_SEEK_FORMATS = frozenset({"mpeg"})
+# Containers that store no presentation times: libavformat numbers the packets in decode
+# order and calls that the pts. With B-frames (H.264 in AVI) the decoder then hands frames
+# out in presentation order under shuffled decode-order numbers, so pts cannot say which
+# frame is which (see VideoReader._in_order).
+DECODE_ORDER_PTS_FORMATS = frozenset({"avi"})
+# Frames decoded when such a file opens to find out whether its decoder reorders them.
+ORDER_PROBE_FRAMES = 64
+# Frames such a file's decoder output is held back by, so that a frame is handed out only
+# once this many later ones came out after it in order: H.264 reorders at most 16 frames.
+ORDER_LOOKAHEAD = 17
 # Frames of an image folder carry no timestamps; this rate gives them times.
 DEFAULT_FOLDER_FPS = 30.0
 
@@ -140,6 +151,8 @@ class FrameReader:
         for index in indices:
             try:
                 image = self[index]
+            except _UntrustedTimestamps:
+                raise  # the whole file, not this frame: skipping on would mislabel the rest
             except VideoError as exc:
                 log.debug("%s", exc.message)
                 continue
@@ -191,8 +204,18 @@ class FolderReader(FrameReader):
         self.fps = fps
         self.infos = [FrameInfo(i, i / fps, None, True, p) for i, p in enumerate(files)]
         self.undecodable = set()
-        first = self[0]
-        self.height, self.width = first.shape[:2]
+        self.height, self.width = self._first_image().shape[:2]
+
+    def _first_image(self) -> np.ndarray:
+        """The first image that decodes, for the size: a damaged one (an interrupted
+        extraction) is recorded in ``undecodable`` and skipped, as it is when read later."""
+        for index in range(len(self.infos)):
+            try:
+                return self[index]
+            except VideoError:
+                continue
+        raise VideoError(f"{self.path}: none of its {len(self.infos)} images decodes "
+                         f"(damaged or not images); extract the frames again")
 
     def __getitem__(self, index: int) -> np.ndarray:
         info = self.infos[self._check_index(index)]
@@ -242,12 +265,15 @@ class VideoReader(FrameReader):
         self.codec = codec.name
         self._verify_seeks = self._container.format.name in UNTRUSTED_SEEK_FORMATS
         self.undecodable = set()
+        self._pts_in_decode_order = False  # set by _build_index
         self._build_index()
         self._live: Iterator[tuple[int, av.VideoFrame]] | None = None
         self._live_next = 0  # index the live decoder reaches next
         self._dead_from: int | None = None  # first index past the end of decodable data
         self._pending: tuple[int, av.VideoFrame] | None = None
         self._last: tuple[int, av.VideoFrame] | None = None
+        if self._pts_in_decode_order:
+            self._check_output_order()
         first = self._first_frame()
         self.rotation = round(first.rotation / 90) * 90 % 360
         if first.rotation % 90:
@@ -260,9 +286,17 @@ class VideoReader(FrameReader):
         keyframe_by_pts: dict[int, bool] = {}
         self._checksums: dict[int, int] = {}  # pts -> CRC-32 of its packet, to verify seeks
         discarded = 0
-        for packet in self._packets():
+        last_dts: int | None = None
+        last_pts, pts_go_back = -(2**63), False
+        for number, packet in enumerate(self._packets()):
             if not packet.size:
                 continue
+            if packet.dts is not None:
+                # A decode time going back alone is a muxer's glitch the pts index ignores;
+                # with a pts seen before, it is a second stream that would take its frames.
+                if last_dts is not None and packet.dts < last_dts and packet.pts in keyframe_by_pts:
+                    self._refuse_restart(number)
+                last_dts = packet.dts
             if packet.is_discard:
                 # Cut away by an edit list (e.g. `ffmpeg -ss T -c copy` keeps the GOP before T
                 # to decode from, marked discard): the decoder drops these frames, so they are
@@ -274,6 +308,8 @@ class VideoReader(FrameReader):
                     f"{self.path}: stream has no timestamps ({self.codec} in "
                     f"{self._container.format.name}); remux it to MP4 or MKV first"
                 )
+            pts_go_back = pts_go_back or packet.pts < last_pts
+            last_pts = packet.pts
             keyframe_by_pts[packet.pts] = keyframe_by_pts.get(packet.pts, False) or bool(
                 packet.is_keyframe
             )
@@ -281,6 +317,12 @@ class VideoReader(FrameReader):
                 self._checksums[packet.pts] = zlib.crc32(packet)
         if not keyframe_by_pts:
             raise VideoError(f"{self.path}: video stream holds no frames")
+        # Packets in decode order whose pts never go back, from a codec that reorders frames:
+        # the pts are decode-order numbers, which the decoder's output may contradict.
+        self._pts_in_decode_order = (
+            self._container.format.name in DECODE_ORDER_PTS_FORMATS
+            and bool(self._stream.codec_context.has_b_frames) and not pts_go_back
+        )
         pts = sorted(keyframe_by_pts)
         # A truncated file whose header declares more frames than its data holds: the
         # missing tail has no timestamps, so it is counted here and reported, not indexed.
@@ -304,6 +346,17 @@ class VideoReader(FrameReader):
         self.fps = float(rate) if rate else ((len(pts) - 1) / span if span > 0 else 0.0)
         self._seek(0)
 
+    def _refuse_restart(self, number: int) -> NoReturn:
+        # Decode times only grow within a stream; going back to a pts already seen means
+        # a second stream follows the first (`cat a.ts b.ts`) or the clock was reset.
+        # Frames of both parts would share timestamps, and one part would silently take
+        # the other's indices.
+        raise VideoError(
+            f"{self.path}: timestamps restart at packet {number} (concatenated or "
+            f"discontinuous stream); remux it first (ffmpeg -i in.ts -c copy out.mkv) "
+            f"or import its parts as separate videos"
+        )
+
     def _first_frame(self) -> av.VideoFrame:
         """Decode the first frame (proves the codec works, gives rotation and size) and keep
         the decoder open there, so reading from frame 0 costs no second seek."""
@@ -314,6 +367,13 @@ class VideoReader(FrameReader):
         raise VideoError(
             f"{self.path}: no frame decodes (corrupt data or unsupported {self.codec} stream)"
         )
+
+    def _check_output_order(self) -> None:
+        """Decode the first frames of a file whose pts are decode-order numbers: out of order
+        means B-frames, which _in_order would refuse later, after handing out frames under
+        wrong indices. Refused here instead, before any frame is read."""
+        for _ in itertools.islice(self._decode_from(0), ORDER_PROBE_FRAMES):
+            pass
 
     def _packets(self) -> Iterator[av.Packet]:
         """Demuxed packets of the video stream; a read error ends the stream (truncation)."""
@@ -358,6 +418,8 @@ class VideoReader(FrameReader):
             if k >= 0 and self._verify_seeks:
                 packets = self._verified(packets)
             frames = self._decode_packets(packets)
+            if self._pts_in_decode_order:
+                frames = self._in_order(frames)
             try:
                 head = next(frames, None)
                 if (head is None or head[0] > start) and k >= 0:
@@ -391,6 +453,29 @@ class VideoReader(FrameReader):
                 raise _OutOfStep
             if in_step:
                 yield packet
+
+    def _in_order(self, frames: Iterator[tuple[int, av.VideoFrame]]
+                  ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """``frames``, refused once one comes out before an earlier index. A decoder hands
+        frames out in presentation order, so in a file whose pts are decode-order numbers
+        this means the numbers do not say which frame is which. The frames before it would
+        be mislabelled too: each is held back until ORDER_LOOKAHEAD later ones came out in
+        order, so the refusal comes before any of them is handed out."""
+        held: deque[tuple[int, av.VideoFrame]] = deque()
+        last = -1
+        for index, frame in frames:
+            if index < last:
+                raise _UntrustedTimestamps(
+                    f"{self.path}: its frames are stored out of display order (B-frames) and "
+                    f"{self._container.format.name.upper()} keeps no display times, so frame "
+                    f"numbers cannot be trusted; remux to MP4/MKV first "
+                    f"(ffmpeg -i in.avi -c copy out.mkv)"
+                )
+            last = index
+            held.append((index, frame))
+            if len(held) > ORDER_LOOKAHEAD:
+                yield held.popleft()
+        yield from held
 
     def _decode_packets(self, packets: Iterator[av.Packet]) -> Iterator[tuple[int, av.VideoFrame]]:
         for packet in packets:
@@ -455,6 +540,10 @@ class VideoReader(FrameReader):
     def close(self) -> None:
         self._live = self._pending = None
         self._container.close()
+
+
+class _UntrustedTimestamps(VideoError):
+    """The file's timestamps cannot say which frame is which: no frame of it is trustworthy."""
 
 
 class _OutOfStep(Exception):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from samvid.errors import VideoError
+from samvid.tracker import frames
 from samvid.tracker.frames import FolderReader, Frame, VideoReader, natural_key, open_frames
 
 
@@ -201,6 +202,72 @@ def test_an_mpeg_ps_file_gives_each_index_its_own_pixels(tmp_path: Path) -> None
         assert not reader.undecodable
 
 
+def test_a_video_whose_timestamps_restart_is_refused_not_halved(tmp_path: Path) -> None:
+    """`cat a.ts b.ts` (MPEG-TS is made to be joined so) restarts the timestamps at b: the
+    frames of b would take a's indices and one half would silently vanish."""
+    first = write_gops(tmp_path / "a.ts", 12, "libx264", (64, 48))
+    second = write_gops(tmp_path / "b.ts", 12, "libx264", (64, 48))
+    joined = write_file(tmp_path / "ab.ts", first.read_bytes() + second.read_bytes())
+    with pytest.raises(VideoError, match=r"timestamps restart at packet 12 .*remux it first"):
+        open_frames(joined)
+
+
+def write_bar_clip(path: Path, count: int, codec: str, pix_fmt: str = "yuv420p") -> Path:
+    """25 fps, 2 B-frames where the codec has them; frame i shows a white bar 2i + 1 px wide
+    at the left (motion that makes encoders use B-frames, which flat frames do not)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25, options={"bf": "2"} if codec != "mjpeg" else {})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for i in range(count):
+            image = np.zeros((48, 64, 3), np.uint8)
+            image[:, : 2 * i + 1] = 255
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+def bar_width(image: np.ndarray) -> int:
+    """Which frame of write_bar_clip this is: 2i + 1."""
+    return int((image[24, :, 0] > 128).sum())
+
+
+def test_an_avi_with_b_frames_is_refused_as_its_frame_numbers_cannot_be_trusted(
+        tmp_path: Path) -> None:
+    """AVI keeps no display times: H.264 B-frames come out of the decoder in display order
+    under decode-order numbers, which would put frames under each other's indices."""
+    path = write_bar_clip(tmp_path / "clip.avi", 30, "libx264")
+    with pytest.raises(VideoError, match=r"remux to MP4/MKV first \(ffmpeg -i in.avi -c copy"):
+        open_frames(path)
+
+
+def test_an_avi_with_b_frames_past_the_opening_check_hands_out_no_mislabelled_frame(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B-frames past the frames checked on opening (here: none checked) are caught while
+    decoding, before a frame they mislabel is handed out: each is held back until later
+    ones came out in order."""
+    monkeypatch.setattr(frames, "ORDER_PROBE_FRAMES", 0, raising=False)
+    path = write_bar_clip(tmp_path / "clip.avi", 30, "libx264")
+    got: list[Frame] = []
+    with pytest.raises(VideoError, match="remux to MP4/MKV"):  # noqa: PT012  # collects until refused
+        with VideoReader(path) as reader:
+            for frame in reader.iter_frames():
+                got.append(frame)
+    assert [bar_width(f.image) for f in got] == [2 * f.index + 1 for f in got]
+
+
+@pytest.mark.parametrize(("codec", "pix_fmt"), [("mpeg4", "yuv420p"), ("mjpeg", "yuvj420p")])
+def test_an_avi_whose_frames_keep_their_order_gives_each_index_its_own_pixels(
+        tmp_path: Path, codec: str, pix_fmt: str) -> None:
+    """MPEG-4 Part 2 with B-frames (AVI numbers its frames in display order) and intra-only
+    MJPEG: the numbers are right, so such files are read, not refused."""
+    path = write_bar_clip(tmp_path / "clip.avi", 20, codec, pix_fmt)
+    with VideoReader(path) as reader:
+        frames = list(reader.iter_frames())
+        assert [f.index for f in frames] == list(range(20)) and not reader.undecodable
+        assert [bar_width(f.image) for f in frames] == [2 * i + 1 for i in range(20)]
+        assert (bar_width(reader[7]), bar_width(reader[2])) == (15, 5)
+
+
 def write_unknown_codec(path: Path) -> Path:
     """An MKV whose codec id no decoder knows (the H.264 id renamed, same length)."""
     write_clip(path.with_suffix(".tmp.mkv"), [0.0, 0.1])
@@ -234,6 +301,30 @@ def test_folder_reader_natural_order(tmp_path: Path) -> None:
         assert reader.times == pytest.approx([0.0, 0.1, 0.2])
         assert (reader.width, reader.height) == (12, 8)
     assert sorted(["b10", "b9", "a"], key=natural_key) == ["a", "b9", "b10"]
+
+
+def write_folder(folder: Path, count: int, damaged: Iterable[int]) -> Path:
+    """Frames ``f0.png`` ... with grey level ``10 * i``; the ``damaged`` ones are empty
+    files, as an interrupted extraction leaves them."""
+    for i in range(count):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 12, 3), 10 * i, np.uint8))
+    for i in damaged:
+        (folder / f"f{i}.png").write_bytes(b"")
+    return folder
+
+
+def test_a_frame_folder_with_a_damaged_first_image_imports_the_rest(tmp_path: Path) -> None:
+    """As a damaged later image is: skipped and reported, the others read."""
+    with FolderReader(write_folder(tmp_path, 4, damaged=[0]), fps=10) as reader:
+        assert (len(reader), reader.width, reader.height) == (4, 12, 8)
+        frames = list(reader.iter_frames())
+        assert [(f.index, f.image.mean()) for f in frames] == [(1, 10), (2, 20), (3, 30)]
+        assert reader.undecodable == {0}
+
+
+def test_a_frame_folder_where_no_image_decodes_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="none of its 3 images decodes .*extract the frames"):
+        open_frames(write_folder(tmp_path, 3, damaged=[0, 1, 2]))
 
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
