@@ -98,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace) -> ImportOptions:
-    if not args.project.strip():
-        raise ConfigError("--project: the title must not be empty")
+    title = args.project.strip()  # Label Studio strips it too: keep finding the same project
+    if not 3 <= len(title) <= 50:  # Label Studio's limits; checked before any video is opened
+        raise ConfigError(f"--project {args.project!r}: Label Studio titles are 3-50 "
+                          f"characters, this one has {len(title)}")
     if args.stride < 1:
         raise VideoError(f"--stride {args.stride}: must be 1 or more")
     if args.fps is not None and not (math.isfinite(args.fps) and args.fps > 0):
@@ -118,7 +120,7 @@ def _options(args: argparse.Namespace) -> ImportOptions:
                           "frame, and this config has no <Image value=\"$image\">")
     limits = Settings.from_env()
     return ImportOptions(
-        project=args.project,
+        project=title,
         label_config=config.render(parse_labels(args.labels)),
         frames_root=args.frames_root,
         document_root=args.document_root,

@@ -2,9 +2,9 @@
 
 The work runs in two phases so that a bad input leaves nothing behind:
 
-1. plan: every source is found, opened and its frames selected (``plan_clips``). A
-   missing, empty, non-video or undecodable file fails here, before Label Studio is
-   touched.
+1. plan: every source is found, opened and its frames selected, then closed again
+   (``plan_clips``). A missing, empty, non-video or undecodable file fails here, before
+   Label Studio is touched.
 2. import: project, storage and ML backend are created or reused, then each clip's
    frames are written (atomically) and its tasks created in frame order, in batches.
 
@@ -92,6 +92,9 @@ def find_sources(paths: Sequence[Path]) -> list[Path]:
         if path.is_file():
             sources.append(path)
             continue
+        if not path.is_dir():  # a FIFO, process substitution <(...), socket or device
+            raise VideoError(f"{path}: not a regular file or folder (a pipe cannot be seeked: "
+                             "save the video to a file first)")
         entries = sorted((p for p in path.iterdir() if p.is_file()),
                          key=lambda p: natural_key(p.name))
         videos = [p for p in entries if is_video_file(p)]
@@ -128,16 +131,23 @@ class ImportOptions:
     backend_user: str | None = None
     backend_password: str | None = None
     batch: int = 50  # tasks per API call; small, so an interruption loses little
-    max_seconds: float = 4 * 3600.0  # longer sources are refused before anything is made
+    max_seconds: float = 4 * 3600.0  # longer --start/--end windows are refused up front
     max_pixels: int = 7680 * 4320  # 8K; larger frames are refused (decoding bombs)
 
 
 @dataclass
 class ClipPlan:
+    """What phase 2 needs of a source. No reader: a folder of hundreds of clips must not
+    hold hundreds of open files and decoder threads; each is reopened to be imported."""
+
     source: Path
     clip: str
-    reader: FrameReader
     selected: list[int]
+    frames: int  # frames in the source
+    width: int
+    height: int
+    fps: float
+    missing_tail: int
 
 
 @dataclass
@@ -194,45 +204,52 @@ Progress = Callable[[str, int, int], None]
 
 
 def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
-    """Open every source and select its frames; raises before anything is created."""
+    """Open every source (one at a time) and select its frames; raises before anything
+    is created."""
     plans: list[ClipPlan] = []
-    try:
-        for source in find_sources(paths):
-            clip = clip_name(source)
-            if any(plan.clip == clip for plan in plans):
-                log.warning("%s: same content as an earlier input, skipped", source)
-                continue
-            reader = open_frames(source)
-            plans.append(ClipPlan(source, clip, reader, []))
-            check_limits(source, reader, options)
-            selected = select_frames(reader.times, stride=options.stride, fps=options.fps,
-                                     start=options.start, end=options.end)
-            if not selected:
-                raise VideoError(
-                    f"{source}: no frame between --start {options.start} and --end "
-                    f"{options.end} (the clip is {reader.duration:.2f} s long)")
-            if options.keyframes or options.scene_change is not None:
-                selected = _marked_frames(reader, selected, options)
-                if not selected:
-                    raise VideoError(f"{source}: no key frame between --start {options.start} "
-                                     f"and --end {options.end}; widen the window")
-            plans[-1].selected = selected
-    except BaseException:
-        for plan in plans:
-            plan.reader.close()
-        raise
+    for source in find_sources(paths):
+        clip = clip_name(source)
+        if any(plan.clip == clip for plan in plans):
+            log.warning("%s: same content as an earlier input, skipped", source)
+            continue
+        with open_frames(source) as reader:
+            plans.append(_plan_clip(source, clip, reader, options))
     return plans
 
 
-def check_limits(source: Path, reader: FrameReader, options: ImportOptions) -> None:
-    """Refuse sources over the duration or resolution limits (SAMVID_MAX_VIDEO_SECONDS,
-    SAMVID_MAX_VIDEO_PIXELS): an upload must not tie up the machine for days."""
-    if reader.duration > options.max_seconds:
-        raise VideoError(f"{source}: {reader.duration:.0f} s long, over the {options.max_seconds:.0f} s "
-                         "limit (SAMVID_MAX_VIDEO_SECONDS); cut it or use --start/--end")
+def _plan_clip(source: Path, clip: str, reader: FrameReader, options: ImportOptions) -> ClipPlan:
+    check_pixels(source, reader, options)
+    selected = select_frames(reader.times, stride=options.stride, fps=options.fps,
+                             start=options.start, end=options.end)
+    if not selected:
+        raise VideoError(
+            f"{source}: no frame between --start {options.start} and --end "
+            f"{options.end} (the clip is {reader.duration:.2f} s long)")
+    check_seconds(source, reader.times[selected[-1]] - reader.times[selected[0]], options)
+    if options.keyframes or options.scene_change is not None:
+        selected = _marked_frames(reader, selected, options)
+        if not selected:
+            raise VideoError(f"{source}: no key frame between --start {options.start} "
+                             f"and --end {options.end}; widen the window")
+    return ClipPlan(source, clip, selected, len(reader), reader.width, reader.height,
+                    reader.fps, reader.missing_tail)
+
+
+def check_pixels(source: Path, reader: FrameReader, options: ImportOptions) -> None:
+    """Refuse frames over the resolution limit (SAMVID_MAX_VIDEO_PIXELS): decoding bombs."""
     if reader.width * reader.height > options.max_pixels:
         raise VideoError(f"{source}: {reader.width}x{reader.height} frames are over the "
                          f"{options.max_pixels} pixel limit (SAMVID_MAX_VIDEO_PIXELS)")
+
+
+def check_seconds(source: Path, seconds: float, options: ImportOptions) -> None:
+    """Refuse a --start/--end window (the whole video without one) over the duration limit
+    (SAMVID_MAX_VIDEO_SECONDS): an upload must not tie up the machine for days. The
+    window, not the file, is what gets decoded, so a short window of a long video is fine."""
+    if seconds > options.max_seconds:
+        raise VideoError(f"{source}: {seconds:.0f} s to import, over the {options.max_seconds:.0f} s "
+                         "limit (SAMVID_MAX_VIDEO_SECONDS); cut it or choose a shorter "
+                         "--start/--end window")
 
 
 def _marked_frames(reader: FrameReader, selected: list[int], options: ImportOptions) -> list[int]:
@@ -266,7 +283,9 @@ def _differences(reader: FrameReader, window: list[int]) -> list[float]:
 
 
 def check_frames_root(options: ImportOptions) -> Path | None:
-    """The frames root, checked against Label Studio's document root (None when uploading)."""
+    """The frames root, checked against Label Studio's document root and created (None
+    when uploading): before Label Studio is touched, so a root that cannot be written
+    leaves no empty project behind."""
     if options.upload:
         return None
     root = options.document_root
@@ -274,11 +293,23 @@ def check_frames_root(options: ImportOptions) -> Path | None:
         raise StudioError("Label Studio's LOCAL_FILES_DOCUMENT_ROOT is unknown: set "
                           "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (or --document-root) as "
                           "Label Studio has it, or use --upload")
-    root = root.resolve()
-    frames = (options.frames_root or root / "samvid").resolve()
+    # Normalised without following symlinks, as Label Studio checks the storage path: a
+    # document root under a symlink (macOS /tmp, /var) must stay spelled as LS has it.
+    root = _lexical(root)
+    frames = _lexical(options.frames_root or root / "samvid")
     if frames == root or root not in frames.parents:
         raise StudioError(f"--frames-root {frames} must be a subfolder of Label Studio's "
                           f"LOCAL_FILES_DOCUMENT_ROOT {root}")
+    try:
+        frames.mkdir(parents=True, exist_ok=True)
+        # A probe file: the folder may exist yet refuse writes (permissions, read-only or
+        # immutable mount), which mkdir does not notice.
+        with tempfile.NamedTemporaryFile(dir=frames, prefix=".samvid-probe-"):
+            pass
+    except OSError as exc:
+        raise StudioError(f"cannot write frames to --frames-root {frames}: "
+                          f"{exc.strerror or exc}; choose a writable subfolder of Label "
+                          "Studio's LOCAL_FILES_DOCUMENT_ROOT, or use --upload") from exc
     return frames
 
 
@@ -294,34 +325,29 @@ def import_videos(
     started = time.monotonic()
     frames_root = check_frames_root(options)
     plans = plan_clips(paths, options)
+    studio.check()
+    project, created = studio.get_or_create_project(options.project, options.label_config)
+    if not created:
+        log.info("project %r exists (id %d): adding to it, its labeling config is kept",
+                 project.title, project.id)
     try:
-        studio.check()
-        project, created = studio.get_or_create_project(options.project, options.label_config)
-        if not created:
-            log.info("project %r exists (id %d): adding to it, its labeling config is kept",
-                     project.title, project.id)
-        try:
-            storage_id = None
-            if frames_root is not None:
-                frames_root.mkdir(parents=True, exist_ok=True)
-                storage_id = studio.ensure_local_storage(project.id, frames_root)
-            backend_id = None
-            if options.backend_url:
-                backend_id = studio.connect_backend(
-                    project.id, options.backend_url, user=options.backend_user,
-                    password=options.backend_password)
-        except SamvidError:
-            if created:  # nothing half-created: a project without its storage is useless
-                studio.delete_project(project.id)
-            raise
-        summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
-        existing = _existing_frames(studio, project)
-        for plan in plans:
-            summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
-                                              existing.get(plan.clip, set()), progress))
-    finally:
-        for plan in plans:
-            plan.reader.close()
+        storage_id = None
+        if frames_root is not None:
+            storage_id = studio.ensure_local_storage(project.id, frames_root)
+        backend_id = None
+        if options.backend_url:
+            backend_id = studio.connect_backend(
+                project.id, options.backend_url, user=options.backend_user,
+                password=options.backend_password)
+    except SamvidError:
+        if created:  # nothing half-created: a project without its storage is useless
+            studio.delete_project(project.id)
+        raise
+    summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
+    existing = _existing_frames(studio, project)
+    for plan in plans:
+        summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
+                                          existing.get(plan.clip, set()), progress))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -345,19 +371,22 @@ def _import_clip(
     progress: Progress | None,
 ) -> ClipSummary:
     started = time.monotonic()
-    reader = plan.reader
     todo = [i for i in plan.selected if i not in existing]
-    summary = ClipSummary(plan.clip, str(plan.source.resolve()), len(reader), len(plan.selected),
-                          existing=len(plan.selected) - len(todo), width=reader.width,
-                          height=reader.height, fps=round(reader.fps, 6),
-                          missing_tail=reader.missing_tail)
+    summary = ClipSummary(plan.clip, str(plan.source.resolve()), plan.frames, len(plan.selected),
+                          existing=len(plan.selected) - len(todo), width=plan.width,
+                          height=plan.height, fps=round(plan.fps, 6),
+                          missing_tail=plan.missing_tail)
     if not todo:
         log.info("%s: all %d selected frames already imported, nothing to add",
                  plan.source.name, len(plan.selected))
         return summary
-    with tempfile.TemporaryDirectory(prefix="samvid-upload-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="samvid-upload-") as tmp, \
+            open_frames(plan.source) as reader:
         folder = (frames_root or Path(tmp)) / plan.clip
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise VideoError(_unwritable(folder, exc)) from exc
         batch: list[dict[str, Any]] = []
         written: set[int] = set()
         for frame in reader.read(todo):
@@ -387,8 +416,13 @@ def _import_clip(
 
 def local_files_url(path: Path, document_root: Path) -> str:
     """Label Studio's URL for a file under its LOCAL_FILES_DOCUMENT_ROOT."""
-    relative = path.resolve().relative_to(document_root.resolve())
+    relative = _lexical(path).relative_to(_lexical(document_root))  # as check_frames_root
     return "/data/local-files/?d=" + quote(relative.as_posix(), safe="/")
+
+
+def _lexical(path: Path) -> Path:
+    """Absolute and normalised (``..`` removed) without resolving symlinks."""
+    return Path(os.path.abspath(path))
 
 
 def _write_image(path: Path, image: np.ndarray, options: ImportOptions) -> None:
@@ -404,8 +438,16 @@ def _write_image(path: Path, image: np.ndarray, options: ImportOptions) -> None:
     if not ok:
         raise VideoError(f"could not encode {path.name}")
     partial = path.with_name(path.name + ".part")
-    partial.write_bytes(data.tobytes())
-    os.replace(partial, path)
+    try:
+        partial.write_bytes(data.tobytes())
+        os.replace(partial, path)
+    except OSError as exc:  # disk full, quota, permissions changed mid-import
+        raise VideoError(_unwritable(path, exc)) from exc
+
+
+def _unwritable(path: Path, exc: OSError) -> str:
+    return (f"cannot write {path}: {exc.strerror or exc}; free space or fix the folder, "
+            "then run the same import again to resume")
 
 
 def ranges(indices: Sequence[int]) -> str:

@@ -4,12 +4,16 @@ Label Studio: every bad input gives one clear line on stderr, exit 2, and no pro
 from __future__ import annotations
 
 import json
+import os
+import resource
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import requests
+from services import LabelStudio
 
 from samvid.cli import main
 from samvid.studio.client import Studio
@@ -102,7 +106,7 @@ BAD = [
 def test_bad_input(env, tmp_path: Path, capsys: pytest.CaptureFixture, kind: str,
                    extra: list[str], message: str) -> None:
     video = write_clip(tmp_path / "ok.mp4", [0.0, 0.1]) if kind == "ok" else make_bad(kind, tmp_path)
-    title = f"cli bad {kind} {' '.join(extra)}"
+    title = f"cli bad {kind} {' '.join(extra)}"[:50]  # Label Studio's longest title
     rc = samvid_import(video, "--project", title, "--no-backend", *extra)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
@@ -132,7 +136,7 @@ def test_truncated_video_imports_what_decodes(env, tmp_path: Path,
 def test_no_api_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                     capsys: pytest.CaptureFixture) -> None:
     monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
-    rc = samvid_import(tmp_path / "x.mp4", "--project", "p", "--no-backend")
+    rc = samvid_import(tmp_path / "x.mp4", "--project", "no key", "--no-backend")
     assert rc == 2 and "no Label Studio API key" in capsys.readouterr().err
 
 
@@ -154,3 +158,144 @@ def test_videos_over_the_limits_are_refused_before_anything_is_made(
     assert samvid_import(clip, "--project", f"cli limit {limit}", "--no-backend") == 2
     assert words in capsys.readouterr().err
     assert Studio(env.url, env.token).find_project(f"cli limit {limit}") is None
+
+
+def test_a_window_of_a_video_over_the_length_limit_can_be_imported(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMVID_MAX_VIDEO_SECONDS", "0.25")
+    clip = write_clip(tmp_path / "long.mp4", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    rc = samvid_import(clip, "--project", "cli limit window", "--start", "0.1", "--end", "0.3",
+                       "--no-backend", "--json")
+    assert rc == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["tasks_created"] == 2  # frames at 0.1 and 0.2
+    # the limit still holds for a window that is too long
+    rc = samvid_import(clip, "--project", "cli limit window", "--start", "0.1", "--no-backend")
+    assert rc == 2 and "over the 0 s limit" in capsys.readouterr().err
+
+
+def open_files() -> int:
+    return len(os.listdir("/dev/fd"))
+
+
+def test_import_of_a_folder_of_many_clips_keeps_one_video_open_at_a_time(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for k in range(40):  # each its own content (one frame later), so none is skipped as a copy
+        write_clip(folder / f"clip {k}.mp4", [0.0, 0.1 * (k + 1)])
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Room for a few videos, Label Studio's connections and frame files, not for 40 videos.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_files() + 25, hard))
+    try:
+        rc = samvid_import(folder, "--project", "cli many clips", "--stride", "2",
+                           "--no-backend", "--json")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["clips"]) == 40 and summary["tasks_created"] == 40
+
+
+def test_import_into_an_unwritable_frames_root_says_so_and_creates_no_project(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    blocker = env.files_root / "unwritable-frames-root"  # a file where a folder must go:
+    blocker.write_text("not a folder")  # mkdir fails for root too, unlike chmod
+    try:
+        rc = samvid_import(clip, "--project", "cli unwritable root", "--no-backend",
+                           "--frames-root", blocker / "samvid")
+    finally:
+        blocker.unlink()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "cannot write frames to --frames-root" in err[0], err
+    assert Studio(env.url, env.token).find_project("cli unwritable root") is None
+
+
+def test_a_frame_that_cannot_be_written_stops_the_import_with_one_line(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from samvid.studio.importer import clip_name
+
+    clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    frames_root = env.files_root / "frame-write-fails"
+    # A folder where the first frame's temp file must go: writing it fails as a full disk would.
+    (frames_root / clip_name(clip) / "000000.jpg.part").mkdir(parents=True)
+    rc = samvid_import(clip, "--project", "cli frame write fails", "--no-backend",
+                       "--frames-root", frames_root)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "cannot write" in err[0] and "000000.jpg" in err[0], err
+    assert "run the same import again to resume" in err[0]
+
+
+def test_import_of_a_pipe_says_it_needs_a_file(env, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    pipe = tmp_path / "video.mp4"
+    os.mkfifo(pipe)  # as `samvid import <(curl ...)` gives; never opened, so nothing blocks
+    rc = samvid_import(pipe, "--project", "cli pipe", "--no-backend")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "video.mp4: not a regular file or folder" in err[0], err
+    assert Studio(env.url, env.token).find_project("cli pipe") is None
+
+
+@pytest.mark.parametrize("title", ["ab", "  ab  ", "x" * 51])
+def test_import_with_a_project_title_label_studio_refuses_says_so_up_front(
+        tmp_path: Path, capsys: pytest.CaptureFixture, title: str) -> None:
+    # No Label Studio and no video needed: the title is checked before either is touched.
+    rc = samvid_import(tmp_path / "missing.mp4", "--project", title, "--no-backend",
+                       "--url", "http://127.0.0.1:9", "--api-key", "k")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "Label Studio titles are 3-50 characters" in err[0], err
+
+
+@pytest.fixture
+def studio_under_a_symlink(tmp_path_factory: pytest.TempPathFactory):
+    """A second real Label Studio whose LOCAL_FILES_DOCUMENT_ROOT lies under a symlink, as
+    every path under /tmp and /var does on macOS (the session's one cannot be moved)."""
+    real = tmp_path_factory.mktemp("label-studio-real")
+    link = real.with_name(real.name + "-link")
+    link.symlink_to(real, target_is_directory=True)
+    ls = LabelStudio(root=link).start()
+    try:
+        yield ls
+    finally:
+        ls.stop()
+
+
+def test_import_works_when_the_document_root_is_a_symlink(
+        studio_under_a_symlink: LabelStudio, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ls = studio_under_a_symlink
+    assert ls.files_root.resolve() != ls.files_root  # the root as LS has it is a symlinked path
+    clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    rc = samvid_import(clip, "--project", "cli symlinked root", "--no-backend", "--json",
+                       "--url", ls.url, "--api-key", ls.token, "--document-root", ls.files_root)
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tasks_created"] == 2
+    for task in Studio(ls.url, ls.token).list_tasks(summary["project_id"]):
+        reply = requests.get(ls.url + task.data["image"], headers=ls.headers, timeout=10)
+        assert reply.status_code == 200 and reply.content[:2] == b"\xff\xd8"  # a JPEG, served
+
+
+def test_a_frames_root_that_is_a_symlink_inside_the_document_root_is_accepted(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Label Studio checks the path as spelled, under its root; where it points is the disk's
+    # business (frames on a bigger volume).
+    (tmp_path / "bigger disk").mkdir()
+    link = env.files_root / "frames on another disk"
+    link.symlink_to(tmp_path / "bigger disk", target_is_directory=True)
+    clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    try:
+        rc = samvid_import(clip, "--project", "cli symlinked frames root", "--no-backend",
+                           "--json", "--frames-root", link)
+        assert rc == 0, capsys.readouterr().err
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["tasks_created"] == 2
+        assert len(list((tmp_path / "bigger disk").rglob("*.jpg"))) == 2
+        for task in Studio(env.url, env.token).list_tasks(summary["project_id"]):
+            reply = requests.get(env.url + task.data["image"], headers=env.headers, timeout=10)
+            assert reply.status_code == 200 and reply.content[:2] == b"\xff\xd8"
+    finally:
+        link.unlink()

@@ -52,7 +52,6 @@ def plan(path: Path, **kw) -> list[int]:
     from samvid.studio.importer import ImportOptions
 
     (p,) = plan_clips([path], ImportOptions(project="x", label_config="<View/>", **kw))
-    p.reader.close()
     return p.selected
 
 
@@ -78,12 +77,12 @@ def test_keyframes_and_scene_changes_combine(tmp_path):
 def test_command_line_flags():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["v.mp4", "--project", "p", "--keyframes", "--scene-change", "0.3"])
+    args = parser.parse_args(["v.mp4", "--project", "shots", "--keyframes", "--scene-change", "0.3"])
     options = _options(args)
     assert options.keyframes and options.scene_change == 0.3
     for bad in ("0", "1.5", "-1"):
         with pytest.raises(VideoError, match="--scene-change"):
-            _options(parser.parse_args(["v.mp4", "--project", "p", "--scene-change", bad]))
+            _options(parser.parse_args(["v.mp4", "--project", "shots", "--scene-change", bad]))
 
 
 # -- into Label Studio ----------------------------------------------------------------------------
