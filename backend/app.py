@@ -230,9 +230,9 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
     the rest queued (a grid takes longer than Label Studio waits).
 
     One entry per task: Label Studio 1.23 stores nothing at all when the counts differ
-    (``ml/models.py``). A task with no masks yet (queued, past ``AUTO_BATCH``, or annotated
-    by a human) gets the entry that stores no prediction: Label Studio asks again only
-    for tasks without one, so its masks show when it is next opened.
+    (``ml/models.py``). A task with no masks yet (queued, past ``AUTO_BATCH``, annotated
+    by a human, or without an image) gets the entry that stores no prediction: Label
+    Studio asks again only for tasks without one, so its masks show when it is next opened.
     """
     answers: list = []
     for index, task in enumerate(tasks):
@@ -247,6 +247,10 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
             g.note = exc.message
             return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}
                     for _ in tasks]
+        except BadRequest as exc:  # this task's (no image in its data): the others still get theirs
+            log.info("no automatic masks for task %s: %s", task.get("id"), exc.message)
+            answers.append(_no_prediction(context, predictor.version))
+            continue
         if regions is None:  # queued
             answers.append(_no_prediction(context, predictor.version))
             continue

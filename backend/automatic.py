@@ -294,6 +294,9 @@ def automatic_regions(predictor: Predictor, image_ref: str, task_id: int | None,
     return regions
 
 
+_Key = tuple[str, str, "MaskTarget", str, AutoConfig]  # (model, image, target, label, config)
+
+
 class AutoRegionsCache:
     """Automatic regions computed in the background, for ``/predict`` on task open.
 
@@ -305,8 +308,8 @@ class AutoRegionsCache:
     def __init__(self, max_entries: int = 2000) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self._done: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        self._queued: set[tuple[str, str, str]] = set()
+        self._done: dict[_Key, list[dict[str, Any]]] = {}
+        self._queued: set[_Key] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-auto")
         self._max = max_entries
 
@@ -316,7 +319,9 @@ class AutoRegionsCache:
         """The regions when computed, else None (and the work is queued once).
         NoEverythingMode is raised at once, not queued."""
         require_everything(predictor.segmenter)
-        key = (predictor.version, image_ref, f"{target.mask_control}:{label}:{config.grid}")
+        # Everything the regions depend on: two projects over the same frames (brush and
+        # polygon, other names) must not get each other's regions.
+        key = (predictor.version, image_ref, target, label, config)
         if key in self._done:
             return self._done[key]
         if key not in self._queued:

@@ -94,9 +94,10 @@ class RedisCache:
             return None
         try:
             found = Embedding.from_bytes(data)  # type: ignore[arg-type]  # a sync client's get gives bytes; redis types it for async too
-        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:
-            # Cut short or written by something else: computed again (and stored over it),
-            # not an error on every click of that image until it expires.
+        except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            # Cut short (EOFError: nothing after the header) or written by something else:
+            # computed again (and stored over it), not an error on every click of that image
+            # until it expires.
             log.warning("unreadable embedding in the redis cache (%s); computing it again", type(exc).__name__)
             self.stats.misses += 1
             return None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
-from samvid.errors import BadRequest, NotFound
+from samvid.errors import BadRequest, NotFound, SamvidError
 from samvid.jobs import JobContext
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
 from samvid.propagation import PropagationRequest, Propagator, human_annotated, propagator_for
@@ -79,6 +79,13 @@ class PrelabelRequest:
         """Job key: two pre-labellings of the same selection never run at once."""
         return f"{self.project}:prelabel:{self.clip or '*'}"
 
+    @property
+    def order(self) -> str:
+        """Job order (``samvid.jobs``): only the same request again supersedes a running
+        one; any other (another mode, range, grid, --force) waits for it, so that no
+        pre-labelling is cancelled by someone else's."""
+        return json.dumps(self.to_payload(), sort_keys=True)
+
     def selects(self, data: dict[str, Any]) -> bool:
         if self.clip is not None and data.get("clip") != self.clip:
             return False
@@ -121,8 +128,7 @@ class Prelabeler:
     def tasks(self, req: PrelabelRequest) -> list[dict[str, Any]]:
         """The selected tasks with annotation and prediction counts, by clip and frame."""
         found = [t for t in self.studio.task_rows(req.project) if req.selects(t.get("data") or {})]
-        return sorted(found, key=lambda t: (str(t["data"].get("clip", "")),
-                                            int(t["data"].get("frame") or 0), t["id"]))
+        return sorted(found, key=lambda t: (str(t["data"].get("clip", "")), _frame(t), t["id"]))
 
     def _has_own_prediction(self, task: dict[str, Any], prefix: str) -> bool:
         if not int(task.get("total_predictions") or 0):
@@ -151,28 +157,41 @@ class Prelabeler:
         require_everything(predictor.segmenter)  # before any work: say so at once
         label = choose_label(target, None)
         config = AutoConfig(grid=req.grid)
-        written, started = 0, time.perf_counter()
+        written, not_labelled, started = 0, [], time.perf_counter()
         ctx.progress(0, len(todo), 0.0)
         for done, task in enumerate(todo, start=1):
             if ctx.cancelled():
                 return {"tasks_written": written, "cancelled": True}
-            regions = automatic_regions(predictor, image_ref(task, target, None), task["id"],
-                                        target, label, config)
             try:
-                human = self._human_now(task["id"])  # annotated while we computed: theirs wins
-            except NotFound:
-                human = True  # deleted while we computed: nothing to write
-            if not human:
-                # Written even when empty: it records that the frame was done (resume skips it).
-                scores = [r.get("score", 0.0) for r in regions]
-                self.studio.replace_predictions(
-                    task["id"], AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{predictor.version}",
-                    sum(scores) / len(scores) if scores else 0.0, write_empty=True)
-                written += 1
+                regions = automatic_regions(predictor, image_ref(task, target, None), task["id"],
+                                            target, label, config)
+            except SamvidError as exc:
+                # One frame's image (lost, unreadable, not in the task) is not the batch's:
+                # the others are still labelled. Nothing is written for it, so a later run
+                # (once the image is fixed) tries it again.
+                ctx.note(f"{_which(task)} not labelled: {exc.message}")
+                not_labelled.append(task["id"])
+            else:
+                written += self._write_auto(task["id"], regions, predictor.version)
             elapsed = time.perf_counter() - started
             ctx.progress(done, len(todo), done / elapsed if elapsed > 0 else 0.0)
         return {"tasks_written": written, "skipped_human": skipped_human,
-                "skipped_done": len(tasks) - skipped_human - len(todo)}
+                "skipped_done": len(tasks) - skipped_human - len(todo), "not_labelled": not_labelled}
+
+    def _write_auto(self, task_id: int, regions: list[dict[str, Any]], version: str) -> int:
+        """Writes one task's automatic masks unless a human got there first; 1 if written."""
+        try:
+            human = self._human_now(task_id)  # annotated while we computed: theirs wins
+        except NotFound:
+            human = True  # deleted while we computed: nothing to write
+        if human:
+            return 0
+        # Written even when empty: it records that the frame was done (resume skips it).
+        scores = [r.get("score", 0.0) for r in regions]
+        self.studio.replace_predictions(
+            task_id, AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{version}",
+            sum(scores) / len(scores) if scores else 0.0, write_empty=True)
+        return 1
 
     def _propagate(self, req: PrelabelRequest, tasks, ctx: JobContext) -> dict[str, Any]:
         by_clip: dict[str, list[dict[str, Any]]] = {}
@@ -189,13 +208,17 @@ class Prelabeler:
                 # only a stretch whose last frame has one is done.
                 if not req.force and self._has_own_prediction(clip_tasks[after - 1], TRACK_PREFIX):
                     continue  # done by an earlier run (or by the webhook)
-                runs.append((clip, int(clip_tasks[i]["data"]["frame"]), len(clip_tasks) - i - 1))
-        total = sum(n for _, _, n in runs)
+                # The limit runs to the selection's end (bridged propagation stops at the next
+                # human frame itself); the share of the progress is the frames it fills.
+                runs.append((clip, int(clip_tasks[i]["data"]["frame"]), len(clip_tasks) - i - 1,
+                             after - i - 1))
+        total = sum(share for *_, share in runs)
         progress = _Offset(ctx, total)
         written, failed = 0, []
-        for clip, frame, limit in runs:
+        for clip, frame, limit, share in runs:
             if ctx.cancelled():
                 return {"frames_written": written, "cancelled": True}
+            progress.share = share
             # Each stretch once, bridged from its first human frame: with nobody reviewing
             # in between, a stretch is filled best from both of its human frames.
             try:
@@ -211,19 +234,43 @@ class Prelabeler:
                 written += int(result.get("frames_written", 0))
                 if result.get("cancelled"):
                     return {"frames_written": written, "cancelled": True}
-            progress.offset += limit
+            progress.offset += share
         ctx.progress(total, total, 0.0)
         return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}
 
 
+def _frame(task: dict[str, Any]) -> int:
+    """A task's frame index (task data "frame"), 0 when it has none."""
+    frame = task["data"].get("frame")
+    try:
+        return int(frame or 0)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(
+            f"task {task['id']} has frame {frame!r}: a task's data 'frame' must be the frame's "
+            "index (0, 1, 2...), as `samvid import` writes it; fix that task's data, or leave "
+            "it out with --clip or --frames") from exc
+
+
+def _which(task: dict[str, Any]) -> str:
+    """``task 12 (clip 'c' frame 3)`` for a frame task, ``task 12`` for any other."""
+    data = task.get("data") or {}
+    if "clip" in data or "frame" in data:
+        return f"task {task['id']} (clip {data.get('clip')!r} frame {data.get('frame')})"
+    return f"task {task['id']}"
+
+
 class _Offset:
-    """One propagation's progress as part of the whole job's."""
+    """One propagation's progress as part of the whole job's: its ``share`` of frames
+    after ``offset``."""
 
     def __init__(self, ctx: JobContext, total: int) -> None:
-        self.ctx, self.total, self.offset = ctx, total, 0
+        self.ctx, self.total, self.offset, self.share = ctx, total, 0, 0
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
-        self.ctx.progress(min(self.offset + frames_done, self.total), self.total, fps)
+        # A propagation counts engine steps (a bridged stretch is walked twice): scaled to
+        # its share, so that the job's count is frames filled.
+        part = self.share * frames_done // frames_total if frames_total > 0 else 0
+        self.ctx.progress(min(self.offset + min(part, self.share), self.total), self.total, fps)
 
     def note(self, text: str) -> None:
         self.ctx.note(text)

@@ -74,7 +74,7 @@ def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None
         raise ConfigError("this samvid cannot queue pre-labelling jobs (jobs.RUNNERS lacks "
                           f"{JOB_KIND!r}); unset REDIS_URL to run it here")
     jobs = RedisJobs(settings.redis_url)
-    status = jobs.submit(JOB_KIND, req.key, req.to_payload())
+    status = jobs.submit(JOB_KIND, req.key, req.to_payload(), order=req.order)
     logging.getLogger(__name__).info("queued job %s on %s; a `samvid worker` runs it",
                                      status.id, settings.redis_url)
     try:

@@ -185,6 +185,23 @@ def test_on_open_cache_answers_at_once_and_computes_in_the_background(tmp_path):
         cache.get_or_queue(make_predictor(StandInSegmenter(), tmp_path), ref, 1, TARGET, "Object")
 
 
+def test_on_open_cache_keeps_brush_and_polygon_projects_on_the_same_image_apart(tmp_path):
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(tmp_path / "f.png")
+    predictor, cache, ref = make_predictor(OracleSegmenter(labels), tmp_path), AutoRegionsCache(), str(tmp_path / "f.png")
+    # Same control name and label, another mask type and Image name: another project's
+    # config, or this one's after switching from brush to polygon.
+    polygon = MaskTarget("frame", "frame", False, "mask", "polygonlabels", ("Object",))
+    for target in (TARGET, polygon):
+        deadline = time.monotonic() + 30
+        while (regions := cache.get_or_queue(predictor, ref, 1, target, "Object")) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert {(r["type"], r["to_name"]) for r in regions} == {(target.mask_type, target.image_name)}
+
+
 def test_segmenters_without_everything_mode_say_so_before_fetching(tmp_path):
     predictor = make_predictor(StandInSegmenter(), tmp_path)
     with pytest.raises(NoEverythingMode, match="no automatic"):
@@ -238,6 +255,22 @@ def test_a_task_whose_masks_are_queued_stores_no_prediction_and_gets_them_when_r
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert len(entry["result"]) == 2 and entry["model_version"].endswith("oracle")
+
+
+def test_auto_on_open_gives_a_task_without_an_image_no_prediction_and_still_answers_the_others(tmp_path):
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(tmp_path / "f.png")
+    client, body = _auto_client(tmp_path, labels), _opened([str(tmp_path / "f.png")] * 2)
+    body["tasks"][1]["data"] = {"text": "imported without an image"}
+    deadline = time.monotonic() + 30
+    while (resp := client.post("/predict", json=body)).status_code == 200 and resp.get_json()["results"][0] == []:
+        assert time.monotonic() < deadline  # the first task's masks are computed meanwhile
+        time.sleep(0.05)
+    assert resp.status_code == 200, resp.get_json()
+    first, second = resp.get_json()["results"]
+    assert len(first["result"]) == 2 and second == []
 
 
 # -- SAM with random weights ----------------------------------------------------------------

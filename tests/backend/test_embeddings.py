@@ -113,3 +113,11 @@ def test_an_unreadable_redis_entry_is_a_miss_and_computed_again(redis_server, st
     cache = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
     assert cache.get_or_compute("frame", lambda: _emb(value=2.0)).tensors["level0"][0] == 2.0
     assert cache.encoder_runs == 1
+
+
+@pytest.mark.redis
+def test_a_redis_entry_cut_after_its_header_is_a_miss_not_an_error(redis_server):
+    cache = RedisCache(redis_server.url)
+    whole = _emb().to_bytes()
+    cache._redis.set(cache.PREFIX + "frame", whole[: whole.index(b"\n") + 1])  # no tensors after it
+    assert cache.get("frame") is None and cache.stats.misses == 1

@@ -88,7 +88,7 @@ def test_auto_prelabel_resumes_and_never_touches_human_frames(label_studio):
     assert all(len(v) == 1 for v in kept.values())
 
     second = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), Stopper())
-    assert second == {"tasks_written": 3, "skipped_human": 1, "skipped_done": 2}
+    assert second == {"tasks_written": 3, "skipped_human": 1, "skipped_done": 2, "not_labelled": []}
     for t in ids[:2]:  # resumed: what was done is not redone
         assert [p["id"] for p in own(label_studio, t, AUTO_MODEL_PREFIX)] == kept[t]
     assert predictions(label_studio, ids[2]) == []
@@ -149,6 +149,51 @@ def test_propagate_prelabel_skips_a_human_frame_without_a_mask_and_fills_the_res
     assert result == {"frames_written": 2, "propagations": 1, "not_propagated": []}
     assert all(len(own(label_studio, t, "samvid-track")) == 1 for t in full.task_ids[1:])
     assert all(predictions(label_studio, t) == [] for t in empty.task_ids)
+
+
+def test_auto_prelabel_skips_a_frame_whose_image_cannot_be_read_and_labels_the_rest(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-lost", n=4)
+    ids = clip.task_ids
+    lost = label_studio.files_root / f"p{clip.project}-prelabel-lost" / "00001.png"
+    lost.rename(lost.with_suffix(".bak"))  # frame 1's image is gone (a broken upload)
+    runner, ctx = prelabeler(label_studio), Stopper()
+    result = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), ctx)
+    assert result == {"tasks_written": 3, "skipped_human": 0, "skipped_done": 0, "not_labelled": [ids[1]]}
+    assert f"task {ids[1]} (clip 'prelabel-lost' frame 1) not labelled" in ctx.notes[0]
+    assert own(label_studio, ids[1], AUTO_MODEL_PREFIX) == []  # nothing written: not counted done
+    assert all(len(own(label_studio, t, AUTO_MODEL_PREFIX)) == 1 for t in (ids[0], *ids[2:]))
+    lost.with_suffix(".bak").rename(lost)  # fixed: the next run labels it, and only it
+    again = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), Stopper())
+    assert again == {"tasks_written": 1, "skipped_human": 0, "skipped_done": 3, "not_labelled": []}
+
+
+def test_prelabel_names_a_task_whose_frame_is_not_a_number_instead_of_crashing(label_studio):
+    project = label_studio.client().projects.create(title="prelabel strframe", label_config=BRUSH_CONFIG)
+    data = [{"image": f"/data/local-files/?d=x/{n}.png", "frame": n, "clip": "c"}
+            for n in ("frame_0001", "frame_0002")]
+    requests.post(f"{label_studio.url}/api/projects/{project.id}/import", headers=label_studio.headers,
+                  json=data, timeout=60).raise_for_status()
+    for mode in ("auto", "propagate"):
+        with pytest.raises(BadRequest, match=r"task \d+ has frame 'frame_000\d'.*index"):
+            prelabeler(label_studio).run(PrelabelRequest(project.id, mode=mode, grid=4), Stopper())
+
+
+def test_propagate_prelabel_progress_total_is_the_number_of_frames_it_fills(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-share", n=10)
+    for i in (0, 3, 6):
+        annotate(label_studio, clip.task_ids[i], clip.masks[i], region_id="walker")
+    reports: list[tuple[int, int]] = []
+
+    class Recorder(Stopper):
+        def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+            reports.append((frames_done, frames_total))
+
+    req = PrelabelRequest(clip.project, mode="propagate", engine="copy")
+    result = prelabeler(label_studio).run(req, Recorder())
+    assert result["frames_written"] == 7  # 1-2, 4-5, 7-9
+    assert {total for _, total in reports} == {7}
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and done[-1] == 7
 
 
 def test_auto_prelabel_progress_reaches_its_total_when_the_last_task_is_annotated_meanwhile(label_studio):
@@ -227,3 +272,45 @@ def test_the_command_queues_on_redis_and_follows_the_job(label_studio, redis_ser
                                                           "not_propagated": []}
     for task_id in clip.task_ids[1:]:
         assert len(own(label_studio, task_id, "samvid-track")) == 1
+
+
+@pytest.mark.redis
+def test_a_different_prelabel_request_on_the_same_project_waits_instead_of_cancelling_the_running_one(
+        label_studio, redis_server, monkeypatch):
+    """Two people pre-label one project through the queue (REDIS_URL set): the second
+    request (another range) runs after the first, it does not cancel it."""
+    import threading
+    import time
+
+    from rq import Queue, SimpleWorker
+
+    from samvid import jobs
+    from samvid.cli import main
+    from samvid.redis_jobs import QUEUE, RedisJobs
+
+    monkeypatch.setitem(jobs.RUNNERS, "prelabel", "samvid.prelabel:run_job")
+    for name, value in {"REDIS_URL": redis_server.url, "LABEL_STUDIO_URL": label_studio.url,
+                        "LABEL_STUDIO_API_KEY": label_studio.token,
+                        "SAMVID_LOCAL_ROOTS": str(label_studio.files_root)}.items():
+        monkeypatch.setenv(name, value)
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-two", n=4)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    queued = RedisJobs(redis_server.url)
+    queue = Queue(QUEUE, connection=queued.redis)
+    codes: list[int] = []
+    commands = []
+    for frames in ("0:2", "0:4"):
+        command = threading.Thread(target=lambda f=frames: codes.append(main([
+            "prelabel", "--project", str(clip.project), "--mode", "propagate", "--frames", f, "--json"])))
+        command.start()
+        commands.append(command)
+        deadline = time.monotonic() + 30
+        while queue.count < len(commands):  # queued in this order
+            assert time.monotonic() < deadline, "the command queued no job"
+            time.sleep(0.1)
+    first, second = queue.job_ids
+    SimpleWorker([queue], connection=queued.redis).work(burst=True, with_scheduler=False)
+    for command in commands:
+        command.join(30)
+    assert queued.get(first).state == "done" and queued.get(second).state == "done"
+    assert codes == [0, 0]
