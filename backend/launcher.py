@@ -7,7 +7,8 @@ Everything lives under one data dir, so a second run finds and reuses it:
     <data dir>/files/             LOCAL_FILES_DOCUMENT_ROOT; frames go to files/samvid/
     <data dir>/demo/demo.mp4      the generated demo clip
     <data dir>/logs/              one log per child process
-    <data dir>/ready.json         written when everything is up, removed on exit
+    <data dir>/ready.json         written when everything is up, removed when the children
+                                  stop (kept by a run that started none: --no-backend)
 
 Children run in their own sessions: Ctrl-C reaches ``samvid up`` only, which then stops
 the backend and Label Studio in that order, each with SIGTERM, then SIGKILL.
@@ -15,6 +16,7 @@ the backend and Label Studio in that order, each with SIGTERM, then SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -25,7 +27,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -131,8 +135,15 @@ def studio_env(layout: Layout, creds: Credentials, base: dict[str, str] | None =
 def backend_env(studio_url: str, api_key: str, files_root: Path | None,
                 base: dict[str, str] | None = None) -> dict[str, str]:
     """The backend fetches frames from Label Studio (URL + token) or reads them from
-    disk under the local-files root, and writes propagated predictions back."""
+    disk under the local-files root, and writes propagated predictions back.
+
+    REDIS_URL is left out: with it the backend queues propagation for a ``samvid worker``,
+    and ``samvid up`` starts none, so jobs would wait in Redis forever, silently. Without
+    it the backend runs them itself, as a single-machine stack should."""
     env = dict(os.environ if base is None else base)
+    if env.pop("REDIS_URL", None):
+        log.info("REDIS_URL is set but not passed to the backend: samvid up starts no "
+                 "worker, so the backend propagates itself")
     env.update(LABEL_STUDIO_URL=studio_url, LABEL_STUDIO_API_KEY=api_key)
     if files_root is not None:
         env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"] = str(files_root)
@@ -280,12 +291,26 @@ def weights_present(name: str) -> bool:
     local = Path(name).expanduser()
     if local.is_dir():
         return (local / "config.json").is_file()
+    if looks_like_a_path(name):
+        # Not a hub id either: falling back to classic would hide the typo.
+        raise ConfigError(f"--model {name}: no such folder; give the folder that holds the "
+                          "model's config.json, or a Hugging Face id such as "
+                          "facebook/sam2.1-hiera-tiny")
     from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
 
     def cached(filename: str) -> bool:
         return isinstance(try_to_load_from_cache(name, filename), str)
 
-    return cached("config.json") and cached("model.safetensors")
+    try:
+        return cached("config.json") and cached("model.safetensors")
+    except HFValidationError:  # not a hub id (``a//b``, ``a/b/c``): no weights to find
+        return False
+
+
+def looks_like_a_path(name: str) -> bool:
+    """A folder name, never a hub id (``org/name``): absolute, ``~``, ``./`` or ``../``."""
+    return name.startswith(("/", "~", "./", "../")) or name in (".", "..")
 
 
 def pick_model(requested: str) -> ModelChoice:
@@ -303,6 +328,22 @@ def pick_model(requested: str) -> ModelChoice:
 
 
 # -- the stack ----------------------------------------------------------------------------------
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP ignored inside (the main thread only may set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -358,10 +399,22 @@ class Stack:
         self.stop()
 
     def stop(self) -> None:
-        for child in reversed(self.children):  # the backend first: it talks to Label Studio
-            child.stop()
+        started = bool(self.children)
+        # A second Ctrl-C (or docker's SIGTERM after ours) must not cut this short: Label
+        # Studio, in a session of its own, would keep running and hold its port. The
+        # ExitStack stops every child even if one fails, the backend first (callbacks run
+        # last-in first-out): it talks to Label Studio.
+        with signals_ignored(), contextlib.ExitStack() as stops:
+            for child in self.children:
+                stops.callback(child.stop)
         self.children.clear()
-        self.layout.ready_file.unlink(missing_ok=True)
+        # ready.json says the URLs are up: true no longer once our children are stopped. A
+        # run that started nothing (--no-studio --no-backend: register and exit) leaves it,
+        # for the script that ran it. An OSError here (a --data-dir that cannot be created)
+        # must not hide the error that ended the run.
+        if started:
+            with contextlib.suppress(OSError):
+                self.layout.ready_file.unlink(missing_ok=True)
 
     def watch(self, poll: float = 1.0) -> Child:
         """Block until a child exits; returns it (Ctrl-C raises KeyboardInterrupt here)."""
@@ -384,7 +437,7 @@ class Stack:
             pick_model(self.o.model)
         if choice.note:
             log.warning("%s", choice.note)
-        self.layout.data_dir.mkdir(parents=True, exist_ok=True)
+        self._make_data_dir()
         self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
         if self.o.no_studio:
             assert self.o.studio_url and self.o.api_key  # checked at the top
@@ -417,6 +470,13 @@ class Stack:
         info = {k: v for k, v in asdict(ready).items() if k != "new_credentials"}
         write_ready(self.layout.ready_file, info)
         return ready
+
+    def _make_data_dir(self) -> None:
+        try:
+            self.layout.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create --data-dir {self.layout.data_dir}: "
+                              f"{exc.strerror or exc}; give a folder you can write to") from exc
 
     def _start_studio(self, creds: Credentials) -> str:
         host, port = self.o.host, self.o.port

@@ -28,6 +28,7 @@ DIRECTIONS = ("forward", "backward", "both")  # of propagation, from the human f
 AUTO_GRID_RANGE = (1, 64)  # clicks per side: 64 x 64 already costs minutes per frame
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_STUDIO_URL = "http://localhost:8080"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
 
 
 def _bool(value: str) -> bool:
@@ -193,6 +194,10 @@ class Settings:
         problem = studio_url_problem(self.label_studio_url)
         if problem:
             raise ConfigError(f"LABEL_STUDIO_URL={self.label_studio_url!r} is not usable: {problem}")
+        if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
+            # redis-py would raise a bare ValueError at the first connection, mid-start.
+            raise ConfigError(f"REDIS_URL={self.redis_url!r} (or samvid worker --redis-url) must start with "
+                              f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
         if self.max_request_bytes <= 0:
             raise ConfigError("SAMVID_MAX_REQUEST_BYTES must be a number of bytes above 0")
         if self.propagate_direction not in DIRECTIONS:

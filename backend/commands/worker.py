@@ -57,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
     worker = SimpleWorker([Queue(QUEUE, connection=jobs.redis)], connection=jobs.redis, name=args.name)
     try:
         worker.work(burst=args.burst, with_scheduler=False, logging_level="WARNING")
+    except ValueError as exc:
+        # rq refuses a name whose registration has not expired: a worker killed without a
+        # goodbye (OOM, docker kill) keeps its name for its TTL, about 7 minutes.
+        if "exists an active worker" not in str(exc):
+            raise
+        raise ConfigError(f"a worker named {args.name!r} is registered in Redis (still running, "
+                          "or killed less than ~7 min ago): pick another --name or wait") from exc
     finally:
         stop.set()
     return 0

@@ -35,6 +35,8 @@ def test_infinite_timeouts_are_a_config_error(var, value):
     ({"LABEL_STUDIO_URL": "localhost"}, "LABEL_STUDIO_URL='localhost' is not usable"),
     ({"LABEL_STUDIO_URL": "http://ls:99999"}, "LABEL_STUDIO_URL='http://ls:99999' is not usable"),
     ({"SAMVID_LOG_LEVEL": "LOUD"}, "SAMVID_LOG_LEVEL='LOUD' is not a log level; give one of DEBUG, INFO"),
+    ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' (or samvid worker --redis-url) must start with "
+                                      "redis://, rediss:// or unix:// (e.g. redis://localhost:6379/0)"),
 ], ids=lambda v: "-".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else "")
 def test_invalid_settings_are_config_errors_naming_the_variable(env, expected):
     with pytest.raises(ConfigError) as raised:
@@ -52,6 +54,11 @@ def test_the_valid_settings_still_start():
     settings = Settings.from_env({"LABEL_STUDIO_URL": "https://ls.example/studio", "SAMVID_AUTO_GRID": "32",
                                   "SAMVID_PROPAGATE_DIRECTION": "both", "SAMVID_LOG_LEVEL": "debug"})
     assert (settings.auto_grid, settings.propagate_direction) == (32, "both")
+
+
+@pytest.mark.parametrize("url", ["redis://localhost:6379/0", "rediss://:pw@redis.example:6380", "unix:///run/redis.sock"])
+def test_each_redis_url_scheme_redis_takes_is_accepted(url):
+    assert Settings.from_env({"REDIS_URL": url}).redis_url == url
 
 
 def test_the_log_level_is_applied_by_the_cli(monkeypatch):

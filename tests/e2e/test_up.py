@@ -3,14 +3,19 @@ everything, and attaching to a Label Studio that is already running."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import stat
+import time
 from pathlib import Path
 
 import pytest
 import requests
 from up_process import MODEL, Up, port_open
+
+from samvid.launcher import Child
 
 pytestmark = pytest.mark.studio
 
@@ -40,6 +45,41 @@ def test_label_studio_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path
     assert "Label Studio failed to start" in stack.output
     assert "exited with code 3" in stack.output
     assert "disk I/O error" in stack.output  # the tail of its log, right in the message
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie no one has reaped yet (an orphan in a container)."""
+    try:
+        return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+
+
+def test_a_second_interrupt_while_stopping_still_stops_label_studio_and_frees_both_ports(
+        tmp_path: Path, monkeypatch) -> None:
+    # A Label Studio that takes a second to stop, as the real one does: the second SIGTERM
+    # (an impatient Ctrl-C, docker stop's follow-up) lands while `up` waits for it.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "label-studio"
+    fake.write_text("#!/bin/sh\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stack = Up.start(tmp_path / "data", "--model", "standin")
+    pid_file = tmp_path / "data" / "logs" / "label-studio.pid"
+    deadline = time.monotonic() + 60
+    while not pid_file.is_file() and stack.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pid_file.is_file(), stack.output
+    studio_pid = int(pid_file.read_text())
+    time.sleep(0.5)  # the fake has set its trap
+    stack.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    stack.proc.send_signal(signal.SIGTERM)
+    code = stack.proc.wait(60)
+    assert gone(studio_pid), "Label Studio outlived `samvid up`"
+    assert code == 0, stack.output
+    assert not port_open(stack.port) and not port_open(stack.backend_port)
 
 
 def connections(stack: Up, project: int) -> list[tuple[int, str]]:
@@ -122,6 +162,50 @@ def test_missing_sam_weights_fall_back_to_classic_and_say_how_to_get_them(tmp_pa
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     assert pick_model(str(folder)).model == str(folder)
+
+
+def test_a_model_name_that_is_no_hub_id_falls_back_to_classic(tmp_path: Path, monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    from samvid.launcher import pick_model
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    # Not an existing folder, and the hub refuses it as an id: no weights, so classic.
+    assert pick_model("models/sam2/tiny").model == "classic"
+
+
+def test_up_propagates_even_when_REDIS_URL_is_set_in_the_environment(tmp_path: Path) -> None:
+    """With REDIS_URL the backend would queue every propagation for a `samvid worker`,
+    and `up` starts none: the backend up starts must run the jobs itself."""
+    from samvid.launcher import backend_env
+    from samvid.settings import Settings
+
+    env = backend_env("http://127.0.0.1:8080", "token", tmp_path / "files",
+                      base={"REDIS_URL": "redis://127.0.0.1:6379/0", "PATH": "/usr/bin"})
+    assert "REDIS_URL" not in env
+    assert Settings.from_env(env).redis_url == ""  # what the backend reads: embedded jobs
+    assert env["PATH"] == "/usr/bin"  # the rest of the environment is passed on
+
+
+def sleeper(tmp_path: Path, name: str) -> Child:
+    from samvid.launcher import Child
+
+    return Child.start(name, ["sleep", "60"], dict(os.environ), tmp_path / "logs" / f"{name}.log")
+
+
+def test_no_backend_registration_leaves_ready_json_with_the_project_and_tasks(tmp_path: Path) -> None:
+    """`up --no-studio --no-backend` (compose's one-shot) starts nothing and exits at once:
+    ready.json, with the project and task ids, is what it leaves for the script that ran it."""
+    from samvid.launcher import Stack, UpOptions, write_ready
+
+    with Stack(UpOptions(data_dir=tmp_path, model="standin", no_studio=True, no_backend=True)) as stack:
+        write_ready(stack.layout.ready_file, {"project_id": 7, "task_ids": [1, 2]})
+    assert json.loads((tmp_path / "ready.json").read_text()) == {"project_id": 7, "task_ids": [1, 2]}
+
+    with Stack(UpOptions(data_dir=tmp_path, model="standin")) as stack:  # this one starts a child
+        stack.children.append(sleeper(tmp_path, "backend"))
+        write_ready(stack.layout.ready_file, {"project_id": 7, "task_ids": [1, 2]})
+    assert not (tmp_path / "ready.json").exists(), "its URLs are down once its children are stopped"
 
 
 def test_credentials_are_made_once_private_and_reused(tmp_path: Path) -> None:

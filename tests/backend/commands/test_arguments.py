@@ -68,3 +68,47 @@ def test_up_with_a_video_that_is_not_there_says_so_before_starting_anything(tmp_
     assert main(["up", str(tmp_path / "missing.mp4"), "--data-dir", str(data), "--model", "classic"]) == 2
     assert "missing.mp4: no such file or folder" in capsys.readouterr().err
     assert not (data / "credentials.json").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("model", ["/models/no-such-sam", "./no-such-sam", "~/no-such-sam"])
+def test_up_with_a_model_folder_that_does_not_exist_is_a_clear_error_not_a_traceback(
+        model: str, tmp_path: Path, capsys) -> None:
+    # Not a hub id, so no fallback to classic either: that would hide the typo.
+    data = tmp_path / "data"
+    assert main(["up", "--data-dir", str(data), "--model", model]) == 2
+    err = capsys.readouterr().err
+    assert f"--model {model}: no such folder" in err and "Traceback" not in err
+    assert not data.exists()  # said before anything starts
+
+
+def test_an_uncreatable_data_dir_is_a_config_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "afile").write_text("a file, not a folder")
+    data = tmp_path / "afile" / "sub"
+    assert main(["up", "--data-dir", str(data), "--model", "standin"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot create --data-dir {data}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["serve", "--model", "standin"], ["worker"],
+                                     ["worker", "--redis-url", "localhost:6379"]])
+def test_a_redis_url_without_a_scheme_is_a_config_error_for_serve_and_worker(
+        command: list[str], monkeypatch, capsys) -> None:
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "'localhost:6379'" in err and "must start with redis://, rediss:// or unix://" in err
+
+
+def test_worker_with_a_name_already_registered_is_a_clear_error(redis_server, capsys) -> None:
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    # What a worker killed by the OOM killer leaves: its registration, until its TTL ends.
+    connection = Redis.from_url(redis_server.url)
+    SimpleWorker([Queue("other", connection=connection)], connection=connection, name="gpu0").register_birth()
+    try:
+        assert main(["worker", "--redis-url", redis_server.url, "--name", "gpu0", "--burst"]) == 2
+    finally:
+        connection.delete("rq:worker:gpu0")
+    err = capsys.readouterr().err
+    assert "a worker named 'gpu0' is registered in Redis" in err and "pick another --name or wait" in err
