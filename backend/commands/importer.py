@@ -102,6 +102,10 @@ def _options(args: argparse.Namespace) -> ImportOptions:
     if not 3 <= len(title) <= 50:  # Label Studio's limits; checked before any video is opened
         raise ConfigError(f"--project {args.project!r}: Label Studio titles are 3-50 "
                           f"characters, this one has {len(title)}")
+    if title.isdigit():  # export, propagate and prelabel take digits as a project id
+        raise ConfigError(f"--project {title!r}: a title of digits only would be read as "
+                          "a project id by the other commands (their --project takes an id or a title); "
+                          "add a letter, e.g. 'project " + title + "'")
     if args.stride < 1:
         raise VideoError(f"--stride {args.stride}: must be 1 or more")
     if args.fps is not None and not (math.isfinite(args.fps) and args.fps > 0):

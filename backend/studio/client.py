@@ -8,7 +8,9 @@ jobs share this class, so they fail alike.
 Retries: reads (``_read``: listings, gets) and raw ``request``s are tried again after
 each of ``retry_delays`` while Label Studio is unreachable or answers 5xx; a refusal
 (4xx) never is. Single writes through the SDK (create a project, tasks, a prediction)
-are not retried: a write whose answer was lost would be made twice.
+are not retried: a write whose answer was lost would be made twice. The SDK itself
+re-sends any call after a lost answer, a 5xx, 408, 409 or 429, so every write passes it
+``ONCE`` (``max_retries: 0``).
 ``replace_predictions`` retries its whole read-write-delete instead.
 
 Timeouts: one ``timeout`` per ``Studio`` (60 s unless given) for SDK and raw calls alike.
@@ -31,6 +33,7 @@ from typing import Any, TypeVar
 import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.core.request_options import RequestOptions
 
 from samvid.errors import NotFound, SamvidError, StudioError
 
@@ -39,6 +42,9 @@ T = TypeVar("T")
 
 DEFAULT_URL = "http://localhost:8080"
 TASK_BATCH = 200  # tasks per import call: ~1 s per batch on SQLite, small enough to resume
+# request_options of every SDK write: the SDK's own retries would make a write twice
+# when its answer was lost (Label Studio saved it, then a proxy answered 502).
+ONCE: RequestOptions = {"max_retries": 0}
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class Studio:
                               f"({exc.status_code}: {_brief(exc.body)})") from exc
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """One SDK call, not retried (writes)."""
+        """One SDK call, not retried here (writes pass ``request_options=ONCE``)."""
         with self._errors(what):
             return fn()
 
@@ -126,6 +132,12 @@ class Studio:
         with self._errors(what):
             reply = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=self.timeout,
                                   **kwargs)
+            if reply.is_redirect:
+                # Not followed (a redirected POST comes back a GET: the write would be
+                # lost), and not success either: its empty body would read as "no data".
+                raise StudioError(f"Label Studio at {self.url} redirects to "
+                                  f"{reply.headers.get('location') or 'another address'}: set "
+                                  "LABEL_STUDIO_URL to the address it redirects to")
             if reply.status_code >= 400:
                 raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
                                body=reply.text)
@@ -178,12 +190,13 @@ class Studio:
         if found is not None:
             return found, False
         p = self._call(f"create project {title!r} (labeling config rejected?)",
-                       lambda: self.sdk.projects.create(title=title, label_config=label_config))
+                       lambda: self.sdk.projects.create(title=title, label_config=label_config,
+                                                        request_options=ONCE))
         log.info("created project %r (id %s)", title, p.id)
         return Project(_id(p.id), title, p.label_config or label_config), True
 
     def delete_project(self, project_id: int) -> None:
-        self._call("delete the project", lambda: self.sdk.projects.delete(project_id))
+        self._call("delete the project", lambda: self.sdk.projects.delete(project_id, request_options=ONCE))
 
     # -- storage --------------------------------------------------------------------------
 
@@ -201,8 +214,8 @@ class Studio:
             f"add local-files storage {path} (it must be a subfolder of Label Studio's "
             "LOCAL_FILES_DOCUMENT_ROOT, with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true)",
             lambda: self.sdk.import_storage.local.create(
-                project=project_id, path=str(path), title="samvid frames", use_blob_urls=True
-            ),
+                project=project_id, path=str(path), title="samvid frames", use_blob_urls=True,
+                request_options=ONCE),
         )
         return _id(storage.id)
 
@@ -218,7 +231,7 @@ class Studio:
             reply: Any = self._call("create tasks", partial(
                 self.sdk.projects.import_tasks, project_id,
                 request=chunk,  # type: ignore[arg-type]  # the API takes plain task dicts; the SDK types them as its model
-                return_task_ids=True))
+                return_task_ids=True, request_options=ONCE))
             ids.extend(int(i) for i in (reply.task_ids or []))
         return ids
 
@@ -273,20 +286,30 @@ class Studio:
         for backend in self._read("list ML backends",
                                   lambda: self.sdk.ml.list(project=project_id)):
             if (backend.url or "").rstrip("/") == url:
+                if user is not None:  # auth may be new, or its password changed, since
+                    self._set_backend_auth(project_id, _id(backend.id), url, user, password or "")
                 return _id(backend.id)
-        auth: dict[str, Any] = {}
-        if user is not None:
-            auth = {"auth_method": "BASIC_AUTH", "basic_auth_user": user,
-                    "basic_auth_pass": password or ""}
+        auth = _basic_auth(user, password) if user is not None else {}
         backend = self._call(
             f"connect the ML backend at {url} (is `samvid serve` running and reachable from "
             "Label Studio?)",
             lambda: self.sdk.ml.create(project=project_id, url=url, is_interactive=True,
-                                       title=title, **auth),
+                                       title=title, request_options=ONCE, **auth),
         )
         if user is not None:
             self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
         return _id(backend.id)
+
+    def _set_backend_auth(self, project_id: int, backend_id: int, url: str, user: str,
+                          password: str) -> None:
+        """Basic auth on a connected backend and its webhook: Label Studio keeps calling it
+        with what it was connected with, and a backend that now checks auth refuses that."""
+        # ``url`` and ``project`` again: Label Studio 1.23 re-checks the backend (/health,
+        # /setup) on update and fails (500) when the update does not name them.
+        self._call(f"set basic auth on the ML backend at {url}", lambda: self.sdk.ml.update(
+            id=backend_id, url=url, project=project_id, request_options=ONCE,
+            **_basic_auth(user, password)))
+        self._authorize_webhook(project_id, f"{url}/webhook", user, password)
 
     def _authorize_webhook(self, project_id: int, url: str, user: str, password: str) -> None:
         """Label Studio's automatic ``<backend>/webhook`` carries no credentials even when
@@ -308,7 +331,8 @@ class Studio:
         if model_version is not None:
             extra["model_version"] = model_version
         p = self._call("create a prediction",
-                       lambda: self.sdk.predictions.create(task=task_id, result=result, **extra))
+                       lambda: self.sdk.predictions.create(task=task_id, result=result,
+                                                          request_options=ONCE, **extra))
         return _id(p.id)
 
     def replace_predictions(self, task_id: int, prefix: str, result: list[dict[str, Any]],
@@ -336,7 +360,7 @@ class Studio:
         self.retrying("Label Studio failed to write a prediction", _transient, once)
 
     def delete_prediction(self, prediction_id: int) -> None:
-        self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id))
+        self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id, request_options=ONCE))
 
     def list_predictions(self, task_id: int) -> list[Any]:
         return self._read("list predictions", lambda: list(self.sdk.predictions.list(task=task_id)))
@@ -364,6 +388,11 @@ def _transient(exc: SamvidError) -> bool:
     """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
     cause = exc.__cause__
     return isinstance(cause, httpx.TransportError) or getattr(cause, "status_code", 0) >= 500
+
+
+def _basic_auth(user: str, password: str | None) -> dict[str, Any]:
+    """The ML backend fields with which Label Studio calls it with basic auth."""
+    return {"auth_method": "BASIC_AUTH", "basic_auth_user": user, "basic_auth_pass": password or ""}
 
 
 def _id(value: int | None) -> int:

@@ -41,7 +41,10 @@ class LabelingConfig:
     @property
     def data_keys(self) -> list[str]:
         """Task data fields the config reads (``$image`` -> ``image``)."""
-        return sorted(set(re.findall(r'value="\$(\w+)"', self.xml)))
+        # From the parsed tree, not the text: quotes and spacing around attributes vary.
+        return sorted({match[1] for element in _parse(self.xml).iter()
+                       for attribute in ("value", "valueList")
+                       if (match := re.fullmatch(r"\$(\w+)", element.get(attribute, "")))})
 
 
 def list_configs(directory: Path = CONFIG_DIR) -> list[LabelingConfig]:
@@ -103,8 +106,15 @@ def render(xml: str, labels: Sequence[str] | None) -> str:
             ET.SubElement(control, "Label", {"value": label, "background": colours[label]})
         ET.indent(control, space="  ", level=depth[control])
     # ElementTree drops the text before the root; keep the leading comment by hand.
-    head = xml[: xml.index("<View")] if "<View" in xml else ""
-    return head + ET.tostring(root, encoding="unicode") + "\n"
+    return xml[: _root_start(xml)] + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _root_start(xml: str) -> int:
+    """Where the root <View> starts: not at a "<View" inside a comment before it (that
+    would cut the comment open and turn the whole config into one)."""
+    uncommented = re.sub(r"<!--.*?-->", lambda m: " " * len(m[0]), xml, flags=re.S)
+    found = re.search(r"<View[\s>/]", uncommented)
+    return found.start() if found else 0
 
 
 def _parse(xml: str) -> ET.Element:

@@ -250,6 +250,17 @@ def test_import_with_a_project_title_label_studio_refuses_says_so_up_front(
     assert len(err) == 1 and "Label Studio titles are 3-50 characters" in err[0], err
 
 
+def test_all_digit_project_title_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Refused: `samvid export --project 003` would read it as project id 3.
+    rc = samvid_import(tmp_path / "missing.mp4", "--project", " 003 ", "--no-backend",
+                       "--url", "http://127.0.0.1:9", "--api-key", "k")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "--project '003': a title of digits only" in err[0], err
+    assert "read as a project id" in err[0] and "'project 003'" in err[0]
+
+
 @pytest.fixture
 def studio_under_a_symlink(tmp_path_factory: pytest.TempPathFactory):
     """A second real Label Studio whose LOCAL_FILES_DOCUMENT_ROOT lies under a symlink, as

@@ -3,6 +3,9 @@ filled in; the multi-object config's per-region object id round-trips through LS
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import pytest
 
 from samvid.errors import ConfigError, StudioError
@@ -34,6 +37,28 @@ def test_labels_are_filled_in_every_control() -> None:
         assert 'value="Object"' not in block
     assert 'smart="true"' in xml and 'perRegion="true"' in xml
     assert load_config("brush").render(None) == load_config("brush").xml
+
+
+def test_data_keys_reads_single_quoted_and_spaced_attributes(tmp_path: Path) -> None:
+    path = tmp_path / "mine.xml"
+    path.write_text("<View>\n  <Image name='image' value='$image'/>\n"
+                    '  <Text name="caption" value = "$caption"/>\n'
+                    "  <Paragraphs name='p' value=\"$dialogue\" valueList='$frames'/>\n"
+                    "  <Header value='Frame $n'/>\n"  # text around a variable: not a data key
+                    "</View>\n", encoding="utf-8")
+    assert load_config(path).data_keys == ["caption", "dialogue", "frames", "image"]
+
+
+def test_render_keeps_leading_comment_that_mentions_view(tmp_path: Path) -> None:
+    path = tmp_path / "commented.xml"
+    path.write_text("<!-- my project: one <View> with an image and a brush -->\n<View>\n"
+                    '  <Image name="image" value="$image"/>\n'
+                    '  <BrushLabels name="tag" toName="image"><Label value="Object"/></BrushLabels>\n'
+                    "</View>\n", encoding="utf-8")
+    xml = load_config(path).render(["car"])
+    assert xml.startswith("<!-- my project: one <View> with an image and a brush -->\n<View>")
+    root = ET.fromstring(xml)  # the config itself, not swallowed by the comment
+    assert [label.get("value") for label in root.iter("Label")] == ["car"]
 
 
 def test_parse_labels_and_unknown_configs() -> None:

@@ -1,0 +1,118 @@
+"""The Label Studio client against the real server, reached through what stands between
+them in practice: a proxy that loses answers, an address that redirects, a backend whose
+basic auth is turned on after it was connected."""
+
+from __future__ import annotations
+
+import http.server
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from services import ServedApp, http_server
+
+from samvid.errors import StudioError
+from samvid.studio.client import Project, Studio
+from samvid.studio.importer import ImportOptions
+
+pytestmark = pytest.mark.studio
+
+# What the front answers itself instead of passing the answer on: (status, headers) or None.
+Answer = Callable[[str, str], "tuple[int, dict[str, str]] | None"]
+
+
+@contextmanager
+def front(target: str, answer: Answer, *, forward: bool = True) -> Iterator[tuple[str, list[str]]]:
+    """A server on 127.0.0.1 before ``target``: every request (``"POST /api/..."``) is
+    recorded and, if ``forward``, passed on; ``answer(method, path)`` may replace the reply."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(f"{self.command} {self.path.split('?')[0]}")
+            reply = None
+            if forward:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                reply = httpx.request(self.command, target + self.path, headers=headers, content=body, timeout=60)
+            own = answer(self.command, self.path)
+            status, headers, content = (*own, b"") if own else (reply.status_code, dict(reply.headers), reply.content)
+            self.send_response(status)
+            for k, v in headers.items():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http_server(Handler) as url:
+        yield url, seen
+
+
+@pytest.fixture
+def project(studio: Studio, options: ImportOptions) -> Project:
+    """A fresh project named after the test (Label Studio takes titles of 50 characters)."""
+    project, _ = studio.get_or_create_project(options.project[:50], options.label_config)
+    return project
+
+
+def test_sdk_write_whose_answer_is_lost_is_sent_once(studio: Studio, project: Project) -> None:
+    import_path = f"/api/projects/{project.id}/import"
+
+    def bad_gateway(method: str, path: str) -> tuple[int, dict[str, str]] | None:
+        # Label Studio saved the tasks; the proxy in between failed to pass the answer on.
+        return (502, {}) if method == "POST" and path.startswith(import_path) else None
+
+    with front(studio.url, bad_gateway) as (url, seen):
+        with pytest.raises(StudioError, match="502"):
+            Studio(url, studio.api_key).create_tasks(project.id, [{"image": f"/data/{i}.png"} for i in range(3)])
+    assert seen.count(f"POST {import_path}") == 1
+    assert len(studio.list_tasks(project.id)) == 3
+
+
+def test_raw_call_answered_with_a_redirect_is_an_error_not_an_empty_list(
+        studio: Studio, project: Project) -> None:
+    [task] = studio.create_tasks(project.id, [{"image": "/data/0.png"}])
+
+    def moved(method: str, path: str) -> tuple[int, dict[str, str]]:
+        return 301, {"Location": studio.url + path}  # as http:// -> https:// would
+
+    with front(studio.url, moved, forward=False) as (url, _):
+        redirected = Studio(url, studio.api_key)
+        expected = f"redirects to {studio.url}/api/.*set LABEL_STUDIO_URL"
+        with pytest.raises(StudioError, match=expected):
+            redirected.task_rows(project.id)
+        with pytest.raises(StudioError, match=expected):
+            redirected.replace_predictions(task, "samvid-track", [], "samvid-track:flow", 0.5, write_empty=True)
+        with pytest.raises(StudioError, match=expected):
+            redirected.check()
+    assert studio.list_predictions(task) == []
+
+
+def test_reconnecting_backend_with_credentials_sets_basic_auth_and_webhook_header(
+        studio: Studio, project: Project) -> None:
+    calls: list[tuple[str, str | None]] = []
+
+    def backend(environ, start_response):  # answers every route LS calls
+        calls.append((environ["PATH_INFO"], environ.get("HTTP_AUTHORIZATION")))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"status": "UP", "model_version": "stub"}']
+
+    with ServedApp(backend) as served:
+        first = studio.connect_backend(project.id, served.url)  # before auth was turned on
+        second = studio.connect_backend(project.id, served.url, user="u", password="p")
+        calls.clear()
+        studio.request("GET", f"/api/ml/{second}/versions", "list the backend's versions")
+    assert second == first
+    [connected] = studio.sdk.ml.list(project=project.id)
+    assert connected.auth_method == "BASIC_AUTH" and connected.basic_auth_user == "u"
+    assert calls and all(auth == "Basic dTpw" for _, auth in calls), calls  # base64("u:p")
+    hooks = studio.request("GET", "/api/webhooks/", "list", params={"project": project.id})
+    [hook] = [h for h in hooks if h["url"] == f"{served.url}/webhook"]
+    assert hook["headers"]["Authorization"] == "Basic dTpw"
