@@ -232,6 +232,43 @@ def test_the_command_says_why_a_segmenter_without_everything_mode_cannot_prelabe
     assert resp.json() == []
 
 
+def on_the_queue(ls, redis_server, monkeypatch):
+    """The environment of `samvid prelabel` with REDIS_URL set, the prelabel job kind
+    registered; returns the queue its jobs go to (an RQ worker in the test runs them)."""
+    from rq import Queue
+
+    from samvid import jobs
+    from samvid.redis_jobs import QUEUE, RedisJobs
+
+    monkeypatch.setitem(jobs.RUNNERS, "prelabel", "samvid.prelabel:run_job")
+    for name, value in {"REDIS_URL": redis_server.url, "LABEL_STUDIO_URL": ls.url,
+                        "LABEL_STUDIO_API_KEY": ls.token,
+                        "SAMVID_LOCAL_ROOTS": str(ls.files_root)}.items():
+        monkeypatch.setenv(name, value)
+    return Queue(QUEUE, connection=RedisJobs(redis_server.url).redis)
+
+
+def prelabel_in_thread(project: int, codes: list[int], *args: str):
+    """`samvid prelabel --mode propagate --json` run in a thread, its exit code into ``codes``."""
+    import threading
+
+    from samvid.cli import main
+
+    command = threading.Thread(target=lambda: codes.append(main([
+        "prelabel", "--project", str(project), "--mode", "propagate", *args, "--json"])))
+    command.start()
+    return command
+
+
+def wait_queued(queue, count: int) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while queue.count < count:
+        assert time.monotonic() < deadline, "the command queued no job"
+        time.sleep(0.1)
+
+
 @pytest.mark.redis
 def test_the_command_queues_on_redis_and_follows_the_job(label_studio, redis_server, monkeypatch,
                                                           capsys):
@@ -239,33 +276,16 @@ def test_the_command_queues_on_redis_and_follows_the_job(label_studio, redis_ser
     reports its result. The worker runs here (RQ's SimpleWorker, main thread) so that
     the test's registration of the job kind is visible to it."""
     import json
-    import threading
-    import time
 
-    from rq import Queue, SimpleWorker
+    from rq import SimpleWorker
 
-    from samvid import jobs
-    from samvid.cli import main
-    from samvid.redis_jobs import QUEUE, RedisJobs
-
-    monkeypatch.setitem(jobs.RUNNERS, "prelabel", "samvid.prelabel:run_job")
-    for name, value in {"REDIS_URL": redis_server.url, "LABEL_STUDIO_URL": label_studio.url,
-                        "LABEL_STUDIO_API_KEY": label_studio.token,
-                        "SAMVID_LOCAL_ROOTS": str(label_studio.files_root)}.items():
-        monkeypatch.setenv(name, value)
+    queue = on_the_queue(label_studio, redis_server, monkeypatch)
     clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-redis", n=4)
     annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
     codes: list[int] = []
-    command = threading.Thread(target=lambda: codes.append(main([
-        "prelabel", "--project", str(clip.project), "--mode", "propagate", "--json"])))
-    command.start()
-    connection = RedisJobs(redis_server.url).redis
-    queue = Queue(QUEUE, connection=connection)
-    deadline = time.monotonic() + 30
-    while queue.count == 0:
-        assert time.monotonic() < deadline, "the command queued no job"
-        time.sleep(0.1)
-    SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=False)
+    command = prelabel_in_thread(clip.project, codes)
+    wait_queued(queue, 1)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
     command.join(30)
     assert codes == [0]
     assert json.loads(capsys.readouterr().out) == {"frames_written": 3, "propagations": 1,
@@ -279,38 +299,22 @@ def test_a_different_prelabel_request_on_the_same_project_waits_instead_of_cance
         label_studio, redis_server, monkeypatch):
     """Two people pre-label one project through the queue (REDIS_URL set): the second
     request (another range) runs after the first, it does not cancel it."""
-    import threading
-    import time
+    from rq import SimpleWorker
 
-    from rq import Queue, SimpleWorker
+    from samvid.redis_jobs import RedisJobs
 
-    from samvid import jobs
-    from samvid.cli import main
-    from samvid.redis_jobs import QUEUE, RedisJobs
-
-    monkeypatch.setitem(jobs.RUNNERS, "prelabel", "samvid.prelabel:run_job")
-    for name, value in {"REDIS_URL": redis_server.url, "LABEL_STUDIO_URL": label_studio.url,
-                        "LABEL_STUDIO_API_KEY": label_studio.token,
-                        "SAMVID_LOCAL_ROOTS": str(label_studio.files_root)}.items():
-        monkeypatch.setenv(name, value)
+    queue = on_the_queue(label_studio, redis_server, monkeypatch)
     clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-two", n=4)
     annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
-    queued = RedisJobs(redis_server.url)
-    queue = Queue(QUEUE, connection=queued.redis)
     codes: list[int] = []
     commands = []
     for frames in ("0:2", "0:4"):
-        command = threading.Thread(target=lambda f=frames: codes.append(main([
-            "prelabel", "--project", str(clip.project), "--mode", "propagate", "--frames", f, "--json"])))
-        command.start()
-        commands.append(command)
-        deadline = time.monotonic() + 30
-        while queue.count < len(commands):  # queued in this order
-            assert time.monotonic() < deadline, "the command queued no job"
-            time.sleep(0.1)
+        commands.append(prelabel_in_thread(clip.project, codes, "--frames", frames))
+        wait_queued(queue, len(commands))  # queued in this order
     first, second = queue.job_ids
-    SimpleWorker([queue], connection=queued.redis).work(burst=True, with_scheduler=False)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
     for command in commands:
         command.join(30)
+    queued = RedisJobs(redis_server.url)
     assert queued.get(first).state == "done" and queued.get(second).state == "done"
     assert codes == [0, 0]

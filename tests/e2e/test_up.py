@@ -31,15 +31,20 @@ def test_a_taken_port_is_named_with_the_flag_to_change_it(tmp_path: Path) -> Non
     assert "--port" in stack.output
 
 
-def test_label_studio_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path,
-                                                                   monkeypatch) -> None:
+def stand_in_label_studio(tmp_path: Path, monkeypatch, script: str) -> None:
+    """A `label-studio` executable running the shell ``script``, first on PATH: for how
+    `up` handles a child that fails or is slow, not for anything Label Studio does."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "label-studio"
-    fake.write_text("#!/bin/sh\necho 'django.db.utils.OperationalError: disk I/O error'\n"
-                    "exit 3\n")
+    fake.write_text(f"#!/bin/sh\n{script}")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+def test_label_studio_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    stand_in_label_studio(tmp_path, monkeypatch,
+                          "echo 'django.db.utils.OperationalError: disk I/O error'\nexit 3\n")
     stack = Up.start(tmp_path / "data", "--model", "standin")
     assert stack.proc.wait(60) == 2
     assert "Label Studio failed to start" in stack.output
@@ -59,12 +64,7 @@ def test_a_second_interrupt_while_stopping_still_stops_label_studio_and_frees_bo
         tmp_path: Path, monkeypatch) -> None:
     # A Label Studio that takes a second to stop, as the real one does: the second SIGTERM
     # (an impatient Ctrl-C, docker stop's follow-up) lands while `up` waits for it.
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "label-studio"
-    fake.write_text("#!/bin/sh\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    stand_in_label_studio(tmp_path, monkeypatch, "trap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n")
     stack = Up.start(tmp_path / "data", "--model", "standin")
     pid_file = tmp_path / "data" / "logs" / "label-studio.pid"
     deadline = time.monotonic() + 60
