@@ -7,7 +7,6 @@ with ``--backend-url`` (its jobs, its workers), polling the job to the end.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -43,23 +42,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(tracker=args.engine)
-    project = (int(args.project) if args.project.isdigit()
-               else Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project))
-    req = PropagationRequest.from_payload({
-        "project": project, "clip": args.clip, "frame": args.from_frame,
-        "direction": args.direction, "frames": args.frames, "engine": settings.tracker,
-        "all_frames": args.all_frames, "bridge": (settings.propagate_bridge or args.bridge) and not args.no_bridge})
     bar = ProgressLine()
     if args.backend_url:
-        record = _remote(args.backend_url.rstrip("/"), req, bar, settings)
+        # The backend decides auto itself, and takes an id as it is: this machine may have
+        # no Label Studio key.
+        project = (int(args.project) if args.project.isdigit()
+                   else Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project))
+        record = _remote(args.backend_url.rstrip("/"), _request(args, settings, project, settings.tracker),
+                         bar, settings)
     else:
         from samvid.tracker.engines import start_configured
 
         # Here as in `samvid worker`: no click model is loaded, so auto tracks with
-        # SAMVID_TRACKER_MODEL when set, else flow (a backend given --backend-url decides itself).
-        req = dataclasses.replace(req, engine=start_configured(settings, None))
+        # SAMVID_TRACKER_MODEL when set, else flow. Checked before Label Studio is asked.
+        engine = start_configured(settings, None)
         studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
                         retry_delays=backoff(settings.studio_retry_seconds))
+        req = _request(args, settings, studio.project_id(args.project), engine)
         record = {"state": "done", **propagator_for(studio, settings).run(req, TerminalJob(bar, f"propagate {args.clip}"))}
     bar.close()
     if args.json:
@@ -68,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{record['state']}: {record.get('frames_written', record.get('frames_done', 0))} "
               f"frames of clip {args.clip!r} from frame {args.from_frame}")
     return 0 if record["state"] == "done" else 1
+
+
+def _request(args: argparse.Namespace, settings: Settings, project: int, engine: str) -> PropagationRequest:
+    return PropagationRequest.from_payload({
+        "project": project, "clip": args.clip, "frame": args.from_frame,
+        "direction": args.direction, "frames": args.frames, "engine": engine,
+        "all_frames": args.all_frames, "bridge": (settings.propagate_bridge or args.bridge) and not args.no_bridge})
 
 
 def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Settings) -> dict:

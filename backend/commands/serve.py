@@ -74,10 +74,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from samvid.app import create_app
+    from samvid.launcher import require_free_port
     from samvid.predictor import Predictor
     from samvid.tracker.engines import start_configured
 
     settings = settings_from(args)
+    # Before the model loads (seconds to minutes), and in samvid's words, not gunicorn's
+    # five retries and "Can't connect".
+    require_free_port(args.host, args.port, "samvid serve", "--port")
     # Load the models now: a missing model is reported at start, not at the first click.
     predictor = Predictor.from_settings(settings)
     settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))

@@ -78,7 +78,9 @@ class Studio:
             raise StudioError("no Label Studio API key: set LABEL_STUDIO_API_KEY or --api-key "
                               "(Label Studio: Account & Settings > Access Token)")
         self.api_key = key
-        self.sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout)
+        # Redirects are not followed (a redirected POST comes back a GET: the write would
+        # be lost); ``_errors`` names where it points instead.
+        self.sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout, follow_redirects=False)
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -90,6 +92,10 @@ class Studio:
             raise StudioError(f"cannot reach Label Studio at {self.url} ({type(exc).__name__}: "
                               f"{exc}); is it running? set LABEL_STUDIO_URL") from exc
         except ApiError as exc:
+            if exc.status_code is not None and 300 <= exc.status_code < 400:
+                where = (exc.headers or {}).get("location") or "another address"
+                raise StudioError(f"Label Studio at {self.url} redirects to {where}: set "
+                                  "LABEL_STUDIO_URL to the address it redirects to") from exc
             if exc.status_code == 401:
                 raise StudioError(f"Label Studio at {self.url} refused the API key (401): check "
                                   "LABEL_STUDIO_API_KEY (a legacy token needs "
@@ -132,13 +138,8 @@ class Studio:
         with self._errors(what):
             reply = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=self.timeout,
                                   **kwargs)
-            if reply.is_redirect:
-                # Not followed (a redirected POST comes back a GET: the write would be
-                # lost), and not success either: its empty body would read as "no data".
-                raise StudioError(f"Label Studio at {self.url} redirects to "
-                                  f"{reply.headers.get('location') or 'another address'}: set "
-                                  "LABEL_STUDIO_URL to the address it redirects to")
-            if reply.status_code >= 400:
+            # A redirect is not success either: its empty body would read as "no data".
+            if reply.status_code >= 300:
                 raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
                                body=reply.text)
             return reply.json() if reply.content else None
@@ -162,15 +163,14 @@ class Studio:
 
     def project_id(self, value: str) -> int:
         """A project given by id or by exact title (as the commands' --project takes it)."""
-        if value.isdigit():
-            return int(value)
-        found = self.find_project(value)
-        if found is None:
-            raise NotFound(f"no project titled {value!r} in Label Studio at {self.url}")
-        return found.id
+        return self.project(value).id
 
     def project(self, value: str | int) -> Project:
-        """A project given by id or by exact title, with its labeling config."""
+        """A project given by id or by exact title, with its labeling config.
+
+        Digits are an id first; a project titled with digits (Label Studio's UI allows it)
+        is found by its title when no project has that id.
+        """
         if not str(value).isdigit():
             found = self.find_project(str(value))
             if found is None:
@@ -180,9 +180,12 @@ class Studio:
         try:
             p = self._read(f"read project {project_id}", lambda: self.sdk.projects.get(id=project_id))
         except StudioError as exc:
-            if not_found(exc):
-                raise NotFound(f"no project {project_id} in Label Studio at {self.url}") from exc
-            raise
+            if not not_found(exc):
+                raise
+            found = self.find_project(str(value))
+            if found is None:
+                raise NotFound(f"no project with id or title {str(value)!r} in Label Studio at {self.url}") from exc
+            return found
         return Project(_id(p.id), p.title or "", p.label_config or "")
 
     def get_or_create_project(self, title: str, label_config: str) -> tuple[Project, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,18 @@ def test_serve_without_weights_exits_at_start_naming_the_fix(tmp_path):
                           env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "facebook/sam2.1-hiera-tiny" in proc.stderr and "--fallback classic" in proc.stderr
+
+
+def test_serve_on_a_port_in_use_exits_at_start_naming_the_fix(tmp_path):
+    port = free_port()
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", port))
+        held.listen()
+        proc = subprocess.run([sys.executable, "-m", "samvid.cli", "serve", "--model", "classic", "--port", str(port)],
+                              env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr and "--port" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Can't connect" not in proc.stderr
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from services import ServedApp, http_server
 
-from samvid.errors import StudioError
+from samvid.errors import NotFound, StudioError
 from samvid.studio.client import Project, Studio
 from samvid.studio.importer import ImportOptions
 
@@ -92,7 +92,23 @@ def test_raw_call_answered_with_a_redirect_is_an_error_not_an_empty_list(
             redirected.replace_predictions(task, "samvid-track", [], "samvid-track:flow", 0.5, write_empty=True)
         with pytest.raises(StudioError, match=expected):
             redirected.check()
+        with pytest.raises(StudioError, match=expected):  # an SDK write, which followed it before
+            redirected.create_tasks(project.id, [{"image": "/data/1.png"}])
+        with pytest.raises(StudioError, match=expected):  # an SDK read
+            redirected.list_predictions(task)
     assert studio.list_predictions(task) == []
+    assert len(studio.list_tasks(project.id)) == 1
+
+
+def test_project_titled_with_digits_is_found_by_title_when_no_project_has_that_id(
+        studio: Studio, options: ImportOptions) -> None:
+    # Label Studio's UI takes any title; `--project 2024` meant this project, not id 2024.
+    titled, _ = studio.get_or_create_project("987654321", options.label_config)
+    assert studio.project("987654321").id == titled.id
+    assert studio.project_id("987654321") == titled.id
+    assert studio.project(titled.id).title == "987654321"  # an id that exists is still an id
+    with pytest.raises(NotFound, match="no project with id or title '987654320'"):
+        studio.project("987654320")
 
 
 def test_reconnecting_backend_with_credentials_sets_basic_auth_and_webhook_header(
