@@ -21,7 +21,7 @@ import numpy as np
 from samvid.tracker.engine import Engine
 from samvid.tracker.frames import IMAGE_SUFFIXES, list_images
 from samvid.tracker.masks import FrameMasks, read_label_png, write_label_png
-from samvid.tracker.metrics import annotations_dir
+from samvid.tracker.metrics import annotations_dir, level_dir, sequence_folders
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,14 @@ class JpegFolder:
 
 
 def frames_dir(root: Path | str, resolution: str = "480p") -> Path:
-    """``root/JPEGImages/<resolution>`` (official DAVIS layout) or ``root/JPEGImages``."""
-    jpeg = Path(root) / "JPEGImages"
-    return jpeg / resolution if (jpeg / resolution).is_dir() else jpeg
+    """``root/JPEGImages/<resolution>`` (official DAVIS layout) or ``root/JPEGImages``;
+    FileNotFoundError naming the levels there when the official layout lacks ``resolution``."""
+    return level_dir(Path(root) / "JPEGImages", resolution)
 
 
 def sequences(root: Path | str, resolution: str = "480p") -> list[str]:
-    return sorted(p.name for p in frames_dir(root, resolution).iterdir() if p.is_dir())
+    """The sequences of a DAVIS root, by name; FileNotFoundError when it has none."""
+    return sequence_folders(frames_dir(root, resolution))
 
 
 def label_map(fm: FrameMasks) -> np.ndarray:
@@ -87,16 +88,47 @@ def masks_of(labels: np.ndarray) -> dict[int, np.ndarray]:
     return {int(o): labels == o for o in np.unique(labels) if o != 0}
 
 
+@dataclass(frozen=True)
+class Tracked:
+    """What ``track_sequence`` wrote: ``written`` masks of the sequence's ``total`` frames;
+    ``skipped`` names the frames the engine could not read (no mask written)."""
+
+    written: int
+    total: int
+    skipped: tuple[str, ...]
+
+
+def clear_masks(folder: Path) -> None:
+    """Remove the PNGs in ``folder`` (an earlier run's output): a frame this run does not
+    write must not keep an old mask that would be scored as this run's."""
+    for png in folder.glob("*.png") if folder.is_dir() else ():
+        png.unlink()
+
+
 def track_sequence(
     engine: Engine, root: Path | str, name: str, out_root: Path | str, resolution: str = "480p"
 ) -> int:
     """Track sequence ``name`` of DAVIS ``root``; write PNGs under ``out_root``. Frames written."""
+    return track_one(engine, root, name, out_root, resolution).written
+
+
+def track_one(
+    engine: Engine, root: Path | str, name: str, out_root: Path | str, resolution: str = "480p"
+) -> Tracked:
+    """Track sequence ``name`` of DAVIS ``root``; write PNGs under ``out_root`` in place of
+    any earlier ones of that sequence. What was written, of how many frames."""
     frames = JpegFolder.of(frames_dir(root, resolution) / name)
-    first_png = annotations_dir(root, resolution) / name / (frames.files[0].stem + ".png")
+    truth = annotations_dir(root, resolution) / name
+    out = Path(out_root) / "Annotations" / name
+    if out.resolve() == truth.resolve():
+        raise ValueError(f"{out} holds the ground truth of {name}: write into another folder")
+    clear_masks(out)  # first: a run that fails leaves no earlier run's masks to be scored
+    first_png = truth / (frames.files[0].stem + ".png")
     if not first_png.is_file():
         raise FileNotFoundError(f"{name}: no mask for its first frame ({first_png})")
     first = read_label_png(first_png)
-    out = Path(out_root) / "Annotations" / name
+    if not first.any():
+        raise ValueError(f"{first_png} holds no object: mark at least one object on the first frame")
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     state = engine.init_state(frames)
@@ -105,5 +137,6 @@ def track_sequence(
     for fm in engine.propagate(state, 0):
         write_label_png(out / (frames.files[fm.frame].stem + ".png"), label_map(fm))
         n += 1
-    log.info("%s: %d frames, %.1f frames/s, skipped %s", name, n, state.progress.fps, state.progress.skipped)
-    return n
+    skipped = tuple(frames.files[i].stem for i in state.progress.skipped)
+    log.info("%s: %d frames, %.1f frames/s, skipped %s", name, n, state.progress.fps, skipped)
+    return Tracked(n, len(frames), skipped)

@@ -117,10 +117,21 @@ def write_label_png(path: Path, ids: np.ndarray) -> None:
 
 def read_label_png(path: Path) -> np.ndarray:
     """uint8 (H, W) object ids of a label PNG: the palette index of a palette PNG (DAVIS),
-    the value of a grey one; other modes are converted to grey first."""
+    the value of a grey one. A 1-bit PNG reads 0/1 and a 16-bit one its values, as
+    ``numpy.array(Image.open(path))`` and the DAVIS toolkit read them.
+
+    Raises ValueError for a colour PNG (its colours are not ids: converting them to grey
+    would turn DAVIS red into id 38) and for ids above 255 (clipping would merge objects).
+    """
     from PIL import Image
 
     with Image.open(path) as image:
-        if image.mode not in ("P", "L"):
-            image = image.convert("L")
-        return np.array(image, dtype=np.uint8)
+        mode = image.mode
+        ids = np.array(image)
+    if ids.ndim != 2 or not (ids.dtype == bool or np.issubdtype(ids.dtype, np.integer)):
+        raise ValueError(f"{path}: a colour label PNG (mode {mode}) holds colours, not object ids: "
+                         "save it as a palette or greyscale PNG (pixel value = object id)")
+    if ids.size and (ids.min() < 0 or ids.max() > 255):
+        raise ValueError(f"{path}: object ids up to {ids.max()}, but a label PNG holds 0-255: "
+                         "renumber the objects 1-255")
+    return ids.astype(np.uint8)

@@ -14,8 +14,9 @@ dataset mean is over all objects of all sequences (the DAVIS convention).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -92,6 +93,14 @@ class ObjectScore:
 class SequenceScore:
     name: str
     objects: tuple[ObjectScore, ...]
+    # The scored frames with no predicted file (``evaluate_folders``): scored as empty, so a
+    # partial output reads as lost frames; the count lets the caller say so.
+    missing: int = 0
+
+    @property
+    def n_frames(self) -> int:
+        """Frames scored (every object is scored on the same frames)."""
+        return max((o.n_frames for o in self.objects), default=0)
 
     @property
     def scored(self) -> tuple[ObjectScore, ...]:
@@ -151,36 +160,98 @@ def score_sequence(
     return SequenceScore(name, objects)
 
 
+LEVEL = re.compile(r"\d+p")  # a resolution level of the official layout: 480p, 1080p
+
+
+def resolution_levels(folder: Path) -> list[str]:
+    """The resolution levels (``480p``, ``1080p``) ``folder`` holds: [] in the flat layout."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and LEVEL.fullmatch(p.name))
+
+
+def level_dir(folder: Path, resolution: str) -> Path:
+    """``folder/<resolution>`` in the official layout, ``folder`` itself in the flat one.
+
+    Raises FileNotFoundError naming the levels there when ``folder`` has levels but not
+    this one: read as the flat layout, ``480p`` would be taken for a sequence.
+    """
+    if (folder / resolution).is_dir():
+        return folder / resolution
+    levels = resolution_levels(folder)
+    if levels:
+        raise FileNotFoundError(f"{folder} has no {resolution} level, only {', '.join(levels)}: "
+                                "choose one of those")
+    return folder
+
+
 def annotations_dir(root: Path | str, resolution: str = "480p") -> Path:
     """Where a root's mask sequences are: ``root/Annotations/<resolution>`` (the official
-    DAVIS layout), ``root/Annotations`` (the flat one), or ``root`` itself."""
+    DAVIS layout), ``root/Annotations`` (the flat one), or ``root`` itself (an
+    ``Annotations`` folder given as the root)."""
     root = Path(root)
     ann = root / "Annotations"
-    if (ann / resolution).is_dir():
-        return ann / resolution
-    return ann if ann.is_dir() else root
+    return level_dir(ann if ann.is_dir() else root, resolution)
+
+
+def sequence_folders(folder: Path) -> list[str]:
+    """The sequence folders under ``folder``, by name. Raises FileNotFoundError when there
+    are none: nothing to score is a wrong folder, not a result."""
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if not names:
+        raise FileNotFoundError(f"no sequence folders in {folder}: "
+                                f"put each sequence's files in a folder of its own ({folder}/<seq>/)")
+    return names
 
 
 def evaluate_folders(
     pred_root: Path | str, gt_root: Path | str, sequences: Sequence[str] | None = None,
     skip_last: bool = False, resolution: str = "480p",
 ) -> list[SequenceScore]:
-    """Score every ground-truth sequence (or ``sequences``) against the predictions."""
+    """Score every ground-truth sequence (or ``sequences``) against the predictions.
+
+    Raises FileNotFoundError or ValueError for a sequence that cannot be scored as it is:
+    no ground truth, no prediction, no object in the first ground-truth frame, or
+    predictions whose ids are none of the ground truth's (another label encoding).
+    """
     gt_dir, pred_dir = annotations_dir(gt_root, resolution), annotations_dir(pred_root, resolution)
-    names = list(sequences) if sequences else sorted(p.name for p in gt_dir.iterdir() if p.is_dir())
+    names = list(sequences) if sequences else sequence_folders(gt_dir)
     scores = []
     for name in names:
         gt_files = sorted((gt_dir / name).glob("*.png"))
         if not gt_files:
             raise FileNotFoundError(f"no ground-truth PNGs in {gt_dir / name}")
         gt = [read_label_png(p) for p in gt_files]
+        if not gt[0].any():
+            # DAVIS scores the objects of the first frame: with none, there is nothing to score.
+            raise ValueError(f"the first ground-truth frame ({gt_files[0]}) holds no object, "
+                             "and the objects scored are those of the first frame: start the sequence "
+                             "at the first frame with an object")
         found = _predicted(pred_dir / name, gt_files)
         if not any(found[1:]) and len(gt_files) > 1:
             # Scored as empty, every frame would read as lost: a wrong folder, not a result.
             raise FileNotFoundError(f"no predicted mask in {pred_dir / name} for any frame of {gt_dir / name}")
-        pred = (read_label_png(f) if f is not None else np.zeros_like(g) for f, g in zip(found, gt))
-        scores.append(score_sequence(name, pred, gt, skip_last=skip_last))
+        pred = [read_label_png(f) if f is not None else np.zeros_like(g) for f, g in zip(found, gt)]
+        _check_ids(pred, gt)
+        last = len(gt) - 1 if skip_last else len(gt)
+        missing = sum(f is None for f in found[1:last])
+        scores.append(replace(score_sequence(name, pred, gt, skip_last=skip_last), missing=missing))
     return scores
+
+
+def label_ids(frames: Iterable[np.ndarray]) -> set[int]:
+    """The nonzero ids on any of ``frames``."""
+    return {int(v) for frame in frames for v in np.unique(frame) if v}
+
+
+def _check_ids(pred: Sequence[np.ndarray], gt: Sequence[np.ndarray]) -> None:
+    """Raise ValueError when the predictions hold objects but none with a ground-truth id:
+    the two are saved in different encodings (0/255 grey against palette index 1, say),
+    and every frame would score 0 as if the tracker had lost everything."""
+    pred_ids, gt_ids = label_ids(pred), label_ids(gt)
+    if pred_ids and not pred_ids & gt_ids:
+        raise ValueError(f"predictions hold ids {sorted(pred_ids)}, the ground truth {sorted(gt_ids)}: "
+                         "save both with the same object ids (palette or greyscale PNGs, pixel value = id)")
 
 
 def _predicted(folder: Path, gt_files: Sequence[Path]) -> list[Path | None]:

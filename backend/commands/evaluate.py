@@ -1,7 +1,10 @@
 """``samvid eval PRED GT``: DAVIS J, F and J&F per sequence and their mean.
 
 Both are DAVIS roots (or their ``Annotations`` folders). The first frame is excluded;
-the mean is over all objects of all sequences, as DAVIS reports it.
+the mean is over all objects of all sequences, as DAVIS reports it. A predicted frame
+that is missing is scored as empty and counted aloud; a sequence that cannot be scored
+(no object in its first ground-truth frame, predicted ids none of the ground truth's)
+is reported as FAILED (exit status 1).
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samvid.tracker.metrics import annotations_dir, dataset_mean, evaluate_folders
+    from samvid.tracker.metrics import annotations_dir, dataset_mean, evaluate_folders, sequence_folders
 
-    for root in (args.pred, args.gt):
-        if not annotations_dir(root, args.resolution).is_dir():
-            raise NotFound(f"{root} is not a folder of masks")
-    gt_dir = annotations_dir(args.gt, args.resolution)
-    names = args.seq or sorted(p.name for p in gt_dir.iterdir() if p.is_dir())
+    try:
+        for root in (args.pred, args.gt):
+            if not annotations_dir(root, args.resolution).is_dir():
+                raise NotFound(f"{root} is not a folder of masks")
+        names = args.seq or sequence_folders(annotations_dir(args.gt, args.resolution))
+    except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
+        raise NotFound(str(exc)) from None
     scores, failed = [], []
     for name in names:
         try:
@@ -36,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             failed.append(name)
             print(f"{name}: FAILED ({exc})")
+            continue
+        if scores[-1].missing:
+            # Scored as empty, as DAVIS does; said, so a partial output is not read as lost frames.
+            print(f"{name}: {scores[-1].missing} of {scores[-1].n_frames} scored frames have no "
+                  "predicted mask (scored as empty)")
     print(f"{'sequence':<16} {'objects':>7} {'J':>6} {'F':>6} {'J&F':>6}")
     for s in scores:
         print(f"{s.name:<16} {len(s.objects):>7} {s.j:6.3f} {s.f:6.3f} {s.jf:6.3f}")

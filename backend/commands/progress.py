@@ -10,6 +10,13 @@ import sys
 import time
 from typing import TextIO
 
+MIN_SECONDS = 0.5  # a rate over less time is noise (the first draw of a label: none at all)
+
+
+def measured_rate(done: int, seconds: float) -> float | None:
+    """``done`` per second, or None while too little time has passed to tell."""
+    return done / seconds if seconds >= MIN_SECONDS else None
+
 
 class ProgressLine:
     def __init__(self, stream: TextIO | None = None, width: int = 30, unit: str = "frames") -> None:
@@ -18,6 +25,7 @@ class ProgressLine:
         self.width, self.unit = width, unit
         self.label = ""
         self.started = time.monotonic()
+        self.done0 = 0  # ``done`` when the label changed: callers may count on across labels
         self._drawn = 0.0
 
     def update(self, label: str, done: int, total: int, rate: float | None = None) -> None:
@@ -27,16 +35,17 @@ class ProgressLine:
         if label != self.label:
             if self.label:
                 self.stream.write("\n")
-            self.label, self.started = label, now
+            self.label, self.started, self.done0 = label, now, done
         if done < total and now - self._drawn < 0.1:
             return
         self._drawn = now
         filled = self.width * min(done, total) // max(total, 1)
         if rate is None:
-            rate = done / max(now - self.started, 1e-6)
+            rate = measured_rate(done - self.done0, now - self.started)
+        shown = "--" if rate is None else f"{rate:.1f}"
         self.stream.write(
             f"\r{label[:40]:40}  [{'#' * filled}{'.' * (self.width - filled)}]  "
-            f"{done}/{total}  {rate:.1f} {self.unit}/s\033[K"
+            f"{done}/{total}  {shown} {self.unit}/s\033[K"
         )
         self.stream.flush()
 

@@ -4,7 +4,9 @@ Reads ``SRC/JPEGImages/<seq>/*.jpg`` (or ``.png``, as ``samvid export`` copies a
 imported with ``--png``) and the first mask of each sequence (``SRC/Annotations/<seq>/``, the
 first PNG), or the official layout with a resolution level
 (``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
-A sequence that fails is reported and the others still run (exit status 1).
+A sequence that fails is reported and the others still run (exit status 1). A sequence's
+earlier PNGs in OUT are removed first, so OUT holds only this run's masks; an OUT whose
+``Annotations`` is SRC's ground truth is refused.
 Synthetic input with exact ground truth: ``python bench/synthetic.py SRC``.
 """
 
@@ -13,8 +15,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from samvid.errors import NotFound, TrackingError
+from samvid.errors import BadRequest, NotFound, TrackingError
+
+if TYPE_CHECKING:
+    from samvid.tracker.davis import Tracked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,14 +37,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")
 
 
+def overlaps(a: Path, b: Path) -> bool:
+    """Whether folders ``a`` and ``b`` (resolved) are one, or one holds the other."""
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+
+def summary(name: str, tracked: Tracked, seconds: float) -> str:
+    """``seq: 3 of 4 frames in 0.2 s (15.0 frames/s); skipped 00002`` (a frame the engine could
+    not read has no mask, and eval scores it as empty)."""
+    line = (f"{name}: {tracked.written} of {tracked.total} frames in {seconds:.1f} s "
+            f"({tracked.written / max(seconds, 1e-9):.1f} frames/s)")
+    return f"{line}; skipped {', '.join(tracked.skipped)}" if tracked.skipped else line
+
+
 def run(args: argparse.Namespace) -> int:
     from samvid.settings import Settings
-    from samvid.tracker.davis import frames_dir, sequences, track_sequence
+    from samvid.tracker.davis import frames_dir, sequences, track_one
     from samvid.tracker.engines import EngineOptions, choose_engine, make_engine
+    from samvid.tracker.metrics import annotations_dir
 
-    if not frames_dir(args.src, args.resolution).is_dir():
-        raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
-    names = args.seq or sequences(args.src, args.resolution)
+    try:
+        if not frames_dir(args.src, args.resolution).is_dir():
+            raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
+        names = args.seq or sequences(args.src, args.resolution)
+        truth = annotations_dir(args.src, args.resolution)
+    except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
+        raise NotFound(str(exc)) from None
+    if overlaps(args.out / "Annotations", truth):
+        raise BadRequest(f"{args.out / 'Annotations'} would overwrite the ground truth in {truth}: "
+                         "give another OUT folder")
     # An unknown engine or a model without weights: said before any work. Engines keep no
     # state between runs, so one serves every sequence (a model is loaded once).
     settings = Settings.from_env()  # SAMVID_PRECISION, SAMVID_DEVICE, SAMVID_TRACKER_MODEL for auto/sam2
@@ -47,13 +75,12 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         t0 = time.perf_counter()
         try:
-            n = track_sequence(engine, args.src, name, args.out, args.resolution)
+            tracked = track_one(engine, args.src, name, args.out, args.resolution)
         except (OSError, ValueError, TrackingError) as exc:  # this sequence's data: the others still run
             failed.append(name)
             print(f"{name}: FAILED ({exc})")
             continue
-        dt = time.perf_counter() - t0
-        print(f"{name}: {n} frames in {dt:.1f} s ({n / dt:.1f} frames/s)")
+        print(summary(name, tracked, time.perf_counter() - t0))
     if failed:
         print(f"{len(failed)} of {len(names)} sequences failed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -87,9 +87,11 @@ def family_of(name: str) -> str:
     config = Path(name).expanduser() / "config.json"
     if config.is_file():
         try:
-            kind = str(json.loads(config.read_text()).get("model_type", kind))
+            data = json.loads(config.read_text())
         except (OSError, ValueError):
-            pass
+            data = None
+        if isinstance(data, dict):  # valid JSON of another shape is as malformed as broken JSON
+            kind = str(data.get("model_type", kind))
     if "edgetam" in kind:
         return "edgetam"
     if "sam2" in kind:

@@ -160,3 +160,13 @@ def test_weight_free_models_have_nothing_to_pull(tmp_path):
     out = samvid("pull", "classic", env=offline_env(tmp_path))
     assert out.returncode == 2 and "no weights to pull" in out.stderr
     assert folder_name("facebook/sam2.1-hiera-tiny") == "sam2.1-hiera-tiny"
+
+
+def test_models_list_ignores_a_config_that_is_not_a_json_object(tmp_path):
+    folder = tmp_path / "models" / "mine"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("[]")  # valid JSON, as malformed as broken JSON here
+    (folder / "model.safetensors").write_bytes(b"")
+    out = samvid("list", "--dir", str(tmp_path / "models"), "--json", env=offline_env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert str(folder) in {r["name"] for r in json.loads(out.stdout)}

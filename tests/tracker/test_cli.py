@@ -117,7 +117,7 @@ def test_a_sequence_whose_first_mask_is_empty_or_of_another_size_fails_alone(tmp
         write_label_png(first, bad)
         assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 1
         out = capsys.readouterr().out
-        assert "basic: FAILED" in out and "fast: 3 frames" in out
+        assert "basic: FAILED" in out and "fast: 3 of 3 frames" in out
 
 
 def test_eval_matches_frames_whatever_the_digits_of_their_names_and_refuses_a_folder_without_any(
@@ -134,3 +134,101 @@ def test_eval_matches_frames_whatever_the_digits_of_their_names_and_refuses_a_fo
         png.rename(pred / f"frame{png.name}")  # names that say no frame number
     assert main(["eval", str(tmp_path / "pred"), str(gt)]) == 1
     assert "twins: FAILED (no predicted mask" in capsys.readouterr().out
+
+
+# -- what a run cannot score or write is said, not scored as 0 or written over -------------------
+
+
+def _labels(folder, frames) -> None:
+    """``frames`` (uint8 id maps) as DAVIS palette PNGs 00000.png, 00001.png, ... in ``folder``."""
+    from samvid.tracker.masks import write_label_png
+
+    for i, ids in enumerate(frames):
+        write_label_png(folder / f"{i:05d}.png", ids)
+
+
+def _square(value: int = 1):
+    import numpy as np
+
+    ids = np.zeros((24, 32), np.uint8)
+    ids[6:18, 8:20] = value
+    return ids
+
+
+def test_eval_fails_when_predicted_ids_never_match_ground_truth_ids(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    _labels(tmp_path / "gt" / "Annotations" / "seq", [_square(1)] * 3)
+    pred = tmp_path / "pred" / "Annotations" / "seq"
+    pred.mkdir(parents=True)
+    for i in range(3):  # the same masks saved as 0/255 grey: id 255 is no ground-truth id
+        Image.fromarray(_square(255), mode="L").save(pred / f"{i:05d}.png")
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 1
+    assert "seq: FAILED (predictions hold ids [255], the ground truth [1]" in capsys.readouterr().out
+
+
+def test_eval_with_no_sequences_is_an_error(tmp_path, capsys) -> None:
+    (tmp_path / "gt" / "Annotations").mkdir(parents=True)
+    (tmp_path / "pred" / "Annotations").mkdir(parents=True)
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 2
+    assert f"no sequence folders in {tmp_path / 'gt' / 'Annotations'}" in capsys.readouterr().err
+
+
+def test_track_with_no_sequence_folders_is_an_error(tmp_path, capsys) -> None:
+    (tmp_path / "JPEGImages").mkdir()
+    (tmp_path / "JPEGImages" / "00000.jpg").write_bytes(b"")  # frames straight in JPEGImages/
+    assert main(["track", "--engine", "copy", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert f"no sequence folders in {tmp_path / 'JPEGImages'}" in capsys.readouterr().err
+
+
+def test_eval_sequence_with_empty_first_frame_fails(tmp_path, capsys) -> None:
+    import numpy as np
+
+    frames = [np.zeros((24, 32), np.uint8), _square(1), _square(1)]
+    _labels(tmp_path / "Annotations" / "seq", frames)
+    assert main(["eval", str(tmp_path), str(tmp_path)]) == 1
+    assert "seq: FAILED (the first ground-truth frame" in capsys.readouterr().out
+
+
+def test_eval_reports_frames_without_prediction(tmp_path, capsys) -> None:
+    _labels(tmp_path / "gt" / "Annotations" / "seq", [_square(1)] * 4)
+    _labels(tmp_path / "pred" / "Annotations" / "seq", [_square(1)] * 4)
+    for name in ("00002.png", "00003.png"):
+        (tmp_path / "pred" / "Annotations" / "seq" / name).unlink()
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 0
+    assert "seq: 2 of 3 scored frames have no predicted mask (scored as empty)" in capsys.readouterr().out
+
+
+def test_track_refuses_out_equal_to_src(tmp_path, capsys) -> None:
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path, (96, 170))
+    truth = {p: p.read_bytes() for p in (tmp_path / "Annotations" / "basic").glob("*.png")}
+    assert main(["track", "--engine", "copy", str(tmp_path), str(tmp_path)]) == 2
+    assert "would overwrite the ground truth" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in truth} == truth
+
+
+def test_track_rerun_leaves_no_mask_from_an_earlier_run(tmp_path) -> None:
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    stale = pred / "Annotations" / "basic" / "00007.png"  # an earlier run on a longer clip
+    _labels(stale.parent, [_square(1)] * 8)
+    assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 0
+    assert sorted(p.name for p in stale.parent.glob("*.png")) == ["00000.png", "00001.png", "00002.png"]
+
+
+def test_track_summary_names_skipped_frames(tmp_path, capsys) -> None:
+    gt = tmp_path / "gt"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 4), gt, (96, 170))
+    (gt / "JPEGImages" / "basic" / "00002.jpg").write_bytes(b"not a jpeg")
+    assert main(["track", "--engine", "copy", str(gt), str(tmp_path / "pred")]) == 0
+    out = capsys.readouterr().out
+    assert "basic: 3 of 4 frames in" in out and out.rstrip().endswith("; skipped 00002")
+
+
+def test_wrong_resolution_names_available_levels(tmp_path, capsys) -> None:
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path, (96, 170))
+    _official_layout(tmp_path)
+    assert main(["track", "--resolution", "1080p", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert "has no 1080p level, only 480p" in capsys.readouterr().err
+    assert main(["eval", "--resolution", "1080p", str(tmp_path), str(tmp_path)]) == 2
+    assert "has no 1080p level, only 480p" in capsys.readouterr().err

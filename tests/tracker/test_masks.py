@@ -68,3 +68,32 @@ def test_a_grey_label_png_is_read_as_its_values(tmp_path) -> None:
     ids = np.array([[0, 3], [3, 0]], np.uint8)
     Image.fromarray(ids, mode="L").save(tmp_path / "g.png")
     np.testing.assert_array_equal(masks.read_label_png(tmp_path / "g.png"), ids)
+
+
+def test_read_label_png_reads_1bit_png_as_0_and_1(tmp_path) -> None:
+    from PIL import Image
+
+    ids = np.array([[0, 1, 1], [0, 0, 1]], np.uint8)
+    Image.fromarray(ids.astype(bool)).convert("1").save(tmp_path / "b.png")
+    # As numpy.array(Image.open(path)) and the DAVIS toolkit read it: id 1, not 255.
+    np.testing.assert_array_equal(masks.read_label_png(tmp_path / "b.png"), ids)
+
+
+def test_read_label_png_refuses_a_colour_png_rather_than_guess_ids_from_its_colours(tmp_path) -> None:
+    from PIL import Image
+
+    red = np.zeros((2, 3, 3), np.uint8)
+    red[0, 0] = (128, 0, 0)  # DAVIS red, object 1: converted to grey it would read as id 38
+    Image.fromarray(red).save(tmp_path / "rgb.png")
+    with pytest.raises(ValueError, match=r"rgb\.png: a colour label PNG.*palette or greyscale"):
+        masks.read_label_png(tmp_path / "rgb.png")
+
+
+def test_read_label_png_reads_16bit_ids_and_rejects_ids_above_255(tmp_path) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.array([[0, 1], [200, 0]], np.uint16)).save(tmp_path / "ok.png")
+    np.testing.assert_array_equal(masks.read_label_png(tmp_path / "ok.png"), [[0, 1], [200, 0]])
+    Image.fromarray(np.array([[0, 1], [256, 300]], np.uint16)).save(tmp_path / "deep.png")
+    with pytest.raises(ValueError, match="object ids up to 300"):  # not clipped: 256 and 300 merged
+        masks.read_label_png(tmp_path / "deep.png")

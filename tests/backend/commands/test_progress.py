@@ -36,3 +36,19 @@ def test_a_foreground_job_reports_to_the_line_and_is_never_cancelled():
     job.progress(3, 3, 12.5)
     assert "propagate c" in out.getvalue() and "12.5 frames/s" in out.getvalue()
     assert job.cancelled() is False
+
+
+def test_progress_rate_counts_only_this_labels_frames(monkeypatch):
+    import samvid.commands.progress as progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    out = _Terminal()
+    line = ProgressLine(out, width=10)
+    line("export a", 1, 200)  # the first draw: no time has passed, so no rate yet
+    assert "-- frames/s" in out.getvalue()
+    clock[0] = 110.0
+    line("export b", 101, 200)  # ``done`` counts on across clips, as ``samvid export`` calls it
+    clock[0] = 119.9
+    line("export b", 200, 200)  # 99 frames of this label in 9.9 s
+    assert out.getvalue().rstrip("\n").split("\r")[-1].split()[-2] == "10.0"
