@@ -6,14 +6,16 @@ Formats, flags and the object-identity rules: docs/export.md.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import TextIO
 
 from samvid.commands.progress import ProgressLine
 from samvid.errors import BadRequest
-from samvid.export import FORMATS, Progress, export
+from samvid.export import FORMATS, Progress, Summary, export, yolo
 from samvid.export.frames import KINDS, ExportFrame, Problems
 from samvid.export.images import ImageFetcher
 from samvid.export.reader import ProjectReader
@@ -34,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-images", dest="images", action="store_false",
                         help="do not copy the frame images (annotations only)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="write into a non-empty OUT (files of an older export may remain)")
+                        help="replace a non-empty OUT: the new export takes its place once it "
+                        "has succeeded (the old folder and everything in it is removed)")
     parser.add_argument("--workers", type=int, default=4,
                         help="requests to Label Studio in flight at once (default 4)")
     parser.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL", "http://localhost:8080"),
@@ -61,15 +64,92 @@ class TerminalProgress(Progress):
         self.line.close()
 
 
+def partial_folder(out: Path) -> Path:
+    """The folder an export is written into before it takes the place of ``out``'s
+    contents: inside ``out``, so that ``out`` itself is never renamed (it may be a mount
+    point, the current folder, or under a parent this user cannot write) and moving the
+    files in is a rename on one file system."""
+    return out / f".samvid-partial-{os.getpid()}"
+
+
+def put_in_place(new: Path, out: Path) -> None:
+    """Replace ``out``'s contents with the finished export ``new`` (a folder inside it):
+    the older contents are moved aside first and removed after, so no file of them
+    outlives the new export; if a move fails, they are put back."""
+    old = out / f".samvid-old-{os.getpid()}"
+    old.mkdir()
+    aside = {new.name, old.name}
+    try:
+        for entry in list(out.iterdir()):
+            if entry.name not in aside:
+                entry.rename(old / entry.name)
+        for entry in list(new.iterdir()):
+            entry.rename(out / entry.name)
+    except OSError:
+        for entry in list(out.iterdir()):  # what came in of the new export goes again
+            if entry.name not in aside:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        for entry in list(old.iterdir()):
+            entry.rename(out / entry.name)
+        old.rmdir()
+        raise
+    new.rmdir()
+    shutil.rmtree(old)
+
+
+def write_error(exc: OSError, out: Path) -> BadRequest:
+    """One line for a file-system error: the path and what to do."""
+    path = exc.filename or out
+    if exc.errno == errno.ENOSPC:
+        advice = "free some space or export elsewhere"
+    elif exc.errno == errno.ENAMETOOLONG:
+        advice = "choose a shorter OUT path"
+    else:
+        advice = "choose an OUT folder you can write to"
+    return BadRequest(f"cannot write {path}: {exc.strerror or exc}: {advice} "
+                      f"(nothing was changed in {out})")
+
+
+def summary_lines(summary: Summary, fill: bool) -> list[str]:
+    """What the command says when it is done, after the summary line."""
+    lines = [f"{count} x {kind}: {KINDS[kind]}" for kind, count in sorted(summary.problems.items())]
+    if not summary.frames and summary.prediction_only and not fill:
+        lines.append(f"{summary.prediction_only} frames have only predictions: pass --fill to "
+                     "export samvid's (--include-predictions: any model's)")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.api_key:
         raise BadRequest("no Label Studio token: pass --api-key or set LABEL_STUDIO_API_KEY")
     studio = Studio(args.url, args.api_key)
-    if args.out.exists() and not args.out.is_dir():
-        raise BadRequest(f"{args.out} is a file: give a folder to export into")
-    # Mixing two exports in one folder leaves stale frames that look valid: refuse.
-    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
-        raise BadRequest(f"{args.out} is not empty: choose a new folder or pass --overwrite")
+    out: Path = args.out
+    partial = partial_folder(out)
+    created = not out.exists()
+    try:
+        if out.exists() and not out.is_dir():
+            raise BadRequest(f"{out} is a file: give a folder to export into")
+        # Mixing two exports in one folder leaves stale frames that look valid: refuse.
+        if out.exists() and any(out.iterdir()) and not args.overwrite:
+            raise BadRequest(f"{out} is not empty: choose a new folder or pass --overwrite")
+        summary = export_into(args, studio, partial, out)
+        created = False
+    except OSError as exc:
+        raise write_error(exc, out) from exc
+    finally:
+        # A failed export leaves nothing behind: the previous OUT is untouched.
+        shutil.rmtree(out if created else partial, ignore_errors=True)
+    log.info(
+        "exported %d frames (%d from predictions) of %d clips, %d objects, to %s",
+        summary.frames, summary.predicted_frames, summary.clips, summary.objects, out,
+    )
+    for line in summary_lines(summary, args.fill or args.include_predictions):
+        log.warning("%s", line)
+    return 0
+
+
+def export_into(args: argparse.Namespace, studio: Studio, partial: Path, out: Path) -> Summary:
+    """Export into ``partial``, then put it in ``out``'s place."""
     problems = Problems()
     reader = ProjectReader(
         studio,
@@ -80,13 +160,11 @@ def run(args: argparse.Namespace) -> int:
         problems=problems,
         workers=args.workers,
     )
+    partial.mkdir(parents=True)  # OUT too, when it is new
     writer_class, _load = FORMATS[args.fmt]
-    writer = writer_class(args.out, reader.categories, problems)
+    writer = writer_class(partial, reader.categories, problems)
+    if isinstance(writer, yolo.YoloWriter):
+        writer.root = out  # data.yaml names where the dataset will be, not the partial folder
     summary = export(reader, writer, TerminalProgress())
-    log.info(
-        "exported %d frames (%d from predictions) of %d clips, %d objects, to %s",
-        summary.frames, summary.predicted_frames, summary.clips, summary.objects, summary.path,
-    )
-    for kind, count in sorted(summary.problems.items()):
-        log.warning("%d x %s: %s", count, kind, KINDS[kind])
-    return 0
+    put_in_place(partial, out)
+    return summary

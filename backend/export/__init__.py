@@ -32,6 +32,8 @@ class Summary:
     objects: int = 0  # distinct (clip, object id)
     problems: dict[str, int] = field(default_factory=dict)
     path: Path | None = None
+    # Frames left out because they have only predictions (the reader ran without fill).
+    prediction_only: int = 0
 
 
 class Progress:
@@ -63,4 +65,5 @@ def export(reader: Any, writer: Any, progress: Progress | None = None) -> Summar
     summary.path = writer.close()
     summary.objects = len(objects)
     summary.problems = dict(reader.problems.counts())
+    summary.prediction_only = getattr(reader, "prediction_only", 0)
     return summary

@@ -8,10 +8,12 @@ Layout (what ``samvid eval``, ``samvid track`` and VOS training code read)::
     OUT/samvid.json            (classes, times, sources: see manifest.py)
 
 Files are named by the frame index, so a sparsely labelled clip's files still
-say which video frame they are. An object keeps its clip's first class
-(``frames.keep_first_labels``). One value per pixel cannot hold overlapping
-masks or ids above 255: the larger id wins an overlapped pixel and such cases are
-reported as ``lossy``.
+say which video frame they are. An object keeps one class per clip
+(``frames.keep_first_labels``). Each clip's objects are numbered 1..N in the PNGs
+in order of first appearance, as DAVIS tools expect (never 255, DAVIS's void);
+``samvid.json`` maps each value back to the project's object id (``pixel_values``).
+One value per pixel cannot hold overlapping masks or more than 254 objects: the
+larger object id wins an overlapped pixel and such cases are reported as ``lossy``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,24 @@ from samvid.export.frames import (
 from samvid.export.manifest import ManifestWriter, read_manifest
 from samvid.tracker.masks import read_label_png, write_label_png
 
+# Pixel values of objects: 0 is the background and 255 DAVIS's void (davis2017-evaluation
+# sets it to 0), so a clip holds at most 254 objects.
+MAX_OBJECTS = 254
+
+
+def pixel_value(values: dict[int, int], object_id: int) -> int | None:
+    """The PNG value of ``object_id`` in its clip, numbering the clip's objects 1..N in
+    order of first appearance (``values`` grows); None past ``MAX_OBJECTS``.
+
+    DAVIS tools take the number of objects from the largest value of the first frame,
+    so project-wide ids (3, 7) would be read as 7 objects, 5 of them empty.
+    """
+    if object_id not in values:
+        if len(values) >= MAX_OBJECTS:
+            return None
+        values[object_id] = len(values) + 1
+    return values[object_id]
+
 
 class DavisWriter:
     def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
@@ -43,29 +63,39 @@ class DavisWriter:
         self.problems = problems if problems is not None else Problems()
         self.manifest = ManifestWriter("davis", categories)
         self._first_labels: dict[tuple[str, int], str] = {}
+        self._values: dict[str, dict[int, int]] = {}  # clip -> {object id: pixel value}
 
     def add(self, frame: ExportFrame) -> None:
         frame = keep_first_labels(frame, self._first_labels, self.problems)
         where: Where = {"clip": frame.clip, "frame": frame.frame, "task_id": frame.task_id}
+        values = self._values.setdefault(frame.clip, {})
         ids = np.zeros((frame.height, frame.width), np.uint8)
-        written: list[int] = []
+        painted: list[tuple[int, int]] = []
         for i, object_id in enumerate(frame.object_ids):  # ascending: larger id wins overlap
             mask = frame.masks.masks[i]
             if not mask.any():
                 continue
-            if object_id > 255:
-                self.problems.add("lossy", f"object id {object_id} does not fit a palette PNG "
-                                  "(1..255): object left out", **where)
+            value = pixel_value(values, object_id)
+            if value is None:
+                self.problems.add("lossy", f"object {object_id} is the clip's object number "
+                                  f"{MAX_OBJECTS + 1} or later: a palette PNG holds {MAX_OBJECTS} "
+                                  "(255 is DAVIS's void): object left out", **where)
                 continue
             overlap = int((mask & (ids > 0)).sum())
             if overlap:
                 self.problems.add("lossy", f"object {object_id} overlaps another object on "
                                   f"{overlap} pixels: the larger id keeps them", **where)
-            ids[mask] = object_id
-            written.append(object_id)
+            ids[mask] = value
+            painted.append((object_id, value))
+        # The manifest lists what the PNG holds: an object painted over entirely is not there.
+        present = set(np.unique(ids).tolist())
+        written = [o for o, v in painted if v in present]
+        for object_id in sorted({o for o, _ in painted} - set(written)):
+            self.problems.add("lossy", f"object {object_id} is wholly covered by larger ids: "
+                              "not on this frame's PNG", **where)
         write_label_png(self.out / "Annotations" / frame_file(frame.clip, frame.frame, ".png"), ids)
         image = save_image(frame, self.out / "JPEGImages")
-        self.manifest.add(frame, image, written)
+        self.manifest.add(frame, image, written, pixel_values=values)
 
     def close(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -82,11 +112,14 @@ def load(out: Path) -> Iterator[ExportFrame]:
     manifest = read_manifest(out)
     for clip in sorted(manifest["clips"], key=lambda c: c["clip"]):
         objects = {int(k): v for k, v in clip["objects"].items()}
+        # Exports before renumbering have no pixel_values: there the value is the object id.
+        object_of = {int(k): int(v) for k, v in clip.get("pixel_values", {}).items()}
         for entry in clip["frames"]:
             ids = read_label_png(exported_file(out / "Annotations" / clip["folder"], entry["frame"], ".png"))
             present = [int(v) for v in np.unique(ids) if v]
             height, width = ids.shape
-            masks = frame_masks(entry["frame"], height, width, [(o, ids == o, 1.0) for o in present])
+            masks = frame_masks(entry["frame"], height, width,
+                                [(object_of.get(v, v), ids == v, 1.0) for v in present])
             yield ExportFrame(
                 clip=clip["clip"], frame=entry["frame"], masks=masks,
                 labels=tuple(objects[o] for o in masks.object_ids),

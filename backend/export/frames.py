@@ -104,16 +104,22 @@ def frame_masks(
     )
 
 
+# Longest folder name kept as it is: file systems allow 255 bytes, and a shorter cut
+# leaves room for the hash and for tools that add a suffix.
+MAX_STEM = 100
+
+
 def file_stem(clip: str) -> str:
     """A clip id made safe as one folder name (clip ids are free text).
 
-    A safe id is kept as it is; any other gets a hash of the id appended, so two
-    ids that differ only in unsafe characters never share a folder.
+    A safe id up to ``MAX_STEM`` characters is kept as it is; any other is cut there
+    and gets a hash of the whole id appended, so two ids that differ only in unsafe
+    characters, or after the cut, never share a folder.
     """
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", clip).strip("._")
-    if stem == clip:
+    if stem == clip and len(stem) <= MAX_STEM:
         return stem
-    return f"{stem or 'clip'}-{hashlib.sha1(clip.encode()).hexdigest()[:8]}"
+    return f"{stem[:MAX_STEM] or 'clip'}-{hashlib.sha1(clip.encode()).hexdigest()[:8]}"
 
 
 # Digits of a frame file name, as ``samvid import`` names its frames: a 4-hour video (the
@@ -181,12 +187,17 @@ class Problem:
 KINDS = {
     "missing_image": "task has no image, or the image could not be read: frame skipped",
     "unknown_label": "region label is not a class of the config: region skipped",
-    "size_mismatch": "mask size differs from the image: region skipped",
-    "duplicate_object_id": "two regions claim one object id on a frame: later region skipped",
+    "size_mismatch": "mask size differs from the image (region skipped), or a frame's size from "
+    "its video's in YouTube-VIS (frame skipped)",
+    "duplicate_object_id": "two regions of different classes claim one object id on a frame: "
+    "later region skipped",
     "bad_region": "region could not be decoded: region skipped",
-    "bad_task": "task lacks clip or frame, or another task of its frame is kept: task skipped",
+    "bad_task": "task lacks clip or an integer frame, or another task of its frame is kept: "
+    "task skipped",
+    "bad_time": "task's time is not a number: frame exported without a time",
     "lossy": "the format cannot hold the mask exactly (overlap, parts, holes, too thin, id range)",
-    "label_changed": "an object changes class within a clip: first class kept",
+    "label_changed": "an object changes class within a clip: its class on its latest "
+    "annotated frame is kept",
 }
 
 
@@ -237,6 +248,8 @@ def keep_first_labels(
     A YouTube-VIS object and a DAVIS manifest entry hold one class per object, so every
     writer passes its frames through here: COCO's ``track_id`` and YOLO's lines then agree
     with them. ``first`` maps (clip, object id) to that class and is filled as frames come.
+    Frames from ``ProjectReader`` already carry each object's one class (its latest
+    annotated label, ``identity.py``), so this only guards frames built by other means.
     """
     labels = []
     for object_id, label in zip(frame.object_ids, frame.labels):

@@ -5,12 +5,21 @@ A region's object id is, in order of precedence:
 1. the per-region ``Number`` of the multi-object config (default name
    ``object_id``): a result ``{"id": <region id>, "type": "number",
    "from_name": "object_id", "value": {"number": 3}}`` sharing the region's id;
-2. ``meta.object_id`` of the region (samvid's own predictions carry it);
-3. otherwise one id per (label, region id) within the clip, numbered after the
-   largest explicit id of the clip in order of first appearance. Label Studio
-   keeps a region's id when a prediction is accepted, so objects that samvid
-   propagated keep one id; regions drawn by hand on each frame get a new
+2. ``meta.object_id`` of the region, where a tool wrote one (samvid's own
+   predictions do not: they keep the region id and copy the object-id number);
+3. otherwise one id per region id within the clip, numbered after the largest
+   explicit id of the clip in order of first appearance. Label Studio keeps a
+   region's id when a prediction is accepted, and propagation keys an object on
+   its region id alone, so an object that samvid propagated keeps one id, also
+   across a class correction; regions drawn by hand on each frame get a new
    object each (nothing else says they are the same object).
+
+Regions of one frame with the same id and the same label are one object drawn in
+parts (around an occluder), as propagation tracks them: their masks are united.
+
+An object has one class per clip: its label on its latest human-annotated frame
+(else on its latest frame), the annotator's latest word; frames where it has
+another label are reported as ``label_changed``.
 
 Ids are resolved over a whole clip before any mask is decoded, so a fallback id
 never collides with an explicit id that appears later in the clip.
@@ -144,23 +153,54 @@ def parse_regions(
 
 
 class ClipRegions:
-    """Object ids for every region of one clip (see the module docstring)."""
+    """Object ids and classes for every region of one clip (see the module docstring).
 
-    def __init__(self, frames: list[list[Region]]) -> None:
+    ``human[i]`` says whether ``frames[i]`` is a human annotation (rather than a
+    prediction); without it every frame counts as one.
+    """
+
+    def __init__(self, frames: list[list[Region]], human: list[bool] | None = None) -> None:
         explicit = [r.explicit_id for regions in frames for r in regions if r.explicit_id]
         next_id = max(explicit, default=0) + 1
-        self._fallback: dict[tuple[str, str], int] = {}
+        # Keyed on the region id alone, as propagation keys an object: a class
+        # correction must not split one tracked object into two.
+        self._fallback: dict[str, int] = {}
         self.size: tuple[int, int] | None = None
         for regions in frames:
             for r in regions:
                 if self.size is None:
                     self.size = (r.height, r.width)
-                key = (r.label, r.region_id)
-                if r.explicit_id is None and key not in self._fallback:
-                    self._fallback[key] = next_id
+                if r.explicit_id is None and r.region_id not in self._fallback:
+                    self._fallback[r.region_id] = next_id
                     next_id += 1
+        flags = human if human is not None else [True] * len(frames)
+        self._labels = object_labels(
+            [[(self.object_id(r), r.label) for r in regions] for regions in frames], flags)
 
     def object_id(self, region: Region) -> int:
         if region.explicit_id is not None:
             return region.explicit_id
-        return self._fallback[(region.label, region.region_id)]
+        return self._fallback[region.region_id]
+
+    def label(self, object_id: int) -> str:
+        """The object's class in this clip."""
+        return self._labels[object_id]
+
+
+def object_labels(frames: list[list[tuple[int, str]]], human: list[bool]) -> dict[int, str]:
+    """``{object id: class}`` of a clip's ``(object id, label)`` pairs per frame: the label
+    on the object's latest human frame, else on its latest frame.
+
+    Of several regions claiming one id on a frame the first counts: the export keeps it.
+    """
+    latest: dict[int, tuple[tuple[bool, int], str]] = {}
+    for position, (pairs, is_human) in enumerate(zip(frames, human)):
+        seen: set[int] = set()
+        for object_id, label in pairs:
+            if object_id in seen:
+                continue
+            seen.add(object_id)
+            rank = (is_human, position)
+            if object_id not in latest or rank > latest[object_id][0]:
+                latest[object_id] = (rank, label)
+    return {o: label for o, (_, label) in latest.items()}

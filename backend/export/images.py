@@ -22,9 +22,11 @@ from samvid.images import ImageSource
 
 log = logging.getLogger(__name__)
 
-_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/bmp": ".bmp"}
+_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/bmp": ".bmp",
+          "image/tiff": ".tif", "image/gif": ".gif"}
 # What the bytes say, trusted over the URL (an upload may be renamed).
-_MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"BM", ".bmp"))
+_MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"BM", ".bmp"),
+          (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"), (b"GIF87a", ".gif"), (b"GIF89a", ".gif"))
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,16 @@ class ImageFetcher:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             raise ImageUnavailable(f"image {url!r} is not a readable image")
-        return Image(data, _extension(url, data), int(pixels.shape[0]), int(pixels.shape[1]))
+        return Image(data, image_extension(url, data), int(pixels.shape[0]), int(pixels.shape[1]))
 
 
-def _extension(url: str, data: bytes) -> str:
+def image_extension(url: str, data: bytes = b"") -> str:
+    """The file extension of an image: what its bytes say, else its URL's, else ``.jpg``.
+
+    The bytes are copied as they are, so the name must say their real format (a TIFF
+    named .jpg is unreadable to tools that trust the name); without bytes (images not
+    copied) the task URL's own extension names the frame.
+    """
     for magic, ext in _MAGIC:
         if data.startswith(magic):
             return ext

@@ -2,11 +2,13 @@
 
 Palette PNGs and YOLO txt files carry no class names (DAVIS), no object ids
 (YOLO), no clip, time or source. The manifest keeps them, so those exports
-load back to the same ``ExportFrame``s and tie every file to its video frame::
+load back to the same ``ExportFrame``s and tie every file to its video frame.
+``object_ids`` are the project's object ids a frame's file holds; ``pixel_values``
+(DAVIS only) maps each PNG value to its object id::
 
     {"format": "davis", "categories": [{"id": 1, "name": "car"}, ...],
      "clips": [{"clip": "...", "folder": "...", "video": "...",
-                "objects": {"3": "car"},
+                "objects": {"3": "car"}, "pixel_values": {"1": 3},
                 "frames": [{"frame": 12, "time": 0.4, "source": "annotation",
                             "task_id": 7, "width": 640, "height": 480,
                             "image": "<clip>/000012.jpg", "object_ids": [3]}]}]}
@@ -29,14 +31,18 @@ class ManifestWriter:
         self.categories = categories
         self.clips: dict[str, dict[str, Any]] = {}
 
-    def add(self, frame: ExportFrame, image: str, object_ids: list[int]) -> None:
-        """Record a frame whose labels went through ``frames.keep_first_labels``."""
+    def add(self, frame: ExportFrame, image: str, object_ids: list[int],
+            pixel_values: dict[int, int] | None = None) -> None:
+        """Record a frame whose labels went through ``frames.keep_first_labels``;
+        ``pixel_values`` is the clip's ``{object id: PNG value}`` so far (DAVIS)."""
         clip = self.clips.setdefault(frame.clip, {
             "clip": frame.clip, "folder": file_stem(frame.clip), "video": frame.video,
             "objects": {}, "frames": [],
         })
         for object_id, label in zip(frame.object_ids, frame.labels):
             clip["objects"].setdefault(str(object_id), label)
+        if pixel_values is not None:
+            clip["pixel_values"] = {str(v): o for o, v in pixel_values.items()}
         clip["frames"].append({
             "frame": frame.frame, "time": frame.time, "source": frame.source,
             "task_id": frame.task_id, "width": frame.width, "height": frame.height,

@@ -15,6 +15,7 @@ left out. Object ids: see ``identity.py``.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from samvid.export.frames import (
     frame_masks,
 )
 from samvid.export.identity import ClipRegions, Region, parse_regions
-from samvid.export.images import Image, ImageFetcher, ImageUnavailable
+from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import decode_mask
@@ -93,6 +94,136 @@ def task_preference(ref: TaskRef) -> tuple[bool, bool, int]:
     return not ref.annotations, not ref.predictions, ref.task_id
 
 
+def frame_index(value: Any) -> int | None:
+    """A frame index given as an integer, an integral float or a string of digits (a CSV
+    import makes every value a string); None for anything else: 3.7 is no frame of the
+    video, and truncating it would collide with frame 3."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def frame_time(value: Any) -> float | None:
+    """A timestamp in seconds (None when absent); ValueError when it is not a finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a time")
+    time = float(value)
+    if not math.isfinite(time):  # JSON cannot hold it
+        raise ValueError("not a finite number")
+    return time
+
+
+def task_ref(task: dict[str, Any], problems: Problems) -> tuple[str, str, TaskRef] | None:
+    """``(clip, video, TaskRef)`` of a listed frame task; None, reported, when its data
+    cannot place it in a clip. A clip id may be any value but absent or empty (0 is one)."""
+    task_id = int(task["id"])
+    data = task.get("data") or {}
+    clip = next((data[k] for k in ("clip", "video") if data.get(k) not in (None, "")), None)
+    frame = frame_index(data.get("frame"))
+    if clip is None or frame is None:
+        problems.add(
+            "bad_task", "task data lacks 'clip' (or 'video') or an integer 'frame' "
+            f"(frame {data.get('frame')!r})", task_id=task_id,
+        )
+        return None
+    try:
+        time = frame_time(data.get("time"))
+    except (TypeError, ValueError):
+        problems.add("bad_time", f"time {data.get('time')!r} is not a number of seconds",
+                     clip=str(clip), frame=frame, task_id=task_id)
+        time = None
+    ref = TaskRef(task_id, frame, time, str(data.get("image", "")),
+                  task.get("total_annotations"), task.get("total_predictions"))
+    return str(clip), str(data.get("video", "")), ref
+
+
+def frame_size(
+    image: Image | None, regions: list[Region], clip_size: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """A frame's (height, width): its image's; without an image its own first region's
+    (frames of one clip may differ in size), else the clip's first region's."""
+    if image is not None:
+        return image.height, image.width
+    if regions:
+        return regions[0].height, regions[0].width
+    return clip_size
+
+
+@dataclass
+class FrameObject:
+    object_id: int
+    mask: np.ndarray
+    score: float
+    label: str
+    attributes: dict[str, Any]
+
+
+def frame_objects(
+    regions: list[Region],
+    identities: ClipRegions,
+    size: tuple[int, int],
+    problems: Problems,
+    where: Where,
+) -> list[FrameObject]:
+    """The objects of one frame's regions, masks decoded.
+
+    Regions sharing an object id and a label are one object drawn in parts, as
+    propagation tracks them (``propagation.seeds_from_result``): their masks are united,
+    the first region's score and attributes kept. Of regions sharing an id with another
+    label the first is kept and the rest reported. Each object takes its clip's class.
+    """
+    objects: dict[int, FrameObject] = {}
+    labels: dict[int, str] = {}  # the label of each object's first region on this frame
+    for region in regions:
+        object_id = identities.object_id(region)
+        if (region.height, region.width) != size:
+            problems.add(
+                "size_mismatch",
+                f"region {region.region_id} is {region.width}x{region.height}, "
+                f"the image is {size[1]}x{size[0]}",
+                **where,
+            )
+            continue
+        if object_id in objects and labels[object_id] != region.label:
+            problems.add(
+                "duplicate_object_id",
+                f"region {region.region_id} ({region.label}) and an earlier region "
+                f"({labels[object_id]}) both claim object id {object_id}",
+                **where,
+            )
+            continue
+        try:
+            mask = decode_mask(region.result)
+        except (ValueError, KeyError, TypeError) as exc:
+            # decode_brush says "brush RLE holds N pixels, but the image is WxH" when the
+            # RLE's length disagrees with the declared size; anything else is malformed.
+            kind = "size_mismatch" if "pixels" in str(exc) else "bad_region"
+            problems.add(kind, f"region {region.region_id}: {exc}", **where)
+            continue
+        if object_id in objects:
+            objects[object_id].mask = objects[object_id].mask | mask
+            continue
+        label = identities.label(object_id)
+        if label != region.label:
+            problems.add(
+                "label_changed",
+                f"object {object_id} is {region.label!r} here but {label!r} on its latest "
+                "annotated frame",
+                **where,
+            )
+        labels[object_id] = region.label
+        objects[object_id] = FrameObject(object_id, mask, region.score, label, region.attributes)
+    return list(objects.values())
+
+
 class ProjectReader:
     def __init__(
         self,
@@ -113,6 +244,9 @@ class ProjectReader:
         self.fill = fill or include_predictions
         self.problems = problems if problems is not None else Problems()
         self.workers = max(1, workers)
+        # Frames left out that have predictions (without fill): an export of a project
+        # that is only prelabelled writes nothing, and the command says to pass --fill.
+        self.prediction_only = 0
 
     @property
     def categories(self) -> list[Category]:
@@ -122,23 +256,10 @@ class ProjectReader:
         """Every clip with its frame tasks in frame order (no results fetched)."""
         clips: dict[str, ClipInfo] = {}
         for task in self.studio.task_rows(self.project.id):
-            task_id = int(task["id"])
-            data = task.get("data") or {}
-            clip = data.get("clip") or data.get("video")
-            frame = data.get("frame")
-            if not clip or not isinstance(frame, (int, float)) or isinstance(frame, bool):
-                self.problems.add(
-                    "bad_task", "task data lacks 'clip' (or 'video') or an integer 'frame'",
-                    task_id=task_id,
-                )
-                continue
-            time = data.get("time")
-            info = clips.setdefault(str(clip), ClipInfo(str(clip), str(data.get("video", ""))))
-            info.tasks.append(
-                TaskRef(task_id, int(frame), float(time) if time is not None else None,
-                        str(data.get("image", "")),
-                        task.get("total_annotations"), task.get("total_predictions"))
-            )
+            placed = task_ref(task, self.problems)
+            if placed is not None:
+                clip, video, ref = placed
+                clips.setdefault(clip, ClipInfo(clip, video)).tasks.append(ref)
         for info in clips.values():
             info.tasks.sort(key=lambda t: (t.frame, task_preference(t)))
             kept: dict[int, TaskRef] = {}
@@ -180,6 +301,7 @@ class ProjectReader:
             picks = list(pool.map(self._choose, info.tasks))
         for ref, picked in zip(info.tasks, picks):
             if picked is None:
+                self.prediction_only += bool(not self.fill and ref.predictions)
                 continue
             result, source, score = picked
             regions = parse_regions(
@@ -187,7 +309,8 @@ class ProjectReader:
                 clip=info.clip, frame=ref.frame, task_id=ref.task_id,
             )
             chosen.append((ref, regions, source))
-        identities = ClipRegions([regions for _, regions, _ in chosen])
+        identities = ClipRegions([regions for _, regions, _ in chosen],
+                                 [source == ANNOTATION for _, _, source in chosen])
         images = self._images([ref for ref, _, _ in chosen])
         for (ref, regions, source), image in zip(chosen, images):
             frame = self._decode(info, ref, regions, source, identities, image)
@@ -236,58 +359,28 @@ class ProjectReader:
         if image is None and not ref.image:
             self.problems.add("missing_image", "task has no image URL", **where)
             return None
-        size = (image.height, image.width) if image else identities.size
+        size = frame_size(image, regions, identities.size)
         if size is None:
             self.problems.add(
                 "missing_image", "frame size unknown: no image copied and no regions", **where
             )
             return None
-        objects: dict[int, tuple[np.ndarray, float]] = {}
-        labels: dict[int, str] = {}
-        attributes: dict[int, dict[str, Any]] = {}
-        for region in regions:
-            object_id = identities.object_id(region)
-            if (region.height, region.width) != size:
-                self.problems.add(
-                    "size_mismatch",
-                    f"region {region.region_id} is {region.width}x{region.height}, "
-                    f"the image is {size[1]}x{size[0]}",
-                    **where,
-                )
-                continue
-            if object_id in objects:
-                self.problems.add(
-                    "duplicate_object_id",
-                    f"region {region.region_id} ({region.label}) and an earlier region both "
-                    f"claim object id {object_id}",
-                    **where,
-                )
-                continue
-            try:
-                mask = decode_mask(region.result)
-            except (ValueError, KeyError, TypeError) as exc:
-                # decode_brush says "brush RLE holds N pixels, but the image is WxH" when the
-                # RLE's length disagrees with the declared size; anything else is malformed.
-                kind = "size_mismatch" if "pixels" in str(exc) else "bad_region"
-                self.problems.add(kind, f"region {region.region_id}: {exc}", **where)
-                continue
-            objects[object_id] = (mask, region.score)
-            labels[object_id] = region.label
-            attributes[object_id] = region.attributes
+        objects = frame_objects(regions, identities, size, self.problems, where)
         masks = frame_masks(ref.frame, size[0], size[1],
-                            [(o, m, s) for o, (m, s) in objects.items()])
+                            [(o.object_id, o.mask, o.score) for o in objects])
+        by_id = {o.object_id: o for o in objects}
         return ExportFrame(
             clip=info.clip,
             frame=ref.frame,
             masks=masks,
-            labels=tuple(labels[o] for o in masks.object_ids),
-            attributes=tuple(attributes[o] for o in masks.object_ids),
+            labels=tuple(by_id[o].label for o in masks.object_ids),
+            attributes=tuple(by_id[o].attributes for o in masks.object_ids),
             video=info.video,
             time=ref.time,
             source=source,
             task_id=ref.task_id,
             image=ref.image,
             image_bytes=image.data if image else None,
-            image_ext=image.ext if image else ".jpg",
+            # Without the bytes, the task's own file names the frame (a --png project's .png).
+            image_ext=image.ext if image else image_extension(ref.image),
         )
-

@@ -7,13 +7,13 @@ Layout (Ultralytics finds ``labels/`` beside ``images/``)::
     OUT/labels/<clip>/<frame:06d>.txt   "<class> x1 y1 x2 y2 ..." per object
     OUT/samvid.json                     (object id of each line, times: manifest.py)
 
-Class = category id - 1. Coordinates are pixel centres, ``(x + 0.5) / width``,
-the convention of ``samvid.studio.results`` whose outline and rasteriser this
-module reuses, so a polygon decodes back onto the mask it came from. A polygon is
-an outline: pixels within about one pixel of the boundary may differ, and a
-mask with holes or several parts keeps only its largest part's outline; a mask
-too thin for a polygon (a line, a pixel) is left out. Further parts, holes wider
-than the boundary band and left-out masks are reported as ``lossy``. An object
+Class = category id - 1. Coordinates are pixel corners, ``x / width`` (a polygon's
+area is its pixels', as in COCO, from which most YOLO-seg data is converted), the
+convention of ``samvid.studio.results`` whose outline and rasteriser this module
+reuses, so a polygon decodes back onto the mask it came from. A polygon is an
+outline: pixels within about one pixel of the boundary may differ, and a mask with
+holes or several parts keeps only its largest part's outline. Further parts and
+holes wider than the boundary band are reported as ``lossy``. An object
 keeps its clip's first class (``frames.keep_first_labels``).
 """
 
@@ -46,7 +46,7 @@ def polygon_of(mask: np.ndarray) -> np.ndarray:
     """(N, 2) normalised outline of the mask's largest part; empty if it has none."""
     height, width = mask.shape
     points = mask_to_polygon(mask)
-    return (points + 0.5) / [width, height] if len(points) >= 3 else np.zeros((0, 2))
+    return points / [width, height] if len(points) >= 3 else np.zeros((0, 2))
 
 
 def mask_of(polygon: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -95,6 +95,9 @@ class YoloWriter:
         self.problems = problems if problems is not None else Problems()
         self._class = {c.name: c.id - 1 for c in categories}
         self.manifest = ManifestWriter("yolo", categories)
+        # Where the dataset will live, data.yaml's ``path``: the command writes into a
+        # temporary sibling of OUT and renames it, and sets this to OUT.
+        self.root = self.out
         self._first_labels: dict[tuple[str, int], str] = {}
 
     def add(self, frame: ExportFrame) -> None:
@@ -122,7 +125,7 @@ class YoloWriter:
     def close(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
         data = {
-            "path": str(self.out.resolve()),
+            "path": str(Path(self.root).resolve()),
             "train": "images",
             "val": "images",
             "nc": len(self.categories),

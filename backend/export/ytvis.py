@@ -12,8 +12,9 @@ file name, ``null`` where the object is absent; ``attributes`` likewise holds
 the object's per-region attributes on each frame (``{control name: value}``,
 ``{}`` where it is present without any, ``null`` where it is absent). ``object_id`` is samvid's object
 id (the COCO export's ``track_id``). Each video lists the category ids of its
-objects (``categories``). An object keeps its clip's first class
-(``frames.keep_first_labels``).
+objects (``categories``). An object keeps one class per clip
+(``frames.keep_first_labels``). A video has one size, its first frame's: a frame
+of another size is reported (``size_mismatch``) and left out.
 
 Only the current clip's compressed RLE is held until it ends.
 """
@@ -53,7 +54,6 @@ class YtvisWriter:
         self._first_labels: dict[tuple[str, int], str] = {}
 
     def add(self, frame: ExportFrame) -> None:
-        frame = keep_first_labels(frame, self._first_labels, self.problems)
         if self._clip is None or self._clip["name"] != frame.clip:
             self._end_clip()
             self._clip = {
@@ -62,6 +62,16 @@ class YtvisWriter:
                 "file_names": [], "frames": [], "times": [], "sources": [],
             }
         clip = self._clip
+        if (frame.width, frame.height) != (clip["width"], clip["height"]):
+            # A YouTube-VIS video has one size; a frame of another would be read at the wrong one.
+            self.problems.add(
+                "size_mismatch",
+                f"the frame is {frame.width}x{frame.height}, its video {clip['width']}x"
+                f"{clip['height']} (its first frame's): frame left out",
+                clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
+            )
+            return
+        frame = keep_first_labels(frame, self._first_labels, self.problems)
         position = clip["length"]
         clip["length"] += 1
         clip["file_names"].append(save_image(frame, self.out / "JPEGImages"))

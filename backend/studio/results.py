@@ -1,8 +1,15 @@
 """Masks <-> Label Studio result JSON (brush RLE and polygons).
 
-Polygon points are percentages of the image size with pixel centres at
-``(i + 0.5) / size * 100``; decoding a polygon this module wrote gives back the
-same pixels for simple shapes. Brush masks use the SDK's RLE codec.
+Polygon points are percentages of the image size, and a polygon is a continuous
+outline: its vertices lie on pixel *corners*, so pixel ``(x, y)`` spans
+``x .. x + 1`` and the outline of a mask runs along the outer edges of its boundary
+pixels (``x / width * 100``): a 4x4 px square has area 16, a full-image mask is
+``[0, 0] .. [100, 100]``. Decoding counts a pixel in when its centre
+``(x + 0.5, y + 0.5)`` is inside the polygon, so mask -> polygon -> mask gives back the
+same pixels for axis-aligned shapes and differs at most along the boundary where the
+outline is simplified (``approxPolyDP``, 0.7 px). Label Studio polygons have no holes
+and no parts: a mask in several parts becomes one polygon per part (``mask_regions``).
+Brush masks use the SDK's RLE codec.
 """
 
 from __future__ import annotations
@@ -67,18 +74,121 @@ def brush_result(
     return result
 
 
-def mask_to_polygon(mask: np.ndarray, tolerance: float = 0.7) -> np.ndarray:
-    """Outline of the largest connected region as (N, 2) pixel-centre coordinates (x, y).
+MIN_PART_FRACTION = 0.01  # a part smaller than this share of the largest is a speck: dropped
+PART_SEPARATOR = "~"  # the region id of a further part: "<object's region id>~<n>"
 
-    Label Studio polygons have no holes, so holes inside the region are filled:
-    the polygon is the outer boundary. An empty mask gives an empty array.
+
+def _outline_corners(contour: np.ndarray) -> np.ndarray:
+    """A contour of the 2x (nearest) upscaled mask as pixel-corner coordinates of the mask.
+
+    Upscaled, a pixel ``x`` covers columns ``2x`` and ``2x + 1``: a left (top) edge runs
+    through an even column, a right (bottom) edge through an odd one, and ``ceil(u / 2)``
+    maps both onto the corner line they stand for (``x`` and ``x + 1``), at concave
+    corners as well. Repeated points (two upscaled steps on one corner) are dropped.
     """
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        return np.zeros((0, 2), np.float64)
-    largest = max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
-    simplified = cv2.approxPolyDP(largest, tolerance, closed=True)
-    return simplified.reshape(-1, 2).astype(np.float64)
+    corners = (contour.reshape(-1, 2) + 1) // 2
+    keep = np.any(corners != np.roll(corners, 1, axis=0), axis=1)
+    if not keep.any():  # cannot happen for a non-empty part; keep one point
+        keep[0] = True
+    return corners[keep]
+
+
+def _shoelace(points: np.ndarray) -> float:
+    x, y = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def mask_to_polygons(
+    mask: np.ndarray, tolerance: float = 0.7, min_part: float = MIN_PART_FRACTION
+) -> list[np.ndarray]:
+    """Outlines of the mask's parts, largest first, each an (N, 2) float array of
+    pixel-corner coordinates (x, y).
+
+    A part is an 8-connected piece of the mask (as ``cv2.findContours`` separates them).
+    Label Studio polygons have no holes, so holes inside a part are filled: its polygon
+    is its outer boundary. Parts whose outline encloses less than ``min_part`` of the
+    largest part's area are dropped as specks; the largest part is always kept. An empty
+    mask gives an empty list.
+    """
+    m = np.ascontiguousarray(mask, dtype=np.uint8)
+    if not m.any():
+        return []
+    big = cv2.resize(m, (m.shape[1] * 2, m.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    contours, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outlines = [_outline_corners(c) for c in contours]
+    areas = [_shoelace(o) for o in outlines]
+    order = sorted(range(len(outlines)), key=lambda i: (-areas[i], -len(outlines[i]), i))
+    largest = areas[order[0]]
+    polygons = []
+    for rank, i in enumerate(order):
+        if rank and areas[i] < min_part * largest:
+            continue
+        curve = outlines[i].reshape(-1, 1, 2).astype(np.float32)
+        simplified = cv2.approxPolyDP(curve, tolerance, closed=True).reshape(-1, 2)
+        if len(simplified) < 3:  # a simplification that collapsed (not for corner outlines)
+            simplified = outlines[i]
+        if len(simplified) >= 3:
+            polygons.append(simplified.astype(np.float64))
+    return polygons
+
+
+def mask_to_polygon(mask: np.ndarray, tolerance: float = 0.7) -> np.ndarray:
+    """Outline of the largest part of the mask as (N, 2) pixel-corner coordinates (x, y)
+    (``mask_to_polygons``' first); an empty mask gives an empty array."""
+    polygons = mask_to_polygons(mask, tolerance)
+    return polygons[0] if polygons else np.zeros((0, 2), np.float64)
+
+
+def part_region_id(region_id: str, part: int) -> str:
+    """Region id of part ``part`` (0 = the largest) of the object whose region id is
+    ``region_id``: the largest part keeps the object's id, further parts get
+    ``<id>~<part + 1>``, so every region of one annotation has an id of its own."""
+    return region_id if part == 0 else f"{region_id}{PART_SEPARATOR}{part + 1}"
+
+
+def object_region_id(region_id: str) -> str:
+    """The object's region id of a part's region id (``part_region_id``'s inverse)."""
+    base, sep, number = str(region_id).rpartition(PART_SEPARATOR)
+    return base if sep and base and number.isdigit() else str(region_id)
+
+
+def _polygon(points: np.ndarray, base: Result, labels: list[str], score: float | None) -> Result:
+    width, height = base["original_width"], base["original_height"]
+    result = dict(base)
+    percent = [
+        [round(float(x) / width * 100, 4), round(float(y) / height * 100, 4)] for x, y in points
+    ]
+    result["value"] = {"points": percent, "closed": True, "polygonlabels": list(labels)}
+    if score is not None:
+        result["score"] = float(score)
+    return result
+
+
+def polygon_results(
+    mask: np.ndarray,
+    *,
+    from_name: str,
+    to_name: str,
+    labels: list[str],
+    region_id: str | None = None,
+    item_index: int | None = None,
+    score: float | None = None,
+) -> list[Result]:
+    """One ``polygonlabels`` region per part of the mask (``mask_to_polygons``), largest
+    first, all with the same label, ``item_index`` and score; empty for an empty mask.
+
+    The largest part has ``region_id`` (a new one if None); a further part has
+    ``part_region_id(region_id, k)``, so ``object_region_id`` of any of them is the
+    object's region id.
+    """
+    height, width = mask.shape
+    base_id = region_id or new_region_id()
+    results = []
+    for k, points in enumerate(mask_to_polygons(mask)):
+        base = _base("polygonlabels", from_name, to_name, width, height,
+                     part_region_id(base_id, k), item_index)
+        results.append(_polygon(points, base, labels, score))
+    return results
 
 
 def polygon_result(
@@ -91,20 +201,36 @@ def polygon_result(
     item_index: int | None = None,
     score: float | None = None,
 ) -> Result | None:
-    """A ``polygonlabels`` region for the largest part of the mask, or None if it is empty."""
+    """A ``polygonlabels`` region for the largest part of the mask, or None if it is empty
+    (``polygon_results`` gives every part)."""
     height, width = mask.shape
     points = mask_to_polygon(mask)
     if len(points) < 3:
         return None
-    result = _base("polygonlabels", from_name, to_name, width, height, region_id, item_index)
-    percent = [
-        [round(float(x + 0.5) / width * 100, 4), round(float(y + 0.5) / height * 100, 4)]
-        for x, y in points
-    ]
-    result["value"] = {"points": percent, "closed": True, "polygonlabels": list(labels)}
-    if score is not None:
-        result["score"] = float(score)
-    return result
+    base = _base("polygonlabels", from_name, to_name, width, height, region_id, item_index)
+    return _polygon(points, base, labels, score)
+
+
+def mask_regions(
+    mask: np.ndarray,
+    target: MaskTarget,
+    labels: list[str],
+    *,
+    region_id: str | None = None,
+    item_index: int | None = None,
+    score: float | None = None,
+) -> list[Result]:
+    """The regions a project's mask control takes for ``mask``: one brush region, or one
+    polygon per part of the mask (``polygon_results``), as its label config says; empty
+    when there is nothing to draw (an empty mask would be an invisible region the
+    annotator could accept)."""
+    if not mask.any():
+        return []
+    kwargs = dict(from_name=target.mask_control, to_name=target.image_name, labels=labels,
+                  region_id=region_id, item_index=item_index, score=score)
+    if target.mask_type == "brushlabels":
+        return [brush_result(mask, **kwargs)]  # type: ignore[arg-type]
+    return polygon_results(mask, **kwargs)  # type: ignore[arg-type]
 
 
 def mask_region(
@@ -117,8 +243,9 @@ def mask_region(
     score: float | None = None,
 ) -> Result | None:
     """The region a project's mask control takes for ``mask``: a brush region or a
-    polygon, as its label config says; None when there is nothing to draw (an empty mask
-    would be an invisible region the annotator could accept), or a polygon nothing to outline."""
+    polygon of the mask's largest part, as its label config says; None when there is
+    nothing to draw. A polygon project's mask in several parts needs ``mask_regions``,
+    which gives every part."""
     if not mask.any():
         return None
     encode = brush_result if target.mask_type == "brushlabels" else polygon_result
@@ -138,15 +265,45 @@ def decode_brush(result: Result) -> np.ndarray:
     return flat.reshape(height, width, 4)[..., 3] > 0
 
 
+def polygon_pixels(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bool (H, W) mask of the pixels whose centres ``(x + 0.5, y + 0.5)`` lie inside a
+    polygon given in pixel units (x, y), with the nonzero winding rule (a canvas's fill).
+
+    Exact for this module's outlines, whose vertices lie on pixel corners: an edge never
+    runs through a pixel centre unless it is a simplified slanted one. A centre exactly on
+    a slanted edge counts as inside on the polygon's left side (where the winding rises).
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    mask = np.zeros((height, width), bool)
+    if len(pts) < 3 or not width or not height:
+        return mask
+    x0, y0 = pts[:, 0], pts[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    slanted = y0 != y1  # horizontal edges cross no row of centres
+    x0, y0, x1, y1 = x0[slanted], y0[slanted], x1[slanted], y1[slanted]
+    # rows whose centre y = i + 0.5 satisfies min(y0, y1) <= y < max(y0, y1)
+    first = np.clip(np.ceil(np.minimum(y0, y1) - 0.5), 0, height).astype(np.int64)
+    stop = np.clip(np.ceil(np.maximum(y0, y1) - 0.5), 0, height).astype(np.int64)
+    counts = np.maximum(stop - first, 0)
+    if not counts.sum():
+        return mask
+    edge = np.repeat(np.arange(len(counts)), counts)
+    rows = first[edge] + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    yc = rows + 0.5
+    xc = x0[edge] + (yc - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
+    # pixels right of the crossing (centre x + 0.5 >= crossing) change winding
+    start = np.clip(np.ceil(xc - 0.5), 0, width).astype(np.int64)
+    winding = np.zeros((height, width + 1), np.int64)
+    np.add.at(winding, (rows, start), np.where(y1[edge] > y0[edge], 1, -1))
+    return np.cumsum(winding[:, :width], axis=1) != 0
+
+
 def decode_polygon(result: Result) -> np.ndarray:
-    """Bool (H, W) mask of a ``polygonlabels`` result, rasterised with pixel centres."""
+    """Bool (H, W) mask of a ``polygonlabels`` result: the pixels whose centres lie inside
+    the polygon (``polygon_pixels``), the inverse of ``polygon_result`` for its parts."""
     width, height = int(result["original_width"]), int(result["original_height"])
     points = np.asarray(result["value"]["points"], dtype=np.float64).reshape(-1, 2)
-    pixels = np.rint(points / 100.0 * [width, height] - 0.5).astype(np.int32)
-    mask = np.zeros((height, width), np.uint8)
-    if len(pixels) >= 3:
-        cv2.fillPoly(mask, [pixels], 1)
-    return mask.astype(bool)
+    return polygon_pixels(points / 100.0 * [width, height], width, height)
 
 
 def decode_mask(result: Result) -> np.ndarray:

@@ -67,14 +67,61 @@ def test_davis_palette_is_the_voc_palette():
     assert colours[255].tolist() == [224, 224, 192]
 
 
-def test_davis_reports_overlap_and_ids_beyond_255(tmp_path):
+def test_davis_reports_overlap_and_keeps_large_ids_in_the_manifest(tmp_path):
     objects = {1: ("car", rect(0, 0, 30, 30)), 2: ("car", rect(20, 20, 50, 40)),
                300: ("person", disk(55, 10, 4))}
     problems = write("davis", tmp_path, [frame("c", 0, objects)])
-    assert problems.counts() == {"lossy": 2}
+    assert problems.counts() == {"lossy": 1}
     (back,) = davis.load(tmp_path)
-    assert back.object_ids == (1, 2)
+    assert back.object_ids == (1, 2, 300)
     assert back.masks.mask_of(2).sum() == 30 * 20  # the larger id keeps the overlap
+
+
+def png_values(out: Path, clip: str, index: int) -> list[int]:
+    return np.unique(masks.read_label_png(out / "Annotations" / clip / f"{index:06d}.png")).tolist()
+
+
+def test_davis_numbers_each_clips_objects_1_to_n_and_never_writes_the_void_value_255(tmp_path):
+    # DAVIS tools read 255 as void and count objects up to the first frame's largest value.
+    frames = [frame("a", 0, {255: ("car", rect(0, 0, 10, 10)), 3: ("person", disk(40, 30, 6))}),
+              frame("a", 1, {7: ("car", rect(20, 20, 30, 30)), 255: ("car", rect(0, 0, 10, 10))}),
+              frame("b", 0, {7: ("car", rect(0, 0, 10, 10))})]
+    assert not write("davis", tmp_path, frames)
+    assert png_values(tmp_path, "a", 0) == [0, 1, 2]  # 3 then 255, in order of first appearance
+    assert png_values(tmp_path, "a", 1) == [0, 2, 3]
+    assert png_values(tmp_path, "b", 0) == [0, 1]
+    back = list(davis.load(tmp_path))
+    assert [(f.clip, f.frame, f.object_ids) for f in back] == [
+        ("a", 0, (3, 255)), ("a", 1, (7, 255)), ("b", 0, (7,))]
+    assert back[0].labels == ("person", "car")
+
+
+def test_davis_manifest_lists_only_objects_the_png_holds(tmp_path):
+    covered = {1: ("car", rect(10, 10, 20, 20)), 2: ("car", rect(0, 0, 30, 30))}
+    problems = write("davis", tmp_path, [frame("c", 0, covered)])
+    assert [p.message for p in problems.items][-1] == \
+        "object 1 is wholly covered by larger ids: not on this frame's PNG"
+    manifest = json.loads((tmp_path / "samvid.json").read_text())
+    assert manifest["clips"][0]["frames"][0]["object_ids"] == [2]
+
+
+def test_ytvis_reports_and_leaves_out_a_frame_of_another_size_than_its_video(tmp_path):
+    other = ExportFrame("c", 1, frame_masks(1, 2 * H, 2 * W, [(1, np.ones((2 * H, 2 * W), bool), 1.0)]),
+                        ("car",))
+    frames = [frame("c", 0, {1: ("car", disk(20, 20, 5))}), other, frame("c", 2, {})]
+    problems = write("ytvis", tmp_path, frames)
+    assert [(p.kind, p.frame) for p in problems.items] == [("size_mismatch", 1)]
+    back = list(FORMATS["ytvis"][1](tmp_path))
+    assert [(f.frame, f.width, f.height) for f in back] == [(0, W, H), (2, W, H)]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_a_long_clip_id_gets_a_short_folder_name(fmt, tmp_path):
+    clip = "camera-" + "x" * 300  # a safe name, but longer than a file name may be
+    assert not write(fmt, tmp_path, [with_image(frame(clip, 0, {1: ("car", disk(20, 20, 5))}), JPEG, ".jpg")])
+    folders = {p.name for p in tmp_path.glob("*/*") if p.is_dir()}
+    assert folders and all(len(f) <= 120 and f.startswith("camera-xxx") for f in folders)
+    assert [(f.clip, f.object_ids) for f in FORMATS[fmt][1](tmp_path)] == [(clip, (1,))]
 
 
 def test_yolo_reports_a_mask_in_two_parts(tmp_path):
@@ -87,18 +134,25 @@ def pixel(x: int, y: int) -> np.ndarray:
     return rect(x, y, x + 1, y + 1)
 
 
-@pytest.mark.parametrize("mask, written", [
-    (rect(10, 10, 30, 30) | rect(50, 40, 52, 42), True),  # a 2x2 second part, inside the band
-    (rect(10, 10, 30, 30) | rect(40, 40, 60, 41), True),  # a one-pixel line beside it
-    (rect(5, 20, 45, 21), False),  # only a one-pixel line: no polygon
-    (pixel(20, 20), False),  # a single pixel: no polygon
-], ids=["small-part", "line-part", "line", "pixel"])
-def test_yolo_reports_small_parts_and_degenerate_masks(mask, written, tmp_path):
+@pytest.mark.parametrize("mask", [
+    rect(10, 10, 30, 30) | rect(50, 40, 52, 42),  # a 2x2 second part, inside the band
+    rect(10, 10, 30, 30) | rect(40, 40, 60, 41),  # a one-pixel line beside it
+], ids=["small-part", "line-part"])
+def test_yolo_reports_small_parts(mask, tmp_path):
     problems = write("yolo", tmp_path, [frame("c", 0, {1: ("car", mask), 2: ("car", rect(2, 2, 8, 8))})])
     assert problems.counts() == {"lossy": 1}
     assert [p.message.split(":")[0] for p in problems.items] == ["object 1"]
     (back,) = FORMATS["yolo"][1](tmp_path)
-    assert back.object_ids == ((1, 2) if written else (2,))
+    assert back.object_ids == (1, 2)
+
+
+@pytest.mark.parametrize("mask", [rect(5, 20, 45, 21), pixel(20, 20)], ids=["line", "pixel"])
+def test_yolo_writes_a_one_pixel_line_and_a_single_pixel_exactly(mask, tmp_path):
+    # Outlined along pixel edges, a one-pixel-wide object still has an area.
+    assert not write("yolo", tmp_path, [frame("c", 0, {1: ("car", mask)})])
+    (back,) = FORMATS["yolo"][1](tmp_path)
+    assert back.object_ids == (1,)
+    np.testing.assert_array_equal(back.masks.mask_of(1), mask)
 
 
 def test_yolo_keeps_a_plain_mask_without_report(tmp_path):
@@ -183,10 +237,10 @@ def test_fallback_ids_follow_the_largest_explicit_id_of_the_clip():
     frames = [
         [region("car", "r1"), region("person", "p")],
         [region("car", "r1"), region("car", "x", explicit=5)],  # explicit id seen late
-        [region("person", "p"), region("car", "p")],  # same region id, other label: new object
+        [region("person", "r1"), region("car", "q")],  # r1 relabelled: still its object
     ]
     ids = ClipRegions(frames)
-    assert [[ids.object_id(r) for r in regions] for regions in frames] == [[6, 7], [6, 5], [7, 8]]
+    assert [[ids.object_id(r) for r in regions] for regions in frames] == [[6, 7], [6, 5], [6, 8]]
 
 
 def test_schema_reads_classes_and_the_object_id_control():

@@ -1,0 +1,117 @@
+"""``samvid export`` as a command: where it writes, what replaces what, what it says."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+
+from samvid.cli import main
+from samvid.commands.export import partial_folder, put_in_place, summary_lines, write_error
+from samvid.errors import SamvidError
+from samvid.export import FORMATS, Summary, davis
+
+
+def files(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_finished_export_replaces_the_old_contents_whole(tmp_path):
+    out = tmp_path / "out"
+    new = partial_folder(out)
+    (out / "labels" / "gone").mkdir(parents=True)
+    (out / "labels" / "gone" / "000000.txt").write_text("0 0.1 0.1 0.2 0.2 0.3 0.1\n")
+    (new / "labels" / "a").mkdir(parents=True)
+    (new / "labels" / "a" / "000000.txt").write_text("")
+    put_in_place(new, out)
+    assert sorted(p.name for p in out.iterdir()) == ["labels"]  # nothing aside is left
+    assert list(files(out)) == ["labels/a/000000.txt"]
+
+
+def test_the_partial_folder_is_inside_out_so_out_itself_is_never_renamed(tmp_path):
+    # OUT may be a mount point (a Docker volume), "." or under a read-only parent.
+    assert partial_folder(tmp_path / "out") == tmp_path / "out" / f".samvid-partial-{os.getpid()}"
+
+
+@pytest.mark.parametrize("code, advice", [
+    (errno.ENOSPC, "free some space or export elsewhere"),
+    (errno.EACCES, "choose an OUT folder you can write to"),
+    (errno.ENAMETOOLONG, "choose a shorter OUT path"),
+])
+def test_a_file_system_error_is_one_line_naming_the_path_and_what_to_do(code, advice, tmp_path):
+    error = write_error(OSError(code, os.strerror(code), str(tmp_path / "x" / "a.png")), tmp_path)
+    assert isinstance(error, SamvidError)
+    assert error.message == (f"cannot write {tmp_path / 'x' / 'a.png'}: {os.strerror(code)}: {advice} "
+                             f"(nothing was changed in {tmp_path})")
+
+
+def test_an_export_of_predictions_only_says_to_pass_fill():
+    summary = Summary(clips=1, frames=0, prediction_only=5)
+    assert summary_lines(summary, fill=False) == [
+        "5 frames have only predictions: pass --fill to export samvid's "
+        "(--include-predictions: any model's)"]
+    assert summary_lines(Summary(clips=1, frames=3, prediction_only=5), fill=False) == []
+
+
+def run_export(project, fmt, out, *extra) -> int:
+    return main(["export", "--project", str(project.id), "--format", fmt, str(out),
+                 "--url", project.url, "--api-key", project.token, *extra])
+
+
+@pytest.mark.studio
+def test_overwrite_removes_files_of_frames_and_clips_no_longer_exported(studio_project, tmp_path):
+    out = tmp_path / "out"
+    assert run_export(studio_project, "yolo", out) == 0
+    first = files(out)
+    stale = ["images/gone/000000.png", "labels/gone/000000.txt", "labels/walk/000003.txt"]
+    for name in stale:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("0 0.1 0.1 0.2 0.2 0.3 0.1\n")
+    assert run_export(studio_project, "yolo", out, "--overwrite") == 0
+    assert files(out) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.studio
+def test_a_failed_export_leaves_the_previous_export_untouched(studio_project, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert run_export(studio_project, "davis", out) == 0
+    before = files(out)
+
+    class Failing(davis.DavisWriter):
+        def close(self):
+            raise SamvidError("Label Studio went away")
+
+    monkeypatch.setitem(FORMATS, "davis", (Failing, davis.load))
+    assert run_export(studio_project, "davis", out, "--overwrite", "--fill") == 2
+    assert "Label Studio went away" in capsys.readouterr().err
+    assert files(out) == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".samvid")]  # the partial folder is gone
+
+
+@pytest.mark.studio
+def test_overwrite_of_the_current_folder_replaces_its_contents(studio_project, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "old").mkdir(parents=True)
+    (out / "old" / "stale.txt").write_text("")
+    monkeypatch.chdir(out)
+    assert run_export(studio_project, "coco", ".", "--overwrite", "--no-images") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["annotations.json"]
+
+
+@pytest.mark.studio
+def test_export_into_a_folder_under_a_file_fails_in_one_line(studio_project, tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    assert run_export(studio_project, "coco", tmp_path / "afile" / "out") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "samvid export: error: cannot write" in err
+    assert "choose an OUT folder you can write to" in err
+
+
+@pytest.mark.studio
+def test_no_images_names_frames_with_the_tasks_own_extension(studio_project, tmp_path):
+    assert run_export(studio_project, "coco", tmp_path, "--no-images") == 0
+    names = {im["file_name"] for im in json.loads((tmp_path / "annotations.json").read_text())["images"]}
+    assert "walk/000000.png" in names and not any(n.endswith(".jpg") for n in names)
