@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -74,8 +74,8 @@ def _routes(service: Service) -> Flask:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         metrics.latency.labels(route, str(response.status_code)).observe(seconds)
         metrics.sync()
-        log.info("%s %s %s %.1fms %s", request.method, request.path, response.status_code,
-                 seconds * 1000, g.get("note", ""))
+        log.info("%s %s %s %.1fms %s", request.method, loggable(request.path, MAX_LOGGED_PATH),
+                 response.status_code, seconds * 1000, loggable(str(g.get("note", "")), MAX_LOGGED_NOTE))
         return response
 
     @app.errorhandler(SamvidError)
@@ -92,11 +92,16 @@ def _routes(service: Service) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         g.note = exc.description or ""
-        return jsonify(error=exc.description or exc.name), exc.code or 500
+        resp = jsonify(error=exc.description or exc.name)
+        resp.status_code = exc.code or 500
+        for name, value in exc.get_headers():  # a 405's Allow (RFC 9110 15.5.6), a 401's challenge
+            if name.lower() != "content-type":  # the body is JSON, not werkzeug's HTML
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, loggable(request.path, MAX_LOGGED_PATH))
         return jsonify(error="internal error; the samvid log has the details"), 500
 
     @app.get("/health")
@@ -108,7 +113,8 @@ def _routes(service: Service) -> Flask:
     @app.get("/metrics")
     def prometheus_metrics():
         metrics.sync()
-        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: the latter appends a second "; charset=utf-8".
+        return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/versions")
     def versions():
@@ -124,10 +130,9 @@ def _routes(service: Service) -> Flask:
     def setup():
         body = _json_body()
         if "schema" in body:
-            try:
-                protocol.parse_config(body["schema"])
-            except SamvidError as exc:  # LS shows setup errors when connecting: be explicit
-                log.warning("setup for project %s: %s", body.get("project"), exc.message)
+            problem = config_problem(body["schema"])
+            if problem is not None:  # LS shows no setup errors when connecting: the log says it
+                log.warning("setup for project %s: %s", loggable(str(body.get("project")), 80), problem)
         service.adopt_studio(body.get("hostname"), body.get("access_token"))
         return jsonify(model_version=predictor.version)
 
@@ -157,13 +162,20 @@ def _routes(service: Service) -> Flask:
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
         results, scores, cached = [], [], True
+        task_id = tasks[0].get("id")
         for smart in prompts:
-            ref = protocol.image_ref(tasks[0], target, smart.item_index)
-            label = protocol.choose_label(target, smart.label)
-            timed = predictor.predict(ref, smart.prompt, (smart.width, smart.height), tasks[0].get("id"))
-            cached = cached and timed.embed_cached
-            g.note = f"{'cached' if timed.embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
-            region = mask_region(timed.prediction.mask, target, [label], item_index=smart.item_index,
+            image = protocol.parse_config(body.get("label_config"), smart.to_name)  # the one clicked
+            ref = protocol.image_ref(tasks[0], image, smart.item_index)
+            label = protocol.choose_label(image, smart.label)
+            size, computed = smart.size, False
+            if size is None:  # no original_width/height: the percent values need only the image
+                embedding, known = predictor.embedding(ref, task_id, timeout=predictor.request_timeout)
+                size, computed = (embedding.image_size[1], embedding.image_size[0]), not known
+            timed = predictor.predict(ref, smart.on_image(*size), size, task_id)
+            embed_cached = timed.embed_cached and not computed
+            cached = cached and embed_cached
+            g.note = f"{'cached' if embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
+            region = mask_region(timed.prediction.mask, image, [label], item_index=smart.item_index,
                                  score=timed.prediction.score)
             if region is not None:
                 results.append(region)
@@ -215,10 +227,62 @@ def _submit(jobs: Jobs, req: PropagationRequest):
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    """The request's JSON object; BadRequest (or a 413) says what to change.
+
+    The body must be sent as ``Content-Type: application/json``, though it might parse
+    without: a browser sends only form and text types cross-site without asking first
+    (a CORS preflight), so a web page could otherwise make an annotator's browser post
+    to a backend on their machine, such as a /setup that changes its Label Studio.
+    """
+    if not request.is_json:
+        raise BadRequest(
+            "send the body as JSON with the header Content-Type: application/json "
+            f"(this request's is {request.mimetype or 'missing'!r})"
+        )
+    data = request.get_data(cache=True)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        # A chunked body is cut at the limit, not refused (werkzeug's LimitedStream): one
+        # that fills it is taken as over it, since the stream cannot tell whether more followed.
+        raise RequestEntityTooLarge()
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the parser recurses per level; ValueError is all "silent" absorbs
+        raise BadRequest("the JSON body is nested too deeply: send a Label Studio request") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
+
+
+# The request log is one line per request whatever a client puts in the path or provokes
+# as a note: a path may carry a decoded newline (%0a) that would start a forged line.
+MAX_LOGGED_PATH = 300
+MAX_LOGGED_NOTE = 500
+
+
+def loggable(text: str, limit: int) -> str:
+    r"""``text`` with control characters escaped, cut after ``limit`` characters.
+
+    >>> print(loggable("/x\n2026 POST /predict 200", 300), loggable("/" + "a" * 20, 8))
+    /x\n2026 POST /predict 200 /aaaaaaa...
+    """
+    escaped = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return escaped if len(escaped) <= limit else escaped[:limit] + "..."
+
+
+def config_problem(label_config: Any) -> str | None:
+    """What keeps samvid from working with a project's config, None when nothing does: it
+    segments images (``protocol.parse_config``) or tracks video boxes (``video``)."""
+    try:
+        protocol.parse_config(label_config)
+        return None
+    except SamvidError as image_problem:
+        try:
+            video.parse_video_config(label_config)
+            return None
+        except SamvidError as video_problem:
+            return (f"{image_problem.message}; nor does it fit box tracking in a video: "
+                    f"{video_problem.message}")
 
 
 AUTO_BATCH = 50  # tasks a call computes or queues masks for: Label Studio waits for the answer

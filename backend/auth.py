@@ -10,10 +10,13 @@ OPEN_PATHS = frozenset({"/", "/health"})  # load balancers and LS's connection c
 
 def basic_auth_ok(header: str | None, user: str, password: str) -> bool:
     """True when ``header`` carries exactly ``user``/``password``, compared in constant time."""
-    if not header or not header.startswith("Basic "):
+    if not header:
+        return False
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme.lower() != "basic":  # auth schemes are case-insensitive (RFC 7235 2.1)
         return False
     try:
-        raw = base64.b64decode(header[6:], validate=True)
+        raw = base64.b64decode(credentials.strip(), validate=True)
     except ValueError:
         return False
     # Browsers and curl send UTF-8; Label Studio sends requests' HTTPBasicAuth, which

@@ -27,6 +27,10 @@ from samvid.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# Label Studio's own paths that task data may hold relative to Label Studio's address.
+LABEL_STUDIO_PATHS = ("/data/", "/api/", "/tasks/")
+
+
 @dataclass(frozen=True)
 class ImageSource:
     """Where images come from: Label Studio, allowed hosts, local roots."""
@@ -63,15 +67,16 @@ class ImageSource:
         """The raw bytes of ``ref``: a Label Studio URL, an http(s) URL or a local path."""
         if not isinstance(ref, str) or not ref.strip():
             raise ImageError("the task has no image URL")
+        ref = self._without_prefix(ref)
         parsed = _parsed(ref)
         if ref.startswith("/data/local-files/"):
             local = self._local_files_path(parsed.query)
             if local is not None:
                 return self._read_local(local)
-            return self._get(urljoin(self.label_studio_url, ref))
+            return self._get(self._label_studio_address(ref))
         if ref.startswith("/"):
-            if ref.startswith(("/data/", "/api/", "/tasks/")):
-                return self._get(urljoin(self.label_studio_url, ref))
+            if ref.startswith(LABEL_STUDIO_PATHS):
+                return self._get(self._label_studio_address(ref))
             return self._read_local(Path(ref))
         if parsed.scheme == "file":
             return self._read_local(Path(unquote(parsed.path)))
@@ -80,10 +85,22 @@ class ImageSource:
         if parsed.scheme and task_id is not None:
             # Cloud storage (s3://, gs://, azure-blob://): Label Studio presigns it.
             encoded = base64.urlsafe_b64encode(ref.encode()).decode()
-            return self._get(
-                urljoin(self.label_studio_url, f"/tasks/{task_id}/resolve/?fileuri={encoded}")
-            )
+            return self._get(self._label_studio_address(f"/tasks/{task_id}/resolve/?fileuri={encoded}"))
         raise ImageError(f"cannot read image source {ref[:200]!r}: use an http(s) URL or a path")
+
+    def _label_studio_address(self, path: str) -> str:
+        """The URL of Label Studio's ``path`` (such as ``/data/upload/...``), under the path
+        LABEL_STUDIO_URL has when Label Studio is served below one (``https://host/ls``), as
+        ``studio.client`` calls it; ``urljoin`` would drop that path."""
+        return self.label_studio_url.rstrip("/") + path
+
+    def _without_prefix(self, ref: str) -> str:
+        """``ref`` without LABEL_STUDIO_URL's path when it already carries it
+        (``/ls/data/upload/...``): the same Label Studio file as ``/data/upload/...``."""
+        prefix = urlparse(self.label_studio_url).path.rstrip("/")
+        if prefix and ref.startswith(prefix + "/") and ref[len(prefix):].startswith(LABEL_STUDIO_PATHS):
+            return ref[len(prefix):]
+        return ref
 
     def _local_files_path(self, query: str) -> Path | None:
         """Label Studio's local-files URL read straight from disk when a root holds it."""

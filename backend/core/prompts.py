@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from samvid.core.errors import PromptError
 
 MAX_POINTS = 64
+# How far past an edge a click may land and still count as on it, in pixels.
+EDGE_SLACK = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,14 @@ class Prompt:
         return [p for p, label in zip(self.points, self.labels) if label == 0]
 
     def validate_inside(self, width: int, height: int) -> None:
-        """Raise PromptError unless every click and the box lie on the image."""
+        """Raise PromptError unless every click and the box lie on the image.
+
+        A click up to ``EDGE_SLACK`` px past an edge counts as on it: coordinates that
+        travel as percent of the image come back a rounding residue off the edge
+        (``clipped`` moves such a click onto it).
+        """
         for x, y in self.points:
-            if not (0 <= x <= width and 0 <= y <= height):
+            if not (-EDGE_SLACK <= x <= width + EDGE_SLACK and -EDGE_SLACK <= y <= height + EDGE_SLACK):
                 raise PromptError(
                     f"click at ({x:.1f}, {y:.1f}) px is outside the {width}x{height} image"
                 )
@@ -58,9 +65,15 @@ class Prompt:
                 raise PromptError(f"the box lies outside the {width}x{height} image")
 
     def clipped(self, width: int, height: int) -> Prompt:
-        """The same prompt with the box clipped to the image (boxes may overhang)."""
-        if self.box is None:
+        """The same prompt on the image: the box clipped to it (boxes may overhang) and
+        clicks within ``EDGE_SLACK`` past an edge moved onto the edge."""
+        points = tuple(
+            (min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for x, y in self.points
+        )
+        if self.box is None and points == self.points:
             return self
-        x0, y0, x1, y1 = self.box
-        box = (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
-        return Prompt(self.points, self.labels, box, self.meta)
+        box = self.box
+        if box is not None:
+            x0, y0, x1, y1 = box
+            box = (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
+        return Prompt(points, self.labels, box, self.meta)

@@ -51,11 +51,16 @@ class MaskTarget:
     all_labels: tuple[str, ...] = ()
 
 
-def parse_config(label_config: Any) -> MaskTarget:
-    """Find the image and mask control of a label config; ConfigError says what is missing."""
+def parse_config(label_config: Any, image_name: str | None = None) -> MaskTarget:
+    """Find the image and mask control of a label config; ConfigError says what is missing.
+
+    ``image_name``: the <Image> a prompt was drawn on (its ``to_name``). A config with
+    several images puts each one's masks in the mask control pointing at it; None takes
+    the first mask control and its image.
+    """
     if not isinstance(label_config, str) or not label_config.strip():  # before the cache: JSON
         raise ConfigError("the request has no label_config")  # objects are not hashable
-    return _parse_config(label_config)
+    return _parse_config(label_config, image_name)
 
 
 def label_interface(label_config: str) -> Any:
@@ -69,7 +74,7 @@ def label_interface(label_config: str) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _parse_config(label_config: str) -> MaskTarget:
+def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
     interface = label_interface(label_config)
     images = [o for o in interface.objects if o.tag == "Image"]
     if not images:
@@ -82,6 +87,10 @@ def _parse_config(label_config: str) -> MaskTarget:
         )
     mask = masks[0]
     image = next((o for o in images if o.name in mask.to_name), images[0])
+    if image_name is not None and image_name != image.name:
+        # A click is segmented on the image it was drawn on, and its mask goes to the
+        # control that labels that image: anything else shows one picture's mask on another.
+        image, mask = _image_and_mask(images, masks, image_name)
     value = image.attr.get("valueList") or image.attr.get("value") or ""
     all_labels: list[str] = []
     for control in masks:
@@ -101,6 +110,23 @@ def _parse_config(label_config: str) -> MaskTarget:
     )
 
 
+def _image_and_mask(images: list[Any], masks: list[Any], image_name: str) -> tuple[Any, Any]:
+    """The <Image> named ``image_name`` and the first mask control pointing at it."""
+    image = next((o for o in images if o.name == image_name), None)
+    if image is None:
+        raise ConfigError(
+            f"the prompt was drawn on {image_name!r}, which is no <Image> of the label config "
+            f"(its images: {[o.name for o in images]}): send the project's current config"
+        )
+    mask = next((c for c in masks if image_name in (c.to_name or ())), None)
+    if mask is None:
+        raise ConfigError(
+            f"the prompt was drawn on image {image_name!r}, but no <BrushLabels> or <PolygonLabels> "
+            f"has toName=\"{image_name}\": add one for that image so samvid has somewhere to put its mask"
+        )
+    return image, mask
+
+
 def object_id_control(per_region_numbers: list[str]) -> str | None:
     """The one rule for which control carries a region's object id, for propagation and
     export alike: the per-region Number named ``object_id`` (the multi-object config's),
@@ -116,13 +142,43 @@ def object_id_control(per_region_numbers: list[str]) -> str | None:
 
 @dataclass(frozen=True)
 class SmartPrompt:
-    """The prompt for one image of a task, with the label the annotator chose."""
+    """The clicks and box drawn on one image of a task, in percent of the image as Label
+    Studio sends them, with the label the annotator chose."""
 
+    to_name: str | None  # the <Image> they were drawn on
     item_index: int | None
-    prompt: Prompt
+    points: tuple[tuple[float, float], ...]  # percent
+    labels: tuple[int, ...]  # 1 positive, 0 negative
+    # The last rectangle: x, y, width, height in percent and its rotation in degrees.
+    box: tuple[float, float, float, float, float] | None
     label: str | None
-    width: int
-    height: int
+    # The size the prompt was drawn on (original_width/height); None when not sent.
+    size: tuple[int, int] | None
+
+    def on_image(self, width: int, height: int) -> Prompt:
+        """The prompt in pixels of a ``width`` x ``height`` image.
+
+        A click up to half a pixel past an edge is a rounding residue of the percent
+        values and is moved onto the edge; one further out is refused, naming its
+        percent values (what the annotator's client sent).
+        """
+        points = []
+        for x_pct, y_pct in self.points:
+            x, y = x_pct / 100 * width, y_pct / 100 * height
+            if not (-0.5 <= x <= width + 0.5 and -0.5 <= y <= height + 0.5):
+                raise PromptError(
+                    f"click at x={x_pct:g}%, y={y_pct:g}% is outside the image (0-100%): "
+                    "click on the image"
+                )
+            points.append((x, y))
+        box = None
+        if self.box is not None:
+            bx, by, bw, bh, angle = self.box
+            box = rotated_box_bounds(bx / 100 * width, by / 100 * height,
+                                     bw / 100 * width, bh / 100 * height, angle)
+        prompt = Prompt(tuple(points), self.labels, box)
+        prompt.validate_inside(width, height)
+        return prompt.clipped(width, height)
 
 
 def _number(value: Any, what: str) -> float:
@@ -137,7 +193,11 @@ def _number(value: Any, what: str) -> float:
     return number
 
 
-def _size(item: dict[str, Any]) -> tuple[int, int]:
+def _size(item: dict[str, Any]) -> tuple[int, int] | None:
+    """The image size a prompt was drawn on; None when neither field is sent (the percent
+    coordinates then need only the decoded image's size)."""
+    if item.get("original_width") is None and item.get("original_height") is None:
+        return None
     w = _number(item.get("original_width"), "original_width")
     h = _number(item.get("original_height"), "original_height")
     if w < 1 or h < 1 or w > 100_000 or h > 100_000:
@@ -146,7 +206,8 @@ def _size(item: dict[str, Any]) -> tuple[int, int]:
 
 
 def prompts_from_context(context: Any) -> list[SmartPrompt]:
-    """Group the smart keypoints and rectangles of ``params.context`` per image.
+    """Group the smart keypoints and rectangles of ``params.context`` per image: per
+    ``to_name`` (the <Image> tag) and ``item_index`` (the page of a multi-image task).
 
     All clicks on one image form one prompt (SAM refines with every click);
     the last rectangle is the box. Coordinates arrive in percent.
@@ -158,7 +219,7 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
     items = context.get("result") or []
     if not isinstance(items, list):
         raise BadRequest("params.context.result must be a list")
-    groups: dict[int | None, dict[str, Any]] = {}
+    groups: dict[tuple[str | None, int | None], dict[str, Any]] = {}
     for item in items:
         kind = item.get("type") if isinstance(item, dict) else None
         if not isinstance(kind, str) or kind not in POINT_TYPES | BOX_TYPES:
@@ -169,12 +230,13 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
         index = item.get("item_index")
         if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
             raise BadRequest("item_index must be an integer")
-        w, h = _size(item)
+        to_name = item.get("to_name")
+        if to_name is not None and not isinstance(to_name, str):
+            raise BadRequest("to_name must be the name of an <Image> of the label config")
         group = groups.setdefault(
-            index, {"points": [], "labels": [], "box": None, "label": None, "size": (w, h)}
+            (to_name, index), {"points": [], "labels": [], "box": None, "label": None, "size": _size(item)}
         )
-        x = _number(value.get("x"), "x") / 100 * w
-        y = _number(value.get("y"), "y") / 100 * h
+        x, y = _number(value.get("x"), "x"), _number(value.get("y"), "y")
         chosen = value.get(kind, value.get("labels"))
         if isinstance(chosen, list) and chosen and isinstance(chosen[0], str):
             group["label"] = chosen[0]
@@ -182,18 +244,18 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
             group["points"].append((x, y))
             group["labels"].append(0 if item.get("is_positive") is False else 1)
         else:
-            bw = _number(value.get("width"), "width") / 100 * w
-            bh = _number(value.get("height"), "height") / 100 * h
+            bw, bh = _number(value.get("width"), "width"), _number(value.get("height"), "height")
             if bw <= 0 or bh <= 0:
                 raise PromptError("the box has zero area: drag a rectangle around the object")
-            angle = _number(value.get("rotation", 0), "rotation")
-            group["box"] = rotated_box_bounds(x, y, bw, bh, angle)
+            group["box"] = (x, y, bw, bh, _number(value.get("rotation", 0), "rotation"))
     prompts = []
-    for index, g in groups.items():
-        w, h = g["size"]
-        prompt = Prompt(tuple(g["points"]), tuple(g["labels"]), g["box"])
-        prompt.validate_inside(w, h)
-        prompts.append(SmartPrompt(index, prompt.clipped(w, h), g["label"], w, h))
+    for (to_name, index), g in groups.items():
+        smart = SmartPrompt(to_name, index, tuple(g["points"]), tuple(g["labels"]), g["box"],
+                            g["label"], g["size"])
+        # Refuse a bad prompt before its image is fetched; without a size, the one the
+        # image decodes to checks the clicks' positions later (the structure is the same).
+        smart.on_image(*(smart.size or (100, 100)))
+        prompts.append(smart)
     return prompts
 
 

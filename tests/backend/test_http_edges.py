@@ -1,0 +1,251 @@
+"""The HTTP edge where clients stray from Label Studio's usual requests: a second image,
+odd bodies and headers, hostile paths, float residues, missing sizes, a Label Studio
+served below a path. Each answer is the right status with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ls_requests import keypoint, png_bytes, predict_body, write_png
+from prometheus_client import CONTENT_TYPE_LATEST
+from services import http_server
+
+from samvid.app import create_app
+from samvid.auth import basic_auth_header, basic_auth_ok
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.results import decode_brush
+
+CONFIGS = Path(__file__).resolve().parents[2] / "labeling_configs"
+
+TWO_IMAGES = """<View>
+  <Image name="left" value="$left"/><Image name="right" value="$right"/>
+  <BrushLabels name="mask_l" toName="left"><Label value="Car"/></BrushLabels>
+  <BrushLabels name="mask_r" toName="right"><Label value="Car"/></BrushLabels>
+  <KeyPointLabels name="kp_l" toName="left" smart="true"><Label value="Car"/></KeyPointLabels>
+  <KeyPointLabels name="kp_r" toName="right" smart="true"><Label value="Car"/></KeyPointLabels>
+</View>"""
+
+
+def _app(images: Path, **settings):
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False, **settings)
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)))
+    app.testing = True
+    return app.test_client()
+
+
+def _disk(w, h, cx, cy, r=10):
+    ys, xs = np.mgrid[0:h, 0:w]
+    return (xs + 0.5 - cx) ** 2 + (ys + 0.5 - cy) ** 2 <= r * r
+
+
+def _region(resp) -> dict:
+    assert resp.status_code == 200, resp.get_json()
+    (entry,) = resp.get_json()["results"]
+    (region,) = entry["result"]
+    return region
+
+
+def _two_image_body(left: str, right: str, item: dict, config: str = TWO_IMAGES) -> dict:
+    return {"tasks": [{"id": 1, "data": {"left": left, "right": right}}], "project": "1.1",
+            "label_config": config, "params": {"context": {"result": [item]}}}
+
+
+# --- a config with two images ---------------------------------------------------------
+
+
+def test_click_on_the_second_image_is_segmented_on_that_image(client, images):
+    left = write_png(images / "left.png", 100, 80, seed=1)
+    right = write_png(images / "right.png", 60, 40, seed=2)
+    item = {**keypoint(30.5, 20.5, 60, 40), "from_name": "kp_r", "to_name": "right"}
+    region = _region(client.post("/predict", json=_two_image_body(str(left), str(right), item)))
+    assert (region["from_name"], region["to_name"]) == ("mask_r", "right")
+    assert (region["original_width"], region["original_height"]) == (60, 40)
+    np.testing.assert_array_equal(decode_brush(region), _disk(60, 40, 30.5, 20.5))
+
+
+def test_click_on_an_image_no_mask_control_points_at_is_a_400_naming_it(client, images):
+    left, right = write_png(images / "l.png", 40, 30), write_png(images / "r.png", 40, 30)
+    config = TWO_IMAGES.replace('<BrushLabels name="mask_r" toName="right"><Label value="Car"/></BrushLabels>', "")
+    item = {**keypoint(10, 10, 40, 30), "from_name": "kp_r", "to_name": "right"}
+    resp = client.post("/predict", json=_two_image_body(str(left), str(right), item, config))
+    assert resp.status_code == 400
+    assert "'right'" in resp.get_json()["error"] and "toName" in resp.get_json()["error"]
+
+
+# --- bodies ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/predict", "/webhook", "/setup"])
+def test_deeply_nested_json_is_a_400_without_a_traceback(client, caplog, path):
+    raw = "[" * 5000 + "]" * 5000
+    with caplog.at_level(logging.INFO, logger="samvid"):
+        resp = client.post(path, data=raw, content_type="application/json")
+    assert resp.status_code == 400
+    assert "nested too deeply" in resp.get_json()["error"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_json_body_without_json_content_type_says_what_header_to_send(client, images):
+    body = json.dumps(predict_body(str(write_png(images / "a.png", 32, 32)), [keypoint(5, 5, 32, 32)]))
+    # curl -d sends form encoding: the body is refused, though it parses, so that a web
+    # page cannot post to a backend without the browser's CORS preflight.
+    resp = client.post("/predict", data=body, content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 400
+    assert "Content-Type: application/json" in resp.get_json()["error"]
+
+
+def _chunked(client, body: bytes):
+    # As gunicorn passes a chunked body: no Content-Length, the stream ends by itself.
+    return client.post("/predict", input_stream=io.BytesIO(body), content_type="application/json",
+                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_chunked_body_over_the_limit_is_a_413(images):
+    client = _app(images, max_request_bytes=100_000)
+    big = json.dumps({"tasks": [{"data": {"image": "x" * 200_000}}]}).encode()
+    resp = _chunked(client, big)
+    assert resp.status_code == 413
+    assert "SAMVID_MAX_REQUEST_BYTES" in resp.get_json()["error"]
+    small = predict_body(str(write_png(images / "a.png", 32, 32)), [keypoint(5, 5, 32, 32)])
+    assert _chunked(client, json.dumps(small).encode()).status_code == 200
+
+
+# --- headers --------------------------------------------------------------------------
+
+
+def test_wrong_method_answers_405_with_allow_header(client):
+    resp = client.get("/predict")
+    assert resp.status_code == 405
+    assert "POST" in resp.headers["Allow"]
+    assert resp.mimetype == "application/json" and resp.get_json()["error"]
+
+
+def test_metrics_content_type_is_exactly_prometheus_text(client):
+    assert client.get("/metrics").headers["Content-Type"] == CONTENT_TYPE_LATEST
+
+
+@pytest.mark.parametrize("scheme", ["basic", "BASIC", "bAsIc"])
+def test_basic_auth_scheme_is_case_insensitive(images, scheme):
+    header = basic_auth_header("ann", "s3cret").replace("Basic", scheme, 1)
+    assert basic_auth_ok(header, "ann", "s3cret")
+    client = _app(images, auth_user="ann", auth_password="s3cret")
+    assert client.get("/versions", headers={"Authorization": header}).status_code == 200
+    wrong = basic_auth_header("ann", "x").replace("Basic", scheme, 1)
+    assert client.get("/versions", headers={"Authorization": wrong}).status_code == 401
+    assert not basic_auth_ok("Bearer " + header.split(" ", 1)[1], "ann", "s3cret")
+
+
+# --- the request log ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/x%0a2026-01-01 00:00:00,000 samvid.http POST /predict 200 1.0ms",
+                                  "/x%0d%1b[2J%e2%80%a8", "/" + "a" * 5000])
+def test_request_log_is_one_line_for_a_path_with_a_newline(client, caplog, path):
+    with caplog.at_level(logging.INFO, logger="samvid.http"):
+        client.get(path)
+    (record,) = [r for r in caplog.records if r.name == "samvid.http"]
+    line = record.getMessage()
+    assert line.splitlines() == [line] and line.isprintable()
+    assert len(line) < 1000
+
+
+def test_a_note_from_the_request_is_logged_on_one_line(client, caplog):
+    # The note may quote what the client sent: here the webhook's action.
+    with caplog.at_level(logging.INFO, logger="samvid.http"):
+        client.post("/webhook", json={"action": "PING\n2026-01-01 00:00:00,000 samvid.http POST /predict 200"})
+    (record,) = [r for r in caplog.records if r.name == "samvid.http"]
+    assert "PING" in record.getMessage() and "\n" not in record.getMessage()
+
+
+# --- /setup ---------------------------------------------------------------------------
+
+
+def test_setup_with_each_shipped_config_logs_no_warning(client, caplog):
+    shipped = sorted(CONFIGS.glob("*.xml"))
+    assert "video_boxes.xml" in [p.name for p in shipped]  # box tracking's: not an image config
+    for config in shipped:
+        with caplog.at_level(logging.WARNING, logger="samvid"):
+            resp = client.post("/setup", json={"project": "3.1700000000", "schema": config.read_text()})
+        assert resp.status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_setup_with_a_config_samvid_cannot_use_warns_naming_both_uses(client, caplog):
+    schema = '<View><Text name="t" value="$text"/><Choices name="c" toName="t"><Choice value="a"/></Choices></View>'
+    with caplog.at_level(logging.WARNING, logger="samvid"):
+        assert client.post("/setup", json={"project": "3.1", "schema": schema}).status_code == 200
+    assert "<Image>" in caplog.text and "<Video>" in caplog.text
+
+
+# --- prompt coordinates ---------------------------------------------------------------
+
+
+def _click_at_percent(x_pct: float, y_pct: float, w: int, h: int) -> dict:
+    item = keypoint(1, 1, w, h)
+    item["value"].update(x=x_pct, y=y_pct)
+    return item
+
+
+@pytest.mark.parametrize("x_pct,y_pct", [(100.000000001, 50), (-1e-9, 50), (50, 100 + 0.4 / 48 * 100)])
+def test_click_a_hair_past_the_edge_is_clamped(client, images, x_pct, y_pct):
+    path = write_png(images / "a.png", 64, 48)
+    region = _region(client.post("/predict", json=predict_body(str(path), [_click_at_percent(x_pct, y_pct, 64, 48)])))
+    cx, cy = min(max(x_pct, 0), 100) / 100 * 64, min(max(y_pct, 0), 100) / 100 * 48
+    np.testing.assert_array_equal(decode_brush(region), _disk(64, 48, cx, cy))
+
+
+def test_click_further_past_the_edge_is_a_400_showing_its_percent(client, images):
+    path = write_png(images / "a.png", 64, 48)
+    resp = client.post("/predict", json=predict_body(str(path), [_click_at_percent(101.5, 50, 64, 48)]))
+    assert resp.status_code == 400
+    assert "x=101.5%" in resp.get_json()["error"]
+
+
+def test_prompt_without_original_size_uses_the_image_size(client, images):
+    path = write_png(images / "a.png", 64, 48)
+    item = keypoint(16.5, 12.5, 64, 48)
+    del item["original_width"], item["original_height"]
+    region = _region(client.post("/predict", json=predict_body(str(path), [item])))
+    assert (region["original_width"], region["original_height"]) == (64, 48)
+    np.testing.assert_array_equal(decode_brush(region), _disk(64, 48, 16.5, 12.5))
+
+
+# --- Label Studio below a path --------------------------------------------------------
+
+
+class _StudioUnderLs(BaseHTTPRequestHandler):
+    """Label Studio served below /ls: its files only there, and only with the token."""
+
+    seen: list[str] = []
+    png = png_bytes(np.full((48, 64, 3), 100, np.uint8))
+
+    def do_GET(self):
+        _StudioUnderLs.seen.append(self.path)
+        ok = self.path.startswith("/ls/data/") and self.headers.get("Authorization") == "Token TOK"
+        self.send_response(200 if ok else 404)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+        if ok:
+            self.wfile.write(self.png)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("ref", ["/data/upload/1/a.png", "/ls/data/upload/1/a.png"])
+def test_relative_image_url_keeps_the_label_studio_path_prefix(images, ref):
+    _StudioUnderLs.seen = []
+    with http_server(_StudioUnderLs) as url:
+        client = _app(images, label_studio_url=f"{url}/ls/", label_studio_api_key="TOK")
+        resp = client.post("/predict", json=predict_body(ref, [keypoint(20, 20, 64, 48)]))
+    assert resp.status_code == 200, resp.get_json()
+    assert _StudioUnderLs.seen == ["/ls/data/upload/1/a.png"]
