@@ -29,7 +29,7 @@ from samvid.service import Service
 from samvid.settings import Settings
 from samvid.studio import protocol, video
 from samvid.studio.events import propagation_from_event
-from samvid.studio.results import mask_region
+from samvid.studio.results import mask_regions
 
 log = logging.getLogger("samvid.http")
 
@@ -175,11 +175,11 @@ def _routes(service: Service) -> Flask:
             embed_cached = timed.embed_cached and not computed
             cached = cached and embed_cached
             g.note = f"{'cached' if embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
-            region = mask_region(timed.prediction.mask, image, [label], item_index=smart.item_index,
-                                 score=timed.prediction.score)
-            if region is not None:
-                results.append(region)
-                scores.append(timed.prediction.score)
+            # A polygon project gets one polygon per part (an object split by an occluder).
+            regions = mask_regions(timed.prediction.mask, image, [label], item_index=smart.item_index,
+                                   score=timed.prediction.score)
+            results += regions
+            scores += [timed.prediction.score] if regions else []
         score = float(sum(scores) / len(scores)) if scores else 0.0
         resp = jsonify(results=[{"result": results, "score": score, "model_version": predictor.version}])
         resp.headers["X-Samvid-Embedding"] = "cached" if cached else "computed"

@@ -281,16 +281,14 @@ def automatic_regions(predictor: Predictor, image_ref: str, task_id: int | None,
     Uses (and fills) the predictor's embedding cache, so a frame that was precomputed
     costs only the decoder passes. Raises NoEverythingMode for segmenters without one.
     """
-    from samvid.studio.results import mask_region
+    from samvid.studio.results import mask_regions
 
     require_everything(predictor.segmenter)
     emb, _cached = predictor.embedding(image_ref, task_id)
     decode = point_decoder(predictor.segmenter, emb)
     regions = []
     for auto in segment_everything(decode, emb.image_size, config):
-        region = mask_region(auto.mask, target, [label], score=auto.score)
-        if region is not None:
-            regions.append(region)
+        regions += mask_regions(auto.mask, target, [label], score=auto.score)
     return regions
 
 

@@ -177,16 +177,16 @@ def polygon_results(
     """One ``polygonlabels`` region per part of the mask (``mask_to_polygons``), largest
     first, all with the same label, ``item_index`` and score; empty for an empty mask.
 
-    The largest part has ``region_id`` (a new one if None); a further part has
+    Given a ``region_id``, the largest part has it and a further part
     ``part_region_id(region_id, k)``, so ``object_region_id`` of any of them is the
-    object's region id.
+    object's region id; without one (a new mask), each part gets a new id, like regions
+    Label Studio makes.
     """
     height, width = mask.shape
-    base_id = region_id or new_region_id()
     results = []
     for k, points in enumerate(mask_to_polygons(mask)):
-        base = _base("polygonlabels", from_name, to_name, width, height,
-                     part_region_id(base_id, k), item_index)
+        part_id = part_region_id(region_id, k) if region_id else new_region_id()
+        base = _base("polygonlabels", from_name, to_name, width, height, part_id, item_index)
         results.append(_polygon(points, base, labels, score))
     return results
 

@@ -119,6 +119,21 @@ def test_polygon_config_gets_a_polygon_in_percent(client, images):
     np.testing.assert_array_equal(decode_polygon(region), expected)
 
 
+def test_polygon_project_gets_a_polygon_for_each_part_of_the_mask(client, images):
+    # Two clicks on the two sides of an occluder: a brush region holds both parts, and so
+    # must the polygon answer (Label Studio polygons have one outline each).
+    w, h = 100, 80
+    path = write_png(images / "parts.png", w, h)
+    clicks = [keypoint(20, 20, w, h), keypoint(80, 60, w, h)]
+    brush = _only_result(client.post("/predict", json=predict_body(str(path), clicks)))["result"]
+    answer = _only_result(client.post("/predict", json=predict_body(str(path), clicks, config=POLYGON_CONFIG)))
+    polygons = answer["result"]
+    assert [r["type"] for r in polygons] == ["polygonlabels"] * 2
+    assert len({r["id"] for r in polygons}) == 2
+    union = decode_polygon(polygons[0]) | decode_polygon(polygons[1])
+    assert abs(int(union.sum()) - int(decode_brush(brush[0]).sum())) <= 0.05 * union.sum()
+
+
 def test_item_index_is_echoed_for_multi_image_tasks(client, images):
     w, h = 40, 30
     paths = [str(write_png(images / f"m{i}.png", w, h, seed=i)) for i in range(3)]
