@@ -130,10 +130,14 @@ class Engine(ABC):
         self._check_frame(state, frame)
         mask = np.asarray(mask)
         if mask.shape != (state.height, state.width):
+            given = f"{mask.shape[1]}x{mask.shape[0]}" if mask.ndim == 2 else f"of shape {mask.shape}"
             raise TrackingError(
-                f"mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]}, the video is "
-                f"{state.width}x{state.height}: give a mask of the frame's size"
+                f"mask is {given}, the video is {state.width}x{state.height}: "
+                "give a mask of the frame's size (H, W)"
             )
+        if mask.dtype.kind in "fc" and not np.isfinite(mask).all():
+            # NaN reads as True: an all-NaN mask would be the whole frame.
+            raise TrackingError(f"the mask of object {obj_id} on frame {frame} has values that are not finite (NaN or inf)")
         mask = mask.astype(bool)
         if not mask.any():
             raise TrackingError(f"the mask of object {obj_id} on frame {frame} is empty")

@@ -65,6 +65,8 @@ class _GuidedRun:
     dis: cv2.DISOpticalFlow
     prev: np.ndarray | None = None
     masks: dict[int, np.ndarray] = field(default_factory=dict)
+    # Each object's area on the frame its mask began touching the frame's edge, while it does.
+    edge_area: dict[int, int] = field(default_factory=dict)
 
     def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
         gray = flow.to_gray(image)
@@ -83,10 +85,26 @@ class _GuidedRun:
                 cut = self.segmenter.segment(embedding, prompt)
                 if cut.score >= MIN_SCORE and iou(cut.mask, warped) >= MIN_AGREEMENT:
                     results[obj] = ObjectResult(cut.mask, float(cut.score), True)
+                elif cut.score < MIN_SCORE and _touches_edge(warped) and warped.sum() < 0.5 * self.edge_area.get(obj, 0):
+                    # The segmenter sees no object where the warp, under half the size it had
+                    # when it began crossing the frame's edge, still reaches it: the object went
+                    # out by that edge (the flow engine's half). The warp of the still ground it
+                    # left would stay there for good (flow carries ground nowhere).
+                    results[obj] = ObjectResult(np.zeros_like(warped), 0.0, False)
                 else:
                     results[obj] = ObjectResult(warped, float(cut.score), True)
         for obj, mask in given.items():
             results[obj] = ObjectResult(np.asarray(mask, bool), 1.0, True)
+            self.edge_area.pop(obj, None)
         self.masks = {o: r.mask for o, r in results.items() if r.visible}
+        for o, r in results.items():
+            if r.visible and _touches_edge(r.mask):
+                self.edge_area.setdefault(o, int(r.mask.sum()))
+            else:
+                self.edge_area.pop(o, None)
         self.prev = gray
         return results
+
+
+def _touches_edge(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())

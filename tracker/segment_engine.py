@@ -120,6 +120,8 @@ class _Object:
     # How far the mask reached into the frame from each edge it touches (left, top,
     # right, bottom) on the frame it began touching it; 0 where it does not touch.
     crossing: tuple[int, int, int, int] = (0, 0, 0, 0)
+    # How much the mask stood out from its surroundings in colour on that frame.
+    crossing_contrast: float = 0.0
 
     def fg(self, share: float) -> np.ndarray:
         return share * self.fg_given + (1 - share) * self.fg_recent
@@ -198,6 +200,7 @@ class _SegmentRun:
             if got is not None:
                 probs[o], scores[o] = got
         out: dict[int, ObjectResult] = {}
+        taken = np.zeros((h, w), bool)  # pixels an object already owns at full size
         owner = _owners(probs)
         for o in list(self.objs) + [o for o in given if o not in self.objs]:
             if o in given:
@@ -212,12 +215,16 @@ class _SegmentRun:
                 obj.mask, obj.trust = np.zeros_like(obj.mask), 1.0
                 out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
                 continue
-            m = _clean(owner == o)
-            if _left_by_edge(obj.mask, m, obj.crossing):
+            m = _clean(owner == o) & ((owner == o) | (owner == 0))  # holes filled, never another's pixels
+            if _left_by_edge(obj.mask, m, obj.crossing) or self._faded_at_edge(obj, m, bins):
                 m = np.zeros_like(m)
+            began = not any(obj.crossing)
             obj.crossing = _crossing(obj.crossing, m)
+            if began and any(obj.crossing):
+                obj.crossing_contrast = _stands_out(obj.fg(self.cfg.given_share), obj.bg, bins, m)
             self._learn(o, m, bins, given=False)
-            full = self._full(m, (h, w))
+            full = self._full(m, (h, w)) & ~taken  # upscaled outlines can meet on a pixel
+            taken |= full
             seen = bool(full.any())
             obj.trust = min(obj.trust, scores[o]) if seen else 1.0
             out[o] = ObjectResult(full, obj.trust if seen else 0.0, seen)
@@ -357,16 +364,41 @@ class _SegmentRun:
         prob[y0:y1, x0:x1] = np.maximum(crop, cut * 0.5 + 1e-3)
         return prob, region_iou(carried, cut)
 
+    def _faded_at_edge(self, obj: _Object, m: np.ndarray, bins: np.ndarray) -> bool:
+        """Whether what the cut keeps of an object crossing the frame's edge is ground it
+        left behind, still touching that edge: it reaches in under half as far as when the
+        object began crossing, and stands out from its surroundings under half as much.
+        An object partly out of view keeps its colours; a scrap of ground does not."""
+        if not m.any() or obj.crossing_contrast <= 0:
+            return False
+        crossed = [k for k, c in enumerate(obj.crossing) if c]
+        touches = _edges(m)
+        if not crossed or not all(touches[k] for k in crossed):
+            return False
+        reach = _reach(m)
+        if not all(reach[k] < 0.5 * obj.crossing[k] for k in crossed):
+            return False
+        return _stands_out(obj.fg(self.cfg.given_share), obj.bg, bins, m) < 0.5 * obj.crossing_contrast
+
     def _find_again(self, o: int, gray: np.ndarray) -> np.ndarray | None:
         """Where the object is, by its given view matched over the whole frame, while it is
-        hidden or its mask is under half its given size (a scrap of ground it left behind):
-        the rigid witness's search, for the engine that runs without the witness. None
-        when no match is good enough, or the match sits mostly on another tracked object
-        (a twin)."""
+        hidden or its mask is under half its given size (a scrap of ground it left behind)
+        and no longer touches an edge it was crossing: the rigid witness's search, for the
+        engine that runs without the witness. The halves of the view (an object coming
+        back across an edge) are matched only while it is hidden: they match textured
+        ground too. None when no match is good enough, or the match sits mostly on another
+        tracked object (a twin)."""
         obj = self.objs[o]
         if obj.view is None or obj.mask.sum() >= 0.5 * obj.view.mask.sum():
             return None
-        found = flow.find_again(gray, obj.view.gray, obj.view.core, RIGID_MODES["preview"].match_accept)
+        if any(c and t for c, t in zip(obj.crossing, _edges(obj.mask))):
+            return None  # it is small because it is crossing the frame's edge, not lost
+        accept = RIGID_MODES["preview"].match_accept
+        if obj.mask.any():  # in view somewhere: its whole view only
+            found = flow.find_template(gray, obj.view.gray, obj.view.core)
+            found = found if found is not None and found[2] >= accept else None
+        else:
+            found = flow.find_again(gray, obj.view.gray, obj.view.core, accept)
         if found is None:
             return None
         shape = flow.warp_affine(obj.view.mask, flow.translation(found[0], found[1]), gray.shape) >= 0.5

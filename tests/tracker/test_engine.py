@@ -55,6 +55,26 @@ def test_mask_of_the_wrong_size_is_refused(engine, disk_video) -> None:
         engine.add_mask(state, 0, 1, np.ones((60, 80), bool))
 
 
+def test_a_mask_with_a_channel_axis_is_refused_naming_the_shape_it_has(engine, disk_video) -> None:
+    # It said "mask is 160x120, the video is 160x120": the same size twice.
+    state = engine.init_state(disk_video)
+    with pytest.raises(TrackingError, match=r"of shape \(120, 160, 1\), the video is 160x120"):
+        engine.add_mask(state, 0, 1, disk_video.mask(0)[..., None])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_a_mask_of_values_that_are_not_finite_is_refused(engine, disk_video, bad) -> None:
+    # NaN casts to True: an all-NaN float mask was taken as the whole frame.
+    state = engine.init_state(disk_video)
+    with pytest.raises(TrackingError, match="not finite"):
+        engine.add_mask(state, 0, 1, np.full((120, 160), bad))
+    partly = disk_video.mask(0).astype(np.float32)
+    partly[0, 0] = np.nan
+    with pytest.raises(TrackingError, match="not finite"):
+        engine.add_mask(state, 0, 1, partly)
+    engine.add_mask(state, 0, 1, disk_video.mask(0).astype(np.float32))  # a finite float mask is fine
+
+
 @pytest.mark.parametrize("frame", [-1, 6, 1000])
 def test_frame_outside_the_video_is_refused(engine, disk_video, frame) -> None:
     state = engine.init_state(disk_video)

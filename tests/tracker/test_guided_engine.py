@@ -75,3 +75,24 @@ def test_a_random_weight_sam_runs_the_same_path_and_falls_back_to_the_warp():
         assert fm.visible[0] and fm.masks.shape == (1, 80, 120)
         # Noise masks are refused (low score or far from the warp): the warp is kept.
         assert iou(fm.mask_of(1), masks[fm.frame]) > 0.5
+
+
+def test_guided_reports_an_object_that_left_by_the_edge_as_gone():
+    # When the segmenter refused its cut the warp was kept; flow carries still ground
+    # nowhere, so once the disk had left, the warp of the ground it left (170 px at the
+    # right edge) was reported as the object, visible, on every later frame.
+    from tests.tracker.conftest import DiskVideo
+
+    video = DiskVideo(n=24, size=(120, 160), start=(100.0, 60.0), step=(5.0, 0.0))  # gone from frame 16
+    engine = GuidedEngine(ClassicSegmenter())
+    state = engine.init_state(video)
+    engine.add_mask(state, 0, 1, video.mask(0))
+    gone = []
+    for fm in engine.propagate(state, start=0):
+        truth = video.mask(fm.frame)
+        if not truth.any():
+            assert not fm.masks[0].any() and not fm.visible[0], f"frame {fm.frame}: {int(fm.masks[0].sum())} px left"
+            gone.append(fm.frame)
+        elif fm.frame < 10:
+            assert iou(fm.mask_of(1), truth) > 0.8, fm.frame
+    assert gone == list(range(16, 24))
