@@ -215,7 +215,7 @@ class _SegmentRun:
                 obj.mask, obj.trust = np.zeros_like(obj.mask), 1.0
                 out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
                 continue
-            m = _clean(owner == o) & ((owner == o) | (owner == 0))  # holes filled, never another's pixels
+            m = _clean(owner == o)
             if _left_by_edge(obj.mask, m, obj.crossing) or self._faded_at_edge(obj, m, bins):
                 m = np.zeros_like(m)
             began = not any(obj.crossing)

@@ -403,10 +403,10 @@ def test_an_object_that_slides_out_over_the_edge_leaves_no_scrap_glued_to_it(eng
     ids=["flow-427", "flow-preview-427", "flow-preview-854"],
 )
 def test_objects_never_share_a_pixel(engine, size) -> None:
-    # The more probable object owns a pixel both could take. Filling a mask's pinholes
-    # took pixels another object owned (1-5 px on 1-4 frames at 427x240), and each
-    # object's mask upscaled on its own from `flow-preview`'s working size could reach
-    # a pixel another's also did (up to 77 px on 13 frames at 854x480).
+    # A pixel goes to one object. Filling a mask's pinholes took pixels another object
+    # owned (1-5 px on 1-4 frames at 427x240), and each object's mask upscaled on its own
+    # from `flow-preview`'s working size could reach a pixel another's also did (up to
+    # 77 px on 13 frames at 854x480): an object earlier in order keeps such a pixel.
     from synthetic import BENCHMARK_SET, SyntheticVideo, with_frames
 
     from samvid.tracker.davis import masks_of
