@@ -203,12 +203,9 @@ def polygon_result(
 ) -> Result | None:
     """A ``polygonlabels`` region for the largest part of the mask, or None if it is empty
     (``polygon_results`` gives every part)."""
-    height, width = mask.shape
-    points = mask_to_polygon(mask)
-    if len(points) < 3:
-        return None
-    base = _base("polygonlabels", from_name, to_name, width, height, region_id, item_index)
-    return _polygon(points, base, labels, score)
+    parts = polygon_results(mask, from_name=from_name, to_name=to_name, labels=labels,
+                            region_id=region_id, item_index=item_index, score=score)
+    return parts[0] if parts else None
 
 
 def mask_regions(
@@ -246,11 +243,8 @@ def mask_region(
     polygon of the mask's largest part, as its label config says; None when there is
     nothing to draw. A polygon project's mask in several parts needs ``mask_regions``,
     which gives every part."""
-    if not mask.any():
-        return None
-    encode = brush_result if target.mask_type == "brushlabels" else polygon_result
-    return encode(mask, from_name=target.mask_control, to_name=target.image_name, labels=labels,
-                  region_id=region_id, item_index=item_index, score=score)
+    regions = mask_regions(mask, target, labels, region_id=region_id, item_index=item_index, score=score)
+    return regions[0] if regions else None
 
 
 def decode_brush(result: Result) -> np.ndarray:
