@@ -18,7 +18,7 @@ from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Segmenter
 from samvid.tracker import flow
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
-from samvid.tracker.masks import bbox, iou
+from samvid.tracker.masks import bbox, iou, touched_edges
 
 MIN_SCORE = 0.5  # below this predicted IoU the segmenter's mask is not trusted
 MIN_AGREEMENT = 0.5  # IoU with the warp below which the segmenter has jumped elsewhere
@@ -85,7 +85,7 @@ class _GuidedRun:
                 cut = self.segmenter.segment(embedding, prompt)
                 if cut.score >= MIN_SCORE and iou(cut.mask, warped) >= MIN_AGREEMENT:
                     results[obj] = ObjectResult(cut.mask, float(cut.score), True)
-                elif cut.score < MIN_SCORE and _touches_edge(warped) and warped.sum() < 0.5 * self.edge_area.get(obj, 0):
+                elif cut.score < MIN_SCORE and any(touched_edges(warped)) and warped.sum() < 0.5 * self.edge_area.get(obj, 0):
                     # The segmenter sees no object where the warp, under half the size it had
                     # when it began crossing the frame's edge, still reaches it: the object went
                     # out by that edge (the flow engine's half). The warp of the still ground it
@@ -98,13 +98,10 @@ class _GuidedRun:
             self.edge_area.pop(obj, None)
         self.masks = {o: r.mask for o, r in results.items() if r.visible}
         for o, r in results.items():
-            if r.visible and _touches_edge(r.mask):
+            if r.visible and any(touched_edges(r.mask)):
                 self.edge_area.setdefault(o, int(r.mask.sum()))
             else:
                 self.edge_area.pop(o, None)
         self.prev = gray
         return results
 
-
-def _touches_edge(mask: np.ndarray) -> bool:
-    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())

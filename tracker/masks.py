@@ -69,6 +69,11 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else np.count_nonzero(a & b) / union
 
 
+def touched_edges(mask: np.ndarray) -> tuple[bool, bool, bool, bool]:
+    """Whether ``mask`` touches the frame's left, top, right and bottom edges."""
+    return bool(mask[:, 0].any()), bool(mask[0].any()), bool(mask[:, -1].any()), bool(mask[-1].any())
+
+
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """``(x0, y0, x1, y1)`` in pixel edges (exclusive ends) around the True pixels; None
     when the mask is empty.

@@ -54,7 +54,7 @@ from samvid.tracker.cut import contrast_links, min_cut
 from samvid.tracker.engine import Engine, ObjectResult, TrackState
 from samvid.tracker.flow_engine import MODES as RIGID_MODES
 from samvid.tracker.flow_engine import _FlowRun
-from samvid.tracker.masks import bbox, grow_box
+from samvid.tracker.masks import bbox, grow_box, touched_edges
 from samvid.tracker.metrics import region_iou
 
 log = logging.getLogger(__name__)
@@ -372,7 +372,7 @@ class _SegmentRun:
         if not m.any() or obj.crossing_contrast <= 0:
             return False
         crossed = [k for k, c in enumerate(obj.crossing) if c]
-        touches = _edges(m)
+        touches = touched_edges(m)
         if not crossed or not all(touches[k] for k in crossed):
             return False
         reach = _reach(m)
@@ -391,7 +391,7 @@ class _SegmentRun:
         obj = self.objs[o]
         if obj.view is None or obj.mask.sum() >= 0.5 * obj.view.mask.sum():
             return None
-        if any(c and t for c, t in zip(obj.crossing, _edges(obj.mask))):
+        if any(c and t for c, t in zip(obj.crossing, touched_edges(obj.mask))):
             return None  # it is small because it is crossing the frame's edge, not lost
         accept = RIGID_MODES["preview"].match_accept
         if obj.mask.any():  # in view somewhere: its whole view only
@@ -447,11 +447,6 @@ def _contrast(colour: np.ndarray, shape: np.ndarray, size: float) -> float:
     return float(colour[shape].mean()) - outside
 
 
-def _edges(mask: np.ndarray) -> tuple[bool, bool, bool, bool]:
-    """Whether ``mask`` touches the frame's left, top, right and bottom edges."""
-    return bool(mask[:, 0].any()), bool(mask[0].any()), bool(mask[:, -1].any()), bool(mask[-1].any())
-
-
 def _reach(mask: np.ndarray) -> tuple[int, int, int, int]:
     """How far ``mask`` reaches into the frame from its left, top, right and bottom edges."""
     box = bbox(mask)
@@ -466,7 +461,7 @@ def _crossing(before: tuple[int, int, int, int], mask: np.ndarray) -> tuple[int,
     """For each edge ``mask`` touches, how far it reached in on the frame it began touching
     it (``before`` keeps that while it touches); 0 for the others."""
     left, top, right, bottom = (
-        then or now if touches else 0 for then, now, touches in zip(before, _reach(mask), _edges(mask))
+        then or now if touches else 0 for then, now, touches in zip(before, _reach(mask), touched_edges(mask))
     )
     return left, top, right, bottom
 
@@ -479,10 +474,10 @@ def _left_by_edge(before: np.ndarray, after: np.ndarray, crossing: tuple[int, in
     the edge while it shrinks (its visible part ends there); what stays behind is a scrap
     of ground that the shape prior holds on to. An object coming in reaches further in
     as it comes, and one that moves away from the camera moves away from the edge."""
-    was = _edges(before)
+    was = touched_edges(before)
     if not any(was) or not after.any():
         return False
-    now = _edges(after)
+    now = touched_edges(after)
     if any(a and b for a, b in zip(was, now)):
         return False
     if after.sum() < 0.5 * before.sum():
