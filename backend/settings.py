@@ -1,7 +1,10 @@
 """All configuration, read from the environment in one place.
 
 Command-line flags override these by passing keyword arguments to
-``Settings.from_env``; nothing else in samvid reads ``os.environ``.
+``Settings.from_env``. Read elsewhere, and only there: command-line flag defaults
+(``LABEL_STUDIO_URL``, ``LABEL_STUDIO_API_KEY``, ``SAMVID_MODEL``, ``SAMVID_DEVICE``,
+``SAMVID_BACKEND_URL`` in ``samvid.commands``), ``SAMVID_CONFIG_DIR`` (``samvid.studio.configs``)
+and other programs' variables (``HF_*``, ``PROMETHEUS_MULTIPROC_DIR``, ``XDG_DATA_HOME``).
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlparse
 
 from samvid.errors import ConfigError
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
-from samvid.models.registry import DEFAULT_MODEL
+from samvid.models.registry import DEFAULT_MODEL, MODELS
+
+logger = logging.getLogger(__name__)
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # What each kind of variable takes, for the message when a value is not one.
@@ -29,6 +35,22 @@ AUTO_GRID_RANGE = (1, 64)  # clicks per side: 64 x 64 already costs minutes per 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_STUDIO_URL = "http://localhost:8080"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")  # what torch.device takes, plus auto
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+# The weight-free models: a fallback that itself needs weights would fail the same way.
+FALLBACKS = tuple(name for name, info in MODELS.items() if info.family in ("classic", "standin"))
+# Fields that name one of a few words: read case-insensitively (SAMVID_DEVICE=CUDA is cuda).
+_WORDS = ("device", "precision", "propagate_direction", "fallback")
+# Limits that must be above 0: at 0 or below every image, video or cached embedding is refused.
+_POSITIVE = {
+    "redis_cache_ttl": "seconds",  # Redis refuses SET ... EX 0 on every write
+    "max_request_bytes": "bytes",
+    "max_image_bytes": "bytes",
+    "max_image_pixels": "pixels",
+    "max_video_bytes": "bytes",
+    "max_video_seconds": "seconds",
+    "max_video_pixels": "pixels",
+}
 
 
 def _bool(value: str) -> bool:
@@ -66,6 +88,22 @@ def log_level(env: dict[str, str] | None = None) -> int:
 
 def _paths(value: str) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser() for p in value.split(os.pathsep) if p.strip())
+
+
+def _check_roots(roots: tuple[Path, ...], var: str) -> None:
+    """A root that is not a folder here would refuse every local image path, request by
+    request, with a message about the image rather than about the setting. Label Studio's
+    own root is only a shortcut (its local-files URLs are fetched over HTTP when the folder
+    is not mounted here, as on a worker machine): a warning, not a refusal to start."""
+    for root in roots:
+        if root.is_dir():
+            continue
+        if var == "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT":
+            logger.warning("%s: %r is not a folder on this machine; local files are fetched "
+                           "through Label Studio instead", var, str(root))
+            continue
+        raise ConfigError(f"{var}: {str(root)!r} is not a folder on this machine; give existing "
+                          f"folders separated by {os.pathsep!r}, or unset it")
 
 
 def _hosts(value: str) -> tuple[str, ...]:
@@ -158,8 +196,10 @@ class Settings:
         values: dict[str, object] = {}
         for name, var in names.items():
             raw = env.get(var)
-            if raw is None or raw == "":
+            if raw is None or raw == "":  # empty is unset: compose writes ${VAR:-} as ""
                 continue
+            if not raw.strip():
+                raise ConfigError(f"{var}={raw!r} is blank; unset it for the default or give a value")
             kind = types[name]
             try:
                 if kind == "bool":
@@ -178,11 +218,16 @@ class Settings:
                 raise ConfigError(f"{var}={raw!r} is not a valid {kind}; {_EXPECTED[str(kind)]}") from exc
         # Label Studio serves local files from this root; samvid may read under it.
         ls_root = env.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+        roots_var = "SAMVID_LOCAL_ROOTS"
         if ls_root and "local_roots" not in values:
-            values["local_roots"] = _paths(ls_root)
+            values["local_roots"], roots_var = _paths(ls_root), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
         values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in _WORDS:
+            if isinstance(values.get(name), str):
+                values[name] = str(values[name]).strip().lower()
         settings = cls(**values)  # type: ignore[arg-type]  # each value was converted to its field's type above
         settings._check(names)
+        _check_roots(settings.local_roots, roots_var)
         return settings
 
     def _check(self, names: dict[str, str]) -> None:
@@ -198,8 +243,18 @@ class Settings:
             # redis-py would raise a bare ValueError at the first connection, mid-start.
             raise ConfigError(f"REDIS_URL={self.redis_url!r} (or samvid worker --redis-url) must start with "
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
-        if self.max_request_bytes <= 0:
-            raise ConfigError("SAMVID_MAX_REQUEST_BYTES must be a number of bytes above 0")
+        for name, unit in _POSITIVE.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):  # NaN would compare false and never refuse
+                raise ConfigError(f"{names[name]} must be a number of {unit} above 0, not {value!r}")
+        if self.cache_bytes < 0:  # 0 is allowed: no in-process cache (Redis may still cache)
+            raise ConfigError(f"SAMVID_CACHE_BYTES={self.cache_bytes} is not usable: give 0 (no in-process "
+                              "cache) or a number of bytes above 0")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ConfigError(f"SAMVID_DEVICE={self.device!r} is not a device; give one of {DEVICES}")
+        if self.fallback and self.fallback not in FALLBACKS:
+            raise ConfigError(f"SAMVID_FALLBACK={self.fallback!r} is not a weight-free model; "
+                              f"give one of {', '.join(FALLBACKS)} or leave it unset")
         if self.propagate_direction not in DIRECTIONS:
             raise ConfigError(f"SAMVID_PROPAGATE_DIRECTION={self.propagate_direction!r} is not a direction; "
                               f"give one of {', '.join(DIRECTIONS)}")
@@ -211,7 +266,7 @@ class Settings:
         log_level({"SAMVID_LOG_LEVEL": self.log_level})
         if ":" in self.auth_user:  # basic auth splits user and password at the first ':'
             raise ConfigError("SAMVID_AUTH_USER must not contain ':'; choose a user name without one")
-        if not 0 <= self.studio_retry_seconds < 86400:
+        if not 0 <= self.studio_retry_seconds <= 86400:
             raise ConfigError("SAMVID_STUDIO_RETRY_SECONDS must be a number of seconds from 0 to 86400")
         if self.precision not in PRECISIONS:
             raise UnsupportedPrecision(

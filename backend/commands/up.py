@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
                         help="where Label Studio's database, frames, logs and the admin's "
                              "credentials live (default: %(default)s)")
-    parser.add_argument("--model", default=os.environ.get("SAMVID_MODEL", DEFAULT_MODEL),
+    # `or`: an empty SAMVID_MODEL (docker compose's ${SAMVID_MODEL:-}) is unset, as in Settings.
+    parser.add_argument("--model", default=os.environ.get("SAMVID_MODEL") or DEFAULT_MODEL,
                         help="model for the backend (default: $SAMVID_MODEL or %(default)s); "
                              "falls back to `classic` when its weights are not here")
     parser.add_argument("--device", default=os.environ.get("SAMVID_DEVICE"),
@@ -67,10 +68,15 @@ def run(args: argparse.Namespace) -> int:
         studio_url=args.label_studio_url, api_key=args.api_key,
         document_root=args.document_root, timeout=args.timeout,
     )
-    # A mistyped video is said now, not after Label Studio's start (a minute or more).
+    _check_backend_settings(args.device)
+    # A mistyped video, or a file that is no video, is said now, not after Label Studio's
+    # and the backend's start (a minute or more) and their shutdown.
     from samvid.studio.importer import find_sources  # here: it imports OpenCV and PyAV
+    from samvid.tracker.frames import open_frames
 
-    find_sources(options.videos)
+    for source in find_sources(options.videos):
+        with open_frames(source):  # raises VideoError naming the file when it cannot be read
+            pass
     # `kill` (and docker stop, systemd) must stop the children as Ctrl-C does, and so must
     # closing the terminal or losing the SSH session: the children run in sessions of their
     # own, so nothing else would stop them.
@@ -88,6 +94,21 @@ def run(args: argparse.Namespace) -> int:
             return 0
         print(f"samvid up: {stopped.died()}", file=sys.stderr)
         return 1
+
+
+# Set by samvid.launcher.backend_env for the backend it starts (REDIS_URL is dropped there), so
+# whatever this shell holds for them is not what the backend reads.
+_SET_FOR_THE_BACKEND = ("REDIS_URL", "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "SAMVID_LOCAL_ROOTS",
+                        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+
+
+def _check_backend_settings(device: str | None) -> None:
+    """Refuse now a SAMVID_* value the backend would refuse (SAMVID_DEVICE=gpu): otherwise it is
+    said in the backend's log after Label Studio's start, a minute or more later."""
+    from samvid.settings import Settings
+
+    env = {k: v for k, v in os.environ.items() if k not in _SET_FOR_THE_BACKEND}
+    Settings.from_env(env, device=device)
 
 
 def _interrupt(signum: int, frame: object) -> None:

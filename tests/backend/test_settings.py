@@ -4,6 +4,7 @@ never accepted and failing later, far from the cause (a request, a background jo
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -84,3 +85,71 @@ def test_an_unusable_log_level_stops_the_cli_naming_it(monkeypatch, capsys):
     monkeypatch.setenv("SAMVID_LOG_LEVEL", "LOUD")
     assert cli.main(["models", "list"]) == 2
     assert "SAMVID_LOG_LEVEL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("var, value", [
+    ("SAMVID_MAX_IMAGE_BYTES", "0"), ("SAMVID_MAX_IMAGE_PIXELS", "-1"), ("SAMVID_MAX_VIDEO_BYTES", "0"),
+    ("SAMVID_MAX_VIDEO_PIXELS", "-5"), ("SAMVID_MAX_VIDEO_SECONDS", "-1"), ("SAMVID_MAX_VIDEO_SECONDS", "nan"),
+    ("SAMVID_REDIS_CACHE_TTL", "0"),
+])
+def test_limits_at_or_below_zero_are_config_errors_naming_the_variable(var, value):
+    """A limit of 0 refuses every image or video (or every cache write), a NaN one refuses none."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({var: value})
+    assert raised.value.message.startswith(f"{var} must be a number of "), raised.value.message
+    assert "above 0" in raised.value.message
+
+
+def test_a_negative_cache_size_is_a_config_error_and_zero_turns_the_cache_off():
+    with pytest.raises(ConfigError, match="SAMVID_CACHE_BYTES=-1 is not usable: give 0"):
+        Settings.from_env({"SAMVID_CACHE_BYTES": "-1"})
+    assert Settings.from_env({"SAMVID_CACHE_BYTES": "0"}).cache_bytes == 0
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda0", "tpu"])
+def test_an_unknown_device_is_a_config_error_naming_the_choices(device):
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"SAMVID_DEVICE": device})
+    assert raised.value.message == (f"SAMVID_DEVICE={device!r} is not a device; "
+                                    "give one of auto, cpu, cuda, cuda:N or mps")
+
+
+def test_word_settings_are_read_in_any_case():
+    settings = Settings.from_env({"SAMVID_DEVICE": "CUDA:1", "SAMVID_PROPAGATE_DIRECTION": "Both",
+                                  "SAMVID_PRECISION": "FP32", "SAMVID_FALLBACK": " Classic"})
+    assert (settings.device, settings.propagate_direction, settings.precision, settings.fallback) == (
+        "cuda:1", "both", "fp32", "classic")
+
+
+def test_a_fallback_that_needs_weights_is_refused_at_start():
+    """The fallback is only loaded when the model has no weights: a typo there would surface
+    on the day the weights go missing, as a second failed download."""
+    with pytest.raises(ConfigError, match="SAMVID_FALLBACK='clasic' is not a weight-free model; give one of classic, standin"):
+        Settings.from_env({"SAMVID_FALLBACK": "clasic"})
+
+
+@pytest.mark.parametrize("var", ["SAMVID_MODEL", "SAMVID_TRACKER", "LABEL_STUDIO_URL", "SAMVID_AUTH_USER"])
+def test_a_blank_value_is_a_config_error_naming_the_variable(var):
+    with pytest.raises(ConfigError, match=f"{var}='  ' is blank; unset it for the default or give a value"):
+        Settings.from_env({var: "  "})
+
+
+def test_a_local_root_that_is_not_a_folder_is_a_config_error(tmp_path):
+    missing = tmp_path / "not-mounted"
+    with pytest.raises(ConfigError, match=f"SAMVID_LOCAL_ROOTS: '{missing}' is not a folder on this machine"):
+        Settings.from_env({"SAMVID_LOCAL_ROOTS": f"{tmp_path}{os.pathsep}{missing}"})
+    assert Settings.from_env({"SAMVID_LOCAL_ROOTS": str(tmp_path)}).local_roots == (tmp_path,)
+
+
+def test_label_studios_root_not_mounted_here_is_a_warning_not_a_refusal(tmp_path, caplog):
+    """Label Studio's local-files URLs are fetched over HTTP when its folder is not mounted
+    on this machine (a worker elsewhere), so its root only warns."""
+    missing = tmp_path / "not-mounted"
+    with caplog.at_level("WARNING", logger="samvid.settings"):
+        settings = Settings.from_env({"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(missing)})
+    assert settings.local_roots == (missing,)
+    assert f"'{missing}' is not a folder on this machine" in caplog.text
+
+
+def test_the_retry_budget_takes_the_maximum_its_message_names():
+    assert Settings.from_env({"SAMVID_STUDIO_RETRY_SECONDS": "86400"}).studio_retry_seconds == 86400
