@@ -26,7 +26,7 @@ from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, Task, backoff, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
-from samvid.studio.results import decode_mask, mask_region
+from samvid.studio.results import decode_mask, mask_regions, object_region_id
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import make_engine, resolved
@@ -105,7 +105,11 @@ class ObjectSeed:
 
 
 def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[ObjectSeed]:
-    """The objects of an annotation's result list (mask regions of the mask control)."""
+    """The objects of an annotation's result list (mask regions of the mask control).
+
+    The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
+    ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
+    frame keeps its objects."""
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
         # Another *labels result of the region (the shared smart row's "labels" twin)
@@ -124,7 +128,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
             continue
         if not mask.any():
             continue
-        region_id = str(item.get("id") or f"r{len(seeds)}")
+        region_id = object_region_id(str(item.get("id") or f"r{len(seeds)}"))
         region_extras = extras.get(region_id, [])
         key, numbered = region_id, False
         for extra in region_extras:
@@ -135,8 +139,9 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
         labels = (item.get("value") or {}).get(target.mask_type) or list(target.labels[:1])
         same = next((s for s in seeds if s.key == key), None)
         if same is not None:
-            # Regions that share an object id are parts of one object (drawn apart around
-            # an occluder): tracked as one, under the first region's id, label and extras.
+            # Regions that share an object id (or a region id, as polygon parts do) are parts
+            # of one object (drawn apart around an occluder): tracked as one, under the first
+            # region's id, label and extras.
             same.mask = same.mask | mask
             continue
         seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras, numbered))
@@ -323,7 +328,8 @@ class Propagator:
 
     def _seeds_of(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
         seeds = seeds_from_result(self.latest_annotation(task_id), target)
-        return [s for s in seeds if s.key in objects] if objects else seeds
+        wanted = {object_region_id(o) for o in objects}  # a polygon part names its object
+        return [s for s in seeds if s.key in wanted] if objects else seeds
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -413,19 +419,20 @@ class Propagator:
 
 def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
                   target: MaskTarget) -> tuple[list[dict[str, Any]], float]:
-    """Label Studio regions for one frame's masks: one per visible object (``seeds``: the
-    object as a human drew it, by the object id the tracker knows it by), with its extras."""
+    """Label Studio regions for one frame's masks: for each visible object (``seeds``: the
+    object as a human drew it, by the object id the tracker knows it by) its region (a
+    polygon project's: one polygon per part, ``<id>``, ``<id>~2``, ...), with its extras."""
     result: list[dict[str, Any]] = []
     scores: list[float] = []
     for k, obj in enumerate(fm.object_ids):
         seed = seeds[obj]
         if not fm.visible[k]:
             continue  # a vanished object gets no region; it returns with the same id
-        region = mask_region(fm.masks[k], target, [seed.label], region_id=seed.region_id,
-                             score=float(fm.scores[k]))
-        if region is None:
+        regions = mask_regions(fm.masks[k], target, [seed.label], region_id=seed.region_id,
+                               score=float(fm.scores[k]))
+        if not regions:
             continue
-        result.append(region)
+        result.extend(regions)
         result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
         scores.append(float(fm.scores[k]))
     return result, float(np.mean(scores)) if scores else 0.0

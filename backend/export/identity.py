@@ -16,6 +16,12 @@ A region's object id is, in order of precedence:
 
 Regions of one frame with the same id and the same label are one object drawn in
 parts (around an occluder), as propagation tracks them: their masks are united.
+The polygons samvid writes for the parts of one object in a polygon project,
+``<region id>``, ``<region id>~2``, ``<region id>~3``... (``results.part_region_id``),
+are read as region ``<region id>`` (``results.object_region_id``: that exact form
+only, whether or not ``<region id>`` itself is on the frame), so they are one object
+too; a part takes its object's object-id number and attributes (its own only where
+the object's region has none).
 
 An object has one class per clip: its label on its latest human-annotated frame
 (else on its latest frame), the annotator's latest word; frames where it has
@@ -40,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
+from samvid.studio.results import object_region_id
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -51,7 +58,7 @@ MASK_TYPES = tuple(MASK_TAGS.values())  # result types of mask regions
 class Region:
     """One mask region of a frame, still encoded (``result`` is Label Studio's JSON)."""
 
-    region_id: str
+    region_id: str  # the object's region id: a polygon part's (``<id>~2``) is ``<id>``
     label: str
     result: dict[str, Any]
     explicit_id: int | None
@@ -125,29 +132,31 @@ def parse_regions(
         kind = r.get("type")
         if kind not in MASK_TYPES:
             continue
-        region_id = str(r.get("id", ""))
+        own_id = str(r.get("id", ""))
+        region_id = object_region_id(own_id)  # a polygon part of an object is that object
         labels = (r.get("value") or {}).get(kind) or []
         if not labels or labels[0] not in names:
             shown = labels[0] if labels else "(none)"
-            problems.add("unknown_label", f"region {region_id} has label {shown!r}, "
+            problems.add("unknown_label", f"region {own_id} has label {shown!r}, "
                          f"not one of {sorted(names)}", **where)
             continue
-        raw_id = numbers.get(region_id, (r.get("meta") or {}).get("object_id"))
+        # A part is its object: the object's id number first, as propagation reads it.
+        raw_id = numbers.get(region_id, numbers.get(own_id, (r.get("meta") or {}).get("object_id")))
         explicit = _positive_int(raw_id) if raw_id is not None else None
         if raw_id is not None and explicit is None:
-            problems.add("bad_region", f"region {region_id} has object id {raw_id!r}, "
+            problems.add("bad_region", f"region {own_id} has object id {raw_id!r}, "
                          "not a positive integer", **where)
             continue
         try:
             width, height = int(r["original_width"]), int(r["original_height"])
         except (KeyError, TypeError, ValueError):
-            problems.add("bad_region", f"region {region_id} lacks original_width/height", **where)
+            problems.add("bad_region", f"region {own_id} lacks original_width/height", **where)
             continue
         region_score = r.get("score", score)
         regions.append(
             Region(region_id, labels[0], r, explicit,
                    float(region_score) if region_score is not None else 1.0, width, height,
-                   attributes.get(region_id, {}))
+                   attributes.get(region_id) or attributes.get(own_id, {}))
         )
     return regions
 

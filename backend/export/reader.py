@@ -175,8 +175,9 @@ def frame_objects(
 ) -> list[FrameObject]:
     """The objects of one frame's regions, masks decoded.
 
-    Regions sharing an object id and a label are one object drawn in parts, as
-    propagation tracks them (``propagation.seeds_from_result``): their masks are united,
+    Regions sharing an object id and a label are one object drawn in parts (so are the
+    polygon parts ``<id>~2``... of region ``<id>``, read as ``<id>`` by ``parse_regions``),
+    as propagation tracks them (``propagation.seeds_from_result``): their masks are united,
     the first region's score and attributes kept. Of regions sharing an id with another
     label the first is kept and the rest reported. Each object takes its clip's class.
     """

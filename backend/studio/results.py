@@ -14,6 +14,7 @@ Brush masks use the SDK's RLE codec.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -76,6 +77,7 @@ def brush_result(
 
 MIN_PART_FRACTION = 0.01  # a part smaller than this share of the largest is a speck: dropped
 PART_SEPARATOR = "~"  # the region id of a further part: "<object's region id>~<n>"
+_PART_ID = re.compile(rf"(.+){PART_SEPARATOR}([2-9]|[1-9][0-9]+)", re.DOTALL)  # n >= 2, as written
 
 
 def _outline_corners(contour: np.ndarray) -> np.ndarray:
@@ -147,9 +149,16 @@ def part_region_id(region_id: str, part: int) -> str:
 
 
 def object_region_id(region_id: str) -> str:
-    """The object's region id of a part's region id (``part_region_id``'s inverse)."""
-    base, sep, number = str(region_id).rpartition(PART_SEPARATOR)
-    return base if sep and base and number.isdigit() else str(region_id)
+    """The object's region id of a part's region id (``part_region_id``'s inverse).
+
+    Only the exact form ``part_region_id`` writes folds: ``<id>~<n>``, ``n`` a plain
+    number from 2 without a leading zero (``a~2`` -> ``a``; ``a~1``, ``a~02``, ``a~x``,
+    ``~2`` stay as they are). It folds whether or not a region ``<id>`` is beside it (the
+    annotator may have deleted the largest part). Label Studio's own region ids never hold
+    a ``~``, so no id drawn in Label Studio is read as a part.
+    """
+    part = _PART_ID.fullmatch(str(region_id))
+    return part.group(1) if part else str(region_id)
 
 
 def _polygon(points: np.ndarray, base: Result, labels: list[str], score: float | None) -> Result:

@@ -7,7 +7,7 @@ import numpy as np
 
 from samvid.propagation import ObjectSeed, frame_results, match_redrawn, seeds_from_result
 from samvid.studio.protocol import MaskTarget
-from samvid.studio.results import decode_brush, mask_region
+from samvid.studio.results import decode_brush, decode_mask, mask_region
 from samvid.tracker.masks import FrameMasks
 
 TARGET = MaskTarget("image", "image", False, "tag", "brushlabels", ("Car", "Person", "Dog"))
@@ -85,3 +85,41 @@ def test_objects_of_another_label_or_with_object_id_numbers_are_never_matched():
     numbered = [seed("3", "Car", numbered=True)]
     assert keys(match_redrawn(numbered, [seed("4", "Car", numbered=True)])) == ["4"]
     assert keys(match_redrawn([seed("car", "Car")], [seed("4", "Car", numbered=True)])) == ["4"]
+
+
+# -- a polygon project: an object in several parts -------------------------------------------
+
+POLYGONS = MaskTarget("image", "image", False, "tag", "polygonlabels", ("Car",), object_id_control="object_id")
+
+
+def split_by_a_pole() -> np.ndarray:
+    """A car seen in two parts: the columns 18-21 are behind a pole."""
+    m = np.zeros((20, 40), bool)
+    m[5:15, 4:18] = True
+    m[5:15, 22:30] = True
+    return m
+
+
+def union(regions: list[dict]) -> np.ndarray:
+    return np.any([decode_mask(r) for r in regions], axis=0)
+
+
+def test_a_polygon_project_writes_every_part_of_an_object():
+    number = {"id": "car", "from_name": "object_id", "to_name": "image", "type": "number",
+              "value": {"number": 7}}
+    seeds = {1: ObjectSeed("7", "car", "Car", split_by_a_pole(), [number], numbered=True)}
+    fm = FrameMasks(4, (1,), split_by_a_pole()[None], np.array([0.9], np.float32), np.array([True]))
+    result, _ = frame_results(fm, seeds, POLYGONS)
+    polygons = [r for r in result if r["type"] == "polygonlabels"]
+    assert [r["id"] for r in polygons] == ["car", "car~2"]  # the largest part keeps the id
+    assert np.array_equal(union(polygons), split_by_a_pole())
+    assert [r for r in result if r["type"] == "number"] == [{**number, "origin": "prediction"}]
+
+
+def test_the_parts_of_an_accepted_propagated_frame_are_one_object():
+    seeds = {1: ObjectSeed("car", "car", "Car", split_by_a_pole())}
+    fm = FrameMasks(4, (1,), split_by_a_pole()[None], np.array([0.9], np.float32), np.array([True]))
+    accepted, _ = frame_results(fm, seeds, POLYGONS)  # the annotator accepts the frame as it is
+    (seed,) = seeds_from_result(accepted, POLYGONS)
+    assert (seed.key, seed.region_id) == ("car", "car")
+    assert np.array_equal(seed.mask, split_by_a_pole())

@@ -14,14 +14,19 @@ import numpy as np
 import pytest
 import requests
 from clips import annotate, import_clip, iou, predictions, studio_app
-from ls_requests import BRUSH_CONFIG
+from ls_requests import BRUSH_CONFIG, POLYGON_CONFIG
 from services import ServedApp, wait_until
+from test_attributes import Quiet
 
 from samvid.app import create_app
+from samvid.images import ImageSource
 from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
+from samvid.propagation import PropagationRequest, Propagator
 from samvid.settings import Settings
-from samvid.studio.results import decode_brush
+from samvid.studio.client import Studio
+from samvid.studio.protocol import parse_config
+from samvid.studio.results import decode_brush, decode_mask, mask_regions
 
 pytestmark = pytest.mark.studio
 
@@ -344,3 +349,106 @@ def test_the_data_manager_sorts_and_filters_propagated_frames_by_their_score_onc
     bar = sorted(column[t] for t in written)[len(written) // 2]
     flagged = [r["id"] for r in data_manager_rows(label_studio, clip.project, "tasks:id", score_below=bar)]
     assert flagged == sorted(t for t in written if column[t] < bar) and flagged
+
+
+# -- a polygon project: an object seen in parts ----------------------------------------------
+
+POLYGON_OBJECTS = POLYGON_CONFIG.replace(
+    "</View>", '  <Number name="object_id" toName="image" perRegion="true" min="1"/>\n</View>')
+
+
+def behind_a_pole(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The object's left and right of a 6 px pole through its middle."""
+    columns = np.arange(mask.shape[1])
+    middle = int(np.nonzero(mask)[1].mean())
+    return mask & (columns < middle - 3), mask & (columns >= middle + 3)
+
+
+def polygons(mask: np.ndarray, region_id: str, object_id: int | None = None) -> list[dict]:
+    """The regions an annotator's polygon(s) of ``mask`` make, and its object id."""
+    regions = mask_regions(mask, parse_config(POLYGON_OBJECTS), ["Car"], region_id=region_id)
+    for r in regions:
+        r.pop("origin")
+    number = {"id": region_id, "from_name": "object_id", "to_name": "image", "type": "number",
+              "value": {"number": object_id}}
+    return regions + ([number] if object_id else [])
+
+
+def save_annotation(ls, task_id: int, result: list[dict]) -> None:
+    requests.post(f"{ls.url}/api/tasks/{task_id}/annotations", headers=ls.headers, timeout=30,
+                  json={"result": result}).raise_for_status()
+
+
+def propagate(ls, project: int, clip: str, frame: int, objects: tuple[str, ...] = ()) -> None:
+    images = ImageSource(ls.url, ls.token, local_roots=(ls.files_root,))
+    Propagator(Studio(ls.url, ls.token), images).run(
+        PropagationRequest(project, clip, frame, engine="copy", objects=objects), Quiet())
+
+
+def parts_of(ls, task_id: int) -> dict[str, np.ndarray]:
+    """The polygon regions of the task's one prediction, by region id."""
+    (pred,) = predictions(ls, task_id)
+    return {r["id"]: decode_mask(r) for r in pred["result"] if r["type"] == "polygonlabels"}
+
+
+def two_part_object(ls, name: str, n: int = 3):
+    """A clip whose frame 0 an annotator drew as two polygons of one object (id 7) either side
+    of a pole: (clip, the object's mask as drawn)."""
+    clip = import_clip(ls, POLYGON_OBJECTS, name=name, n=n)
+    left, right = behind_a_pole(clip.masks[0])
+    save_annotation(ls, clip.task_ids[0], polygons(left, "left", 7) + polygons(right, "right", 7))
+    drawn = np.logical_or(*[decode_mask(r) for r in polygons(left, "l") + polygons(right, "r")])
+    return clip, drawn
+
+
+def test_polygon_project_propagates_every_part_of_an_object(label_studio):
+    clip, drawn = two_part_object(label_studio, "poly parts")
+    propagate(label_studio, clip.project, clip.name, 0)
+    for task_id in clip.task_ids[1:]:
+        parts = parts_of(label_studio, task_id)
+        assert sorted(parts) == ["left", "left~2"]  # one polygon per part, the largest keeps the id
+        assert iou(np.logical_or(*parts.values()), drawn) > 0.95  # the copy engine keeps the mask
+        (pred,) = predictions(label_studio, task_id)
+        assert [(r["id"], r["value"]) for r in pred["result"] if r["type"] == "number"] == \
+            [("left", {"number": 7})]
+
+
+def test_accepting_a_propagated_frame_with_parts_keeps_one_object(label_studio):
+    clip, drawn = two_part_object(label_studio, "poly accepted", n=4)
+    propagate(label_studio, clip.project, clip.name, 0)
+    (pred,) = predictions(label_studio, clip.task_ids[2])
+    save_annotation(label_studio, clip.task_ids[2], pred["result"])  # the annotator accepts frame 2
+    propagate(label_studio, clip.project, clip.name, 2, objects=("7",))  # object 7: both its parts
+    parts = parts_of(label_studio, clip.task_ids[3])
+    assert sorted(parts) == ["left", "left~2"]
+    assert iou(np.logical_or(*parts.values()), drawn) > 0.95
+
+
+def test_export_reads_polygon_parts_as_one_track(label_studio, tmp_path):
+    from samvid.cli import main
+    from samvid.export import FORMATS
+
+    clip, drawn = two_part_object(label_studio, "poly export")
+    propagate(label_studio, clip.project, clip.name, 0)
+    for fmt in sorted(FORMATS):
+        out = tmp_path / fmt
+        assert main(["export", "--project", str(clip.project), "--format", fmt, str(out), "--fill",
+                     "--url", label_studio.url, "--api-key", label_studio.token]) == 0
+        frames = list(FORMATS[fmt][1](out))
+        assert [(f.frame, f.object_ids) for f in frames] == [(i, (7,)) for i in range(3)], fmt
+        for f in frames:
+            if fmt != "yolo":  # a YOLO line is one polygon: the largest part's (reported lossy)
+                assert iou(f.masks.mask_of(7), drawn) > 0.95, (fmt, f.frame)
+
+
+def test_repropagation_leaves_no_stale_part(label_studio):
+    clip, _ = two_part_object(label_studio, "poly again")
+    propagate(label_studio, clip.project, clip.name, 0)
+    assert sorted(parts_of(label_studio, clip.task_ids[1])) == ["left", "left~2"]
+    # The pole was a mistake: the annotator redraws the object in one piece.
+    save_annotation(label_studio, clip.task_ids[0], polygons(clip.masks[0], "left", 7))
+    propagate(label_studio, clip.project, clip.name, 0)
+    for task_id in clip.task_ids[1:]:
+        parts = parts_of(label_studio, task_id)
+        assert sorted(parts) == ["left"]
+        assert iou(parts["left"], clip.masks[0]) > 0.95

@@ -11,6 +11,7 @@ from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.reader import FrameObject, ProjectSchema, frame_objects
 from samvid.propagation import seeds_from_result
 from samvid.studio.protocol import parse_config
+from samvid.studio.results import polygon_results
 
 SCHEMA = ProjectSchema.from_config(CONFIG)
 WHERE: Where = {"clip": "c", "frame": 0, "task_id": 1}
@@ -65,3 +66,25 @@ def test_frames_where_an_object_has_another_class_are_reported_as_label_changed(
     assert [[(o.object_id, o.label) for o in objects] for objects in frames] == [[(1, "person")]] * 3
     assert problems.counts() == {"label_changed": 1}
     assert "is 'car' here but 'person'" in problems.items[0].message
+
+
+def test_the_polygon_parts_of_a_propagated_object_are_one_object_on_every_frame():
+    # Propagation writes a polygon per part, "w", "w~2", and the object id only on "w";
+    # the annotator deleted the largest part on frame 2, keeping "w~2".
+    left, right = rect(0, 0, 20, 20), rect(40, 0, 50, 20)  # a person cut in two by a pole
+
+    def parts(mask: np.ndarray, object_id: int | None = None) -> list[dict]:
+        polygons = polygon_results(mask, from_name="outline", to_name="image", labels=["person"],
+                                   region_id="w")
+        number = [{"id": "w", "from_name": "object_id", "to_name": "image", "type": "number",
+                   "value": {"number": object_id}}] if object_id else []
+        return polygons + number
+
+    # Frame 0 numbered 3; frames 1-2 without a number: one object of its own (id 4).
+    frames, problems = objects_of([parts(left | right, 3), parts(left | right), parts(left | right)[1:]])
+    assert not problems
+    assert [[(o.object_id, o.label) for o in objects] for objects in frames] == [
+        [(3, "person")], [(4, "person")], [(4, "person")]]
+    masks = [o.mask for (o,) in frames]
+    assert [np.array_equal(m, want) for m, want in zip(masks, (left | right, left | right, right))] == [True] * 3
+

@@ -159,3 +159,11 @@ def test_a_brush_project_keeps_one_region_and_an_empty_mask_none():
 def test_object_region_id_undoes_part_region_id(region_id):
     for part in range(3):
         assert results.object_region_id(results.part_region_id(region_id, part)) == region_id
+
+
+@pytest.mark.parametrize("region_id", ["a~1", "a~02", "a~x", "~2", "a~", "a~²", "a~2\n", "a~-2", "a~2.0"])
+def test_an_id_that_only_looks_like_a_part_is_never_read_as_one(region_id):
+    # Only the exact "<id>~<n>" that part_region_id writes (n from 2, no leading zero) folds:
+    # an id made elsewhere (imported, typed) with a "~" in it stays the region it names.
+    assert results.object_region_id(region_id) == region_id
+    assert results.object_region_id("a~2") == results.object_region_id("a~10") == "a"
