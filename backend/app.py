@@ -29,7 +29,7 @@ from samvid.service import Service
 from samvid.settings import Settings
 from samvid.studio import protocol, video
 from samvid.studio.events import propagation_from_event
-from samvid.studio.results import mask_regions
+from samvid.studio.results import mask_regions, new_region_id
 
 log = logging.getLogger("samvid.http")
 
@@ -175,9 +175,10 @@ def _routes(service: Service) -> Flask:
             embed_cached = timed.embed_cached and not computed
             cached = cached and embed_cached
             g.note = f"{'cached' if embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
-            # A polygon project gets one polygon per part (an object split by an occluder).
-            regions = mask_regions(timed.prediction.mask, image, [label], item_index=smart.item_index,
-                                   score=timed.prediction.score)
+            # A polygon project gets one polygon per part (an object split by an occluder),
+            # ids <id>, <id>~2, ...: accepted, they are one object to propagation and export.
+            regions = mask_regions(timed.prediction.mask, image, [label], region_id=new_region_id(),
+                                   item_index=smart.item_index, score=timed.prediction.score)
             results += regions
             scores += [timed.prediction.score] if regions else []
         score = float(sum(scores) / len(scores)) if scores else 0.0

@@ -27,7 +27,7 @@ from samvid.errors import ConfigError
 from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
 from samvid.settings import Settings
-from samvid.studio.results import decode_brush, decode_polygon
+from samvid.studio.results import decode_brush, decode_polygon, object_region_id
 
 
 def _disk(w, h, cx, cy, r=10):
@@ -130,6 +130,8 @@ def test_polygon_project_gets_a_polygon_for_each_part_of_the_mask(client, images
     polygons = answer["result"]
     assert [r["type"] for r in polygons] == ["polygonlabels"] * 2
     assert len({r["id"] for r in polygons}) == 2
+    # One object in parts (<id>, <id>~2): accepted, propagation and the exports read one object.
+    assert len({object_region_id(r["id"]) for r in polygons}) == 1
     union = decode_polygon(polygons[0]) | decode_polygon(polygons[1])
     assert abs(int(union.sum()) - int(decode_brush(brush[0]).sum())) <= 0.05 * union.sum()
 

@@ -28,7 +28,7 @@ from up_process import Up
 
 from samvid.demo import DemoClip
 from samvid.studio.client import Studio
-from samvid.studio.results import decode_brush, decode_polygon
+from samvid.studio.results import decode_brush, decode_polygon, object_region_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.studio]
 
@@ -489,6 +489,10 @@ def test_a_mask_in_two_parts_is_shown_and_saved_as_two_polygons(running, page,
                        30, "the submitted annotation")
     polygons = [r for r in saved[0]["result"] if r["type"] == "polygonlabels"]
     assert len(polygons) == 2 and len({r["id"] for r in polygons}) == 2
+    # Label Studio keeps the ids samvid gave the parts (<id>, <id>~2): one object to
+    # propagation and the exports.
+    assert sorted(r["id"] for r in polygons) == sorted(r["id"] for r in answer)
+    assert len({object_region_id(r["id"]) for r in polygons}) == 1
     assert all(r["value"]["polygonlabels"] == ["Object"] for r in polygons)
     polygons.sort(key=lambda r: decode_polygon(r)[SIDES[1][1], SIDES[1][0]])
     for saved_part, answered in zip(polygons, parts, strict=True):
