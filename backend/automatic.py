@@ -281,14 +281,15 @@ def automatic_regions(predictor: Predictor, image_ref: str, task_id: int | None,
     Uses (and fills) the predictor's embedding cache, so a frame that was precomputed
     costs only the decoder passes. Raises NoEverythingMode for segmenters without one.
     """
-    from samvid.studio.results import mask_regions
+    from samvid.studio.results import mask_regions, new_region_id
 
     require_everything(predictor.segmenter)
     emb, _cached = predictor.embedding(image_ref, task_id)
     decode = point_decoder(predictor.segmenter, emb)
     regions = []
     for auto in segment_everything(decode, emb.image_size, config):
-        regions += mask_regions(auto.mask, target, [label], score=auto.score)
+        # One object's parts (a polygon project's) share its id: <id>, <id>~2, ...
+        regions += mask_regions(auto.mask, target, [label], region_id=new_region_id(), score=auto.score)
     return regions
 
 

@@ -33,7 +33,7 @@ from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
 from samvid.settings import Settings
 from samvid.studio.protocol import MaskTarget
-from samvid.studio.results import decode_brush
+from samvid.studio.results import decode_brush, object_region_id
 
 TARGET = MaskTarget("image", "image", False, "mask", "brushlabels", ("Object",))
 
@@ -165,6 +165,25 @@ def test_automatic_regions_are_brush_regions_with_the_default_label(tmp_path):
     for region in regions:
         assert region["type"] == "brushlabels" and region["value"]["brushlabels"] == ["Object"]
         assert any((decode_brush(region) == obj).all() for obj in objects)
+
+
+def test_an_automatic_mask_in_two_parts_is_one_object_in_a_polygon_project(tmp_path):
+    # An object behind a pole: one label, two pieces. Its polygons are <id> and <id>~2, so
+    # accepted they are one object to propagation and the exports.
+    from PIL import Image
+
+    h, w = 96, 128
+    labels = np.zeros((h, w), np.int32)
+    labels[20:60, 10:50] = 1
+    labels[20:60, 70:110] = 1
+    path = tmp_path / "parts.png"
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(path)
+    polygon = MaskTarget("frame", "frame", False, "mask", "polygonlabels", ("Object",))
+    regions = automatic_regions(make_predictor(OracleSegmenter(labels), tmp_path), str(path), 7,
+                                polygon, "Object")
+    assert [r["type"] for r in regions] == ["polygonlabels"] * 2
+    assert len({r["id"] for r in regions}) == 2
+    assert len({object_region_id(r["id"]) for r in regions}) == 1
 
 
 def test_on_open_cache_answers_at_once_and_computes_in_the_background(tmp_path):
