@@ -36,6 +36,7 @@ from pathlib import Path
 import requests
 
 from samvid.errors import ConfigError, StudioError
+from samvid.models.registry import looks_like_a_path
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -306,11 +307,6 @@ def weights_present(name: str) -> bool:
         return cached("config.json") and cached("model.safetensors")
     except HFValidationError:  # not a hub id (``a//b``, ``a/b/c``): no weights to find
         return False
-
-
-def looks_like_a_path(name: str) -> bool:
-    """A folder name, never a hub id (``org/name``): absolute, ``~``, ``./`` or ``../``."""
-    return name.startswith(("/", "~", "./", "../")) or name in (".", "..")
 
 
 def pick_model(requested: str) -> ModelChoice:

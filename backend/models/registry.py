@@ -36,6 +36,11 @@ MODELS: dict[str, ModelInfo] = {
 DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
 
 
+def looks_like_a_path(name: str) -> bool:
+    """A folder name, never a hub id (``org/name``): absolute, ``~``, ``./`` or ``../``."""
+    return name.startswith(("/", "~", "./", "../")) or name in (".", "..")
+
+
 def load_segmenter(name: str, device: str = "auto", **options: Any) -> Segmenter:
     """Build the segmenter called ``name``: a key of ``MODELS``, ``standin:R``, or a local folder.
 

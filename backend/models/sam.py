@@ -19,7 +19,7 @@ import numpy as np
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.errors import ModelUnavailable
-from samvid.models.registry import MODELS
+from samvid.models.registry import DEFAULT_MODEL, MODELS, looks_like_a_path
 from samvid.postprocess import area_threshold, clean_mask
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,9 @@ def _pretrained_model(name: str, family: str):
     cls = {"sam": tf.SamModel, "sam2": tf.Sam2Model, "edgetam": tf.EdgeTamModel}[family]
     local = Path(name).expanduser()
     source = str(local) if local.is_dir() else name
+    if not local.is_dir() and looks_like_a_path(name):  # no hub id either: asking the hub would be minutes of retries
+        raise ModelUnavailable(f"{name}: no such folder; give the folder that holds the model's config.json, "
+                               f"or a Hugging Face id such as {DEFAULT_MODEL}")
     try:
         # Cached or local weights first: no network call when they are here.
         return cls.from_pretrained(source, local_files_only=True, use_safetensors=True)

@@ -94,3 +94,13 @@ def test_missing_weights_fail_at_load_with_what_to_do(monkeypatch, tmp_path):
     with pytest.raises(ModelUnavailable) as info:
         load_segmenter("facebook/sam2.1-hiera-tiny")
     assert "samvid models pull" in info.value.message and "--fallback classic" in info.value.message
+
+
+@pytest.mark.parametrize("name", ["/no/such/folder", "./models/sam2-tiny", "~/no-such-model"])
+def test_a_model_path_that_is_no_folder_is_refused_without_asking_the_hub(monkeypatch, tmp_path, name):
+    # A path is never a hub id: asking the hub would only add a minute of retries and then
+    # suggest `samvid models pull` of a path.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(ModelUnavailable, match=f"{name}: no such folder; give the folder that holds"):
+        load_segmenter(name)
