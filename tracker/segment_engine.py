@@ -32,7 +32,9 @@ hidden or its mask is under half its given size, its given view is looked for ov
 whole frame (``flow.find_again``), and a find counts as the witness's would.
 
 An object is reported hidden only on evidence: its warped mask left the frame, what the
-cut keeps let go of the frame's edge it was leaving by, or the cut keeps nothing of it.
+cut keeps let go of the frame's edge it was leaving by, or the cut keeps nothing of it,
+or keeps, away from the frame's edges, a scrap under half the object's given size that
+hardly looks like the object as given (ground left behind as it shrank out of sight).
 A frame's score is the weakest agreement of the warped mask and the cut on the way to it
 from the frame a person gave (or where the object came back into view): each mask is
 built on the one before, so a step where tracking slipped spoils every frame after it,
@@ -122,6 +124,10 @@ class _Object:
     crossing: tuple[int, int, int, int] = (0, 0, 0, 0)
     # How much the mask stood out from its surroundings in colour on that frame.
     crossing_contrast: float = 0.0
+    # Its size (px, working resolution) and how much it stood out from its surroundings
+    # by its own colours on the frame a person gave.
+    given_size: int = 0
+    given_contrast: float = 0.0
 
     def fg(self, share: float) -> np.ndarray:
         return share * self.fg_given + (1 - share) * self.fg_recent
@@ -216,7 +222,8 @@ class _SegmentRun:
                 out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
                 continue
             m = _clean(owner == o)
-            if _left_by_edge(obj.mask, m, obj.crossing) or self._faded_at_edge(obj, m, bins):
+            if (_left_by_edge(obj.mask, m, obj.crossing) or self._faded_at_edge(obj, m, bins)
+                    or self._faded_away(obj, m, bins)):
                 m = np.zeros_like(m)
             began = not any(obj.crossing)
             obj.crossing = _crossing(obj.crossing, m)
@@ -274,6 +281,8 @@ class _SegmentRun:
             if old is not None:
                 # A correction: its view replaces the given one; the recent one restarts.
                 obj.velocity = old.velocity
+            obj.given_size = int(mask.sum())
+            obj.given_contrast = _stands_out(obj.fg_given, obj.bg, bins, mask)
         else:
             a = self.cfg.memory
             obj.fg_recent = _mix(obj.fg_recent, fg, a)
@@ -379,6 +388,20 @@ class _SegmentRun:
         if not all(reach[k] < 0.5 * obj.crossing[k] for k in crossed):
             return False
         return _stands_out(obj.fg(self.cfg.given_share), obj.bg, bins, m) < 0.5 * obj.crossing_contrast
+
+    def _faded_away(self, obj: _Object, m: np.ndarray, bins: np.ndarray) -> bool:
+        """Whether what the cut keeps of an object away from the frame's edges is ground it
+        left behind as it shrank to nothing: under half the object's size on the frame a
+        person gave, and standing out from its surroundings, by the colours it had there,
+        under a quarter as much as it did there. A mask part object, part ground stands
+        out about as much as the object's share of it, so it is then mostly ground; a
+        small object still in view keeps its colours. The running colour model cannot
+        judge this: it learns the scrap, which then stands out more frame after frame."""
+        if not m.any() or obj.given_contrast <= 0 or any(touched_edges(m)):
+            return False
+        if m.sum() >= 0.5 * obj.given_size:
+            return False
+        return _stands_out(obj.fg_given, obj.bg, bins, m) < 0.25 * obj.given_contrast
 
     def _find_again(self, o: int, gray: np.ndarray) -> np.ndarray | None:
         """Where the object is, by its given view matched over the whole frame, while it is
