@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-frame", type=int, required=True, help="the annotated frame index")
     parser.add_argument("--direction", choices=DIRECTIONS, default="forward")
     parser.add_argument("--frames", type=int, default=0, help="at most N frames (0: up to the next human frame)")
-    parser.add_argument("--engine", help="tracker engine (SAMVID_TRACKER, default flow)")
+    parser.add_argument("--engine", help="tracker engine (SAMVID_TRACKER, default auto: flow here, or "
+                        "SAM 2's memory engine with SAMVID_TRACKER_MODEL)")
     parser.add_argument("--all-frames", action="store_true",
                         help="track through every frame of the source video between frame tasks "
                              "(for sparse imports: --stride, --keyframes, --scene-change)")
@@ -56,9 +57,12 @@ def run(args: argparse.Namespace) -> int:
         # Here as in `samvid worker`: no click model is loaded, so auto tracks with
         # SAMVID_TRACKER_MODEL when set, else flow. Checked before Label Studio is asked.
         engine = start_configured(settings, None)
+        # Nothing runs yet: a Label Studio that is down is said at once, as `samvid export`
+        # and `prelabel` say it. Once the job runs, an outage is waited out.
+        project = Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project)
         studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
                         retry_delays=backoff(settings.studio_retry_seconds))
-        req = _request(args, settings, studio.project_id(args.project), engine)
+        req = _request(args, settings, project, engine)
         record = {"state": "done", **propagator_for(studio, settings).run(req, TerminalJob(bar, f"propagate {args.clip}"))}
     bar.close()
     if args.json:

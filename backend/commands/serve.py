@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "bf16 on CPUs with AVX512-BF16 or AMX, fp16 on CUDA, fp32 otherwise)")
     parser.add_argument("--tracker", metavar="ENGINE",
                         help="propagation engine (SAMVID_TRACKER, default auto: SAM 2's memory engine "
-                             "when a SAM 2-family model with weights is loaded, else flow)")
+                             "when a SAM 2-family or EdgeTAM model with weights is loaded, else flow)")
     parser.add_argument(
         "--fallback",
         choices=["classic", "standin"],

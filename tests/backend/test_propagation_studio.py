@@ -15,7 +15,7 @@ import pytest
 import requests
 from clips import annotate, import_clip, iou, predictions, studio_app
 from ls_requests import BRUSH_CONFIG, POLYGON_CONFIG
-from services import ServedApp, wait_until
+from services import ServedApp, free_port, wait_until
 from test_attributes import Quiet
 
 from samvid.app import create_app
@@ -150,6 +150,21 @@ def test_propagate_command_names_a_missing_frame(label_studio, monkeypatch, caps
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
     code = main(["propagate", "--project", str(clip.project), "--clip", "missing", "--from-frame", "9"])
     assert code == 2 and "has no frame 9" in capsys.readouterr().err
+
+
+def test_propagate_command_with_label_studio_down_says_so_at_once(monkeypatch, capsys, caplog):
+    # Before the job starts nothing is lost by failing: the outage budget is for a job
+    # that is running (it waited SAMVID_STUDIO_RETRY_SECONDS, 120 s by default, first).
+    from samvid.cli import main
+    from samvid.studio import client
+
+    monkeypatch.setattr(client.time, "sleep", lambda seconds: None)  # the old waits, made instant
+    monkeypatch.setenv("LABEL_STUDIO_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    with caplog.at_level("WARNING", logger="samvid.studio.client"):
+        code = main(["propagate", "--project", "7", "--clip", "c", "--from-frame", "0"])
+    assert code == 2 and "cannot reach Label Studio" in capsys.readouterr().err
+    assert "retry 1 of" not in caplog.text
 
 
 def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(label_studio):
