@@ -35,7 +35,8 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
-from samvid.errors import NotFound, SamvidError, StudioError
+from samvid.errors import ConfigError, NotFound, SamvidError, StudioError
+from samvid.settings import studio_url_problem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +74,9 @@ class Studio:
         self.on_retry = on_retry
         self.timeout = timeout
         self.url = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).rstrip("/")
+        problem = studio_url_problem(self.url)
+        if problem:  # else httpx's "UnsupportedProtocol" on the first call, mid-command
+            raise ConfigError(f"Label Studio URL {self.url!r} (--url or LABEL_STUDIO_URL): {problem}")
         key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
         if not key:
             raise StudioError("no Label Studio API key: set LABEL_STUDIO_API_KEY or --api-key "

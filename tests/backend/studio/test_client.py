@@ -12,7 +12,7 @@ import httpx
 import pytest
 from services import ServedApp, http_server
 
-from samvid.errors import NotFound, StudioError
+from samvid.errors import ConfigError, NotFound, StudioError
 from samvid.studio.client import Project, Studio
 from samvid.studio.importer import ImportOptions
 
@@ -132,3 +132,11 @@ def test_reconnecting_backend_with_credentials_sets_basic_auth_and_webhook_heade
     hooks = studio.request("GET", "/api/webhooks/", "list", params={"project": project.id})
     [hook] = [h for h in hooks if h["url"] == f"{served.url}/webhook"]
     assert hook["headers"]["Authorization"] == "Basic dTpw"
+
+
+@pytest.mark.parametrize("url", ["label-studio:8080", "ftp://ls:8080", "http://ls:port"])
+def test_a_label_studio_url_that_is_not_http_is_refused_naming_the_setting(url):
+    # Every command's Studio: `samvid export` said "cannot reach Label Studio ...
+    # (UnsupportedProtocol)" on the first call instead.
+    with pytest.raises(ConfigError, match=r"\(--url or LABEL_STUDIO_URL\): (give an http|it is not a valid URL)"):
+        Studio(url, "token")
