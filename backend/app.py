@@ -220,7 +220,7 @@ def _routes(service: Service) -> Flask:
 
 
 def _submit(jobs: Jobs, req: PropagationRequest):
-    key = f"{req.project}:{req.clip}:{req.direction}"
+    key = f"{req.project}:{req.clip}"  # every direction: two jobs writing one stretch would interleave
     # Only the same request again (a repeated submit of a frame) supersedes a job: one from
     # the same frame for other objects or fewer frames would leave the first's work undone.
     same = json.dumps(req.to_payload(), sort_keys=True)

@@ -59,5 +59,9 @@ class NotFound(SamvidError):
     """A job, task or project that does not exist."""
 
 
+class QueueUnavailable(SamvidError):
+    """The Redis job queue (REDIS_URL) could not be reached."""
+
+
 class StudioError(SamvidError):
     """Label Studio could not be reached or refused a call."""

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from samvid.errors import NotFound
+from samvid.errors import NotFound, SamvidError
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ class ThreadJobs:
             previous = self._latest.get(key)
             if previous is not None and order == previous[1] and previous[0] in self._cancel:
                 self._cancel[previous[0]].set()  # superseded
+                if self._jobs[previous[0]].state == QUEUED:  # it never starts: say so now
+                    self._jobs[previous[0]].state = CANCELLED
             self._latest[key] = (status.id, order)
             self._jobs[status.id], self._cancel[status.id] = status, event
             self._forget_old()
@@ -145,7 +147,7 @@ class ThreadJobs:
                 )
                 status.state = CANCELLED if event.is_set() else DONE
             except Exception as exc:  # noqa: BLE001 - reported on the job, not raised
-                log.exception("job %s failed", status.id)
+                log_failure(status.id, exc)
                 status.state, status.error = FAILED, _message(exc)
             finally:
                 status.updated = time.time()
@@ -186,6 +188,16 @@ class ThreadJobs:
         for job in sorted(finished, key=lambda j: j.updated)[: max(0, len(self._jobs) - self._keep)]:
             self._jobs.pop(job.id, None)
             self._cancel.pop(job.id, None)
+
+
+def log_failure(job_id: str, exc: Exception) -> None:
+    """Log why a job failed; call it where the exception is handled. A failure the user
+    can act on (no mask on the frame, Label Studio away) is its message; anything else is
+    a bug in samvid and keeps its traceback."""
+    if isinstance(exc, SamvidError):
+        log.warning("job %s failed: %s", job_id, _message(exc))
+    else:
+        log.exception("job %s failed", job_id)
 
 
 def _message(exc: Exception) -> str:

@@ -15,10 +15,24 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
-from samvid.errors import NotFound
-from samvid.jobs import CANCELLED, DONE, FAILED, FINAL, QUEUED, RUNNING, JobStatus, _message, run_payload
+from samvid.errors import NotFound, QueueUnavailable
+from samvid.jobs import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINAL,
+    QUEUED,
+    RUNNING,
+    JobStatus,
+    _message,
+    log_failure,
+    run_payload,
+)
 from samvid.settings import Settings
 from samvid.studio.credentials import with_shared_credentials
 
@@ -30,6 +44,8 @@ ALIVE_TTL = 10  # seconds without a heartbeat before a job a worker took counts 
 HEARTBEAT = 2
 MAX_ATTEMPTS = 2
 CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should it die meanwhile
+REAP_EVERY = 5.0  # seconds between two reaps of one process (a worker's reaper; GET /jobs)
+BATCH = 500  # job records read per round trip
 
 
 def redis_client(url: str):
@@ -51,7 +67,22 @@ def _k(kind: str, ident: str) -> str:
     return f"samvid:{kind}:{ident}"
 
 
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis away past the client's retries (a restart is ridden out) is one error the
+    server answers 503, not a 500 with a traceback. The URL may hold a password: not shown."""
+    import redis
+
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise QueueUnavailable(f"cannot reach the Redis job queue ({exc}); check that Redis runs "
+                               "and that REDIS_URL points at it") from exc
+
+
 class RedisJobs:
+    _reaped_at = float("-inf")  # when this process last reaped (time.monotonic)
+
     def __init__(self, url: str) -> None:
         from rq import Queue
 
@@ -71,12 +102,22 @@ class RedisJobs:
 
     # -- the Jobs interface ----------------------------------------------------
     def submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str = 0) -> JobStatus:
+        with _reachable():
+            return self._submit(kind, key, payload, order)
+
+    def _submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
-        previous = self.redis.getset(_k("latest", key), json.dumps([status.id, order]))
+        # One such key per clip ever propagated: it expires with the job records, or a
+        # long-lived Redis grows with every clip. GETSET and EXPIRE in one transaction
+        # (SET ... GET EX would need Redis 6.2).
+        latest = self.redis.pipeline(transaction=True)
+        latest.getset(_k("latest", key), json.dumps([status.id, order]))
+        latest.expire(_k("latest", key), STATUS_TTL)
+        previous, _ = latest.execute()
         if previous is not None:
             old_id, old_order = json.loads(previous)
             if order == old_order:  # the same request submitted again (see samvid.jobs)
-                self.redis.set(_k("cancel", old_id), 1, ex=STATUS_TTL)
+                self._supersede(old_id)
         self._save(status)
         self.queue.enqueue(
             execute, status.id, kind, key, payload, job_id=status.id, job_timeout=-1,
@@ -84,38 +125,63 @@ class RedisJobs:
         )
         return status
 
+    def _supersede(self, job_id: str) -> None:
+        """Stop the job: a running one at its next frame; a queued one never starts, and its
+        record says so now, not once a worker is free to take it."""
+        try:
+            self.cancel(job_id)
+        except NotFound:  # its record expired: long over
+            pass
+
     def get(self, job_id: str) -> JobStatus:
-        self.reap()
+        with _reachable():
+            return self._get(job_id)
+
+    def _get(self, job_id: str) -> JobStatus:
+        # A reap reads every job record kept (a week of them): on each poll of each client
+        # it made one GET of a job cost seconds. Workers reap every REAP_EVERY anyway.
+        now = time.monotonic()
+        if now - self._reaped_at >= REAP_EVERY:
+            self._reaped_at = now
+            self.reap()
         return self._load(job_id)
 
     def cancel(self, job_id: str) -> JobStatus:
+        with _reachable():
+            return self._cancel(job_id)
+
+    def _cancel(self, job_id: str) -> JobStatus:
         status = self._load(job_id)
         self.redis.set(_k("cancel", job_id), 1, ex=STATUS_TTL)
         if status.state == QUEUED:
-            from rq.job import Job
-
-            try:
-                Job.fetch(job_id, connection=self.redis).cancel()
-            except Exception:  # noqa: BLE001 - already picked up; the flag stops it
-                pass
+            # Left on RQ's queue: the worker that takes it reads "cancelled" and ends it at
+            # once, and RQ expires it as a finished job. RQ's own cancel keeps a cancelled
+            # job, and its registry entry, in Redis for ever.
             status.state = CANCELLED
             self._save(status)
         return status
 
     def states(self) -> dict[str, int]:
         counts = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, CANCELLED), 0)
-        for key in self.redis.scan_iter(_k("job", "*"), count=500):
-            raw = self.redis.get(key)
-            if raw is not None:
-                counts[json.loads(raw)["state"]] += 1
+        with _reachable():
+            for status in self._records():
+                counts[status.state] += 1
         return counts
+
+    def _records(self) -> Iterator[JobStatus]:
+        """Every job record kept, ``BATCH`` to a round trip (one each made a scan of a
+        busy week thousands of round trips)."""
+        keys = self.redis.scan_iter(_k("job", "*"), count=BATCH)
+        while batch := list(islice(keys, BATCH)):
+            for raw in self.redis.mget(batch):
+                if raw is not None:  # expired since the scan
+                    yield JobStatus(**json.loads(raw))
 
     def reap(self) -> list[str]:
         """Requeue or fail the jobs whose worker stopped heart-beating."""
         orphaned = []
-        for key in self.redis.scan_iter(_k("job", "*"), count=500):
-            raw = self.redis.get(key)
-            if raw is None or not self._orphaned(status := JobStatus(**json.loads(raw))):
+        for status in self._records():
+            if not self._orphaned(status):
                 continue
             # Every worker runs a reaper and the backend reaps on each GET /jobs: without a
             # claim, two reapers that see the same orphan both requeue it and it runs twice.
@@ -144,14 +210,16 @@ class RedisJobs:
         else:
             # Still queued, but a worker may hold it, waiting for its clip's lock while
             # another job on the clip runs. RQ counts it as started by that worker; were the
-            # worker to die, nothing else would ever run it or fail it.
+            # worker to die, nothing else would ever run it or fail it. Or RQ failed it
+            # before it ran: the same.
             since = self._taken_at(status.id)
         # A worker's heartbeat sets the alive key as soon as it takes the job: a job taken
         # (or last saved running) less than ALIVE_TTL ago may not have had its first beat.
         return since is not None and time.time() - since >= ALIVE_TTL
 
     def _taken_at(self, job_id: str) -> float | None:
-        """When a worker took the job off the queue, if one holds it now (RQ's view)."""
+        """When a worker took the job off the queue, if one holds it now or RQ gave up on
+        it before it ran (RQ's view); None while it waits on the queue."""
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
         from rq.job import JobStatus as RQState
@@ -160,20 +228,27 @@ class RedisJobs:
             job = Job.fetch(job_id, connection=self.redis)
         except NoSuchJobError:
             return None
-        if job.get_status(refresh=False) != RQState.STARTED or job.started_at is None:
+        state = job.get_status(refresh=False)
+        if state in (RQState.FAILED, RQState.STOPPED):
+            # Failed by RQ while samvid's record says queued: its worker died right after
+            # taking it (RQ then fails it as "stuck in intermediate queue"), or ``execute``
+            # raised before it ran (Redis away). Nothing else would ever run it: long taken.
+            return 0.0
+        if state != RQState.STARTED or job.started_at is None:
             return None
         return job.started_at.timestamp()
 
     def _requeue_or_fail(self, status: JobStatus) -> None:
         from rq.job import Job
-        from rq.registry import StartedJobRegistry
+        from rq.registry import FailedJobRegistry, StartedJobRegistry
 
         job = Job.fetch(status.id, connection=self.redis)
         StartedJobRegistry(queue=self.queue).remove_executions(job)  # RQ must not fail it later
+        FailedJobRegistry(queue=self.queue).remove(job)  # nor list it as failed once it runs
         # A job whose worker died before it ran (it waited for its clip) has lost no attempt.
         if status.state == QUEUED or status.attempts < MAX_ATTEMPTS:
             if status.state == QUEUED:
-                log.warning("job %s lost its worker while it waited for its clip; requeued", status.id)
+                log.warning("job %s lost its worker before it ran; requeued", status.id)
             else:
                 log.warning("job %s lost its worker; requeued (attempt %d)", status.id, status.attempts + 1)
             status.state, status.error = QUEUED, "its worker died; requeued"
@@ -251,7 +326,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
                 status.result = run_payload(kind, payload, ctx, settings)
                 status.state = CANCELLED if ctx.cancelled() else DONE
             except Exception as exc:  # noqa: BLE001 - reported on the job record
-                log.exception("job %s failed", job_id)
+                log_failure(job_id, exc)
                 status.state, status.error = FAILED, _message(exc)
             return status.result or {}
         finally:

@@ -15,7 +15,6 @@ from samvid.errors import ConfigError
 from samvid.settings import Settings
 
 log = logging.getLogger("samvid.worker")
-REAP_EVERY = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rq import Queue, SimpleWorker
 
-    from samvid.redis_jobs import QUEUE, RedisJobs
+    from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs
 
     settings = Settings.from_env(redis_url=args.redis_url)
     if not settings.redis_url:

@@ -17,9 +17,9 @@ import threading
 from typing import Any
 
 import pytest
-from services import wait_until
+from services import free_port, wait_until
 
-from samvid.errors import NotFound
+from samvid.errors import BadRequest, NotFound
 from samvid.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNERS, RUNNING, ThreadJobs
 from samvid.settings import Settings
 
@@ -39,6 +39,8 @@ def gated_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str
     _event("start", name)
     if payload.get("fail"):
         raise RuntimeError(f"{name} broke")
+    if payload.get("refuse"):
+        raise BadRequest(f"{name} has no mask to propagate")
     while not GATES[name].wait(0.01):
         if ctx.cancelled():
             _event("stop", name)
@@ -99,6 +101,16 @@ def test_a_superseded_queued_job_never_starts(jobs) -> None:
     assert EVENTS == [("start", "running"), ("end", "running"), ("start", "again"), ("end", "again")]
 
 
+def test_a_superseded_queued_job_reads_cancelled_at_once(jobs) -> None:
+    """Not "queued" until the job running on the clip ends: a client polling it would wait
+    for a job that never starts."""
+    submit(jobs, "running", order=0)
+    wait_until(lambda: started("running"), timeout=10, what="running to start")
+    waiting = submit(jobs, "waiting", order=4)
+    submit(jobs, "again", order=4)
+    assert jobs.get(waiting.id).state == CANCELLED
+
+
 def test_another_start_on_the_clip_waits_for_the_one_before(jobs) -> None:
     jobs_in_order = [submit(jobs, name, order=order) for name, order in (("a", 0), ("b", 7), ("c", 3))]
     wait_until(lambda: started("a"), timeout=10, what="a to start")
@@ -147,6 +159,32 @@ def test_only_the_same_propagation_request_again_supersedes(jobs, monkeypatch) -
         state(jobs, status, DONE)
     state(jobs, groups[2], CANCELLED)
     state(jobs, again, DONE)
+
+
+def test_propagations_of_one_clip_in_other_directions_wait_their_turn(jobs, monkeypatch) -> None:
+    # A forward job from frame 0 and a backward one from frame 10 both write frames 1-9:
+    # run together, their predictions would interleave frame by frame.
+    from samvid.app import _submit
+    from samvid.propagation import PropagationRequest
+
+    monkeypatch.setitem(RUNNERS, "propagate", f"{__name__}:direction_job")
+    for name in ("forward", "backward"):
+        GATES[name] = threading.Event()
+    forward = _submit(jobs, PropagationRequest(1, "clip", 0, direction="forward"))
+    wait_until(lambda: started("forward"), timeout=10, what="the forward job to start")
+    backward = _submit(jobs, PropagationRequest(1, "clip", 10, direction="backward"))
+    state(jobs, backward, QUEUED)
+    assert not started("backward")
+    GATES["forward"].set()
+    state(jobs, forward, DONE)
+    GATES["backward"].set()
+    state(jobs, backward, DONE)
+    assert EVENTS.index(("end", "forward")) < EVENTS.index(("start", "backward"))
+
+
+def direction_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
+    """A gated job named by the propagation request's direction."""
+    return gated_job({"name": payload["direction"]}, ctx, settings)
 
 
 def test_a_clip_whose_jobs_wait_their_turn_does_not_hold_up_another_clip(monkeypatch) -> None:
@@ -199,6 +237,16 @@ def test_a_failed_job_is_reported_and_frees_the_clip(jobs) -> None:
     assert jobs.get(broken.id).error == "broken broke"
     GATES["after"].set()
     state(jobs, after, DONE)
+
+
+def test_a_job_failing_for_a_reason_the_user_can_fix_logs_the_reason_without_a_traceback(jobs, caplog) -> None:
+    refused = submit(jobs, "refused", refuse=True)
+    broken = submit(jobs, "broken", key="1:other:forward", fail=True)
+    state(jobs, refused, FAILED)
+    state(jobs, broken, FAILED)
+    logged = {r.getMessage(): r for r in caplog.records if r.name == "samvid.jobs"}
+    assert logged[f"job {refused.id} failed: refused has no mask to propagate"].exc_info is None
+    assert logged[f"job {broken.id} failed"].exc_info, "a bug in a job keeps its traceback"
 
 
 def test_an_unknown_job_is_not_found(jobs) -> None:
@@ -254,6 +302,17 @@ def test_redis_jobs_flag_only_the_same_start(redis_server) -> None:
     assert queue.get(again.id).state == QUEUED and len(queue.queue) == 4
 
 
+@pytest.mark.redis
+def test_a_superseded_queued_redis_job_reads_cancelled_at_once(redis_server) -> None:
+    """Not "queued" until a worker is free to take it and find it superseded."""
+    from samvid.redis_jobs import RedisJobs
+
+    queue = RedisJobs(redis_server.url)
+    first = queue.submit("gated", "1:clip:forward", {}, order=5)
+    again = queue.submit("gated", "1:clip:forward", {}, order=5)
+    assert (queue.get(first.id).state, queue.get(again.id).state) == (CANCELLED, QUEUED)
+
+
 def test_propagate_on_a_backend_that_forgot_its_job_says_so_and_exits_2(monkeypatch, images, capsys) -> None:
     from services import ServedApp
 
@@ -279,3 +338,21 @@ def test_propagate_on_a_backend_that_forgot_its_job_says_so_and_exits_2(monkeypa
         GATES["all/0"].set()
     assert codes == [2]
     assert "no longer knows job" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("call", ["submit", "get", "cancel", "states"])
+def test_a_redis_queue_out_of_reach_is_an_error_the_server_answers_503(call) -> None:
+    # Past the client's retries (a restart is ridden out), not a 500 with a traceback.
+    import redis
+
+    from samvid.errors import QueueUnavailable
+    from samvid.http_errors import http_status
+    from samvid.redis_jobs import RedisJobs
+
+    port = free_port()
+    jobs = RedisJobs(f"redis://127.0.0.1:{port}/0")
+    jobs.redis = redis.Redis(port=port, socket_connect_timeout=1)  # what the retries end in, at once
+    args = {"submit": ("gated", "1:clip", {}), "get": ("x",), "cancel": ("x",), "states": ()}[call]
+    with pytest.raises(QueueUnavailable, match="cannot reach the Redis job queue") as info:
+        getattr(jobs, call)(*args)
+    assert http_status(info.value) == 503

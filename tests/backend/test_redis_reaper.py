@@ -1,4 +1,5 @@
-"""Reaping the Redis jobs whose worker died: each orphan runs again, once, and ends.
+"""Reaping the Redis jobs whose worker died: each orphan runs again, once, and ends; also
+what reaping and finished jobs cost a long-lived Redis (round trips, keys that never expire).
 
 Real redis-server, real ``samvid worker`` processes (``slow_worker.py``: ``ALIVE_TTL``
 1 s, a heartbeat every 0.2 s) killed with SIGKILL. The reapers in this process use the
@@ -98,16 +99,19 @@ def reap_at_once(url: str, reapers: int) -> None:
 
 def test_a_job_whose_worker_dies_while_waiting_for_its_clip_is_requeued_and_runs(redis_server, spawn, tmp_path):
     jobs, spans, key = RedisJobs(redis_server.url), tmp_path / "spans.jsonl", "1:clip:forward"
+    # Both workers up before any job: one started later (slow imports on a busy machine)
+    # could find the first job over and never hold the second.
+    workers = {name: spawn(name) for name in ("a", "b")}
+    wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
     first = jobs.submit("sleep", key, {"seconds": 6, "name": "first", "log": str(spans)}, order=0)
-    # Another start frame on the same clip: it waits for the first.
-    second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
-    runner = spawn("runner")
     wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
-    waiter = spawn("waiter")
-    wait_until(lambda: taken_by(jobs, second.id, "waiter"), timeout=30,
-               what="the second worker to take the second job")
+    # Another start frame on the same clip: the idle worker takes it and waits for the first.
+    second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
+    holder = wait_until(lambda: next((n for n in workers if taken_by(jobs, second.id, n)), None),
+                        timeout=30, what="the idle worker to take the second job")
     assert (jobs.get(first.id).state, jobs.get(second.id).state) == ("running", "queued"), "not waiting"
-    kill(waiter)
+    kill(workers.pop(holder))
+    (runner,) = workers.values()
     # The runner's reaper, and this process's on each get, find the orphan; the runner runs it.
     final = wait_until(lambda: (s := jobs.get(second.id)).state not in ("queued", "running") and s,
                        timeout=30, what="the second job to end")
@@ -154,3 +158,55 @@ def test_a_job_whose_worker_was_killed_runs_once_more_however_many_reap_it(redis
     final = jobs.get(job.id)
     assert (final.state, final.attempts, final.error) == ("done", 2, None), final
     assert len(runs_of(spans)) == 1, runs_of(spans)
+
+
+def test_a_job_rq_failed_before_it_ran_is_requeued_and_runs(redis_server, spawn, tmp_path):
+    """A worker that died right after taking a job off the queue, before it started: RQ's
+    maintenance fails it ("stuck in intermediate queue") a minute later, back-dated here."""
+    jobs, spans = RedisJobs(redis_server.url), tmp_path / "spans.jsonl"
+    job = jobs.submit("sleep", "1:clip:forward", {"seconds": 0.5, "name": "job", "log": str(spans)})
+    intermediate = f"{QUEUE_KEY}:intermediate"
+    assert jobs.redis.lmove(QUEUE_KEY, intermediate) == job.id.encode()  # taken; the taker dies
+    jobs.redis.set(f"{intermediate}:first_seen:{job.id}", time.time() - 120)
+    spawn("live")
+    final = wait_until(lambda: (s := jobs.get(job.id)).state not in ("queued", "running") and s,
+                       timeout=30, what="the job RQ gave up on to run")
+    assert (final.state, final.attempts, final.error) == ("done", 1, None), final
+    assert len(runs_of(spans)) == 1
+
+
+def test_no_key_a_job_writes_outlives_its_records(redis_server, spawn, tmp_path):
+    """Done, failed, superseded and cancelled-while-queued jobs leave nothing in Redis that
+    never expires but RQ's own registries, which RQ prunes by date."""
+    jobs, spans = RedisJobs(redis_server.url), tmp_path / "spans.jsonl"
+    log = str(spans)
+    jobs.submit("sleep", "1:done:forward", {"seconds": 0.2, "name": "done", "log": log})
+    jobs.cancel(jobs.submit("sleep", "1:cancelled:forward", {"seconds": 0.2, "name": "c", "log": log}).id)
+    jobs.submit("sleep", "1:again:forward", {"seconds": 0.2, "name": "first", "log": log})
+    jobs.submit("sleep", "1:again:forward", {"seconds": 0.2, "name": "again", "log": log})
+    jobs.submit("no-such-kind", "1:failed:forward", {})
+    spawn("runner", "--burst").wait(60)
+    assert jobs.states() == {"queued": 0, "running": 0, "done": 2, "failed": 1, "cancelled": 2}
+    assert sorted(run["name"] for run in runs_of(spans)) == ["again", "done"]
+    forever = {key.decode() for key in jobs.redis.scan_iter("*") if jobs.redis.ttl(key) == -1}
+    assert forever <= {"rq:queues", f"rq:finished:{QUEUE}", f"rq:failed:{QUEUE}"}, sorted(forever)
+
+
+def test_polling_a_job_reads_the_job_records_kept_once_in_a_while(redis_server):
+    """GET /jobs/<id> reaps, and a reap reads every record kept (a week of jobs): ten polls
+    of one job among 2000 records cost a few round trips, not one per record per poll."""
+    jobs = RedisJobs(redis_server.url)
+    with jobs.redis.pipeline(transaction=False) as pipe:
+        for i in range(2000):
+            done = JobStatus(id=f"old{i}", kind="sleep", key=f"1:clip{i}:forward", state="done")
+            pipe.set(_k("job", done.id), json.dumps(done.to_dict()), ex=3600)
+        pipe.execute()
+    job = jobs.submit("sleep", "1:clip:forward", {"seconds": 1, "name": "x", "log": os.devnull})
+
+    def commands() -> int:
+        return sum(stat["calls"] for stat in jobs.redis.info("commandstats").values())
+
+    before = commands()
+    for _ in range(10):
+        assert jobs.get(job.id).state == "queued"
+    assert commands() - before < 200
