@@ -131,14 +131,23 @@ def write_vfr_clip(path: Path, count: int = 120) -> Path:
     return path
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("videos", nargs="*", type=Path)
     parser.add_argument("--samples", type=int, default=20, help="random indices per clip")
     parser.add_argument("--repeat", type=int, default=2, help="sequential runs, best kept")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vfr", action="store_true", help="add a generated VFR clip")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if not args.videos and not args.vfr:
+        parser.error("nothing to measure: give videos (e.g. ../shared/media/*.mp4), --vfr, or both")
+    missing = [str(path) for path in args.videos if not path.is_file()]
+    if missing:
+        # A shell pattern that matched nothing arrives as written: ../shared/media/*.mp4.
+        parser.error(f"no such video: {', '.join(missing)} (the shared clips are in ../shared/media beside "
+                     "the checkout)")
+    if args.samples < 1 or args.repeat < 1:
+        parser.error("--samples and --repeat must be at least 1")
     print(describe(), flush=True)
     tmp = tempfile.TemporaryDirectory()
     if args.vfr:

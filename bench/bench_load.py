@@ -7,7 +7,8 @@ embedding-cache hit rate (from the X-Samvid-Embedding response header).
 
     python bench/bench_load.py --model standin --workers 2 --clients 16 --requests 2000
     python bench/bench_load.py --model standin --workers 2 --redis
-    python bench/bench_load.py --model facebook/sam2.1-hiera-tiny --random-weights --requests 60 --clients 4
+    python bench/bench_load.py --model facebook/sam2.1-hiera-tiny --random-weights --workers 1 \
+        --requests 60 --clients 4 --frames 6
 """
 
 from __future__ import annotations
@@ -33,6 +34,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "backend"))
 from ls_requests import BRUSH_CONFIG, keypoint  # noqa: E402
 from services import Redis, free_port, wait_for  # noqa: E402
+
+
+def start_server(cmd: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen:
+    """``cmd`` started and answering ``url``/health. Its output goes to ``log``; if it exits
+    or never answers, SystemExit quotes the log's last lines: the reason (a model with no
+    weights here, a port taken) is what the bench's user needs."""
+    with open(log, "wb") as out:  # the child keeps its own descriptor
+        server = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 300, "samvid serve", server)
+    except RuntimeError as exc:
+        server.kill()
+        server.wait(30)
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        raise SystemExit(f"{exc}; its last lines:\n" + "\n".join(tail)) from None
+    return server
 
 
 def main() -> None:
@@ -64,10 +81,10 @@ def main() -> None:
            "--workers", str(args.workers)]
     if args.random_weights:
         cmd.append("--random-weights")
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    server = None
     try:
-        wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 300, "samvid serve", server)
+        server = start_server(cmd, env, url, tmp / "serve.log")
         latencies, errors, cached = [], 0, 0
         lock = threading.Lock()
         session = threading.local()
@@ -102,8 +119,9 @@ def main() -> None:
               f"{statistics.median(latencies) * 1000:.0f} | {p(0.99):.0f} | {errors} | "
               f"{cached / args.requests:.1%} | {args.requests / wall:.0f} |")
     finally:
-        server.terminate()
-        server.wait(30)
+        if server is not None:
+            server.terminate()
+            server.wait(30)
         if redis:
             redis.stop()
         shutil.rmtree(tmp, ignore_errors=True)

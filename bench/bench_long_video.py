@@ -101,19 +101,24 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument(
-        "--video", type=Path, default=None, help="default: /tmp/samvid-long-<minutes>min-1080p.mp4"
+        "--video", type=Path, default=None, help="default: /tmp/samvid-long-<minutes>min-<fps>fps-1080p.mp4"
     )
     ap.add_argument("--engine", default="flow-preview", choices=list(ENGINES))
     args = ap.parse_args()
+    n = round(args.minutes * 60 * args.fps)
+    if n < 2:
+        ap.error(f"--minutes {args.minutes:g} at --fps {args.fps} is {n} frames; the bench needs at least 2")
     print(describe(), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    n = round(args.minutes * 60 * args.fps)
     scene = WanderingObject((1080, 1920), n)
-    video = args.video or Path(f"/tmp/samvid-long-{args.minutes:g}min-1080p.mp4")
+    # The rate is in the name: a video written at another --fps has other frames.
+    video = args.video or Path(f"/tmp/samvid-long-{args.minutes:g}min-{args.fps}fps-1080p.mp4")
     if not video.exists():
         write_video(video, scene, args.fps)
     frames = VideoReader(video)
-    assert len(frames) == n, (len(frames), n)
+    if len(frames) != n:
+        ap.error(f"{video} has {len(frames)} frames, not the {n} of --minutes {args.minutes:g} at --fps "
+                 f"{args.fps}: delete it to have it written again, or give another --video")
     engine = make_engine(args.engine)
     state = engine.init_state(frames)
     engine.add_mask(state, 0, 1, scene[0][1])

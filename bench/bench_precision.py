@@ -88,6 +88,20 @@ def read_frame(root: Path, seq: str, k: int) -> tuple[np.ndarray, np.ndarray]:
     return image, mask
 
 
+def missing_davis_file(root: Path, clicks: int, seqs: list[str], track: int) -> Path | None:
+    """The first file this run reads from ``root`` that is not there, or None: frame 0 and its
+    mask of each click sequence, frames 0..``track`` and the first mask of each tracked one.
+    Checked before the models are built, so a wrong folder costs seconds, not a minute."""
+    needed = [(seq, 0) for seq in SEQUENCES[:clicks]] + [(seq, k) for seq in seqs for k in range(track + 1)]
+    for seq, k in needed:
+        for path in (root / "JPEGImages" / seq / f"{k:05d}.jpg", root / "Annotations" / seq / f"{k:05d}.png"):
+            if k > 0 and path.suffix == ".png":
+                continue  # only the first frame's mask is read
+            if not path.is_file():
+                return path
+    return None
+
+
 def prompts_for(mask: np.ndarray) -> list[Prompt]:
     """Four prompts an annotator would give: a click deep inside, two clicks, a box, a box
     and a negative click outside the object."""
@@ -288,6 +302,21 @@ def onnx_encoder(model: Any, image: np.ndarray, repeats: int = 3) -> tuple[float
     return statistics.median(torch_times), statistics.median(ort_times), diff
 
 
+def variants(precisions: list[str], device: str, compiled: list[str]) -> tuple[list[Variant], list[Row]]:
+    """The variants to measure, fp32 first whatever the order given (the table's speed ratios
+    are taken against its first row, and every other row is compared with fp32), then those
+    in ``compiled`` again with the encoder compiled; and a row for each precision ``device``
+    refuses."""
+    chosen, refused = [], []
+    for name in sorted(dict.fromkeys(precisions), key=lambda name: name != "fp32"):
+        try:
+            chosen.append(Variant(resolve_precision(name, device)))
+        except UnsupportedPrecision as exc:
+            refused.append(Row(name, note=f"refused on {device}: {exc.message.split(': ', 2)[-1]}"))
+    chosen += [Variant(v.precision, compiled=True) for v in chosen if v.precision.name in compiled]
+    return chosen, refused
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=5, help="real frames for clicks (4 prompts each)")
@@ -295,12 +324,18 @@ def main() -> None:
     parser.add_argument("--track-seqs", type=int, default=2, help="sequences to propagate through")
     parser.add_argument("--onnx", action="store_true", help="also time the encoder in ONNX Runtime")
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS,
-                        help="fp32 first: the others are compared with it")
+                        help="must include fp32: the others are compared with it")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--compile", nargs="*", default=[], choices=PRECISIONS, metavar="PRECISION",
                         help="also run these precisions with the image encoder compiled (torch.compile)")
     parser.add_argument("--davis", type=Path, default=DAVIS, help="a DAVIS 2016 folder (JPEGImages, Annotations)")
     args = parser.parse_args()
+    if "fp32" not in args.precisions:
+        parser.error("--precisions must include fp32: every other precision is compared with it")
+    missing = missing_davis_file(args.davis, args.frames, list(SEQUENCES[: args.track_seqs]), args.track)
+    if missing is not None:
+        parser.error(f"needs the DAVIS 2016 frames (../shared/davis16, or --davis DIR holding JPEGImages/ and "
+                     f"Annotations/): {missing} is missing")
     print(describe(), flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
@@ -313,13 +348,7 @@ def main() -> None:
     seqs = list(SEQUENCES[: args.track_seqs])
     log.info("torch %s on %s, %d threads, %d prompts on %d frames; tracking %s x %d frames", torch.__version__,
              args.device, torch.get_num_threads(), sum(len(p) for _, p in data), len(data), seqs, args.track)
-    chosen, refused = [], []
-    for name in args.precisions:
-        try:
-            chosen.append(Variant(resolve_precision(name, args.device)))
-        except UnsupportedPrecision as exc:
-            refused.append(Row(name, note=f"refused on {args.device}: {exc.message.split(': ', 2)[-1]}"))
-    chosen += [Variant(v.precision, compiled=True) for v in chosen if v.precision.name in args.compile]
+    chosen, refused = variants(args.precisions, args.device, args.compile)
     by_name = bench_clicks(click_segmenters(click_model, chosen, args.device), data)
     log.info("clicks done")
     bench_tracking(video_model, chosen, args.davis, seqs, args.track, by_name, args.device)
