@@ -1,10 +1,9 @@
 """All configuration, read from the environment in one place.
 
 Command-line flags override these by passing keyword arguments to
-``Settings.from_env``. Read elsewhere, and only there: command-line flag defaults
-(``LABEL_STUDIO_URL``, ``LABEL_STUDIO_API_KEY``, ``SAMVID_MODEL``, ``SAMVID_DEVICE``,
-``SAMVID_BACKEND_URL`` in ``samvid.commands``), ``SAMVID_CONFIG_DIR`` (``samvid.studio.configs``)
-and other programs' variables (``HF_*``, ``PROMETHEUS_MULTIPROC_DIR``, ``XDG_DATA_HOME``).
+``Settings.from_env``. What is read before settings are (command-line flag defaults,
+``SAMVID_CONFIG_DIR``) goes through ``env_value`` and ``studio_access`` here too; only other
+programs' variables (``HF_*``, ``PROMETHEUS_MULTIPROC_DIR``, ``XDG_DATA_HOME``) are read elsewhere.
 """
 
 from __future__ import annotations
@@ -75,6 +74,33 @@ def studio_url_problem(url: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return "give an http:// or https:// URL such as http://label-studio:8080"
     return None
+
+
+def _check_studio_url(url: str) -> None:
+    problem = studio_url_problem(url)
+    if problem:
+        raise ConfigError(f"LABEL_STUDIO_URL={url!r} is not usable: {problem}")
+
+
+def env_value(var: str) -> str | None:
+    """``var`` from the environment, None when unset or empty (as in ``Settings.from_env``):
+    for what is read before settings are, so that this module names every variable."""
+    return os.environ.get(var) or None
+
+
+def env_path(var: str) -> Path | None:
+    value = env_value(var)
+    return Path(value) if value else None
+
+
+def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[str, str | None]:
+    """Label Studio's URL and API key for a command: the flags' when given, else
+    LABEL_STUDIO_URL (refused as ``Settings.from_env`` refuses it; http://localhost:8080 when
+    unset) and LABEL_STUDIO_API_KEY (None when unset)."""
+    if not url:
+        url = env_value("LABEL_STUDIO_URL") or DEFAULT_STUDIO_URL
+        _check_studio_url(url)
+    return url, api_key or env_value("LABEL_STUDIO_API_KEY")
 
 
 def log_level(env: dict[str, str] | None = None) -> int:
@@ -236,9 +262,7 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):  # inf would never time out; NaN compares false
                 raise ConfigError(f"{names[name]} must be a finite number of seconds above 0")
-        problem = studio_url_problem(self.label_studio_url)
-        if problem:
-            raise ConfigError(f"LABEL_STUDIO_URL={self.label_studio_url!r} is not usable: {problem}")
+        _check_studio_url(self.label_studio_url)
         if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
             # redis-py would raise a bare ValueError at the first connection, mid-start.
             raise ConfigError(f"REDIS_URL={self.redis_url!r} (or samvid worker --redis-url) must start with "

@@ -19,6 +19,7 @@ from samvid.export import FORMATS, Progress, Summary, export, yolo
 from samvid.export.frames import KINDS, ExportFrame, Problems
 from samvid.export.images import ImageFetcher
 from samvid.export.reader import ProjectReader
+from samvid.settings import studio_access
 from samvid.studio.client import Studio
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "has succeeded (the old folder and everything in it is removed)")
     parser.add_argument("--workers", type=int, default=4,
                         help="requests to Label Studio in flight at once (default 4)")
-    parser.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL", "http://localhost:8080"),
-                        help="Label Studio URL (env LABEL_STUDIO_URL)")
-    parser.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"),
-                        help="Label Studio API token (env LABEL_STUDIO_API_KEY)")
+    parser.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://localhost:8080)")
+    parser.add_argument("--api-key", help="Label Studio API token (default: $LABEL_STUDIO_API_KEY)")
 
 
 class TerminalProgress(Progress):
@@ -120,9 +119,10 @@ def summary_lines(summary: Summary, fill: bool) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.api_key:
+    url, key = studio_access(args.url, args.api_key)
+    if not key:
         raise BadRequest("no Label Studio token: pass --api-key or set LABEL_STUDIO_API_KEY")
-    studio = Studio(args.url, args.api_key)
+    studio = Studio(url, key)
     out: Path = args.out
     partial = partial_folder(out)
     created = not out.exists()

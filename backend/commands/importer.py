@@ -10,12 +10,11 @@ import argparse
 import json
 import logging
 import math
-import os
 from pathlib import Path
 
 from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, VideoError
-from samvid.settings import Settings
+from samvid.settings import Settings, env_path, env_value
 from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
 from samvid.studio.importer import (
@@ -42,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="folder for frame files, a subfolder of Label Studio's "
                             "LOCAL_FILES_DOCUMENT_ROOT (default: <document root>/samvid)")
     where.add_argument("--document-root", type=Path,
-                       default=_env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
+                       default=env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
                        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT "
                             "(default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
     where.add_argument("--upload", action="store_true",
@@ -64,13 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pick.add_argument("--start", type=float, metavar="S", help="first second (inclusive)")
     pick.add_argument("--end", type=float, metavar="S", help="last second (exclusive)")
     studio = parser.add_argument_group("Label Studio")
-    studio.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL"),
-                        help="default: $LABEL_STUDIO_URL or http://localhost:8080")
-    studio.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"),
-                        help="default: $LABEL_STUDIO_API_KEY")
+    studio.add_argument("--url", help="default: $LABEL_STUDIO_URL or http://localhost:8080")
+    studio.add_argument("--api-key", help="default: $LABEL_STUDIO_API_KEY")
     backend = studio.add_mutually_exclusive_group()
     backend.add_argument("--backend-url",
-                         default=os.environ.get("SAMVID_BACKEND_URL", DEFAULT_BACKEND_URL),
+                         default=env_value("SAMVID_BACKEND_URL") or DEFAULT_BACKEND_URL,
                          help="samvid ML backend to connect (default: $SAMVID_BACKEND_URL or "
                               "%(default)s)")
     backend.add_argument("--no-backend", action="store_true", help="do not connect a backend")
@@ -166,8 +163,3 @@ def _damage(clip: ClipSummary) -> str:
         parts.append(f"{clip.missing_tail} frames missing at the end")
     return (f"{Path(clip.source).name} is corrupt or truncated: {', '.join(parts)}; "
             f"the {clip.created + clip.existing} frames that decode are imported")
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from typing import Any
@@ -38,10 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="redo frames that already have samvid predictions")
     parser.add_argument("--grid", type=int, default=16, metavar="N",
                         help="auto mode: N x N clicks per frame (default: %(default)s)")
-    parser.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL"),
-                        help="default: $LABEL_STUDIO_URL or http://localhost:8080")
-    parser.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"),
-                        help="default: $LABEL_STUDIO_API_KEY")
+    parser.add_argument("--url", help="default: $LABEL_STUDIO_URL or http://localhost:8080")
+    parser.add_argument("--api-key", help="default: $LABEL_STUDIO_API_KEY")
     parser.add_argument("--json", action="store_true", help="print the job's result as JSON")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from samvid.commands.arguments import tcp_port
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
+from samvid.settings import Settings, env_path, env_value
 from samvid.studio.configs import parse_labels
 
 log = logging.getLogger("samvid.up")
@@ -26,12 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
                         help="where Label Studio's database, frames, logs and the admin's "
                              "credentials live (default: %(default)s)")
-    # `or`: an empty SAMVID_MODEL (docker compose's ${SAMVID_MODEL:-}) is unset, as in Settings.
-    parser.add_argument("--model", default=os.environ.get("SAMVID_MODEL") or DEFAULT_MODEL,
+    parser.add_argument("--model", default=env_value("SAMVID_MODEL") or DEFAULT_MODEL,
                         help="model for the backend (default: $SAMVID_MODEL or %(default)s); "
                              "falls back to `classic` when its weights are not here")
-    parser.add_argument("--device", default=os.environ.get("SAMVID_DEVICE"),
-                        help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--device", default=env_value("SAMVID_DEVICE"),
+                        help="auto, cpu, cuda, cuda:N or mps (default: $SAMVID_DEVICE or auto)")
     parser.add_argument("--project", default="samvid demo", help="project title")
     parser.add_argument("--labels", help="comma-separated labels (default: Object)")
     net = parser.add_argument_group("addresses")
@@ -50,10 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     attach.add_argument("--no-backend", action="store_true",
                         help="do not start the backend either: register the one at "
                              "--backend-url, import, print the URL and exit (docker compose)")
-    attach.add_argument("--label-studio-url", default=os.environ.get("LABEL_STUDIO_URL"))
-    attach.add_argument("--api-key", default=os.environ.get("LABEL_STUDIO_API_KEY"))
+    attach.add_argument("--label-studio-url", default=env_value("LABEL_STUDIO_URL"),
+                        help="default: $LABEL_STUDIO_URL")
+    attach.add_argument("--api-key", default=env_value("LABEL_STUDIO_API_KEY"),
+                        help="default: $LABEL_STUDIO_API_KEY")
     attach.add_argument("--document-root", type=Path,
-                        default=_env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
+                        default=env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
                         help="that Label Studio's LOCAL_FILES_DOCUMENT_ROOT, when it runs on "
                              "this machine (default: upload frames through its API)")
 
@@ -105,8 +107,6 @@ _SET_FOR_THE_BACKEND = ("REDIS_URL", "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY",
 def _check_backend_settings(device: str | None) -> None:
     """Refuse now a SAMVID_* value the backend would refuse (SAMVID_DEVICE=gpu): otherwise it is
     said in the backend's log after Label Studio's start, a minute or more later."""
-    from samvid.settings import Settings
-
     env = {k: v for k, v in os.environ.items() if k not in _SET_FOR_THE_BACKEND}
     Settings.from_env(env, device=device)
 
@@ -143,8 +143,3 @@ def _engine_note(engine: str) -> str:
     if engine.startswith("sam2"):
         return "  (SAM 2's memory tracker; SAMVID_TRACKER=flow for the weight-free one)"
     return "  (weight-free; SAM 2 tracks when its weights are here)"
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None

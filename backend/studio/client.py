@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,12 +35,11 @@ from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
 from samvid.errors import ConfigError, NotFound, SamvidError, StudioError
-from samvid.settings import studio_url_problem
+from samvid.settings import studio_access, studio_url_problem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_URL = "http://localhost:8080"
 TASK_BATCH = 200  # tasks per import call: ~1 s per batch on SQLite, small enough to resume
 # request_options of every SDK write: the SDK's own retries would make a write twice
 # when its answer was lost (Label Studio saved it, then a proxy answered 502).
@@ -73,11 +71,11 @@ class Studio:
         self.retry_delays = retry_delays
         self.on_retry = on_retry
         self.timeout = timeout
-        self.url = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).rstrip("/")
+        url, key = studio_access(url, api_key)  # LABEL_STUDIO_URL is checked there, as settings do
+        self.url = url.rstrip("/")
         problem = studio_url_problem(self.url)
         if problem:  # else httpx's "UnsupportedProtocol" on the first call, mid-command
             raise ConfigError(f"Label Studio URL {self.url!r} (--url or LABEL_STUDIO_URL): {problem}")
-        key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
         if not key:
             raise StudioError("no Label Studio API key: set LABEL_STUDIO_API_KEY or --api-key "
                               "(Label Studio: Account & Settings > Access Token)")

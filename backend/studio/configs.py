@@ -9,7 +9,6 @@ so a smart keypoint "car" and the brush mask "car" look alike.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -17,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samvid.errors import ConfigError
+from samvid.settings import env_value
 
 # labeling_configs/ sits at the repository root and installs as samvid.labeling_configs.
-CONFIG_DIR = Path(os.environ.get("SAMVID_CONFIG_DIR")
+CONFIG_DIR = Path(env_value("SAMVID_CONFIG_DIR")
                   or Path(importlib.util.find_spec("samvid.labeling_configs").submodule_search_locations[0]))  # type: ignore[union-attr,index]  # ships with samvid: its spec and folder exist
 DEFAULT_CONFIG = "brush"
 # Distinct, readable on photos; repeats after 10 labels.

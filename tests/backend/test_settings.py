@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from pathlib import Path
 
 import pytest
 
+import samvid
 from samvid.errors import ConfigError
 from samvid.settings import Settings
 
@@ -153,3 +156,13 @@ def test_label_studios_root_not_mounted_here_is_a_warning_not_a_refusal(tmp_path
 
 def test_the_retry_budget_takes_the_maximum_its_message_names():
     assert Settings.from_env({"SAMVID_STUDIO_RETRY_SECONDS": "86400"}).studio_retry_seconds == 86400
+
+
+def test_only_settings_reads_samvid_and_label_studio_variables_from_the_environment():
+    # Code-health guard: one place names each variable and its default (flag defaults and
+    # SAMVID_CONFIG_DIR go through settings.env_value / studio_access). Other programs'
+    # variables (HF_*, PROMETHEUS_MULTIPROC_DIR, XDG_DATA_HOME) may be read where used.
+    backend = Path(samvid.__file__).parent
+    read = re.compile(r"(environ\.get\(|environ\[|getenv\()\s*[\"'](SAMVID|LABEL_STUDIO|REDIS)_")
+    readers = [str(p.relative_to(backend)) for p in backend.rglob("*.py") if read.search(p.read_text())]
+    assert set(readers) <= {"settings.py"}, readers

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from samvid.cli import main
 from samvid.commands import up
@@ -65,3 +66,16 @@ def test_up_reads_an_empty_samvid_model_as_unset_like_the_backend(monkeypatch) -
     parser = argparse.ArgumentParser()
     up.add_arguments(parser)
     assert parser.parse_args([]).model == DEFAULT_MODEL
+
+
+def test_up_reads_an_empty_samvid_device_as_unset_like_the_backend(tmp_path: Path, monkeypatch) -> None:
+    # docker compose writes ${SAMVID_DEVICE:-} as "": `samvid up` refused it as "not a device".
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    Image.new("RGB", (16, 16)).save(clip / "00000.jpg")
+    monkeypatch.setattr(up, "Stack", _NoStack)
+    monkeypatch.setenv("SAMVID_DEVICE", "")
+    _NoStack.entered = False
+    with pytest.raises(AssertionError, match="were started"):  # _NoStack: it went on to start them
+        main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", str(clip)])
+    assert _NoStack.entered
