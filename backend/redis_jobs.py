@@ -32,6 +32,7 @@ from samvid.jobs import (
     _message,
     log_failure,
     run_payload,
+    same_request,
 )
 from samvid.settings import Settings
 from samvid.studio.credentials import with_shared_credentials
@@ -110,14 +111,15 @@ class RedisJobs:
         # One such key per clip ever propagated: it expires with the job records, or a
         # long-lived Redis grows with every clip. GETSET and EXPIRE in one transaction
         # (SET ... GET EX would need Redis 6.2).
+        # The newest job of each request: the same request again supersedes it, whatever
+        # other jobs of the key (another direction, another frame) came in between.
+        same = _k("latest", f"{key}:{same_request(order)}")
         latest = self.redis.pipeline(transaction=True)
-        latest.getset(_k("latest", key), json.dumps([status.id, order]))
-        latest.expire(_k("latest", key), STATUS_TTL)
+        latest.getset(same, status.id)
+        latest.expire(same, STATUS_TTL)
         previous, _ = latest.execute()
         if previous is not None:
-            old_id, old_order = json.loads(previous)
-            if order == old_order:  # the same request submitted again (see samvid.jobs)
-                self._supersede(old_id)
+            self._supersede(previous.decode())
         self._save(status)
         self.queue.enqueue(
             execute, status.id, kind, key, payload, job_id=status.id, job_timeout=-1,
@@ -240,9 +242,25 @@ class RedisJobs:
 
     def _requeue_or_fail(self, status: JobStatus) -> None:
         from rq.job import Job
+        from rq.job import JobStatus as RQState
         from rq.registry import FailedJobRegistry, StartedJobRegistry
 
         job = Job.fetch(status.id, connection=self.redis)
+        if status.state == QUEUED and job.get_status(refresh=False) in (RQState.FAILED, RQState.STOPPED):
+            # RQ failed it before samvid ran it: a worker that died as it took it, or one that
+            # cannot run it at all (another samvid version). Counted apart from ``attempts``
+            # (runs), or the latter is requeued every reap for ever.
+            refusals = _k("refused", status.id)
+            count = self.redis.incr(refusals)
+            self.redis.expire(refusals, STATUS_TTL)
+            if count > MAX_ATTEMPTS:
+                reason = ((job.exc_info or "").strip().splitlines() or ["no reason recorded"])[-1][:200]
+                log.error("job %s: workers failed it %d times before it ran (%s); failed", status.id, count, reason)
+                status.state = FAILED
+                status.error = (f"workers failed it {count} times before it ran ({reason}); check the "
+                                "workers' logs and that they run this samvid version")
+                self._save(status)
+                return  # RQ's failed registry keeps its traceback
         StartedJobRegistry(queue=self.queue).remove_executions(job)  # RQ must not fail it later
         FailedJobRegistry(queue=self.queue).remove(job)  # nor list it as failed once it runs
         # A job whose worker died before it ran (it waited for its clip) has lost no attempt.

@@ -182,6 +182,37 @@ def test_propagations_of_one_clip_in_other_directions_wait_their_turn(jobs, monk
     assert EVENTS.index(("end", "forward")) < EVENTS.index(("start", "backward"))
 
 
+def forward_again() -> list:
+    """Frame 10 saved, a backward propagation from frame 30, then frame 10 saved again."""
+    from samvid.propagation import PropagationRequest
+
+    return [PropagationRequest(1, "clip", 10, direction="forward"),
+            PropagationRequest(1, "clip", 30, direction="backward"),
+            PropagationRequest(1, "clip", 10, direction="forward")]
+
+
+def test_the_same_propagation_again_supersedes_it_across_a_job_in_another_direction(jobs, monkeypatch) -> None:
+    from samvid.app import _submit
+
+    monkeypatch.setitem(RUNNERS, "propagate", f"{__name__}:direction_job")
+    for name in ("forward", "backward"):
+        GATES[name] = threading.Event()
+    first = _submit(jobs, forward_again()[0])
+    wait_until(lambda: started("forward"), timeout=10, what="the first job to start")
+    for request in forward_again()[1:]:
+        _submit(jobs, request)
+    state(jobs, first, CANCELLED)
+
+
+def test_the_same_propagation_again_supersedes_it_across_a_redis_job_in_another_direction(redis_server) -> None:
+    from samvid.app import _submit
+    from samvid.redis_jobs import RedisJobs
+
+    queue = RedisJobs(redis_server.url)
+    first, other, again = (_submit(queue, request) for request in forward_again())
+    assert [queue.get(j.id).state for j in (first, other, again)] == [CANCELLED, QUEUED, QUEUED]
+
+
 def direction_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
     """A gated job named by the propagation request's direction."""
     return gated_job({"name": payload["direction"]}, ctx, settings)

@@ -210,3 +210,27 @@ def test_polling_a_job_reads_the_job_records_kept_once_in_a_while(redis_server):
     for _ in range(10):
         assert jobs.get(job.id).state == "queued"
     assert commands() - before < 200
+
+
+def test_a_job_workers_fail_before_it_runs_every_time_ends_failed_naming_the_reason(redis_server, monkeypatch):
+    """A worker that cannot run the job at all (another samvid version: execute() refuses the
+    call) must not have it requeued for ever: after a few tries it reads failed, with RQ's reason."""
+    from rq import Queue, SimpleWorker
+
+    import samvid.redis_jobs as redis_jobs
+
+    jobs = RedisJobs(redis_server.url)
+    job = jobs.submit("sleep", "1:clip", {"seconds": 0.1, "name": "x", "log": os.devnull})
+    real = redis_jobs.execute
+
+    def other_version(*args, **kwargs):
+        raise TypeError("execute() takes 3 positional arguments but 4 were given")
+
+    for _ in range(5):
+        monkeypatch.setattr(redis_jobs, "execute", other_version)
+        SimpleWorker([Queue(redis_jobs.QUEUE, connection=jobs.redis)], connection=jobs.redis).work(burst=True)
+        monkeypatch.setattr(redis_jobs, "execute", real)
+        jobs.reap()
+    final = jobs.get(job.id)
+    assert final.state == "failed", final
+    assert "execute() takes 3 positional arguments" in (final.error or ""), final
