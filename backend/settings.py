@@ -117,19 +117,13 @@ def _paths(value: str) -> tuple[Path, ...]:
 
 
 def _check_roots(roots: tuple[Path, ...], var: str) -> None:
-    """A root that is not a folder here would refuse every local image path, request by
-    request, with a message about the image rather than about the setting. Label Studio's
-    own root is only a shortcut (its local-files URLs are fetched over HTTP when the folder
-    is not mounted here, as on a worker machine): a warning, not a refusal to start."""
+    """A root that is not a folder here is said at start: local image paths under it are
+    refused, request by request. Only a warning: Label Studio's local-files URLs are then
+    fetched over HTTP, as on a worker machine that shares the backend's environment."""
     for root in roots:
-        if root.is_dir():
-            continue
-        if var == "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT":
-            logger.warning("%s: %r is not a folder on this machine; local files are fetched "
-                           "through Label Studio instead", var, str(root))
-            continue
-        raise ConfigError(f"{var}: {str(root)!r} is not a folder on this machine; give existing "
-                          f"folders separated by {os.pathsep!r}, or unset it")
+        if not root.is_dir():
+            logger.warning("%s: %r is not a folder on this machine; local image paths under it are "
+                           "refused and Label Studio's local files are fetched through it", var, str(root))
 
 
 def _hosts(value: str) -> tuple[str, ...]:
@@ -276,7 +270,7 @@ class Settings:
                               "cache) or a number of bytes above 0")
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ConfigError(f"SAMVID_DEVICE={self.device!r} is not a device; give one of {DEVICES}")
-        if self.fallback and self.fallback not in FALLBACKS:
+        if self.fallback and self.fallback not in FALLBACKS and not self.fallback.startswith("standin:"):
             raise ConfigError(f"SAMVID_FALLBACK={self.fallback!r} is not a weight-free model; "
                               f"give one of {', '.join(FALLBACKS)} or leave it unset")
         if self.propagate_direction not in DIRECTIONS:

@@ -137,21 +137,19 @@ def test_a_blank_value_is_a_config_error_naming_the_variable(var):
         Settings.from_env({var: "  "})
 
 
-def test_a_local_root_that_is_not_a_folder_is_a_config_error(tmp_path):
-    missing = tmp_path / "not-mounted"
-    with pytest.raises(ConfigError, match=f"SAMVID_LOCAL_ROOTS: '{missing}' is not a folder on this machine"):
-        Settings.from_env({"SAMVID_LOCAL_ROOTS": f"{tmp_path}{os.pathsep}{missing}"})
-    assert Settings.from_env({"SAMVID_LOCAL_ROOTS": str(tmp_path)}).local_roots == (tmp_path,)
-
-
-def test_label_studios_root_not_mounted_here_is_a_warning_not_a_refusal(tmp_path, caplog):
-    """Label Studio's local-files URLs are fetched over HTTP when its folder is not mounted
-    on this machine (a worker elsewhere), so its root only warns."""
+@pytest.mark.parametrize("var", ["SAMVID_LOCAL_ROOTS", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"])
+def test_a_local_root_not_mounted_here_is_a_warning_not_a_refusal(var, tmp_path, caplog):
+    """Label Studio's local-files URLs are fetched over HTTP when the folder is not mounted
+    on this machine (a worker elsewhere sharing the backend's environment): it only warns."""
     missing = tmp_path / "not-mounted"
     with caplog.at_level("WARNING", logger="samvid.settings"):
-        settings = Settings.from_env({"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(missing)})
-    assert settings.local_roots == (missing,)
-    assert f"'{missing}' is not a folder on this machine" in caplog.text
+        settings = Settings.from_env({var: f"{tmp_path}{os.pathsep}{missing}"})
+    assert settings.local_roots == (tmp_path, missing)
+    assert f"{var}: '{missing}' is not a folder on this machine" in caplog.text
+
+
+def test_a_stand_in_of_any_radius_is_a_fallback():
+    assert Settings.from_env({"SAMVID_FALLBACK": "standin:0.5"}).fallback == "standin:0.5"
 
 
 def test_the_retry_budget_takes_the_maximum_its_message_names():
