@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from machine import describe
 from PIL import Image
 
@@ -58,6 +59,9 @@ CLICK_WAIT_S = 24 * 3600.0
 def bench(model: str, paths: list[str], clicks: int, device: str = "cpu") -> dict[str, float]:
     settings = Settings.from_env({}, model=model, random_weights=True, local_roots=(Path(paths[0]).parent,),
                                  request_timeout=CLICK_WAIT_S)
+    # The same random weights on every run, as bench_precision: the timings must not depend
+    # on the draw (weights that drive activations into subnormal floats are slower on CPU).
+    torch.manual_seed(0)
     segmenter = load_segmenter(model, device=device, random_weights=True)  # precision: auto
     predictor = Predictor.from_settings(settings, segmenter=segmenter)
     # The encoder alone, on an already decoded frame, after one warm-up run (on CUDA the
@@ -95,6 +99,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]; the precision is auto (fp16 on CUDA)")
     args = parser.parse_args()
+    if args.clicks < 1 or args.frames < 1:
+        parser.error("--clicks and --frames must be at least 1: the cached clicks and the cold first click "
+                     "are measured on them")
     print(describe(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         paths = frames(Path(tmp), args.frames)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import bench_predict
 import numpy as np
 import pytest
+import torch
 
 from samvid.models.standin import StandInSegmenter
 from samvid.settings import Settings
@@ -40,3 +42,44 @@ def test_a_cold_click_slower_than_the_servers_click_limit_is_measured(
     result = bench_predict.bench("standin", paths, clicks=2)
     assert set(result) == {"encoder_s", "cold_s", "cached_p50_ms", "cached_p90_ms"}
 
+
+
+@pytest.mark.parametrize("option", ["--clicks", "--frames"])
+def test_zero_clicks_or_frames_is_refused_with_one_line(
+    option: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the fix --clicks 0 died in IndexError on an empty list of timings, --frames 0
+    # on paths[0], after printing the table's header.
+    monkeypatch.setattr(sys, "argv", ["bench_predict.py", "--models", "standin", option, "0"])
+    with pytest.raises(SystemExit) as exit_:
+        bench_predict.main()
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert "must be at least 1" in captured.err
+    assert "| model" not in captured.out
+
+
+class DrawsAtBuild(StandInSegmenter):
+    """The stand-in, drawing from torch's global generator when built, as a random-weight
+    SAM model initialises its weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights = torch.rand(4)
+
+
+def test_every_run_builds_the_model_from_the_same_random_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before the fix each run drew other weights, so timings could depend on the draw.
+    built: list[DrawsAtBuild] = []
+
+    def load(*args: object, **kwargs: object) -> DrawsAtBuild:
+        built.append(DrawsAtBuild())
+        return built[-1]
+
+    monkeypatch.setattr(bench_predict, "load_segmenter", load)
+    paths = bench_predict.frames(tmp_path, 1)
+    bench_predict.bench("standin", paths, clicks=1)
+    bench_predict.bench("standin", paths, clicks=1)
+    assert torch.equal(built[0].weights, built[1].weights)
