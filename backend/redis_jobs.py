@@ -254,7 +254,9 @@ class RedisJobs:
             count = self.redis.incr(refusals)
             self.redis.expire(refusals, STATUS_TTL)
             if count > MAX_ATTEMPTS:
-                reason = ((job.exc_info or "").strip().splitlines() or ["no reason recorded"])[-1][:200]
+                result = job.latest_result()
+                trace = (result.exc_string if result is not None else None) or ""
+                reason = (trace.strip().splitlines() or ["no reason recorded"])[-1][:200]
                 log.error("job %s: workers failed it %d times before it ran (%s); failed", status.id, count, reason)
                 status.state = FAILED
                 status.error = (f"workers failed it {count} times before it ran ({reason}); check the "
