@@ -40,8 +40,11 @@ DEVICES = "auto, cpu, cuda, cuda:N or mps"
 FALLBACKS = tuple(name for name, info in MODELS.items() if info.family in ("classic", "standin"))
 # Fields that name one of a few words: read case-insensitively (SAMVID_DEVICE=CUDA is cuda).
 _WORDS = ("device", "precision", "propagate_direction", "fallback")
-# Limits that must be above 0: at 0 or below every image, video or cached embedding is refused.
+# What must be above 0 and finite: at 0 or below every image, video or cached embedding is
+# refused (or every fetch times out), at inf or NaN nothing ever is.
 _POSITIVE = {
+    "fetch_timeout": "seconds",
+    "request_timeout": "seconds",
     "redis_cache_ttl": "seconds",  # Redis refuses SET ... EX 0 on every write
     "max_request_bytes": "bytes",
     "max_image_bytes": "bytes",
@@ -100,6 +103,8 @@ def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[s
     if not url:
         url = env_value("LABEL_STUDIO_URL") or DEFAULT_STUDIO_URL
         _check_studio_url(url)
+    elif problem := studio_url_problem(url):  # else httpx's "UnsupportedProtocol" on the first call
+        raise ConfigError(f"Label Studio URL {url!r} (--url or LABEL_STUDIO_URL): {problem}")
     return url, api_key or env_value("LABEL_STUDIO_API_KEY")
 
 
@@ -252,10 +257,6 @@ class Settings:
 
     def _check(self, names: dict[str, str]) -> None:
         """Refuse at start what would fail later, far from its cause (a request, a job)."""
-        for name in ("fetch_timeout", "request_timeout"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):  # inf would never time out; NaN compares false
-                raise ConfigError(f"{names[name]} must be a finite number of seconds above 0")
         _check_studio_url(self.label_studio_url)
         if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
             # redis-py would raise a bare ValueError at the first connection, mid-start.
@@ -263,8 +264,8 @@ class Settings:
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
         for name, unit in _POSITIVE.items():
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):  # NaN would compare false and never refuse
-                raise ConfigError(f"{names[name]} must be a number of {unit} above 0, not {value!r}")
+            if not (math.isfinite(value) and value > 0):  # inf would never time out; NaN compares false
+                raise ConfigError(f"{names[name]} must be a number of {unit} above 0 (finite), not {value!r}")
         if self.cache_bytes < 0:  # 0 is allowed: no in-process cache (Redis may still cache)
             raise ConfigError(f"SAMVID_CACHE_BYTES={self.cache_bytes} is not usable: give 0 (no in-process "
                               "cache) or a number of bytes above 0")

@@ -34,8 +34,8 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
-from samvid.errors import ConfigError, NotFound, SamvidError, StudioError
-from samvid.settings import studio_access, studio_url_problem
+from samvid.errors import NotFound, SamvidError, StudioError
+from samvid.settings import studio_access
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,11 +71,8 @@ class Studio:
         self.retry_delays = retry_delays
         self.on_retry = on_retry
         self.timeout = timeout
-        url, key = studio_access(url, api_key)  # LABEL_STUDIO_URL is checked there, as settings do
+        url, key = studio_access(url, api_key)  # the URL is checked there
         self.url = url.rstrip("/")
-        problem = studio_url_problem(self.url)
-        if problem:  # else httpx's "UnsupportedProtocol" on the first call, mid-command
-            raise ConfigError(f"Label Studio URL {self.url!r} (--url or LABEL_STUDIO_URL): {problem}")
         if not key:
             raise StudioError("no Label Studio API key: set LABEL_STUDIO_API_KEY or --api-key "
                               "(Label Studio: Account & Settings > Access Token)")
