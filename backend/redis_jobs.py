@@ -102,11 +102,8 @@ class RedisJobs:
         return JobStatus(**json.loads(raw))
 
     # -- the Jobs interface ----------------------------------------------------
+    @_reachable()
     def submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str = 0) -> JobStatus:
-        with _reachable():
-            return self._submit(kind, key, payload, order)
-
-    def _submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
         # One such key per clip ever propagated: it expires with the job records, or a
         # long-lived Redis grows with every clip. GETSET and EXPIRE in one transaction
@@ -135,11 +132,8 @@ class RedisJobs:
         except NotFound:  # its record expired: long over
             pass
 
+    @_reachable()
     def get(self, job_id: str) -> JobStatus:
-        with _reachable():
-            return self._get(job_id)
-
-    def _get(self, job_id: str) -> JobStatus:
         # A reap reads every job record kept (a week of them): on each poll of each client
         # it made one GET of a job cost seconds. Workers reap every REAP_EVERY anyway.
         now = time.monotonic()
@@ -148,11 +142,8 @@ class RedisJobs:
             self.reap()
         return self._load(job_id)
 
+    @_reachable()
     def cancel(self, job_id: str) -> JobStatus:
-        with _reachable():
-            return self._cancel(job_id)
-
-    def _cancel(self, job_id: str) -> JobStatus:
         status = self._load(job_id)
         self.redis.set(_k("cancel", job_id), 1, ex=STATUS_TTL)
         if status.state == QUEUED:
@@ -163,11 +154,11 @@ class RedisJobs:
             self._save(status)
         return status
 
+    @_reachable()
     def states(self) -> dict[str, int]:
         counts = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, CANCELLED), 0)
-        with _reachable():
-            for status in self._records():
-                counts[status.state] += 1
+        for status in self._records():
+            counts[status.state] += 1
         return counts
 
     def _records(self) -> Iterator[JobStatus]:
