@@ -12,9 +12,7 @@ which one runs.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 import logging
 import threading
 import time
@@ -108,7 +106,7 @@ class ThreadJobs:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="samvid-job")
         self._jobs: dict[str, JobStatus] = {}
         self._cancel: dict[str, threading.Event] = {}
-        self._latest: dict[tuple[str, str], str] = {}  # (key, same_request(order)) -> newest job id
+        self._latest: dict[tuple[str, int | str], str] = {}  # (key, order) -> newest job id
         # key -> the jobs waiting for the one running on it, in the order they came. A job
         # reaches the pool only when the one before it ends: waiting in a pool thread would
         # hold it, and two busy clips would stall every other clip.
@@ -121,12 +119,12 @@ class ThreadJobs:
         event = threading.Event()
         with self._lock:
             # The newest job of the same request on the key, whatever came in between.
-            previous = self._latest.get((key, same_request(order)))
+            previous = self._latest.get((key, order))
             if previous is not None and previous in self._cancel:
                 self._cancel[previous].set()  # superseded
                 if self._jobs[previous].state == QUEUED:  # it never starts: say so now
                     self._jobs[previous].state = CANCELLED
-            self._latest[(key, same_request(order))] = status.id
+            self._latest[(key, order)] = status.id
             self._jobs[status.id], self._cancel[status.id] = status, event
             self._forget_old()
             busy = key in self._waiting
@@ -193,11 +191,6 @@ class ThreadJobs:
             self._cancel.pop(job.id, None)
         # One entry per request ever submitted otherwise; a forgotten job is superseded by nothing.
         self._latest = {same: job_id for same, job_id in self._latest.items() if job_id in self._jobs}
-
-
-def same_request(order: int | str) -> str:
-    """A short name for a job's order: jobs of one key with the same one are the same request."""
-    return hashlib.sha1(json.dumps(order).encode()).hexdigest()[:16]
 
 
 def log_failure(job_id: str, exc: Exception) -> None:

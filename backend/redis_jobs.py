@@ -10,6 +10,7 @@ is marked failed -- visibly, never silently lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -32,7 +33,6 @@ from samvid.jobs import (
     _message,
     log_failure,
     run_payload,
-    same_request,
 )
 from samvid.settings import Settings
 from samvid.studio.credentials import with_shared_credentials
@@ -62,6 +62,12 @@ def redis_client(url: str):
         url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8, supported_errors=transient),
         retry_on_error=list(transient), socket_connect_timeout=5, health_check_interval=10,
     )
+
+
+def same_request(order: int | str) -> str:
+    """A short name for a job's order, for a key: jobs of one key with the same one are the
+    same request (an order may be a whole propagation request as JSON)."""
+    return hashlib.sha1(json.dumps(order).encode()).hexdigest()[:16]
 
 
 def _k(kind: str, ident: str) -> str:
