@@ -44,6 +44,7 @@ from PIL import Image
 from synthetic import render_still
 from variants import dull, jpeg, mirror, resize_image, resize_labels
 
+from samvid.commands.arguments import at_least_one
 from samvid.core.prompts import Prompt
 from samvid.models.classic import ClassicSegmenter
 from samvid.models.classic_ops import innermost
@@ -255,14 +256,16 @@ def mean(values: list[float]) -> float:
     return statistics.mean(values) if values else float("nan")
 
 
-def row(name: str, res: Result) -> str:
+def row(name: str, res: Result, clicks_counted: bool = True) -> str:
+    """One table row; ``clicks_counted`` False where the clicks stopped short of ``MAX_CLICKS``
+    (the 720p timing's first 5): a count capped there is no "clicks to" figure, so none is shown."""
     means = [mean(res.ious[k]) for k in ("box", "click", "box+click")]
     noc = [mean([float(n) for n in res.noc[t]]) for t in TARGETS]
     return (
         f"| {name} | {len(res.ious['box'])} | "
         + " | ".join(f"{m:.3f}" for m in means)
         + f" | {means[2] - means[0]:+.3f} | "
-        + " | ".join(f"{n:.1f}" for n in noc)
+        + " | ".join(f"{n:.1f}" if clicks_counted else "–" for n in noc)
         + f" | {100 * res.lowered():.0f}% | {np.median(res.ms):.0f} ({np.percentile(res.ms, 90):.0f}) "
         f"| {np.median(res.cpu_ms):.0f} |"
     )
@@ -332,16 +335,18 @@ def load_impl(path: Path) -> ClassicSegmenter:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stride", type=int, default=5, help="every Nth DAVIS frame (default 5)")
-    ap.add_argument("--stride-720p", type=int, default=20, help="every Nth frame for the 720p timing")
-    ap.add_argument("--seeds", type=int, default=20, help="synthetic stills per size (default 20)")
+    ap.add_argument("--stride", type=at_least_one, default=5, help="every Nth DAVIS frame (default 5)")
+    ap.add_argument("--stride-720p", type=at_least_one, default=20, help="every Nth frame for the 720p timing")
+    ap.add_argument("--seeds", type=at_least_one, default=20, help="synthetic stills per size (default 20)")
     ap.add_argument("--media", action="store_true", help="also time the hand-drawn boxes on ../shared/media")
     ap.add_argument("--boxes", type=Path, default=HERE / "classic_real_boxes.json")
-    ap.add_argument("--repeats", type=int, default=3, help="timed runs per media box")
+    ap.add_argument("--repeats", type=at_least_one, default=3, help="timed runs per media box")
     ap.add_argument("--variants", action="store_true",
                     help="only the davis16 frames changed as other footage differs (mirrored, resized, cut, dull, JPEG)")
     ap.add_argument("--impl", type=Path, help="a saved copy of classic.py to measure instead (before/after)")
     args = ap.parse_args()
+    if args.media and MEDIA.is_dir() and not args.boxes.is_file():
+        ap.error(f"no boxes file {args.boxes}: give --boxes FILE")
     print(describe(), flush=True)
 
     seg = load_impl(args.impl) if args.impl else ClassicSegmenter()
@@ -361,8 +366,8 @@ def main() -> None:
             total.extend(res)
         print(row(f"**davis16, every {args.stride}th frame**", total), flush=True)
         at_720p = run_davis_720p(seg, args.stride_720p)
-        print(row(f"davis16 resized to 1280x720, every {args.stride_720p}th frame (first 5 clicks)", at_720p),
-              flush=True)
+        print(row(f"davis16 resized to 1280x720, every {args.stride_720p}th frame (first 5 clicks)", at_720p,
+                  clicks_counted=False), flush=True)
         for name, res in per_seq.items():
             print(row(f"{name}", res))
         print()

@@ -43,8 +43,9 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -58,7 +59,7 @@ from samvid.core.segmenter import Segmenter
 from samvid.models.classic import ClassicSegmenter
 from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.davis import JpegFolder, frames_dir, masks_of, sequences
-from samvid.tracker.engines import make_engine
+from samvid.tracker.engines import AUTO, ENGINES, MODEL_ENGINES, engine_choices, make_engine
 from samvid.tracker.masks import FrameMasks, iou, read_label_png
 from samvid.tracker.metrics import annotations_dir, score_sequence
 
@@ -70,7 +71,8 @@ except ImportError:  # pragma: no cover - imported as bench.bench_effort
 HERE = Path(__file__).resolve().parent
 DAVIS = HERE.parent.parent / "shared" / "davis16"
 MAX_CLICKS = 20
-FIRST_SHARE = 0.30  # "bad frames found in the first 30% reviewed"
+# "bad frames found in the first 30% reviewed"; a fraction, so that counting frames with it is exact
+FIRST_SHARE = Fraction(3, 10)
 ORDERS = ("score", "frame", "flagged", "oracle")
 FOLLOWABLE = ORDERS[:3]  # the orders an annotator can follow in the Data Manager
 
@@ -274,9 +276,12 @@ def annotate(clip: Clip, engine: str, bridge: bool, order: str, correct: Correct
 
 
 # ---------------------------------------------------------------- data
-def davis_clips(root: Path) -> list[Clip]:
+def davis_clips(root: Path, names: Collection[str] | None = None) -> list[Clip]:
+    """The real sequences under ``root`` (only ``names`` when given)."""
     clips = []
     for name in sequences(root):
+        if names is not None and name not in names:
+            continue
         folder = JpegFolder.of(frames_dir(root) / name)
         anns = annotations_dir(root) / name
         truth = [masks_of(read_label_png(anns / (f.stem + ".png"))) for f in folder.files]
@@ -284,9 +289,12 @@ def davis_clips(root: Path) -> list[Clip]:
     return clips
 
 
-def synthetic_clips(size: tuple[int, int] = (480, 854)) -> list[Clip]:
+def synthetic_clips(size: tuple[int, int] = (480, 854), names: Collection[str] | None = None) -> list[Clip]:
+    """The synthetic benchmark set, JPEG-compressed (only ``names`` when given)."""
     clips = []
     for name, spec in BENCHMARK_SET.items():
+        if names is not None and name not in names:
+            continue
         video = SyntheticVideo(spec, size)
         labels = [video.labels(i) for i in range(len(video))]
         ids = sorted(masks_of(labels[0]))
@@ -296,6 +304,12 @@ def synthetic_clips(size: tuple[int, int] = (480, 854)) -> list[Clip]:
 
 
 # ---------------------------------------------------------------- report
+def first_share_of(frames: int) -> int:
+    """How many frames are "the first 30%" of ``frames`` opened: at most 30% of them, at
+    least one. Both of the report's first-30% figures count with it."""
+    return max(1, int(FIRST_SHARE * frames))
+
+
 def bad_found_early(first: Sequence[tuple[float, float]], order: str, threshold: float,
                     flag: float) -> float | None:
     """Share of the bad frames among the first 30% reviewed, on the first propagation."""
@@ -306,7 +320,7 @@ def bad_found_early(first: Sequence[tuple[float, float]], order: str, threshold:
     bad = {i for i, (_, q) in enumerate(first) if q < threshold}
     if not bad:
         return None
-    head = seen[: max(1, round(FIRST_SHARE * len(first)))]
+    head = seen[: first_share_of(len(first))]
     return len(bad.intersection(head)) / len(bad)
 
 
@@ -314,7 +328,7 @@ def found_early_in_review(out: Outcome, frames: int) -> float | None:
     """Share of the review's corrections made by the time it had opened 30% of the clip's frames."""
     if not out.corrected_at:
         return None
-    return sum(r <= FIRST_SHARE * frames for r in out.corrected_at) / len(out.corrected_at)
+    return sum(r <= first_share_of(frames) for r in out.corrected_at) / len(out.corrected_at)
 
 
 def spearman(pairs: Sequence[tuple[float, float]]) -> float | None:
@@ -399,9 +413,19 @@ def plot(path: Path, curves: dict[str, list[list[float]]], title: str) -> None:
     print(f"\nplot: {path}")
 
 
+def engine_name(name: str) -> str:
+    """An ``--engines`` value, checked before any clip is read: a typo fails at once."""
+    if name == AUTO or name in ENGINES or name.partition(":")[0] in MODEL_ENGINES:
+        return name
+    raise argparse.ArgumentTypeError(f"unknown engine {name!r}; choose one of {engine_choices()}")
+
+
+ClipSet = tuple[str, Callable[[list[str]], list[Clip]], bool, list[str]]  # title, loader, real?, names
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--engines", nargs="+", default=["copy", "flow-preview", "flow"])
+    ap.add_argument("--engines", nargs="+", type=engine_name, default=["copy", "flow-preview", "flow"])
     ap.add_argument("--davis", type=Path, default=DAVIS)
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--no-synthetic", action="store_true")
@@ -417,30 +441,48 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also save the outcomes here (for --plot-from)")
     ap.add_argument("--plot-from", type=Path, nargs="+", help="only plot the curves of these --json files")
     args = ap.parse_args()
+    missing = [str(path) for path in args.plot_from or () if not path.is_file()]
+    if missing:
+        ap.error(f"no file {', '.join(missing)}: save the outcomes with --json first")
+    if args.plot and not args.plot_from and ("score" not in args.orders or args.no_real):
+        ap.error("--plot draws the real clips reviewed by score: keep score in --orders, drop --no-real")
     print(describe(), flush=True)
     if args.plot_from:
         curves, bridged = {}, set()
         for path in args.plot_from:
-            for key, outs in json.loads(path.read_text())["real"].items():
+            for key, outs in json.loads(path.read_text()).get("real", {}).items():
                 engine, bridge, order = key.split("|")
                 if order == "score" and all(o["curve"] for o in outs):
                     curves[engine] = [o["curve"] for o in outs]
                     bridged.add(bridge.replace("=", " "))
+        if not curves:  # an empty plot would pass for a result
+            ap.error("no real clips reviewed by score with their J&F curve in "
+                     f"{', '.join(map(str, args.plot_from))}: save them with --plot and --json together")
         title = "Real video (davis16): review by score" + (f", {bridged.pop()}" if len(bridged) == 1 else "")
         plot(args.plot or Path("effort.png"), curves, title)
         return 0
     bridges = {"on": [True], "off": [False], "both": [True, False]}[args.bridge]
     flag = args.threshold if args.flag_below is None else args.flag_below
     correct = by_clicks(ClassicSegmenter(), args.threshold, args.aim) if args.clicks else by_brush
-    sets = []
+    sets: list[ClipSet] = []
     if not args.no_real:
         if not args.davis.is_dir():
-            raise SystemExit(f"{args.davis} is missing: give --davis ROOT or --no-real")
-        sets.append(("Real video (davis16)", davis_clips(args.davis), True))
+            ap.error(f"{args.davis} is missing: give --davis ROOT or --no-real")
+        sets.append(("Real video (davis16)", lambda names: davis_clips(args.davis, names), True,
+                     sequences(args.davis)))
     if not args.no_synthetic:
-        sets.append(("Synthetic set (JPEG)", synthetic_clips(), False))
-    for title, clips, real in sets:
-        clips = [c for c in clips if not args.clips or c.name in args.clips]
+        sets.append(("Synthetic set (JPEG)", lambda names: synthetic_clips(names=names), False, list(BENCHMARK_SET)))
+    if not sets:
+        ap.error("--no-real and --no-synthetic leave no clip to annotate")
+    known = [name for *_, names in sets for name in names]
+    unknown = [name for name in args.clips or () if name not in known]
+    if unknown:  # checked before anything runs: a typo would otherwise crash the report after the runs
+        ap.error(f"no clip named {', '.join(unknown)}; the clips: {', '.join(known)}")
+    for title, load, real, names in sets:
+        chosen = [name for name in names if not args.clips or name in args.clips]
+        if not chosen:  # --clips names only clips of the other set
+            continue
+        clips = load(chosen)
         runs: dict[tuple[str, bool, str], list[Outcome]] = {}
         for engine in args.engines:
             for bridge in bridges:

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from machine import describe
-from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
+from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg, parse_size
 from variants import dull, jpeg, mirror, resize_image, resize_labels
 
 from samvid.tracker.davis import JpegFolder, frames_dir, label_map, masks_of, sequences
@@ -195,39 +195,40 @@ def speed(engines: list[str]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     names = [*ENGINES, "guided"]
-    ap.add_argument("--engines", nargs="*", default=names, choices=names)
+    ap.add_argument("--engines", nargs="+", default=names, choices=names)
     ap.add_argument("--no-jpeg", action="store_true", help="skip the JPEG-compressed quality table")
     ap.add_argument("--no-raw", action="store_true", help="skip the rendered-frames quality table")
-    ap.add_argument("--size", default="480x854", help="HxW of the quality runs (default 480x854)")
-    ap.add_argument("--davis", type=Path, default=DAVIS, help=f"real DAVIS root (default {DAVIS})")
+    ap.add_argument("--size", type=parse_size, default=(480, 854), help="HxW of the quality runs (default 480x854)")
+    ap.add_argument("--davis", type=Path, help=f"real DAVIS root (default {DAVIS}, its table skipped if absent)")
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--no-synthetic", action="store_true")
     ap.add_argument("--no-quality", action="store_true", help="neither real nor synthetic")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--variants", action="store_true", help="only the real sequences, changed (see variants.py)")
     args = ap.parse_args()
+    if args.davis is not None and not args.davis.is_dir():  # named, so meant: not skipped quietly
+        ap.error(f"no real sequences at {args.davis}: give the DAVIS root (JPEGImages/, Annotations/)")
+    root = args.davis or DAVIS
     print(describe(), flush=True)
     logging.basicConfig(level=logging.WARNING)
     cv2.setNumThreads(max(1, cv2.getNumThreads()))
     print(f"cv2 threads: {cv2.getNumThreads()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
     if args.variants:
-        if not args.davis.is_dir():
-            raise SystemExit(f"no real sequences at {args.davis}: --variants needs them (--davis ROOT)")
-        real_variants(args.engines, args.davis)
+        if not root.is_dir():
+            ap.error(f"no real sequences at {root}: --variants needs them (--davis ROOT)")
+        real_variants(args.engines, root)
         return 0
     if not args.no_quality and not args.no_real:
-        if args.davis.is_dir():
-            real(args.engines, args.davis)
+        if root.is_dir():
+            real(args.engines, root)
         else:
-            print(f"no real sequences at {args.davis}: real-video table skipped (--davis ROOT)")
+            print(f"no real sequences at {root}: real-video table skipped (--davis ROOT)")
     if not args.no_quality and not args.no_synthetic:
-        size = tuple(int(v) for v in args.size.split("x"))
+        size = "x".join(map(str, args.size))
         if not args.no_raw:
-            print_quality(quality(args.engines, False, size), f"Rendered frames, {args.size}")
+            print_quality(quality(args.engines, False, args.size), f"Rendered frames, {size}")
         if not args.no_jpeg:
-            print_quality(
-                quality(args.engines, True, size), f"The same frames as JPEG (quality 92), {args.size}"
-            )
+            print_quality(quality(args.engines, True, args.size), f"The same frames as JPEG (quality 92), {size}")
     if not args.no_speed:
         speed(args.engines)
     return 0

@@ -12,7 +12,7 @@ frame of memory; ``write_sequence`` writes the DAVIS layout::
     ROOT/JPEGImages/<seq>/00000.jpg ...
     ROOT/Annotations/<seq>/00000.png ...   (palette PNG, pixel value = object id)
 
-Command line: ``python bench/synthetic.py OUT [--size 480x854] [--seq NAME ...]`` writes the
+Command line: ``python bench/synthetic.py OUT [--size 480x854] [--seq NAME]...`` writes the
 benchmark set (``BENCHMARK_SET``) under ``OUT``.
 
 Bench and test support, not part of the installed ``samvid`` package: the bench scripts
@@ -442,8 +442,11 @@ def with_frames(spec: SequenceSpec, n_frames: int) -> SequenceSpec:
     return replace(spec, n_frames=n_frames)
 
 
-def _parse_size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """A ``--size`` value, ``HxW`` (``480x854``): argparse's one-line error when it is not one."""
     h, _, w = text.lower().partition("x")
+    if not (h.isdigit() and w.isdigit() and int(h) > 0 and int(w) > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size HxW, such as 480x854")
     return int(h), int(w)
 
 
@@ -453,8 +456,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write the synthetic benchmark set in DAVIS layout.",
     )
     ap.add_argument("out", type=Path)
-    ap.add_argument("--size", type=_parse_size, default=DEFAULT_SIZE, help="HxW, default 480x854")
-    ap.add_argument("--seq", nargs="*", choices=sorted(BENCHMARK_SET), help="default: all")
+    ap.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, help="HxW, default 480x854")
+    # One name per --seq, repeated for more: a list option (nargs) would swallow OUT after it.
+    ap.add_argument("--seq", action="append", choices=sorted(BENCHMARK_SET), metavar="NAME",
+                    help="a sequence to write, repeat for more (default: all): " + ", ".join(sorted(BENCHMARK_SET)))
     args = ap.parse_args(argv)
     names = write_benchmark(args.out, args.seq, args.size)
     print(f"wrote {len(names)} sequences to {args.out}: {', '.join(names)}")

@@ -1,12 +1,28 @@
 """The effort bench's simulated annotator (``bench/bench_effort.py``): how a correction by
-clicks ends, and how far its brush paints. Stand-in segmenters give masks of known IoU,
-so no model is involved."""
+clicks ends, and how far its brush paints (stand-in segmenters give masks of known IoU,
+so no model is involved); its first-30% figures; its command line on a tiny clip."""
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import bench_effort
 import numpy as np
 import pytest
-from bench_effort import MAX_CLICKS, Clip, Outcome, brush_to, by_clicks
+from bench_effort import (
+    MAX_CLICKS,
+    Clip,
+    Outcome,
+    bad_found_early,
+    brush_to,
+    by_clicks,
+    first_share_of,
+    found_early_in_review,
+)
+from synthetic import BENCHMARK_SET, with_frames, write_sequence
 
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import MaskPrediction
@@ -98,3 +114,80 @@ def test_without_an_aim_clicks_stop_at_the_bar() -> None:
     mask, out = correct(Improving(0.87, at=2), aim=None)
     assert np.array_equal(mask, rows_kept(0.87))
     assert (out.clicks, out.brushed) == (2, 0)
+
+
+# ---------------------------------------------------------------- the report and the command line
+def test_both_first_30_percent_figures_count_the_same_frames() -> None:
+    # Before the fix the first propagation's figure counted round(0.3 * 42) = 13 frames as
+    # the first 30% of a 42-frame review, the review's own figure 12 (0.3 * 42 = 12.6).
+    # Here the one bad frame is the 13th opened by score: past 30% for both.
+    first = [(i / 100, 0.5 if i == 12 else 1.0) for i in range(42)]
+    assert bad_found_early(first, "score", 0.85, 0.85) == 0.0
+    assert found_early_in_review(Outcome(corrected_at=[13]), 42) == 0.0
+    first[12], first[11] = (0.12, 1.0), (0.11, 0.5)  # the 12th opened: within 30% for both
+    assert bad_found_early(first, "score", 0.85, 0.85) == 1.0
+    assert found_early_in_review(Outcome(corrected_at=[12]), 42) == 1.0
+
+
+def test_the_first_30_percent_is_at_most_30_percent_of_the_frames_and_at_least_one() -> None:
+    assert [first_share_of(n) for n in (1, 3, 10, 42, 69)] == [1, 1, 3, 12, 20]
+
+
+def tiny_davis(root: Path) -> Path:
+    """A real-layout root holding one 6-frame sequence, ``tiny``, at 48x86."""
+    write_sequence(replace(with_frames(BENCHMARK_SET["fast"], 6), name="tiny"), root, (48, 86))
+    return root
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
+    monkeypatch.setattr(sys, "argv", ["bench_effort.py", *argv])
+    assert bench_effort.main() == 0
+
+
+def test_clips_of_one_set_run_that_set_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # Before the fix the synthetic set, left with none of --clips, crashed the report
+    # (StatisticsError) after the real clips had run.
+    run_main(monkeypatch, "--davis", str(tiny_davis(tmp_path)), "--clips", "tiny", "--engines", "copy",
+             "--orders", "frame", "--bridge", "off")
+    out = capsys.readouterr().out
+    assert "### Real video (davis16): 1 clips, 6 frames" in out
+    assert "| copy | off | frame | 100.0 |" in out
+    assert "Synthetic set" not in out
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["--clips", "nosuch"], "no clip named nosuch; the clips: basic, "),
+    (["--engines", "copy", "flwo"], "unknown engine 'flwo'"),
+    (["--davis", "/nonexistent/davis16"], "/nonexistent/davis16 is missing: give --davis ROOT or --no-real"),
+    (["--plot", "effort.png", "--orders", "frame"], "--plot draws the real clips reviewed by score"),
+    (["--plot-from", "/nonexistent/effort.json"], "no file /nonexistent/effort.json"),
+])
+def test_a_bad_selection_is_refused_before_any_clip_is_read(
+    argv: list[str], error: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def read(*_: object, **__: object) -> list[Clip]:
+        raise AssertionError("clips read for nothing")
+
+    monkeypatch.setattr(bench_effort, "synthetic_clips", read)
+    monkeypatch.setattr(bench_effort, "davis_clips", read)
+    real = [] if "--davis" in argv else ["--no-real"]
+    monkeypatch.setattr(sys, "argv", ["bench_effort.py", *real, *argv])
+    with pytest.raises(SystemExit) as exit_:
+        bench_effort.main()
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+def test_plotting_outcomes_saved_without_their_curves_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the fix a --json saved without --plot (no J&F curves) gave an empty plot.
+    saved = tmp_path / "effort.json"
+    saved.write_text(json.dumps({"real": {"flow|bridge=off|score": [asdict(Outcome())]}}))
+    monkeypatch.setattr(sys, "argv", ["bench_effort.py", "--plot-from", str(saved), "--plot", str(tmp_path / "e.png")])
+    with pytest.raises(SystemExit) as exit_:
+        bench_effort.main()
+    assert exit_.value.code == 2
+    assert "save them with --plot and --json together" in capsys.readouterr().err
+    assert not (tmp_path / "e.png").exists()
