@@ -6,7 +6,7 @@ it starts: its CPU features line marks with * the instruction sets it uses and w
 those it has kernels for that this CPU lacks. Kernels of different widths round
 differently, and a tracker carries each frame's rounding into the next. On davis16's
 drift-turn, `flow` gives J&F 0.753 with OpenCV's AVX2 kernels and 0.768 with
-`OPENCV_CPU_DISABLE=AVX2,FP16,AVX` on the same machine (docs/tracker.md, "Speed"). So
+`OPENCV_CPU_DISABLE=AVX2,FP16,AVX` on the same machine (docs/lab/tracker.md, "Speed"). So
 compare figures from two machines with that margin in mind, and timings only as
 ratios measured in one run.
 """

@@ -4,7 +4,7 @@
 object: where the object should be (``shape_prior`` of the mask carried by the flow),
 what it looks like (``colour_odds`` of Lab histograms over ``ColourBins`` spread over
 the clip's colours), and how it moves (``motion_cue``). Each is a pure function of
-arrays; docs/tracker.md has the measurements behind their constants.
+arrays; docs/lab/tracker.md has the measurements behind their constants.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def histogram(bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
     # Spread each count over neighbouring colours: a colour seen once stands for its
     # neighbours too (light and compression shift colours by a bin or two). The blur of
     # the (L, a*b) table spreads along L and b only; spreading along a as well was
-    # measured and not kept (docs/tracker.md, "The same sequences, changed").
+    # measured and not kept (docs/lab/tracker.md, "The same sequences, changed").
     h = cv2.GaussianBlur(counts.reshape(BINS, BINS * BINS).astype(np.float32), (3, 3), 0).ravel()
     total = h.sum()
     return h / total if total > 0 else np.full(BINS**3, 1.0 / BINS**3, np.float32)

@@ -77,7 +77,7 @@ class GridCut:
         index[self._free] = np.arange(n)
         self._bias = np.zeros(n)  # evidence from links to fixed pixels
         # Reserving room for every node and link up front spares the graph's arrays
-        # their regrowth: a third of building a tracker's graph (docs/tracker.md, Speed).
+        # their regrowth: a third of building a tracker's graph (docs/lab/tracker.md, Speed).
         self._graph = maxflow.Graph[float](n, n * len(links))
         self._nodes = self._graph.add_nodes(n)
         for (dy, dx), weights in links:

@@ -339,7 +339,7 @@ def masked_correlation(image: np.ndarray, template: np.ndarray, mask: np.ndarray
     searches for a lost object every frame spent a third of its time there. The same
     formula from four unmasked correlations, each a fraction of a millisecond, gives
     the same scores to about 1e-5 and the same best place (tests/tracker/test_flow.py;
-    docs/tracker.md, "Speed"). The image is centred first so that float32 keeps the
+    docs/lab/tracker.md, "Speed"). The image is centred first so that float32 keeps the
     sums of squares exact enough.
     """
     img = image - np.float32(image.mean())

@@ -84,7 +84,7 @@ CACHE_SIZE = 64  # click-prefix results kept per segmenter (packed bits: ~115 kB
 @dataclass(frozen=True)
 class ClassicSettings:
     work_side: int = 260  # long side of the region of interest while GrabCut runs
-    iterations: int = 2  # 3 was no better on real frames (docs/classic.md) and a third slower
+    iterations: int = 2  # 3 was no better on real frames (docs/lab/classic.md) and a third slower
     margin: float = 0.15  # background context around the box, as a fraction of its size
     # A box is read as tight: a side the mask misses by more than ``tight_gap`` of the
     # box gets a seed in a strip of ``tight_strip`` along it (see ``tightness_seeds``).
@@ -118,7 +118,7 @@ class ClassicSettings:
     probe_ring: float = 0.5
     probe_pad: float = 0.1  # the probed mask's box grows by this before the final cut
     # ... which runs at this long side, its colours in ``box_colours``: three spaces at
-    # 200 px cost what one did at ``work_side`` and gained on every set (docs/classic.md).
+    # 200 px cost what one did at ``work_side`` and gained on every set (docs/lab/classic.md).
     click_side: int = 200
     # A corrective click re-cuts the wrong region within ``edit_reach`` x its distance
     # to the nearest pixel already of its label; a disk of ``edit_core`` x that
@@ -338,7 +338,7 @@ class ClassicSegmenter(Segmenter):
         as tight) with every click as a hard constraint, and of that cut what it adds
         next to the click. A missed part of a boxed object is usually a whole limb,
         which a local edit grows only partway; on DAVIS frames this adds 0.04 IoU where
-        a local edit added nothing (docs/classic.md). The new cut has learnt the
+        a local edit added nothing (docs/lab/classic.md). The new cut has learnt the
         clicked colour as the object's and may take background of that colour anywhere
         in the box, joined to the click through the mask: away from the click it may
         only move the mask's outline (by ``grow_outline`` of the box), as when the

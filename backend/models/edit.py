@@ -9,7 +9,7 @@ constraint. A positive click only adds, a negative click only removes, so a clic
 never undoes the rest of the mask. Two guards keep an edit local: one that would
 remove the whole mask disputes less, and one that runs out to the rim of its reach
 all around has leaked into stuff like the click's and keeps its inner half.
-Figures in docs/classic.md.
+Figures in docs/lab/classic.md.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ pixels against the area it encloses, so the same weight smooths more: it fills
 a thin gap of background, such as the court between a player's legs
 (``test_grabcut.py`` shows it on two legs 2 px apart). Half the weight
 (``SMOOTHNESS``) gives better masks on real frames, above all from one click
-(docs/classic.md has the figures).
+(docs/lab/classic.md has the figures).
 
 The colour models are not OpenCV's 5 Gaussians a side but 3 for the object and 12
 for the background. A box starts with its whole inside as object, and the inside of
@@ -16,7 +16,7 @@ background or more. With 5 components the object's model keeps one for such a co
 (the occluder, the court between the legs), so it stays object; with 3 it spends them
 on the object's own colours. The background is whatever surrounds the box, many
 colours, which 12 components follow more closely than 5. The box on real frames went
-from 0.796 to 0.840 IoU; more components on both sides had lost (docs/classic.md has
+from 0.796 to 0.840 IoU; more components on both sides had lost (docs/lab/classic.md has
 the figures, for other counts too).
 
 The object's first model can be fit to part of its side (``start``): the classic segmenter
@@ -28,7 +28,7 @@ own models, a pixel's cost being their mean; the edge term stays RGB's. GrabCut 
 local optimum, and which one depends on where k-means starts the models, a distance in
 the colour space: on real frames a box's IoU spreads from 0.841 (Lab) to 0.850 (YCrCb)
 across single spaces, and the best on davis16 is not the best on the same frames dulled
-or cut by the image's edge. The mean of RGB, Lab and YCrCb gains on both (docs/classic.md)
+or cut by the image's edge. The mean of RGB, Lab and YCrCb gains on both (docs/lab/classic.md)
 for one graph cut per iteration, not three.
 
 Everything else is OpenCV's: full-covariance Gaussians started by k-means, each pixel
