@@ -24,8 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, help="project id or exact title")
     parser.add_argument("--clip", required=True, help="clip id (task data 'clip')")
     parser.add_argument("--from-frame", type=int, required=True, help="the annotated frame index")
-    parser.add_argument("--direction", choices=DIRECTIONS, default="forward")
-    parser.add_argument("--frames", type=int, default=0, help="at most N frames (0: up to the next human frame)")
+    # None: not given, so the settings a submit uses decide (read in run, after the env).
+    parser.add_argument("--direction", choices=DIRECTIONS,
+                        help="which open stretches to track, towards the clip's ends "
+                             "(default: $SAMVID_PROPAGATE_DIRECTION, else forward)")
+    parser.add_argument("--frames", type=int,
+                        help="at most N frames (0: up to the next human frame; "
+                             "default: $SAMVID_PROPAGATE_FRAMES, else 0)")
     parser.add_argument("--engine", help="tracker engine (SAMVID_TRACKER, default auto: flow here, or "
                         "SAM 2's memory engine with SAMVID_TRACKER_MODEL)")
     parser.add_argument("--all-frames", action="store_true",
@@ -76,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
 def _request(args: argparse.Namespace, settings: Settings, project: int, engine: str) -> PropagationRequest:
     return PropagationRequest.from_payload({
         "project": project, "clip": args.clip, "frame": args.from_frame,
-        "direction": args.direction, "frames": args.frames, "engine": engine,
+        "direction": settings.propagate_direction if args.direction is None else args.direction,
+        "frames": settings.propagate_frames if args.frames is None else args.frames, "engine": engine,
         "all_frames": args.all_frames, "bridge": (settings.propagate_bridge or args.bridge) and not args.no_bridge})
 
 

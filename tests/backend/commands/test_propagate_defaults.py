@@ -1,0 +1,45 @@
+"""``samvid propagate`` without ``--direction`` / ``--frames`` follows the settings a submit
+follows (SAMVID_PROPAGATE_DIRECTION, SAMVID_PROPAGATE_FRAMES); a flag given wins.
+
+The job is sent to a stand-in backend (``--backend-url``) that keeps what it was asked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, Response, jsonify, request
+from services import ServedApp
+
+from samvid.cli import main
+
+
+@pytest.fixture
+def backend() -> Iterator[tuple[str, list[dict]]]:
+    """A samvid backend stand-in: records each job it is given and reports it done."""
+    asked: list[dict] = []
+    app = Flask("recording-backend")
+
+    @app.post("/propagate")
+    def record() -> Response:
+        asked.append(request.get_json())
+        return jsonify({"id": "job-1", "state": "done", "frames_done": 0, "frames_total": 0,
+                        "fps": 0.0, "frames_written": 0})
+
+    with ServedApp(app) as served:
+        yield served.url, asked
+
+
+def propagate(url: str, *flags: str) -> int:
+    return main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                 "--backend-url", url, *flags])
+
+
+def test_propagate_flags_default_to_the_propagation_settings_and_a_given_flag_wins(backend, monkeypatch):
+    url, asked = backend
+    monkeypatch.setenv("SAMVID_PROPAGATE_DIRECTION", "both")
+    monkeypatch.setenv("SAMVID_PROPAGATE_FRAMES", "5")
+    assert propagate(url) == 0
+    assert propagate(url, "--direction", "forward", "--frames", "0") == 0
+    assert propagate(url, "--frames", "2") == 0
+    assert [(job["direction"], job["frames"]) for job in asked] == [("both", 5), ("forward", 0), ("both", 2)]
