@@ -15,7 +15,7 @@ from typing import TextIO
 
 from samvid.commands.progress import ProgressLine
 from samvid.errors import BadRequest
-from samvid.export import FORMATS, Progress, Summary, export, yolo
+from samvid.export import FORMATS, Progress, Summary, export
 from samvid.export.frames import KINDS, ExportFrame, Problems
 from samvid.export.images import ImageFetcher
 from samvid.export.reader import ProjectReader
@@ -162,9 +162,8 @@ def export_into(args: argparse.Namespace, studio: Studio, partial: Path, out: Pa
     )
     partial.mkdir(parents=True)  # OUT too, when it is new
     writer_class, _load = FORMATS[args.fmt]
-    writer = writer_class(partial, reader.categories, problems)
-    if isinstance(writer, yolo.YoloWriter):
-        writer.root = out  # data.yaml names where the dataset will be, not the partial folder
+    # Files that name the export's place name OUT, where it will be, not the partial folder.
+    writer = writer_class(partial, reader.categories, problems, root=out)
     summary = export(reader, writer, TerminalProgress())
     put_in_place(partial, out)
     return summary

@@ -15,7 +15,10 @@ from typing import Any
 from samvid.export import coco, davis, yolo, ytvis
 from samvid.export.frames import PREDICTION, ExportFrame
 
-# format name -> (writer class, loader)
+# format name -> (writer class, loader). Every writer is made as
+# ``Writer(out, categories, problems=None, root=None)``: it writes into ``out``, and a
+# file that names where the export lives (YOLO's data.yaml) names ``root`` (default
+# ``out``), so an export written elsewhere first and then moved names its final place.
 FORMATS: dict[str, tuple[Any, Callable[[Path], Any]]] = {
     "coco": (coco.CocoWriter, coco.load),
     "ytvis": (ytvis.YtvisWriter, ytvis.load),

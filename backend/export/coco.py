@@ -42,7 +42,9 @@ ANNOTATIONS = "annotations.json"
 
 
 class CocoWriter:
-    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
+                 root: Path | None = None):
+        del root  # COCO's files do not name the folder the export ends up in
         self.out = Path(out)
         self.categories = categories
         self.problems = problems if problems is not None else Problems()

@@ -58,7 +58,9 @@ def pixel_value(values: dict[int, int], object_id: int) -> int | None:
 
 
 class DavisWriter:
-    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
+                 root: Path | None = None):
+        del root  # DAVIS's files do not name the folder the export ends up in
         self.out = Path(out)
         self.problems = problems if problems is not None else Problems()
         self.manifest = ManifestWriter("davis", categories)

@@ -89,15 +89,16 @@ def polygon_loss(mask: np.ndarray, polygon: np.ndarray) -> str:
 
 
 class YoloWriter:
-    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
+                 root: Path | None = None):
         self.out = Path(out)
         self.categories = categories
         self.problems = problems if problems is not None else Problems()
         self._class = {c.name: c.id - 1 for c in categories}
         self.manifest = ManifestWriter("yolo", categories)
-        # Where the dataset will live, data.yaml's ``path``: the command writes into a
-        # temporary sibling of OUT and renames it, and sets this to OUT.
-        self.root = self.out
+        # Where the dataset will live, data.yaml's ``path``: `samvid export` writes into a
+        # partial folder and moves the files to OUT once done, so it gives OUT here.
+        self.root = self.out if root is None else Path(root)
         self._first_labels: dict[tuple[str, int], str] = {}
 
     def add(self, frame: ExportFrame) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 from samvid.cli import main
 from samvid.commands.export import partial_folder, put_in_place, summary_lines, write_error
@@ -115,3 +116,12 @@ def test_no_images_names_frames_with_the_tasks_own_extension(studio_project, tmp
     assert run_export(studio_project, "coco", tmp_path, "--no-images") == 0
     names = {im["file_name"] for im in json.loads((tmp_path / "annotations.json").read_text())["images"]}
     assert "walk/000000.png" in names and not any(n.endswith(".jpg") for n in names)
+
+
+@pytest.mark.studio
+def test_yolo_data_yaml_names_out_not_the_folder_the_export_was_written_in(studio_project, tmp_path):
+    # The export is written into a partial folder inside OUT and moved into place.
+    out = tmp_path / "out"
+    assert run_export(studio_project, "yolo", out, "--no-images") == 0
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert data["path"] == str(out.resolve())
