@@ -126,20 +126,41 @@ def merge(a: FrameMasks, b: FrameMasks, near_a: float, near_b: float,
     A side that lost the object votes nothing; a side whose given frame lacks the object
     (``given_*``) is sure it is absent. The merged score is the winner's, lowered by how
     much the two sides disagree where both see the object.
+
+    Each side's engine gave every pixel to one object, but two objects may win on
+    different sides and claim the same pixels: those go to the object whose win weighed
+    more (confidence x nearness, the rule that chose the masks), so a frame next to a
+    correction follows it here too. An object left with no pixel is hidden.
     """
     masks = np.zeros_like(a.masks)
     scores = np.zeros_like(a.scores)
     visible = np.zeros_like(a.visible)
+    weights = np.zeros(len(a.object_ids))
     for k, o in enumerate(a.object_ids):
         wa = _vote(a, k, o, given_a) * near_a
         wb = _vote(b, k, o, given_b) * near_b
         win = a if wa >= wb else b
         if not win.visible[k]:
             continue
-        masks[k], visible[k] = win.masks[k], True
+        masks[k], visible[k], weights[k] = win.masks[k], True, max(wa, wb)
         agree = iou(a.masks[k], b.masks[k]) if a.visible[k] and b.visible[k] else 1.0
         scores[k] = win.scores[k] * (0.5 + 0.5 * agree)
+    owned = _one_owner(masks, weights)
+    lost = masks.any(axis=(1, 2)) & ~owned.any(axis=(1, 2))
+    visible[lost], scores[lost] = False, 0.0
+    masks = owned
     return FrameMasks(a.frame, a.object_ids, masks, scores, visible)
+
+
+def _one_owner(masks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``masks`` (N, H, W) with each pixel kept only by the heaviest object claiming it
+    (a tie: the first)."""
+    out = masks.copy()
+    taken = np.zeros(masks.shape[1:], bool)
+    for k in np.argsort(-weights, kind="stable"):
+        out[k] &= ~taken
+        taken |= out[k]
+    return out
 
 
 def _vote(fm: FrameMasks, k: int, obj: int, given: set[int] | None) -> float:

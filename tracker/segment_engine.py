@@ -125,7 +125,8 @@ class _Object:
     # How much the mask stood out from its surroundings in colour on that frame.
     crossing_contrast: float = 0.0
     # Its size (px, working resolution) and how much it stood out from its surroundings
-    # by its own colours on the frame a person gave.
+    # by its own colours on the frame a person gave. The size is kept here, not only in
+    # ``view``'s mask, because the view exists only where no rigid witness runs.
     given_size: int = 0
     given_contrast: float = 0.0
 
@@ -412,7 +413,7 @@ class _SegmentRun:
         ground too. None when no match is good enough, or the match sits mostly on another
         tracked object (a twin)."""
         obj = self.objs[o]
-        if obj.view is None or obj.mask.sum() >= 0.5 * obj.view.mask.sum():
+        if obj.view is None or obj.mask.sum() >= 0.5 * obj.given_size:
             return None
         if any(c and t for c, t in zip(obj.crossing, touched_edges(obj.mask))):
             return None  # it is small because it is crossing the frame's edge, not lost

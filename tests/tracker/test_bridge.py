@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from samvid.tracker.baselines import CopyFirstEngine
-from samvid.tracker.bridge import Stretch, plan, track_stretch
+from samvid.tracker.bridge import Stretch, merge, plan, track_stretch
 from samvid.tracker.engines import make_engine
-from samvid.tracker.masks import iou
+from samvid.tracker.masks import FrameMasks, iou
 
 
 def given_at(n: int, *frames: int) -> list[bool]:
@@ -148,6 +148,64 @@ def test_every_engine_step_is_reported_and_cancel_stops_the_stretch():
     assert len(steps) == Stretch(0, N - 1, True, True).steps == 2 * N
     out = list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {1: truth[-1]}, cancelled=lambda: True))
     assert out == []
+
+
+def crossing_squares_frames() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Two textured squares passing each other, object 2 in front: frames and the truths."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 120, (H, W, 3), dtype=np.uint8)
+    back_patch = rng.integers(140, 255, (12, 12, 3), dtype=np.uint8)
+    front_patch = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+    frames, behind, front = [], [], []
+    for k in range(11):
+        img = background.copy()
+        img[18:30, 6 + 4 * k : 18 + 4 * k] = back_patch
+        img[22:34, 46 - 4 * k : 58 - 4 * k] = front_patch
+        frames.append(img)
+        in_front = np.roll(square(46 - 4 * k), 4, axis=0)
+        behind.append(square(6 + 4 * k) & ~in_front)
+        front.append(in_front)
+    return frames, behind, front
+
+
+def test_two_objects_passing_each_other_never_share_a_pixel():
+    # Each side's engine gives a pixel to one object; object 1 may win on one side and
+    # object 2 on the other, and both claimed the pixels where they meet.
+    frames, behind, front = crossing_squares_frames()
+    out = list(track_stretch(lambda: make_engine("flow-preview"), frames,
+                             {1: behind[0], 2: front[0]}, {1: behind[-1], 2: front[-1]}))
+    assert len(out) == len(frames) - 2
+    for fm in out:
+        assert not (fm.masks[0] & fm.masks[1]).any(), f"frame {fm.frame}"
+
+
+def sides(first: list[np.ndarray], first_scores: list[float], last: list[np.ndarray],
+          last_scores: list[float]) -> tuple[FrameMasks, FrameMasks]:
+    def side(masks: list[np.ndarray], scores: list[float]) -> FrameMasks:
+        return FrameMasks(4, (1, 2), np.stack(masks), np.asarray(scores, np.float32),
+                          np.array([m.any() for m in masks]))
+
+    return side(first, first_scores), side(last, last_scores)
+
+
+def test_a_pixel_two_objects_win_from_different_sides_goes_to_the_surer_nearer_one():
+    # The first side lost object 2 behind object 1; the last side sees it, in front.
+    lost = np.zeros((H, W), bool)
+    a, b = sides([square(20), lost], [0.9, 0.0], [square(40), square(26)], [0.3, 0.8])
+    near_first = merge(a, b, 0.6, 0.4)  # object 1: 0.9 x 0.6 outweighs object 2: 0.8 x 0.4
+    assert np.array_equal(near_first.mask_of(1), square(20))
+    assert np.array_equal(near_first.mask_of(2), square(26) & ~square(20))
+    near_last = merge(a, b, 0.4, 0.6)  # object 1: 0.9 x 0.4 under object 2: 0.8 x 0.6
+    assert np.array_equal(near_last.mask_of(1), square(20) & ~square(26))
+    assert np.array_equal(near_last.mask_of(2), square(26))
+
+
+def test_an_object_whose_every_pixel_goes_to_a_surer_one_is_hidden():
+    lost = np.zeros((H, W), bool)
+    a, b = sides([square(20), lost], [0.9, 0.0], [square(40), square(22, size=6)], [0.3, 0.5])
+    merged = merge(a, b, 0.5, 0.5)
+    assert list(merged.visible) == [True, False]
+    assert not merged.mask_of(2).any() and merged.scores[1] == 0.0
 
 
 def test_a_stretch_without_objects_is_refused():
