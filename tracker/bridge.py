@@ -130,7 +130,10 @@ def merge(a: FrameMasks, b: FrameMasks, near_a: float, near_b: float,
     Each side's engine gave every pixel to one object, but two objects may win on
     different sides and claim the same pixels: those go to the object whose win weighed
     more (confidence x nearness, the rule that chose the masks), so a frame next to a
-    correction follows it here too. An object left with no pixel is hidden.
+    correction follows it here too, unless that would take most of the lighter object:
+    then the heavier mask has swallowed it (one end merged two objects into one mask,
+    as twins crossing do) and the lighter keeps its pixels. An object left with no pixel
+    is hidden.
     """
     masks = np.zeros_like(a.masks)
     scores = np.zeros_like(a.scores)
@@ -153,13 +156,19 @@ def merge(a: FrameMasks, b: FrameMasks, near_a: float, near_b: float,
 
 
 def _one_owner(masks: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``masks`` (N, H, W) with each pixel kept only by the heaviest object claiming it
-    (a tie: the first)."""
+    """``masks`` (N, H, W) with each pixel kept by one object: the heaviest claiming it
+    (a tie: the first), unless the lighter would lose more than half its mask to the
+    heavier ones, which then give those pixels up."""
     out = masks.copy()
-    taken = np.zeros(masks.shape[1:], bool)
+    owners: list[int] = []
     for k in np.argsort(-weights, kind="stable"):
-        out[k] &= ~taken
-        taken |= out[k]
+        taken = out[owners].any(axis=0)
+        kept = out[k] & ~taken
+        if 2 * kept.sum() >= out[k].sum():
+            out[k] = kept
+        else:
+            out[owners] &= ~out[k]
+        owners.append(int(k))
     return out
 
 

@@ -191,21 +191,28 @@ def sides(first: list[np.ndarray], first_scores: list[float], last: list[np.ndar
 def test_a_pixel_two_objects_win_from_different_sides_goes_to_the_surer_nearer_one():
     # The first side lost object 2 behind object 1; the last side sees it, in front.
     lost = np.zeros((H, W), bool)
-    a, b = sides([square(20), lost], [0.9, 0.0], [square(40), square(26)], [0.3, 0.8])
+    a, b = sides([square(20), lost], [0.9, 0.0], [square(40), square(28)], [0.3, 0.8])
     near_first = merge(a, b, 0.6, 0.4)  # object 1: 0.9 x 0.6 outweighs object 2: 0.8 x 0.4
     assert np.array_equal(near_first.mask_of(1), square(20))
-    assert np.array_equal(near_first.mask_of(2), square(26) & ~square(20))
+    assert np.array_equal(near_first.mask_of(2), square(28) & ~square(20))
     near_last = merge(a, b, 0.4, 0.6)  # object 1: 0.9 x 0.4 under object 2: 0.8 x 0.6
-    assert np.array_equal(near_last.mask_of(1), square(20) & ~square(26))
-    assert np.array_equal(near_last.mask_of(2), square(26))
+    assert np.array_equal(near_last.mask_of(1), square(20) & ~square(28))
+    assert np.array_equal(near_last.mask_of(2), square(28))
 
 
-def test_an_object_whose_every_pixel_goes_to_a_surer_one_is_hidden():
-    lost = np.zeros((H, W), bool)
-    a, b = sides([square(20), lost], [0.9, 0.0], [square(40), square(22, size=6)], [0.3, 0.5])
-    merged = merge(a, b, 0.5, 0.5)
-    assert list(merged.visible) == [True, False]
-    assert not merged.mask_of(2).any() and merged.scores[1] == 0.0
+def test_an_object_the_far_end_tracked_keeps_its_pixels_where_the_near_end_merged_it_into_another():
+    # Twins crossing: the near end's object 1 took both twins and lost object 2 to a scrap;
+    # the far end has both where they are. Object 1 wins from the near end, object 2 from the
+    # far one, and object 1's mask holds all of object 2's: that is a merge, not a border.
+    far = FrameMasks(7, (1, 2), np.stack([square(10), square(36)]), np.float32([0.9, 0.9]),
+                     np.array([True, True]))
+    scrap = np.zeros((H, W), bool)
+    scrap[40:43, 50:53] = True
+    near = FrameMasks(7, (1, 2), np.stack([square(10) | square(36), scrap]), np.float32([0.95, 0.2]),
+                      np.array([True, True]))
+    merged = merge(far, near, 0.35, 0.65)  # object 1: 0.95 x 0.65 from near; object 2: 0.9 x 0.35 from far
+    assert np.array_equal(merged.mask_of(2), square(36))
+    assert np.array_equal(merged.mask_of(1), square(10))
 
 
 def test_a_stretch_without_objects_is_refused():
