@@ -14,7 +14,8 @@ from an index of packet timestamps built when the file is opened (demuxing only,
 for a 300-frame 720p clip), so variable-frame-rate videos keep exact indices and times,
 and random access seeks to the keyframe before the target and decodes forward until
 the target's pts appears: no drift, unlike seeking by frame number or time. (MPEG-PS,
-whose parser can mislabel frames after a seek, has its packets checked against the index.)
+whose parser can mislabel frames after a seek, has its packets checked against the index;
+one whose parser gives two pictures the same timestamp is refused.)
 
 PyAV is the decoder (see ``bench/bench_frames.py`` and ``docs/import.md`` for the
 measurements against OpenCV). Display-matrix rotation (phone videos) is applied, so
@@ -308,6 +309,8 @@ class VideoReader(FrameReader):
                     f"{self.path}: stream has no timestamps ({self.codec} in "
                     f"{self._container.format.name}); remux it to MP4 or MKV first"
                 )
+            if self._verify_seeks and packet.pts in keyframe_by_pts:
+                self._refuse_repeated_pts(packet.pts - min(keyframe_by_pts))
             pts_go_back = pts_go_back or packet.pts < last_pts
             last_pts = packet.pts
             keyframe_by_pts[packet.pts] = keyframe_by_pts.get(packet.pts, False) or bool(
@@ -355,6 +358,21 @@ class VideoReader(FrameReader):
             f"{self.path}: timestamps restart at packet {number} (concatenated or "
             f"discontinuous stream); remux it first (ffmpeg -i in.ts -c copy out.mkv) "
             f"or import its parts as separate videos"
+        )
+
+    def _refuse_repeated_pts(self, pts: int) -> NoReturn:
+        """``pts``: the repeated timestamp, counted from the first one."""
+        # MPEG-PS stores a timestamp per pack, not per picture: FFmpeg's parser guesses the
+        # rest and can give two pictures the same one. The index keeps one picture per
+        # timestamp, so the other would vanish and every later index would show the picture
+        # after its own (seen on files FFmpeg itself writes: small pictures, no B-frames).
+        time_base = self._stream.time_base
+        assert time_base is not None
+        raise _UntrustedTimestamps(
+            f"{self.path}: two pictures carry the same timestamp (at {float(pts * time_base):.3f} s; "
+            f"MPEG-PS stores few timestamps and FFmpeg guesses the rest), so frame numbers "
+            f"cannot be trusted; re-encode it first "
+            f"(ffmpeg -i in.mpg -c:v libx264 out.mp4)"
         )
 
     def _first_frame(self) -> av.VideoFrame:

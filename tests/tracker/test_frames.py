@@ -136,17 +136,19 @@ def test_an_mp4_cut_with_an_edit_list_starts_at_its_first_shown_frame(tmp_path: 
         assert grey(reader[1]) == pytest.approx(level(4), abs=3)  # random access, backwards
 
 
-def write_gops(path: Path, count: int, codec: str, size: tuple[int, int]) -> Path:
-    """25 fps, a keyframe every 6 frames, 2 B-frames; frame i is flat grey ``level(i)`` beside
-    a noise strip (the left quarter), which makes packets as large as real video's."""
+def write_gops(path: Path, count: int, codec: str, size: tuple[int, int], *, gop: int = 6,
+               b_frames: int = 2) -> Path:
+    """25 fps, a keyframe every ``gop`` frames, ``b_frames`` B-frames; frame i is flat grey
+    ``level(i)`` beside a noise strip (the left quarter), which makes packets as large as real
+    video's."""
     width, height = size
     noise = np.random.default_rng(0)
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.gop_size, stream.codec_context.max_b_frames = 6, 2
+        stream.codec_context.gop_size, stream.codec_context.max_b_frames = gop, b_frames
         if codec == "libx264":
-            stream.options = {"g": "6", "bf": "2"}
+            stream.options = {"g": str(gop), "bf": str(b_frames)}
         for i in range(count):
             image = np.full((height, width, 3), level(i), np.uint8)
             image[:, : width // 4] = noise.integers(0, 256, (height, width // 4, 3))
@@ -200,6 +202,21 @@ def test_an_mpeg_ps_file_gives_each_index_its_own_pixels(tmp_path: Path) -> None
         shuffled = random.Random(0).sample(range(45), 45)
         assert wrong(Frame(i, 0.0, reader[i]) for i in shuffled) == []
         assert not reader.undecodable
+
+
+def test_an_mpeg_ps_file_whose_pictures_share_a_timestamp_is_refused_not_shifted_by_one(
+        tmp_path: Path) -> None:
+    """MPEG-PS stamps a pack, not a picture: with small pictures (several per 2 KB pack, no
+    B-frames) FFmpeg's parser guesses timestamps and gives two pictures the same one. An index
+    of timestamps would lose one of them and show picture i+1 as frame i from there on, so
+    the file is refused with the command that makes it readable."""
+    path = write_gops(tmp_path / "clip.mpg", 40, "mpeg2video", (128, 96), gop=12, b_frames=0)
+    with av.open(str(path)) as container:
+        pts = [p.pts for p in container.demux(video=0) if p.size]
+    assert len(set(pts)) < len(pts) == 40, "this FFmpeg no longer repeats a timestamp here"
+    with pytest.raises(VideoError, match=r"re-encode it first \(ffmpeg -i in.mpg -c:v libx264 "
+                                         r"out.mp4\)"):
+        VideoReader(path)
 
 
 def test_a_video_whose_timestamps_restart_is_refused_not_halved(tmp_path: Path) -> None:
