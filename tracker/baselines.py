@@ -1,7 +1,7 @@
 """Baselines the flow engine is measured against, in the same run and on the same data.
 
 - ``copy``: the first mask on every frame (what "no tracking" scores).
-- ``box``: OpenCV's MIL box tracker; its box filled as the mask.
+- ``box``: OpenCV's MIL box tracker, seeded so that runs repeat; its box filled as the mask.
 - ``warp``: the previous mask pulled along dense optical flow, nothing else (drifts).
 - ``warp-snap``: the warp, then a graph-cut snap around it each frame (the design the
   project started from).
@@ -9,6 +9,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -55,6 +60,39 @@ class BoxTrackerEngine(Engine):
 # object's own box is reported at the centre of what it tracks.
 MIL_SIDE = 16
 MIL_BORDER = 32
+# OpenCV's MIL tracker draws its random Haar features from C's rand() and its samples from
+# OpenCV's RNG, both when it starts; what its updates return depends on nothing else. So
+# both are seeded for the start, as flow.py and grabcut.py seed OpenCV's RNG before use
+# (nothing in samvid draws from C's rand()). The lock keeps another thread's tracker, whose
+# updates call rand() too, from drawing in between.
+MIL_SEED = 1
+_MIL_LOCK = threading.Lock()
+
+
+def _init_mil(image: np.ndarray, box: tuple[int, int, int, int]) -> cv2.Tracker:
+    """A MIL tracker started on ``box`` the same way on every run."""
+    tracker: cv2.Tracker = cv2.TrackerMIL.create()
+    with _MIL_LOCK:
+        cv2.setRNGSeed(MIL_SEED)
+        if (libc := _c_library()) is not None:
+            libc.srand(MIL_SEED)
+        tracker.init(image, box)
+    return tracker
+
+
+def _update_mil(tracker: cv2.Tracker, image: np.ndarray) -> tuple[bool, Sequence[int]]:
+    with _MIL_LOCK:
+        ok, box = tracker.update(image)
+    return ok, box
+
+
+@functools.cache
+def _c_library() -> ctypes.CDLL | None:
+    """The C library whose rand() OpenCV calls; None where none loads (runs then differ)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    except OSError:
+        return None
 
 
 @dataclass
@@ -69,14 +107,13 @@ class _BoxRun:
             x0, y0, x1, y1 = bbox(m) or (0, 0, 1, 1)
             w, h = x1 - x0, y1 - y0
             tw, th = max(w, MIL_SIDE), max(h, MIL_SIDE)
-            t: cv2.Tracker = cv2.TrackerMIL.create()
-            t.init(bgr, (round(b + x0 + (w - tw) / 2), round(b + y0 + (h - th) / 2), tw, th))
+            t = _init_mil(bgr, (round(b + x0 + (w - tw) / 2), round(b + y0 + (h - th) / 2), tw, th))
             self.trackers[o] = (t, w, h)
             out[o] = _result(m)
         for o, (t, w, h) in self.trackers.items():
             if o in out:
                 continue
-            ok, (x, y, tw, th) = t.update(bgr)
+            ok, (x, y, tw, th) = _update_mil(t, bgr)
             mask = np.zeros(image.shape[:2], bool)
             if ok:
                 x0, y0 = round(x + (tw - w) / 2) - b, round(y + (th - h) / 2) - b

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -301,3 +303,47 @@ def test_a_thin_or_tiny_object_is_kept_on_a_video_where_nothing_moves(name, shap
     state = engine.init_state([frame] * 4)
     engine.add_mask(state, 0, 1, mask)
     assert [region_iou(fm.masks[0], mask) > 0.5 for fm in engine.propagate(state)] == [True] * 4
+
+
+def moving_square(count: int = 10) -> tuple[list[np.ndarray], np.ndarray]:
+    """A textured square moving 3 px a frame to the right over noise; its first mask."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 256, (120, 160, 3), np.uint8)
+    texture = rng.integers(0, 256, (30, 30, 3), np.uint8)
+    frames = []
+    for i in range(count):
+        frame = background.copy()
+        frame[40:70, 20 + 3 * i : 50 + 3 * i] = texture
+        frames.append(frame)
+    mask = np.zeros((120, 160), bool)
+    mask[40:70, 20:50] = True
+    return frames, mask
+
+
+def box_masks(frames: list[np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
+    engine = BoxTrackerEngine()
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, mask)
+    return [fm.mask_of(1) for fm in engine.propagate(state)]
+
+
+def test_box_baseline_gives_the_same_masks_on_every_run() -> None:
+    # OpenCV's MIL tracker picks random features and samples when it starts.
+    frames, mask = moving_square()
+    first, second = box_masks(frames, mask), box_masks(frames, mask)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_box_baseline_runs_at_once_in_two_threads_give_a_lone_runs_masks() -> None:
+    frames, mask = moving_square()
+    alone = box_masks(frames, mask)
+    results: list[list[np.ndarray]] = []
+    threads = [threading.Thread(target=lambda: results.append(box_masks(frames, mask)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2
+    for masks in results:
+        assert all(np.array_equal(a, b) for a, b in zip(alone, masks, strict=True))
