@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -111,23 +113,16 @@ def test_a_link_to_a_heading_that_does_not_exist_is_reported(tmp_path: Path) -> 
     assert broken_links([page]) == [f"{page}: guide.md#speeds (no heading #speeds in guide.md)"]
 
 
-def test_a_link_to_a_missing_file_is_reported_and_an_external_one_is_not(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "broken"), [
+    ("[a](missing.md) ![b](missing.png) [c](https://example.com/x#y)\n",
+     ["missing.md (no such file)", "missing.png (no such file)"]),  # external links are not fetched
+    ("see the [lab\nlog](missing.md#a) for more\n", ["missing.md#a (no such file)"]),  # text over two lines
+    ("`[a](missing.md)`\n\n```\n[b](missing.md)\n```\n", []),  # links inside code are not links
+], ids=["missing file, external link", "text over two lines", "inside code"])
+def test_a_link_to_a_missing_file_is_reported(tmp_path: Path, text: str, broken: list[str]) -> None:
     page = tmp_path / "page.md"
-    page.write_text("[a](missing.md) ![b](missing.png) [c](https://example.com/x#y)\n")
-    assert broken_links([page]) == [f"{page}: missing.md (no such file)",
-                                    f"{page}: missing.png (no such file)"]
-
-
-def test_a_link_whose_text_runs_over_two_lines_is_checked(tmp_path: Path) -> None:
-    page = tmp_path / "page.md"
-    page.write_text("see the [lab\nlog](missing.md#a) for more\n")
-    assert broken_links([page]) == [f"{page}: missing.md#a (no such file)"]
-
-
-def test_links_inside_code_are_not_links(tmp_path: Path) -> None:
-    page = tmp_path / "page.md"
-    page.write_text("`[a](missing.md)`\n\n```\n[b](missing.md)\n```\n")
-    assert broken_links([page]) == []
+    page.write_text(text)
+    assert broken_links([page]) == [f"{page}: {b}" for b in broken]
 
 
 def test_anchors_follow_githubs_slug_rule() -> None:

@@ -3,19 +3,17 @@ the tables it prints, and the values it refuses with argparse's one-line error (
 
 from __future__ import annotations
 
-import sys
-from dataclasses import replace
 from pathlib import Path
 
 import bench_classic
 import pytest
-from synthetic import BENCHMARK_SET, with_frames, write_sequence
+import tiny_roots
 
 
 @pytest.fixture
 def tiny_davis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The bench's real frames: one 4-frame sequence, ``tiny``, at 96x170; its stills at 96x128."""
-    write_sequence(replace(with_frames(BENCHMARK_SET["basic"], 4), name="tiny"), tmp_path, (96, 170))
+    tiny_roots.tiny_davis(tmp_path, "basic", 4, (96, 170))
     monkeypatch.setattr(bench_classic, "DAVIS", tmp_path)
     monkeypatch.setattr(bench_classic, "SIZES", {"96x128": (96, 128)})
     return tmp_path
@@ -23,8 +21,7 @@ def tiny_davis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
     """The table rows the bench prints."""
-    monkeypatch.setattr(sys, "argv", ["bench_classic.py", *argv])
-    bench_classic.main()
+    tiny_roots.run_main(monkeypatch, bench_classic.main, "bench_classic.py", *argv)
     return [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
 
 

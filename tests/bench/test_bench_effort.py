@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import bench_effort
 import numpy as np
 import pytest
+import tiny_roots
 from bench_effort import (
     MAX_CLICKS,
     Clip,
@@ -22,7 +23,7 @@ from bench_effort import (
     first_share_of,
     found_early_in_review,
 )
-from synthetic import BENCHMARK_SET, with_frames, write_sequence
+from tiny_roots import tiny_davis
 
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import MaskPrediction
@@ -133,15 +134,8 @@ def test_the_first_30_percent_is_at_most_30_percent_of_the_frames_and_at_least_o
     assert [first_share_of(n) for n in (1, 3, 10, 42, 69)] == [1, 1, 3, 12, 20]
 
 
-def tiny_davis(root: Path) -> Path:
-    """A real-layout root holding one 6-frame sequence, ``tiny``, at 48x86."""
-    write_sequence(replace(with_frames(BENCHMARK_SET["fast"], 6), name="tiny"), root, (48, 86))
-    return root
-
-
 def run_main(monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["bench_effort.py", *argv])
-    assert bench_effort.main() == 0
+    assert tiny_roots.run_main(monkeypatch, bench_effort.main, "bench_effort.py", *argv) == 0
 
 
 def test_clips_of_one_set_run_that_set_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

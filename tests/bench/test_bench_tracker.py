@@ -4,24 +4,17 @@ prints, and the command-line values it refuses with argparse's one-line error (e
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import bench_tracker
 import pytest
-from synthetic import BENCHMARK_SET, with_frames, write_sequence
+import tiny_roots
 from synthetic import main as synthetic_main
-
-
-def tiny_davis(root: Path) -> Path:
-    """A DAVIS-layout root holding one 6-frame sequence, ``tiny``, at 48x86."""
-    write_sequence(replace(with_frames(BENCHMARK_SET["fast"], 6), name="tiny"), root, (48, 86))
-    return root
+from tiny_roots import tiny_davis
 
 
 def run_main(monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
-    monkeypatch.setattr(sys, "argv", ["bench_tracker.py", *argv])
-    assert bench_tracker.main() == 0
+    assert tiny_roots.run_main(monkeypatch, bench_tracker.main, "bench_tracker.py", *argv) == 0
 
 
 def test_the_real_video_table_has_a_row_per_sequence_and_the_mean(
