@@ -59,7 +59,7 @@ from samvid.core.segmenter import Segmenter
 from samvid.models.classic import ClassicSegmenter
 from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.davis import JpegFolder, frames_dir, masks_of, sequences
-from samvid.tracker.engines import AUTO, ENGINES, MODEL_ENGINES, engine_choices, make_engine
+from samvid.tracker.engines import engine_choices, is_engine, make_engine
 from samvid.tracker.masks import FrameMasks, iou, read_label_png
 from samvid.tracker.metrics import annotations_dir, score_sequence
 
@@ -415,12 +415,9 @@ def plot(path: Path, curves: dict[str, list[list[float]]], title: str) -> None:
 
 def engine_name(name: str) -> str:
     """An ``--engines`` value, checked before any clip is read: a typo fails at once."""
-    if name == AUTO or name in ENGINES or name.partition(":")[0] in MODEL_ENGINES:
+    if is_engine(name):
         return name
     raise argparse.ArgumentTypeError(f"unknown engine {name!r}; choose one of {engine_choices()}")
-
-
-ClipSet = tuple[str, Callable[[list[str]], list[Clip]], bool, list[str]]  # title, loader, real?, names
 
 
 def main() -> int:
@@ -464,25 +461,24 @@ def main() -> int:
     bridges = {"on": [True], "off": [False], "both": [True, False]}[args.bridge]
     flag = args.threshold if args.flag_below is None else args.flag_below
     correct = by_clicks(ClassicSegmenter(), args.threshold, args.aim) if args.clicks else by_brush
-    sets: list[ClipSet] = []
+    sets: list[tuple[str, bool, list[str]]] = []  # title, real?, clip names
     if not args.no_real:
         if not args.davis.is_dir():
             ap.error(f"{args.davis} is missing: give --davis ROOT or --no-real")
-        sets.append(("Real video (davis16)", lambda names: davis_clips(args.davis, names), True,
-                     sequences(args.davis)))
+        sets.append(("Real video (davis16)", True, sequences(args.davis)))
     if not args.no_synthetic:
-        sets.append(("Synthetic set (JPEG)", lambda names: synthetic_clips(names=names), False, list(BENCHMARK_SET)))
+        sets.append(("Synthetic set (JPEG)", False, list(BENCHMARK_SET)))
     if not sets:
         ap.error("--no-real and --no-synthetic leave no clip to annotate")
     known = [name for *_, names in sets for name in names]
     unknown = [name for name in args.clips or () if name not in known]
     if unknown:  # checked before anything runs: a typo would otherwise crash the report after the runs
         ap.error(f"no clip named {', '.join(unknown)}; the clips: {', '.join(known)}")
-    for title, load, real, names in sets:
+    for title, real, names in sets:
         chosen = [name for name in names if not args.clips or name in args.clips]
         if not chosen:  # --clips names only clips of the other set
             continue
-        clips = load(chosen)
+        clips = davis_clips(args.davis, chosen) if real else synthetic_clips(names=chosen)
         runs: dict[tuple[str, bool, str], list[Outcome]] = {}
         for engine in args.engines:
             for bridge in bridges:

@@ -89,6 +89,11 @@ def engine_choices() -> str:
     return ", ".join([AUTO, *ENGINES, *(f"{m}[:MODEL]" for m in MODEL_ENGINES)])
 
 
+def is_engine(name: str) -> bool:
+    """Whether ``name`` is one of ``engine_choices()`` (a model engine with any model)."""
+    return name == AUTO or name in ENGINES or name.partition(":")[0] in MODEL_ENGINES
+
+
 @lru_cache(maxsize=4)
 def _video_model(name: str, options: EngineOptions) -> tuple[Any, str]:
     """Loaded once per process and options: jobs share it (each run has its own inference session)."""
