@@ -24,13 +24,12 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from samvid.tracker.engines import ENGINES, MODEL_ENGINES
+    from samvid.tracker.engines import engine_choices
 
     parser.add_argument("src", type=Path, help="DAVIS root (JPEGImages/, Annotations/)")
     parser.add_argument("out", type=Path, help="where to write Annotations/<seq>/*.png")
-    names = ", ".join([*ENGINES, *(f"{m}[:MODEL]" for m in MODEL_ENGINES)])
     parser.add_argument("--engine", default="flow", metavar="ENGINE",
-                        help=f"one of {names} (default flow; MODEL: a hub name or a local folder, "
+                        help=f"one of {engine_choices()} (default flow; MODEL: a hub name or a local folder, "
                              "e.g. sam2:facebook/sam2.1-hiera-small, guided:classic)")
     parser.add_argument("--seq", nargs="*", help="sequences to track (default: all)")
     parser.add_argument("--resolution", default="480p",

@@ -95,13 +95,14 @@ def test_track_with_a_model_that_has_no_weights_says_so_before_any_work(tmp_path
     assert not (tmp_path / "pred").exists()
 
 
-def test_track_help_lists_the_model_engines(capsys) -> None:
+def test_track_help_lists_every_engine_it_accepts(capsys) -> None:
     import pytest
 
     with pytest.raises(SystemExit):
         main(["track", "--help"])
     out = capsys.readouterr().out
     assert "sam2[:MODEL]" in out and "guided[:MODEL]" in out
+    assert "one of auto, flow," in " ".join(out.split())
 
 
 def test_a_sequence_whose_first_mask_is_empty_or_of_another_size_fails_alone(tmp_path, capsys) -> None:
