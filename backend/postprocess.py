@@ -49,11 +49,15 @@ def remove_small_regions(mask: np.ndarray, min_area: int, mode: Literal["holes",
     except those under a point of ``spare`` (pixel-centre coordinates).
 
     As in SAM, any small False component counts as a hole, even one touching the
-    image border, and any small True component as an island.
+    image border, and any small True component as an island; and when every island
+    is small (and none is spared), the largest stays: a small object is still an
+    object, not noise around one.
 
     >>> m = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=bool)
     >>> bool(remove_small_regions(m, 2, "holes").all())
     True
+    >>> remove_small_regions(np.array([[1, 0, 1, 1]], dtype=bool), 5, "islands").astype(int)
+    array([[0, 0, 1, 1]])
     """
     if min_area <= 0:
         return mask.astype(bool, copy=True)
@@ -61,6 +65,10 @@ def remove_small_regions(mask: np.ndarray, min_area: int, mode: Literal["holes",
     work = ~mask if fill_holes else mask
     _, labels, areas = _components(work)
     small = np.setdiff1d(np.flatnonzero(areas[1:] < min_area) + 1, sorted(_labels_at(labels, spare)))
+    if not fill_holes and small.size == len(areas) - 1 > 0:
+        # Nothing would be left: a box round a small object (no click to spare it), or a
+        # click beside it, would give an empty mask. SAM's own clean-up keeps the largest.
+        small = small[small != int(np.argmax(areas[1:])) + 1]
     if small.size == 0:
         return mask.astype(bool, copy=True)
     drop = np.zeros(len(areas), bool)

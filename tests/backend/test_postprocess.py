@@ -107,3 +107,17 @@ def test_a_hole_under_a_negative_click_is_not_filled() -> None:
     mask[70:72, 70:72] = False  # a speck of a hole, which is filled
     kept = clean_mask(mask, [(10.5, 10.5)], min_hole_area=50, min_island_area=50, negative=[(41.5, 41.5)])
     assert not kept[40:44, 40:44].any() and kept[70:72, 70:72].all()
+
+
+def test_a_small_object_with_no_click_on_it_is_kept_not_dropped_as_an_island() -> None:
+    # A box round a 225 px object in a 720p frame: no positive click spares it, and it is
+    # under the island threshold (0.05 % of the image, 461 px), yet it is all SAM found.
+    mask = square(np.zeros((720, 1280), bool), 300, 600, 15) | square(np.zeros((720, 1280), bool), 100, 100, 3)
+    out = clean_mask(mask, [], min_hole_area=461, min_island_area=461)
+    assert out[300:315, 600:615].all() and out.sum() == 225
+
+
+def test_a_click_beside_a_small_object_keeps_the_object() -> None:
+    mask = square(np.zeros((100, 100), bool), 40, 40, 5)
+    out = clean_mask(mask, [(38.5, 42.5)], min_hole_area=50, min_island_area=50)
+    assert out.sum() == 25
