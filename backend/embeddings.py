@@ -137,10 +137,16 @@ class EmbeddingCache:
         return found
 
     def get_or_compute(self, key: str, compute: Callable[[], Embedding]) -> Embedding:
+        return self.lookup(key, compute)[0]
+
+    def lookup(self, key: str, compute: Callable[[], Embedding]) -> tuple[Embedding, bool]:
+        """The embedding of ``key``, and whether it was cached: False when this call ran
+        ``compute`` or waited for another call's run of it. Said per call, not read off
+        ``encoder_runs``, which another key's run changes meanwhile."""
         while True:
             found = self.peek(key)
             if found is not None:
-                return found
+                return found, True
             with self._lock:
                 flight = self._inflight.get(key)
                 owner = flight is None
@@ -150,15 +156,16 @@ class EmbeddingCache:
                 flight.done.wait()
                 if flight.value is not None:
                     # Handed over, not re-read: an embedding over the cache's cap is not kept.
-                    return flight.value
+                    return flight.value, False
                 continue  # the owner failed: we try ourselves
             try:
                 flight.value = compute()
-                self.encoder_runs += 1
+                with self._lock:
+                    self.encoder_runs += 1
                 self.local.put(key, flight.value)
                 if self.shared is not None:
                     self.shared.put(key, flight.value)
-                return flight.value
+                return flight.value, False
             finally:
                 with self._lock:
                     self._inflight.pop(key, None)

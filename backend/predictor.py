@@ -96,9 +96,7 @@ class Predictor:
             if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
                 self._ref_keys.clear()
             self._ref_keys[ref] = key
-        runs = self.cache.encoder_runs
-        emb = self.cache.get_or_compute(key, lambda: self.segmenter.embed(self.source.decode(data)))
-        return emb, self.cache.encoder_runs == runs
+        return self.cache.lookup(key, lambda: self.segmenter.embed(self.source.decode(data)))
 
     def predict(
         self, ref: str, prompt: Prompt, size: tuple[int, int] | None = None, task_id: int | None = None

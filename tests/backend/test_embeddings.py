@@ -121,3 +121,25 @@ def test_a_redis_entry_cut_after_its_header_is_a_miss_not_an_error(redis_server)
     whole = _emb().to_bytes()
     cache._redis.set(cache.PREFIX + "frame", whole[: whole.index(b"\n") + 1])  # no tensors after it
     assert cache.get("frame") is None and cache.stats.misses == 1
+
+
+def test_a_lookup_says_whether_its_own_key_was_cached_whatever_another_key_computes():
+    """Whether a click found its frame's embedding is said per lookup: another frame's
+    encoder run meanwhile does not make a hit look computed (X-Samvid-Embedding)."""
+    cache = EmbeddingCache(MemoryCache(1 << 20))
+    assert cache.lookup("a", _emb)[1] is False  # computed here
+    started, release = threading.Event(), threading.Event()
+
+    def other_frame() -> Embedding:
+        started.set()
+        release.wait(10)
+        return _emb()
+
+    other = threading.Thread(target=cache.lookup, args=("b", other_frame))
+    other.start()
+    started.wait(10)
+    _, a_cached = cache.lookup("a", _emb)
+    release.set()
+    other.join()
+    assert a_cached and cache.lookup("b", _emb)[1] is True
+    assert cache.encoder_runs == 2

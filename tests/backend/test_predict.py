@@ -208,6 +208,38 @@ def test_click_slower_than_the_request_limit_gets_504_and_the_next_click_is_fast
     assert predictor.cache.encoder_runs == 1
 
 
+def test_a_cached_frame_is_said_cached_while_another_frame_is_encoded(images):
+    """The X-Samvid-Embedding header, the log's "cold" and bench_load's hit rate read it."""
+    import threading
+
+    from samvid.embeddings import EmbeddingCache, MemoryCache
+    from samvid.images import ImageSource
+
+    looking, other_encoded = threading.Event(), threading.Event()
+
+    class PausingCache(EmbeddingCache):
+        def peek(self, key):  # the cached frame's lookup waits for the other frame's encoder
+            found = super().peek(key)
+            if found is not None and threading.current_thread().name == "cached":
+                looking.set()
+                other_encoded.wait(10)
+            return found
+
+    predictor = Predictor(StandInSegmenter(), PausingCache(MemoryCache(1 << 26)),
+                          ImageSource("http://127.0.0.1:1", "", local_roots=(images,)))
+    seen, new = str(write_png(images / "seen.png", 20, 20)), str(write_png(images / "new.png", 30, 20))
+    assert predictor.embedding(seen)[1] is False
+    predictor._ref_keys.clear()  # another worker's first sight of the reference
+    said: list[bool] = []
+    lookup = threading.Thread(target=lambda: said.append(predictor.embedding(seen)[1]), name="cached")
+    lookup.start()
+    assert looking.wait(10)
+    assert predictor.embedding(new)[1] is False
+    other_encoded.set()
+    lookup.join(30)
+    assert said == [True]
+
+
 @pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
 def test_request_limit_that_is_not_a_positive_number_is_refused_at_start(value):
     with pytest.raises(ConfigError, match="SAMVID_REQUEST_TIMEOUT"):
