@@ -12,7 +12,9 @@ Human work is never touched: tasks with an annotation are skipped, and each task
 checked again right before its prediction is written (an annotator may be working
 through the same frames). Resuming is re-running: tasks that already hold a samvid
 prediction of the same mode are skipped unless ``force`` is set, so an interrupted job
-continues where it stopped.
+continues where it stopped. In propagate mode a stretch is done when its last frame holds
+a prediction written after its human frames were last annotated: one annotated since
+(a frame added inside a filled stretch, a mask redrawn) is propagated again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
@@ -32,6 +35,7 @@ from samvid.propagation import PropagationRequest, Propagator, human_annotated, 
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import choose_label, image_ref, parse_config
+from samvid.tracker.engines import resolved
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +137,48 @@ class Prelabeler:
     def _has_own_prediction(self, task: dict[str, Any], prefix: str) -> bool:
         if not int(task.get("total_predictions") or 0):
             return False
+        return bool(self._own_predictions(task["id"], prefix))
+
+    def _own_predictions(self, task_id: int, prefix: str) -> list[dict[str, Any]]:
         preds = self.studio.request("GET", "/api/predictions", "list predictions",
-                                    params={"task": task["id"]}) or []
-        return any(str(p.get("model_version") or "").startswith(prefix) for p in preds)
+                                    params={"task": task_id}) or []
+        return [p for p in preds if str(p.get("model_version") or "").startswith(prefix)]
+
+    def _stretch_done(self, last: dict[str, Any], humans: list[dict[str, Any]]) -> bool:
+        """Whether a stretch's last frame holds samvid's propagation from its human frames
+        as they are now: a prediction written after their latest annotation. One written
+        before comes from other human work (a frame annotated since inside a filled
+        stretch, a mask redrawn since), so the stretch is not done."""
+        if not int(last.get("total_predictions") or 0):
+            return False
+        own = self._own_predictions(last["id"], TRACK_PREFIX)
+        if not own:
+            return False
+        written = [w for w in (_when(p.get("created_at")) for p in own) if w is not None]
+        changed = [c for c in (self._annotated_at(t["id"]) for t in humans) if c is not None]
+        if len(written) < len(own) or len(changed) < len(humans):
+            return True  # no times to compare (an annotation deleted meanwhile): trust the prediction
+        return max(written) > max(changed)
+
+    def _annotated_at(self, task_id: int) -> datetime | None:
+        """When the task's live annotations last changed (None if unknown)."""
+        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations") or []
+        live = [a for a in items if not a.get("was_cancelled")]
+        times = [t for t in (_when(a.get("updated_at") or a.get("created_at")) for a in live) if t is not None]
+        return max(times) if times and len(times) == len(live) else None
+
+    def _mark_done(self, task_id: int, engine: str) -> None:
+        """An empty prediction on a stretch's last frame where the objects had left the view
+        (the propagation writes no prediction there): without it, every later run would see
+        the stretch unfinished and propagate it again."""
+        with self.propagator.locks.hold(task_id):
+            try:
+                if self._human_now(task_id) or self._own_predictions(task_id, TRACK_PREFIX):
+                    return
+            except NotFound:
+                return  # deleted meanwhile
+            self.studio.replace_predictions(task_id, TRACK_PREFIX, [], f"{TRACK_PREFIX}:{resolved(engine)}",
+                                            0.0, write_empty=True)
 
     def _human_now(self, task_id: int) -> bool:
         return self.propagator.annotated_now(task_id)
@@ -179,43 +222,51 @@ class Prelabeler:
                 "skipped_done": len(tasks) - skipped_human - len(todo), "not_labelled": not_labelled}
 
     def _write_auto(self, task_id: int, regions: list[dict[str, Any]], version: str) -> int:
-        """Writes one task's automatic masks unless a human got there first; 1 if written."""
-        try:
-            human = self._human_now(task_id)  # annotated while we computed: theirs wins
-        except NotFound:
-            human = True  # deleted while we computed: nothing to write
-        if human:
-            return 0
-        # Written even when empty: it records that the frame was done (resume skips it).
-        scores = [r.get("score", 0.0) for r in regions]
-        self.studio.replace_predictions(
-            task_id, AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{version}",
-            sum(scores) / len(scores) if scores else 0.0, write_empty=True)
+        """Writes one task's automatic masks unless a human got there first; 1 if written.
+
+        Under the frame's lock, as every samvid write of a frame: two jobs whose selections
+        overlap (one clip, the whole project) would otherwise both find no earlier
+        prediction and leave two."""
+        with self.propagator.locks.hold(task_id):
+            try:
+                human = self._human_now(task_id)  # annotated while we computed: theirs wins
+            except NotFound:
+                human = True  # deleted while we computed: nothing to write
+            if human:
+                return 0
+            # Written even when empty: it records that the frame was done (resume skips it).
+            scores = [r.get("score", 0.0) for r in regions]
+            self.studio.replace_predictions(
+                task_id, AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{version}",
+                sum(scores) / len(scores) if scores else 0.0, write_empty=True)
         return 1
 
     def _propagate(self, req: PrelabelRequest, tasks, ctx: JobContext) -> dict[str, Any]:
         by_clip: dict[str, list[dict[str, Any]]] = {}
         for task in tasks:
             if isinstance(task["data"].get("clip"), str) and "frame" in task["data"]:
+                _frame(task, strict=True)  # a clip's frames are walked in order: each needs its index
                 by_clip.setdefault(task["data"]["clip"], []).append(task)
-        runs = []  # (clip, human frame, frames after it up to the selection's end)
+        runs = []  # (clip, human frame, frames after it up to the selection's end, its share, last task)
         for clip, clip_tasks in by_clip.items():
             human = [i for i, task in enumerate(clip_tasks) if human_annotated(task)]
             for i, after in zip(human, [*human[1:], len(clip_tasks)]):
                 if after == i + 1:
                     continue  # nothing between two human frames, or after the last
                 # A run stopped mid-stretch left its last frames without a prediction:
-                # only a stretch whose last frame has one is done.
-                if not req.force and self._has_own_prediction(clip_tasks[after - 1], TRACK_PREFIX):
+                # only a stretch whose last frame has one, newer than its human frames'
+                # annotations (this one's, and the next one's when in the selection), is done.
+                ends = [clip_tasks[i], *clip_tasks[after : after + 1]]
+                if not req.force and self._stretch_done(clip_tasks[after - 1], ends):
                     continue  # done by an earlier run (or by the webhook)
                 # The limit runs to the selection's end (bridged propagation stops at the next
                 # human frame itself); the share of the progress is the frames it fills.
-                runs.append((clip, int(clip_tasks[i]["data"]["frame"]), len(clip_tasks) - i - 1,
-                             after - i - 1))
-        total = sum(share for *_, share in runs)
+                runs.append((clip, _frame(clip_tasks[i], strict=True), len(clip_tasks) - i - 1,
+                             after - i - 1, clip_tasks[after - 1]["id"]))
+        total = sum(run[3] for run in runs)
         progress = _Offset(ctx, total)
         written, failed = 0, []
-        for clip, frame, limit, share in runs:
+        for clip, frame, limit, share, last in runs:
             if ctx.cancelled():
                 return {"frames_written": written, "cancelled": True}
             progress.share = share
@@ -234,21 +285,35 @@ class Prelabeler:
                 written += int(result.get("frames_written", 0))
                 if result.get("cancelled"):
                     return {"frames_written": written, "cancelled": True}
+                # Every frame reached, masked or not: none annotated or deleted meanwhile.
+                if int(result.get("frames_written", 0)) + int(result.get("frames_empty", 0)) == share:
+                    self._mark_done(last, req.engine)
             progress.offset += share
         ctx.progress(total, total, 0.0)
         return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}
 
 
-def _frame(task: dict[str, Any]) -> int:
-    """A task's frame index (task data "frame"), 0 when it has none."""
+def _frame(task: dict[str, Any], strict: bool = False) -> int:
+    """A task's frame index (task data "frame"), 0 when it has none (unless ``strict``: a
+    frame to propagate from or to must have one)."""
     frame = task["data"].get("frame")
     try:
-        return int(frame or 0)
+        return int(frame if strict else frame or 0)
     except (TypeError, ValueError) as exc:
         raise BadRequest(
             f"task {task['id']} has frame {frame!r}: a task's data 'frame' must be the frame's "
             "index (0, 1, 2...), as `samvid import` writes it; fix that task's data, or leave "
             "it out with --clip or --frames") from exc
+
+
+def _when(text: Any) -> datetime | None:
+    """A Label Studio time (``2026-12-05T07:38:41.123456Z``) as a datetime in UTC; None if it
+    is not one."""
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
 
 
 def _which(task: dict[str, Any]) -> str:

@@ -295,7 +295,7 @@ class Propagator:
         objects = {number[key]: seed for key, seed in keys.items()}
         total = sum(_steps(st, tasks, req.all_frames) for st in stretches)
         progress = _Progress(ctx, total)
-        written = 0
+        written = empty = 0  # frames given masks; frames every object had left (no prediction)
         for st in stretches:
             frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
             first = {number[s.key]: s.mask for s in ends[st.lo]} if st.from_lo else {}
@@ -310,12 +310,14 @@ class Propagator:
                         break  # a human annotated it meanwhile: it is a boundary now
                 except NotFound:
                     continue  # the frame task was deleted meanwhile: nothing to write
-                self._write(task_id, fm, objects, target, engine)
-                written += 1
+                if self._write(task_id, fm, objects, target, engine):
+                    written += 1
+                else:
+                    empty += 1
             if ctx.cancelled():
-                return {"frames_written": written, "cancelled": True}
+                return {"frames_written": written, "frames_empty": empty, "cancelled": True}
         ctx.progress(total, total, 0.0)
-        return {"frames_written": written}
+        return {"frames_written": written, "frames_empty": empty}
 
     def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
         """The objects of the human frame across a stretch; none if its annotation is gone
@@ -362,13 +364,15 @@ class Propagator:
         return path
 
     def _write(self, task_id: int, fm: FrameMasks, seeds: dict[int, ObjectSeed], target: MaskTarget,
-               engine: str) -> None:
-        """Replace samvid's earlier predictions on the task with this frame's masks."""
+               engine: str) -> bool:
+        """Replace samvid's earlier predictions on the task with this frame's masks; False
+        if no object is left to mask (the earlier predictions are deleted, none written)."""
         result, score = frame_results(fm, seeds, target)
         with self.locks.hold(task_id):
             self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
                                             score, write_empty=False)
         FRAMES_PROPAGATED.inc()
+        return bool(result)
 
     def fill_on_open(self, project: int, task: dict[str, Any], target: MaskTarget, engine: str) -> bool:
         """Write the masks of a frame opened right after a human frame (``on_demand``),

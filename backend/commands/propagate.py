@@ -73,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record))
     else:
+        empty = record.get("frames_empty", 0)
         print(f"{record['state']}: {record.get('frames_written', record.get('frames_done', 0))} "
-              f"frames of clip {args.clip!r} from frame {args.from_frame}")
+              f"frames of clip {args.clip!r} from frame {args.from_frame}"
+              + (f" ({empty} more with every object gone: no prediction)" if empty else ""))
     return 0 if record["state"] == "done" else 1
 
 

@@ -25,6 +25,8 @@ from samvid.prelabel import Prelabeler, PrelabelRequest, parse_frames
 from samvid.propagation import Propagator
 from samvid.studio.client import Studio
 from samvid.studio.results import decode_brush
+from samvid.tracker import engines
+from samvid.tracker.baselines import CopyFirstEngine, _CopyRun, _result
 
 pytestmark = pytest.mark.studio
 
@@ -135,6 +137,70 @@ def test_propagate_prelabel_rerun_completes_an_interrupted_stretch(label_studio)
         assert len(own(label_studio, ids[i], "samvid-track")) == 1, f"frame {i}"
 
 
+def test_propagate_prelabel_rerun_propagates_from_a_frame_annotated_inside_a_filled_stretch(label_studio):
+    """Frame 4 is annotated after frames 1-7 were filled from frame 0 (no webhook told samvid):
+    the rerun fills 5-7 from frame 4, and bridges 1-3 between the two."""
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-newer", n=8)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    req = PrelabelRequest(clip.project, mode="propagate", engine="copy")
+    prelabeler(label_studio).run(req, Stopper())
+    annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
+    again = prelabeler(label_studio).run(req, Stopper())
+    assert again == {"frames_written": 6, "propagations": 2, "not_propagated": []}
+    for i in (5, 6, 7):
+        (pred,) = own(label_studio, ids[i], "samvid-track")
+        assert (decode_brush(pred["result"][0]) == clip.masks[4]).all(), f"frame {i}"
+    assert prelabeler(label_studio).run(req, Stopper())["propagations"] == 0
+
+
+class _LeavingRun(_CopyRun):
+    """Copies the given masks; the objects have left the view from the walk's 4th frame."""
+
+    def step(self, index, image, given):
+        seen = super().step(index, image, given)
+        return seen if index < 3 else {o: _result(np.zeros_like(r.mask)) for o, r in seen.items()}
+
+
+class LeavingEngine(CopyFirstEngine):
+    name = "leaving"
+
+    def _new_run(self, state):
+        return _LeavingRun()
+
+
+def test_propagate_prelabel_rerun_skips_a_stretch_whose_object_left_the_view(label_studio, monkeypatch):
+    """Frames 3-5 get no mask (the object left): the stretch is still done, not redone by
+    every later run."""
+    monkeypatch.setitem(engines.ENGINES, "leaving", LeavingEngine)
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-leaving", n=6)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    req = PrelabelRequest(clip.project, mode="propagate", engine="leaving")
+    # Frames 1-2 given the mask; 3-5 reached with nothing to write, and not counted as written.
+    assert prelabeler(label_studio).run(req, Stopper()) == {"frames_written": 2, "propagations": 1,
+                                                             "not_propagated": []}
+    kept = [p["id"] for t in ids for p in own(label_studio, t, "samvid-track")]
+    assert prelabeler(label_studio).run(req, Stopper()) == {"frames_written": 0, "propagations": 0,
+                                                             "not_propagated": []}
+    assert [p["id"] for t in ids for p in own(label_studio, t, "samvid-track")] == kept
+    assert all(len(own(label_studio, t, "samvid-track")) == 1 for t in ids[1:3])
+    assert [p["result"] for p in own(label_studio, ids[5], "samvid-track")] == [[]]  # nothing there
+    assert all(own(label_studio, t, "samvid-track") == [] for t in ids[3:5])
+
+
+def test_propagate_prelabel_names_a_task_without_a_frame_index_instead_of_crashing(label_studio):
+    project = label_studio.client().projects.create(title="prelabel nullframe", label_config=BRUSH_CONFIG)
+    data = [{"image": f"/data/local-files/?d=x/{n}.png", "frame": n, "clip": "c"} for n in (0, None, 2)]
+    reply = requests.post(f"{label_studio.url}/api/projects/{project.id}/import", headers=label_studio.headers,
+                          params={"return_task_ids": "true"}, json=data, timeout=60)
+    reply.raise_for_status()
+    first = sorted(reply.json()["task_ids"])[0]
+    annotate(label_studio, first, np.ones((4, 4), bool), region_id="walker")
+    with pytest.raises(BadRequest, match=r"task \d+ has frame None.*index"):
+        prelabeler(label_studio).run(PrelabelRequest(project.id, mode="propagate", engine="copy"), Stopper())
+
+
 def test_propagate_prelabel_skips_a_human_frame_without_a_mask_and_fills_the_rest(label_studio):
     empty = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-empty", n=3)
     full = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-full", n=3)
@@ -165,6 +231,32 @@ def test_auto_prelabel_skips_a_frame_whose_image_cannot_be_read_and_labels_the_r
     lost.with_suffix(".bak").rename(lost)  # fixed: the next run labels it, and only it
     again = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), Stopper())
     assert again == {"tasks_written": 1, "skipped_human": 0, "skipped_done": 3, "not_labelled": []}
+
+
+def test_two_auto_prelabels_writing_one_frame_at_once_leave_one_prediction(label_studio):
+    """Two jobs whose selections overlap (one clip, the whole project: two job keys, two
+    workers) reach a frame together: the second write waits for the first, then replaces it."""
+    import threading
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-twice", n=1)
+    task = clip.task_ids[0]
+    first, second = prelabeler(label_studio), prelabeler(label_studio)
+    request = first.studio._request_once
+    others: list[threading.Thread] = []
+
+    def listed_then_interrupted(method, path, *args, **kwargs):
+        reply = request(method, path, *args, **kwargs)
+        if method == "GET" and path == "/api/predictions" and not others:
+            # The other job writes now, between this write's listing and its post.
+            others.append(threading.Thread(target=second._write_auto, args=(task, [], "square")))
+            others[0].start()
+            others[0].join(2)  # it waits for the frame while this write holds it
+        return reply
+
+    first.studio._request_once = listed_then_interrupted  # type: ignore[method-assign]
+    assert first._write_auto(task, [], "square") == 1
+    others[0].join(60)
+    assert len(own(label_studio, task, AUTO_MODEL_PREFIX)) == 1
 
 
 def test_prelabel_names_a_task_whose_frame_is_not_a_number_instead_of_crashing(label_studio):

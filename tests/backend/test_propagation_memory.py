@@ -54,7 +54,8 @@ def test_a_sam2_job_stops_at_the_human_frame_and_names_its_engine(label_studio, 
                                             "bridge": False}).get_json()
     status = finished(sam2_app, job["id"])
     assert status["state"] == "done", status
-    assert status["result"]["frames_written"] == 2  # frames 1 and 2; 3 is human
+    # Frames 1 and 2 reached, 3 is human; random weights may leave them empty.
+    assert status["result"]["frames_written"] + status["result"]["frames_empty"] == 2
     assert status["frames_done"] == status["frames_total"] > 0
     assert not predictions(label_studio, ids[3]), "a human frame never gets a prediction"
     kept = requests.get(f"{label_studio.url}/api/tasks/{ids[3]}/annotations", headers=label_studio.headers,
