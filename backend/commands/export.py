@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TextIO
 
@@ -23,6 +23,10 @@ from samvid.settings import studio_access
 from samvid.studio.client import Studio
 
 log = logging.getLogger(__name__)
+
+# Hidden folders of an export in progress inside OUT (``partial_folder``, ``put_in_place``).
+PARTIAL_PREFIX = ".samvid-partial-"
+OLD_PREFIX = ".samvid-old-"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,30 +68,39 @@ class TerminalProgress(Progress):
 
 
 def partial_folder(out: Path) -> Path:
-    """The folder an export is written into before it takes the place of ``out``'s
-    contents: inside ``out``, so that ``out`` itself is never renamed (it may be a mount
-    point, the current folder, or under a parent this user cannot write) and moving the
-    files in is a rename on one file system."""
-    return out / f".samvid-partial-{os.getpid()}"
+    """Make the folder an export is written into before it takes the place of ``out``'s
+    contents (and ``out`` when it is new): inside ``out``, so that ``out`` itself is never
+    renamed (it may be a mount point, the current folder, or under a parent this user
+    cannot write) and moving the files in is a rename on one file system.
+
+    Its name is new each time: one left by a killed export may bear this process's id
+    (a container gives its command the same pid on every run)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=out))
 
 
 def put_in_place(new: Path, out: Path) -> None:
     """Replace ``out``'s contents with the finished export ``new`` (a folder inside it):
     the older contents are moved aside first and removed after, so no file of them
     outlives the new export; if a move fails, they are put back."""
-    old = out / f".samvid-old-{os.getpid()}"
-    old.mkdir()
+    # A new name, as for the partial folder: an older one left by a killed export is
+    # moved aside with the rest and removed.
+    old = Path(tempfile.mkdtemp(prefix=OLD_PREFIX, dir=out))
     aside = {new.name, old.name}
+    moved_in: list[Path] = []
     try:
         for entry in list(out.iterdir()):
             if entry.name not in aside:
                 entry.rename(old / entry.name)
         for entry in list(new.iterdir()):
             entry.rename(out / entry.name)
+            moved_in.append(out / entry.name)
     except OSError:
-        for entry in list(out.iterdir()):  # what came in of the new export goes again
-            if entry.name not in aside:
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        # Only what came in of the new export goes again: an older entry that could not
+        # be moved aside (a mount point, a folder this user may not move) is still in
+        # ``out`` and must stay, contents and all.
+        for entry in moved_in:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         for entry in list(old.iterdir()):
             entry.rename(out / entry.name)
         old.rmdir()
@@ -124,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
         raise BadRequest("no Label Studio token: pass --api-key or set LABEL_STUDIO_API_KEY")
     studio = Studio(url, key)
     out: Path = args.out
-    partial = partial_folder(out)
     created = not out.exists()
     try:
         if out.exists() and not out.is_dir():
@@ -132,13 +144,15 @@ def run(args: argparse.Namespace) -> int:
         # Mixing two exports in one folder leaves stale frames that look valid: refuse.
         if out.exists() and any(out.iterdir()) and not args.overwrite:
             raise BadRequest(f"{out} is not empty: choose a new folder or pass --overwrite")
-        summary = export_into(args, studio, partial, out)
+        summary = export_into(args, studio, out)
         created = False
     except OSError as exc:
         raise write_error(exc, out) from exc
     finally:
-        # A failed export leaves nothing behind: the previous OUT is untouched.
-        shutil.rmtree(out if created else partial, ignore_errors=True)
+        # A failed export leaves nothing behind: a new OUT goes (export_into removes
+        # its partial folder), the previous OUT is untouched.
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
     log.info(
         "exported %d frames (%d from predictions) of %d clips, %d objects, to %s",
         summary.frames, summary.predicted_frames, summary.clips, summary.objects, out,
@@ -148,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_into(args: argparse.Namespace, studio: Studio, partial: Path, out: Path) -> Summary:
-    """Export into ``partial``, then put it in ``out``'s place."""
+def export_into(args: argparse.Namespace, studio: Studio, out: Path) -> Summary:
+    """Export into a partial folder, then put it in ``out``'s place; a failure removes it."""
     problems = Problems()
     reader = ProjectReader(
         studio,
@@ -160,10 +174,13 @@ def export_into(args: argparse.Namespace, studio: Studio, partial: Path, out: Pa
         problems=problems,
         workers=args.workers,
     )
-    partial.mkdir(parents=True)  # OUT too, when it is new
-    writer_class, _load = FORMATS[args.fmt]
-    # Files that name the export's place name OUT, where it will be, not the partial folder.
-    writer = writer_class(partial, reader.categories, problems, root=out)
-    summary = export(reader, writer, TerminalProgress())
-    put_in_place(partial, out)
+    partial = partial_folder(out)
+    try:
+        writer_class, _load = FORMATS[args.fmt]
+        # Files that name the export's place name OUT, where it will be, not the partial folder.
+        writer = writer_class(partial, reader.categories, problems, root=out)
+        summary = export(reader, writer, TerminalProgress())
+        put_in_place(partial, out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # gone already once put in place
     return summary

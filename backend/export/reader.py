@@ -95,15 +95,16 @@ def task_preference(ref: TaskRef) -> tuple[bool, bool, int]:
 
 
 def frame_index(value: Any) -> int | None:
-    """A frame index given as an integer, an integral float or a string of digits (a CSV
-    import makes every value a string); None for anything else: 3.7 is no frame of the
-    video, and truncating it would collide with frame 3."""
+    """A frame index given as a non-negative integer, an integral float or a string of
+    digits (a CSV import makes every value a string); None for anything else: 3.7 is no
+    frame of the video, and truncating it would collide with frame 3; -3 is none either,
+    and its file name ("-00003") would sort out of frame order."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if value >= 0 else None
     if isinstance(value, float):
-        return int(value) if value.is_integer() else None
+        return int(value) if value.is_integer() and value >= 0 else None
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
@@ -130,7 +131,7 @@ def task_ref(task: dict[str, Any], problems: Problems) -> tuple[str, str, TaskRe
     frame = frame_index(data.get("frame"))
     if clip is None or frame is None:
         problems.add(
-            "bad_task", "task data lacks 'clip' (or 'video') or an integer 'frame' "
+            "bad_task", "task data lacks 'clip' (or 'video') or an integer 'frame' from 0 "
             f"(frame {data.get('frame')!r})", task_id=task_id,
         )
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -33,7 +34,52 @@ def test_a_finished_export_replaces_the_old_contents_whole(tmp_path):
 
 def test_the_partial_folder_is_inside_out_so_out_itself_is_never_renamed(tmp_path):
     # OUT may be a mount point (a Docker volume), "." or under a read-only parent.
-    assert partial_folder(tmp_path / "out") == tmp_path / "out" / f".samvid-partial-{os.getpid()}"
+    partial = partial_folder(tmp_path / "out")
+    assert partial.parent == tmp_path / "out" and partial.name.startswith(".samvid-partial-")
+    assert partial.is_dir() and not any(partial.iterdir())
+
+
+def test_folders_left_by_a_killed_export_with_this_process_id_do_not_block_the_next(tmp_path):
+    # A container gives its command the same pid on every run; an export killed (OOM,
+    # SIGKILL) while it wrote or swapped leaves its hidden folders in OUT.
+    out = tmp_path / "out"
+    for left in (f".samvid-partial-{os.getpid()}", f".samvid-old-{os.getpid()}"):
+        (out / left / "labels").mkdir(parents=True)
+        (out / left / "labels" / "000000.txt").write_text("0 0.1 0.1 0.2 0.2 0.3 0.1\n")
+    (out / "annotations.json").write_text("{}")
+    new = partial_folder(out)
+    assert not any(new.iterdir())  # nothing of the killed export's files comes in
+    (new / "data.yaml").write_text("nc: 1\n")
+    put_in_place(new, out)
+    assert list(files(out)) == ["data.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == ["data.yaml"]
+
+
+def test_a_failed_swap_leaves_every_older_entry_of_out_in_place(tmp_path, monkeypatch):
+    # rename(2) refuses a mount point inside OUT (EXDEV/EBUSY) and, for a user, a folder
+    # they may not write (EACCES): the swap fails and OUT must stay as it was.
+    out = tmp_path / "out"
+    (out / "mounted").mkdir(parents=True)
+    (out / "mounted" / "precious.txt").write_text("on another file system")
+    (out / "a.txt").write_text("a")
+    (out / "z.txt").write_text("z")
+    before = files(out)
+    new = partial_folder(out)
+    new.mkdir(exist_ok=True)
+    (new / "annotations.json").write_text("{}")
+    rename = Path.rename
+
+    def refuse_the_mount_point(self, target):
+        if self.name == "mounted":
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_the_mount_point)
+    with pytest.raises(OSError):
+        put_in_place(new, out)
+    monkeypatch.undo()
+    assert {k: v for k, v in files(out).items() if not k.startswith(".samvid")} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".samvid-old-")]
 
 
 @pytest.mark.parametrize("code, advice", [
@@ -73,6 +119,20 @@ def test_overwrite_removes_files_of_frames_and_clips_no_longer_exported(studio_p
     assert run_export(studio_project, "yolo", out, "--overwrite") == 0
     assert files(out) == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.studio
+def test_overwrite_succeeds_over_folders_a_killed_export_with_this_process_id_left(
+        studio_project, tmp_path):
+    out = tmp_path / "out"
+    assert run_export(studio_project, "coco", out, "--no-images") == 0
+    first = files(out)
+    for left in (f".samvid-partial-{os.getpid()}", f".samvid-old-{os.getpid()}"):
+        (out / left).mkdir()
+        (out / left / "stale.txt").write_text("")
+    assert run_export(studio_project, "coco", out, "--no-images", "--overwrite") == 0
+    assert files(out) == first
+    assert sorted(p.name for p in out.iterdir()) == ["annotations.json"]
 
 
 @pytest.mark.studio

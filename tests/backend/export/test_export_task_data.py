@@ -35,6 +35,12 @@ def test_a_frame_that_is_no_integer_is_reported_and_skipped(frame):
     assert place({"clip": "a", "frame": frame}) == (None, {"bad_task": 1})
 
 
+@pytest.mark.parametrize("frame", [-3, -3.0, "-3"])
+def test_a_negative_frame_is_reported_and_skipped(frame):
+    # No video has frame -3, and "-00003.jpg" would sort out of frame order.
+    assert place({"clip": "a", "frame": frame}) == (None, {"bad_task": 1})
+
+
 def test_a_clip_id_of_zero_is_a_clip_and_an_empty_one_falls_back_to_the_video():
     assert place({"clip": 0, "frame": 1}) == (("0", 1, None), {})
     assert place({"clip": "", "video": "v.mp4", "frame": 1}) == (("v.mp4", 1, None), {})
