@@ -34,7 +34,7 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
-from samvid.errors import NotFound, SamvidError, StudioError
+from samvid.errors import BadRequest, NotFound, SamvidError, StudioError
 from samvid.settings import studio_access
 
 log = logging.getLogger(__name__)
@@ -154,11 +154,15 @@ class Studio:
     # -- projects -------------------------------------------------------------------------
 
     def find_project(self, title: str) -> Project | None:
+        """The project titled exactly ``title``, None if there is none. Label Studio lets two
+        projects share a title; choosing one of them would export, import into or label
+        the wrong one, so that is refused with their ids."""
         projects: list[Any] = self._read("list projects", lambda: list(self.sdk.projects.list(title=title)))
-        for p in projects:  # the title filter is "contains"; match exactly
-            if p.title == title:
-                return Project(_id(p.id), p.title, p.label_config or "")
-        return None
+        same = [p for p in projects if p.title == title]  # the title filter is "contains"
+        if len(same) > 1:
+            ids = ", ".join(str(i) for i in sorted(_id(p.id) for p in same))
+            raise BadRequest(f"{len(same)} projects are titled {title!r} (ids {ids}): give the project's id")
+        return Project(_id(same[0].id), same[0].title, same[0].label_config or "") if same else None
 
     def project_id(self, value: str) -> int:
         """A project given by id or by exact title (as the commands' --project takes it)."""

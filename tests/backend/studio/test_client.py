@@ -12,7 +12,7 @@ import httpx
 import pytest
 from services import ServedApp, http_server
 
-from samvid.errors import ConfigError, NotFound, StudioError
+from samvid.errors import BadRequest, ConfigError, NotFound, StudioError
 from samvid.studio.client import Project, Studio
 from samvid.studio.importer import ImportOptions
 
@@ -109,6 +109,17 @@ def test_project_titled_with_digits_is_found_by_title_when_no_project_has_that_i
     assert studio.project(titled.id).title == "987654321"  # an id that exists is still an id
     with pytest.raises(NotFound, match="no project with id or title '987654320'"):
         studio.project("987654320")
+
+
+def test_a_title_two_projects_share_is_refused_with_their_ids(studio: Studio, options: ImportOptions) -> None:
+    # Label Studio takes a title twice; picking one would export or import the wrong one.
+    ids = [studio.sdk.projects.create(title="street twins", label_config=options.label_config).id
+           for _ in range(2)]
+    for find in (studio.project, studio.project_id,
+                 lambda title: studio.get_or_create_project(title, options.label_config)):
+        with pytest.raises(BadRequest, match=f"2 projects are titled 'street twins' \\(ids {ids[0]}, {ids[1]}\\)"):
+            find("street twins")
+    assert studio.project(str(ids[0])).id == ids[0]  # the id still finds each
 
 
 def test_reconnecting_backend_with_credentials_sets_basic_auth_and_webhook_header(
