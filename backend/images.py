@@ -11,6 +11,7 @@ import base64
 import io
 import ipaddress
 import logging
+import posixpath
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -103,12 +104,18 @@ class ImageSource:
         return ref
 
     def _local_files_path(self, query: str) -> Path | None:
-        """Label Studio's local-files URL read straight from disk when a root holds it."""
-        rel = parse_qs(query).get("d", [""])[0]
+        """Label Studio's local-files URL read straight from disk when a root holds it.
+
+        ``d`` is read as Label Studio reads it: relative to the document root even with a
+        leading slash (``?d=/frames/a.png`` is ``<root>/frames/a.png``)."""
+        rel = posixpath.normpath(parse_qs(query).get("d", [""])[0]).lstrip("/")
         for root in self.local_roots:
             candidate = root / rel
-            if candidate.is_file():
-                return candidate
+            try:
+                if candidate.is_file():
+                    return candidate
+            except OSError:  # a name too long for the file system: not here (is_file raises)
+                continue
         return None
 
     def _read_local(self, path: Path) -> bytes:

@@ -132,3 +132,60 @@ def test_the_token_goes_to_label_studio_only(url, gets_token):
 
 def test_no_token_no_header():
     assert ImageSource("http://ls:8080").auth_headers("http://ls:8080/data/a.png") == {}
+
+
+def test_a_local_files_name_too_long_for_the_disk_is_asked_of_label_studio(tmp_path):
+    """``/data/local-files/?d=<name>`` whose name the file system refuses outright (over
+    255 bytes) is no file under the local roots: it is fetched from Label Studio, whose
+    404 is the task's image error, not a server error."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            asked.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = ImageSource(f"http://127.0.0.1:{server.server_port}", local_roots=(tmp_path,))
+        ref = "/data/local-files/?d=" + "a" * 300 + ".png"
+        with pytest.raises(ImageError, match="404"):
+            source.fetch(ref)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == [ref]
+
+
+@pytest.mark.studio
+def test_a_local_files_path_with_a_leading_slash_is_read_from_disk_as_label_studio_reads_it(
+    label_studio,
+):
+    """Label Studio serves ``/data/local-files/?d=/<folder>/a.png`` as
+    ``<document root>/<folder>/a.png``; samvid, given that root, reads the same file from
+    disk (here without a token, so Label Studio itself would refuse it)."""
+    import requests
+
+    client = label_studio.client()
+    project = client.projects.create(title="leading slash")
+    folder = label_studio.files_root / f"slash{project.id}"
+    folder.mkdir()
+    Image.new("RGB", (5, 3), (200, 10, 10)).save(folder / "a.png")
+    storage = requests.post(
+        f"{label_studio.url}/api/storages/localfiles", headers=label_studio.headers, timeout=30,
+        json={"project": project.id, "path": str(folder), "title": "frames", "use_blob_urls": False},
+    )
+    assert storage.status_code == 201, storage.text
+    ref = f"/data/local-files/?d=/{folder.name}/a.png"
+    served = requests.get(label_studio.url + ref, headers=label_studio.headers, timeout=30)
+    assert served.status_code == 200 and served.content == (folder / "a.png").read_bytes()
+
+    source = ImageSource(label_studio.url, local_roots=(label_studio.files_root,))
+    assert source.fetch(ref) == served.content
