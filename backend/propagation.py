@@ -105,7 +105,7 @@ class ObjectSeed:
 
 
 def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[ObjectSeed]:
-    """The objects of an annotation's result list (mask regions of the mask control).
+    """The objects of an annotation's result list (mask regions of the image's mask controls).
 
     The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
     ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
@@ -117,9 +117,12 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
         if is_labels_result(item) or not item.get("id"):
             continue
         extras.setdefault(str(item["id"]), []).append(item)
+    # The mask controls on the target's image (a config may give each class its own).
+    types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     seeds: list[ObjectSeed] = []
     for item in result:
-        if item.get("from_name") != target.mask_control or item.get("type") != target.mask_type:
+        mask_type = types.get(str(item.get("from_name")))
+        if mask_type is None or item.get("type") != mask_type:
             continue
         try:
             mask = decode_mask(item)
@@ -136,7 +139,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
                 number = (extra.get("value") or {}).get("number")
                 if isinstance(number, (int, float)):
                     key, numbered = str(int(number)), True
-        labels = (item.get("value") or {}).get(target.mask_type) or list(target.labels[:1])
+        labels = (item.get("value") or {}).get(mask_type) or list(target.labels[:1])
         same = next((s for s in seeds if s.key == key), None)
         if same is not None:
             # Regions that share an object id (or a region id, as polygon parts do) are parts

@@ -37,6 +37,16 @@ def is_labels_result(result: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
+class MaskControl:
+    """A further <BrushLabels>/<PolygonLabels> on a target's image: a config may give each
+    class a control of its own (one brush per class), and a mask goes to its label's."""
+
+    name: str  # results' from_name
+    mask_type: str  # "brushlabels" or "polygonlabels"
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MaskTarget:
     """Where masks go in a project: read once from its label config."""
 
@@ -49,6 +59,23 @@ class MaskTarget:
     object_id_control: str | None = None  # per-region Number carrying the object id
     # The labels of every mask control, first seen first: the classes of an export.
     all_labels: tuple[str, ...] = ()
+    # The other mask controls on the same image, in config order.
+    siblings: tuple[MaskControl, ...] = ()
+
+    def control_for(self, label: str | None) -> tuple[str, str]:
+        """The (from_name, type) a mask labelled ``label`` is written with: this target's
+        mask control, unless only another control on its image has that label.
+
+        >>> t = MaskTarget("img", "image", False, "cars", "brushlabels", ("Car",),
+        ...                siblings=(MaskControl("people", "polygonlabels", ("Person",)),))
+        >>> t.control_for("Car"), t.control_for("Person"), t.control_for(None)
+        (('cars', 'brushlabels'), ('people', 'polygonlabels'), ('cars', 'brushlabels'))
+        """
+        if label is not None and label not in self.labels:
+            for control in self.siblings:
+                if label in control.labels:
+                    return control.name, control.mask_type
+        return self.mask_control, self.mask_type
 
 
 def parse_config(label_config: Any, image_name: str | None = None) -> MaskTarget:
@@ -107,6 +134,10 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
              if c.tag == "Number" and str(c.attr.get("perRegion", "")).lower() == "true"]
         ),
         all_labels=tuple(all_labels),
+        siblings=tuple(
+            MaskControl(c.name, MASK_TAGS[c.tag], tuple(c.labels or ()))
+            for c in masks if c is not mask and image.name in (c.to_name or ())
+        ),
     )
 
 
@@ -296,14 +327,18 @@ def image_ref(task: dict[str, Any], target: MaskTarget, item_index: int | None) 
 
 
 def choose_label(target: MaskTarget, label: str | None) -> str:
-    """The mask label for a prompt's label; ConfigError when the mask control lacks it."""
-    if label is not None and label in target.labels:
+    """The mask label for a prompt's label; ConfigError when no mask control of the image
+    has it. A label of another mask control on the image is kept: the mask goes to that
+    control (``MaskTarget.control_for``)."""
+    if label is not None and (label in target.labels
+                              or any(label in c.labels for c in target.siblings)):
         return label
     if label is None and target.labels:
         return target.labels[0]
-    if len(target.labels) == 1:
-        return target.labels[0]
+    if len(target.labels) == 1 and not target.siblings:
+        return target.labels[0]  # one mask label: whatever the smart row calls it
+    others = "".join(f" nor {c.name!r}'s {list(c.labels)}" for c in target.siblings)
     raise ConfigError(
-        f"label {label!r} is not one of {target.mask_control!r}'s labels {list(target.labels)}: "
+        f"label {label!r} is not one of {target.mask_control!r}'s labels {list(target.labels)}{others}: "
         "give the smart tool and the mask control the same labels"
     )

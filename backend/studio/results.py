@@ -229,12 +229,14 @@ def mask_regions(
     """The regions a project's mask control takes for ``mask``: one brush region, or one
     polygon per part of the mask (``polygon_results``), as its label config says; empty
     when there is nothing to draw (an empty mask would be an invisible region the
-    annotator could accept)."""
+    annotator could accept). A label that only another mask control on the image has (a
+    control per class) puts the mask in that control (``MaskTarget.control_for``)."""
     if not mask.any():
         return []
-    kwargs = dict(from_name=target.mask_control, to_name=target.image_name, labels=labels,
+    control, mask_type = target.control_for(labels[0] if labels else None)
+    kwargs = dict(from_name=control, to_name=target.image_name, labels=labels,
                   region_id=region_id, item_index=item_index, score=score)
-    if target.mask_type == "brushlabels":
+    if mask_type == "brushlabels":
         return [brush_result(mask, **kwargs)]  # type: ignore[arg-type]
     return polygon_results(mask, **kwargs)  # type: ignore[arg-type]
 

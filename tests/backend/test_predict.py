@@ -136,6 +136,48 @@ def test_polygon_project_gets_a_polygon_for_each_part_of_the_mask(client, images
     assert abs(int(union.sum()) - int(decode_brush(brush[0]).sum())) <= 0.05 * union.sum()
 
 
+# One mask control per class on one image (Label Studio accepts it): a mask goes to the
+# control that has its label, whichever of them comes first in the config.
+PER_CLASS_CONFIG = """<View>
+  <Image name="image" value="$image"/>
+  <KeyPointLabels name="kp" toName="image" smart="true"><Label value="Car"/><Label value="Person"/></KeyPointLabels>
+  <BrushLabels name="cars" toName="image"><Label value="Car"/></BrushLabels>
+  <PEOPLE name="people" toName="image"><Label value="Person"/></PEOPLE>
+</View>"""
+
+
+@pytest.mark.parametrize("people", ["BrushLabels", "PolygonLabels"])
+def test_a_click_labelled_with_another_mask_controls_label_gets_a_region_of_that_control(
+    client, images, people
+):
+    w, h = 64, 48
+    path = write_png(images / "classes.png", w, h)
+    config = PER_CLASS_CONFIG.replace("PEOPLE", people)
+    for label, control in (("Person", "people"), ("Car", "cars")):
+        body = predict_body(str(path), [keypoint(30.5, 20.5, w, h, label=label)], config=config)
+        (region,) = _only_result(client.post("/predict", json=body))["result"]
+        kind = people.lower() if control == "people" else "brushlabels"
+        assert (region["from_name"], region["type"]) == (control, kind)
+        assert region["value"][kind] == [label]
+        decode = decode_brush if kind == "brushlabels" else decode_polygon
+        assert decode(region)[20, 30] and decode(region).sum() > 200
+
+
+def test_a_click_whose_label_no_per_class_mask_control_has_is_refused_naming_the_controls(
+    client, images
+):
+    """With a control per class, a label none of them has cannot be put anywhere: it is
+    not silently painted as the first class."""
+    w, h = 64, 48
+    path = write_png(images / "unknown.png", w, h)
+    config = PER_CLASS_CONFIG.replace("PEOPLE", "BrushLabels").replace(
+        '<Label value="Person"/></KeyPointLabels>', '<Label value="Person"/><Label value="Dog"/></KeyPointLabels>')
+    body = predict_body(str(path), [keypoint(30.5, 20.5, w, h, label="Dog")], config=config)
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 400
+    assert "'Dog'" in resp.get_json()["error"] and "'people'" in resp.get_json()["error"]
+
+
 def test_item_index_is_echoed_for_multi_image_tasks(client, images):
     w, h = 40, 30
     paths = [str(write_png(images / f"m{i}.png", w, h, seed=i)) for i in range(3)]

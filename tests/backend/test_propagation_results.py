@@ -7,7 +7,7 @@ import numpy as np
 
 from samvid.propagation import ObjectSeed, frame_results, match_redrawn, seeds_from_result
 from samvid.studio.protocol import MaskTarget
-from samvid.studio.results import decode_brush, decode_mask, mask_region
+from samvid.studio.results import decode_brush, decode_mask, mask_region, mask_regions
 from samvid.tracker.masks import FrameMasks
 
 TARGET = MaskTarget("image", "image", False, "tag", "brushlabels", ("Car", "Person", "Dog"))
@@ -54,6 +54,26 @@ def test_a_regions_labels_twin_is_not_carried_onto_the_propagated_frames():
     result, _ = frame_results(fm, {1: seed}, TARGET)
     assert [(r["type"], r["from_name"]) for r in result] == [("brushlabels", "tag"), ("textarea", "note")]
     assert np.array_equal(decode_brush(result[0]), square(3))
+
+
+def test_objects_of_a_mask_control_per_class_are_tracked_and_written_back_to_their_controls():
+    from samvid.studio.protocol import parse_config
+
+    target = parse_config(
+        '<View><Image name="image" value="$image"/>'
+        '<BrushLabels name="cars" toName="image"><Label value="Car"/></BrushLabels>'
+        '<PolygonLabels name="people" toName="image"><Label value="Person"/></PolygonLabels></View>')
+    car = mask_region(square(0), target, ["Car"], region_id="c1")
+    (person,) = mask_regions(square(25), target, ["Person"], region_id="p1")
+    assert (car["from_name"], person["from_name"], person["type"]) == ("cars", "people", "polygonlabels")
+    seeds = seeds_from_result([car, person], target)
+    assert [(s.key, s.label) for s in seeds] == [("c1", "Car"), ("p1", "Person")]
+    fm = FrameMasks(1, (1, 2), np.stack([square(2), square(27)]), np.array([0.9, 0.8], np.float32),
+                    np.array([True, True]))
+    result, _ = frame_results(fm, dict(enumerate(seeds, start=1)), target)
+    assert [(r["id"], r["from_name"], r["type"]) for r in result] == [
+        ("c1", "cars", "brushlabels"), ("p1", "people", "polygonlabels")]
+    assert result[1]["value"]["polygonlabels"] == ["Person"]
 
 
 # -- which object at one end of a bridged stretch is which at the other ----------------------

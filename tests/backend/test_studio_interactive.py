@@ -94,3 +94,29 @@ def test_smart_rectangle_through_label_studio_fills_the_box(label_studio, frame_
     expected = np.zeros((61, 97), bool)
     expected[5:45, 10:50] = True
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_one_brush_control_per_class_through_label_studio_puts_each_mask_in_its_labels(
+    label_studio, frame_task, backend
+):
+    """A config with a <BrushLabels> per class, which Label Studio accepts: a click with
+    the second class's label is answered in that class's control, and Label Studio keeps
+    it there once saved."""
+    project, task = frame_task
+    client = label_studio.client()
+    config = BRUSH_CONFIG.replace(
+        '<BrushLabels name="tag" toName="image"><Label value="Car"/><Label value="Person"/></BrushLabels>',
+        '<BrushLabels name="cars" toName="image"><Label value="Car"/></BrushLabels>'
+        '<BrushLabels name="people" toName="image"><Label value="Person"/></BrushLabels>',
+    )
+    assert "people" in config
+    client.projects.update(id=project.id, label_config=config)
+    ml_id = _connect(label_studio, project, backend)
+    data = _interactive(label_studio, ml_id, task.id, [keypoint(40.5, 30.5, 97, 61, label="Person")])
+    (region,) = data["result"]
+    assert region["from_name"] == "people" and region["value"]["brushlabels"] == ["Person"]
+    client.annotations.create(id=task.id, result=[region])
+    (saved,) = client.annotations.list(id=task.id)
+    (kept,) = saved.result
+    assert kept["from_name"] == "people"
+    np.testing.assert_array_equal(decode_brush(kept), decode_brush(region))
