@@ -111,6 +111,10 @@ class RedisJobs:
     @_reachable()
     def submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str = 0) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
+        # Its record is written before its id is published as the newest: the same request
+        # submitted at the same moment (two webhooks) must find it to cancel it, and no
+        # later write of ours may overwrite the "cancelled" it then saves.
+        self._save(status)
         # One such key per clip ever propagated: it expires with the job records, or a
         # long-lived Redis grows with every clip. GETSET and EXPIRE in one transaction
         # (SET ... GET EX would need Redis 6.2).
@@ -123,7 +127,6 @@ class RedisJobs:
         previous, _ = latest.execute()
         if previous is not None:
             self._supersede(previous.decode())
-        self._save(status)
         self.queue.enqueue(
             execute, status.id, kind, key, payload, job_id=status.id, job_timeout=-1,
             result_ttl=3600, failure_ttl=STATUS_TTL,
@@ -238,11 +241,22 @@ class RedisJobs:
         return job.started_at.timestamp()
 
     def _requeue_or_fail(self, status: JobStatus) -> None:
+        from rq.exceptions import NoSuchJobError
         from rq.job import Job
         from rq.job import JobStatus as RQState
         from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-        job = Job.fetch(status.id, connection=self.redis)
+        try:
+            job = Job.fetch(status.id, connection=self.redis)
+        except NoSuchJobError:
+            # RQ's entry, which holds the payload, was deleted (an RQ dashboard, ``rq empty``,
+            # eviction): nothing can run it again. Raising here failed every reap, and so
+            # every GET /jobs/<id>, for as long as the record lived.
+            log.error("job %s lost its worker and its RQ entry is gone; failed", status.id)
+            status.state = FAILED
+            status.error = "its worker died and its queue entry is gone from Redis; submit it again"
+            self._save(status)
+            return
         if status.state == QUEUED and job.get_status(refresh=False) in (RQState.FAILED, RQState.STOPPED):
             # RQ failed it before samvid ran it: a worker that died as it took it, or one that
             # cannot run it at all (another samvid version). Counted apart from ``attempts``

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import threading
 
 from samvid.errors import ConfigError
@@ -31,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(redis_url=args.redis_url)
     if not settings.redis_url:
         raise ConfigError("samvid worker needs a Redis: set REDIS_URL or --redis-url")
+    # Each job reads its settings from the environment (samvid.redis_jobs.execute): with
+    # only --redis-url they had no Redis, so no /setup token shared through it and no
+    # frame locks shared with the backend.
+    os.environ["REDIS_URL"] = settings.redis_url
     jobs = RedisJobs(settings.redis_url)
     try:
         jobs.redis.ping()

@@ -344,6 +344,34 @@ def test_a_superseded_queued_redis_job_reads_cancelled_at_once(redis_server) -> 
     assert (queue.get(first.id).state, queue.get(again.id).state) == (CANCELLED, QUEUED)
 
 
+@pytest.mark.redis
+def test_the_same_redis_request_submitted_twice_at_once_runs_once(redis_server) -> None:
+    """Two identical webhooks on two server threads: the first submit is still writing its
+    record when the second one arrives. One of the two is superseded, whichever."""
+    from samvid.redis_jobs import RedisJobs
+
+    first_queue, second_queue = RedisJobs(redis_server.url), RedisJobs(redis_server.url)
+    writing, second_done = threading.Event(), threading.Event()
+    save = first_queue._save
+
+    def paused_save(status) -> None:
+        writing.set()
+        second_done.wait(10)
+        save(status)
+
+    first_queue._save = paused_save  # type: ignore[method-assign]
+    submitted: list = []
+    thread = threading.Thread(target=lambda: submitted.append(
+        first_queue.submit("gated", "1:clip", {}, order="same request")))
+    thread.start()
+    assert writing.wait(10)
+    second = second_queue.submit("gated", "1:clip", {}, order="same request")
+    second_done.set()
+    thread.join(10)
+    states = sorted(second_queue.get(job.id).state for job in (*submitted, second))
+    assert states == [CANCELLED, QUEUED]
+
+
 def test_propagate_on_a_backend_that_forgot_its_job_says_so_and_exits_2(monkeypatch, images, capsys) -> None:
     from services import ServedApp
 

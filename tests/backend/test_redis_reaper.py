@@ -141,6 +141,28 @@ def test_concurrent_reapers_requeue_an_orphan_once(redis_server):
         jobs.redis.delete(QUEUE_KEY)
 
 
+def test_an_orphan_whose_rq_entry_was_deleted_ends_failed_and_polling_goes_on(redis_server):
+    """A worker killed mid-job, and RQ's entry of the job (its payload) deleted since (an RQ
+    dashboard, ``rq empty``): it cannot run again, so it ends failed saying why; a poll of
+    any job still answers and the other orphans are still requeued."""
+    from rq.job import Job
+
+    jobs = RedisJobs(redis_server.url)
+    orphans = [jobs.submit("sleep", f"1:clip{i}:forward", {"seconds": 1, "name": "x", "log": os.devnull})
+               for i in range(2)]
+    for status in orphans:  # taken by a worker that died a minute ago
+        jobs.redis.lrem(QUEUE_KEY, 0, status.id)
+        orphan = JobStatus(**{**status.to_dict(), "state": RUNNING, "attempts": 1})
+        jobs.redis.set(_k("job", status.id), json.dumps({**orphan.to_dict(), "updated": time.time() - 60}))
+    gone, kept = orphans
+    Job.fetch(gone.id, connection=jobs.redis).delete()
+    assert sorted(jobs.reap()) == sorted(s.id for s in orphans)
+    record = jobs.get(gone.id)
+    assert record.state == "failed" and "submit it again" in (record.error or ""), record
+    assert jobs.get(kept.id).state == "queued"
+    assert jobs.redis.lrange(QUEUE_KEY, 0, -1) == [kept.id.encode()]
+
+
 def test_a_job_whose_worker_was_killed_runs_once_more_however_many_reap_it(redis_server, spawn, tmp_path):
     jobs, spans = RedisJobs(redis_server.url), tmp_path / "spans.jsonl"
     job = jobs.submit("sleep", "1:clip:forward", {"seconds": 3, "name": "job", "log": str(spans)})

@@ -1,0 +1,37 @@
+"""``samvid worker`` (samvid.commands.worker) as a user starts it, in this process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from samvid.cli import main
+from samvid.jobs import DONE, RUNNERS
+from samvid.settings import Settings
+
+pytestmark = pytest.mark.redis
+
+
+def settings_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
+    """What a job is given: its Redis and the Label Studio token."""
+    return {"redis_url": settings.redis_url, "token": settings.label_studio_api_key}
+
+
+def test_a_worker_given_only_redis_url_runs_its_jobs_with_that_redis_and_the_setup_token(
+        redis_server, monkeypatch) -> None:
+    from samvid.redis_jobs import RedisJobs
+    from samvid.studio.credentials import SharedCredentials, StudioCredentials
+
+    monkeypatch.setitem(RUNNERS, "settings", f"{__name__}:settings_job")
+    # Empty, not deleted: monkeypatch then also undoes the URL the worker puts there.
+    monkeypatch.setenv("REDIS_URL", "")
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    # The token a backend learned from Label Studio's /setup, shared through Redis.
+    SharedCredentials(redis_server.url).publish(StudioCredentials("http://127.0.0.1:8080", "from-setup"))
+    jobs = RedisJobs(redis_server.url)
+    job = jobs.submit("settings", "1:clip", {})
+    assert main(["worker", "--redis-url", redis_server.url, "--burst", "--name", "flag-only"]) == 0
+    status = jobs.get(job.id)
+    assert status.state == DONE, status
+    assert status.result == {"redis_url": redis_server.url, "token": "from-setup"}
