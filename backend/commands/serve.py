@@ -92,6 +92,13 @@ def _serve(args: argparse.Namespace) -> int:
             "listening on %s with no authentication: anyone who can reach this port can use "
             "the backend; set SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD", args.host
         )
+    if args.workers > 1 and not settings.redis_url:
+        # Each process would keep its own propagation jobs and frame locks: a job's status
+        # answered by one worker and not another, two jobs of one clip writing at once.
+        log.warning(
+            "--workers %d without REDIS_URL: each worker process keeps its own propagation jobs "
+            "and frame locks; set REDIS_URL so they share them, or use --threads", args.workers
+        )
     if args.dev:
         log.warning("--dev: Flask's development server, for debugging only")
         create_app(settings, predictor).run(host=args.host, port=args.port, threaded=True)

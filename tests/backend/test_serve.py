@@ -93,11 +93,13 @@ def test_metrics_of_several_workers_add_up_whichever_worker_answers(tmp_path):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_default_start_is_a_production_server_with_no_development_warning(tmp_path, workers):
-    with _served(_env(tmp_path), "--model", "standin", "--workers", str(workers)) as (url, proc):
+    with _served({**_env(tmp_path), "REDIS_URL": ""}, "--model", "standin", "--workers", str(workers)) as (url, proc):
         assert requests.get(f"{url}/health", timeout=5).json()["status"] == "UP"
     output = proc.stdout.read()
     assert "development server" not in output
     assert "gunicorn" in output.lower() and output.count("Booting worker") == workers
+    # Several processes share jobs and frame locks only through Redis: said at start.
+    assert ("without REDIS_URL: each worker process keeps its own propagation jobs" in output) == (workers > 1)
 
 
 def test_the_development_server_runs_only_behind_dev(tmp_path):
