@@ -289,7 +289,7 @@ class Prelabeler:
                 if int(result.get("frames_written", 0)) + int(result.get("frames_empty", 0)) == share:
                     self._mark_done(last, req.engine)
             progress.offset += share
-        ctx.progress(total, total, 0.0)
+        ctx.progress(total, total, progress.fps)
         return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}
 
 
@@ -330,8 +330,10 @@ class _Offset:
 
     def __init__(self, ctx: JobContext, total: int) -> None:
         self.ctx, self.total, self.offset, self.share = ctx, total, 0, 0
+        self.fps = 0.0  # the latest propagation's rate: the finished job's
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        self.fps = fps
         # A propagation counts engine steps (a bridged stretch is walked twice): scaled to
         # its share, so that the job's count is frames filled.
         part = self.share * frames_done // frames_total if frames_total > 0 else 0

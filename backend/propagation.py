@@ -319,7 +319,7 @@ class Propagator:
                     empty += 1
             if ctx.cancelled():
                 return {"frames_written": written, "frames_empty": empty, "cancelled": True}
-        ctx.progress(total, total, 0.0)
+        progress.finish()
         return {"frames_written": written, "frames_empty": empty}
 
     def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
@@ -463,8 +463,15 @@ class _Progress:
 
     def step(self) -> None:
         self.done = min(self.done + 1, self.total)
+        self.ctx.progress(self.done, self.total, self.rate())
+
+    def finish(self) -> None:
+        """The last report: every step done, at the run's rate (a finished job's frames/s)."""
+        self.ctx.progress(self.total, self.total, self.rate())
+
+    def rate(self) -> float:
         elapsed = time.perf_counter() - self.start
-        self.ctx.progress(self.done, self.total, self.done / elapsed if elapsed > 0 else 0.0)
+        return self.done / elapsed if elapsed > 0 else 0.0
 
 
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:

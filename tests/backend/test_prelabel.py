@@ -275,10 +275,12 @@ def test_propagate_prelabel_progress_total_is_the_number_of_frames_it_fills(labe
     for i in (0, 3, 6):
         annotate(label_studio, clip.task_ids[i], clip.masks[i], region_id="walker")
     reports: list[tuple[int, int]] = []
+    rates: list[float] = []
 
     class Recorder(Stopper):
         def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
             reports.append((frames_done, frames_total))
+            rates.append(fps)
 
     req = PrelabelRequest(clip.project, mode="propagate", engine="copy")
     result = prelabeler(label_studio).run(req, Recorder())
@@ -286,6 +288,7 @@ def test_propagate_prelabel_progress_total_is_the_number_of_frames_it_fills(labe
     assert {total for _, total in reports} == {7}
     done = [d for d, _ in reports]
     assert done == sorted(done) and done[-1] == 7
+    assert rates[-1] > 0, "the finished job keeps its frames/s"
 
 
 def test_auto_prelabel_progress_reaches_its_total_when_the_last_task_is_annotated_meanwhile(label_studio):

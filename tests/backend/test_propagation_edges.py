@@ -39,9 +39,11 @@ class Recorder:
 
     def __init__(self) -> None:
         self.reports: list[tuple[int, int]] = []
+        self.fps: list[float] = []
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
         self.reports.append((frames_done, frames_total))
+        self.fps.append(fps)
 
     def note(self, text: str) -> None:
         pass
@@ -167,3 +169,4 @@ def test_progress_over_all_frames_counts_the_source_videos_frames(label_studio):
     assert {total for _, total in ctx.reports} == {10}, "the video's 10 frames, not its 2 tasks"
     done = [d for d, _ in ctx.reports]
     assert done == sorted(done) and done[-1] == 10 and done.count(10) <= 2, "it reaches the end at the end"
+    assert ctx.fps[-1] > 0, "a finished job keeps its frames/s"
