@@ -105,8 +105,10 @@ def is_image_file(path: Path) -> bool:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """The image files directly inside ``folder``, naturally sorted."""
-    files = [p for p in folder.iterdir() if p.is_file() and is_image_file(p)]
+    """The image files directly inside ``folder``, naturally sorted. Hidden files are no
+    frames: macOS leaves a ``._0001.jpg`` of metadata beside each file it copies to a
+    foreign disk, which would double the frames with undecodable ones."""
+    files = [p for p in folder.iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith(".")]
     return sorted(files, key=lambda p: natural_key(p.name))
 
 

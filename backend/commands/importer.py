@@ -103,6 +103,10 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         raise ConfigError(f"--project {title!r}: a title of digits only would be read as "
                           "a project id by the other commands (their --project takes an id or a title); "
                           "add a letter, e.g. 'project " + title + "'")
+    if args.upload and args.frames_root is not None:  # it would be ignored without a word
+        raise ConfigError(f"--frames-root {args.frames_root} and --upload contradict each other: "
+                          "--upload sends the frames through Label Studio's API and writes "
+                          "none to disk; drop one of them")
     if args.stride < 1:
         raise VideoError(f"--stride {args.stride}: must be 1 or more")
     if args.fps is not None and not (math.isfinite(args.fps) and args.fps > 0):

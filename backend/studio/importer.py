@@ -23,16 +23,18 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import cv2
 import numpy as np
+import PIL.Image
 
-from samvid.errors import SamvidError, StudioError, VideoError
+from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
 from samvid.studio.client import Project, Studio
+from samvid.studio.protocol import label_interface
 from samvid.studio.selection import (
     grey_histogram,
     histogram_difference,
@@ -56,27 +58,70 @@ log = logging.getLogger(__name__)
 # -- sources ----------------------------------------------------------------------------------
 
 
+# EXIF orientations that turn an image a quarter (its width and height swap on decoding).
+EXIF_ORIENTATION = 0x0112
+TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+# Images of a frame folder whose bytes go into its clip hash (evenly spaced, first and
+# last included): enough to tell two folders apart, few enough to plan a huge folder fast.
+FOLDER_HASH_SAMPLES = 8
+
+
 def clip_name(path: Path) -> str:
     """A stable, URL- and file-safe clip id: an ASCII slug of the name + content hash.
 
-    The hash (size, first and last MiB, or a folder's file names and sizes) makes two
-    different videos called ``clip.mp4`` two clips, and the same video imported again
-    the same clip.
+    The hash (size, first and last MiB; for a folder its file names and sizes and those
+    bytes of a few of its images) makes two different videos called ``clip.mp4`` two
+    clips, and the same video imported again the same clip.
     """
     digest = hashlib.sha1()
     if path.is_dir():
-        for image in list_images(path):
-            digest.update(f"{image.name}\0{image.stat().st_size}\0".encode())
+        images = _hash_names_and_sizes(digest, path)
+        # Names and sizes alone are equal for two folders of different frames of one
+        # resolution in an uncompressed format (BMP): they would be one clip, the second
+        # skipped or its tasks pointed at the first one's frame files.
+        for image in _spread(images, FOLDER_HASH_SAMPLES):
+            _hash_ends(digest, image)
     else:
-        size = path.stat().st_size
-        digest.update(str(size).encode())
-        with path.open("rb") as fh:
-            digest.update(fh.read(1 << 20))
-            fh.seek(max(0, size - (1 << 20)))
-            digest.update(fh.read(1 << 20))
+        _hash_ends(digest, path)
+    return f"{_slug(path)}-{digest.hexdigest()[:8]}"
+
+
+def names_only_clip_name(folder: Path) -> str:
+    """The clip name samvid gave a frame folder before its images' bytes counted (file
+    names and sizes only): how to find such a folder's earlier import."""
+    digest = hashlib.sha1()
+    _hash_names_and_sizes(digest, folder)
+    return f"{_slug(folder)}-{digest.hexdigest()[:8]}"
+
+
+def _slug(path: Path) -> str:
     ascii_name = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:48] or "clip"
-    return f"{slug}-{digest.hexdigest()[:8]}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:48] or "clip"
+
+
+def _hash_names_and_sizes(digest: Any, folder: Path) -> list[Path]:
+    """Feed ``digest`` the names and sizes of a folder's images; returns the images."""
+    images = list_images(folder)
+    for image in images:
+        digest.update(f"{image.name}\0{image.stat().st_size}\0".encode())
+    return images
+
+
+def _hash_ends(digest: Any, path: Path) -> None:
+    """Feed ``digest`` a file's size and its first and last MiB."""
+    size = path.stat().st_size
+    digest.update(str(size).encode())
+    with path.open("rb") as fh:
+        digest.update(fh.read(1 << 20))
+        fh.seek(max(0, size - (1 << 20)))
+        digest.update(fh.read(1 << 20))
+
+
+def _spread(items: Sequence[Path], count: int) -> list[Path]:
+    """Up to ``count`` of ``items``, evenly spaced, the first and the last included."""
+    if len(items) <= count:
+        return list(items)
+    return [items[round(k * (len(items) - 1) / (count - 1))] for k in range(count)]
 
 
 def find_sources(paths: Sequence[Path]) -> list[Path]:
@@ -95,7 +140,9 @@ def find_sources(paths: Sequence[Path]) -> list[Path]:
         if not path.is_dir():  # a FIFO, process substitution <(...), socket or device
             raise VideoError(f"{path}: not a regular file or folder (a pipe cannot be seeked: "
                              "save the video to a file first)")
-        entries = sorted((p for p in path.iterdir() if p.is_file()),
+        # Hidden files are no clips: macOS leaves "._clip.mp4" metadata beside each file it
+        # copies to a foreign disk, and opening one as a video would refuse the whole import.
+        entries = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
                          key=lambda p: natural_key(p.name))
         videos = [p for p in entries if is_video_file(p)]
         if videos:
@@ -219,6 +266,8 @@ def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
 
 def _plan_clip(source: Path, clip: str, reader: FrameReader, options: ImportOptions) -> ClipPlan:
     check_pixels(source, reader, options)
+    if isinstance(reader, FolderReader):
+        check_folder_sizes(reader)
     selected = select_frames(reader.times, stride=options.stride, fps=options.fps,
                              start=options.start, end=options.end)
     if not selected:
@@ -240,6 +289,42 @@ def check_pixels(source: Path, reader: FrameReader, options: ImportOptions) -> N
     if reader.width * reader.height > options.max_pixels:
         raise VideoError(f"{source}: {reader.width}x{reader.height} frames are over the "
                          f"{options.max_pixels} pixel limit (SAMVID_MAX_VIDEO_PIXELS)")
+
+
+def check_folder_sizes(reader: FolderReader) -> None:
+    """Refuse a frame folder whose images are not all of one size: tracking skips every
+    frame of another size than the first (those tasks would never get masks), and a larger
+    one would dodge the resolution limit, checked on the first image only.
+
+    Sizes come from the file headers (no decoding), as stored: whether OpenCV turns an
+    image by its EXIF orientation depends on the format, so a folder of alike images
+    always passes, and an image turned otherwise than the first may be the other way up."""
+    first: tuple[Path, tuple[int, int], bool] | None = None
+    for path in (info.path for info in reader.infos if info.path is not None):
+        header = _image_header(path)
+        if header is None:  # damaged: the import records it as undecodable
+            continue
+        size, turned = header
+        if first is None:
+            first = (path, size, turned)
+            continue
+        if size != first[1] and not (turned != first[2] and size == first[1][::-1]):
+            raise VideoError(f"{path}: {size[0]}x{size[1]}, but {first[0].name} is "
+                             f"{first[1][0]}x{first[1][1]}; the frames of one clip must share "
+                             "one size: resize or remove it")
+
+
+def _image_header(path: Path) -> tuple[tuple[int, int], bool] | None:
+    """Stored width and height of an image, and whether its EXIF orientation turns it a
+    quarter; None when the header does not parse. VideoError for a decompression bomb."""
+    try:
+        with PIL.Image.open(path) as image:
+            orientation = image.getexif().get(EXIF_ORIENTATION)
+            return image.size, orientation in TRANSPOSING_ORIENTATIONS
+    except PIL.Image.DecompressionBombError as exc:
+        raise VideoError(f"{path}: far too many pixels for a frame ({exc}); remove it") from exc
+    except (OSError, ValueError, SyntaxError):  # what PIL raises for damaged headers
+        return None
 
 
 def check_seconds(source: Path, seconds: float, options: ImportOptions) -> None:
@@ -280,6 +365,19 @@ def _differences(reader: FrameReader, window: list[int]) -> list[float]:
                      histogram_difference(previous, hist))
         previous = hist
     return diffs
+
+
+def check_project_config(project: Project) -> None:
+    """Refuse a project whose labeling config shows no frame: frame tasks carry the frame
+    in ``image``, and a config without ``<Image value="$image">`` (a video project, say)
+    would get tasks it cannot display (or would play the source path as its video)."""
+    images = [o for o in label_interface(project.label_config).objects
+              if o.tag == "Image" and o.attr.get("value") == "$image"]
+    if not images:
+        raise ConfigError(f"project {project.title!r} (id {project.id}) has no <Image "
+                          "value=\"$image\"> in its labeling config: samvid import makes one "
+                          "image task per frame; import into another --project (a new one "
+                          "is created with --config)")
 
 
 def check_frames_root(options: ImportOptions) -> Path | None:
@@ -328,6 +426,7 @@ def import_videos(
     studio.check()
     project, created = studio.get_or_create_project(options.project, options.label_config)
     if not created:
+        check_project_config(project)
         log.info("project %r exists (id %d): adding to it, its labeling config is kept",
                  project.title, project.id)
     try:
@@ -344,21 +443,39 @@ def import_videos(
             studio.delete_project(project.id)
         raise
     summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
-    existing = _existing_frames(studio, project)
+    existing, sources = _existing_frames(studio, project)
     for plan in plans:
+        plan = _earlier_folder_clip(plan, sources)
         summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
                                           existing.get(plan.clip, set()), progress))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
 
-def _existing_frames(studio: Studio, project: Project) -> dict[str, set[int]]:
+def _existing_frames(studio: Studio, project: Project) -> tuple[dict[str, set[int]],
+                                                                 dict[str, set[str]]]:
+    """The frames each clip of the project has a task for, and each clip's sources."""
     frames: dict[str, set[int]] = {}
+    sources: dict[str, set[str]] = {}
     for task in studio.list_tasks(project.id):
         clip, frame = task.data.get("clip"), task.data.get("frame")
         if isinstance(clip, str) and isinstance(frame, int):
             frames.setdefault(clip, set()).add(frame)
-    return frames
+            sources.setdefault(clip, set()).add(str(task.data.get("video")))
+    return frames, sources
+
+
+def _earlier_folder_clip(plan: ClipPlan, sources: dict[str, set[str]]) -> ClipPlan:
+    """A frame folder that this project got under its older, names-and-sizes clip name
+    (from the same folder) keeps that name: its rerun resumes the import instead of
+    importing every frame again under the new name."""
+    if plan.clip in sources or not plan.source.is_dir():
+        return plan
+    earlier = names_only_clip_name(plan.source)
+    if str(plan.source.resolve()) in sources.get(earlier, set()):
+        log.info("%s: imported earlier as clip %s, kept", plan.source, earlier)
+        return replace(plan, clip=earlier)
+    return plan
 
 
 def _import_clip(

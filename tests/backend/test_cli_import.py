@@ -250,6 +250,19 @@ def test_import_with_a_project_title_label_studio_refuses_says_so_up_front(
     assert len(err) == 1 and "Label Studio titles are 3-50 characters" in err[0], err
 
 
+def test_frames_root_with_upload_is_refused_as_contradictory(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # --upload writes no frame files: a --frames-root beside it was silently ignored.
+    video = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    rc = samvid_import(video, "--project", "contradiction", "--no-backend", "--upload",
+                       "--frames-root", tmp_path / "frames", "--url", "http://127.0.0.1:9",
+                       "--api-key", "k")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "--frames-root" in err[0] and "contradict" in err[0], err
+    assert not (tmp_path / "frames").exists()
+
+
 def test_all_digit_project_title_is_refused(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # Refused: `samvid export --project 003` would read it as project id 3.

@@ -320,6 +320,15 @@ def test_folder_reader_natural_order(tmp_path: Path) -> None:
     assert sorted(["b10", "b9", "a"], key=natural_key) == ["a", "b9", "b10"]
 
 
+def test_hidden_files_of_a_frame_folder_are_no_frames(tmp_path: Path) -> None:
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i:04d}.jpg"), np.full((8, 12, 3), 10 * i, np.uint8))
+        (tmp_path / f"._{i:04d}.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS metadata
+    with FolderReader(tmp_path, fps=10) as reader:
+        assert len(reader.times) == 3
+        assert [round(f.image.mean()) for f in reader.iter_frames()] == [0, 10, 20]
+
+
 def write_folder(folder: Path, count: int, damaged: Iterable[int]) -> Path:
     """Frames ``f0.png`` ... with grey level ``10 * i``; the ``damaged`` ones are empty
     files, as an interrupted extraction leaves them."""

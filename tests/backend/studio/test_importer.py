@@ -8,13 +8,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import PIL.Image
 import pytest
 import requests
 from clipgen import level, write_clip
 from services import ServedApp
 
-from samvid.errors import StudioError, VideoError
+from samvid.errors import ConfigError, StudioError, VideoError
 from samvid.studio.client import Studio
+from samvid.studio.configs import load_config
 from samvid.studio.importer import (
     ImportOptions,
     clip_name,
@@ -65,6 +67,16 @@ def test_find_sources(tmp_path: Path) -> None:
 
 
 # -- against Label Studio ---------------------------------------------------------------------
+
+
+def test_hidden_files_in_a_folder_of_videos_are_not_clips(tmp_path: Path) -> None:
+    # macOS writes "._name" metadata files beside what it copies to a foreign disk.
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_clip(videos / "clip.mp4", [0.0, 0.1])
+    (videos / "._clip.mp4").write_bytes(b"\x00\x05\x16\x07" + bytes(4000))
+    (videos / ".hidden.mkv").write_bytes(bytes(100))
+    assert find_sources([videos]) == [videos / "clip.mp4"]
 
 
 def test_import_bedroom_then_again(media: Path, studio: Studio, options: ImportOptions,
@@ -147,6 +159,82 @@ def test_frames_folder_upload_and_time_window(tmp_path: Path, studio: Studio,
     image = fetch_image(label_studio, tasks[1].data["image"])
     assert image.shape == (6, 10, 3) and int(image.mean()) == 100
     assert summary.storage_id is None
+
+
+def test_frame_folders_of_same_sizes_are_two_clips(tmp_path: Path, studio: Studio,
+                                                   options: ImportOptions,
+                                                   label_studio) -> None:
+    # Two cameras' BMP frames: same folder name, file names and sizes, other pictures.
+    folders = []
+    for camera, value in (("cam1", 40), ("cam2", 200)):
+        folder = tmp_path / camera / "frames"
+        folder.mkdir(parents=True)
+        for i in range(3):
+            cv2.imwrite(str(folder / f"{i:04d}.bmp"), np.full((8, 8, 3), value, np.uint8))
+        folders.append(folder)
+    assert clip_name(folders[0]) != clip_name(folders[1])
+
+    first = import_videos(studio, [folders[0]], options)
+    second = import_videos(studio, [folders[1]], options)
+    assert (second.tasks_created, second.tasks_existing) == (3, 0)
+    tasks = [t for t in studio.list_tasks(second.project_id)
+             if t.data["clip"] == second.clips[0].clip]
+    assert len(tasks) == 3 and second.clips[0].clip != first.clips[0].clip
+    assert int(fetch_image(label_studio, tasks[0].data["image"]).mean()) == 200
+
+
+def test_import_into_a_video_project_is_refused(tmp_path: Path, studio: Studio,
+                                                options: ImportOptions) -> None:
+    # An existing project keeps its config: one that shows no $image cannot show frames.
+    project, _ = studio.get_or_create_project(options.project,
+                                              load_config("video_boxes").render(["car"]))
+    clip = write_clip(tmp_path / "clip.mp4", [0.0, 0.1])
+    with pytest.raises(ConfigError, match=r"no <Image value=\"\$image\">.*another --project"):
+        import_videos(studio, [clip], options)
+    assert studio.list_tasks(project.id) == []
+
+
+def test_frame_folder_of_two_sizes_is_refused(tmp_path: Path, studio: Studio,
+                                             options: ImportOptions) -> None:
+    # Tracking skips frames of another size than the first: their tasks would get no mask.
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, (width, height) in enumerate([(64, 48), (64, 48), (128, 96)]):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((height, width, 3), 50, np.uint8))
+    with pytest.raises(VideoError, match=r"2\.png: 128x96, but 0\.png is 64x48"):
+        import_videos(studio, [frames], options)
+    assert studio.find_project(options.project) is None  # refused before anything was made
+
+    # Phone photos turned by EXIF orientation are one size as decoded: accepted.
+    phone = tmp_path / "phone"
+    phone.mkdir()
+    for i in range(2):
+        exif = PIL.Image.Exif()
+        exif[0x0112] = 6  # rotate 90: stored 64x48, shown 48x64
+        PIL.Image.fromarray(np.full((48, 64, 3), 80, np.uint8)).save(phone / f"{i}.jpg", exif=exif)
+    summary = import_videos(studio, [phone], options)
+    assert (summary.tasks_created, summary.clips[0].width, summary.clips[0].height) == (2, 48, 64)
+
+
+def test_folder_of_older_import_resumes_its_clip(tmp_path: Path, studio: Studio,
+                                                options: ImportOptions) -> None:
+    # Imported (2 of 3 frames) when a folder's clip name hashed file names and sizes only:
+    # the rerun completes that clip rather than importing all 3 frames again.
+    from samvid.studio.importer import names_only_clip_name  # new with the content hash
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i}.bmp"), np.full((8, 8, 3), 30 * i, np.uint8))
+    older = names_only_clip_name(frames)
+    assert older != clip_name(frames)
+    project, _ = studio.get_or_create_project(options.project, options.label_config)
+    studio.create_tasks(project.id, [{"image": f"/data/local-files/?d=x/{i}.jpg", "frame": i,
+                                      "clip": older, "video": str(frames.resolve())}
+                                     for i in range(2)])
+    summary = import_videos(studio, [frames], options)
+    assert (summary.tasks_created, summary.tasks_existing) == (1, 2)
+    assert {t.data["clip"] for t in studio.list_tasks(project.id)} == {older}
 
 
 def test_truncated_video_imports_what_decodes(tmp_path: Path, studio: Studio,
