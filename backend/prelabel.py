@@ -144,25 +144,28 @@ class Prelabeler:
                                     params={"task": task_id}) or []
         return [p for p in preds if str(p.get("model_version") or "").startswith(prefix)]
 
-    def _stretch_done(self, last: dict[str, Any], humans: list[dict[str, Any]]) -> bool:
-        """Whether a stretch's last frame holds samvid's propagation from its human frames
-        as they are now: a prediction written after their latest annotation. One written
-        before comes from other human work (a frame annotated since inside a filled
-        stretch, a mask redrawn since), so the stretch is not done."""
+    def _stretch_done(self, last: dict[str, Any], human: dict[str, Any]) -> bool:
+        """Whether a stretch's last frame holds samvid's propagation from its human frame
+        as it is now: a prediction written after its latest annotation. One written before
+        comes from other human work (a frame annotated since inside a filled stretch, a
+        mask redrawn since), so the stretch is not done."""
         if not int(last.get("total_predictions") or 0):
             return False
         own = self._own_predictions(last["id"], TRACK_PREFIX)
         if not own:
             return False
         written = [w for w in (_when(p.get("created_at")) for p in own) if w is not None]
-        changed = [c for c in (self._annotated_at(t["id"]) for t in humans) if c is not None]
-        if len(written) < len(own) or len(changed) < len(humans):
-            return True  # no times to compare (an annotation deleted meanwhile): trust the prediction
-        return max(written) > max(changed)
+        try:
+            changed = self._annotated_at(human["id"])
+        except NotFound:
+            return False  # deleted meanwhile: its run says so
+        if len(written) < len(own) or changed is None:
+            return True  # no times to compare: trust the prediction
+        return max(written) > changed
 
     def _annotated_at(self, task_id: int) -> datetime | None:
         """When the task's live annotations last changed (None if unknown)."""
-        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations") or []
+        items = self.propagator.annotations(task_id)
         live = [a for a in items if not a.get("was_cancelled")]
         times = [t for t in (_when(a.get("updated_at") or a.get("created_at")) for a in live) if t is not None]
         return max(times) if times and len(times) == len(live) else None
@@ -245,19 +248,21 @@ class Prelabeler:
         by_clip: dict[str, list[dict[str, Any]]] = {}
         for task in tasks:
             if isinstance(task["data"].get("clip"), str) and "frame" in task["data"]:
-                _frame(task, strict=True)  # a clip's frames are walked in order: each needs its index
                 by_clip.setdefault(task["data"]["clip"], []).append(task)
         runs = []  # (clip, human frame, frames after it up to the selection's end, its share, last task)
         for clip, clip_tasks in by_clip.items():
             human = [i for i, task in enumerate(clip_tasks) if human_annotated(task)]
+            if human:  # a clip to walk in frame order: each of its frames needs its index
+                for task in clip_tasks:
+                    _frame(task, strict=True)
             for i, after in zip(human, [*human[1:], len(clip_tasks)]):
                 if after == i + 1:
                     continue  # nothing between two human frames, or after the last
                 # A run stopped mid-stretch left its last frames without a prediction:
-                # only a stretch whose last frame has one, newer than its human frames'
-                # annotations (this one's, and the next one's when in the selection), is done.
-                ends = [clip_tasks[i], *clip_tasks[after : after + 1]]
-                if not req.force and self._stretch_done(clip_tasks[after - 1], ends):
+                # only a stretch whose last frame has one, newer than its human frame's
+                # annotation, is done. (Not the next human frame's: the webhook fills a
+                # stretch from its first frame alone, and that is done too.)
+                if not req.force and self._stretch_done(clip_tasks[after - 1], clip_tasks[i]):
                     continue  # done by an earlier run (or by the webhook)
                 # The limit runs to the selection's end (bridged propagation stops at the next
                 # human frame itself); the share of the progress is the frames it fills.
@@ -289,7 +294,7 @@ class Prelabeler:
                 if int(result.get("frames_written", 0)) + int(result.get("frames_empty", 0)) == share:
                     self._mark_done(last, req.engine)
             progress.offset += share
-        ctx.progress(total, total, progress.fps)
+        ctx.progress(total, total, progress.rate())
         return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}
 
 
@@ -330,10 +335,14 @@ class _Offset:
 
     def __init__(self, ctx: JobContext, total: int) -> None:
         self.ctx, self.total, self.offset, self.share = ctx, total, 0, 0
-        self.fps = 0.0  # the latest propagation's rate: the finished job's
+        self.start = time.perf_counter()
+
+    def rate(self) -> float:
+        """Frames filled per second over the whole job so far (the finished job's)."""
+        elapsed = time.perf_counter() - self.start
+        return self.offset / elapsed if elapsed > 0 else 0.0
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
-        self.fps = fps
         # A propagation counts engine steps (a bridged stretch is walked twice): scaled to
         # its share, so that the job's count is frames filled.
         part = self.share * frames_done // frames_total if frames_total > 0 else 0

@@ -102,6 +102,7 @@ class ObjectSeed:
     mask: np.ndarray
     extras: list[dict[str, Any]] = field(default_factory=list)  # object id, attributes
     numbered: bool = False  # the key is an object-id number the annotator gave
+    control: tuple[str, str] | None = None  # (from_name, type) it was drawn with, kept on every frame
 
 
 def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[ObjectSeed]:
@@ -147,7 +148,8 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
             # region's id, label and extras.
             same.mask = same.mask | mask
             continue
-        seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras, numbered))
+        seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras, numbered,
+                                (str(item["from_name"]), mask_type)))
     return seeds
 
 
@@ -237,17 +239,22 @@ class Propagator:
         self.studio, self.images = studio, images
         self.locks = locks or FrameLocks(studio.url)
 
-    def annotated_now(self, task_id: int) -> bool:
-        """Whether the task has a live human annotation, read now. Not through
-        ``GET /api/tasks/<id>``: for a task without a prediction that read makes Label
-        Studio call ``/predict`` (and so write the frame on open) from inside a write."""
+    def annotations(self, task_id: int) -> list[dict[str, Any]]:
+        """The task's annotations, read now (cancelled ones included); NotFound once the
+        task is deleted. Not through ``GET /api/tasks/<id>``: for a task without a
+        prediction that read makes Label Studio call ``/predict`` (and so write the frame
+        on open) from inside a write."""
         try:
             items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
         except StudioError as exc:
             if not_found(exc):
                 raise NotFound(f"task {task_id} was deleted") from exc
             raise
-        return human_annotated({"annotations": items or []})
+        return list(items or [])
+
+    def annotated_now(self, task_id: int) -> bool:
+        """Whether the task has a live human annotation, read now."""
+        return human_annotated({"annotations": self.annotations(task_id)})
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
         """The clip's frame tasks with their annotation counts, ordered by frame index."""
@@ -257,8 +264,7 @@ class Propagator:
         return sorted(tasks, key=lambda t: int(t["data"].get("frame", 0)))
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
-        items = self.studio.request("GET", f"/api/tasks/{task_id}/annotations", "read annotations")
-        live = [a for a in items or [] if not a.get("was_cancelled")]
+        live = [a for a in self.annotations(task_id) if not a.get("was_cancelled")]
         if not live:
             raise BadRequest(f"task {task_id} has no annotation to propagate from")
         return max(live, key=lambda a: a.get("updated_at") or "")["result"]
@@ -435,7 +441,7 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
         seed = seeds[obj]
         if not fm.visible[k]:
             continue  # a vanished object gets no region; it returns with the same id
-        regions = mask_regions(fm.masks[k], target, [seed.label], region_id=seed.region_id,
+        regions = mask_regions(fm.masks[k], target, [seed.label], region_id=seed.region_id, control=seed.control,
                                score=float(fm.scores[k]))
         if not regions:
             continue

@@ -142,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
         if out.exists() and not out.is_dir():
             raise BadRequest(f"{out} is a file: give a folder to export into")
         # Mixing two exports in one folder leaves stale frames that look valid: refuse.
-        if out.exists() and any(out.iterdir()) and not args.overwrite:
+        # (A killed export's hidden folders do not count: the swap sweeps them away.)
+        if out.exists() and not args.overwrite and any(
+                not e.name.startswith((PARTIAL_PREFIX, OLD_PREFIX)) for e in out.iterdir()):
             raise BadRequest(f"{out} is not empty: choose a new folder or pass --overwrite")
         summary = export_into(args, studio, out)
         created = False

@@ -93,11 +93,12 @@ def _serve(args: argparse.Namespace) -> int:
             "the backend; set SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD", args.host
         )
     if args.workers > 1 and not settings.redis_url:
-        # Each process would keep its own propagation jobs and frame locks: a job's status
-        # answered by one worker and not another, two jobs of one clip writing at once.
+        # Each process keeps its own job queue (frame locks are files, shared): a job's
+        # status is known to one worker only, and two jobs of one clip may run at once.
         log.warning(
             "--workers %d without REDIS_URL: each worker process keeps its own propagation jobs "
-            "and frame locks; set REDIS_URL so they share them, or use --threads", args.workers
+            "(a job's status is known to one worker only, two jobs of one clip may run at once); "
+            "set REDIS_URL so they share them, or use --threads", args.workers
         )
     if args.dev:
         log.warning("--dev: Flask's development server, for debugging only")

@@ -25,6 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Each job reads its settings from the environment (samvid.redis_jobs.execute): with
+    # only --redis-url they had no Redis, so no /setup token shared through it and no
+    # frame locks shared with the backend. Put back after, for a caller in this process.
+    given = os.environ.get("REDIS_URL")
+    try:
+        return _work(args)
+    finally:
+        if given is None:
+            os.environ.pop("REDIS_URL", None)
+        else:
+            os.environ["REDIS_URL"] = given
+
+
+def _work(args: argparse.Namespace) -> int:
     from rq import Queue, SimpleWorker
 
     from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs
@@ -32,9 +46,6 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(redis_url=args.redis_url)
     if not settings.redis_url:
         raise ConfigError("samvid worker needs a Redis: set REDIS_URL or --redis-url")
-    # Each job reads its settings from the environment (samvid.redis_jobs.execute): with
-    # only --redis-url they had no Redis, so no /setup token shared through it and no
-    # frame locks shared with the backend.
     os.environ["REDIS_URL"] = settings.redis_url
     jobs = RedisJobs(settings.redis_url)
     try:

@@ -225,16 +225,18 @@ def mask_regions(
     region_id: str | None = None,
     item_index: int | None = None,
     score: float | None = None,
+    control: tuple[str, str] | None = None,
 ) -> list[Result]:
     """The regions a project's mask control takes for ``mask``: one brush region, or one
     polygon per part of the mask (``polygon_results``), as its label config says; empty
     when there is nothing to draw (an empty mask would be an invisible region the
     annotator could accept). A label that only another mask control on the image has (a
-    control per class) puts the mask in that control (``MaskTarget.control_for``)."""
+    control per class) puts the mask in that control (``MaskTarget.control_for``);
+    ``control`` (from_name, type), the one a region was drawn with, wins over both."""
     if not mask.any():
         return []
-    control, mask_type = target.control_for(labels[0] if labels else None)
-    kwargs = dict(from_name=control, to_name=target.image_name, labels=labels,
+    name, mask_type = control or target.control_for(labels[0] if labels else None)
+    kwargs = dict(from_name=name, to_name=target.image_name, labels=labels,
                   region_id=region_id, item_index=item_index, score=score)
     if mask_type == "brushlabels":
         return [brush_result(mask, **kwargs)]  # type: ignore[arg-type]

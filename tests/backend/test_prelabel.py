@@ -139,7 +139,7 @@ def test_propagate_prelabel_rerun_completes_an_interrupted_stretch(label_studio)
 
 def test_propagate_prelabel_rerun_propagates_from_a_frame_annotated_inside_a_filled_stretch(label_studio):
     """Frame 4 is annotated after frames 1-7 were filled from frame 0 (no webhook told samvid):
-    the rerun fills 5-7 from frame 4, and bridges 1-3 between the two."""
+    the rerun fills 5-7 from frame 4; 1-3, filled from frame 0 as it still is, stay done."""
     clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-newer", n=8)
     ids = clip.task_ids
     annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
@@ -147,11 +147,46 @@ def test_propagate_prelabel_rerun_propagates_from_a_frame_annotated_inside_a_fil
     prelabeler(label_studio).run(req, Stopper())
     annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
     again = prelabeler(label_studio).run(req, Stopper())
-    assert again == {"frames_written": 6, "propagations": 2, "not_propagated": []}
+    assert again == {"frames_written": 3, "propagations": 1, "not_propagated": []}
     for i in (5, 6, 7):
         (pred,) = own(label_studio, ids[i], "samvid-track")
         assert (decode_brush(pred["result"][0]) == clip.masks[4]).all(), f"frame {i}"
     assert prelabeler(label_studio).run(req, Stopper())["propagations"] == 0
+
+
+def test_propagate_prelabel_after_the_webhook_filled_every_stretch_redoes_nothing(label_studio):
+    """As the webhook does (forward only): frame 0 submitted and propagated, then frame 4.
+    The stretch 0-3 was filled before frame 4 was annotated, and is still done."""
+    from samvid.propagation import PropagationRequest
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-after-webhook", n=8)
+    ids = clip.task_ids
+    runner = prelabeler(label_studio)
+    for frame in (0, 4):
+        annotate(label_studio, ids[frame], clip.masks[frame], region_id="walker")
+        runner.propagator.run(PropagationRequest(clip.project, clip.name, frame, engine="copy"), Stopper())
+    req = PrelabelRequest(clip.project, mode="propagate", engine="copy")
+    assert runner.run(req, Stopper())["propagations"] == 0
+
+
+def test_propagate_prelabel_goes_on_when_a_human_frame_is_deleted_while_it_checks(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-deleted-human", n=8)
+    ids = clip.task_ids
+    for frame in (0, 4):
+        annotate(label_studio, ids[frame], clip.masks[frame], region_id="walker")
+    runner = prelabeler(label_studio)
+    req = PrelabelRequest(clip.project, mode="propagate", engine="copy")
+    runner.run(req, Stopper())
+    listed = runner._own_predictions
+
+    def deleting_frame_4(task_id, prefix):  # the annotator deletes frame 4 as the job checks
+        found = listed(task_id, prefix)
+        requests.delete(f"{label_studio.url}/api/tasks/{ids[4]}/", headers=label_studio.headers, timeout=30)
+        return found
+
+    runner._own_predictions = deleting_frame_4  # type: ignore[method-assign]
+    result = runner.run(req, Stopper())
+    assert result["not_propagated"] == [f"{clip.name}:4"]
 
 
 class _LeavingRun(_CopyRun):
@@ -191,11 +226,15 @@ def test_propagate_prelabel_rerun_skips_a_stretch_whose_object_left_the_view(lab
 
 def test_propagate_prelabel_names_a_task_without_a_frame_index_instead_of_crashing(label_studio):
     project = label_studio.client().projects.create(title="prelabel nullframe", label_config=BRUSH_CONFIG)
-    data = [{"image": f"/data/local-files/?d=x/{n}.png", "frame": n, "clip": "c"} for n in (0, None, 2)]
+    # Clip "c" has a human frame; clip "d", which nobody annotated, is never walked.
+    data = [{"image": f"/data/local-files/?d=x/{n}.png", "frame": n, "clip": clip}
+            for clip in ("c", "d") for n in (0, None, 2)]
     reply = requests.post(f"{label_studio.url}/api/projects/{project.id}/import", headers=label_studio.headers,
                           params={"return_task_ids": "true"}, json=data, timeout=60)
     reply.raise_for_status()
     first = sorted(reply.json()["task_ids"])[0]
+    with_clip_d = PrelabelRequest(project.id, mode="propagate", engine="copy")
+    assert prelabeler(label_studio).run(with_clip_d, Stopper())["propagations"] == 0
     annotate(label_studio, first, np.ones((4, 4), bool), region_id="walker")
     with pytest.raises(BadRequest, match=r"task \d+ has frame None.*index"):
         prelabeler(label_studio).run(PrelabelRequest(project.id, mode="propagate", engine="copy"), Stopper())

@@ -76,6 +76,20 @@ def test_objects_of_a_mask_control_per_class_are_tracked_and_written_back_to_the
     assert result[1]["value"]["polygonlabels"] == ["Person"]
 
 
+def test_an_object_keeps_the_mask_control_it_was_drawn_with_when_two_controls_share_its_label():
+    from samvid.studio.protocol import parse_config
+
+    target = parse_config(
+        '<View><Image name="image" value="$image"/>'
+        '<BrushLabels name="brush" toName="image"><Label value="Car"/></BrushLabels>'
+        '<PolygonLabels name="outline" toName="image"><Label value="Car"/></PolygonLabels></View>')
+    (drawn,) = mask_regions(square(0), target, ["Car"], region_id="c1", control=("outline", "polygonlabels"))
+    (seed,) = seeds_from_result([drawn], target)
+    fm = FrameMasks(1, (1,), square(2)[None], np.array([0.9], np.float32), np.array([True]))
+    result, _ = frame_results(fm, {1: seed}, target)
+    assert [(r["from_name"], r["type"]) for r in result] == [("outline", "polygonlabels")]
+
+
 # -- which object at one end of a bridged stretch is which at the other ----------------------
 
 

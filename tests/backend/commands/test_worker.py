@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -35,3 +36,4 @@ def test_a_worker_given_only_redis_url_runs_its_jobs_with_that_redis_and_the_set
     status = jobs.get(job.id)
     assert status.state == DONE, status
     assert status.result == {"redis_url": redis_server.url, "token": "from-setup"}
+    assert os.environ["REDIS_URL"] == "", "the caller's environment is as it was"

@@ -136,6 +136,14 @@ def test_overwrite_succeeds_over_folders_a_killed_export_with_this_process_id_le
 
 
 @pytest.mark.studio
+def test_an_out_holding_only_a_killed_exports_partial_folder_takes_a_new_export(studio_project, tmp_path):
+    out = tmp_path / "out"
+    (out / ".samvid-partial-x1y2z3" / "labels").mkdir(parents=True)  # killed while it wrote
+    assert run_export(studio_project, "coco", out, "--no-images") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["annotations.json"]
+
+
+@pytest.mark.studio
 def test_a_failed_export_leaves_the_previous_export_untouched(studio_project, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     assert run_export(studio_project, "davis", out) == 0
