@@ -12,6 +12,8 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlparse
@@ -89,6 +91,23 @@ def env_value(var: str) -> str | None:
     """``var`` from the environment, None when unset or empty (as in ``Settings.from_env``):
     for what is read before settings are, so that this module names every variable."""
     return os.environ.get(var) or None
+
+
+@contextmanager
+def redis_for_jobs(url: str) -> Iterator[None]:
+    """REDIS_URL set to ``url`` while a ``samvid worker`` takes jobs: each job reads its
+    settings from the environment (``samvid.redis_jobs.execute``), and a Redis given only
+    as --redis-url must reach it too (the /setup token shared through it, the frame
+    locks shared with the backend). Put back after, for a caller in the same process."""
+    given = os.environ.get("REDIS_URL")
+    os.environ["REDIS_URL"] = url
+    try:
+        yield
+    finally:
+        if given is None:
+            os.environ.pop("REDIS_URL", None)
+        else:
+            os.environ["REDIS_URL"] = given
 
 
 def env_path(var: str) -> Path | None:

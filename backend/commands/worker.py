@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import threading
 
 from samvid.errors import ConfigError
-from samvid.settings import Settings
+from samvid.settings import Settings, redis_for_jobs
 
 log = logging.getLogger("samvid.worker")
 
@@ -25,28 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Each job reads its settings from the environment (samvid.redis_jobs.execute): with
-    # only --redis-url they had no Redis, so no /setup token shared through it and no
-    # frame locks shared with the backend. Put back after, for a caller in this process.
-    given = os.environ.get("REDIS_URL")
-    try:
-        return _work(args)
-    finally:
-        if given is None:
-            os.environ.pop("REDIS_URL", None)
-        else:
-            os.environ["REDIS_URL"] = given
+    settings = Settings.from_env(redis_url=args.redis_url)
+    if not settings.redis_url:
+        raise ConfigError("samvid worker needs a Redis: set REDIS_URL or --redis-url")
+    with redis_for_jobs(settings.redis_url):  # the jobs read it; --redis-url alone was lost
+        return _work(args, settings)
 
 
-def _work(args: argparse.Namespace) -> int:
+def _work(args: argparse.Namespace, settings: Settings) -> int:
     from rq import Queue, SimpleWorker
 
     from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs
 
-    settings = Settings.from_env(redis_url=args.redis_url)
-    if not settings.redis_url:
-        raise ConfigError("samvid worker needs a Redis: set REDIS_URL or --redis-url")
-    os.environ["REDIS_URL"] = settings.redis_url
     jobs = RedisJobs(settings.redis_url)
     try:
         jobs.redis.ping()
