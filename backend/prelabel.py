@@ -13,8 +13,8 @@ checked again right before its prediction is written (an annotator may be workin
 through the same frames). Resuming is re-running: tasks that already hold a samvid
 prediction of the same mode are skipped unless ``force`` is set, so an interrupted job
 continues where it stopped. In propagate mode a stretch is done when its last frame holds
-a prediction written after its human frames were last annotated: one annotated since
-(a frame added inside a filled stretch, a mask redrawn) is propagated again.
+a prediction written after its human frame was last annotated: a frame annotated since
+inside a filled stretch, or a mask redrawn, is propagated from again.
 """
 
 from __future__ import annotations
