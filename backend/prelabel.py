@@ -137,12 +137,7 @@ class Prelabeler:
     def _has_own_prediction(self, task: dict[str, Any], prefix: str) -> bool:
         if not int(task.get("total_predictions") or 0):
             return False
-        return bool(self._own_predictions(task["id"], prefix))
-
-    def _own_predictions(self, task_id: int, prefix: str) -> list[dict[str, Any]]:
-        preds = self.studio.request("GET", "/api/predictions", "list predictions",
-                                    params={"task": task_id}) or []
-        return [p for p in preds if str(p.get("model_version") or "").startswith(prefix)]
+        return bool(self.studio.own_predictions(task["id"], prefix))
 
     def _stretch_done(self, last: dict[str, Any], human: dict[str, Any]) -> bool:
         """Whether a stretch's last frame holds samvid's propagation from its human frame
@@ -151,7 +146,7 @@ class Prelabeler:
         mask redrawn since), so the stretch is not done."""
         if not int(last.get("total_predictions") or 0):
             return False
-        own = self._own_predictions(last["id"], TRACK_PREFIX)
+        own = self.studio.own_predictions(last["id"], TRACK_PREFIX)
         if not own:
             return False
         written = [w for w in (_when(p.get("created_at")) for p in own) if w is not None]
@@ -165,8 +160,7 @@ class Prelabeler:
 
     def _annotated_at(self, task_id: int) -> datetime | None:
         """When the task's live annotations last changed (None if unknown)."""
-        items = self.propagator.annotations(task_id)
-        live = [a for a in items if not a.get("was_cancelled")]
+        live = self.propagator.live_annotations(task_id)
         times = [t for t in (_when(a.get("updated_at") or a.get("created_at")) for a in live) if t is not None]
         return max(times) if times and len(times) == len(live) else None
 
@@ -176,7 +170,7 @@ class Prelabeler:
         the stretch unfinished and propagate it again."""
         with self.propagator.locks.hold(task_id):
             try:
-                if self._human_now(task_id) or self._own_predictions(task_id, TRACK_PREFIX):
+                if self._human_now(task_id) or self.studio.own_predictions(task_id, TRACK_PREFIX):
                     return
             except NotFound:
                 return  # deleted meanwhile

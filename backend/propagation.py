@@ -252,9 +252,13 @@ class Propagator:
             raise
         return list(items or [])
 
+    def live_annotations(self, task_id: int) -> list[dict[str, Any]]:
+        """The task's annotations, read now, less the cancelled (skipped) ones."""
+        return [a for a in self.annotations(task_id) if isinstance(a, dict) and not a.get("was_cancelled")]
+
     def annotated_now(self, task_id: int) -> bool:
         """Whether the task has a live human annotation, read now."""
-        return human_annotated({"annotations": self.annotations(task_id)})
+        return bool(self.live_annotations(task_id))
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
         """The clip's frame tasks with their annotation counts, ordered by frame index."""
@@ -264,7 +268,7 @@ class Propagator:
         return sorted(tasks, key=lambda t: int(t["data"].get("frame", 0)))
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
-        live = [a for a in self.annotations(task_id) if not a.get("was_cancelled")]
+        live = self.live_annotations(task_id)
         if not live:
             raise BadRequest(f"task {task_id} has no annotation to propagate from")
         return max(live, key=lambda a: a.get("updated_at") or "")["result"]
@@ -400,10 +404,8 @@ class Propagator:
         with self.locks.hold(task_id):
             if self.annotated_now(task_id):
                 return False
-            for old in self.studio.request("GET", "/api/predictions", "list predictions",
-                                           params={"task": task_id}) or []:
-                if str(old.get("model_version") or "").startswith(MODEL_PREFIX):
-                    return False  # the job got there first
+            if self.studio.own_predictions(task_id, MODEL_PREFIX):
+                return False  # the job got there first
             self.studio.replace_predictions(task_id, MODEL_PREFIX, result,
                                             f"{MODEL_PREFIX}:{resolved(engine)}", score, write_empty=False)
         return True

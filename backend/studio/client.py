@@ -354,9 +354,7 @@ class Studio:
         instead of being kept as a second one. Concurrent writers of one task must hold
         its lock (``samvid.studio.frame_locks``)."""
         def once() -> None:
-            earlier = [old["id"] for old in self._request_once(
-                "GET", "/api/predictions", "list predictions", params={"task": task_id}) or []
-                if str(old.get("model_version") or "").startswith(prefix)]
+            earlier = [old["id"] for old in self.own_predictions(task_id, prefix, retry=False)]
             if result or write_empty:
                 self._request_once("POST", "/api/predictions", "write a prediction", json={
                     "task": task_id, "result": result, "score": float(score), "model_version": model_version})
@@ -364,6 +362,13 @@ class Studio:
                 self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
 
         self.retrying("Label Studio failed to write a prediction", _transient, once)
+
+    def own_predictions(self, task_id: int, prefix: str, *, retry: bool = True) -> list[dict[str, Any]]:
+        """The task's predictions whose model version starts with ``prefix`` (a model's own),
+        as Label Studio's JSON; ``retry=False`` inside a call that is retried as a whole."""
+        read = self.request if retry else self._request_once
+        found = read("GET", "/api/predictions", "list predictions", params={"task": task_id}) or []
+        return [p for p in found if str(p.get("model_version") or "").startswith(prefix)]
 
     def delete_prediction(self, prediction_id: int) -> None:
         self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id, request_options=ONCE))

@@ -177,14 +177,14 @@ def test_propagate_prelabel_goes_on_when_a_human_frame_is_deleted_while_it_check
     runner = prelabeler(label_studio)
     req = PrelabelRequest(clip.project, mode="propagate", engine="copy")
     runner.run(req, Stopper())
-    listed = runner._own_predictions
+    listed = runner.studio.own_predictions
 
-    def deleting_frame_4(task_id, prefix):  # the annotator deletes frame 4 as the job checks
-        found = listed(task_id, prefix)
+    def deleting_frame_4(task_id, prefix, **kw):  # the annotator deletes frame 4 as the job checks
+        found = listed(task_id, prefix, **kw)
         requests.delete(f"{label_studio.url}/api/tasks/{ids[4]}/", headers=label_studio.headers, timeout=30)
         return found
 
-    runner._own_predictions = deleting_frame_4  # type: ignore[method-assign]
+    runner.studio.own_predictions = deleting_frame_4  # type: ignore[method-assign]
     result = runner.run(req, Stopper())
     assert result["not_propagated"] == [f"{clip.name}:4"]
 
