@@ -528,7 +528,8 @@ class Stack:
     def _import(self, studio, files_root: Path | None, backend_url: str):
         from samvid.demo import write_demo_clip
         from samvid.studio.configs import load_config
-        from samvid.studio.importer import ImportOptions, import_videos
+        from samvid.studio.import_plan import ImportOptions
+        from samvid.studio.importer import import_videos
 
         videos = self.o.videos or [write_demo_clip(self.layout.demo_clip)]
         auth = Settings.from_env()

@@ -17,13 +17,8 @@ from samvid.errors import ConfigError, VideoError
 from samvid.settings import Settings, env_path, env_value
 from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
-from samvid.studio.importer import (
-    ClipSummary,
-    ImportOptions,
-    ImportSummary,
-    import_videos,
-    ranges,
-)
+from samvid.studio.import_plan import ImportOptions
+from samvid.studio.importer import ClipSummary, ImportSummary, import_videos, ranges
 
 DEFAULT_BACKEND_URL = "http://localhost:9090"
 

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     _check_backend_settings(args.device)
     # A mistyped video, or a file that is no video, is said now, not after Label Studio's
     # and the backend's start (a minute or more) and their shutdown.
-    from samvid.studio.importer import find_sources  # here: it imports OpenCV and PyAV
+    from samvid.studio.sources import find_sources  # here: it imports OpenCV and PyAV
     from samvid.tracker.frames import open_frames
 
     for source in find_sources(options.videos):

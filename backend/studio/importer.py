@@ -3,8 +3,8 @@
 The work runs in two phases so that a bad input leaves nothing behind:
 
 1. plan: every source is found, opened and its frames selected, then closed again
-   (``plan_clips``). A missing, empty, non-video or undecodable file fails here, before
-   Label Studio is touched.
+   (``import_plan.plan_clips``). A missing, empty, non-video or undecodable file fails
+   here, before Label Studio is touched.
 2. import: project, storage and ML backend are created or reused, then each clip's
    frames are written (atomically) and its tasks created in frame order, in batches.
 
@@ -15,13 +15,10 @@ reused, so a second import of the same video adds nothing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,171 +27,18 @@ from urllib.parse import quote
 
 import cv2
 import numpy as np
-import PIL.Image
 
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
 from samvid.studio.client import Project, Studio
+from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
 from samvid.studio.protocol import label_interface
-from samvid.studio.selection import (
-    grey_histogram,
-    histogram_difference,
-    keyframe_indices,
-    scene_starts,
-    select_frames,
-)
-from samvid.tracker.frames import (
-    FolderReader,
-    FrameReader,
-    is_image_file,
-    is_video_file,
-    list_images,
-    natural_key,
-    open_frames,
-)
+from samvid.studio.sources import names_only_clip_name
+from samvid.tracker.frames import open_frames
 
 log = logging.getLogger(__name__)
 
 
-# -- sources ----------------------------------------------------------------------------------
-
-
-# EXIF orientations that turn an image a quarter (its width and height swap on decoding).
-EXIF_ORIENTATION = 0x0112
-TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
-# Images of a frame folder whose bytes go into its clip hash (evenly spaced, first and
-# last included): enough to tell two folders apart, few enough to plan a huge folder fast.
-FOLDER_HASH_SAMPLES = 8
-
-
-def clip_name(path: Path) -> str:
-    """A stable, URL- and file-safe clip id: an ASCII slug of the name + content hash.
-
-    The hash (size, first and last MiB; for a folder its file names and sizes and those
-    bytes of a few of its images) makes two different videos called ``clip.mp4`` two
-    clips, and the same video imported again the same clip.
-    """
-    digest = hashlib.sha1()
-    if path.is_dir():
-        images = _hash_names_and_sizes(digest, path)
-        # Names and sizes alone are equal for two folders of different frames of one
-        # resolution in an uncompressed format (BMP): they would be one clip, the second
-        # skipped or its tasks pointed at the first one's frame files.
-        for image in _spread(images, FOLDER_HASH_SAMPLES):
-            _hash_ends(digest, image)
-    else:
-        _hash_ends(digest, path)
-    return f"{_slug(path)}-{digest.hexdigest()[:8]}"
-
-
-def names_only_clip_name(folder: Path) -> str:
-    """The clip name samvid gave a frame folder before its images' bytes counted (file
-    names and sizes only): how to find such a folder's earlier import."""
-    digest = hashlib.sha1()
-    _hash_names_and_sizes(digest, folder)
-    return f"{_slug(folder)}-{digest.hexdigest()[:8]}"
-
-
-def _slug(path: Path) -> str:
-    ascii_name = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:48] or "clip"
-
-
-def _hash_names_and_sizes(digest: Any, folder: Path) -> list[Path]:
-    """Feed ``digest`` the names and sizes of a folder's images; returns the images."""
-    images = list_images(folder)
-    for image in images:
-        digest.update(f"{image.name}\0{image.stat().st_size}\0".encode())
-    return images
-
-
-def _hash_ends(digest: Any, path: Path) -> None:
-    """Feed ``digest`` a file's size and its first and last MiB."""
-    size = path.stat().st_size
-    digest.update(str(size).encode())
-    with path.open("rb") as fh:
-        digest.update(fh.read(1 << 20))
-        fh.seek(max(0, size - (1 << 20)))
-        digest.update(fh.read(1 << 20))
-
-
-def _spread(items: Sequence[Path], count: int) -> list[Path]:
-    """Up to ``count`` of ``items``, evenly spaced, the first and the last included."""
-    if len(items) <= count:
-        return list(items)
-    return [items[round(k * (len(items) - 1) / (count - 1))] for k in range(count)]
-
-
-def find_sources(paths: Sequence[Path]) -> list[Path]:
-    """Videos and frame folders from the command line, in the order given.
-
-    A folder that holds videos gives each video (natural order); a folder with images
-    and no video is one clip of extracted frames.
-    """
-    sources: list[Path] = []
-    for path in paths:
-        if not path.exists():
-            raise VideoError(f"{path}: no such file or folder")
-        if path.is_file():
-            sources.append(path)
-            continue
-        if not path.is_dir():  # a FIFO, process substitution <(...), socket or device
-            raise VideoError(f"{path}: not a regular file or folder (a pipe cannot be seeked: "
-                             "save the video to a file first)")
-        # Hidden files are no clips: macOS leaves "._clip.mp4" metadata beside each file it
-        # copies to a foreign disk, and opening one as a video would refuse the whole import.
-        entries = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
-                         key=lambda p: natural_key(p.name))
-        videos = [p for p in entries if is_video_file(p)]
-        if videos:
-            if any(is_image_file(p) for p in entries):
-                log.warning("%s: holds videos and images; importing the videos only", path)
-            sources.extend(videos)
-        elif any(is_image_file(p) for p in entries):
-            sources.append(path)
-        else:
-            raise VideoError(f"{path}: folder holds no videos and no images")
-    return sources
-
-
 # -- values ------------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportOptions:
-    project: str
-    label_config: str  # rendered XML, used only when the project is created
-    frames_root: Path | None = None  # where frame files go; a subfolder of document_root
-    document_root: Path | None = None  # Label Studio's LOCAL_FILES_DOCUMENT_ROOT
-    image_format: str = "jpg"  # or "png"
-    jpeg_quality: int = 90
-    upload: bool = False
-    stride: int = 1
-    fps: float | None = None
-    keyframes: bool = False  # only codec key frames (with stride/fps: those too)
-    scene_change: float | None = None  # first frame of each shot: histogram_difference >= this
-    start: float | None = None
-    end: float | None = None
-    backend_url: str | None = None
-    backend_user: str | None = None
-    backend_password: str | None = None
-    batch: int = 50  # tasks per API call; small, so an interruption loses little
-    max_seconds: float = 4 * 3600.0  # longer --start/--end windows are refused up front
-    max_pixels: int = 7680 * 4320  # 8K; larger frames are refused (decoding bombs)
-
-
-@dataclass
-class ClipPlan:
-    """What phase 2 needs of a source. No reader: a folder of hundreds of clips must not
-    hold hundreds of open files and decoder threads; each is reopened to be imported."""
-
-    source: Path
-    clip: str
-    selected: list[int]
-    frames: int  # frames in the source
-    width: int
-    height: int
-    fps: float
-    missing_tail: int
 
 
 @dataclass
@@ -247,124 +91,7 @@ class ImportSummary:
 Progress = Callable[[str, int, int], None]
 
 
-# -- phase 1: plan ------------------------------------------------------------------------------
-
-
-def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
-    """Open every source (one at a time) and select its frames; raises before anything
-    is created."""
-    plans: list[ClipPlan] = []
-    for source in find_sources(paths):
-        clip = clip_name(source)
-        if any(plan.clip == clip for plan in plans):
-            log.warning("%s: same content as an earlier input, skipped", source)
-            continue
-        with open_frames(source) as reader:
-            plans.append(_plan_clip(source, clip, reader, options))
-    return plans
-
-
-def _plan_clip(source: Path, clip: str, reader: FrameReader, options: ImportOptions) -> ClipPlan:
-    check_pixels(source, reader, options)
-    if isinstance(reader, FolderReader):
-        check_folder_sizes(reader)
-    selected = select_frames(reader.times, stride=options.stride, fps=options.fps,
-                             start=options.start, end=options.end)
-    if not selected:
-        raise VideoError(
-            f"{source}: no frame between --start {options.start} and --end "
-            f"{options.end} (the clip is {reader.duration:.2f} s long)")
-    check_seconds(source, reader.times[selected[-1]] - reader.times[selected[0]], options)
-    if options.keyframes or options.scene_change is not None:
-        selected = _marked_frames(reader, selected, options)
-        if not selected:
-            raise VideoError(f"{source}: no key frame between --start {options.start} "
-                             f"and --end {options.end}; widen the window")
-    return ClipPlan(source, clip, selected, len(reader), reader.width, reader.height,
-                    reader.fps, reader.missing_tail)
-
-
-def check_pixels(source: Path, reader: FrameReader, options: ImportOptions) -> None:
-    """Refuse frames over the resolution limit (SAMVID_MAX_VIDEO_PIXELS): decoding bombs."""
-    if reader.width * reader.height > options.max_pixels:
-        raise VideoError(f"{source}: {reader.width}x{reader.height} frames are over the "
-                         f"{options.max_pixels} pixel limit (SAMVID_MAX_VIDEO_PIXELS)")
-
-
-def check_folder_sizes(reader: FolderReader) -> None:
-    """Refuse a frame folder whose images are not all of one size: tracking skips every
-    frame of another size than the first (those tasks would never get masks), and a larger
-    one would dodge the resolution limit, checked on the first image only.
-
-    Sizes come from the file headers (no decoding), as stored: whether OpenCV turns an
-    image by its EXIF orientation depends on the format, so a folder of alike images
-    always passes, and an image turned otherwise than the first may be the other way up."""
-    first: tuple[Path, tuple[int, int], bool] | None = None
-    for path in (info.path for info in reader.infos if info.path is not None):
-        header = _image_header(path)
-        if header is None:  # damaged: the import records it as undecodable
-            continue
-        size, turned = header
-        if first is None:
-            first = (path, size, turned)
-            continue
-        if size != first[1] and not (turned != first[2] and size == first[1][::-1]):
-            raise VideoError(f"{path}: {size[0]}x{size[1]}, but {first[0].name} is "
-                             f"{first[1][0]}x{first[1][1]}; the frames of one clip must share "
-                             "one size: resize or remove it")
-
-
-def _image_header(path: Path) -> tuple[tuple[int, int], bool] | None:
-    """Stored width and height of an image, and whether its EXIF orientation turns it a
-    quarter; None when the header does not parse. VideoError for a decompression bomb."""
-    try:
-        with PIL.Image.open(path) as image:
-            orientation = image.getexif().get(EXIF_ORIENTATION)
-            return image.size, orientation in TRANSPOSING_ORIENTATIONS
-    except PIL.Image.DecompressionBombError as exc:
-        raise VideoError(f"{path}: far too many pixels for a frame ({exc}); remove it") from exc
-    except (OSError, ValueError, SyntaxError):  # what PIL raises for damaged headers
-        return None
-
-
-def check_seconds(source: Path, seconds: float, options: ImportOptions) -> None:
-    """Refuse a --start/--end window (the whole video without one) over the duration limit
-    (SAMVID_MAX_VIDEO_SECONDS): an upload must not tie up the machine for days. The
-    window, not the file, is what gets decoded, so a short window of a long video is fine."""
-    if seconds > options.max_seconds:
-        raise VideoError(f"{source}: {seconds:.0f} s to import, over the {options.max_seconds:.0f} s "
-                         "limit (SAMVID_MAX_VIDEO_SECONDS); cut it or choose a shorter "
-                         "--start/--end window")
-
-
-def _marked_frames(reader: FrameReader, selected: list[int], options: ImportOptions) -> list[int]:
-    """Key frames and/or shot starts inside the --start/--end window, plus the
-    --stride/--fps frames when one of those asks for more than every frame."""
-    window = select_frames(reader.times, start=options.start, end=options.end)
-    marks: set[int] = set()
-    if options.keyframes:
-        if isinstance(reader, FolderReader):
-            log.warning("%s: a folder of images has no codec key frames; --keyframes takes "
-                        "every frame", reader.path)
-        marks.update(keyframe_indices([info.keyframe for info in reader.infos], window))
-    if options.scene_change is not None:
-        marks.update(window[k] for k in scene_starts(_differences(reader, window),
-                                                     options.scene_change))
-    dense = options.stride > 1 or options.fps is not None
-    return sorted(marks | set(selected)) if dense else sorted(marks)
-
-
-def _differences(reader: FrameReader, window: list[int]) -> list[float]:
-    """Histogram difference of each frame of ``window`` from the one before (one decode
-    pass; an undecodable frame counts as no change, so it starts no shot)."""
-    diffs, previous = [], None
-    decoded = {frame.index: grey_histogram(frame.image) for frame in reader.read(window)}
-    for index in window:
-        hist = decoded.get(index, previous)
-        diffs.append(0.0 if previous is None or hist is None else
-                     histogram_difference(previous, hist))
-        previous = hist
-    return diffs
+# -- checks ------------------------------------------------------------------------------------
 
 
 def check_project_config(project: Project) -> None:

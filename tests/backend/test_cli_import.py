@@ -214,7 +214,7 @@ def test_import_into_an_unwritable_frames_root_says_so_and_creates_no_project(
 
 def test_a_frame_that_cannot_be_written_stops_the_import_with_one_line(
         env, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from samvid.studio.importer import clip_name
+    from samvid.studio.sources import clip_name
 
     clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
     frames_root = env.files_root / "frame-write-fails"

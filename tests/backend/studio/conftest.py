@@ -7,7 +7,7 @@ import pytest
 
 from samvid.studio.client import Studio
 from samvid.studio.configs import load_config
-from samvid.studio.importer import ImportOptions
+from samvid.studio.import_plan import ImportOptions
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from services import ServedApp, http_server
 
 from samvid.errors import BadRequest, ConfigError, NotFound, StudioError
 from samvid.studio.client import Project, Studio
-from samvid.studio.importer import ImportOptions
+from samvid.studio.import_plan import ImportOptions
 
 pytestmark = pytest.mark.studio
 

@@ -17,13 +17,9 @@ from services import ServedApp
 from samvid.errors import ConfigError, StudioError, VideoError
 from samvid.studio.client import Studio
 from samvid.studio.configs import load_config
-from samvid.studio.importer import (
-    ImportOptions,
-    clip_name,
-    find_sources,
-    import_videos,
-    ranges,
-)
+from samvid.studio.import_plan import ImportOptions
+from samvid.studio.importer import import_videos, ranges
+from samvid.studio.sources import clip_name, find_sources
 
 pytestmark = pytest.mark.studio
 
@@ -220,7 +216,7 @@ def test_folder_of_older_import_resumes_its_clip(tmp_path: Path, studio: Studio,
                                                 options: ImportOptions) -> None:
     # Imported (2 of 3 frames) when a folder's clip name hashed file names and sizes only:
     # the rerun completes that clip rather than importing all 3 frames again.
-    from samvid.studio.importer import names_only_clip_name  # new with the content hash
+    from samvid.studio.sources import names_only_clip_name  # new with the content hash
 
     frames = tmp_path / "frames"
     frames.mkdir()
