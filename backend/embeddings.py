@@ -136,9 +136,6 @@ class EmbeddingCache:
                 self.local.put(key, found)
         return found
 
-    def get_or_compute(self, key: str, compute: Callable[[], Embedding]) -> Embedding:
-        return self.lookup(key, compute)[0]
-
     def lookup(self, key: str, compute: Callable[[], Embedding]) -> tuple[Embedding, bool]:
         """The embedding of ``key``, and whether it was cached: False when this call ran
         ``compute`` or waited for another call's run of it. Said per call, not read off

@@ -243,7 +243,7 @@ class Prelabeler:
         for task in tasks:
             if isinstance(task["data"].get("clip"), str) and "frame" in task["data"]:
                 by_clip.setdefault(task["data"]["clip"], []).append(task)
-        runs = []  # (clip, human frame, frames after it up to the selection's end, its share, last task)
+        runs: list[_Stretch] = []
         for clip, clip_tasks in by_clip.items():
             human = [i for i, task in enumerate(clip_tasks) if human_annotated(task)]
             if human:  # a clip to walk in frame order: each of its frames needs its index
@@ -260,12 +260,13 @@ class Prelabeler:
                     continue  # done by an earlier run (or by the webhook)
                 # The limit runs to the selection's end (bridged propagation stops at the next
                 # human frame itself); the share of the progress is the frames it fills.
-                runs.append((clip, _frame(clip_tasks[i], strict=True), len(clip_tasks) - i - 1,
-                             after - i - 1, clip_tasks[after - 1]["id"]))
-        total = sum(run[3] for run in runs)
+                runs.append(_Stretch(clip, _frame(clip_tasks[i], strict=True), len(clip_tasks) - i - 1,
+                                     after - i - 1, clip_tasks[after - 1]["id"]))
+        total = sum(run.share for run in runs)
         progress = _Offset(ctx, total)
         written, failed = 0, []
-        for clip, frame, limit, share, last in runs:
+        for run in runs:
+            clip, frame, share = run.clip, run.frame, run.share
             if ctx.cancelled():
                 return {"frames_written": written, "cancelled": True}
             progress.share = share
@@ -273,7 +274,7 @@ class Prelabeler:
             # in between, a stretch is filled best from both of its human frames.
             try:
                 result = self.propagator.run(PropagationRequest(
-                    req.project, clip, frame, "forward", limit, (), req.engine, bridge=True,
+                    req.project, clip, frame, "forward", run.limit, (), req.engine, bridge=True,
                     before=False), progress)
             except (BadRequest, NotFound) as exc:
                 # One frame's problem (annotated without a mask, deleted meanwhile) is not
@@ -286,10 +287,21 @@ class Prelabeler:
                     return {"frames_written": written, "cancelled": True}
                 # Every frame reached, masked or not: none annotated or deleted meanwhile.
                 if int(result.get("frames_written", 0)) + int(result.get("frames_empty", 0)) == share:
-                    self._mark_done(last, req.engine)
+                    self._mark_done(run.last_task, req.engine)
             progress.offset += share
         ctx.progress(total, total, progress.rate())
         return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}
+
+
+@dataclass(frozen=True)
+class _Stretch:
+    """The frames after a human frame up to the next one, to be propagated."""
+
+    clip: str
+    frame: int  # the human frame's index
+    limit: int  # frames after it up to the selection's end (bridging stops at the next human frame)
+    share: int  # frames it fills: its share of the progress
+    last_task: int  # the task id of its last frame
 
 
 def _frame(task: dict[str, Any], strict: bool = False) -> int:

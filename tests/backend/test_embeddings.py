@@ -47,7 +47,7 @@ def test_concurrent_requests_for_one_image_run_the_encoder_once():
         time.sleep(0.2)
         return _emb()
 
-    threads = [threading.Thread(target=cache.get_or_compute, args=("k", slow)) for _ in range(8)]
+    threads = [threading.Thread(target=cache.lookup, args=("k", slow)) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -65,7 +65,7 @@ def test_concurrent_callers_run_the_encoder_once_even_for_an_embedding_over_the_
         return _emb()
 
     got: list[Embedding] = []
-    threads = [threading.Thread(target=lambda: got.append(cache.get_or_compute("k", slow))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: got.append(cache.lookup("k", slow)[0])) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -80,8 +80,8 @@ def test_a_failed_computation_lets_the_next_caller_retry():
         raise RuntimeError("encoder failed")
 
     with pytest.raises(RuntimeError):
-        cache.get_or_compute("k", boom)
-    assert cache.get_or_compute("k", _emb).nbytes == 1024
+        cache.lookup("k", boom)
+    assert cache.lookup("k", _emb)[0].nbytes == 1024
 
 
 @pytest.mark.redis
@@ -89,8 +89,8 @@ def test_redis_shares_embeddings_between_processes(redis_server):
     """Two caches (two workers) with one Redis: the second never runs the encoder."""
     first = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
     second = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
-    first.get_or_compute("frame", lambda: _emb(value=3.0))
-    got = second.get_or_compute("frame", lambda: pytest.fail("encoder ran twice"))
+    first.lookup("frame", lambda: _emb(value=3.0))
+    got, _ = second.lookup("frame", lambda: pytest.fail("encoder ran twice"))
     np.testing.assert_array_equal(got.tensors["level0"], np.full(256, 3.0, np.float32))
     assert second.shared.stats.hits == 1
 
@@ -99,7 +99,7 @@ def test_redis_shares_embeddings_between_processes(redis_server):
 def test_redis_going_away_degrades_to_local_computation(redis_server):
     cache = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
     redis_server.stop()
-    assert cache.get_or_compute("k", _emb).nbytes == 1024
+    assert cache.lookup("k", _emb)[0].nbytes == 1024
 
 
 @pytest.mark.redis
@@ -111,7 +111,7 @@ def test_an_unreadable_redis_entry_is_a_miss_and_computed_again(redis_server, st
         stored = writer._redis.get(writer.PREFIX + "frame")[:-40]
     writer._redis.set(writer.PREFIX + "frame", stored)
     cache = EmbeddingCache(MemoryCache(1 << 20), RedisCache(redis_server.url))
-    assert cache.get_or_compute("frame", lambda: _emb(value=2.0)).tensors["level0"][0] == 2.0
+    assert cache.lookup("frame", lambda: _emb(value=2.0))[0].tensors["level0"][0] == 2.0
     assert cache.encoder_runs == 1
 
 
