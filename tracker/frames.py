@@ -68,6 +68,9 @@ ORDER_PROBE_FRAMES = 64
 # Frames such a file's decoder output is held back by, so that a frame is handed out only
 # once this many later ones came out after it in order: H.264 reorders at most 16 frames.
 ORDER_LOOKAHEAD = 17
+# AV_DISPOSITION_ATTACHED_PIC: a stream that is a file's cover picture (PyAV >= 13 names it
+# av.stream.Disposition.attached_pic; the number works with every version).
+ATTACHED_PIC = 0x0400
 # Frames of an image folder carry no timestamps; this rate gives them times.
 DEFAULT_FOLDER_FPS = 30.0
 
@@ -93,7 +96,9 @@ class Frame(NamedTuple):
 
 def natural_key(name: str) -> list[object]:
     """Sort key so that ``frame2.jpg`` comes before ``frame10.jpg``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    # isdecimal, not isdigit: a superscript between numbers (``1²2``) is a digit to isdigit
+    # but no number to int.
+    return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def is_video_file(path: Path) -> bool:
@@ -256,9 +261,14 @@ class VideoReader(FrameReader):
             raise
 
     def _open_stream(self, threads: bool) -> None:
-        if not self._container.streams.video:
-            raise VideoError(f"{self.path}: not a video (no video stream)")
-        self._stream = stream = self._container.streams.video[0]
+        # A cover picture (the artwork of an audio file) is a video stream of one picture
+        # with no timestamps: not the video.
+        videos = [s for s in self._container.streams.video
+                  if not int(getattr(s, "disposition", 0)) & ATTACHED_PIC]
+        if not videos:
+            cover = ", only a cover picture" if self._container.streams.video else ""
+            raise VideoError(f"{self.path}: not a video (no video stream{cover})")
+        self._stream = stream = videos[0]
         codec = stream.codec_context
         if codec is None or codec.name in ("", "none"):
             raise VideoError(f"{self.path}: unsupported codec (no decoder for this video stream)")
@@ -274,6 +284,10 @@ class VideoReader(FrameReader):
         self._live_next = 0  # index the live decoder reaches next
         self._dead_from: int | None = None  # first index past the end of decodable data
         self._pending: tuple[int, av.VideoFrame] | None = None
+        # The live decoder skipped from this index straight to _pending's: the frames between
+        # do not decode (a damaged keyframe's group), and seeking back for each would decode
+        # the whole group again per frame.
+        self._skipped_from = 0
         self._last: tuple[int, av.VideoFrame] | None = None
         if self._pts_in_decode_order:
             self._check_output_order()
@@ -331,8 +345,13 @@ class VideoReader(FrameReader):
         pts = sorted(keyframe_by_pts)
         # A truncated file whose header declares more frames than its data holds: the
         # missing tail has no timestamps, so it is counted here and reported, not indexed.
-        # The header's count includes the discarded frames.
-        self.missing_tail = max(0, (self._stream.frames or 0) - discarded - len(pts))
+        # The header's count includes the discarded frames. AVI's counts the empty chunks
+        # that stand for a repeat of the frame before (its muxer fills a variable frame rate's
+        # gaps so, and the demuxer drops them): its pts number the chunks, so the data holds
+        # the chunks up to the last pts.
+        held = (pts[-1] - (self._stream.start_time or 0) + 1
+                if self._container.format.name in DECODE_ORDER_PTS_FORMATS else len(pts))
+        self.missing_tail = max(0, (self._stream.frames or 0) - discarded - held)
         if self.missing_tail:
             log.warning("%s: %d frames declared in the header are missing (truncated file?)",
                         self.path.name, self.missing_tail)
@@ -529,6 +548,8 @@ class VideoReader(FrameReader):
     def _decode(self, index: int) -> av.VideoFrame:
         if self._dead_from is not None and index >= self._dead_from:
             self._fail(index)
+        if self._pending is not None and self._skipped_from <= index < self._pending[0]:
+            self._fail(index)
         behind = self._live is None or index < self._live_next
         # A keyframe between the decoder and the target: seeking there is cheaper.
         far = self._keyframes[bisect.bisect_right(self._keyframes, index) - 1] > self._live_next
@@ -550,7 +571,7 @@ class VideoReader(FrameReader):
             if found == index:
                 return frame
             if found > index:  # the target was skipped by the decoder: corrupt data
-                self._pending, self._live_next = item, found
+                self._pending, self._live_next, self._skipped_from = item, found, index
                 self._fail(index)
 
     def _fail(self, index: int) -> NoReturn:

@@ -22,6 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from samvid.tracker.frames import natural_key
+
 # J is the IoU of masks.py (1.0 for two empty masks, as DAVIS scores them).
 from samvid.tracker.masks import iou as region_iou
 from samvid.tracker.masks import read_label_png
@@ -194,6 +196,17 @@ def annotations_dir(root: Path | str, resolution: str = "480p") -> Path:
     return level_dir(ann if ann.is_dir() else root, resolution)
 
 
+def label_pngs(folder: Path) -> list[Path]:
+    """The PNGs directly in ``folder`` in frame order: natural order, as the frames are
+    tracked (``9.png`` before ``10.png``, ``99999.png`` before ``100000.png``), so that the
+    first and last frames are those DAVIS leaves out. Hidden files are no masks: macOS
+    leaves a ``._00000.png`` of metadata beside each file it copies to a foreign disk."""
+    if not folder.is_dir():
+        return []
+    pngs = [p for p in folder.glob("*.png") if not p.name.startswith(".")]
+    return sorted(pngs, key=lambda p: natural_key(p.name))
+
+
 def sequence_folders(folder: Path) -> list[str]:
     """The sequence folders under ``folder``, by name. Raises FileNotFoundError when there
     are none: nothing to score is a wrong folder, not a result."""
@@ -218,7 +231,7 @@ def evaluate_folders(
     names = list(sequences) if sequences else sequence_folders(gt_dir)
     scores = []
     for name in names:
-        gt_files = sorted((gt_dir / name).glob("*.png"))
+        gt_files = label_pngs(gt_dir / name)
         if not gt_files:
             raise FileNotFoundError(f"no ground-truth PNGs in {gt_dir / name}")
         gt = [read_label_png(p) for p in gt_files]
@@ -257,7 +270,7 @@ def _check_ids(pred: Sequence[np.ndarray], gt: Sequence[np.ndarray]) -> None:
 def _predicted(folder: Path, gt_files: Sequence[Path]) -> list[Path | None]:
     """The predicted mask of each ground-truth file: the same file name, or the same frame
     number written with another number of digits (``00012.png`` for ``000012.png``)."""
-    pngs = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    pngs = label_pngs(folder)
     by_name = {p.name: p for p in pngs}
     by_number = {int(p.stem): p for p in pngs if p.stem.isdigit()}
     return [by_name.get(g.name) or (by_number.get(int(g.stem)) if g.stem.isdigit() else None)

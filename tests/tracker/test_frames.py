@@ -285,6 +285,61 @@ def test_an_avi_whose_frames_keep_their_order_gives_each_index_its_own_pixels(
         assert (bar_width(reader[7]), bar_width(reader[2])) == (15, 5)
 
 
+def test_an_avi_with_a_variable_frame_rate_is_whole_not_truncated(tmp_path: Path) -> None:
+    """AVI's muxer fills the gaps of a variable frame rate with empty chunks, which its
+    header counts and its demuxer drops: they are repeats, not frames missing at the end."""
+    path = tmp_path / "gaps.avi"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        for i, tick in enumerate([0, 1, 2, 5, 6, 9]):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), level(i), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = tick, Fraction(1, 10)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with VideoReader(path) as reader:
+        assert reader.times == pytest.approx([0.0, 0.1, 0.2, 0.5, 0.6, 0.9])
+        assert reader.missing_tail == 0
+        assert [round(grey(f.image)) for f in reader.iter_frames()] == pytest.approx(
+            [level(i) for i in range(6)], abs=3)
+
+
+def test_frames_after_a_damaged_first_keyframe_are_skipped_without_decoding_its_group_again_each(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The group of a damaged keyframe does not decode: each of its frames is skipped and
+    reported, found so by one pass, not by seeking back and decoding the group once per
+    frame (minutes for a 720p clip with a keyframe every 250 frames)."""
+    clip = write_clip(tmp_path / "whole.mkv", [i / 30 for i in range(60)])
+    damaged = tmp_path / "damaged.mkv"
+    with av.open(str(clip)) as source, av.open(str(damaged), "w") as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for number, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.size):
+            if number == 0:  # the first keyframe's bytes lost
+                zeroed = av.Packet(bytes(packet.size))
+                zeroed.pts, zeroed.dts, zeroed.time_base = packet.pts, packet.dts, packet.time_base
+                packet = zeroed
+            packet.stream = stream
+            out.mux(packet)
+    with av.open(str(damaged)) as container:
+        video = container.streams.video[0]
+        second_keyframe = [p.is_keyframe for p in container.demux(video) if p.size].index(True)
+    seeks: list[int] = []
+    seek = VideoReader._seek
+
+    def counted_seek(reader: VideoReader, index: int) -> None:
+        seeks.append(index)
+        seek(reader, index)
+
+    monkeypatch.setattr(VideoReader, "_seek", counted_seek)
+    with VideoReader(damaged) as reader:
+        frames = list(reader.iter_frames())
+        assert reader.undecodable == set(range(second_keyframe))
+        assert [f.index for f in frames] == list(range(second_keyframe, 60))
+        assert grey(frames[0].image) == pytest.approx(level(second_keyframe), abs=3)
+    assert len(seeks) < 10
+
+
 def write_unknown_codec(path: Path) -> Path:
     """An MKV whose codec id no decoder knows (the H.264 id renamed, same length)."""
     write_clip(path.with_suffix(".tmp.mkv"), [0.0, 0.1])
@@ -309,6 +364,32 @@ def test_bad_files_raise_clear_errors(tmp_path: Path, make, message: str) -> Non
         open_frames(make(tmp_path))
 
 
+def write_song_with_cover(path: Path) -> Path:
+    """An MP4 of sound only, with a cover picture (which FFmpeg lists as a video stream)."""
+    ok, jpeg = cv2.imencode(".jpg", np.full((32, 32, 3), 200, np.uint8))
+    with av.open(str(path), "w") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        sound = out.add_stream("aac", rate=44100)
+        packet = av.Packet(jpeg.tobytes())
+        packet.stream, packet.pts, packet.dts, packet.time_base = cover, 0, 0, Fraction(1, 1)
+        out.mux(packet)
+        for i in range(20):
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                                 layout="mono")
+            samples.sample_rate, samples.pts = 44100, i * 1024
+            out.mux(sound.encode(samples))
+        out.mux(sound.encode())
+    return path
+
+
+def test_a_sound_file_with_a_cover_picture_is_refused_as_no_video(tmp_path: Path) -> None:
+    """Not as a video without timestamps to remux: the cover is no video at all."""
+    with pytest.raises(VideoError, match=r"not a video \(no video stream, only a cover picture\)"):
+        open_frames(write_song_with_cover(tmp_path / "song.mp4"))
+
+
 def test_folder_reader_natural_order(tmp_path: Path) -> None:
     for name, value in [("frame10.png", 30), ("frame2.png", 20), ("frame1.png", 10)]:
         cv2.imwrite(str(tmp_path / name), np.full((8, 12, 3), value, np.uint8))
@@ -318,6 +399,11 @@ def test_folder_reader_natural_order(tmp_path: Path) -> None:
         assert reader.times == pytest.approx([0.0, 0.1, 0.2])
         assert (reader.width, reader.height) == (12, 8)
     assert sorted(["b10", "b9", "a"], key=natural_key) == ["a", "b9", "b10"]
+
+
+def test_a_frame_named_with_a_superscript_between_numbers_sorts_as_text() -> None:
+    names = ["room 1²2.jpg", "room 1²10.jpg", "room 1.jpg"]
+    assert sorted(names, key=natural_key) == ["room 1.jpg", "room 1²2.jpg", "room 1²10.jpg"]
 
 
 def test_hidden_files_of_a_frame_folder_are_no_frames(tmp_path: Path) -> None:

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from samvid.tracker.metrics import boundary_f, boundary_map, dataset_mean, region_iou, score_sequence
+from samvid.tracker.masks import write_label_png
+from samvid.tracker.metrics import (
+    boundary_f,
+    boundary_map,
+    dataset_mean,
+    evaluate_folders,
+    region_iou,
+    score_sequence,
+)
 
 
 def box(h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -80,3 +90,36 @@ def test_a_sequence_with_no_frame_to_score_is_left_out_of_the_mean() -> None:
     one_frame = score_sequence("one frame", [g], [g])  # its first frame is the given one
     assert one_frame.objects[0].n_frames == 0 and np.isnan(one_frame.jf)
     assert dataset_mean([lost, one_frame]) == (0.0, 0.0, 0.0)
+
+
+def write_sequence(root: Path, numbers: range, lost: int | None = None, width: int = 0) -> Path:
+    """A DAVIS root whose sequence ``seq`` has one object on frames ``numbers`` (file names
+    ``width`` digits wide); the frame ``lost`` has an empty mask."""
+    for i in numbers:
+        labels = box(20, 20, 2, 10, 2, 10).astype(np.uint8)
+        if i == lost:
+            labels[:] = 0
+        write_label_png(root / "Annotations" / "seq" / f"{i:0{width}d}.png", labels)
+    return root
+
+
+def test_evaluation_takes_the_first_and_last_frames_in_frame_order_not_name_order(tmp_path: Path) -> None:
+    """Frames 8 to 12 with unpadded names (name order 10, 11, 12, 8, 9): DAVIS leaves
+    out frame 8 (the given one) and, with skip_last, frame 12, the one lost here."""
+    gt = write_sequence(tmp_path / "gt", range(8, 13))
+    pred = write_sequence(tmp_path / "pred", range(8, 13), lost=12)
+    [score] = evaluate_folders(pred, gt, skip_last=True)
+    assert (score.j, score.f, score.n_frames) == (1.0, 1.0, 3)
+    gt6 = write_sequence(tmp_path / "gt6", range(99998, 100001), width=5)  # 99998, 99999, 100000
+    pred6 = write_sequence(tmp_path / "pred6", range(99998, 100001), lost=99998, width=5)  # the given frame
+    assert evaluate_folders(pred6, gt6, skip_last=True)[0].j == 1.0
+
+
+def test_macos_metadata_files_beside_the_masks_are_not_frames(tmp_path: Path) -> None:
+    gt = write_sequence(tmp_path / "gt", range(3), width=5)
+    pred = write_sequence(tmp_path / "pred", range(3), width=5)
+    for root in (gt, pred):
+        for i in range(3):
+            (root / "Annotations" / "seq" / f"._{i:05d}.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    [score] = evaluate_folders(pred, gt)
+    assert (score.jf, score.n_frames, score.missing) == (1.0, 2, 0)
