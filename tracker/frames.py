@@ -209,6 +209,13 @@ class FolderReader(FrameReader):
         files = list_images(self.path)
         if not files:
             raise VideoError(f"{self.path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        # 0001.jpg beside 0001.png is one frame twice (frames extracted twice, or masks put
+        # beside their frames): taken as two, every later frame's index would be wrong.
+        stems: dict[str, Path] = {}
+        for p in files:
+            if (seen := stems.setdefault(p.stem, p)) is not p:
+                raise VideoError(f"{self.path}: {seen.name} and {p.name} are one frame twice; "
+                                 "keep one image per frame in the folder")
         self.fps = fps
         self.infos = [FrameInfo(i, i / fps, None, True, p) for i, p in enumerate(files)]
         self.undecodable = set()

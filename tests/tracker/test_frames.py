@@ -415,6 +415,14 @@ def test_hidden_files_of_a_frame_folder_are_no_frames(tmp_path: Path) -> None:
         assert [round(f.image.mean()) for f in reader.iter_frames()] == [0, 10, 20]
 
 
+def test_a_frame_folder_holding_one_frame_in_two_formats_is_refused_naming_both(tmp_path: Path) -> None:
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i:04d}.jpg"), np.full((8, 12, 3), 10 * i, np.uint8))
+    cv2.imwrite(str(tmp_path / "0001.png"), np.full((8, 12, 3), 10, np.uint8))
+    with pytest.raises(VideoError, match=r"0001\.jpg and 0001\.png are one frame twice"):
+        FolderReader(tmp_path)
+
+
 def write_folder(folder: Path, count: int, damaged: Iterable[int]) -> Path:
     """Frames ``f0.png`` ... with grey level ``10 * i``; the ``damaged`` ones are empty
     files, as an interrupted extraction leaves them."""
