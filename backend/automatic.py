@@ -21,6 +21,7 @@ and scores, without weights.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -311,6 +312,9 @@ class AutoRegionsCache:
         self._queued: set[_Key] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-auto")
         self._max = max_entries
+        # Requests read while the worker stores and evicts: a frame evicted between a
+        # lookup and its read would be a 500, and two requests could queue one frame twice.
+        self._lock = threading.Lock()
 
     def get_or_queue(self, predictor: Predictor, image_ref: str, task_id: int | None,
                      target: MaskTarget, label: str,
@@ -321,21 +325,23 @@ class AutoRegionsCache:
         # Everything the regions depend on: two projects over the same frames (brush and
         # polygon, other names) must not get each other's regions.
         key = (predictor.version, image_ref, target, label, config)
-        if key in self._done:
-            return self._done[key]
-        if key not in self._queued:
+        with self._lock:
+            regions = self._done.get(key)
+            if regions is not None or key in self._queued:
+                return regions
             self._queued.add(key)
-            self._pool.submit(self._compute, key, predictor, image_ref, task_id, target, label,
-                              config)
+        self._pool.submit(self._compute, key, predictor, image_ref, task_id, target, label, config)
         return None
 
     def _compute(self, key, predictor, image_ref, task_id, target, label, config) -> None:
         try:
             regions = automatic_regions(predictor, image_ref, task_id, target, label, config)
-            if len(self._done) >= self._max:
-                self._done.pop(next(iter(self._done)))  # oldest first
-            self._done[key] = regions
+            with self._lock:
+                if len(self._done) >= self._max:
+                    self._done.pop(next(iter(self._done)))  # oldest first
+                self._done[key] = regions
         except Exception as exc:  # noqa: BLE001 - background work: log, let a re-open retry
             log.warning("automatic masks of %s failed: %s", image_ref[:120], exc)
         finally:
-            self._queued.discard(key)
+            with self._lock:
+                self._queued.discard(key)

@@ -3,8 +3,8 @@
 Both are DAVIS roots (or their ``Annotations`` folders). The first frame is excluded;
 the mean is over all objects of all sequences, as DAVIS reports it. A predicted frame
 that is missing is scored as empty and counted aloud; a sequence that cannot be scored
-(no object in its first ground-truth frame, predicted ids none of the ground truth's)
-is reported as FAILED (exit status 1).
+(no object in its first ground-truth frame, predicted ids none of the ground truth's, no
+frame left to score) is reported as FAILED (exit status 1).
 """
 
 from __future__ import annotations
@@ -31,17 +31,26 @@ def run(args: argparse.Namespace) -> int:
         for root in (args.pred, args.gt):
             if not annotations_dir(root, args.resolution).is_dir():
                 raise NotFound(f"{root} is not a folder of masks")
+        # A sequence named twice is scored once: the mean is over objects, and a repeat
+        # would count its objects twice.
         names = args.seq or sequence_folders(annotations_dir(args.gt, args.resolution))
+        names = list(dict.fromkeys(names))
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None
     scores, failed = [], []
     for name in names:
         try:
-            scores += evaluate_folders(args.pred, args.gt, [name], args.skip_last, args.resolution)
+            (score,) = evaluate_folders(args.pred, args.gt, [name], args.skip_last, args.resolution)
+            if not score.scored:
+                # Too short for DAVIS's rule: a row of nan would read as a score, and the mean
+                # would count objects it never scored.
+                last = " and, with --skip-last, the last" if args.skip_last else ""
+                raise ValueError(f"no frame to score: the score leaves out the first frame{last}")
         except (OSError, ValueError) as exc:
             failed.append(name)
             print(f"{name}: FAILED ({exc})")
             continue
+        scores.append(score)
         if scores[-1].missing:
             # Scored as empty, as DAVIS does; said, so a partial output is not read as lost frames.
             print(f"{name}: {scores[-1].missing} of {scores[-1].n_frames} scored frames have no "

@@ -53,18 +53,20 @@ def run(args: argparse.Namespace) -> int:
         # It loads no click model: auto tracks with SAMVID_TRACKER_MODEL when set, else flow.
         "engine": choose_engine(settings.tracker, settings.tracker_model or None)})
     bar = None if args.json else ProgressLine()
-    if settings.redis_url:
-        result = _on_redis(settings, req, bar)
-    else:
-        result = run_job(req.to_payload(), TerminalJob(bar, f"prelabel {req.mode}"), settings)
-    if bar is not None:
-        bar.close()
+    try:
+        if settings.redis_url:
+            result = _on_redis(settings, req, bar)
+        else:
+            result = run_job(req.to_payload(), TerminalJob(bar, f"prelabel {req.mode}"), settings)
+    finally:  # an error or Ctrl-C is said on a line of its own, not after the bar
+        if bar is not None:
+            bar.close()
     print(json.dumps(result, indent=2) if args.json else _summary(result))
     return 0
 
 
 def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None) -> dict[str, Any]:
-    from samvid.jobs import FINAL, RUNNERS
+    from samvid.jobs import CANCELLED, FINAL, RUNNERS
     from samvid.redis_jobs import RedisJobs
 
     if JOB_KIND not in RUNNERS:
@@ -81,8 +83,15 @@ def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None
             if bar is not None:
                 bar.update(f"prelabel {req.mode}", status.frames_done, status.frames_total)
     except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
         print(f"stopped following job {status.id}; it goes on in the worker", file=sys.stderr)
         raise
+    if status.state == CANCELLED:
+        # Most often superseded: the same request submitted again takes over the work.
+        raise SamvidError(f"job {status.id} was cancelled: the same pre-labelling was started "
+                          "again (that run goes on with the work), or it was cancelled with "
+                          f"DELETE /jobs/{status.id}")
     if status.state != "done":
         raise SamvidError(f"job {status.id} {status.state}: {status.error or 'no reason given'}")
     return status.result or {}

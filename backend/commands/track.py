@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not frames_dir(args.src, args.resolution).is_dir():
             raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
-        names = args.seq or sequences(args.src, args.resolution)
+        names = list(dict.fromkeys(args.seq or sequences(args.src, args.resolution)))  # each once
         truth = annotations_dir(args.src, args.resolution)
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None

@@ -1,6 +1,6 @@
 """Which frames of a video become tasks: pure functions of the frames' times and pictures.
 
-``samvid import`` (``importer.py``) takes every frame, every ``--stride``-th, or one per
+``samvid import`` (``import_plan.py``) takes every frame, every ``--stride``-th, or one per
 ``1/--fps`` tick inside ``--start``/``--end`` (``select_frames``), and adds codec key
 frames (``--keyframes``) and the first frame of each shot (``--scene-change``, from the
 difference of grey histograms of successive frames).
@@ -13,8 +13,11 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-# Frames within this many seconds of a --start/--end/--fps boundary count as on it.
+# Frames within this many seconds of a --start/--end boundary count as on it.
 EPSILON = 1e-6
+# A frame this close before an --fps tick is on it: Matroska and WebM store whole
+# milliseconds, so a 30 fps frame at 2/15 s reads 0.133, just before its tick.
+TICK_SLACK = 1e-3
 
 
 def select_frames(
@@ -48,11 +51,11 @@ def select_frames(
         t = times[i]
         if tick is None:
             tick = start_tick = t
-        if t >= tick - EPSILON:
+        if t >= tick - TICK_SLACK:
             chosen.append(i)
             # The first tick after this frame, ticks in a gap (VFR) skipped: counted, not
             # stepped through, which at a rate far above the video's would never end.
-            tick = start_tick + (np.floor((t + EPSILON - start_tick) * fps) + 1) / fps
+            tick = start_tick + (np.floor((t + TICK_SLACK - start_tick) * fps) + 1) / fps
     return chosen
 
 

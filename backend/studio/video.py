@@ -3,10 +3,18 @@
 A box drawn on one frame of a video task comes back as the object's box on every
 following (or preceding) frame: a keyframe per frame in Label Studio's
 ``videorectangle`` sequence, coordinates in percent, frames counted from 1.
+
+Label Studio counts frames at the ``<Video>``'s ``frameRate`` (24 unless the config sets it,
+often from the task: ``$fps``), not the file's: its frame k shows the video at time
+(k - 1) / frameRate. Frames are matched through that time, so a task whose rate is not the
+file's still gets the box of the picture it shows on each frame.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,12 +24,19 @@ from samvid.studio.protocol import label_interface
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 
+STUDIO_FRAME_RATE = "24"  # Label Studio's frameRate when the <Video> sets none
+# Seconds: a frame time this close to one of Label Studio's frames is on it (Matroska
+# and WebM store whole milliseconds: a 30 fps frame at 2/30 s reads 0.067), at most a
+# quarter of Label Studio's frame.
+EPSILON = 1e-3
+
 
 @dataclass(frozen=True)
 class VideoTarget:
     video_name: str
     video_key: str
     box_control: str
+    frame_rate: str = STUDIO_FRAME_RATE  # the <Video>'s frameRate attribute: "30" or "$fps"
 
 
 def parse_video_config(label_config: Any) -> VideoTarget:
@@ -38,7 +53,32 @@ def _parse_video_config(label_config: str) -> VideoTarget:
     if not videos or not boxes:
         raise ConfigError("box tracking needs a <Video> and a <VideoRectangle> in the config")
     video = next((v for v in videos if v.name in boxes[0].to_name), videos[0])
-    return VideoTarget(video.name, (video.attr.get("value") or "").lstrip("$"), boxes[0].name)
+    # Label Studio reads attribute names in any case: frameRate, framerate.
+    rate = next((str(v) for k, v in video.attr.items() if k.lower() == "framerate"), STUDIO_FRAME_RATE)
+    return VideoTarget(video.name, (video.attr.get("value") or "").lstrip("$"), boxes[0].name, rate)
+
+
+def studio_frame_rate(frame_rate: str, data: Any) -> float:
+    """The frames per second Label Studio counts a task's video in, as its ``Video`` tag
+    does: ``$key`` from the task data, anything that is no positive number 24, and a
+    rate under 1 taken as seconds per frame."""
+    value: Any = frame_rate
+    if frame_rate.startswith("$"):
+        value = data.get(frame_rate[1:]) if isinstance(data, dict) else None
+    try:
+        rate = float(value)
+    except (TypeError, ValueError, OverflowError):
+        rate = 0.0
+    if not 0 < rate < math.inf:
+        rate = float(STUDIO_FRAME_RATE)
+    return 1 / rate if rate < 1 else rate
+
+
+def shown_index(times: Sequence[float], frame: int, rate: float) -> int:
+    """The index of the video frame on screen on Label Studio's ``frame`` (from 0, ``rate``
+    a second): the last one that started."""
+    slack = min(EPSILON, 0.25 / rate)
+    return max(0, bisect.bisect_right(times, frame / rate + slack) - 1)
 
 
 @dataclass(frozen=True)
@@ -91,30 +131,37 @@ def to_pixels(box_percent: tuple[float, float, float, float], width: int, height
 
 
 def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[int, Box | None]],
-                    width: int, height: int, fps: float, frames_count: int) -> dict[str, Any]:
-    """A ``videorectangle`` region with one keyframe per tracked frame.
+                    width: int, height: int, rate: float, times: Sequence[float],
+                    frames_count: int) -> dict[str, Any]:
+    """A ``videorectangle`` region with a keyframe on the first Label Studio frame (``rate``
+    a second, ``frames_count`` of them) that shows each tracked video frame (``times``:
+    the video frames' times); Label Studio interpolates between them.
 
     A frame where the object is lost gets a disabled keyframe, so Label Studio does
     not interpolate the box through the gap.
     """
     sequence: list[dict[str, Any]] = []
-    for index, box in sorted(boxes):
+    for index, box in sorted(boxes, key=lambda item: item[0]):
+        # Label Studio's frame (from 0) that first shows it
+        frame = max(0, math.ceil((times[index] - min(EPSILON, 0.25 / rate)) * rate))
+        if frame >= frames_count or shown_index(times, frame, rate) != index:
+            continue  # between two of Label Studio's frames: never on its screen
         if box is None:
             if sequence and sequence[-1]["enabled"]:
                 sequence[-1]["enabled"] = False
             continue
         x0, y0, x1, y1 = box
         sequence.append({
-            "frame": index + 1, "enabled": True, "rotation": 0,
+            "frame": frame + 1, "enabled": True, "rotation": 0,
             "x": x0 / width * 100, "y": y0 / height * 100,
             "width": (x1 - x0) / width * 100, "height": (y1 - y0) / height * 100,
-            "time": index / fps if fps > 0 else 0.0,
+            "time": frame / rate,
         })
     return {
         "id": prompt.region_id, "from_name": target.box_control, "to_name": target.video_name,
         "type": "videorectangle", "origin": "prediction",
         "value": {"sequence": sequence, "framesCount": frames_count, "labels": prompt.labels,
-                  "duration": frames_count / fps if fps > 0 else 0.0},
+                  "duration": frames_count / rate},
     }
 
 
@@ -144,11 +191,15 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
         tmp.flush()
         with open_frames(tmp.name) as reader:
             h, w = reader[0].shape[:2]
+            rate, times = studio_frame_rate(target.frame_rate, data), reader.times
+            frames_count = max(1, round(reader.duration * rate))  # as Label Studio counts them
             for prompt in prompts:
-                if not 0 <= prompt.frame < len(reader):
-                    raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {len(reader)} frames")
-                boxes = track_box(reader, prompt.frame, to_pixels(prompt.box_percent, w, h),
+                if not 0 <= prompt.frame < frames_count:
+                    raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {frames_count} "
+                                      f"frames (at {rate:g} frames/s)")
+                start = shown_index(times, prompt.frame, rate)
+                boxes = track_box(reader, start, to_pixels(prompt.box_percent, w, h),
                                   make_engine(settings.tracker), predictor.segmenter,
                                   max_frames=settings.propagate_frames or None, reverse=prompt.reverse)
-                results.append(sequence_result(target, prompt, boxes, w, h, reader.fps, len(reader)))
+                results.append(sequence_result(target, prompt, boxes, w, h, rate, times, frames_count))
     return {"result": results, "score": 1.0, "model_version": f"{MODEL_PREFIX}:{settings.tracker}"}

@@ -221,6 +221,30 @@ def test_on_open_cache_keeps_brush_and_polygon_projects_on_the_same_image_apart(
         assert {(r["type"], r["to_name"]) for r in regions} == {(target.mask_type, target.image_name)}
 
 
+def test_a_frame_evicted_by_the_worker_while_a_request_reads_it_is_no_error(tmp_path):
+    from PIL import Image
+
+    class EvictedWhileRead(dict):
+        """The worker, storing another frame in a full cache, evicts this one at the very
+        moment a request has found it."""
+
+        def __contains__(self, key) -> bool:
+            found = super().__contains__(key)
+            self.pop(key, None)
+            return found
+
+    labels, _ = synthetic_frame()
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(tmp_path / "f.png")
+    predictor, cache, ref = make_predictor(OracleSegmenter(labels), tmp_path), AutoRegionsCache(), str(tmp_path / "f.png")
+    deadline = time.monotonic() + 30
+    while cache.get_or_queue(predictor, ref, 1, TARGET, "Object") is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cache._done = EvictedWhileRead(cache._done)
+    regions = cache.get_or_queue(predictor, ref, 1, TARGET, "Object")  # no KeyError: a 500 on /predict
+    assert regions is None or len(regions) == 2
+
+
 def test_segmenters_without_everything_mode_say_so_before_fetching(tmp_path):
     predictor = make_predictor(StandInSegmenter(), tmp_path)
     with pytest.raises(NoEverythingMode, match="no automatic"):

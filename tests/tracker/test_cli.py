@@ -233,3 +233,37 @@ def test_wrong_resolution_names_available_levels(tmp_path, capsys) -> None:
     assert "has no 1080p level, only 480p" in capsys.readouterr().err
     assert main(["eval", "--resolution", "1080p", str(tmp_path), str(tmp_path)]) == 2
     assert "has no 1080p level, only 480p" in capsys.readouterr().err
+
+
+def test_a_sequence_named_twice_is_scored_and_tracked_once(tmp_path, capsys) -> None:
+    import numpy as np
+
+    moved = np.roll(_square(1), 6, axis=1)  # "bad" is predicted 6 px off after its first frame
+    for seq, pred in (("good", _square(1)), ("bad", moved)):
+        _labels(tmp_path / "gt" / "Annotations" / seq, [_square(1)] * 3)
+        _labels(tmp_path / "pred" / "Annotations" / seq, [_square(1), pred, pred])
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 0
+    mean_of_all = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mean")]
+    argv = ["eval", str(tmp_path / "pred"), str(tmp_path / "gt"), "--seq", "good", "good", "bad"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("mean")] == mean_of_all
+    assert [line.split()[0] for line in out if line.startswith(("good", "bad"))] == ["good", "bad"]
+
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path / "src", (96, 170))
+    argv = ["track", "--engine", "copy", str(tmp_path / "src"), str(tmp_path / "out"), "--seq", "basic", "basic"]
+    assert main(argv) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("basic:")]) == 1
+
+
+def test_a_sequence_too_short_to_score_fails_instead_of_scoring_nan(tmp_path, capsys) -> None:
+    for root in ("gt", "pred"):
+        _labels(tmp_path / root / "Annotations" / "one", [_square(1)])
+        _labels(tmp_path / root / "Annotations" / "two", [_square(1)] * 2)
+        _labels(tmp_path / root / "Annotations" / "four", [_square(1)] * 4)
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt"), "--skip-last"]) == 1
+    out = capsys.readouterr().out
+    assert "one: FAILED (no frame to score" in out and "two: FAILED (no frame to score" in out
+    assert "nan" not in out
+    mean = [line for line in out.splitlines() if line.startswith("mean")][0]
+    assert mean.split()[1:] == ["1", "1.000", "1.000", "1.000"]  # four's one object only

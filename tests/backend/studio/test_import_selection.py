@@ -16,7 +16,8 @@ import pytest
 
 from samvid.commands.importer import _options, add_arguments
 from samvid.errors import VideoError
-from samvid.studio.importer import import_videos, plan_clips
+from samvid.studio.import_plan import ImportOptions, plan_clips
+from samvid.studio.importer import import_videos
 
 SHOTS = (20, 120, 220)  # grey level of each 10-frame shot; frames inside a shot flicker
 
@@ -49,8 +50,6 @@ def shots(tmp_path_factory) -> Path:
 
 
 def plan(path: Path, **kw) -> list[int]:
-    from samvid.studio.importer import ImportOptions
-
     (p,) = plan_clips([path], ImportOptions(project="x", label_config="<View/>", **kw))
     return p.selected
 

@@ -69,3 +69,11 @@ def test_histogram_difference_ignores_motion_and_sees_cuts() -> None:
 def test_a_rate_far_above_the_videos_takes_every_frame_at_once(fps: float) -> None:
     times = [i / 25 for i in range(250)]  # 10 s at 25 frames/s
     assert select_frames(times, fps=fps) == list(range(250))
+
+
+def test_a_rate_on_millisecond_timestamps_takes_evenly_spaced_frames() -> None:
+    # Matroska and WebM store whole milliseconds: 30 frames/s reads 0, 0.033, 0.067, 0.1, ...
+    times = [round(i / 30, 3) for i in range(30)]
+    assert select_frames(times, fps=15) == list(range(0, 30, 2))
+    ntsc = [round(i * 1001 / 30000, 3) for i in range(60)]  # 29.97 frames/s
+    assert select_frames(ntsc, fps=30000 / 1001 / 2) == list(range(0, 60, 2))

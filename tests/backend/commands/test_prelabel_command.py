@@ -1,0 +1,61 @@
+"""``samvid prelabel`` as a terminal sees it: what it says when its job ends otherwise than
+done (the job itself: ``tests/backend/test_prelabel.py``)."""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+
+import pytest
+
+from samvid.cli import main
+from samvid.commands import prelabel as command
+from samvid.errors import SamvidError, StudioError
+from samvid.prelabel import JOB_KIND, PrelabelRequest
+from samvid.redis_jobs import RedisJobs
+from samvid.settings import Settings
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_error_mid_run_is_said_on_its_own_line_after_the_progress_bar(monkeypatch) -> None:
+    def half_done(payload, ctx, settings):
+        ctx.progress(3, 10, 1.0)
+        raise StudioError("cannot reach Label Studio")
+
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "run_job", half_done)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["prelabel", "--project", "Street", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
+    lines = terminal.getvalue().split("\n")
+    error = next(line for line in lines if "error:" in line)
+    assert error.startswith("samvid prelabel: error: cannot reach Label Studio")
+    assert "3/10" in lines[lines.index(error) - 1]
+
+
+@pytest.mark.redis
+def test_a_followed_job_superseded_by_the_same_command_says_the_work_goes_on_there(redis_server) -> None:
+    settings = Settings.from_env({"REDIS_URL": redis_server.url})
+    req = PrelabelRequest.from_payload({"project": 1, "mode": "auto"})
+    outcome: dict[str, str] = {}
+
+    def follow() -> None:
+        try:
+            command._on_redis(settings, req, None)
+        except SamvidError as exc:
+            outcome["error"] = exc.message
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(1.0)  # queued: no worker runs it
+    RedisJobs(redis_server.url).submit(JOB_KIND, req.key, req.to_payload(), order=req.order)  # run again
+    follower.join(30)
+    assert "the same pre-labelling was started again" in outcome["error"]
+    assert "no reason given" not in outcome["error"]

@@ -1,0 +1,75 @@
+"""Box tracking in a ``<Video>`` counts frames as Label Studio does: frame k of a task is
+the picture on screen at (k - 1) / frameRate, the config's rate (the task's ``$fps``, 24
+when absent), which need not be the file's own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from clips import disk_clip, write_video
+
+from samvid.app import create_app
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.configs import load_config
+from samvid.studio.video import BoxPrompt, VideoTarget, parse_video_config, sequence_result, studio_frame_rate
+
+N, FILE_FPS = 24, 50  # a 0.48 s clip at 50 frames/s
+
+
+def _box_percent(mask: np.ndarray) -> tuple[float, float, float, float]:
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    return (xs.min() / w * 100, ys.min() / h * 100, (xs.max() + 1 - xs.min()) / w * 100,
+            (ys.max() + 1 - ys.min()) / h * 100)
+
+
+@pytest.mark.parametrize("task_fps", [25, None])  # None: no fps in the task, Label Studio counts 24
+def test_a_box_on_a_task_whose_rate_is_not_the_files_is_tracked_on_the_pictures_label_studio_shows(
+        images, task_fps: int | None) -> None:
+    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
+                                 precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    frames, masks = disk_clip(N, step=4)
+    path = write_video(images / "disk.mp4", frames, fps=FILE_FPS)
+    rate = task_fps or 24
+    drawn = 6  # Label Studio's frame 6 shows the video at 5 / rate s: file frame 10
+    x, y, w, h = _box_percent(masks[int((drawn - 1) / rate * FILE_FPS)])
+    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video",
+            "value": {"labels": ["Object"], "sequence": [
+                {"frame": drawn, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
+    data = {"video": str(path), **({"fps": task_fps} if task_fps else {})}
+    body = {"tasks": [{"id": 1, "data": data}], "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    (region,) = resp.get_json()["results"][0]["result"]
+    assert region["value"]["framesCount"] == round(N / FILE_FPS * rate)  # 12 of Label Studio's frames
+    sequence = region["value"]["sequence"]
+    assert [key["frame"] for key in sequence] == list(range(drawn, 13))
+    for key in sequence:
+        assert key["time"] == pytest.approx((key["frame"] - 1) / rate)
+        shown = masks[int((key["frame"] - 1) / rate * FILE_FPS + 1e-9)]
+        assert abs(key["x"] - _box_percent(shown)[0]) < 2, key["frame"]
+
+
+def test_label_studio_frame_rate_comes_from_the_config_or_the_task_and_is_24_otherwise() -> None:
+    assert studio_frame_rate("$fps", {"fps": 30}) == 30
+    assert studio_frame_rate("$fps", {"fps": "29.97"}) == pytest.approx(29.97)
+    assert studio_frame_rate("$fps", {}) == 24
+    assert studio_frame_rate("$fps", {"fps": "fast"}) == 24
+    assert studio_frame_rate("$fps", {"fps": 0.04}) == pytest.approx(25)  # seconds per frame
+    assert studio_frame_rate("25", {}) == 25
+    config = "<View><Video name='v' value='$video' frameRate='12'/><VideoRectangle name='b' toName='v'/></View>"
+    assert parse_video_config(config).frame_rate == "12"
+    assert parse_video_config(config.replace(" frameRate='12'", "")).frame_rate == "24"
+
+
+@pytest.mark.parametrize("times", [[i / 30 for i in range(30)], [round(i / 30, 3) for i in range(30)]],
+                         ids=["exact", "millisecond timestamps"])
+def test_at_the_files_own_rate_each_video_frame_is_its_label_studio_frame(times: list[float]) -> None:
+    boxes = [(i, (10.0, 10.0, 20.0, 20.0)) for i in range(30)]
+    region = sequence_result(VideoTarget("video", "video", "box"), BoxPrompt("b", 0, (1, 1, 1, 1), [], False),
+                             boxes, 100, 100, 30.0, times, 30)
+    assert [key["frame"] for key in region["value"]["sequence"]] == list(range(1, 31))
