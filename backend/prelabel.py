@@ -209,7 +209,7 @@ class Prelabeler:
                 # One frame's image (lost, unreadable, not in the task) is not the batch's:
                 # the others are still labelled. Nothing is written for it, so a later run
                 # (once the image is fixed) tries it again.
-                ctx.note(f"{_which(task)} not labelled: {exc.message}")
+                _skipped(ctx, f"{_which(task)} not labelled: {exc.message}")
                 not_labelled.append(task["id"])
             else:
                 written += self._write_auto(task["id"], regions, predictor.version)
@@ -279,7 +279,7 @@ class Prelabeler:
             except (BadRequest, NotFound) as exc:
                 # One frame's problem (annotated without a mask, deleted meanwhile) is not
                 # the batch's: the other stretches are still filled, and the job says which.
-                ctx.note(f"clip {clip!r} frame {frame} not propagated: {exc.message}")
+                _skipped(ctx, f"clip {clip!r} frame {frame} not propagated: {exc.message}")
                 failed.append(f"{clip}:{frame}")
             else:
                 written += int(result.get("frames_written", 0))
@@ -291,6 +291,13 @@ class Prelabeler:
             progress.offset += share
         ctx.progress(total, total, progress.rate())
         return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}
+
+
+def _skipped(ctx: JobContext, why: str) -> None:
+    """Say why a frame was left out, on the job (its next progress report replaces the
+    note) and in the log, where ``samvid prelabel`` and the worker show it for good."""
+    ctx.note(why)
+    log.warning("%s", why)
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,7 @@ def test_propagate_prelabel_names_a_task_without_a_frame_index_instead_of_crashi
         prelabeler(label_studio).run(PrelabelRequest(project.id, mode="propagate", engine="copy"), Stopper())
 
 
-def test_propagate_prelabel_skips_a_human_frame_without_a_mask_and_fills_the_rest(label_studio):
+def test_propagate_prelabel_skips_a_human_frame_without_a_mask_and_fills_the_rest(label_studio, caplog):
     empty = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-empty", n=3)
     full = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-full", n=3)
     requests.post(f"{label_studio.url}/api/tasks/{empty.task_ids[0]}/annotations", headers=label_studio.headers,
@@ -251,12 +251,15 @@ def test_propagate_prelabel_skips_a_human_frame_without_a_mask_and_fills_the_res
         result = prelabeler(label_studio).run(PrelabelRequest(clip.project, mode="propagate", engine="copy"), ctx)
         if clip is empty:
             assert result["not_propagated"] == ["prelabel-empty:0"] and "no mask" in ctx.notes[0]
+            # Logged too: a later progress report clears the note, and the command shows the log.
+            assert any("frame 0 not propagated" in r.getMessage() and "no mask" in r.getMessage()
+                       for r in caplog.records if r.levelname == "WARNING")
     assert result == {"frames_written": 2, "propagations": 1, "not_propagated": []}
     assert all(len(own(label_studio, t, "samvid-track")) == 1 for t in full.task_ids[1:])
     assert all(predictions(label_studio, t) == [] for t in empty.task_ids)
 
 
-def test_auto_prelabel_skips_a_frame_whose_image_cannot_be_read_and_labels_the_rest(label_studio):
+def test_auto_prelabel_skips_a_frame_whose_image_cannot_be_read_and_labels_the_rest(label_studio, caplog):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-lost", n=4)
     ids = clip.task_ids
     lost = label_studio.files_root / f"p{clip.project}-prelabel-lost" / "00001.png"
@@ -265,6 +268,8 @@ def test_auto_prelabel_skips_a_frame_whose_image_cannot_be_read_and_labels_the_r
     result = runner.run(PrelabelRequest(clip.project, mode="auto", grid=4), ctx)
     assert result == {"tasks_written": 3, "skipped_human": 0, "skipped_done": 0, "not_labelled": [ids[1]]}
     assert f"task {ids[1]} (clip 'prelabel-lost' frame 1) not labelled" in ctx.notes[0]
+    assert any(f"task {ids[1]} (clip 'prelabel-lost' frame 1) not labelled" in r.getMessage()
+               for r in caplog.records if r.levelname == "WARNING")
     assert own(label_studio, ids[1], AUTO_MODEL_PREFIX) == []  # nothing written: not counted done
     assert all(len(own(label_studio, t, AUTO_MODEL_PREFIX)) == 1 for t in (ids[0], *ids[2:]))
     lost.with_suffix(".bak").rename(lost)  # fixed: the next run labels it, and only it
