@@ -257,7 +257,7 @@ def sam_decode_points(segmenter: Any, embedding: Embedding,
     dev, dtype = segmenter.device, segmenter.dtype
     maps = [torch.from_numpy(embedding.tensors[f"level{i}"]).to(dev, dtype)
             for i in range(len(embedding.tensors))]
-    pts = torch.from_numpy(np.asarray(points, np.float32) * [sx, sy]).to(dev, dtype)
+    pts = segmenter.model_points(points, h, w)
     labels = torch.ones((1, len(points), 1), dtype=torch.long, device=dev)
     with segmenter._lock, torch.inference_mode():
         out = segmenter.model(image_embeddings=maps if len(maps) > 1 else maps[0],

@@ -6,6 +6,7 @@ with pixel centres at integer + 0.5 (a click on the top-left pixel is (0.5, 0.5)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from samvid.core.errors import PromptError
@@ -26,16 +27,38 @@ class Prompt:
     meta: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        self._normalise()
         if len(self.points) != len(self.labels):
             raise PromptError("each click needs a label (positive or negative)")
         if not self.points and self.box is None:
             raise PromptError("give at least one click or a box")
         if len(self.points) > MAX_POINTS:
             raise PromptError(f"at most {MAX_POINTS} clicks per request, got {len(self.points)}")
-        if any(label not in (0, 1) for label in self.labels):
-            raise PromptError("click labels must be 1 (positive) or 0 (negative)")
         if self.points and not any(self.labels) and self.box is None:
             raise PromptError("only negative clicks: add a positive click or a box")
+
+    def _normalise(self) -> None:
+        """Store plain tuples of floats and ints, whatever sequences or NumPy values came in:
+        a model turns labels into embedding indices (a float label crashes SAM 2), caches key
+        on the box (a list cannot be hashed), and a NaN would pass every comparison."""
+        try:
+            points = tuple((float(x), float(y)) for x, y in self.points)
+            box = None if self.box is None else tuple(float(v) for v in self.box)
+        except (TypeError, ValueError):
+            raise PromptError("a click is (x, y) and a box (x0, y0, x1, y1), in pixels") from None
+        if box is not None and len(box) != 4:
+            raise PromptError("a box is (x0, y0, x1, y1), in pixels")
+        if not all(math.isfinite(v) for v in (*(c for p in points for c in p), *(box or ()))):
+            raise PromptError("click and box coordinates must be finite numbers of pixels")
+        labels = tuple(self.labels)
+        if any(label not in (0, 1) for label in labels):
+            raise PromptError("click labels must be 1 (positive) or 0 (negative)")
+        if box is not None:  # a box dragged up or to the left has its corners the other way round
+            x0, y0, x1, y1 = box
+            box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        object.__setattr__(self, "points", points)
+        object.__setattr__(self, "labels", tuple(int(label) for label in labels))
+        object.__setattr__(self, "box", box)
 
     @property
     def positive_points(self) -> list[tuple[float, float]]:
@@ -76,4 +99,6 @@ class Prompt:
         if box is not None:
             x0, y0, x1, y1 = box
             box = (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
+            if box[2] <= box[0] or box[3] <= box[1]:  # wholly past an edge: turned inside out
+                raise PromptError(f"the box lies outside the {width}x{height} image")
         return Prompt(points, self.labels, box, self.meta)

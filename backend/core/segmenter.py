@@ -18,6 +18,28 @@ import numpy as np
 from samvid.core.prompts import Prompt
 
 
+def rgb8(image: np.ndarray) -> np.ndarray:
+    """``image`` as the (H, W, 3) uint8 RGB array the encoders take: grey (H, W) or (H, W, 1)
+    is repeated to three channels, an alpha channel dropped, 16-bit levels brought to 8.
+
+    Raises ValueError for anything else: float images have no one agreed range, and an
+    encoder reading 16-bit levels as 8-bit ones sees a white image, with no error.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = image[..., :3]
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16) or 0 in image.shape:
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.shape} {image.dtype}; "
+                         "grey, RGBA and 16-bit images are converted")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
 @dataclass
 class Embedding:
     """What ``Segmenter.segment`` needs of one image, computed once by ``embed``."""

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from samvid.core.prompts import Prompt
-from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter, rgb8
 from samvid.models.classic_ops import (
     Box,
     Point,
@@ -143,12 +143,10 @@ class ClassicSegmenter(Segmenter):
 
     def embed(self, image: np.ndarray) -> Embedding:
         """Keep the image, a small copy of it and a digest (the key of the click cache)."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.shape} {image.dtype}")
+        image = rgb8(image)
         h, w = image.shape[:2]
         s = scale_to((h, w), self.settings.overview_side)
         size = (max(1, round(w * s)), max(1, round(h * s)))
-        image = np.ascontiguousarray(image)
         digest = hashlib.blake2b(image.data, digest_size=16).digest()
         return Embedding(
             model=self.version,

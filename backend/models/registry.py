@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from samvid.core.errors import ModelUnavailable
 from samvid.core.segmenter import Segmenter
 
 
@@ -53,7 +55,14 @@ def load_segmenter(name: str, device: str = "auto", **options: Any) -> Segmenter
     if name == "standin" or name.startswith("standin:"):
         from samvid.models.standin import StandInSegmenter
 
-        radius = float(name.split(":", 1)[1]) if ":" in name else 20.0
+        given = name.split(":", 1)[1] if ":" in name else "20"
+        try:
+            radius = float(given)
+        except ValueError:
+            radius = math.nan
+        if not (math.isfinite(radius) and radius > 0):
+            raise ModelUnavailable(f"{name}: the stand-in's click radius must be a number of pixels "
+                                   "above 0, as in standin:20")
         return StandInSegmenter(radius=radius)
     from samvid.models.sam import load_sam
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from samvid.core.prompts import Prompt
-from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
-from samvid.errors import ModelUnavailable
+from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter, rgb8
+from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.registry import DEFAULT_MODEL, MODELS, looks_like_a_path
 from samvid.postprocess import area_threshold, clean_mask
 
@@ -63,6 +63,10 @@ SAM1_ENCODERS: dict[str, dict[str, Any]] = {
 MEMORY_FAMILIES = ("sam2", "edgetam")  # families with a video memory tracker
 
 
+class UnsupportedDevice(ConfigError):
+    """SAMVID_DEVICE names a device this machine does not have, or no device at all."""
+
+
 def _precision_name(dtype: Any) -> str:
     return {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
 
@@ -77,6 +81,25 @@ def pick_device(requested: str = "auto") -> str:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def _check_device(device: str, torch: Any) -> None:
+    """Refuse a device this machine lacks at load, naming it, not with torch's assertion
+    at the first ``.to()``."""
+    kind, _, index = device.partition(":")
+    if kind == "cpu" and not index:
+        return
+    if kind == "cuda" and (not index or index.isdigit()):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count and int(index or 0) < count:
+            return
+        have = f"{count} CUDA GPU(s), numbered from 0" if count else "no CUDA GPU that this torch can use"
+        raise UnsupportedDevice(f"SAMVID_DEVICE={device}: this machine has {have}; use auto or cpu")
+    if device == "mps":
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return
+        raise UnsupportedDevice("SAMVID_DEVICE=mps: this machine has no Apple GPU (MPS); use auto or cpu")
+    raise UnsupportedDevice(f"SAMVID_DEVICE={device!r} is not a device; give auto, cpu, cuda, cuda:N or mps")
 
 
 def family_of(name: str) -> str:
@@ -131,6 +154,12 @@ def _pretrained_model(name: str, family: str):
     if not local.is_dir() and looks_like_a_path(name):  # no hub id either: asking the hub would be minutes of retries
         raise ModelUnavailable(f"{name}: no such folder; give the folder that holds the model's config.json, "
                                f"or a Hugging Face id such as {DEFAULT_MODEL}")
+    if not local.is_dir() and name not in MODELS and "/" not in name:
+        # Every SAM checkpoint on the hub is ``org/name``: a bare name is a typo, which the
+        # hub would answer only after a minute of retries, as weights that cannot be had.
+        choices = ", ".join(n for n, info in MODELS.items() if info.family in ("sam", "sam2", "edgetam"))
+        raise ModelUnavailable(f"unknown model {name!r}: give one of {choices}, another Hugging Face "
+                               "id (org/name), or the folder that holds the model's config.json")
     try:
         # Cached or local weights first: no network call when they are here.
         return cls.from_pretrained(source, local_files_only=True, use_safetensors=True)
@@ -145,10 +174,13 @@ def load_sam(
 ) -> SamSegmenter:
     """Load ``name`` (a hub id or a local folder saved with ``save_pretrained``) at ``precision``
     (``samvid.models.precision``; a precision the device lacks is refused before loading)."""
+    import torch
+
     from samvid.models.precision import apply_precision, resolve_precision
 
     family = family_of(name)
     dev = pick_device(device)
+    _check_device(dev, torch)
     chosen = resolve_precision(precision, dev)
     try:
         model = _random_model(name, family) if random_weights else _pretrained_model(name, family)
@@ -158,6 +190,12 @@ def load_sam(
             "Install it (pip install timm torchvision) or choose another model."
         ) from exc
     except (OSError, ValueError) as exc:
+        if Path(name).expanduser().is_dir():  # nothing was to be downloaded: the folder is at fault
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise ModelUnavailable(
+                f"the folder {name} holds no model that loads ({detail}); it needs a config.json and "
+                f"safetensors weights, as `samvid models pull {DEFAULT_MODEL} --dir D` leaves them in D"
+            ) from exc
         raise ModelUnavailable(
             f"no weights for {name!r} on this machine and they could not be downloaded "
             f"({type(exc).__name__}). Fetch them on a connected machine with "
@@ -199,6 +237,17 @@ class SamSegmenter(Segmenter):
             return s, s
         return INPUT_SIZE / width, INPUT_SIZE / height  # SAM 2: plain resize
 
+    def model_points(self, points: Any, height: int, width: int) -> Any:
+        """Clicks in an image's pixels (centres at index + 0.5) as the prompt encoder takes
+        them, an (N, 2) float32 tensor: it adds 0.5 to reach a pixel's centre itself, as it
+        takes pixel indices. float32 whatever the model's dtype: bf16 spaces numbers of
+        512-1024 model pixels 4 apart, and the encoder rounds only once they are in [-1, 1]."""
+        import torch
+
+        sx, sy = self._scale(height, width)
+        pts = np.asarray(points, np.float32).reshape(-1, 2) * [sx, sy] - 0.5
+        return torch.from_numpy(pts.astype(np.float32)).to(self.device, torch.float32)
+
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         import cv2
 
@@ -214,6 +263,7 @@ class SamSegmenter(Segmenter):
     def embed(self, image: np.ndarray) -> Embedding:
         import torch
 
+        image = rgb8(image)
         pixels = torch.from_numpy(self.preprocess(image)).to(self.device, self.dtype)
         with self._lock, torch.inference_mode():
             out = self.model.get_image_embeddings(pixels)
@@ -250,12 +300,11 @@ class SamSegmenter(Segmenter):
         ]
         kwargs: dict[str, Any] = {"image_embeddings": maps if len(maps) > 1 else maps[0]}
         if prompt.points:
-            pts = np.asarray(prompt.points, np.float32) * [sx, sy]
-            kwargs["input_points"] = torch.from_numpy(pts)[None, None].to(self.device, self.dtype)
+            kwargs["input_points"] = self.model_points(prompt.points, h, w)[None, None]
             kwargs["input_labels"] = torch.tensor([[list(prompt.labels)]], device=self.device)
         if prompt.box is not None:
             box = np.asarray(prompt.box, np.float32) * [sx, sy, sx, sy]
-            kwargs["input_boxes"] = torch.from_numpy(box)[None, None].to(self.device, self.dtype)
+            kwargs["input_boxes"] = torch.from_numpy(box)[None, None].to(self.device, torch.float32)  # as model_points
         multimask = len(prompt.points) == 1 and prompt.box is None
         with self._lock, torch.inference_mode():
             out = self.model(multimask_output=multimask, **kwargs)

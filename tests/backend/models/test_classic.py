@@ -591,3 +591,17 @@ def test_one_click_whose_cut_leaves_a_few_pixels_of_background_gives_a_mask_with
         mask = segment(segmenter, image, Prompt(points=((922.5, 259.5),), labels=(1,)))
     assert mask[259, 922]
     assert iou(mask, masks[3]) > 0.5
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgba", "16-bit"])
+def test_grey_rgba_and_16_bit_frames_are_segmented_as_their_rgb_copy(segmenter: ClassicSegmenter, kind: str) -> None:
+    image, obj = scene(90, 120, (60, 45), (30, 20))
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    given, same = {
+        "grey": (grey, np.repeat(grey[..., None], 3, axis=2)),
+        "rgba": (np.dstack([image, np.full(grey.shape, 200, np.uint8)]), image),
+        "16-bit": (image.astype(np.uint16) * 257, image),
+    }[kind]
+    prompt = Prompt(box=box_of(obj))
+    expected = segmenter.segment(segmenter.embed(same), prompt).mask
+    np.testing.assert_array_equal(segmenter.segment(segmenter.embed(given), prompt).mask, expected)

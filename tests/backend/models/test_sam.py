@@ -104,3 +104,126 @@ def test_a_model_path_that_is_no_folder_is_refused_without_asking_the_hub(monkey
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     with pytest.raises(ModelUnavailable, match=f"{name}: no such folder; give the folder that holds"):
         load_segmenter(name)
+
+
+def _rgb(seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (30, 50, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("kind", ["grey", "grey-1-channel", "rgba", "16-bit"])
+def test_grey_rgba_and_16_bit_images_are_encoded_as_their_rgb_copy(small_sam_folder, kind):
+    # 16-bit levels read as 8-bit ones are a white image to the encoder, with no error.
+    rgb = _rgb()
+    grey = rgb[..., 0]
+    image, same = {
+        "grey": (grey, np.repeat(grey[..., None], 3, axis=2)),
+        "grey-1-channel": (grey[..., None], np.repeat(grey[..., None], 3, axis=2)),
+        "rgba": (np.dstack([rgb, np.full(grey.shape, 128, np.uint8)]), rgb),
+        "16-bit": (rgb.astype(np.uint16) * 257, rgb),
+    }[kind]
+    segmenter = load_segmenter(str(small_sam_folder), device="cpu")
+    emb = segmenter.embed(image)
+    assert emb.image_size == (30, 50)
+    np.testing.assert_array_equal(emb.tensors["level0"], segmenter.embed(same).tensors["level0"])
+
+
+def test_an_image_of_floats_is_refused_saying_what_is_taken(small_sam_folder):
+    # Floats have no one agreed range (0-1 or 0-255): guessing would encode a black image.
+    segmenter = load_segmenter(str(small_sam_folder), device="cpu")
+    with pytest.raises(ValueError, match=r"expected an RGB uint8 image \(H, W, 3\)"):
+        segmenter.embed(_rgb().astype(np.float32) / 255)
+
+
+def test_sam2_takes_click_labels_given_as_floats_or_booleans(sam2_tiny, embeddings):
+    # The labels index an embedding table: a float label crashed SAM 2's prompt encoder.
+    emb = embeddings[(61, 97)]
+    expected = sam2_tiny.segment(emb, Prompt(points=((5.5, 5.5), (30.5, 20.5)), labels=(1, 0))).mask
+    for labels in [(1.0, 0.0), (True, False), tuple(np.array([1, 0]))]:
+        got = sam2_tiny.segment(emb, Prompt(points=((5.5, 5.5), (30.5, 20.5)), labels=labels)).mask
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", ["sam2", "sam-vit-base", "sam2.1-hiera-tiny"])
+def test_a_bare_model_name_that_is_not_known_is_refused_naming_the_models(monkeypatch, tmp_path, name):
+    # Every SAM checkpoint is org/name: a bare name is a typo, not weights to pull.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelUnavailable, match=f"unknown model '{name}': give one of facebook/sam2.1-hiera-tiny"):
+        load_segmenter(name)
+
+
+@pytest.mark.parametrize("device, says", [
+    ("cuda", "SAMVID_DEVICE=cuda: this machine has"),
+    ("cuda:7", "SAMVID_DEVICE=cuda:7: this machine has"),
+    ("gpu", "SAMVID_DEVICE='gpu' is not a device; give auto, cpu, cuda, cuda:N or mps"),
+])
+def test_a_device_this_machine_lacks_is_refused_at_load_naming_it(small_sam_folder, device, says):
+    import torch
+
+    from samvid.errors import ConfigError
+
+    if device.startswith("cuda") and torch.cuda.device_count() > int(device.partition(":")[2] or 0):
+        pytest.skip("this machine has that GPU")
+    with pytest.raises(ConfigError, match=says):
+        load_segmenter(str(small_sam_folder), device=device, precision="fp32")
+
+
+@pytest.mark.parametrize("contents", [{}, {"config.json": "{broken"}])
+def test_a_folder_without_a_loadable_model_is_named_as_the_fault_not_a_download(monkeypatch, tmp_path, contents):
+    # Nothing is downloaded from a folder: "pull the path" was no advice.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name, text in contents.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ModelUnavailable) as info:
+        load_segmenter(str(tmp_path), device="cpu")
+    assert info.value.message.startswith(f"the folder {tmp_path} holds no model that loads")
+    assert "could not be downloaded" not in info.value.message
+
+
+def test_a_click_reaches_the_prompt_encoder_at_the_pixel_centre_it_names(small_sam_folder):
+    # The encoder adds 0.5 to reach a pixel's centre (it takes pixel indices); a prompt's
+    # centres already lie at index + 0.5, so clicks landed half a model pixel down-right.
+    clicks = Prompt(points=((10.5, 20.5), (0.5, 255.5)), labels=(1, 0))
+    seen = _encoded_clicks(load_segmenter(str(small_sam_folder), device="cpu", precision="fp32"), clicks)
+    np.testing.assert_allclose(seen, [[21.0, 41.0], [1.0, 511.0]])
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_a_click_keeps_its_place_in_a_model_of_lower_precision(small_sam_folder, precision):
+    # bf16 spaces numbers of 512-1024 model pixels 4 apart: a click moved by up to 2 model
+    # pixels (4 px of a 1080p frame) before the encoder saw it.
+    clicks = Prompt(points=((10.5, 20.5), (300.3, 255.5)), labels=(1, 0))
+    seen = _encoded_clicks(load_segmenter(str(small_sam_folder), device="cpu", precision=precision), clicks)
+    np.testing.assert_allclose(seen, [[21.0, 41.0], [600.6, 511.0]], rtol=1e-6)
+
+
+def test_automatic_clicks_reach_the_prompt_encoder_where_the_same_clicks_of_an_annotator_do(small_sam_folder):
+    from samvid.automatic import sam_decode_points
+
+    segmenter = load_segmenter(str(small_sam_folder), device="cpu", precision="bf16")
+    points = ((10.5, 20.5), (300.3, 255.5))
+    one_by_one = [_encoded_clicks(segmenter, Prompt(points=(p,), labels=(1,)))[0] for p in points]
+    grid = _encoded_clicks(segmenter, None, lambda emb: sam_decode_points(segmenter, emb, np.array(points)))
+    np.testing.assert_allclose(grid[:, 0], one_by_one, rtol=1e-6)  # (clicks, a click each + padding, xy)
+
+
+def _encoded_clicks(segmenter, prompt, decode=None):
+    """Where the prompt encoder places ``prompt``'s clicks on a 256x512 frame (x2 to the
+    model's 1024), after its own shift to pixel centres (``decode``: another way of
+    sending clicks, given the embedding)."""
+    emb = segmenter.embed(np.zeros((256, 512, 3), np.uint8))
+    seen = []
+
+    def record(module, args, kwargs):
+        if len(args) > 1 or kwargs.get("input_shape") is not None:  # points, not the image grid
+            seen.append(args[0].detach().float().clone())
+
+    hook = segmenter.model.prompt_encoder.shared_embedding.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        decode(emb) if decode is not None else segmenter.decode(emb, prompt)
+    finally:
+        hook.remove()
+    if prompt is None:
+        return seen[0][0].numpy()  # one click per prompt row
+    return seen[0][0, 0, : len(prompt.points)].numpy()

@@ -1,0 +1,19 @@
+"""Model names -> segmenters: a name that cannot work is refused saying what to give."""
+
+from __future__ import annotations
+
+import pytest
+
+from samvid.errors import ModelUnavailable
+from samvid.models import load_segmenter
+
+
+@pytest.mark.parametrize("name", ["standin:abc", "standin:-5", "standin:0", "standin:nan"])
+def test_a_stand_in_radius_that_is_no_positive_number_is_refused_naming_the_form(name: str) -> None:
+    with pytest.raises(ModelUnavailable, match="as in standin:20"):
+        load_segmenter(name)
+
+
+def test_a_stand_in_radius_is_read_from_its_name() -> None:
+    assert load_segmenter("standin:7.5").radius == 7.5
+    assert load_segmenter("standin").radius == 20.0
