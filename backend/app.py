@@ -151,7 +151,13 @@ def _routes(service: Service) -> Flask:
                 raise BadRequest("an interactive request must carry exactly one task")
             vtarget = video.parse_video_config(body.get("label_config") or "")
             return jsonify(results=[video.answer(predictor, service.settings, tasks[0], boxes, vtarget)])
-        target = protocol.parse_config(body.get("label_config"))
+        try:
+            target = protocol.parse_config(body.get("label_config"))
+        except SamvidError:
+            if not _video_boxes(body.get("label_config")):
+                raise
+            # A video task opened (or edited) with no box drawn: nothing to track yet.
+            return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         prompts = protocol.prompts_from_context(params.get("context"))
         if not prompts:
             if service.settings.auto:
@@ -286,6 +292,15 @@ def config_problem(label_config: Any) -> str | None:
                     f"{video_problem.message}")
 
 
+def _video_boxes(label_config: Any) -> bool:
+    """Whether the config is one for box tracking in a video (no image to segment)."""
+    try:
+        video.parse_video_config(label_config)
+        return True
+    except SamvidError:
+        return False
+
+
 AUTO_BATCH = 50  # tasks a call computes or queues masks for: Label Studio waits for the answer
 
 
@@ -360,7 +375,8 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
         except SamvidError:
             pass
     project = str(body.get("project") or "").split(".")[0]
-    if not (settings.label_studio_api_key and project.isdigit()):
+    # Task data that is no object (any JSON can be posted) holds no frame to fill.
+    if not (settings.label_studio_api_key and project.isdigit() and isinstance(task.get("data"), dict)):
         return
     from samvid.propagation import Propagator
     from samvid.studio.client import backoff

@@ -21,11 +21,16 @@ def basic_auth_ok(header: str | None, user: str, password: str) -> bool:
         return False
     # Browsers and curl send UTF-8; Label Studio sends requests' HTTPBasicAuth, which
     # encodes latin-1 (RFC 7617 leaves it open): a non-ASCII password must pass from both.
-    # Every byte string decodes as latin-1, so a UTF-8 failure always gets a second reading.
+    # Both readings are tried: some latin-1 bytes are valid UTF-8 too ("Ã©" reads as "é").
+    readings = [raw.decode("latin-1")]
     try:
-        given = raw.decode("utf-8")
+        readings.insert(0, raw.decode("utf-8"))
     except UnicodeDecodeError:
-        given = raw.decode("latin-1")
+        pass
+    return any([_credentials_match(given, user, password) for given in readings])  # a list: no short cut
+
+
+def _credentials_match(given: str, user: str, password: str) -> bool:
     given_user, sep, given_password = given.partition(":")
     # Both comparisons always run, so timing does not tell which half was wrong.
     user_ok = hmac.compare_digest(given_user.encode(), user.encode())

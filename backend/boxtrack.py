@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -30,17 +31,20 @@ def seed_mask(frames: FramesSource, frame: int, box: Box, segmenter: Segmenter |
     """The object inside ``box`` on ``frame``: the segmenter's mask, or the box itself."""
     image = frames[frame]
     h, w = image.shape[:2]
-    prompt = Prompt(box=box).clipped(w, h)
-    assert prompt.box is not None
-    x0, y0, x1, y1 = prompt.box
+    # Clipped here, before a Prompt exists: one would order the corners of a box that
+    # clipping turned inside out (one wholly past an edge) and so hide that it lies outside.
+    x0, y0, x1, y1 = max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3])
     if not (x1 > x0 and y1 > y0):
         raise PromptError(f"the box ({', '.join(f'{v:.1f}' for v in box)}) px lies outside the {w}x{h} frame")
+    prompt = Prompt(box=(x0, y0, x1, y1))
     mask = np.zeros((h, w), bool)
     if segmenter is not None:
         mask = segmenter.segment(segmenter.embed(image), prompt).mask
     if mask.sum() < 4:
-        x0, y0, x1, y1 = (int(round(v)) for v in box)
-        mask[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = True
+        bx0, by0, bx1, by1 = (int(round(v)) for v in box)
+        mask[max(0, by0):max(0, by1), max(0, bx0):max(0, bx1)] = True
+        if not mask.any():  # a box under a pixel (rounded away): the pixels it touches
+            mask[math.floor(y0):math.ceil(y1), math.floor(x0):math.ceil(x1)] = True
     return mask
 
 

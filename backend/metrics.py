@@ -8,6 +8,7 @@ the sum over all of them, so a scrape sees the whole server, not one worker.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +17,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from samvid.errors import QueueUnavailable
 from samvid.predictor import Predictor
+
+log = logging.getLogger(__name__)
 
 # Shared by the propagation code of this process, whichever app runs it.
 FRAMES_PROPAGATED = Counter("samvid_frames_propagated_total", "Frames written by propagation jobs")
@@ -54,13 +58,16 @@ class Metrics:
 
     def sync(self) -> None:
         """Count the cache lookups and encoder runs since the last call (cheap: no I/O)."""
-        stats, runs = self.predictor.cache.local.stats, self.predictor.cache.encoder_runs
+        cache = self.predictor.cache
         with self._lock:
+            # Read once, under the lock: a figure read before it (or read twice) by concurrent
+            # requests could move ``_seen`` back and count the same lookups or runs again.
+            now = (cache.local.stats.hits, cache.local.stats.misses, cache.encoder_runs)
             hits, misses, seen_runs = self._seen
-            self.cache.labels("hit").inc(max(0, stats.hits - hits))
-            self.cache.labels("miss").inc(max(0, stats.misses - misses))
-            self.encoder_runs.inc(max(0, runs - seen_runs))
-            self._seen = (stats.hits, stats.misses, runs)
+            self.cache.labels("hit").inc(max(0, now[0] - hits))
+            self.cache.labels("miss").inc(max(0, now[1] - misses))
+            self.encoder_runs.inc(max(0, now[2] - seen_runs))
+            self._seen = now
 
 
 class _JobStates:
@@ -69,6 +76,11 @@ class _JobStates:
 
     def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("samvid_jobs", "Jobs by state", labels=["state"])
-        for state, count in self.job_states().items():
+        try:
+            states = self.job_states()
+        except QueueUnavailable as exc:  # the other figures still matter, Redis away most of all
+            log.warning("/metrics without the jobs by state: %s", exc.message)
+            states = {}
+        for state, count in states.items():
             jobs.add_metric([state], count)
         yield jobs

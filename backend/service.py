@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass
 
 from samvid.automatic import AutoRegionsCache
+from samvid.errors import QueueUnavailable
 from samvid.images import ImageSource, is_same_origin
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
@@ -107,10 +108,23 @@ class Service:
                         "or REDIS_URL so the workers share it", self.processes)
             return False
         if self.shared is not None:
-            self.shared.publish(credentials)
+            self._publish(credentials)
         self._use(credentials)
         log.info("using Label Studio at %s with the token from /setup", credentials.url)
         return True
+
+    def _publish(self, credentials: StudioCredentials) -> None:
+        """Share the token through Redis; QueueUnavailable (a 503 saying what to check) when
+        Redis is away: the other processes could not use it, and nothing queues without Redis."""
+        import redis
+
+        assert self.shared is not None
+        try:
+            self.shared.publish(credentials)
+        except redis.RedisError as exc:
+            raise QueueUnavailable(f"cannot reach Redis to share Label Studio's token ({type(exc).__name__}); "
+                                   "check that Redis runs and that REDIS_URL points at it, then "
+                                   "connect the model again") from exc
 
     def sync_studio(self) -> None:
         """Take up the token another process learned last (one Redis read)."""

@@ -155,3 +155,21 @@ def test_health_answers_with_the_model_version(client):
 def test_setup_reports_the_model_version(client):
     resp = client.post("/setup", json={"project": "1.1", "schema": BRUSH_CONFIG, "hostname": "http://localhost:8080"})
     assert resp.get_json()["model_version"].startswith("samvid-standin")
+
+
+@pytest.mark.parametrize("data", [["clip", "frame"], "clip and frame"])
+def test_a_task_opened_with_data_that_is_no_object_stores_nothing_and_is_not_a_500(images, data):
+    from samvid.app import create_app
+    from samvid.models.standin import StandInSegmenter
+    from samvid.predictor import Predictor
+    from samvid.settings import Settings
+
+    # With an API key samvid may fill an opened frame's masks from Label Studio.
+    settings = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False,
+                                 label_studio_api_key="token")
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    body = {"tasks": [{"id": 1, "data": data}], "project": "3.1700000000", "label_config": BRUSH_CONFIG,
+            "params": {"login": None, "password": None, "context": None}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json() == {"results": [[]]}

@@ -105,3 +105,30 @@ def test_a_video_config_that_is_not_xml_or_lacks_a_video_rectangle_is_refused_wi
         parse_video_config("<View><Video name='v' value='$video'/></View>")
     with pytest.raises(ConfigError, match="string of XML"):
         parse_video_config({"View": []})
+
+
+def test_a_box_smaller_than_a_pixel_is_tracked_from_the_pixels_it_touches(client, video):
+    path, masks = video
+    h, w = masks[0].shape
+    x, y = 20.6, 20.6  # 0.8 px square between pixel centres: rounds to nothing
+    item = {"id": "dot", "type": "videorectangle", "value": {"sequence": [
+        {"frame": 1, "x": x / w * 100, "y": y / h * 100, "width": 0.8 / w * 100, "height": 0.8 / h * 100}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path)}}],
+            "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    first = resp.get_json()["results"][0]["result"][0]["value"]["sequence"][0]
+    assert first["frame"] == 1 and first["width"] > 0 and first["height"] > 0
+
+
+@pytest.mark.parametrize("tasks, context, results", [
+    ([{"id": 1, "data": {"video": "/data/upload/1/v.mp4"}}], None, [[]]),  # a task opened
+    ([{"id": 1, "data": {"video": "a.mp4"}}, {"id": 2, "data": {"video": "b.mp4"}}], None, [[], []]),  # retrieve predictions
+])
+def test_a_video_task_opened_without_a_drawn_box_stores_nothing_and_is_no_error(client, tasks, context, results):
+    body = {"tasks": tasks, "project": "1.1700000000", "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"login": None, "password": None, "context": context}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json() == {"results": results}

@@ -249,3 +249,51 @@ def test_relative_image_url_keeps_the_label_studio_path_prefix(images, ref):
         resp = client.post("/predict", json=predict_body(ref, [keypoint(20, 20, 64, 48)]))
     assert resp.status_code == 200, resp.get_json()
     assert _StudioUnderLs.seen == ["/ls/data/upload/1/a.png"]
+
+
+def test_metrics_count_each_encoder_run_once_under_concurrent_requests(app):
+    """Requests finish on many threads at once, each bringing /metrics up to date while
+    other requests run the encoder: every run is counted exactly once."""
+    import sys
+    import threading
+
+    cache, client = app.extensions["samvid.predictor"].cache, app.test_client()
+
+    def busy() -> None:
+        for _ in range(400):
+            with cache._lock:  # an encoder run on another request's thread
+                cache.encoder_runs += 1
+            client.get("/health")
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # interleave the threads as a loaded server would
+    try:
+        threads = [threading.Thread(target=busy) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    text = client.get("/metrics").get_data(as_text=True)
+    counted = [line for line in text.splitlines() if line.startswith("samvid_encoder_runs_total ")]
+    assert counted == [f"samvid_encoder_runs_total {float(cache.encoder_runs)}"]
+
+
+def test_metrics_answer_without_the_job_gauge_while_the_queue_is_away(images):
+    """/metrics is what shows an outage: Redis away costs the jobs by state, not the scrape."""
+    from samvid.errors import QueueUnavailable
+    from samvid.jobs import ThreadJobs
+
+    class AwayQueue(ThreadJobs):
+        def states(self) -> dict[str, int]:
+            raise QueueUnavailable("cannot reach the Redis job queue")
+
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False)
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)),
+                     AwayQueue(config))
+    client = app.test_client()
+    client.get("/health")
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert 'samvid_request_seconds_count{route="/health",status="200"} 1.0' in resp.get_data(as_text=True)

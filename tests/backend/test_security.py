@@ -223,3 +223,16 @@ def test_an_authenticated_setup_names_label_studio_when_none_is_configured(image
     assert (settings.label_studio_url, settings.label_studio_api_key) == (other_host, "t")
     body = predict_body(f"{other_host}/img.png", [keypoint(2, 2, 4, 4)])
     assert client.post("/predict", json=body, headers=auth).status_code == 200  # Label Studio's host
+
+
+@pytest.mark.parametrize("password", ["Ã©tude", "wortÂ\u00a0wort"])
+def test_label_studio_basic_auth_passes_with_a_password_whose_latin1_bytes_read_as_utf8(images, password):
+    import requests
+    from requests.auth import HTTPBasicAuth
+
+    settings = Settings.from_env({}, model="standin", local_roots=(images,), auth_user="ls",
+                                 auth_password=password, precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    from_studio = requests.Request("GET", "http://x/", auth=HTTPBasicAuth("ls", password)).prepare()
+    for header in (from_studio.headers["Authorization"], basic_auth_header("ls", password)):
+        assert client.get("/versions", headers={"Authorization": header}).status_code == 200

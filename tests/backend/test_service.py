@@ -70,6 +70,25 @@ def test_the_setup_route_adopts_through_the_service() -> None:
     assert app.extensions["samvid.service"].settings.label_studio_api_key == "t"
 
 
+def test_setup_while_redis_is_away_is_a_503_saying_what_to_check() -> None:
+    import socket
+
+    from samvid.auth import basic_auth_header
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = Settings.from_env({}, model="standin", precompute_on_open=False,
+                               redis_url=f"redis://127.0.0.1:{port}/0", **AUTH)
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)))
+    app.testing = True
+    auth = {"Authorization": basic_auth_header(AUTH["auth_user"], AUTH["auth_password"])}
+    resp = app.test_client().post("/setup", json={"hostname": LS, "access_token": "t"}, headers=auth)
+    assert resp.status_code == 503
+    assert "REDIS_URL" in resp.get_json()["error"]
+    assert app.extensions["samvid.service"].settings.label_studio_api_key == ""  # not half-adopted
+
+
 def _parts() -> tuple[Settings, Predictor]:
     config = Settings.from_env({}, model="standin", precompute_on_open=False, **AUTH)
     return config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
