@@ -155,8 +155,22 @@ def backend_env(studio_url: str, api_key: str, files_root: Path | None,
 # -- ports and processes ------------------------------------------------------------------------
 
 
+def bind_address(host: str, port: int) -> str:
+    """``host:port`` as servers parse it: an IPv6 address in brackets (``[::1]:9090``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def url_host(host: str) -> str:
+    """Where a client reaches a server listening on ``host``: a wildcard is this machine."""
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
 def port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as s:
+    # An IPv6 address (::1) cannot be bound on an IPv4 socket. A name stays IPv4, as gunicorn
+    # binds it (localhost: 127.0.0.1, even where it resolves to ::1 first).
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
@@ -252,7 +266,9 @@ def label_studio_argv(host: str, port: int) -> list[str]:
         raise StudioError("the `label-studio` program is not installed: pip install "
                           "'samvid[studio]' (or attach to yours with --no-studio "
                           "--label-studio-url URL --api-key TOKEN)")
-    return [exe, "start", "--no-browser", "--internal-host", host, "-p", str(port)]
+    # Django's runserver takes an IPv6 address in brackets only.
+    return [exe, "start", "--no-browser", "--internal-host", f"[{host}]" if ":" in host else host,
+            "-p", str(port)]
 
 
 def serve_argv(host: str, port: int, model: str, device: str | None) -> list[str]:
@@ -428,6 +444,16 @@ class Stack:
         if self.o.no_studio and not (self.o.studio_url and self.o.api_key):
             raise ConfigError("--no-studio needs --label-studio-url and --api-key (Label "
                               "Studio: Account & Settings > Access Token)")
+        if self.o.no_backend and not self.o.backend_url:  # said now, not after Label Studio's start
+            raise ConfigError("--no-backend needs --backend-url (the running backend)")
+        if ":" in self.o.host and self.o.host != "::" and not self.o.backend_url:
+            # Label Studio 1.23 answers "Can't resolve hostname [::1]" to a backend URL of one.
+            raise ConfigError(f"--host {self.o.host}: Label Studio cannot connect a backend at an IPv6 "
+                              "address; use --host 127.0.0.1, --host :: (every address), or "
+                              "--backend-url with an address Label Studio can reach")
+        if not (self.o.no_studio or self.o.no_backend) and self.o.port == self.o.backend_port:
+            raise ConfigError(f"--port and --backend-port are both {self.o.port}: Label Studio and "
+                              "the samvid backend each need a port of their own; give them two")
         # With --no-backend the model is the running backend's business, not ours.
         choice = ModelChoice(self.o.model, self.o.model) if self.o.no_backend else \
             pick_model(self.o.model)
@@ -440,6 +466,7 @@ class Stack:
             url, key, creds, new = self.o.studio_url.rstrip("/"), self.o.api_key, None, False
             files_root = self.o.document_root
         else:
+            self._refuse_a_database_without_its_credentials()
             creds, new = Credentials.load_or_create(self.layout.data_dir)
             url, key = self._start_studio(creds), creds.token
             files_root = self.layout.files_root
@@ -474,9 +501,37 @@ class Stack:
             raise ConfigError(f"cannot create --data-dir {self.layout.data_dir}: "
                               f"{exc.strerror or exc}; give a folder you can write to") from exc
 
+    def _refuse_a_database_without_its_credentials(self) -> None:
+        """Label Studio keeps the admin and token of its first start and ignores new ones: new
+        credentials for an existing database would be refused (401) after a minute's wait."""
+        database = self.layout.studio_data / "label_studio.sqlite3"
+        if database.is_file() and not (self.layout.data_dir / "credentials.json").exists():
+            raise ConfigError(f"{self.layout.data_dir / 'credentials.json'} is missing, but {database} "
+                              "holds a Label Studio database whose admin has other credentials: "
+                              f"restore credentials.json, or delete {self.layout.studio_data} (its "
+                              "projects go with it) to start afresh")
+
+    def _refuse_a_leftover_backend(self) -> None:
+        """A run that was killed (kill -9, the OOM killer) leaves its children running: its
+        backend holds the port, and another --backend-port, as the port message says, would
+        leave it running for good."""
+        pid_file = (self.layout.logs / "samvid-serve.log").with_suffix(".pid")
+        if not port_in_use(self.o.host, self.o.backend_port):
+            return
+        try:
+            pid = int(pid_file.read_text())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return  # no pid file, or its process is gone: whatever holds the port is not ours
+        if b"samvid.cli" in command and b"serve" in command:
+            raise ConfigError(f"port {self.o.backend_port} is held by the samvid backend of another "
+                              f"`samvid up` on {self.layout.data_dir} (pid {pid}, in {pid_file}): stop "
+                              f"that run with Ctrl-C, or if it was killed, stop its backend (`kill {pid}`), "
+                              "then run samvid up again")
+
     def _start_studio(self, creds: Credentials) -> str:
         host, port = self.o.host, self.o.port
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        url = f"http://{url_host(host)}:{port}"
         whoami = f"{url}/api/current-user/whoami"
         auth = {"Authorization": f"Token {creds.token}"}
         if port_in_use(host, port):
@@ -501,17 +556,16 @@ class Stack:
         return url
 
     def _local_backend_url(self) -> str:
-        host = "127.0.0.1" if self.o.host in ("0.0.0.0", "::") else self.o.host
-        return f"http://{host}:{self.o.backend_port}"
+        return f"http://{url_host(self.o.host)}:{self.o.backend_port}"
 
     def _start_backend(self, choice: ModelChoice, studio_url: str, key: str,
                        files_root: Path | None) -> str:
         if self.o.no_backend:  # e.g. the compose one-shot: the backend is another container
-            if not self.o.backend_url:
-                raise ConfigError("--no-backend needs --backend-url (the running backend)")
+            assert self.o.backend_url  # checked at the top of start
             self._health_url = f"{self.o.backend_url.rstrip('/')}/health"
             wait_until_up(self._health_url, None, self.o.timeout, "the samvid backend")
             return self.o.backend_url.rstrip("/")
+        self._refuse_a_leftover_backend()
         require_free_port(self.o.host, self.o.backend_port, "the samvid backend",
                           "--backend-port")
         env = backend_env(studio_url, key, files_root)

@@ -25,3 +25,14 @@ def at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value}: must be 1 or more")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """A wait in seconds: more than 0 and finite (0, -5 or nan would give up before starting)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: must be a finite number of seconds above 0")
+    return value

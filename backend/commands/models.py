@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from samvid.errors import ModelUnavailable, NotFound
-from samvid.models.registry import MODELS, ModelInfo
+from samvid.models.registry import MODELS, ModelInfo, looks_like_a_path
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,10 @@ class HfHub:
                                     "set HF_TOKEN")
         if kind == "OfflineModeIsEnabled":
             return offline_error(name)
+        if kind == "HFValidationError":  # refused before any network: the hub was never asked
+            hint = " (a local folder needs no pull: set SAMVID_MODEL to it)" if looks_like_a_path(name) else ""
+            return ModelUnavailable(f"{name!r} is not a Hugging Face model id: give one such as "
+                                    f"facebook/sam2.1-hiera-tiny (`samvid models list`){hint}")
         return ModelUnavailable(
             f"cannot reach the model hub at {self.endpoint} to pull {name!r} ({kind}: "
             f"{str(exc)[:200]}). Pull on a connected machine with `samvid models pull {name} "
@@ -278,7 +282,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "pull":
-        folder = pull(args.name, args.dir, HfHub(args.endpoint), args.revision)
+        # Absolute: SAMVID_MODEL is read by a server started from anywhere, and a relative
+        # folder that is not there reads as a hub id.
+        dest = None if args.dir is None else args.dir.expanduser().absolute()
+        folder = pull(args.name, dest, HfHub(args.endpoint), args.revision)
         print(f"{args.name}: verified in {folder}")
         if args.dir is not None:
             print(f"use it with: SAMVID_MODEL={folder}")

@@ -114,9 +114,11 @@ def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
     above, are built before the fork (``preload_app``): the model is loaded once."""
     from gunicorn.app.base import BaseApplication
 
+    from samvid.launcher import bind_address
+
     class Application(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("bind", bind_address(args.host, args.port))
             self.cfg.set("workers", args.workers)
             self.cfg.set("threads", args.threads)
             self.cfg.set("worker_class", "gthread")

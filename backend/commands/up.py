@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from samvid.commands.arguments import tcp_port
+from samvid.commands.arguments import positive_seconds, tcp_port
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
 from samvid.settings import Settings, env_path, env_value
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--backend-url",
                      help="the backend's URL as Label Studio reaches it "
                           "(default http://HOST:BACKEND_PORT)")
-    net.add_argument("--timeout", type=float, default=300.0,
+    net.add_argument("--timeout", type=positive_seconds, default=300.0,
                      help="seconds to wait for each service to start (default %(default)s)")
     attach = parser.add_argument_group("attach to an existing Label Studio")
     attach.add_argument("--no-studio", action="store_true",
@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     with Stack(options) as stack:
         try:
             ready = stack.start()
-            _banner(ready, owns_processes=bool(stack.children))
+            _banner(ready, owns_processes=bool(stack.children),
+                    reused_studio=not args.no_studio and all(c.name != "Label Studio" for c in stack.children))
             if not stack.children:  # nothing started here: registering was the whole job
                 return 0
             stopped = stack.watch()
@@ -115,7 +116,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _banner(ready: Ready, owns_processes: bool) -> None:
+def _banner(ready: Ready, owns_processes: bool, reused_studio: bool = False) -> None:
     lines = ["", "samvid is up.", "",
              f"  Open         {ready.open_url}"]
     creds = ready.new_credentials
@@ -135,7 +136,11 @@ def _banner(ready: Ready, owns_processes: bool) -> None:
         lines += ["", f"  Note: {ready.model_note}"]
     lines += ["", "Turn on Auto-Annotation, click the object with the smart keypoint, accept "
               "the mask, Submit:", "the next frames are labelled for you."]
-    lines += ["Ctrl-C stops everything.", ""] if owns_processes else [""]
+    if owns_processes and reused_studio:
+        # Label Studio was found running (left by a run that was killed): not ours to stop.
+        lines += ["Ctrl-C stops the samvid backend; Label Studio was already running and keeps running.", ""]
+    else:
+        lines += ["Ctrl-C stops everything.", ""] if owns_processes else [""]
     print("\n".join(lines), flush=True)
 
 

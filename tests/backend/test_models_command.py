@@ -170,3 +170,24 @@ def test_models_list_ignores_a_config_that_is_not_a_json_object(tmp_path):
     out = samvid("list", "--dir", str(tmp_path / "models"), "--json", env=offline_env(tmp_path))
     assert out.returncode == 0, out.stderr
     assert str(folder) in {r["name"] for r in json.loads(out.stdout)}
+
+
+@pytest.mark.parametrize("name", ["./my-sam", "sam2.1 tiny", "facebook//sam-vit-base"])
+def test_pulling_a_name_that_is_no_hub_id_says_so_not_that_the_hub_is_unreachable(tmp_path, name):
+    out = samvid("pull", name, "--dir", str(tmp_path / "m"), env=offline_env(tmp_path))
+    assert out.returncode == 2
+    assert f"{name!r} is not a Hugging Face model id" in out.stderr, out.stderr
+    assert "cannot reach the model hub" not in out.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_pull_into_a_relative_dir_names_the_folder_to_use_by_its_absolute_path(
+        tiny_sam_folder, tmp_path, monkeypatch, capsys):
+    from samvid.cli import main
+    from samvid.commands import models
+
+    monkeypatch.setattr(models, "HfHub", lambda endpoint=None: FolderHub(tiny_sam_folder))
+    monkeypatch.chdir(tmp_path)
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", "models"]) == 0
+    out = capsys.readouterr().out
+    assert f"SAMVID_MODEL={tmp_path / 'models' / 'sam-vit-base'}\n" in out, out

@@ -107,3 +107,20 @@ def test_the_development_server_runs_only_behind_dev(tmp_path):
         pass
     output = proc.stdout.read()
     assert "--dev" in output and "Booting worker" not in output
+
+
+@pytest.mark.parametrize("dev", [False, True], ids=["gunicorn", "dev"])
+def test_serve_listens_on_an_ipv6_address(tmp_path, dev):
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::1", 0))
+        except OSError:
+            pytest.skip("this machine has no IPv6 loopback")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--model", "standin", "--host", "::1",
+                             "--port", str(port), *(["--dev"] if dev else [])],
+                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: requests.get(f"http://[::1]:{port}/health", timeout=2).ok, 120, "serve", proc)
+    finally:
+        stop(proc)

@@ -25,6 +25,18 @@ def test_a_port_or_count_out_of_range_is_refused_naming_the_flag(args, capsys) -
     assert args[1] in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("seconds", ["0", "-5", "nan", "inf"])
+def test_up_refuses_a_timeout_that_would_give_up_before_anything_starts(seconds, tmp_path: Path, capsys) -> None:
+    with socket.socket() as held, pytest.raises(SystemExit) as exit_:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = str(held.getsockname()[1])  # should the value pass, the port in use stops the start
+        main(["up", "--data-dir", str(tmp_path / "data"), "--model", "standin", "--timeout", seconds,
+              "--port", port, "--backend-port", port])
+    assert exit_.value.code == 2
+    assert "--timeout" in capsys.readouterr().err
+
+
 def test_up_on_a_data_dir_that_is_a_file_says_so(tmp_path: Path, capsys) -> None:
     data = tmp_path / "notes.txt"
     data.write_text("not a folder")

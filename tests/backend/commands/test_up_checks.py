@@ -5,6 +5,8 @@ user and "that file is not a video"."""
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,173 @@ def test_up_reads_an_empty_samvid_device_as_unset_like_the_backend(tmp_path: Pat
     with pytest.raises(AssertionError, match="were started"):  # _NoStack: it went on to start them
         main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", str(clip)])
     assert _NoStack.entered
+
+
+def test_up_with_no_backend_and_no_backend_url_says_so_before_starting_label_studio(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from samvid import launcher
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(launcher.Child, "start", no_child)
+    with socket.socket() as held:  # Label Studio's port in use: a start would stop there
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = str(held.getsockname()[1])
+        code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--no-backend",
+                     "--port", port])
+    assert code == 2
+    assert "--no-backend needs --backend-url" in capsys.readouterr().err
+
+
+def test_up_on_a_database_whose_credentials_file_is_gone_says_to_restore_it_before_starting(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    # Label Studio keeps the admin of its first start: new credentials would be refused (401)
+    # after minutes of waiting, and the new file would make every later run fail the same way.
+    from samvid import launcher
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    data = tmp_path / "data"
+    (data / "label-studio").mkdir(parents=True)
+    (data / "label-studio" / "label_studio.sqlite3").write_bytes(b"SQLite format 3\0")
+    monkeypatch.setattr(launcher.Child, "start", no_child)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        code = main(["up", "--data-dir", str(data), "--model", "classic", "--port", str(held.getsockname()[1])])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "credentials.json is missing" in err and "restore credentials.json" in err, err
+    assert not (data / "credentials.json").exists()
+
+
+def test_up_with_one_port_for_label_studio_and_the_backend_says_so_before_starting(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from samvid import launcher
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(launcher.Child, "start", no_child)
+    with socket.socket() as held:  # should it go on, the port in use stops it before a start
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = str(held.getsockname()[1])
+        code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic",
+                     "--port", port, "--backend-port", port])
+    assert code == 2
+    assert f"--port and --backend-port are both {port}" in capsys.readouterr().err
+
+
+def test_up_on_an_ipv6_address_label_studio_cannot_connect_to_says_so_before_starting(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from samvid import launcher
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(launcher.Child, "start", no_child)
+    assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--host", "::1"]) == 2
+    err = capsys.readouterr().err
+    assert "--host ::1: Label Studio cannot connect a backend at an IPv6 address" in err, err
+
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_up_on_every_ipv6_address_starts_label_studio_there_and_reaches_it_on_this_machine(
+        tmp_path: Path, monkeypatch) -> None:
+    from samvid import launcher
+
+    with socket.socket(socket.AF_INET6) as probe:
+        try:
+            probe.bind(("::", 0))
+        except OSError:
+            pytest.skip("this machine has no IPv6")
+    fake = tmp_path / "bin" / "label-studio"  # never run: Child.start below records instead
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    started: list[list[str]] = []
+
+    def record(name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        started.append(argv)
+        raise launcher.StudioError("recorded")
+
+    monkeypatch.setattr(launcher.Child, "start", record)
+    assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--host", "::",
+                 "--port", str(_free_port()), "--backend-port", str(_free_port())]) == 2
+    assert started, "Label Studio was not started on --host ::"
+    argv = started[0]
+    assert argv[argv.index("--internal-host") + 1] == "[::]"  # Django's runserver wants brackets
+
+
+def test_a_backend_left_running_by_a_killed_up_is_named_with_its_pid_not_another_port(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from samvid.errors import ConfigError
+    from samvid.launcher import ModelChoice, Stack, UpOptions
+
+    port = _free_port()
+    # What `kill -9` on `samvid up` leaves: its backend (own session) on the port, its pid file.
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", {port})); s.listen(); print("up", flush=True); time.sleep(60)
+""", "samvid.cli", "serve"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "up\n"
+        data = tmp_path / "data"
+        (data / "logs").mkdir(parents=True)
+        (data / "logs" / "samvid-serve.pid").write_text(str(holder.pid))
+        stack = Stack(UpOptions(data_dir=data, model="classic", backend_port=port))
+        with pytest.raises(ConfigError) as error:
+            stack._start_backend(ModelChoice("classic", "classic"), "http://127.0.0.1:1", "key", None)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"pid {holder.pid}" in str(error.value) and f"kill {holder.pid}" in str(error.value)
+    assert "--backend-port" not in str(error.value)
+
+
+class _ReusingStack:
+    """A launcher that found Label Studio running (left by a killed run) and started the backend only."""
+
+    def __init__(self, options: object) -> None:
+        self.children = [argparse.Namespace(name="samvid serve")]
+
+    def __enter__(self) -> _ReusingStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def start(self) -> object:
+        from samvid.launcher import Ready
+
+        return Ready("http://127.0.0.1:8080", "http://127.0.0.1:9090", 1, [1], "http://127.0.0.1:8080/p",
+                     "standin", "", "admin", "/data/credentials.json")
+
+    def watch(self) -> object:
+        raise KeyboardInterrupt  # the user's Ctrl-C
+
+
+def test_up_that_reused_a_running_label_studio_does_not_promise_ctrl_c_stops_it(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(up, "Stack", _ReusingStack)
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    Image.new("RGB", (16, 16)).save(clip / "00000.jpg")
+    assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert "Ctrl-C stops everything" not in out
+    assert "Label Studio was already running and keeps running" in out
