@@ -98,6 +98,35 @@ def read_frame(frames: FramesSource, i: int, size: tuple[int, int]) -> np.ndarra
     return img
 
 
+def object_id(obj_id: object) -> int:
+    """``obj_id`` as the integer every result names the object by (``"3"`` is 3). What
+    names no integer is refused: ``int`` would cut 2.7 to 2, another object's id."""
+    try:
+        as_int = int(obj_id)  # type: ignore[call-overload]  # refused below when it cannot
+    except (TypeError, ValueError):
+        as_int = None
+    if as_int is None or (not isinstance(obj_id, str) and as_int != obj_id):
+        raise TrackingError(f"object id {obj_id!r} is not an integer: give each object an integer id")
+    return as_int
+
+
+def _first_readable(frames: FramesSource) -> np.ndarray:
+    """The first frame that can be read, for the video's size: a walk skips a frame it
+    cannot read, so one unreadable frame 0 must not refuse the whole video. Where none
+    can be read, frame 0's error, as it was raised."""
+    error: Exception | None = None
+    for i in range(len(frames)):
+        try:
+            return frames[i]
+        except (IndexError, KeyError):
+            raise
+        except Exception as exc:  # as ``read_frame``: a decoder can fail in many ways
+            log.warning("frame %d unreadable (%s): the video's size is read from a later one", i, exc)
+            error = error or exc
+    assert error is not None
+    raise error
+
+
 class Run(Protocol):
     def step(
         self, index: int, image: np.ndarray, given: dict[int, np.ndarray]
@@ -120,7 +149,7 @@ class Engine(ABC):
     def init_state(self, frames: FramesSource) -> TrackState:
         if len(frames) == 0:
             raise TrackingError("the video has no frames")
-        first = frames[0]
+        first = _first_readable(frames)
         if not isinstance(first, np.ndarray) or first.ndim != 3 or first.shape[2] != 3 or first.dtype != np.uint8:
             raise TrackingError("frames must be RGB uint8 arrays of shape (H, W, 3)")
         return TrackState(frames, first.shape[0], first.shape[1])
@@ -128,6 +157,7 @@ class Engine(ABC):
     def add_mask(self, state: TrackState, frame: int, obj_id: int, mask: np.ndarray) -> None:
         """Give (or correct) object ``obj_id`` on ``frame``; propagation restarts from it."""
         self._check_frame(state, frame)
+        oid = object_id(obj_id)
         mask = np.asarray(mask)
         if mask.shape != (state.height, state.width):
             given = f"{mask.shape[1]}x{mask.shape[0]}" if mask.ndim == 2 else f"of shape {mask.shape}"
@@ -141,16 +171,17 @@ class Engine(ABC):
         mask = mask.astype(bool)
         if not mask.any():
             raise TrackingError(f"the mask of object {obj_id} on frame {frame} is empty")
-        state.inputs.setdefault(frame, {})[int(obj_id)] = mask
+        state.inputs.setdefault(frame, {})[oid] = mask
 
     def add_prompt(self, state: TrackState, frame: int, obj_id: int, prompt: Prompt) -> None:
         raise TrackingError(f"the {self.name} engine has no model: give a mask, not clicks or a box")
 
     def remove_object(self, state: TrackState, obj_id: int) -> None:
-        if obj_id not in state.object_ids:
-            raise UnknownObject(f"object {obj_id} is not tracked (known: {list(state.object_ids)})")
+        oid = object_id(obj_id)
+        if oid not in state.object_ids:
+            raise UnknownObject(f"object {obj_id!r} is not tracked (known: {list(state.object_ids)})")
         for per in state.inputs.values():
-            per.pop(obj_id, None)
+            per.pop(oid, None)
         state.inputs = {f: per for f, per in state.inputs.items() if per}
 
     def reset_state(self, state: TrackState) -> None:

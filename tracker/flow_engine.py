@@ -109,6 +109,8 @@ class _FlowRun:
     dis: cv2.DISOpticalFlow
     objs: dict[int, _Obj] = field(default_factory=dict)
     prev_gray: np.ndarray | None = None
+    # Who owned each pixel last frame: 0 nobody, else an object's ``_slot`` (not its id:
+    # an id 0 would read as nobody, one past int32 would not fit).
     prev_owner: np.ndarray | None = None
 
     def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
@@ -141,7 +143,9 @@ class _FlowRun:
         if s == 1.0:
             return a
         h, w = a.shape[:2]
-        return cv2.resize(a, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        # A side that would round to nothing (a frame 1 px high and wide enough to be
+        # scaled down) keeps one pixel.
+        return cv2.resize(a, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
     def _move(self, gray: np.ndarray, tracked: list[int]) -> None:
         h, w = gray.shape
@@ -235,7 +239,7 @@ class _FlowRun:
         shape = cv2.erode(shape.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         if self.prev_owner is not None:
             # Pixels another object owned last frame would pull ECC towards that object.
-            shape &= (self.prev_owner == 0) | (self.prev_owner == oid)
+            shape &= (self.prev_owner == 0) | (self.prev_owner == self._slot(oid))
         if shape.sum() < 0.15 * obj.ref_area:
             return motion, 1.0  # mostly hidden: nothing to align, nothing to search for
         got = flow.ecc_align(obj.ref_gray, gray, motion, shape, self.cfg.ecc_iterations)
@@ -317,7 +321,7 @@ class _FlowRun:
         for k, o in enumerate(ids):
             mine = np.zeros((h, w), bool)
             mine[uy0:uy1, ux0:ux1] = owner_k == k
-            self.prev_owner[mine] = o
+            self.prev_owner[mine] = k + 1
             if o in given or o not in boxes:
                 continue
             vis = cv2.morphologyEx(mine.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
@@ -356,8 +360,12 @@ class _FlowRun:
         if self.prev_owner is None:
             return False
         shape = flow.warp_affine(obj.ref_mask, motion, hw) >= 0.5
-        others = (self.prev_owner != 0) & (self.prev_owner != oid)
+        others = (self.prev_owner != 0) & (self.prev_owner != self._slot(oid))
         return bool((shape & others).sum() > 0.5 * max(1, shape.sum()))
+
+    def _slot(self, oid: int) -> int:
+        """Object ``oid``'s mark in ``prev_owner``: objects keep their place in ``objs``."""
+        return list(self.objs).index(oid) + 1
 
     def _redetect(self, obj: _Obj, gray: np.ndarray, oid: int) -> None:
         found = flow.find_again(gray, obj.ref_gray, obj.ref_core, self.cfg.match_accept)

@@ -21,7 +21,7 @@ import numpy as np
 
 from samvid.core.errors import ModelUnavailable
 from samvid.core.prompts import Prompt
-from samvid.tracker.engine import Engine, ObjectResult, TrackState
+from samvid.tracker.engine import Engine, ObjectResult, TrackState, object_id
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class MemoryEngine(Engine):
         prompt.validate_inside(state.width, state.height)
         # The walk hands the prompt to the run on that frame, like a given mask.
         # TrackState holds masks; only this engine's runs also take prompts (hence the ignore).
-        state.inputs.setdefault(frame, {})[int(obj_id)] = prompt  # type: ignore[assignment]
+        state.inputs.setdefault(frame, {})[object_id(obj_id)] = prompt  # type: ignore[assignment]
 
     def _new_run(self, state: TrackState) -> _MemoryRun:
         return _MemoryRun(self, state)

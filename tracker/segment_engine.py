@@ -208,10 +208,16 @@ class _SegmentRun:
                 probs[o], scores[o] = got
         out: dict[int, ObjectResult] = {}
         taken = np.zeros((h, w), bool)  # pixels an object already owns at full size
-        owner = _owners(probs)
+        for given_mask in given.values():
+            taken |= given_mask  # a person gave these to an object on this frame: no other may have them
+        owned = _owned(probs)
         for o in list(self.objs) + [o for o in given if o not in self.objs]:
             if o in given:
                 m = self._work_mask(given[o])
+                if not m.any():
+                    # Thinner than the downscale (a wire on a 4K frame): at half cover
+                    # it would vanish, and the object with it, for the rest of the walk.
+                    m = self._work(given[o].astype(np.float32)) > 0
                 self._learn(o, m, bins, given=True)
                 if self.rigid is None and m.any():
                     self.objs[o].view = _View.of(gray, m)
@@ -222,7 +228,7 @@ class _SegmentRun:
                 obj.mask, obj.trust = np.zeros_like(obj.mask), 1.0
                 out[o] = ObjectResult(np.zeros((h, w), bool), 0.0, False)
                 continue
-            m = _clean(owner == o)
+            m = _clean(owned[o])
             if (_left_by_edge(obj.mask, m, obj.crossing) or self._faded_at_edge(obj, m, bins)
                     or self._faded_away(obj, m, bins)):
                 m = np.zeros_like(m)
@@ -244,7 +250,10 @@ class _SegmentRun:
         if self.scale == 1.0:
             return a
         h, w = a.shape[:2]
-        return cv2.resize(a, (round(w * self.scale), round(h * self.scale)), interpolation=cv2.INTER_AREA)
+        # A side that would round to nothing (a frame 1 px high and wide enough to be
+        # scaled down) keeps one pixel.
+        size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+        return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
 
     def _work_mask(self, m: np.ndarray) -> np.ndarray:
         return self._work(m.astype(np.float32)) >= 0.5 if self.scale != 1.0 else m.astype(bool)
@@ -529,17 +538,16 @@ def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
     return m["m10"] / m["m00"], m["m01"] / m["m00"]
 
 
-def _owners(probs: dict[int, np.ndarray]) -> np.ndarray:
-    """Object id owning each pixel (0: none): where objects' cuts overlap, the more
-    probable one wins."""
+def _owned(probs: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Each object's pixels: where objects' cuts overlap, the more probable one wins; a
+    pixel no object has over a quarter of is nobody's. By position, not by object id: an
+    id 0 would read as "nobody" and take the background, one past int32 would not fit."""
     if not probs:
-        return np.zeros((1, 1), np.int32)
-    ids = list(probs)
-    stack = np.stack([probs[o] for o in ids])
+        return {}
+    stack = np.stack(list(probs.values()))
     best = np.argmax(stack, 0)
-    owner = np.asarray(ids, np.int32)[best]
-    owner[stack.max(0) <= 0.25] = 0
-    return owner
+    claimed = stack.max(0) > 0.25
+    return {o: claimed & (best == k) for k, o in enumerate(probs)}
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:

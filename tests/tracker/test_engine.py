@@ -347,3 +347,66 @@ def test_box_baseline_runs_at_once_in_two_threads_give_a_lone_runs_masks() -> No
     assert len(results) == 2
     for masks in results:
         assert all(np.array_equal(a, b) for a, b in zip(alone, masks, strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_an_object_id_of_zero_or_past_int32_is_tracked_like_any_other(name, disk_video) -> None:
+    # flow took id 0 for "no object" and gave it the whole background; ids past int32 crashed.
+    still = np.zeros(disk_video.mask(0).shape, bool)
+    still[5:30, 110:150] = True
+
+    def masks(ids: tuple[int, int]) -> list[np.ndarray]:
+        engine = make_engine(name)
+        state = engine.init_state(disk_video)
+        engine.add_mask(state, 0, ids[0], disk_video.mask(0))
+        engine.add_mask(state, 0, ids[1], still)
+        out = list(engine.propagate(state))
+        assert all(fm.object_ids == ids for fm in out)
+        return [fm.masks for fm in out]
+
+    plain = masks((1, 2))
+    for ids in [(0, 2), (1, 2**31), (0, 2**40)]:
+        assert all(np.array_equal(a, b) for a, b in zip(plain, masks(ids), strict=True)), ids
+
+
+@pytest.mark.parametrize("name", ["copy", "flow", "rigid"])
+def test_a_video_whose_first_frame_cannot_be_read_is_tracked_from_the_next(name, disk_video) -> None:
+    # init_state read frame 0 for the video's size and let its decoder error through.
+    engine = make_engine(name)
+    state = engine.init_state(Corrupt(disk_video, bad=0))
+    assert (state.height, state.width) == (120, 160)
+    engine.add_mask(state, 0, 1, disk_video.mask(0))
+    out = list(engine.propagate(state))
+    assert [fm.frame for fm in out] == [1, 2, 3, 4, 5] and state.progress.skipped == [0]
+    assert all(fm.visible[0] for fm in out)
+
+
+def test_a_video_no_frame_of_which_can_be_read_says_why() -> None:
+    class Broken:
+        def __len__(self) -> int:
+            return 3
+
+        def __getitem__(self, i: int) -> np.ndarray:
+            raise OSError(f"corrupt packet {i}")
+
+    with pytest.raises(OSError, match="corrupt packet 0"):
+        FlowEngine().init_state(Broken())
+
+
+@pytest.mark.parametrize("bad", ["car", 2.7, None], ids=["word", "fraction", "none"])
+def test_an_object_id_that_is_not_an_integer_is_refused(engine, disk_video, bad) -> None:
+    # 2.7 was cut to 2 and silently replaced object 2's mask; "car" raised a bare ValueError.
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, 2, disk_video.mask(0))
+    with pytest.raises(TrackingError, match="integer id"):
+        engine.add_mask(state, 0, bad, np.roll(disk_video.mask(0), 30, axis=1))
+    assert state.object_ids == (2,) and np.array_equal(state.inputs[0][2], disk_video.mask(0))
+
+
+def test_an_object_given_by_a_string_of_digits_is_removed_by_it(engine, disk_video) -> None:
+    # add_mask took "3" as 3; remove_object looked for "3" and said "object 3 is not
+    # tracked (known: [3])".
+    state = engine.init_state(disk_video)
+    engine.add_mask(state, 0, "3", disk_video.mask(0))
+    engine.remove_object(state, "3")
+    assert state.object_ids == ()
