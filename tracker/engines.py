@@ -98,10 +98,11 @@ def is_engine(name: str) -> bool:
 def _video_model(name: str, options: EngineOptions) -> tuple[Any, str]:
     """Loaded once per process and options: jobs share it (each run has its own inference session)."""
     from samvid.models.precision import apply_precision, resolve_precision
-    from samvid.models.sam import pick_device
+    from samvid.models.sam import check_device, pick_device
     from samvid.tracker.memory_engine import load_video_model
 
     device = pick_device(options.device)
+    check_device(device)  # a GPU this machine lacks: said, not torch's assertion at .to()
     precision = resolve_precision(options.precision, device)  # refused before loading
     model = load_video_model(name, random_weights=options.random_weights)
     return apply_precision(model.to(device), precision), device

@@ -139,7 +139,9 @@ class _MemoryRun:
         obj_idx = session.obj_id_to_idx(obj_id)
         if isinstance(given, Prompt):
             sx, sy = INPUT_SIZE / self.state.width, INPUT_SIZE / self.state.height
-            coords = [(x * sx, y * sy) for x, y in given.points]
+            # The prompt encoder adds 0.5 to reach a pixel's centre (it takes pixel indices),
+            # where a prompt's centres lie at index + 0.5; a box's corners are edges, as SAM's.
+            coords = [(x * sx - 0.5, y * sy - 0.5) for x, y in given.points]
             labels = list(given.labels)
             if given.box is not None:  # SAM 2 encodes a box as two corner points, labels 2 and 3
                 x0, y0, x1, y1 = given.box

@@ -83,9 +83,11 @@ def pick_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def _check_device(device: str, torch: Any) -> None:
+def check_device(device: str) -> None:
     """Refuse a device this machine lacks at load, naming it, not with torch's assertion
     at the first ``.to()``."""
+    import torch
+
     kind, _, index = device.partition(":")
     if kind == "cpu" and not index:
         return
@@ -174,13 +176,11 @@ def load_sam(
 ) -> SamSegmenter:
     """Load ``name`` (a hub id or a local folder saved with ``save_pretrained``) at ``precision``
     (``samvid.models.precision``; a precision the device lacks is refused before loading)."""
-    import torch
-
     from samvid.models.precision import apply_precision, resolve_precision
 
     family = family_of(name)
     dev = pick_device(device)
-    _check_device(dev, torch)
+    check_device(dev)
     chosen = resolve_precision(precision, dev)
     try:
         model = _random_model(name, family) if random_weights else _pretrained_model(name, family)

@@ -95,3 +95,16 @@ def test_sam2_tracks_int8_quantized_with_frame_sized_masks_and_stable_ids():
     assert [fm.frame for fm in out] == [0, 1]
     for fm in out:
         assert fm.object_ids == (2, 5) and fm.masks.shape == (2, 48, 64) and fm.masks.dtype == bool
+
+
+def test_a_sam2_engine_on_a_gpu_this_machine_lacks_is_refused_naming_it():
+    import torch
+
+    from samvid.errors import ConfigError
+    from samvid.tracker.engines import EngineOptions
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    # Was torch's "Torch not compiled with CUDA enabled" assertion at the model's .to().
+    with pytest.raises(ConfigError, match="SAMVID_DEVICE=cuda: this machine has no CUDA GPU"):
+        make_engine("sam2", EngineOptions("cuda", "fp32", random_weights=True))
