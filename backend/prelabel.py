@@ -31,7 +31,7 @@ from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, r
 from samvid.errors import BadRequest, NotFound, SamvidError
 from samvid.jobs import JobContext
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
-from samvid.propagation import PropagationRequest, Propagator, human_annotated, propagator_for
+from samvid.propagation import PropagationRequest, Propagator, engine_name, human_annotated, propagator_for
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import choose_label, image_ref, parse_config
@@ -72,7 +72,7 @@ class PrelabelRequest:
             raise BadRequest(f"grid must be 1-64 clicks per side, not {grid}")
         clip = payload.get("clip")
         return cls(project, str(clip) if clip else None, first, end, mode,
-                   bool(payload.get("force")), grid, str(payload.get("engine") or "flow"))
+                   bool(payload.get("force")), grid, engine_name(payload.get("engine")))
 
     def to_payload(self) -> dict[str, Any]:
         return {"project": self.project, "clip": self.clip, "first": self.first, "end": self.end,

@@ -29,7 +29,7 @@ from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
 from samvid.studio.results import decode_mask, mask_regions, object_region_id
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
-from samvid.tracker.engines import make_engine, resolved
+from samvid.tracker.engines import engine_choices, is_engine, make_engine, resolved
 from samvid.tracker.masks import FrameMasks
 
 log = logging.getLogger(__name__)
@@ -56,18 +56,13 @@ class PropagationRequest:
     def from_payload(cls, payload: Any) -> PropagationRequest:
         if not isinstance(payload, dict):
             raise BadRequest("the propagation request must be a JSON object")
-        try:
-            project = int(payload["project"])
-            clip = payload["clip"]
-            frame = int(payload["frame"])
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: Infinity
-            raise BadRequest("give project (id), clip (string) and frame (index)") from exc
+        if not all(key in payload for key in ("project", "clip", "frame")):
+            raise BadRequest("give project (id), clip (string) and frame (index)")
+        project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
+        clip = payload["clip"]
         if not isinstance(clip, str) or not clip:
             raise BadRequest("clip must be a non-empty string")
-        raw = payload["frame"]
-        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, float) and raw.is_integer())) \
-                or not 0 <= frame <= MAX_FRAME:
-            raise BadRequest(f"frame must be a frame index, a whole number from 0 to {MAX_FRAME}, not {raw!r}")
+        frame = whole_number(payload["frame"], "frame", "a frame index", MAX_FRAME)
         direction = payload.get("direction", "forward")
         if direction not in DIRECTIONS:
             raise BadRequest(f"direction must be one of {', '.join(DIRECTIONS)}")
@@ -83,13 +78,33 @@ class PropagationRequest:
             if not isinstance(value, bool):
                 raise BadRequest(f"{name} must be true or false")
         return cls(project, clip, frame, direction, frames, tuple(str(o) for o in objects),
-                   str(payload.get("engine") or "flow"), flags["all_frames"], flags["bridge"], flags["before"])
+                   engine_name(payload.get("engine")), flags["all_frames"], flags["bridge"], flags["before"])
 
     def to_payload(self) -> dict[str, Any]:
         return {"project": self.project, "clip": self.clip, "frame": self.frame,
                 "direction": self.direction, "frames": self.frames,
                 "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames,
                 "bridge": self.bridge, "before": self.before}
+
+
+def whole_number(value: Any, name: str, what: str, top: int) -> int:
+    """``value`` of a request as a whole number from 0 to ``top``: an integer or a float
+    without a fraction (JSON has one kind of number). ``True`` or 1.9 would otherwise read
+    as 1: another project, another frame."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+        raise BadRequest(f"{name} must be {what}, a whole number from 0 to {top}, not {value!r}")
+    return value
+
+
+def engine_name(value: Any) -> str:
+    """A request's tracker engine (``flow`` when none), refused at once when unknown: a
+    job that accepted it would fail only once it ran."""
+    name = value or "flow"
+    if not isinstance(name, str) or not is_engine(name):
+        raise BadRequest(f"engine {name!r} is unknown: choose one of {engine_choices()}")
+    return name
 
 
 @dataclass

@@ -23,7 +23,12 @@ def test_a_request_survives_its_job_payload():
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"frame": "five"}, "give project"),
+    ({"frame": "five"}, "frame must be a frame index"),
+    ({"project": True}, "project must be a project id"),
+    ({"project": 1.9}, "project must be a project id"),
+    ({"project": "3"}, "project must be a project id"),
+    ({"engine": "sam3"}, "engine 'sam3' is unknown: choose one of auto, flow"),
+    ({"engine": 7}, "engine 7 is unknown"),
     ({"frame": -3}, "frame must be a frame index"),
     ({"frame": True}, "frame must be a frame index"),
     ({"frame": 2.5}, "frame must be a frame index"),
@@ -41,6 +46,11 @@ def test_a_request_survives_its_job_payload():
 def test_a_malformed_field_is_refused_with_what_to_give(change, message):
     with pytest.raises(BadRequest, match=message):
         PropagationRequest.from_payload({**BASE, **change})
+
+
+def test_a_request_without_project_clip_or_frame_is_refused_naming_all_three():
+    with pytest.raises(BadRequest, match=r"give project \(id\), clip \(string\) and frame \(index\)"):
+        PropagationRequest.from_payload({"project": 3, "clip": "walk"})
 
 
 def test_a_request_that_is_not_an_object_is_refused():
