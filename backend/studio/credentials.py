@@ -49,7 +49,9 @@ class SharedCredentials:
     def __init__(self, redis_url: str) -> None:
         from redis import Redis
 
-        self.redis = Redis.from_url(redis_url)
+        # Read before every request, /health included: a Redis that stops answering (a
+        # dropped network, not a refused connection) must cost seconds, not hang them all.
+        self.redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
     def publish(self, credentials: StudioCredentials) -> None:
         self.redis.set(KEY, json.dumps(dataclasses.asdict(credentials)))

@@ -1,0 +1,27 @@
+"""The Label Studio token shared through Redis: read before every request, so a Redis
+that stops answering must not hang them."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from samvid.studio.credentials import SharedCredentials
+
+
+def test_a_redis_that_accepts_but_never_answers_costs_seconds_not_a_hang() -> None:
+    silent = socket.socket()  # listens (the kernel completes connections) and never replies
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    got: list[object] = []
+    started = time.monotonic()
+    reader = threading.Thread(target=lambda: got.append(SharedCredentials(url).fetch()), daemon=True)
+    reader.start()
+    reader.join(timeout=15)
+    try:
+        assert not reader.is_alive(), "reading the shared token hung on a silent Redis"
+        assert got == [None] and time.monotonic() - started < 15  # no token: what the caller already has
+    finally:
+        silent.close()
