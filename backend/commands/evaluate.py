@@ -58,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'sequence':<16} {'objects':>7} {'J':>6} {'F':>6} {'J&F':>6}")
     for s in scores:
         print(f"{s.name:<16} {len(s.objects):>7} {s.j:6.3f} {s.f:6.3f} {s.jf:6.3f}")
-    j, f, jf = dataset_mean(scores)
-    print(f"{'mean':<16} {sum(len(s.objects) for s in scores):>7} {j:6.3f} {f:6.3f} {jf:6.3f}")
+    if scores:  # with every sequence failed, a mean of nothing (nan) would read as a score
+        j, f, jf = dataset_mean(scores)
+        print(f"{'mean':<16} {sum(len(s.objects) for s in scores):>7} {j:6.3f} {f:6.3f} {jf:6.3f}")
     if failed:
         print(f"{len(failed)} of {len(names)} sequences failed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -267,3 +267,12 @@ def test_a_sequence_too_short_to_score_fails_instead_of_scoring_nan(tmp_path, ca
     assert "nan" not in out
     mean = [line for line in out.splitlines() if line.startswith("mean")][0]
     assert mean.split()[1:] == ["1", "1.000", "1.000", "1.000"]  # four's one object only
+
+
+def test_when_every_sequence_fails_no_mean_is_printed(tmp_path, capsys) -> None:
+    for root in ("gt", "pred"):
+        _labels(tmp_path / root / "Annotations" / "one", [_square(1)])
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 1
+    out = capsys.readouterr().out
+    assert "one: FAILED" in out and "1 of 1 sequences failed" in out
+    assert "nan" not in out and not any(line.startswith("mean") for line in out.splitlines())
