@@ -272,8 +272,9 @@ def _predicted(folder: Path, gt_files: Sequence[Path]) -> list[Path | None]:
     number written with another number of digits (``00012.png`` for ``000012.png``)."""
     pngs = label_pngs(folder)
     by_name = {p.name: p for p in pngs}
-    by_number = {int(p.stem): p for p in pngs if p.stem.isdigit()}
-    return [by_name.get(g.name) or (by_number.get(int(g.stem)) if g.stem.isdigit() else None)
+    # isdecimal, not isdigit: a superscript ("1²") is a digit to isdigit but no number to int.
+    by_number = {int(p.stem): p for p in pngs if p.stem.isdecimal()}
+    return [by_name.get(g.name) or (by_number.get(int(g.stem)) if g.stem.isdecimal() else None)
             for g in gt_files]
 
 

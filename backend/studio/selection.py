@@ -15,9 +15,14 @@ import numpy as np
 
 # Frames within this many seconds of a --start/--end boundary count as on it.
 EPSILON = 1e-6
-# A frame this close before an --fps tick is on it: Matroska and WebM store whole
-# milliseconds, so a 30 fps frame at 2/15 s reads 0.133, just before its tick.
-TICK_SLACK = 1e-3
+
+
+def tick_slack(spacing: float) -> float:
+    """How far before a tick (of ``spacing`` seconds, or frames that far apart) a frame
+    time still counts as on it: Matroska and WebM store whole milliseconds, so a 30 fps
+    frame at 2/15 s reads 0.133, just before its tick. At most a quarter of the spacing,
+    so at a thousand frames a second the frame before a tick is not taken for it."""
+    return min(1e-3, spacing / 4)
 
 
 def select_frames(
@@ -47,15 +52,17 @@ def select_frames(
         return window[::stride]
     chosen: list[int] = []
     tick = None
+    gaps = np.diff([times[i] for i in window])
+    slack = tick_slack(min(1 / fps, float(np.median(gaps)) if len(gaps) else 1 / fps))
     for i in window:
         t = times[i]
         if tick is None:
             tick = start_tick = t
-        if t >= tick - TICK_SLACK:
+        if t >= tick - slack:
             chosen.append(i)
             # The first tick after this frame, ticks in a gap (VFR) skipped: counted, not
             # stepped through, which at a rate far above the video's would never end.
-            tick = start_tick + (np.floor((t + TICK_SLACK - start_tick) * fps) + 1) / fps
+            tick = start_tick + (np.floor((t + slack - start_tick) * fps) + 1) / fps
     return chosen
 
 

@@ -21,14 +21,11 @@ from typing import Any
 
 from samvid.errors import BadRequest, ConfigError, PromptError
 from samvid.studio.protocol import label_interface
+from samvid.studio.selection import tick_slack
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 
 STUDIO_FRAME_RATE = "24"  # Label Studio's frameRate when the <Video> sets none
-# Seconds: a frame time this close to one of Label Studio's frames is on it (Matroska
-# and WebM store whole milliseconds: a 30 fps frame at 2/30 s reads 0.067), at most a
-# quarter of Label Studio's frame.
-EPSILON = 1e-3
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ def studio_frame_rate(frame_rate: str, data: Any) -> float:
 def shown_index(times: Sequence[float], frame: int, rate: float) -> int:
     """The index of the video frame on screen on Label Studio's ``frame`` (from 0, ``rate``
     a second): the last one that started."""
-    slack = min(EPSILON, 0.25 / rate)
+    slack = tick_slack(1 / rate)  # a frame time just before one of Label Studio's frames is on it
     return max(0, bisect.bisect_right(times, frame / rate + slack) - 1)
 
 
@@ -143,7 +140,7 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
     sequence: list[dict[str, Any]] = []
     for index, box in sorted(boxes, key=lambda item: item[0]):
         # Label Studio's frame (from 0) that first shows it
-        frame = max(0, math.ceil((times[index] - min(EPSILON, 0.25 / rate)) * rate))
+        frame = max(0, math.ceil((times[index] - tick_slack(1 / rate)) * rate))
         if frame >= frames_count or shown_index(times, frame, rate) != index:
             continue  # between two of Label Studio's frames: never on its screen
         if box is None:
@@ -192,7 +189,9 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
         with open_frames(tmp.name) as reader:
             h, w = reader[0].shape[:2]
             rate, times = studio_frame_rate(target.frame_rate, data), reader.times
-            frames_count = max(1, round(reader.duration * rate))  # as Label Studio counts them
+            # As Label Studio counts them (ceil of duration x frameRate): a box on its last
+            # frame is on the video. The slack keeps 0.48 s x 25 = 12.000000000000002 at 12.
+            frames_count = max(1, math.ceil(reader.duration * rate - 1e-6))
             for prompt in prompts:
                 if not 0 <= prompt.frame < frames_count:
                     raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {frames_count} "

@@ -123,3 +123,11 @@ def test_macos_metadata_files_beside_the_masks_are_not_frames(tmp_path: Path) ->
             (root / "Annotations" / "seq" / f"._{i:05d}.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     [score] = evaluate_folders(pred, gt)
     assert (score.jf, score.n_frames, score.missing) == (1.0, 2, 0)
+
+
+def test_a_prediction_named_with_a_superscript_is_no_frame_and_no_crash(tmp_path: Path) -> None:
+    gt = write_sequence(tmp_path / "gt", range(3), width=5)
+    pred = write_sequence(tmp_path / "pred", range(3), width=5)
+    write_label_png(pred / "Annotations" / "seq" / "00001\u00b2.png", box(20, 20, 2, 10, 2, 10).astype(np.uint8))
+    [score] = evaluate_folders(pred, gt)  # was: ValueError from int("00001²")
+    assert (score.jf, score.missing) == (1.0, 0)

@@ -77,3 +77,11 @@ def test_a_rate_on_millisecond_timestamps_takes_evenly_spaced_frames() -> None:
     assert select_frames(times, fps=15) == list(range(0, 30, 2))
     ntsc = [round(i * 1001 / 30000, 3) for i in range(60)]  # 29.97 frames/s
     assert select_frames(ntsc, fps=30000 / 1001 / 2) == list(range(0, 60, 2))
+
+
+@pytest.mark.parametrize("source_fps", [1000, 2000])
+def test_a_rate_on_a_clip_of_a_thousand_frames_a_second_takes_no_frame_before_its_tick(source_fps) -> None:
+    # The millisecond slack is at most a quarter of a frame: else the frame before each tick counts.
+    times = [i / source_fps for i in range(12 * source_fps // 1000)]
+    step = source_fps // 500
+    assert select_frames(times, fps=500) == list(range(0, len(times), step))

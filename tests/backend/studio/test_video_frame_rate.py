@@ -73,3 +73,22 @@ def test_at_the_files_own_rate_each_video_frame_is_its_label_studio_frame(times:
     region = sequence_result(VideoTarget("video", "video", "box"), BoxPrompt("b", 0, (1, 1, 1, 1), [], False),
                              boxes, 100, 100, 30.0, times, 30)
     assert [key["frame"] for key in region["value"]["sequence"]] == list(range(1, 31))
+
+
+def test_a_box_on_label_studios_last_frame_is_on_the_video(images) -> None:
+    # Label Studio counts ceil(duration x frameRate) frames: 1.3 s at 24 is 32 (round gave 31).
+    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
+                                 precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    frames, masks = disk_clip(13, step=4)
+    path = write_video(images / "last.mp4", frames, fps=10)
+    x, y, w, h = _box_percent(masks[12])
+    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video", "value": {
+        "labels": ["Object"], "reverse": True,
+        "sequence": [{"frame": 32, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path)}}],
+            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    (region,) = resp.get_json()["results"][0]["result"]
+    assert region["value"]["framesCount"] == 32
