@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from samvid.core.errors import PromptError
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Segmenter
 from samvid.tracker.engine import Engine, FramesSource
@@ -31,12 +30,9 @@ def seed_mask(frames: FramesSource, frame: int, box: Box, segmenter: Segmenter |
     """The object inside ``box`` on ``frame``: the segmenter's mask, or the box itself."""
     image = frames[frame]
     h, w = image.shape[:2]
-    # Clipped here, before a Prompt exists: one would order the corners of a box that
-    # clipping turned inside out (one wholly past an edge) and so hide that it lies outside.
-    x0, y0, x1, y1 = max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3])
-    if not (x1 > x0 and y1 > y0):
-        raise PromptError(f"the box ({', '.join(f'{v:.1f}' for v in box)}) px lies outside the {w}x{h} frame")
-    prompt = Prompt(box=(x0, y0, x1, y1))
+    prompt = Prompt(box=box).clipped(w, h)  # PromptError for a box wholly past an edge
+    assert prompt.box is not None
+    x0, y0, x1, y1 = prompt.box
     mask = np.zeros((h, w), bool)
     if segmenter is not None:
         mask = segmenter.segment(segmenter.embed(image), prompt).mask

@@ -155,16 +155,19 @@ def backend_env(studio_url: str, api_key: str, files_root: Path | None,
 # -- ports and processes ------------------------------------------------------------------------
 
 
+def bracketed(host: str) -> str:
+    """``host`` as URLs and servers' ``host:port`` take it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 def bind_address(host: str, port: int) -> str:
-    """``host:port`` as servers parse it: an IPv6 address in brackets (``[::1]:9090``)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """``host:port`` as servers parse it (``[::1]:9090``)."""
+    return f"{bracketed(host)}:{port}"
 
 
 def url_host(host: str) -> str:
     """Where a client reaches a server listening on ``host``: a wildcard is this machine."""
-    if host in ("0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else bracketed(host)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -267,8 +270,7 @@ def label_studio_argv(host: str, port: int) -> list[str]:
                           "'samvid[studio]' (or attach to yours with --no-studio "
                           "--label-studio-url URL --api-key TOKEN)")
     # Django's runserver takes an IPv6 address in brackets only.
-    return [exe, "start", "--no-browser", "--internal-host", f"[{host}]" if ":" in host else host,
-            "-p", str(port)]
+    return [exe, "start", "--no-browser", "--internal-host", bracketed(host), "-p", str(port)]
 
 
 def serve_argv(host: str, port: int, model: str, device: str | None) -> list[str]:

@@ -30,8 +30,16 @@ from typing import Any
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
 from samvid.errors import BadRequest, NotFound, SamvidError
 from samvid.jobs import JobContext
+from samvid.propagation import (
+    MAX_FRAME,
+    PropagationRequest,
+    Propagator,
+    engine_name,
+    human_annotated,
+    propagator_for,
+    whole_number,
+)
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
-from samvid.propagation import PropagationRequest, Propagator, engine_name, human_annotated, propagator_for
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import choose_label, image_ref, parse_config
@@ -58,13 +66,12 @@ class PrelabelRequest:
     def from_payload(cls, payload: Any) -> PrelabelRequest:
         if not isinstance(payload, dict):
             raise BadRequest("the pre-labelling request must be a JSON object")
-        try:
-            project = int(payload["project"])
-            first = None if payload.get("first") is None else int(payload["first"])
-            end = None if payload.get("end") is None else int(payload["end"])
-            grid = 16 if payload.get("grid") is None else int(payload["grid"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadRequest("give project (id), and integer first/end/grid if any") from exc
+        if "project" not in payload:
+            raise BadRequest("give project (id), and integer first/end/grid if any")
+        project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
+        first, end = (None if payload.get(name) is None else
+                      whole_number(payload[name], name, "a frame index", MAX_FRAME) for name in ("first", "end"))
+        grid = 16 if payload.get("grid") is None else whole_number(payload["grid"], "grid", "clicks per side", 2**31)
         mode = payload.get("mode", "auto")
         if mode not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}, not {mode!r}")

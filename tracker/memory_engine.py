@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from samvid.core.errors import ModelUnavailable
-from samvid.core.prompts import Prompt
+from samvid.core.prompts import Prompt, encoder_points
 from samvid.tracker.engine import Engine, ObjectResult, TrackState, object_id
 
 log = logging.getLogger(__name__)
@@ -139,9 +139,7 @@ class _MemoryRun:
         obj_idx = session.obj_id_to_idx(obj_id)
         if isinstance(given, Prompt):
             sx, sy = INPUT_SIZE / self.state.width, INPUT_SIZE / self.state.height
-            # The prompt encoder adds 0.5 to reach a pixel's centre (it takes pixel indices),
-            # where a prompt's centres lie at index + 0.5; a box's corners are edges, as SAM's.
-            coords = [(x * sx - 0.5, y * sy - 0.5) for x, y in given.points]
+            coords = [tuple(p) for p in encoder_points(given.points, sx, sy).tolist()]
             labels = list(given.labels)
             if given.box is not None:  # SAM 2 encodes a box as two corner points, labels 2 and 3
                 x0, y0, x1, y1 = given.box

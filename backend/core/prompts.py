@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from samvid.core.errors import PromptError
 
 MAX_POINTS = 64
@@ -102,3 +104,10 @@ class Prompt:
             if box[2] <= box[0] or box[3] <= box[1]:  # wholly past an edge: turned inside out
                 raise PromptError(f"the box lies outside the {width}x{height} image")
         return Prompt(points, self.labels, box, self.meta)
+
+
+def encoder_points(points: object, sx: float, sy: float) -> np.ndarray:
+    """Clicks (pixels, centres at index + 0.5) as SAM's prompt encoders take them, (N, 2)
+    float32: scaled by (sx, sy) to the model's input, less the 0.5 the encoder adds itself
+    to reach a pixel's centre (it takes pixel indices). Box corners are edges: scaled only."""
+    return (np.asarray(points, np.float32).reshape(-1, 2) * [sx, sy] - 0.5).astype(np.float32)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from samvid.core.prompts import Prompt
+from samvid.core.prompts import Prompt, encoder_points
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter, rgb8
 from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.registry import DEFAULT_MODEL, MODELS, looks_like_a_path
@@ -238,15 +238,12 @@ class SamSegmenter(Segmenter):
         return INPUT_SIZE / width, INPUT_SIZE / height  # SAM 2: plain resize
 
     def model_points(self, points: Any, height: int, width: int) -> Any:
-        """Clicks in an image's pixels (centres at index + 0.5) as the prompt encoder takes
-        them, an (N, 2) float32 tensor: it adds 0.5 to reach a pixel's centre itself, as it
-        takes pixel indices. float32 whatever the model's dtype: bf16 spaces numbers of
-        512-1024 model pixels 4 apart, and the encoder rounds only once they are in [-1, 1]."""
+        """Clicks in an image's pixels as the prompt encoder takes them (``encoder_points``),
+        an (N, 2) tensor. float32 whatever the model's dtype: bf16 spaces numbers of 512-1024
+        model pixels 4 apart, and the encoder rounds only once they are in [-1, 1]."""
         import torch
 
-        sx, sy = self._scale(height, width)
-        pts = np.asarray(points, np.float32).reshape(-1, 2) * [sx, sy] - 0.5
-        return torch.from_numpy(pts.astype(np.float32)).to(self.device, torch.float32)
+        return torch.from_numpy(encoder_points(points, *self._scale(height, width))).to(self.device, torch.float32)
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         import cv2

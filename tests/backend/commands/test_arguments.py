@@ -75,6 +75,17 @@ def test_a_prelabel_grid_of_zero_is_refused() -> None:
         PrelabelRequest.from_payload({"project": 1, "grid": 0})
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ({"project": True}, "project must be a project id"),  # was project 1
+    ({"project": 1.9}, "project must be a project id"),  # was project 1
+    ({"first": float("inf")}, "first must be a frame index"),  # was an OverflowError
+    ({"engine": "sam3"}, "engine 'sam3' is unknown"),  # was accepted, to fail in the job
+])
+def test_a_prelabel_request_refuses_what_would_read_as_another_project_or_no_engine(change, message) -> None:
+    with pytest.raises(BadRequest, match=message):
+        PrelabelRequest.from_payload({"project": 1, **change})
+
+
 def test_up_with_a_video_that_is_not_there_says_so_before_starting_anything(tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
     assert main(["up", str(tmp_path / "missing.mp4"), "--data-dir", str(data), "--model", "classic"]) == 2
