@@ -121,7 +121,10 @@ class ImageSource:
     def _read_local(self, path: Path) -> bytes:
         if "\0" in str(path):  # no file has one; resolve() would raise ValueError
             raise ImageError(f"the image path {str(path)[:200]!r} contains a NUL byte; fix it in the task")
-        resolved = path.expanduser().resolve()
+        try:
+            resolved = path.expanduser().resolve()
+        except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError before Python 3.13
+            raise ImageError(f"cannot read {str(path)[:200]}: {exc}") from exc
         roots = [r.expanduser().resolve() for r in self.local_roots]
         if not any(resolved == r or r in resolved.parents for r in roots):
             raise ForbiddenSource(
@@ -180,10 +183,16 @@ class ImageSource:
         raise ImageError(f"too many redirects fetching {_safe(url)}")
 
     def _body(self, url: str, resp: requests.Response) -> bytes:
-        if resp.status_code in (401, 403):
+        if resp.status_code in (401, 403) and self._is_label_studio(url):
             raise ImageError(
                 f"{_safe(url)} answered {resp.status_code}: set LABEL_STUDIO_API_KEY "
                 "to a valid Label Studio token"
+            )
+        if resp.status_code in (401, 403):
+            # Not Label Studio: its token is never sent there, so it cannot help.
+            raise ImageError(
+                f"{_safe(url)} answered {resp.status_code}: the image's host refused it (an expired "
+                "presigned link, or a host that needs credentials samvid does not send)"
             )
         if resp.status_code >= 500:
             raise ImageUnreachable(f"{_safe(url)} answered HTTP {resp.status_code}")
@@ -208,6 +217,9 @@ class ImageSource:
         return decode_image(data, self.max_pixels)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def is_same_origin(base: str, url: str) -> bool:
     """Whether ``url`` is on ``base``'s origin (scheme, host and port).
 
@@ -215,7 +227,13 @@ def is_same_origin(base: str, url: str) -> bool:
     (True, False)
     """
     a, b = urlparse(base), urlparse(url)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    return (a.scheme, a.hostname, _port(a)) == (b.scheme, b.hostname, _port(b))
+
+
+def _port(url: ParseResult) -> int | None:
+    """The port of ``url``, its scheme's default when not written: ``https://ls`` and
+    ``https://ls:443`` are one origin."""
+    return url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
 def _safe(url: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from samvid.errors import ConfigError
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
@@ -55,6 +55,14 @@ _POSITIVE = {
     "max_video_seconds": "seconds",
     "max_video_pixels": "pixels",
 }
+# The most each time may be: a larger timeout overflows the clock of every wait and socket
+# (OverflowError on each click and fetch), a larger TTL is refused by Redis on every write.
+# A day of waiting, or ten years of caching, is already "for ever".
+_MOST = {
+    "fetch_timeout": 86400,
+    "request_timeout": 86400,
+    "redis_cache_ttl": 10 * 365 * 86400,
+}
 
 
 def _bool(value: str) -> bool:
@@ -71,6 +79,9 @@ def studio_url_problem(url: str) -> str | None:
     >>> studio_url_problem("http://ls:8080"), studio_url_problem("ls:8080")
     (None, 'give an http:// or https:// URL such as http://label-studio:8080')
     """
+    if any(c.isspace() or not c.isprintable() for c in url):
+        # urlparse drops a line break (a secret file's last one) that httpx then refuses.
+        return "it holds a space, tab or line break; remove it"
     try:
         parsed = urlparse(url)
         _ = parsed.port  # ValueError when not a number or out of range
@@ -79,6 +90,36 @@ def studio_url_problem(url: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return "give an http:// or https:// URL such as http://label-studio:8080"
     return None
+
+
+def _standin_problem(name: str) -> str | None:
+    """Why ``standin:R`` cannot be built (``samvid.models.registry`` reads R as the click
+    radius), or None when it can."""
+    radius = name.split(":", 1)[1] if ":" in name else "20"
+    try:
+        value = float(radius)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and value > 0:
+        return None
+    return f"the stand-in's click radius {radius!r} must be a number of pixels above 0, as in standin:20"
+
+
+def redis_url_for_messages(url: str) -> str:
+    """``url`` without its password, for logs and messages (REDIS_URL often carries one).
+
+    >>> redis_url_for_messages("rediss://:pw@redis.example:6380/0")
+    'rediss://:***@redis.example:6380/0'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(a malformed REDIS_URL)"
+    if "password" in parts.query.lower():  # redis-py takes ?password= too
+        url = url.split("?", 1)[0] + "?***"
+    if parts.password is not None:
+        url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
+    return url
 
 
 def _check_studio_url(url: str) -> None:
@@ -124,7 +165,17 @@ def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[s
         _check_studio_url(url)
     elif problem := studio_url_problem(url):  # else httpx's "UnsupportedProtocol" on the first call
         raise ConfigError(f"Label Studio URL {url!r} (--url or LABEL_STUDIO_URL): {problem}")
-    return url, api_key or env_value("LABEL_STUDIO_API_KEY")
+    api_key = api_key or env_value("LABEL_STUDIO_API_KEY")
+    if api_key:
+        _check_token(api_key, "the Label Studio token (--api-key or LABEL_STUDIO_API_KEY)")
+    return url, api_key
+
+
+def _check_token(token: str, what: str) -> None:
+    """A token is sent in a header: a space or line break in it (the last line break of a
+    secret file) fails every call with a message about reaching Label Studio."""
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ConfigError(f"{what} holds a space, tab or line break; remove it (a token has none)")
 
 
 def log_level(env: dict[str, str] | None = None) -> int:
@@ -151,7 +202,22 @@ def _check_roots(roots: tuple[Path, ...], var: str) -> None:
 
 
 def _hosts(value: str) -> tuple[str, ...]:
-    return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    """Host names as ``images`` compares them (``urlparse(...).hostname``): one written as
+    a URL, with a port or as ``[IPv6]`` was kept as written and so never matched."""
+    return tuple(_host(h.strip()) for h in value.split(",") if h.strip())
+
+
+def _host(entry: str) -> str:
+    try:
+        if "://" in entry:
+            given = urlsplit(entry).hostname
+        elif entry.startswith("[") or entry.count(":") == 1:  # [IPv6] or host:port, not a bare IPv6
+            given = urlsplit("//" + entry).hostname
+        else:
+            given = entry
+    except ValueError:  # "[fd00::1": matches nothing, as before
+        given = None
+    return (given or entry).lower()
 
 
 @dataclass(frozen=True)
@@ -279,12 +345,18 @@ class Settings:
         _check_studio_url(self.label_studio_url)
         if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
             # redis-py would raise a bare ValueError at the first connection, mid-start.
-            raise ConfigError(f"REDIS_URL={self.redis_url!r} (or samvid worker --redis-url) must start with "
+            shown = redis_url_for_messages(self.redis_url)
+            raise ConfigError(f"REDIS_URL={shown!r} (or samvid worker --redis-url) must start with "
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
         for name, unit in _POSITIVE.items():
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):  # inf would never time out; NaN compares false
                 raise ConfigError(f"{names[name]} must be a number of {unit} above 0 (finite), not {value!r}")
+            if name in _MOST and value > _MOST[name]:
+                raise ConfigError(f"{names[name]} must be a number of {unit} above 0 and at most "
+                                  f"{_MOST[name]}, not {value!r}")
+        if self.label_studio_api_key:
+            _check_token(self.label_studio_api_key, "LABEL_STUDIO_API_KEY")
         if self.cache_bytes < 0:  # 0 is allowed: no in-process cache (Redis may still cache)
             raise ConfigError(f"SAMVID_CACHE_BYTES={self.cache_bytes} is not usable: give 0 (no in-process "
                               "cache) or a number of bytes above 0")
@@ -293,6 +365,9 @@ class Settings:
         if self.fallback and self.fallback not in FALLBACKS and not self.fallback.startswith("standin:"):
             raise ConfigError(f"SAMVID_FALLBACK={self.fallback!r} is not a weight-free model; "
                               f"give one of {', '.join(FALLBACKS)} or leave it unset")
+        if self.fallback.startswith("standin:") and (problem := _standin_problem(self.fallback)):
+            # Else refused on the day the model's weights go missing, when it is needed.
+            raise ConfigError(f"SAMVID_FALLBACK={self.fallback!r} is not usable: {problem}")
         if self.propagate_direction not in DIRECTIONS:
             raise ConfigError(f"SAMVID_PROPAGATE_DIRECTION={self.propagate_direction!r} is not a direction; "
                               f"give one of {', '.join(DIRECTIONS)}")

@@ -12,7 +12,7 @@ import logging
 import threading
 
 from samvid.errors import ConfigError
-from samvid.settings import Settings, redis_for_jobs
+from samvid.settings import Settings, redis_for_jobs, redis_url_for_messages
 
 log = logging.getLogger("samvid.worker")
 
@@ -40,7 +40,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     try:
         jobs.redis.ping()
     except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
-        raise ConfigError(f"cannot reach Redis at {settings.redis_url}: {exc}") from exc
+        raise ConfigError(f"cannot reach Redis at {redis_url_for_messages(settings.redis_url)}: {exc}") from exc
     from samvid.tracker.engines import start_configured
 
     # SAMVID_TRACKER, SAMVID_PRECISION and SAMVID_DEVICE, checked and loaded now. A worker
@@ -57,7 +57,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
                 log.warning("reaping orphaned jobs failed: %s", exc)
 
     threading.Thread(target=reaper, daemon=True, name="samvid-reaper").start()
-    log.info("worker waiting for jobs on %s (queue %r)", settings.redis_url, QUEUE)
+    log.info("worker waiting for jobs on %s (queue %r)", redis_url_for_messages(settings.redis_url), QUEUE)
     worker = SimpleWorker([Queue(QUEUE, connection=jobs.redis)], connection=jobs.redis, name=args.name)
     try:
         worker.work(burst=args.burst, with_scheduler=False, logging_level="WARNING")

@@ -81,6 +81,12 @@ def parse_labels(text: str | None) -> list[str]:
     labels = [label.strip() for label in text.split(",")]
     if any(not label for label in labels):
         raise ConfigError(f"--labels {text!r}: empty label name (use a,b,c)")
+    unwritable = [label for label in labels if not label.isprintable()]
+    if unwritable:
+        # XML cannot hold a control character (the rendered config would not parse), and
+        # reads a tab or line break in an attribute as a space: another label than given.
+        raise ConfigError(f"--labels {text!r}: label {unwritable[0]!r} holds a tab, line break or "
+                          "control character; use letters, digits, spaces and punctuation")
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise ConfigError(f"--labels {text!r}: repeated label {', '.join(duplicates)}")

@@ -9,7 +9,7 @@ itself, only when the frame still has no samvid prediction, instead of handing i
 Label Studio to store after the fact.
 
 Without Redis the lock is an ``flock`` on a file under the temp folder: it holds across
-threads and across the processes (gunicorn workers) of one machine. With ``REDIS_URL``
+threads and across the processes (gunicorn workers) of one user on one machine. With ``REDIS_URL``
 it is a Redis lock, so ``samvid worker`` processes on other machines take it too.
 """
 
@@ -26,12 +26,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from samvid.errors import QueueUnavailable
+
 STRIPES = 1024  # lock files per Label Studio server: bounded, rare false sharing
 # A Redis lock lives this long unless its holder renews it (every third of it): a worker
 # killed mid-write frees the frame within seconds, a write waiting out a Label Studio
 # restart keeps it as long as it lives.
 HOLD_SECONDS = 10.0
 REDIS_RETRY_SECONDS = 60.0  # how long a write waits for Redis to come back
+# Each Redis call waits this long for its answer: a Redis that stops answering (a network
+# cut, a frozen host) must end in the retries above, not hang the write (and a click) for ever.
+REDIS_SOCKET_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +52,10 @@ class FrameLocks:
             with self._redis(task_id):
                 yield
             return
-        folder = Path(tempfile.gettempdir()) / "samvid-frame-locks"
-        folder.mkdir(exist_ok=True)
+        # One folder per user: another user's (mode 0755, files 0600) refused every write here
+        # with PermissionError. Writers run by different users share a lock through Redis only.
+        folder = Path(tempfile.gettempdir()) / f"samvid-frame-locks-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
         path = folder / f"{self.namespace}-{int(task_id) % STRIPES}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -61,7 +68,8 @@ class FrameLocks:
     def _redis(self, task_id: int) -> Iterator[None]:
         import redis
 
-        connection = redis.Redis.from_url(self.redis_url)
+        connection = redis.Redis.from_url(self.redis_url, socket_timeout=REDIS_SOCKET_SECONDS,
+                                          socket_connect_timeout=REDIS_SOCKET_SECONDS)
         lock = connection.lock(f"samvid:frame-write:{self.namespace}:{int(task_id)}",
                                timeout=HOLD_SECONDS, sleep=0.05, thread_local=False)
         _riding_out_redis(lock.acquire)
@@ -87,11 +95,12 @@ class FrameLocks:
                 pass  # expired: held past HOLD_SECONDS, someone else may hold it now
 
 
-def _riding_out_redis(fn: Callable[[], object], seconds: float = REDIS_RETRY_SECONDS) -> None:
+def _riding_out_redis(fn: Callable[[], object], seconds: float | None = None) -> None:
     """``fn()``, tried again while Redis is unreachable (a restart), for up to ``seconds``:
     a job rides out a Redis restart rather than failing at its next frame."""
     import redis
 
+    seconds = REDIS_RETRY_SECONDS if seconds is None else seconds
     deadline = time.monotonic() + seconds
     delay = 0.25
     while True:
@@ -100,7 +109,10 @@ def _riding_out_redis(fn: Callable[[], object], seconds: float = REDIS_RETRY_SEC
             return
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             if time.monotonic() + delay > deadline:
-                raise
+                raise QueueUnavailable(
+                    f"cannot reach Redis (REDIS_URL) for a frame's write lock ({type(exc).__name__}, "
+                    f"tried for {seconds:g} s); check that Redis runs and answers"
+                ) from exc
             log.warning("Redis unreachable while taking a frame's write lock (%s); retry in %.2f s", exc, delay)
             time.sleep(delay)
             delay = min(2 * delay, 2.0)

@@ -130,6 +130,65 @@ def test_the_token_goes_to_label_studio_only(url, gets_token):
     assert ("Authorization" in source.auth_headers(url)) is gets_token
 
 
+@pytest.mark.parametrize("studio, url", [
+    ("https://ls.example", "https://ls.example:443/data/upload/1/a.png"),
+    ("http://ls:80", "http://ls/data/upload/1/a.png"),
+])
+def test_label_studio_with_its_default_port_written_or_not_is_one_origin(studio, url):
+    """Label Studio's own file URLs get the token however its port is written."""
+    assert "Authorization" in ImageSource(studio, api_key="secret").auth_headers(url)
+
+
+def _serving(status: int):
+    """A local server answering every GET with ``status``, and its address."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_error(status)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def test_an_image_host_that_refuses_the_image_is_not_blamed_on_the_label_studio_token():
+    """An expired presigned S3 link answers 403: the Label Studio token, never sent there,
+    cannot help, so the message must not ask for it."""
+    server, address = _serving(403)
+    try:
+        source = ImageSource("http://label-studio:8080", api_key="secret", allowed_hosts=("127.0.0.1",))
+        with pytest.raises(ImageError) as raised:
+            source.fetch(f"{address}/bucket/a.png?X-Amz-Signature=abc")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "answered 403: the image's host refused it" in raised.value.message
+    assert "LABEL_STUDIO_API_KEY" not in raised.value.message
+
+
+def test_label_studio_refusing_its_file_asks_for_a_valid_token():
+    server, address = _serving(401)
+    try:
+        with pytest.raises(ImageError, match="answered 401: set LABEL_STUDIO_API_KEY to a valid Label Studio token"):
+            ImageSource(address, api_key="stale").fetch("/data/upload/1/a.png")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_path_through_a_symlink_loop_is_the_tasks_image_error(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    source = ImageSource("http://ls:8080", local_roots=(tmp_path,))
+    for ref in (str(tmp_path / "loop" / "a.png"), f"file://{tmp_path}/loop"):
+        with pytest.raises(ImageError, match="cannot read"):
+            source.fetch(ref)
+
+
 def test_no_token_no_header():
     assert ImageSource("http://ls:8080").auth_headers("http://ls:8080/data/a.png") == {}
 

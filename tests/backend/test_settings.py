@@ -164,3 +164,72 @@ def test_only_settings_reads_samvid_and_label_studio_variables_from_the_environm
     read = re.compile(r"(environ\.get\(|environ\[|getenv\()\s*[\"'](SAMVID|LABEL_STUDIO|REDIS)_")
     readers = [str(p.relative_to(backend)) for p in backend.rglob("*.py") if read.search(p.read_text())]
     assert set(readers) <= {"settings.py"}, readers
+
+
+@pytest.mark.parametrize("fallback", ["standin:abc", "standin:0", "standin:-3", "standin:nan", "standin:"])
+def test_a_stand_in_fallback_with_an_unusable_radius_is_refused_at_start(fallback):
+    """Else it is refused on the day the model's weights go missing, when it is needed."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"SAMVID_FALLBACK": fallback})
+    assert raised.value.message.startswith(f"SAMVID_FALLBACK={fallback!r} is not usable: the stand-in's click radius")
+
+
+@pytest.mark.parametrize("var, value", [("SAMVID_REQUEST_TIMEOUT", "1e10"), ("SAMVID_FETCH_TIMEOUT", "99999999999"),
+                                        ("SAMVID_REDIS_CACHE_TTL", "100000000000000000")])
+def test_a_time_too_long_for_the_clock_or_for_redis_is_refused_at_start(var, value):
+    """Such a timeout overflows every wait (OverflowError on each click); Redis refuses such a
+    TTL on every cache write."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({var: value})
+    assert raised.value.message.startswith(f"{var} must be a number of seconds above 0 and at most "), raised.value.message
+
+
+def test_a_day_of_timeout_and_years_of_cache_are_still_accepted():
+    settings = Settings.from_env({"SAMVID_REQUEST_TIMEOUT": "86400", "SAMVID_FETCH_TIMEOUT": "3600",
+                                  "SAMVID_REDIS_CACHE_TTL": str(5 * 365 * 86400)})
+    assert (settings.request_timeout, settings.redis_cache_ttl) == (86400, 5 * 365 * 86400)
+
+
+@pytest.mark.parametrize("url", ["http://label-studio:8080\n", " http://label-studio:8080", "http://label studio:8080"])
+def test_a_label_studio_url_with_a_space_or_line_break_is_refused_at_start(url):
+    """A secret file's last line break passes urlparse and fails every call to Label Studio."""
+    with pytest.raises(ConfigError, match="holds a space, tab or line break; remove it"):
+        Settings.from_env({"LABEL_STUDIO_URL": url})
+
+
+@pytest.mark.parametrize("token", ["0123abcd\n", "0123 abcd"])
+def test_a_token_with_a_space_or_line_break_is_refused_at_start_without_showing_it(token, monkeypatch):
+    """Else every call fails with 'cannot reach Label Studio ... is it running?'."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"LABEL_STUDIO_API_KEY": token})
+    assert raised.value.message.startswith("LABEL_STUDIO_API_KEY holds a space, tab or line break")
+    assert "0123" not in raised.value.message
+    from samvid.settings import studio_access
+
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", token)
+    with pytest.raises(ConfigError, match="holds a space, tab or line break"):
+        studio_access("http://label-studio:8080")
+
+
+def test_a_redis_password_never_appears_in_a_message():
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"REDIS_URL": "http://:s3cret@redis:6379"})
+    assert "s3cret" not in raised.value.message
+    from samvid.settings import redis_url_for_messages
+
+    assert redis_url_for_messages("rediss://user:s3cret@redis.example:6380/0") == "rediss://user:***@redis.example:6380/0"
+    assert "s3cret" not in redis_url_for_messages("unix:///run/redis.sock?password=s3cret&db=1")
+    assert redis_url_for_messages("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+@pytest.mark.parametrize("written", ["images.intranet:8080", "http://images.intranet/", "Images.Intranet"])
+def test_an_allowed_host_is_read_as_a_host_however_it_is_written(written):
+    """Written with a port or as a URL it never matched an image's host, and the refusal
+    still asked to list the host in SAMVID_ALLOWED_HOSTS."""
+    assert Settings.from_env({"SAMVID_ALLOWED_HOSTS": f"{written}, 10.0.0.5"}).allowed_hosts == (
+        "images.intranet", "10.0.0.5")
+
+
+@pytest.mark.parametrize("written, host", [("[fd00::5]", "fd00::5"), ("fd00::5", "fd00::5"), ("[fd00::5]:81", "fd00::5")])
+def test_an_allowed_ipv6_host_is_read_with_or_without_brackets(written, host):
+    assert Settings.from_env({"SAMVID_ALLOWED_HOSTS": written}).allowed_hosts == (host,)

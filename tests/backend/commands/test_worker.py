@@ -37,3 +37,22 @@ def test_a_worker_given_only_redis_url_runs_its_jobs_with_that_redis_and_the_set
     assert status.state == DONE, status
     assert status.result == {"redis_url": redis_server.url, "token": "from-setup"}
     assert os.environ["REDIS_URL"] == "", "the caller's environment is as it was"
+
+
+def test_a_worker_that_cannot_reach_redis_says_so_without_its_password(monkeypatch, capsys) -> None:
+    import redis
+
+    from samvid import redis_jobs
+
+    class Unreachable:
+        def __init__(self, url: str) -> None:
+            self.redis = self
+
+        def ping(self) -> None:
+            raise redis.ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(redis_jobs, "RedisJobs", Unreachable)
+    assert main(["worker", "--redis-url", "redis://:s3cret-pw@redis:6379/0", "--burst"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach Redis at redis://:***@redis:6379/0" in err
+    assert "s3cret-pw" not in err

@@ -119,3 +119,18 @@ def test_multi_object_id_round_trips(label_studio) -> None:
     ids = {(r["from_name"], r["id"]): r for r in annotation.result}
     assert ids[("object_id", "reg1")]["value"]["number"] == 7
     assert ids[("mask", "reg1")]["value"]["brushlabels"] == ["car"]
+
+
+@pytest.mark.parametrize("text", ["car,a\x01b", "car,left\tside"])
+def test_a_label_xml_cannot_hold_as_given_is_refused_naming_it(text: str) -> None:
+    """A control character made the rendered config unparsable; a tab became a space in
+    Label Studio, a label other than the one asked for."""
+    with pytest.raises(ConfigError, match="holds a tab, line break or control character"):
+        load_config("brush").render(parse_labels(text))
+
+
+def test_labels_with_xml_special_characters_render_as_given() -> None:
+    labels = parse_labels('a<b, "c&d", é')
+    xml = load_config("brush").render(labels)
+    control = next(c for c in ET.fromstring(xml).iter() if c.tag.endswith("Labels"))
+    assert [label.get("value") for label in control.iter("Label")] == ['a<b', '"c&d"', "é"]

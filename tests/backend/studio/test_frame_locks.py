@@ -3,6 +3,7 @@ writer of one Label Studio (the backend's jobs, a batch, the CLI) takes the same
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -48,3 +49,54 @@ def test_a_batch_or_cli_propagation_takes_the_backends_frame_lock_when_redis_is_
 def test_without_redis_writers_on_one_machine_share_a_frame_lock():
     settings = Settings.from_env({}, label_studio_url=STUDIO)
     assert waits_for(propagator_for(Studio(STUDIO, "token"), settings).locks, FrameLocks(STUDIO), 7) > 0.3
+
+
+def test_a_redis_that_stops_answering_fails_the_write_with_what_to_check_instead_of_hanging(monkeypatch):
+    """A Redis that accepts connections and never answers (a frozen host) hung every frame
+    write, and the click that fills a frame on open, for ever."""
+    import socket
+
+    from samvid.errors import QueueUnavailable
+    from samvid.studio import frame_locks
+
+    monkeypatch.setattr(frame_locks, "REDIS_SOCKET_SECONDS", 0.3, raising=False)
+    monkeypatch.setattr(frame_locks, "REDIS_RETRY_SECONDS", 1.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the backlog; nothing ever answers
+    outcome: list[BaseException | str] = []
+
+    def write() -> None:
+        try:
+            with FrameLocks(STUDIO, f"redis://127.0.0.1:{silent.getsockname()[1]}/0").hold(7):
+                outcome.append("written")
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever it was
+            outcome.append(exc)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    thread.join(20)
+    silent.close()
+    assert outcome, "the write still waits on a Redis that never answers"
+    assert isinstance(outcome[0], QueueUnavailable), outcome
+    assert "check that Redis runs" in outcome[0].message
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or os.getuid() != 0, reason="needs root to act as a second user")
+def test_a_second_user_on_the_machine_can_write_frames_too():
+    """The first user's lock folder (0755, files 0600) refused every write of another user's
+    samvid (a service account's backend, a colleague's CLI) with PermissionError."""
+    with FrameLocks(STUDIO).hold(7):  # as the first user's samvid leaves its folder
+        pass
+    child = os.fork()
+    if child == 0:  # the second user: nobody
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            with FrameLocks(STUDIO).hold(7):
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
