@@ -292,10 +292,18 @@ class Propagator:
         project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
         target = parse_config(project["label_config"])
         tasks = self.clip_tasks(req.project, req.clip)
-        index = next((i for i, t in enumerate(tasks) if int(t["data"].get("frame", -1)) == req.frame), None)
-        if index is None:
+        at_frame = [i for i, t in enumerate(tasks) if int(t["data"].get("frame", -1)) == req.frame]
+        if not at_frame:
             raise NotFound(f"clip {req.clip!r} of project {req.project} has no frame {req.frame}")
-        seeds = self._seeds_of(tasks[index]["id"], target, req.objects)
+        # Two tasks may hold one frame (a duplicated or re-imported task): the job starts
+        # from the one a human annotated.
+        index = next((i for i in at_frame if human_annotated(tasks[i])), at_frame[0])
+        drawn = seeds_from_result(self.latest_annotation(tasks[index]["id"]), target)
+        seeds = _chosen(drawn, req.objects)
+        if not seeds and drawn:
+            raise BadRequest(f"frame {req.frame} has none of the objects {', '.join(req.objects)}: "
+                             f"its objects are {', '.join(s.key for s in drawn[:20])}"
+                             + (", ..." if len(drawn) > 20 else ""))
         if not seeds:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
         if len(seeds) > MAX_OBJECTS:
@@ -338,7 +346,7 @@ class Propagator:
                         break  # a human annotated it meanwhile: it is a boundary now
                 except NotFound:
                     continue  # the frame task was deleted meanwhile: nothing to write
-                if self._write(task_id, fm, objects, target, engine):
+                if self._write(task_id, fm, objects, target, engine, keep_others=bool(req.objects)):
                     written += 1
                 else:
                     empty += 1
@@ -348,18 +356,17 @@ class Propagator:
         return {"frames_written": written, "frames_empty": empty}
 
     def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
-        """The objects of the human frame across a stretch; none if its annotation is gone
-        (deleted since the tasks were read): the stretch is then tracked from this end only,
-        up to that frame, which is written only if no human annotates it meanwhile."""
+        """The objects of the human frame across a stretch; none if its annotation or its
+        task is gone (deleted since the tasks were read): the stretch is then tracked from
+        this end only, up to that frame, which is written only if it is still there and no
+        human annotates it meanwhile."""
         try:
             return self._seeds_of(task_id, target, objects)
-        except BadRequest:
+        except (BadRequest, NotFound):
             return []
 
     def _seeds_of(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
-        seeds = seeds_from_result(self.latest_annotation(task_id), target)
-        wanted = {object_region_id(o) for o in objects}  # a polygon part names its object
-        return [s for s in seeds if s.key in wanted] if objects else seeds
+        return _chosen(seeds_from_result(self.latest_annotation(task_id), target), objects)
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -392,15 +399,37 @@ class Propagator:
         return path
 
     def _write(self, task_id: int, fm: FrameMasks, seeds: dict[int, ObjectSeed], target: MaskTarget,
-               engine: str) -> bool:
+               engine: str, keep_others: bool = False) -> bool:
         """Replace samvid's earlier predictions on the task with this frame's masks; False
-        if no object is left to mask (the earlier predictions are deleted, none written)."""
+        if no object is left to mask (the earlier predictions are deleted, none written).
+
+        With ``keep_others`` (a job for some of the objects) the earlier prediction's
+        regions of the other objects stay: objects propagated in groups would otherwise
+        each erase the group before."""
         result, score = frame_results(fm, seeds, target)
         with self.locks.hold(task_id):
+            if keep_others:
+                kept = self._other_objects(task_id, seeds, target)
+                if kept:
+                    result, score = [*result, *kept], _frame_score([*result, *kept])
             self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
                                             score, write_empty=False)
         FRAMES_PROPAGATED.inc()
         return bool(result)
+
+    def _other_objects(self, task_id: int, seeds: dict[int, ObjectSeed],
+                       target: MaskTarget) -> list[dict[str, Any]]:
+        """The results of samvid's latest prediction on the task that belong to objects
+        other than ``seeds`` (matched by identity key or region id, parts included)."""
+        own = self.studio.own_predictions(task_id, MODEL_PREFIX)
+        if not own:
+            return []
+        earlier = list(max(own, key=lambda p: p.get("id") or 0).get("result") or [])
+        keys = {s.key for s in seeds.values()}
+        region_ids = {s.region_id for s in seeds.values()}
+        mine = {old.region_id for old in seeds_from_result(earlier, target)
+                if old.key in keys or old.region_id in region_ids}
+        return [item for item in earlier if object_region_id(str(item.get("id") or "")) not in mine]
 
     def fill_on_open(self, project: int, task: dict[str, Any], target: MaskTarget, engine: str) -> bool:
         """Write the masks of a frame opened right after a human frame (``on_demand``),
@@ -466,6 +495,20 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
         result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
         scores.append(float(fm.scores[k]))
     return result, float(np.mean(scores)) if scores else 0.0
+
+
+def _chosen(seeds: list[ObjectSeed], objects: tuple[str, ...]) -> list[ObjectSeed]:
+    """The ``seeds`` a request's ``objects`` names (identity keys); all when it names none."""
+    wanted = {object_region_id(o) for o in objects}  # a polygon part names its object
+    return [s for s in seeds if s.key in wanted] if objects else seeds
+
+
+def _frame_score(result: list[dict[str, Any]]) -> float:
+    """A frame's score from its regions: the mean over its objects (each object's parts
+    carry its score)."""
+    by_object = {object_region_id(str(r.get("id"))): float(r["score"]) for r in result
+                 if is_labels_result(r) and isinstance(r.get("score"), (int, float))}
+    return float(np.mean(list(by_object.values()))) if by_object else 0.0
 
 
 def _steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool) -> int:

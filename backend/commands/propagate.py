@@ -73,8 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record))
     else:
-        empty = record.get("frames_empty", 0)
-        print(f"{record['state']}: {record.get('frames_written', record.get('frames_done', 0))} "
+        # A backend's job record holds the job's result apart; its frames_done counts engine
+        # steps (a bridged stretch is walked twice), not frames written.
+        result = record.get("result") or (record if not args.backend_url else {})
+        empty = result.get("frames_empty", 0)
+        print(f"{record['state']}: {result.get('frames_written', 0)} "
               f"frames of clip {args.clip!r} from frame {args.from_frame}"
               + (f" ({empty} more with every object gone: no prediction)" if empty else ""))
     return 0 if record["state"] == "done" else 1

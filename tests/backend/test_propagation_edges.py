@@ -16,6 +16,7 @@ from samvid.cli import main
 from samvid.images import ImageSource
 from samvid.propagation import PropagationRequest, Propagator
 from samvid.studio.client import Studio
+from samvid.studio.results import decode_brush
 
 pytestmark = pytest.mark.studio
 
@@ -170,3 +171,111 @@ def test_progress_over_all_frames_counts_the_source_videos_frames(label_studio):
     done = [d for d, _ in ctx.reports]
     assert done == sorted(done) and done[-1] == 10 and done.count(10) <= 2, "it reaches the end at the end"
     assert ctx.fps[-1] > 0, "a finished job keeps its frames/s"
+
+
+def annotate_objects(ls, task_id: int, masks: dict[str, np.ndarray]) -> None:
+    """One annotation holding a brush region per ``region id: mask``."""
+    from samvid.studio.results import brush_result
+
+    regions = []
+    for region_id, mask in masks.items():
+        region = brush_result(mask, from_name="tag", to_name="image", labels=["Car"], region_id=region_id)
+        region.pop("origin")
+        regions.append(region)
+    requests.post(f"{ls.url}/api/tasks/{task_id}/annotations", headers=ls.headers, timeout=30,
+                  json={"result": regions}).raise_for_status()
+
+
+def test_objects_propagated_in_groups_each_keep_their_masks_on_every_frame(label_studio):
+    # A frame with more objects than a job takes is propagated in groups ('objects'), as
+    # the refusal says: each group's job used to replace the frame's prediction with its
+    # own objects only, erasing the group before.
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="groups", n=4)
+    ids = clip.task_ids
+    patch = np.zeros_like(clip.masks[0])
+    patch[10:30, 90:110] = True
+    annotate_objects(label_studio, ids[0], {"walker": clip.masks[0], "patch": patch})
+    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
+    propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
+    for group in (("walker",), ("patch",)):
+        propagator.run(PropagationRequest(clip.project, "groups", 0, engine="copy", objects=group), Recorder())
+    for i in (1, 2, 3):
+        (pred,) = predictions(label_studio, ids[i])
+        by_id = {r["id"]: r for r in pred["result"]}
+        assert set(by_id) == {"walker", "patch"}, f"frame {i}"
+        assert np.array_equal(decode_brush(by_id["walker"]), clip.masks[0]), f"frame {i}"
+        assert np.array_equal(decode_brush(by_id["patch"]), patch), f"frame {i}"
+    # Propagating a group again replaces that group's masks, not a second copy beside them.
+    moved = np.zeros_like(patch)
+    moved[40:60, 10:30] = True
+    annotate_objects(label_studio, ids[0], {"walker": moved, "patch": patch})
+    propagator.run(PropagationRequest(clip.project, "groups", 0, engine="copy", objects=("walker",)), Recorder())
+    (pred,) = predictions(label_studio, ids[2])
+    by_id = {r["id"]: r for r in pred["result"]}
+    assert len(pred["result"]) == 2 and set(by_id) == {"walker", "patch"}
+    assert np.array_equal(decode_brush(by_id["walker"]), moved)
+    assert np.array_equal(decode_brush(by_id["patch"]), patch)
+
+
+def test_a_frame_held_by_two_tasks_propagates_from_the_one_a_human_annotated(label_studio):
+    # Label Studio's "Duplicate tasks" (or a second import) gives a clip two tasks for
+    # one frame: the job read the unannotated one and failed ("no annotation").
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="duplicated", n=4)
+    ids = clip.task_ids
+    data = requests.get(f"{label_studio.url}/api/tasks/{ids[0]}", headers=label_studio.headers,
+                        timeout=30).json()["data"]
+    reply = requests.post(f"{label_studio.url}/api/projects/{clip.project}/import", headers=label_studio.headers,
+                          params={"return_task_ids": "true"}, json=[data], timeout=60)
+    reply.raise_for_status()
+    (copy,) = reply.json()["task_ids"]
+    annotate(label_studio, copy, clip.masks[0], region_id="walker")
+    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
+    result = Propagator(Studio(label_studio.url, label_studio.token), images).run(
+        PropagationRequest(clip.project, "duplicated", 0, engine="copy"), Recorder())
+    assert result == {"frames_written": 3, "frames_empty": 0}
+    for i in (1, 2, 3):
+        (pred,) = predictions(label_studio, ids[i])
+        assert np.array_equal(mask_of(pred), clip.masks[0]), f"frame {i}"
+
+
+def test_asking_for_an_object_the_frame_does_not_hold_names_the_objects_it_has(label_studio):
+    # It said "frame 0 has no mask to propagate", which sends the user to redraw a mask
+    # that is there, not to fix the object id.
+    from samvid.errors import BadRequest
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="unknown object", n=3)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
+    with pytest.raises(BadRequest) as refused:
+        Propagator(Studio(label_studio.url, label_studio.token), images).run(
+            PropagationRequest(clip.project, "unknown object", 0, engine="copy", objects=("walkr",)), Recorder())
+    assert "walkr" in refused.value.message and "walker" in refused.value.message
+    assert "no mask" not in refused.value.message
+
+
+def test_a_bridged_job_whose_other_human_frame_is_deleted_as_it_starts_fills_the_stretch_from_its_frame(
+        label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="other end deleted", n=5)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
+    studio = Studio(label_studio.url, label_studio.token)
+
+    class DeletingTheOtherEnd(Propagator):
+        """Deletes frame 4's task just before the job reads its annotation, as a user might."""
+
+        deleted = False
+
+        def annotations(self, task_id: int) -> list[dict]:
+            if task_id == ids[4] and not self.deleted:
+                studio.request("DELETE", f"/api/tasks/{task_id}/", "delete a task")
+                self.deleted = True
+            return super().annotations(task_id)
+
+    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
+    result = DeletingTheOtherEnd(studio, images).run(
+        PropagationRequest(clip.project, "other end deleted", 0, engine="copy", bridge=True), Recorder())
+    assert result == {"frames_written": 3, "frames_empty": 0}
+    for i in (1, 2, 3):
+        (pred,) = predictions(label_studio, ids[i])
+        assert np.array_equal(mask_of(pred), clip.masks[0]), f"frame {i}"

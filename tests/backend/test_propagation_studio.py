@@ -467,3 +467,22 @@ def test_repropagation_leaves_no_stale_part(label_studio):
         parts = parts_of(label_studio, task_id)
         assert sorted(parts) == ["left"]
         assert iou(parts["left"], clip.masks[0]) > 0.95
+
+
+def test_propagate_command_on_a_backend_reports_the_frames_written_not_the_tracking_steps(
+        label_studio, monkeypatch, capsys):
+    # A bridged stretch is walked from both ends: the job's progress counts 12 engine steps
+    # over 6 frames, of which 4 are written. The remote command said "12 frames".
+    from samvid.cli import main
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="remote-count", n=6)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    annotate(label_studio, clip.task_ids[5], clip.masks[5], region_id="walker")
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    with ServedApp(studio_app(label_studio, tracker="copy")) as served:
+        code = main(["propagate", "--project", str(clip.project), "--clip", "remote-count", "--from-frame", "0",
+                     "--bridge", "--engine", "copy", "--backend-url", served.url])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "done: 4 frames of clip 'remote-count' from frame 0" in out, out
