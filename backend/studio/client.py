@@ -95,12 +95,21 @@ class Studio:
                 where = (exc.headers or {}).get("location") or "another address"
                 raise StudioError(f"Label Studio at {self.url} redirects to {where}: set "
                                   "LABEL_STUDIO_URL to the address it redirects to") from exc
+            if exc.status_code is not None and 200 <= exc.status_code < 300:
+                # Success, but not Label Studio's JSON (the SDK turns that into an ApiError):
+                # another server at that address (a web page, a proxy's login form).
+                raise self._not_label_studio(what, exc.body) from exc
             if exc.status_code == 401:
                 raise StudioError(f"Label Studio at {self.url} refused the API key (401): check "
                                   "LABEL_STUDIO_API_KEY (a legacy token needs "
                                   "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true)") from exc
             raise StudioError(f"Label Studio refused to {what} "
                               f"({exc.status_code}: {_brief(exc.body)})") from exc
+
+    def _not_label_studio(self, what: str, body: object) -> StudioError:
+        return StudioError(f"{self.url} answered the request to {what} with something that "
+                           f"is not Label Studio's API ({_brief(body, 80) if body else 'an empty answer'}): set "
+                           "LABEL_STUDIO_URL to Label Studio's address")
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """One SDK call, not retried here (writes pass ``request_options=ONCE``)."""
@@ -141,14 +150,29 @@ class Studio:
             if reply.status_code >= 300:
                 raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
                                body=reply.text)
-            return reply.json() if reply.content else None
+            if not reply.content:
+                return None
+            try:
+                return reply.json()
+            except ValueError:
+                raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
+                               body=reply.text) from None
 
     # -- connection -----------------------------------------------------------------------
 
     def check(self) -> str:
         """Fails with a clear StudioError unless the server answers and takes the token."""
         # A raw call: the SDK retries refused connections with back-off (~3 s lost).
-        user = self.request("GET", "/api/current-user/whoami", "identify the API key's user")
+        try:
+            user = self.request("GET", "/api/current-user/whoami", "identify the API key's user")
+        except StudioError as exc:
+            if not_found(exc):  # every Label Studio has this route: the URL is another server's
+                raise StudioError(f"{self.url} has no Label Studio API (404 on /api/current-user/whoami): "
+                                  "set LABEL_STUDIO_URL to Label Studio's address, not the samvid "
+                                  "backend's or a page's") from exc
+            raise
+        if not isinstance(user, dict):  # an empty or other answer: some other server
+            raise self._not_label_studio("identify the API key's user", user)
         return str(user.get("email") or user.get("username") or "")
 
     # -- projects -------------------------------------------------------------------------
@@ -157,12 +181,17 @@ class Studio:
         """The project titled exactly ``title``, None if there is none. Label Studio lets two
         projects share a title; choosing one of them would export, import into or label
         the wrong one, so that is refused with their ids."""
+        same = self._titled(title)
+        if len(same) > 1:
+            ids = ", ".join(str(p.id) for p in same)
+            raise BadRequest(f"{len(same)} projects are titled {title!r} (ids {ids}): give the project's id")
+        return same[0] if same else None
+
+    def _titled(self, title: str) -> list[Project]:
+        """Every project titled exactly ``title``, in id order."""
         projects: list[Any] = self._read("list projects", lambda: list(self.sdk.projects.list(title=title)))
         same = [p for p in projects if p.title == title]  # the title filter is "contains"
-        if len(same) > 1:
-            ids = ", ".join(str(i) for i in sorted(_id(p.id) for p in same))
-            raise BadRequest(f"{len(same)} projects are titled {title!r} (ids {ids}): give the project's id")
-        return Project(_id(same[0].id), same[0].title, same[0].label_config or "") if same else None
+        return sorted((Project(_id(p.id), p.title, p.label_config or "") for p in same), key=lambda p: p.id)
 
     def project_id(self, value: str) -> int:
         """A project given by id or by exact title (as the commands' --project takes it)."""
@@ -172,9 +201,11 @@ class Studio:
         """A project given by id or by exact title, with its labeling config.
 
         Digits are an id first; a project titled with digits (Label Studio's UI allows it)
-        is found by its title when no project has that id.
+        is found by its title when no project has that id. Surrounding spaces are
+        dropped, as Label Studio (and ``samvid import``) drop them from a title.
         """
-        if not str(value).isdigit():
+        value = str(value).strip()
+        if not value.isdigit():
             found = self.find_project(str(value))
             if found is None:
                 raise NotFound(f"no project titled {value!r} in Label Studio at {self.url}")
@@ -198,8 +229,16 @@ class Studio:
         p = self._call(f"create project {title!r} (labeling config rejected?)",
                        lambda: self.sdk.projects.create(title=title, label_config=label_config,
                                                         request_options=ONCE))
+        mine = Project(_id(p.id), title, p.label_config or label_config)
+        # Two imports into one new title at once (a script's parallel runs) each made a
+        # project, and every later command refused the title: all keep the first one made.
+        first = next(iter(self._titled(title)), mine)
+        if first.id != mine.id:
+            log.info("project %r was created meanwhile (id %d): importing into it", title, first.id)
+            self.delete_project(mine.id)
+            return first, False
         log.info("created project %r (id %s)", title, p.id)
-        return Project(_id(p.id), title, p.label_config or label_config), True
+        return mine, True
 
     def delete_project(self, project_id: int) -> None:
         self._call("delete the project", lambda: self.sdk.projects.delete(project_id, request_options=ONCE))
@@ -289,11 +328,23 @@ class Studio:
         """Connect (or reuse) the ML backend at ``url``, interactive, optional basic auth.
         Label Studio checks /health and calls /setup before it answers."""
         url = url.rstrip("/")
-        for backend in self._read("list ML backends",
-                                  lambda: self.sdk.ml.list(project=project_id)):
+        backends = self._read("list ML backends", lambda: list(self.sdk.ml.list(project=project_id)))
+        for backend in backends:
             if (backend.url or "").rstrip("/") == url:
-                if user is not None:  # auth may be new, or its password changed, since
-                    self._set_backend_auth(project_id, _id(backend.id), url, user, password or "")
+                # Auth may be new, or its password changed, since; and one connected in
+                # Label Studio's UI without "interactive" is never asked on a click.
+                if user is not None or not backend.is_interactive:
+                    self._update_backend(project_id, _id(backend.id), url, user, password)
+                if user is not None:
+                    self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
+                return _id(backend.id)
+        # The backend moved (a new --backend-url): move the one connected before instead of
+        # adding a second; Label Studio asks its first backend for predictions, so the old,
+        # stale address would keep being called (and sent every annotation event).
+        for backend in backends:
+            if backend.title == title:
+                self._move_backend(project_id, _id(backend.id), (backend.url or "").rstrip("/"),
+                                   url, user, password)
                 return _id(backend.id)
         auth = _basic_auth(user, password) if user is not None else {}
         backend = self._call(
@@ -306,16 +357,36 @@ class Studio:
             self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
         return _id(backend.id)
 
-    def _set_backend_auth(self, project_id: int, backend_id: int, url: str, user: str,
-                          password: str) -> None:
-        """Basic auth on a connected backend and its webhook: Label Studio keeps calling it
-        with what it was connected with, and a backend that now checks auth refuses that."""
+    def _move_backend(self, project_id: int, backend_id: int, old_url: str, url: str,
+                      user: str | None, password: str | None) -> None:
+        """Point a connected backend, and the webhook Label Studio made for it, at ``url``."""
+        hooks = [h for h in self.request("GET", "/api/webhooks/", "list webhooks",
+                                         params={"project": project_id}) or []
+                 if h.get("project") == project_id]
+        self._update_backend(project_id, backend_id, url, user, password,
+                             f"move the ML backend from {old_url} to {url} (is `samvid serve` "
+                             "running and reachable from Label Studio?)")
+        log.info("ML backend %d moved from %s to %s", backend_id, old_url, url)
+        # Label Studio makes ``<backend>/webhook`` only when a backend is created.
+        if f"{url}/webhook" not in {(h.get("url") or "").rstrip("/") for h in hooks}:
+            for hook in hooks:
+                if (hook.get("url") or "").rstrip("/") == f"{old_url}/webhook":
+                    self.request("PATCH", f"/api/webhooks/{hook['id']}/", "move the backend's webhook",
+                                 json={"url": f"{url}/webhook"})
+        if user is not None:
+            self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
+
+    def _update_backend(self, project_id: int, backend_id: int, url: str, user: str | None,
+                        password: str | None, what: str = "") -> None:
+        """A connected backend made interactive, at ``url``, with basic auth when ``user`` is
+        given: Label Studio keeps calling it with what it was connected with, and a backend
+        that now checks auth refuses that."""
+        auth = _basic_auth(user, password) if user is not None else {}
         # ``url`` and ``project`` again: Label Studio 1.23 re-checks the backend (/health,
         # /setup) on update and fails (500) when the update does not name them.
-        self._call(f"set basic auth on the ML backend at {url}", lambda: self.sdk.ml.update(
-            id=backend_id, url=url, project=project_id, request_options=ONCE,
-            **_basic_auth(user, password)))
-        self._authorize_webhook(project_id, f"{url}/webhook", user, password)
+        self._call(what or f"update the ML backend at {url}", lambda: self.sdk.ml.update(
+            id=backend_id, url=url, project=project_id, is_interactive=True,
+            request_options=ONCE, **auth))
 
     def _authorize_webhook(self, project_id: int, url: str, user: str, password: str) -> None:
         """Label Studio's automatic ``<backend>/webhook`` carries no credentials even when

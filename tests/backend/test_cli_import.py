@@ -323,3 +323,16 @@ def test_a_frames_root_that_is_a_symlink_inside_the_document_root_is_accepted(
             assert reply.status_code == 200 and reply.content[:2] == b"\xff\xd8"
     finally:
         link.unlink()
+
+
+@pytest.mark.parametrize("backend_url", ["localhost:9090", "ftp://samvid:9090"])
+def test_a_backend_url_that_is_not_http_is_refused_up_front_naming_the_flag(
+        tmp_path: Path, capsys: pytest.CaptureFixture, backend_url: str) -> None:
+    # Label Studio refused it only after the project was made, with a message about its
+    # SSRF protection ("must not resolve to local or private network addresses").
+    rc = samvid_import(tmp_path / "missing.mp4", "--project", "bad backend url",
+                       "--backend-url", backend_url, "--url", "http://127.0.0.1:9", "--api-key", "k")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and f"--backend-url '{backend_url}'" in err[0], err
+    assert "give an http:// or https:// URL such as http://localhost:9090" in err[0]

@@ -151,3 +151,90 @@ def test_a_label_studio_url_that_is_not_http_is_refused_naming_the_setting(url):
     # (UnsupportedProtocol)" on the first call instead.
     with pytest.raises(ConfigError, match=r"\(--url or LABEL_STUDIO_URL\): (give an http|it is not a valid URL)"):
         Studio(url, "token")
+
+
+def stub_backend(environ, start_response):  # answers /health, /setup and the rest alike
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b'{"status": "UP", "model_version": "stub"}']
+
+
+def test_connecting_the_backend_at_a_new_address_moves_it_instead_of_adding_a_second(
+        studio: Studio, project: Project) -> None:
+    # `samvid import --backend-url NEW` after the backend moved: Label Studio asks a
+    # project's first backend for predictions, so a second one at NEW would never be used.
+    with ServedApp(stub_backend) as old, ServedApp(stub_backend) as new:
+        first = studio.connect_backend(project.id, old.url)
+        moved = studio.connect_backend(project.id, new.url, user="u", password="p")
+    assert moved == first
+    [connected] = studio.sdk.ml.list(project=project.id)
+    assert connected.url == new.url and connected.is_interactive
+    assert connected.auth_method == "BASIC_AUTH" and connected.basic_auth_user == "u"
+    hooks = studio.request("GET", "/api/webhooks/", "list", params={"project": project.id})
+    [hook] = [h for h in hooks if h["project"] == project.id]
+    assert hook["url"] == f"{new.url}/webhook"  # annotation events follow it
+    assert hook["headers"]["Authorization"] == "Basic dTpw"
+
+
+def test_a_url_answered_by_a_server_that_is_not_label_studio_is_a_studio_error_naming_the_setting() -> None:
+    # A web page at LABEL_STUDIO_URL (a proxy's default page, the wrong port): `samvid
+    # import` crashed with a JSONDecodeError traceback, `export` said Label Studio "refused".
+    def page(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<html><body>Welcome to nginx</body></html>"]
+
+    with ServedApp(page) as served:
+        studio = Studio(served.url, "token")
+        for call in (studio.check, lambda: studio.task_rows(1), lambda: studio.project("street")):
+            with pytest.raises(StudioError, match="not Label Studio's API .*Welcome to nginx.*set LABEL_STUDIO_URL"):
+                call()
+
+
+def test_an_empty_answer_to_the_api_key_check_is_a_studio_error_not_a_crash() -> None:
+    def nothing(environ, start_response):  # a proxy answering 204 to every path
+        start_response("204 No Content", [])
+        return [b""]
+
+    with ServedApp(nothing) as served:
+        with pytest.raises(StudioError, match="not Label Studio's API \\(an empty answer\\): set LABEL_STUDIO_URL"):
+            Studio(served.url, "token").check()
+
+
+def test_a_project_given_with_surrounding_spaces_is_found_as_import_made_it(
+        studio: Studio, options: ImportOptions) -> None:
+    # `samvid import --project "$P"` strips the title, as Label Studio does; `samvid export
+    # --project "$P"` with the same "street "  said there was no such project.
+    made, _ = studio.get_or_create_project("spaced street", options.label_config)
+    assert studio.project("spaced street ").id == made.id
+    assert studio.project_id("  spaced street") == made.id
+    assert studio.project(f" {made.id} ").id == made.id
+
+
+def test_a_backend_connected_in_label_studio_without_interactive_is_made_interactive(
+        studio: Studio, project: Project) -> None:
+    # Connected by hand (Settings > Model) with the toggle off: `samvid import` reused it
+    # as it was, and Label Studio never asked it for a mask on a click.
+    with ServedApp(stub_backend) as served:
+        studio.sdk.ml.create(project=project.id, url=served.url, is_interactive=False, title="by hand")
+        studio.connect_backend(project.id, served.url)
+    [connected] = studio.sdk.ml.list(project=project.id)
+    assert connected.is_interactive and connected.url == served.url
+
+
+def test_the_samvid_backend_given_as_label_studio_is_named_as_the_wrong_address(app) -> None:
+    # `--url http://localhost:9090` (the backend's port): "Label Studio refused to identify
+    # the API key's user (404 ...)" blamed the key and Label Studio.
+    with ServedApp(app) as backend:
+        with pytest.raises(StudioError, match="has no Label Studio API \\(404.*set LABEL_STUDIO_URL to Label Studio's address"):
+            Studio(backend.url, "token").check()
+
+
+def test_two_imports_creating_one_new_project_at_once_end_in_one_project(
+        studio: Studio, options: ImportOptions, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `samvid import a.mp4 --project P & samvid import b.mp4 --project P`: both found no
+    # project P and made one, and every later command refused the shared title.
+    rival = studio.sdk.projects.create(title="made twice at once", label_config=options.label_config)
+    monkeypatch.setattr(studio, "find_project", lambda title: None)  # it listed before the rival was made
+    project, created = studio.get_or_create_project("made twice at once", options.label_config)
+    monkeypatch.undo()
+    assert (project.id, created) == (rival.id, False)
+    assert studio.project("made twice at once").id == rival.id  # one project of that title
