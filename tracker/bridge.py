@@ -148,14 +148,14 @@ def merge(a: FrameMasks, b: FrameMasks, near_a: float, near_b: float,
         masks[k], visible[k], weights[k] = win.masks[k], True, max(wa, wb)
         agree = iou(a.masks[k], b.masks[k]) if a.visible[k] and b.visible[k] else 1.0
         scores[k] = win.scores[k] * (0.5 + 0.5 * agree)
-    owned = _one_owner(masks, weights)
+    owned = one_owner(masks, weights)
     lost = masks.any(axis=(1, 2)) & ~owned.any(axis=(1, 2))
     visible[lost], scores[lost] = False, 0.0
     masks = owned
     return FrameMasks(a.frame, a.object_ids, masks, scores, visible)
 
 
-def _one_owner(masks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def one_owner(masks: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``masks`` (N, H, W) with each pixel kept by one object: the heaviest claiming it
     (a tie: the first), unless the lighter would lose more than half its mask to the
     heavier ones, which then give those pixels up."""
@@ -181,6 +181,8 @@ def _vote(fm: FrameMasks, k: int, obj: int, given: set[int] | None) -> float:
 def _walk(new_engine: Callable[[], Engine], frames: FramesSource, seeds: Mapping[int, np.ndarray],
           ids: tuple[int, ...], reverse: bool, tick: Callable[[], None],
           stop: Callable[[], bool]) -> Iterator[FrameMasks]:
+    if stop():  # cancelled already (during the other walk): build and track nothing
+        return
     engine = new_engine()
     state = engine.init_state(frames)
     start = len(frames) - 1 if reverse else 0

@@ -234,3 +234,25 @@ def test_a_plan_never_writes_a_human_frame_nor_any_frame_twice(human, data, forw
         before = next((k for k in range(index - 1, -1, -1) if human[k]), None)
         assert set(range(index + 1, after)) <= set(written) if after is not None else True
         assert set(range(before + 1, index)) <= set(written) if before is not None else True
+
+
+def test_a_cancel_during_the_backward_walk_builds_no_forward_engine_and_reads_no_more_frames():
+    frames, truth = moving_square_frames()
+    built: list[int] = []
+    reads: list[int] = []
+
+    class Frames(list):
+        def __getitem__(self, i):
+            reads.append(i)
+            return list.__getitem__(self, i)
+
+    def engine():
+        built.append(1)
+        return CopyFirstEngine()
+
+    steps: list[int] = []
+    out = list(track_stretch(engine, Frames(frames), {1: truth[0]}, {1: truth[-1]},
+                             on_step=lambda: steps.append(1), cancelled=lambda: len(steps) >= 3))
+    assert out == []
+    assert len(built) == 1, "the forward walk was started after the cancel"
+    assert reads.count(0) == 1, "frame 0 read only to size the backward walk"

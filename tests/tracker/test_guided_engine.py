@@ -96,3 +96,66 @@ def test_guided_reports_an_object_that_left_by_the_edge_as_gone():
         elif fm.frame < 10:
             assert iou(fm.mask_of(1), truth) > 0.8, fm.frame
     assert gone == list(range(16, 24))
+
+
+def test_a_mask_given_on_a_frame_takes_its_pixels_from_the_objects_tracked_there():
+    # A correction draws object 2 over the left half of tracked object 1: the half is
+    # object 2's now, on that frame and after, never both objects'.
+    frames, masks = _clip(n=3)
+    engine = GuidedEngine(ClassicSegmenter())
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, masks[0])
+    corrected = np.zeros_like(masks[1])
+    corrected[30:50, 23:33] = True
+    engine.add_mask(state, 1, 2, corrected)
+    for fm in engine.propagate(state, start=0):
+        assert not (fm.mask_of(1) & fm.mask_of(2)).any(), fm.frame
+        if fm.frame == 1:
+            assert np.array_equal(fm.mask_of(2), corrected)
+            assert fm.visible[0] and fm.mask_of(1).sum() == masks[1].sum() - corrected.sum()
+
+
+def test_two_tracked_objects_side_by_side_never_share_a_pixel():
+    # Each object's cut comes from its own box, which reaches over its neighbour.
+    frames, masks = _clip(n=4)
+    left = masks[0].copy()
+    left[:, 30:] = False
+    engine = GuidedEngine(ClassicSegmenter())
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, left)
+    engine.add_mask(state, 0, 2, masks[0] & ~left)
+    for fm in engine.propagate(state, start=0):
+        assert fm.visible.all() and not (fm.mask_of(1) & fm.mask_of(2)).any(), fm.frame
+
+
+def test_an_object_that_left_by_the_edge_is_found_again_when_it_comes_back():
+    # Hidden once it had left, it was never looked for again: its masks stayed empty
+    # for the rest of the clip while it stood fully in view.
+    from tests.tracker.conftest import DiskVideo
+
+    class OutAndBack(DiskVideo):
+        def centre(self, i):
+            k = i if i <= 14 else 28 - i  # out by the right edge from frame 13 to 15
+            return self.start[0] + 6.0 * k, self.start[1]
+
+    video = OutAndBack(n=29, size=(120, 160), start=(100.0, 60.0))
+    engine = GuidedEngine(ClassicSegmenter())
+    state = engine.init_state(video)
+    engine.add_mask(state, 0, 1, video.mask(0))
+    for fm in engine.propagate(state, start=0):
+        truth = video.mask(fm.frame)
+        if not truth.any():
+            assert not fm.visible[0], fm.frame
+        elif fm.frame >= 21:  # wholly in view again
+            assert fm.visible[0] and iou(fm.mask_of(1), truth) > 0.8, fm.frame
+
+
+def test_a_speck_in_the_corner_of_a_very_wide_frame_is_tracked_without_error():
+    # Its view for the search rounds to nothing at the search's scale.
+    frames = [np.zeros((16, 7680, 3), np.uint8)] * 2
+    speck = np.zeros((16, 7680), bool)
+    speck[0, 0] = True
+    engine = GuidedEngine(StandInSegmenter())
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, speck)
+    assert [fm.frame for fm in engine.propagate(state, start=0)] == [0, 1]
