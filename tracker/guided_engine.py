@@ -12,6 +12,7 @@ object, and a person's masks on a frame to the objects they were given to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -124,7 +125,13 @@ class _GuidedRun:
     def step(self, index: int, image: np.ndarray, given: dict[int, np.ndarray]) -> dict[int, ObjectResult]:
         gray = flow.to_gray(image)
         results: dict[int, ObjectResult] = {}
-        embedding = None
+        embedded: list[Any] = []  # the frame's embedding: made once, and only if a cut needs it
+
+        def cut_of(prompt: Prompt) -> Any:
+            if not embedded:
+                embedded.append(self.segmenter.embed(image))
+            return self.segmenter.segment(embedded[0], prompt)
+
         if self.prev is not None and self.masks:
             back = flow.dense_flow(gray, self.prev, self.dis)
             for obj, previous in self.masks.items():
@@ -133,9 +140,7 @@ class _GuidedRun:
                 if prompt is None:  # left the frame: empty, not stale
                     results[obj] = ObjectResult(warped, 0.0, False)
                     continue
-                if embedding is None:
-                    embedding = self.segmenter.embed(image)
-                cut = self.segmenter.segment(embedding, prompt)
+                cut = cut_of(prompt)
                 if cut.score >= MIN_SCORE and iou(cut.mask, warped) >= MIN_AGREEMENT:
                     results[obj] = ObjectResult(cut.mask, float(cut.score), True)
                 elif cut.score < MIN_SCORE and any(touched_edges(warped)) and warped.sum() < 0.5 * self.edge_area.get(obj, 0):
@@ -159,9 +164,7 @@ class _GuidedRun:
                 prompt = prompt_from_mask(shape)
                 if prompt is None or others > 0.5 * shape.sum():  # on another object: its twin
                     continue
-                if embedding is None:
-                    embedding = self.segmenter.embed(image)
-                cut = self.segmenter.segment(embedding, prompt)
+                cut = cut_of(prompt)
                 if cut.score >= MIN_SCORE and iou(cut.mask, shape) >= MIN_AGREEMENT:
                     results[obj] = ObjectResult(cut.mask, float(cut.score), True)
         taken = np.zeros(gray.shape, bool)
