@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit
 
-from samvid.errors import ConfigError
+from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
-from samvid.models.registry import DEFAULT_MODEL, MODELS
+from samvid.models.registry import DEFAULT_MODEL, MODELS, standin_radius
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +90,6 @@ def studio_url_problem(url: str) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return "give an http:// or https:// URL such as http://label-studio:8080"
     return None
-
-
-def _standin_problem(name: str) -> str | None:
-    """Why ``standin:R`` cannot be built (``samvid.models.registry`` reads R as the click
-    radius), or None when it can."""
-    radius = name.split(":", 1)[1] if ":" in name else "20"
-    try:
-        value = float(radius)
-    except ValueError:
-        value = math.nan
-    if math.isfinite(value) and value > 0:
-        return None
-    return f"the stand-in's click radius {radius!r} must be a number of pixels above 0, as in standin:20"
 
 
 def redis_url_for_messages(url: str) -> str:
@@ -365,9 +352,11 @@ class Settings:
         if self.fallback and self.fallback not in FALLBACKS and not self.fallback.startswith("standin:"):
             raise ConfigError(f"SAMVID_FALLBACK={self.fallback!r} is not a weight-free model; "
                               f"give one of {', '.join(FALLBACKS)} or leave it unset")
-        if self.fallback.startswith("standin:") and (problem := _standin_problem(self.fallback)):
-            # Else refused on the day the model's weights go missing, when it is needed.
-            raise ConfigError(f"SAMVID_FALLBACK={self.fallback!r} is not usable: {problem}")
+        if self.fallback.startswith("standin:"):
+            try:  # else refused on the day the model's weights go missing, when it is needed
+                standin_radius(self.fallback)
+            except ModelUnavailable as exc:
+                raise ConfigError(f"SAMVID_FALLBACK={self.fallback!r} is not usable: {exc.message}") from None
         if self.propagate_direction not in DIRECTIONS:
             raise ConfigError(f"SAMVID_PROPAGATE_DIRECTION={self.propagate_direction!r} is not a direction; "
                               f"give one of {', '.join(DIRECTIONS)}")

@@ -43,6 +43,20 @@ def looks_like_a_path(name: str) -> bool:
     return name.startswith(("/", "~", "./", "../")) or name in (".", "..")
 
 
+def standin_radius(name: str) -> float:
+    """The click radius ``standin:R`` names (20 for plain ``standin``); ModelUnavailable
+    unless it is a number of pixels above 0."""
+    given = name.split(":", 1)[1] if ":" in name else "20"
+    try:
+        radius = float(given)
+    except ValueError:
+        radius = math.nan
+    if not (math.isfinite(radius) and radius > 0):
+        raise ModelUnavailable(f"the stand-in's click radius {given!r} must be a number of pixels above 0, "
+                               "as in standin:20")
+    return radius
+
+
 def load_segmenter(name: str, device: str = "auto", **options: Any) -> Segmenter:
     """Build the segmenter called ``name``: a key of ``MODELS``, ``standin:R``, or a local folder.
 
@@ -55,15 +69,7 @@ def load_segmenter(name: str, device: str = "auto", **options: Any) -> Segmenter
     if name == "standin" or name.startswith("standin:"):
         from samvid.models.standin import StandInSegmenter
 
-        given = name.split(":", 1)[1] if ":" in name else "20"
-        try:
-            radius = float(given)
-        except ValueError:
-            radius = math.nan
-        if not (math.isfinite(radius) and radius > 0):
-            raise ModelUnavailable(f"{name}: the stand-in's click radius must be a number of pixels "
-                                   "above 0, as in standin:20")
-        return StandInSegmenter(radius=radius)
+        return StandInSegmenter(radius=standin_radius(name))
     from samvid.models.sam import load_sam
 
     return load_sam(name, device=device, **options)
