@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from prompt_encoder import recorded_clicks
 
 from samvid.core.errors import TrackingError
 from samvid.core.prompts import Prompt
@@ -46,19 +47,10 @@ def test_two_objects_from_a_mask_and_a_click_keep_their_ids(engine, frames):
 def test_a_click_reaches_the_prompt_encoder_at_the_pixel_centre_it_names(engine, frames):
     # The encoder adds 0.5 itself (it takes pixel indices); a prompt's centres lie at
     # index + 0.5: the click landed half a model pixel down and to the right.
-    seen = []
-
-    def record(module, args, kwargs):
-        if len(args) > 1 or kwargs.get("input_shape") is not None:  # points, not the image grid
-            seen.append(args[0].detach().float().clone())
-
-    hook = engine.model.prompt_encoder.shared_embedding.register_forward_pre_hook(record, with_kwargs=True)
-    try:
+    with recorded_clicks(engine.model) as seen:
         state = engine.init_state(frames)
         engine.add_prompt(state, 0, 1, Prompt(points=((16.5, 12.5),), labels=(1,)))
         next(iter(engine.propagate(state, start=0)))
-    finally:
-        hook.remove()
     # 64x48 frames resized to 1024x1024: the click scaled, nothing added.
     np.testing.assert_allclose(seen[0].reshape(-1, 2)[0].numpy(), [16.5 * 16, 12.5 * 1024 / 48], rtol=1e-6)
 

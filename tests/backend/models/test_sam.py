@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import transformers as tf
+from prompt_encoder import recorded_clicks
 
 from samvid.core.prompts import Prompt
 from samvid.errors import ModelUnavailable
@@ -213,17 +214,8 @@ def _encoded_clicks(segmenter, prompt, decode=None):
     model's 1024), after its own shift to pixel centres (``decode``: another way of
     sending clicks, given the embedding)."""
     emb = segmenter.embed(np.zeros((256, 512, 3), np.uint8))
-    seen = []
-
-    def record(module, args, kwargs):
-        if len(args) > 1 or kwargs.get("input_shape") is not None:  # points, not the image grid
-            seen.append(args[0].detach().float().clone())
-
-    hook = segmenter.model.prompt_encoder.shared_embedding.register_forward_pre_hook(record, with_kwargs=True)
-    try:
+    with recorded_clicks(segmenter.model) as seen:
         decode(emb) if decode is not None else segmenter.decode(emb, prompt)
-    finally:
-        hook.remove()
     if prompt is None:
         return seen[0][0].numpy()  # one click per prompt row
     return seen[0][0, 0, : len(prompt.points)].numpy()
