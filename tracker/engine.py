@@ -89,6 +89,8 @@ def read_frame(frames: FramesSource, i: int, size: tuple[int, int]) -> np.ndarra
     except (IndexError, KeyError):
         raise
     except Exception as exc:  # a decoder can fail in many ways; one bad frame must not stop us
+        if _whole_source(exc):
+            raise
         log.warning("frame %d unreadable (%s): skipped", i, exc)
         return None
     if not isinstance(img, np.ndarray) or img.shape != (*size, 3) or img.dtype != np.uint8:
@@ -96,6 +98,16 @@ def read_frame(frames: FramesSource, i: int, size: tuple[int, int]) -> np.ndarra
         log.warning("frame %d malformed (shape %s, want %s): skipped", i, shape, (*size, 3))
         return None
     return img
+
+
+def _whole_source(exc: Exception) -> bool:
+    """Whether ``exc`` condemns every frame of the source, not one: skipped frame by frame,
+    the rest of the walk would be "unreadable" with the reason (and the fix) only logged."""
+    # Imported here: the frames module loads PyAV and OpenCV, which an engine walking
+    # Label Studio's images does not need, and its errors only come from its readers.
+    from samvid.tracker.frames import UntrustedTimestamps
+
+    return isinstance(exc, UntrustedTimestamps)
 
 
 def object_id(obj_id: object) -> int:
@@ -121,6 +133,8 @@ def _first_readable(frames: FramesSource) -> np.ndarray:
         except (IndexError, KeyError):
             raise
         except Exception as exc:  # as ``read_frame``: a decoder can fail in many ways
+            if _whole_source(exc):
+                raise
             log.warning("frame %d unreadable (%s): the video's size is read from a later one", i, exc)
             error = error or exc
     assert error is not None

@@ -19,7 +19,8 @@ one whose parser gives two pictures the same timestamp is refused.)
 
 PyAV is the decoder (see ``bench/bench_frames.py`` and ``docs/import.md`` for the
 measurements against OpenCV). Display-matrix rotation (phone videos) is applied, so
-frames are always upright and ``width``/``height`` describe the upright image.
+frames are always upright and ``width``/``height`` describe the upright image. A stream
+whose resolution changes (WebRTC recordings) gives every frame at its first frame's size.
 
 Readers are not thread-safe: use one per thread.
 """
@@ -71,6 +72,11 @@ ORDER_LOOKAHEAD = 17
 # AV_DISPOSITION_ATTACHED_PIC: a stream that is a file's cover picture (PyAV >= 13 names it
 # av.stream.Disposition.attached_pic; the number works with every version).
 ATTACHED_PIC = 0x0400
+# Decoded pictures kept from the frames decoded on the way to a frame behind the decoder, so
+# that a walk backwards (reverse tracking) decodes each stretch of a group of pictures once,
+# not once per frame: ~46 frames of 720p (at least one, at most MAX_KEPT_FRAMES).
+KEPT_BYTES = 64 * 2**20
+MAX_KEPT_FRAMES = 64
 # Frames of an image folder carry no timestamps; this rate gives them times.
 DEFAULT_FOLDER_FPS = 30.0
 
@@ -159,7 +165,7 @@ class FrameReader:
         for index in indices:
             try:
                 image = self[index]
-            except _UntrustedTimestamps:
+            except UntrustedTimestamps:
                 raise  # the whole file, not this frame: skipping on would mislabel the rest
             except VideoError as exc:
                 log.debug("%s", exc.message)
@@ -296,6 +302,12 @@ class VideoReader(FrameReader):
         # the whole group again per frame.
         self._skipped_from = 0
         self._last: tuple[int, av.VideoFrame] | None = None
+        self._stored_size: tuple[int, int] | None = None  # the first frame's, set below
+        # Once the timestamps are found untrustworthy, every later read says so: the decoder
+        # that found it is gone, and reading on would call each frame corrupt instead.
+        self._untrusted: UntrustedTimestamps | None = None
+        self._kept: dict[int, av.VideoFrame] = {}  # see KEPT_BYTES
+        self._keep = 1  # set from the first frame's size
         if self._pts_in_decode_order:
             self._check_output_order()
         first = self._first_frame()
@@ -303,6 +315,9 @@ class VideoReader(FrameReader):
         if first.rotation % 90:
             log.warning("%s: rotation %s deg rounded to %s", self.path.name, first.rotation,
                         self.rotation)
+        self._stored_size = (first.width, first.height)
+        picture = sum(plane.buffer_size for plane in first.planes)
+        self._keep = max(1, min(MAX_KEPT_FRAMES, KEPT_BYTES // max(1, picture)))
         self.height, self.width = self._to_rgb(first).shape[:2]
 
     def _build_index(self) -> None:
@@ -396,7 +411,7 @@ class VideoReader(FrameReader):
         # after its own (seen on files FFmpeg itself writes: small pictures, no B-frames).
         time_base = self._stream.time_base
         assert time_base is not None
-        raise _UntrustedTimestamps(
+        raise UntrustedTimestamps(
             f"{self.path}: two pictures carry the same timestamp (at {float(pts * time_base):.3f} s; "
             f"MPEG-PS stores few timestamps and FFmpeg guesses the rest), so frame numbers "
             f"cannot be trusted; re-encode it first "
@@ -511,7 +526,7 @@ class VideoReader(FrameReader):
         last = -1
         for index, frame in frames:
             if index < last:
-                raise _UntrustedTimestamps(
+                raise UntrustedTimestamps(
                     f"{self.path}: its frames are stored out of display order (B-frames) and "
                     f"{self._container.format.name.upper()} keeps no display times, so frame "
                     f"numbers cannot be trusted; remux to MP4/MKV first "
@@ -537,7 +552,17 @@ class VideoReader(FrameReader):
                     yield index, frame
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        image = frame.to_ndarray(format="rgb24")
+        size = self._stored_size
+        if size is not None and (frame.width, frame.height) != size:
+            # The resolution changes mid-stream (WebRTC and MediaRecorder recordings adapt it
+            # to the bandwidth): every frame is given at the first one's size, as ffmpeg does,
+            # so that ``width``/``height`` hold for each and the pixel limit checked on them
+            # is not dodged.
+            log.debug("%s: a %dx%d frame scaled to %dx%d", self.path.name, frame.width,
+                      frame.height, *size)
+            image = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+        else:
+            image = frame.to_ndarray(format="rgb24")
         if self.rotation:
             # Display-matrix rotation is counter-clockwise, as np.rot90's.
             image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
@@ -548,7 +573,13 @@ class VideoReader(FrameReader):
         if self._last is not None and self._last[0] == index:
             frame = self._last[1]  # asked again: convert again, never hand out a shared array
         else:
-            frame = self._decode(index)
+            if self._untrusted is not None:
+                raise self._untrusted
+            try:
+                frame = self._decode(index)
+            except UntrustedTimestamps as exc:
+                self._untrusted = exc
+                raise
             self._last = (index, frame)
         return self._to_rgb(frame)
 
@@ -557,11 +588,20 @@ class VideoReader(FrameReader):
             self._fail(index)
         if self._pending is not None and self._skipped_from <= index < self._pending[0]:
             self._fail(index)
+        if index in self._kept:
+            return self._kept[index]
         behind = self._live is None or index < self._live_next
         # A keyframe between the decoder and the target: seeking there is cheaper.
-        far = self._keyframes[bisect.bisect_right(self._keyframes, index) - 1] > self._live_next
+        keyframe = self._keyframes[bisect.bisect_right(self._keyframes, index) - 1]
+        far = keyframe > self._live_next
+        keep_from = index
         if behind or far:
-            self._live, self._pending = self._decode_from(index), None
+            if behind:
+                # The frames before the target in its group are decoded anyway: the ones
+                # just before are kept for the next read of a backward walk.
+                keep_from = max(keyframe, index - self._keep + 1)
+            self._kept = {}
+            self._live, self._pending = self._decode_from(keep_from), None
             self._dead_from = None
         assert self._live is not None
         while True:
@@ -577,6 +617,8 @@ class VideoReader(FrameReader):
             self._live_next = found + 1
             if found == index:
                 return frame
+            if keep_from <= found < index:
+                self._kept[found] = frame
             if found > index:  # the target was skipped by the decoder: corrupt data
                 self._pending, self._live_next, self._skipped_from = item, found, index
                 self._fail(index)
@@ -587,10 +629,11 @@ class VideoReader(FrameReader):
 
     def close(self) -> None:
         self._live = self._pending = None
+        self._kept = {}
         self._container.close()
 
 
-class _UntrustedTimestamps(VideoError):
+class UntrustedTimestamps(VideoError):
     """The file's timestamps cannot say which frame is which: no frame of it is trustworthy."""
 
 

@@ -1,0 +1,225 @@
+"""samvid.tracker.frames at the edges of decoding, and what an engine's walk makes of them:
+a resolution that changes mid-stream, timestamps found untrustworthy after the opening
+check, a damaged keyframe in the middle of a video. Clips are written here with PyAV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from samvid.errors import VideoError
+from samvid.tracker.engine import read_frame
+from samvid.tracker.flow_engine import FlowEngine
+from samvid.tracker.frames import VideoReader
+
+
+def level(i: int) -> int:
+    """Grey level of generated frame i: distinct after lossy coding (steps of 8)."""
+    return 20 + (8 * i) % 200
+
+
+def grey(image: np.ndarray) -> float:
+    return float(image.mean())
+
+
+def encode(path: Path, codec: str, size: tuple[int, int], levels: list[int],
+           options: dict[str, str] | None = None) -> Path:
+    """25 fps, frame i flat grey ``levels[i]``."""
+    width, height = size
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25, options=options or {})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i, value in enumerate(levels):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), value, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def joined(path: Path, parts: list[Path]) -> Path:
+    """The packets of ``parts`` one after the other in one file, timestamps made continuous
+    (the stream's settings are the first part's)."""
+    with av.open(str(parts[0])) as first, av.open(str(path), "w") as out:
+        stream = out.add_stream_from_template(first.streams.video[0])
+        last = -1
+        for part in parts:
+            with av.open(str(part)) as source:
+                shift = None
+                for packet in source.demux(source.streams.video[0]):
+                    if not packet.size:
+                        continue
+                    shift = last + 1 - packet.pts if shift is None else shift
+                    packet.pts += shift
+                    packet.dts += shift
+                    last = packet.pts
+                    packet.stream = stream
+                    out.mux(packet)
+    return path
+
+
+def test_a_video_whose_resolution_changes_mid_stream_gives_every_frame_at_the_size_it_declares(
+        tmp_path: Path) -> None:
+    """Browser and WebRTC recordings (VP8 in WebM) change their resolution with the bandwidth.
+    Each frame comes at the reader's width x height (the first frame's, as ffmpeg scales
+    them): a frame of another size would be skipped by every engine and dodge the pixel
+    limit checked on the reader's size."""
+    small = encode(tmp_path / "a.webm", "libvpx", (64, 48), [level(i) for i in range(5)])
+    large = encode(tmp_path / "b.webm", "libvpx", (128, 96), [level(i) for i in range(5, 10)])
+    path = joined(tmp_path / "adaptive.webm", [small, large])
+    with VideoReader(path) as reader:
+        assert (reader.width, reader.height, len(reader)) == (64, 48, 10)
+        frames = list(reader.iter_frames())
+        assert [f.index for f in frames] == list(range(10))
+        assert all(f.image.shape == (48, 64, 3) for f in frames)
+        assert [grey(f.image) for f in frames] == pytest.approx([level(i) for i in range(10)], abs=4)
+        assert reader[7].shape == (48, 64, 3)  # random access too
+        assert read_frame(reader, 8, (reader.height, reader.width)) is not None
+
+
+def write_late_b_frames(path: Path, count: int = 160, in_order: int = 100) -> Path:
+    """H.264 in AVI whose first ``in_order`` frames are forced P-frames (in order, so the
+    opening check passes) and B-frames may follow; frame i shows a white bar i % 60 + 1 px
+    wide."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"bf": "2"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(count):
+            image = np.zeros((48, 64, 3), np.uint8)
+            image[:, : i % 60 + 1] = 255
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if 0 < i < in_order:
+                frame.pict_type = av.video.frame.PictureType.P
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with av.open(str(path)) as container:
+        shown = [f.pts for f in container.decode(video=0)]
+    assert shown != sorted(shown), "this x264 no longer puts B-frames after the forced P-frames"
+    return path
+
+
+def test_a_walk_over_an_avi_whose_b_frames_start_late_stops_with_the_remux_advice(
+        tmp_path: Path) -> None:
+    """The reordering is found mid-walk: the whole file's frame numbers cannot be trusted,
+    so the walk ends with the error that says to remux, instead of calling every later
+    frame unreadable and handing back empty masks with the reason only in the log."""
+    path = write_late_b_frames(tmp_path / "late.avi")
+    engine = FlowEngine()
+    with VideoReader(path) as reader:
+        state = engine.init_state(reader)
+        mask = np.zeros((reader.height, reader.width), bool)
+        mask[10:30, :20] = True
+        engine.add_mask(state, 0, obj_id=1, mask=mask)
+        with pytest.raises(VideoError, match=r"remux to MP4/MKV first"):
+            for _ in engine.propagate(state):
+                pass
+        assert state.progress.skipped == []
+
+
+def test_once_a_videos_timestamps_are_found_untrustworthy_every_later_read_says_so(
+        tmp_path: Path) -> None:
+    """Not "frame N does not decode (corrupt or truncated data)": that would send the user
+    looking for damage instead of remuxing."""
+    path = write_late_b_frames(tmp_path / "late.avi")
+    with VideoReader(path) as reader:
+        with pytest.raises(VideoError, match="remux"):  # noqa: PT012  # reads until refused
+            for i in range(len(reader)):
+                reader[i]
+        for later in (i + 1, len(reader) - 1, i):
+            with pytest.raises(VideoError, match="remux"):
+                reader[later]
+
+
+def test_the_frames_of_a_damaged_keyframes_group_mid_stream_are_skipped_and_the_rest_keep_their_indices(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keyframes at 0, 30 and 60, the one at 30 lost: the decoder drops the frames that
+    need it (and conceals the rest of its group). Each dropped frame is reported once, found
+    so by one pass (not a seek back per frame), and random access agrees."""
+    clip = encode(tmp_path / "whole.mkv", "libx264", (64, 48), [level(i) for i in range(90)],
+                  {"g": "30", "bf": "0", "sc_threshold": "0"})
+    damaged = tmp_path / "damaged.mkv"
+    with av.open(str(clip)) as source, av.open(str(damaged), "w") as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        keyframes = []
+        for number, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.size):
+            if packet.is_keyframe:
+                keyframes.append(number)
+            if number == 30:
+                zeroed = av.Packet(bytes(packet.size))
+                zeroed.pts, zeroed.dts, zeroed.time_base = packet.pts, packet.dts, packet.time_base
+                packet = zeroed
+            packet.stream = stream
+            out.mux(packet)
+    assert keyframes == [0, 30, 60]
+    seeks: list[int] = []
+    seek = VideoReader._seek
+
+    def counted_seek(reader: VideoReader, index: int) -> None:
+        seeks.append(index)
+        seek(reader, index)
+
+    monkeypatch.setattr(VideoReader, "_seek", counted_seek)
+    with VideoReader(damaged) as reader:
+        frames = list(reader.iter_frames())
+        read = [f.index for f in frames]
+        assert 30 in reader.undecodable and reader.undecodable == set(range(30, max(reader.undecodable) + 1))
+        assert max(reader.undecodable) < 60
+        assert read == [i for i in range(90) if i not in reader.undecodable]
+        by_index = {f.index: grey(f.image) for f in frames}
+        assert [by_index[i] for i in (*range(30), *range(60, 90))] == pytest.approx(
+            [level(i) for i in (*range(30), *range(60, 90))], abs=3)
+        assert len(seeks) < 10
+        skipped = sorted(reader.undecodable)
+    with VideoReader(damaged) as reader:
+        assert grey(reader[70]) == pytest.approx(level(70), abs=3)
+        for i in (skipped[-1], skipped[0]):  # back into the lost group, last one first
+            with pytest.raises(VideoError, match=f"frame {i} does not decode"):
+                reader[i]
+        assert grey(reader[29]) == pytest.approx(level(29), abs=3)
+        assert grey(reader[60]) == pytest.approx(level(60), abs=3)
+        assert reader.undecodable == {skipped[0], skipped[-1]}
+
+
+def bar_width(image: np.ndarray) -> int:
+    """Which frame of write_late_b_frames this is: i % 60 + 1."""
+    return int((image[24, :, 0] > 128).sum())
+
+
+def test_the_frames_an_avi_hands_out_before_its_late_b_frames_are_refused_are_the_right_ones(
+        tmp_path: Path) -> None:
+    """Each frame is held back until later ones came out in order: what comes out before
+    the refusal is labelled right."""
+    path = write_late_b_frames(tmp_path / "late.avi")
+    got = []
+    with VideoReader(path) as reader, pytest.raises(VideoError, match="remux"):  # noqa: PT012
+        for frame in reader.iter_frames():
+            got.append(frame)
+    assert len(got) >= 90
+    assert [bar_width(f.image) for f in got] == [f.index % 60 + 1 for f in got]
+
+
+def test_a_walk_backwards_decodes_a_group_of_pictures_once_per_stretch_not_once_per_frame(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reverse tracking reads frames last to first. Seeking back to the keyframe and decoding
+    up to each frame anew cost 231 s for a 10 s 720p clip (../shared/media/01_dog.mp4,
+    forwards: 2 s); the frames decoded on the way are kept for the next reads."""
+    path = encode(tmp_path / "one_group.mp4", "libx264", (64, 48), [level(i) for i in range(150)],
+                  {"g": "300", "bf": "2", "sc_threshold": "0"})
+    seeks: list[int] = []
+    seek = VideoReader._seek
+
+    def counted_seek(reader: VideoReader, index: int) -> None:
+        seeks.append(index)
+        seek(reader, index)
+
+    monkeypatch.setattr(VideoReader, "_seek", counted_seek)
+    with VideoReader(path) as reader:
+        forwards = [f.image for f in reader.iter_frames()]
+        seeks.clear()
+        backwards = [reader[i] for i in range(149, -1, -1)][::-1]
+        assert all(np.array_equal(a, b) for a, b in zip(forwards, backwards))
+        assert [grey(image) for image in backwards] == pytest.approx([level(i) for i in range(150)], abs=3)
+        assert len(seeks) <= 10
