@@ -47,6 +47,7 @@ MAX_ATTEMPTS = 2
 CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should it die meanwhile
 REAP_EVERY = 5.0  # seconds between two reaps of one process (a worker's reaper; GET /jobs)
 BATCH = 500  # job records read per round trip
+SOCKET_TIMEOUT = 5.0  # seconds a command may wait for Redis's answer
 
 
 def redis_client(url: str):
@@ -56,11 +57,17 @@ def redis_client(url: str):
     from redis.retry import Retry
 
     # A refused connection surfaces as OSError inside redis-py: retry on it too, or a
-    # restart fails every call made while the server is down.
-    transient = (redis.ConnectionError, redis.TimeoutError, OSError)
+    # restart fails every call made while the server is down. A command that timed out is
+    # not retried: Redis may have run it (an enqueue would run the job twice), and eight
+    # more waits would hold a request for minutes.
+    transient = (redis.ConnectionError, OSError)
+    # Without a socket timeout a Redis that takes connections but never answers (a dropped
+    # network, a stopped container) hung every submit and poll for ever. RQ raises it past
+    # a worker's blocking dequeue (minutes) for the connections the worker opens after.
     return redis.Redis.from_url(
         url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8, supported_errors=transient),
-        retry_on_error=list(transient), socket_connect_timeout=5, health_check_interval=10,
+        retry_on_error=list(transient), socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=5,
+        health_check_interval=10,
     )
 
 
@@ -214,12 +221,12 @@ class RedisJobs:
             # another job on the clip runs. RQ counts it as started by that worker; were the
             # worker to die, nothing else would ever run it or fail it. Or RQ failed it
             # before it ran: the same.
-            since = self._taken_at(status.id)
+            since = self._taken_at(status)
         # A worker's heartbeat sets the alive key as soon as it takes the job: a job taken
         # (or last saved running) less than ALIVE_TTL ago may not have had its first beat.
         return since is not None and time.time() - since >= ALIVE_TTL
 
-    def _taken_at(self, job_id: str) -> float | None:
+    def _taken_at(self, status: JobStatus) -> float | None:
         """When a worker took the job off the queue, if one holds it now or RQ gave up on
         it before it ran (RQ's view); None while it waits on the queue."""
         from rq.exceptions import NoSuchJobError
@@ -227,9 +234,12 @@ class RedisJobs:
         from rq.job import JobStatus as RQState
 
         try:
-            job = Job.fetch(job_id, connection=self.redis)
+            job = Job.fetch(status.id, connection=self.redis)
         except NoSuchJobError:
-            return None
+            # RQ's entry deleted or evicted (or never written: Redis went away mid-submit):
+            # no worker will ever take it, and it read "queued" for ever. Counted from its
+            # last save, as submit saves the record a moment before it enqueues.
+            return status.updated
         state = job.get_status(refresh=False)
         if state in (RQState.FAILED, RQState.STOPPED):
             # Failed by RQ while samvid's record says queued: its worker died right after
@@ -249,12 +259,25 @@ class RedisJobs:
         try:
             job = Job.fetch(status.id, connection=self.redis)
         except NoSuchJobError:
+            job = None
+        if self.redis.exists(_k("cancel", status.id)):
+            # Cancelled or superseded after its worker died: requeued, it read "queued" again
+            # until a worker was free to take it and end it -- for ever with no worker left.
+            log.warning("job %s lost its worker after it was cancelled; cancelled", status.id)
+            if job is not None:
+                StartedJobRegistry(queue=self.queue).remove_executions(job)
+                FailedJobRegistry(queue=self.queue).remove(job)
+            status.state, status.error = CANCELLED, None
+            self._save(status)
+            return
+        if job is None:
             # RQ's entry, which holds the payload, was deleted (an RQ dashboard, ``rq empty``,
             # eviction): nothing can run it again. Raising here failed every reap, and so
             # every GET /jobs/<id>, for as long as the record lived.
-            log.error("job %s lost its worker and its RQ entry is gone; failed", status.id)
+            lost = "its worker died and " if status.state == RUNNING else ""
+            log.error("job %s: %sits RQ entry is gone; failed", status.id, lost)
             status.state = FAILED
-            status.error = "its worker died and its queue entry is gone from Redis; submit it again"
+            status.error = f"{lost}its queue entry is gone from Redis; submit it again"
             self._save(status)
             return
         if status.state == QUEUED and job.get_status(refresh=False) in (RQState.FAILED, RQState.STOPPED):
@@ -342,6 +365,12 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
                 jobs._save(status)
                 return {}
         try:
+            # Read again now the clip is ours: while this worker waited, the job may have been
+            # requeued (its heartbeats missed while Redis was away) and run to its end by
+            # another worker; running it again here did its work twice.
+            status = jobs._load(job_id)
+            if status.state in FINAL:
+                return status.result or {}
             # An earlier worker's death (the reaper's "requeued") is no error of this run,
             # and a client reading ``error`` would report a job that then succeeds as failed;
             # ``attempts`` keeps the count.

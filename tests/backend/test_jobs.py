@@ -415,3 +415,35 @@ def test_a_redis_queue_out_of_reach_is_an_error_the_server_answers_503(call) -> 
     with pytest.raises(QueueUnavailable, match="cannot reach the Redis job queue") as info:
         getattr(jobs, call)(*args)
     assert http_status(info.value) == 503
+
+
+@pytest.mark.parametrize("call", ["submit", "get"])
+def test_a_redis_that_takes_connections_but_never_answers_is_a_503_not_a_hang(call, monkeypatch) -> None:
+    # A dropped network or a stopped container: the TCP handshake succeeds, no answer comes.
+    import socket
+
+    import samvid.redis_jobs
+    from samvid.errors import QueueUnavailable
+
+    monkeypatch.setattr(samvid.redis_jobs, "SOCKET_TIMEOUT", 0.3, raising=False)
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.extend(iter(lambda: silent.accept()[0], None)), daemon=True).start()
+    jobs = samvid.redis_jobs.RedisJobs(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+    args = {"submit": ("gated", "1:clip", {}), "get": ("x",)}[call]
+    raised: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            getattr(jobs, call)(*args)
+        except BaseException as exc:  # noqa: BLE001 - what the caller sees, checked below
+            raised.append(exc)
+
+    caller = threading.Thread(target=attempt, daemon=True)
+    caller.start()
+    caller.join(10)
+    silent.close()
+    for connection in held:
+        connection.close()
+    assert not caller.is_alive(), f"{call} still waits for a Redis that never answers"
+    assert len(raised) == 1 and isinstance(raised[0], QueueUnavailable), raised

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,3 +83,43 @@ def test_the_same_start_again_stops_a_long_job_and_runs_after_it(workers, tmp_pa
     ran = spans_of(spans)
     assert ran["first"]["steps"] < 10 and ran["again"]["steps"] == 10
     assert ran["again"]["start"] >= ran["first"]["end"]
+
+
+RUNS: list[dict] = []
+
+
+def recorded_job(payload: dict, ctx, settings) -> dict:
+    RUNS.append(payload)
+    return {"ran": True}
+
+
+def test_a_job_another_worker_finished_while_this_one_waited_for_the_clip_is_not_run_again(redis_server, monkeypatch):
+    """A worker waits for the clip with the job; meanwhile the job was requeued (its heartbeats
+    missed while Redis was away) and another worker ran it to its end. Once the clip is free
+    the waiting worker must not do the work a second time."""
+    from rq import Queue, SimpleWorker
+
+    from samvid.jobs import RUNNERS
+    from samvid.redis_jobs import QUEUE, _k
+
+    monkeypatch.setitem(RUNNERS, "recorded", f"{__name__}:recorded_job")
+    RUNS.clear()
+    jobs = RedisJobs(redis_server.url)
+    job = jobs.submit("recorded", "1:clip:twice", {"name": "once"})
+    busy = jobs.redis.lock(_k("lock", "1:clip:twice"), timeout=30, thread_local=False)
+    assert busy.acquire(blocking=False)
+
+    def finished_elsewhere() -> None:
+        wait_until(lambda: jobs.redis.exists(_k("alive", job.id)), timeout=30, what="a worker to wait with it")
+        done = {**jobs.get(job.id).to_dict(), "state": "done", "attempts": 1, "result": {"ran": True}}
+        jobs.redis.set(_k("job", job.id), json.dumps(done))
+        busy.release()
+
+    other = threading.Thread(target=finished_elsewhere, daemon=True)
+    other.start()
+    worker_redis = RedisJobs(redis_server.url).redis
+    SimpleWorker([Queue(QUEUE, connection=worker_redis)], connection=worker_redis).work(burst=True)
+    other.join(10)
+    assert RUNS == []
+    final = jobs.get(job.id)
+    assert (final.state, final.attempts) == ("done", 1), final

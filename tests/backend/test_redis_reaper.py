@@ -163,6 +163,38 @@ def test_an_orphan_whose_rq_entry_was_deleted_ends_failed_and_polling_goes_on(re
     assert jobs.redis.lrange(QUEUE_KEY, 0, -1) == [kept.id.encode()]
 
 
+def test_a_queued_job_whose_rq_entry_was_deleted_ends_failed_not_queued_for_ever(redis_server, monkeypatch):
+    """No worker took it, and RQ's entry (its payload) was deleted or evicted: nothing can
+    ever run it, so once the reapers' grace has passed it reads failed, saying what to do."""
+    from rq.job import Job
+
+    monkeypatch.setattr(samvid.redis_jobs, "ALIVE_TTL", 30)  # the grace, however slow this machine
+    jobs = RedisJobs(redis_server.url)
+    lost = jobs.submit("sleep", "1:clip:lost", {"seconds": 1, "name": "x", "log": os.devnull})
+    Job.fetch(lost.id, connection=jobs.redis).delete()
+    assert jobs.reap() == []  # just submitted: its enqueue may still be under way
+    record = JobStatus(**{**jobs.get(lost.id).to_dict(), "updated": time.time() - 60})
+    jobs.redis.set(_k("job", lost.id), json.dumps(record.to_dict()))
+    assert jobs.reap() == [lost.id]
+    final = jobs.get(lost.id)
+    assert final.state == "failed" and "submit it again" in (final.error or ""), final
+    assert "worker died" not in (final.error or ""), final  # none took it
+
+
+def test_a_job_cancelled_after_its_worker_died_ends_cancelled_not_queued_again(redis_server):
+    """The user stops a job whose worker was killed mid-run (or submits it again): reaping it
+    must not put it back on the queue, where it read "queued" until a worker was free."""
+    jobs = RedisJobs(redis_server.url)
+    status = jobs.submit("sleep", "1:clip:stopped", {"seconds": 1, "name": "x", "log": os.devnull})
+    jobs.redis.lrem(QUEUE_KEY, 0, status.id)  # taken by a worker that died a minute ago
+    orphan = JobStatus(**{**status.to_dict(), "state": RUNNING, "attempts": 1})
+    jobs.redis.set(_k("job", status.id), json.dumps({**orphan.to_dict(), "updated": time.time() - 60}))
+    jobs.cancel(status.id)
+    assert jobs.reap() == [status.id]
+    assert jobs.get(status.id).state == "cancelled"
+    assert jobs.redis.lrange(QUEUE_KEY, 0, -1) == []
+
+
 def test_a_job_whose_worker_was_killed_runs_once_more_however_many_reap_it(redis_server, spawn, tmp_path):
     jobs, spans = RedisJobs(redis_server.url), tmp_path / "spans.jsonl"
     job = jobs.submit("sleep", "1:clip:forward", {"seconds": 3, "name": "job", "log": str(spans)})
