@@ -207,10 +207,19 @@ def label_pngs(folder: Path) -> list[Path]:
     return sorted(pngs, key=lambda p: natural_key(p.name))
 
 
+# Folders that tools leave beside the sequences: macOS's zip metadata, and (with a dot)
+# .git, .ipynb_checkpoints, .Trashes and other hidden ones. None holds a sequence.
+NOT_SEQUENCES = frozenset({"__MACOSX"})
+
+
 def sequence_folders(folder: Path) -> list[str]:
-    """The sequence folders under ``folder``, by name. Raises FileNotFoundError when there
-    are none: nothing to score is a wrong folder, not a result."""
-    names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    """The sequence folders under ``folder``, by name (hidden folders and ``__MACOSX`` are
+    none). Raises FileNotFoundError when there are none: nothing to score is a wrong
+    folder, not a result."""
+    names = sorted(
+        p.name for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name not in NOT_SEQUENCES
+    ) if folder.is_dir() else []
     if not names:
         raise FileNotFoundError(f"no sequence folders in {folder}: "
                                 f"put each sequence's files in a folder of its own ({folder}/<seq>/)")

@@ -8,14 +8,17 @@ as they are (no re-encoding), so the exported image is the exact image that was 
 
 from __future__ import annotations
 
+import io
 import logging
 import mimetypes
+import struct
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
 import requests
+from PIL import Image as PILImage
 
 from samvid.errors import SamvidError
 from samvid.images import ImageSource
@@ -24,6 +27,12 @@ log = logging.getLogger(__name__)
 
 _TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/bmp": ".bmp",
           "image/tiff": ".tif", "image/gif": ".gif"}
+# EXIF orientations that turn an image a quarter: shown, its width and height swap.
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
+_ORIENTATION = 0x0112
+# What a damaged header or EXIF block raises from Pillow (the pixels may still decode).
+_HEADER_ERRORS = (OSError, SyntaxError, ValueError, TypeError, AttributeError, KeyError,
+                  IndexError, struct.error, PILImage.DecompressionBombError)
 # What the bytes say, trusted over the URL (an upload may be renamed).
 _MAGIC = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"BM", ".bmp"),
           (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"), (b"GIF87a", ".gif"), (b"GIF89a", ".gif"))
@@ -58,7 +67,21 @@ class ImageFetcher:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             raise ImageUnavailable(f"image {url!r} is not a readable image")
-        return Image(data, image_extension(url, data), int(pixels.shape[0]), int(pixels.shape[1]))
+        height, width = shown_size(data, int(pixels.shape[0]), int(pixels.shape[1]))
+        return Image(data, image_extension(url, data), height, width)
+
+
+def shown_size(data: bytes, height: int, width: int) -> tuple[int, int]:
+    """(height, width) of an image stored ``height`` x ``width`` as a browser shows it,
+    and so as Label Studio sizes its regions (and ``samvid.images.decode_image`` the
+    tracker's frames): a quarter-turning EXIF orientation swaps the two. The stored size
+    when the EXIF block cannot be read, as a browser then shows the image as stored."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as image:
+            orientation = image.getexif().get(_ORIENTATION)
+    except _HEADER_ERRORS:
+        return height, width
+    return (width, height) if orientation in QUARTER_TURNS else (height, width)
 
 
 def image_extension(url: str, data: bytes = b"") -> str:

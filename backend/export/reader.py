@@ -105,7 +105,8 @@ def frame_index(value: Any) -> int | None:
         return value if value >= 0 else None
     if isinstance(value, float):
         return int(value) if value.is_integer() and value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
+    # isdecimal, not isdigit: a superscript ("1²") is a digit to isdigit but no number to int.
+    if isinstance(value, str) and value.strip().isdecimal():
         return int(value.strip())
     return None
 

@@ -11,10 +11,13 @@ Class = category id - 1. Coordinates are pixel corners, ``x / width`` (a polygon
 area is its pixels', as in COCO, from which most YOLO-seg data is converted), the
 convention of ``samvid.studio.results`` whose outline and rasteriser this module
 reuses, so a polygon decodes back onto the mask it came from. A polygon is an
-outline: pixels within about one pixel of the boundary may differ, and a mask with
-holes or several parts keeps only its largest part's outline. Further parts and
-holes wider than the boundary band are reported as ``lossy``. An object
-keeps its clip's first class (``frames.keep_first_labels``).
+outline: pixels within about one pixel of the boundary may differ, and holes are
+filled (holes wider than the boundary band are reported as ``lossy``). A line holds
+one polygon, so a mask in several parts (an object seen around an occluder) is one
+polygon that runs around every part, joined by zero-width bridges walked there and
+back (as Ultralytics' own converters join a COCO object's parts): a bridge encloses
+no pixel, so every part is kept. An object keeps its clip's first class
+(``frames.keep_first_labels``).
 """
 
 from __future__ import annotations
@@ -37,16 +40,76 @@ from samvid.export.frames import (
     save_image,
 )
 from samvid.export.manifest import ManifestWriter, read_manifest
-from samvid.studio.results import decode_polygon, mask_to_polygon
+from samvid.studio.results import decode_polygon, mask_to_polygons
 
 DECIMALS = 6  # 1e-6 of a 4K width is 0.004 px: rounding never moves a pixel
 
 
+def nearest_pair(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Indices ``(i, j)`` of the closest points ``a[i]``, ``b[j]``; in chunks of ``b``,
+    so two long outlines never need their whole distance matrix at once."""
+    best, pair = np.inf, (0, 0)
+    chunk = max(1, 4_000_000 // max(1, len(a)))
+    for lo in range(0, len(b), chunk):
+        d = ((a[:, None, :] - b[None, lo:lo + chunk, :]) ** 2).sum(-1)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        if d[i, j] < best:
+            best, pair = float(d[i, j]), (int(i), lo + int(j))
+    return pair
+
+
+def joined(outlines: list[np.ndarray]) -> np.ndarray:
+    """One closed polygon through every outline (largest first), in pixel units.
+
+    Each further outline hangs off the nearest vertex of those already joined; the walk
+    leaves that vertex for the outline's nearest vertex, goes once around it (and its
+    own hangers-on) and comes back the same way. A bridge walked there and back adds
+    nothing to the winding number, so the polygon encloses exactly the parts' pixels.
+    """
+    placed = [np.asarray(o, np.float64) for o in outlines]
+    owner = np.repeat(np.arange(len(placed)), [len(o) for o in placed])
+    offset = np.cumsum([0] + [len(o) for o in placed])
+    everything = np.concatenate(placed)
+    # (outline, vertex) -> [(outline hanging there, its vertex)]
+    hangers: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for k in range(1, len(placed)):
+        i, j = nearest_pair(placed[k], everything[:offset[k]])
+        host = int(owner[j])
+        hangers.setdefault((host, j - int(offset[host])), []).append((k, i))
+
+    def steps(k: int, start: int, back: bool) -> Iterator[tuple[int, int]]:
+        """(outline, vertex) of a walk around outline ``k`` from ``start``; a negative
+        outline is a hanger's walk to enter (the stack below keeps deep chains flat)."""
+        n = len(placed[k])
+        for step in range(n + back):
+            i = (start + step) % n
+            yield k, i
+            if step < n:
+                for child, j in hangers.get((k, i), ()):
+                    yield -1 - child, j
+                    yield k, i
+
+    walk: list[int] = []
+    stack = [steps(0, 0, False)]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+        elif step[0] < 0:
+            stack.append(steps(-1 - step[0], step[1], True))
+        else:
+            walk.append(int(offset[step[0]]) + step[1])
+    return everything[walk]
+
+
 def polygon_of(mask: np.ndarray) -> np.ndarray:
-    """(N, 2) normalised outline of the mask's largest part; empty if it has none."""
+    """(N, 2) normalised outline of the mask, every part joined into one polygon
+    (``joined``); empty if it has none."""
     height, width = mask.shape
-    points = mask_to_polygon(mask)
-    return points / [width, height] if len(points) >= 3 else np.zeros((0, 2))
+    outlines = mask_to_polygons(mask, min_part=0.0)
+    if not outlines:
+        return np.zeros((0, 2))
+    return joined(outlines) / [width, height]
 
 
 def mask_of(polygon: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -64,27 +127,31 @@ def beyond_boundary(mask: np.ndarray, other: np.ndarray) -> int:
     return int(((mask ^ other) & ~band).sum())
 
 
-def parts(mask: np.ndarray) -> int:
-    """8-connected parts of a mask, as ``cv2.findContours`` (the outline) separates them."""
-    return cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
+def missing_parts(mask: np.ndarray, decoded: np.ndarray) -> int:
+    """8-connected parts of ``mask`` (as ``cv2.findContours`` separates them) of which
+    ``decoded`` holds no pixel.
+
+    Parts are counted, not measured: a small or thin part lies within the one-pixel band
+    around its own boundary, where differences are otherwise allowed.
+    """
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    held = np.unique(labels[decoded & mask.astype(bool)])
+    return (count - 1) - int(np.count_nonzero(held))
 
 
 def polygon_loss(mask: np.ndarray, polygon: np.ndarray) -> str:
     """What of ``mask`` its ``polygon_of`` outline cannot hold, in words; "" if nothing
-    but pixels along the boundary.
-
-    Parts are counted, not measured: a small or thin extra part lies within the one-pixel
-    band around its own boundary, where differences are otherwise allowed.
-    """
+    but pixels along the boundary."""
     area = int(np.count_nonzero(mask))
     if not area:  # absent: nothing to hold
         return ""
     if not len(polygon):
         return f"{area} pixels too thin for a polygon: object left out"
-    count = parts(mask)
-    if count > 1:
-        return f"{count} parts: only the largest part's outline is written"
-    lost = beyond_boundary(mask, mask_of(polygon, *mask.shape))
+    decoded = mask_of(polygon, *mask.shape)
+    missing = missing_parts(mask, decoded)
+    if missing:
+        return f"{missing} of its parts are not in its polygon"
+    lost = beyond_boundary(mask, decoded)
     return f"{lost} pixels of holes are not in its polygon" if lost else ""
 
 

@@ -451,9 +451,8 @@ def test_export_reads_polygon_parts_as_one_track(label_studio, tmp_path):
                      "--url", label_studio.url, "--api-key", label_studio.token]) == 0
         frames = list(FORMATS[fmt][1](out))
         assert [(f.frame, f.object_ids) for f in frames] == [(i, (7,)) for i in range(3)], fmt
-        for f in frames:
-            if fmt != "yolo":  # a YOLO line is one polygon: the largest part's (reported lossy)
-                assert iou(f.masks.mask_of(7), drawn) > 0.95, (fmt, f.frame)
+        for f in frames:  # a YOLO line is one polygon going around both parts
+            assert iou(f.masks.mask_of(7), drawn) > 0.95, (fmt, f.frame)
 
 
 def test_repropagation_leaves_no_stale_part(label_studio):

@@ -131,3 +131,12 @@ def test_a_prediction_named_with_a_superscript_is_no_frame_and_no_crash(tmp_path
     write_label_png(pred / "Annotations" / "seq" / "00001\u00b2.png", box(20, 20, 2, 10, 2, 10).astype(np.uint8))
     [score] = evaluate_folders(pred, gt)  # was: ValueError from int("00001²")
     assert (score.jf, score.missing) == (1.0, 0)
+
+
+def test_hidden_and_macos_zip_folders_beside_the_sequences_are_not_sequences(tmp_path: Path) -> None:
+    gt = write_sequence(tmp_path / "gt", range(3), width=5)
+    pred = write_sequence(tmp_path / "pred", range(3), width=5)
+    for junk in (".git", ".ipynb_checkpoints", "__MACOSX"):
+        (gt / "Annotations" / junk).mkdir()
+    [score] = evaluate_folders(pred, gt)  # was: "no ground-truth PNGs in .../.git"
+    assert (score.name, score.jf) == ("seq", 1.0)

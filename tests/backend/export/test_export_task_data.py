@@ -3,13 +3,17 @@ reported, never a traceback (hand-built task JSON, no Label Studio)."""
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
 from export_studio import H, W
+from PIL import Image as PILImage
 
 from samvid.export.frames import Problems
-from samvid.export.identity import Region
-from samvid.export.images import Image, image_extension
-from samvid.export.reader import frame_size, task_ref
+from samvid.export.identity import ClipRegions, Region
+from samvid.export.images import Image, ImageFetcher, image_extension
+from samvid.export.reader import frame_objects, frame_size, task_ref
 
 
 def place(data: dict) -> tuple[tuple | None, dict[str, int]]:
@@ -32,6 +36,12 @@ def test_a_frame_given_as_digits_or_an_integral_number_is_accepted(frame):
 
 @pytest.mark.parametrize("frame", [3.7, "3.7", "x", None, True, -0.5])
 def test_a_frame_that_is_no_integer_is_reported_and_skipped(frame):
+    assert place({"clip": "a", "frame": frame}) == (None, {"bad_task": 1})
+
+
+@pytest.mark.parametrize("frame", ["\u00b2", "1\u00b2"])
+def test_a_frame_written_with_a_superscript_is_reported_not_a_crash(frame):
+    # "²" is a digit to str.isdigit, but no number int() reads.
     assert place({"clip": "a", "frame": frame}) == (None, {"bad_task": 1})
 
 
@@ -68,3 +78,35 @@ def test_no_images_takes_each_frames_size_from_its_own_regions():
 ])
 def test_frame_files_are_named_after_the_images_real_format(url, data, ext):
     assert image_extension(url, data) == ext
+
+
+class _Served:
+    """Stands in for Label Studio: every image URL serves ``data``."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def fetch(self, url: str, task_id: int | None = None) -> bytes:
+        return self.data
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_sized_as_label_studio_shows_it():
+    # Stored 60 wide and 40 high, turned a quarter by EXIF: the browser, and so the regions
+    # drawn in Label Studio, see it 40 wide and 60 high. Sized as stored, every region of
+    # the frame was skipped as size_mismatch.
+    stored = PILImage.fromarray(np.zeros((40, 60, 3), np.uint8))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to show
+    data = io.BytesIO()
+    stored.save(data, "JPEG", exif=exif.tobytes())
+    fetcher = ImageFetcher("http://127.0.0.1:9", "token")
+    fetcher.source = _Served(data.getvalue())
+    image = fetcher.fetch("/data/upload/1/photo.jpg", 7)
+    assert (image.height, image.width) == (60, 40)
+    drawn = {"id": "r", "type": "polygonlabels", "original_width": 40, "original_height": 60,
+             "value": {"points": [[10, 10], [90, 10], [90, 90]], "polygonlabels": ["car"]}}
+    regions = [Region("r", "car", drawn, None, 1.0, 40, 60)]
+    problems = Problems()
+    where = {"clip": "a", "frame": 0, "task_id": 7}
+    objects = frame_objects(regions, ClipRegions([regions]), frame_size(image, regions, None), problems, where)
+    assert (len(objects), len(problems)) == (1, 0)
