@@ -159,7 +159,7 @@ class ImageSource:
             raise ImageError(f"cannot resolve host {host!r}") from exc
         for info in infos:
             address = ipaddress.ip_address(info[4][0])
-            if not address.is_global or address.is_multicast:
+            if not _is_public(address):
                 raise ForbiddenSource(
                     f"host {host!r} resolves to the non-public address {address}; samvid fetches "
                     "such hosts only when they are LABEL_STUDIO_URL's host or listed in SAMVID_ALLOWED_HOSTS"
@@ -215,6 +215,32 @@ class ImageSource:
 
     def decode(self, data: bytes) -> np.ndarray:
         return decode_image(data, self.max_pixels)
+
+
+# IPv6 ranges that stand for an IPv4 address which a NAT64 gateway, a 6to4 relay or the
+# kernel delivers to; ``is_global`` judges them by the IPv6 range alone (64:ff9b::a9fe:a9fe
+# is "global" and reaches 169.254.169.254 behind NAT64).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: the IPv4 address may sit anywhere
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``address``, and any IPv4 address it carries, is a public unicast one.
+
+    >>> _is_public(ipaddress.ip_address("8.8.8.8")), _is_public(ipaddress.ip_address("64:ff9b::a00:1"))
+    (True, False)
+    """
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return False
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and (address in _NAT64 or int(address) >> 32 == 0):  # also ::a.b.c.d
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _is_public(embedded)
+    return True
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

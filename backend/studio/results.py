@@ -264,7 +264,14 @@ def decode_brush(result: Result) -> np.ndarray:
     """Bool (H, W) mask of a ``brushlabels`` result (Label Studio's or ours)."""
     width, height = int(result["original_width"]), int(result["original_height"])
     rle = result["value"]["rle"]
-    flat = brush.decode_rle(rle)
+    # The RLE's first 32 bits are its length: checked before decoding allocates it (up to 4 GiB).
+    claimed = brush.InputStream(brush.bytes2bit(rle[:4])).read(32)
+    if claimed != width * height * 4:
+        raise ValueError(f"brush RLE holds {claimed // 4} pixels, but the image is {width}x{height}")
+    try:
+        flat = brush.decode_rle(rle)
+    except (OverflowError, IndexError) as exc:  # a value wider than a byte: a corrupt RLE
+        raise ValueError(f"the brush RLE is malformed ({exc})") from exc
     if flat.size != width * height * 4:
         raise ValueError(
             f"brush RLE holds {flat.size // 4} pixels, but the image is {width}x{height}"

@@ -117,7 +117,9 @@ def box_prompts(context: Any) -> list[BoxPrompt]:
         labels = value.get("labels") or []
         if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
             raise BadRequest("a videorectangle's labels must be a list of strings")
-        prompts.append(BoxPrompt(str(item.get("id") or "box"), frame, box,
+        # Each region its own id: two boxes under one id would be one region in Label Studio.
+        region_id = str(item.get("id") or f"box{len(prompts) + 1}")
+        prompts.append(BoxPrompt(region_id, frame, box,
                                  labels, bool(item.get("reverse") or value.get("reverse"))))
     return prompts
 

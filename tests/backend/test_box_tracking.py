@@ -122,6 +122,24 @@ def test_a_box_smaller_than_a_pixel_is_tracked_from_the_pixels_it_touches(client
     assert first["frame"] == 1 and first["width"] > 0 and first["height"] > 0
 
 
+def test_two_boxes_drawn_without_region_ids_come_back_as_two_regions(client, video):
+    path, masks = video
+    x, y, w, h = _box_percent(masks[0])
+    drawn = [(x, y), (70.0, 70.0)]  # the disk, and a patch of background
+    items = [{"type": "videorectangle", "from_name": "box", "to_name": "video", "value": {"labels": ["Object"],
+              "sequence": [{"frame": 1, "x": bx, "y": by, "width": w, "height": h}]}} for bx, by in drawn]
+    body = {"tasks": [{"id": 1, "data": {"video": str(path)}}],
+            "label_config": load_config("video_boxes").render(["Object"]),
+            "params": {"context": {"result": items}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    regions = resp.get_json()["results"][0]["result"]
+    assert len({r["id"] for r in regions}) == 2
+    for region, (bx, by) in zip(regions, drawn):
+        first = region["value"]["sequence"][0]
+        assert first["frame"] == 1 and abs(first["x"] - bx) < 2 and abs(first["y"] - by) < 2.7
+
+
 @pytest.mark.parametrize("tasks, context, results", [
     ([{"id": 1, "data": {"video": "/data/upload/1/v.mp4"}}], None, [[]]),  # a task opened
     ([{"id": 1, "data": {"video": "a.mp4"}}, {"id": 2, "data": {"video": "b.mp4"}}], None, [[], []]),  # retrieve predictions

@@ -101,6 +101,26 @@ def test_a_redirect_to_a_private_address_is_refused(other_host):
         source.fetch(f"{other_host}/img.png")
 
 
+@pytest.mark.parametrize("host", [
+    "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+    "[64:ff9b:1::a00:1]",  # local-use NAT64 of 10.0.0.1
+    "[2002:a9fe:a9fe::1]",  # 6to4 of 169.254.169.254
+    "[::a9fe:a9fe]",  # IPv4-compatible 169.254.169.254
+    "[::ffff:100.64.0.1]",  # IPv4-mapped shared (carrier-grade NAT) space
+])
+def test_an_ipv6_address_carrying_a_private_ipv4_address_is_refused(host):
+    from samvid.errors import ForbiddenSource
+
+    source = ImageSource("http://127.0.0.1:1")
+    with pytest.raises(ForbiddenSource, match="non-public address"):
+        source._check_host(f"http://{host}/latest/meta-data")  # what fetch checks before connecting
+
+
+@pytest.mark.parametrize("host", ["[64:ff9b::808:808]", "[2002:808:808::1]", "[::ffff:8.8.8.8]"])
+def test_an_ipv6_address_carrying_a_public_ipv4_address_is_not_refused(host):
+    ImageSource("http://127.0.0.1:1")._check_host(f"http://{host}/frame.png")
+
+
 def test_metrics_report_latency_and_cache(client, images):
     frame = str(write_png(images / "m.png", 32, 32))
     for _ in range(2):
