@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from samvid.commands.arguments import at_least_one
 from samvid.commands.progress import ProgressLine
 from samvid.errors import BadRequest
 from samvid.export import FORMATS, Progress, Summary, export
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a non-empty OUT: the new export takes its place once it "
                         "has succeeded (the old folder and everything in it is removed)")
-    parser.add_argument("--workers", type=int, default=4,
+    parser.add_argument("--workers", type=at_least_one, default=4,
                         help="requests to Label Studio in flight at once (default 4)")
     parser.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://localhost:8080)")
     parser.add_argument("--api-key", help="Label Studio API token (default: $LABEL_STUDIO_API_KEY)")
@@ -177,12 +178,14 @@ def export_into(args: argparse.Namespace, studio: Studio, out: Path) -> Summary:
         workers=args.workers,
     )
     partial = partial_folder(out)
+    progress = TerminalProgress()
     try:
         writer_class, _load = FORMATS[args.fmt]
         # Files that name the export's place name OUT, where it will be, not the partial folder.
         writer = writer_class(partial, reader.categories, problems, root=out)
-        summary = export(reader, writer, TerminalProgress())
+        summary = export(reader, writer, progress)
         put_in_place(partial, out)
     finally:
+        progress.finish()  # an error or Ctrl-C is said on a line of its own, not after the bar
         shutil.rmtree(partial, ignore_errors=True)  # gone already once put in place
     return summary

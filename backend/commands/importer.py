@@ -106,8 +106,12 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         raise VideoError(f"--stride {args.stride}: must be 1 or more")
     if args.fps is not None and not (math.isfinite(args.fps) and args.fps > 0):
         raise VideoError(f"--fps {args.fps}: must be a number of frames per second, more than 0")
-    if args.start is not None and args.start < 0:
-        raise VideoError(f"--start {args.start}: must be 0 or more")
+    # nan passes every comparison below, and an empty window would be said later naming
+    # the other flag as None: each flag is checked on its own first.
+    if args.start is not None and not 0 <= args.start < math.inf:
+        raise VideoError(f"--start {args.start}: must be a number of seconds, 0 or more")
+    if args.end is not None and not 0 < args.end < math.inf:
+        raise VideoError(f"--end {args.end}: must be a number of seconds, more than 0")
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise VideoError(f"--end {args.end} must be after --start {args.start}")
     if args.scene_change is not None and not 0 < args.scene_change <= 1:

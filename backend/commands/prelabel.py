@@ -3,7 +3,9 @@
 With ``REDIS_URL`` set the job goes on the Redis queue (a ``samvid worker`` runs it,
 this command follows its progress; Ctrl-C stops following, not the job). Otherwise it
 runs here, in this process; Ctrl-C stops it, and running the same command again
-resumes it (done frames are skipped). The logic is in ``samvid.prelabel``.
+resumes it (done frames are skipped). Exit status 1 when some frames could not be
+done (the others were: the result lists them), 2 on an error. The logic is in
+``samvid.prelabel``.
 """
 
 from __future__ import annotations
@@ -47,11 +49,14 @@ def run(args: argparse.Namespace) -> int:
     studio = Studio(args.url, args.api_key)
     settings = Settings.from_env(label_studio_url=studio.url, label_studio_api_key=studio.api_key)
     first, end = parse_frames(args.frames)
-    req = PrelabelRequest.from_payload({
-        "project": studio.project_id(args.project), "clip": args.clip, "first": first,
-        "end": end, "mode": args.mode, "force": args.force, "grid": args.grid,
-        # It loads no click model: auto tracks with SAMVID_TRACKER_MODEL when set, else flow.
-        "engine": choose_engine(settings.tracker, settings.tracker_model or None)})
+    fields = {"clip": args.clip, "first": first, "end": end, "mode": args.mode, "force": args.force,
+              "grid": args.grid,
+              # It loads no click model: auto tracks with SAMVID_TRACKER_MODEL when set, else flow.
+              "engine": choose_engine(settings.tracker, settings.tracker_model or None)}
+    # A bad value (--grid 0) is said before Label Studio is asked, not after its answer
+    # (or instead of it, when it is down): checked with a stand-in project first.
+    PrelabelRequest.from_payload({**fields, "project": 1})
+    req = PrelabelRequest.from_payload({**fields, "project": studio.project_id(args.project)})
     bar = None if args.json else ProgressLine()
     try:
         if settings.redis_url:
@@ -62,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     print(json.dumps(result, indent=2) if args.json else _summary(result))
-    return 0
+    # As `samvid track` and `eval`: the others were done, but a script must be able to tell.
+    return 1 if result.get("not_labelled") or result.get("not_propagated") else 0
 
 
 def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None) -> dict[str, Any]:

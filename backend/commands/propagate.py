@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 import requests
 
 from samvid.commands.progress import ProgressLine, TerminalJob
-from samvid.errors import BadRequest, StudioError
+from samvid.errors import BadRequest, SamvidError, StudioError
 from samvid.propagation import PropagationRequest, propagator_for
 from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, backoff
@@ -49,30 +48,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(tracker=args.engine)
     bar = ProgressLine()
-    if args.backend_url:
-        # The backend decides auto itself, and takes an id as it is: this machine may have
-        # no Label Studio key.
-        project = (int(args.project) if args.project.isdigit()
-                   else Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project))
-        record = _remote(args.backend_url.rstrip("/"), _request(args, settings, project, settings.tracker),
-                         bar, settings)
-    else:
-        from samvid.tracker.engines import start_configured
+    try:
+        if args.backend_url:
+            # The backend decides auto itself, and takes an id as it is: this machine may have
+            # no Label Studio key. The request's own checks come before Label Studio is asked.
+            _request(args, settings, 1, settings.tracker)
+            given = args.project.strip()
+            project = (int(given) if given.isascii() and given.isdigit()  # not '²': int() refuses it
+                       else Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project))
+            record = _remote(args.backend_url.rstrip("/"), _request(args, settings, project, settings.tracker),
+                             bar, settings)
+        else:
+            from samvid.tracker.engines import start_configured
 
-        # Here as in `samvid worker`: no click model is loaded, so auto tracks with
-        # SAMVID_TRACKER_MODEL when set, else flow. Checked before Label Studio is asked.
-        engine = start_configured(settings, None)
-        # Nothing runs yet: a Label Studio that is down is said at once, as `samvid export`
-        # and `prelabel` say it. Once the job runs, an outage is waited out.
-        project = Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project)
-        studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
-                        retry_delays=backoff(settings.studio_retry_seconds))
-        req = _request(args, settings, project, engine)
-        record = {"state": "done", **propagator_for(studio, settings).run(req, TerminalJob(bar, f"propagate {args.clip}"))}
-    bar.close()
+            # Here as in `samvid worker`: no click model is loaded, so auto tracks with
+            # SAMVID_TRACKER_MODEL when set, else flow. Checked before Label Studio is asked.
+            engine = start_configured(settings, None)
+            _request(args, settings, 1, engine)  # a bad --from-frame is said before Label Studio is asked
+            # Nothing runs yet: a Label Studio that is down is said at once, as `samvid export`
+            # and `prelabel` say it. Once the job runs, an outage is waited out.
+            project = Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project)
+            studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
+                            retry_delays=backoff(settings.studio_retry_seconds))
+            req = _request(args, settings, project, engine)
+            record = {"state": "done", **propagator_for(studio, settings).run(req, TerminalJob(bar, f"propagate {args.clip}"))}
+    finally:  # an error or Ctrl-C is said on a line of its own, not after the bar
+        bar.close()
     if args.json:
         print(json.dumps(record))
-    else:
+    if record["state"] != "done":
+        # As the same failure here: one error line and exit 2, whichever machine ran the job.
+        raise SamvidError(f"job {record.get('id')} {record['state']}: "
+                          f"{record.get('error') or 'no reason given'}")
+    if not args.json:
         # A backend's job record holds the job's result apart; its frames_done counts engine
         # steps (a bridged stretch is walked twice), not frames written.
         result = record.get("result") or (record if not args.backend_url else {})
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{record['state']}: {result.get('frames_written', 0)} "
               f"frames of clip {args.clip!r} from frame {args.from_frame}"
               + (f" ({empty} more with every object gone: no prediction)" if empty else ""))
-    return 0 if record["state"] == "done" else 1
+    return 0
 
 
 def _request(args: argparse.Namespace, settings: Settings, project: int, engine: str) -> PropagationRequest:
@@ -111,8 +119,6 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
             bar.update(f"propagate {req.clip}", job["frames_done"], max(job["frames_total"], 1), job["fps"])
     except requests.RequestException as exc:
         raise StudioError(f"cannot reach the samvid backend at {url}: {type(exc).__name__}") from exc
-    if job["state"] == "failed":
-        print(f"samvid propagate: job failed: {job.get('error')}", file=sys.stderr)
     return job
 
 

@@ -6,7 +6,7 @@ first PNG), or the official layout with a resolution level
 (``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
 A sequence that fails is reported and the others still run (exit status 1). A sequence's
 earlier PNGs in OUT are removed first, so OUT holds only this run's masks; an OUT whose
-``Annotations`` is SRC's ground truth is refused.
+``Annotations`` is SRC's ground truth, or lies among SRC's frames, is refused.
 Synthetic input with exact ground truth: ``python bench/synthetic.py SRC``.
 """
 
@@ -66,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
     if overlaps(args.out / "Annotations", truth):
         raise BadRequest(f"{args.out / 'Annotations'} would overwrite the ground truth in {truth}: "
                          "give another OUT folder")
+    if overlaps(args.out / "Annotations", args.src / "JPEGImages"):
+        # Written among the frames, it would be read as one more sequence (or level) by the
+        # next run, and by any DAVIS tool.
+        raise BadRequest(f"{args.out / 'Annotations'} would be written among the frames in "
+                         f"{args.src / 'JPEGImages'}: give an OUT folder outside it")
     # An unknown engine or a model without weights: said before any work. Engines keep no
     # state between runs, so one serves every sequence (a model is loaded once).
     settings = Settings.from_env()  # SAMVID_PRECISION, SAMVID_DEVICE, SAMVID_TRACKER_MODEL for auto/sam2

@@ -70,9 +70,29 @@ def test_export_into_a_file_says_so(tmp_path: Path, capsys) -> None:
     assert "is a file: give a folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_export_refuses_a_number_of_workers_that_would_run_no_request(workers, tmp_path: Path, capsys) -> None:
+    # It was taken as 1 without a word.
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", str(tmp_path / "out"), "--project", "1", "--format", "coco", "--workers", workers,
+              "--url", "http://127.0.0.1:9", "--api-key", "k"])
+    assert exit_.value.code == 2
+    assert "--workers" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_prelabel_grid_of_zero_is_refused() -> None:
     with pytest.raises(BadRequest, match="grid must be 1-64"):
         PrelabelRequest.from_payload({"project": 1, "grid": 0})
+
+
+@pytest.mark.parametrize("grid", ["0", "65"])
+def test_a_bad_prelabel_grid_is_said_before_label_studio_is_asked(grid, capsys) -> None:
+    # Nothing listens on port 9: asking Label Studio first would say it cannot be reached.
+    assert main(["prelabel", "--project", "Street", "--grid", grid, "--url", "http://127.0.0.1:9",
+                 "--api-key", "k"]) == 2
+    err = capsys.readouterr().err
+    assert f"grid must be 1-64 clicks per side, not {grid}" in err and "cannot reach" not in err
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -135,3 +155,19 @@ def test_worker_with_a_name_already_registered_is_a_clear_error(redis_server, ca
         connection.delete("rq:worker:gpu0")
     err = capsys.readouterr().err
     assert "a worker named 'gpu0' is registered in Redis" in err and "pick another --name or wait" in err
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--start", "nan"], "--start nan: must be a number of seconds, 0 or more"),
+    (["--start", "inf"], "--start inf: must be a number of seconds, 0 or more"),
+    (["--end", "nan"], "--end nan: must be a number of seconds, more than 0"),
+    (["--start", "1", "--end", "nan"], "--end nan: must be a number of seconds, more than 0"),
+    (["--end", "0"], "--end 0.0: must be a number of seconds, more than 0"),
+])
+def test_an_import_window_that_is_no_time_is_refused_before_any_video_is_opened(
+        flags: list[str], message: str, tmp_path: Path, capsys) -> None:
+    # nan passed every check, to be said later as "no frame between --start nan and --end None".
+    assert main(["import", str(tmp_path / "missing.mp4"), "--project", "window", "--no-backend",
+                 "--url", "http://127.0.0.1:9", "--api-key", "k", *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "None" not in err and "missing.mp4" not in err

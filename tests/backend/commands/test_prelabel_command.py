@@ -59,3 +59,16 @@ def test_a_followed_job_superseded_by_the_same_command_says_the_work_goes_on_the
     follower.join(30)
     assert "the same pre-labelling was started again" in outcome["error"]
     assert "no reason given" not in outcome["error"]
+
+
+@pytest.mark.parametrize("left", [{"tasks_written": 2, "not_labelled": [14]},
+                                  {"frames_written": 9, "propagations": 1, "not_propagated": ["walk:40"]}])
+def test_a_run_that_left_frames_undone_exits_1_so_a_script_can_tell(left, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: left)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["prelabel", "--project", "Street", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 1
+    assert "not " in capsys.readouterr().out  # the summary names what was left
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: {**left, next(
+        k for k in left if k.startswith("not_")): []})
+    assert main(["prelabel", "--project", "Street", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 0

@@ -52,3 +52,31 @@ def test_progress_rate_counts_only_this_labels_frames(monkeypatch):
     clock[0] = 119.9
     line("export b", 200, 200)  # 99 frames of this label in 9.9 s
     assert out.getvalue().rstrip("\n").split("\r")[-1].split()[-2] == "10.0"
+
+
+def test_an_export_that_fails_mid_run_says_so_on_its_own_line_after_the_progress_bar(
+        tmp_path, monkeypatch) -> None:
+    import sys
+    from types import SimpleNamespace
+
+    from samvid.cli import main
+    from samvid.commands import export as command
+    from samvid.errors import StudioError
+
+    def half_done(reader, writer, progress):
+        progress.start(10)
+        for _ in range(3):
+            progress.update(SimpleNamespace(clip="walk"))
+        raise StudioError("cannot reach Label Studio")
+
+    monkeypatch.setattr(command, "ProjectReader", lambda *a, **k: SimpleNamespace(categories=[]))
+    monkeypatch.setattr(command, "export", half_done)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["export", str(tmp_path / "out"), "--project", "1", "--format", "coco",
+                 "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
+    lines = terminal.getvalue().split("\n")
+    error = next(line for line in lines if "error:" in line)
+    assert error.startswith("samvid export: error: cannot reach Label Studio")
+    assert "/10" in lines[lines.index(error) - 1]  # the bar, as far as it was drawn
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,80 @@
+"""``samvid propagate``'s exit status and errors: the same whether the job runs here or on a
+backend (``--backend-url``), and a bad value said before Label Studio is asked."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, Response, jsonify
+from services import ServedApp
+
+from samvid.cli import main
+from samvid.commands import propagate as command
+from samvid.errors import StudioError
+
+
+@pytest.fixture
+def failing_backend() -> Iterator[str]:
+    """A samvid backend stand-in whose job ends as a local run would raise: failed."""
+    app = Flask("failing-backend")
+
+    @app.post("/propagate")
+    def fail() -> Response:
+        return jsonify({"id": "job-1", "state": "failed", "error": "frame 4 has no annotation",
+                        "frames_done": 0, "frames_total": 0, "fps": 0.0})
+
+    with ServedApp(app) as served:
+        yield served.url
+
+
+def test_a_job_that_fails_on_the_backend_is_an_error_as_it_is_here(failing_backend, capsys) -> None:
+    assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                 "--backend-url", failing_backend]) == 2
+    err = capsys.readouterr().err
+    assert "samvid propagate: error: job job-1 failed: frame 4 has no annotation" in err
+
+
+def test_a_project_number_python_cannot_read_is_no_traceback(failing_backend, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    assert main(["propagate", "--project", "²", "--clip", "walk", "--from-frame", "4",
+                 "--backend-url", failing_backend]) == 2  # a title to look up: no key here
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", [[], ["--backend-url", "http://127.0.0.1:9"]])
+def test_a_negative_frame_is_said_before_label_studio_is_asked(backend, monkeypatch, capsys) -> None:
+    # Nothing listens on port 9: asking Label Studio first would say it cannot be reached.
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k")
+    monkeypatch.delenv("SAMVID_TRACKER", raising=False)
+    assert main(["propagate", "--project", "Street", "--clip", "walk", "--from-frame", "-1", *backend]) == 2
+    err = capsys.readouterr().err
+    assert "frame must be a frame index" in err and "cannot reach" not in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_error_mid_run_is_said_on_its_own_line_after_the_progress_bar(monkeypatch) -> None:
+    class HalfDone:
+        def run(self, req, ctx):
+            ctx.progress(3, 10, 1.0)
+            raise StudioError("cannot reach Label Studio")
+
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "propagator_for", lambda studio, settings: HalfDone())
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k")
+    monkeypatch.delenv("SAMVID_TRACKER", raising=False)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["propagate", "--project", "Street", "--clip", "walk", "--from-frame", "4"]) == 2
+    lines = terminal.getvalue().split("\n")
+    error = next(line for line in lines if "error:" in line)
+    assert error.startswith("samvid propagate: error: cannot reach Label Studio")
+    assert "3/10" in lines[lines.index(error) - 1]

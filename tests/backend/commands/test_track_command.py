@@ -1,0 +1,21 @@
+"""``samvid track`` refuses an OUT that would write into its own input, before any work
+(the tracking itself: ``tests/tracker/test_cli.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from synthetic import BENCHMARK_SET, with_frames, write_sequence
+
+from samvid.cli import main
+
+
+@pytest.mark.parametrize("out", ["JPEGImages", "JPEGImages/basic"])
+def test_track_refuses_an_out_folder_among_the_frames_it_reads(out: str, tmp_path: Path, capsys) -> None:
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path, (96, 170))
+    assert main(["track", "--engine", "copy", str(tmp_path), str(tmp_path / out)]) == 2
+    assert "would be written among the frames" in capsys.readouterr().err
+    # Nothing was written there: a later run still finds only the real sequence.
+    assert sorted(p.name for p in (tmp_path / "JPEGImages").iterdir()) == ["basic"]
+    assert not (tmp_path / "JPEGImages" / "basic" / "Annotations").exists()
