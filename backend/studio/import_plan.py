@@ -80,6 +80,18 @@ def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
     return plans
 
 
+def _window(options: ImportOptions) -> str:
+    """The time window the user gave, in their flags' words (a flag not given is no bound,
+    not "None")."""
+    if options.start is not None and options.end is not None:
+        return f"between --start {options.start} and --end {options.end}"
+    if options.start is not None:
+        return f"from --start {options.start} on"
+    if options.end is not None:
+        return f"before --end {options.end}"
+    return "in it"
+
+
 def _plan_clip(source: Path, clip: str, reader: FrameReader, options: ImportOptions) -> ClipPlan:
     check_pixels(source, reader, options)
     if isinstance(reader, FolderReader):
@@ -87,15 +99,13 @@ def _plan_clip(source: Path, clip: str, reader: FrameReader, options: ImportOpti
     selected = select_frames(reader.times, stride=options.stride, fps=options.fps,
                              start=options.start, end=options.end)
     if not selected:
-        raise VideoError(
-            f"{source}: no frame between --start {options.start} and --end "
-            f"{options.end} (the clip is {reader.duration:.2f} s long)")
+        raise VideoError(f"{source}: no frame {_window(options)} (the clip is "
+                         f"{reader.duration:.2f} s long)")
     check_seconds(source, reader.times[selected[-1]] - reader.times[selected[0]], options)
     if options.keyframes or options.scene_change is not None:
         selected = _marked_frames(reader, selected, options)
         if not selected:
-            raise VideoError(f"{source}: no key frame between --start {options.start} "
-                             f"and --end {options.end}; widen the window")
+            raise VideoError(f"{source}: no key frame {_window(options)}; widen the window")
     return ClipPlan(source, clip, selected, len(reader), reader.width, reader.height,
                     reader.fps, reader.missing_tail)
 

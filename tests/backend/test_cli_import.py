@@ -89,7 +89,7 @@ BAD = [
     ("empty", [], "empty.mp4: empty file (0 bytes)"),
     ("text", [], "notes.mp4: not a video"),
     ("codec", [], "unsupported codec"),
-    ("ok", ["--start", "50"], "no frame between --start 50.0"),
+    ("ok", ["--start", "50"], "no frame from --start 50.0 on (the clip is"),
     ("ok", ["--stride", "0"], "--stride 0: must be 1 or more"),
     ("ok", ["--fps", "inf"], "--fps inf: must be a number of frames per second"),
     ("ok", ["--fps", "nan"], "--fps nan: must be a number of frames per second"),
