@@ -114,6 +114,11 @@ def studio_env(layout: Layout, creds: Credentials, base: dict[str, str] | None =
     env = dict(os.environ if base is None else base)
     env.update(
         LABEL_STUDIO_BASE_DATA_DIR=str(layout.studio_data),
+        # Label Studio reads LABEL_STUDIO_X before HEARTEX_X and X: a DATABASE_NAME or DJANGO_DB
+        # in the user's shell would otherwise put the data dir's admin, token and projects in
+        # another database (someone else's SQLite file, a Postgres server).
+        LABEL_STUDIO_DJANGO_DB="sqlite",
+        LABEL_STUDIO_DATABASE_NAME=str(layout.studio_data / "label_studio.sqlite3"),
         LABEL_STUDIO_USERNAME=creds.username,
         LABEL_STUDIO_PASSWORD=creds.password,
         LABEL_STUDIO_USER_TOKEN=creds.token,
@@ -462,6 +467,9 @@ class Stack:
         if choice.note:
             log.warning("%s", choice.note)
         self._make_data_dir()
+        if not self.o.no_backend:
+            # A second run while the first is up: refused before it removes the first's ready.json.
+            self._refuse_a_leftover_backend()
         self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
         if self.o.no_studio:
             assert self.o.studio_url and self.o.api_key  # checked at the top

@@ -367,12 +367,18 @@ class Studio:
                              f"move the ML backend from {old_url} to {url} (is `samvid serve` "
                              "running and reachable from Label Studio?)")
         log.info("ML backend %d moved from %s to %s", backend_id, old_url, url)
-        # Label Studio makes ``<backend>/webhook`` only when a backend is created.
-        if f"{url}/webhook" not in {(h.get("url") or "").rstrip("/") for h in hooks}:
-            for hook in hooks:
-                if (hook.get("url") or "").rstrip("/") == f"{old_url}/webhook":
+        # Label Studio makes ``<backend>/webhook`` only when a backend is created. When one to
+        # the new address is there already, the old address's goes: it would still be sent
+        # every annotation event (and a backend still running there would act on them).
+        has_new = f"{url}/webhook" in {(h.get("url") or "").rstrip("/") for h in hooks}
+        for hook in hooks:
+            if (hook.get("url") or "").rstrip("/") == f"{old_url}/webhook":
+                if has_new:
+                    self.request("DELETE", f"/api/webhooks/{hook['id']}/", "remove the old backend's webhook")
+                else:
                     self.request("PATCH", f"/api/webhooks/{hook['id']}/", "move the backend's webhook",
                                  json={"url": f"{url}/webhook"})
+                    has_new = True  # a second one to the old address goes
         if user is not None:
             self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
 

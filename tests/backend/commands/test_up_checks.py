@@ -251,3 +251,76 @@ def test_up_that_reused_a_running_label_studio_does_not_promise_ctrl_c_stops_it(
     out = capsys.readouterr().out
     assert "Ctrl-C stops everything" not in out
     assert "Label Studio was already running and keeps running" in out
+
+
+def test_a_second_up_while_the_first_is_up_keeps_the_first_runs_ready_file(tmp_path: Path) -> None:
+    import http.server
+    import json
+    import subprocess
+    import sys
+
+    from services import http_server
+
+    from samvid.errors import ConfigError
+    from samvid.launcher import Credentials, Stack, UpOptions
+
+    class FirstRunsStudio(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # takes the data dir's token: a second run reuses it
+            body = json.dumps({"email": "admin@samvid.local"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    backend_port = _free_port()
+    first_backend = subprocess.Popen([sys.executable, "-c", f"""
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", {backend_port})); s.listen(); print("up", flush=True); time.sleep(60)
+""", "samvid.cli", "serve"], stdout=subprocess.PIPE, text=True)
+    data = tmp_path / "data"
+    Credentials.load_or_create(data)
+    (data / "logs").mkdir()
+    (data / "logs" / "samvid-serve.pid").write_text(str(first_backend.pid))
+    (data / "ready.json").write_text('{"studio_url": "http://127.0.0.1:8080"}')  # a script waits on it
+    try:
+        assert first_backend.stdout is not None and first_backend.stdout.readline() == "up\n"
+        with http_server(FirstRunsStudio) as studio_url:
+            options = UpOptions(data_dir=data, model="classic", port=int(studio_url.rsplit(":", 1)[1]),
+                                backend_port=backend_port)
+            with pytest.raises(ConfigError, match="held by the samvid backend of another `samvid up`"):
+                with Stack(options) as second:
+                    second.start()
+    finally:
+        first_backend.kill()
+        first_backend.wait()
+    assert (data / "ready.json").read_text() == '{"studio_url": "http://127.0.0.1:8080"}'
+
+
+@pytest.mark.parametrize("var, value", [("DATABASE_NAME", "/tmp/someone-elses.sqlite3"),
+                                        ("DJANGO_DB", "postgresql"),
+                                        ("LABEL_STUDIO_DATABASE_NAME", "/tmp/another-label-studio.sqlite3")])
+def test_label_studio_of_up_keeps_its_database_in_the_data_dir_whatever_the_shell_sets(
+        tmp_path: Path, var: str, value: str) -> None:
+    import subprocess
+    import sys
+
+    from samvid.launcher import Credentials, Layout, studio_env
+
+    pytest.importorskip("label_studio")
+    layout = Layout(tmp_path / "data")
+    env = studio_env(layout, Credentials("admin@samvid.local", "pw", "token"), base={**os.environ, var: value})
+    # The database Label Studio's own settings pick from that environment.
+    settings = subprocess.run([sys.executable, "-c", """
+import os, sys, label_studio
+sys.path.insert(0, os.path.dirname(label_studio.__file__))
+os.environ["DJANGO_SETTINGS_MODULE"] = "core.settings.label_studio"
+from django.conf import settings
+print(settings.DATABASES["default"]["ENGINE"], settings.DATABASES["default"]["NAME"])
+"""], env=env, capture_output=True, text=True, timeout=120)
+    assert settings.stdout.split() == ["django.db.backends.sqlite3",
+                                       str(layout.studio_data / "label_studio.sqlite3")], settings.stderr[-2000:]

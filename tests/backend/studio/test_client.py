@@ -238,3 +238,17 @@ def test_two_imports_creating_one_new_project_at_once_end_in_one_project(
     monkeypatch.undo()
     assert (project.id, created) == (rival.id, False)
     assert studio.project("made twice at once").id == rival.id  # one project of that title
+
+
+def test_moving_the_backend_to_an_address_that_already_has_a_webhook_drops_the_old_addresss_webhook(
+        studio: Studio, project: Project) -> None:
+    # A webhook to the new address was there already (left by a backend deleted in Label
+    # Studio's UI): the old address's webhook was kept, and every annotation event still
+    # went to the old address too (a backend still running there propagated it again).
+    with ServedApp(stub_backend) as old, ServedApp(stub_backend) as new:
+        studio.connect_backend(project.id, old.url)
+        studio.request("POST", "/api/webhooks/", "add a webhook",
+                       json={"project": project.id, "url": f"{new.url}/webhook", "send_payload": True})
+        studio.connect_backend(project.id, new.url)
+    hooks = studio.request("GET", "/api/webhooks/", "list", params={"project": project.id})
+    assert sorted(h["url"] for h in hooks if h["project"] == project.id) == [f"{new.url}/webhook"]
