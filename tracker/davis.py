@@ -123,6 +123,11 @@ def track_one(
     if out.resolve() == truth.resolve():
         raise ValueError(f"{out} holds the ground truth of {name}: write into another folder")
     clear_masks(out)  # first: a run that fails leaves no earlier run's masks to be scored
+    if not (Path(root) / "Annotations").is_dir():
+        # Without it ``annotations_dir`` reads the root as an Annotations folder, and the
+        # missing first mask would be looked for in ROOT/<seq>/, where no DAVIS root has one.
+        raise FileNotFoundError(f"{root} has no Annotations/ folder: put the first frame's mask of "
+                                f"{name} in {Path(root) / 'Annotations' / name}/ (pixel value = object id)")
     first_png = truth / (frames.files[0].stem + ".png")
     if not first_png.is_file():
         raise FileNotFoundError(f"{name}: no mask for its first frame ({first_png})")

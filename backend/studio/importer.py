@@ -167,7 +167,7 @@ def import_videos(
                 password=options.backend_password)
     except SamvidError:
         if created:  # nothing half-created: a project without its storage is useless
-            studio.delete_project(project.id)
+            _remove_half_made(studio, project)
         raise
     summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
     existing, sources = _existing_frames(studio, project)
@@ -178,6 +178,17 @@ def import_videos(
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
+
+
+def _remove_half_made(studio: Studio, project: Project) -> None:
+    """Delete a project this import created and could not finish. Should Label Studio
+    refuse, the import's own error is still the one said (it is the cause); the project
+    left behind is named so the user can remove it."""
+    try:
+        studio.delete_project(project.id)
+    except SamvidError as exc:
+        log.warning("could not remove the half-made project %r (id %d: %s); remove it in "
+                    "Label Studio", project.title, project.id, exc)
 
 def _existing_frames(studio: Studio, project: Project) -> tuple[dict[str, set[int]],
                                                                  dict[str, set[str]]]:

@@ -34,3 +34,17 @@ def test_a_folder_without_frames_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("not a frame")
     with pytest.raises(FileNotFoundError, match="no image frames"):
         JpegFolder.of(tmp_path)
+
+
+def test_a_root_without_an_annotations_folder_is_told_where_the_first_mask_belongs(tmp_path):
+    from samvid.tracker.baselines import CopyFirstEngine
+    from samvid.tracker.davis import track_one
+
+    root = tmp_path / "root"
+    (root / "JPEGImages" / "bear").mkdir(parents=True)
+    image(root / "JPEGImages" / "bear" / "00000.jpg", 100)
+    (root / "annotations" / "bear").mkdir(parents=True)  # misnamed: DAVIS spells it Annotations
+    with pytest.raises(FileNotFoundError) as refused:
+        track_one(CopyFirstEngine(), root, "bear", tmp_path / "out")
+    assert "no Annotations/ folder" in str(refused.value)
+    assert str(root / "Annotations" / "bear") in str(refused.value)

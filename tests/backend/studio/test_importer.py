@@ -279,6 +279,22 @@ def test_unreachable_backend_leaves_no_project(tmp_path: Path, studio: Studio,
     assert studio.find_project(options.project) is None
 
 
+def test_a_half_made_project_label_studio_will_not_delete_leaves_the_imports_own_error(
+        tmp_path: Path, studio: Studio, options: ImportOptions, caplog: pytest.LogCaptureFixture) -> None:
+    class Refusing(Studio):
+        def delete_project(self, project_id: int) -> None:
+            raise StudioError("Label Studio refused to delete the project (500: database is locked)")
+
+    refusing = Refusing(studio.url, studio.api_key)
+    clip = write_clip(tmp_path / "c.mp4", [0.0])
+    title = "half made, kept"
+    with pytest.raises(StudioError, match="connect the ML backend"):
+        import_videos(refusing, [clip], replace(options, project=title, backend_url="http://127.0.0.1:9"))
+    left = studio.find_project(title)
+    assert left is not None and f"id {left.id}" in caplog.text and "remove it in Label Studio" in caplog.text
+    studio.delete_project(left.id)
+
+
 def test_predictions_round_trip(tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
     summary = import_videos(studio, [write_clip(tmp_path / "c.mp4", [0.0])], options)
     task = studio.list_tasks(summary.project_id)[0]
