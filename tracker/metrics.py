@@ -162,7 +162,7 @@ def score_sequence(
     return SequenceScore(name, objects)
 
 
-LEVEL = re.compile(r"\d+p")  # a resolution level of the official layout: 480p, 1080p
+LEVEL = re.compile(r"\d+p|Full-Resolution")  # a resolution level of the official layout: 480p, Full-Resolution
 
 
 def resolution_levels(folder: Path) -> list[str]:

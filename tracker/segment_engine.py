@@ -310,11 +310,15 @@ class _SegmentRun:
         """The object's probability map on this frame (full working size), and its score;
         None when it is not in view."""
         assert self.prev_gray is not None
+        # An empty view from the rigid search (an object of a pixel or two, lost in the
+        # downscale) is no view of it: taken for one, the object had no box.
+        seen = rigid is not None and bool(rigid[0].any())
         if not obj.mask.any():
-            if rigid is None:
+            if not seen:
                 return None  # hidden, and the rigid search has not found it again
+            assert rigid is not None
             obj.mask = rigid[0]  # found again
-        elif rigid is not None and self._found_elsewhere(obj, rigid[0], bins):
+        elif seen and rigid is not None and self._found_elsewhere(obj, rigid[0], bins):
             obj.mask = rigid[0]
         hw = gray.shape
         box = bbox(obj.mask)

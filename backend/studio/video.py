@@ -92,7 +92,7 @@ def box_prompts(context: Any) -> list[BoxPrompt]:
     items = (context or {}).get("result") or [] if isinstance(context, dict) else []
     if not isinstance(items, list):
         raise BadRequest("params.context.result must be a list")
-    prompts = []
+    prompts: list[BoxPrompt] = []
     for item in items:
         if not isinstance(item, dict) or item.get("type") != "videorectangle":
             continue

@@ -235,6 +235,18 @@ def test_wrong_resolution_names_available_levels(tmp_path, capsys) -> None:
     assert "has no 1080p level, only 480p" in capsys.readouterr().err
 
 
+def test_the_full_resolution_level_of_davis_is_a_level_not_a_sequence(tmp_path, capsys) -> None:
+    # DAVIS 2017's full-resolution download has JPEGImages/Full-Resolution only: read as the
+    # flat layout, "Full-Resolution" FAILED as a sequence and the real ones were never run.
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path, (96, 170))
+    _official_layout(tmp_path, "Full-Resolution")
+    assert main(["track", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert "has no 480p level, only Full-Resolution" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main(["track", "--resolution", "Full-Resolution", str(tmp_path), str(out)]) == 0
+    assert len(list((out / "Annotations" / "basic").glob("*.png"))) == 3
+
+
 def test_a_sequence_named_twice_is_scored_and_tracked_once(tmp_path, capsys) -> None:
     import numpy as np
 

@@ -500,6 +500,20 @@ def test_an_object_thinner_than_a_large_frames_downscale_is_not_dropped(engine, 
 
 
 @pytest.mark.parametrize("engine", ["flow", "flow-preview"])
+def test_an_object_of_one_pixel_on_a_large_frame_is_tracked_without_a_crash(engine) -> None:
+    # Lost in the downscale, the rigid search found an empty mask and took it for the
+    # object seen again: an AssertionError stopped `samvid track` and its other sequences.
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[100:400, 200:700] = (10, 200, 30)
+    mask = np.zeros((720, 1280), bool)
+    mask[3, 5] = True
+    tracker = make_engine(engine)
+    state = tracker.init_state([frame] * 3)
+    tracker.add_mask(state, 0, 1, mask)
+    assert [fm.frame for fm in tracker.propagate(state)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("engine", ["flow", "flow-preview"])
 def test_pixels_a_correction_gives_one_object_are_no_other_objects(engine, disk_video) -> None:
     # On the frame of a correction the tracked objects kept every pixel of their own
     # cut, those the person had just given to another object included (183-330 px here).
