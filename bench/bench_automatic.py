@@ -31,7 +31,13 @@ from samvid.automatic import (
     sam_decode_points,
     stability_score,
 )
+from samvid.commands.arguments import at_least_one
 from samvid.models import load_segmenter
+
+try:  # run as ``python bench/bench_automatic.py``: bench/ is on the path
+    from bench_predict import model_name
+except ImportError:  # pragma: no cover - imported as bench.bench_automatic
+    from bench.bench_predict import model_name
 
 
 def run(model: str, grids: list[int], batch: int, size: tuple[int, int]) -> list[dict]:
@@ -71,10 +77,10 @@ def run(model: str, grids: list[int], batch: int, size: tuple[int, int]) -> list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="facebook/sam2.1-hiera-tiny")
-    parser.add_argument("--grids", type=int, nargs="+", default=[16, 32])
-    parser.add_argument("--batch", type=int, default=64, help="clicks per decoder pass")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--model", type=model_name, default="facebook/sam2.1-hiera-tiny")
+    parser.add_argument("--grids", type=at_least_one, nargs="+", default=[16, 32])
+    parser.add_argument("--batch", type=at_least_one, default=64, help="clicks per decoder pass")
+    parser.add_argument("--threads", type=at_least_one, default=torch.get_num_threads())
     args = parser.parse_args()
     print(describe(), flush=True)
     torch.set_num_threads(args.threads)

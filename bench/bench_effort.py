@@ -40,6 +40,7 @@ frames found in the first 30% reviewed. ``--plot`` saves mean J&F against correc
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import time
@@ -47,6 +48,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -187,8 +189,12 @@ def by_clicks(segmenter: Segmenter, threshold: float, aim: float | None = None) 
         emb = segmenter.embed(clip.frames[k])
         fixed = {}
         for o, truth in clip.truth[k].items():
-            if not truth.any() or iou(shown.get(o, np.zeros_like(truth)), truth) >= threshold:
-                fixed[o] = shown.get(o, truth)
+            if not truth.any():  # absent here: a region shown for it is deleted, not kept
+                fixed[o] = truth
+                continue
+            kept = shown.get(o, np.zeros_like(truth))
+            if iou(kept, truth) >= threshold:
+                fixed[o] = kept
                 continue
             points, labels = [innermost_point(truth)], [1]
             while True:
@@ -420,6 +426,28 @@ def engine_name(name: str) -> str:
     raise argparse.ArgumentTypeError(f"unknown engine {name!r}; choose one of {engine_choices()}")
 
 
+def unwritable(path: Path) -> str | None:
+    """Why an output file ``path`` cannot be written, or None: checked before the runs,
+    which would otherwise end in a traceback after hours, their outcomes unsaved."""
+    if path.is_dir():
+        return f"{path} is a folder: give a file name"
+    if not path.parent.is_dir():
+        return f"{path.parent} does not exist: create it first"
+    return None
+
+
+def saved_outcomes(path: Path) -> dict[str, Any] | None:
+    """The outcomes a ``--json`` file holds ({} when there is none yet); None when it is not
+    such a file."""
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engines", nargs="+", type=engine_name, default=["copy", "flow-preview", "flow"])
@@ -443,11 +471,29 @@ def main() -> int:
         ap.error(f"no file {', '.join(missing)}: save the outcomes with --json first")
     if args.plot and not args.plot_from and ("score" not in args.orders or args.no_real):
         ap.error("--plot draws the real clips reviewed by score: keep score in --orders, drop --no-real")
+    if not 0 < args.threshold <= 1:
+        ap.error(f"--threshold {args.threshold} is no IoU: give one above 0 and at most 1")
+    if args.aim is not None and not args.threshold <= args.aim <= 1:
+        # Clicks that stopped under the threshold would leave a corrected frame bad for good:
+        # a human frame is never reviewed again.
+        ap.error(f"--aim {args.aim} must be at least the threshold ({args.threshold}) and at most 1")
+    for option, path in (("--plot", args.plot), ("--json", args.json)):
+        problem = path and unwritable(path)
+        if problem:
+            ap.error(f"{option}: {problem}")
+    no_matplotlib = importlib.util.find_spec("matplotlib") is None
+    if args.plot and not args.plot_from and no_matplotlib:
+        ap.error("--plot needs matplotlib: pip install -e '.[bench]'")
+    not_outcomes = [str(path) for path in (*(args.plot_from or ()), *([args.json] if args.json else ()))
+                    if saved_outcomes(path) is None]
+    if not_outcomes:
+        ap.error(f"{', '.join(not_outcomes)} holds no saved outcomes (not a JSON object): "
+                 "give another file, or remove it")
     print(describe(), flush=True)
     if args.plot_from:
         curves, bridged = {}, set()
         for path in args.plot_from:
-            for key, outs in json.loads(path.read_text()).get("real", {}).items():
+            for key, outs in (saved_outcomes(path) or {}).get("real", {}).items():
                 engine, bridge, order = key.split("|")
                 if order == "score" and all(o["curve"] for o in outs):
                     curves[engine] = [o["curve"] for o in outs]
@@ -455,6 +501,8 @@ def main() -> int:
         if not curves:  # an empty plot would pass for a result
             ap.error("no real clips reviewed by score with their J&F curve in "
                      f"{', '.join(map(str, args.plot_from))}: save them with --plot and --json together")
+        if no_matplotlib:
+            ap.error("--plot-from needs matplotlib: pip install -e '.[bench]'")
         title = "Real video (davis16): review by score" + (f", {bridged.pop()}" if len(bridged) == 1 else "")
         plot(args.plot or Path("effort.png"), curves, title)
         return 0
@@ -496,7 +544,7 @@ def main() -> int:
                               f"clicks {o.clicks:4d} {o.track_s:6.1f}s", flush=True)
         report(title, clips, runs, args.clicks, args.threshold, flag)
         if args.json:
-            saved = json.loads(args.json.read_text()) if args.json.is_file() else {}
+            saved = saved_outcomes(args.json) or {}
             saved["real" if real else "synthetic"] = {
                 f"{e}|bridge={'on' if b else 'off'}|{order}": [asdict(o) for o in outs]
                 for (e, b, order), outs in runs.items()}

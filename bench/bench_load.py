@@ -30,6 +30,8 @@ import requests
 from machine import describe
 from PIL import Image
 
+from samvid.commands.arguments import at_least_one
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "backend"))
 from ls_requests import BRUSH_CONFIG, keypoint  # noqa: E402
@@ -56,10 +58,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="standin")
     parser.add_argument("--random-weights", action="store_true")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--workers", type=at_least_one, default=2)
+    parser.add_argument("--clients", type=at_least_one, default=16)
+    parser.add_argument("--requests", type=at_least_one, default=2000)
+    parser.add_argument("--frames", type=at_least_one, default=20)
     parser.add_argument("--redis", action="store_true", help="share embeddings through a real redis-server")
     args = parser.parse_args()
     print(describe(), flush=True)

@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = parser.parse_args()
+    if args.frames < 2:  # frame 0 is the prompt frame: the median needs a tracked frame after it
+        parser.error("--frames must be at least 2 (frame 0 is given, the frames after it are timed)")
     print(describe(), flush=True)
     import torch
 

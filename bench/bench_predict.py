@@ -25,6 +25,7 @@ from PIL import Image
 
 from samvid.core.prompts import Prompt
 from samvid.models import load_segmenter
+from samvid.models.registry import MODELS
 from samvid.predictor import Predictor
 from samvid.settings import Settings
 
@@ -92,9 +93,19 @@ def bench(model: str, paths: list[str], clicks: int, device: str = "cpu") -> dic
     }
 
 
+def model_name(name: str) -> str:
+    """A ``--models`` value: a model of the registry, the stand-in, or a local model folder.
+    Built with random weights, any other name (a typo) would give the default architecture,
+    timed in a row that bears the name."""
+    if name in MODELS or name.startswith("standin:") or Path(name).expanduser().is_dir():
+        return name
+    raise argparse.ArgumentTypeError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}, "
+                                     "standin:R or a local model folder")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
+    parser.add_argument("--models", nargs="+", type=model_name, default=DEFAULT_MODELS)
     parser.add_argument("--clicks", type=int, default=30)
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]; the precision is auto (fp16 on CUDA)")

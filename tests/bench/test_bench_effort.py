@@ -117,6 +117,19 @@ def test_without_an_aim_clicks_stop_at_the_bar() -> None:
     assert (out.clicks, out.brushed) == (2, 0)
 
 
+def test_a_click_correction_deletes_the_region_of_an_object_absent_from_the_frame() -> None:
+    # Before the fix the object that had left the frame kept the region shown for it: the
+    # corrected frame stayed under the bar and seeded the object where it is not.
+    absent = np.zeros_like(TRUTH)
+    clip = Clip("left", [np.zeros((120, 120, 3), np.uint8)], [{1: TRUTH, 2: absent}])
+    out = Outcome()
+    fixed = by_clicks(Stuck(0.9), 0.85)(clip, 0, {1: TRUTH, 2: rows_kept(0.3)}, out)  # type: ignore[arg-type]
+    assert not fixed[2].any()
+    assert np.array_equal(fixed[1], TRUTH)
+    assert out.clicks == 0
+    assert clip.quality(0, fixed) == 1.0
+
+
 # ---------------------------------------------------------------- the report and the command line
 def test_both_first_30_percent_figures_count_the_same_frames() -> None:
     # Before the fix the first propagation's figure counted round(0.3 * 42) = 13 frames as
@@ -156,6 +169,8 @@ def test_clips_of_one_set_run_that_set_alone(tmp_path: Path, monkeypatch: pytest
     (["--davis", "/nonexistent/davis16"], "/nonexistent/davis16 is missing: give --davis ROOT or --no-real"),
     (["--plot", "effort.png", "--orders", "frame"], "--plot draws the real clips reviewed by score"),
     (["--plot-from", "/nonexistent/effort.json"], "no file /nonexistent/effort.json"),
+    (["--clicks", "--aim", "0.8"], "--aim 0.8 must be at least the threshold (0.85) and at most 1"),
+    (["--threshold", "85"], "--threshold 85.0 is no IoU"),
 ])
 def test_a_bad_selection_is_refused_before_any_clip_is_read(
     argv: list[str], error: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -171,6 +186,33 @@ def test_a_bad_selection_is_refused_before_any_clip_is_read(
         bench_effort.main()
     assert exit_.value.code == 2
     assert error in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "where", "error"), [
+    ("--json", "missing/effort.json", "missing does not exist: create it first"),
+    ("--json", ".", "is a folder: give a file name"),
+    ("--json", "notes.txt", "notes.txt holds no saved outcomes"),
+    ("--plot", "missing/effort.png", "missing does not exist: create it first"),
+])
+def test_an_output_file_that_cannot_be_written_is_refused_before_any_clip_is_read(
+    option: str, where: str, error: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the fix the runs went first and the write ended them in a traceback, the
+    # outcomes of hours unsaved (and a JSON file that was something else overwritten).
+    (tmp_path / "notes.txt").write_text("not the outcomes of a run")
+
+    def read(*_: object, **__: object) -> list[Clip]:
+        raise AssertionError("clips read for nothing")
+
+    monkeypatch.setattr(bench_effort, "synthetic_clips", read)
+    monkeypatch.setattr(bench_effort, "davis_clips", read)
+    monkeypatch.setattr(sys, "argv", ["bench_effort.py", "--davis", str(tmp_path), option, str(tmp_path / where)])
+    with pytest.raises(SystemExit) as exit_:
+        bench_effort.main()
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "not the outcomes of a run"
 
 
 def test_plotting_outcomes_saved_without_their_curves_is_refused(

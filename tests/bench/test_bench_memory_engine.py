@@ -14,7 +14,7 @@ from random_weights import Built, draw_weights
 def test_every_run_builds_the_video_model_from_the_same_random_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     # Before the fix each run drew other weights from torch's global generator.
     monkeypatch.setattr(bench_memory_engine, "load_video_model", draw_weights)
-    monkeypatch.setattr(sys, "argv", ["bench_memory_engine.py", "--frames", "1"])
+    monkeypatch.setattr(sys, "argv", ["bench_memory_engine.py", "--frames", "2"])
     drawn = []
     try:
         for _ in range(2):
@@ -24,3 +24,17 @@ def test_every_run_builds_the_video_model_from_the_same_random_weights(monkeypat
     finally:
         torch.set_flush_denormal(False)  # main() sets it for the process; the other tests expect the default
     assert torch.equal(drawn[0], drawn[1])
+
+
+@pytest.mark.parametrize("frames", ["0", "1"])
+def test_fewer_than_two_frames_is_refused_before_a_model_is_built(
+    frames: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the fix the models were built and the first row died on the median of no
+    # tracked frame (StatisticsError).
+    monkeypatch.setattr(bench_memory_engine, "load_video_model", lambda *a, **k: pytest.fail("a model was built"))
+    monkeypatch.setattr(sys, "argv", ["bench_memory_engine.py", "--frames", frames])
+    with pytest.raises(SystemExit) as exit_:
+        bench_memory_engine.main()
+    assert exit_.value.code == 2
+    assert "--frames must be at least 2" in capsys.readouterr().err

@@ -83,3 +83,16 @@ def test_every_run_builds_the_model_from_the_same_random_weights(
     bench_predict.bench("standin", paths, clicks=1)
     bench_predict.bench("standin", paths, clicks=1)
     assert torch.equal(built[0].weights, built[1].weights)
+
+
+def test_an_unknown_model_name_is_refused_before_anything_is_timed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the fix a typo was built with random weights as the default architecture and
+    # timed, its row bearing the typo: a figure for a model that does not exist.
+    monkeypatch.setattr(bench_predict, "load_segmenter", lambda *a, **k: pytest.fail("a model was built"))
+    monkeypatch.setattr(sys, "argv", ["bench_predict.py", "--models", "standin", "facebook/sam-vit-hgue"])
+    with pytest.raises(SystemExit) as exit_:
+        bench_predict.main()
+    assert exit_.value.code == 2
+    assert "unknown model 'facebook/sam-vit-hgue'" in capsys.readouterr().err
