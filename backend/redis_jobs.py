@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 QUEUE = "samvid"
 STATUS_TTL = 7 * 24 * 3600
 ALIVE_TTL = 10  # seconds without a heartbeat before a job a worker took counts as orphaned
+# Seconds a queued job may lack RQ's entry before it counts as lost: submit saves the record,
+# then enqueues, and a client riding out a Redis restart retries for ~40 s in between.
+SUBMIT_GRACE = 120
 HEARTBEAT = 2
 MAX_ATTEMPTS = 2
 CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should it die meanwhile
@@ -228,7 +231,8 @@ class RedisJobs:
 
     def _taken_at(self, status: JobStatus) -> float | None:
         """When a worker took the job off the queue, if one holds it now or RQ gave up on
-        it before it ran (RQ's view); None while it waits on the queue."""
+        it before it ran (RQ's view); for a job without RQ's entry, the end of the submit's
+        grace; None while it waits on the queue."""
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
         from rq.job import JobStatus as RQState
@@ -238,8 +242,9 @@ class RedisJobs:
         except NoSuchJobError:
             # RQ's entry deleted or evicted (or never written: Redis went away mid-submit):
             # no worker will ever take it, and it read "queued" for ever. Counted from its
-            # last save, as submit saves the record a moment before it enqueues.
-            return status.updated
+            # last save plus the submit's grace (see SUBMIT_GRACE): a healthy job whose
+            # enqueue is still being retried must not be failed.
+            return status.updated + SUBMIT_GRACE
         state = job.get_status(refresh=False)
         if state in (RQState.FAILED, RQState.STOPPED):
             # Failed by RQ while samvid's record says queued: its worker died right after
@@ -265,8 +270,7 @@ class RedisJobs:
             # until a worker was free to take it and end it -- for ever with no worker left.
             log.warning("job %s lost its worker after it was cancelled; cancelled", status.id)
             if job is not None:
-                StartedJobRegistry(queue=self.queue).remove_executions(job)
-                FailedJobRegistry(queue=self.queue).remove(job)
+                job.delete()  # its payload too: nothing will run it, and nothing else expires it
             status.state, status.error = CANCELLED, None
             self._save(status)
             return

@@ -307,6 +307,7 @@ class VideoReader(FrameReader):
         # that found it is gone, and reading on would call each frame corrupt instead.
         self._untrusted: UntrustedTimestamps | None = None
         self._kept: dict[int, av.VideoFrame] = {}  # see KEPT_BYTES
+        self._kept_bytes = 0
         self._keep = 1  # set from the first frame's size
         if self._pts_in_decode_order:
             self._check_output_order()
@@ -316,8 +317,7 @@ class VideoReader(FrameReader):
             log.warning("%s: rotation %s deg rounded to %s", self.path.name, first.rotation,
                         self.rotation)
         self._stored_size = (first.width, first.height)
-        picture = sum(plane.buffer_size for plane in first.planes)
-        self._keep = max(1, min(MAX_KEPT_FRAMES, KEPT_BYTES // max(1, picture)))
+        self._keep = max(1, min(MAX_KEPT_FRAMES, KEPT_BYTES // max(1, _picture_bytes(first))))
         self.height, self.width = self._to_rgb(first).shape[:2]
 
     def _build_index(self) -> None:
@@ -600,7 +600,7 @@ class VideoReader(FrameReader):
                 # The frames before the target in its group are decoded anyway: the ones
                 # just before are kept for the next read of a backward walk.
                 keep_from = max(keyframe, index - self._keep + 1)
-            self._kept = {}
+            self._kept, self._kept_bytes = {}, 0
             self._live, self._pending = self._decode_from(keep_from), None
             self._dead_from = None
         assert self._live is not None
@@ -618,7 +618,7 @@ class VideoReader(FrameReader):
             if found == index:
                 return frame
             if keep_from <= found < index:
-                self._kept[found] = frame
+                self._keep_picture(found, frame)
             if found > index:  # the target was skipped by the decoder: corrupt data
                 self._pending, self._live_next, self._skipped_from = item, found, index
                 self._fail(index)
@@ -629,8 +629,22 @@ class VideoReader(FrameReader):
 
     def close(self) -> None:
         self._live = self._pending = None
-        self._kept = {}
+        self._kept, self._kept_bytes = {}, 0
         self._container.close()
+
+    def _keep_picture(self, index: int, frame: av.VideoFrame) -> None:
+        """Keep ``frame`` for a backward walk, within KEPT_BYTES: the count of frames kept
+        was chosen from the first frame's size, and a stream whose resolution grows (a
+        WebRTC recording) would hold many times it. The earliest go first: a backward walk
+        reads the latest next."""
+        self._kept[index] = frame
+        self._kept_bytes += _picture_bytes(frame)
+        while self._kept_bytes > KEPT_BYTES and len(self._kept) > 1:
+            self._kept_bytes -= _picture_bytes(self._kept.pop(next(iter(self._kept))))
+
+
+def _picture_bytes(frame: av.VideoFrame) -> int:
+    return sum(plane.buffer_size for plane in frame.planes)
 
 
 class UntrustedTimestamps(VideoError):

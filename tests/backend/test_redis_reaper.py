@@ -23,7 +23,7 @@ from services import wait_until
 
 import samvid.redis_jobs
 from samvid.jobs import RUNNING, JobStatus
-from samvid.redis_jobs import QUEUE, RedisJobs, _k
+from samvid.redis_jobs import QUEUE, SUBMIT_GRACE, RedisJobs, _k
 
 pytestmark = pytest.mark.redis
 SLOW_WORKER = Path(__file__).with_name("slow_worker.py")
@@ -173,7 +173,11 @@ def test_a_queued_job_whose_rq_entry_was_deleted_ends_failed_not_queued_for_ever
     lost = jobs.submit("sleep", "1:clip:lost", {"seconds": 1, "name": "x", "log": os.devnull})
     Job.fetch(lost.id, connection=jobs.redis).delete()
     assert jobs.reap() == []  # just submitted: its enqueue may still be under way
+    # A minute on, its submit may still be retrying the enqueue through a Redis restart.
     record = JobStatus(**{**jobs.get(lost.id).to_dict(), "updated": time.time() - 60})
+    jobs.redis.set(_k("job", lost.id), json.dumps(record.to_dict()))
+    assert jobs.reap() == []
+    record = JobStatus(**{**record.to_dict(), "updated": time.time() - SUBMIT_GRACE - 60})
     jobs.redis.set(_k("job", lost.id), json.dumps(record.to_dict()))
     assert jobs.reap() == [lost.id]
     final = jobs.get(lost.id)
@@ -193,6 +197,8 @@ def test_a_job_cancelled_after_its_worker_died_ends_cancelled_not_queued_again(r
     assert jobs.reap() == [status.id]
     assert jobs.get(status.id).state == "cancelled"
     assert jobs.redis.lrange(QUEUE_KEY, 0, -1) == []
+    # Nothing will run it: its RQ entry (the payload) goes, as nothing else would expire it.
+    assert not jobs.redis.exists(f"rq:job:{status.id}")
 
 
 def test_a_job_whose_worker_was_killed_runs_once_more_however_many_reap_it(redis_server, spawn, tmp_path):

@@ -80,6 +80,26 @@ def test_a_video_whose_resolution_changes_mid_stream_gives_every_frame_at_the_si
         assert read_frame(reader, 8, (reader.height, reader.width)) is not None
 
 
+def test_a_backward_walk_over_a_stream_whose_resolution_grows_keeps_within_its_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frames kept for a backward walk were counted from the first frame's size: a
+    recording that starts small and ramps up (WebRTC) held 181 MiB of 1080p pictures
+    against a 64 MiB budget. Scaled down here: 64x48, then 256x192, a 200 kB budget."""
+    import samvid.tracker.frames as frames
+
+    monkeypatch.setattr(frames, "KEPT_BYTES", 200_000)
+    small = encode(tmp_path / "a.webm", "libvpx", (64, 48), [level(i) for i in range(5)])
+    large = encode(tmp_path / "b.webm", "libvpx", (256, 192), [level(i) for i in range(5, 45)], {"g": "300"})
+    path = joined(tmp_path / "ramp.webm", [small, large])
+    walked, held = [], []
+    with VideoReader(path) as reader:
+        for i in reversed(range(len(reader))):
+            walked.append(grey(reader[i]))
+            held.append(sum(plane.buffer_size for frame in reader._kept.values() for plane in frame.planes))
+    assert max(held) <= frames.KEPT_BYTES
+    assert walked[::-1] == pytest.approx([level(i) for i in range(45)], abs=4)
+
+
 def write_late_b_frames(path: Path, count: int = 160, in_order: int = 100) -> Path:
     """H.264 in AVI whose first ``in_order`` frames are forced P-frames (in order, so the
     opening check passes) and B-frames may follow; frame i shows a white bar i % 60 + 1 px
