@@ -57,8 +57,9 @@ def _routes(service: Service) -> Flask:
     def _start() -> Response | None:
         g.started = time.perf_counter()
         g.note = ""
-        service.sync_studio()  # a token another worker learned from /setup
-        if service.settings.auth_user and request.path not in OPEN_PATHS:
+        if request.path in OPEN_PATHS:  # a liveness check: needs no Label Studio, so no Redis read
+            return None
+        if service.settings.auth_user:
             header = request.headers.get("Authorization")
             if not basic_auth_ok(header, service.settings.auth_user, service.settings.auth_password):
                 g.note = "unauthorised"
@@ -66,6 +67,7 @@ def _routes(service: Service) -> Flask:
                 resp.status_code = 401
                 resp.headers["WWW-Authenticate"] = 'Basic realm="samvid"'
                 return resp
+        service.sync_studio()  # a token another worker learned from /setup
         return None
 
     @app.after_request
@@ -375,13 +377,23 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
         except SamvidError:
             pass
     project = str(body.get("project") or "").split(".")[0]
-    # Task data that is no object (any JSON can be posted) holds no frame to fill.
-    if not (settings.label_studio_api_key and project.isdigit() and isinstance(task.get("data"), dict)):
+    # Task data that is no object (any JSON can be posted) holds no frame to fill. The id
+    # is ASCII digits of a sane length: int() refuses "²" and 5000 digits with a ValueError.
+    if not (settings.label_studio_api_key and project.isascii() and project.isdigit() and len(project) <= 18
+            and isinstance(task.get("data"), dict)):
         return
     from samvid.propagation import Propagator
     from samvid.studio.client import backoff
     from samvid.studio.frame_locks import FrameLocks
 
+    # The frame's write lock rides out a Redis restart for a minute (right for a job), and
+    # Label Studio holds the annotator's page until /predict answers: with Redis away the
+    # frame is left to its propagation job instead.
+    problem = _redis_problem(settings.redis_url) if settings.redis_url else None
+    if problem is not None:
+        g.note = "not propagated on open: Redis away"
+        log.info("no on-demand propagation for task %s: %s", task.get("id"), problem)
+        return
     try:
         # A click is waiting: ride out a blip, not a restart (jobs wait longer).
         studio = service.studio(retry_delays=backoff(1.5))
@@ -390,3 +402,20 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
             g.note = "propagated on open"
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)
+
+
+REDIS_PING_SECONDS = 1.0  # what opening a task may spend finding Redis away
+
+
+def _redis_problem(url: str) -> str | None:
+    """Why Redis at ``url`` cannot take a frame's write lock now, None when it answers."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_timeout=REDIS_PING_SECONDS,
+                                  socket_connect_timeout=REDIS_PING_SECONDS) as connection:
+            connection.ping()
+    except redis.RedisError as exc:
+        return (f"cannot reach Redis (REDIS_URL) for the frame's write lock ({type(exc).__name__}); "
+                "its propagation job writes it; check that Redis runs and answers")
+    return None

@@ -61,6 +61,11 @@ class MemoryCache:
                 self._bytes -= evicted.nbytes
                 self.stats.evictions += 1
 
+    def holds(self, key: str) -> Embedding | None:
+        """The entry of ``key`` if there is one, not counted as a lookup."""
+        with self._lock:
+            return self._items.get(key)
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -156,6 +161,12 @@ class EmbeddingCache:
                     return flight.value, False
                 continue  # the owner failed: we try ourselves
             try:
+                # A flight that ended between our peek and taking the lock stored its value
+                # first: found now, not computed a second time.
+                stored = self.local.holds(key)
+                if stored is not None:
+                    flight.value = stored
+                    return stored, True
                 flight.value = compute()
                 with self._lock:
                     self.encoder_runs += 1

@@ -143,3 +143,44 @@ def test_a_lookup_says_whether_its_own_key_was_cached_whatever_another_key_compu
     other.join()
     assert a_cached and cache.lookup("b", _emb)[1] is True
     assert cache.encoder_runs == 2
+
+
+def test_a_lookup_that_misses_just_as_another_finishes_does_not_run_the_encoder_again():
+    # B's miss is slow to come back (a Redis round trip behind the local miss, say): by then
+    # A has stored the embedding and ended its run.
+    a_computing, b_missed, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    class SlowMiss(MemoryCache):
+        def get(self, key):
+            found = super().get(key)
+            if found is None and threading.current_thread().name == "B":
+                b_missed.set()
+                a_done.wait(5)
+            return found
+
+    cache = EmbeddingCache(SlowMiss(1 << 20))
+    calls = []
+
+    def compute():
+        calls.append(threading.current_thread().name)
+        if threading.current_thread().name == "A":
+            a_computing.set()
+            b_missed.wait(5)
+        return _emb()
+
+    got = {}
+
+    def look(name):
+        got[name] = cache.lookup("k", compute)
+        if name == "A":
+            a_done.set()
+
+    a = threading.Thread(target=look, args=("A",), name="A")
+    a.start()
+    assert a_computing.wait(5)
+    b = threading.Thread(target=look, args=("B",), name="B")
+    b.start()
+    a.join(10)
+    b.join(10)
+    assert calls == ["A"] and cache.encoder_runs == 1
+    assert got["B"][0] is got["A"][0]

@@ -297,3 +297,14 @@ def test_metrics_answer_without_the_job_gauge_while_the_queue_is_away(images):
     resp = client.get("/metrics")
     assert resp.status_code == 200
     assert 'samvid_request_seconds_count{route="/health",status="200"} 1.0' in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("project", ["²", "9" * 5000], ids=["superscript-two", "5000-digits"])
+def test_a_project_id_that_is_digits_but_no_number_opens_the_task_without_a_500(images, project):
+    # "²" passes str.isdigit() and 5000 digits pass it too; int() refuses both.
+    client = _app(images, label_studio_url="http://127.0.0.1:9", label_studio_api_key="t" * 40)
+    body = {"tasks": [{"id": 1, "data": {"image": "a.png", "clip": "c", "frame": 1}}], "project": project,
+            "label_config": (CONFIGS / "brush.xml").read_text(), "params": {"context": None}}
+    reply = client.post("/predict", json=body)
+    assert reply.status_code == 200, reply.get_json()
+    assert reply.get_json() == {"results": [[]]}

@@ -109,3 +109,25 @@ def test_with_redis_every_worker_and_job_gets_the_token(redis_server) -> None:
     assert other.adopt_studio(LS, "token-2")
     answered.sync_studio()
     assert answered.settings.label_studio_api_key == "token-2"
+
+
+def test_health_answers_at_once_while_redis_is_frozen(redis_server, caplog) -> None:
+    """A liveness check needs neither Label Studio's token nor Redis: a Redis that takes
+    connections and never answers (a frozen host) must not slow it or fill the log."""
+    import os
+    import signal
+    import time
+
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_server.url, **AUTH)
+    client = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))).test_client()
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING):
+            replies = [client.get(path) for path in ("/health", "/")]
+        assert time.monotonic() - started < 1.0
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    assert [r.status_code for r in replies] == [200, 200]
+    assert replies[0].get_json()["status"] == "UP"
+    assert "Label Studio token" not in caplog.text

@@ -98,3 +98,26 @@ def test_label_studio_away_longer_than_the_retry_budget_fails_the_job_visibly(la
             label_studio.start()
     assert _annotations(label_studio, clip.task_ids[0]) == [human]
     assert all(not predictions(label_studio, t) for t in clip.task_ids[1:])
+
+
+def test_opening_the_frame_after_a_human_frame_with_redis_down_answers_at_once_and_says_why(
+        label_studio, redis_server, caplog):
+    """Label Studio holds the annotator's page until /predict answers: with Redis (the
+    frame's write lock) refusing connections, the on-open fill is skipped, not waited on."""
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="redisdown", n=2)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    from clips import studio_app
+
+    client = studio_app(label_studio, redis_url=redis_server.url).test_client()
+    redis_server.stop()
+    task = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[1]}", headers=label_studio.headers,
+                        timeout=30).json()
+    body = {"tasks": [task], "project": f"{clip.project}.1700000000", "label_config": BRUSH_CONFIG,
+            "params": {"context": None}}
+    started = time.monotonic()
+    with caplog.at_level("INFO", logger="samvid"):
+        reply = client.post("/predict", json=body)
+    assert time.monotonic() - started < 10
+    assert reply.status_code == 200 and reply.get_json() == {"results": [[]]}
+    assert "Redis" in caplog.text and "REDIS_URL" in caplog.text
+    assert predictions(label_studio, clip.task_ids[1]) == []  # left to the propagation job
