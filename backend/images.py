@@ -236,7 +236,8 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         if address in _NAT64_LOCAL:
             return False
         embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and (address in _NAT64 or int(address) >> 32 == 0):  # also ::a.b.c.d
+        # Also ::a.b.c.d (IPv4-compatible) and ::ffff:0:a.b.c.d (SIIT's IPv4-translated).
+        if embedded is None and (address in _NAT64 or int(address) >> 32 in (0, 0xFFFF0000)):
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
             return _is_public(embedded)

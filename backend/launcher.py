@@ -83,6 +83,10 @@ class Layout:
         return self.data_dir / "label-studio"
 
     @property
+    def studio_database(self) -> Path:
+        return self.studio_data / "label_studio.sqlite3"
+
+    @property
     def files_root(self) -> Path:
         return self.data_dir / "files"
 
@@ -118,7 +122,7 @@ def studio_env(layout: Layout, creds: Credentials, base: dict[str, str] | None =
         # in the user's shell would otherwise put the data dir's admin, token and projects in
         # another database (someone else's SQLite file, a Postgres server).
         LABEL_STUDIO_DJANGO_DB="sqlite",
-        LABEL_STUDIO_DATABASE_NAME=str(layout.studio_data / "label_studio.sqlite3"),
+        LABEL_STUDIO_DATABASE_NAME=str(layout.studio_database),
         LABEL_STUDIO_USERNAME=creds.username,
         LABEL_STUDIO_PASSWORD=creds.password,
         LABEL_STUDIO_USER_TOKEN=creds.token,
@@ -514,7 +518,7 @@ class Stack:
     def _refuse_a_database_without_its_credentials(self) -> None:
         """Label Studio keeps the admin and token of its first start and ignores new ones: new
         credentials for an existing database would be refused (401) after a minute's wait."""
-        database = self.layout.studio_data / "label_studio.sqlite3"
+        database = self.layout.studio_database
         if database.is_file() and not (self.layout.data_dir / "credentials.json").exists():
             raise ConfigError(f"{self.layout.data_dir / 'credentials.json'} is missing, but {database} "
                               "holds a Label Studio database whose admin has other credentials: "

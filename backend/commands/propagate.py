@@ -76,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     if args.json:
         print(json.dumps(record))
+    if record["state"] == "cancelled":
+        # Most often superseded: a later submit on the clip (a correction) takes over the work.
+        raise SamvidError(f"job {record.get('id')} was cancelled: a later job on the clip (another "
+                          "propagation, a submit in Label Studio) took over its frames, or it was "
+                          f"cancelled with DELETE /jobs/{record.get('id')}")
     if record["state"] != "done":
         # As the same failure here: one error line and exit 2, whichever machine ran the job.
         raise SamvidError(f"job {record.get('id')} {record['state']}: "

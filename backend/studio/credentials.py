@@ -66,8 +66,14 @@ class SharedCredentials:
             return None
         if not isinstance(raw, (bytes, str)):
             return None
-        data = json.loads(raw)
-        return StudioCredentials(str(data["url"]), str(data["token"]))
+        try:
+            data = json.loads(raw)
+            return StudioCredentials(str(data["url"]), str(data["token"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            # Written by hand or by another version: unread, it failed every request (500).
+            log.warning("the shared Label Studio token in Redis (%s) is unreadable (%s): ignored; "
+                        "connect the model again in Label Studio to replace it", KEY, type(exc).__name__)
+            return None
 
 
 def with_shared_credentials(settings: Settings) -> Settings:

@@ -179,7 +179,6 @@ def import_videos(
     return summary
 
 
-
 def _remove_half_made(studio: Studio, project: Project) -> None:
     """Delete a project this import created and could not finish. Should Label Studio
     refuse, the import's own error is still the one said (it is the cause); the project
@@ -189,6 +188,7 @@ def _remove_half_made(studio: Studio, project: Project) -> None:
     except SamvidError as exc:
         log.warning("could not remove the half-made project %r (id %d: %s); remove it in "
                     "Label Studio", project.title, project.id, exc)
+
 
 def _existing_frames(studio: Studio, project: Project) -> tuple[dict[str, set[int]],
                                                                  dict[str, set[str]]]:

@@ -134,13 +134,6 @@ def mask_to_polygons(
     return polygons
 
 
-def mask_to_polygon(mask: np.ndarray, tolerance: float = 0.7) -> np.ndarray:
-    """Outline of the largest part of the mask as (N, 2) pixel-corner coordinates (x, y)
-    (``mask_to_polygons``' first); an empty mask gives an empty array."""
-    polygons = mask_to_polygons(mask, tolerance)
-    return polygons[0] if polygons else np.zeros((0, 2), np.float64)
-
-
 def part_region_id(region_id: str, part: int) -> str:
     """Region id of part ``part`` (0 = the largest) of the object whose region id is
     ``region_id``: the largest part keeps the object's id, further parts get

@@ -107,6 +107,7 @@ def test_a_redirect_to_a_private_address_is_refused(other_host):
     "[2002:a9fe:a9fe::1]",  # 6to4 of 169.254.169.254
     "[::a9fe:a9fe]",  # IPv4-compatible 169.254.169.254
     "[::ffff:100.64.0.1]",  # IPv4-mapped shared (carrier-grade NAT) space
+    "[::ffff:0:a9fe:a9fe]",  # SIIT IPv4-translated 169.254.169.254
 ])
 def test_an_ipv6_address_carrying_a_private_ipv4_address_is_refused(host):
     from samvid.errors import ForbiddenSource

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask, Response, jsonify
@@ -16,18 +17,32 @@ from samvid.commands import propagate as command
 from samvid.errors import StudioError
 
 
-@pytest.fixture
-def failing_backend() -> Iterator[str]:
-    """A samvid backend stand-in whose job ends as a local run would raise: failed."""
-    app = Flask("failing-backend")
+@contextmanager
+def ended_backend(state: str, error: str | None) -> Iterator[str]:
+    """A samvid backend stand-in whose job has ended in ``state`` when it answers."""
+    app = Flask(f"{state}-backend")
 
     @app.post("/propagate")
-    def fail() -> Response:
-        return jsonify({"id": "job-1", "state": "failed", "error": "frame 4 has no annotation",
+    def ended() -> Response:
+        return jsonify({"id": "job-1", "state": state, "error": error,
                         "frames_done": 0, "frames_total": 0, "fps": 0.0})
 
     with ServedApp(app) as served:
         yield served.url
+
+
+@pytest.fixture
+def failing_backend() -> Iterator[str]:
+    """Its job ends as a local run would raise: failed."""
+    with ended_backend("failed", "frame 4 has no annotation") as url:
+        yield url
+
+
+def test_a_job_cancelled_on_the_backend_says_what_most_often_cancels_one(capsys) -> None:
+    with ended_backend("cancelled", None) as url:
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                     "--backend-url", url]) == 2
+    assert "job job-1 was cancelled: a later job on the clip" in capsys.readouterr().err
 
 
 def test_a_job_that_fails_on_the_backend_is_an_error_as_it_is_here(failing_backend, capsys) -> None:

@@ -58,7 +58,7 @@ def test_every_format_gives_back_the_label_studio_masks(studio_project, tmp_path
             assert got_label == label
             if fmt == "yolo":
                 # A polygon is an outline through boundary pixel centres, simplified by at
-                # most 0.7 px (samvid.studio.results.mask_to_polygon): rasterised again it
+                # most 0.7 px (samvid.studio.results.mask_to_polygons): rasterised again it
                 # may differ only within one pixel of the true boundary, nowhere else.
                 differ = got_mask ^ mask
                 assert not (differ & ~boundary_band(mask)).any(), key

@@ -7,7 +7,9 @@ import socket
 import threading
 import time
 
-from samvid.studio.credentials import SharedCredentials
+import pytest
+
+from samvid.studio.credentials import KEY, SharedCredentials
 
 
 def test_a_redis_that_accepts_but_never_answers_costs_seconds_not_a_hang() -> None:
@@ -25,3 +27,12 @@ def test_a_redis_that_accepts_but_never_answers_costs_seconds_not_a_hang() -> No
         assert got == [None] and time.monotonic() - started < 15  # no token: what the caller already has
     finally:
         silent.close()
+
+
+@pytest.mark.parametrize("stored", ["{}", "not json", '["a list"]', '{"url": "http://ls"}'])
+def test_a_shared_token_that_cannot_be_read_is_ignored_not_a_failure_of_every_request(
+        redis_server, stored: str) -> None:
+    # Unread, it raised on every request but /health: each answered 500.
+    shared = SharedCredentials(redis_server.url)
+    shared.redis.set(KEY, stored)
+    assert shared.fetch() is None
