@@ -78,6 +78,9 @@ log = logging.getLogger(__name__)
 FALLBACK_SCORE = 0.05
 # ... unless that region is under this share of the box: then the box itself, scored 0.
 FALLBACK_MIN = 0.02
+# A click on a frame whose overview is one colour is on an object only where the pixels
+# under it differ from that colour by more than this many levels (sensor noise does not).
+DISTINCT = 16
 CACHE_SIZE = 64  # click-prefix results kept per segmenter (packed bits: ~115 kB each at 720p)
 
 
@@ -163,9 +166,18 @@ class ClassicSegmenter(Segmenter):
         prompt.validate_inside(w, h)
         prompt = prompt.clipped(w, h)
         image = embedding.tensors["image"]
-        clicks: list[Click] = [((float(x), float(y)), int(lab)) for (x, y), lab in zip(prompt.points, prompt.labels, strict=True)]
+        # A click on the right or bottom edge (x == w, where percent coordinates round to)
+        # is on the last pixel: at its centre, its hard disk is not drawn off the working
+        # copy, where GrabCut lost it and a click on the bottom edge gave a square.
+        clicks: list[Click] = [
+            ((min(float(x), w - 0.5), min(float(y), h - 0.5)), int(lab))
+            for (x, y), lab in zip(prompt.points, prompt.labels, strict=True)
+        ]
         if prompt.box is None:
-            if is_flat(embedding.tensors["overview"]):
+            overview = embedding.tensors["overview"]
+            if is_flat(overview) and not any(
+                _stands_out(image, p, overview) for p, lab in clicks if lab == 1
+            ):
                 # One colour everywhere: a click cannot tell object from background.
                 return MaskPrediction(mask=np.zeros((h, w), bool), score=0.0)
             first = next(i for i, (_, lab) in enumerate(clicks) if lab == 1)
@@ -392,11 +404,20 @@ class ClassicSegmenter(Segmenter):
             boxed = box_pixels(box, (h, w))
             if boxed[0] <= col < boxed[2] and boxed[1] <= row < boxed[3]:
                 return mask | self._grow_in_box(image, mask, boxed, click, earlier)
-        if not (mask if label else ~mask).any():
-            if label:  # nothing masked yet: this click finds the object
-                return mask | self._click_mask(image, (x, y))[0]
-            return mask
+        if label and not mask.any():  # nothing masked yet: this click finds the object
+            return mask | self._click_mask(image, (x, y))[0]
+        # A negative click on a mask of the whole image is a local edit too: the image's
+        # edges stand in for the background it has none of.
         return local_edit(image, mask, click, earlier, self.settings)
+
+
+def _stands_out(image: np.ndarray, click: Point, flat: np.ndarray) -> bool:
+    """Whether the pixels under ``click`` (its 3x3 neighbourhood) differ by more than
+    ``DISTINCT`` levels from the colour of ``flat``, an image's overview that reads as one
+    colour: an object of a few pixels in a large frame averages away in the overview."""
+    col, row = int(click[0]), int(click[1])
+    under = image[max(0, row - 1):row + 2, max(0, col - 1):col + 2].reshape(-1, 3).mean(axis=0)
+    return bool(np.abs(under - flat.reshape(-1, 3).mean(axis=0)).max() > DISTINCT)
 
 
 def _inside(box: Box, size: tuple[int, int]) -> np.ndarray:

@@ -35,13 +35,15 @@ def local_edit(
     narrow: float = 1.0,
 ) -> np.ndarray:
     """``mask`` corrected by ``click``, which it disagrees with, somewhere in a mask that
-    has pixels of the click's label; ``narrow`` scales the click's reach."""
+    has pixels of the click's label (or, for a negative click, a mask of the whole image);
+    ``narrow`` scales the click's reach."""
     h, w = mask.shape
     (x, y), label = click
     same = mask if label else ~mask
     # Distance from the click to the nearest pixel already of its label.
     ys, xs = np.nonzero(same)
-    dist = float(np.sqrt(np.min((xs + 0.5 - x) ** 2 + (ys + 0.5 - y) ** 2)))
+    # None yet: a negative click on a mask of the whole image, bounded by its edges below.
+    dist = float(np.sqrt(np.min((xs + 0.5 - x) ** 2 + (ys + 0.5 - y) ** 2))) if len(xs) else np.inf
     if not label:
         # A negative click sits in the mask, and where the mask runs to the frame's
         # edge the edge bounds it as much as background does (mud under a bike whose

@@ -605,3 +605,45 @@ def test_grey_rgba_and_16_bit_frames_are_segmented_as_their_rgb_copy(segmenter: 
     prompt = Prompt(box=box_of(obj))
     expected = segmenter.segment(segmenter.embed(same), prompt).mask
     np.testing.assert_array_equal(segmenter.segment(segmenter.embed(given), prompt).mask, expected)
+
+
+def test_negative_click_on_a_mask_of_the_whole_image_takes_its_pixel_out(segmenter: ClassicSegmenter) -> None:
+    # Colour noise in a box over the whole image: the box's mask is the whole image,
+    # and a negative click on it used to change nothing.
+    image = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    whole = Prompt(box=(0.0, 0.0, 20.0, 20.0))
+    assert segment(segmenter, image, whole).all()
+    mask = segment(segmenter, image, Prompt(points=((10.5, 10.5),), labels=(0,), box=whole.box))
+    assert not mask[10, 10]
+
+
+@pytest.mark.parametrize("corner", [(320.0, 240.0), (163.0, 240.0)], ids=["bottom-right corner", "bottom edge"])
+def test_a_click_on_the_bottom_or_right_edge_is_a_click_on_the_last_pixel(
+    segmenter: ClassicSegmenter, corner: tuple[float, float]
+) -> None:
+    # A pale, even ground whose small working copy is nearly flat: a click on its edge
+    # (x == width, a valid click where percent coordinates round) used to come back as a
+    # square the size of the click's first probe, a hair inside it as a few pixels.
+    rng = np.random.default_rng(0)
+    image = np.full((240, 320, 3), 200, np.uint8)
+    cv2.circle(image, (160, 120), 60, (40, 60, 150), -1)
+    image = np.clip(image.astype(np.int16) + rng.integers(-8, 9, image.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+    x, y = corner
+    on_edge = segment(segmenter, image, Prompt(points=((x, y),), labels=(1,)))
+    inside = segment(segmenter, image, Prompt(points=((min(x, 319.5), min(y, 239.5)),), labels=(1,)))
+    np.testing.assert_array_equal(on_edge, inside)
+
+
+def test_a_click_on_a_small_object_on_a_flat_frame_finds_it(segmenter: ClassicSegmenter) -> None:
+    # An 8 px square on an even 1080p ground (a screen recording, a rendered frame)
+    # averages away in the small copy that tests for a flat image: the frame read as one
+    # colour and the click came back empty.
+    image = np.full((1080, 1920, 3), 235, np.uint8)
+    image[500:508, 900:908] = BLUE
+    truth = np.zeros(image.shape[:2], bool)
+    truth[500:508, 900:908] = True
+    mask = segment(segmenter, image, Prompt(points=((904.0, 504.0),), labels=(1,)))
+    assert iou(mask, truth) > 0.9
+    # Grain alone on such a ground is still no object.
+    grain = np.clip(128 + np.random.default_rng(0).normal(0, 5, image.shape), 0, 255).astype(np.uint8)
+    assert not segment(segmenter, grain, Prompt(points=((904.0, 504.0),), labels=(1,))).any()

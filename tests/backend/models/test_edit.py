@@ -89,3 +89,12 @@ def test_negative_click_that_would_remove_the_whole_mask_removes_less() -> None:
     assert mask.any()
     assert not mask[120, 160]
     assert not (mask & ~blob).any()
+
+
+def test_negative_click_on_a_mask_of_the_whole_image_removes_the_part_it_is_on() -> None:
+    # A box over the whole frame can come back as the whole frame: no background pixel
+    # is left to measure the click's reach from, so the image's edges bound it.
+    image, red, blue = two_parts()
+    mask = local_edit(image, np.ones(red.shape, bool), ((200.5, 120.5), 0), [], CFG)
+    assert mask[blue].mean() < 0.05
+    assert mask[~blue].all()
