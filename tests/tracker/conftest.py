@@ -52,3 +52,20 @@ class DiskVideo:
 @pytest.fixture
 def disk_video() -> DiskVideo:
     return DiskVideo()
+
+
+@pytest.fixture
+def seeks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The frame index of each seek a ``VideoReader`` makes during the test, in order:
+    a decoder that seeks once per frame is the slowness several tests guard against."""
+    from samvid.tracker.frames import VideoReader
+
+    made: list[int] = []
+    seek = VideoReader._seek
+
+    def counted(reader: VideoReader, index: int) -> None:
+        made.append(index)
+        seek(reader, index)
+
+    monkeypatch.setattr(VideoReader, "_seek", counted)
+    return made

@@ -154,7 +154,7 @@ def test_once_a_videos_timestamps_are_found_untrustworthy_every_later_read_says_
 
 
 def test_the_frames_of_a_damaged_keyframes_group_mid_stream_are_skipped_and_the_rest_keep_their_indices(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, seeks: list[int]) -> None:
     """Keyframes at 0, 30 and 60, the one at 30 lost: the decoder drops the frames that
     need it (and conceals the rest of its group). Each dropped frame is reported once, found
     so by one pass (not a seek back per frame), and random access agrees."""
@@ -174,14 +174,6 @@ def test_the_frames_of_a_damaged_keyframes_group_mid_stream_are_skipped_and_the_
             packet.stream = stream
             out.mux(packet)
     assert keyframes == [0, 30, 60]
-    seeks: list[int] = []
-    seek = VideoReader._seek
-
-    def counted_seek(reader: VideoReader, index: int) -> None:
-        seeks.append(index)
-        seek(reader, index)
-
-    monkeypatch.setattr(VideoReader, "_seek", counted_seek)
     with VideoReader(damaged) as reader:
         frames = list(reader.iter_frames())
         read = [f.index for f in frames]
@@ -222,20 +214,12 @@ def test_the_frames_an_avi_hands_out_before_its_late_b_frames_are_refused_are_th
 
 
 def test_a_walk_backwards_decodes_a_group_of_pictures_once_per_stretch_not_once_per_frame(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, seeks: list[int]) -> None:
     """Reverse tracking reads frames last to first. Seeking back to the keyframe and decoding
     up to each frame anew cost 231 s for a 10 s 720p clip (../shared/media/01_dog.mp4,
     forwards: 2 s); the frames decoded on the way are kept for the next reads."""
     path = encode(tmp_path / "one_group.mp4", "libx264", (64, 48), [level(i) for i in range(150)],
                   {"g": "300", "bf": "2", "sc_threshold": "0"})
-    seeks: list[int] = []
-    seek = VideoReader._seek
-
-    def counted_seek(reader: VideoReader, index: int) -> None:
-        seeks.append(index)
-        seek(reader, index)
-
-    monkeypatch.setattr(VideoReader, "_seek", counted_seek)
     with VideoReader(path) as reader:
         forwards = [f.image for f in reader.iter_frames()]
         seeks.clear()
