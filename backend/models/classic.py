@@ -78,9 +78,6 @@ log = logging.getLogger(__name__)
 FALLBACK_SCORE = 0.05
 # ... unless that region is under this share of the box: then the box itself, scored 0.
 FALLBACK_MIN = 0.02
-# A click on a frame whose overview is one colour is on an object only where the pixels
-# under it differ from that colour by more than this many levels (sensor noise does not).
-DISTINCT = 16
 CACHE_SIZE = 64  # click-prefix results kept per segmenter (packed bits: ~115 kB each at 720p)
 
 
@@ -174,10 +171,7 @@ class ClassicSegmenter(Segmenter):
             for (x, y), lab in zip(prompt.points, prompt.labels, strict=True)
         ]
         if prompt.box is None:
-            overview = embedding.tensors["overview"]
-            if is_flat(overview) and not any(
-                _stands_out(image, p, overview) for p, lab in clicks if lab == 1
-            ):
+            if is_flat(embedding.tensors["overview"]):
                 # One colour everywhere: a click cannot tell object from background.
                 return MaskPrediction(mask=np.zeros((h, w), bool), score=0.0)
             first = next(i for i, (_, lab) in enumerate(clicks) if lab == 1)
@@ -409,15 +403,6 @@ class ClassicSegmenter(Segmenter):
         # A negative click on a mask of the whole image is a local edit too: the image's
         # edges stand in for the background it has none of.
         return local_edit(image, mask, click, earlier, self.settings)
-
-
-def _stands_out(image: np.ndarray, click: Point, flat: np.ndarray) -> bool:
-    """Whether the pixels under ``click`` (its 3x3 neighbourhood) differ by more than
-    ``DISTINCT`` levels from the colour of ``flat``, an image's overview that reads as one
-    colour: an object of a few pixels in a large frame averages away in the overview."""
-    col, row = int(click[0]), int(click[1])
-    under = image[max(0, row - 1):row + 2, max(0, col - 1):col + 2].reshape(-1, 3).mean(axis=0)
-    return bool(np.abs(under - flat.reshape(-1, 3).mean(axis=0)).max() > DISTINCT)
 
 
 def _inside(box: Box, size: tuple[int, int]) -> np.ndarray:
