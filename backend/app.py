@@ -361,6 +361,9 @@ def _no_prediction(context: Any, version: str) -> list | dict[str, Any]:
     return [] if context is None else {"result": [], "score": 0.0, "model_version": version}
 
 
+OPEN_REDIS_SECONDS = 1.0  # what opening a task may spend waiting for Redis, per call and in all
+
+
 def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget) -> None:
     """A task was opened (no prompt yet): warm its embedding; for a frame right after a
     human frame with nothing propagated yet, compute its masks now and write them as the
@@ -386,36 +389,15 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
     from samvid.studio.client import backoff
     from samvid.studio.frame_locks import FrameLocks
 
-    # The frame's write lock rides out a Redis restart for a minute (right for a job), and
-    # Label Studio holds the annotator's page until /predict answers: with Redis away the
-    # frame is left to its propagation job instead.
-    problem = _redis_problem(settings.redis_url) if settings.redis_url else None
-    if problem is not None:
-        g.note = "not propagated on open: Redis away"
-        log.info("no on-demand propagation for task %s: %s", task.get("id"), problem)
-        return
     try:
-        # A click is waiting: ride out a blip, not a restart (jobs wait longer).
+        # A click is waiting: ride out a blip, not a restart (jobs wait longer). Label Studio
+        # holds the annotator's page until /predict answers: with Redis (the frame's write
+        # lock) away, the frame is left to its propagation job within seconds, not a minute.
         studio = service.studio(retry_delays=backoff(1.5))
-        propagator = Propagator(studio, predictor.source, FrameLocks(studio.url, settings.redis_url))
+        locks = FrameLocks(studio.url, settings.redis_url, retry_seconds=OPEN_REDIS_SECONDS,
+                           socket_seconds=OPEN_REDIS_SECONDS)
+        propagator = Propagator(studio, predictor.source, locks)
         if propagator.fill_on_open(int(project), task, target, settings.tracker):
             g.note = "propagated on open"
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)
-
-
-REDIS_PING_SECONDS = 1.0  # what opening a task may spend finding Redis away
-
-
-def _redis_problem(url: str) -> str | None:
-    """Why Redis at ``url`` cannot take a frame's write lock now, None when it answers."""
-    import redis
-
-    try:
-        with redis.Redis.from_url(url, socket_timeout=REDIS_PING_SECONDS,
-                                  socket_connect_timeout=REDIS_PING_SECONDS) as connection:
-            connection.ping()
-    except redis.RedisError as exc:
-        return (f"cannot reach Redis (REDIS_URL) for the frame's write lock ({type(exc).__name__}); "
-                "its propagation job writes it; check that Redis runs and answers")
-    return None

@@ -42,9 +42,14 @@ log = logging.getLogger(__name__)
 
 
 class FrameLocks:
-    def __init__(self, studio_url: str, redis_url: str = "") -> None:
+    """``retry_seconds`` and ``socket_seconds`` bound the wait for a Redis that is away: a
+    job rides out a restart; a write an annotator's open waits on gives up within seconds."""
+
+    def __init__(self, studio_url: str, redis_url: str = "", retry_seconds: float = REDIS_RETRY_SECONDS,
+                 socket_seconds: float = REDIS_SOCKET_SECONDS) -> None:
         self.namespace = hashlib.sha1(studio_url.rstrip("/").encode()).hexdigest()[:12]
         self.redis_url = redis_url
+        self.retry_seconds, self.socket_seconds = retry_seconds, socket_seconds
 
     @contextmanager
     def hold(self, task_id: int) -> Iterator[None]:
@@ -68,11 +73,11 @@ class FrameLocks:
     def _redis(self, task_id: int) -> Iterator[None]:
         import redis
 
-        connection = redis.Redis.from_url(self.redis_url, socket_timeout=REDIS_SOCKET_SECONDS,
-                                          socket_connect_timeout=REDIS_SOCKET_SECONDS)
+        connection = redis.Redis.from_url(self.redis_url, socket_timeout=self.socket_seconds,
+                                          socket_connect_timeout=self.socket_seconds)
         lock = connection.lock(f"samvid:frame-write:{self.namespace}:{int(task_id)}",
                                timeout=HOLD_SECONDS, sleep=0.05, thread_local=False)
-        _riding_out_redis(lock.acquire)
+        _riding_out_redis(lock.acquire, self.retry_seconds)
         stop = threading.Event()
 
         def renew() -> None:
@@ -90,7 +95,7 @@ class FrameLocks:
             stop.set()
             renewer.join()
             try:
-                _riding_out_redis(lock.release)
+                _riding_out_redis(lock.release, self.retry_seconds)
             except redis.exceptions.LockError:
                 pass  # expired: held past HOLD_SECONDS, someone else may hold it now
 

@@ -51,16 +51,13 @@ def test_without_redis_writers_on_one_machine_share_a_frame_lock():
     assert waits_for(propagator_for(Studio(STUDIO, "token"), settings).locks, FrameLocks(STUDIO), 7) > 0.3
 
 
-def test_a_redis_that_stops_answering_fails_the_write_with_what_to_check_instead_of_hanging(monkeypatch):
+def test_a_redis_that_stops_answering_fails_the_write_with_what_to_check_instead_of_hanging():
     """A Redis that accepts connections and never answers (a frozen host) hung every frame
     write, and the click that fills a frame on open, for ever."""
     import socket
 
     from samvid.errors import QueueUnavailable
-    from samvid.studio import frame_locks
 
-    monkeypatch.setattr(frame_locks, "REDIS_SOCKET_SECONDS", 0.3, raising=False)
-    monkeypatch.setattr(frame_locks, "REDIS_RETRY_SECONDS", 1.0)
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)  # connections complete in the backlog; nothing ever answers
@@ -68,7 +65,8 @@ def test_a_redis_that_stops_answering_fails_the_write_with_what_to_check_instead
 
     def write() -> None:
         try:
-            with FrameLocks(STUDIO, f"redis://127.0.0.1:{silent.getsockname()[1]}/0").hold(7):
+            with FrameLocks(STUDIO, f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+                            retry_seconds=1.0, socket_seconds=0.3).hold(7):
                 outcome.append("written")
         except BaseException as exc:  # noqa: BLE001 - the test reports whatever it was
             outcome.append(exc)
