@@ -379,11 +379,9 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
             predictor.precompute(protocol.image_ref(task, target, None), task.get("id"))
         except SamvidError:
             pass
-    project = str(body.get("project") or "").split(".")[0]
-    # Task data that is no object (any JSON can be posted) holds no frame to fill. The id
-    # is ASCII digits of a sane length: int() refuses "²" and 5000 digits with a ValueError.
-    if not (settings.label_studio_api_key and project.isascii() and project.isdigit() and len(project) <= 18
-            and isinstance(task.get("data"), dict)):
+    project = protocol.project_id_in(str(body.get("project") or "").split(".")[0])
+    # Task data that is no object (any JSON can be posted) holds no frame to fill.
+    if not (settings.label_studio_api_key and project is not None and isinstance(task.get("data"), dict)):
         return
     from samvid.propagation import Propagator
     from samvid.studio.client import backoff
@@ -397,7 +395,7 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
         locks = FrameLocks(studio.url, settings.redis_url, retry_seconds=OPEN_REDIS_SECONDS,
                            socket_seconds=OPEN_REDIS_SECONDS)
         propagator = Propagator(studio, predictor.source, locks)
-        if propagator.fill_on_open(int(project), task, target, settings.tracker):
+        if propagator.fill_on_open(project, task, target, settings.tracker):
             g.note = "propagated on open"
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)

@@ -17,6 +17,7 @@ from samvid.errors import BadRequest, SamvidError, StudioError
 from samvid.propagation import PropagationRequest, propagator_for
 from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, backoff
+from samvid.studio.protocol import project_id_in
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
             # The backend decides auto itself, and takes an id as it is: this machine may have
             # no Label Studio key. The request's own checks come before Label Studio is asked.
             _request(args, settings, 1, settings.tracker)
-            given = args.project.strip()
-            project = (int(given) if given.isascii() and given.isdigit()  # not '²': int() refuses it
-                       else Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project))
+            project = project_id_in(args.project)
+            if project is None:
+                project = Studio(settings.label_studio_url, settings.label_studio_api_key).project_id(args.project)
             record = _remote(args.backend_url.rstrip("/"), _request(args, settings, project, settings.tracker),
                              bar, settings)
         else:

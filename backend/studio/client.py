@@ -36,6 +36,7 @@ from label_studio_sdk.core.request_options import RequestOptions
 
 from samvid.errors import BadRequest, NotFound, SamvidError, StudioError
 from samvid.settings import studio_access
+from samvid.studio.protocol import project_id_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -205,12 +206,12 @@ class Studio:
         dropped, as Label Studio (and ``samvid import``) drop them from a title.
         """
         value = str(value).strip()
-        if not value.isdigit():
+        project_id = project_id_in(value)
+        if project_id is None:
             found = self.find_project(str(value))
             if found is None:
                 raise NotFound(f"no project titled {value!r} in Label Studio at {self.url}")
             return found
-        project_id = int(value)
         try:
             p = self._read(f"read project {project_id}", lambda: self.sdk.projects.get(id=project_id))
         except StudioError as exc:
