@@ -21,7 +21,7 @@ import numpy as np
 from samvid.tracker.engine import Engine
 from samvid.tracker.frames import IMAGE_SUFFIXES, list_images
 from samvid.tracker.masks import FrameMasks, read_label_png, write_label_png
-from samvid.tracker.metrics import annotations_dir, level_dir, sequence_folders
+from samvid.tracker.metrics import annotations_dir, is_png, level_dir, sequence_folders
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,21 @@ class Tracked:
     skipped: tuple[str, ...]
 
 
+def mask_file(folder: Path, stem: str) -> Path:
+    """The mask of frame ``stem`` in ``folder``: ``<stem>.png`` or ``<stem>.PNG`` (any case);
+    ``<stem>.png`` when there is none, to be named in the error."""
+    exact = folder / (stem + ".png")
+    if exact.is_file() or not folder.is_dir():
+        return exact
+    return next((p for p in sorted(folder.iterdir()) if p.stem == stem and is_png(p)), exact)
+
+
 def clear_masks(folder: Path) -> None:
-    """Remove the PNGs in ``folder`` (an earlier run's output): a frame this run does not
-    write must not keep an old mask that would be scored as this run's."""
-    for png in folder.glob("*.png") if folder.is_dir() else ():
-        png.unlink()
+    """Remove the PNGs in ``folder`` (an earlier run's output, ``.png`` in any case): a frame
+    this run does not write must not keep an old mask that would be scored as this run's."""
+    for png in folder.iterdir() if folder.is_dir() else ():
+        if png.suffix.lower() == ".png" and png.is_file():
+            png.unlink()
 
 
 def track_sequence(
@@ -128,7 +138,7 @@ def track_one(
         # missing first mask would be looked for in ROOT/<seq>/, where no DAVIS root has one.
         raise FileNotFoundError(f"{root} has no Annotations/ folder: put the first frame's mask of "
                                 f"{name} in {Path(root) / 'Annotations' / name}/ (pixel value = object id)")
-    first_png = truth / (frames.files[0].stem + ".png")
+    first_png = mask_file(truth, frames.files[0].stem)
     if not first_png.is_file():
         raise FileNotFoundError(f"{name}: no mask for its first frame ({first_png})")
     first = read_label_png(first_png)

@@ -203,8 +203,13 @@ def label_pngs(folder: Path) -> list[Path]:
     leaves a ``._00000.png`` of metadata beside each file it copies to a foreign disk."""
     if not folder.is_dir():
         return []
-    pngs = [p for p in folder.glob("*.png") if not p.name.startswith(".")]
-    return sorted(pngs, key=lambda p: natural_key(p.name))
+    return sorted(filter(is_png, folder.iterdir()), key=lambda p: natural_key(p.name))
+
+
+def is_png(path: Path) -> bool:
+    """Whether ``path`` is a visible PNG file, its suffix in any case: tools on Windows and
+    cameras write ``.PNG``. Hidden files are no masks (macOS's ``._00000.png`` metadata)."""
+    return path.suffix.lower() == ".png" and not path.name.startswith(".") and path.is_file()
 
 
 # Folders that tools leave beside the sequences: macOS's zip metadata, and (with a dot)
@@ -277,13 +282,14 @@ def _check_ids(pred: Sequence[np.ndarray], gt: Sequence[np.ndarray]) -> None:
 
 
 def _predicted(folder: Path, gt_files: Sequence[Path]) -> list[Path | None]:
-    """The predicted mask of each ground-truth file: the same file name, or the same frame
-    number written with another number of digits (``00012.png`` for ``000012.png``)."""
+    """The predicted mask of each ground-truth file: the same name (``.png`` for ``.PNG``),
+    or the same frame number written with another number of digits (``00012.png`` for
+    ``000012.png``)."""
     pngs = label_pngs(folder)
-    by_name = {p.name: p for p in pngs}
+    by_name = {p.stem: p for p in pngs}
     # isdecimal, not isdigit: a superscript ("1²") is a digit to isdigit but no number to int.
     by_number = {int(p.stem): p for p in pngs if p.stem.isdecimal()}
-    return [by_name.get(g.name) or (by_number.get(int(g.stem)) if g.stem.isdecimal() else None)
+    return [by_name.get(g.stem) or (by_number.get(int(g.stem)) if g.stem.isdecimal() else None)
             for g in gt_files]
 
 

@@ -1,9 +1,9 @@
 """``samvid track``: run a tracker engine on a DAVIS-layout folder.
 
 Reads ``SRC/JPEGImages/<seq>/*.jpg`` (or ``.png``, as ``samvid export`` copies a project
-imported with ``--png``) and the first mask of each sequence (``SRC/Annotations/<seq>/``, the
-first PNG), or the official layout with a resolution level
-(``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
+imported with ``--png``) and the mask of each sequence's first frame
+(``SRC/Annotations/<seq>/<first frame's name>.png``, ``.PNG`` too), or the official layout
+with a resolution level (``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
 A sequence that fails is reported and the others still run (exit status 1). A sequence's
 earlier PNGs in OUT are removed first, so OUT holds only this run's masks; an OUT whose
 ``Annotations`` is SRC's ground truth, or lies among SRC's frames, is refused.
@@ -60,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
         if not frames_dir(args.src, args.resolution).is_dir():
             raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
         names = list(dict.fromkeys(args.seq or sequences(args.src, args.resolution)))  # each once
+        if not (args.src / "Annotations").is_dir():
+            # Else ``annotations_dir`` takes SRC itself for the ground truth, and an OUT inside
+            # SRC would be refused as overwriting ground truth that does not exist.
+            raise NotFound(f"{args.src} has no Annotations/ folder: put each sequence's first mask in "
+                           f"{args.src / 'Annotations'}/<seq>/ (pixel value = object id)")
         truth = annotations_dir(args.src, args.resolution)
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None

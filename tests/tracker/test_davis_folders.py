@@ -48,3 +48,40 @@ def test_a_root_without_an_annotations_folder_is_told_where_the_first_mask_belon
         track_one(CopyFirstEngine(), root, "bear", tmp_path / "out")
     assert "no Annotations/ folder" in str(refused.value)
     assert str(root / "Annotations" / "bear") in str(refused.value)
+
+
+def test_a_first_mask_named_in_upper_case_seeds_the_tracker(tmp_path):
+    from samvid.tracker.baselines import CopyFirstEngine
+    from samvid.tracker.davis import track_one
+    from samvid.tracker.masks import read_label_png, write_label_png
+
+    root = tmp_path / "root"
+    (root / "JPEGImages" / "bear").mkdir(parents=True)
+    for i in range(3):
+        image(root / "JPEGImages" / "bear" / f"{i:05d}.JPG", 100)
+    first = np.zeros((8, 10), np.uint8)
+    first[2:5, 3:7] = 2
+    write_label_png(root / "Annotations" / "bear" / "00000.PNG", first)
+    (root / "Annotations" / "bear" / "._00000.PNG").write_bytes(b"macOS metadata, no PNG")
+    tracked = track_one(CopyFirstEngine(), root, "bear", tmp_path / "out")
+    assert (tracked.written, tracked.total) == (3, 3)
+    out = tmp_path / "out" / "Annotations" / "bear"
+    assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    assert (read_label_png(out / "00002.png") == first).all()
+
+
+def test_tracking_again_removes_an_earlier_runs_upper_case_masks(tmp_path):
+    from samvid.tracker.baselines import CopyFirstEngine
+    from samvid.tracker.davis import track_one
+    from samvid.tracker.masks import write_label_png
+
+    root = tmp_path / "root"
+    (root / "JPEGImages" / "bear").mkdir(parents=True)
+    image(root / "JPEGImages" / "bear" / "00000.jpg", 100)
+    first = np.zeros((8, 10), np.uint8)
+    first[2:5, 3:7] = 1
+    write_label_png(root / "Annotations" / "bear" / "00000.png", first)
+    stale = tmp_path / "out" / "Annotations" / "bear" / "00007.PNG"
+    write_label_png(stale, first)
+    track_one(CopyFirstEngine(), root, "bear", tmp_path / "out")
+    assert not stale.exists()

@@ -140,3 +140,13 @@ def test_hidden_and_macos_zip_folders_beside_the_sequences_are_not_sequences(tmp
         (gt / "Annotations" / junk).mkdir()
     [score] = evaluate_folders(pred, gt)  # was: "no ground-truth PNGs in .../.git"
     assert (score.name, score.jf) == ("seq", 1.0)
+
+
+def test_ground_truth_named_in_upper_case_is_scored(tmp_path: Path) -> None:
+    # Tools on Windows and cameras write .PNG; `samvid track` writes .png.
+    m = box(8, 10, 2, 5, 2, 5).astype(np.uint8)
+    for i in range(3):
+        write_label_png(tmp_path / "gt" / "Annotations" / "s" / f"{i:05d}.PNG", m)
+        write_label_png(tmp_path / "pred" / "Annotations" / "s" / f"{i:05d}.png", m)
+    (score,) = evaluate_folders(tmp_path / "pred", tmp_path / "gt")  # was: "no ground-truth PNGs"
+    assert score.jf == 1.0 and score.missing == 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,13 @@ def test_track_refuses_an_out_folder_among_the_frames_it_reads(out: str, tmp_pat
     # Nothing was written there: a later run still finds only the real sequence.
     assert sorted(p.name for p in (tmp_path / "JPEGImages").iterdir()) == ["basic"]
     assert not (tmp_path / "JPEGImages" / "basic" / "Annotations").exists()
+
+
+def test_track_of_a_root_without_masks_says_where_the_masks_belong(tmp_path: Path, capsys) -> None:
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path, (96, 170))
+    shutil.rmtree(tmp_path / "Annotations")
+    # OUT inside SRC, as for `samvid track data data/results`: no ground truth is there to overwrite.
+    assert main(["track", "--engine", "copy", str(tmp_path), str(tmp_path / "results")]) != 0
+    err = capsys.readouterr().err
+    assert "has no Annotations/ folder" in err
+    assert "overwrite the ground truth" not in err
