@@ -133,6 +133,9 @@ def read_label_png(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         mode = image.mode
         ids = np.array(image)
+    if mode in ("LA", "La", "PA"):  # an alpha channel: ids with a transparency, not colours
+        raise ValueError(f"{path}: a label PNG with an alpha channel (mode {mode}): save it "
+                         "without transparency as a palette or greyscale PNG (pixel value = object id)")
     if ids.ndim != 2 or not (ids.dtype == bool or np.issubdtype(ids.dtype, np.integer)):
         raise ValueError(f"{path}: a colour label PNG (mode {mode}) holds colours, not object ids: "
                          "save it as a palette or greyscale PNG (pixel value = object id)")

@@ -89,6 +89,14 @@ def test_read_label_png_refuses_a_colour_png_rather_than_guess_ids_from_its_colo
         masks.read_label_png(tmp_path / "rgb.png")
 
 
+def test_a_label_png_with_an_alpha_channel_is_refused_as_such_not_as_colour(tmp_path) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.zeros((4, 4, 2), np.uint8), "LA").save(tmp_path / "la.png")
+    with pytest.raises(ValueError, match=r"la\.png: a label PNG with an alpha channel \(mode LA\)"):
+        masks.read_label_png(tmp_path / "la.png")
+
+
 def test_read_label_png_reads_16bit_ids_and_rejects_ids_above_255(tmp_path) -> None:
     from PIL import Image
 
