@@ -1,9 +1,12 @@
 """Decoder choice for samvid.tracker.frames: PyAV against OpenCV on the shared clips.
 
 Measures, per clip and decoder:
-- sequential decode to RGB uint8 (frames/s, whole clip, best of ``--repeat``);
+- sequential decode to RGB uint8 (frames/s, whole clip, median of ``--repeat``);
 - random access by frame index (mean ms over ``--samples`` random indices), and whether
-  the frame returned equals the one sequential decoding gives at that index (drift).
+  the frame returned equals the one sequential decoding gives at that index (drift);
+- reverse read (samvid only): every frame last to first by index on a fresh reader, as
+  reverse tracking reads them (frames/s, median of ``--repeat``), and how many differ
+  from the sequential frames.
 
     python bench/bench_frames.py ../shared/media/*.mp4 [--samples 20] [--repeat 2] [--vfr]
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,6 +60,12 @@ def samvid_sequential(path: Path) -> list[np.ndarray]:
         return [frame.image for frame in reader.iter_frames()]
 
 
+def samvid_reverse(path: Path) -> list[np.ndarray]:
+    """Every frame, read last to first by index, returned first to last."""
+    with VideoReader(path) as reader:
+        return [reader[i] for i in range(len(reader) - 1, -1, -1)][::-1]
+
+
 def opencv_random(path: Path) -> Callable[[int], np.ndarray]:
     cap = cv2.VideoCapture(str(path))
 
@@ -70,12 +80,13 @@ def opencv_random(path: Path) -> Callable[[int], np.ndarray]:
 
 
 def timed(fn: Callable[[], list[np.ndarray]], repeat: int) -> tuple[float, list[np.ndarray]]:
-    best, frames = float("inf"), []
+    """Frames/s (median of ``repeat`` runs: the machine may be shared) and the frames."""
+    seconds, frames = [], []
     for _ in range(repeat):
         start = time.perf_counter()
         frames = fn()
-        best = min(best, time.perf_counter() - start)
-    return len(frames) / best, frames
+        seconds.append(time.perf_counter() - start)
+    return len(frames) / statistics.median(seconds), frames
 
 
 def bench_clip(path: Path, samples: int, repeat: int, seed: int) -> list[str]:
@@ -109,9 +120,14 @@ def bench_clip(path: Path, samples: int, repeat: int, seed: int) -> list[str]:
         ms = seconds / len(indices) * 1000
         results[name] = (*results[name], ms, wrong)
     reader.close()
+    reverse_fps, backwards = timed(lambda: samvid_reverse(path), repeat)
+    wrong = sum(not np.array_equal(a, b) for a, b in zip(backwards, own["samvid VideoReader"]))
+    wrong += abs(len(backwards) - count)
+    reverse = {"samvid VideoReader": f"{reverse_fps:.0f}, {wrong}/{count} wrong"}
     for name, values in results.items():
         access = f"{values[2]:.0f} ms, {values[3]}/{len(indices)} wrong" if len(values) > 2 else "-"
-        rows.append(f"| {path.name} | {name} | {values[1]:.0f} | {values[0]:.0f} | {access} |")
+        rows.append(f"| {path.name} | {name} | {values[1]:.0f} | {values[0]:.0f} | {access} | "
+                    f"{reverse.get(name, '-')} |")
     return rows
 
 
@@ -157,8 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.vfr:
         args.videos.append(write_vfr_clip(Path(tmp.name) / "generated_vfr.mp4"))
     print(f"PyAV {av.__version__}, OpenCV {cv2.__version__}, {cv2.getNumberOfCPUs()} CPUs")
-    print("| clip | decoder | frames | sequential fps (RGB) | random access (mean, drift) |")
-    print("|---|---|---|---|---|")
+    print(f"| clip | decoder | frames | sequential fps (RGB, median of {args.repeat}) | "
+          f"random access (mean, drift) | reverse fps (RGB, median of {args.repeat}), drift |")
+    print("|---|---|---|---|---|---|")
     for path in args.videos:
         for row in bench_clip(path, args.samples, args.repeat, args.seed):
             print(row, flush=True)

@@ -15,7 +15,9 @@ for a 300-frame 720p clip), so variable-frame-rate videos keep exact indices and
 and random access seeks to the keyframe before the target and decodes forward until
 the target's pts appears: no drift, unlike seeking by frame number or time. (MPEG-PS,
 whose parser can mislabel frames after a seek, has its packets checked against the index;
-one whose parser gives two pictures the same timestamp is refused.)
+one whose parser gives two pictures the same timestamp is refused. In other containers
+two pictures stored under one timestamp are one frame, the first, as a browser's player
+shows them: Label Studio's frames are times.)
 
 PyAV is the decoder (see ``bench/bench_frames.py`` and ``docs/import.md`` for the
 measurements against OpenCV). Display-matrix rotation (phone videos) is applied, so
@@ -72,7 +74,7 @@ ORDER_LOOKAHEAD = 17
 # AV_DISPOSITION_ATTACHED_PIC: a stream that is a file's cover picture (PyAV >= 13 names it
 # av.stream.Disposition.attached_pic; the number works with every version).
 ATTACHED_PIC = 0x0400
-# Decoded pictures kept from the frames decoded on the way to a frame behind the decoder, so
+# Decoded pictures kept from the frames decoded on the way to a frame not next in line, so
 # that a walk backwards (reverse tracking) decodes each stretch of a group of pictures once,
 # not once per frame: ~46 frames of 720p (at least one, at most MAX_KEPT_FRAMES).
 KEPT_BYTES = 64 * 2**20
@@ -594,13 +596,15 @@ class VideoReader(FrameReader):
         # A keyframe between the decoder and the target: seeking there is cheaper.
         keyframe = self._keyframes[bisect.bisect_right(self._keyframes, index) - 1]
         far = keyframe > self._live_next
-        keep_from = index
-        if behind or far:
-            if behind:
-                # The frames before the target in its group are decoded anyway: the ones
-                # just before are kept for the next read of a backward walk.
-                keep_from = max(keyframe, index - self._keep + 1)
+        # The frames before the target in its group are decoded anyway: the ones just before
+        # are kept for the next read of a backward walk. Also when the target is ahead of the
+        # decoder: a walk's first read usually is, and keeping nothing then decoded its group
+        # a second time on the walk's second read.
+        keep_from = max(keyframe, index - self._keep + 1)
+        if behind or far or index == self._live_next:
+            # A read of the decoder's next frame is a forward walk, which reads no kept frame.
             self._kept, self._kept_bytes = {}, 0
+        if behind or far:
             self._live, self._pending = self._decode_from(keep_from), None
             self._dead_from = None
         assert self._live is not None

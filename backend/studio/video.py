@@ -34,6 +34,8 @@ class VideoTarget:
     video_key: str
     box_control: str
     frame_rate: str = STUDIO_FRAME_RATE  # the <Video>'s frameRate attribute: "30" or "$fps"
+    # Every <VideoRectangle> of the video: a box comes back under the one it was drawn with.
+    box_controls: tuple[str, ...] = ()
 
 
 def parse_video_config(label_config: Any) -> VideoTarget:
@@ -52,7 +54,8 @@ def _parse_video_config(label_config: str) -> VideoTarget:
     video = next((v for v in videos if v.name in boxes[0].to_name), videos[0])
     # Label Studio reads attribute names in any case: frameRate, framerate.
     rate = next((str(v) for k, v in video.attr.items() if k.lower() == "framerate"), STUDIO_FRAME_RATE)
-    return VideoTarget(video.name, (video.attr.get("value") or "").lstrip("$"), boxes[0].name, rate)
+    controls = tuple(c.name for c in boxes if video.name in c.to_name)
+    return VideoTarget(video.name, (video.attr.get("value") or "").lstrip("$"), boxes[0].name, rate, controls)
 
 
 def studio_frame_rate(frame_rate: str, data: Any) -> float:
@@ -85,6 +88,7 @@ class BoxPrompt:
     box_percent: tuple[float, float, float, float]  # x, y, width, height in percent
     labels: list[str]
     reverse: bool
+    from_name: str = ""  # the <VideoRectangle> it was drawn with
 
 
 def box_prompts(context: Any) -> list[BoxPrompt]:
@@ -119,8 +123,8 @@ def box_prompts(context: Any) -> list[BoxPrompt]:
             raise BadRequest("a videorectangle's labels must be a list of strings")
         # Each region its own id: two boxes under one id would be one region in Label Studio.
         region_id = str(item.get("id") or f"box{len(prompts) + 1}")
-        prompts.append(BoxPrompt(region_id, frame, box,
-                                 labels, bool(item.get("reverse") or value.get("reverse"))))
+        prompts.append(BoxPrompt(region_id, frame, box, labels,
+                                 bool(item.get("reverse") or value.get("reverse")), str(item.get("from_name") or "")))
     return prompts
 
 
@@ -156,8 +160,10 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
             "width": (x1 - x0) / width * 100, "height": (y1 - y0) / height * 100,
             "time": frame / rate,
         })
+    # Under the control it was drawn with: under another, Label Studio files it elsewhere.
+    control = prompt.from_name if prompt.from_name in target.box_controls else target.box_control
     return {
-        "id": prompt.region_id, "from_name": target.box_control, "to_name": target.video_name,
+        "id": prompt.region_id, "from_name": control, "to_name": target.video_name,
         "type": "videorectangle", "origin": "prediction",
         "value": {"sequence": sequence, "framesCount": frames_count, "labels": prompt.labels,
                   "duration": frames_count / rate},
@@ -189,7 +195,9 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
         tmp.write(payload)
         tmp.flush()
         with open_frames(tmp.name) as reader:
-            h, w = reader[0].shape[:2]
+            # The upright size of every frame, from the first that decodes: frame 0 itself may
+            # not (a damaged first keyframe), and the box may be drawn on any frame.
+            h, w = reader.height, reader.width
             rate, times = studio_frame_rate(target.frame_rate, data), reader.times
             # As Label Studio counts them (ceil of duration x frameRate): a box on its last
             # frame is on the video. The slack keeps 0.48 s x 25 = 12.000000000000002 at 12.

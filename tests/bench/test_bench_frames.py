@@ -79,7 +79,7 @@ def test_random_access_time_is_the_access_alone_not_the_drift_check(
             pass
 
     monkeypatch.setattr(bench_frames, "time", clock)
-    for name in ("pyav_sequential", "opencv_sequential", "samvid_sequential"):
+    for name in ("pyav_sequential", "opencv_sequential", "samvid_sequential", "samvid_reverse"):
         monkeypatch.setattr(bench_frames, name, sequential)
     monkeypatch.setattr(bench_frames, "VideoReader", Reader)
     monkeypatch.setattr(bench_frames, "opencv_random", lambda path: access)
@@ -88,3 +88,41 @@ def test_random_access_time_is_the_access_alone_not_the_drift_check(
     accesses = [row for row in rows if "wrong" in row]
     assert len(accesses) == 2
     assert all("| 5 ms, 0/4 wrong |" in row for row in accesses)
+
+
+def test_the_reverse_column_reads_every_frame_last_to_first_by_index_and_counts_the_differing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reverse tracking reads frames by index from the last: the column times that path.
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(5)]
+    asked: list[int] = []
+
+    class Reader:
+        def __init__(self, path: Path) -> None:
+            pass
+
+        def __len__(self) -> int:
+            return len(frames)
+
+        def __getitem__(self, index: int) -> np.ndarray:
+            asked.append(index)
+            return frames[index] if index != 1 else frames[0]  # frame 1 read backwards is wrong
+
+        def __enter__(self) -> Reader:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    for name in ("pyav_sequential", "opencv_sequential", "samvid_sequential"):
+        monkeypatch.setattr(bench_frames, name, lambda *args: frames)
+    monkeypatch.setattr(bench_frames, "VideoReader", Reader)
+    monkeypatch.setattr(bench_frames, "opencv_random", lambda path: frames.__getitem__)
+    rows = bench_frames.bench_clip(tmp_path / "clip.mp4", samples=1, repeat=1, seed=0)
+    (samvid,) = [row for row in rows if "samvid VideoReader" in row]
+    assert asked[-5:] == [4, 3, 2, 1, 0]
+    assert samvid.endswith(", 1/5 wrong |")
+    assert all(row.endswith("| - |") for row in rows if row is not samvid)

@@ -219,6 +219,34 @@ def test_an_mpeg_ps_file_whose_pictures_share_a_timestamp_is_refused_not_shifted
         VideoReader(path)
 
 
+def test_an_mkv_whose_two_pictures_share_a_timestamp_gives_the_first_as_label_studio_shows(
+        tmp_path: Path) -> None:
+    """Two pictures stamped with one time are one frame: Label Studio's player (Chrome's video
+    renderer drops a frame under 1 ms after one it holds) shows the first, and a box is
+    matched to a frame through its time. Every later frame keeps its own pixels, read in
+    any order."""
+    path = tmp_path / "repeated.mkv"
+    stamps = [0, 40, 80, 80, 120, 160]
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        stream.time_base = Fraction(1, 1000)
+        packets = []
+        for i in range(len(stamps)):
+            packets += stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), level(i), np.uint8)))
+        packets += stream.encode()
+        for packet, stamp in zip(packets, stamps):
+            packet.pts = packet.dts = stamp
+            packet.time_base = Fraction(1, 1000)
+            out.mux(packet)
+    shown = [level(i) for i in (0, 1, 2, 4, 5)]
+    with VideoReader(path) as reader:
+        assert reader.times == pytest.approx([0.0, 0.04, 0.08, 0.12, 0.16])
+        assert [grey(f.image) for f in reader.iter_frames()] == pytest.approx(shown, abs=3)
+    with VideoReader(path) as reader:
+        assert [grey(reader[i]) for i in (4, 3, 2, 1, 0)] == pytest.approx(shown[::-1], abs=3)
+
+
 def test_a_video_whose_timestamps_restart_is_refused_not_halved(tmp_path: Path) -> None:
     """`cat a.ts b.ts` (MPEG-TS is made to be joined so) restarts the timestamps at b: the
     frames of b would take a's indices and one half would silently vanish."""

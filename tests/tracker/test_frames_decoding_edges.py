@@ -227,3 +227,31 @@ def test_a_walk_backwards_decodes_a_group_of_pictures_once_per_stretch_not_once_
         assert all(np.array_equal(a, b) for a, b in zip(forwards, backwards))
         assert [grey(image) for image in backwards] == pytest.approx([level(i) for i in range(150)], abs=3)
         assert len(seeks) <= 10
+
+
+def test_a_walk_backwards_from_a_fresh_reader_decodes_each_group_of_pictures_once(
+        tmp_path: Path, seeks: list[int]) -> None:
+    """A walk's first read is ahead of a fresh reader's decoder: the frames decoded on the way
+    to it are kept too, or the walk's second read seeks back and decodes that group again."""
+    path = encode(tmp_path / "three_groups.mp4", "libx264", (64, 48), [level(i) for i in range(150)],
+                  {"g": "50", "bf": "2", "sc_threshold": "0"})
+    with VideoReader(path) as reader:
+        forwards = [f.image for f in reader.iter_frames()]
+    with VideoReader(path) as reader:
+        seeks.clear()
+        backwards = [reader[i] for i in range(149, -1, -1)][::-1]
+    assert all(np.array_equal(a, b) for a, b in zip(forwards, backwards))
+    assert seeks == [100, 50, 0]  # one seek per group of pictures
+
+
+def test_a_walk_forwards_from_the_middle_of_a_group_holds_no_frames_for_a_backward_one(
+        tmp_path: Path) -> None:
+    """The first read keeps the frames before it for a backward walk; the next read going
+    forwards lets them go, so a forward walk holds no more memory than one frame."""
+    path = encode(tmp_path / "one_group.mp4", "libx264", (64, 48), [level(i) for i in range(60)],
+                  {"g": "300", "bf": "2", "sc_threshold": "0"})
+    with VideoReader(path) as reader:
+        held = []
+        for _ in reader.iter_frames(30):
+            held.append(len(reader._kept))
+    assert held[1:] == [0] * 29

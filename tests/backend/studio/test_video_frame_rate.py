@@ -13,7 +13,14 @@ from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
 from samvid.settings import Settings
 from samvid.studio.configs import load_config
-from samvid.studio.video import BoxPrompt, VideoTarget, parse_video_config, sequence_result, studio_frame_rate
+from samvid.studio.video import (
+    BoxPrompt,
+    VideoTarget,
+    box_prompts,
+    parse_video_config,
+    sequence_result,
+    studio_frame_rate,
+)
 
 N, FILE_FPS = 24, 50  # a 0.48 s clip at 50 frames/s
 
@@ -92,3 +99,15 @@ def test_a_box_on_label_studios_last_frame_is_on_the_video(images) -> None:
     assert resp.status_code == 200, resp.get_json()
     (region,) = resp.get_json()["results"][0]["result"]
     assert region["value"]["framesCount"] == 32
+
+
+def test_a_box_comes_back_under_the_rectangle_control_it_was_drawn_with() -> None:
+    # Before the fix every box came back under the config's first <VideoRectangle>.
+    config = ("<View><Video name='video' value='$video'/><VideoRectangle name='cars' toName='video'/>"
+              "<VideoRectangle name='people' toName='video'/></View>")
+    item = {"id": "b", "type": "videorectangle", "from_name": "people", "to_name": "video",
+            "value": {"sequence": [{"frame": 1, "enabled": True, "x": 1, "y": 1, "width": 5, "height": 5}]}}
+    (prompt,) = box_prompts({"result": [item]})
+    region = sequence_result(parse_video_config(config), prompt, [(0, (1.0, 1.0, 5.0, 5.0))], 100, 100,
+                             24.0, [0.0], 1)
+    assert region["from_name"] == "people"

@@ -1,0 +1,68 @@
+"""Box tracking in a ``<Video>`` whose first frames do not decode (the first keyframe's bytes
+lost): the box drawn on a frame that decodes is tracked, not refused for frame 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from clips import disk_clip
+
+from samvid.app import create_app
+from samvid.models.standin import StandInSegmenter
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.configs import load_config
+
+N, FPS, GROUP = 30, 25, 10
+
+
+def write_with_damaged_first_keyframe(folder: Path, frames: list[np.ndarray]) -> Path:
+    """H.264 in MKV, a keyframe every GROUP frames, the first keyframe's bytes zeroed."""
+    h, w = frames[0].shape[:2]
+    whole, damaged = folder / "whole.mkv", folder / "damaged.mkv"
+    with av.open(str(whole), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS,
+                                options={"crf": "10", "g": str(GROUP), "bf": "0", "sc_threshold": "0"})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame)))
+        out.mux(stream.encode())
+    with av.open(str(whole)) as source, av.open(str(damaged), "w") as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for number, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.size):
+            if number == 0:
+                zeroed = av.Packet(bytes(packet.size))
+                zeroed.pts, zeroed.dts, zeroed.time_base = packet.pts, packet.dts, packet.time_base
+                packet = zeroed
+            packet.stream = stream
+            out.mux(packet)
+    return damaged
+
+
+def test_a_box_on_a_video_whose_first_frame_does_not_decode_is_tracked_on_the_frames_that_do(
+        images: Path) -> None:
+    # Before the fix the reply was 422 "frame 0 does not decode": the size was read from frame 0.
+    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
+                                 precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    frames, masks = disk_clip(N, step=4)
+    path = write_with_damaged_first_keyframe(images, frames)
+    drawn = 21  # Label Studio's frame 21 at 25 frames/s: file frame 20, past the damaged group
+    ys, xs = np.nonzero(masks[drawn - 1])
+    h, w = masks[0].shape
+    x, y = xs.min() / w * 100, ys.min() / h * 100
+    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video",
+            "value": {"labels": ["Object"], "sequence": [
+                {"frame": drawn, "enabled": True, "x": x, "y": y,
+                 "width": (xs.max() + 1 - xs.min()) / w * 100, "height": (ys.max() + 1 - ys.min()) / h * 100}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": FPS}}],
+            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    (region,) = resp.get_json()["results"][0]["result"]
+    sequence = region["value"]["sequence"]
+    assert sequence[0]["frame"] == drawn
+    assert sequence[0]["x"] == pytest.approx(x, abs=2)
