@@ -37,7 +37,7 @@ import requests
 
 from samvid.errors import ConfigError, StudioError
 from samvid.models.registry import looks_like_a_path
-from samvid.settings import Settings
+from samvid.settings import Settings, studio_url_problem
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,11 @@ class Credentials:
         path = data_dir / "credentials.json"
         if path.is_file():
             try:
-                return cls(**json.loads(path.read_text())), False
+                creds = cls(**json.loads(path.read_text()))
+                # A hand-edited "token": 12345 would otherwise end in a traceback from Popen.
+                if not all(isinstance(v, str) for v in (creds.username, creds.password, creds.token)):
+                    raise TypeError("username, password and token must be strings")
+                return creds, False
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"{path} is unreadable ({exc}): restore it, or delete it together "
                                   "with the data dir's Label Studio database to start afresh") from exc
@@ -112,10 +116,20 @@ def default_data_dir() -> Path:
     return Path(base) / "samvid"
 
 
+# Names Label Studio reads, unprefixed as a fallback, that a shell often holds for something
+# else. HOST (any prefix) makes it build its links, redirects and URL prefix from another
+# address than the one samvid up serves it on (HOST=http://devbox:3000/app: every link under
+# /app, log-in redirected to devbox); DEBUG=* (node's debug) or CI=woodpecker is no boolean and
+# stops it at start; DJANGO_SETTINGS_MODULE of another Django project replaces its settings.
+_NOT_FOR_STUDIO = ("HOST", "LABEL_STUDIO_HOST", "HEARTEX_HOST", "DEBUG", "CI", "DJANGO_SETTINGS_MODULE")
+
+
 def studio_env(layout: Layout, creds: Credentials, base: dict[str, str] | None = None) -> dict[str, str]:
     """Label Studio's environment: every setting from the notes, set on every start
     (some only count on the first start of a data dir, and harm nothing later)."""
     env = dict(os.environ if base is None else base)
+    for name in _NOT_FOR_STUDIO:
+        env.pop(name, None)
     env.update(
         LABEL_STUDIO_BASE_DATA_DIR=str(layout.studio_data),
         # Label Studio reads LABEL_STUDIO_X before HEARTEX_X and X: a DATABASE_NAME or DJANGO_DB
@@ -278,8 +292,12 @@ def label_studio_argv(host: str, port: int) -> list[str]:
         raise StudioError("the `label-studio` program is not installed: pip install "
                           "'samvid[studio]' (or attach to yours with --no-studio "
                           "--label-studio-url URL --api-key TOKEN)")
-    # Django's runserver takes an IPv6 address in brackets only.
-    return [exe, "start", "--no-browser", "--internal-host", bracketed(host), "-p", str(port)]
+    # Django's runserver takes an IPv6 address in brackets only. --debug: without it, Label
+    # Studio finding the port taken on 127.0.0.1 (whatever --internal-host is) moves to the next
+    # free one by itself, and samvid up would wait on the asked one for --timeout, then fail.
+    # With it, it listens where asked, or exits with "That port is already in use" in its log.
+    # (Label Studio 1.23 reads --debug for that alone.)
+    return [exe, "start", "--no-browser", "--internal-host", bracketed(host), "-p", str(port), "--debug"]
 
 
 def serve_argv(host: str, port: int, model: str, device: str | None) -> list[str]:
@@ -457,6 +475,11 @@ class Stack:
                               "Studio: Account & Settings > Access Token)")
         if self.o.no_backend and not self.o.backend_url:  # said now, not after Label Studio's start
             raise ConfigError("--no-backend needs --backend-url (the running backend)")
+        if self.o.backend_url and studio_url_problem(self.o.backend_url):
+            # Said now: `backend:9090` would be refused by Label Studio after its start, or
+            # (--no-backend) waited on for --timeout, as a backend that does not answer.
+            raise ConfigError(f"--backend-url {self.o.backend_url!r}: give the backend's http:// or "
+                              "https:// URL as Label Studio reaches it, such as http://samvid:9090")
         if ":" in self.o.host and self.o.host != "::" and not self.o.backend_url:
             # Label Studio 1.23 answers "Can't resolve hostname [::1]" to a backend URL of one.
             raise ConfigError(f"--host {self.o.host}: Label Studio cannot connect a backend at an IPv6 "

@@ -78,7 +78,12 @@ class PrelabelRequest:
         if not 1 <= grid <= 64:
             raise BadRequest(f"grid must be 1-64 clicks per side, not {grid}")
         clip = payload.get("clip")
-        return cls(project, str(clip) if clip else None, first, end, mode,
+        # An empty one ("clip": "$CLIP" unset) would read as none: every clip of the project,
+        # with force redone. Clip ids are text in the tasks, so a number would match none.
+        if clip is not None and (not isinstance(clip, str) or not clip):
+            raise BadRequest(f"clip must be a clip id (the text of the tasks' data 'clip'), "
+                             f"or left out for every clip of the project, not {clip!r}")
+        return cls(project, clip, first, end, mode,
                    bool(payload.get("force")), grid, engine_name(payload.get("engine")))
 
     def to_payload(self) -> dict[str, Any]:

@@ -27,9 +27,18 @@ from samvid.tracker.engines import choose_engine
 POLL = 0.5  # seconds between progress reads of a queued job
 
 
+def clip_id(text: str) -> str:
+    """A --clip value. An empty one (``--clip "$CLIP"`` with CLIP unset) would read as no
+    --clip, and pre-label, with --force redo, every clip of the project."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty clip id: give the clip's id (task data 'clip'), "
+                                         "or leave --clip out for every clip of the project")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, help="project id or exact title")
-    parser.add_argument("--clip", help="only this clip (task data 'clip')")
+    parser.add_argument("--clip", type=clip_id, help="only this clip (task data 'clip')")
     parser.add_argument("--frames", metavar="A:B",
                         help="only source frames A <= frame < B (A: or :B leave a side open)")
     parser.add_argument("--mode", choices=MODES, default="auto",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import requests
@@ -107,6 +108,7 @@ def _request(args: argparse.Namespace, settings: Settings, project: int, engine:
 
 def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Settings) -> dict:
     auth = (settings.auth_user, settings.auth_password) if settings.auth_user else None
+    job: dict = {}  # none yet: Ctrl-C before the backend took the job leaves none running
     try:
         resp = requests.post(f"{url}/propagate", json=req.to_payload(), auth=auth, timeout=30)
         if resp.status_code >= 400:
@@ -123,6 +125,13 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
                                  f"{_error_of(poll)}")
             job = poll.json()
             bar.update(f"propagate {req.clip}", job["frames_done"], max(job["frames_total"], 1), job["fps"])
+    except KeyboardInterrupt:
+        # Ctrl-C stops this command only: the backend goes on writing the clip's frames.
+        if job.get("id"):
+            bar.close()
+            print(f"stopped following job {job['id']}; it goes on on the backend "
+                  f"(DELETE {url}/jobs/{job['id']} cancels it)", file=sys.stderr)
+        raise
     except requests.RequestException as exc:
         raise StudioError(f"cannot reach the samvid backend at {url}: {type(exc).__name__}") from exc
     return job

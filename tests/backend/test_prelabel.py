@@ -357,6 +357,14 @@ def test_frames_ranges_are_checked():
             parse_frames(bad)
 
 
+@pytest.mark.parametrize("clip", ["", 0, ["a"]])
+def test_a_clip_that_is_empty_or_no_text_is_refused_not_read_as_every_clip(clip):
+    # "" read as no clip: the job pre-labelled (with force, redid) every clip of the project.
+    with pytest.raises(BadRequest, match="clip must be a clip id"):
+        PrelabelRequest.from_payload({"project": 1, "clip": clip})
+    assert PrelabelRequest.from_payload({"project": 1, "clip": "dog"}).clip == "dog"
+
+
 def test_the_command_says_why_a_segmenter_without_everything_mode_cannot_prelabel(label_studio):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-cli", n=2)
     env = {**os.environ, "SAMVID_MODEL": "standin", "LABEL_STUDIO_URL": label_studio.url,

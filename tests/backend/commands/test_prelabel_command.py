@@ -72,3 +72,16 @@ def test_a_run_that_left_frames_undone_exits_1_so_a_script_can_tell(left, monkey
     monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: {**left, next(
         k for k in left if k.startswith("not_")): []})
     assert main(["prelabel", "--project", "Street", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 0
+
+
+def test_an_empty_clip_is_refused_not_read_as_every_clip_of_the_project(monkeypatch, capsys) -> None:
+    ran = []
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: ran.append(payload) or {})
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    # `--clip "$CLIP"` with CLIP unset, and --force: every clip's predictions redone.
+    with pytest.raises(SystemExit) as exited:
+        main(["prelabel", "--project", "7", "--clip", "", "--force", "--url", "http://127.0.0.1:9", "--api-key", "k"])
+    assert exited.value.code == 2
+    assert ran == []
+    assert "empty clip id" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask, Response, jsonify
@@ -93,3 +94,22 @@ def test_an_error_mid_run_is_said_on_its_own_line_after_the_progress_bar(monkeyp
     error = next(line for line in lines if "error:" in line)
     assert error.startswith("samvid propagate: error: cannot reach Label Studio")
     assert "3/10" in lines[lines.index(error) - 1]
+
+
+def test_ctrl_c_while_following_a_backend_job_says_the_job_goes_on_there(monkeypatch, capsys) -> None:
+    app = Flask("running-backend")
+    job = {"id": "job-7", "state": "running", "error": None, "frames_done": 3, "frames_total": 90, "fps": 2.0}
+    app.add_url_rule("/propagate", "submit", lambda: jsonify(job), methods=["POST"])
+    app.add_url_rule("/jobs/<job_id>", "poll", lambda job_id: jsonify(job))
+
+    def ctrl_c(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C at the first wait between two polls (this module's sleep only, not the stand-in's).
+    monkeypatch.setattr(command, "time", SimpleNamespace(sleep=ctrl_c))
+    with ServedApp(app) as served:
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                     "--backend-url", served.url]) == 130
+    err = capsys.readouterr().err
+    assert "stopped following job job-7; it goes on on the backend" in err
+    assert f"DELETE {served.url}/jobs/job-7 cancels it" in err

@@ -324,3 +324,98 @@ print(settings.DATABASES["default"]["ENGINE"], settings.DATABASES["default"]["NA
 """], env=env, capture_output=True, text=True, timeout=120)
     assert settings.stdout.split() == ["django.db.backends.sqlite3",
                                        str(layout.studio_data / "label_studio.sqlite3")], settings.stderr[-2000:]
+
+
+@pytest.mark.parametrize("var, value", [("HOST", "http://devbox:3000/app"),
+                                        ("LABEL_STUDIO_HOST", "http://elsewhere:9999"),
+                                        ("DEBUG", "*"), ("CI", "woodpecker"),
+                                        ("DJANGO_SETTINGS_MODULE", "mysite.settings")])
+def test_label_studio_of_up_builds_its_urls_from_the_request_whatever_the_shell_sets(
+        tmp_path: Path, var: str, value: str) -> None:
+    import subprocess
+    import sys
+
+    from samvid.launcher import Credentials, Layout, studio_env
+
+    pytest.importorskip("label_studio")
+    env = studio_env(Layout(tmp_path / "data"), Credentials("admin@samvid.local", "pw", "token"),
+                     base={**os.environ, var: value})
+    # Label Studio's own settings from that environment, loaded as `label-studio start` loads them.
+    settings = subprocess.run([sys.executable, "-c", """
+import os, sys, label_studio
+sys.path.insert(0, os.path.dirname(label_studio.__file__))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "label_studio.core.settings.label_studio")
+from django.conf import settings
+print(repr(settings.HOSTNAME), repr(getattr(settings, "FORCE_SCRIPT_NAME", None)))
+"""], env=env, capture_output=True, text=True, timeout=120)
+    assert settings.stdout.split() == ["''", "None"], settings.stderr[-2000:]
+
+
+@pytest.mark.parametrize("flags", [["--no-studio", "--no-backend", "--label-studio-url", "http://127.0.0.1:9",
+                                    "--api-key", "k"], []], ids=["no-backend", "started-backend"])
+def test_up_with_a_backend_url_without_http_says_so_before_starting_or_waiting(
+        tmp_path: Path, flags: list[str], monkeypatch, capsys) -> None:
+    from samvid import launcher
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(launcher.Child, "start", no_child)
+    # `backend:9090` was waited on for --timeout (5 minutes), then said not to answer.
+    code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--timeout", "600",
+                 "--backend-url", "backend:9090", *flags])
+    assert code == 2
+    assert "--backend-url 'backend:9090': give the backend's http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_up_on_a_credentials_file_with_a_token_that_is_no_string_says_to_restore_it(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    from samvid import launcher
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(launcher.Child, "start", no_child)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "credentials.json").write_text(json.dumps({"username": "admin@samvid.local", "password": "pw",
+                                                       "token": 12345}))  # edited by hand
+    ports = []
+    for _ in range(2):
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            ports.append(str(free.getsockname()[1]))
+    assert main(["up", "--data-dir", str(data), "--model", "classic", "--port", ports[0],
+                 "--backend-port", ports[1]]) == 2
+    err = capsys.readouterr().err
+    assert f"{data / 'credentials.json'} is unreadable" in err
+    assert "Traceback" not in err
+
+
+def test_label_studio_of_up_listens_on_the_asked_port_even_when_another_program_holds_it_on_127_0_0_1(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from samvid.launcher import Credentials, Layout, label_studio_argv, studio_env
+
+    pytest.importorskip("label_studio")
+    env = studio_env(Layout(tmp_path / "data"), Credentials("admin@samvid.local", "pw", "token"))
+    with socket.socket() as held:  # another program, on 127.0.0.1 only; up listens on another address
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        argv = label_studio_argv("192.0.2.2", port)
+        # The port Label Studio's own start-up code settles on for that command line: it moved to
+        # the next port by itself, while samvid up waited on the asked one for --timeout.
+        chosen = subprocess.run([sys.executable, "-c", f"""
+import os, sys, label_studio
+sys.path.insert(0, os.path.dirname(label_studio.__file__))
+from label_studio.core.argparser import parse_input_args
+from label_studio.server import _get_free_port
+args = parse_input_args({argv[1:]!r})
+print(_get_free_port(args.port, args.debug))
+"""], env=env, capture_output=True, text=True, timeout=120)
+    assert chosen.stdout.split()[-1:] == [str(port)], chosen.stderr[-2000:]
