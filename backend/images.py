@@ -12,15 +12,20 @@ import io
 import ipaddress
 import logging
 import posixpath
+import re
 import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import ParseResult, parse_qs, unquote, urljoin, urlparse
 
 import numpy as np
 import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from samvid.errors import ForbiddenSource, ImageError, ImageUnreachable, TooLarge
 from samvid.settings import Settings
@@ -46,7 +51,8 @@ class ImageSource:
     # The server refuses hosts that resolve to private addresses (a task URL must not
     # reach its intranet); a command run by the user on their own machine may read them.
     public_hosts_only: bool = True
-    # Keep-alive across many fetches (an export); None: a connection per fetch.
+    # Keep-alive across many fetches (an export); None: a connection per fetch. Not used
+    # for hosts that must be public (public_hosts_only): those get a checked connection.
     session: requests.Session | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -139,20 +145,21 @@ class ImageSource:
         except OSError as exc:
             raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
-    def _check_host(self, url: str) -> None:
+    def _check_host(self, url: str) -> bool:
         """Refuse hosts samvid must not reach: private/loopback/link-local addresses.
+        True when the host must be public, so the connection checks its address again.
 
         The Label Studio host and ``SAMVID_ALLOWED_HOSTS`` are trusted as configured, in
         addition to public hosts: listing an intranet image server must not cut off the
         public ones (such as the S3 URL Label Studio's storage redirects to).
         """
         if self._is_label_studio(url):
-            return
+            return False
         host = (urlparse(url).hostname or "").lower()
         if host in self.allowed_hosts:
-            return
+            return False
         if not self.public_hosts_only:
-            return
+            return False
         try:
             infos = socket.getaddrinfo(host, None)
         except (socket.gaierror, UnicodeError) as exc:
@@ -164,14 +171,16 @@ class ImageSource:
                     f"host {host!r} resolves to the non-public address {address}; samvid fetches "
                     "such hosts only when they are LABEL_STUDIO_URL's host or listed in SAMVID_ALLOWED_HOSTS"
                 )
+        return True
 
     def _get(self, url: str, hops: int = 5) -> bytes:
         for _ in range(hops + 1):
             _parsed(url)  # a malformed URL (or redirect target) is the task's error, not a crash
-            self._check_host(url)  # again after every redirect
+            public_only = self._check_host(url)  # again after every redirect
+            get = _get_from_public_address if public_only else (self.session or requests).get
             try:
-                with (self.session or requests).get(url, headers=self.auth_headers(url), timeout=self.timeout, stream=True,
-                                  allow_redirects=False) as resp:
+                with get(url, headers=self.auth_headers(url), timeout=self.timeout, stream=True,
+                         allow_redirects=False) as resp:
                     if resp.is_redirect and resp.headers.get("Location"):
                         url = _redirect_target(url, resp.headers["Location"])
                         continue
@@ -244,6 +253,56 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return True
 
 
+def _public_peer(sock: socket.socket, host: str) -> socket.socket:
+    """``sock`` if the address it is connected to is public; else it is closed and refused."""
+    address = ipaddress.ip_address(sock.getpeername()[0])
+    if not _is_public(address):
+        sock.close()
+        raise ForbiddenSource(
+            f"host {host!r} resolves to the non-public address {address}; samvid fetches "
+            "such hosts only when they are LABEL_STUDIO_URL's host or listed in SAMVID_ALLOWED_HOSTS"
+        )
+    return sock
+
+
+# ``_check_host`` resolves a name to check its addresses, and the connection then resolves
+# it again: a name whose DNS answers a public address first and 127.0.0.1 next (DNS
+# rebinding) passes the check and reaches the intranet. So the address the socket is
+# connected to is checked as well, before a byte of the request is sent; the name still
+# goes in the Host header and TLS (SNI and the certificate check) as before. A proxy
+# (HTTPS_PROXY) resolves names itself: its connections are not checked here.
+class _PublicHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _public_peer(super()._new_conn(), self.host)
+
+
+class _PublicHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _public_peer(super()._new_conn(), self.host)
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicAddressesOnly(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
+def _get_from_public_address(url: str, **kwargs: Any) -> requests.Response:
+    """``requests.get`` that connects to public addresses only (``_PublicHTTPConnection``)."""
+    with requests.Session() as session:
+        session.mount("http://", _PublicAddressesOnly())
+        session.mount("https://", _PublicAddressesOnly())
+        return session.get(url, **kwargs)
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -264,12 +323,14 @@ def _port(url: ParseResult) -> int | None:
 
 
 def _safe(url: str) -> str:
-    """A URL for messages: no query string (it may hold a presigned secret)."""
+    """A URL for messages: no query string (it may hold a presigned secret) and no
+    ``user:password@``."""
     try:
         p = urlparse(url)
-    except ValueError:  # malformed: cut the query by hand
-        return url.split("?", 1)[0][:200]
-    return f"{p.scheme}://{p.netloc}{p.path}" if p.scheme else p.path
+    except ValueError:  # malformed: cut the query and the credentials by hand
+        return re.sub(r"//[^/]*@", "//", url.split("?", 1)[0], count=1)[:200]
+    host = p.netloc.rpartition("@")[2]
+    return f"{p.scheme}://{host}{p.path}" if p.scheme else p.path
 
 
 def _parsed(url: str) -> ParseResult:
@@ -344,7 +405,8 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
                 arr = np.round(np.clip(arr, 0, 65535) / 257).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, NotImplementedError) as exc:
+        # NotImplementedError: a format Pillow knows in a variant it cannot decode (a DDS).
         raise ImageError(f"the image could not be decoded ({exc})") from exc
     except Image.DecompressionBombError as exc:  # over twice the limit: Pillow's own check came first
         raise TooLarge(f"image is over the {max_pixels} pixel limit (SAMVID_MAX_IMAGE_PIXELS)") from exc

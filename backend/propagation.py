@@ -26,7 +26,7 @@ from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, Task, backoff, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
-from samvid.studio.results import decode_mask, mask_regions, object_region_id
+from samvid.studio.results import MAX_PIXELS, decode_mask, mask_regions, object_region_id
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import engine_choices, is_engine, make_engine, resolved
@@ -120,8 +120,10 @@ class ObjectSeed:
     control: tuple[str, str] | None = None  # (from_name, type) it was drawn with, kept on every frame
 
 
-def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[ObjectSeed]:
-    """The objects of an annotation's result list (mask regions of the image's mask controls).
+def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
+                      max_pixels: int = MAX_PIXELS) -> list[ObjectSeed]:
+    """The objects of an annotation's result list (mask regions of the image's mask controls;
+    a region claiming an image over ``max_pixels`` is skipped, as such an image would be).
 
     The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
     ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
@@ -141,7 +143,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget) -> list[
         if mask_type is None or item.get("type") != mask_type:
             continue
         try:
-            mask = decode_mask(item)
+            mask = decode_mask(item, max_pixels)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("skipping an undecodable region %s: %s", item.get("id"), exc)
             continue
@@ -298,7 +300,7 @@ class Propagator:
         # Two tasks may hold one frame (a duplicated or re-imported task): the job starts
         # from the one a human annotated.
         index = next((i for i in at_frame if human_annotated(tasks[i])), at_frame[0])
-        drawn = seeds_from_result(self.latest_annotation(tasks[index]["id"]), target)
+        drawn = seeds_from_result(self.latest_annotation(tasks[index]["id"]), target, self.images.max_pixels)
         seeds = _chosen(drawn, req.objects)
         if not seeds and drawn:
             raise BadRequest(f"frame {req.frame} has none of the objects {', '.join(req.objects)}: "
@@ -366,7 +368,7 @@ class Propagator:
             return []
 
     def _seeds_of(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
-        return _chosen(seeds_from_result(self.latest_annotation(task_id), target), objects)
+        return _chosen(seeds_from_result(self.latest_annotation(task_id), target, self.images.max_pixels), objects)
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -427,7 +429,7 @@ class Propagator:
         earlier = list(max(own, key=lambda p: p.get("id") or 0).get("result") or [])
         keys = {s.key for s in seeds.values()}
         region_ids = {s.region_id for s in seeds.values()}
-        mine = {old.region_id for old in seeds_from_result(earlier, target)
+        mine = {old.region_id for old in seeds_from_result(earlier, target, self.images.max_pixels)
                 if old.key in keys or old.region_id in region_ids}
         return [item for item in earlier if object_region_id(str(item.get("id") or "")) not in mine]
 
@@ -464,7 +466,8 @@ class Propagator:
         index = next((i for i, t in enumerate(tasks) if t["id"] == task.get("id")), None)
         if not index or human_annotated(tasks[index]) or not human_annotated(tasks[index - 1]):
             return None
-        seeds = seeds_from_result(self.latest_annotation(tasks[index - 1]["id"]), target)
+        seeds = seeds_from_result(self.latest_annotation(tasks[index - 1]["id"]), target,
+                                  self.images.max_pixels)
         if not seeds:
             return None
         pair = [Task(t["id"], t["data"]) for t in tasks[index - 1 : index + 1]]

@@ -39,7 +39,7 @@ from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
 from samvid.studio.protocol import parse_config
-from samvid.studio.results import decode_mask
+from samvid.studio.results import MAX_PIXELS, decode_mask
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ def frame_objects(
     size: tuple[int, int],
     problems: Problems,
     where: Where,
+    max_pixels: int = MAX_PIXELS,
 ) -> list[FrameObject]:
     """The objects of one frame's regions, masks decoded.
 
@@ -204,7 +205,7 @@ def frame_objects(
             )
             continue
         try:
-            mask = decode_mask(region.result)
+            mask = decode_mask(region.result, max_pixels)
         except (ValueError, KeyError, TypeError) as exc:
             # decode_brush says "brush RLE holds N pixels, but the image is WxH" when the
             # RLE's length disagrees with the declared size; anything else is malformed.
@@ -238,8 +239,10 @@ class ProjectReader:
         fill: bool = False,
         problems: Problems | None = None,
         workers: int = 4,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         self.studio = studio
+        self.max_pixels = max_pixels  # a region claiming a larger image is a bad region
         self.project = studio.project(project)
         self.schema = ProjectSchema.from_config(self.project.label_config)
         self.fetcher = fetcher
@@ -368,7 +371,7 @@ class ProjectReader:
                 "missing_image", "frame size unknown: no image copied and no regions", **where
             )
             return None
-        objects = frame_objects(regions, identities, size, self.problems, where)
+        objects = frame_objects(regions, identities, size, self.problems, where, self.max_pixels)
         masks = frame_masks(ref.frame, size[0], size[1],
                             [(o.object_id, o.mask, o.score) for o in objects])
         by_id = {o.object_id: o for o in objects}

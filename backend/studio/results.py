@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from label_studio_sdk.converter import brush
 
+from samvid.settings import Settings
 from samvid.studio.protocol import MaskTarget
 
 Result = dict[str, Any]
@@ -253,9 +254,31 @@ def mask_region(
     return regions[0] if regions else None
 
 
-def decode_brush(result: Result) -> np.ndarray:
-    """Bool (H, W) mask of a ``brushlabels`` result (Label Studio's or ours)."""
-    width, height = int(result["original_width"]), int(result["original_height"])
+# A result's JSON (a webhook, an export file) is untrusted, and decoding allocates the
+# image size it claims, several times over: a 4-point polygon can claim 10^6 x 10^6 px (a
+# terabyte), a 55 KB RLE the runs of 16384 x 16384 px (a gigabyte). Sizes are bounded as images are (SAMVID_MAX_IMAGE_PIXELS's default):
+# samvid reads no larger image, so no mask of its own is larger.
+MAX_PIXELS = Settings.max_image_pixels
+
+
+def _image_size(result: Result, max_pixels: int) -> tuple[int, int]:
+    """The (width, height) a result claims, refused (ValueError) over ``max_pixels``."""
+    try:
+        width, height = int(result["original_width"]), int(result["original_height"])
+    except OverflowError as exc:  # an infinite size
+        raise ValueError(f"the region's image size is not a number ({exc})") from exc
+    if width * height > max_pixels:
+        raise ValueError(
+            f"the region's image is {width}x{height}, over samvid's limit of {max_pixels} "
+            "(SAMVID_MAX_IMAGE_PIXELS); the region cannot be read"
+        )
+    return width, height
+
+
+def decode_brush(result: Result, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Bool (H, W) mask of a ``brushlabels`` result (Label Studio's or ours); ValueError
+    for a malformed one or one over ``max_pixels``."""
+    width, height = _image_size(result, max_pixels)
     rle = result["value"]["rle"]
     # The RLE's first 32 bits are its length: checked before decoding allocates it (up to 4 GiB).
     claimed = brush.InputStream(brush.bytes2bit(rle[:4])).read(32)
@@ -294,30 +317,45 @@ def polygon_pixels(points: np.ndarray, width: int, height: int) -> np.ndarray:
     counts = np.maximum(stop - first, 0)
     if not counts.sum():
         return mask
-    edge = np.repeat(np.arange(len(counts)), counts)
-    rows = first[edge] + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    yc = rows + 0.5
-    xc = x0[edge] + (yc - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
-    # pixels right of the crossing (centre x + 0.5 >= crossing) change winding
-    start = np.clip(np.ceil(xc - 0.5), 0, width).astype(np.int64)
     winding = np.zeros((height, width + 1), np.int64)
-    np.add.at(winding, (rows, start), np.where(y1[edge] > y0[edge], 1, -1))
+    # A few edges at a time: an edge crosses up to ``height`` rows, so a polygon of a few
+    # thousand points (a zigzag) would need gigabytes for all its crossings at once.
+    step = max(1, _CROSSINGS_PER_STEP // height)
+    for k in range(0, len(counts), step):
+        n = counts[k : k + step]
+        edge = k + np.repeat(np.arange(len(n)), n)
+        rows = first[edge] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        yc = rows + 0.5
+        xc = x0[edge] + (yc - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
+        # pixels right of the crossing (centre x + 0.5 >= crossing) change winding
+        start = np.clip(np.ceil(xc - 0.5), 0, width).astype(np.int64)
+        np.add.at(winding, (rows, start), np.where(y1[edge] > y0[edge], 1, -1))
     return np.cumsum(winding[:, :width], axis=1) != 0
 
 
-def decode_polygon(result: Result) -> np.ndarray:
+_CROSSINGS_PER_STEP = 1 << 22  # row crossings filled at once by polygon_pixels (~200 MB)
+_FARTHEST_PERCENT = 1e6  # 10 000 image sizes
+
+
+def decode_polygon(result: Result, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Bool (H, W) mask of a ``polygonlabels`` result: the pixels whose centres lie inside
-    the polygon (``polygon_pixels``), the inverse of ``polygon_result`` for its parts."""
-    width, height = int(result["original_width"]), int(result["original_height"])
+    the polygon (``polygon_pixels``), the inverse of ``polygon_result`` for its parts;
+    ValueError for a malformed one or one over ``max_pixels``."""
+    width, height = _image_size(result, max_pixels)
     points = np.asarray(result["value"]["points"], dtype=np.float64).reshape(-1, 2)
+    # NaN, or a point so far away that the fill's arithmetic overflows (inf - inf), would
+    # index it out of bounds: no drawn point is 10 000 image sizes outside the image.
+    if not (np.abs(points) <= _FARTHEST_PERCENT).all():
+        raise ValueError("the polygon has a point that is not a number or lies over 10 000 image sizes away")
     return polygon_pixels(points / 100.0 * [width, height], width, height)
 
 
-def decode_mask(result: Result) -> np.ndarray:
-    """Bool mask of a brush or polygon result; ValueError for other region types."""
+def decode_mask(result: Result, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Bool mask of a brush or polygon result; ValueError for other region types, and for
+    malformed ones or ones over ``max_pixels`` (SAMVID_MAX_IMAGE_PIXELS where set)."""
     kind = result.get("type")
     if kind == "brushlabels":
-        return decode_brush(result)
+        return decode_brush(result, max_pixels)
     if kind == "polygonlabels":
-        return decode_polygon(result)
+        return decode_polygon(result, max_pixels)
     raise ValueError(f"not a mask region: {kind!r}")

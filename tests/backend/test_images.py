@@ -118,6 +118,15 @@ def test_garbage_and_truncated_images_raise_image_error(data):
         decode_image(data)
 
 
+def test_an_image_in_a_variant_pillow_does_not_implement_is_the_tasks_image_error():
+    """Pillow recognises a DDS file whose pixel format it cannot decode, and says so with
+    NotImplementedError: the task's image is unreadable, not the server broken."""
+    dds = bytearray(_encode(Image.new("RGB", (4, 4)), "DDS"))
+    struct.pack_into("<I", dds, 80, 0x4000)  # the pixel format's flags: none Pillow knows
+    with pytest.raises(ImageError, match="could not be decoded"):
+        decode_image(bytes(dds))
+
+
 @pytest.mark.parametrize("url, gets_token", [
     ("http://ls:8080/data/upload/1/a.png", True),  # Label Studio's own origin
     ("http://ls:8080/data/local-files/?d=a.png", True),

@@ -157,3 +157,13 @@ def test_the_parts_of_an_accepted_propagated_frame_are_one_object():
     (seed,) = seeds_from_result(accepted, POLYGONS)
     assert (seed.key, seed.region_id) == ("car", "car")
     assert np.array_equal(seed.mask, split_by_a_pole())
+
+
+def test_a_region_over_the_backends_pixel_limit_is_skipped_and_a_raised_limit_reads_it():
+    # The limit is SAMVID_MAX_IMAGE_PIXELS (the propagator passes its image source's): a
+    # region claiming a larger image is not decoded, as such an image would not be; a user
+    # who raised the limit for large images gets their masks tracked.
+    region = mask_region(square(0), TARGET, ["Car"], region_id="r1")  # a 40x20 image
+    assert seeds_from_result([region], TARGET, max_pixels=799) == []
+    (seed,) = seeds_from_result([region], TARGET, max_pixels=800)
+    assert np.array_equal(seed.mask, square(0))

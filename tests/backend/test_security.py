@@ -257,3 +257,54 @@ def test_label_studio_basic_auth_passes_with_a_password_whose_latin1_bytes_read_
     from_studio = requests.Request("GET", "http://x/", auth=HTTPBasicAuth("ls", password)).prepare()
     for header in (from_studio.headers["Authorization"], basic_auth_header("ls", password)):
         assert client.get("/versions", headers={"Authorization": header}).status_code == 200
+
+
+def _rebinding(monkeypatch, name: str, answers: list[str]) -> None:
+    """``name`` answers each lookup with the next of ``answers`` (the last one from then
+    on), as a DNS server with a short TTL can; other names resolve as usual."""
+    import socket
+
+    real, asked = socket.getaddrinfo, []
+
+    def lookup(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        address = answers[min(len(asked), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
+def test_a_name_that_resolves_public_when_checked_and_private_when_fetched_is_refused(monkeypatch, other_host):
+    from samvid.errors import ForbiddenSource
+
+    port = other_host.rsplit(":", 1)[1]
+    _rebinding(monkeypatch, "rebind.example", ["93.184.216.34", "127.0.0.1"])
+    with pytest.raises(ForbiddenSource, match="non-public address 127.0.0.1"):
+        ImageSource("http://label-studio:8080").fetch(f"http://rebind.example:{port}/img.png")
+    assert _Recorder.seen == []  # the request never reached the private address
+
+
+def test_a_checked_host_is_fetched_by_its_name(monkeypatch, other_host):
+    import samvid.images
+
+    port = other_host.rsplit(":", 1)[1]
+    _rebinding(monkeypatch, "img.example", ["127.0.0.1"])
+    monkeypatch.setattr(samvid.images, "_is_public", lambda address: True)  # loopback stands in for a public host
+    assert ImageSource("http://label-studio:8080").fetch(f"http://img.example:{port}/img.png")
+    assert [h["Host"] for h in _Recorder.seen] == [f"img.example:{port}"]
+
+
+@pytest.mark.parametrize("url", [
+    "http://user:s3cret@127.0.0.1:1/x.png",  # unreachable
+    "http://user:s3cret@127.0.0.1:99999/x.png",  # malformed port
+    "http://user:s3cret@[::1/x.png?sig=abc",  # malformed address
+])
+def test_a_password_in_an_image_url_never_reaches_the_error_message(url):
+    from samvid.errors import ImageError
+
+    with pytest.raises(ImageError) as raised:
+        ImageSource("http://ls:8080", allowed_hosts=("127.0.0.1",)).fetch(url)
+    message = raised.value.message
+    assert "s3cret" not in message and ("127.0.0.1" in message or "[::1" in message)

@@ -33,3 +33,22 @@ def test_a_brush_rle_claiming_another_size_is_refused_naming_both_sizes():
     region["value"]["rle"] = [255, 255, 255, 255] + region["value"]["rle"][4:]
     with pytest.raises(ValueError, match="1073741823 pixels, but the image is 7x5"):
         results.decode_mask(region)
+
+
+def test_a_brush_region_claiming_an_image_over_the_pixel_limit_is_refused_before_decoding():
+    """A 55 KB RLE can hold the runs of a 16384 x 16384 image (1 GiB to decode); the size
+    a result claims is bounded as images are (SAMVID_MAX_IMAGE_PIXELS)."""
+    region = brush(np.ones((5, 7), bool))
+    w = h = 16384
+    length = format(w * h * 4, "032b")  # the RLE's first 32 bits: its length, as claimed
+    region.update(original_width=w, original_height=h)
+    region["value"]["rle"] = [int(length[i : i + 8], 2) for i in range(0, 32, 8)] + region["value"]["rle"][4:]
+    with pytest.raises(ValueError, match="16384x16384, over samvid's limit of 64000000"):
+        results.decode_mask(region)
+
+
+def test_an_infinite_brush_image_size_is_a_malformed_region():
+    region = brush(np.ones((5, 7), bool))
+    region["original_width"] = float("inf")
+    with pytest.raises(ValueError, match="image size is not a number"):
+        results.decode_mask(region)

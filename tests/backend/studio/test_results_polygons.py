@@ -167,3 +167,60 @@ def test_an_id_that_only_looks_like_a_part_is_never_read_as_one(region_id):
     # an id made elsewhere (imported, typed) with a "~" in it stays the region it names.
     assert results.object_region_id(region_id) == region_id
     assert results.object_region_id("a~2") == results.object_region_id("a~10") == "a"
+
+
+def test_a_polygon_claiming_an_image_over_the_pixel_limit_is_refused_before_decoding():
+    """A hostile result's size would otherwise be allocated (here a terabyte)."""
+    region = {"type": "polygonlabels", "original_width": 10**6, "original_height": 10**6,
+              "value": {"points": [[0, 0], [100, 0], [100, 100]], "polygonlabels": ["Car"]}}
+    for decode in (results.decode_polygon, results.decode_mask):
+        with pytest.raises(ValueError, match="1000000x1000000, over samvid's limit of 64000000"):
+            decode(region)
+    small = dict(region, original_width=20, original_height=10)
+    with pytest.raises(ValueError, match="20x10, over samvid's limit of 199"):
+        results.decode_mask(small, max_pixels=199)  # SAMVID_MAX_IMAGE_PIXELS, where set
+    assert results.decode_mask(small, max_pixels=200).shape == (10, 20)
+
+
+@pytest.mark.parametrize("points", [
+    [[0, 0], [float("nan"), 50], [50, 50]],
+    [[0, 0], [50, float("-inf")], [50, 50]],
+    [[0, 0], [float("inf"), 50], [50, 50]],
+    [[1e307, 0.5], [-1e307, 50], [0, 100]],  # finite, but their differences overflow
+])
+def test_a_polygon_with_a_point_that_is_not_a_number_is_a_malformed_region(points):
+    region = {"type": "polygonlabels", "original_width": 1000, "original_height": 100,
+              "value": {"points": points, "polygonlabels": ["Car"]}}
+    with pytest.raises(ValueError, match="the polygon has a point that is not a number"):
+        results.decode_mask(region)
+
+
+def test_a_polygon_reaching_far_outside_the_image_is_clipped_to_it():
+    region = {"type": "polygonlabels", "original_width": 10, "original_height": 10,
+              "value": {"points": [[-1000, -1000], [1000, -1000], [1000, 1000], [-1000, 1000]]}}
+    assert results.decode_mask(region).all()
+
+
+def test_an_infinite_image_size_is_a_malformed_region():
+    region = {"type": "polygonlabels", "original_width": float("inf"), "original_height": 10,
+              "value": {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["Car"]}}
+    with pytest.raises(ValueError, match="image size is not a number"):
+        results.decode_mask(region)
+
+
+def test_a_polygon_of_many_points_is_filled_in_memory_bounded_by_the_image():
+    """A square outlined 5000 times over crosses 10 million rows of a 1000 px image:
+    filled all at once its crossings would take gigabytes, though the mask takes 1 MB."""
+    import tracemalloc
+
+    points = [[0, 0], [100, 0], [100, 100], [0, 100]] * 5_000
+    region = {"type": "polygonlabels", "original_width": 1000, "original_height": 1000,
+              "value": {"points": points, "polygonlabels": ["Car"]}}
+    tracemalloc.start()
+    try:
+        mask = results.decode_mask(region)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert mask.shape == (1000, 1000) and mask.all()
+    assert peak < 400 * 1024**2
