@@ -173,10 +173,18 @@ def keep_candidates(cands: Candidates, config: AutoConfig) -> Candidates:
 def finish_masks(cands: Candidates, image_size: tuple[int, int], config: AutoConfig,
                  upsample: Callable[[np.ndarray, tuple[int, int]], np.ndarray] | None = None
                  ) -> list[AutoMask]:
-    """Kept candidates at the image size, cleaned, small ones dropped, at most ``max_masks``."""
+    """Kept candidates at the image size, cleaned, small ones dropped, duplicates at the
+    image size dropped (best first, as ``mask_nms``), at most ``max_masks``."""
     h, w = image_size
     min_pixels = max(1, round(config.min_area * h * w))
     resize = upsample or _resize_logits
+    # Masks apart at the decoder's resolution can coincide at the image's: an image smaller
+    # than the logits (or than the grid, whose clicks then share pixels) gets each region
+    # many times. Overlaps are measured on at most ~256 rows and columns, as NMS does.
+    step = max(1, -(-max(h, w) // 256))
+    seen = np.zeros((min(len(cands), max(1, config.max_masks)), len(range(0, h, step)) * len(range(0, w, step))),
+                    np.float32)
+    seen_area = np.zeros(len(seen), np.float32)
     out: list[AutoMask] = []
     for i in range(len(cands)):
         islands_gone = remove_small_regions(resize(cands.logits[i], (h, w)) > 0, min_pixels, "islands")
@@ -184,7 +192,17 @@ def finish_masks(cands: Candidates, image_size: tuple[int, int], config: AutoCon
         area = int(mask.sum())
         if area < min_pixels:
             continue
-        out.append(AutoMask(mask, float(cands.pred_iou[i]), float(cands.stability[i]), area))
+        coarse = mask[::step, ::step].ravel()
+        k = len(out)
+        inter = seen[:k, coarse].sum(axis=1)
+        union = seen_area[:k] + np.count_nonzero(coarse) - inter
+        if (inter > config.nms_iou * np.maximum(union, 1)).any():
+            continue
+        seen[k], seen_area[k] = coarse, np.count_nonzero(coarse)
+        # SAM's IoU head is a plain regression that can stray past 1 (or below 0); it
+        # ranks the candidates as it is, but a region's score is a confidence in [0, 1].
+        score = float(np.clip(cands.pred_iou[i], 0.0, 1.0))
+        out.append(AutoMask(mask, score, float(cands.stability[i]), area))
         if len(out) >= config.max_masks:
             break
     return out

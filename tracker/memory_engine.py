@@ -45,10 +45,14 @@ def _video_classes(name: str) -> tuple[Any, Any, Any]:
 def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: bool = False) -> Any:
     """A SAM 2.1 (``Sam2VideoModel``) or EdgeTAM video model, fp32 on the CPU: pretrained
     (hub cache or a local folder) or random weights."""
+    from samvid.models.sam import check_random_name, family_of, sized_sam2_config
+
     model_cls, config_cls, _ = _video_classes(name)
     try:
         if random_weights:
-            return model_cls(config_cls()).eval()
+            check_random_name(name)  # else a typo, or another size, gave the tiny model
+            config = config_cls() if family_of(name) == "edgetam" else sized_sam2_config(config_cls(), name)
+            return model_cls(config).eval()
         source = str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
         return model_cls.from_pretrained(source, local_files_only=True, use_safetensors=True).eval()
     except ImportError as exc:  # EdgeTAM's backbone comes through timm

@@ -128,6 +128,7 @@ def _random_model(name: str, family: str):
     """A model of the named size with random weights: real code paths, noise masks."""
     import transformers as tf
 
+    check_random_name(name)
     size = name.rsplit("-", 1)[-1] if "/" in name else ""
     if family == "sam":
         vision = {**SAM1_ENCODERS.get(size, {})}
@@ -136,15 +137,29 @@ def _random_model(name: str, family: str):
         return tf.SamModel(tf.SamConfig(vision_config=vision))
     if family == "edgetam":
         return tf.EdgeTamModel(tf.EdgeTamConfig())
+    return tf.Sam2Model(sized_sam2_config(tf.Sam2Config(), name))
+
+
+def check_random_name(name: str) -> None:
+    """Refuse a name outside the registry for random weights: their geometry comes from the
+    registry's name alone, and any other name (a typo above all) would give the default size."""
+    if name not in MODELS:
+        choices = ", ".join(n for n, info in MODELS.items() if info.family in ("sam", "sam2", "edgetam"))
+        what = "a folder" if Path(name).expanduser().is_dir() else "unknown model"
+        raise ModelUnavailable(f"{what} {name!r}: give one of {choices} "
+                               "(random weights are built only for these)")
+
+
+def sized_sam2_config(config: Any, name: str) -> Any:
+    """``config`` (a SAM 2 image or video config) with the Hiera backbone of ``name``'s size."""
     key = name.split("hiera-")[-1] if "hiera-" in name else "tiny"
     backbone = SAM2_BACKBONES.get(key, {})
-    config = tf.Sam2Config()
     if backbone:
         bb = config.vision_config.backbone_config
         for field, value in backbone.items():
             setattr(bb, field, value)
         config.vision_config.backbone_channel_list = list(reversed(bb.embed_dim_per_stage))
-    return tf.Sam2Model(config)
+    return config
 
 
 def _pretrained_model(name: str, family: str):
@@ -277,8 +292,10 @@ class SamSegmenter(Segmenter):
         mask = logits[best] > 0
         min_area = area_threshold(mask.shape, MIN_REGION)
         mask = clean_mask(mask, prompt.positive_points, min_area, min_area, prompt.negative_points)
-        # SAM's IoU head is a plain regression: it can stray out of [0, 1], a score may not.
-        return MaskPrediction(mask=mask, score=float(np.clip(scores[best], 0.0, 1.0)))
+        # SAM's IoU head is a plain regression: it can stray out of [0, 1], a score may not;
+        # and it scores the raw logits, so a mask the cleaning emptied found nothing.
+        score = float(np.clip(scores[best], 0.0, 1.0)) if mask.any() else 0.0
+        return MaskPrediction(mask=mask, score=score)
 
     def decode(self, embedding: Embedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
         """Mask logits at original size (K, H, W) and SAM's predicted IoU (K,).

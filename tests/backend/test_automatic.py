@@ -87,6 +87,25 @@ def test_small_islands_and_holes_are_removed():
     assert (kept.mask == square(30, 30, 5, 5, 15)).all()
 
 
+def test_masks_apart_at_the_decoder_resolution_but_one_at_the_image_size_are_kept_once():
+    # At 40 x 40 the left half and its left 12 columns overlap by 0.6 (under NMS's 0.7);
+    # on a 2 x 2 image both are the left column: one region, not two.
+    half, strip = np.full((40, 40), -1.0), np.full((40, 40), -1.0)
+    half[:, :20], strip[:, :12] = 1.0, 1.0
+    cands = Candidates(np.stack([half, strip]), np.array([0.95, 0.9]), np.array([0.99, 0.99]))
+    assert len(keep_candidates(cands, AutoConfig())) == 2
+    (kept,) = finish_masks(keep_candidates(cands, AutoConfig()), (2, 2), AutoConfig())
+    assert kept.mask.tolist() == [[True, False], [True, False]]
+    assert kept.score == pytest.approx(0.95)
+
+
+def test_an_automatic_mask_scores_within_0_and_1_when_sams_iou_strays_past_1():
+    mask = square(30, 30, 5, 5, 15)
+    cands = Candidates(np.where(mask, 1.0, -1.0)[None], np.array([1.03]), np.array([0.99]))
+    (kept,) = finish_masks(cands, (30, 30), AutoConfig())
+    assert kept.score == 1.0
+
+
 # -- the pipeline with an oracle decoder ------------------------------------------------------
 
 
@@ -344,3 +363,17 @@ def test_sam_everything_runs_end_to_end_with_open_thresholds(tiny_sam):
     config = AutoConfig(grid=4, batch=8, pred_iou=-1e9, stability=0.0, min_area=0.0)
     masks = segment_everything(lambda p: sam_decode_points(tiny_sam, emb, p), (60, 100), config)
     assert masks and all(m.mask.shape == (60, 100) and m.mask.dtype == bool for m in masks)
+
+
+def test_automatic_masks_of_an_image_smaller_than_the_grid_are_each_found_once(tiny_sam):
+    # 8 x 8 clicks on 6 x 6 pixels: several clicks share a pixel, and masks that the
+    # decoder's 256 x 256 logits tell apart coincide at the image size.
+    emb = tiny_sam.embed(np.random.default_rng(0).integers(0, 255, (6, 6, 3), dtype=np.uint8))
+    config = AutoConfig(grid=8, batch=64, pred_iou=-1e9, stability=0.0, min_area=0.0)
+    masks = segment_everything(lambda p: sam_decode_points(tiny_sam, emb, p), (6, 6), config)
+    flat = np.stack([m.mask.ravel() for m in masks]).astype(np.float32)
+    inter = flat @ flat.T
+    union = flat.sum(axis=1)[:, None] + flat.sum(axis=1)[None, :] - inter
+    iou = inter / np.maximum(union, 1)
+    np.fill_diagonal(iou, 0.0)
+    assert iou.max() <= config.nms_iou

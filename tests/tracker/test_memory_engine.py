@@ -135,3 +135,15 @@ def test_on_cuda_gpu_memory_stays_flat_over_a_long_clip():
             if fm.frame in (49, 199)}
     grown = held[199] - held[49]
     assert grown < 4_000_000, f"GPU memory grew {grown / 1e6:.1f} MB over 150 frames ({held})"
+
+
+def test_a_random_video_model_has_the_size_its_name_says_and_a_typo_is_refused() -> None:
+    from samvid.errors import ModelUnavailable
+
+    def millions(name: str) -> float:
+        return sum(p.numel() for p in load_video_model(name, random_weights=True).parameters()) / 1e6
+
+    # Every name built the tiny geometry: a bench of "large" timed the tiny model.
+    assert millions("facebook/sam2.1-hiera-small") > millions("facebook/sam2.1-hiera-tiny") + 5
+    with pytest.raises(ModelUnavailable, match="unknown model 'facebook/sam2.1-hiera-smal'"):
+        load_video_model("facebook/sam2.1-hiera-smal", random_weights=True)

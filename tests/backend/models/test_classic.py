@@ -632,3 +632,18 @@ def test_a_click_on_the_bottom_or_right_edge_is_a_click_on_the_last_pixel(
     on_edge = segment(segmenter, image, Prompt(points=((x, y),), labels=(1,)))
     inside = segment(segmenter, image, Prompt(points=((min(x, 319.5), min(y, 239.5)),), labels=(1,)))
     np.testing.assert_array_equal(on_edge, inside)
+
+
+def test_a_mask_that_negative_clicks_emptied_reports_no_confidence(segmenter: ClassicSegmenter) -> None:
+    # The guided engine calls segment() itself, past the predictor: the box's score stayed
+    # on the empty mask.
+    rng = np.random.default_rng(0)
+    image = np.clip(np.array([60, 150, 70]) + rng.normal(0, 10, (120, 160, 3)), 0, 255).astype(np.uint8)
+    image[57:63, 77:83] = (190, 60, 50)
+    box = (74.0, 54.0, 86.0, 66.0)
+    emb = segmenter.embed(image)
+    assert segmenter.segment(emb, Prompt(box=box)).score > 0
+    clicks = ((80.5, 60.5), (77.5, 57.5), (82.5, 62.5), (77.5, 62.5), (82.5, 57.5))
+    emptied = segmenter.segment(emb, Prompt(points=clicks, labels=(0,) * 5, box=box))
+    assert not emptied.mask.any()
+    assert emptied.score == 0.0

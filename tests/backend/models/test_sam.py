@@ -154,6 +154,13 @@ def test_a_bare_model_name_that_is_not_known_is_refused_naming_the_models(monkey
         load_segmenter(name)
 
 
+@pytest.mark.parametrize("name", ["sam-vit-bse", "facebook/sam-vit-bse", "facebook/sam2.1-hiera-smal"])
+def test_a_model_name_that_is_not_known_is_refused_with_random_weights_too(name):
+    # A random model's size comes from its name: a typo must not quietly build the default.
+    with pytest.raises(ModelUnavailable, match=f"unknown model '{name}': give one of facebook/sam2.1-hiera-tiny"):
+        load_segmenter(name, device="cpu", random_weights=True)
+
+
 @pytest.mark.parametrize("device, says", [
     ("cuda", "SAMVID_DEVICE=cuda: this machine has"),
     ("cuda:7", "SAMVID_DEVICE=cuda:7: this machine has"),
@@ -219,3 +226,18 @@ def _encoded_clicks(segmenter, prompt, decode=None):
     if prompt is None:
         return seen[0][0].numpy()  # one click per prompt row
     return seen[0][0, 0, : len(prompt.points)].numpy()
+
+
+def test_an_empty_sam_mask_reports_no_confidence():
+    # SAM's IoU head scores whatever the decoder gave, even no pixel at all (a negative
+    # click that took the whole object): an empty mask found nothing.
+    from samvid.core.segmenter import Embedding
+    from samvid.models.sam import SamSegmenter
+
+    segmenter = SamSegmenter(model=None, family="sam2", version="fake", device="cpu", dtype=None)
+    logits = np.full((1, 200, 300), -5.0, np.float32)
+    segmenter.decode = lambda embedding, prompt: (logits, np.array([0.97], np.float32))
+    prompt = Prompt(points=((150.5, 100.5),), labels=(0,), box=(140.0, 90.0, 160.0, 110.0))
+    result = segmenter.segment(Embedding("fake", (200, 300), {}), prompt)
+    assert not result.mask.any()
+    assert result.score == 0.0
