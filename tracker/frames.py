@@ -102,11 +102,12 @@ class Frame(NamedTuple):
     image: np.ndarray
 
 
-def natural_key(name: str) -> list[object]:
-    """Sort key so that ``frame2.jpg`` comes before ``frame10.jpg``."""
+def natural_key(name: str) -> tuple[list[object], str]:
+    """Sort key so that ``frame2.jpg`` comes before ``frame10.jpg``; names that read as one
+    number (``1.jpg``, ``01.jpg``) in name order, not in the file system's listing order."""
     # isdecimal, not isdigit: a superscript between numbers (``1²2``) is a digit to isdigit
     # but no number to int.
-    return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)]
+    return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)], name
 
 
 def is_video_file(path: Path) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from samvid.errors import BadRequest, ConfigError, PromptError
+from samvid.errors import BadRequest, ConfigError, PromptError, VideoError
 from samvid.studio.protocol import label_interface
 from samvid.studio.selection import tick_slack
 
@@ -207,6 +207,13 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
                     raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {frames_count} "
                                       f"frames (at {rate:g} frames/s)")
                 start = shown_index(times, prompt.frame, rate)
+                try:
+                    reader[start]  # kept: the tracker's first read of it costs nothing
+                except VideoError as exc:
+                    # Said as Label Studio counts frames, not as the file's index the reader names.
+                    raise PromptError(f"keyframe {prompt.frame + 1}, where the box is drawn, does not decode "
+                                      "(corrupt or truncated video data): draw the box on another "
+                                      "frame, or re-encode the video") from exc
                 boxes = track_box(reader, start, to_pixels(prompt.box_percent, w, h),
                                   make_engine(settings.tracker), predictor.segmenter,
                                   max_frames=settings.propagate_frames or None, reverse=prompt.reverse)

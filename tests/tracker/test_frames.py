@@ -419,6 +419,8 @@ def test_folder_reader_natural_order(tmp_path: Path) -> None:
         assert reader.times == pytest.approx([0.0, 0.1, 0.2])
         assert (reader.width, reader.height) == (12, 8)
     assert sorted(["b10", "b9", "a"], key=natural_key) == ["a", "b9", "b10"]
+    # One number written two ways: the same order whatever order the folder lists them in.
+    assert sorted(["1.jpg", "01.jpg"], key=natural_key) == sorted(["01.jpg", "1.jpg"], key=natural_key)
 
 
 def test_a_frame_named_with_a_superscript_between_numbers_sorts_as_text() -> None:

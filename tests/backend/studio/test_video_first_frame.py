@@ -66,3 +66,23 @@ def test_a_box_on_a_video_whose_first_frame_does_not_decode_is_tracked_on_the_fr
     sequence = region["value"]["sequence"]
     assert sequence[0]["frame"] == drawn
     assert sequence[0]["x"] == pytest.approx(x, abs=2)
+
+
+def test_a_box_drawn_on_a_frame_that_does_not_decode_is_refused_naming_label_studios_frame(
+        images: Path) -> None:
+    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
+                                 precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    frames, _ = disk_clip(N, step=4)
+    path = write_with_damaged_first_keyframe(images, frames)
+    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video",
+            "value": {"labels": ["Object"], "sequence": [
+                {"frame": 4, "enabled": True, "x": 10, "y": 10, "width": 20, "height": 20}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": FPS}}],
+            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    # Was 422 "frame 3 does not decode": the file's index, one less than Label Studio's.
+    assert resp.status_code == 400, resp.get_json()
+    message = str(resp.get_json())
+    assert "keyframe 4, where the box is drawn, does not decode" in message
+    assert "another frame" in message
