@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTO_MODEL_PREFIX = "samvid-auto"  # model_version of automatic predictions
+LOGITS_SIDE = 256  # SAM's low-resolution mask logits are LOGITS_SIDE x LOGITS_SIDE
 
 # points (N, 2) in original pixels -> (logits (N, K, h, w), predicted IoU (N, K))
 PointDecoder = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -178,12 +179,13 @@ def finish_masks(cands: Candidates, image_size: tuple[int, int], config: AutoCon
     h, w = image_size
     min_pixels = max(1, round(config.min_area * h * w))
     resize = upsample or _resize_logits
-    # Masks apart at the decoder's resolution can coincide at the image's: an image smaller
-    # than the logits (or than the grid, whose clicks then share pixels) gets each region
-    # many times. Overlaps are measured on at most ~256 rows and columns, as NMS does.
-    step = max(1, -(-max(h, w) // 256))
-    seen = np.zeros((min(len(cands), max(1, config.max_masks)), len(range(0, h, step)) * len(range(0, w, step))),
-                    np.float32)
+    # Masks apart at the decoder's resolution can coincide at the image's when the image is
+    # smaller than the logits (or than the grid, whose clicks then share pixels): each region
+    # came many times. Only then are overlaps measured again, exactly, at the image's size;
+    # a larger image keeps the decoder-resolution NMS (sampling it would drop masks that
+    # are not duplicates).
+    small = h * w <= LOGITS_SIDE * LOGITS_SIDE
+    seen = np.zeros((min(len(cands), max(1, config.max_masks)) if small else 0, h * w), np.float32)
     seen_area = np.zeros(len(seen), np.float32)
     out: list[AutoMask] = []
     for i in range(len(cands)):
@@ -192,13 +194,12 @@ def finish_masks(cands: Candidates, image_size: tuple[int, int], config: AutoCon
         area = int(mask.sum())
         if area < min_pixels:
             continue
-        coarse = mask[::step, ::step].ravel()
-        k = len(out)
-        inter = seen[:k, coarse].sum(axis=1)
-        union = seen_area[:k] + np.count_nonzero(coarse) - inter
-        if (inter > config.nms_iou * np.maximum(union, 1)).any():
-            continue
-        seen[k], seen_area[k] = coarse, np.count_nonzero(coarse)
+        if small:
+            flat, k = mask.ravel(), len(out)
+            inter = seen[:k, flat].sum(axis=1)
+            if (inter > config.nms_iou * np.maximum(seen_area[:k] + area - inter, 1)).any():
+                continue
+            seen[k], seen_area[k] = flat, area
         # SAM's IoU head is a plain regression that can stray past 1 (or below 0); it
         # ranks the candidates as it is, but a region's score is a confidence in [0, 1].
         score = float(np.clip(cands.pred_iou[i], 0.0, 1.0))

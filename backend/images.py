@@ -93,7 +93,7 @@ class ImageSource:
             # Cloud storage (s3://, gs://, azure-blob://): Label Studio presigns it.
             encoded = base64.urlsafe_b64encode(ref.encode()).decode()
             return self._get(self._label_studio_address(f"/tasks/{task_id}/resolve/?fileuri={encoded}"))
-        raise ImageError(f"cannot read image source {ref[:200]!r}: use an http(s) URL or a path")
+        raise ImageError(f"cannot read image source {_safe(ref)[:200]!r}: use an http(s) URL or a path")
 
     def _label_studio_address(self, path: str) -> str:
         """The URL of Label Studio's ``path`` (such as ``/data/upload/...``), under the path

@@ -598,13 +598,12 @@ class VideoReader(FrameReader):
         keyframe = self._keyframes[bisect.bisect_right(self._keyframes, index) - 1]
         far = keyframe > self._live_next
         # The frames before the target in its group are decoded anyway: the ones just before
-        # are kept for the next read of a backward walk. Also when the target is ahead of the
-        # decoder: a walk's first read usually is, and keeping nothing then decoded its group
-        # a second time on the walk's second read.
+        # are kept, in place of the earlier ones, for the next read of a backward walk. Also
+        # when the target is ahead of the decoder: a walk's first read usually is, and keeping
+        # nothing then decoded its group a second time on the walk's second read. A forward
+        # walk keeps at most the frames it skips (none when it reads every one).
         keep_from = max(keyframe, index - self._keep + 1)
-        if behind or far or index == self._live_next:
-            # A read of the decoder's next frame is a forward walk, which reads no kept frame.
-            self._kept, self._kept_bytes = {}, 0
+        self._kept, self._kept_bytes = {}, 0
         if behind or far:
             self._live, self._pending = self._decode_from(keep_from), None
             self._dead_from = None
@@ -644,7 +643,7 @@ class VideoReader(FrameReader):
         reads the latest next."""
         self._kept[index] = frame
         self._kept_bytes += _picture_bytes(frame)
-        while self._kept_bytes > KEPT_BYTES and len(self._kept) > 1:
+        while (self._kept_bytes > KEPT_BYTES or len(self._kept) > self._keep) and len(self._kept) > 1:
             self._kept_bytes -= _picture_bytes(self._kept.pop(next(iter(self._kept))))
 
 

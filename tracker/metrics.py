@@ -203,7 +203,14 @@ def label_pngs(folder: Path) -> list[Path]:
     leaves a ``._00000.png`` of metadata beside each file it copies to a foreign disk."""
     if not folder.is_dir():
         return []
-    return sorted(filter(is_png, folder.iterdir()), key=lambda p: natural_key(p.name))
+    pngs = sorted(filter(is_png, folder.iterdir()), key=lambda p: natural_key(p.name))
+    # 00001.png beside 00001.PNG is one frame twice: scored twice, or the one scored chosen
+    # by the listing order.
+    stems: dict[str, Path] = {}
+    for p in pngs:
+        if (seen := stems.setdefault(p.stem, p)) is not p:
+            raise ValueError(f"{folder}: {seen.name} and {p.name} are one frame twice; keep one mask per frame")
+    return pngs
 
 
 def is_png(path: Path) -> bool:

@@ -20,7 +20,7 @@ from samvid.export import FORMATS, Progress, Summary, export
 from samvid.export.frames import KINDS, ExportFrame, Problems
 from samvid.export.images import ImageFetcher
 from samvid.export.reader import ProjectReader
-from samvid.settings import Settings, studio_access
+from samvid.settings import studio_access
 from samvid.studio.client import Studio
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,6 @@ def export_into(args: argparse.Namespace, studio: Studio, out: Path) -> Summary:
         fill=args.fill,
         problems=problems,
         workers=args.workers,
-        max_pixels=Settings.from_env().max_image_pixels,
     )
     partial = partial_folder(out)
     progress = TerminalProgress()

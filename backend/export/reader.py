@@ -239,10 +239,8 @@ class ProjectReader:
         fill: bool = False,
         problems: Problems | None = None,
         workers: int = 4,
-        max_pixels: int = MAX_PIXELS,
     ) -> None:
         self.studio = studio
-        self.max_pixels = max_pixels  # a region claiming a larger image is a bad region
         self.project = studio.project(project)
         self.schema = ProjectSchema.from_config(self.project.label_config)
         self.fetcher = fetcher
@@ -371,7 +369,10 @@ class ProjectReader:
                 "missing_image", "frame size unknown: no image copied and no regions", **where
             )
             return None
-        objects = frame_objects(regions, identities, size, self.problems, where, self.max_pixels)
+        # A region as large as its frame is read whatever its size (the frame's image was);
+        # a larger claim is bounded as images are, not allocated.
+        objects = frame_objects(regions, identities, size, self.problems, where,
+                                max(MAX_PIXELS, size[0] * size[1]))
         masks = frame_masks(ref.frame, size[0], size[1],
                             [(o.object_id, o.mask, o.score) for o in objects])
         by_id = {o.object_id: o for o in objects}

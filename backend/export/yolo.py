@@ -134,7 +134,8 @@ def mask_of(polygon: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bool (H, W) mask of a normalised polygon (the inverse of ``polygon_of``)."""
     result = {"original_width": width, "original_height": height,
               "value": {"points": (np.asarray(polygon) * 100.0).tolist()}}
-    return decode_polygon(result)
+    # The frame's own size, however large: an export's frames are sized by their images.
+    return decode_polygon(result, max_pixels=max(1, height * width))
 
 
 def beyond_boundary(mask: np.ndarray, other: np.ndarray) -> int:

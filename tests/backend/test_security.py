@@ -297,6 +297,7 @@ def test_a_checked_host_is_fetched_by_its_name(monkeypatch, other_host):
 
 
 @pytest.mark.parametrize("url", [
+    "ftp://user:s3cret@127.0.0.1/x.png",  # a scheme samvid does not read
     "http://user:s3cret@127.0.0.1:1/x.png",  # unreachable
     "http://user:s3cret@127.0.0.1:99999/x.png",  # malformed port
     "http://user:s3cret@[::1/x.png?sig=abc",  # malformed address
@@ -308,3 +309,12 @@ def test_a_password_in_an_image_url_never_reaches_the_error_message(url):
         ImageSource("http://ls:8080", allowed_hosts=("127.0.0.1",)).fetch(url)
     message = raised.value.message
     assert "s3cret" not in message and ("127.0.0.1" in message or "[::1" in message)
+
+
+def test_a_password_in_an_image_url_never_reaches_the_exports_problem_report():
+    from samvid.export.images import ImageFetcher, ImageUnavailable
+
+    with pytest.raises(ImageUnavailable) as raised:
+        ImageFetcher("http://ls:8080", "token").fetch("http://user:s3cret@127.0.0.1:1/x.png?sig=abc")
+    assert "s3cret" not in str(raised.value) and "sig=abc" not in str(raised.value)
+    assert "127.0.0.1:1/x.png" in str(raised.value)

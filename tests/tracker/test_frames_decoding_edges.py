@@ -255,3 +255,16 @@ def test_a_walk_forwards_from_the_middle_of_a_group_holds_no_frames_for_a_backwa
         for _ in reader.iter_frames(30):
             held.append(len(reader._kept))
     assert held[1:] == [0] * 29
+
+
+def test_a_forward_walk_with_gaps_holds_no_more_than_the_frames_it_skips(tmp_path: Path) -> None:
+    """`samvid import --stride 5` reads forwards only: keeping every frame decoded on the way
+    (up to 64 MiB) would hold memory no later read uses."""
+    path = encode(tmp_path / "one_group.mp4", "libx264", (64, 48), [level(i) for i in range(200)],
+                  {"g": "300", "bf": "2", "sc_threshold": "0"})
+    with VideoReader(path) as reader:
+        held = []
+        for i in range(0, 200, 5):
+            reader[i]
+            held.append(len(reader._kept))
+    assert max(held) <= 4

@@ -150,3 +150,13 @@ def test_ground_truth_named_in_upper_case_is_scored(tmp_path: Path) -> None:
         write_label_png(tmp_path / "pred" / "Annotations" / "s" / f"{i:05d}.png", m)
     (score,) = evaluate_folders(tmp_path / "pred", tmp_path / "gt")  # was: "no ground-truth PNGs"
     assert score.jf == 1.0 and score.missing == 0
+
+
+def test_one_frame_as_png_and_PNG_is_refused_not_scored_twice(tmp_path: Path) -> None:
+    m = box(8, 10, 2, 5, 2, 5).astype(np.uint8)
+    for i in range(2):
+        write_label_png(tmp_path / "gt" / "Annotations" / "s" / f"{i:05d}.png", m)
+        write_label_png(tmp_path / "pred" / "Annotations" / "s" / f"{i:05d}.png", m)
+    write_label_png(tmp_path / "gt" / "Annotations" / "s" / "00001.PNG", m * 0)
+    with pytest.raises(ValueError, match=r"00001.png and 00001.PNG are one frame twice|00001.PNG and 00001.png"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt")

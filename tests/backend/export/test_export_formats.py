@@ -288,3 +288,17 @@ def test_propagation_and_export_read_the_same_object_id_control(numbers, expecte
               f'<Label value="car"/></BrushLabels>{controls}</View>')
     assert parse_config(config).object_id_control == expected
     assert ProjectSchema.from_config(config).object_id_control == expected
+
+
+def test_yolo_reads_its_own_polygons_back_at_their_frames_size_over_the_image_limit(monkeypatch):
+    # The region bound (SAMVID_MAX_IMAGE_PIXELS' default) refused an exported frame of over
+    # 64 M pixels, aborting the export: YOLO's own polygons are bounded by their frame only.
+    import samvid.export.yolo as yolo
+
+    bounds = []
+    real = yolo.decode_polygon
+    monkeypatch.setattr(yolo, "decode_polygon",
+                        lambda result, max_pixels: bounds.append(max_pixels) or real(result, max_pixels=max_pixels))
+    square = np.array([[0.25, 0.25], [0.75, 0.25], [0.75, 0.75], [0.25, 0.75]])
+    assert yolo.mask_of(square, 8, 8).sum() == 16
+    assert bounds == [64]  # the frame's own size, not a fixed limit
