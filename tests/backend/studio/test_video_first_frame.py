@@ -42,25 +42,31 @@ def write_with_damaged_first_keyframe(folder: Path, frames: list[np.ndarray]) ->
     return damaged
 
 
-def test_a_box_on_a_video_whose_first_frame_does_not_decode_is_tracked_on_the_frames_that_do(
-        images: Path) -> None:
-    # Before the fix the reply was 422 "frame 0 does not decode": the size was read from frame 0.
+def box_on(images: Path, frame: int, box: tuple[float, float, float, float]):
+    """/predict's reply to a box on Label Studio frame ``frame`` of the damaged clip, and its masks."""
     settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
                                  precompute_on_open=False)
     client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
     frames, masks = disk_clip(N, step=4)
     path = write_with_damaged_first_keyframe(images, frames)
+    x, y, width, height = box
+    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video",
+            "value": {"labels": ["Object"], "sequence": [
+                {"frame": frame, "enabled": True, "x": x, "y": y, "width": width, "height": height}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": FPS}}],
+            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
+    return client.post("/predict", json=body)
+
+
+def test_a_box_on_a_video_whose_first_frame_does_not_decode_is_tracked_on_the_frames_that_do(
+        images: Path) -> None:
+    # Before the fix the reply was 422 "frame 0 does not decode": the size was read from frame 0.
     drawn = 21  # Label Studio's frame 21 at 25 frames/s: file frame 20, past the damaged group
+    _, masks = disk_clip(N, step=4)
     ys, xs = np.nonzero(masks[drawn - 1])
     h, w = masks[0].shape
     x, y = xs.min() / w * 100, ys.min() / h * 100
-    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video",
-            "value": {"labels": ["Object"], "sequence": [
-                {"frame": drawn, "enabled": True, "x": x, "y": y,
-                 "width": (xs.max() + 1 - xs.min()) / w * 100, "height": (ys.max() + 1 - ys.min()) / h * 100}]}}
-    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": FPS}}],
-            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
-    resp = client.post("/predict", json=body)
+    resp = box_on(images, drawn, (x, y, (xs.max() + 1 - xs.min()) / w * 100, (ys.max() + 1 - ys.min()) / h * 100))
     assert resp.status_code == 200, resp.get_json()
     (region,) = resp.get_json()["results"][0]["result"]
     sequence = region["value"]["sequence"]
@@ -70,17 +76,7 @@ def test_a_box_on_a_video_whose_first_frame_does_not_decode_is_tracked_on_the_fr
 
 def test_a_box_drawn_on_a_frame_that_does_not_decode_is_refused_naming_label_studios_frame(
         images: Path) -> None:
-    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
-                                 precompute_on_open=False)
-    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
-    frames, _ = disk_clip(N, step=4)
-    path = write_with_damaged_first_keyframe(images, frames)
-    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video",
-            "value": {"labels": ["Object"], "sequence": [
-                {"frame": 4, "enabled": True, "x": 10, "y": 10, "width": 20, "height": 20}]}}
-    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": FPS}}],
-            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
-    resp = client.post("/predict", json=body)
+    resp = box_on(images, 4, (10, 10, 20, 20))
     # Was 422 "frame 3 does not decode": the file's index, one less than Label Studio's.
     assert resp.status_code == 400, resp.get_json()
     message = str(resp.get_json())
