@@ -369,10 +369,10 @@ class ProjectReader:
                 "missing_image", "frame size unknown: no image copied and no regions", **where
             )
             return None
-        # A region as large as its frame is read whatever its size (the frame's image was);
-        # a larger claim is bounded as images are, not allocated.
-        objects = frame_objects(regions, identities, size, self.problems, where,
-                                max(MAX_PIXELS, size[0] * size[1]))
+        # A region as large as its frame's image is read whatever its size (the image was);
+        # without an image the size is the regions' own claim, bounded as images are.
+        bound = MAX_PIXELS if image is None else max(MAX_PIXELS, image.height * image.width)
+        objects = frame_objects(regions, identities, size, self.problems, where, bound)
         masks = frame_masks(ref.frame, size[0], size[1],
                             [(o.object_id, o.mask, o.score) for o in objects])
         by_id = {o.object_id: o for o in objects}

@@ -181,7 +181,7 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
     from samvid.boxtrack import track_box
     from samvid.propagation import MODEL_PREFIX
     from samvid.tracker.engines import make_engine
-    from samvid.tracker.frames import open_frames
+    from samvid.tracker.frames import UntrustedTimestamps, open_frames
 
     data = task.get("data") if isinstance(task, dict) else None
     ref = data.get(target.video_key) if isinstance(data, dict) else None
@@ -208,14 +208,17 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
                                       f"frames (at {rate:g} frames/s)")
                 start = shown_index(times, prompt.frame, rate)
                 try:
-                    reader[start]  # kept: the tracker's first read of it costs nothing
+                    boxes = track_box(reader, start, to_pixels(prompt.box_percent, w, h),
+                                      make_engine(settings.tracker), predictor.segmenter,
+                                      max_frames=settings.propagate_frames or None, reverse=prompt.reverse)
+                except UntrustedTimestamps:
+                    raise  # its own advice (remux), which no other frame would escape
                 except VideoError as exc:
+                    if start not in getattr(reader, "undecodable", ()):
+                        raise
                     # Said as Label Studio counts frames, not as the file's index the reader names.
                     raise PromptError(f"keyframe {prompt.frame + 1}, where the box is drawn, does not decode "
                                       "(corrupt or truncated video data): draw the box on another "
                                       "frame, or re-encode the video") from exc
-                boxes = track_box(reader, start, to_pixels(prompt.box_percent, w, h),
-                                  make_engine(settings.tracker), predictor.segmenter,
-                                  max_frames=settings.propagate_frames or None, reverse=prompt.reverse)
                 results.append(sequence_result(target, prompt, boxes, w, h, rate, times, frames_count))
     return {"result": results, "score": 1.0, "model_version": f"{MODEL_PREFIX}:{settings.tracker}"}

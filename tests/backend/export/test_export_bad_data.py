@@ -126,3 +126,20 @@ def test_summary_counts(studio_project, bad_project, tmp_path):
     summary = export(reader, davis.DavisWriter(tmp_path, reader.categories, problems))
     assert (summary.clips, summary.frames, summary.objects) == (1, 5, 1)
     assert summary.problems["bad_task"] == 1
+
+
+def test_without_images_a_region_claiming_a_huge_image_is_a_bad_region_not_allocated():
+    # `export --no-images` sizes a frame by its regions' claim: the bound is the image
+    # limit then, not the claim itself (100000^2 px tried to allocate 9.3 GiB).
+    from samvid.export.identity import ClipRegions, Region
+    from samvid.export.reader import ClipInfo, ProjectReader, TaskRef
+
+    side = 100_000
+    result = {"type": "polygonlabels", "original_width": side, "original_height": side,
+              "value": {"points": [[0, 0], [100, 0], [100, 100], [0, 100]], "polygonlabels": ["car"]}}
+    drawn = Region("r1", "car", result, 1, 1.0, side, side)
+    reader = ProjectReader.__new__(ProjectReader)
+    reader.problems = Problems()
+    reader._decode(ClipInfo("c", "v"), TaskRef(1, 0, 0.0, "http://ls/x.jpg"), [drawn], "annotation",
+                   ClipRegions([[drawn]]), None)
+    assert [p.kind for p in reader.problems.items] == ["bad_region"]

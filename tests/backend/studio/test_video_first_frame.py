@@ -82,3 +82,23 @@ def test_a_box_drawn_on_a_frame_that_does_not_decode_is_refused_naming_label_stu
     message = str(resp.get_json())
     assert "keyframe 4, where the box is drawn, does not decode" in message
     assert "another frame" in message
+
+
+def test_a_video_whose_timestamps_cannot_be_trusted_keeps_its_remux_advice(
+        images: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found past the frames checked on opening (late B-frames in an AVI): no other frame
+    # would do, so the reply is the reader's own advice, not "draw on another frame".
+    from samvid.tracker import frames as decoding
+
+    read = decoding.VideoReader.__getitem__
+
+    def untrusted_from_frame_20(reader: decoding.VideoReader, index: int) -> np.ndarray:
+        if index >= 20:
+            raise decoding.UntrustedTimestamps("clip.mkv: its timestamps cannot be trusted; remux it to MP4 first")
+        return read(reader, index)
+
+    monkeypatch.setattr(decoding.VideoReader, "__getitem__", untrusted_from_frame_20)
+    resp = box_on(images, 25, (10, 10, 20, 20))
+    assert resp.status_code == 422, resp.get_json()
+    assert "remux it to MP4 first" in str(resp.get_json())
+    assert "another frame" not in str(resp.get_json())
