@@ -38,24 +38,28 @@ class VideoTarget:
     box_controls: tuple[str, ...] = ()
 
 
-def parse_video_config(label_config: Any) -> VideoTarget:
+def parse_video_config(label_config: Any, control: str = "") -> VideoTarget:
+    """The video that the ``<VideoRectangle>`` named ``control`` draws on (the config's first
+    rectangle when no such control): a config may hold several videos."""
     if not isinstance(label_config, str):  # before the cache: JSON objects are not hashable
         raise ConfigError("the label config must be a string of XML")
-    return _parse_video_config(label_config)
+    return _parse_video_config(label_config, control)
 
 
 @lru_cache(maxsize=32)
-def _parse_video_config(label_config: str) -> VideoTarget:
+def _parse_video_config(label_config: str, control: str) -> VideoTarget:
     interface = label_interface(label_config)
     videos = [o for o in interface.objects if o.tag == "Video"]
     boxes = [c for c in interface.controls if c.tag == "VideoRectangle"]
     if not videos or not boxes:
         raise ConfigError("box tracking needs a <Video> and a <VideoRectangle> in the config")
-    video = next((v for v in videos if v.name in boxes[0].to_name), videos[0])
+    drawn = next((c for c in boxes if c.name == control), boxes[0])
+    video = next((v for v in videos if v.name in drawn.to_name), videos[0])
     # Label Studio reads attribute names in any case: frameRate, framerate.
     rate = next((str(v) for k, v in video.attr.items() if k.lower() == "framerate"), STUDIO_FRAME_RATE)
     controls = tuple(c.name for c in boxes if video.name in c.to_name)
-    return VideoTarget(video.name, (video.attr.get("value") or "").lstrip("$"), boxes[0].name, rate, controls)
+    first = next((c for c in boxes if c.name in controls), boxes[0])
+    return VideoTarget(video.name, (video.attr.get("value") or "").lstrip("$"), first.name, rate, controls)
 
 
 def studio_frame_rate(frame_rate: str, data: Any) -> float:

@@ -111,3 +111,24 @@ def test_a_box_comes_back_under_the_rectangle_control_it_was_drawn_with() -> Non
     region = sequence_result(parse_video_config(config), prompt, [(0, (1.0, 1.0, 5.0, 5.0))], 100, 100,
                              24.0, [0.0], 1)
     assert region["from_name"] == "people"
+
+
+def test_a_box_on_the_second_video_of_a_config_is_tracked_on_that_video(images) -> None:
+    # Every box was tracked on the config's first <Video>, whatever video it was drawn on.
+    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
+                                 precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    frames, masks = disk_clip(13, step=4)
+    second = write_video(images / "second.mp4", frames, fps=24)
+    config = ("<View><Video name='front' value='$front'/><VideoRectangle name='cars' toName='front'/>"
+              "<Video name='back' value='$back'/><VideoRectangle name='people' toName='back'/></View>")
+    x, y, w, h = _box_percent(masks[0])
+    item = {"id": "p", "type": "videorectangle", "from_name": "people", "to_name": "back", "value": {
+        "labels": [], "sequence": [{"frame": 1, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
+    body = {"tasks": [{"id": 1, "data": {"front": str(images / "missing.mp4"), "back": str(second)}}],
+            "label_config": config, "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()  # was the first video's: a missing file
+    (region,) = resp.get_json()["results"][0]["result"]
+    assert (region["from_name"], region["to_name"]) == ("people", "back")
+    assert region["value"]["framesCount"] == 13
