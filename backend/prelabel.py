@@ -80,7 +80,7 @@ class PrelabelRequest:
         clip = payload.get("clip")
         # An empty one ("clip": "$CLIP" unset) would read as none: every clip of the project,
         # with force redone. Clip ids are text in the tasks, so a number would match none.
-        if clip is not None and (not isinstance(clip, str) or not clip):
+        if clip is not None and (not isinstance(clip, str) or not clip.strip()):
             raise BadRequest(f"clip must be a clip id (the text of the tasks' data 'clip'), "
                              f"or left out for every clip of the project, not {clip!r}")
         return cls(project, clip, first, end, mode,

@@ -30,7 +30,7 @@ POLL = 0.5  # seconds between progress reads of a queued job
 def clip_id(text: str) -> str:
     """A --clip value. An empty one (``--clip "$CLIP"`` with CLIP unset) would read as no
     --clip, and pre-label, with --force redo, every clip of the project."""
-    if not text:
+    if not text.strip():
         raise argparse.ArgumentTypeError("empty clip id: give the clip's id (task data 'clip'), "
                                          "or leave --clip out for every clip of the project")
     return text

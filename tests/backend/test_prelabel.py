@@ -357,7 +357,7 @@ def test_frames_ranges_are_checked():
             parse_frames(bad)
 
 
-@pytest.mark.parametrize("clip", ["", 0, ["a"]])
+@pytest.mark.parametrize("clip", ["", " ", 0, ["a"]])
 def test_a_clip_that_is_empty_or_no_text_is_refused_not_read_as_every_clip(clip):
     # "" read as no clip: the job pre-labelled (with force, redid) every clip of the project.
     with pytest.raises(BadRequest, match="clip must be a clip id"):
