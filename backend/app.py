@@ -151,13 +151,14 @@ def _routes(service: Service) -> Flask:
         if boxes:  # a VideoRectangle drawn on a video task: track it through the video
             if len(tasks) != 1:
                 raise BadRequest("an interactive request must carry exactly one task")
-            # Each box on the video its control draws on: a config may hold several videos.
-            by_control: dict[str, list[video.BoxPrompt]] = {}
+            # Each box on the video its control draws on (a config may hold several), each
+            # video read once.
+            by_video: dict[video.VideoTarget, list[video.BoxPrompt]] = {}
             for box in boxes:
-                by_control.setdefault(box.from_name, []).append(box)
-            answers = [video.answer(predictor, service.settings, tasks[0], drawn,
-                                    video.parse_video_config(body.get("label_config") or "", control))
-                       for control, drawn in by_control.items()]
+                by_video.setdefault(video.parse_video_config(body.get("label_config") or "", box.from_name),
+                                    []).append(box)
+            answers = [video.answer(predictor, service.settings, tasks[0], drawn, vtarget)
+                       for vtarget, drawn in by_video.items()]
             return jsonify(results=[{**answers[0], "result": [r for a in answers for r in a["result"]]}])
         try:
             target = protocol.parse_config(body.get("label_config"))

@@ -132,3 +132,28 @@ def test_a_box_on_the_second_video_of_a_config_is_tracked_on_that_video(images) 
     (region,) = resp.get_json()["results"][0]["result"]
     assert (region["from_name"], region["to_name"]) == ("people", "back")
     assert region["value"]["framesCount"] == 13
+
+
+def test_boxes_of_two_rectangle_controls_on_one_video_come_back_each_under_its_own(images, monkeypatch) -> None:
+    import samvid.studio.video as video
+
+    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
+                                 precompute_on_open=False)
+    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    frames, masks = disk_clip(13, step=4)
+    path = write_video(images / "one.mp4", frames, fps=24)
+    config = ("<View><Video name='video' value='$video'/><VideoRectangle name='cars' toName='video'/>"
+              "<VideoRectangle name='people' toName='video'/></View>")
+    x, y, w, h = _box_percent(masks[0])
+    items = [{"id": name, "type": "videorectangle", "from_name": name, "to_name": "video", "value": {
+        "labels": [], "sequence": [{"frame": 1, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
+        for name in ("cars", "people")]
+    answered = []
+    answer = video.answer
+    monkeypatch.setattr(video, "answer", lambda *args: answered.append(args) or answer(*args))
+    resp = client.post("/predict", json={"tasks": [{"id": 1, "data": {"video": str(path)}}], "label_config": config,
+                                         "params": {"context": {"result": items}}})
+    assert resp.status_code == 200, resp.get_json()
+    assert sorted((r["id"], r["from_name"]) for r in resp.get_json()["results"][0]["result"]) == [
+        ("cars", "cars"), ("people", "people")]
+    assert len(answered) == 1  # one video, read once
