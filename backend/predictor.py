@@ -109,10 +109,6 @@ class Predictor:
             prompt = _rescale(prompt, size, (w, h))
         prompt.validate_inside(w, h)
         prediction = self.segmenter.segment(emb, prompt.clipped(w, h))
-        if prediction.score and not prediction.mask.any():
-            # A mask that came back empty (a negative click took the rest) found nothing:
-            # the score the box's mask had before the edit is not its confidence.
-            prediction = MaskPrediction(prediction.mask, 0.0)
         return Timed(prediction, cached, time.perf_counter() - start)
 
     def precompute(self, ref: str, task_id: int | None = None) -> Future:

@@ -71,10 +71,17 @@ class Embedding:
 
 @dataclass(frozen=True)
 class MaskPrediction:
-    """A boolean mask at the original image size, with the model's own quality score."""
+    """A boolean mask at the original image size, with the model's own quality score.
+    An empty mask found nothing, so it scores 0 whatever the model said: a box's score
+    outlives the negative clicks that emptied its mask, and SAM scores its logits before
+    cleaning empties them."""
 
     mask: np.ndarray  # bool, (height, width)
     score: float
+
+    def __post_init__(self) -> None:
+        if self.score and not self.mask.any():
+            object.__setattr__(self, "score", 0.0)
 
 
 class Segmenter(ABC):

@@ -190,9 +190,7 @@ class ClassicSegmenter(Segmenter):
         for k in range(done, len(clicks)):
             mask = self._edit(image, mask, clicks[k], clicks[:k], prompt.box)
             self._remember(base_key, clicks[: k + 1], mask, score, digest)
-        # An edit that emptied the mask (negative clicks took it all) found nothing: the
-        # box's score is not its confidence.
-        return MaskPrediction(mask=mask.copy(), score=score if mask.any() else 0.0)
+        return MaskPrediction(mask=mask.copy(), score=score)
 
     # -- cache of click prefixes -------------------------------------------------
 

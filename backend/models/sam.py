@@ -140,13 +140,17 @@ def _random_model(name: str, family: str):
     return tf.Sam2Model(sized_sam2_config(tf.Sam2Config(), name))
 
 
+def _sam_names() -> str:
+    """The registry's SAM-family names, for messages that list the choices."""
+    return ", ".join(n for n, info in MODELS.items() if info.family in ("sam", "sam2", "edgetam"))
+
+
 def check_random_name(name: str) -> None:
     """Refuse a name outside the registry for random weights: their geometry comes from the
     registry's name alone, and any other name (a typo above all) would give the default size."""
     if name not in MODELS:
-        choices = ", ".join(n for n, info in MODELS.items() if info.family in ("sam", "sam2", "edgetam"))
         what = "a folder" if Path(name).expanduser().is_dir() else "unknown model"
-        raise ModelUnavailable(f"{what} {name!r}: give one of {choices} "
+        raise ModelUnavailable(f"{what} {name!r}: give one of {_sam_names()} "
                                "(random weights are built only for these)")
 
 
@@ -174,8 +178,7 @@ def _pretrained_model(name: str, family: str):
     if not local.is_dir() and name not in MODELS and "/" not in name:
         # Every SAM checkpoint on the hub is ``org/name``: a bare name is a typo, which the
         # hub would answer only after a minute of retries, as weights that cannot be had.
-        choices = ", ".join(n for n, info in MODELS.items() if info.family in ("sam", "sam2", "edgetam"))
-        raise ModelUnavailable(f"unknown model {name!r}: give one of {choices}, another Hugging Face "
+        raise ModelUnavailable(f"unknown model {name!r}: give one of {_sam_names()}, another Hugging Face "
                                "id (org/name), or the folder that holds the model's config.json")
     try:
         # Cached or local weights first: no network call when they are here.
@@ -292,10 +295,8 @@ class SamSegmenter(Segmenter):
         mask = logits[best] > 0
         min_area = area_threshold(mask.shape, MIN_REGION)
         mask = clean_mask(mask, prompt.positive_points, min_area, min_area, prompt.negative_points)
-        # SAM's IoU head is a plain regression: it can stray out of [0, 1], a score may not;
-        # and it scores the raw logits, so a mask the cleaning emptied found nothing.
-        score = float(np.clip(scores[best], 0.0, 1.0)) if mask.any() else 0.0
-        return MaskPrediction(mask=mask, score=score)
+        # SAM's IoU head is a plain regression: it can stray out of [0, 1], a score may not.
+        return MaskPrediction(mask=mask, score=float(np.clip(scores[best], 0.0, 1.0)))
 
     def decode(self, embedding: Embedding, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
         """Mask logits at original size (K, H, W) and SAM's predicted IoU (K,).
