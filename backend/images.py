@@ -165,12 +165,7 @@ class ImageSource:
         except (socket.gaierror, UnicodeError) as exc:
             raise ImageError(f"cannot resolve host {host!r}") from exc
         for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not _is_public(address):
-                raise ForbiddenSource(
-                    f"host {host!r} resolves to the non-public address {address}; samvid fetches "
-                    "such hosts only when they are LABEL_STUDIO_URL's host or listed in SAMVID_ALLOWED_HOSTS"
-                )
+            _must_be_public(host, ipaddress.ip_address(info[4][0]))
         return True
 
     def _get(self, url: str, hops: int = 5) -> bytes:
@@ -253,15 +248,22 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return True
 
 
-def _public_peer(sock: socket.socket, host: str) -> socket.socket:
-    """``sock`` if the address it is connected to is public; else it is closed and refused."""
-    address = ipaddress.ip_address(sock.getpeername()[0])
+def _must_be_public(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    """ForbiddenSource unless ``address``, which ``host`` resolves to, is public."""
     if not _is_public(address):
-        sock.close()
         raise ForbiddenSource(
             f"host {host!r} resolves to the non-public address {address}; samvid fetches "
             "such hosts only when they are LABEL_STUDIO_URL's host or listed in SAMVID_ALLOWED_HOSTS"
         )
+
+
+def _public_peer(sock: socket.socket, host: str) -> socket.socket:
+    """``sock`` if the address it is connected to is public; else it is closed and refused."""
+    try:
+        _must_be_public(host, ipaddress.ip_address(sock.getpeername()[0]))
+    except ForbiddenSource:
+        sock.close()
+        raise
     return sock
 
 

@@ -110,6 +110,15 @@ def natural_key(name: str) -> tuple[list[object], str]:
     return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", name)], name
 
 
+def same_frame_twice(files: list[Path]) -> tuple[Path, Path] | None:
+    """The first two of ``files`` that share a name but for the suffix (one frame twice)."""
+    stems: dict[str, Path] = {}
+    for path in files:
+        if (seen := stems.setdefault(path.stem, path)) is not path:
+            return seen, path
+    return None
+
+
 def is_video_file(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
@@ -220,11 +229,9 @@ class FolderReader(FrameReader):
             raise VideoError(f"{self.path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         # 0001.jpg beside 0001.png is one frame twice (frames extracted twice, or masks put
         # beside their frames): taken as two, every later frame's index would be wrong.
-        stems: dict[str, Path] = {}
-        for p in files:
-            if (seen := stems.setdefault(p.stem, p)) is not p:
-                raise VideoError(f"{self.path}: {seen.name} and {p.name} are one frame twice; "
-                                 "keep one image per frame in the folder")
+        if twice := same_frame_twice(files):
+            raise VideoError(f"{self.path}: {twice[0].name} and {twice[1].name} are one frame twice; "
+                             "keep one image per frame in the folder")
         self.fps = fps
         self.infos = [FrameInfo(i, i / fps, None, True, p) for i, p in enumerate(files)]
         self.undecodable = set()

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from samvid.tracker.frames import natural_key
+from samvid.tracker.frames import natural_key, same_frame_twice
 
 # J is the IoU of masks.py (1.0 for two empty masks, as DAVIS scores them).
 from samvid.tracker.masks import iou as region_iou
@@ -206,10 +206,9 @@ def label_pngs(folder: Path) -> list[Path]:
     pngs = sorted(filter(is_png, folder.iterdir()), key=lambda p: natural_key(p.name))
     # 00001.png beside 00001.PNG is one frame twice: scored twice, or the one scored chosen
     # by the listing order.
-    stems: dict[str, Path] = {}
-    for p in pngs:
-        if (seen := stems.setdefault(p.stem, p)) is not p:
-            raise ValueError(f"{folder}: {seen.name} and {p.name} are one frame twice; keep one mask per frame")
+    if twice := same_frame_twice(pngs):
+        raise ValueError(f"{folder}: {twice[0].name} and {twice[1].name} are one frame twice; "
+                         "keep one mask per frame")
     return pngs
 
 

@@ -36,13 +36,13 @@ def is_labels_result(result: dict[str, Any]) -> bool:
     return str(result.get("type") or "").lower().endswith("labels")
 
 
-
 def project_id_in(text: str) -> int | None:
     """The project id ``text`` names, or None when it names none (a title, for the commands'
     ``--project``). ASCII digits of a 64-bit number only: ``int`` refuses "²" (a digit to
     ``isdigit``) and numbers past 4300 digits with a ValueError."""
     text = text.strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
 
 @dataclass(frozen=True)
 class MaskControl:

@@ -256,8 +256,9 @@ def mask_region(
 
 # A result's JSON (a webhook, an export file) is untrusted, and decoding allocates the
 # image size it claims, several times over: a 4-point polygon can claim 10^6 x 10^6 px (a
-# terabyte), a 55 KB RLE the runs of 16384 x 16384 px (a gigabyte). Sizes are bounded as images are (SAMVID_MAX_IMAGE_PIXELS's default):
-# samvid reads no larger image, so no mask of its own is larger.
+# terabyte), a 55 KB RLE the runs of 16384 x 16384 px (a gigabyte). Sizes are bounded as
+# images are (SAMVID_MAX_IMAGE_PIXELS's default): samvid reads no larger image, so no mask
+# of its own is larger.
 MAX_PIXELS = Settings.max_image_pixels
 
 
