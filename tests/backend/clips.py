@@ -133,3 +133,16 @@ def studio_app(ls, **settings):
         local_roots=(ls.files_root,), precompute_on_open=False, **settings,
     )
     return create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()))
+
+
+def box_tracking_client(root: Path):
+    """A test client of samvid's app (stand-in segmenter, ``flow`` tracker) that reads videos
+    under ``root``, with no Label Studio: video boxes are answered from the request alone."""
+    from samvid.app import create_app
+    from samvid.models.standin import StandInSegmenter
+    from samvid.predictor import Predictor
+    from samvid.settings import Settings
+
+    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(root,),
+                                 precompute_on_open=False)
+    return create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()

@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from damaged_video import with_packet_zeroed
 
 from samvid.errors import VideoError
 from samvid.tracker.engine import read_frame
@@ -161,19 +162,7 @@ def test_the_frames_of_a_damaged_keyframes_group_mid_stream_are_skipped_and_the_
     clip = encode(tmp_path / "whole.mkv", "libx264", (64, 48), [level(i) for i in range(90)],
                   {"g": "30", "bf": "0", "sc_threshold": "0"})
     damaged = tmp_path / "damaged.mkv"
-    with av.open(str(clip)) as source, av.open(str(damaged), "w") as out:
-        stream = out.add_stream_from_template(source.streams.video[0])
-        keyframes = []
-        for number, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.size):
-            if packet.is_keyframe:
-                keyframes.append(number)
-            if number == 30:
-                zeroed = av.Packet(bytes(packet.size))
-                zeroed.pts, zeroed.dts, zeroed.time_base = packet.pts, packet.dts, packet.time_base
-                packet = zeroed
-            packet.stream = stream
-            out.mux(packet)
-    assert keyframes == [0, 30, 60]
+    assert with_packet_zeroed(clip, damaged, 30) == [0, 30, 60]
     with VideoReader(damaged) as reader:
         frames = list(reader.iter_frames())
         read = [f.index for f in frames]

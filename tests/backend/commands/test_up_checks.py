@@ -33,6 +33,18 @@ class _NoStack:
         return None
 
 
+@pytest.fixture
+def no_children(monkeypatch) -> None:
+    """Any child process (Label Studio, the backend) started fails the test: what is
+    checked must be said before anything starts."""
+    from samvid import launcher
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr(launcher.Child, "start", no_child)
+
+
 @pytest.mark.parametrize("content", [b"hello, not a video\n", b"\x00" * 64], ids=["text", "zeros"])
 def test_up_on_a_file_that_is_not_a_video_says_so_before_starting_anything(
         tmp_path: Path, content: bytes, monkeypatch, capsys) -> None:
@@ -84,13 +96,7 @@ def test_up_reads_an_empty_samvid_device_as_unset_like_the_backend(tmp_path: Pat
 
 
 def test_up_with_no_backend_and_no_backend_url_says_so_before_starting_label_studio(
-        tmp_path: Path, monkeypatch, capsys) -> None:
-    from samvid import launcher
-
-    def no_child(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a child process was started")
-
-    monkeypatch.setattr(launcher.Child, "start", no_child)
+        tmp_path: Path, capsys, no_children) -> None:
     with socket.socket() as held:  # Label Studio's port in use: a start would stop there
         held.bind(("127.0.0.1", 0))
         held.listen()
@@ -102,18 +108,12 @@ def test_up_with_no_backend_and_no_backend_url_says_so_before_starting_label_stu
 
 
 def test_up_on_a_database_whose_credentials_file_is_gone_says_to_restore_it_before_starting(
-        tmp_path: Path, monkeypatch, capsys) -> None:
+        tmp_path: Path, capsys, no_children) -> None:
     # Label Studio keeps the admin of its first start: new credentials would be refused (401)
     # after minutes of waiting, and the new file would make every later run fail the same way.
-    from samvid import launcher
-
-    def no_child(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a child process was started")
-
     data = tmp_path / "data"
     (data / "label-studio").mkdir(parents=True)
     (data / "label-studio" / "label_studio.sqlite3").write_bytes(b"SQLite format 3\0")
-    monkeypatch.setattr(launcher.Child, "start", no_child)
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
@@ -125,13 +125,7 @@ def test_up_on_a_database_whose_credentials_file_is_gone_says_to_restore_it_befo
 
 
 def test_up_with_one_port_for_label_studio_and_the_backend_says_so_before_starting(
-        tmp_path: Path, monkeypatch, capsys) -> None:
-    from samvid import launcher
-
-    def no_child(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a child process was started")
-
-    monkeypatch.setattr(launcher.Child, "start", no_child)
+        tmp_path: Path, capsys, no_children) -> None:
     with socket.socket() as held:  # should it go on, the port in use stops it before a start
         held.bind(("127.0.0.1", 0))
         held.listen()
@@ -143,13 +137,7 @@ def test_up_with_one_port_for_label_studio_and_the_backend_says_so_before_starti
 
 
 def test_up_on_an_ipv6_address_label_studio_cannot_connect_to_says_so_before_starting(
-        tmp_path: Path, monkeypatch, capsys) -> None:
-    from samvid import launcher
-
-    def no_child(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a child process was started")
-
-    monkeypatch.setattr(launcher.Child, "start", no_child)
+        tmp_path: Path, capsys, no_children) -> None:
     assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--host", "::1"]) == 2
     err = capsys.readouterr().err
     assert "--host ::1: Label Studio cannot connect a backend at an IPv6 address" in err, err
@@ -354,13 +342,7 @@ print(repr(settings.HOSTNAME), repr(getattr(settings, "FORCE_SCRIPT_NAME", None)
 @pytest.mark.parametrize("flags", [["--no-studio", "--no-backend", "--label-studio-url", "http://127.0.0.1:9",
                                     "--api-key", "k"], []], ids=["no-backend", "started-backend"])
 def test_up_with_a_backend_url_without_http_says_so_before_starting_or_waiting(
-        tmp_path: Path, flags: list[str], monkeypatch, capsys) -> None:
-    from samvid import launcher
-
-    def no_child(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a child process was started")
-
-    monkeypatch.setattr(launcher.Child, "start", no_child)
+        tmp_path: Path, flags: list[str], capsys, no_children) -> None:
     # `backend:9090` was waited on for --timeout (5 minutes), then said not to answer.
     code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--timeout", "600",
                  "--backend-url", "backend:9090", *flags])
@@ -369,15 +351,10 @@ def test_up_with_a_backend_url_without_http_says_so_before_starting_or_waiting(
 
 
 def test_up_on_a_credentials_file_with_a_token_that_is_no_string_says_to_restore_it(
-        tmp_path: Path, monkeypatch, capsys) -> None:
+        tmp_path: Path, capsys, no_children) -> None:
     import json
 
-    from samvid import launcher
 
-    def no_child(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a child process was started")
-
-    monkeypatch.setattr(launcher.Child, "start", no_child)
     data = tmp_path / "data"
     data.mkdir()
     (data / "credentials.json").write_text(json.dumps({"username": "admin@samvid.local", "password": "pw",

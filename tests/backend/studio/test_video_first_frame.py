@@ -8,12 +8,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from clips import disk_clip
+from clips import box_tracking_client, disk_clip
+from damaged_video import with_packet_zeroed
 
-from samvid.app import create_app
-from samvid.models.standin import StandInSegmenter
-from samvid.predictor import Predictor
-from samvid.settings import Settings
 from samvid.studio.configs import load_config
 
 N, FPS, GROUP = 30, 25, 10
@@ -30,23 +27,13 @@ def write_with_damaged_first_keyframe(folder: Path, frames: list[np.ndarray]) ->
         for frame in frames:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(frame)))
         out.mux(stream.encode())
-    with av.open(str(whole)) as source, av.open(str(damaged), "w") as out:
-        stream = out.add_stream_from_template(source.streams.video[0])
-        for number, packet in enumerate(p for p in source.demux(source.streams.video[0]) if p.size):
-            if number == 0:
-                zeroed = av.Packet(bytes(packet.size))
-                zeroed.pts, zeroed.dts, zeroed.time_base = packet.pts, packet.dts, packet.time_base
-                packet = zeroed
-            packet.stream = stream
-            out.mux(packet)
+    with_packet_zeroed(whole, damaged, 0)
     return damaged
 
 
 def box_on(images: Path, frame: int, box: tuple[float, float, float, float]):
     """/predict's reply to a box on Label Studio frame ``frame`` of the damaged clip, and its masks."""
-    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
-                                 precompute_on_open=False)
-    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    client = box_tracking_client(images)
     frames, masks = disk_clip(N, step=4)
     path = write_with_damaged_first_keyframe(images, frames)
     x, y, width, height = box

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from clips import disk_clip, write_video
+from clips import box_tracking_client, disk_clip, write_video
 
-from samvid.app import create_app
-from samvid.models.standin import StandInSegmenter
-from samvid.predictor import Predictor
-from samvid.settings import Settings
 from samvid.studio.configs import load_config
 from samvid.studio.video import (
     BoxPrompt,
@@ -35,9 +31,7 @@ def _box_percent(mask: np.ndarray) -> tuple[float, float, float, float]:
 @pytest.mark.parametrize("task_fps", [25, None])  # None: no fps in the task, Label Studio counts 24
 def test_a_box_on_a_task_whose_rate_is_not_the_files_is_tracked_on_the_pictures_label_studio_shows(
         images, task_fps: int | None) -> None:
-    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
-                                 precompute_on_open=False)
-    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    client = box_tracking_client(images)
     frames, masks = disk_clip(N, step=4)
     path = write_video(images / "disk.mp4", frames, fps=FILE_FPS)
     rate = task_fps or 24
@@ -84,9 +78,7 @@ def test_at_the_files_own_rate_each_video_frame_is_its_label_studio_frame(times:
 
 def test_a_box_on_label_studios_last_frame_is_on_the_video(images) -> None:
     # Label Studio counts ceil(duration x frameRate) frames: 1.3 s at 24 is 32 (round gave 31).
-    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
-                                 precompute_on_open=False)
-    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    client = box_tracking_client(images)
     frames, masks = disk_clip(13, step=4)
     path = write_video(images / "last.mp4", frames, fps=10)
     x, y, w, h = _box_percent(masks[12])
@@ -113,20 +105,22 @@ def test_a_box_comes_back_under_the_rectangle_control_it_was_drawn_with() -> Non
     assert region["from_name"] == "people"
 
 
+def _box_on_frame_1(region_id: str, control: str, video: str, mask: np.ndarray) -> dict:
+    """A videorectangle around ``mask``, drawn with ``control`` on ``video``'s first frame."""
+    x, y, w, h = _box_percent(mask)
+    return {"id": region_id, "type": "videorectangle", "from_name": control, "to_name": video, "value": {
+        "labels": [], "sequence": [{"frame": 1, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
+
+
 def test_a_box_on_the_second_video_of_a_config_is_tracked_on_that_video(images) -> None:
     # Every box was tracked on the config's first <Video>, whatever video it was drawn on.
-    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
-                                 precompute_on_open=False)
-    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    client = box_tracking_client(images)
     frames, masks = disk_clip(13, step=4)
     second = write_video(images / "second.mp4", frames, fps=24)
     config = ("<View><Video name='front' value='$front'/><VideoRectangle name='cars' toName='front'/>"
               "<Video name='back' value='$back'/><VideoRectangle name='people' toName='back'/></View>")
-    x, y, w, h = _box_percent(masks[0])
-    item = {"id": "p", "type": "videorectangle", "from_name": "people", "to_name": "back", "value": {
-        "labels": [], "sequence": [{"frame": 1, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
     body = {"tasks": [{"id": 1, "data": {"front": str(images / "missing.mp4"), "back": str(second)}}],
-            "label_config": config, "params": {"context": {"result": [item]}}}
+            "label_config": config, "params": {"context": {"result": [_box_on_frame_1("p", "people", "back", masks[0])]}}}
     resp = client.post("/predict", json=body)
     assert resp.status_code == 200, resp.get_json()  # was the first video's: a missing file
     (region,) = resp.get_json()["results"][0]["result"]
@@ -137,17 +131,12 @@ def test_a_box_on_the_second_video_of_a_config_is_tracked_on_that_video(images) 
 def test_boxes_of_two_rectangle_controls_on_one_video_come_back_each_under_its_own(images, monkeypatch) -> None:
     import samvid.studio.video as video
 
-    settings = Settings.from_env({"SAMVID_TRACKER": "flow"}, model="standin", local_roots=(images,),
-                                 precompute_on_open=False)
-    client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
+    client = box_tracking_client(images)
     frames, masks = disk_clip(13, step=4)
     path = write_video(images / "one.mp4", frames, fps=24)
     config = ("<View><Video name='video' value='$video'/><VideoRectangle name='cars' toName='video'/>"
               "<VideoRectangle name='people' toName='video'/></View>")
-    x, y, w, h = _box_percent(masks[0])
-    items = [{"id": name, "type": "videorectangle", "from_name": name, "to_name": "video", "value": {
-        "labels": [], "sequence": [{"frame": 1, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
-        for name in ("cars", "people")]
+    items = [_box_on_frame_1(name, name, "video", masks[0]) for name in ("cars", "people")]
     answered = []
     answer = video.answer
     monkeypatch.setattr(video, "answer", lambda *args: answered.append(args) or answer(*args))
