@@ -36,6 +36,7 @@ from samvid.export.frames import (
     save_image,
 )
 from samvid.export.manifest import ManifestWriter, read_manifest
+from samvid.studio.results import MAX_PIXELS
 from samvid.tracker.masks import read_label_png, write_label_png
 
 # Pixel values of objects: 0 is the background and 255 DAVIS's void (davis2017-evaluation
@@ -57,6 +58,17 @@ def pixel_value(values: dict[int, int], object_id: int) -> int | None:
     return values[object_id]
 
 
+def unvouched(frame: ExportFrame) -> bool:
+    """Whether nothing but its regions' claim vouches for a frame's size, and the claim
+    is over ``MAX_PIXELS``: the PNG would allocate it (a 100000 x 100000 claim is 9 GiB).
+
+    An image copied or a mask decoded has the size for real. ``ProjectReader`` skips such
+    a frame itself; this guards frames built by other means (a loader, a script).
+    """
+    return (frame.image_bytes is None and not len(frame.masks)
+            and frame.height * frame.width > MAX_PIXELS)
+
+
 class DavisWriter:
     def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
                  root: Path | None = None):
@@ -68,8 +80,14 @@ class DavisWriter:
         self._values: dict[str, dict[int, int]] = {}  # clip -> {object id: pixel value}
 
     def add(self, frame: ExportFrame) -> None:
-        frame = keep_first_labels(frame, self._first_labels, self.problems)
         where: Where = {"clip": frame.clip, "frame": frame.frame, "task_id": frame.task_id}
+        if unvouched(frame):
+            self.problems.add(
+                "missing_image", f"the frame's size, {frame.width}x{frame.height}, is only what "
+                f"its regions claim (no image copied) and over samvid's limit of {MAX_PIXELS} "
+                "pixels (SAMVID_MAX_IMAGE_PIXELS): frame skipped", **where)
+            return
+        frame = keep_first_labels(frame, self._first_labels, self.problems)
         values = self._values.setdefault(frame.clip, {})
         ids = np.zeros((frame.height, frame.width), np.uint8)
         painted: list[tuple[int, int]] = []

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict
@@ -251,16 +252,27 @@ def keep_first_labels(
     Frames from ``ProjectReader`` already carry each object's one class (its latest
     annotated label, ``identity.py``), so this only guards frames built by other means.
     """
+    labels = first_labels(frame.clip, frame.frame, frame.task_id,
+                          zip(frame.object_ids, frame.labels), first, problems)
+    return frame if labels == frame.labels else replace(frame, labels=labels)
+
+
+def first_labels(
+    clip: str, frame: int, task_id: int | None, objects: Iterable[tuple[int, str]],
+    first: dict[tuple[str, int], str], problems: Problems,
+) -> tuple[str, ...]:
+    """``keep_first_labels`` of a frame's ``(object id, label)`` pairs: each object's class
+    as it was first in ``clip``, a change reported."""
     labels = []
-    for object_id, label in zip(frame.object_ids, frame.labels):
-        known = first.setdefault((frame.clip, object_id), label)
+    for object_id, label in objects:
+        known = first.setdefault((clip, object_id), label)
         if known != label:
             problems.add(
                 "label_changed", f"object {object_id} is {label!r} here but {known!r} earlier",
-                clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
+                clip=clip, frame=frame, task_id=task_id,
             )
         labels.append(known)
-    return frame if tuple(labels) == frame.labels else replace(frame, labels=tuple(labels))
+    return tuple(labels)
 
 
 def save_image(frame: ExportFrame, folder: Path) -> str:

@@ -8,7 +8,9 @@ A region's object id is, in order of precedence:
 2. ``meta.object_id`` of the region, where a tool wrote one (samvid's own
    predictions do not: they keep the region id and copy the object-id number);
 3. otherwise one id per region id within the clip, numbered after the largest
-   explicit id of the clip in order of first appearance. Label Studio keeps a
+   explicit id of the clip in order of first appearance (a region without an id,
+   as Label Studio stores imported JSON that gave none, is an object of its own,
+   as propagation takes it). Label Studio keeps a
    region's id when a prediction is accepted, and propagation keys an object on
    its region id alone, so an object that samvid propagated keeps one id, also
    across a class correction; regions drawn by hand on each frame get a new
@@ -41,6 +43,7 @@ control is the object id, not an attribute.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +69,8 @@ class Region:
     width: int
     height: int
     attributes: dict[str, Any] = field(default_factory=dict)
+    # No id in the result (imported JSON): ``region_id`` only names it in messages.
+    anonymous: bool = False
 
 
 def _positive_int(value: Any) -> int | None:
@@ -74,6 +79,25 @@ def _positive_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return int(number) if number.is_integer() and number >= 1 else None
+
+
+def score_of(value: Any) -> float | None:
+    """A score as a finite float; None for none or one that is not a number (a hand-made
+    prediction's ``"high"``): a score only ranks a mask, so such a region keeps its mask
+    and takes the score it would have without one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` where it is a JSON object, else an empty one: Label Studio stores a
+    result's ``value`` and ``meta`` as they were imported, whatever their type."""
+    return value if isinstance(value, dict) else {}
 
 
 def attribute_value(result: dict[str, Any]) -> tuple[bool, Any]:
@@ -121,27 +145,33 @@ def parse_regions(
     """The mask regions of one result list with their labels, explicit ids and attributes."""
     where: dict[str, Any] = {"clip": clip, "frame": frame, "task_id": task_id}
     names = {c.name for c in schema.categories}
+    # Imported JSON reaches here as it was imported: an item that is no object is no region.
+    result = [r for r in result if isinstance(r, dict)]
     numbers: dict[str, Any] = {
-        str(r.get("id")): (r.get("value") or {}).get("number")
+        str(r.get("id")): _dict(r.get("value")).get("number")
         for r in result
         if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
     }
     attributes = region_attributes(result, schema.object_id_control)
     regions = []
-    for r in result:
+    for position, r in enumerate(result, 1):
         kind = r.get("type")
         if kind not in MASK_TYPES:
             continue
-        own_id = str(r.get("id", ""))
-        region_id = object_region_id(own_id)  # a polygon part of an object is that object
-        labels = (r.get("value") or {}).get(kind) or []
-        if not labels or labels[0] not in names:
-            shown = labels[0] if labels else "(none)"
+        anonymous = r.get("id") in (None, "")
+        own_id = f"#{position} (no id)" if anonymous else str(r["id"])
+        # A polygon part of an object is that object.
+        region_id = own_id if anonymous else object_region_id(own_id)
+        labels = _dict(r.get("value")).get(kind)
+        label = labels[0] if isinstance(labels, list) and labels else None
+        if not isinstance(label, str) or label not in names:
+            shown = "(none)" if label is None else label
             problems.add("unknown_label", f"region {own_id} has label {shown!r}, "
                          f"not one of {sorted(names)}", **where)
             continue
         # A part is its object: the object's id number first, as propagation reads it.
-        raw_id = numbers.get(region_id, numbers.get(own_id, (r.get("meta") or {}).get("object_id")))
+        meta_id = _dict(r.get("meta")).get("object_id")
+        raw_id = meta_id if anonymous else numbers.get(region_id, numbers.get(own_id, meta_id))
         explicit = _positive_int(raw_id) if raw_id is not None else None
         if raw_id is not None and explicit is None:
             problems.add("bad_region", f"region {own_id} has object id {raw_id!r}, "
@@ -152,11 +182,14 @@ def parse_regions(
         except (KeyError, TypeError, ValueError):
             problems.add("bad_region", f"region {own_id} lacks original_width/height", **where)
             continue
-        region_score = r.get("score", score)
+        region_score = score_of(r.get("score"))
+        if region_score is None:
+            region_score = score_of(score)
         regions.append(
-            Region(region_id, labels[0], r, explicit,
-                   float(region_score) if region_score is not None else 1.0, width, height,
-                   attributes.get(region_id) or attributes.get(own_id, {}))
+            Region(region_id, label, r, explicit,
+                   region_score if region_score is not None else 1.0, width, height,
+                   {} if anonymous else attributes.get(region_id) or attributes.get(own_id, {}),
+                   anonymous)
         )
     return regions
 
@@ -173,14 +206,16 @@ class ClipRegions:
         next_id = max(explicit, default=0) + 1
         # Keyed on the region id alone, as propagation keys an object: a class
         # correction must not split one tracked object into two.
-        self._fallback: dict[str, int] = {}
+        self._fallback: dict[str | int, int] = {}
+        self._frames = frames  # keeps the anonymous regions, keyed by id(), alive
         self.size: tuple[int, int] | None = None
         for regions in frames:
             for r in regions:
                 if self.size is None:
                     self.size = (r.height, r.width)
-                if r.explicit_id is None and r.region_id not in self._fallback:
-                    self._fallback[r.region_id] = next_id
+                key = self._key(r)
+                if r.explicit_id is None and key not in self._fallback:
+                    self._fallback[key] = next_id
                     next_id += 1
         flags = human if human is not None else [True] * len(frames)
         self._labels = object_labels(
@@ -189,7 +224,12 @@ class ClipRegions:
     def object_id(self, region: Region) -> int:
         if region.explicit_id is not None:
             return region.explicit_id
-        return self._fallback[region.region_id]
+        return self._fallback[self._key(region)]
+
+    @staticmethod
+    def _key(region: Region) -> str | int:
+        # Regions without an id share no identity: each is keyed on itself.
+        return id(region) if region.anonymous else region.region_id
 
     def label(self, object_id: int) -> str:
         """The object's class in this clip."""

@@ -369,6 +369,15 @@ class ProjectReader:
                 "missing_image", "frame size unknown: no image copied and no regions", **where
             )
             return None
+        if image is None and (min(size) < 1 or size[0] * size[1] > MAX_PIXELS):
+            # Only the regions' claim sizes the frame, and no region of that size can be read:
+            # writers would allocate it (DAVIS's PNG: 9 GiB for 100000 x 100000) or crash.
+            self.problems.add(
+                "missing_image", f"frame size unknown: no image copied, and its regions claim "
+                f"{size[1]}x{size[0]}, not an image size samvid reads (1 to {MAX_PIXELS} "
+                "pixels, SAMVID_MAX_IMAGE_PIXELS)", **where,
+            )
+            return None
         # A region as large as its frame's image is read whatever its size (the image was);
         # without an image the size is the regions' own claim, bounded as images are.
         bound = MAX_PIXELS if image is None else max(MAX_PIXELS, image.height * image.width)

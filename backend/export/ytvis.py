@@ -13,8 +13,9 @@ the object's per-region attributes on each frame (``{control name: value}``,
 ``{}`` where it is present without any, ``null`` where it is absent). ``object_id`` is samvid's object
 id (the COCO export's ``track_id``). Each video lists the category ids of its
 objects (``categories``). An object keeps one class per clip
-(``frames.keep_first_labels``). A video has one size, its first frame's: a frame
-of another size is reported (``size_mismatch``) and left out.
+(``frames.keep_first_labels``, over the frames written). A video has one size, the
+one most of its frames have (of equal counts, the earliest frame's): a frame of
+another size is reported (``size_mismatch``) and left out, image and all.
 
 Only the current clip's compressed RLE is held until it ends.
 """
@@ -22,6 +23,7 @@ Only the current clip's compressed RLE is held until it ends.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,8 @@ from samvid.export.frames import (
     bbox_area,
     decode_rle,
     encode_rle,
+    first_labels,
     frame_masks,
-    keep_first_labels,
     save_image,
 )
 
@@ -52,30 +54,22 @@ class YtvisWriter:
         self.videos: list[dict[str, Any]] = []
         self.annotations: list[dict[str, Any]] = []
         self._clip: dict[str, Any] | None = None
-        self._objects: dict[int, dict[str, Any]] = {}
+        # object id -> {position in the clip: (RLE, area, bbox, score, attributes)}
+        self._objects: dict[int, dict[int, tuple[Any, ...]]] = {}
         self._first_labels: dict[tuple[str, int], str] = {}
 
     def add(self, frame: ExportFrame) -> None:
         if self._clip is None or self._clip["name"] != frame.clip:
             self._end_clip()
-            self._clip = {
-                "id": len(self.videos) + 1, "name": frame.clip, "video": frame.video,
-                "width": frame.width, "height": frame.height, "length": 0,
-                "file_names": [], "frames": [], "times": [], "sources": [],
-            }
+            self._clip = {"name": frame.clip, "video": frame.video, "sizes": [], "where": [],
+                          "objects": [], "file_names": [], "frames": [], "times": [], "sources": []}
         clip = self._clip
-        if (frame.width, frame.height) != (clip["width"], clip["height"]):
-            # A YouTube-VIS video has one size; a frame of another would be read at the wrong one.
-            self.problems.add(
-                "size_mismatch",
-                f"the frame is {frame.width}x{frame.height}, its video {clip['width']}x"
-                f"{clip['height']} (its first frame's): frame left out",
-                clip=frame.clip, frame=frame.frame, task_id=frame.task_id,
-            )
-            return
-        frame = keep_first_labels(frame, self._first_labels, self.problems)
-        position = clip["length"]
-        clip["length"] += 1
+        # Which size the video has is known once the clip ends (``_end_clip``): until then
+        # every frame is kept, its image written, its masks held as compressed RLE.
+        position = len(clip["sizes"])
+        clip["sizes"].append((frame.width, frame.height))
+        clip["where"].append((frame.frame, frame.task_id))
+        clip["objects"].append(list(zip(frame.object_ids, frame.labels)))
         clip["file_names"].append(save_image(frame, self.out / "JPEGImages"))
         clip["frames"].append(frame.frame)
         clip["times"].append(frame.time)
@@ -84,27 +78,62 @@ class YtvisWriter:
             mask = frame.masks.masks[i]
             if not mask.any():
                 continue
-            obj = self._objects.setdefault(object_id, {"label": frame.labels[i], "frames": {}})
             bbox, area = bbox_area(mask)
-            obj["frames"][position] = (encode_rle(mask), area, bbox, float(frame.masks.scores[i]),
-                                       frame.attributes[i])
+            self._objects.setdefault(object_id, {})[position] = (
+                encode_rle(mask), area, bbox, float(frame.masks.scores[i]), frame.attributes[i])
 
     def _end_clip(self) -> None:
         clip = self._clip
         if clip is None:
             return
-        length = clip["length"]
-        for object_id, obj in sorted(self._objects.items()):
-            frames = obj["frames"]
-            entries = [frames.get(p) for p in range(length)]
+        self._clip, objects = None, self._objects
+        self._objects = {}
+        sizes: list[tuple[int, int]] = clip["sizes"]
+        # A YouTube-VIS video has one size, the one most of its frames have (of equals, the
+        # earliest): a frame of another would be read at the wrong size, and one odd frame,
+        # the first included, must cost only itself.
+        counts = Counter(sizes)
+        width, height = max(counts, key=lambda size: (counts[size], -sizes.index(size)))
+        kept = [p for p, size in enumerate(sizes) if size == (width, height)]
+        kept_files = {clip["file_names"][p] for p in kept}
+        for p, (w, h) in enumerate(sizes):
+            if (w, h) == (width, height):
+                continue
+            frame, task_id = clip["where"][p]
+            self.problems.add(
+                "size_mismatch",
+                f"the frame is {w}x{h}, its video {width}x{height} (the size most of its "
+                "frames have): frame left out",
+                clip=clip["name"], frame=frame, task_id=task_id,
+            )
+            if clip["file_names"][p] not in kept_files:
+                (self.out / "JPEGImages" / clip["file_names"][p]).unlink(missing_ok=True)
+        labels: dict[int, str] = {}
+        for p in kept:
+            frame, task_id = clip["where"][p]
+            pairs = clip["objects"][p]
+            firsts = first_labels(clip["name"], frame, task_id, pairs, self._first_labels,
+                                  self.problems)
+            for (object_id, _), label in zip(pairs, firsts):
+                labels.setdefault(object_id, label)
+        video = {
+            "id": len(self.videos) + 1, "name": clip["name"], "video": clip["video"],
+            "width": width, "height": height, "length": len(kept),
+            **{key: [clip[key][p] for p in kept]
+               for key in ("file_names", "frames", "times", "sources")},
+        }
+        on_kept = set(kept)
+        present = {o: e for o, e in sorted(objects.items()) if not on_kept.isdisjoint(e)}
+        for object_id, frames in present.items():
+            entries = [frames.get(p) for p in kept]
             self.annotations.append({
                 "id": len(self.annotations) + 1,
-                "video_id": clip["id"],
+                "video_id": video["id"],
                 "object_id": object_id,
-                "category_id": self._ids[obj["label"]],
+                "category_id": self._ids[labels[object_id]],
                 "iscrowd": 0,
-                "height": clip["height"],
-                "width": clip["width"],
+                "height": height,
+                "width": width,
                 "length": 1,
                 "segmentations": [e[0] if e else None for e in entries],
                 "areas": [e[1] if e else None for e in entries],
@@ -112,9 +141,8 @@ class YtvisWriter:
                 "scores": [e[3] if e else None for e in entries],
                 "attributes": [e[4] if e else None for e in entries],
             })
-        clip["categories"] = sorted({self._ids[o["label"]] for o in self._objects.values()})
-        self.videos.append(clip)
-        self._clip, self._objects = None, {}
+        video["categories"] = sorted({self._ids[labels[o]] for o in present})
+        self.videos.append(video)
 
     def close(self) -> Path:
         self._end_clip()

@@ -128,7 +128,7 @@ def test_summary_counts(studio_project, bad_project, tmp_path):
     assert summary.problems["bad_task"] == 1
 
 
-def test_without_images_a_region_claiming_a_huge_image_is_a_bad_region_not_allocated():
+def test_without_images_a_region_claiming_a_huge_image_is_reported_not_allocated():
     # `export --no-images` sizes a frame by its regions' claim: the bound is the image
     # limit then, not the claim itself (100000^2 px tried to allocate 9.3 GiB).
     from samvid.export.identity import ClipRegions, Region
@@ -140,6 +140,8 @@ def test_without_images_a_region_claiming_a_huge_image_is_a_bad_region_not_alloc
     drawn = Region("r1", "car", result, 1, 1.0, side, side)
     reader = ProjectReader.__new__(ProjectReader)
     reader.problems = Problems()
-    reader._decode(ClipInfo("c", "v"), TaskRef(1, 0, 0.0, "http://ls/x.jpg"), [drawn], "annotation",
-                   ClipRegions([[drawn]]), None)
-    assert [p.kind for p in reader.problems.items] == ["bad_region"]
+    frame = reader._decode(ClipInfo("c", "v"), TaskRef(1, 0, 0.0, "http://ls/x.jpg"), [drawn],
+                           "annotation", ClipRegions([[drawn]]), None)
+    # Nothing vouches for the frame's size but that claim: the frame goes, with its region.
+    assert frame is None
+    assert [p.kind for p in reader.problems.items] == ["missing_image"]

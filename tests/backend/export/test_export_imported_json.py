@@ -1,0 +1,152 @@
+"""Results as Label Studio stores them when they were imported (hand-made predictions,
+hand-edited JSON): Label Studio checks none of a region's fields, so one odd region is
+reported or read as well as it can be, and never stops the export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from export_studio import CONFIG, H, W, disk, rect, region
+
+from samvid.export import FORMATS, export
+from samvid.export.frames import Problems, Where
+from samvid.export.identity import ClipRegions, parse_regions
+from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects
+from samvid.studio.client import Project
+from samvid.studio.results import MAX_PIXELS
+
+SCHEMA = ProjectSchema.from_config(CONFIG)
+WHERE: Where = {"clip": "c", "frame": 0, "task_id": 1}
+
+
+class StoredProject:
+    """What the reader asks of Label Studio, answered from a list of
+    ``(task data, annotation result)`` (no server: the data is the point here)."""
+
+    url = "http://127.0.0.1:9"
+    api_key = "token"
+
+    def __init__(self, tasks: list[tuple[dict, list]]) -> None:
+        self.tasks = tasks
+
+    def project(self, value):
+        return Project(1, "imported", CONFIG)
+
+    def task_rows(self, project_id, query=None):
+        return [{"id": i + 1, "data": data, "total_annotations": 1, "total_predictions": 0}
+                for i, (data, _) in enumerate(self.tasks)]
+
+    def list_annotations(self, task_id):
+        return [SimpleNamespace(id=task_id, result=self.tasks[task_id - 1][1], was_cancelled=False,
+                                updated_at="2026-01-01", created_at="2026-01-01")]
+
+    def list_predictions(self, task_id):
+        return []
+
+
+def car(**fields) -> dict:
+    (result,) = region(disk(20, 20, 6), "car")
+    return {**result, **fields}
+
+
+@pytest.mark.parametrize("score", ["high", [0.9], {"value": 0.9}, "nan", "inf", None])
+def test_a_region_whose_score_is_not_a_number_keeps_its_mask_with_the_default_score(score):
+    problems = Problems()
+    (read,) = parse_regions([car(score=score)], SCHEMA, problems, score=0.5)
+    assert (read.label, read.score) == ("car", 0.5)  # the prediction's own score
+    (read,) = parse_regions([car(score=score)], SCHEMA, problems)
+    assert read.score == 1.0
+    assert not problems
+
+
+def test_a_region_score_given_as_digits_is_read():
+    (read,) = parse_regions([car(score="0.25")], SCHEMA, Problems())
+    assert read.score == 0.25
+
+
+@pytest.mark.parametrize("value", [["car"], "car", 5, None])
+def test_a_mask_region_whose_value_is_no_object_is_reported_as_without_a_label(value):
+    problems = Problems()
+    assert parse_regions([car(value=value), car(id="other")], SCHEMA, problems)[0].region_id == "other"
+    assert problems.counts() == {"unknown_label": 1}
+
+
+@pytest.mark.parametrize("labels", [5, "car", [{"car": 1}], [["car"]], [None]])
+def test_a_mask_region_whose_labels_are_not_a_list_of_names_is_reported(labels):
+    broken = car()
+    broken["value"] = {**broken["value"], "brushlabels": labels}
+    problems = Problems()
+    assert parse_regions([broken], SCHEMA, problems) == []
+    assert problems.counts() == {"unknown_label": 1}
+
+
+def test_odd_meta_number_values_and_result_items_are_ignored_not_fatal():
+    result = [car(meta="a note", id="a"), "not a region", 7,
+              {"id": "a", "type": "number", "from_name": "object_id", "value": 3}]
+    problems = Problems()
+    (read,) = parse_regions(result, SCHEMA, problems)
+    assert (read.region_id, read.explicit_id) == ("a", None)
+    assert not problems
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("claimed", [(8000, MAX_PIXELS // 8000 + 1), (0, 0), (-4, -6), (4, 10**30)],
+                         ids=["over the limit", "zero", "negative", "past numpy"])
+def test_without_images_a_frame_its_regions_size_unreadably_is_reported_and_skipped(
+        fmt, claimed, tmp_path):
+    height, width = claimed
+    tasks = [({"clip": "c", "frame": 0, "image": "/data/0.jpg"}, region(disk(20, 20, 6), "car", 1)),
+             ({"clip": "c", "frame": 1, "image": "/data/1.jpg"},
+              [car(original_width=width, original_height=height)]),
+             ({"clip": "c", "frame": 2, "image": "/data/2.jpg"}, region(disk(30, 20, 6), "car", 1))]
+    problems = Problems()
+    reader = ProjectReader(StoredProject(tasks), 1, problems=problems)  # no fetcher: --no-images
+    summary = export(reader, FORMATS[fmt][0](tmp_path, reader.categories, problems))
+    assert summary.frames == 2
+    assert [(p.kind, p.frame) for p in problems.items] == [("missing_image", 1)]
+    assert f"{width}x{height}" in problems.items[0].message
+    back = list(FORMATS[fmt][1](tmp_path))
+    assert [(f.frame, f.height, f.width, f.object_ids) for f in back] == [(0, H, W, (1,)), (2, H, W, (1,))]
+
+
+def test_a_frame_task_without_regions_takes_its_clips_size_without_images(tmp_path):
+    tasks = [({"clip": "c", "frame": 0, "image": "/data/0.jpg"}, region(disk(20, 20, 6), "car", 1)),
+             ({"clip": "c", "frame": 1, "image": "/data/1.jpg"}, [])]
+    problems = Problems()
+    reader = ProjectReader(StoredProject(tasks), 1, problems=problems)
+    export(reader, FORMATS["davis"][0](Path(tmp_path), reader.categories, problems))
+    assert not problems
+    assert [(f.frame, f.height, f.width) for f in FORMATS["davis"][1](tmp_path)] == [(0, H, W), (1, H, W)]
+
+
+def test_regions_without_an_id_are_each_an_object_of_their_own():
+    # Label Studio stores imported regions without an id as they came (no id given): nothing
+    # ties two of them together, so none is merged into another or dropped as its duplicate.
+    def anonymous(mask, label, **fields):
+        (result,) = region(mask, label)
+        del result["id"]
+        return {**result, **fields}
+
+    cars = [rect(0, 0, 10, 10), rect(20, 0, 30, 10)]
+    frames = [[anonymous(cars[0], "car"), anonymous(cars[1], "car", id=""),
+               anonymous(rect(40, 20, 50, 30), "person")] for _ in range(2)]
+    problems = Problems()
+    parsed = [parse_regions(result, SCHEMA, problems) for result in frames]
+    identities = ClipRegions(parsed)
+    objects = [frame_objects(regions, identities, (H, W), problems, WHERE) for regions in parsed]
+    assert not problems
+    assert [[(o.object_id, o.label) for o in frame] for frame in objects] == [
+        [(1, "car"), (2, "car"), (3, "person")], [(4, "car"), (5, "car"), (6, "person")]]
+    assert np.array_equal(objects[0][1].mask, cars[1])
+
+
+def test_a_region_without_an_id_keeps_its_meta_object_id():
+    (result,) = region(rect(0, 0, 10, 10), "car")
+    del result["id"]
+    result["meta"] = {"object_id": 4}
+    (read,) = parse_regions([result, {"type": "number", "from_name": "object_id", "value": {"number": 9}}],
+                            SCHEMA, Problems())
+    assert read.explicit_id == 4
