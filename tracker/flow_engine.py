@@ -74,6 +74,9 @@ class _Obj:
     # ECC correlation of the reference aligned onto this frame (0: not aligned): near 1
     # when the object moved as a rigid whole, lower when it deformed.
     lock: float = 0.0
+    # Whether anything of the given view is left for ECC once its rim is eroded: a dot of
+    # a few pixels or a line one or two pixels wide has nothing, wherever it is.
+    alignable: bool = True
 
     @property
     def ref_area(self) -> float:
@@ -83,13 +86,15 @@ class _Obj:
 def _reference(gray: np.ndarray, rgb_blur: np.ndarray, mask: np.ndarray) -> _Obj:
     x0, y0, x1, y1 = grow_box(bbox(mask >= 0.5) or (0, 0, 1, 1), 6, mask.shape)
     crop = mask[y0:y1, x0:x1].astype(np.float32)
-    return _Obj(
+    obj = _Obj(
         gray[y0:y1, x0:x1].astype(np.float32),
         rgb_blur[y0:y1, x0:x1].astype(np.float32),
         crop,
         flow.template_core(crop >= 0.5),
         flow.translation(x0, y0),
     )
+    obj.alignable = bool(_eroded(crop >= 0.5).sum() >= _ALIGN_SHARE * obj.ref_area)
+    return obj
 
 
 class FlowEngine(Engine):
@@ -183,7 +188,9 @@ class _FlowRun:
                     fit = flow.fit_similarity(fwd, core if core.sum() >= 12 else obj.visible)
                     if fit is not None and fit.inliers >= 10 and fit.ratio >= 0.25:
                         step = fit.motion
-                        fit_ok = fit.ratio >= 0.4
+                        # An object too thin to align is all rim: the flow there is its
+                        # background's (DIS's patches are wider), no witness of where it went.
+                        fit_ok = fit.ratio >= 0.4 and obj.alignable
             predicted = flow.compose(step, obj.motion)
             obj.confirmed = fit_ok
             obj.lock = 0.0
@@ -235,13 +242,15 @@ class _FlowRun:
     ) -> tuple[np.ndarray, float]:
         """ECC-refined ``motion`` and its correlation (0 when ECC was not used)."""
         h, w = gray.shape
-        shape = flow.warp_affine(obj.ref_mask, motion, (h, w)) >= 0.5
-        shape = cv2.erode(shape.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        shape = _eroded(flow.warp_affine(obj.ref_mask, motion, (h, w)) >= 0.5)
         if self.prev_owner is not None:
             # Pixels another object owned last frame would pull ECC towards that object.
             shape &= (self.prev_owner == 0) | (self.prev_owner == self._slot(oid))
-        if shape.sum() < 0.15 * obj.ref_area:
-            return motion, 1.0  # mostly hidden: nothing to align, nothing to search for
+        if shape.sum() < _ALIGN_SHARE * obj.ref_area:
+            # Mostly hidden: nothing to align, nothing to search for. An object too thin
+            # to align anywhere is not aligned either: a correlation of 1 here read as a
+            # lock, and `flow` took the unmoved given view for the object (lost in a few frames).
+            return motion, 1.0 if obj.alignable else 0.0
         got = flow.ecc_align(obj.ref_gray, gray, motion, shape, self.cfg.ecc_iterations)
         if got is None or not _close(got[0], motion, obj.ref_gray.shape, obj.motion):
             return motion, 0.0
@@ -394,6 +403,15 @@ class _FlowRun:
         if self.cfg.snap:
             vis = flow.grabcut_snap(image, vis.astype(np.float32), erode_px=3, ring_px=8)
         return ObjectResult(vis, score, bool(vis.any()))
+
+
+# The share of an object's given view that must be left, its rim eroded, to align it.
+_ALIGN_SHARE = 0.15
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    """``mask`` without its rim (a 3x3 erosion): what ECC aligns."""
+    return cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
 
 def _area_scale(motion: np.ndarray) -> float:

@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 class SegmentSettings:
     preset: str = "medium"  # DIS preset
     max_side: int = 960  # frames larger than this (long side) are processed downscaled
+    # An object given smaller than this (px at the downscaled size) runs the clip at the
+    # size where it has this many (the frame's own at most): downscaled, a dot of a pixel
+    # or two blurs into its background, the cut drops it and it is lost from the next frame on.
+    min_object_px: int = 16
     prior_weight: float = 1.0  # weight of the shape prior's log-odds
     colour_weight: float = 1.0  # weight of the colour log-odds
     smoothness: float = 2.0  # pairwise weight of the graph cut (log-odds units)
@@ -182,6 +186,11 @@ class _SegmentRun:
         h, w = image.shape[:2]
         if self.prev_gray is None:
             self.scale = min(1.0, self.cfg.max_side / max(h, w))
+            areas = [a for a in (np.count_nonzero(m >= 0.5) for m in given.values()) if a]
+            if areas and min(areas) * self.scale**2 < self.cfg.min_object_px:
+                # Only as much larger as the smallest object needs: a whole 4K run at full
+                # size for one small object would cost 16 times the frames' work.
+                self.scale = min(1.0, (self.cfg.min_object_px / min(areas)) ** 0.5)
         img = self._work(image)
         gray = flow.to_gray(img)
         if self.colours is None:
