@@ -14,7 +14,9 @@ content. A prompt is read as an annotator builds it, in order:
    size centred on the click at a small size (``samvid.models.extent``); the bounding
    box of the squares' object that stands out most from its surroundings (spectral
    residual saliency, ``samvid.models.saliency``) then serves as the box, cut at
-   ``click_side`` in the box's colour spaces.
+   ``click_side`` in the box's colour spaces. A click on a speck of plain ground,
+   which those downscaled copies lose, gives the speck as it is at full resolution
+   (``_speck``).
 2. **Every further click is a local edit** (``samvid.models.edit``): a click where
    the mask already agrees changes nothing; otherwise the wrongly labelled region
    under the click, within reach of it, is re-cut by GrabCut with everything else
@@ -48,6 +50,7 @@ import numpy as np
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter, rgb8
 from samvid.models.classic_ops import (
+    MIN_SIDE,
     Box,
     Point,
     box_labels,
@@ -57,18 +60,20 @@ from samvid.models.classic_ops import (
     cover_points,
     disk,
     expand,
+    few_pixels_object,
     found_nothing,
     grabcut,
     innermost,
     is_flat,
     scale_to,
     separation,
+    speck_at,
     tightness_seeds,
     upsample,
     work_copy,
 )
 from samvid.models.edit import Click, local_edit
-from samvid.models.extent import object_box
+from samvid.models.extent import object_box, speck_area
 from samvid.models.grabcut import CutCache
 from samvid.postprocess import area_threshold, clean_mask
 
@@ -170,9 +175,11 @@ class ClassicSegmenter(Segmenter):
             ((min(float(x), w - 0.5), min(float(y), h - 0.5)), int(lab))
             for (x, y), lab in zip(prompt.points, prompt.labels, strict=True)
         ]
+        flat = prompt.box is None and is_flat(embedding.tensors["overview"])
         if prompt.box is None:
-            if is_flat(embedding.tensors["overview"]):
-                # One colour everywhere: a click cannot tell object from background.
+            if flat and not any(lab and self._speck(image, p, flat) for p, lab in clicks):
+                # One colour everywhere but for specks, none clicked: a click cannot tell
+                # object from background.
                 return MaskPrediction(mask=np.zeros((h, w), bool), score=0.0)
             first = next(i for i, (_, lab) in enumerate(clicks) if lab == 1)
             clicks.insert(0, clicks.pop(first))  # the first positive click finds the object
@@ -184,11 +191,11 @@ class ClassicSegmenter(Segmenter):
             if prompt.box is not None:
                 mask, score = self._box_mask(image, prompt.box)
             else:
-                mask, score = self._click_mask(image, clicks[0][0])
+                mask, score = self._click_mask(image, clicks[0][0], flat)
                 done = 1
             self._remember(base_key, clicks[:done], mask, score, digest)
         for k in range(done, len(clicks)):
-            mask = self._edit(image, mask, clicks[k], clicks[:k], prompt.box)
+            mask = self._edit(image, mask, clicks[k], clicks[:k], prompt.box, flat)
             self._remember(base_key, clicks[: k + 1], mask, score, digest)
         return MaskPrediction(mask=mask.copy(), score=score)
 
@@ -228,6 +235,16 @@ class ClassicSegmenter(Segmenter):
         hard = hard or []
         h, w = image.shape[:2]
         inner = box_pixels(box, (h, w))
+        if not hard and (inner[2] - inner[0]) * (inner[3] - inner[1]) < MIN_SIDE:
+            # Too few pixels for GrabCut, which returned the whole box: a box of a few
+            # pixels drawn around a speck gave the speck and the ground beside it.
+            few = few_pixels_object(image, inner)
+            if few is not None:
+                mask = _inside(inner, (h, w))
+                mask[inner[1] : inner[3], inner[0] : inner[2]] = few
+                roi = expand(inner, 0.0, 1, (h, w))
+                return mask, separation(np.ascontiguousarray(image[roi[1] : roi[3], roi[0] : roi[2]]),
+                                        mask[roi[1] : roi[3], roi[0] : roi[2]])
         positives = [p for p, lab in hard if lab == 1]
         roi = expand(cover_points(inner, positives, (h, w)), self.settings.margin, 4, (h, w))
         tight = self.settings.tight_gap if not hard else None
@@ -373,20 +390,40 @@ class ClassicSegmenter(Segmenter):
             return box_only, 0.0
         return mask, FALLBACK_SCORE
 
-    def _click_mask(self, image: np.ndarray, click: Point) -> tuple[np.ndarray, float]:
-        """The object under one click: the extent from ``object_box``, then a box cut."""
+    def _click_mask(self, image: np.ndarray, click: Point, flat: bool = False) -> tuple[np.ndarray, float]:
+        """The object under one click: a speck on plain ground as it is at full resolution
+        (``_speck``), else the extent from ``object_box``, then a box cut. On an image
+        ``flat`` at overview size, a click on anything but a speck finds nothing."""
         h, w = image.shape[:2]
         cfg = self.settings
+        speck = self._speck(image, click, flat)
+        if speck is not None:
+            region, (sx0, sy0, sx1, sy1) = speck
+            mask = np.zeros((h, w), bool)
+            mask[sy0:sy1, sx0:sx1] = region
+            return mask, separation(np.ascontiguousarray(image[sy0:sy1, sx0:sx1]), region)
+        if flat:
+            return np.zeros((h, w), bool), 0.0
         box = object_box(image, click, cfg)
         x0, y0, x1, y1 = (float(v) for v in box)
         mask, score = self._box_mask(image, (x0, y0, x1, y1), [(click, 1)], cfg.click_side, cfg.box_colours)
         return component_at(mask, [click]) | _click_disk(click, (h, w)), score
 
+    def _speck(self, image: np.ndarray, click: Point, flat: bool) -> tuple[np.ndarray, Box] | None:
+        """The speck under ``click`` (``speck_at``), if it is one the probes would lose: a
+        cut of a downscaled copy sees nothing of an object of a few pixels, or only its
+        click's own disk, and returns nothing or the ground around it. On an image that is
+        one colour at overview size the probes would not run at all, so any speck within
+        the square counts; otherwise only one no larger than the finest probe loses."""
+        cfg = self.settings
+        limit = np.inf if flat else speck_area(image.shape[:2], cfg)
+        return speck_at(image, click, cfg.probe_side // 2, limit)
+
     # -- further clicks -----------------------------------------------------------
 
     def _edit(
         self, image: np.ndarray, mask: np.ndarray, click: Click, earlier: list[Click],
-        box: tuple[float, float, float, float] | None = None,
+        box: tuple[float, float, float, float] | None = None, flat: bool = False,
     ) -> np.ndarray:
         """``mask`` corrected by one more click; see the module docstring (step 2)."""
         h, w = mask.shape
@@ -399,7 +436,7 @@ class ClassicSegmenter(Segmenter):
             if boxed[0] <= col < boxed[2] and boxed[1] <= row < boxed[3]:
                 return mask | self._grow_in_box(image, mask, boxed, click, earlier)
         if label and not mask.any():  # nothing masked yet: this click finds the object
-            return mask | self._click_mask(image, (x, y))[0]
+            return mask | self._click_mask(image, (x, y), flat)[0]
         # A negative click on a mask of the whole image is a local edit too: the image's
         # edges stand in for the background it has none of.
         return local_edit(image, mask, click, earlier, self.settings)

@@ -21,6 +21,12 @@ Point = tuple[float, float]
 FLAT_STD = 1.0
 # A cut that keeps no more than this many times its clicks' disks has found nothing.
 COLLAPSED = 4.0
+# A speck (``speck_at``) lies on ground plainer than this (RGB levels, std about a
+# plane) and differs from it by at least this, or 6 times the ground's noise.
+PLAIN_STD = 4.0
+SPECK_CONTRAST = 8.0
+# GrabCut needs this many pixels on each side to fit colour models to.
+MIN_SIDE = 10
 
 
 def scale_to(shape: tuple[int, int], side: int) -> float:
@@ -100,6 +106,66 @@ def is_flat(image: np.ndarray) -> bool:
     return bool(image.size) and float(image.reshape(-1, 3).std(axis=0).max()) < FLAT_STD
 
 
+def speck_at(image: np.ndarray, click: Point, half: int, max_area: float) -> tuple[np.ndarray, Box] | None:
+    """The object under ``click`` at full resolution when it is a speck on plain ground:
+    the pixels joined to the click that are nearer its colour than the ground's, where
+    the ground, a plane of colour over a square of half-side ``half`` px about the click,
+    varies by under ``PLAIN_STD`` around it, and they lie inside that square (an image
+    edge may bound them) in at most ``max_area`` px: as a mask of that square, and the
+    square (x0, y0, x1, y1). None otherwise. A speck vanishes in
+    a downscaled working copy, and a cut there returns the ground or nothing."""
+    h, w = image.shape[:2]
+    col, row = min(w - 1, int(click[0])), min(h - 1, int(click[1]))
+    x0, y0, x1, y1 = max(0, col - half), max(0, row - half), min(w, col + half + 1), min(h, row + half + 1)
+    crop = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
+    ch, cw = y1 - y0, x1 - x0
+    colour = crop[(row - y0) * cw + (col - x0)]
+    ys, xs = np.divmod(np.arange(ch * cw), cw)
+    design = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
+    ground = np.broadcast_to(np.median(crop, axis=0), crop.shape)
+    region = np.zeros((ch, cw), bool)
+    for _ in range(2):  # the ground's first guess is its median; then a plane fit around the speck
+        near = np.linalg.norm(crop - colour, axis=1) < np.linalg.norm(crop - ground, axis=1)
+        region = component_at(near.reshape(ch, cw), [(col - x0 + 0.5, row - y0 + 0.5)])
+        around = ~cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).ravel().astype(bool)
+        if np.count_nonzero(around) < 3:
+            return None
+        coef, *_ = np.linalg.lstsq(design[around], crop[around], rcond=None)
+        ground = design @ coef
+    noise = float((crop - ground)[around].std(axis=0).max())
+    contrast = float(np.linalg.norm(colour - ground[(row - y0) * cw + (col - x0)]))
+    cut_off = (  # by the square's side, not by the image's edge
+        (region[:, 0].any() and x0 > 0) or (region[:, -1].any() and x1 < w)
+        or (region[0].any() and y0 > 0) or (region[-1].any() and y1 < h)
+    )
+    if cut_off or noise > PLAIN_STD or contrast < max(SPECK_CONTRAST, 6 * noise):
+        return None
+    if np.count_nonzero(region) > max_area:
+        return None
+    return region, (x0, y0, x1, y1)
+
+
+def few_pixels_object(image: np.ndarray, box: Box) -> np.ndarray | None:
+    """The object in a ``box`` of too few pixels for GrabCut: its pixels nearer the colour
+    that differs most from the ground (the median of the ring of pixels around the box)
+    than the ground's, as a mask of the box; None where no pixel differs from the ground
+    by ``SPECK_CONTRAST`` or no ring is left around the box."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    rx0, ry0, rx1, ry1 = expand(box, 0.0, 1, (h, w))
+    ring = np.ones((ry1 - ry0, rx1 - rx0), bool)
+    ring[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = False
+    if not ring.any():
+        return None
+    ground = np.median(image[ry0:ry1, rx0:rx1][ring].astype(np.float64), axis=0)
+    inside = image[y0:y1, x0:x1].astype(np.float64)
+    far = np.linalg.norm(inside - ground, axis=-1)
+    if far.max() < SPECK_CONTRAST:
+        return None
+    colour = inside[np.unravel_index(int(np.argmax(far)), far.shape)]
+    return np.asarray(np.linalg.norm(inside - colour, axis=-1) < far)
+
+
 def grabcut(
     image: np.ndarray, gc: np.ndarray, iterations: int, start: np.ndarray | None = None,
     spaces: tuple[str, ...] = ("rgb",), cache: CutCache | None = None,
@@ -113,7 +179,7 @@ def grabcut(
     samples of both sides, or on one flat colour, the labels are returned as given.
     """
     prior = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
-    if min(np.count_nonzero(prior), np.count_nonzero(~prior)) < 10 or is_flat(image):
+    if min(np.count_nonzero(prior), np.count_nonzero(~prior)) < MIN_SIDE or is_flat(image):
         return prior
     hard = np.isin(gc, (cv2.GC_FGD, cv2.GC_BGD))
     return own_grabcut(image, prior, hard, iterations, start=start, spaces=spaces, cache=cache)

@@ -8,7 +8,9 @@ it (the core) take its label outright, and every earlier click stays a hard
 constraint. A positive click only adds, a negative click only removes, so a click
 never undoes the rest of the mask. Two guards keep an edit local: one that would
 remove the whole mask disputes less, and one that runs out to the rim of its reach
-all around has leaked into stuff like the click's and keeps its inner half.
+all around has leaked into stuff like the click's and keeps its inner half. A click on
+a speck with plain surroundings, which the small copy loses, gives the speck its label
+as it is at full resolution (``speck_at``).
 Figures in docs/lab/classic.md.
 """
 
@@ -20,7 +22,18 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from samvid.models.classic_ops import Box, Point, component_at, disk, expand, grabcut, upsample, work_copy
+from samvid.models.classic_ops import (
+    COLLAPSED,
+    Box,
+    Point,
+    component_at,
+    disk,
+    expand,
+    grabcut,
+    speck_at,
+    upsample,
+    work_copy,
+)
 
 if TYPE_CHECKING:
     from samvid.models.classic import ClassicSettings
@@ -57,6 +70,19 @@ def local_edit(
     zone = _disputed(mask[wy0:wy1, wx0:wx1], local, label, reach)
 
     small, crop, (sx, sy) = work_copy(image, window, cfg.edit_side)
+    # A click far from pixels of its label has a wide reach, cut at a small scale, where a
+    # speck of a few pixels is lost: the click's colour there is mostly what surrounds it,
+    # and the edit took all of that (a positive click: the whole ground; a negative click
+    # on a small hole: the object around it). On plain surroundings, the speck takes the
+    # click's label as it is at full resolution.
+    lost = COLLAPSED * np.pi * (max(1.0, cfg.click_radius * max(small.shape[:2])) / sx) ** 2
+    speck = speck_at(image, (x, y), cfg.probe_side // 2, lost)
+    if speck is not None:
+        region, square = speck
+        x0, y0, x1, y1 = square
+        out = mask.copy()
+        out[y0:y1, x0:x1][region & ~_guard(earlier, label, square, cfg.click_radius)] = bool(label)
+        return out
     core_radius = max(1.0, cfg.edit_core * dist * sx)
     gc, core = _start_labels(small, mask[wy0:wy1, wx0:wx1], zone, (local[0] * sx, local[1] * sy), label, core_radius, cfg)
     radius = max(1.0, cfg.click_radius * max(small.shape[:2]))

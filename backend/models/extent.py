@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from samvid.models.classic_ops import (
+    COLLAPSED,
     Box,
     Point,
     box_labels,
@@ -60,6 +61,18 @@ def object_box(image: np.ndarray, click: Point, cfg: ClassicSettings) -> Box:
         r = cfg.probe_sizes[0] * unit
         best = (int(x - r), int(y - r), int(x + r) + 1, int(y + r) + 1)
     return expand(best, cfg.probe_pad, 1, (h, w))
+
+
+def speck_area(shape: tuple[int, int], cfg: ClassicSettings) -> float:
+    """The most full-resolution pixels an object may have and still be lost by the
+    finest probe: no more than its click's disk would be, once downscaled."""
+    h, w = shape
+    r = cfg.probe_sizes[0] * float(np.sqrt(h * w))
+    side = 2 * int(r) + 1
+    roi_side = min(max(h, w), side + 2 * (int(cfg.margin * side) + 2))
+    scale = min(1.0, cfg.probe_side / roi_side)
+    radius = max(1.0, cfg.click_radius * roi_side * scale)
+    return COLLAPSED * np.pi * radius**2 / scale**2
 
 
 def stand_out(saliency: np.ndarray, region: np.ndarray, ring: float) -> float:

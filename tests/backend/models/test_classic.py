@@ -647,3 +647,63 @@ def test_a_mask_that_negative_clicks_emptied_reports_no_confidence(segmenter: Cl
     emptied = segmenter.segment(emb, Prompt(points=clicks, labels=(0,) * 5, box=box))
     assert not emptied.mask.any()
     assert emptied.score == 0.0
+
+
+def speck_frame(h: int, w: int, side: int, ground: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """A dark square speck of ``side`` px on plain ``ground`` (flat, a gentle gradient, or
+    flat with a large block elsewhere), its mask and a click at its centre."""
+    image = np.full((h, w, 3), 200, np.uint8)
+    if ground == "gradient":
+        image[:] = np.linspace(120, 230, w).astype(np.uint8)[None, :, None]
+    elif ground == "block":
+        image[40:200, 40:240] = (30, 120, 200)
+    cx, cy = w * 2 // 3, h * 2 // 3
+    truth = np.zeros((h, w), bool)
+    truth[cy - side // 2 : cy - side // 2 + side, cx - side // 2 : cx - side // 2 + side] = True
+    image[truth] = (20, 40, 30)
+    return image, truth, (cx + 0.5, cy + 0.5)
+
+
+@pytest.mark.parametrize("ground", ["flat", "gradient", "block"])
+@pytest.mark.parametrize("side", [1, 3, 5])
+@pytest.mark.parametrize(("h", "w"), [(720, 1280), (480, 640)], ids=str)
+def test_a_click_on_a_speck_of_a_few_pixels_gives_the_speck(
+    segmenter: ClassicSegmenter, h: int, w: int, side: int, ground: str
+) -> None:
+    # The speck vanishes in the downscaled copies the click is cut in: on a flat frame
+    # the click came back empty, elsewhere as the ground around the speck.
+    image, truth, click = speck_frame(h, w, side, ground)
+    np.testing.assert_array_equal(segment(segmenter, image, Prompt(points=(click,), labels=(1,))), truth)
+
+
+def test_a_click_beside_a_speck_on_a_flat_frame_still_finds_nothing(segmenter: ClassicSegmenter) -> None:
+    image, _, (x, y) = speck_frame(720, 1280, 3, "flat")
+    assert not segment(segmenter, image, Prompt(points=((x + 20, y),), labels=(1,))).any()
+
+
+def test_a_speck_clicked_after_flat_ground_is_found(segmenter: ClassicSegmenter) -> None:
+    image, truth, (x, y) = speck_frame(720, 1280, 3, "flat")
+    mask = segment(segmenter, image, Prompt(points=((x + 20, y), (x, y)), labels=(1, 1)))
+    np.testing.assert_array_equal(mask, truth)
+
+
+def test_a_negative_click_on_a_clicked_speck_keeps_the_click(segmenter: ClassicSegmenter) -> None:
+    image, truth, (x, y) = speck_frame(720, 1280, 5, "flat")
+    mask = segment(segmenter, image, Prompt(points=((x, y), (x + 1, y + 1)), labels=(1, 0)))
+    assert mask[int(y), int(x)] and not mask[int(y) + 1, int(x) + 1]
+    assert not (mask & ~truth).any()
+
+
+@pytest.mark.parametrize("box", [(639.0, 359.0, 642.0, 362.0), (640.0, 359.0, 642.0, 361.0), (636.0, 360.0, 645.0, 361.0)],
+                         ids=["3x3", "2x2", "9x1"])
+def test_a_box_of_a_few_pixels_around_a_speck_gives_the_speck(
+    segmenter: ClassicSegmenter, box: tuple[float, float, float, float]
+) -> None:
+    # Under 10 pixels GrabCut cannot model the box's colours, and the whole box came back.
+    image = np.full((720, 1280, 3), 200, np.uint8)
+    image[360, 640] = (20, 40, 30)
+    truth = np.zeros((720, 1280), bool)
+    truth[360, 640] = True
+    prediction = segmenter.segment(segmenter.embed(image), Prompt(box=box))
+    np.testing.assert_array_equal(prediction.mask, truth)
+    assert prediction.score > 0.5

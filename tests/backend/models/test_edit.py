@@ -98,3 +98,48 @@ def test_negative_click_on_a_mask_of_the_whole_image_removes_the_part_it_is_on()
     mask = local_edit(image, np.ones(red.shape, bool), ((200.5, 120.5), 0), [], CFG)
     assert mask[blue].mean() < 0.05
     assert mask[~blue].all()
+
+
+def test_positive_click_on_a_small_object_far_from_the_mask_adds_that_object_and_not_the_ground() -> None:
+    # Far from the mask, the click's reach covers the frame and is cut at a small scale,
+    # where a small square's colour is mostly the ground's: the edit took the whole ground.
+    h, w = 720, 1280
+    image = np.full((h, w, 3), 200, np.uint8)
+    first = np.zeros((h, w), bool)
+    first[100:300, 100:400] = True
+    image[first] = BLUE
+    for side in (3, 9, 31):
+        small = np.zeros((h, w), bool)
+        small[600 : 600 + side, 1100 : 1100 + side] = True
+        dark = image.copy()
+        dark[small] = (20, 20, 20)
+        mask = local_edit(dark, first, ((1100 + side / 2, 600 + side / 2), 1), [], CFG)
+        np.testing.assert_array_equal(mask, first | small)
+
+
+def test_positive_click_on_a_small_object_keeps_an_earlier_negative_click_on_it() -> None:
+    image = np.full((480, 640, 3), 200, np.uint8)
+    first = np.zeros((480, 640), bool)
+    first[50:150, 50:150] = True
+    image[first] = BLUE
+    image[400:409, 500:509] = (20, 20, 20)
+    mask = local_edit(image, first, ((504.5, 404.5), 1), [((500.5, 400.5), 0)], CFG)
+    assert mask[404, 504] and not mask[400, 500]
+    assert mask[first].all() and mask.sum() < first.sum() + 81
+
+
+def test_negative_click_on_a_small_hole_in_the_mask_removes_the_hole_and_not_the_object() -> None:
+    # The hole is lost in the edit's small copy, where the click's colour is the object's:
+    # the edit removed the object around it (at 720p, all of it).
+    h, w = 720, 1280
+    image = np.full((h, w, 3), 200, np.uint8)
+    obj = np.zeros((h, w), bool)
+    obj[60:420, 100:500] = True
+    image[obj] = BLUE
+    for side in (3, 9):
+        hole = np.zeros((h, w), bool)
+        hole[240 : 240 + side, 300 : 300 + side] = True
+        holed = image.copy()
+        holed[hole] = (200, 200, 200)
+        mask = local_edit(holed, obj, ((300 + side / 2, 240 + side / 2), 0), [], CFG)
+        np.testing.assert_array_equal(mask, obj & ~hole)
