@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from samvid.errors import NotFound, SamvidError
+from samvid.errors import ConfigError, NotFound, SamvidError
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,11 @@ class JobContext(Protocol):
 def run_payload(
     kind: str, payload: dict[str, Any], ctx: JobContext, settings: Settings
 ) -> dict[str, Any]:
+    if kind not in RUNNERS:
+        # A backend newer than its workers queues a kind they lack: the error read "'<kind>'"
+        # and the log blamed a bug in samvid.
+        raise ConfigError(f"this samvid runs no jobs of kind {kind!r} (only {', '.join(sorted(RUNNERS))}): "
+                          "run the same samvid version on the backend and its workers")
     module, _, name = RUNNERS[kind].partition(":")
     fn: Callable[[dict[str, Any], JobContext, Settings], dict[str, Any]] = getattr(
         importlib.import_module(module), name

@@ -470,6 +470,7 @@ class Propagator:
                                   self.images.max_pixels)
         if not seeds:
             return None
+        self.locks.ensure_reachable()  # no compute for a write whose lock cannot be taken
         pair = [Task(t["id"], t["data"]) for t in tasks[index - 1 : index + 1]]
         tracker = make_engine(engine)
         state = tracker.init_state(TaskFrames(pair, self.images, target.image_key, self.studio))

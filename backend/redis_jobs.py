@@ -379,6 +379,9 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
             # and a client reading ``error`` would report a job that then succeeds as failed;
             # ``attempts`` keeps the count.
             status.state, status.attempts, status.error = RUNNING, status.attempts + 1, None
+            # A run after a requeue starts over: the dead run's frames, rate and note (what it
+            # waited for) read as this run's until its first report.
+            status.frames_done, status.fps, status.note = 0, 0.0, None
             jobs._save(status)
             ctx = _RedisContext(jobs, status)
             if ctx.cancelled():
@@ -424,8 +427,13 @@ def _heartbeat(connection: Any, job_id: str, lock: Any, stop: threading.Event) -
                 lock.extend(ALIVE_TTL, replace_ttl=True)
                 held = True
             elif held:
-                log.error("job %s lost its clip lock %s", job_id, lock.name)
-                held = False
+                # Expired while Redis was away past ALIVE_TTL (a restart, a freeze) and the job
+                # rode it out: taken back while free, or the next job on the clip ran alongside.
+                if lock.acquire(blocking=False, token=lock.local.token):
+                    log.warning("job %s took its clip lock %s back after Redis was away", job_id, lock.name)
+                else:
+                    log.error("job %s lost its clip lock %s", job_id, lock.name)
+                    held = False
         except Exception as exc:  # noqa: BLE001 - Redis away: keep beating, the job goes on
             log.warning("job %s: heartbeat failed: %s", job_id, exc)
         stop.wait(HEARTBEAT)

@@ -11,7 +11,7 @@ import argparse
 import logging
 import threading
 
-from samvid.errors import ConfigError
+from samvid.errors import ConfigError, QueueUnavailable
 from samvid.settings import Settings, redis_for_jobs, redis_url_for_messages
 
 log = logging.getLogger("samvid.worker")
@@ -34,7 +34,14 @@ def run(args: argparse.Namespace) -> int:
 def _work(args: argparse.Namespace, settings: Settings) -> int:
     from rq import Queue, SimpleWorker
 
-    from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs
+    from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs, redis_client
+
+    class Worker(SimpleWorker):
+        stop_asked = False  # SIGTERM or Ctrl+C, as against rq quitting on its own
+
+        def request_stop(self, signum: int, frame: object) -> None:
+            self.stop_asked = True
+            super().request_stop(signum, frame)
 
     jobs = RedisJobs(settings.redis_url)
     try:
@@ -58,7 +65,10 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
 
     threading.Thread(target=reaper, daemon=True, name="samvid-reaper").start()
     log.info("worker waiting for jobs on %s (queue %r)", redis_url_for_messages(settings.redis_url), QUEUE)
-    worker = SimpleWorker([Queue(QUEUE, connection=jobs.redis)], connection=jobs.redis, name=args.name)
+    # rq's own client: rq raises its socket timeout past its blocking dequeue (~415 s). On
+    # the reaper's client that let a Redis that stopped answering hold each reap for minutes.
+    connection = redis_client(settings.redis_url)
+    worker = Worker([Queue(QUEUE, connection=connection)], connection=connection, name=args.name)
     try:
         worker.work(burst=args.burst, with_scheduler=False, logging_level="WARNING")
     except ValueError as exc:
@@ -70,4 +80,11 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
                           "or killed less than ~7 min ago): pick another --name or wait") from exc
     finally:
         stop.set()
+    if not args.burst and not worker.stop_asked:
+        # rq quits, and returned as if stopped, when Redis does not answer within its socket
+        # timeout: exit 0 read as a clean stop, and nothing restarted the worker.
+        raise QueueUnavailable(
+            f"the worker stopped taking jobs: Redis at {redis_url_for_messages(settings.redis_url)} did not "
+            f"answer within {worker.connection_timeout} s or failed (rq's log above says which); start the "
+            "worker again once Redis answers, or run it under a supervisor that restarts it on failure")
     return 0

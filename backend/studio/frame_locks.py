@@ -51,6 +51,26 @@ class FrameLocks:
         self.redis_url = redis_url
         self.retry_seconds, self.socket_seconds = retry_seconds, socket_seconds
 
+    def ensure_reachable(self) -> None:
+        """Raise ``QueueUnavailable`` unless the lock can be taken now: with Redis, one PING
+        answered within ``socket_seconds``, not retried. For a caller about to compute what
+        it would write under the lock (a frame's masks on open): with Redis away the lock
+        fails after the compute, and the compute, and the annotator's wait, were for nothing."""
+        if not self.redis_url:
+            return  # a file lock on this machine: always there
+        import redis
+
+        connection = redis.Redis.from_url(self.redis_url, socket_timeout=self.socket_seconds,
+                                          socket_connect_timeout=self.socket_seconds)
+        try:
+            connection.ping()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise QueueUnavailable(
+                f"cannot reach Redis (REDIS_URL) for a frame's write lock ({type(exc).__name__}); "
+                "check that Redis runs and answers") from exc
+        finally:
+            connection.close()
+
     @contextmanager
     def hold(self, task_id: int) -> Iterator[None]:
         if self.redis_url:

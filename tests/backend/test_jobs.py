@@ -447,3 +447,14 @@ def test_a_redis_that_takes_connections_but_never_answers_is_a_503_not_a_hang(ca
         connection.close()
     assert not caller.is_alive(), f"{call} still waits for a Redis that never answers"
     assert len(raised) == 1 and isinstance(raised[0], QueueUnavailable), raised
+
+
+def test_a_job_of_a_kind_this_samvid_does_not_run_fails_saying_what_to_do_without_a_traceback(jobs, caplog) -> None:
+    """A backend newer than its workers queues a kind they lack: the job's error read
+    "'<kind>'" and the log blamed a bug in samvid."""
+    unknown = jobs.submit("track-everything", "1:clip:forward", {})
+    state(jobs, unknown, FAILED)
+    error = jobs.get(unknown.id).error or ""
+    assert "'track-everything'" in error and "same samvid version" in error, error
+    logged = [r for r in caplog.records if r.name == "samvid.jobs" and unknown.id in r.getMessage()]
+    assert logged and all(r.exc_info is None for r in logged)

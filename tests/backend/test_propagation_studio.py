@@ -193,6 +193,29 @@ def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(labe
     assert predictions(label_studio, clip.task_ids[2]) == []
 
 
+def test_opening_a_frame_with_redis_away_computes_nothing_and_says_so(label_studio, monkeypatch):
+    # The open tracked the frame, then failed to take its write lock: the compute, and the
+    # annotator's wait for it, were for nothing.
+    import samvid.propagation
+    from samvid.errors import QueueUnavailable
+    from samvid.studio.frame_locks import FrameLocks
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="ondemand-redis-away", n=2)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    task = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[1]}", headers=label_studio.headers,
+                        timeout=30).json()
+    engines: list[str] = []
+    monkeypatch.setattr(samvid.propagation, "make_engine", lambda name: engines.append(name))
+    locks = FrameLocks(label_studio.url, f"redis://127.0.0.1:{free_port()}/0", retry_seconds=1.0,
+                       socket_seconds=1.0)  # nothing listens there
+    propagator = Propagator(Studio(label_studio.url, label_studio.token),
+                            ImageSource(label_studio.url, label_studio.token), locks)
+    with pytest.raises(QueueUnavailable, match="check that Redis runs"):
+        propagator.fill_on_open(clip.project, task, parse_config(BRUSH_CONFIG), "flow")
+    assert engines == []
+    assert predictions(label_studio, clip.task_ids[1]) == []
+
+
 def test_opening_a_frame_while_its_job_writes_it_stores_one_prediction(label_studio, backend):
     """Annotators read frames (as the UI does: GET /api/tasks/<id>, which calls /predict
     for a task without a prediction) while the job writes them: one samvid prediction each."""

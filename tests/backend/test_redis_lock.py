@@ -123,3 +123,29 @@ def test_a_job_another_worker_finished_while_this_one_waited_for_the_clip_is_not
     assert RUNS == []
     final = jobs.get(job.id)
     assert (final.state, final.attempts) == ("done", 1), final
+
+
+def test_a_job_that_rode_out_a_redis_restart_keeps_its_clip_and_the_next_waits(tmp_path: Path):
+    """Redis down longer than the clip lock's TTL (a restart; 1 s here) and the running job
+    rides it out: its lock had expired meanwhile, and the next job on the clip ran alongside."""
+    from services import Redis
+
+    redis_server = Redis(root=tmp_path / "redis", persist=True).start()
+    procs = [start_worker(redis_server, tmp_path, name) for name in ("w1", "w2")]
+    try:
+        jobs, spans, key = RedisJobs(redis_server.url), tmp_path / "spans.jsonl", "1:clip:forward"
+        wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
+        first = jobs.submit("sleep", key, {"seconds": 8, "name": "first", "log": str(spans)}, order=0)
+        wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
+        redis_server.restart(down_for=2.5)
+        time.sleep(1)  # the first job's heartbeat is back
+        second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
+        assert ended(jobs, second, "the second job to end") == "done"
+        assert ended(jobs, first, "the first job to end") == "done"
+        ran = spans_of(spans)
+        assert ran["second"]["start"] >= ran["first"]["end"], "the second job ran alongside the first"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        redis_server.stop()

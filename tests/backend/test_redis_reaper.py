@@ -294,3 +294,35 @@ def test_a_job_workers_fail_before_it_runs_every_time_ends_failed_naming_the_rea
     final = jobs.get(job.id)
     assert final.state == "failed", final
     assert "execute() takes 3 positional arguments" in (final.error or ""), final
+
+
+SEEN: list[dict] = []
+
+
+def peek_job(payload: dict, ctx, settings) -> dict:
+    """Records the job's record as a poller reads it when the run begins."""
+    from rq import get_current_job
+
+    SEEN.append(RedisJobs(payload["url"])._load(get_current_job().id).to_dict())
+    return {}
+
+
+def test_a_requeued_job_that_runs_again_reports_its_own_progress_not_the_dead_runs(redis_server, monkeypatch):
+    """Requeued after its worker died at frame 7 of 10 while Label Studio was away: the new
+    run read 7 of 10 frames, and "waiting for Label Studio", until its first report."""
+    from rq import Queue, SimpleWorker
+
+    from samvid.jobs import RUNNERS
+
+    monkeypatch.setitem(RUNNERS, "peek", f"{__name__}:peek_job")
+    SEEN.clear()
+    jobs = RedisJobs(redis_server.url)
+    job = jobs.submit("peek", "1:clip:forward", {"url": redis_server.url})
+    requeued = {**jobs._load(job.id).to_dict(), "attempts": 1, "frames_done": 7, "frames_total": 10,
+                "fps": 3.5, "note": "cannot reach Label Studio; retrying", "error": "its worker died; requeued"}
+    jobs.redis.set(_k("job", job.id), json.dumps(requeued))  # as the reaper leaves it
+    worker_redis = RedisJobs(redis_server.url).redis
+    SimpleWorker([Queue(QUEUE, connection=worker_redis)], connection=worker_redis).work(burst=True)
+    (running,) = SEEN
+    assert (running["state"], running["attempts"]) == ("running", 2)
+    assert (running["frames_done"], running["fps"], running["note"], running["error"]) == (0, 0.0, None, None)

@@ -56,3 +56,48 @@ def test_a_worker_that_cannot_reach_redis_says_so_without_its_password(monkeypat
     err = capsys.readouterr().err
     assert "cannot reach Redis at redis://:***@redis:6379/0" in err
     assert "s3cret-pw" not in err
+
+
+def test_a_worker_whose_redis_stops_answering_exits_failed_saying_so_and_its_reaper_gives_up_in_seconds(
+        redis_server, monkeypatch, capsys, caplog) -> None:
+    """rq quits when Redis does not answer within its socket timeout (~415 s; 15 s here): the
+    worker then exited 0, as if stopped on purpose, and no job ran again. rq had raised that
+    timeout on the reaper's client too, so each reap waited minutes instead of seconds."""
+    import logging
+    import signal
+    import threading
+    import time
+
+    import redis
+    import rq.worker
+
+    from samvid.redis_jobs import SOCKET_TIMEOUT
+
+    monkeypatch.setattr(rq.worker, "DEFAULT_WORKER_TTL", 20)  # rq's socket timeout: 15 s
+    monkeypatch.setenv("REDIS_URL", "")
+    caplog.set_level(logging.WARNING, logger="samvid.worker")
+    probe = redis.Redis.from_url(redis_server.url)
+    silent_from: list[float] = []
+
+    def silence() -> None:
+        deadline = time.monotonic() + 60
+        while not probe.smembers("rq:workers") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        os.kill(redis_server.proc.pid, signal.SIGSTOP)  # a frozen host: connections open, no answer
+        silent_from.append(time.time())
+        time.sleep(22)
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+
+    thread = threading.Thread(target=silence, daemon=True)
+    thread.start()
+    try:
+        code = main(["worker", "--redis-url", redis_server.url, "--name", "silent"])
+    finally:
+        thread.join(60)
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    assert code == 2
+    assert "the worker stopped taking jobs" in capsys.readouterr().err
+    failed_reaps = [r.created for r in caplog.records if "reaping orphaned jobs failed" in r.getMessage()]
+    assert failed_reaps, "the reaper never gave up on the silent Redis"
+    assert failed_reaps[0] - silent_from[0] < SOCKET_TIMEOUT + 7, "a reap waited on rq's long timeout"

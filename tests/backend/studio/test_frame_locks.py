@@ -98,3 +98,39 @@ def test_a_second_user_on_the_machine_can_write_frames_too():
             os._exit(code)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.redis
+def test_a_writer_learns_that_redis_is_away_before_it_computes_what_it_would_write(redis_server):
+    """An open after a human frame computed the frame's masks, then failed to take the
+    frame's lock with Redis stopped: the compute and the annotator's wait were for nothing.
+    The open asks first, and the answer costs no retries."""
+    from samvid.errors import QueueUnavailable
+
+    locks = FrameLocks(STUDIO, redis_server.url, retry_seconds=1.0, socket_seconds=1.0)
+    locks.ensure_reachable()  # Redis up: go on
+    FrameLocks(STUDIO).ensure_reachable()  # no Redis: the file lock is always there
+    redis_server.stop()
+    start = time.monotonic()
+    with pytest.raises(QueueUnavailable, match="check that Redis runs"):
+        locks.ensure_reachable()
+    assert time.monotonic() - start < 0.5
+
+
+def test_a_writer_learns_within_its_socket_budget_that_redis_stopped_answering():
+    import socket
+
+    from samvid.errors import QueueUnavailable
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the backlog; nothing ever answers
+    locks = FrameLocks(STUDIO, f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+                       retry_seconds=1.0, socket_seconds=0.3)
+    start = time.monotonic()
+    try:
+        with pytest.raises(QueueUnavailable, match="check that Redis runs"):
+            locks.ensure_reachable()
+    finally:
+        silent.close()
+    assert time.monotonic() - start < 2.0
