@@ -23,7 +23,7 @@ from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import DIRECTIONS, Settings
-from samvid.studio.client import Studio, Task, backoff, not_found
+from samvid.studio.client import Studio, Task, backoff, clip_query, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
 from samvid.studio.results import MAX_PIXELS, decode_mask, mask_regions, object_region_id
@@ -279,9 +279,8 @@ class Propagator:
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
         """The clip's frame tasks with their annotation counts, ordered by frame index."""
-        query = {"filters": {"conjunction": "and", "items": [
-            {"filter": "filter:tasks:data.clip", "operator": "equal", "value": clip, "type": "String"}]}}
-        tasks = [t for t in self.studio.task_rows(project, query) if (t.get("data") or {}).get("clip") == clip]
+        tasks = [t for t in self.studio.task_rows(project, clip_query(clip))
+                 if (t.get("data") or {}).get("clip") == clip]
         return sorted(tasks, key=lambda t: int(t["data"].get("frame", 0)))
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:

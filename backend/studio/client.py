@@ -19,8 +19,13 @@ Timeouts: one ``timeout`` per ``Studio`` (60 s unless given) for SDK and raw cal
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import json
 import logging
+import os
+import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -104,6 +109,15 @@ class Studio:
                 raise StudioError(f"Label Studio at {self.url} refused the API key (401): check "
                                   "LABEL_STUDIO_API_KEY (a legacy token needs "
                                   "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true)") from exc
+            if exc.status_code in (502, 503, 504):
+                # A proxy's answer: Label Studio behind it did not answer, and logged nothing.
+                raise StudioError(f"Label Studio at {self.url} did not answer the request to {what} "
+                                  f"({exc.status_code}: {_brief(exc.body)}): a proxy before it got no "
+                                  "answer from it; is Label Studio running?") from exc
+            if exc.status_code is not None and exc.status_code >= 500:
+                # Not a refusal of what was asked: Label Studio failed.
+                raise StudioError(f"Label Studio at {self.url} failed to {what} ({exc.status_code}: "
+                                  f"{_brief(exc.body)}); see Label Studio's log, then try again") from exc
             raise StudioError(f"Label Studio refused to {what} "
                               f"({exc.status_code}: {_brief(exc.body)})") from exc
 
@@ -224,22 +238,43 @@ class Studio:
         return Project(_id(p.id), p.title or "", p.label_config or "")
 
     def get_or_create_project(self, title: str, label_config: str) -> tuple[Project, bool]:
-        found = self.find_project(title)
-        if found is not None:
-            return found, False
-        p = self._call(f"create project {title!r} (labeling config rejected?)",
-                       lambda: self.sdk.projects.create(title=title, label_config=label_config,
-                                                        request_options=ONCE))
-        mine = Project(_id(p.id), title, p.label_config or label_config)
-        # Two imports into one new title at once (a script's parallel runs) each made a
-        # project, and every later command refused the title: all keep the first one made.
-        first = next(iter(self._titled(title)), mine)
-        if first.id != mine.id:
-            log.info("project %r was created meanwhile (id %d): importing into it", title, first.id)
-            self.delete_project(mine.id)
-            return first, False
-        log.info("created project %r (id %s)", title, p.id)
-        return mine, True
+        """The project titled ``title``, created with ``label_config`` if there is none;
+        True when this call made it.
+
+        Parallel imports into one new title (a script's ``&``) must end in one project:
+        on one machine they take turns here (a file lock per Label Studio and title), so
+        none sees another's project half made. Across machines only the rule below holds:
+        each keeps the first project of the title and deletes its own if it is not it."""
+        with machine_lock(f"creating project {title!r}", self.url, "project", title):
+            same = self._titled(title)
+            if len(same) > 1:
+                raise BadRequest(f"{len(same)} projects are titled {title!r} (ids "
+                                 f"{', '.join(str(p.id) for p in same)}): samvid import finds its "
+                                 "project by title; rename or delete all but one of them in Label "
+                                 "Studio, or import into a new --project title")
+            if same:
+                return same[0], False
+            # A refusal's validation errors say what in the labeling config it rejected.
+            p = self._call(f"create project {title!r}",
+                           lambda: self.sdk.projects.create(title=title, label_config=label_config,
+                                                            request_options=ONCE))
+            mine = Project(_id(p.id), title, p.label_config or label_config)
+            # More than one now: Label Studio made two of this one create (its SQLite
+            # middleware re-runs a POST that met "database is locked" and answers the
+            # last), or an import on another machine made one at once. All keep the first.
+            titled = self._titled(title)
+            first = next(iter(titled), mine)
+            if first.id != mine.id:
+                log.info("project %r was created meanwhile (id %d): importing into it", title, first.id)
+                self.delete_project(mine.id)
+                return first, False
+            later = [p.id for p in titled if p.id != mine.id]
+            if later:  # their makers delete them (the rule above) unless they are older samvids
+                log.warning("projects %s titled %r were made while this import made id %d (an "
+                            "import on another machine?); this import keeps id %d: delete the "
+                            "others in Label Studio if they stay", later, title, mine.id, mine.id)
+            log.info("created project %r (id %s)", title, p.id)
+            return mine, True
 
     def delete_project(self, project_id: int) -> None:
         self._call("delete the project", lambda: self.sdk.projects.delete(project_id, request_options=ONCE))
@@ -302,7 +337,8 @@ class Studio:
 
     def list_tasks(self, project_id: int, clip: str | None = None) -> list[Task]:
         """All tasks of the project, or of one clip, in id order (only id and data)."""
-        tasks = [Task(int(t["id"]), t.get("data") or {}) for t in self.task_rows(project_id)]
+        query = None if clip is None else clip_query(clip)
+        tasks = [Task(int(t["id"]), t.get("data") or {}) for t in self.task_rows(project_id, query)]
         if clip is not None:
             tasks = [t for t in tasks if t.data.get("clip") == clip]
         return sorted(tasks, key=lambda t: t.id)
@@ -459,6 +495,44 @@ class Studio:
         return self._read("list annotations", lambda: list(self.sdk.annotations.list(id=task_id)))
 
 
+def clip_query(clip: str) -> dict[str, Any]:
+    """A Data Manager query for the tasks of one clip. Label Studio's match is not
+    trusted to be exact: callers keep only the rows whose ``data.clip`` is ``clip``."""
+    # Label Studio unquotes the value once more (a "%41" in a name matched "A"): "%" as "%25".
+    return {"filters": {"conjunction": "and", "items": [
+        {"filter": "filter:tasks:data.clip", "operator": "equal", "value": clip.replace("%", "%25"),
+         "type": "String"}]}}
+
+
+@contextmanager
+def machine_lock(what: str, *key: str) -> Iterator[None]:
+    """Held by one process of this user on this machine at a time, per ``key`` (a Label
+    Studio URL and what is guarded in it): an ``flock`` under the temp folder, so processes
+    on other machines, or naming the same server by another address, do not take turns.
+    A wait is logged with ``what`` it waits for. Where no lock file can be made the caller
+    goes on unlocked, as before the lock existed."""
+    digest = hashlib.sha1("\0".join(key).encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"samvid-import-locks-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd: int | None = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        log.warning("no lock file in %s (%s): imports running at once may collide", folder, exc)
+        fd = None
+    if fd is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another samvid import on this machine to finish %s", what)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def not_found(exc: StudioError) -> bool:
     """Whether Label Studio refused a call because what it names does not exist (404)."""
     return getattr(exc.__cause__, "status_code", None) == 404
@@ -492,7 +566,22 @@ def _id(value: int | None) -> int:
 
 
 def _brief(body: object, limit: int = 300) -> str:
-    """The useful part of an error body: validation messages when there are some."""
+    """The useful part of an error body: validation messages when there are some (also in
+    a raw call's JSON text), an HTML error page's title rather than its markup."""
+    if isinstance(body, str) and body.lstrip().startswith("{"):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            pass
+    # Only the start of a page is searched: the patterns take quadratic time on some
+    # malformed markup (a truncated page of unclosed tags), minutes for a megabyte.
+    if isinstance(body, str) and re.search(r"<html|<!doctype", body[:16384], re.IGNORECASE):
+        page = body[:16384]
+        title = re.search(r"<title[^>]*>(.*?)</title>", page, re.IGNORECASE | re.DOTALL)
+        text = " ".join((title.group(1) if title else re.sub(r"<[^>]*>", " ", page)).split())
+        body = f"an HTML page: {text}" if text else "an HTML page"
+    if not str(body).strip():
+        return "an empty answer"
     if isinstance(body, dict):
         errors = body.get("validation_errors") or body.get("detail") or body
         if isinstance(errors, dict):

@@ -11,6 +11,11 @@ The work runs in two phases so that a bad input leaves nothing behind:
 Re-running is how an interrupted import resumes: frames that already have a task in the
 project (matched by ``clip`` and ``frame``) are skipped, frame files already on disk are
 reused, so a second import of the same video adds nothing.
+
+Imports running at once on one machine (a script's ``&``, overlapping cron runs) take turns
+where they would collide: finding or creating the project, adding its storage and backend,
+importing one clip (``client.machine_lock``). Across machines only the project is
+reconciled (each keeps the first project of the title); the rest is not guarded there.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import cv2
 import numpy as np
 
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
-from samvid.studio.client import Project, Studio
+from samvid.studio.client import Project, Studio, machine_lock
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
 from samvid.studio.protocol import label_interface
 from samvid.studio.sources import names_only_clip_name
@@ -125,6 +130,9 @@ def check_frames_root(options: ImportOptions) -> Path | None:
     if frames == root or root not in frames.parents:
         raise StudioError(f"--frames-root {frames} must be a subfolder of Label Studio's "
                           f"LOCAL_FILES_DOCUMENT_ROOT {root}")
+    if "\\" in str(frames):  # Label Studio turns it into "/" and refuses the storage path
+        raise StudioError(f"--frames-root {frames}: Label Studio reads a backslash in a path as "
+                          "a folder separator and would not find it; choose a folder without one")
     try:
         frames.mkdir(parents=True, exist_ok=True)
         # A probe file: the folder may exist yet refuse writes (permissions, read-only or
@@ -157,24 +165,30 @@ def import_videos(
         log.info("project %r exists (id %d): adding to it, its labeling config is kept",
                  project.title, project.id)
     try:
-        storage_id = None
-        if frames_root is not None:
-            storage_id = studio.ensure_local_storage(project.id, frames_root)
-        backend_id = None
-        if options.backend_url:
-            backend_id = studio.connect_backend(
-                project.id, options.backend_url, user=options.backend_user,
-                password=options.backend_password)
+        # Each is "list, add if missing": parallel imports into one project each added
+        # one (two storages of one folder, two ML backends).
+        with machine_lock(f"setting up project {project.id}", studio.url, "setup", str(project.id)):
+            storage_id = None
+            if frames_root is not None:
+                storage_id = studio.ensure_local_storage(project.id, frames_root)
+            backend_id = None
+            if options.backend_url:
+                backend_id = studio.connect_backend(
+                    project.id, options.backend_url, user=options.backend_user,
+                    password=options.backend_password)
     except SamvidError:
         if created:  # nothing half-created: a project without its storage is useless
             _remove_half_made(studio, project)
         raise
     summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
-    existing, sources = _existing_frames(studio, project)
     for plan in plans:
-        plan = _earlier_folder_clip(plan, sources)
-        summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
-                                          existing.get(plan.clip, set()), progress))
+        plan = _earlier_folder_clip(studio, project, plan)
+        # One import of a clip at a time on this machine (overlapping runs of one script):
+        # each listed no task for it, and every frame got a task per run. The clip's tasks
+        # are read once its turn comes, so a run that waited adds only what is missing.
+        with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", str(project.id), plan.clip):
+            summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
+                                              _clip_frames(studio, project, plan.clip), progress))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -190,27 +204,22 @@ def _remove_half_made(studio: Studio, project: Project) -> None:
                     "Label Studio", project.title, project.id, exc)
 
 
-def _existing_frames(studio: Studio, project: Project) -> tuple[dict[str, set[int]],
-                                                                 dict[str, set[str]]]:
-    """The frames each clip of the project has a task for, and each clip's sources."""
-    frames: dict[str, set[int]] = {}
-    sources: dict[str, set[str]] = {}
-    for task in studio.list_tasks(project.id):
-        clip, frame = task.data.get("clip"), task.data.get("frame")
-        if isinstance(clip, str) and isinstance(frame, int):
-            frames.setdefault(clip, set()).add(frame)
-            sources.setdefault(clip, set()).add(str(task.data.get("video")))
-    return frames, sources
+def _clip_frames(studio: Studio, project: Project, clip: str) -> set[int]:
+    """The frames of ``clip`` that have a task in the project now (one filtered listing:
+    reading a project of 30,000 tasks whole takes half a minute)."""
+    return {t.data["frame"] for t in studio.list_tasks(project.id, clip)
+            if isinstance(t.data.get("frame"), int)}
 
 
-def _earlier_folder_clip(plan: ClipPlan, sources: dict[str, set[str]]) -> ClipPlan:
+def _earlier_folder_clip(studio: Studio, project: Project, plan: ClipPlan) -> ClipPlan:
     """A frame folder that this project got under its older, names-and-sizes clip name
     (from the same folder) keeps that name: its rerun resumes the import instead of
     importing every frame again under the new name."""
-    if plan.clip in sources or not plan.source.is_dir():
+    if not plan.source.is_dir() or studio.list_tasks(project.id, plan.clip):
         return plan
     earlier = names_only_clip_name(plan.source)
-    if str(plan.source.resolve()) in sources.get(earlier, set()):
+    if any(str(t.data.get("video")) == str(plan.source.resolve())
+           for t in studio.list_tasks(project.id, earlier)):
         log.info("%s: imported earlier as clip %s, kept", plan.source, earlier)
         return replace(plan, clip=earlier)
     return plan

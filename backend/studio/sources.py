@@ -107,5 +107,10 @@ def find_sources(paths: Sequence[Path]) -> list[Path]:
         elif any(is_image_file(p) for p in entries):
             sources.append(path)
         else:
-            raise VideoError(f"{path}: folder holds no videos and no images")
+            # A folder of frame folders (DAVIS's JPEGImages/480p/<sequence>/) is not searched:
+            # which subfolders are clips is the user's to say.
+            inner = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+            hint = (f"; its {len(inner)} subfolders are not searched: give them instead, e.g. "
+                    f"{path / '*'}") if inner else ""
+            raise VideoError(f"{path}: folder holds no videos and no images{hint}")
     return sources

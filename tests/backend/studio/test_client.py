@@ -5,6 +5,8 @@ basic auth is turned on after it was connected."""
 from __future__ import annotations
 
 import http.server
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -189,6 +191,23 @@ def test_a_url_answered_by_a_server_that_is_not_label_studio_is_a_studio_error_n
                 call()
 
 
+def test_a_label_studio_failing_with_an_html_error_page_is_said_to_fail_not_to_refuse() -> None:
+    # A 500 (Label Studio's own error page) or a proxy's 502 read "Label Studio refused to
+    # identify the API key's user (500: <!DOCTYPE html><html><head>...", blaming the request.
+    def failing(environ, start_response):
+        start_response("500 Internal Server Error", [("Content-Type", "text/html")])
+        return [b"<!DOCTYPE html>\n<html lang='en'><head><title>Server Error (500)</title></head>"
+                b"<body><h1>Server Error (500)</h1></body></html>"]
+
+    with ServedApp(failing) as served:
+        with pytest.raises(StudioError) as caught:
+            Studio(served.url, "token").check()
+    message = caught.value.message
+    assert "failed to identify the API key's user (500: an HTML page: Server Error (500))" in message
+    assert "see Label Studio's log" in message
+    assert "refused" not in message and "<" not in message
+
+
 def test_an_empty_answer_to_the_api_key_check_is_a_studio_error_not_a_crash() -> None:
     def nothing(environ, start_response):  # a proxy answering 204 to every path
         start_response("204 No Content", [])
@@ -232,12 +251,68 @@ def test_two_imports_creating_one_new_project_at_once_end_in_one_project(
         studio: Studio, options: ImportOptions, monkeypatch: pytest.MonkeyPatch) -> None:
     # `samvid import a.mp4 --project P & samvid import b.mp4 --project P`: both found no
     # project P and made one, and every later command refused the shared title.
+    # (On one machine they now take turns; on two, or when Label Studio itself makes two
+    # projects of one create, each still keeps the first.)
     rival = studio.sdk.projects.create(title="made twice at once", label_config=options.label_config)
-    monkeypatch.setattr(studio, "find_project", lambda title: None)  # it listed before the rival was made
+    titled, listings = studio._titled, [[]]  # its first listing came before the rival was made
+    monkeypatch.setattr(studio, "_titled", lambda title: listings.pop() if listings else titled(title))
     project, created = studio.get_or_create_project("made twice at once", options.label_config)
     monkeypatch.undo()
     assert (project.id, created) == (rival.id, False)
     assert studio.project("made twice at once").id == rival.id  # one project of that title
+
+
+def test_imports_into_one_new_title_at_once_on_one_machine_all_get_the_one_project(
+        label_studio, options: ImportOptions, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `for v in *.mp4; do samvid import "$v" --project P & done`: two runs each found no P
+    # and made one; the second deletes its own, but a third run that listed the title in
+    # between saw two projects, refused the title ("2 projects are titled"), its clip lost.
+    title = "made by three imports at once"
+    a, b, c = (Studio(label_studio.url, label_studio.token) for _ in range(3))
+    create, delete = a.sdk.projects.create, a.delete_project
+
+    def slow_create(**kwargs):  # a's create is slow: b could find no project meanwhile
+        time.sleep(1.5)
+        return create(**kwargs)
+
+    def slow_delete(project_id: int) -> None:  # and c could list the title while a's is there
+        time.sleep(1.5)
+        delete(project_id)
+
+    monkeypatch.setattr(a.sdk.projects, "create", slow_create)
+    monkeypatch.setattr(a, "delete_project", slow_delete)
+    got: dict[str, object] = {}
+
+    def run(name: str, studio: Studio) -> None:
+        try:
+            got[name] = studio.get_or_create_project(title, options.label_config)
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            got[name] = exc
+
+    runs = [threading.Thread(target=run, args=(name, studio)) for name, studio in (("a", a), ("b", b))]
+    runs[0].start()
+    time.sleep(0.3)
+    runs[1].start()
+    time.sleep(1.7)
+    run("c", c)
+    for thread in runs:
+        thread.join()
+    projects = [got[name] for name in "abc"]
+    assert all(isinstance(p, tuple) for p in projects), projects
+    assert len({p[0].id for p in projects}) == 1  # type: ignore[index]
+    assert sorted(p[1] for p in projects) == [False, False, True]  # type: ignore[index]
+    assert [p.id for p in c._titled(title)] == [projects[0][0].id]  # type: ignore[index]
+
+
+def test_a_title_two_projects_share_is_refused_by_import_with_advice_it_can_follow(
+        studio: Studio, options: ImportOptions) -> None:
+    # Import said "give the project's id", and its --project refuses an id (digits only).
+    for _ in range(2):
+        studio.sdk.projects.create(title="shared by two for import", label_config=options.label_config)
+    with pytest.raises(BadRequest, match="2 projects are titled 'shared by two for import' "
+                       "\\(ids .*\\): .*rename or delete all but one of them in Label Studio") as caught:
+        studio.get_or_create_project("shared by two for import", options.label_config)
+    assert "give the project's id" not in caught.value.message
 
 
 def test_moving_the_backend_to_an_address_that_already_has_a_webhook_drops_the_old_addresss_webhook(
@@ -252,3 +327,26 @@ def test_moving_the_backend_to_an_address_that_already_has_a_webhook_drops_the_o
         studio.connect_backend(project.id, new.url)
     hooks = studio.request("GET", "/api/webhooks/", "list", params={"project": project.id})
     assert sorted(h["url"] for h in hooks if h["project"] == project.id) == [f"{new.url}/webhook"]
+
+
+def test_a_proxy_that_gets_no_answer_from_label_studio_is_said_so() -> None:
+    # A 502 from nginx before a stopped Label Studio read "failed to create project 't'
+    # (labeling config rejected?) ... see Label Studio's log": neither was the case.
+    def gateway(environ, start_response):
+        start_response("502 Bad Gateway", [("Content-Type", "text/html")])
+        return [b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>" + b"<b" * 50_000 + b"</body></html>"]
+
+    with ServedApp(gateway) as served:
+        with pytest.raises(StudioError) as caught:
+            Studio(served.url, "token").check()
+    message = caught.value.message
+    assert "(502: an HTML page: 502 Bad Gateway): a proxy before it got no answer" in message
+    assert "is Label Studio running?" in message and "log" not in message
+
+
+def test_a_clip_named_with_a_percent_sign_lists_its_own_tasks(studio: Studio, project: Project) -> None:
+    # Label Studio unquotes a filter's value once more: "a%41b" matched only clip "aAb".
+    studio.create_tasks(project.id, [{"image": f"/data/{clip}.png", "clip": clip, "frame": 0}
+                                     for clip in ("a%41b", "aAb", "100%")])
+    assert [t.data["clip"] for t in studio.list_tasks(project.id, "a%41b")] == ["a%41b"]
+    assert [t.data["clip"] for t in studio.list_tasks(project.id, "100%")] == ["100%"]

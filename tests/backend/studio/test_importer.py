@@ -3,6 +3,8 @@ timestamps, served images, idempotence, resume, uploads, frame folders, the ML b
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from samvid.errors import ConfigError, StudioError, VideoError
 from samvid.studio.client import Studio
 from samvid.studio.configs import load_config
 from samvid.studio.import_plan import ImportOptions
-from samvid.studio.importer import import_videos, ranges
+from samvid.studio.importer import ImportSummary, check_frames_root, import_videos, ranges
 from samvid.studio.sources import clip_name, find_sources
 
 pytestmark = pytest.mark.studio
@@ -60,6 +62,29 @@ def test_find_sources(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(VideoError, match="no videos and no images"):
         find_sources([tmp_path / "empty"])
+
+
+def test_a_folder_of_frame_folders_is_refused_saying_to_give_its_subfolders(tmp_path: Path) -> None:
+    # DAVIS's JPEGImages/480p/<sequence>/: "folder holds no videos and no images" alone
+    # read as if the images were not found.
+    for sequence in ("bear", "car"):
+        (tmp_path / "480p" / sequence).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "480p" / sequence / "00000.jpg"), np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(VideoError, match="no videos and no images; its 2 subfolders are not "
+                       "searched: give them instead, e.g. .*480p/\\*"):
+        find_sources([tmp_path / "480p"])
+    assert find_sources([tmp_path / "480p" / "bear", tmp_path / "480p" / "car"]) == [
+        tmp_path / "480p" / "bear", tmp_path / "480p" / "car"]
+
+
+def test_a_frames_root_with_a_backslash_is_refused_before_label_studio_is_touched(tmp_path: Path) -> None:
+    # Label Studio reads a backslash as "/": its storage was refused after the project was made,
+    # with "Absolute local path .../back/slash does not exist" for a folder that exists.
+    options = ImportOptions(project="p", label_config="", document_root=tmp_path,
+                            frames_root=tmp_path / "back\\slash")
+    with pytest.raises(StudioError, match="backslash .* choose a folder without one"):
+        check_frames_root(options)
+    assert not (tmp_path / "back\\slash").exists()
 
 
 # -- against Label Studio ---------------------------------------------------------------------
@@ -139,6 +164,77 @@ def test_interrupted_import_resumes(tmp_path: Path, studio: Studio,
     summary = import_videos(studio, [clip], options)
     assert (summary.tasks_created, summary.tasks_existing) == (10, 4)
     assert [t.data["frame"] for t in studio.list_tasks(project.id)] == list(range(14))
+
+
+def test_two_imports_of_one_clip_at_once_give_each_frame_one_task(
+        tmp_path: Path, options: ImportOptions, label_studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Overlapping runs of one script (cron, a retried job): each listed the project's tasks
+    # before the other made any, and every frame got a task per run.
+    clip = write_clip(tmp_path / "twice.mp4", [i / 30 for i in range(6)])
+    options = replace(options, project="one clip imported twice at once")
+    first, second = (Studio(label_studio.url, label_studio.token) for _ in range(2))
+    first.get_or_create_project(options.project, options.label_config)
+    create_tasks = first.create_tasks
+
+    def slow_create_tasks(*args, **kwargs):  # the second run lists the project meanwhile
+        time.sleep(1.5)
+        return create_tasks(*args, **kwargs)
+
+    monkeypatch.setattr(first, "create_tasks", slow_create_tasks)
+    got: dict[str, object] = {}
+
+    def run(name: str, studio: Studio) -> None:
+        try:
+            got[name] = import_videos(studio, [clip], options)
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            got[name] = exc
+
+    runs = [threading.Thread(target=run, args=(name, studio))
+            for name, studio in (("first", first), ("second", second))]
+    runs[0].start()
+    time.sleep(0.3)
+    runs[1].start()
+    for thread in runs:
+        thread.join()
+    assert all(isinstance(s, ImportSummary) for s in got.values()), got
+    project = second.find_project(options.project)
+    assert project is not None
+    assert sorted(t.data["frame"] for t in second.list_tasks(project.id)) == list(range(6))
+    assert sorted(s.tasks_created for s in got.values()) == [0, 6]  # type: ignore[attr-defined]
+
+
+def test_two_imports_into_one_project_at_once_add_one_storage(
+        tmp_path: Path, options: ImportOptions, label_studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each listed the project's storages before the other added one, and each added one.
+    clips = [write_clip(tmp_path / f"{k}.mp4", [0.0, 0.1 * (k + 1)]) for k in range(2)]
+    options = replace(options, project="two imports, one storage")
+    first, second = (Studio(label_studio.url, label_studio.token) for _ in range(2))
+    project, _ = first.get_or_create_project(options.project, options.label_config)
+    create = first.sdk.import_storage.local.create
+
+    def slow_create(**kwargs):  # the second import lists the storages meanwhile
+        time.sleep(1.5)
+        return create(**kwargs)
+
+    monkeypatch.setattr(first.sdk.import_storage.local, "create", slow_create)
+    got: dict[str, object] = {}
+
+    def run(name: str, studio: Studio, clip: Path) -> None:
+        try:
+            got[name] = import_videos(studio, [clip], options)
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            got[name] = exc
+
+    runs = [threading.Thread(target=run, args=(name, studio, clip))
+            for name, studio, clip in (("first", first, clips[0]), ("second", second, clips[1]))]
+    runs[0].start()
+    time.sleep(0.3)
+    runs[1].start()
+    for thread in runs:
+        thread.join()
+    assert all(isinstance(s, ImportSummary) for s in got.values()), got
+    assert len(list(second.sdk.import_storage.local.list(project=project.id))) == 1
+    assert len(second.list_tasks(project.id)) == 4  # both clips, two frames each
 
 
 def test_frames_folder_upload_and_time_window(tmp_path: Path, studio: Studio,
