@@ -360,7 +360,10 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
     # thread_local=False: the heartbeat thread must see the token this thread acquires, or
     # it can neither check nor extend the lock (redis-py keeps it per thread by default).
     lock = connection.lock(_k("lock", key), timeout=ALIVE_TTL, sleep=0.2, thread_local=False)
-    beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop), daemon=True)
+    # Held while the heartbeat takes the clip lock back, and while the job stops it: a take-back
+    # after the job released the lock held the clip, for no job, until it expired.
+    turn = threading.Lock()
+    beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop, turn), daemon=True)
     beat.start()
     try:
         while not lock.acquire(blocking_timeout=1):
@@ -397,7 +400,8 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
                 status.state, status.error = FAILED, _message(exc)
             return status.result or {}
         finally:
-            stop.set()  # no extension may race the release
+            with turn:
+                stop.set()  # no extension or take-back may race the release
             beat.join(HEARTBEAT + 5)
             jobs._save(status)
             _release(lock, job_id, key)
@@ -417,23 +421,27 @@ def _release(lock: Any, job_id: str, key: str) -> None:
                   job_id, key)
 
 
-def _heartbeat(connection: Any, job_id: str, lock: Any, stop: threading.Event) -> None:
+def _heartbeat(connection: Any, job_id: str, lock: Any, stop: threading.Event,
+               turn: threading.Lock) -> None:
     """Keep the job's liveness key and its clip lock alive while this process lives."""
-    held = False
+    token = None  # the job's token while it held the clip lock (``release`` clears the lock's)
     while not stop.is_set():
         try:
             connection.set(_k("alive", job_id), 1, ex=ALIVE_TTL)
             if lock.owned():  # once the job's thread has acquired it
                 lock.extend(ALIVE_TTL, replace_ttl=True)
-                held = True
-            elif held:
+                token = lock.local.token
+            elif token is not None:
                 # Expired while Redis was away past ALIVE_TTL (a restart, a freeze) and the job
                 # rode it out: taken back while free, or the next job on the clip ran alongside.
-                if lock.acquire(blocking=False, token=lock.local.token):
-                    log.warning("job %s took its clip lock %s back after Redis was away", job_id, lock.name)
-                else:
-                    log.error("job %s lost its clip lock %s", job_id, lock.name)
-                    held = False
+                with turn:
+                    if stop.is_set():
+                        break  # the job is over: its lock is released, not to be taken back
+                    if lock.acquire(blocking=False, token=token):
+                        log.warning("job %s took its clip lock %s back after Redis was away", job_id, lock.name)
+                    else:
+                        log.error("job %s lost its clip lock %s", job_id, lock.name)
+                        token = None
         except Exception as exc:  # noqa: BLE001 - Redis away: keep beating, the job goes on
             log.warning("job %s: heartbeat failed: %s", job_id, exc)
         stop.wait(HEARTBEAT)

@@ -149,3 +149,37 @@ def test_a_job_that_rode_out_a_redis_restart_keeps_its_clip_and_the_next_waits(t
             proc.terminate()
             proc.wait(10)
         redis_server.stop()
+
+
+def test_a_heartbeat_that_returns_after_its_job_released_the_clip_leaves_the_clip_free(redis_server):
+    # A beat stalled past the job's wait for it (Redis away, retried) came back after the job
+    # had released its clip lock, found it free and "took it back" with a new token: the clip
+    # stayed locked by no job for ALIVE_TTL, and the next job on it waited that long.
+    from samvid import redis_jobs
+
+    connection = redis_jobs.redis_client(redis_server.url)
+    released = threading.Event()
+
+    class Stalling:
+        beats = 0
+
+        def set(self, *args, **kwargs):
+            self.beats += 1
+            if self.beats == 2:
+                released.wait(10)
+            return connection.set(*args, **kwargs)
+
+    stalling = Stalling()
+    lock = connection.lock("samvid-test:clip", timeout=redis_jobs.ALIVE_TTL, thread_local=False)
+    stop, turn = threading.Event(), threading.Lock()
+    assert lock.acquire(blocking_timeout=1)
+    beat = threading.Thread(target=redis_jobs._heartbeat, args=(stalling, "job1", lock, stop, turn))
+    beat.start()
+    wait_until(lambda: stalling.beats >= 2, 10, "the second heartbeat")
+    with turn:  # as the job ends
+        stop.set()
+    redis_jobs._release(lock, "job1", "clip")
+    released.set()
+    beat.join(10)
+    assert not beat.is_alive()
+    assert connection.get("samvid-test:clip") is None
