@@ -65,9 +65,11 @@ log = logging.getLogger(__name__)
 class SegmentSettings:
     preset: str = "medium"  # DIS preset
     max_side: int = 960  # frames larger than this (long side) are processed downscaled
-    # An object given smaller than this (px at the downscaled size) runs the clip at the
-    # size where it has this many (the frame's own at most): downscaled, a dot of a pixel
-    # or two blurs into its background, the cut drops it and it is lost from the next frame on.
+    # An object given on the walk's first frame smaller than this (px at the downscaled
+    # size) runs the clip at the size where it has this many, at most twice the usual
+    # scale (and the frame's own size): downscaled, a dot of a pixel or two blurs into its
+    # background, the cut drops it and it is lost from the next frame on. The bound keeps
+    # one stray region from making every frame cost many times more. 0: never.
     min_object_px: int = 16
     prior_weight: float = 1.0  # weight of the shape prior's log-odds
     colour_weight: float = 1.0  # weight of the colour log-odds
@@ -95,7 +97,9 @@ MODES = {
     # lost on real video, with the cut and without it.
     # Doubting the prior's thin parts, which `flow` gains by, lost here on real video
     # (0.804 -> 0.788 J&F, most of it the dog: 0.669 -> 0.562).
-    "preview": SegmentSettings(preset="ultrafast", max_side=480, rigid=False, motion_fade=False, thin=1.0),
+    # No raise for a tiny object: a 2 px dot took a 4K preview from 480 px to the full frame.
+    "preview": SegmentSettings(preset="ultrafast", max_side=480, rigid=False, motion_fade=False, thin=1.0,
+                               min_object_px=0),
 }
 
 
@@ -188,9 +192,9 @@ class _SegmentRun:
             self.scale = min(1.0, self.cfg.max_side / max(h, w))
             areas = [a for a in (np.count_nonzero(m >= 0.5) for m in given.values()) if a]
             if areas and min(areas) * self.scale**2 < self.cfg.min_object_px:
-                # Only as much larger as the smallest object needs: a whole 4K run at full
-                # size for one small object would cost 16 times the frames' work.
-                self.scale = min(1.0, (self.cfg.min_object_px / min(areas)) ** 0.5)
+                # Only as much larger as the smallest object needs, and at most twice: a 4K
+                # run at full size for one small object cost 3 to 6 times a frame's work.
+                self.scale = min(1.0, 2 * self.scale, (self.cfg.min_object_px / min(areas)) ** 0.5)
         img = self._work(image)
         gray = flow.to_gray(img)
         if self.colours is None:

@@ -64,6 +64,12 @@ class YtvisWriter:
             self._clip = {"name": frame.clip, "video": frame.video, "sizes": [], "where": [],
                           "objects": [], "file_names": [], "frames": [], "times": [], "sources": []}
         clip = self._clip
+        if frame.frame in clip["frames"]:
+            # As ProjectReader keeps one task a frame: a second one's image would overwrite
+            # the first's, which may be the frame the video keeps.
+            self.problems.add("bad_task", f"a second frame {frame.frame} in the clip: left out",
+                              clip=frame.clip, frame=frame.frame, task_id=frame.task_id)
+            return
         # Which size the video has is known once the clip ends (``_end_clip``): until then
         # every frame is kept, its image written, its masks held as compressed RLE.
         position = len(clip["sizes"])

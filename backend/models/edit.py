@@ -82,6 +82,7 @@ def local_edit(
         x0, y0, x1, y1 = square
         out = mask.copy()
         out[y0:y1, x0:x1][region & ~_guard(earlier, label, square, cfg.click_radius)] = bool(label)
+        out[min(h - 1, int(y)), min(w - 1, int(x))] = bool(label)  # as on the cut's path
         return out
     core_radius = max(1.0, cfg.edit_core * dist * sx)
     gc, core = _start_labels(small, mask[wy0:wy1, wx0:wx1], zone, (local[0] * sx, local[1] * sy), label, core_radius, cfg)

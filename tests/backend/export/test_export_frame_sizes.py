@@ -100,3 +100,14 @@ def test_a_class_seen_only_on_a_frame_youtube_vis_leaves_out_is_not_the_objects_
     problems = write("ytvis", tmp_path, frames)
     assert problems.counts() == {"size_mismatch": 1}  # no label_changed from the odd frame
     assert {f.labels for f in FORMATS["ytvis"][1](tmp_path)} == {("car",)}
+
+
+def test_a_second_frame_of_one_number_does_not_overwrite_the_image_youtube_vis_keeps(tmp_path):
+    # Every frame's image is written as it comes (the video's size is known at the clip's
+    # end): a second frame 1 of another size overwrote the kept frame 1's image.
+    kept = frame(1, {1: ("car", disk(20, 20, 5))}, image=b"\xff\xd8 the kept frame")
+    again = frame(1, {1: ("car", np.ones((10, 20), bool))}, size=(10, 20), image=b"\xff\xd8 another")
+    problems = write("ytvis", tmp_path, [frame(0, {}), kept, again, frame(2, {})])
+    assert [(p.kind, p.frame) for p in problems.items] == [("bad_task", 1)]
+    assert (tmp_path / "JPEGImages" / "c" / "000001.jpg").read_bytes() == b"\xff\xd8 the kept frame"
+    assert ytvis_video(tmp_path)["frames"] == [0, 1, 2]
