@@ -217,8 +217,13 @@ def _routes(service: Service) -> Flask:
     @app.post("/propagate")
     def propagate():
         body = _json_body()
-        if body.get("engine") in (None, "auto"):  # the engine chosen at start
+        engine = body.get("engine")
+        # None, "" (a script's empty option) and "auto": the engine chosen at start, not
+        # PropagationRequest's own default (flow), which reads any falsy value as unset.
+        if engine is None or (isinstance(engine, str) and engine in ("", "auto")):
             body["engine"] = service.settings.tracker
+        elif not isinstance(engine, str):
+            raise BadRequest(f"engine must be the name of a tracker engine (a string), not {engine!r}")
         job = _submit(jobs, PropagationRequest.from_payload(body))
         metrics.jobs_submitted.labels("propagate").inc()
         return jsonify(job.to_dict()), 202

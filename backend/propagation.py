@@ -279,9 +279,11 @@ class Propagator:
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
         """The clip's frame tasks with their annotation counts, ordered by frame index."""
+        # A task of the clip without a whole frame number (one imported by hand) is no frame
+        # of it: sorting on it was a TypeError, a 500 on every open of the clip's frames.
         tasks = [t for t in self.studio.task_rows(project, clip_query(clip))
-                 if (t.get("data") or {}).get("clip") == clip]
-        return sorted(tasks, key=lambda t: int(t["data"].get("frame", 0)))
+                 if (t.get("data") or {}).get("clip") == clip and _whole(t["data"].get("frame"))]
+        return sorted(tasks, key=lambda t: int(t["data"]["frame"]))
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
         live = self.live_annotations(task_id)
@@ -293,7 +295,7 @@ class Propagator:
         project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
         target = parse_config(project["label_config"])
         tasks = self.clip_tasks(req.project, req.clip)
-        at_frame = [i for i, t in enumerate(tasks) if int(t["data"].get("frame", -1)) == req.frame]
+        at_frame = [i for i, t in enumerate(tasks) if int(t["data"]["frame"]) == req.frame]
         if not at_frame:
             raise NotFound(f"clip {req.clip!r} of project {req.project} has no frame {req.frame}")
         # Two tasks may hold one frame (a duplicated or re-imported task): the job starts
@@ -477,6 +479,12 @@ class Propagator:
             tracker.add_mask(state, 0, obj, seed.mask)
         *_, last = tracker.propagate(state, start=0)  # the source frame, then this one
         return frame_results(last, dict(enumerate(seeds, start=1)), target)
+
+
+def _whole(value: Any) -> bool:
+    """Whether a task's ``frame`` is a frame number (an int, or a float such as 3.0)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and float(value).is_integer())
 
 
 def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],

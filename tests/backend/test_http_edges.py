@@ -308,3 +308,40 @@ def test_a_project_id_that_is_digits_but_no_number_opens_the_task_without_a_500(
     reply = client.post("/predict", json=body)
     assert reply.status_code == 200, reply.get_json()
     assert reply.get_json() == {"results": [[]]}
+
+
+class _RecordingJobs:
+    """A job queue that only remembers what was submitted."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict] = []
+
+    def submit(self, kind, key, payload, order=0):
+        from samvid.jobs import JobStatus
+
+        self.payloads.append(payload)
+        return JobStatus(id=str(len(self.payloads)), kind=kind, key=key)
+
+    def states(self) -> dict[str, int]:
+        return {}
+
+
+@pytest.mark.parametrize("engine", [None, "auto", ""], ids=["absent", "auto", "empty"])
+def test_propagate_without_an_engine_uses_the_configured_tracker(images, engine):
+    config = Settings.from_env({"SAMVID_TRACKER": "copy"}, model="standin", local_roots=(images,),
+                               precompute_on_open=False)
+    jobs = _RecordingJobs()
+    client = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()), jobs).test_client()
+    body = {"project": 1, "clip": "c", "frame": 0} | ({} if engine is None else {"engine": engine})
+    assert client.post("/propagate", json=body).status_code == 202
+    assert [p["engine"] for p in jobs.payloads] == ["copy"]
+
+
+@pytest.mark.parametrize("engine", [0, False, [], {}])
+def test_propagate_with_an_engine_that_is_no_name_is_a_400(images, engine):
+    jobs = _RecordingJobs()
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False)
+    client = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()), jobs).test_client()
+    resp = client.post("/propagate", json={"project": 1, "clip": "c", "frame": 0, "engine": engine})
+    assert resp.status_code == 400 and "engine" in resp.get_json()["error"]
+    assert jobs.payloads == []

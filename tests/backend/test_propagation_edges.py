@@ -279,3 +279,14 @@ def test_a_bridged_job_whose_other_human_frame_is_deleted_as_it_starts_fills_the
     for i in (1, 2, 3):
         (pred,) = predictions(label_studio, ids[i])
         assert np.array_equal(mask_of(pred), clip.masks[0]), f"frame {i}"
+
+
+def test_a_task_of_the_clip_without_a_frame_number_is_no_frame_of_it(label_studio):
+    # A task imported by hand into the clip with "frame": null made every open of the
+    # clip's frames a 500 (sorting on int(None)).
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="odd-frame", n=2)
+    studio = Studio(label_studio.url, label_studio.token)
+    studio.create_tasks(clip.project, [{"image": "/data/x.png", "clip": clip.name, "frame": frame}
+                                       for frame in (None, "1", True, 1.5)])
+    propagator = Propagator(studio, ImageSource(label_studio.url, label_studio.token))
+    assert [t["id"] for t in propagator.clip_tasks(clip.project, clip.name)] == clip.task_ids
