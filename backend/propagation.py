@@ -25,7 +25,7 @@ from samvid.metrics import FRAMES_PROPAGATED
 from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, Task, backoff, clip_query, not_found
 from samvid.studio.frame_locks import FrameLocks
-from samvid.studio.protocol import MaskTarget, is_labels_result, parse_config
+from samvid.studio.protocol import MaskTarget, frame_index, is_labels_result, parse_config
 from samvid.studio.results import MAX_PIXELS, decode_mask, mask_regions, object_region_id
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
@@ -279,11 +279,11 @@ class Propagator:
 
     def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
         """The clip's frame tasks with their annotation counts, ordered by frame index."""
-        # A task of the clip without a whole frame number (one imported by hand) is no frame
-        # of it: sorting on it was a TypeError, a 500 on every open of the clip's frames.
+        # A task of the clip without a frame index (one imported by hand, ``frame_index``) is
+        # no frame of it: sorting on it was a TypeError, a 500 on every open of the clip's frames.
         tasks = [t for t in self.studio.task_rows(project, clip_query(clip))
-                 if (t.get("data") or {}).get("clip") == clip and _whole(t["data"].get("frame"))]
-        return sorted(tasks, key=lambda t: int(t["data"]["frame"]))
+                 if (t.get("data") or {}).get("clip") == clip and frame_index(t["data"].get("frame")) is not None]
+        return sorted(tasks, key=lambda t: frame_index(t["data"]["frame"]) or 0)
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
         live = self.live_annotations(task_id)
@@ -479,12 +479,6 @@ class Propagator:
             tracker.add_mask(state, 0, obj, seed.mask)
         *_, last = tracker.propagate(state, start=0)  # the source frame, then this one
         return frame_results(last, dict(enumerate(seeds, start=1)), target)
-
-
-def _whole(value: Any) -> bool:
-    """Whether a task's ``frame`` is a frame number (an int, or a float such as 3.0)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and float(value).is_integer())
 
 
 def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],

@@ -38,7 +38,7 @@ from samvid.export.frames import (
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
-from samvid.studio.protocol import parse_config
+from samvid.studio.protocol import frame_index, parse_config
 from samvid.studio.results import MAX_PIXELS, decode_mask
 
 log = logging.getLogger(__name__)
@@ -92,23 +92,6 @@ def task_preference(ref: TaskRef) -> tuple[bool, bool, int]:
     lacks count as none). A duplicated task (a clip imported twice) must not hide the
     copy that was labelled."""
     return not ref.annotations, not ref.predictions, ref.task_id
-
-
-def frame_index(value: Any) -> int | None:
-    """A frame index given as a non-negative integer, an integral float or a string of
-    digits (a CSV import makes every value a string); None for anything else: 3.7 is no
-    frame of the video, and truncating it would collide with frame 3; -3 is none either,
-    and its file name ("-00003") would sort out of frame order."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and value >= 0 else None
-    # isdecimal, not isdigit: a superscript ("1²") is a digit to isdigit but no number to int.
-    if isinstance(value, str) and value.strip().isdecimal():
-        return int(value.strip())
-    return None
 
 
 def frame_time(value: Any) -> float | None:

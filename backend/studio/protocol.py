@@ -350,3 +350,20 @@ def choose_label(target: MaskTarget, label: str | None) -> str:
         f"label {label!r} is not one of {target.mask_control!r}'s labels {list(target.labels)}{others}: "
         "give the smart tool and the mask control the same labels"
     )
+
+
+def frame_index(value: Any) -> int | None:
+    """A frame index given as a non-negative integer, an integral float or a string of
+    digits (a CSV import makes every value a string); None for anything else: 3.7 is no
+    frame of the video, and truncating it would collide with frame 3; -3 is none either,
+    and its file name ("-00003") would sort out of frame order."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    # isdecimal, not isdigit: a superscript ("1²") is a digit to isdigit but no number to int.
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value.strip())
+    return None

@@ -287,6 +287,10 @@ def test_a_task_of_the_clip_without_a_frame_number_is_no_frame_of_it(label_studi
     clip = import_clip(label_studio, BRUSH_CONFIG, name="odd-frame", n=2)
     studio = Studio(label_studio.url, label_studio.token)
     studio.create_tasks(clip.project, [{"image": "/data/x.png", "clip": clip.name, "frame": frame}
-                                       for frame in (None, "1", True, 1.5)])
+                                       for frame in (None, "one", True, 1.5, -1)])
     propagator = Propagator(studio, ImageSource(label_studio.url, label_studio.token))
     assert [t["id"] for t in propagator.clip_tasks(clip.project, clip.name)] == clip.task_ids
+    # A CSV import makes every value a string: "10" is frame 10, after "9", as export reads it.
+    studio.create_tasks(clip.project, [{"image": f"/data/{f}.png", "clip": "from-csv", "frame": f}
+                                       for f in ("10", "9")])
+    assert [t["data"]["frame"] for t in propagator.clip_tasks(clip.project, "from-csv")] == ["9", "10"]
