@@ -71,12 +71,15 @@ class PrelabelRequest:
         project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
         first, end = (None if payload.get(name) is None else
                       whole_number(payload[name], name, "a frame index", MAX_FRAME) for name in ("first", "end"))
-        grid = 16 if payload.get("grid") is None else whole_number(payload["grid"], "grid", "clicks per side", 2**31)
+        grid = 16 if payload.get("grid") is None else payload["grid"]
+        if isinstance(grid, float) and grid.is_integer():
+            grid = int(grid)
         mode = payload.get("mode", "auto")
         if mode not in MODES:
             raise BadRequest(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if not 1 <= grid <= 64:
-            raise BadRequest(f"grid must be 1-64 clicks per side, not {grid}")
+        # One check and one message for every bad grid: -3 is told the same range as 0 or 65.
+        if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= 64:
+            raise BadRequest(f"grid must be 1-64 clicks per side, not {grid!r}")
         clip = payload.get("clip")
         # An empty one ("clip": "$CLIP" unset) would read as none: every clip of the project,
         # with force redone. Clip ids are text in the tasks, so a number would match none.
@@ -127,6 +130,9 @@ def parse_frames(text: str | None) -> tuple[int | None, int | None]:
         raise BadRequest(f"--frames {text!r}: write A:B (frame indices, B excluded)") from exc
     if (a is not None and a < 0) or (b is not None and b < 0):
         raise BadRequest(f"--frames {text!r}: frame indices start at 0")
+    if (a is not None and a > MAX_FRAME) or (b is not None and b > MAX_FRAME):
+        # Said here, naming the option: the request's own check names its fields (first, end).
+        raise BadRequest(f"--frames {text!r}: frame indices go up to {MAX_FRAME}")
     if a is not None and b is not None and b <= a:
         raise BadRequest(f"--frames {text!r}: B must be larger than A")
     return a, b
@@ -188,6 +194,26 @@ class Prelabeler:
                 return  # deleted meanwhile
             self.studio.replace_predictions(task_id, TRACK_PREFIX, [], f"{TRACK_PREFIX}:{resolved(engine)}",
                                             0.0, write_empty=True)
+
+    def _annotated_inside(self, req: PrelabelRequest, run: _Stretch) -> bool:
+        """Whether a frame of the stretch, after its human frame, is annotated now."""
+        tasks = [t for t in self.tasks(req) if t["data"].get("clip") == run.clip]
+        ids = [t["id"] for t in tasks]
+        if run.last_task not in ids:
+            return False
+        inside = tasks[: ids.index(run.last_task) + 1]
+        return any(human_annotated(t) for t in inside if _frame(t) > run.frame)
+
+    def _mark_undone(self, task_id: int) -> None:
+        """Removes samvid's prediction from a stretch's last frame, so that the next run
+        propagates the stretch again (``_stretch_done``)."""
+        with self.propagator.locks.hold(task_id):
+            try:
+                if self._human_now(task_id):
+                    return
+            except NotFound:
+                return  # deleted meanwhile
+            self.studio.replace_predictions(task_id, TRACK_PREFIX, [], "", 0.0, write_empty=False)
 
     def _human_now(self, task_id: int) -> bool:
         return self.propagator.annotated_now(task_id)
@@ -298,8 +324,19 @@ class Prelabeler:
                 if result.get("cancelled"):
                     return {"frames_written": written, "cancelled": True}
                 # Every frame reached, masked or not: none annotated or deleted meanwhile.
-                if int(result.get("frames_written", 0)) + int(result.get("frames_empty", 0)) == share:
+                reached = int(result.get("frames_written", 0)) + int(result.get("frames_empty", 0))
+                if reached == share:
                     self._mark_done(run.last_task, req.engine)
+                elif not self._annotated_inside(req, run):
+                    # A frame the tracker could not read is passed over, and its followers
+                    # written: the last frame's mask would make every later run skip the hole.
+                    # (A frame annotated meanwhile stops the run instead: a stretch of its own,
+                    # which the webhook may be filling now, and the next run checks.)
+                    self._mark_undone(run.last_task)
+                    _skipped(ctx, f"clip {clip!r} frame {frame}: {share - reached} of {share} frames "
+                                  "left without a prediction (an image that could not be read, or a "
+                                  "frame annotated or deleted meanwhile): run again to fill them")
+                    failed.append(f"{clip}:{frame}")
             progress.offset += share
         ctx.progress(total, total, progress.rate())
         return {"frames_written": written, "propagations": len(runs) - len(failed), "not_propagated": failed}

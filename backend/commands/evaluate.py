@@ -32,9 +32,10 @@ def run(args: argparse.Namespace) -> int:
             if not annotations_dir(root, args.resolution).is_dir():
                 raise NotFound(f"{root} is not a folder of masks")
         # A sequence named twice is scored once: the mean is over objects, and a repeat
-        # would count its objects twice.
+        # would count its objects twice. Named as a path (``bear/`` by tab completion,
+        # ``./bear``) it is still the one sequence.
         names = args.seq or sequence_folders(annotations_dir(args.gt, args.resolution))
-        names = list(dict.fromkeys(names))
+        names = list(dict.fromkeys(str(Path(name)) for name in names))
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None
     scores, failed = [], []

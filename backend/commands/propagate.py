@@ -113,7 +113,7 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
         resp = requests.post(f"{url}/propagate", json=req.to_payload(), auth=auth, timeout=30)
         if resp.status_code >= 400:
             raise BadRequest(f"the backend refused the job: {_error_of(resp)}")
-        job = resp.json()
+        job = _job_of(resp, url)
         while job["state"] in ("queued", "running"):
             time.sleep(0.5)
             poll = requests.get(f"{url}/jobs/{job['id']}", auth=auth, timeout=30)
@@ -123,7 +123,7 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
             if poll.status_code >= 400:
                 raise BadRequest(f"the backend refused to report job {job['id']}: "
                                  f"{_error_of(poll)}")
-            job = poll.json()
+            job = _job_of(poll, url)
             bar.update(f"propagate {req.clip}", job["frames_done"], max(job["frames_total"], 1), job["fps"])
     except KeyboardInterrupt:
         # Ctrl-C stops this command only: the backend goes on writing the clip's frames.
@@ -134,6 +134,19 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
         raise
     except requests.RequestException as exc:
         raise StudioError(f"cannot reach the samvid backend at {url}: {type(exc).__name__}") from exc
+    return job
+
+
+def _job_of(reply: requests.Response, url: str) -> dict:
+    """The job record of a samvid answer. A page instead (a proxy's login page, another
+    server at that address) was reached all the same: "cannot reach" would mislead."""
+    try:
+        job = reply.json()
+    except ValueError:
+        job = None
+    if not isinstance(job, dict) or "state" not in job:
+        raise StudioError(f"{url} answered with no samvid job (HTTP {reply.status_code}: "
+                          f"{reply.text[:120]!r}): is --backend-url a samvid backend?")
     return job
 
 

@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not frames_dir(args.src, args.resolution).is_dir():
             raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
-        names = list(dict.fromkeys(args.seq or sequences(args.src, args.resolution)))  # each once
+        # Each once, ``bear/`` (tab completion) and ``./bear`` being ``bear``.
+        names = args.seq or sequences(args.src, args.resolution)
+        names = list(dict.fromkeys(str(Path(name)) for name in names))
         if not (args.src / "Annotations").is_dir():
             # Else ``annotations_dir`` takes SRC itself for the ground truth, and an OUT inside
             # SRC would be refused as overwriting ground truth that does not exist.

@@ -465,3 +465,49 @@ def test_a_different_prelabel_request_on_the_same_project_waits_instead_of_cance
     queued = RedisJobs(redis_server.url)
     assert queued.get(first).state == "done" and queued.get(second).state == "done"
     assert codes == [0, 0]
+
+
+def test_propagate_prelabel_does_not_count_a_stretch_with_an_unreadable_frame_as_done(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-hole", n=5)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    lost = label_studio.files_root / f"p{clip.project}-prelabel-hole" / "00002.png"
+    lost.rename(lost.with_suffix(".bak"))  # frame 2's image is gone: the tracker passes over it
+    runner, ctx = prelabeler(label_studio), Stopper()
+    req = PrelabelRequest(clip.project, clip="prelabel-hole", mode="propagate", engine="copy")
+    first = runner.run(req, ctx)
+    # Said, so the command exits 1: not a run that filled everything.
+    assert first["not_propagated"] == ["prelabel-hole:0"]
+    assert "1 of 4 frames left without a prediction" in ctx.notes[-1]
+    lost.with_suffix(".bak").rename(lost)  # fixed: the next run fills the hole
+    runner.run(req, Stopper())
+    for i in range(1, 5):
+        assert len(own(label_studio, ids[i], "samvid-track")) == 1, f"frame {i}"
+
+
+class _AnnotatingMidway(Stopper):
+    """As the job's first step is reported, an annotator submits frame 2 and the webhook's
+    propagation from it fills the stretch's last frame."""
+
+    def __init__(self, ls, clip) -> None:
+        super().__init__()
+        self.ls, self.clip, self.acted = ls, clip, False
+
+    def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
+        super().progress(frames_done, frames_total, fps)
+        if frames_done and not self.acted:
+            self.acted = True
+            ids = self.clip.task_ids
+            annotate(self.ls, ids[2], self.clip.masks[2], region_id="walker")
+            Studio(self.ls.url, self.ls.token).replace_predictions(
+                ids[4], "samvid-track", [], "samvid-track:webhook", 0.0, write_empty=True)
+
+
+def test_propagate_prelabel_leaves_what_the_webhook_wrote_after_a_frame_annotated_meanwhile(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-midway", n=5)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    req = PrelabelRequest(clip.project, clip="prelabel-midway", mode="propagate", engine="copy")
+    result = prelabeler(label_studio).run(req, _AnnotatingMidway(label_studio, clip))
+    assert result["not_propagated"] == []  # annotated meanwhile: no failure
+    assert [p["model_version"] for p in own(label_studio, ids[4], "samvid-track")] == ["samvid-track:webhook"]

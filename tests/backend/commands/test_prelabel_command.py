@@ -85,3 +85,24 @@ def test_an_empty_clip_is_refused_not_read_as_every_clip_of_the_project(monkeypa
     assert exited.value.code == 2
     assert ran == []
     assert "empty clip id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("grid", ["-3", "0", "65"])
+def test_a_grid_out_of_range_is_told_the_range_it_must_be_in(grid, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: {})
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["prelabel", "--project", "7", "--grid", grid, "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
+    err = capsys.readouterr().err
+    # Not "a whole number from 0 to 2147483648" for -3 while 0 is told 1-64.
+    assert f"grid must be 1-64 clicks per side, not {grid}" in err
+
+
+def test_a_frames_range_past_the_last_frame_index_is_said_of_the_frames_option(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: {})
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["prelabel", "--project", "7", "--frames", "0:99999999999",
+                 "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
+    err = capsys.readouterr().err
+    assert "--frames '0:99999999999'" in err  # the option the user wrote, not the request field "end"

@@ -113,3 +113,19 @@ def test_ctrl_c_while_following_a_backend_job_says_the_job_goes_on_there(monkeyp
     err = capsys.readouterr().err
     assert "stopped following job job-7; it goes on on the backend" in err
     assert f"DELETE {served.url}/jobs/job-7 cancels it" in err
+
+
+def test_a_backend_url_that_answers_a_page_is_not_said_to_be_unreachable(capsys) -> None:
+    # A proxy's login page (or another server) at --backend-url answers 200 with HTML.
+    app = Flask("page-backend")
+
+    @app.post("/propagate")
+    def page() -> Response:
+        return Response("<html>Sign in</html>", mimetype="text/html")
+
+    with ServedApp(app) as served:
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                     "--backend-url", served.url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach" not in err
+    assert "no samvid job" in err and "Sign in" in err

@@ -30,3 +30,12 @@ def test_track_of_a_root_without_masks_says_where_the_masks_belong(tmp_path: Pat
     err = capsys.readouterr().err
     assert "has no Annotations/ folder" in err
     assert "overwrite the ground truth" not in err
+
+
+def test_track_writes_a_sequence_named_with_a_trailing_slash_once(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    # `--seq basic/` is what tab completion gives; `basic basic/` is still one sequence.
+    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", "basic", "basic/"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("basic")]
+    assert len(lines) == 1 and lines[0].startswith("basic: 3 of 3 frames")
