@@ -27,6 +27,8 @@ COLLAPSED = 4.0
 # no annotator sees, for the object clicked (7 px instead of the floor).
 PLAIN_STD = 4.0
 SPECK_CONTRAST = 30.0
+# A box of a few pixels drawn around a mark says where it is: a faint one is meant too.
+BOX_MARK_CONTRAST = 8.0
 # GrabCut needs this many pixels on each side to fit colour models to.
 MIN_SIDE = 10
 
@@ -152,7 +154,7 @@ def few_pixels_object(image: np.ndarray, box: Box) -> np.ndarray | None:
     """The object in a ``box`` of too few pixels for GrabCut: its pixels nearer the colour
     that differs most from the ground (the median of the ring of pixels around the box)
     than the ground's, as a mask of the box; None where no pixel differs from the ground
-    by ``SPECK_CONTRAST`` or no ring is left around the box."""
+    by ``BOX_MARK_CONTRAST`` or no ring is left around the box."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
     rx0, ry0, rx1, ry1 = expand(box, 0.0, 1, (h, w))
@@ -163,7 +165,7 @@ def few_pixels_object(image: np.ndarray, box: Box) -> np.ndarray | None:
     ground = np.median(image[ry0:ry1, rx0:rx1][ring].astype(np.float64), axis=0)
     inside = image[y0:y1, x0:x1].astype(np.float64)
     far = np.linalg.norm(inside - ground, axis=-1)
-    if far.max() < SPECK_CONTRAST:
+    if far.max() < BOX_MARK_CONTRAST:
         return None
     colour = inside[np.unravel_index(int(np.argmax(far)), far.shape)]
     return np.asarray(np.linalg.norm(inside - colour, axis=-1) < far)

@@ -726,3 +726,13 @@ def test_a_negative_click_beside_a_clicked_speck_unmasks_its_own_pixel() -> None
     seg = ClassicSegmenter()
     mask = seg.segment(seg.embed(image), Prompt(points=((640.5, 360.5), (641.5, 360.5)), labels=(1, 0))).mask
     assert mask[360, 640] and not mask[360, 641]
+
+
+def test_a_box_of_a_few_pixels_around_a_faint_mark_gives_the_mark() -> None:
+    # The bar that keeps a click off marks no one sees must not keep a box off the mark it
+    # was drawn around: a 3x3 box around a pixel 12 levels darker came back whole.
+    image = np.full((240, 320, 3), 200, np.uint8)
+    image[120, 160] = 188
+    seg = ClassicSegmenter()
+    mask = seg.segment(seg.embed(image), Prompt(box=(159.0, 119.0, 162.0, 122.0))).mask
+    assert mask.sum() == 1 and mask[120, 160]
