@@ -91,6 +91,10 @@ class ImageSource:
             return self._get(ref)
         if parsed.scheme and task_id is not None:
             # Cloud storage (s3://, gs://, azure-blob://): Label Studio presigns it.
+            if isinstance(task_id, bool) or not isinstance(task_id, int):
+                # The request's own id goes into the path: "1/../../api/x" would name another.
+                raise ImageError(f"task id {str(task_id)[:40]!r} is no Label Studio task id (a whole "
+                                 "number): cannot ask Label Studio for the task's image")
             encoded = base64.urlsafe_b64encode(ref.encode()).decode()
             return self._get(self._label_studio_address(f"/tasks/{task_id}/resolve/?fileuri={encoded}"))
         raise ImageError(f"cannot read image source {_safe(ref)[:200]!r}: use an http(s) URL or a path")
@@ -407,7 +411,11 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
                 arr = np.round(np.clip(arr, 0, 65535) / 257).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, NotImplementedError) as exc:
+    except UnidentifiedImageError as exc:
+        # Pillow's own message names its buffer ("<_io.BytesIO object at 0x7f...>").
+        raise ImageError("the image could not be decoded: its bytes are in no image format "
+                         "samvid reads (JPEG, PNG, WebP, TIFF, BMP, GIF...)") from exc
+    except (OSError, SyntaxError, ValueError, NotImplementedError) as exc:
         # NotImplementedError: a format Pillow knows in a variant it cannot decode (a DDS).
         raise ImageError(f"the image could not be decoded ({exc})") from exc
     except Image.DecompressionBombError as exc:  # over twice the limit: Pillow's own check came first

@@ -257,3 +257,17 @@ def test_a_local_files_path_with_a_leading_slash_is_read_from_disk_as_label_stud
 
     source = ImageSource(label_studio.url, local_roots=(label_studio.files_root,))
     assert source.fetch(ref) == served.content
+
+
+def test_bytes_that_are_no_image_are_said_so_without_pillows_buffer_name():
+    with pytest.raises(ImageError) as caught:
+        decode_image(b"<html>not an image</html>")
+    assert "no image format" in caught.value.message and "BytesIO" not in caught.value.message
+
+
+@pytest.mark.parametrize("task_id", ["1/../../api/projects", "7", True, 1.5])
+def test_a_cloud_image_of_a_task_whose_id_is_no_number_is_refused_before_any_request(task_id):
+    # The request's task id went into Label Studio's resolve path as it came.
+    source = ImageSource("http://127.0.0.1:9", "token")  # nothing listens: a request would fail otherwise
+    with pytest.raises(ImageError, match="no Label Studio task id"):
+        source.fetch("s3://bucket/frame.jpg", task_id)
