@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 from export_studio import H, W, disk, rect
+from test_export_formats import write
 
 from samvid.export import FORMATS
-from samvid.export.frames import Category, ExportFrame, Problems, frame_masks
+from samvid.export.frames import ExportFrame, frame_masks
 from samvid.studio.results import MAX_PIXELS
 from samvid.tracker.masks import FrameMasks
 
-CATEGORIES = [Category(1, "car"), Category(2, "person")]
 JPEG = b"\xff\xd8\xff\xe0 not decoded by the writers"
 
 
@@ -23,15 +23,6 @@ def frame(index: int, objects: dict[int, tuple[str, np.ndarray]], size: tuple[in
     masks = frame_masks(index, size[0], size[1], [(o, m, 1.0) for o, (_, m) in objects.items()])
     return ExportFrame("c", index, masks, tuple(objects[o][0] for o in masks.object_ids),
                        task_id=100 + index, image_bytes=image)
-
-
-def write(fmt: str, out: Path, frames: list[ExportFrame]) -> Problems:
-    problems = Problems()
-    writer = FORMATS[fmt][0](out, CATEGORIES, problems)
-    for f in frames:
-        writer.add(f)
-    writer.close()
-    return problems
 
 
 def test_a_davis_frame_sized_only_by_a_region_claim_over_the_image_limit_is_reported_and_skipped(

@@ -166,6 +166,27 @@ def test_interrupted_import_resumes(tmp_path: Path, studio: Studio,
     assert [t.data["frame"] for t in studio.list_tasks(project.id)] == list(range(14))
 
 
+def imports_at_once(runs: list[tuple[Studio, Path]], options: ImportOptions) -> list[ImportSummary]:
+    """``import_videos`` of each clip through its own client, each started 0.3 s after the
+    one before and all running at once; their summaries, in that order."""
+    got: list[object] = [None] * len(runs)
+
+    def run(k: int, studio: Studio, clip: Path) -> None:
+        try:
+            got[k] = import_videos(studio, [clip], options)
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            got[k] = exc
+
+    threads = [threading.Thread(target=run, args=(k, studio, clip)) for k, (studio, clip) in enumerate(runs)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.3)
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(s, ImportSummary) for s in got), got
+    return got  # type: ignore[return-value]
+
+
 def test_two_imports_of_one_clip_at_once_give_each_frame_one_task(
         tmp_path: Path, options: ImportOptions, label_studio, monkeypatch: pytest.MonkeyPatch) -> None:
     # Overlapping runs of one script (cron, a retried job): each listed the project's tasks
@@ -181,26 +202,11 @@ def test_two_imports_of_one_clip_at_once_give_each_frame_one_task(
         return create_tasks(*args, **kwargs)
 
     monkeypatch.setattr(first, "create_tasks", slow_create_tasks)
-    got: dict[str, object] = {}
-
-    def run(name: str, studio: Studio) -> None:
-        try:
-            got[name] = import_videos(studio, [clip], options)
-        except Exception as exc:  # noqa: BLE001 - the assertion below names it
-            got[name] = exc
-
-    runs = [threading.Thread(target=run, args=(name, studio))
-            for name, studio in (("first", first), ("second", second))]
-    runs[0].start()
-    time.sleep(0.3)
-    runs[1].start()
-    for thread in runs:
-        thread.join()
-    assert all(isinstance(s, ImportSummary) for s in got.values()), got
+    got = imports_at_once([(first, clip), (second, clip)], options)
     project = second.find_project(options.project)
     assert project is not None
     assert sorted(t.data["frame"] for t in second.list_tasks(project.id)) == list(range(6))
-    assert sorted(s.tasks_created for s in got.values()) == [0, 6]  # type: ignore[attr-defined]
+    assert sorted(s.tasks_created for s in got) == [0, 6]
 
 
 def test_two_imports_into_one_project_at_once_add_one_storage(
@@ -217,22 +223,7 @@ def test_two_imports_into_one_project_at_once_add_one_storage(
         return create(**kwargs)
 
     monkeypatch.setattr(first.sdk.import_storage.local, "create", slow_create)
-    got: dict[str, object] = {}
-
-    def run(name: str, studio: Studio, clip: Path) -> None:
-        try:
-            got[name] = import_videos(studio, [clip], options)
-        except Exception as exc:  # noqa: BLE001 - the assertion below names it
-            got[name] = exc
-
-    runs = [threading.Thread(target=run, args=(name, studio, clip))
-            for name, studio, clip in (("first", first, clips[0]), ("second", second, clips[1]))]
-    runs[0].start()
-    time.sleep(0.3)
-    runs[1].start()
-    for thread in runs:
-        thread.join()
-    assert all(isinstance(s, ImportSummary) for s in got.values()), got
+    imports_at_once([(first, clips[0]), (second, clips[1])], options)
     assert len(list(second.sdk.import_storage.local.list(project=project.id))) == 1
     assert len(second.list_tasks(project.id)) == 4  # both clips, two frames each
 
