@@ -335,17 +335,21 @@ class Propagator:
         total = sum(_steps(st, tasks, req.all_frames) for st in stretches)
         progress = _Progress(ctx, total)
         written = empty = 0  # frames given masks; frames every object had left (no prediction)
+        skipped = 0  # frame tasks the tracker passed over (an image it could not read)
         for st in stretches:
             frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
             first = {number[s.key]: s.mask for s in ends[st.lo]} if st.from_lo else {}
             last = {number[s.key]: s.mask for s in ends[st.hi]} if st.from_hi else {}
+            reached, cut = set(), False
             for fm in track_stretch(lambda: make_engine(engine), frames, first, last,
                                     on_step=progress.step, cancelled=ctx.cancelled):
                 task_id = tasks_at.get(fm.frame)
                 if task_id is None:
                     continue  # a source frame between imported frames: tracked, not written
+                reached.add(fm.frame)
                 try:
                     if self.annotated_now(task_id):
+                        cut = True
                         break  # a human annotated it meanwhile: it is a boundary now
                 except NotFound:
                     continue  # the frame task was deleted meanwhile: nothing to write
@@ -355,8 +359,12 @@ class Propagator:
                     empty += 1
             if ctx.cancelled():
                 return {"frames_written": written, "frames_empty": empty, "cancelled": True}
+            if not cut:
+                seeded = ({0} if first else set()) | ({len(frames) - 1} if last else set())
+                skipped += len(set(tasks_at) - reached - seeded)
         progress.finish()
-        return {"frames_written": written, "frames_empty": empty}
+        # Said, not only logged: "done" with a hole in the clip read as a clip filled.
+        return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
     def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
         """The objects of the human frame across a stretch; none if its annotation or its

@@ -95,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{record['state']}: {result.get('frames_written', 0)} "
               f"frames of clip {args.clip!r} from frame {args.from_frame}"
               + (f" ({empty} more with every object gone: no prediction)" if empty else ""))
+    skipped = int((record.get("result") or record).get("frames_skipped", 0))
+    if skipped:
+        # Exit 1, as prelabel does for frames it left undone: a script must not take the clip as filled.
+        print(f"{skipped} frame(s) of clip {args.clip!r} got no prediction: their images could not be "
+              "read (the backend's log names them); fix them and run the same command again",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -294,3 +294,26 @@ def test_a_task_of_the_clip_without_a_frame_number_is_no_frame_of_it(label_studi
     studio.create_tasks(clip.project, [{"image": f"/data/{f}.png", "clip": "from-csv", "frame": f}
                                        for f in ("10", "9")])
     assert [t["data"]["frame"] for t in propagator.clip_tasks(clip.project, "from-csv")] == ["9", "10"]
+
+
+def test_propagating_past_a_frame_whose_image_cannot_be_read_says_so_and_exits_1(
+        label_studio, monkeypatch, capsys):
+    # The tracker passes over the frame and fills the ones after it: the command said
+    # "done: 3 frames" and exited 0, a script took the clip for filled.
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="unreadable", n=5)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    lost = label_studio.files_root / f"p{clip.project}-unreadable" / "00002.png"
+    lost.rename(lost.with_suffix(".bak"))
+    try:
+        monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+        monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+        monkeypatch.setenv("SAMVID_LOCAL_ROOTS", str(label_studio.files_root))
+        code = main(["propagate", "--project", str(clip.project), "--clip", "unreadable",
+                     "--from-frame", "0", "--engine", "copy"])
+    finally:
+        lost.with_suffix(".bak").rename(lost)
+    assert code == 1
+    out, err = capsys.readouterr()
+    assert "done: 3 frames" in out
+    assert "1 frame(s) of clip 'unreadable' got no prediction" in err
+    assert [len(predictions(label_studio, t)) for t in clip.task_ids[1:]] == [1, 0, 1, 1]
