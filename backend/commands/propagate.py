@@ -87,15 +87,15 @@ def run(args: argparse.Namespace) -> int:
         # As the same failure here: one error line and exit 2, whichever machine ran the job.
         raise SamvidError(f"job {record.get('id')} {record['state']}: "
                           f"{record.get('error') or 'no reason given'}")
+    # A backend's job record holds the job's result apart; its frames_done counts engine
+    # steps (a bridged stretch is walked twice), not frames written.
+    result = record.get("result") or (record if not args.backend_url else {})
     if not args.json:
-        # A backend's job record holds the job's result apart; its frames_done counts engine
-        # steps (a bridged stretch is walked twice), not frames written.
-        result = record.get("result") or (record if not args.backend_url else {})
         empty = result.get("frames_empty", 0)
         print(f"{record['state']}: {result.get('frames_written', 0)} "
               f"frames of clip {args.clip!r} from frame {args.from_frame}"
               + (f" ({empty} more with every object gone: no prediction)" if empty else ""))
-    skipped = int((record.get("result") or record).get("frames_skipped", 0))
+    skipped = int(result.get("frames_skipped", 0))
     if skipped:
         # Exit 1, as prelabel does for frames it left undone: a script must not take the clip as filled.
         print(f"{skipped} frame(s) of clip {args.clip!r} got no prediction: their images could not be "

@@ -99,9 +99,15 @@ def box_labels(shape: tuple[int, int], box: Box, roi: Box, scale: tuple[float, f
     return gc, (c0, r0, c1, r1)
 
 
+def collapsed_area(radius: float, clicks: int = 1) -> float:
+    """The most pixels a cut keeps that found nothing beyond its ``clicks`` hard disks of
+    ``radius``: at full resolution for a radius given there (working px / scale)."""
+    return COLLAPSED * clicks * np.pi * radius**2
+
+
 def found_nothing(fg: np.ndarray, clicks: int, radius: float) -> bool:
     """Whether a cut kept no more than its ``clicks`` hard disks of ``radius`` (working px)."""
-    return np.count_nonzero(fg) <= COLLAPSED * clicks * np.pi * radius**2
+    return np.count_nonzero(fg) <= collapsed_area(radius, clicks)
 
 
 

@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from samvid.models.classic_ops import (
-    COLLAPSED,
     Box,
     Point,
+    collapsed_area,
     component_at,
     disk,
     expand,
@@ -75,7 +75,7 @@ def local_edit(
     # and the edit took all of that (a positive click: the whole ground; a negative click
     # on a small hole: the object around it). On plain surroundings, the speck takes the
     # click's label as it is at full resolution.
-    lost = COLLAPSED * np.pi * (max(1.0, cfg.click_radius * max(small.shape[:2])) / sx) ** 2
+    lost = collapsed_area(max(1.0, cfg.click_radius * max(small.shape[:2])) / sx)
     speck = speck_at(image, (x, y), cfg.probe_side // 2, lost)
     if speck is not None:
         region, square = speck

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from samvid.models.classic_ops import (
-    COLLAPSED,
     Box,
     Point,
     box_labels,
+    collapsed_area,
     component_at,
     disk,
     expand,
@@ -72,7 +72,7 @@ def speck_area(shape: tuple[int, int], cfg: ClassicSettings) -> float:
     roi_side = min(max(h, w), side + 2 * (int(cfg.margin * side) + 2))
     scale = min(1.0, cfg.probe_side / roi_side)
     radius = max(1.0, cfg.click_radius * roi_side * scale)
-    return COLLAPSED * np.pi * radius**2 / scale**2
+    return collapsed_area(radius / scale)
 
 
 def stand_out(saliency: np.ndarray, region: np.ndarray, ring: float) -> float:

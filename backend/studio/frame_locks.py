@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from samvid.errors import QueueUnavailable
 
@@ -60,8 +61,7 @@ class FrameLocks:
             return  # a file lock on this machine: always there
         import redis
 
-        connection = redis.Redis.from_url(self.redis_url, socket_timeout=self.socket_seconds,
-                                          socket_connect_timeout=self.socket_seconds)
+        connection = self._connection()
         try:
             connection.ping()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
@@ -70,6 +70,14 @@ class FrameLocks:
                 "check that Redis runs and answers") from exc
         finally:
             connection.close()
+
+    def _connection(self) -> Any:
+        """A client that answers within ``socket_seconds`` or fails (redis is imported here:
+        it is needed only with REDIS_URL)."""
+        import redis
+
+        return redis.Redis.from_url(self.redis_url, socket_timeout=self.socket_seconds,
+                                    socket_connect_timeout=self.socket_seconds)
 
     @contextmanager
     def hold(self, task_id: int) -> Iterator[None]:
@@ -93,8 +101,7 @@ class FrameLocks:
     def _redis(self, task_id: int) -> Iterator[None]:
         import redis
 
-        connection = redis.Redis.from_url(self.redis_url, socket_timeout=self.socket_seconds,
-                                          socket_connect_timeout=self.socket_seconds)
+        connection = self._connection()
         lock = connection.lock(f"samvid:frame-write:{self.namespace}:{int(task_id)}",
                                timeout=HOLD_SECONDS, sleep=0.05, thread_local=False)
         _riding_out_redis(lock.acquire, self.retry_seconds)
