@@ -157,8 +157,9 @@ def run(args: argparse.Namespace) -> int:
         if created:
             shutil.rmtree(out, ignore_errors=True)
     log.info(
-        "exported %d frames (%d from predictions) of %d clips, %d objects, to %s",
+        "exported %d frames (%d from predictions) of %d clips, %d objects, to %s%s",
         summary.frames, summary.predicted_frames, summary.clips, summary.objects, out,
+        f"; {summary.left_out} more frames read but left out (below)" if summary.left_out else "",
     )
     for line in summary_lines(summary, args.fill or args.include_predictions):
         log.warning("%s", line)

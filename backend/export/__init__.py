@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from samvid.export import coco, davis, yolo, ytvis
-from samvid.export.frames import PREDICTION, ExportFrame
+from samvid.export.frames import ExportFrame, Written
 
 # format name -> (writer class, loader). Every writer is made as
 # ``Writer(out, categories, problems=None, root=None)``: it writes into ``out``, and a
@@ -29,14 +29,18 @@ FORMATS: dict[str, tuple[Any, Callable[[Path], Any]]] = {
 
 @dataclass
 class Summary:
+    # What the writer wrote: a frame it left out (a problem says why) is not counted, nor
+    # a clip none of whose frames was written.
     clips: int = 0
     frames: int = 0
     predicted_frames: int = 0
-    objects: int = 0  # distinct (clip, object id)
+    objects: int = 0  # distinct (clip, object id) on the frames written
     problems: dict[str, int] = field(default_factory=dict)
     path: Path | None = None
     # Frames left out because they have only predictions (the reader ran without fill).
     prediction_only: int = 0
+    # Frames read but left out by the writer (its format cannot hold them; problems say why).
+    left_out: int = 0
 
 
 class Progress:
@@ -50,23 +54,26 @@ class Progress:
 
 
 def export(reader: Any, writer: Any, progress: Progress | None = None) -> Summary:
-    """Stream every clip of ``reader`` into ``writer``; bad data is reported, not fatal."""
+    """Stream every clip of ``reader`` into ``writer``; bad data is reported, not fatal.
+
+    The counts are of what ``writer.written`` (a ``frames.Written``) says it wrote."""
     progress = progress or Progress()
     summary = Summary()
-    objects: set[tuple[str, int]] = set()
+    offered = 0
     clips = reader.clips()
     progress.start(sum(len(c.tasks) for c in clips))
     for clip in clips:
-        summary.clips += 1
         for frame in reader.frames(clip):
             writer.add(frame)
-            summary.frames += 1
-            summary.predicted_frames += frame.source == PREDICTION
-            objects.update((frame.clip, o) for o in frame.object_ids)
+            offered += 1
             progress.update(frame)
     progress.finish()
-    summary.path = writer.close()
-    summary.objects = len(objects)
+    summary.path = writer.close()  # YouTube-VIS decides which frames a clip keeps at its end
+    written: Written = writer.written
+    summary.frames, summary.predicted_frames = written.frames, written.predicted_frames
+    summary.clips = len(written.clips)
+    summary.objects = len(written.objects)
+    summary.left_out = offered - written.frames
     summary.problems = dict(reader.problems.counts())
     summary.prediction_only = getattr(reader, "prediction_only", 0)
     return summary

@@ -30,6 +30,7 @@ from samvid.export.frames import (
     Category,
     ExportFrame,
     Problems,
+    Written,
     bbox_area,
     decode_rle,
     encode_rle,
@@ -53,6 +54,7 @@ class CocoWriter:
         self.videos: dict[str, dict[str, Any]] = {}
         self.images: list[dict[str, Any]] = []
         self.annotations: list[dict[str, Any]] = []
+        self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
         frame = keep_first_labels(frame, self._first_labels, self.problems)
@@ -74,10 +76,12 @@ class CocoWriter:
             "task_id": frame.task_id,
         })
         masks = frame.masks
+        written: list[int] = []
         for i, object_id in enumerate(masks.object_ids):
             mask = masks.masks[i]
             if not mask.any():  # COCO has no "absent" annotation; absence is no entry
                 continue
+            written.append(object_id)
             bbox, area = bbox_area(mask)
             self.annotations.append({
                 "id": len(self.annotations) + 1,
@@ -93,6 +97,7 @@ class CocoWriter:
                 "source": frame.source,
                 "attributes": frame.attributes[i],
             })
+        self.written.add(frame.clip, frame.source, written)
 
     def close(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)

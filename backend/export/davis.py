@@ -28,6 +28,7 @@ from samvid.export.frames import (
     ExportFrame,
     Problems,
     Where,
+    Written,
     exported_file,
     file_stem,
     frame_file,
@@ -78,6 +79,7 @@ class DavisWriter:
         self.manifest = ManifestWriter("davis", categories)
         self._first_labels: dict[tuple[str, int], str] = {}
         self._values: dict[str, dict[int, int]] = {}  # clip -> {object id: pixel value}
+        self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
         where: Where = {"clip": frame.clip, "frame": frame.frame, "task_id": frame.task_id}
@@ -116,6 +118,7 @@ class DavisWriter:
         write_label_png(self.out / "Annotations" / frame_file(frame.clip, frame.frame, ".png"), ids)
         image = save_image(frame, self.out / "JPEGImages")
         self.manifest.add(frame, image, written, pixel_values=values)
+        self.written.add(frame.clip, frame.source, written)
 
     def close(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)

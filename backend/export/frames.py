@@ -173,6 +173,26 @@ def bbox_area(mask: np.ndarray) -> tuple[list[float], int]:
     return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)], int(np.count_nonzero(mask))
 
 
+@dataclass
+class Written:
+    """What a writer has written: the export's summary counts it, not the frames offered,
+    as a writer may leave a frame out (YouTube-VIS's ``size_mismatch``, DAVIS's
+    ``missing_image``)."""
+
+    frames: int = 0
+    predicted_frames: int = 0
+    clips: set[str] = field(default_factory=set)
+    objects: set[tuple[str, int]] = field(default_factory=set)  # (clip, object id)
+
+    def add(self, clip: str, source: str, object_ids: Iterable[int]) -> None:
+        """A frame written, holding ``object_ids`` (objects absent from it, or that its
+        format could not hold, are not among them)."""
+        self.frames += 1
+        self.predicted_frames += source == PREDICTION
+        self.clips.add(clip)
+        self.objects.update((clip, o) for o in object_ids)
+
+
 @dataclass(frozen=True)
 class Problem:
     """Bad data met during an export; the export skips the item and goes on."""

@@ -74,9 +74,20 @@ class Region:
 
 
 def _positive_int(value: Any) -> int | None:
+    # An integer (or its digits) is read as one: through a float, ids past 2**53 would
+    # round, and two objects whose ids differ there would be merged into one.
+    if isinstance(value, int):
+        return int(value) if value >= 1 else None
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            pass
+        else:
+            return number if number >= 1 else None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return int(number) if number.is_integer() and number >= 1 else None
 

@@ -64,6 +64,8 @@ class ImageFetcher:
             data = self.source.fetch(url, task_id)
         except SamvidError as exc:
             raise ImageUnavailable(f"image {_safe(url)!r}: {exc.message}") from exc
+        if not data:  # a 0-byte file: OpenCV's imdecode raises on it rather than say None
+            raise ImageUnavailable(f"image {_safe(url)!r} is an empty file")
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             raise ImageUnavailable(f"image {_safe(url)!r} is not a readable image")

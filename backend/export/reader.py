@@ -121,13 +121,18 @@ def task_ref(task: dict[str, Any], problems: Problems) -> tuple[str, str, TaskRe
         return None
     try:
         time = frame_time(data.get("time"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past a float
         problems.add("bad_time", f"time {data.get('time')!r} is not a number of seconds",
                      clip=str(clip), frame=frame, task_id=task_id)
         time = None
-    ref = TaskRef(task_id, frame, time, str(data.get("image", "")),
+    ref = TaskRef(task_id, frame, time, text(data.get("image")),
                   task.get("total_annotations"), task.get("total_predictions"))
-    return str(clip), str(data.get("video", "")), ref
+    return str(clip), text(data.get("video")), ref
+
+
+def text(value: Any) -> str:
+    """A task data value as text; "" for null, which is no URL (str(None) would be one)."""
+    return "" if value is None else str(value)
 
 
 def frame_size(

@@ -34,6 +34,7 @@ from samvid.export.frames import (
     Category,
     ExportFrame,
     Problems,
+    Written,
     exported_file,
     frame_file,
     frame_masks,
@@ -186,6 +187,7 @@ class YoloWriter:
         # partial folder and moves the files to OUT once done, so it gives OUT here.
         self.root = self.out if root is None else Path(root)
         self._first_labels: dict[tuple[str, int], str] = {}
+        self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
         frame = keep_first_labels(frame, self._first_labels, self.problems)
@@ -208,6 +210,7 @@ class YoloWriter:
         label.write_text("".join(f"{line}\n" for line in lines))
         image = save_image(frame, self.out / "images")
         self.manifest.add(frame, image, written)
+        self.written.add(frame.clip, frame.source, written)
 
     def close(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)

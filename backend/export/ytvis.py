@@ -32,6 +32,7 @@ from samvid.export.frames import (
     Category,
     ExportFrame,
     Problems,
+    Written,
     bbox_area,
     decode_rle,
     encode_rle,
@@ -57,11 +58,12 @@ class YtvisWriter:
         # object id -> {position in the clip: (RLE, area, bbox, score, attributes)}
         self._objects: dict[int, dict[int, tuple[Any, ...]]] = {}
         self._first_labels: dict[tuple[str, int], str] = {}
+        self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
         if self._clip is None or self._clip["name"] != frame.clip:
             self._end_clip()
-            self._clip = {"name": frame.clip, "video": frame.video, "sizes": [], "where": [],
+            self._clip = {"name": frame.clip, "video": frame.video, "sizes": [], "task_ids": [],
                           "objects": [], "file_names": [], "frames": [], "times": [], "sources": []}
         clip = self._clip
         if frame.frame in clip["frames"]:
@@ -74,7 +76,7 @@ class YtvisWriter:
         # every frame is kept, its image written, its masks held as compressed RLE.
         position = len(clip["sizes"])
         clip["sizes"].append((frame.width, frame.height))
-        clip["where"].append((frame.frame, frame.task_id))
+        clip["task_ids"].append(frame.task_id)
         clip["objects"].append(list(zip(frame.object_ids, frame.labels)))
         clip["file_names"].append(save_image(frame, self.out / "JPEGImages"))
         clip["frames"].append(frame.frame)
@@ -101,27 +103,27 @@ class YtvisWriter:
         counts = Counter(sizes)
         width, height = max(counts, key=lambda size: (counts[size], -sizes.index(size)))
         kept = [p for p, size in enumerate(sizes) if size == (width, height)]
-        kept_files = {clip["file_names"][p] for p in kept}
         for p, (w, h) in enumerate(sizes):
             if (w, h) == (width, height):
                 continue
-            frame, task_id = clip["where"][p]
             self.problems.add(
                 "size_mismatch",
                 f"the frame is {w}x{h}, its video {width}x{height} (the size most of its "
                 "frames have): frame left out",
-                clip=clip["name"], frame=frame, task_id=task_id,
+                clip=clip["name"], frame=clip["frames"][p], task_id=clip["task_ids"][p],
             )
-            if clip["file_names"][p] not in kept_files:
-                (self.out / "JPEGImages" / clip["file_names"][p]).unlink(missing_ok=True)
+            # A clip's frame numbers, and so its file names, are unique (``add``): no kept
+            # frame shares this file.
+            (self.out / "JPEGImages" / clip["file_names"][p]).unlink(missing_ok=True)
         labels: dict[int, str] = {}
         for p in kept:
-            frame, task_id = clip["where"][p]
             pairs = clip["objects"][p]
-            firsts = first_labels(clip["name"], frame, task_id, pairs, self._first_labels,
-                                  self.problems)
+            firsts = first_labels(clip["name"], clip["frames"][p], clip["task_ids"][p], pairs,
+                                  self._first_labels, self.problems)
             for (object_id, _), label in zip(pairs, firsts):
                 labels.setdefault(object_id, label)
+            self.written.add(clip["name"], clip["sources"][p],
+                             [o for o, _ in pairs if p in objects.get(o, {})])
         video = {
             "id": len(self.videos) + 1, "name": clip["name"], "video": clip["video"],
             "width": width, "height": height, "length": len(kept),
@@ -164,12 +166,22 @@ class YtvisWriter:
         return path
 
 
+def clip_name(video: dict[str, Any]) -> str:
+    """A video's clip: its ``name``; a plain YouTube-VIS video has none, and names its
+    frames ``<video folder>/<frame>.jpg``, so the folder is its name."""
+    if "name" in video:
+        return str(video["name"])
+    folder = str(Path(video["file_names"][0]).parent) if video.get("file_names") else "."
+    return folder if folder != "." else str(video["id"])
+
+
 def load(out: Path) -> Iterator[ExportFrame]:
-    """Frames of a YouTube-VIS export, by clip then frame (the inverse of ``YtvisWriter``)."""
+    """Frames of a YouTube-VIS export, by clip then frame (the inverse of ``YtvisWriter``);
+    plain YouTube-VIS files too (``clip_name``, object id = annotation id, frame = position)."""
     out = Path(out)
     document = json.loads((out / ANNOTATIONS if out.is_dir() else out).read_text())
     names = {c["id"]: c["name"] for c in document["categories"]}
-    for video in sorted(document["videos"], key=lambda v: v["name"]):
+    for video in sorted(document["videos"], key=clip_name):
         objects = [a for a in document["annotations"] if a["video_id"] == video["id"]]
         for a in objects:  # plain YouTube-VIS files have no object_id: the annotation id is one
             a.setdefault("object_id", a["id"])
@@ -188,7 +200,7 @@ def load(out: Path) -> Iterator[ExportFrame]:
             )
             label_of = {a["object_id"]: names[a["category_id"]] for a in present}
             yield ExportFrame(
-                clip=video["name"],
+                clip=clip_name(video),
                 frame=frame,
                 masks=masks,
                 labels=tuple(label_of[o] for o in masks.object_ids),

@@ -302,3 +302,30 @@ def test_yolo_reads_its_own_polygons_back_at_their_frames_size_over_the_image_li
     square = np.array([[0.25, 0.25], [0.75, 0.25], [0.75, 0.75], [0.25, 0.75]])
     assert yolo.mask_of(square, 8, 8).sum() == 16
     assert bounds == [64]  # the frame's own size, not a fixed limit
+
+
+def uncompressed_rle(mask: np.ndarray) -> dict:
+    """A mask as plain YouTube-VIS files hold it: run lengths in column order, from 0s."""
+    flat = mask.flatten(order="F").astype(np.uint8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1]]])))
+    return {"size": list(mask.shape), "counts": np.diff(np.concatenate([[0], edges])).tolist()}
+
+
+def test_a_plain_youtube_vis_file_loads_with_its_frame_folder_as_the_clip(tmp_path):
+    # YouTube-VIS's own files give a video no name (its frames are <folder>/<frame>.jpg)
+    # and an object no object_id (the annotation's id is one).
+    person = disk(30, 20, 8)
+    document = {
+        "videos": [{"id": 1, "width": W, "height": H, "length": 2,
+                    "file_names": ["0a2f7d2e/00000.jpg", "0a2f7d2e/00005.jpg"]}],
+        "annotations": [{"id": 7, "video_id": 1, "category_id": 2, "iscrowd": 0,
+                         "height": H, "width": W, "length": 1,
+                         "segmentations": [uncompressed_rle(person), None],
+                         "areas": [int(person.sum()), None], "bboxes": [[22, 12, 17, 17], None]}],
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}],
+    }
+    (tmp_path / "annotations.json").write_text(json.dumps(document))
+    frames = list(FORMATS["ytvis"][1](tmp_path))
+    assert [(f.clip, f.frame, f.object_ids, f.labels) for f in frames] == [
+        ("0a2f7d2e", 0, (7,), ("person",)), ("0a2f7d2e", 1, (), ())]
+    assert np.array_equal(frames[0].masks.mask_of(7), person)

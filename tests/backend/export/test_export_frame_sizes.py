@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from export_studio import H, W, disk, rect
-from test_export_formats import write
+from test_export_formats import CATEGORIES, write
 
-from samvid.export import FORMATS
-from samvid.export.frames import ExportFrame, frame_masks
+from samvid.export import FORMATS, export
+from samvid.export.frames import PREDICTION, ExportFrame, Problems, frame_masks
 from samvid.studio.results import MAX_PIXELS
 from samvid.tracker.masks import FrameMasks
 
@@ -102,3 +104,49 @@ def test_a_second_frame_of_one_number_does_not_overwrite_the_image_youtube_vis_k
     assert [(p.kind, p.frame) for p in problems.items] == [("bad_task", 1)]
     assert (tmp_path / "JPEGImages" / "c" / "000001.jpg").read_bytes() == b"\xff\xd8 the kept frame"
     assert ytvis_video(tmp_path)["frames"] == [0, 1, 2]
+
+
+class FramesReader:
+    """A reader of one clip "c" holding ``frames`` (``export``'s side of ProjectReader)."""
+
+    def __init__(self, frames: list[ExportFrame]) -> None:
+        self.items, self.problems = frames, Problems()
+
+    def clips(self) -> list:
+        return [SimpleNamespace(clip="c", tasks=self.items)]
+
+    def frames(self, clip) -> list[ExportFrame]:
+        return self.items
+
+
+def test_the_export_summary_counts_the_frames_youtube_vis_writes_not_those_it_leaves_out(tmp_path):
+    odd = frame(0, {7: ("person", np.ones((10, 20), bool))}, size=(10, 20))
+    odd.source = PREDICTION
+    frames = [odd] + [frame(i, {1: ("car", disk(20 + i, 20, 5))}) for i in (1, 2, 3)]
+    reader = FramesReader(frames)
+    summary = export(reader, FORMATS["ytvis"][0](tmp_path, CATEGORIES, reader.problems))
+    assert reader.problems.counts() == {"size_mismatch": 1}
+    # The odd frame, its prediction and its object 7 are not in the export.
+    assert (summary.frames, summary.predicted_frames, summary.objects) == (3, 0, 1)
+    assert summary.left_out == 1
+    assert len(list(FORMATS["ytvis"][1](tmp_path))) == summary.frames
+
+
+def test_the_export_summary_does_not_count_a_davis_frame_left_out_for_its_claimed_size(tmp_path):
+    claimed = ExportFrame("c", 1, FrameMasks.empty(1, 8000, MAX_PIXELS // 8000 + 1), ())
+    reader = FramesReader([frame(0, {1: ("car", disk(20, 20, 5))}), claimed])
+    summary = export(reader, FORMATS["davis"][0](tmp_path, CATEGORIES, reader.problems))
+    assert reader.problems.counts() == {"missing_image": 1}
+    assert summary.frames == 1
+    assert summary.left_out == 1
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_the_export_summary_counts_only_objects_the_export_holds(fmt, tmp_path):
+    # Object 2 is on every frame with an empty mask: no format holds it.
+    frames = [frame(i, {1: ("car", disk(20 + i, 20, 5)), 2: ("person", np.zeros((H, W), bool))})
+              for i in (0, 1)]
+    reader = FramesReader(frames)
+    summary = export(reader, FORMATS[fmt][0](tmp_path, CATEGORIES, reader.problems))
+    assert (summary.frames, summary.objects) == (2, 1)
+    assert {o for f in FORMATS[fmt][1](tmp_path) for o in f.object_ids} == {1}

@@ -150,3 +150,52 @@ def test_a_region_without_an_id_keeps_its_meta_object_id():
     (read,) = parse_regions([result, {"type": "number", "from_name": "object_id", "value": {"number": 9}}],
                             SCHEMA, Problems())
     assert read.explicit_id == 4
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_object_ids_past_two_to_the_53_stay_distinct_and_exact_in_every_format(fmt, tmp_path):
+    # JSON integers are exact; read through a float, 2**53 + 1 would become 2**53 and its
+    # object would be merged into the other one's.
+    big = 2**53
+    tasks = [({"clip": "c", "frame": 0, "image": "/data/0.jpg"},
+              region(disk(20, 20, 6), "car", big) + region(rect(40, 30, 60, 44), "car", big + 1))]
+    problems = Problems()
+    reader = ProjectReader(StoredProject(tasks), 1, problems=problems)
+    export(reader, FORMATS[fmt][0](tmp_path, reader.categories, problems))
+    (frame,) = FORMATS[fmt][1](tmp_path)
+    assert frame.object_ids == (big, big + 1)
+    assert np.array_equal(frame.masks.mask_of(big + 1), rect(40, 30, 60, 44))
+
+
+@pytest.mark.parametrize("written", [2**53 + 1, str(2**53 + 1), 2**70])
+def test_a_large_object_id_number_or_meta_id_is_read_exactly(written):
+    for result in (region(disk(20, 20, 6), "car", written),
+                   [car(meta={"object_id": written})]):
+        (read,) = parse_regions(result, SCHEMA, Problems())
+        assert read.explicit_id == int(written)
+
+
+def test_a_task_whose_image_is_null_is_reported_as_without_an_image_url(tmp_path):
+    # str(None) is "None", a URL: with --no-images the frame was exported without an image,
+    # and fetched it was Label Studio's 404 for "None".
+    tasks = [({"clip": "c", "frame": 0, "image": "/data/0.jpg"}, region(disk(20, 20, 6), "car", 1)),
+             ({"clip": "c", "frame": 1, "image": None, "video": None}, region(disk(30, 20, 6), "car", 1))]
+    problems = Problems()
+    reader = ProjectReader(StoredProject(tasks), 1, problems=problems)  # no fetcher: --no-images
+    summary = export(reader, FORMATS["coco"][0](tmp_path, reader.categories, problems))
+    assert summary.frames == 1
+    assert [(p.kind, p.frame, p.message) for p in problems.items] == [
+        ("missing_image", 1, "task has no image URL")]
+
+
+def test_the_export_summary_counts_only_clips_with_a_frame_exported(tmp_path):
+    tasks = [({"clip": "a", "frame": 0, "image": "/data/0.jpg"}, region(disk(20, 20, 6), "car", 1)),
+             ({"clip": "b", "frame": 0, "image": "/data/1.jpg"}, [])]
+    project = StoredProject(tasks)
+    rows = project.task_rows(1)
+    rows[1]["total_annotations"] = 0  # clip "b" was never annotated: nothing of it is exported
+    project.task_rows = lambda project_id, query=None: rows
+    problems = Problems()
+    reader = ProjectReader(project, 1, problems=problems)
+    summary = export(reader, FORMATS["coco"][0](tmp_path, reader.categories, problems))
+    assert (summary.clips, summary.frames) == (1, 1)

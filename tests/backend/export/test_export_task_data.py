@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 
 from samvid.export.frames import Problems
 from samvid.export.identity import ClipRegions, Region
-from samvid.export.images import Image, ImageFetcher, image_extension
+from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.export.reader import frame_objects, frame_size, task_ref
 
 
@@ -23,7 +23,8 @@ def place(data: dict) -> tuple[tuple | None, dict[str, int]]:
     return where, dict(problems.counts())
 
 
-@pytest.mark.parametrize("time", ["n/a", "", [1], float("nan")])
+@pytest.mark.parametrize("time", ["n/a", "", [1], float("nan"), 10**400],
+                         ids=["text", "empty", "list", "nan", "past a float"])
 def test_a_task_with_a_non_numeric_time_is_reported_and_exported_without_one(time):
     assert place({"clip": "a", "frame": 0, "time": time}) == (("a", 0, None), {"bad_time": 1})
 
@@ -110,3 +111,13 @@ def test_a_photo_turned_by_its_exif_orientation_is_sized_as_label_studio_shows_i
     where = {"clip": "a", "frame": 0, "task_id": 7}
     objects = frame_objects(regions, ClipRegions([regions]), frame_size(image, regions, None), problems, where)
     assert (len(objects), len(problems)) == (1, 0)
+
+
+
+def test_an_empty_image_file_is_a_missing_image_not_a_crash():
+    # A 0-byte upload, or a local file Label Studio serves while it is being written:
+    # OpenCV's decoder raised on it, and the whole export stopped.
+    fetcher = ImageFetcher("http://127.0.0.1:9", "token")
+    fetcher.source = _Served(b"")
+    with pytest.raises(ImageUnavailable, match="is an empty file"):
+        fetcher.fetch("/data/upload/1/frame.jpg", 7)
