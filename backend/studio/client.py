@@ -39,7 +39,7 @@ from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
-from samvid.errors import BadRequest, NotFound, SamvidError, StudioError
+from samvid.errors import BadRequest, ConfigError, NotFound, SamvidError, StudioError
 from samvid.settings import studio_access
 from samvid.studio.protocol import project_id_in
 
@@ -82,6 +82,11 @@ class Studio:
         if not key:
             raise StudioError("no Label Studio API key: set LABEL_STUDIO_API_KEY or --api-key "
                               "(Label Studio: Account & Settings > Access Token)")
+        if not key.isascii():  # a header value: httpx failed every call with UnicodeEncodeError
+            odd = next(c for c in key if not c.isascii())
+            raise ConfigError(f"the Label Studio API key holds {odd!r}, which no token has (a quote or "
+                              "letter pasted with it?): copy the token again from Label Studio "
+                              "(Account & Settings > Access Token)")
         self.api_key = key
         # Redirects are not followed (a redirected POST comes back a GET: the write would
         # be lost); ``_errors`` names where it points instead.
@@ -93,6 +98,11 @@ class Studio:
     def _errors(self, what: str) -> Iterator[None]:
         try:
             yield
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            # Reached, but slow to answer (busy, its SQLite locked): not a wrong address.
+            raise StudioError(f"Label Studio at {self.url} did not answer the request to {what} "
+                              f"within {self.timeout:g} s ({type(exc).__name__}); it may be busy: "
+                              "see Label Studio's log, then try again") from exc
         except httpx.TransportError as exc:
             raise StudioError(f"cannot reach Label Studio at {self.url} ({type(exc).__name__}: "
                               f"{exc}); is it running? set LABEL_STUDIO_URL") from exc
@@ -244,7 +254,11 @@ class Studio:
         Parallel imports into one new title (a script's ``&``) must end in one project:
         on one machine they take turns here (a file lock per Label Studio and title), so
         none sees another's project half made. Across machines only the rule below holds:
-        each keeps the first project of the title and deletes its own if it is not it."""
+        each keeps the first project of the title and deletes its own if it is not it.
+
+        Surrounding spaces are dropped, as Label Studio drops them: kept, no project had
+        the title asked for, and every call (each ``samvid up --project " demo "``) made one."""
+        title = title.strip()
         with machine_lock(f"creating project {title!r}", self.url, "project", title):
             same = self._titled(title)
             if len(same) > 1:
@@ -318,7 +332,24 @@ class Studio:
 
     def task_rows(self, project_id: int, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every task of the project as Label Studio lists it (data and annotation/prediction
-        counters, no results), optionally filtered by a Data Manager ``query``."""
+        counters, no results), optionally filtered by a Data Manager ``query``.
+
+        A query Label Studio refuses (400) gives every task of the project instead: it
+        types a data column by the project's first task, and a ``clip`` that is a list
+        there makes it refuse any filter on ``data.clip`` ("Not supported filter type").
+        Callers of a query keep their own rows (``clip_query`` says so)."""
+        if query is not None:
+            try:
+                return self._task_pages(project_id, query)
+            except StudioError as exc:
+                if getattr(exc.__cause__, "status_code", None) != 400:
+                    raise
+                log.warning("Label Studio refused to filter the tasks of project %d (400: %s): "
+                            "listing all of them instead (slower in a large project)",
+                            project_id, _brief(getattr(exc.__cause__, "body", "")))
+        return self._task_pages(project_id, None)
+
+    def _task_pages(self, project_id: int, query: dict[str, Any] | None) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         page = 1
         while True:

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
-from samvid.studio.client import Project, Studio, machine_lock
+from samvid.studio.client import Project, Studio, Task, machine_lock
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
 from samvid.studio.protocol import label_interface
 from samvid.studio.sources import names_only_clip_name
@@ -182,13 +182,15 @@ def import_videos(
         raise
     summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
     for plan in plans:
-        plan = _earlier_folder_clip(studio, project, plan)
         # One import of a clip at a time on this machine (overlapping runs of one script):
         # each listed no task for it, and every frame got a task per run. The clip's tasks
         # are read once its turn comes, so a run that waited adds only what is missing.
+        # Locked by the clip's current name: every run of one source takes that lock
+        # first, also when the source turns out to be imported under its older name.
         with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", str(project.id), plan.clip):
+            plan, existing = _clip_to_import(studio, project, plan)
             summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
-                                              _clip_frames(studio, project, plan.clip), progress))
+                                              existing, progress))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -204,25 +206,30 @@ def _remove_half_made(studio: Studio, project: Project) -> None:
                     "Label Studio", project.title, project.id, exc)
 
 
-def _clip_frames(studio: Studio, project: Project, clip: str) -> set[int]:
-    """The frames of ``clip`` that have a task in the project now (one filtered listing:
-    reading a project of 30,000 tasks whole takes half a minute)."""
-    return {t.data["frame"] for t in studio.list_tasks(project.id, clip)
-            if isinstance(t.data.get("frame"), int)}
+def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[ClipPlan, set[int]]:
+    """The clip to import and its frames that have a task in the project now, each clip
+    listed once (a filtered listing: reading a project of 30,000 tasks whole takes half a
+    minute; the import listed a frame folder's clip up to three times).
 
-
-def _earlier_folder_clip(studio: Studio, project: Project, plan: ClipPlan) -> ClipPlan:
-    """A frame folder that this project got under its older, names-and-sizes clip name
+    A frame folder that this project got under its older, names-and-sizes clip name
     (from the same folder) keeps that name: its rerun resumes the import instead of
     importing every frame again under the new name."""
-    if not plan.source.is_dir() or studio.list_tasks(project.id, plan.clip):
-        return plan
+    tasks = studio.list_tasks(project.id, plan.clip)
+    if tasks or not plan.source.is_dir():
+        return plan, _frames(tasks)
     earlier = names_only_clip_name(plan.source)
-    if any(str(t.data.get("video")) == str(plan.source.resolve())
-           for t in studio.list_tasks(project.id, earlier)):
+    if earlier == plan.clip:
+        return plan, set()
+    older = studio.list_tasks(project.id, earlier)
+    if any(str(t.data.get("video")) == str(plan.source.resolve()) for t in older):
         log.info("%s: imported earlier as clip %s, kept", plan.source, earlier)
-        return replace(plan, clip=earlier)
-    return plan
+        return replace(plan, clip=earlier), _frames(older)
+    return plan, set()
+
+
+def _frames(tasks: Sequence[Task]) -> set[int]:
+    """The frame indices that ``tasks`` (one clip's) hold."""
+    return {t.data["frame"] for t in tasks if isinstance(t.data.get("frame"), int)}
 
 
 def _import_clip(

@@ -336,3 +336,15 @@ def test_a_backend_url_that_is_not_http_is_refused_up_front_naming_the_flag(
     assert rc == 2
     assert len(err) == 1 and f"--backend-url '{backend_url}'" in err[0], err
     assert "give an http:// or https:// URL such as http://localhost:9090" in err[0]
+
+
+def test_an_api_key_pasted_with_typographic_quotes_is_one_line_saying_to_copy_it_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # A token copied from a document with its curly quotes crashed every command with a
+    # UnicodeEncodeError traceback from deep inside httpx.
+    video = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    rc = samvid_import(video, "--project", "curly key", "--no-backend", "--url", "http://127.0.0.1:9",
+                       "--api-key", "\u201c" + "0" * 40 + "\u201d")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "API key holds '\u201c'" in err[0] and "copy the token again" in err[0], err

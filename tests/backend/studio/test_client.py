@@ -350,3 +350,40 @@ def test_a_clip_named_with_a_percent_sign_lists_its_own_tasks(studio: Studio, pr
                                      for clip in ("a%41b", "aAb", "100%")])
     assert [t.data["clip"] for t in studio.list_tasks(project.id, "a%41b")] == ["a%41b"]
     assert [t.data["clip"] for t in studio.list_tasks(project.id, "100%")] == ["100%"]
+
+
+def test_a_clips_tasks_are_listed_when_the_projects_first_task_has_a_list_as_its_clip(
+        studio: Studio, project: Project, caplog: pytest.LogCaptureFixture) -> None:
+    # Label Studio types a data column by the project's first task: a list there made it
+    # refuse every filter on data.clip (400 "Not supported filter type"), so no clip of the
+    # project could be imported into, propagated or listed.
+    studio.create_tasks(project.id, [{"image": "/data/a.png", "clip": ["a", "b"], "frame": 0},
+                                     {"image": "/data/b.png", "clip": "c1", "frame": 0},
+                                     {"image": "/data/c.png", "clip": "c2", "frame": 0}])
+    assert [t.data["clip"] for t in studio.list_tasks(project.id, "c1")] == ["c1"]
+    assert "listing all of them instead" in caplog.text
+
+
+def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
+    # Label Studio strips a title: none was then titled as asked, and each call made one more
+    # (samvid up --project " demo " ran after run), until every command refused the title.
+    first, made = studio.get_or_create_project("  spaced title  ", "<View></View>")
+    again, made_again = studio.get_or_create_project("  spaced title  ", "<View></View>")
+    assert (made, made_again) == (True, False) and again.id == first.id
+    assert studio.project("spaced title").id == first.id
+
+
+def test_a_label_studio_that_is_reached_but_answers_too_slowly_is_said_to_be_slow_not_unreachable() -> None:
+    # A busy Label Studio (its SQLite locked, a long listing) was said to be unreachable:
+    # "is it running? set LABEL_STUDIO_URL" sent the user to check an address that was right.
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # connections are accepted by the kernel, never answered
+        studio = Studio(f"http://127.0.0.1:{silent.getsockname()[1]}", "token", timeout=0.5)
+        with pytest.raises(StudioError) as caught:
+            studio.find_project("some project")
+    message = caught.value.message
+    assert "did not answer the request to list projects within 0.5 s" in message
+    assert "is it running" not in message and "set LABEL_STUDIO_URL" not in message

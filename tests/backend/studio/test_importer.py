@@ -392,3 +392,29 @@ def test_predictions_round_trip(tmp_path: Path, studio: Studio, options: ImportO
     assert [p.id for p in studio.list_predictions(task.id)] == [pid]
     studio.delete_prediction(pid)
     assert studio.list_predictions(task.id) == []
+
+
+def test_an_import_lists_each_clips_tasks_once(tmp_path: Path, studio: Studio, options: ImportOptions,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # A frame folder's clip was listed up to three times per import (whether it was imported
+    # under its older name, then its frames): each a filtered listing of the whole project.
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((8, 8, 3), 30 * i, np.uint8))
+    listings: list[str] = []
+    request = studio.request
+
+    def counted(method: str, path: str, what: str, **kwargs):
+        if (method, path) == ("GET", "/api/tasks"):
+            listings.append(what)
+        return request(method, path, what, **kwargs)
+
+    monkeypatch.setattr(studio, "request", counted)
+    first = import_videos(studio, [frames], options)
+    assert first.tasks_created == 3
+    assert len(listings) == 2  # its clip, then the older name it may have been imported under
+    listings.clear()
+    again = import_videos(studio, [frames], options)
+    assert (again.tasks_created, again.tasks_existing) == (0, 3)
+    assert len(listings) == 1
