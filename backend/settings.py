@@ -163,6 +163,9 @@ def _check_token(token: str, what: str) -> None:
     secret file) fails every call with a message about reaching Label Studio."""
     if any(c.isspace() or not c.isprintable() for c in token):
         raise ConfigError(f"{what} holds a space, tab or line break; remove it (a token has none)")
+    if not token.isascii():  # a header is ASCII: pasted with typographic quotes, every call failed
+        raise ConfigError(f"{what} holds a character no token has (a quote or letter pasted with "
+                          "it?); copy the token again from Label Studio (Account & Settings > Access Token)")
 
 
 def log_level(env: dict[str, str] | None = None) -> int:

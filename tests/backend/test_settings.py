@@ -211,6 +211,20 @@ def test_a_token_with_a_space_or_line_break_is_refused_at_start_without_showing_
         studio_access("http://label-studio:8080")
 
 
+@pytest.mark.parametrize("token", ["\u201c0123abcd\u201d", "0123ab\u00e9cd"])
+def test_a_token_pasted_with_typographic_quotes_is_refused_at_start_without_showing_it(token, monkeypatch):
+    """A header is ASCII: the backend answered every request of Label Studio with a 500."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"LABEL_STUDIO_API_KEY": token})
+    assert "copy the token again" in raised.value.message
+    assert "0123" not in raised.value.message
+    from samvid.settings import studio_access
+
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", token)
+    with pytest.raises(ConfigError, match="copy the token again"):
+        studio_access("http://label-studio:8080")
+
+
 def test_a_redis_password_never_appears_in_a_message():
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"REDIS_URL": "http://:s3cret@redis:6379"})
