@@ -338,7 +338,12 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
                 predictor, protocol.image_ref(task, target, None), task.get("id"), target,
                 protocol.choose_label(target, None), AutoConfig(grid=settings.auto_grid))
         except NoEverythingMode as exc:  # the segmenter's, so every task's
-            g.note = exc.message
+            g.note = exc.message  # the request's log line says it
+            if context is None:
+                # Entries that store nothing: one with a result, even empty, is stored as a
+                # prediction of this model version, and Label Studio asks again only for tasks
+                # without one (with SAMVID_AUTO then off: no propagation on open for them).
+                return nothing_to_predict(tasks, context, predictor.version)
             return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}
                     for _ in tasks]
         except BadRequest as exc:  # this task's (no image in its data): the others still get theirs

@@ -42,7 +42,7 @@ from samvid.propagation import (
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
-from samvid.studio.protocol import choose_label, image_ref, parse_config
+from samvid.studio.protocol import choose_label, frame_index, image_ref, parse_config
 from samvid.tracker.engines import resolved
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,11 @@ class PrelabelRequest:
     def selects(self, data: dict[str, Any]) -> bool:
         if self.clip is not None and data.get("clip") != self.clip:
             return False
-        frame = data.get("frame")
         if self.first is None and self.end is None:
             return True
-        if not isinstance(frame, int):
+        # As propagation and export read it: a CSV-imported clip's "3" is frame 3.
+        frame = frame_index(data.get("frame"))
+        if frame is None:
             return False
         return (self.first is None or frame >= self.first) and (self.end is None or frame < self.end)
 
@@ -231,6 +232,13 @@ class Prelabeler:
         skipped_human = len(tasks) - len(todo)
         if not req.force:
             todo = [t for t in todo if not self._has_own_prediction(t, AUTO_MODEL_PREFIX)]
+        skipped_done = len(tasks) - skipped_human - len(todo)
+        if not todo:  # said at once: loading the model takes long, and it may not even load here
+            log.info("nothing to do: %d selected task(s), %d annotated by a human, %d with automatic "
+                     "masks already (--force redoes those)", len(tasks), skipped_human, skipped_done)
+            ctx.progress(0, 0, 0.0)
+            return {"tasks_written": 0, "skipped_human": skipped_human, "skipped_done": skipped_done,
+                    "not_labelled": []}
         predictor = self._predictor_factory()
         require_everything(predictor.segmenter)  # before any work: say so at once
         label = choose_label(target, None)
@@ -254,7 +262,7 @@ class Prelabeler:
             elapsed = time.perf_counter() - started
             ctx.progress(done, len(todo), done / elapsed if elapsed > 0 else 0.0)
         return {"tasks_written": written, "skipped_human": skipped_human,
-                "skipped_done": len(tasks) - skipped_human - len(todo), "not_labelled": not_labelled}
+                "skipped_done": skipped_done, "not_labelled": not_labelled}
 
     def _write_auto(self, task_id: int, regions: list[dict[str, Any]], version: str) -> int:
         """Writes one task's automatic masks unless a human got there first; 1 if written.

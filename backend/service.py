@@ -87,6 +87,12 @@ class Service:
             return False  # configured credentials always win
         credentials = StudioCredentials.from_setup(host, token)
         if credentials is None or studio_url_problem(credentials.url):
+            if host is None and token is None:
+                return False  # a config check (a script's), offering no token
+            # Said, as every token not adopted is: else propagation just never starts.
+            log.warning("not using the token from /setup: %s; set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, "
+                        "or start Label Studio with LABEL_STUDIO_HOST set to its http:// or https:// address",
+                        _setup_problem(host, token))
             return False
         if is_same_origin(self.start_url, credentials.url):
             credentials = StudioCredentials(self.start_url, credentials.token)  # the URL as configured
@@ -140,6 +146,16 @@ class Service:
         self.predictor.source = ImageSource.from_settings(self.settings)
         if isinstance(self.jobs, ThreadJobs):
             self.jobs.settings = self.settings
+
+
+def _setup_problem(host: object, token: object) -> str:
+    """Why a ``/setup`` body's hostname and access_token are no usable pair (never the token)."""
+    if not isinstance(token, str) or not token:
+        return "it carries no access_token"
+    if not isinstance(host, str) or not host:
+        return "it names no hostname"
+    return (f"its hostname {host[:200]!r} is no Label Studio address: "
+            f"{studio_url_problem(host) or 'give an http:// or https:// URL'}")
 
 
 def make_jobs(settings: Settings) -> Jobs:

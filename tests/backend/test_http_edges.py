@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ls_requests import keypoint, png_bytes, predict_body, write_png
+from ls_requests import BRUSH_CONFIG, keypoint, png_bytes, predict_body, write_png
 from prometheus_client import CONTENT_TYPE_LATEST
 from services import http_server
 
@@ -345,3 +345,17 @@ def test_propagate_with_an_engine_that_is_no_name_is_a_400(images, engine):
     resp = client.post("/propagate", json={"project": 1, "clip": "c", "frame": 0, "engine": engine})
     assert resp.status_code == 400 and "engine" in resp.get_json()["error"]
     assert jobs.payloads == []
+
+
+def test_auto_masks_without_an_everything_mode_store_no_empty_prediction_in_opened_tasks(images, caplog):
+    # Label Studio 1.23 stores each entry with a "result" (empty too) as a prediction of the
+    # model's version, and asks again only for tasks without one: the frames opened while
+    # SAMVID_AUTO was on with such a model would never be asked for again.
+    client = _app(images, auto=True)
+    write_png(images / "f.png", 64, 48)
+    tasks = [{"id": i, "data": {"image": str(images / "f.png")}} for i in (1, 2)]
+    with caplog.at_level(logging.INFO, logger="samvid.http"):
+        resp = client.post("/predict", json={"tasks": tasks, "project": "1.1", "label_config": BRUSH_CONFIG,
+                                             "params": {"context": None}})
+    assert resp.status_code == 200 and resp.get_json()["results"] == [[], []]
+    assert "no automatic ('segment everything') mode" in caplog.text  # the operator is told

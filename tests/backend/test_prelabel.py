@@ -357,6 +357,14 @@ def test_frames_ranges_are_checked():
             parse_frames(bad)
 
 
+def test_a_frames_range_selects_a_csv_imported_clips_frames_whose_indices_are_text():
+    # A CSV import makes every value text: propagation and export read "3" as frame 3, and
+    # --frames 1:4 selected none of the clip's tasks (the job said nothing to do).
+    req = PrelabelRequest.from_payload({"project": 1, "first": 1, "end": 4})
+    assert [n for n in ("0", "1", "3", "4", " 2 ") if req.selects({"clip": "c", "frame": n})] == ["1", "3", " 2 "]
+    assert [n for n in (2, 2.0, True, -2, 2.5, "2.5", "x", None) if req.selects({"frame": n})] == [2, 2.0]
+
+
 @pytest.mark.parametrize("clip", ["", " ", 0, ["a"]])
 def test_a_clip_that_is_empty_or_no_text_is_refused_not_read_as_every_clip(clip):
     # "" read as no clip: the job pre-labelled (with force, redid) every clip of the project.

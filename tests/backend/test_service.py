@@ -60,6 +60,20 @@ def test_several_workers_without_redis_refuse_the_token_and_say_what_to_set(capl
     assert "LABEL_STUDIO_API_KEY" in caplog.text and "REDIS_URL" in caplog.text
 
 
+@pytest.mark.parametrize(("host", "token", "said"), [
+    ("label-studio.example:8080", "s3cret", "'label-studio.example:8080' is no Label Studio address"),  # no http://
+    (LS + " ", "s3cret", "holds a space"),
+    (LS, "", "no access_token"),
+    (None, "s3cret", "no hostname"),
+])
+def test_a_setup_token_that_cannot_be_used_is_logged_with_what_to_set(host, token, said, caplog) -> None:
+    s = service()
+    with caplog.at_level(logging.WARNING, logger="samvid.service"):
+        assert not s.adopt_studio(host, token)
+    assert said in caplog.text and "LABEL_STUDIO_API_KEY" in caplog.text
+    assert "s3cret" not in caplog.text  # the token itself is never logged
+
+
 def test_the_setup_route_adopts_through_the_service() -> None:
     from samvid.auth import basic_auth_header
 

@@ -106,3 +106,28 @@ def test_a_frames_range_past_the_last_frame_index_is_said_of_the_frames_option(m
                  "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
     err = capsys.readouterr().err
     assert "--frames '0:99999999999'" in err  # the option the user wrote, not the request field "end"
+
+
+@pytest.mark.parametrize("rows", [
+    [{"id": i, "data": {"image": f"/data/{i}.png", "clip": "walk", "frame": i}, "total_annotations": 1,
+      "total_predictions": 0} for i in range(3)],  # every frame annotated by a human
+    [],  # a --frames range or --clip that selects no task
+], ids=["all-annotated", "empty-selection"])
+def test_auto_prelabel_with_nothing_to_do_says_so_without_loading_a_model(rows, monkeypatch, capsys, caplog) -> None:
+    from samvid.predictor import Predictor
+
+    loads: list[Settings] = []
+    monkeypatch.setattr(Predictor, "from_settings", classmethod(lambda cls, settings: loads.append(settings)))
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command.Studio, "task_rows", lambda self, project, query=None: rows)
+    monkeypatch.setattr(command.Studio, "request", lambda self, method, path, what, **kwargs: {
+        "label_config": '<View><Image name="image" value="$image"/><BrushLabels name="tag" '
+                        'toName="image"><Label value="Car"/></BrushLabels></View>'})
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    caplog.set_level("INFO", logger="samvid.prelabel")
+    assert main(["prelabel", "--project", "7", "--mode", "auto", "--frames", "0:3",
+                 "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 0
+    # Loading a model takes long (or fails where it has no weights) for no work at all.
+    assert loads == []
+    assert "nothing to do" in caplog.text
+    assert "tasks written: 0" in capsys.readouterr().out
