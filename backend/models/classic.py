@@ -56,6 +56,7 @@ from samvid.models.classic_ops import (
     box_labels,
     box_pixels,
     central_ellipse,
+    collapsed_area,
     component_at,
     cover_points,
     disk,
@@ -72,7 +73,7 @@ from samvid.models.classic_ops import (
     upsample,
     work_copy,
 )
-from samvid.models.edit import Click, local_edit
+from samvid.models.edit import Click, clicks_guard, local_edit
 from samvid.models.extent import object_box, speck_area
 from samvid.models.grabcut import CutCache
 from samvid.postprocess import area_threshold, clean_mask
@@ -366,12 +367,31 @@ class ClassicSegmenter(Segmenter):
         first cut left a thin rim of the object out all round. The caller adds the
         result to the mask, so the click only adds."""
         h, w = image.shape[:2]
-        roi = expand(inner, self.settings.margin, 4, (h, w))
+        cfg = self.settings
+        roi = expand(inner, cfg.margin, 4, (h, w))
+        # A speck the cut's working copy loses (no larger than the click's disk there)
+        # came back as that disk, mostly ground: on plain ground, it is added as it is
+        # at full resolution, as a local edit adds it (``speck_at``).
+        scale = scale_to((roi[3] - roi[1], roi[2] - roi[0]), cfg.work_side)
+        side = max(round((roi[2] - roi[0]) * scale), round((roi[3] - roi[1]) * scale))
+        lost = collapsed_area(max(1.0, cfg.click_radius * side) / scale)
+        speck = speck_at(image, click[0], cfg.probe_side // 2, lost)
+        if speck is not None:
+            region, (x0, y0, x1, y1) = speck
+            added = np.zeros((h, w), bool)
+            added[y0:y1, x0:x1] = region & ~clicks_guard(earlier, 1, (x0, y0, x1, y1), cfg.click_radius)
+            return added | _click_disk(click[0], (h, w))
         mask_roi, _ = self._cut(image, roi, inner, earlier + [click], tight=self.settings.tight_gap)
         new = _paste(mask_roi, roi, (h, w)) & ~mask
         r = max(1, round(self.settings.grow_outline * max(inner[2] - inner[0], inner[3] - inner[1])))
         outline = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        return component_at(new, [click[0]]) | (new & (outline > 0)) | _click_disk(click[0], (h, w))
+        grown = component_at(new, [click[0]]) | (new & (outline > 0))
+        for point, label in earlier:
+            # The click's own hard disk, drawn last, covers an earlier negative click a
+            # pixel or two away, which came back: every click is kept, as in a local edit.
+            if not label:
+                grown &= ~_click_disk(point, (h, w))
+        return grown | _click_disk(click[0], (h, w))
 
     def _fallback(self, image: np.ndarray, inner: Box) -> tuple[np.ndarray, float]:
         """An annotator who draws a box expects a mask in it, even where GrabCut finds

@@ -81,7 +81,7 @@ def local_edit(
         region, square = speck
         x0, y0, x1, y1 = square
         out = mask.copy()
-        out[y0:y1, x0:x1][region & ~_guard(earlier, label, square, cfg.click_radius)] = bool(label)
+        out[y0:y1, x0:x1][region & ~clicks_guard(earlier, label, square, cfg.click_radius)] = bool(label)
         out[min(h - 1, int(y)), min(w - 1, int(x))] = bool(label)  # as on the cut's path
         return out
     core_radius = max(1.0, cfg.edit_core * dist * sx)
@@ -96,7 +96,7 @@ def local_edit(
     flipped = zone & (new == bool(label))
     core_full = cv2.resize(core.astype(np.uint8), (wx1 - wx0, wy1 - wy0), interpolation=cv2.INTER_NEAREST)
     flipped |= (core_full > 0) & zone
-    flipped &= ~_guard(earlier, label, window, cfg.click_radius)
+    flipped &= ~clicks_guard(earlier, label, window, cfg.click_radius)
     flipped = component_at(flipped, [local])
     # A negative click flips mask pixels only, so equal counts mean it flips them all.
     if not label and narrow > 0.25 and np.count_nonzero(flipped) == np.count_nonzero(mask):
@@ -151,7 +151,7 @@ def _start_labels(
     return gc, core
 
 
-def _guard(earlier: list[Click], label: int, window: Box, click_radius: float) -> np.ndarray:
+def clicks_guard(earlier: list[Click], label: int, window: Box, click_radius: float) -> np.ndarray:
     """The disks of the earlier clicks of the other label in ``window``: all clicks are
     kept, so the edit never flips them."""
     wx0, wy0, wx1, wy1 = window
@@ -164,10 +164,14 @@ def _guard(earlier: list[Click], label: int, window: Box, click_radius: float) -
 
 def _unleaked(flipped: np.ndarray, zone: np.ndarray, click: Point, reach: float, leak: float) -> np.ndarray:
     """An edit that runs out to the edge of its reach all around has leaked into stuff
-    like the click's (water around a surfboard): keep its inner half."""
-    rim = np.zeros_like(zone, np.uint8)
-    disk(rim, click, reach, 1)
-    disk(rim, click, 0.85 * reach, 0)
+    like the click's (water around a surfboard): keep its inner half. A reach that
+    passes every edge of the image has no rim in it, and an edit that flooded the whole
+    image went unseen: there, the image's farthest pixels are the rim of its reach."""
+    rim = _ring(zone.shape, click, reach)
+    if not rim.any():
+        zh, zw = zone.shape
+        reach = float(np.hypot(max(click[0], zw - click[0]), max(click[1], zh - click[1])))
+        rim = _ring(zone.shape, click, reach)
     rim_px = (rim > 0) & zone
     if not (rim_px.sum() and flipped[rim_px].mean() > leak):
         return flipped
@@ -175,3 +179,11 @@ def _unleaked(flipped: np.ndarray, zone: np.ndarray, click: Point, reach: float,
     inner = np.zeros_like(zone, np.uint8)
     disk(inner, click, 0.5 * reach, 1)
     return component_at(flipped & (inner > 0), [click])
+
+
+def _ring(shape: tuple[int, int], click: Point, reach: float) -> np.ndarray:
+    """The outer rim of a click's reach, from 0.85 of it out, as a mask of ``shape``."""
+    rim = np.zeros(shape, np.uint8)
+    disk(rim, click, reach, 1)
+    disk(rim, click, 0.85 * reach, 0)
+    return rim

@@ -28,6 +28,7 @@ from samvid.models.classic_ops import (
     expand,
     found_nothing,
     grabcut,
+    is_flat,
     work_copy,
 )
 from samvid.models.saliency import spectral_residual
@@ -83,8 +84,12 @@ def stand_out(saliency: np.ndarray, region: np.ndarray, ring: float) -> float:
     width = max(1, int(ring * np.sqrt(np.count_nonzero(region))))
     around = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=width) > 0
     around &= ~region
-    outside = float(saliency[around].mean()) if around.any() else 0.0
-    return float(saliency[region].mean()) - outside
+    if not around.any():
+        # The region is the whole image: nothing around it to stand out from. Read as
+        # a plain surround, it outscored every object in a small image (a click on a
+        # square in a 40 px frame gave the whole frame).
+        return -np.inf
+    return float(saliency[region].mean()) - float(saliency[around].mean())
 
 
 def _probe_once(
@@ -98,6 +103,12 @@ def _probe_once(
     square = (max(0, int(x - r)), max(0, int(y - r)), min(w, int(x + r) + 1), min(h, int(y + r) + 1))
     roi = expand(square, cfg.margin, 2, (h, w))
     small, _, (sx, sy) = work_copy(image, roi, cfg.probe_side)
+    if is_flat(small):
+        # One colour all over, margin and all: the square lies inside one stuff, as when
+        # a cut keeps only the click's disk (below), but GrabCut is not run on a flat
+        # crop and the square itself came back as the object, which could win the vote
+        # (a click in the middle of a block of flat colour gave a small square).
+        return None
     sh, sw = small.shape[:2]
     gc, _ = box_labels((sh, sw), square, roi, (sx, sy))
     local = ((x - roi[0]) * sx, (y - roi[1]) * sy)

@@ -736,3 +736,48 @@ def test_a_box_of_a_few_pixels_around_a_faint_mark_gives_the_mark() -> None:
     seg = ClassicSegmenter()
     mask = seg.segment(seg.embed(image), Prompt(box=(159.0, 119.0, 162.0, 122.0))).mask
     assert mask.sum() == 1 and mask[120, 160]
+
+
+@pytest.mark.parametrize("side", [1, 3, 5])
+@pytest.mark.parametrize(("h", "w"), [(720, 1280), (480, 640)], ids=str)
+def test_a_positive_click_on_a_speck_inside_a_box_adds_the_speck_and_no_ground(
+    segmenter: ClassicSegmenter, h: int, w: int, side: int
+) -> None:
+    # The box's cut loses the speck at working size and gave back the click's disk,
+    # mostly ground around the speck.
+    image = np.full((h, w, 3), 200, np.uint8)
+    block = np.zeros((h, w), bool)
+    block[100:300, 100:400] = True
+    image[block] = BLUE
+    speck = np.zeros((h, w), bool)
+    speck[250 : 250 + side, 450 : 450 + side] = True
+    image[speck] = (20, 20, 20)
+    box = (90.0, 90.0, 470.0, 320.0)  # drawn loosely around the block, the speck inside it
+    emb = segmenter.embed(image)
+    before = segmenter.segment(emb, Prompt(box=box)).mask
+    after = segmenter.segment(emb, Prompt(box=box, points=((450 + side / 2, 250 + side / 2),), labels=(1,))).mask
+    np.testing.assert_array_equal(after, before | speck)
+
+
+def test_a_positive_click_on_a_speck_inside_a_box_keeps_an_earlier_negative_click_on_it(
+    segmenter: ClassicSegmenter,
+) -> None:
+    image = np.full((480, 640, 3), 200, np.uint8)
+    image[100:300, 100:400] = BLUE
+    image[250:259, 450:459] = (20, 20, 20)
+    box = (90.0, 90.0, 470.0, 320.0)
+    mask = segment(segmenter, image, Prompt(box=box, points=((450.5, 250.5), (454.5, 254.5)), labels=(0, 1)))
+    assert mask[254, 454] and not mask[250, 450]
+    assert np.count_nonzero(mask[240:270, 440:470]) < 81
+
+
+@pytest.mark.parametrize("gap", [1, 3])
+def test_a_positive_click_in_a_box_beside_an_earlier_negative_click_keeps_that_click_out(
+    segmenter: ClassicSegmenter, gap: int
+) -> None:
+    # The box is cut again with every click as a hard disk, and the positive click's
+    # disk, drawn last, covered the negative click's pixel, which came back.
+    image, truth = scene(240, 320, (160, 120), (80, 60))
+    negative, positive = (160.5, 120.5), (160.5 + gap, 120.5)
+    mask = segment(segmenter, image, Prompt(points=(negative, positive), labels=(0, 1), box=box_of(truth)))
+    assert mask[120, 160 + gap] and not mask[120, 160]

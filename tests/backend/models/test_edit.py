@@ -143,3 +143,21 @@ def test_negative_click_on_a_small_hole_in_the_mask_removes_the_hole_and_not_the
         holed[hole] = (200, 200, 200)
         mask = local_edit(holed, obj, ((300 + side / 2, 240 + side / 2), 0), [], CFG)
         np.testing.assert_array_equal(mask, obj & ~hole)
+
+
+def test_edit_whose_reach_passes_every_edge_of_the_image_still_keeps_its_inner_half_when_it_leaks() -> None:
+    # The leak test above on a 64 x 64 image: the click's reach (3 x 18 px) passes every
+    # edge, so the rim of its reach lies off the image, and the edit flooded the ground.
+    h = w = 64
+    image = noisy((h, w), GREEN, 0)
+    square = np.zeros((h, w), bool)
+    square[26:38, 2:14] = True
+    image[square] = noisy((h, w), RED, 1)[square]
+    click = (32.5, 32.5)
+    mask = local_edit(image, square, (click, 1), [], CFG)
+    added = mask & ~square
+    assert added[32, 32]
+    farthest = np.hypot(click[0], click[1])  # the image's farthest pixel corner
+    ys, xs = np.nonzero(added)
+    assert np.hypot(xs + 0.5 - click[0], ys + 0.5 - click[1]).max() <= 0.5 * farthest + 1
+    assert added.mean() < 0.5

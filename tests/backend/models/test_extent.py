@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from samvid.models.classic import ClassicSettings
+from samvid.core.prompts import Prompt
+from samvid.models.classic import ClassicSegmenter, ClassicSettings
 from samvid.models.extent import object_box
 
 
@@ -66,3 +67,29 @@ def test_click_on_one_colour_of_a_two_colour_object_gives_a_box_around_all_of_it
     x0, y0, x1, y1 = box
     assert holds(box, obj)
     assert (x1 - x0) * (y1 - y0) < 2.5 * obj.sum()
+
+
+@pytest.mark.parametrize("click", [(80.0, 60.0), (79.5, 59.5), (80.5, 60.5), (60.5, 45.5)])
+def test_a_click_anywhere_in_a_block_of_flat_colour_finds_the_whole_block(click: tuple[float, float]) -> None:
+    # A probe square inside the block, margin and all, is one flat colour, which GrabCut
+    # is not run on: the square itself came back as the object and could win the vote,
+    # so a click in the block's middle gave a small square.
+    image = np.full((120, 160, 3), 200, np.uint8)
+    image[30:90, 40:120] = (30, 40, 160)
+    x0, y0, x1, y1 = object_box(image, click, ClassicSettings())
+    assert x0 <= 40 and y0 <= 30 and x1 >= 120 and y1 >= 90
+    seg = ClassicSegmenter()
+    mask = seg.segment(seg.embed(image), Prompt(points=(click,), labels=(1,))).mask
+    assert mask.sum() == 60 * 80 and mask[30:90, 40:120].all()
+
+
+@pytest.mark.parametrize("side", [20, 40, 60])
+def test_a_click_on_an_object_in_a_small_image_finds_the_object_not_the_image(side: int) -> None:
+    # The largest probe squares take the whole of a small image, which has no ring
+    # around it to compare with: read as a plain surround, the whole image won the vote.
+    image, obj = disk_scene(side, side, (side // 2, side // 2), side // 4)
+    click = (side / 2 + 0.5, side / 2 + 0.5)
+    assert object_box(image, click, ClassicSettings()) != (0, 0, side, side)
+    seg = ClassicSegmenter()
+    mask = seg.segment(seg.embed(image), Prompt(points=(click,), labels=(1,))).mask
+    assert (mask & obj).sum() / (mask | obj).sum() > 0.8
