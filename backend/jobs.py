@@ -4,8 +4,9 @@ A job is a JSON payload run by ``samvid.jobs.run_payload`` (see ``RUNNERS``), ke
 by what it works on (a clip): jobs with the same key never run at the same time. A
 new job supersedes (cancels) the one before it when both have the same ``order``
 (for propagation: the same request, submitted again); otherwise it waits for the
-one before it: with threads without holding a worker thread meanwhile, with Redis in the
-``samvid worker`` that took it (the clip's lock). A job from another frame is
+one before it without holding a worker meanwhile: with threads in a per-clip line, with
+Redis in the clip's line and lock (a worker puts a job whose clip is busy back on the
+queue). A job from another frame is
 never cancelled: it would leave frames unfilled that the new job cannot reach across a
 human frame. Both queues report the same ``JobStatus`` so the HTTP layer does not care
 which one runs.

@@ -2,8 +2,11 @@
 
 RQ carries the work; samvid keeps its own small status record per job (JSON in
 Redis) so progress, cancellation and supersession read the same as with threads.
-A worker refreshes a liveness key every few seconds from the moment it takes a job,
-also while the job still waits for its clip; a job whose worker stopped refreshing
+Jobs of one clip run one at a time, in the order they were submitted (the clip's line);
+a worker that takes a job whose clip is busy puts it back on the queue after a moment
+and takes another, so a busy clip never holds up the others. A worker refreshes a
+liveness key every few seconds from the moment it takes a job,
+also while the job waits for its clip; a job whose worker stopped refreshing
 (``kill -9``, a lost machine) is requeued -- once if it had started running, then it
 is marked failed -- visibly, never silently lost.
 """
@@ -11,8 +14,10 @@ is marked failed -- visibly, never silently lost.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -51,6 +56,7 @@ CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should i
 REAP_EVERY = 5.0  # seconds between two reaps of one process (a worker's reaper; GET /jobs)
 BATCH = 500  # job records read per round trip
 SOCKET_TIMEOUT = 5.0  # seconds a command may wait for Redis's answer
+TURN_WAIT = 1.0  # seconds a worker waits for a job's clip before it puts the job back on the queue
 
 
 def redis_client(url: str):
@@ -134,7 +140,10 @@ class RedisJobs:
         latest = self.redis.pipeline(transaction=True)
         latest.getset(same, status.id)
         latest.expire(same, STATUS_TTL)
-        previous, _ = latest.execute()
+        # Its place in its clip's line: a worker runs it only once the jobs before it ended.
+        latest.zadd(_k("line", key), {status.id: status.created})
+        latest.expire(_k("line", key), STATUS_TTL)
+        previous, *_ = latest.execute()
         if previous is not None:
             self._supersede(previous.decode())
         self.queue.enqueue(
@@ -212,6 +221,20 @@ class RedisJobs:
             finally:
                 self.redis.delete(claim)
         return orphaned
+
+    def _first_in_line(self, key: str, job_id: str) -> bool:
+        """Whether every job submitted on the clip before this one has ended (dropping from
+        the line the ones that did: the line holds ids only, their records say how they are)."""
+        line = _k("line", key)
+        while head := self.redis.zrange(line, 0, 0):
+            first = head[0].decode()
+            if first == job_id:
+                return True
+            raw = self.redis.get(_k("job", first))
+            if raw is not None and json.loads(raw)["state"] not in FINAL:
+                return False
+            self.redis.zrem(line, first)  # over (or its record expired): its turn is past
+        return True
 
     def _orphaned(self, status: JobStatus) -> bool:
         """Whether a worker took the job and stopped heart-beating for it ``ALIVE_TTL`` ago."""
@@ -341,9 +364,21 @@ class _RedisContext:
         return bool(self.jobs.redis.exists(_k("cancel", self.status.id)))
 
 
-def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run in a ``samvid worker``: one job per key at a time, with a heartbeat."""
-    from rq import get_current_job
+def _can_put_back() -> bool:
+    """Whether this RQ requeues a job that returns ``Retry`` (rq 2.x since it grew
+    ``handle_job_retry(..., retry, ...)``); an older one waits for the clip in the worker."""
+    from rq.worker import BaseWorker
+
+    handle = getattr(BaseWorker, "handle_job_retry", None)
+    return handle is not None and "retry" in inspect.signature(handle).parameters
+
+
+def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
+    """Run in a ``samvid worker``: one job per key at a time, in the order submitted, with a
+    heartbeat. A job whose clip stays busy for ``TURN_WAIT`` goes back on the queue (RQ's
+    ``Retry``): waiting in the worker held it, and as many jobs waiting for one busy clip as
+    there were workers stopped every other clip's jobs."""
+    from rq import Retry, get_current_job
 
     job = get_current_job()
     assert job is not None, "execute runs inside an RQ job"
@@ -354,8 +389,14 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
 
     jobs.queue = Queue(QUEUE, connection=connection)
     status = jobs._load(job_id)
+    line = _k("line", key)
     if status.state in FINAL:
+        connection.zrem(line, job_id)
         return status.result or {}
+    # Lined up at submit; again here for a job submitted by an older samvid, or should the
+    # line have expired, at the moment it was submitted.
+    connection.zadd(line, {job_id: status.created}, nx=True)
+    put_back = time.monotonic() + TURN_WAIT if _can_put_back() else float("inf")
     stop = threading.Event()
     # thread_local=False: the heartbeat thread must see the token this thread acquires, or
     # it can neither check nor extend the lock (redis-py keeps it per thread by default).
@@ -366,11 +407,21 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
     beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop, turn), daemon=True)
     beat.start()
     try:
-        while not lock.acquire(blocking_timeout=1):
+        while True:
             if connection.exists(_k("cancel", job_id)):
                 status.state, status.error = CANCELLED, None
                 jobs._save(status)
+                connection.zrem(line, job_id)
                 return {}
+            if jobs._first_in_line(key, job_id):
+                if lock.acquire(blocking_timeout=min(1.0, TURN_WAIT)):
+                    break
+            else:
+                stop.wait(0.2)
+            if time.monotonic() >= put_back:
+                # Back at the end of the queue, still "queued" and in its place in the line;
+                # the worker takes the next job, maybe another clip's.
+                return Retry(max=sys.maxsize)
         try:
             # Read again now the clip is ours: while this worker waited, the job may have been
             # requeued (its heartbeats missed while Redis was away) and run to its end by
@@ -404,6 +455,8 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> dict[s
                 stop.set()  # no extension or take-back may race the release
             beat.join(HEARTBEAT + 5)
             jobs._save(status)
+            if status.state in FINAL:  # not a worker stopped mid-run: requeued, it goes first
+                connection.zrem(line, job_id)  # before the release: the next in line may go
             _release(lock, job_id, key)
     finally:
         stop.set()

@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from typing import Any
 
 from samvid.errors import ConfigError, QueueUnavailable
 from samvid.settings import Settings, redis_for_jobs, redis_url_for_messages
 
 log = logging.getLogger("samvid.worker")
+# Seconds between two of the running job's heartbeats to RQ itself (rq's forking worker's
+# default): a job outliving rq's worker TTL (~7 min) without them reads abandoned to RQ.
+RQ_BEAT = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +42,47 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
 
     class Worker(SimpleWorker):
         stop_asked = False  # SIGTERM or Ctrl+C, as against rq quitting on its own
+        _beat: tuple[threading.Thread, threading.Event] | None = None
 
         def request_stop(self, signum: int, frame: object) -> None:
             self.stop_asked = True
             super().request_stop(signum, frame)
+
+        # rq's forking worker tells RQ its job lives while the job runs; its SimpleWorker,
+        # which runs the job in its own thread, tells it once, as the job starts. A job past
+        # rq's worker TTL (~7 min: a long clip) then read as abandoned: another worker's
+        # maintenance moved the running job to RQ's failed jobs, where it stayed once done,
+        # and rq forgot the worker.
+        def execute_job(self, job: Any, queue: Any) -> Any:
+            stop = threading.Event()
+            beat = threading.Thread(target=self._tell_rq_alive, args=(job, stop), daemon=True,
+                                    name="samvid-rq-heartbeat")
+            self._beat = (beat, stop)
+            beat.start()
+            try:
+                return super().execute_job(job, queue)
+            finally:
+                self._stop_beat()
+
+        def handle_execution_ended(self, job: Any, queue: Any, heartbeat_ttl: int) -> None:
+            self._stop_beat()  # before rq ends the execution: a later beat brought it back
+            super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+        def _stop_beat(self) -> None:
+            if self._beat is not None:
+                beat, stop = self._beat
+                stop.set()
+                beat.join()
+                self._beat = None
+
+        def _tell_rq_alive(self, job: Any, stop: threading.Event) -> None:
+            while not stop.wait(RQ_BEAT):
+                if self.execution is None:
+                    continue  # not started yet
+                try:
+                    self.maintain_heartbeats(job)
+                except Exception as exc:  # noqa: BLE001 - Redis away: the job goes on; try again
+                    log.warning("could not tell RQ that job %s still runs: %s", job.id, exc)
 
     jobs = RedisJobs(settings.redis_url)
     try:

@@ -183,3 +183,43 @@ def test_a_heartbeat_that_returns_after_its_job_released_the_clip_leaves_the_cli
     beat.join(10)
     assert not beat.is_alive()
     assert connection.get("samvid-test:clip") is None
+
+
+def test_a_job_waiting_for_its_busy_clip_does_not_hold_up_another_clip(workers, tmp_path: Path):
+    # One worker runs clip X's long job; the other took X's next job and, waiting in it for
+    # the clip, ran nothing else: clip Y's job waited for clip X's first job to end.
+    jobs, spans = workers, tmp_path / "spans.jsonl"
+    first = jobs.submit("sleep", "1:X:forward", {"seconds": 6, "name": "X first", "log": str(spans)}, order=0)
+    wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="clip X's first job to run")
+    second = jobs.submit("sleep", "1:X:forward", {"seconds": 0.5, "name": "X second", "log": str(spans)}, order=5)
+    wait_until(lambda: jobs.redis.exists(f"samvid:alive:{second.id}"), timeout=30, what="a worker to take it")
+    other = jobs.submit("sleep", "1:Y:forward", {"seconds": 0.5, "name": "Y", "log": str(spans)}, order=0)
+    for status in (first, second, other):
+        assert ended(jobs, status, "the jobs to end") == "done"
+    ran = spans_of(spans)
+    assert ran["Y"]["end"] < ran["X first"]["end"], "clip Y's job waited for clip X's"
+    assert ran["X second"]["start"] >= ran["X first"]["end"]
+    assert jobs.get(second.id).attempts == 1
+
+
+def test_the_jobs_of_a_busy_clip_run_in_the_order_they_came_while_other_clips_run(workers, tmp_path: Path):
+    # Workers put a job whose clip is busy back on the queue: one submitted later must not
+    # overtake it there (a propagation from frame 20 after the one from frame 10).
+    jobs, spans, key = workers, tmp_path / "spans.jsonl", "1:clip:forward"
+    first = jobs.submit("sleep", key, {"seconds": 5, "name": "0", "log": str(spans)}, order=0)
+    wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
+    following = []
+    for n in range(1, 5):
+        following.append(jobs.submit("sleep", key, {"seconds": 0.2, "name": str(n), "log": str(spans)}, order=n))
+        jobs.submit("sleep", f"1:other{n}:forward", {"seconds": 0.2, "name": f"other{n}", "log": str(spans)})
+        time.sleep(0.6)
+    for status in (first, *following):
+        assert ended(jobs, status, "the clip's jobs to end") == "done"
+    ran = spans_of(spans)
+    order = sorted((span["start"], name) for name, span in ran.items() if not name.startswith("other"))
+    assert [name for _, name in order] == ["0", "1", "2", "3", "4"]
+    for n in range(1, 5):
+        assert ran[str(n)]["start"] >= ran[str(n - 1)]["end"]
+    wait_until(lambda: len(spans_of(spans)) == 9, timeout=30, what="the other clips' jobs to end")
+    assert all(spans_of(spans)[f"other{n}"]["end"] < ran["0"]["end"] for n in range(1, 3))
+    assert not jobs.redis.zcard(f"samvid:line:{key}"), "ended jobs left in the clip's line"

@@ -101,3 +101,55 @@ def test_a_worker_whose_redis_stops_answering_exits_failed_saying_so_and_its_rea
     failed_reaps = [r.created for r in caplog.records if "reaping orphaned jobs failed" in r.getMessage()]
     assert failed_reaps, "the reaper never gave up on the silent Redis"
     assert failed_reaps[0] - silent_from[0] < SOCKET_TIMEOUT + 7, "a reap waited on rq's long timeout"
+
+
+# rq's worker TTL (420 s) at 3 s and samvid's heartbeat to RQ every 0.5 s: a job of 6 s
+# outlives the TTL as a propagation of a long clip outlives 7 minutes.
+SHORT_TTL_WORKER = """
+import sys
+sys.path.insert(0, {backend_tests!r})
+import rq.worker
+rq.worker.DEFAULT_WORKER_TTL = 3
+import samvid.commands.worker
+samvid.commands.worker.RQ_BEAT = 0.5
+import slow_worker
+from samvid.cli import main
+sys.exit(main(["worker", "--name", "long"]))
+"""
+
+
+def test_a_job_that_outlives_rqs_worker_ttl_is_not_failed_by_rq_while_it_runs(redis_server, tmp_path) -> None:
+    """rq's maintenance (any worker's, every 10 min) moved a job running past rq's worker
+    TTL to RQ's failed jobs as abandoned, where it stayed once done, and dropped its worker."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from rq.registry import FailedJobRegistry, StartedJobRegistry
+    from rq.worker_registration import clean_worker_registry
+    from services import wait_until
+
+    from samvid.redis_jobs import RedisJobs
+
+    code = SHORT_TTL_WORKER.format(backend_tests=str(Path(__file__).parents[1]))
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the process
+    worker = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, REDIS_URL=redis_server.url),
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        jobs = RedisJobs(redis_server.url)
+        wait_until(lambda: jobs.redis.smembers("rq:workers"), timeout=60, what="the worker")
+        job = jobs.submit("sleep", "1:clip", {"seconds": 6, "name": "long", "log": str(tmp_path / "spans")})
+        wait_until(lambda: jobs.get(job.id).state == "running", timeout=30, what="the job to run")
+        time.sleep(4.5)  # past rq's TTL
+        StartedJobRegistry(queue=jobs.queue).cleanup()  # rq's maintenance
+        clean_worker_registry(jobs.queue)
+        assert FailedJobRegistry(queue=jobs.queue).get_job_ids() == []
+        assert jobs.redis.smembers("rq:workers"), "rq forgot the worker running the job"
+        assert wait_until(lambda: (s := jobs.get(job.id).state) in ("done", "failed") and s, timeout=30,
+                          what="the job to end") == "done"
+        assert FailedJobRegistry(queue=jobs.queue).get_job_ids() == []
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
