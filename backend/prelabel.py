@@ -372,13 +372,15 @@ def _frame(task: dict[str, Any], strict: bool = False) -> int:
     """A task's frame index (task data "frame"), 0 when it has none (unless ``strict``: a
     frame to propagate from or to must have one)."""
     frame = task["data"].get("frame")
-    try:
-        return int(frame if strict else frame or 0)
-    except (TypeError, ValueError) as exc:
+    # Read as propagation and export read it (``frame_index``): int() made 3.7 frame 3 and
+    # let -3 pass, tasks the clip's propagation then did not count as its frames.
+    index = frame_index(frame if strict else frame or 0)
+    if index is None:
         raise BadRequest(
             f"task {task['id']} has frame {frame!r}: a task's data 'frame' must be the frame's "
             "index (0, 1, 2...), as `samvid import` writes it; fix that task's data, or leave "
-            "it out with --clip or --frames") from exc
+            "it out with --clip or --frames")
+    return index
 
 
 def _when(text: Any) -> datetime | None:

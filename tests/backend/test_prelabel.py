@@ -314,6 +314,19 @@ def test_prelabel_names_a_task_whose_frame_is_not_a_number_instead_of_crashing(l
             prelabeler(label_studio).run(PrelabelRequest(project.id, mode=mode, grid=4), Stopper())
 
 
+@pytest.mark.parametrize("odd", [1.5, -1])
+def test_prelabel_names_a_task_whose_frame_is_a_fraction_or_negative_as_it_names_text(label_studio, odd):
+    """int() made 1.5 frame 1 (two tasks of one frame) and let -1 pass, while propagation
+    leaves both out of the clip: a stretch then began at another task than the one meant."""
+    project = label_studio.client().projects.create(title=f"prelabel oddframe {odd}", label_config=BRUSH_CONFIG)
+    data = [{"image": f"/data/local-files/?d=x/{n}.png", "frame": n, "clip": "c"} for n in (0, odd, 2)]
+    requests.post(f"{label_studio.url}/api/projects/{project.id}/import", headers=label_studio.headers,
+                  json=data, timeout=60).raise_for_status()
+    for mode in ("auto", "propagate"):
+        with pytest.raises(BadRequest, match=rf"task \d+ has frame {odd}.*index"):
+            prelabeler(label_studio).run(PrelabelRequest(project.id, mode=mode, grid=4), Stopper())
+
+
 def test_propagate_prelabel_progress_total_is_the_number_of_frames_it_fills(label_studio):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-share", n=10)
     for i in (0, 3, 6):
