@@ -20,6 +20,7 @@ and scores, without weights.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -313,7 +314,8 @@ def automatic_regions(predictor: Predictor, image_ref: str, task_id: int | None,
     return regions
 
 
-_Key = tuple[str, str, "MaskTarget", str, AutoConfig]  # (model, image, target, label, config)
+# (model, image, its local file's stamp, target, label, config)
+_Key = tuple[str, str, "tuple[int, int] | None", "MaskTarget", str, AutoConfig]
 
 
 class AutoRegionsCache:
@@ -342,8 +344,11 @@ class AutoRegionsCache:
         NoEverythingMode is raised at once, not queued."""
         require_everything(predictor.segmenter)
         # Everything the regions depend on: two projects over the same frames (brush and
-        # polygon, other names) must not get each other's regions.
-        key = (predictor.version, image_ref, target, label, config)
+        # polygon, other names) must not get each other's regions, nor a frame extracted
+        # again under the same path the old picture's (a local file's stamp tells).
+        # A data: URI (the image itself) is kept as its hash, not megabytes per frame.
+        ref = image_ref if len(image_ref) <= 4096 else hashlib.sha256(image_ref.encode()).hexdigest()
+        key = (predictor.version, ref, predictor.source.stamp(image_ref), target, label, config)
         with self._lock:
             regions = self._done.get(key)
             if regions is not None or key in self._queued:

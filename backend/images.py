@@ -8,6 +8,7 @@ counts are bounded so a hostile image cannot exhaust memory.
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import ipaddress
 import logging
@@ -18,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import ParseResult, parse_qs, unquote, urljoin, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, unquote_to_bytes, urljoin, urlparse
 
 import numpy as np
 import requests
@@ -71,9 +72,12 @@ class ImageSource:
         return is_same_origin(self.label_studio_url, url)
 
     def fetch(self, ref: str, task_id: int | None = None) -> bytes:
-        """The raw bytes of ``ref``: a Label Studio URL, an http(s) URL or a local path."""
+        """The raw bytes of ``ref``: a Label Studio URL, an http(s) URL, a local path or a
+        ``data:`` URI."""
         if not isinstance(ref, str) or not ref.strip():
             raise ImageError("the task has no image URL")
+        if ref[:5].lower() == "data:":  # the image itself, as Label Studio's <Image> shows it
+            return self._inline(ref)
         ref = self._without_prefix(ref)
         parsed = _parsed(ref)
         if ref.startswith("/data/local-files/"):
@@ -98,6 +102,51 @@ class ImageSource:
             encoded = base64.urlsafe_b64encode(ref.encode()).decode()
             return self._get(self._label_studio_address(f"/tasks/{task_id}/resolve/?fileuri={encoded}"))
         raise ImageError(f"cannot read image source {_safe(ref)[:200]!r}: use an http(s) URL or a path")
+
+    def _inline(self, ref: str) -> bytes:
+        """The bytes of a ``data:`` URI (``data:image/png;base64,...``): no host to ask
+        (Label Studio cannot resolve one as a cloud URI), bounded like a download."""
+        header, comma, payload = ref.partition(",")
+        if not comma:
+            raise ImageError("the image's data: URI has no ',' before its data; fix it in the task")
+        if len(payload) > self.max_bytes * 4 // 3 + 4:
+            raise TooLarge(f"the image in the task's data: URI is over {self.max_bytes} bytes")
+        if not header.lower().endswith(";base64"):
+            return unquote_to_bytes(payload)
+        try:
+            return base64.b64decode(unquote(payload) if "%" in payload else payload)
+        except (binascii.Error, ValueError) as exc:
+            raise ImageError(f"the image's data: URI is not valid base64 ({exc}); fix it in the task") from None
+
+    def stamp(self, ref: str) -> tuple[int, int] | None:
+        """(modification time in ns, size) of the file under a local root that ``fetch``
+        reads ``ref`` from; None for an image fetched over HTTP, or one not readable here.
+        A stat, not a read: how a cached embedding learns that the file behind the same
+        reference was replaced (a frame extracted again)."""
+        try:
+            path = self._local_path(ref)
+            if path is None:
+                return None
+            resolved = path.expanduser().resolve()
+            if not any(resolved == r or r in resolved.parents
+                       for r in (root.expanduser().resolve() for root in self.local_roots)):
+                return None
+            status = resolved.stat()
+        except (ImageError, OSError, RuntimeError, ValueError):
+            return None
+        return status.st_mtime_ns, status.st_size
+
+    def _local_path(self, ref: str) -> Path | None:
+        """The path ``fetch`` reads ``ref`` from on this machine, or None when it asks a host."""
+        if not isinstance(ref, str) or not ref.strip() or ref[:5].lower() == "data:":
+            return None
+        ref = self._without_prefix(ref)
+        parsed = _parsed(ref)
+        if ref.startswith("/data/local-files/"):
+            return self._local_files_path(parsed.query)
+        if ref.startswith("/"):
+            return None if ref.startswith(LABEL_STUDIO_PATHS) else Path(ref)
+        return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
     def _label_studio_address(self, path: str) -> str:
         """The URL of Label Studio's ``path`` (such as ``/data/upload/...``), under the path

@@ -23,6 +23,10 @@ from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A reference longer than this (a data: URI: the image itself) is not remembered: hashing
+# it again costs less than holding megabytes per frame clicked.
+MAX_REMEMBERED_REF = 4096
+
 
 @dataclass(frozen=True)
 class Timed:
@@ -39,9 +43,10 @@ class Predictor:
         self.cache = cache
         self.source = source
         self.request_timeout = request_timeout
-        # Which content key an image reference had: a second click on a frame
-        # neither downloads nor hashes it again.
-        self._ref_keys: dict[str, str] = {}
+        # Which content key an image reference had, with its local file's stamp (None when
+        # fetched over HTTP): a second click on a frame neither downloads nor hashes it
+        # again, unless its file changed since.
+        self._ref_keys: dict[str, tuple[str, tuple[int, int] | None]] = {}
         self._ref_lock = threading.Lock()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-embed")
         # Clicks fetch and embed here, so a request can give up waiting while the work
@@ -67,9 +72,9 @@ class Predictor:
         With ``timeout``, waits at most that many seconds, then raises ``TimedOut``; the
         fetch and the encoder go on in the background, so asking again later is fast."""
         with self._ref_lock:
-            key = self._ref_keys.get(ref)
-        if key is not None:
-            found = self.cache.peek(key)
+            known = self._ref_keys.get(ref)
+        if known is not None and known[1] == self.source.stamp(ref):
+            found = self.cache.peek(known[0])
             if found is not None:
                 return found, True
         if timeout is None:
@@ -90,12 +95,14 @@ class Predictor:
             ) from None
 
     def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
+        stamp = self.source.stamp(ref)  # before reading: a change during the read shows next time
         data = self.source.fetch(ref, task_id)
         key = content_key(self.segmenter.cache_key(), data)
-        with self._ref_lock:
-            if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
-                self._ref_keys.clear()
-            self._ref_keys[ref] = key
+        if len(ref) <= MAX_REMEMBERED_REF:
+            with self._ref_lock:
+                if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
+                    self._ref_keys.clear()
+                self._ref_keys[ref] = (key, stamp)
         return self.cache.lookup(key, lambda: self.segmenter.embed(self.source.decode(data)))
 
     def predict(
@@ -105,6 +112,14 @@ class Predictor:
         start = time.perf_counter()
         emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
         h, w = emb.image_size
+        if size is not None and size != (w, h) and cached:
+            # The annotator sees an image of another size than the one this reference held
+            # when it was embedded: its file was replaced (a frame extracted again). Read it
+            # again rather than segment the old picture (or refuse the click for its size).
+            with self._ref_lock:
+                self._ref_keys.pop(ref, None)
+            emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
+            h, w = emb.image_size
         if size is not None and size != (w, h):
             prompt = _rescale(prompt, size, (w, h))
         prompt.validate_inside(w, h)

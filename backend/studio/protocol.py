@@ -246,10 +246,14 @@ def _size(item: dict[str, Any]) -> tuple[int, int] | None:
 
 def prompts_from_context(context: Any) -> list[SmartPrompt]:
     """Group the smart keypoints and rectangles of ``params.context`` per image: per
-    ``to_name`` (the <Image> tag) and ``item_index`` (the page of a multi-image task).
+    ``to_name`` (the <Image> tag) and ``item_index`` (the page of a multi-image task),
+    and per label on an image.
 
-    All clicks on one image form one prompt (SAM refines with every click);
-    the last rectangle is the box. Coordinates arrive in percent.
+    All clicks of one label on one image form one prompt (SAM refines with every click);
+    the last rectangle is the box. Label Studio sends every smart region still on the
+    image, so clicks of another label are another object and get a mask of their own. A
+    region sent without a label belongs to the label before it; a label with only
+    negative clicks cuts them from the image's other objects. Coordinates arrive in percent.
     """
     if context is None:
         return []
@@ -258,7 +262,9 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
     items = context.get("result") or []
     if not isinstance(items, list):
         raise BadRequest("params.context.result must be a list")
-    groups: dict[tuple[str | None, int | None], dict[str, Any]] = {}
+    # (to_name, item_index) -> label -> group, labels in the order they first came
+    images: dict[tuple[str | None, int | None], dict[str | None, dict[str, Any]]] = {}
+    last_label: dict[tuple[str | None, int | None], str | None] = {}
     for item in items:
         kind = item.get("type") if isinstance(item, dict) else None
         if not isinstance(kind, str) or kind not in POINT_TYPES | BOX_TYPES:
@@ -272,30 +278,54 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
         to_name = item.get("to_name")
         if to_name is not None and not isinstance(to_name, str):
             raise BadRequest("to_name must be the name of an <Image> of the label config")
-        group = groups.setdefault(
-            (to_name, index), {"points": [], "labels": [], "box": None, "label": None, "size": _size(item)}
+        chosen = value.get(kind, value.get("labels"))
+        label = chosen[0] if isinstance(chosen, list) and chosen and isinstance(chosen[0], str) else None
+        image = (to_name, index)
+        label = last_label.get(image) if label is None else label
+        last_label[image] = label
+        group = images.setdefault(image, {}).setdefault(
+            label, {"points": [], "labels": [], "box": None, "size": _size(item)}
         )
         x, y = _number(value.get("x"), "x"), _number(value.get("y"), "y")
-        chosen = value.get(kind, value.get("labels"))
-        if isinstance(chosen, list) and chosen and isinstance(chosen[0], str):
-            group["label"] = chosen[0]
         if kind in POINT_TYPES:
             group["points"].append((x, y))
             group["labels"].append(0 if item.get("is_positive") is False else 1)
         else:
             bw, bh = _number(value.get("width"), "width"), _number(value.get("height"), "height")
-            if bw <= 0 or bh <= 0:
+            if bw == 0 or bh == 0:
                 raise PromptError("the box has zero area: drag a rectangle around the object")
             group["box"] = (x, y, bw, bh, _number(value.get("rotation", 0), "rotation"))
     prompts = []
-    for (to_name, index), g in groups.items():
-        smart = SmartPrompt(to_name, index, tuple(g["points"]), tuple(g["labels"]), g["box"],
-                            g["label"], g["size"])
-        # Refuse a bad prompt before its image is fetched; without a size, the one the
-        # image decodes to checks the clicks' positions later (the structure is the same).
-        smart.on_image(*(smart.size or (100, 100)))
-        prompts.append(smart)
+    for (to_name, index), by_label in images.items():
+        _merge_unlabelled_and_negative_only(by_label)
+        for label, g in by_label.items():
+            smart = SmartPrompt(to_name, index, tuple(g["points"]), tuple(g["labels"]), g["box"],
+                                label, g["size"])
+            # Refuse a bad prompt before its image is fetched; without a size, the one the
+            # image decodes to checks the clicks' positions later (the structure is the same).
+            smart.on_image(*(smart.size or (100, 100)))
+            prompts.append(smart)
     return prompts
+
+
+def _merge_unlabelled_and_negative_only(by_label: dict[str | None, dict[str, Any]]) -> None:
+    """Fold, in place, the groups of one image that are no object of their own into the
+    others: clicks sent before any label into the first labelled object, and a label's
+    negative clicks with no positive click or box of that label into every object (an
+    Alt+click made with another label picked still means "not this")."""
+    if None in by_label and len(by_label) > 1:
+        unlabelled = by_label.pop(None)
+        first = next(iter(by_label.values()))
+        first["points"][:0], first["labels"][:0] = unlabelled["points"], unlabelled["labels"]
+        first["box"] = first["box"] or unlabelled["box"]
+    objects = {k: g for k, g in by_label.items() if g["box"] is not None or any(g["labels"])}
+    if not objects or len(objects) == len(by_label):
+        return
+    for label in [k for k in by_label if k not in objects]:
+        cut = by_label.pop(label)
+        for g in objects.values():
+            g["points"] += cut["points"]
+            g["labels"] += cut["labels"]
 
 
 def rotated_box_bounds(

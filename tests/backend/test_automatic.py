@@ -377,3 +377,29 @@ def test_automatic_masks_of_an_image_smaller_than_the_grid_are_each_found_once(t
     iou = inter / np.maximum(union, 1)
     np.fill_diagonal(iou, 0.0)
     assert iou.max() <= config.nms_iou
+
+
+def test_on_open_cache_computes_a_frame_again_when_its_file_was_replaced(tmp_path):
+    """A frame extracted again under the same path gets the new picture's regions, not
+    the ones remembered for the old picture."""
+    import os
+
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    path = tmp_path / "f.png"
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(path)
+    predictor, cache, ref = make_predictor(OracleSegmenter(labels), tmp_path), AutoRegionsCache(), str(path)
+
+    def regions_when_done() -> list:
+        deadline = time.monotonic() + 30
+        while (regions := cache.get_or_queue(predictor, ref, 1, TARGET, "Object")) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return regions
+
+    h, w = labels.shape
+    assert {r["original_width"] for r in regions_when_done()} == {w}
+    Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").resize((w // 2, h // 2)).save(path)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # coarse clocks
+    assert {r["original_width"] for r in regions_when_done()} == {w // 2}

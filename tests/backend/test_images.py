@@ -271,3 +271,37 @@ def test_a_cloud_image_of_a_task_whose_id_is_no_number_is_refused_before_any_req
     source = ImageSource("http://127.0.0.1:9", "token")  # nothing listens: a request would fail otherwise
     with pytest.raises(ImageError, match="no Label Studio task id"):
         source.fetch("s3://bucket/frame.jpg", task_id)
+
+
+def test_a_file_read_from_disk_is_stamped_and_a_fetched_or_forbidden_one_is_not(tmp_path):
+    """The stamp (mtime, size) tells a cache that the file behind a reference changed."""
+    root = tmp_path / "root"
+    (root / "frames").mkdir(parents=True)
+    frame = root / "frames" / "a.png"
+    frame.write_bytes(_encode(Image.new("RGB", (3, 2))))
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(b"x")
+    source = ImageSource("http://ls:8080", "", local_roots=(root,))
+    stamp = (frame.stat().st_mtime_ns, frame.stat().st_size)
+    assert source.stamp(str(frame)) == stamp
+    assert source.stamp("/data/local-files/?d=frames/a.png") == stamp
+    assert source.stamp(frame.as_uri()) == stamp
+    for ref in ("http://ls:8080/data/upload/1/a.png", "/data/upload/1/a.png", str(outside),
+                "/data/local-files/?d=../secret.png", "", "s3://bucket/a.png"):
+        assert source.stamp(ref) is None
+
+
+def test_an_image_given_inline_as_a_data_uri_is_read_without_asking_any_host():
+    """Label Studio's <Image> shows a task's base64 data: URI; Label Studio cannot resolve
+    one as a cloud URI, so asking it (as for s3://) only failed."""
+    import base64
+
+    png = _encode(Image.new("RGB", (5, 4), (10, 20, 30)))
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    assert source.fetch(uri, 7) == png
+    assert decode_image(source.fetch(uri, None))[0, 0].tolist() == [10, 20, 30]
+    with pytest.raises(TooLarge):
+        source.fetch("data:image/png;base64," + "A" * 4000, 7)
+    with pytest.raises(ImageError, match="base64"):
+        source.fetch("data:image/png;base64,A", 7)

@@ -213,7 +213,9 @@ def test_automatic_masks_with_a_segmenter_without_them_say_so(images):
     settings = Settings.from_env({}, model="standin", local_roots=(images,), auto=True, precompute_on_open=False)
     client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter())).test_client()
     path = write_png(images / "auto.png", 20, 20)
-    (entry,) = client.post("/predict", json=predict_body(str(path), None)).get_json()["results"]
+    # An interactive call without a smart region is told; a task opened (no context) gets
+    # the entry that stores nothing (tests/backend/test_http_edges.py).
+    (entry,) = client.post("/predict", json=predict_body(str(path), [])).get_json()["results"]
     assert entry["result"] == [] and "no automatic" in entry["error"]
 
 
@@ -312,3 +314,76 @@ def test_a_click_that_finds_nothing_suggests_no_region(images, config):
                         config=load_config(config).render(["Object"]))
     reply = client.post("/predict", json=body)
     assert reply.status_code == 200 and reply.get_json()["results"][0]["result"] == []
+
+
+def test_clicks_of_two_labels_on_one_image_are_two_objects_each_with_its_label(client, images):
+    """Label Studio sends every smart click still on the image: a car clicked, then a
+    person clicked with "Person" picked, before accepting, are two masks, not one."""
+    w, h = 100, 100
+    path = write_png(images / "two.png", w, h)
+    items = [keypoint(20.5, 20.5, w, h, label="Car"), keypoint(70.5, 70.5, w, h, label="Person"),
+             keypoint(75.5, 70.5, w, h, label="Person", positive=False)]
+    regions = _only_result(client.post("/predict", json=predict_body(str(path), items)))["result"]
+    masks = {r["value"]["brushlabels"][0]: decode_brush(r) for r in regions}
+    assert sorted(masks) == ["Car", "Person"]
+    np.testing.assert_array_equal(masks["Car"], _disk(w, h, 20.5, 20.5))
+    np.testing.assert_array_equal(masks["Person"], _disk(w, h, 70.5, 70.5) & ~_disk(w, h, 75.5, 70.5))
+
+
+def test_an_alt_click_made_with_another_label_picked_still_cuts_the_object(client, images):
+    w, h = 100, 100
+    path = write_png(images / "cut.png", w, h)
+    items = [keypoint(30.5, 30.5, w, h, label="Car"), keypoint(35.5, 30.5, w, h, label="Person", positive=False)]
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), items)))["result"]
+    assert region["value"]["brushlabels"] == ["Car"]
+    np.testing.assert_array_equal(decode_brush(region), _disk(w, h, 30.5, 30.5) & ~_disk(w, h, 35.5, 30.5))
+
+
+def test_a_box_with_a_negative_width_is_the_box_left_of_its_corner(client, images):
+    """A rectangle whose width (or height) is negative extends left of (above) its x (y):
+    the same box as the upright one, not a box of zero area."""
+    w, h = 80, 60
+    path = write_png(images / "neg.png", w, h)
+    item = rectangle(50, 40, 20, 10, w, h)  # x 50 %, width -30 px: spans x 20..50, y 10..40
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), [item])))["result"]
+    np.testing.assert_array_equal(decode_brush(region), _filled(w, h, 20, 10, 50, 40))
+
+
+def test_a_frame_replaced_under_the_same_url_by_an_image_of_another_size_is_read_again(client, images):
+    """A click on an image whose file was replaced (a frame extracted again) is segmented
+    on the new picture, not refused for the old one's size."""
+    path = write_png(images / "again.png", 64, 48)
+    assert client.post("/predict", json=predict_body(str(path), [keypoint(20.5, 20.5, 64, 48)])).status_code == 200
+    write_png(path, 48, 64, seed=1)
+    body = predict_body(str(path), [keypoint(24.5, 32.5, 48, 64)])
+    (region,) = _only_result(client.post("/predict", json=body))["result"]
+    assert (region["original_width"], region["original_height"]) == (48, 64)
+    np.testing.assert_array_equal(decode_brush(region), _disk(48, 64, 24.5, 32.5))
+
+
+def test_a_frame_replaced_under_the_same_path_by_another_picture_of_its_size_is_embedded_again(
+        client, images):
+    import os
+
+    path = write_png(images / "same.png", 40, 30, seed=0)
+    body = predict_body(str(path), [keypoint(20.5, 15.5, 40, 30)])
+    assert client.post("/predict", json=body).headers["X-Samvid-Embedding"] == "computed"
+    assert client.post("/predict", json=body).headers["X-Samvid-Embedding"] == "cached"
+    write_png(path, 40, 30, seed=1)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # coarse clocks
+    assert client.post("/predict", json=body).headers["X-Samvid-Embedding"] == "computed"
+
+
+def test_a_click_on_a_task_whose_image_is_a_base64_data_uri_gets_its_mask(client):
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 32), (9, 9, 9)).save(buf, "PNG")
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    body = predict_body(uri, [keypoint(20.5, 16.5, 40, 32)])
+    for _ in range(2):  # the second click is answered the same (the URI itself is not kept)
+        (region,) = _only_result(client.post("/predict", json=body))["result"]
+        np.testing.assert_array_equal(decode_brush(region), _disk(40, 32, 20.5, 16.5))
