@@ -167,7 +167,13 @@ def _routes(service: Service) -> Flask:
                 raise
             # A video task opened (or edited) with no box drawn: nothing to track yet.
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
-        prompts = protocol.prompts_from_context(params.get("context"))
+        def mask_label(to_name: str | None, label: str) -> str:
+            try:
+                return protocol.choose_label(protocol.parse_config(body.get("label_config"), to_name), label)
+            except SamvidError:
+                return label  # refused with its message when its mask is made
+
+        prompts = protocol.prompts_from_context(params.get("context"), mask_label)
         if not prompts:
             if service.settings.auto:
                 return jsonify(results=_automatic(predictor, service.settings, tasks, params.get("context"),

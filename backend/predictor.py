@@ -48,6 +48,9 @@ class Predictor:
         # again, unless its file changed since.
         self._ref_keys: dict[str, tuple[str, tuple[int, int] | None]] = {}
         self._ref_lock = threading.Lock()
+        # The sizes Label Studio reported for a reference that were not its image's after a
+        # read again: a size that stays so is no replaced file, read again on every click.
+        self._odd_sizes: dict[str, tuple[int, int]] = {}
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-embed")
         # Clicks fetch and embed here, so a request can give up waiting while the work
         # goes on and fills the cache; it also bounds how many encoders run at once.
@@ -115,11 +118,18 @@ class Predictor:
         if size is not None and size != (w, h) and cached:
             # The annotator sees an image of another size than the one this reference held
             # when it was embedded: its file was replaced (a frame extracted again). Read it
-            # again rather than segment the old picture (or refuse the click for its size).
+            # again rather than segment the old picture (or refuse the click for its size);
+            # once per size, as a size that stays odd is no replacement.
             with self._ref_lock:
-                self._ref_keys.pop(ref, None)
-            emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
-            h, w = emb.image_size
+                again = self._odd_sizes.get(ref) != size
+                if again:
+                    self._ref_keys.pop(ref, None)
+                    if len(self._odd_sizes) > 100_000:
+                        self._odd_sizes.clear()
+                    self._odd_sizes[ref] = size
+            if again:
+                emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
+                h, w = emb.image_size
         if size is not None and size != (w, h):
             prompt = _rescale(prompt, size, (w, h))
         prompt.validate_inside(w, h)

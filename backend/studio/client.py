@@ -102,7 +102,7 @@ class Studio:
             # Reached, but slow to answer (busy, its SQLite locked): not a wrong address.
             raise StudioError(f"Label Studio at {self.url} did not answer the request to {what} "
                               f"within {self.timeout:g} s ({type(exc).__name__}); it may be busy: "
-                              "see Label Studio's log, then try again") from exc
+                              "see Label Studio's log" + ("" if self.retry_delays else ", then try again")) from exc
         except httpx.TransportError as exc:
             raise StudioError(f"cannot reach Label Studio at {self.url} ({type(exc).__name__}: "
                               f"{exc}); is it running? set LABEL_STUDIO_URL") from exc
@@ -330,19 +330,22 @@ class Studio:
             ids.extend(int(i) for i in (reply.task_ids or []))
         return ids
 
-    def task_rows(self, project_id: int, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def task_rows(self, project_id: int, query: dict[str, Any] | None = None,
+                  whole_if_refused: bool = True) -> list[dict[str, Any]]:
         """Every task of the project as Label Studio lists it (data and annotation/prediction
         counters, no results), optionally filtered by a Data Manager ``query``.
 
         A query Label Studio refuses (400) gives every task of the project instead: it
         types a data column by the project's first task, and a ``clip`` that is a list
         there makes it refuse any filter on ``data.clip`` ("Not supported filter type").
-        Callers of a query keep their own rows (``clip_query`` says so)."""
+        Callers of a query keep their own rows (``clip_query`` says so). Not with
+        ``whole_if_refused`` False: a caller Label Studio waits for (a task being opened)
+        fails at once rather than read a large project whole."""
         if query is not None:
             try:
                 return self._task_pages(project_id, query)
             except StudioError as exc:
-                if getattr(exc.__cause__, "status_code", None) != 400:
+                if not whole_if_refused or getattr(exc.__cause__, "status_code", None) != 400:
                     raise
                 log.warning("Label Studio refused to filter the tasks of project %d (400: %s): "
                             "listing all of them instead (slower in a large project)",

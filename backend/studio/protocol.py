@@ -9,6 +9,7 @@ smart controls.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -244,7 +245,8 @@ def _size(item: dict[str, Any]) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
-def prompts_from_context(context: Any) -> list[SmartPrompt]:
+def prompts_from_context(context: Any,
+                         mask_label: Callable[[str | None, str], str] | None = None) -> list[SmartPrompt]:
     """Group the smart keypoints and rectangles of ``params.context`` per image: per
     ``to_name`` (the <Image> tag) and ``item_index`` (the page of a multi-image task),
     and per label on an image.
@@ -254,6 +256,10 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
     image, so clicks of another label are another object and get a mask of their own. A
     region sent without a label belongs to the label before it; a label with only
     negative clicks cuts them from the image's other objects. Coordinates arrive in percent.
+
+    ``mask_label(to_name, label)`` names the mask label a smart label gives: labels that
+    give one mask (a mask control with one label, smart rows named otherwise) are one
+    object, as a box and the clicks refining it are.
     """
     if context is None:
         return []
@@ -281,6 +287,8 @@ def prompts_from_context(context: Any) -> list[SmartPrompt]:
         chosen = value.get(kind, value.get("labels"))
         label = chosen[0] if isinstance(chosen, list) and chosen and isinstance(chosen[0], str) else None
         image = (to_name, index)
+        if label is not None and mask_label is not None:
+            label = mask_label(to_name, label)
         label = last_label.get(image) if label is None else label
         last_label[image] = label
         group = images.setdefault(image, {}).setdefault(

@@ -361,6 +361,67 @@ def test_a_frame_replaced_under_the_same_url_by_an_image_of_another_size_is_read
     np.testing.assert_array_equal(decode_brush(region), _disk(48, 64, 24.5, 32.5))
 
 
+ONE_MASK_LABEL_CONFIG = """<View>
+  <Image name="image" value="$image"/>
+  <BrushLabels name="tag" toName="image"><Label value="Object"/></BrushLabels>
+  <KeyPointLabels name="kp" toName="image" smart="true"><Label value="Click"/></KeyPointLabels>
+  <RectangleLabels name="rect" toName="image" smart="true"><Label value="Box"/></RectangleLabels>
+</View>"""
+
+
+def test_a_box_and_clicks_whose_smart_rows_are_named_otherwise_refine_one_mask(client, images):
+    """With one mask label, every smart row gives that label: a box and the Alt+click that
+    refines it are one object (grouped by their rows' own names they were two masks, and
+    the Alt+click cut neither)."""
+    w, h = 100, 80
+    path = write_png(images / "onemask.png", w, h)
+    items = [rectangle(10, 10, 50, 40, w, h, label="Box"), keypoint(60.5, 25.5, w, h, label="Click"),
+             keypoint(20.5, 20.5, w, h, label="Click", positive=False)]
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), items,
+                                                                       ONE_MASK_LABEL_CONFIG)))["result"]
+    assert region["value"]["brushlabels"] == ["Object"]
+    assert not decode_brush(region)[20, 20]
+
+
+def test_an_image_served_over_http_and_replaced_by_another_size_is_read_again_once(images):
+    """No file stamp over HTTP: a size Label Studio reports that the cached image does not
+    have reads the image again, once: a size that stays odd is no replaced file."""
+    import http.server
+
+    from ls_requests import png_bytes
+    from services import http_server
+
+    served = {"png": png_bytes(np.zeros((48, 64, 3), np.uint8)), "gets": 0}
+
+    class Image(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            served["gets"] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(served["png"])))
+            self.end_headers()
+            self.wfile.write(served["png"])
+
+        def log_message(self, *args):
+            pass
+
+    with http_server(Image) as url:
+        settings = Settings.from_env({"LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": "t"}, model="standin",
+                                     precompute_on_open=False)
+        client = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter(radius=10))
+                            ).test_client()
+        ref = "/data/upload/1/frame.png"
+        assert client.post("/predict", json=predict_body(ref, [keypoint(20.5, 20.5, 64, 48)])).status_code == 200
+        served["png"] = png_bytes(np.zeros((64, 48, 3), np.uint8))
+        (region,) = _only_result(client.post("/predict", json=predict_body(ref, [keypoint(24.5, 32.5, 48, 64)])))[
+            "result"]
+        assert (region["original_width"], region["original_height"]) == (48, 64)
+        gets = served["gets"]
+        for _ in range(3):  # a size reported twice the image's, click after click
+            assert client.post("/predict", json=predict_body(ref, [keypoint(48.5, 64.5, 96, 128)])).status_code == 200
+        assert served["gets"] - gets == 1
+
+
 def test_a_frame_replaced_under_the_same_path_by_another_picture_of_its_size_is_embedded_again(
         client, images):
     import os
