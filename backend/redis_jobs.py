@@ -269,6 +269,10 @@ class RedisJobs:
             # enqueue is still being retried must not be failed.
             return status.updated + SUBMIT_GRACE
         state = job.get_status(refresh=False)
+        if state == RQState.CANCELED:
+            # Cancelled in RQ itself (a dashboard, ``rq cancel``): nothing will run it, and,
+            # first in its clip's line, it held every later job of the clip back for ever.
+            return 0.0
         if state in (RQState.FAILED, RQState.STOPPED):
             # Failed by RQ while samvid's record says queued: its worker died right after
             # taking it (RQ then fails it as "stuck in intermediate queue"), or ``execute``
@@ -294,6 +298,11 @@ class RedisJobs:
             log.warning("job %s lost its worker after it was cancelled; cancelled", status.id)
             if job is not None:
                 job.delete()  # its payload too: nothing will run it, and nothing else expires it
+            status.state, status.error = CANCELLED, None
+            self._save(status)
+            return
+        if job is not None and job.get_status(refresh=False) == RQState.CANCELED:
+            log.warning("job %s was cancelled in RQ; cancelled", status.id)
             status.state, status.error = CANCELLED, None
             self._save(status)
             return
@@ -396,7 +405,12 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
     # Lined up at submit; again here for a job submitted by an older samvid, or should the
     # line have expired, at the moment it was submitted.
     connection.zadd(line, {job_id: status.created}, nx=True)
-    put_back = time.monotonic() + TURN_WAIT if _can_put_back() else float("inf")
+    # An RQ that cannot put a job back (before ``handle_job_retry(retry=...)``) waits for the
+    # clip in the worker, for its lock alone as before the line: a job that waited there for
+    # the line's head held its worker, and with the head requeued behind such jobs (its
+    # worker died) every worker waited for a job none would take (a reviewer's find, rq 2.0).
+    ordered = _can_put_back()
+    put_back = time.monotonic() + TURN_WAIT if ordered else float("inf")
     stop = threading.Event()
     # thread_local=False: the heartbeat thread must see the token this thread acquires, or
     # it can neither check nor extend the lock (redis-py keeps it per thread by default).
@@ -413,7 +427,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
                 jobs._save(status)
                 connection.zrem(line, job_id)
                 return {}
-            if jobs._first_in_line(key, job_id):
+            if not ordered or jobs._first_in_line(key, job_id):
                 if lock.acquire(blocking_timeout=min(1.0, TURN_WAIT)):
                     break
             else:

@@ -68,6 +68,20 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
             self._stop_beat()  # before rq ends the execution: a later beat brought it back
             super().handle_execution_ended(job, queue, heartbeat_ttl)
 
+        # A job whose clip is busy goes back on the queue through rq's retry, which counts a
+        # failed job each time: a worker beside a busy clip showed thousands a day in
+        # ``rq info``, none of them a failure.
+        def handle_job_retry(self, job: Any, queue: Any, retry: Any, started_job_registry: Any) -> None:
+            self._putting_back = True
+            try:
+                super().handle_job_retry(job, queue, retry, started_job_registry)
+            finally:
+                self._putting_back = False
+
+        def increment_failed_job_count(self, pipeline: Any | None = None) -> None:
+            if not getattr(self, "_putting_back", False):
+                super().increment_failed_job_count(pipeline)
+
         def _stop_beat(self) -> None:
             if self._beat is not None:
                 beat, stop = self._beat

@@ -223,3 +223,28 @@ def test_the_jobs_of_a_busy_clip_run_in_the_order_they_came_while_other_clips_ru
     wait_until(lambda: len(spans_of(spans)) == 9, timeout=30, what="the other clips' jobs to end")
     assert all(spans_of(spans)[f"other{n}"]["end"] < ran["0"]["end"] for n in range(1, 3))
     assert not jobs.redis.zcard(f"samvid:line:{key}"), "ended jobs left in the clip's line"
+    from rq import Worker
+
+    # Putting a job back is no failure: rq counted one each time (thousands a day in rq info).
+    assert [w.failed_job_count for w in Worker.all(connection=jobs.redis)] == [0, 0]
+
+
+def test_a_job_cancelled_in_rq_itself_holds_none_of_its_clips_later_jobs_back(redis_server, tmp_path: Path):
+    # First in its clip's line, a job cancelled through RQ (a dashboard, rq cancel) read
+    # "queued" for ever, and every later job of the clip waited behind it.
+    from rq.job import Job
+
+    jobs, spans, key = RedisJobs(redis_server.url), tmp_path / "spans.jsonl", "1:clip:forward"
+    first = jobs.submit("sleep", key, {"seconds": 0.5, "name": "first", "log": str(spans)}, order=0)
+    gone = jobs.submit("sleep", key, {"seconds": 0.5, "name": "gone", "log": str(spans)}, order=5)
+    last = jobs.submit("sleep", key, {"seconds": 0.5, "name": "last", "log": str(spans)}, order=9)
+    Job.fetch(gone.id, connection=jobs.redis).cancel()
+    worker = start_worker(redis_server, tmp_path, "w1")
+    try:
+        assert ended(jobs, last, "the clip's last job to end") == "done"
+        assert ended(jobs, first, "the first job to end") == "done"
+        assert jobs.get(gone.id).state == "cancelled"
+        assert "gone" not in spans_of(spans)
+    finally:
+        worker.terminate()
+        worker.wait(10)
