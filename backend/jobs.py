@@ -14,14 +14,16 @@ which one runs.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
+import queue
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -105,12 +107,66 @@ class _ThreadContext:
         return self.event.is_set()
 
 
+class _DaemonPool:
+    """A fixed number of daemon threads running submitted calls in turn.
+
+    Not a ThreadPoolExecutor: the interpreter joins its threads at exit, so a job waiting
+    out an unreachable Label Studio (minutes) kept a stopped backend alive until it
+    failed. Daemon threads are abandoned at exit (``ThreadJobs.stop`` says so first)."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}_{k}", daemon=True)
+                         for k in range(workers)]
+        self._started = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if not self._started:  # on first use: a backend that never propagates starts no thread
+                self._started = True
+                for thread in self._threads:
+                    thread.start()
+        self._calls.put((fn, args))
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the threads once the calls submitted so far have run."""
+        with self._lock:
+            started, self._started = self._started, True  # none start after this
+        if not started:
+            return
+        for _ in self._threads:
+            self._calls.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, args = call
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - a bug in the runner must not end this thread
+                log.exception("a job thread's call failed")
+
+
+_LIVE: weakref.WeakSet[ThreadJobs] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At interpreter exit (Ctrl-C, gunicorn stopping a worker): stop every queue's jobs."""
+    for jobs in list(_LIVE):
+        jobs.stop()
+
+
 class ThreadJobs:
     """Jobs in a bounded thread pool inside the backend process (the embedded default)."""
 
     def __init__(self, settings: Settings, workers: int = 2, keep: int = 1000) -> None:
         self.settings = settings
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="samvid-job")
+        self._pool = _DaemonPool(workers, "samvid-job")
+        _LIVE.add(self)
         self._jobs: dict[str, JobStatus] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._latest: dict[tuple[str, int | str], str] = {}  # (key, order) -> newest job id
@@ -167,6 +223,30 @@ class ThreadJobs:
                     del self._waiting[status.key]
             if following is not None:
                 self._pool.submit(self._run, *following)
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Cancel every unfinished job, as the process stops: running jobs end at their next
+        frame (waited for up to ``grace`` seconds, then abandoned), queued ones never start.
+        Said in the log: their clips are left part-filled until they are submitted again."""
+        with self._lock:
+            queued = [j for j in self._jobs.values() if j.state == QUEUED]
+            running = [j for j in self._jobs.values() if j.state == RUNNING]
+            for job in queued + running:
+                self._cancel[job.id].set()
+            for job in queued:  # each reads cancelled when its turn comes
+                job.state = CANCELLED
+        if not (queued or running):
+            return
+        named = [f"{j.kind} {j.key} {j.id}" for j in (running + queued)[:20]]
+        log.warning("stopping with %d running and %d queued job(s): cancelled (%s); "
+                    "submit them again once samvid runs", len(running), len(queued),
+                    ", ".join(named) + (", ..." if len(running) + len(queued) > 20 else ""))
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(j.state == RUNNING for j in running):
+            time.sleep(0.05)
+        left = [j for j in running if j.state == RUNNING]
+        if left:
+            log.warning("abandoning %d job(s) still running: %s", len(left), ", ".join(j.id for j in left))
 
     def get(self, job_id: str) -> JobStatus:
         with self._lock:

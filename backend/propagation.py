@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from samvid.errors import BadRequest, ForbiddenSource, ImageUnreachable, NotFound, StudioError
+from samvid.errors import BadRequest, ForbiddenSource, ImageError, ImageUnreachable, NotFound, StudioError
 from samvid.images import ImageSource
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 MODEL_PREFIX = "samvid-track"
 MAX_OBJECTS = 100  # per job: memory and time grow with every object tracked
 MAX_FRAME = 10_000_000  # beyond any video samvid imports (4 hours at 240 frames/s is 3.5 million)
+REQUEST_KEYS = ("project", "clip", "frame", "direction", "frames", "objects", "engine", "all_frames",
+                "bridge", "before")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class PropagationRequest:
             raise BadRequest("the propagation request must be a JSON object")
         if not all(key in payload for key in ("project", "clip", "frame")):
             raise BadRequest("give project (id), clip (string) and frame (index)")
+        unknown = sorted(str(key) for key in payload if key not in REQUEST_KEYS)
+        if unknown:
+            # A misspelt option ("limit" for "frames") would run another job than the one asked for.
+            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: a propagation request "
+                             f"takes {', '.join(REQUEST_KEYS)}")
         project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
         clip = payload["clip"]
         if not isinstance(clip, str) or not clip:
@@ -66,18 +73,18 @@ class PropagationRequest:
         direction = payload.get("direction", "forward")
         if direction not in DIRECTIONS:
             raise BadRequest(f"direction must be one of {', '.join(DIRECTIONS)}")
-        frames = payload.get("frames") or 0
-        if isinstance(frames, bool) or not isinstance(frames, int) or not 0 <= frames <= 100_000:
-            raise BadRequest("frames must be an integer between 0 and 100000")
+        frames = payload.get("frames")
+        frames = 0 if frames is None else whole_number(frames, "frames", "a number of frames", 100_000)
         objects = payload.get("objects") or ()
         if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
             raise BadRequest("objects must be a list of object ids")
+        objects = tuple(object_key(o) for o in objects)
         flags = {name: payload.get(name, default) for name, default in
                  (("all_frames", False), ("bridge", False), ("before", True))}
         for name, value in flags.items():
             if not isinstance(value, bool):
                 raise BadRequest(f"{name} must be true or false")
-        return cls(project, clip, frame, direction, frames, tuple(str(o) for o in objects),
+        return cls(project, clip, frame, direction, frames, objects,
                    engine_name(payload.get("engine")), flags["all_frames"], flags["bridge"], flags["before"])
 
     def to_payload(self) -> dict[str, Any]:
@@ -96,6 +103,19 @@ def whole_number(value: Any, name: str, what: str, top: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
         raise BadRequest(f"{name} must be {what}, a whole number from 0 to {top}, not {value!r}")
     return value
+
+
+def object_key(value: Any) -> str:
+    """One of a request's ``objects``: a region id, or an object-id number (1.0 is the
+    object 1, as JSON may send it). Anything else names no object: the job would fail
+    only once it ran."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    raise BadRequest(f"objects must be a list of object ids (region ids or object-id numbers), not {value!r}")
 
 
 def engine_name(value: Any) -> str:
@@ -222,6 +242,11 @@ class TaskFrames:
 
     def __getitem__(self, i: int) -> np.ndarray:
         task = self.tasks[i]
+        if self.image_key not in task.data:
+            # A KeyError here read as a bug of samvid's: the job failed with "'image'".
+            raise ImageError(f"task {task.id} has no {self.image_key!r} in its data, which the labeling "
+                             f"config's image reads (${self.image_key}): import the clip with samvid import, "
+                             "or give the config the key its tasks have")
         data = self.studio.retrying(
             f"cannot read the frame of task {task.id}", lambda exc: isinstance(exc, ImageUnreachable),
             lambda: self.images.fetch(task.data[self.image_key], task.id),
@@ -277,11 +302,13 @@ class Propagator:
         """Whether the task has a live human annotation, read now."""
         return bool(self.live_annotations(task_id))
 
-    def clip_tasks(self, project: int, clip: str) -> list[dict[str, Any]]:
-        """The clip's frame tasks with their annotation counts, ordered by frame index."""
+    def clip_tasks(self, project: int, clip: str, waited_for: bool = False) -> list[dict[str, Any]]:
+        """The clip's frame tasks with their annotation counts, ordered by frame index.
+        ``waited_for``: Label Studio waits for the answer (a task being opened), so a clip
+        filter it refuses fails at once instead of reading the project whole."""
         # A task of the clip without a frame index (one imported by hand, ``frame_index``) is
         # no frame of it: sorting on it was a TypeError, a 500 on every open of the clip's frames.
-        tasks = [t for t in self.studio.task_rows(project, clip_query(clip))
+        tasks = [t for t in self.studio.task_rows(project, clip_query(clip), whole_if_refused=not waited_for)
                  if (t.get("data") or {}).get("clip") == clip and frame_index(t["data"].get("frame")) is not None]
         return sorted(tasks, key=lambda t: frame_index(t["data"]["frame"]) or 0)
 
@@ -471,7 +498,7 @@ class Propagator:
         data = task.get("data") or {}
         if "clip" not in data or "frame" not in data or task.get("predictions"):
             return None
-        tasks = self.clip_tasks(project, str(data["clip"]))
+        tasks = self.clip_tasks(project, str(data["clip"]), waited_for=True)
         index = next((i for i, t in enumerate(tasks) if t["id"] == task.get("id")), None)
         if not index or human_annotated(tasks[index]) or not human_annotated(tasks[index - 1]):
             return None
@@ -486,6 +513,10 @@ class Propagator:
         for obj, seed in enumerate(seeds, start=1):
             tracker.add_mask(state, 0, obj, seed.mask)
         *_, last = tracker.propagate(state, start=0)  # the source frame, then this one
+        if last.frame != 1:
+            # This frame's image could not be read: the walk ended on the source frame,
+            # whose masks (score 1) would be written here as if tracked.
+            return None
         return frame_results(last, dict(enumerate(seeds, start=1)), target)
 
 
@@ -555,9 +586,25 @@ class _Progress:
 
 def run_job(payload: dict[str, Any], ctx: JobContext, settings: Settings) -> dict[str, Any]:
     """The job entry point (threads or ``samvid worker``); credentials come from ``settings``."""
+    def waiting(text: str) -> None:
+        # A job cancelled (or superseded) while it waits out an unreachable Label Studio
+        # stops at the next retry, not after the whole wait (minutes, its clip held).
+        if ctx.cancelled():
+            raise _Cancelled
+        ctx.note(text)
+
     studio = Studio(settings.label_studio_url, settings.label_studio_api_key,
-                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=ctx.note)
-    return propagator_for(studio, settings).run(PropagationRequest.from_payload(payload), ctx)
+                    retry_delays=backoff(settings.studio_retry_seconds), on_retry=waiting)
+    try:
+        return propagator_for(studio, settings).run(PropagationRequest.from_payload(payload), ctx)
+    except _Cancelled:
+        return {"cancelled": True}
+
+
+class _Cancelled(BaseException):
+    """Raised out of a Label Studio retry once the job is cancelled; never leaves ``run_job``.
+    Not an Exception (as asyncio's CancelledError): a frame read that catches every error
+    as an unreadable frame would pass over it and go on."""
 
 
 def propagator_for(studio: Studio, settings: Settings) -> Propagator:

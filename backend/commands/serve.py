@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import signal
 import tempfile
 
 from samvid.commands.arguments import at_least_one, tcp_port
@@ -102,6 +103,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
     if args.dev:
         log.warning("--dev: Flask's development server, for debugging only")
+        # SIGTERM as Ctrl-C: by default it ended the process on the spot, its running and
+        # queued jobs dropped unsaid (at exit ``samvid.jobs`` names them).
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         create_app(settings, predictor).run(host=args.host, port=args.port, threaded=True)
         return 0
     # With several gunicorn workers each loads its own copy after the fork.

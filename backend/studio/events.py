@@ -6,6 +6,7 @@ from typing import Any
 
 from samvid.propagation import PropagationRequest
 from samvid.settings import Settings
+from samvid.studio.protocol import frame_index
 
 PROPAGATING_ACTIONS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED"})
 
@@ -22,7 +23,11 @@ def propagation_from_event(body: dict[str, Any], settings: Settings) -> Propagat
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         return None
     data = task["data"]
-    if "clip" not in data or "frame" not in data:
+    # As propagation reads a clip's frames: a CSV-imported frame "5" is frame 5 (refused
+    # as text, no submit of such a project propagated); a frame that is no index is no
+    # frame of the clip, nothing to propagate from.
+    frame = frame_index(data.get("frame"))
+    if "clip" not in data or frame is None:
         return None  # not a frame task of an imported video
     project = task.get("project")
     if isinstance(project, dict):
@@ -30,7 +35,7 @@ def propagation_from_event(body: dict[str, Any], settings: Settings) -> Propagat
     if project is None and isinstance(body.get("project"), dict):
         project = body["project"].get("id")
     return PropagationRequest.from_payload({
-        "project": project, "clip": data["clip"], "frame": data["frame"],
+        "project": project, "clip": data["clip"], "frame": frame,
         "direction": settings.propagate_direction, "frames": settings.propagate_frames,
         "bridge": settings.propagate_bridge,
         "engine": settings.tracker,

@@ -458,3 +458,54 @@ def test_a_job_of_a_kind_this_samvid_does_not_run_fails_saying_what_to_do_withou
     assert "'track-everything'" in error and "same samvid version" in error, error
     logged = [r for r in caplog.records if r.name == "samvid.jobs" and unknown.id in r.getMessage()]
     assert logged and all(r.exc_info is None for r in logged)
+
+
+def test_stopping_the_process_cancels_running_and_queued_jobs_and_says_so(jobs, caplog) -> None:
+    running, waiting = submit(jobs, "a"), submit(jobs, "b", order=1)
+    state(jobs, running, RUNNING)
+    jobs.stop(grace=5)
+    assert jobs.get(running.id).state == CANCELLED and jobs.get(waiting.id).state == CANCELLED
+    assert not started("b"), "a queued job never starts once the process stops"
+    assert f"stopping with 1 running and 1 queued job(s): cancelled (gated 1:clip:forward {running.id}" in caplog.text
+
+
+STUCK_JOB = """
+import sys, time
+from samvid.jobs import RUNNERS, ThreadJobs
+from samvid.settings import Settings
+
+def stuck(payload, ctx, settings):
+    time.sleep(60)  # waiting out an unreachable Label Studio: no cancellation check meanwhile
+
+RUNNERS["stuck"] = "__main__:stuck"
+jobs = ThreadJobs(Settings.from_env({}))
+first = jobs.submit("stuck", "1:clip", {})
+jobs.submit("stuck", "1:clip", {}, order=1)
+while jobs.get(first.id).state != "running":
+    time.sleep(0.01)
+sys.exit(0)  # Ctrl-C or gunicorn stopping its worker: the interpreter exits
+"""
+
+
+def test_a_job_stuck_waiting_does_not_keep_a_stopping_backend_alive() -> None:
+    import subprocess
+    import time
+
+    began = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", STUCK_JOB], capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - began < 20, "the process waited for its stuck job"
+    assert proc.returncode == 0
+    assert "stopping with 1 running and 1 queued job(s)" in proc.stderr
+    assert "abandoning 1 job(s) still running" in proc.stderr
+
+
+def test_a_propagation_cancelled_while_it_waits_out_label_studio_stops_without_waiting_it_all_out() -> None:
+    settings = Settings.from_env({"LABEL_STUDIO_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens
+                                  "LABEL_STUDIO_API_KEY": "x", "SAMVID_STUDIO_RETRY_SECONDS": "60"})
+    queue = ThreadJobs(settings)
+    job = queue.submit("propagate", "1:c", {"project": 1, "clip": "c", "frame": 0})
+    wait_until(lambda: queue.get(job.id).note is not None, timeout=10, what="the job to wait for Label Studio")
+    queue.cancel(job.id)
+    # Within the next retry (the back-off's first delays are short), not after the minute.
+    state(queue, job, CANCELLED)
+    assert queue.get(job.id).error is None

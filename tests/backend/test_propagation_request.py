@@ -48,6 +48,31 @@ def test_a_malformed_field_is_refused_with_what_to_give(change, message):
         PropagationRequest.from_payload({**BASE, **change})
 
 
+@pytest.mark.parametrize("objects", [[{}], [None], [True], [""], [[1]]])
+def test_an_object_that_is_neither_a_region_id_nor_a_number_is_refused_at_once(objects):
+    # Accepted, it reached the job as "{}" or "None" and failed only once the job ran.
+    with pytest.raises(BadRequest, match="objects must be a list of object ids"):
+        PropagationRequest.from_payload({**BASE, "objects": objects})
+
+
+def test_an_object_number_sent_as_a_whole_float_names_that_object():
+    assert PropagationRequest.from_payload({**BASE, "objects": [2.0, "r1"]}).objects == ("2", "r1")
+
+
+def test_frames_take_a_whole_float_as_project_and_frame_do():
+    assert PropagationRequest.from_payload({**BASE, "frames": 12.0}).frames == 12
+    for frames in (2.5, False, ""):
+        with pytest.raises(BadRequest, match="frames must be"):
+            PropagationRequest.from_payload({**BASE, "frames": frames})
+
+
+def test_an_unknown_field_is_refused_naming_the_fields_a_request_takes():
+    # "limit" for "frames" ran a job over every frame up to the next human one.
+    with pytest.raises(BadRequest, match=r"unknown field\(s\) 'limit': a propagation request takes "
+                                         r"project, clip, frame, direction, frames, objects"):
+        PropagationRequest.from_payload({**BASE, "limit": 3})
+
+
 def test_a_request_without_project_clip_or_frame_is_refused_naming_all_three():
     with pytest.raises(BadRequest, match=r"give project \(id\), clip \(string\) and frame \(index\)"):
         PropagationRequest.from_payload({"project": 3, "clip": "walk"})

@@ -167,3 +167,49 @@ def test_a_region_over_the_backends_pixel_limit_is_skipped_and_a_raised_limit_re
     assert seeds_from_result([region], TARGET, max_pixels=799) == []
     (seed,) = seeds_from_result([region], TARGET, max_pixels=800)
     assert np.array_equal(seed.mask, square(0))
+
+
+def test_a_frame_task_without_the_configs_image_key_is_named_not_a_bare_key_error():
+    # A config whose image reads $image over tasks imported with "img" (or a hand-made
+    # frame task): the job failed with the error "'image'", logged as a bug of samvid's.
+    import pytest
+
+    from samvid.errors import ImageError
+    from samvid.images import ImageSource
+    from samvid.propagation import TaskFrames
+    from samvid.settings import Settings
+    from samvid.studio.client import Studio, Task
+    from samvid.tracker.engines import make_engine
+
+    settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
+    tasks = [Task(7, {"clip": "c", "frame": 0, "img": "/f0.png"}), Task(8, {"clip": "c", "frame": 1, "img": "/f1.png"})]
+    frames = TaskFrames(tasks, ImageSource.from_settings(settings), "image", Studio(settings.label_studio_url, "x"))
+    with pytest.raises(ImageError, match=r"task 7 has no 'image' in its data"):
+        make_engine("flow").init_state(frames)
+
+
+def test_a_frame_opened_whose_image_cannot_be_read_gets_no_copy_of_the_human_frames_masks(tmp_path):
+    # The walk ends on the human frame then: its masks were written on the opened frame,
+    # score 1, as if tracked.
+    from PIL import Image
+
+    from samvid.images import ImageSource
+    from samvid.propagation import Propagator
+    from samvid.settings import Settings
+    from samvid.studio.client import Studio
+
+    Image.fromarray(np.full((20, 40, 3), 128, np.uint8)).save(tmp_path / "f0.png")
+    (tmp_path / "f1.png").write_bytes(b"not a png")
+    settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"},
+                                 local_roots=(tmp_path,))
+    rows = [{"id": 1, "data": {"clip": "c", "frame": 0, "image": str(tmp_path / "f0.png")}, "total_annotations": 1},
+            {"id": 2, "data": {"clip": "c", "frame": 1, "image": str(tmp_path / "f1.png")}, "total_annotations": 0}]
+    propagator = Propagator(Studio(settings.label_studio_url, "x"), ImageSource.from_settings(settings))
+    propagator.clip_tasks = lambda project, clip, waited_for=False: rows
+    propagator.latest_annotation = lambda task_id: [mask_region(square(5), TARGET, ["Car"], region_id="r1")]
+    propagator.locks.ensure_reachable = lambda: None
+    assert propagator.on_demand(1, rows[1], TARGET, "flow") is None
+    # The same pair with the opened frame readable is tracked.
+    Image.fromarray(np.full((20, 40, 3), 128, np.uint8)).save(tmp_path / "f1.png")
+    found = propagator.on_demand(1, rows[1], TARGET, "flow")
+    assert found is not None and found[0]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -124,3 +126,21 @@ def test_serve_listens_on_an_ipv6_address(tmp_path, dev):
         wait_for(lambda: requests.get(f"http://[::1]:{port}/health", timeout=2).ok, 120, "serve", proc)
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize(("dev", "sig"), [(False, signal.SIGTERM), (True, signal.SIGTERM), (True, signal.SIGINT)],
+                         ids=["gunicorn-term", "dev-term", "dev-ctrl-c"])
+def test_serve_stops_promptly_with_a_job_waiting_for_label_studio_and_names_the_jobs_it_drops(tmp_path, dev, sig):
+    # The job would wait out Label Studio for two minutes; the process kept alive that long.
+    env = dict(_env(tmp_path), LABEL_STUDIO_URL=f"http://127.0.0.1:{free_port()}", LABEL_STUDIO_API_KEY="x",
+               SAMVID_STUDIO_RETRY_SECONDS="120", REDIS_URL="", SAMVID_PRECOMPUTE="0")
+    with _served(env, "--model", "standin", *(["--dev"] if dev else [])) as (url, proc):
+        jobs = [requests.post(f"{url}/propagate", json={"project": 1, "clip": "c", "frame": frame}, timeout=10).json()
+                for frame in (0, 1)]  # one clip: the second waits its turn
+        wait_for(lambda: requests.get(f"{url}/jobs/{jobs[0]['id']}", timeout=2).json()["note"], 30, "the wait", proc)
+        began = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(30)
+        assert time.monotonic() - began < 9
+    output = proc.stdout.read()
+    assert f"stopping with 1 running and 1 queued job(s): cancelled (propagate 1:c {jobs[0]['id']}" in output
