@@ -35,8 +35,9 @@ from pathlib import Path
 
 import requests
 
+from samvid.core.errors import ModelUnavailable
 from samvid.errors import ConfigError, StudioError
-from samvid.models.registry import looks_like_a_path
+from samvid.models.registry import MODELS, looks_like_a_path, standin_radius
 from samvid.settings import Settings, studio_url_problem
 
 log = logging.getLogger(__name__)
@@ -60,22 +61,39 @@ class Credentials:
         """
         path = data_dir / "credentials.json"
         if path.is_file():
-            try:
-                creds = cls(**json.loads(path.read_text()))
-                # A hand-edited "token": 12345 would otherwise end in a traceback from Popen.
-                if not all(isinstance(v, str) for v in (creds.username, creds.password, creds.token)):
-                    raise TypeError("username, password and token must be strings")
-                return creds, False
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{path} is unreadable ({exc}): restore it, or delete it together "
-                                  "with the data dir's Label Studio database to start afresh") from exc
+            return cls._load(path), False
         creds = cls(ADMIN, secrets.token_urlsafe(12), secrets.token_hex(20))
         data_dir.mkdir(parents=True, exist_ok=True)
+        # Written whole under a name of its own, then linked in place: two runs started at once
+        # on a fresh data dir must agree on one admin, and neither may read a half-written file.
         # Created with 600 from the start: the token is an admin's key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(creds), fh, indent=2)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(asdict(creds), fh, indent=2)
+            try:
+                os.link(partial, path)
+            except FileExistsError:  # the other run was first: its admin is this data dir's
+                return cls._load(path), False
+            except OSError:  # no hard links on this file system (FAT, some network mounts)
+                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+                    json.dump(asdict(creds), fh, indent=2)
+        finally:
+            partial.unlink(missing_ok=True)
         return creds, True
+
+    @classmethod
+    def _load(cls, path: Path) -> Credentials:
+        try:
+            creds = cls(**json.loads(path.read_text()))
+            # A hand-edited "token": 12345 would otherwise end in a traceback from Popen.
+            if not all(isinstance(v, str) for v in (creds.username, creds.password, creds.token)):
+                raise TypeError("username, password and token must be strings")
+            return creds
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{path} is unreadable ({exc}): restore it, or delete it together "
+                              "with the data dir's Label Studio database to start afresh") from exc
 
 
 @dataclass(frozen=True)
@@ -216,11 +234,17 @@ def require_free_port(host: str, port: int, what: str, flag: str) -> None:
                           f"or pass {flag} <another port>")
 
 
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES, offset: int = 0) -> str:
+    """The last ``lines`` of ``path`` from byte ``offset`` on (where this run's output begins:
+    the log is kept across runs, and an earlier run's error is not this one's)."""
     try:
-        text = path.read_text(errors="replace").splitlines()
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace").splitlines()
     except OSError:
         return "(no log)"
+    if not text:
+        return "    (it wrote nothing)"
     return "\n".join("    " + line for line in text[-lines:])
 
 
@@ -231,24 +255,26 @@ class Child:
     name: str
     proc: subprocess.Popen
     log_path: Path
+    log_offset: int = 0  # the log's size when this child started: its output follows
 
     @classmethod
     def start(cls, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as out:  # the child keeps its own handle
+            offset = out.seek(0, os.SEEK_END)
             proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         # The pid beside the log: whoever finds a stray process can tell whose it is.
         log_path.with_suffix(".pid").write_text(str(proc.pid))
         log.info("started %s (pid %d), log: %s", name, proc.pid, log_path)
-        return cls(name, proc, log_path)
+        return cls(name, proc, log_path, offset)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def died(self) -> str:
         return (f"{self.name} exited with code {self.proc.returncode}; the end of its log "
-                f"({self.log_path}):\n{log_tail(self.log_path)}")
+                f"({self.log_path}):\n{log_tail(self.log_path, offset=self.log_offset)}")
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to the whole process group (Label Studio forks), SIGKILL if it lingers."""
@@ -282,7 +308,8 @@ def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
         except requests.RequestException:
             pass  # not listening yet
         time.sleep(0.5)
-    tail = f"; the end of its log ({child.log_path}):\n{log_tail(child.log_path)}" if child else ""
+    tail = (f"; the end of its log ({child.log_path}):\n{log_tail(child.log_path, offset=child.log_offset)}"
+            if child else "")
     raise StudioError(f"{what} did not answer {url} within {timeout:.0f} s{tail}")
 
 
@@ -330,18 +357,31 @@ class ModelChoice:
 
 def weights_present(name: str) -> bool:
     """True when ``name`` can be loaded without the network: a built-in model, a local
-    folder with a config, or a hub id whose config and safetensors are in the HF cache.
+    folder with a config and safetensors weights, or a hub id whose config and safetensors are in the HF cache.
     Reads the cache index only (milliseconds); loading the model would take seconds."""
-    if name in ("classic", "standin") or name.startswith("standin:"):
+    if name in ("classic", "standin"):
+        return True
+    if is_weight_free(name):  # standin:R
+        try:  # standin:abc: said now, as the backend would say it after Label Studio's start
+            standin_radius(name)
+        except ModelUnavailable as exc:
+            raise ConfigError(f"--model {name}: {exc.message}") from None
         return True
     local = Path(name).expanduser()
     if local.is_dir():
-        return (local / "config.json").is_file()
+        # A config without weights (a copy or download cut short) would be loaded by the
+        # backend, fail, and fall back to classic with the reason in its log only.
+        return (local / "config.json").is_file() and any(local.glob("*.safetensors"))
     if looks_like_a_path(name):
         # Not a hub id either: falling back to classic would hide the typo.
         raise ConfigError(f"--model {name}: no such folder; give the folder that holds the "
                           "model's config.json, or a Hugging Face id such as "
                           "facebook/sam2.1-hiera-tiny")
+    if name not in MODELS and "/" not in name:
+        # Every SAM checkpoint on the hub is org/name: a bare name (clasic, sam2-tiny) is a
+        # typo, which falling back to classic with "hf download sam2-tiny" would hide.
+        raise ConfigError(f"--model {name}: unknown model; give one of {', '.join(MODELS)}, another "
+                          "Hugging Face id (org/name), or the folder that holds the model's config.json")
     from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.errors import HFValidationError
 
@@ -362,10 +402,34 @@ def pick_model(requested: str) -> ModelChoice:
     """
     if weights_present(requested):
         return ModelChoice(requested, requested)
+    if Path(requested).expanduser().is_dir():
+        return ModelChoice(requested, "classic", (
+            f"the folder {requested} holds no model (it needs a config.json and .safetensors "
+            "weights, as `samvid models pull NAME --dir D` leaves them in D/<model>): using the "
+            "weight-free `classic` segmenter"))
     return ModelChoice(requested, "classic", (
         f"no weights for {requested} on this machine: using the weight-free `classic` "
         f"segmenter. For SAM, fetch them (`hf download {requested}`, or copy a folder and "
         "pass --model /path/to/it) and run samvid up again."))
+
+
+def is_weight_free(name: str) -> bool:
+    return name in ("classic", "standin") or name.startswith("standin:")
+
+
+def check_device_and_precision(device: str | None) -> None:
+    """Refuse now the device or SAMVID_PRECISION that the backend would refuse when it loads
+    SAM (--device cuda on a machine without one, fp16 on the CPU): otherwise it is said in
+    its log after Label Studio's start, a minute or more later."""
+    from samvid.models.precision import resolve_precision
+    from samvid.models.sam import check_device, pick_device
+
+    # SAMVID_* only: the backend gets its own LABEL_STUDIO_URL and no REDIS_URL (backend_env).
+    env = {k: v for k, v in os.environ.items() if k.startswith("SAMVID_")}
+    settings = Settings.from_env(env, **({"device": device} if device else {}))
+    resolved = pick_device(settings.device)
+    check_device(resolved)
+    resolve_precision(settings.precision, resolved)
 
 
 # -- the stack ----------------------------------------------------------------------------------
@@ -420,6 +484,11 @@ class Ready:
     credentials_file: str | None
     new_credentials: Credentials | None = field(default=None, repr=False)
     tracker: str = ""  # the propagation engine, as the running backend reports it
+
+
+def _frame_of(data: dict[str, object]) -> float:
+    frame = data.get("frame")
+    return float(frame) if isinstance(frame, int) and not isinstance(frame, bool) else float("inf")
 
 
 class Stack:
@@ -493,6 +562,8 @@ class Stack:
             pick_model(self.o.model)
         if choice.note:
             log.warning("%s", choice.note)
+        if not self.o.no_backend and not is_weight_free(choice.model):
+            check_device_and_precision(self.o.device)
         self._make_data_dir()
         if not self.o.no_backend:
             # A second run while the first is up: refused before it removes the first's ready.json.
@@ -512,7 +583,10 @@ class Stack:
         backend_url = self._start_backend(choice, url, key, files_root)
         summary = self._import(studio, files_root, backend_url)
         clip = summary.clips[0].clip
-        task_ids = [t.id for t in studio.list_tasks(summary.project_id, clip=clip)]
+        tasks = studio.list_tasks(summary.project_id, clip=clip)
+        # Frame order, not id order: frames an earlier import skipped (--start, --stride) get
+        # their tasks later, with higher ids, and the Open link must show frame 0.
+        task_ids = [t.id for t in sorted(tasks, key=lambda t: (_frame_of(t.data), t.id))]
         if not task_ids:
             raise StudioError(f"project {summary.project_id} has no task for {clip}")
         # The model as the backend reports it: the truth, whatever pick_model guessed.

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -158,6 +159,11 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
     """
     if name in NO_WEIGHTS:
         raise NotFound(f"{name!r} has no weights to pull: it works as installed")
+    if name not in MODELS and re.fullmatch(r"[\w.-]+", name) and name not in (".", ".."):
+        # Every SAM checkpoint on the hub is org/name, and the backend loads no bare name but
+        # the registry's: a bare name is a typo, not something to pull on another machine.
+        raise ModelUnavailable(f"unknown model {name!r}: give one of {', '.join(n for n in MODELS if n not in NO_WEIGHTS)}, "
+                               "or another Hugging Face id (org/name); `samvid models list` shows them")
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in OFFLINE_VALUES:
         raise offline_error(name)
     sha, specs = hub.files(name, revision)
@@ -234,7 +240,8 @@ def model_rows(dirs: list[Path]) -> list[dict[str, Any]]:
     for d in dirs:  # folders under --dir that are no registry model (fine-tuned, renamed)
         known = {folder_name(n) for n in MODELS}
         for sub in sorted(p for p in d.iterdir() if p.is_dir()) if d.is_dir() else []:
-            if sub.name not in known and is_model_folder(sub):
+            # <model>.partial: a pull cut short (or still running), its files unverified
+            if sub.name not in known and not sub.name.endswith(".partial") and is_model_folder(sub):
                 rows.append({"name": str(sub), "family": _family(sub), "params_m": None,
                              "size_mb": round(_bytes(sub) / 1e6, 1), "local": [str(sub)],
                              "note": "local folder"})

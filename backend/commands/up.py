@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from samvid.commands.arguments import positive_seconds, tcp_port
+from samvid.errors import ConfigError
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
 from samvid.settings import Settings, env_path, env_value
@@ -62,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    _check_title(args.project)
     options = UpOptions(
         data_dir=args.data_dir, model=args.model, device=args.device, host=args.host,
         port=args.port, backend_port=args.backend_port, backend_url=args.backend_url,
@@ -110,6 +112,19 @@ def _check_backend_settings(device: str | None) -> None:
     said in the backend's log after Label Studio's start, a minute or more later."""
     env = {k: v for k, v in os.environ.items() if k not in _SET_FOR_THE_BACKEND}
     Settings.from_env(env, device=device)
+
+
+def _check_title(title: str) -> None:
+    """Refuse now a title Label Studio would refuse (or the other commands misread) as
+    ``samvid import`` does: otherwise it is said after Label Studio's and the backend's start."""
+    title = title.strip()  # Label Studio strips it too
+    if not 3 <= len(title) <= 50:
+        raise ConfigError(f"--project {title!r}: Label Studio titles are 3-50 characters, "
+                          f"this one has {len(title)}")
+    if title.isdigit():  # export, propagate and prelabel take digits as a project id
+        raise ConfigError(f"--project {title!r}: a title of digits only would be read as a project "
+                          "id by the other commands (their --project takes an id or a title); add a "
+                          f"letter, e.g. 'project {title}'")
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -194,6 +194,8 @@ def load_sam(
 ) -> SamSegmenter:
     """Load ``name`` (a hub id or a local folder saved with ``save_pretrained``) at ``precision``
     (``samvid.models.precision``; a precision the device lacks is refused before loading)."""
+    from safetensors import SafetensorError
+
     from samvid.models.precision import apply_precision, resolve_precision
 
     family = family_of(name)
@@ -207,7 +209,7 @@ def load_sam(
             f"{name!r} needs a library that is not installed here: {exc}. "
             "Install it (pip install timm torchvision) or choose another model."
         ) from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: weights cut short
         if Path(name).expanduser().is_dir():  # nothing was to be downloaded: the folder is at fault
             detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
             raise ModelUnavailable(

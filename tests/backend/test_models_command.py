@@ -172,6 +172,18 @@ def test_models_list_ignores_a_config_that_is_not_a_json_object(tmp_path):
     assert str(folder) in {r["name"] for r in json.loads(out.stdout)}
 
 
+def test_models_list_does_not_offer_the_unverified_folder_of_a_pull_cut_short(tmp_path):
+    models = tmp_path / "models"
+    cut = models / "sam2.1-hiera-tiny.partial"  # where pull stages its files before verifying them
+    cut.mkdir(parents=True)
+    (cut / "config.json").write_text('{"model_type": "sam2"}')
+    (cut / "model.safetensors").write_bytes(b"\0" * 100)  # half the weights
+    out = samvid("list", "--dir", str(models), "--json", env=offline_env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert not [r for r in rows if str(cut) in r["name"] or str(cut) in r["local"]]
+
+
 @pytest.mark.parametrize("name", ["./my-sam", "sam2.1 tiny", "facebook//sam-vit-base"])
 def test_pulling_a_name_that_is_no_hub_id_says_so_not_that_the_hub_is_unreachable(tmp_path, name):
     out = samvid("pull", name, "--dir", str(tmp_path / "m"), env=offline_env(tmp_path))
@@ -179,6 +191,16 @@ def test_pulling_a_name_that_is_no_hub_id_says_so_not_that_the_hub_is_unreachabl
     assert f"{name!r} is not a Hugging Face model id" in out.stderr, out.stderr
     assert "cannot reach the model hub" not in out.stderr
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("offline", ["1", "0"], ids=["offline", "hub-unreachable"])
+def test_pulling_a_mistyped_bare_name_lists_the_models_not_to_pull_it_elsewhere(tmp_path, offline):
+    # HF_ENDPOINT on a closed local port: were the hub asked, it would be unreachable.
+    out = samvid("pull", "sam2-tiny", "--dir", str(tmp_path / "m"),
+                 env=offline_env(tmp_path, HF_HUB_OFFLINE=offline, HF_ENDPOINT="http://127.0.0.1:9"))
+    assert out.returncode == 2
+    assert "unknown model 'sam2-tiny'" in out.stderr and "facebook/sam2.1-hiera-tiny" in out.stderr, out.stderr
+    assert "samvid models pull sam2-tiny" not in out.stderr
 
 
 def test_a_pull_into_a_relative_dir_names_the_folder_to_use_by_its_absolute_path(

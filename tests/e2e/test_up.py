@@ -52,6 +52,20 @@ def test_label_studio_that_dies_at_start_shows_the_end_of_its_log(tmp_path: Path
     assert "disk I/O error" in stack.output  # the tail of its log, right in the message
 
 
+def test_label_studio_that_dies_without_a_word_does_not_show_an_earlier_runs_error(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    # The log is kept across runs: its end may be an old failure that has since been fixed.
+    stand_in_label_studio(tmp_path, monkeypatch, "echo 'OperationalError: disk I/O error'\nexit 3\n")
+    first = Up.start(tmp_path / "data", "--model", "standin")
+    assert first.proc.wait(60) == 2 and "disk I/O error" in first.output
+    (tmp_path / "bin" / "label-studio").write_text("#!/bin/sh\nexit 4\n")
+    again = Up.start(tmp_path / "data", "--model", "standin")
+    assert again.proc.wait(60) == 2
+    assert "exited with code 4" in again.output
+    assert "disk I/O error" not in again.output
+    assert "it wrote nothing" in again.output
+
+
 def gone(pid: int) -> bool:
     """Exited: no such process, or a zombie no one has reaped yet (an orphan in a container)."""
     try:
@@ -161,7 +175,21 @@ def test_missing_sam_weights_fall_back_to_classic_and_say_how_to_get_them(tmp_pa
     folder = tmp_path / "sam-folder"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
     assert pick_model(str(folder)).model == str(folder)
+
+
+def test_a_model_folder_without_weights_falls_back_to_classic_and_says_what_the_folder_lacks(
+        tmp_path: Path) -> None:
+    from samvid.launcher import pick_model
+
+    folder = tmp_path / "sam2.1-hiera-tiny"  # a copy cut short: the config came, the weights did not
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "sam2"}')
+    choice = pick_model(str(folder))
+    assert choice.model == "classic"
+    assert f"the folder {folder} holds no model" in choice.note and ".safetensors" in choice.note
+    assert "hf download" not in choice.note
 
 
 def test_a_model_name_that_is_no_hub_id_falls_back_to_classic(tmp_path: Path, monkeypatch) -> None:

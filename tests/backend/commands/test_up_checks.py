@@ -396,3 +396,148 @@ args = parse_input_args({argv[1:]!r})
 print(_get_free_port(args.port, args.debug))
 """], env=env, capture_output=True, text=True, timeout=120)
     assert chosen.stdout.split()[-1:] == [str(port)], chosen.stderr[-2000:]
+
+
+@pytest.mark.parametrize("title, said", [("ab", "3-50 characters"), ("x" * 51, "3-50 characters"),
+                                         ("  ab  ", "3-50 characters"), ("2024", "digits only")])
+def test_up_with_a_project_title_label_studio_refuses_says_so_before_starting_anything(
+        tmp_path: Path, title: str, said: str, capsys, no_children) -> None:
+    # As `samvid import` checks it: Label Studio's refusal would come after its start and the backend's.
+    code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--project", title])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--project" in err and said in err, err
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("model", ["clasic", "sam2.1-hiera-tiny", "sam2-tiny"])
+def test_up_with_a_mistyped_model_name_says_so_with_the_known_names_not_that_its_weights_are_missing(
+        tmp_path: Path, model: str, capsys, monkeypatch, no_children) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", model])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--model {model}: unknown model" in err and DEFAULT_MODEL in err and "classic" in err, err
+    assert "hf download" not in err
+
+
+def test_up_with_a_stand_in_radius_that_is_no_number_says_so_before_starting_anything(
+        tmp_path: Path, capsys, no_children) -> None:
+    code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "standin:abc"])
+    assert code == 2
+    assert "standin:abc" in capsys.readouterr().err
+
+
+def test_up_still_takes_a_hub_id_outside_the_registry_and_falls_back_when_its_weights_are_missing(
+        tmp_path: Path, monkeypatch) -> None:
+    from huggingface_hub import constants
+
+    from samvid.launcher import pick_model
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    choice = pick_model("someone/sam2-finetune")
+    assert choice.model == "classic" and "someone/sam2-finetune" in choice.note
+
+
+def test_up_opens_frame_0_and_lists_tasks_in_frame_order_when_earlier_frames_were_imported_later(
+        tmp_path: Path, monkeypatch) -> None:
+    """`samvid import --start 1` (or --stride 2) into the project first, then `samvid up` with the
+    whole clip: the frames it adds get higher task ids than the later frames already there."""
+    from samvid import launcher
+    from samvid.studio import client
+    from samvid.studio.client import Task
+    from samvid.studio.importer import ClipSummary, ImportSummary
+
+    frames = list(range(6, 12)) + list(range(6))  # in task id order, ids 1..12
+    frame_of = {i + 1: f for i, f in enumerate(frames)}
+
+    class Studio:
+        def __init__(self, url: str, key: str) -> None:
+            pass
+
+        def check(self) -> None:
+            pass
+
+        def list_tasks(self, project_id: int, clip: str | None = None) -> list[Task]:
+            return [Task(i, {"clip": "c", "frame": f}) for i, f in frame_of.items()]
+
+    class StartsNothing(launcher.Stack):
+        def _start_studio(self, creds: object) -> str:
+            return "http://127.0.0.1:1"
+
+        def _start_backend(self, *args: object) -> str:
+            self._health_url = "http://127.0.0.1:2/health"
+            return "http://127.0.0.1:2"
+
+        def _import(self, *args: object) -> ImportSummary:
+            return ImportSummary(3, "samvid demo", False, None, None, [ClipSummary("c", "c.mp4", 12, 12)])
+
+    class Health:
+        def json(self) -> dict[str, str]:
+            return {"model_version": "classic"}
+
+    monkeypatch.setattr(client, "Studio", Studio)
+    monkeypatch.setattr(launcher.requests, "get", lambda *args, **kwargs: Health())
+    ready = StartsNothing(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")).start()
+    assert [frame_of[i] for i in ready.task_ids] == list(range(12))
+    assert ready.open_url.endswith(f"?task={frames.index(0) + 1}")
+
+
+@pytest.mark.parametrize("flags, env, said", [
+    (["--device", "cpu"], {"SAMVID_PRECISION": "fp16"}, "fp16 runs on CUDA, not on the CPU"),
+    (["--device", "cuda:7"], {}, "SAMVID_DEVICE=cuda:7: this machine has"),
+], ids=["fp16-on-cpu", "a-gpu-not-here"])
+def test_up_with_a_sam_model_and_a_device_or_precision_the_backend_refuses_says_so_before_starting(
+        tmp_path: Path, flags: list[str], env: dict[str, str], said: str, capsys, monkeypatch,
+        no_children) -> None:
+    import torch
+
+    if flags[1].startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    model = tmp_path / "my-sam"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "sam"}')  # weights here: the backend loads SAM
+    (model / "model.safetensors").write_bytes(b"")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", str(model), *flags])
+    assert code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_up_with_the_weight_free_model_goes_on_whatever_the_sam_precision(
+        tmp_path: Path, monkeypatch, no_children) -> None:
+    monkeypatch.setenv("SAMVID_PRECISION", "fp16")  # for SAM on a GPU; classic ignores it
+    with pytest.raises(AssertionError, match="a child process was started"):
+        main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--device", "cpu",
+              "--port", str(_free_port()), "--backend-port", str(_free_port())])
+
+
+def test_two_ups_started_at_once_on_a_fresh_data_dir_agree_on_one_admin(tmp_path: Path) -> None:
+    """Neither may read the other's half-written credentials.json as 'unreadable' (and be told
+    to delete it with the database), nor make a second admin Label Studio would refuse."""
+    import threading
+
+    from samvid.launcher import Credentials
+
+    for attempt in range(100):  # a race: each attempt is a fresh data dir
+        data = tmp_path / f"data{attempt}"
+        results: list[object] = []
+        go = threading.Barrier(2)
+
+        def make(data: Path = data, results: list[object] = results, go: threading.Barrier = go) -> None:
+            go.wait()
+            try:
+                results.append(Credentials.load_or_create(data))
+            except Exception as exc:  # noqa: BLE001 - what a run would die of
+                results.append(exc)
+
+        threads = [threading.Thread(target=make) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not [r for r in results if isinstance(r, Exception)], results
+        (first, new_first), (second, new_second) = results  # type: ignore[misc]
+        assert first == second and [new_first, new_second].count(True) == 1
+        assert [p.name for p in data.iterdir()] == ["credentials.json"]

@@ -189,6 +189,21 @@ def test_a_folder_without_a_loadable_model_is_named_as_the_fault_not_a_download(
     assert "could not be downloaded" not in info.value.message
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.0], ids=["half-the-weights", "a-few-bytes"])
+def test_a_folder_whose_weights_were_cut_short_is_named_as_the_fault_so_the_fallback_can_take_over(
+        small_sam_folder, tmp_path, monkeypatch, keep):
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "copied"
+    shutil.copytree(small_sam_folder, folder)
+    weights = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[:max(4, int(len(weights) * keep))])
+    with pytest.raises(ModelUnavailable) as info:  # what --fallback classic catches
+        load_segmenter(str(folder), device="cpu")
+    assert info.value.message.startswith(f"the folder {folder} holds no model that loads")
+
+
 def test_a_click_reaches_the_prompt_encoder_at_the_pixel_centre_it_names(small_sam_folder):
     # The encoder adds 0.5 to reach a pixel's centre (it takes pixel indices); a prompt's
     # centres already lie at index + 0.5, so clicks landed half a model pixel down-right.
