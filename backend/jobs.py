@@ -146,7 +146,7 @@ class _DaemonPool:
             fn, args = call
             try:
                 fn(*args)
-            except Exception:  # noqa: BLE001 - a bug in the runner must not end this thread
+            except BaseException:  # noqa: BLE001 - nothing a call raises may end this thread
                 log.exception("a job thread's call failed")
 
 
@@ -213,6 +213,9 @@ class ThreadJobs:
             except Exception as exc:  # noqa: BLE001 - reported on the job, not raised
                 log_failure(status.id, exc)
                 status.state, status.error = FAILED, _message(exc)
+            except BaseException as exc:  # SystemExit in a runner: the job fails, the thread goes on
+                log_failure(status.id, exc)
+                status.state, status.error = FAILED, f"{type(exc).__name__}: {exc}"
             finally:
                 status.updated = time.time()
         finally:

@@ -164,7 +164,8 @@ def _check_token(token: str, what: str) -> None:
     if any(c.isspace() or not c.isprintable() for c in token):
         raise ConfigError(f"{what} holds a space, tab or line break; remove it (a token has none)")
     if not token.isascii():  # a header is ASCII: pasted with typographic quotes, every call failed
-        raise ConfigError(f"{what} holds a character no token has (a quote or letter pasted with "
+        odd = next(c for c in token if not c.isascii())  # one character, never the token
+        raise ConfigError(f"{what} holds {odd!r}, which no token has (a quote or letter pasted with "
                           "it?); copy the token again from Label Studio (Account & Settings > Access Token)")
 
 

@@ -150,20 +150,35 @@ class Studio:
         return self.retrying(f"Label Studio failed to {what}", _transient,
                              lambda: self._request_once(method, path, what, **kwargs))
 
-    def retrying(self, what: str, transient: Callable[[SamvidError], bool], fn: Callable[[], T]) -> T:
+    def retrying(self, what: str, transient: Callable[[SamvidError], bool], fn: Callable[[], T],
+                 *, whole: bool = False) -> T:
         """``fn()``, called again after each of ``retry_delays`` while it fails with a
-        ``transient`` error; each wait is logged and told to ``on_retry``."""
+        ``transient`` error; each wait is logged and told to ``on_retry``.
+
+        ``whole``: ``fn`` must not be left half done (a write and the deletes after it): an
+        ``on_retry`` that stops the caller (a job cancelled meanwhile) takes effect once
+        ``fn`` has succeeded; stopped between tries, the frame kept two predictions."""
+        stopped: BaseException | None = None
         for attempt, delay in enumerate((*self.retry_delays, None), start=1):
             try:
-                return fn()
+                done = fn()
             except SamvidError as exc:
                 if delay is None or not transient(exc):
                     raise
                 text = f"{what} ({exc.message}); retry {attempt} of {len(self.retry_delays)} in {delay:.1f} s"
                 log.warning("%s", text)
                 if self.on_retry is not None:
-                    self.on_retry(text)
+                    try:
+                        self.on_retry(text)
+                    except BaseException as stop:  # noqa: BLE001 - raised once fn is done
+                        if not whole:
+                            raise
+                        stopped = stop
                 time.sleep(delay)
+            else:
+                if stopped is not None:
+                    raise stopped
+                return done
         raise AssertionError("unreachable")
 
     def _request_once(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
@@ -509,7 +524,7 @@ class Studio:
             for old_id in earlier:
                 self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
 
-        self.retrying("Label Studio failed to write a prediction", _transient, once)
+        self.retrying("Label Studio failed to write a prediction", _transient, once, whole=True)
 
     def own_predictions(self, task_id: int, prefix: str, *, retry: bool = True) -> list[dict[str, Any]]:
         """The task's predictions whose model version starts with ``prefix`` (a model's own),

@@ -347,4 +347,4 @@ def test_an_api_key_pasted_with_typographic_quotes_is_one_line_saying_to_copy_it
                        "--api-key", "\u201c" + "0" * 40 + "\u201d")
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
-    assert len(err) == 1 and "API key holds '\u201c'" in err[0] and "copy the token again" in err[0], err
+    assert len(err) == 1 and "holds '\u201c'" in err[0] and "copy the token again" in err[0], err

@@ -239,6 +239,26 @@ def test_a_clip_whose_jobs_wait_their_turn_does_not_hold_up_another_clip(monkeyp
         queue._pool.shutdown(wait=True)
 
 
+def exiting_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
+    raise SystemExit(3)  # a library's sys.exit
+
+
+def finished_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
+    return {"ran": True}
+
+
+def test_a_job_that_raises_system_exit_fails_and_its_thread_runs_the_next_job(monkeypatch) -> None:
+    # The job thread died with it: the job read "running" for ever, and with the pool's only
+    # thread gone every later job, of any clip, stayed queued.
+    monkeypatch.setitem(RUNNERS, "exiting", f"{__name__}:exiting_job")
+    monkeypatch.setitem(RUNNERS, "finished", f"{__name__}:finished_job")
+    jobs = ThreadJobs(Settings.from_env({}), workers=1)
+    exiting = jobs.submit("exiting", "1:a:forward", {})
+    state(jobs, exiting, FAILED)
+    later = jobs.submit("finished", "1:b:forward", {})
+    state(jobs, later, DONE)
+
+
 def test_other_clips_run_alongside(jobs) -> None:
     left = submit(jobs, "left", key="1:left:forward")
     right = submit(jobs, "right", key="1:right:forward")

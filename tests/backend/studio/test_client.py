@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from label_studio_sdk.core.api_error import ApiError
 from services import ServedApp, http_server
 
 from samvid.errors import BadRequest, ConfigError, NotFound, StudioError
@@ -366,6 +367,48 @@ def test_a_clips_tasks_are_listed_when_the_projects_first_task_has_a_list_as_its
     # project of 20,000 tasks whole took 27 s of the annotator's open.
     with pytest.raises(StudioError):
         studio.task_rows(project.id, clip_query("c1"), whole_if_refused=False)
+
+
+class Stopped(BaseException):
+    """What a cancelled job's retry callback raises (``propagation.run_job``)."""
+
+
+def test_a_prediction_write_cancelled_while_retried_is_finished_first_and_leaves_one_prediction(monkeypatch) -> None:
+    # A job cancelled while its frame write was retried stopped between the write and the
+    # delete of the earlier prediction: the frame kept two of samvid's predictions.
+    store = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+    busy = [True]
+
+    def busy_now() -> StudioError:
+        error = StudioError("Label Studio failed (503)")
+        error.__cause__ = ApiError(status_code=503, headers={}, body="busy")
+        return error
+
+    def once(self, method, path, what, **kwargs):
+        if method == "GET":
+            return [dict(p) for p in store]
+        if method == "POST":
+            store.append({"id": len(store) + 5, "model_version": kwargs["json"]["model_version"],
+                          "result": kwargs["json"]["result"]})
+            return {}
+        if busy[0]:
+            busy[0] = False
+            raise busy_now()
+        store[:] = [p for p in store if p["id"] != int(path.rsplit("/", 1)[1])]
+        return None
+
+    def cancelled(text: str) -> None:
+        raise Stopped
+
+    monkeypatch.setattr(Studio, "_request_once", once)
+    studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01, 0.01), on_retry=cancelled)
+    with pytest.raises(Stopped):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert [p["result"] for p in store] == [["new"]]
+    # A read is no half-done write: it stops at once.
+    monkeypatch.setattr(Studio, "_request_once", lambda *a, **k: (_ for _ in ()).throw(busy_now()))
+    with pytest.raises(Stopped):
+        studio.own_predictions(7, "samvid-track")
 
 
 def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
