@@ -64,6 +64,7 @@ class Credentials:
             return cls._load(path), False
         creds = cls(ADMIN, secrets.token_urlsafe(12), secrets.token_hex(20))
         data_dir.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(data_dir, f".{path.name}.")
         # Written whole under a name of its own, then linked in place: two runs started at once
         # on a fresh data dir must agree on one admin, and neither may read a half-written file.
         # Created with 600 from the start: the token is an admin's key.
@@ -77,11 +78,27 @@ class Credentials:
             except FileExistsError:  # the other run was first: its admin is this data dir's
                 return cls._load(path), False
             except OSError:  # no hard links on this file system (FAT, some network mounts)
-                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:  # the other run was first; give it a moment to write it
+                    return cls._load_when_written(path), False
+                with os.fdopen(fd, "w") as fh:
                     json.dump(asdict(creds), fh, indent=2)
         finally:
             partial.unlink(missing_ok=True)
         return creds, True
+
+    @classmethod
+    def _load_when_written(cls, path: Path, seconds: float = 5.0) -> Credentials:
+        """``_load`` of a file another run is writing: empty or half written until it is done."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                return cls._load(path)
+            except ConfigError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     @classmethod
     def _load(cls, path: Path) -> Credentials:
@@ -94,6 +111,25 @@ class Credentials:
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{path} is unreadable ({exc}): restore it, or delete it together "
                               "with the data dir's Label Studio database to start afresh") from exc
+
+
+def _remove_orphans(folder: Path, prefix: str) -> None:
+    """Remove ``<prefix><pid>.<hex>`` files whose process is gone: a run killed while it
+    wrote its credentials left a copy of the admin's token there for good."""
+    for leftover in folder.glob(f"{prefix}*"):
+        pid = leftover.name[len(prefix):].partition(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -239,7 +275,9 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES, offset: int = 0) -> str:
     the log is kept across runs, and an earlier run's error is not this one's)."""
     try:
         with path.open("rb") as fh:
-            fh.seek(offset)
+            # A log truncated since the child started (logrotate's copytruncate) holds only
+            # this run's output, from its start.
+            fh.seek(offset if offset <= os.fstat(fh.fileno()).st_size else 0)
             text = fh.read().decode(errors="replace").splitlines()
     except OSError:
         return "(no log)"
@@ -422,13 +460,20 @@ def check_device_and_precision(device: str | None) -> None:
     SAM (--device cuda on a machine without one, fp16 on the CPU): otherwise it is said in
     its log after Label Studio's start, a minute or more later."""
     from samvid.models.precision import resolve_precision
-    from samvid.models.sam import check_device, pick_device
+    from samvid.models.sam import UnsupportedDevice, check_device, pick_device
 
     # SAMVID_* only: the backend gets its own LABEL_STUDIO_URL and no REDIS_URL (backend_env).
     env = {k: v for k, v in os.environ.items() if k.startswith("SAMVID_")}
     settings = Settings.from_env(env, **({"device": device} if device else {}))
     resolved = pick_device(settings.device)
-    check_device(resolved)
+    try:
+        check_device(resolved)
+    except UnsupportedDevice as exc:
+        if not device or device == (os.environ.get("SAMVID_DEVICE") or "").strip():
+            raise  # SAMVID_DEVICE's (--device's default)
+        # Given as --device, not SAMVID_DEVICE: a message naming the variable sent the user
+        # looking for a setting they never made.
+        raise UnsupportedDevice(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None
     resolve_precision(settings.precision, resolved)
 
 

@@ -19,6 +19,7 @@ from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
 from samvid.studio.import_plan import ImportOptions
 from samvid.studio.importer import ClipSummary, ImportSummary, import_videos, ranges
+from samvid.studio.protocol import project_id_in
 
 DEFAULT_BACKEND_URL = "http://localhost:9090"
 
@@ -94,7 +95,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
     if not 3 <= len(title) <= 50:  # Label Studio's limits; checked before any video is opened
         raise ConfigError(f"--project {args.project!r}: Label Studio titles are 3-50 "
                           f"characters, this one has {len(title)}")
-    if title.isdigit():  # export, propagate and prelabel take digits as a project id
+    # As export, propagate and prelabel read --project: ASCII digits are an id (not '١٢٣').
+    if project_id_in(title) is not None:
         raise ConfigError(f"--project {title!r}: a title of digits only would be read as "
                           "a project id by the other commands (their --project takes an id or a title); "
                           "add a letter, e.g. 'project " + title + "'")

@@ -18,6 +18,7 @@ from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
 from samvid.settings import Settings, env_path, env_value
 from samvid.studio.configs import parse_labels
+from samvid.studio.protocol import project_id_in
 
 log = logging.getLogger("samvid.up")
 
@@ -121,7 +122,8 @@ def _check_title(title: str) -> None:
     if not 3 <= len(title) <= 50:
         raise ConfigError(f"--project {title!r}: Label Studio titles are 3-50 characters, "
                           f"this one has {len(title)}")
-    if title.isdigit():  # export, propagate and prelabel take digits as a project id
+    # As export, propagate and prelabel read --project: ASCII digits are an id (not '١٢٣').
+    if project_id_in(title) is not None:
         raise ConfigError(f"--project {title!r}: a title of digits only would be read as a project "
                           "id by the other commands (their --project takes an id or a title); add a "
                           f"letter, e.g. 'project {title}'")

@@ -485,14 +485,15 @@ def test_up_opens_frame_0_and_lists_tasks_in_frame_order_when_earlier_frames_wer
 
 @pytest.mark.parametrize("flags, env, said", [
     (["--device", "cpu"], {"SAMVID_PRECISION": "fp16"}, "fp16 runs on CUDA, not on the CPU"),
-    (["--device", "cuda:7"], {}, "SAMVID_DEVICE=cuda:7: this machine has"),
-], ids=["fp16-on-cpu", "a-gpu-not-here"])
+    (["--device", "cuda:7"], {}, "--device cuda:7: this machine has"),
+    ([], {"SAMVID_DEVICE": "cuda:7"}, "SAMVID_DEVICE=cuda:7: this machine has"),
+], ids=["fp16-on-cpu", "a-gpu-not-here", "a-gpu-not-here-by-env"])
 def test_up_with_a_sam_model_and_a_device_or_precision_the_backend_refuses_says_so_before_starting(
         tmp_path: Path, flags: list[str], env: dict[str, str], said: str, capsys, monkeypatch,
         no_children) -> None:
     import torch
 
-    if flags[1].startswith("cuda") and torch.cuda.device_count() > 7:
+    if "cuda:7" in [*flags, *env.values()] and torch.cuda.device_count() > 7:
         pytest.skip("this machine has a cuda:7")
     model = tmp_path / "my-sam"
     model.mkdir()
@@ -541,3 +542,74 @@ def test_two_ups_started_at_once_on_a_fresh_data_dir_agree_on_one_admin(tmp_path
         (first, new_first), (second, new_second) = results  # type: ignore[misc]
         assert first == second and [new_first, new_second].count(True) == 1
         assert [p.name for p in data.iterdir()] == ["credentials.json"]
+
+
+def test_a_title_of_digits_other_than_ascii_is_a_title_to_up_and_import() -> None:
+    """The commands' --project reads only ASCII digits as an id: '١٢٣' is a title there."""
+    import argparse
+
+    from samvid.commands import importer, up
+
+    up._check_title("\u0661\u0662\u0663")
+    args = argparse.Namespace(project="\u0661\u0662\u0663")
+    with pytest.raises(Exception) as raised:
+        importer._options(args)
+    assert "digits only" not in str(raised.value)
+
+
+def test_two_ups_on_a_file_system_without_hard_links_agree_on_one_admin(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import threading
+
+    from samvid.launcher import Credentials
+
+    def no_links(*args, **kwargs):
+        raise PermissionError("no hard links here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    for attempt in range(20):
+        data = tmp_path / f"data{attempt}"
+        results: list[object] = []
+        go = threading.Barrier(2)
+
+        def make(data: Path = data, results: list[object] = results, go: threading.Barrier = go) -> None:
+            go.wait()
+            try:
+                results.append(Credentials.load_or_create(data))
+            except Exception as exc:  # noqa: BLE001 - what a run would die of
+                results.append(exc)
+
+        threads = [threading.Thread(target=make) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not [r for r in results if isinstance(r, Exception)], results
+        (first, _), (second, _) = results  # type: ignore[misc]
+        assert first == second
+
+
+def test_a_run_killed_while_it_made_the_credentials_leaves_no_copy_of_the_token(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from samvid.launcher import Credentials
+
+    data = tmp_path / "data"
+    data.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    leftover = data / f".credentials.json.{dead}.0a1b2c3d"
+    leftover.write_text('{"username": "admin", "password": "p", "token": "t"}')
+    Credentials.load_or_create(data)
+    assert [p.name for p in data.iterdir()] == ["credentials.json"]
+
+
+def test_a_log_truncated_while_its_child_ran_shows_what_the_child_wrote(tmp_path: Path) -> None:
+    from samvid.launcher import log_tail
+
+    log = tmp_path / "label-studio.log"
+    log.write_text("an earlier run's long output\n" * 50)
+    offset = log.stat().st_size
+    log.write_text("That port is already in use\n")  # logrotate's copytruncate, then this run's line
+    assert "That port is already in use" in log_tail(log, offset=offset)
