@@ -270,17 +270,19 @@ def require_free_port(host: str, port: int, what: str, flag: str) -> None:
                           f"or pass {flag} <another port>")
 
 
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES, offset: int = 0) -> str:
-    """The last ``lines`` of ``path`` from byte ``offset`` on (where this run's output begins:
-    the log is kept across runs, and an earlier run's error is not this one's)."""
+RUN_MARK = "--- samvid up started "  # the line each start writes into its child's log
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` of ``path`` after its last start mark (``RUN_MARK``): the log is
+    kept across runs, and an earlier run's error is not this one's. A log truncated since
+    (logrotate's copytruncate) has lost the mark and holds only this run's output."""
     try:
-        with path.open("rb") as fh:
-            # A log truncated since the child started (logrotate's copytruncate) holds only
-            # this run's output, from its start.
-            fh.seek(offset if offset <= os.fstat(fh.fileno()).st_size else 0)
-            text = fh.read().decode(errors="replace").splitlines()
+        text = path.read_bytes().decode(errors="replace").splitlines()
     except OSError:
         return "(no log)"
+    marks = [i for i, line in enumerate(text) if line.startswith(RUN_MARK)]
+    text = text[marks[-1] + 1:] if marks else text
     if not text:
         return "    (it wrote nothing)"
     return "\n".join("    " + line for line in text[-lines:])
@@ -293,26 +295,26 @@ class Child:
     name: str
     proc: subprocess.Popen
     log_path: Path
-    log_offset: int = 0  # the log's size when this child started: its output follows
 
     @classmethod
     def start(cls, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as out:  # the child keeps its own handle
-            offset = out.seek(0, os.SEEK_END)
+            out.write(f"\n{RUN_MARK}{name} at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
+            out.flush()
             proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         # The pid beside the log: whoever finds a stray process can tell whose it is.
         log_path.with_suffix(".pid").write_text(str(proc.pid))
         log.info("started %s (pid %d), log: %s", name, proc.pid, log_path)
-        return cls(name, proc, log_path, offset)
+        return cls(name, proc, log_path)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def died(self) -> str:
         return (f"{self.name} exited with code {self.proc.returncode}; the end of its log "
-                f"({self.log_path}):\n{log_tail(self.log_path, offset=self.log_offset)}")
+                f"({self.log_path}):\n{log_tail(self.log_path)}")
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to the whole process group (Label Studio forks), SIGKILL if it lingers."""
@@ -346,7 +348,7 @@ def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
         except requests.RequestException:
             pass  # not listening yet
         time.sleep(0.5)
-    tail = (f"; the end of its log ({child.log_path}):\n{log_tail(child.log_path, offset=child.log_offset)}"
+    tail = (f"; the end of its log ({child.log_path}):\n{log_tail(child.log_path)}"
             if child else "")
     raise StudioError(f"{what} did not answer {url} within {timeout:.0f} s{tail}")
 
@@ -469,8 +471,8 @@ def check_device_and_precision(device: str | None) -> None:
     try:
         check_device(resolved)
     except UnsupportedDevice as exc:
-        if not device or device == (os.environ.get("SAMVID_DEVICE") or "").strip():
-            raise  # SAMVID_DEVICE's (--device's default)
+        if not device:
+            raise  # SAMVID_DEVICE's
         # Given as --device, not SAMVID_DEVICE: a message naming the variable sent the user
         # looking for a setting they never made.
         raise UnsupportedDevice(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None

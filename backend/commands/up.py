@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=env_value("SAMVID_MODEL") or DEFAULT_MODEL,
                         help="model for the backend (default: $SAMVID_MODEL or %(default)s); "
                              "falls back to `classic` when its weights are not here")
-    parser.add_argument("--device", default=env_value("SAMVID_DEVICE"),
+    # Not defaulted from SAMVID_DEVICE here: the backend reads that itself, and a refusal
+    # names the flag or the variable, whichever the user set.
+    parser.add_argument("--device", default=None,
                         help="auto, cpu, cuda, cuda:N or mps (default: $SAMVID_DEVICE or auto)")
     parser.add_argument("--project", default="samvid demo", help="project title")
     parser.add_argument("--labels", help="comma-separated labels (default: Object)")
@@ -112,7 +114,12 @@ def _check_backend_settings(device: str | None) -> None:
     """Refuse now a SAMVID_* value the backend would refuse (SAMVID_DEVICE=gpu): otherwise it is
     said in the backend's log after Label Studio's start, a minute or more later."""
     env = {k: v for k, v in os.environ.items() if k not in _SET_FOR_THE_BACKEND}
-    Settings.from_env(env, device=device)
+    try:
+        Settings.from_env(env, **({"device": device} if device else {}))
+    except ConfigError as exc:
+        if device and exc.message.startswith("SAMVID_DEVICE="):
+            raise ConfigError(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None
+        raise
 
 
 def _check_title(title: str) -> None:

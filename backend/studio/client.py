@@ -151,19 +151,22 @@ class Studio:
                              lambda: self._request_once(method, path, what, **kwargs))
 
     def retrying(self, what: str, transient: Callable[[SamvidError], bool], fn: Callable[[], T],
-                 *, whole: bool = False) -> T:
+                 *, half_done: Callable[[], bool] | None = None) -> T:
         """``fn()``, called again after each of ``retry_delays`` while it fails with a
         ``transient`` error; each wait is logged and told to ``on_retry``.
 
-        ``whole``: ``fn`` must not be left half done (a write and the deletes after it): an
-        ``on_retry`` that stops the caller (a job cancelled meanwhile) takes effect once
-        ``fn`` has succeeded; stopped between tries, the frame kept two predictions."""
+        ``half_done()``: whether ``fn`` has begun what must not be left half done (a write,
+        then the deletes after it): from then on an ``on_retry`` that stops the caller (a job
+        cancelled meanwhile) takes effect once ``fn`` has succeeded, or has failed for good;
+        stopped between tries, the frame kept two predictions. Before, it stops at once."""
         stopped: BaseException | None = None
         for attempt, delay in enumerate((*self.retry_delays, None), start=1):
             try:
                 done = fn()
             except SamvidError as exc:
                 if delay is None or not transient(exc):
+                    if stopped is not None:
+                        raise stopped from exc  # cancelled: the job reads so, not failed
                     raise
                 text = f"{what} ({exc.message}); retry {attempt} of {len(self.retry_delays)} in {delay:.1f} s"
                 log.warning("%s", text)
@@ -171,7 +174,7 @@ class Studio:
                     try:
                         self.on_retry(text)
                     except BaseException as stop:  # noqa: BLE001 - raised once fn is done
-                        if not whole:
+                        if half_done is None or not half_done():
                             raise
                         stopped = stop
                 time.sleep(delay)
@@ -516,15 +519,19 @@ class Studio:
         but whose answer was lost (it went down mid-reply) is deleted by the next try
         instead of being kept as a second one. Concurrent writers of one task must hold
         its lock (``samvid.studio.frame_locks``)."""
+        written = [False]  # a prediction is in: its earlier ones must go before a cancel stops it
+
         def once() -> None:
             earlier = [old["id"] for old in self.own_predictions(task_id, prefix, retry=False)]
             if result or write_empty:
                 self._request_once("POST", "/api/predictions", "write a prediction", json={
                     "task": task_id, "result": result, "score": float(score), "model_version": model_version})
+                written[0] = True
             for old_id in earlier:
                 self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
 
-        self.retrying("Label Studio failed to write a prediction", _transient, once, whole=True)
+        self.retrying("Label Studio failed to write a prediction", _transient, once,
+                      half_done=lambda: written[0])
 
     def own_predictions(self, task_id: int, prefix: str, *, retry: bool = True) -> list[dict[str, Any]]:
         """The task's predictions whose model version starts with ``prefix`` (a model's own),

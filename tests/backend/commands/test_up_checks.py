@@ -486,8 +486,9 @@ def test_up_opens_frame_0_and_lists_tasks_in_frame_order_when_earlier_frames_wer
 @pytest.mark.parametrize("flags, env, said", [
     (["--device", "cpu"], {"SAMVID_PRECISION": "fp16"}, "fp16 runs on CUDA, not on the CPU"),
     (["--device", "cuda:7"], {}, "--device cuda:7: this machine has"),
-    ([], {"SAMVID_DEVICE": "cuda:7"}, "SAMVID_DEVICE=cuda:7: this machine has"),
-], ids=["fp16-on-cpu", "a-gpu-not-here", "a-gpu-not-here-by-env"])
+    ([], {"SAMVID_DEVICE": "cuda:7 "}, "SAMVID_DEVICE=cuda:7: this machine has"),
+    (["--device", "cdua"], {}, "--device 'cdua' is not a device"),
+], ids=["fp16-on-cpu", "a-gpu-not-here", "a-gpu-not-here-by-env", "a-typo"])
 def test_up_with_a_sam_model_and_a_device_or_precision_the_backend_refuses_says_so_before_starting(
         tmp_path: Path, flags: list[str], env: dict[str, str], said: str, capsys, monkeypatch,
         no_children) -> None:
@@ -606,10 +607,14 @@ def test_a_run_killed_while_it_made_the_credentials_leaves_no_copy_of_the_token(
 
 
 def test_a_log_truncated_while_its_child_ran_shows_what_the_child_wrote(tmp_path: Path) -> None:
-    from samvid.launcher import log_tail
+    from samvid.launcher import RUN_MARK, log_tail
 
     log = tmp_path / "label-studio.log"
-    log.write_text("an earlier run's long output\n" * 50)
-    offset = log.stat().st_size
-    log.write_text("That port is already in use\n")  # logrotate's copytruncate, then this run's line
-    assert "That port is already in use" in log_tail(log, offset=offset)
+    log.write_text(f"{RUN_MARK}label-studio at an earlier time ---\n" + "an earlier run's output\n" * 50
+                   + f"{RUN_MARK}label-studio now ---\n")
+    # logrotate's copytruncate, then this run's lines, more of them than the log held before
+    log.write_text("Error: the database is locked\n" + "".join(f"line {n}\n" for n in range(300)))
+    tail = log_tail(log, lines=400)
+    assert "Error: the database is locked" in tail and "earlier" not in tail
+    log.write_text(f"{RUN_MARK}label-studio before ---\nold error\n{RUN_MARK}label-studio now ---\n")
+    assert log_tail(log) == "    (it wrote nothing)"

@@ -405,6 +405,29 @@ def test_a_prediction_write_cancelled_while_retried_is_finished_first_and_leaves
     with pytest.raises(Stopped):
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert [p["result"] for p in store] == [["new"]]
+    # Nothing written yet, a cancel stops the write at once: a job cancelled while Label
+    # Studio is down must not hold its clip for the whole retry, then read failed.
+    calls = []
+
+    def down(self, method, path, what, **kwargs):
+        calls.append(method)
+        raise busy_now()
+
+    monkeypatch.setattr(Studio, "_request_once", down)
+    with pytest.raises(Stopped):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert calls == ["GET"]
+    # Written, then the deletes failing for good: the cancel is still what the caller hears.
+    store[:] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+
+    def deletes_fail(self, method, path, what, **kwargs):
+        if method == "DELETE":
+            raise busy_now()
+        return once(self, method, path, what, **kwargs)
+
+    monkeypatch.setattr(Studio, "_request_once", deletes_fail)
+    with pytest.raises(Stopped):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     # A read is no half-done write: it stops at once.
     monkeypatch.setattr(Studio, "_request_once", lambda *a, **k: (_ for _ in ()).throw(busy_now()))
     with pytest.raises(Stopped):
