@@ -283,7 +283,7 @@ class ThreadJobs:
         self._latest = {same: job_id for same, job_id in self._latest.items() if job_id in self._jobs}
 
 
-def log_failure(job_id: str, exc: Exception) -> None:
+def log_failure(job_id: str, exc: BaseException) -> None:
     """Log why a job failed; call it where the exception is handled. A failure the user
     can act on (no mask on the frame, Label Studio away) is its message; anything else is
     a bug in samvid and keeps its traceback."""

@@ -86,10 +86,10 @@ def _positive_int(value: Any) -> int | None:
         else:
             return number if number >= 1 else None
     try:
-        number = float(value)
+        real = float(value)
     except (TypeError, ValueError, OverflowError):
         return None
-    return int(number) if number.is_integer() and number >= 1 else None
+    return int(real) if real.is_integer() and real >= 1 else None
 
 
 def score_of(value: Any) -> float | None:
