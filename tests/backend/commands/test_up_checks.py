@@ -518,31 +518,36 @@ def test_up_with_the_weight_free_model_goes_on_whatever_the_sam_precision(
 def test_two_ups_started_at_once_on_a_fresh_data_dir_agree_on_one_admin(tmp_path: Path) -> None:
     """Neither may read the other's half-written credentials.json as 'unreadable' (and be told
     to delete it with the database), nor make a second admin Label Studio would refuse."""
+    for attempt in range(100):  # a race: each attempt is a fresh data dir
+        data = tmp_path / f"data{attempt}"
+        (first, new_first), (second, new_second) = two_runs_make_credentials(data)
+        assert first == second and [new_first, new_second].count(True) == 1
+        assert [p.name for p in data.iterdir()] == ["credentials.json"]
+
+
+def two_runs_make_credentials(data: Path) -> list:
+    """What two runs started at once on ``data`` get from ``Credentials.load_or_create``."""
     import threading
 
     from samvid.launcher import Credentials
 
-    for attempt in range(100):  # a race: each attempt is a fresh data dir
-        data = tmp_path / f"data{attempt}"
-        results: list[object] = []
-        go = threading.Barrier(2)
+    results: list[object] = []
+    go = threading.Barrier(2)
 
-        def make(data: Path = data, results: list[object] = results, go: threading.Barrier = go) -> None:
-            go.wait()
-            try:
-                results.append(Credentials.load_or_create(data))
-            except Exception as exc:  # noqa: BLE001 - what a run would die of
-                results.append(exc)
+    def make() -> None:
+        go.wait()
+        try:
+            results.append(Credentials.load_or_create(data))
+        except Exception as exc:  # noqa: BLE001 - what a run would die of
+            results.append(exc)
 
-        threads = [threading.Thread(target=make) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not [r for r in results if isinstance(r, Exception)], results
-        (first, new_first), (second, new_second) = results  # type: ignore[misc]
-        assert first == second and [new_first, new_second].count(True) == 1
-        assert [p.name for p in data.iterdir()] == ["credentials.json"]
+    threads = [threading.Thread(target=make) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [r for r in results if isinstance(r, Exception)], results
+    return results
 
 
 def test_a_title_of_digits_other_than_ascii_is_a_title_to_up_and_import() -> None:
@@ -560,33 +565,13 @@ def test_a_title_of_digits_other_than_ascii_is_a_title_to_up_and_import() -> Non
 
 def test_two_ups_on_a_file_system_without_hard_links_agree_on_one_admin(tmp_path: Path, monkeypatch) -> None:
     import os
-    import threading
-
-    from samvid.launcher import Credentials
 
     def no_links(*args, **kwargs):
         raise PermissionError("no hard links here")
 
     monkeypatch.setattr(os, "link", no_links)
     for attempt in range(20):
-        data = tmp_path / f"data{attempt}"
-        results: list[object] = []
-        go = threading.Barrier(2)
-
-        def make(data: Path = data, results: list[object] = results, go: threading.Barrier = go) -> None:
-            go.wait()
-            try:
-                results.append(Credentials.load_or_create(data))
-            except Exception as exc:  # noqa: BLE001 - what a run would die of
-                results.append(exc)
-
-        threads = [threading.Thread(target=make) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert not [r for r in results if isinstance(r, Exception)], results
-        (first, _), (second, _) = results  # type: ignore[misc]
+        (first, _), (second, _) = two_runs_make_credentials(tmp_path / f"data{attempt}")
         assert first == second
 
 
