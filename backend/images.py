@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from samvid.errors import ForbiddenSource, ImageError, ImageUnreachable, TooLarge
+from samvid.errors import ForbiddenSource, ImageError, ImageUnreachable, SamvidError, TooLarge
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,18 +79,12 @@ class ImageSource:
         if ref[:5].lower() == "data:":  # the image itself, as Label Studio's <Image> shows it
             return self._inline(ref)
         ref = self._without_prefix(ref)
-        parsed = _parsed(ref)
-        if ref.startswith("/data/local-files/"):
-            local = self._local_files_path(parsed.query)
-            if local is not None:
-                return self._read_local(local)
+        local = self._disk_path(ref)
+        if local is not None:
+            return self._read_local(local)
+        if ref.startswith("/"):  # Label Studio's own path (a local file not on this disk too)
             return self._get(self._label_studio_address(ref))
-        if ref.startswith("/"):
-            if ref.startswith(LABEL_STUDIO_PATHS):
-                return self._get(self._label_studio_address(ref))
-            return self._read_local(Path(ref))
-        if parsed.scheme == "file":
-            return self._read_local(Path(unquote(parsed.path)))
+        parsed = _parsed(ref)
         if parsed.scheme in ("http", "https"):
             return self._get(ref)
         if parsed.scheme and task_id is not None:
@@ -123,24 +117,20 @@ class ImageSource:
         reads ``ref`` from; None for an image fetched over HTTP, or one not readable here.
         A stat, not a read: how a cached embedding learns that the file behind the same
         reference was replaced (a frame extracted again)."""
+        if not isinstance(ref, str) or not ref.strip() or ref[:5].lower() == "data:":
+            return None
         try:
-            path = self._local_path(ref)
+            path = self._disk_path(self._without_prefix(ref))
             if path is None:
                 return None
-            resolved = path.expanduser().resolve()
-            if not any(resolved == r or r in resolved.parents
-                       for r in (root.expanduser().resolve() for root in self.local_roots)):
-                return None
-            status = resolved.stat()
-        except (ImageError, OSError, RuntimeError, ValueError):
+            status = self._readable(path).stat()
+        except (SamvidError, OSError, ValueError):
             return None
         return status.st_mtime_ns, status.st_size
 
-    def _local_path(self, ref: str) -> Path | None:
-        """The path ``fetch`` reads ``ref`` from on this machine, or None when it asks a host."""
-        if not isinstance(ref, str) or not ref.strip() or ref[:5].lower() == "data:":
-            return None
-        ref = self._without_prefix(ref)
+    def _disk_path(self, ref: str) -> Path | None:
+        """The path ``ref`` (without LABEL_STUDIO_URL's path) is read from on this machine,
+        or None when a host is asked for it."""
         parsed = _parsed(ref)
         if ref.startswith("/data/local-files/"):
             return self._local_files_path(parsed.query)
@@ -177,7 +167,8 @@ class ImageSource:
                 continue
         return None
 
-    def _read_local(self, path: Path) -> bytes:
+    def _readable(self, path: Path) -> Path:
+        """``path`` resolved, when it lies under a local root (ForbiddenSource if not)."""
         if "\0" in str(path):  # no file has one; resolve() would raise ValueError
             raise ImageError(f"the image path {str(path)[:200]!r} contains a NUL byte; fix it in the task")
         try:
@@ -190,6 +181,10 @@ class ImageSource:
                 f"{path} is outside the folders samvid may read; add its folder to "
                 "SAMVID_LOCAL_ROOTS or serve it through Label Studio"
             )
+        return resolved
+
+    def _read_local(self, path: Path) -> bytes:
+        resolved = self._readable(path)
         try:
             size = resolved.stat().st_size
             if size > self.max_bytes:
