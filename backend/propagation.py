@@ -357,6 +357,11 @@ class Propagator:
         for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
             for s in end:
                 keys.setdefault(s.key, s)
+        if len(keys) > MAX_OBJECTS:
+            # The human frames a bridge tracks from add their own objects: counted only on
+            # this frame, a job tracked up to twice the limit.
+            raise BadRequest(f"frame {req.frame} and the human frames it bridges to have {len(keys)} objects; "
+                             f"a job takes at most {MAX_OBJECTS}: propagate them in groups with 'objects'")
         number = {key: k for k, key in enumerate(keys, start=1)}
         objects = {number[key]: seed for key, seed in keys.items()}
         total = sum(_steps(st, tasks, req.all_frames) for st in stretches)

@@ -138,18 +138,23 @@ class RedisJobs:
         # other jobs of the key (another direction, another frame) came in between.
         same = _k("latest", f"{key}:{same_request(order)}")
         latest = self.redis.pipeline(transaction=True)
+        latest.multi()  # now, not by RQ's enqueue below, which refuses commands queued before it
         latest.getset(same, status.id)
         latest.expire(same, STATUS_TTL)
         # Its place in its clip's line: a worker runs it only once the jobs before it ended.
         latest.zadd(_k("line", key), {status.id: status.created})
         latest.expire(_k("line", key), STATUS_TTL)
-        previous, *_ = latest.execute()
-        if previous is not None:
-            self._supersede(previous.decode())
+        # In the same transaction as its place in the line: a job in the line without RQ's
+        # entry is then one whose entry was deleted, never one still being enqueued, and
+        # the line drops it at once (see _first_in_line).
         self.queue.enqueue(
             execute, status.id, kind, key, payload, job_id=status.id, job_timeout=-1,
-            result_ttl=3600, failure_ttl=STATUS_TTL,
+            result_ttl=3600, failure_ttl=STATUS_TTL, pipeline=latest,
         )
+        previous, *_ = latest.execute()
+        # A transaction retried after a lost reply read back this job's own id: not superseded.
+        if previous is not None and previous.decode() != status.id:
+            self._supersede(previous.decode())
         return status
 
     def _supersede(self, job_id: str) -> None:
@@ -231,10 +236,18 @@ class RedisJobs:
             if first == job_id:
                 return True
             raw = self.redis.get(_k("job", first))
-            if raw is not None and json.loads(raw)["state"] not in FINAL:
+            # A job still queued whose RQ entry is gone (deleted from RQ, evicted) never runs:
+            # it held the clip's later jobs back until the reapers' grace (minutes) failed it.
+            # Submit lines a job up and enqueues it at once, so it cannot be one on its way.
+            if raw is not None and json.loads(raw)["state"] not in FINAL and self._in_rq(first):
                 return False
-            self.redis.zrem(line, first)  # over (or its record expired): its turn is past
+            self.redis.zrem(line, first)  # over (or its record expired, or lost): its turn is past
         return True
+
+    def _in_rq(self, job_id: str) -> bool:
+        from rq.job import Job
+
+        return bool(Job.exists(job_id, connection=self.redis))
 
     def _orphaned(self, status: JobStatus) -> bool:
         """Whether a worker took the job and stopped heart-beating for it ``ALIVE_TTL`` ago."""

@@ -524,8 +524,16 @@ class Studio:
         def once() -> None:
             earlier = [old["id"] for old in self.own_predictions(task_id, prefix, retry=False)]
             if result or write_empty:
-                self._request_once("POST", "/api/predictions", "write a prediction", json={
-                    "task": task_id, "result": result, "score": float(score), "model_version": model_version})
+                try:
+                    self._request_once("POST", "/api/predictions", "write a prediction", json={
+                        "task": task_id, "result": result, "score": float(score),
+                        "model_version": model_version})
+                except StudioError as exc:
+                    # An answer lost once the write went out (a read timeout, a dropped
+                    # reply) may hide a stored prediction: a cancel then must wait for the
+                    # next try to delete it, or the frame kept two.
+                    written[0] = written[0] or _may_have_landed(exc)
+                    raise
                 written[0] = True
             for old_id in earlier:
                 self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
@@ -607,6 +615,15 @@ def _transient(exc: SamvidError) -> bool:
     """Worth retrying: Label Studio unreachable or answering 5xx (not a refusal)."""
     cause = exc.__cause__
     return isinstance(cause, httpx.TransportError) or getattr(cause, "status_code", 0) >= 500
+
+
+def _may_have_landed(exc: SamvidError) -> bool:
+    """Whether a failed write may still have been stored: anything but a connection never
+    made, a refusal (4xx) or a proxy that reached no Label Studio (502, 503)."""
+    cause = exc.__cause__
+    if isinstance(cause, httpx.TransportError):
+        return not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
+    return getattr(cause, "status_code", 0) in (500, 504)
 
 
 def _basic_auth(user: str, password: str | None) -> dict[str, Any]:

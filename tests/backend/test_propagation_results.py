@@ -213,3 +213,35 @@ def test_a_frame_opened_whose_image_cannot_be_read_gets_no_copy_of_the_human_fra
     Image.fromarray(np.full((20, 40, 3), 128, np.uint8)).save(tmp_path / "f1.png")
     found = propagator.on_demand(1, rows[1], TARGET, "flow")
     assert found is not None and found[0]
+
+
+def test_a_job_refuses_more_objects_than_its_limit_counting_those_of_the_human_frame_it_bridges_to():
+    # Counted on the job's own frame only, 60 objects there and 60 others on the next human
+    # frame made a bridged job of 120 objects, past the limit meant to bound its memory.
+    import pytest
+
+    from samvid.errors import BadRequest
+    from samvid.images import ImageSource
+    from samvid.propagation import MAX_OBJECTS, PropagationRequest, Propagator
+    from samvid.settings import Settings
+    from samvid.studio.client import Studio
+
+    def dot(i: int) -> dict:
+        m = np.zeros((20, 40), bool)
+        m[i % 20, i // 20] = True
+        return mask_region(m, TARGET, ["Car"], region_id=f"o{i}")
+
+    half = MAX_OBJECTS * 3 // 5
+    drawn = {1: [dot(i) for i in range(half)], 4: [dot(i) for i in range(half, 2 * half)]}
+    settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
+    studio = Studio(settings.label_studio_url, "x")
+    studio.request = lambda method, path, what, **kwargs: {"label_config": (
+        '<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+        '<Label value="Car"/></BrushLabels></View>')}
+    propagator = Propagator(studio, ImageSource.from_settings(settings))
+    propagator.clip_tasks = lambda project, clip, waited_for=False: [
+        {"id": 1 + f, "data": {"clip": "c", "frame": f, "image": f"/f{f}.png"}, "total_annotations": int(f in (0, 3))}
+        for f in range(4)]
+    propagator.latest_annotation = lambda task_id: drawn[task_id]
+    with pytest.raises(BadRequest, match=f"at most {MAX_OBJECTS}"):
+        propagator.run(PropagationRequest(1, "c", 0, bridge=True), None)

@@ -248,3 +248,25 @@ def test_a_job_cancelled_in_rq_itself_holds_none_of_its_clips_later_jobs_back(re
     finally:
         worker.terminate()
         worker.wait(10)
+
+
+def test_a_job_deleted_from_rq_holds_none_of_its_clips_later_jobs_back(redis_server, monkeypatch):
+    # First in its clip's line, a job whose RQ entry was deleted (a dashboard, rq empty,
+    # eviction) never runs; the clip's later jobs waited behind it for the reapers' grace
+    # (minutes), put back on the queue again and again.
+    from rq import Queue, SimpleWorker
+    from rq.job import Job
+
+    from samvid.jobs import RUNNERS
+    from samvid.redis_jobs import QUEUE
+
+    monkeypatch.setitem(RUNNERS, "recorded", f"{__name__}:recorded_job")
+    RUNS.clear()
+    jobs, key = RedisJobs(redis_server.url), "1:clip:forward"
+    lost = jobs.submit("recorded", key, {"name": "lost"}, order=0)
+    later = jobs.submit("recorded", key, {"name": "later"}, order=5)
+    Job.fetch(lost.id, connection=jobs.redis).delete()
+    worker_redis = RedisJobs(redis_server.url).redis
+    SimpleWorker([Queue(QUEUE, connection=worker_redis)], connection=worker_redis).work(burst=True, max_jobs=3)
+    assert jobs.get(later.id).state == "done"
+    assert RUNS == [{"name": "later"}]

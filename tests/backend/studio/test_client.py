@@ -434,6 +434,47 @@ def test_a_prediction_write_cancelled_while_retried_is_finished_first_and_leaves
         studio.own_predictions(7, "samvid-track")
 
 
+def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_prediction(monkeypatch) -> None:
+    # Label Studio stored the write, its answer timed out, the job was cancelled meanwhile:
+    # the cancel stopped it before the next try deleted the earlier prediction, and the
+    # frame kept two of samvid's.
+    store = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+
+    def once(self, method, path, what, **kwargs):
+        if method == "GET":
+            return [dict(p) for p in store]
+        if method == "POST":
+            store.append({"id": len(store) + 5, "model_version": kwargs["json"]["model_version"],
+                          "result": kwargs["json"]["result"]})
+            if len(store) == 2:  # the first write: stored, its answer lost
+                raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
+            return {}
+        store[:] = [p for p in store if p["id"] != int(path.rsplit("/", 1)[1])]
+        return None
+
+    def cancelled(text: str) -> None:
+        raise Stopped
+
+    monkeypatch.setattr(Studio, "_request_once", once)
+    studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01, 0.01), on_retry=cancelled)
+    with pytest.raises(Stopped):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert [p["result"] for p in store] == [["new"]]
+    # A write that never left (connection refused) stored nothing: the cancel stops it at once.
+    calls = []
+
+    def refused(self, method, path, what, **kwargs):
+        calls.append(method)
+        if method == "POST":
+            raise StudioError("cannot reach Label Studio") from httpx.ConnectError("refused")
+        return once(self, method, path, what, **kwargs)
+
+    monkeypatch.setattr(Studio, "_request_once", refused)
+    with pytest.raises(Stopped):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert calls == ["GET", "POST"]
+
+
 def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
     # Label Studio strips a title: none was then titled as asked, and each call made one more
     # (samvid up --project " demo " ran after run), until every command refused the title.
