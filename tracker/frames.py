@@ -20,8 +20,9 @@ two pictures stored under one timestamp are one frame, the first, as a browser's
 shows them: Label Studio's frames are times.)
 
 PyAV is the decoder (see ``bench/bench_frames.py`` and ``docs/import.md`` for the
-measurements against OpenCV). Display-matrix rotation (phone videos) is applied, so
-frames are always upright and ``width``/``height`` describe the upright image. A stream
+measurements against OpenCV). Display-matrix rotation (phone videos) and mirroring are
+applied (``rotation``, ``mirrored``), so frames are always upright, as players show them, and
+``width``/``height`` describe the upright image. A stream
 whose resolution changes (WebRTC recordings) gives every frame at its first frame's size.
 
 Readers are not thread-safe: use one per thread.
@@ -162,6 +163,12 @@ class FrameReader:
             return 0.0
         return self.infos[-1].time + 1.0 / self.fps if self.fps > 0 else self.infos[-1].time
 
+    @property
+    def played_duration(self) -> float:
+        """Seconds a player plays the source for, from the first frame: a browser's
+        ``duration``, which Label Studio counts a video's frames in."""
+        return self.duration
+
     def __getitem__(self, index: int) -> np.ndarray:
         raise NotImplementedError
 
@@ -298,6 +305,7 @@ class VideoReader(FrameReader):
         if threads:
             # Frame + slice threads: up to ~1.3x on 2 cores for H.264 (bench/bench_frames.py).
             stream.thread_type = "AUTO"
+        self._thread_type = stream.thread_type
         self.codec = codec.name
         self._verify_seeks = self._container.format.name in UNTRUSTED_SEEK_FORMATS
         self.undecodable = set()
@@ -322,7 +330,7 @@ class VideoReader(FrameReader):
         if self._pts_in_decode_order:
             self._check_output_order()
         first = self._first_frame()
-        self.rotation = round(first.rotation / 90) * 90 % 360
+        self.rotation, self.mirrored = _orientation(first)
         if first.rotation % 90:
             log.warning("%s: rotation %s deg rounded to %s", self.path.name, first.rotation,
                         self.rotation)
@@ -380,10 +388,16 @@ class VideoReader(FrameReader):
         # The header's count includes the discarded frames. AVI's counts the empty chunks
         # that stand for a repeat of the frame before (its muxer fills a variable frame rate's
         # gaps so, and the demuxer drops them): its pts number the chunks, so the data holds
-        # the chunks up to the last pts.
-        held = (pts[-1] - (self._stream.start_time or 0) + 1
-                if self._container.format.name in DECODE_ORDER_PTS_FORMATS else len(pts))
-        self.missing_tail = max(0, (self._stream.frames or 0) - discarded - held)
+        # the chunks up to the last pts and the last frame's own. On a clock finer than the
+        # frames (1/1000 s) each frame lasts many chunks, the last one too: the chunks past
+        # the data are counted in frames of the average length, not one frame each.
+        declared = (self._stream.frames or 0) - discarded
+        if self._container.format.name in DECODE_ORDER_PTS_FORMATS:
+            chunks = (pts[-1] - pts[0]) / (len(pts) - 1) if len(pts) > 1 else 1
+            held = pts[-1] - (self._stream.start_time or 0) + chunks
+            self.missing_tail = max(0, round((declared - held) / chunks))
+        else:
+            self.missing_tail = max(0, declared - len(pts))
         if self.missing_tail:
             log.warning("%s: %d frames declared in the header are missing (truncated file?)",
                         self.path.name, self.missing_tail)
@@ -400,7 +414,21 @@ class VideoReader(FrameReader):
         rate = self._stream.average_rate
         span = self.infos[-1].time
         self.fps = float(rate) if rate else ((len(pts) - 1) / span if span > 0 else 0.0)
+        # Where the file ends for a player, on this video's clock: its longest stream's end
+        # (the sound of a phone clip or a screen capture often outlasts the pictures). Not
+        # MPEG-TS/PS's, which FFmpeg estimates from the bit rate.
+        start, length = self._container.start_time, self._container.duration
+        self._played_end: float | None = None
+        if start is not None and length and self._container.format.name not in ("mpegts", "mpeg"):
+            self._played_end = (start + length) / av.time_base - float(base * time_base)
         self._seek(0)
+
+    @property
+    def played_duration(self) -> float:
+        # The file's duration is in whole microseconds: one rounded up from the pictures' own
+        # end is theirs (0.541667 s x 24 would count a 14th frame of 13).
+        end = self._played_end
+        return end if end is not None and end > self.duration + 1e-5 else self.duration
 
     def _refuse_restart(self, number: int) -> NoReturn:
         # Decode times only grow within a stream; going back to a pts already seen means
@@ -462,7 +490,25 @@ class VideoReader(FrameReader):
 
     def _seek(self, index: int) -> None:
         pts = self.infos[index].pts
-        self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)  # type: ignore[arg-type]  # indexed frames carry a pts
+        try:
+            self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)  # type: ignore[arg-type]  # indexed frames carry a pts
+        except av.error.FFmpegError as exc:
+            # No seek works in a file without an index or keyframe flags left (a damaged
+            # Matroska file, one whose muxer flagged no keyframes): its first packet, where
+            # the file opens, is before every frame.
+            log.debug("%s: seeking failed (%s); reading from the start", self.path.name, _reason(exc))
+            self._reopen()
+
+    def _reopen(self) -> None:
+        """The file opened again, at its first packet."""
+        index = self._stream.index
+        self._container.close()
+        try:
+            self._container = av.open(str(self.path), metadata_errors="ignore")
+        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            raise VideoError(f"{self.path}: cannot be read again ({_reason(exc)})") from exc
+        self._stream = self._container.streams[index]  # type: ignore[assignment]  # the same video stream
+        self._stream.thread_type = self._thread_type
 
     def _rewind(self) -> None:
         """Back to the first packet of the file, when seeking to the first keyframe lands past
@@ -573,9 +619,10 @@ class VideoReader(FrameReader):
             image = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
         else:
             image = frame.to_ndarray(format="rgb24")
-        if self.rotation:
-            # Display-matrix rotation is counter-clockwise, as np.rot90's.
-            image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
+        if self.rotation or self.mirrored:
+            # Display-matrix rotation is counter-clockwise, as np.rot90's; the mirror after it.
+            upright = np.rot90(image, self.rotation // 90)
+            return np.ascontiguousarray(upright[:, ::-1] if self.mirrored else upright)
         return image
 
     def __getitem__(self, index: int) -> np.ndarray:
@@ -652,6 +699,29 @@ class VideoReader(FrameReader):
         self._kept_bytes += _picture_bytes(frame)
         while (self._kept_bytes > KEPT_BYTES or len(self._kept) > self._keep) and len(self._kept) > 1:
             self._kept_bytes -= _picture_bytes(self._kept.pop(next(iter(self._kept))))
+
+
+def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
+    """Counter-clockwise degrees (a multiple of 90) and then whether to mirror left-right,
+    that show ``frame`` upright as its display matrix says, as FFmpeg and browsers show it.
+    A mirroring matrix (front cameras, a video flipped in an editor) has an angle that alone
+    says nothing true: a left-right mirror reads as 180 deg (the picture would come out
+    upside down), an upside-down one as 0 deg."""
+    try:
+        matrix = frame.side_data.get("DISPLAYMATRIX")
+    except (KeyError, ValueError, TypeError):
+        matrix = None
+    if matrix is None:
+        return round(frame.rotation / 90) * 90 % 360, False
+    # Maps a source pixel (x, y) to the shown (a x + c y, b x + d y); nearest axis-aligned.
+    a, b, _, c, d = np.frombuffer(bytes(matrix), np.int32)[:5].astype(float)  # type: ignore[call-overload]  # side data is a buffer
+    swap = abs(b) + abs(c) > abs(a) + abs(d)
+    flip_rows, flip_cols = (b < 0, c < 0) if swap else (d < 0, a < 0)
+    rotation = (90 if flip_rows else 270) if swap else (180 if flip_rows else 0)
+    # A pure rotation flips the columns exactly when 90 or 180 deg (np.rot90's transposes
+    # and flips); any other combination is a rotation and a mirror.
+    mirrored = bool(flip_cols != (flip_rows != swap))
+    return rotation, mirrored
 
 
 def _picture_bytes(frame: av.VideoFrame) -> int:

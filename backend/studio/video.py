@@ -205,7 +205,9 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
             rate, times = studio_frame_rate(target.frame_rate, data), reader.times
             # As Label Studio counts them (ceil of duration x frameRate): a box on its last
             # frame is on the video. The slack keeps 0.48 s x 25 = 12.000000000000002 at 12.
-            frames_count = max(1, math.ceil(reader.duration * rate - 1e-6))
+            # The browser's duration, the file's: where the sound outlasts the pictures, the
+            # frames past the last picture show it, and a box drawn there is on it.
+            frames_count = max(1, math.ceil(reader.played_duration * rate - 1e-6))
             for prompt in prompts:
                 if not 0 <= prompt.frame < frames_count:
                     raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {frames_count} "

@@ -4,6 +4,7 @@ variable frame rate, display-matrix rotation, odd sizes, truncation, bad files."
 from __future__ import annotations
 
 import random
+import struct
 import time
 from collections.abc import Iterable
 from fractions import Fraction
@@ -72,6 +73,40 @@ def test_rotated_video_is_upright(tmp_path: Path) -> None:
         # 90 deg counter-clockwise: the red top-left corner is now bottom-left.
         assert image[-4, 4].tolist() == pytest.approx([255, 0, 0], abs=20)
         assert image[4, 4].tolist() != pytest.approx([255, 0, 0], abs=20)
+
+
+def with_display_matrix(path: Path, a: int, b: int, c: int, d: int) -> Path:
+    """``path`` (an MP4) with its track's display matrix set to [a b; c d] (in units of one):
+    a shown pixel is (a x + c y, b x + d y) of the stored (x, y)."""
+    data = bytearray(path.read_bytes())
+    matrix = data.index(b"tkhd") + 44  # version 0 box: 40 bytes of fields before the matrix
+    for offset, value in zip((0, 4, 12, 16), (a, b, c, d)):
+        data[matrix + offset: matrix + offset + 4] = struct.pack(">i", value * 0x10000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def red_corner(image: np.ndarray) -> str:
+    h, w = image.shape[:2]
+    corners = {"top-left": image[2, 2], "top-right": image[2, w - 3],
+               "bottom-left": image[h - 3, 2], "bottom-right": image[h - 3, w - 3]}
+    return next(name for name, pixel in corners.items() if pixel[0] > 200 and pixel[1] < 60)
+
+
+@pytest.mark.parametrize(("matrix", "shape", "corner"), [
+    ((-1, 0, 0, 1), (48, 64), "top-right"),      # mirrored left-right (a front camera's)
+    ((1, 0, 0, -1), (48, 64), "bottom-left"),    # mirrored upside down
+    ((0, 1, 1, 0), (64, 48), "top-left"),        # rows become columns (transposed)
+    ((0, -1, -1, 0), (64, 48), "bottom-right"),  # and the other diagonal
+    ((0, -1, 1, 0), (64, 48), "bottom-left"),    # rotated 90 deg, no mirror, as before
+])
+def test_a_video_whose_display_matrix_mirrors_it_is_shown_as_players_show_it_not_upside_down(
+        tmp_path: Path, matrix: tuple[int, int, int, int], shape: tuple[int, int], corner: str) -> None:
+    path = with_display_matrix(write_clip(tmp_path / "selfie.mp4", [0.0, 1 / 30], (64, 48)), *matrix)
+    with open_frames(path) as reader:
+        image = reader[1]
+        assert image.shape[:2] == shape == (reader.height, reader.width)
+        assert red_corner(image) == corner
 
 
 def test_odd_resolution(tmp_path: Path) -> None:
@@ -331,6 +366,20 @@ def test_an_avi_with_a_variable_frame_rate_is_whole_not_truncated(tmp_path: Path
         assert reader.missing_tail == 0
         assert [round(grey(f.image)) for f in reader.iter_frames()] == pytest.approx(
             [level(i) for i in range(6)], abs=3)
+
+
+def test_an_avi_on_a_millisecond_clock_counts_its_missing_tail_in_frames_not_clock_ticks(
+        tmp_path: Path) -> None:
+    """Each frame of it lasts ~33 chunks of the header's count, the last one too: a whole
+    file misses nothing, and a cut one misses the frames cut away, not their milliseconds."""
+    whole = write_clip(tmp_path / "whole.avi", [i / 30 for i in range(60)], (320, 240), codec="mpeg4")
+    with VideoReader(whole) as reader:
+        assert (len(reader), reader.missing_tail) == (60, 0)
+    data = whole.read_bytes()
+    cut = write_file(tmp_path / "cut.avi", data[: len(data) * 6 // 10])
+    with VideoReader(cut) as reader:
+        assert 0 < len(reader) < 60
+        assert reader.missing_tail + len(reader) == 60
 
 
 def test_frames_after_a_damaged_first_keyframe_are_skipped_without_decoding_its_group_again_each(

@@ -257,3 +257,27 @@ def test_a_forward_walk_with_gaps_holds_no_more_than_the_frames_it_skips(tmp_pat
             reader[i]
             held.append(len(reader._kept))
     assert max(held) <= 4
+
+
+def without_keyframe_flags(path: Path, levels: list[int]) -> Path:
+    """H.264 in MKV, every block muxed without its keyframe flag: Matroska then writes no
+    index, and FFmpeg can seek nowhere in the file (a damaged one is left so too)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"g": "5", "bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for value in [*levels, None]:
+            image = None if value is None else np.full((48, 64, 3), value, np.uint8)
+            for packet in stream.encode(None if image is None else av.VideoFrame.from_ndarray(image)):
+                packet.is_keyframe = False
+                out.mux(packet)
+    return path
+
+
+def test_a_video_no_seek_works_in_is_read_from_its_start_not_refused_with_an_ffmpeg_error(
+        tmp_path: Path) -> None:
+    levels = [level(i) for i in range(12)]
+    with VideoReader(without_keyframe_flags(tmp_path / "no-index.mkv", levels)) as reader:
+        assert [round(grey(f.image)) for f in reader.iter_frames()] == pytest.approx(levels, abs=3)
+        assert [round(grey(reader[i])) for i in (7, 2, 11)] == pytest.approx(
+            [levels[7], levels[2], levels[11]], abs=3)
+        assert not reader.undecodable

@@ -4,6 +4,9 @@ when absent), which need not be the file's own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import av
 import numpy as np
 import pytest
 from clips import box_tracking_client, disk_clip, write_video
@@ -91,6 +94,46 @@ def test_a_box_on_label_studios_last_frame_is_on_the_video(images) -> None:
     assert resp.status_code == 200, resp.get_json()
     (region,) = resp.get_json()["results"][0]["result"]
     assert region["value"]["framesCount"] == 32
+
+
+def write_video_with_longer_sound(path: Path, frames: list[np.ndarray], fps: int, seconds: float) -> Path:
+    """H.264 pictures at ``fps`` and AAC silence lasting ``seconds``, longer than they."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        sound = out.add_stream("aac", rate=44100)
+        for frame in frames:
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame)))
+        out.mux(video.encode())
+        for i in range(int(seconds * 44100 / 1024)):
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            samples.sample_rate, samples.pts = 44100, i * 1024
+            out.mux(sound.encode(samples))
+        out.mux(sound.encode())
+    return path
+
+
+def test_a_box_on_a_frame_after_the_last_picture_while_the_sound_plays_on_is_tracked_from_that_picture(
+        images) -> None:
+    """A browser plays the file as long as its longest stream, and Label Studio counts its
+    frames in that: those after the last picture show it."""
+    client = box_tracking_client(images)
+    frames, masks = disk_clip(10, step=4)
+    path = write_video_with_longer_sound(images / "talk.mp4", frames, 10, 1.5)  # 1 s of pictures
+    x, y, w, h = _box_percent(masks[9])
+    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video", "value": {
+        "labels": ["Object"], "reverse": True,
+        "sequence": [{"frame": 13, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": 10}}],
+            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    (region,) = resp.get_json()["results"][0]["result"]
+    assert region["value"]["framesCount"] == 15  # ceil(1.486 s x 10)
+    sequence = region["value"]["sequence"]
+    assert [key["frame"] for key in sequence] == list(range(1, 11))
+    assert abs(sequence[-1]["x"] - x) < 2
 
 
 def test_a_box_comes_back_under_the_rectangle_control_it_was_drawn_with() -> None:
