@@ -276,6 +276,16 @@ def _json_body() -> dict[str, Any]:
         body = request.get_json(silent=True)
     except RecursionError:  # the parser recurses per level; ValueError is all "silent" absorbs
         raise BadRequest("the JSON body is nested too deeply: send a Label Studio request") from None
+    if not data.strip():
+        raise BadRequest("the request body is empty: send a JSON object")
+    if body is None and data.strip() != b"null":
+        # Unparsed (a trailing comma, single quotes): "must be a JSON object" sent its author
+        # looking at an object. Parsed again only to say where it broke.
+        try:
+            json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise BadRequest(f"the request body is not valid JSON ({str(exc)[:200]}): "
+                             "send a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body

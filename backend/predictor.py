@@ -41,13 +41,15 @@ class Predictor:
     ) -> None:
         self.segmenter = segmenter
         self.cache = cache
-        self.source = source
+        self._source = source
         self.request_timeout = request_timeout
         # Which content key an image reference had, with its local file's stamp (None when
         # fetched over HTTP): a second click on a frame neither downloads nor hashes it
         # again, unless its file changed since.
         self._ref_keys: dict[str, tuple[str, tuple[int, int] | None]] = {}
         self._ref_lock = threading.Lock()
+        # Bumped when the source is replaced: a fetch begun before must not record its key.
+        self._source_generation = 0
         # The sizes Label Studio reported for a reference that were not its image's after a
         # read again: a size that stays so is no replaced file, read again on every click.
         self._odd_sizes: dict[str, tuple[int, int]] = {}
@@ -62,6 +64,21 @@ class Predictor:
         shared = RedisCache(settings.redis_url, settings.redis_cache_ttl) if settings.redis_url else None
         cache = EmbeddingCache(MemoryCache(settings.cache_bytes), shared)
         return cls(segmenter, cache, ImageSource.from_settings(settings), settings.request_timeout)
+
+    @property
+    def source(self) -> ImageSource:
+        return self._source
+
+    @source.setter
+    def source(self, source: ImageSource) -> None:
+        """A new source (Label Studio's address or token from /setup): a reference such as
+        /data/upload/1/a.jpg may now name another server's image, so what was remembered
+        of references is forgotten (the embeddings stay, keyed by content)."""
+        with self._ref_lock:
+            self._source = source
+            self._source_generation += 1
+            self._ref_keys.clear()
+            self._odd_sizes.clear()
 
     @property
     def version(self) -> str:
@@ -98,15 +115,18 @@ class Predictor:
             ) from None
 
     def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
-        stamp = self.source.stamp(ref)  # before reading: a change during the read shows next time
-        data = self.source.fetch(ref, task_id)
+        with self._ref_lock:
+            source, generation = self._source, self._source_generation
+        stamp = source.stamp(ref)  # before reading: a change during the read shows next time
+        data = source.fetch(ref, task_id)
         key = content_key(self.segmenter.cache_key(), data)
         if len(ref) <= MAX_REMEMBERED_REF:
             with self._ref_lock:
-                if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
-                    self._ref_keys.clear()
-                self._ref_keys[ref] = (key, stamp)
-        return self.cache.lookup(key, lambda: self.segmenter.embed(self.source.decode(data)))
+                if generation == self._source_generation:  # else fetched from the former source
+                    if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
+                        self._ref_keys.clear()
+                    self._ref_keys[ref] = (key, stamp)
+        return self.cache.lookup(key, lambda: self.segmenter.embed(source.decode(data)))
 
     def predict(
         self, ref: str, prompt: Prompt, size: tuple[int, int] | None = None, task_id: int | None = None

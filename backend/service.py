@@ -71,7 +71,9 @@ class Service:
         return cls(settings, predictor, jobs, Metrics(predictor, jobs.states), AutoRegionsCache(),
                    shared, processes, configured=bool(settings.label_studio_api_key),
                    start_url=settings.label_studio_url,
-                   url_configured=settings.label_studio_url != DEFAULT_STUDIO_URL)
+                   # Given, even as the default value: the admin's choice, kept from /setup.
+                   url_configured=(settings.label_studio_url_given
+                                   or settings.label_studio_url != DEFAULT_STUDIO_URL))
 
     # -- Label Studio --------------------------------------------------------------------
 

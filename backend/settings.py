@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -221,6 +222,9 @@ class Settings:
     precision: str = "auto"  # SAMVID_PRECISION: auto | fp32 | bf16 | fp16 | int8 (clicks and tracking)
     # Label Studio
     label_studio_url: str = DEFAULT_STUDIO_URL  # LABEL_STUDIO_URL
+    # Whether LABEL_STUDIO_URL (or a flag) gave it, even as the default: an address given
+    # is the admin's choice, never replaced by the one a /setup call names.
+    label_studio_url_given: bool = False
     label_studio_api_key: str = field(default="", repr=False)  # LABEL_STUDIO_API_KEY
     # Caches and queue
     redis_url: str = ""  # REDIS_URL: shared embedding cache + job queue when set
@@ -323,6 +327,8 @@ class Settings:
         if ls_root and "local_roots" not in values:
             values["local_roots"], roots_var = _paths(ls_root), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "label_studio_url" in values:
+            values.setdefault("label_studio_url_given", True)
         for name in _WORDS:
             if isinstance(values.get(name), str):
                 values[name] = str(values[name]).strip().lower()
@@ -334,6 +340,11 @@ class Settings:
     def _check(self, names: dict[str, str]) -> None:
         """Refuse at start what would fail later, far from its cause (a request, a job)."""
         _check_studio_url(self.label_studio_url)
+        if any(c.isspace() for c in self.redis_url.translate({9: None, 10: None, 13: None})):
+            # A .env line's trailing space: redis-py's bare "Port could not be cast" mid-start
+            # (tabs and line breaks, a secret file's, it drops as urlsplit does).
+            raise ConfigError(f"REDIS_URL={redis_url_for_messages(self.redis_url)!r} (or samvid worker "
+                              "--redis-url) holds a space; remove it")
         if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
             # redis-py would raise a bare ValueError at the first connection, mid-start.
             shown = redis_url_for_messages(self.redis_url)
@@ -341,6 +352,9 @@ class Settings:
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
         for name, unit in _POSITIVE.items():
             value = getattr(self, name)
+            if isinstance(value, int) and value > 0 and math.log10(value) > 300:
+                # Past a float's range math.isfinite raised a bare OverflowError at start.
+                raise ConfigError(f"{names[name]} must be a number of {unit} above 0 with at most 300 digits")
             if not (math.isfinite(value) and value > 0):  # inf would never time out; NaN compares false
                 raise ConfigError(f"{names[name]} must be a number of {unit} above 0 (finite), not {value!r}")
             if name in _MOST and value > _MOST[name]:
@@ -372,6 +386,12 @@ class Settings:
         log_level({"SAMVID_LOG_LEVEL": self.log_level})
         if ":" in self.auth_user:  # basic auth splits user and password at the first ':'
             raise ConfigError("SAMVID_AUTH_USER must not contain ':'; choose a user name without one")
+        for var, value in (("SAMVID_AUTH_USER", self.auth_user), ("SAMVID_AUTH_PASSWORD", self.auth_password)):
+            # A secret file's last line break: no one can type it into Label Studio's
+            # connection form, so every request would be refused with a bare 401.
+            if any(unicodedata.category(c) == "Cc" for c in value):  # a no-break space is typable
+                raise ConfigError(f"{var} holds a line break, tab or other control character (a secret "
+                                  "file's last line break?); remove it")
         if not 0 <= self.studio_retry_seconds <= 86400:
             raise ConfigError("SAMVID_STUDIO_RETRY_SECONDS must be a number of seconds from 0 to 86400")
         if self.precision not in PRECISIONS:

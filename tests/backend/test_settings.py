@@ -247,3 +247,34 @@ def test_an_allowed_host_is_read_as_a_host_however_it_is_written(written):
 @pytest.mark.parametrize("written, host", [("[fd00::5]", "fd00::5"), ("fd00::5", "fd00::5"), ("[fd00::5]:81", "fd00::5")])
 def test_an_allowed_ipv6_host_is_read_with_or_without_brackets(written, host):
     assert Settings.from_env({"SAMVID_ALLOWED_HOSTS": written}).allowed_hosts == (host,)
+
+
+@pytest.mark.parametrize("env", [
+    {"SAMVID_AUTH_USER": "ls", "SAMVID_AUTH_PASSWORD": "s3cret\n"},
+    {"SAMVID_AUTH_USER": "ls\r\n", "SAMVID_AUTH_PASSWORD": "s3cret"},
+])
+def test_a_basic_auth_credential_with_a_line_break_is_refused_at_start_naming_the_variable(env):
+    """A secret file's last line break cannot be typed into Label Studio's connection form:
+    accepted, every request was a bare 401."""
+    var = next(v for v, value in env.items() if value != value.strip())
+    with pytest.raises(ConfigError, match=f"{var} holds a line break") as raised:
+        Settings.from_env(env)
+    assert "s3cret" not in raised.value.message
+
+
+def test_a_limit_beyond_any_number_is_a_config_error_naming_the_variable():
+    """Past a float's range the check itself crashed with a bare OverflowError."""
+    with pytest.raises(ConfigError, match="SAMVID_MAX_IMAGE_PIXELS must be a number of pixels above 0"):
+        Settings.from_env({"SAMVID_MAX_IMAGE_PIXELS": "1" + "0" * 400})
+
+
+def test_a_password_with_a_no_break_space_is_no_control_character():
+    assert Settings.from_env({"SAMVID_AUTH_USER": "ls", "SAMVID_AUTH_PASSWORD": "wort\xa0wort "}).auth_password == "wort\xa0wort "
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379 ", "redis://:s3cret@127.0.0.1:6379 "])
+def test_a_redis_url_with_a_space_is_refused_at_start_without_its_password(url):
+    """redis-py failed on it mid-start with a bare "Port could not be cast to integer"."""
+    with pytest.raises(ConfigError, match="REDIS_URL=.* holds a space; remove it") as raised:
+        Settings.from_env({"REDIS_URL": url})
+    assert "s3cret" not in raised.value.message
