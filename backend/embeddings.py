@@ -48,7 +48,9 @@ class MemoryCache:
             return item
 
     def put(self, key: str, value: Embedding) -> None:
-        if value.nbytes > self.max_bytes:
+        # A cap of 0 is no in-process cache (SAMVID_CACHE_BYTES=0): not even the stand-in's
+        # embeddings of 0 bytes are kept, which no byte count would ever evict.
+        if value.nbytes > self.max_bytes or self.max_bytes <= 0:
             return
         with self._lock:
             old = self._items.pop(key, None)

@@ -100,6 +100,8 @@ class Prompt:
         box = self.box
         if box is not None:
             x0, y0, x1, y1 = box
+            if x1 <= x0 or y1 <= y0:  # before clipping: a flat box on the image is not "outside" it
+                raise PromptError("the box has zero area: drag a rectangle around the object")
             box = (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
             if box[2] <= box[0] or box[3] <= box[1]:  # wholly past an edge: turned inside out
                 raise PromptError(f"the box lies outside the {width}x{height} image")

@@ -32,6 +32,15 @@ def test_an_embedding_larger_than_the_cap_is_not_cached():
     assert len(cache) == 0
 
 
+def test_a_cache_capped_at_zero_bytes_keeps_nothing_not_even_an_embedding_of_zero_bytes():
+    # SAMVID_CACHE_BYTES=0 is documented as no in-process cache; the stand-in's embeddings
+    # hold no arrays, and under a cap of 0 bytes they piled up for good.
+    cache = MemoryCache(max_bytes=0)
+    for key in "abc":
+        cache.put(key, Embedding("samvid-standin-r20", (4, 4)))
+    assert len(cache) == 0 and cache.get("a") is None
+
+
 def test_content_key_depends_on_model_and_bytes():
     assert content_key("m1", b"x") != content_key("m2", b"x")
     assert content_key("m1", b"x") != content_key("m1", b"y")

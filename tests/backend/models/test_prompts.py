@@ -59,3 +59,10 @@ def test_a_box_wholly_past_an_edge_is_refused_when_clipped_not_turned_into_a_box
     # Clipping turns such a box inside out; put back in order it would lie on the image.
     with pytest.raises(PromptError, match="outside the 100x80 image"):
         Prompt(box=box).clipped(100, 80)
+
+
+@pytest.mark.parametrize("box", [(10.0, 10.0, 10.0, 20.0), (10.0, 30.0, 40.0, 30.0)])
+def test_a_flat_box_on_the_image_is_refused_as_zero_area_when_clipped_not_as_outside(box) -> None:
+    # Box tracking seeds its object through ``clipped`` alone: a flat box lies on the image.
+    with pytest.raises(PromptError, match="zero area"):
+        Prompt(box=box).clipped(100, 80)
