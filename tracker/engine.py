@@ -112,12 +112,14 @@ def _whole_source(exc: Exception) -> bool:
 
 def object_id(obj_id: object) -> int:
     """``obj_id`` as the integer every result names the object by (``"3"`` is 3). What
-    names no integer is refused: ``int`` would cut 2.7 to 2, another object's id."""
+    names no integer is refused: ``int`` would cut 2.7 to 2, another object's id, and take
+    ``True`` (JSON's ``true``) for 1, another object's id too."""
     try:
         as_int = int(obj_id)  # type: ignore[call-overload]  # refused below when it cannot
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         as_int = None
-    if as_int is None or (not isinstance(obj_id, str) and as_int != obj_id):
+    if (as_int is None or isinstance(obj_id, (bool, np.bool_))
+            or (not isinstance(obj_id, str) and as_int != obj_id)):
         raise TrackingError(f"object id {obj_id!r} is not an integer: give each object an integer id")
     return as_int
 

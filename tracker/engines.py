@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from samvid.core.errors import TrackingError
@@ -127,6 +128,10 @@ def make_engine(name: str, options: EngineOptions | None = None) -> Engine:
     if kind == "sam2":
         from samvid.tracker.memory_engine import MemoryEngine
 
+        if model and _known_without_memory(model):
+            # Else random weights built a SAM 2 under an image model's name, and without them
+            # the advice was to pull weights (of ``classic``, which has none) it cannot track with.
+            _check_tracking_model(model, f"engine {name!r}")
         video_model, device = _video_model(model or DEFAULT_VIDEO_MODEL, options)
         return MemoryEngine(video_model, device=device)
     if kind == "guided":
@@ -178,12 +183,24 @@ def start_configured(settings: Any, segmenter: Any) -> str:
     return start_engine(settings.tracker, model, EngineOptions.of(settings))
 
 
-def _check_tracking_model(name: str) -> None:
-    """SAMVID_TRACKER_MODEL must be a SAM 2-family or EdgeTAM model (a name or a local folder)."""
+def _check_tracking_model(name: str, said: str = "") -> None:
+    """SAMVID_TRACKER_MODEL (or the model of the engine ``said`` names) must be a SAM 2-family
+    or EdgeTAM model (a name or a local folder)."""
     from samvid.models.registry import MODELS
     from samvid.models.sam import MEMORY_FAMILIES, family_of
 
     if family_of(name) not in MEMORY_FAMILIES:
         choices = ", ".join(n for n, info in MODELS.items() if info.video)
-        raise TrackingError(f"SAMVID_TRACKER_MODEL={name!r} has no video memory: choose a SAM 2-family "
-                            f"or EdgeTAM model ({choices}) or a folder of one")
+        raise TrackingError(f"{said or f'SAMVID_TRACKER_MODEL={name!r}'} has no video memory: choose a "
+                            f"SAM 2-family or EdgeTAM model ({choices}) or a folder of one")
+
+
+def _known_without_memory(name: str) -> bool:
+    """Whether ``name`` is surely no SAM 2-family or EdgeTAM model: a registry model of
+    another family, or a folder whose config says so. Any other name is left to the
+    loader (a hub model outside the registry is read by its own config)."""
+    from samvid.models.registry import MODELS
+    from samvid.models.sam import MEMORY_FAMILIES, family_of
+
+    known = name in MODELS or (Path(name).expanduser() / "config.json").is_file()
+    return known and family_of(name) not in MEMORY_FAMILIES

@@ -420,9 +420,11 @@ def test_a_video_no_frame_of_which_can_be_read_says_why() -> None:
         FlowEngine().init_state(Broken())
 
 
-@pytest.mark.parametrize("bad", ["car", 2.7, None], ids=["word", "fraction", "none"])
+@pytest.mark.parametrize("bad", ["car", 2.7, None, float("inf"), True],
+                         ids=["word", "fraction", "none", "infinite", "boolean"])
 def test_an_object_id_that_is_not_an_integer_is_refused(engine, disk_video, bad) -> None:
-    # 2.7 was cut to 2 and silently replaced object 2's mask; "car" raised a bare ValueError.
+    # 2.7 was cut to 2 and silently replaced object 2's mask; "car" raised a bare ValueError,
+    # an infinite float a bare OverflowError; True was taken for object 1.
     state = engine.init_state(disk_video)
     engine.add_mask(state, 0, 2, disk_video.mask(0))
     with pytest.raises(TrackingError, match="integer id"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from samvid.errors import ModelUnavailable, TrackingError
-from samvid.tracker.engines import make_engine
+from samvid.tracker.engines import EngineOptions, make_engine
 from samvid.tracker.guided_engine import GuidedEngine
 
 
@@ -18,6 +18,15 @@ def test_a_memory_engine_without_weights_says_how_to_get_them(tmp_path, monkeypa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelUnavailable, match="samvid models pull"):
         make_engine(f"sam2:{tmp_path / 'nothing-here'}")
+
+
+@pytest.mark.parametrize("model", ["facebook/sam-vit-base", "classic"])
+@pytest.mark.parametrize("random_weights", [False, True], ids=["weights", "random"])
+def test_a_memory_engine_of_a_model_without_video_memory_is_refused_naming_the_ones_with_it(model, random_weights):
+    # Random weights built a SAM 2 tiny under SAM's name; without them the advice was to
+    # pull weights (of the weight-free classic segmenter, which has none).
+    with pytest.raises(TrackingError, match=r"no video memory.*facebook/sam2\.1-hiera-tiny"):
+        make_engine(f"sam2:{model}", EngineOptions(random_weights=random_weights))
 
 
 def test_an_unknown_engine_lists_the_choices():
