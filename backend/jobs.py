@@ -24,7 +24,7 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 from samvid.errors import ConfigError, NotFound, SamvidError
@@ -57,6 +57,14 @@ class JobStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobStatus:
+        """A record as saved by any samvid version: two versions share one Redis during a
+        rolling upgrade, and a field one of them lacks crashed every reap and GET /jobs/<id>
+        on the other. Fields this version does not know are dropped; missing ones default."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in data.items() if name in known})
 
 
 class JobContext(Protocol):

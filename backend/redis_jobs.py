@@ -121,7 +121,7 @@ class RedisJobs:
         raw = self.redis.get(_k("job", job_id))
         if raw is None:
             raise NotFound(f"no job {job_id!r}")
-        return JobStatus(**json.loads(raw))
+        return JobStatus.from_dict(json.loads(raw))
 
     # -- the Jobs interface ----------------------------------------------------
     @_reachable()
@@ -201,7 +201,7 @@ class RedisJobs:
         while batch := list(islice(keys, BATCH)):
             for raw in self.redis.mget(batch):
                 if raw is not None:  # expired since the scan
-                    yield JobStatus(**json.loads(raw))
+                    yield JobStatus.from_dict(json.loads(raw))
 
     def reap(self) -> list[str]:
         """Requeue or fail the jobs whose worker stopped heart-beating."""

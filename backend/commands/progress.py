@@ -42,6 +42,10 @@ class ProgressLine:
         filled = self.width * min(done, total) // max(total, 1)
         if rate is None:
             rate = measured_rate(done - self.done0, now - self.started)
+        elif done < total and now - self.started < MIN_SECONDS:
+            # A job's own rate is as noisy over its first steps (one frame in a few ms); its
+            # last report is its whole run's.
+            rate = None
         shown = "--" if rate is None else f"{rate:.1f}"
         self.stream.write(
             f"\r{label[:40]:40}  [{'#' * filled}{'.' * (self.width - filled)}]  "

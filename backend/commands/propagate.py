@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 
@@ -19,6 +20,12 @@ from samvid.propagation import PropagationRequest, propagator_for
 from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import project_id_in
+
+log = logging.getLogger(__name__)
+# Seconds a lost backend is waited for while following its job (a restart; its Redis
+# restarting is a 503 after the Redis client's own ~40 s of retries).
+POLL_RETRY_SECONDS = 60.0
+TRANSIENT_STATUS = (502, 503, 504)  # a proxy without its backend, Redis away, a gateway timeout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,7 +130,7 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
         job = _job_of(resp, url)
         while job["state"] in ("queued", "running"):
             time.sleep(0.5)
-            poll = requests.get(f"{url}/jobs/{job['id']}", auth=auth, timeout=30)
+            poll = _poll(f"{url}/jobs/{job['id']}", auth, job["id"])
             if poll.status_code == 404:
                 raise StudioError(f"the samvid backend at {url} no longer knows job {job['id']} (restarted?): "
                                   "run the command again")
@@ -142,6 +149,27 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
     except requests.RequestException as exc:
         raise StudioError(f"cannot reach the samvid backend at {url}: {type(exc).__name__}") from exc
     return job
+
+
+def _poll(job_url: str, auth: tuple[str, str] | None, job_id: str) -> requests.Response:
+    """The job's record, riding out a backend that is briefly away: a restart, or its Redis
+    restarting (503). One failed poll ended the command (exit 2) while the job ran on."""
+    delays = iter(backoff(POLL_RETRY_SECONDS))
+    while True:
+        try:
+            reply = requests.get(job_url, auth=auth, timeout=30)
+            if reply.status_code not in TRANSIENT_STATUS:
+                return reply
+            reason = f"HTTP {reply.status_code}: {_error_of(reply)[:120]}"
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+        delay = next(delays, None)
+        if delay is None:
+            raise StudioError(f"lost touch with the samvid backend while following job {job_id} ({reason}); "
+                              f"the job goes on there: follow it with GET {job_url} (DELETE cancels it)")
+        log.warning("following job %s: the backend did not answer (%s); trying again in %.1f s",
+                    job_id, reason, delay)
+        time.sleep(delay)
 
 
 def _job_of(reply: requests.Response, url: str) -> dict:

@@ -36,17 +36,34 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _work(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
     from rq import Queue, SimpleWorker
+    from rq.exceptions import StopRequested
 
     from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs, redis_client
 
     class Worker(SimpleWorker):
         stop_asked = False  # SIGTERM or Ctrl+C, as against rq quitting on its own
+        # --burst: the queue read empty (or ``rq suspend``). rq also quits, in the same way,
+        # on a Redis that stopped answering, and exit 0 told a script the queue was done.
+        drained = False
         _beat: tuple[threading.Thread, threading.Event] | None = None
 
         def request_stop(self, signum: int, frame: object) -> None:
             self.stop_asked = True
             super().request_stop(signum, frame)
+
+        def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
+            taken = super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+            self.drained = taken is None
+            return taken
+
+        def check_for_suspension(self, burst: bool) -> None:
+            try:
+                super().check_for_suspension(burst)
+            except StopRequested:  # suspended in burst mode: asked for, not a failure
+                self.drained = True
+                raise
 
         # rq's forking worker tells RQ its job lives while the job runs; its SimpleWorker,
         # which runs the job in its own thread, tells it once, as the job starts. A job past
@@ -124,8 +141,15 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     # the reaper's client that let a Redis that stopped answering hold each reap for minutes.
     connection = redis_client(settings.redis_url)
     worker = Worker([Queue(QUEUE, connection=connection)], connection=connection, name=args.name)
+    unanswered = QueueUnavailable(
+        f"the worker stopped taking jobs: Redis at {redis_url_for_messages(settings.redis_url)} did not "
+        f"answer within {worker.connection_timeout} s or failed (rq's log above says which); start the "
+        "worker again once Redis answers, or run it under a supervisor that restarts it on failure")
     try:
         worker.work(burst=args.burst, with_scheduler=False, logging_level="WARNING")
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # Still away as rq quit: its goodbye to Redis raised, a traceback instead of the reason.
+        raise unanswered from exc
     except ValueError as exc:
         # rq refuses a name whose registration has not expired: a worker killed without a
         # goodbye (OOM, docker kill) keeps its name for its TTL, about 7 minutes.
@@ -135,11 +159,8 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
                           "or killed less than ~7 min ago): pick another --name or wait") from exc
     finally:
         stop.set()
-    if not args.burst and not worker.stop_asked:
+    if not worker.stop_asked and not (args.burst and worker.drained):
         # rq quits, and returned as if stopped, when Redis does not answer within its socket
         # timeout: exit 0 read as a clean stop, and nothing restarted the worker.
-        raise QueueUnavailable(
-            f"the worker stopped taking jobs: Redis at {redis_url_for_messages(settings.redis_url)} did not "
-            f"answer within {worker.connection_timeout} s or failed (rq's log above says which); start the "
-            "worker again once Redis answers, or run it under a supervisor that restarts it on failure")
+        raise unanswered
     return 0

@@ -392,6 +392,28 @@ def test_the_same_redis_request_submitted_twice_at_once_runs_once(redis_server) 
     assert states == [CANCELLED, QUEUED]
 
 
+@pytest.mark.redis
+def test_job_records_of_another_samvid_version_sharing_the_redis_read_and_reap(redis_server) -> None:
+    """A rolling upgrade: a newer samvid's record has a field this one lacks, an older one's
+    lacks fields this one has. Neither may crash a GET, a count or a reap."""
+    import json
+
+    from samvid.redis_jobs import RedisJobs, _k
+
+    queue = RedisJobs(redis_server.url)
+    newer = {"id": "newer", "kind": "propagate", "key": "1:clip", "state": DONE, "frames_done": 4,
+             "frames_total": 4, "fps": 2.0, "error": None, "note": None, "result": {"frames_written": 4},
+             "attempts": 1, "created": 1.0, "updated": 2.0, "worker": "host-7", "priority": 3}
+    older = {"id": "older", "kind": "propagate", "key": "1:other", "state": FAILED, "error": "no mask"}
+    queue.redis.set(_k("job", "newer"), json.dumps(newer))
+    queue.redis.set(_k("job", "older"), json.dumps(older))
+    assert queue.reap() == []
+    assert (queue.get("newer").state, queue.get("newer").result) == (DONE, {"frames_written": 4})
+    assert (queue.get("older").state, queue.get("older").error, queue.get("older").frames_done) == (
+        FAILED, "no mask", 0)
+    assert queue.states()[DONE] == 1 and queue.states()[FAILED] == 1
+
+
 def test_propagate_on_a_backend_that_forgot_its_job_says_so_and_exits_2(monkeypatch, images, capsys) -> None:
     from services import ServedApp
 

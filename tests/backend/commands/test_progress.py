@@ -80,3 +80,17 @@ def test_an_export_that_fails_mid_run_says_so_on_its_own_line_after_the_progress
     assert error.startswith("samvid export: error: cannot reach Label Studio")
     assert "/10" in lines[lines.index(error) - 1]  # the bar, as far as it was drawn
     assert not (tmp_path / "out").exists()
+
+
+def test_a_jobs_own_rate_is_not_shown_before_half_a_second_has_passed_but_its_last_one_is(monkeypatch):
+    import samvid.commands.progress as progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    out = _Terminal()
+    job = TerminalJob(ProgressLine(out, width=10), "propagate c")
+    job.progress(1, 300, 250.0)  # one step in 4 ms: noise
+    assert out.getvalue().endswith("-- frames/s\033[K")
+    clock[0] = 101.0
+    job.progress(30, 300, 30.0)
+    assert out.getvalue().endswith("30.0 frames/s\033[K")

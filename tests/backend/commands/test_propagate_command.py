@@ -129,3 +129,44 @@ def test_a_backend_url_that_answers_a_page_is_not_said_to_be_unreachable(capsys)
     err = capsys.readouterr().err
     assert "cannot reach" not in err
     assert "no samvid job" in err and "Sign in" in err
+
+
+def _following_backend(answers: list[tuple[dict, int]]) -> Flask:
+    """A backend whose job runs: each poll gets the next of ``answers``, then the job is done."""
+    app = Flask("following-backend")
+    job = {"id": "job-5", "state": "running", "error": None, "frames_done": 1, "frames_total": 4, "fps": 1.0}
+    app.add_url_rule("/propagate", "submit", lambda: jsonify(job), methods=["POST"])
+
+    def poll(job_id: str) -> tuple[Response, int]:
+        if answers:
+            body, status = answers.pop(0)
+            return jsonify(body), status
+        return jsonify({**job, "state": "done", "frames_done": 4, "result": {"frames_written": 4}}), 200
+
+    app.add_url_rule("/jobs/<job_id>", "poll", poll)
+    return app
+
+
+def test_a_backend_briefly_away_while_its_job_is_followed_is_waited_for(monkeypatch, capsys) -> None:
+    # Its Redis restarting (503), then a proxy without its backend (502): the job runs on.
+    monkeypatch.setattr(command, "POLL_RETRY_SECONDS", 5.0, raising=False)
+    away = [({"error": "cannot reach the Redis job queue"}, 503), ({"error": "bad gateway"}, 502)]
+    with ServedApp(_following_backend(away)) as served:
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                     "--backend-url", served.url]) == 0
+    assert "done: 4 frames of clip 'walk'" in capsys.readouterr().out
+
+
+def test_a_backend_lost_for_good_while_its_job_is_followed_names_the_job_that_goes_on(monkeypatch, capsys) -> None:
+    import requests
+
+    monkeypatch.setattr(command, "POLL_RETRY_SECONDS", 1.0, raising=False)
+    with ServedApp(_following_backend([])) as served:
+        def refused(*args, **kwargs):
+            raise requests.ConnectionError("connection refused")
+
+        monkeypatch.setattr(command.requests, "get", refused)  # the submit got through; every poll fails
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                     "--backend-url", served.url]) == 2
+    err = capsys.readouterr().err
+    assert "job job-5" in err and "goes on" in err and f"{served.url}/jobs/job-5" in err

@@ -153,3 +153,67 @@ def test_a_job_that_outlives_rqs_worker_ttl_is_not_failed_by_rq_while_it_runs(re
         worker.terminate()
         worker.wait(10)
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def test_a_burst_worker_whose_redis_stops_answering_part_way_exits_failed_not_as_if_the_queue_were_empty(
+        redis_server, monkeypatch, capsys) -> None:
+    """``--burst`` exits 0 once the queue is empty; rq also quits on a Redis that does not
+    answer. A script reading exit 0 then took jobs left on the queue as run."""
+    import signal
+
+    import rq.worker
+
+    import samvid.redis_jobs
+    from samvid.redis_jobs import RedisJobs
+
+    monkeypatch.setitem(RUNNERS, "settings", f"{__name__}:settings_job")
+    monkeypatch.setenv("REDIS_URL", "")
+    # Redis's answer waited for 1 s, not rq's ~415 s (its socket timeout; 11 s at least).
+    monkeypatch.setattr(samvid.redis_jobs, "SOCKET_TIMEOUT", 1.0)
+    monkeypatch.setattr(rq.worker.BaseWorker, "connection_timeout", property(lambda self: 1))
+    jobs = RedisJobs(redis_server.url)
+    jobs.queue.empty()
+    first, second = jobs.submit("settings", "1:a", {}), jobs.submit("settings", "1:b", {})
+    take = rq.worker.SimpleWorker.dequeue_job_and_maintain_ttl
+    taken: list[int] = []
+
+    def frozen_at_the_second_take(self, *args, **kwargs):
+        taken.append(1)
+        if len(taken) != 2:
+            return take(self, *args, **kwargs)
+        os.kill(redis_server.proc.pid, signal.SIGSTOP)  # a frozen host: connections open, no answer
+        try:
+            return take(self, *args, **kwargs)
+        finally:
+            os.kill(redis_server.proc.pid, signal.SIGCONT)
+
+    monkeypatch.setattr(rq.worker.SimpleWorker, "dequeue_job_and_maintain_ttl", frozen_at_the_second_take)
+    assert main(["worker", "--redis-url", redis_server.url, "--burst", "--name", "cut-short"]) == 2
+    assert "the worker stopped taking jobs" in capsys.readouterr().err
+    assert jobs.get(first.id).state == DONE and second.id in jobs.queue.job_ids
+
+
+def test_a_worker_whose_redis_is_still_away_as_it_quits_says_why_without_a_traceback(
+        redis_server, monkeypatch, capsys) -> None:
+    import signal
+
+    import rq.worker
+
+    import samvid.redis_jobs
+
+    monkeypatch.setenv("REDIS_URL", "")
+    monkeypatch.setattr(samvid.redis_jobs, "SOCKET_TIMEOUT", 1.0)
+    monkeypatch.setattr(rq.worker.BaseWorker, "connection_timeout", property(lambda self: 1))
+    take = rq.worker.SimpleWorker.dequeue_job_and_maintain_ttl
+
+    def frozen(self, *args, **kwargs):
+        os.kill(redis_server.proc.pid, signal.SIGSTOP)  # frozen for good: rq's goodbye gets no answer
+        return take(self, *args, **kwargs)
+
+    monkeypatch.setattr(rq.worker.SimpleWorker, "dequeue_job_and_maintain_ttl", frozen)
+    try:
+        assert main(["worker", "--redis-url", redis_server.url, "--burst", "--name", "never-answered"]) == 2
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    err = capsys.readouterr().err
+    assert "the worker stopped taking jobs" in err and "Traceback" not in err
