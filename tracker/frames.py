@@ -390,12 +390,16 @@ class VideoReader(FrameReader):
         # gaps so, and the demuxer drops them): its pts number the chunks, so the data holds
         # the chunks up to the last pts and the last frame's own. On a clock finer than the
         # frames (1/1000 s) each frame lasts many chunks, the last one too: the chunks past
-        # the data are counted in frames of the average length, not one frame each.
+        # the data are counted in frames of the usual length (the median: one pause would
+        # stretch an average), not one frame each. The last frame's chunks are counted too,
+        # however long it is held: a complete file (as long as its RIFF header says) misses
+        # nothing, whatever its last frame's length.
         declared = (self._stream.frames or 0) - discarded
         if self._container.format.name in DECODE_ORDER_PTS_FORMATS:
-            chunks = (pts[-1] - pts[0]) / (len(pts) - 1) if len(pts) > 1 else 1
+            chunks = float(np.median(np.diff(pts))) if len(pts) > 1 else 1.0
             held = pts[-1] - (self._stream.start_time or 0) + chunks
-            self.missing_tail = max(0, round((declared - held) / chunks))
+            cut = _shorter_than_its_riff_header(self.path)
+            self.missing_tail = max(0, round((declared - held) / chunks)) if cut else 0
         else:
             self.missing_tail = max(0, declared - len(pts))
         if self.missing_tail:
@@ -722,6 +726,20 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
     # and flips); any other combination is a rotation and a mirror.
     mirrored = bool(flip_cols != (flip_rows != swap))
     return rotation, mirrored
+
+
+def _shorter_than_its_riff_header(path: Path) -> bool:
+    """Whether an AVI file holds less than its RIFF header declares (a copy cut short).
+    Unknown (unreadable, not RIFF) counts as cut: the header's frame count then decides."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+        size = path.stat().st_size
+    except OSError:
+        return True
+    if len(head) < 8 or head[:4] != b"RIFF":
+        return True
+    return int.from_bytes(head[4:8], "little") + 8 > size
 
 
 def _picture_bytes(frame: av.VideoFrame) -> int:

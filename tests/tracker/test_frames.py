@@ -382,6 +382,41 @@ def test_an_avi_on_a_millisecond_clock_counts_its_missing_tail_in_frames_not_clo
         assert reader.missing_tail + len(reader) == 60
 
 
+def test_an_avi_with_a_pause_cut_short_counts_its_missing_frames_at_their_usual_length(tmp_path: Path) -> None:
+    """One 5 s pause stretched an average frame length: half of the file cut away read as
+    12 frames missing of 51."""
+    times = [0, 1 / 30] + [5 + i / 30 for i in range(58)]
+    whole = write_clip(tmp_path / "pause.avi", times, (320, 240), codec="mpeg4")
+    with VideoReader(whole) as reader:
+        assert (len(reader), reader.missing_tail) == (60, 0)
+    data = whole.read_bytes()
+    cut = write_file(tmp_path / "cut.avi", data[: len(data) // 2])
+    with VideoReader(cut) as reader:
+        assert 0 < len(reader) < 60
+        assert abs(reader.missing_tail + len(reader) - 60) <= 1
+
+
+def test_a_whole_avi_whose_last_frame_is_held_misses_nothing(tmp_path: Path) -> None:
+    """The muxer counts the last frame's length into the header's frame count: a screen
+    capture ending on a still held for a second read as 29 frames missing."""
+    path = tmp_path / "held.avi"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), level(i), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round(i * 1000 / 30), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                packet.duration = 1000 if i == 9 else packet.duration
+                out.mux(packet)
+        for packet in stream.encode():
+            packet.duration = 1000
+            out.mux(packet)
+    with VideoReader(path) as reader:
+        assert (len(reader), reader.missing_tail) == (10, 0)
+
+
 def test_frames_after_a_damaged_first_keyframe_are_skipped_without_decoding_its_group_again_each(
         tmp_path: Path, seeks: list[int]) -> None:
     """The group of a damaged keyframe does not decode: each of its frames is skipped and
