@@ -75,10 +75,12 @@ class Predictor:
         /data/upload/1/a.jpg may now name another server's image, so what was remembered
         of references is forgotten (the embeddings stay, keyed by content)."""
         with self._ref_lock:
+            moved = source.label_studio_url != self._source.label_studio_url
             self._source = source
-            self._source_generation += 1
-            self._ref_keys.clear()
-            self._odd_sizes.clear()
+            if moved:  # a new token for the same server (each /setup sends one) names the same images
+                self._source_generation += 1
+                self._ref_keys.clear()
+                self._odd_sizes.clear()
 
     @property
     def version(self) -> str:

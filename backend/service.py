@@ -35,7 +35,7 @@ from samvid.metrics import Metrics
 from samvid.predictor import Predictor
 from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_url_problem
 from samvid.studio.client import Studio
-from samvid.studio.credentials import SharedCredentials, StudioCredentials
+from samvid.studio.credentials import SharedCredentials, StudioCredentials, url_given
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,7 @@ class Service:
         return cls(settings, predictor, jobs, Metrics(predictor, jobs.states), AutoRegionsCache(),
                    shared, processes, configured=bool(settings.label_studio_api_key),
                    start_url=settings.label_studio_url,
-                   # Given, even as the default value: the admin's choice, kept from /setup.
-                   url_configured=(settings.label_studio_url_given
-                                   or settings.label_studio_url != DEFAULT_STUDIO_URL))
+                   url_configured=url_given(settings))
 
     # -- Label Studio --------------------------------------------------------------------
 
@@ -140,8 +138,11 @@ class Service:
             return
         credentials = self.shared.fetch()
         current = StudioCredentials(self.settings.label_studio_url, self.settings.label_studio_api_key)
-        if credentials is not None and credentials != current:
-            self._use(credentials)
+        if credentials is None or credentials == current:
+            return
+        if self.url_configured and not is_same_origin(self.start_url, credentials.url):
+            return  # stored before LABEL_STUDIO_URL was set: not that Label Studio's token
+        self._use(credentials)
 
     def _use(self, credentials: StudioCredentials) -> None:
         self.settings = credentials.applied_to(self.settings)

@@ -340,11 +340,11 @@ class Settings:
     def _check(self, names: dict[str, str]) -> None:
         """Refuse at start what would fail later, far from its cause (a request, a job)."""
         _check_studio_url(self.label_studio_url)
-        if any(c.isspace() for c in self.redis_url.translate({9: None, 10: None, 13: None})):
-            # A .env line's trailing space: redis-py's bare "Port could not be cast" mid-start
-            # (tabs and line breaks, a secret file's, it drops as urlsplit does).
+        if self.redis_url.strip(" ") != self.redis_url:
+            # A .env line's trailing space: redis-py's bare "Port could not be cast" mid-start.
+            # Inside, a space is a password's or a socket path's, which redis-py takes.
             raise ConfigError(f"REDIS_URL={redis_url_for_messages(self.redis_url)!r} (or samvid worker "
-                              "--redis-url) holds a space; remove it")
+                              "--redis-url) starts or ends with a space; remove it")
         if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
             # redis-py would raise a bare ValueError at the first connection, mid-start.
             shown = redis_url_for_messages(self.redis_url)
@@ -352,7 +352,7 @@ class Settings:
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
         for name, unit in _POSITIVE.items():
             value = getattr(self, name)
-            if isinstance(value, int) and value > 0 and math.log10(value) > 300:
+            if isinstance(value, int) and abs(value) > 10**300:
                 # Past a float's range math.isfinite raised a bare OverflowError at start.
                 raise ConfigError(f"{names[name]} must be a number of {unit} above 0 with at most 300 digits")
             if not (math.isfinite(value) and value > 0):  # inf would never time out; NaN compares false

@@ -14,7 +14,8 @@ import json
 import logging
 from dataclasses import dataclass
 
-from samvid.settings import Settings
+from samvid.images import is_same_origin
+from samvid.settings import DEFAULT_STUDIO_URL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,22 @@ class SharedCredentials:
             return None
 
 
+def url_given(settings: Settings) -> bool:
+    """Whether LABEL_STUDIO_URL names the Label Studio (set, even to the default value):
+    the admin's choice, which no ``/setup`` pair may replace with another address."""
+    return settings.label_studio_url_given or settings.label_studio_url != DEFAULT_STUDIO_URL
+
+
+def fits(credentials: StudioCredentials, settings: Settings) -> bool:
+    """Whether a pair learned elsewhere may be used beside ``settings``: a pair stored in
+    Redis before LABEL_STUDIO_URL was set (it never expires) repointed every process."""
+    return not url_given(settings) or is_same_origin(settings.label_studio_url, credentials.url)
+
+
 def with_shared_credentials(settings: Settings) -> Settings:
     """``settings`` with the pair another process learned, when none is configured and
     ``REDIS_URL`` is set (what a ``samvid worker`` uses for each job)."""
     if settings.label_studio_api_key or not settings.redis_url:
         return settings
     shared = SharedCredentials(settings.redis_url).fetch()
-    return shared.applied_to(settings) if shared is not None else settings
+    return shared.applied_to(settings) if shared is not None and fits(shared, settings) else settings

@@ -44,3 +44,24 @@ def test_a_reference_names_the_new_label_studios_image_once_its_address_changes(
         predictor.source = ImageSource.from_settings(Settings.from_env({}, label_studio_url=new))
         embedding, cached = predictor.embedding(ref)
         assert embedding.image_size == (60, 80) and not cached
+
+
+def test_a_new_token_for_the_same_label_studio_keeps_what_its_references_named() -> None:
+    # Label Studio sends /setup with its token whenever a task without predictions opens:
+    # each one made the next click download and hash its image again.
+    fetched = []
+
+    class Counting(_serving(40, 30)):  # type: ignore[misc, valid-type]
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            super().do_GET()
+
+    with http_server(Counting) as url:
+        config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
+        predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+        predictor.embedding("/data/upload/1/a.png")
+        for token in ("t1", "t2"):
+            predictor.source = ImageSource.from_settings(Settings.from_env(
+                {}, label_studio_url=url, label_studio_api_key=token))
+            assert predictor.embedding("/data/upload/1/a.png")[1]  # cached
+    assert len(fetched) == 1

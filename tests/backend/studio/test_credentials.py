@@ -36,3 +36,29 @@ def test_a_shared_token_that_cannot_be_read_is_ignored_not_a_failure_of_every_re
     shared = SharedCredentials(redis_server.url)
     shared.redis.set(KEY, stored)
     assert shared.fetch() is None
+
+
+def test_a_pair_stored_before_label_studio_url_was_set_repoints_no_process(redis_server) -> None:
+    # The pair never expires: one a /setup shared while no address was set later moved
+    # every backend and worker off the LABEL_STUDIO_URL their admin had set since.
+    from samvid.app import create_app
+    from samvid.auth import basic_auth_header
+    from samvid.models.standin import StandInSegmenter
+    from samvid.predictor import Predictor
+    from samvid.settings import Settings
+    from samvid.studio.credentials import StudioCredentials, with_shared_credentials
+
+    SharedCredentials(redis_server.url).publish(StudioCredentials("http://10.0.0.5:8080", "old"))
+    env = {"SAMVID_AUTH_USER": "ls", "SAMVID_AUTH_PASSWORD": "pw", "REDIS_URL": redis_server.url,
+           "LABEL_STUDIO_URL": "http://localhost:8080"}
+    config = Settings.from_env(env, model="standin", precompute_on_open=False, tracker="flow")
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)))
+    service = app.extensions["samvid.service"]
+    app.test_client().post("/setup", json={"hostname": "http://10.0.0.5:8080", "access_token": "t2"},
+                           headers={"Authorization": basic_auth_header("ls", "pw")})
+    assert service.settings.label_studio_url == "http://localhost:8080"
+    assert service.predictor.source.label_studio_url == "http://localhost:8080"
+    assert with_shared_credentials(Settings.from_env(env)).label_studio_url == "http://localhost:8080"
+    # The same Label Studio's pair is taken up, as before.
+    SharedCredentials(redis_server.url).publish(StudioCredentials("http://localhost:8080", "new"))
+    assert with_shared_credentials(Settings.from_env(env)).label_studio_api_key == "new"
