@@ -357,11 +357,14 @@ class Propagator:
         for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
             for s in end:
                 keys.setdefault(s.key, s)
-        if len(keys) > MAX_OBJECTS:
-            # The human frames a bridge tracks from add their own objects: counted only on
-            # this frame, a job tracked up to twice the limit.
-            raise BadRequest(f"frame {req.frame} and the human frames it bridges to have {len(keys)} objects; "
-                             f"a job takes at most {MAX_OBJECTS}: propagate them in groups with 'objects'")
+        for st in stretches:
+            # Each stretch is tracked by an engine of its own, from the objects of both its
+            # human ends: counted on this frame only, one stretch tracked up to twice the limit.
+            tracked = {s.key for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on for s in ends[at]}
+            if len(tracked) > MAX_OBJECTS:
+                span = f"{tasks[st.lo]['data']['frame']}-{tasks[st.hi]['data']['frame']}"
+                raise BadRequest(f"frames {span} and their human frames hold {len(tracked)} objects; a job "
+                                 f"tracks at most {MAX_OBJECTS}: propagate them in groups with 'objects'")
         number = {key: k for k, key in enumerate(keys, start=1)}
         objects = {number[key]: seed for key, seed in keys.items()}
         total = sum(_steps(st, tasks, req.all_frames) for st in stretches)

@@ -157,14 +157,16 @@ class Studio:
 
         ``half_done()``: whether ``fn`` has begun what must not be left half done (a write,
         then the deletes after it): from then on an ``on_retry`` that stops the caller (a job
-        cancelled meanwhile) takes effect once ``fn`` has succeeded, or has failed for good;
-        stopped between tries, the frame kept two predictions. Before, it stops at once."""
+        cancelled meanwhile) takes effect after one more try of ``fn``, which finishes the
+        write where Label Studio answers again; stopped between tries, the frame kept two
+        predictions, and held back for every try, a cancel waited out the whole retry budget
+        (minutes, its clip held) while Label Studio kept failing. Before, it stops at once."""
         stopped: BaseException | None = None
         for attempt, delay in enumerate((*self.retry_delays, None), start=1):
             try:
                 done = fn()
             except SamvidError as exc:
-                if delay is None or not transient(exc):
+                if stopped is not None or delay is None or not transient(exc):
                     if stopped is not None:
                         raise stopped from exc  # cancelled: the job reads so, not failed
                     raise
@@ -619,11 +621,12 @@ def _transient(exc: SamvidError) -> bool:
 
 def _may_have_landed(exc: SamvidError) -> bool:
     """Whether a failed write may still have been stored: anything but a connection never
-    made, a refusal (4xx) or a proxy that reached no Label Studio (502, 503)."""
+    made, a refusal (4xx) or a 503. A proxy's 502 too: nginx answers it when Label Studio's
+    worker is killed mid-request, after its write may have been committed."""
     cause = exc.__cause__
     if isinstance(cause, httpx.TransportError):
         return not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
-    return getattr(cause, "status_code", 0) in (500, 504)
+    return getattr(cause, "status_code", 0) in (500, 502, 504)
 
 
 def _basic_auth(user: str, password: str | None) -> dict[str, Any]:

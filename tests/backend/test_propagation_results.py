@@ -245,3 +245,42 @@ def test_a_job_refuses_more_objects_than_its_limit_counting_those_of_the_human_f
     propagator.latest_annotation = lambda task_id: drawn[task_id]
     with pytest.raises(BadRequest, match=f"at most {MAX_OBJECTS}"):
         propagator.run(PropagationRequest(1, "c", 0, bridge=True), None)
+
+
+def test_a_bridged_job_takes_as_many_objects_as_each_of_its_stretches_tracks_within_the_limit(monkeypatch):
+    # Human frames 0, 3 and 6 with 40 objects each: each stretch tracks 80, under the limit.
+    # Counted over the whole job, the submit of frame 3 was refused for 120.
+    import samvid.propagation as propagation
+    from samvid.images import ImageSource
+    from samvid.propagation import PropagationRequest, Propagator
+    from samvid.settings import Settings
+    from samvid.studio.client import Studio
+
+    def dot(i: int) -> dict:
+        m = np.zeros((20, 40), bool)
+        m[i % 20, i // 20] = True
+        return mask_region(m, TARGET, ["Car"], region_id=f"o{i}")
+
+    drawn = {1 + f: [dot(i) for i in range(40 * k, 40 * k + 40)] for k, f in enumerate((0, 3, 6))}
+    settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
+    studio = Studio(settings.label_studio_url, "x")
+    studio.request = lambda method, path, what, **kwargs: {"label_config": (
+        '<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+        '<Label value="Car"/></BrushLabels></View>')}
+    propagator = Propagator(studio, ImageSource.from_settings(settings))
+    propagator.clip_tasks = lambda project, clip, waited_for=False: [
+        {"id": 1 + f, "data": {"clip": "c", "frame": f, "image": f"/f{f}.png"}, "total_annotations": int(f in (0, 3, 6))}
+        for f in range(7)]
+    propagator.latest_annotation = lambda task_id: drawn[task_id]
+    tracked = []
+    monkeypatch.setattr(propagation, "track_stretch",
+                        lambda new, frames, first, last, **kwargs: tracked.append(len({*first, *last})) or iter(()))
+    monkeypatch.setattr(propagator, "_span", lambda walk, target, all_frames: ([0] * len(walk), {}))
+
+    class Context:
+        def progress(self, *args): pass
+        def note(self, *args): pass
+        def cancelled(self): return False
+
+    propagator.run(PropagationRequest(1, "c", 3, bridge=True), Context())
+    assert sorted(tracked) == [80, 80]

@@ -473,6 +473,23 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
     with pytest.raises(Stopped):
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert calls == ["GET", "POST"]
+    # Writes that keep failing (its SQLite locked): the cancel takes effect after one more
+    # try, not after the whole retry budget (minutes, the clip held by a cancelled job).
+    calls.clear()
+
+    def failing(self, method, path, what, **kwargs):
+        calls.append(method)
+        if method == "POST":
+            error = StudioError("Label Studio failed (500)")
+            error.__cause__ = ApiError(status_code=500, headers={}, body="database is locked")
+            raise error
+        return once(self, method, path, what, **kwargs)
+
+    monkeypatch.setattr(Studio, "_request_once", failing)
+    studio.retry_delays = (0.01,) * 10
+    with pytest.raises(Stopped):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert calls.count("POST") == 2
 
 
 def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
