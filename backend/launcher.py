@@ -61,7 +61,8 @@ class Credentials:
         """
         path = data_dir / "credentials.json"
         if path.is_file():
-            return cls._load(path), False
+            # Where hard links fail, another run's file is there before it is written.
+            return cls._load_when_written(path), False
         creds = cls(ADMIN, secrets.token_urlsafe(12), secrets.token_hex(20))
         data_dir.mkdir(parents=True, exist_ok=True)
         _remove_orphans(data_dir, f".{path.name}.")
@@ -533,11 +534,6 @@ class Ready:
     tracker: str = ""  # the propagation engine, as the running backend reports it
 
 
-def _frame_of(data: dict[str, object]) -> float:
-    frame = data.get("frame")
-    return float(frame) if isinstance(frame, int) and not isinstance(frame, bool) else float("inf")
-
-
 class Stack:
     """Label Studio (unless attached) and ``samvid serve``; ``with Stack(o) as s: s.start()``."""
 
@@ -630,10 +626,10 @@ class Stack:
         backend_url = self._start_backend(choice, url, key, files_root)
         summary = self._import(studio, files_root, backend_url)
         clip = summary.clips[0].clip
-        tasks = studio.list_tasks(summary.project_id, clip=clip)
-        # Frame order, not id order: frames an earlier import skipped (--start, --stride) get
-        # their tasks later, with higher ids, and the Open link must show frame 0.
-        task_ids = [t.id for t in sorted(tasks, key=lambda t: (_frame_of(t.data), t.id))]
+        # Frame order, not id order (the import's summary has them so): frames an earlier
+        # import skipped (--start, --stride) get their tasks later, with higher ids, and the
+        # Open link must show frame 0.
+        task_ids = summary.clips[0].task_ids
         if not task_ids:
             raise StudioError(f"project {summary.project_id} has no task for {clip}")
         # The model as the backend reports it: the truth, whatever pick_model guessed.

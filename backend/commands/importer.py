@@ -18,7 +18,14 @@ from samvid.settings import Settings, env_path, env_value, studio_url_problem
 from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
 from samvid.studio.import_plan import ImportOptions
-from samvid.studio.importer import ClipSummary, ImportSummary, import_videos, ranges
+from samvid.studio.importer import (
+    TASK_KEYS,
+    ClipSummary,
+    ImportSummary,
+    import_videos,
+    keys_frame_tasks_lack,
+    ranges,
+)
 from samvid.studio.protocol import project_id_in
 
 DEFAULT_BACKEND_URL = "http://localhost:9090"
@@ -130,10 +137,15 @@ def _options(args: argparse.Namespace) -> ImportOptions:
     if "image" not in config.data_keys:
         raise ConfigError(f"--config {config.name}: samvid import makes one image task per "
                           "frame, and this config has no <Image value=\"$image\">")
+    label_config = config.render(parse_labels(args.labels))
+    if needed := keys_frame_tasks_lack(label_config):  # else a project is made that takes no task
+        raise ConfigError(f"--config {config.name}: it also shows {needed}, which frame tasks do not "
+                          f"have (they hold {', '.join(TASK_KEYS)}): Label Studio would refuse them; "
+                          "remove those tags")
     limits = Settings.from_env()
     return ImportOptions(
         project=title,
-        label_config=config.render(parse_labels(args.labels)),
+        label_config=label_config,
         frames_root=args.frames_root,
         document_root=args.document_root,
         image_format="png" if args.png else "jpg",

@@ -76,14 +76,13 @@ def run(args: argparse.Namespace) -> int:
         document_root=args.document_root, timeout=args.timeout,
     )
     _check_backend_settings(args.device)
-    # A mistyped video, or a file that is no video, is said now, not after Label Studio's
-    # and the backend's start (a minute or more) and their shutdown.
-    from samvid.studio.sources import find_sources  # here: it imports OpenCV and PyAV
-    from samvid.tracker.frames import open_frames
+    # A mistyped video, a file that is no video, a frame folder of two sizes, a video over
+    # the limits: said now, not after Label Studio's and the backend's start (a minute or
+    # more) and their shutdown. Planned as the launcher's import plans them (every frame,
+    # the default limits); raises VideoError naming the file.
+    from samvid.studio.import_plan import ImportOptions, plan_clips  # here: imports OpenCV and PyAV
 
-    for source in find_sources(options.videos):
-        with open_frames(source):  # raises VideoError naming the file when it cannot be read
-            pass
+    plan_clips(options.videos, ImportOptions(project=options.project, label_config=""))
     # `kill` (and docker stop, systemd) must stop the children as Ctrl-C does, and so must
     # closing the terminal or losing the SSH session: the children run in sessions of their
     # own, so nothing else would stop them.

@@ -36,7 +36,7 @@ import numpy as np
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
 from samvid.studio.client import Project, Studio, Task, machine_lock
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
-from samvid.studio.protocol import label_interface
+from samvid.studio.protocol import frame_index, label_interface
 from samvid.studio.sources import names_only_clip_name
 from samvid.tracker.frames import open_frames
 
@@ -60,6 +60,10 @@ class ClipSummary:
     height: int = 0
     fps: float = 0.0
     seconds: float = 0.0
+    # Every task of the clip in the project after the import (those there before too), in
+    # frame order, then id order; one without a frame index last. What `samvid up` opens,
+    # without listing the clip once more. Not in to_json: a long clip's are thousands.
+    task_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -87,10 +91,15 @@ class ImportSummary:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        for clip in data["clips"]:
+            del clip["task_ids"]
         data.update(tasks_created=self.tasks_created, tasks_existing=self.tasks_existing,
                     undecodable=self.undecodable)
         return data
 
+
+# The data of every frame task (``_import_clip``).
+TASK_KEYS = ("image", "video", "frame", "time", "clip")
 
 # Called after each frame: (clip, frames done, frames to do).
 Progress = Callable[[str, int, int], None]
@@ -103,13 +112,29 @@ def check_project_config(project: Project) -> None:
     """Refuse a project whose labeling config shows no frame: frame tasks carry the frame
     in ``image``, and a config without ``<Image value="$image">`` (a video project, say)
     would get tasks it cannot display (or would play the source path as its video)."""
-    images = [o for o in label_interface(project.label_config).objects
-              if o.tag == "Image" and o.attr.get("value") == "$image"]
+    objects = label_interface(project.label_config).objects
+    images = [o for o in objects if o.tag == "Image" and o.attr.get("value") == "$image"]
     if not images:
+        # Said by `samvid up` too, which has no --config: no flag of import's only.
         raise ConfigError(f"project {project.title!r} (id {project.id}) has no <Image "
-                          "value=\"$image\"> in its labeling config: samvid import makes one "
-                          "image task per frame; import into another --project (a new one "
-                          "is created with --config)")
+                          "value=\"$image\"> in its labeling config: samvid makes one image "
+                          "task per frame; import into another --project (a new one is made "
+                          "with a config that shows frames)")
+    if needed := keys_frame_tasks_lack(project.label_config):
+        raise ConfigError(f"project {project.title!r} (id {project.id})'s labeling config also shows "
+                          f"{needed}, which frame tasks do not have (they hold {', '.join(TASK_KEYS)}): "
+                          "Label Studio would refuse them; remove those tags from its labeling "
+                          "config, or import into another --project")
+
+
+def keys_frame_tasks_lack(label_config: str) -> str:
+    """The task data keys (``"$caption, $title"``) the config's objects show that frame
+    tasks do not hold; "" when none. Label Studio refuses a task without one, after the
+    frames were written, with '"caption" key is expected in task data' and nothing to do.
+    Objects only: a <Header value="$title"> is shown blank, not refused."""
+    values = [str(o.attr.get("value", "")) for o in label_interface(label_config).objects]
+    needed = sorted({v[1:].split(".")[0] for v in values if v.startswith("$")} - set(TASK_KEYS))
+    return ", ".join(f"${k}" for k in needed)
 
 
 def check_frames_root(options: ImportOptions) -> Path | None:
@@ -188,9 +213,9 @@ def import_videos(
         # Locked by the clip's current name: every run of one source takes that lock
         # first, also when the source turns out to be imported under its older name.
         with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", str(project.id), plan.clip):
-            plan, existing = _clip_to_import(studio, project, plan)
+            plan, tasks = _clip_to_import(studio, project, plan)
             summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
-                                              existing, progress))
+                                              tasks, progress))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -206,8 +231,8 @@ def _remove_half_made(studio: Studio, project: Project) -> None:
                     "Label Studio", project.title, project.id, exc)
 
 
-def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[ClipPlan, set[int]]:
-    """The clip to import and its frames that have a task in the project now, each clip
+def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[ClipPlan, list[Task]]:
+    """The clip to import and its tasks in the project now, each clip
     listed once (a filtered listing: reading a project of 30,000 tasks whole takes half a
     minute; the import listed a frame folder's clip up to three times).
 
@@ -216,20 +241,20 @@ def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[C
     importing every frame again under the new name."""
     tasks = studio.list_tasks(project.id, plan.clip)
     if tasks or not plan.source.is_dir():
-        return plan, _frames(tasks)
+        return plan, tasks
     earlier = names_only_clip_name(plan.source)
     if earlier == plan.clip:
-        return plan, set()
+        return plan, []
     older = studio.list_tasks(project.id, earlier)
     if any(str(t.data.get("video")) == str(plan.source.resolve()) for t in older):
         log.info("%s: imported earlier as clip %s, kept", plan.source, earlier)
-        return replace(plan, clip=earlier), _frames(older)
-    return plan, set()
+        return replace(plan, clip=earlier), older
+    return plan, []
 
 
-def _frames(tasks: Sequence[Task]) -> set[int]:
-    """The frame indices that ``tasks`` (one clip's) hold."""
-    return {t.data["frame"] for t in tasks if isinstance(t.data.get("frame"), int)}
+def _in_frame_order(frames: dict[int, int | None]) -> list[int]:
+    """Task ids (keys) by their frame index (values), then id; those without one last."""
+    return sorted(frames, key=lambda i: (frames[i] is None, frames[i] or 0, i))
 
 
 def _import_clip(
@@ -238,15 +263,19 @@ def _import_clip(
     plan: ClipPlan,
     options: ImportOptions,
     frames_root: Path | None,
-    existing: set[int],
+    tasks: Sequence[Task],
     progress: Progress | None,
 ) -> ClipSummary:
     started = time.monotonic()
+    # As the backend reads a frame: a CSV round trip makes it "3", a script's JSON 3.0;
+    # counted as int only, each such frame got a second task on every re-import.
+    frame_of = {t.id: frame_index(t.data.get("frame")) for t in tasks}
+    existing = set(frame_of.values())
     todo = [i for i in plan.selected if i not in existing]
     summary = ClipSummary(plan.clip, str(plan.source.resolve()), plan.frames, len(plan.selected),
                           existing=len(plan.selected) - len(todo), width=plan.width,
                           height=plan.height, fps=round(plan.fps, 6),
-                          missing_tail=plan.missing_tail)
+                          missing_tail=plan.missing_tail, task_ids=_in_frame_order(frame_of))
     if not todo:
         log.info("%s: all %d selected frames already imported, nothing to add",
                  plan.source.name, len(plan.selected))
@@ -271,18 +300,27 @@ def _import_clip(
             batch.append({"image": url, "video": summary.source, "frame": frame.index,
                           "time": frame.time, "clip": plan.clip})
             if len(batch) >= options.batch:
-                summary.created += len(studio.create_tasks(project.id, batch))
+                summary.created += _create(studio, project, batch, frame_of)
                 batch = []
             if progress is not None:
                 progress(plan.clip, len(written), len(todo))
         if batch:
-            summary.created += len(studio.create_tasks(project.id, batch))
+            summary.created += _create(studio, project, batch, frame_of)
+    summary.task_ids = _in_frame_order(frame_of)
     summary.undecodable = sorted(set(todo) - written)
     summary.seconds = round(time.monotonic() - started, 3)
     if summary.undecodable:
         log.warning("%s: %d frames do not decode (corrupt or truncated): %s", plan.source.name,
                     len(summary.undecodable), ranges(summary.undecodable))
     return summary
+
+
+def _create(studio: Studio, project: Project, batch: list[dict[str, Any]],
+            frame_of: dict[int, int | None]) -> int:
+    """Create ``batch``'s tasks, noting each one's frame in ``frame_of``; how many were made."""
+    ids = studio.create_tasks(project.id, batch)
+    frame_of.update(zip(ids, (task["frame"] for task in batch)))
+    return len(ids)
 
 
 def local_files_url(path: Path, document_root: Path) -> str:

@@ -59,6 +59,22 @@ def test_up_on_a_file_that_is_not_a_video_says_so_before_starting_anything(
     assert not (tmp_path / "data").exists()
 
 
+def test_up_on_a_frame_folder_of_two_sizes_says_so_before_starting_anything(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    # The import refuses it (tracking skips frames of another size than the first), but only
+    # after Label Studio's and the backend's start, a minute or more later.
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, size in enumerate([(64, 48), (64, 48), (128, 96)]):
+        Image.new("RGB", size, (50, 50, 50)).save(frames / f"{i}.png")
+    monkeypatch.setattr(up, "Stack", _NoStack)
+    _NoStack.entered = False
+    assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", str(frames)]) == 2
+    err = capsys.readouterr().err
+    assert "2.png: 128x96, but 0.png is 64x48" in err, err
+    assert not _NoStack.entered
+
+
 @pytest.mark.parametrize("var, value", [("SAMVID_DEVICE", "gpu"), ("SAMVID_PRECISION", "fp64"),
                                         ("SAMVID_MAX_IMAGE_BYTES", "0")])
 def test_up_with_a_setting_the_backend_refuses_says_so_before_starting_anything(
@@ -439,17 +455,17 @@ def test_up_still_takes_a_hub_id_outside_the_registry_and_falls_back_when_its_we
     assert choice.model == "classic" and "someone/sam2-finetune" in choice.note
 
 
-def test_up_opens_frame_0_and_lists_tasks_in_frame_order_when_earlier_frames_were_imported_later(
+def test_up_opens_frame_0_of_the_imports_summary_without_listing_the_clip_again(
         tmp_path: Path, monkeypatch) -> None:
-    """`samvid import --start 1` (or --stride 2) into the project first, then `samvid up` with the
-    whole clip: the frames it adds get higher task ids than the later frames already there."""
+    """The import's summary names the clip's tasks in frame order (frames an earlier
+    `samvid import --start 1` skipped have higher ids); a second listing of a long clip's
+    tasks is a filtered read of the whole project."""
     from samvid import launcher
     from samvid.studio import client
-    from samvid.studio.client import Task
     from samvid.studio.importer import ClipSummary, ImportSummary
 
-    frames = list(range(6, 12)) + list(range(6))  # in task id order, ids 1..12
-    frame_of = {i + 1: f for i, f in enumerate(frames)}
+    in_frame_order = [7, 8, 9, 1, 2, 3]  # frames 0-2 were imported after frames 3-5
+    listings: list[str | None] = []
 
     class Studio:
         def __init__(self, url: str, key: str) -> None:
@@ -458,8 +474,9 @@ def test_up_opens_frame_0_and_lists_tasks_in_frame_order_when_earlier_frames_wer
         def check(self) -> None:
             pass
 
-        def list_tasks(self, project_id: int, clip: str | None = None) -> list[Task]:
-            return [Task(i, {"clip": "c", "frame": f}) for i, f in frame_of.items()]
+        def list_tasks(self, project_id: int, clip: str | None = None) -> list[object]:
+            listings.append(clip)
+            return []
 
     class StartsNothing(launcher.Stack):
         def _start_studio(self, creds: object) -> str:
@@ -470,7 +487,8 @@ def test_up_opens_frame_0_and_lists_tasks_in_frame_order_when_earlier_frames_wer
             return "http://127.0.0.1:2"
 
         def _import(self, *args: object) -> ImportSummary:
-            return ImportSummary(3, "samvid demo", False, None, None, [ClipSummary("c", "c.mp4", 12, 12)])
+            return ImportSummary(3, "samvid demo", False, None, None,
+                                 [ClipSummary("c", "c.mp4", 6, 6, task_ids=in_frame_order)])
 
     class Health:
         def json(self) -> dict[str, str]:
@@ -479,8 +497,8 @@ def test_up_opens_frame_0_and_lists_tasks_in_frame_order_when_earlier_frames_wer
     monkeypatch.setattr(client, "Studio", Studio)
     monkeypatch.setattr(launcher.requests, "get", lambda *args, **kwargs: Health())
     ready = StartsNothing(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")).start()
-    assert [frame_of[i] for i in ready.task_ids] == list(range(12))
-    assert ready.open_url.endswith(f"?task={frames.index(0) + 1}")
+    assert ready.task_ids == in_frame_order and ready.open_url.endswith("?task=7")
+    assert listings == []
 
 
 @pytest.mark.parametrize("flags, env, said", [

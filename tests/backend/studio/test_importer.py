@@ -17,10 +17,16 @@ from clipgen import level, write_clip
 from services import ServedApp
 
 from samvid.errors import ConfigError, StudioError, VideoError
-from samvid.studio.client import Studio
+from samvid.studio.client import Project, Studio
 from samvid.studio.configs import load_config
 from samvid.studio.import_plan import ImportOptions
-from samvid.studio.importer import ImportSummary, check_frames_root, import_videos, ranges
+from samvid.studio.importer import (
+    ImportSummary,
+    check_frames_root,
+    check_project_config,
+    import_videos,
+    ranges,
+)
 from samvid.studio.sources import clip_name, find_sources
 
 pytestmark = pytest.mark.studio
@@ -277,6 +283,41 @@ def test_import_into_a_video_project_is_refused(tmp_path: Path, studio: Studio,
     assert studio.list_tasks(project.id) == []
 
 
+def test_the_refusal_of_a_project_without_frames_names_no_flag_samvid_up_lacks() -> None:
+    # `samvid up --project "my video project"` said "(a new one is created with --config)",
+    # and `samvid up --config` is refused as an unknown argument.
+    video = Project(3, "my video project", load_config("video_boxes").render(["car"]))
+    with pytest.raises(ConfigError, match=r"no <Image value=\"\$image\">.*another --project") as refused:
+        check_project_config(video)
+    assert "--config" not in str(refused.value)
+
+
+def test_a_project_whose_config_shows_a_key_frame_tasks_lack_is_refused_saying_which() -> None:
+    # Label Studio refused every task after the frames were written, with
+    # '"caption" key is expected in task data' and no word on what to do.
+    config = ('<View><Image name="image" value="$image"/><Text name="note" value="$caption"/>'
+              '<BrushLabels name="tag" toName="image"><Label value="car"/></BrushLabels></View>')
+    with pytest.raises(ConfigError, match=r"also shows \$caption, which frame tasks do not have.*"
+                                          r"remove those tags"):
+        check_project_config(Project(4, "with captions", config))
+    header = config.replace('<Text name="note"', '<Header')  # shows no task data: accepted
+    check_project_config(Project(5, "with a header", header))
+
+
+def test_an_import_config_showing_a_key_frame_tasks_lack_is_refused_before_a_project_is_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # The project was made, then Label Studio refused every task: an empty project was left.
+    from samvid.cli import main
+
+    config = tmp_path / "captions.xml"
+    config.write_text('<View><Image name="image" value="$image"/><Text name="note" value="$caption"/>'
+                      '<BrushLabels name="tag" toName="image"><Label value="car"/></BrushLabels></View>')
+    code = main(["import", str(tmp_path / "any.mp4"), "--project", "with captions", "--config", str(config),
+                 "--url", "http://127.0.0.1:9", "--api-key", "k", "--upload", "--no-backend"])
+    assert code == 2
+    assert "--config captions: it also shows $caption, which frame tasks do not have" in capsys.readouterr().err
+
+
 def test_frame_folder_of_two_sizes_is_refused(tmp_path: Path, studio: Studio,
                                              options: ImportOptions) -> None:
     # Tracking skips frames of another size than the first: their tasks would get no mask.
@@ -418,3 +459,33 @@ def test_an_import_lists_each_clips_tasks_once(tmp_path: Path, studio: Studio, o
     again = import_videos(studio, [frames], options)
     assert (again.tasks_created, again.tasks_existing) == (0, 3)
     assert len(listings) == 1
+
+
+def test_frames_whose_tasks_hold_the_index_as_text_or_a_float_are_not_imported_again(
+        tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+    # A CSV round trip makes every value a string ("0"), a script's JSON may write 1.0; the
+    # backend reads both as frames, and each re-import gave such frames a second task.
+    clip = write_clip(tmp_path / "c.mp4", [i / 30 for i in range(4)])
+    options = replace(options, project="frames as text or floats")
+    project, _ = studio.get_or_create_project(options.project, options.label_config)
+    studio.create_tasks(project.id, [
+        {"image": "/data/local-files/?d=x/0.jpg", "frame": "0", "clip": clip_name(clip), "video": str(clip)},
+        {"image": "/data/local-files/?d=x/1.jpg", "frame": 1.0, "clip": clip_name(clip), "video": str(clip)}])
+    summary = import_videos(studio, [clip], options)
+    assert (summary.tasks_created, summary.tasks_existing) == (2, 2)
+    assert len(studio.list_tasks(project.id)) == 4
+
+
+def test_the_summary_names_every_task_of_the_clip_in_frame_order_those_there_before_too(
+        tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+    # What `samvid up` opens (frame 0) and lists, without listing the clip again: frames an
+    # earlier --stride import skipped get their tasks later, with higher ids.
+    clip = write_clip(tmp_path / "c.mp4", [i / 30 for i in range(6)])
+    options = replace(options, project="task ids in frame order")
+    import_videos(studio, [clip], replace(options, stride=2))
+    summary = import_videos(studio, [clip], options)
+    frame_of = {t.id: t.data["frame"] for t in studio.list_tasks(summary.project_id)}
+    assert [frame_of[i] for i in summary.clips[0].task_ids] == list(range(6))
+    again = import_videos(studio, [clip], options)  # nothing added: the same tasks
+    assert again.clips[0].task_ids == summary.clips[0].task_ids
+    assert "task_ids" not in again.to_json()["clips"][0]  # thousands for a long clip
