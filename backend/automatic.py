@@ -314,8 +314,8 @@ def automatic_regions(predictor: Predictor, image_ref: str, task_id: int | None,
     return regions
 
 
-# (model, image, its local file's stamp, target, label, config)
-_Key = tuple[str, str, "tuple[int, int] | None", "MaskTarget", str, AutoConfig]
+# (model, Label Studio's address, image, its local file's stamp, target, label, config)
+_Key = tuple[str, str, str, "tuple[int, int] | None", "MaskTarget", str, AutoConfig]
 
 
 class AutoRegionsCache:
@@ -347,8 +347,12 @@ class AutoRegionsCache:
         # polygon, other names) must not get each other's regions, nor a frame extracted
         # again under the same path the old picture's (a local file's stamp tells).
         # A data: URI (the image itself) is kept as its hash, not megabytes per frame.
+        # Label Studio's address too: after /setup repoints samvid, /data/upload/1/a.jpg
+        # names the other server's image.
         ref = image_ref if len(image_ref) <= 4096 else hashlib.sha256(image_ref.encode()).hexdigest()
-        key = (predictor.version, ref, predictor.source.stamp(image_ref), target, label, config)
+        source = predictor.source
+        key = (predictor.version, source.label_studio_url, ref, source.stamp(image_ref), target, label,
+               config)
         with self._lock:
             regions = self._done.get(key)
             if regions is not None or key in self._queued:
@@ -360,6 +364,8 @@ class AutoRegionsCache:
     def _compute(self, key, predictor, image_ref, task_id, target, label, config) -> None:
         try:
             regions = automatic_regions(predictor, image_ref, task_id, target, label, config)
+            if predictor.source.label_studio_url != key[1]:
+                return  # repointed while queued or computing: maybe the other server's image
             with self._lock:
                 if len(self._done) >= self._max:
                     self._done.pop(next(iter(self._done)))  # oldest first

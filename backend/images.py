@@ -434,8 +434,9 @@ def _upright(img: Image.Image) -> Image.Image:
 def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
     """RGB uint8 (H, W, 3), upright as a browser shows it (EXIF orientation applied).
 
-    Grey, palette, RGBA, CMYK and 16-bit images are converted; animations give
-    their first frame; images over ``max_pixels`` are refused before decoding.
+    Grey, palette, RGBA, CMYK, 16-bit and float (0 black, 1 white) images are
+    converted; animations give their first frame; images over ``max_pixels`` are
+    refused before decoding.
     """
     _let_pillow_open(max_pixels)
     try:
@@ -447,12 +448,18 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
                 raise ImageError("image has zero size")
             img.seek(0)
             img = _upright(img)
+            # Fixed scales, not the image's own range, which would brighten a dark frame
+            # and give one value another grey in each frame of a video.
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                # 16-bit grey as a browser shows it (value / 257): a fixed scale, not the
-                # image's own maximum, which would brighten a dark frame and give one value
-                # another grey in each frame of a video.
-                arr = np.asarray(img, dtype=np.float64)
-                arr = np.round(np.clip(arr, 0, 65535) / 257).astype(np.uint8)
+                # 16-bit grey by its high byte, as Pillow reads 16-bit colour and rgb8 takes
+                # arrays: one picture gives the same greys whichever way it comes.
+                arr = (np.clip(np.asarray(img, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8)
+                return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
+            if img.mode == "F":
+                # Float samples run from 0 (black) to 1 (white), as image viewers and editors
+                # show a float TIFF; Pillow's own conversion reads them as 0..255 (all black).
+                arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+                arr = np.round(np.clip(arr, 0.0, 1.0) * 255).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
     except UnidentifiedImageError as exc:

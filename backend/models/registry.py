@@ -62,6 +62,12 @@ def load_segmenter(name: str, device: str = "auto", **options: Any) -> Segmenter
 
     Raises ``ModelUnavailable`` (with what to do) when SAM weights cannot be had.
     """
+    if not name.strip():
+        # ``--model "$UNSET"``: Path("") is the working directory, which would be loaded as
+        # the model's folder and refused as "the folder  holds no model".
+        raise ModelUnavailable(f"no model named (the name is blank): give one of {', '.join(MODELS)}, "
+                               "another Hugging Face id (org/name), or the folder that holds the "
+                               "model's config.json")
     if name == "classic":
         from samvid.models.classic import ClassicSegmenter
 

@@ -403,3 +403,40 @@ def test_on_open_cache_computes_a_frame_again_when_its_file_was_replaced(tmp_pat
     Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").resize((w // 2, h // 2)).save(path)
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # coarse clocks
     assert {r["original_width"] for r in regions_when_done()} == {w // 2}
+
+
+def test_on_open_cache_computes_a_frame_again_after_setup_points_to_another_label_studio(tmp_path):
+    """/data/upload/1/a.png on the new Label Studio is another picture: its regions, not
+    the ones remembered from the former server."""
+    import dataclasses
+    import io
+
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    h, w = labels.shape
+
+    @dataclasses.dataclass(frozen=True)
+    class Server(ImageSource):
+        width: int = w
+
+        def fetch(self, ref: str, task_id: int | None = None) -> bytes:
+            buf = io.BytesIO()
+            picture = Image.fromarray((labels * 60).astype(np.uint8))
+            picture.resize((self.width, self.width * h // w)).save(buf, "PNG")
+            return buf.getvalue()
+
+    predictor = Predictor(OracleSegmenter(labels), EmbeddingCache(MemoryCache(1 << 28)),
+                          Server("http://ls-a:8080"))
+    cache = AutoRegionsCache()
+
+    def widths_when_done() -> set[int]:
+        deadline = time.monotonic() + 30
+        while (regions := cache.get_or_queue(predictor, "/data/upload/1/a.png", 1, TARGET, "Object")) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return {r["original_width"] for r in regions}
+
+    assert widths_when_done() == {w}
+    predictor.source = Server("http://ls-b:8080", width=w // 2)
+    assert widths_when_done() == {w // 2}

@@ -28,12 +28,31 @@ def test_every_common_mode_decodes_to_rgb(mode):
     assert out.shape == (5, 7, 3) and out.dtype == np.uint8
 
 
-def test_16_bit_grey_decodes_as_a_browser_shows_it_whatever_the_frames_brightest_pixel():
+def test_16_bit_grey_decodes_by_a_fixed_scale_whatever_the_frames_brightest_pixel():
     dark = np.array([[1000, 500]], np.uint16)
     with_a_highlight = np.array([[1000, 65535]], np.uint16)
     for values in (dark, with_a_highlight):
         out = decode_image(_encode(Image.fromarray(values), "PNG"))
-        assert out[0, 0].tolist() == [4, 4, 4]  # 1000 / 257, in every frame
+        assert out[0, 0].tolist() == [3, 3, 3]  # 1000's high byte, in every frame
+
+
+def test_a_16_bit_picture_gives_the_same_greys_as_grey_as_in_colour_and_as_an_array():
+    import cv2
+
+    from samvid.core.segmenter import rgb8
+
+    levels = np.array([[1000, 32767, 40000, 65535]], np.uint16)
+    grey = decode_image(_encode(Image.fromarray(levels), "PNG"))
+    ok, colour = cv2.imencode(".png", np.repeat(levels[..., None], 3, axis=2))
+    assert ok
+    assert grey.tolist() == decode_image(colour.tobytes()).tolist() == rgb8(levels).tolist()
+
+
+def test_a_float_tiff_from_0_to_1_decodes_from_black_to_white():
+    values = np.array([[0.0, 0.5, 1.0, 2.0, -1.0, np.nan]], np.float32)
+    out = decode_image(_encode(Image.fromarray(values), "TIFF"))
+    assert out[0, :, 0].tolist() == [0, 128, 255, 255, 0, 0]
+    assert (out == out[..., :1]).all()
 
 
 def test_exif_orientation_is_applied_like_a_browser():

@@ -121,3 +121,12 @@ def test_a_click_beside_a_small_object_keeps_the_object() -> None:
     mask = square(np.zeros((100, 100), bool), 40, 40, 5)
     out = clean_mask(mask, [(38.5, 42.5)], min_hole_area=50, min_island_area=50)
     assert out.sum() == 25
+
+
+def test_a_0_1_mask_of_integers_has_its_small_holes_filled_like_a_bool_one() -> None:
+    # OpenCV and a PNG give 0/1 uint8 masks: their holes are holes too, and the answer a mask.
+    mask = square(np.zeros((40, 40), np.uint8), 0, 0, 40, 1)
+    square(mask, 5, 5, 2, 0)
+    out = remove_small_regions(mask, 10, "holes")
+    assert out.dtype == bool and out.all()
+    assert clean_mask(mask, min_hole_area=10).all()

@@ -17,3 +17,13 @@ def test_a_stand_in_radius_that_is_no_positive_number_is_refused_naming_the_form
 def test_a_stand_in_radius_is_read_from_its_name() -> None:
     assert load_segmenter("standin:7.5").radius == 7.5
     assert load_segmenter("standin").radius == 20.0
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_a_blank_model_name_is_refused_as_blank_not_read_as_the_working_folder(
+    name: str, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelUnavailable, match="blank") as raised:
+        load_segmenter(name, device="cpu")
+    assert "classic" in raised.value.message and "folder  " not in raised.value.message
