@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def parse_labels(text: str | None) -> list[str]:
     labels = [label.strip() for label in text.split(",")]
     if any(not label for label in labels):
         raise ConfigError(f"--labels {text!r}: empty label name (use a,b,c)")
-    unwritable = [label for label in labels if not label.isprintable()]
+    unwritable = [label for label in labels if not _writable(label)]
     if unwritable:
         # XML cannot hold a control character (the rendered config would not parse), and
         # reads a tab or line break in an attribute as a space: another label than given.
@@ -91,6 +92,17 @@ def parse_labels(text: str | None) -> list[str]:
     if duplicates:
         raise ConfigError(f"--labels {text!r}: repeated label {', '.join(duplicates)}")
     return labels
+
+
+def _writable(label: str) -> bool:
+    """Whether an XML attribute holds ``label`` as given. Not ``str.isprintable``: that
+    refuses the zero-width (non-)joiners of Persian words and emoji sequences and the
+    no-break space, all of which XML holds."""
+    return not any(unicodedata.category(c) in _UNWRITABLE or c in "\ufffe\uffff" for c in label)
+
+
+# Control characters (a tab or line break included), surrogates, line/paragraph separators.
+_UNWRITABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 def render(xml: str, labels: Sequence[str] | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from samvid.errors import BadRequest
 from samvid.propagation import PropagationRequest
 from samvid.settings import Settings
 from samvid.studio.protocol import frame_index
@@ -34,6 +35,9 @@ def propagation_from_event(body: dict[str, Any], settings: Settings) -> Propagat
         project = project.get("id")
     if project is None and isinstance(body.get("project"), dict):
         project = body["project"].get("id")
+    if project is None:  # else refused as a propagation request's missing "project" field
+        raise BadRequest("the event names no project (task.project or project.id): send Label "
+                         "Studio's whole payload (a webhook with send_payload on)")
     return PropagationRequest.from_payload({
         "project": project, "clip": data["clip"], "frame": frame,
         "direction": settings.propagate_direction, "frames": settings.propagate_frames,

@@ -403,5 +403,8 @@ def frame_index(value: Any) -> int | None:
         return int(value) if value.is_integer() and value >= 0 else None
     # isdecimal, not isdigit: a superscript ("1²") is a digit to isdigit but no number to int.
     if isinstance(value, str) and value.strip().isdecimal():
-        return int(value.strip())
+        try:
+            return int(value.strip())
+        except ValueError:  # past 4300 digits: no frame either, and no failed request (a 500)
+            return None
     return None

@@ -129,6 +129,15 @@ def test_a_label_xml_cannot_hold_as_given_is_refused_naming_it(text: str) -> Non
         load_config("brush").render(parse_labels(text))
 
 
+@pytest.mark.parametrize("label", ["کتاب\u200cخانه", "\U0001f469\u200d\U0001f52c scientist", "a\u00a0b"])
+def test_a_label_with_a_zero_width_joiner_or_no_break_space_renders_as_given(label: str) -> None:
+    """Persian words hold a zero-width non-joiner and emoji sequences a joiner: XML holds
+    them, but they were refused as control characters."""
+    xml = load_config("brush").render(parse_labels(f"car, {label}"))
+    control = next(c for c in ET.fromstring(xml).iter() if c.tag.endswith("Labels"))
+    assert [item.get("value") for item in control.iter("Label")] == ["car", label]
+
+
 def test_labels_with_xml_special_characters_render_as_given() -> None:
     labels = parse_labels('a<b, "c&d", é')
     xml = load_config("brush").render(labels)
