@@ -4,7 +4,7 @@
 from a project imported with ``--png``) and ``ROOT/Annotations/<seq>/*.png`` (palette PNGs,
 pixel value = object id), or the official layout with a resolution level between
 (``JPEGImages/480p/<seq>``). The tracker is seeded with every object of the first
-annotation.
+annotation (255 beside other ids is DAVIS's void, no object).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from samvid.tracker.engine import Engine
 from samvid.tracker.frames import IMAGE_SUFFIXES, list_images
 from samvid.tracker.masks import FrameMasks, read_label_png, write_label_png
-from samvid.tracker.metrics import annotations_dir, is_png, level_dir, sequence_folders
+from samvid.tracker.metrics import annotations_dir, first_frame_objects, is_png, level_dir, sequence_folders
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,8 @@ def track_one(
     out.mkdir(parents=True, exist_ok=True)
     n = 0
     state = engine.init_state(frames)
-    for o, m in masks_of(first).items():
-        engine.add_mask(state, 0, o, m)
+    for o in first_frame_objects(first):  # not DAVIS's void (255) beside the objects
+        engine.add_mask(state, 0, o, first == o)
     for fm in engine.propagate(state, 0):
         write_label_png(out / (frames.files[fm.frame].stem + ".png"), label_map(fm))
         n += 1

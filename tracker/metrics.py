@@ -3,7 +3,9 @@
 Follows the DAVIS 2017 evaluation: boundaries are the pixels whose right, lower or
 lower-right neighbour differs; a boundary pixel counts as matched when the other
 boundary lies within ``ceil(bound_th * diagonal)`` pixels (a disk); an object absent
-from both prediction and ground truth on a frame scores 1 for J and F. The first
+from both prediction and ground truth on a frame scores 1 for J and F; 255 beside
+other ids is void, no object (the toolkit also leaves void pixels out of J's
+intersection and union; here they count as background). The first
 frame (the one given to the tracker) is excluded. DAVIS 2017 also drops the last
 frame; ``skip_last=True`` does the same.
 
@@ -29,6 +31,18 @@ from samvid.tracker.masks import iou as region_iou
 from samvid.tracker.masks import read_label_png
 
 BOUND_TH = 0.008
+VOID = 255  # DAVIS's "void": unlabelled pixels (an object's border), background to the toolkit
+
+
+def first_frame_objects(first: np.ndarray) -> list[int]:
+    """The objects of a sequence, as DAVIS takes them: the ids of its first ground-truth frame.
+
+    255 beside other ids is DAVIS's void, not an object: scored, its border ring would
+    count as an object lost on every frame. Alone it
+    is the object of a 0/255 grey mask (DAVIS 2016's encoding).
+    """
+    ids = [int(v) for v in np.unique(first) if v != 0]
+    return [o for o in ids if o != VOID] if len(ids) > 1 else ids
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:
@@ -131,13 +145,14 @@ def score_sequence(
 ) -> SequenceScore:
     """Score label maps (uint8 (H, W), value = object id) frame by frame.
 
-    ``object_ids`` defaults to the ids in the first ground-truth frame. A predicted
+    ``object_ids`` defaults to the objects of the first ground-truth frame
+    (``first_frame_objects``: 255 beside other ids is void, background). A predicted
     frame that is missing (``pred`` shorter than ``gt``) counts as empty.
     """
     gt_frames = list(gt)
     pred_iter = iter(pred)
     if object_ids is None:
-        object_ids = [int(v) for v in np.unique(gt_frames[0]) if v != 0]
+        object_ids = first_frame_objects(gt_frames[0])
     last = len(gt_frames) - 1 if skip_last else len(gt_frames)
     js: dict[int, list[float]] = {o: [] for o in object_ids}
     fs: dict[int, list[float]] = {o: [] for o in object_ids}
@@ -251,6 +266,11 @@ def evaluate_folders(
     names = list(sequences) if sequences else sequence_folders(gt_dir)
     scores = []
     for name in names:
+        if len(Path(name).parts) != 1 or Path(name).is_absolute() or name in (".", ".."):
+            # ``gt_dir / "/x/Annotations/bear"`` is that path, and so is ``pred_dir / ...``:
+            # the ground truth would be scored against itself (J&F 1.000).
+            raise ValueError(f"{name!r} is no sequence name: name a sequence folder of {gt_dir} "
+                             "(bear), not a path")
         gt_files = label_pngs(gt_dir / name)
         if not gt_files:
             raise FileNotFoundError(f"no ground-truth PNGs in {gt_dir / name}")
@@ -267,6 +287,11 @@ def evaluate_folders(
         pred = [read_label_png(f) if f is not None else np.zeros_like(g) for f, g in zip(found, gt)]
         _check_ids(pred, gt)
         last = len(gt) - 1 if skip_last else len(gt)
+        for f, p, g, g_file in list(zip(found, pred, gt, gt_files))[1:last]:
+            if f is not None and p.shape != g.shape:
+                raise ValueError(f"{f} is {p.shape[1]}x{p.shape[0]}, its ground truth {g_file} "
+                                 f"{g.shape[1]}x{g.shape[0]}: score predictions against the ground truth "
+                                 "of their size (the level they were tracked at: --resolution)")
         missing = sum(f is None for f in found[1:last])
         scores.append(replace(score_sequence(name, pred, gt, skip_last=skip_last), missing=missing))
     return scores
@@ -282,6 +307,8 @@ def _check_ids(pred: Sequence[np.ndarray], gt: Sequence[np.ndarray]) -> None:
     the two are saved in different encodings (0/255 grey against palette index 1, say),
     and every frame would score 0 as if the tracker had lost everything."""
     pred_ids, gt_ids = label_ids(pred), label_ids(gt)
+    if len(gt_ids) > 1:
+        gt_ids.discard(VOID)  # void, no object: 0/255 predictions against it are another encoding
     if pred_ids and not pred_ids & gt_ids:
         raise ValueError(f"predictions hold ids {sorted(pred_ids)}, the ground truth {sorted(gt_ids)}: "
                          "save both with the same object ids (palette or greyscale PNGs, pixel value = id)")

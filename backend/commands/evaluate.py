@@ -33,9 +33,10 @@ def run(args: argparse.Namespace) -> int:
                 raise NotFound(f"{root} is not a folder of masks")
         # A sequence named twice is scored once: the mean is over objects, and a repeat
         # would count its objects twice. Named as a path (``bear/`` by tab completion,
-        # ``./bear``) it is still the one sequence.
+        # ``./bear``, ``/data/gt/Annotations/bear``) it is still the one sequence of GT: its
+        # last part, not the path (an absolute one would be both the prediction and the truth).
         names = args.seq or sequence_folders(annotations_dir(args.gt, args.resolution))
-        names = list(dict.fromkeys(str(Path(name)) for name in names))
+        names = list(dict.fromkeys(Path(name).name or str(Path(name)) for name in names))
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None
     scores, failed = [], []

@@ -85,3 +85,23 @@ def test_tracking_again_removes_an_earlier_runs_upper_case_masks(tmp_path):
     write_label_png(stale, first)
     track_one(CopyFirstEngine(), root, "bear", tmp_path / "out")
     assert not stale.exists()
+
+
+def test_a_void_border_around_the_first_mask_is_not_tracked_as_an_object(tmp_path):
+    """DAVIS's void (255) beside the objects is no object: tracked, its ring would be
+    written as one and scored as a lost object."""
+    from samvid.tracker.baselines import CopyFirstEngine
+    from samvid.tracker.davis import track_one
+    from samvid.tracker.masks import read_label_png, write_label_png
+
+    root = tmp_path / "root"
+    (root / "JPEGImages" / "bear").mkdir(parents=True)
+    for i in range(2):
+        image(root / "JPEGImages" / "bear" / f"0000{i}.jpg", 100)
+    first = np.full((8, 10), 255, np.uint8)
+    first[2:6, 2:6] = 1
+    first[0, :] = 0
+    write_label_png(root / "Annotations" / "bear" / "00000.png", first)
+    track_one(CopyFirstEngine(), root, "bear", tmp_path / "out")
+    written = read_label_png(tmp_path / "out" / "Annotations" / "bear" / "00001.png")
+    assert set(np.unique(written)) == {0, 1}

@@ -160,3 +160,52 @@ def test_one_frame_as_png_and_PNG_is_refused_not_scored_twice(tmp_path: Path) ->
     write_label_png(tmp_path / "gt" / "Annotations" / "s" / "00001.PNG", m * 0)
     with pytest.raises(ValueError, match=r"00001.png and 00001.PNG are one frame twice|00001.PNG and 00001.png"):
         evaluate_folders(tmp_path / "pred", tmp_path / "gt")
+
+
+def davis_void_border(labels: np.ndarray) -> np.ndarray:
+    """``labels`` with DAVIS's void (255) in a ring of 2 px around its objects."""
+    out = labels.copy()
+    near = np.zeros_like(labels, bool)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            near |= np.roll(np.roll(labels > 0, dy, 0), dx, 1)
+    out[near & (labels == 0)] = 255
+    return out
+
+
+def test_a_void_border_in_the_ground_truth_is_no_object_to_score() -> None:
+    """The DAVIS toolkit reads 255 beside the objects as void (background): a prediction
+    of exactly the objects scores 1, not 2 of 3 objects."""
+    frames = []
+    for i in range(3):
+        labels = np.zeros((30, 40), np.uint8)
+        labels[4:12, 4 + i:12 + i] = 1
+        labels[18:26, 20:34] = 2
+        frames.append(labels)
+    score = score_sequence("voided", frames, [davis_void_border(f) for f in frames])
+    assert [o.obj_id for o in score.objects] == [1, 2]
+    assert score.jf == 1.0
+
+
+def test_a_grey_0_255_mask_is_one_object_with_id_255() -> None:
+    """DAVIS 2016's grey masks: 255 alone is the object, not void."""
+    g = box(20, 20, 2, 10, 2, 10).astype(np.uint8) * 255
+    score = score_sequence("grey", [g, g], [g, g])
+    assert [o.obj_id for o in score.objects] == [255] and score.jf == 1.0
+
+
+def test_a_sequence_named_by_an_absolute_path_is_refused_not_scored_against_itself(tmp_path: Path) -> None:
+    gt = write_sequence(tmp_path / "gt", range(3))
+    pred = write_sequence(tmp_path / "pred", range(3), lost=1)
+    with pytest.raises(ValueError, match="no sequence name"):
+        evaluate_folders(pred, gt, [str(gt / "Annotations" / "seq")])
+
+
+def test_grey_0_255_predictions_against_ground_truth_with_a_void_border_are_refused(tmp_path: Path) -> None:
+    """255 there is void, not the object: scored, every frame would read as lost."""
+    for i in range(3):
+        labels = box(20, 20, 4, 10, 4, 10).astype(np.uint8)
+        write_label_png(tmp_path / "gt" / "Annotations" / "seq" / f"{i:05d}.png", davis_void_border(labels))
+        write_label_png(tmp_path / "pred" / "Annotations" / "seq" / f"{i:05d}.png", labels * 255)
+    with pytest.raises(ValueError, match=r"predictions hold ids \[255\], the ground truth \[1\]"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt")

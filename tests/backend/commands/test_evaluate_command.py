@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from synthetic import BENCHMARK_SET, with_frames, write_sequence
 
 from samvid.cli import main
+from samvid.tracker.masks import read_label_png, write_label_png
 
 
 def test_eval_scores_a_sequence_named_twice_once_even_with_a_trailing_slash(tmp_path: Path, capsys) -> None:
@@ -22,3 +24,34 @@ def test_eval_scores_a_sequence_named_twice_once_even_with_a_trailing_slash(tmp_
     # objects, and a repeat would count basic's objects again.
     assert main(["eval", str(pred), str(gt), "--seq", "basic", "basic/", "./basic", "twins"]) == 0
     assert capsys.readouterr().out.splitlines() == once
+
+
+def test_eval_of_a_sequence_named_by_its_absolute_path_scores_the_prediction(tmp_path: Path, capsys) -> None:
+    """``--seq /data/gt/Annotations/basic`` is the sequence basic: the path itself would be
+    both the ground truth and the prediction, and score 1.000 whatever was predicted."""
+    gt = tmp_path / "gt"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    empty = tmp_path / "empty" / "Annotations" / "basic"
+    empty.mkdir(parents=True)
+    for png in sorted((gt / "Annotations" / "basic").glob("*.png")):
+        write_label_png(empty / png.name, np.zeros_like(read_label_png(png)))
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "empty"), str(gt), "--seq", str(gt / "Annotations" / "basic")]) == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("basic")]
+    assert row.split()[-3:] == ["0.000", "0.000", "0.000"]
+
+
+def test_eval_of_predictions_of_another_resolution_level_says_which_file_and_what_to_do(tmp_path: Path, capsys) -> None:
+    """Tracked at 1080p and scored against the default 480p: the failure names the file
+    and the way out, not bare shapes."""
+    for level, (h, w) in {"480p": (48, 85), "1080p": (108, 192)}.items():
+        labels = np.zeros((h, w), np.uint8)
+        labels[h // 4: h // 2, w // 4: w // 2] = 1
+        for i in range(3):
+            write_label_png(tmp_path / "DAVIS" / "Annotations" / level / "seq" / f"{i:05d}.png", labels)
+            if level == "1080p":
+                write_label_png(tmp_path / "pred" / "Annotations" / "seq" / f"{i:05d}.png", labels)
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "DAVIS")]) == 1
+    out = capsys.readouterr().out
+    assert "00001.png is 192x108" in out and "--resolution" in out
+    assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "DAVIS"), "--resolution", "1080p"]) == 0
