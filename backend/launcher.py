@@ -751,6 +751,8 @@ class Stack:
             # With SAMVID_AUTH_* set, the connection and its webhook carry the same credentials.
             backend_user=auth.auth_user or None,
             backend_password=auth.auth_password or None,
+            max_seconds=auth.max_video_seconds,  # SAMVID_MAX_VIDEO_*, as samvid import reads them
+            max_pixels=auth.max_video_pixels,
         )
         summary = import_videos(studio, videos, options)
         log.info("project %r (id %d): %d tasks added, %d already there", summary.project_title,

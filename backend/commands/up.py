@@ -79,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
     # A mistyped video, a file that is no video, a frame folder of two sizes, a video over
     # the limits: said now, not after Label Studio's and the backend's start (a minute or
     # more) and their shutdown. Planned as the launcher's import plans them (every frame,
-    # the default limits); raises VideoError naming the file.
+    # SAMVID_MAX_VIDEO_*); raises VideoError naming the file.
     from samvid.studio.import_plan import ImportOptions, plan_clips  # here: imports OpenCV and PyAV
 
-    plan_clips(options.videos, ImportOptions(project=options.project, label_config=""))
+    limits = Settings.from_env()
+    plan_clips(options.videos, ImportOptions(project=options.project, label_config="",
+                                             max_seconds=limits.max_video_seconds,
+                                             max_pixels=limits.max_video_pixels))
     # `kill` (and docker stop, systemd) must stop the children as Ctrl-C does, and so must
     # closing the terminal or losing the SSH session: the children run in sessions of their
     # own, so nothing else would stop them.

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -128,13 +130,24 @@ def check_project_config(project: Project) -> None:
 
 
 def keys_frame_tasks_lack(label_config: str) -> str:
-    """The task data keys (``"$caption, $title"``) the config's objects show that frame
-    tasks do not hold; "" when none. Label Studio refuses a task without one, after the
-    frames were written, with '"caption" key is expected in task data' and nothing to do.
-    Objects only: a <Header value="$title"> is shown blank, not refused."""
-    values = [str(o.attr.get("value", "")) for o in label_interface(label_config).objects]
-    needed = sorted({v[1:].split(".")[0] for v in values if v.startswith("$")} - set(TASK_KEYS))
-    return ", ".join(f"${k}" for k in needed)
+    """The task data keys (``"$caption, $options"``) the config asks for that frame tasks do
+    not hold; "" when none. Label Studio refuses a task without one, after the frames were
+    written, with '"caption" key is expected in task data' and nothing to do. Its rule:
+    every tag with a ``name`` and a ``value`` (controls too: ``<Choices value="$options">``)
+    needs the value's key, or the first ``$key`` inside a value such as "Caption: $caption";
+    an unnamed ``<Header value="$title">`` is shown blank, not refused."""
+    try:
+        root = ET.fromstring(label_config)
+    except ET.ParseError:
+        return ""  # Label Studio refuses the config itself, saying why
+    needed = set()
+    for tag in root.iter():
+        value = tag.get("value")
+        if tag.get("name") is None or value is None:
+            continue
+        found = [value[1:]] if value.startswith("$") else re.findall(r"\$(\w+)", value)[:1]
+        needed.update(key.split("[")[0].split(".")[0] for key in found)
+    return ", ".join(f"${k}" for k in sorted(needed - set(TASK_KEYS) - {""}))
 
 
 def check_frames_root(options: ImportOptions) -> Path | None:
@@ -183,6 +196,10 @@ def import_videos(
     started = time.monotonic()
     frames_root = check_frames_root(options)
     plans = plan_clips(paths, options)
+    if needed := keys_frame_tasks_lack(options.label_config):  # else a project that takes no task
+        raise ConfigError(f"the labeling config also shows {needed}, which frame tasks do not have "
+                          f"(they hold {', '.join(TASK_KEYS)}): Label Studio would refuse them; remove "
+                          "those tags")
     studio.check()
     project, created = studio.get_or_create_project(options.project, options.label_config)
     if not created:
@@ -306,6 +323,10 @@ def _import_clip(
                 progress(plan.clip, len(written), len(todo))
         if batch:
             summary.created += _create(studio, project, batch, frame_of)
+    if summary.created < len(written):
+        # Fewer ids than tasks sent: an edition that imports in the background answers
+        # none. The clip's tasks are then read back, once.
+        frame_of = {t.id: frame_index(t.data.get("frame")) for t in studio.list_tasks(project.id, plan.clip)}
     summary.task_ids = _in_frame_order(frame_of)
     summary.undecodable = sorted(set(todo) - written)
     summary.seconds = round(time.monotonic() - started, 3)

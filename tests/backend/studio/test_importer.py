@@ -25,6 +25,7 @@ from samvid.studio.importer import (
     check_frames_root,
     check_project_config,
     import_videos,
+    keys_frame_tasks_lack,
     ranges,
 )
 from samvid.studio.sources import clip_name, find_sources
@@ -302,6 +303,45 @@ def test_a_project_whose_config_shows_a_key_frame_tasks_lack_is_refused_saying_w
         check_project_config(Project(4, "with captions", config))
     header = config.replace('<Text name="note"', '<Header')  # shows no task data: accepted
     check_project_config(Project(5, "with a header", header))
+
+
+@pytest.mark.parametrize("shown", [
+    '<Choices name="c" toName="image" value="$options"/>',  # dynamic choices: a control asks too
+    '<TextArea name="t" toName="image" value="$note"/>',
+    '<Text name="t" value="Caption: $caption"/>',  # the first $key inside a value
+])
+def test_every_named_tag_asking_for_a_key_frame_tasks_lack_is_refused_as_label_studio_would(shown: str) -> None:
+    config = ('<View><Image name="image" value="$image"/>' + shown +
+              '<BrushLabels name="tag" toName="image"><Label value="car"/></BrushLabels></View>')
+    assert keys_frame_tasks_lack(config).startswith("$")
+    for name in ("brush", "polygon", "multi_object", "attributes"):
+        assert keys_frame_tasks_lack(load_config(name).render(["a"])) == ""
+
+
+def test_a_script_importing_with_a_config_showing_a_key_frame_tasks_lack_makes_no_project(tmp_path: Path) -> None:
+    # Checked only for `samvid import --config` and existing projects: a script's new
+    # project was made, its frames written, then every task refused.
+    class NoStudio:
+        def check(self) -> None:
+            raise AssertionError("Label Studio was reached")
+
+    video = write_clip(tmp_path / "c.mp4", [i / 10 for i in range(4)])
+    config = ('<View><Image name="image" value="$image"/><Text name="t" value="$caption"/>'
+              '<BrushLabels name="tag" toName="image"><Label value="car"/></BrushLabels></View>')
+    with pytest.raises(ConfigError, match=r"also shows \$caption"):
+        import_videos(NoStudio(), [video], ImportOptions(project="captions", label_config=config, upload=True))
+
+
+def test_an_import_answered_without_task_ids_reads_the_clips_tasks_back_for_its_summary(
+        tmp_path: Path, studio: Studio, options: ImportOptions, monkeypatch) -> None:
+    # Editions that import in the background answer no ids: samvid up then found "no task
+    # for the clip" and stopped.
+    create = Studio.create_tasks
+    monkeypatch.setattr(Studio, "create_tasks", lambda self, *args, **kwargs: create(self, *args, **kwargs) and [])
+    video = write_clip(tmp_path / "quiet.mp4", [i / 10 for i in range(3)])
+    summary = import_videos(studio, [video], replace(options, project="no ids answered"))
+    tasks = {t.id: t.data["frame"] for t in studio.list_tasks(summary.project_id, summary.clips[0].clip)}
+    assert [tasks[i] for i in summary.clips[0].task_ids] == [0, 1, 2]
 
 
 def test_an_import_config_showing_a_key_frame_tasks_lack_is_refused_before_a_project_is_made(
