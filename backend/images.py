@@ -434,7 +434,7 @@ def _upright(img: Image.Image) -> Image.Image:
 def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
     """RGB uint8 (H, W, 3), upright as a browser shows it (EXIF orientation applied).
 
-    Grey, palette, RGBA, CMYK, 16-bit and float (0 black, 1 white) images are
+    Grey, palette, RGBA, CMYK, 16-bit and float (0..1, or 0..255 past 1) images are
     converted; animations give their first frame; images over ``max_pixels`` are
     refused before decoding.
     """
@@ -456,10 +456,13 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
                 arr = (np.clip(np.asarray(img, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             if img.mode == "F":
-                # Float samples run from 0 (black) to 1 (white), as image viewers and editors
-                # show a float TIFF; Pillow's own conversion reads them as 0..255 (all black).
-                arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=1.0, neginf=0.0)
-                arr = np.round(np.clip(arr, 0.0, 1.0) * 255).astype(np.uint8)
+                # Float samples of 0..1 run from black to white, as image viewers show them
+                # (Pillow reads them as 0..255: all black); past 1 they are 0..255 (an 8-bit
+                # frame saved as float), which Pillow reads right. A dark frame of the latter
+                # (all at most 1) is near black either way.
+                arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+                scale = 255.0 if arr.size and arr.max() <= 1.0 else 1.0
+                arr = np.round(np.clip(arr * scale, 0.0, 255.0)).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
     except UnidentifiedImageError as exc:

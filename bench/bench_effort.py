@@ -63,7 +63,7 @@ from samvid.tracker.bridge import plan, track_stretch
 from samvid.tracker.davis import JpegFolder, frames_dir, masks_of, sequences
 from samvid.tracker.engines import engine_choices, is_engine, make_engine
 from samvid.tracker.masks import FrameMasks, iou, read_label_png
-from samvid.tracker.metrics import annotations_dir, score_sequence
+from samvid.tracker.metrics import annotations_dir, first_frame_objects, score_sequence
 
 try:  # run as ``python bench/bench_effort.py``: bench/ is on the path
     from bench_classic import corrective_click, innermost_point
@@ -290,7 +290,9 @@ def davis_clips(root: Path, names: Collection[str] | None = None) -> list[Clip]:
             continue
         folder = JpegFolder.of(frames_dir(root) / name)
         anns = annotations_dir(root) / name
-        truth = [masks_of(read_label_png(anns / (f.stem + ".png"))) for f in folder.files]
+        labels = [read_label_png(anns / (f.stem + ".png")) for f in folder.files]
+        objects = first_frame_objects(labels[0])  # not DAVIS's void (255) beside them
+        truth = [{o: lab == o for o in objects} for lab in labels]
         clips.append(Clip(name, list(folder), truth))
     return clips
 

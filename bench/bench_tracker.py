@@ -36,13 +36,14 @@ from machine import describe
 from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg, parse_size
 from variants import dull, jpeg, mirror, resize_image, resize_labels
 
-from samvid.tracker.davis import JpegFolder, frames_dir, label_map, masks_of, sequences
+from samvid.tracker.davis import JpegFolder, frames_dir, label_map, sequences
 from samvid.tracker.engines import ENGINES, make_engine
 from samvid.tracker.masks import read_label_png
 from samvid.tracker.metrics import (
     SequenceScore,
     annotations_dir,
     dataset_mean,
+    first_frame_objects,
     score_sequence,
 )
 
@@ -53,8 +54,8 @@ def frame_times(
     """Label maps and the seconds each propagated frame took (frame 0 excluded)."""
     engine = make_engine(engine_name)
     state = engine.init_state(frames)
-    for o, m in masks_of(first).items():
-        engine.add_mask(state, 0, o, m)
+    for o in first_frame_objects(first):  # not DAVIS's void (255) beside them
+        engine.add_mask(state, 0, o, first == o)
     labels, times = [], []
     t = time.perf_counter()
     for fm in engine.propagate(state, 0):

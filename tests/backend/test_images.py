@@ -49,10 +49,18 @@ def test_a_16_bit_picture_gives_the_same_greys_as_grey_as_in_colour_and_as_an_ar
 
 
 def test_a_float_tiff_from_0_to_1_decodes_from_black_to_white():
-    values = np.array([[0.0, 0.5, 1.0, 2.0, -1.0, np.nan]], np.float32)
+    values = np.array([[0.0, 0.5, 1.0, 0.25, -1.0, np.nan]], np.float32)
     out = decode_image(_encode(Image.fromarray(values), "TIFF"))
-    assert out[0, :, 0].tolist() == [0, 128, 255, 255, 0, 0]
+    assert out[0, :, 0].tolist() == [0, 128, 255, 64, 0, 0]
     assert (out == out[..., :1]).all()
+
+
+def test_a_float_tiff_of_an_8_bit_frame_keeps_its_greys():
+    # An 8-bit frame saved as float (OpenCV's astype, ImageJ's 32-bit conversion) came out
+    # white wherever a value was past 1, once 0..1 was read as black to white.
+    values = np.array([[0, 10, 64, 128, 200, 255, 300]], np.float32)
+    out = decode_image(_encode(Image.fromarray(values), "TIFF"))
+    assert out[0, :, 0].tolist() == [0, 10, 64, 128, 200, 255, 255]
 
 
 def test_exif_orientation_is_applied_like_a_browser():
