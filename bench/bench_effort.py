@@ -292,7 +292,7 @@ def davis_clips(root: Path, names: Collection[str] | None = None) -> list[Clip]:
         anns = annotations_dir(root) / name
         labels = [read_label_png(anns / (f.stem + ".png")) for f in folder.files]
         objects = first_frame_objects(labels[0])  # not DAVIS's void (255) beside them
-        truth = [{o: lab == o for o in objects} for lab in labels]
+        truth = [{o: lab == o for o in objects if (lab == o).any()} for lab in labels]  # as masks_of
         clips.append(Clip(name, list(folder), truth))
     return clips
 
