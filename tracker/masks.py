@@ -125,14 +125,22 @@ def read_label_png(path: Path) -> np.ndarray:
     the value of a grey one. A 1-bit PNG reads 0/1 and a 16-bit one its values, as
     ``numpy.array(Image.open(path))`` and the DAVIS toolkit read them.
 
-    Raises ValueError for a colour PNG (its colours are not ids: converting them to grey
-    would turn DAVIS red into id 38) and for ids above 255 (clipping would merge objects).
+    Raises OSError naming the file for one that cannot be read, ValueError for a colour
+    PNG (its colours are not ids: converting them to grey would turn DAVIS red into id 38)
+    and for ids above 255 (clipping would merge objects).
     """
     from PIL import Image
 
-    with Image.open(path) as image:
-        mode = image.mode
-        ids = np.array(image)
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            ids = np.array(image)
+    except OSError as exc:
+        if str(path) in str(exc):  # a missing file, or no image at all: PIL names it already
+            raise
+        # Decoding a damaged or cut-short file, PIL says "image file is truncated" naming no
+        # file: among a sequence's hundred masks the user could not tell which one to replace.
+        raise OSError(f"{path}: a damaged label PNG ({exc}): write or copy it again") from exc
     if mode in ("LA", "La", "PA"):  # an alpha channel: ids with a transparency, not colours
         raise ValueError(f"{path}: a label PNG with an alpha channel (mode {mode}): save it "
                          "without transparency as a palette or greyscale PNG (pixel value = object id)")

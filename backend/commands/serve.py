@@ -14,6 +14,7 @@ import signal
 import tempfile
 
 from samvid.commands.arguments import at_least_one, tcp_port
+from samvid.errors import ModelUnavailable
 from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
 from samvid.settings import Settings
@@ -84,7 +85,16 @@ def _serve(args: argparse.Namespace) -> int:
     # five retries and "Can't connect".
     require_free_port(args.host, args.port, "samvid serve", "--port")
     # Load the models now: a missing model is reported at start, not at the first click.
-    predictor = Predictor.from_settings(settings)
+    try:
+        predictor = Predictor.from_settings(settings)
+    except ModelUnavailable as exc:
+        # The loader names the model, not where it was set: a typo in a SAMVID_MODEL exported
+        # long ago read as if samvid had made it up. (With a fallback the model's failure only
+        # warns; what fails then is the fallback.)
+        given = "--model" if args.model else "SAMVID_MODEL" if os.environ.get("SAMVID_MODEL") else ""
+        if not given or settings.fallback:
+            raise
+        raise ModelUnavailable(f"{given}: {exc.message}") from None
     settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
     log.info("model %s on %s, propagation engine %s, listening on %s:%d", predictor.version,
              settings.device, settings.tracker, args.host, args.port)

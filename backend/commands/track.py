@@ -59,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not frames_dir(args.src, args.resolution).is_dir():
             raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
-        # Each once, ``bear/`` (tab completion) and ``./bear`` being ``bear``.
+        # Each once, ``bear/`` (tab completion), ``./bear`` and ``/data/Annotations/bear`` being
+        # ``bear``: its last part, not the path (an absolute one, joined onto SRC and OUT, would
+        # be SRC's frames, ground truth and OUT at once, refused as overwriting the ground truth).
         names = args.seq or sequences(args.src, args.resolution)
-        names = list(dict.fromkeys(str(Path(name)) for name in names))
+        names = list(dict.fromkeys(Path(name).name or str(Path(name)) for name in names))
         if not (args.src / "Annotations").is_dir():
             # Else ``annotations_dir`` takes SRC itself for the ground truth, and an OUT inside
             # SRC would be refused as overwriting ground truth that does not exist.

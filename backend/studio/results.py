@@ -268,6 +268,12 @@ def _image_size(result: Result, max_pixels: int) -> tuple[int, int]:
         width, height = int(result["original_width"]), int(result["original_height"])
     except OverflowError as exc:  # an infinite size
         raise ValueError(f"the region's image size is not a number ({exc})") from exc
+    if width < 1 or height < 1:
+        # Else numpy's "negative dimensions are not allowed" came out, or (a zero) a mask of
+        # no size that failed later against its frame. No "pixels" here: exports read that
+        # word as an RLE of another length.
+        raise ValueError(f"the region's image is {width}x{height}: original_width and "
+                         "original_height must be at least 1; the region cannot be read")
     if width * height > max_pixels:
         raise ValueError(
             f"the region's image is {width}x{height}, over samvid's limit of {max_pixels} "

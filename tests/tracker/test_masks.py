@@ -105,3 +105,14 @@ def test_read_label_png_reads_16bit_ids_and_rejects_ids_above_255(tmp_path) -> N
     Image.fromarray(np.array([[0, 1], [256, 300]], np.uint16)).save(tmp_path / "deep.png")
     with pytest.raises(ValueError, match="object ids up to 300"):  # not clipped: 256 and 300 merged
         masks.read_label_png(tmp_path / "deep.png")
+
+
+def test_a_label_png_cut_short_is_refused_naming_the_file(tmp_path) -> None:
+    ids = np.zeros((64, 64), np.uint8)
+    ids[10:40, 5:50], ids[::3] = 1, 2
+    path = tmp_path / "00042.png"
+    masks.write_label_png(path, ids)
+    path.write_bytes(path.read_bytes()[:-40])  # as a copy interrupted part way leaves it
+    # OSError, as the callers (track, eval, export) catch to report one sequence and go on.
+    with pytest.raises(OSError, match="00042.png"):
+        masks.read_label_png(path)

@@ -171,3 +171,20 @@ def test_an_import_window_that_is_no_time_is_refused_before_any_video_is_opened(
                  "--url", "http://127.0.0.1:9", "--api-key", "k", *flags]) == 2
     err = capsys.readouterr().err
     assert message in err and "None" not in err and "missing.mp4" not in err
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_serve_with_a_misspelt_model_names_the_setting_that_gave_it(flag, monkeypatch, capsys) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.delenv("SAMVID_FALLBACK", raising=False)
+    if flag:
+        monkeypatch.delenv("SAMVID_MODEL", raising=False)
+        args = ["serve", "--port", str(port), "--model", "clasic"]
+    else:
+        monkeypatch.setenv("SAMVID_MODEL", "clasic")
+        args = ["serve", "--port", str(port)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "'clasic'" in err and ("--model" if flag else "SAMVID_MODEL") in err.split("'clasic'")[0]

@@ -39,3 +39,13 @@ def test_track_writes_a_sequence_named_with_a_trailing_slash_once(tmp_path: Path
     assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", "basic", "basic/"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("basic")]
     assert len(lines) == 1 and lines[0].startswith("basic: 3 of 3 frames")
+
+
+def test_track_of_a_sequence_named_by_its_absolute_path_tracks_that_sequence(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    # As a shell gives it after `ls $PWD/src/Annotations/basic`: the sequence, not a path onto OUT.
+    seq = str(src / "Annotations" / "basic")
+    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", seq]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("basic: 3 of 3 frames")
+    assert len(list((tmp_path / "out" / "Annotations" / "basic").glob("*.png"))) == 3

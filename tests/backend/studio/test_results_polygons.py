@@ -224,3 +224,15 @@ def test_a_polygon_of_many_points_is_filled_in_memory_bounded_by_the_image():
         tracemalloc.stop()
     assert mask.shape == (1000, 1000) and mask.all()
     assert peak < 400 * 1024**2
+
+
+@pytest.mark.parametrize("width, height", [(-5, 10), (-5, -5), (0, 10), (10, 0)])
+def test_a_region_claiming_an_image_of_no_size_is_a_malformed_region(width, height):
+    polygon_region = {"type": "polygonlabels", "original_width": width, "original_height": height,
+                      "value": {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["Car"]}}
+    brush_region = results.brush_result(np.ones((5, 5), bool), from_name="mask", to_name="image",
+                                        labels=["Car"])
+    brush_region.update(original_width=width, original_height=height)
+    for region in (polygon_region, brush_region):
+        with pytest.raises(ValueError, match=f"image is {width}x{height}: original_width and original_height"):
+            results.decode_mask(region)
