@@ -35,7 +35,7 @@ from samvid.tracker.masks import FrameMasks
 log = logging.getLogger(__name__)
 
 MODEL_PREFIX = "samvid-track"
-MAX_OBJECTS = 100  # per job: memory and time grow with every object tracked
+MAX_OBJECTS = 100  # per stretch of a job: memory and time grow with every object tracked
 MAX_FRAME = 10_000_000  # beyond any video samvid imports (4 hours at 240 frames/s is 3.5 million)
 REQUEST_KEYS = ("project", "clip", "frame", "direction", "frames", "objects", "engine", "all_frames",
                 "bridge", "before")
@@ -362,9 +362,10 @@ class Propagator:
             # human ends: counted on this frame only, one stretch tracked up to twice the limit.
             tracked = {s.key for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on for s in ends[at]}
             if len(tracked) > MAX_OBJECTS:
-                span = f"{tasks[st.lo]['data']['frame']}-{tasks[st.hi]['data']['frame']}"
-                raise BadRequest(f"frames {span} and their human frames hold {len(tracked)} objects; a job "
-                                 f"tracks at most {MAX_OBJECTS}: propagate them in groups with 'objects'")
+                ends_at = " and ".join(str(frame_index(tasks[at]["data"].get("frame")))
+                                       for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)
+                raise BadRequest(f"human frames {ends_at} hold {len(tracked)} objects between them; a job "
+                                 f"tracks at most {MAX_OBJECTS} at once: propagate them in groups with 'objects'")
         number = {key: k for k, key in enumerate(keys, start=1)}
         objects = {number[key]: seed for key, seed in keys.items()}
         total = sum(_steps(st, tasks, req.all_frames) for st in stretches)

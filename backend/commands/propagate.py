@@ -155,16 +155,19 @@ def _poll(job_url: str, auth: tuple[str, str] | None, job_id: str) -> requests.R
     """The job's record, riding out a backend that is briefly away: a restart, or its Redis
     restarting (503). One failed poll ended the command (exit 2) while the job ran on."""
     delays = iter(backoff(POLL_RETRY_SECONDS))
+    # One deadline for the waits and the polls both: a backend that takes connections and
+    # never answers held each poll for its whole timeout, 390 s in all.
+    deadline = time.monotonic() + POLL_RETRY_SECONDS
     while True:
         try:
-            reply = requests.get(job_url, auth=auth, timeout=30)
+            reply = requests.get(job_url, auth=auth, timeout=min(30.0, max(1.0, deadline - time.monotonic())))
             if reply.status_code not in TRANSIENT_STATUS:
                 return reply
             reason = f"HTTP {reply.status_code}: {_error_of(reply)[:120]}"
         except requests.RequestException as exc:
             reason = type(exc).__name__
         delay = next(delays, None)
-        if delay is None:
+        if delay is None or time.monotonic() + delay > deadline:
             raise StudioError(f"lost touch with the samvid backend while following job {job_id} ({reason}); "
                               f"the job goes on there: follow it with GET {job_url} (DELETE cancels it)")
         log.warning("following job %s: the backend did not answer (%s); trying again in %.1f s",

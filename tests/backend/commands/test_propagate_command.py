@@ -170,3 +170,26 @@ def test_a_backend_lost_for_good_while_its_job_is_followed_names_the_job_that_go
                      "--backend-url", served.url]) == 2
     err = capsys.readouterr().err
     assert "job job-5" in err and "goes on" in err and f"{served.url}/jobs/job-5" in err
+
+
+def test_a_backend_that_takes_connections_and_never_answers_is_followed_no_longer_than_the_retry_time(
+        monkeypatch, capsys) -> None:
+    # Each poll waited its whole 30 s timeout: 390 s in all where 60 s was meant.
+    import time
+
+    import requests
+
+    monkeypatch.setattr(command, "POLL_RETRY_SECONDS", 2.0, raising=False)
+    asked: list[float] = []
+    with ServedApp(_following_backend([])) as served:
+        def silent(*args, timeout, **kwargs):
+            asked.append(timeout)
+            time.sleep(timeout)
+            raise requests.ReadTimeout("no answer")
+
+        monkeypatch.setattr(command.requests, "get", silent)
+        started = time.monotonic()
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                     "--backend-url", served.url]) == 2
+    assert time.monotonic() - started < 6 and max(asked) <= 2.0
+    assert "job job-5" in capsys.readouterr().err
