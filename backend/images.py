@@ -460,9 +460,14 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
                 # (Pillow reads them as 0..255: all black); past 1 they are 0..255 (an 8-bit
                 # frame saved as float), which Pillow reads right. A dark frame of the latter
                 # (all at most 1) is near black either way.
-                arr = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
-                scale = 255.0 if arr.size and arr.max() <= 1.0 else 1.0
-                arr = np.round(np.clip(arr * scale, 0.0, 255.0)).astype(np.uint8)
+                arr = np.asarray(img, dtype=np.float64)
+                finite = arr[np.isfinite(arr)]
+                # By nearly all its values, with room for a resize's overshoot (1.02) and an
+                # odd +inf: neither makes a 0..1 image 0..255 (near black).
+                unit = finite.size == 0 or float(np.percentile(finite, 99.9)) <= 1.25
+                white = 1.0 if unit else 255.0
+                arr = np.nan_to_num(arr, nan=0.0, posinf=white, neginf=0.0)
+                arr = np.round(np.clip(arr * (255.0 / white), 0.0, 255.0)).astype(np.uint8)
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
     except UnidentifiedImageError as exc:

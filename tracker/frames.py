@@ -729,17 +729,25 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
 
 
 def _shorter_than_its_riff_header(path: Path) -> bool:
-    """Whether an AVI file holds less than its RIFF header declares (a copy cut short).
-    Unknown (unreadable, not RIFF) counts as cut: the header's frame count then decides."""
+    """Whether an AVI file holds less than its RIFF chunks declare (a copy cut short). One
+    over 1 GB (OpenDML) is a chain of them, cut in any. Unknown (unreadable, not RIFF)
+    counts as cut: the header's frame count then decides."""
     try:
-        with path.open("rb") as f:
-            head = f.read(8)
         size = path.stat().st_size
+        with path.open("rb") as f:
+            offset = 0
+            while offset + 8 <= size:
+                f.seek(offset)
+                head = f.read(8)
+                if head[:4] != b"RIFF":
+                    return offset == 0
+                length = int.from_bytes(head[4:8], "little")
+                offset += 8 + length + (length & 1)  # chunks are padded to even lengths
+                if offset > size + (length & 1):  # a muxer may leave the last pad byte out
+                    return True
     except OSError:
         return True
-    if len(head) < 8 or head[:4] != b"RIFF":
-        return True
-    return int.from_bytes(head[4:8], "little") + 8 > size
+    return size < 8
 
 
 def _picture_bytes(frame: av.VideoFrame) -> int:

@@ -141,9 +141,9 @@ def keys_frame_tasks_lack(label_config: str) -> str:
     except ET.ParseError:
         return ""  # Label Studio refuses the config itself, saying why
     needed = set()
-    for tag in root.iter():
+    for tag in root.iterfind(".//*[@value]"):  # below the root, as Label Studio looks
         value = tag.get("value")
-        if tag.get("name") is None or value is None:
+        if not tag.get("name") or value is None:
             continue
         found = [value[1:]] if value.startswith("$") else re.findall(r"\$(\w+)", value)[:1]
         needed.update(key.split("[")[0].split(".")[0] for key in found)
@@ -327,6 +327,7 @@ def _import_clip(
         # Fewer ids than tasks sent: an edition that imports in the background answers
         # none. The clip's tasks are then read back, once.
         frame_of = {t.id: frame_index(t.data.get("frame")) for t in studio.list_tasks(project.id, plan.clip)}
+        summary.created = max(summary.created, len(frame_of) - len(tasks))
     summary.task_ids = _in_frame_order(frame_of)
     summary.undecodable = sorted(set(todo) - written)
     summary.seconds = round(time.monotonic() - started, 3)

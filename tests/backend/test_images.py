@@ -63,6 +63,14 @@ def test_a_float_tiff_of_an_8_bit_frame_keeps_its_greys():
     assert out[0, :, 0].tolist() == [0, 10, 64, 128, 200, 255, 255]
 
 
+def test_a_float_tiff_from_0_to_1_with_an_overshoot_or_an_infinity_stays_0_to_1():
+    # One value past 1 (a resize's ringing) or one +inf read the whole frame as 0..255: black.
+    for odd in (1.02, np.inf):
+        values = np.array([[0.0, 0.5, 1.0, odd]], np.float32)
+        out = decode_image(_encode(Image.fromarray(values), "TIFF"))
+        assert out[0, :, 0].tolist() == [0, 128, 255, 255]
+
+
 def test_exif_orientation_is_applied_like_a_browser():
     img = Image.new("RGB", (40, 20))
     exif = img.getexif()

@@ -396,6 +396,21 @@ def test_an_avi_with_a_pause_cut_short_counts_its_missing_frames_at_their_usual_
         assert abs(reader.missing_tail + len(reader) - 60) <= 1
 
 
+def test_an_avi_over_1_gb_cut_in_a_later_riff_chunk_counts_as_cut(tmp_path: Path) -> None:
+    """OpenDML files chain RIFF chunks; the first was whole in a file cut inside the second,
+    which then read as missing nothing."""
+    from samvid.tracker.frames import _shorter_than_its_riff_header
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return b"RIFF" + len(body).to_bytes(4, "little") + kind + body[4:]
+
+    first, second = chunk(b"AVI ", bytes(101)), chunk(b"AVIX", bytes(64))
+    whole = write_file(tmp_path / "whole.avi", first + b"\0" + second)  # padded to even
+    assert not _shorter_than_its_riff_header(whole)
+    assert _shorter_than_its_riff_header(write_file(tmp_path / "cut.avi", whole.read_bytes()[:-10]))
+    assert _shorter_than_its_riff_header(write_file(tmp_path / "cut1.avi", first[:50]))
+
+
 def test_a_whole_avi_whose_last_frame_is_held_misses_nothing(tmp_path: Path) -> None:
     """The muxer counts the last frame's length into the header's frame count: a screen
     capture ending on a still held for a second read as 29 frames missing."""

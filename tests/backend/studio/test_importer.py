@@ -316,6 +316,10 @@ def test_every_named_tag_asking_for_a_key_frame_tasks_lack_is_refused_as_label_s
     assert keys_frame_tasks_lack(config).startswith("$")
     for name in ("brush", "polygon", "multi_object", "attributes"):
         assert keys_frame_tasks_lack(load_config(name).render(["a"])) == ""
+    # Label Studio asks nothing of a tag with an empty name, nor of the root.
+    for accepted in ('<Text name="" value="$caption"/>', ''):
+        root = '<View name="v" value="$foo">' if not accepted else '<View>'
+        assert keys_frame_tasks_lack(root + '<Image name="image" value="$image"/>' + accepted + '</View>') == ""
 
 
 def test_a_script_importing_with_a_config_showing_a_key_frame_tasks_lack_makes_no_project(tmp_path: Path) -> None:
@@ -342,6 +346,7 @@ def test_an_import_answered_without_task_ids_reads_the_clips_tasks_back_for_its_
     summary = import_videos(studio, [video], replace(options, project="no ids answered"))
     tasks = {t.id: t.data["frame"] for t in studio.list_tasks(summary.project_id, summary.clips[0].clip)}
     assert [tasks[i] for i in summary.clips[0].task_ids] == [0, 1, 2]
+    assert summary.clips[0].created == 3  # said as added, not "0 tasks added"
 
 
 def test_an_import_config_showing_a_key_frame_tasks_lack_is_refused_before_a_project_is_made(
