@@ -457,14 +457,14 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
                 return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
             if img.mode == "F":
                 # Float samples of 0..1 run from black to white, as image viewers show them
-                # (Pillow reads them as 0..255: all black); past 1 they are 0..255 (an 8-bit
-                # frame saved as float), which Pillow reads right. A dark frame of the latter
-                # (all at most 1) is near black either way.
+                # (Pillow reads them as 0..255: all black); past 1.25 they are 0..255 (an 8-bit
+                # frame saved as float), which Pillow reads right. A frame of the latter whose
+                # every value is at most 1.25 is near black, and shown bright: rare.
                 arr = np.asarray(img, dtype=np.float64)
                 finite = arr[np.isfinite(arr)]
-                # By nearly all its values, with room for a resize's overshoot (1.02) and an
-                # odd +inf: neither makes a 0..1 image 0..255 (near black).
-                unit = finite.size == 0 or float(np.percentile(finite, 99.9)) <= 1.25
+                # With room for a resize's overshoot (1.02), and +inf left out: neither makes
+                # a 0..1 image 0..255 (near black).
+                unit = finite.size == 0 or float(finite.max()) <= 1.25
                 white = 1.0 if unit else 255.0
                 arr = np.nan_to_num(arr, nan=0.0, posinf=white, neginf=0.0)
                 arr = np.round(np.clip(arr * (255.0 / white), 0.0, 255.0)).astype(np.uint8)

@@ -745,6 +745,9 @@ def _shorter_than_its_riff_header(path: Path) -> bool:
                 offset += 8 + length + (length & 1)  # chunks are padded to even lengths
                 if offset > size + (length & 1):  # a muxer may leave the last pad byte out
                     return True
+            if offset and 0 < size - offset < 8:  # cut inside a later chunk's header?
+                f.seek(offset)
+                return b"RIFF".startswith(f.read(4)[:4])
     except OSError:
         return True
     return size < 8

@@ -166,10 +166,11 @@ def _poll(job_url: str, auth: tuple[str, str] | None, job_id: str) -> requests.R
             reason = f"HTTP {reply.status_code}: {_error_of(reply)[:120]}"
         except requests.RequestException as exc:
             reason = type(exc).__name__
-        delay = next(delays, None)
-        if delay is None or time.monotonic() + delay > deadline:
+        delay, left = next(delays, None), deadline - time.monotonic()
+        if delay is None or left <= 0:
             raise StudioError(f"lost touch with the samvid backend while following job {job_id} ({reason}); "
                               f"the job goes on there: follow it with GET {job_url} (DELETE cancels it)")
+        delay = min(delay, left)  # the last try lands on the deadline
         log.warning("following job %s: the backend did not answer (%s); trying again in %.1f s",
                     job_id, reason, delay)
         time.sleep(delay)

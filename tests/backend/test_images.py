@@ -69,6 +69,12 @@ def test_a_float_tiff_from_0_to_1_with_an_overshoot_or_an_infinity_stays_0_to_1(
         values = np.array([[0.0, 0.5, 1.0, odd]], np.float32)
         out = decode_image(_encode(Image.fromarray(values), "TIFF"))
         assert out[0, :, 0].tolist() == [0, 128, 255, 255]
+    # A dark 0..255 frame with a few lit pixels stays dark (a percentile's rule made it white).
+    dark = np.zeros((100, 100), np.float32)
+    dark[:50] = 1.0
+    dark[0, :5] = 255.0
+    out = decode_image(_encode(Image.fromarray(dark), "TIFF"))
+    assert out[60, 0, 0] == 0 and out[10, 10, 0] == 1 and out[0, 0, 0] == 255
 
 
 def test_exif_orientation_is_applied_like_a_browser():

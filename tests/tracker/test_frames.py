@@ -409,6 +409,9 @@ def test_an_avi_over_1_gb_cut_in_a_later_riff_chunk_counts_as_cut(tmp_path: Path
     assert not _shorter_than_its_riff_header(whole)
     assert _shorter_than_its_riff_header(write_file(tmp_path / "cut.avi", whole.read_bytes()[:-10]))
     assert _shorter_than_its_riff_header(write_file(tmp_path / "cut1.avi", first[:50]))
+    # Cut inside the second chunk's header: read as whole by the first version (reviewer).
+    assert _shorter_than_its_riff_header(write_file(tmp_path / "cut2.avi", first + b"\0RIF"))
+    assert _shorter_than_its_riff_header(write_file(tmp_path / "tiny.avi", b"abc"))
 
 
 def test_a_whole_avi_whose_last_frame_is_held_misses_nothing(tmp_path: Path) -> None:

@@ -193,3 +193,28 @@ def test_a_backend_that_takes_connections_and_never_answers_is_followed_no_longe
                      "--backend-url", served.url]) == 2
     assert time.monotonic() - started < 6 and max(asked) <= 2.0
     assert "job job-5" in capsys.readouterr().err
+
+
+def test_a_backend_answering_503_is_followed_for_the_whole_retry_time(monkeypatch, capsys) -> None:
+    # The last wait ran past the deadline and was not taken: 55 s of the 60 meant.
+    import time
+
+    monkeypatch.setattr(command, "POLL_RETRY_SECONDS", 3.0, raising=False)
+    tried: list[float] = []
+    with ServedApp(_following_backend([])) as served:
+        class Busy:
+            status_code = 503
+            text = "Redis restarting"
+
+            def json(self):
+                return {"error": "Redis restarting"}
+
+        def busy(*args, **kwargs):
+            tried.append(time.monotonic())
+            return Busy()
+
+        monkeypatch.setattr(command.requests, "get", busy)
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4",
+                     "--backend-url", served.url]) == 2
+    assert tried[-1] - tried[0] >= 2.8
+    assert "job job-5" in capsys.readouterr().err
