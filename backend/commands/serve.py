@@ -17,7 +17,7 @@ from samvid.commands.arguments import at_least_one, tcp_port
 from samvid.errors import ModelUnavailable
 from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
-from samvid.settings import Settings
+from samvid.settings import Settings, env_value
 
 log = logging.getLogger("samvid.serve")
 
@@ -91,7 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
         # The loader names the model, not where it was set: a typo in a SAMVID_MODEL exported
         # long ago read as if samvid had made it up. (With a fallback the model's failure only
         # warns; what fails then is the fallback.)
-        given = "--model" if args.model else "SAMVID_MODEL" if os.environ.get("SAMVID_MODEL") else ""
+        given = "--model" if args.model else "SAMVID_MODEL" if env_value("SAMVID_MODEL") else ""
         if not given or settings.fallback:
             raise
         raise ModelUnavailable(f"{given}: {exc.message}") from None
