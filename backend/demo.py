@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from samvid.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -68,17 +70,23 @@ def write_demo_clip(path: Path, clip: DemoClip = DemoClip()) -> Path:
     path = Path(path)
     if path.is_file() and path.stat().st_size > 0:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-    with av.open(str(partial), mode="w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=clip.fps)
-        stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
-        if codec == "libx264":  # near-lossless and reproducible: one thread, fixed quality
-            stream.options = {"crf": "12", "preset": "medium", "threads": "1"}
-        for image in render_frames(clip):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with av.open(str(partial), mode="w", format="mp4") as container:
+            stream = container.add_stream(codec, rate=clip.fps)
+            stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
+            if codec == "libx264":  # near-lossless and reproducible: one thread, fixed quality
+                stream.options = {"crf": "12", "preset": "medium", "threads": "1"}
+            for image in render_frames(clip):
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            container.mux(stream.encode())
+        os.replace(partial, path)
+    except OSError as exc:
+        # A demo/ folder left by another user (`sudo samvid up`) or a full disk: a traceback
+        # from `samvid up`, after Label Studio and the backend had started.
+        raise ConfigError(f"cannot write the demo clip {path}: {exc.strerror or exc}; give "
+                          "--data-dir a folder you can write to, or videos to import") from exc
     log.info("wrote the demo clip %s (%d frames, %s)", path, clip.frames, codec)
     return path

@@ -22,7 +22,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Protocol
 
-from samvid.errors import ModelUnavailable, NotFound
+from samvid.errors import ConfigError, ModelUnavailable, NotFound
 from samvid.models.registry import MODELS, ModelInfo, looks_like_a_path
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,11 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
         return final
     staging = None if final is None else final.with_name(final.name + ".partial")
     if staging is not None:
-        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            staging.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # --dir a file, or a folder this user cannot write
+            raise ConfigError(f"cannot create --dir {staging.parent}: {exc.strerror or exc}; "
+                              "give a folder you can write to") from exc
     folder = hub.download(name, sha, [s.name for s in files], staging)
     problems = verify(folder, files)
     if problems:

@@ -36,10 +36,19 @@ def clip_id(text: str) -> str:
     return text
 
 
+def frames_range(text: str) -> str:
+    """A --frames value. An empty one (``--frames "$RANGE"`` with RANGE unset) would read as
+    no --frames: every frame of the project, redone with --force."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty frame range: write A:B (A: or :B leave a side "
+                                         "open), or leave --frames out for every frame")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, help="project id or exact title")
     parser.add_argument("--clip", type=clip_id, help="only this clip (task data 'clip')")
-    parser.add_argument("--frames", metavar="A:B",
+    parser.add_argument("--frames", type=frames_range, metavar="A:B",
                         help="only source frames A <= frame < B (A: or :B leave a side open)")
     parser.add_argument("--mode", choices=MODES, default="auto",
                         help="auto: automatic masks per frame; propagate: spread each human "

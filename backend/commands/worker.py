@@ -42,6 +42,20 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
 
     from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs, redis_client
 
+    burst = bool(args.burst)
+
+    class RedisAway(Exception):
+        """Redis refused a --burst worker as it took a job: not a ConnectionError, which rq's
+        loop of taking a job retries for ever."""
+
+    class BurstQueue(Queue):
+        @classmethod
+        def dequeue_any(cls, *a: Any, **kw: Any) -> Any:
+            try:
+                return super().dequeue_any(*a, **kw)
+            except redis.ConnectionError as exc:
+                raise RedisAway(exc) from exc
+
     class Worker(SimpleWorker):
         stop_asked = False  # SIGTERM or Ctrl+C, as against rq quitting on its own
         # --burst: the queue read empty (or ``rq suspend``). rq also quits, in the same way,
@@ -53,10 +67,30 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
             self.stop_asked = True
             super().request_stop(signum, frame)
 
+        _taking = False
+
+        # rq retries a refused Redis for ever while it takes a job: a worker that waits for
+        # jobs rides out a Redis restart so, but --burst, run by a script, then never ended.
         def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
-            taken = super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+            self.drained = False
+            self._taking = burst
+            try:
+                taken = super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+            except RedisAway as exc:
+                log.warning("Redis refused the --burst worker as it took a job: %s", exc)
+                raise StopRequested() from exc  # rq quits its loop; drained stays False
+            finally:
+                self._taking = False
             self.drained = taken is None
             return taken
+
+        def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().heartbeat(*args, **kwargs)
+            except redis.ConnectionError as exc:
+                if not self._taking:
+                    raise
+                raise RedisAway(exc) from exc
 
         def check_for_suspension(self, burst: bool) -> None:
             try:
@@ -140,7 +174,9 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     # rq's own client: rq raises its socket timeout past its blocking dequeue (~415 s). On
     # the reaper's client that let a Redis that stopped answering hold each reap for minutes.
     connection = redis_client(settings.redis_url)
-    worker = Worker([Queue(QUEUE, connection=connection)], connection=connection, name=args.name)
+    queue_class = BurstQueue if burst else Queue
+    worker = Worker([queue_class(QUEUE, connection=connection)], connection=connection, name=args.name,
+                    queue_class=queue_class)
     unanswered = QueueUnavailable(
         f"the worker stopped taking jobs: Redis at {redis_url_for_messages(settings.redis_url)} did not "
         f"answer within {worker.connection_timeout} s or failed (rq's log above says which); start the "

@@ -213,3 +213,14 @@ def test_a_pull_into_a_relative_dir_names_the_folder_to_use_by_its_absolute_path
     assert main(["models", "pull", "facebook/sam-vit-base", "--dir", "models"]) == 0
     out = capsys.readouterr().out
     assert f"SAMVID_MODEL={tmp_path / 'models' / 'sam-vit-base'}\n" in out, out
+
+
+def test_a_pull_into_a_dir_that_cannot_be_made_says_so_in_one_line(tiny_sam_folder, tmp_path, monkeypatch,
+                                                                    capsys):
+    from samvid.cli import main
+    from samvid.commands import models
+
+    monkeypatch.setattr(models, "HfHub", lambda endpoint=None: FolderHub(tiny_sam_folder))
+    (tmp_path / "models").write_text("a file where the folder goes")  # as root ignores permissions
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
+    assert f"cannot create --dir {tmp_path / 'models'}" in capsys.readouterr().err

@@ -87,6 +87,20 @@ def test_an_empty_clip_is_refused_not_read_as_every_clip_of_the_project(monkeypa
     assert "empty clip id" in capsys.readouterr().err
 
 
+def test_an_empty_frame_range_is_refused_not_read_as_every_frame_of_the_project(monkeypatch, capsys) -> None:
+    ran = []
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: ran.append(payload) or {})
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    # `--frames "$RANGE"` with RANGE unset, and --force: every frame's predictions redone.
+    with pytest.raises(SystemExit) as exited:
+        main(["prelabel", "--project", "7", "--frames", " ", "--force", "--url", "http://127.0.0.1:9",
+              "--api-key", "k"])
+    assert exited.value.code == 2
+    assert ran == []
+    assert "empty frame range" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("grid", ["-3", "0", "65"])
 def test_a_grid_out_of_range_is_told_the_range_it_must_be_in(grid, monkeypatch, capsys) -> None:
     monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)

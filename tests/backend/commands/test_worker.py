@@ -217,3 +217,96 @@ def test_a_worker_whose_redis_is_still_away_as_it_quits_says_why_without_a_trace
         os.kill(redis_server.proc.pid, signal.SIGCONT)
     err = capsys.readouterr().err
     assert "the worker stopped taking jobs" in err and "Traceback" not in err
+
+
+def test_a_burst_worker_whose_redis_refuses_connections_as_it_takes_a_job_exits_failed_in_bounded_time(
+        tmp_path, monkeypatch, capsys) -> None:
+    """rq retries a refused Redis for ever while it takes a job: a worker waiting for jobs
+    rides out a restart so, but ``--burst`` run by a script never ended."""
+    import signal
+    import threading
+
+    import rq.queue
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    from services import Redis
+
+    import samvid.redis_jobs
+    from samvid.redis_jobs import RedisJobs
+
+    monkeypatch.setitem(RUNNERS, "settings", f"{__name__}:settings_job")
+    monkeypatch.setenv("REDIS_URL", "")
+    client = samvid.redis_jobs.redis_client
+
+    def quick_to_give_up(url: str):  # redis-py's own ~40 s of reconnecting, cut short
+        made = client(url)
+        made.connection_pool.connection_kwargs["retry"] = Retry(NoBackoff(), 1)
+        return made
+
+    monkeypatch.setattr(samvid.redis_jobs, "redis_client", quick_to_give_up)
+    server = Redis(root=tmp_path / "redis").start()  # its own: this test stops it for good
+    try:
+        jobs = RedisJobs(server.url)
+        jobs.submit("settings", "1:a", {})
+        jobs.submit("settings", "1:b", {})
+        take = rq.queue.Queue.dequeue_any.__func__
+        takes: list[int] = []
+
+        def refused_at_the_second_take(cls, *args, **kwargs):
+            takes.append(1)
+            if len(takes) == 2:
+                server.stop()
+            return take(cls, *args, **kwargs)
+
+        monkeypatch.setattr(rq.queue.Queue, "dequeue_any", classmethod(refused_at_the_second_take))
+        stuck: list[bool] = []
+
+        def give_up(signum: int, frame: object) -> None:
+            stuck.append(True)
+            raise RuntimeError("still running")  # out of rq's loop, which retries ConnectionError only
+
+        # rq installs its signal handlers, so the worker runs in this (the main) thread.
+        before = signal.signal(signal.SIGUSR1, give_up)
+        watchdog = threading.Timer(45, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1))
+        watchdog.start()
+        try:
+            code = main(["worker", "--redis-url", server.url, "--burst", "--name", "refused"])
+        finally:
+            watchdog.cancel()
+            signal.signal(signal.SIGUSR1, before)
+    finally:
+        server.stop()
+    assert not stuck, "the --burst worker still ran 45 s after Redis went away"
+    assert code == 2
+    assert "the worker stopped taking jobs" in capsys.readouterr().err
+
+
+def test_a_worker_waiting_for_jobs_rides_out_a_redis_restart(tmp_path) -> None:
+    """Not --burst: a supervisor-less worker keeps taking jobs once Redis is back."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from services import Redis, wait_until
+
+    from samvid.redis_jobs import RedisJobs
+
+    server = Redis(root=tmp_path / "redis").start()  # its own: this test restarts it
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the process
+    worker = subprocess.Popen([sys.executable, str(Path(__file__).parents[1] / "slow_worker.py"),
+                               "--name", "patient"], env=dict(os.environ, REDIS_URL=server.url),
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: RedisJobs(server.url).redis.smembers("rq:workers"), timeout=60, what="the worker")
+        time.sleep(0.5)  # in rq's blocking wait for a job
+        server.restart(down_for=3.0)
+        jobs = RedisJobs(server.url)
+        job = jobs.submit("sleep", "1:clip", {"seconds": 0.2, "name": "after", "log": str(tmp_path / "spans")})
+        assert wait_until(lambda: (s := jobs.get(job.id).state) in ("done", "failed") and s, timeout=60,
+                          what="the job sent after the restart") == "done"
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(10)
+        server.stop()

@@ -1,0 +1,23 @@
+"""The demo clip ``samvid up`` imports when given no videos (samvid.demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from samvid.demo import DemoClip, write_demo_clip
+from samvid.errors import SamvidError
+
+
+def test_a_demo_clip_whose_folder_cannot_be_made_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "demo").write_text("a file where the folder goes")  # as root ignores permissions
+    with pytest.raises(SamvidError, match="cannot write the demo clip .*--data-dir"):
+        write_demo_clip(tmp_path / "demo" / "demo.mp4", DemoClip(frames=2))
+
+
+def test_a_demo_clip_is_written_once_and_kept(tmp_path: Path) -> None:
+    path = write_demo_clip(tmp_path / "demo" / "demo.mp4", DemoClip(frames=2))
+    written = path.read_bytes()
+    assert written and write_demo_clip(path, DemoClip(frames=3)).read_bytes() == written
+    assert [p.name for p in path.parent.iterdir()] == ["demo.mp4"]
