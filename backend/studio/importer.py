@@ -140,7 +140,7 @@ def keys_frame_tasks_lack(label_config: str) -> str:
         root = ET.fromstring(label_config)
     except ET.ParseError:
         return ""  # Label Studio refuses the config itself, saying why
-    needed = set()
+    needed: set[str] = set()
     for tag in root.iterfind(".//*[@value]"):  # below the root, as Label Studio looks
         value = tag.get("value")
         if not tag.get("name") or value is None:
