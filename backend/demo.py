@@ -8,6 +8,7 @@ deterministic (fixed seed), so ``samvid up`` run twice imports the same clip onc
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ def write_demo_clip(path: Path, clip: DemoClip = DemoClip()) -> Path:
     except OSError as exc:
         # A demo/ folder left by another user (`sudo samvid up`) or a full disk: a traceback
         # from `samvid up`, after Label Studio and the backend had started.
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)  # no litter on a full disk
         raise ConfigError(f"cannot write the demo clip {path}: {exc.strerror or exc}; give "
                           "--data-dir a folder you can write to, or videos to import") from exc
     log.info("wrote the demo clip %s (%d frames, %s)", path, clip.frames, codec)

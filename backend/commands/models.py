@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -181,6 +182,7 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
     if staging is not None:
         try:
             staging.parent.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=staging.parent).close()  # an existing folder may be read-only
         except OSError as exc:  # --dir a file, or a folder this user cannot write
             raise ConfigError(f"cannot create --dir {staging.parent}: {exc.strerror or exc}; "
                               "give a folder you can write to") from exc

@@ -21,3 +21,11 @@ def test_a_demo_clip_is_written_once_and_kept(tmp_path: Path) -> None:
     written = path.read_bytes()
     assert written and write_demo_clip(path, DemoClip(frames=3)).read_bytes() == written
     assert [p.name for p in path.parent.iterdir()] == ["demo.mp4"]
+
+
+def test_a_demo_clip_that_cannot_be_finished_leaves_no_partial_file(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    (folder / "demo.mp4").mkdir(parents=True)  # the clip's place taken: the rename fails
+    with pytest.raises(SamvidError, match="cannot write the demo clip"):
+        write_demo_clip(folder / "demo.mp4", DemoClip(frames=2))
+    assert [p.name for p in folder.iterdir()] == ["demo.mp4"]

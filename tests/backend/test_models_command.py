@@ -224,3 +224,13 @@ def test_a_pull_into_a_dir_that_cannot_be_made_says_so_in_one_line(tiny_sam_fold
     (tmp_path / "models").write_text("a file where the folder goes")  # as root ignores permissions
     assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
     assert f"cannot create --dir {tmp_path / 'models'}" in capsys.readouterr().err
+    # An existing folder this user cannot write to was said to be an unreachable hub.
+    (tmp_path / "models").unlink()
+    (tmp_path / "models").mkdir()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(models.tempfile, "TemporaryFile", read_only)  # root ignores modes
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
+    assert f"cannot create --dir {tmp_path / 'models'}: Permission denied" in capsys.readouterr().err

@@ -215,24 +215,21 @@ def test_a_frame_opened_whose_image_cannot_be_read_gets_no_copy_of_the_human_fra
     assert found is not None and found[0]
 
 
-def test_a_job_refuses_more_objects_than_its_limit_counting_those_of_the_human_frame_it_bridges_to():
-    # Counted on the job's own frame only, 60 objects there and 60 others on the next human
-    # frame made a bridged job of 120 objects, past the limit meant to bound its memory.
-    import pytest
+def _dot(i: int) -> dict:
+    """Object ``i`` as a one-pixel region of its own."""
+    m = np.zeros((20, 40), bool)
+    m[i % 20, i // 20] = True
+    return mask_region(m, TARGET, ["Car"], region_id=f"o{i}")
 
-    from samvid.errors import BadRequest
+
+def _clip_with_objects(human: dict[int, list[dict]], frames: int):
+    """A Propagator over a clip of ``frames`` frames in memory whose human frames hold the
+    given regions (task id = frame + 1)."""
     from samvid.images import ImageSource
-    from samvid.propagation import MAX_OBJECTS, PropagationRequest, Propagator
+    from samvid.propagation import Propagator
     from samvid.settings import Settings
     from samvid.studio.client import Studio
 
-    def dot(i: int) -> dict:
-        m = np.zeros((20, 40), bool)
-        m[i % 20, i // 20] = True
-        return mask_region(m, TARGET, ["Car"], region_id=f"o{i}")
-
-    half = MAX_OBJECTS * 3 // 5
-    drawn = {1: [dot(i) for i in range(half)], 4: [dot(i) for i in range(half, 2 * half)]}
     settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
     studio = Studio(settings.label_studio_url, "x")
     studio.request = lambda method, path, what, **kwargs: {"label_config": (
@@ -240,9 +237,22 @@ def test_a_job_refuses_more_objects_than_its_limit_counting_those_of_the_human_f
         '<Label value="Car"/></BrushLabels></View>')}
     propagator = Propagator(studio, ImageSource.from_settings(settings))
     propagator.clip_tasks = lambda project, clip, waited_for=False: [
-        {"id": 1 + f, "data": {"clip": "c", "frame": f, "image": f"/f{f}.png"}, "total_annotations": int(f in (0, 3))}
-        for f in range(4)]
-    propagator.latest_annotation = lambda task_id: drawn[task_id]
+        {"id": 1 + f, "data": {"clip": "c", "frame": f, "image": f"/f{f}.png"}, "total_annotations": int(f in human)}
+        for f in range(frames)]
+    propagator.latest_annotation = lambda task_id: human[task_id - 1]
+    return propagator
+
+
+def test_a_job_refuses_more_objects_than_its_limit_counting_those_of_the_human_frame_it_bridges_to():
+    # Counted on the job's own frame only, 60 objects there and 60 others on the next human
+    # frame made a bridged job of 120 objects, past the limit meant to bound its memory.
+    import pytest
+
+    from samvid.errors import BadRequest
+    from samvid.propagation import MAX_OBJECTS, PropagationRequest
+
+    half = MAX_OBJECTS * 3 // 5
+    propagator = _clip_with_objects({0: [_dot(i) for i in range(half)], 3: [_dot(i) for i in range(half, 2 * half)]}, 4)
     with pytest.raises(BadRequest, match=f"at most {MAX_OBJECTS}"):
         propagator.run(PropagationRequest(1, "c", 0, bridge=True), None)
 
@@ -251,27 +261,10 @@ def test_a_bridged_job_takes_as_many_objects_as_each_of_its_stretches_tracks_wit
     # Human frames 0, 3 and 6 with 40 objects each: each stretch tracks 80, under the limit.
     # Counted over the whole job, the submit of frame 3 was refused for 120.
     import samvid.propagation as propagation
-    from samvid.images import ImageSource
-    from samvid.propagation import PropagationRequest, Propagator
-    from samvid.settings import Settings
-    from samvid.studio.client import Studio
+    from samvid.propagation import PropagationRequest
 
-    def dot(i: int) -> dict:
-        m = np.zeros((20, 40), bool)
-        m[i % 20, i // 20] = True
-        return mask_region(m, TARGET, ["Car"], region_id=f"o{i}")
-
-    drawn = {1 + f: [dot(i) for i in range(40 * k, 40 * k + 40)] for k, f in enumerate((0, 3, 6))}
-    settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
-    studio = Studio(settings.label_studio_url, "x")
-    studio.request = lambda method, path, what, **kwargs: {"label_config": (
-        '<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
-        '<Label value="Car"/></BrushLabels></View>')}
-    propagator = Propagator(studio, ImageSource.from_settings(settings))
-    propagator.clip_tasks = lambda project, clip, waited_for=False: [
-        {"id": 1 + f, "data": {"clip": "c", "frame": f, "image": f"/f{f}.png"}, "total_annotations": int(f in (0, 3, 6))}
-        for f in range(7)]
-    propagator.latest_annotation = lambda task_id: drawn[task_id]
+    propagator = _clip_with_objects({f: [_dot(i) for i in range(40 * k, 40 * k + 40)]
+                                     for k, f in enumerate((0, 3, 6))}, 7)
     tracked = []
     monkeypatch.setattr(propagation, "track_stretch",
                         lambda new, frames, first, last, **kwargs: tracked.append(len({*first, *last})) or iter(()))
