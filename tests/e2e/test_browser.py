@@ -234,6 +234,9 @@ def test_the_smart_tools_share_one_captioned_row_that_keeps_either_tool(running,
     for caption in ("Click or box — samvid",
                     "Choose the smart keypoint or smart rectangle (magic wand in the toolbar)",
                     "Paint by hand — picking a label here switches to the brush"):
+        # Waited for: the panel's rows render one after another (a busy machine read the
+        # last one as missing).
+        page.get_by_text(caption).first.wait_for(timeout=30_000)
         assert page.get_by_text(caption).count() == 1, caption
     assert page.locator(".lsf-label").count() == len(ROW), "one smart row, one brush row"
     shot(page, "07-captioned-rows")
