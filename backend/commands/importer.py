@@ -19,11 +19,10 @@ from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
 from samvid.studio.import_plan import ImportOptions
 from samvid.studio.importer import (
-    TASK_KEYS,
     ClipSummary,
     ImportSummary,
+    check_frame_task_keys,
     import_videos,
-    keys_frame_tasks_lack,
     ranges,
 )
 from samvid.studio.protocol import project_id_in
@@ -138,10 +137,7 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         raise ConfigError(f"--config {config.name}: samvid import makes one image task per "
                           "frame, and this config has no <Image value=\"$image\">")
     label_config = config.render(parse_labels(args.labels))
-    if needed := keys_frame_tasks_lack(label_config):  # else a project is made that takes no task
-        raise ConfigError(f"--config {config.name}: it also shows {needed}, which frame tasks do not "
-                          f"have (they hold {', '.join(TASK_KEYS)}): Label Studio would refuse them; "
-                          "remove those tags")
+    check_frame_task_keys(label_config, f"--config {config.name}: it")
     limits = Settings.from_env()
     return ImportOptions(
         project=title,

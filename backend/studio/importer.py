@@ -115,18 +115,24 @@ def check_project_config(project: Project) -> None:
     in ``image``, and a config without ``<Image value="$image">`` (a video project, say)
     would get tasks it cannot display (or would play the source path as its video)."""
     objects = label_interface(project.label_config).objects
-    images = [o for o in objects if o.tag == "Image" and o.attr.get("value") == "$image"]
-    if not images:
+    if not any(o.tag == "Image" and o.attr.get("value") == "$image" for o in objects):
         # Said by `samvid up` too, which has no --config: no flag of import's only.
         raise ConfigError(f"project {project.title!r} (id {project.id}) has no <Image "
                           "value=\"$image\"> in its labeling config: samvid makes one image "
                           "task per frame; import into another --project (a new one is made "
                           "with a config that shows frames)")
-    if needed := keys_frame_tasks_lack(project.label_config):
-        raise ConfigError(f"project {project.title!r} (id {project.id})'s labeling config also shows "
-                          f"{needed}, which frame tasks do not have (they hold {', '.join(TASK_KEYS)}): "
-                          "Label Studio would refuse them; remove those tags from its labeling "
-                          "config, or import into another --project")
+    check_frame_task_keys(project.label_config, f"project {project.title!r} (id {project.id})'s "
+                          "labeling config", "remove those tags from its labeling config, or import "
+                          "into another --project")
+
+
+def check_frame_task_keys(label_config: str, whose: str, remedy: str = "remove those tags") -> None:
+    """Refuses a config that also shows keys frame tasks lack, before anything is made: else
+    a project is made, the frames written, and then every task refused. ``whose`` names the
+    config in the message ("--config captions: it"), ``remedy`` says what to do."""
+    if needed := keys_frame_tasks_lack(label_config):
+        raise ConfigError(f"{whose} also shows {needed}, which frame tasks do not have (they hold "
+                          f"{', '.join(TASK_KEYS)}): Label Studio would refuse them; {remedy}")
 
 
 def keys_frame_tasks_lack(label_config: str) -> str:
@@ -196,10 +202,7 @@ def import_videos(
     started = time.monotonic()
     frames_root = check_frames_root(options)
     plans = plan_clips(paths, options)
-    if needed := keys_frame_tasks_lack(options.label_config):  # else a project that takes no task
-        raise ConfigError(f"the labeling config also shows {needed}, which frame tasks do not have "
-                          f"(they hold {', '.join(TASK_KEYS)}): Label Studio would refuse them; remove "
-                          "those tags")
+    check_frame_task_keys(options.label_config, "the labeling config")
     studio.check()
     project, created = studio.get_or_create_project(options.project, options.label_config)
     if not created:
