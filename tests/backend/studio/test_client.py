@@ -373,63 +373,84 @@ class Stopped(BaseException):
     """What a cancelled job's retry callback raises (``propagation.run_job``)."""
 
 
+def cancelled(text: str) -> None:
+    raise Stopped
+
+
+class OneTasksPredictions:
+    """Label Studio's predictions of one task as ``Studio._request_once`` reaches them, with
+    the methods asked for in order; a test wraps ``answer`` to fail some of them."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+        self.calls: list[str] = []
+
+    def results(self) -> list:
+        return [p["result"] for p in self.rows]
+
+    def answer(self, method: str, path: str, **kwargs):
+        if method == "GET":
+            return [dict(p) for p in self.rows]
+        if method == "POST":
+            self.rows.append({"id": len(self.rows) + 5, "model_version": kwargs["json"]["model_version"],
+                              "result": kwargs["json"]["result"]})
+            return {}
+        self.rows[:] = [p for p in self.rows if p["id"] != int(path.rsplit("/", 1)[1])]
+        return None
+
+    def serve(self, monkeypatch, fail=lambda method, path: None) -> None:
+        """Answer every request from now on; ``fail`` raises for those that fail."""
+        def request_once(studio, method, path, what, **kwargs):
+            self.calls.append(method)
+            fail(method, path)
+            return self.answer(method, path, **kwargs)
+
+        monkeypatch.setattr(Studio, "_request_once", request_once)
+
+
+def busy_now() -> StudioError:
+    error = StudioError("Label Studio failed (503)")
+    error.__cause__ = ApiError(status_code=503, headers={}, body="busy")
+    return error
+
+
+def write_new(studio: Studio) -> None:
+    with pytest.raises(Stopped):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+
+
 def test_a_prediction_write_cancelled_while_retried_is_finished_first_and_leaves_one_prediction(monkeypatch) -> None:
     # A job cancelled while its frame write was retried stopped between the write and the
     # delete of the earlier prediction: the frame kept two of samvid's predictions.
-    store = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+    task = OneTasksPredictions()
     busy = [True]
 
-    def busy_now() -> StudioError:
-        error = StudioError("Label Studio failed (503)")
-        error.__cause__ = ApiError(status_code=503, headers={}, body="busy")
-        return error
-
-    def once(self, method, path, what, **kwargs):
-        if method == "GET":
-            return [dict(p) for p in store]
-        if method == "POST":
-            store.append({"id": len(store) + 5, "model_version": kwargs["json"]["model_version"],
-                          "result": kwargs["json"]["result"]})
-            return {}
-        if busy[0]:
+    def first_delete_busy(method: str, path: str) -> None:
+        if method == "DELETE" and busy[0]:
             busy[0] = False
             raise busy_now()
-        store[:] = [p for p in store if p["id"] != int(path.rsplit("/", 1)[1])]
-        return None
 
-    def cancelled(text: str) -> None:
-        raise Stopped
-
-    monkeypatch.setattr(Studio, "_request_once", once)
+    task.serve(monkeypatch, first_delete_busy)
     studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01, 0.01), on_retry=cancelled)
-    with pytest.raises(Stopped):
-        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert [p["result"] for p in store] == [["new"]]
+    write_new(studio)
+    assert task.results() == [["new"]]
     # Nothing written yet, a cancel stops the write at once: a job cancelled while Label
     # Studio is down must not hold its clip for the whole retry, then read failed.
-    calls = []
-
-    def down(self, method, path, what, **kwargs):
-        calls.append(method)
-        raise busy_now()
-
-    monkeypatch.setattr(Studio, "_request_once", down)
-    with pytest.raises(Stopped):
-        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert calls == ["GET"]
+    down = OneTasksPredictions()
+    down.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(busy_now()))
+    write_new(studio)
+    assert down.calls == ["GET"]
     # Written, then the deletes failing for good: the cancel is still what the caller hears.
-    store[:] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+    deletes_fail = OneTasksPredictions()
 
-    def deletes_fail(self, method, path, what, **kwargs):
+    def delete_busy(method: str, path: str) -> None:
         if method == "DELETE":
             raise busy_now()
-        return once(self, method, path, what, **kwargs)
 
-    monkeypatch.setattr(Studio, "_request_once", deletes_fail)
-    with pytest.raises(Stopped):
-        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    deletes_fail.serve(monkeypatch, delete_busy)
+    write_new(studio)
     # A read is no half-done write: it stops at once.
-    monkeypatch.setattr(Studio, "_request_once", lambda *a, **k: (_ for _ in ()).throw(busy_now()))
+    down.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(busy_now()))
     with pytest.raises(Stopped):
         studio.own_predictions(7, "samvid-track")
 
@@ -438,58 +459,44 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
     # Label Studio stored the write, its answer timed out, the job was cancelled meanwhile:
     # the cancel stopped it before the next try deleted the earlier prediction, and the
     # frame kept two of samvid's.
-    store = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+    task = OneTasksPredictions()
+    stored = task.answer
 
-    def once(self, method, path, what, **kwargs):
-        if method == "GET":
-            return [dict(p) for p in store]
-        if method == "POST":
-            store.append({"id": len(store) + 5, "model_version": kwargs["json"]["model_version"],
-                          "result": kwargs["json"]["result"]})
-            if len(store) == 2:  # the first write: stored, its answer lost
-                raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
-            return {}
-        store[:] = [p for p in store if p["id"] != int(path.rsplit("/", 1)[1])]
-        return None
+    def first_answer_lost(method: str, path: str, **kwargs):
+        answer = stored(method, path, **kwargs)
+        if method == "POST" and len(task.rows) == 2:  # the first write: stored, its answer lost
+            raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
+        return answer
 
-    def cancelled(text: str) -> None:
-        raise Stopped
-
-    monkeypatch.setattr(Studio, "_request_once", once)
+    task.answer = first_answer_lost  # type: ignore[method-assign]
+    task.serve(monkeypatch)
     studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01, 0.01), on_retry=cancelled)
-    with pytest.raises(Stopped):
-        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert [p["result"] for p in store] == [["new"]]
+    write_new(studio)
+    assert task.results() == [["new"]]
     # A write that never left (connection refused) stored nothing: the cancel stops it at once.
-    calls = []
+    refused = OneTasksPredictions()
 
-    def refused(self, method, path, what, **kwargs):
-        calls.append(method)
+    def post_refused(method: str, path: str) -> None:
         if method == "POST":
             raise StudioError("cannot reach Label Studio") from httpx.ConnectError("refused")
-        return once(self, method, path, what, **kwargs)
 
-    monkeypatch.setattr(Studio, "_request_once", refused)
-    with pytest.raises(Stopped):
-        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert calls == ["GET", "POST"]
+    refused.serve(monkeypatch, post_refused)
+    write_new(studio)
+    assert refused.calls == ["GET", "POST"]
     # Writes that keep failing (its SQLite locked): the cancel takes effect after one more
     # try, not after the whole retry budget (minutes, the clip held by a cancelled job).
-    calls.clear()
+    locked = OneTasksPredictions()
 
-    def failing(self, method, path, what, **kwargs):
-        calls.append(method)
+    def post_fails(method: str, path: str) -> None:
         if method == "POST":
             error = StudioError("Label Studio failed (500)")
             error.__cause__ = ApiError(status_code=500, headers={}, body="database is locked")
             raise error
-        return once(self, method, path, what, **kwargs)
 
-    monkeypatch.setattr(Studio, "_request_once", failing)
+    locked.serve(monkeypatch, post_fails)
     studio.retry_delays = (0.01,) * 10
-    with pytest.raises(Stopped):
-        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert calls.count("POST") == 2
+    write_new(studio)
+    assert locked.calls.count("POST") == 2
 
 
 def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
