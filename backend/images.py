@@ -438,7 +438,7 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
     converted; animations give their first frame; images over ``max_pixels`` are
     refused before decoding.
     """
-    _let_pillow_open(max_pixels)
+    let_pillow_open(max_pixels)
     try:
         with Image.open(io.BytesIO(data)) as img:
             w, h = img.size
@@ -481,7 +481,7 @@ def decode_image(data: bytes, max_pixels: int = 64_000_000) -> np.ndarray:
         raise TooLarge(f"image is over the {max_pixels} pixel limit (SAMVID_MAX_IMAGE_PIXELS)") from exc
 
 
-def _let_pillow_open(max_pixels: int) -> None:
+def let_pillow_open(max_pixels: int) -> None:
     """Raise Pillow's decompression-bomb limit to ``max_pixels`` where it is lower.
 
     ``Image.open`` refuses images over twice ``Image.MAX_IMAGE_PIXELS`` (~179 Mpx) before

@@ -70,6 +70,26 @@ def sequences(root: Path | str, resolution: str = "480p") -> list[str]:
     return sequence_folders(frames_dir(root, resolution))
 
 
+def sequence_names(given: list[str], folder: Path) -> list[str]:
+    """The sequences ``--seq`` names, each once, in order: a name's last path part (``bear/``
+    by tab completion, ``./bear`` and ``/data/Annotations/bear`` are ``bear``; an absolute
+    one, joined onto SRC and OUT, would be SRC's frames, ground truth and OUT at once).
+    ValueError for one whose last part names no sequence (``.``, ``..``, ``/``, empty): joined
+    onto ``folder`` it would be ``folder`` itself or its parent, read as one sequence."""
+    names = []
+    for value in given:
+        name = Path(value).name
+        if name in ("", ".", ".."):
+            try:
+                there = f" (such as {', '.join(sequence_folders(folder)[:3])})"
+            except FileNotFoundError:
+                there = ""
+            raise ValueError(f"--seq {value!r} is no sequence name: give the names of sequence "
+                             f"folders in {folder}{there}")
+        names.append(name)
+    return list(dict.fromkeys(names))
+
+
 def label_map(fm: FrameMasks) -> np.ndarray:
     """uint8 (H, W) ids from FrameMasks; where masks overlap the higher score wins."""
     h, w = fm.masks.shape[1:]

@@ -126,8 +126,9 @@ def read_label_png(path: Path) -> np.ndarray:
     ``numpy.array(Image.open(path))`` and the DAVIS toolkit read them.
 
     Raises OSError naming the file for one that cannot be read, ValueError for a colour
-    PNG (its colours are not ids: converting them to grey would turn DAVIS red into id 38)
-    and for ids above 255 (clipping would merge objects).
+    PNG (its colours are not ids: converting them to grey would turn DAVIS red into id 38),
+    for ids above 255 (clipping would merge objects) and for one over Pillow's
+    decompression-bomb limit (``samvid track`` and ``eval`` raise it to SAMVID_MAX_IMAGE_PIXELS).
     """
     from PIL import Image
 
@@ -135,6 +136,10 @@ def read_label_png(path: Path) -> np.ndarray:
         with Image.open(path) as image:
             mode = image.mode
             ids = np.array(image)
+    except Image.DecompressionBombError as exc:  # not an OSError: it ended track and eval
+        raise ValueError(f"{path}: a label PNG too large to read ({str(exc).rstrip('.')}): a mask is the size of its "
+                         "frame; to read it set SAMVID_MAX_IMAGE_PIXELS to at least its pixel "
+                         "count") from exc
     except OSError as exc:
         if str(path) in str(exc):  # a missing file, or no image at all: PIL names it already
             raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from samvid.errors import NotFound
+from samvid.errors import BadRequest, NotFound
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,20 +25,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from samvid.images import let_pillow_open
+    from samvid.settings import Settings
+    from samvid.tracker.davis import sequence_names
     from samvid.tracker.metrics import annotations_dir, dataset_mean, evaluate_folders, sequence_folders
 
+    # Label PNGs as large as samvid reads images (SAMVID_MAX_IMAGE_PIXELS), as ``track`` reads them.
+    let_pillow_open(Settings.from_env().max_image_pixels)
     try:
         for root in (args.pred, args.gt):
             if not annotations_dir(root, args.resolution).is_dir():
                 raise NotFound(f"{root} is not a folder of masks")
         # A sequence named twice is scored once: the mean is over objects, and a repeat
-        # would count its objects twice. Named as a path (``bear/`` by tab completion,
-        # ``./bear``, ``/data/gt/Annotations/bear``) it is still the one sequence of GT: its
-        # last part, not the path (an absolute one would be both the prediction and the truth).
-        names = args.seq or sequence_folders(annotations_dir(args.gt, args.resolution))
-        names = list(dict.fromkeys(Path(name).name or str(Path(name)) for name in names))
+        # would count its objects twice.
+        truth = annotations_dir(args.gt, args.resolution)
+        names = sequence_names(args.seq or sequence_folders(truth), truth)
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None
+    except ValueError as exc:  # a --seq that names no sequence
+        raise BadRequest(str(exc)) from None
     scores, failed = [], []
     for name in names:
         try:

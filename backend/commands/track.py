@@ -51,19 +51,17 @@ def summary(name: str, tracked: Tracked, seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from samvid.images import let_pillow_open
     from samvid.settings import Settings
-    from samvid.tracker.davis import frames_dir, sequences, track_one
+    from samvid.tracker.davis import frames_dir, sequence_names, sequences, track_one
     from samvid.tracker.engines import EngineOptions, choose_engine, make_engine
     from samvid.tracker.metrics import annotations_dir
 
     try:
         if not frames_dir(args.src, args.resolution).is_dir():
             raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
-        # Each once, ``bear/`` (tab completion), ``./bear`` and ``/data/Annotations/bear`` being
-        # ``bear``: its last part, not the path (an absolute one, joined onto SRC and OUT, would
-        # be SRC's frames, ground truth and OUT at once, refused as overwriting the ground truth).
-        names = args.seq or sequences(args.src, args.resolution)
-        names = list(dict.fromkeys(Path(name).name or str(Path(name)) for name in names))
+        names = sequence_names(args.seq or sequences(args.src, args.resolution),
+                               frames_dir(args.src, args.resolution))
         if not (args.src / "Annotations").is_dir():
             # Else ``annotations_dir`` takes SRC itself for the ground truth, and an OUT inside
             # SRC would be refused as overwriting ground truth that does not exist.
@@ -72,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         truth = annotations_dir(args.src, args.resolution)
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None
+    except ValueError as exc:  # a --seq that names no sequence
+        raise BadRequest(str(exc)) from None
     if overlaps(args.out / "Annotations", truth):
         raise BadRequest(f"{args.out / 'Annotations'} would overwrite the ground truth in {truth}: "
                          "give another OUT folder")
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     # An unknown engine or a model without weights: said before any work. Engines keep no
     # state between runs, so one serves every sequence (a model is loaded once).
     settings = Settings.from_env()  # SAMVID_PRECISION, SAMVID_DEVICE, SAMVID_TRACKER_MODEL for auto/sam2
+    let_pillow_open(settings.max_image_pixels)  # label PNGs as large as samvid reads images
     engine = make_engine(choose_engine(args.engine, settings.tracker_model or None), EngineOptions.of(settings))
     failed = []
     for name in names:

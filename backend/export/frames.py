@@ -118,7 +118,9 @@ def file_stem(clip: str) -> str:
     characters, or after the cut, never share a folder.
     """
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", clip).strip("._")
-    if stem == clip and len(stem) <= MAX_STEM:
+    # An empty id (a plain COCO file's images, loaded) kept as "" would join as
+    # "/<frame>.png": the export's files written at the file system's root.
+    if stem and stem == clip and len(stem) <= MAX_STEM:
         return stem
     return f"{stem[:MAX_STEM] or 'clip'}-{hashlib.sha1(clip.encode()).hexdigest()[:8]}"
 

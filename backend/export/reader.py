@@ -39,7 +39,7 @@ from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
 from samvid.studio.protocol import frame_index, parse_config
-from samvid.studio.results import MAX_PIXELS, decode_mask
+from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask
 
 log = logging.getLogger(__name__)
 
@@ -195,9 +195,9 @@ def frame_objects(
         try:
             mask = decode_mask(region.result, max_pixels)
         except (ValueError, KeyError, TypeError) as exc:
-            # decode_brush says "brush RLE holds N pixels, but the image is WxH" when the
-            # RLE's length disagrees with the declared size; anything else is malformed.
-            kind = "size_mismatch" if "pixels" in str(exc) else "bad_region"
+            # An RLE of another length than the declared size is a mask of another image;
+            # anything else is malformed.
+            kind = "size_mismatch" if isinstance(exc, BrushSizeMismatch) else "bad_region"
             problems.add(kind, f"region {region.region_id}: {exc}", **where)
             continue
         if object_id in objects:

@@ -262,6 +262,11 @@ def mask_region(
 MAX_PIXELS = Settings.max_image_pixels
 
 
+class BrushSizeMismatch(ValueError):
+    """A brush RLE holding another number of pixels than its region's image size: the
+    mask of another image (exports report it as a size mismatch, not a malformed region)."""
+
+
 def _image_size(result: Result, max_pixels: int) -> tuple[int, int]:
     """The (width, height) a result claims, refused (ValueError) over ``max_pixels``."""
     try:
@@ -270,8 +275,7 @@ def _image_size(result: Result, max_pixels: int) -> tuple[int, int]:
         raise ValueError(f"the region's image size is not a number ({exc})") from exc
     if width < 1 or height < 1:
         # Else numpy's "negative dimensions are not allowed" came out, or (a zero) a mask of
-        # no size that failed later against its frame. No "pixels" here: exports read that
-        # word as an RLE of another length.
+        # no size that failed later against its frame.
         raise ValueError(f"the region's image is {width}x{height}: original_width and "
                          "original_height must be at least 1; the region cannot be read")
     if width * height > max_pixels:
@@ -284,19 +288,25 @@ def _image_size(result: Result, max_pixels: int) -> tuple[int, int]:
 
 def decode_brush(result: Result, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Bool (H, W) mask of a ``brushlabels`` result (Label Studio's or ours); ValueError
-    for a malformed one or one over ``max_pixels``."""
+    for a malformed one or one over ``max_pixels``, ``BrushSizeMismatch`` (a ValueError)
+    for an RLE of another image size."""
     width, height = _image_size(result, max_pixels)
     rle = result["value"]["rle"]
+    # The SDK reads only a value's low 8 bits: a list of run lengths (a COCO RLE's counts)
+    # would decode as some other length, and be reported as a mask of another image.
+    if len(rle) < 4 or not all(isinstance(v, (int, np.integer)) and 0 <= v <= 255 for v in rle):
+        raise ValueError("the brush RLE is malformed: Label Studio's is a list of bytes (0 to 255) "
+                         "starting with its 4-byte length; the region cannot be read")
     # The RLE's first 32 bits are its length: checked before decoding allocates it (up to 4 GiB).
     claimed = brush.InputStream(brush.bytes2bit(rle[:4])).read(32)
     if claimed != width * height * 4:
-        raise ValueError(f"brush RLE holds {claimed // 4} pixels, but the image is {width}x{height}")
+        raise BrushSizeMismatch(f"brush RLE holds {claimed // 4} pixels, but the image is {width}x{height}")
     try:
         flat = brush.decode_rle(rle)
     except (OverflowError, IndexError) as exc:  # a value wider than a byte: a corrupt RLE
         raise ValueError(f"the brush RLE is malformed ({exc})") from exc
     if flat.size != width * height * 4:
-        raise ValueError(
+        raise BrushSizeMismatch(
             f"brush RLE holds {flat.size // 4} pixels, but the image is {width}x{height}"
         )
     return flat.reshape(height, width, 4)[..., 3] > 0

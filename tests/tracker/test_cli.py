@@ -288,3 +288,24 @@ def test_when_every_sequence_fails_no_mean_is_printed(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "one: FAILED" in out and "1 of 1 sequences failed" in out
     assert "nan" not in out and not any(line.startswith("mean") for line in out.splitlines())
+
+
+def test_a_label_png_too_large_for_pillow_fails_its_sequence_alone_unless_the_pixel_limit_is_raised(
+        tmp_path, capsys, monkeypatch) -> None:
+    from PIL import Image
+
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["fast"], 3), gt, (48, 86))
+    # basic's masks (16320 px) stand for ones over Pillow's ~179 MP: twice the limit is under them.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 8000)
+    monkeypatch.setenv("SAMVID_MAX_IMAGE_PIXELS", "8000")
+    for command in (["track", "--engine", "copy", str(gt), str(pred)], ["eval", str(gt), str(gt)]):
+        assert main(command) == 1  # not a traceback
+        out = capsys.readouterr().out
+        assert "basic: FAILED (" in out and "SAMVID_MAX_IMAGE_PIXELS" in out
+        assert any(line.startswith("fast") and "FAILED" not in line for line in out.splitlines())
+    # Raised as for the images samvid reads, the setting lets both read them.
+    monkeypatch.setenv("SAMVID_MAX_IMAGE_PIXELS", "20000")
+    assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 0
+    assert main(["eval", str(pred), str(gt)]) == 0

@@ -116,3 +116,16 @@ def test_a_label_png_cut_short_is_refused_naming_the_file(tmp_path) -> None:
     # OSError, as the callers (track, eval, export) catch to report one sequence and go on.
     with pytest.raises(OSError, match="00042.png"):
         masks.read_label_png(path)
+
+
+def test_a_label_png_over_pillows_size_limit_is_refused_naming_the_file_and_the_setting(
+        tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    path = tmp_path / "00000.png"
+    masks.write_label_png(path, np.ones((20, 30), np.uint8))
+    # 600 pixels stand for a label PNG over Pillow's ~179 MP: refused, as a bomb, over twice this.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)
+    # ValueError, as track, eval and export catch to report one sequence and go on.
+    with pytest.raises(ValueError, match=r"00000\.png: a label PNG too large.*SAMVID_MAX_IMAGE_PIXELS"):
+        masks.read_label_png(path)

@@ -55,3 +55,11 @@ def test_eval_of_predictions_of_another_resolution_level_says_which_file_and_wha
     out = capsys.readouterr().out
     assert "00001.png is 192x108" in out and "--resolution" in out
     assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "DAVIS"), "--resolution", "1080p"]) == 0
+
+
+def test_eval_of_a_seq_that_names_no_sequence_says_what_seq_takes(tmp_path: Path, capsys) -> None:
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path, (96, 170))
+    for seq in (".", "..", "/"):
+        assert main(["eval", str(tmp_path), str(tmp_path), "--seq", seq]) == 2
+        err = capsys.readouterr().err
+        assert f"--seq {seq!r} is no sequence name" in err and "(such as basic)" in err

@@ -49,3 +49,18 @@ def test_track_of_a_sequence_named_by_its_absolute_path_tracks_that_sequence(tmp
     assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", seq]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("basic: 3 of 3 frames")
     assert len(list((tmp_path / "out" / "Annotations" / "basic").glob("*.png"))) == 3
+
+
+@pytest.mark.parametrize("seq", [".", "..", "/", ""])
+def test_track_of_a_seq_that_names_no_sequence_says_what_seq_takes_and_touches_nothing(
+        seq: str, tmp_path: Path, capsys) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    shutil.copy(next((src / "JPEGImages" / "basic").iterdir()), src / "preview.jpg")
+    (out / "Annotations").mkdir(parents=True)  # an earlier run's
+    (out / "figure.png").write_bytes(b"the user's own picture")
+    assert main(["track", "--engine", "copy", str(src), str(out), "--seq", seq]) == 2
+    err = capsys.readouterr().err
+    assert f"--seq {seq!r} is no sequence name" in err and "basic" in err
+    # `--seq ..` read OUT/Annotations/.. (OUT itself) as the sequence's output and cleared it.
+    assert (out / "figure.png").exists()

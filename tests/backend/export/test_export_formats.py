@@ -14,7 +14,7 @@ from export_studio import H, W, disk, rect
 
 from samvid.errors import ConfigError
 from samvid.export import FORMATS, davis
-from samvid.export.frames import Category, ExportFrame, Problems, frame_masks
+from samvid.export.frames import Category, ExportFrame, Problems, file_stem, frame_file, frame_masks
 from samvid.export.identity import ClipRegions, Region
 from samvid.export.reader import ProjectSchema
 from samvid.tracker import davis as tracker_davis
@@ -122,6 +122,17 @@ def test_a_long_clip_id_gets_a_short_folder_name(fmt, tmp_path):
     folders = {p.name for p in tmp_path.glob("*/*") if p.is_dir()}
     assert folders and all(len(f) <= 120 and f.startswith("camera-xxx") for f in folders)
     assert [(f.clip, f.object_ids) for f in FORMATS[fmt][1](tmp_path)] == [(clip, (1,))]
+
+
+@pytest.mark.parametrize("clip", ["", ".", "..", "/"])
+def test_a_frame_of_an_empty_or_dot_clip_id_is_filed_in_a_folder_of_its_own_inside_the_export(clip, tmp_path):
+    # coco.load gives clip "" to a plain COCO file's images: its frames, written as DAVIS or
+    # YOLO, went to "/000000.png" (the file system's root). Checked on the path alone, so a
+    # failing run writes nothing there.
+    folder = tmp_path / "Annotations"
+    path = (folder / frame_file(clip, 0, ".png")).resolve()
+    assert path.parent.parent == folder and path.name == "000000.png"
+    assert file_stem(clip) not in ("", ".", "..")
 
 
 def pixel(x: int, y: int) -> np.ndarray:

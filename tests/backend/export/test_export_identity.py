@@ -11,7 +11,7 @@ from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.reader import FrameObject, ProjectSchema, frame_objects
 from samvid.propagation import seeds_from_result
 from samvid.studio.protocol import parse_config
-from samvid.studio.results import polygon_results
+from samvid.studio.results import brush_result, polygon_results
 
 SCHEMA = ProjectSchema.from_config(CONFIG)
 WHERE: Where = {"clip": "c", "frame": 0, "task_id": 1}
@@ -88,3 +88,29 @@ def test_the_polygon_parts_of_a_propagated_object_are_one_object_on_every_frame(
     masks = [o.mask for (o,) in frames]
     assert [np.array_equal(m, want) for m, want in zip(masks, (left | right, left | right, right))] == [True] * 3
 
+
+def test_a_brush_whose_rle_is_of_another_image_size_is_reported_as_a_size_mismatch():
+    other = brush_result(np.ones((10, 10), bool), from_name="mask", to_name="image", labels=["car"])
+    other["original_width"], other["original_height"] = W, H  # declared as this frame's size
+    (objects,), problems = objects_of([[other]])
+    assert objects == []
+    assert [p.kind for p in problems.items] == ["size_mismatch"]
+
+
+def test_a_malformed_region_whose_error_mentions_pixels_is_a_bad_region_not_a_size_mismatch():
+    # The kind follows what went wrong, not the wording of the error.
+    (poly,) = polygon_results(rect(0, 0, 20, 20), from_name="outline", to_name="image",
+                              labels=["person"])
+    poly["value"]["points"][0] = ["10 pixels", 5]
+    (objects,), problems = objects_of([[poly]])
+    assert objects == []
+    assert [p.kind for p in problems.items] == ["bad_region"]
+
+
+def test_a_brush_holding_run_lengths_instead_of_bytes_is_a_bad_region_not_a_size_mismatch():
+    # A COCO RLE's counts pasted into Label Studio's "rle": its image sizes are right.
+    counts = region(rect(10, 10, 30, 30), "car")
+    counts[0]["value"]["rle"] = [490, 20, 28, 20, 28, 20, 2500]
+    (objects,), problems = objects_of([counts])
+    assert objects == []
+    assert [p.kind for p in problems.items] == ["bad_region"]

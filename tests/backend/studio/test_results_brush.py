@@ -52,3 +52,16 @@ def test_an_infinite_brush_image_size_is_a_malformed_region():
     region["original_width"] = float("inf")
     with pytest.raises(ValueError, match="image size is not a number"):
         results.decode_mask(region)
+
+
+def test_a_brush_rle_of_run_lengths_not_bytes_is_malformed_not_a_mask_of_another_size():
+    # A COCO RLE's counts put in Label Studio's "rle": the SDK read each value's low 8 bits,
+    # and the region was said to hold some other number of pixels.
+    region = brush(np.ones((5, 7), bool))
+    region["value"]["rle"] = [0, 300, 5, 30]
+    with pytest.raises(ValueError, match="malformed") as raised:
+        results.decode_mask(region)
+    assert not isinstance(raised.value, results.BrushSizeMismatch)
+    region["value"]["rle"] = region["value"]["rle"][:2]  # shorter than its 4-byte length
+    with pytest.raises(ValueError, match="malformed"):
+        results.decode_mask(region)
