@@ -148,6 +148,10 @@ class FrameReader:
     undecodable: set[int]
     # Frames the source declares beyond the last indexed one (a truncated file's tail).
     missing_tail: int = 0
+    # Seconds on a player's clock at which frame 0 is shown (its ``time`` counts from it): a
+    # browser's currentTime is the file's own time, so a video whose pictures start after its
+    # sound, or that an edit list starts later, shows its first picture at its pts, not at 0.
+    start_time: float = 0.0
 
     def __len__(self) -> int:
         return len(self.infos)
@@ -166,7 +170,7 @@ class FrameReader:
     @property
     def played_duration(self) -> float:
         """Seconds a player plays the source for, from the first frame: a browser's
-        ``duration``, which Label Studio counts a video's frames in."""
+        ``duration`` (less ``start_time``), which Label Studio counts a video's frames in."""
         return self.duration
 
     def __getitem__(self, index: int) -> np.ndarray:
@@ -418,13 +422,24 @@ class VideoReader(FrameReader):
         rate = self._stream.average_rate
         span = self.infos[-1].time
         self.fps = float(rate) if rate else ((len(pts) - 1) / span if span > 0 else 0.0)
+        first = float(base * time_base)
+        # Not MPEG-TS/PS's clock, which starts anywhere (a broadcast's) and which no browser
+        # plays; nor a negative start, not measured in a browser: counted from frame 0 as before.
+        plays = self._container.format.name not in ("mpegts", "mpeg")
+        self.start_time = first if first > 0 and plays else 0.0
         # Where the file ends for a player, on this video's clock: its longest stream's end
-        # (the sound of a phone clip or a screen capture often outlasts the pictures). Not
-        # MPEG-TS/PS's, which FFmpeg estimates from the bit rate.
-        start, length = self._container.start_time, self._container.duration
+        # (the sound of a phone clip or a screen capture often outlasts the pictures), as
+        # Chromium takes it: the longest of the container's duration and each stream's start
+        # + duration. Not start + duration: Matroska's duration is its end. Not MPEG-TS/PS's,
+        # which FFmpeg estimates from the bit rate.
         self._played_end: float | None = None
-        if start is not None and length and self._container.format.name not in ("mpegts", "mpeg"):
-            self._played_end = (start + length) / av.time_base - float(base * time_base)
+        if plays and self._container.start_time is not None and self._container.duration:
+            ends = [self._container.duration / av.time_base]
+            for stream in (*self._container.streams.video, *self._container.streams.audio):
+                if (stream.start_time is not None and stream.duration and stream.time_base is not None
+                        and not int(getattr(stream, "disposition", 0)) & ATTACHED_PIC):
+                    ends.append(float((stream.start_time + stream.duration) * stream.time_base))
+            self._played_end = max(ends) - first
         self._seek(0)
 
     @property

@@ -6,8 +6,10 @@ following (or preceding) frame: a keyframe per frame in Label Studio's
 
 Label Studio counts frames at the ``<Video>``'s ``frameRate`` (24 unless the config sets it,
 often from the task: ``$fps``), not the file's: its frame k shows the video at time
-(k - 1) / frameRate. Frames are matched through that time, so a task whose rate is not the
-file's still gets the box of the picture it shows on each frame.
+(k - 1) / frameRate, the browser's currentTime: the file's own clock, not counted from its
+first picture (which may start after the sound, and is shown until then). Frames are matched
+through that time, so a task whose rate is not the file's still gets the box of the picture
+it shows on each frame.
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
                     frames_count: int) -> dict[str, Any]:
     """A ``videorectangle`` region with a keyframe on the first Label Studio frame (``rate``
     a second, ``frames_count`` of them) that shows each tracked video frame (``times``:
-    the video frames' times); Label Studio interpolates between them.
+    the video frames' times on the browser's clock); Label Studio interpolates between them.
 
     A frame where the object is lost gets a disabled keyframe, so Label Studio does
     not interpolate the box through the gap.
@@ -158,12 +160,15 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
                 sequence[-1]["enabled"] = False
             continue
         x0, y0, x1, y1 = box
-        sequence.append({
-            "frame": frame + 1, "enabled": True, "rotation": 0,
-            "x": x0 / width * 100, "y": y0 / height * 100,
-            "width": (x1 - x0) / width * 100, "height": (y1 - y0) / height * 100,
-            "time": frame / rate,
-        })
+        # The first picture is on screen from the video's start, also before its own time (a
+        # video whose pictures start after its sound): its box from Label Studio's frame 1.
+        for shown in ((0, frame) if index == 0 and frame > 0 else (frame,)):
+            sequence.append({
+                "frame": shown + 1, "enabled": True, "rotation": 0,
+                "x": x0 / width * 100, "y": y0 / height * 100,
+                "width": (x1 - x0) / width * 100, "height": (y1 - y0) / height * 100,
+                "time": shown / rate,
+            })
     # Under the control it was drawn with: under another, Label Studio files it elsewhere.
     control = prompt.from_name if prompt.from_name in target.box_controls else target.box_control
     return {
@@ -202,12 +207,15 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
             # The upright size of every frame, from the first that decodes: frame 0 itself may
             # not (a damaged first keyframe), and the box may be drawn on any frame.
             h, w = reader.height, reader.width
-            rate, times = studio_frame_rate(target.frame_rate, data), reader.times
+            # Label Studio's frame k is the browser's time (k - 1) / rate on the file's own
+            # clock, where the pictures may start after 0 (after the sound, or by an edit list).
+            rate, offset = studio_frame_rate(target.frame_rate, data), reader.start_time
+            times = [offset + time for time in reader.times]
             # As Label Studio counts them (ceil of duration x frameRate): a box on its last
             # frame is on the video. The slack keeps 0.48 s x 25 = 12.000000000000002 at 12.
             # The browser's duration, the file's: where the sound outlasts the pictures, the
             # frames past the last picture show it, and a box drawn there is on it.
-            frames_count = max(1, math.ceil(reader.played_duration * rate - 1e-6))
+            frames_count = max(1, math.ceil((offset + reader.played_duration) * rate - 1e-6))
             for prompt in prompts:
                 if not 0 <= prompt.frame < frames_count:
                     raise PromptError(f"keyframe {prompt.frame + 1} is outside the video's {frames_count} "

@@ -171,6 +171,19 @@ def test_an_mp4_cut_with_an_edit_list_starts_at_its_first_shown_frame(tmp_path: 
         assert grey(reader[1]) == pytest.approx(level(4), abs=3)  # random access, backwards
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_video_whose_pictures_start_late_says_when_a_player_shows_its_first_one(
+        tmp_path: Path, suffix: str) -> None:
+    """A browser's clock is the file's own: pictures from 0.5 s (after the sound, or an edit
+    list) are shown from 0.5 s, and the file plays until their end, not 0.5 s longer
+    (Matroska stores its end as its duration)."""
+    path = write_clip(tmp_path / f"late{suffix}", [0.5 + i / 30 for i in range(15)])  # until 1 s
+    with VideoReader(path) as reader:
+        assert reader.times == pytest.approx([i / 30 for i in range(15)], abs=1e-3)  # from frame 0
+        assert reader.start_time == pytest.approx(0.5, abs=1e-3)
+        assert reader.start_time + reader.played_duration == pytest.approx(1.0, abs=1e-3)
+
+
 def write_gops(path: Path, count: int, codec: str, size: tuple[int, int], *, gop: int = 6,
                b_frames: int = 2) -> Path:
     """25 fps, a keyframe every ``gop`` frames, ``b_frames`` B-frames; frame i is flat grey

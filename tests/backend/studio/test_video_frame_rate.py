@@ -136,6 +136,53 @@ def test_a_box_on_a_frame_after_the_last_picture_while_the_sound_plays_on_is_tra
     assert abs(sequence[-1]["x"] - x) < 2
 
 
+def write_video_after_sound(path: Path, frames: list[np.ndarray], fps: int, delay: float) -> Path:
+    """H.264 pictures at ``fps`` from ``delay`` s, AAC silence from 0 until they end."""
+    from fractions import Fraction
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        sound = out.add_stream("aac", rate=44100)
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image)
+            frame.pts, frame.time_base = round((delay + i / fps) * 1000), Fraction(1, 1000)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        for i in range(int((delay + len(frames) / fps) * 44100 / 1024)):
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            samples.sample_rate, samples.pts = 44100, i * 1024
+            out.mux(sound.encode(samples))
+        out.mux(sound.encode())
+    return path
+
+
+def test_a_box_on_a_video_whose_pictures_start_after_its_sound_is_tracked_on_the_pictures_the_browser_shows(
+        images) -> None:
+    """A browser's time is the file's own, from the sound's start: with pictures from 0.5 s,
+    Label Studio's frame k (at 10 frames/s) shows picture k - 6, and picture 0 before that."""
+    client = box_tracking_client(images)
+    frames, masks = disk_clip(10, step=4)
+    frames, masks = frames[::-1], masks[::-1]  # the disk goes left, from far off the left edge
+    path = write_video_after_sound(images / "late.mp4", frames, 10, 0.5)
+    x, y, w, h = _box_percent(masks[2])
+    item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video", "value": {
+        "labels": ["Object"], "reverse": True,
+        "sequence": [{"frame": 9, "enabled": True, "x": x, "y": y, "width": w, "height": h}]}}
+    body = {"tasks": [{"id": 1, "data": {"video": str(path), "fps": 10}}],
+            "label_config": load_config("video_boxes").render(["Object"]), "params": {"context": {"result": [item]}}}
+    resp = client.post("/predict", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    (region,) = resp.get_json()["results"][0]["result"]
+    assert region["value"]["framesCount"] == 15  # 1.5 s x 10, the browser's duration
+    sequence = region["value"]["sequence"]
+    assert [key["frame"] for key in sequence] == [1, 6, 7, 8, 9]  # pictures 0 (from the start), 0, 1, 2
+    for key in sequence:
+        shown = masks[max(0, key["frame"] - 6)]
+        assert abs(key["x"] - _box_percent(shown)[0]) < 2, key["frame"]
+
+
 def test_a_box_comes_back_under_the_rectangle_control_it_was_drawn_with() -> None:
     # Before the fix every box came back under the config's first <VideoRectangle>.
     config = ("<View><Video name='video' value='$video'/><VideoRectangle name='cars' toName='video'/>"
