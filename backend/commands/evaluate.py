@@ -18,7 +18,8 @@ from samvid.errors import BadRequest, NotFound
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pred", type=Path, help="predicted masks (DAVIS layout)")
     parser.add_argument("gt", type=Path, help="ground truth (DAVIS layout)")
-    parser.add_argument("--seq", nargs="*", help="sequences to score (default: all in GT)")
+    parser.add_argument("--seq", nargs="*", action="extend",
+                        help="sequences to score (default: all in GT; repeatable)")
     parser.add_argument("--resolution", default="480p",
                         help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")
     parser.add_argument("--skip-last", action="store_true", help="also drop the last frame (DAVIS 2017)")
@@ -26,12 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from samvid.images import let_pillow_open
-    from samvid.settings import Settings
+    from samvid.settings import Settings, env_value
     from samvid.tracker.davis import sequence_names
     from samvid.tracker.metrics import annotations_dir, dataset_mean, evaluate_folders, sequence_folders
 
-    # Label PNGs as large as samvid reads images (SAMVID_MAX_IMAGE_PIXELS), as ``track`` reads them.
-    let_pillow_open(Settings.from_env().max_image_pixels)
+    # Label PNGs as large as samvid reads images, as ``track`` reads them. That setting alone:
+    # a SAMVID_DEVICE or REDIS_URL this offline scorer never uses is no reason to refuse it.
+    pixels = env_value("SAMVID_MAX_IMAGE_PIXELS")
+    let_pillow_open(Settings.from_env({"SAMVID_MAX_IMAGE_PIXELS": pixels} if pixels else {}).max_image_pixels)
     try:
         for root in (args.pred, args.gt):
             if not annotations_dir(root, args.resolution).is_dir():

@@ -63,3 +63,19 @@ def test_eval_of_a_seq_that_names_no_sequence_says_what_seq_takes(tmp_path: Path
         assert main(["eval", str(tmp_path), str(tmp_path), "--seq", seq]) == 2
         err = capsys.readouterr().err
         assert f"--seq {seq!r} is no sequence name" in err and "(such as basic)" in err
+
+
+def test_eval_scores_every_repeated_seq_and_ignores_settings_it_does_not_use(tmp_path: Path, capsys,
+                                                                            monkeypatch) -> None:
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["twins"], 3), gt, (96, 170))
+    assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 0
+    capsys.readouterr()
+    # An offline scorer run from the server's shell: its device and queue are not eval's concern.
+    monkeypatch.setenv("SAMVID_DEVICE", "gpu0")
+    monkeypatch.setenv("REDIS_URL", "localhost:6379")
+    # `--seq basic --seq twins` scored twins alone.
+    assert main(["eval", str(pred), str(gt), "--seq", "basic", "--seq", "twins"]) == 0
+    scored = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line]
+    assert "basic" in scored and "twins" in scored

@@ -64,3 +64,11 @@ def test_track_of_a_seq_that_names_no_sequence_says_what_seq_takes_and_touches_n
     assert f"--seq {seq!r} is no sequence name" in err and "basic" in err
     # `--seq ..` read OUT/Annotations/.. (OUT itself) as the sequence's output and cleared it.
     assert (out / "figure.png").exists()
+
+
+def test_track_takes_every_repeated_seq(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["twins"], 3), src, (96, 170))
+    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", "basic", "--seq", "twins"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "Annotations").iterdir()) == ["basic", "twins"]
