@@ -428,9 +428,12 @@ class VideoReader(FrameReader):
         plays = self._container.format.name not in ("mpegts", "mpeg")
         self.start_time = first if first > 0 and plays else 0.0
         # Where the file ends for a player, on this video's clock: its longest stream's end
-        # (the sound of a phone clip or a screen capture often outlasts the pictures), as
-        # Chromium takes it: the longest of the container's duration and each stream's start
-        # + duration. Not start + duration: Matroska's duration is its end. Not MPEG-TS/PS's,
+        # (the sound of a phone clip or a screen capture often outlasts the pictures): the
+        # longest of the container's duration and each stream's start + duration. Not start +
+        # duration: Matroska's duration is its end. Chromium's own, for an MP4 whose pictures
+        # start late with no sound before them, lies between its length and this end, by how
+        # much it buffered (measured: 10.0 s and 11.97 s for clips ending at 10.5 s and 12.02 s):
+        # the end, so that a box on any frame Label Studio shows is taken. Not MPEG-TS/PS's,
         # which FFmpeg estimates from the bit rate.
         self._played_end: float | None = None
         if plays and self._container.start_time is not None and self._container.duration:

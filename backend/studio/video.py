@@ -153,16 +153,20 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
     for index, box in sorted(boxes, key=lambda item: item[0]):
         # Label Studio's frame (from 0) that first shows it
         frame = max(0, math.ceil((times[index] - tick_slack(1 / rate)) * rate))
-        if frame >= frames_count or shown_index(times, frame, rate) != index:
-            continue  # between two of Label Studio's frames: never on its screen
+        # Else between two of Label Studio's frames: never on its screen.
+        own = frame < frames_count and shown_index(times, frame, rate) == index
+        # The first picture is on screen from the video's start, also before its own time (a
+        # video whose pictures start after its sound): its box from Label Studio's frame 1,
+        # even where the next picture comes by the first frame at or after its own time.
+        first = index == 0 and frame > 0 and box is not None
+        if not own and not first:
+            continue
         if box is None:
             if sequence and sequence[-1]["enabled"]:
                 sequence[-1]["enabled"] = False
             continue
         x0, y0, x1, y1 = box
-        # The first picture is on screen from the video's start, also before its own time (a
-        # video whose pictures start after its sound): its box from Label Studio's frame 1.
-        for shown in ((0, frame) if index == 0 and frame > 0 else (frame,)):
+        for shown in [0] * first + [frame] * own:
             sequence.append({
                 "frame": shown + 1, "enabled": True, "rotation": 0,
                 "x": x0 / width * 100, "y": y0 / height * 100,

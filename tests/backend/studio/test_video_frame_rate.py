@@ -79,6 +79,18 @@ def test_at_the_files_own_rate_each_video_frame_is_its_label_studio_frame(times:
     assert [key["frame"] for key in region["value"]["sequence"]] == list(range(1, 31))
 
 
+def test_the_first_picture_of_a_late_video_keeps_its_box_from_label_studios_first_frame() -> None:
+    # 60 fps pictures from 0.05 s, shown at Label Studio's 24 a second: the first picture is on
+    # screen until 0.067 s, Label Studio's frames 1 and 2, but no frame of its own starts on
+    # it (the second picture is shown by frame 3): its box was left out, the drawn one too.
+    times = [0.05 + i / 60 for i in range(30)]
+    boxes = [(i, (1.0, 1.0, 5.0, 5.0)) for i in range(30)]
+    region = sequence_result(VideoTarget("video", "video", "box"), BoxPrompt("b", 0, (1, 1, 1, 1), [], False),
+                             boxes, 100, 100, 24.0, times, 13)
+    frames = [k["frame"] for k in region["value"]["sequence"]]
+    assert frames[0] == 1 and frames == sorted(set(frames))
+
+
 def test_a_box_on_label_studios_last_frame_is_on_the_video(images) -> None:
     # Label Studio counts ceil(duration x frameRate) frames: 1.3 s at 24 is 32 (round gave 31).
     client = box_tracking_client(images)
