@@ -9,8 +9,10 @@ Errors a user can act on (``SamvidError``) become one line on stderr and exit 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 
 from samvid import __version__
@@ -53,24 +55,34 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     module_name, help_text = COMMANDS[top.command]
-    module = importlib.import_module(f"samvid.commands.{module_name}")
-    cmd_parser = argparse.ArgumentParser(prog=f"samvid {top.command}", description=help_text)
-    module.add_arguments(cmd_parser)
-    args = cmd_parser.parse_args(rest)
-    from samvid.settings import log_level  # not before: `samvid --help` stays instant
-
     try:
+        # Inside: a Ctrl-C in the seconds a command's imports take was a long traceback.
+        module = importlib.import_module(f"samvid.commands.{module_name}")
+        cmd_parser = argparse.ArgumentParser(prog=f"samvid {top.command}", description=help_text)
+        module.add_arguments(cmd_parser)
+        args = cmd_parser.parse_args(rest)
+        from samvid.settings import log_level  # not before: `samvid --help` stays instant
+
         logging.basicConfig(
             level=logging.DEBUG if top.verbose else log_level(),  # SAMVID_LOG_LEVEL
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # here, not at exit, where a reader gone is an "Exception ignored"
+        return code
     except SamvidError as exc:
         print(f"samvid {top.command}: error: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"samvid {top.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`samvid models list | head -1`): no traceback, and
+        # nothing more written (Python's flush at exit would fail again). 128 + SIGPIPE, as
+        # the shell says of a program that the closed pipe stopped.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -31,9 +31,25 @@ class DemoClip:
     step: int = 8  # pixels the ball moves per frame
     seed: int = 7
 
+    def __post_init__(self) -> None:
+        if self.frames < 1 or self.fps < 1:
+            raise ValueError(f"a demo clip needs 1 or more frames and fps, not {self.frames} "
+                             f"frames at {self.fps} fps")
+        if self.radius < 1 or min(self.width, self.height) < 2 * self.radius + 1:
+            raise ValueError(f"a ball of radius {self.radius} does not fit a "
+                             f"{self.width}x{self.height} demo clip")
+
     def ball_centre(self, index: int) -> tuple[int, int]:
-        """Where the ball is on frame ``index`` (x, y), in pixels."""
-        return 80 + self.step * index, self.height // 2
+        """Where the ball is on frame ``index`` (x, y), in pixels.
+
+        It rolls right and bounces off the frame's edges: rolling on, a clip longer than
+        its path across (26 frames at the default size) drew it past the edge."""
+        low, high = self.radius, self.width - 1 - self.radius  # the whole ball in view
+        if high == low:
+            return low, self.height // 2
+        span = high - low
+        along = (80 - low + self.step * index) % (2 * span)
+        return low + (along if along <= span else 2 * span - along), self.height // 2
 
 
 def render_frames(clip: DemoClip = DemoClip()) -> list[np.ndarray]:

@@ -129,6 +129,11 @@ def parse_frames(text: str | None) -> tuple[int | None, int | None]:
         b = int(end) if end.strip() else None
     except ValueError as exc:
         raise BadRequest(f"--frames {text!r}: write A:B (frame indices, B excluded)") from exc
+    if a is None and b is None:
+        # ``--frames "$FIRST:$LAST"`` with both unset: read as no --frames, every frame of the
+        # project (redone with --force), as an empty --frames would be.
+        raise BadRequest(f"--frames {text!r} gives neither A nor B: write A:B (A: or :B leave a "
+                         "side open), or leave --frames out for every frame")
     if (a is not None and a < 0) or (b is not None and b < 0):
         raise BadRequest(f"--frames {text!r}: frame indices start at 0")
     if (a is not None and a > MAX_FRAME) or (b is not None and b > MAX_FRAME):

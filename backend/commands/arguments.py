@@ -36,3 +36,11 @@ def positive_seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text}: must be a finite number of seconds above 0")
     return value
+
+
+def project_ref(text: str) -> str:
+    """A --project id or title. An empty one (``--project "$PROJECT"`` with PROJECT unset)
+    matched a project with no title (Label Studio's default for one made by its API)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty project: give the project's id or exact title")
+    return text

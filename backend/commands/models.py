@@ -65,7 +65,7 @@ class HfHub:
             info = HfApi(endpoint=self.endpoint).model_info(
                 name, revision=revision, files_metadata=True, timeout=self.timeout)
         except Exception as exc:
-            raise self._explain(name, exc) from exc
+            raise self._explain(name, exc, revision) from exc
         specs = [FileSpec(s.rfilename, int(s.size or 0), s.lfs.sha256 if s.lfs else None,
                           None if s.lfs else s.blob_id) for s in info.siblings or []]
         return str(info.sha), specs
@@ -79,8 +79,12 @@ class HfHub:
         except Exception as exc:
             raise self._explain(name, exc) from exc
 
-    def _explain(self, name: str, exc: Exception) -> ModelUnavailable:
+    def _explain(self, name: str, exc: Exception, revision: str | None = None) -> ModelUnavailable:
         kind = type(exc).__name__
+        if kind == "RevisionNotFoundError" and revision is not None:
+            # Not "the model is not there": it is, without that branch, tag or commit.
+            return ModelUnavailable(f"{name!r} has no revision {revision!r} on {self.endpoint}: give one "
+                                    "of its branches, tags or commits, or leave --revision out for main")
         if kind in ("RepositoryNotFoundError", "RevisionNotFoundError"):
             return ModelUnavailable(f"{name!r} is not on {self.endpoint} ({kind})")
         if kind == "GatedRepoError":
@@ -92,6 +96,10 @@ class HfHub:
             hint = " (a local folder needs no pull: set SAMVID_MODEL to it)" if looks_like_a_path(name) else ""
             return ModelUnavailable(f"{name!r} is not a Hugging Face model id: give one such as "
                                     f"facebook/sam2.1-hiera-tiny (`samvid models list`){hint}")
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # The disk's, not the hub's: a cache folder of another user, a full disk.
+            return ModelUnavailable(f"cannot use {exc.filename} to pull {name!r}: {exc.strerror or exc}; "
+                                    "give --dir a folder you can write to (or set HF_HOME to one)")
         return ModelUnavailable(
             f"cannot reach the model hub at {self.endpoint} to pull {name!r} ({kind}: "
             f"{str(exc)[:200]}). Pull on a connected machine with `samvid models pull {name} "
@@ -151,6 +159,28 @@ def folder_name(name: str) -> str:
     return name.rstrip("/").rsplit("/", 1)[-1]
 
 
+EMPTY_NAME = ("empty model name: give one such as facebook/sam2.1-hiera-tiny "
+              "(`samvid models list` shows them)")
+
+
+def model_name(text: str) -> str:
+    """A ``pull`` NAME, without surrounding spaces. An empty one (``samvid models pull "$MODEL"``
+    with MODEL unset) was told it is no Hugging Face id, or, offline, to run
+    ``samvid models pull  --dir D``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(EMPTY_NAME)
+    return text.strip()  # pasted with a space: no hub id has one (as --project drops them)
+
+
+def revision_name(text: str) -> str:
+    """A --revision. An empty one (``--revision "$REV"`` with REV unset) was asked of the hub
+    as the revision "" (not main), and told the model is not there."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty revision: give a branch, tag or commit, or leave "
+                                         "--revision out for main")
+    return text
+
+
 def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None) -> Path:
     """Download, verify, then publish; returns the model's folder.
 
@@ -158,6 +188,8 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
     to ``dest_dir/<model>`` only once verified. Without it they go to the Hugging Face
     cache, where samvid finds them by name; bad files are deleted there.
     """
+    if not name.strip():
+        raise ModelUnavailable(EMPTY_NAME)
     if name in NO_WEIGHTS:
         raise NotFound(f"{name!r} has no weights to pull: it works as installed")
     if name not in MODELS and re.fullmatch(r"[\w.-]+", name) and name not in (".", ".."):
@@ -179,13 +211,23 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
         log.info("%s is already here and verified", final)
         return final
     staging = None if final is None else final.with_name(final.name + ".partial")
-    if staging is not None:
+    if final is not None and staging is not None:
         try:
             staging.parent.mkdir(parents=True, exist_ok=True)
             tempfile.TemporaryFile(dir=staging.parent).close()  # an existing folder may be read-only
         except OSError as exc:  # --dir a file, or a folder this user cannot write
             raise ConfigError(f"cannot create --dir {staging.parent}: {exc.strerror or exc}; "
                               "give a folder you can write to") from exc
+        # Said before the download, not as a traceback after it (or as an unreachable hub).
+        for path in (final, staging):
+            if path.exists() and not path.is_dir():
+                raise ConfigError(f"{path} is a file, where the model's folder goes: move it "
+                                  "away, or give another --dir")
+        # The pull replaces a folder it made (an older revision, a damaged copy); another one
+        # (fine-tuned weights saved under the model's name) would be deleted with its files.
+        if final.is_dir() and not (final / MANIFEST).is_file() and any(final.iterdir()):
+            raise ConfigError(f"{final} holds files no samvid pull put there, which differ from "
+                              f"{name!r}: move them away, or give another --dir")
     folder = hub.download(name, sha, [s.name for s in files], staging)
     problems = verify(folder, files)
     if problems:
@@ -219,7 +261,10 @@ def _discard(folder: Path, files: list[FileSpec], whole: bool) -> None:
 
 
 def is_model_folder(folder: Path) -> bool:
-    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+    try:
+        return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+    except OSError:  # another user's folder in a shared --dir: not one this user can load
+        return False
 
 
 def cached_models() -> dict[str, Path]:
@@ -239,6 +284,12 @@ def cached_models() -> dict[str, Path]:
 
 
 def model_rows(dirs: list[Path]) -> list[dict[str, Any]]:
+    for d in dirs:
+        try:
+            if d.is_dir():
+                next(d.iterdir(), None)
+        except OSError as exc:  # a traceback; or, skipped, a list saying no model is there
+            raise ConfigError(f"cannot read --dir {d}: {exc.strerror or exc}") from exc
     cache = cached_models()
     rows = []
     for info in MODELS.values():
@@ -285,10 +336,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="also look in D/<model> (repeatable); the HF cache is always searched")
     ls.add_argument("--json", action="store_true", help="print JSON on stdout")
     get = sub.add_parser("pull", help="download a model's safetensors and configs, verified")
-    get.add_argument("name", help="a model of `samvid models list`, or another hub id")
+    get.add_argument("name", type=model_name, help="a model of `samvid models list`, or another hub id")
     get.add_argument("--dir", type=Path, metavar="D",
                      help="put it in D/<model> (default: the Hugging Face cache)")
-    get.add_argument("--revision", help="a branch, tag or commit (default: main)")
+    get.add_argument("--revision", type=revision_name, help="a branch, tag or commit (default: main)")
     get.add_argument("--endpoint", default=None,
                      help="hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
 
@@ -303,7 +354,8 @@ def run(args: argparse.Namespace) -> int:
         if args.dir is not None:
             print(f"use it with: SAMVID_MODEL={folder}")
         return 0
-    rows = model_rows(args.dir)
+    # As pull reads --dir: a quoted "~/models" ("$MODELS" set to it) is the home folder's.
+    rows = model_rows([d.expanduser() for d in args.dir])
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

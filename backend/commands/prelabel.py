@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from samvid.commands.arguments import project_ref
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import ConfigError, SamvidError
 from samvid.prelabel import JOB_KIND, MODES, PrelabelRequest, parse_frames, run_job
@@ -46,7 +47,7 @@ def frames_range(text: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", required=True, help="project id or exact title")
+    parser.add_argument("--project", type=project_ref, required=True, help="project id or exact title")
     parser.add_argument("--clip", type=clip_id, help="only this clip (task data 'clip')")
     parser.add_argument("--frames", type=frames_range, metavar="A:B",
                         help="only source frames A <= frame < B (A: or :B leave a side open)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from samvid.demo import DemoClip, write_demo_clip
+from samvid.demo import DemoClip, render_frames, write_demo_clip
 from samvid.errors import SamvidError
 
 
@@ -29,3 +29,26 @@ def test_a_demo_clip_that_cannot_be_finished_leaves_no_partial_file(tmp_path: Pa
     with pytest.raises(SamvidError, match="cannot write the demo clip"):
         write_demo_clip(folder / "demo.mp4", DemoClip(frames=2))
     assert [p.name for p in folder.iterdir()] == ["demo.mp4"]
+
+
+@pytest.mark.parametrize("frames", [1, 2, 26, 27, 30, 100])
+def test_a_demo_clip_of_any_length_keeps_the_whole_ball_in_view(frames: int) -> None:
+    clip = DemoClip(frames=frames)
+    images = render_frames(clip)
+    assert len(images) == frames
+    assert all(image.shape == (clip.height, clip.width, 3) for image in images)
+    for index in range(frames):
+        x, y = clip.ball_centre(index)
+        assert clip.radius <= x < clip.width - clip.radius and clip.radius <= y < clip.height - clip.radius
+
+
+def test_the_default_demo_clip_rolls_the_ball_as_before() -> None:
+    # `samvid up` finds its imported demo clip again by content: the default must not change.
+    clip = DemoClip()
+    assert [clip.ball_centre(i) for i in range(clip.frames)] == [(80 + 8 * i, 120) for i in range(12)]
+
+
+@pytest.mark.parametrize("clip", [dict(frames=0), dict(frames=-3), dict(fps=0), dict(width=40)])
+def test_a_demo_clip_that_cannot_be_drawn_is_refused_where_it_is_made(clip: dict) -> None:
+    with pytest.raises(ValueError, match="demo clip"):
+        DemoClip(**clip)

@@ -234,3 +234,179 @@ def test_a_pull_into_a_dir_that_cannot_be_made_says_so_in_one_line(tiny_sam_fold
     monkeypatch.setattr(models.tempfile, "TemporaryFile", read_only)  # root ignores modes
     assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
     assert f"cannot create --dir {tmp_path / 'models'}: Permission denied" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("offline", ["1", "0"], ids=["offline", "hub-unreachable"])
+@pytest.mark.parametrize("name", ["", "  "])
+def test_pulling_an_empty_model_name_asks_for_one(tmp_path, monkeypatch, capsys, name, offline):
+    from samvid.cli import main
+
+    # `samvid models pull "$MODEL"` with MODEL unset; offline it was told `samvid models pull  --dir D`.
+    monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(SystemExit) as exited:
+        main(["models", "pull", name, "--dir", str(tmp_path / "m")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "empty model name: give one such as facebook/sam2.1-hiera-tiny" in err and "samvid models list" in err
+    assert not (tmp_path / "m").exists()
+    with pytest.raises(ModelUnavailable, match="empty model name"):
+        pull(name, tmp_path / "m", hub=None)
+
+
+@pytest.mark.parametrize("in_the_way", ["sam-vit-base", "sam-vit-base.partial"])
+def test_a_pull_whose_model_folder_is_taken_by_a_file_says_so_before_downloading(
+        tiny_sam_folder, tmp_path, monkeypatch, capsys, in_the_way):
+    from samvid.cli import main
+    from samvid.commands import models
+
+    hub = FolderHub(tiny_sam_folder)
+    monkeypatch.setattr(models, "HfHub", lambda endpoint=None: hub)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / in_the_way).write_text("not a model folder")
+    # A traceback (NotADirectoryError, FileExistsError) after the whole download.
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
+    assert f"{tmp_path / 'models' / in_the_way} is a file" in capsys.readouterr().err
+    assert hub.downloads == 0
+    assert (tmp_path / "models" / in_the_way).read_text() == "not a model folder"
+
+
+def test_list_says_a_dir_it_cannot_read_and_passes_over_unreadable_folders_in_one(tmp_path, monkeypatch,
+                                                                                  capsys):
+    import os
+
+    from samvid.cli import main
+
+    # As root ignores modes: what another user gets from a folder without r/x permission.
+    closed = {str(tmp_path / "closed"), str(tmp_path / "shared" / "private")}
+    for folder in closed:
+        Path(folder).mkdir(parents=True)
+
+    def denied(real, itself: bool):  # a closed folder can be stat'ed, not listed; nothing in it
+        def call(path=".", *args, **kwargs):
+            p = os.fspath(path)
+            if (itself and p in closed) or any(p.startswith(c + os.sep) for c in closed):
+                raise PermissionError(13, "Permission denied", p)
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "stat", denied(os.stat, itself=False))
+    for name in ("listdir", "scandir"):
+        monkeypatch.setattr(os, name, denied(getattr(os, name), itself=True))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert main(["models", "list", "--dir", str(tmp_path / "closed")]) == 2
+    assert f"cannot read --dir {tmp_path / 'closed'}: Permission denied" in capsys.readouterr().err
+    assert main(["models", "list", "--json", "--dir", str(tmp_path / "shared")]) == 0
+    assert "facebook/sam-vit-base" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("revision", ["", " "])
+def test_pulling_an_empty_revision_is_refused_not_asked_of_the_hub(tiny_sam_folder, tmp_path, monkeypatch,
+                                                                  capsys, revision):
+    from samvid.cli import main
+    from samvid.commands import models
+
+    hub = FolderHub(tiny_sam_folder)
+    monkeypatch.setattr(models, "HfHub", lambda endpoint=None: hub)
+    # `--revision "$REV"` with REV unset: the hub was asked for revision "", not main.
+    with pytest.raises(SystemExit) as exited:
+        main(["models", "pull", "facebook/sam-vit-base", "--revision", revision, "--dir", str(tmp_path / "m")])
+    assert exited.value.code == 2
+    assert "empty revision: give a branch, tag or commit" in capsys.readouterr().err
+    assert hub.downloads == 0 and not (tmp_path / "m").exists()
+
+
+def test_pulling_a_revision_the_hub_lacks_names_the_revision_not_a_missing_model(tmp_path, monkeypatch):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from samvid.commands.models import HfHub
+
+    class NoSuchRevision(BaseHTTPRequestHandler):  # the hub's answer to an unknown revision
+        def do_GET(self):
+            self.send_response(404)
+            self.send_header("X-Error-Code", "RevisionNotFound")
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": "Invalid rev id: v9"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NoSuchRevision)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    try:
+        with pytest.raises(ModelUnavailable) as refused:
+            pull("facebook/sam-vit-base", tmp_path / "m", HfHub(f"http://127.0.0.1:{server.server_port}"), "v9")
+    finally:
+        server.shutdown()
+    assert "'facebook/sam-vit-base' has no revision 'v9'" in refused.value.message
+    assert "is not on" not in refused.value.message
+
+
+def test_a_pull_never_deletes_a_folder_of_the_same_name_that_no_pull_made(tiny_sam_folder, tmp_path,
+                                                                          monkeypatch, capsys):
+    from samvid.cli import main
+    from samvid.commands import models
+
+    hub = FolderHub(tiny_sam_folder)
+    monkeypatch.setattr(models, "HfHub", lambda endpoint=None: hub)
+    mine = tmp_path / "models" / "sam-vit-base"  # fine-tuned weights saved under the model's name
+    mine.mkdir(parents=True)
+    (mine / "config.json").write_text("{}")
+    (mine / "model.safetensors").write_bytes(b"fine-tuned weights")
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
+    assert f"{mine} holds files no samvid pull put there" in capsys.readouterr().err
+    assert (mine / "model.safetensors").read_bytes() == b"fine-tuned weights" and hub.downloads == 0
+    # A folder a pull made (an older revision, damaged since) is still replaced.
+    (mine / "model.safetensors").unlink()
+    (mine / "config.json").unlink()
+    pulled = pull("facebook/sam-vit-base", tmp_path / "models", hub)
+    (pulled / "model.safetensors").write_bytes(b"damaged")
+    assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == pulled
+    assert not verify(pulled, [s for s in specs_of(tiny_sam_folder) if not s.name.endswith(".bin")])
+
+
+def test_list_finds_a_model_pulled_into_a_quoted_home_dir_where_pull_put_it(tiny_sam_folder, tmp_path,
+                                                                            monkeypatch, capsys):
+    from samvid.cli import main
+    from samvid.commands import models
+
+    monkeypatch.setattr(models, "HfHub", lambda endpoint=None: FolderHub(tiny_sam_folder))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.chdir(tmp_path)
+    # `--dir "$MODELS"` with MODELS="~/models": no shell expands that ~, pull did
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", "~/models"]) == 0
+    capsys.readouterr()
+    assert main(["models", "list", "--json", "--dir", "~/models"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "facebook/sam-vit-base")
+    assert row["local"] == [str(tmp_path / "models" / "sam-vit-base")]
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/srv/hf/hub/models--facebook--sam"),
+                                   OSError(28, "No space left on device", "/srv/hf/hub/blobs/1a2b")])
+def test_a_pull_the_disk_refuses_says_so_not_that_the_hub_is_unreachable(monkeypatch, error):
+    import huggingface_hub
+
+    from samvid.commands.models import HfHub
+
+    def refused(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", refused)
+    with pytest.raises(ModelUnavailable) as failed:
+        HfHub("http://127.0.0.1:9").download("facebook/sam-vit-base", "0" * 40, ["config.json"], None)
+    assert f"cannot use {error.filename} to pull 'facebook/sam-vit-base': {error.strerror}" in failed.value.message
+    assert "cannot reach the model hub" not in failed.value.message
+    assert "--dir" in failed.value.message
+
+
+def test_a_model_name_pasted_with_spaces_around_it_is_pulled(tiny_sam_folder, tmp_path, monkeypatch, capsys):
+    from samvid.cli import main
+    from samvid.commands import models
+
+    monkeypatch.setattr(models, "HfHub", lambda endpoint=None: FolderHub(tiny_sam_folder))
+    assert main(["models", "pull", " facebook/sam-vit-base ", "--dir", str(tmp_path / "m")]) == 0
+    assert f"SAMVID_MODEL={tmp_path / 'm' / 'sam-vit-base'}\n" in capsys.readouterr().out

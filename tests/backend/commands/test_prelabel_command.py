@@ -145,3 +145,43 @@ def test_auto_prelabel_with_nothing_to_do_says_so_without_loading_a_model(rows, 
     assert loads == []
     assert "nothing to do" in caplog.text
     assert "tasks written: 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("project", ["", "  "])
+def test_an_empty_project_is_refused_not_matched_to_an_untitled_project(project, monkeypatch, capsys) -> None:
+    from types import SimpleNamespace
+
+    class Projects:  # Label Studio's API makes a project without a title ""
+        def list(self, title=None):
+            return [SimpleNamespace(id=3, title="", label_config="<View/>"),
+                    SimpleNamespace(id=4, title="Street", label_config="<View/>")]
+
+    made = command.Studio.__init__
+
+    def with_projects(self, *args, **kwargs) -> None:
+        made(self, *args, **kwargs)
+        self.sdk = SimpleNamespace(projects=Projects())
+
+    ran = []
+    monkeypatch.setattr(command.Studio, "__init__", with_projects)
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: ran.append(payload) or {})
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    # `--project "$PROJECT"` with PROJECT unset, and --force: project 3's predictions redone.
+    with pytest.raises(SystemExit) as exited:
+        main(["prelabel", "--project", project, "--force", "--url", "http://127.0.0.1:9", "--api-key", "k"])
+    assert exited.value.code == 2
+    assert ran == []
+    assert "empty project: give the project's id or exact title" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("frames", [":", " : "])
+def test_a_frame_range_with_neither_bound_is_refused_not_read_as_every_frame(frames, monkeypatch, capsys) -> None:
+    ran = []
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: ran.append(payload) or {})
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    # `--frames "$FIRST:$LAST"` with both unset, and --force: every frame's predictions redone.
+    assert main(["prelabel", "--project", "7", "--frames", frames, "--force", "--url", "http://127.0.0.1:9",
+                 "--api-key", "k"]) == 2
+    assert ran == []
+    assert "gives neither A nor B" in capsys.readouterr().err
