@@ -20,12 +20,20 @@ from typing import Any
 
 import cv2
 import numpy as np
-from label_studio_sdk.converter import brush
 
 from samvid.settings import Settings
 from samvid.studio.protocol import MaskTarget
 
 Result = dict[str, Any]
+
+
+def _brush() -> Any:
+    """The SDK's brush RLE codec, imported when a brush is first read or written: its package
+    loads every converter (nltk, pandas), a second of each process's start (serve, a worker,
+    every CLI command) whether or not it ever touches a brush."""
+    from label_studio_sdk.converter import brush
+
+    return brush
 
 
 def new_region_id() -> str:
@@ -69,6 +77,7 @@ def brush_result(
     """A ``brushlabels`` region for a bool (H, W) mask."""
     height, width = mask.shape
     result = _base("brushlabels", from_name, to_name, width, height, region_id, item_index)
+    brush = _brush()
     rle = brush.mask2rle(mask.astype(np.uint8) * 255)
     result["value"] = {"format": "rle", "rle": [int(v) for v in rle], "brushlabels": list(labels)}
     if score is not None:
@@ -298,6 +307,7 @@ def decode_brush(result: Result, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise ValueError("the brush RLE is malformed: Label Studio's is a list of bytes (0 to 255) "
                          "starting with its 4-byte length; the region cannot be read")
     # The RLE's first 32 bits are its length: checked before decoding allocates it (up to 4 GiB).
+    brush = _brush()
     claimed = brush.InputStream(brush.bytes2bit(rle[:4])).read(32)
     if claimed != width * height * 4:
         raise BrushSizeMismatch(f"brush RLE holds {claimed // 4} pixels, but the image is {width}x{height}")
