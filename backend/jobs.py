@@ -54,17 +54,30 @@ class JobStatus:
     attempts: int = 0
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
+    # The fields of a record saved by another samvid version that this one lacks: saved
+    # back with it (see ``record``), or this version's next save (progress, a cancel, a
+    # reap) dropped the other version's data during a rolling upgrade.
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields this version knows (what the HTTP API answers)."""
+        data = asdict(self)
+        del data["extra"]
+        return data
+
+    def record(self) -> dict[str, Any]:
+        """What to store: the known fields, and those of another version read with them."""
+        return {**self.extra, **self.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobStatus:
         """A record as saved by any samvid version: two versions share one Redis during a
         rolling upgrade, and a field one of them lacks crashed every reap and GET /jobs/<id>
-        on the other. Fields this version does not know are dropped; missing ones default."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{name: value for name, value in data.items() if name in known})
+        on the other. Fields this version does not know are kept aside in ``extra``;
+        missing ones default."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(**{name: value for name, value in data.items() if name in known},
+                   extra={name: value for name, value in data.items() if name not in known})
 
 
 class JobContext(Protocol):

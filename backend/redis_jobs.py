@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timezone
 from itertools import islice
 from typing import Any
 
@@ -59,8 +60,11 @@ SOCKET_TIMEOUT = 5.0  # seconds a command may wait for Redis's answer
 TURN_WAIT = 1.0  # seconds a worker waits for a job's clip before it puts the job back on the queue
 
 
-def redis_client(url: str):
-    """A client that rides out a Redis restart: reconnects with backoff for ~30 s."""
+def redis_client(url: str, patient: bool = True):
+    """A client that rides out a Redis restart: reconnects with backoff for ~40 s per command.
+    One not ``patient`` (a ``--burst`` worker, run by a script that waits for it) gives up
+    after ~3.5 s: a burst worker whose Redis went away made a few more commands as it quit,
+    each waiting the 40 s out, and exited after 80 s."""
     import redis
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
@@ -74,7 +78,8 @@ def redis_client(url: str):
     # network, a stopped container) hung every submit and poll for ever. RQ raises it past
     # a worker's blocking dequeue (minutes) for the connections the worker opens after.
     return redis.Redis.from_url(
-        url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8, supported_errors=transient),
+        url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8 if patient else 3,
+                         supported_errors=transient),
         retry_on_error=list(transient), socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=5,
         health_check_interval=10,
     )
@@ -106,16 +111,16 @@ def _reachable() -> Iterator[None]:
 class RedisJobs:
     _reaped_at = float("-inf")  # when this process last reaped (time.monotonic)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, patient: bool = True) -> None:
         from rq import Queue
 
-        self.redis = redis_client(url)
+        self.redis = redis_client(url, patient)
         self.queue = Queue(QUEUE, connection=self.redis)
 
     # -- status records --------------------------------------------------------
     def _save(self, status: JobStatus) -> None:
         status.updated = time.time()
-        self.redis.set(_k("job", status.id), json.dumps(status.to_dict()), ex=STATUS_TTL)
+        self.redis.set(_k("job", status.id), json.dumps(status.record()), ex=STATUS_TTL)
 
     def _load(self, job_id: str) -> JobStatus:
         raw = self.redis.get(_k("job", job_id))
@@ -138,12 +143,8 @@ class RedisJobs:
         # other jobs of the key (another direction, another frame) came in between.
         same = _k("latest", f"{key}:{same_request(order)}")
         latest = self.redis.pipeline(transaction=True)
-        latest.multi()  # now, not by RQ's enqueue below, which refuses commands queued before it
-        latest.getset(same, status.id)
-        latest.expire(same, STATUS_TTL)
-        # Its place in its clip's line: a worker runs it only once the jobs before it ended.
-        latest.zadd(_k("line", key), {status.id: status.created})
-        latest.expire(_k("line", key), STATUS_TTL)
+        # RQ's enqueue first, as it starts the transaction itself: rq 2.0 refused a pipeline
+        # already in one (every submit failed), later ones refuse commands queued before it.
         # In the same transaction as its place in the line: a job in the line without RQ's
         # entry is then one whose entry was deleted, never one still being enqueued, and
         # the line drops it at once (see _first_in_line).
@@ -151,7 +152,13 @@ class RedisJobs:
             execute, status.id, kind, key, payload, job_id=status.id, job_timeout=-1,
             result_ttl=3600, failure_ttl=STATUS_TTL, pipeline=latest,
         )
-        previous, *_ = latest.execute()
+        ours = len(latest.command_stack)  # where the replies to the commands below start
+        latest.getset(same, status.id)
+        latest.expire(same, STATUS_TTL)
+        # Its place in its clip's line: a worker runs it only once the jobs before it ended.
+        latest.zadd(_k("line", key), {status.id: status.created})
+        latest.expire(_k("line", key), STATUS_TTL)
+        previous = latest.execute()[ours]
         # A transaction retried after a lost reply read back this job's own id: not superseded.
         if previous is not None and previous.decode() != status.id:
             self._supersede(previous.decode())
@@ -191,7 +198,9 @@ class RedisJobs:
     def states(self) -> dict[str, int]:
         counts = dict.fromkeys((QUEUED, RUNNING, DONE, FAILED, CANCELLED), 0)
         for status in self._records():
-            counts[status.state] += 1
+            # A state of another samvid version sharing the Redis (a rolling upgrade) is counted
+            # as it is: a KeyError failed every /metrics scrape.
+            counts[status.state] = counts.get(status.state, 0) + 1
         return counts
 
     def _records(self) -> Iterator[JobStatus]:
@@ -293,7 +302,12 @@ class RedisJobs:
             return 0.0
         if state != RQState.STARTED or job.started_at is None:
             return None
-        return job.started_at.timestamp()
+        started = job.started_at
+        if started.tzinfo is None:
+            # rq 2.0 reads it back naive, in UTC: taken as local time, a job a dead worker took
+            # west of Greenwich was reaped hours late (its clip held meanwhile), east too soon.
+            started = started.replace(tzinfo=timezone.utc)
+        return started.timestamp()
 
     def _requeue_or_fail(self, status: JobStatus) -> None:
         from rq.exceptions import NoSuchJobError

@@ -19,11 +19,17 @@ log = logging.getLogger("samvid.worker")
 # Seconds between two of the running job's heartbeats to RQ itself (rq's forking worker's
 # default): a job outliving rq's worker TTL (~7 min) without them reads abandoned to RQ.
 RQ_BEAT = 30.0
+# Seconds the worker waits, as it quits, for its reaper and rq's command listener to notice
+# (each may be retrying a Redis that went away).
+LISTENER_GRACE = 10.0
+LISTEN_WAIT = 0.2  # seconds rq's command listener waits for a command before it looks again
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", help="Redis to take jobs from (default: REDIS_URL)")
-    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--burst", action="store_true",
+                        help="exit when the queue is empty: status 0 (jobs that failed included: see "
+                             "their status), or 2 if Redis cannot be reached or goes away before then")
     parser.add_argument("--name", help="worker name shown in RQ (default: host and pid)")
 
 
@@ -92,6 +98,37 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
                     raise
                 raise RedisAway(exc) from exc
 
+        # rq stops its thread listening for commands (``rq`` shutdown, kill-horse) only once
+        # its goodbye to Redis went through: with Redis away the thread went on retrying, and
+        # logging each retry, for as long as the process lived (a test, an embedding script).
+        def teardown(self) -> None:
+            stop.set()  # the reaper ends its reap alongside rq's goodbye, not after it
+            try:
+                super().teardown()
+            except BaseException:
+                listening = self.pubsub_thread
+                if listening is not None:
+                    listening.stop()
+                    listening.join(LISTENER_GRACE)
+                raise
+
+        # rq's listener waits up to 60 s for a command before it looks whether it was stopped:
+        # on a Redis that stopped answering nothing cuts that wait short.
+        def subscribe(self) -> None:
+            self.pubsub = self.connection.pubsub()
+            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+            self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # rq: None
+                sleep_time=LISTEN_WAIT, daemon=True, exception_handler=self._pubsub_exception_handler)
+
+        # rq's own closes the connection after a 1 s wait for the listener, which on a busy
+        # machine was still reading from it: a worker stopped by SIGTERM logged its traceback.
+        def unsubscribe(self) -> None:
+            if self.pubsub_thread is not None and self.pubsub is not None:
+                self.pubsub.unsubscribe()
+                self.pubsub_thread.stop()
+                self.pubsub_thread.join(LISTENER_GRACE)
+                self.pubsub.close()
+
         def check_for_suspension(self, burst: bool) -> None:
             try:
                 super().check_for_suspension(burst)
@@ -149,7 +186,9 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
                 except Exception as exc:  # noqa: BLE001 - Redis away: the job goes on; try again
                     log.warning("could not tell RQ that job %s still runs: %s", job.id, exc)
 
-    jobs = RedisJobs(settings.redis_url)
+    # --burst: each command made after Redis went away gives up in seconds, not rq's taking of
+    # a job and its goodbye 40 s each; a worker waiting for jobs rides out a restart.
+    jobs = RedisJobs(settings.redis_url, patient=not burst)
     try:
         jobs.redis.ping()
     except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
@@ -169,11 +208,12 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
             except Exception as exc:  # noqa: BLE001 - keep reaping after a Redis hiccup
                 log.warning("reaping orphaned jobs failed: %s", exc)
 
-    threading.Thread(target=reaper, daemon=True, name="samvid-reaper").start()
+    reaping = threading.Thread(target=reaper, daemon=True, name="samvid-reaper")
+    reaping.start()
     log.info("worker waiting for jobs on %s (queue %r)", redis_url_for_messages(settings.redis_url), QUEUE)
     # rq's own client: rq raises its socket timeout past its blocking dequeue (~415 s). On
     # the reaper's client that let a Redis that stopped answering hold each reap for minutes.
-    connection = redis_client(settings.redis_url)
+    connection = redis_client(settings.redis_url, patient=not burst)
     queue_class = BurstQueue if burst else Queue
     worker = Worker([queue_class(QUEUE, connection=connection)], connection=connection, name=args.name,
                     queue_class=queue_class)
@@ -195,6 +235,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
                           "or killed less than ~7 min ago): pick another --name or wait") from exc
     finally:
         stop.set()
+        reaping.join(LISTENER_GRACE)
     if not worker.stop_asked and not (args.burst and worker.drained):
         # rq quits, and returned as if stopped, when Redis does not answer within its socket
         # timeout: exit 0 read as a clean stop, and nothing restarted the worker.

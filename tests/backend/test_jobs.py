@@ -414,6 +414,64 @@ def test_job_records_of_another_samvid_version_sharing_the_redis_read_and_reap(r
     assert queue.states()[DONE] == 1 and queue.states()[FAILED] == 1
 
 
+@pytest.mark.redis
+def test_a_record_of_another_samvid_version_keeps_its_fields_when_this_version_saves_it(redis_server) -> None:
+    """A rolling upgrade: an older worker runs a job a newer backend submitted (or the other
+    way round); its progress, a cancel or a reap must not drop the other version's fields."""
+    import json
+
+    from samvid.redis_jobs import RedisJobs, _k, _RedisContext
+
+    queue = RedisJobs(redis_server.url)
+    running, waiting = queue.submit("propagate", "1:a", {}), queue.submit("propagate", "1:b", {})
+
+    def saved(job_id: str) -> dict[str, Any]:
+        return json.loads(queue.redis.get(_k("job", job_id)))
+
+    for job_id, state_now in ((running.id, RUNNING), (waiting.id, QUEUED)):
+        queue.redis.set(_k("job", job_id), json.dumps({**saved(job_id), "state": state_now, "stage": "tracking"}))
+    _RedisContext(queue, queue._load(running.id)).progress(3, 10, 1.5)  # a worker of this version
+    queue.cancel(waiting.id)  # a backend of this version
+    assert (saved(running.id)["frames_done"], saved(running.id)["stage"]) == (3, "tracking")
+    assert (saved(waiting.id)["state"], saved(waiting.id)["stage"]) == (CANCELLED, "tracking")
+    assert "stage" not in queue.get(running.id).to_dict(), "the API answers the fields this version knows"
+
+
+@pytest.mark.redis
+def test_redis_jobs_submit_and_supersede_with_rq_2_0_which_starts_the_transaction_itself(
+        redis_server, monkeypatch) -> None:
+    """samvid asks for rq>=2.0, whose enqueue into a caller's pipeline always began MULTI
+    (later ones only when the caller has not): every submit then failed with a 500."""
+    from rq import Queue
+
+    from samvid.redis_jobs import RedisJobs
+
+    def as_rq_2_0(self, job, pipeline=None):  # rq 2.0's, for a job without dependencies
+        if pipeline is not None:
+            pipeline.multi()
+        return job
+
+    monkeypatch.setattr(Queue, "setup_dependencies", as_rq_2_0)
+    queue = RedisJobs(redis_server.url)
+    first = queue.submit("propagate", "1:clip", {}, order=1)
+    again = queue.submit("propagate", "1:clip", {}, order=1)
+    assert (queue.get(first.id).state, queue.get(again.id).state) == (CANCELLED, QUEUED)
+    assert queue.queue.job_ids == [first.id, again.id]
+
+
+@pytest.mark.redis
+def test_a_job_in_a_state_another_samvid_version_has_is_counted_as_such(redis_server) -> None:
+    import json
+
+    from samvid.redis_jobs import RedisJobs, _k
+
+    queue = RedisJobs(redis_server.url)
+    queue.submit("propagate", "1:clip", {})
+    queue.redis.set(_k("job", "newer"), json.dumps({"id": "newer", "kind": "propagate", "key": "1:c",
+                                                   "state": "paused"}))
+    assert queue.states() == {QUEUED: 1, RUNNING: 0, DONE: 0, FAILED: 0, CANCELLED: 0, "paused": 1}
+
+
 def test_propagate_on_a_backend_that_forgot_its_job_says_so_and_exits_2(monkeypatch, images, capsys) -> None:
     from services import ServedApp
 

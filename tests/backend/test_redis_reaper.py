@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,37 @@ def test_concurrent_reapers_requeue_an_orphan_once(redis_server):
         record = jobs.get(status.id)
         assert (record.state, record.attempts) == ("queued", 1)
         jobs.redis.delete(QUEUE_KEY)
+
+
+def test_a_job_a_dead_worker_took_is_requeued_in_any_time_zone_with_rq_2_0_naive_dates(redis_server, monkeypatch):
+    """rq 2.0 (samvid asks for rq>=2.0) reads a job's ``started_at`` back without a time zone,
+    in UTC: west of Greenwich a job a dead worker took while it waited for its clip was
+    requeued only hours later, its clip's later jobs held back meanwhile."""
+    import rq.job
+    from rq.job import JobStatus as RQState
+    from rq.utils import now
+
+    naive = rq.job.str_to_date
+    monkeypatch.setattr(rq.job, "str_to_date", lambda value: (d := naive(value)) and d.replace(tzinfo=None))
+    jobs = RedisJobs(redis_server.url)
+    status = jobs.submit("sleep", "1:clip:forward", {"seconds": 1, "name": "x", "log": os.devnull})
+    jobs.redis.lrem(QUEUE_KEY, 0, status.id)  # a worker took it, waiting for its clip, and died
+    job = jobs.queue.fetch_job(status.id)
+    job.started_at = now() - timedelta(seconds=30)
+    job.set_status(RQState.STARTED)
+    job.save()
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        assert jobs.reap() == [status.id]
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+    assert jobs.redis.lrange(QUEUE_KEY, 0, -1) == [status.id.encode()]
 
 
 def test_an_orphan_whose_rq_entry_was_deleted_ends_failed_and_polling_goes_on(redis_server):

@@ -19,6 +19,15 @@ def settings_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[
     return {"redis_url": settings.redis_url, "token": settings.label_studio_api_key}
 
 
+def retrying_threads() -> set[Any]:
+    """The threads of a worker that talk to Redis on their own: rq's command listener, the reaper."""
+    import threading
+
+    from redis.client import PubSubWorkerThread
+
+    return {t for t in threading.enumerate() if isinstance(t, PubSubWorkerThread) or t.name == "samvid-reaper"}
+
+
 def test_a_worker_given_only_redis_url_runs_its_jobs_with_that_redis_and_the_setup_token(
         redis_server, monkeypatch) -> None:
     from samvid.redis_jobs import RedisJobs
@@ -45,7 +54,7 @@ def test_a_worker_that_cannot_reach_redis_says_so_without_its_password(monkeypat
     from samvid import redis_jobs
 
     class Unreachable:
-        def __init__(self, url: str) -> None:
+        def __init__(self, url: str, patient: bool = True) -> None:
             self.redis = self
 
         def ping(self) -> None:
@@ -211,39 +220,35 @@ def test_a_worker_whose_redis_is_still_away_as_it_quits_says_why_without_a_trace
         return take(self, *args, **kwargs)
 
     monkeypatch.setattr(rq.worker.SimpleWorker, "dequeue_job_and_maintain_ttl", frozen)
+    before = retrying_threads()
     try:
         assert main(["worker", "--redis-url", redis_server.url, "--burst", "--name", "never-answered"]) == 2
+        # rq's command listener, left waiting on the frozen Redis, logged its retries into the
+        # tests that ran after this one.
+        left = retrying_threads() - before
     finally:
         os.kill(redis_server.proc.pid, signal.SIGCONT)
     err = capsys.readouterr().err
     assert "the worker stopped taking jobs" in err and "Traceback" not in err
+    assert not left, f"the worker's threads still wait on Redis after it returned: {left}"
 
 
 def test_a_burst_worker_whose_redis_refuses_connections_as_it_takes_a_job_exits_failed_in_bounded_time(
         tmp_path, monkeypatch, capsys) -> None:
     """rq retries a refused Redis for ever while it takes a job: a worker waiting for jobs
-    rides out a restart so, but ``--burst`` run by a script never ended."""
+    rides out a restart so, but ``--burst`` run by a script never ended. Then each command
+    it made after Redis went away (the take, rq's goodbye) rode out ~40 s: it exited after 80 s,
+    and rq's thread listening for commands went on retrying, and logging, after it returned."""
     import signal
     import threading
 
     import rq.queue
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
     from services import Redis
 
-    import samvid.redis_jobs
     from samvid.redis_jobs import RedisJobs
 
     monkeypatch.setitem(RUNNERS, "settings", f"{__name__}:settings_job")
     monkeypatch.setenv("REDIS_URL", "")
-    client = samvid.redis_jobs.redis_client
-
-    def quick_to_give_up(url: str):  # redis-py's own ~40 s of reconnecting, cut short
-        made = client(url)
-        made.connection_pool.connection_kwargs["retry"] = Retry(NoBackoff(), 1)
-        return made
-
-    monkeypatch.setattr(samvid.redis_jobs, "redis_client", quick_to_give_up)
     server = Redis(root=tmp_path / "redis").start()  # its own: this test stops it for good
     try:
         jobs = RedisJobs(server.url)
@@ -267,6 +272,7 @@ def test_a_burst_worker_whose_redis_refuses_connections_as_it_takes_a_job_exits_
 
         # rq installs its signal handlers, so the worker runs in this (the main) thread.
         before = signal.signal(signal.SIGUSR1, give_up)
+        before_threads = retrying_threads()
         watchdog = threading.Timer(45, signal.pthread_kill, (threading.main_thread().ident, signal.SIGUSR1))
         watchdog.start()
         try:
@@ -276,9 +282,12 @@ def test_a_burst_worker_whose_redis_refuses_connections_as_it_takes_a_job_exits_
             signal.signal(signal.SIGUSR1, before)
     finally:
         server.stop()
+    # ~15 s measured (rq's goodbye, its listener stopping), 80 s before: bounded, not timed.
     assert not stuck, "the --burst worker still ran 45 s after Redis went away"
     assert code == 2
     assert "the worker stopped taking jobs" in capsys.readouterr().err
+    left = retrying_threads() - before_threads
+    assert not left, f"the worker's threads still retry Redis after it returned: {left}"
 
 
 def test_a_worker_waiting_for_jobs_rides_out_a_redis_restart(tmp_path) -> None:
@@ -310,3 +319,12 @@ def test_a_worker_waiting_for_jobs_rides_out_a_redis_restart(tmp_path) -> None:
         worker.terminate()
         worker.wait(10)
         server.stop()
+
+
+def test_the_burst_help_says_how_the_worker_exits(capsys) -> None:
+    """A script running ``--burst`` reads the status: 0 once the queue is empty, 2 on a lost Redis."""
+    with pytest.raises(SystemExit):
+        main(["worker", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "exit when the queue is empty: status 0" in help_text
+    assert "or 2 if Redis cannot be reached or goes away" in help_text
