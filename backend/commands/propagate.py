@@ -14,6 +14,7 @@ import time
 
 import requests
 
+from samvid.commands.arguments import project_ref
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, SamvidError, StudioError
 from samvid.propagation import PropagationRequest, propagator_for
@@ -29,7 +30,7 @@ TRANSIENT_STATUS = (502, 503, 504)  # a proxy without its backend, Redis away, a
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", required=True, help="project id or exact title")
+    parser.add_argument("--project", type=project_ref, required=True, help="project id or exact title")
     parser.add_argument("--clip", required=True, help="clip id (task data 'clip')")
     parser.add_argument("--from-frame", type=int, required=True, help="the annotated frame index")
     # None: not given, so the settings a submit uses decide (read in run, after the env).

@@ -188,3 +188,13 @@ def test_serve_with_a_misspelt_model_names_the_setting_that_gave_it(flag, monkey
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "'clasic'" in err and ("--model" if flag else "SAMVID_MODEL") in err.split("'clasic'")[0]
+
+
+@pytest.mark.parametrize("command", [["export", "out", "--format", "coco"], ["propagate"]])
+@pytest.mark.parametrize("project", ["", "  "])
+def test_an_empty_project_is_refused_by_every_command_that_reads_one(command, project, capsys) -> None:
+    # `--project "$PROJECT"` with PROJECT unset matched a project with no title.
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--project", project, "--url", "http://127.0.0.1:9", "--api-key", "k"])
+    assert exited.value.code == 2
+    assert "empty project: give the project's id or exact title" in capsys.readouterr().err
