@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         code = int(module.run(args) or 0)
-        sys.stdout.flush()  # here, not at exit, where a reader gone is an "Exception ignored"
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+            sys.stdout.flush()  # here, not at exit, where a reader gone is an "Exception ignored"
         return code
     except SamvidError as exc:
         print(f"samvid {top.command}: error: {exc.message}", file=sys.stderr)

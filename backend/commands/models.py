@@ -10,13 +10,13 @@ match: an interrupted or corrupt download leaves nothing that looks usable.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatch
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 PATTERNS = ("*.safetensors", "*.json")  # weights and configs; no pickles, no README
 MANIFEST = "samvid-model.json"  # written last into a pulled folder: what was verified
+# A download's OSError that is the disk's, not the hub's, even without a file name.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 NO_WEIGHTS = {"classic", "standin"}
 OFFLINE_VALUES = {"1", "true", "yes", "on"}
 
@@ -96,10 +98,13 @@ class HfHub:
             hint = " (a local folder needs no pull: set SAMVID_MODEL to it)" if looks_like_a_path(name) else ""
             return ModelUnavailable(f"{name!r} is not a Hugging Face model id: give one such as "
                                     f"facebook/sam2.1-hiera-tiny (`samvid models list`){hint}")
-        if isinstance(exc, OSError) and exc.filename is not None:
-            # The disk's, not the hub's: a cache folder of another user, a full disk.
-            return ModelUnavailable(f"cannot use {exc.filename} to pull {name!r}: {exc.strerror or exc}; "
-                                    "give --dir a folder you can write to (or set HF_HOME to one)")
+        if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in DISK_ERRNOS):
+            # The disk's, not the hub's: a cache folder of another user, a full disk (whose
+            # error names no file).
+            where = exc.filename or "the download folder"
+            return ModelUnavailable(f"cannot use {where} to pull {name!r}: {exc.strerror or exc}; "
+                                    "give --dir a folder you can write to, with room for the model "
+                                    "(or set HF_HOME to one)")
         return ModelUnavailable(
             f"cannot reach the model hub at {self.endpoint} to pull {name!r} ({kind}: "
             f"{str(exc)[:200]}). Pull on a connected machine with `samvid models pull {name} "
@@ -220,14 +225,16 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
                               "give a folder you can write to") from exc
         # Said before the download, not as a traceback after it (or as an unreachable hub).
         for path in (final, staging):
-            if path.exists() and not path.is_dir():
+            if path.is_symlink() and not path.exists() or path.exists() and not path.is_dir():
                 raise ConfigError(f"{path} is a file, where the model's folder goes: move it "
                                   "away, or give another --dir")
-        # The pull replaces a folder it made (an older revision, a damaged copy); another one
-        # (fine-tuned weights saved under the model's name) would be deleted with its files.
-        if final.is_dir() and not (final / MANIFEST).is_file() and any(final.iterdir()):
-            raise ConfigError(f"{final} holds files no samvid pull put there, which differ from "
-                              f"{name!r}: move them away, or give another --dir")
+        # The pull replaces a folder it made, as it made it (an older revision); another one
+        # would be deleted with its files: fine-tuned weights saved under the model's name,
+        # or saved over a pulled folder (`save_pretrained` leaves the pull's manifest).
+        if final.is_dir() and any(final.iterdir()) and not _as_pulled(final):
+            raise ConfigError(f"{final} holds files no samvid pull put there, or changed since "
+                              f"(weights saved over it?), which differ from {name!r}: move them "
+                              "away, or give another --dir")
     folder = hub.download(name, sha, [s.name for s in files], staging)
     problems = verify(folder, files)
     if problems:
@@ -243,6 +250,15 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
         shutil.rmtree(final)
     os.replace(staging, final)
     return final
+
+
+def _as_pulled(folder: Path) -> bool:
+    """``folder`` holds a pull's files as its manifest says it verified them."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        return not verify(folder, [FileSpec(**spec) for spec in manifest["files"]])
+    except (OSError, ValueError, TypeError, KeyError):  # none, unreadable, or not a pull's
+        return False
 
 
 def _discard(folder: Path, files: list[FileSpec], whole: bool) -> None:
@@ -365,5 +381,4 @@ def run(args: argparse.Namespace) -> int:
         size = "-" if r["size_mb"] is None else f"{r['size_mb']:.0f} MB"
         here = ", ".join(r["local"]) or "no (samvid models pull NAME)"
         print(f"{r['name']:34} {r['family']:8} {params:>8} {size:>9}  {here}")
-    sys.stdout.flush()
     return 0

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import transformers as tf
 
-from samvid.commands.models import FileSpec, file_hashes, folder_name, pull, verify
+from samvid.commands.models import MANIFEST, FileSpec, file_hashes, folder_name, pull, verify
 from samvid.core.prompts import Prompt
 from samvid.errors import ModelUnavailable
 from samvid.models import load_segmenter
@@ -359,13 +359,24 @@ def test_a_pull_never_deletes_a_folder_of_the_same_name_that_no_pull_made(tiny_s
     assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
     assert f"{mine} holds files no samvid pull put there" in capsys.readouterr().err
     assert (mine / "model.safetensors").read_bytes() == b"fine-tuned weights" and hub.downloads == 0
-    # A folder a pull made (an older revision, damaged since) is still replaced.
+    # A folder a pull made, as it made it (an older revision), is still replaced.
     (mine / "model.safetensors").unlink()
     (mine / "config.json").unlink()
     pulled = pull("facebook/sam-vit-base", tmp_path / "models", hub)
-    (pulled / "model.safetensors").write_bytes(b"damaged")
+    older = b"an older revision's weights"
+    (pulled / "model.safetensors").write_bytes(older)
+    manifest = json.loads((pulled / MANIFEST).read_text())
+    for spec in manifest["files"]:
+        if spec["name"] == "model.safetensors":
+            spec["size"], (spec["sha256"], _) = len(older), file_hashes(pulled / "model.safetensors")
+    (pulled / MANIFEST).write_text(json.dumps(manifest))
     assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == pulled
-    assert not verify(pulled, [s for s in specs_of(tiny_sam_folder) if not s.name.endswith(".bin")])
+    assert (pulled / "model.safetensors").read_bytes() != older
+    # Weights saved over a pulled folder (`save_pretrained` keeps the pull's manifest): kept.
+    (pulled / "model.safetensors").write_bytes(b"fine-tuned over the pull")
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
+    assert "or changed since" in capsys.readouterr().err
+    assert (pulled / "model.safetensors").read_bytes() == b"fine-tuned over the pull"
 
 
 def test_list_finds_a_model_pulled_into_a_quoted_home_dir_where_pull_put_it(tiny_sam_folder, tmp_path,
@@ -386,7 +397,8 @@ def test_list_finds_a_model_pulled_into_a_quoted_home_dir_where_pull_put_it(tiny
 
 
 @pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/srv/hf/hub/models--facebook--sam"),
-                                   OSError(28, "No space left on device", "/srv/hf/hub/blobs/1a2b")])
+                                   OSError(28, "No space left on device", "/srv/hf/hub/blobs/1a2b"),
+                                   OSError(28, "No space left on device")])
 def test_a_pull_the_disk_refuses_says_so_not_that_the_hub_is_unreachable(monkeypatch, error):
     import huggingface_hub
 
@@ -398,7 +410,8 @@ def test_a_pull_the_disk_refuses_says_so_not_that_the_hub_is_unreachable(monkeyp
     monkeypatch.setattr(huggingface_hub, "snapshot_download", refused)
     with pytest.raises(ModelUnavailable) as failed:
         HfHub("http://127.0.0.1:9").download("facebook/sam-vit-base", "0" * 40, ["config.json"], None)
-    assert f"cannot use {error.filename} to pull 'facebook/sam-vit-base': {error.strerror}" in failed.value.message
+    where = error.filename or "the download folder"  # a full disk's error names no file
+    assert f"cannot use {where} to pull 'facebook/sam-vit-base': {error.strerror}" in failed.value.message
     assert "cannot reach the model hub" not in failed.value.message
     assert "--dir" in failed.value.message
 

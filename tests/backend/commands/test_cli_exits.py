@@ -40,3 +40,12 @@ def test_a_ctrl_c_while_the_command_loads_says_interrupted_not_a_traceback(monke
         pytest.fail("the Ctrl-C came out of samvid as a traceback")
     assert code == 130
     assert capsys.readouterr().err == "samvid prelabel: interrupted\n"
+
+
+def test_a_command_started_with_stdout_closed_still_succeeds(tmp_path: Path) -> None:
+    # `samvid models list >&-`, a daemon that closed fd 1: Python's sys.stdout is then None.
+    out = subprocess.run([sys.executable, "-m", "samvid.cli", "models", "list"], stderr=subprocess.PIPE,
+                         text=True, timeout=60, check=False, preexec_fn=lambda: os.close(1),  # noqa: PLW1509
+                         env={**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
