@@ -66,23 +66,42 @@ def redis_client(url: str, patient: bool = True):
     after ~3.5 s: a burst worker whose Redis went away made a few more commands as it quit,
     each waiting the 40 s out, and exited after 80 s."""
     import redis
-    from redis.backoff import ExponentialBackoff
-    from redis.retry import Retry
 
-    # A refused connection surfaces as OSError inside redis-py: retry on it too, or a
-    # restart fails every call made while the server is down. A command that timed out is
-    # not retried: Redis may have run it (an enqueue would run the job twice), and eight
-    # more waits would hold a request for minutes.
-    transient = (redis.ConnectionError, OSError)
     # Without a socket timeout a Redis that takes connections but never answers (a dropped
     # network, a stopped container) hung every submit and poll for ever. RQ raises it past
     # a worker's blocking dequeue (minutes) for the connections the worker opens after.
     return redis.Redis.from_url(
-        url, retry=Retry(ExponentialBackoff(cap=8, base=0.25), 8 if patient else 3,
-                         supported_errors=transient),
-        retry_on_error=list(transient), socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=5,
-        health_check_interval=10,
+        url, retry=_retry(patient), retry_on_error=list(_transient()), socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=5, health_check_interval=10,
     )
+
+
+def patient_client(client: Any) -> Any:
+    """A client of ``client``'s Redis, with its settings, that rides out a restart: a job run
+    by a ``--burst`` worker, whose own client gives up in seconds, failed across a restart
+    of a few seconds that a waiting worker's job rides out."""
+    import redis
+
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "retry": _retry(patient=True)}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+def _transient() -> tuple[type[Exception], ...]:
+    """What a client retries. A refused connection surfaces as OSError inside redis-py: retried
+    too, or a restart fails every call made while the server is down. A command that timed out
+    is not: Redis may have run it (an enqueue would run the job twice), and eight more waits
+    would hold a request for minutes."""
+    import redis
+
+    return (redis.ConnectionError, OSError)
+
+
+def _retry(patient: bool) -> Any:
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    return Retry(ExponentialBackoff(cap=8, base=0.25), 8 if patient else 3, supported_errors=_transient())
 
 
 def same_request(order: int | str) -> str:
@@ -418,7 +437,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
 
     job = get_current_job()
     assert job is not None, "execute runs inside an RQ job"
-    connection = job.connection
+    connection = patient_client(job.connection)  # not a --burst worker's own, which gives up in seconds
     jobs = RedisJobs.__new__(RedisJobs)
     jobs.redis = connection
     from rq import Queue

@@ -122,9 +122,10 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
 
         # rq's own closes the connection after a 1 s wait for the listener, which on a busy
         # machine was still reading from it: a worker stopped by SIGTERM logged its traceback.
+        # No UNSUBSCRIBE first: closing ends the subscription, and sent to a Redis that had just
+        # gone it rode out ~40 s of reconnects, then read as Redis lost (exit 2 after a clean stop).
         def unsubscribe(self) -> None:
             if self.pubsub_thread is not None and self.pubsub is not None:
-                self.pubsub.unsubscribe()
                 self.pubsub_thread.stop()
                 self.pubsub_thread.join(LISTENER_GRACE)
                 self.pubsub.close()

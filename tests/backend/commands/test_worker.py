@@ -328,3 +328,31 @@ def test_the_burst_help_says_how_the_worker_exits(capsys) -> None:
     help_text = " ".join(capsys.readouterr().out.split())
     assert "exit when the queue is empty: status 0" in help_text
     assert "or 2 if Redis cannot be reached or goes away" in help_text
+
+
+def test_the_jobs_of_a_burst_worker_ride_out_a_redis_restart_its_own_commands_would_not(tmp_path) -> None:
+    """A --burst worker's own client gives up in seconds (a script waits for it to end); the
+    job it runs got that client too, and failed across a 5 s Redis restart that the same job
+    in a waiting worker rides out."""
+    import threading
+    import time
+
+    import redis
+    from services import Redis
+
+    from samvid.redis_jobs import patient_client, redis_client
+
+    server = Redis(root=tmp_path / "redis", persist=True).start()
+    try:
+        workers = redis_client(server.url, patient=False)
+        jobs = patient_client(workers)
+        jobs.set("progress", 1)
+        restarting = threading.Thread(target=server.restart, kwargs={"down_for": 5.0})
+        restarting.start()
+        time.sleep(1.0)  # Redis is down now
+        with pytest.raises(redis.ConnectionError):
+            workers.get("progress")
+        assert jobs.incr("progress") == 2  # waited for the restart, then went on
+        restarting.join()
+    finally:
+        server.stop()
