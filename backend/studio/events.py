@@ -18,6 +18,11 @@ def propagation_from_event(body: dict[str, Any], settings: Settings) -> Propagat
     if not isinstance(action, str) or action not in PROPAGATING_ACTIONS:  # a JSON object is unhashable
         return None
     annotation = body.get("annotation")
+    if annotation is None and body.get("task") is None:
+        # Label Studio posts the action alone from a webhook whose "Send payload" is off:
+        # answered "ignored", no submit ever propagated and nothing said why.
+        raise BadRequest(f"the {action} event carries no annotation or task: turn on \"Send payload\" "
+                         "(send_payload) on the project's webhook to this backend")
     if isinstance(annotation, dict) and annotation.get("was_cancelled"):
         return None  # a skip: no mask to propagate, and the frame's human work is unchanged
     task = body.get("task")

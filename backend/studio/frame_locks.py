@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from samvid.errors import QueueUnavailable
+from samvid.errors import ConfigError, QueueUnavailable
 
 STRIPES = 1024  # lock files per Label Studio server: bounded, rare false sharing
 # A Redis lock lives this long unless its holder renews it (every third of it): a worker
@@ -89,6 +90,7 @@ class FrameLocks:
         # with PermissionError. Writers run by different users share a lock through Redis only.
         folder = Path(tempfile.gettempdir()) / f"samvid-frame-locks-{os.getuid()}"
         folder.mkdir(mode=0o700, exist_ok=True)
+        _check_private(folder)
         path = folder / f"{self.namespace}-{int(task_id) % STRIPES}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -125,6 +127,19 @@ class FrameLocks:
                 _riding_out_redis(lock.release, self.retry_seconds)
             except redis.exceptions.LockError:
                 pass  # expired: held past HOLD_SECONDS, someone else may hold it now
+
+
+def _check_private(folder: Path) -> None:
+    """Refuse a lock folder that is not this user's alone. Its name under the shared temp
+    folder is predictable: another user who made it first (or may write in it) could hold
+    a frame's lock, and every samvid write of that frame waited for ever."""
+    info = os.lstat(folder)
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022:
+        return
+    raise ConfigError(
+        f"{folder}, where samvid keeps its frame write locks, is not a folder of this user's "
+        "alone (another user made it or may write in it, and could hold frame writes for ever): "
+        "remove it, or set TMPDIR to a folder of your own")
 
 
 def _riding_out_redis(fn: Callable[[], object], seconds: float | None = None) -> None:

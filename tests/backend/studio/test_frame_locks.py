@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,71 @@ def test_a_writer_learns_within_its_socket_budget_that_redis_stopped_answering()
     finally:
         silent.close()
     assert time.monotonic() - start < 2.0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or os.getuid() != 0, reason="needs root to act as a second user")
+def test_a_lock_folder_another_user_made_first_is_refused_instead_of_waiting_on_their_lock(monkeypatch):
+    """The folder's name under the shared temp folder is predictable: another user who made
+    it first (writable by them) and held a frame's lock there held every samvid write of
+    that frame for ever."""
+    import fcntl
+    import shutil
+    import tempfile
+
+    from samvid.errors import ConfigError
+    from samvid.studio.frame_locks import STRIPES
+
+    shared = Path(tempfile.mkdtemp())  # pytest's tmp_path is closed to the other user
+    shared.chmod(0o1777)  # a /tmp: everybody may make folders in it
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    locks = FrameLocks(STUDIO)
+    holding, release = os.pipe(), os.pipe()
+    child = os.fork()
+    if child == 0:  # the other user: makes our folder first and holds frame 7's lock
+        try:
+            os.close(holding[0])
+            os.close(release[1])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.umask(0)
+            folder = shared / "samvid-frame-locks-0"
+            folder.mkdir(mode=0o777)
+            fd = os.open(folder / f"{locks.namespace}-{7 % STRIPES}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(holding[1], b"x")
+            os.read(release[0], 1)  # until the test is done
+        finally:
+            os._exit(0)
+    os.close(holding[1])
+    os.close(release[0])
+    try:
+        assert os.read(holding[0], 1) == b"x", "the other user could not make the folder"
+        outcome: list[object] = []
+
+        def write() -> None:
+            try:
+                with locks.hold(7):
+                    outcome.append("written")
+            except ConfigError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=write, daemon=True)
+        thread.start()
+        thread.join(5)
+        assert outcome, "the write waits on another user's lock"
+        assert isinstance(outcome[0], ConfigError) and "TMPDIR" in outcome[0].message
+    finally:
+        os.close(release[1])  # the other user lets go
+        os.close(holding[0])
+        os.waitpid(child, 0)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_the_lock_folder_of_this_user_is_used_again_by_every_writer(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for _ in range(2):
+        with FrameLocks(STUDIO).hold(7):
+            pass
+    assert (tmp_path / f"samvid-frame-locks-{os.getuid()}").stat().st_mode & 0o777 == 0o700
