@@ -9,6 +9,7 @@ Everything lives under one data dir, so a second run finds and reuses it:
     <data dir>/logs/              one log per child process
     <data dir>/ready.json         written when everything is up, removed when the children
                                   stop (kept by a run that started none: --no-backend)
+    <data dir>/up.lock            locked by the run whose children use the data dir
 
 Children run in their own sessions: Ctrl-C reaches ``samvid up`` only, which then stops
 the backend and Label Studio in that order, each with SIGTERM, then SIGKILL.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -61,6 +63,7 @@ class Credentials:
         """
         path = data_dir / "credentials.json"
         if path.is_file():
+            _make_private(path)
             # Where hard links fail, another run's file is there before it is written.
             return cls._load_when_written(path), False
         creds = cls(ADMIN, secrets.token_urlsafe(12), secrets.token_hex(20))
@@ -114,6 +117,19 @@ class Credentials:
                               "with the data dir's Label Studio database to start afresh") from exc
 
 
+def _make_private(path: Path) -> None:
+    """Mode 600 for a credentials file restored or copied readable by others (cp, a backup, an
+    editor): it holds the admin's password and token."""
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        try:
+            path.chmod(mode & 0o700)
+            log.warning("%s was readable by other users; made it private (mode 600)", path)
+        except OSError as exc:  # another user's file: said, as it is not ours to change
+            log.warning("%s is readable by other users and cannot be made private (%s): its token "
+                        "is the admin's; chmod 600 it", path, exc.strerror or exc)
+
+
 def _remove_orphans(folder: Path, prefix: str) -> None:
     """Remove ``<prefix><pid>.<hex>`` files whose process is gone: a run killed while it
     wrote its credentials left a copy of the admin's token there for good."""
@@ -164,6 +180,10 @@ class Layout:
     @property
     def ready_file(self) -> Path:
         return self.data_dir / "ready.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / "up.lock"
 
 
 def default_data_dir() -> Path:
@@ -306,7 +326,13 @@ class Child:
             proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         # The pid beside the log: whoever finds a stray process can tell whose it is.
-        log_path.with_suffix(".pid").write_text(str(proc.pid))
+        try:
+            log_path.with_suffix(".pid").write_text(str(proc.pid))
+        except OSError:
+            # Not yet the caller's child to stop: in a session of its own it would run on, holding its port.
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         log.info("started %s (pid %d), log: %s", name, proc.pid, log_path)
         return cls(name, proc, log_path)
 
@@ -458,6 +484,13 @@ def is_weight_free(name: str) -> bool:
     return name in ("classic", "standin") or name.startswith("standin:")
 
 
+def samvid_settings(**overrides: object) -> Settings:
+    """The SAMVID_* settings of this shell. The rest is not up's: the backend gets its own
+    LABEL_STUDIO_URL and key and no REDIS_URL (backend_env), so a LABEL_STUDIO_URL=localhost:8080
+    kept there for other tools must not stop samvid up."""
+    return Settings.from_env({k: v for k, v in os.environ.items() if k.startswith("SAMVID_")}, **overrides)
+
+
 def check_device_and_precision(device: str | None) -> None:
     """Refuse now the device or SAMVID_PRECISION that the backend would refuse when it loads
     SAM (--device cuda on a machine without one, fp16 on the CPU): otherwise it is said in
@@ -465,9 +498,7 @@ def check_device_and_precision(device: str | None) -> None:
     from samvid.models.precision import resolve_precision
     from samvid.models.sam import UnsupportedDevice, check_device, pick_device
 
-    # SAMVID_* only: the backend gets its own LABEL_STUDIO_URL and no REDIS_URL (backend_env).
-    env = {k: v for k, v in os.environ.items() if k.startswith("SAMVID_")}
-    settings = Settings.from_env(env, **({"device": device} if device else {}))
+    settings = samvid_settings(**({"device": device} if device else {}))
     resolved = pick_device(settings.device)
     try:
         check_device(resolved)
@@ -532,6 +563,8 @@ class Ready:
     credentials_file: str | None
     new_credentials: Credentials | None = field(default=None, repr=False)
     tracker: str = ""  # the propagation engine, as the running backend reports it
+    clips: int = 1  # the videos given (the Open link and task_ids are the first one's)
+    frames: int = 0  # every given video's tasks; 0: len(task_ids)
 
 
 class Stack:
@@ -544,6 +577,7 @@ class Stack:
             raise ConfigError(f"--data-dir {self.layout.data_dir} is a file: give a folder")
         self.children: list[Child] = []
         self._health_url = ""
+        self._lock: int | None = None  # the data dir's lock file, held while this run's children run
 
     def __enter__(self) -> Stack:
         return self
@@ -561,6 +595,9 @@ class Stack:
             for child in self.children:
                 stops.callback(child.stop)
         self.children.clear()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+            self._lock = None
         # ready.json says the URLs are up: true no longer once our children are stopped. A
         # run that started nothing (--no-studio --no-backend: register and exit) leaves it,
         # for the script that ran it. An OSError here (a --data-dir that cannot be created)
@@ -585,6 +622,9 @@ class Stack:
         if self.o.no_studio and not (self.o.studio_url and self.o.api_key):
             raise ConfigError("--no-studio needs --label-studio-url and --api-key (Label "
                               "Studio: Account & Settings > Access Token)")
+        if self.o.no_studio and (problem := studio_url_problem(self.o.studio_url or "")):
+            # Named as up takes it: the client's message names `--url`, a flag up does not have.
+            raise ConfigError(f"--label-studio-url (or LABEL_STUDIO_URL) {self.o.studio_url!r}: {problem}")
         if self.o.no_backend and not self.o.backend_url:  # said now, not after Label Studio's start
             raise ConfigError("--no-backend needs --backend-url (the running backend)")
         if self.o.backend_url and studio_url_problem(self.o.backend_url):
@@ -608,17 +648,21 @@ class Stack:
         if not self.o.no_backend and not is_weight_free(choice.model):
             check_device_and_precision(self.o.device)
         self._make_data_dir()
+        if not (self.o.no_studio and self.o.no_backend):
+            self._lock_data_dir()
         if not self.o.no_backend:
             # A second run while the first is up: refused before it removes the first's ready.json.
             self._refuse_a_leftover_backend()
-        self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
+        with self._data_dir_writes():
+            self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
         if self.o.no_studio:
             assert self.o.studio_url and self.o.api_key  # checked at the top
             url, key, creds, new = self.o.studio_url.rstrip("/"), self.o.api_key, None, False
             files_root = self.o.document_root
         else:
             self._refuse_a_database_without_its_credentials()
-            creds, new = Credentials.load_or_create(self.layout.data_dir)
+            with self._data_dir_writes():
+                creds, new = Credentials.load_or_create(self.layout.data_dir)
             url, key = self._start_studio(creds), creds.token
             files_root = self.layout.files_root
         studio = Studio(url, key)
@@ -643,9 +687,11 @@ class Stack:
             username=creds.username if creds else "(your Label Studio user)",
             credentials_file=None if creds is None else str(self.layout.data_dir / "credentials.json"),
             new_credentials=creds if new else None,
+            clips=len(summary.clips), frames=sum(len(c.task_ids) for c in summary.clips),
         )
         info = {k: v for k, v in asdict(ready).items() if k != "new_credentials"}
-        write_ready(self.layout.ready_file, info)
+        with self._data_dir_writes():
+            write_ready(self.layout.ready_file, info)
         return ready
 
     def _make_data_dir(self) -> None:
@@ -654,6 +700,42 @@ class Stack:
         except OSError as exc:
             raise ConfigError(f"cannot create --data-dir {self.layout.data_dir}: "
                               f"{exc.strerror or exc}; give a folder you can write to") from exc
+
+    @contextlib.contextmanager
+    def _data_dir_writes(self) -> Iterator[None]:
+        """A data dir on a read-only mount or a full disk, or one another user made, said as such:
+        it ended in an OSError traceback (ready.json's removal, the credentials, a child's log)."""
+        try:
+            yield
+        except OSError as exc:
+            where = Path(exc.filename) if isinstance(exc.filename, str) else None
+            if where is not None and not where.is_relative_to(self.layout.data_dir):
+                raise  # not the data dir's: the `label-studio` program, say
+            raise ConfigError(f"cannot use {where or self.layout.data_dir} ({exc.strerror or exc}): "
+                              "--data-dir must be a folder you can read and write, on a disk with space "
+                              "left; free some, or give another --data-dir") from exc
+
+    def _lock_data_dir(self) -> None:
+        """One run with children per data dir: a second one started while the first's Label Studio
+        was still migrating (not yet on its port) started another on the same SQLite database, and
+        one stopping removed the other's ready.json and pid files. The kernel drops the lock of a
+        killed run, so a run after kill -9 still reuses the Label Studio it left."""
+        with self._data_dir_writes():
+            fd = os.open(self.layout.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip()
+                os.close(fd)
+                raise ConfigError(f"another `samvid up` (pid {holder or '?'}) runs on {self.layout.data_dir}: "
+                                  f"use it (its URLs are in {self.layout.ready_file} once it is up), stop "
+                                  "it with Ctrl-C, or give this run another --data-dir") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            self._lock = fd
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
 
     def _refuse_a_database_without_its_credentials(self) -> None:
         """Label Studio keeps the admin and token of its first start and ignores new ones: new
@@ -683,6 +765,32 @@ class Stack:
                               f"that run with Ctrl-C, or if it was killed, stop its backend (`kill {pid}`), "
                               "then run samvid up again")
 
+    def _refuse_a_leftover_studio(self) -> None:
+        """A run that was killed leaves its Label Studio running (a session of its own). Unless it
+        answered on --port above, starting another put a second Label Studio on the same database,
+        and the port message sent the user to --port, which did just that."""
+        pid_file = (self.layout.logs / "label-studio.log").with_suffix(".pid")
+        try:
+            pid = int(pid_file.read_text())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return  # no pid file, or its process is gone
+        if not (b"start" in command and any(part.endswith(b"label-studio") for part in command)):
+            return  # the pid is another program's now
+        with contextlib.suppress(OSError):  # or another data dir's Label Studio (pids are reused)
+            if b"LABEL_STUDIO_BASE_DATA_DIR=" + os.fsencode(self.layout.studio_data) not in \
+                    Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                return
+        its_port = command[command.index(b"-p") + 1].decode(errors="replace") if b"-p" in command[:-1] else "?"
+        if its_port == str(self.o.port):
+            raise ConfigError(f"the Label Studio of an earlier `samvid up` on {self.layout.data_dir} still runs "
+                              f"(pid {pid}) but does not answer on port {its_port} yet (a first start migrates "
+                              f"its database for minutes): run samvid up again in a while, or stop it "
+                              f"(`kill {pid}`) first")
+        raise ConfigError(f"the Label Studio of an earlier `samvid up` on {self.layout.data_dir} still runs "
+                          f"(pid {pid}, port {its_port}): run samvid up with --port {its_port} to use it again, "
+                          f"or stop it (`kill {pid}`) first; a second one on its database is not started")
+
     def _start_studio(self, creds: Credentials) -> str:
         host, port = self.o.host, self.o.port
         url = f"http://{url_host(host)}:{port}"
@@ -696,11 +804,15 @@ class Stack:
                     return url
             except requests.RequestException:
                 pass
+        self._refuse_a_leftover_studio()
+        if port_in_use(host, port):
             require_free_port(host, port, "Label Studio", "--port")
-        self.layout.files_root.mkdir(parents=True, exist_ok=True)
+        argv = label_studio_argv(host, port)
         first = not self.layout.studio_data.exists()
-        child = Child.start("Label Studio", label_studio_argv(host, port),
-                            studio_env(self.layout, creds), self.layout.logs / "label-studio.log")
+        with self._data_dir_writes():
+            self.layout.files_root.mkdir(parents=True, exist_ok=True)
+            child = Child.start("Label Studio", argv, studio_env(self.layout, creds),
+                                self.layout.logs / "label-studio.log")
         self.children.append(child)
         log.info("waiting for Label Studio on %s%s", url,
                  " (first start: database migrations, about 30 s or more)" if first else "")
@@ -723,10 +835,11 @@ class Stack:
         require_free_port(self.o.host, self.o.backend_port, "the samvid backend",
                           "--backend-port")
         env = backend_env(studio_url, key, files_root)
-        child = Child.start("samvid serve",
-                            serve_argv(self.o.host, self.o.backend_port, choice.model,
-                                       self.o.device),
-                            env, self.layout.logs / "samvid-serve.log")
+        with self._data_dir_writes():
+            child = Child.start("samvid serve",
+                                serve_argv(self.o.host, self.o.backend_port, choice.model,
+                                           self.o.device),
+                                env, self.layout.logs / "samvid-serve.log")
         self.children.append(child)
         # The model loads before the server listens: SAM takes a while on a CPU.
         self._health_url = f"{self._local_backend_url()}/health"
@@ -739,8 +852,9 @@ class Stack:
         from samvid.studio.import_plan import ImportOptions
         from samvid.studio.importer import import_videos
 
-        videos = self.o.videos or [write_demo_clip(self.layout.demo_clip)]
-        auth = Settings.from_env()
+        with self._data_dir_writes():
+            videos = self.o.videos or [write_demo_clip(self.layout.demo_clip)]
+        auth = samvid_settings()
         options = ImportOptions(
             project=self.o.project,
             label_config=load_config("brush").render(self.o.labels),

@@ -75,14 +75,13 @@ def run(args: argparse.Namespace) -> int:
         studio_url=args.label_studio_url, api_key=args.api_key,
         document_root=args.document_root, timeout=args.timeout,
     )
-    _check_backend_settings(args.device)
+    limits = _check_backend_settings(args.device)
     # A mistyped video, a file that is no video, a frame folder of two sizes, a video over
     # the limits: said now, not after Label Studio's and the backend's start (a minute or
     # more) and their shutdown. Planned as the launcher's import plans them (every frame,
     # SAMVID_MAX_VIDEO_*); raises VideoError naming the file.
     from samvid.studio.import_plan import ImportOptions, plan_clips  # here: imports OpenCV and PyAV
 
-    limits = Settings.from_env()
     plan_clips(options.videos, ImportOptions(project=options.project, label_config="",
                                              max_seconds=limits.max_video_seconds,
                                              max_pixels=limits.max_video_pixels))
@@ -100,11 +99,19 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             stopped = stack.watch()
         except KeyboardInterrupt:
-            print("\nstopping Label Studio and the samvid backend...", file=sys.stderr)
+            if not stack.children:
+                # Nothing of ours runs (--no-studio --no-backend, or not started yet): the work
+                # was cut short, not stopped; exit 0 told the script that ran it the import was done.
+                raise
+            # Named as they are: a Label Studio found running or attached to is not stopped.
+            names = " and ".join(_CHILD_NAMES.get(c.name, c.name) for c in stack.children)
+            print(f"\nstopping {names}...", file=sys.stderr)
             return 0
         print(f"samvid up: {stopped.died()}", file=sys.stderr)
         return 1
 
+
+_CHILD_NAMES = {"samvid serve": "the samvid backend"}
 
 # Set by samvid.launcher.backend_env for the backend it starts (REDIS_URL is dropped there), so
 # whatever this shell holds for them is not what the backend reads.
@@ -112,12 +119,14 @@ _SET_FOR_THE_BACKEND = ("REDIS_URL", "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY",
                         "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
 
 
-def _check_backend_settings(device: str | None) -> None:
+def _check_backend_settings(device: str | None) -> Settings:
     """Refuse now a SAMVID_* value the backend would refuse (SAMVID_DEVICE=gpu): otherwise it is
-    said in the backend's log after Label Studio's start, a minute or more later."""
+    said in the backend's log after Label Studio's start, a minute or more later. Returns the
+    settings without the variables set for the backend: a LABEL_STUDIO_URL or REDIS_URL this shell
+    holds for something else (localhost:6379) is not samvid up's, and must not stop it."""
     env = {k: v for k, v in os.environ.items() if k not in _SET_FOR_THE_BACKEND}
     try:
-        Settings.from_env(env, **({"device": device} if device else {}))
+        return Settings.from_env(env, **({"device": device} if device else {}))
     except ConfigError as exc:
         if device and exc.message.startswith("SAMVID_DEVICE="):
             raise ConfigError(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None
@@ -153,8 +162,10 @@ def _banner(ready: Ready, owns_processes: bool, reused_studio: bool = False) -> 
                   f"               (saved in {ready.credentials_file}; not shown again)"]
     elif ready.credentials_file:
         lines += [f"  Log in as    {ready.username} (password in {ready.credentials_file})"]
-    lines += [f"  Label Studio {ready.studio_url}  (project {ready.project_id}, "
-              f"{len(ready.task_ids)} frames)",
+    # Every video's frames: the first one's alone read as the project's with several videos.
+    frames = ready.frames or len(ready.task_ids)
+    counts = f"{ready.clips} videos, {frames} frames" if ready.clips > 1 else f"{frames} frames"
+    lines += [f"  Label Studio {ready.studio_url}  (project {ready.project_id}, {counts})",
               f"  Backend      {ready.backend_url}  model {ready.model}"]
     if ready.tracker:
         lines += [f"  Propagation  {ready.tracker}" + _engine_note(ready.tracker)]

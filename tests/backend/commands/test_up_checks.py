@@ -621,3 +621,277 @@ def test_a_log_truncated_while_its_child_ran_shows_what_the_child_wrote(tmp_path
     assert "Error: the database is locked" in tail and "earlier" not in tail
     log.write_text(f"{RUN_MARK}label-studio before ---\nold error\n{RUN_MARK}label-studio now ---\n")
     assert log_tail(log) == "    (it wrote nothing)"
+
+
+@pytest.mark.parametrize("var, value", [("LABEL_STUDIO_URL", "localhost:8080"), ("REDIS_URL", "localhost:6379"),
+                                        ("LABEL_STUDIO_API_KEY", "not a token")])
+def test_up_starts_whatever_this_shell_holds_for_the_variables_it_sets_for_the_backend(
+        tmp_path: Path, var: str, value: str, monkeypatch) -> None:
+    # Kept for other tools (or a docker compose .env): up gives the backend its own Label Studio
+    # URL and key and no REDIS_URL, yet it refused to start over them.
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    Image.new("RGB", (16, 16)).save(clip / "00000.jpg")
+    monkeypatch.setattr(up, "Stack", _NoStack)
+    monkeypatch.setenv(var, value)
+    _NoStack.entered = False
+    with pytest.raises(AssertionError, match="were started"):  # _NoStack: it went on to start them
+        main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", str(clip)])
+    assert _NoStack.entered
+
+
+def test_up_imports_into_its_label_studio_whatever_label_studio_url_this_shell_holds(
+        tmp_path: Path, monkeypatch) -> None:
+    from samvid.launcher import Stack, UpOptions
+    from samvid.studio import importer
+
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    Image.new("RGB", (16, 16)).save(clip / "00000.jpg")
+    monkeypatch.setenv("LABEL_STUDIO_URL", "localhost:8080")
+    imported: list[object] = []
+
+    def import_videos(studio: object, videos: list[Path], options: object) -> argparse.Namespace:
+        imported.append(videos)
+        return argparse.Namespace(project_title="samvid demo", project_id=1, tasks_created=1, tasks_existing=0)
+
+    monkeypatch.setattr(importer, "import_videos", import_videos)
+    stack = Stack(UpOptions(data_dir=tmp_path / "data", model="classic", videos=[clip]))
+    stack._import(object(), tmp_path / "data" / "files", "http://127.0.0.1:9090")
+    assert imported == [[clip]]
+
+
+def test_up_on_a_read_only_data_dir_says_so_without_a_traceback(tmp_path: Path, monkeypatch, capsys,
+                                                                no_children) -> None:
+    import errno
+
+    data = tmp_path / "data"
+    data.mkdir()
+    real_unlink, real_open = os.unlink, os.open
+
+    def read_only(call):  # what a read-only mount answers for every write under it
+        def refused(path, *args, **kwargs):
+            if str(path).startswith(str(data)):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+            return call(path, *args, **kwargs)
+        return refused
+
+    monkeypatch.setattr(os, "unlink", read_only(real_unlink))
+    monkeypatch.setattr(os, "open", read_only(real_open))
+    assert main(["up", "--data-dir", str(data), "--model", "classic",
+                 "--port", str(_free_port()), "--backend-port", str(_free_port())]) == 2
+    err = capsys.readouterr().err
+    assert "Read-only file system" in err and "--data-dir" in err, err
+
+
+def test_up_on_a_full_disk_says_so_without_a_traceback(tmp_path: Path, monkeypatch, no_children) -> None:
+    import errno
+    import json
+
+    from samvid.errors import ConfigError
+    from samvid.launcher import Stack, UpOptions
+
+    def disk_full(*args: object, **kwargs: object) -> None:  # as a write to a full disk fails: no file name
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(json, "dump", disk_full)
+    data = tmp_path / "data"
+    with pytest.raises(ConfigError, match="No space left on device.*--data-dir"):
+        Stack(UpOptions(data_dir=data, model="classic", port=_free_port(), backend_port=_free_port())).start()
+    assert not list(data.glob(".credentials.json.*"))  # no copy of the token left behind
+
+
+def test_up_attached_to_a_label_studio_url_without_http_names_the_flag_up_has(
+        tmp_path: Path, capsys, no_children) -> None:
+    assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--no-studio",
+                 "--label-studio-url", "localhost:8080", "--api-key", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "--label-studio-url" in err and "--url " not in err, err
+
+
+def test_a_child_whose_pid_file_cannot_be_written_is_not_left_running(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    from samvid.launcher import Child
+
+    started: list[subprocess.Popen] = []
+    popen = subprocess.Popen
+
+    def recorded(*args: object, **kwargs: object) -> subprocess.Popen:
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", recorded)
+    (tmp_path / "logs" / "label-studio.pid").mkdir(parents=True)  # as a disk that just filled up fails it
+    with pytest.raises(OSError):
+        Child.start("Label Studio", [sys.executable, "-c", "import time; time.sleep(30)"], dict(os.environ),
+                    tmp_path / "logs" / "label-studio.log")
+    try:  # in a session of its own, and in no Stack's children: nothing would ever stop it
+        assert started[0].poll() is not None, "the child runs on"
+    finally:
+        started[0].kill()
+        started[0].wait()
+
+
+class _InterruptedStack:
+    """A launcher interrupted (Ctrl-C) while it imports, with ``started`` children of its own."""
+
+    started: list[str] = []
+
+    def __init__(self, options: object) -> None:
+        self.children = [argparse.Namespace(name=name) for name in self.started]
+
+    def __enter__(self) -> _InterruptedStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def start(self) -> object:
+        raise KeyboardInterrupt
+
+
+def _attach_argv(tmp_path: Path, *extra: str) -> list[str]:
+    clip = tmp_path / "clip"
+    clip.mkdir(exist_ok=True)
+    Image.new("RGB", (16, 16)).save(clip / "00000.jpg")
+    return ["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--no-studio",
+            "--label-studio-url", "http://127.0.0.1:8080", "--api-key", "abc", *extra, str(clip)]
+
+
+def test_a_register_only_up_interrupted_during_its_import_does_not_exit_as_done(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    # The compose one-shot (--no-studio --no-backend): exit 0 told what ran it the project was ready.
+    monkeypatch.setattr(up, "Stack", _InterruptedStack)
+    monkeypatch.setattr(_InterruptedStack, "started", [])
+    assert main(_attach_argv(tmp_path, "--no-backend", "--backend-url", "http://127.0.0.1:9090")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "stopping Label Studio" not in err, err
+
+
+def test_an_attached_up_interrupted_says_it_stops_the_backend_only(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(up, "Stack", _InterruptedStack)
+    monkeypatch.setattr(_InterruptedStack, "started", ["samvid serve"])
+    assert main(_attach_argv(tmp_path)) == 0
+    err = capsys.readouterr().err
+    assert "stopping the samvid backend" in err and "Label Studio" not in err, err
+
+
+def test_a_credentials_file_restored_readable_by_others_is_made_private_again(tmp_path: Path) -> None:
+    import stat
+
+    from samvid.launcher import Credentials
+
+    made, _ = Credentials.load_or_create(tmp_path)
+    (tmp_path / "credentials.json").chmod(0o644)  # copied back from a backup, or by an editor
+    again, new = Credentials.load_or_create(tmp_path)
+    assert (again, new) == (made, False)
+    assert stat.S_IMODE((tmp_path / "credentials.json").stat().st_mode) == 0o600  # the admin's token
+
+
+def test_a_second_up_on_a_data_dir_whose_label_studio_is_still_starting_starts_no_other(
+        tmp_path: Path, capsys, no_children) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # The first run's Label Studio migrates its database (minutes on a first start) and is not on
+    # its port yet: the second run, seeing the port free, started another on the same database.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "label-studio").write_text("#!/bin/sh\nexec sleep 60\n")
+    (bin_dir / "label-studio").chmod(0o755)
+    data = tmp_path / "data"
+    first = subprocess.Popen([sys.executable, "-m", "samvid.cli", "up", "--data-dir", str(data), "--model",
+                              "standin", "--port", str(_free_port()), "--backend-port", str(_free_port())],
+                             env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (data / "logs" / "label-studio.pid").is_file() and time.monotonic() < deadline:
+            assert first.poll() is None, "the first run ended"
+            time.sleep(0.1)
+        code = main(["up", "--data-dir", str(data), "--model", "standin",
+                     "--port", str(_free_port()), "--backend-port", str(_free_port())])
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(30)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"another `samvid up` (pid {first.pid}) runs on {data.resolve()}" in err, err
+
+
+@pytest.mark.parametrize("same_port", [True, False], ids=["its-port", "another-port"])
+def test_a_label_studio_left_by_a_killed_up_is_named_and_no_second_one_started_on_its_database(
+        tmp_path: Path, same_port: bool, no_children) -> None:
+    import subprocess
+    import sys
+
+    from samvid.errors import ConfigError
+    from samvid.launcher import Credentials, Layout, Stack, UpOptions, studio_env
+
+    # What kill -9 on `samvid up` leaves while its Label Studio migrates its database: that Label
+    # Studio (own session, not on its port yet) and its pid file. The port message said "pass --port
+    # <another port>", and that run started a second Label Studio on the same database.
+    data = tmp_path / "data"
+    creds, _ = Credentials.load_or_create(data)
+    its_port = _free_port()
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)",
+                                 "/venv/bin/label-studio", "start", "--no-browser", "-p", str(its_port), "--debug"],
+                                env=studio_env(Layout(data.resolve()), creds), stdout=subprocess.PIPE, text=True)
+    assert leftover.stdout is not None and leftover.stdout.readline() == "up\n"
+    (data / "logs").mkdir()
+    (data / "logs" / "label-studio.pid").write_text(str(leftover.pid))
+    port = its_port if same_port else _free_port()
+    try:
+        with pytest.raises(ConfigError) as error:
+            Stack(UpOptions(data_dir=data, model="standin", port=port))._start_studio(creds)
+    finally:
+        leftover.kill()
+        leftover.wait()
+    assert f"still runs (pid {leftover.pid}" in str(error.value)
+    assert "another port" not in str(error.value)
+    if not same_port:
+        assert f"--port {its_port}" in str(error.value)
+    # Once it is gone (or the pid is another program's), a start goes on.
+    with pytest.raises(AssertionError, match="a child process was started"):
+        Stack(UpOptions(data_dir=data, model="standin", port=port))._start_studio(creds)
+
+
+def test_up_with_several_videos_counts_every_videos_frames_not_the_firsts_as_the_projects(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from samvid import launcher
+    from samvid.studio import client
+    from samvid.studio.importer import ClipSummary, ImportSummary
+
+    class Studio:
+        def __init__(self, url: str, key: str) -> None:
+            pass
+
+        def check(self) -> None:
+            pass
+
+    class StartsNothing(launcher.Stack):
+        def _start_studio(self, creds: object) -> str:
+            return "http://127.0.0.1:1"
+
+        def _start_backend(self, *args: object) -> str:
+            self._health_url = "http://127.0.0.1:2/health"
+            return "http://127.0.0.1:2"
+
+        def _import(self, *args: object) -> ImportSummary:
+            return ImportSummary(3, "samvid demo", True, None, None,
+                                 [ClipSummary("a", "a.mp4", 4, 4, task_ids=[1, 2, 3, 4]),
+                                  ClipSummary("b", "b.mp4", 3, 3, task_ids=[5, 6, 7])])
+
+    class Health:
+        def json(self) -> dict[str, str]:
+            return {"model_version": "classic"}
+
+    monkeypatch.setattr(client, "Studio", Studio)
+    monkeypatch.setattr(launcher.requests, "get", lambda *args, **kwargs: Health())
+    with StartsNothing(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")) as stack:
+        up._banner(stack.start(), owns_processes=True)
+    assert "(project 3, 2 videos, 7 frames)" in capsys.readouterr().out  # said "4 frames": the first's
