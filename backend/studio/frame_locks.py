@@ -15,6 +15,7 @@ it is a Redis lock, so ``samvid worker`` processes on other machines take it too
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -89,7 +90,8 @@ class FrameLocks:
         # One folder per user: another user's (mode 0755, files 0600) refused every write here
         # with PermissionError. Writers run by different users share a lock through Redis only.
         folder = Path(tempfile.gettempdir()) / f"samvid-frame-locks-{os.getuid()}"
-        folder.mkdir(mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # a file or a link there: refused below, not a raw error
+            folder.mkdir(mode=0o700)
         _check_private(folder)
         path = folder / f"{self.namespace}-{int(task_id) % STRIPES}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -203,3 +203,21 @@ def test_the_lock_folder_of_this_user_is_used_again_by_every_writer(tmp_path, mo
         with FrameLocks(STUDIO).hold(7):
             pass
     assert (tmp_path / f"samvid-frame-locks-{os.getuid()}").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("squatter", ["file", "dangling link"])
+def test_a_file_or_link_left_where_the_lock_folder_goes_is_refused_saying_what_to_do(squatter, tmp_path,
+                                                                                      monkeypatch):
+    # It failed every frame write with a bare "[Errno 17] File exists" (an internal error).
+    import tempfile
+
+    from samvid.errors import ConfigError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    there = tmp_path / f"samvid-frame-locks-{os.getuid()}"
+    if squatter == "file":
+        there.write_text("")
+    else:
+        there.symlink_to(tmp_path / "gone")
+    with pytest.raises(ConfigError, match="remove it, or set TMPDIR"), FrameLocks(STUDIO).hold(7):
+        pass
