@@ -484,6 +484,11 @@ def is_weight_free(name: str) -> bool:
     return name in ("classic", "standin") or name.startswith("standin:")
 
 
+# An OSError under the data dir that is the folder's or its disk's, said as such.
+DATA_DIR_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ENOENT,
+                   errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
+
+
 def samvid_settings(**overrides: object) -> Settings:
     """The SAMVID_* settings of this shell. The rest is not up's: the backend gets its own
     LABEL_STUDIO_URL and key and no REDIS_URL (backend_env), so a LABEL_STUDIO_URL=localhost:8080
@@ -648,13 +653,19 @@ class Stack:
         if not self.o.no_backend and not is_weight_free(choice.model):
             check_device_and_precision(self.o.device)
         self._make_data_dir()
+        # A run that starts nothing (register and exit) beside one that runs keeps that one's
+        # ready.json, the file the running one's URLs are read from.
+        beside_a_run = False
         if not (self.o.no_studio and self.o.no_backend):
             self._lock_data_dir()
+        else:
+            beside_a_run = self._data_dir_in_use()
         if not self.o.no_backend:
             # A second run while the first is up: refused before it removes the first's ready.json.
             self._refuse_a_leftover_backend()
-        with self._data_dir_writes():
-            self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
+        if not beside_a_run:
+            with self._data_dir_writes():
+                self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
         if self.o.no_studio:
             assert self.o.studio_url and self.o.api_key  # checked at the top
             url, key, creds, new = self.o.studio_url.rstrip("/"), self.o.api_key, None, False
@@ -690,8 +701,9 @@ class Stack:
             clips=len(summary.clips), frames=sum(len(c.task_ids) for c in summary.clips),
         )
         info = {k: v for k, v in asdict(ready).items() if k != "new_credentials"}
-        with self._data_dir_writes():
-            write_ready(self.layout.ready_file, info)
+        if not beside_a_run:
+            with self._data_dir_writes():
+                write_ready(self.layout.ready_file, info)
         return ready
 
     def _make_data_dir(self) -> None:
@@ -711,6 +723,8 @@ class Stack:
             where = Path(exc.filename) if isinstance(exc.filename, str) else None
             if where is not None and not where.is_relative_to(self.layout.data_dir):
                 raise  # not the data dir's: the `label-studio` program, say
+            if exc.errno not in DATA_DIR_ERRNOS:
+                raise  # not the folder's either: a failed fork (ulimit -u), say
             raise ConfigError(f"cannot use {where or self.layout.data_dir} ({exc.strerror or exc}): "
                               "--data-dir must be a folder you can read and write, on a disk with space "
                               "left; free some, or give another --data-dir") from exc
@@ -724,7 +738,15 @@ class Stack:
             fd = os.open(self.layout.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except OSError as exc:
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP):  # NFS without locking: run as before
+                    os.close(fd)
+                    log.warning("cannot lock %s (%s): nothing stops a second samvid up on this data dir",
+                                self.layout.lock_file, exc.strerror or exc)
+                    return
+                if not isinstance(exc, BlockingIOError):
+                    os.close(fd)
+                    raise
                 holder = os.read(fd, 32).decode(errors="replace").strip()
                 os.close(fd)
                 raise ConfigError(f"another `samvid up` (pid {holder or '?'}) runs on {self.layout.data_dir}: "
@@ -736,6 +758,20 @@ class Stack:
             self._lock = fd
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
+
+    def _data_dir_in_use(self) -> bool:
+        """Another run holds the data dir's lock (its children use it)."""
+        try:
+            fd = os.open(self.layout.lock_file, os.O_RDONLY)
+        except OSError:
+            return False  # no run ever locked it, or it cannot be read: as before the lock
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except OSError as exc:
+            return isinstance(exc, BlockingIOError)
+        finally:
+            os.close(fd)  # releases the shared lock taken to look
 
     def _refuse_a_database_without_its_credentials(self) -> None:
         """Label Studio keeps the admin and token of its first start and ignores new ones: new
@@ -772,15 +808,14 @@ class Stack:
         pid_file = (self.layout.logs / "label-studio.log").with_suffix(".pid")
         try:
             pid = int(pid_file.read_text())
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
-            return  # no pid file, or its process is gone
-        if not (b"start" in command and any(part.endswith(b"label-studio") for part in command)):
-            return  # the pid is another program's now
-        with contextlib.suppress(OSError):  # or another data dir's Label Studio (pids are reused)
-            if b"LABEL_STUDIO_BASE_DATA_DIR=" + os.fsencode(self.layout.studio_data) not in \
-                    Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                return
+            return  # no pid file, its process gone, or another user's (ours runs as us)
+        # By its environment, not its command line (a wrapper script, `python -m label_studio`):
+        # the pid may be another program's now, or another data dir's Label Studio.
+        if b"LABEL_STUDIO_BASE_DATA_DIR=" + os.fsencode(self.layout.studio_data) not in environ:
+            return
         its_port = command[command.index(b"-p") + 1].decode(errors="replace") if b"-p" in command[:-1] else "?"
         if its_port == str(self.o.port):
             raise ConfigError(f"the Label Studio of an earlier `samvid up` on {self.layout.data_dir} still runs "

@@ -823,9 +823,11 @@ def test_a_second_up_on_a_data_dir_whose_label_studio_is_still_starting_starts_n
     assert f"another `samvid up` (pid {first.pid}) runs on {data.resolve()}" in err, err
 
 
+@pytest.mark.parametrize("program", ["/venv/bin/label-studio", "/nix/store/x/bin/.label-studio-wrapped"],
+                         ids=["label-studio", "a-wrapper"])
 @pytest.mark.parametrize("same_port", [True, False], ids=["its-port", "another-port"])
 def test_a_label_studio_left_by_a_killed_up_is_named_and_no_second_one_started_on_its_database(
-        tmp_path: Path, same_port: bool, no_children) -> None:
+        tmp_path: Path, same_port: bool, program: str, no_children) -> None:
     import subprocess
     import sys
 
@@ -839,7 +841,7 @@ def test_a_label_studio_left_by_a_killed_up_is_named_and_no_second_one_started_o
     creds, _ = Credentials.load_or_create(data)
     its_port = _free_port()
     leftover = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)",
-                                 "/venv/bin/label-studio", "start", "--no-browser", "-p", str(its_port), "--debug"],
+                                 program, "start", "--no-browser", "-p", str(its_port), "--debug"],
                                 env=studio_env(Layout(data.resolve()), creds), stdout=subprocess.PIPE, text=True)
     assert leftover.stdout is not None and leftover.stdout.readline() == "up\n"
     (data / "logs").mkdir()
@@ -895,3 +897,27 @@ def test_up_with_several_videos_counts_every_videos_frames_not_the_firsts_as_the
     with StartsNothing(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")) as stack:
         up._banner(stack.start(), owns_processes=True)
     assert "(project 3, 2 videos, 7 frames)" in capsys.readouterr().out  # said "4 frames": the first's
+
+
+def test_a_register_only_run_beside_a_running_up_keeps_its_ready_file(tmp_path: Path, monkeypatch) -> None:
+    import fcntl
+
+    from samvid.errors import SamvidError
+    from samvid.launcher import Layout, Stack, UpOptions
+
+    # The running one's lock and ready.json; the one-shot register run fails to reach Label
+    # Studio (127.0.0.1:9) after its checks: it removed the running one's ready.json first.
+    data = tmp_path / "data"
+    data.mkdir()
+    layout = Layout(data)
+    layout.ready_file.write_text('{"studio_url": "http://127.0.0.1:8080"}')
+    running = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(running, fcntl.LOCK_EX)
+    try:
+        options = UpOptions(data_dir=data, model="standin", no_studio=True, no_backend=True,
+                            studio_url="http://127.0.0.1:9", api_key="k", backend_url="http://127.0.0.1:9")
+        with pytest.raises(SamvidError), Stack(options) as stack:
+            stack.start()
+    finally:
+        os.close(running)
+    assert layout.ready_file.read_text() == '{"studio_url": "http://127.0.0.1:8080"}'
