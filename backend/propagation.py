@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -334,8 +335,10 @@ class Propagator:
             raise BadRequest(f"frame {req.frame} has none of the objects {', '.join(req.objects)}: "
                              f"its objects are {', '.join(s.key for s in drawn[:20])}"
                              + (", ..." if len(drawn) > 20 else ""))
-        if not seeds:
+        if not seeds and req.objects:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
+        # No object at all (the annotator deleted the masks: every object left the view) is
+        # an answer too: samvid's earlier masks on the frames it bounds are stale, and go.
         if len(seeds) > MAX_OBJECTS:
             raise BadRequest(f"frame {req.frame} has {len(seeds)} objects; a job takes at most "
                              f"{MAX_OBJECTS}: propagate them in groups with 'objects'")
@@ -368,17 +371,28 @@ class Propagator:
                                  f"tracks at most {MAX_OBJECTS} at once: propagate them in groups with 'objects'")
         number = {key: k for k, key in enumerate(keys, start=1)}
         objects = {number[key]: seed for key, seed in keys.items()}
-        total = sum(_steps(st, tasks, req.all_frames) for st in stretches)
+        # A stretch with no object at any of its seeded ends has nothing to track: its
+        # frames are walked only to remove samvid's masks, as for a frame every object left.
+        bare = [st for st in stretches
+                if not any(ends[at] for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)]
+        total = sum(len(st.written) if st in bare else _steps(st, tasks, req.all_frames) for st in stretches)
         progress = _Progress(ctx, total)
         written = empty = 0  # frames given masks; frames every object had left (no prediction)
         skipped = 0  # frame tasks the tracker passed over (an image it could not read)
+        cleared = 0  # frames of the bare stretches
         for st in stretches:
-            frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
+            emptied = empty
             first = {number[s.key]: s.mask for s in ends[st.lo]} if st.from_lo else {}
             last = {number[s.key]: s.mask for s in ends[st.hi]} if st.from_hi else {}
+            if st in bare:
+                tasks_at = {k - st.lo: tasks[k]["id"] for k in st.written}
+                walked = _no_objects(st, away_from=index, on_step=progress.step, cancelled=ctx.cancelled)
+            else:
+                frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
+                walked = track_stretch(lambda: make_engine(engine), frames, first, last,
+                                       on_step=progress.step, cancelled=ctx.cancelled)
             reached, cut = set(), False
-            for fm in track_stretch(lambda: make_engine(engine), frames, first, last,
-                                    on_step=progress.step, cancelled=ctx.cancelled):
+            for fm in walked:
                 task_id = tasks_at.get(fm.frame)
                 if task_id is None:
                     continue  # a source frame between imported frames: tracked, not written
@@ -393,12 +407,18 @@ class Propagator:
                     written += 1
                 else:
                     empty += 1
+            cleared += empty - emptied if st in bare else 0
             if ctx.cancelled():
                 return {"frames_written": written, "frames_empty": empty, "cancelled": True}
-            if not cut:
+            if not cut and st not in bare:  # a bare stretch reads no image: none passed over
                 seeded = ({0} if first else set()) | ({len(frames) - 1} if last else set())
                 skipped += len(set(tasks_at) - reached - seeded)
         progress.finish()
+        if not seeds:
+            # Said on the job: "done" with nothing written would read as a job that did nothing.
+            what = f"samvid's masks removed from the {cleared} frame(s) it bounds" if cleared else "no frame to clear"
+            ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")
+            log.info("clip %r frame %d has no objects: %s", req.clip, req.frame, what)
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
@@ -548,6 +568,18 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
         result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
         scores.append(float(fm.scores[k]))
     return result, float(np.mean(scores)) if scores else 0.0
+
+
+def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
+                cancelled: Callable[[], bool]) -> Iterator[FrameMasks]:
+    """Empty FrameMasks for the written frames of a stretch with no object at its human
+    ends, walked away from the job's frame (as tracking would), positions from ``st.lo``."""
+    order = reversed(st.written) if st.hi == away_from else st.written
+    for k in order:
+        if cancelled():
+            return
+        on_step()
+        yield FrameMasks(k - st.lo, (), np.zeros((0, 1, 1), bool), np.zeros(0), np.zeros(0, bool))
 
 
 def _chosen(seeds: list[ObjectSeed], objects: tuple[str, ...]) -> list[ObjectSeed]:

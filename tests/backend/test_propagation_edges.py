@@ -317,3 +317,53 @@ def test_propagating_past_a_frame_whose_image_cannot_be_read_says_so_and_exits_1
     assert "done: 3 frames" in out
     assert "1 frame(s) of clip 'unreadable' got no prediction" in err
     assert [len(predictions(label_studio, t)) for t in clip.task_ids[1:]] == [1, 0, 1, 1]
+
+
+def test_submitting_a_frame_the_object_has_left_clears_samvids_masks_after_it(label_studio):
+    # The annotator deleted the object's mask on frame 3 (it left the scene): the job
+    # failed "no mask to propagate" and frames 4 and 5 kept the stale masks from frame 0.
+    from clips import studio_app
+
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="object gone", n=6)
+    ids = clip.task_ids
+    with ServedApp(studio_app(label_studio, tracker="copy")) as backend:
+        connect(label_studio, clip.project, backend)
+        jobs = backend.app.extensions["samvid.jobs"]
+        annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+        jobs_finished(jobs, 1)
+        before = {i: predictions(label_studio, ids[i]) for i in range(1, 6)}
+        assert all(len(p) == 1 for p in before.values()), before
+        requests.post(f"{label_studio.url}/api/tasks/{ids[3]}/annotations", headers=label_studio.headers,
+                      json={"result": []}, timeout=30).raise_for_status()
+
+        def both_ended() -> dict | None:  # failed ones too: jobs_finished waits for "done"
+            states = jobs.states()
+            idle = states["queued"] + states["running"] == 0
+            return states if idle and states["done"] + states["failed"] + states["cancelled"] >= 2 else None
+
+        ended = wait_until(both_ended, what="the second job to end")
+        assert ended["failed"] == 0 and ended["done"] == 2, ended
+    assert predictions(label_studio, ids[4]) == [] and predictions(label_studio, ids[5]) == []
+    assert [predictions(label_studio, ids[i]) for i in (1, 2)] == [before[1], before[2]]
+    (human,) = requests.get(f"{label_studio.url}/api/tasks/{ids[3]}/annotations", headers=label_studio.headers,
+                            timeout=30).json()
+    assert human["result"] == []
+
+
+def test_a_job_from_a_frame_with_no_objects_says_what_it_cleared(label_studio):
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="gone note", n=4)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
+    propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
+    propagator.run(PropagationRequest(clip.project, "gone note", 0, engine="copy"), Recorder())
+    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
+                  json={"result": []}, timeout=30).raise_for_status()
+    notes: list[str] = []
+    recorder = Recorder()
+    recorder.note = notes.append  # type: ignore[method-assign]
+    result = propagator.run(PropagationRequest(clip.project, "gone note", 1, engine="copy"), recorder)
+    assert result == {"frames_written": 0, "frames_empty": 2}
+    assert notes == ["frame 1 has no objects (every one left the view): samvid's masks removed from "
+                     "the 2 frame(s) it bounds"]
+    assert predictions(label_studio, ids[2]) == predictions(label_studio, ids[3]) == []
