@@ -455,17 +455,11 @@ def test_up_still_takes_a_hub_id_outside_the_registry_and_falls_back_when_its_we
     assert choice.model == "classic" and "someone/sam2-finetune" in choice.note
 
 
-def test_up_opens_frame_0_of_the_imports_summary_without_listing_the_clip_again(
-        tmp_path: Path, monkeypatch) -> None:
-    """The import's summary names the clip's tasks in frame order (frames an earlier
-    `samvid import --start 1` skipped have higher ids); a second listing of a long clip's
-    tasks is a filtered read of the whole project."""
+def stack_starting_nothing(monkeypatch, summary, listings: list | None = None) -> type:
+    """A Stack that takes its Label Studio and backend as started (nothing runs), whose import
+    answers ``summary``, and whose Label Studio lists no task (``listings``: the clips asked for)."""
     from samvid import launcher
     from samvid.studio import client
-    from samvid.studio.importer import ClipSummary, ImportSummary
-
-    in_frame_order = [7, 8, 9, 1, 2, 3]  # frames 0-2 were imported after frames 3-5
-    listings: list[str | None] = []
 
     class Studio:
         def __init__(self, url: str, key: str) -> None:
@@ -475,7 +469,8 @@ def test_up_opens_frame_0_of_the_imports_summary_without_listing_the_clip_again(
             pass
 
         def list_tasks(self, project_id: int, clip: str | None = None) -> list[object]:
-            listings.append(clip)
+            if listings is not None:
+                listings.append(clip)
             return []
 
     class StartsNothing(launcher.Stack):
@@ -486,9 +481,8 @@ def test_up_opens_frame_0_of_the_imports_summary_without_listing_the_clip_again(
             self._health_url = "http://127.0.0.1:2/health"
             return "http://127.0.0.1:2"
 
-        def _import(self, *args: object) -> ImportSummary:
-            return ImportSummary(3, "samvid demo", False, None, None,
-                                 [ClipSummary("c", "c.mp4", 6, 6, task_ids=in_frame_order)])
+        def _import(self, *args: object):
+            return summary
 
     class Health:
         def json(self) -> dict[str, str]:
@@ -496,7 +490,23 @@ def test_up_opens_frame_0_of_the_imports_summary_without_listing_the_clip_again(
 
     monkeypatch.setattr(client, "Studio", Studio)
     monkeypatch.setattr(launcher.requests, "get", lambda *args, **kwargs: Health())
-    ready = StartsNothing(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")).start()
+    return StartsNothing
+
+
+def test_up_opens_frame_0_of_the_imports_summary_without_listing_the_clip_again(
+        tmp_path: Path, monkeypatch) -> None:
+    """The import's summary names the clip's tasks in frame order (frames an earlier
+    `samvid import --start 1` skipped have higher ids); a second listing of a long clip's
+    tasks is a filtered read of the whole project."""
+    from samvid import launcher
+    from samvid.studio.importer import ClipSummary, ImportSummary
+
+    in_frame_order = [7, 8, 9, 1, 2, 3]  # frames 0-2 were imported after frames 3-5
+    listings: list[str | None] = []
+    summary = ImportSummary(3, "samvid demo", False, None, None,
+                            [ClipSummary("c", "c.mp4", 6, 6, task_ids=in_frame_order)])
+    stack = stack_starting_nothing(monkeypatch, summary, listings)
+    ready = stack(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")).start()
     assert ready.task_ids == in_frame_order and ready.open_url.endswith("?task=7")
     assert listings == []
 
@@ -865,37 +875,14 @@ def test_a_label_studio_left_by_a_killed_up_is_named_and_no_second_one_started_o
 def test_up_with_several_videos_counts_every_videos_frames_not_the_firsts_as_the_projects(
         tmp_path: Path, monkeypatch, capsys) -> None:
     from samvid import launcher
-    from samvid.studio import client
     from samvid.studio.importer import ClipSummary, ImportSummary
 
-    class Studio:
-        def __init__(self, url: str, key: str) -> None:
-            pass
-
-        def check(self) -> None:
-            pass
-
-    class StartsNothing(launcher.Stack):
-        def _start_studio(self, creds: object) -> str:
-            return "http://127.0.0.1:1"
-
-        def _start_backend(self, *args: object) -> str:
-            self._health_url = "http://127.0.0.1:2/health"
-            return "http://127.0.0.1:2"
-
-        def _import(self, *args: object) -> ImportSummary:
-            return ImportSummary(3, "samvid demo", True, None, None,
-                                 [ClipSummary("a", "a.mp4", 4, 4, task_ids=[1, 2, 3, 4]),
-                                  ClipSummary("b", "b.mp4", 3, 3, task_ids=[5, 6, 7])])
-
-    class Health:
-        def json(self) -> dict[str, str]:
-            return {"model_version": "classic"}
-
-    monkeypatch.setattr(client, "Studio", Studio)
-    monkeypatch.setattr(launcher.requests, "get", lambda *args, **kwargs: Health())
-    with StartsNothing(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")) as stack:
-        up._banner(stack.start(), owns_processes=True)
+    summary = ImportSummary(3, "samvid demo", True, None, None,
+                            [ClipSummary("a", "a.mp4", 4, 4, task_ids=[1, 2, 3, 4]),
+                             ClipSummary("b", "b.mp4", 3, 3, task_ids=[5, 6, 7])])
+    stack = stack_starting_nothing(monkeypatch, summary)
+    with stack(launcher.UpOptions(data_dir=tmp_path / "data", model="classic")) as started:
+        up._banner(started.start(), owns_processes=True)
     assert "(project 3, 2 videos, 7 frames)" in capsys.readouterr().out  # said "4 frames": the first's
 
 
