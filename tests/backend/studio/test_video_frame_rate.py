@@ -108,15 +108,20 @@ def test_a_box_on_label_studios_last_frame_is_on_the_video(images) -> None:
     assert region["value"]["framesCount"] == 32
 
 
-def write_video_with_longer_sound(path: Path, frames: list[np.ndarray], fps: int, seconds: float) -> Path:
-    """H.264 pictures at ``fps`` and AAC silence lasting ``seconds``, longer than they."""
+def write_video_with_sound(path: Path, frames: list[np.ndarray], fps: int, seconds: float,
+                           delay: float = 0.0) -> Path:
+    """H.264 pictures at ``fps`` from ``delay`` s, and AAC silence from 0 lasting ``seconds``."""
+    from fractions import Fraction
+
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         sound = out.add_stream("aac", rate=44100)
-        for frame in frames:
-            out.mux(video.encode(av.VideoFrame.from_ndarray(frame)))
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image)
+            frame.pts, frame.time_base = round((delay + i / fps) * 1000), Fraction(1, 1000)
+            out.mux(video.encode(frame))
         out.mux(video.encode())
         for i in range(int(seconds * 44100 / 1024)):
             samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
@@ -132,7 +137,7 @@ def test_a_box_on_a_frame_after_the_last_picture_while_the_sound_plays_on_is_tra
     frames in that: those after the last picture show it."""
     client = box_tracking_client(images)
     frames, masks = disk_clip(10, step=4)
-    path = write_video_with_longer_sound(images / "talk.mp4", frames, 10, 1.5)  # 1 s of pictures
+    path = write_video_with_sound(images / "talk.mp4", frames, 10, 1.5)  # 1 s of pictures
     x, y, w, h = _box_percent(masks[9])
     item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video", "value": {
         "labels": ["Object"], "reverse": True,
@@ -148,28 +153,6 @@ def test_a_box_on_a_frame_after_the_last_picture_while_the_sound_plays_on_is_tra
     assert abs(sequence[-1]["x"] - x) < 2
 
 
-def write_video_after_sound(path: Path, frames: list[np.ndarray], fps: int, delay: float) -> Path:
-    """H.264 pictures at ``fps`` from ``delay`` s, AAC silence from 0 until they end."""
-    from fractions import Fraction
-
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
-        sound = out.add_stream("aac", rate=44100)
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image)
-            frame.pts, frame.time_base = round((delay + i / fps) * 1000), Fraction(1, 1000)
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
-        for i in range(int((delay + len(frames) / fps) * 44100 / 1024)):
-            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            samples.sample_rate, samples.pts = 44100, i * 1024
-            out.mux(sound.encode(samples))
-        out.mux(sound.encode())
-    return path
-
-
 def test_a_box_on_a_video_whose_pictures_start_after_its_sound_is_tracked_on_the_pictures_the_browser_shows(
         images) -> None:
     """A browser's time is the file's own, from the sound's start: with pictures from 0.5 s,
@@ -177,7 +160,7 @@ def test_a_box_on_a_video_whose_pictures_start_after_its_sound_is_tracked_on_the
     client = box_tracking_client(images)
     frames, masks = disk_clip(10, step=4)
     frames, masks = frames[::-1], masks[::-1]  # the disk goes left, from far off the left edge
-    path = write_video_after_sound(images / "late.mp4", frames, 10, 0.5)
+    path = write_video_with_sound(images / "late.mp4", frames, 10, 1.5, delay=0.5)
     x, y, w, h = _box_percent(masks[2])
     item = {"id": "b", "type": "videorectangle", "from_name": "box", "to_name": "video", "value": {
         "labels": ["Object"], "reverse": True,
