@@ -329,7 +329,8 @@ class Propagator:
         # Two tasks may hold one frame (a duplicated or re-imported task): the job starts
         # from the one a human annotated.
         index = next((i for i in at_frame if human_annotated(tasks[i])), at_frame[0])
-        drawn = seeds_from_result(self.latest_annotation(tasks[index]["id"]), target, self.images.max_pixels)
+        annotation = self.latest_annotation(tasks[index]["id"])
+        drawn = seeds_from_result(annotation, target, self.images.max_pixels)
         seeds = _chosen(drawn, req.objects)
         if not seeds and drawn:
             raise BadRequest(f"frame {req.frame} has none of the objects {', '.join(req.objects)}: "
@@ -337,6 +338,11 @@ class Propagator:
                              + (", ..." if len(drawn) > 20 else ""))
         if not seeds and req.objects:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
+        if not seeds and _holds_regions(annotation):
+            # Not "every object left": a smart click or box whose mask never came back, a
+            # damaged brush. Taken as no object, samvid's masks after it were removed.
+            raise BadRequest(f"frame {req.frame} has no mask to propagate: its regions are no masks "
+                             "samvid can read; draw the mask again, or delete them where the object has left")
         # No object at all (the annotator deleted the masks: every object left the view) is
         # an answer too: samvid's earlier masks on the frames it bounds are stale, and go.
         if len(seeds) > MAX_OBJECTS:
@@ -375,6 +381,10 @@ class Propagator:
         # frames are walked only to remove samvid's masks, as for a frame every object left.
         bare = [st for st in stretches
                 if not any(ends[at] for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)]
+        if not seeds:
+            # A stretch to a human frame that holds objects is left to that frame's job: tracked
+            # from there alone, this empty end read as an open one (its objects drawn up to it).
+            stretches = bare
         total = sum(len(st.written) if st in bare else _steps(st, tasks, req.all_frames) for st in stretches)
         progress = _Progress(ctx, total)
         written = empty = 0  # frames given masks; frames every object had left (no prediction)
@@ -580,6 +590,14 @@ def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
             return
         on_step()
         yield FrameMasks(k - st.lo, (), np.zeros((0, 1, 1), bool), np.zeros(0), np.zeros(0, bool))
+
+
+REGION_TYPES = ("brush", "polygon", "keypoint", "rectangle", "ellipse")  # each also as "<type>labels"
+
+
+def _holds_regions(result: list[dict[str, Any]]) -> bool:
+    """Whether an annotation holds any region drawn on its image (per-frame choices or text do not count)."""
+    return any(str(item.get("type", "")).removesuffix("labels") in REGION_TYPES for item in result)
 
 
 def _chosen(seeds: list[ObjectSeed], objects: tuple[str, ...]) -> list[ObjectSeed]:

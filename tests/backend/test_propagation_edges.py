@@ -13,6 +13,7 @@ from services import ServedApp, wait_until
 from test_propagation_studio import connect, jobs_finished, mask_of
 
 from samvid.cli import main
+from samvid.errors import BadRequest
 from samvid.images import ImageSource
 from samvid.propagation import PropagationRequest, Propagator
 from samvid.studio.client import Studio
@@ -367,3 +368,39 @@ def test_a_job_from_a_frame_with_no_objects_says_what_it_cleared(label_studio):
     assert notes == ["frame 1 has no objects (every one left the view): samvid's masks removed from "
                      "the 2 frame(s) it bounds"]
     assert predictions(label_studio, ids[2]) == predictions(label_studio, ids[3]) == []
+
+
+def test_a_frame_whose_regions_are_no_readable_mask_is_refused_and_clears_nothing(label_studio):
+    # A smart click whose mask never came back (the backend was down) is no "object left":
+    # taken as one, samvid's masks after it were removed.
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="unread", n=3)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
+    propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
+    propagator.run(PropagationRequest(clip.project, "unread", 0, engine="copy"), Recorder())
+    before = predictions(label_studio, ids[2])
+    click = {"id": "k1", "from_name": "kp", "to_name": "image", "type": "keypointlabels",
+             "original_width": 64, "original_height": 48,
+             "value": {"x": 50.0, "y": 50.0, "width": 1.0, "keypointlabels": ["Car"]}}
+    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
+                  json={"result": [click]}, timeout=30).raise_for_status()
+    with pytest.raises(BadRequest, match="its regions are no masks samvid can read"):
+        propagator.run(PropagationRequest(clip.project, "unread", 1, engine="copy"), Recorder())
+    assert predictions(label_studio, ids[2]) == before != []
+
+
+def test_an_empty_frames_bridged_job_leaves_the_stretch_to_a_frame_with_objects_untouched(label_studio):
+    # Tracked from the far end alone, the empty end read as an open one: the far end's object
+    # was drawn right up to the frame the annotator said it had left.
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="empty bridge", n=5)
+    ids = clip.task_ids
+    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
+                  json={"result": []}, timeout=30).raise_for_status()
+    annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
+    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
+    propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
+    result = propagator.run(PropagationRequest(clip.project, "empty bridge", 1, engine="copy", bridge=True),
+                            Recorder())
+    assert result == {"frames_written": 0, "frames_empty": 0}
+    assert all(predictions(label_studio, t) == [] for t in ids[2:4])
