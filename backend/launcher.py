@@ -484,7 +484,19 @@ def is_weight_free(name: str) -> bool:
     return name in ("classic", "standin") or name.startswith("standin:")
 
 
-# An OSError under the data dir that is the folder's or its disk's, said as such.
+def _lock_soon(fd: int, tries: int = 5) -> None:
+    """flock LOCK_EX, without waiting on a run that holds it; a register-only run's look (a
+    shared lock held for an instant) is waited out, not read as another run."""
+    for _ in range(tries - 1):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(0.02)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+# An OSError naming no file that is the data dir's or its disk's, said as such.
 DATA_DIR_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ENOENT,
                    errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
 
@@ -723,8 +735,8 @@ class Stack:
             where = Path(exc.filename) if isinstance(exc.filename, str) else None
             if where is not None and not where.is_relative_to(self.layout.data_dir):
                 raise  # not the data dir's: the `label-studio` program, say
-            if exc.errno not in DATA_DIR_ERRNOS:
-                raise  # not the folder's either: a failed fork (ulimit -u), say
+            if where is None and exc.errno not in DATA_DIR_ERRNOS:
+                raise  # naming no file, and not the folder's: a failed fork (ulimit -u), say
             raise ConfigError(f"cannot use {where or self.layout.data_dir} ({exc.strerror or exc}): "
                               "--data-dir must be a folder you can read and write, on a disk with space "
                               "left; free some, or give another --data-dir") from exc
@@ -737,7 +749,7 @@ class Stack:
         with self._data_dir_writes():
             fd = os.open(self.layout.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _lock_soon(fd)
             except OSError as exc:
                 if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP):  # NFS without locking: run as before
                     os.close(fd)

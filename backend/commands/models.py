@@ -253,10 +253,13 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
 
 
 def _as_pulled(folder: Path) -> bool:
-    """``folder`` holds a pull's files as its manifest says it verified them."""
+    """``folder`` holds a pull's files as its manifest says it verified them, and nothing else
+    (an adapter or weights saved beside them would go with the folder)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-        return not verify(folder, [FileSpec(**spec) for spec in manifest["files"]])
+        specs = [FileSpec(**spec) for spec in manifest["files"]]
+        listed = {Path(spec.name).parts[0] for spec in specs} | {MANIFEST, ".cache"}
+        return not verify(folder, specs) and all(path.name in listed for path in folder.iterdir())
     except (OSError, ValueError, TypeError, KeyError):  # none, unreadable, or not a pull's
         return False
 

@@ -372,6 +372,16 @@ def test_a_pull_never_deletes_a_folder_of_the_same_name_that_no_pull_made(tiny_s
     (pulled / MANIFEST).write_text(json.dumps(manifest))
     assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == pulled
     assert (pulled / "model.safetensors").read_bytes() != older
+    # Files saved beside a pulled folder's (an adapter): the folder is not replaced, they are kept.
+    (pulled / "adapter_model.safetensors").write_bytes(b"my adapter")
+    (pulled / "model.safetensors").write_bytes(older)
+    manifest["files"] = [dict(spec) for spec in manifest["files"]]
+    (pulled / MANIFEST).write_text(json.dumps(manifest))
+    assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2
+    capsys.readouterr()
+    assert (pulled / "adapter_model.safetensors").read_bytes() == b"my adapter"
+    (pulled / "adapter_model.safetensors").unlink()
+    assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == pulled
     # Weights saved over a pulled folder (`save_pretrained` keeps the pull's manifest): kept.
     (pulled / "model.safetensors").write_bytes(b"fine-tuned over the pull")
     assert main(["models", "pull", "facebook/sam-vit-base", "--dir", str(tmp_path / "models")]) == 2

@@ -908,3 +908,37 @@ def test_a_register_only_run_beside_a_running_up_keeps_its_ready_file(tmp_path: 
     finally:
         os.close(running)
     assert layout.ready_file.read_text() == '{"studio_url": "http://127.0.0.1:8080"}'
+
+
+def test_a_data_dir_error_naming_a_file_in_it_is_said_whatever_its_errno(tmp_path: Path) -> None:
+    import errno
+
+    from samvid.errors import ConfigError
+    from samvid.launcher import Stack, UpOptions
+
+    stack = Stack(UpOptions(data_dir=tmp_path / "data", model="standin"))
+    for code in (errno.ELOOP, errno.EIO, errno.ENAMETOOLONG):  # a link loop in logs/, a failing disk
+        with pytest.raises(ConfigError, match="--data-dir must be a folder you can read and write"):
+            with stack._data_dir_writes():
+                raise OSError(code, os.strerror(code), str(tmp_path / "data" / "logs" / "label-studio.log"))
+    with pytest.raises(BlockingIOError):  # naming no file, and no folder's error: not blamed on it
+        with stack._data_dir_writes():
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+def test_a_register_only_runs_look_at_the_lock_is_not_taken_for_a_running_up(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    from samvid.launcher import Layout, Stack, UpOptions
+
+    data = tmp_path / "data"
+    data.mkdir()
+    looking = os.open(Layout(data).lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(looking, fcntl.LOCK_SH)  # what `_data_dir_in_use` holds for an instant
+    threading.Timer(0.03, os.close, (looking,)).start()
+    stack = Stack(UpOptions(data_dir=data, model="standin"))
+    try:
+        stack._lock_data_dir()  # refused as "another samvid up runs" before
+    finally:
+        stack.stop()
