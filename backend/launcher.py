@@ -735,8 +735,8 @@ class Stack:
             where = Path(exc.filename) if isinstance(exc.filename, str) else None
             if where is not None and not where.is_relative_to(self.layout.data_dir):
                 raise  # not the data dir's: the `label-studio` program, say
-            if where is None and exc.errno not in DATA_DIR_ERRNOS:
-                raise  # naming no file, and not the folder's: a failed fork (ulimit -u), say
+            if where is None and exc.errno not in DATA_DIR_ERRNOS or exc.errno == errno.ENOEXEC:
+                raise  # not the folder's: a failed fork (ulimit -u), a program that cannot run
             raise ConfigError(f"cannot use {where or self.layout.data_dir} ({exc.strerror or exc}): "
                               "--data-dir must be a folder you can read and write, on a disk with space "
                               "left; free some, or give another --data-dir") from exc

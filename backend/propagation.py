@@ -338,7 +338,7 @@ class Propagator:
                              + (", ..." if len(drawn) > 20 else ""))
         if not seeds and req.objects:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
-        if not seeds and _holds_regions(annotation):
+        if not seeds and _unreadable_regions(annotation, target, self.images.max_pixels):
             # Not "every object left": a smart click or box whose mask never came back, a
             # damaged brush. Taken as no object, samvid's masks after it were removed.
             raise BadRequest(f"frame {req.frame} has no mask to propagate: its regions are no masks "
@@ -351,9 +351,11 @@ class Propagator:
         engine = resolved(req.engine)  # named in each prediction's model version
         given = [human_annotated(t) for t in tasks]
         given[index] = True
+        # A frame with no object bridges nothing: its job clears up to the next human frame
+        # (tracked from that frame's objects alone, the empty end read as an open one).
         stretches = plan(given, index, forward=req.direction in ("forward", "both"),
                          backward=req.direction in ("backward", "both"), limit=req.frames,
-                         bridge=req.bridge, before=req.before)
+                         bridge=req.bridge and bool(seeds), before=req.before)
         ends = {index: seeds}
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
@@ -381,10 +383,6 @@ class Propagator:
         # frames are walked only to remove samvid's masks, as for a frame every object left.
         bare = [st for st in stretches
                 if not any(ends[at] for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)]
-        if not seeds:
-            # A stretch to a human frame that holds objects is left to that frame's job: tracked
-            # from there alone, this empty end read as an open one (its objects drawn up to it).
-            stretches = bare
         total = sum(len(st.written) if st in bare else _steps(st, tasks, req.all_frames) for st in stretches)
         progress = _Progress(ctx, total)
         written = empty = 0  # frames given masks; frames every object had left (no prediction)
@@ -595,9 +593,21 @@ def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
 REGION_TYPES = ("brush", "polygon", "keypoint", "rectangle", "ellipse")  # each also as "<type>labels"
 
 
-def _holds_regions(result: list[dict[str, Any]]) -> bool:
-    """Whether an annotation holds any region drawn on its image (per-frame choices or text do not count)."""
-    return any(str(item.get("type", "")).removesuffix("labels") in REGION_TYPES for item in result)
+def _unreadable_regions(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> bool:
+    """Whether an annotation holds a region drawn on its image that is no readable mask: a
+    smart click or box whose mask never came back, a damaged brush. A mask erased to nothing
+    is read, as no object; per-frame choices or text are no regions."""
+    masks = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
+    for item in result:
+        if str(item.get("type", "")).removesuffix("labels") not in REGION_TYPES:
+            continue
+        if masks.get(str(item.get("from_name"))) != item.get("type"):
+            return True
+        try:
+            decode_mask(item, max_pixels)
+        except (ValueError, KeyError, TypeError):
+            return True
+    return False
 
 
 def _chosen(seeds: list[ObjectSeed], objects: tuple[str, ...]) -> list[ObjectSeed]:

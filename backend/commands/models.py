@@ -232,9 +232,10 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
         # would be deleted with its files: fine-tuned weights saved under the model's name,
         # or saved over a pulled folder (`save_pretrained` leaves the pull's manifest).
         if final.is_dir() and any(final.iterdir()) and not _as_pulled(final):
+            theirs = ", ".join(sorted(p.name for p in final.iterdir() if p.name not in _pulled_names(final))[:5])
             raise ConfigError(f"{final} holds files no samvid pull put there, or changed since "
-                              f"(weights saved over it?), which differ from {name!r}: move them "
-                              "away, or give another --dir")
+                              f"(weights saved over it?), which differ from {name!r}"
+                              + (f" ({theirs})" if theirs else "") + ": move them away, or give another --dir")
     folder = hub.download(name, sha, [s.name for s in files], staging)
     problems = verify(folder, files)
     if problems:
@@ -252,13 +253,26 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
     return final
 
 
+def _manifest_specs(folder: Path) -> list[FileSpec]:
+    """The files a pull's manifest in ``folder`` lists (ValueError, KeyError, TypeError or
+    OSError when there is none, or it is not a pull's)."""
+    return [FileSpec(**spec) for spec in json.loads((folder / MANIFEST).read_text())["files"]]
+
+
+def _pulled_names(folder: Path) -> set[str]:
+    """The names a pull put at the top of ``folder``; none when it has no manifest."""
+    try:
+        return {Path(spec.name).parts[0] for spec in _manifest_specs(folder)} | {MANIFEST, ".cache"}
+    except (OSError, ValueError, TypeError, KeyError):
+        return set()
+
+
 def _as_pulled(folder: Path) -> bool:
     """``folder`` holds a pull's files as its manifest says it verified them, and nothing else
     (an adapter or weights saved beside them would go with the folder)."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        specs = [FileSpec(**spec) for spec in manifest["files"]]
-        listed = {Path(spec.name).parts[0] for spec in specs} | {MANIFEST, ".cache"}
+        specs = _manifest_specs(folder)
+        listed = _pulled_names(folder)
         return not verify(folder, specs) and all(path.name in listed for path in folder.iterdir())
     except (OSError, ValueError, TypeError, KeyError):  # none, unreadable, or not a pull's
         return False

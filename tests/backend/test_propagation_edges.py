@@ -17,7 +17,7 @@ from samvid.errors import BadRequest
 from samvid.images import ImageSource
 from samvid.propagation import PropagationRequest, Propagator
 from samvid.studio.client import Studio
-from samvid.studio.results import decode_brush
+from samvid.studio.results import brush_result, decode_brush
 
 pytestmark = pytest.mark.studio
 
@@ -390,17 +390,22 @@ def test_a_frame_whose_regions_are_no_readable_mask_is_refused_and_clears_nothin
     assert predictions(label_studio, ids[2]) == before != []
 
 
-def test_an_empty_frames_bridged_job_leaves_the_stretch_to_a_frame_with_objects_untouched(label_studio):
+def test_an_empty_frames_bridged_job_clears_up_to_the_next_human_frame_and_tracks_nothing_into_it(label_studio):
     # Tracked from the far end alone, the empty end read as an open one: the far end's object
-    # was drawn right up to the frame the annotator said it had left.
+    # was drawn right up to the frame the annotator said it had left. Left to the far end's
+    # job instead, the stale masks stayed (and prelabel said to run again, for ever).
     clip = import_clip(label_studio, BRUSH_CONFIG, name="empty bridge", n=5)
     ids = clip.task_ids
-    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
-                  json={"result": []}, timeout=30).raise_for_status()
-    annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
     images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
     propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
+    propagator.run(PropagationRequest(clip.project, "empty bridge", 0, engine="copy"), Recorder())
+    annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
+    # The object's strokes erased on frame 1 (a brush region of no pixel): read, as no object.
+    erased = brush_result(np.zeros_like(clip.masks[1]), from_name="tag", to_name="image", labels=["Car"])
+    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
+                  json={"result": [erased]}, timeout=30).raise_for_status()
     result = propagator.run(PropagationRequest(clip.project, "empty bridge", 1, engine="copy", bridge=True),
                             Recorder())
-    assert result == {"frames_written": 0, "frames_empty": 0}
+    assert result == {"frames_written": 0, "frames_empty": 2}
     assert all(predictions(label_studio, t) == [] for t in ids[2:4])

@@ -924,19 +924,28 @@ def test_a_data_dir_error_naming_a_file_in_it_is_said_whatever_its_errno(tmp_pat
     with pytest.raises(BlockingIOError):  # naming no file, and no folder's error: not blamed on it
         with stack._data_dir_writes():
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+    with pytest.raises(OSError, match="Exec format error"):  # a program in it that cannot run
+        with stack._data_dir_writes():
+            raise OSError(errno.ENOEXEC, "Exec format error", str(tmp_path / "data" / ".venv" / "bin" / "label-studio"))
 
 
-def test_a_register_only_runs_look_at_the_lock_is_not_taken_for_a_running_up(tmp_path: Path) -> None:
+def test_a_register_only_runs_look_at_the_lock_is_not_taken_for_a_running_up(tmp_path: Path,
+                                                                             monkeypatch) -> None:
     import fcntl
-    import threading
 
+    from samvid import launcher
     from samvid.launcher import Layout, Stack, UpOptions
 
     data = tmp_path / "data"
     data.mkdir()
-    looking = os.open(Layout(data).lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(looking, fcntl.LOCK_SH)  # what `_data_dir_in_use` holds for an instant
-    threading.Timer(0.03, os.close, (looking,)).start()
+    looking = [os.open(Layout(data).lock_file, os.O_RDWR | os.O_CREAT, 0o644)]
+    fcntl.flock(looking[0], fcntl.LOCK_SH)  # what `_data_dir_in_use` holds for an instant
+
+    def look_ends(seconds: float) -> None:  # while this run waits a moment
+        if looking:
+            os.close(looking.pop())
+
+    monkeypatch.setattr(launcher.time, "sleep", look_ends)
     stack = Stack(UpOptions(data_dir=data, model="standin"))
     try:
         stack._lock_data_dir()  # refused as "another samvid up runs" before
