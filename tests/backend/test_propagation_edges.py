@@ -351,15 +351,25 @@ def test_submitting_a_frame_the_object_has_left_clears_samvids_masks_after_it(la
     assert human["result"] == []
 
 
-def test_a_job_from_a_frame_with_no_objects_says_what_it_cleared(label_studio):
-    clip = import_clip(label_studio, BRUSH_CONFIG, name="gone note", n=4)
-    ids = clip.task_ids
-    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+def propagated_from_frame_0(label_studio, name: str, n: int):
+    """A clip whose frame 0 holds the walker, propagated over the rest; and its propagator."""
+    clip = import_clip(label_studio, BRUSH_CONFIG, name=name, n=n)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
     images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
     propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
-    propagator.run(PropagationRequest(clip.project, "gone note", 0, engine="copy"), Recorder())
-    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
-                  json={"result": []}, timeout=30).raise_for_status()
+    propagator.run(PropagationRequest(clip.project, name, 0, engine="copy"), Recorder())
+    return clip, propagator
+
+
+def submit(label_studio, task_id: int, result: list) -> None:
+    requests.post(f"{label_studio.url}/api/tasks/{task_id}/annotations", headers=label_studio.headers,
+                  json={"result": result}, timeout=30).raise_for_status()
+
+
+def test_a_job_from_a_frame_with_no_objects_says_what_it_cleared(label_studio):
+    clip, propagator = propagated_from_frame_0(label_studio, "gone note", 4)
+    ids = clip.task_ids
+    submit(label_studio, ids[1], [])
     notes: list[str] = []
     recorder = Recorder()
     recorder.note = notes.append  # type: ignore[method-assign]
@@ -373,18 +383,13 @@ def test_a_job_from_a_frame_with_no_objects_says_what_it_cleared(label_studio):
 def test_a_frame_whose_regions_are_no_readable_mask_is_refused_and_clears_nothing(label_studio):
     # A smart click whose mask never came back (the backend was down) is no "object left":
     # taken as one, samvid's masks after it were removed.
-    clip = import_clip(label_studio, BRUSH_CONFIG, name="unread", n=3)
+    clip, propagator = propagated_from_frame_0(label_studio, "unread", 3)
     ids = clip.task_ids
-    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
-    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
-    propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
-    propagator.run(PropagationRequest(clip.project, "unread", 0, engine="copy"), Recorder())
     before = predictions(label_studio, ids[2])
     click = {"id": "k1", "from_name": "kp", "to_name": "image", "type": "keypointlabels",
              "original_width": 64, "original_height": 48,
              "value": {"x": 50.0, "y": 50.0, "width": 1.0, "keypointlabels": ["Car"]}}
-    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
-                  json={"result": [click]}, timeout=30).raise_for_status()
+    submit(label_studio, ids[1], [click])
     with pytest.raises(BadRequest, match="its regions are no masks samvid can read"):
         propagator.run(PropagationRequest(clip.project, "unread", 1, engine="copy"), Recorder())
     assert predictions(label_studio, ids[2]) == before != []
@@ -394,17 +399,12 @@ def test_an_empty_frames_bridged_job_clears_up_to_the_next_human_frame_and_track
     # Tracked from the far end alone, the empty end read as an open one: the far end's object
     # was drawn right up to the frame the annotator said it had left. Left to the far end's
     # job instead, the stale masks stayed (and prelabel said to run again, for ever).
-    clip = import_clip(label_studio, BRUSH_CONFIG, name="empty bridge", n=5)
+    clip, propagator = propagated_from_frame_0(label_studio, "empty bridge", 5)
     ids = clip.task_ids
-    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
-    images = ImageSource(label_studio.url, label_studio.token, local_roots=(label_studio.files_root,))
-    propagator = Propagator(Studio(label_studio.url, label_studio.token), images)
-    propagator.run(PropagationRequest(clip.project, "empty bridge", 0, engine="copy"), Recorder())
     annotate(label_studio, ids[4], clip.masks[4], region_id="walker")
     # The object's strokes erased on frame 1 (a brush region of no pixel): read, as no object.
-    erased = brush_result(np.zeros_like(clip.masks[1]), from_name="tag", to_name="image", labels=["Car"])
-    requests.post(f"{label_studio.url}/api/tasks/{ids[1]}/annotations", headers=label_studio.headers,
-                  json={"result": [erased]}, timeout=30).raise_for_status()
+    submit(label_studio, ids[1], [brush_result(np.zeros_like(clip.masks[1]), from_name="tag", to_name="image",
+                                               labels=["Car"])])
     result = propagator.run(PropagationRequest(clip.project, "empty bridge", 1, engine="copy", bridge=True),
                             Recorder())
     assert result == {"frames_written": 0, "frames_empty": 2}
