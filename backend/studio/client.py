@@ -116,8 +116,10 @@ class Studio:
                 # another server at that address (a web page, a proxy's login form).
                 raise self._not_label_studio(what, exc.body) from exc
             if exc.status_code == 401:
-                raise StudioError(f"Label Studio at {self.url} refused the API key (401): check "
-                                  "LABEL_STUDIO_API_KEY (a legacy token needs "
+                # The key may come from --api-key or /setup too: named all, not the variable alone.
+                raise StudioError(f"Label Studio at {self.url} refused the API key (401): check the key "
+                                  "given (a command's --api-key, LABEL_STUDIO_API_KEY, or the token "
+                                  "sent to /setup; a legacy token needs "
                                   "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true)") from exc
             if exc.status_code in (502, 503, 504):
                 # A proxy's answer: Label Studio behind it did not answer, and logged nothing.

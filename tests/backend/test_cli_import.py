@@ -98,7 +98,7 @@ BAD = [
     ("ok", ["--config", "video_boxes"], "has no <Image"),
     ("ok", ["--frames-root", "/tmp"], "must be a subfolder of Label Studio's"),
     ("ok", ["--url", "http://127.0.0.1:9"], "cannot reach Label Studio at http://127.0.0.1:9"),
-    ("ok", ["--api-key", "0" * 40], "refused the API key (401)"),
+    ("ok", ["--api-key", "0" * 40], "refused the API key (401): check the key given (a command's --api-key"),
 ]
 
 
