@@ -232,7 +232,7 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
         # would be deleted with its files: fine-tuned weights saved under the model's name,
         # or saved over a pulled folder (`save_pretrained` leaves the pull's manifest).
         if final.is_dir() and any(final.iterdir()) and not _as_pulled(final):
-            theirs = ", ".join(sorted(p.name for p in final.iterdir() if p.name not in _pulled_names(final))[:5])
+            theirs = ", ".join(_beside(final, _manifest_specs(final) or [])[:5])
             raise ConfigError(f"{final} holds files no samvid pull put there, or changed since "
                               f"(weights saved over it?), which differ from {name!r}"
                               + (f" ({theirs})" if theirs else "") + ": move them away, or give another --dir")
@@ -253,28 +253,28 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
     return final
 
 
-def _manifest_specs(folder: Path) -> list[FileSpec]:
-    """The files a pull's manifest in ``folder`` lists (ValueError, KeyError, TypeError or
-    OSError when there is none, or it is not a pull's)."""
-    return [FileSpec(**spec) for spec in json.loads((folder / MANIFEST).read_text())["files"]]
-
-
-def _pulled_names(folder: Path) -> set[str]:
-    """The names a pull put at the top of ``folder``; none when it has no manifest."""
+def _manifest_specs(folder: Path) -> list[FileSpec] | None:
+    """The files a pull's manifest in ``folder`` lists; None when there is none, or it is
+    unreadable or not a pull's."""
     try:
-        return {Path(spec.name).parts[0] for spec in _manifest_specs(folder)} | {MANIFEST, ".cache"}
+        return [FileSpec(**spec) for spec in json.loads((folder / MANIFEST).read_text())["files"]]
     except (OSError, ValueError, TypeError, KeyError):
-        return set()
+        return None
+
+
+def _beside(folder: Path, specs: list[FileSpec]) -> list[str]:
+    """The names at the top of ``folder`` that no pull of ``specs`` put there, sorted."""
+    pulled = {Path(spec.name).parts[0] for spec in specs} | {MANIFEST, ".cache"}
+    return sorted(path.name for path in folder.iterdir() if path.name not in pulled)
 
 
 def _as_pulled(folder: Path) -> bool:
     """``folder`` holds a pull's files as its manifest says it verified them, and nothing else
     (an adapter or weights saved beside them would go with the folder)."""
+    specs = _manifest_specs(folder)
     try:
-        specs = _manifest_specs(folder)
-        listed = _pulled_names(folder)
-        return not verify(folder, specs) and all(path.name in listed for path in folder.iterdir())
-    except (OSError, ValueError, TypeError, KeyError):  # none, unreadable, or not a pull's
+        return specs is not None and not verify(folder, specs) and not _beside(folder, specs)
+    except OSError:  # a file that cannot be read: not as a pull left it
         return False
 
 
