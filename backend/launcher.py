@@ -852,8 +852,7 @@ class Stack:
             except requests.RequestException:
                 pass
         self._refuse_a_leftover_studio()
-        if port_in_use(host, port):
-            require_free_port(host, port, "Label Studio", "--port")
+        require_free_port(host, port, "Label Studio", "--port")
         argv = label_studio_argv(host, port)
         first = not self.layout.studio_data.exists()
         with self._data_dir_writes():
