@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import ipaddress
 import logging
 import os
 import stat
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from samvid.errors import ConfigError, QueueUnavailable
 
@@ -50,7 +52,7 @@ class FrameLocks:
 
     def __init__(self, studio_url: str, redis_url: str = "", retry_seconds: float = REDIS_RETRY_SECONDS,
                  socket_seconds: float = REDIS_SOCKET_SECONDS) -> None:
-        self.namespace = hashlib.sha1(studio_url.rstrip("/").encode()).hexdigest()[:12]
+        self.namespace = hashlib.sha1(canonical_studio_url(studio_url).encode()).hexdigest()[:12]
         self.redis_url = redis_url
         self.retry_seconds, self.socket_seconds = retry_seconds, socket_seconds
 
@@ -129,6 +131,51 @@ class FrameLocks:
                 _riding_out_redis(lock.release, self.retry_seconds)
             except redis.exceptions.LockError:
                 pass  # expired: held past HOLD_SECONDS, someone else may hold it now
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_studio_url(url: str) -> str:
+    """One spelling per Label Studio server, which names its frame locks.
+
+    Every writer of a frame takes its lock, and a writer's URL is what its user typed:
+    ``http://127.0.0.1:8080`` in a shell, ``http://localhost:8080`` in the backend's
+    environment. Named by the URL as given, their locks did not exclude each other. Case,
+    a default port, trailing slashes, userinfo, query and fragment name no other server,
+    and every loopback name (localhost, 127.0.0.0/8, ::1) is this machine. The common form
+    (``http://localhost:8080``, ``https://ls.example``) is its own canonical form, so a
+    worker of the version before takes the same locks.
+
+    >>> canonical_studio_url("HTTP://127.0.0.2:80/ls/"), canonical_studio_url("https://[::1]:8080")
+    ('http://localhost/ls', 'https://localhost:8080')
+    """
+    try:
+        parts = urlsplit(url.strip())
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:  # not a URL (refused by settings first): its own namespace, as before
+        return url.rstrip("/")
+    if not host:
+        return url.rstrip("/")
+    host = _canonical_host(host)
+    netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _canonical_host(host: str) -> str:
+    """``localhost`` for every loopback name; an IP address in one notation; a name in lower case."""
+    host = host.lower().rstrip(".")  # urlsplit lower-cases it already; "localhost." is localhost
+    if host == "localhost":
+        return host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "localhost"
+    return f"[{address.compressed}]" if address.version == 6 else address.compressed
 
 
 def _check_private(folder: Path) -> None:

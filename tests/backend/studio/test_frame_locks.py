@@ -221,3 +221,56 @@ def test_a_file_or_link_left_where_the_lock_folder_goes_is_refused_saying_what_t
         there.symlink_to(tmp_path / "gone")
     with pytest.raises(ConfigError, match="remove it, or set TMPDIR"), FrameLocks(STUDIO).hold(7):
         pass
+
+
+# One server, spelled as its users type it: a shell's CLI, the backend's environment, a worker's.
+SAME_SERVER = [
+    ("http://localhost:8080", "http://127.0.0.1:8080"),
+    ("http://localhost:8080", "HTTP://LocalHost:8080/"),
+    ("http://127.0.0.1:80", "http://127.0.0.1"),
+    ("http://localhost:8080", "http://[::1]:8080"),
+    ("https://ls.example/ls/", "https://user@LS.example:443/ls?x=1"),
+]
+OTHER_SERVER = [
+    ("http://localhost:8080", "http://localhost:8081"),
+    ("http://ls-a.example:8080", "http://ls-b.example:8080"),
+    ("http://ls.example/ls", "http://ls.example"),
+    ("http://10.0.0.1:8080", "http://localhost:8080"),
+]
+
+
+@pytest.mark.parametrize(("one", "another"), SAME_SERVER)
+def test_writers_naming_one_label_studio_differently_share_its_frame_lock(one, another):
+    """``samvid propagate --url http://127.0.0.1:8080`` wrote a frame while the backend
+    (LABEL_STUDIO_URL=http://localhost:8080) wrote it too: two predictions on one frame."""
+    assert waits_for(FrameLocks(one), FrameLocks(another), 7) > 0.3
+
+
+@pytest.mark.parametrize(("one", "another"), OTHER_SERVER)
+def test_writers_of_different_label_studios_do_not_wait_for_each_other(one, another):
+    assert waits_for(FrameLocks(one), FrameLocks(another), 7) < 0.3
+
+
+@pytest.mark.redis
+def test_writers_naming_one_label_studio_differently_share_its_redis_frame_lock(redis_server):
+    backend = FrameLocks("http://localhost:8080", redis_server.url)
+    worker = FrameLocks("http://127.0.0.1:8080/", redis_server.url)  # another machine's `samvid worker`
+    assert waits_for(backend, worker, 42) > 0.3
+    assert waits_for(FrameLocks("http://localhost:8081", redis_server.url), backend, 42) < 0.3
+
+
+@pytest.mark.redis
+def test_a_worker_of_the_version_before_takes_the_same_redis_lock_for_the_usual_url(redis_server):
+    """A rolling upgrade: workers of the version before named the lock by the URL as given
+    (sha1 of it without trailing slashes); for the usual spelling the name is unchanged."""
+    import hashlib
+
+    import redis
+
+    before = hashlib.sha1(b"http://localhost:8080").hexdigest()[:12]
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        with FrameLocks("http://localhost:8080/", redis_server.url).hold(7):
+            assert client.exists(f"samvid:frame-write:{before}:7")
+    finally:
+        client.close()
