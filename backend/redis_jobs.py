@@ -56,6 +56,9 @@ MAX_ATTEMPTS = 2
 CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should it die meanwhile
 REAP_EVERY = 5.0  # seconds between two reaps of one process (a worker's reaper; GET /jobs)
 BATCH = 500  # job records read per round trip
+# Transactions a submit tries: each may be interrupted by a dropped connection or by another submit
+# of the same request (n at once need n tries at most).
+SUBMIT_TRIES = 10
 SOCKET_TIMEOUT = 5.0  # seconds a command may wait for Redis's answer
 TURN_WAIT = 1.0  # seconds a worker waits for a job's clip before it puts the job back on the queue
 
@@ -155,33 +158,58 @@ class RedisJobs:
         # submitted at the same moment (two webhooks) must find it to cancel it, and no
         # later write of ours may overwrite the "cancelled" it then saves.
         self._save(status)
-        # One such key per clip ever propagated: it expires with the job records, or a
-        # long-lived Redis grows with every clip. GETSET and EXPIRE in one transaction
-        # (SET ... GET EX would need Redis 6.2).
         # The newest job of each request: the same request again supersedes it, whatever
         # other jobs of the key (another direction, another frame) came in between.
-        same = _k("latest", f"{key}:{same_request(order)}")
-        latest = self.redis.pipeline(transaction=True)
+        previous = self._enqueue(status, payload, _k("latest", f"{key}:{same_request(order)}"))
+        if previous is not None:
+            self._supersede(previous)
+        return status
+
+    def _enqueue(self, status: JobStatus, payload: dict[str, Any], same: str) -> str | None:
+        """Enqueue the job, line it up and make it its request's newest (``same``), all in one
+        transaction run once; return the job it replaced as the newest."""
+        import redis
+
+        previous = None
+        for _ in range(SUBMIT_TRIES):
+            with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    # Read under WATCH, not as GETSET's reply: the client reran a transaction whose
+                    # reply was lost (the connection dropped after Redis ran it); the rerun's GETSET
+                    # read this job's own id, the request's job before it was never superseded and
+                    # ran alongside, and RQ's queue held this job twice. Watching, redis-py raises
+                    # WatchError instead of rerunning it; so does a concurrent submit of the request.
+                    pipe.watch(same)
+                    raw = pipe.get(same)
+                    previous = raw.decode() if raw is not None else None
+                    if previous == status.id:  # an earlier try's transaction reached Redis late
+                        return None
+                    self._queue_up(pipe, status, payload, same)
+                    pipe.execute()
+                    return previous
+                except redis.WatchError:
+                    # RQ's entry is written in the transaction: there, it ran and only its reply
+                    # was lost; else none of it ran, and it is tried again.
+                    if self._in_rq(status.id):
+                        return previous
+        raise redis.ConnectionError(f"the submit of job {status.id} was interrupted {SUBMIT_TRIES} times")
+
+    def _queue_up(self, pipe: Any, status: JobStatus, payload: dict[str, Any], same: str) -> None:
         # RQ's enqueue first, as it starts the transaction itself: rq 2.0 refused a pipeline
         # already in one (every submit failed), later ones refuse commands queued before it.
         # In the same transaction as its place in the line: a job in the line without RQ's
         # entry is then one whose entry was deleted, never one still being enqueued, and
         # the line drops it at once (see _first_in_line).
         self.queue.enqueue(
-            execute, status.id, kind, key, payload, job_id=status.id, job_timeout=-1,
-            result_ttl=3600, failure_ttl=STATUS_TTL, pipeline=latest,
+            execute, status.id, status.kind, status.key, payload, job_id=status.id, job_timeout=-1,
+            result_ttl=3600, failure_ttl=STATUS_TTL, pipeline=pipe,
         )
-        ours = len(latest.command_stack)  # where the replies to the commands below start
-        latest.getset(same, status.id)
-        latest.expire(same, STATUS_TTL)
+        # One such key per clip ever propagated: it expires with the job records, or a
+        # long-lived Redis grows with every clip.
+        pipe.set(same, status.id, ex=STATUS_TTL)
         # Its place in its clip's line: a worker runs it only once the jobs before it ended.
-        latest.zadd(_k("line", key), {status.id: status.created})
-        latest.expire(_k("line", key), STATUS_TTL)
-        previous = latest.execute()[ours]
-        # A transaction retried after a lost reply read back this job's own id: not superseded.
-        if previous is not None and previous.decode() != status.id:
-            self._supersede(previous.decode())
-        return status
+        pipe.zadd(_k("line", status.key), {status.id: status.created})
+        pipe.expire(_k("line", status.key), STATUS_TTL)
 
     def _supersede(self, job_id: str) -> None:
         """Stop the job: a running one at its next frame; a queued one never starts, and its
