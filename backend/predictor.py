@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+
+import cv2
+import numpy as np
 
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
@@ -26,6 +30,18 @@ log = logging.getLogger(__name__)
 # A reference longer than this (a data: URI: the image itself) is not remembered: hashing
 # it again costs less than holding megabytes per frame clicked.
 MAX_REMEMBERED_REF = 4096
+# Opened tasks whose embedding may wait to be warmed. Tasks opened faster than they embed
+# (an annotator pressing "next") must not queue an encoder run each: those frames, left
+# behind, would hold the encoder (and SAM's decoder, which shares its lock) for minutes
+# while the frame now open is clicked. Older warm-ups not yet begun are dropped; the
+# first click on such a frame embeds it, as it would without warming.
+PRECOMPUTE_BACKLOG = 1
+# How long an image fetched over HTTP (no file stamp tells whether it changed) is taken to
+# be what it was: a frame extracted again under the same name and size (cloud storage,
+# a Label Studio on another machine) was segmented as the old picture until a restart.
+# Reading it again costs a download and a hash, once a minute per frame being clicked;
+# the embedding is found by content, so an unchanged frame is not encoded again.
+HTTP_REF_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -44,9 +60,10 @@ class Predictor:
         self._source = source
         self.request_timeout = request_timeout
         # Which content key an image reference had, with its local file's stamp (None when
-        # fetched over HTTP): a second click on a frame neither downloads nor hashes it
-        # again, unless its file changed since.
-        self._ref_keys: dict[str, tuple[str, tuple[int, int] | None]] = {}
+        # fetched over HTTP) and when it was read: a second click on a frame neither
+        # downloads nor hashes it again, unless its file changed since (or, over HTTP, a
+        # while passed: see HTTP_REF_SECONDS).
+        self._ref_keys: dict[str, tuple[str, tuple[int, int] | None, float]] = {}
         self._ref_lock = threading.Lock()
         # Bumped when the source is replaced: a fetch begun before must not record its key.
         self._source_generation = 0
@@ -54,6 +71,7 @@ class Predictor:
         # read again: a size that stays so is no replaced file, read again on every click.
         self._odd_sizes: dict[str, tuple[int, int]] = {}
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-embed")
+        self._warming: deque[Future] = deque()  # the newest warm-ups, at most PRECOMPUTE_BACKLOG
         # Clicks fetch and embed here, so a request can give up waiting while the work
         # goes on and fills the cache; it also bounds how many encoders run at once.
         self._clicks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="samvid-click")
@@ -95,7 +113,7 @@ class Predictor:
         fetch and the encoder go on in the background, so asking again later is fast."""
         with self._ref_lock:
             known = self._ref_keys.get(ref)
-        if known is not None and known[1] == self.source.stamp(ref):
+        if known is not None and self._still_names(ref, *known[1:]):
             found = self.cache.peek(known[0])
             if found is not None:
                 return found, True
@@ -116,6 +134,13 @@ class Predictor:
                 "moment, or raise the limit, or use a GPU or a smaller model"
             ) from None
 
+    def _still_names(self, ref: str, stamp: tuple[int, int] | None, read_at: float) -> bool:
+        """Whether what ``ref`` named when read (its file's ``stamp``, at ``read_at``) is
+        what it names now."""
+        if stamp is None and time.monotonic() - read_at >= HTTP_REF_SECONDS:
+            return False
+        return stamp == self.source.stamp(ref)
+
     def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
         with self._ref_lock:
             source, generation = self._source, self._source_generation
@@ -127,13 +152,14 @@ class Predictor:
                 if generation == self._source_generation:  # else fetched from the former source
                     if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
                         self._ref_keys.clear()
-                    self._ref_keys[ref] = (key, stamp)
+                    self._ref_keys[ref] = (key, stamp, time.monotonic())
         return self.cache.lookup(key, lambda: self.segmenter.embed(source.decode(data)))
 
     def predict(
         self, ref: str, prompt: Prompt, size: tuple[int, int] | None = None, task_id: int | None = None
     ) -> Timed:
-        """Mask for ``prompt``; ``size`` (width, height) is the size the prompt was made on."""
+        """Mask for ``prompt``; ``size`` (width, height) is the size the prompt was made on,
+        and the mask's (that of the image Label Studio shows)."""
         start = time.perf_counter()
         emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
         h, w = emb.image_size
@@ -156,6 +182,10 @@ class Predictor:
             prompt = _rescale(prompt, size, (w, h))
         prompt.validate_inside(w, h)
         prediction = self.segmenter.segment(emb, prompt.clipped(w, h))
+        if size is not None and size != (w, h):
+            # Label Studio decodes a brush into the image it shows, of the size it sent: a
+            # mask of the size read here would wrap its rows there, away from the click.
+            prediction = MaskPrediction(_resized(prediction.mask, size), prediction.score)
         return Timed(prediction, cached, time.perf_counter() - start)
 
     def precompute(self, ref: str, task_id: int | None = None) -> Future:
@@ -167,7 +197,12 @@ class Predictor:
             except Exception as exc:  # noqa: BLE001 - background work must not die loudly
                 log.info("precompute of %s failed: %s", ref[:120], exc)
 
-        return self._background.submit(run)
+        future = self._background.submit(run)
+        with self._ref_lock:
+            self._warming.append(future)
+            while len(self._warming) > PRECOMPUTE_BACKLOG:
+                self._warming.popleft().cancel()  # a no-op on one begun or done
+        return future
 
 
 def _rescale(prompt: Prompt, src: tuple[int, int], dst: tuple[int, int]) -> Prompt:
@@ -190,6 +225,11 @@ def _rescale(prompt: Prompt, src: tuple[int, int], dst: tuple[int, int]) -> Prom
         to_x(prompt.box[0]), to_y(prompt.box[1]), to_x(prompt.box[2]), to_y(prompt.box[3])
     )
     return Prompt(points, prompt.labels, box, prompt.meta)
+
+
+def _resized(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``mask`` brought to ``size`` (width, height), each pixel taking the nearest one's value."""
+    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
 def load_configured_segmenter(settings: Settings) -> Segmenter:
