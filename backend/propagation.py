@@ -352,26 +352,29 @@ class Propagator:
         given = [human_annotated(t) for t in tasks]
         given[index] = True
         # A frame with no object bridges nothing: its job clears up to the next human frame
-        # (tracked from that frame's objects alone, the empty end read as an open one).
+        # (that frame's own job tracks from its objects towards this one).
         stretches = plan(given, index, forward=req.direction in ("forward", "both"),
                          backward=req.direction in ("backward", "both"), limit=req.frames,
                          bridge=req.bridge and bool(seeds), before=req.before)
-        ends = {index: seeds}
+        # The objects of each human end; None for an end whose annotation is gone (read as an
+        # open end), [] for one with no object (every object left the view: they are absent).
+        ends: dict[int, list[ObjectSeed] | None] = {index: seeds}
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                ends[other] = match_redrawn(seeds, self._other_end(tasks[other]["id"], target,
-                                                                   req.objects))
+                there = self._other_end(tasks[other]["id"], target, req.objects)
+                ends[other] = None if there is None else match_redrawn(seeds, there)
         # One object id per identity key. Where both ends hold an object, the job's own
         # frame names it: its labels and attributes are the annotator's latest word.
         keys: dict[str, ObjectSeed] = {}
         for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
-            for s in end:
+            for s in end or ():
                 keys.setdefault(s.key, s)
         for st in stretches:
             # Each stretch is tracked by an engine of its own, from the objects of both its
             # human ends: counted on this frame only, one stretch tracked up to twice the limit.
-            tracked = {s.key for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on for s in ends[at]}
+            tracked = {s.key for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on
+                       for s in ends[at] or ()}
             if len(tracked) > MAX_OBJECTS:
                 ends_at = " and ".join(str(frame_index(tasks[at]["data"].get("frame")))
                                        for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)
@@ -383,22 +386,25 @@ class Propagator:
         # frames are walked only to remove samvid's masks, as for a frame every object left.
         bare = [st for st in stretches
                 if not any(ends[at] for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)]
-        total = sum(len(st.written) if st in bare else _steps(st, tasks, req.all_frames) for st in stretches)
+        total = sum(len(st.written) if st in bare else _steps(st, tasks, req.all_frames, _walks(st, ends))
+                    for st in stretches)
         progress = _Progress(ctx, total)
         written = empty = 0  # frames given masks; frames every object had left (no prediction)
         skipped = 0  # frame tasks the tracker passed over (an image it could not read)
         cleared = 0  # frames of the bare stretches
         for st in stretches:
             emptied = empty
-            first = {number[s.key]: s.mask for s in ends[st.lo]} if st.from_lo else {}
-            last = {number[s.key]: s.mask for s in ends[st.hi]} if st.from_hi else {}
+            first = {number[s.key]: s.mask for s in ends[st.lo] or ()} if st.from_lo else {}
+            last = {number[s.key]: s.mask for s in ends[st.hi] or ()} if st.from_hi else {}
+            # A human end with no object is no open end: the objects are absent there.
+            given_ends = (st.from_lo and ends[st.lo] is not None, st.from_hi and ends[st.hi] is not None)
             if st in bare:
                 tasks_at = {k - st.lo: tasks[k]["id"] for k in st.written}
                 walked = _no_objects(st, away_from=index, on_step=progress.step, cancelled=ctx.cancelled)
             else:
                 frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
                 walked = track_stretch(lambda: make_engine(engine), frames, first, last,
-                                       on_step=progress.step, cancelled=ctx.cancelled)
+                                       on_step=progress.step, cancelled=ctx.cancelled, given_ends=given_ends)
             reached, cut = set(), False
             for fm in walked:
                 task_id = tasks_at.get(fm.frame)
@@ -419,7 +425,7 @@ class Propagator:
             if ctx.cancelled():
                 return {"frames_written": written, "frames_empty": empty, "cancelled": True}
             if not cut and st not in bare:  # a bare stretch reads no image: none passed over
-                seeded = ({0} if first else set()) | ({len(frames) - 1} if last else set())
+                seeded = ({0} if given_ends[0] else set()) | ({len(frames) - 1} if given_ends[1] else set())
                 skipped += len(set(tasks_at) - reached - seeded)
         progress.finish()
         if not seeds:
@@ -430,18 +436,23 @@ class Propagator:
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
-    def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
-        """The objects of the human frame across a stretch; none if its annotation or its
-        task is gone (deleted since the tasks were read): the stretch is then tracked from
-        this end only, up to that frame, which is written only if it is still there and no
-        human annotates it meanwhile."""
-        try:
-            return self._seeds_of(task_id, target, objects)
-        except (BadRequest, NotFound):
-            return []
+    def _other_end(self, task_id: int, target: MaskTarget,
+                   objects: tuple[str, ...]) -> list[ObjectSeed] | None:
+        """The objects of the human frame across a stretch (none: every object left the view).
 
-    def _seeds_of(self, task_id: int, target: MaskTarget, objects: tuple[str, ...]) -> list[ObjectSeed]:
-        return _chosen(seeds_from_result(self.latest_annotation(task_id), target, self.images.max_pixels), objects)
+        None if its annotation or its task is gone (deleted since the tasks were read), or it
+        has no object but regions samvid cannot read (a smart click whose mask never came
+        back): nothing says the objects left. The stretch is then tracked from this end only,
+        up to that frame, which is written only if it is still there and no human annotates
+        it meanwhile."""
+        try:
+            annotation = self.latest_annotation(task_id)
+        except (BadRequest, NotFound):
+            return None
+        drawn = seeds_from_result(annotation, target, self.images.max_pixels)
+        if not drawn and _unreadable_regions(annotation, target, self.images.max_pixels):
+            return None
+        return _chosen(drawn, objects)
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -624,13 +635,20 @@ def _frame_score(result: list[dict[str, Any]]) -> float:
     return float(np.mean(list(by_object.values()))) if by_object else 0.0
 
 
-def _steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool) -> int:
-    """Engine steps to track a stretch of frame tasks: with ``all_frames`` the engine walks
-    every source frame between its first and last task, not only the tasks."""
+def _steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool, walks: int) -> int:
+    """Engine steps to track a stretch of frame tasks, walked from ``walks`` of its ends:
+    with ``all_frames`` the engine walks every source frame between its first and last
+    task, not only the tasks."""
     if not all_frames:
-        return st.steps
+        return (st.hi - st.lo + 1) * walks
     span = int(tasks[st.hi]["data"]["frame"]) - int(tasks[st.lo]["data"]["frame"]) + 1
-    return span * (st.from_lo + st.from_hi)
+    return span * walks
+
+
+def _walks(st: Stretch, ends: dict[int, list[ObjectSeed] | None]) -> int:
+    """The ends a stretch is walked from: its seeded ends with an object (a human frame
+    every object left has no mask to start a walk from)."""
+    return sum(1 for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on and ends[at])
 
 
 class _Progress:

@@ -133,10 +133,13 @@ class Session:
         for st in plan([f in self.human for f in range(n)], k, bridge=self.bridge):
             first = self.human[st.lo] if st.from_lo else {}
             last = self.human[st.hi] if st.from_hi else {}
-            if not first and not last:
+            if not first and not last:  # every object left the view: samvid's masks go
+                for f in st.written:
+                    changed.update([f] if self.pred.pop(f, None) is not None else [])
                 continue
             window = self.clip.frames[st.lo : st.hi + 1]
-            for fm in track_stretch(lambda: make_engine(self.engine), window, first, last):
+            for fm in track_stretch(lambda: make_engine(self.engine), window, first, last,
+                                    given_ends=(st.from_lo, st.from_hi)):
                 self.pred[st.lo + fm.frame] = fm
                 changed.add(st.lo + fm.frame)
         self.track_s += time.perf_counter() - t

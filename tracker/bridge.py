@@ -7,8 +7,10 @@ it. ``plan`` says which stretches to recompute; ``track_stretch`` tracks one.
 A stretch bounded by given frames on both sides is tracked from each end and the two
 are merged frame by frame: per object, the side whose confidence, weighted by its
 nearness, is higher gives the mask. A frame next to a correction follows the
-correction; a frame halfway takes whichever side is surer. Tracking from one end only
-would let the last job to run overwrite the stretch with what one human frame knows.
+correction; a frame halfway takes whichever side is surer. A given frame with no object
+(every object has left the view) is such a side too, sure that each is absent: near it
+the objects fade out. Tracking from one end only would let the last job to run
+overwrite the stretch with what one human frame knows.
 """
 
 from __future__ import annotations
@@ -85,14 +87,16 @@ def track_stretch(
     last: Mapping[int, np.ndarray],
     on_step: Callable[[], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    given_ends: tuple[bool, bool] = (False, False),
 ) -> Iterator[FrameMasks]:
-    """FrameMasks for the frames of ``frames`` that are not seeded ends, as they are tracked:
-    in frame order, or backwards from the last frame when only it is seeded.
+    """FrameMasks for the frames of ``frames`` that are not given ends, as they are tracked:
+    in frame order, or backwards from the last frame when only it has objects.
 
-    ``first`` / ``last`` are the objects given on the first / last frame (empty: that end
-    is open, and is tracked to like any other frame). Every result holds the union of their
-    object ids. An object missing from one given frame is absent there: near that frame it
-    stays hidden unless the other side is sure of it.
+    ``first`` / ``last`` are the objects given on the first / last frame. An end without
+    objects is open, and is tracked to like any other frame, unless ``given_ends`` (first,
+    last) says it is a given frame all the same: one every object has left. Every result
+    holds the union of the ends' object ids. An object missing from one given frame is
+    absent there: near that frame it stays hidden unless the other side is sure of it.
     """
     n = len(frames)
     ids = tuple(sorted(set(first) | set(last)))
@@ -100,11 +104,8 @@ def track_stretch(
         raise ValueError("give the objects of at least one end of the stretch")
     tick = on_step or (lambda: None)
     stop = cancelled or (lambda: False)
-    if not last:
-        yield from (fm for fm in _walk(new_engine, frames, first, ids, False, tick, stop) if fm.frame > 0)
-        return
-    if not first:  # streamed as walked, so memory stays flat however long the stretch
-        yield from (fm for fm in _walk(new_engine, frames, last, ids, True, tick, stop) if fm.frame < n - 1)
+    if not first or not last:
+        yield from _track_one_end(new_engine, frames, first, last, ids, given_ends, tick, stop)
         return
     # Backward first, kept compressed (a few kB a frame), so that the forward walk
     # can merge and hand out each frame as soon as it is tracked.
@@ -117,6 +118,27 @@ def track_stretch(
             continue  # the given frame; or one the backward walk could not read
         t = fm.frame / (n - 1)
         yield merge(fm, _unpack(packed[fm.frame], fm.frame), 1.0 - t, t, given_first, given_last)
+
+
+def _track_one_end(new_engine: Callable[[], Engine], frames: FramesSource, first: Mapping[int, np.ndarray],
+                   last: Mapping[int, np.ndarray], ids: tuple[int, ...], given_ends: tuple[bool, bool],
+                   tick: Callable[[], None], stop: Callable[[], bool]) -> Iterator[FrameMasks]:
+    """A stretch tracked from the one end with objects, streamed as walked (memory stays
+    flat however long the stretch). A given end with no object is merged in as a side that
+    is sure every object is absent: no engine can walk from it (it has no mask to start
+    from), and what it knows is the same at every frame."""
+    n = len(frames)
+    reverse = not first
+    seeded, far = (n - 1, 0) if reverse else (0, n - 1)
+    far_given = given_ends[0] if reverse else given_ends[1]
+    for fm in _walk(new_engine, frames, last if reverse else first, ids, reverse, tick, stop):
+        if fm.frame == seeded or (far_given and fm.frame == far):
+            continue  # a given frame: not written
+        if far_given:
+            t = fm.frame / (n - 1)
+            a, b = (_hidden(fm), fm) if reverse else (fm, _hidden(fm))
+            fm = merge(a, b, 1.0 - t, t, set(first), set(last))
+        yield fm
 
 
 def merge(a: FrameMasks, b: FrameMasks, near_a: float, near_b: float,
@@ -193,6 +215,12 @@ def _walk(new_engine: Callable[[], Engine], frames: FramesSource, seeds: Mapping
             return
         tick()
         yield _align(fm, ids)
+
+
+def _hidden(fm: FrameMasks) -> FrameMasks:
+    """``fm``'s frame with every object hidden: what a given frame with no object says."""
+    return FrameMasks(fm.frame, fm.object_ids, np.zeros_like(fm.masks), np.zeros_like(fm.scores),
+                      np.zeros_like(fm.visible))
 
 
 def _align(fm: FrameMasks, ids: tuple[int, ...]) -> FrameMasks:

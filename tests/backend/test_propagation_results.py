@@ -277,3 +277,61 @@ def test_a_bridged_job_takes_as_many_objects_as_each_of_its_stretches_tracks_wit
 
     propagator.run(PropagationRequest(1, "c", 3, bridge=True), Context())
     assert sorted(tracked) == [80, 80]
+
+
+def _car() -> np.ndarray:
+    m = np.zeros((20, 40), bool)
+    m[5:12, 5:15] = True
+    return m
+
+
+def _propagated_in_memory(human: dict[int, list[dict]], frames: int, req) -> tuple[dict, dict[int, list[dict]], list]:
+    """``req`` run on a clip of ``frames`` flat frames in memory (human frames as in
+    ``_clip_with_objects``): the job's result, the prediction written on each frame, and
+    the progress reports."""
+    propagator = _clip_with_objects(human, frames)
+    images = [np.full((20, 40, 3), 100, np.uint8)] * frames
+    propagator._span = lambda walk, target, all_frames: (images[: len(walk)], {i: t["id"] for i, t in enumerate(walk)})
+    propagator.annotated_now = lambda task_id: task_id - 1 in human
+    written: dict[int, list[dict]] = {}
+    propagator.studio.replace_predictions = lambda task_id, prefix, result, *args, **kwargs: written.update(
+        {task_id - 1: result})
+    reports: list[tuple[int, int]] = []
+
+    class Context:
+        def progress(self, done, total, fps): reports.append((done, total))
+        def note(self, *args): pass
+        def cancelled(self): return False
+
+    return propagator.run(req, Context()), written, reports
+
+
+def test_a_bridged_job_towards_a_human_frame_every_object_left_draws_no_object_next_to_that_frame():
+    # Read as an open end, the empty human frame was tracked to: the car was drawn at full
+    # score right up to the frame where the annotator said it had left the view.
+    from samvid.propagation import PropagationRequest
+
+    car = [mask_region(_car(), TARGET, ["Car"], region_id="car")]
+    for human, frame in (({0: car, 6: []}, 0), ({0: [], 6: car}, 6)):
+        result, written, reports = _propagated_in_memory(human, 7, PropagationRequest(1, "c", frame, engine="copy",
+                                                                                      bridge=True))
+        next_to_car, next_to_empty = (1, 5) if frame == 0 else (5, 1)
+        assert written[next_to_empty] == [], "the frame next to the one every object left"
+        assert written[next_to_car] != [], "the frame next to the one with the car"
+        assert sorted(written) == [1, 2, 3, 4, 5]
+        assert result["frames_written"] + result["frames_empty"] == 5 and result["frames_empty"] >= 1
+        steps, (_, total) = reports[:-1], reports[-1]
+        assert len(steps) == total == 7, "one walk, from the end with the car"
+
+
+def test_a_bridged_job_towards_a_human_frame_whose_regions_are_no_readable_mask_tracks_right_up_to_it():
+    # A smart click whose mask never came back is no "every object left": nothing is known there.
+    from samvid.propagation import PropagationRequest
+
+    click = {"id": "k1", "from_name": "kp", "to_name": "image", "type": "keypointlabels",
+             "original_width": 40, "original_height": 20,
+             "value": {"x": 50.0, "y": 50.0, "width": 1.0, "keypointlabels": ["Car"]}}
+    car = [mask_region(_car(), TARGET, ["Car"], region_id="car")]
+    result, written, _ = _propagated_in_memory({0: car, 6: [click]}, 7,
+                                               PropagationRequest(1, "c", 0, engine="copy", bridge=True))
+    assert result["frames_written"] == 5 and all(written[k] != [] for k in range(1, 6))

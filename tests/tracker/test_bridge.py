@@ -132,6 +132,22 @@ def test_an_open_end_is_tracked_to_from_the_seeded_one():
     assert all(np.array_equal(fm.mask_of(1), truth[-1]) for fm in back)
 
 
+def test_a_given_end_every_object_left_hides_the_object_near_it_and_keeps_it_near_the_seeded_end():
+    # Read as an open end, the empty human frame was tracked to: the object drawn at full
+    # score right up to the frame where the annotator said it had left the view.
+    frames, truth = moving_square_frames()
+    steps: list[int] = []
+    out = list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {}, on_step=lambda: steps.append(1),
+                             given_ends=(True, True)))
+    assert [fm.frame for fm in out] == list(range(1, N - 1)), "the given end is not written"
+    assert out[0].visible[0] and np.array_equal(out[0].mask_of(1), truth[0])
+    assert not out[-1].visible[0] and not out[-1].masks[0].any()
+    assert len(steps) == N, "an end with no object walks nothing"
+    back = list(track_stretch(CopyFirstEngine, frames, {}, {1: truth[-1]}, given_ends=(True, True)))
+    assert [fm.frame for fm in back] == list(range(N - 2, 0, -1)), "as walked, nearest the seeded end first"
+    assert back[0].visible[0] and not back[-1].visible[0]
+
+
 def test_a_stretch_tracked_back_from_its_last_frame_streams_each_frame_as_it_is_tracked():
     # Held until the walk ended, a long backward stretch would hold every frame's masks.
     frames, truth = moving_square_frames()
