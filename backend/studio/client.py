@@ -41,6 +41,7 @@ from label_studio_sdk.core.request_options import RequestOptions
 
 from samvid.errors import BadRequest, ConfigError, NotFound, SamvidError, StudioError
 from samvid.settings import studio_access
+from samvid.studio.frame_locks import canonical_studio_url
 from samvid.studio.protocol import project_id_in
 
 log = logging.getLogger(__name__)
@@ -573,13 +574,13 @@ def clip_query(clip: str) -> dict[str, Any]:
 
 
 @contextmanager
-def machine_lock(what: str, *key: str) -> Iterator[None]:
-    """Held by one process of this user on this machine at a time, per ``key`` (a Label
-    Studio URL and what is guarded in it): an ``flock`` under the temp folder, so processes
-    on other machines, or naming the same server by another address, do not take turns.
-    A wait is logged with ``what`` it waits for. Where no lock file can be made the caller
-    goes on unlocked, as before the lock existed."""
-    digest = hashlib.sha1("\0".join(key).encode()).hexdigest()[:16]
+def machine_lock(what: str, studio_url: str, *key: str) -> Iterator[None]:
+    """Held by one process of this user on this machine at a time, per Label Studio server
+    and ``key`` (what is guarded in it): an ``flock`` under the temp folder, so processes on
+    other machines do not take turns. ``localhost`` and ``127.0.0.1`` name one server (see
+    ``canonical_studio_url``). A wait is logged with ``what`` it waits for. Where no lock
+    file can be made the caller goes on unlocked, as before the lock existed."""
+    digest = hashlib.sha1("\0".join((canonical_studio_url(studio_url), *key)).encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / f"samvid-import-locks-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)

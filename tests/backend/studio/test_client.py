@@ -16,7 +16,7 @@ from label_studio_sdk.core.api_error import ApiError
 from services import ServedApp, http_server
 
 from samvid.errors import BadRequest, ConfigError, NotFound, StudioError
-from samvid.studio.client import Project, Studio, clip_query
+from samvid.studio.client import Project, Studio, clip_query, machine_lock
 from samvid.studio.import_plan import ImportOptions
 
 pytestmark = pytest.mark.studio
@@ -522,3 +522,21 @@ def test_a_label_studio_that_is_reached_but_answers_too_slowly_is_said_to_be_slo
     message = caught.value.message
     assert "did not answer the request to list projects within 0.5 s" in message
     assert "is it running" not in message and "set LABEL_STUDIO_URL" not in message
+
+
+def test_imports_naming_one_label_studio_by_two_addresses_take_turns():
+    held, waited = threading.Event(), []
+
+    def first() -> None:
+        with machine_lock("importing clip a", "http://localhost:8080", "clip", "1", "a"):
+            held.set()
+            time.sleep(0.5)
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    held.wait(5)
+    start = time.monotonic()
+    with machine_lock("importing clip a", "http://127.0.0.1:8080/", "clip", "1", "a"):
+        waited.append(time.monotonic() - start)
+    worker.join()
+    assert waited[0] >= 0.3
