@@ -36,10 +36,10 @@ import cv2
 import numpy as np
 
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
-from samvid.studio.client import Project, Studio, Task, machine_lock
+from samvid.studio.client import Project, Studio, Task, clip_query, machine_lock
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
 from samvid.studio.protocol import frame_index, label_interface
-from samvid.studio.sources import names_only_clip_name
+from samvid.studio.sources import earlier_clip_names
 from samvid.tracker.frames import open_frames
 
 log = logging.getLogger(__name__)
@@ -256,20 +256,37 @@ def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[C
     listed once (a filtered listing: reading a project of 30,000 tasks whole takes half a
     minute; the import listed a frame folder's clip up to three times).
 
-    A frame folder that this project got under its older, names-and-sizes clip name
-    (from the same folder) keeps that name: its rerun resumes the import instead of
-    importing every frame again under the new name."""
+    A frame folder that this project got under a name an earlier samvid gave it (from
+    the same folder: ``earlier_clip_names``) keeps that name: its rerun resumes the import
+    instead of importing every frame again under the new name."""
     tasks = studio.list_tasks(project.id, plan.clip)
     if tasks or not plan.source.is_dir():
         return plan, tasks
-    earlier = names_only_clip_name(plan.source)
-    if earlier == plan.clip:
+    earlier = _earlier_import(studio, project, plan.source)
+    if earlier is None:
         return plan, []
-    older = studio.list_tasks(project.id, earlier)
-    if any(str(t.data.get("video")) == str(plan.source.resolve()) for t in older):
-        log.info("%s: imported earlier as clip %s, kept", plan.source, earlier)
-        return replace(plan, clip=earlier), older
-    return plan, []
+    name, older = earlier
+    log.info("%s: imported earlier as clip %s, kept", plan.source, name)
+    return replace(plan, clip=name), older
+
+
+def _earlier_import(studio: Studio, project: Project, folder: Path) -> tuple[str, list[Task]] | None:
+    """The name and tasks of the folder's import under a name an earlier samvid gave it,
+    if the project holds one from this folder. Its names are listed at once (each listing
+    filters the whole project), newest scheme first."""
+    names = earlier_clip_names(folder)
+    if not names:
+        return None  # an empty "or" filter would list the whole project
+    items = [item for name in names for item in clip_query(name)["filters"]["items"]]
+    rows = studio.task_rows(project.id, {"filters": {"conjunction": "or", "items": items}})
+    source = str(folder.resolve())
+    for name in names:
+        # As list_tasks keeps them: only the exact name, in id order.
+        older = sorted((Task(int(r["id"]), r.get("data") or {}) for r in rows
+                        if (r.get("data") or {}).get("clip") == name), key=lambda t: t.id)
+        if any(str(t.data.get("video")) == source for t in older):
+            return name, older
+    return None
 
 
 def _in_frame_order(frames: dict[int, int | None]) -> list[int]:
@@ -298,7 +315,7 @@ def _import_clip(
                           missing_tail=plan.missing_tail, task_ids=_in_frame_order(frame_of))
     if not todo:
         log.info("%s: all %d selected frames already imported, nothing to add",
-                 plan.source.name, len(plan.selected))
+                 plan.source.resolve().name, len(plan.selected))
         return summary
     with tempfile.TemporaryDirectory(prefix="samvid-upload-") as tmp, \
             open_frames(plan.source) as reader:
@@ -335,7 +352,7 @@ def _import_clip(
     summary.undecodable = sorted(set(todo) - written)
     summary.seconds = round(time.monotonic() - started, 3)
     if summary.undecodable:
-        log.warning("%s: %d frames do not decode (corrupt or truncated): %s", plan.source.name,
+        log.warning("%s: %d frames do not decode (corrupt or truncated): %s", plan.source.resolve().name,
                     len(summary.undecodable), ranges(summary.undecodable))
     return summary
 

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 FOLDER_HASH_SAMPLES = 8
 
 
+# The slug of a name with no ASCII letter or digit to keep.
+UNNAMED = "clip"
+
+
 def clip_name(path: Path) -> str:
     """A stable, URL- and file-safe clip id: an ASCII slug of the name + content hash.
 
@@ -28,6 +32,26 @@ def clip_name(path: Path) -> str:
     bytes of a few of its images) makes two different videos called ``clip.mp4`` two
     clips, and the same video imported again the same clip.
     """
+    return f"{_slug(path)}-{_content_hash(path)}"
+
+
+def names_only_clip_name(folder: Path) -> str:
+    """The clip name samvid gave a frame folder before its images' bytes counted (file
+    names and sizes only): how to find such a folder's earlier import."""
+    return f"{_slug(folder)}-{_names_hash(folder)}"
+
+
+def earlier_clip_names(folder: Path) -> list[str]:
+    """The other names earlier samvids gave this frame folder, newest scheme first: how to
+    find its earlier import. Besides ``names_only_clip_name``, a folder given as ``.`` or
+    ``..`` was named ``clip``, not after the folder (with either hash)."""
+    content, names_only = _content_hash(folder), _names_hash(folder)
+    names = [f"{UNNAMED}-{content}", f"{_slug(folder)}-{names_only}", f"{UNNAMED}-{names_only}"]
+    current = f"{_slug(folder)}-{content}"  # clip_name's, without reading the images again
+    return [name for name in dict.fromkeys(names) if name != current]
+
+
+def _content_hash(path: Path) -> str:
     digest = hashlib.sha1()
     if path.is_dir():
         images = _hash_names_and_sizes(digest, path)
@@ -38,20 +62,22 @@ def clip_name(path: Path) -> str:
             _hash_ends(digest, image)
     else:
         _hash_ends(digest, path)
-    return f"{_slug(path)}-{digest.hexdigest()[:8]}"
+    return digest.hexdigest()[:8]
 
 
-def names_only_clip_name(folder: Path) -> str:
-    """The clip name samvid gave a frame folder before its images' bytes counted (file
-    names and sizes only): how to find such a folder's earlier import."""
+def _names_hash(folder: Path) -> str:
     digest = hashlib.sha1()
     _hash_names_and_sizes(digest, folder)
-    return f"{_slug(folder)}-{digest.hexdigest()[:8]}"
+    return digest.hexdigest()[:8]
 
 
 def _slug(path: Path) -> str:
-    ascii_name = unicodedata.normalize("NFKD", path.stem).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:48] or "clip"
+    # "." and ".." ("./", "frames/..") name no folder themselves; the folder they stand for
+    # has a name. Else `samvid import .` named the folder "clip": a second clip beside the
+    # one `samvid import <its path>` made in the same project.
+    named = path.resolve() if path.name in ("", "..") else path
+    ascii_name = unicodedata.normalize("NFKD", named.stem).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:48] or UNNAMED
 
 
 def _hash_names_and_sizes(digest: Any, folder: Path) -> list[Path]:

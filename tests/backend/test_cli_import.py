@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 import requests
@@ -226,6 +227,25 @@ def test_a_frame_that_cannot_be_written_stops_the_import_with_one_line(
     assert rc == 2
     assert len(err) == 1 and "cannot write" in err[0] and "000000.jpg" in err[0], err
     assert "run the same import again to resume" in err[0]
+
+
+def test_a_frame_folder_given_as_dot_and_as_its_path_is_one_clip(
+        env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "bear_frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((6, 8, 3), 40 * i, np.uint8))
+    monkeypatch.chdir(folder)
+    assert samvid_import(".", "--project", "cli dot folder", "--no-backend") == 0
+    assert samvid_import(folder, "--project", "cli dot folder", "--no-backend") == 0
+    assert "nothing added" in capsys.readouterr().out
+    studio = Studio(env.url, env.token)
+    project = studio.find_project("cli dot folder")
+    assert project is not None
+    tasks = studio.list_tasks(project.id)
+    assert len(tasks) == 3
+    assert {t.data["clip"] for t in tasks} == {tasks[0].data["clip"]}
+    assert tasks[0].data["clip"].startswith("bear_frames-")
 
 
 def test_import_of_a_pipe_says_it_needs_a_file(env, tmp_path: Path,

@@ -55,6 +55,19 @@ def test_ranges_and_clip_names(tmp_path: Path) -> None:
     assert clip_name(b) != name  # same file name, other content
 
 
+def test_a_folder_given_as_dot_or_dotdot_is_named_after_the_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "bear_frames"
+    (folder / "sub").mkdir(parents=True)
+    cv2.imwrite(str(folder / "0.png"), np.zeros((6, 8, 3), np.uint8))
+    name = clip_name(folder)
+    assert name.startswith("bear_frames-")
+    monkeypatch.chdir(folder)
+    assert clip_name(Path(".")) == clip_name(Path("./")) == clip_name(Path("sub/..")) == name
+    monkeypatch.chdir(folder / "sub")
+    assert clip_name(Path("..")) == name
+
+
 def test_find_sources(tmp_path: Path) -> None:
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -406,6 +419,27 @@ def test_folder_of_older_import_resumes_its_clip(tmp_path: Path, studio: Studio,
     assert {t.data["clip"] for t in studio.list_tasks(project.id)} == {older}
 
 
+@pytest.mark.parametrize("given", ["dot", "path"])
+def test_old_clip_of_a_dot_import_resumes(
+        given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studio: Studio,
+        options: ImportOptions) -> None:
+    # `samvid import .` named a folder "clip-<hash>" (2 of its 3 frames imported): a rerun,
+    # given as `.` or as the folder's path, completes that clip rather than import all again.
+    frames = tmp_path / "bear_frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((6, 8, 3), 40 * i, np.uint8))
+    older = "clip-" + clip_name(frames).rsplit("-", 1)[1]  # the folder's hash, named "clip"
+    project, _ = studio.get_or_create_project(options.project, options.label_config)
+    studio.create_tasks(project.id, [{"image": f"/data/local-files/?d=x/{i}.jpg", "frame": i,
+                                      "clip": older, "video": str(frames.resolve())}
+                                     for i in range(2)])
+    monkeypatch.chdir(frames)
+    summary = import_videos(studio, [Path(".") if given == "dot" else frames], options)
+    assert (summary.tasks_created, summary.tasks_existing) == (1, 2)
+    assert {t.data["clip"] for t in studio.list_tasks(project.id)} == {older}
+
+
 def test_truncated_video_imports_what_decodes(tmp_path: Path, studio: Studio,
                                               options: ImportOptions) -> None:
     whole = write_clip(tmp_path / "whole.mp4", [i / 30 for i in range(40)], (160, 120),
@@ -499,7 +533,7 @@ def test_an_import_lists_each_clips_tasks_once(tmp_path: Path, studio: Studio, o
     monkeypatch.setattr(studio, "request", counted)
     first = import_videos(studio, [frames], options)
     assert first.tasks_created == 3
-    assert len(listings) == 2  # its clip, then the older name it may have been imported under
+    assert len(listings) == 2  # its clip, then the older names it may have been imported under
     listings.clear()
     again = import_videos(studio, [frames], options)
     assert (again.tasks_created, again.tasks_existing) == (0, 3)
