@@ -56,8 +56,8 @@ MAX_ATTEMPTS = 2
 CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should it die meanwhile
 REAP_EVERY = 5.0  # seconds between two reaps of one process (a worker's reaper; GET /jobs)
 BATCH = 500  # job records read per round trip
-# Transactions a submit tries: each may be interrupted by a dropped connection or by another submit
-# of the same request (n at once need n tries at most).
+# Transactions a submit tries that a dropped connection interrupts (one lost to another submit of
+# the same request is tried again: that one went through).
 SUBMIT_TRIES = 10
 SOCKET_TIMEOUT = 5.0  # seconds a command may wait for Redis's answer
 TURN_WAIT = 1.0  # seconds a worker waits for a job's clip before it puts the job back on the queue
@@ -171,7 +171,8 @@ class RedisJobs:
         import redis
 
         previous = None
-        for _ in range(SUBMIT_TRIES):
+        interrupted = 0
+        while interrupted < SUBMIT_TRIES:
             with self.redis.pipeline(transaction=True) as pipe:
                 try:
                     # Read under WATCH, not as GETSET's reply: the client reran a transaction whose
@@ -181,9 +182,12 @@ class RedisJobs:
                     # WatchError instead of rerunning it; so does a concurrent submit of the request.
                     pipe.watch(same)
                     raw = pipe.get(same)
-                    previous = raw.decode() if raw is not None else None
-                    if previous == status.id:  # an earlier try's transaction reached Redis late
-                        return None
+                    current = raw.decode() if raw is not None else None
+                    if current == status.id:
+                        # An earlier try's transaction reached Redis late: it replaced what that
+                        # try read (WATCH lets one try run, and only on the value it read).
+                        return previous
+                    previous = current
                     self._queue_up(pipe, status, payload, same)
                     pipe.execute()
                     return previous
@@ -192,6 +196,17 @@ class RedisJobs:
                     # was lost; else none of it ran, and it is tried again.
                     if self._in_rq(status.id):
                         return previous
+                    # Another submit of the request got in first (it went through: the tries end);
+                    # else the connection dropped, which counts.
+                    raw = self.redis.get(same)
+                    if (raw.decode() if raw is not None else None) == previous:
+                        interrupted += 1
+                except redis.TimeoutError:
+                    # Sent but not answered in time (not retried): it may have run all the same,
+                    # and a 503 for a queued job leaves its request's job before it running too.
+                    if self._in_rq(status.id):
+                        return previous
+                    raise
         raise redis.ConnectionError(f"the submit of job {status.id} was interrupted {SUBMIT_TRIES} times")
 
     def _queue_up(self, pipe: Any, status: JobStatus, payload: dict[str, Any], same: str) -> None:

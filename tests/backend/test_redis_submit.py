@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -126,8 +127,9 @@ def test_a_submit_whose_reply_is_lost_supersedes_the_same_request_before_it_and_
 
 
 def test_the_same_request_submitted_by_many_at_once_leaves_one_job_to_run(redis_server):
-    """Webhooks of one request on many server threads at once: one job is left queued, whichever."""
-    queues = [RedisJobs(redis_server.url) for _ in range(8)]
+    """Webhooks of one request on many server threads at once: one job is left queued, whichever,
+    and none is refused (a submit that lost the race to another is no interrupted one)."""
+    queues = [RedisJobs(redis_server.url) for _ in range(32)]
     start = threading.Barrier(len(queues))
     submitted: list = []
 
@@ -139,7 +141,109 @@ def test_the_same_request_submitted_by_many_at_once_leaves_one_job_to_run(redis_
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(20)
+        thread.join(60)
+    assert len(submitted) == len(queues)
     states = sorted(queues[0].get(job.id).state for job in submitted)
     assert states == [CANCELLED] * (len(queues) - 1) + [QUEUED]
     assert len(queues[0].queue) == len(queues)
+
+
+class Relay:
+    """Forwards bytes between clients and Redis; ``on_send(chunk, client, server)`` may hold a
+    client's chunk back (returns False) and ``on_reply(chunk)`` may delay Redis's answer."""
+
+    def __init__(self, redis_port: int, on_send: Any = None, on_reply: Any = None) -> None:
+        self.redis_port = redis_port
+        self.on_send, self.on_reply = on_send, on_reply
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.redis_port))
+            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client), daemon=True).start()
+
+    def _up(self, client: socket.socket, server: socket.socket) -> None:
+        while data := _receive(client):
+            if self.on_send is None or self.on_send(data, client, server):
+                server.sendall(data)
+
+    def _down(self, server: socket.socket, client: socket.socket) -> None:
+        while data := _receive(server):
+            if self.on_reply is not None:
+                self.on_reply(data)
+            try:
+                client.sendall(data)
+            except OSError:
+                return
+
+
+def test_a_submit_whose_transaction_reaches_redis_after_its_connection_dropped_supersedes_the_job_before(
+        redis_server):
+    """The client saw the connection drop and found no job entry; the transaction then ran
+    (a proxy still delivering it), before the next try read the request's newest job."""
+    armed, held = threading.Event(), []
+
+    def on_send(data: bytes, client: socket.socket, server: socket.socket) -> bool:
+        if b"EXEC" in data and armed.is_set():
+            armed.clear()
+            held.append((server, data))
+            _close(client)  # the client's side drops; the server's stays, still to deliver
+            return False
+        if b"\r\nWATCH\r\n" in data and held:
+            late, chunk = held.pop()
+            late.sendall(chunk)
+            time.sleep(0.3)  # Redis runs it before this try's WATCH
+        return True
+
+    relay = Relay(redis_server.port, on_send=on_send)
+    try:
+        jobs, direct = RedisJobs(relay.url), RedisJobs(redis_server.url)
+        before = jobs.submit("gated", "1:clip", {"n": 1}, order=5)
+        armed.set()
+        again = jobs.submit("gated", "1:clip", {"n": 2}, order=5)
+        assert not held and not armed.is_set(), "no transaction was held back: the test tested nothing"
+        assert (direct.get(before.id).state, direct.get(again.id).state) == (CANCELLED, QUEUED)
+        assert direct.queue.job_ids == [before.id, again.id]
+    finally:
+        relay.close()
+
+
+def test_a_submit_answered_after_the_socket_timeout_still_supersedes_the_job_before(redis_server, monkeypatch):
+    """Redis ran the transaction but answered late: the submit is no 503 (the job is queued)."""
+    import samvid.redis_jobs as redis_jobs
+
+    monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 0.5)
+    slow = threading.Event()
+
+    def on_send(data: bytes, client: socket.socket, server: socket.socket) -> bool:
+        if b"\r\nEXEC\r\n" in data and armed.is_set():
+            armed.clear()
+            slow.set()
+        return True
+
+    def on_reply(data: bytes) -> None:
+        if slow.is_set():
+            slow.clear()
+            time.sleep(1.0)
+
+    armed = threading.Event()
+    relay = Relay(redis_server.port, on_send=on_send, on_reply=on_reply)
+    try:
+        jobs, direct = RedisJobs(relay.url), RedisJobs(redis_server.url)
+        before = jobs.submit("gated", "1:clip", {"n": 1}, order=5)
+        armed.set()
+        again = jobs.submit("gated", "1:clip", {"n": 2}, order=5)
+        assert not armed.is_set(), "no EXEC was slowed: the test tested nothing"
+        assert (direct.get(before.id).state, direct.get(again.id).state) == (CANCELLED, QUEUED)
+    finally:
+        relay.close()
