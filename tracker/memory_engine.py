@@ -158,7 +158,10 @@ class _MemoryRun:
             mask = torch.from_numpy(np.ascontiguousarray(given, dtype=np.float32))[None, None]
             mask = torch.nn.functional.interpolate(mask, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
                                                    align_corners=False, antialias=True)
-            session.add_mask_inputs(obj_idx, index, (mask >= 0.5).float())
+            kept = mask >= 0.5
+            if not kept.any():  # a speck or a thread of a large frame: kept where it is, not lost
+                kept = mask > 0
+            session.add_mask_inputs(obj_idx, index, kept.float())
             session.remove_point_inputs(obj_idx, index)
 
     def step(self, index: int, image: np.ndarray, given: dict[int, Any]) -> dict[int, ObjectResult]:
@@ -185,6 +188,11 @@ class _MemoryRun:
             visible = bool(present[k] > 0) and bool(masks[k].any())
             results[int(obj_id)] = ObjectResult(masks[k] if visible else np.zeros_like(masks[k]),
                                                 float(scores[k]), visible)
+        for obj_id, value in given.items():
+            # A person's mask is the answer on its frame: the model's is a 256x256 copy of it,
+            # which loses thin parts and specks (as the guided engine, score 1).
+            if not isinstance(value, Prompt):
+                results[obj_id] = ObjectResult(np.asarray(value, bool), 1.0, True)
         self._forget(index)
         return results
 
@@ -193,6 +201,10 @@ class _MemoryRun:
         session = self.session
         session.processed_frames.pop(index, None)
         for outputs in session.output_dict_per_obj.values():
+            for kind in ("cond_frame_outputs", "non_cond_frame_outputs"):
+                # The full-size mask fed this frame's memory, in the step that made it; kept,
+                # it was 4 MB a frame and object, most of what a run held.
+                outputs[kind].get(index, {}).pop("high_res_masks", None)
             old = [f for f in outputs["non_cond_frame_outputs"] if abs(f - index) > KEEP_FRAMES]
             for f in old:
                 del outputs["non_cond_frame_outputs"][f]

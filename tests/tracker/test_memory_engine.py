@@ -147,3 +147,58 @@ def test_a_random_video_model_has_the_size_its_name_says_and_a_typo_is_refused()
     assert millions("facebook/sam2.1-hiera-small") > millions("facebook/sam2.1-hiera-tiny") + 5
     with pytest.raises(ModelUnavailable, match="unknown model 'facebook/sam2.1-hiera-smal'"):
         load_video_model("facebook/sam2.1-hiera-smal", random_weights=True)
+
+
+def test_a_mask_given_on_a_frame_comes_back_as_given_there_thin_parts_and_all(engine):
+    # The model's own mask on the given frame is a 256x256 copy of the person's: a rope
+    # 2 px wide on a 1080p frame came back empty and invisible on the very frame it was drawn.
+    frame = np.random.default_rng(2).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
+    rope = np.zeros((1080, 1920), bool)
+    rope[100:900, 1400:1402] = True
+    disk = _disk(600, 500, r=150, shape=(1080, 1920))
+    state = engine.init_state([frame])
+    engine.add_mask(state, 0, 1, disk)
+    engine.add_mask(state, 0, 2, rope)
+    (fm,) = engine.propagate(state)
+    assert fm.visible.all()
+    np.testing.assert_array_equal(fm.mask_of(1), disk)
+    np.testing.assert_array_equal(fm.mask_of(2), rope)
+
+
+def test_a_speck_given_on_a_large_frame_reaches_the_model_as_a_mask_not_as_nothing(engine):
+    # Brought down to the model's 1024x1024, a 2x2 speck of a 4000x3000 frame fell under
+    # half a pixel and the model was told the object is absent: it was lost for the walk.
+    fed = []
+    hook = engine.model.mask_downsample.register_forward_pre_hook(lambda _, args: fed.append(args[0].detach()))
+    speck = np.zeros((3000, 4000), bool)
+    speck[1500:1502, 2000:2002] = True
+    state = engine.init_state([np.full((3000, 4000, 3), 120, np.uint8)])
+    engine.add_mask(state, 0, 1, speck)
+    try:
+        list(engine.propagate(state))
+    finally:
+        hook.remove()
+    assert fed and all(bool((m > 0).any()) for m in fed)
+
+
+def _live_tensor_bytes() -> int:
+    import gc
+
+    gc.collect()
+    with warnings.catch_warnings():  # isinstance on torch.distributed's deprecated aliases warns
+        warnings.simplefilter("ignore", FutureWarning)
+        return sum(t.element_size() * t.nelement() for t in gc.get_objects() if isinstance(t, torch.Tensor))
+
+
+def test_a_walk_keeps_under_3_mb_more_per_frame_and_object_in_its_memory_window(engine, frames):
+    # SAM 2 reads back a frame's memory features and object pointer; the walk also kept its
+    # 1024x1024 float mask (4 MB), about 6 MB a frame and object over the 16-frame window.
+    state = engine.init_state(frames + frames[:1])
+    engine.add_mask(state, 0, 1, _disk(20, 20))
+    held = {}
+    for fm in engine.propagate(state):
+        if fm.frame in (1, 3):
+            held[fm.frame] = _live_tensor_bytes()
+    per_frame = (held[3] - held[1]) / 2
+    assert per_frame < 3_000_000, f"{per_frame / 1e6:.1f} MB more a frame"
+
