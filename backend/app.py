@@ -198,8 +198,10 @@ def _routes(service: Service) -> Flask:
             g.note = f"{'cached' if embed_cached else 'cold'} {timed.seconds * 1000:.0f}ms"
             # A polygon project gets one polygon per part (an object split by an occluder),
             # ids <id>, <id>~2, ...: accepted, they are one object to propagation and export.
+            # A brush is written at the size Label Studio shows the image at.
             regions = mask_regions(timed.prediction.mask, image, [label], region_id=new_region_id(),
-                                   item_index=smart.item_index, score=timed.prediction.score)
+                                   item_index=smart.item_index, score=timed.prediction.score,
+                                   shown=size, max_pixels=service.settings.max_image_pixels)
             results += regions
             scores += [timed.prediction.score] if regions else []
         score = float(sum(scores) / len(scores)) if scores else 0.0

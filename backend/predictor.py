@@ -10,13 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-
-import cv2
-import numpy as np
 
 from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
@@ -30,17 +26,22 @@ log = logging.getLogger(__name__)
 # A reference longer than this (a data: URI: the image itself) is not remembered: hashing
 # it again costs less than holding megabytes per frame clicked.
 MAX_REMEMBERED_REF = 4096
-# Opened tasks whose embedding may wait to be warmed. Tasks opened faster than they embed
-# (an annotator pressing "next") must not queue an encoder run each: those frames, left
-# behind, would hold the encoder (and SAM's decoder, which shares its lock) for minutes
-# while the frame now open is clicked. Older warm-ups not yet begun are dropped; the
-# first click on such a frame embeds it, as it would without warming.
-PRECOMPUTE_BACKLOG = 1
+# How long a warm-up of an opened task may wait for the encoder before it is dropped.
+# Warm-ups run newest first (the frame an annotator has just opened is the one about to
+# be clicked, whoever opened it), so tasks opened faster than they embed (an annotator
+# pressing "next", several annotators) queue behind the newest; one not begun within
+# 10 s is for a task left behind, or one whose first click (which embeds on its own)
+# has come already: running it would only hold the encoder (and SAM's decoder, which
+# shares its lock) while frames now open are clicked. 10 s is 10-20 encoder runs of a
+# GPU, a few of a CPU: what annotators opening tasks at once still get warmed.
+PRECOMPUTE_MAX_WAIT = 10.0
 # How long an image fetched over HTTP (no file stamp tells whether it changed) is taken to
 # be what it was: a frame extracted again under the same name and size (cloud storage,
 # a Label Studio on another machine) was segmented as the old picture until a restart.
-# Reading it again costs a download and a hash, once a minute per frame being clicked;
-# the embedding is found by content, so an unchanged frame is not encoded again.
+# After that, a click is still answered from the cached embedding at once, and the image
+# is read again in the background (a download and a hash, once a minute per frame being
+# clicked; the embedding is found by content, so an unchanged frame is not encoded
+# again): a replaced picture is segmented from the click after that read.
 HTTP_REF_SECONDS = 60.0
 
 
@@ -61,8 +62,8 @@ class Predictor:
         self.request_timeout = request_timeout
         # Which content key an image reference had, with its local file's stamp (None when
         # fetched over HTTP) and when it was read: a second click on a frame neither
-        # downloads nor hashes it again, unless its file changed since (or, over HTTP, a
-        # while passed: see HTTP_REF_SECONDS).
+        # downloads nor hashes it again, unless its file changed since (over HTTP, it is
+        # read again in the background after a while: see HTTP_REF_SECONDS).
         self._ref_keys: dict[str, tuple[str, tuple[int, int] | None, float]] = {}
         self._ref_lock = threading.Lock()
         # Bumped when the source is replaced: a fetch begun before must not record its key.
@@ -70,8 +71,15 @@ class Predictor:
         # The sizes Label Studio reported for a reference that were not its image's after a
         # read again: a size that stays so is no replaced file, read again on every click.
         self._odd_sizes: dict[str, tuple[int, int]] = {}
+        # One encoder thread warms opened tasks, newest first (see PRECOMPUTE_MAX_WAIT):
+        # each precompute adds a warm-up here and one turn of the thread, which runs the
+        # newest warm-up still waiting.
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-embed")
-        self._warming: deque[Future] = deque()  # the newest warm-ups, at most PRECOMPUTE_BACKLOG
+        self._warmups: list[_Warmup] = []  # oldest first
+        # HTTP images being read again (HTTP_REF_SECONDS), off the click and the encoder
+        # thread: a slow Label Studio delays neither a click nor a warm-up.
+        self._rechecks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="samvid-recheck")
+        self._rechecking: set[str] = set()
         # Clicks fetch and embed here, so a request can give up waiting while the work
         # goes on and fills the cache; it also bounds how many encoders run at once.
         self._clicks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="samvid-click")
@@ -113,9 +121,11 @@ class Predictor:
         fetch and the encoder go on in the background, so asking again later is fast."""
         with self._ref_lock:
             known = self._ref_keys.get(ref)
-        if known is not None and self._still_names(ref, *known[1:]):
+        if known is not None and known[1] == self.source.stamp(ref):
             found = self.cache.peek(known[0])
             if found is not None:
+                if known[1] is None and time.monotonic() - known[2] >= HTTP_REF_SECONDS:
+                    self._recheck_later(ref, task_id)
                 return found, True
         if timeout is None:
             return self._fetch_and_embed(ref, task_id)
@@ -134,14 +144,31 @@ class Predictor:
                 "moment, or raise the limit, or use a GPU or a smaller model"
             ) from None
 
-    def _still_names(self, ref: str, stamp: tuple[int, int] | None, read_at: float) -> bool:
-        """Whether what ``ref`` named when read (its file's ``stamp``, at ``read_at``) is
-        what it names now."""
-        if stamp is None and time.monotonic() - read_at >= HTTP_REF_SECONDS:
-            return False
-        return stamp == self.source.stamp(ref)
+    def _recheck_later(self, ref: str, task_id: int | None) -> None:
+        """Read the HTTP image ``ref`` again in the background, so a picture replaced under
+        its name is segmented from the next click on; once at a time per reference. A
+        ``data:`` URI holds its image: it cannot name another."""
+        if _is_data_uri(ref):
+            return
+        with self._ref_lock:
+            if ref in self._rechecking:
+                return
+            self._rechecking.add(ref)
 
-    def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
+        def run() -> None:
+            try:
+                self._read(ref, task_id)
+            except Exception as exc:  # noqa: BLE001 - the cached embedding stays in use
+                log.info("reading %s again failed, its cached embedding stays in use: %s", ref[:120], exc)
+            finally:
+                with self._ref_lock:
+                    self._rechecking.discard(ref)
+
+        self._rechecks.submit(run)
+
+    def _read(self, ref: str, task_id: int | None) -> tuple[ImageSource, bytes, str]:
+        """Fetch ``ref``: the source it came from, its bytes and their content key, which is
+        remembered as what ``ref`` names."""
         with self._ref_lock:
             source, generation = self._source, self._source_generation
         stamp = source.stamp(ref)  # before reading: a change during the read shows next time
@@ -153,13 +180,17 @@ class Predictor:
                     if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
                         self._ref_keys.clear()
                     self._ref_keys[ref] = (key, stamp, time.monotonic())
+        return source, data, key
+
+    def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
+        source, data, key = self._read(ref, task_id)
         return self.cache.lookup(key, lambda: self.segmenter.embed(source.decode(data)))
 
     def predict(
         self, ref: str, prompt: Prompt, size: tuple[int, int] | None = None, task_id: int | None = None
     ) -> Timed:
-        """Mask for ``prompt``; ``size`` (width, height) is the size the prompt was made on,
-        and the mask's (that of the image Label Studio shows)."""
+        """Mask for ``prompt``, at the size of the image read; ``size`` (width, height) is
+        the size the prompt was made on."""
         start = time.perf_counter()
         emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
         h, w = emb.image_size
@@ -182,27 +213,50 @@ class Predictor:
             prompt = _rescale(prompt, size, (w, h))
         prompt.validate_inside(w, h)
         prediction = self.segmenter.segment(emb, prompt.clipped(w, h))
-        if size is not None and size != (w, h):
-            # Label Studio decodes a brush into the image it shows, of the size it sent: a
-            # mask of the size read here would wrap its rows there, away from the click.
-            prediction = MaskPrediction(_resized(prediction.mask, size), prediction.score)
         return Timed(prediction, cached, time.perf_counter() - start)
 
     def precompute(self, ref: str, task_id: int | None = None) -> Future:
-        """Embed in the background so the annotator's first click is fast."""
-
-        def run() -> None:
-            try:
-                self.embedding(ref, task_id)
-            except Exception as exc:  # noqa: BLE001 - background work must not die loudly
-                log.info("precompute of %s failed: %s", ref[:120], exc)
-
-        future = self._background.submit(run)
+        """Embed in the background so the annotator's first click is fast. The future is
+        done (None) once the frame is warmed or its warm-up failed, and cancelled when the
+        warm-up is dropped (it waited over PRECOMPUTE_MAX_WAIT)."""
+        warmup = _Warmup(ref, task_id, Future(), time.monotonic())
         with self._ref_lock:
-            self._warming.append(future)
-            while len(self._warming) > PRECOMPUTE_BACKLOG:
-                self._warming.popleft().cancel()  # a no-op on one begun or done
-        return future
+            self._warmups.append(warmup)
+        self._background.submit(self._warm_newest)
+        return warmup.future
+
+    def _warm_newest(self) -> None:
+        """One turn of the encoder thread: drop the warm-ups that waited too long, run the
+        newest of the others."""
+        with self._ref_lock:
+            now = time.monotonic()
+            stale = [w for w in self._warmups if now - w.queued_at > PRECOMPUTE_MAX_WAIT]
+            self._warmups = [w for w in self._warmups if now - w.queued_at <= PRECOMPUTE_MAX_WAIT]
+            newest = self._warmups.pop() if self._warmups else None
+        for dropped in stale:
+            log.debug("warm-up of %s dropped: it waited over %g s", dropped.ref[:120], PRECOMPUTE_MAX_WAIT)
+            dropped.future.cancel()
+        if newest is None or not newest.future.set_running_or_notify_cancel():
+            return
+        try:
+            self.embedding(newest.ref, newest.task_id)
+        except Exception as exc:  # noqa: BLE001 - background work must not die loudly
+            log.info("precompute of %s failed: %s", newest.ref[:120], exc)
+        newest.future.set_result(None)
+
+
+@dataclass(frozen=True)
+class _Warmup:
+    """An opened task's frame waiting to be embedded (``Predictor.precompute``)."""
+
+    ref: str
+    task_id: int | None
+    future: Future
+    queued_at: float
+
+
+def _is_data_uri(ref: str) -> bool:
+    return ref[:5].lower() == "data:"
 
 
 def _rescale(prompt: Prompt, src: tuple[int, int], dst: tuple[int, int]) -> Prompt:
@@ -225,11 +279,6 @@ def _rescale(prompt: Prompt, src: tuple[int, int], dst: tuple[int, int]) -> Prom
         to_x(prompt.box[0]), to_y(prompt.box[1]), to_x(prompt.box[2]), to_y(prompt.box[3])
     )
     return Prompt(points, prompt.labels, box, prompt.meta)
-
-
-def _resized(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``mask`` brought to ``size`` (width, height), each pixel taking the nearest one's value."""
-    return cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
 def load_configured_segmenter(settings: Settings) -> Segmenter:

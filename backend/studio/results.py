@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from samvid.errors import PromptError
 from samvid.settings import Settings
 from samvid.studio.protocol import MaskTarget
 
@@ -73,8 +74,13 @@ def brush_result(
     region_id: str | None = None,
     item_index: int | None = None,
     score: float | None = None,
+    shown: tuple[int, int] | None = None,
+    max_pixels: int | None = None,
 ) -> Result:
-    """A ``brushlabels`` region for a bool (H, W) mask."""
+    """A ``brushlabels`` region for a bool (H, W) mask; with ``shown`` (width, height), at
+    that size (``mask_at_size``): the size Label Studio shows the image at."""
+    if shown is not None:
+        mask = mask_at_size(mask, shown, MAX_PIXELS if max_pixels is None else max_pixels)
     height, width = mask.shape
     result = _base("brushlabels", from_name, to_name, width, height, region_id, item_index)
     brush = _brush()
@@ -83,6 +89,33 @@ def brush_result(
     if score is not None:
         result["score"] = float(score)
     return result
+
+
+def mask_at_size(mask: np.ndarray, size: tuple[int, int], max_pixels: int) -> np.ndarray:
+    """Bool ``mask`` brought to ``size`` (width, height), refused (PromptError) over
+    ``max_pixels`` before anything is allocated.
+
+    Label Studio decodes a brush into the image it shows, of the size it sent
+    (original_width/height): a mask of the size samvid read wraps its rows there, away
+    from the click. Shrunk, a pixel is in the mask when any pixel it covers is, so a thin
+    or tiny object (a pole, a far-away person) is not lost; enlarged, each pixel takes the
+    nearest one's value.
+    """
+    width, height = size
+    if width * height > max_pixels:
+        raise PromptError(
+            f"Label Studio shows this image at {width}x{height} (original_width/height), over "
+            f"samvid's limit of {max_pixels} pixels (SAMVID_MAX_IMAGE_PIXELS): raise the limit, "
+            "or fix the task's image size"
+        )
+    if mask.shape == (height, width):
+        return mask
+    smaller = (min(width, mask.shape[1]), min(height, mask.shape[0]))
+    if smaller != (mask.shape[1], mask.shape[0]):  # INTER_AREA: each pixel the share covered
+        mask = cv2.resize(mask.astype(np.float32), smaller, interpolation=cv2.INTER_AREA) > 0
+    if mask.shape != (height, width):
+        mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    return mask
 
 
 MIN_PART_FRACTION = 0.01  # a part smaller than this share of the largest is a speck: dropped
@@ -229,20 +262,26 @@ def mask_regions(
     item_index: int | None = None,
     score: float | None = None,
     control: tuple[str, str] | None = None,
+    shown: tuple[int, int] | None = None,
+    max_pixels: int | None = None,
 ) -> list[Result]:
     """The regions a project's mask control takes for ``mask``: one brush region, or one
     polygon per part of the mask (``polygon_results``), as its label config says; empty
     when there is nothing to draw (an empty mask would be an invisible region the
     annotator could accept). A label that only another mask control on the image has (a
     control per class) puts the mask in that control (``MaskTarget.control_for``);
-    ``control`` (from_name, type), the one a region was drawn with, wins over both."""
+    ``control`` (from_name, type), the one a region was drawn with, wins over both.
+
+    ``shown`` (width, height) is the size Label Studio shows the image at, when not the
+    mask's: a brush is written at that size, up to ``max_pixels`` (SAMVID_MAX_IMAGE_PIXELS;
+    ``brush_result``); polygons, in percent of the image, need no resizing."""
     if not mask.any():
         return []
     name, mask_type = control or target.control_for(labels[0] if labels else None)
     kwargs = dict(from_name=name, to_name=target.image_name, labels=labels,
                   region_id=region_id, item_index=item_index, score=score)
     if mask_type == "brushlabels":
-        return [brush_result(mask, **kwargs)]  # type: ignore[arg-type]
+        return [brush_result(mask, **kwargs, shown=shown, max_pixels=max_pixels)]  # type: ignore[arg-type]
     return polygon_results(mask, **kwargs)  # type: ignore[arg-type]
 
 

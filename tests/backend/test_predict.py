@@ -448,3 +448,48 @@ def test_a_click_on_a_task_whose_image_is_a_base64_data_uri_gets_its_mask(client
     for _ in range(2):  # the second click is answered the same (the URI itself is not kept)
         (region,) = _only_result(client.post("/predict", json=body))["result"]
         np.testing.assert_array_equal(decode_brush(region), _disk(40, 32, 20.5, 16.5))
+
+
+def _shown_client(images, **settings):
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False, **settings)
+    return create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))).test_client()
+
+
+def test_a_brush_for_an_image_shown_at_another_resolution_comes_back_at_the_size_shown(client, images):
+    # Label Studio decodes a brush into the image it shows (the original_width/height it
+    # sent): a mask at the size samvid read wrapped its rows there, away from the click.
+    path = write_png(images / "half.png", 200, 100)  # shown at twice its resolution
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), [keypoint(300, 100, 400, 200)])))[
+        "result"]
+    assert (region["original_width"], region["original_height"]) == (400, 200)
+    ys, xs = np.nonzero(decode_brush(region))
+    assert abs(xs.mean() - 300) < 2 and abs(ys.mean() - 100) < 2
+
+
+def test_a_thin_object_of_an_image_shown_smaller_keeps_its_brush(client, images):
+    # Shown at a quarter of the size read, a pole 2 px wide fell between the pixels kept.
+    path = write_png(images / "large.png", 800, 600)
+    pole = rectangle(100.25, 25, 100.75, 125, 200, 150)  # x 401..403, y 100..500 as read
+    (region,) = _only_result(client.post("/predict", json=predict_body(str(path), [pole])))["result"]
+    assert (region["original_width"], region["original_height"]) == (200, 150)
+    np.testing.assert_array_equal(decode_brush(region), _filled(200, 150, 100, 25, 101, 125))
+
+
+def test_a_brush_for_an_image_shown_over_the_pixel_limit_is_refused_saying_what_to_do(images):
+    client = _shown_client(images, max_image_pixels=100_000)
+    path = write_png(images / "small.png", 200, 100)
+    reply = client.post("/predict", json=predict_body(str(path), [keypoint(400, 200, 800, 400)]))
+    assert reply.status_code == 400
+    assert "800x400" in reply.get_json()["error"] and "SAMVID_MAX_IMAGE_PIXELS" in reply.get_json()["error"]
+
+
+def test_a_polygon_for_an_image_shown_larger_is_the_polygon_of_the_image_read(client, images):
+    # Percent coordinates need no resizing: an enlarged mask only added staircase vertices.
+    path = write_png(images / "poly.png", 120, 90)
+    polygons = []
+    for scale in (1, 4):
+        items = [keypoint(60 * scale, 45 * scale, 120 * scale, 90 * scale)]  # a disk: a curved outline
+        (region,) = _only_result(client.post("/predict", json=predict_body(str(path), items, config=POLYGON_CONFIG)))[
+            "result"]
+        polygons.append(region["value"]["points"])
+    assert polygons[1] == polygons[0]

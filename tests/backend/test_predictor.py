@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
+import pytest
 from PIL import Image
-from services import http_server
+from services import http_server, wait_until
 
+from samvid.core.prompts import Prompt
 from samvid.images import ImageSource
 from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
@@ -67,43 +71,76 @@ def test_a_new_token_for_the_same_label_studio_keeps_what_its_references_named()
     assert len(fetched) == 1
 
 
-def test_tasks_opened_in_quick_succession_leave_the_encoder_to_the_frame_now_open(tmp_path) -> None:
-    # An annotator pressing "next" opens tasks faster than they embed: each opening queued
-    # an encoder run, and the frames left behind held the encoder for minutes.
-    import threading
-
-    class Gated(StandInSegmenter):
-        def __init__(self) -> None:
-            super().__init__(radius=10)
-            self.gate, self.embedded = threading.Event(), []
-
-        def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
-            self.gate.wait(10)  # the first frame's encoder runs while the others are opened
-            self.embedded.append(int(image[0, 0, 0]))
-            return super().embed(image)
-
+def _frames(tmp_path, count: int) -> list[str]:
+    """``count`` frames, frame ``i`` a picture of grey ``i``."""
     refs = []
-    for i in range(6):
+    for i in range(count):
         path = tmp_path / f"{i}.png"
         Image.fromarray(np.full((30, 40, 3), i, np.uint8)).save(path)
         refs.append(str(path))
+    return refs
+
+
+class _Gated(StandInSegmenter):
+    """The stand-in, whose encoder waits for ``gate`` and notes each frame's grey."""
+
+    def __init__(self) -> None:
+        super().__init__(radius=10)
+        self.gate, self.embedded = threading.Event(), []
+
+    def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+        self.gate.wait(10)
+        self.embedded.append(int(image[0, 0, 0]))
+        return super().embed(image)
+
+
+def test_tasks_opened_in_quick_succession_leave_the_encoder_to_the_frame_now_open(
+    tmp_path, monkeypatch,
+) -> None:
+    # An annotator pressing "next" opens tasks faster than they embed: each opening queued
+    # an encoder run, and the frames left behind held the encoder for minutes. The frame
+    # open now is warmed first; frames left behind long enough are not warmed at all.
+    import samvid.predictor
+
+    monkeypatch.setattr(samvid.predictor, "PRECOMPUTE_MAX_WAIT", 1.0, raising=False)
+    refs = _frames(tmp_path, 6)
     config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(tmp_path,))
-    segmenter = Gated()
+    segmenter = _Gated()
     predictor = Predictor.from_settings(config, segmenter=segmenter)
-    futures = [predictor.precompute(ref) for ref in refs]
+    futures = [predictor.precompute(ref) for ref in refs[:5]]  # the first's encoder runs meanwhile
+    time.sleep(1.5)  # frames 1-4 left behind for longer than PRECOMPUTE_MAX_WAIT
+    futures.append(predictor.precompute(refs[5]))
     segmenter.gate.set()
     for future in futures:
         if not future.cancelled():
             future.result(timeout=10)
-    assert segmenter.embedded[-1] == 5  # the frame open now is warmed
-    assert len(segmenter.embedded) <= 2  # not one run per frame left behind
+    assert segmenter.embedded == [0, 5]  # the frame open now, and no run per frame left behind
+    assert not futures[5].cancelled()
 
 
-def test_an_http_frame_replaced_by_another_of_the_same_size_is_segmented_as_the_new_picture(
+def test_two_annotators_opening_tasks_at_the_same_moment_both_get_their_frames_warmed(tmp_path) -> None:
+    # One warm-up for the whole process: the second annotator's task cancelled the first's.
+    refs = _frames(tmp_path, 3)  # 0: a task alice left; 1: alice's task now; 2: bob's
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(tmp_path,))
+    segmenter = _Gated()
+    predictor = Predictor.from_settings(config, segmenter=segmenter)
+    left_behind = predictor.precompute(refs[0])  # its encoder runs while the others are opened
+    alice, bob = predictor.precompute(refs[1]), predictor.precompute(refs[2])
+    segmenter.gate.set()
+    for future in (left_behind, alice, bob):
+        assert not future.cancelled()
+        future.result(timeout=10)
+    assert sorted(segmenter.embedded) == [0, 1, 2]
+    assert predictor.embedding(refs[1])[1] and predictor.embedding(refs[2])[1]  # both cached
+
+
+def test_an_http_frame_replaced_by_another_of_the_same_size_is_segmented_as_the_new_picture_once_read_again(
     monkeypatch,
 ) -> None:
     # No file stamp tells that an image over HTTP changed (cloud storage, a Label Studio on
-    # another machine): the old picture's embedding was used until a restart.
+    # another machine): the old picture's embedding was used until a restart. A click after
+    # HTTP_REF_SECONDS is answered from the cached embedding and reads the image again in
+    # the background: the clicks after that read segment the new picture.
     import samvid.predictor
 
     pictures = [np.full((30, 40, 3), 10, np.uint8), np.full((30, 40, 3), 200, np.uint8)]
@@ -134,19 +171,58 @@ def test_an_http_frame_replaced_by_another_of_the_same_size_is_segmented_as_the_
         assert predictor.embedding(ref)[0].tensors["grey"][0, 0] == 10
         pictures.pop(0)  # extracted again: the same name, the same size, another picture
         monkeypatch.setattr(samvid.predictor, "HTTP_REF_SECONDS", 0.0, raising=False)  # a while later
-        assert predictor.embedding(ref)[0].tensors["grey"][0, 0] == 200
+        wait_until(lambda: predictor.embedding(ref)[0].tensors["grey"][0, 0] == 200, timeout=10,
+                   what="the new picture segmented")
 
 
-def test_a_mask_for_an_image_shown_at_another_resolution_comes_back_at_the_size_shown(tmp_path) -> None:
-    # Label Studio decodes a brush into the image it shows (the original_width/height it
-    # sent): a mask at the size samvid read wrapped its rows there, away from the click.
-    from samvid.core.prompts import Prompt
+@pytest.mark.parametrize("server", ["slow", "failing"])
+def test_a_click_on_a_cached_http_frame_after_a_while_does_not_wait_for_label_studio(
+    monkeypatch, server: str,
+) -> None:
+    # The image is read again after HTTP_REF_SECONDS (a frame replaced under its name):
+    # the click waited for that download (seconds with a busy Label Studio), and one that
+    # failed (a 502, a timeout) failed a click whose embedding was cached.
+    import samvid.predictor
 
+    answer = _serving(40, 30)
+    released, asked = threading.Event(), threading.Event()
+
+    class Busy(answer):  # type: ignore[misc, valid-type]
+        def do_GET(self) -> None:
+            if asked.is_set():  # the reads after the first
+                released.wait(10)
+                if server == "failing":
+                    self.send_response(502)
+                    self.end_headers()
+                    return
+            asked.set()
+            super().do_GET()
+
+    with http_server(Busy) as url:
+        config = Settings.from_env({"SAMVID_REQUEST_TIMEOUT": "5"}, model="standin", precompute_on_open=False,
+                                   label_studio_url=url)
+        predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+        ref = "/data/upload/1/frame.png"
+        predictor.embedding(ref, timeout=5)
+        monkeypatch.setattr(samvid.predictor, "HTTP_REF_SECONDS", 0.0, raising=False)  # a while later
+        try:
+            for _ in range(2):
+                started = time.perf_counter()
+                timed = predictor.predict(ref, Prompt(((20.0, 15.0),), (1,)), (40, 30))
+                assert time.perf_counter() - started < 1.0 and timed.embed_cached
+                assert timed.prediction.mask[15, 20]
+        finally:
+            released.set()
+
+
+def test_a_mask_for_an_image_shown_at_another_resolution_is_the_size_read_with_the_click_on_it(tmp_path) -> None:
+    # The brush writer brings it to the size Label Studio shows (tests/backend/test_predict.py);
+    # a polygon, in percent, needs no resizing.
     Image.fromarray(np.full((100, 200, 3), 90, np.uint8)).save(tmp_path / "a.png")
     config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(tmp_path,))
     predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
     shown = (400, 200)  # the same picture at twice the resolution
     mask = predictor.predict(str(tmp_path / "a.png"), Prompt(((300.0, 100.0),), (1,)), shown).prediction.mask
-    assert mask.shape == (200, 400)
+    assert mask.shape == (100, 200)
     ys, xs = np.nonzero(mask)
-    assert abs(xs.mean() - 300) < 2 and abs(ys.mean() - 100) < 2
+    assert abs(xs.mean() - 150) < 1 and abs(ys.mean() - 50) < 1

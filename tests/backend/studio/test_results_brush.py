@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from samvid.errors import PromptError
 from samvid.studio import results
 
 
@@ -65,3 +66,39 @@ def test_a_brush_rle_of_run_lengths_not_bytes_is_malformed_not_a_mask_of_another
     region["value"]["rle"] = region["value"]["rle"][:2]  # shorter than its 4-byte length
     with pytest.raises(ValueError, match="malformed"):
         results.decode_mask(region)
+
+
+def shown_at(mask, shown, **kw):
+    return results.brush_result(mask, from_name="mask", to_name="image", labels=["Car"], shown=shown, **kw)
+
+
+def test_a_brush_shown_larger_gives_each_pixel_the_value_of_the_nearest_one():
+    mask = np.zeros((3, 4), bool)
+    mask[1, 2] = True
+    region = shown_at(mask, (8, 6))
+    assert (region["original_width"], region["original_height"]) == (8, 6)
+    expected = np.zeros((6, 8), bool)
+    expected[2:4, 4:6] = True
+    np.testing.assert_array_equal(results.decode_mask(region), expected)
+
+
+@pytest.mark.parametrize("shown", [(200, 150), (199, 151), (133, 100)])
+def test_a_brush_shown_smaller_keeps_a_thin_or_tiny_object(shown):
+    """A pixel shown is in the mask when any pixel read that it covers is: sampling one
+    pixel in four lost a 2 px pole and a 3 px blob."""
+    pole, blob = np.zeros((600, 800), bool), np.zeros((600, 800), bool)
+    pole[100:500, 401:403] = True
+    blob[5:8, 5:8] = True
+    for mask in (pole, blob):
+        decoded = results.decode_mask(shown_at(mask, shown))
+        assert decoded.shape == (shown[1], shown[0]) and decoded.any()
+        ys, xs = np.nonzero(decoded)  # where the object is, and nowhere else
+        assert xs.min() >= np.nonzero(mask)[1].min() * shown[0] // 800 - 1
+        assert xs.max() <= np.nonzero(mask)[1].max() * shown[0] // 800 + 1
+
+
+def test_a_brush_shown_at_a_size_over_the_pixel_limit_is_refused_before_it_is_made():
+    with pytest.raises(PromptError, match="100000x100000.*SAMVID_MAX_IMAGE_PIXELS"):
+        shown_at(np.ones((50, 50), bool), (100_000, 100_000))  # 10^10 px: 10 GB made
+    with pytest.raises(PromptError, match="over samvid's limit of 1000 pixels"):
+        shown_at(np.ones((10, 10), bool), (40, 40), max_pixels=1000)

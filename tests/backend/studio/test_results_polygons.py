@@ -236,3 +236,13 @@ def test_a_region_claiming_an_image_of_no_size_is_a_malformed_region(width, heig
     for region in (polygon_region, brush_region):
         with pytest.raises(ValueError, match=f"image is {width}x{height}: original_width and original_height"):
             results.decode_mask(region)
+
+
+def test_a_polygon_for_an_image_shown_at_another_size_is_the_polygon_of_the_mask():
+    """Polygon points are percentages: the size Label Studio shows changes nothing, and a
+    mask enlarged to it only added staircase vertices."""
+    mask = np.zeros((90, 120), np.uint8)
+    cv2.ellipse(mask, (60, 45), (40, 20), 20, 0, 360, 1, -1)
+    plain = results.mask_regions(mask.astype(bool), POLYGON, ["Car"], region_id="p")
+    for shown in ((480, 360), (60, 45)):
+        assert results.mask_regions(mask.astype(bool), POLYGON, ["Car"], region_id="p", shown=shown) == plain
