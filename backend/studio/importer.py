@@ -262,7 +262,7 @@ def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[C
     tasks = studio.list_tasks(project.id, plan.clip)
     if tasks or not plan.source.is_dir():
         return plan, tasks
-    earlier = _earlier_import(studio, project, plan.source)
+    earlier = _earlier_import(studio, project, plan.source, plan.clip)
     if earlier is None:
         return plan, []
     name, older = earlier
@@ -270,11 +270,12 @@ def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[C
     return replace(plan, clip=name), older
 
 
-def _earlier_import(studio: Studio, project: Project, folder: Path) -> tuple[str, list[Task]] | None:
+def _earlier_import(studio: Studio, project: Project, folder: Path,
+                    current: str) -> tuple[str, list[Task]] | None:
     """The name and tasks of the folder's import under a name an earlier samvid gave it,
     if the project holds one from this folder. Its names are listed at once (each listing
     filters the whole project), newest scheme first."""
-    names = earlier_clip_names(folder)
+    names = earlier_clip_names(folder, current)
     if not names:
         return None  # an empty "or" filter would list the whole project
     items = [item for name in names for item in clip_query(name)["filters"]["items"]]

@@ -41,13 +41,13 @@ def names_only_clip_name(folder: Path) -> str:
     return f"{_slug(folder)}-{_names_hash(folder)}"
 
 
-def earlier_clip_names(folder: Path) -> list[str]:
-    """The other names earlier samvids gave this frame folder, newest scheme first: how to
-    find its earlier import. Besides ``names_only_clip_name``, a folder given as ``.`` or
-    ``..`` was named ``clip``, not after the folder (with either hash)."""
-    content, names_only = _content_hash(folder), _names_hash(folder)
+def earlier_clip_names(folder: Path, current: str) -> list[str]:
+    """The other names earlier samvids gave this frame folder, whose ``clip_name`` is
+    ``current``, newest scheme first: how to find its earlier import. Besides
+    ``names_only_clip_name``, a folder given as ``.`` or ``..`` was named ``clip``, not after
+    the folder (with either hash)."""
+    content, names_only = current.rpartition("-")[2], _names_hash(folder)  # images read once
     names = [f"{UNNAMED}-{content}", f"{_slug(folder)}-{names_only}", f"{UNNAMED}-{names_only}"]
-    current = f"{_slug(folder)}-{content}"  # clip_name's, without reading the images again
     return [name for name in dict.fromkeys(names) if name != current]
 
 
