@@ -29,7 +29,7 @@ from samvid.service import Service
 from samvid.settings import Settings
 from samvid.studio import protocol, video
 from samvid.studio.events import propagation_from_event
-from samvid.studio.results import mask_regions, new_region_id
+from samvid.studio.results import check_shown_size, mask_regions, new_region_id
 
 log = logging.getLogger("samvid.http")
 
@@ -192,6 +192,8 @@ def _routes(service: Service) -> Flask:
             if size is None:  # no original_width/height: the percent values need only the image
                 embedding, known = predictor.embedding(ref, task_id, timeout=predictor.request_timeout)
                 size, computed = (embedding.image_size[1], embedding.image_size[0]), not known
+            if image.control_for(label)[1] == "brushlabels":  # refused before the encoder runs
+                check_shown_size(size, service.settings.max_image_pixels)
             timed = predictor.predict(ref, smart.on_image(*size), size, task_id)
             embed_cached = timed.embed_cached and not computed
             cached = cached and embed_cached

@@ -33,7 +33,8 @@ MAX_REMEMBERED_REF = 4096
 # 10 s is for a task left behind, or one whose first click (which embeds on its own)
 # has come already: running it would only hold the encoder (and SAM's decoder, which
 # shares its lock) while frames now open are clicked. 10 s is 10-20 encoder runs of a
-# GPU, a few of a CPU: what annotators opening tasks at once still get warmed.
+# GPU: what annotators opening tasks at once still get warmed. The newest is run however
+# long it waited: one CPU encoder run of SAM ViT-L or H alone outlasts the limit.
 PRECOMPUTE_MAX_WAIT = 10.0
 # How long an image fetched over HTTP (no file stamp tells whether it changed) is taken to
 # be what it was: a frame extracted again under the same name and size (cloud storage,
@@ -43,6 +44,7 @@ PRECOMPUTE_MAX_WAIT = 10.0
 # clicked; the embedding is found by content, so an unchanged frame is not encoded
 # again): a replaced picture is segmented from the click after that read.
 HTTP_REF_SECONDS = 60.0
+MAX_RECHECKS = 2  # HTTP images read again at once
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,6 @@ class Predictor:
         self._warmups: list[_Warmup] = []  # oldest first
         # HTTP images being read again (HTTP_REF_SECONDS), off the click and the encoder
         # thread: a slow Label Studio delays neither a click nor a warm-up.
-        self._rechecks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="samvid-recheck")
         self._rechecking: set[str] = set()
         # Clicks fetch and embed here, so a request can give up waiting while the work
         # goes on and fills the cache; it also bounds how many encoders run at once.
@@ -151,8 +152,8 @@ class Predictor:
         if _is_data_uri(ref):
             return
         with self._ref_lock:
-            if ref in self._rechecking:
-                return
+            if ref in self._rechecking or len(self._rechecking) >= MAX_RECHECKS:
+                return  # the next click on it after HTTP_REF_SECONDS asks again
             self._rechecking.add(ref)
 
         def run() -> None:
@@ -164,22 +165,28 @@ class Predictor:
                 with self._ref_lock:
                     self._rechecking.discard(ref)
 
-        self._rechecks.submit(run)
+        # A daemon thread, not a pool's: reads queued in a pool ran at exit, each up to a
+        # fetch's timeout with Label Studio away, and held a stopping server for as long.
+        threading.Thread(target=run, name="samvid-recheck", daemon=True).start()
 
     def _read(self, ref: str, task_id: int | None) -> tuple[ImageSource, bytes, str]:
         """Fetch ``ref``: the source it came from, its bytes and their content key, which is
         remembered as what ``ref`` names."""
         with self._ref_lock:
             source, generation = self._source, self._source_generation
+        started = time.monotonic()
         stamp = source.stamp(ref)  # before reading: a change during the read shows next time
         data = source.fetch(ref, task_id)
         key = content_key(self.segmenter.cache_key(), data)
         if len(ref) <= MAX_REMEMBERED_REF:
             with self._ref_lock:
-                if generation == self._source_generation:  # else fetched from the former source
+                known = self._ref_keys.get(ref)
+                # Not over a read begun later (a slow background read, finished after a click's
+                # read of the picture that replaced it), nor one of the former source.
+                if generation == self._source_generation and (known is None or known[2] <= started):
                     if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
                         self._ref_keys.clear()
-                    self._ref_keys[ref] = (key, stamp, time.monotonic())
+                    self._ref_keys[ref] = (key, stamp, started)
         return source, data, key
 
     def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
@@ -226,16 +233,17 @@ class Predictor:
         return warmup.future
 
     def _warm_newest(self) -> None:
-        """One turn of the encoder thread: drop the warm-ups that waited too long, run the
-        newest of the others."""
+        """One turn of the encoder thread: run the newest warm-up, drop the others that
+        waited too long."""
         with self._ref_lock:
             now = time.monotonic()
+            newest = self._warmups.pop() if self._warmups else None  # run however long it waited
             stale = [w for w in self._warmups if now - w.queued_at > PRECOMPUTE_MAX_WAIT]
             self._warmups = [w for w in self._warmups if now - w.queued_at <= PRECOMPUTE_MAX_WAIT]
-            newest = self._warmups.pop() if self._warmups else None
         for dropped in stale:
             log.debug("warm-up of %s dropped: it waited over %g s", dropped.ref[:120], PRECOMPUTE_MAX_WAIT)
             dropped.future.cancel()
+            dropped.future.set_running_or_notify_cancel()  # as an executor does: wait() sees it done
         if newest is None or not newest.future.set_running_or_notify_cancel():
             return
         try:

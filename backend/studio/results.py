@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from samvid.errors import PromptError
+from samvid.errors import TooLarge
 from samvid.settings import Settings
 from samvid.studio.protocol import MaskTarget
 
@@ -92,8 +92,8 @@ def brush_result(
 
 
 def mask_at_size(mask: np.ndarray, size: tuple[int, int], max_pixels: int) -> np.ndarray:
-    """Bool ``mask`` brought to ``size`` (width, height), refused (PromptError) over
-    ``max_pixels`` before anything is allocated.
+    """Bool ``mask`` brought to ``size`` (width, height), refused over ``max_pixels``
+    (``check_shown_size``) before anything is allocated.
 
     Label Studio decodes a brush into the image it shows, of the size it sent
     (original_width/height): a mask of the size samvid read wraps its rows there, away
@@ -101,13 +101,8 @@ def mask_at_size(mask: np.ndarray, size: tuple[int, int], max_pixels: int) -> np
     or tiny object (a pole, a far-away person) is not lost; enlarged, each pixel takes the
     nearest one's value.
     """
+    check_shown_size(size, max_pixels)
     width, height = size
-    if width * height > max_pixels:
-        raise PromptError(
-            f"Label Studio shows this image at {width}x{height} (original_width/height), over "
-            f"samvid's limit of {max_pixels} pixels (SAMVID_MAX_IMAGE_PIXELS): raise the limit, "
-            "or fix the task's image size"
-        )
     if mask.shape == (height, width):
         return mask
     smaller = (min(width, mask.shape[1]), min(height, mask.shape[0]))
@@ -116,6 +111,18 @@ def mask_at_size(mask: np.ndarray, size: tuple[int, int], max_pixels: int) -> np
     if mask.shape != (height, width):
         mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     return mask
+
+
+def check_shown_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse (TooLarge) a brush for an image Label Studio shows at over ``max_pixels``: its
+    mask would be allocated at that size."""
+    width, height = size
+    if width * height > max_pixels:
+        raise TooLarge(
+            f"Label Studio shows this image at {width}x{height} (original_width/height), over "
+            f"samvid's limit of {max_pixels} pixels (SAMVID_MAX_IMAGE_PIXELS): raise the limit, "
+            "or fix the task's image size"
+        )
 
 
 MIN_PART_FRACTION = 0.01  # a part smaller than this share of the largest is a speck: dropped

@@ -479,7 +479,7 @@ def test_a_brush_for_an_image_shown_over_the_pixel_limit_is_refused_saying_what_
     client = _shown_client(images, max_image_pixels=100_000)
     path = write_png(images / "small.png", 200, 100)
     reply = client.post("/predict", json=predict_body(str(path), [keypoint(400, 200, 800, 400)]))
-    assert reply.status_code == 400
+    assert reply.status_code == 413
     assert "800x400" in reply.get_json()["error"] and "SAMVID_MAX_IMAGE_PIXELS" in reply.get_json()["error"]
 
 

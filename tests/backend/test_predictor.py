@@ -134,6 +134,77 @@ def test_two_annotators_opening_tasks_at_the_same_moment_both_get_their_frames_w
     assert predictor.embedding(refs[1])[1] and predictor.embedding(refs[2])[1]  # both cached
 
 
+def test_the_task_just_opened_is_warmed_however_long_the_encoder_run_before_it_takes(
+    tmp_path, monkeypatch,
+) -> None:
+    # One CPU run of SAM ViT-L or H outlasts PRECOMPUTE_MAX_WAIT: the task opened during it
+    # was dropped, and its first click embedded it.
+    import samvid.predictor
+
+    monkeypatch.setattr(samvid.predictor, "PRECOMPUTE_MAX_WAIT", 0.5, raising=False)
+    refs = _frames(tmp_path, 2)
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(tmp_path,))
+    segmenter = _Gated()
+    predictor = Predictor.from_settings(config, segmenter=segmenter)
+    earlier = predictor.precompute(refs[0])
+    now_open = predictor.precompute(refs[1])
+    time.sleep(1.0)  # the run before it goes on past the limit
+    segmenter.gate.set()
+    earlier.result(timeout=10)
+    now_open.result(timeout=10)
+    assert segmenter.embedded == [0, 1]
+
+
+def test_a_slow_read_of_an_http_frame_does_not_bring_back_the_picture_a_later_read_replaced(monkeypatch) -> None:
+    # A background read begun before the frame was extracted again finished after a click
+    # had read the new picture, and was remembered over it: clicks went back to the old one.
+    import samvid.predictor
+
+    pictures = [np.full((30, 40, 3), 10, np.uint8)]
+    slow = threading.Event()
+
+    class Replaced(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            picture = pictures[-1]  # what Label Studio had when the request came
+            if slow.is_set():
+                slow.clear()
+                time.sleep(1.5)
+            buf = io.BytesIO()
+            Image.fromarray(picture).save(buf, "PNG")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(buf.getvalue())))
+            self.end_headers()
+            self.wfile.write(buf.getvalue())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Keeping(StandInSegmenter):
+        def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+            found = super().embed(image)
+            found.tensors["grey"] = image[:1, :1, 0].copy()
+            return found
+
+    def grey() -> int:
+        return int(predictor.embedding(ref)[0].tensors["grey"][0, 0])
+
+    with http_server(Replaced) as url:
+        config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
+        predictor = Predictor.from_settings(config, segmenter=Keeping(radius=10))
+        ref = "/data/upload/1/frame_000010.png"
+        assert grey() == 10
+        monkeypatch.setattr(samvid.predictor, "HTTP_REF_SECONDS", 0.0, raising=False)
+        slow.set()
+        assert grey() == 10  # answered from the cache; a slow read of the old picture begins
+        time.sleep(0.3)
+        monkeypatch.setattr(samvid.predictor, "HTTP_REF_SECONDS", 60.0, raising=False)
+        pictures.append(np.full((60, 80, 3), 200, np.uint8))  # extracted again, at another size
+        predictor.predict(ref, Prompt(((40.0, 30.0),), (1,)), (80, 60))  # reads the new picture
+        assert grey() == 200
+        time.sleep(1.7)  # the slow read has ended
+        assert grey() == 200
+
+
 def test_an_http_frame_replaced_by_another_of_the_same_size_is_segmented_as_the_new_picture_once_read_again(
     monkeypatch,
 ) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from samvid.errors import PromptError
+from samvid.errors import TooLarge
 from samvid.studio import results
 
 
@@ -98,7 +98,7 @@ def test_a_brush_shown_smaller_keeps_a_thin_or_tiny_object(shown):
 
 
 def test_a_brush_shown_at_a_size_over_the_pixel_limit_is_refused_before_it_is_made():
-    with pytest.raises(PromptError, match="100000x100000.*SAMVID_MAX_IMAGE_PIXELS"):
+    with pytest.raises(TooLarge, match="100000x100000.*SAMVID_MAX_IMAGE_PIXELS"):
         shown_at(np.ones((50, 50), bool), (100_000, 100_000))  # 10^10 px: 10 GB made
-    with pytest.raises(PromptError, match="over samvid's limit of 1000 pixels"):
+    with pytest.raises(TooLarge, match="over samvid's limit of 1000 pixels"):
         shown_at(np.ones((10, 10), bool), (40, 40), max_pixels=1000)
