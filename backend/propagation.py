@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,8 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     return seeds
 
 
-def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed]) -> list[ObjectSeed]:
+def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed],
+                  unread: Collection[str | None] = ()) -> list[ObjectSeed]:
     """``other`` (the human frame across a bridged stretch from ``named``), with each object
     that a redraw renamed keyed as in ``named``.
 
@@ -199,8 +200,9 @@ def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed]) -> list[Obje
     region id. Tracked as two objects, each end would be sure the other's is absent, and
     the middle of the stretch would get neither. Where a label has exactly one unmatched,
     unnumbered object at each end, it is the same object; otherwise nothing says which is
-    which, and the objects stay apart. Object-id numbers are the annotator's word: never
-    matched.
+    which, and the objects stay apart. ``unread``: the labels of the regions of ``other``'s
+    frame samvid cannot read (None: one without a label), each maybe the object redrawn.
+    Object-id numbers are the annotator's word: never matched.
     """
     def unmatched(seeds: list[ObjectSeed], keys: set[str]) -> dict[str, list[ObjectSeed]]:
         by_label: dict[str, list[ObjectSeed]] = {}
@@ -211,7 +213,7 @@ def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed]) -> list[Obje
 
     here, there = unmatched(named, {s.key for s in other}), unmatched(other, {s.key for s in named})
     renames = {there[label][0].key: mine[0].key for label, mine in here.items()
-               if len(mine) == 1 and len(there.get(label, ())) == 1}
+               if len(mine) == 1 and len(there.get(label, ())) == 1 and label not in unread and None not in unread}
     return [replace(s, key=renames[s.key]) if s.key in renames else s for s in other]
 
 
@@ -351,19 +353,23 @@ class Propagator:
         engine = resolved(req.engine)  # named in each prediction's model version
         given = [human_annotated(t) for t in tasks]
         given[index] = True
-        # A frame with no object bridges nothing: its job clears up to the next human frame
-        # (that frame's own job tracks from its objects towards this one).
+        # A frame with no object bridges too: a stretch to a human frame with objects is
+        # tracked from that frame, the objects fading out towards this one (a given end where
+        # each is absent); one with no object at either end is cleared.
         stretches = plan(given, index, forward=req.direction in ("forward", "both"),
                          backward=req.direction in ("backward", "both"), limit=req.frames,
-                         bridge=req.bridge and bool(seeds), before=req.before)
-        # The objects of each human end; None for an end whose annotation is gone (read as an
-        # open end), [] for one with no object (every object left the view: they are absent).
+                         bridge=req.bridge, before=req.before)
+        # The objects of each human end; None for an open end: one whose annotation is gone,
+        # or (``unread``) holds only regions samvid cannot read. [] for one with no object
+        # (every object left the view: they are absent).
         ends: dict[int, list[ObjectSeed] | None] = {index: seeds}
+        unread: set[int] = set()
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                there = self._other_end(tasks[other]["id"], target, req.objects)
-                ends[other] = None if there is None else match_redrawn(seeds, there)
+                ends[other], annotated = self._other_end(tasks[other]["id"], target, req.objects, drawn)
+                if annotated and ends[other] is None:
+                    unread.add(other)
         # One object id per identity key. Where both ends hold an object, the job's own
         # frame names it: its labels and attributes are the annotator's latest word.
         keys: dict[str, ObjectSeed] = {}
@@ -391,13 +397,16 @@ class Propagator:
         progress = _Progress(ctx, total)
         written = empty = 0  # frames given masks; frames every object had left (no prediction)
         skipped = 0  # frame tasks the tracker passed over (an image it could not read)
-        cleared = 0  # frames of the bare stretches
+        cleared = retracked = 0  # frames of the bare stretches; frames of the others
         for st in stretches:
-            emptied = empty
+            emptied, done = empty, written + empty
             first = {number[s.key]: s.mask for s in ends[st.lo] or ()} if st.from_lo else {}
             last = {number[s.key]: s.mask for s in ends[st.hi] or ()} if st.from_hi else {}
             # A human end with no object is no open end: the objects are absent there.
             given_ends = (st.from_lo and ends[st.lo] is not None, st.from_hi and ends[st.hi] is not None)
+            # A human frame samvid cannot read is tracked to (an open end) but is no frame to
+            # write, nor one a human annotated meanwhile, nor one passed over.
+            held = {tasks[at]["id"] for at in (st.lo, st.hi) if at in unread}
             if st in bare:
                 tasks_at = {k - st.lo: tasks[k]["id"] for k in st.written}
                 walked = _no_objects(st, away_from=index, on_step=progress.step, cancelled=ctx.cancelled)
@@ -408,8 +417,8 @@ class Propagator:
             reached, cut = set(), False
             for fm in walked:
                 task_id = tasks_at.get(fm.frame)
-                if task_id is None:
-                    continue  # a source frame between imported frames: tracked, not written
+                if task_id is None or task_id in held:
+                    continue  # a source frame between imported frames, or a human one: not written
                 reached.add(fm.frame)
                 try:
                     if self.annotated_now(task_id):
@@ -421,38 +430,48 @@ class Propagator:
                     written += 1
                 else:
                     empty += 1
-            cleared += empty - emptied if st in bare else 0
+            if st in bare:
+                cleared += empty - emptied
+            else:
+                retracked += written + empty - done
             if ctx.cancelled():
                 return {"frames_written": written, "frames_empty": empty, "cancelled": True}
             if not cut and st not in bare:  # a bare stretch reads no image: none passed over
                 seeded = ({0} if given_ends[0] else set()) | ({len(frames) - 1} if given_ends[1] else set())
+                seeded |= {at for at, task_id in tasks_at.items() if task_id in held}
                 skipped += len(set(tasks_at) - reached - seeded)
         progress.finish()
         if not seeds:
             # Said on the job: "done" with nothing written would read as a job that did nothing.
-            what = f"samvid's masks removed from the {cleared} frame(s) it bounds" if cleared else "no frame to clear"
+            what = _emptied(cleared, retracked)
             ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")
             log.info("clip %r frame %d has no objects: %s", req.clip, req.frame, what)
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
-    def _other_end(self, task_id: int, target: MaskTarget,
-                   objects: tuple[str, ...]) -> list[ObjectSeed] | None:
-        """The objects of the human frame across a stretch (none: every object left the view).
+    def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...],
+                   named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool]:
+        """The objects of the human frame across a stretch (none: every object left the view),
+        each that a redraw renamed keyed as in ``named`` (the job's frame's objects); and
+        whether that frame is annotated.
 
         None if its annotation or its task is gone (deleted since the tasks were read), or it
-        has no object but regions samvid cannot read (a smart click whose mask never came
-        back): nothing says the objects left. The stretch is then tracked from this end only,
-        up to that frame, which is written only if it is still there and no human annotates
-        it meanwhile."""
+        has none of the objects but regions samvid cannot read (a smart click whose mask never
+        came back): nothing says the objects left. The stretch is then tracked from this end
+        only, up to that frame, which is written only if it is still there and no human
+        annotates it meanwhile."""
         try:
             annotation = self.latest_annotation(task_id)
         except (BadRequest, NotFound):
-            return None
-        drawn = seeds_from_result(annotation, target, self.images.max_pixels)
-        if not drawn and _unreadable_regions(annotation, target, self.images.max_pixels):
-            return None
-        return _chosen(drawn, objects)
+            return None, False
+        unread = _unreadable_labels(annotation, target, self.images.max_pixels)
+        # Matched before the request's objects are chosen: an object deleted and drawn again
+        # there has a new region id, which the request does not name.
+        there = _chosen(match_redrawn(named, seeds_from_result(annotation, target, self.images.max_pixels), unread),
+                        objects)
+        if not there and unread:
+            return None, True
+        return there, True
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -589,6 +608,16 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
     return result, float(np.mean(scores)) if scores else 0.0
 
 
+def _emptied(cleared: int, retracked: int) -> str:
+    """What a job from a frame every object left did to the frames it bounds: ``cleared``
+    (no object at either end) and ``retracked`` (from a human frame with objects beyond)."""
+    said = [f"samvid's masks removed from the {cleared} frame(s) it bounds"] if cleared else []
+    if retracked:
+        said.append(f"{retracked} frame(s) tracked again from the human frame(s) beyond them, the objects "
+                    "fading out towards this one")
+    return "; ".join(said) or "no frame to clear"
+
+
 def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
                 cancelled: Callable[[], bool]) -> Iterator[FrameMasks]:
     """Empty FrameMasks for the written frames of a stretch with no object at its human
@@ -608,17 +637,27 @@ def _unreadable_regions(result: list[dict[str, Any]], target: MaskTarget, max_pi
     """Whether an annotation holds a region drawn on its image that is no readable mask: a
     smart click or box whose mask never came back, a damaged brush. A mask erased to nothing
     is read, as no object; per-frame choices or text are no regions."""
+    return bool(_unreadable_labels(result, target, max_pixels))
+
+
+def _unreadable_labels(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> set[str | None]:
+    """The labels of an annotation's regions that are no readable mask (``_unreadable_regions``);
+    None for such a region without a label."""
     masks = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
+    labels: set[str | None] = set()
     for item in result:
-        if str(item.get("type", "")).removesuffix("labels") not in REGION_TYPES:
+        kind = str(item.get("type", ""))
+        if kind.removesuffix("labels") not in REGION_TYPES:
             continue
-        if masks.get(str(item.get("from_name"))) != item.get("type"):
-            return True
-        try:
-            decode_mask(item, max_pixels)
-        except (ValueError, KeyError, TypeError):
-            return True
-    return False
+        if masks.get(str(item.get("from_name"))) == kind:
+            try:
+                decode_mask(item, max_pixels)
+                continue
+            except (ValueError, KeyError, TypeError):
+                pass
+        named = (item.get("value") or {}).get(kind) if kind.endswith("labels") else None
+        labels.update(map(str, named) if isinstance(named, list) and named else [None])
+    return labels
 
 
 def _chosen(seeds: list[ObjectSeed], objects: tuple[str, ...]) -> list[ObjectSeed]:

@@ -285,22 +285,26 @@ def _car() -> np.ndarray:
     return m
 
 
-def _propagated_in_memory(human: dict[int, list[dict]], frames: int, req) -> tuple[dict, dict[int, list[dict]], list]:
+def _propagated_in_memory(human: dict[int, list[dict]], frames: int, req, unreadable: int | None = None,
+                          notes: list[str] | None = None) -> tuple[dict, dict[int, list[dict]], list]:
     """``req`` run on a clip of ``frames`` flat frames in memory (human frames as in
-    ``_clip_with_objects``): the job's result, the prediction written on each frame, and
-    the progress reports."""
+    ``_clip_with_objects``; the image of frame ``unreadable`` one the tracker cannot read):
+    the job's result, the prediction written on each frame, and the progress reports.
+    The job's notes go to ``notes``."""
     propagator = _clip_with_objects(human, frames)
-    images = [np.full((20, 40, 3), 100, np.uint8)] * frames
+    images = [np.zeros((5, 5, 3), np.uint8) if k == unreadable else np.full((20, 40, 3), 100, np.uint8)
+              for k in range(frames)]
     propagator._span = lambda walk, target, all_frames: (images[: len(walk)], {i: t["id"] for i, t in enumerate(walk)})
     propagator.annotated_now = lambda task_id: task_id - 1 in human
     written: dict[int, list[dict]] = {}
     propagator.studio.replace_predictions = lambda task_id, prefix, result, *args, **kwargs: written.update(
         {task_id - 1: result})
+    propagator.studio.own_predictions = lambda task_id, prefix: []  # a job for some objects keeps the others'
     reports: list[tuple[int, int]] = []
 
     class Context:
         def progress(self, done, total, fps): reports.append((done, total))
-        def note(self, *args): pass
+        def note(self, text): (notes if notes is not None else []).append(text)
         def cancelled(self): return False
 
     return propagator.run(req, Context()), written, reports
@@ -335,3 +339,117 @@ def test_a_bridged_job_towards_a_human_frame_whose_regions_are_no_readable_mask_
     result, written, _ = _propagated_in_memory({0: car, 6: [click]}, 7,
                                                PropagationRequest(1, "c", 0, engine="copy", bridge=True))
     assert result["frames_written"] == 5 and all(written[k] != [] for k in range(1, 6))
+
+
+def _van() -> np.ndarray:
+    m = np.zeros((20, 40), bool)
+    m[14:19, 30:38] = True
+    return m
+
+
+def _click(region_id: str) -> dict:
+    """A smart click whose mask never came back: a region samvid cannot read."""
+    return {"id": region_id, "from_name": "kp", "to_name": "image", "type": "keypointlabels",
+            "original_width": 40, "original_height": 20,
+            "value": {"x": 25.0, "y": 40.0, "width": 1.0, "keypointlabels": ["Car"]}}
+
+
+def _has(result: list[dict], region_id: str) -> bool:
+    return any(r.get("id") == region_id for r in result)
+
+
+def test_a_bridged_job_for_some_objects_matches_an_object_redrawn_on_the_other_human_frame():
+    # Chosen before it was matched, the car redrawn there (a new region id) was no object
+    # the request named: the far end read as "the car left", the car faded out towards it.
+    from samvid.propagation import PropagationRequest
+
+    human = {0: [mask_region(_car(), TARGET, ["Car"], region_id="car")],
+             6: [mask_region(_car(), TARGET, ["Car"], region_id="car2")]}
+    result, written, _ = _propagated_in_memory(human, 7, PropagationRequest(1, "c", 0, engine="copy", bridge=True,
+                                                                            objects=("car",)))
+    assert result == {"frames_written": 5, "frames_empty": 0}
+    assert all(_has(written[k], "car") for k in range(1, 6))
+
+
+def test_a_bridged_job_for_some_objects_tracks_right_up_to_a_human_frame_where_they_are_unreadable():
+    # Frame 6 holds the van and the car as a smart click: nothing says the car left. Nor is
+    # the van, new there, the car redrawn: the click may be.
+    from samvid.propagation import PropagationRequest
+    from samvid.studio.results import decode_mask
+
+    car = mask_region(_car(), TARGET, ["Car"], region_id="car")
+    van = mask_region(_van(), TARGET, ["Car"], region_id="van")
+    for human in ({0: [car, van], 6: [van, _click("k9")]}, {0: [car], 6: [van, _click("k9")]}):
+        result, written, _ = _propagated_in_memory(human, 7, PropagationRequest(
+            1, "c", 0, engine="copy", bridge=True, objects=("car",)))
+        assert result == {"frames_written": 5, "frames_empty": 0}
+        masks = [decode_mask(next(r for r in written[k] if r["id"] == "car" and "brushlabels" in r["value"]))
+                 for k in range(1, 6)]
+        assert all(np.array_equal(m, _car()) for m in masks), "the car where it was drawn, not the van"
+
+
+def test_an_object_is_not_matched_to_one_redrawn_where_a_region_of_its_label_is_unreadable():
+    def seed(key: str, label: str) -> ObjectSeed:
+        return ObjectSeed(key, key, label, np.ones((2, 2), bool))
+
+    redrawn = [seed("van", "Car"), seed("dog2", "Dog")]
+    assert [s.key for s in match_redrawn([seed("car", "Car"), seed("dog", "Dog")], redrawn, {"Car"})] == ["van", "dog"]
+    assert [s.key for s in match_redrawn([seed("car", "Car")], redrawn, {None})] == ["van", "dog2"]
+
+
+def test_a_bridged_job_from_a_frame_every_object_left_tracks_the_stretches_to_human_frames_with_objects():
+    # The usual order: the car propagated from frame 0, then frame 6 submitted empty (the car
+    # left). Its job planned nothing before it: the car stayed at full score up to frame 6.
+    from samvid.propagation import PropagationRequest
+
+    car = [mask_region(_car(), TARGET, ["Car"], region_id="car")]
+    for human, frame, next_to_car, next_to_empty in (({0: car, 6: []}, 6, 1, 5), ({0: [], 6: car}, 0, 5, 1)):
+        notes: list[str] = []
+        result, written, reports = _propagated_in_memory(
+            human, 7, PropagationRequest(1, "c", frame, engine="copy", bridge=True), notes=notes)
+        assert sorted(written) == [1, 2, 3, 4, 5]
+        assert _has(written[next_to_car], "car") and written[next_to_empty] == []
+        assert result["frames_written"] + result["frames_empty"] == 5 and result["frames_empty"] >= 1
+        assert notes == [f"frame {frame} has no objects (every one left the view): 5 frame(s) tracked again from "
+                         "the human frame(s) beyond them, the objects fading out towards this one"]
+        assert reports[-1] == (7, 7), "one walk, from the end with the car"
+
+
+def test_a_bridged_job_from_a_frame_every_object_left_clears_a_stretch_with_no_object_and_tracks_the_other():
+    from samvid.propagation import PropagationRequest
+
+    car = [mask_region(_car(), TARGET, ["Car"], region_id="car")]
+    notes: list[str] = []
+    result, written, _ = _propagated_in_memory(
+        {0: car, 4: [], 8: []}, 9, PropagationRequest(1, "c", 4, engine="copy", bridge=True), notes=notes)
+    assert sorted(written) == [1, 2, 3, 5, 6, 7] and all(written[k] == [] for k in (3, 5, 6, 7))
+    assert _has(written[1], "car")
+    assert notes == ["frame 4 has no objects (every one left the view): samvid's masks removed from the 3 "
+                     "frame(s) it bounds; 3 frame(s) tracked again from the human frame(s) beyond them, the "
+                     "objects fading out towards this one"]
+    assert result["frames_written"] + result["frames_empty"] == 6
+
+
+def test_a_job_from_a_frame_every_object_left_without_bridging_clears_up_to_the_next_human_frame_only():
+    from samvid.propagation import PropagationRequest
+
+    car = [mask_region(_car(), TARGET, ["Car"], region_id="car")]
+    notes: list[str] = []
+    result, written, _ = _propagated_in_memory({0: car, 4: [], 8: car}, 9,
+                                               PropagationRequest(1, "c", 4, engine="copy"), notes=notes)
+    assert result == {"frames_written": 0, "frames_empty": 3} and sorted(written) == [5, 6, 7]
+    assert notes == ["frame 4 has no objects (every one left the view): samvid's masks removed from the 3 "
+                     "frame(s) it bounds"]
+
+
+def test_a_bridged_job_towards_a_human_frame_samvid_cannot_read_counts_the_frames_it_passed_over():
+    # Reached, that human frame read as one annotated meanwhile (a cut): the frame passed over
+    # before it went unsaid; and its own unreadable image was counted as one passed over.
+    from samvid.propagation import PropagationRequest
+
+    human = {0: [mask_region(_car(), TARGET, ["Car"], region_id="car")], 6: [_click("k1")]}
+    req = PropagationRequest(1, "c", 0, engine="copy", bridge=True)
+    assert _propagated_in_memory(human, 7, req, unreadable=3)[0] == {"frames_written": 4, "frames_empty": 0,
+                                                                     "frames_skipped": 1}
+    result, written, _ = _propagated_in_memory(human, 7, req, unreadable=6)
+    assert result == {"frames_written": 5, "frames_empty": 0} and 6 not in written

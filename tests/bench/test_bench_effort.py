@@ -17,6 +17,7 @@ from bench_effort import (
     MAX_CLICKS,
     Clip,
     Outcome,
+    Session,
     bad_found_early,
     brush_to,
     by_clicks,
@@ -227,3 +228,18 @@ def test_plotting_outcomes_saved_without_their_curves_is_refused(
     assert exit_.value.code == 2
     assert "save them with --plot and --json together" in capsys.readouterr().err
     assert not (tmp_path / "e.png").exists()
+
+
+def test_a_submit_of_a_frame_every_object_left_fades_them_out_towards_it_and_clears_where_none_is_given() -> None:
+    # As the product's bridged job does: the stretch back to the human frame with the car is
+    # tracked from it (the car fading out near the empty frame); the one after has no object.
+    car = np.zeros((20, 40), bool)
+    car[5:12, 5:15] = True
+    frames = [np.full((20, 40, 3), 100, np.uint8)] * 10
+    session = Session(Clip("x", frames, [{1: car}] * 10), "copy", bridge=True)
+    session.submit(0, {1: car})
+    assert all(session.masks(k) for k in range(1, 10))
+    changed = session.submit(6, {1: np.zeros_like(car)})
+    assert changed == {1, 2, 3, 4, 5, 7, 8, 9}
+    assert session.masks(1) and not session.masks(5)
+    assert not any(session.masks(k) for k in (7, 8, 9)) and not any(k in session.pred for k in (7, 8, 9))
