@@ -376,22 +376,28 @@ class Propagator:
         for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
             for s in end or ():
                 keys.setdefault(s.key, s)
+        crowded: list[Stretch] = []  # from a frame with no object, over the limit: as unbridged
         for st in stretches:
             # Each stretch is tracked by an engine of its own, from the objects of both its
             # human ends: counted on this frame only, one stretch tracked up to twice the limit.
             tracked = {s.key for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on
                        for s in ends[at] or ()}
-            if len(tracked) > MAX_OBJECTS:
+            if len(tracked) > MAX_OBJECTS and not seeds:
+                # 'objects' cannot split a frame with none: done as without bridging, the
+                # frames after it cleared up to the next human frame, those before left.
+                crowded.append(st)
+            elif len(tracked) > MAX_OBJECTS:
                 ends_at = " and ".join(str(frame_index(tasks[at]["data"].get("frame")))
                                        for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)
                 raise BadRequest(f"human frames {ends_at} hold {len(tracked)} objects between them; a job "
                                  f"tracks at most {MAX_OBJECTS} at once: propagate them in groups with 'objects'")
+        stretches = [st for st in stretches if not (st in crowded and st.hi == index)]
         number = {key: k for k, key in enumerate(keys, start=1)}
         objects = {number[key]: seed for key, seed in keys.items()}
         # A stretch with no object at any of its seeded ends has nothing to track: its
         # frames are walked only to remove samvid's masks, as for a frame every object left.
-        bare = [st for st in stretches
-                if not any(ends[at] for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)]
+        bare = [st for st in stretches if st in crowded
+                or not any(ends[at] for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)]
         total = sum(len(st.written) if st in bare else _steps(st, tasks, req.all_frames, _walks(st, ends))
                     for st in stretches)
         progress = _Progress(ctx, total)
@@ -444,6 +450,9 @@ class Propagator:
         if not seeds:
             # Said on the job: "done" with nothing written would read as a job that did nothing.
             what = _emptied(cleared, retracked)
+            if crowded:
+                what += (f" (not tracked from the human frame(s) around it: over the {MAX_OBJECTS} objects a "
+                         "job tracks; submit those frames to track the objects towards this one)")
             ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")
             log.info("clip %r frame %d has no objects: %s", req.clip, req.frame, what)
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
@@ -458,8 +467,8 @@ class Propagator:
         None if its annotation or its task is gone (deleted since the tasks were read), or it
         has none of the objects but regions samvid cannot read (a smart click whose mask never
         came back): nothing says the objects left. The stretch is then tracked from this end
-        only, up to that frame, which is written only if it is still there and no human
-        annotates it meanwhile."""
+        only, up to that frame. A frame whose annotation is gone is written if it is still
+        there and no human annotates it meanwhile; one with unreadable regions is not."""
         try:
             annotation = self.latest_annotation(task_id)
         except (BadRequest, NotFound):

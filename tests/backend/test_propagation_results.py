@@ -279,6 +279,19 @@ def test_a_bridged_job_takes_as_many_objects_as_each_of_its_stretches_tracks_wit
     assert sorted(tracked) == [80, 80]
 
 
+def test_a_frame_every_object_left_next_to_more_objects_than_a_job_tracks_clears_the_frames_after_it():
+    # Bridged, its job was refused with advice to name 'objects', which a frame with no
+    # object refuses: nothing could clear the stale masks after it.
+    from samvid.propagation import MAX_OBJECTS, PropagationRequest
+
+    notes: list[str] = []
+    result, written, _ = _propagated_in_memory({0: [_dot(i) for i in range(MAX_OBJECTS + 1)], 5: []}, 8,
+                                               PropagationRequest(1, "c", 5, engine="copy", bridge=True), notes=notes)
+    assert result == {"frames_written": 0, "frames_empty": 2}
+    assert sorted(written) == [6, 7]  # as without bridging: the frames before it are left
+    assert f"over the {MAX_OBJECTS} objects" in notes[-1]
+
+
 def _car() -> np.ndarray:
     m = np.zeros((20, 40), bool)
     m[5:12, 5:15] = True
