@@ -59,6 +59,7 @@ BATCH = 500  # job records read per round trip
 # Transactions a submit tries that a dropped connection interrupts (one lost to another submit of
 # the same request is tried again: that one went through).
 SUBMIT_TRIES = 10
+SUBMIT_SECONDS = 60.0  # and how long it tries at most, however many of its tries other submits took
 SOCKET_TIMEOUT = 5.0  # seconds a command may wait for Redis's answer
 TURN_WAIT = 1.0  # seconds a worker waits for a job's clip before it puts the job back on the queue
 
@@ -171,8 +172,10 @@ class RedisJobs:
         import redis
 
         previous = None
-        interrupted = 0
-        while interrupted < SUBMIT_TRIES:
+        interrupted, retry = 0, False
+        deadline = time.monotonic() + SUBMIT_SECONDS
+        while interrupted < SUBMIT_TRIES and time.monotonic() < deadline:
+            read = False
             with self.redis.pipeline(transaction=True) as pipe:
                 try:
                     # Read under WATCH, not as GETSET's reply: the client reran a transaction whose
@@ -182,10 +185,11 @@ class RedisJobs:
                     # WatchError instead of rerunning it; so does a concurrent submit of the request.
                     pipe.watch(same)
                     raw = pipe.get(same)
-                    current = raw.decode() if raw is not None else None
-                    if current == status.id:
-                        # An earlier try's transaction reached Redis late: it replaced what that
-                        # try read (WATCH lets one try run, and only on the value it read).
+                    read, current = True, raw.decode() if raw is not None else None
+                    if current == status.id or (retry and self._in_rq(status.id)):
+                        # An earlier try's transaction reached Redis late (the request's newest
+                        # since, or not): it replaced what that try read (WATCH lets one try
+                        # run, and only on the value it read).
                         return previous
                     previous = current
                     self._queue_up(pipe, status, payload, same)
@@ -199,15 +203,16 @@ class RedisJobs:
                     # Another submit of the request got in first (it went through: the tries end);
                     # else the connection dropped, which counts.
                     raw = self.redis.get(same)
-                    if (raw.decode() if raw is not None else None) == previous:
+                    if not read or (raw.decode() if raw is not None else None) == previous:
                         interrupted += 1
+                    retry = True
                 except redis.TimeoutError:
                     # Sent but not answered in time (not retried): it may have run all the same,
                     # and a 503 for a queued job leaves its request's job before it running too.
                     if self._in_rq(status.id):
                         return previous
                     raise
-        raise redis.ConnectionError(f"the submit of job {status.id} was interrupted {SUBMIT_TRIES} times")
+        raise redis.ConnectionError(f"the submit of job {status.id} was interrupted {interrupted} times")
 
     def _queue_up(self, pipe: Any, status: JobStatus, payload: dict[str, Any], same: str) -> None:
         # RQ's enqueue first, as it starts the transaction itself: rq 2.0 refused a pipeline

@@ -247,3 +247,42 @@ def test_a_submit_answered_after_the_socket_timeout_still_supersedes_the_job_bef
         assert (direct.get(before.id).state, direct.get(again.id).state) == (CANCELLED, QUEUED)
     finally:
         relay.close()
+
+
+def test_a_submit_whose_every_read_of_its_request_drops_the_connection_gives_up_saying_so(redis_server):
+    """The connection drops at the read under WATCH each time: the submit counted no try as
+    interrupted and looped for ever, where it must end in a 503 (QueueUnavailable)."""
+    from samvid.errors import QueueUnavailable
+
+    watched: set[socket.socket] = set()  # kept: an id() is reused by a later socket
+
+    def on_send(data: bytes, client: socket.socket, server: socket.socket) -> bool:
+        if b"\r\nWATCH\r\n" in data:
+            watched.add(client)
+        elif b"\r\nGET\r\n" in data and client in watched:
+            _close(client)
+            return False
+        return True
+
+    relay = Relay(redis_server.port, on_send=on_send)
+    try:
+        RedisJobs(redis_server.url).submit("gated", "1:clip", {"n": 1}, order=5)  # the request's key exists
+        jobs = RedisJobs(relay.url)
+        outcome: list[BaseException | None] = []
+
+        def submit() -> None:
+            try:
+                jobs.submit("gated", "1:clip", {"n": 2}, order=5)
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=submit, daemon=True)
+        worker.start()
+        worker.join(30)
+        assert not worker.is_alive(), "the submit is still looping"
+        assert isinstance(outcome[0], QueueUnavailable)
+        # Not Redis refusing the thousands of connections the loop opened meanwhile.
+        assert "interrupted 10 times" in str(outcome[0])
+    finally:
+        relay.close()
