@@ -26,16 +26,15 @@ def recorded_job(payload: dict, ctx: Any, settings: Any) -> dict:
     return {"ran": True}
 
 
-class ReplyLosingProxy:
-    """Forwards bytes between clients and Redis. Once ``armed``, the next transaction (MULTI ...
-    EXEC) reaches Redis, and its connection drops as Redis answers the EXEC."""
+class Relay:
+    """Forwards bytes between clients and Redis; ``on_send(chunk, client, server)`` may hold a
+    client's chunk back (returns False) and ``on_reply(chunk)`` may delay Redis's answer."""
 
-    def __init__(self, redis_port: int) -> None:
+    def __init__(self, redis_port: int, on_send: Any = None, on_reply: Any = None) -> None:
         self.redis_port = redis_port
+        self.on_send, self.on_reply = on_send, on_reply
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
-        self.armed = threading.Event()
-        self.lost = 0  # replies to EXECs Redis ran that never reached the client
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self) -> None:
@@ -45,27 +44,51 @@ class ReplyLosingProxy:
         while True:
             try:
                 client, _ = self.listener.accept()
-            except OSError:  # closed
+            except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.redis_port))
-            dropping = threading.Event()
-            threading.Thread(target=self._to_redis, args=(client, server, dropping), daemon=True).start()
-            threading.Thread(target=self._to_client, args=(server, client, dropping), daemon=True).start()
+            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client), daemon=True).start()
 
-    def _to_redis(self, client: socket.socket, server: socket.socket, dropping: threading.Event) -> None:
+    def _up(self, client: socket.socket, server: socket.socket) -> None:
+        while data := _receive(client):
+            if self.on_send is None or self.on_send(data, client, server):
+                server.sendall(data)
+
+    def _down(self, server: socket.socket, client: socket.socket) -> None:
+        while data := _receive(server):
+            if self.on_reply is not None:
+                self.on_reply(data)
+            try:
+                client.sendall(data)
+            except OSError:
+                return
+
+
+class ReplyLosingProxy(Relay):
+    """Once ``armed``, the next transaction (MULTI ... EXEC) reaches Redis, and its connection
+    drops as Redis answers the EXEC."""
+
+    def __init__(self, redis_port: int) -> None:
+        self.armed = threading.Event()
+        self.lost = 0  # replies to EXECs Redis ran that never reached the client
+        self.dropping: set[socket.socket] = set()  # the client sides whose EXEC's reply is lost
+        super().__init__(redis_port)
+
+    def _up(self, client: socket.socket, server: socket.socket) -> None:
         tail = b""
         while data := _receive(client):
             if b"\r\nEXEC\r\n" in tail + data and self.armed.is_set():
                 self.armed.clear()
-                dropping.set()
+                self.dropping.add(client)
             tail = data[-7:]  # one byte short of the marker: an EXEC already passed on never counts
             server.sendall(data)
         _close(server)
 
-    def _to_client(self, server: socket.socket, client: socket.socket, dropping: threading.Event) -> None:
+    def _down(self, server: socket.socket, client: socket.socket) -> None:
         answered = b""
         while data := _receive(server):
-            if not dropping.is_set():
+            if client not in self.dropping:
                 client.sendall(data)
                 continue
             # Before EXEC's reply (an array: "*"), Redis only says OK and QUEUED: once it
@@ -146,45 +169,6 @@ def test_the_same_request_submitted_by_many_at_once_leaves_one_job_to_run(redis_
     states = sorted(queues[0].get(job.id).state for job in submitted)
     assert states == [CANCELLED] * (len(queues) - 1) + [QUEUED]
     assert len(queues[0].queue) == len(queues)
-
-
-class Relay:
-    """Forwards bytes between clients and Redis; ``on_send(chunk, client, server)`` may hold a
-    client's chunk back (returns False) and ``on_reply(chunk)`` may delay Redis's answer."""
-
-    def __init__(self, redis_port: int, on_send: Any = None, on_reply: Any = None) -> None:
-        self.redis_port = redis_port
-        self.on_send, self.on_reply = on_send, on_reply
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.redis_port))
-            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._down, args=(server, client), daemon=True).start()
-
-    def _up(self, client: socket.socket, server: socket.socket) -> None:
-        while data := _receive(client):
-            if self.on_send is None or self.on_send(data, client, server):
-                server.sendall(data)
-
-    def _down(self, server: socket.socket, client: socket.socket) -> None:
-        while data := _receive(server):
-            if self.on_reply is not None:
-                self.on_reply(data)
-            try:
-                client.sendall(data)
-            except OSError:
-                return
 
 
 def test_a_submit_whose_transaction_reaches_redis_after_its_connection_dropped_supersedes_the_job_before(
