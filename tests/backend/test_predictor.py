@@ -94,6 +94,14 @@ class _Gated(StandInSegmenter):
         return super().embed(image)
 
 
+def _warming(folder) -> tuple[_Gated, Predictor]:
+    """A predictor of local frames under ``folder`` that warms nothing on its own, and its
+    gated encoder."""
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(folder,))
+    segmenter = _Gated()
+    return segmenter, Predictor.from_settings(config, segmenter=segmenter)
+
+
 def test_tasks_opened_in_quick_succession_leave_the_encoder_to_the_frame_now_open(
     tmp_path, monkeypatch,
 ) -> None:
@@ -104,9 +112,7 @@ def test_tasks_opened_in_quick_succession_leave_the_encoder_to_the_frame_now_ope
 
     monkeypatch.setattr(samvid.predictor, "PRECOMPUTE_MAX_WAIT", 1.0, raising=False)
     refs = _frames(tmp_path, 6)
-    config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(tmp_path,))
-    segmenter = _Gated()
-    predictor = Predictor.from_settings(config, segmenter=segmenter)
+    segmenter, predictor = _warming(tmp_path)
     futures = [predictor.precompute(ref) for ref in refs[:5]]  # the first's encoder runs meanwhile
     time.sleep(1.5)  # frames 1-4 left behind for longer than PRECOMPUTE_MAX_WAIT
     futures.append(predictor.precompute(refs[5]))
@@ -121,9 +127,7 @@ def test_tasks_opened_in_quick_succession_leave_the_encoder_to_the_frame_now_ope
 def test_two_annotators_opening_tasks_at_the_same_moment_both_get_their_frames_warmed(tmp_path) -> None:
     # One warm-up for the whole process: the second annotator's task cancelled the first's.
     refs = _frames(tmp_path, 3)  # 0: a task alice left; 1: alice's task now; 2: bob's
-    config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(tmp_path,))
-    segmenter = _Gated()
-    predictor = Predictor.from_settings(config, segmenter=segmenter)
+    segmenter, predictor = _warming(tmp_path)
     left_behind = predictor.precompute(refs[0])  # its encoder runs while the others are opened
     alice, bob = predictor.precompute(refs[1]), predictor.precompute(refs[2])
     segmenter.gate.set()
@@ -143,9 +147,7 @@ def test_the_task_just_opened_is_warmed_however_long_the_encoder_run_before_it_t
 
     monkeypatch.setattr(samvid.predictor, "PRECOMPUTE_MAX_WAIT", 0.5, raising=False)
     refs = _frames(tmp_path, 2)
-    config = Settings.from_env({}, model="standin", precompute_on_open=False, local_roots=(tmp_path,))
-    segmenter = _Gated()
-    predictor = Predictor.from_settings(config, segmenter=segmenter)
+    segmenter, predictor = _warming(tmp_path)
     earlier = predictor.precompute(refs[0])
     now_open = predictor.precompute(refs[1])
     time.sleep(1.0)  # the run before it goes on past the limit
