@@ -67,6 +67,7 @@ class Predictor:
         # downloads nor hashes it again, unless its file changed since (over HTTP, it is
         # read again in the background after a while: see HTTP_REF_SECONDS).
         self._ref_keys: dict[str, tuple[str, tuple[int, int] | None, float]] = {}
+        self._ref_keys_cleared = float("-inf")  # when the map above was last emptied to bound it
         self._ref_lock = threading.Lock()
         # Bumped when the source is replaced: a fetch begun before must not record its key.
         self._source_generation = 0
@@ -78,6 +79,7 @@ class Predictor:
         # newest warm-up still waiting.
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-embed")
         self._warmups: list[_Warmup] = []  # oldest first
+        self._latest_warmup: _Warmup | None = None  # the task opened last: warmed however long it waits
         # HTTP images being read again (HTTP_REF_SECONDS), off the click and the encoder
         # thread: a slow Label Studio delays neither a click nor a warm-up.
         self._rechecking: set[str] = set()
@@ -182,10 +184,13 @@ class Predictor:
             with self._ref_lock:
                 known = self._ref_keys.get(ref)
                 # Not over a read begun later (a slow background read, finished after a click's
-                # read of the picture that replaced it), nor one of the former source.
-                if generation == self._source_generation and (known is None or known[2] <= started):
+                # read of the picture that replaced it; or forgotten since, when the map was
+                # cleared), nor one of the former source.
+                later = known[2] > started if known is not None else self._ref_keys_cleared > started
+                if generation == self._source_generation and not later:
                     if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
                         self._ref_keys.clear()
+                        self._ref_keys_cleared = time.monotonic()
                     self._ref_keys[ref] = (key, stamp, started)
         return source, data, key
 
@@ -229,17 +234,19 @@ class Predictor:
         warmup = _Warmup(ref, task_id, Future(), time.monotonic())
         with self._ref_lock:
             self._warmups.append(warmup)
+            self._latest_warmup = warmup
         self._background.submit(self._warm_newest)
         return warmup.future
 
     def _warm_newest(self) -> None:
-        """One turn of the encoder thread: run the newest warm-up, drop the others that
-        waited too long."""
+        """One turn of the encoder thread: drop the warm-ups that waited too long, except
+        that of the task opened last, and run the newest of the others."""
         with self._ref_lock:
             now = time.monotonic()
-            newest = self._warmups.pop() if self._warmups else None  # run however long it waited
-            stale = [w for w in self._warmups if now - w.queued_at > PRECOMPUTE_MAX_WAIT]
-            self._warmups = [w for w in self._warmups if now - w.queued_at <= PRECOMPUTE_MAX_WAIT]
+            stale = [w for w in self._warmups
+                     if w is not self._latest_warmup and now - w.queued_at > PRECOMPUTE_MAX_WAIT]
+            self._warmups = [w for w in self._warmups if w not in stale]
+            newest = self._warmups.pop() if self._warmups else None
         for dropped in stale:
             log.debug("warm-up of %s dropped: it waited over %g s", dropped.ref[:120], PRECOMPUTE_MAX_WAIT)
             dropped.future.cancel()

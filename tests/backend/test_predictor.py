@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from concurrent.futures import wait
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
@@ -155,6 +156,82 @@ def test_the_task_just_opened_is_warmed_however_long_the_encoder_run_before_it_t
     earlier.result(timeout=10)
     now_open.result(timeout=10)
     assert segmenter.embedded == [0, 1]
+
+
+def test_tasks_left_behind_are_not_warmed_after_the_task_opened_last(tmp_path, monkeypatch) -> None:
+    # Only the task opened last is warmed however long it waited: the next newest, left
+    # behind while it was warmed, ran too, holding the encoder while task 4 was clicked.
+    import samvid.predictor
+
+    monkeypatch.setattr(samvid.predictor, "PRECOMPUTE_MAX_WAIT", 0.5, raising=False)
+    refs = _frames(tmp_path, 5)
+    segmenter, predictor = _warming(tmp_path)
+    segmenter.gate.set()
+    runs: list[int] = []
+    embed = segmenter.embed
+
+    def slow(image: np.ndarray):  # type: ignore[no-untyped-def]
+        time.sleep(0.7)  # one CPU encoder run: longer than the limit
+        runs.append(int(image[0, 0, 0]))
+        return embed(image)
+
+    monkeypatch.setattr(segmenter, "embed", slow)
+    futures = [predictor.precompute(refs[0])]
+    time.sleep(0.5)
+    futures += [predictor.precompute(ref) for ref in refs[1:]]  # "next" pressed near the run's end
+    assert not wait(futures, timeout=20).not_done
+    assert runs == [0, 4]
+
+
+def test_a_slow_read_does_not_bring_back_a_replaced_picture_after_the_remembered_references_were_cleared(
+    monkeypatch,
+) -> None:
+    # The map of references is emptied at its bound: a read begun before a newer one, ending
+    # after the clear, found nothing newer and brought the old picture back.
+    pictures = [np.full((30, 40, 3), 10, np.uint8)]
+    slow = threading.Event()
+
+    class Replaced(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            picture = pictures[-1]
+            if slow.is_set() and self.path.endswith("frame_000010.png"):
+                slow.clear()
+                time.sleep(1.0)
+            buf = io.BytesIO()
+            Image.fromarray(picture).save(buf, "PNG")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(buf.getvalue())))
+            self.end_headers()
+            self.wfile.write(buf.getvalue())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Keeping(StandInSegmenter):
+        def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+            found = super().embed(image)
+            found.tensors["grey"] = image[:1, :1, 0].copy()
+            return found
+
+    with http_server(Replaced) as url:
+        config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
+        predictor = Predictor.from_settings(config, segmenter=Keeping(radius=10))
+        ref = "/data/upload/1/frame_000010.png"
+        assert predictor.embedding(ref)[0].tensors["grey"][0, 0] == 10
+        slow.set()
+        old_read = threading.Thread(target=predictor.embedding, args=(ref,))
+        monkeypatch.setattr("samvid.predictor.HTTP_REF_SECONDS", 0.0)
+        old_read.start()  # a background read of the old picture, slow
+        time.sleep(0.3)
+        monkeypatch.setattr("samvid.predictor.HTTP_REF_SECONDS", 60.0)
+        pictures.append(np.full((60, 80, 3), 200, np.uint8))  # extracted again
+        predictor.predict(ref, Prompt(((40.0, 30.0),), (1,)), (80, 60))  # reads the new one
+        monkeypatch.setattr("samvid.predictor.MAX_REMEMBERED_REF", 10**6)
+        predictor._ref_keys.update({f"/x{i}": ("k", None, 0.0) for i in range(100_001)})  # a busy server's
+        predictor.embedding("/data/upload/1/other.png")  # any read now empties the map
+        old_read.join(10)
+        time.sleep(1.2)  # the slow background read has ended
+        assert predictor.embedding(ref)[0].tensors["grey"][0, 0] == 200
 
 
 def test_a_slow_read_of_an_http_frame_does_not_bring_back_the_picture_a_later_read_replaced(monkeypatch) -> None:
