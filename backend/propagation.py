@@ -364,14 +364,16 @@ class Propagator:
         # (every object left the view: they are absent).
         ends: dict[int, list[ObjectSeed] | None] = {index: seeds}
         unread: set[int] = set()
+        # The labels of each human end's regions samvid cannot read (None: one without a label).
+        maybe: dict[int, set[str | None]] = {index: _unreadable_labels(annotation, target, self.images.max_pixels)}
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                ends[other], annotated = self._other_end(tasks[other]["id"], target, req.objects, drawn)
+                ends[other], annotated, maybe[other] = self._other_end(tasks[other]["id"], target, req.objects,
+                                                                       drawn)
                 if annotated and ends[other] is None:
                     unread.add(other)
-        # One object id per identity key. Where both ends hold an object, the job's own
-        # frame names it: its labels and attributes are the annotator's latest word.
+        # One object id per identity key, the same in every stretch.
         keys: dict[str, ObjectSeed] = {}
         for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
             for s in end or ():
@@ -393,7 +395,6 @@ class Propagator:
                                  f"tracks at most {MAX_OBJECTS} at once: propagate them in groups with 'objects'")
         stretches = [st for st in stretches if not (st in crowded and st.hi == index)]
         number = {key: k for k, key in enumerate(keys, start=1)}
-        objects = {number[key]: seed for key, seed in keys.items()}
         # A stretch with no object at any of its seeded ends has nothing to track: its
         # frames are walked only to remove samvid's masks, as for a frame every object left.
         bare = [st for st in stretches if st in crowded
@@ -410,6 +411,14 @@ class Propagator:
             last = {number[s.key]: s.mask for s in ends[st.hi] or ()} if st.from_hi else {}
             # A human end with no object is no open end: the objects are absent there.
             given_ends = (st.from_lo and ends[st.lo] is not None, st.from_hi and ends[st.hi] is not None)
+            # Unless a region there that samvid cannot read may be the object: then nothing
+            # is known of it there (as where it is absent from the request's objects).
+            unsure = (_maybe_there(ends, maybe.get(st.lo, set()), number),
+                      _maybe_there(ends, maybe.get(st.hi, set()), number))
+            # Where both ends hold an object, the job's own frame names it (its labels and
+            # attributes are the annotator's latest word); else this stretch's other end,
+            # the one it is tracked from: not a human frame on the job frame's other side.
+            objects = _named(ends, number, [index, st.lo, st.hi, *ends])
             # A human frame samvid cannot read is tracked to (an open end) but is no frame to
             # write, nor one a human annotated meanwhile, nor one passed over.
             held = {tasks[at]["id"] for at in (st.lo, st.hi) if at in unread}
@@ -419,7 +428,8 @@ class Propagator:
             else:
                 frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
                 walked = track_stretch(lambda: make_engine(engine), frames, first, last,
-                                       on_step=progress.step, cancelled=ctx.cancelled, given_ends=given_ends)
+                                       on_step=progress.step, cancelled=ctx.cancelled, given_ends=given_ends,
+                                       unsure=unsure)
             reached, cut = set(), False
             for fm in walked:
                 task_id = tasks_at.get(fm.frame)
@@ -459,28 +469,29 @@ class Propagator:
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
     def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...],
-                   named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool]:
+                   named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool, set[str | None]]:
         """The objects of the human frame across a stretch (none: every object left the view),
-        each that a redraw renamed keyed as in ``named`` (the job's frame's objects); and
-        whether that frame is annotated.
+        each that a redraw renamed keyed as in ``named`` (the job's frame's objects); whether
+        that frame is annotated; and the labels of its regions samvid cannot read.
 
         None if its annotation or its task is gone (deleted since the tasks were read), or it
-        has none of the objects but regions samvid cannot read (a smart click whose mask never
-        came back): nothing says the objects left. The stretch is then tracked from this end
+        has no object but regions samvid cannot read (a smart click whose mask never came
+        back): nothing says the objects left. The stretch is then tracked from this end
         only, up to that frame. A frame whose annotation is gone is written if it is still
         there and no human annotates it meanwhile; one with unreadable regions is not."""
         try:
             annotation = self.latest_annotation(task_id)
         except (BadRequest, NotFound):
-            return None, False
+            return None, False, set()
         unread = _unreadable_labels(annotation, target, self.images.max_pixels)
         # Matched before the request's objects are chosen: an object deleted and drawn again
         # there has a new region id, which the request does not name.
-        there = _chosen(match_redrawn(named, seeds_from_result(annotation, target, self.images.max_pixels), unread),
-                        objects)
-        if not there and unread:
-            return None, True
-        return there, True
+        found = match_redrawn(named, seeds_from_result(annotation, target, self.images.max_pixels), unread)
+        if not found and unread:
+            return None, True, unread
+        # Objects there, none of them the request's: its objects are absent there, or
+        # unknown where an unreadable region may be one (``unsure``), as when it names none.
+        return _chosen(found, objects), True, unread
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -667,6 +678,27 @@ def _unreadable_labels(result: list[dict[str, Any]], target: MaskTarget, max_pix
         named = (item.get("value") or {}).get(kind) if kind.endswith("labels") else None
         labels.update(map(str, named) if isinstance(named, list) and named else [None])
     return labels
+
+
+def _maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: set[str | None],
+                 number: dict[str, int]) -> frozenset[int]:
+    """The object ids of a job that a human frame's regions samvid cannot read (``unread``,
+    their labels) may be: its objects of those labels, all of them for a region without one."""
+    if not unread:
+        return frozenset()
+    return frozenset(number[s.key] for end in ends.values() for s in end or ()
+                     if None in unread or s.label in unread)
+
+
+def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[str, int],
+           order: list[int]) -> dict[int, ObjectSeed]:
+    """Each object of a job by its object id, as the first human frame in ``order`` that
+    holds it drew it (its region id, label and extras are written on the tracked frames)."""
+    named: dict[int, ObjectSeed] = {}
+    for at in order:
+        for s in ends.get(at) or ():
+            named.setdefault(number[s.key], s)
+    return named
 
 
 def _chosen(seeds: list[ObjectSeed], objects: tuple[str, ...]) -> list[ObjectSeed]:

@@ -88,6 +88,7 @@ def track_stretch(
     on_step: Callable[[], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     given_ends: tuple[bool, bool] = (False, False),
+    unsure: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset()),
 ) -> Iterator[FrameMasks]:
     """FrameMasks for the frames of ``frames`` that are not given ends, as they are tracked:
     in frame order, or backwards from the last frame when only it has objects.
@@ -96,7 +97,10 @@ def track_stretch(
     objects is open, and is tracked to like any other frame, unless ``given_ends`` (first,
     last) says it is a given frame all the same: one every object has left. Every result
     holds the union of the ends' object ids. An object missing from one given frame is
-    absent there: near that frame it stays hidden unless the other side is sure of it.
+    absent there: near that frame it stays hidden unless the other side is sure of it;
+    unless ``unsure`` (first, last) names it for that end: a frame with a region samvid
+    cannot read that may be it (a smart click whose mask never came back) does not say
+    it left, and votes nothing on it, as a side that lost it.
     """
     n = len(frames)
     ids = tuple(sorted(set(first) | set(last)))
@@ -105,12 +109,12 @@ def track_stretch(
     tick = on_step or (lambda: None)
     stop = cancelled or (lambda: False)
     if not first or not last:
-        yield from _track_one_end(new_engine, frames, first, last, ids, given_ends, tick, stop)
+        yield from _track_one_end(new_engine, frames, first, last, ids, given_ends, unsure, tick, stop)
         return
     # Backward first, kept compressed (a few kB a frame), so that the forward walk
     # can merge and hand out each frame as soon as it is tracked.
     packed = {fm.frame: _pack(fm) for fm in _walk(new_engine, frames, last, ids, True, tick, stop)}
-    given_first, given_last = set(first), set(last)
+    given_first, given_last = set(first) | unsure[0], set(last) | unsure[1]
     for fm in _walk(new_engine, frames, first, ids, False, tick, stop):
         if fm.frame == n - 1:
             return
@@ -122,7 +126,8 @@ def track_stretch(
 
 def _track_one_end(new_engine: Callable[[], Engine], frames: FramesSource, first: Mapping[int, np.ndarray],
                    last: Mapping[int, np.ndarray], ids: tuple[int, ...], given_ends: tuple[bool, bool],
-                   tick: Callable[[], None], stop: Callable[[], bool]) -> Iterator[FrameMasks]:
+                   unsure: tuple[frozenset[int], frozenset[int]], tick: Callable[[], None],
+                   stop: Callable[[], bool]) -> Iterator[FrameMasks]:
     """A stretch tracked from the one end with objects, streamed as walked (memory stays
     flat however long the stretch). A given end with no object is merged in as a side that
     is sure every object is absent: no engine can walk from it (it has no mask to start
@@ -137,7 +142,7 @@ def _track_one_end(new_engine: Callable[[], Engine], frames: FramesSource, first
         if far_given:
             t = fm.frame / (n - 1)
             a, b = (_hidden(fm), fm) if reverse else (fm, _hidden(fm))
-            fm = merge(a, b, 1.0 - t, t, set(first), set(last))
+            fm = merge(a, b, 1.0 - t, t, set(first) | unsure[0], set(last) | unsure[1])
         yield fm
 
 

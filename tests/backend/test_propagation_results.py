@@ -401,6 +401,39 @@ def test_a_bridged_job_for_some_objects_tracks_right_up_to_a_human_frame_where_t
         assert all(np.array_equal(m, _car()) for m in masks), "the car where it was drawn, not the van"
 
 
+
+def test_a_bridged_job_tracks_an_object_right_up_to_a_human_frame_where_a_region_of_its_label_is_unreadable():
+    # Frame 6 holds the van and the car as a smart click. Submitted with no 'objects' (as a
+    # webhook does), frame 6 read as "the car left": it faded out halfway, while a job naming
+    # the car tracked it up to frame 6. A click of another label says nothing of the car.
+    from samvid.propagation import PropagationRequest
+
+    car = mask_region(_car(), TARGET, ["Car"], region_id="car")
+    van = mask_region(_van(), TARGET, ["Car"], region_id="van")
+    person = {**_click("k9"), "value": {**_click("k9")["value"], "keypointlabels": ["Person"]}}
+    for click, car_on in ((_click("k9"), [1, 2, 3, 4, 5]), (person, [1, 2, 3])):
+        for objects in ((), ("car",)):
+            _, written, _ = _propagated_in_memory({0: [car, van], 6: [van, click]}, 7, PropagationRequest(
+                1, "c", 0, engine="copy", bridge=True, objects=objects))
+            assert [k for k in sorted(written) if _has(written[k], "car")] == car_on, (click, objects)
+
+
+def test_a_bridged_job_from_a_frame_every_object_left_writes_each_object_as_the_human_frame_it_is_tracked_from():
+    # The car on frames 0 and 9 (one object id) with other notes: the frames before frame 5,
+    # tracked from frame 0, got frame 9's note.
+    from samvid.propagation import PropagationRequest
+
+    def noted(text: str) -> list[dict]:
+        return [mask_region(_car(), TARGET, ["Car"], region_id="car"),
+                {"id": "car", "from_name": "state", "to_name": "image", "type": "textarea", "value": {"text": [text]}}]
+
+    _, written, _ = _propagated_in_memory({0: noted("parked"), 5: [], 9: noted("driving")}, 11,
+                                          PropagationRequest(1, "c", 5, engine="copy", bridge=True))
+    notes = {k: [r["value"]["text"] for r in result if r["type"] == "textarea"] for k, result in written.items()}
+    assert notes[1] == [["parked"]] and notes[8] == [["driving"]]
+    assert all(notes[k] in ([], [["parked"]]) for k in range(1, 5))
+    assert all(notes[k] in ([], [["driving"]]) for k in range(6, 9))
+
 def test_an_object_is_not_matched_to_one_redrawn_where_a_region_of_its_label_is_unreadable():
     def seed(key: str, label: str) -> ObjectSeed:
         return ObjectSeed(key, key, label, np.ones((2, 2), bool))

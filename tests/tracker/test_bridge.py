@@ -148,6 +148,21 @@ def test_a_given_end_every_object_left_hides_the_object_near_it_and_keeps_it_nea
     assert back[0].visible[0] and not back[-1].visible[0]
 
 
+
+def test_an_object_missing_from_a_given_end_where_it_may_be_unreadable_is_kept_right_up_to_that_end():
+    # A smart click whose mask never came back on that end says nothing of the object: read as
+    # "absent there", it faded the object out as if it had left the view.
+    frames, truth = moving_square_frames()
+    other = square(40, 6)
+    for last in ({2: other}, {}):  # tracked from both ends; from the first only (every object left)
+        out = list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, last, given_ends=(True, True),
+                                 unsure=(frozenset(), frozenset({1}))))
+        assert [fm.frame for fm in out] == list(range(1, N - 1))
+        assert all(fm.visible[0] and np.array_equal(fm.mask_of(1), truth[0]) for fm in out)
+    back = list(track_stretch(CopyFirstEngine, frames, {}, {1: truth[-1]}, given_ends=(True, True),
+                              unsure=(frozenset({1}), frozenset())))
+    assert all(fm.visible[0] and np.array_equal(fm.mask_of(1), truth[-1]) for fm in back)
+
 def test_a_stretch_tracked_back_from_its_last_frame_streams_each_frame_as_it_is_tracked():
     # Held until the walk ended, a long backward stretch would hold every frame's masks.
     frames, truth = moving_square_frames()
