@@ -386,14 +386,15 @@ class Propagator:
                        for s in ends[at] or ()}
             if len(tracked) > MAX_OBJECTS and not seeds:
                 # 'objects' cannot split a frame with none: done as without bridging, the
-                # frames after it cleared up to the next human frame, those before left.
+                # stretch cleared if the direction takes it, else left as it is.
                 crowded.append(st)
             elif len(tracked) > MAX_OBJECTS:
                 ends_at = " and ".join(str(frame_index(tasks[at]["data"].get("frame")))
                                        for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)
                 raise BadRequest(f"human frames {ends_at} hold {len(tracked)} objects between them; a job "
                                  f"tracks at most {MAX_OBJECTS} at once: propagate them in groups with 'objects'")
-        stretches = [st for st in stretches if not (st in crowded and st.hi == index)]
+        stretches = [st for st in stretches if st not in crowded
+                     or req.direction in (("forward", "both") if st.lo == index else ("backward", "both"))]
         number = {key: k for k, key in enumerate(keys, start=1)}
         # A stretch with no object at any of its seeded ends has nothing to track: its
         # frames are walked only to remove samvid's masks, as for a frame every object left.
@@ -461,8 +462,10 @@ class Propagator:
             # Said on the job: "done" with nothing written would read as a job that did nothing.
             what = _emptied(cleared, retracked)
             if crowded:
-                what += (f" (not tracked from the human frame(s) around it: over the {MAX_OBJECTS} objects a "
-                         "job tracks; submit those frames to track the objects towards this one)")
+                far = ", ".join(str(frame_index(tasks[st.hi if st.lo == index else st.lo]["data"].get("frame")))
+                                for st in crowded)
+                what += (f"; not tracked from human frame(s) {far}, over the {MAX_OBJECTS} objects a job tracks "
+                         "(done as without bridging): submit them with 'objects' in groups")
             ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")
             log.info("clip %r frame %d has no objects: %s", req.clip, req.frame, what)
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.

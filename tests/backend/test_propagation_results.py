@@ -292,6 +292,20 @@ def test_a_frame_every_object_left_next_to_more_objects_than_a_job_tracks_clears
     assert f"over the {MAX_OBJECTS} objects" in notes[-1]
 
 
+def test_a_frame_every_object_left_before_more_objects_than_a_job_tracks_is_done_as_without_bridging():
+    # The crowded human frame after it: the frames between are cleared, as a forward job
+    # without bridging clears them; with direction both, the frames before it too.
+    from samvid.propagation import MAX_OBJECTS, PropagationRequest
+
+    human = {5: [], 9: [_dot(i) for i in range(MAX_OBJECTS + 1)]}
+    for direction, cleared in (("forward", [6, 7, 8]), ("both", [0, 1, 2, 3, 4, 6, 7, 8])):
+        notes: list[str] = []
+        result, written, _ = _propagated_in_memory(human, 10, PropagationRequest(
+            1, "c", 5, direction, engine="copy", bridge=True), notes=notes)
+        assert sorted(written) == cleared and result == {"frames_written": 0, "frames_empty": len(cleared)}
+        assert "not tracked from human frame(s) 9" in notes[-1]
+
+
 def _car() -> np.ndarray:
     m = np.zeros((20, 40), bool)
     m[5:12, 5:15] = True
