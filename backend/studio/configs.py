@@ -116,15 +116,22 @@ def render(xml: str, labels: Sequence[str] | None) -> str:
         for child in parent:
             depth[child] = depth[parent] + 1
     for control in root.iter():
-        if not isinstance(control.tag, str) or not control.tag.endswith("Labels"):
+        # Any case: Label Studio's editor lowercases tag names (<brushlabels> works there).
+        if not isinstance(control.tag, str) or not control.tag.lower().endswith("labels"):
             continue
-        for old in [child for child in control if child.tag == "Label"]:
-            control.remove(old)
+        # At any depth: Label Studio also takes labels grouped in <View>s inside the control.
+        for holder in list(control.iter()):
+            for old in [child for child in holder if _is_label(child)]:
+                holder.remove(old)
         for label in labels:
             ET.SubElement(control, "Label", {"value": label, "background": colours[label]})
         ET.indent(control, space="  ", level=depth[control])
     # ElementTree drops the text before the root; keep the leading comment by hand.
     return xml[: _root_start(xml)] + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _is_label(element: ET.Element) -> bool:
+    return isinstance(element.tag, str) and element.tag.lower() == "label"
 
 
 def _root_start(xml: str) -> int:

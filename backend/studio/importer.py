@@ -115,7 +115,7 @@ def check_project_config(project: Project) -> None:
     in ``image``, and a config without ``<Image value="$image">`` (a video project, say)
     would get tasks it cannot display (or would play the source path as its video)."""
     objects = label_interface(project.label_config).objects
-    if not any(o.tag == "Image" and o.attr.get("value") == "$image" for o in objects):
+    if not any(o.tag.lower() == "image" and o.attr.get("value") == "$image" for o in objects):
         # Said by `samvid up` too, which has no --config: no flag of import's only.
         raise ConfigError(f"project {project.title!r} (id {project.id}) has no <Image "
                           "value=\"$image\"> in its labeling config: samvid makes one image "

@@ -18,6 +18,9 @@ from samvid.core.prompts import Prompt
 from samvid.errors import BadRequest, ConfigError, PromptError
 
 MASK_TAGS = {"BrushLabels": "brushlabels", "PolygonLabels": "polygonlabels"}
+# Label Studio's editor lowercases every tag name (and its validation accepts any case), so
+# <brushlabels> and <image> work there: tags are compared by their lowercased names.
+_MASK_TYPES = {tag.lower(): kind for tag, kind in MASK_TAGS.items()}
 # Smart prompts arrive as the result types of the tools that drew them: the labelled
 # controls (KeyPointLabels, RectangleLabels), or the plain KeyPoint and Rectangle tools
 # that share one <Labels> row (the shipped configs). The latter also send a "labels" twin
@@ -70,6 +73,9 @@ class MaskTarget:
     all_labels: tuple[str, ...] = ()
     # The other mask controls on the same image, in config order.
     siblings: tuple[MaskControl, ...] = ()
+    # (another name, the mask label it means): a label saved as its alias is still found by
+    # its value, and a smart label with an alias means the mask label of its value.
+    spellings: tuple[tuple[str, str], ...] = ()
 
     def control_for(self, label: str | None) -> tuple[str, str]:
         """The (from_name, type) a mask labelled ``label`` is written with: this target's
@@ -112,10 +118,10 @@ def label_interface(label_config: str) -> Any:
 @lru_cache(maxsize=64)
 def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
     interface = label_interface(label_config)
-    images = [o for o in interface.objects if o.tag == "Image"]
+    images = [o for o in interface.objects if o.tag.lower() == "image"]
     if not images:
         raise ConfigError("the label config has no <Image>: samvid segments images (frames)")
-    masks = [c for c in interface.controls if c.tag in MASK_TAGS]
+    masks = [c for c in interface.controls if c.tag.lower() in _MASK_TYPES]
     if not masks:
         raise ConfigError(
             "the label config has no <BrushLabels> or <PolygonLabels>: add one so samvid "
@@ -123,6 +129,13 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         )
     mask = masks[0]
     image = next((o for o in images if o.name in mask.to_name), images[0])
+    if "{{" in image.name:
+        # Label Studio's <Repeater> copies it per list item as image_0, image_1, ... (its
+        # indexFlag replaced), names no config holds: every click would be refused.
+        raise ConfigError(
+            f"<Image name=\"{image.name}\"> sits in a <Repeater>, which samvid does not read: "
+            "for several images per task use one <Image valueList=\"$images\"> (a page per image)"
+        )
     if image_name is not None and image_name != image.name:
         # A click is segmented on the image it was drawn on, and its mask goes to the
         # control that labels that image: anything else shows one picture's mask on another.
@@ -136,18 +149,45 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         image_key=value.lstrip("$"),
         is_list="valueList" in image.attr,
         mask_control=mask.name,
-        mask_type=MASK_TAGS[mask.tag],
+        mask_type=_MASK_TYPES[mask.tag.lower()],
         labels=tuple(mask.labels or ()),
         object_id_control=object_id_control(
             [c.name for c in interface.controls
-             if c.tag == "Number" and str(c.attr.get("perRegion", "")).lower() == "true"]
+             if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
         ),
         all_labels=tuple(all_labels),
         siblings=tuple(
-            MaskControl(c.name, MASK_TAGS[c.tag], tuple(c.labels or ()))
+            MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
             for c in masks if c is not mask and image.name in (c.to_name or ())
         ),
+        spellings=_spellings(interface.controls, masks, image.name),
     )
+
+
+def _spellings(controls: list[Any], masks: list[Any], image_name: str) -> tuple[tuple[str, str], ...]:
+    """The other names of the mask labels on ``image_name``. Label Studio saves a label as
+    its alias (else its value) and finds a suggested label by alias or value: a click on a
+    smart label with no alias names a mask label by its value, and a smart label with an
+    alias sends the alias, which names the mask label of the smart label's value."""
+    def aliased(control: Any) -> list[tuple[str, str]]:  # (alias, value) of its aliased labels
+        return [(name, tag.attr["value"]) for name, tag in (control.labels_attrs or {}).items()
+                if tag.attr.get("alias") and tag.attr.get("value") is not None]
+
+    on_image = [c for c in controls if image_name in (c.to_name or ())]
+    mask_names = {c.name for c in masks}
+    image_masks = [c for c in on_image if c.name in mask_names]
+    mask_labels = {n for c in image_masks for n in c.labels or ()}
+    by_value: dict[str, str] = {}
+    for control in image_masks:
+        for alias, value in aliased(control):
+            by_value.setdefault(value, alias)
+    spellings = {value: alias for value, alias in by_value.items() if value not in mask_labels}
+    for control in (c for c in on_image if c.name not in mask_names):
+        for alias, value in aliased(control):
+            meant = value if value in mask_labels else by_value.get(value)
+            if meant is not None and alias not in mask_labels:
+                spellings.setdefault(alias, meant)
+    return tuple(spellings.items())
 
 
 def _image_and_mask(images: list[Any], masks: list[Any], image_name: str) -> tuple[Any, Any]:
@@ -375,7 +415,9 @@ def image_ref(task: dict[str, Any], target: MaskTarget, item_index: int | None) 
 def choose_label(target: MaskTarget, label: str | None) -> str:
     """The mask label for a prompt's label; ConfigError when no mask control of the image
     has it. A label of another mask control on the image is kept: the mask goes to that
-    control (``MaskTarget.control_for``)."""
+    control (``MaskTarget.control_for``). A label named by another of its names (its value
+    where it has an alias, a smart label's alias) is that mask label."""
+    label = dict(target.spellings).get(label, label) if label is not None else None
     if label is not None and (label in target.labels
                               or any(label in c.labels for c in target.siblings)):
         return label

@@ -51,8 +51,8 @@ def parse_video_config(label_config: Any, control: str = "") -> VideoTarget:
 @lru_cache(maxsize=32)
 def _parse_video_config(label_config: str, control: str) -> VideoTarget:
     interface = label_interface(label_config)
-    videos = [o for o in interface.objects if o.tag == "Video"]
-    boxes = [c for c in interface.controls if c.tag == "VideoRectangle"]
+    videos = [o for o in interface.objects if o.tag.lower() == "video"]
+    boxes = [c for c in interface.controls if c.tag.lower() == "videorectangle"]
     if not videos or not boxes:
         raise ConfigError("box tracking needs a <Video> and a <VideoRectangle> in the config")
     drawn = next((c for c in boxes if c.name == control), boxes[0])

@@ -143,3 +143,16 @@ def test_labels_with_xml_special_characters_render_as_given() -> None:
     xml = load_config("brush").render(labels)
     control = next(c for c in ET.fromstring(xml).iter() if c.tag.endswith("Labels"))
     assert [label.get("value") for label in control.iter("Label")] == ['a<b', '"c&d"', "é"]
+
+
+@pytest.mark.parametrize("control", [
+    '<BrushLabels name="mask" toName="image"><View style="display: flex"><Label value="Object"/>'
+    "</View></BrushLabels>",  # labels grouped in a <View>, as Label Studio lays out many
+    '<brushlabels name="mask" toName="image"><Label value="Object"/></brushlabels>',  # LS takes any case
+])
+def test_own_config_gets_exactly_the_labels_given(tmp_path: Path, control: str) -> None:
+    path = tmp_path / "mine.xml"
+    path.write_text(f'<View><Image name="image" value="$image"/>{control}</View>', encoding="utf-8")
+    xml = load_config(path).render(["car", "person"])
+    mask = next(c for c in ET.fromstring(xml).iter() if c.tag.lower() == "brushlabels")
+    assert [label.get("value") for label in mask.iter("Label")] == ["car", "person"]

@@ -1,0 +1,82 @@
+"""Label configs as admins write them, read as Label Studio 1.23 reads them: tag names in
+any case (its editor lowercases them), and labels with an alias (saved as the alias, found
+by alias or value)."""
+
+from __future__ import annotations
+
+import pytest
+
+from samvid.errors import ConfigError
+from samvid.studio.protocol import choose_label, parse_config
+
+IMAGE = '<Image name="image" value="$image"/>'
+
+
+def test_lowercase_tag_names_are_read_as_label_studio_renders_them() -> None:
+    config = ('<View><image name="image" value="$image"/><brushlabels name="mask" toName="image">'
+              '<Label value="Car"/></brushlabels><number name="oid" toName="image" perRegion="true"/></View>')
+    target = parse_config(config, "image")
+    assert (target.image_key, target.mask_control, target.mask_type) == ("image", "mask", "brushlabels")
+    assert target.object_id_control == "oid"
+    assert choose_label(target, "Car") == "Car"
+
+
+def test_click_naming_a_mask_label_by_its_value_gets_the_alias() -> None:
+    config = (f'<View>{IMAGE}<KeyPointLabels name="kp" toName="image" smart="true">'
+              '<Label value="Car"/><Label value="Person"/></KeyPointLabels>'
+              '<BrushLabels name="mask" toName="image"><Label value="Car" alias="car"/>'
+              '<Label value="Person" alias="person"/></BrushLabels></View>')
+    target = parse_config(config, "image")
+    assert choose_label(target, "Person") == "person"  # what Label Studio saves
+    assert choose_label(target, "person") == "person"
+
+
+def test_smart_label_alias_gets_the_mask_label_of_its_value() -> None:
+    config = (f'<View>{IMAGE}<KeyPointLabels name="kp" toName="image" smart="true">'
+              '<Label value="Car" alias="c"/><Label value="Person" alias="p"/></KeyPointLabels>'
+              '<BrushLabels name="mask" toName="image"><Label value="Car"/><Label value="Person"/>'
+              '</BrushLabels></View>')
+    assert choose_label(parse_config(config, "image"), "p") == "Person"
+
+
+def test_smart_alias_reaches_the_control_per_class_it_names() -> None:
+    config = (f'<View>{IMAGE}<Labels name="smart" toName="image"><Label value="Car" alias="c"/>'
+              '<Label value="Person" alias="p"/></Labels><KeyPoint name="pt" toName="image" smart="true"/>'
+              '<BrushLabels name="cars" toName="image"><Label value="Car"/></BrushLabels>'
+              '<PolygonLabels name="people" toName="image"><Label value="Person"/></PolygonLabels></View>')
+    target = parse_config(config, "image")
+    label = choose_label(target, "p")
+    assert (label, target.control_for(label)) == ("Person", ("people", "polygonlabels"))
+
+
+def test_label_of_no_mask_control_is_still_refused_with_aliases_around() -> None:
+    config = (f'<View>{IMAGE}<KeyPointLabels name="kp" toName="image" smart="true">'
+              '<Label value="Bus" alias="b"/></KeyPointLabels><BrushLabels name="mask" toName="image">'
+              '<Label value="Car" alias="car"/><Label value="Person"/></BrushLabels></View>')
+    with pytest.raises(ConfigError, match="not one of 'mask''s labels"):
+        choose_label(parse_config(config, "image"), "b")
+
+
+def test_repeater_config_is_refused_at_connect_saying_to_use_value_list() -> None:
+    """Label Studio names a <Repeater>'s copies image_0, image_1, ...: accepted at connect,
+    every click was refused with "send the project's current config"."""
+    config = ('<View><Repeater on="$images" indexFlag="{{idx}}">'
+              '<Image name="image_{{idx}}" value="$images[{{idx}}].url"/>'
+              '<BrushLabels name="mask_{{idx}}" toName="image_{{idx}}"><Label value="Car"/></BrushLabels>'
+              '</Repeater></View>')
+    for drawn_on in (None, "image_1"):
+        with pytest.raises(ConfigError, match=r'Repeater.*valueList="\$images"'):
+            parse_config(config, drawn_on)
+
+
+
+def test_lowercase_video_and_image_tags_are_read_by_box_tracking_and_import() -> None:
+    from types import SimpleNamespace
+
+    from samvid.studio.importer import check_project_config
+    from samvid.studio.video import parse_video_config
+
+    parse_video_config('<View><video name="v" value="$video"/><videorectangle name="box" toName="v"/></View>')
+    check_project_config(SimpleNamespace(id=1, title="lower", label_config=(
+        '<View><image name="image" value="$image"/><brushlabels name="m" toName="image">'
+        '<Label value="Car"/></brushlabels></View>')))
