@@ -365,7 +365,10 @@ class Propagator:
         ends: dict[int, list[ObjectSeed] | None] = {index: seeds}
         unread: set[int] = set()
         # The labels of each human end's regions samvid cannot read (None: one without a label).
-        maybe: dict[int, set[str | None]] = {index: _unreadable_labels(annotation, target, self.images.max_pixels)}
+        # Not the submitted frame's: it is the annotator's latest word (an object deleted there
+        # beside a click whose mask never came back has left, as a frame of such clicks alone
+        # is refused, not read as unknown).
+        maybe: dict[int, set[str | None]] = {index: set()}
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
@@ -462,8 +465,8 @@ class Propagator:
             # Said on the job: "done" with nothing written would read as a job that did nothing.
             what = _emptied(cleared, retracked)
             if crowded:
-                far = ", ".join(str(frame_index(tasks[st.hi if st.lo == index else st.lo]["data"].get("frame")))
-                                for st in crowded)
+                far = ", ".join(str(f) for f in sorted(
+                    frame_index(tasks[st.hi if st.lo == index else st.lo]["data"].get("frame")) for st in crowded))
                 what += (f"; not tracked from human frame(s) {far}, over the {MAX_OBJECTS} objects a job tracks "
                          "(done as without bridging): submit them with 'objects' in groups")
             ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")

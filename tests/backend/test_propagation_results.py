@@ -432,6 +432,18 @@ def test_a_bridged_job_tracks_an_object_right_up_to_a_human_frame_where_a_region
             assert [k for k in sorted(written) if _has(written[k], "car")] == car_on, (click, objects)
 
 
+def test_an_object_deleted_on_the_submitted_frame_beside_a_broken_click_has_left_there():
+    # The submitted frame is the annotator's latest word: a click whose mask never came back
+    # beside it made the deleted car "unknown" there, tracked right up to it from frame 6.
+    from samvid.propagation import PropagationRequest
+
+    car = mask_region(_car(), TARGET, ["Car"], region_id="car")
+    van = mask_region(_van(), TARGET, ["Car"], region_id="van")
+    _, written, _ = _propagated_in_memory({0: [van, _click("k9")], 6: [car, van]}, 7, PropagationRequest(
+        1, "c", 0, engine="copy", bridge=True))
+    assert [k for k in sorted(written) if _has(written[k], "car")] == [4, 5]
+
+
 def test_a_bridged_job_from_a_frame_every_object_left_writes_each_object_as_the_human_frame_it_is_tracked_from():
     # The car on frames 0 and 9 (one object id) with other notes: the frames before frame 5,
     # tracked from frame 0, got frame 9's note.
@@ -447,6 +459,7 @@ def test_a_bridged_job_from_a_frame_every_object_left_writes_each_object_as_the_
     assert notes[1] == [["parked"]] and notes[8] == [["driving"]]
     assert all(notes[k] in ([], [["parked"]]) for k in range(1, 5))
     assert all(notes[k] in ([], [["driving"]]) for k in range(6, 9))
+
 
 def test_an_object_is_not_matched_to_one_redrawn_where_a_region_of_its_label_is_unreadable():
     def seed(key: str, label: str) -> ObjectSeed:
