@@ -465,8 +465,8 @@ class Propagator:
             # Said on the job: "done" with nothing written would read as a job that did nothing.
             what = _emptied(cleared, retracked)
             if crowded:
-                far = ", ".join(str(f) for f in sorted(
-                    frame_index(tasks[st.hi if st.lo == index else st.lo]["data"].get("frame")) for st in crowded))
+                far = ", ".join(str(frame_index(tasks[at]["data"].get("frame")))  # tasks are in frame order
+                                for at in sorted(st.hi if st.lo == index else st.lo for st in crowded))
                 what += (f"; not tracked from human frame(s) {far}, over the {MAX_OBJECTS} objects a job tracks "
                          "(done as without bridging): submit them with 'objects' in groups")
             ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")
