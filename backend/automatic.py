@@ -33,6 +33,7 @@ import numpy as np
 
 from samvid.core.segmenter import Embedding, Segmenter
 from samvid.errors import NoEverythingMode
+from samvid.images import url_for_messages
 from samvid.postprocess import remove_small_regions
 
 if TYPE_CHECKING:
@@ -223,13 +224,19 @@ def segment_everything(decode: PointDecoder, image_size: tuple[int, int],
     """Automatic masks of one image from any point decoder (SAM, or a test's oracle)."""
     h, w = image_size
     points = point_grid(config.grid, w, h)
-    started, parts = time.perf_counter(), []
+    started, parts, held = time.perf_counter(), [], 0
     for start in range(0, len(points), config.batch):
         logits, iou = decode(points[start:start + config.batch])
         logits = logits.reshape(-1, *logits.shape[-2:])
         part = Candidates(logits.astype(np.float16), iou.reshape(-1).astype(np.float32),
                           stability_score(logits, config.stability_offset))
         parts.append(keep_candidates(part, config))  # early NMS bounds the memory
+        held += len(parts[-1])
+        if held > config.max_candidates:
+            # Every batch's survivors kept to the end grew with the grid (a 64 x 64 grid on a
+            # busy frame held 1.6 GB): merged once past what the final NMS takes anyway.
+            parts = [keep_candidates(Candidates.concat(parts), config)]
+            held = len(parts[0])
     kept = keep_candidates(Candidates.concat(parts), config)
     masks = finish_masks(kept, image_size, config)
     log.debug("%d clicks -> %d masks in %.2f s", len(points), len(masks),
@@ -326,10 +333,14 @@ class AutoRegionsCache:
     rest (one frame at a time, in the order the tasks were opened).
     """
 
-    def __init__(self, max_entries: int = 2000) -> None:
+    def __init__(self, max_entries: int = 2000, max_bytes: int = 256 << 20) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._done: dict[_Key, list[dict[str, Any]]] = {}
+        # Bytes as well as frames: one 720p frame's 100 brush regions hold ~1 MB, so 2000
+        # frames alone let a long-running server grow by gigabytes.
+        self._weights: dict[_Key, int] = {}
+        self._max_bytes, self._bytes = max_bytes, 0
         self._queued: set[_Key] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samvid-auto")
         self._max = max_entries
@@ -366,12 +377,29 @@ class AutoRegionsCache:
             regions = automatic_regions(predictor, image_ref, task_id, target, label, config)
             if predictor.source.label_studio_url != key[1]:
                 return  # repointed while queued or computing: maybe the other server's image
+            weight = _weight(regions)
             with self._lock:
-                if len(self._done) >= self._max:
-                    self._done.pop(next(iter(self._done)))  # oldest first
-                self._done[key] = regions
+                while self._done and (len(self._done) >= self._max or self._bytes + weight > self._max_bytes):
+                    oldest = next(iter(self._done))  # oldest first
+                    del self._done[oldest]
+                    self._bytes -= self._weights.pop(oldest, 0)
+                self._done[key], self._weights[key] = regions, weight
+                self._bytes += weight
         except Exception as exc:  # noqa: BLE001 - background work: log, let a re-open retry
-            log.warning("automatic masks of %s failed: %s", image_ref[:120], exc)
+            log.warning("automatic masks of %s failed: %s", _for_log(image_ref), exc)
         finally:
             with self._lock:
                 self._queued.discard(key)
+
+
+def _for_log(image_ref: str) -> str:
+    """``image_ref`` for a log line: a URL without its query (a presigned signature, a
+    token) and ``user:password@``; a path or data: URI cut short."""
+    return (url_for_messages(image_ref) if "://" in image_ref[:16] else image_ref)[:120]
+
+
+def _weight(regions: list[dict[str, Any]]) -> int:
+    """Roughly the bytes ``regions`` hold in memory: a brush's RLE (8 bytes a number) and a
+    polygon's points (~120 bytes each) outweigh the rest (~1 KB a region)."""
+    return sum(1024 + 8 * len(r["value"].get("rle", ())) + 120 * len(r["value"].get("points", ()))
+               for r in regions)

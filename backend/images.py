@@ -95,7 +95,7 @@ class ImageSource:
                                  "number): cannot ask Label Studio for the task's image")
             encoded = base64.urlsafe_b64encode(ref.encode()).decode()
             return self._get(self._label_studio_address(f"/tasks/{task_id}/resolve/?fileuri={encoded}"))
-        raise ImageError(f"cannot read image source {_safe(ref)[:200]!r}: use an http(s) URL or a path")
+        raise ImageError(f"cannot read image source {url_for_messages(ref)[:200]!r}: use an http(s) URL or a path")
 
     def _inline(self, ref: str) -> bytes:
         """The bytes of a ``data:`` URI (``data:image/png;base64,...``): no host to ask
@@ -229,32 +229,32 @@ class ImageSource:
                         continue
                     return self._body(url, resp)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise ImageUnreachable(f"cannot fetch {_safe(url)}: {type(exc).__name__}") from exc
+                raise ImageUnreachable(f"cannot fetch {url_for_messages(url)}: {type(exc).__name__}") from exc
             except requests.RequestException as exc:
-                raise ImageError(f"cannot fetch {_safe(url)}: {type(exc).__name__}") from exc
-        raise ImageError(f"too many redirects fetching {_safe(url)}")
+                raise ImageError(f"cannot fetch {url_for_messages(url)}: {type(exc).__name__}") from exc
+        raise ImageError(f"too many redirects fetching {url_for_messages(url)}")
 
     def _body(self, url: str, resp: requests.Response) -> bytes:
         if resp.status_code in (401, 403) and self._is_label_studio(url):
             raise ImageError(
-                f"{_safe(url)} answered {resp.status_code}: set LABEL_STUDIO_API_KEY "
+                f"{url_for_messages(url)} answered {resp.status_code}: set LABEL_STUDIO_API_KEY "
                 "to a valid Label Studio token"
             )
         if resp.status_code in (401, 403):
             # Not Label Studio: its token is never sent there, so it cannot help.
             raise ImageError(
-                f"{_safe(url)} answered {resp.status_code}: the image's host refused it (an expired "
+                f"{url_for_messages(url)} answered {resp.status_code}: the image's host refused it (an expired "
                 "presigned link, or a host that needs credentials samvid does not send)"
             )
         if resp.status_code >= 500:
-            raise ImageUnreachable(f"{_safe(url)} answered HTTP {resp.status_code}")
+            raise ImageUnreachable(f"{url_for_messages(url)} answered HTTP {resp.status_code}")
         if resp.status_code != 200:
-            raise ImageError(f"{_safe(url)} answered HTTP {resp.status_code}")
+            raise ImageError(f"{url_for_messages(url)} answered HTTP {resp.status_code}")
         chunks, total = [], 0
         for chunk in resp.iter_content(1 << 16):
             total += len(chunk)
             if total > self.max_bytes:
-                raise TooLarge(f"image at {_safe(url)} is over {self.max_bytes} bytes")
+                raise TooLarge(f"image at {url_for_messages(url)} is over {self.max_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -372,7 +372,7 @@ def _port(url: ParseResult) -> int | None:
     return url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
-def _safe(url: str) -> str:
+def url_for_messages(url: str) -> str:
     """A URL for messages: no query string (it may hold a presigned secret) and no
     ``user:password@``."""
     try:
@@ -390,7 +390,7 @@ def _parsed(url: str) -> ParseResult:
         parsed = urlparse(url)
         _ = parsed.port  # ValueError when not a number or outside 0-65535
     except ValueError as exc:
-        raise ImageError(f"the image URL {_safe(url)!r} is malformed ({exc}); fix it in the task") from None
+        raise ImageError(f"the image URL {url_for_messages(url)!r} is malformed ({exc}); fix it in the task") from None
     return parsed
 
 
@@ -398,7 +398,7 @@ def _redirect_target(url: str, location: str) -> str:
     try:
         return urljoin(url, location)
     except ValueError as exc:
-        raise ImageError(f"{_safe(url)} redirected to a malformed URL ({exc})") from None
+        raise ImageError(f"{url_for_messages(url)} redirected to a malformed URL ({exc})") from None
 
 
 # What a malformed EXIF block raises from Pillow's EXIF code (the pixels are unaffected).

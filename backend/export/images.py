@@ -21,7 +21,7 @@ import requests
 from PIL import Image as PILImage
 
 from samvid.errors import SamvidError
-from samvid.images import ImageSource, _safe
+from samvid.images import ImageSource, url_for_messages
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,12 @@ class ImageFetcher:
         try:
             data = self.source.fetch(url, task_id)
         except SamvidError as exc:
-            raise ImageUnavailable(f"image {_safe(url)!r}: {exc.message}") from exc
+            raise ImageUnavailable(f"image {url_for_messages(url)!r}: {exc.message}") from exc
         if not data:  # a 0-byte file: OpenCV's imdecode raises on it rather than say None
-            raise ImageUnavailable(f"image {_safe(url)!r} is an empty file")
+            raise ImageUnavailable(f"image {url_for_messages(url)!r} is an empty file")
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
-            raise ImageUnavailable(f"image {_safe(url)!r} is not a readable image")
+            raise ImageUnavailable(f"image {url_for_messages(url)!r} is not a readable image")
         height, width = shown_size(data, int(pixels.shape[0]), int(pixels.shape[1]))
         return Image(data, image_extension(url, data), height, width)
 

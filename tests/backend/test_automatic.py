@@ -440,3 +440,64 @@ def test_on_open_cache_computes_a_frame_again_after_setup_points_to_another_labe
     assert widths_when_done() == {w}
     predictor.source = Server("http://ls-b:8080", width=w // 2)
     assert widths_when_done() == {w // 2}
+
+
+def test_a_64_by_64_grid_on_a_busy_frame_holds_no_more_candidates_than_a_16_by_16_one():
+    # A crowd: every click finds a mask of its own, so no batch's survivors are duplicates.
+    # Kept to the end, they grew with the grid (SAMVID_AUTO_GRID=64 on a 720p frame: 1.6 GB).
+    import tracemalloc
+
+    def busy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(int(points[0, 0] * 7 + points[0, 1]))
+        logits = np.where(rng.random((len(points), 3, 64, 64)) < 0.5, 6.0, -6.0).astype(np.float32)
+        return logits, np.full((len(points), 3), 0.95, np.float32)
+
+    def peak(grid: int) -> int:
+        tracemalloc.start()
+        try:
+            segment_everything(busy, (64, 64), AutoConfig(grid=grid, min_area=0.0, max_masks=1))
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    assert peak(64) < 2 * peak(16)
+
+
+def test_the_log_line_of_failed_automatic_masks_keeps_an_image_urls_secrets_out(tmp_path, caplog):
+    import logging
+
+    labels, _ = synthetic_frame()
+    predictor = Predictor(OracleSegmenter(labels), EmbeddingCache(MemoryCache(1 << 26)),
+                          ImageSource("http://127.0.0.1:9", allowed_hosts=("127.0.0.1",)))
+    url = "http://annotator:s3cret-pw@127.0.0.1:1/f.png?X-Amz-Signature=SIGNATURE-SECRET"
+    caplog.set_level(logging.WARNING, logger="samvid")
+    assert AutoRegionsCache().get_or_queue(predictor, url, 1, TARGET, "Object") is None
+    deadline = time.monotonic() + 30
+    while "automatic masks of" not in caplog.text:  # the background worker's fetch fails
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "127.0.0.1:1/f.png" in caplog.text
+    assert "s3cret-pw" not in caplog.text and "SIGNATURE-SECRET" not in caplog.text
+
+
+def test_on_open_cache_forgets_its_oldest_frames_past_its_byte_budget(tmp_path):
+    # A frame's brush regions hold ~1 MB at 720p: 2000 frames kept by count alone grew a
+    # long-running server by gigabytes. A budget that fits one frame keeps the newest.
+    from PIL import Image
+
+    labels, _ = synthetic_frame()
+    for name in ("a.png", "b.png"):
+        Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(tmp_path / name)
+    predictor = make_predictor(OracleSegmenter(labels), tmp_path)
+    cache = AutoRegionsCache(max_bytes=6_000)  # a frame: two small brush regions, ~5 KB in memory
+
+    def done(name: str) -> list:
+        deadline = time.monotonic() + 30
+        while (regions := cache.get_or_queue(predictor, str(tmp_path / name), 1, TARGET, "Object")) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return regions
+
+    assert len(done("a.png")) == 2 and len(done("b.png")) == 2
+    assert cache.get_or_queue(predictor, str(tmp_path / "b.png"), 1, TARGET, "Object") is not None
+    assert cache.get_or_queue(predictor, str(tmp_path / "a.png"), 1, TARGET, "Object") is None  # forgotten
