@@ -176,8 +176,9 @@ def _routes(service: Service) -> Flask:
         prompts = protocol.prompts_from_context(params.get("context"), mask_label)
         if not prompts:
             if service.settings.auto:
-                return jsonify(results=_automatic(predictor, service.settings, tasks, params.get("context"),
-                                                  target, auto_cache))
+                automatic = _automatic(predictor, service.settings, tasks, params.get("context"), target, auto_cache)
+                if automatic is not None:
+                    return jsonify(results=automatic)
             _on_open(service, body, target)  # writes what it has to Label Studio itself
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
@@ -339,7 +340,7 @@ AUTO_BATCH = 50  # tasks a call computes or queues masks for: Label Studio waits
 
 
 def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: Any, target,
-               cache: AutoRegionsCache) -> list:
+               cache: AutoRegionsCache) -> list | None:
     """SAM's automatic masks for frames opened without annotation: what is computed now,
     the rest queued (a grid takes longer than Label Studio waits).
 
@@ -347,6 +348,8 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
     (``ml/models.py``). A task with no masks yet (queued, past ``AUTO_BATCH``, annotated
     by a human, or without an image) gets the entry that stores no prediction: Label
     Studio asks again only for tasks without one, so its masks show when it is next opened.
+    None for frames opened with a segmenter that has no automatic mode: they are opened
+    as without SAMVID_AUTO (``_on_open``).
     """
     answers: list = []
     for index, task in enumerate(tasks):
@@ -360,10 +363,11 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
         except NoEverythingMode as exc:  # the segmenter's, so every task's
             g.note = exc.message  # the request's log line says it
             if context is None:
-                # Entries that store nothing: one with a result, even empty, is stored as a
-                # prediction of this model version, and Label Studio asks again only for tasks
-                # without one (with SAMVID_AUTO then off: no propagation on open for them).
-                return nothing_to_predict(tasks, context, predictor.version)
+                # Opened as without SAMVID_AUTO (None): warmed, and filled by propagation on
+                # open. Answered with entries that store nothing: one with a result, even
+                # empty, is stored as a prediction of this model version, and Label Studio
+                # asks again only for tasks without one.
+                return None
             return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}
                     for _ in tasks]
         except BadRequest as exc:  # this task's (no image in its data): the others still get theirs

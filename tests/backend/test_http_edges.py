@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ls_requests import BRUSH_CONFIG, keypoint, png_bytes, predict_body, write_png
 from prometheus_client import CONTENT_TYPE_LATEST
-from services import http_server
+from services import http_server, wait_until
 
 from samvid.app import create_app
 from samvid.auth import basic_auth_header, basic_auth_ok
@@ -345,6 +345,25 @@ def test_propagate_with_an_engine_that_is_no_name_is_a_400(images, engine):
     resp = client.post("/propagate", json={"project": 1, "clip": "c", "frame": 0, "engine": engine})
     assert resp.status_code == 400 and "engine" in resp.get_json()["error"]
     assert jobs.payloads == []
+
+
+def test_a_task_opened_with_auto_masks_but_no_everything_mode_is_warmed_as_without_them(images):
+    # SAMVID_AUTO on with the weight-free fallback (a container without weights): an opened
+    # task was answered and nothing else, so its first click was cold and no frame filled.
+    embedded: list[int] = []
+
+    class Counting(StandInSegmenter):
+        def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+            embedded.append(image.shape[1])
+            return super().embed(image)
+
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=True, auto=True)
+    client = create_app(config, Predictor.from_settings(config, segmenter=Counting(radius=10))).test_client()
+    path = write_png(images / "opened.png", 64, 48)
+    resp = client.post("/predict", json={"tasks": [{"id": 1, "data": {"image": str(path)}}], "project": "1.1",
+                                         "label_config": BRUSH_CONFIG, "params": {"context": None}})
+    assert resp.status_code == 200 and resp.get_json()["results"] == [[]]
+    wait_until(lambda: embedded == [64], timeout=10, what="the opened frame warmed")
 
 
 def test_auto_masks_without_an_everything_mode_store_no_empty_prediction_in_opened_tasks(images, caplog):
