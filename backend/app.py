@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
-from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache
+from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache, require_everything
 from samvid.errors import BadRequest, NoEverythingMode, SamvidError, TooLarge
 from samvid.http_errors import http_status
 from samvid.jobs import Jobs
@@ -351,6 +351,18 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
     None for frames opened with a segmenter that has no automatic mode: they are opened
     as without SAMVID_AUTO (``_on_open``).
     """
+    try:
+        require_everything(predictor.segmenter)  # decided once: whichever tasks the call holds
+    except NoEverythingMode as exc:
+        g.note = exc.message  # the request's log line says it
+        if context is None:
+            # Opened as without SAMVID_AUTO (None): warmed, and filled by propagation on
+            # open. Answered with entries that store nothing: one with a result, even
+            # empty, is stored as a prediction of this model version, and Label Studio
+            # asks again only for tasks without one.
+            return None
+        return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}
+                for _ in tasks]
     answers: list = []
     for index, task in enumerate(tasks):
         if index >= AUTO_BATCH or not isinstance(task, dict) or human_annotated(task):
@@ -360,16 +372,6 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
             regions = cache.get_or_queue(
                 predictor, protocol.image_ref(task, target, None), task.get("id"), target,
                 protocol.choose_label(target, None), AutoConfig(grid=settings.auto_grid))
-        except NoEverythingMode as exc:  # the segmenter's, so every task's
-            g.note = exc.message  # the request's log line says it
-            if context is None:
-                # Opened as without SAMVID_AUTO (None): warmed, and filled by propagation on
-                # open. Answered with entries that store nothing: one with a result, even
-                # empty, is stored as a prediction of this model version, and Label Studio
-                # asks again only for tasks without one.
-                return None
-            return [{"result": [], "score": 0.0, "model_version": predictor.version, "error": exc.message}
-                    for _ in tasks]
         except BadRequest as exc:  # this task's (no image in its data): the others still get theirs
             log.info("no automatic masks for task %s: %s", task.get("id"), exc.message)
             answers.append(_no_prediction(context, predictor.version))

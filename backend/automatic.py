@@ -232,9 +232,10 @@ def segment_everything(decode: PointDecoder, image_size: tuple[int, int],
                           stability_score(logits, config.stability_offset))
         parts.append(keep_candidates(part, config))  # early NMS bounds the memory
         held += len(parts[-1])
-        if held > config.max_candidates:
+        if held > 2 * config.max_candidates:
             # Every batch's survivors kept to the end grew with the grid (a 64 x 64 grid on a
-            # busy frame held 1.6 GB): merged once past what the final NMS takes anyway.
+            # busy frame held 1.6 GB): merged past twice what the final NMS takes (once past
+            # it, nearly every batch of a busy frame paid for an NMS of 400 masks).
             parts = [keep_candidates(Candidates.concat(parts), config)]
             held = len(parts[0])
     kept = keep_candidates(Candidates.concat(parts), config)

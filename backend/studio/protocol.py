@@ -9,6 +9,7 @@ smart controls.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -105,10 +106,16 @@ def parse_config(label_config: Any, image_name: str | None = None) -> MaskTarget
     return _parse_config(label_config, image_name)
 
 
+_LOWER_LABEL = re.compile(r"<(/?)label(?=[\s/>])", re.IGNORECASE)
+
+
 def label_interface(label_config: str) -> Any:
     """The SDK's reading of a label config (a ``LabelInterface``); ConfigError if it is not XML."""
     from label_studio_sdk.label_interface import LabelInterface
 
+    # The SDK counts only <Label>: Label Studio's editor lowercases tag names, and a config
+    # of <label>s read as a mask control without labels (every click refused).
+    label_config = _LOWER_LABEL.sub(r"<\1Label", label_config)
     try:
         return LabelInterface(label_config)
     except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds for bad XML

@@ -347,7 +347,8 @@ def test_propagate_with_an_engine_that_is_no_name_is_a_400(images, engine):
     assert jobs.payloads == []
 
 
-def test_a_task_opened_with_auto_masks_but_no_everything_mode_is_warmed_as_without_them(images):
+@pytest.mark.parametrize("reviewed", [False, True], ids=["new", "human-annotated"])
+def test_a_task_opened_with_auto_masks_but_no_everything_mode_is_warmed_as_without_them(images, reviewed):
     # SAMVID_AUTO on with the weight-free fallback (a container without weights): an opened
     # task was answered and nothing else, so its first click was cold and no frame filled.
     embedded: list[int] = []
@@ -360,7 +361,8 @@ def test_a_task_opened_with_auto_masks_but_no_everything_mode_is_warmed_as_witho
     config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=True, auto=True)
     client = create_app(config, Predictor.from_settings(config, segmenter=Counting(radius=10))).test_client()
     path = write_png(images / "opened.png", 64, 48)
-    resp = client.post("/predict", json={"tasks": [{"id": 1, "data": {"image": str(path)}}], "project": "1.1",
+    task = {"id": 1, "data": {"image": str(path)}, **({"total_annotations": 1} if reviewed else {})}
+    resp = client.post("/predict", json={"tasks": [task], "project": "1.1",
                                          "label_config": BRUSH_CONFIG, "params": {"context": None}})
     assert resp.status_code == 200 and resp.get_json()["results"] == [[]]
     wait_until(lambda: embedded == [64], timeout=10, what="the opened frame warmed")

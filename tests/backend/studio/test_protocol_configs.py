@@ -80,3 +80,12 @@ def test_lowercase_video_and_image_tags_are_read_by_box_tracking_and_import() ->
     check_project_config(SimpleNamespace(id=1, title="lower", label_config=(
         '<View><image name="image" value="$image"/><brushlabels name="m" toName="image">'
         '<Label value="Car"/></brushlabels></View>')))
+
+
+def test_a_config_lowercased_throughout_keeps_its_labels() -> None:
+    # The SDK counts <Label> alone: a config of <label>s had a mask control with no labels,
+    # and every click was refused as naming none of them.
+    config = ('<view><image name="image" value="$image"/><brushlabels name="mask" toName="image">'
+              '<label value="Car"/><label value="Bus"></label></brushlabels></view>')
+    target = parse_config(config, "image")
+    assert target.labels == ("Car", "Bus") and choose_label(target, "Bus") == "Bus"
