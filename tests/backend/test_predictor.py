@@ -39,6 +39,38 @@ def _serving(width: int, height: int) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _latest_of(pictures: list[np.ndarray], slow: threading.Event, seconds: float) -> type[BaseHTTPRequestHandler]:
+    """A server of ``pictures[-1]`` (a frame extracted again is appended) as it was when the
+    request came; the request after ``slow`` is set answers ``seconds`` late."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            picture = pictures[-1]
+            if slow.is_set() and self.path.endswith("frame_000010.png"):
+                slow.clear()
+                time.sleep(seconds)
+            buf = io.BytesIO()
+            Image.fromarray(picture).save(buf, "PNG")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(buf.getvalue())))
+            self.end_headers()
+            self.wfile.write(buf.getvalue())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+class _Keeping(StandInSegmenter):
+    """The stand-in, whose embedding shows which picture it was made of (its grey)."""
+
+    def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+        found = super().embed(image)
+        found.tensors["grey"] = image[:1, :1, 0].copy()
+        return found
+
+
 def test_a_reference_names_the_new_label_studios_image_once_its_address_changes() -> None:
     with http_server(_serving(40, 30)) as old, http_server(_serving(80, 60)) as new:
         config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=old)
@@ -190,32 +222,9 @@ def test_a_slow_read_does_not_bring_back_a_replaced_picture_after_the_remembered
     # after the clear, found nothing newer and brought the old picture back.
     pictures = [np.full((30, 40, 3), 10, np.uint8)]
     slow = threading.Event()
-
-    class Replaced(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            picture = pictures[-1]
-            if slow.is_set() and self.path.endswith("frame_000010.png"):
-                slow.clear()
-                time.sleep(1.0)
-            buf = io.BytesIO()
-            Image.fromarray(picture).save(buf, "PNG")
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(buf.getvalue())))
-            self.end_headers()
-            self.wfile.write(buf.getvalue())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    class Keeping(StandInSegmenter):
-        def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
-            found = super().embed(image)
-            found.tensors["grey"] = image[:1, :1, 0].copy()
-            return found
-
-    with http_server(Replaced) as url:
+    with http_server(_latest_of(pictures, slow, 1.0)) as url:
         config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
-        predictor = Predictor.from_settings(config, segmenter=Keeping(radius=10))
+        predictor = Predictor.from_settings(config, segmenter=_Keeping(radius=10))
         ref = "/data/upload/1/frame_000010.png"
         assert predictor.embedding(ref)[0].tensors["grey"][0, 0] == 10
         slow.set()
@@ -242,34 +251,12 @@ def test_a_slow_read_of_an_http_frame_does_not_bring_back_the_picture_a_later_re
     pictures = [np.full((30, 40, 3), 10, np.uint8)]
     slow = threading.Event()
 
-    class Replaced(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            picture = pictures[-1]  # what Label Studio had when the request came
-            if slow.is_set():
-                slow.clear()
-                time.sleep(1.5)
-            buf = io.BytesIO()
-            Image.fromarray(picture).save(buf, "PNG")
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(buf.getvalue())))
-            self.end_headers()
-            self.wfile.write(buf.getvalue())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    class Keeping(StandInSegmenter):
-        def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
-            found = super().embed(image)
-            found.tensors["grey"] = image[:1, :1, 0].copy()
-            return found
-
     def grey() -> int:
         return int(predictor.embedding(ref)[0].tensors["grey"][0, 0])
 
-    with http_server(Replaced) as url:
+    with http_server(_latest_of(pictures, slow, 1.5)) as url:
         config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
-        predictor = Predictor.from_settings(config, segmenter=Keeping(radius=10))
+        predictor = Predictor.from_settings(config, segmenter=_Keeping(radius=10))
         ref = "/data/upload/1/frame_000010.png"
         assert grey() == 10
         monkeypatch.setattr(samvid.predictor, "HTTP_REF_SECONDS", 0.0, raising=False)
@@ -293,33 +280,13 @@ def test_an_http_frame_replaced_by_another_of_the_same_size_is_segmented_as_the_
     # the background: the clicks after that read segment the new picture.
     import samvid.predictor
 
-    pictures = [np.full((30, 40, 3), 10, np.uint8), np.full((30, 40, 3), 200, np.uint8)]
-
-    class Swappable(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            buf = io.BytesIO()
-            Image.fromarray(pictures[0]).save(buf, "PNG")
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(buf.getvalue())))
-            self.end_headers()
-            self.wfile.write(buf.getvalue())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    class Keeping(StandInSegmenter):  # an embedding that shows which picture it was made of
-        def embed(self, image: np.ndarray):  # type: ignore[no-untyped-def]
-            found = super().embed(image)
-            found.tensors["grey"] = image[:1, :1, 0].copy()
-            return found
-
-    with http_server(Swappable) as url:
+    pictures = [np.full((30, 40, 3), 10, np.uint8)]
+    with http_server(_latest_of(pictures, threading.Event(), 0.0)) as url:
         config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
-        predictor = Predictor.from_settings(config, segmenter=Keeping(radius=10))
+        predictor = Predictor.from_settings(config, segmenter=_Keeping(radius=10))
         ref = "/data/upload/1/frame_000010.png"
         assert predictor.embedding(ref)[0].tensors["grey"][0, 0] == 10
-        pictures.pop(0)  # extracted again: the same name, the same size, another picture
+        pictures.append(np.full((30, 40, 3), 200, np.uint8))  # extracted again: same name and size
         monkeypatch.setattr(samvid.predictor, "HTTP_REF_SECONDS", 0.0, raising=False)  # a while later
         wait_until(lambda: predictor.embedding(ref)[0].tensors["grey"][0, 0] == 200, timeout=10,
                    what="the new picture segmented")
