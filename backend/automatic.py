@@ -33,7 +33,7 @@ import numpy as np
 
 from samvid.core.segmenter import Embedding, Segmenter
 from samvid.errors import NoEverythingMode
-from samvid.images import url_for_messages
+from samvid.images import FileStamp, url_for_messages
 from samvid.postprocess import remove_small_regions
 
 if TYPE_CHECKING:
@@ -323,7 +323,7 @@ def automatic_regions(predictor: Predictor, image_ref: str, task_id: int | None,
 
 
 # (model, Label Studio's address, image, its local file's stamp, target, label, config)
-_Key = tuple[str, str, str, "tuple[int, int] | None", "MaskTarget", str, AutoConfig]
+_Key = tuple[str, str, str, FileStamp | None, "MaskTarget", str, AutoConfig]
 
 
 class AutoRegionsCache:

@@ -37,6 +37,14 @@ log = logging.getLogger(__name__)
 # Label Studio's own paths that task data may hold relative to Label Studio's address.
 LABEL_STUDIO_PATHS = ("/data/", "/api/", "/tasks/")
 
+# What tells that a local file was replaced: (mtime ns, size, inode, ctime ns). Modification
+# time and size alone kept a frame replaced by another picture of its size with its times
+# (cp -p, rsync -a, an archive extracted again): no user can set the change time, which any
+# write, rename or utime moves (after a stat, by a distinct amount however soon: Linux 6.13+),
+# and a file renamed over the old one is another inode. Windows' ctime is the creation time:
+# there mtime and size tell, as before.
+FileStamp = tuple[int, int, int, int]
+
 
 @dataclass(frozen=True)
 class ImageSource:
@@ -112,11 +120,11 @@ class ImageSource:
         except (binascii.Error, ValueError) as exc:
             raise ImageError(f"the image's data: URI is not valid base64 ({exc}); fix it in the task") from None
 
-    def stamp(self, ref: str) -> tuple[int, int] | None:
-        """(modification time in ns, size) of the file under a local root that ``fetch``
-        reads ``ref`` from; None for an image fetched over HTTP, or one not readable here.
-        A stat, not a read: how a cached embedding learns that the file behind the same
-        reference was replaced (a frame extracted again)."""
+    def stamp(self, ref: str) -> FileStamp | None:
+        """The ``FileStamp`` of the file under a local root that ``fetch`` reads ``ref``
+        from; None for an image fetched over HTTP, or one not readable here. A stat, not a
+        read: how a cached embedding learns that the file behind the same reference was
+        replaced (a frame extracted again)."""
         if not isinstance(ref, str) or not ref.strip() or ref[:5].lower() == "data:":
             return None
         try:
@@ -126,7 +134,7 @@ class ImageSource:
             status = self._readable(path).stat()
         except (SamvidError, OSError, ValueError):
             return None
-        return status.st_mtime_ns, status.st_size
+        return status.st_mtime_ns, status.st_size, status.st_ino, status.st_ctime_ns
 
     def _disk_path(self, ref: str) -> Path | None:
         """The path ``ref`` (without LABEL_STUDIO_URL's path) is read from on this machine,

@@ -18,7 +18,7 @@ from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
 from samvid.errors import ModelUnavailable, PromptError, TimedOut
-from samvid.images import ImageSource
+from samvid.images import FileStamp, ImageSource
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class Predictor:
         # fetched over HTTP) and when it was read: a second click on a frame neither
         # downloads nor hashes it again, unless its file changed since (over HTTP, it is
         # read again in the background after a while: see HTTP_REF_SECONDS).
-        self._ref_keys: dict[str, tuple[str, tuple[int, int] | None, float]] = {}
+        self._ref_keys: dict[str, tuple[str, FileStamp | None, float]] = {}
         self._ref_keys_cleared = float("-inf")  # when the map above was last emptied to bound it
         self._ref_lock = threading.Lock()
         # Bumped when the source is replaced: a fetch begun before must not record its key.

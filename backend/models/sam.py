@@ -7,6 +7,7 @@ next to the CPU torch wheel. Weights are loaded from safetensors only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -61,6 +62,10 @@ SAM1_ENCODERS: dict[str, dict[str, Any]] = {
 
 
 MEMORY_FAMILIES = ("sam2", "edgetam")  # families with a video memory tracker
+# Values of each weight tensor that its fingerprint reads (evenly spread; all of a smaller
+# one): training moves nearly every value of a tensor it changes, and a few thousand per
+# tensor are milliseconds for SAM ViT-H, where hashing all 2.5 GB held the start for seconds.
+FINGERPRINT_VALUES = 4096
 
 
 class UnsupportedDevice(ConfigError):
@@ -222,20 +227,42 @@ def load_sam(
             f"`samvid models pull {name}` and point SAMVID_MODEL at the folder, or run "
             "with `--fallback classic` to use the weight-free segmenter."
         ) from exc
+    # Read before the move to the device: the values as loaded, on the CPU. Random weights
+    # are named by their geometry alone, as before (a fingerprint would change every load).
+    weights = "" if random_weights else weights_fingerprint(model)
     model = apply_precision(model.to(dev).eval(), chosen)
     tag = "random-weights" if random_weights else "pretrained"
     return SamSegmenter(model, family, f"{name}@{tag}", dev, chosen.dtype,
-                        source=name, pretrained=not random_weights, precision=chosen.name)
+                        source=name, pretrained=not random_weights, precision=chosen.name, weights=weights)
+
+
+def weights_fingerprint(model: Any) -> str:
+    """A short hash of the weights ``model`` holds: each tensor's name, type, shape and
+    ``FINGERPRINT_VALUES`` of its values. The name alone kept the embeddings of weights saved
+    again under it (a model fine-tuned into its folder, a hub id whose revision moved) in
+    the cache shared through Redis; the same weights on another machine hash the same, so
+    its workers still share their embeddings."""
+    import torch
+
+    digest = hashlib.blake2b(digest_size=8)
+    for key, tensor in sorted(model.state_dict().items()):
+        flat = tensor.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // FINGERPRINT_VALUES)][:FINGERPRINT_VALUES]
+        digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(sample.contiguous().view(torch.uint8).cpu().numpy().tobytes())  # any dtype's bytes
+    return digest.hexdigest()
 
 
 class SamSegmenter(Segmenter):
     supports_everything = True
 
     def __init__(self, model: Any, family: str, version: str, device: str, dtype: Any, *,
-                 source: str = "", pretrained: bool = False, precision: str = "") -> None:
+                 source: str = "", pretrained: bool = False, precision: str = "", weights: str = "") -> None:
         """``source``: the name or folder the weights came from; ``pretrained``: whether they
-        are real weights (not a random-weight model built from a config)."""
+        are real weights (not a random-weight model built from a config); ``weights``: their
+        ``weights_fingerprint``, part of the cache key ("" for none)."""
         self.model = model
+        self.weights = weights
         self.family = family
         self.version = version if precision in ("", "fp32") else f"{version}+{precision}"
         self.device = device
@@ -248,6 +275,11 @@ class SamSegmenter(Segmenter):
         # Two requests must not run the encoder at once on a small CPU: it would
         # only slow both down. The decoder is cheap and shares the lock.
         self._lock = threading.Lock()
+
+    def cache_key(self) -> str:
+        """The version (what Label Studio is told) and the fingerprint of the weights: other
+        weights under the same name must not find these embeddings, nor these theirs."""
+        return f"{self.version}#{self.weights}" if self.weights else self.version
 
     # -- geometry: original pixels <-> the model's 1024 input ------------------
     def _scale(self, height: int, width: int) -> tuple[float, float]:

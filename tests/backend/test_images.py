@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -315,7 +316,7 @@ def test_a_cloud_image_of_a_task_whose_id_is_no_number_is_refused_before_any_req
 
 
 def test_a_file_read_from_disk_is_stamped_and_a_fetched_or_forbidden_one_is_not(tmp_path):
-    """The stamp (mtime, size) tells a cache that the file behind a reference changed."""
+    """The stamp tells a cache that the file behind a reference changed."""
     root = tmp_path / "root"
     (root / "frames").mkdir(parents=True)
     frame = root / "frames" / "a.png"
@@ -323,13 +324,34 @@ def test_a_file_read_from_disk_is_stamped_and_a_fetched_or_forbidden_one_is_not(
     outside = tmp_path / "secret.png"
     outside.write_bytes(b"x")
     source = ImageSource("http://ls:8080", "", local_roots=(root,))
-    stamp = (frame.stat().st_mtime_ns, frame.stat().st_size)
-    assert source.stamp(str(frame)) == stamp
+    stamp = source.stamp(str(frame))
+    assert stamp is not None and source.stamp(str(frame)) == stamp  # unchanged: the same stamp
     assert source.stamp("/data/local-files/?d=frames/a.png") == stamp
     assert source.stamp(frame.as_uri()) == stamp
     for ref in ("http://ls:8080/data/upload/1/a.png", "/data/upload/1/a.png", str(outside),
                 "/data/local-files/?d=../secret.png", "", "s3://bucket/a.png"):
         assert source.stamp(ref) is None
+
+
+@pytest.mark.parametrize("how", ["rewritten", "renamed over"])
+def test_a_frame_replaced_by_another_picture_of_its_size_and_times_gets_another_stamp(tmp_path, how):
+    # cp -p, rsync -a or an archive extracted again gives the new picture the old file's
+    # modification time; of the same byte size (an uncompressed format), its cached
+    # embedding was kept and clicks segmented the old picture until a restart.
+    frame, other = tmp_path / "frame.bmp", tmp_path / "other.bmp"
+    frame.write_bytes(_encode(Image.new("RGB", (40, 30), (10, 10, 10)), "BMP"))
+    source = ImageSource("http://ls:8080", "", local_roots=(tmp_path,))
+    before, old = source.stamp(str(frame)), frame.stat()
+    picture = _encode(Image.new("RGB", (40, 30), (200, 200, 200)), "BMP")
+    if how == "rewritten":
+        frame.write_bytes(picture)
+        os.utime(frame, ns=(old.st_atime_ns, old.st_mtime_ns))
+    else:
+        other.write_bytes(picture)
+        os.utime(other, ns=(old.st_atime_ns, old.st_mtime_ns))
+        os.replace(other, frame)
+    assert (frame.stat().st_mtime_ns, frame.stat().st_size) == (old.st_mtime_ns, old.st_size)
+    assert source.stamp(str(frame)) != before
 
 
 def test_an_image_given_inline_as_a_data_uri_is_read_without_asking_any_host():

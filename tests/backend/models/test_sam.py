@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import transformers as tf
 from prompt_encoder import recorded_clicks
 
@@ -77,6 +78,39 @@ def test_model_loads_from_a_local_folder(small_sam_folder):
     assert segmenter.family == "sam"
     emb = segmenter.embed(np.zeros((40, 70, 3), np.uint8))
     assert segmenter.segment(emb, Prompt(box=(5.0, 5.0, 30.0, 30.0))).mask.shape == (40, 70)
+
+
+def _save_tiny_sam(folder, tuned: bool) -> None:
+    """The tiny SAM into ``folder``; ``tuned``: every weight moved, as fine-tuning leaves it."""
+    torch.manual_seed(0)
+    vision = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                  global_attn_indexes=[1], mlp_dim=128)
+    model = tf.SamModel(tf.SamConfig(vision_config=vision))
+    if tuned:
+        with torch.no_grad():
+            for param in model.parameters():
+                param.add_(torch.randn_like(param) * 0.05)
+    model.save_pretrained(folder)
+
+
+def test_weights_saved_again_into_the_same_folder_do_not_find_the_former_weights_embeddings(tmp_path):
+    # Embeddings are shared through Redis by the cache key: with the folder's name alone,
+    # a model fine-tuned into its folder was served its former weights' embeddings.
+    _save_tiny_sam(tmp_path, tuned=False)
+    first, again = load_sam(str(tmp_path), device="cpu"), load_sam(str(tmp_path), device="cpu")
+    assert first.cache_key() == again.cache_key()  # the same weights share their embeddings
+    _save_tiny_sam(tmp_path, tuned=True)
+    tuned = load_sam(str(tmp_path), device="cpu")
+    assert tuned.cache_key() != first.cache_key()
+    image = np.zeros((40, 70, 3), np.uint8)
+    assert tuned.embed(image).model != first.embed(image).model
+    assert tuned.version == first.version  # what Label Studio is told: the model's name
+
+
+def test_a_random_weight_model_keeps_its_name_as_its_cache_key_across_loads():
+    keys = {load_sam("facebook/sam2.1-hiera-tiny", device="cpu", random_weights=True).cache_key()
+            for _ in range(2)}
+    assert keys == {"facebook/sam2.1-hiera-tiny@random-weights"}
 
 
 @pytest.mark.parametrize("shape", [(1, 3000), (3000, 1)])
