@@ -174,9 +174,13 @@ def start_configured(settings: Any, segmenter: Any) -> str:
     """``start_engine`` for ``samvid.settings.Settings`` (SAMVID_TRACKER, SAMVID_TRACKER_MODEL,
     device, precision) and the loaded click ``segmenter``, whose own weights ``auto`` may track with."""
     from samvid.models.precision import resolve_precision
-    from samvid.models.sam import pick_device
+    from samvid.models.sam import check_device, pick_device
 
-    resolve_precision(settings.precision, pick_device(settings.device))  # whatever uses it
+    device = pick_device(settings.device)
+    # The device first, whatever uses it: a precision checked against a GPU this machine
+    # lacks (int8 on cuda) was refused for the precision, and the GPU never named.
+    check_device(device)
+    resolve_precision(settings.precision, device)
     model = settings.tracker_model or getattr(segmenter, "tracking_model", None)
     if settings.tracker_model:
         _check_tracking_model(settings.tracker_model)

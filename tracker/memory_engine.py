@@ -74,7 +74,9 @@ class MemoryEngine(Engine):
     def __init__(self, model: Any, device: str = "cpu", dtype: Any = None) -> None:
         """``model`` runs as given when ``dtype`` is None (already cast or quantized, e.g. by
         ``samvid.models.precision.apply_precision``); otherwise it is cast to ``dtype``.
-        The inference session keeps its state in the model's floating dtype."""
+        The inference session keeps its state in the model's floating dtype. ``device`` is
+        auto, cpu, cuda, cuda:N or mps; one this machine lacks raises ``UnsupportedDevice``."""
+        device = _usable_device(device)
         self.model = model.to(device)
         self.device = device
         if dtype is not None:
@@ -92,6 +94,21 @@ class MemoryEngine(Engine):
 
     def _new_run(self, state: TrackState) -> _MemoryRun:
         return _MemoryRun(self, state)
+
+
+def _usable_device(device: str) -> str:
+    """``device`` resolved (auto) and checked, as the engine loader does: a GPU this machine
+    lacks was torch's "Torch not compiled with CUDA enabled" assertion at ``.to()``."""
+    from samvid.models.sam import UnsupportedDevice, check_device, pick_device
+
+    resolved = pick_device(str(device))  # a torch.device too, as .to() took it
+    try:
+        check_device(resolved)
+    except UnsupportedDevice as exc:
+        # Given to the constructor, not as SAMVID_DEVICE: naming the variable sent the
+        # reader looking for a setting they never made.
+        raise UnsupportedDevice(exc.message.replace("SAMVID_DEVICE=", "device=", 1)) from None
+    return resolved
 
 
 def _float_dtype(model: Any) -> Any:

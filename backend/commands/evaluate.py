@@ -25,7 +25,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-last", action="store_true", help="also drop the last frame (DAVIS 2017)")
 
 
+def nothing_to_score(truth: Path, skip_last: bool) -> str:
+    """Why a sequence of ``truth`` left no frame to score, and what to do."""
+    from samvid.tracker.metrics import label_pngs
+
+    last = " and, with --skip-last, the last" if skip_last else ""
+    if len(label_pngs(truth)) == 1:
+        # A root made to track from (`samvid track` needs the first mask only) given as GT:
+        # "the score leaves out the first frame" did not say that the GT was the wrong folder.
+        return (f"no frame to score: {truth} holds the first frame's mask only, and the score leaves "
+                f"out the first frame{last}; give as GT a folder with masks of the later frames too")
+    return f"no frame to score: the score leaves out the first frame{last}"
+
+
 def run(args: argparse.Namespace) -> int:
+    from samvid.commands.track import check_sequences
     from samvid.images import let_pillow_open
     from samvid.settings import Settings, env_value
     from samvid.tracker.davis import sequence_names
@@ -43,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         # would count its objects twice.
         truth = annotations_dir(args.gt, args.resolution)
         names = sequence_names(args.seq or sequence_folders(truth), truth)
+        check_sequences(names, truth)  # a typo: said before any scoring, as track says it
     except FileNotFoundError as exc:  # no sequence folders, or a --resolution the root lacks
         raise NotFound(str(exc)) from None
     except ValueError as exc:  # a --seq that names no sequence
@@ -54,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
             if not score.scored:
                 # Too short for DAVIS's rule: a row of nan would read as a score, and the mean
                 # would count objects it never scored.
-                last = " and, with --skip-last, the last" if args.skip_last else ""
-                raise ValueError(f"no frame to score: the score leaves out the first frame{last}")
+                raise ValueError(nothing_to_score(truth / name, args.skip_last))
         except (OSError, ValueError) as exc:
             failed.append(name)
             print(f"{name}: FAILED ({exc})")

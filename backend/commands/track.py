@@ -6,7 +6,8 @@ imported with ``--png``) and the mask of each sequence's first frame
 with a resolution level (``SRC/JPEGImages/480p/<seq>``, ``--resolution``); writes ``OUT/Annotations/<seq>/*.png``.
 A sequence that fails is reported and the others still run (exit status 1). A sequence's
 earlier PNGs in OUT are removed first, so OUT holds only this run's masks; an OUT whose
-``Annotations`` is SRC's ground truth, or lies among SRC's frames, is refused.
+``Annotations`` is SRC's ground truth, or lies among SRC's frames, or an OUT that is a DAVIS
+root itself (its ``Annotations`` are ground truth), is refused.
 Synthetic input with exact ground truth: ``python bench/synthetic.py SRC``.
 """
 
@@ -43,6 +44,48 @@ def overlaps(a: Path, b: Path) -> bool:
     return a == b or a in b.parents or b in a.parents
 
 
+def not_a_root(src: Path) -> str:
+    """What is wrong with a SRC that has no frames folder, and what to give instead."""
+    from samvid.tracker.frames import VIDEO_SUFFIXES
+
+    layout = "a DAVIS-layout root (JPEGImages/<seq>/*.jpg, Annotations/<seq>/<first frame>.png)"
+    if not src.exists():
+        return f"{src} does not exist: give {layout}"
+    if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
+        # A clip is what a user has at hand; track reads frames and the first frame's mask.
+        return (f"{src} is a video file; track reads {layout}: split it into frames first "
+                f"(ffmpeg -i {src} ROOT/JPEGImages/{src.stem}/%05d.jpg) and put the first frame's "
+                f"mask in ROOT/Annotations/{src.stem}/00001.png (pixel value = object id)")
+    return f"{src} has no JPEGImages/ folder: give {layout}"
+
+
+def check_sequences(names: list[str], folder: Path) -> None:
+    """Refuse ``--seq`` names with no folder in ``folder`` (SRC's frames, eval's GT) before
+    any work, naming the sequences there: a typo failed alone as a bare "No such file or
+    directory" (track, after the engine had loaded), and the exit status read as a
+    sequence that failed."""
+    from samvid.tracker.metrics import sequence_folders
+
+    absent = [name for name in names if not (folder / name).is_dir()]
+    if absent:
+        there = sequence_folders(folder)
+        shown = ", ".join(there[:10]) + (f" and {len(there) - 10} more" if len(there) > 10 else "")
+        raise NotFound(f"--seq {', '.join(absent)}: no such sequence in {folder}; its sequences are {shown}")
+
+
+def check_out(out: Path) -> None:
+    """Refuse an OUT where ``Annotations/<seq>/`` folders cannot be made because a file is in
+    the way (OUT itself, OUT/Annotations, or a folder above): every sequence failed alike
+    with a bare "Not a directory", after the engine had loaded."""
+    target = out / "Annotations"
+    for path in (target, *target.parents):
+        if path.is_dir():
+            return
+        if path.exists():
+            raise BadRequest(f"{path} is a file, not a folder: give an OUT folder (made if missing) "
+                             "for Annotations/<seq>/*.png")
+
+
 def summary(name: str, tracked: Tracked, seconds: float) -> str:
     """``seq: 3 of 4 frames in 0.2 s (15.0 frames/s); skipped 00002`` (a frame the engine could
     not read has no mask, and eval scores it as empty)."""
@@ -60,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if not frames_dir(args.src, args.resolution).is_dir():
-            raise NotFound(f"{args.src} has no JPEGImages/ folder: give a DAVIS-layout root")
+            raise NotFound(not_a_root(args.src))
         names = sequence_names(args.seq or sequences(args.src, args.resolution),
                                frames_dir(args.src, args.resolution))
+        check_sequences(names, frames_dir(args.src, args.resolution))
         if not (args.src / "Annotations").is_dir():
             # Else ``annotations_dir`` takes SRC itself for the ground truth, and an OUT inside
             # SRC would be refused as overwriting ground truth that does not exist.
@@ -81,6 +125,12 @@ def run(args: argparse.Namespace) -> int:
         # next run, and by any DAVIS tool.
         raise BadRequest(f"{args.out / 'Annotations'} would be written among the frames in "
                          f"{args.src / 'JPEGImages'}: give an OUT folder outside it")
+    if (args.out / "JPEGImages").is_dir():
+        # Another DAVIS root (the full dataset beside a subset, a `samvid export`): its
+        # Annotations are people's masks, and each tracked sequence's were deleted and replaced.
+        raise BadRequest(f"{args.out} is a DAVIS root (it has JPEGImages/): its Annotations/ hold ground "
+                         "truth that track would overwrite; give another OUT folder")
+    check_out(args.out)
     # An unknown engine or a model without weights: said before any work. Engines keep no
     # state between runs, so one serves every sequence (a model is loaded once).
     settings = Settings.from_env()  # SAMVID_PRECISION, SAMVID_DEVICE, SAMVID_TRACKER_MODEL for auto/sam2

@@ -4,6 +4,7 @@ directions, removal -- while mask content is not asserted."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -202,3 +203,22 @@ def test_a_walk_keeps_under_3_mb_more_per_frame_and_object_in_its_memory_window(
     per_frame = (held[3] - held[1]) / 2
     assert per_frame < 3_000_000, f"{per_frame / 1e6:.1f} MB more a frame"
 
+
+
+@pytest.mark.parametrize("device, said", [
+    ("cuda", "device=cuda: this machine has no CUDA GPU that this torch can use; use auto or cpu"),
+    ("cuda:x", "device='cuda:x' is not a device; give auto, cpu, cuda, cuda:N or mps"),
+])
+def test_a_memory_engine_on_a_gpu_this_machine_lacks_is_refused_naming_the_device(device, said):
+    from samvid.models.sam import UnsupportedDevice
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    # Was torch's "Torch not compiled with CUDA enabled" assertion at the model's .to().
+    with pytest.raises(UnsupportedDevice, match=re.escape(said)):
+        MemoryEngine(load_video_model(random_weights=True), device=device)
+
+
+def test_a_memory_engine_on_auto_runs_where_this_machine_can():
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert MemoryEngine(load_video_model(random_weights=True), device="auto").device == expected

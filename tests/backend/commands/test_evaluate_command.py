@@ -79,3 +79,31 @@ def test_eval_scores_every_repeated_seq_and_ignores_settings_it_does_not_use(tmp
     assert main(["eval", str(pred), str(gt), "--seq", "basic", "--seq", "twins"]) == 0
     scored = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line]
     assert "basic" in scored and "twins" in scored
+
+
+def test_eval_against_a_root_with_the_first_masks_only_says_the_gt_holds_no_later_frame(
+        tmp_path: Path, capsys) -> None:
+    src, pred = tmp_path / "src", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    for png in sorted((src / "Annotations" / "basic").glob("*.png"))[1:]:
+        png.unlink()  # a root to track from: the first frame's mask only
+    assert main(["track", "--engine", "copy", str(src), str(pred)]) == 0
+    capsys.readouterr()
+    # Was "no frame to score: the score leaves out the first frame", which named no folder.
+    assert main(["eval", str(pred), str(src)]) == 1
+    out = capsys.readouterr().out
+    assert f"{src / 'Annotations' / 'basic'} holds the first frame's mask only" in out
+    assert "give as GT a folder with masks of the later frames too" in out
+
+
+def test_eval_of_a_seq_missing_from_the_ground_truth_names_the_sequences_there_and_scores_none(
+        tmp_path: Path, capsys) -> None:
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 0
+    capsys.readouterr()
+    # A typo failed alone ("no ground-truth PNGs in .../bsaic") under a mean of the others.
+    assert main(["eval", str(pred), str(gt), "--seq", "bsaic", "basic"]) == 2
+    captured = capsys.readouterr()
+    assert "--seq bsaic: no such sequence" in captured.err and "its sequences are basic" in captured.err
+    assert "mean" not in captured.out

@@ -72,3 +72,55 @@ def test_track_takes_every_repeated_seq(tmp_path: Path, capsys) -> None:
     write_sequence(with_frames(BENCHMARK_SET["twins"], 3), src, (96, 170))
     assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", "basic", "--seq", "twins"]) == 0
     assert sorted(p.name for p in (tmp_path / "out" / "Annotations").iterdir()) == ["basic", "twins"]
+
+
+@pytest.mark.parametrize("blocker", ["out", "out/Annotations"])
+def test_track_to_an_out_where_a_file_is_in_the_way_is_refused_before_any_work_and_keeps_the_file(
+        blocker: str, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "src"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    (tmp_path / blocker).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / blocker).write_text("the user's notes\n")
+    # Was exit 1 with "basic: FAILED ([Errno 20] Not a directory: ...)" for every sequence.
+    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / blocker} is a file, not a folder: give an OUT folder" in err
+    assert (tmp_path / blocker).read_text() == "the user's notes\n"
+
+
+def test_track_of_a_seq_with_no_frames_folder_names_the_sequences_there_and_tracks_none(
+        tmp_path: Path, capsys) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["twins"], 3), src, (96, 170))
+    # A typo failed alone with a bare "No such file or directory" while the others ran.
+    assert main(["track", "--engine", "copy", str(src), str(out), "--seq", "bsaic", "twins"]) == 2
+    err = capsys.readouterr().err
+    assert "--seq bsaic: no such sequence" in err and "its sequences are basic, twins" in err
+    assert not out.exists()
+
+
+def test_track_of_a_video_file_says_to_split_it_into_frames(tmp_path: Path, capsys) -> None:
+    clip = tmp_path / "dog.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    assert main(["track", "--engine", "copy", str(clip), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{clip} is a video file" in err and "JPEGImages/dog/%05d.jpg" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_track_of_a_src_that_is_not_there_says_so(tmp_path: Path, capsys) -> None:
+    assert main(["track", "--engine", "copy", str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 2
+    assert f"{tmp_path / 'nowhere'} does not exist: give a DAVIS-layout root" in capsys.readouterr().err
+
+
+def test_track_into_another_davis_root_is_refused_and_its_ground_truth_kept(tmp_path: Path, capsys) -> None:
+    src, full = tmp_path / "subset", tmp_path / "full"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 5), full, (96, 170))
+    truth = {p.name: p.read_bytes() for p in (full / "Annotations" / "basic").iterdir()}
+    # The full set beside a subset of it (or a `samvid export`): its human masks of basic
+    # were deleted and replaced by the tracked ones.
+    assert main(["track", "--engine", "copy", str(src), str(full)]) == 2
+    assert f"{full} is a DAVIS root (it has JPEGImages/)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (full / "Annotations" / "basic").iterdir()} == truth
