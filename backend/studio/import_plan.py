@@ -72,7 +72,9 @@ def plan_clips(paths: Sequence[Path], options: ImportOptions) -> list[ClipPlan]:
     plans: list[ClipPlan] = []
     for source in find_sources(paths):
         clip = clip_name(source)
-        if any(plan.clip == clip for plan in plans):
+        # In another case too: `Dog.mp4` and `dog.mp4` would share one frame folder on a
+        # case-insensitive disk (macOS's, Windows').
+        if any(plan.clip.casefold() == clip.casefold() for plan in plans):
             log.warning("%s: same content as an earlier input, skipped", source)
             continue
         with open_frames(source) as reader:

@@ -36,10 +36,10 @@ import cv2
 import numpy as np
 
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
-from samvid.studio.client import Project, Studio, Task, clip_query, machine_lock
+from samvid.studio.client import Project, Studio, Task, machine_lock
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
 from samvid.studio.protocol import frame_index, label_interface
-from samvid.studio.sources import earlier_clip_names
+from samvid.studio.sources import clip_hash, names_only_hash
 from samvid.tracker.frames import open_frames
 
 log = logging.getLogger(__name__)
@@ -230,9 +230,11 @@ def import_videos(
         # One import of a clip at a time on this machine (overlapping runs of one script):
         # each listed no task for it, and every frame got a task per run. The clip's tasks
         # are read once its turn comes, so a run that waited adds only what is missing.
-        # Locked by the clip's current name: every run of one source takes that lock
-        # first, also when the source turns out to be imported under its older name.
-        with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", str(project.id), plan.clip):
+        # Locked by the clip's content hash, not its name, and not by project: runs of one
+        # source under two names (`Dog.mp4` and `dog.mp4`, a symlink and its target) import
+        # it under one, and runs into two projects write its frames to one folder (two
+        # writers of one temp file left a frame of both, and one failing to rename it).
+        with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", clip_hash(plan.clip)):
             plan, tasks = _clip_to_import(studio, project, plan)
             summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
                                               tasks, progress))
@@ -256,37 +258,51 @@ def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[C
     listed once (a filtered listing: reading a project of 30,000 tasks whole takes half a
     minute; the import listed a frame folder's clip up to three times).
 
-    A frame folder that this project got under a name an earlier samvid gave it (from
-    the same folder: ``earlier_clip_names``) keeps that name: its rerun resumes the import
-    instead of importing every frame again under the new name."""
-    tasks = studio.list_tasks(project.id, plan.clip)
-    if tasks or not plan.source.is_dir():
-        return plan, tasks
-    earlier = _earlier_import(studio, project, plan.source, plan.clip)
-    if earlier is None:
+    A source the project already holds under another name keeps that name, so its rerun
+    resumes the import instead of importing every frame again beside it (``_same_clip``).
+    A frame folder imported when its name hashed only its file names and sizes is
+    looked for under that hash too (a second listing, only when the first finds nothing)."""
+    clips = _clips_of_hash(studio, project, clip_hash(plan.clip))
+    if plan.clip in clips:
+        return plan, clips[plan.clip]
+    name = _same_clip(clips, plan.clip, plan.source)
+    if name is None and plan.source.is_dir():
+        clips = _clips_of_hash(studio, project, names_only_hash(plan.source))
+        name = _same_clip(clips, None, plan.source)
+    if name is None:
         return plan, []
-    name, older = earlier
     log.info("%s: imported earlier as clip %s, kept", plan.source, name)
-    return replace(plan, clip=name), older
+    return replace(plan, clip=name), clips[name]
 
 
-def _earlier_import(studio: Studio, project: Project, folder: Path,
-                    current: str) -> tuple[str, list[Task]] | None:
-    """The name and tasks of the folder's import under a name an earlier samvid gave it,
-    if the project holds one from this folder. Its names are listed at once (each listing
-    filters the whole project), newest scheme first."""
-    names = earlier_clip_names(folder, current)
-    if not names:
-        return None  # an empty "or" filter would list the whole project
-    items = [item for name in names for item in clip_query(name)["filters"]["items"]]
-    rows = studio.task_rows(project.id, {"filters": {"conjunction": "or", "items": items}})
-    source = str(folder.resolve())
-    for name in names:
-        # As list_tasks keeps them: only the exact name, in id order.
-        older = sorted((Task(int(r["id"]), r.get("data") or {}) for r in rows
-                        if (r.get("data") or {}).get("clip") == name), key=lambda t: t.id)
-        if any(str(t.data.get("video")) == source for t in older):
-            return name, older
+def _clips_of_hash(studio: Studio, project: Project, digest: str) -> dict[str, list[Task]]:
+    """The project's clips named with the hash ``digest``, each with its tasks in id order,
+    oldest clip first: one listing finds the source's clip whatever its name's slug and
+    case (names end in their hash)."""
+    query = {"filters": {"conjunction": "and", "items": [
+        {"filter": "filter:tasks:data.clip", "operator": "contains", "value": digest,
+         "type": "String"}]}}
+    clips: dict[str, list[Task]] = {}
+    for row in sorted(studio.task_rows(project.id, query), key=lambda r: int(r["id"])):
+        data = row.get("data") or {}
+        clip = data.get("clip")
+        if isinstance(clip, str) and clip_hash(clip) == digest:  # LS matched a substring
+            clips.setdefault(clip, []).append(Task(int(row["id"]), data))
+    return clips
+
+
+def _same_clip(clips: dict[str, list[Task]], name: str | None, source: Path) -> str | None:
+    """Which of ``clips`` (of one hash) is ``source`` imported under another name: the
+    oldest one that differs from ``name`` in case only (on a case-insensitive disk, macOS's or
+    Windows', ``Dog.mp4`` and ``dog.mp4`` are one file and their frame folders one
+    folder), or one made from ``source`` itself under another name (a folder given as
+    ``.`` when named "clip", a symlink named by its link or by its target)."""
+    resolved = str(source.resolve())
+    for clip, tasks in clips.items():
+        if name is not None and clip.casefold() == name.casefold():
+            return clip
+        if any(str(t.data.get("video")) == resolved for t in tasks):
+            return clip
     return None
 
 

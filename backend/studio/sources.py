@@ -38,17 +38,13 @@ def clip_name(path: Path) -> str:
 def names_only_clip_name(folder: Path) -> str:
     """The clip name samvid gave a frame folder before its images' bytes counted (file
     names and sizes only): how to find such a folder's earlier import."""
-    return f"{_slug(folder)}-{_names_hash(folder)}"
+    return f"{_slug(folder)}-{names_only_hash(folder)}"
 
 
-def earlier_clip_names(folder: Path, current: str) -> list[str]:
-    """The other names earlier samvids gave this frame folder, whose ``clip_name`` is
-    ``current``, newest scheme first: how to find its earlier import. Besides
-    ``names_only_clip_name``, a folder given as ``.`` or ``..`` was named ``clip``, not after
-    the folder (with either hash)."""
-    content, names_only = current.rpartition("-")[2], _names_hash(folder)  # images read once
-    names = [f"{UNNAMED}-{content}", f"{_slug(folder)}-{names_only}", f"{UNNAMED}-{names_only}"]
-    return [name for name in dict.fromkeys(names) if name != current]
+def clip_hash(clip: str) -> str:
+    """The hash part of a clip name (``clip_name``, ``names_only_clip_name``): which source
+    it is, whatever it was named after (``.``, a symlink, a name in another case)."""
+    return clip.rpartition("-")[2]
 
 
 def _content_hash(path: Path) -> str:
@@ -65,7 +61,8 @@ def _content_hash(path: Path) -> str:
     return digest.hexdigest()[:8]
 
 
-def _names_hash(folder: Path) -> str:
+def names_only_hash(folder: Path) -> str:
+    """The hash part of ``names_only_clip_name``."""
     digest = hashlib.sha1()
     _hash_names_and_sizes(digest, folder)
     return digest.hexdigest()[:8]

@@ -3,6 +3,7 @@ timestamps, served images, idempotence, resume, uploads, frame folders, the ML b
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
@@ -19,7 +20,7 @@ from services import ServedApp
 from samvid.errors import ConfigError, StudioError, VideoError
 from samvid.studio.client import Project, Studio
 from samvid.studio.configs import load_config
-from samvid.studio.import_plan import ImportOptions
+from samvid.studio.import_plan import ImportOptions, plan_clips
 from samvid.studio.importer import (
     ImportSummary,
     check_frames_root,
@@ -66,6 +67,31 @@ def test_a_folder_given_as_dot_or_dotdot_is_named_after_the_folder(
     assert clip_name(Path(".")) == clip_name(Path("./")) == clip_name(Path("sub/..")) == name
     monkeypatch.chdir(folder / "sub")
     assert clip_name(Path("..")) == name
+
+
+def test_two_inputs_whose_names_differ_in_case_only_are_planned_once(tmp_path: Path) -> None:
+    # On macOS's or Windows' disk `Dog.mp4` and `dog.mp4` are one file, their frame folders
+    # one folder: the same video spelled twice is imported once.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_clip(tmp_path / "a" / "Dog.mp4", [0.0, 0.1])
+    (tmp_path / "b" / "dog.mp4").write_bytes((tmp_path / "a" / "Dog.mp4").read_bytes())
+    plans = plan_clips([tmp_path / "a" / "Dog.mp4", tmp_path / "b" / "dog.mp4"],
+                       ImportOptions(project="p", label_config=""))
+    assert [plan.source for plan in plans] == [tmp_path / "a" / "Dog.mp4"]
+
+
+@pytest.mark.parametrize("name", ["....mp4", "-.mp4", "#?%.mp4", "___.mp4", "...", ". .mp4"])
+def test_a_name_with_nothing_left_after_sanitising_gives_a_clip_named_clip(
+        tmp_path: Path, name: str) -> None:
+    if name == "...":  # a frame folder so named
+        source = tmp_path / name
+        source.mkdir()
+        cv2.imwrite(str(source / "0.png"), np.zeros((6, 8, 3), np.uint8))
+    else:
+        source = write_clip(tmp_path / name, [0.0, 0.1])
+    clip = clip_name(source)
+    assert re.fullmatch(r"clip-[0-9a-f]{8}", clip), clip
 
 
 def test_find_sources(tmp_path: Path) -> None:
@@ -227,6 +253,44 @@ def test_two_imports_of_one_clip_at_once_give_each_frame_one_task(
     assert project is not None
     assert sorted(t.data["frame"] for t in second.list_tasks(project.id)) == list(range(6))
     assert sorted(s.tasks_created for s in got) == [0, 6]
+
+
+def test_two_imports_of_one_clip_into_two_projects_at_once_write_each_frame_whole(
+        tmp_path: Path, options: ImportOptions, label_studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both wrote the clip's frames into its one folder through one temp file: a frame got
+    # bytes of both writes, and one run failed to rename the file the other had renamed.
+    clip = write_clip(tmp_path / "shared.mp4", [i / 10 for i in range(3)])
+    write_bytes = Path.write_bytes
+
+    def slow_write(path: Path, data: bytes) -> int:  # a slow disk: the other run writes meanwhile
+        with path.open("wb") as fh:
+            fh.write(data[:len(data) // 2])
+            fh.flush()
+            time.sleep(0.8)
+            fh.write(data[len(data) // 2:])
+        return len(data)
+
+    monkeypatch.setattr(Path, "write_bytes", slow_write)
+    got: list[object] = [None, None]
+
+    def run(k: int) -> None:
+        try:
+            got[k] = import_videos(Studio(label_studio.url, label_studio.token), [clip],
+                                   replace(options, project=f"one clip, project {k}"))
+        except Exception as exc:  # noqa: BLE001 - the assertion below names it
+            got[k] = exc
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.3)
+    for thread in threads:
+        thread.join()
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    summaries = [s for s in got if isinstance(s, ImportSummary)]
+    assert [s.tasks_created for s in summaries] == [3, 3], got
+    for task in Studio(label_studio.url, label_studio.token).list_tasks(summaries[0].project_id):
+        assert fetch_image(label_studio, task.data["image"]).shape[:2] == (48, 64)
 
 
 def test_two_imports_into_one_project_at_once_add_one_storage(
@@ -438,6 +502,56 @@ def test_old_clip_of_a_dot_import_resumes(
     summary = import_videos(studio, [Path(".") if given == "dot" else frames], options)
     assert (summary.tasks_created, summary.tasks_existing) == (1, 2)
     assert {t.data["clip"] for t in studio.list_tasks(project.id)} == {older}
+
+
+def test_a_video_imported_again_under_its_name_in_another_case_resumes_its_clip(
+        tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+    # macOS: `samvid import Dog.mp4`, later `samvid import dog.mp4` of the same file. Its
+    # frames went to one folder (the disk ignores case) and every frame got a second task.
+    (tmp_path / "other").mkdir()
+    first = write_clip(tmp_path / "Dog.mp4", [i / 10 for i in range(3)])
+    second = tmp_path / "other" / "dog.mp4"
+    second.write_bytes(first.read_bytes())
+    options = replace(options, project="clip name in another case")
+    summary = import_videos(studio, [first], options)
+    again = import_videos(studio, [second], options)
+    assert (again.tasks_created, again.tasks_existing) == (0, 3)
+    assert again.clips[0].clip == summary.clips[0].clip
+    assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
+
+
+@pytest.mark.parametrize("first", ["dot", "link"])
+def test_a_frame_folder_as_dot_inside_its_symlink_and_as_the_links_path_is_one_clip(
+        first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studio: Studio,
+        options: ImportOptions) -> None:
+    # `cd link; samvid import .` named the folder after the link's target, `samvid import
+    # link` after the link: two clips of one folder, each frame twice.
+    frames = tmp_path / "real_frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((6, 8, 3), 40 * i, np.uint8))
+    link = tmp_path / "link"
+    link.symlink_to(frames)
+    monkeypatch.chdir(link)
+    given = [Path("."), link] if first == "dot" else [link, Path(".")]
+    options = replace(options, project=f"symlinked frames, {first} first")
+    summary = import_videos(studio, [given[0]], options)
+    again = import_videos(studio, [given[1]], options)
+    assert (again.tasks_created, again.tasks_existing) == (0, 3)
+    assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
+
+
+def test_frames_under_a_root_named_with_url_characters_are_served(
+        tmp_path: Path, studio: Studio, options: ImportOptions, label_studio) -> None:
+    # Label Studio reads ?d= decoded once ("+" as a space, "%41" as "A", "#" ends the URL).
+    root = label_studio.files_root / "fr #1 ?x=%41+b&c é"
+    video = write_clip(tmp_path / "v #2 ?%41+.mp4", [0.0, 0.1])
+    summary = import_videos(studio, [video], replace(options, frames_root=root,
+                                                     project="frames root with URL characters"))
+    images = [t.data["image"] for t in studio.list_tasks(summary.project_id)]
+    assert len(images) == 2
+    for url in images:
+        assert fetch_image(label_studio, url).shape[:2] == (48, 64)
 
 
 def test_truncated_video_imports_what_decodes(tmp_path: Path, studio: Studio,
