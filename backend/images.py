@@ -42,7 +42,9 @@ LABEL_STUDIO_PATHS = ("/data/", "/api/", "/tasks/")
 # (cp -p, rsync -a, an archive extracted again): no user can set the change time, which any
 # write, rename or utime moves (after a stat, by a distinct amount however soon: Linux 6.13+),
 # and a file renamed over the old one is another inode. Windows' ctime is the creation time:
-# there mtime and size tell, as before.
+# there mtime and size tell, as before. A chmod or chown moves the change time too: the
+# frame's automatic masks are then computed again (a click re-reads and re-hashes the file,
+# and finds its embedding by content), a cost paid once, not a stale picture.
 FileStamp = tuple[int, int, int, int]
 
 
