@@ -109,6 +109,7 @@ class Jobs(Protocol):
     def get(self, job_id: str) -> JobStatus: ...
     def cancel(self, job_id: str) -> JobStatus: ...
     def states(self) -> dict[str, int]: ...
+    def frames_propagated(self) -> int: ...
 
 
 # --------------------------------------------------------------------------- threads
@@ -287,6 +288,11 @@ class ThreadJobs:
             if status.state == QUEUED:
                 status.state = CANCELLED
         return status
+
+    def frames_propagated(self) -> int:
+        """Frames written by jobs of other processes: none, they run in this one (its
+        counter, ``samvid.metrics.FRAMES_PROPAGATED``, counts them)."""
+        return 0
 
     def states(self) -> dict[str, int]:
         with self._lock:

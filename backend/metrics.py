@@ -3,7 +3,9 @@
 Each app gets its own registry (tests build many apps in one process). Under gunicorn
 (``samvid serve --workers N``) the workers write their figures to the files of
 ``PROMETHEUS_MULTIPROC_DIR`` (set by ``serve``) and any worker's ``/metrics`` reports
-the sum over all of them, so a scrape sees the whole server, not one worker.
+the sum over all of them, so a scrape sees the whole server, not one worker. With Redis
+the propagation jobs run in ``samvid worker`` processes, which add the frames they write
+to a count in Redis; ``/metrics`` adds it to this server's own.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from samvid.errors import QueueUnavailable
 from samvid.predictor import Predictor
@@ -24,6 +27,16 @@ log = logging.getLogger(__name__)
 
 # Shared by the propagation code of this process, whichever app runs it.
 FRAMES_PROPAGATED = Counter("samvid_frames_propagated_total", "Frames written by propagation jobs")
+FRAMES_NAME = "samvid_frames_propagated"
+
+
+def frames_propagated_here() -> float:
+    """The frames this process wrote (``FRAMES_PROPAGATED``'s value)."""
+    for metric in FRAMES_PROPAGATED.collect():
+        for sample in metric.samples:
+            if sample.name == f"{FRAMES_NAME}_total":
+                return sample.value
+    return 0.0
 
 
 def multiprocess() -> bool:
@@ -31,7 +44,10 @@ def multiprocess() -> bool:
 
 
 class Metrics:
-    def __init__(self, predictor: Predictor, job_states: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, predictor: Predictor, job_states: Callable[[], dict[str, int]],
+                 frames_elsewhere: Callable[[], int] | None = None) -> None:
+        """``job_states`` and ``frames_elsewhere`` (the frames other processes' jobs wrote:
+        ``samvid worker``s with Redis) are read at scrape time."""
         self.predictor = predictor
         own = CollectorRegistry()  # where this app's metric objects live
         self.latency = Histogram(
@@ -46,15 +62,15 @@ class Metrics:
         self.encoder_runs = Counter("samvid_encoder_runs", "Image encoder runs", registry=own)
         self._seen = (0, 0, 0)
         self._lock = threading.Lock()
+        figures: Collector
         if multiprocess():
             # Values live in files shared by all workers; expose their sum, not ``own``.
-            self.registry = CollectorRegistry()
-            MultiProcessCollector(self.registry)
+            figures = MultiProcessCollector(None)
         else:
-            self.registry = own
             own.register(FRAMES_PROPAGATED)
-        # Read at scrape time from the queue: with Redis it is shared, so one worker's view is whole.
-        self.registry.register(_JobStates(job_states))
+            figures = own
+        self.registry = CollectorRegistry()
+        self.registry.register(_Deployment(figures, job_states, frames_elsewhere))
 
     def sync(self) -> None:
         """Count the cache lookups and encoder runs since the last call (cheap: no I/O)."""
@@ -70,17 +86,39 @@ class Metrics:
             self._seen = now
 
 
-class _JobStates:
-    def __init__(self, job_states: Callable[[], dict[str, int]]) -> None:
-        self.job_states = job_states
+class _Deployment:
+    """This server's figures, plus what is read at scrape time from the queue: the jobs by
+    state and the frames its workers wrote. With Redis both are shared, so one server's
+    view is whole."""
+
+    def __init__(self, figures: Collector, job_states: Callable[[], dict[str, int]],
+                 frames_elsewhere: Callable[[], int] | None) -> None:
+        self.figures, self.job_states, self.frames_elsewhere = figures, job_states, frames_elsewhere
 
     def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("samvid_jobs", "Jobs by state", labels=["state"])
+        elsewhere: float | None = 0
         try:
             states = self.job_states()
+            if self.frames_elsewhere is not None:
+                elsewhere = self.frames_elsewhere()
         except QueueUnavailable as exc:  # the other figures still matter, Redis away most of all
-            log.warning("/metrics without the jobs by state: %s", exc.message)
+            # Read once per scrape: each read waits out the client's retries (~40 s).
+            log.warning("/metrics without the jobs by state or the workers' frames: %s", exc.message)
             states = {}
+            # Left out, not this server's frames alone: a counter that drops reads as a restart.
+            elsewhere = None if self.frames_elsewhere is not None else 0
+        counted = False
+        for metric in self.figures.collect():
+            if metric.name == FRAMES_NAME:
+                if elsewhere is None:
+                    continue
+                counted = True
+                metric.samples = [s._replace(value=s.value + elsewhere) if s.name == f"{FRAMES_NAME}_total" else s
+                                  for s in metric.samples]
+            yield metric
+        if not counted and elsewhere:  # none of this server's (no gunicorn worker has counted yet)
+            yield CounterMetricFamily(FRAMES_NAME, "Frames written by propagation jobs", value=elsewhere)
         for state, count in states.items():
             jobs.add_metric([state], count)
         yield jobs

@@ -118,6 +118,19 @@ def _k(kind: str, ident: str) -> str:
     return f"samvid:{kind}:{ident}"
 
 
+# Writes the key (its value and, give or take its TTL, unchanged): a transaction WATCHing it
+# that reaches Redis after this fails its WATCH, as it would after a concurrent submit.
+_FENCE = """
+if redis.call('exists', KEYS[1]) == 1 then return redis.call('expire', KEYS[1], ARGV[1]) end
+redis.call('set', KEYS[1], '')
+return redis.call('del', KEYS[1])
+"""
+
+# The frames all workers wrote, added as they write them: the counter of the process that
+# wrote them is no one's to scrape, and the backend's /metrics adds this to its own.
+FRAMES_WRITTEN = _k("metrics", "frames_propagated")
+
+
 @contextmanager
 def _reachable() -> Iterator[None]:
     """Redis away past the client's retries (a restart is ridden out) is one error the
@@ -209,6 +222,9 @@ class RedisJobs:
                 except redis.TimeoutError:
                     # Sent but not answered in time (not retried): it may have run all the same,
                     # and a 503 for a queued job leaves its request's job before it running too.
+                    # Or it may run yet (still on its way, or Redis busy): the fence makes it
+                    # fail its WATCH then, so what the check below finds is the end of it.
+                    self.redis.eval(_FENCE, 1, same, STATUS_TTL)
                     if self._in_rq(status.id):
                         return previous
                     raise
@@ -260,6 +276,11 @@ class RedisJobs:
             status.state = CANCELLED
             self._save(status)
         return status
+
+    @_reachable()
+    def frames_propagated(self) -> int:
+        """Frames the workers wrote, all of them together (``samvid.metrics`` reads it)."""
+        return int(self.redis.get(FRAMES_WRITTEN) or 0)
 
     @_reachable()
     def states(self) -> dict[str, int]:
@@ -447,9 +468,38 @@ class RedisJobs:
             self._save(status)
 
 
+class _FramesWritten:
+    """The frames this process writes (``FRAMES_PROPAGATED``) from now on, added to the
+    workers' count in Redis (``FRAMES_WRITTEN``) as they go."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.added = self._counted()
+
+    @staticmethod
+    def _counted() -> float:
+        from samvid.metrics import frames_propagated_here
+
+        return frames_propagated_here()
+
+    def publish(self) -> None:
+        import redis
+
+        counted = self._counted()
+        if counted <= self.added:
+            return
+        try:
+            self.connection.incrby(FRAMES_WRITTEN, int(counted - self.added))
+        except redis.RedisError as exc:  # not the job's failure: they go with the next publish
+            log.warning("could not add %d written frames to /metrics' count: %s", counted - self.added, exc)
+            return
+        self.added = counted
+
+
 class _RedisContext:
-    def __init__(self, jobs: RedisJobs, status: JobStatus) -> None:
+    def __init__(self, jobs: RedisJobs, status: JobStatus, frames: _FramesWritten | None = None) -> None:
         self.jobs, self.status = jobs, status
+        self.frames = frames or _FramesWritten(jobs.redis)
         self._last = 0.0
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
@@ -458,6 +508,7 @@ class _RedisContext:
         if noted or time.monotonic() - self._last > 0.5 or frames_done == frames_total:
             self._last = time.monotonic()
             self.jobs._save(self.status)
+            self.frames.publish()  # a long job's frames show in /metrics as it runs
 
     def note(self, text: str) -> None:
         self.status.note = text
@@ -514,6 +565,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
     turn = threading.Lock()
     beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop, turn), daemon=True)
     beat.start()
+    frames = _FramesWritten(connection)
     try:
         while True:
             if connection.exists(_k("cancel", job_id)):
@@ -545,7 +597,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
             # waited for) read as this run's until its first report.
             status.frames_done, status.fps, status.note = 0, 0.0, None
             jobs._save(status)
-            ctx = _RedisContext(jobs, status)
+            ctx = _RedisContext(jobs, status, frames)
             if ctx.cancelled():
                 status.state = CANCELLED
                 return {}
@@ -562,6 +614,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
             with turn:
                 stop.set()  # no extension or take-back may race the release
             beat.join(HEARTBEAT + 5)
+            frames.publish()  # those since its last report, a failed run's included
             jobs._save(status)
             if status.state in FINAL:  # not a worker stopped mid-run: requeued, it goes first
                 connection.zrem(line, job_id)  # before the release: the next in line may go

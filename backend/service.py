@@ -68,7 +68,8 @@ class Service:
         settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
         jobs = jobs or make_jobs(settings)
         shared = SharedCredentials(settings.redis_url) if settings.redis_url else None
-        return cls(settings, predictor, jobs, Metrics(predictor, jobs.states), AutoRegionsCache(),
+        metrics = Metrics(predictor, jobs.states, jobs.frames_propagated)
+        return cls(settings, predictor, jobs, metrics, AutoRegionsCache(),
                    shared, processes, configured=bool(settings.label_studio_api_key),
                    start_url=settings.label_studio_url,
                    url_configured=url_given(settings))

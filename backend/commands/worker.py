@@ -161,11 +161,27 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         # failed job each time: a worker beside a busy clip showed thousands a day in
         # ``rq info``, none of them a failure.
         def handle_job_retry(self, job: Any, queue: Any, retry: Any, started_job_registry: Any) -> None:
+            if self._taken_back(started_job_registry):
+                # A reaper requeued the job while this worker stalled past its heartbeat (a
+                # freeze, Redis away): it is on the queue again, and putting it back too left
+                # two copies, one of them taken only to end at once.
+                log.warning("job %s was requeued while this worker held it; not putting it back twice", job.id)
+                with self.connection.pipeline() as pipeline:
+                    self.cleanup_execution(job, pipeline=pipeline)
+                    pipeline.execute()
+                return
             self._putting_back = True
             try:
                 super().handle_job_retry(job, queue, retry, started_job_registry)
             finally:
                 self._putting_back = False
+
+        def _taken_back(self, started_job_registry: Any) -> bool:
+            """Whether this worker's run of its job left RQ's started jobs (the reaper's
+            requeue removes it; so does rq's cleanup of a run it counts abandoned)."""
+            execution = getattr(self, "execution", None)  # rq 2.x: one per run of a job
+            return execution is not None and self.connection.zscore(
+                started_job_registry.key, execution.composite_key) is None
 
         def increment_failed_job_count(self, pipeline: Any | None = None) -> None:
             if not getattr(self, "_putting_back", False):

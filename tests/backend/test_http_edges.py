@@ -325,6 +325,9 @@ class _RecordingJobs:
     def states(self) -> dict[str, int]:
         return {}
 
+    def frames_propagated(self) -> int:
+        return 0
+
 
 @pytest.mark.parametrize("engine", [None, "auto", ""], ids=["absent", "auto", "empty"])
 def test_propagate_without_an_engine_uses_the_configured_tracker(images, engine):

@@ -124,6 +124,38 @@ def test_a_job_whose_worker_dies_while_waiting_for_its_clip_is_requeued_and_runs
     assert runner.poll() is None
 
 
+def test_a_job_requeued_while_its_worker_stalled_waiting_for_its_clip_is_handed_out_once(
+        redis_server, spawn, tmp_path):
+    """A worker frozen past ALIVE_TTL (SIGSTOP here; Redis away as long stops its heartbeat
+    the same) while it holds a job waiting for its clip: a reaper requeues the job; the
+    worker, once back, must not put it on the queue a second time."""
+    from rq.job import Job
+
+    jobs, spans, key = RedisJobs(redis_server.url), tmp_path / "spans.jsonl", "1:clip:forward"
+    workers = {name: spawn(name) for name in ("a", "b")}
+    wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
+    first = jobs.submit("sleep", key, {"seconds": 8, "name": "first", "log": str(spans)}, order=0)
+    wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
+    second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
+    for _ in range(5):  # the waiter puts the job back each second: frozen while it holds it
+        holder = wait_until(lambda: next((n for n in workers if taken_by(jobs, second.id, n)), None),
+                            timeout=30, what="the idle worker to take the second job")
+        os.kill(workers[holder].pid, signal.SIGSTOP)
+        try:
+            time.sleep(samvid.redis_jobs.ALIVE_TTL + 0.5)
+            reaped = jobs.reap() == [second.id]
+        finally:
+            os.kill(workers[holder].pid, signal.SIGCONT)
+        if reaped:
+            break
+    assert reaped, "the frozen worker's job was never reaped"
+    wait_until(lambda: jobs.get(second.id).state == "done", timeout=60, what="the second job to end")
+    time.sleep(3)  # a second copy on the queue would be taken within a second or two
+    handed_out = [r for r in Job.fetch(second.id, connection=jobs.redis).results() if r.type.name == "SUCCESSFUL"]
+    assert len(handed_out) == 1, "RQ handed the job out to run twice"
+    assert [span["name"] for span in runs_of(spans)] == ["first", "second"]
+
+
 def test_concurrent_reapers_requeue_an_orphan_once(redis_server):
     """What a worker killed mid-job leaves (the record running, its alive key expired, the
     job off the queue), seen by eight reapers at once, ten times over."""

@@ -233,6 +233,39 @@ def test_a_submit_answered_after_the_socket_timeout_still_supersedes_the_job_bef
         relay.close()
 
 
+def test_a_submit_refused_for_a_timeout_leaves_no_job_that_runs_later(redis_server, monkeypatch):
+    """The transaction reaches Redis only after the submit timed out and found no job: the
+    client was told 503 (submit again), so the job must not be queued behind its back."""
+    import samvid.redis_jobs as redis_jobs
+    from samvid.errors import QueueUnavailable
+
+    monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 0.5)
+    late: list[threading.Thread] = []
+
+    def on_send(data: bytes, client: socket.socket, server: socket.socket) -> bool:
+        if b"\r\nEXEC\r\n" in data and armed.is_set():
+            armed.clear()
+            deliver = threading.Timer(2.0, server.sendall, args=(data,))  # long after the submit gave up
+            deliver.start()
+            late.append(deliver)
+            return False
+        return True
+
+    armed = threading.Event()
+    relay = Relay(redis_server.port, on_send=on_send)
+    try:
+        jobs, direct = RedisJobs(relay.url), RedisJobs(redis_server.url)
+        armed.set()
+        with pytest.raises(QueueUnavailable):
+            jobs.submit("gated", "1:clip", {"n": 1}, order=5)
+        assert late, "no EXEC was held back: the test tested nothing"
+        late[0].join(10)
+        time.sleep(0.5)  # Redis has the transaction
+        assert direct.queue.job_ids == []
+    finally:
+        relay.close()
+
+
 def test_a_submit_whose_every_read_of_its_request_drops_the_connection_gives_up_saying_so(redis_server):
     """The connection drops at the read under WATCH each time: the submit counted no try as
     interrupted and looped for ever, where it must end in a 503 (QueueUnavailable)."""
