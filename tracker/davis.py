@@ -21,7 +21,14 @@ import numpy as np
 from samvid.tracker.engine import Engine
 from samvid.tracker.frames import IMAGE_SUFFIXES, list_images
 from samvid.tracker.masks import FrameMasks, read_label_png, write_label_png
-from samvid.tracker.metrics import annotations_dir, first_frame_objects, is_png, level_dir, sequence_folders
+from samvid.tracker.metrics import (
+    annotations_dir,
+    first_frame_objects,
+    is_png,
+    label_pngs,
+    level_dir,
+    sequence_folders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +142,19 @@ def clear_masks(folder: Path) -> None:
             png.unlink()
 
 
+def no_first_mask(name: str, first_frame: Path, expected: Path) -> str:
+    """Why sequence ``name`` has no first mask, naming the masks that are there: a mask named
+    one frame off (00001.png beside frames from 00000.jpg, as ffmpeg numbers from 1) was
+    reported as missing, with nothing to say that it was there under another name."""
+    there = label_pngs(expected.parent)
+    fix = (f"the first frame is {first_frame.name}, so its mask must be {expected.name} "
+           "(a mask is named after its frame; pixel value = object id)")
+    if not there:
+        return f"{name}: no mask for its first frame ({expected}); {fix}"
+    shown = ", ".join(p.name for p in there[:3]) + (f" and {len(there) - 3} more" if len(there) > 3 else "")
+    return f"{name}: no mask for its first frame ({expected}); {expected.parent} holds {shown}, but {fix}"
+
+
 def track_sequence(
     engine: Engine, root: Path | str, name: str, out_root: Path | str, resolution: str = "480p"
 ) -> int:
@@ -160,7 +180,7 @@ def track_one(
                                 f"{name} in {Path(root) / 'Annotations' / name}/ (pixel value = object id)")
     first_png = mask_file(truth, frames.files[0].stem)
     if not first_png.is_file():
-        raise FileNotFoundError(f"{name}: no mask for its first frame ({first_png})")
+        raise FileNotFoundError(no_first_mask(name, frames.files[0], first_png))
     first = read_label_png(first_png)
     if not first.any():
         raise ValueError(f"{first_png} holds no object: mark at least one object on the first frame")

@@ -191,8 +191,17 @@ def level_dir(folder: Path, resolution: str) -> Path:
     """``folder/<resolution>`` in the official layout, ``folder`` itself in the flat one.
 
     Raises FileNotFoundError naming the levels there when ``folder`` has levels but not
-    this one: read as the flat layout, ``480p`` would be taken for a sequence.
+    this one: read as the flat layout, ``480p`` would be taken for a sequence. A
+    ``resolution`` that names no folder in ``folder`` (``""``, ``.``, a path) is ValueError
+    there (``folder / ""`` is ``folder``: its levels were read as sequences), and ignored
+    in the flat layout, as any level is.
     """
+    if not names_a_level(resolution):
+        levels = resolution_levels(folder)
+        if levels:
+            raise ValueError(f"{folder} has resolution levels {', '.join(levels)}, and {resolution!r} "
+                             "names no level: choose one of those")
+        return folder
     if (folder / resolution).is_dir():
         return folder / resolution
     levels = resolution_levels(folder)
@@ -200,6 +209,12 @@ def level_dir(folder: Path, resolution: str) -> Path:
         raise FileNotFoundError(f"{folder} has no {resolution} level, only {', '.join(levels)}: "
                                 "choose one of those")
     return folder
+
+
+def names_a_level(resolution: str) -> bool:
+    """Whether ``resolution`` is one folder's name (``480p``, ``480p/`` by tab completion)."""
+    path = Path(resolution)
+    return len(path.parts) == 1 and not path.is_absolute() and path.name not in ("", ".", "..")
 
 
 def annotations_dir(root: Path | str, resolution: str = "480p") -> Path:
@@ -286,6 +301,7 @@ def evaluate_folders(
             raise FileNotFoundError(f"no predicted mask in {pred_dir / name} for any frame of {gt_dir / name}")
         pred = [read_label_png(f) if f is not None else np.zeros_like(g) for f, g in zip(found, gt)]
         _check_ids(pred, gt)
+        _check_frame_ids(found, pred, gt)
         last = len(gt) - 1 if skip_last else len(gt)
         for f, p, g, g_file in list(zip(found, pred, gt, gt_files))[1:last]:
             if f is not None and p.shape != g.shape:
@@ -302,16 +318,40 @@ def label_ids(frames: Iterable[np.ndarray]) -> set[int]:
     return {int(v) for frame in frames for v in np.unique(frame) if v}
 
 
+def truth_ids(gt: Sequence[np.ndarray]) -> set[int]:
+    """The object ids of a ground-truth sequence: void (255 beside other ids) is none."""
+    gt_ids = label_ids(gt)
+    if len(gt_ids) > 1:
+        gt_ids.discard(VOID)  # void, no object: 0/255 predictions against it are another encoding
+    return gt_ids
+
+
 def _check_ids(pred: Sequence[np.ndarray], gt: Sequence[np.ndarray]) -> None:
     """Raise ValueError when the predictions hold objects but none with a ground-truth id:
     the two are saved in different encodings (0/255 grey against palette index 1, say),
     and every frame would score 0 as if the tracker had lost everything."""
-    pred_ids, gt_ids = label_ids(pred), label_ids(gt)
-    if len(gt_ids) > 1:
-        gt_ids.discard(VOID)  # void, no object: 0/255 predictions against it are another encoding
+    pred_ids, gt_ids = label_ids(pred), truth_ids(gt)
     if pred_ids and not pred_ids & gt_ids:
         raise ValueError(f"predictions hold ids {sorted(pred_ids)}, the ground truth {sorted(gt_ids)}: "
                          "save both with the same object ids (palette or greyscale PNGs, pixel value = id)")
+
+
+def _check_frame_ids(found: Sequence[Path | None], pred: Sequence[np.ndarray], gt: Sequence[np.ndarray]) -> None:
+    """Raise ValueError naming the predicted frames that hold objects but none with a
+    ground-truth id, when the others use them: one mask saved in another encoding (0/255
+    grey among palette index 1, re-saved by an image editor) scored 0 for that frame
+    unsaid. Refused, not read as id 1: the DAVIS toolkit scores 255 as no object of the
+    ground truth, and a whole sequence in that encoding is refused too (``_check_ids``)."""
+    gt_ids = truth_ids(gt)
+    odd = [(f, sorted(label_ids([p]))) for f, p in zip(found, pred)
+           if f is not None and p.any() and not label_ids([p]) & gt_ids]
+    if not odd:
+        return
+    first, ids = odd[0]
+    more = f" (and {len(odd) - 1} more predicted frame(s))" if len(odd) > 1 else ""
+    raise ValueError(f"{first}{more} holds ids {ids}, none of the ground truth's {sorted(gt_ids)}, which the "
+                     "other predicted frames use: save it with those object ids (palette or greyscale "
+                     "PNGs, pixel value = id)")
 
 
 def _predicted(folder: Path, gt_files: Sequence[Path]) -> list[Path | None]:

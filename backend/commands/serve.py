@@ -6,12 +6,14 @@ production deployment" and handles neither timeouts nor worker restarts."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Iterator
 
 from samvid.commands.arguments import at_least_one, tcp_port
 from samvid.errors import ModelUnavailable
@@ -86,7 +88,8 @@ def _serve(args: argparse.Namespace) -> int:
     require_free_port(args.host, args.port, "samvid serve", "--port")
     # Load the models now: a missing model is reported at start, not at the first click.
     try:
-        predictor = Predictor.from_settings(settings)
+        with _named_as_given(args):
+            predictor = Predictor.from_settings(settings)
     except ModelUnavailable as exc:
         # The loader names the model, not where it was set: a typo in a SAMVID_MODEL exported
         # long ago read as if samvid had made it up. (With a fallback the model's failure only
@@ -95,7 +98,8 @@ def _serve(args: argparse.Namespace) -> int:
         if not given or settings.fallback:
             raise
         raise ModelUnavailable(f"{given}: {exc.message}") from None
-    settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
+    with _named_as_given(args):
+        settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
     log.info("model %s on %s, propagation engine %s, listening on %s:%d", predictor.version,
              settings.device, settings.tracker, args.host, args.port)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.auth_user:
@@ -121,6 +125,26 @@ def _serve(args: argparse.Namespace) -> int:
     # With several gunicorn workers each loads its own copy after the fork.
     _gunicorn(settings, args, None if args.workers > 1 else predictor).run()
     return 0
+
+
+@contextlib.contextmanager
+def _named_as_given(args: argparse.Namespace) -> Iterator[None]:
+    """A device or precision refused while loading, named as the user gave it: the loaders
+    say SAMVID_DEVICE= and SAMVID_PRECISION=, which sent a user who typed --device cuda
+    looking for a variable they never set (as ``samvid up`` says it)."""
+    from samvid.models.precision import UnsupportedPrecision
+    from samvid.models.sam import UnsupportedDevice
+
+    try:
+        yield
+    except UnsupportedDevice as exc:
+        if not args.device:
+            raise
+        raise UnsupportedDevice(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None
+    except UnsupportedPrecision as exc:
+        if not args.precision:
+            raise
+        raise UnsupportedPrecision(exc.message.replace("SAMVID_PRECISION=", "--precision ", 1)) from None
 
 
 def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):

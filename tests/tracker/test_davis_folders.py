@@ -50,6 +50,26 @@ def test_a_root_without_an_annotations_folder_is_told_where_the_first_mask_belon
     assert str(root / "Annotations" / "bear") in str(refused.value)
 
 
+def test_a_first_mask_numbered_one_frame_off_is_named_with_the_name_it_needs(tmp_path):
+    # ffmpeg numbers frames from 1: a mask saved as 00001.png beside frames from 00000.jpg.
+    from samvid.tracker.baselines import CopyFirstEngine
+    from samvid.tracker.davis import track_one
+    from samvid.tracker.masks import write_label_png
+
+    root = tmp_path / "root"
+    (root / "JPEGImages" / "bear").mkdir(parents=True)
+    for i in range(3):
+        image(root / "JPEGImages" / "bear" / f"{i:05d}.jpg", 100)
+    first = np.zeros((8, 10), np.uint8)
+    first[2:5, 3:7] = 1
+    write_label_png(root / "Annotations" / "bear" / "00001.png", first)
+    with pytest.raises(FileNotFoundError) as refused:
+        track_one(CopyFirstEngine(), root, "bear", tmp_path / "out")
+    said = str(refused.value)
+    assert "holds 00001.png" in said
+    assert "the first frame is 00000.jpg, so its mask must be 00000.png" in said
+
+
 def test_a_first_mask_named_in_upper_case_seeds_the_tracker(tmp_path):
     from samvid.tracker.baselines import CopyFirstEngine
     from samvid.tracker.davis import track_one

@@ -201,6 +201,25 @@ def test_a_sequence_named_by_an_absolute_path_is_refused_not_scored_against_itse
         evaluate_folders(pred, gt, [str(gt / "Annotations" / "seq")])
 
 
+def test_one_predicted_frame_saved_as_grey_0_255_among_id_1_frames_is_refused_naming_it(tmp_path: Path) -> None:
+    """An image editor re-saved one mask as 0/255: scored, that frame read as lost."""
+    labels = box(20, 20, 4, 10, 4, 10).astype(np.uint8)
+    for i in range(4):
+        write_label_png(tmp_path / "gt" / "Annotations" / "seq" / f"{i:05d}.png", labels)
+        write_label_png(tmp_path / "pred" / "Annotations" / "seq" / f"{i:05d}.png", labels * (255 if i == 2 else 1))
+    with pytest.raises(ValueError, match=r"00002\.png holds ids \[255\], none of the ground truth's \[1\]"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt")
+
+
+def test_a_predicted_frame_with_the_object_lost_is_scored_not_refused(tmp_path: Path) -> None:
+    labels = box(20, 20, 4, 10, 4, 10).astype(np.uint8)
+    for i in range(3):
+        write_label_png(tmp_path / "gt" / "Annotations" / "seq" / f"{i:05d}.png", labels)
+        write_label_png(tmp_path / "pred" / "Annotations" / "seq" / f"{i:05d}.png", labels * (i != 2))
+    [score] = evaluate_folders(tmp_path / "pred", tmp_path / "gt")
+    assert score.j == 0.5
+
+
 def test_grey_0_255_predictions_against_ground_truth_with_a_void_border_are_refused(tmp_path: Path) -> None:
     """255 there is void, not the object: scored, every frame would read as lost."""
     for i in range(3):
@@ -209,3 +228,23 @@ def test_grey_0_255_predictions_against_ground_truth_with_a_void_border_are_refu
         write_label_png(tmp_path / "pred" / "Annotations" / "seq" / f"{i:05d}.png", labels * 255)
     with pytest.raises(ValueError, match=r"predictions hold ids \[255\], the ground truth \[1\]"):
         evaluate_folders(tmp_path / "pred", tmp_path / "gt")
+
+
+@pytest.mark.parametrize("resolution", ["", ".", "..", "480p/bear"])
+def test_a_resolution_naming_no_level_of_the_official_layout_is_refused_not_read_as_the_sequences(
+        tmp_path: Path, resolution: str) -> None:
+    labels = box(20, 20, 4, 10, 4, 10).astype(np.uint8)
+    for root in ("gt", "pred"):
+        for i in range(3):
+            write_label_png(tmp_path / root / "Annotations" / "480p" / "bear" / f"{i:05d}.png", labels)
+    with pytest.raises(ValueError, match=r"has resolution levels 480p, and .* names no level"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", resolution=resolution)
+
+
+def test_an_empty_resolution_is_ignored_in_the_flat_layout_as_any_level_is(tmp_path: Path) -> None:
+    labels = box(20, 20, 4, 10, 4, 10).astype(np.uint8)
+    for root in ("gt", "pred"):
+        for i in range(3):
+            write_label_png(tmp_path / root / "Annotations" / "bear" / f"{i:05d}.png", labels)
+    [score] = evaluate_folders(tmp_path / "pred", tmp_path / "gt", resolution="")
+    assert score.name == "bear" and score.jf == 1.0

@@ -1,0 +1,36 @@
+"""``samvid serve`` names a refused device or precision as the user gave it."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from samvid.cli import main
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("flags, env, said, unsaid", [
+    (["--device", "cuda:7"], {}, "--device cuda:7: this machine has", "SAMVID_DEVICE"),
+    ([], {"SAMVID_DEVICE": "cuda:7"}, "SAMVID_DEVICE=cuda:7: this machine has", "--device"),
+    (["--device", "cpu", "--precision", "fp16"], {}, "--precision fp16 on cpu", "SAMVID_PRECISION"),
+], ids=["device-flag", "device-variable", "precision-flag"])
+def test_serve_names_a_refused_device_or_precision_as_the_user_gave_it(
+        flags: list[str], env: dict[str, str], said: str, unsaid: str, capsys, monkeypatch) -> None:
+    import torch
+
+    if torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    for name in ("SAMVID_DEVICE", "SAMVID_PRECISION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["serve", "--port", str(_free_port()), "--model", "classic", *flags])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert said in err and unsaid not in err
