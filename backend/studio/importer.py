@@ -297,13 +297,24 @@ def _same_clip(clips: dict[str, list[Task]], name: str | None, source: Path) -> 
     Windows', ``Dog.mp4`` and ``dog.mp4`` are one file and their frame folders one
     folder), or one made from ``source`` itself under another name (a folder given as
     ``.`` when named "clip", a symlink named by its link or by its target)."""
-    resolved = str(source.resolve())
     for clip, tasks in clips.items():
         if name is not None and clip.casefold() == name.casefold():
             return clip
-        if any(str(t.data.get("video")) == resolved for t in tasks):
+        if any(_is_source(video, source) for video in {str(t.data.get("video")) for t in tasks}):
             return clip
     return None
+
+
+def _is_source(video: str, source: Path) -> bool:
+    """Whether a task's ``video`` is ``source``: its resolved path, or the same file by
+    another spelling (on a case-insensitive disk ``~/Frames`` resolves as typed, and a clip
+    found by the names-only hash has no name in another case to tell)."""
+    if video == str(source.resolve()):
+        return True
+    try:
+        return os.path.samefile(video, source)
+    except (OSError, ValueError):  # gone, unreadable, or not a path (a NUL byte)
+        return False
 
 
 def _in_frame_order(frames: dict[int, int | None]) -> list[int]:

@@ -3,6 +3,7 @@ timestamps, served images, idempotence, resume, uploads, frame folders, the ML b
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -262,12 +263,20 @@ def test_two_imports_of_one_clip_into_two_projects_at_once_write_each_frame_whol
     clip = write_clip(tmp_path / "shared.mp4", [i / 10 for i in range(3)])
     write_bytes = Path.write_bytes
 
+    writing: dict[Path, int] = {}
+    most = [0]  # writers of one file at once, at most
+
     def slow_write(path: Path, data: bytes) -> int:  # a slow disk: the other run writes meanwhile
-        with path.open("wb") as fh:
-            fh.write(data[:len(data) // 2])
-            fh.flush()
-            time.sleep(0.8)
-            fh.write(data[len(data) // 2:])
+        writing[path] = writing.get(path, 0) + 1
+        most[0] = max(most[0], writing[path])
+        try:
+            with path.open("wb") as fh:
+                fh.write(data[:len(data) // 2])
+                fh.flush()
+                time.sleep(0.8)
+                fh.write(data[len(data) // 2:])
+        finally:
+            writing[path] -= 1
         return len(data)
 
     monkeypatch.setattr(Path, "write_bytes", slow_write)
@@ -289,6 +298,7 @@ def test_two_imports_of_one_clip_into_two_projects_at_once_write_each_frame_whol
     monkeypatch.setattr(Path, "write_bytes", write_bytes)
     summaries = [s for s in got if isinstance(s, ImportSummary)]
     assert [s.tasks_created for s in summaries] == [3, 3], got
+    assert most[0] == 1  # both runs encode a frame alike: mixed bytes would still decode
     for task in Studio(label_studio.url, label_studio.token).list_tasks(summaries[0].project_id):
         assert fetch_image(label_studio, task.data["image"]).shape[:2] == (48, 64)
 
@@ -517,6 +527,21 @@ def test_a_video_imported_again_under_its_name_in_another_case_resumes_its_clip(
     again = import_videos(studio, [second], options)
     assert (again.tasks_created, again.tasks_existing) == (0, 3)
     assert again.clips[0].clip == summary.clips[0].clip
+    assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
+
+
+def test_a_video_imported_again_through_a_hard_link_of_another_name_resumes_its_clip(
+        tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+    # One file by two paths that resolve apart (a hard link here; a name typed in another
+    # case on a case-insensitive disk): the clip was found by the resolved path alone.
+    (tmp_path / "other").mkdir()
+    first = write_clip(tmp_path / "dog.mp4", [i / 10 for i in range(3)])
+    second = tmp_path / "other" / "cat.mp4"
+    os.link(first, second)
+    options = replace(options, project="clip through a hard link")
+    summary = import_videos(studio, [first], options)
+    again = import_videos(studio, [second], options)
+    assert (again.tasks_created, again.tasks_existing) == (0, 3)
     assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
 
 
