@@ -36,13 +36,14 @@ from samvid.propagation import (
     Propagator,
     engine_name,
     human_annotated,
+    left_the_view,
     propagator_for,
     whole_number,
 )
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
-from samvid.studio.protocol import choose_label, frame_index, image_ref, parse_config
+from samvid.studio.protocol import MaskTarget, choose_label, frame_index, image_ref, parse_config
 from samvid.tracker.engines import resolved
 
 log = logging.getLogger(__name__)
@@ -163,11 +164,15 @@ class Prelabeler:
             return False
         return bool(self.studio.own_predictions(task["id"], prefix))
 
-    def _stretch_done(self, last: dict[str, Any], human: dict[str, Any]) -> bool:
+    def _stretch_done(self, last: dict[str, Any], human: dict[str, Any], target: MaskTarget,
+                      bound: dict[str, Any] | None = None) -> bool:
         """Whether a stretch's last frame holds samvid's propagation from its human frame
         as it is now: a prediction written after its latest annotation. One written before
         comes from other human work (a frame annotated since inside a filled stretch, a
-        mask redrawn since), so the stretch is not done."""
+        mask redrawn since), so the stretch is not done. Nor is one whose next human frame
+        (``bound``) every object has left since: a bridged submit of that frame tracks the
+        stretch again, the objects fading out towards it (written before, they are drawn
+        at full score right up to it)."""
         if not int(last.get("total_predictions") or 0):
             return False
         own = self.studio.own_predictions(last["id"], TRACK_PREFIX)
@@ -178,9 +183,27 @@ class Prelabeler:
             changed = self._annotated_at(human["id"])
         except NotFound:
             return False  # deleted meanwhile: its run says so
-        if len(written) < len(own) or changed is None:
+        if len(written) < len(own):
             return True  # no times to compare: trust the prediction
-        return max(written) > changed
+        left = self._left_at(bound["id"], target) if bound is not None else None
+        if left is not None and max(written) <= left:
+            return False
+        return changed is None or max(written) > changed
+
+    def _left_at(self, task_id: int, target: MaskTarget) -> datetime | None:
+        """When a human frame's latest annotation said every object had left the view; None
+        if it holds an object (or a region samvid cannot read), gives no time, or is deleted
+        (the stretch then runs on past it: its own run checks it)."""
+        try:
+            live = self.propagator.live_annotations(task_id)
+        except NotFound:
+            live = []
+        if not live:
+            return None
+        latest = max(live, key=lambda a: a.get("updated_at") or "")  # as propagation reads it
+        if not left_the_view(latest.get("result") or [], target, self.propagator.images.max_pixels):
+            return None
+        return _when(latest.get("updated_at") or latest.get("created_at"))
 
     def _annotated_at(self, task_id: int) -> datetime | None:
         """When the task's live annotations last changed (None if unknown)."""
@@ -230,7 +253,7 @@ class Prelabeler:
         tasks = self.tasks(req)
         if req.mode == "auto":
             return self._auto(req, target, tasks, ctx)
-        return self._propagate(req, tasks, ctx)
+        return self._propagate(req, target, tasks, ctx)
 
     def _auto(self, req: PrelabelRequest, target, tasks, ctx: JobContext) -> dict[str, Any]:
         todo = [t for t in tasks if not human_annotated(t)]
@@ -289,7 +312,7 @@ class Prelabeler:
                 sum(scores) / len(scores) if scores else 0.0, write_empty=True)
         return 1
 
-    def _propagate(self, req: PrelabelRequest, tasks, ctx: JobContext) -> dict[str, Any]:
+    def _propagate(self, req: PrelabelRequest, target: MaskTarget, tasks, ctx: JobContext) -> dict[str, Any]:
         by_clip: dict[str, list[dict[str, Any]]] = {}
         for task in tasks:
             if isinstance(task["data"].get("clip"), str) and "frame" in task["data"]:
@@ -306,8 +329,11 @@ class Prelabeler:
                 # A run stopped mid-stretch left its last frames without a prediction:
                 # only a stretch whose last frame has one, newer than its human frame's
                 # annotation, is done. (Not the next human frame's: the webhook fills a
-                # stretch from its first frame alone, and that is done too.)
-                if not req.force and self._stretch_done(clip_tasks[after - 1], clip_tasks[i]):
+                # stretch from its first frame alone, and that is done too; unless every
+                # object has left the view there since.)
+                bound = clip_tasks[after] if after < len(clip_tasks) else None
+                if not req.force and self._stretch_done(clip_tasks[after - 1], clip_tasks[i], target,
+                                                        bound):
                     continue  # done by an earlier run (or by the webhook)
                 # The limit runs to the selection's end (bridged propagation stops at the next
                 # human frame itself); the share of the progress is the frames it fills.

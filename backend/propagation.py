@@ -130,11 +130,11 @@ def engine_name(value: Any) -> str:
 
 @dataclass
 class ObjectSeed:
-    """One object as a human drew it: its mask, label and per-region extras."""
+    """One object as a human drew it: its mask, labels and per-region extras."""
 
     key: str  # identity across frames: the object-id number, else the region id
     region_id: str
-    label: str
+    labels: tuple[str, ...]  # as the region has them (a multiple-choice control gives several)
     mask: np.ndarray
     extras: list[dict[str, Any]] = field(default_factory=list)  # object id, attributes
     numbered: bool = False  # the key is an object-id number the annotator gave
@@ -178,43 +178,61 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
                 number = (extra.get("value") or {}).get("number")
                 if isinstance(number, (int, float)):
                     key, numbered = str(int(number)), True
-        labels = (item.get("value") or {}).get(mask_type) or list(target.labels[:1])
+        named = (item.get("value") or {}).get(mask_type)
+        labels = tuple(map(str, named)) if isinstance(named, list) and named else tuple(target.labels[:1])
         same = next((s for s in seeds if s.key == key), None)
         if same is not None:
             # Regions that share an object id (or a region id, as polygon parts do) are parts
             # of one object (drawn apart around an occluder): tracked as one, under the first
-            # region's id, label and extras.
+            # region's id, labels and extras.
             same.mask = same.mask | mask
             continue
-        seeds.append(ObjectSeed(key, region_id, str(labels[0]), mask, region_extras, numbered,
+        seeds.append(ObjectSeed(key, region_id, labels, mask, region_extras, numbered,
                                 (str(item["from_name"]), mask_type)))
     return seeds
 
 
+def may_be_one(a: Collection[str], b: Collection[str]) -> bool:
+    """Whether regions labelled ``a`` and ``b`` may be one object: one's labels hold all of
+    the other's (the same labels in any order, or a label such as "occluded" added or taken
+    off). A region without labels may be any object. Two that each have a label the other
+    lacks (a car and a person, both "occluded") are not one: a region with several labels
+    is not named by its first, which is only the config's order."""
+    return set(a) <= set(b) or set(b) <= set(a)
+
+
 def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed],
-                  unread: Collection[str | None] = ()) -> list[ObjectSeed]:
+                  unread: Collection[Collection[str]] = ()) -> list[ObjectSeed]:
     """``other`` (the human frame across a bridged stretch from ``named``), with each object
     that a redraw renamed keyed as in ``named``.
 
     An annotator who deletes a poor prediction and draws the object again gives it a new
     region id. Tracked as two objects, each end would be sure the other's is absent, and
-    the middle of the stretch would get neither. Where a label has exactly one unmatched,
-    unnumbered object at each end, it is the same object; otherwise nothing says which is
-    which, and the objects stay apart. ``unread``: the labels of the regions of ``other``'s
-    frame samvid cannot read (None: one without a label), each maybe the object redrawn.
-    Object-id numbers are the annotator's word: never matched.
+    the middle of the stretch would get neither. Where an unmatched, unnumbered object has
+    exactly one such object at the other end whose labels agree with its own
+    (``may_be_one``), and that one no other, it is the same object; objects with the very
+    same labels are paired first. Otherwise nothing says which is which, and the objects
+    stay apart. ``unread``: the labels of each region of ``other``'s frame samvid cannot
+    read (none: one without a label), each maybe the object redrawn. Object-id numbers are
+    the annotator's word: never matched.
     """
-    def unmatched(seeds: list[ObjectSeed], keys: set[str]) -> dict[str, list[ObjectSeed]]:
-        by_label: dict[str, list[ObjectSeed]] = {}
-        for s in seeds:
-            if s.key not in keys and not s.numbered:
-                by_label.setdefault(s.label, []).append(s)
-        return by_label
-
-    here, there = unmatched(named, {s.key for s in other}), unmatched(other, {s.key for s in named})
-    renames = {there[label][0].key: mine[0].key for label, mine in here.items()
-               if len(mine) == 1 and len(there.get(label, ())) == 1 and label not in unread and None not in unread}
+    here = [s for s in named if s.key not in {o.key for o in other} and not s.numbered]
+    there = [s for s in other if s.key not in {o.key for o in named} and not s.numbered]
+    renames: dict[str, str] = {}
+    for agree in (_same_labels, may_be_one):
+        for mine in list(here):
+            if any(may_be_one(mine.labels, labels) for labels in unread):
+                continue  # a region there that samvid cannot read may be it
+            theirs = [s for s in there if agree(mine.labels, s.labels)]
+            if len(theirs) == 1 and [s for s in here if agree(s.labels, theirs[0].labels)] == [mine]:
+                renames[theirs[0].key] = mine.key
+                here.remove(mine)
+                there.remove(theirs[0])
     return [replace(s, key=renames[s.key]) if s.key in renames else s for s in other]
+
+
+def _same_labels(a: Collection[str], b: Collection[str]) -> bool:
+    return set(a) == set(b)
 
 
 def human_annotated(task: dict[str, Any]) -> bool:
@@ -340,7 +358,7 @@ class Propagator:
                              + (", ..." if len(drawn) > 20 else ""))
         if not seeds and req.objects:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
-        if not seeds and _unreadable_regions(annotation, target, self.images.max_pixels):
+        if not seeds and _unreadable(annotation, target, self.images.max_pixels):
             # Not "every object left": a smart click or box whose mask never came back, a
             # damaged brush. Taken as no object, samvid's masks after it were removed.
             raise BadRequest(f"frame {req.frame} has no mask to propagate: its regions are no masks "
@@ -364,11 +382,11 @@ class Propagator:
         # (every object left the view: they are absent).
         ends: dict[int, list[ObjectSeed] | None] = {index: seeds}
         unread: set[int] = set()
-        # The labels of each human end's regions samvid cannot read (None: one without a label).
+        # The labels of each region samvid cannot read, per human end (none: one without a label).
         # Not the submitted frame's: it is the annotator's latest word (an object deleted there
         # beside a click whose mask never came back has left, as a frame of such clicks alone
         # is refused, not read as unknown).
-        maybe: dict[int, set[str | None]] = {index: set()}
+        maybe: dict[int, list[frozenset[str]]] = {index: []}
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
@@ -417,8 +435,8 @@ class Propagator:
             given_ends = (st.from_lo and ends[st.lo] is not None, st.from_hi and ends[st.hi] is not None)
             # Unless a region there that samvid cannot read may be the object: then nothing
             # is known of it there (as where it is absent from the request's objects).
-            unsure = (_maybe_there(ends, maybe.get(st.lo, set()), number),
-                      _maybe_there(ends, maybe.get(st.hi, set()), number))
+            unsure = (_maybe_there(ends, maybe.get(st.lo, []), number),
+                      _maybe_there(ends, maybe.get(st.hi, []), number))
             # Where both ends hold an object, the job's own frame names it (its labels and
             # attributes are the annotator's latest word); else this stretch's other end,
             # the one it is tracked from: not a human frame on the job frame's other side.
@@ -465,20 +483,18 @@ class Propagator:
             # Said on the job: "done" with nothing written would read as a job that did nothing.
             what = _emptied(cleared, retracked)
             if crowded:
-                far = ", ".join(str(frame_index(tasks[at]["data"].get("frame")))  # tasks are in frame order
-                                for at in sorted(st.hi if st.lo == index else st.lo for st in crowded))
-                what += (f"; not tracked from human frame(s) {far}, over the {MAX_OBJECTS} objects a job tracks "
-                         "(done as without bridging): submit them with 'objects' in groups")
+                what += "; " + _crowded(crowded, [st for st in crowded if st not in stretches], tasks, index,
+                                        req.direction)
             ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")
             log.info("clip %r frame %d has no objects: %s", req.clip, req.frame, what)
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
     def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...],
-                   named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool, set[str | None]]:
+                   named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool, list[frozenset[str]]]:
         """The objects of the human frame across a stretch (none: every object left the view),
         each that a redraw renamed keyed as in ``named`` (the job's frame's objects); whether
-        that frame is annotated; and the labels of its regions samvid cannot read.
+        that frame is annotated; and the labels of each of its regions samvid cannot read.
 
         None if its annotation or its task is gone (deleted since the tasks were read), or it
         has no object but regions samvid cannot read (a smart click whose mask never came
@@ -488,8 +504,8 @@ class Propagator:
         try:
             annotation = self.latest_annotation(task_id)
         except (BadRequest, NotFound):
-            return None, False, set()
-        unread = _unreadable_labels(annotation, target, self.images.max_pixels)
+            return None, False, []
+        unread = _unreadable(annotation, target, self.images.max_pixels)
         # Matched before the request's objects are chosen: an object deleted and drawn again
         # there has a new region id, which the request does not name.
         found = match_redrawn(named, seeds_from_result(annotation, target, self.images.max_pixels), unread)
@@ -624,8 +640,8 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
         seed = seeds[obj]
         if not fm.visible[k]:
             continue  # a vanished object gets no region; it returns with the same id
-        regions = mask_regions(fm.masks[k], target, [seed.label], region_id=seed.region_id, control=seed.control,
-                               score=float(fm.scores[k]))
+        regions = mask_regions(fm.masks[k], target, list(seed.labels), region_id=seed.region_id,
+                               control=seed.control, score=float(fm.scores[k]))
         if not regions:
             continue
         result.extend(regions)
@@ -644,6 +660,23 @@ def _emptied(cleared: int, retracked: int) -> str:
     return "; ".join(said) or "no frame to clear"
 
 
+def _crowded(crowded: list[Stretch], left: list[Stretch], tasks: list[dict[str, Any]], index: int,
+             direction: str) -> str:
+    """What a job from a frame every object left did to the stretches to human frames with
+    more objects than a job tracks (``crowded``): done as without bridging, so those the
+    direction does not take (``left``) keep samvid's earlier masks."""
+    def far(stretches: list[Stretch]) -> str:
+        return ", ".join(str(frame_index(tasks[at]["data"].get("frame")))  # tasks are in frame order
+                         for at in sorted(st.hi if st.lo == index else st.lo for st in stretches))
+
+    said = (f"not tracked from human frame(s) {far(crowded)}, over the {MAX_OBJECTS} objects a job tracks "
+            "(done as without bridging): submit them with 'objects' in groups")
+    if left:
+        said += (f"; the {sum(len(st.written) for st in left)} frame(s) between this frame and human "
+                 f"frame(s) {far(left)} are left as they were (a {direction} job does not reach them)")
+    return said
+
+
 def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
                 cancelled: Callable[[], bool]) -> Iterator[FrameMasks]:
     """Empty FrameMasks for the written frames of a stretch with no object at its human
@@ -659,18 +692,13 @@ def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
 REGION_TYPES = ("brush", "polygon", "keypoint", "rectangle", "ellipse")  # each also as "<type>labels"
 
 
-def _unreadable_regions(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> bool:
-    """Whether an annotation holds a region drawn on its image that is no readable mask: a
-    smart click or box whose mask never came back, a damaged brush. A mask erased to nothing
-    is read, as no object; per-frame choices or text are no regions."""
-    return bool(_unreadable_labels(result, target, max_pixels))
-
-
-def _unreadable_labels(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> set[str | None]:
-    """The labels of an annotation's regions that are no readable mask (``_unreadable_regions``);
-    None for such a region without a label."""
+def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> list[frozenset[str]]:
+    """The labels of each of an annotation's regions drawn on its image that are no readable
+    mask (empty for one without a label): a smart click or box whose mask never came back,
+    a damaged brush. A mask erased to nothing is read, as no object; per-frame choices or
+    text are no regions."""
     masks = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
-    labels: set[str | None] = set()
+    found: list[frozenset[str]] = []
     for item in result:
         kind = str(item.get("type", ""))
         if kind.removesuffix("labels") not in REGION_TYPES:
@@ -682,24 +710,29 @@ def _unreadable_labels(result: list[dict[str, Any]], target: MaskTarget, max_pix
             except (ValueError, KeyError, TypeError):
                 pass
         named = (item.get("value") or {}).get(kind) if kind.endswith("labels") else None
-        labels.update(map(str, named) if isinstance(named, list) and named else [None])
-    return labels
+        found.append(frozenset(map(str, named)) if isinstance(named, list) else frozenset())
+    return found
 
 
-def _maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: set[str | None],
+def left_the_view(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> bool:
+    """Whether an annotation says every object has left the view: it holds no mask, nor a
+    region samvid cannot read (which may be an object: nothing is known there)."""
+    return not seeds_from_result(result, target, max_pixels) and not _unreadable(result, target, max_pixels)
+
+
+def _maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: list[frozenset[str]],
                  number: dict[str, int]) -> frozenset[int]:
     """The object ids of a job that a human frame's regions samvid cannot read (``unread``,
-    their labels) may be: its objects of those labels, all of them for a region without one."""
-    if not unread:
-        return frozenset()
+    their labels) may be: its objects whose labels agree with one's (``may_be_one``), all of
+    them for a region without labels."""
     return frozenset(number[s.key] for end in ends.values() for s in end or ()
-                     if None in unread or s.label in unread)
+                     if any(may_be_one(s.labels, labels) for labels in unread))
 
 
 def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[str, int],
            order: list[int]) -> dict[int, ObjectSeed]:
     """Each object of a job by its object id, as the first human frame in ``order`` that
-    holds it drew it (its region id, label and extras are written on the tracked frames)."""
+    holds it drew it (its region id, labels and extras are written on the tracked frames)."""
     named: dict[int, ObjectSeed] = {}
     for at in order:
         for s in ends.get(at) or ():

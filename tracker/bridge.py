@@ -38,11 +38,6 @@ class Stretch:
     def written(self) -> range:
         return range(self.lo + self.from_lo, self.hi - self.from_hi + 1)
 
-    @property
-    def steps(self) -> int:
-        """Engine steps to track it: each seeded end walks it once."""
-        return (self.hi - self.lo + 1) * (self.from_lo + self.from_hi)
-
 
 def plan(given: Sequence[bool], index: int, forward: bool = True, backward: bool = False,
          limit: int = 0, bridge: bool = True, before: bool = True) -> list[Stretch]:
@@ -108,25 +103,26 @@ def track_stretch(
         raise ValueError("give the objects of at least one end of the stretch")
     tick = on_step or (lambda: None)
     stop = cancelled or (lambda: False)
+    # What each end says of each object: there, or maybe there (``unsure``); any other is absent.
+    given = (set(first) | unsure[0], set(last) | unsure[1])
     if not first or not last:
-        yield from _track_one_end(new_engine, frames, first, last, ids, given_ends, unsure, tick, stop)
+        yield from _track_one_end(new_engine, frames, first, last, ids, given_ends, given, tick, stop)
         return
     # Backward first, kept compressed (a few kB a frame), so that the forward walk
     # can merge and hand out each frame as soon as it is tracked.
     packed = {fm.frame: _pack(fm) for fm in _walk(new_engine, frames, last, ids, True, tick, stop)}
-    given_first, given_last = set(first) | unsure[0], set(last) | unsure[1]
     for fm in _walk(new_engine, frames, first, ids, False, tick, stop):
         if fm.frame == n - 1:
             return
         if fm.frame == 0 or fm.frame not in packed:
             continue  # the given frame; or one the backward walk could not read
         t = fm.frame / (n - 1)
-        yield merge(fm, _unpack(packed[fm.frame], fm.frame), 1.0 - t, t, given_first, given_last)
+        yield merge(fm, _unpack(packed[fm.frame], fm.frame), 1.0 - t, t, *given)
 
 
 def _track_one_end(new_engine: Callable[[], Engine], frames: FramesSource, first: Mapping[int, np.ndarray],
                    last: Mapping[int, np.ndarray], ids: tuple[int, ...], given_ends: tuple[bool, bool],
-                   unsure: tuple[frozenset[int], frozenset[int]], tick: Callable[[], None],
+                   given: tuple[set[int], set[int]], tick: Callable[[], None],
                    stop: Callable[[], bool]) -> Iterator[FrameMasks]:
     """A stretch tracked from the one end with objects, streamed as walked (memory stays
     flat however long the stretch). A given end with no object is merged in as a side that
@@ -142,7 +138,7 @@ def _track_one_end(new_engine: Callable[[], Engine], frames: FramesSource, first
         if far_given:
             t = fm.frame / (n - 1)
             a, b = (_hidden(fm), fm) if reverse else (fm, _hidden(fm))
-            fm = merge(a, b, 1.0 - t, t, set(first) | unsure[0], set(last) | unsure[1])
+            fm = merge(a, b, 1.0 - t, t, *given)
         yield fm
 
 

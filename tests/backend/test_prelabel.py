@@ -224,6 +224,25 @@ def test_propagate_prelabel_rerun_skips_a_stretch_whose_object_left_the_view(lab
     assert all(own(label_studio, t, "samvid-track") == [] for t in ids[3:5])
 
 
+def test_propagate_prelabel_rerun_tracks_again_the_stretch_before_a_frame_every_object_left_since(label_studio):
+    """Frames 1-7 filled from frame 0; then frame 5 is annotated with no object (the walker
+    left). As a bridged submit of frame 5 would, the rerun tracks 1-4 again, the walker fading
+    out towards frame 5: it was left drawn at full score right up to it."""
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="prelabel-left-since", n=8)
+    ids = clip.task_ids
+    annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
+    req = PrelabelRequest(clip.project, mode="propagate", engine="copy")
+    runner = prelabeler(label_studio)
+    runner.run(req, Stopper())
+    assert own(label_studio, ids[4], "samvid-track")[0]["result"]
+    requests.post(f"{label_studio.url}/api/tasks/{ids[5]}/annotations", headers=label_studio.headers,
+                  json={"result": []}, timeout=30).raise_for_status()
+    assert runner.run(req, Stopper())["propagations"] == 2  # the stretches before and after frame 5
+    assert own(label_studio, ids[1], "samvid-track")[0]["result"], "next to frame 0: the walker"
+    assert not any(p["result"] for p in own(label_studio, ids[4], "samvid-track")), "next to frame 5: gone"
+    assert runner.run(req, Stopper())["propagations"] == 0
+
+
 def test_propagate_prelabel_names_a_task_without_a_frame_index_instead_of_crashing(label_studio):
     project = label_studio.client().projects.create(title="prelabel nullframe", label_config=BRUSH_CONFIG)
     # Clip "c" has a human frame; clip "d", which nobody annotated, is never walked.

@@ -21,8 +21,8 @@ def square(x: int) -> np.ndarray:
 
 def test_each_region_carries_its_own_objects_label_when_a_stretch_tracks_only_some_objects():
     # The job knows objects 1..3; this stretch's human frames hold only 1 and 3.
-    seeds = {1: ObjectSeed("1", "car", "Car", square(0)), 2: ObjectSeed("2", "walker", "Person", square(10)),
-             3: ObjectSeed("3", "dog", "Dog", square(25))}
+    seeds = {1: ObjectSeed("1", "car", ("Car",), square(0)), 2: ObjectSeed("2", "walker", ("Person",), square(10)),
+             3: ObjectSeed("3", "dog", ("Dog",), square(25))}
     fm = FrameMasks(7, (1, 3), np.stack([square(2), square(27)]), np.array([0.9, 0.7], np.float32),
                     np.array([True, True]))
     result, score = frame_results(fm, seeds, TARGET)
@@ -34,7 +34,7 @@ def test_each_region_carries_its_own_objects_label_when_a_stretch_tracks_only_so
 
 
 def test_an_object_out_of_view_gets_no_region():
-    seeds = {1: ObjectSeed("1", "car", "Car", square(0))}
+    seeds = {1: ObjectSeed("1", "car", ("Car",), square(0))}
     fm = FrameMasks(3, (1,), np.zeros((1, 20, 40), bool), np.zeros(1, np.float32), np.array([False]))
     assert frame_results(fm, seeds, TARGET) == ([], 0.0)
 
@@ -67,7 +67,7 @@ def test_objects_of_a_mask_control_per_class_are_tracked_and_written_back_to_the
     (person,) = mask_regions(square(25), target, ["Person"], region_id="p1")
     assert (car["from_name"], person["from_name"], person["type"]) == ("cars", "people", "polygonlabels")
     seeds = seeds_from_result([car, person], target)
-    assert [(s.key, s.label) for s in seeds] == [("c1", "Car"), ("p1", "Person")]
+    assert [(s.key, s.labels) for s in seeds] == [("c1", ("Car",)), ("p1", ("Person",))]
     fm = FrameMasks(1, (1, 2), np.stack([square(2), square(27)]), np.array([0.9, 0.8], np.float32),
                     np.array([True, True]))
     result, _ = frame_results(fm, dict(enumerate(seeds, start=1)), target)
@@ -93,8 +93,8 @@ def test_an_object_keeps_the_mask_control_it_was_drawn_with_when_two_controls_sh
 # -- which object at one end of a bridged stretch is which at the other ----------------------
 
 
-def seed(key: str, label: str, numbered: bool = False) -> ObjectSeed:
-    return ObjectSeed(key, key, label, square(0), numbered=numbered)
+def seed(key: str, *labels: str, numbered: bool = False) -> ObjectSeed:
+    return ObjectSeed(key, key, labels, square(0), numbered=numbered)
 
 
 def keys(seeds: list[ObjectSeed]) -> list[str]:
@@ -121,6 +121,37 @@ def test_objects_of_another_label_or_with_object_id_numbers_are_never_matched():
     assert keys(match_redrawn([seed("car", "Car")], [seed("4", "Car", numbered=True)])) == ["4"]
 
 
+def test_an_object_redrawn_with_its_labels_in_another_order_is_the_same_object():
+    # Matched by its first label, a car labelled Car + Red was no Red + Car.
+    assert keys(match_redrawn([seed("car2", "Red", "Car")], [seed("car", "Car", "Red")])) == ["car2"]
+
+
+def test_an_object_redrawn_with_a_label_added_or_taken_off_is_the_same_object():
+    assert keys(match_redrawn([seed("car2", "Occluded", "Car")], [seed("car", "Car")])) == ["car2"]
+    assert keys(match_redrawn([seed("car2", "Car")], [seed("car", "Occluded", "Car")])) == ["car2"]
+
+
+def test_an_object_redrawn_is_matched_to_the_one_with_its_labels_not_to_one_sharing_its_first_label():
+    # Car + Red at one end; Car + Blue and Red + Car at the other: the red car is the same
+    # object, the blue one another (matched by the first label, the red car became the blue).
+    assert keys(match_redrawn([seed("car", "Car", "Red")], [seed("blue", "Car", "Blue"), seed("red", "Red", "Car")])) \
+        == ["blue", "car"]
+    assert keys(match_redrawn([seed("car", "Car", "Red")], [seed("blue", "Car", "Blue")])) == ["blue"]
+
+
+def test_objects_that_each_have_a_label_the_other_lacks_are_never_matched():
+    # A car that left and a person that came, both occluded: one shared label is no identity.
+    assert keys(match_redrawn([seed("car", "Occluded", "Car")], [seed("person", "Occluded", "Person")])) == ["person"]
+
+
+def test_two_redrawn_objects_whose_labels_agree_with_one_stay_apart():
+    # Car, and Car + Red, against one Car + Red + Parked: either may be it.
+    redrawn = [seed("c", "Car", "Red", "Parked")]
+    assert keys(match_redrawn([seed("a", "Car"), seed("b", "Car", "Red")], redrawn)) == ["c"]
+    # The very same labels are the surer pair.
+    assert keys(match_redrawn([seed("a", "Car"), seed("b", "Car", "Red")], [seed("c", "Red", "Car")])) == ["b"]
+
+
 # -- a polygon project: an object in several parts -------------------------------------------
 
 POLYGONS = MaskTarget("image", "image", False, "tag", "polygonlabels", ("Car",), object_id_control="object_id")
@@ -141,7 +172,7 @@ def union(regions: list[dict]) -> np.ndarray:
 def test_a_polygon_project_writes_every_part_of_an_object():
     number = {"id": "car", "from_name": "object_id", "to_name": "image", "type": "number",
               "value": {"number": 7}}
-    seeds = {1: ObjectSeed("7", "car", "Car", split_by_a_pole(), [number], numbered=True)}
+    seeds = {1: ObjectSeed("7", "car", ("Car",), split_by_a_pole(), [number], numbered=True)}
     fm = FrameMasks(4, (1,), split_by_a_pole()[None], np.array([0.9], np.float32), np.array([True]))
     result, _ = frame_results(fm, seeds, POLYGONS)
     polygons = [r for r in result if r["type"] == "polygonlabels"]
@@ -151,7 +182,7 @@ def test_a_polygon_project_writes_every_part_of_an_object():
 
 
 def test_the_parts_of_an_accepted_propagated_frame_are_one_object():
-    seeds = {1: ObjectSeed("car", "car", "Car", split_by_a_pole())}
+    seeds = {1: ObjectSeed("car", "car", ("Car",), split_by_a_pole())}
     fm = FrameMasks(4, (1,), split_by_a_pole()[None], np.array([0.9], np.float32), np.array([True]))
     accepted, _ = frame_results(fm, seeds, POLYGONS)  # the annotator accepts the frame as it is
     (seed,) = seeds_from_result(accepted, POLYGONS)
@@ -304,6 +335,26 @@ def test_a_frame_every_object_left_before_more_objects_than_a_job_tracks_is_done
             1, "c", 5, direction, engine="copy", bridge=True), notes=notes)
         assert sorted(written) == cleared and result == {"frames_written": 0, "frames_empty": len(cleared)}
         assert "not tracked from human frame(s) 9" in notes[-1]
+
+
+def test_a_frame_every_object_left_says_which_frames_towards_a_crowded_human_frame_it_left_as_they_were():
+    # Done as without bridging, the frames towards the crowded frame that the direction does
+    # not take keep samvid's earlier masks: the note read the same as where they were cleared.
+    from samvid.propagation import MAX_OBJECTS, PropagationRequest
+
+    many = [_dot(i) for i in range(MAX_OBJECTS + 1)]
+    for human, frames, direction, left in (({0: many, 5: []}, 8, "forward", "the 4 frame(s) between this frame "
+                                             "and human frame(s) 0 are left as they were (a forward job"),
+                                            ({5: [], 9: many}, 10, "backward", "the 3 frame(s) between this frame "
+                                             "and human frame(s) 9 are left as they were (a backward job")):
+        notes: list[str] = []
+        _propagated_in_memory(human, frames, PropagationRequest(1, "c", 5, direction, engine="copy", bridge=True),
+                              notes=notes)
+        assert left in notes[-1]
+        notes.clear()
+        _propagated_in_memory(human, frames, PropagationRequest(1, "c", 5, "both", engine="copy", bridge=True),
+                              notes=notes)
+        assert "left as they were" not in notes[-1], "cleared with direction both"
 
 
 def _car() -> np.ndarray:
@@ -463,11 +514,11 @@ def test_a_bridged_job_from_a_frame_every_object_left_writes_each_object_as_the_
 
 def test_an_object_is_not_matched_to_one_redrawn_where_a_region_of_its_label_is_unreadable():
     def seed(key: str, label: str) -> ObjectSeed:
-        return ObjectSeed(key, key, label, np.ones((2, 2), bool))
+        return ObjectSeed(key, key, (label,), np.ones((2, 2), bool))
 
     redrawn = [seed("van", "Car"), seed("dog2", "Dog")]
-    assert [s.key for s in match_redrawn([seed("car", "Car"), seed("dog", "Dog")], redrawn, {"Car"})] == ["van", "dog"]
-    assert [s.key for s in match_redrawn([seed("car", "Car")], redrawn, {None})] == ["van", "dog2"]
+    assert [s.key for s in match_redrawn([seed("car", "Car"), seed("dog", "Dog")], redrawn, [{"Car"}])] == ["van", "dog"]
+    assert [s.key for s in match_redrawn([seed("car", "Car")], redrawn, [set()])] == ["van", "dog2"]
 
 
 def test_a_bridged_job_from_a_frame_every_object_left_tracks_the_stretches_to_human_frames_with_objects():
@@ -526,3 +577,36 @@ def test_a_bridged_job_towards_a_human_frame_samvid_cannot_read_counts_the_frame
                                                                      "frames_skipped": 1}
     result, written, _ = _propagated_in_memory(human, 7, req, unreadable=6)
     assert result == {"frames_written": 5, "frames_empty": 0} and 6 not in written
+
+
+def test_a_region_with_several_labels_is_written_with_all_of_them_on_the_tracked_frames():
+    from samvid.propagation import PropagationRequest
+
+    car = [mask_region(_car(), TARGET, ["Car", "Red"], region_id="car")]
+    _, written, _ = _propagated_in_memory({0: car}, 4, PropagationRequest(1, "c", 0, engine="copy"))
+    assert [r["value"]["brushlabels"] for k in (1, 2, 3) for r in written[k]] == [["Car", "Red"]] * 3
+
+
+def test_a_bridged_stretch_to_an_object_redrawn_with_its_labels_in_another_order_keeps_it_on_every_frame():
+    # Matched by the first label, the two were different objects, each fading out towards
+    # the other's frame: the car's name and labels changed halfway.
+    from samvid.propagation import PropagationRequest
+
+    human = {0: [mask_region(_car(), TARGET, ["Car", "Red"], region_id="car")],
+             6: [mask_region(_car(), TARGET, ["Red", "Car"], region_id="car2")]}
+    _, written, _ = _propagated_in_memory(human, 7, PropagationRequest(1, "c", 6, engine="copy", bridge=True))
+    assert [[(r["id"], r["value"]["brushlabels"]) for r in written[k]] for k in range(1, 6)] == \
+        [[("car2", ["Red", "Car"])]] * 5
+
+
+def test_an_unreadable_click_with_one_of_an_objects_labels_may_be_it_so_the_object_is_tracked_up_to_it():
+    # The click is labelled Red: it may be the car (Car + Red), which was read as having left
+    # there, Red not being the car's first label.
+    from samvid.propagation import PropagationRequest
+
+    car = mask_region(_car(), TARGET, ["Car", "Red"], region_id="car")
+    van = mask_region(_van(), TARGET, ["Person"], region_id="van")
+    click = {**_click("k9"), "value": {**_click("k9")["value"], "keypointlabels": ["Red"]}}
+    _, written, _ = _propagated_in_memory({0: [car, van], 6: [van, click]}, 7, PropagationRequest(
+        1, "c", 0, engine="copy", bridge=True))
+    assert [k for k in sorted(written) if _has(written[k], "car")] == [1, 2, 3, 4, 5]

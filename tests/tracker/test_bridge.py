@@ -176,7 +176,7 @@ def test_every_engine_step_is_reported_and_cancel_stops_the_stretch():
     frames, truth = moving_square_frames()
     steps: list[int] = []
     list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {1: truth[-1]}, on_step=lambda: steps.append(1)))
-    assert len(steps) == Stretch(0, N - 1, True, True).steps == 2 * N
+    assert len(steps) == 2 * N, "each end walks the stretch once"
     out = list(track_stretch(CopyFirstEngine, frames, {1: truth[0]}, {1: truth[-1]}, cancelled=lambda: True))
     assert out == []
 
