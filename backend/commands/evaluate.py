@@ -25,11 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-last", action="store_true", help="also drop the last frame (DAVIS 2017)")
 
 
-def nothing_to_score(truth: Path, skip_last: bool) -> str:
-    """Why a sequence of ``truth`` left no frame to score, and what to do."""
+def nothing_to_score(truth: Path, pred: Path, skip_last: bool) -> str:
+    """Why a sequence (``truth``, ``pred``: its folders) left no frame to score, and what to do."""
     from samvid.tracker.metrics import label_pngs
 
     last = " and, with --skip-last, the last" if skip_last else ""
+    if len(label_pngs(truth)) == 1 and len(label_pngs(pred)) <= 1:
+        # A clip of one frame: its GT is complete, and asking for later masks sent the
+        # reader looking for frames that do not exist.
+        return f"no frame to score: {truth.name} has one frame, and the score leaves out the first frame"
     if len(label_pngs(truth)) == 1:
         # A root made to track from (`samvid track` needs the first mask only) given as GT:
         # "the score leaves out the first frame" did not say that the GT was the wrong folder.
@@ -69,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             if not score.scored:
                 # Too short for DAVIS's rule: a row of nan would read as a score, and the mean
                 # would count objects it never scored.
-                raise ValueError(nothing_to_score(truth / name, args.skip_last))
+                raise ValueError(nothing_to_score(
+                    truth / name, annotations_dir(args.pred, args.resolution) / name, args.skip_last))
         except (OSError, ValueError) as exc:
             failed.append(name)
             print(f"{name}: FAILED ({exc})")

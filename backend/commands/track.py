@@ -7,7 +7,7 @@ with a resolution level (``SRC/JPEGImages/480p/<seq>``, ``--resolution``); write
 A sequence that fails is reported and the others still run (exit status 1). A sequence's
 earlier PNGs in OUT are removed first, so OUT holds only this run's masks; an OUT whose
 ``Annotations`` is SRC's ground truth, or lies among SRC's frames, or an OUT that is a DAVIS
-root itself (its ``Annotations`` are ground truth), is refused.
+root or a ``samvid export`` itself (``DATASET_MARKS``), is refused.
 Synthetic input with exact ground truth: ``python bench/synthetic.py SRC``.
 """
 
@@ -86,6 +86,29 @@ def check_out(out: Path) -> None:
                              "for Annotations/<seq>/*.png")
 
 
+# What a DAVIS root or a `samvid export` has and `samvid track` never writes: frames, the
+# export's manifest (``samvid.export.manifest.MANIFEST``), the lists of sequences.
+DATASET_MARKS = ("JPEGImages", "samvid.json", "ImageSets")
+
+
+def check_not_a_dataset(out: Path, names: list[str]) -> None:
+    """Refuse an OUT that is a DAVIS root or a `samvid export` (the full dataset beside a
+    subset, an export made with --no-images): its Annotations are people's masks, and each
+    tracked sequence's were deleted and replaced. A folder of Annotations/ alone cannot be
+    told from an earlier run's OUT, which must stay re-trackable into (docs/tracker.md)."""
+    found = [mark for mark in DATASET_MARKS if (out / mark).exists()]
+    if not found:
+        return
+    shown = ", ".join(f"{mark}/" if (out / mark).is_dir() else mark for mark in found)
+    held = [name for name in names if (out / "Annotations" / name).is_dir()]
+    # Overwriting is named only where it would happen: a root without Annotations/, or in
+    # the official layout (Annotations/480p/<seq>), loses nothing, yet is still no OUT.
+    losing = (f", and would delete and replace the masks of {', '.join(held)} in {out / 'Annotations'}"
+              if held else "")
+    raise BadRequest(f"{out} is a DAVIS root or a samvid export (it has {shown}): track writes its "
+                     f"predictions to a folder of their own{losing}; give another OUT folder")
+
+
 def summary(name: str, tracked: Tracked, seconds: float) -> str:
     """``seq: 3 of 4 frames in 0.2 s (15.0 frames/s); skipped 00002`` (a frame the engine could
     not read has no mask, and eval scores it as empty)."""
@@ -125,11 +148,7 @@ def run(args: argparse.Namespace) -> int:
         # next run, and by any DAVIS tool.
         raise BadRequest(f"{args.out / 'Annotations'} would be written among the frames in "
                          f"{args.src / 'JPEGImages'}: give an OUT folder outside it")
-    if (args.out / "JPEGImages").is_dir():
-        # Another DAVIS root (the full dataset beside a subset, a `samvid export`): its
-        # Annotations are people's masks, and each tracked sequence's were deleted and replaced.
-        raise BadRequest(f"{args.out} is a DAVIS root (it has JPEGImages/): its Annotations/ hold ground "
-                         "truth that track would overwrite; give another OUT folder")
+    check_not_a_dataset(args.out, names)
     check_out(args.out)
     # An unknown engine or a model without weights: said before any work. Engines keep no
     # state between runs, so one serves every sequence (a model is loaded once).

@@ -77,9 +77,15 @@ def _precision_name(dtype: Any) -> str:
 
 
 def pick_device(requested: str = "auto") -> str:
+    """The device to run on: this machine's best for ``auto``; ``cpu:N`` and ``mps:0``, which
+    torch takes, as ``cpu`` and ``mps`` (one device each), the names precision and the
+    engines compare. Anything else as given, for ``check_device`` to judge."""
     import torch
 
     if requested != "auto":
+        parsed = _parsed_device(requested)
+        if parsed is not None and (parsed.type == "cpu" or (parsed.type == "mps" and not parsed.index)):
+            return parsed.type
         return requested
     if torch.cuda.is_available():
         return "cuda"
@@ -88,24 +94,35 @@ def pick_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def check_device(device: str) -> None:
-    """Refuse a device this machine lacks at load, naming it, not with torch's assertion
-    at the first ``.to()``."""
+def _parsed_device(device: str) -> Any:
+    """``device`` as a ``torch.device``, or None where torch takes no such device."""
     import torch
 
-    kind, _, index = device.partition(":")
-    if kind == "cpu" and not index:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        return None
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this machine lacks at load, naming it, not with torch's assertion
+    at the first ``.to()``. Spellings are torch's (``cpu:0`` as well as ``cpu``)."""
+    import torch
+
+    parsed = _parsed_device(device)
+    kind, index = (parsed.type, parsed.index) if parsed is not None else ("", None)
+    if kind == "cpu":
         return
-    if kind == "cuda" and (not index or index.isdigit()):
+    if kind == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count and int(index or 0) < count:
+        if count and (index or 0) < count:
             return
         have = f"{count} CUDA GPU(s), numbered from 0" if count else "no CUDA GPU that this torch can use"
         raise UnsupportedDevice(f"SAMVID_DEVICE={device}: this machine has {have}; use auto or cpu")
-    if device == "mps":
+    if kind == "mps" and not index:  # an Apple GPU is always mps:0
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return
-        raise UnsupportedDevice("SAMVID_DEVICE=mps: this machine has no Apple GPU (MPS); use auto or cpu")
+        raise UnsupportedDevice(f"SAMVID_DEVICE={device}: this machine has no Apple GPU (MPS); use auto or cpu")
     raise UnsupportedDevice(f"SAMVID_DEVICE={device!r} is not a device; give auto, cpu, cuda, cuda:N or mps")
 
 

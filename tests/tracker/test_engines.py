@@ -119,8 +119,9 @@ def test_a_sam2_engine_on_a_gpu_this_machine_lacks_is_refused_naming_it():
         make_engine("sam2", EngineOptions("cuda", "fp32", random_weights=True))
 
 
+@pytest.mark.parametrize("precision", [{}, {"SAMVID_PRECISION": "int8"}], ids=["auto", "int8"])
 @pytest.mark.parametrize("engine", ["flow", "sam2"])
-def test_a_start_with_a_gpu_this_machine_lacks_names_the_gpu_not_the_precision(engine):
+def test_a_start_with_a_gpu_this_machine_lacks_names_the_gpu_not_the_precision(engine, precision):
     import torch
 
     from samvid.models.sam import UnsupportedDevice
@@ -129,7 +130,7 @@ def test_a_start_with_a_gpu_this_machine_lacks_names_the_gpu_not_the_precision(e
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU")
     # int8 was refused "on cuda: use fp16", which this machine cannot run either; and
-    # `samvid propagate`/worker with flow started on a GPU that is not there.
-    settings = _settings(SAMVID_DEVICE="cuda", SAMVID_PRECISION="int8", SAMVID_TRACKER=engine)
+    # `samvid propagate`/worker with flow (at the auto precision) started on a GPU that is not there.
+    settings = _settings(SAMVID_DEVICE="cuda", SAMVID_TRACKER=engine, **precision)
     with pytest.raises(UnsupportedDevice, match="SAMVID_DEVICE=cuda: this machine has no CUDA GPU.*use auto or cpu"):
         start_configured(settings, NoWeightsStandIn())

@@ -222,3 +222,12 @@ def test_a_memory_engine_on_a_gpu_this_machine_lacks_is_refused_naming_the_devic
 def test_a_memory_engine_on_auto_runs_where_this_machine_can():
     expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     assert MemoryEngine(load_video_model(random_weights=True), device="auto").device == expected
+
+
+@pytest.mark.parametrize("device", ["cpu:0", torch.device("cpu:0")])
+def test_a_memory_engine_on_cpu_spelled_as_torch_takes_it_tracks_on_the_cpu(device, frames):
+    # Taken before devices were checked (model.to("cpu:0") works), then refused as "not a device".
+    engine = MemoryEngine(load_video_model(random_weights=True), device=device)
+    state = engine.init_state(frames)
+    engine.add_mask(state, 0, 1, _disk(20, 20))
+    assert engine.device == "cpu" and [fm.frame for fm in engine.propagate(state, start=0)] == [0, 1, 2]

@@ -96,6 +96,17 @@ def test_eval_against_a_root_with_the_first_masks_only_says_the_gt_holds_no_late
     assert "give as GT a folder with masks of the later frames too" in out
 
 
+def test_eval_of_a_sequence_of_one_frame_says_it_has_one_frame(tmp_path: Path, capsys) -> None:
+    src, pred = tmp_path / "src", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 1), src, (96, 170))
+    assert main(["track", "--engine", "copy", str(src), str(pred)]) == 0
+    capsys.readouterr()
+    # Was "give as GT a folder with masks of the later frames too", of frames that do not exist.
+    assert main(["eval", str(pred), str(src)]) == 1
+    out = capsys.readouterr().out
+    assert "no frame to score: basic has one frame" in out and "later frames" not in out
+
+
 def test_eval_of_a_seq_missing_from_the_ground_truth_names_the_sequences_there_and_scores_none(
         tmp_path: Path, capsys) -> None:
     gt, pred = tmp_path / "gt", tmp_path / "pred"

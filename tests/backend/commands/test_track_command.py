@@ -122,5 +122,45 @@ def test_track_into_another_davis_root_is_refused_and_its_ground_truth_kept(tmp_
     # The full set beside a subset of it (or a `samvid export`): its human masks of basic
     # were deleted and replaced by the tracked ones.
     assert main(["track", "--engine", "copy", str(src), str(full)]) == 2
-    assert f"{full} is a DAVIS root (it has JPEGImages/)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{full} is a DAVIS root or a samvid export (it has JPEGImages/)" in err
+    assert f"would delete and replace the masks of basic in {full / 'Annotations'}" in err
     assert {p.name: p.read_bytes() for p in (full / "Annotations" / "basic").iterdir()} == truth
+
+
+def test_track_into_a_davis_export_without_images_is_refused_and_its_masks_kept(tmp_path: Path, capsys) -> None:
+    src, export = tmp_path / "src", tmp_path / "export"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    # What `samvid export --format davis --no-images` leaves: no JPEGImages/, and its masks
+    # were deleted and replaced (exit 0).
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 5), export, (96, 170))
+    shutil.rmtree(export / "JPEGImages")
+    (export / "ImageSets").mkdir()
+    (export / "ImageSets" / "all.txt").write_text("basic\n")
+    (export / "samvid.json").write_text('{"format": "davis", "categories": [], "clips": []}')
+    masks = {p.name: p.read_bytes() for p in (export / "Annotations" / "basic").iterdir()}
+    assert main(["track", "--engine", "copy", str(src), str(export)]) == 2
+    assert f"{export} is a DAVIS root or a samvid export (it has samvid.json, ImageSets/)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (export / "Annotations" / "basic").iterdir()} == masks
+
+
+@pytest.mark.parametrize("annotations", [None, "Annotations/480p/basic"])
+def test_track_into_a_davis_root_it_would_not_overwrite_is_refused_without_saying_it_would(
+        annotations: str | None, tmp_path: Path, capsys) -> None:
+    src, other = tmp_path / "src", tmp_path / "other"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    (other / "JPEGImages").mkdir(parents=True)
+    if annotations:  # the official layout: track writes Annotations/basic, beside 480p/
+        (other / annotations).mkdir(parents=True)
+    assert main(["track", "--engine", "copy", str(src), str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"{other} is a DAVIS root or a samvid export (it has JPEGImages/)" in err
+    assert "overwrite" not in err and "replace" not in err
+
+
+def test_track_into_its_own_earlier_out_tracks_again(tmp_path: Path, capsys) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    assert main(["track", "--engine", "copy", str(src), str(out)]) == 0
+    assert main(["track", "--engine", "copy", str(src), str(out)]) == 0
+    assert len(list((out / "Annotations" / "basic").glob("*.png"))) == 3

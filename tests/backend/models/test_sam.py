@@ -3,6 +3,8 @@ downloaded here): every code path runs; mask content is not asserted."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -209,6 +211,27 @@ def test_a_device_this_machine_lacks_is_refused_at_load_naming_it(small_sam_fold
         pytest.skip("this machine has that GPU")
     with pytest.raises(ConfigError, match=says):
         load_segmenter(str(small_sam_folder), device=device, precision="fp32")
+
+
+def test_a_cpu_device_spelled_with_an_index_as_torch_takes_it_loads_on_the_cpu(small_sam_folder):
+    # `cpu:0` was refused as "not a device", though torch takes it (and the memory engine did).
+    assert load_segmenter(str(small_sam_folder), device="cpu:0", precision="fp32").device == "cpu"
+
+
+@pytest.mark.parametrize("device, says", [
+    ("mps:0", "SAMVID_DEVICE=mps:0: this machine has no Apple GPU (MPS)"),
+    ("cuda:01", "SAMVID_DEVICE='cuda:01' is not a device"),
+    ("mps:1", "SAMVID_DEVICE='mps:1' is not a device"),
+])
+def test_a_device_is_judged_as_torch_spells_it(device, says):
+    from samvid.models.sam import UnsupportedDevice, check_device
+
+    if device.startswith("mps") and torch.backends.mps.is_available():
+        pytest.skip("this machine has an Apple GPU")
+    # mps:0 was "not a device" rather than the machine's lack of one; cuda:01, which torch
+    # refuses, was taken for cuda:1.
+    with pytest.raises(UnsupportedDevice, match=re.escape(says)):
+        check_device(device)
 
 
 @pytest.mark.parametrize("contents", [{}, {"config.json": "{broken"}])
