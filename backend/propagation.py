@@ -195,9 +195,10 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
 def may_be_one(a: Collection[str], b: Collection[str]) -> bool:
     """Whether regions labelled ``a`` and ``b`` may be one object: one's labels hold all of
     the other's (the same labels in any order, or a label such as "occluded" added or taken
-    off). A region without labels may be any object. Two that each have a label the other
-    lacks (a car and a person, both "occluded") are not one: a region with several labels
-    is not named by its first, which is only the config's order."""
+    off). An empty set agrees with any: a region samvid cannot read that has no label may be
+    any object (one it reads without labels takes the config's first). Two that each have a
+    label the other lacks (a car and a person, both "occluded") are not one: a region with
+    several labels is not named by its first, which is only the config's order."""
     return set(a) <= set(b) or set(b) <= set(a)
 
 
