@@ -37,7 +37,8 @@ AUTO_GRID_RANGE = (1, 64)  # clicks per side: 64 x 64 already costs minutes per 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_STUDIO_URL = "http://localhost:8080"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")  # what torch.device takes, plus auto
+# What torch.device takes (cpu:0 and mps:0 too, as the model loader does), plus auto.
+DEVICE_PATTERN = re.compile(r"auto|cpu(:[0-9]+)?|mps(:0)?|cuda(:(0|[1-9][0-9]*))?")
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 # The weight-free models: a fallback that itself needs weights would fail the same way.
 FALLBACKS = tuple(name for name, info in MODELS.items() if info.family in ("classic", "standin"))

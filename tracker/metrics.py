@@ -301,8 +301,8 @@ def evaluate_folders(
             raise FileNotFoundError(f"no predicted mask in {pred_dir / name} for any frame of {gt_dir / name}")
         pred = [read_label_png(f) if f is not None else np.zeros_like(g) for f, g in zip(found, gt)]
         _check_ids(pred, gt)
-        _check_frame_ids(found, pred, gt)
         last = len(gt) - 1 if skip_last else len(gt)
+        _check_frame_ids(found[1:last], pred[1:last], gt)  # the scored ones: the first is given
         for f, p, g, g_file in list(zip(found, pred, gt, gt_files))[1:last]:
             if f is not None and p.shape != g.shape:
                 raise ValueError(f"{f} is {p.shape[1]}x{p.shape[0]}, its ground truth {g_file} "

@@ -25,21 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-last", action="store_true", help="also drop the last frame (DAVIS 2017)")
 
 
-def nothing_to_score(truth: Path, pred: Path, skip_last: bool) -> str:
-    """Why a sequence (``truth``, ``pred``: its folders) left no frame to score, and what to do."""
+def nothing_to_score(truth: Path, frames: Path | None, skip_last: bool) -> str:
+    """Why a sequence (``truth``: its ground-truth folder; ``frames``: its frames folder in
+    the GT root, if there is one) left no frame to score, and what to do."""
+    from samvid.tracker.frames import list_images
     from samvid.tracker.metrics import label_pngs
 
     last = " and, with --skip-last, the last" if skip_last else ""
-    if len(label_pngs(truth)) == 1 and len(label_pngs(pred)) <= 1:
+    if len(label_pngs(truth)) != 1:
+        return f"no frame to score: the score leaves out the first frame{last}"
+    if frames is not None and frames.is_dir() and len(list_images(frames)) == 1:
         # A clip of one frame: its GT is complete, and asking for later masks sent the
         # reader looking for frames that do not exist.
         return f"no frame to score: {truth.name} has one frame, and the score leaves out the first frame"
-    if len(label_pngs(truth)) == 1:
-        # A root made to track from (`samvid track` needs the first mask only) given as GT:
-        # "the score leaves out the first frame" did not say that the GT was the wrong folder.
-        return (f"no frame to score: {truth} holds the first frame's mask only, and the score leaves "
-                f"out the first frame{last}; give as GT a folder with masks of the later frames too")
-    return f"no frame to score: the score leaves out the first frame{last}"
+    # A root made to track from (`samvid track` needs the first mask only) given as GT:
+    # "the score leaves out the first frame" did not say that the GT was the wrong folder.
+    return (f"no frame to score: {truth} holds the first frame's mask only, and the score leaves "
+            f"out the first frame{last}; give as GT a folder with masks of the later frames too")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
             if not score.scored:
                 # Too short for DAVIS's rule: a row of nan would read as a score, and the mean
                 # would count objects it never scored.
-                raise ValueError(nothing_to_score(
-                    truth / name, annotations_dir(args.pred, args.resolution) / name, args.skip_last))
+                raise ValueError(nothing_to_score(truth / name, _frames_of(args.gt, args.resolution, name),
+                                                  args.skip_last))
         except (OSError, ValueError) as exc:
             failed.append(name)
             print(f"{name}: FAILED ({exc})")
@@ -93,3 +95,13 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} of {len(names)} sequences failed: {', '.join(failed)}")
     return 1 if failed else 0
+
+
+def _frames_of(root: Path, resolution: str, name: str) -> Path | None:
+    """The frames folder of sequence ``name`` in a DAVIS root, or None (a GT root of masks only)."""
+    from samvid.tracker.davis import frames_dir
+
+    try:
+        return frames_dir(root, resolution) / name
+    except (OSError, ValueError):
+        return None

@@ -58,10 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        model=args.model, device=args.device, fallback=args.fallback, random_weights=args.random_weights,
-        precision=args.precision, tracker=args.tracker,
-    )
+    from samvid.errors import ConfigError
+
+    try:
+        return Settings.from_env(
+            model=args.model, device=args.device, fallback=args.fallback, random_weights=args.random_weights,
+            precision=args.precision, tracker=args.tracker,
+        )
+    except ConfigError as exc:
+        # Named as typed (--device gpu), as _named_as_given does for a device this machine lacks.
+        for flag, given in (("--device", args.device), ("--precision", args.precision)):
+            variable = f"SAMVID_{flag[2:].upper()}="
+            if given and exc.message.startswith(variable):
+                raise ConfigError(exc.message.replace(variable, f"{flag} ", 1)) from None
+        raise
 
 
 def run(args: argparse.Namespace) -> int:

@@ -109,12 +109,18 @@ def test_a_negative_cache_size_is_a_config_error_and_zero_turns_the_cache_off():
     assert Settings.from_env({"SAMVID_CACHE_BYTES": "0"}).cache_bytes == 0
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda0", "tpu"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda0", "tpu", "cuda:01", "mps:1"])
 def test_an_unknown_device_is_a_config_error_naming_the_choices(device):
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"SAMVID_DEVICE": device})
     assert raised.value.message == (f"SAMVID_DEVICE={device!r} is not a device; "
                                     "give one of auto, cpu, cuda, cuda:N or mps")
+
+
+@pytest.mark.parametrize("device", ["cpu:0", "mps:0", "cuda:0", "cuda:12"])
+def test_a_device_spelled_as_torch_takes_it_is_a_setting(device):
+    # cpu:0 passed the model loader and was refused here, by every command.
+    assert Settings.from_env({"SAMVID_DEVICE": device}).device == device
 
 
 def test_word_settings_are_read_in_any_case():

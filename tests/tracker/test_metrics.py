@@ -211,6 +211,19 @@ def test_one_predicted_frame_saved_as_grey_0_255_among_id_1_frames_is_refused_na
         evaluate_folders(tmp_path / "pred", tmp_path / "gt")
 
 
+@pytest.mark.parametrize("odd, skip_last", [(0, False), (3, True)], ids=["first", "last-skipped"])
+def test_a_grey_0_255_predicted_frame_the_score_leaves_out_is_not_refused(
+        tmp_path: Path, odd: int, skip_last: bool) -> None:
+    # The given first mask copied in as 0/255 beside the tracker's id-1 frames: never
+    # scored, it refused the whole sequence.
+    labels = box(20, 20, 4, 10, 4, 10).astype(np.uint8)
+    for i in range(4):
+        write_label_png(tmp_path / "gt" / "Annotations" / "seq" / f"{i:05d}.png", labels)
+        write_label_png(tmp_path / "pred" / "Annotations" / "seq" / f"{i:05d}.png", labels * (255 if i == odd else 1))
+    [score] = evaluate_folders(tmp_path / "pred", tmp_path / "gt", skip_last=skip_last)
+    assert score.j == 1.0
+
+
 def test_a_predicted_frame_with_the_object_lost_is_scored_not_refused(tmp_path: Path) -> None:
     labels = box(20, 20, 4, 10, 4, 10).astype(np.uint8)
     for i in range(3):

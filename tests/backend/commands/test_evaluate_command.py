@@ -96,6 +96,22 @@ def test_eval_against_a_root_with_the_first_masks_only_says_the_gt_holds_no_late
     assert "give as GT a folder with masks of the later frames too" in out
 
 
+def test_eval_of_a_prediction_of_the_first_mask_only_against_such_a_root_does_not_say_one_frame(
+        tmp_path: Path, capsys) -> None:
+    # A clip of 3 frames, its GT the first mask only, its prediction too (a run that failed):
+    # "basic has one frame" sent the reader away from the GT that lacked the later masks.
+    src, pred = tmp_path / "src", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    first, *later = sorted((src / "Annotations" / "basic").glob("*.png"))
+    for png in later:
+        png.unlink()
+    (pred / "Annotations" / "basic").mkdir(parents=True)
+    (pred / "Annotations" / "basic" / first.name).write_bytes(first.read_bytes())
+    assert main(["eval", str(pred), str(src)]) == 1
+    out = capsys.readouterr().out
+    assert "holds the first frame's mask only" in out and "has one frame" not in out
+
+
 def test_eval_of_a_sequence_of_one_frame_says_it_has_one_frame(tmp_path: Path, capsys) -> None:
     src, pred = tmp_path / "src", tmp_path / "pred"
     write_sequence(with_frames(BENCHMARK_SET["basic"], 1), src, (96, 170))

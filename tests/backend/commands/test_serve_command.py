@@ -19,7 +19,8 @@ def _free_port() -> int:
     (["--device", "cuda:7"], {}, "--device cuda:7: this machine has", "SAMVID_DEVICE"),
     ([], {"SAMVID_DEVICE": "cuda:7"}, "SAMVID_DEVICE=cuda:7: this machine has", "--device"),
     (["--device", "cpu", "--precision", "fp16"], {}, "--precision fp16 on cpu", "SAMVID_PRECISION"),
-], ids=["device-flag", "device-variable", "precision-flag"])
+    (["--device", "gpu"], {}, "--device 'gpu' is not a device", "SAMVID_DEVICE"),
+], ids=["device-flag", "device-variable", "precision-flag", "no-device-flag"])
 def test_serve_names_a_refused_device_or_precision_as_the_user_gave_it(
         flags: list[str], env: dict[str, str], said: str, unsaid: str, capsys, monkeypatch) -> None:
     import torch
