@@ -189,46 +189,75 @@ class RedisJobs:
         deadline = time.monotonic() + SUBMIT_SECONDS
         while interrupted < SUBMIT_TRIES and time.monotonic() < deadline:
             read = False
-            with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    # Read under WATCH, not as GETSET's reply: the client reran a transaction whose
-                    # reply was lost (the connection dropped after Redis ran it); the rerun's GETSET
-                    # read this job's own id, the request's job before it was never superseded and
-                    # ran alongside, and RQ's queue held this job twice. Watching, redis-py raises
-                    # WatchError instead of rerunning it; so does a concurrent submit of the request.
-                    pipe.watch(same)
-                    raw = pipe.get(same)
-                    read, current = True, raw.decode() if raw is not None else None
-                    if current == status.id or (retry and self._in_rq(status.id)):
-                        # An earlier try's transaction reached Redis late (the request's newest
-                        # since, or not): it replaced what that try read (WATCH lets one try
-                        # run, and only on the value it read).
+            try:
+                with self.redis.pipeline(transaction=True) as pipe:
+                    try:
+                        # Read under WATCH, not as GETSET's reply: the client reran a transaction whose
+                        # reply was lost (the connection dropped after Redis ran it); the rerun's GETSET
+                        # read this job's own id, the request's job before it was never superseded and
+                        # ran alongside, and RQ's queue held this job twice. Watching, redis-py raises
+                        # WatchError instead of rerunning it; so does a concurrent submit of the request.
+                        pipe.watch(same)
+                        raw = pipe.get(same)
+                        read, current = True, raw.decode() if raw is not None else None
+                        if current == status.id or (retry and self._in_rq(status.id)):
+                            # An earlier try's transaction reached Redis late (the request's newest
+                            # since, or not): it replaced what that try read (WATCH lets one try
+                            # run, and only on the value it read).
+                            return previous
+                        previous = current
+                        self._queue_up(pipe, status, payload, same)
+                        pipe.execute()
                         return previous
-                    previous = current
-                    self._queue_up(pipe, status, payload, same)
-                    pipe.execute()
+                    except redis.WatchError:
+                        # RQ's entry is written in the transaction: there, it ran and only its reply
+                        # was lost; else none of it ran, and it is tried again.
+                        if self._in_rq(status.id):
+                            return previous
+                        # Another submit of the request got in first (it went through: the tries end);
+                        # else the connection dropped, which counts.
+                        raw = self.redis.get(same)
+                        if not read or (raw.decode() if raw is not None else None) == previous:
+                            interrupted += 1
+                        retry = True
+                    except redis.TimeoutError:
+                        # Its WATCH ends with its connection (a timeout on it dropped it already),
+                        # not with an UNWATCH as the pipeline ends: that waited out a stalled Redis
+                        # once more.
+                        if pipe.connection is not None:
+                            pipe.connection.disconnect()
+                        pipe.watching = False
+                        raise
+            except redis.TimeoutError:
+                # Sent but not answered in time (not retried): it may have run all the same,
+                # and a 503 for a queued job leaves its request's job before it running too.
+                # Out here: the pipeline's UNWATCH as it ends may time out too.
+                if self._ran_late(status.id, same, deadline):
                     return previous
-                except redis.WatchError:
-                    # RQ's entry is written in the transaction: there, it ran and only its reply
-                    # was lost; else none of it ran, and it is tried again.
-                    if self._in_rq(status.id):
-                        return previous
-                    # Another submit of the request got in first (it went through: the tries end);
-                    # else the connection dropped, which counts.
-                    raw = self.redis.get(same)
-                    if not read or (raw.decode() if raw is not None else None) == previous:
-                        interrupted += 1
-                    retry = True
-                except redis.TimeoutError:
-                    # Sent but not answered in time (not retried): it may have run all the same,
-                    # and a 503 for a queued job leaves its request's job before it running too.
-                    # Or it may run yet (still on its way, or Redis busy): the fence makes it
-                    # fail its WATCH then, so what the check below finds is the end of it.
-                    self.redis.eval(_FENCE, 1, same, STATUS_TTL)
-                    if self._in_rq(status.id):
-                        return previous
-                    raise
+                raise
         raise redis.ConnectionError(f"the submit of job {status.id} was interrupted {interrupted} times")
+
+    def _ran_late(self, job_id: str, same: str, deadline: float) -> bool:
+        """Whether a submit's transaction that timed out went in. It may run yet (still on its
+        way, or Redis busy): once Redis answers the fence, it has run or fails its WATCH, so
+        what RQ then holds is the end of it. Both are asked again until Redis answers (they
+        may run twice): a fence left unanswered, a Redis stalled past two socket timeouts,
+        let the transaction run after the submit was refused."""
+        import redis
+
+        fenced = False
+        while True:
+            try:
+                if not fenced:
+                    self.redis.eval(_FENCE, 1, same, STATUS_TTL)
+                    fenced = True
+                return self._in_rq(job_id)
+            except (redis.TimeoutError, redis.ConnectionError) as exc:
+                if time.monotonic() >= deadline:
+                    raise QueueUnavailable(
+                        f"Redis did not answer the submit of job {job_id} within {SUBMIT_SECONDS:g} s ({exc}): "
+                        "the job may still be queued and run. Check that Redis (REDIS_URL) answers; "
+                        "submitting the same request again then replaces that job") from exc
 
     def _queue_up(self, pipe: Any, status: JobStatus, payload: dict[str, Any], same: str) -> None:
         # RQ's enqueue first, as it starts the transaction itself: rq 2.0 refused a pipeline
@@ -279,8 +308,12 @@ class RedisJobs:
 
     @_reachable()
     def frames_propagated(self) -> int:
-        """Frames the workers wrote, all of them together (``samvid.metrics`` reads it)."""
-        return int(self.redis.get(FRAMES_WRITTEN) or 0)
+        """Frames other processes' jobs wrote (``samvid worker``s; ``samvid.metrics`` reads it):
+        the workers' count less what this process added to it, which its own counter holds
+        (a worker run in the process serving /metrics counted them twice)."""
+        with _PUBLISHED.lock:  # not between an add and its record
+            added_here = _PUBLISHED.frames.get(_PUBLISHED.where(self.redis), 0)
+            return max(0, int(self.redis.get(FRAMES_WRITTEN) or 0) - added_here)
 
     @_reachable()
     def states(self) -> dict[str, int]:
@@ -468,38 +501,49 @@ class RedisJobs:
             self._save(status)
 
 
-class _FramesWritten:
-    """The frames this process writes (``FRAMES_PROPAGATED``) from now on, added to the
-    workers' count in Redis (``FRAMES_WRITTEN``) as they go."""
+class _Published:
+    """How many of this process's frames (``FRAMES_PROPAGATED``) it added to the workers' count
+    (``FRAMES_WRITTEN``), by Redis (a process may use several: tests do). One record for the
+    process, not one per job: a job's last add that failed (Redis away) was lost for good,
+    the next job starting from the counter as it was then; two jobs in threads of one
+    process each added the other's frames."""
 
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-        self.added = self._counted()
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # an add and its record as one, and a read of both
+        self.frames: dict[str, int] = {}
 
     @staticmethod
-    def _counted() -> float:
-        from samvid.metrics import frames_propagated_here
+    def where(connection: Any) -> str:
+        """Which Redis (and database) the connection's count lives in."""
+        kwargs = connection.connection_pool.connection_kwargs
+        return f"{kwargs.get('path') or kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}"
 
-        return frames_propagated_here()
 
-    def publish(self) -> None:
-        import redis
+_PUBLISHED = _Published()
 
-        counted = self._counted()
-        if counted <= self.added:
+
+def publish_frames(connection: Any) -> None:
+    """Add the frames this process wrote and has not added yet to the workers' count."""
+    import redis
+
+    from samvid.metrics import frames_propagated_here
+
+    where = _PUBLISHED.where(connection)
+    with _PUBLISHED.lock:
+        unpublished = int(frames_propagated_here()) - _PUBLISHED.frames.get(where, 0)
+        if unpublished <= 0:
             return
         try:
-            self.connection.incrby(FRAMES_WRITTEN, int(counted - self.added))
-        except redis.RedisError as exc:  # not the job's failure: they go with the next publish
-            log.warning("could not add %d written frames to /metrics' count: %s", counted - self.added, exc)
+            connection.incrby(FRAMES_WRITTEN, unpublished)
+        except redis.RedisError as exc:  # not the job's failure: they go with the next add
+            log.warning("could not add %d written frames to /metrics' count: %s", unpublished, exc)
             return
-        self.added = counted
+        _PUBLISHED.frames[where] = _PUBLISHED.frames.get(where, 0) + unpublished
 
 
 class _RedisContext:
-    def __init__(self, jobs: RedisJobs, status: JobStatus, frames: _FramesWritten | None = None) -> None:
+    def __init__(self, jobs: RedisJobs, status: JobStatus) -> None:
         self.jobs, self.status = jobs, status
-        self.frames = frames or _FramesWritten(jobs.redis)
         self._last = 0.0
 
     def progress(self, frames_done: int, frames_total: int, fps: float) -> None:
@@ -508,7 +552,7 @@ class _RedisContext:
         if noted or time.monotonic() - self._last > 0.5 or frames_done == frames_total:
             self._last = time.monotonic()
             self.jobs._save(self.status)
-            self.frames.publish()  # a long job's frames show in /metrics as it runs
+            publish_frames(self.jobs.redis)  # a long job's frames show in /metrics as it runs
 
     def note(self, text: str) -> None:
         self.status.note = text
@@ -565,7 +609,6 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
     turn = threading.Lock()
     beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop, turn), daemon=True)
     beat.start()
-    frames = _FramesWritten(connection)
     try:
         while True:
             if connection.exists(_k("cancel", job_id)):
@@ -597,7 +640,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
             # waited for) read as this run's until its first report.
             status.frames_done, status.fps, status.note = 0, 0.0, None
             jobs._save(status)
-            ctx = _RedisContext(jobs, status, frames)
+            ctx = _RedisContext(jobs, status)
             if ctx.cancelled():
                 status.state = CANCELLED
                 return {}
@@ -614,7 +657,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
             with turn:
                 stop.set()  # no extension or take-back may race the release
             beat.join(HEARTBEAT + 5)
-            frames.publish()  # those since its last report, a failed run's included
+            publish_frames(connection)  # those since its last report, a failed run's included
             jobs._save(status)
             if status.state in FINAL:  # not a worker stopped mid-run: requeued, it goes first
                 connection.zrem(line, job_id)  # before the release: the next in line may go

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import threading
 from typing import Any
 
@@ -34,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The frames a worker writes go to a count in Redis that /metrics adds to the server's own.
+    # Given the server's PROMETHEUS_MULTIPROC_DIR too (one environment file for both), they
+    # went to its files as well, and /metrics counted them twice. Dropped before anything
+    # imports prometheus_client, which picks where its values live as it is imported.
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+        os.environ.pop(name, None)
     settings = Settings.from_env(redis_url=args.redis_url)
     if not settings.redis_url:
         raise ConfigError("samvid worker needs a Redis: set REDIS_URL or --redis-url")
@@ -164,8 +171,10 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
             if self._taken_back(started_job_registry):
                 # A reaper requeued the job while this worker stalled past its heartbeat (a
                 # freeze, Redis away): it is on the queue again, and putting it back too left
-                # two copies, one of them taken only to end at once.
-                log.warning("job %s was requeued while this worker held it; not putting it back twice", job.id)
+                # two copies, one of them taken only to end at once. Or rq's cleanup counted
+                # the run abandoned and moved it to its failed jobs. Either way not put back here.
+                log.warning("job %s was taken from this worker while it held it (requeued by a reaper, or "
+                            "counted abandoned by rq); not putting it back on the queue", job.id)
                 with self.connection.pipeline() as pipeline:
                     self.cleanup_execution(job, pipeline=pipeline)
                     pipeline.execute()

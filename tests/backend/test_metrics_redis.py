@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from services import wait_until
 
+import samvid.jobs
 from samvid.app import create_app
 from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
@@ -97,6 +100,80 @@ def frames_in(text: str) -> list[float]:
             if sample.name == "samvid_frames_propagated_total"]
 
 
+def test_a_worker_given_the_servers_prometheus_multiproc_dir_has_its_frames_counted_once(
+        redis_server, worker, tmp_path: Path, monkeypatch) -> None:
+    """One environment file for ``samvid serve`` and ``samvid worker``: the worker's frames
+    went to the server's multiprocess files as well as to Redis."""
+    jobs = RedisJobs(redis_server.url)
+    jobs.submit("frames", "1:a", {"frames": 5})
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # as ``samvid serve --workers 2``
+    assert worker("--burst", "--name", "w1").wait(120) == 0
+    assert frames_in(backend_metrics(redis_server.url)) == [5.0]  # this process writes no file
+
+
+def frames_job(payload: dict, ctx: Any, settings: Any) -> dict:
+    """FRAMES_WORKER's job, run in this process."""
+    from samvid.metrics import FRAMES_PROPAGATED
+
+    for done in range(1, payload["frames"] + 1):
+        FRAMES_PROPAGATED.inc()
+        if payload.get("report", True):
+            ctx.progress(done, payload["frames"], 0.0)
+    if payload.get("redis_away_after"):
+        REDIS_AWAY.set()  # for the add of its frames, at its end
+    return {}
+
+
+REDIS_AWAY = threading.Event()
+
+
+def run_here(jobs: RedisJobs, monkeypatch) -> None:
+    """Run the queued jobs in this process (RQ's SimpleWorker), as tests and embedding scripts do."""
+    from rq import SimpleWorker
+
+    monkeypatch.setitem(samvid.jobs.RUNNERS, "frames", f"{__name__}:frames_job")
+    SimpleWorker([jobs.queue], connection=jobs.redis).work(burst=True, with_scheduler=False)
+
+
+def test_a_worker_in_the_process_serving_metrics_has_its_frames_counted_once(redis_server, monkeypatch) -> None:
+    jobs = RedisJobs(redis_server.url)
+    jobs.submit("frames", "1:a", {"frames": 5})
+    run_here(jobs, monkeypatch)
+    assert jobs.states()["done"] == 1
+    assert frames_in(backend_metrics(redis_server.url)) == [frames_propagated_here()]
+
+
+def workers_count(jobs: RedisJobs) -> int:
+    """The frames other backend processes see that the workers wrote."""
+    from samvid.redis_jobs import FRAMES_WRITTEN
+
+    return int(jobs.redis.get(FRAMES_WRITTEN) or 0)
+
+
+def test_frames_a_jobs_last_add_to_redis_failed_for_go_with_the_next_job(redis_server, monkeypatch) -> None:
+    import redis
+
+    real_incrby = redis.Redis.incrby
+
+    def incrby(self: Any, name: str, amount: int = 1) -> Any:
+        if REDIS_AWAY.is_set():
+            REDIS_AWAY.clear()
+            raise redis.ConnectionError("Redis away (the test's)")
+        return real_incrby(self, name, amount)
+
+    monkeypatch.setattr(redis.Redis, "incrby", incrby)
+    jobs = RedisJobs(redis_server.url)
+    jobs.submit("frames", "1:before", {"frames": 0})  # what this process counted before, added
+    run_here(jobs, monkeypatch)
+    before = workers_count(jobs)
+    jobs.submit("frames", "1:a", {"frames": 3, "report": False, "redis_away_after": True})
+    jobs.submit("frames", "1:b", {"frames": 2})
+    run_here(jobs, monkeypatch)
+    assert jobs.states()["done"] == 3
+    assert not REDIS_AWAY.is_set(), "no add failed: the test tested nothing"
+    assert workers_count(jobs) - before == 5
+
+
 def test_the_backends_metrics_count_the_frames_its_workers_wrote(redis_server, worker) -> None:
     jobs = RedisJobs(redis_server.url)
     for key, frames in (("1:a", 7), ("1:b", 5), ("2:a", 4)):
@@ -137,7 +214,7 @@ from samvid.redis_jobs import RedisJobs
 from prometheus_client import generate_latest
 
 jobs = RedisJobs(sys.argv[1])
-FRAMES_PROPAGATED.inc(3)  # this gunicorn worker's own (frames filled as a task opened)
+FRAMES_PROPAGATED.inc(3)  # as if this gunicorn worker had run jobs itself (with Redis it runs none)
 print(generate_latest(Metrics(None, jobs.states, jobs.frames_propagated).registry).decode())
 """
 

@@ -266,6 +266,88 @@ def test_a_submit_refused_for_a_timeout_leaves_no_job_that_runs_later(redis_serv
         relay.close()
 
 
+# Keeps Redis busy for ARGV[1] microseconds: every other client's command waits (a stalled
+# Redis: a slow disk, a long script), under the 5 s after which Redis answers BUSY instead.
+STALL = """
+local start = redis.call('TIME')
+while true do
+    local now = redis.call('TIME')
+    if (now[1] - start[1]) * 1000000 + now[2] - start[2] > tonumber(ARGV[1]) then return 1 end
+end
+"""
+
+
+def stall_as_exec_goes(redis_server: Any, seconds: float) -> tuple[Relay, threading.Event, list[threading.Thread]]:
+    """A relay to Redis that, once armed, stalls Redis as the next transaction's EXEC reaches
+    it: the EXEC, and the commands sent after it, wait the stall out unanswered."""
+    import redis
+
+    stalls: list[threading.Thread] = []
+    stalling = redis.Redis.from_url(redis_server.url)
+
+    def on_send(data: bytes, client: socket.socket, server: socket.socket) -> bool:
+        if b"\r\nEXEC\r\n" in data and armed.is_set():
+            armed.clear()
+            stall = threading.Thread(target=stalling.eval, args=(STALL, 0, int(seconds * 1e6)))
+            stall.start()
+            stalls.append(stall)
+            time.sleep(0.1)  # Redis is busy before the EXEC reaches it
+        return True
+
+    armed = threading.Event()
+    return Relay(redis_server.port, on_send=on_send), armed, stalls
+
+
+def test_a_submit_through_a_redis_stalled_past_two_socket_timeouts_leaves_its_request_one_job(
+        redis_server, monkeypatch):
+    """Redis answers neither the transaction nor the fence after it in time. Whether the submit
+    went through or was refused, the request's job before it runs, or this one, never both."""
+    import samvid.redis_jobs as redis_jobs
+    from samvid.errors import QueueUnavailable
+
+    monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 0.5)
+    relay, armed, stalls = stall_as_exec_goes(redis_server, 3.0)
+    try:
+        jobs, direct = RedisJobs(relay.url), RedisJobs(redis_server.url)
+        before = direct.submit("gated", "1:clip", {"n": 0}, order=5)
+        armed.set()
+        try:
+            submitted: str | None = jobs.submit("gated", "1:clip", {"n": 1}, order=5).id
+        except QueueUnavailable:
+            submitted = None
+        assert stalls, "no EXEC was stalled: the test tested nothing"
+        stalls[0].join(10)
+        time.sleep(0.5)  # whatever the stalled Redis still had to run, it ran
+        to_run = [job for job in direct.queue.job_ids if direct.get(job).state == QUEUED]
+        assert to_run == [submitted or before.id]
+    finally:
+        relay.close()
+
+
+def test_a_submit_refused_while_redis_stalls_past_its_time_says_its_job_may_still_run(redis_server, monkeypatch):
+    """Nothing Redis answered tells whether the transaction ran or will: the 503 says so, and
+    what to do, rather than that Redis is unreachable."""
+    import samvid.redis_jobs as redis_jobs
+    from samvid.errors import QueueUnavailable
+
+    monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 0.5)
+    monkeypatch.setattr(redis_jobs, "SUBMIT_SECONDS", 1.5)
+    relay, armed, stalls = stall_as_exec_goes(redis_server, 4.0)
+    try:
+        jobs = RedisJobs(relay.url)
+        armed.set()
+        with pytest.raises(QueueUnavailable) as refused:
+            jobs.submit("gated", "1:clip", {"n": 1}, order=5)
+        assert stalls, "no EXEC was stalled: the test tested nothing"
+        assert stalls[0].is_alive(), "Redis answered before the submit gave up: the test tested nothing"
+        assert "may still be queued and run" in refused.value.message
+        assert "submitting the same request again" in refused.value.message
+    finally:
+        for stall in stalls:
+            stall.join(10)
+        relay.close()
+
+
 def test_a_submit_whose_every_read_of_its_request_drops_the_connection_gives_up_saying_so(redis_server):
     """The connection drops at the read under WATCH each time: the submit counted no try as
     interrupted and looped for ever, where it must end in a 503 (QueueUnavailable)."""
