@@ -227,6 +227,10 @@ def studio_env(layout: Layout, creds: Credentials, base: dict[str, str] | None =
         SENTRY_DSN="",
         FRONTEND_SENTRY_DSN="",
         COLLECT_ANALYTICS="false",
+        # On by default, it asks pypi.org for a newer release on every start: an air-gapped
+        # site waits on it, and the tests would reach outside the machine. Prefixed, it
+        # outranks a LATEST_VERSION_CHECK the shell may hold.
+        LABEL_STUDIO_LATEST_VERSION_CHECK="false",
     )
     return env
 

@@ -6,10 +6,15 @@ the whole test session; tests create their own projects in it.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import os
+import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +27,111 @@ REPO = Path(__file__).resolve().parents[1]
 # the checkout; a fresh clone does not, and the tests that need it skip.
 SHARED = REPO.parent / "shared"
 SHARED_DATA = {"media": "the real test clips", "davis16": "the DAVIS 2016 sequences"}
+
+
+class OutsideNetwork(AssertionError):
+    """A test reached for an address outside this machine (the project's rule: none may)."""
+
+
+# Names that are this machine without asking a resolver.
+LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+GUARD = "tests/conftest.py, no_outside_network"
+
+
+def is_local_name(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    return name in LOCAL_NAMES or name.endswith(".localhost")
+
+
+def is_local_address(host: str) -> bool | None:
+    """True for a loopback (or unspecified: this machine) address, False for another
+    address, None for no address literal (a name)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])  # fe80::1%eth0: a zone
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def current_test() -> str:
+    return os.environ.get("PYTEST_CURRENT_TEST", "(between tests)").rsplit(" ", 1)[0]
+
+
+@dataclass
+class Guard:
+    """What the tests of this process reached for outside: connects (each one a failure of
+    its test, even where the code swallowed the error) and names not looked up (by design for
+    names such as http://ls:8080; listed at the end of the run)."""
+
+    connects: list[tuple[str, str]] = field(default_factory=list)
+    names: dict[str, set[str]] = field(default_factory=dict)
+
+    def connect(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(real)
+        def connect(sock: socket.socket, address: Any, *args: Any) -> Any:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                host = str(address[0])
+                if not (is_local_address(host) or is_local_name(host)):
+                    self.connects.append((current_test(), repr(address)))
+                    raise OutsideNetwork(f"a test connected to {address!r}, outside this machine: "
+                                         f"tests must reach 127.0.0.1 only ({GUARD})")
+            return real(sock, address, *args)
+        return connect
+
+    def getaddrinfo(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(real)
+        def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+            text = host.decode() if isinstance(host, bytes) else host
+            if text is None or is_local_address(text) is not None or is_local_name(text):
+                return real(host, *args, **kwargs)
+            self.names.setdefault(text, set()).add(current_test())
+            # A gaierror, as an unknown name gives: code that handles an unreachable host
+            # handles it, at once rather than after the resolver's timeout.
+            raise socket.gaierror(socket.EAI_NONAME, f"{text!r} not looked up: tests stay on "
+                                                     f"this machine ({GUARD})")
+        return getaddrinfo
+
+
+GUARDED = Guard()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_outside_network() -> Iterator[Guard]:
+    """Every connect from this process to an address outside this machine fails at once,
+    naming it; a name other than localhost does not resolve.
+
+    Only this process is covered: the subprocesses tests start (Label Studio, `samvid up`,
+    Chromium) are not; studio_env and the browser test's routes keep those inside. Nor is
+    code that connects from C (a C extension's own sockets)."""
+    real = socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex
+    socket.getaddrinfo = GUARDED.getaddrinfo(real[0])  # type: ignore[assignment]
+    socket.socket.connect = GUARDED.connect(real[1])  # type: ignore[method-assign]
+    socket.socket.connect_ex = GUARDED.connect(real[2])  # type: ignore[method-assign]
+    try:
+        yield GUARDED
+    finally:
+        socket.getaddrinfo = real[0]
+        socket.socket.connect, socket.socket.connect_ex = real[1], real[2]  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def stays_on_this_machine(no_outside_network: Guard) -> Iterator[None]:
+    """Fails the test that connected outside even where the code under test caught the error."""
+    before = len(no_outside_network.connects)
+    yield
+    reached = [address for _, address in no_outside_network.connects[before:]]
+    if reached:
+        pytest.fail(f"connected outside this machine: {', '.join(reached)} ({GUARD})")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for test, address in GUARDED.connects:
+        terminalreporter.write_line(f"outside network: {test} connected to {address}")
+    if GUARDED.names:  # by design (http://ls:8080 standing for an unreachable server): one line
+        said = ", ".join(f"{name!r} ({len(tests)})" for name, tests in sorted(GUARDED.names.items()))
+        terminalreporter.write_line(f"outside network: names not looked up (tests asking): {said}")
 
 
 @pytest.fixture(scope="session")

@@ -14,12 +14,16 @@ Each step leaves a screenshot in artifacts/e2e/.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -31,6 +35,7 @@ from samvid.studio.client import Studio
 from samvid.studio.results import decode_brush, decode_polygon, object_region_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.studio]
+log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -46,19 +51,52 @@ VIEWPORT = {"width": 1280, "height": 1100}
 ROW = {"smart": 0, "mask": 1}
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class OutsideRequests:
+    """Aborts the page's requests to any other host than this machine (no test may reach
+    outside it), and counts them by host, for artifacts/e2e/outside-requests.json.
+
+    Label Studio 1.23.2's page, with studio_env's settings, asked for none (its Sentry
+    script from browser.sentry-cdn.com comes only with a FRONTEND_SENTRY_DSN): the file
+    shows what a later version starts to ask for."""
+
+    blocked: Counter[str] = field(default_factory=Counter)
+
+    def __call__(self, route: Any) -> None:
+        url = urlsplit(route.request.url)
+        if url.scheme in ("http", "https") and url.hostname not in LOOPBACK:
+            self.blocked[url.hostname or url.netloc] += 1
+            route.abort("blockedbyclient")
+        else:
+            route.continue_()
+
+    def report(self, path: Path) -> None:
+        """The hosts, with the artifacts: what Label Studio's page tries to reach."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dict(self.blocked.most_common()), indent=1) + "\n")
+        log.info("the page's requests outside this machine, aborted: %s", dict(self.blocked) or "none")
+
+
 @pytest.fixture(scope="module")
 def page(running):
     playwright = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    outside = OutsideRequests()
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
+            context = browser.new_context(viewport=VIEWPORT)
+            context.route("**/*", outside)
+            page = context.new_page()
             page.set_default_timeout(UI_TIMEOUT_MS)
             yield page
         finally:
             browser.close()
+            outside.report(ARTIFACTS / "outside-requests.json")
 
 
 def shot(page, name: str) -> Path:

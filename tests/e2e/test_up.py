@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +66,28 @@ def test_label_studio_that_dies_without_a_word_does_not_show_an_earlier_runs_err
     assert "exited with code 4" in again.output
     assert "disk I/O error" not in again.output
     assert "it wrote nothing" in again.output
+
+
+@pytest.mark.parametrize("shell", [{}, {"LATEST_VERSION_CHECK": "true"}], ids=["unset", "on-in-the-shell"])
+def test_label_studio_of_up_does_not_ask_pypi_for_a_newer_release(tmp_path: Path, monkeypatch,
+                                                                  shell: dict[str, str]) -> None:
+    # On by default, the check reaches pypi.org on every start (an air-gapped site waits on it).
+    for name, value in shell.items():
+        monkeypatch.setenv(name, value)
+    dump = tmp_path / "studio-environ"
+    stand_in_label_studio(tmp_path, monkeypatch, f"env -0 > '{dump}'\nexit 3\n")
+    stack = Up.start(tmp_path / "data", "--model", "standin")
+    assert stack.proc.wait(60) == 2, stack.output
+    child_env = dict(entry.split("=", 1) for entry in dump.read_text().split("\0") if "=" in entry)
+    # The setting as Label Studio's own settings read it, from the environment its process got
+    # (its settings module itself is not loaded: that would run the check).
+    read = subprocess.run([sys.executable, "-c", """
+import os, sys, label_studio
+sys.path.insert(0, os.path.dirname(label_studio.__file__))
+from core.utils.params import get_bool_env
+print(get_bool_env("LATEST_VERSION_CHECK", True))
+"""], env=child_env, capture_output=True, text=True, timeout=120)
+    assert read.stdout.split() == ["False"], read.stderr[-2000:]
 
 
 def gone(pid: int) -> bool:

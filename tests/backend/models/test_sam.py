@@ -126,7 +126,11 @@ def test_sam_vit_segments_an_image_far_longer_than_it_is_wide(small_sam_folder, 
 
 
 def test_missing_weights_fail_at_load_with_what_to_do(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # The hub library read the variable when it was imported: else it asks huggingface.co.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     with pytest.raises(ModelUnavailable) as info:
         load_segmenter("facebook/sam2.1-hiera-tiny")
