@@ -514,34 +514,26 @@ def test_old_clip_of_a_dot_import_resumes(
     assert {t.data["clip"] for t in studio.list_tasks(project.id)} == {older}
 
 
-def test_a_video_imported_again_under_its_name_in_another_case_resumes_its_clip(
-        tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+@pytest.mark.parametrize("how", ["in another case", "through a hard link"])
+def test_a_video_imported_again_under_another_name_of_its_file_resumes_its_clip(
+        how: str, tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
     # macOS: `samvid import Dog.mp4`, later `samvid import dog.mp4` of the same file. Its
     # frames went to one folder (the disk ignores case) and every frame got a second task.
+    # A hard link is one file by a path that resolves apart: found by the resolved path
+    # alone, it was a second clip.
     (tmp_path / "other").mkdir()
     first = write_clip(tmp_path / "Dog.mp4", [i / 10 for i in range(3)])
-    second = tmp_path / "other" / "dog.mp4"
-    second.write_bytes(first.read_bytes())
-    options = replace(options, project="clip name in another case")
+    if how == "in another case":
+        second = tmp_path / "other" / "dog.mp4"
+        second.write_bytes(first.read_bytes())
+    else:
+        second = tmp_path / "other" / "cat.mp4"
+        os.link(first, second)
+    options = replace(options, project=f"clip {how}")
     summary = import_videos(studio, [first], options)
     again = import_videos(studio, [second], options)
     assert (again.tasks_created, again.tasks_existing) == (0, 3)
     assert again.clips[0].clip == summary.clips[0].clip
-    assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
-
-
-def test_a_video_imported_again_through_a_hard_link_of_another_name_resumes_its_clip(
-        tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
-    # One file by two paths that resolve apart (a hard link here; a name typed in another
-    # case on a case-insensitive disk): the clip was found by the resolved path alone.
-    (tmp_path / "other").mkdir()
-    first = write_clip(tmp_path / "dog.mp4", [i / 10 for i in range(3)])
-    second = tmp_path / "other" / "cat.mp4"
-    os.link(first, second)
-    options = replace(options, project="clip through a hard link")
-    summary = import_videos(studio, [first], options)
-    again = import_videos(studio, [second], options)
-    assert (again.tasks_created, again.tasks_existing) == (0, 3)
     assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
 
 
