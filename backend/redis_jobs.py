@@ -142,6 +142,19 @@ def _reachable() -> Iterator[None]:
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise QueueUnavailable(f"cannot reach the Redis job queue ({exc}); check that Redis runs "
                                "and that REDIS_URL points at it") from exc
+    except redis.ResponseError as exc:
+        if not _busy(exc):
+            raise
+        raise QueueUnavailable(f"the Redis job queue is busy running a script ({exc}); try again "
+                               "once it answers") from exc
+
+
+def _busy(exc: Exception) -> bool:
+    """Whether Redis refused a command while a script ran past its time limit (BUSY): an
+    answer, but not the command's."""
+    import redis
+
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith("BUSY")
 
 
 class RedisJobs:
@@ -252,7 +265,11 @@ class RedisJobs:
                     self.redis.eval(_FENCE, 1, same, STATUS_TTL)
                     fenced = True
                 return self._in_rq(job_id)
-            except (redis.TimeoutError, redis.ConnectionError) as exc:
+            except (redis.TimeoutError, redis.ConnectionError, redis.ResponseError) as exc:
+                if isinstance(exc, redis.ResponseError) and not _busy(exc):
+                    raise
+                if _busy(exc):
+                    time.sleep(0.1)  # answered at once while a script runs: not a fence answered
                 if time.monotonic() >= deadline:
                     raise QueueUnavailable(
                         f"Redis did not answer the submit of job {job_id} within {SUBMIT_SECONDS:g} s ({exc}): "
@@ -311,9 +328,12 @@ class RedisJobs:
         """Frames other processes' jobs wrote (``samvid worker``s; ``samvid.metrics`` reads it):
         the workers' count less what this process added to it, which its own counter holds
         (a worker run in the process serving /metrics counted them twice)."""
-        with _PUBLISHED.lock:  # not between an add and its record
+        total = int(self.redis.get(FRAMES_WRITTEN) or 0)  # not under the lock: a slow Redis held every add
+        with _PUBLISHED.lock:
+            # Read after the total: an add between the two is subtracted before it is counted,
+            # a figure low for one scrape, never one that goes down at the next.
             added_here = _PUBLISHED.frames.get(_PUBLISHED.where(self.redis), 0)
-            return max(0, int(self.redis.get(FRAMES_WRITTEN) or 0) - added_here)
+        return max(0, total - added_here)
 
     @_reachable()
     def states(self) -> dict[str, int]:

@@ -38,7 +38,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_STUDIO_URL = "http://localhost:8080"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
 # What torch.device takes (cpu:0 and mps:0 too, as the model loader does), plus auto.
-DEVICE_PATTERN = re.compile(r"auto|cpu(:[0-9]+)?|mps(:0)?|cuda(:(0|[1-9][0-9]*))?")
+DEVICE_PATTERN = re.compile(r"auto|cpu(:(0|[1-9][0-9]*))?|mps(:0)?|cuda(:(0|[1-9][0-9]*))?")
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 # The weight-free models: a fallback that itself needs weights would fail the same way.
 FALLBACKS = tuple(name for name, info in MODELS.items() if info.family in ("classic", "standin"))

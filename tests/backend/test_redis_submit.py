@@ -348,6 +348,28 @@ def test_a_submit_refused_while_redis_stalls_past_its_time_says_its_job_may_stil
         relay.close()
 
 
+def test_a_submit_through_a_redis_busy_past_its_script_limit_is_a_503_and_queues_nothing(
+        redis_server, monkeypatch):
+    """Past 5 s of a script Redis answers BUSY to every command, the fence included: that
+    error escaped the submit as a 500 with a traceback."""
+    import samvid.redis_jobs as redis_jobs
+    from samvid.errors import QueueUnavailable
+
+    monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 0.5)
+    relay, armed, stalls = stall_as_exec_goes(redis_server, 6.0)
+    try:
+        jobs = RedisJobs(relay.url)
+        armed.set()
+        with pytest.raises(QueueUnavailable):
+            jobs.submit("gated", "1:clip", {"n": 1}, order=5)
+        assert stalls, "no EXEC was stalled: the test tested nothing"
+    finally:
+        for stall in stalls:
+            stall.join(10)
+        relay.close()
+    assert RedisJobs(redis_server.url).queue.job_ids == []
+
+
 def test_a_submit_whose_every_read_of_its_request_drops_the_connection_gives_up_saying_so(redis_server):
     """The connection drops at the read under WATCH each time: the submit counted no try as
     interrupted and looped for ever, where it must end in a 503 (QueueUnavailable)."""

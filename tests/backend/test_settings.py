@@ -109,7 +109,7 @@ def test_a_negative_cache_size_is_a_config_error_and_zero_turns_the_cache_off():
     assert Settings.from_env({"SAMVID_CACHE_BYTES": "0"}).cache_bytes == 0
 
 
-@pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda0", "tpu", "cuda:01", "mps:1"])
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "cuda0", "tpu", "cuda:01", "mps:1", "cpu:01"])
 def test_an_unknown_device_is_a_config_error_naming_the_choices(device):
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"SAMVID_DEVICE": device})
