@@ -11,6 +11,7 @@ import ipaddress
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,11 @@ def is_local_address(host: str) -> bool | None:
 
 
 def current_test() -> str:
-    return os.environ.get("PYTEST_CURRENT_TEST", "(between tests)").rsplit(" ", 1)[0]
+    """The test running now, and the thread asking when it is not the main one: a thread an
+    earlier test started may be the one that connects."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "(between tests)").rsplit(" ", 1)[0]
+    thread = threading.current_thread()
+    return test if thread is threading.main_thread() else f"{test} (thread {thread.name})"
 
 
 @dataclass
@@ -72,11 +77,11 @@ class Guard:
         @functools.wraps(real)
         def connect(sock: socket.socket, address: Any, *args: Any) -> Any:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
-                host = str(address[0])
+                host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
                 if not (is_local_address(host) or is_local_name(host)):
                     self.connects.append((current_test(), repr(address)))
-                    raise OutsideNetwork(f"a test connected to {address!r}, outside this machine: "
-                                         f"tests must reach 127.0.0.1 only ({GUARD})")
+                    raise OutsideNetwork(f"{current_test()} connected to {address!r}, outside this "
+                                         f"machine: tests must reach 127.0.0.1 only ({GUARD})")
             return real(sock, address, *args)
         return connect
 
@@ -121,9 +126,17 @@ def stays_on_this_machine(no_outside_network: Guard) -> Iterator[None]:
     """Fails the test that connected outside even where the code under test caught the error."""
     before = len(no_outside_network.connects)
     yield
-    reached = [address for _, address in no_outside_network.connects[before:]]
+    reached = [f"{address} by {who}" for who, address in no_outside_network.connects[before:]]
     if reached:
         pytest.fail(f"connected outside this machine: {', '.join(reached)} ({GUARD})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests reach this machine only: a proxy from the environment (a CI's) would be asked for
+    # 127.0.0.1 where NO_PROXY leaves it out, and by the Label Studio and samvid children.
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        os.environ.pop(name, None)
+        os.environ.pop(name.upper(), None)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
