@@ -154,7 +154,9 @@ def _busy(exc: Exception) -> bool:
     answer, but not the command's."""
     import redis
 
-    return isinstance(exc, redis.ResponseError) and str(exc).startswith("BUSY")
+    # Inside a transaction redis-py words it "Command # 1 (...) of pipeline caused error: BUSY ...".
+    text = str(exc)
+    return isinstance(exc, redis.ResponseError) and (text.startswith("BUSY") or "caused error: BUSY" in text)
 
 
 class RedisJobs:
@@ -328,12 +330,17 @@ class RedisJobs:
         """Frames other processes' jobs wrote (``samvid worker``s; ``samvid.metrics`` reads it):
         the workers' count less what this process added to it, which its own counter holds
         (a worker run in the process serving /metrics counted them twice)."""
-        total = int(self.redis.get(FRAMES_WRITTEN) or 0)  # not under the lock: a slow Redis held every add
-        with _PUBLISHED.lock:
-            # Read after the total: an add between the two is subtracted before it is counted,
-            # a figure low for one scrape, never one that goes down at the next.
-            added_here = _PUBLISHED.frames.get(_PUBLISHED.where(self.redis), 0)
-        return max(0, total - added_here)
+        where = _PUBLISHED.where(self.redis)
+        while True:
+            # The total is read outside the lock (a slow Redis held every add behind it), between
+            # two reads of this process's record: an add in between (the lock covers an add and
+            # its record) would make the pair disagree, and the counter go down for a scrape.
+            with _PUBLISHED.lock:
+                before = _PUBLISHED.frames.get(where, 0)
+            total = int(self.redis.get(FRAMES_WRITTEN) or 0)
+            with _PUBLISHED.lock:
+                if _PUBLISHED.frames.get(where, 0) == before:
+                    return max(0, total - before)
 
     @_reachable()
     def states(self) -> dict[str, int]:

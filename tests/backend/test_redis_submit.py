@@ -370,6 +370,37 @@ def test_a_submit_through_a_redis_busy_past_its_script_limit_is_a_503_and_queues
     assert RedisJobs(redis_server.url).queue.job_ids == []
 
 
+def test_a_submit_whose_transaction_redis_refuses_busy_is_a_503_and_queues_nothing(redis_server, monkeypatch):
+    """A script that runs past Redis's limit as the transaction arrives: Redis answers its
+    commands BUSY, which redis-py words "Command # 1 (...) of pipeline caused error: BUSY":
+    that escaped as a 500."""
+    import redis
+
+    from samvid.errors import QueueUnavailable
+
+    direct = redis.Redis.from_url(redis_server.url)
+    direct.config_set("busy-reply-threshold", 500)  # ms; BUSY well before the socket timeout
+    stalls: list[threading.Thread] = []
+    queue_up = RedisJobs._queue_up
+
+    def stalled(self, pipe, *args):  # the script starts between the read under WATCH and EXEC
+        stall = threading.Thread(target=redis.Redis.from_url(redis_server.url).eval,
+                                 args=(STALL, 0, 2_000_000))
+        stall.start()
+        stalls.append(stall)
+        time.sleep(0.1)
+        return queue_up(self, pipe, *args)
+
+    monkeypatch.setattr(RedisJobs, "_queue_up", stalled)
+    try:
+        with pytest.raises(QueueUnavailable, match="busy running a script"):
+            RedisJobs(redis_server.url).submit("gated", "1:clip", {"n": 1}, order=5)
+    finally:
+        for stall in stalls:
+            stall.join(10)
+    assert RedisJobs(redis_server.url).queue.job_ids == []
+
+
 def test_a_submit_whose_every_read_of_its_request_drops_the_connection_gives_up_saying_so(redis_server):
     """The connection drops at the read under WATCH each time: the submit counted no try as
     interrupted and looped for ever, where it must end in a 503 (QueueUnavailable)."""
