@@ -40,7 +40,7 @@ import requests
 from samvid.core.errors import ModelUnavailable
 from samvid.errors import ConfigError, StudioError
 from samvid.models.registry import MODELS, looks_like_a_path, standin_radius
-from samvid.settings import Settings, studio_url_problem
+from samvid.settings import Settings, named_as_typed, studio_url_problem
 
 log = logging.getLogger(__name__)
 
@@ -517,18 +517,12 @@ def check_device_and_precision(device: str | None) -> None:
     SAM (--device cuda on a machine without one, fp16 on the CPU): otherwise it is said in
     its log after Label Studio's start, a minute or more later."""
     from samvid.models.precision import resolve_precision
-    from samvid.models.sam import UnsupportedDevice, check_device, pick_device
+    from samvid.models.sam import check_device, pick_device
 
     settings = samvid_settings(**({"device": device} if device else {}))
     resolved = pick_device(settings.device)
-    try:
+    with named_as_typed(device=device):
         check_device(resolved)
-    except UnsupportedDevice as exc:
-        if not device:
-            raise  # SAMVID_DEVICE's
-        # Given as --device, not SAMVID_DEVICE: a message naming the variable sent the user
-        # looking for a setting they never made.
-        raise UnsupportedDevice(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None
     resolve_precision(settings.precision, resolved)
 
 

@@ -140,6 +140,22 @@ def redis_for_jobs(url: str) -> Iterator[None]:
             os.environ["REDIS_URL"] = given
 
 
+@contextmanager
+def named_as_typed(**given: str | None) -> Iterator[None]:
+    """A setting refused inside, named as the user gave it: the settings and the loaders
+    say ``SAMVID_DEVICE=``, which sent a user who typed ``--device cuda`` looking for a
+    variable they never set. ``given``: the flags' values by setting name
+    (``device=args.device``); a flag not given leaves the variable's name."""
+    try:
+        yield
+    except ConfigError as exc:
+        for name, value in given.items():
+            variable = f"SAMVID_{name.upper()}="
+            if value and exc.message.startswith(variable):
+                raise type(exc)(exc.message.replace(variable, f"--{name} ", 1)) from None
+        raise
+
+
 def env_path(var: str) -> Path | None:
     value = env_value(var)
     return Path(value) if value else None

@@ -6,20 +6,18 @@ production deployment" and handles neither timeouts nor worker restarts."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import logging
 import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
 
 from samvid.commands.arguments import at_least_one, tcp_port
 from samvid.errors import ModelUnavailable
 from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
-from samvid.settings import Settings, env_value
+from samvid.settings import Settings, env_value, named_as_typed
 
 log = logging.getLogger("samvid.serve")
 
@@ -58,20 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    from samvid.errors import ConfigError
-
-    try:
+    with named_as_typed(device=args.device, precision=args.precision):
         return Settings.from_env(
             model=args.model, device=args.device, fallback=args.fallback, random_weights=args.random_weights,
             precision=args.precision, tracker=args.tracker,
         )
-    except ConfigError as exc:
-        # Named as typed (--device gpu), as _named_as_given does for a device this machine lacks.
-        for flag, given in (("--device", args.device), ("--precision", args.precision)):
-            variable = f"SAMVID_{flag[2:].upper()}="
-            if given and exc.message.startswith(variable):
-                raise ConfigError(exc.message.replace(variable, f"{flag} ", 1)) from None
-        raise
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     require_free_port(args.host, args.port, "samvid serve", "--port")
     # Load the models now: a missing model is reported at start, not at the first click.
     try:
-        with _named_as_given(args):
+        with named_as_typed(device=args.device, precision=args.precision):
             predictor = Predictor.from_settings(settings)
     except ModelUnavailable as exc:
         # The loader names the model, not where it was set: a typo in a SAMVID_MODEL exported
@@ -108,7 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
         if not given or settings.fallback:
             raise
         raise ModelUnavailable(f"{given}: {exc.message}") from None
-    with _named_as_given(args):
+    with named_as_typed(device=args.device, precision=args.precision):
         settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
     log.info("model %s on %s, propagation engine %s, listening on %s:%d", predictor.version,
              settings.device, settings.tracker, args.host, args.port)
@@ -135,26 +124,6 @@ def _serve(args: argparse.Namespace) -> int:
     # With several gunicorn workers each loads its own copy after the fork.
     _gunicorn(settings, args, None if args.workers > 1 else predictor).run()
     return 0
-
-
-@contextlib.contextmanager
-def _named_as_given(args: argparse.Namespace) -> Iterator[None]:
-    """A device or precision refused while loading, named as the user gave it: the loaders
-    say SAMVID_DEVICE= and SAMVID_PRECISION=, which sent a user who typed --device cuda
-    looking for a variable they never set (as ``samvid up`` says it)."""
-    from samvid.models.precision import UnsupportedPrecision
-    from samvid.models.sam import UnsupportedDevice
-
-    try:
-        yield
-    except UnsupportedDevice as exc:
-        if not args.device:
-            raise
-        raise UnsupportedDevice(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None
-    except UnsupportedPrecision as exc:
-        if not args.precision:
-            raise
-        raise UnsupportedPrecision(exc.message.replace("SAMVID_PRECISION=", "--precision ", 1)) from None
 
 
 def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):

@@ -16,7 +16,7 @@ from samvid.commands.arguments import positive_seconds, tcp_port
 from samvid.errors import ConfigError
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
-from samvid.settings import Settings, env_path, env_value
+from samvid.settings import Settings, env_path, env_value, named_as_typed
 from samvid.studio.configs import parse_labels
 from samvid.studio.protocol import project_id_in
 
@@ -125,12 +125,8 @@ def _check_backend_settings(device: str | None) -> Settings:
     settings without the variables set for the backend: a LABEL_STUDIO_URL or REDIS_URL this shell
     holds for something else (localhost:6379) is not samvid up's, and must not stop it."""
     env = {k: v for k, v in os.environ.items() if k not in _SET_FOR_THE_BACKEND}
-    try:
+    with named_as_typed(device=device):
         return Settings.from_env(env, **({"device": device} if device else {}))
-    except ConfigError as exc:
-        if device and exc.message.startswith("SAMVID_DEVICE="):
-            raise ConfigError(exc.message.replace("SAMVID_DEVICE=", "--device ", 1)) from None
-        raise
 
 
 def _check_title(title: str) -> None:

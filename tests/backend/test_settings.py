@@ -12,7 +12,7 @@ import pytest
 
 import samvid
 from samvid.errors import ConfigError
-from samvid.settings import Settings
+from samvid.settings import Settings, named_as_typed
 
 
 @pytest.mark.parametrize("var", ["SAMVID_REQUEST_TIMEOUT", "SAMVID_FETCH_TIMEOUT"])
@@ -291,3 +291,17 @@ def test_a_redis_url_with_a_space_in_its_password_or_socket_path_is_taken():
     # redis-py connects with both: refused, they stopped a backend that worked.
     for url in ("redis://:pass word@127.0.0.1:6379/0", "unix://:pw@/tmp/my redis/r.sock?db=0"):
         assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+
+
+def test_a_setting_refused_inside_is_named_as_the_flag_the_user_typed() -> None:
+    from samvid.models.sam import UnsupportedDevice
+
+    with pytest.raises(UnsupportedDevice, match=r"^--device cuda:7 names a GPU"):
+        with named_as_typed(device="cuda:7", precision=None):
+            raise UnsupportedDevice("SAMVID_DEVICE=cuda:7 names a GPU this machine does not have")
+
+
+def test_a_setting_not_given_as_a_flag_keeps_its_variables_name() -> None:
+    with pytest.raises(ConfigError, match=r"^SAMVID_PRECISION=fp16 "):
+        with named_as_typed(device="cpu", precision=None):
+            raise ConfigError("SAMVID_PRECISION=fp16 needs a GPU")
