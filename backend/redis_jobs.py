@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timezone
 from itertools import islice
 from typing import Any
@@ -159,6 +160,19 @@ def _busy(exc: Exception) -> bool:
     return isinstance(exc, redis.ResponseError) and (text.startswith("BUSY") or "caused error: BUSY" in text)
 
 
+@dataclass
+class _Tries:
+    """What one submit's tries carry from one to the next."""
+
+    previous: str | None = None  # the request's newest job as the last try that read it found it
+    interrupted: int = 0  # tries a dropped connection interrupted (SUBMIT_TRIES at most)
+    retry: bool = False  # a try failed before: its transaction may reach Redis yet
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode() if raw is not None else None
+
+
 class RedisJobs:
     _reaped_at = float("-inf")  # when this process last reaped (time.monotonic)
 
@@ -199,58 +213,67 @@ class RedisJobs:
         transaction run once; return the job it replaced as the newest."""
         import redis
 
-        previous = None
-        interrupted, retry = 0, False
+        tries = _Tries()
         deadline = time.monotonic() + SUBMIT_SECONDS
-        while interrupted < SUBMIT_TRIES and time.monotonic() < deadline:
-            read = False
+        while tries.interrupted < SUBMIT_TRIES and time.monotonic() < deadline:
             try:
-                with self.redis.pipeline(transaction=True) as pipe:
-                    try:
-                        # Read under WATCH, not as GETSET's reply: the client reran a transaction whose
-                        # reply was lost (the connection dropped after Redis ran it); the rerun's GETSET
-                        # read this job's own id, the request's job before it was never superseded and
-                        # ran alongside, and RQ's queue held this job twice. Watching, redis-py raises
-                        # WatchError instead of rerunning it; so does a concurrent submit of the request.
-                        pipe.watch(same)
-                        raw = pipe.get(same)
-                        read, current = True, raw.decode() if raw is not None else None
-                        if current == status.id or (retry and self._in_rq(status.id)):
-                            # An earlier try's transaction reached Redis late (the request's newest
-                            # since, or not): it replaced what that try read (WATCH lets one try
-                            # run, and only on the value it read).
-                            return previous
-                        previous = current
-                        self._queue_up(pipe, status, payload, same)
-                        pipe.execute()
-                        return previous
-                    except redis.WatchError:
-                        # RQ's entry is written in the transaction: there, it ran and only its reply
-                        # was lost; else none of it ran, and it is tried again.
-                        if self._in_rq(status.id):
-                            return previous
-                        # Another submit of the request got in first (it went through: the tries end);
-                        # else the connection dropped, which counts.
-                        raw = self.redis.get(same)
-                        if not read or (raw.decode() if raw is not None else None) == previous:
-                            interrupted += 1
-                        retry = True
-                    except redis.TimeoutError:
-                        # Its WATCH ends with its connection (a timeout on it dropped it already),
-                        # not with an UNWATCH as the pipeline ends: that waited out a stalled Redis
-                        # once more.
-                        if pipe.connection is not None:
-                            pipe.connection.disconnect()
-                        pipe.watching = False
-                        raise
+                if self._enqueue_once(status, payload, same, tries):
+                    return tries.previous
             except redis.TimeoutError:
                 # Sent but not answered in time (not retried): it may have run all the same,
                 # and a 503 for a queued job leaves its request's job before it running too.
-                # Out here: the pipeline's UNWATCH as it ends may time out too.
+                # Around the whole try: the pipeline's UNWATCH as it ends may time out too, as
+                # may the reads after a WatchError.
                 if self._ran_late(status.id, same, deadline):
-                    return previous
+                    return tries.previous
                 raise
-        raise redis.ConnectionError(f"the submit of job {status.id} was interrupted {interrupted} times")
+        raise redis.ConnectionError(f"the submit of job {status.id} was interrupted {tries.interrupted} times")
+
+    def _enqueue_once(self, status: JobStatus, payload: dict[str, Any], same: str, tries: _Tries) -> bool:
+        """One try of ``_enqueue``'s transaction: True once the job is in (by this try or an
+        earlier one's that reached Redis late), False when none of it ran and it is tried again."""
+        import redis
+
+        read = False  # whether this try read the request's newest job under WATCH
+        with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                # Read under WATCH, not as GETSET's reply: the client reran a transaction whose
+                # reply was lost (the connection dropped after Redis ran it); the rerun's GETSET
+                # read this job's own id, the request's job before it was never superseded and
+                # ran alongside, and RQ's queue held this job twice. Watching, redis-py raises
+                # WatchError instead of rerunning it; so does a concurrent submit of the request.
+                pipe.watch(same)
+                current = _text(pipe.get(same))
+                read = True
+                if current == status.id or (tries.retry and self._in_rq(status.id)):
+                    # An earlier try's transaction reached Redis late (the request's newest
+                    # since, or not): it replaced what that try read (WATCH lets one try
+                    # run, and only on the value it read).
+                    return True
+                tries.previous = current
+                self._queue_up(pipe, status, payload, same)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                # RQ's entry is written in the transaction: there, it ran and only its reply
+                # was lost; else none of it ran, and it is tried again.
+                if self._in_rq(status.id):
+                    return True
+                # Another submit of the request got in first (it went through: the tries end);
+                # else the connection dropped, which counts.
+                newest = _text(self.redis.get(same))
+                if not read or newest == tries.previous:
+                    tries.interrupted += 1
+                tries.retry = True
+                return False
+            except redis.TimeoutError:
+                # Its WATCH ends with its connection (a timeout on it dropped it already),
+                # not with an UNWATCH as the pipeline ends: that waited out a stalled Redis
+                # once more.
+                if pipe.connection is not None:
+                    pipe.connection.disconnect()
+                pipe.watching = False
+                raise
 
     def _ran_late(self, job_id: str, same: str, deadline: float) -> bool:
         """Whether a submit's transaction that timed out went in. It may run yet (still on its

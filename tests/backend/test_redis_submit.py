@@ -438,3 +438,41 @@ def test_a_submit_whose_every_read_of_its_request_drops_the_connection_gives_up_
         assert "interrupted 10 times" in str(outcome[0])
     finally:
         relay.close()
+
+
+def test_a_submit_that_finds_its_late_transaction_ran_is_no_503_when_the_unwatch_after_times_out(
+        redis_server, monkeypatch):
+    """The next try reads its own job as the request's newest (the transaction that dropped
+    its connection ran late) and ends its pipeline with an UNWATCH that Redis answers too
+    late: the job is queued, so the submit asks whether it ran rather than answering 503."""
+    import samvid.redis_jobs as redis_jobs
+
+    monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 0.5)
+    armed, held, unwatches = threading.Event(), [], []
+
+    def on_send(data: bytes, client: socket.socket, server: socket.socket) -> bool:
+        if b"EXEC" in data and armed.is_set():
+            armed.clear()
+            held.append((server, data))
+            _close(client)  # the client's side drops; the server's stays, still to deliver
+            return False
+        if b"\r\nWATCH\r\n" in data and held:
+            late, chunk = held.pop()
+            late.sendall(chunk)
+            time.sleep(0.3)  # Redis runs it before this try's WATCH
+            unwatches.append(client)
+        elif b"\r\nUNWATCH\r\n" in data and client in unwatches:
+            time.sleep(1.0)  # past the socket timeout
+        return True
+
+    relay = Relay(redis_server.port, on_send=on_send)
+    try:
+        jobs, direct = RedisJobs(relay.url), RedisJobs(redis_server.url)
+        before = jobs.submit("gated", "1:clip", {"n": 1}, order=5)
+        armed.set()
+        again = jobs.submit("gated", "1:clip", {"n": 2}, order=5)
+        assert not held and unwatches, "no transaction was held back: the test tested nothing"
+        assert (direct.get(before.id).state, direct.get(again.id).state) == (CANCELLED, QUEUED)
+        assert direct.queue.job_ids == [before.id, again.id]
+    finally:
+        relay.close()
