@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +77,32 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def worker_processes(command: Sequence[str], env: Mapping[str, str],
+                     logs: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start worker processes on demand; on leaving, a failed test's included, stop them.
+
+    ``start(name, *args)`` runs ``python <command> --name <name> <args>`` with ``env`` over
+    this process's environment, its output in ``logs/<name>.log``. Each still alive on
+    leaving gets SIGTERM (a warm stop: a running job may end first), SIGKILL after 10 s,
+    and is waited for, so no worker outlives its test.
+    """
+    procs: list[subprocess.Popen] = []
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        with open(logs / f"{name}.log", "wb") as log:  # the child writes to its own copy
+            proc = subprocess.Popen([sys.executable, *command, "--name", name, *args],
+                                    env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        return proc
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            stop(proc)
 
 
 @dataclass

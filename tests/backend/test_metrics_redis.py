@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from services import wait_until
+from services import wait_until, worker_processes
 
 import samvid.jobs
 from samvid.app import create_app
@@ -54,28 +54,9 @@ sys.exit(main(["worker", *sys.argv[1:]]))
 
 @pytest.fixture
 def worker(redis_server, tmp_path: Path) -> Iterator:
-    """Start a frames worker on demand; on leaving, stop it if still alive."""
-    procs: list[subprocess.Popen] = []
-
-    def start(*args: str) -> subprocess.Popen:
-        log = open(tmp_path / f"worker{len(procs)}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-c", FRAMES_WORKER, *args],
-                                env=dict(os.environ, REDIS_URL=redis_server.url),
-                                stdout=log, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        return proc
-
-    try:
+    """Start a frames worker on demand: ``worker(name, *args)``; on leaving, stop those still alive."""
+    with worker_processes(["-c", FRAMES_WORKER], {"REDIS_URL": redis_server.url}, tmp_path) as start:
         yield start
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()  # a warm stop: waits for a held job, which a failed test left running
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
 
 
 def frames_propagated_here() -> float:
@@ -107,7 +88,7 @@ def test_a_worker_given_the_servers_prometheus_multiproc_dir_has_its_frames_coun
     jobs = RedisJobs(redis_server.url)
     jobs.submit("frames", "1:a", {"frames": 5})
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # as ``samvid serve --workers 2``
-    assert worker("--burst", "--name", "w1").wait(120) == 0
+    assert worker("w1", "--burst").wait(120) == 0
     assert frames_in(backend_metrics(redis_server.url)) == [5.0]  # this process writes no file
 
 
@@ -178,7 +159,7 @@ def test_the_backends_metrics_count_the_frames_its_workers_wrote(redis_server, w
     jobs = RedisJobs(redis_server.url)
     for key, frames in (("1:a", 7), ("1:b", 5), ("2:a", 4)):
         jobs.submit("frames", key, {"frames": frames})
-    first, second = worker("--burst", "--name", "w1"), worker("--burst", "--name", "w2")
+    first, second = worker("w1", "--burst"), worker("w2", "--burst")
     assert first.wait(120) == 0 and second.wait(120) == 0
     assert jobs.states()["done"] == 3
     own = frames_propagated_here()
@@ -188,7 +169,7 @@ def test_the_backends_metrics_count_the_frames_its_workers_wrote(redis_server, w
 def test_a_running_jobs_frames_show_in_the_backends_metrics_before_it_ends(redis_server, worker) -> None:
     jobs = RedisJobs(redis_server.url)
     job = jobs.submit("frames", "1:long", {"frames": 6, "hold": True})
-    worker("--name", "long")
+    worker("long")
     wait_until(lambda: jobs.get(job.id).frames_done == 6, timeout=60, what="the job's frames")
     assert jobs.get(job.id).state == "running"
     own = frames_propagated_here()
@@ -223,7 +204,7 @@ def test_the_metrics_of_several_backend_processes_add_their_frames_to_the_worker
         redis_server, worker, tmp_path: Path) -> None:
     jobs = RedisJobs(redis_server.url)
     jobs.submit("frames", "1:a", {"frames": 5})
-    assert worker("--burst", "--name", "w1").wait(120) == 0
+    assert worker("w1", "--burst").wait(120) == 0
     env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))  # as ``samvid serve --workers 2``
     text = subprocess.run([sys.executable, "-c", MULTIPROCESS_BACKEND, redis_server.url], env=env,
                           capture_output=True, text=True, check=True, timeout=60).stdout

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 import requests
 from clips import annotate, import_clip, iou, predictions
 from ls_requests import BRUSH_CONFIG
-from services import ServedApp, wait_until
+from services import ServedApp, wait_until, worker_processes
 from test_propagation_studio import connect, mask_of
 
 from samvid.app import create_app
@@ -27,12 +28,17 @@ from samvid.settings import Settings
 pytestmark = [pytest.mark.studio, pytest.mark.redis]
 
 
-def start_worker(ls, redis_server, tmp_path, name: str) -> subprocess.Popen:
-    env = dict(os.environ, LABEL_STUDIO_URL=ls.url, LABEL_STUDIO_API_KEY=ls.token,
-               REDIS_URL=redis_server.url, SAMVID_LOCAL_ROOTS=str(ls.files_root))
-    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "samvid.cli", "worker", "--name", name],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+def samvid_workers(ls, redis_server, tmp_path) -> AbstractContextManager[Callable[..., subprocess.Popen]]:
+    """``start(name)`` starts a ``samvid worker``; leaving the block stops those still alive."""
+    env = {"LABEL_STUDIO_URL": ls.url, "LABEL_STUDIO_API_KEY": ls.token, "REDIS_URL": redis_server.url,
+           "SAMVID_LOCAL_ROOTS": str(ls.files_root)}
+    return worker_processes(["-m", "samvid.cli", "worker"], env, tmp_path)
+
+
+@pytest.fixture
+def start_worker(label_studio, redis_server, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
+    with samvid_workers(label_studio, redis_server, tmp_path) as start:
+        yield start
 
 
 @pytest.fixture
@@ -50,62 +56,50 @@ def job_of(backend, job_id: str) -> dict:
     return requests.get(f"{backend.url}/jobs/{job_id}", timeout=10).json()
 
 
-def test_workers_fill_the_frames_through_redis(label_studio, redis_server, backend, tmp_path):
-    worker = start_worker(label_studio, redis_server, tmp_path, "w1")
-    try:
-        clip = import_clip(label_studio, BRUSH_CONFIG, name="redis", n=6)
-        connect(label_studio, clip.project, backend)
-        annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
-        wait_until(lambda: predictions(label_studio, clip.task_ids[-1]), what="the worker's predictions")
-        for i, task_id in enumerate(clip.task_ids[1:], start=1):
-            (pred,) = predictions(label_studio, task_id)
-            assert iou(mask_of(pred), clip.masks[i]) > 0.85
-    finally:
-        worker.terminate()
-        worker.wait(10)
+def test_workers_fill_the_frames_through_redis(label_studio, backend, start_worker):
+    start_worker("w1")
+    clip = import_clip(label_studio, BRUSH_CONFIG, name="redis", n=6)
+    connect(label_studio, clip.project, backend)
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
+    wait_until(lambda: predictions(label_studio, clip.task_ids[-1]), what="the worker's predictions")
+    for i, task_id in enumerate(clip.task_ids[1:], start=1):
+        (pred,) = predictions(label_studio, task_id)
+        assert iou(mask_of(pred), clip.masks[i]) > 0.85
 
 
-def test_a_killed_worker_leaves_its_job_requeued_not_lost(label_studio, redis_server, backend, tmp_path):
+def test_a_killed_worker_leaves_its_job_requeued_not_lost(label_studio, backend, start_worker):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="killed", n=40)
     annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")  # not connected yet
     job = requests.post(f"{backend.url}/propagate", timeout=10, json={
         "project": clip.project, "clip": "killed", "frame": 0}).json()
-    first = start_worker(label_studio, redis_server, tmp_path, "doomed")
+    first = start_worker("doomed")
     wait_until(lambda: job_of(backend, job["id"])["frames_done"] >= 2, what="the job to start")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(10)
     state = wait_until(lambda: (s := job_of(backend, job["id"]))["state"] == "queued" and s, timeout=60,
                        what="the orphaned job to be requeued")
     assert "died" in state["error"]
-    second = start_worker(label_studio, redis_server, tmp_path, "rescuer")
-    try:
-        done = wait_until(lambda: (s := job_of(backend, job["id"]))["state"] in ("done", "failed") and s,
-                          timeout=120, what="the rescuer to finish")
-        assert done["state"] == "done" and done["attempts"] == 2
-        for task_id in clip.task_ids[1:]:
-            assert len(predictions(label_studio, task_id)) == 1
-    finally:
-        second.terminate()
-        second.wait(10)
+    start_worker("rescuer")
+    done = wait_until(lambda: (s := job_of(backend, job["id"]))["state"] in ("done", "failed") and s,
+                      timeout=120, what="the rescuer to finish")
+    assert done["state"] == "done" and done["attempts"] == 2
+    for task_id in clip.task_ids[1:]:
+        assert len(predictions(label_studio, task_id)) == 1
 
 
-def test_a_running_job_can_be_cancelled(label_studio, redis_server, backend, tmp_path):
+def test_a_running_job_can_be_cancelled(label_studio, backend, start_worker):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="cancelled", n=40)
     annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
     job = requests.post(f"{backend.url}/propagate", timeout=10, json={
         "project": clip.project, "clip": "cancelled", "frame": 0}).json()
-    worker = start_worker(label_studio, redis_server, tmp_path, "w-cancel")
-    try:
-        wait_until(lambda: job_of(backend, job["id"])["frames_done"] >= 1, what="the job to start")
-        assert requests.delete(f"{backend.url}/jobs/{job['id']}", timeout=10).status_code == 200
-        final = wait_until(lambda: (s := job_of(backend, job["id"]))["state"] != "running" and s,
-                           what="the job to stop")
-        assert final["state"] == "cancelled"
-        time.sleep(1)
-        assert sum(1 for t in clip.task_ids if predictions(label_studio, t)) < len(clip.task_ids) - 1
-    finally:
-        worker.terminate()
-        worker.wait(10)
+    start_worker("w-cancel")
+    wait_until(lambda: job_of(backend, job["id"])["frames_done"] >= 1, what="the job to start")
+    assert requests.delete(f"{backend.url}/jobs/{job['id']}", timeout=10).status_code == 200
+    final = wait_until(lambda: (s := job_of(backend, job["id"]))["state"] != "running" and s,
+                       what="the job to stop")
+    assert final["state"] == "cancelled"
+    time.sleep(1)
+    assert sum(1 for t in clip.task_ids if predictions(label_studio, t)) < len(clip.task_ids) - 1
 
 
 def test_unknown_job_is_404(backend):
@@ -121,14 +115,13 @@ def test_a_redis_restart_mid_job_is_ridden_out(label_studio, tmp_path):
         redis_url=redis_server.url, precompute_on_open=False,
     )
     app = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter()))
-    worker = None
     try:
-        with ServedApp(app) as backend:
+        with samvid_workers(label_studio, redis_server, tmp_path) as start_worker, ServedApp(app) as backend:
             clip = import_clip(label_studio, BRUSH_CONFIG, name="restart", n=30)
             annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")
             job = requests.post(f"{backend.url}/propagate", timeout=10, json={
                 "project": clip.project, "clip": "restart", "frame": 0}).json()
-            worker = start_worker(label_studio, redis_server, tmp_path, "survivor")
+            start_worker("survivor")
             wait_until(lambda: job_of(backend, job["id"])["frames_done"] >= 2, what="the job to start")
             redis_server.restart(down_for=2.0)
             final = wait_until(lambda: (s := job_of(backend, job["id"]))["state"] in ("done", "failed") and s,
@@ -137,9 +130,6 @@ def test_a_redis_restart_mid_job_is_ridden_out(label_studio, tmp_path):
             for task_id in clip.task_ids[1:]:
                 assert len(predictions(label_studio, task_id)) == 1
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(10)
         redis_server.stop()
 
 

@@ -9,15 +9,15 @@ a lock it no longer owned. Here ``ALIVE_TTL`` is 1 s and the first job runs 4.5 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from services import wait_until
+from services import wait_until, worker_processes
 
 from samvid.redis_jobs import RedisJobs
 
@@ -25,26 +25,21 @@ pytestmark = pytest.mark.redis
 SLOW_WORKER = Path(__file__).with_name("slow_worker.py")
 
 
-def start_worker(redis_server, tmp_path: Path, name: str) -> subprocess.Popen:
-    env = dict(os.environ, REDIS_URL=redis_server.url)
-    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, str(SLOW_WORKER), "--name", name],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+def slow_workers(redis_server, tmp_path: Path) -> AbstractContextManager[Callable[..., subprocess.Popen]]:
+    """``start(name)`` starts a slow worker; leaving the block stops those still alive."""
+    return worker_processes([str(SLOW_WORKER)], {"REDIS_URL": redis_server.url}, tmp_path)
 
 
 @pytest.fixture
 def workers(redis_server, tmp_path: Path):
     """Two slow workers; on leaving, what they logged must hold no error."""
-    procs = [start_worker(redis_server, tmp_path, name) for name in ("w1", "w2")]
     jobs = RedisJobs(redis_server.url)
-    try:
+    with slow_workers(redis_server, tmp_path) as start:
+        for name in ("w1", "w2"):
+            start(name)
         wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
         yield jobs
         assert not jobs.redis.zcard("rq:registry:failed:samvid"), "RQ recorded a job as failed"
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
     for name in ("w1", "w2"):
         log = (tmp_path / f"{name}.log").read_text()
         assert "Error" not in log and "Traceback" not in log, f"worker {name} logged:\n{log}"
@@ -131,23 +126,22 @@ def test_a_job_that_rode_out_a_redis_restart_keeps_its_clip_and_the_next_waits(t
     from services import Redis
 
     redis_server = Redis(root=tmp_path / "redis", persist=True).start()
-    procs = [start_worker(redis_server, tmp_path, name) for name in ("w1", "w2")]
     try:
-        jobs, spans, key = RedisJobs(redis_server.url), tmp_path / "spans.jsonl", "1:clip:forward"
-        wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
-        first = jobs.submit("sleep", key, {"seconds": 8, "name": "first", "log": str(spans)}, order=0)
-        wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
-        redis_server.restart(down_for=2.5)
-        time.sleep(1)  # the first job's heartbeat is back
-        second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
-        assert ended(jobs, second, "the second job to end") == "done"
-        assert ended(jobs, first, "the first job to end") == "done"
-        ran = spans_of(spans)
-        assert ran["second"]["start"] >= ran["first"]["end"], "the second job ran alongside the first"
+        with slow_workers(redis_server, tmp_path) as start:
+            for name in ("w1", "w2"):
+                start(name)
+            jobs, spans, key = RedisJobs(redis_server.url), tmp_path / "spans.jsonl", "1:clip:forward"
+            wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
+            first = jobs.submit("sleep", key, {"seconds": 8, "name": "first", "log": str(spans)}, order=0)
+            wait_until(lambda: jobs.get(first.id).state == "running", timeout=30, what="the first job to run")
+            redis_server.restart(down_for=2.5)
+            time.sleep(1)  # the first job's heartbeat is back
+            second = jobs.submit("sleep", key, {"seconds": 0.5, "name": "second", "log": str(spans)}, order=5)
+            assert ended(jobs, second, "the second job to end") == "done"
+            assert ended(jobs, first, "the first job to end") == "done"
+            ran = spans_of(spans)
+            assert ran["second"]["start"] >= ran["first"]["end"], "the second job ran alongside the first"
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
         redis_server.stop()
 
 
@@ -239,15 +233,12 @@ def test_a_job_cancelled_in_rq_itself_holds_none_of_its_clips_later_jobs_back(re
     gone = jobs.submit("sleep", key, {"seconds": 0.5, "name": "gone", "log": str(spans)}, order=5)
     last = jobs.submit("sleep", key, {"seconds": 0.5, "name": "last", "log": str(spans)}, order=9)
     Job.fetch(gone.id, connection=jobs.redis).cancel()
-    worker = start_worker(redis_server, tmp_path, "w1")
-    try:
+    with slow_workers(redis_server, tmp_path) as start:
+        start("w1")
         assert ended(jobs, last, "the clip's last job to end") == "done"
         assert ended(jobs, first, "the first job to end") == "done"
         assert jobs.get(gone.id).state == "cancelled"
         assert "gone" not in spans_of(spans)
-    finally:
-        worker.terminate()
-        worker.wait(10)
 
 
 def test_a_job_deleted_from_rq_holds_none_of_its_clips_later_jobs_back(redis_server, monkeypatch):

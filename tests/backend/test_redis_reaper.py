@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from services import wait_until
+from services import wait_until, worker_processes
 
 import samvid.redis_jobs
 from samvid.jobs import RUNNING, JobStatus
@@ -39,24 +38,9 @@ def short_alive_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def spawn(redis_server, tmp_path: Path) -> Iterator:
-    """Start slow workers on demand; on leaving, stop those still alive."""
-    procs: list[subprocess.Popen] = []
-
-    def start(name: str, *extra: str) -> subprocess.Popen:
-        env = dict(os.environ, REDIS_URL=redis_server.url)
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, str(SLOW_WORKER), "--name", name, *extra],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        return proc
-
-    try:
+    """Start slow workers on demand: ``spawn(name, *args)``; on leaving, stop those still alive."""
+    with worker_processes([str(SLOW_WORKER)], {"REDIS_URL": redis_server.url}, tmp_path) as start:
         yield start
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(10)
 
 
 def kill(proc: subprocess.Popen) -> None:

@@ -123,29 +123,25 @@ import samvid.commands.worker
 samvid.commands.worker.RQ_BEAT = 0.5
 import slow_worker
 from samvid.cli import main
-sys.exit(main(["worker", "--name", "long"]))
+sys.exit(main(["worker", *sys.argv[1:]]))
 """
 
 
 def test_a_job_that_outlives_rqs_worker_ttl_is_not_failed_by_rq_while_it_runs(redis_server, tmp_path) -> None:
     """rq's maintenance (any worker's, every 10 min) moved a job running past rq's worker
     TTL to RQ's failed jobs as abandoned, where it stayed once done, and dropped its worker."""
-    import subprocess
-    import sys
     import time
     from pathlib import Path
 
     from rq.registry import FailedJobRegistry, StartedJobRegistry
     from rq.worker_registration import clean_worker_registry
-    from services import wait_until
+    from services import wait_until, worker_processes
 
     from samvid.redis_jobs import RedisJobs
 
     code = SHORT_TTL_WORKER.format(backend_tests=str(Path(__file__).parents[1]))
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the process
-    worker = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, REDIS_URL=redis_server.url),
-                              stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with worker_processes(["-c", code], {"REDIS_URL": redis_server.url}, tmp_path) as start:
+        start("long")
         jobs = RedisJobs(redis_server.url)
         wait_until(lambda: jobs.redis.smembers("rq:workers"), timeout=60, what="the worker")
         job = jobs.submit("sleep", "1:clip", {"seconds": 6, "name": "long", "log": str(tmp_path / "spans")})
@@ -158,10 +154,7 @@ def test_a_job_that_outlives_rqs_worker_ttl_is_not_failed_by_rq_while_it_runs(re
         assert wait_until(lambda: (s := jobs.get(job.id).state) in ("done", "failed") and s, timeout=30,
                           what="the job to end") == "done"
         assert FailedJobRegistry(queue=jobs.queue).get_job_ids() == []
-    finally:
-        worker.terminate()
-        worker.wait(10)
-    assert "Traceback" not in (tmp_path / "worker.log").read_text()
+    assert "Traceback" not in (tmp_path / "long.log").read_text()
 
 
 def test_a_burst_worker_whose_redis_stops_answering_part_way_exits_failed_not_as_if_the_queue_were_empty(
@@ -292,32 +285,27 @@ def test_a_burst_worker_whose_redis_refuses_connections_as_it_takes_a_job_exits_
 
 def test_a_worker_waiting_for_jobs_rides_out_a_redis_restart(tmp_path) -> None:
     """Not --burst: a supervisor-less worker keeps taking jobs once Redis is back."""
-    import subprocess
-    import sys
     import time
     from pathlib import Path
 
-    from services import Redis, wait_until
+    from services import Redis, wait_until, worker_processes
 
     from samvid.redis_jobs import RedisJobs
 
     server = Redis(root=tmp_path / "redis").start()  # its own: this test restarts it
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the process
-    worker = subprocess.Popen([sys.executable, str(Path(__file__).parents[1] / "slow_worker.py"),
-                               "--name", "patient"], env=dict(os.environ, REDIS_URL=server.url),
-                              stdout=log, stderr=subprocess.STDOUT)
+    slow_worker = str(Path(__file__).parents[1] / "slow_worker.py")
     try:
-        wait_until(lambda: RedisJobs(server.url).redis.smembers("rq:workers"), timeout=60, what="the worker")
-        time.sleep(0.5)  # in rq's blocking wait for a job
-        server.restart(down_for=3.0)
-        jobs = RedisJobs(server.url)
-        job = jobs.submit("sleep", "1:clip", {"seconds": 0.2, "name": "after", "log": str(tmp_path / "spans")})
-        assert wait_until(lambda: (s := jobs.get(job.id).state) in ("done", "failed") and s, timeout=60,
-                          what="the job sent after the restart") == "done"
-        assert worker.poll() is None
+        with worker_processes([slow_worker], {"REDIS_URL": server.url}, tmp_path) as start:
+            worker = start("patient")
+            wait_until(lambda: RedisJobs(server.url).redis.smembers("rq:workers"), timeout=60, what="the worker")
+            time.sleep(0.5)  # in rq's blocking wait for a job
+            server.restart(down_for=3.0)
+            jobs = RedisJobs(server.url)
+            job = jobs.submit("sleep", "1:clip", {"seconds": 0.2, "name": "after", "log": str(tmp_path / "spans")})
+            assert wait_until(lambda: (s := jobs.get(job.id).state) in ("done", "failed") and s, timeout=60,
+                              what="the job sent after the restart") == "done"
+            assert worker.poll() is None
     finally:
-        worker.terminate()
-        worker.wait(10)
         server.stop()
 
 
