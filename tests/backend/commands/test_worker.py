@@ -174,15 +174,22 @@ def test_a_burst_worker_whose_redis_stops_answering_part_way_exits_failed_not_as
     monkeypatch.setattr(samvid.redis_jobs, "SOCKET_TIMEOUT", 1.0)
     monkeypatch.setattr(rq.worker.BaseWorker, "connection_timeout", property(lambda self: 1))
     jobs = RedisJobs(redis_server.url)
+    # Stopping the fixture's process freezes the worker's Redis only if that process answers
+    # the URL: with its port taken by another redis-server (another suite on the machine),
+    # nothing froze, the worker ran both jobs and exited 0, which read as this bug.
+    assert jobs.redis.info("server")["process_id"] == redis_server.proc.pid, \
+        f"{redis_server.url} is answered by another redis-server than the one this test started"
     jobs.queue.empty()
     first, second = jobs.submit("settings", "1:a", {}), jobs.submit("settings", "1:b", {})
     take = rq.worker.SimpleWorker.dequeue_job_and_maintain_ttl
-    taken: list[int] = []
+    taken: list[str | None] = []  # what each take got: a job's id, None (the queue read empty), "frozen"
 
     def frozen_at_the_second_take(self, *args, **kwargs):
-        taken.append(1)
-        if len(taken) != 2:
-            return take(self, *args, **kwargs)
+        if len(taken) != 1:
+            got = take(self, *args, **kwargs)
+            taken.append(got[0].id if got is not None else None)
+            return got
+        taken.append("frozen")
         os.kill(redis_server.proc.pid, signal.SIGSTOP)  # a frozen host: connections open, no answer
         try:
             return take(self, *args, **kwargs)
@@ -190,7 +197,12 @@ def test_a_burst_worker_whose_redis_stops_answering_part_way_exits_failed_not_as
             os.kill(redis_server.proc.pid, signal.SIGCONT)
 
     monkeypatch.setattr(rq.worker.SimpleWorker, "dequeue_job_and_maintain_ttl", frozen_at_the_second_take)
-    assert main(["worker", "--redis-url", redis_server.url, "--burst", "--name", "cut-short"]) == 2
+    code = main(["worker", "--redis-url", redis_server.url, "--burst", "--name", "cut-short"])
+    # The case tested: the first job run, then the Redis frozen as the worker takes the next.
+    # A queue read empty at the first take means something else on this Redis took the jobs
+    # (a worker left running by another test), not a worker mistaking a frozen Redis for done.
+    assert taken == [first.id, "frozen"], f"not the case tested: the worker's takes got {taken}"
+    assert code == 2
     assert "the worker stopped taking jobs" in capsys.readouterr().err
     assert jobs.get(first.id).state == DONE and second.id in jobs.queue.job_ids
 
