@@ -152,7 +152,8 @@ def named_as_typed(**given: str | None) -> Iterator[None]:
         for name, value in given.items():
             variable = f"SAMVID_{name.upper()}="
             if value and exc.message.startswith(variable):
-                raise type(exc)(exc.message.replace(variable, f"--{name} ", 1)) from None
+                flag = "--" + name.replace("_", "-")
+                raise type(exc)(exc.message.replace(variable, f"{flag} ", 1)) from None
         raise
 
 

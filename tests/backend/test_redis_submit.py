@@ -448,7 +448,7 @@ def test_a_submit_that_finds_its_late_transaction_ran_is_no_503_when_the_unwatch
     import samvid.redis_jobs as redis_jobs
 
     monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 0.5)
-    armed, held, unwatches = threading.Event(), [], []
+    armed, held, unwatches, stalled = threading.Event(), [], [], []
 
     def on_send(data: bytes, client: socket.socket, server: socket.socket) -> bool:
         if b"EXEC" in data and armed.is_set():
@@ -462,6 +462,7 @@ def test_a_submit_that_finds_its_late_transaction_ran_is_no_503_when_the_unwatch
             time.sleep(0.3)  # Redis runs it before this try's WATCH
             unwatches.append(client)
         elif b"\r\nUNWATCH\r\n" in data and client in unwatches:
+            stalled.append(client)
             time.sleep(1.0)  # past the socket timeout
         return True
 
@@ -471,7 +472,7 @@ def test_a_submit_that_finds_its_late_transaction_ran_is_no_503_when_the_unwatch
         before = jobs.submit("gated", "1:clip", {"n": 1}, order=5)
         armed.set()
         again = jobs.submit("gated", "1:clip", {"n": 2}, order=5)
-        assert not held and unwatches, "no transaction was held back: the test tested nothing"
+        assert not held and stalled, "no late transaction was found before an UNWATCH: the test tested nothing"
         assert (direct.get(before.id).state, direct.get(again.id).state) == (CANCELLED, QUEUED)
         assert direct.queue.job_ids == [before.id, again.id]
     finally:
