@@ -1,7 +1,8 @@
 """Session-wide fixtures: real Label Studio and real Redis on 127.0.0.1.
 
-Label Studio takes ~30 s to start on a fresh data dir, so one instance serves
-the whole test session; tests create their own projects in it.
+Label Studio's first start on a fresh data dir migrates its database (a minute or two
+on 2 cores), so one instance serves the whole test session, launched as collection ends;
+tests create their own projects in it.
 """
 
 from __future__ import annotations
@@ -147,11 +148,30 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"outside network: names not looked up (tests asking): {said}")
 
 
+# Label Studio launched as collection ends, when a collected test will want it: its first
+# start (database migrations, 1-2 min on 2 cores) then overlaps the tests before that one.
+EARLY: dict[str, LabelStudio] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly or not any(
+            "label_studio" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    root = session.config._tmp_path_factory.mktemp("label-studio")  # type: ignore[attr-defined]
+    EARLY["label_studio"] = LabelStudio(root=root).launch()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    early = EARLY.pop("label_studio", None)  # launched, never asked for (a run stopped early)
+    if early is not None:
+        early.stop()
+
+
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    ls = LabelStudio(root=tmp_path_factory.mktemp("label-studio")).start()
+    ls = EARLY.pop("label_studio", None) or LabelStudio(root=tmp_path_factory.mktemp("label-studio")).launch()
     try:
-        yield ls
+        yield ls.wait_ready()
     finally:
         ls.stop()
 

@@ -134,6 +134,11 @@ class LabelStudio:
         return studio_env(Layout(self.root), Credentials(self.username, self.password, self.token))
 
     def start(self, timeout: float = 180) -> LabelStudio:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> LabelStudio:
+        """Start the process and return at once: a first start migrates its database for a
+        minute or more, which other work may overlap (``wait_ready``)."""
         self.files_root.mkdir(parents=True, exist_ok=True)
         exe = shutil.which("label-studio") or str(Path(sys.executable).parent / "label-studio")
         log = open(self.root / "label-studio.log", "ab")  # noqa: SIM115 - lives with the process
@@ -144,6 +149,9 @@ class LabelStudio:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self, timeout: float = 180) -> LabelStudio:
         wait_for(
             lambda: requests.get(f"{self.url}/health", timeout=2).ok,
             timeout,
