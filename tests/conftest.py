@@ -148,32 +148,55 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"outside network: names not looked up (tests asking): {said}")
 
 
-# Label Studio launched as collection ends, when a collected test will want it: its first
-# start (database migrations, 1-2 min on 2 cores) then overlaps the tests before that one.
+def _symlinked_root(factory: pytest.TempPathFactory) -> Path:
+    real = factory.mktemp("label-studio-real")
+    link = real.with_name(real.name + "-link")
+    link.symlink_to(real, target_is_directory=True)
+    return link
+
+
+# Label Studios launched as collection ends, for the fixtures a collected test will want: a
+# first start (database migrations, 1-2 min on 2 cores) then overlaps the tests before it.
+STUDIO_ROOTS: dict[str, Callable[[pytest.TempPathFactory], Path]] = {
+    "label_studio": lambda factory: factory.mktemp("label-studio"),
+    "studio_under_a_symlink": _symlinked_root,
+}
 EARLY: dict[str, LabelStudio] = {}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly or not any(
-            "label_studio" in getattr(item, "fixturenames", ()) for item in session.items):
+    if session.config.option.collectonly:
         return
-    root = session.config._tmp_path_factory.mktemp("label-studio")  # type: ignore[attr-defined]
-    EARLY["label_studio"] = LabelStudio(root=root).launch()
+    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    factory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+    for name, root in STUDIO_ROOTS.items():
+        if name in wanted:
+            EARLY[name] = LabelStudio(root=root(factory)).launch()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    early = EARLY.pop("label_studio", None)  # launched, never asked for (a run stopped early)
-    if early is not None:
-        early.stop()
+    for name in list(EARLY):  # launched, never asked for (a run stopped early)
+        EARLY.pop(name).stop()
 
 
-@pytest.fixture(scope="session")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    ls = EARLY.pop("label_studio", None) or LabelStudio(root=tmp_path_factory.mktemp("label-studio")).launch()
+def _studio(name: str, factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    ls = EARLY.pop(name, None) or LabelStudio(root=STUDIO_ROOTS[name](factory)).launch()
     try:
         yield ls.wait_ready()
     finally:
         ls.stop()
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    yield from _studio("label_studio", tmp_path_factory)
+
+
+@pytest.fixture
+def studio_under_a_symlink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    """A second real Label Studio whose LOCAL_FILES_DOCUMENT_ROOT lies under a symlink, as
+    every path under /tmp and /var does on macOS (the session's one cannot be moved)."""
+    yield from _studio("studio_under_a_symlink", tmp_path_factory)
 
 
 @pytest.fixture

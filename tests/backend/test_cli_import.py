@@ -294,20 +294,6 @@ def test_all_digit_project_title_is_refused(
     assert "read as a project id" in err[0] and "'project 003'" in err[0]
 
 
-@pytest.fixture
-def studio_under_a_symlink(tmp_path_factory: pytest.TempPathFactory):
-    """A second real Label Studio whose LOCAL_FILES_DOCUMENT_ROOT lies under a symlink, as
-    every path under /tmp and /var does on macOS (the session's one cannot be moved)."""
-    real = tmp_path_factory.mktemp("label-studio-real")
-    link = real.with_name(real.name + "-link")
-    link.symlink_to(real, target_is_directory=True)
-    ls = LabelStudio(root=link).start()
-    try:
-        yield ls
-    finally:
-        ls.stop()
-
-
 def test_import_works_when_the_document_root_is_a_symlink(
         studio_under_a_symlink: LabelStudio, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     ls = studio_under_a_symlink
