@@ -341,9 +341,14 @@ def test_auto_on_open_gives_a_task_without_an_image_no_prediction_and_still_answ
 @pytest.fixture(scope="module")
 def tiny_sam() -> SamSegmenter:
     torch.manual_seed(0)
-    vision = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "global_attn_indexes": [1], "mlp_dim": 128}
-    model = tf.SamModel(tf.SamConfig(vision_config=vision)).eval()
+    # Prompt encoder and mask decoder 32 wide rather than 256: the same layers and grids.
+    # initializer_range: the default (1e-10) leaves activations in float32's denormal range,
+    # where a CPU computes ~25x slower.
+    vision = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "global_attn_indexes": [1],
+              "mlp_dim": 128, "initializer_range": 0.02, "output_channels": 32, "num_pos_feats": 16}
+    config = tf.SamConfig(vision_config=vision, prompt_encoder_config={"hidden_size": 32},
+                          mask_decoder_config={"hidden_size": 32, "mlp_dim": 64, "iou_head_hidden_dim": 32})
+    model = tf.SamModel(config).eval()
     return SamSegmenter(model, "sam", "tiny-sam@random-weights", "cpu", torch.float32)
 
 
@@ -449,13 +454,15 @@ def test_a_64_by_64_grid_on_a_busy_frame_holds_no_more_candidates_than_a_16_by_1
 
     def busy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(int(points[0, 0] * 7 + points[0, 1]))
-        logits = np.where(rng.random((len(points), 3, 64, 64)) < 0.5, 6.0, -6.0).astype(np.float32)
+        # 32 x 32 noise masks: any two overlap by about 1/3 (no duplicates), and a 64 x 64
+        # grid's, if kept to the end, peak at ~9x a 16 x 16 grid's (77 against 8 MB).
+        logits = np.where(rng.random((len(points), 3, 32, 32)) < 0.5, 6.0, -6.0).astype(np.float32)
         return logits, np.full((len(points), 3), 0.95, np.float32)
 
     def peak(grid: int) -> int:
         tracemalloc.start()
         try:
-            segment_everything(busy, (64, 64), AutoConfig(grid=grid, min_area=0.0, max_masks=1))
+            segment_everything(busy, (32, 32), AutoConfig(grid=grid, min_area=0.0, max_masks=1))
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

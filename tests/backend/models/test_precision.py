@@ -55,7 +55,7 @@ def test_fp16_on_the_cpu_fails_at_load_before_any_model_is_built(monkeypatch):
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
-def test_bf16_and_int8_clicks_give_a_mask_of_the_image_size(precision):
+def test_bf16_and_int8_clicks_give_a_mask_of_the_image_size(small_hiera, precision):
     seg = load_sam("facebook/sam2.1-hiera-tiny", device="cpu", random_weights=True, precision=precision)
     assert seg.precision == precision and seg.version.endswith(f"+{precision}")
     assert seg.tracking_model is None  # random weights: nothing for `auto` to track with
