@@ -57,6 +57,13 @@ def taken_by(jobs: RedisJobs, job_id: str, worker: str) -> bool:
     return started and bool(jobs.redis.exists(_k("alive", job_id)))
 
 
+def settled(jobs: RedisJobs) -> bool:
+    """Nothing on RQ's queue and no worker holding a job."""
+    from rq import Worker
+
+    return not jobs.redis.llen(QUEUE_KEY) and all(w.get_state() == "idle" for w in Worker.all(connection=jobs.redis))
+
+
 def runs_of(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -134,7 +141,11 @@ def test_a_job_requeued_while_its_worker_stalled_waiting_for_its_clip_is_handed_
             break
     assert reaped, "the frozen worker's job was never reaped"
     wait_until(lambda: jobs.get(second.id).state == "done", timeout=60, what="the second job to end")
-    time.sleep(3)  # a second copy on the queue would be taken within a second or two
+    # A second copy would be on the queue or held by a worker until it ran: wait until neither
+    # holds anything (twice, half a second apart: a job taken is off the queue a moment
+    # before its worker reads busy).
+    wait_until(lambda: settled(jobs) and not time.sleep(0.5) and settled(jobs), timeout=30,
+               what="the queue to be empty and the workers idle")
     handed_out = [r for r in Job.fetch(second.id, connection=jobs.redis).results() if r.type.name == "SUCCESSFUL"]
     assert len(handed_out) == 1, "RQ handed the job out to run twice"
     assert [span["name"] for span in runs_of(spans)] == ["first", "second"]

@@ -69,7 +69,7 @@ def test_a_worker_that_cannot_reach_redis_says_so_without_its_password(monkeypat
 
 def test_a_worker_whose_redis_stops_answering_exits_failed_saying_so_and_its_reaper_gives_up_in_seconds(
         redis_server, monkeypatch, capsys, caplog) -> None:
-    """rq quits when Redis does not answer within its socket timeout (~415 s; 15 s here): the
+    """rq quits when Redis does not answer within its socket timeout (~415 s; 11 s here): the
     worker then exited 0, as if stopped on purpose, and no job ran again. rq had raised that
     timeout on the reaper's client too, so each reap waited minutes instead of seconds."""
     import logging
@@ -80,22 +80,34 @@ def test_a_worker_whose_redis_stops_answering_exits_failed_saying_so_and_its_rea
     import redis
     import rq.worker
 
-    from samvid.redis_jobs import SOCKET_TIMEOUT
+    from samvid import redis_jobs
 
-    monkeypatch.setattr(rq.worker, "DEFAULT_WORKER_TTL", 20)  # rq's socket timeout: 15 s
+    monkeypatch.setattr(rq.worker, "DEFAULT_WORKER_TTL", 16)  # rq's socket timeout: 11 s, its least
+    # samvid's own timeout and reaping cadence short, so "gave up in seconds" (under 9 s)
+    # and "waited on rq's timeout" (11 s or more) stay apart.
+    monkeypatch.setattr(redis_jobs, "SOCKET_TIMEOUT", 2.0)
+    monkeypatch.setattr(redis_jobs, "REAP_EVERY", 1.0)
     monkeypatch.setenv("REDIS_URL", "")
     caplog.set_level(logging.WARNING, logger="samvid.worker")
     probe = redis.Redis.from_url(redis_server.url)
     silent_from: list[float] = []
+    returned = threading.Event()
+
+    def rq_quit() -> bool:
+        return any("connection timeout" in r.getMessage() for r in list(caplog.records) if r.name == "rq.worker")
 
     def silence() -> None:
         deadline = time.monotonic() + 60
-        while not probe.smembers("rq:workers") and time.monotonic() < deadline:
+        while not probe.smembers("rq:workers") and time.monotonic() < deadline and not returned.is_set():
             time.sleep(0.2)
         time.sleep(1)
         os.kill(redis_server.proc.pid, signal.SIGSTOP)  # a frozen host: connections open, no answer
         silent_from.append(time.time())
-        time.sleep(22)
+        # Frozen until rq has given up on it (its 11 s), 22 s at most: its goodbye then waits
+        # for Redis to answer again, as it did when the freeze simply outlasted rq's timeout.
+        deadline = time.monotonic() + 22
+        while time.monotonic() < deadline and not returned.is_set() and not rq_quit():
+            time.sleep(0.1)
         os.kill(redis_server.proc.pid, signal.SIGCONT)
 
     thread = threading.Thread(target=silence, daemon=True)
@@ -103,13 +115,14 @@ def test_a_worker_whose_redis_stops_answering_exits_failed_saying_so_and_its_rea
     try:
         code = main(["worker", "--redis-url", redis_server.url, "--name", "silent"])
     finally:
+        returned.set()
         thread.join(60)
         os.kill(redis_server.proc.pid, signal.SIGCONT)
     assert code == 2
     assert "the worker stopped taking jobs" in capsys.readouterr().err
     failed_reaps = [r.created for r in caplog.records if "reaping orphaned jobs failed" in r.getMessage()]
     assert failed_reaps, "the reaper never gave up on the silent Redis"
-    assert failed_reaps[0] - silent_from[0] < SOCKET_TIMEOUT + 7, "a reap waited on rq's long timeout"
+    assert failed_reaps[0] - silent_from[0] < redis_jobs.SOCKET_TIMEOUT + 7, "a reap waited on rq's long timeout"
 
 
 # rq's worker TTL (420 s) at 3 s and samvid's heartbeat to RQ every 0.5 s: a job of 6 s
