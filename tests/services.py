@@ -7,6 +7,7 @@ of the test session. Nothing here is a mock.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -41,6 +42,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def unclaimed_port() -> int:
+    """A free port outside the range ``free_port`` (bind to 0) draws from, for a server that
+    binds only after a long start: Label Studio migrates its database first (a minute or
+    more), and a test's ``free_port`` meanwhile could take its port; it then listens on the
+    next one, unannounced, and never answered where it was waited for."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default; elsewhere, below it is still outside most ranges
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), max(1025, low))
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    return free_port()
 
 
 def wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
@@ -110,7 +138,7 @@ class LabelStudio:
     """A Label Studio server with an admin user, a legacy API token and local files serving."""
 
     root: Path
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=unclaimed_port)
     token: str = field(default_factory=lambda: secrets.token_hex(20))
     username: str = "admin@example.com"
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))

@@ -14,16 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from services import unclaimed_port
 
 # The stand-in segmenter with a disk almost as large as the demo ball (radius 34), so the
 # screenshots show a whole object and every mask is known.
 MODEL = "standin:30"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:
@@ -43,7 +38,7 @@ class Up:
     @classmethod
     def start(cls, data_dir: Path, *extra: str, port: int | None = None,
               backend_port: int | None = None) -> Up:
-        port, backend_port = port or free_port(), backend_port or free_port()
+        port, backend_port = port or unclaimed_port(), backend_port or unclaimed_port()
         log_path = data_dir.parent / f"{data_dir.name}-up-{time.time_ns()}.log"
         argv = [sys.executable, "-m", "samvid.cli", "up", "--data-dir", str(data_dir),
                 "--port", str(port), "--backend-port", str(backend_port), *extra]
