@@ -6,9 +6,12 @@ frames are written and under which ids is asserted, not mask content."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import requests
+import small_models
 from clips import annotate, import_clip, predictions, studio_app
 from ls_requests import BRUSH_CONFIG
 from services import wait_until
@@ -37,7 +40,14 @@ def finished(client, job_id: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sam2_app(label_studio):
+def small_random_sam2() -> Iterator[None]:
+    """This module's jobs track with a slim SAM 2 (tests/small_models.py): they are about the job."""
+    with small_models.small_random_sam2():
+        yield
+
+
+@pytest.fixture(scope="module")
+def sam2_app(label_studio, small_random_sam2):
     # The default precision, as a user of this machine gets it: bf16 where the CPU runs it
     # natively (AVX512-BF16, AMX), fp32 elsewhere. Forcing bf16 on a CPU without those
     # emulates it, about 8x slower than fp32 (two minutes a job), and these tests are

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from small_models import small_sam2_video_model
 from synthetic import texture
 
 
@@ -69,3 +70,9 @@ def seeks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(VideoReader, "_seek", counted)
     return made
+
+@pytest.fixture(scope="session")
+def small_video_model():
+    """The builder ``small_models.small_sam2_video_model``: a fresh model per call (a test may
+    cast or move it)."""
+    return small_sam2_video_model

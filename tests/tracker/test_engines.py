@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+import small_models
 
 from samvid.errors import ModelUnavailable, TrackingError
 from samvid.tracker.engines import EngineOptions, make_engine
@@ -88,11 +91,15 @@ def test_a_bad_engine_or_precision_fails_at_start_naming_the_choices():
         start_configured(_settings(SAMVID_PRECISION="fp16"), WeightsStandIn())
 
 
-def test_sam2_tracks_int8_quantized_with_frame_sized_masks_and_stable_ids():
+@pytest.fixture
+def small_random_sam2() -> Iterator[None]:
+    with small_models.small_random_sam2():
+        yield
+
+
+def test_sam2_tracks_int8_quantized_with_frame_sized_masks_and_stable_ids(small_random_sam2):
     """int8: the linear layers quantized (bf16 tracking: test_memory_engine.py)."""
     import numpy as np
-
-    from samvid.tracker.engines import EngineOptions
 
     engine = make_engine("sam2", EngineOptions("cpu", "int8", random_weights=True))
     frames = [np.random.default_rng(k).integers(0, 255, (48, 64, 3), dtype=np.uint8) for k in range(2)]

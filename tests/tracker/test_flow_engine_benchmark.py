@@ -4,6 +4,10 @@ reported empty, never at a wrong place; one that comes back must be found again.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from synthetic import BENCHMARK_SET, SyntheticVideo, as_jpeg
@@ -12,6 +16,51 @@ from samvid.tracker.davis import masks_of
 from samvid.tracker.engines import make_engine
 from samvid.tracker.flow_engine import FlowEngine
 from samvid.tracker.metrics import region_iou
+
+TURNS = {"right": lambda a: a, "top": lambda a: np.ascontiguousarray(np.rot90(a))}
+
+
+@dataclass(frozen=True)
+class Walk:
+    """An engine's walk over a JPEG benchmark sequence, from the objects' masks on frame 0."""
+
+    video: SyntheticVideo
+    frames: list[np.ndarray]
+    out: list  # the engine's FrameMasks, in order
+    iterations: list[int]  # the ``iterations`` of each ``ecc_align`` call, in order
+
+
+def _walk(sequence: str, name: str, edge: str = "right") -> Walk:
+    import samvid.tracker.flow as flow
+
+    video = SyntheticVideo(BENCHMARK_SET[sequence])
+    turn = TURNS[edge]
+    frames = [turn(as_jpeg(video[i])) for i in range(len(video))]
+    iterations: list[int] = []
+    align = flow.ecc_align
+
+    def spy(*args, **kwargs):
+        call = inspect.signature(align).bind(*args, **kwargs)
+        call.apply_defaults()
+        iterations.append(call.arguments["iterations"])
+        return align(*args, **kwargs)
+
+    engine = make_engine(name)
+    state = engine.init_state(frames)
+    for o, m in masks_of(turn(video.labels(0))).items():
+        engine.add_mask(state, 0, o, m)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flow, "ecc_align", spy)
+        out = list(engine.propagate(state))
+    return Walk(video, frames, out, iterations)
+
+
+@pytest.fixture(scope="module")
+def walk():
+    """``_walk``, each walk run once for the tests of this file that read it (several read
+    exit_return's walk with ``flow``, which takes seconds on a CI CPU)."""
+    cached = functools.cache(_walk)
+    return lambda sequence, name, edge="right": cached(sequence, name, edge)  # one key per walk
 
 
 @pytest.mark.parametrize(
@@ -23,15 +72,11 @@ from samvid.tracker.metrics import region_iou
         ("exit_return", "flow"),  # a scrap of ground was reported as the object for 25 frames
     ],
 )
-def test_every_reported_mask_is_on_the_object_or_empty(sequence, name) -> None:
-    video = SyntheticVideo(BENCHMARK_SET[sequence])
-    frames = [as_jpeg(video[i]) for i in range(len(video))]
-    engine = make_engine(name)
-    state = engine.init_state(frames)
-    for o, m in masks_of(video.labels(0)).items():
-        engine.add_mask(state, 0, o, m)
+def test_every_reported_mask_is_on_the_object_or_empty(sequence, name, walk) -> None:
+    run = walk(sequence, name)
+    video = run.video
     found = present = 0
-    for fm in engine.propagate(state):
+    for fm in run.out:
         truth = masks_of(video.labels(fm.frame))
         present += len(truth)
         for o, mask, visible in zip(fm.object_ids, fm.masks, fm.visible):
@@ -44,32 +89,24 @@ def test_every_reported_mask_is_on_the_object_or_empty(sequence, name) -> None:
     assert found >= 0.8 * present  # and it does not get there by giving up
 
 
-TURNS = {"right": lambda a: a, "top": lambda a: np.ascontiguousarray(np.rot90(a))}
-
-
 @pytest.mark.parametrize(
     ("name", "edge", "late", "floor"),
     [("rigid", "right", 0, 0.8), ("flow", "right", 0, 0.8), ("flow", "top", 0, 0.8), ("flow-preview", "right", 1, 0.75)],
 )
 def test_an_object_that_leaves_is_empty_while_gone_and_found_again_once_more_than_half_of_it_is_back(
-    name, edge, late, floor
+    name, edge, late, floor, walk
 ) -> None:
     # `flow` kept a scrap of ground where the object left the frame (400 px, held by its
     # own shape prior) and tracked that scrap instead of the object when it came back,
     # while the rigid witness had found it (J&F 0.62 on this sequence). `flow-preview`
     # kept one for all 23 frames the object was gone: its scrap shrank over four frames
     # instead of halving in one. It may see both a frame ``late``.
-    video = SyntheticVideo(BENCHMARK_SET["exit_return"])
-    turn = TURNS[edge]  # the sequence turned a quarter: it leaves by the top
-    frames = [turn(as_jpeg(video[i])) for i in range(len(video))]
-    engine = make_engine(name)
-    state = engine.init_state(frames)
-    for o, m in masks_of(turn(video.labels(0))).items():
-        engine.add_mask(state, 0, o, m)
+    run = walk("exit_return", name, edge)  # "top": the sequence turned a quarter, it leaves by the top
+    video, turn = run.video, TURNS[edge]
     full = int((video.labels(0) == 1).sum())
     gone = back = 0
     checked = empty = 0
-    for fm in engine.propagate(state):
+    for fm in run.out:
         truth = turn(video.labels(fm.frame)) == 1
         k = fm.object_ids.index(1)
         if not truth.any():
@@ -121,33 +158,13 @@ def test_preview_finds_an_object_again_once_it_is_back_from_behind_another() -> 
     assert checked >= 5
 
 
-@pytest.mark.parametrize("engine", [FlowEngine("preview"), make_engine("flow")], ids=["rigid-preview", "flow"])
-def test_every_alignment_runs_the_ecc_iterations_its_engine_sets(engine, monkeypatch) -> None:
+@pytest.mark.parametrize(("name", "setting"), [("rigid-preview", 15), ("flow", 20)], ids=["rigid-preview", "flow"])
+def test_every_alignment_runs_the_ecc_iterations_its_engine_sets(name, setting, walk) -> None:
     # Finding an object again after it left the frame aligned it with ``ecc_align``'s then
     # default of 40 iterations whatever the engine set (rigid-preview: 15; flow's witness:
     # 20). The count has no default now: every caller passes its engine's.
-    import inspect
-
-    import samvid.tracker.flow as flow
-
-    iterations: list[int] = []
-    align = flow.ecc_align
-
-    def spy(*args, **kwargs):
-        call = inspect.signature(align).bind(*args, **kwargs)
-        call.apply_defaults()
-        iterations.append(call.arguments["iterations"])
-        return align(*args, **kwargs)
-
-    monkeypatch.setattr(flow, "ecc_align", spy)
-    video = SyntheticVideo(BENCHMARK_SET["exit_return"])
-    frames = [video[i] for i in range(len(video))]
-    state = engine.init_state(frames)
-    for o, m in masks_of(video.labels(0)).items():
-        engine.add_mask(state, 0, o, m)
-    list(engine.propagate(state))
-    setting = 15 if isinstance(engine, FlowEngine) else 20
-    assert len(iterations) > len(frames) and set(iterations) == {setting}
+    run = walk("exit_return", name)
+    assert len(run.iterations) > len(run.frames) and set(run.iterations) == {setting}
 
 
 def test_preview_does_not_take_ground_for_an_object_that_is_leaving() -> None:

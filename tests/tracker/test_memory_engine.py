@@ -18,8 +18,9 @@ from samvid.tracker.memory_engine import MemoryEngine, load_video_model
 
 
 @pytest.fixture(scope="module")
-def engine():
-    return MemoryEngine(load_video_model(random_weights=True))
+def engine(small_video_model):
+    # Shared: the tests below read the model, none casts, moves or changes it.
+    return MemoryEngine(small_video_model())
 
 
 @pytest.fixture
@@ -93,8 +94,8 @@ def test_prompts_outside_the_frame_are_refused(engine, frames):
         engine.add_prompt(state, 9, 1, Prompt(points=((5.0, 5.0),), labels=(1,)))
 
 
-def test_bfloat16_on_the_cpu_runs_and_gives_frame_sized_masks(frames):
-    engine = MemoryEngine(load_video_model(random_weights=True), dtype=torch.bfloat16)
+def test_bfloat16_on_the_cpu_runs_and_gives_frame_sized_masks(frames, small_video_model):
+    engine = MemoryEngine(small_video_model(), dtype=torch.bfloat16)
     state = engine.init_state(frames)
     engine.add_mask(state, 0, 1, _disk(20, 20))
     out = list(engine.propagate(state, start=0, max_frames=2))
@@ -225,9 +226,9 @@ def test_a_memory_engine_on_auto_runs_where_this_machine_can():
 
 
 @pytest.mark.parametrize("device", ["cpu:0", torch.device("cpu:0")])
-def test_a_memory_engine_on_cpu_spelled_as_torch_takes_it_tracks_on_the_cpu(device, frames):
+def test_a_memory_engine_on_cpu_spelled_as_torch_takes_it_tracks_on_the_cpu(device, frames, small_video_model):
     # Taken before devices were checked (model.to("cpu:0") works), then refused as "not a device".
-    engine = MemoryEngine(load_video_model(random_weights=True), device=device)
+    engine = MemoryEngine(small_video_model(), device=device)
     state = engine.init_state(frames)
     engine.add_mask(state, 0, 1, _disk(20, 20))
     assert engine.device == "cpu" and [fm.frame for fm in engine.propagate(state, start=0)] == [0, 1, 2]
