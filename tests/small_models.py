@@ -21,7 +21,7 @@ def small_sam2_video_model():
     backbone.hidden_size = 32
     backbone.embed_dim_per_stage = [32, 64, 128, 256]
     backbone.blocks_per_stage = [1, 1, 2, 1]
-    backbone.global_attention_blocks = [3]  # a global block mid-stage, as tiny's 5, 7, 9
+    backbone.global_attention_blocks = [3]  # a global block closing stage 3, as tiny's 9
     backbone.mlp_ratio = 1.0
     config.vision_config.backbone_channel_list = list(reversed(backbone.embed_dim_per_stage))
     config.memory_attention_num_layers = 1
