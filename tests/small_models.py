@@ -9,6 +9,27 @@ from contextlib import contextmanager
 
 import pytest
 
+# A tiny SAM (ViT): two layers, its prompt encoder and mask decoder 32 wide rather than 256
+# (the same layers and grids). ``initializer_range``: the vision config's default (1e-10)
+# leaves activations in float32's denormal range, where a CPU computes ~25x slower.
+TINY_SAM = dict(
+    vision_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, global_attn_indexes=[1],
+                       mlp_dim=128, initializer_range=0.02, output_channels=32, num_pos_feats=16),
+    prompt_encoder_config=dict(hidden_size=32),
+    mask_decoder_config=dict(hidden_size=32, mlp_dim=64, iou_head_hidden_dim=32),
+)
+
+# A Hiera of SAM 2's layout (four stages, query pooling between them, windowed attention and
+# one global block) at a fraction of hiera-tiny's width and depth, for the image model: it
+# encodes a 1024 frame in a fraction of a second on a CPU.
+SMALL_HIERA = {
+    "hidden_size": 16,
+    "blocks_per_stage": [1, 1, 2, 1],
+    "embed_dim_per_stage": [16, 32, 64, 128],
+    "num_attention_heads_per_stage": [1, 1, 1, 1],
+    "global_attention_blocks": [3],  # not a stage's first (pooling) block: those are windowed
+}
+
 
 def small_sam2_video_model():
     """A SAM 2.1 video model slimmer than hiera-tiny: windowed and global attention in the

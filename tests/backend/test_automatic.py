@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import transformers as tf
+from small_models import TINY_SAM
 
 from samvid.automatic import (
     AutoConfig,
@@ -341,13 +342,7 @@ def test_auto_on_open_gives_a_task_without_an_image_no_prediction_and_still_answ
 @pytest.fixture(scope="module")
 def tiny_sam() -> SamSegmenter:
     torch.manual_seed(0)
-    # Prompt encoder and mask decoder 32 wide rather than 256: the same layers and grids.
-    # initializer_range: the default (1e-10) leaves activations in float32's denormal range,
-    # where a CPU computes ~25x slower.
-    vision = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "global_attn_indexes": [1],
-              "mlp_dim": 128, "initializer_range": 0.02, "output_channels": 32, "num_pos_feats": 16}
-    config = tf.SamConfig(vision_config=vision, prompt_encoder_config={"hidden_size": 32},
-                          mask_decoder_config={"hidden_size": 32, "mlp_dim": 64, "iou_head_hidden_dim": 32})
+    config = tf.SamConfig(**TINY_SAM)
     model = tf.SamModel(config).eval()
     return SamSegmenter(model, "sam", "tiny-sam@random-weights", "cpu", torch.float32)
 

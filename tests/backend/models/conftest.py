@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-# A Hiera of SAM 2's layout (four stages, query pooling between them, windowed attention and
-# one global block) at a fraction of hiera-tiny's width and depth: random weights give noise
-# masks at any size, and this one encodes a 1024 frame in a fraction of a second on a CPU.
-SMALL_HIERA = {
-    "hidden_size": 16,
-    "blocks_per_stage": [1, 1, 2, 1],
-    "embed_dim_per_stage": [16, 32, 64, 128],
-    "num_attention_heads_per_stage": [1, 1, 1, 1],
-    "global_attention_blocks": [3],  # not a stage's first (pooling) block: those are windowed
-}
+from small_models import SMALL_HIERA
 
 
 @pytest.fixture(scope="module")

@@ -10,21 +10,12 @@ import pytest
 import torch
 import transformers as tf
 from prompt_encoder import recorded_clicks
+from small_models import TINY_SAM
 
 from samvid.core.prompts import Prompt
 from samvid.errors import ModelUnavailable
 from samvid.models import load_segmenter
 from samvid.models.sam import load_sam
-
-# A tiny SAM ViT, its prompt encoder and mask decoder 32 wide rather than 256 (the same
-# layers and grids). ``initializer_range``: the vision config's default (1e-10) leaves
-# activations in float32's denormal range, where a CPU computes ~25x slower.
-TINY_SAM = dict(
-    vision_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, global_attn_indexes=[1],
-                       mlp_dim=128, initializer_range=0.02, output_channels=32, num_pos_feats=16),
-    prompt_encoder_config=dict(hidden_size=32),
-    mask_decoder_config=dict(hidden_size=32, mlp_dim=64, iou_head_hidden_dim=32),
-)
 
 
 @pytest.fixture(scope="module")
