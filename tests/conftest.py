@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from services import LabelStudio, Redis  # noqa: E402
+from services import EARLY_STARTS, EarlyStart, LabelStudio, Redis, claim, start_early, stop_unclaimed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # Real data that is never committed here: CI and the project's machines have it beside
@@ -155,35 +155,26 @@ def _symlinked_root(factory: pytest.TempPathFactory) -> Path:
     return link
 
 
-# Label Studios launched as collection ends, for the fixtures a collected test will want: a
-# first start (database migrations, 1-2 min on 2 cores) then overlaps the tests before it.
-STUDIO_ROOTS: dict[str, Callable[[pytest.TempPathFactory], Path]] = {
-    "label_studio": lambda factory: factory.mktemp("label-studio"),
-    "studio_under_a_symlink": _symlinked_root,
-}
-EARLY: dict[str, LabelStudio] = {}
+def _studio(root: Callable[[pytest.TempPathFactory], Path]) -> EarlyStart:
+    return EarlyStart(start=lambda factory: LabelStudio(root=root(factory)).launch(), stop=LabelStudio.stop)
+
+
+EARLY_STARTS["label_studio"] = _studio(lambda factory: factory.mktemp("label-studio"))
+EARLY_STARTS["studio_under_a_symlink"] = _studio(_symlinked_root)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
-        return
-    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    factory = session.config._tmp_path_factory  # type: ignore[attr-defined]
-    for name, root in STUDIO_ROOTS.items():
-        if name in wanted:
-            try:
-                EARLY[name] = LabelStudio(root=root(factory)).launch()
-            except OSError:  # not installed (the studio extra): each test wanting it says so
-                pass
+    if not session.config.option.collectonly:
+        wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+        start_early(wanted, session.config._tmp_path_factory)  # type: ignore[attr-defined]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for name in list(EARLY):  # launched, never asked for (a run stopped early)
-        EARLY.pop(name).stop()
+    stop_unclaimed()
 
 
-def _studio(name: str, factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    ls = EARLY.pop(name, None) or LabelStudio(root=STUDIO_ROOTS[name](factory)).launch()
+def _ready_studio(name: str, factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    ls = claim(name, factory)
     try:
         yield ls.wait_ready()
     finally:
@@ -192,14 +183,14 @@ def _studio(name: str, factory: pytest.TempPathFactory) -> Iterator[LabelStudio]
 
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    yield from _studio("label_studio", tmp_path_factory)
+    yield from _ready_studio("label_studio", tmp_path_factory)
 
 
 @pytest.fixture
 def studio_under_a_symlink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
     """A second real Label Studio whose LOCAL_FILES_DOCUMENT_ROOT lies under a symlink, as
     every path under /tmp and /var does on macOS (the session's one cannot be moved)."""
-    yield from _studio("studio_under_a_symlink", tmp_path_factory)
+    yield from _ready_studio("studio_under_a_symlink", tmp_path_factory)
 
 
 @pytest.fixture

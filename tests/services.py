@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -131,6 +132,40 @@ def worker_processes(command: Sequence[str], env: Mapping[str, str],
     finally:
         for proc in procs:
             stop(proc)
+
+
+@dataclass(frozen=True)
+class EarlyStart:
+    """A server a fixture takes, started as collection ends when a collected test wants that
+    fixture: its slow first start (Label Studio's migrations, a minute or two on 2 cores)
+    overlaps the tests before the first one. ``start(tmp_path_factory)`` starts it without
+    waiting; ``stop`` stops one no test took (a run stopped early)."""
+
+    start: Callable[[Any], Any]
+    stop: Callable[[Any], None]
+
+
+EARLY_STARTS: dict[str, EarlyStart] = {}  # by fixture name; conftest files add theirs
+_STARTED: dict[str, Any] = {}
+
+
+def start_early(fixtures_wanted: set[str], tmp_path_factory: Any) -> None:
+    for name, early in EARLY_STARTS.items():
+        if name in fixtures_wanted:
+            try:
+                _STARTED[name] = early.start(tmp_path_factory)
+            except OSError:  # not installed (Label Studio is an extra): the fixture says so
+                pass
+
+
+def claim(name: str, tmp_path_factory: Any) -> Any:
+    """The server started early for fixture ``name``, or one started now."""
+    return _STARTED.pop(name, None) or EARLY_STARTS[name].start(tmp_path_factory)
+
+
+def stop_unclaimed() -> None:
+    for name in list(_STARTED):
+        EARLY_STARTS[name].stop(_STARTED.pop(name))
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from services import EARLY_STARTS, EarlyStart, claim
 from up_process import MODEL, Up, port_open
 
 
@@ -19,33 +20,22 @@ class Running:
     ready: dict[str, Any]
 
 
-# Started as collection ends, when a collected test will want it: its first start overlaps
-# the tests that run before the first e2e one.
-EARLY: dict[str, Up] = {}
+def _stop(stack: Up) -> None:
+    try:
+        stack.interrupt()
+    except AssertionError:  # it ignored Ctrl-C: killed below, as a failed test's would be
+        pass
+    finally:
+        stack.kill_leftovers()
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly or not any(
-            "running" in getattr(item, "fixturenames", ()) for item in session.items):
-        return
-    data = session.config._tmp_path_factory.mktemp("up") / "data"  # type: ignore[attr-defined]
-    EARLY["running"] = Up.start(data, "--model", MODEL)
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    early = EARLY.pop("running", None)  # started, never asked for (a run stopped early)
-    if early is not None:
-        try:
-            early.interrupt()
-        except AssertionError:  # it ignored Ctrl-C: killed below, as a failed test's would be
-            pass
-        finally:
-            early.kill_leftovers()
+EARLY_STARTS["running"] = EarlyStart(start=lambda factory: Up.start(factory.mktemp("up") / "data", "--model", MODEL),
+                                     stop=_stop)
 
 
 @pytest.fixture(scope="session")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    stack = EARLY.pop("running", None) or Up.start(tmp_path_factory.mktemp("up") / "data", "--model", MODEL)
+    stack = claim("running", tmp_path_factory)
     current = Running(stack, {})
     try:
         current.ready = stack.wait_ready()
