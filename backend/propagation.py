@@ -27,7 +27,7 @@ from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, Task, backoff, clip_query, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, frame_index, is_labels_result, parse_config
-from samvid.studio.results import MAX_PIXELS, decode_mask, mask_regions, object_region_id
+from samvid.studio.results import MAX_PIXELS, decode_mask, joined_labels, mask_regions, object_region_id
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import engine_choices, is_engine, make_engine, resolved
@@ -149,6 +149,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
     ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
     frame keeps its objects."""
+    result = joined_labels(result)  # a plain <Brush>/<Polygon> region and its "labels" twin: one
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
         # Another *labels result of the region (the shared smart row's "labels" twin)
@@ -700,7 +701,7 @@ def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: in
     text are no regions."""
     masks = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     found: list[frozenset[str]] = []
-    for item in result:
+    for item in joined_labels(result):
         kind = str(item.get("type", ""))
         if kind.removesuffix("labels") not in REGION_TYPES:
             continue

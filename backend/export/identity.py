@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
-from samvid.studio.results import object_region_id
+from samvid.studio.results import joined_labels, object_region_id
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -157,7 +157,8 @@ def parse_regions(
     where: dict[str, Any] = {"clip": clip, "frame": frame, "task_id": task_id}
     names = {c.name for c in schema.categories}
     # Imported JSON reaches here as it was imported: an item that is no object is no region.
-    result = [r for r in result if isinstance(r, dict)]
+    # A plain <Brush>/<Polygon> region and its "labels" twin are one labelled mask region.
+    result = joined_labels([r for r in result if isinstance(r, dict)])
     numbers: dict[str, Any] = {
         str(r.get("id")): _dict(r.get("value")).get("number")
         for r in result

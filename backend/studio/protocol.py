@@ -22,6 +22,12 @@ MASK_TAGS = {"BrushLabels": "brushlabels", "PolygonLabels": "polygonlabels"}
 # Label Studio's editor lowercases every tag name (and its validation accepts any case), so
 # <brushlabels> and <image> work there: tags are compared by their lowercased names.
 _MASK_TYPES = {tag.lower(): kind for tag, kind in MASK_TAGS.items()}
+# Label Studio's "separate control" form: a plain <Brush> or <Polygon> draws the mask and a
+# <Labels> on the same image names it. Its regions are two results with one id: the
+# geometry (type "brush"/"polygon", no label) and a "labels" twin repeating the geometry
+# with the label (results.split_labels / joined_labels). The values: the mask kind each is.
+SEPARATE_TAGS = {"Brush": "brushlabels", "Polygon": "polygonlabels"}
+_SEPARATE_TYPES = {tag.lower(): kind for tag, kind in SEPARATE_TAGS.items()}
 # Smart prompts arrive as the result types of the tools that drew them: the labelled
 # controls (KeyPointLabels, RectangleLabels), or the plain KeyPoint and Rectangle tools
 # that share one <Labels> row (the shipped configs). The latter also send a "labels" twin
@@ -77,6 +83,9 @@ class MaskTarget:
     # (another name, the mask label it means): a label saved as its alias is still found by
     # its value, and a smart label with an alias means the mask label of its value.
     spellings: tuple[tuple[str, str], ...] = ()
+    # The <Labels> that names the masks when mask_control is a plain <Brush>/<Polygon> (the
+    # separate-control form): each region is written as its geometry plus a "labels" twin.
+    labels_control: str | None = None
 
     def control_for(self, label: str | None) -> tuple[str, str]:
         """The (from_name, type) a mask labelled ``label`` is written with: this target's
@@ -129,11 +138,9 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
     if not images:
         raise ConfigError("the label config has no <Image>: samvid segments images (frames)")
     masks = [c for c in interface.controls if c.tag.lower() in _MASK_TYPES]
-    if not masks:
-        raise ConfigError(
-            "the label config has no <BrushLabels> or <PolygonLabels>: add one so samvid "
-            "has somewhere to put masks (see labeling_configs/)"
-        )
+    separate = not masks  # only then: a config with <BrushLabels> reads as it always did
+    if separate:
+        masks = _separate_masks(interface.controls)
     mask = masks[0]
     image = next((o for o in images if o.name in mask.to_name), images[0])
     if "{{" in image.name:
@@ -148,27 +155,73 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         # control that labels that image: anything else shows one picture's mask on another.
         image, mask = _image_and_mask(images, masks, image_name)
     value = image.attr.get("valueList") or image.attr.get("value") or ""
+    # What holds the labels: each mask control itself, or (separate form) the <Labels> of
+    # the mask control's image, which stands in for it everywhere labels are read.
+    labelling = _labels_of(interface.controls, mask, image.name) if separate else mask
+    label_holders = ([held for c in masks for name in c.to_name or ()
+                      if (held := _labels_on(interface.controls, name)) is not None]
+                     if separate else masks)
     all_labels: list[str] = []
-    for control in masks:
+    for control in label_holders:
         all_labels += [n for n in control.labels or () if n not in all_labels]
     return MaskTarget(
         image_name=image.name,
         image_key=value.lstrip("$"),
         is_list="valueList" in image.attr,
         mask_control=mask.name,
-        mask_type=_MASK_TYPES[mask.tag.lower()],
-        labels=tuple(mask.labels or ()),
+        mask_type=(_SEPARATE_TYPES if separate else _MASK_TYPES)[mask.tag.lower()],
+        labels=tuple(labelling.labels or ()),
         object_id_control=object_id_control(
             [c.name for c in interface.controls
              if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
         ),
         all_labels=tuple(all_labels),
-        siblings=tuple(
+        # Separate form: one <Labels> names every mask of the image, so no other control
+        # is ever a label's own.
+        siblings=() if separate else tuple(
             MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
             for c in masks if c is not mask and image.name in (c.to_name or ())
         ),
-        spellings=_spellings(interface.controls, masks, image.name),
+        spellings=_spellings(interface.controls, [labelling] if separate else masks, image.name),
+        labels_control=labelling.name if separate else None,
     )
+
+
+def _labels_on(controls: list[Any], image_name: str) -> Any | None:
+    """The first <Labels> on the image ``image_name``; None when it has none."""
+    return next((c for c in controls if c.tag.lower() == "labels" and image_name in (c.to_name or ())),
+                None)
+
+
+def _labels_of(controls: list[Any], mask: Any, image_name: str) -> Any:
+    """The <Labels> naming a separate <Brush>/<Polygon>'s masks on ``image_name``;
+    ConfigError when that image has none (its masks could carry no label)."""
+    labels = _labels_on(controls, image_name)
+    if labels is None:
+        raise ConfigError(
+            f"<{mask.tag} name=\"{mask.name}\"> draws masks on image {image_name!r}, but no <Labels> "
+            f"has toName=\"{image_name}\" to name them: add <Labels name=\"labels\" "
+            f"toName=\"{image_name}\"> with a <Label> per class, or use <{mask.tag}Labels> "
+            "(see labeling_configs/)"
+        )
+    return labels
+
+
+def _separate_masks(controls: list[Any]) -> list[Any]:
+    """The <Brush>/<Polygon> controls of a config without <BrushLabels>/<PolygonLabels>,
+    those with a <Labels> on their image first (the one samvid writes to by default);
+    ConfigError when there is none."""
+    geometry = [c for c in controls if c.tag.lower() in _SEPARATE_TYPES]
+    if not geometry:
+        raise ConfigError(
+            "the label config has no <BrushLabels> or <PolygonLabels>, nor a <Brush> or <Polygon> "
+            "with a <Labels> on its image: add one so samvid has somewhere to put masks "
+            "(see labeling_configs/)"
+        )
+    labelled = [c for c in geometry if any(_labels_on(controls, n) is not None for n in c.to_name or ())]
+    if not labelled:
+        _labels_of(controls, geometry[0], (geometry[0].to_name or ["?"])[0])  # raises: names the fix
+    return labelled + [c for c in geometry if c not in labelled]
 
 
 def _spellings(controls: list[Any], masks: list[Any], image_name: str) -> tuple[tuple[str, str], ...]:

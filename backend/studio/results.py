@@ -23,7 +23,7 @@ import numpy as np
 
 from samvid.errors import TooLarge
 from samvid.settings import Settings
-from samvid.studio.protocol import MaskTarget
+from samvid.studio.protocol import SEPARATE_TAGS, MaskTarget
 
 Result = dict[str, Any]
 
@@ -288,8 +288,65 @@ def mask_regions(
     kwargs = dict(from_name=name, to_name=target.image_name, labels=labels,
                   region_id=region_id, item_index=item_index, score=score)
     if mask_type == "brushlabels":
-        return [brush_result(mask, **kwargs, shown=shown, max_pixels=max_pixels)]  # type: ignore[arg-type]
-    return polygon_results(mask, **kwargs)  # type: ignore[arg-type]
+        regions = [brush_result(mask, **kwargs, shown=shown, max_pixels=max_pixels)]  # type: ignore[arg-type]
+    else:
+        regions = polygon_results(mask, **kwargs)  # type: ignore[arg-type]
+    if target.labels_control is not None and name == target.mask_control:
+        return [part for region in regions for part in split_labels(region, target.labels_control)]
+    return regions
+
+
+# The result type of a plain <Brush>/<Polygon> region -> the labelled type it reads as.
+_JOINED_TYPES = {tag.lower(): kind for tag, kind in SEPARATE_TAGS.items()}
+
+
+def split_labels(region: Result, labels_control: str) -> list[Result]:
+    """A labelled region (``brushlabels``/``polygonlabels``) as Label Studio keeps one drawn
+    with a plain <Brush>/<Polygon> and a label of the <Labels> ``labels_control``: the
+    geometry (type ``brush``/``polygon``, no label), then a ``labels`` twin with the same id
+    repeating the geometry with the label. Label Studio 1.23's editor saves this pair, and
+    shows a prediction of it labelled; one with the label in the geometry's own value (the
+    video tags' merged form) it did not show at all."""
+    kind = str(region["type"])
+    value = dict(region["value"])
+    labels = value.pop(kind, [])
+    geometry = {**region, "type": kind.removesuffix("labels"), "value": value}
+    twin = {**region, "from_name": labels_control, "type": "labels", "value": {**value, "labels": labels}}
+    return [geometry, twin]
+
+
+def _twin_key(result: Result) -> tuple[str, Any, Any]:
+    return str(result.get("id")), result.get("to_name"), result.get("item_index")
+
+
+def joined_labels(result: list[Any]) -> list[Any]:
+    """``result`` with each plain ``brush``/``polygon`` region (``split_labels``) read as the
+    labelled region it stands for: type ``brushlabels``/``polygonlabels``, labelled as its
+    ``labels`` twin (same id, image and page) says, else as its own value's ``labels``, else
+    not at all. The twins read go; everything else stays as it is, in its place."""
+    twins = {_twin_key(item): item for item in reversed(result) if _is_twin(item)}  # the first wins
+    joined: list[Any] = []
+    used: set[int] = set()
+    for item in result:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if not isinstance(kind, str) or kind not in _JOINED_TYPES or not isinstance(item.get("value"), dict):
+            joined.append(item)
+            continue
+        value = dict(item["value"])
+        labels = value.pop("labels", None)
+        twin = twins.get(_twin_key(item)) if item.get("id") not in (None, "") else None
+        if twin is not None:
+            used.add(id(twin))
+            labels = twin["value"].get("labels")
+        joined.append({**item, "type": _JOINED_TYPES[kind],
+                       "value": {**value, _JOINED_TYPES[kind]: labels if isinstance(labels, list) else []}})
+    return [item for item in joined if id(item) not in used]
+
+
+def _is_twin(item: Any) -> bool:
+    """Whether ``item`` may be a region's ``labels`` twin: a ``labels`` result with an id."""
+    return (isinstance(item, dict) and item.get("type") == "labels"
+            and item.get("id") not in (None, "") and isinstance(item.get("value"), dict))
 
 
 def mask_region(
@@ -304,7 +361,7 @@ def mask_region(
     """The region a project's mask control takes for ``mask``: a brush region or a
     polygon of the mask's largest part, as its label config says; None when there is
     nothing to draw. A polygon project's mask in several parts needs ``mask_regions``,
-    which gives every part."""
+    which gives every part, as does a plain <Brush>/<Polygon>'s (its region and label twin)."""
     regions = mask_regions(mask, target, labels, region_id=region_id, item_index=item_index, score=score)
     return regions[0] if regions else None
 

@@ -89,3 +89,43 @@ def test_a_config_lowercased_throughout_keeps_its_labels() -> None:
               '<label value="Car"/><label value="Bus"></label></brushlabels></view>')
     target = parse_config(config, "image")
     assert target.labels == ("Car", "Bus") and choose_label(target, "Bus") == "Bus"
+
+
+# Label Studio's separate-control form: a plain <Brush>/<Polygon> draws, a <Labels> names.
+SEPARATE = (f'<View>{IMAGE}<Brush name="brush" toName="image" smart="true"/>'
+            '<Labels name="labels" toName="image"><Label value="Car"/><Label value="Person" alias="p"/>'
+            '</Labels><KeyPoint name="point" toName="image" smart="true"/></View>')
+
+
+def test_plain_brush_with_a_labels_row_takes_masks_labelled_by_that_row() -> None:
+    target = parse_config(SEPARATE)
+    assert (target.mask_control, target.mask_type, target.labels_control) == ("brush", "brushlabels", "labels")
+    assert target.labels == target.all_labels == ("Car", "p")
+    assert target.control_for("Car") == ("brush", "brushlabels")
+    assert choose_label(target, "Person") == "p"  # saved as its alias, as Label Studio saves it
+    assert parse_config(SEPARATE, "image") == target
+
+
+def test_plain_polygon_with_a_labels_row_takes_polygon_masks() -> None:
+    config = SEPARATE.replace('<Brush name="brush"', '<Polygon name="outline"')
+    target = parse_config(config, "image")
+    assert (target.mask_control, target.mask_type, target.labels_control) == ("outline", "polygonlabels", "labels")
+
+
+def test_plain_brush_without_labels_on_its_image_is_refused_naming_the_fix() -> None:
+    config = f'<View>{IMAGE}<Brush name="brush" toName="image"/></View>'
+    with pytest.raises(ConfigError, match=r'<Brush name="brush">.*add <Labels name="labels" '
+                                          r'toName="image">.*or use <BrushLabels>'):
+        parse_config(config)
+
+
+def test_a_config_without_any_mask_control_names_both_forms() -> None:
+    with pytest.raises(ConfigError, match=r"no <BrushLabels> or <PolygonLabels>, nor a <Brush> or <Polygon>"):
+        parse_config(f'<View>{IMAGE}<Labels name="labels" toName="image"><Label value="Car"/></Labels></View>')
+
+
+def test_brushlabels_keeps_the_masks_when_a_plain_brush_sits_beside_it() -> None:
+    config = SEPARATE.replace("</View>", '<BrushLabels name="mask" toName="image"><Label value="Car"/>'
+                                         '</BrushLabels></View>')
+    target = parse_config(config)
+    assert (target.mask_control, target.labels, target.labels_control) == ("mask", ("Car",), None)
