@@ -79,7 +79,8 @@ class ProjectSchema:
         target = parse_config(config)
         if not target.all_labels:
             raise ConfigError(
-                "the project's labeling config has no BrushLabels or PolygonLabels with labels: "
+                "the project's labeling config names no mask labels: add a <Label> to its "
+                "BrushLabels or PolygonLabels (or to the Labels beside its Brush or Polygon); "
                 "nothing to export as masks"
             )
         categories = [Category(i + 1, n) for i, n in enumerate(target.all_labels)]

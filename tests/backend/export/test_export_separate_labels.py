@@ -5,7 +5,9 @@ reads it as one labelled mask, with its per-region attributes, as propagation tr
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from samvid.errors import ConfigError
 from samvid.export.frames import Problems, Where
 from samvid.export.identity import ClipRegions, parse_regions
 from samvid.export.reader import ProjectSchema, frame_objects
@@ -46,3 +48,9 @@ def test_a_polygon_with_its_labels_twin_exports_as_one_labelled_object_with_its_
     assert (seed.key, seed.labels) == ("4", ("person",))
     assert [e["from_name"] for e in seed.extras] == ["object_id", "state"]  # no geometry copied as extra
     assert np.array_equal(seed.mask, obj.mask)
+
+
+def test_a_separate_control_project_without_a_label_is_refused_saying_where_to_add_one() -> None:
+    config = CONFIG.replace('<Label value="car"/><Label value="person"/>', "")
+    with pytest.raises(ConfigError, match=r"names no mask labels: add a <Label> .*Labels beside its Brush or Polygon"):
+        ProjectSchema.from_config(config)
