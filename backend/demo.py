@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +88,13 @@ def write_demo_clip(path: Path, clip: DemoClip = DemoClip()) -> Path:
     path = Path(path)
     if path.is_file() and path.stat().st_size > 0:
         return path
-    partial = path.with_name(path.name + ".part")
+    # This run's own temp name: two `samvid up` on one --data-dir wrote one file, so one
+    # renamed it while the other still wrote it, and the other's rename found it gone.
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        partial.touch(exist_ok=False)  # O_EXCL: never another run's
         with av.open(str(partial), mode="w", format="mp4") as container:
             stream = container.add_stream(codec, rate=clip.fps)
             stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
@@ -100,11 +104,13 @@ def write_demo_clip(path: Path, clip: DemoClip = DemoClip()) -> Path:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
             container.mux(stream.encode())
         os.replace(partial, path)
-    except OSError as exc:
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)  # no litter on a full disk or Ctrl-C
+        if not isinstance(exc, OSError):
+            raise
         # A demo/ folder left by another user (`sudo samvid up`) or a full disk: a traceback
         # from `samvid up`, after Label Studio and the backend had started.
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)  # no litter on a full disk
         raise ConfigError(f"cannot write the demo clip {path}: {exc.strerror or exc}; give "
                           "--data-dir a folder you can write to, or videos to import") from exc
     log.info("wrote the demo clip %s (%d frames, %s)", path, clip.frames, codec)

@@ -20,9 +20,11 @@ reconciled (each keeps the first project of the title); the rest is not guarded 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import secrets
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -407,7 +409,10 @@ def _lexical(path: Path) -> Path:
 def _write_image(path: Path, image: np.ndarray, options: ImportOptions) -> None:
     """Write atomically (temp file + rename): an interrupted import leaves no half file,
     and a file that exists is complete, so a resumed import reuses it."""
-    if path.exists() and path.stat().st_size > 0:
+    if path.is_dir():  # its size is not 0: it was taken for a written frame
+        raise VideoError(f"cannot write {path}: a folder is in its place; remove it, "
+                         "then run the same import again to resume")
+    if path.is_file() and path.stat().st_size > 0:
         return
     if options.image_format == "png":
         ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
@@ -416,10 +421,19 @@ def _write_image(path: Path, image: np.ndarray, options: ImportOptions) -> None:
                                 [cv2.IMWRITE_JPEG_QUALITY, options.jpeg_quality])
     if not ok:
         raise VideoError(f"could not encode {path.name}")
-    partial = path.with_name(path.name + ".part")
+    # A temp file of this writer's own: imports sharing the frames folder (other machines,
+    # other Label Studio URLs: the clip lock is per machine and server) wrote one file,
+    # and the second rename found it gone. Hidden, and not an image: no clip of its own.
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
     try:
-        partial.write_bytes(data.tobytes())
-        os.replace(partial, path)
+        partial.touch(exist_ok=False)  # O_EXCL: never another writer's
+        try:
+            partial.write_bytes(data.tobytes())
+            os.replace(partial, path)
+        except BaseException:  # a full disk or Ctrl-C: no litter, the name is never reused
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            raise
     except OSError as exc:  # disk full, quota, permissions changed mid-import
         raise VideoError(_unwritable(path, exc)) from exc
 

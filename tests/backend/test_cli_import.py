@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 from fractions import Fraction
 from pathlib import Path
 
@@ -219,14 +220,22 @@ def test_a_frame_that_cannot_be_written_stops_the_import_with_one_line(
 
     clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
     frames_root = env.files_root / "frame-write-fails"
-    # A folder where the first frame's temp file must go: writing it fails as a full disk would.
-    (frames_root / clip_name(clip) / "000000.jpg.part").mkdir(parents=True)
-    rc = samvid_import(clip, "--project", "cli frame write fails", "--no-backend",
-                       "--frames-root", frames_root)
+    # A file size limit (`ulimit -f`, which holds for root too) smaller than a frame: its
+    # write fails with EFBIG, as on a full disk. Label Studio, started before, keeps its own.
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard))
+    try:
+        rc = samvid_import(clip, "--project", "cli frame write fails", "--no-backend",
+                           "--frames-root", frames_root)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(err) == 1 and "cannot write" in err[0] and "000000.jpg" in err[0], err
     assert "run the same import again to resume" in err[0]
+    assert list((frames_root / clip_name(clip)).iterdir()) == []  # no partial frame left
 
 
 def test_a_frame_folder_given_as_dot_and_as_its_path_is_one_clip(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
+import av
 import pytest
 
 from samvid.demo import DemoClip, render_frames, write_demo_clip
@@ -29,6 +32,57 @@ def test_a_demo_clip_that_cannot_be_finished_leaves_no_partial_file(tmp_path: Pa
     with pytest.raises(SamvidError, match="cannot write the demo clip"):
         write_demo_clip(folder / "demo.mp4", DemoClip(frames=2))
     assert [p.name for p in folder.iterdir()] == ["demo.mp4"]
+
+
+def test_two_samvid_up_writing_the_demo_clip_at_once_both_succeed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two `samvid up` on one --data-dir wrote one temp file: one renamed it while the other
+    # still wrote it, and the other's rename found it gone ("cannot write the demo clip").
+    path = tmp_path / "demo" / "demo.mp4"
+    replace = os.replace
+    both_written = threading.Barrier(2, timeout=30)
+
+    def replace_when_both_have_written(src: str | Path, dst: str | Path) -> None:
+        if Path(dst) == path:
+            both_written.wait()
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_when_both_have_written)
+    errors: list[BaseException] = []
+
+    def up() -> None:
+        try:
+            write_demo_clip(path, DemoClip(frames=4))
+        except BaseException as exc:  # noqa: BLE001 - the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=up) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    assert errors == []
+    with av.open(str(path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 4
+    assert [p.name for p in path.parent.iterdir()] == ["demo.mp4"]
+
+
+def test_a_demo_clip_interrupted_while_written_leaves_no_partial_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "demo" / "demo.mp4"
+    replace = os.replace
+
+    def interrupted(src: str | Path, dst: str | Path) -> None:
+        if Path(dst) == path:
+            raise KeyboardInterrupt  # Ctrl-C once the clip is written, before it is in place
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_demo_clip(path, DemoClip(frames=2))
+    monkeypatch.undo()
+    assert list(path.parent.iterdir()) == []  # each run's temp name is its own: none reused
 
 
 @pytest.mark.parametrize("frames", [1, 2, 26, 27, 30, 100])

@@ -263,12 +263,13 @@ def test_two_imports_of_one_clip_into_two_projects_at_once_write_each_frame_whol
     clip = write_clip(tmp_path / "shared.mp4", [i / 10 for i in range(3)])
     write_bytes = Path.write_bytes
 
-    writing: dict[Path, int] = {}
-    most = [0]  # writers of one file at once, at most
+    writing: dict[str, int] = {}
+    most = [0]  # writers of one frame at once, at most (each writes a temp file of its own)
 
     def slow_write(path: Path, data: bytes) -> int:  # a slow disk: the other run writes meanwhile
-        writing[path] = writing.get(path, 0) + 1
-        most[0] = max(most[0], writing[path])
+        frame = path.name.removeprefix(".").rsplit(".", 2)[0] if path.suffix == ".part" else path.name
+        writing[frame] = writing.get(frame, 0) + 1
+        most[0] = max(most[0], writing[frame])
         try:
             with path.open("wb") as fh:
                 fh.write(data[:len(data) // 2])
@@ -276,7 +277,7 @@ def test_two_imports_of_one_clip_into_two_projects_at_once_write_each_frame_whol
                 time.sleep(0.8)
                 fh.write(data[len(data) // 2:])
         finally:
-            writing[path] -= 1
+            writing[frame] -= 1
         return len(data)
 
     monkeypatch.setattr(Path, "write_bytes", slow_write)
