@@ -193,8 +193,10 @@ class _MemoryRun:
         if not self.session.obj_ids:
             return {}
         with torch.inference_mode():
-            out = self.engine.model(inference_session=self.session, frame=self._pixels(image),
-                                    frame_idx=index, reverse=reverse)
+            pixels = self._pixels(image)
+            out = self.engine.model(inference_session=self.session, frame=pixels, frame_idx=index, reverse=reverse)
+            if given and len(self.session.obj_ids) > len(given):
+                out = self._retrack_the_others(index, pixels, reverse)
             logits = torch.nn.functional.interpolate(out.pred_masks.float(), size=(self.state.height, self.state.width),
                                                      mode="bilinear", align_corners=False)[:, 0]
             present = out.object_score_logits.float().reshape(-1)
@@ -212,6 +214,21 @@ class _MemoryRun:
                 results[obj_id] = ObjectResult(np.asarray(value, bool), 1.0, True)
         self._forget(index)
         return results
+
+    def _retrack_the_others(self, index: int, pixels: Any, reverse: bool) -> Any:
+        """The model's output on ``index`` with the objects given nothing there tracked as
+        SAM 2 tracks them, each from its own memory alone.
+
+        transformers' ``Sam2VideoModel.forward`` (5.x; EdgeTAM's alike) gets two things wrong
+        for the other objects of a frame where one is given clicks or a mask: it sets its one
+        ``reverse`` to False at the given object (``if is_init_cond_frame: reverse = False``),
+        so in a backward walk every object after it was tracked forward there, its memory read
+        from the wrong side; and it encodes every object's memory of that frame from a
+        binarised mask (``is_mask_from_pts`` is any() over the objects), not from its own
+        mask scores, which changed the other objects on every later frame. A second call, with
+        no new inputs left, takes the given objects' conditioning outputs as they are and
+        tracks the others again (the frame's image features are cached)."""
+        return self.engine.model(inference_session=self.session, frame=pixels, frame_idx=index, reverse=reverse)
 
     def _forget(self, index: int) -> None:
         """Drop what the model will not read again: the frame itself, old tracked outputs."""
