@@ -354,6 +354,7 @@ def _import_clip(
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise VideoError(_unwritable(folder, exc)) from exc
+        _remove_stale_partials(folder)
         batch: list[dict[str, Any]] = []
         written: set[int] = set()
         for frame in reader.read(todo):
@@ -436,6 +437,26 @@ def _write_image(path: Path, image: np.ndarray, options: ImportOptions) -> None:
             raise
     except OSError as exc:  # disk full, quota, permissions changed mid-import
         raise VideoError(_unwritable(path, exc)) from exc
+
+
+# A temp frame this old was left by a killed import: no writer takes an hour over one frame.
+STALE_PARTIAL_SECONDS = 3600.0
+
+
+def _remove_stale_partials(folder: Path) -> None:
+    """Remove the temp files (``_write_image``) that killed imports left in ``folder``: each
+    writer has its own name, so a resumed import no longer writes over them. Once per
+    clip, not per frame: a scan of a folder of many frames per frame was quadratic."""
+    cutoff = time.time() - STALE_PARTIAL_SECONDS
+    try:
+        with os.scandir(folder) as entries:
+            stale = [Path(e.path) for e in entries if e.name.startswith(".") and e.name.endswith(".part")
+                     and e.is_file(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < cutoff]
+    except OSError:
+        return  # clutter only: the import's own writes say what is wrong with the folder
+    for path in stale:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _unwritable(path: Path, exc: OSError) -> str:

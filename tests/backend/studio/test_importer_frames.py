@@ -3,11 +3,10 @@ files: atomic, resumable, and safe beside another import writing the same frame.
 
 from __future__ import annotations
 
-import resource
-import signal
+import errno
+import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from pathlib import Path
 
 import cv2
@@ -16,24 +15,22 @@ import pytest
 
 from samvid.errors import VideoError
 from samvid.studio.import_plan import ImportOptions
-from samvid.studio.importer import _write_image
+from samvid.studio.importer import STALE_PARTIAL_SECONDS, _remove_stale_partials, _write_image
 
 OPTIONS = ImportOptions("frames", "<View/>")
 IMAGE = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
 
 
-@contextmanager
-def file_size_limit(size: int) -> Iterator[None]:
-    """Writes past ``size`` bytes fail with EFBIG, as on a full disk (``ulimit -f``; holds
-    for root too, unlike chmod)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a killed process
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        signal.signal(signal.SIGXFSZ, handler)
+def fill_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temp frame's write stops part way, as on a full disk: its first bytes are on the
+    disk. (Not a real `ulimit -f`: in the test process it also cut the .pyc files of modules
+    first imported meanwhile.)"""
+    def part_then_full(path: Path, data: bytes) -> int:
+        with path.open("wb") as fh:
+            fh.write(data[:100])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(Path, "write_bytes", part_then_full)
 
 
 def test_two_imports_writing_the_same_frame_at_once_both_succeed(
@@ -80,9 +77,11 @@ def test_a_folder_where_a_frame_should_be_is_named_in_the_error(tmp_path: Path, 
         _write_image(frame, IMAGE, OPTIONS)
 
 
-def test_a_frame_that_cannot_be_written_leaves_no_partial_file(tmp_path: Path) -> None:
+def test_a_frame_that_cannot_be_written_leaves_no_partial_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frame = tmp_path / "000000.png"
-    with file_size_limit(100), pytest.raises(VideoError) as raised:
+    fill_the_disk(monkeypatch)
+    with pytest.raises(VideoError) as raised:
         _write_image(frame, IMAGE, ImportOptions("frames", "<View/>", image_format="png"))
     assert "cannot write" in str(raised.value) and "000000.png" in str(raised.value)
     assert "run the same import again to resume" in str(raised.value)
@@ -103,3 +102,17 @@ def test_an_empty_frame_file_is_written_again(tmp_path: Path) -> None:
     frame.touch()  # what a crash before the data reached the disk can leave
     _write_image(frame, IMAGE, OPTIONS)
     assert cv2.imread(str(frame)).shape == IMAGE.shape
+
+
+def test_temp_frames_left_by_a_killed_import_are_removed_when_the_clip_is_imported_again(tmp_path: Path) -> None:
+    # Each writer's temp file has a name of its own: a resumed import no longer wrote over
+    # the one a killed import left, and every kill left one more.
+    old = tmp_path / ".000000.jpg.4b14e0b77d9c.part"
+    live = tmp_path / ".000001.jpg.8cc2216cbd4b.part"  # another machine writing it now
+    for path in (old, live):
+        path.write_bytes(b"half a frame")
+    hour_ago = time.time() - STALE_PARTIAL_SECONDS - 60
+    os.utime(old, (hour_ago, hour_ago))
+    (tmp_path / "000002.jpg").write_bytes(b"a frame")
+    _remove_stale_partials(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "000002.jpg"]
