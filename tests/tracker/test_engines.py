@@ -19,8 +19,10 @@ def test_guided_without_a_model_uses_the_weight_free_segmenter():
 
 def test_a_memory_engine_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Options given: the process's defaults are what the last app started with (random weights
+    # after a test of propagation with a random SAM 2).
     with pytest.raises(ModelUnavailable, match="samvid models pull"):
-        make_engine(f"sam2:{tmp_path / 'nothing-here'}")
+        make_engine(f"sam2:{tmp_path / 'nothing-here'}", EngineOptions())
 
 
 @pytest.mark.parametrize("model", ["facebook/sam-vit-base", "classic"])
