@@ -209,7 +209,7 @@ class Problem:
 # kind -> what it means; the keys are what tests and the summary count.
 KINDS = {
     "missing_image": "task has no image, or the image could not be read: frame skipped",
-    "unknown_label": "region label is not a class of the config: region skipped",
+    "unknown_label": "no label of the region is a class of the config: region skipped",
     "size_mismatch": "mask size differs from the image (region skipped), or a frame's size from "
     "its video's in YouTube-VIS (frame skipped)",
     "duplicate_object_id": "two regions of different classes claim one object id on a frame: "
@@ -221,6 +221,8 @@ KINDS = {
     "lossy": "the format cannot hold the mask exactly (overlap, parts, holes, too thin, id range)",
     "label_changed": "an object changes class within a clip: its class on its latest "
     "annotated frame is kept",
+    "several_labels": "an object has several labels: its class is the first in the config's "
+    "order; COCO and YouTube-VIS keep them all in its attributes, DAVIS and YOLO only its class",
 }
 
 

@@ -25,6 +25,14 @@ only, whether or not ``<region id>`` itself is on the frame), so they are one ob
 too; a part takes its object's object-id number and attributes (its own only where
 the object's region has none).
 
+A region's labels are a set, as propagation takes them (``propagation.may_be_one``:
+``["red", "car"]`` and ``["car", "red"]`` are one object): read in the config's order
+(labels the config lacks after its own, in the order saved), the first is the region's
+class, so the order a tool saved them in never changes it. A region with several labels
+keeps them all in its attributes, under the name of the control that labels it (names
+are unique in a config, so no other control's attribute can take it); one whose labels
+are all unknown to the config is skipped (``unknown_label``).
+
 An object has one class per clip: its label on its latest human-annotated frame
 (else on its latest frame), the annotator's latest word; frames where it has
 another label are reported as ``label_changed``.
@@ -47,7 +55,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from samvid.export.frames import Problems
+from samvid.export.frames import Problems, Where
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
 from samvid.studio.results import joined_labels, object_region_id
 
@@ -71,6 +79,8 @@ class Region:
     attributes: dict[str, Any] = field(default_factory=dict)
     # No id in the result (imported JSON): ``region_id`` only names it in messages.
     anonymous: bool = False
+    # All of its labels (``region_labels``); ``label``, its class, is the first.
+    labels: tuple[str, ...] = ()
 
 
 def _positive_int(value: Any) -> int | None:
@@ -143,6 +153,33 @@ def region_attributes(
     return attributes
 
 
+def region_labels(named: Any, order: dict[str, int]) -> tuple[str, ...]:
+    """A region's labels (its value's list), each once, the config's (``order``: label ->
+    position) in config order, then those the config lacks in the order saved: the same
+    set reads the same whatever order it was saved in. Only text can be a label."""
+    if not isinstance(named, list):
+        return ()
+    unique = dict.fromkeys(n for n in named if isinstance(n, str))
+    return tuple(sorted(unique, key=lambda n: (n not in order, order.get(n, 0))))
+
+
+def unknown_labels_message(region_id: str, named: Any, names: list[str]) -> str:
+    """Why a region has no class of the config, for ``unknown_label``."""
+    if isinstance(named, list) and len(named) > 1:
+        return f"region {region_id} has labels {named!r}, none of them one of {sorted(names)}"
+    label = named[0] if isinstance(named, list) and named else None
+    shown = "(none)" if label is None else label
+    return f"region {region_id} has label {shown!r}, not one of {sorted(names)}"
+
+
+def labelling_controls(raw: list[dict[str, Any]], joined: list[dict[str, Any]]) -> dict[str, str]:
+    """``{region id: name of the <Labels>}`` of the regions ``joined_labels`` labelled from a
+    "labels" twin (the separate-control form): the twins it used, gone from ``joined``."""
+    kept = {id(r) for r in joined}
+    return {str(r.get("id")): str(r["from_name"]) for r in reversed(raw)
+            if r.get("type") == "labels" and id(r) not in kept and r.get("from_name")}
+
+
 def parse_regions(
     result: list[dict[str, Any]],
     schema: ProjectSchema,
@@ -155,10 +192,12 @@ def parse_regions(
 ) -> list[Region]:
     """The mask regions of one result list with their labels, explicit ids and attributes."""
     where: dict[str, Any] = {"clip": clip, "frame": frame, "task_id": task_id}
-    names = {c.name for c in schema.categories}
+    order = {c.name: i for i, c in enumerate(schema.categories)}
     # Imported JSON reaches here as it was imported: an item that is no object is no region.
+    raw = [r for r in result if isinstance(r, dict)]
     # A plain <Brush>/<Polygon> region and its "labels" twin are one labelled mask region.
-    result = joined_labels([r for r in result if isinstance(r, dict)])
+    result = joined_labels(raw)
+    labelled_by = labelling_controls(raw, result)
     numbers: dict[str, Any] = {
         str(r.get("id")): _dict(r.get("value")).get("number")
         for r in result
@@ -174,12 +213,10 @@ def parse_regions(
         own_id = f"#{position} (no id)" if anonymous else str(r["id"])
         # A polygon part of an object is that object.
         region_id = own_id if anonymous else object_region_id(own_id)
-        labels = _dict(r.get("value")).get(kind)
-        label = labels[0] if isinstance(labels, list) and labels else None
-        if not isinstance(label, str) or label not in names:
-            shown = "(none)" if label is None else label
-            problems.add("unknown_label", f"region {own_id} has label {shown!r}, "
-                         f"not one of {sorted(names)}", **where)
+        named = _dict(r.get("value")).get(kind)
+        labels = region_labels(named, order)
+        if not labels or labels[0] not in order:
+            problems.add("unknown_label", unknown_labels_message(own_id, named, list(order)), **where)
             continue
         # A part is its object: the object's id number first, as propagation reads it.
         meta_id = _dict(r.get("meta")).get("object_id")
@@ -197,13 +234,39 @@ def parse_regions(
         region_score = score_of(r.get("score"))
         if region_score is None:
             region_score = score_of(score)
+        extras = {} if anonymous else attributes.get(region_id) or attributes.get(own_id, {})
+        if len(labels) > 1:
+            # One label is the class; with more, the class alone would lose the others.
+            control = labelled_by.get(own_id) or str(r.get("from_name") or kind)
+            extras = {**extras, control: list(labels)}
         regions.append(
-            Region(region_id, label, r, explicit,
+            Region(region_id, labels[0], r, explicit,
                    region_score if region_score is not None else 1.0, width, height,
-                   {} if anonymous else attributes.get(region_id) or attributes.get(own_id, {}),
-                   anonymous)
+                   extras, anonymous, labels)
         )
     return regions
+
+
+def report_several_labels(
+    frames: list[list[Region]], identities: ClipRegions, wheres: list[Where], problems: Problems
+) -> None:
+    """One ``several_labels`` per object of a clip that has several labels on some frame, at
+    the first such frame: DAVIS and YOLO hold only its class, and that class was chosen."""
+    reported: set[int] = set()
+    for regions, where in zip(frames, wheres):
+        for region in regions:
+            object_id = identities.object_id(region)
+            if len(region.labels) < 2 or object_id in reported:
+                continue
+            reported.add(object_id)
+            problems.add(
+                "several_labels",
+                f"object {object_id} (region {region.region_id}) has the labels "
+                f"{list(region.labels)}: its class here is {region.label!r}, the first in the "
+                "config's order; COCO and YouTube-VIS keep them all in its attributes, "
+                "DAVIS and YOLO only its class",
+                **where,
+            )
 
 
 class ClipRegions:

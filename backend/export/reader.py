@@ -35,7 +35,7 @@ from samvid.export.frames import (
     Where,
     frame_masks,
 )
-from samvid.export.identity import ClipRegions, Region, parse_regions
+from samvid.export.identity import ClipRegions, Region, parse_regions, report_several_labels
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
 from samvid.studio.protocol import frame_index, parse_config
@@ -304,6 +304,11 @@ class ProjectReader:
             chosen.append((ref, regions, source))
         identities = ClipRegions([regions for _, regions, _ in chosen],
                                  [source == ANNOTATION for _, _, source in chosen])
+        report_several_labels(
+            [regions for _, regions, _ in chosen], identities,
+            [{"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id} for ref, _, _ in chosen],
+            self.problems,
+        )
         images = self._images([ref for ref, _, _ in chosen])
         for (ref, regions, source), image in zip(chosen, images):
             frame = self._decode(info, ref, regions, source, identities, image)
