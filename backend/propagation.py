@@ -27,7 +27,14 @@ from samvid.settings import DIRECTIONS, Settings
 from samvid.studio.client import Studio, Task, backoff, clip_query, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, frame_index, is_labels_result, parse_config
-from samvid.studio.results import MAX_PIXELS, decode_mask, joined_labels, mask_regions, object_region_id
+from samvid.studio.results import (
+    MAX_PIXELS,
+    decode_mask,
+    joined_labels,
+    mask_regions,
+    object_region_id,
+    read_labels,
+)
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.engines import engine_choices, is_engine, make_engine, resolved
@@ -149,7 +156,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
     ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
     frame keeps its objects."""
-    result = joined_labels(result)  # a plain <Brush>/<Polygon> region and its "labels" twin: one
+    result = _joined(result, target)  # a plain <Brush>/<Polygon> region and its "labels" twins: one
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
         # Another *labels result of the region (the shared smart row's "labels" twin)
@@ -179,8 +186,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
                 number = (extra.get("value") or {}).get("number")
                 if isinstance(number, (int, float)):
                     key, numbered = str(int(number)), True
-        named = (item.get("value") or {}).get(mask_type)
-        labels = tuple(map(str, named)) if isinstance(named, list) and named else tuple(target.labels[:1])
+        labels = read_labels((item.get("value") or {}).get(mask_type), target.all_labels)
         same = next((s for s in seeds if s.key == key), None)
         if same is not None:
             # Regions that share an object id (or a region id, as polygon parts do) are parts
@@ -193,11 +199,17 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     return seeds
 
 
+def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:
+    """``result`` with the regions of the target's plain <Brush>/<Polygon> controls joined
+    with their "labels" twins from its image's <Labels> (``results.joined_labels``)."""
+    return joined_labels(result, target.separate_controls, [name for name, _ in target.label_rows])
+
+
 def may_be_one(a: Collection[str], b: Collection[str]) -> bool:
     """Whether regions labelled ``a`` and ``b`` may be one object: one's labels hold all of
     the other's (the same labels in any order, or a label such as "occluded" added or taken
-    off). An empty set agrees with any: a region samvid cannot read that has no label may be
-    any object (one it reads without labels takes the config's first). Two that each have a
+    off). An empty set agrees with any: a region without a label may be any object, whether
+    samvid cannot read it or reads it unlabelled (``results.read_labels``). Two that each have a
     label the other lacks (a car and a person, both "occluded") are not one: a region with
     several labels is not named by its first, which is only the config's order."""
     return set(a) <= set(b) or set(b) <= set(a)
@@ -701,7 +713,7 @@ def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: in
     text are no regions."""
     masks = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     found: list[frozenset[str]] = []
-    for item in joined_labels(result):
+    for item in _joined(result, target):
         kind = str(item.get("type", ""))
         if kind.removesuffix("labels") not in REGION_TYPES:
             continue
@@ -752,8 +764,14 @@ def _frame_score(result: list[dict[str, Any]]) -> float:
     """A frame's score from its regions: the mean over its objects (each object's parts
     carry its score)."""
     by_object = {object_region_id(str(r.get("id"))): float(r["score"]) for r in result
-                 if is_labels_result(r) and isinstance(r.get("score"), (int, float))}
+                 if _scored(r) and isinstance(r.get("score"), (int, float))}
     return float(np.mean(list(by_object.values()))) if by_object else 0.0
+
+
+def _scored(result: dict[str, Any]) -> bool:
+    """Whether ``result`` is a region's geometry or label, which carry its score (an
+    unlabelled plain <Brush>/<Polygon> region is its geometry alone), not a per-region extra."""
+    return is_labels_result(result) or str(result.get("type")) in ("brush", "polygon")
 
 
 def _steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool, walks: int) -> int:

@@ -83,9 +83,17 @@ class MaskTarget:
     # (another name, the mask label it means): a label saved as its alias is still found by
     # its value, and a smart label with an alias means the mask label of its value.
     spellings: tuple[tuple[str, str], ...] = ()
-    # The <Labels> that names the masks when mask_control is a plain <Brush>/<Polygon> (the
-    # separate-control form): each region is written as its geometry plus a "labels" twin.
-    labels_control: str | None = None
+    # The separate-control form (mask_control and siblings are plain <Brush>/<Polygon>): each
+    # <Labels> on the image, (its name, its labels), in config order. Their labels together
+    # are the mask labels; a region is written as its geometry plus a "labels" twin per
+    # <Labels> holding some of its labels. Empty for <BrushLabels>/<PolygonLabels>.
+    label_rows: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def separate_controls(self) -> tuple[str, ...]:
+        """The plain <Brush>/<Polygon> mask controls of the image (separate-control form),
+        whose regions are a geometry and "labels" twins; none in the labelled form."""
+        return (self.mask_control, *(c.name for c in self.siblings)) if self.label_rows else ()
 
     def control_for(self, label: str | None) -> tuple[str, str]:
         """The (from_name, type) a mask labelled ``label`` is written with: this target's
@@ -155,49 +163,65 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         # control that labels that image: anything else shows one picture's mask on another.
         image, mask = _image_and_mask(images, masks, image_name)
     value = image.attr.get("valueList") or image.attr.get("value") or ""
-    # What holds the labels: each mask control itself, or (separate form) the <Labels> of
-    # the mask control's image, which stands in for it everywhere labels are read.
-    labelling = _labels_of(interface.controls, mask, image.name) if separate else mask
+    # What holds the labels: each mask control itself, or (separate form) every <Labels> of
+    # the mask control's image, which together stand in for it everywhere labels are read.
+    labelling = _labels_of(interface.controls, mask, image.name) if separate else [mask]
     label_holders = ([held for c in masks for name in c.to_name or ()
-                      if (held := _labels_on(interface.controls, name)) is not None]
+                      for held in _labels_on(interface.controls, name)]
                      if separate else masks)
-    all_labels: list[str] = []
-    for control in label_holders:
-        all_labels += [n for n in control.labels or () if n not in all_labels]
+    labels = _union(labelling) if separate else tuple(mask.labels or ())
     return MaskTarget(
         image_name=image.name,
         image_key=value.lstrip("$"),
         is_list="valueList" in image.attr,
         mask_control=mask.name,
         mask_type=(_SEPARATE_TYPES if separate else _MASK_TYPES)[mask.tag.lower()],
-        labels=tuple(labelling.labels or ()),
+        labels=labels,
         object_id_control=object_id_control(
             [c.name for c in interface.controls
              if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
         ),
-        all_labels=tuple(all_labels),
-        # Separate form: one <Labels> names every mask of the image, so no other control
-        # is ever a label's own.
-        siblings=() if separate else tuple(
-            MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
+        all_labels=_union(label_holders),
+        # Separate form: the <Labels> of the image name the masks of each <Brush>/<Polygon>
+        # on it alike, so every one of them takes every mask label.
+        siblings=tuple(
+            MaskControl(c.name, _SEPARATE_TYPES[c.tag.lower()], labels) if separate
+            else MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
             for c in masks if c is not mask and image.name in (c.to_name or ())
         ),
-        spellings=_spellings(interface.controls, [labelling] if separate else masks, image.name),
-        labels_control=labelling.name if separate else None,
+        spellings=_spellings(interface.controls, labelling if separate else masks, image.name),
+        label_rows=tuple((c.name, tuple(c.labels or ())) for c in labelling) if separate else (),
     )
 
 
-def _labels_on(controls: list[Any], image_name: str) -> Any | None:
-    """The first <Labels> on the image ``image_name``; None when it has none."""
-    return next((c for c in controls if c.tag.lower() == "labels" and image_name in (c.to_name or ())),
-                None)
+def separate_form(label_config: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the plain <Brush>/<Polygon> mask controls, the <Labels> on their images) of a config
+    in the separate-control form, of every image (an export reads them all): the results
+    ``results.joined_labels`` joins. ((), ()) for <BrushLabels>/<PolygonLabels>, beside
+    which a plain <Brush> draws no mask. ConfigError as ``parse_config``."""
+    if not parse_config(label_config).label_rows:
+        return (), ()
+    controls = label_interface(label_config).controls
+    masks = _separate_masks(controls)
+    rows = [held.name for c in masks for name in c.to_name or () for held in _labels_on(controls, name)]
+    return tuple(c.name for c in masks), tuple(dict.fromkeys(rows))
 
 
-def _labels_of(controls: list[Any], mask: Any, image_name: str) -> Any:
+def _union(controls: list[Any]) -> tuple[str, ...]:
+    """The labels of ``controls``, each once, first seen first."""
+    return tuple(dict.fromkeys(n for c in controls for n in c.labels or ()))
+
+
+def _labels_on(controls: list[Any], image_name: str) -> list[Any]:
+    """The <Labels> on the image ``image_name``, in config order."""
+    return [c for c in controls if c.tag.lower() == "labels" and image_name in (c.to_name or ())]
+
+
+def _labels_of(controls: list[Any], mask: Any, image_name: str) -> list[Any]:
     """The <Labels> naming a separate <Brush>/<Polygon>'s masks on ``image_name``;
     ConfigError when that image has none (its masks could carry no label)."""
     labels = _labels_on(controls, image_name)
-    if labels is None:
+    if not labels:
         raise ConfigError(
             f"<{mask.tag} name=\"{mask.name}\"> draws masks on image {image_name!r}, but no <Labels> "
             f"has toName=\"{image_name}\" to name them: add <Labels name=\"labels\" "
@@ -218,7 +242,7 @@ def _separate_masks(controls: list[Any]) -> list[Any]:
             "with a <Labels> on its image: add one so samvid has somewhere to put masks "
             "(see labeling_configs/)"
         )
-    labelled = [c for c in geometry if any(_labels_on(controls, n) is not None for n in c.to_name or ())]
+    labelled = [c for c in geometry if any(_labels_on(controls, n) for n in c.to_name or ())]
     if not labelled:
         _labels_of(controls, geometry[0], (geometry[0].to_name or ["?"])[0])  # raises: names the fix
     return labelled + [c for c in geometry if c not in labelled]
@@ -261,8 +285,9 @@ def _image_and_mask(images: list[Any], masks: list[Any], image_name: str) -> tup
     mask = next((c for c in masks if image_name in (c.to_name or ())), None)
     if mask is None:
         raise ConfigError(
-            f"the prompt was drawn on image {image_name!r}, but no <BrushLabels> or <PolygonLabels> "
-            f"has toName=\"{image_name}\": add one for that image so samvid has somewhere to put its mask"
+            f"the prompt was drawn on image {image_name!r}, but no <BrushLabels> or <PolygonLabels>, "
+            f"nor a <Brush> or <Polygon> with a <Labels>, has toName=\"{image_name}\": add one for "
+            "that image so samvid has somewhere to put its mask"
         )
     return image, mask
 
@@ -483,8 +508,9 @@ def choose_label(target: MaskTarget, label: str | None) -> str:
         return label
     if label is None and target.labels:
         return target.labels[0]
-    if len(target.labels) == 1 and not target.siblings:
-        return target.labels[0]  # one mask label: whatever the smart row calls it
+    if len(target.labels) == 1 and (not target.siblings or target.label_rows):
+        # One mask label (a separate form's siblings share it): whatever the smart row calls it.
+        return target.labels[0]
     others = "".join(f" nor {c.name!r}'s {list(c.labels)}" for c in target.siblings)
     raise ConfigError(
         f"label {label!r} is not one of {target.mask_control!r}'s labels {list(target.labels)}{others}: "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import cv2
@@ -291,8 +292,8 @@ def mask_regions(
         regions = [brush_result(mask, **kwargs, shown=shown, max_pixels=max_pixels)]  # type: ignore[arg-type]
     else:
         regions = polygon_results(mask, **kwargs)  # type: ignore[arg-type]
-    if target.labels_control is not None and name == target.mask_control:
-        return [part for region in regions for part in split_labels(region, target.labels_control)]
+    if name in target.separate_controls:
+        return [part for region in regions for part in split_labels(region, target.label_rows)]
     return regions
 
 
@@ -300,53 +301,98 @@ def mask_regions(
 _JOINED_TYPES = {tag.lower(): kind for tag, kind in SEPARATE_TAGS.items()}
 
 
-def split_labels(region: Result, labels_control: str) -> list[Result]:
+def split_labels(region: Result, rows: Sequence[tuple[str, Sequence[str]]]) -> list[Result]:
     """A labelled region (``brushlabels``/``polygonlabels``) as Label Studio keeps one drawn
-    with a plain <Brush>/<Polygon> and a label of the <Labels> ``labels_control``: the
-    geometry (type ``brush``/``polygon``, no label), then a ``labels`` twin with the same id
-    repeating the geometry with the label. Label Studio 1.23's editor saves this pair, and
-    shows a prediction of it labelled; one with the label in the geometry's own value (the
-    video tags' merged form) it did not show at all."""
+    with a plain <Brush>/<Polygon> and labelled with the <Labels> ``rows`` ((name, its
+    labels), at least one): the geometry (type ``brush``/``polygon``, no label), then, per
+    <Labels> holding some of its labels, a ``labels`` twin with the same id repeating the
+    geometry with those labels, in the order of the region's labels (Label Studio pushes a
+    region's results as its labels were applied). Label Studio 1.23's editor saves this
+    form, and shows a prediction of it labelled; one with the label in the geometry's own
+    value (the video tags' merged form) it did not show at all. A label of no row (one the
+    config has lost) goes with the first row's; a region without labels is its geometry
+    alone, as the editor saves a region painted before any label was picked."""
     kind = str(region["type"])
     value = dict(region["value"])
     labels = value.pop(kind, [])
     geometry = {**region, "type": kind.removesuffix("labels"), "value": value}
-    twin = {**region, "from_name": labels_control, "type": "labels", "value": {**value, "labels": labels}}
-    return [geometry, twin]
+    held: dict[str, list[Any]] = {}  # row name -> its labels of the region, first applied first
+    for label in labels if isinstance(labels, list) else ():
+        row = next((name for name, names in rows if label in names), rows[0][0])
+        held.setdefault(row, []).append(label)
+    twins = [{**region, "from_name": row, "type": "labels", "value": {**value, "labels": names}}
+             for row, names in held.items()]
+    return [geometry, *twins]
 
 
 def _twin_key(result: Result) -> tuple[str, Any, Any]:
     return str(result.get("id")), result.get("to_name"), result.get("item_index")
 
 
-def joined_labels(result: list[Any]) -> list[Any]:
-    """``result`` with each plain ``brush``/``polygon`` region (``split_labels``) read as the
-    labelled region it stands for: type ``brushlabels``/``polygonlabels``, labelled as its
-    ``labels`` twin (same id, image and page) says, else as its own value's ``labels``, else
-    not at all. The twins read go; everything else stays as it is, in its place."""
-    twins = {_twin_key(item): item for item in reversed(result) if _is_twin(item)}  # the first wins
+def joined_labels(result: list[Any], controls: Collection[str] | None = None,
+                  rows: Collection[str] | None = None) -> list[Any]:
+    """``result`` with each plain ``brush``/``polygon`` region (``split_labels``) of the
+    mask controls ``controls`` (from_name; None: of any control) read as the labelled region
+    it stands for: type ``brushlabels``/``polygonlabels``, labelled with the labels of its
+    ``labels`` twins (same id, image and page) from the <Labels> ``rows`` (None: from any),
+    in result order, each once; without a twin, as its own value's ``labels`` says, else
+    not at all. The twins read go; everything else stays as it is, in its place: a plain
+    <Brush> beside <BrushLabels> (``controls`` empty) is no mask region, its twin no label.
+    """
+    twins: dict[tuple[str, Any, Any], list[Result]] = {}
+    for item in result:
+        if _is_twin(item) and (rows is None or item.get("from_name") in rows):
+            twins.setdefault(_twin_key(item), []).append(item)
     joined: list[Any] = []
     used: set[int] = set()
     for item in result:
         kind = item.get("type") if isinstance(item, dict) else None
-        if not isinstance(kind, str) or kind not in _JOINED_TYPES or not isinstance(item.get("value"), dict):
+        if (not isinstance(kind, str) or kind not in _JOINED_TYPES or not isinstance(item.get("value"), dict)
+                or (controls is not None and item.get("from_name") not in controls)):
             joined.append(item)
             continue
         value = dict(item["value"])
         labels = value.pop("labels", None)
-        twin = twins.get(_twin_key(item)) if item.get("id") not in (None, "") else None
-        if twin is not None:
-            used.add(id(twin))
-            labels = twin["value"].get("labels")
+        found = twins.get(_twin_key(item), []) if item.get("id") not in (None, "") else []
+        if found:
+            used.update(id(twin) for twin in found)
+            labels = _each_once(name for twin in found for name in _listed(twin["value"].get("labels")))
         joined.append({**item, "type": _JOINED_TYPES[kind],
                        "value": {**value, _JOINED_TYPES[kind]: labels if isinstance(labels, list) else []}})
     return [item for item in joined if id(item) not in used]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _each_once(items: Iterable[Any]) -> list[Any]:
+    """``items`` in order, each once (by equality: imported JSON may hold unhashable labels)."""
+    once: list[Any] = []
+    for item in items:
+        if item not in once:
+            once.append(item)
+    return once
 
 
 def _is_twin(item: Any) -> bool:
     """Whether ``item`` may be a region's ``labels`` twin: a ``labels`` result with an id."""
     return (isinstance(item, dict) and item.get("type") == "labels"
             and item.get("id") not in (None, "") and isinstance(item.get("value"), dict))
+
+
+def read_labels(named: Any, mask_labels: Sequence[str]) -> tuple[str, ...]:
+    """The labels a mask region is read with, in propagation and exports alike: those it was
+    saved with (``named``, its value's list; text only), else, for a region saved without
+    any (painted before a label was picked), the config's mask label when ``mask_labels``
+    holds exactly one: nothing else can be meant. With several, none: a guess (the first)
+    would track, write and export the object as a class nobody gave it.
+
+    >>> read_labels(["Car"], ("Car", "Bus")), read_labels([], ("Car",)), read_labels(None, ("Car", "Bus"))
+    (('Car',), ('Car',), ())
+    """
+    own = tuple(name for name in named if isinstance(name, str)) if isinstance(named, list) else ()
+    return own or (tuple(mask_labels) if len(mask_labels) == 1 else ())
 
 
 def mask_region(

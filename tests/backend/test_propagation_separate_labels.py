@@ -73,3 +73,28 @@ def test_label_studio_keeps_propagated_separate_control_regions_with_their_label
         (region,) = joined_labels(stored)
         assert region["value"]["brushlabels"] == ["Person"]
         assert iou(decode_mask(region), clip.masks[0]) > 0.95  # the copy engine keeps the mask
+
+
+def test_a_polygon_drawn_beside_a_brush_seeds_its_object_and_is_written_in_its_control() -> None:
+    config = SEPARATE.replace("<KeyPoint", '<Polygon name="outline" toName="image"/><KeyPoint')
+    target = parse_config(config)
+    mask = np.zeros((10, 12), bool)
+    mask[2:6, 3:9] = True
+    drawn = mask_regions(mask, target, ["Car"], region_id="P1", control=("outline", "polygonlabels"))
+    (seed,) = seeds_from_result(drawn, target)
+    assert (seed.key, seed.labels, seed.control) == ("P1", ("Car",), ("outline", "polygonlabels"))
+    fm = FrameMasks(0, (1,), mask[None], np.array([0.9]), np.array([True]))
+    result, _ = frame_results(fm, {1: seed}, target)
+    assert [(r["id"], r["type"], r["from_name"]) for r in result] == [
+        ("P1", "polygon", "outline"), ("P1", "labels", "labels")]
+
+
+def test_a_region_labelled_in_two_labels_rows_seeds_its_object_with_both_labels() -> None:
+    config = SEPARATE.replace("<KeyPoint", '<Labels name="state" toName="image"><Label value="parked"/>'
+                                           '</Labels><KeyPoint')
+    mask = np.zeros((10, 12), bool)
+    mask[2:6, 3:9] = True
+    geometry, twin = painted(mask, "Car", "Zq1")
+    state = {**twin, "from_name": "state", "value": {**twin["value"], "labels": ["parked"]}}
+    (seed,) = seeds_from_result([geometry, state, twin], parse_config(config))
+    assert seed.labels == ("parked", "Car")  # as Label Studio saved them: in the order applied

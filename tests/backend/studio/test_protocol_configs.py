@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from samvid.errors import ConfigError
-from samvid.studio.protocol import choose_label, parse_config
+from samvid.studio.protocol import MaskControl, choose_label, parse_config, separate_form
 
 IMAGE = '<Image name="image" value="$image"/>'
 
@@ -99,7 +99,8 @@ SEPARATE = (f'<View>{IMAGE}<Brush name="brush" toName="image" smart="true"/>'
 
 def test_plain_brush_with_a_labels_row_takes_masks_labelled_by_that_row() -> None:
     target = parse_config(SEPARATE)
-    assert (target.mask_control, target.mask_type, target.labels_control) == ("brush", "brushlabels", "labels")
+    assert (target.mask_control, target.mask_type, target.label_rows) == ("brush", "brushlabels",
+                                                                           (("labels", ("Car", "p")),))
     assert target.labels == target.all_labels == ("Car", "p")
     assert target.control_for("Car") == ("brush", "brushlabels")
     assert choose_label(target, "Person") == "p"  # saved as its alias, as Label Studio saves it
@@ -109,7 +110,8 @@ def test_plain_brush_with_a_labels_row_takes_masks_labelled_by_that_row() -> Non
 def test_plain_polygon_with_a_labels_row_takes_polygon_masks() -> None:
     config = SEPARATE.replace('<Brush name="brush"', '<Polygon name="outline"')
     target = parse_config(config, "image")
-    assert (target.mask_control, target.mask_type, target.labels_control) == ("outline", "polygonlabels", "labels")
+    assert (target.mask_control, target.mask_type, target.separate_controls) == ("outline", "polygonlabels",
+                                                                                  ("outline",))
 
 
 def test_plain_brush_without_labels_on_its_image_is_refused_naming_the_fix() -> None:
@@ -128,4 +130,59 @@ def test_brushlabels_keeps_the_masks_when_a_plain_brush_sits_beside_it() -> None
     config = SEPARATE.replace("</View>", '<BrushLabels name="mask" toName="image"><Label value="Car"/>'
                                          '</BrushLabels></View>')
     target = parse_config(config)
-    assert (target.mask_control, target.labels, target.labels_control) == ("mask", ("Car",), None)
+    assert (target.mask_control, target.labels, target.label_rows, target.separate_controls) == (
+        "mask", ("Car",), (), ())
+    assert separate_form(config) == ((), ())  # the plain <Brush> draws no mask here
+
+
+def test_a_plain_polygon_beside_a_plain_brush_is_a_mask_control_with_the_same_labels() -> None:
+    config = SEPARATE.replace("<KeyPoint", '<Polygon name="outline" toName="image"/><KeyPoint')
+    target = parse_config(config)
+    assert (target.mask_control, target.siblings) == ("brush", (MaskControl("outline", "polygonlabels", ("Car", "p")),))
+    assert target.separate_controls == ("brush", "outline")
+    assert target.control_for("p") == ("brush", "brushlabels")  # the first control, unless drawn in another
+
+
+def test_every_labels_row_on_the_image_names_masks() -> None:
+    config = SEPARATE.replace("<KeyPoint", '<Labels name="state" toName="image"><Label value="moving"/>'
+                                           '<Label value="parked" alias="stopped"/></Labels><KeyPoint')
+    target = parse_config(config)
+    assert target.labels == target.all_labels == ("Car", "p", "moving", "stopped")
+    assert target.label_rows == (("labels", ("Car", "p")), ("state", ("moving", "stopped")))
+    assert choose_label(target, "moving") == "moving"
+    assert choose_label(target, "parked") == "stopped"  # the second row's aliases count too
+
+
+def test_the_shipped_smart_row_and_a_classes_row_both_label_a_plain_brush() -> None:
+    # brush.xml with its <BrushLabels> replaced by a plain <Brush> and a <Labels> of classes:
+    # a click labelled "Car" in the classes row is a Car, not the smart row's "Object".
+    config = (f'<View>{IMAGE}<Labels name="smart" toName="image"><Label value="Object"/></Labels>'
+              '<KeyPoint name="point" toName="image" smart="true" smartOnly="true"/>'
+              '<Brush name="mask" toName="image"/><Labels name="classes" toName="image">'
+              '<Label value="Car"/><Label value="Person"/></Labels></View>')
+    target = parse_config(config)
+    assert target.labels == ("Object", "Car", "Person")
+    assert choose_label(target, "Car") == "Car"
+    assert separate_form(config) == (("mask",), ("smart", "classes"))
+
+
+def test_one_mask_label_beside_two_plain_controls_takes_any_smart_label() -> None:
+    config = (f'<View>{IMAGE}<Brush name="brush" toName="image"/><Polygon name="outline" toName="image"/>'
+              '<Labels name="labels" toName="image"><Label value="Car"/></Labels></View>')
+    assert choose_label(parse_config(config), "Object") == "Car"
+
+
+def test_a_prompt_on_an_image_without_a_mask_control_names_both_forms() -> None:
+    config = (f'<View>{IMAGE}<Image name="other" value="$other"/><Brush name="brush" toName="image"/>'
+              '<Labels name="labels" toName="image"><Label value="Car"/></Labels></View>')
+    with pytest.raises(ConfigError, match=r'no <BrushLabels> or <PolygonLabels>, nor a <Brush> or <Polygon> '
+                                          r'with a <Labels>, has toName="other"'):
+        parse_config(config, "other")
+
+
+def test_separate_form_names_every_images_plain_controls_and_labels_rows() -> None:
+    config = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
+              '<Brush name="paint" toName="a"/><Polygon name="outline" toName="b"/>'
+              '<Labels name="cars" toName="a"><Label value="Car"/></Labels>'
+              '<Labels name="people" toName="b,a"><Label value="Person"/></Labels></View>')
+    assert separate_form(config) == (("paint", "outline"), ("cars", "people"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from samvid.studio.protocol import parse_config
-from samvid.studio.results import decode_mask, joined_labels, mask_regions
+from samvid.studio.results import decode_mask, joined_labels, mask_regions, read_labels
 
 SEPARATE = """<View>
   <Image name="image" value="$image"/>
@@ -89,3 +89,61 @@ def test_labelled_configs_are_written_as_before() -> None:
     regions = mask_regions(square(), parse_config(config), ["Car"], region_id="r1")
     assert [(r["type"], r["from_name"]) for r in regions] == [("brushlabels", "mask")]
     assert joined_labels(regions) == regions
+
+
+BRUSH_AND_POLYGON = SEPARATE.replace("<KeyPoint", '<Polygon name="outline" toName="image"/><KeyPoint')
+TWO_ROWS = SEPARATE.replace("<KeyPoint", '<Labels name="state" toName="image"><Label value="moving"/>'
+                                         '<Label value="parked"/></Labels><KeyPoint')
+
+
+def test_a_mask_of_a_second_plain_control_is_written_in_it_with_its_twin() -> None:
+    regions = mask_regions(square(), parse_config(BRUSH_AND_POLYGON), ["Car"], region_id="r1",
+                           control=("outline", "polygonlabels"))
+    assert [(r["id"], r["type"], r["from_name"]) for r in regions] == [
+        ("r1", "polygon", "outline"), ("r1", "labels", "labels")]
+    assert regions[1]["value"]["labels"] == ["Car"]
+
+
+def test_labels_of_two_rows_get_a_twin_each_in_the_order_they_were_applied() -> None:
+    regions = mask_regions(square(), parse_config(TWO_ROWS), ["parked", "Car", "moving"], region_id="r1")
+    assert [(r["type"], r["from_name"], r["value"].get("labels")) for r in regions] == [
+        ("brush", "brush", None), ("labels", "state", ["parked", "moving"]), ("labels", "labels", ["Car"])]
+    (region,) = joined_labels(regions, ["brush"], ["labels", "state"])
+    assert region["value"]["brushlabels"] == ["parked", "moving", "Car"]
+
+
+def test_a_region_without_labels_is_written_as_its_geometry_alone() -> None:
+    regions = mask_regions(square(), parse_config(TWO_ROWS), [], region_id="r1")
+    assert [(r["type"], r["from_name"]) for r in regions] == [("brush", "brush")]
+    (region,) = joined_labels(regions, ["brush"], ["labels", "state"])
+    assert region["value"]["brushlabels"] == []
+
+
+def test_a_region_reads_the_labels_of_all_its_twins_in_saved_order_each_once() -> None:
+    geometry, twin = mask_regions(square(), parse_config(TWO_ROWS), ["Car"], region_id="r1")
+    state = {**twin, "from_name": "state", "value": {**twin["value"], "labels": ["parked", "Car"]}}
+    for names in ((["brush"], ["labels", "state"]), (None, None)):
+        (region,) = joined_labels([geometry, state, twin], *names)
+        assert region["value"]["brushlabels"] == ["parked", "Car"]
+
+
+def test_only_twins_of_the_images_labels_rows_label_a_region() -> None:
+    geometry, twin = mask_regions(square(), parse_config(TWO_ROWS), ["Car"], region_id="r1")
+    other = {**twin, "from_name": "notes", "value": {**twin["value"], "labels": ["x"]}}
+    region, kept = joined_labels([geometry, other, twin], ["brush"], ["labels", "state"])
+    assert region["value"]["brushlabels"] == ["Car"] and kept == other
+
+
+def test_a_plain_brush_beside_brushlabels_is_no_mask_region() -> None:
+    # An eraser-like <Brush> in a <BrushLabels> config: nothing tracks its strokes, so
+    # nothing reads them as masks (the shipped smart row's twin of it stays a twin).
+    geometry, twin = mask_regions(square(), parse_config(SEPARATE), ["Car"], region_id="e1")
+    stray = [{**geometry, "from_name": "eraser"}, {**twin, "from_name": "smart"}]
+    assert joined_labels(stray, (), ()) == stray
+
+
+def test_a_region_saved_without_labels_reads_as_the_only_mask_label_else_as_none() -> None:
+    assert read_labels([], ("Car",)) == ("Car",)
+    assert read_labels(None, ("Car",)) == ("Car",)
+    assert read_labels([], ("Car", "Person")) == ()
+    assert read_labels(["Person", 3], ("Car", "Person")) == ("Person",)  # text only
