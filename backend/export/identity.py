@@ -17,7 +17,8 @@ A region's object id is, in order of precedence:
    object each (nothing else says they are the same object).
 
 Regions of one frame with the same id and the same label are one object drawn in
-parts (around an occluder), as propagation tracks them: their masks are united.
+parts (around an occluder), as propagation tracks them: their masks are united, and so
+are their labels (``reader.frame_objects``).
 The polygons samvid writes for the parts of one object in a polygon project,
 ``<region id>``, ``<region id>~2``, ``<region id>~3``... (``results.part_region_id``),
 are read as region ``<region id>`` (``results.object_region_id``: that exact form
@@ -34,8 +35,8 @@ are unique in a config, so no other control's attribute can take it); one whose 
 are all unknown to the config is skipped (``unknown_label``).
 
 An object has one class per clip: its label on its latest human-annotated frame
-(else on its latest frame), the annotator's latest word; frames where it has
-another label are reported as ``label_changed``.
+(else on its latest frame), the annotator's latest word; frames where that class is
+none of its labels are reported as ``label_changed``.
 
 Ids are resolved over a whole clip before any mask is decoded, so a fallback id
 never collides with an explicit id that appears later in the clip.
@@ -55,7 +56,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from samvid.export.frames import Problems, Where
+from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
 from samvid.studio.results import joined_labels, object_region_id
 
@@ -81,6 +82,8 @@ class Region:
     anonymous: bool = False
     # All of its labels (``region_labels``); ``label``, its class, is the first.
     labels: tuple[str, ...] = ()
+    # The control that labels it: the key of its labels in ``attributes`` when several.
+    control: str = ""
 
 
 def _positive_int(value: Any) -> int | None:
@@ -192,7 +195,7 @@ def parse_regions(
 ) -> list[Region]:
     """The mask regions of one result list with their labels, explicit ids and attributes."""
     where: dict[str, Any] = {"clip": clip, "frame": frame, "task_id": task_id}
-    order = {c.name: i for i, c in enumerate(schema.categories)}
+    order = schema.label_order
     # Imported JSON reaches here as it was imported: an item that is no object is no region.
     raw = [r for r in result if isinstance(r, dict)]
     # A plain <Brush>/<Polygon> region and its "labels" twin are one labelled mask region.
@@ -235,38 +238,16 @@ def parse_regions(
         if region_score is None:
             region_score = score_of(score)
         extras = {} if anonymous else attributes.get(region_id) or attributes.get(own_id, {})
+        control = labelled_by.get(own_id) or str(r.get("from_name") or kind)
         if len(labels) > 1:
             # One label is the class; with more, the class alone would lose the others.
-            control = labelled_by.get(own_id) or str(r.get("from_name") or kind)
             extras = {**extras, control: list(labels)}
         regions.append(
             Region(region_id, labels[0], r, explicit,
                    region_score if region_score is not None else 1.0, width, height,
-                   extras, anonymous, labels)
+                   extras, anonymous, labels, control)
         )
     return regions
-
-
-def report_several_labels(
-    frames: list[list[Region]], identities: ClipRegions, wheres: list[Where], problems: Problems
-) -> None:
-    """One ``several_labels`` per object of a clip that has several labels on some frame, at
-    the first such frame: DAVIS and YOLO hold only its class, and that class was chosen."""
-    reported: set[int] = set()
-    for regions, where in zip(frames, wheres):
-        for region in regions:
-            object_id = identities.object_id(region)
-            if len(region.labels) < 2 or object_id in reported:
-                continue
-            reported.add(object_id)
-            problems.add(
-                "several_labels",
-                f"object {object_id} (region {region.region_id}) has the labels "
-                f"{list(region.labels)}: its class here is {region.label!r}, the first in the "
-                "config's order; COCO and YouTube-VIS keep them all in its attributes, "
-                "DAVIS and YOLO only its class",
-                **where,
-            )
 
 
 class ClipRegions:

@@ -35,7 +35,7 @@ from samvid.export.frames import (
     Where,
     frame_masks,
 )
-from samvid.export.identity import ClipRegions, Region, parse_regions, report_several_labels
+from samvid.export.identity import ClipRegions, Region, parse_regions, region_labels
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
 from samvid.studio.protocol import frame_index, parse_config
@@ -85,6 +85,11 @@ class ProjectSchema:
             )
         categories = [Category(i + 1, n) for i, n in enumerate(target.all_labels)]
         return cls(categories, target.object_id_control)
+
+    @property
+    def label_order(self) -> dict[str, int]:
+        """``{label: position}`` of the config's labels, the order ``region_labels`` reads."""
+        return {c.name: i for i, c in enumerate(self.categories)}
 
 
 def task_preference(ref: TaskRef) -> tuple[bool, bool, int]:
@@ -155,6 +160,20 @@ class FrameObject:
     score: float
     label: str
     attributes: dict[str, Any]
+    # All labels of its regions on this frame (``region_labels``), and its first region's.
+    labels: tuple[str, ...] = ()
+    region_id: str = ""
+
+
+def merge_part(kept: FrameObject, part: Region, mask: np.ndarray, control: str,
+               order: dict[str, int]) -> None:
+    """Add ``part``, another region of ``kept`` on its frame, to it: masks and labels united."""
+    kept.mask = kept.mask | mask
+    labels = region_labels([*kept.labels, *part.labels], order)
+    if len(labels) > 1 and labels != kept.labels:
+        # A copy: regions of one id share their attributes dict.
+        kept.attributes = {**kept.attributes, control: list(labels)}
+    kept.labels = labels
 
 
 def frame_objects(
@@ -164,17 +183,22 @@ def frame_objects(
     problems: Problems,
     where: Where,
     max_pixels: int = MAX_PIXELS,
+    order: dict[str, int] | None = None,
 ) -> list[FrameObject]:
     """The objects of one frame's regions, masks decoded.
 
     Regions sharing an object id and a label are one object drawn in parts (so are the
     polygon parts ``<id>~2``... of region ``<id>``, read as ``<id>`` by ``parse_regions``),
     as propagation tracks them (``propagation.seeds_from_result``): their masks are united,
-    the first region's score and attributes kept. Of regions sharing an id with another
-    label the first is kept and the rest reported. Each object takes its clip's class.
+    and their labels (in ``order``, the config's, as ``region_labels`` reads them; without
+    it in the order met), the first region's score and other attributes kept. Of regions
+    sharing an id with another label the first is kept and the rest reported. Each object
+    takes its clip's class; where that class is none of its labels here, it is reported
+    (``label_changed``).
     """
     objects: dict[int, FrameObject] = {}
     labels: dict[int, str] = {}  # the label of each object's first region on this frame
+    controls: dict[int, str] = {}  # the control that labels each object's first region
     for region in regions:
         object_id = identities.object_id(region)
         if (region.height, region.width) != size:
@@ -202,19 +226,44 @@ def frame_objects(
             problems.add(kind, f"region {region.region_id}: {exc}", **where)
             continue
         if object_id in objects:
-            objects[object_id].mask = objects[object_id].mask | mask
+            merge_part(objects[object_id], region, mask, controls[object_id], order or {})
             continue
-        label = identities.label(object_id)
-        if label != region.label:
+        labels[object_id] = region.label
+        controls[object_id] = region.control
+        objects[object_id] = FrameObject(object_id, mask, region.score,
+                                         identities.label(object_id), region.attributes,
+                                         region.labels or (region.label,), region.region_id)
+    for o in objects.values():
+        # A class among its labels here is no change: it is one of the labels it has.
+        if o.label not in o.labels:
+            shown = repr(labels[o.object_id]) if len(o.labels) < 2 else f"labelled {list(o.labels)}"
             problems.add(
                 "label_changed",
-                f"object {object_id} is {region.label!r} here but {label!r} on its latest "
+                f"object {o.object_id} is {shown} here but {o.label!r} on its latest "
                 "annotated frame",
                 **where,
             )
-        labels[object_id] = region.label
-        objects[object_id] = FrameObject(object_id, mask, region.score, label, region.attributes)
     return list(objects.values())
+
+
+def report_several_labels(
+    objects: list[FrameObject], reported: set[int], problems: Problems, where: Where
+) -> None:
+    """One ``several_labels`` per exported object of a clip with several labels on some
+    frame, at the first such frame (``reported``: the clip's objects reported so far): DAVIS
+    and YOLO hold only its class."""
+    for o in objects:
+        if len(o.labels) < 2 or o.object_id in reported:
+            continue
+        reported.add(o.object_id)
+        problems.add(
+            "several_labels",
+            f"object {o.object_id} (region {o.region_id}) has the labels {list(o.labels)}: "
+            f"it is exported as {o.label!r}, its class in this clip (its first label in the "
+            "config's order on its latest annotated frame); COCO and YouTube-VIS keep all its "
+            "labels in its attributes, DAVIS and YOLO only its class",
+            **where,
+        )
 
 
 class ProjectReader:
@@ -304,14 +353,10 @@ class ProjectReader:
             chosen.append((ref, regions, source))
         identities = ClipRegions([regions for _, regions, _ in chosen],
                                  [source == ANNOTATION for _, _, source in chosen])
-        report_several_labels(
-            [regions for _, regions, _ in chosen], identities,
-            [{"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id} for ref, _, _ in chosen],
-            self.problems,
-        )
+        several: set[int] = set()  # objects reported as several_labels in this clip
         images = self._images([ref for ref, _, _ in chosen])
         for (ref, regions, source), image in zip(chosen, images):
-            frame = self._decode(info, ref, regions, source, identities, image)
+            frame = self._decode(info, ref, regions, source, identities, image, several)
             if frame is not None:
                 yield frame
 
@@ -349,6 +394,7 @@ class ProjectReader:
         source: str,
         identities: ClipRegions,
         image: Image | ImageUnavailable | None,
+        several: set[int],
     ) -> ExportFrame | None:
         where: Where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
         if isinstance(image, ImageUnavailable):
@@ -375,7 +421,10 @@ class ProjectReader:
         # A region as large as its frame's image is read whatever its size (the image was);
         # without an image the size is the regions' own claim, bounded as images are.
         bound = MAX_PIXELS if image is None else max(MAX_PIXELS, image.height * image.width)
-        objects = frame_objects(regions, identities, size, self.problems, where, bound)
+        objects = frame_objects(regions, identities, size, self.problems, where, bound,
+                                order=self.schema.label_order)
+        # Only now: a region dropped above (or its frame) is not exported with its labels.
+        report_several_labels(objects, several, self.problems, where)
         masks = frame_masks(ref.frame, size[0], size[1],
                             [(o.object_id, o.mask, o.score) for o in objects])
         by_id = {o.object_id: o for o in objects}

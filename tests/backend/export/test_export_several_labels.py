@@ -45,15 +45,17 @@ class StoredProject:
     url = "http://127.0.0.1:9"
     api_key = "token"
 
-    def __init__(self, frames: list[list[dict]], config: str = CONFIG) -> None:
+    def __init__(self, frames: list[list[dict]], config: str = CONFIG,
+                 images: list[str] | None = None) -> None:
         self.frames = frames
         self.config = config
+        self.images = images or [f"/data/{i}.png" for i in range(len(frames))]
 
     def project(self, value):
         return Project(1, "several labels", self.config)
 
     def task_rows(self, project_id, query=None):
-        return [{"id": i + 1, "data": {"clip": "street", "frame": i, "image": f"/data/{i}.png"},
+        return [{"id": i + 1, "data": {"clip": "street", "frame": i, "image": self.images[i]},
                  "total_annotations": 1, "total_predictions": 0} for i in range(len(self.frames))]
 
     def list_annotations(self, task_id):
@@ -64,9 +66,10 @@ class StoredProject:
         return []
 
 
-def exported(fmt: str, frames: list[list[dict]], out: Path) -> Problems:
+def exported(fmt: str, frames: list[list[dict]], out: Path, config: str = CONFIG,
+             images: list[str] | None = None) -> Problems:
     problems = Problems()
-    reader = ProjectReader(StoredProject(frames), 1, problems=problems)
+    reader = ProjectReader(StoredProject(frames, config, images), 1, problems=problems)
     export(reader, FORMATS[fmt][0](out, reader.categories, problems))
     return problems
 
@@ -149,3 +152,72 @@ def test_the_separate_control_form_keeps_the_labels_under_the_labels_controls_na
     (region,) = parse_regions(result, ProjectSchema.from_config(SEPARATE), problems)
     assert (region.label, region.attributes) == ("car", {"kind": ["car", "red"]})
     assert not problems
+
+
+NUMBERED = CONFIG.replace("</View>", '<Number name="object_id" toName="image" perRegion="true"/></View>')
+
+
+def object_id(region_id: str, number: int) -> dict:
+    return {"id": region_id, "from_name": "object_id", "to_name": "image", "type": "number",
+            "value": {"number": number}}
+
+
+def test_several_labels_is_not_reported_for_a_frame_left_out(tmp_path):
+    # Frame 0 has no image URL: its region, the only one with two labels, is not exported.
+    frames = [[brush(rect(0, 0, 10, 10), ["car", "red"], "a")],
+              [brush(rect(2, 0, 12, 10), ["car"], "a")]]
+    problems = exported("coco", frames, tmp_path, images=["", "/data/1.png"])
+    assert problems.counts() == {"missing_image": 1}
+
+
+def test_several_labels_is_not_reported_for_a_region_left_out(tmp_path):
+    big = np.zeros((2 * H, 2 * W), bool)
+    big[0:10, 0:10] = True
+    duplicate = [brush(rect(0, 0, 10, 10), ["person"], "a"), object_id("a", 1),
+                 brush(rect(30, 30, 40, 40), ["car", "red"], "b"), object_id("b", 1)]
+    problems = exported("coco", [duplicate], tmp_path / "duplicate", NUMBERED)
+    assert problems.counts() == {"duplicate_object_id": 1}
+    other_size = [brush(rect(0, 0, 10, 10), ["person"], "a"), brush(big, ["car", "red"], "b")]
+    problems = exported("coco", [other_size], tmp_path / "size", NUMBERED)
+    assert problems.counts() == {"size_mismatch": 1}
+
+
+def test_several_labels_names_the_class_the_object_is_exported_as(tmp_path):
+    # Its latest frame says "person", one of its labels on frame 0 too: no change of class.
+    frames = [[brush(rect(0, 0, 10, 10), ["car", "person"], "a")],
+              [brush(rect(2, 0, 12, 10), ["person"], "a")]]
+    problems = exported("davis", frames, tmp_path)
+    assert problems.counts() == {"several_labels": 1}
+    (problem,) = problems.items
+    assert "exported as 'person'" in problem.message and "'car'," in problem.message
+    assert [f.labels for f in FORMATS["davis"][1](tmp_path)] == [("person",)] * 2
+
+
+def test_a_class_among_the_regions_labels_is_no_label_change_but_another_class_is(tmp_path):
+    frames = [[brush(rect(0, 0, 10, 10), ["car", "person"], "a"), brush(disk(40, 30, 6), ["car", "red"], "b")],
+              [brush(rect(2, 0, 12, 10), ["person"], "a"), brush(disk(41, 30, 6), ["person"], "b")]]
+    problems = exported("coco", frames, tmp_path)
+    (changed,) = [p for p in problems.items if p.kind == "label_changed"]
+    assert (changed.frame, "object 2" in changed.message) == (0, True)
+    assert [f.attributes for f in FORMATS["coco"][1](tmp_path)][0] == (
+        {"tag": ["car", "person"]}, {"tag": ["car", "red"]})
+
+
+def test_polygon_parts_of_one_object_keep_the_labels_of_every_part(tmp_path):
+    frame = [brush(rect(0, 0, 10, 10), ["car"], "a"), brush(rect(30, 30, 40, 40), ["car", "red"], "a~2")]
+    problems = exported("coco", [frame], tmp_path)
+    (loaded,) = FORMATS["coco"][1](tmp_path)
+    assert (loaded.object_ids, loaded.attributes) == ((1,), ({"tag": ["car", "red"]},))
+    assert problems.counts() == {"several_labels": 1}
+
+
+def test_parts_with_one_object_id_keep_the_labels_of_every_part_in_config_order(tmp_path):
+    state = {"id": "a", "from_name": "state", "to_name": "image", "type": "choices",
+             "value": {"choices": ["parked"]}}
+    frame = [brush(rect(0, 0, 10, 10), ["red", "car"], "a"), object_id("a", 1), state,
+             brush(rect(30, 30, 40, 40), ["car", "person"], "b"), object_id("b", 1)]
+    problems = exported("ytvis", [frame], tmp_path, NUMBERED)
+    (annotation,) = json.loads((tmp_path / "annotations.json").read_text())["annotations"]
+    assert annotation["attributes"] == [{"state": ["parked"], "tag": ["car", "person", "red"]}]
+    (problem,) = problems.items
+    assert problem.kind == "several_labels" and "['car', 'person', 'red']" in problem.message
