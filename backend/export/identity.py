@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
-from samvid.studio.results import joined_labels, object_region_id
+from samvid.studio.results import joined_labels, object_region_id, read_labels
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -198,9 +198,13 @@ def parse_regions(
     order = schema.label_order
     # Imported JSON reaches here as it was imported: an item that is no object is no region.
     raw = [r for r in result if isinstance(r, dict)]
-    # A plain <Brush>/<Polygon> region and its "labels" twin are one labelled mask region.
-    result = joined_labels(raw)
+    # A plain <Brush>/<Polygon> region and its "labels" twins are one labelled mask region
+    # (the separate-control form only: beside <BrushLabels>, a plain <Brush> is no mask).
+    result = joined_labels(raw, schema.separate_controls, schema.label_rows)
     labelled_by = labelling_controls(raw, result)
+    # A region without an id is named by its place in the result as saved, twins included.
+    kept = {id(r) for r in result}
+    positions = [k for k, r in enumerate(raw, 1) if id(r) in kept or r.get("type") != "labels"]
     numbers: dict[str, Any] = {
         str(r.get("id")): _dict(r.get("value")).get("number")
         for r in result
@@ -208,7 +212,7 @@ def parse_regions(
     }
     attributes = region_attributes(result, schema.object_id_control)
     regions = []
-    for position, r in enumerate(result, 1):
+    for position, r in zip(positions, result):
         kind = r.get("type")
         if kind not in MASK_TYPES:
             continue
@@ -217,7 +221,8 @@ def parse_regions(
         # A polygon part of an object is that object.
         region_id = own_id if anonymous else object_region_id(own_id)
         named = _dict(r.get("value")).get(kind)
-        labels = region_labels(named, order)
+        # Saved without a label, it is the config's one mask label, else none (as propagation reads it).
+        labels = region_labels(list(read_labels(named, list(order))), order)
         if not labels or labels[0] not in order:
             problems.add("unknown_label", unknown_labels_message(own_id, named, list(order)), **where)
             continue

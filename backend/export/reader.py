@@ -38,7 +38,7 @@ from samvid.export.frames import (
 from samvid.export.identity import ClipRegions, Region, parse_regions, region_labels
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
-from samvid.studio.protocol import frame_index, parse_config
+from samvid.studio.protocol import frame_index, parse_config, separate_form
 from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,10 @@ class ProjectSchema:
 
     categories: list[Category]
     object_id_control: str | None  # per-region Number holding the object id
+    # The separate-control form's plain <Brush>/<Polygon> and <Labels> (protocol.separate_form):
+    # a region of one is its geometry plus "labels" twins of the others. Empty otherwise.
+    separate_controls: tuple[str, ...] = ()
+    label_rows: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: str) -> ProjectSchema:
@@ -84,7 +88,7 @@ class ProjectSchema:
                 "nothing to export as masks"
             )
         categories = [Category(i + 1, n) for i, n in enumerate(target.all_labels)]
-        return cls(categories, target.object_id_control)
+        return cls(categories, target.object_id_control, *separate_form(config))
 
     @property
     def label_order(self) -> dict[str, int]:

@@ -54,3 +54,55 @@ def test_a_separate_control_project_without_a_label_is_refused_saying_where_to_a
     config = CONFIG.replace('<Label value="car"/><Label value="person"/>', "")
     with pytest.raises(ConfigError, match=r"names no mask labels: add a <Label> .*Labels beside its Brush or Polygon"):
         ProjectSchema.from_config(config)
+
+
+IMG = '<Image name="image" value="$image"/>'
+SEPARATE = (f'<View>{IMG}<Brush name="brush" toName="image"/>'
+            '<Labels name="labels" toName="image"><Label value="Car"/><Label value="Person"/></Labels></View>')
+BRUSH_XML_AND_ERASER = (f'<View>{IMG}<Labels name="smart" toName="image"><Label value="Object"/></Labels>'
+                        '<KeyPoint name="point" toName="image" smart="true"/><Brush name="eraser" toName="image"/>'
+                        '<BrushLabels name="mask" toName="image"><Label value="Object"/></BrushLabels></View>')
+
+
+def square() -> np.ndarray:
+    mask = np.zeros((12, 16), bool)
+    mask[3:8, 4:11] = True
+    return mask
+
+
+def exported(result: list, config: str) -> tuple[list, list]:
+    problems = Problems()
+    regions = parse_regions(result, ProjectSchema.from_config(config), problems)
+    return [(r.region_id, r.label) for r in regions], [p.message for p in problems.items]
+
+
+def test_a_plain_brush_beside_brushlabels_is_not_exported_as_propagation_does_not_track_it() -> None:
+    geometry, twin = mask_regions(square(), parse_config(SEPARATE), ["Car"], region_id="e1")
+    stray = [{**geometry, "from_name": "eraser"}, {**twin, "from_name": "smart", "value": {**twin["value"], "labels": ["Object"]}}]
+    assert exported(stray, BRUSH_XML_AND_ERASER) == ([], [])
+    assert seeds_from_result(stray, parse_config(BRUSH_XML_AND_ERASER)) == []
+
+
+def test_a_region_without_an_id_is_named_by_its_place_in_the_saved_result() -> None:
+    geometry, twin = mask_regions(square(), parse_config(SEPARATE), ["Car"], region_id="r1")
+    anonymous = {k: v for k, v in geometry.items() if k != "id"}
+    anonymous["value"] = {**anonymous["value"], "labels": ["Bike"]}
+    _, problems = exported([geometry, twin, anonymous], SEPARATE)
+    assert problems == ["region #3 (no id) has label 'Bike', not one of ['Car', 'Person']"]
+
+
+def test_an_unlabelled_region_exports_as_the_only_label_and_is_skipped_among_several() -> None:
+    one = SEPARATE.replace('<Label value="Person"/>', "")
+    for config, expected in ((one, [("u", "Car")]), (SEPARATE, [])):
+        target = parse_config(config)
+        (bare,) = mask_regions(square(), target, [], region_id="u")
+        assert exported([bare], config)[0] == expected
+        assert [s.labels for s in seeds_from_result([bare], target)] == [tuple(label for _, label in expected)]
+
+
+def test_a_polygon_beside_a_brush_is_exported_as_it_is_tracked() -> None:
+    config = SEPARATE.replace("</View>", '<Polygon name="outline" toName="image"/></View>')
+    target = parse_config(config)
+    drawn = mask_regions(square(), target, ["Person"], region_id="p1", control=("outline", "polygonlabels"))
+    assert exported(drawn, config) == ([("p1", "Person")], [])
+    assert [s.labels for s in seeds_from_result(drawn, target)] == [("Person",)]
