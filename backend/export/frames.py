@@ -221,8 +221,8 @@ KINDS = {
     "lossy": "the format cannot hold the mask exactly (overlap, parts, holes, too thin, id range)",
     "label_changed": "an object changes class within a clip: its class on its latest "
     "annotated frame is kept",
-    "several_labels": "an object has several labels: its class is the first in the config's "
-    "order; COCO and YouTube-VIS keep them all in its attributes, DAVIS and YOLO only its class",
+    "several_labels": "an object has several labels: it is exported as its one class in the "
+    "clip; COCO and YouTube-VIS keep them all in its attributes, DAVIS and YOLO only its class",
 }
 
 
