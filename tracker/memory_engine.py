@@ -219,13 +219,15 @@ class _MemoryRun:
         """The model's output on ``index`` with the objects given nothing there tracked as
         SAM 2 tracks them, each from its own memory alone.
 
-        transformers' ``Sam2VideoModel.forward`` (5.x; EdgeTAM's alike) gets two things wrong
-        for the other objects of a frame where one is given clicks or a mask: it sets its one
-        ``reverse`` to False at the given object (``if is_init_cond_frame: reverse = False``),
-        so in a backward walk every object after it was tracked forward there, its memory read
-        from the wrong side; and it encodes every object's memory of that frame from a
-        binarised mask (``is_mask_from_pts`` is any() over the objects), not from its own
-        mask scores, which changed the other objects on every later frame. A second call, with
+        transformers' ``Sam2VideoModel.forward`` (5.x) gets two things wrong for the other
+        objects of a frame where one is given clicks or a mask: it sets its one ``reverse`` to
+        False at the given object (``if is_init_cond_frame: reverse = False``), so in a
+        backward walk every object after it was tracked forward there, its memory read from
+        the wrong side; and it encodes every object's memory of that frame from a binarised
+        mask (``is_mask_from_pts`` is any() over the objects), not from its own mask scores,
+        which changed the other objects on every later frame. EdgeTAM's forward has the first
+        (it encodes each object's memory on its own), so there the second call matters in
+        backward walks and costs a little in forward ones. A second call, with
         no new inputs left, takes the given objects' conditioning outputs as they are and
         tracks the others again (the frame's image features are cached)."""
         return self.engine.model(inference_session=self.session, frame=pixels, frame_idx=index, reverse=reverse)

@@ -71,18 +71,18 @@ def test_a_correction_conditions_a_backward_walk_and_removal_drops_the_object(en
 @pytest.mark.parametrize("reverse", [True, False], ids=["backward", "forward"])
 def test_a_correction_on_one_object_leaves_what_the_model_says_of_the_others_as_it_was(
         frames, small_video_model, reverse):
-    # Each object has its own memory: clicks for object 1 on frame 1 may not change what the
-    # model says of object 2. transformers tracked every object after a given one (object 2
-    # is given second) forward on that frame, reading its memory from the wrong side, and
-    # encoded every object's memory there from a binarised mask.
+    # Each object has its own memory: clicks for object 1 on the walk's third frame may not
+    # change what the model says of object 2. transformers tracked every object after a
+    # given one (object 2 is given second) forward on that frame, reading its memory from the
+    # wrong side, and encoded every object's memory there from a binarised mask.
     model = small_video_model()
     with torch.no_grad():  # random weights often score an object absent: its masks are then a constant
         model.mask_decoder.pred_obj_score_head.proj_out.bias += 5.0
     engine = MemoryEngine(model)
     video = frames + frames[:1]
 
-    def logits_of_object_2(correct: bool) -> dict[int, torch.Tensor]:
-        said: dict[int, torch.Tensor] = {}  # the model's last word on each frame, which the walk reports
+    def object_2(correct: bool) -> tuple[dict[int, torch.Tensor], dict[int, tuple[np.ndarray, float]]]:
+        said: dict[int, torch.Tensor] = {}  # the model's last word on each frame
         hook = model.register_forward_hook(lambda _, __, out: said.__setitem__(
             out.frame_idx, out.pred_masks[list(out.object_ids).index(2)].clone()))
         state = engine.init_state(video)
@@ -92,14 +92,19 @@ def test_a_correction_on_one_object_leaves_what_the_model_says_of_the_others_as_
         if correct:
             engine.add_prompt(state, walk[2], 1, Prompt(points=((24.5, 22.5),), labels=(1,)))
         try:
-            assert [fm.frame for fm in engine.propagate(state, start=start, reverse=reverse)] == walk
+            yielded = {fm.frame: (fm.masks[fm.object_ids.index(2)], float(fm.scores[fm.object_ids.index(2)]))
+                       for fm in engine.propagate(state, start=start, reverse=reverse)}
         finally:
             hook.remove()
-        return said
+        assert list(yielded) == walk
+        return said, yielded
 
-    plain, corrected = logits_of_object_2(False), logits_of_object_2(True)
+    (plain, plain_out), (corrected, corrected_out) = object_2(False), object_2(True)
     for frame in (3, 2, 1, 0):  # was off by up to 1e-4 from the corrected frame on (forward: after it)
         torch.testing.assert_close(corrected[frame], plain[frame], rtol=0, atol=1e-6, msg=f"frame {frame}")
+        # What the engine reports, not only what the model said last.
+        assert np.array_equal(corrected_out[frame][0], plain_out[frame][0]), frame
+        assert corrected_out[frame][1] == pytest.approx(plain_out[frame][1], abs=1e-6), frame
 
 
 def test_read_only_frames_are_tracked_without_a_warning_and_left_as_they_are(engine, frames):
