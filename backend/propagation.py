@@ -191,12 +191,23 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
         if same is not None:
             # Regions that share an object id (or a region id, as polygon parts do) are parts
             # of one object (drawn apart around an occluder): tracked as one, under the first
-            # region's id, labels and extras.
+            # region's id and extras, with the labels of all its parts (as the export unites
+            # them): an unlabelled part leaves the object labelled.
             same.mask = same.mask | mask
+            if not same.labels:
+                same.labels = labels
+            elif not set(labels) <= set(same.labels):
+                same.labels = _united(same.labels, labels, target.all_labels)
             continue
         seeds.append(ObjectSeed(key, region_id, labels, mask, region_extras, numbered,
                                 (str(item["from_name"]), mask_type)))
     return seeds
+
+
+def _united(a: tuple[str, ...], b: tuple[str, ...], order: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels of ``a`` and ``b``, each once: the config's (``order``) in its order, then
+    the others in the order saved."""
+    return tuple(sorted(dict.fromkeys([*a, *b]), key=lambda n: (n not in order, order.index(n) if n in order else 0)))
 
 
 def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:
@@ -208,11 +219,21 @@ def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, 
 def may_be_one(a: Collection[str], b: Collection[str]) -> bool:
     """Whether regions labelled ``a`` and ``b`` may be one object: one's labels hold all of
     the other's (the same labels in any order, or a label such as "occluded" added or taken
-    off). An empty set agrees with any: a region without a label may be any object, whether
-    samvid cannot read it or reads it unlabelled (``results.read_labels``). Two that each have a
-    label the other lacks (a car and a person, both "occluded") are not one: a region with
-    several labels is not named by its first, which is only the config's order."""
+    off). An empty set agrees with any: a region samvid cannot read that has no label may be
+    any object (``_unreadable``). Two that each have a label the other lacks (a car and a
+    person, both "occluded") are not one: a region with several labels is not named by its
+    first, which is only the config's order. Objects samvid reads unlabelled are paired by
+    ``_may_pair``, not this."""
     return set(a) <= set(b) or set(b) <= set(a)
+
+
+def _may_pair(a: Collection[str], b: Collection[str]) -> bool:
+    """Whether objects read with labels ``a`` and ``b`` (``results.read_labels``) may be one
+    object redrawn: their labels agree (``may_be_one``), but an unlabelled object only with
+    another unlabelled one. Unlabelled (a config with several mask labels) says nothing of
+    what it is: taken as any, it would pair with a new object of any class, or leave a
+    redrawn one unpaired because it, too, agrees."""
+    return _same_labels(a, b) if not a or not b else may_be_one(a, b)
 
 
 def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed],
@@ -224,7 +245,7 @@ def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed],
     region id. Tracked as two objects, each end would be sure the other's is absent, and
     the middle of the stretch would get neither. Where an unmatched, unnumbered object has
     exactly one such object at the other end whose labels agree with its own
-    (``may_be_one``), and that one no other, it is the same object; objects with the very
+    (``_may_pair``), and that one no other, it is the same object; objects with the very
     same labels are paired first. Otherwise nothing says which is which, and the objects
     stay apart. ``unread``: the labels of each region of ``other``'s frame samvid cannot
     read (none: one without a label), each maybe the object redrawn. Object-id numbers are
@@ -233,7 +254,7 @@ def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed],
     here = [s for s in named if s.key not in {o.key for o in other} and not s.numbered]
     there = [s for s in other if s.key not in {o.key for o in named} and not s.numbered]
     renames: dict[str, str] = {}
-    for agree in (_same_labels, may_be_one):
+    for agree in (_same_labels, _may_pair):
         for mine in list(here):
             if any(may_be_one(mine.labels, labels) for labels in unread):
                 continue  # a region there that samvid cannot read may be it
@@ -717,6 +738,8 @@ def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: in
         kind = str(item.get("type", ""))
         if kind.removesuffix("labels") not in REGION_TYPES:
             continue
+        if item.get("to_name") not in (None, target.image_name):
+            continue  # drawn on another <Image> of the config: no object of this one
         if masks.get(str(item.get("from_name"))) == kind:
             try:
                 decode_mask(item, max_pixels)
@@ -746,11 +769,15 @@ def _maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: list[frozense
 def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[str, int],
            order: list[int]) -> dict[int, ObjectSeed]:
     """Each object of a job by its object id, as the first human frame in ``order`` that
-    holds it drew it (its region id, labels and extras are written on the tracked frames)."""
+    holds it drew it (its region id, labels and extras are written on the tracked frames).
+    Unlabelled there (``results.read_labels``), it takes the labels of the first frame that
+    labels it: one end's label is a class someone gave it, the other's absence none."""
     named: dict[int, ObjectSeed] = {}
     for at in order:
         for s in ends.get(at) or ():
-            named.setdefault(number[s.key], s)
+            first = named.setdefault(number[s.key], s)
+            if not first.labels and s.labels:
+                named[number[s.key]] = replace(first, labels=s.labels)
     return named
 
 

@@ -18,7 +18,8 @@ A region's object id is, in order of precedence:
 
 Regions of one frame with the same id and the same label are one object drawn in
 parts (around an occluder), as propagation tracks them: their masks are united, and so
-are their labels (``reader.frame_objects``).
+are their labels (``reader.frame_objects``); a part saved without a label is its object's
+part labelled on the frame (same object id), else skipped (``unknown_label``).
 The polygons samvid writes for the parts of one object in a polygon project,
 ``<region id>``, ``<region id>~2``, ``<region id>~3``... (``results.part_region_id``),
 are read as region ``<region id>`` (``results.object_region_id``: that exact form
@@ -171,8 +172,9 @@ def unknown_labels_message(region_id: str, named: Any, names: list[str]) -> str:
     if isinstance(named, list) and len(named) > 1:
         return f"region {region_id} has labels {named!r}, none of them one of {sorted(names)}"
     label = named[0] if isinstance(named, list) and named else None
-    shown = "(none)" if label is None else label
-    return f"region {region_id} has label {shown!r}, not one of {sorted(names)}"
+    if label is None:
+        return f"region {region_id} has no label: pick one of {sorted(names)}"
+    return f"region {region_id} has label {label!r}, not one of {sorted(names)}"
 
 
 def labelling_controls(raw: list[dict[str, Any]], joined: list[dict[str, Any]]) -> dict[str, str]:
@@ -211,25 +213,22 @@ def parse_regions(
         if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
     }
     attributes = region_attributes(result, schema.object_id_control)
+    masks = [_MaskResult(position, r, numbers, order) for position, r in zip(positions, result)
+             if r.get("type") in MASK_TYPES]
+    # An unlabelled part of an object labelled by another part on the frame is that object
+    # (propagation tracks the parts as one, labelled as its parts together).
+    part_labels: dict[Any, tuple[str, ...]] = {}
+    for m in masks:
+        if m.labels and m.labels[0] in order and m.key is not None:
+            part_labels.setdefault(m.key, m.labels)
     regions = []
-    for position, r in zip(positions, result):
-        kind = r.get("type")
-        if kind not in MASK_TYPES:
-            continue
-        anonymous = r.get("id") in (None, "")
-        own_id = f"#{position} (no id)" if anonymous else str(r["id"])
-        # A polygon part of an object is that object.
-        region_id = own_id if anonymous else object_region_id(own_id)
-        named = _dict(r.get("value")).get(kind)
-        # Saved without a label, it is the config's one mask label, else none (as propagation reads it).
-        labels = region_labels(list(read_labels(named, list(order))), order)
+    for m in masks:
+        r, kind, anonymous, own_id, region_id = m.result, m.kind, m.anonymous, m.own_id, m.region_id
+        named, raw_id, explicit = m.named, m.raw_id, m.explicit
+        labels = m.labels or part_labels.get(m.key, ())
         if not labels or labels[0] not in order:
             problems.add("unknown_label", unknown_labels_message(own_id, named, list(order)), **where)
             continue
-        # A part is its object: the object's id number first, as propagation reads it.
-        meta_id = _dict(r.get("meta")).get("object_id")
-        raw_id = meta_id if anonymous else numbers.get(region_id, numbers.get(own_id, meta_id))
-        explicit = _positive_int(raw_id) if raw_id is not None else None
         if raw_id is not None and explicit is None:
             problems.add("bad_region", f"region {own_id} has object id {raw_id!r}, "
                          "not a positive integer", **where)
@@ -253,6 +252,28 @@ def parse_regions(
                    extras, anonymous, labels, control)
         )
     return regions
+
+
+class _MaskResult:
+    """A mask result of a frame as ``parse_regions`` reads it, before its checks."""
+
+    def __init__(self, position: int, r: dict[str, Any], numbers: dict[str, Any], order: dict[str, int]) -> None:
+        self.result, self.kind = r, str(r.get("type"))
+        self.anonymous = r.get("id") in (None, "")
+        self.own_id = f"#{position} (no id)" if self.anonymous else str(r["id"])
+        # A polygon part of an object is that object.
+        self.region_id = self.own_id if self.anonymous else object_region_id(self.own_id)
+        self.named = _dict(r.get("value")).get(self.kind)
+        # Saved without a label, it is the config's one mask label, else none (as propagation reads it).
+        self.labels = region_labels(list(read_labels(self.named, list(order))), order)
+        # A part is its object: the object's id number first, as propagation reads it.
+        meta_id = _dict(r.get("meta")).get("object_id")
+        self.raw_id = meta_id if self.anonymous else numbers.get(self.region_id, numbers.get(self.own_id, meta_id))
+        self.explicit = _positive_int(self.raw_id) if self.raw_id is not None else None
+        # Its object on the frame: its id number, else its region id (none without either).
+        self.key: tuple[str, Any] | None = (
+            ("number", self.explicit) if self.explicit is not None
+            else None if self.anonymous else ("region", self.region_id))
 
 
 class ClipRegions:

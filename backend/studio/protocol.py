@@ -198,11 +198,13 @@ def separate_form(label_config: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the plain <Brush>/<Polygon> mask controls, the <Labels> on their images) of a config
     in the separate-control form, of every image (an export reads them all): the results
     ``results.joined_labels`` joins. ((), ()) for <BrushLabels>/<PolygonLabels>, beside
-    which a plain <Brush> draws no mask. ConfigError as ``parse_config``."""
+    which a plain <Brush> draws no mask; so does one on an image without a <Labels> (a
+    scribble: its masks could carry no label, and a prompt there is refused).
+    ConfigError as ``parse_config``."""
     if not parse_config(label_config).label_rows:
         return (), ()
     controls = label_interface(label_config).controls
-    masks = _separate_masks(controls)
+    masks = [c for c in _separate_masks(controls) if any(_labels_on(controls, n) for n in c.to_name or ())]
     rows = [held.name for c in masks for name in c.to_name or () for held in _labels_on(controls, name)]
     return tuple(c.name for c in masks), tuple(dict.fromkeys(rows))
 

@@ -253,9 +253,13 @@ def _dot(i: int) -> dict:
     return mask_region(m, TARGET, ["Car"], region_id=f"o{i}")
 
 
-def _clip_with_objects(human: dict[int, list[dict]], frames: int):
+ONE_LABEL = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+             '<Label value="Car"/></BrushLabels></View>')
+
+
+def _clip_with_objects(human: dict[int, list[dict]], frames: int, config: str = ONE_LABEL):
     """A Propagator over a clip of ``frames`` frames in memory whose human frames hold the
-    given regions (task id = frame + 1)."""
+    given regions (task id = frame + 1), its project's label config ``config``."""
     from samvid.images import ImageSource
     from samvid.propagation import Propagator
     from samvid.settings import Settings
@@ -263,9 +267,7 @@ def _clip_with_objects(human: dict[int, list[dict]], frames: int):
 
     settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
     studio = Studio(settings.label_studio_url, "x")
-    studio.request = lambda method, path, what, **kwargs: {"label_config": (
-        '<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
-        '<Label value="Car"/></BrushLabels></View>')}
+    studio.request = lambda method, path, what, **kwargs: {"label_config": config}
     propagator = Propagator(studio, ImageSource.from_settings(settings))
     propagator.clip_tasks = lambda project, clip, waited_for=False: [
         {"id": 1 + f, "data": {"clip": "c", "frame": f, "image": f"/f{f}.png"}, "total_annotations": int(f in human)}
@@ -364,12 +366,13 @@ def _car() -> np.ndarray:
 
 
 def _propagated_in_memory(human: dict[int, list[dict]], frames: int, req, unreadable: int | None = None,
-                          notes: list[str] | None = None) -> tuple[dict, dict[int, list[dict]], list]:
-    """``req`` run on a clip of ``frames`` flat frames in memory (human frames as in
-    ``_clip_with_objects``; the image of frame ``unreadable`` one the tracker cannot read):
-    the job's result, the prediction written on each frame, and the progress reports.
-    The job's notes go to ``notes``."""
-    propagator = _clip_with_objects(human, frames)
+                          notes: list[str] | None = None,
+                          config: str = ONE_LABEL) -> tuple[dict, dict[int, list[dict]], list]:
+    """``req`` run on a clip of ``frames`` flat frames in memory (human frames and
+    ``config`` as in ``_clip_with_objects``; the image of frame ``unreadable`` one the
+    tracker cannot read): the job's result, the prediction written on each frame, and the
+    progress reports. The job's notes go to ``notes``."""
+    propagator = _clip_with_objects(human, frames, config)
     images = [np.zeros((5, 5, 3), np.uint8) if k == unreadable else np.full((20, 40, 3), 100, np.uint8)
               for k in range(frames)]
     propagator._span = lambda walk, target, all_frames: (images[: len(walk)], {i: t["id"] for i, t in enumerate(walk)})

@@ -13,10 +13,17 @@ from clips import import_clip, iou, predictions
 from test_attributes import Quiet
 
 from samvid.images import ImageSource
-from samvid.propagation import ObjectSeed, PropagationRequest, Propagator, frame_results, seeds_from_result
+from samvid.propagation import (
+    ObjectSeed,
+    PropagationRequest,
+    Propagator,
+    frame_results,
+    match_redrawn,
+    seeds_from_result,
+)
 from samvid.studio.client import Studio
 from samvid.studio.protocol import parse_config
-from samvid.studio.results import mask_regions
+from samvid.studio.results import mask_region, mask_regions
 from samvid.tracker.masks import FrameMasks
 
 LABELLED = """<View>
@@ -85,3 +92,72 @@ def test_label_studio_keeps_propagated_unlabelled_regions_unlabelled(label_studi
         (seed,) = seeds_from_result(stored, target)
         assert seed.labels == ()
         assert iou(seed.mask, clip.masks[0]) > 0.95  # the copy engine keeps the mask
+
+
+def seed(key: str, *labels: str) -> ObjectSeed:
+    return ObjectSeed(key, key, labels, square())
+
+
+def test_an_unlabelled_object_is_not_matched_to_a_new_labelled_object_across_a_stretch() -> None:
+    # B (unlabelled) left; z is a new person: tracked as one, the stretch went from B to z.
+    assert [s.key for s in match_redrawn([seed("B")], [seed("z", "Person")])] == ["z"]
+    assert [s.key for s in match_redrawn([seed("z", "Person")], [seed("B")])] == ["B"]
+
+
+def test_an_unlabelled_object_does_not_keep_a_redrawn_object_from_its_pair() -> None:
+    # A redrawn as y; an unrelated unlabelled u beside it made the pairing ambiguous.
+    assert [s.key for s in match_redrawn([seed("A", "Person", "occluded")], [seed("y", "Person"), seed("u")])] \
+        == ["A", "u"]
+
+
+def test_an_unlabelled_object_redrawn_unlabelled_is_still_the_same_object() -> None:
+    assert [s.key for s in match_redrawn([seed("u1")], [seed("u2")])] == ["u1"]
+
+
+def test_an_unreadable_region_without_a_label_still_may_be_any_object() -> None:
+    assert [s.key for s in match_redrawn([seed("car", "Car")], [seed("van", "Car")], [frozenset()])] == ["van"]
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)], ids=["unlabelled-first", "labelled-first"])
+def test_parts_of_one_object_seed_it_with_the_labels_of_every_part(order: tuple[int, int]) -> None:
+    target = parse_config(LABELLED.replace("<BrushLabels", '<BrushLabels choice="multiple"')
+                          .replace('<Label value="Person"/>', '<Label value="Person"/><Label value="occluded"/>'))
+    top, bottom = np.zeros((10, 12), bool), np.zeros((10, 12), bool)
+    top[0:3], bottom[6:9] = True, True
+    parts = [mask_regions(top, target, [], region_id="a")[0],
+             mask_regions(bottom, target, ["occluded", "Person"], region_id="a~2")[0]]
+    (whole,) = seeds_from_result([parts[k] for k in order], target)
+    assert whole.labels == ("occluded", "Person")  # as the labelled part has them
+    assert np.array_equal(whole.mask, top | bottom)
+    car = mask_regions(top, target, ["Car"], region_id="b")[0]
+    (both,) = seeds_from_result([car, {**parts[1], "id": "b~2"}], target)
+    assert both.labels == ("Car", "Person", "occluded")  # united in the config's order
+
+
+def test_an_object_unlabelled_on_the_job_frame_is_written_with_the_labels_of_the_frame_that_labels_it() -> None:
+    # Tracked from frame 0 (unlabelled) towards frame 6 (labelled Car): the stretch between
+    # was written unlabelled, a class nobody chose in place of the one the annotator gave.
+    from test_propagation_results import TARGET, _car, _propagated_in_memory
+
+    bare = mask_region(_car(), TARGET, [], region_id="car")
+    car = mask_region(_car(), TARGET, ["Car"], region_id="car")
+    for human, frame in (({0: [bare], 6: [car]}, 0), ({0: [car], 6: [bare]}, 6)):
+        _, written, _ = _propagated_in_memory(human, 7, PropagationRequest(1, "c", frame, engine="copy", bridge=True),
+                                              config=LABELLED)
+        assert sorted(written) == [1, 2, 3, 4, 5]
+        assert all([r["value"]["brushlabels"] for r in written[k]] == [["Car"]] for k in written), (frame, written)
+
+
+def test_a_region_on_another_image_is_no_unreadable_region_of_this_one() -> None:
+    # A click on another <Image> of the config made frame 6 "unknown": the car was tracked
+    # right up to it instead of fading out where the annotator said it had left.
+    from test_propagation_results import TARGET, _car, _click, _propagated_in_memory
+
+    car = mask_region(_car(), TARGET, ["Car"], region_id="car")
+    elsewhere = {**_click("k1"), "to_name": "other"}
+    _, written, _ = _propagated_in_memory({0: [car], 6: [elsewhere]}, 7,
+                                          PropagationRequest(1, "c", 0, engine="copy", bridge=True))
+    assert written[5] == [] and written[1] != []
+    _, written, _ = _propagated_in_memory({0: [car], 6: [_click("k1")]}, 7,
+                                          PropagationRequest(1, "c", 0, engine="copy", bridge=True))
+    assert written[5] != [], "a click on this image may be the car: tracked right up to it"

@@ -106,3 +106,43 @@ def test_a_polygon_beside_a_brush_is_exported_as_it_is_tracked() -> None:
     drawn = mask_regions(square(), target, ["Person"], region_id="p1", control=("outline", "polygonlabels"))
     assert exported(drawn, config) == ([("p1", "Person")], [])
     assert [s.labels for s in seeds_from_result(drawn, target)] == [("Person",)]
+
+
+def test_an_unlabelled_region_among_several_labels_is_reported_as_having_no_label() -> None:
+    (bare,) = mask_regions(square(), parse_config(SEPARATE), [], region_id="u")
+    assert exported([bare], SEPARATE) == ([], ["region u has no label: pick one of ['Car', 'Person']"])
+
+
+def test_a_plain_brush_on_an_image_without_labels_is_not_exported_as_propagation_does_not_track_it() -> None:
+    config = SEPARATE.replace("</View>", '<Image name="sketch" value="$sketch"/>'
+                              '<Brush name="scribble" toName="sketch"/></View>').replace('<Label value="Person"/>', "")
+    target = parse_config(config)
+    car = mask_regions(square(), target, ["Car"], region_id="a")
+    (scribble,) = mask_regions(square(), target, [], region_id="s")
+    scribble = {**scribble, "from_name": "scribble", "to_name": "sketch"}
+    assert exported([*car, scribble], config) == ([("a", "Car")], [])
+    assert [s.key for s in seeds_from_result([*car, scribble], target)] == ["a"]
+
+
+@pytest.mark.parametrize("unlabelled_first", [True, False])
+def test_an_unlabelled_part_of_an_object_is_exported_with_its_labelled_part_as_it_is_tracked(
+        unlabelled_first: bool) -> None:
+    # Skipped as "unknown_label", the unlabelled part's half of the mask was lost.
+    config = SEPARATE.replace("</View>", '<Number name="object_id" toName="image" perRegion="true"/></View>')
+    target = parse_config(config)
+    top, bottom = np.zeros((12, 16), bool), np.zeros((12, 16), bool)
+    top[0:3, 2:8], bottom[8:11, 2:8] = True, True
+    bare = [*mask_regions(top, target, [], region_id="r1"),
+            {"id": "r1", "from_name": "object_id", "to_name": "image", "type": "number", "value": {"number": 3}}]
+    person = [*mask_regions(bottom, target, ["Person"], region_id="r2"),
+              {"id": "r2", "from_name": "object_id", "to_name": "image", "type": "number", "value": {"number": 3}}]
+    polygon_parts = [*mask_regions(top, target, [], region_id="p"), *mask_regions(bottom, target, ["Person"],
+                                                                                  region_id="p~2")]
+    for result in ([*bare, *person] if unlabelled_first else [*person, *bare], polygon_parts):
+        problems = Problems()
+        regions = parse_regions(result, ProjectSchema.from_config(config), problems)
+        (obj,) = frame_objects(regions, ClipRegions([regions]), (12, 16), problems, WHERE)
+        (seed,) = seeds_from_result(result, target)
+        assert (obj.label, obj.labels, seed.labels) == ("Person", ("Person",), ("Person",))
+        assert np.array_equal(obj.mask, top | bottom) and np.array_equal(seed.mask, obj.mask)
+        assert not problems.items

@@ -186,3 +186,13 @@ def test_separate_form_names_every_images_plain_controls_and_labels_rows() -> No
               '<Labels name="cars" toName="a"><Label value="Car"/></Labels>'
               '<Labels name="people" toName="b,a"><Label value="Person"/></Labels></View>')
     assert separate_form(config) == (("paint", "outline"), ("cars", "people"))
+
+
+def test_separate_form_leaves_out_a_plain_brush_on_an_image_without_labels() -> None:
+    # A scribble pad beside the labelled image: a prompt there is refused, nothing tracks it.
+    config = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
+              '<Brush name="paint" toName="a"/><Labels name="cars" toName="a"><Label value="Car"/></Labels>'
+              '<Brush name="scribble" toName="b"/></View>')
+    assert separate_form(config) == (("paint",), ("cars",))
+    with pytest.raises(ConfigError, match='no <Labels> has toName="b"'):
+        parse_config(config, "b")
