@@ -192,11 +192,12 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
             # Regions that share an object id (or a region id, as polygon parts do) are parts
             # of one object (drawn apart around an occluder): tracked as one, under the first
             # region's id and extras, with the labels of all its parts (as the export unites
-            # them): an unlabelled part leaves the object labelled.
+            # them): an unlabelled part leaves the object labelled. Parts of two classes keep
+            # the first's, as the export keeps the first and reports the other.
             same.mask = same.mask | mask
             if not same.labels:
                 same.labels = labels
-            elif not set(labels) <= set(same.labels):
+            elif may_be_one(same.labels, labels) and not set(labels) <= set(same.labels):
                 same.labels = _united(same.labels, labels, target.all_labels)
             continue
         seeds.append(ObjectSeed(key, region_id, labels, mask, region_extras, numbered,

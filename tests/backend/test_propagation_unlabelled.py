@@ -129,9 +129,12 @@ def test_parts_of_one_object_seed_it_with_the_labels_of_every_part(order: tuple[
     (whole,) = seeds_from_result([parts[k] for k in order], target)
     assert whole.labels == ("occluded", "Person")  # as the labelled part has them
     assert np.array_equal(whole.mask, top | bottom)
-    car = mask_regions(top, target, ["Car"], region_id="b")[0]
-    (both,) = seeds_from_result([car, {**parts[1], "id": "b~2"}], target)
-    assert both.labels == ("Car", "Person", "occluded")  # united in the config's order
+    person = mask_regions(top, target, ["Person"], region_id="b")[0]
+    (both,) = seeds_from_result([person, {**parts[1], "id": "b~2"}], target)
+    assert both.labels == ("Person", "occluded")  # united in the config's order
+    car = mask_regions(top, target, ["Car"], region_id="c")[0]
+    (first,) = seeds_from_result([car, {**parts[1], "id": "c~2"}], target)
+    assert first.labels == ("Car",)  # two classes: the first part's, as the export keeps it
 
 
 def test_an_object_unlabelled_on_the_job_frame_is_written_with_the_labels_of_the_frame_that_labels_it() -> None:
