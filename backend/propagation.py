@@ -191,13 +191,15 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
         if same is not None:
             # Regions that share an object id (or a region id, as polygon parts do) are parts
             # of one object (drawn apart around an occluder): tracked as one, under the first
-            # region's id and extras, with the labels of all its parts (as the export unites
-            # them): an unlabelled part leaves the object labelled. Parts of two classes keep
-            # the first's, as the export keeps the first and reports the other.
+            # region's id and extras, with the labels of all its parts of its class (as the
+            # export unites them: the class is the first label in the config's order). An
+            # unlabelled part leaves the object labelled, and in the control that labels it;
+            # parts of two classes keep the first's, as the export keeps the first and reports
+            # the other.
             same.mask = same.mask | mask
             if not same.labels:
-                same.labels = labels
-            elif may_be_one(same.labels, labels) and not set(labels) <= set(same.labels):
+                same.labels, same.control = labels, (str(item["from_name"]), mask_type)
+            elif labels and _united(labels, (), target.all_labels)[0] == _united(same.labels, (), target.all_labels)[0]:
                 same.labels = _united(same.labels, labels, target.all_labels)
             continue
         seeds.append(ObjectSeed(key, region_id, labels, mask, region_extras, numbered,
@@ -777,8 +779,8 @@ def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[str, int],
     for at in order:
         for s in ends.get(at) or ():
             first = named.setdefault(number[s.key], s)
-            if not first.labels and s.labels:
-                named[number[s.key]] = replace(first, labels=s.labels)
+            if not first.labels and s.labels:  # and the control that holds them (a control per class)
+                named[number[s.key]] = replace(first, labels=s.labels, control=s.control)
     return named
 
 

@@ -17,13 +17,14 @@ from samvid.propagation import (
     ObjectSeed,
     PropagationRequest,
     Propagator,
+    _named,
     frame_results,
     match_redrawn,
     seeds_from_result,
 )
 from samvid.studio.client import Studio
 from samvid.studio.protocol import parse_config
-from samvid.studio.results import mask_region, mask_regions
+from samvid.studio.results import brush_result, mask_region, mask_regions
 from samvid.tracker.masks import FrameMasks
 
 LABELLED = """<View>
@@ -164,3 +165,46 @@ def test_a_region_on_another_image_is_no_unreadable_region_of_this_one() -> None
     _, written, _ = _propagated_in_memory({0: [car], 6: [_click("k1")]}, 7,
                                           PropagationRequest(1, "c", 0, engine="copy", bridge=True))
     assert written[5] != [], "a click on this image may be the car: tracked right up to it"
+
+
+def test_parts_of_one_class_unite_their_labels_and_parts_of_two_classes_keep_the_first() -> None:
+    # As the export reads them: the class is the first label in the config's order.
+    target = parse_config(LABELLED.replace("<BrushLabels", '<BrushLabels choice="multiple"')
+                          .replace('<Label value="Person"/>', '<Label value="Person"/><Label value="occluded"/>'))
+    top, bottom = np.zeros((10, 12), bool), np.zeros((10, 12), bool)
+    top[0:3], bottom[6:9] = True, True
+
+    def parts(first: list[str], second: list[str]) -> tuple[str, ...]:
+        (seed,) = seeds_from_result([mask_regions(top, target, first, region_id="a")[0],
+                                     mask_regions(bottom, target, second, region_id="a~2")[0]], target)
+        return seed.labels
+
+    assert parts(["Car", "occluded"], ["Car", "Person"]) == ("Car", "Person", "occluded")  # both Car
+    assert parts(["occluded"], ["Car", "occluded"]) == ("occluded",)  # an occluded thing, then a Car
+
+
+PER_CLASS = """<View>
+  <Image name="image" value="$image"/>
+  <BrushLabels name="cars" toName="image"><Label value="Car"/></BrushLabels>
+  <BrushLabels name="people" toName="image"><Label value="Person"/></BrushLabels>
+  <Number name="object_id" toName="image" perRegion="true"/>
+</View>"""
+
+
+def test_an_unlabelled_object_takes_the_control_with_the_label_it_takes() -> None:
+    # A control per class: the label taken from another part (or end) was written into the
+    # unlabelled one's control, which does not hold it.
+    target = parse_config(PER_CLASS)
+
+    def drawn(row: int, control: str, labels: list[str], region_id: str) -> list[dict]:
+        mask = np.zeros((20, 20), bool)
+        mask[row, 2:8] = True
+        return [brush_result(mask, from_name=control, to_name="image", labels=labels, region_id=region_id),
+                {"id": region_id, "type": "number", "from_name": "object_id", "to_name": "image",
+                 "value": {"number": 3}}]
+
+    (whole,) = seeds_from_result(drawn(0, "people", [], "a") + drawn(5, "cars", ["Car"], "b"), target)
+    assert (whole.labels, whole.control) == (("Car",), ("cars", "brushlabels"))
+    job, other = seeds_from_result(drawn(0, "people", [], "a"), target), seeds_from_result(drawn(0, "cars", ["Car"], "b"), target)
+    named = _named({0: job, 6: other}, {"3": 1}, [0, 6])
+    assert (named[1].labels, named[1].control) == (("Car",), ("cars", "brushlabels"))
