@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import pytest
+from at_once import at_once, failures
 
 from samvid.demo import DemoClip, render_frames, write_demo_clip
 from samvid.errors import SamvidError
@@ -48,21 +49,9 @@ def test_two_samvid_up_writing_the_demo_clip_at_once_both_succeed(
         replace(src, dst)
 
     monkeypatch.setattr(os, "replace", replace_when_both_have_written)
-    errors: list[BaseException] = []
-
-    def up() -> None:
-        try:
-            write_demo_clip(path, DemoClip(frames=4))
-        except BaseException as exc:  # noqa: BLE001 - the assertion below names it
-            errors.append(exc)
-
-    threads = [threading.Thread(target=up) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(lambda: write_demo_clip(path, DemoClip(frames=4)))
     monkeypatch.undo()
-    assert errors == []
+    assert failures(outcomes) == []
     with av.open(str(path)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 4
     assert [p.name for p in path.parent.iterdir()] == ["demo.mp4"]

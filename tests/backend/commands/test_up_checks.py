@@ -557,24 +557,18 @@ def two_runs_make_credentials(data: Path) -> list:
     """What two runs started at once on ``data`` get from ``Credentials.load_or_create``."""
     import threading
 
+    from at_once import at_once, failures
+
     from samvid.launcher import Credentials
 
-    results: list[object] = []
     go = threading.Barrier(2)
 
-    def make() -> None:
+    def make() -> object:
         go.wait()
-        try:
-            results.append(Credentials.load_or_create(data))
-        except Exception as exc:  # noqa: BLE001 - what a run would die of
-            results.append(exc)
+        return Credentials.load_or_create(data)
 
-    threads = [threading.Thread(target=make) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not [r for r in results if isinstance(r, Exception)], results
+    results = at_once(make)
+    assert not failures(results), results
     return results
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from at_once import at_once, failures
 
 from samvid.errors import VideoError
 from samvid.studio.import_plan import ImportOptions
@@ -48,20 +49,7 @@ def test_two_imports_writing_the_same_frame_at_once_both_succeed(
 
     monkeypatch.setattr(Path, "write_bytes", write_then_wait)
     frame = tmp_path / "000000.jpg"
-    errors: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            _write_image(frame, IMAGE, OPTIONS)
-        except BaseException as exc:  # noqa: BLE001 - the assertion below names it
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert failures(at_once(lambda: _write_image(frame, IMAGE, OPTIONS))) == []
     assert cv2.imread(str(frame)).shape == IMAGE.shape
     assert [p.name for p in tmp_path.iterdir()] == ["000000.jpg"]
 
