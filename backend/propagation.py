@@ -30,6 +30,7 @@ from samvid.studio.protocol import MaskTarget, frame_index, is_labels_result, pa
 from samvid.studio.results import (
     MAX_PIXELS,
     decode_mask,
+    in_config_order,
     joined_labels,
     mask_regions,
     object_region_id,
@@ -199,18 +200,13 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
             same.mask = same.mask | mask
             if not same.labels:
                 same.labels, same.control = labels, (str(item["from_name"]), mask_type)
-            elif labels and _united(labels, (), target.all_labels)[0] == _united(same.labels, (), target.all_labels)[0]:
-                same.labels = _united(same.labels, labels, target.all_labels)
+            elif labels and (in_config_order(labels, target.all_labels)[0]
+                             == in_config_order(same.labels, target.all_labels)[0]):
+                same.labels = in_config_order((*same.labels, *labels), target.all_labels)
             continue
         seeds.append(ObjectSeed(key, region_id, labels, mask, region_extras, numbered,
                                 (str(item["from_name"]), mask_type)))
     return seeds
-
-
-def _united(a: tuple[str, ...], b: tuple[str, ...], order: tuple[str, ...]) -> tuple[str, ...]:
-    """The labels of ``a`` and ``b``, each once: the config's (``order``) in its order, then
-    the others in the order saved."""
-    return tuple(sorted(dict.fromkeys([*a, *b]), key=lambda n: (n not in order, order.index(n) if n in order else 0)))
 
 
 def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
-from samvid.studio.results import joined_labels, object_region_id, read_labels
+from samvid.studio.results import in_config_order, joined_labels, object_region_id, read_labels
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -81,7 +81,7 @@ class Region:
     attributes: dict[str, Any] = field(default_factory=dict)
     # No id in the result (imported JSON): ``region_id`` only names it in messages.
     anonymous: bool = False
-    # All of its labels (``region_labels``); ``label``, its class, is the first.
+    # All of its labels (``results.in_config_order``); ``label``, its class, is the first.
     labels: tuple[str, ...] = ()
     # The control that labels it: the key of its labels in ``attributes`` when several.
     control: str = ""
@@ -155,16 +155,6 @@ def region_attributes(
         if ok:
             attributes.setdefault(str(r["id"]), {})[str(name)] = value
     return attributes
-
-
-def region_labels(named: Any, order: dict[str, int]) -> tuple[str, ...]:
-    """A region's labels (its value's list), each once, the config's (``order``: label ->
-    position) in config order, then those the config lacks in the order saved: the same
-    set reads the same whatever order it was saved in. Only text can be a label."""
-    if not isinstance(named, list):
-        return ()
-    unique = dict.fromkeys(n for n in named if isinstance(n, str))
-    return tuple(sorted(unique, key=lambda n: (n not in order, order.get(n, 0))))
 
 
 def unknown_labels_message(region_id: str, named: Any, names: list[str]) -> str:
@@ -265,7 +255,7 @@ class _MaskResult:
         self.region_id = self.own_id if self.anonymous else object_region_id(self.own_id)
         self.named = _dict(r.get("value")).get(self.kind)
         # Saved without a label, it is the config's one mask label, else none (as propagation reads it).
-        self.labels = region_labels(list(read_labels(self.named, list(order))), order)
+        self.labels = in_config_order(read_labels(self.named, list(order)), order)
         # A part is its object: the object's id number first, as propagation reads it.
         meta_id = _dict(r.get("meta")).get("object_id")
         self.raw_id = meta_id if self.anonymous else numbers.get(self.region_id, numbers.get(self.own_id, meta_id))

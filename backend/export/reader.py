@@ -35,11 +35,11 @@ from samvid.export.frames import (
     Where,
     frame_masks,
 )
-from samvid.export.identity import ClipRegions, Region, parse_regions, region_labels
+from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
 from samvid.studio.protocol import frame_index, parse_config, separate_form
-from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask
+from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask, in_config_order
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class ProjectSchema:
 
     @property
     def label_order(self) -> dict[str, int]:
-        """``{label: position}`` of the config's labels, the order ``region_labels`` reads."""
+        """``{label: position}`` of the config's labels, in their order (``in_config_order``)."""
         return {c.name: i for i, c in enumerate(self.categories)}
 
 
@@ -164,7 +164,7 @@ class FrameObject:
     score: float
     label: str
     attributes: dict[str, Any]
-    # All labels of its regions on this frame (``region_labels``), and its first region's.
+    # All labels of its regions on this frame (``in_config_order``), and its first region's.
     labels: tuple[str, ...] = ()
     region_id: str = ""
 
@@ -173,7 +173,7 @@ def merge_part(kept: FrameObject, part: Region, mask: np.ndarray, control: str,
                order: dict[str, int]) -> None:
     """Add ``part``, another region of ``kept`` on its frame, to it: masks and labels united."""
     kept.mask = kept.mask | mask
-    labels = region_labels([*kept.labels, *part.labels], order)
+    labels = in_config_order((*kept.labels, *part.labels), order)
     if len(labels) > 1 and labels != kept.labels:
         # A copy: regions of one id share their attributes dict.
         kept.attributes = {**kept.attributes, control: list(labels)}
@@ -194,7 +194,7 @@ def frame_objects(
     Regions sharing an object id and a label are one object drawn in parts (so are the
     polygon parts ``<id>~2``... of region ``<id>``, read as ``<id>`` by ``parse_regions``),
     as propagation tracks them (``propagation.seeds_from_result``): their masks are united,
-    and their labels (in ``order``, the config's, as ``region_labels`` reads them; without
+    and their labels (in ``order``, the config's, as ``in_config_order`` reads them; without
     it in the order met), the first region's score and other attributes kept. Of regions
     sharing an id with another label the first is kept and the rest reported. Each object
     takes its clip's class; where that class is none of its labels here, it is reported

@@ -25,9 +25,9 @@ _MASK_TYPES = {tag.lower(): kind for tag, kind in MASK_TAGS.items()}
 # Label Studio's "separate control" form: a plain <Brush> or <Polygon> draws the mask and a
 # <Labels> on the same image names it. Its regions are two results with one id: the
 # geometry (type "brush"/"polygon", no label) and a "labels" twin repeating the geometry
-# with the label (results.split_labels / joined_labels). The values: the mask kind each is.
-SEPARATE_TAGS = {"Brush": "brushlabels", "Polygon": "polygonlabels"}
-_SEPARATE_TYPES = {tag.lower(): kind for tag, kind in SEPARATE_TAGS.items()}
+# with the label (results.split_labels / joined_labels). Keyed by the lowercased tag, which is
+# also the geometry's result type; the values: the mask kind each is.
+SEPARATE_TYPES = {"brush": "brushlabels", "polygon": "polygonlabels"}
 # Smart prompts arrive as the result types of the tools that drew them: the labelled
 # controls (KeyPointLabels, RectangleLabels), or the plain KeyPoint and Rectangle tools
 # that share one <Labels> row (the shipped configs). The latter also send a "labels" twin
@@ -175,7 +175,7 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         image_key=value.lstrip("$"),
         is_list="valueList" in image.attr,
         mask_control=mask.name,
-        mask_type=(_SEPARATE_TYPES if separate else _MASK_TYPES)[mask.tag.lower()],
+        mask_type=(SEPARATE_TYPES if separate else _MASK_TYPES)[mask.tag.lower()],
         labels=labels,
         object_id_control=object_id_control(
             [c.name for c in interface.controls
@@ -185,7 +185,7 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         # Separate form: the <Labels> of the image name the masks of each <Brush>/<Polygon>
         # on it alike, so every one of them takes every mask label.
         siblings=tuple(
-            MaskControl(c.name, _SEPARATE_TYPES[c.tag.lower()], labels) if separate
+            MaskControl(c.name, SEPARATE_TYPES[c.tag.lower()], labels) if separate
             else MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
             for c in masks if c is not mask and image.name in (c.to_name or ())
         ),
@@ -237,7 +237,7 @@ def _separate_masks(controls: list[Any]) -> list[Any]:
     """The <Brush>/<Polygon> controls of a config without <BrushLabels>/<PolygonLabels>,
     those with a <Labels> on their image first (the one samvid writes to by default);
     ConfigError when there is none."""
-    geometry = [c for c in controls if c.tag.lower() in _SEPARATE_TYPES]
+    geometry = [c for c in controls if c.tag.lower() in SEPARATE_TYPES]
     if not geometry:
         raise ConfigError(
             "the label config has no <BrushLabels> or <PolygonLabels>, nor a <Brush> or <Polygon> "

@@ -24,7 +24,7 @@ import numpy as np
 
 from samvid.errors import TooLarge
 from samvid.settings import Settings
-from samvid.studio.protocol import SEPARATE_TAGS, MaskTarget
+from samvid.studio.protocol import SEPARATE_TYPES, MaskTarget
 
 Result = dict[str, Any]
 
@@ -297,10 +297,6 @@ def mask_regions(
     return regions
 
 
-# The result type of a plain <Brush>/<Polygon> region -> the labelled type it reads as.
-_JOINED_TYPES = {tag.lower(): kind for tag, kind in SEPARATE_TAGS.items()}
-
-
 def split_labels(region: Result, rows: Sequence[tuple[str, Sequence[str]]]) -> list[Result]:
     """A labelled region (``brushlabels``/``polygonlabels``) as Label Studio keeps one drawn
     with a plain <Brush>/<Polygon> and labelled with the <Labels> ``rows`` ((name, its
@@ -347,7 +343,7 @@ def joined_labels(result: list[Any], controls: Collection[str] | None = None,
     used: set[int] = set()
     for item in result:
         kind = item.get("type") if isinstance(item, dict) else None
-        if (not isinstance(kind, str) or kind not in _JOINED_TYPES or not isinstance(item.get("value"), dict)
+        if (not isinstance(kind, str) or kind not in SEPARATE_TYPES or not isinstance(item.get("value"), dict)
                 or (controls is not None and item.get("from_name") not in controls)):
             joined.append(item)
             continue
@@ -357,8 +353,8 @@ def joined_labels(result: list[Any], controls: Collection[str] | None = None,
         if found:
             used.update(id(twin) for twin in found)
             labels = _each_once(name for twin in found for name in _listed(twin["value"].get("labels")))
-        joined.append({**item, "type": _JOINED_TYPES[kind],
-                       "value": {**value, _JOINED_TYPES[kind]: labels if isinstance(labels, list) else []}})
+        joined.append({**item, "type": SEPARATE_TYPES[kind],
+                       "value": {**value, SEPARATE_TYPES[kind]: labels if isinstance(labels, list) else []}})
     return [item for item in joined if id(item) not in used]
 
 
@@ -393,6 +389,20 @@ def read_labels(named: Any, mask_labels: Sequence[str]) -> tuple[str, ...]:
     """
     own = tuple(name for name in named if isinstance(name, str)) if isinstance(named, list) else ()
     return own or (tuple(mask_labels) if len(mask_labels) == 1 else ())
+
+
+def in_config_order(labels: Iterable[Any], config: Iterable[str]) -> tuple[str, ...]:
+    """``labels`` (text only), each once: those of the config (``config``, its labels in
+    order) in its order, then the others in the order given. A region's first label so read
+    is its class, the same whatever order a tool saved its labels in; propagation and the
+    export read it alike.
+
+    >>> in_config_order(["red", "car", "red", 7], ["car", "person"])
+    ('car', 'red')
+    """
+    position = {name: i for i, name in enumerate(config)}
+    unique = dict.fromkeys(name for name in labels if isinstance(name, str))
+    return tuple(sorted(unique, key=lambda name: (name not in position, position.get(name, 0))))
 
 
 def mask_region(
