@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -293,7 +294,24 @@ def _json_body() -> dict[str, Any]:
                              "send a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
+    if _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(body):
+        # Valid JSON, but no text: every path, URL or Redis key built from it fails to encode.
+        raise BadRequest("the JSON body holds an unpaired surrogate escape (\\ud800-\\udfff): "
+                         "send valid Unicode")
     return body
+
+
+# Only an escape can put a surrogate into parsed JSON (raw surrogate bytes are no UTF-8).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(body: Any) -> bool:
+    """Whether a parsed body holds a surrogate no pair joined into one character."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 # The request log is one line per request whatever a client puts in the path or provokes

@@ -86,6 +86,24 @@ def test_malformed_image_url_returns_422(client, ref, named):
     assert named in msg
 
 
+@pytest.mark.parametrize("ref", ["/tmp/a\\ud800.png", "s3://bucket/a\\udc00.png", "data:image/png,\\ud800"],
+                         ids=["local-path", "cloud-uri", "data-uri"])
+def test_unpaired_surrogate_escape_returns_400(client, ref):
+    # Valid JSON that Python parses into a str no encoder takes: it crashed the image readers.
+    body = json.dumps(predict_body("REF", [keypoint(5, 5, 64, 48)])).replace("REF", ref)
+    msg = _error(client.post("/predict", data=body, content_type="application/json"), 400)
+    assert "surrogate" in msg
+
+
+def test_paired_surrogate_escape_is_one_character_and_read(client, images):
+    # An emoji escaped as a pair is one character: the image is read, not refused.
+    write_png(images / "cat\U0001f408.png", 64, 48)
+    body = json.dumps(predict_body(str(images / "REF.png"), [keypoint(5, 5, 64, 48)]))
+    body = body.replace("REF", "cat\\ud83d\\udc08")
+    resp = client.post("/predict", data=body, content_type="application/json")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("bad", [float("inf"), "90", True])
 def test_box_rotation_that_is_not_a_number_returns_400(client, frame, bad):
     item = rectangle(10, 10, 30, 30, 64, 48)
