@@ -54,12 +54,13 @@ control is the object id, not an attribute.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
-from samvid.studio.results import in_config_order, joined_labels, object_region_id, read_labels
+from samvid.studio.results import in_config_order, object_region_id, read_labels
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -167,12 +168,20 @@ def unknown_labels_message(region_id: str, named: Any, names: list[str]) -> str:
     return f"region {region_id} has label {label!r}, not one of {sorted(names)}"
 
 
-def labelling_controls(raw: list[dict[str, Any]], joined: list[dict[str, Any]]) -> dict[str, str]:
+def labelling_controls(raw: list[dict[str, Any]], joined: list[dict[str, Any]],
+                       rows: Sequence[str] = ()) -> dict[str, str]:
     """``{region id: name of the <Labels>}`` of the regions ``joined_labels`` labelled from a
-    "labels" twin (the separate-control form): the twins it used, gone from ``joined``."""
+    "labels" twin (the separate-control form): the twins it used, gone from ``joined``. Of a
+    region's several, the first in ``rows`` (the config's order): not the first saved, which
+    is the first applied, so one object's labels would be kept under one key on one frame
+    and another on the next."""
     kept = {id(r) for r in joined}
-    return {str(r.get("id")): str(r["from_name"]) for r in reversed(raw)
-            if r.get("type") == "labels" and id(r) not in kept and r.get("from_name")}
+    used = [r for r in raw if r.get("type") == "labels" and id(r) not in kept and r.get("from_name")]
+    rank = {name: k for k, name in enumerate(rows)}
+    controls: dict[str, str] = {}
+    for r in sorted(used, key=lambda r: rank.get(str(r["from_name"]), len(rank))):
+        controls.setdefault(str(r.get("id")), str(r["from_name"]))
+    return controls
 
 
 def parse_regions(
@@ -190,10 +199,11 @@ def parse_regions(
     order = schema.label_order
     # Imported JSON reaches here as it was imported: an item that is no object is no region.
     raw = [r for r in result if isinstance(r, dict)]
-    # A plain <Brush>/<Polygon> region and its "labels" twins are one labelled mask region
-    # (the separate-control form only: beside <BrushLabels>, a plain <Brush> is no mask).
-    result = joined_labels(raw, schema.separate_controls, schema.label_rows)
-    labelled_by = labelling_controls(raw, result)
+    # A plain <Brush>/<Polygon> region and its "labels" twins of its image's <Labels> are one
+    # labelled mask region (the separate-control form only: beside <BrushLabels>, a plain
+    # <Brush> is no mask).
+    result = schema.joined(raw)
+    labelled_by = labelling_controls(raw, result, schema.label_rows)
     # A region without an id is named by its place in the result as saved, twins included.
     kept = {id(r) for r in result}
     positions = [k for k, r in enumerate(raw, 1) if id(r) in kept or r.get("type") != "labels"]
@@ -203,8 +213,8 @@ def parse_regions(
         if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
     }
     attributes = region_attributes(result, schema.object_id_control)
-    masks = [_MaskResult(position, r, numbers, order) for position, r in zip(positions, result)
-             if r.get("type") in MASK_TYPES]
+    masks = [_MaskResult(position, r, numbers, order, schema.mask_labels(str(r.get("from_name"))))
+             for position, r in zip(positions, result) if r.get("type") in MASK_TYPES]
     # An unlabelled part of an object labelled by another part on the frame is that object
     # (propagation tracks the parts as one, labelled as its parts together).
     part_labels: dict[Any, tuple[str, ...]] = {}
@@ -217,7 +227,9 @@ def parse_regions(
         named, raw_id, explicit = m.named, m.raw_id, m.explicit
         labels = m.labels or part_labels.get(m.key, ())
         if not labels or labels[0] not in order:
-            problems.add("unknown_label", unknown_labels_message(own_id, named, list(order)), **where)
+            # One saved without a label is told the labels its image offers.
+            names = list(order) if isinstance(named, list) and named else list(m.mask_labels)
+            problems.add("unknown_label", unknown_labels_message(own_id, named, names), **where)
             continue
         if raw_id is not None and explicit is None:
             problems.add("bad_region", f"region {own_id} has object id {raw_id!r}, "
@@ -247,15 +259,17 @@ def parse_regions(
 class _MaskResult:
     """A mask result of a frame as ``parse_regions`` reads it, before its checks."""
 
-    def __init__(self, position: int, r: dict[str, Any], numbers: dict[str, Any], order: dict[str, int]) -> None:
+    def __init__(self, position: int, r: dict[str, Any], numbers: dict[str, Any], order: dict[str, int],
+                 mask_labels: tuple[str, ...]) -> None:
         self.result, self.kind = r, str(r.get("type"))
         self.anonymous = r.get("id") in (None, "")
         self.own_id = f"#{position} (no id)" if self.anonymous else str(r["id"])
         # A polygon part of an object is that object.
         self.region_id = self.own_id if self.anonymous else object_region_id(self.own_id)
         self.named = _dict(r.get("value")).get(self.kind)
-        # Saved without a label, it is the config's one mask label, else none (as propagation reads it).
-        self.labels = in_config_order(read_labels(self.named, list(order)), order)
+        # Saved without a label, it is its image's one mask label, else none (as propagation reads it).
+        self.mask_labels = mask_labels
+        self.labels = in_config_order(read_labels(self.named, mask_labels), order)
         # A part is its object: the object's id number first, as propagation reads it.
         meta_id = _dict(r.get("meta")).get("object_id")
         self.raw_id = meta_id if self.anonymous else numbers.get(self.region_id, numbers.get(self.own_id, meta_id))

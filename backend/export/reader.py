@@ -38,8 +38,8 @@ from samvid.export.frames import (
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
-from samvid.studio.protocol import frame_index, parse_config, separate_form
-from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask, in_config_order
+from samvid.studio.protocol import MaskTarget, frame_index, image_targets
+from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask, in_config_order, joined_labels
 
 log = logging.getLogger(__name__)
 
@@ -71,29 +71,52 @@ class ProjectSchema:
 
     categories: list[Category]
     object_id_control: str | None  # per-region Number holding the object id
-    # The separate-control form's plain <Brush>/<Polygon> and <Labels> (protocol.separate_form):
-    # a region of one is its geometry plus "labels" twins of the others. Empty otherwise.
-    separate_controls: tuple[str, ...] = ()
-    label_rows: tuple[str, ...] = ()
+    # Every image that takes masks, as propagation reads it (protocol.image_targets): its mask
+    # controls, the <Labels> that label its plain <Brush>/<Polygon> (separate form), its labels.
+    images: tuple[MaskTarget, ...] = ()
 
     @classmethod
     def from_config(cls, config: str) -> ProjectSchema:
         """Read as propagation reads it (``protocol.parse_config``), so both agree on the
         mask controls and on which control carries the object id."""
-        target = parse_config(config)
-        if not target.all_labels:
+        targets = image_targets(config)
+        target = targets[0]
+        if not target.project_labels:
             raise ConfigError(
                 "the project's labeling config names no mask labels: add a <Label> to its "
                 "BrushLabels or PolygonLabels (or to the Labels beside its Brush or Polygon); "
                 "nothing to export as masks"
             )
-        categories = [Category(i + 1, n) for i, n in enumerate(target.all_labels)]
-        return cls(categories, target.object_id_control, *separate_form(config))
+        categories = [Category(i + 1, n) for i, n in enumerate(target.project_labels)]
+        return cls(categories, target.object_id_control, targets)
 
     @property
     def label_order(self) -> dict[str, int]:
         """``{label: position}`` of the config's labels, in their order (``in_config_order``)."""
         return {c.name: i for i, c in enumerate(self.categories)}
+
+    @property
+    def label_rows(self) -> tuple[str, ...]:
+        """The <Labels> naming the masks of a plain <Brush>/<Polygon> (separate form), in
+        config order per image, each once; none in the labelled form."""
+        return tuple(dict.fromkeys(name for t in self.images for name, _ in t.label_rows))
+
+    def joined(self, result: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``result`` with each image's plain <Brush>/<Polygon> regions joined with their
+        "labels" twins from that image's <Labels> (``results.joined_labels``), as propagation
+        joins them on the image it tracks: a twin from a <Labels> of another image labels none."""
+        for target in self.images:
+            result = joined_labels(result, target.separate_controls, [name for name, _ in target.label_rows])
+        return result
+
+    def mask_labels(self, control: str) -> tuple[str, ...]:
+        """The mask labels a region of mask control ``control`` may have: its image's
+        (``MaskTarget.all_labels``), read for a region saved without one, as propagation reads
+        it; every category for a control the config lacks."""
+        for target in self.images:
+            if control == target.mask_control or any(c.name == control for c in target.siblings):
+                return target.all_labels
+        return tuple(c.name for c in self.categories)
 
 
 def task_preference(ref: TaskRef) -> tuple[bool, bool, int]:

@@ -76,7 +76,9 @@ class MaskTarget:
     mask_type: str  # "brushlabels" or "polygonlabels"
     labels: tuple[str, ...]
     object_id_control: str | None = None  # per-region Number carrying the object id
-    # The labels of every mask control, first seen first: the classes of an export.
+    # The mask labels of its image (every mask control's on it, or every <Labels>'s on it in
+    # the separate form), in ``project_labels``' order: a region of the image saved without
+    # a label is read against these (``results.read_labels``), never another image's.
     all_labels: tuple[str, ...] = ()
     # The other mask controls on the same image, in config order.
     siblings: tuple[MaskControl, ...] = ()
@@ -88,6 +90,8 @@ class MaskTarget:
     # are the mask labels; a region is written as its geometry plus a "labels" twin per
     # <Labels> holding some of its labels. Empty for <BrushLabels>/<PolygonLabels>.
     label_rows: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The labels of every mask control of every image, first seen first: the classes of an export.
+    project_labels: tuple[str, ...] = ()
 
     @property
     def separate_controls(self) -> tuple[str, ...]:
@@ -170,6 +174,9 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
                       for held in _labels_on(interface.controls, name)]
                      if separate else masks)
     labels = _union(labelling) if separate else tuple(mask.labels or ())
+    project_labels = _union(label_holders)
+    on_image = {n for c in (labelling if separate else masks) if image.name in (c.to_name or ())
+                for n in c.labels or ()}
     return MaskTarget(
         image_name=image.name,
         image_key=value.lstrip("$"),
@@ -181,7 +188,7 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
             [c.name for c in interface.controls
              if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
         ),
-        all_labels=_union(label_holders),
+        all_labels=tuple(n for n in project_labels if n in on_image),
         # Separate form: the <Labels> of the image name the masks of each <Brush>/<Polygon>
         # on it alike, so every one of them takes every mask label.
         siblings=tuple(
@@ -191,22 +198,29 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         ),
         spellings=_spellings(interface.controls, labelling if separate else masks, image.name),
         label_rows=tuple((c.name, tuple(c.labels or ())) for c in labelling) if separate else (),
+        project_labels=project_labels,
     )
 
 
-def separate_form(label_config: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the plain <Brush>/<Polygon> mask controls, the <Labels> on their images) of a config
-    in the separate-control form, of every image (an export reads them all): the results
-    ``results.joined_labels`` joins. ((), ()) for <BrushLabels>/<PolygonLabels>, beside
-    which a plain <Brush> draws no mask; so does one on an image without a <Labels> (a
-    scribble: its masks could carry no label, and a prompt there is refused).
-    ConfigError as ``parse_config``."""
-    if not parse_config(label_config).label_rows:
-        return (), ()
-    controls = label_interface(label_config).controls
-    masks = [c for c in _separate_masks(controls) if any(_labels_on(controls, n) for n in c.to_name or ())]
-    rows = [held.name for c in masks for name in c.to_name or () for held in _labels_on(controls, name)]
-    return tuple(c.name for c in masks), tuple(dict.fromkeys(rows))
+def image_targets(label_config: Any) -> tuple[MaskTarget, ...]:
+    """The ``MaskTarget`` of every <Image> that takes masks (``parse_config`` of it), in config
+    order: an export reads the regions of every image, each as propagation reads them on its
+    own (its mask controls, its <Labels>, its mask labels), so a region is never read against
+    another image's labels nor joined with a "labels" twin of another image's <Labels>. An
+    image takes masks where a mask control points at it; in the separate form, where a plain
+    <Brush>/<Polygon> does and a <Labels> names its masks (one without is a scribble pad: a
+    prompt there is refused, nothing tracks or exports it). ConfigError as ``parse_config``."""
+    default = parse_config(label_config)
+    interface = label_interface(label_config)
+    controls = interface.controls
+    if default.label_rows:
+        masks = [c for c in controls if c.tag.lower() in SEPARATE_TYPES]
+    else:
+        masks = [c for c in controls if c.tag.lower() in _MASK_TYPES]
+    names = [o.name for o in interface.objects if o.tag.lower() == "image"
+             if o.name == default.image_name or (any(o.name in (c.to_name or ()) for c in masks)
+                                                 and (not default.label_rows or _labels_on(controls, o.name)))]
+    return tuple(parse_config(label_config, name) for name in names)
 
 
 def _union(controls: list[Any]) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from samvid.errors import ConfigError
-from samvid.studio.protocol import MaskControl, choose_label, parse_config, separate_form
+from samvid.studio.protocol import MaskControl, choose_label, image_targets, parse_config
 
 IMAGE = '<Image name="image" value="$image"/>'
 
@@ -132,7 +132,7 @@ def test_brushlabels_keeps_the_masks_when_a_plain_brush_sits_beside_it() -> None
     target = parse_config(config)
     assert (target.mask_control, target.labels, target.label_rows, target.separate_controls) == (
         "mask", ("Car",), (), ())
-    assert separate_form(config) == ((), ())  # the plain <Brush> draws no mask here
+    assert [t.separate_controls for t in image_targets(config)] == [()]  # the plain <Brush> draws no mask here
 
 
 def test_a_plain_polygon_beside_a_plain_brush_is_a_mask_control_with_the_same_labels() -> None:
@@ -163,7 +163,8 @@ def test_the_shipped_smart_row_and_a_classes_row_both_label_a_plain_brush() -> N
     target = parse_config(config)
     assert target.labels == ("Object", "Car", "Person")
     assert choose_label(target, "Car") == "Car"
-    assert separate_form(config) == (("mask",), ("smart", "classes"))
+    assert [(t.separate_controls, t.label_rows) for t in image_targets(config)] == [
+        (("mask",), (("smart", ("Object",)), ("classes", ("Car", "Person"))))]
 
 
 def test_one_mask_label_beside_two_plain_controls_takes_any_smart_label() -> None:
@@ -180,19 +181,21 @@ def test_a_prompt_on_an_image_without_a_mask_control_names_both_forms() -> None:
         parse_config(config, "other")
 
 
-def test_separate_form_names_every_images_plain_controls_and_labels_rows() -> None:
+def test_image_targets_name_every_images_plain_controls_and_labels_rows() -> None:
     config = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
               '<Brush name="paint" toName="a"/><Polygon name="outline" toName="b"/>'
               '<Labels name="cars" toName="a"><Label value="Car"/></Labels>'
               '<Labels name="people" toName="b,a"><Label value="Person"/></Labels></View>')
-    assert separate_form(config) == (("paint", "outline"), ("cars", "people"))
+    assert [(t.image_name, t.separate_controls, [name for name, _ in t.label_rows], t.all_labels)
+            for t in image_targets(config)] == [("a", ("paint",), ["cars", "people"], ("Car", "Person")),
+                                                ("b", ("outline",), ["people"], ("Person",))]
 
 
-def test_separate_form_leaves_out_a_plain_brush_on_an_image_without_labels() -> None:
+def test_image_targets_leave_out_a_plain_brush_on_an_image_without_labels() -> None:
     # A scribble pad beside the labelled image: a prompt there is refused, nothing tracks it.
     config = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
               '<Brush name="paint" toName="a"/><Labels name="cars" toName="a"><Label value="Car"/></Labels>'
               '<Brush name="scribble" toName="b"/></View>')
-    assert separate_form(config) == (("paint",), ("cars",))
+    assert [(t.image_name, t.separate_controls) for t in image_targets(config)] == [("a", ("paint",))]
     with pytest.raises(ConfigError, match='no <Labels> has toName="b"'):
         parse_config(config, "b")
