@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import PurePosixPath
 from typing import Any
 
 from samvid.errors import BadRequest, ConfigError, PromptError, VideoError
+from samvid.images import url_for_messages
 from samvid.studio.protocol import label_interface
 from samvid.studio.selection import tick_slack
 
@@ -183,13 +187,45 @@ def sequence_result(target: VideoTarget, prompt: BoxPrompt, boxes: list[tuple[in
     }
 
 
+def copy_suffix(ref: str) -> str:
+    """The extension of the temporary copy of the video at ``ref``: its own where it looks
+    like one (the decoder's hint of the container), else ``.mp4``. Whatever follows the
+    last dot of a URL or file name is no extension: 250 characters of it were a file name
+    too long to create (a 500).
+
+    >>> copy_suffix("/videos/a.mkv?token=x"), copy_suffix("data:video/mp4,abc." + "x" * 300)
+    ('.mkv', '.mp4')
+    """
+    suffix = PurePosixPath(ref.split("?")[0]).suffix
+    return suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ".mp4"
+
+
+def video_for_messages(ref: str) -> str:
+    """The task's video as a message names it: the annotator's URL or path (a URL without
+    its query or credentials), a ``data:`` URI not spelled out."""
+    if ref[:5].lower() == "data:":
+        return "the task's data: URI"
+    return (url_for_messages(ref) if "://" in ref[:16] else ref)[:200]
+
+
+@contextmanager
+def named_as(ref: str, copy: str) -> Iterator[None]:
+    """Video errors that name ``copy``, the temporary file the video at ``ref`` is read
+    from, name the task's video instead: the annotator never saw the copy's name."""
+    try:
+        yield
+    except VideoError as exc:
+        if copy not in exc.message:
+            raise
+        raise type(exc)(exc.message.replace(copy, video_for_messages(ref))) from exc
+
+
 def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
            target: VideoTarget) -> dict[str, Any]:
     """Track every drawn box of one video task with the configured engine
     (``SAMVID_TRACKER``); the /predict reply entry names it: ``samvid-track:<engine>``."""
     import dataclasses
     import tempfile
-    from pathlib import Path
 
     from samvid.boxtrack import track_box
     from samvid.propagation import MODEL_PREFIX
@@ -202,9 +238,8 @@ def answer(predictor, settings, task: dict[str, Any], prompts: list[BoxPrompt],
         raise BadRequest(f"task data has no video URL under {target.video_key!r}")
     source = dataclasses.replace(predictor.source, max_bytes=settings.max_video_bytes)
     payload = source.fetch(ref, task.get("id"))
-    suffix = Path(ref.split("?")[0]).suffix or ".mp4"
     results = []
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+    with tempfile.NamedTemporaryFile(suffix=copy_suffix(ref)) as tmp, named_as(ref, tmp.name):
         tmp.write(payload)
         tmp.flush()
         with open_frames(tmp.name) as reader:
