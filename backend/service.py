@@ -33,7 +33,7 @@ from samvid.images import ImageSource, is_same_origin
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
-from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_url_problem
+from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_token_problem, studio_url_problem
 from samvid.studio.client import Studio
 from samvid.studio.credentials import SharedCredentials, StudioCredentials, url_given
 
@@ -156,6 +156,8 @@ def _setup_problem(host: object, token: object) -> str:
     """Why a ``/setup`` body's hostname and access_token are no usable pair (never the token)."""
     if not isinstance(token, str) or not token:
         return "it carries no access_token"
+    if problem := studio_token_problem(token):
+        return f"its access_token {problem}"
     if not isinstance(host, str) or not host:
         return "it names no hostname"
     return (f"its hostname {host[:200]!r} is no Label Studio address: "

@@ -177,15 +177,28 @@ def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[s
     return url, api_key
 
 
-def _check_token(token: str, what: str) -> None:
-    """A token is sent in a header: a space or line break in it (the last line break of a
-    secret file) fails every call with a message about reaching Label Studio."""
+def studio_token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be Label Studio's token, or None when it can: the one check of a
+    token, from LABEL_STUDIO_API_KEY or from ``/setup``. Never shows the token.
+
+    A token is sent in a header: a space or line break in it (the last line break of a
+    secret file) fails every call with a message about reaching Label Studio.
+
+    >>> studio_token_problem("0123abcd"), studio_token_problem("0123 abcd")
+    (None, 'holds a space, tab or line break; remove it (a token has none)')
+    """
     if any(c.isspace() or not c.isprintable() for c in token):
-        raise ConfigError(f"{what} holds a space, tab or line break; remove it (a token has none)")
+        return "holds a space, tab or line break; remove it (a token has none)"
     if not token.isascii():  # a header is ASCII: pasted with typographic quotes, every call failed
         odd = next(c for c in token if not c.isascii())  # one character, never the token
-        raise ConfigError(f"{what} holds {odd!r}, which no token has (a quote or letter pasted with "
-                          "it?); copy the token again from Label Studio (Account & Settings > Access Token)")
+        return (f"holds {odd!r}, which no token has (a quote or letter pasted with it?); copy the "
+                "token again from Label Studio (Account & Settings > Access Token)")
+    return None
+
+
+def _check_token(token: str, what: str) -> None:
+    if problem := studio_token_problem(token):
+        raise ConfigError(f"{what} {problem}")
 
 
 def log_level(env: dict[str, str] | None = None) -> int:

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from samvid.images import is_same_origin
-from samvid.settings import DEFAULT_STUDIO_URL, Settings
+from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_token_problem
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class StudioCredentials:
         """
         if not (isinstance(host, str) and host.startswith(("http://", "https://")) and len(host) < 2048):
             return None
-        if not (isinstance(token, str) and token):
+        # Checked as LABEL_STUDIO_API_KEY is: else every request to Label Studio failed.
+        if not (isinstance(token, str) and token and studio_token_problem(token) is None):
             return None
         return cls(host, token)
 

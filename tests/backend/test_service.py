@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from samvid.app import create_app
+from samvid.errors import ConfigError
 from samvid.jobs import ThreadJobs
 from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
@@ -65,6 +66,8 @@ def test_several_workers_without_redis_refuse_the_token_and_say_what_to_set(capl
     (LS + " ", "s3cret", "holds a space"),
     (LS, "", "no access_token"),
     (None, "s3cret", "no hostname"),
+    (LS, "s3cret\n", "its access_token holds a space, tab or line break"),  # a 422 saying InvalidHeader
+    (LS, "s3cret\u20ac", "its access_token holds '\u20ac', which no token has"),  # a 500 on every image
 ])
 def test_a_setup_token_that_cannot_be_used_is_logged_with_what_to_set(host, token, said, caplog) -> None:
     s = service()
@@ -72,6 +75,15 @@ def test_a_setup_token_that_cannot_be_used_is_logged_with_what_to_set(host, toke
         assert not s.adopt_studio(host, token)
     assert said in caplog.text and "LABEL_STUDIO_API_KEY" in caplog.text
     assert "s3cret" not in caplog.text  # the token itself is never logged
+
+
+@pytest.mark.parametrize("token", ["0123abcd\n", "0123 abcd", "\t0123abcd", "\u201c0123abcd\u201d", "0123ab\u00e9cd"])
+def test_a_setup_token_is_refused_where_label_studio_api_key_would_be(token) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env({"LABEL_STUDIO_API_KEY": token})
+    s = service()
+    assert not s.adopt_studio(LS, token)
+    assert s.settings.label_studio_api_key == "" and s.predictor.source.api_key == ""
 
 
 def test_the_setup_route_adopts_through_the_service() -> None:
