@@ -70,7 +70,11 @@ class SharedCredentials:
             return None
         try:
             data = json.loads(raw)
-            return StudioCredentials(str(data["url"]), str(data["token"]))
+            # Checked as a /setup pair is: an older samvid stored any token it was sent.
+            found = StudioCredentials.from_setup(data["url"], data["token"])
+            if found is None:
+                raise ValueError("no usable url and token")
+            return found
         except (ValueError, KeyError, TypeError) as exc:
             # Written by hand or by another version: unread, it failed every request (500).
             log.warning("the shared Label Studio token in Redis (%s) is unreadable (%s): ignored; "

@@ -29,7 +29,9 @@ def test_a_redis_that_accepts_but_never_answers_costs_seconds_not_a_hang() -> No
         silent.close()
 
 
-@pytest.mark.parametrize("stored", ["{}", "not json", '["a list"]', '{"url": "http://ls"}'])
+@pytest.mark.parametrize("stored", ["{}", "not json", '["a list"]', '{"url": "http://ls"}',
+                                    '{"url": "http://ls", "token": "t\\u20ac"}',
+                                    '{"url": "http://ls", "token": "t\\n"}', '{"url": "ls", "token": "t"}'])
 def test_a_shared_token_that_cannot_be_read_is_ignored_not_a_failure_of_every_request(
         redis_server, stored: str) -> None:
     # Unread, it raised on every request but /health: each answered 500.
