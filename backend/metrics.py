@@ -1,11 +1,16 @@
 """Prometheus metrics at ``/metrics``: request latency, cache, jobs, frames propagated.
 
+``samvid_frames_propagated_total`` counts the frames propagation wrote: a job's, and a
+frame computed as an annotator opens it (``Propagator.fill_on_open``, in the server).
+
 Each app gets its own registry (tests build many apps in one process). Under gunicorn
 (``samvid serve --workers N``) the workers write their figures to the files of
 ``PROMETHEUS_MULTIPROC_DIR`` (set by ``serve``) and any worker's ``/metrics`` reports
 the sum over all of them, so a scrape sees the whole server, not one worker. With Redis
 the propagation jobs run in ``samvid worker`` processes, which add the frames they write
-to a count in Redis; ``/metrics`` adds it to this server's own.
+to a count in Redis; ``/metrics`` adds it to this server's own (the frames filled on open,
+which the server's processes count in their own counters, shared through the files above,
+and never add to Redis's: each is counted once).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from samvid.predictor import Predictor
 log = logging.getLogger(__name__)
 
 # Shared by the propagation code of this process, whichever app runs it.
-FRAMES_PROPAGATED = Counter("samvid_frames_propagated_total", "Frames written by propagation jobs")
+FRAMES_HELP = "Frames written by propagation (jobs, and frames filled as an annotator opens them)"
+FRAMES_PROPAGATED = Counter("samvid_frames_propagated_total", FRAMES_HELP)
 FRAMES_NAME = "samvid_frames_propagated"
 
 
@@ -47,7 +53,8 @@ class Metrics:
     def __init__(self, predictor: Predictor, job_states: Callable[[], dict[str, int]],
                  frames_elsewhere: Callable[[], int] | None = None) -> None:
         """``job_states`` and ``frames_elsewhere`` (the frames other processes' jobs wrote:
-        ``samvid worker``s with Redis) are read at scrape time."""
+        ``samvid worker``s with Redis; those this server's processes wrote, their jobs' and
+        the frames filled on open, are in ``FRAMES_PROPAGATED``) are read at scrape time."""
         self.predictor = predictor
         own = CollectorRegistry()  # where this app's metric objects live
         self.latency = Histogram(
@@ -118,7 +125,7 @@ class _Deployment:
                                   for s in metric.samples]
             yield metric
         if not counted and elsewhere:  # none of this server's (no gunicorn worker has counted yet)
-            yield CounterMetricFamily(FRAMES_NAME, "Frames written by propagation jobs", value=elsewhere)
+            yield CounterMetricFamily(FRAMES_NAME, FRAMES_HELP, value=elsewhere)
         for state, count in states.items():
             jobs.add_metric([state], count)
         yield jobs

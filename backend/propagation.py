@@ -33,6 +33,7 @@ from samvid.studio.results import (
     in_config_order,
     joined_labels,
     mask_regions,
+    object_number,
     object_region_id,
     read_labels,
 )
@@ -57,7 +58,9 @@ class PropagationRequest:
     frame: int  # the source frame index (task data "frame")
     direction: str = "forward"
     frames: int = 0  # at most this many frames each way; 0 = up to the next human frame
-    objects: tuple[str, ...] = ()  # identity keys to propagate; empty = all
+    # The objects to propagate (``object_key``): an int is an object-id number, a string a
+    # region id; empty = all.
+    objects: tuple[int | str, ...] = ()
     engine: str = "flow"
     all_frames: bool = False  # track through every source-video frame between frame tasks
     bridge: bool = False  # a stretch between two human frames is tracked from both
@@ -114,17 +117,22 @@ def whole_number(value: Any, name: str, what: str, top: int) -> int:
     return value
 
 
-def object_key(value: Any) -> str:
-    """One of a request's ``objects``: a region id, or an object-id number (1.0 is the
-    object 1, as JSON may send it). Anything else names no object: the job would fail
-    only once it ran."""
+def object_key(value: Any) -> int | str:
+    """One of a request's ``objects``: a JSON number is an object-id number (an int; 1.0
+    is the object 1, as JSON may send it), a string a region id. Kept apart, they stay
+    apart in the job's payload: object 3 and a region whose id is "3" are two objects.
+    A string of digits names the object of that number where the frame has no region of
+    that id (``_wanted``): the payloads of jobs queued before numbers were kept apart.
+    Anything else names no object (object-id numbers are whole numbers from 1): the job
+    would fail only once it ran."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
     if isinstance(value, str) and value.strip():
         return value
-    raise BadRequest(f"objects must be a list of object ids (region ids or object-id numbers), not {value!r}")
+    raise BadRequest("objects must be a list of object ids (region ids, or object-id numbers: whole numbers "
+                     f"from 1), not {value!r}")
 
 
 def engine_name(value: Any) -> str:
@@ -136,17 +144,33 @@ def engine_name(value: Any) -> str:
     return name
 
 
+Identity = tuple[bool, str]  # ``ObjectSeed.identity``: (numbered, key)
+
+
 @dataclass
 class ObjectSeed:
     """One object as a human drew it: its mask, labels and per-region extras."""
 
-    key: str  # identity across frames: the object-id number, else the region id
+    key: str  # the object-id number (``numbered``), else the region id
     region_id: str
     labels: tuple[str, ...]  # as the region has them (a multiple-choice control gives several)
     mask: np.ndarray
     extras: list[dict[str, Any]] = field(default_factory=list)  # object id, attributes
-    numbered: bool = False  # the key is an object-id number the annotator gave
+    numbered: bool = False  # the key is an object-id number given (its Number, or meta.object_id)
     control: tuple[str, str] | None = None  # (from_name, type) it was drawn with, kept on every frame
+    id_in_meta: bool = False  # its number is the region's meta.object_id: written there on every frame
+
+    @property
+    def identity(self) -> Identity:
+        """Which object of the clip it is. Object-id numbers and region ids are apart:
+        object 3 and a region whose id is "3" (imported JSON may give any id) are two
+        objects, as the export reads them (``export.identity``)."""
+        return self.numbered, self.key
+
+    @property
+    def name(self) -> str:
+        """How a message names it: as a request's ``objects`` would."""
+        return self.key if self.numbered else repr(self.key)
 
 
 def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
@@ -154,6 +178,8 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     """The objects of an annotation's result list (mask regions of the image's mask controls;
     a region claiming an image over ``max_pixels`` is skipped, as such an image would be).
 
+    A region is the object of its object-id number (its ``Number``, else its meta.object_id:
+    ``_object_number``), else of its region id, as the export reads it (``export.identity``).
     The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
     ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
     frame keeps its objects."""
@@ -168,6 +194,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     # The mask controls on the target's image (a config may give each class its own).
     types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     seeds: list[ObjectSeed] = []
+    taken = {object_region_id(str(item["id"])) for item in result if item.get("id")}
     for item in result:
         mask_type = types.get(str(item.get("from_name")))
         if mask_type is None or item.get("type") != mask_type:
@@ -177,18 +204,12 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("skipping an undecodable region %s: %s", item.get("id"), exc)
             continue
-        if not mask.any():
-            continue
-        region_id = object_region_id(str(item.get("id") or f"r{len(seeds)}"))
+        region_id = object_region_id(str(item["id"])) if item.get("id") else _unnamed(taken)
         region_extras = extras.get(region_id, [])
-        key, numbered = region_id, False
-        for extra in region_extras:
-            if extra.get("from_name") == target.object_id_control:
-                number = (extra.get("value") or {}).get("number")
-                if isinstance(number, (int, float)):
-                    key, numbered = str(int(number)), True
+        number, in_meta = _object_number(item, region_id, extras, target.object_id_control)
+        key, numbered = (region_id, False) if number is None else (str(number), True)
         labels = read_labels((item.get("value") or {}).get(mask_type), target.all_labels)
-        same = next((s for s in seeds if s.key == key), None)
+        same = next((s for s in seeds if s.identity == (numbered, key)), None)
         if same is not None:
             # Regions that share an object id (or a region id, as polygon parts do) are parts
             # of one object (drawn apart around an occluder): tracked as one, under the first
@@ -196,8 +217,12 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
             # export unites them: the class is the first label in the config's order). An
             # unlabelled part leaves the object labelled, and in the control that labels it;
             # parts of two classes keep the first's, as the export keeps the first and reports
-            # the other.
-            same.mask = same.mask | mask
+            # the other. A part with no pixels (erased to nothing) adds none, but lends its
+            # labels to the object's unlabelled parts, as the export lends them.
+            if not same.mask.any():
+                same.mask = mask  # not OR-ed: an empty part may claim another image size
+            elif mask.any():
+                same.mask = same.mask | mask
             if not same.labels:
                 same.labels, same.control = labels, (str(item["from_name"]), mask_type)
             elif labels and (in_config_order(labels, target.all_labels)[0]
@@ -205,8 +230,34 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
                 same.labels = in_config_order((*same.labels, *labels), target.all_labels)
             continue
         seeds.append(ObjectSeed(key, region_id, labels, mask, region_extras, numbered,
-                                (str(item["from_name"]), mask_type)))
-    return seeds
+                                (str(item["from_name"]), mask_type), in_meta))
+    return [s for s in seeds if s.mask.any()]  # one with no pixels in any part is no object
+
+
+def _unnamed(taken: set[str]) -> str:
+    """A region id for a region saved without one (imported JSON), none of ``taken`` (which
+    it joins): an object of its own, as the export reads it, never a part of the region
+    that has that id."""
+    region_id = next(f"r{n}" for n in range(len(taken) + 1) if f"r{n}" not in taken)
+    taken.add(region_id)
+    return region_id
+
+
+def _object_number(item: dict[str, Any], region_id: str, extras: dict[str, list[dict[str, Any]]],
+                   control: str | None) -> tuple[int | None, bool]:
+    """A mask region's object-id number, as the export reads it (``export.identity``): its
+    object's ``Number`` (``control``; a polygon part's own where its object has none), else
+    its meta.object_id (a region without an id has no Number); and whether it came from
+    meta.object_id. Only a whole number from 1 is one: else the region is its region id's
+    object (which the export reports as a bad region)."""
+    for found in ((region_id, str(item["id"])) if item.get("id") else ()):
+        numbers = [extra.get("value") for extra in extras.get(found, [])
+                   if extra.get("type") == "number" and extra.get("from_name") == control]
+        if numbers:  # the last, as the export reads them
+            return object_number(numbers[-1].get("number")) if isinstance(numbers[-1], dict) else None, False
+    meta = item.get("meta")
+    given = meta.get("object_id") if isinstance(meta, dict) else None
+    return (None, False) if given is None else (object_number(given), True)
 
 
 def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:
@@ -250,19 +301,19 @@ def match_redrawn(named: list[ObjectSeed], other: list[ObjectSeed],
     read (none: one without a label), each maybe the object redrawn. Object-id numbers are
     the annotator's word: never matched.
     """
-    here = [s for s in named if s.key not in {o.key for o in other} and not s.numbered]
-    there = [s for s in other if s.key not in {o.key for o in named} and not s.numbered]
-    renames: dict[str, str] = {}
+    here = [s for s in named if s.identity not in {o.identity for o in other} and not s.numbered]
+    there = [s for s in other if s.identity not in {o.identity for o in named} and not s.numbered]
+    renames: dict[Identity, str] = {}
     for agree in (_same_labels, _may_pair):
         for mine in list(here):
             if any(may_be_one(mine.labels, labels) for labels in unread):
                 continue  # a region there that samvid cannot read may be it
             theirs = [s for s in there if agree(mine.labels, s.labels)]
             if len(theirs) == 1 and [s for s in here if agree(s.labels, theirs[0].labels)] == [mine]:
-                renames[theirs[0].key] = mine.key
+                renames[theirs[0].identity] = mine.key
                 here.remove(mine)
                 there.remove(theirs[0])
-    return [replace(s, key=renames[s.key]) if s.key in renames else s for s in other]
+    return [replace(s, key=renames[s.identity]) if s.identity in renames else s for s in other]
 
 
 def _same_labels(a: Collection[str], b: Collection[str]) -> bool:
@@ -385,10 +436,11 @@ class Propagator:
         index = next((i for i in at_frame if human_annotated(tasks[i])), at_frame[0])
         annotation = self.latest_annotation(tasks[index]["id"])
         drawn = seeds_from_result(annotation, target, self.images.max_pixels)
-        seeds = _chosen(drawn, req.objects)
+        wanted = _wanted(req.objects, drawn)
+        seeds = _chosen(drawn, wanted)
         if not seeds and drawn:
-            raise BadRequest(f"frame {req.frame} has none of the objects {', '.join(req.objects)}: "
-                             f"its objects are {', '.join(s.key for s in drawn[:20])}"
+            raise BadRequest(f"frame {req.frame} has none of the objects {', '.join(map(repr, req.objects))}: "
+                             f"its objects are {', '.join(s.name for s in drawn[:20])}"
                              + (", ..." if len(drawn) > 20 else ""))
         if not seeds and req.objects:
             raise BadRequest(f"frame {req.frame} has no mask to propagate")
@@ -424,20 +476,19 @@ class Propagator:
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                ends[other], annotated, maybe[other] = self._other_end(tasks[other]["id"], target, req.objects,
-                                                                       drawn)
+                ends[other], annotated, maybe[other] = self._other_end(tasks[other]["id"], target, wanted, drawn)
                 if annotated and ends[other] is None:
                     unread.add(other)
-        # One object id per identity key, the same in every stretch.
-        keys: dict[str, ObjectSeed] = {}
+        # One object id per identity, the same in every stretch.
+        keys: dict[Identity, ObjectSeed] = {}
         for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
             for s in end or ():
-                keys.setdefault(s.key, s)
+                keys.setdefault(s.identity, s)
         crowded: list[Stretch] = []  # from a frame with no object, over the limit: as unbridged
         for st in stretches:
             # Each stretch is tracked by an engine of its own, from the objects of both its
             # human ends: counted on this frame only, one stretch tracked up to twice the limit.
-            tracked = {s.key for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on
+            tracked = {s.identity for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on
                        for s in ends[at] or ()}
             if len(tracked) > MAX_OBJECTS and not seeds:
                 # 'objects' cannot split a frame with none: done as without bridging, the
@@ -463,8 +514,8 @@ class Propagator:
         cleared = retracked = 0  # frames of the bare stretches; frames of the others
         for st in stretches:
             emptied, done = empty, written + empty
-            first = {number[s.key]: s.mask for s in ends[st.lo] or ()} if st.from_lo else {}
-            last = {number[s.key]: s.mask for s in ends[st.hi] or ()} if st.from_hi else {}
+            first = {number[s.identity]: s.mask for s in ends[st.lo] or ()} if st.from_lo else {}
+            last = {number[s.identity]: s.mask for s in ends[st.hi] or ()} if st.from_hi else {}
             # A human end with no object is no open end: the objects are absent there.
             given_ends = (st.from_lo and ends[st.lo] is not None, st.from_hi and ends[st.hi] is not None)
             # Unless a region there that samvid cannot read may be the object: then nothing
@@ -524,7 +575,7 @@ class Propagator:
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
-    def _other_end(self, task_id: int, target: MaskTarget, objects: tuple[str, ...],
+    def _other_end(self, task_id: int, target: MaskTarget, wanted: frozenset[Identity] | None,
                    named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool, list[frozenset[str]]]:
         """The objects of the human frame across a stretch (none: every object left the view),
         each that a redraw renamed keyed as in ``named`` (the job's frame's objects); whether
@@ -547,7 +598,7 @@ class Propagator:
             return None, True, unread
         # Objects there, none of them the request's: its objects are absent there, or
         # unknown where an unreadable region may be one (``unsure``), as when it names none.
-        return _chosen(found, objects), True, unread
+        return _chosen(found, wanted), True, unread
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -606,10 +657,10 @@ class Propagator:
         if not own:
             return []
         earlier = list(max(own, key=lambda p: p.get("id") or 0).get("result") or [])
-        keys = {s.key for s in seeds.values()}
+        keys = {s.identity for s in seeds.values()}
         region_ids = {s.region_id for s in seeds.values()}
         mine = {old.region_id for old in seeds_from_result(earlier, target, self.images.max_pixels)
-                if old.key in keys or old.region_id in region_ids}
+                if old.identity in keys or old.region_id in region_ids}
         return [item for item in earlier if object_region_id(str(item.get("id") or "")) not in mine]
 
     def fill_on_open(self, project: int, task: dict[str, Any], target: MaskTarget, engine: str) -> bool:
@@ -633,6 +684,9 @@ class Propagator:
                 return False  # the job got there first
             self.studio.replace_predictions(task_id, MODEL_PREFIX, result,
                                             f"{MODEL_PREFIX}:{resolved(engine)}", score, write_empty=False)
+        # A frame propagation wrote, as a job's are: counted by the server process that opened
+        # it, whose own counter /metrics reads (never added to the workers' count in Redis too).
+        FRAMES_PROPAGATED.inc()
         return True
 
     def on_demand(self, project: int, task: dict[str, Any], target: MaskTarget,
@@ -678,6 +732,8 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
                                control=seed.control, score=float(fm.scores[k]))
         if not regions:
             continue
+        if seed.id_in_meta:  # its object id, as the human frame gave it (``seeds_from_result``)
+            regions = [{**r, "meta": {"object_id": int(seed.key)}} for r in regions]
         result.extend(regions)
         result.extend({**extra, "origin": "prediction"} for extra in seed.extras)
         scores.append(float(fm.scores[k]))
@@ -757,15 +813,15 @@ def left_the_view(result: list[dict[str, Any]], target: MaskTarget, max_pixels: 
 
 
 def _maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: list[frozenset[str]],
-                 number: dict[str, int]) -> frozenset[int]:
+                 number: dict[Identity, int]) -> frozenset[int]:
     """The object ids of a job that a human frame's regions samvid cannot read (``unread``,
     their labels) may be: its objects whose labels agree with one's (``may_be_one``), all of
     them for a region without labels."""
-    return frozenset(number[s.key] for end in ends.values() for s in end or ()
+    return frozenset(number[s.identity] for end in ends.values() for s in end or ()
                      if any(may_be_one(s.labels, labels) for labels in unread))
 
 
-def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[str, int],
+def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[Identity, int],
            order: list[int]) -> dict[int, ObjectSeed]:
     """Each object of a job by its object id, as the first human frame in ``order`` that
     holds it drew it (its region id, labels and extras are written on the tracked frames).
@@ -774,16 +830,34 @@ def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[str, int],
     named: dict[int, ObjectSeed] = {}
     for at in order:
         for s in ends.get(at) or ():
-            first = named.setdefault(number[s.key], s)
+            first = named.setdefault(number[s.identity], s)
             if not first.labels and s.labels:  # and the control that holds them (a control per class)
-                named[number[s.key]] = replace(first, labels=s.labels, control=s.control)
+                named[number[s.identity]] = replace(first, labels=s.labels, control=s.control)
     return named
 
 
-def _chosen(seeds: list[ObjectSeed], objects: tuple[str, ...]) -> list[ObjectSeed]:
-    """The ``seeds`` a request's ``objects`` names (identity keys); all when it names none."""
-    wanted = {object_region_id(o) for o in objects}  # a polygon part names its object
-    return [s for s in seeds if s.key in wanted] if objects else seeds
+def _wanted(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -> frozenset[Identity] | None:
+    """The identities a request's ``objects`` names (``object_key``), read against the
+    objects ``drawn`` on its frame; None when it names none (all). A string of digits
+    that is the region id of none of the frame's objects names the object of that number:
+    the payloads of jobs queued before numbers and region ids were kept apart name it so."""
+    if not objects:
+        return None
+    regions = {s.key for s in drawn if not s.numbered}
+    wanted: set[Identity] = set()
+    for o in objects:
+        if isinstance(o, int):
+            wanted.add((True, str(o)))
+            continue
+        region_id = object_region_id(o)  # a polygon part names its object
+        legacy = region_id not in regions and region_id.isascii() and region_id.isdigit()
+        wanted.add((True, str(int(region_id))) if legacy else (False, region_id))
+    return frozenset(wanted)
+
+
+def _chosen(seeds: list[ObjectSeed], wanted: frozenset[Identity] | None) -> list[ObjectSeed]:
+    """The ``seeds`` of the identities ``wanted`` (``_wanted``); all when None."""
+    return seeds if wanted is None else [s for s in seeds if s.identity in wanted]
 
 
 def _frame_score(result: list[dict[str, Any]]) -> float:

@@ -5,8 +5,9 @@ A region's object id is, in order of precedence:
 1. the per-region ``Number`` of the multi-object config (default name
    ``object_id``): a result ``{"id": <region id>, "type": "number",
    "from_name": "object_id", "value": {"number": 3}}`` sharing the region's id;
-2. ``meta.object_id`` of the region, where a tool wrote one (samvid's own
-   predictions do not: they keep the region id and copy the object-id number);
+2. ``meta.object_id`` of the region, where a tool wrote one (propagation reads it
+   the same way and writes it again on the frames it fills;
+   ``results.object_number`` is the one rule for both);
 3. otherwise one id per region id within the clip, numbered after the largest
    explicit id of the clip in order of first appearance (a region without an id,
    as Label Studio stores imported JSON that gave none, is an object of its own,
@@ -60,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
-from samvid.studio.results import in_config_order, object_region_id, read_labels
+from samvid.studio.results import in_config_order, object_number, object_region_id, read_labels
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -86,25 +87,6 @@ class Region:
     labels: tuple[str, ...] = ()
     # The control that labels it: the key of its labels in ``attributes`` when several.
     control: str = ""
-
-
-def _positive_int(value: Any) -> int | None:
-    # An integer (or its digits) is read as one: through a float, ids past 2**53 would
-    # round, and two objects whose ids differ there would be merged into one.
-    if isinstance(value, int):
-        return int(value) if value >= 1 else None
-    if isinstance(value, str):
-        try:
-            number = int(value)
-        except ValueError:
-            pass
-        else:
-            return number if number >= 1 else None
-    try:
-        real = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return int(real) if real.is_integer() and real >= 1 else None
 
 
 def score_of(value: Any) -> float | None:
@@ -273,7 +255,7 @@ class _MaskResult:
         # A part is its object: the object's id number first, as propagation reads it.
         meta_id = _dict(r.get("meta")).get("object_id")
         self.raw_id = meta_id if self.anonymous else numbers.get(self.region_id, numbers.get(self.own_id, meta_id))
-        self.explicit = _positive_int(self.raw_id) if self.raw_id is not None else None
+        self.explicit = object_number(self.raw_id) if self.raw_id is not None else None
         # Its object on the frame: its id number, else its region id (none without either).
         self.key: tuple[str, Any] | None = (
             ("number", self.explicit) if self.explicit is not None

@@ -377,6 +377,34 @@ def _is_twin(item: Any) -> bool:
             and item.get("id") not in (None, "") and isinstance(item.get("value"), dict))
 
 
+def object_number(value: Any) -> int | None:
+    """An object-id number as saved (a ``Number``'s value, a ``meta.object_id``): a whole
+    number from 1, its digits included; None for anything else (``True`` is no number).
+    Propagation and the export read a region's object with this one rule.
+
+    >>> object_number(3), object_number("3"), object_number(3.0), object_number(0), object_number(True)
+    (3, 3, 3, None, None)
+    """
+    # An integer (or its digits) is read as one: through a float, ids past 2**53 would
+    # round, and two objects whose ids differ there would be merged into one.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int(value) if value >= 1 else None
+    if isinstance(value, str):
+        try:
+            number = int(value)
+        except ValueError:
+            pass
+        else:
+            return number if number >= 1 else None
+    try:
+        real = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(real) if real.is_integer() and real >= 1 else None
+
+
 def read_labels(named: Any, mask_labels: Sequence[str]) -> tuple[str, ...]:
     """The labels a mask region is read with, in propagation and exports alike: those it was
     saved with (``named``, its value's list; text only), else, for a region saved without

@@ -56,7 +56,7 @@ def test_an_object_that_is_neither_a_region_id_nor_a_number_is_refused_at_once(o
 
 
 def test_an_object_number_sent_as_a_whole_float_names_that_object():
-    assert PropagationRequest.from_payload({**BASE, "objects": [2.0, "r1"]}).objects == ("2", "r1")
+    assert PropagationRequest.from_payload({**BASE, "objects": [2.0, "r1"]}).objects == (2, "r1")
 
 
 def test_frames_take_a_whole_float_as_project_and_frame_do():

@@ -613,3 +613,68 @@ def test_an_unreadable_click_with_one_of_an_objects_labels_may_be_it_so_the_obje
     _, written, _ = _propagated_in_memory({0: [car, van], 6: [van, click]}, 7, PropagationRequest(
         1, "c", 0, engine="copy", bridge=True))
     assert [k for k in sorted(written) if _has(written[k], "car")] == [1, 2, 3, 4, 5]
+
+
+# -- object-id numbers (a Number, else meta.object_id) and region ids, as the export reads them --
+
+NUMBERED = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+            '<Label value="Car"/><Label value="Person"/></BrushLabels>'
+            '<Number name="object_id" toName="image" perRegion="true" min="1"/></View>')
+
+
+def _numbered(mask: np.ndarray, label: str, region_id: str, number: int | None = None,
+              meta: dict | None = None) -> list[dict]:
+    """A brush region of ``NUMBERED``, with its object-id Number and its ``meta`` when given."""
+    region = {**mask_region(mask, TARGET, [label], region_id=region_id), **({"meta": meta} if meta else {})}
+    return [region] + ([{"id": region_id, "from_name": "object_id", "to_name": "image", "type": "number",
+                         "value": {"number": number}}] if number is not None else [])
+
+
+def _ids(result: list[dict]) -> set[str]:
+    return {r["id"] for r in result}
+
+
+def test_a_bridged_job_keeps_object_3_apart_from_a_region_whose_id_is_3_at_the_other_end():
+    # Read as one object (both "3"), the region at frame 6 was written as object 3, its Number
+    # and region id, on the frames before it.
+    from samvid.propagation import PropagationRequest
+
+    human = {0: _numbered(square(0), "Car", "a", number=3), 6: _numbered(square(25), "Car", "3")}
+    _, written, _ = _propagated_in_memory(human, 7, PropagationRequest(1, "c", 0, engine="copy", bridge=True),
+                                          config=NUMBERED)
+    assert (_ids(written[1]), _ids(written[5])) == ({"a"}, {"3"})
+    assert [r["type"] for r in written[5]] == ["brushlabels"]  # no object-id Number
+
+
+def test_a_job_for_object_3_or_for_region_3_propagates_that_one_alone():
+    from samvid.propagation import PropagationRequest
+
+    frame = _numbered(square(0), "Car", "a", number=3) + _numbered(square(25), "Person", "3")
+    for objects, region_id in (((3,), "a"), (("3",), "3")):
+        _, written, _ = _propagated_in_memory({0: frame}, 3, PropagationRequest(1, "c", 0, engine="copy",
+                                                                                objects=objects), config=NUMBERED)
+        assert [_ids(written[k]) for k in (1, 2)] == [{region_id}] * 2, objects
+
+
+def test_a_queued_job_naming_object_3_as_the_string_3_still_propagates_it_where_no_region_is_3():
+    # Jobs queued before numbers and region ids were kept apart name object 3 "3".
+    from samvid.propagation import PropagationRequest
+
+    frame = _numbered(square(0), "Car", "a", number=3) + _numbered(square(25), "Person", "b", number=4)
+    queued = PropagationRequest(1, "c", 0, engine="copy", objects=("3",)).to_payload()
+    _, written, _ = _propagated_in_memory({0: frame}, 3, PropagationRequest.from_payload(queued), config=NUMBERED)
+    assert [_ids(written[k]) for k in (1, 2)] == [{"a"}] * 2
+
+
+def test_a_bridged_job_takes_regions_of_one_meta_object_id_at_both_ends_as_one_object():
+    # An imported clip: each frame's region has an id of its own, meta.object_id says which
+    # object it is. Read by region id, object 5 faded out towards frame 6 while "z" faded in.
+    from samvid.propagation import PropagationRequest
+
+    human = {0: _numbered(square(0), "Car", "a", meta={"object_id": 5}) + _numbered(square(25), "Person", "p"),
+             6: _numbered(square(2), "Car", "z", meta={"object_id": 5}) + _numbered(square(20), "Car", "q")}
+    _, written, _ = _propagated_in_memory(human, 7, PropagationRequest(1, "c", 0, engine="copy", bridge=True),
+                                          config=NUMBERED)
+    for k in range(1, 6):
+        (car,) = [r for r in written[k] if r["value"]["brushlabels"] == ["Car"] and r["id"] != "q"]
+        assert (car["id"], car["meta"]) == ("a", {"object_id": 5}), k

@@ -206,5 +206,5 @@ def test_an_unlabelled_object_takes_the_control_with_the_label_it_takes() -> Non
     (whole,) = seeds_from_result(drawn(0, "people", [], "a") + drawn(5, "cars", ["Car"], "b"), target)
     assert (whole.labels, whole.control) == (("Car",), ("cars", "brushlabels"))
     job, other = seeds_from_result(drawn(0, "people", [], "a"), target), seeds_from_result(drawn(0, "cars", ["Car"], "b"), target)
-    named = _named({0: job, 6: other}, {"3": 1}, [0, 6])
+    named = _named({0: job, 6: other}, {job[0].identity: 1}, [0, 6])
     assert (named[1].labels, named[1].control) == (("Car",), ("cars", "brushlabels"))

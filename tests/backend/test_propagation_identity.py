@@ -1,0 +1,164 @@
+"""Which object of the clip a human frame's region is to propagation, as the export reads it
+(``export.identity``): its object-id number (its Number, else its meta.object_id), else its
+region id, the two kept apart; and the frames propagation writes, counted in /metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import numpy as np
+import pytest
+
+from samvid.errors import BadRequest
+from samvid.propagation import PropagationRequest, frame_results, seeds_from_result
+from samvid.studio.protocol import parse_config
+from samvid.studio.results import brush_result
+from samvid.tracker.masks import FrameMasks
+
+CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+          '<Label value="Car"/><Label value="Person"/></BrushLabels>'
+          '<Number name="object_id" toName="image" perRegion="true" min="1"/></View>')
+TARGET = parse_config(CONFIG)
+BASE = {"project": 3, "clip": "walk", "frame": 5}
+
+
+def square(x: int) -> np.ndarray:
+    m = np.zeros((20, 40), bool)
+    m[5:15, x : x + 10] = True
+    return m
+
+
+def drawn(mask: np.ndarray, labels: list[str], region_id: str, number: object = None,
+          meta: dict | None = None) -> list[dict]:
+    """A brush region, with its object-id Number when ``number`` is given and its ``meta``."""
+    region = brush_result(mask, from_name="tag", to_name="image", labels=labels, region_id=region_id)
+    if meta is not None:
+        region["meta"] = meta
+    if number is None:
+        return [region]
+    return [region, {"id": region_id, "from_name": "object_id", "to_name": "image", "type": "number",
+                     "value": {"number": number}}]
+
+
+# -- object-id numbers and region ids are two namespaces ------------------------------------
+
+
+def test_object_3_and_a_region_whose_id_is_3_are_two_objects():
+    # Imported JSON may give a region any id: "3" read as object 3 united two objects' masks.
+    seeds = seeds_from_result(drawn(square(0), ["Car"], "a", number=3) + drawn(square(25), ["Car"], "3"), TARGET)
+    assert [(s.identity, s.region_id) for s in seeds] == [((True, "3"), "a"), ((False, "3"), "3")]
+    assert [np.array_equal(s.mask, m) for s, m in zip(seeds, (square(0), square(25)))] == [True, True]
+
+
+def test_a_request_keeps_object_3_and_region_3_apart_through_its_job_payload():
+    req = PropagationRequest.from_payload({**BASE, "objects": [3, "3", 4.0]})
+    assert req.objects == (3, "3", 4)
+    queued = json.loads(json.dumps(req.to_payload()))  # as the job waits in Redis
+    assert queued["objects"] == [3, "3", 4]
+    assert PropagationRequest.from_payload(queued) == req
+
+
+@pytest.mark.parametrize("objects", [[0], [-2], [2.5]])
+def test_an_object_number_below_1_or_with_a_fraction_is_refused_at_once(objects):
+    # No object-id number is one: the job would fail only once it ran.
+    with pytest.raises(BadRequest, match="whole numbers from 1"):
+        PropagationRequest.from_payload({**BASE, "objects": objects})
+
+
+def test_a_region_saved_without_an_id_is_an_object_of_its_own_whatever_the_other_regions_ids():
+    # Named "r0" by propagation, it was united with the region whose id is "r0".
+    (anonymous, other) = ({k: v for k, v in region.items() if k != "id"}
+                          for (region,) in (drawn(square(0), ["Car"], "x"), drawn(square(12), ["Car"], "y")))
+    seeds = seeds_from_result([anonymous, *drawn(square(25), ["Car"], "r0"), other], TARGET)
+    assert [int(s.mask.sum()) for s in seeds] == [100] * 3
+    assert len({s.identity for s in seeds}) == 3
+
+
+# -- meta.object_id, as the export reads it --------------------------------------------------
+
+
+def test_regions_sharing_a_meta_object_id_are_one_object():
+    (seed,) = seeds_from_result(drawn(square(0), ["Car"], "a", meta={"object_id": 5})
+                                + drawn(square(25), ["Car"], "b", meta={"object_id": "5"}), TARGET)
+    assert (seed.identity, seed.region_id) == ((True, "5"), "a")
+    assert np.array_equal(seed.mask, square(0) | square(25))
+
+
+def test_a_regions_number_is_its_object_id_before_its_meta_object_id():
+    (seed,) = seeds_from_result(drawn(square(0), ["Car"], "a", number=2, meta={"object_id": 5}), TARGET)
+    assert seed.identity == (True, "2")
+
+
+def test_a_region_without_an_id_is_the_object_of_its_meta_object_id():
+    region = {k: v for k, v in drawn(square(0), ["Car"], "x", meta={"object_id": 6})[0].items() if k != "id"}
+    (seed,) = seeds_from_result(drawn(square(25), ["Car"], "b", number=6) + [region], TARGET)
+    assert seed.identity == (True, "6")
+    assert np.array_equal(seed.mask, square(0) | square(25))
+
+
+@pytest.mark.parametrize("given", [0, -1, 2.5, "five", "", None, [3], True])
+def test_an_object_id_that_is_no_whole_number_from_1_leaves_the_region_its_own_object(given):
+    for result in (drawn(square(0), ["Car"], "a", meta={"object_id": given}),
+                   drawn(square(0), ["Car"], "a", number=given)):
+        (seed,) = seeds_from_result(result, TARGET)
+        assert seed.identity == (False, "a")
+
+
+def test_the_frames_propagated_from_a_meta_object_id_carry_it_for_the_export():
+    # Without it, the export read the propagated frames' region as another object than
+    # the human frame's (its region id, not object 5).
+    (seed,) = seeds_from_result(drawn(square(0), ["Car"], "a", meta={"object_id": 5}), TARGET)
+    fm = FrameMasks(1, (1,), square(2)[None], np.array([0.9], np.float32), np.array([True]))
+    (region,), _ = frame_results(fm, {1: seed}, TARGET)
+    assert (region["id"], region["meta"]) == ("a", {"object_id": 5})
+    (again,) = seeds_from_result([region], TARGET)  # the frame accepted: the same object
+    assert again.identity == seed.identity
+
+
+# -- a part with no pixels -------------------------------------------------------------------
+
+
+def test_a_part_erased_to_nothing_lends_its_label_to_its_objects_unlabelled_part():
+    empty = np.zeros((20, 40), bool)
+    (seed,) = seeds_from_result(drawn(empty, ["Person"], "a", number=4) + drawn(square(25), [], "b", number=4),
+                                TARGET)
+    assert (seed.identity, seed.labels) == ((True, "4"), ("Person",))
+    assert np.array_equal(seed.mask, square(25))
+
+
+def test_an_object_whose_parts_have_no_pixels_is_no_object():
+    empty = np.zeros((20, 40), bool)
+    assert seeds_from_result(drawn(empty, ["Person"], "a", number=4) + drawn(empty, [], "b", number=4),
+                             TARGET) == []
+
+
+def test_an_empty_part_of_another_image_size_adds_nothing_to_its_object():
+    (small,) = drawn(np.zeros((10, 10), bool), ["Person"], "a", meta={"object_id": 4})
+    (seed,) = seeds_from_result([small, *drawn(square(25), ["Person"], "b", number=4)], TARGET)
+    assert np.array_equal(seed.mask, square(25))
+
+
+# -- frames filled as an annotator opens them are counted ------------------------------------
+
+
+def test_a_frame_filled_on_open_counts_in_the_frames_propagated():
+    from samvid.images import ImageSource
+    from samvid.metrics import frames_propagated_here
+    from samvid.propagation import Propagator
+    from samvid.settings import Settings
+    from samvid.studio.client import Studio
+
+    settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
+    propagator = Propagator(Studio(settings.label_studio_url, "x"), ImageSource.from_settings(settings))
+    propagator.on_demand = lambda project, task, target, engine: (drawn(square(0), ["Car"], "a"), 0.9)
+    propagator.annotated_now = lambda task_id: False
+    propagator.locks.hold = lambda task_id: contextlib.nullcontext()
+    written: list[int] = []
+    propagator.studio.own_predictions = lambda task_id, prefix: written
+    propagator.studio.replace_predictions = lambda task_id, *args, **kwargs: written.append(task_id)
+    before = frames_propagated_here()
+    assert propagator.fill_on_open(1, {"id": 2}, TARGET, "flow")
+    assert frames_propagated_here() == before + 1
+    assert not propagator.fill_on_open(1, {"id": 2}, TARGET, "flow")  # its job got there first
+    assert frames_propagated_here() == before + 1
