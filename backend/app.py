@@ -294,14 +294,16 @@ def _json_body() -> dict[str, Any]:
                              "send a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
-    if _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(body):
+    if (b"\0" in data[:4] or _SURROGATE_ESCAPE.search(data)) and _has_lone_surrogate(body):
         # Valid JSON, but no text: every path, URL or Redis key built from it fails to encode.
         raise BadRequest("the JSON body holds an unpaired surrogate escape (\\ud800-\\udfff): "
                          "send valid Unicode")
     return body
 
 
-# Only an escape can put a surrogate into parsed JSON (raw surrogate bytes are no UTF-8).
+# Only an escape can put a surrogate into parsed JSON (raw surrogate bytes are no UTF-8), so
+# a UTF-8 body without one is not checked; a UTF-16 or UTF-32 body (which the parser also
+# reads: a NUL in its first four bytes) always is.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 

@@ -95,6 +95,13 @@ def test_unpaired_surrogate_escape_returns_400(client, ref):
     assert "surrogate" in msg
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_unpaired_surrogate_escape_in_a_utf16_or_utf32_body_returns_400(client, encoding):
+    body = json.dumps(predict_body("REF", [keypoint(5, 5, 64, 48)])).replace("REF", "/tmp/a\\ud800.png")
+    resp = client.post("/predict", data=body.encode(encoding), content_type="application/json")
+    assert "surrogate" in _error(resp, 400)
+
+
 def test_paired_surrogate_escape_is_one_character_and_read(client, images):
     # An emoji escaped as a pair is one character: the image is read, not refused.
     write_png(images / "cat\U0001f408.png", 64, 48)
