@@ -10,6 +10,8 @@ replaced.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -188,13 +190,13 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     for item in result:
         # Another *labels result of the region (the shared smart row's "labels" twin)
         # repeats its geometry, which would go stale on the propagated frames.
-        if is_labels_result(item) or not item.get("id"):
+        if is_labels_result(item) or not _has_id(item):
             continue
         extras.setdefault(str(item["id"]), []).append(item)
     # The mask controls on the target's image (a config may give each class its own).
     types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     seeds: list[ObjectSeed] = []
-    taken = {object_region_id(str(item["id"])) for item in result if item.get("id")}
+    taken = {object_region_id(str(item["id"])) for item in result if _has_id(item)}
     for item in result:
         mask_type = types.get(str(item.get("from_name")))
         if mask_type is None or item.get("type") != mask_type:
@@ -204,7 +206,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("skipping an undecodable region %s: %s", item.get("id"), exc)
             continue
-        region_id = object_region_id(str(item["id"])) if item.get("id") else _unnamed(taken)
+        region_id = object_region_id(str(item["id"])) if _has_id(item) else _unnamed(item, taken)
         region_extras = extras.get(region_id, [])
         number, in_meta = _object_number(item, region_id, extras, target.object_id_control)
         key, numbered = (region_id, False) if number is None else (str(number), True)
@@ -234,11 +236,25 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     return [s for s in seeds if s.mask.any()]  # one with no pixels in any part is no object
 
 
-def _unnamed(taken: set[str]) -> str:
+def _has_id(item: dict[str, Any]) -> bool:
+    """Whether a result names its region (0 is an id; None or "" none), as the export reads it."""
+    return item.get("id") not in (None, "")
+
+
+def _unnamed(item: dict[str, Any], taken: set[str]) -> str:
     """A region id for a region saved without one (imported JSON), none of ``taken`` (which
     it joins): an object of its own, as the export reads it, never a part of the region
-    that has that id."""
-    region_id = next(f"r{n}" for n in range(len(taken) + 1) if f"r{n}" not in taken)
+    that has that id. Drawn from the region itself, not from its place on the frame: the
+    first unnamed region of two frames would otherwise be one object across a stretch
+    (a car at one end, a person at the other), where nothing says they are one (their
+    labels may pair them, as a redrawn object's: ``match_redrawn``). The same region
+    read again gets the same id."""
+    digest = hashlib.sha1(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
+    region_id = base = f"r{digest[:10]}"
+    n = 1
+    while region_id in taken:  # the same region twice on one frame: two objects, as the export reads them
+        n += 1
+        region_id = f"{base}-{n}"
     taken.add(region_id)
     return region_id
 
@@ -250,14 +266,15 @@ def _object_number(item: dict[str, Any], region_id: str, extras: dict[str, list[
     its meta.object_id (a region without an id has no Number); and whether it came from
     meta.object_id. Only a whole number from 1 is one: else the region is its region id's
     object (which the export reports as a bad region)."""
-    for found in ((region_id, str(item["id"])) if item.get("id") else ()):
+    for found in ((region_id, str(item["id"])) if _has_id(item) else ()):
         numbers = [extra.get("value") for extra in extras.get(found, [])
                    if extra.get("type") == "number" and extra.get("from_name") == control]
         if numbers:  # the last, as the export reads them
             return object_number(numbers[-1].get("number")) if isinstance(numbers[-1], dict) else None, False
     meta = item.get("meta")
     given = meta.get("object_id") if isinstance(meta, dict) else None
-    return (None, False) if given is None else (object_number(given), True)
+    number = None if given is None else object_number(given)
+    return number, number is not None  # one that is no number leaves the region its own object
 
 
 def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:
@@ -732,7 +749,7 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
                                control=seed.control, score=float(fm.scores[k]))
         if not regions:
             continue
-        if seed.id_in_meta:  # its object id, as the human frame gave it (``seeds_from_result``)
+        if seed.numbered and seed.id_in_meta:  # its object id, as the human frame gave it (``seeds_from_result``)
             regions = [{**r, "meta": {"object_id": int(seed.key)}} for r in regions]
         result.extend(regions)
         result.extend({**extra, "origin": "prediction"} for extra in seed.extras)

@@ -162,3 +162,10 @@ def test_a_frame_filled_on_open_counts_in_the_frames_propagated():
     assert frames_propagated_here() == before + 1
     assert not propagator.fill_on_open(1, {"id": 2}, TARGET, "flow")  # its job got there first
     assert frames_propagated_here() == before + 1
+
+
+def test_a_region_whose_id_is_0_is_named_and_keeps_its_number():
+    # 0 is an id (the export reads it so): taken for none, its Number was lost.
+    (region, number) = drawn(square(0), ["Car"], "x", number=7)
+    (seed,) = seeds_from_result([{**region, "id": 0}, {**number, "id": 0}], TARGET)
+    assert (seed.identity, seed.region_id) == ((True, "7"), "0")

@@ -4,6 +4,7 @@ the human named it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from samvid.propagation import ObjectSeed, frame_results, match_redrawn, seeds_from_result
 from samvid.studio.protocol import MaskTarget
@@ -678,3 +679,35 @@ def test_a_bridged_job_takes_regions_of_one_meta_object_id_at_both_ends_as_one_o
     for k in range(1, 6):
         (car,) = [r for r in written[k] if r["value"]["brushlabels"] == ["Car"] and r["id"] != "q"]
         assert (car["id"], car["meta"]) == ("a", {"object_id": 5}), k
+
+
+def _unnamed(mask: np.ndarray, label: str) -> dict:
+    """A region of ``NUMBERED`` saved without an id, as imported JSON may give it."""
+    (region,) = _numbered(mask, label, "x")
+    return {k: v for k, v in region.items() if k != "id"}
+
+
+def test_regions_saved_without_ids_at_the_two_ends_of_a_stretch_are_not_paired_by_their_place():
+    # Both ends' first unnamed region was "r0", one object: the person's mask went out as the car.
+    from samvid.propagation import PropagationRequest
+
+    human = {0: [_unnamed(square(0), "Car"), _unnamed(square(25), "Person")],
+             6: [_unnamed(square(26), "Person"), _unnamed(square(1), "Car")]}
+    _, written, _ = _propagated_in_memory(human, 7, PropagationRequest(1, "c", 0, engine="copy", bridge=True),
+                                          config=NUMBERED)
+    for k in range(1, 6):
+        for r in written[k]:
+            left = int(np.argwhere(decode_mask(r, 10**7))[:, 1].min())
+            assert r["value"]["brushlabels"] == (["Car"] if left < 10 else ["Person"]), (k, left)
+
+
+@pytest.mark.parametrize("given", [0, "five", 2.5])
+def test_a_meta_object_id_that_is_no_number_leaves_the_region_its_own_object_on_every_frame(given):
+    # Taken for a number from meta, the job failed (int("a")), or wrote object 7 for region "7".
+    from samvid.propagation import PropagationRequest
+
+    for region_id in ("a", "7"):
+        frame = _numbered(square(0), "Car", region_id, meta={"object_id": given})
+        _, written, _ = _propagated_in_memory({0: frame}, 3, PropagationRequest(1, "c", 0, engine="copy"),
+                                              config=NUMBERED)
+        assert [[(r["id"], r.get("meta")) for r in written[k]] for k in (1, 2)] == [[(region_id, None)]] * 2
