@@ -195,7 +195,7 @@ def parse_regions(
         if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
     }
     attributes = region_attributes(result, schema.object_id_control)
-    masks = [_MaskResult(position, r, numbers, order, schema.mask_labels(str(r.get("from_name"))))
+    masks = [_MaskResult(position, r, numbers, order, schema.mask_labels(str(r.get("from_name")), r.get("to_name")))
              for position, r in zip(positions, result) if r.get("type") in MASK_TYPES]
     # An unlabelled part of an object labelled by another part on the frame is that object
     # (propagation tracks the parts as one, labelled as its parts together).
@@ -209,8 +209,9 @@ def parse_regions(
         named, raw_id, explicit = m.named, m.raw_id, m.explicit
         labels = m.labels or part_labels.get(m.key, ())
         if not labels or labels[0] not in order:
-            # One saved without a label is told the labels its image offers.
-            names = list(order) if isinstance(named, list) and named else list(m.mask_labels)
+            # One saved without a label is told the labels its image offers (the config's
+            # where it offers none: never a choice of nothing).
+            names = list(order) if isinstance(named, list) and named else list(m.mask_labels or order)
             problems.add("unknown_label", unknown_labels_message(own_id, named, names), **where)
             continue
         if raw_id is not None and explicit is None:

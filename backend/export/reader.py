@@ -38,7 +38,7 @@ from samvid.export.frames import (
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
-from samvid.studio.protocol import MaskTarget, frame_index, image_targets
+from samvid.studio.protocol import MaskTarget, frame_index, image_targets, label_interface, parse_config
 from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask, in_config_order, joined_labels
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,12 @@ class ProjectSchema:
     # Every image that takes masks, as propagation reads it (protocol.image_targets): its mask
     # controls, the <Labels> that label its plain <Brush>/<Polygon> (separate form), its labels.
     images: tuple[MaskTarget, ...] = ()
+    # The image propagation tracks (``parse_config``'s): a result saved without a to_name, or
+    # naming no image in ``images``, is read on it, as propagation reads it.
+    default_image: str | None = None
+    # The <Labels> naming the masks of a plain <Brush>/<Polygon> (separate form), in config
+    # order: of a region's several, the first holds its labels. Empty in the labelled form.
+    label_rows: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: str) -> ProjectSchema:
@@ -88,35 +94,55 @@ class ProjectSchema:
                 "nothing to export as masks"
             )
         categories = [Category(i + 1, n) for i, n in enumerate(target.project_labels)]
-        return cls(categories, target.object_id_control, targets)
+        rows = {name for t in targets for name, _ in t.label_rows}
+        in_config = tuple(c.name for c in label_interface(config).controls if c.name in rows)
+        return cls(categories, target.object_id_control, targets, parse_config(config).image_name,
+                   tuple(dict.fromkeys(in_config)))
 
     @property
     def label_order(self) -> dict[str, int]:
         """``{label: position}`` of the config's labels, in their order (``in_config_order``)."""
         return {c.name: i for i, c in enumerate(self.categories)}
 
-    @property
-    def label_rows(self) -> tuple[str, ...]:
-        """The <Labels> naming the masks of a plain <Brush>/<Polygon> (separate form), in
-        config order per image, each once; none in the labelled form."""
-        return tuple(dict.fromkeys(name for t in self.images for name, _ in t.label_rows))
+    def image_of(self, to_name: Any) -> str | None:
+        """The image a result saved with ``to_name`` is read on: the one it names, else (no
+        to_name, or no image that takes masks) the default, as propagation reads it."""
+        return to_name if any(to_name == t.image_name for t in self.images) else self.default_image
 
     def joined(self, result: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``result`` with each image's plain <Brush>/<Polygon> regions joined with their
         "labels" twins from that image's <Labels> (``results.joined_labels``), as propagation
-        joins them on the image it tracks: a twin from a <Labels> of another image labels none."""
+        joins them on the image it tracks: a twin from a <Labels> of another image labels none,
+        nor is a region of a control on several images read with another image's <Labels>."""
         for target in self.images:
-            result = joined_labels(result, target.separate_controls, [name for name, _ in target.label_rows])
+            if not target.separate_controls:
+                continue
+            on = [r for r in result if self.image_of(r.get("to_name")) == target.image_name]
+            rows = [name for name, _ in target.label_rows]
+            result = _spliced(result, on, joined_labels(on, target.separate_controls, rows))
         return result
 
-    def mask_labels(self, control: str) -> tuple[str, ...]:
-        """The mask labels a region of mask control ``control`` may have: its image's
-        (``MaskTarget.all_labels``), read for a region saved without one, as propagation reads
-        it; every category for a control the config lacks."""
-        for target in self.images:
-            if control == target.mask_control or any(c.name == control for c in target.siblings):
-                return target.all_labels
-        return tuple(c.name for c in self.categories)
+    def mask_labels(self, control: str, to_name: Any = None) -> tuple[str, ...]:
+        """The mask labels a region of mask control ``control`` on image ``to_name`` may have:
+        its image's (``MaskTarget.all_labels``), read for a region saved without one, as
+        propagation reads it; those of the control's first image where it is on none other;
+        every category for a control the config lacks."""
+        image = self.image_of(to_name)
+        mine = [t for t in self.images
+                if control == t.mask_control or any(c.name == control for c in t.siblings)]
+        target = next((t for t in mine if t.image_name == image), mine[0] if mine else None)
+        return target.all_labels if target is not None else tuple(c.name for c in self.categories)
+
+
+def _spliced(result: list[dict[str, Any]], part: list[dict[str, Any]],
+             joined: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``result`` with ``part`` (some of its results, in order) replaced by ``joined``, what
+    ``joined_labels`` made of it: each result of ``part`` stays or is joined in its place, a
+    "labels" twin it used goes."""
+    out = {id(r) for r in joined}
+    used = {id(r) for r in part if id(r) not in out and r.get("type") == "labels"}
+    made = dict(zip((id(r) for r in part if id(r) not in used), joined))
+    return [made.get(id(r), r) for r in result if id(r) not in used]
 
 
 def task_preference(ref: TaskRef) -> tuple[bool, bool, int]:

@@ -122,9 +122,15 @@ def parse_config(label_config: Any, image_name: str | None = None) -> MaskTarget
     several images puts each one's masks in the mask control pointing at it; None takes
     the first mask control and its image.
     """
-    if not isinstance(label_config, str) or not label_config.strip():  # before the cache: JSON
-        raise ConfigError("the request has no label_config")  # objects are not hashable
-    return _parse_config(label_config, image_name)
+    return _parse_config(_given(label_config), image_name)
+
+
+def _given(label_config: Any) -> str:
+    """``label_config`` if it is a config's text; ConfigError otherwise (checked before a
+    cache: JSON objects are not hashable)."""
+    if not isinstance(label_config, str) or not label_config.strip():
+        raise ConfigError("the request has no label_config")
+    return label_config
 
 
 _LOWER_LABEL = re.compile(r"<(/?)label(?=[\s/>])", re.IGNORECASE)
@@ -145,14 +151,51 @@ def label_interface(label_config: str) -> Any:
 
 @lru_cache(maxsize=64)
 def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
-    interface = label_interface(label_config)
-    images = [o for o in interface.objects if o.tag.lower() == "image"]
-    if not images:
-        raise ConfigError("the label config has no <Image>: samvid segments images (frames)")
-    masks = [c for c in interface.controls if c.tag.lower() in _MASK_TYPES]
-    separate = not masks  # only then: a config with <BrushLabels> reads as it always did
-    if separate:
-        masks = _separate_masks(interface.controls)
+    return _target(_Reading.of(label_config), image_name)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What every image's ``MaskTarget`` of one config shares, read once: ``image_targets``
+    builds one per image from it (parsing the config per image made a config of many images
+    slow to export, and overflowed ``_parse_config``'s cache)."""
+
+    controls: list[Any]
+    images: list[Any]
+    masks: list[Any]  # the mask controls: <BrushLabels>/<PolygonLabels>, else the plain ones
+    separate: bool
+    project_labels: tuple[str, ...]
+    object_id_control: str | None
+
+    @classmethod
+    def of(cls, label_config: str) -> _Reading:
+        interface = label_interface(label_config)
+        images = [o for o in interface.objects if o.tag.lower() == "image"]
+        if not images:
+            raise ConfigError("the label config has no <Image>: samvid segments images (frames)")
+        controls = interface.controls
+        masks = [c for c in controls if c.tag.lower() in _MASK_TYPES]
+        separate = not masks  # only then: a config with <BrushLabels> reads as it always did
+        if separate:
+            masks = _separate_masks(controls)
+        # What holds the labels: each mask control itself, or (separate form) every <Labels>
+        # of a mask control's image, which together stand in for it everywhere labels are read.
+        label_holders = ([held for c in masks for name in c.to_name or () for held in _labels_on(controls, name)]
+                         if separate else masks)
+        numbers = [c.name for c in controls
+                   if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
+        return cls(controls, images, masks, separate, _union(label_holders), object_id_control(numbers))
+
+    def points_at(self, control: Any, image_name: str) -> bool:
+        """Whether ``control`` labels the image ``image_name``: one whose toName names no
+        <Image> labels the first, where ``parse_config`` puts its masks."""
+        names = control.to_name or ()
+        return image_name in names or (image_name == self.images[0].name
+                                       and not any(o.name in names for o in self.images))
+
+
+def _target(reading: _Reading, image_name: str | None) -> MaskTarget:
+    images, masks, separate, controls = reading.images, reading.masks, reading.separate, reading.controls
     mask = masks[0]
     image = next((o for o in images if o.name in mask.to_name), images[0])
     if "{{" in image.name:
@@ -167,15 +210,11 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         # control that labels that image: anything else shows one picture's mask on another.
         image, mask = _image_and_mask(images, masks, image_name)
     value = image.attr.get("valueList") or image.attr.get("value") or ""
-    # What holds the labels: each mask control itself, or (separate form) every <Labels> of
-    # the mask control's image, which together stand in for it everywhere labels are read.
-    labelling = _labels_of(interface.controls, mask, image.name) if separate else [mask]
-    label_holders = ([held for c in masks for name in c.to_name or ()
-                      for held in _labels_on(interface.controls, name)]
-                     if separate else masks)
+    # What holds the image's labels: the mask control itself, or (separate form) every <Labels>
+    # of its image, which together stand in for it everywhere labels are read.
+    labelling = _labels_of(controls, mask, image.name) if separate else [mask]
     labels = _union(labelling) if separate else tuple(mask.labels or ())
-    project_labels = _union(label_holders)
-    on_image = {n for c in (labelling if separate else masks) if image.name in (c.to_name or ())
+    on_image = {n for c in (labelling if separate else masks) if reading.points_at(c, image.name)
                 for n in c.labels or ()}
     return MaskTarget(
         image_name=image.name,
@@ -184,11 +223,8 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
         mask_control=mask.name,
         mask_type=(SEPARATE_TYPES if separate else _MASK_TYPES)[mask.tag.lower()],
         labels=labels,
-        object_id_control=object_id_control(
-            [c.name for c in interface.controls
-             if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
-        ),
-        all_labels=tuple(n for n in project_labels if n in on_image),
+        object_id_control=reading.object_id_control,
+        all_labels=tuple(n for n in reading.project_labels if n in on_image),
         # Separate form: the <Labels> of the image name the masks of each <Brush>/<Polygon>
         # on it alike, so every one of them takes every mask label.
         siblings=tuple(
@@ -196,9 +232,9 @@ def _parse_config(label_config: str, image_name: str | None) -> MaskTarget:
             else MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
             for c in masks if c is not mask and image.name in (c.to_name or ())
         ),
-        spellings=_spellings(interface.controls, labelling if separate else masks, image.name),
+        spellings=_spellings(controls, labelling if separate else masks, image.name),
         label_rows=tuple((c.name, tuple(c.labels or ())) for c in labelling) if separate else (),
-        project_labels=project_labels,
+        project_labels=reading.project_labels,
     )
 
 
@@ -210,17 +246,13 @@ def image_targets(label_config: Any) -> tuple[MaskTarget, ...]:
     image takes masks where a mask control points at it; in the separate form, where a plain
     <Brush>/<Polygon> does and a <Labels> names its masks (one without is a scribble pad: a
     prompt there is refused, nothing tracks or exports it). ConfigError as ``parse_config``."""
-    default = parse_config(label_config)
-    interface = label_interface(label_config)
-    controls = interface.controls
-    if default.label_rows:
-        masks = [c for c in controls if c.tag.lower() in SEPARATE_TYPES]
-    else:
-        masks = [c for c in controls if c.tag.lower() in _MASK_TYPES]
-    names = [o.name for o in interface.objects if o.tag.lower() == "image"
-             if o.name == default.image_name or (any(o.name in (c.to_name or ()) for c in masks)
-                                                 and (not default.label_rows or _labels_on(controls, o.name)))]
-    return tuple(parse_config(label_config, name) for name in names)
+    reading = _Reading.of(_given(label_config))
+    default = _target(reading, None)
+    controls = reading.controls
+    names = [o.name for o in reading.images
+             if o.name == default.image_name or (any(o.name in (c.to_name or ()) for c in reading.masks)
+                                                 and (not reading.separate or _labels_on(controls, o.name)))]
+    return tuple(default if name == default.image_name else _target(reading, name) for name in names)
 
 
 def _union(controls: list[Any]) -> tuple[str, ...]:

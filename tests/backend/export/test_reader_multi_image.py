@@ -83,3 +83,82 @@ def test_a_region_labelled_by_several_labels_keeps_them_under_the_first_labels_i
         (region,) = parse_regions(result, ProjectSchema.from_config(config), problems)
         assert (region.label, region.attributes) == ("Bus", {"left_labels": ["Bus", "parked"]}), applied
         assert not problems.items
+
+
+# One plain <Brush> (or one <BrushLabels>) drawing on two images, each with labels of its own.
+SHARED_BRUSH = """<View>
+  <Image name="a" value="$a"/>
+  <Image name="b" value="$b"/>
+  <Brush name="paint" toName="a,b"/>
+  <Labels name="cars" toName="a"><Label value="Car"/></Labels>
+  <Labels name="people" toName="b"><Label value="Person"/></Labels>
+</View>"""
+SHARED_BRUSHLABELS = """<View>
+  <Image name="a" value="$a"/>
+  <Image name="b" value="$b"/>
+  <BrushLabels name="paint" toName="a,b"><Label value="Car"/></BrushLabels>
+  <BrushLabels name="p2" toName="b"><Label value="Person"/></BrushLabels>
+</View>"""
+
+
+def test_a_region_of_a_brush_on_two_images_is_labelled_by_its_own_images_labels() -> None:
+    target = parse_config(SHARED_BRUSH, "b")
+    result = mask_regions(square(), target, ["Person"], region_id="r1")
+    assert exported(result, SHARED_BRUSH) == ([("r1", ("Person",))], [])
+    assert [s.labels for s in seeds_from_result(result, target)] == [("Person",)]  # as tracked on b
+
+
+def test_an_unlabelled_region_of_a_mask_control_on_two_images_reads_its_own_images_labels() -> None:
+    # On b, "paint" and "p2" offer Car and Person: nothing says which (as propagation reads it).
+    target = parse_config(SHARED_BRUSHLABELS, "b")
+    (bare,) = mask_regions(square(), target, [], region_id="u")
+    assert exported([bare], SHARED_BRUSHLABELS) == ([], ["region u has no label: pick one of ['Car', 'Person']"])
+    assert [s.labels for s in seeds_from_result([bare], target)] == [()]
+    (on_a,) = mask_regions(square(), parse_config(SHARED_BRUSHLABELS, "a"), [], region_id="v")
+    assert exported([on_a], SHARED_BRUSHLABELS) == ([("v", ("Car",))], [])  # a offers Car only
+
+
+def test_a_region_saved_without_an_image_is_read_on_the_image_propagation_tracks() -> None:
+    # Imported JSON may lack to_name: propagation reads such a region on its image, "a",
+    # where "paint" offers Car only (on b it would be unlabelled).
+    default = parse_config(SHARED_BRUSHLABELS)
+    (bare,) = mask_regions(square(), parse_config(SHARED_BRUSHLABELS, "b"), [], region_id="u")
+    del bare["to_name"]
+    assert default.image_name == "a" and [s.labels for s in seeds_from_result([bare], default)] == [("Car",)]
+    assert exported([bare], SHARED_BRUSHLABELS) == ([("u", ("Car",))], [])
+
+
+def test_several_labels_are_kept_under_the_first_labels_in_the_config_whatever_images_it_labels() -> None:
+    config = """<View>
+      <Image name="a" value="$a"/>
+      <Image name="b" value="$b"/>
+      <Brush name="pa" toName="a"/>
+      <Brush name="pb" toName="b"/>
+      <Labels name="x" toName="b"><Label value="Car"/></Labels>
+      <Labels name="y" toName="a,b"><Label value="parked"/></Labels>
+    </View>"""
+    assert ProjectSchema.from_config(config).label_rows == ("x", "y")
+    for applied in (["Car", "parked"], ["parked", "Car"]):
+        result = mask_regions(square(), parse_config(config, "b"), applied, region_id="s")
+        problems = Problems()
+        (region,) = parse_regions(result, ProjectSchema.from_config(config), problems)
+        assert (region.control, set(region.attributes)) == ("x", {"x"}), applied
+        assert not problems.items
+
+
+def test_a_mask_control_naming_no_image_exports_its_label_on_the_image_it_draws_on() -> None:
+    # parse_config puts its masks on the first <Image>: its labels are that image's.
+    config = ('<View><Image name="image" value="$image"/>'
+              '<BrushLabels name="tag" toName="img"><Label value="Car"/></BrushLabels></View>')
+    target = parse_config(config)
+    (bare,) = mask_regions(square(), target, [], region_id="u")
+    assert exported([bare], config) == ([("u", ("Car",))], [])
+    assert [s.labels for s in seeds_from_result([bare], target)] == [("Car",)]
+
+
+def test_an_unlabelled_region_of_an_image_without_mask_labels_is_told_the_configs_labels() -> None:
+    config = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
+              '<BrushLabels name="m1" toName="a"/>'
+              '<BrushLabels name="m2" toName="b"><Label value="Car"/><Label value="Bus"/></BrushLabels></View>')
+    (bare,) = mask_regions(square(), parse_config(config, "a"), [], region_id="u")
+    assert exported([bare], config) == ([], ["region u has no label: pick one of ['Bus', 'Car']"])

@@ -4,6 +4,8 @@ in propagation (the ``MaskTarget`` of the image it tracks) as in the export."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from samvid.propagation import seeds_from_result
@@ -60,3 +62,35 @@ def test_every_image_with_mask_controls_is_a_target_of_its_own() -> None:
         ("right", "right_brush", (("right_labels", ("Person", "Dog")),))]
     assert [(t.image_name, t.separate_controls, t.all_labels) for t in image_targets(LABELLED)] == [
         ("left", (), ("Car",)), ("right", (), ("Person",))]
+
+
+def test_a_mask_control_naming_no_image_labels_the_first_image() -> None:
+    # parse_config falls back to the first <Image> for its masks: its labels are that image's.
+    config = ('<View><Image name="image" value="$image"/>'
+              '<BrushLabels name="tag" toName="img"><Label value="Car"/></BrushLabels></View>')
+    target = parse_config(config)
+    assert (target.image_name, target.mask_control, target.all_labels) == ("image", "tag", ("Car",))
+    assert [t.all_labels for t in image_targets(config)] == [("Car",)]
+
+
+def many_images(count: int, tag: str) -> str:
+    return "<View>" + "".join(
+        f'<Image name="i{k}" value="$i{k}"/><Brush name="b{k}" toName="i{k}"/>'
+        f'<Labels name="l{k}" toName="i{k}"><Label value="{tag}{k}"/></Labels>' for k in range(count)) + "</View>"
+
+
+def test_image_targets_are_each_images_parse_config() -> None:
+    for config in (SEPARATE, LABELLED, many_images(5, "same")):
+        targets = image_targets(config)
+        assert targets == tuple(parse_config(config, t.image_name) for t in targets)
+        assert targets[0] == parse_config(config)
+
+
+def test_a_config_of_a_hundred_images_reads_in_well_under_a_second() -> None:
+    # An export reads every image's target; one parse of the whole config per image took
+    # seconds (and overflowed the parse cache, so every export paid it again).
+    config = many_images(100, "fast")
+    started = time.perf_counter()
+    targets = image_targets(config)
+    assert time.perf_counter() - started < 1.0
+    assert [t.all_labels for t in targets] == [(f"fast{k}",) for k in range(100)]
