@@ -185,7 +185,9 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
     ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
     frame keeps its objects."""
-    result = _joined(result, target)  # a plain <Brush>/<Polygon> region and its "labels" twins: one
+    # A region drawn on another image of the config (a mask control on two) is none of its
+    # objects; a plain <Brush>/<Polygon> region and its "labels" twins are one.
+    result = _joined([item for item in result if target.draws_on(item)], target)
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
         # Another *labels result of the region (the shared smart row's "labels" twin)
@@ -806,12 +808,11 @@ def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: in
     text are no regions."""
     masks = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     found: list[frozenset[str]] = []
-    for item in _joined(result, target):
+    # A region drawn on another <Image> of the config is no object of this one.
+    for item in _joined([item for item in result if target.draws_on(item)], target):
         kind = str(item.get("type", ""))
         if kind.removesuffix("labels") not in REGION_TYPES:
             continue
-        if item.get("to_name") not in (None, target.image_name):
-            continue  # drawn on another <Image> of the config: no object of this one
         if masks.get(str(item.get("from_name"))) == kind:
             try:
                 decode_mask(item, max_pixels)

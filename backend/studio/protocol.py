@@ -92,6 +92,15 @@ class MaskTarget:
     label_rows: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # The labels of every mask control of every image, first seen first: the classes of an export.
     project_labels: tuple[str, ...] = ()
+    # The config's other <Image>s: a result naming one of them (a mask control may point at
+    # several images) is drawn there, not on this one.
+    other_images: tuple[str, ...] = ()
+
+    def draws_on(self, result: dict[str, Any]) -> bool:
+        """Whether ``result`` is drawn on this image: its ``to_name`` names it, or names no
+        other image of the config (none saved, or an image renamed since: read where the
+        export reads it, on the image propagation tracks)."""
+        return result.get("to_name") not in self.other_images
 
     @property
     def separate_controls(self) -> tuple[str, ...]:
@@ -235,6 +244,7 @@ def _target(reading: _Reading, image_name: str | None) -> MaskTarget:
         spellings=_spellings(controls, labelling if separate else masks, image.name),
         label_rows=tuple((c.name, tuple(c.labels or ())) for c in labelling) if separate else (),
         project_labels=reading.project_labels,
+        other_images=tuple(o.name for o in images if o is not image),
     )
 
 

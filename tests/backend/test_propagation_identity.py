@@ -169,3 +169,25 @@ def test_a_region_whose_id_is_0_is_named_and_keeps_its_number():
     (region, number) = drawn(square(0), ["Car"], "x", number=7)
     (seed,) = seeds_from_result([{**region, "id": 0}, {**number, "id": 0}], TARGET)
     assert (seed.identity, seed.region_id) == ((True, "7"), "0")
+
+
+# -- a mask control on two images --------------------------------------------------------------
+
+TWO_IMAGES = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
+              '<BrushLabels name="paint" toName="a,b"><Label value="Car"/><Label value="Person"/></BrushLabels>'
+              '</View>')
+
+
+def test_a_region_drawn_on_the_other_image_of_a_mask_control_is_no_object_of_this_one():
+    # Read on image a, the person drawn on b was tracked on a's frames as one of a's objects.
+    on_a, on_b = parse_config(TWO_IMAGES, "a"), parse_config(TWO_IMAGES, "b")
+    result = [brush_result(square(0), from_name="paint", to_name="a", labels=["Car"], region_id="car"),
+              brush_result(square(25), from_name="paint", to_name="b", labels=["Person"], region_id="p")]
+    assert [s.region_id for s in seeds_from_result(result, on_a)] == ["car"]
+    assert [s.region_id for s in seeds_from_result(result, on_b)] == ["p"]
+
+
+def test_a_region_naming_an_image_the_config_no_longer_has_is_read_on_the_tracked_image():
+    # An image renamed since the frame was annotated: read where the export reads it.
+    renamed = {**brush_result(square(0), from_name="tag", to_name="picture", labels=["Car"], region_id="a")}
+    assert [s.region_id for s in seeds_from_result([renamed], TARGET)] == ["a"]

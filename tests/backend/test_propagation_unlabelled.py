@@ -157,10 +157,13 @@ def test_a_region_on_another_image_is_no_unreadable_region_of_this_one() -> None
     # right up to it instead of fading out where the annotator said it had left.
     from test_propagation_results import TARGET, _car, _click, _propagated_in_memory
 
+    two_images = ('<View><Image name="image" value="$image"/><Image name="other" value="$other"/>'
+                  '<BrushLabels name="tag" toName="image"><Label value="Car"/></BrushLabels></View>')
     car = mask_region(_car(), TARGET, ["Car"], region_id="car")
     elsewhere = {**_click("k1"), "to_name": "other"}
     _, written, _ = _propagated_in_memory({0: [car], 6: [elsewhere]}, 7,
-                                          PropagationRequest(1, "c", 0, engine="copy", bridge=True))
+                                          PropagationRequest(1, "c", 0, engine="copy", bridge=True),
+                                          config=two_images)
     assert written[5] == [] and written[1] != []
     _, written, _ = _propagated_in_memory({0: [car], 6: [_click("k1")]}, 7,
                                           PropagationRequest(1, "c", 0, engine="copy", bridge=True))
