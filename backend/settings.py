@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import parse_qs, urlparse, urlsplit
 
 from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
@@ -109,6 +109,30 @@ def redis_url_for_messages(url: str) -> str:
     if parts.password is not None:
         url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
     return url
+
+
+def _redis_db_problem(url: str) -> str | None:
+    """What is wrong with the database number of Redis URL ``url``, or None. redis-py reads
+    a path that is no number (``/l``, ``/1a``, the ``/`` an unset variable leaves) as
+    database 0 and ``/1/2`` as 12, so a mistyped number shared another deployment's
+    database without a word; a ``?db=`` that is no number failed at the first connection."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None  # redis-py's own error names it
+    given = parse_qs(parts.query, keep_blank_values=True).get("db", [])
+    for value in given:
+        if not re.fullmatch(r"[0-9]+", value):
+            return f"?db={value!r} is not a database number; give one such as ?db=1"
+    if parts.scheme == "unix":  # the path is the socket's; the database is ?db= only
+        return None
+    if parts.path and not re.fullmatch(r"/[0-9]+", parts.path):
+        return (f"its path {parts.path!r} is not a database number (Redis would quietly use "
+                "another database); end it with one, such as redis://localhost:6379/1, or "
+                "with the port for database 0")
+    if given and parts.path and int(given[0]) != int(parts.path[1:]):  # redis-py takes ?db=
+        return f"it names database {parts.path[1:]} in its path and {given[0]} in ?db=; give one"
+    return None
 
 
 def _check_studio_url(url: str) -> None:
@@ -381,6 +405,9 @@ class Settings:
             shown = redis_url_for_messages(self.redis_url)
             raise ConfigError(f"REDIS_URL={shown!r} (or samvid worker --redis-url) must start with "
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
+        if self.redis_url and (problem := _redis_db_problem(self.redis_url)):
+            raise ConfigError(f"REDIS_URL={redis_url_for_messages(self.redis_url)!r} (or samvid worker "
+                              f"--redis-url) is not usable: {problem}")
         for name, unit in _POSITIVE.items():
             value = getattr(self, name)
             if isinstance(value, int) and abs(value) > 10**300:
