@@ -59,10 +59,25 @@ def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: b
         raise ModelUnavailable(f"{name!r} needs a library that is not installed here: {exc}. "
                                "Install it (pip install timm torchvision) or choose another model.") from exc
     except (OSError, ValueError) as exc:
-        raise ModelUnavailable(
-            f"no weights for {name!r} on this machine: `samvid models pull {name}` on a connected "
-            "machine, or use the model-free engine (SAMVID_TRACKER=flow)"
-        ) from exc
+        raise ModelUnavailable(_no_model(name, exc)) from exc
+
+
+def _no_model(name: str, exc: Exception) -> str:
+    """Why ``name`` gave no video model, and what to do. Worded for every caller: naming the
+    setting one caller takes the engine from sent the others to a setting they never made.
+    A folder needs no pull (``samvid models pull`` refuses a path): it lacks files."""
+    from samvid.models.registry import looks_like_a_path
+
+    pulled = "`samvid models pull facebook/sam2.1-hiera-tiny --dir D` on a connected machine leaves them in a folder of D"
+    if Path(name).expanduser().is_dir():
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        return (f"the folder {name} holds no video model that loads ({detail}): it needs the model's "
+                f"config.json and safetensors weights ({pulled}), or use the model-free engine flow")
+    if looks_like_a_path(name):
+        return (f"{name}: no such folder; give the folder that holds the model's config.json and "
+                f"safetensors weights ({pulled}), or use the model-free engine flow")
+    return (f"no weights for {name!r} on this machine: `samvid models pull {name}` on a connected "
+            "machine, or use the model-free engine flow")
 
 
 class MemoryEngine(Engine):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from prompt_encoder import recorded_clicks
 
-from samvid.core.errors import TrackingError
+from samvid.core.errors import ModelUnavailable, TrackingError
 from samvid.core.prompts import Prompt
 from samvid.tracker.memory_engine import MemoryEngine, load_video_model
 
@@ -271,3 +271,26 @@ def test_a_memory_engine_on_cpu_spelled_as_torch_takes_it_tracks_on_the_cpu(devi
     state = engine.init_state(frames)
     engine.add_mask(state, 0, 1, _disk(20, 20))
     assert engine.device == "cpu" and [fm.frame for fm in engine.propagate(state, start=0)] == [0, 1, 2]
+
+
+def test_a_model_folder_without_a_model_is_said_to_lack_its_files_not_sent_to_a_pull(tmp_path):
+    # `samvid models pull <folder>` refuses a path: the folder lacks config.json and weights.
+    with pytest.raises(ModelUnavailable) as raised:
+        load_video_model(str(tmp_path))
+    message = raised.value.message
+    assert f"the folder {tmp_path} holds no video model" in message and "config.json" in message
+    assert f"samvid models pull {tmp_path}" not in message
+
+
+def test_a_model_path_that_is_no_folder_is_said_to_be_none(tmp_path):
+    with pytest.raises(ModelUnavailable, match=f"{tmp_path / 'typo'}: no such folder; give the folder that holds"):
+        load_video_model(str(tmp_path / "typo"))
+
+
+@pytest.mark.parametrize("name", ["example/sam2.1-not-here", "/no/such/folder"])
+def test_a_video_model_without_weights_names_no_setting_the_engine_may_not_have_come_from(name):
+    # The engine comes from --engine, SAMVID_TRACKER or a job: "SAMVID_TRACKER=flow" misled the first.
+    with pytest.raises(ModelUnavailable) as raised:
+        load_video_model(name)
+    assert "use the model-free engine flow" in raised.value.message
+    assert "SAMVID_TRACKER" not in raised.value.message
