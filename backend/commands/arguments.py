@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
 
 def tcp_port(text: str) -> int:
@@ -44,3 +46,12 @@ def project_ref(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("empty project: give the project's id or exact title")
     return text
+
+
+def video_path(text: str) -> Path:
+    """A VIDEO argument: a local file or folder. A URL was read as a path, its ``//`` made
+    ``/``: "https:/example.com/a.mp4: no such file or folder" did not say to download it."""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text) and not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"{text} is a URL: samvid reads videos from this machine; "
+                                         "download it first and give the file")
+    return Path(text)

@@ -18,7 +18,8 @@ from samvid.errors import BadRequest, NotFound
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pred", type=Path, help="predicted masks (DAVIS layout)")
     parser.add_argument("gt", type=Path, help="ground truth (DAVIS layout)")
-    parser.add_argument("--seq", nargs="*", action="extend",
+    # nargs="+": a bare --seq (``--seq $SEQS`` with SEQS unset) scored every sequence.
+    parser.add_argument("--seq", nargs="+", action="extend",
                         help="sequences to score (default: all in GT; repeatable)")
     parser.add_argument("--resolution", default="480p",
                         help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")

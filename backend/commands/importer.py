@@ -12,6 +12,7 @@ import logging
 import math
 from pathlib import Path
 
+from samvid.commands.arguments import video_path
 from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, VideoError
 from samvid.settings import Settings, env_path, env_value, studio_url_problem
@@ -31,11 +32,11 @@ DEFAULT_BACKEND_URL = "http://localhost:9090"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO",
+    parser.add_argument("videos", nargs="+", type=video_path, metavar="VIDEO",
                         help="video files, folders of videos, or folders of extracted frames")
     parser.add_argument("--project", required=True, help="project title (created if missing)")
     parser.add_argument("--config", default=DEFAULT_CONFIG,
-                        help=f"labeling config for a new project: {', '.join(config_names())} "
+                        help=f"labeling config for a new project: {', '.join(_frame_configs())} "
                              "or a path to an .xml (default: %(default)s)")
     parser.add_argument("--labels", help="comma-separated labels for a new project, e.g. car,person")
     where = parser.add_argument_group("where frames go")
@@ -74,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "%(default)s)")
     backend.add_argument("--no-backend", action="store_true", help="do not connect a backend")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _frame_configs() -> list[str]:
+    """The named configs import can use: those of an image task per frame. ``video_boxes``
+    (one ``<Video>`` task per video) was listed, and then always refused."""
+    return [name for name in config_names() if "image" in load_config(name).data_keys]
 
 
 def run(args: argparse.Namespace) -> int:

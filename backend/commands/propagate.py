@@ -16,9 +16,9 @@ import requests
 
 from samvid.commands.arguments import project_ref
 from samvid.commands.progress import ProgressLine, TerminalJob
-from samvid.errors import BadRequest, SamvidError, StudioError
+from samvid.errors import BadRequest, ConfigError, SamvidError, StudioError
 from samvid.propagation import PropagationRequest, propagator_for
-from samvid.settings import DIRECTIONS, Settings
+from samvid.settings import DIRECTIONS, Settings, studio_url_problem
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import project_id_in
 
@@ -56,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend_url and (problem := studio_url_problem(args.backend_url)):
+        # Said before any lookup: requests' bare "InvalidSchema" came after the project's.
+        if problem.startswith("give an http"):
+            problem = "give an http:// or https:// URL such as http://localhost:9090"
+        raise ConfigError(f"--backend-url {args.backend_url!r}, the samvid backend to run the job on: {problem}")
     settings = Settings.from_env(tracker=args.engine)
     bar = ProgressLine()
     try:

@@ -14,12 +14,13 @@ import signal
 import tempfile
 
 from samvid.commands.arguments import at_least_one, tcp_port
-from samvid.errors import ModelUnavailable
+from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
 from samvid.settings import Settings, env_value, named_as_typed
 
 log = logging.getLogger("samvid.serve")
+THREADS = 4  # gunicorn threads per worker when --threads is not given
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=tcp_port, default=9090)
     parser.add_argument("--workers", type=at_least_one, default=1,
                         help="gunicorn worker processes (default 1: one process, the model loaded once)")
-    parser.add_argument("--threads", type=at_least_one, default=4, help="threads per gunicorn worker (default 4)")
+    # None: not given, so that --dev (which has no threads to set) can refuse it.
+    parser.add_argument("--threads", type=at_least_one, help=f"threads per gunicorn worker (default {THREADS})")
     parser.add_argument("--dev", action="store_true",
                         help="Flask's development server instead of gunicorn (one process; debugging only)")
     parser.add_argument(
@@ -64,6 +66,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_dev(args)
     metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported: workers then share their figures (samvid.metrics).
@@ -73,6 +76,17 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _check_dev(args: argparse.Namespace) -> None:
+    """Refuse --workers or --threads with --dev: Flask's server ignored them without a word
+    (one process, a thread per request), while the start still warned of workers without
+    REDIS_URL and set up metrics shared between processes."""
+    given = [flag for flag, set_ in (("--workers", args.workers > 1), ("--threads", args.threads is not None)) if set_]
+    if args.dev and given:
+        raise ConfigError(f"{' and '.join(given)} and --dev contradict each other: --dev runs Flask's "
+                          "development server, one process with a thread per request; drop --dev for "
+                          f"gunicorn's workers and threads, or drop {' and '.join(given)}")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -137,7 +151,7 @@ def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
         def load_config(self) -> None:
             self.cfg.set("bind", bind_address(args.host, args.port))
             self.cfg.set("workers", args.workers)
-            self.cfg.set("threads", args.threads)
+            self.cfg.set("threads", args.threads or THREADS)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("timeout", 300)  # a cold frame on a slow CPU can take seconds
             self.cfg.set("graceful_timeout", 10)  # `samvid up` waits 15 s before it kills

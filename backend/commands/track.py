@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default="flow", metavar="ENGINE",
                         help=f"one of {engine_choices()} (default flow; MODEL: a hub name or a local folder, "
                              "e.g. sam2:facebook/sam2.1-hiera-small, guided:classic)")
-    parser.add_argument("--seq", nargs="*", action="extend",
+    # nargs="+": a bare --seq (``--seq $SEQS`` with SEQS unset) tracked every sequence,
+    # replacing each one's masks in OUT.
+    parser.add_argument("--seq", nargs="+", action="extend",
                         help="sequences to track (default: all; repeatable)")
     parser.add_argument("--resolution", default="480p",
                         help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")

@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from samvid.commands.arguments import positive_seconds, tcp_port
+from samvid.commands.arguments import positive_seconds, tcp_port, video_path
 from samvid.errors import ConfigError
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
@@ -21,10 +21,11 @@ from samvid.studio.configs import parse_labels
 from samvid.studio.protocol import project_id_in
 
 log = logging.getLogger("samvid.up")
+STUDIO_PORT = 8080  # Label Studio's own default
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO",
+    parser.add_argument("videos", nargs="*", type=video_path, metavar="VIDEO",
                         help="videos to import (default: a small generated demo clip)")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
                         help="where Label Studio's database, frames, logs and the admin's "
@@ -41,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("addresses")
     net.add_argument("--host", default="127.0.0.1",
                      help="address Label Studio and the backend listen on (default %(default)s)")
-    net.add_argument("--port", type=tcp_port, default=8080, help="Label Studio port")
+    # None: not given, so that --no-studio (no Label Studio started) can refuse it.
+    net.add_argument("--port", type=tcp_port,
+                     help=f"port of the Label Studio samvid up starts (default {STUDIO_PORT}; not with --no-studio)")
     net.add_argument("--backend-port", type=tcp_port, default=9090, help="samvid backend port")
     net.add_argument("--backend-url",
                      help="the backend's URL as Label Studio reaches it "
@@ -67,9 +70,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _check_title(args.project)
+    if args.no_studio and args.port is not None:
+        # It was ignored without a word: the Label Studio attached to has its port in its URL.
+        raise ConfigError(f"--port {args.port} is the port of the Label Studio samvid up starts, and "
+                          "--no-studio starts none: give that Label Studio's address in --label-studio-url "
+                          "(the samvid backend's port is --backend-port)")
     options = UpOptions(
         data_dir=args.data_dir, model=args.model, device=args.device, host=args.host,
-        port=args.port, backend_port=args.backend_port, backend_url=args.backend_url,
+        port=STUDIO_PORT if args.port is None else args.port, backend_port=args.backend_port,
+        backend_url=args.backend_url,
         videos=list(args.videos), project=args.project, labels=parse_labels(args.labels),
         no_studio=args.no_studio, no_backend=args.no_backend,
         studio_url=args.label_studio_url, api_key=args.api_key,

@@ -148,6 +148,23 @@ def test_help_lists_configs(capsys: pytest.CaptureFixture) -> None:
     assert "multi_object" in capsys.readouterr().out
 
 
+def test_help_lists_only_the_configs_import_can_use(capsys: pytest.CaptureFixture) -> None:
+    # video_boxes (one <Video> task per video) was listed, and import refuses it every time.
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    assert "video_boxes" not in capsys.readouterr().out
+
+
+def test_a_video_given_as_a_url_is_said_to_need_a_download(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Read as a path it was "https:/example.com/a.mp4: no such file or folder".
+    with pytest.raises(SystemExit) as raised:
+        samvid_import("https://example.com/a.mp4", "--project", "from a url", "--no-backend",
+                      "--url", "http://127.0.0.1:9", "--api-key", "k")
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert "https://example.com/a.mp4 is a URL" in err and "download it first" in err
+
+
 @pytest.mark.parametrize("limit,value,words", [
     ("SAMVID_MAX_VIDEO_SECONDS", "0.2", "over the 0 s limit"),
     ("SAMVID_MAX_VIDEO_PIXELS", "1000", "over the 1000 pixel limit"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from synthetic import BENCHMARK_SET, with_frames, write_sequence
 
 from samvid.cli import main
@@ -134,3 +135,14 @@ def test_eval_of_a_seq_missing_from_the_ground_truth_names_the_sequences_there_a
     captured = capsys.readouterr()
     assert "--seq bsaic: no such sequence" in captured.err and "its sequences are basic" in captured.err
     assert "mean" not in captured.out
+
+
+def test_eval_with_a_bare_seq_scores_nothing_and_says_a_name_is_missing(tmp_path: Path, capsys) -> None:
+    # `--seq $SEQS` with SEQS unset scored every sequence, a mean over other objects than asked.
+    gt = tmp_path / "gt"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    with pytest.raises(SystemExit) as raised:
+        main(["eval", str(gt), str(gt), "--seq"])
+    assert raised.value.code == 2
+    captured = capsys.readouterr()
+    assert "--seq: expected at least one argument" in captured.err and "mean" not in captured.out

@@ -71,6 +71,19 @@ def test_a_negative_frame_is_said_before_label_studio_is_asked(backend, monkeypa
     assert "frame must be a frame index" in err and "cannot reach" not in err
 
 
+@pytest.mark.parametrize("project", ["3", "Street"])
+def test_a_backend_url_without_its_scheme_is_refused_before_anything_is_asked(project, monkeypatch, capsys) -> None:
+    # Was "cannot reach the samvid backend at localhost:9090: InvalidSchema" (or Label Studio's
+    # outage, for a title), where `samvid import` says what to give.
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k")
+    assert main(["propagate", "--project", project, "--clip", "walk", "--from-frame", "4",
+                 "--backend-url", "localhost:9090"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend-url 'localhost:9090'" in err and "give an http:// or https:// URL such as http://localhost:9090" in err
+    assert "cannot reach" not in err
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

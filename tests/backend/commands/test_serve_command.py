@@ -35,3 +35,20 @@ def test_serve_names_a_refused_device_or_precision_as_the_user_gave_it(
     err = capsys.readouterr().err
     assert code == 2
     assert said in err and unsaid not in err
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--workers", "3"], "--workers and --dev contradict each other"),
+    (["--threads", "2"], "--threads and --dev contradict each other"),
+    (["--workers", "2", "--threads", "8"], "--workers and --threads and --dev contradict each other"),
+])
+def test_serve_dev_refuses_workers_or_threads_it_would_ignore(flags: list[str], said: str, capsys, monkeypatch) -> None:
+    # Flask's server ignored them, yet the start warned of workers without REDIS_URL and set up
+    # metrics shared between processes. The port is held: should the start go on, it stops there.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        code = main(["serve", "--dev", "--port", str(held.getsockname()[1]), "--model", "classic", *flags])
+    assert code == 2
+    assert said in capsys.readouterr().err

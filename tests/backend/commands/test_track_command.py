@@ -164,3 +164,15 @@ def test_track_into_its_own_earlier_out_tracks_again(tmp_path: Path, capsys) -> 
     assert main(["track", "--engine", "copy", str(src), str(out)]) == 0
     assert main(["track", "--engine", "copy", str(src), str(out)]) == 0
     assert len(list((out / "Annotations" / "basic").glob("*.png"))) == 3
+
+
+def test_track_with_a_bare_seq_tracks_nothing_and_says_a_name_is_missing(tmp_path: Path, capsys) -> None:
+    # `--seq $SEQS` with SEQS unset: it tracked every sequence, replacing each one's masks in OUT.
+    src = tmp_path / "src"
+    for name in ("basic", "twins"):
+        write_sequence(with_frames(BENCHMARK_SET[name], 3), src, (96, 170))
+    with pytest.raises(SystemExit) as raised:
+        main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq"])
+    assert raised.value.code == 2
+    assert "--seq: expected at least one argument" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -152,6 +152,28 @@ def test_up_with_one_port_for_label_studio_and_the_backend_says_so_before_starti
     assert f"--port and --backend-port are both {port}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("backend", [["--no-backend"], []], ids=["no-backend", "backend"])
+def test_up_attached_to_a_label_studio_refuses_a_port_for_a_label_studio_it_does_not_start(
+        backend: list[str], tmp_path: Path, capsys, no_children) -> None:
+    # --port was ignored without a word: the Label Studio attached to has its port in its URL.
+    code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--no-studio", *backend,
+                 "--label-studio-url", "http://127.0.0.1:9", "--api-key", "k",
+                 "--backend-url", "http://127.0.0.1:9", "--port", "1234"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--port 1234 is the port of the Label Studio samvid up starts, and --no-studio starts none" in err
+    assert "--label-studio-url" in err and "--backend-port" in err
+
+
+def test_up_of_a_video_given_as_a_url_says_to_download_it_before_starting(tmp_path: Path, capsys, no_children) -> None:
+    # Read as a path it was "https:/example.com/a.mp4: no such file or folder".
+    with pytest.raises(SystemExit) as raised:
+        main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "https://example.com/a.mp4"])
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert "https://example.com/a.mp4 is a URL" in err and "download it first" in err
+
+
 def test_up_on_an_ipv6_address_label_studio_cannot_connect_to_says_so_before_starting(
         tmp_path: Path, capsys, no_children) -> None:
     assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--host", "::1"]) == 2
