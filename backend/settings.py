@@ -113,9 +113,10 @@ def redis_url_for_messages(url: str) -> str:
 
 def _redis_db_problem(url: str) -> str | None:
     """What is wrong with the database number of Redis URL ``url``, or None. redis-py reads
-    a path that is no number (``/l``, ``/1a``, the ``/`` an unset variable leaves) as
-    database 0 and ``/1/2`` as 12, so a mistyped number shared another deployment's
-    database without a word; a ``?db=`` that is no number failed at the first connection."""
+    a path that is no number (``/l``, ``/1a``) as database 0 and ``/1/2`` as 12, so a
+    mistyped number shared another deployment's database without a word; a ``?db=`` that
+    is no number failed at the first connection. A bare ``/`` is database 0, as no path is
+    (a common spelling, and what an unset number leaves: the default either way)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -126,12 +127,13 @@ def _redis_db_problem(url: str) -> str | None:
             return f"?db={value!r} is not a database number; give one such as ?db=1"
     if parts.scheme == "unix":  # the path is the socket's; the database is ?db= only
         return None
-    if parts.path and not re.fullmatch(r"/[0-9]+", parts.path):
+    path = "" if parts.path == "/" else parts.path  # a bare "/" is no number given: database 0
+    if path and not re.fullmatch(r"/[0-9]+", path):
         return (f"its path {parts.path!r} is not a database number (Redis would quietly use "
                 "another database); end it with one, such as redis://localhost:6379/1, or "
                 "with the port for database 0")
-    if given and parts.path and int(given[0]) != int(parts.path[1:]):  # redis-py takes ?db=
-        return f"it names database {parts.path[1:]} in its path and {given[0]} in ?db=; give one"
+    if given and path and int(given[0]) != int(path[1:]):  # redis-py takes ?db=
+        return f"it names database {path[1:]} in its path and {given[0]} in ?db=; give one"
     return None
 
 

@@ -66,11 +66,11 @@ def test_each_redis_url_scheme_redis_takes_is_accepted(url):
 
 
 @pytest.mark.parametrize("url", ["redis://localhost:6379/l", "redis://localhost:6379/1a", "redis://:s3cret@redis:6379/abc",
-                                 "redis://localhost:6379/1/2", "redis://localhost:6379/", "rediss://redis:6380/x",
+                                 "redis://localhost:6379/1/2", "rediss://redis:6380/x",
                                  "redis://localhost:6379/0?db=one", "unix:///run/redis.sock?db=a",
                                  "unix:///run/redis.sock?db=", "redis://localhost:6379/1?db=2"])
 def test_a_redis_url_whose_database_is_no_number_is_refused_at_start(url):
-    """redis-py read /l, /1a or / as database 0 and /1/2 as 12: a mistyped number shared
+    """redis-py read /l or /1a as database 0 and /1/2 as 12: a mistyped number shared
     another deployment's database without a word."""
     with pytest.raises(ConfigError, match=r"REDIS_URL=.* \(or samvid worker --redis-url\) is not usable: ") as raised:
         Settings.from_env({"REDIS_URL": url})
@@ -80,7 +80,8 @@ def test_a_redis_url_whose_database_is_no_number_is_refused_at_start(url):
 
 @pytest.mark.parametrize("url", ["redis://localhost:6379", "redis://localhost:6379/15", "rediss://:pw@redis:6380/2",
                                  "redis://localhost:6379/3?db=3", "unix:///run/redis.sock?db=2",
-                                 "unix:///tmp/my%20redis/r.sock", "redis://localhost:6379?db=4"])
+                                 "unix:///tmp/my%20redis/r.sock", "redis://localhost:6379?db=4",
+                                 "redis://localhost:6379/", "redis://localhost:6379/?db=2"])
 def test_a_redis_url_with_a_database_number_or_none_is_taken(url):
     assert Settings.from_env({"REDIS_URL": url}).redis_url == url
 
