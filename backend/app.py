@@ -301,10 +301,11 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
-# Only an escape can put a surrogate into parsed JSON (raw surrogate bytes are no UTF-8), so
-# a UTF-8 body without one is not checked; a UTF-16 or UTF-32 body (which the parser also
-# reads: a NUL in its first four bytes) always is.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A surrogate reaches parsed JSON through an escape, or as its raw UTF-8-style bytes (ED A0-BF
+# ..., which the parser decodes with "surrogatepass"), so a UTF-8 body with neither is not
+# checked; a UTF-16 or UTF-32 body (which the parser also reads: a NUL in its first four
+# bytes) always is.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def _has_lone_surrogate(body: Any) -> bool:

@@ -1,7 +1,8 @@
 """Prometheus metrics at ``/metrics``: request latency, cache, jobs, frames propagated.
 
-``samvid_frames_propagated_total`` counts the frame predictions propagation wrote: a job's,
-and a frame computed as an annotator opens it (``Propagator.fill_on_open``, in the server).
+``samvid_frames_propagated_total`` counts the frames propagation wrote: a job's (a frame
+every object has left counts: its earlier prediction is cleared), and a frame computed as
+an annotator opens it (``Propagator.fill_on_open``, in the server).
 A frame written again counts again (a job recomputing a frame filled on open, a correction
 recomputing the frames after it): it is the work done, not the frames of a project.
 
@@ -33,8 +34,9 @@ from samvid.predictor import Predictor
 log = logging.getLogger(__name__)
 
 # Shared by the propagation code of this process, whichever app runs it.
-FRAMES_HELP = ("Frame predictions written by propagation (jobs, and frames filled as an annotator "
-               "opens them); a frame written again counts again")
+FRAMES_HELP = ("Frames written by propagation, a frame every object left (prediction cleared) "
+               "included: jobs, and frames filled as an annotator opens them; a frame written "
+               "again counts again")
 FRAMES_PROPAGATED = Counter("samvid_frames_propagated_total", FRAMES_HELP)
 FRAMES_NAME = "samvid_frames_propagated"
 

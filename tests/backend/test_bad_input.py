@@ -95,6 +95,13 @@ def test_unpaired_surrogate_escape_returns_400(client, ref):
     assert "surrogate" in msg
 
 
+def test_raw_surrogate_bytes_in_a_utf8_body_return_400(client):
+    # ED A0 80 is no UTF-8, yet the JSON parser decodes it (surrogatepass) into "\\ud800".
+    body = json.dumps(predict_body("/tmp/aREF.png", [keypoint(5, 5, 64, 48)])).encode()
+    resp = client.post("/predict", data=body.replace(b"REF", b"\xed\xa0\x80"), content_type="application/json")
+    assert "surrogate" in _error(resp, 400)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
 def test_unpaired_surrogate_escape_in_a_utf16_or_utf32_body_returns_400(client, encoding):
     body = json.dumps(predict_body("REF", [keypoint(5, 5, 64, 48)])).replace("REF", "/tmp/a\\ud800.png")
