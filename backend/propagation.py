@@ -10,8 +10,6 @@ replaced.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -38,6 +36,8 @@ from samvid.studio.results import (
     object_number,
     object_region_id,
     read_labels,
+    region_ids,
+    unnamed_region_id,
 )
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engine import FramesSource
@@ -198,7 +198,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     # The mask controls on the target's image (a config may give each class its own).
     types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     seeds: list[ObjectSeed] = []
-    taken = {object_region_id(str(item["id"])) for item in result if _has_id(item)}
+    taken = region_ids(result)
     for item in result:
         mask_type = types.get(str(item.get("from_name")))
         if mask_type is None or item.get("type") != mask_type:
@@ -208,7 +208,9 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("skipping an undecodable region %s: %s", item.get("id"), exc)
             continue
-        region_id = object_region_id(str(item["id"])) if _has_id(item) else _unnamed(item, taken)
+        # One saved without an id (imported JSON) is an object of its own, named as the export
+        # names it, so its keyframe and the frames filled from it are one object there too.
+        region_id = object_region_id(str(item["id"])) if _has_id(item) else unnamed_region_id(item, taken)
         region_extras = extras.get(region_id, [])
         number, in_meta = _object_number(item, region_id, extras, target.object_id_control)
         key, numbered = (region_id, False) if number is None else (str(number), True)
@@ -241,24 +243,6 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
 def _has_id(item: dict[str, Any]) -> bool:
     """Whether a result names its region (0 is an id; None or "" none), as the export reads it."""
     return item.get("id") not in (None, "")
-
-
-def _unnamed(item: dict[str, Any], taken: set[str]) -> str:
-    """A region id for a region saved without one (imported JSON), none of ``taken`` (which
-    it joins): an object of its own, as the export reads it, never a part of the region
-    that has that id. Drawn from the region itself, not from its place on the frame: the
-    first unnamed region of two frames would otherwise be one object across a stretch
-    (a car at one end, a person at the other), where nothing says they are one (their
-    labels may pair them, as a redrawn object's: ``match_redrawn``). The same region
-    read again gets the same id."""
-    digest = hashlib.sha1(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
-    region_id = base = f"r{digest[:10]}"
-    n = 1
-    while region_id in taken:  # the same region twice on one frame: two objects, as the export reads them
-        n += 1
-        region_id = f"{base}-{n}"
-    taken.add(region_id)
-    return region_id
 
 
 def _object_number(item: dict[str, Any], region_id: str, extras: dict[str, list[dict[str, Any]]],

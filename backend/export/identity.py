@@ -9,9 +9,12 @@ A region's object id is, in order of precedence:
    the same way and writes it again on the frames it fills;
    ``results.object_number`` is the one rule for both);
 3. otherwise one id per region id within the clip, numbered after the largest
-   explicit id of the clip in order of first appearance (a region without an id,
-   as Label Studio stores imported JSON that gave none, is an object of its own,
-   as propagation takes it). Label Studio keeps a
+   explicit id of the clip in order of first appearance. A region without an id,
+   as Label Studio stores imported JSON that gave none, has the region id propagation
+   gives it (``results.unnamed_region_id``: drawn from the region's JSON, and written on
+   the frames propagation fills from it): an object of its own on its frame, and one
+   object with its propagated frames (and with the very same region on another
+   frame), as propagation tracks it. Label Studio keeps a
    region's id when a prediction is accepted, and propagation keys an object on
    its region id alone, so an object that samvid propagated keeps one id, also
    across a class correction; regions drawn by hand on each frame get a new
@@ -61,7 +64,14 @@ from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, is_labels_result
-from samvid.studio.results import in_config_order, object_number, object_region_id, read_labels
+from samvid.studio.results import (
+    in_config_order,
+    object_number,
+    object_region_id,
+    read_labels,
+    region_ids,
+    unnamed_region_id,
+)
 
 if TYPE_CHECKING:
     from samvid.export.reader import ProjectSchema
@@ -81,7 +91,8 @@ class Region:
     width: int
     height: int
     attributes: dict[str, Any] = field(default_factory=dict)
-    # No id in the result (imported JSON): ``region_id`` only names it in messages.
+    # No id in the result (imported JSON): ``region_id`` is the one propagation gives it
+    # (``results.unnamed_region_id``), and it has no per-region attributes.
     anonymous: bool = False
     # All of its labels (``results.in_config_order``); ``label``, its class, is the first.
     labels: tuple[str, ...] = ()
@@ -195,8 +206,16 @@ def parse_regions(
         if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
     }
     attributes = region_attributes(result, schema.object_id_control)
-    masks = [_MaskResult(position, r, numbers, order, schema.mask_labels(str(r.get("from_name")), r.get("to_name")))
-             for position, r in zip(positions, result) if r.get("type") in MASK_TYPES]
+    # A mask region drawn on an <Image> that takes no masks (a scribble pad) is none of the
+    # project's, as propagation reads it (``MaskTarget.draws_on``).
+    images = [schema.image_of(r.get("to_name")) for r in result]
+    # The region ids on each image, which one saved without an id is not named (as propagation
+    # names it, from its image's results).
+    taken = {image: region_ids(r for r, on in zip(result, images) if on == image) for image in set(images)}
+    masks = [_MaskResult(position, r, numbers, order, schema.mask_labels(str(r.get("from_name")), r.get("to_name")),
+                         taken[image])
+             for position, r, image in zip(positions, result, images)
+             if r.get("type") in MASK_TYPES and image is not None]
     # An unlabelled part of an object labelled by another part on the frame is that object
     # (propagation tracks the parts as one, labelled as its parts together).
     part_labels: dict[Any, tuple[str, ...]] = {}
@@ -243,12 +262,14 @@ class _MaskResult:
     """A mask result of a frame as ``parse_regions`` reads it, before its checks."""
 
     def __init__(self, position: int, r: dict[str, Any], numbers: dict[str, Any], order: dict[str, int],
-                 mask_labels: tuple[str, ...]) -> None:
+                 mask_labels: tuple[str, ...], taken: set[str]) -> None:
         self.result, self.kind = r, str(r.get("type"))
         self.anonymous = r.get("id") in (None, "")
+        # Messages name one without an id by its place; it is keyed by the id propagation
+        # gives it (and writes on the frames it fills), so its track is one object. A polygon
+        # part of an object is that object.
         self.own_id = f"#{position} (no id)" if self.anonymous else str(r["id"])
-        # A polygon part of an object is that object.
-        self.region_id = self.own_id if self.anonymous else object_region_id(self.own_id)
+        self.region_id = unnamed_region_id(r, taken) if self.anonymous else object_region_id(self.own_id)
         self.named = _dict(r.get("value")).get(self.kind)
         # Saved without a label, it is its image's one mask label, else none (as propagation reads it).
         self.mask_labels = mask_labels
@@ -275,16 +296,14 @@ class ClipRegions:
         next_id = max(explicit, default=0) + 1
         # Keyed on the region id alone, as propagation keys an object: a class
         # correction must not split one tracked object into two.
-        self._fallback: dict[str | int, int] = {}
-        self._frames = frames  # keeps the anonymous regions, keyed by id(), alive
+        self._fallback: dict[str, int] = {}
         self.size: tuple[int, int] | None = None
         for regions in frames:
             for r in regions:
                 if self.size is None:
                     self.size = (r.height, r.width)
-                key = self._key(r)
-                if r.explicit_id is None and key not in self._fallback:
-                    self._fallback[key] = next_id
+                if r.explicit_id is None and r.region_id not in self._fallback:
+                    self._fallback[r.region_id] = next_id
                     next_id += 1
         flags = human if human is not None else [True] * len(frames)
         self._labels = object_labels(
@@ -293,12 +312,7 @@ class ClipRegions:
     def object_id(self, region: Region) -> int:
         if region.explicit_id is not None:
             return region.explicit_id
-        return self._fallback[self._key(region)]
-
-    @staticmethod
-    def _key(region: Region) -> str | int:
-        # Regions without an id share no identity: each is keyed on itself.
-        return id(region) if region.anonymous else region.region_id
+        return self._fallback[region.region_id]
 
     def label(self, object_id: int) -> str:
         """The object's class in this clip."""

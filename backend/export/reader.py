@@ -75,8 +75,11 @@ class ProjectSchema:
     # controls, the <Labels> that label its plain <Brush>/<Polygon> (separate form), its labels.
     images: tuple[MaskTarget, ...] = ()
     # The image propagation tracks (``parse_config``'s): a result saved without a to_name, or
-    # naming no image in ``images``, is read on it, as propagation reads it.
+    # naming no <Image> of the config, is read on it, as propagation reads it.
     default_image: str | None = None
+    # Every <Image> of the config: a result naming one that takes no masks (a scribble pad) is
+    # drawn there, on no image of ``images`` (``MaskTarget.draws_on``).
+    image_names: tuple[str, ...] = ()
     # The <Labels> naming the masks of a plain <Brush>/<Polygon> (separate form), in config
     # order: of a region's several, the first holds its labels. Empty in the labelled form.
     label_rows: tuple[str, ...] = ()
@@ -97,7 +100,8 @@ class ProjectSchema:
         rows = {name for t in targets for name, _ in t.label_rows}
         in_config = tuple(c.name for c in label_interface(config).controls if c.name in rows)
         return cls(categories, target.object_id_control, targets, parse_config(config).image_name,
-                   tuple(dict.fromkeys(in_config)))
+                   image_names=(target.image_name, *target.other_images),
+                   label_rows=tuple(dict.fromkeys(in_config)))
 
     @property
     def label_order(self) -> dict[str, int]:
@@ -105,9 +109,13 @@ class ProjectSchema:
         return {c.name: i for i, c in enumerate(self.categories)}
 
     def image_of(self, to_name: Any) -> str | None:
-        """The image a result saved with ``to_name`` is read on: the one it names, else (no
-        to_name, or no image that takes masks) the default, as propagation reads it."""
-        return to_name if any(to_name == t.image_name for t in self.images) else self.default_image
+        """The image that takes masks a result saved with ``to_name`` is read on, as propagation
+        reads it (``MaskTarget.draws_on``): the one it names; None for another <Image> of the
+        config (one that takes no masks: none of its results is a mask of the project); the
+        default for no to_name, or one naming no image (an image renamed since)."""
+        if any(to_name == t.image_name for t in self.images):
+            return str(to_name)
+        return None if to_name in self.image_names else self.default_image
 
     def joined(self, result: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``result`` with each image's plain <Brush>/<Polygon> regions joined with their

@@ -239,7 +239,9 @@ def _target(reading: _Reading, image_name: str | None) -> MaskTarget:
         siblings=tuple(
             MaskControl(c.name, SEPARATE_TYPES[c.tag.lower()], labels) if separate
             else MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
-            for c in masks if c is not mask and image.name in (c.to_name or ())
+            # A control whose toName names no <Image> is on the first (``points_at``), as its
+            # labels are in ``all_labels`` and the export reads its regions there.
+            for c in masks if c is not mask and reading.points_at(c, image.name)
         ),
         spellings=_spellings(controls, labelling if separate else masks, image.name),
         label_rows=tuple((c.name, tuple(c.labels or ())) for c in labelling) if separate else (),

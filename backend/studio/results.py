@@ -14,6 +14,8 @@ Brush masks use the SDK's RLE codec.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Collection, Iterable, Sequence
@@ -203,6 +205,37 @@ def object_region_id(region_id: str) -> str:
     """
     part = _PART_ID.fullmatch(str(region_id))
     return part.group(1) if part else str(region_id)
+
+
+def region_ids(result: Iterable[Any]) -> set[str]:
+    """The object region ids (``object_region_id``) of the results of ``result`` that have an
+    id (0 is one; None or "" none): what ``unnamed_region_id`` must not take."""
+    return {object_region_id(str(r["id"])) for r in result
+            if isinstance(r, dict) and r.get("id") not in (None, "")}
+
+
+def unnamed_region_id(region: Result, taken: set[str]) -> str:
+    """The region id of a mask region saved without one (imported JSON), none of ``taken``
+    (the ``region_ids`` of its image's results on its frame), which it joins: an object of
+    its own, never a part of the region that has that id. Propagation names such a region
+    with it (and writes the id on the frames it fills) and the export keys it by it, each
+    given the region as it reads it (after ``joined_labels``, which makes a plain
+    <Brush>/<Polygon> region a labelled one), so both take one unnamed region and the frames
+    propagated from it for one object.
+
+    Drawn from the region itself, not from its place on the frame: the first unnamed regions
+    of two frames would otherwise be one object (a car on one, a person on the other), where
+    nothing says they are one. The same region read again gets the same id; the same region
+    twice on one frame (named in result order) is two objects, ``r...`` and ``r...-2``.
+    """
+    digest = hashlib.sha1(json.dumps(region, sort_keys=True, default=str).encode()).hexdigest()
+    region_id = base = f"r{digest[:10]}"
+    n = 1
+    while region_id in taken:
+        n += 1
+        region_id = f"{base}-{n}"
+    taken.add(region_id)
+    return region_id
 
 
 def _polygon(points: np.ndarray, base: Result, labels: list[str], score: float | None) -> Result:

@@ -191,3 +191,24 @@ def test_a_region_naming_an_image_the_config_no_longer_has_is_read_on_the_tracke
     # An image renamed since the frame was annotated: read where the export reads it.
     renamed = {**brush_result(square(0), from_name="tag", to_name="picture", labels=["Car"], region_id="a")}
     assert [s.region_id for s in seeds_from_result([renamed], TARGET)] == ["a"]
+
+
+def test_a_region_saved_without_an_id_and_the_frames_propagated_from_it_export_as_one_object():
+    # Propagation names it from its JSON and writes that id on the frames it fills; the export
+    # numbered it by its place ("#1 (no id)"): the keyframe was object 1, every filled frame 2.
+    from test_propagation_results import NUMBERED, _numbered, _propagated_in_memory
+
+    from samvid.export.frames import Problems
+    from samvid.export.identity import ClipRegions, parse_regions
+    from samvid.export.reader import ProjectSchema
+
+    unnamed = [{k: v for k, v in r.items() if k != "id"}
+               for r in (*_numbered(square(0), "Car", "x"), *_numbered(square(25), "Person", "y"))]
+    _, written, _ = _propagated_in_memory({0: unnamed}, 4, PropagationRequest(1, "c", 0, engine="copy"),
+                                          config=NUMBERED)
+    schema, problems = ProjectSchema.from_config(NUMBERED), Problems()
+    frames = [parse_regions(result, schema, problems) for result in (unnamed, *(written[k] for k in (1, 2, 3)))]
+    clip = ClipRegions(frames, [True, False, False, False])
+    assert [sorted((clip.object_id(r), r.label) for r in regions) for regions in frames] == [
+        [(1, "Car"), (2, "Person")]] * 4
+    assert not problems

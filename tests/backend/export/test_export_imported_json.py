@@ -15,7 +15,9 @@ from samvid.export import FORMATS, export
 from samvid.export.frames import Problems, Where
 from samvid.export.identity import ClipRegions, parse_regions
 from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects
+from samvid.propagation import seeds_from_result
 from samvid.studio.client import Project
+from samvid.studio.protocol import parse_config
 from samvid.studio.results import MAX_PIXELS
 
 SCHEMA = ProjectSchema.from_config(CONFIG)
@@ -122,25 +124,42 @@ def test_a_frame_task_without_regions_takes_its_clips_size_without_images(tmp_pa
     assert [(f.frame, f.height, f.width) for f in FORMATS["davis"][1](tmp_path)] == [(0, H, W), (1, H, W)]
 
 
+def _anonymous(mask, label, **fields):
+    """A region as Label Studio stores imported JSON that gave it no id."""
+    (result,) = region(mask, label)
+    del result["id"]
+    return {**result, **fields}
+
+
 def test_regions_without_an_id_are_each_an_object_of_their_own():
     # Label Studio stores imported regions without an id as they came (no id given): nothing
-    # ties two of them together, so none is merged into another or dropped as its duplicate.
-    def anonymous(mask, label, **fields):
-        (result,) = region(mask, label)
-        del result["id"]
-        return {**result, **fields}
-
+    # ties two of them together, so none is merged into another or dropped as its duplicate,
+    # not even the very same region saved twice on a frame.
     cars = [rect(0, 0, 10, 10), rect(20, 0, 30, 10)]
-    frames = [[anonymous(cars[0], "car"), anonymous(cars[1], "car", id=""),
-               anonymous(rect(40, 20, 50, 30), "person")] for _ in range(2)]
+    frames = [[_anonymous(cars[0], "car"), _anonymous(cars[1], "car", id=""),
+               _anonymous(rect(40, 20, 50, 30), "person"), _anonymous(cars[0], "car")],
+              [_anonymous(rect(1, 0, 11, 10), "car"), _anonymous(rect(41, 20, 51, 30), "person")]]
     problems = Problems()
     parsed = [parse_regions(result, SCHEMA, problems) for result in frames]
     identities = ClipRegions(parsed)
     objects = [frame_objects(regions, identities, (H, W), problems, WHERE) for regions in parsed]
     assert not problems
     assert [[(o.object_id, o.label) for o in frame] for frame in objects] == [
-        [(1, "car"), (2, "car"), (3, "person")], [(4, "car"), (5, "car"), (6, "person")]]
+        [(1, "car"), (2, "car"), (3, "person"), (4, "car")], [(5, "car"), (6, "person")]]
     assert np.array_equal(objects[0][1].mask, cars[1])
+
+
+def test_a_region_without_an_id_is_one_object_with_the_frames_propagation_filled_from_it():
+    # Propagation names such a region and writes that id on the frames it fills: the export
+    # read the keyframe as an object of its own, and the propagated frames as another.
+    key = [_anonymous(rect(0, 0, 10, 10), "car"), _anonymous(rect(40, 20, 50, 30), "person")]
+    seeds = seeds_from_result(key, parse_config(CONFIG))
+    filled = [region(rect(2, 0, 12, 10), s.labels[0], region_id=s.region_id)[0] for s in seeds]
+    problems = Problems()
+    parsed = [parse_regions(result, SCHEMA, problems) for result in (key, filled, filled)]
+    identities = ClipRegions(parsed, [True, False, False])
+    assert [[identities.object_id(r) for r in regions] for regions in parsed] == [[1, 2]] * 3
+    assert not problems
 
 
 def test_a_region_without_an_id_keeps_its_meta_object_id():

@@ -162,3 +162,23 @@ def test_an_unlabelled_region_of_an_image_without_mask_labels_is_told_the_config
               '<BrushLabels name="m2" toName="b"><Label value="Car"/><Label value="Bus"/></BrushLabels></View>')
     (bare,) = mask_regions(square(), parse_config(config, "a"), [], region_id="u")
     assert exported([bare], config) == ([], ["region u has no label: pick one of ['Bus', 'Car']"])
+
+
+# A plain <Brush> on two images with a <Labels> on the first only: the second is a scribble pad
+# (``image_targets``), and a <BrushLabels> beside an <Image> no mask control points at.
+PAD = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
+       '<Brush name="m" toName="a,b"/><Labels name="l" toName="a"><Label value="Car"/></Labels></View>')
+NO_MASKS = ('<View><Image name="image" value="$image"/><Image name="other" value="$other"/>'
+            '<BrushLabels name="tag" toName="image"><Label value="Car"/></BrushLabels></View>')
+
+
+def test_a_region_drawn_on_an_image_that_takes_no_masks_is_exported_as_nothing_as_it_is_tracked() -> None:
+    # Read on the tracked image, a scribble on the pad was exported as a car propagation never tracked.
+    for config, labels, pad in ((PAD, [], "b"), (NO_MASKS, ["Car"], "other")):
+        target = parse_config(config)
+        drawn = [{**r, "to_name": pad} for r in mask_regions(square(), target, labels, region_id="s")]
+        assert seeds_from_result(drawn, target) == [], config
+        assert exported(drawn, config) == ([], []), config
+        # One naming no image at all is still read on the tracked image.
+        renamed = [{**r, "to_name": "renamed"} for r in drawn]
+        assert exported(renamed, config) == ([("s", ("Car",))], []), config

@@ -73,6 +73,21 @@ def test_a_mask_control_naming_no_image_labels_the_first_image() -> None:
     assert [t.all_labels for t in image_targets(config)] == [("Car",)]
 
 
+def test_a_second_mask_control_naming_no_image_is_a_mask_control_of_the_first_image() -> None:
+    # Its label was one of the image's, but its regions were no object: a person drawn with it
+    # was tracked as nothing (and blocked nothing, as an unreadable region), while the export
+    # exported it as a person on the image.
+    person = ('<BrushLabels name="people" toName="gone"><Label value="Person"/></BrushLabels>')
+    car = '<BrushLabels name="cars" toName="image"><Label value="Car"/></BrushLabels>'
+    for controls in (car + person, person + car):
+        target = parse_config(f'<View><Image name="image" value="$image"/>{controls}</View>')
+        drawn = [*mask_regions(square(), target, ["Person"], region_id="p"),
+                 *mask_regions(square(), target, ["Car"], region_id="c")]
+        assert {c.name for c in target.siblings} | {target.mask_control} == {"cars", "people"}, controls
+        assert sorted((s.region_id, s.labels) for s in seeds_from_result(drawn, target)) == [
+            ("c", ("Car",)), ("p", ("Person",))], controls
+
+
 def many_images(count: int, tag: str) -> str:
     return "<View>" + "".join(
         f'<Image name="i{k}" value="$i{k}"/><Brush name="b{k}" toName="i{k}"/>'
