@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse, urlsplit
+from urllib.parse import parse_qs, unquote, urlparse, urlsplit
 
 from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
@@ -99,15 +99,22 @@ def redis_url_for_messages(url: str) -> str:
 
     >>> redis_url_for_messages("rediss://:pw@redis.example:6380/0")
     'rediss://:***@redis.example:6380/0'
+    >>> redis_url_for_messages("rediss://default:Xk9/aB3+q=@cache.example.net:6380/0")
+    'rediss://default:***@cache.example.net:6380/0'
     """
     try:
-        parts = urlsplit(url)
+        urlsplit(url)
     except ValueError:
         return "(a malformed REDIS_URL)"
-    if "password" in parts.query.lower():  # redis-py takes ?password= too
+    # Up to the last "@": a password holding an unencoded "/", "?" or "#" (base64 keys do)
+    # ends the URL's host part early, and urlsplit would show the rest of it as a path.
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        userinfo, _, after = rest.rpartition("@")
+        if ":" in userinfo:
+            url = f"{scheme}://{userinfo.split(':', 1)[0]}:***@{after}"
+    if "password" in urlsplit(url).query.lower():  # redis-py takes ?password= too
         url = url.split("?", 1)[0] + "?***"
-    if parts.password is not None:
-        url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
     return url
 
 
@@ -121,13 +128,18 @@ def _redis_db_problem(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None  # redis-py's own error names it
-    given = parse_qs(parts.query, keep_blank_values=True).get("db", [])
+    if "@" in parts.path + parts.query + parts.fragment:
+        # Shown, the "path" would be the rest of the password (named nowhere in this message).
+        return ("its password holds '/', '?' or '#', which end the host part of a URL: "
+                "percent-encode them in the password (%2F, %3F, %23)")
+    given = parse_qs(parts.query).get("db", [])  # a blank ?db= is none, as redis-py reads it
     for value in given:
         if not re.fullmatch(r"[0-9]+", value):
             return f"?db={value!r} is not a database number; give one such as ?db=1"
     if parts.scheme == "unix":  # the path is the socket's; the database is ?db= only
         return None
-    path = "" if parts.path == "/" else parts.path  # a bare "/" is no number given: database 0
+    # As redis-py reads it: percent-decoded, one trailing "/" dropped (a bare "/" is database 0).
+    path = unquote(parts.path).removesuffix("/")
     if path and not re.fullmatch(r"/[0-9]+", path):
         return (f"its path {parts.path!r} is not a database number (Redis would quietly use "
                 "another database); end it with one, such as redis://localhost:6379/1, or "

@@ -68,7 +68,7 @@ def test_each_redis_url_scheme_redis_takes_is_accepted(url):
 @pytest.mark.parametrize("url", ["redis://localhost:6379/l", "redis://localhost:6379/1a", "redis://:s3cret@redis:6379/abc",
                                  "redis://localhost:6379/1/2", "rediss://redis:6380/x",
                                  "redis://localhost:6379/0?db=one", "unix:///run/redis.sock?db=a",
-                                 "unix:///run/redis.sock?db=", "redis://localhost:6379/1?db=2"])
+                                 "redis://localhost:6379/1?db=2"])
 def test_a_redis_url_whose_database_is_no_number_is_refused_at_start(url):
     """redis-py read /l or /1a as database 0 and /1/2 as 12: a mistyped number shared
     another deployment's database without a word."""
@@ -81,9 +81,20 @@ def test_a_redis_url_whose_database_is_no_number_is_refused_at_start(url):
 @pytest.mark.parametrize("url", ["redis://localhost:6379", "redis://localhost:6379/15", "rediss://:pw@redis:6380/2",
                                  "redis://localhost:6379/3?db=3", "unix:///run/redis.sock?db=2",
                                  "unix:///tmp/my%20redis/r.sock", "redis://localhost:6379?db=4",
-                                 "redis://localhost:6379/", "redis://localhost:6379/?db=2"])
+                                 "redis://localhost:6379/", "redis://localhost:6379/?db=2",
+                                 "redis://localhost:6379/0/", "redis://localhost:6379/%31", "redis://localhost:6379/1?db="])
 def test_a_redis_url_with_a_database_number_or_none_is_taken(url):
     assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+
+
+@pytest.mark.parametrize("url", ["rediss://default:Xk9/aB3+qZ=@cache.example.net:6380/0",
+                                 "redis://:qq?zz@redis:6379/0", "redis://:ww#yy@redis:6379/0"])
+def test_a_redis_password_with_an_unencoded_slash_is_refused_without_showing_it(url):
+    # Base64 access keys hold "/": the URL's host part ended there, and the message read
+    # the rest of the password as a path to fix (and showed it).
+    with pytest.raises(ConfigError, match="percent-encode them in the password") as raised:
+        Settings.from_env({"REDIS_URL": url})
+    assert not any(secret in raised.value.message for secret in ("aB3", "Xk9", "qq", "zz", "ww", "yy"))
 
 
 def test_the_log_level_is_applied_by_the_cli(monkeypatch):
