@@ -73,6 +73,10 @@ def _no_model(name: str, exc: Exception) -> str:
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         return (f"the folder {name} holds no video model that loads ({detail}): it needs the model's "
                 f"config.json and safetensors weights ({pulled}), or use the model-free engine flow")
+    if Path(name).expanduser().is_file():  # SAM 2's own .pt checkpoint, most likely
+        return (f"{name} is a file: samvid loads a model in the Hugging Face format, a folder holding "
+                f"its config.json and safetensors weights ({pulled}), not a checkpoint file; or use "
+                "the model-free engine flow")
     if looks_like_a_path(name):
         return (f"{name}: no such folder; give the folder that holds the model's config.json and "
                 f"safetensors weights ({pulled}), or use the model-free engine flow")

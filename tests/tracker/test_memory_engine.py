@@ -287,6 +287,14 @@ def test_a_model_path_that_is_no_folder_is_said_to_be_none(tmp_path):
         load_video_model(str(tmp_path / "typo"))
 
 
+def test_a_checkpoint_file_given_as_the_model_is_said_to_be_a_file_not_a_missing_folder(tmp_path):
+    # SAM 2's own .pt checkpoint was told "no such folder" though it is right there.
+    checkpoint = tmp_path / "sam2.1_hiera_tiny.pt"
+    checkpoint.write_bytes(b"\0" * 16)
+    with pytest.raises(ModelUnavailable, match=f"{checkpoint} is a file: samvid loads a model in the Hugging Face"):
+        load_video_model(str(checkpoint))
+
+
 @pytest.mark.parametrize("name", ["example/sam2.1-not-here", "/no/such/folder"])
 def test_a_video_model_without_weights_names_no_setting_the_engine_may_not_have_come_from(name):
     # The engine comes from --engine, SAMVID_TRACKER or a job: "SAMVID_TRACKER=flow" misled the first.
