@@ -72,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
     _check_title(args.project)
     if args.no_studio and args.port is not None:
         # It was ignored without a word: the Label Studio attached to has its port in its URL.
-        raise ConfigError(f"--port {args.port} is the port of the Label Studio samvid up starts, and "
-                          "--no-studio starts none: give that Label Studio's address in --label-studio-url "
-                          "(the samvid backend's port is --backend-port)")
+        # Said, not refused: a harmless extra flag in a script must not stop its start.
+        log.warning("--port %s is the port of the Label Studio samvid up starts, and --no-studio starts "
+                    "none: ignored (that Label Studio's address is --label-studio-url; the samvid "
+                    "backend's port is --backend-port)", args.port)
     options = UpOptions(
         data_dir=args.data_dir, model=args.model, device=args.device, host=args.host,
         port=STUDIO_PORT if args.port is None else args.port, backend_port=args.backend_port,

@@ -91,7 +91,7 @@ def test_track_with_a_model_that_has_no_weights_says_so_before_any_work(tmp_path
     write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path / "gt", (96, 170))
     missing = tmp_path / "no-such-model"
     assert main(["track", "--engine", f"sam2:{missing}", str(tmp_path / "gt"), str(tmp_path / "pred")]) == 2
-    assert "no weights" in capsys.readouterr().err
+    assert f"{missing}: no such folder" in capsys.readouterr().err
     assert not (tmp_path / "pred").exists()
 
 

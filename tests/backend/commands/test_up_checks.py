@@ -5,6 +5,7 @@ user and "that file is not a video"."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 from pathlib import Path
@@ -153,16 +154,16 @@ def test_up_with_one_port_for_label_studio_and_the_backend_says_so_before_starti
 
 
 @pytest.mark.parametrize("backend", [["--no-backend"], []], ids=["no-backend", "backend"])
-def test_up_attached_to_a_label_studio_refuses_a_port_for_a_label_studio_it_does_not_start(
-        backend: list[str], tmp_path: Path, capsys, no_children) -> None:
+def test_up_attached_to_a_label_studio_says_a_port_for_a_label_studio_it_does_not_start_is_ignored(
+        backend: list[str], tmp_path: Path, caplog, no_children) -> None:
     # --port was ignored without a word: the Label Studio attached to has its port in its URL.
-    code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--no-studio", *backend,
-                 "--label-studio-url", "http://127.0.0.1:9", "--api-key", "k",
-                 "--backend-url", "http://127.0.0.1:9", "--port", "1234"])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert "--port 1234 is the port of the Label Studio samvid up starts, and --no-studio starts none" in err
-    assert "--label-studio-url" in err and "--backend-port" in err
+    with caplog.at_level(logging.WARNING, logger="samvid.up"):
+        main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--no-studio", *backend,
+              "--label-studio-url", "http://127.0.0.1:9", "--api-key", "k",
+              "--backend-url", "http://127.0.0.1:9", "--port", "1234"])
+    said = caplog.text
+    assert "--port 1234 is the port of the Label Studio samvid up starts, and --no-studio starts none: ignored" in said
+    assert "--label-studio-url" in said and "--backend-port" in said
 
 
 def test_up_of_a_video_given_as_a_url_says_to_download_it_before_starting(tmp_path: Path, capsys, no_children) -> None:
