@@ -215,6 +215,7 @@ KINDS = {
     "duplicate_object_id": "two regions of different classes claim one object id on a frame: "
     "later region skipped",
     "bad_region": "region could not be decoded: region skipped",
+    "no_mask_control": "region drawn on an <Image> that no mask control labels: region skipped",
     "bad_task": "task lacks clip or an integer frame, or another task of its frame is kept: "
     "task skipped",
     "bad_time": "task's time is not a number: frame exported without a time",

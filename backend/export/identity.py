@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from samvid.export.frames import Problems
-from samvid.studio.protocol import MASK_TAGS, is_labels_result
+from samvid.studio.protocol import MASK_TAGS, SEPARATE_TYPES, is_labels_result
 from samvid.studio.results import (
     in_config_order,
     object_number,
@@ -98,6 +98,12 @@ class Region:
     labels: tuple[str, ...] = ()
     # The control that labels it: the key of its labels in ``attributes`` when several.
     control: str = ""
+    # How messages name it: one saved without an id by its place on the frame, ``#k (no id)``
+    # (its ``region_id`` is a hash found nowhere in Label Studio); else (left empty) its region id.
+    shown_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.shown_id = self.shown_id or self.region_id
 
 
 def score_of(value: Any) -> float | None:
@@ -212,10 +218,19 @@ def parse_regions(
     # The region ids on each image, which one saved without an id is not named (as propagation
     # names it, from its image's results).
     taken = {image: region_ids(r for r, on in zip(result, images) if on == image) for image in set(images)}
-    masks = [_MaskResult(position, r, numbers, order, schema.mask_labels(str(r.get("from_name")), r.get("to_name")),
-                         taken[image])
-             for position, r, image in zip(positions, result, images)
-             if r.get("type") in MASK_TYPES and image is not None]
+    off_image = _labelled_off_image(result, images) if schema.label_rows else set()
+    masks = []
+    for position, r, image in zip(positions, result, images):
+        if r.get("type") not in MASK_TYPES and (r.get("id"), r.get("to_name"), r.get("type")) not in off_image:
+            continue
+        if image is None:
+            # Skipped as propagation skips it, but told: most often a mask drawn before its
+            # control's toName was moved to another image, which would vanish without a word.
+            problems.add("no_mask_control", off_image_message(_shown_id(position, r), r.get("to_name"), schema),
+                         **where)
+            continue
+        masks.append(_MaskResult(position, r, numbers, order,
+                                 schema.mask_labels(str(r.get("from_name")), r.get("to_name")), taken[image]))
     # An unlabelled part of an object labelled by another part on the frame is that object
     # (propagation tracks the parts as one, labelled as its parts together).
     part_labels: dict[Any, tuple[str, ...]] = {}
@@ -253,9 +268,33 @@ def parse_regions(
         regions.append(
             Region(region_id, labels[0], r, explicit,
                    region_score if region_score is not None else 1.0, width, height,
-                   extras, anonymous, labels, control)
+                   extras, anonymous, labels, control, own_id if anonymous else region_id)
         )
     return regions
+
+
+def _labelled_off_image(result: list[dict[str, Any]], images: list[str | None]) -> set[tuple[Any, Any, str]]:
+    """(id, to_name, type) of the plain <Brush>/<Polygon> regions (separate form) on an <Image>
+    that takes no masks with a "labels" twin there: masks, where one without is a scribble."""
+    twins = {(r.get("id"), r.get("to_name")) for r, image in zip(result, images)
+             if image is None and r.get("type") == "labels" and r.get("id") not in (None, "")}
+    return {(r.get("id"), r.get("to_name"), str(r.get("type"))) for r, image in zip(result, images)
+            if image is None and r.get("type") in SEPARATE_TYPES and (r.get("id"), r.get("to_name")) in twins}
+
+
+def _shown_id(position: int, r: dict[str, Any]) -> str:
+    """How messages name the region ``r`` at ``position`` (from 1) of its frame's result: its
+    id, else its place, ``#k (no id)`` (the id it is keyed by is found nowhere in Label Studio)."""
+    return f"#{position} (no id)" if r.get("id") in (None, "") else str(r["id"])
+
+
+def off_image_message(shown_id: str, image: Any, schema: ProjectSchema) -> str:
+    """Why a mask region drawn on an <Image> that no mask control labels is skipped, for
+    ``no_mask_control``."""
+    labelled = ", ".join(repr(t.image_name) for t in schema.images)
+    return (f"region {shown_id} is drawn on image {image!r}, which no mask control labels (was its "
+            f"control's toName moved?): point a mask control at {image!r} to export it, or redraw it "
+            f"on {labelled}")
 
 
 class _MaskResult:
@@ -268,7 +307,7 @@ class _MaskResult:
         # Messages name one without an id by its place; it is keyed by the id propagation
         # gives it (and writes on the frames it fills), so its track is one object. A polygon
         # part of an object is that object.
-        self.own_id = f"#{position} (no id)" if self.anonymous else str(r["id"])
+        self.own_id = _shown_id(position, r)
         self.region_id = unnamed_region_id(r, taken) if self.anonymous else object_region_id(self.own_id)
         self.named = _dict(r.get("value")).get(self.kind)
         # Saved without a label, it is its image's one mask label, else none (as propagation reads it).

@@ -221,9 +221,10 @@ class FrameObject:
     score: float
     label: str
     attributes: dict[str, Any]
-    # All labels of its regions on this frame (``in_config_order``), and its first region's.
+    # All labels of its regions on this frame (``in_config_order``), and its first region's
+    # name in messages (``Region.shown_id``).
     labels: tuple[str, ...] = ()
-    region_id: str = ""
+    shown_id: str = ""
 
 
 def merge_part(kept: FrameObject, part: Region, mask: np.ndarray, control: str,
@@ -265,7 +266,7 @@ def frame_objects(
         if (region.height, region.width) != size:
             problems.add(
                 "size_mismatch",
-                f"region {region.region_id} is {region.width}x{region.height}, "
+                f"region {region.shown_id} is {region.width}x{region.height}, "
                 f"the image is {size[1]}x{size[0]}",
                 **where,
             )
@@ -273,7 +274,7 @@ def frame_objects(
         if object_id in objects and labels[object_id] != region.label:
             problems.add(
                 "duplicate_object_id",
-                f"region {region.region_id} ({region.label}) and an earlier region "
+                f"region {region.shown_id} ({region.label}) and an earlier region "
                 f"({labels[object_id]}) both claim object id {object_id}",
                 **where,
             )
@@ -284,7 +285,7 @@ def frame_objects(
             # An RLE of another length than the declared size is a mask of another image;
             # anything else is malformed.
             kind = "size_mismatch" if isinstance(exc, BrushSizeMismatch) else "bad_region"
-            problems.add(kind, f"region {region.region_id}: {exc}", **where)
+            problems.add(kind, f"region {region.shown_id}: {exc}", **where)
             continue
         if object_id in objects:
             merge_part(objects[object_id], region, mask, controls[object_id], order or {})
@@ -293,7 +294,7 @@ def frame_objects(
         controls[object_id] = region.control
         objects[object_id] = FrameObject(object_id, mask, region.score,
                                          identities.label(object_id), region.attributes,
-                                         region.labels or (region.label,), region.region_id)
+                                         region.labels or (region.label,), region.shown_id)
     for o in objects.values():
         # A class among its labels here is no change: it is one of the labels it has.
         if o.label not in o.labels:
@@ -319,7 +320,7 @@ def report_several_labels(
         reported.add(o.object_id)
         problems.add(
             "several_labels",
-            f"object {o.object_id} (region {o.region_id}) has the labels {list(o.labels)}: "
+            f"object {o.object_id} (region {o.shown_id}) has the labels {list(o.labels)}: "
             f"it is exported as {o.label!r}, its class in this clip (its first label in the "
             "config's order on its latest annotated frame); COCO and YouTube-VIS keep all its "
             "labels in its attributes, DAVIS and YOLO only its class",

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from samvid.core.prompts import Prompt
@@ -195,18 +195,25 @@ class _Reading:
                    if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
         return cls(controls, images, masks, separate, _union(label_holders), object_id_control(numbers))
 
+    @cached_property
+    def tracked_image(self) -> Any:
+        """The <Image> ``parse_config`` tracks by default: the first mask control's (its first
+        in config order), else the first."""
+        return next((o for o in self.images if o.name in (self.masks[0].to_name or ())), self.images[0])
+
     def points_at(self, control: Any, image_name: str) -> bool:
         """Whether ``control`` labels the image ``image_name``: one whose toName names no
-        <Image> labels the first, where ``parse_config`` puts its masks."""
+        <Image> labels the tracked one, where ``parse_config`` puts its masks and the export
+        reads a result naming no image (not the first, which may take no masks)."""
         names = control.to_name or ()
-        return image_name in names or (image_name == self.images[0].name
+        return image_name in names or (image_name == self.tracked_image.name
                                        and not any(o.name in names for o in self.images))
 
 
 def _target(reading: _Reading, image_name: str | None) -> MaskTarget:
     images, masks, separate, controls = reading.images, reading.masks, reading.separate, reading.controls
     mask = masks[0]
-    image = next((o for o in images if o.name in mask.to_name), images[0])
+    image = reading.tracked_image
     if "{{" in image.name:
         # Label Studio's <Repeater> copies it per list item as image_0, image_1, ... (its
         # indexFlag replaced), names no config holds: every click would be refused.
@@ -239,7 +246,7 @@ def _target(reading: _Reading, image_name: str | None) -> MaskTarget:
         siblings=tuple(
             MaskControl(c.name, SEPARATE_TYPES[c.tag.lower()], labels) if separate
             else MaskControl(c.name, _MASK_TYPES[c.tag.lower()], tuple(c.labels or ()))
-            # A control whose toName names no <Image> is on the first (``points_at``), as its
+            # A control whose toName names no <Image> is on the tracked one (``points_at``), as its
             # labels are in ``all_labels`` and the export reads its regions there.
             for c in masks if c is not mask and reading.points_at(c, image.name)
         ),

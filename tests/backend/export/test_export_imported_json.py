@@ -14,7 +14,7 @@ from export_studio import CONFIG, H, W, disk, rect, region
 from samvid.export import FORMATS, export
 from samvid.export.frames import Problems, Where
 from samvid.export.identity import ClipRegions, parse_regions
-from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects
+from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects, report_several_labels
 from samvid.propagation import seeds_from_result
 from samvid.studio.client import Project
 from samvid.studio.protocol import parse_config
@@ -169,6 +169,27 @@ def test_a_region_without_an_id_keeps_its_meta_object_id():
     (read,) = parse_regions([result, {"type": "number", "from_name": "object_id", "value": {"number": 9}}],
                             SCHEMA, Problems())
     assert read.explicit_id == 4
+
+
+def test_problems_with_the_mask_of_a_region_without_an_id_name_it_by_its_place_on_the_frame():
+    # They named it by the id it is keyed by (``r`` and a hash), found nowhere in Label Studio.
+    bad_rle = _anonymous(rect(20, 0, 30, 10), "car")
+    bad_rle["value"] = {**bad_rle["value"], "rle": [1, 2, 3]}
+    result = [_anonymous(rect(0, 0, 10, 10), "car", meta={"object_id": 5}), bad_rle,
+              _anonymous(rect(40, 0, 50, 10), "person", original_width=W // 2),
+              _anonymous(rect(0, 20, 10, 30), "person", meta={"object_id": 5}),
+              _anonymous(rect(20, 20, 30, 30), "car")]
+    result[-1]["value"] = {**result[-1]["value"], "brushlabels": ["car", "person"]}
+    problems = Problems()
+    parsed = [parse_regions(result, SCHEMA, problems)]
+    objects = frame_objects(parsed[0], ClipRegions(parsed), (H, W), problems, WHERE)
+    report_several_labels(objects, set(), problems, WHERE)
+    assert [(p.kind, p.message.split(":")[0]) for p in problems.items] == [
+        ("bad_region", "region #2 (no id)"),
+        ("size_mismatch", f"region #3 (no id) is {W // 2}x{H}, the image is {W}x{H}"),
+        ("duplicate_object_id", "region #4 (no id) (person) and an earlier region (car) both claim object id 5"),
+        ("several_labels", "object 8 (region #5 (no id)) has the labels ['car', 'person']"),
+    ]
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

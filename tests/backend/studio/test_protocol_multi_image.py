@@ -8,6 +8,9 @@ import time
 
 import numpy as np
 
+from samvid.export.frames import Problems
+from samvid.export.identity import parse_regions
+from samvid.export.reader import ProjectSchema
 from samvid.propagation import seeds_from_result
 from samvid.studio.protocol import image_targets, parse_config
 from samvid.studio.results import mask_regions
@@ -86,6 +89,22 @@ def test_a_second_mask_control_naming_no_image_is_a_mask_control_of_the_first_im
         assert {c.name for c in target.siblings} | {target.mask_control} == {"cars", "people"}, controls
         assert sorted((s.region_id, s.labels) for s in seeds_from_result(drawn, target)) == [
             ("c", ("Car",)), ("p", ("Person",))], controls
+
+
+def test_a_mask_control_naming_no_image_labels_the_tracked_image_where_the_export_reads_it() -> None:
+    # It was a sibling on the first <Image>, which no mask control labels here, while the export
+    # read its regions on the tracked one: a person drawn with it was exported, never tracked.
+    config = ('<View><Image name="a" value="$a"/><Image name="b" value="$b"/>'
+              '<BrushLabels name="cars" toName="b"><Label value="Car"/></BrushLabels>'
+              '<BrushLabels name="people" toName="gone"><Label value="Person"/></BrushLabels></View>')
+    target = parse_config(config)
+    assert (target.image_name, [c.name for c in target.siblings], target.all_labels) == (
+        "b", ["people"], ("Car", "Person"))
+    person = [{**r, "to_name": "gone"} for r in mask_regions(square(), target, ["Person"], region_id="p")]
+    assert [(s.region_id, s.labels) for s in seeds_from_result(person, target)] == [("p", ("Person",))]
+    problems = Problems()
+    exported = parse_regions(person, ProjectSchema.from_config(config), problems)
+    assert ([(r.region_id, r.labels) for r in exported], problems.items) == ([("p", ("Person",))], [])
 
 
 def many_images(count: int, tag: str) -> str:
