@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import requests
 from clips import import_clip, iou, predictions
+from label_configs import SEPARATE
 from test_attributes import Quiet
 
 from samvid.images import ImageSource
@@ -17,13 +18,6 @@ from samvid.studio.client import Studio
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import decode_mask, joined_labels, mask_regions
 from samvid.tracker.masks import FrameMasks
-
-SEPARATE = """<View>
-  <Image name="image" value="$image"/>
-  <Brush name="brush" toName="image" smart="true"/>
-  <Labels name="labels" toName="image"><Label value="Car"/><Label value="Person"/></Labels>
-  <KeyPoint name="point" toName="image" smart="true"/>
-</View>"""
 
 
 def painted(mask: np.ndarray, label: str, region_id: str) -> list[dict]:

@@ -5,6 +5,7 @@ them on that image, with that image's labels and "labels" twins only."""
 from __future__ import annotations
 
 import numpy as np
+from label_configs import SEPARATE_TWO_IMAGES
 
 from samvid.export.frames import Problems
 from samvid.export.identity import parse_regions
@@ -13,14 +14,7 @@ from samvid.propagation import seeds_from_result
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import mask_regions
 
-SEPARATE = """<View>
-  <Image name="left" value="$left"/>
-  <Brush name="left_brush" toName="left"/>
-  <Labels name="left_labels" toName="left"><Label value="Car"/></Labels>
-  <Image name="right" value="$right"/>
-  <Brush name="right_brush" toName="right"/>
-  <Labels name="right_labels" toName="right"><Label value="Person"/></Labels>
-</View>"""
+SEPARATE = SEPARATE_TWO_IMAGES
 SEVERAL = SEPARATE.replace('<Label value="Car"/>', '<Label value="Car"/><Label value="Bus"/>')
 
 

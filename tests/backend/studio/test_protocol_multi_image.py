@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from label_configs import SEPARATE_TWO_IMAGES
 
 from samvid.export.frames import Problems
 from samvid.export.identity import parse_regions
@@ -16,14 +17,7 @@ from samvid.studio.protocol import image_targets, parse_config
 from samvid.studio.results import mask_regions
 
 # Label Studio's separate-control form on two images: a plain <Brush> and a <Labels> each.
-SEPARATE = """<View>
-  <Image name="left" value="$left"/>
-  <Brush name="left_brush" toName="left"/>
-  <Labels name="left_labels" toName="left"><Label value="Car"/></Labels>
-  <Image name="right" value="$right"/>
-  <Brush name="right_brush" toName="right"/>
-  <Labels name="right_labels" toName="right"><Label value="Person"/><Label value="Dog"/></Labels>
-</View>"""
+SEPARATE = SEPARATE_TWO_IMAGES.replace('<Label value="Person"/>', '<Label value="Person"/><Label value="Dog"/>')
 LABELLED = """<View>
   <Image name="left" value="$left"/>
   <BrushLabels name="left_brush" toName="left"><Label value="Car"/></BrushLabels>

@@ -7,16 +7,11 @@ and the one it saves."""
 from __future__ import annotations
 
 import numpy as np
+from label_configs import SEPARATE
 
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import decode_mask, joined_labels, mask_regions, read_labels
 
-SEPARATE = """<View>
-  <Image name="image" value="$image"/>
-  <Brush name="brush" toName="image" smart="true"/>
-  <Labels name="labels" toName="image"><Label value="Car"/><Label value="Person"/></Labels>
-  <KeyPoint name="point" toName="image" smart="true"/>
-</View>"""
 POLYGON = SEPARATE.replace("<Brush ", "<Polygon ")
 
 

@@ -1,0 +1,20 @@
+"""Labeling configs several test folders share: Label Studio's separate-control form (a plain
+<Brush> or <Polygon> labelled by a <Labels> on the same image), on one image and on two."""
+
+# One image: a smart <Brush> and a <KeyPoint>, labelled by one <Labels>.
+SEPARATE = """<View>
+  <Image name="image" value="$image"/>
+  <Brush name="brush" toName="image" smart="true"/>
+  <Labels name="labels" toName="image"><Label value="Car"/><Label value="Person"/></Labels>
+  <KeyPoint name="point" toName="image" smart="true"/>
+</View>"""
+
+# Two images, each with a plain <Brush> and a <Labels> of its own (one label on the left).
+SEPARATE_TWO_IMAGES = """<View>
+  <Image name="left" value="$left"/>
+  <Brush name="left_brush" toName="left"/>
+  <Labels name="left_labels" toName="left"><Label value="Car"/></Labels>
+  <Image name="right" value="$right"/>
+  <Brush name="right_brush" toName="right"/>
+  <Labels name="right_labels" toName="right"><Label value="Person"/></Labels>
+</View>"""
