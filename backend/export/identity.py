@@ -221,7 +221,7 @@ def parse_regions(
     off_image = _labelled_off_image(result, images) if schema.label_rows else set()
     masks = []
     for position, r, image in zip(positions, result, images):
-        if r.get("type") not in MASK_TYPES and (r.get("id"), r.get("to_name"), r.get("type")) not in off_image:
+        if r.get("type") not in MASK_TYPES and id(r) not in off_image:
             continue
         if image is None:
             # Skipped as propagation skips it, but told: most often a mask drawn before its
@@ -273,13 +273,18 @@ def parse_regions(
     return regions
 
 
-def _labelled_off_image(result: list[dict[str, Any]], images: list[str | None]) -> set[tuple[Any, Any, str]]:
-    """(id, to_name, type) of the plain <Brush>/<Polygon> regions (separate form) on an <Image>
-    that takes no masks with a "labels" twin there: masks, where one without is a scribble."""
-    twins = {(r.get("id"), r.get("to_name")) for r, image in zip(result, images)
+def _labelled_off_image(result: list[dict[str, Any]], images: list[str | None]) -> set[int]:
+    """The ``id()`` of the plain <Brush>/<Polygon> regions (separate form) on an <Image> that
+    takes no masks with a "labels" twin there: masks, where one without is a scribble. Ids and
+    names are compared as text: imported JSON may hold any value there (a list is unhashable)."""
+    def key(r: dict[str, Any]) -> tuple[str, str]:
+        return repr(r.get("id")), repr(r.get("to_name"))
+
+    twins = {key(r) for r, image in zip(result, images)
              if image is None and r.get("type") == "labels" and r.get("id") not in (None, "")}
-    return {(r.get("id"), r.get("to_name"), str(r.get("type"))) for r, image in zip(result, images)
-            if image is None and r.get("type") in SEPARATE_TYPES and (r.get("id"), r.get("to_name")) in twins}
+    return {id(r) for r, image in zip(result, images)
+            if image is None and isinstance(r.get("type"), str) and r["type"] in SEPARATE_TYPES
+            and key(r) in twins}
 
 
 def _shown_id(position: int, r: dict[str, Any]) -> str:

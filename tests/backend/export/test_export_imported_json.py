@@ -18,7 +18,7 @@ from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects, re
 from samvid.propagation import seeds_from_result
 from samvid.studio.client import Project
 from samvid.studio.protocol import parse_config
-from samvid.studio.results import MAX_PIXELS
+from samvid.studio.results import MAX_PIXELS, mask_regions
 
 SCHEMA = ProjectSchema.from_config(CONFIG)
 WHERE: Where = {"clip": "c", "frame": 0, "task_id": 1}
@@ -92,6 +92,22 @@ def test_odd_meta_number_values_and_result_items_are_ignored_not_fatal():
     (read,) = parse_regions(result, SCHEMA, problems)
     assert (read.region_id, read.explicit_id) == ("a", None)
     assert not problems
+
+
+@pytest.mark.parametrize("odd", [{"to_name": ["image"]}, {"id": ["k1"]}, {"type": ["labels"]},
+                                 {"to_name": {"image": 1}, "type": "labels"}, {"id": {"k": 1}, "type": "brush"}])
+@pytest.mark.parametrize("separate", [False, True], ids=["labelled", "separate form"])
+def test_a_result_with_a_list_or_object_for_its_id_image_or_type_never_stops_the_export(odd, separate):
+    # A check hashed (id, to_name, type) of every result: a list there raised TypeError.
+    from label_configs import SEPARATE
+
+    schema = ProjectSchema.from_config(SEPARATE) if separate else SCHEMA
+    masks = (mask_regions(disk(20, 20, 6), parse_config(SEPARATE), ["Car"], region_id="c") if separate
+             else [car(id="c")])
+    result = [*masks, {"id": "k1", "type": "keypointlabels", "from_name": "point", "to_name": "image",
+                       "value": {}, **odd}]
+    (read,) = parse_regions(result, schema, Problems())
+    assert read.region_id == "c"
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
