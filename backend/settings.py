@@ -103,19 +103,37 @@ def redis_url_for_messages(url: str) -> str:
     'rediss://default:***@cache.example.net:6380/0'
     """
     try:
-        urlsplit(url)
+        parts = urlsplit(url)
     except ValueError:
         return "(a malformed REDIS_URL)"
-    # Up to the last "@": a password holding an unencoded "/", "?" or "#" (base64 keys do)
-    # ends the URL's host part early, and urlsplit would show the rest of it as a path.
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        userinfo, _, after = rest.rpartition("@")
-        if ":" in userinfo:
-            url = f"{scheme}://{userinfo.split(':', 1)[0]}:***@{after}"
-    if "password" in urlsplit(url).query.lower():  # redis-py takes ?password= too
+    at = _broken_password_at(url)
+    if at is not None:  # the URL's host part ended inside the password: hide up to its "@"
+        scheme, _, userinfo = url[:at].partition("://")
+        url = f"{scheme}://{userinfo.split(':', 1)[0] if ':' in userinfo else ''}:***{url[at:]}"
+        parts = urlsplit(url)
+    elif parts.password is not None:
+        url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
+    # redis-py takes ?password= too (its key percent-decoded: ?pass%77ord= is one).
+    if any("password" in key.lower() for key in parse_qs(parts.query, keep_blank_values=True)):
         url = url.split("?", 1)[0] + "?***"
     return url
+
+
+def _broken_password_at(url: str) -> int | None:
+    """Where the "@" that ends a password holding an unencoded "/", "?" or "#" is in ``url``
+    (base64 access keys hold "/"), None for a URL without one. Such a password ends the URL's
+    host part early: what follows reads as a path, a query key or a fragment holding an "@".
+    An "@" in a query value (``?password=S3cr@et``, ``?client_name=me@box``) is no such end."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if "@" in parts.netloc:
+        return None
+    keys = "".join(pair.partition("=")[0] for pair in parts.query.split("&"))
+    if "@" not in parts.path + keys + parts.fragment:
+        return None
+    return url.index("@", url.index("://") + 3)
 
 
 def _redis_db_problem(url: str) -> str | None:
@@ -128,7 +146,7 @@ def _redis_db_problem(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None  # redis-py's own error names it
-    if "@" in parts.path + parts.query + parts.fragment:
+    if _broken_password_at(url) is not None:
         # Shown, the "path" would be the rest of the password (named nowhere in this message).
         return ("its password holds '/', '?' or '#', which end the host part of a URL: "
                 "percent-encode them in the password (%2F, %3F, %23)")

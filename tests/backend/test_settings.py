@@ -12,7 +12,7 @@ import pytest
 
 import samvid
 from samvid.errors import ConfigError
-from samvid.settings import Settings, named_as_typed
+from samvid.settings import Settings, named_as_typed, redis_url_for_messages
 
 
 @pytest.mark.parametrize("var", ["SAMVID_REQUEST_TIMEOUT", "SAMVID_FETCH_TIMEOUT"])
@@ -95,6 +95,15 @@ def test_a_redis_password_with_an_unencoded_slash_is_refused_without_showing_it(
     with pytest.raises(ConfigError, match="percent-encode them in the password") as raised:
         Settings.from_env({"REDIS_URL": url})
     assert not any(secret in raised.value.message for secret in ("aB3", "Xk9", "qq", "zz", "ww", "yy"))
+
+
+@pytest.mark.parametrize("url", ["redis://host:6379/0?username=a@b&password=S3cret",
+                                 "redis://host:6379/0?password=S3cr@et", "redis://host:6379/0?client_name=me@box",
+                                 "unix:///tmp/redis.sock?password=S3cr@et", "redis://host:6379/0?pass%77ord=S3cret"])
+def test_an_at_sign_in_a_redis_query_value_is_taken_and_a_query_password_never_shown(url):
+    # An "@" anywhere was taken for the end of an unencoded password: refused, and shown.
+    assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+    assert "S3cr" not in redis_url_for_messages(url)
 
 
 def test_the_log_level_is_applied_by_the_cli(monkeypatch):
