@@ -39,7 +39,7 @@ import requests
 
 from samvid.core.errors import ModelUnavailable
 from samvid.errors import ConfigError, StudioError
-from samvid.models.registry import MODELS, looks_like_a_path, standin_radius
+from samvid.models.registry import MODELS, no_model_folder, standin_radius
 from samvid.settings import Settings, named_as_typed, studio_url_problem
 
 log = logging.getLogger(__name__)
@@ -443,11 +443,9 @@ def weights_present(name: str) -> bool:
         # A config without weights (a copy or download cut short) would be loaded by the
         # backend, fail, and fall back to classic with the reason in its log only.
         return (local / "config.json").is_file() and any(local.glob("*.safetensors"))
-    if looks_like_a_path(name):
+    if problem := no_model_folder(name):
         # Not a hub id either: falling back to classic would hide the typo.
-        raise ConfigError(f"--model {name}: no such folder; give the folder that holds the "
-                          "model's config.json, or a Hugging Face id such as "
-                          "facebook/sam2.1-hiera-tiny")
+        raise ConfigError(f"--model {problem}, or a Hugging Face id such as facebook/sam2.1-hiera-tiny")
     if name not in MODELS and "/" not in name:
         # Every SAM checkpoint on the hub is org/name: a bare name (clasic, sam2-tiny) is a
         # typo, which falling back to classic with "hf download sam2-tiny" would hide.

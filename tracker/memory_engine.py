@@ -66,20 +66,15 @@ def _no_model(name: str, exc: Exception) -> str:
     """Why ``name`` gave no video model, and what to do. Worded for every caller: naming the
     setting one caller takes the engine from sent the others to a setting they never made.
     A folder needs no pull (``samvid models pull`` refuses a path): it lacks files."""
-    from samvid.models.registry import looks_like_a_path
+    from samvid.models.registry import no_model_folder
 
     pulled = "`samvid models pull facebook/sam2.1-hiera-tiny --dir D` on a connected machine leaves them in a folder of D"
     if Path(name).expanduser().is_dir():
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         return (f"the folder {name} holds no video model that loads ({detail}): it needs the model's "
                 f"config.json and safetensors weights ({pulled}), or use the model-free engine flow")
-    if Path(name).expanduser().is_file():  # SAM 2's own .pt checkpoint, most likely
-        return (f"{name} is a file: samvid loads a model in the Hugging Face format, a folder holding "
-                f"its config.json and safetensors weights ({pulled}), not a checkpoint file; or use "
-                "the model-free engine flow")
-    if looks_like_a_path(name):
-        return (f"{name}: no such folder; give the folder that holds the model's config.json and "
-                f"safetensors weights ({pulled}), or use the model-free engine flow")
+    if problem := no_model_folder(name):  # a checkpoint file, or a path to nothing
+        return f"{problem} ({pulled}), or use the model-free engine flow"
     return (f"no weights for {name!r} on this machine: `samvid models pull {name}` on a connected "
             "machine, or use the model-free engine flow")
 

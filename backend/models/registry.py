@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from samvid.core.errors import ModelUnavailable
@@ -41,6 +42,20 @@ DEFAULT_MODEL = "facebook/sam2.1-hiera-tiny"
 def looks_like_a_path(name: str) -> bool:
     """A folder name, never a hub id (``org/name``): absolute, ``~``, ``./`` or ``../``."""
     return name.startswith(("/", "~", "./", "../")) or name in (".", "..")
+
+
+def no_model_folder(name: str) -> str | None:
+    """Why ``name`` names no model folder where it is a file (SAM's own ``.pt`` checkpoint,
+    most likely) or a path to nothing, the start of a message; None for a folder or a hub id.
+    Every loader says the same: a checkpoint file was told "no such folder" though it is there.
+    """
+    local = Path(name).expanduser()
+    if local.is_file():
+        return (f"{name} is a file: samvid loads a model in the Hugging Face format, a folder holding "
+                "its config.json and safetensors weights, not a checkpoint file")
+    if looks_like_a_path(name) and not local.is_dir():
+        return f"{name}: no such folder; give the folder that holds the model's config.json"
+    return None
 
 
 def standin_radius(name: str) -> float:

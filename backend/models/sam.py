@@ -20,7 +20,7 @@ import numpy as np
 from samvid.core.prompts import Prompt, encoder_points
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter, rgb8
 from samvid.errors import ConfigError, ModelUnavailable
-from samvid.models.registry import DEFAULT_MODEL, MODELS, looks_like_a_path
+from samvid.models.registry import DEFAULT_MODEL, MODELS, no_model_folder
 from samvid.postprocess import area_threshold, clean_mask
 
 log = logging.getLogger(__name__)
@@ -194,9 +194,8 @@ def _pretrained_model(name: str, family: str):
     cls = {"sam": tf.SamModel, "sam2": tf.Sam2Model, "edgetam": tf.EdgeTamModel}[family]
     local = Path(name).expanduser()
     source = str(local) if local.is_dir() else name
-    if not local.is_dir() and looks_like_a_path(name):  # no hub id either: asking the hub would be minutes of retries
-        raise ModelUnavailable(f"{name}: no such folder; give the folder that holds the model's config.json, "
-                               f"or a Hugging Face id such as {DEFAULT_MODEL}")
+    if problem := no_model_folder(name):  # no hub id either: asking the hub would be minutes of retries
+        raise ModelUnavailable(f"{problem}, or a Hugging Face id such as {DEFAULT_MODEL}")
     if not local.is_dir() and name not in MODELS and "/" not in name:
         # Every SAM checkpoint on the hub is ``org/name``: a bare name is a typo, which the
         # hub would answer only after a minute of retries, as weights that cannot be had.

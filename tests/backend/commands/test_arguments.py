@@ -124,6 +124,14 @@ def test_up_with_a_model_folder_that_does_not_exist_is_a_clear_error_not_a_trace
     assert not data.exists()  # said before anything starts
 
 
+def test_up_with_a_checkpoint_file_as_its_model_says_it_is_a_file(tmp_path: Path, capsys) -> None:
+    # "no such folder" was said of SAM 2's .pt checkpoint, which is right there.
+    checkpoint = tmp_path / "sam2.1_hiera_tiny.pt"
+    checkpoint.write_bytes(b"\0" * 16)
+    assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", str(checkpoint)]) == 2
+    assert f"--model {checkpoint} is a file: samvid loads a model in the Hugging Face format" in capsys.readouterr().err
+
+
 def test_an_uncreatable_data_dir_is_a_config_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "afile").write_text("a file, not a folder")
     data = tmp_path / "afile" / "sub"

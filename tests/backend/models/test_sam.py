@@ -144,6 +144,15 @@ def test_a_model_path_that_is_no_folder_is_refused_without_asking_the_hub(monkey
         load_segmenter(name)
 
 
+def test_a_checkpoint_file_given_as_the_model_is_said_to_be_a_file(monkeypatch, tmp_path):
+    # SAM's own .pt checkpoint was told "no such folder" though it is right there.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    checkpoint = tmp_path / "sam_vit_b_01ec64.pth"
+    checkpoint.write_bytes(b"\0" * 16)
+    with pytest.raises(ModelUnavailable, match=f"{checkpoint} is a file: samvid loads a model in the Hugging Face"):
+        load_segmenter(str(checkpoint))
+
+
 def _rgb(seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 255, (30, 50, 3), dtype=np.uint8)
 
