@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("addresses")
     net.add_argument("--host", default="127.0.0.1",
                      help="address Label Studio and the backend listen on (default %(default)s)")
-    # None: not given, so that --no-studio (no Label Studio started) can refuse it.
+    # None: not given, so that --no-studio (no Label Studio started) can say it is ignored.
     net.add_argument("--port", type=tcp_port,
-                     help=f"port of the Label Studio samvid up starts (default {STUDIO_PORT}; not with --no-studio)")
+                     help=f"port of the Label Studio samvid up starts (default {STUDIO_PORT}; ignored with --no-studio)")
     net.add_argument("--backend-port", type=tcp_port, default=9090, help="samvid backend port")
     net.add_argument("--backend-url",
                      help="the backend's URL as Label Studio reaches it "

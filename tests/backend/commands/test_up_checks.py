@@ -155,13 +155,14 @@ def test_up_with_one_port_for_label_studio_and_the_backend_says_so_before_starti
 
 @pytest.mark.parametrize("backend", [["--no-backend"], []], ids=["no-backend", "backend"])
 def test_up_attached_to_a_label_studio_says_a_port_for_a_label_studio_it_does_not_start_is_ignored(
-        backend: list[str], tmp_path: Path, caplog, no_children) -> None:
+        backend: list[str], tmp_path: Path, caplog, capsys, no_children) -> None:
     # --port was ignored without a word: the Label Studio attached to has its port in its URL.
     with caplog.at_level(logging.WARNING, logger="samvid.up"):
         main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--no-studio", *backend,
               "--label-studio-url", "http://127.0.0.1:9", "--api-key", "k",
               "--backend-url", "http://127.0.0.1:9", "--port", "1234"])
     said = caplog.text
+    assert "cannot reach Label Studio at http://127.0.0.1:9" in capsys.readouterr().err  # it went on
     assert "--port 1234 is the port of the Label Studio samvid up starts, and --no-studio starts none: ignored" in said
     assert "--label-studio-url" in said and "--backend-port" in said
 
