@@ -30,10 +30,13 @@ from samvid.studio.protocol import MaskTarget, frame_index, is_labels_result, pa
 from samvid.studio.results import (
     MAX_PIXELS,
     decode_mask,
+    given_object_id,
+    has_region_id,
     in_config_order,
     joined_labels,
     mask_regions,
     object_number,
+    object_numbers,
     object_region_id,
     read_labels,
     region_ids,
@@ -192,13 +195,14 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     for item in result:
         # Another *labels result of the region (the shared smart row's "labels" twin)
         # repeats its geometry, which would go stale on the propagated frames.
-        if is_labels_result(item) or not _has_id(item):
+        if is_labels_result(item) or not has_region_id(item):
             continue
         extras.setdefault(str(item["id"]), []).append(item)
     # The mask controls on the target's image (a config may give each class its own).
     types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     seeds: list[ObjectSeed] = []
     taken = region_ids(result)
+    numbers = object_numbers(result, target.object_id_control)
     for item in result:
         mask_type = types.get(str(item.get("from_name")))
         if mask_type is None or item.get("type") != mask_type:
@@ -210,9 +214,9 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
             continue
         # One saved without an id (imported JSON) is an object of its own, named as the export
         # names it, so its keyframe and the frames filled from it are one object there too.
-        region_id = object_region_id(str(item["id"])) if _has_id(item) else unnamed_region_id(item, taken)
+        region_id = object_region_id(str(item["id"])) if has_region_id(item) else unnamed_region_id(item, taken)
         region_extras = extras.get(region_id, [])
-        number, in_meta = _object_number(item, region_id, extras, target.object_id_control)
+        number, in_meta = _object_number(item, region_id, numbers)
         key, numbered = (region_id, False) if number is None else (str(number), True)
         labels = read_labels((item.get("value") or {}).get(mask_type), target.all_labels)
         same = next((s for s in seeds if s.identity == (numbered, key)), None)
@@ -240,27 +244,13 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     return [s for s in seeds if s.mask.any()]  # one with no pixels in any part is no object
 
 
-def _has_id(item: dict[str, Any]) -> bool:
-    """Whether a result names its region (0 is an id; None or "" none), as the export reads it."""
-    return item.get("id") not in (None, "")
-
-
-def _object_number(item: dict[str, Any], region_id: str, extras: dict[str, list[dict[str, Any]]],
-                   control: str | None) -> tuple[int | None, bool]:
-    """A mask region's object-id number, as the export reads it (``export.identity``): its
-    object's ``Number`` (``control``; a polygon part's own where its object has none), else
-    its meta.object_id (a region without an id has no Number); and whether it came from
-    meta.object_id. Only a whole number from 1 is one: else the region is its region id's
-    object (which the export reports as a bad region)."""
-    for found in ((region_id, str(item["id"])) if _has_id(item) else ()):
-        numbers = [extra.get("value") for extra in extras.get(found, [])
-                   if extra.get("type") == "number" and extra.get("from_name") == control]
-        if numbers:  # the last, as the export reads them
-            return object_number(numbers[-1].get("number")) if isinstance(numbers[-1], dict) else None, False
-    meta = item.get("meta")
-    given = meta.get("object_id") if isinstance(meta, dict) else None
+def _object_number(item: dict[str, Any], region_id: str, numbers: dict[str, Any]) -> tuple[int | None, bool]:
+    """A mask region's object-id number (``results.given_object_id``, as the export reads it)
+    and whether it is its meta.object_id. Only a whole number from 1 is one: else the region
+    is its region id's object (which the export reports as a bad region)."""
+    given, in_meta = given_object_id(item, region_id, numbers)
     number = None if given is None else object_number(given)
-    return number, number is not None  # one that is no number leaves the region its own object
+    return number, in_meta and number is not None
 
 
 def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:

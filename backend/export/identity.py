@@ -65,8 +65,11 @@ from typing import TYPE_CHECKING, Any
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, SEPARATE_TYPES, is_labels_result
 from samvid.studio.results import (
+    given_object_id,
+    has_region_id,
     in_config_order,
     object_number,
+    object_numbers,
     object_region_id,
     read_labels,
     region_ids,
@@ -206,11 +209,7 @@ def parse_regions(
     # A region without an id is named by its place in the result as saved, twins included.
     kept = {id(r) for r in result}
     positions = [k for k, r in enumerate(raw, 1) if id(r) in kept or r.get("type") != "labels"]
-    numbers: dict[str, Any] = {
-        str(r.get("id")): _dict(r.get("value")).get("number")
-        for r in result
-        if r.get("type") == "number" and r.get("from_name") == schema.object_id_control
-    }
+    numbers = object_numbers(result, schema.object_id_control)
     attributes = region_attributes(result, schema.object_id_control)
     # A mask region drawn on an <Image> that takes no masks (a scribble pad) is none of the
     # project's, as propagation reads it (``MaskTarget.draws_on``).
@@ -281,7 +280,7 @@ def _labelled_off_image(result: list[dict[str, Any]], images: list[str | None]) 
         return repr(r.get("id")), repr(r.get("to_name"))
 
     twins = {key(r) for r, image in zip(result, images)
-             if image is None and r.get("type") == "labels" and r.get("id") not in (None, "")}
+             if image is None and r.get("type") == "labels" and has_region_id(r)}
     return {id(r) for r, image in zip(result, images)
             if image is None and isinstance(r.get("type"), str) and r["type"] in SEPARATE_TYPES
             and key(r) in twins}
@@ -290,7 +289,7 @@ def _labelled_off_image(result: list[dict[str, Any]], images: list[str | None]) 
 def _shown_id(position: int, r: dict[str, Any]) -> str:
     """How messages name the region ``r`` at ``position`` (from 1) of its frame's result: its
     id, else its place, ``#k (no id)`` (the id it is keyed by is found nowhere in Label Studio)."""
-    return f"#{position} (no id)" if r.get("id") in (None, "") else str(r["id"])
+    return str(r["id"]) if has_region_id(r) else f"#{position} (no id)"
 
 
 def off_image_message(shown_id: str, image: Any, schema: ProjectSchema) -> str:
@@ -308,7 +307,7 @@ class _MaskResult:
     def __init__(self, position: int, r: dict[str, Any], numbers: dict[str, Any], order: dict[str, int],
                  mask_labels: tuple[str, ...], taken: set[str]) -> None:
         self.result, self.kind = r, str(r.get("type"))
-        self.anonymous = r.get("id") in (None, "")
+        self.anonymous = not has_region_id(r)
         # Messages name one without an id by its place; it is keyed by the id propagation
         # gives it (and writes on the frames it fills), so its track is one object. A polygon
         # part of an object is that object.
@@ -319,8 +318,7 @@ class _MaskResult:
         self.mask_labels = mask_labels
         self.labels = in_config_order(read_labels(self.named, mask_labels), order)
         # A part is its object: the object's id number first, as propagation reads it.
-        meta_id = _dict(r.get("meta")).get("object_id")
-        self.raw_id = meta_id if self.anonymous else numbers.get(self.region_id, numbers.get(self.own_id, meta_id))
+        self.raw_id, _ = given_object_id(r, self.region_id, numbers)
         self.explicit = object_number(self.raw_id) if self.raw_id is not None else None
         # Its object on the frame: its id number, else its region id (none without either).
         self.key: tuple[str, Any] | None = (

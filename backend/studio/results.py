@@ -207,11 +207,38 @@ def object_region_id(region_id: str) -> str:
     return part.group(1) if part else str(region_id)
 
 
+def has_region_id(result: Result) -> bool:
+    """Whether a result names its region: 0 is an id; None or "" (imported JSON) none."""
+    return result.get("id") not in (None, "")
+
+
 def region_ids(result: Iterable[Any]) -> set[str]:
     """The object region ids (``object_region_id``) of the results of ``result`` that have an
-    id (0 is one; None or "" none): what ``unnamed_region_id`` must not take."""
-    return {object_region_id(str(r["id"])) for r in result
-            if isinstance(r, dict) and r.get("id") not in (None, "")}
+    id (``has_region_id``): what ``unnamed_region_id`` must not take."""
+    return {object_region_id(str(r["id"])) for r in result if isinstance(r, dict) and has_region_id(r)}
+
+
+def object_numbers(result: Iterable[Any], control: str | None) -> dict[str, Any]:
+    """``{region id: the value saved}`` of the per-region ``Number`` ``control`` (the object
+    id) in ``result``, the last of a region's kept: what ``given_object_id`` reads."""
+    return {str(r["id"]): r["value"].get("number") if isinstance(r.get("value"), dict) else None
+            for r in result
+            if isinstance(r, dict) and has_region_id(r) and r.get("type") == "number" and r.get("from_name") == control}
+
+
+def given_object_id(region: Result, region_id: str, numbers: dict[str, Any]) -> tuple[Any, bool]:
+    """The object id a mask region was given, as saved (``object_number`` reads it), and
+    whether it is its ``meta.object_id``: its object's ``Number`` (``numbers`` by its object
+    ``region_id``; a polygon part's own where its object has none), else its meta.object_id
+    (a region without an id has no Number); None where it was given none. Propagation and
+    the export read a region's object with this one rule."""
+    if has_region_id(region):
+        for found in (region_id, str(region["id"])):
+            if found in numbers:
+                return numbers[found], False
+    meta = region.get("meta")
+    given = meta.get("object_id") if isinstance(meta, dict) else None
+    return given, given is not None
 
 
 def unnamed_region_id(region: Result, taken: set[str]) -> str:
@@ -382,7 +409,7 @@ def joined_labels(result: list[Any], controls: Collection[str] | None = None,
             continue
         value = dict(item["value"])
         labels = value.pop("labels", None)
-        found = twins.get(_twin_key(item), []) if item.get("id") not in (None, "") else []
+        found = twins.get(_twin_key(item), []) if has_region_id(item) else []
         if found:
             used.update(id(twin) for twin in found)
             labels = _each_once(name for twin in found for name in _listed(twin["value"].get("labels")))
@@ -407,7 +434,7 @@ def _each_once(items: Iterable[Any]) -> list[Any]:
 def _is_twin(item: Any) -> bool:
     """Whether ``item`` may be a region's ``labels`` twin: a ``labels`` result with an id."""
     return (isinstance(item, dict) and item.get("type") == "labels"
-            and item.get("id") not in (None, "") and isinstance(item.get("value"), dict))
+            and has_region_id(item) and isinstance(item.get("value"), dict))
 
 
 def object_number(value: Any) -> int | None:
