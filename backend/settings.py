@@ -75,8 +75,9 @@ def _bool(value: str) -> bool:
     return word in _TRUE
 
 
-def studio_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be Label Studio's base URL, or None when it can.
+def studio_url_problem(url: str, example: str = "http://label-studio:8080") -> str | None:
+    """Why ``url`` cannot be Label Studio's base URL (or the backend's: the same rules, its
+    own ``example`` in the advice), or None when it can.
 
     >>> studio_url_problem("http://ls:8080"), studio_url_problem("ls:8080")
     (None, 'give an http:// or https:// URL such as http://label-studio:8080')
@@ -90,7 +91,7 @@ def studio_url_problem(url: str) -> str | None:
     except ValueError as exc:
         return f"it is not a valid URL ({exc})"
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return "give an http:// or https:// URL such as http://label-studio:8080"
+        return f"give an http:// or https:// URL such as {example}"
     return None
 
 

@@ -133,10 +133,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         raise VideoError(f"--scene-change {args.scene_change}: must be more than 0, at most 1")
     if not 1 <= args.jpeg_quality <= 100:
         raise VideoError(f"--jpeg-quality {args.jpeg_quality}: must be 1-100")
-    if not args.no_backend and (problem := studio_url_problem(args.backend_url)):
+    if not args.no_backend and (problem := studio_url_problem(args.backend_url, DEFAULT_BACKEND_URL)):
         # Label Studio refuses it after the project was made, and blames its SSRF protection.
-        if problem.startswith("give an http"):
-            problem = f"give an http:// or https:// URL such as {DEFAULT_BACKEND_URL}"
         raise ConfigError(f"--backend-url {args.backend_url!r} (or SAMVID_BACKEND_URL), the samvid "
                           f"backend's address as Label Studio reaches it: {problem}")
     config = load_config(args.config)

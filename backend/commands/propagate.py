@@ -15,6 +15,7 @@ import time
 import requests
 
 from samvid.commands.arguments import project_ref
+from samvid.commands.importer import DEFAULT_BACKEND_URL
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, ConfigError, SamvidError, StudioError
 from samvid.propagation import PropagationRequest, propagator_for
@@ -56,10 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.backend_url and (problem := studio_url_problem(args.backend_url)):
+    if args.backend_url and (problem := studio_url_problem(args.backend_url, DEFAULT_BACKEND_URL)):
         # Said before any lookup: requests' bare "InvalidSchema" came after the project's.
-        if problem.startswith("give an http"):
-            problem = "give an http:// or https:// URL such as http://localhost:9090"
         raise ConfigError(f"--backend-url {args.backend_url!r}, the samvid backend to run the job on: {problem}")
     settings = Settings.from_env(tracker=args.engine)
     bar = ProgressLine()
