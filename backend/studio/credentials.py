@@ -54,6 +54,7 @@ class SharedCredentials:
         # Read before every request, /health included: a Redis that stops answering (a
         # dropped network, not a refused connection) must cost seconds, not hang them all.
         self.redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._refused: bytes | str | None = None  # the bad value last warned about
 
     def publish(self, credentials: StudioCredentials) -> None:
         self.redis.set(KEY, json.dumps(dataclasses.asdict(credentials)))
@@ -77,6 +78,10 @@ class SharedCredentials:
             return found
         except (ValueError, KeyError, TypeError) as exc:
             # Written by hand or by another version: unread, it failed every request (500).
+            # Read before every request: one warning per value, not one per request.
+            if raw == self._refused:
+                return None
+            self._refused = raw
             log.warning("the shared Label Studio token in Redis (%s) is unreadable (%s): ignored; "
                         "connect the model again in Label Studio to replace it", KEY, type(exc).__name__)
             return None

@@ -64,3 +64,14 @@ def test_a_pair_stored_before_label_studio_url_was_set_repoints_no_process(redis
     # The same Label Studio's pair is taken up, as before.
     SharedCredentials(redis_server.url).publish(StudioCredentials("http://localhost:8080", "new"))
     assert with_shared_credentials(Settings.from_env(env)).label_studio_api_key == "new"
+
+
+def test_a_bad_shared_token_is_warned_about_once_not_on_every_request(redis_server, caplog) -> None:
+    # It is read before every request: a bad pair left in Redis logged a warning each time.
+    shared = SharedCredentials(redis_server.url)
+    shared.redis.set(KEY, '{"url": "ls", "token": "t"}')
+    with caplog.at_level("WARNING", logger="samvid.studio.credentials"):
+        assert [shared.fetch() for _ in range(3)] == [None] * 3
+        shared.redis.set(KEY, "not json")  # another bad value is news
+        assert shared.fetch() is None and shared.fetch() is None
+    assert len([r for r in caplog.records if "unreadable" in r.getMessage()]) == 2
