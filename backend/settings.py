@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlparse, urlsplit
 
 from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
@@ -123,18 +123,34 @@ def redis_url_for_messages(url: str) -> str:
 def _broken_password_at(url: str) -> int | None:
     """Where the "@" that ends a password holding an unencoded "/", "?" or "#" is in ``url``
     (base64 access keys hold "/"), None for a URL without one. Such a password ends the URL's
-    host part early: what follows reads as a path, a query key or a fragment holding an "@".
-    An "@" in a query value (``?password=S3cr@et``, ``?client_name=me@box``) is no such end."""
+    host part early: what follows reads as a path, a query key or a fragment holding an "@",
+    or what is left as the host part reads as no ``host[:port]`` (``user:S3cr?et=1@host``).
+    An "@" in a query value (``?password=S3cr@et``, ``?client_name=me@box``) after a
+    host part that reads as one is no such end. The last "@" is taken: a message may hide
+    too much, never a part of the password."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if "@" in parts.netloc:
+    start = url.find("://") + 3
+    if start < 3 or "@" not in url[start + len(parts.netloc):]:
         return None
-    keys = "".join(pair.partition("=")[0] for pair in parts.query.split("&"))
-    if "@" not in parts.path + keys + parts.fragment:
-        return None
-    return url.index("@", url.index("://") + 3)
+    if parts.scheme == "unix":  # the socket's path may hold an "@"; no host part is usual
+        broken = bool(parts.netloc) and "@" not in parts.netloc
+    else:
+        keys = "".join(pair.partition("=")[0] for pair in parts.query.split("&"))
+        broken = "@" in parts.path + keys + parts.fragment or (
+            parts.netloc and "@" not in parts.netloc and not _reads_as_host(parts))
+    return url.rindex("@") if broken else None
+
+
+def _reads_as_host(parts: SplitResult) -> bool:
+    """Whether a URL's host part is a host with a port or none, as a client connects to."""
+    try:
+        _ = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def _redis_db_problem(url: str) -> str | None:

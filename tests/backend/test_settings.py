@@ -88,7 +88,11 @@ def test_a_redis_url_with_a_database_number_or_none_is_taken(url):
 
 
 @pytest.mark.parametrize("url", ["rediss://default:Xk9/aB3+qZ=@cache.example.net:6380/0",
-                                 "redis://:qq?zz@redis:6379/0", "redis://:ww#yy@redis:6379/0"])
+                                 "redis://:qq?zz@redis:6379/0", "redis://:ww#yy@redis:6379/0",
+                                 # The "@" in a query value, as read: the host part is no host.
+                                 "redis://user:aB3?zz=1@host", "redis://:qq?x=y@host:6379/0",
+                                 "redis://:ww/e?t=u@host", "redis://:yy@zz/aB3@host:6379/0",
+                                 "unix://:qq/zz@/run/redis.sock"])
 def test_a_redis_password_with_an_unencoded_slash_is_refused_without_showing_it(url):
     # Base64 access keys hold "/": the URL's host part ended there, and the message read
     # the rest of the password as a path to fix (and showed it).
@@ -99,7 +103,9 @@ def test_a_redis_password_with_an_unencoded_slash_is_refused_without_showing_it(
 
 @pytest.mark.parametrize("url", ["redis://host:6379/0?username=a@b&password=S3cret",
                                  "redis://host:6379/0?password=S3cr@et", "redis://host:6379/0?client_name=me@box",
-                                 "unix:///tmp/redis.sock?password=S3cr@et", "redis://host:6379/0?pass%77ord=S3cret"])
+                                 "unix:///tmp/redis.sock?password=S3cr@et", "redis://host:6379/0?pass%77ord=S3cret",
+                                 "unix:///run/redis@main/redis.sock", "redis:///0?client_name=me@box",
+                                 "rediss://[::1]:6380?client_name=me@box"])
 def test_an_at_sign_in_a_redis_query_value_is_taken_and_a_query_password_never_shown(url):
     # An "@" anywhere was taken for the end of an unencoded password: refused, and shown.
     assert Settings.from_env({"REDIS_URL": url}).redis_url == url
