@@ -39,7 +39,7 @@ import requests
 
 from samvid.core.errors import ModelUnavailable
 from samvid.errors import ConfigError, StudioError
-from samvid.models.registry import MODELS, no_model_folder, standin_radius
+from samvid.models.registry import MODELS, model_path, no_model_folder, standin_radius
 from samvid.settings import Settings, named_as_typed, studio_url_problem
 
 log = logging.getLogger(__name__)
@@ -438,7 +438,7 @@ def weights_present(name: str) -> bool:
         except ModelUnavailable as exc:
             raise ConfigError(f"--model {name}: {exc.message}") from None
         return True
-    local = Path(name).expanduser()
+    local = model_path(name)
     if local.is_dir():
         # A config without weights (a copy or download cut short) would be loaded by the
         # backend, fail, and fall back to classic with the reason in its log only.
@@ -471,7 +471,7 @@ def pick_model(requested: str) -> ModelChoice:
     """
     if weights_present(requested):
         return ModelChoice(requested, requested)
-    if Path(requested).expanduser().is_dir():
+    if model_path(requested).is_dir():
         return ModelChoice(requested, "classic", (
             f"the folder {requested} holds no model (it needs a config.json and .safetensors "
             "weights, as `samvid models pull NAME --dir D` leaves them in D/<model>): using the "

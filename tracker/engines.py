@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from samvid.core.errors import TrackingError
@@ -203,8 +202,8 @@ def _known_without_memory(name: str) -> bool:
     """Whether ``name`` is surely no SAM 2-family or EdgeTAM model: a registry model of
     another family, or a folder whose config says so. Any other name is left to the
     loader (a hub model outside the registry is read by its own config)."""
-    from samvid.models.registry import MODELS
+    from samvid.models.registry import MODELS, model_path
     from samvid.models.sam import MEMORY_FAMILIES, family_of
 
-    known = name in MODELS or (Path(name).expanduser() / "config.json").is_file()
+    known = name in MODELS or (model_path(name) / "config.json").is_file()
     return known and family_of(name) not in MEMORY_FAMILIES

@@ -14,7 +14,6 @@ because the ``transformers`` video processor needs torchvision.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +44,7 @@ def _video_classes(name: str) -> tuple[Any, Any, Any]:
 def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: bool = False) -> Any:
     """A SAM 2.1 (``Sam2VideoModel``) or EdgeTAM video model, fp32 on the CPU: pretrained
     (hub cache or a local folder) or random weights."""
+    from samvid.models.registry import model_path, no_model_folder
     from samvid.models.sam import check_random_name, family_of, sized_sam2_config
 
     model_cls, config_cls, _ = _video_classes(name)
@@ -53,7 +53,9 @@ def load_video_model(name: str = "facebook/sam2.1-hiera-tiny", random_weights: b
             check_random_name(name)  # else a typo, or another size, gave the tiny model
             config = config_cls() if family_of(name) == "edgetam" else sized_sam2_config(config_cls(), name)
             return model_cls(config).eval()
-        source = str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
+        if no_model_folder(name):  # transformers reads a file as a config: a TypeError from its JSON
+            raise ModelUnavailable(_no_model(name, FileNotFoundError(name)))
+        source = str(model_path(name)) if model_path(name).is_dir() else name
         return model_cls.from_pretrained(source, local_files_only=True, use_safetensors=True).eval()
     except ImportError as exc:  # EdgeTAM's backbone comes through timm
         raise ModelUnavailable(f"{name!r} needs a library that is not installed here: {exc}. "
@@ -66,10 +68,10 @@ def _no_model(name: str, exc: Exception) -> str:
     """Why ``name`` gave no video model, and what to do. Worded for every caller: naming the
     setting one caller takes the engine from sent the others to a setting they never made.
     A folder needs no pull (``samvid models pull`` refuses a path): it lacks files."""
-    from samvid.models.registry import no_model_folder
+    from samvid.models.registry import model_path, no_model_folder
 
     pulled = "`samvid models pull facebook/sam2.1-hiera-tiny --dir D` on a connected machine leaves them in a folder of D"
-    if Path(name).expanduser().is_dir():
+    if model_path(name).is_dir():
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         return (f"the folder {name} holds no video model that loads ({detail}): it needs the model's "
                 f"config.json and safetensors weights ({pulled}), or use the model-free engine flow")

@@ -44,15 +44,25 @@ def looks_like_a_path(name: str) -> bool:
     return name.startswith(("/", "~", "./", "../")) or name in (".", "..")
 
 
+def model_path(name: str) -> Path:
+    """``name`` as a local path, ``~`` expanded: as given where it names no known user's home
+    (``~nosuchuser/m`` raised RuntimeError, a traceback from every loader)."""
+    try:
+        return Path(name).expanduser()
+    except RuntimeError:
+        return Path(name)
+
+
 def no_model_folder(name: str) -> str | None:
     """Why ``name`` names no model folder where it is a file (SAM's own ``.pt`` checkpoint,
     most likely) or a path to nothing, the start of a message; None for a folder or a hub id.
     Every loader says the same: a checkpoint file was told "no such folder" though it is there.
     """
-    local = Path(name).expanduser()
+    local = model_path(name)
     if local.is_file():
-        return (f"{name} is a file: samvid loads a model in the Hugging Face format, a folder holding "
-                "its config.json and safetensors weights, not a checkpoint file")
+        # Callers go on with what else they take (", or a Hugging Face id ...").
+        return (f"{name} is a file, not a model folder: samvid loads a model in the Hugging Face "
+                "format, a folder holding its config.json and safetensors weights")
     if looks_like_a_path(name) and not local.is_dir():
         return f"{name}: no such folder; give the folder that holds the model's config.json"
     return None

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 from samvid.core.prompts import Prompt, encoder_points
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter, rgb8
 from samvid.errors import ConfigError, ModelUnavailable
-from samvid.models.registry import DEFAULT_MODEL, MODELS, no_model_folder
+from samvid.models.registry import DEFAULT_MODEL, MODELS, model_path, no_model_folder
 from samvid.postprocess import area_threshold, clean_mask
 
 log = logging.getLogger(__name__)
@@ -131,7 +130,7 @@ def family_of(name: str) -> str:
     if name in MODELS:
         return MODELS[name].family
     kind = name.lower()
-    config = Path(name).expanduser() / "config.json"
+    config = model_path(name) / "config.json"
     if config.is_file():
         try:
             data = json.loads(config.read_text())
@@ -171,7 +170,7 @@ def check_random_name(name: str) -> None:
     """Refuse a name outside the registry for random weights: their geometry comes from the
     registry's name alone, and any other name (a typo above all) would give the default size."""
     if name not in MODELS:
-        what = "a folder" if Path(name).expanduser().is_dir() else "unknown model"
+        what = "a folder" if model_path(name).is_dir() else "unknown model"
         raise ModelUnavailable(f"{what} {name!r}: give one of {_sam_names()} "
                                "(random weights are built only for these)")
 
@@ -192,7 +191,7 @@ def _pretrained_model(name: str, family: str):
     import transformers as tf
 
     cls = {"sam": tf.SamModel, "sam2": tf.Sam2Model, "edgetam": tf.EdgeTamModel}[family]
-    local = Path(name).expanduser()
+    local = model_path(name)
     source = str(local) if local.is_dir() else name
     if problem := no_model_folder(name):  # no hub id either: asking the hub would be minutes of retries
         raise ModelUnavailable(f"{problem}, or a Hugging Face id such as {DEFAULT_MODEL}")
@@ -231,7 +230,7 @@ def load_sam(
             "Install it (pip install timm torchvision) or choose another model."
         ) from exc
     except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: weights cut short
-        if Path(name).expanduser().is_dir():  # nothing was to be downloaded: the folder is at fault
+        if model_path(name).is_dir():  # nothing was to be downloaded: the folder is at fault
             detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
             raise ModelUnavailable(
                 f"the folder {name} holds no model that loads ({detail}); it needs a config.json and "

@@ -291,7 +291,7 @@ def test_a_checkpoint_file_given_as_the_model_is_said_to_be_a_file_not_a_missing
     # SAM 2's own .pt checkpoint was told "no such folder" though it is right there.
     checkpoint = tmp_path / "sam2.1_hiera_tiny.pt"
     checkpoint.write_bytes(b"\0" * 16)
-    with pytest.raises(ModelUnavailable, match=f"{checkpoint} is a file: samvid loads a model in the Hugging Face"):
+    with pytest.raises(ModelUnavailable, match=f"{checkpoint} is a file, not a model folder: samvid loads a model in the Hugging Face"):
         load_video_model(str(checkpoint))
 
 

@@ -113,7 +113,8 @@ def test_up_with_a_video_that_is_not_there_says_so_before_starting_anything(tmp_
     assert not (data / "credentials.json").exists()  # nothing was started
 
 
-@pytest.mark.parametrize("model", ["/models/no-such-sam", "./no-such-sam", "~/no-such-sam"])
+@pytest.mark.parametrize("model", ["/models/no-such-sam", "./no-such-sam", "~/no-such-sam",
+                                   "~no-such-user-here/sam"])  # no such home: a RuntimeError
 def test_up_with_a_model_folder_that_does_not_exist_is_a_clear_error_not_a_traceback(
         model: str, tmp_path: Path, capsys) -> None:
     # Not a hub id, so no fallback to classic either: that would hide the typo.
@@ -129,7 +130,7 @@ def test_up_with_a_checkpoint_file_as_its_model_says_it_is_a_file(tmp_path: Path
     checkpoint = tmp_path / "sam2.1_hiera_tiny.pt"
     checkpoint.write_bytes(b"\0" * 16)
     assert main(["up", "--data-dir", str(tmp_path / "data"), "--model", str(checkpoint)]) == 2
-    assert f"--model {checkpoint} is a file: samvid loads a model in the Hugging Face format" in capsys.readouterr().err
+    assert f"--model {checkpoint} is a file, not a model folder: samvid loads a model in the Hugging Face format" in capsys.readouterr().err
 
 
 def test_an_uncreatable_data_dir_is_a_config_error(tmp_path: Path, capsys) -> None:

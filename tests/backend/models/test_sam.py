@@ -149,7 +149,7 @@ def test_a_checkpoint_file_given_as_the_model_is_said_to_be_a_file(monkeypatch, 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     checkpoint = tmp_path / "sam_vit_b_01ec64.pth"
     checkpoint.write_bytes(b"\0" * 16)
-    with pytest.raises(ModelUnavailable, match=f"{checkpoint} is a file: samvid loads a model in the Hugging Face"):
+    with pytest.raises(ModelUnavailable, match=f"{checkpoint} is a file, not a model folder: samvid loads a model in the Hugging Face"):
         load_segmenter(str(checkpoint))
 
 
