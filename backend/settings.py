@@ -140,7 +140,7 @@ def _broken_password_at(url: str) -> int | None:
     else:
         keys = "".join(pair.partition("=")[0] for pair in parts.query.split("&"))
         broken = "@" in parts.path + keys + parts.fragment or (
-            parts.netloc and "@" not in parts.netloc and not _reads_as_host(parts))
+            bool(parts.netloc) and "@" not in parts.netloc and not _reads_as_host(parts))
     return url.rindex("@") if broken else None
 
 

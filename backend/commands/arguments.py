@@ -48,9 +48,18 @@ def project_ref(text: str) -> str:
     return text
 
 
+def path_arg(text: str) -> Path:
+    """A file or folder argument. An empty one (``"$OUT"`` with OUT unset) is ``Path("")``,
+    the current folder: ``samvid export "$OUT" --overwrite`` replaced everything in it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path: give a file or folder (is a variable unset?)")
+    return Path(text)
+
+
 def video_path(text: str) -> Path:
     """A VIDEO argument: a local file or folder. A URL was read as a path, its ``//`` made
     ``/``: "https:/example.com/a.mp4: no such file or folder" did not say to download it."""
+    path_arg(text)
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text) and not Path(text).exists():
         raise argparse.ArgumentTypeError(f"{text} is a URL: samvid reads videos from this machine; "
                                          "download it first and give the file")

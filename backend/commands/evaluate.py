@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from samvid.commands.arguments import path_arg
 from samvid.errors import BadRequest, NotFound
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("pred", type=Path, help="predicted masks (DAVIS layout)")
-    parser.add_argument("gt", type=Path, help="ground truth (DAVIS layout)")
+    parser.add_argument("pred", type=path_arg, help="predicted masks (DAVIS layout)")
+    parser.add_argument("gt", type=path_arg, help="ground truth (DAVIS layout)")
     # nargs="+": a bare --seq (``--seq $SEQS`` with SEQS unset) scored every sequence.
     parser.add_argument("--seq", nargs="+", action="extend",
                         help="sequences to score (default: all in GT; repeatable)")

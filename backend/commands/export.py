@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from samvid.commands.arguments import at_least_one, project_ref
+from samvid.commands.arguments import at_least_one, path_arg, project_ref
 from samvid.commands.progress import ProgressLine
 from samvid.errors import BadRequest
 from samvid.export import FORMATS, Progress, Summary, export
@@ -31,7 +31,7 @@ OLD_PREFIX = ".samvid-old-"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", type=Path, help="output folder (created)")
+    parser.add_argument("out", type=path_arg, help="output folder (created)")
     parser.add_argument("--project", type=project_ref, required=True, help="project id or exact title")
     parser.add_argument("--format", required=True, choices=sorted(FORMATS), dest="fmt")
     parser.add_argument("--include-predictions", action="store_true",

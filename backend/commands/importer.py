@@ -12,7 +12,7 @@ import logging
 import math
 from pathlib import Path
 
-from samvid.commands.arguments import video_path
+from samvid.commands.arguments import path_arg, video_path
 from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, VideoError
 from samvid.settings import Settings, env_path, env_value, studio_url_problem
@@ -40,10 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or a path to an .xml (default: %(default)s)")
     parser.add_argument("--labels", help="comma-separated labels for a new project, e.g. car,person")
     where = parser.add_argument_group("where frames go")
-    where.add_argument("--frames-root", type=Path,
+    where.add_argument("--frames-root", type=path_arg,
                        help="folder for frame files, a subfolder of Label Studio's "
                             "LOCAL_FILES_DOCUMENT_ROOT (default: <document root>/samvid)")
-    where.add_argument("--document-root", type=Path,
+    where.add_argument("--document-root", type=path_arg,
                        default=env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
                        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT "
                             "(default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")

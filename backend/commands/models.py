@@ -23,6 +23,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Protocol
 
+from samvid.commands.arguments import path_arg
 from samvid.errors import ConfigError, ModelUnavailable, NotFound
 from samvid.models.registry import MODELS, ModelInfo, looks_like_a_path
 
@@ -365,12 +366,12 @@ def _bytes(folder: Path) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = sub.add_parser("list", help="supported models, sizes, and which are here")
-    ls.add_argument("--dir", type=Path, action="append", default=[], metavar="D",
+    ls.add_argument("--dir", type=path_arg, action="append", default=[], metavar="D",
                     help="also look in D/<model> (repeatable); the HF cache is always searched")
     ls.add_argument("--json", action="store_true", help="print JSON on stdout")
     get = sub.add_parser("pull", help="download a model's safetensors and configs, verified")
     get.add_argument("name", type=model_name, help="a model of `samvid models list`, or another hub id")
-    get.add_argument("--dir", type=Path, metavar="D",
+    get.add_argument("--dir", type=path_arg, metavar="D",
                      help="put it in D/<model> (default: the Hugging Face cache)")
     get.add_argument("--revision", type=revision_name, help="a branch, tag or commit (default: main)")
     get.add_argument("--endpoint", default=None,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from samvid.commands.arguments import path_arg
 from samvid.errors import BadRequest, NotFound, TrackingError
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from samvid.tracker.engines import engine_choices
 
-    parser.add_argument("src", type=Path, help="DAVIS root (JPEGImages/, Annotations/)")
-    parser.add_argument("out", type=Path, help="where to write Annotations/<seq>/*.png")
+    parser.add_argument("src", type=path_arg, help="DAVIS root (JPEGImages/, Annotations/)")
+    parser.add_argument("out", type=path_arg, help="where to write Annotations/<seq>/*.png")
     parser.add_argument("--engine", default="flow", metavar="ENGINE",
                         help=f"one of {engine_choices()} (default flow; MODEL: a hub name or a local folder, "
                              "e.g. sam2:facebook/sam2.1-hiera-small, guided:classic)")

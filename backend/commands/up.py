@@ -10,9 +10,8 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 
-from samvid.commands.arguments import positive_seconds, tcp_port, video_path
+from samvid.commands.arguments import path_arg, positive_seconds, tcp_port, video_path
 from samvid.errors import ConfigError
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
@@ -27,7 +26,7 @@ STUDIO_PORT = 8080  # Label Studio's own default
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", nargs="*", type=video_path, metavar="VIDEO",
                         help="videos to import (default: a small generated demo clip)")
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
+    parser.add_argument("--data-dir", type=path_arg, default=default_data_dir(),
                         help="where Label Studio's database, frames, logs and the admin's "
                              "credentials live (default: %(default)s)")
     parser.add_argument("--model", default=env_value("SAMVID_MODEL") or DEFAULT_MODEL,
@@ -61,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default: $LABEL_STUDIO_URL")
     attach.add_argument("--api-key", default=env_value("LABEL_STUDIO_API_KEY"),
                         help="default: $LABEL_STUDIO_API_KEY")
-    attach.add_argument("--document-root", type=Path,
+    attach.add_argument("--document-root", type=path_arg,
                         default=env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
                         help="that Label Studio's LOCAL_FILES_DOCUMENT_ROOT, when it runs on "
                              "this machine (default: upload frames through its API)")

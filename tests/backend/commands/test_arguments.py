@@ -207,3 +207,19 @@ def test_an_empty_project_is_refused_by_every_command_that_reads_one(command, pr
         main([*command, "--project", project, "--url", "http://127.0.0.1:9", "--api-key", "k"])
     assert exited.value.code == 2
     assert "empty project: give the project's id or exact title" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["export", "", "--overwrite", "--project", "1", "--format", "coco"],
+                                  ["track", " ", "out"], ["import", ""], ["up", "--data-dir", ""],
+                                  ["import", "clip.mp4", "--frames-root", ""], ["models", "pull", "x", "--dir", ""],
+                                  ["eval", "pred", ""]])
+def test_an_empty_path_argument_is_refused_not_read_as_the_current_folder(
+        argv: list[str], tmp_path: Path, monkeypatch, capsys) -> None:
+    # "$OUT" with OUT unset is Path(""), the current folder: export --overwrite replaced all in it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "precious.txt").write_text("keep")
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "empty path: give a file or folder" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["precious.txt"]
