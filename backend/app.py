@@ -168,9 +168,15 @@ def _routes(service: Service) -> Flask:
                 raise
             # A video task opened (or edited) with no box drawn: nothing to track yet.
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
+
+        def task_target(to_name: str | None) -> protocol.MaskTarget:
+            """The target of the image ``to_name`` with the labels the task gives (dynamic labels)."""
+            data = tasks[0].get("data") if len(tasks) == 1 and isinstance(tasks[0], dict) else None
+            return protocol.parse_config(body.get("label_config"), to_name).for_task(data)
+
         def mask_label(to_name: str | None, label: str) -> str:
             try:
-                return protocol.choose_label(protocol.parse_config(body.get("label_config"), to_name), label)
+                return protocol.choose_label(task_target(to_name), label)
             except SamvidError:
                 return label  # refused with its message when its mask is made
 
@@ -187,7 +193,7 @@ def _routes(service: Service) -> Flask:
         results, scores, cached = [], [], True
         task_id = tasks[0].get("id")
         for smart in prompts:
-            image = protocol.parse_config(body.get("label_config"), smart.to_name)  # the one clicked
+            image = task_target(smart.to_name)  # the one clicked
             ref = protocol.image_ref(tasks[0], image, smart.item_index)
             label = protocol.choose_label(image, smart.label)
             size, computed = smart.size, False
@@ -390,9 +396,10 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
             answers.append(_no_prediction(context, predictor.version))
             continue
         try:
+            labelled = target.for_task(task.get("data"))  # the labels a task gives (dynamic labels)
             regions = cache.get_or_queue(
-                predictor, protocol.image_ref(task, target, None), task.get("id"), target,
-                protocol.choose_label(target, None), AutoConfig(grid=settings.auto_grid))
+                predictor, protocol.image_ref(task, labelled, None), task.get("id"), labelled,
+                protocol.choose_label(labelled, None), AutoConfig(grid=settings.auto_grid))
         except BadRequest as exc:  # this task's (no image in its data): the others still get theirs
             log.info("no automatic masks for task %s: %s", task.get("id"), exc.message)
             answers.append(_no_prediction(context, predictor.version))

@@ -269,7 +269,8 @@ class Prelabeler:
                     "not_labelled": []}
         predictor = self._predictor_factory()
         require_everything(predictor.segmenter)  # before any work: say so at once
-        label = choose_label(target, None)
+        # Each task's first label where the config reads them from the task (dynamic labels).
+        label = None if target.labels_keys else choose_label(target, None)
         config = AutoConfig(grid=req.grid)
         written, not_labelled, started = 0, [], time.perf_counter()
         ctx.progress(0, len(todo), 0.0)
@@ -277,8 +278,9 @@ class Prelabeler:
             if ctx.cancelled():
                 return {"tasks_written": written, "cancelled": True}
             try:
-                regions = automatic_regions(predictor, image_ref(task, target, None), task["id"],
-                                            target, label, config)
+                labelled = target.for_task(task["data"])
+                regions = automatic_regions(predictor, image_ref(task, labelled, None), task["id"],
+                                            labelled, label or choose_label(labelled, None), config)
             except SamvidError as exc:
                 # One frame's image (lost, unreadable, not in the task) is not the batch's:
                 # the others are still labelled. Nothing is written for it, so a later run

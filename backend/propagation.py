@@ -419,7 +419,7 @@ class Propagator:
 
     def run(self, req: PropagationRequest, ctx: JobContext) -> dict[str, Any]:
         project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
-        target = parse_config(project["label_config"])
+        config = parse_config(project["label_config"])
         tasks = self.clip_tasks(req.project, req.clip)
         at_frame = [i for i, t in enumerate(tasks) if int(t["data"]["frame"]) == req.frame]
         if not at_frame:
@@ -427,6 +427,8 @@ class Propagator:
         # Two tasks may hold one frame (a duplicated or re-imported task): the job starts
         # from the one a human annotated.
         index = next((i for i in at_frame if human_annotated(tasks[i])), at_frame[0])
+        # Its regions are read, and the frames it fills written, with the labels its task gives.
+        target = for_frame(config, tasks[index])
         annotation = self.latest_annotation(tasks[index]["id"])
         drawn = seeds_from_result(annotation, target, self.images.max_pixels)
         wanted = _wanted(req.objects, drawn)
@@ -469,7 +471,8 @@ class Propagator:
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                ends[other], annotated, maybe[other] = self._other_end(tasks[other]["id"], target, wanted, drawn)
+                ends[other], annotated, maybe[other] = self._other_end(
+                    tasks[other]["id"], for_frame(config, tasks[other]), wanted, drawn)
                 if annotated and ends[other] is None:
                     unread.add(other)
         # One object id per identity, the same in every stretch.
@@ -692,6 +695,7 @@ class Propagator:
         index = next((i for i, t in enumerate(tasks) if t["id"] == task.get("id")), None)
         if not index or human_annotated(tasks[index]) or not human_annotated(tasks[index - 1]):
             return None
+        target = for_frame(target, tasks[index - 1])  # the human frame's labels
         seeds = seeds_from_result(self.latest_annotation(tasks[index - 1]["id"]), target,
                                   self.images.max_pixels)
         if not seeds:
@@ -708,6 +712,18 @@ class Propagator:
             # whose masks (score 1) would be written here as if tracked.
             return None
         return frame_results(last, dict(enumerate(seeds, start=1)), target)
+
+
+def for_frame(target: MaskTarget, task: dict[str, Any]) -> MaskTarget:
+    """``target`` with the labels a frame task gives (Label Studio's dynamic labels:
+    ``MaskTarget.for_task``), against which its regions are read. A task without the list
+    its config reads is read with the config's <Label>s alone, warned: its regions' saved
+    labels still name them, and only a region saved without one needed the list."""
+    try:
+        return target.for_task(task.get("data"))
+    except BadRequest as exc:
+        log.warning("task %s: %s", task.get("id"), exc.message)
+        return target
 
 
 def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],

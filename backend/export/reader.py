@@ -17,15 +17,15 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
 import numpy as np
 
-from samvid.errors import ConfigError
+from samvid.errors import BadRequest, ConfigError
 from samvid.export.frames import (
     ANNOTATION,
     PREDICTION,
@@ -38,7 +38,14 @@ from samvid.export.frames import (
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
 from samvid.studio.client import Studio
-from samvid.studio.protocol import MaskTarget, frame_index, image_targets, label_interface, parse_config
+from samvid.studio.protocol import (
+    MaskTarget,
+    frame_index,
+    image_targets,
+    label_interface,
+    parse_config,
+    task_labels,
+)
 from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask, in_config_order, joined_labels
 
 log = logging.getLogger(__name__)
@@ -56,6 +63,10 @@ class TaskRef:
     # annotations nor predictions costs no further request.
     annotations: int | None = None
     predictions: int | None = None
+    # Dynamic labels (``ProjectSchema.labels_keys``): the labels the task gives each control
+    # that reads them from its data, and why it gives none (its data lacks the list).
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    labels_problem: str = ""
 
 
 @dataclass
@@ -83,6 +94,12 @@ class ProjectSchema:
     # The <Labels> naming the masks of a plain <Brush>/<Polygon> (separate form), in config
     # order: of a region's several, the first holds its labels. Empty in the labelled form.
     label_rows: tuple[str, ...] = ()
+    # Label Studio's dynamic labels (``MaskTarget.labels_keys``): (control, task data key) of
+    # each control whose labels a task gives. The categories are then the config's <Label>s
+    # and every task's (``with_tasks``), and a region is read against its own task's
+    # (``for_task``): ``known`` holds those, None for every category.
+    labels_keys: tuple[tuple[str, str], ...] = ()
+    known: frozenset[str] | None = None
 
     @classmethod
     def from_config(cls, config: str) -> ProjectSchema:
@@ -90,7 +107,7 @@ class ProjectSchema:
         mask controls and on which control carries the object id."""
         targets = image_targets(config)
         target = targets[0]
-        if not target.project_labels:
+        if not target.project_labels and not target.labels_keys:
             raise ConfigError(
                 "the project's labeling config names no mask labels: add a <Label> to its "
                 "BrushLabels or PolygonLabels (or to the Labels beside its Brush or Polygon); "
@@ -101,12 +118,41 @@ class ProjectSchema:
         in_config = tuple(c.name for c in label_interface(config).controls if c.name in rows)
         return cls(categories, target.object_id_control, targets, parse_config(config).image_name,
                    image_names=(target.image_name, *target.other_images),
-                   label_rows=tuple(dict.fromkeys(in_config)))
+                   label_rows=tuple(dict.fromkeys(in_config)), labels_keys=target.labels_keys)
+
+    def task_lists(self, data: Any) -> tuple[dict[str, tuple[str, ...]], str]:
+        """The labels a task's ``data`` gives each dynamic control (``protocol.task_labels``),
+        and why it gives none to one ("" when it gives every list)."""
+        lists, problem = {}, ""
+        for name, key in self.labels_keys:
+            try:
+                lists[name] = task_labels(data, key)
+            except BadRequest as exc:
+                problem = exc.message
+        return lists, problem
+
+    def with_tasks(self, lists: Iterable[Mapping[str, Iterable[str]]]) -> ProjectSchema:
+        """The schema whose categories are the config's <Label>s, then each task's labels
+        (``lists``, in task order; each task's in config order of its controls), each once,
+        first seen first: a task added later never renumbers the classes of the tasks before."""
+        names = dict.fromkeys(c.name for c in self.categories)
+        for given in lists:
+            names.update(dict.fromkeys(n for name, _ in self.labels_keys for n in given.get(name, ())))
+        return replace(self, categories=[Category(i + 1, n) for i, n in enumerate(names)])
+
+    def for_task(self, lists: Mapping[str, tuple[str, ...]]) -> ProjectSchema:
+        """The schema a task's regions are read with: each image's labels with those the task
+        gives (``lists``: ``task_lists``), categories as they are; itself for a static config."""
+        if not self.labels_keys:
+            return self
+        images = tuple(t.with_labels(lists) for t in self.images)
+        return replace(self, images=images, known=frozenset(images[0].project_labels) if images else frozenset())
 
     @property
     def label_order(self) -> dict[str, int]:
-        """``{label: position}`` of the config's labels, in their order (``in_config_order``)."""
-        return {c.name: i for i, c in enumerate(self.categories)}
+        """``{label: position}`` of the config's labels, in their order (``in_config_order``);
+        of a task's schema (``for_task``), only those its task offers."""
+        return {c.name: i for i, c in enumerate(self.categories) if self.known is None or c.name in self.known}
 
     def image_of(self, to_name: Any) -> str | None:
         """The image that takes masks a result saved with ``to_name`` is read on, as propagation
@@ -351,19 +397,34 @@ class ProjectReader:
         # Frames left out that have predictions (without fill): an export of a project
         # that is only prelabelled writes nothing, and the command says to pass --fill.
         self.prediction_only = 0
+        self._clips: list[ClipInfo] | None = None
 
     @property
     def categories(self) -> list[Category]:
+        """The export's classes: the config's labels; with dynamic labels, also every task's
+        (``ProjectSchema.with_tasks``), so the tasks are listed first (once: ``clips``)."""
+        if self.schema.labels_keys:
+            self.clips()
         return self.schema.categories
 
     def clips(self) -> list[ClipInfo]:
-        """Every clip with its frame tasks in frame order (no results fetched)."""
+        """Every clip with its frame tasks in frame order (no results fetched); listed once."""
+        if self._clips is None:
+            self._clips = self._listed()
+        return self._clips
+
+    def _listed(self) -> list[ClipInfo]:
         clips: dict[str, ClipInfo] = {}
         for task in self.studio.task_rows(self.project.id):
             placed = task_ref(task, self.problems)
             if placed is not None:
                 clip, video, ref = placed
+                if self.schema.labels_keys:
+                    ref.labels, ref.labels_problem = self.schema.task_lists(task.get("data"))
                 clips.setdefault(clip, ClipInfo(clip, video)).tasks.append(ref)
+        if self.schema.labels_keys:  # the classes of every listed task, in task id order
+            refs = sorted((r for c in clips.values() for r in c.tasks), key=lambda r: r.task_id)
+            self.schema = self.schema.with_tasks(r.labels for r in refs)
         for info in clips.values():
             info.tasks.sort(key=lambda t: (t.frame, task_preference(t)))
             kept: dict[int, TaskRef] = {}
@@ -408,8 +469,11 @@ class ProjectReader:
                 self.prediction_only += bool(not self.fill and ref.predictions)
                 continue
             result, source, score = picked
+            if ref.labels_problem:  # its regions are read with the config's <Label>s alone
+                self.problems.add("bad_task", ref.labels_problem,
+                                  clip=info.clip, frame=ref.frame, task_id=ref.task_id)
             regions = parse_regions(
-                result, self.schema, self.problems, score=score,
+                result, self.schema.for_task(ref.labels), self.problems, score=score,
                 clip=info.clip, frame=ref.frame, task_id=ref.task_id,
             )
             chosen.append((ref, regions, source))
@@ -484,7 +548,7 @@ class ProjectReader:
         # without an image the size is the regions' own claim, bounded as images are.
         bound = MAX_PIXELS if image is None else max(MAX_PIXELS, image.height * image.width)
         objects = frame_objects(regions, identities, size, self.problems, where, bound,
-                                order=self.schema.label_order)
+                                order=self.schema.for_task(ref.labels).label_order)
         # Only now: a region dropped above (or its frame) is not exported with its labels.
         report_several_labels(objects, several, self.problems, where)
         masks = frame_masks(ref.frame, size[0], size[1],

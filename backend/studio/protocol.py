@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -95,6 +95,44 @@ class MaskTarget:
     # The config's other <Image>s: a result naming one of them (a mask control may point at
     # several images) is drawn there, not on this one.
     other_images: tuple[str, ...] = ()
+    # Label Studio's dynamic labels: (control, task data key) of each label holder of the
+    # config (a mask control, or a <Labels> of the separate form, on any image) with
+    # value="$key", whose labels a task gives in its data. Its <Label>s, if any, come first;
+    # ``for_task`` adds the task's. Empty for a config of <Label>s only.
+    labels_keys: tuple[tuple[str, str], ...] = ()
+
+    def for_task(self, data: Any) -> MaskTarget:
+        """This target for a task whose data is ``data``: each dynamic control's labels
+        with the task's list added (``task_labels``); itself for a config of <Label>s only.
+        BadRequest when the task lacks a list the config reads."""
+        if not self.labels_keys:
+            return self
+        return self.with_labels({name: task_labels(data, key) for name, key in self.labels_keys})
+
+    def with_labels(self, lists: Mapping[str, Sequence[str]]) -> MaskTarget:
+        """This target with ``lists`` (control name -> labels a task gives it) added to its
+        controls' labels, and to the image's and the project's labels, after the config's.
+
+        >>> t = MaskTarget("img", "image", False, "tag", "brushlabels", ("Bg",), all_labels=("Bg",),
+        ...                project_labels=("Bg",), labels_keys=(("tag", "labels"),))
+        >>> t.with_labels({"tag": ["Car", "Bg"]}).all_labels
+        ('Bg', 'Car')
+        """
+        def more(name: str, labels: Sequence[str]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys((*labels, *lists.get(name, ()))))
+
+        project = tuple(dict.fromkeys((*self.project_labels,
+                                       *(n for name, _ in self.labels_keys for n in lists.get(name, ())))))
+        if self.label_rows:  # separate form: the image's <Labels> name the masks of all its controls
+            rows = tuple((name, more(name, held)) for name, held in self.label_rows)
+            labels = tuple(dict.fromkeys(n for _, held in rows for n in held))
+            siblings = tuple(replace(c, labels=labels) for c in self.siblings)
+        else:
+            rows, labels = (), more(self.mask_control, self.labels)
+            siblings = tuple(replace(c, labels=more(c.name, c.labels)) for c in self.siblings)
+        on_image = {*labels, *(n for c in siblings for n in c.labels)}
+        return replace(self, labels=labels, siblings=siblings, label_rows=rows, project_labels=project,
+                       all_labels=tuple(n for n in project if n in on_image))
 
     def draws_on(self, result: dict[str, Any]) -> bool:
         """Whether ``result`` is drawn on this image: its ``to_name`` names it, or names no
@@ -175,6 +213,7 @@ class _Reading:
     separate: bool
     project_labels: tuple[str, ...]
     object_id_control: str | None
+    labels_keys: tuple[tuple[str, str], ...]  # ``MaskTarget.labels_keys``
 
     @classmethod
     def of(cls, label_config: str) -> _Reading:
@@ -193,7 +232,8 @@ class _Reading:
                          if separate else masks)
         numbers = [c.name for c in controls
                    if c.tag.lower() == "number" and str(c.attr.get("perRegion", "")).lower() == "true"]
-        return cls(controls, images, masks, separate, _union(label_holders), object_id_control(numbers))
+        dynamic = tuple(dict.fromkeys((c.name, key) for c in label_holders if (key := _data_key(c)) is not None))
+        return cls(controls, images, masks, separate, _union(label_holders), object_id_control(numbers), dynamic)
 
     @cached_property
     def tracked_image(self) -> Any:
@@ -254,6 +294,7 @@ def _target(reading: _Reading, image_name: str | None) -> MaskTarget:
         label_rows=tuple((c.name, tuple(c.labels or ())) for c in labelling) if separate else (),
         project_labels=reading.project_labels,
         other_images=tuple(o.name for o in images if o is not image),
+        labels_keys=reading.labels_keys,
     )
 
 
@@ -272,6 +313,48 @@ def image_targets(label_config: Any) -> tuple[MaskTarget, ...]:
              if o.name == default.image_name or (any(o.name in (c.to_name or ()) for c in reading.masks)
                                                  and (not reading.separate or _labels_on(controls, o.name)))]
     return tuple(default if name == default.image_name else _target(reading, name) for name in names)
+
+
+def _data_key(control: Any) -> str | None:
+    """The task data key a Labels-type control reads its labels from (Label Studio's dynamic
+    labels, ``value="$labels"``); None for one whose labels are its <Label>s only."""
+    value = control.attr.get("value")
+    return value[1:] if isinstance(value, str) and value.startswith("$") and len(value) > 1 else None
+
+
+def task_labels(data: Any, key: str) -> tuple[str, ...]:
+    """The labels a task gives a dynamic control (``value="$key"``), in its order: Label
+    Studio's form, a list of options ``{"value": "Car", "background": "red", ...}`` (an
+    option's ``alias``, where given, is the label, as Label Studio saves it), or plain
+    strings; BadRequest naming the key when the task holds no such list.
+
+    >>> task_labels({"labels": [{"value": "Car"}, "Person", {"value": "Bus", "alias": "bus"}]}, "labels")
+    ('Car', 'Person', 'bus')
+    """
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, list):
+        held = "has no such key" if not isinstance(data, dict) or key not in data else f"holds {type(value).__name__}"
+        raise BadRequest(
+            f"the label config reads its labels from task data {key!r} (value=\"${key}\"), but this "
+            f"task's data {held}: give each task a list of labels, "
+            f"\"{key}\": [{{\"value\": \"Car\"}}, {{\"value\": \"Person\"}}]"
+        )
+    labels = []
+    for item in value:
+        name = item if isinstance(item, str) else _option_label(item)
+        if not name:
+            raise BadRequest(f"task data {key!r} holds {item!r}, which is no label: each item is "
+                             "{\"value\": \"<label>\"} (or the label as a string)")
+        labels.append(name)
+    return tuple(dict.fromkeys(labels))
+
+
+def _option_label(item: Any) -> str | None:
+    """The label of one dynamic option: its alias, else its value (text only)."""
+    if not isinstance(item, dict):
+        return None
+    alias, value = item.get("alias"), item.get("value")
+    return alias if isinstance(alias, str) and alias else value if isinstance(value, str) else None
 
 
 def _union(controls: list[Any]) -> tuple[str, ...]:
@@ -579,9 +662,11 @@ def choose_label(target: MaskTarget, label: str | None) -> str:
         # One mask label (a separate form's siblings share it): whatever the smart row calls it.
         return target.labels[0]
     others = "".join(f" nor {c.name!r}'s {list(c.labels)}" for c in target.siblings)
+    keys = sorted({key for _, key in target.labels_keys})
+    fix = (f"pick one of this task's labels, or add it to its list in task data {', '.join(map(repr, keys))}"
+           if keys else "give the smart tool and the mask control the same labels")
     raise ConfigError(
-        f"label {label!r} is not one of {target.mask_control!r}'s labels {list(target.labels)}{others}: "
-        "give the smart tool and the mask control the same labels"
+        f"label {label!r} is not one of {target.mask_control!r}'s labels {list(target.labels)}{others}: {fix}"
     )
 
 
