@@ -62,6 +62,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from samvid.export.frames import Problems
 from samvid.studio.protocol import MASK_TAGS, SEPARATE_TYPES, is_labels_result
 from samvid.studio.results import (
@@ -73,6 +75,7 @@ from samvid.studio.results import (
     object_region_id,
     read_labels,
     region_ids,
+    twin_key,
     unnamed_region_id,
 )
 
@@ -256,6 +259,11 @@ def parse_regions(
         except (KeyError, TypeError, ValueError):
             problems.add("bad_region", f"region {own_id} lacks original_width/height", **where)
             continue
+        if kind == "polygonlabels" and _too_few_points(r):
+            # It would decode to nothing and vanish from every format without a word.
+            problems.add("bad_region", f"region {own_id}: the polygon has fewer than 3 points: redraw it",
+                         **where)
+            continue
         region_score = score_of(r.get("score"))
         if region_score is None:
             region_score = score_of(score)
@@ -274,16 +282,24 @@ def parse_regions(
 
 def _labelled_off_image(result: list[dict[str, Any]], images: list[str | None]) -> set[int]:
     """The ``id()`` of the plain <Brush>/<Polygon> regions (separate form) on an <Image> that
-    takes no masks with a "labels" twin there: masks, where one without is a scribble. Ids and
-    names are compared as text: imported JSON may hold any value there (a list is unhashable)."""
-    def key(r: dict[str, Any]) -> tuple[str, str]:
-        return repr(r.get("id")), repr(r.get("to_name"))
-
-    twins = {key(r) for r, image in zip(result, images)
+    takes no masks with a "labels" twin there: masks, where one without is a scribble. A twin
+    is matched as ``joined_labels`` matches it on a tracked image (``twin_key``), so a pair
+    exported there is told (``no_mask_control``) here, not dropped as a scribble."""
+    twins = {twin_key(r) for r, image in zip(result, images)
              if image is None and r.get("type") == "labels" and has_region_id(r)}
     return {id(r) for r, image in zip(result, images)
             if image is None and isinstance(r.get("type"), str) and r["type"] in SEPARATE_TYPES
-            and key(r) in twins}
+            and twin_key(r) in twins}
+
+
+def _too_few_points(r: dict[str, Any]) -> bool:
+    """Whether a polygon region has fewer than 3 points (read as ``decode_polygon`` reads
+    them); points it cannot read at all are left to the decoding, which reports them."""
+    try:
+        points = np.asarray(_dict(r.get("value")).get("points"), dtype=np.float64).reshape(-1, 2)
+    except (ValueError, TypeError):
+        return False
+    return len(points) < 3
 
 
 def _shown_id(position: int, r: dict[str, Any]) -> str:

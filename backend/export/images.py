@@ -99,7 +99,13 @@ def image_extension(url: str, data: bytes = b"") -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return ".webp"
     # Local-files URLs carry the path in ?d=...; uploads carry it in the path.
-    parts = urlsplit(url)
-    path = parse_qs(parts.query).get("d", [parts.path])[0]
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # A malformed host ("http://[x/a.png"): the fetch reports the image missing; without
+        # images the frame is still named, by the extension the URL's text ends with.
+        path = url.partition("?")[0].partition("#")[0]
+    else:
+        path = parse_qs(parts.query).get("d", [parts.path])[0]
     guessed = mimetypes.guess_type(path)[0] or ""
     return _TYPES.get(guessed, ".jpg")

@@ -381,8 +381,11 @@ def split_labels(region: Result, rows: Sequence[tuple[str, Sequence[str]]]) -> l
     return [geometry, *twins]
 
 
-def _twin_key(result: Result) -> tuple[str, Any, Any]:
-    return str(result.get("id")), result.get("to_name"), result.get("item_index")
+def twin_key(result: Result) -> tuple[str, str, str]:
+    """What a plain region and its "labels" twins share: id, image and page. Compared as
+    text, so imported JSON's unhashable values (a list as toName) are just no match, and one
+    rule pairs them wherever twins are read (here, and the export's off-image check)."""
+    return str(result.get("id")), repr(result.get("to_name")), repr(result.get("item_index"))
 
 
 def joined_labels(result: list[Any], controls: Collection[str] | None = None,
@@ -395,10 +398,10 @@ def joined_labels(result: list[Any], controls: Collection[str] | None = None,
     not at all. The twins read go; everything else stays as it is, in its place: a plain
     <Brush> beside <BrushLabels> (``controls`` empty) is no mask region, its twin no label.
     """
-    twins: dict[tuple[str, Any, Any], list[Result]] = {}
+    twins: dict[tuple[str, str, str], list[Result]] = {}
     for item in result:
         if _is_twin(item) and (rows is None or item.get("from_name") in rows):
-            twins.setdefault(_twin_key(item), []).append(item)
+            twins.setdefault(twin_key(item), []).append(item)
     joined: list[Any] = []
     used: set[int] = set()
     for item in result:
@@ -409,7 +412,7 @@ def joined_labels(result: list[Any], controls: Collection[str] | None = None,
             continue
         value = dict(item["value"])
         labels = value.pop("labels", None)
-        found = twins.get(_twin_key(item), []) if has_region_id(item) else []
+        found = twins.get(twin_key(item), []) if has_region_id(item) else []
         if found:
             used.update(id(twin) for twin in found)
             labels = _each_once(name for twin in found for name in _listed(twin["value"].get("labels")))
@@ -560,8 +563,10 @@ def decode_brush(result: Result, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise BrushSizeMismatch(f"brush RLE holds {claimed // 4} pixels, but the image is {width}x{height}")
     try:
         flat = brush.decode_rle(rle)
-    except (OverflowError, IndexError) as exc:  # a value wider than a byte: a corrupt RLE
-        raise ValueError(f"the brush RLE is malformed ({exc})") from exc
+    except (OverflowError, IndexError, ValueError) as exc:
+        # A corrupt RLE: one cut short ends mid-run (int('', 2)), which says nothing to a user.
+        raise ValueError("the brush RLE is malformed (cut short?): redraw the region, "
+                         "or import it again") from exc
     if flat.size != width * height * 4:
         raise BrushSizeMismatch(
             f"brush RLE holds {flat.size // 4} pixels, but the image is {width}x{height}"
