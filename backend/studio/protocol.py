@@ -104,7 +104,7 @@ class MaskTarget:
     def for_task(self, data: Any) -> MaskTarget:
         """This target for a task whose data is ``data``: each dynamic control's labels
         with the task's list added (``task_labels``); itself for a config of <Label>s only.
-        BadRequest when the task lacks a list the config reads."""
+        A task without the list offers the config's <Label>s alone, as Label Studio shows it."""
         if not self.labels_keys:
             return self
         return self.with_labels({name: task_labels(data, key) for name, key in self.labels_keys})
@@ -323,30 +323,51 @@ def _data_key(control: Any) -> str | None:
 
 
 def task_labels(data: Any, key: str) -> tuple[str, ...]:
-    """The labels a task gives a dynamic control (``value="$key"``), in its order: Label
-    Studio's form, a list of options ``{"value": "Car", "background": "red", ...}`` (an
-    option's ``alias``, where given, is the label, as Label Studio saves it), or plain
-    strings; BadRequest naming the key when the task holds no such list.
+    """The labels a task gives a dynamic control (``value="$key"``, ``$meta.labels`` a path),
+    in its order: Label Studio's form, a list of options ``{"value": "Car", "background":
+    "red", ...}`` (an option's ``alias``, where given, is the label, as Label Studio saves
+    it), or plain strings. Read as Label Studio reads it: a task without the list gives
+    none (the config's <Label>s are still offered), an item that is no label is passed over
+    (``task_labels_problem`` says which).
 
-    >>> task_labels({"labels": [{"value": "Car"}, "Person", {"value": "Bus", "alias": "bus"}]}, "labels")
+    >>> task_labels({"labels": [{"value": "Car"}, "Person", {"value": "Bus", "alias": "bus"}, {}]}, "labels")
     ('Car', 'Person', 'bus')
+    >>> task_labels({"meta": {"labels": ["Car"]}}, "meta.labels"), task_labels({}, "labels")
+    (('Car',), ())
     """
-    value = data.get(key) if isinstance(data, dict) else None
+    value = _data_value(data, key)
+    items = value if isinstance(value, list) else []
+    return tuple(dict.fromkeys(n for n in map(_item_label, items) if n))
+
+
+def task_labels_problem(data: Any, key: str, missing_ok: bool = False) -> str | None:
+    """What is wrong with the list of labels a task's data holds under ``key`` (none there,
+    unless ``missing_ok``, or items that are no label), for a report; None when nothing."""
+    value = _data_value(data, key)
     if not isinstance(value, list):
-        held = "has no such key" if not isinstance(data, dict) or key not in data else f"holds {type(value).__name__}"
-        raise BadRequest(
-            f"the label config reads its labels from task data {key!r} (value=\"${key}\"), but this "
-            f"task's data {held}: give each task a list of labels, "
-            f"\"{key}\": [{{\"value\": \"Car\"}}, {{\"value\": \"Person\"}}]"
-        )
-    labels = []
-    for item in value:
-        name = item if isinstance(item, str) else _option_label(item)
-        if not name:
-            raise BadRequest(f"task data {key!r} holds {item!r}, which is no label: each item is "
-                             "{\"value\": \"<label>\"} (or the label as a string)")
-        labels.append(name)
-    return tuple(dict.fromkeys(labels))
+        if missing_ok:
+            return None
+        held = "has no such key" if value is None else f"holds {type(value).__name__}"
+        return (f"the label config reads labels from task data {key!r} (value=\"${key}\"), but this task's "
+                f"data {held}: give each task a list, \"{key}\": [{{\"value\": \"Car\"}}, {{\"value\": \"Person\"}}]")
+    bad = [item for item in value if not _item_label(item)]
+    if bad:
+        return (f"task data {key!r} holds {len(bad)} item(s) that are no label, such as {bad[0]!r}: "
+                "each item is {\"value\": \"<label>\"} (or the label as a string)")
+    return None
+
+
+def _data_value(data: Any, key: str) -> Any:
+    """``data[key]``, or along a dotted path (``meta.labels``), as Label Studio reads ``$key``."""
+    if isinstance(data, dict) and key in data:
+        return data[key]
+    for part in key.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _item_label(item: Any) -> str | None:
+    return item if isinstance(item, str) and item else _option_label(item)
 
 
 def _option_label(item: Any) -> str | None:
@@ -662,9 +683,14 @@ def choose_label(target: MaskTarget, label: str | None) -> str:
         # One mask label (a separate form's siblings share it): whatever the smart row calls it.
         return target.labels[0]
     others = "".join(f" nor {c.name!r}'s {list(c.labels)}" for c in target.siblings)
-    keys = sorted({key for _, key in target.labels_keys})
-    fix = (f"pick one of this task's labels, or add it to its list in task data {', '.join(map(repr, keys))}"
-           if keys else "give the smart tool and the mask control the same labels")
+    keys = ", ".join(sorted({repr(key) for _, key in target.labels_keys}))
+    if keys and not target.labels:
+        fix = (f"this task gives no labels: give it a list in task data {keys}, "
+               '[{"value": "Car"}, {"value": "Person"}]')
+    elif keys:
+        fix = f"pick one of this task's labels, or add it to its list in task data {keys}"
+    else:
+        fix = "give the smart tool and the mask control the same labels"
     raise ConfigError(
         f"label {label!r} is not one of {target.mask_control!r}'s labels {list(target.labels)}{others}: {fix}"
     )

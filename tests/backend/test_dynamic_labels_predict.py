@@ -67,20 +67,31 @@ def test_a_click_with_a_label_outside_the_tasks_list_is_refused_naming_the_tasks
     assert "'Bus'" in error and "['Car', 'Person']" in error and "task data 'labels'" in error
 
 
-@pytest.mark.parametrize("labels, held", [(None, "has no such key"), ("Car", "holds str"),
-                                          ({"value": "Car"}, "holds dict")])
-def test_a_task_without_a_list_of_labels_is_refused_naming_the_key_and_what_it_should_hold(
-        client, images, labels, held):
+@pytest.mark.parametrize("labels", [None, "Car", {"value": "Car"}, []])
+def test_a_task_that_gives_no_labels_is_refused_naming_the_key_and_what_it_should_hold(client, images, labels):
     resp = _post(client, images, [keypoint(20, 15, 40, 30)], labels=labels)
     assert resp.status_code == 400
     error = resp.get_json()["error"]
-    assert "task data 'labels'" in error and held in error and '"labels": [{"value": "Car"}' in error
+    assert "this task gives no labels" in error and "task data 'labels'" in error and '[{"value": "Car"}' in error
 
 
-def test_an_item_of_the_task_list_that_is_no_label_is_refused_naming_it(client, images):
-    resp = _post(client, images, [keypoint(20, 15, 40, 30)], labels=[{"value": "Car"}, {"color": "red"}])
-    assert resp.status_code == 400
-    assert "{'color': 'red'}" in resp.get_json()["error"]
+def test_a_task_without_its_list_still_offers_the_configs_own_labels(client, images):
+    # Label Studio shows such a task the config's <Label>s: a click with one was refused.
+    resp = _post(client, images, [keypoint(20, 15, 40, 30, label="Background")], config=WITH_STATIC, labels=None)
+    assert _labels_of(resp) == [["Background"]]
+
+
+def test_an_item_of_the_task_list_that_is_no_label_is_passed_over_and_the_others_offered(client, images):
+    # Label Studio passes over such an item: every click on the task was refused.
+    labels = [{"value": "Car"}, {"color": "red"}, {"value": ""}, 7]
+    assert _labels_of(_post(client, images, [keypoint(20, 15, 40, 30, label="Car")], labels=labels)) == [["Car"]]
+
+
+def test_a_list_under_a_dotted_data_path_is_read_as_label_studio_reads_it(client, images):
+    config = DYNAMIC.replace("$labels", "$meta.labels")
+    resp = _post(client, images, [keypoint(20, 15, 40, 30, label="Person")], config=config, labels=None,
+                 meta={"labels": LABELS})
+    assert _labels_of(resp) == [["Person"]]
 
 
 def test_the_configs_own_labels_come_before_the_tasks_and_both_are_offered():
