@@ -57,7 +57,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @dataclass
 class OutsideRequests:
     """Aborts the page's requests to any other host than this machine (no test may reach
-    outside it), and counts them by host, for artifacts/e2e/outside-requests.json.
+    outside it), and counts them by host, for artifacts/e2e/outside-requests-<module>.json.
 
     Label Studio 1.23.2's page, with studio_env's settings, asked for none (its Sentry
     script from browser.sentry-cdn.com comes only with a FRONTEND_SENTRY_DSN): the file
@@ -81,7 +81,7 @@ class OutsideRequests:
 
 
 @pytest.fixture(scope="module")
-def page(running):
+def page(running, request):
     playwright = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
@@ -96,7 +96,8 @@ def page(running):
             yield page
         finally:
             browser.close()
-            outside.report(ARTIFACTS / "outside-requests.json")
+            # One file per test module that opens a page (another imports this fixture).
+            outside.report(ARTIFACTS / f"outside-requests-{request.module.__name__}.json")
 
 
 def shot(page, name: str) -> Path:
