@@ -25,7 +25,7 @@ from samvid.errors import BadRequest, NoEverythingMode, SamvidError, TooLarge
 from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
-from samvid.propagation import PropagationRequest, human_annotated
+from samvid.propagation import PropagationRequest, clip_key, human_annotated
 from samvid.service import Service
 from samvid.settings import Settings
 from samvid.studio import protocol, video
@@ -258,7 +258,7 @@ def _routes(service: Service) -> Flask:
 
 
 def _submit(jobs: Jobs, req: PropagationRequest):
-    key = f"{req.project}:{req.clip}"  # every direction: two jobs writing one stretch would interleave
+    key = clip_key(req.project, req.clip)  # every direction: two jobs writing one stretch would interleave
     # Only the same request again (a repeated submit of a frame) supersedes a job: one from
     # the same frame for other objects or fewer frames would leave the first's work undone.
     same = json.dumps(req.to_payload(), sort_keys=True)

@@ -34,6 +34,8 @@ from samvid.propagation import (
     MAX_FRAME,
     PropagationRequest,
     Propagator,
+    annotation_result,
+    clip_key,
     engine_name,
     human_annotated,
     left_the_view,
@@ -96,7 +98,13 @@ class PrelabelRequest:
 
     @property
     def key(self) -> str:
-        """Job key: two pre-labellings of the same selection never run at once."""
+        """Job key: two pre-labellings of the same selection never run at once. One that
+        propagates in a clip has the key of the clip's other propagation jobs (the webhook's):
+        it runs after a correction's job, or that job after it, never beside it. Automatic
+        masks write no frame a propagation writes, and a whole project's pre-labelling holds
+        no one clip: they keep keys of their own, not holding up the clips' webhook jobs."""
+        if self.mode == "propagate" and self.clip is not None:
+            return clip_key(self.project, self.clip)
         return f"{self.project}:prelabel:{self.clip or '*'}"
 
     @property
@@ -201,7 +209,7 @@ class Prelabeler:
         if not live:
             return None
         latest = max(live, key=lambda a: a.get("updated_at") or "")  # as propagation reads it
-        if not left_the_view(latest.get("result") or [], target, self.propagator.images.max_pixels):
+        if not left_the_view(annotation_result(latest), target, self.propagator.images.max_pixels):
             return None
         return _when(latest.get("updated_at") or latest.get("created_at"))
 
@@ -364,6 +372,13 @@ class Prelabeler:
                 written += int(result.get("frames_written", 0))
                 if result.get("cancelled"):
                     return {"frames_written": written, "cancelled": True}
+                if result.get("superseded"):
+                    # A human frame of the stretch changed meanwhile: the job of that change
+                    # owns its frames; the next run checks whether it filled them (``_stretch_done``).
+                    _skipped(ctx, f"clip {clip!r} frame {frame}: a human frame of the stretch changed while "
+                                  "it was filled; left to the job of that change")
+                    progress.offset += share
+                    continue
                 # Every frame reached, masked or not: none annotated or deleted meanwhile.
                 reached = int(result.get("frames_written", 0)) + int(result.get("frames_empty", 0))
                 if reached == share:

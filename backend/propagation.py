@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -109,6 +109,13 @@ class PropagationRequest:
                 "direction": self.direction, "frames": self.frames,
                 "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames,
                 "bridge": self.bridge, "before": self.before}
+
+
+def clip_key(project: int, clip: str) -> str:
+    """The job key (``samvid.jobs``) of the jobs that propagate in a clip, whatever started
+    them (the webhook, ``/propagate``, a pre-labelling of the clip): one runs at a time, so
+    a correction's job runs after, never beside, one from the annotation it corrects."""
+    return f"{project}:{clip}"
 
 
 def whole_number(value: Any, name: str, what: str, top: int) -> int:
@@ -412,10 +419,26 @@ class Propagator:
         return sorted(tasks, key=lambda t: frame_index(t["data"]["frame"]) or 0)
 
     def latest_annotation(self, task_id: int) -> list[dict[str, Any]]:
+        """The regions of the task's latest live annotation, read now."""
         live = self.live_annotations(task_id)
         if not live:
             raise BadRequest(f"task {task_id} has no annotation to propagate from")
-        return max(live, key=lambda a: a.get("updated_at") or "")["result"]
+        return annotation_result(max(live, key=lambda a: a.get("updated_at") or ""))
+
+    def _changed(self, sources: dict[int, list[dict[str, Any]]]) -> int | None:
+        """The first of ``sources`` (task id -> the regions of its latest annotation as a job
+        read them) whose latest annotation holds other regions now, or is gone; None if none.
+        One read per source: the annotation list a job reads anyway, compared by content
+        (an annotation's id and time say no more, and a re-save of the same regions changes
+        nothing a job would write)."""
+        for task_id, read in sources.items():
+            try:
+                if self.latest_annotation(task_id) == read:
+                    continue
+            except (BadRequest, NotFound):
+                pass  # its annotation or task deleted meanwhile: the regions read are no one's now
+            return task_id
+        return None
 
     def run(self, req: PropagationRequest, ctx: JobContext) -> dict[str, Any]:
         project = self.studio.request("GET", f"/api/projects/{req.project}", "read the project")
@@ -430,6 +453,7 @@ class Propagator:
         # Its regions are read, and the frames it fills written, with the labels its task gives.
         target = for_frame(config, tasks[index])
         annotation = self.latest_annotation(tasks[index]["id"])
+        read: dict[int, list[dict[str, Any]] | None] = {index: annotation}  # each human end, as read
         drawn = seeds_from_result(annotation, target, self.images.max_pixels)
         wanted = _wanted(req.objects, drawn)
         seeds = _chosen(drawn, wanted)
@@ -471,8 +495,9 @@ class Propagator:
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
+                read[other] = self._read_end(tasks[other]["id"])
                 ends[other], annotated, maybe[other] = self._other_end(
-                    tasks[other]["id"], for_frame(config, tasks[other]), wanted, drawn)
+                    read[other], for_frame(config, tasks[other]), wanted, drawn)
                 if annotated and ends[other] is None:
                     unread.add(other)
         # One object id per identity, the same in every stretch.
@@ -525,6 +550,9 @@ class Propagator:
             # A human frame samvid cannot read is tracked to (an open end) but is no frame to
             # write, nor one a human annotated meanwhile, nor one passed over.
             held = {tasks[at]["id"] for at in (st.lo, st.hi) if at in unread}
+            # The human ends whose annotations its masks come from: checked before each write.
+            sources = {tasks[at]["id"]: found for at in _sources(st, index)
+                       if (found := read.get(at)) is not None}
             if st in bare:
                 tasks_at = {k - st.lo: tasks[k]["id"] for k in st.written}
                 walked = _no_objects(st, away_from=index, on_step=progress.step, cancelled=ctx.cancelled)
@@ -534,21 +562,26 @@ class Propagator:
                                        on_step=progress.step, cancelled=ctx.cancelled, given_ends=given_ends,
                                        unsure=unsure)
             reached, cut = set(), False
-            for fm in walked:
-                task_id = tasks_at.get(fm.frame)
-                if task_id is None or task_id in held:
-                    continue  # a source frame between imported frames, or a human one: not written
-                reached.add(fm.frame)
-                try:
-                    if self.annotated_now(task_id):
-                        cut = True
-                        break  # a human annotated it meanwhile: it is a boundary now
-                except NotFound:
-                    continue  # the frame task was deleted meanwhile: nothing to write
-                if self._write(task_id, fm, objects, target, engine, keep_others=bool(req.objects)):
-                    written += 1
-                else:
-                    empty += 1
+            try:
+                for fm in walked:
+                    task_id = tasks_at.get(fm.frame)
+                    if task_id is None or task_id in held:
+                        continue  # a source frame between imported frames, or a human one: not written
+                    reached.add(fm.frame)
+                    try:
+                        if self.annotated_now(task_id):
+                            cut = True
+                            break  # a human annotated it meanwhile: it is a boundary now
+                        masked = self._write(task_id, fm, objects, target, engine, sources,
+                                             keep_others=bool(req.objects))
+                    except NotFound:
+                        continue  # the frame task was deleted meanwhile: nothing to write
+                    if masked:
+                        written += 1
+                    else:
+                        empty += 1
+            except _Superseded as exc:
+                return _superseded(ctx, req, tasks, exc.task_id, written, empty)
             if st in bare:
                 cleared += empty - emptied
             else:
@@ -571,7 +604,16 @@ class Propagator:
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
-    def _other_end(self, task_id: int, target: MaskTarget, wanted: frozenset[Identity] | None,
+    def _read_end(self, task_id: int) -> list[dict[str, Any]] | None:
+        """The regions of the latest annotation of the human frame across a stretch; None if
+        its annotation or its task is gone (deleted since the tasks were read)."""
+        try:
+            return self.latest_annotation(task_id)
+        except (BadRequest, NotFound):
+            return None
+
+    def _other_end(self, annotation: list[dict[str, Any]] | None, target: MaskTarget,
+                   wanted: frozenset[Identity] | None,
                    named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool, list[frozenset[str]]]:
         """The objects of the human frame across a stretch (none: every object left the view),
         each that a redraw renamed keyed as in ``named`` (the job's frame's objects); whether
@@ -581,10 +623,9 @@ class Propagator:
         has no object but regions samvid cannot read (a smart click whose mask never came
         back): nothing says the objects left. The stretch is then tracked from this end
         only, up to that frame. A frame whose annotation is gone is written if it is still
-        there and no human annotates it meanwhile; one with unreadable regions is not."""
-        try:
-            annotation = self.latest_annotation(task_id)
-        except (BadRequest, NotFound):
+        there and no human annotates it meanwhile; one with unreadable regions is not.
+        ``annotation``: its regions as read (``_read_end``)."""
+        if annotation is None:
             return None, False, []
         unread = _unreadable(annotation, target, self.images.max_pixels)
         # Matched before the request's objects are chosen: an object deleted and drawn again
@@ -627,21 +668,35 @@ class Propagator:
         return path
 
     def _write(self, task_id: int, fm: FrameMasks, seeds: dict[int, ObjectSeed], target: MaskTarget,
-               engine: str, keep_others: bool = False) -> bool:
+               engine: str, sources: dict[int, list[dict[str, Any]]], keep_others: bool = False) -> bool:
         """Replace samvid's earlier predictions on the task with this frame's masks; False
         if no object is left to mask (the earlier predictions are deleted, none written).
+        _Superseded if a human frame they come from (``sources``: ``_changed``) was changed
+        meanwhile; NotFound if the task was deleted meanwhile.
 
         With ``keep_others`` (a job for some of the objects) the earlier prediction's
         regions of the other objects stay: objects propagated in groups would otherwise
         each erase the group before."""
         result, score = frame_results(fm, seeds, target)
         with self.locks.hold(task_id):
+            # Under the frame's lock: a job from the changed annotation writes this frame
+            # under it too, after reading the change, so it is either seen here or writes after.
+            changed = self._changed(sources)
+            if changed is not None:
+                raise _Superseded(changed)
             if keep_others:
                 kept = self._other_objects(task_id, seeds, target)
                 if kept:
                     result, score = [*result, *kept], _frame_score([*result, *kept])
-            self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
-                                            score, write_empty=False)
+            try:
+                self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
+                                                score, write_empty=False)
+            except StudioError as exc:
+                if _status(exc) in (400, 404):
+                    # Label Studio refuses a prediction for a deleted task (400 "Invalid pk")
+                    # and its cascade-deleted predictions (404): NotFound if it is gone.
+                    self.annotations(task_id)
+                raise
         FRAMES_PROPAGATED.inc()
         return bool(result)
 
@@ -669,24 +724,27 @@ class Propagator:
         Studio reads the task again after ``/predict``, so the annotator sees them at once.
         """
         found = self.on_demand(project, task, target, engine)
-        if not found or not found[0]:
+        if not found or not found.result:
             return False
-        result, score = found
         task_id = int(task["id"])
         with self.locks.hold(task_id):
             if self.annotated_now(task_id):
                 return False
             if self.studio.own_predictions(task_id, MODEL_PREFIX):
                 return False  # the job got there first
-            self.studio.replace_predictions(task_id, MODEL_PREFIX, result,
-                                            f"{MODEL_PREFIX}:{resolved(engine)}", score, write_empty=False)
+            if self._changed({found.source: found.read}) is not None:
+                # Changed while the masks were computed: the job its change started writes
+                # this frame (or, every object gone, removed samvid's masks: none belong here).
+                return False
+            self.studio.replace_predictions(task_id, MODEL_PREFIX, found.result,
+                                            f"{MODEL_PREFIX}:{resolved(engine)}", found.score, write_empty=False)
         # A frame propagation wrote, as a job's are: counted by the server process that opened
         # it, whose own counter /metrics reads (never added to the workers' count in Redis too).
         FRAMES_PROPAGATED.inc()
         return True
 
     def on_demand(self, project: int, task: dict[str, Any], target: MaskTarget,
-                  engine: str) -> tuple[list[dict[str, Any]], float] | None:
+                  engine: str) -> OnOpen | None:
         """Masks for a frame task opened right after a human frame, before any job wrote them."""
         data = task.get("data") or {}
         if "clip" not in data or "frame" not in data or task.get("predictions"):
@@ -696,8 +754,8 @@ class Propagator:
         if not index or human_annotated(tasks[index]) or not human_annotated(tasks[index - 1]):
             return None
         target = for_frame(target, tasks[index - 1])  # the human frame's labels
-        seeds = seeds_from_result(self.latest_annotation(tasks[index - 1]["id"]), target,
-                                  self.images.max_pixels)
+        read = self.latest_annotation(tasks[index - 1]["id"])
+        seeds = seeds_from_result(read, target, self.images.max_pixels)
         if not seeds:
             return None
         self.locks.ensure_reachable()  # no compute for a write whose lock cannot be taken
@@ -711,7 +769,60 @@ class Propagator:
             # This frame's image could not be read: the walk ended on the source frame,
             # whose masks (score 1) would be written here as if tracked.
             return None
-        return frame_results(last, dict(enumerate(seeds, start=1)), target)
+        return OnOpen(*frame_results(last, dict(enumerate(seeds, start=1)), target), tasks[index - 1]["id"], read)
+
+
+class OnOpen(NamedTuple):
+    """The masks of a frame opened right after a human frame (``Propagator.on_demand``)."""
+
+    result: list[dict[str, Any]]
+    score: float
+    source: int  # the human frame's task id
+    read: list[dict[str, Any]]  # the regions of its annotation they were tracked from
+
+
+class _Superseded(Exception):
+    """A human frame a job's masks come from changed while it ran (``Propagator._changed``):
+    the job its change started owns the frames now."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"task {task_id}'s annotation changed")
+        self.task_id = task_id
+
+
+def annotation_result(annotation: dict[str, Any]) -> list[dict[str, Any]]:
+    """An annotation's regions. Label Studio stores null for one saved without a result, and
+    imported JSON may hold anything there: an item that is no object is no region."""
+    result = annotation.get("result")
+    return [item for item in result if isinstance(item, dict)] if isinstance(result, list) else []
+
+
+def _status(exc: StudioError) -> int | None:
+    """The HTTP status Label Studio refused a call with, if it answered."""
+    return getattr(exc.__cause__, "status_code", None)
+
+
+def _sources(st: Stretch, index: int) -> tuple[int, ...]:
+    """The human ends a stretch's masks come from: the job's frame, whose annotation made
+    the job (also where every object left it), and the other end of a stretch tracked
+    from both."""
+    other = st.lo if st.hi == index else st.hi
+    return (index, other) if st.from_lo and st.from_hi else (index,)
+
+
+def _superseded(ctx: JobContext, req: PropagationRequest, tasks: list[dict[str, Any]], task_id: int,
+                written: int, empty: int) -> dict[str, Any]:
+    """What a job stopped by a change of a human frame it tracks from says (``_Superseded``):
+    not a failure, the frames are the newer job's."""
+    frame = next((frame_index(t["data"].get("frame")) for t in tasks if t["id"] == task_id), None)
+    said = f"stopped after {written + empty} frame(s): frame {frame}'s annotation changed while this job ran; "
+    if frame == req.frame:
+        said += "the job its change started fills these frames (without the webhook, propagate it again)"
+    else:  # the other end of a bridged stretch: its own job may run the other way
+        said += f"propagate frame {req.frame} again (bridged) to track the frames up to its new annotation"
+    ctx.note(said)
+    log.info("clip %r frame %d: %s", req.clip, req.frame, said)
+    return {"frames_written": written, "frames_empty": empty, "superseded": True}
 
 
 def for_frame(target: MaskTarget, task: dict[str, Any]) -> MaskTarget:

@@ -145,13 +145,15 @@ def test_an_empty_part_of_another_image_size_adds_nothing_to_its_object():
 def test_a_frame_filled_on_open_counts_in_the_frames_propagated():
     from samvid.images import ImageSource
     from samvid.metrics import frames_propagated_here
-    from samvid.propagation import Propagator
+    from samvid.propagation import OnOpen, Propagator
     from samvid.settings import Settings
     from samvid.studio.client import Studio
 
     settings = Settings.from_env({"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"})
     propagator = Propagator(Studio(settings.label_studio_url, "x"), ImageSource.from_settings(settings))
-    propagator.on_demand = lambda project, task, target, engine: (drawn(square(0), ["Car"], "a"), 0.9)
+    source = drawn(square(0), ["Car"], "a")
+    propagator.on_demand = lambda project, task, target, engine: OnOpen(source, 0.9, 1, source)
+    propagator.latest_annotation = lambda task_id: source
     propagator.annotated_now = lambda task_id: False
     propagator.locks.hold = lambda task_id: contextlib.nullcontext()
     written: list[int] = []
