@@ -828,13 +828,8 @@ def _superseded(ctx: JobContext, req: PropagationRequest, tasks: list[dict[str, 
 def for_frame(target: MaskTarget, task: dict[str, Any]) -> MaskTarget:
     """``target`` with the labels a frame task gives (Label Studio's dynamic labels:
     ``MaskTarget.for_task``), against which its regions are read. A task without the list
-    its config reads is read with the config's <Label>s alone, warned: its regions' saved
-    labels still name them, and only a region saved without one needed the list."""
-    try:
-        return target.for_task(task.get("data"))
-    except BadRequest as exc:
-        log.warning("task %s: %s", task.get("id"), exc.message)
-        return target
+    its config reads offers the config's <Label>s alone, as Label Studio shows it."""
+    return target.for_task(task.get("data"))
 
 
 def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
