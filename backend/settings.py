@@ -107,7 +107,9 @@ def redis_url_for_messages(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "(a malformed REDIS_URL)"
-    at = _broken_password_at(url)
+    at = _hidden_up_to(url)
+    if at is not None and _names_password(parts.query) and at > url.find("?"):
+        return f"{parts.scheme}://***"  # the "@" hidden up to may be inside ?password=
     if at is not None:  # the URL's host part ended inside the password: hide up to its "@"
         scheme, _, userinfo = url[:at].partition("://")
         url = f"{scheme}://{userinfo.split(':', 1)[0] if ':' in userinfo else ''}:***{url[at:]}"
@@ -115,42 +117,72 @@ def redis_url_for_messages(url: str) -> str:
     elif parts.password is not None:
         url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
     # redis-py takes ?password= too (its key percent-decoded: ?pass%77ord= is one).
-    if any("password" in key.lower() for key in parse_qs(parts.query, keep_blank_values=True)):
+    if _names_password(parts.query):
         url = url.split("?", 1)[0] + "?***"
     return url
+
+
+def _names_password(query: str) -> bool:
+    """Whether a URL's query gives a password (redis-py percent-decodes its keys)."""
+    return any("password" in key.lower() for key in parse_qs(query, keep_blank_values=True))
 
 
 def _broken_password_at(url: str) -> int | None:
     """Where the "@" that ends a password holding an unencoded "/", "?" or "#" is in ``url``
     (base64 access keys hold "/"), None for a URL without one. Such a password ends the URL's
     host part early: what follows reads as a path, a query key or a fragment holding an "@",
-    or what is left as the host part reads as no ``host[:port]`` (``user:S3cr?et=1@host``).
+    or what is left as the host part reads as no ``host[:port]`` (``user:S3cr?et=1@host``);
+    in a unix socket URL, whose host part is nothing or ``user:password@``, it holds more.
     An "@" in a query value (``?password=S3cr@et``, ``?client_name=me@box``) after a
     host part that reads as one is no such end. The last "@" is taken: a message may hide
     too much, never a part of the password."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    parts, after = _split_at_host(url)
+    if parts is None or "@" not in after:
         return None
-    start = url.find("://") + 3
-    if start < 3 or "@" not in url[start + len(parts.netloc):]:
-        return None
-    if parts.scheme == "unix":  # the socket's path may hold an "@"; no host part is usual
-        broken = bool(parts.netloc) and "@" not in parts.netloc
+    netloc = parts.netloc
+    if parts.scheme == "unix":  # the socket's path may hold an "@"
+        broken = ":" in netloc and not netloc.endswith("@")
     else:
         keys = "".join(pair.partition("=")[0] for pair in parts.query.split("&"))
-        broken = "@" in parts.path + keys + parts.fragment or (
-            bool(parts.netloc) and "@" not in parts.netloc and not _reads_as_host(parts))
+        # A database number never holds an "@" (``user:77?db=1@host``: a password's end).
+        numbers = "".join(parse_qs(parts.query).get("db", []))
+        broken = "@" in parts.path + keys + parts.fragment + numbers or (
+            bool(netloc) and "@" not in netloc and not _reads_as_host(parts))
     return url.rindex("@") if broken else None
 
 
+def _hidden_up_to(url: str) -> int | None:
+    """Where a message showing ``url`` stops hiding: the end of a password holding an
+    unencoded character (``_broken_password_at``), or, where a password comes before the
+    host part and an "@" after it (``:p@ss?client_name=y@host``), the last "@": which one
+    ends the password cannot be told, and a message must not guess."""
+    at = _broken_password_at(url)
+    if at is not None:
+        return at
+    parts, after = _split_at_host(url)
+    if parts is None or "@" not in after:
+        return None
+    return url.rindex("@") if ":" in parts.netloc.rpartition("@")[0] else None
+
+
+def _split_at_host(url: str) -> tuple[SplitResult | None, str]:
+    """``url`` split, and what follows its host part ("" where it has none)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None, ""
+    start = url.find("://") + 3
+    return (parts, url[start + len(parts.netloc):]) if start >= 3 else (None, "")
+
+
 def _reads_as_host(parts: SplitResult) -> bool:
-    """Whether a URL's host part is a host with a port or none, as a client connects to."""
+    """Whether a URL's host part is a host with a port or none, as a client connects to
+    (``:6379`` is this machine's port 6379, as redis-py reads it)."""
     try:
         _ = parts.port
     except ValueError:
         return False
-    return bool(parts.hostname)
+    return bool(parts.hostname) or parts.netloc.startswith(":")
 
 
 def _redis_db_problem(url: str) -> str | None:
@@ -283,8 +315,22 @@ def log_level(env: dict[str, str] | None = None) -> int:
     return int(logging.getLevelName(raw.strip().upper()))
 
 
-def _paths(value: str) -> tuple[Path, ...]:
-    return tuple(Path(p).expanduser() for p in value.split(os.pathsep) if p.strip())
+def _paths(value: str, var: str) -> tuple[Path, ...]:
+    """``:``-separated folders, ``~`` expanded (ConfigError for one under no user's home)."""
+    folders = [p for p in value.split(os.pathsep) if p.strip()]
+    try:
+        return tuple(Path(p).expanduser() for p in folders)
+    except RuntimeError:  # ~nosuchuser/frames: a traceback at every start
+        homeless = next(p for p in folders if p.startswith("~") and not _expands(p))
+        raise ConfigError(f"{var}: {homeless} is under no user's home folder; give the folder's full path") from None
+
+
+def _expands(path: str) -> bool:
+    try:
+        Path(path).expanduser()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _check_roots(roots: tuple[Path, ...], var: str) -> None:
@@ -418,7 +464,7 @@ class Settings:
                 elif kind == "float":
                     values[name] = float(raw)
                 elif name == "local_roots":
-                    values[name] = _paths(raw)
+                    values[name] = _paths(raw, var)
                 elif name == "allowed_hosts":
                     values[name] = _hosts(raw)
                 else:
@@ -429,7 +475,8 @@ class Settings:
         ls_root = env.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
         roots_var = "SAMVID_LOCAL_ROOTS"
         if ls_root and "local_roots" not in values:
-            values["local_roots"], roots_var = _paths(ls_root), "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
+            roots_var = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
+            values["local_roots"] = _paths(ls_root, roots_var)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "label_studio_url" in values:
             values.setdefault("label_studio_url_given", True)

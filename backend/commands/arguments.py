@@ -53,7 +53,19 @@ def path_arg(text: str) -> Path:
     the current folder: ``samvid export "$OUT" --overwrite`` replaced everything in it."""
     if not text.strip():
         raise argparse.ArgumentTypeError("empty path: give a file or folder (is a variable unset?)")
+    try:
+        Path(text).expanduser()
+    except RuntimeError:  # ~nosuchuser/...: every later expanduser() was a traceback
+        raise argparse.ArgumentTypeError(f"{text}: no such user's home folder") from None
     return Path(text)
+
+
+def model_arg(text: str) -> str:
+    """A --model name or folder. An empty one (``--model "$M"`` with M unset) was read as the
+    current folder, which holds no model: classic was started without a word of why."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty model: give a model name or folder (is a variable unset?)")
+    return text
 
 
 def video_path(text: str) -> Path:

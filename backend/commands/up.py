@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from samvid.commands.arguments import path_arg, positive_seconds, tcp_port, video_path
+from samvid.commands.arguments import model_arg, path_arg, positive_seconds, tcp_port, video_path
 from samvid.errors import ConfigError
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=path_arg, default=default_data_dir(),
                         help="where Label Studio's database, frames, logs and the admin's "
                              "credentials live (default: %(default)s)")
-    parser.add_argument("--model", default=env_value("SAMVID_MODEL") or DEFAULT_MODEL,
+    parser.add_argument("--model", type=model_arg, default=env_value("SAMVID_MODEL") or DEFAULT_MODEL,
                         help="model for the backend (default: $SAMVID_MODEL or %(default)s); "
                              "falls back to `classic` when its weights are not here")
     # Not defaulted from SAMVID_DEVICE here: the backend reads that itself, and a refusal

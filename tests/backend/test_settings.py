@@ -92,7 +92,8 @@ def test_a_redis_url_with_a_database_number_or_none_is_taken(url):
                                  # The "@" in a query value, as read: the host part is no host.
                                  "redis://user:aB3?zz=1@host", "redis://:qq?x=y@host:6379/0",
                                  "redis://:ww/e?t=u@host", "redis://:yy@zz/aB3@host:6379/0",
-                                 "unix://:qq/zz@/run/redis.sock"])
+                                 "unix://:qq/zz@/run/redis.sock", "unix://:yy@zz/aB3@/run/redis.sock",
+                                 "redis://user:77?db=aB3@host"])
 def test_a_redis_password_with_an_unencoded_slash_is_refused_without_showing_it(url):
     # Base64 access keys hold "/": the URL's host part ended there, and the message read
     # the rest of the password as a path to fix (and showed it).
@@ -105,11 +106,19 @@ def test_a_redis_password_with_an_unencoded_slash_is_refused_without_showing_it(
                                  "redis://host:6379/0?password=S3cr@et", "redis://host:6379/0?client_name=me@box",
                                  "unix:///tmp/redis.sock?password=S3cr@et", "redis://host:6379/0?pass%77ord=S3cret",
                                  "unix:///run/redis@main/redis.sock", "redis:///0?client_name=me@box",
-                                 "rediss://[::1]:6380?client_name=me@box"])
+                                 "rediss://[::1]:6380?client_name=me@box", "unix://localhost/tmp/a@b.sock",
+                                 "redis://:6379/0?client_name=me@box"])
 def test_an_at_sign_in_a_redis_query_value_is_taken_and_a_query_password_never_shown(url):
     # An "@" anywhere was taken for the end of an unencoded password: refused, and shown.
     assert Settings.from_env({"REDIS_URL": url}).redis_url == url
     assert "S3cr" not in redis_url_for_messages(url)
+
+
+@pytest.mark.parametrize("url", ["rediss://default:S3c@ss?client_name=y@cache.example.net:6380/0",
+                                 "redis://:S3cret@host/0?password=S3c@ret", "redis://:S3cr@host/0?client_name=me@box"])
+def test_a_redis_password_before_the_host_with_an_at_sign_after_it_is_never_shown(url):
+    # Which "@" ends the password cannot be told: "ss" of p@ss was shown as the host.
+    assert not any(part in redis_url_for_messages(url) for part in ("S3c", "ss?", "ret"))
 
 
 def test_the_log_level_is_applied_by_the_cli(monkeypatch):
@@ -352,3 +361,9 @@ def test_a_setting_not_given_as_a_flag_keeps_its_variables_name() -> None:
     with pytest.raises(ConfigError, match=r"^SAMVID_PRECISION=fp16 "):
         with named_as_typed(device="cpu", precision=None):
             raise ConfigError("SAMVID_PRECISION=fp16 needs a GPU")
+
+
+@pytest.mark.parametrize("var", ["SAMVID_LOCAL_ROOTS", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"])
+def test_a_local_root_under_a_home_that_does_not_exist_is_a_config_error_not_a_traceback(var):
+    with pytest.raises(ConfigError, match=f"{var}: ~no-such-user-here/frames is under no user's home folder"):
+        Settings.from_env({var: "/tmp:~no-such-user-here/frames"})

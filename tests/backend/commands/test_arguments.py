@@ -223,3 +223,24 @@ def test_an_empty_path_argument_is_refused_not_read_as_the_current_folder(
     assert exited.value.code == 2
     assert "empty path: give a file or folder" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["precious.txt"]
+
+
+@pytest.mark.parametrize("argv", [["models", "list", "--dir", "~no-such-user-here/d"],
+                                  ["up", "--data-dir", "~no-such-user-here/data"],
+                                  ["export", "~no-such-user-here/out", "--project", "1", "--format", "coco"]])
+def test_a_path_under_a_home_that_does_not_exist_is_refused_not_a_traceback(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "~no-such-user-here/" in (err := capsys.readouterr().err) and "no such user's home folder" in err
+
+
+@pytest.mark.parametrize("model", ["", "  "])
+def test_up_with_an_empty_model_is_refused_not_read_as_the_current_folder(model: str, tmp_path: Path,
+                                                                           capsys) -> None:
+    # `--model "$M"` with M unset started classic, the current folder holding no model.
+    with pytest.raises(SystemExit) as exited:
+        main(["up", "--data-dir", str(tmp_path / "data"), "--model", model])
+    assert exited.value.code == 2
+    assert "empty model: give a model name or folder" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
