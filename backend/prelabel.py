@@ -373,10 +373,13 @@ class Prelabeler:
                 if result.get("cancelled"):
                     return {"frames_written": written, "cancelled": True}
                 if result.get("superseded"):
-                    # A human frame of the stretch changed meanwhile: the job of that change
-                    # owns its frames; the next run checks whether it filled them (``_stretch_done``).
-                    _skipped(ctx, f"clip {clip!r} frame {frame}: a human frame of the stretch changed while "
-                                  "it was filled; left to the job of that change")
+                    # A human frame of the stretch changed meanwhile: the rest of it is left
+                    # unwritten, and no other job is sure to fill it (the webhook's may run
+                    # the other way, or not bridge). Not done: the next run fills it. The
+                    # propagation's note (which frames, and why) stays the job's.
+                    log.warning("clip %r frame %d: a human frame of the stretch changed while it was filled; "
+                                "its rest is left unwritten: run again to fill it", clip, frame)
+                    failed.append(f"{clip}:{frame}")
                     progress.offset += share
                     continue
                 # Every frame reached, masked or not: none annotated or deleted meanwhile.

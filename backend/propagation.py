@@ -425,19 +425,22 @@ class Propagator:
             raise BadRequest(f"task {task_id} has no annotation to propagate from")
         return annotation_result(max(live, key=lambda a: a.get("updated_at") or ""))
 
-    def _changed(self, sources: dict[int, list[dict[str, Any]]]) -> int | None:
-        """The first of ``sources`` (task id -> the regions of its latest annotation as a job
-        read them) whose latest annotation holds other regions now, or is gone; None if none.
-        One read per source: the annotation list a job reads anyway, compared by content
-        (an annotation's id and time say no more, and a re-save of the same regions changes
-        nothing a job would write)."""
+    def _changed(self, sources: dict[int, Read]) -> _Superseded | None:
+        """The first of ``sources`` (task id -> its latest annotation as a job read it) whose
+        latest annotation holds other regions now (of those the job reads: ``Read``), or is
+        gone; None if none. One read per source: the annotation list a job reads anyway,
+        compared by content (an annotation's id and time say no more, and a re-save of the
+        same regions changes nothing a job would write)."""
         for task_id, read in sources.items():
             try:
-                if self.latest_annotation(task_id) == read:
+                if read.holds(self.latest_annotation(task_id)):
                     continue
-            except (BadRequest, NotFound):
-                pass  # its annotation or task deleted meanwhile: the regions read are no one's now
-            return task_id
+                why = "changed"
+            except BadRequest:
+                why = "deleted"  # its last live annotation: the regions read are no one's now
+            except NotFound:
+                why = "task deleted"
+            return _Superseded(task_id, why)
         return None
 
     def run(self, req: PropagationRequest, ctx: JobContext) -> dict[str, Any]:
@@ -453,7 +456,6 @@ class Propagator:
         # Its regions are read, and the frames it fills written, with the labels its task gives.
         target = for_frame(config, tasks[index])
         annotation = self.latest_annotation(tasks[index]["id"])
-        read: dict[int, list[dict[str, Any]] | None] = {index: annotation}  # each human end, as read
         drawn = seeds_from_result(annotation, target, self.images.max_pixels)
         wanted = _wanted(req.objects, drawn)
         seeds = _chosen(drawn, wanted)
@@ -492,14 +494,21 @@ class Propagator:
         # beside a click whose mask never came back has left, as a frame of such clicks alone
         # is refused, not read as unknown).
         maybe: dict[int, list[frozenset[str]]] = {index: []}
+        # Which part of each human end is compared before each write (``Read``).
+        sourced: dict[int, Read] = {index: Read.of(annotation, target, wanted)}
         for st in stretches:  # the other given frame of each bridged stretch
             other = st.lo if st.hi == index else st.hi
             if st.from_lo and st.from_hi and other not in ends:
-                read[other] = self._read_end(tasks[other]["id"])
-                ends[other], annotated, maybe[other] = self._other_end(
-                    read[other], for_frame(config, tasks[other]), wanted, drawn)
+                found = self._read_end(tasks[other]["id"])
+                there = for_frame(config, tasks[other])
+                ends[other], annotated, maybe[other], matched = self._other_end(found, there, wanted, drawn)
                 if annotated and ends[other] is None:
                     unread.add(other)
+                if found is not None:
+                    apart = _renames_apart(wanted, drawn, matched)
+                    sourced[other] = Read.of(found, there, wanted if apart else None)
+                    if not apart:
+                        sourced[index] = Read.of(annotation)
         # One object id per identity, the same in every stretch.
         keys: dict[Identity, ObjectSeed] = {}
         for end in (ends[index], *(seeds for at, seeds in ends.items() if at != index)):
@@ -551,8 +560,7 @@ class Propagator:
             # write, nor one a human annotated meanwhile, nor one passed over.
             held = {tasks[at]["id"] for at in (st.lo, st.hi) if at in unread}
             # The human ends whose annotations its masks come from: checked before each write.
-            sources = {tasks[at]["id"]: found for at in _sources(st, index)
-                       if (found := read.get(at)) is not None}
+            sources = {tasks[at]["id"]: sourced[at] for at in _sources(st, index) if at in sourced}
             if st in bare:
                 tasks_at = {k - st.lo: tasks[k]["id"] for k in st.written}
                 walked = _no_objects(st, away_from=index, on_step=progress.step, cancelled=ctx.cancelled)
@@ -562,6 +570,7 @@ class Propagator:
                                        on_step=progress.step, cancelled=ctx.cancelled, given_ends=given_ends,
                                        unsure=unsure)
             reached, cut = set(), False
+            filled: set[int] = set()  # the frame tasks of the stretch written (or deleted)
             try:
                 for fm in walked:
                     task_id = tasks_at.get(fm.frame)
@@ -575,13 +584,18 @@ class Propagator:
                         masked = self._write(task_id, fm, objects, target, engine, sources,
                                              keep_others=bool(req.objects))
                     except NotFound:
-                        continue  # the frame task was deleted meanwhile: nothing to write
+                        filled.add(task_id)  # the frame task was deleted meanwhile: nothing to write
+                        continue
+                    filled.add(task_id)
                     if masked:
                         written += 1
                     else:
                         empty += 1
             except _Superseded as exc:
-                return _superseded(ctx, req, tasks, exc.task_id, written, empty)
+                # Unwritten: the rest of this stretch, and the stretches after it.
+                left = [k for k in st.written if tasks[k]["id"] not in filled]
+                left += [k for later in stretches[stretches.index(st) + 1:] for k in later.written]
+                return _superseded(ctx, req, tasks, exc, left, written, empty)
             if st in bare:
                 cleared += empty - emptied
             else:
@@ -614,10 +628,12 @@ class Propagator:
 
     def _other_end(self, annotation: list[dict[str, Any]] | None, target: MaskTarget,
                    wanted: frozenset[Identity] | None,
-                   named: list[ObjectSeed]) -> tuple[list[ObjectSeed] | None, bool, list[frozenset[str]]]:
+                   named: list[ObjectSeed]
+                   ) -> tuple[list[ObjectSeed] | None, bool, list[frozenset[str]], list[ObjectSeed] | None]:
         """The objects of the human frame across a stretch (none: every object left the view),
         each that a redraw renamed keyed as in ``named`` (the job's frame's objects); whether
-        that frame is annotated; and the labels of each of its regions samvid cannot read.
+        that frame is annotated; the labels of each of its regions samvid cannot read; and
+        all its objects so keyed, the request's or not (None where the first is).
 
         None if its annotation or its task is gone (deleted since the tasks were read), or it
         has no object but regions samvid cannot read (a smart click whose mask never came
@@ -626,16 +642,16 @@ class Propagator:
         there and no human annotates it meanwhile; one with unreadable regions is not.
         ``annotation``: its regions as read (``_read_end``)."""
         if annotation is None:
-            return None, False, []
+            return None, False, [], None
         unread = _unreadable(annotation, target, self.images.max_pixels)
         # Matched before the request's objects are chosen: an object deleted and drawn again
         # there has a new region id, which the request does not name.
         found = match_redrawn(named, seeds_from_result(annotation, target, self.images.max_pixels), unread)
         if not found and unread:
-            return None, True, unread
+            return None, True, unread, None
         # Objects there, none of them the request's: its objects are absent there, or
         # unknown where an unreadable region may be one (``unsure``), as when it names none.
-        return _chosen(found, wanted), True, unread
+        return _chosen(found, wanted), True, unread, found
 
     def _span(self, walk: list[dict[str, Any]], target: MaskTarget,
               all_frames: bool) -> tuple[FramesSource, dict[int, int]]:
@@ -668,7 +684,7 @@ class Propagator:
         return path
 
     def _write(self, task_id: int, fm: FrameMasks, seeds: dict[int, ObjectSeed], target: MaskTarget,
-               engine: str, sources: dict[int, list[dict[str, Any]]], keep_others: bool = False) -> bool:
+               engine: str, sources: dict[int, Read], keep_others: bool = False) -> bool:
         """Replace samvid's earlier predictions on the task with this frame's masks; False
         if no object is left to mask (the earlier predictions are deleted, none written).
         _Superseded if a human frame they come from (``sources``: ``_changed``) was changed
@@ -683,7 +699,7 @@ class Propagator:
             # under it too, after reading the change, so it is either seen here or writes after.
             changed = self._changed(sources)
             if changed is not None:
-                raise _Superseded(changed)
+                raise changed
             if keep_others:
                 kept = self._other_objects(task_id, seeds, target)
                 if kept:
@@ -732,7 +748,7 @@ class Propagator:
                 return False
             if self.studio.own_predictions(task_id, MODEL_PREFIX):
                 return False  # the job got there first
-            if self._changed({found.source: found.read}) is not None:
+            if self._changed({found.source: Read.of(found.read)}) is not None:
                 # Changed while the masks were computed: the job its change started writes
                 # this frame (or, every object gone, removed samvid's masks: none belong here).
                 return False
@@ -783,11 +799,89 @@ class OnOpen(NamedTuple):
 
 class _Superseded(Exception):
     """A human frame a job's masks come from changed while it ran (``Propagator._changed``):
-    the job its change started owns the frames now."""
+    ``why`` "changed", "deleted" (its last live annotation) or "task deleted"."""
 
-    def __init__(self, task_id: int) -> None:
-        super().__init__(f"task {task_id}'s annotation changed")
-        self.task_id = task_id
+    def __init__(self, task_id: int, why: str) -> None:
+        super().__init__(f"task {task_id}'s annotation {why}")
+        self.task_id, self.why = task_id, why
+
+
+@dataclass(frozen=True)
+class Read:
+    """A human frame's regions as a job read them, in the part it compares before each
+    write (``Propagator._changed``): the whole annotation, or with ``wanted`` (a job for
+    some objects) only what that job reads of it (``_objects_part``), so that editing
+    another object on the frame stops no job for these."""
+
+    part: list[dict[str, Any]]
+    target: MaskTarget | None = None
+    wanted: frozenset[Identity] | None = None
+
+    @classmethod
+    def of(cls, result: list[dict[str, Any]], target: MaskTarget | None = None,
+           wanted: frozenset[Identity] | None = None) -> Read:
+        return cls(_part(result, target, wanted), target, wanted)
+
+    def holds(self, result: list[dict[str, Any]]) -> bool:
+        """Whether ``result`` (the frame's latest annotation now) holds what was read."""
+        return _part(result, self.target, self.wanted) == self.part
+
+
+def _part(result: list[dict[str, Any]], target: MaskTarget | None,
+          wanted: frozenset[Identity] | None) -> list[dict[str, Any]]:
+    return result if wanted is None or target is None else _objects_part(result, target, wanted)
+
+
+def _objects_part(result: list[dict[str, Any]], target: MaskTarget,
+                  wanted: frozenset[Identity]) -> list[dict[str, Any]]:
+    """What a job for the objects ``wanted`` reads of an annotation on its image: their
+    mask regions and every result of their region ids (labels, object id, attributes), and
+    whatever is no other object's (a region samvid cannot read, such as a smart click or
+    box, may be one of them). Read as ``seeds_from_result`` reads objects, without
+    decoding a mask: the check runs before every frame written."""
+    result = _joined([item for item in result if target.draws_on(item)], target)
+    types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
+    taken = region_ids(result)
+    numbers = object_numbers(result, target.object_id_control)
+    theirs: set[str] = set()
+    others: set[str] = set()
+    mask_of: dict[int, bool] = {}  # position in result -> whether that mask region is theirs
+    for k, item in enumerate(result):
+        mask_type = types.get(str(item.get("from_name")))
+        if mask_type is None or item.get("type") != mask_type:
+            continue
+        region_id = object_region_id(str(item["id"])) if has_region_id(item) else unnamed_region_id(item, taken)
+        number, _ = _object_number(item, region_id, numbers)
+        mine = ((False, region_id) if number is None else (True, str(number))) in wanted
+        (theirs if mine else others).add(region_id)
+        mask_of[k] = mine
+    kept: list[dict[str, Any]] = []
+    for k, item in enumerate(result):
+        if k in mask_of:
+            mine = mask_of[k]
+        elif has_region_id(item):
+            region_id = object_region_id(str(item["id"]))
+            mine = region_id in theirs or region_id not in others
+        else:
+            mine = True  # nothing names its object
+        if mine:
+            kept.append(item)
+    return kept
+
+
+def _renames_apart(wanted: frozenset[Identity] | None, here: list[ObjectSeed],
+                   there: list[ObjectSeed] | None) -> bool:
+    """Whether a bridged stretch's redraw matching (``match_redrawn``) leaves the objects
+    ``wanted`` alone: each of them unnumbered is on both human ends (``here``: the job's
+    frame's objects; ``there``: the other end's, as matched) or on neither. Then no edit
+    of another object on either end changes which objects the job tracks, and only what
+    it reads of them is compared (``Read``); else the whole annotations are."""
+    if wanted is None:
+        return True
+    # A matched object keeps its own region id: the identity it was drawn with.
+    drawn_there = {s.identity if s.numbered else (False, s.region_id) for s in there or ()}
+    drawn_here = {s.identity for s in here}
+    return all((w in drawn_here) == (w in drawn_there) for w in wanted if not w[0])
 
 
 def annotation_result(annotation: dict[str, Any]) -> list[dict[str, Any]]:
@@ -810,19 +904,53 @@ def _sources(st: Stretch, index: int) -> tuple[int, ...]:
     return (index, other) if st.from_lo and st.from_hi else (index,)
 
 
-def _superseded(ctx: JobContext, req: PropagationRequest, tasks: list[dict[str, Any]], task_id: int,
-                written: int, empty: int) -> dict[str, Any]:
-    """What a job stopped by a change of a human frame it tracks from says (``_Superseded``):
-    not a failure, the frames are the newer job's."""
-    frame = next((frame_index(t["data"].get("frame")) for t in tasks if t["id"] == task_id), None)
-    said = f"stopped after {written + empty} frame(s): frame {frame}'s annotation changed while this job ran; "
-    if frame == req.frame:
-        said += "the job its change started fills these frames (without the webhook, propagate it again)"
-    else:  # the other end of a bridged stretch: its own job may run the other way
-        said += f"propagate frame {req.frame} again (bridged) to track the frames up to its new annotation"
+def _superseded(ctx: JobContext, req: PropagationRequest, tasks: list[dict[str, Any]], stop: _Superseded,
+                left: list[int], written: int, empty: int) -> dict[str, Any]:
+    """What a job stopped by a change of a human frame it tracks from (``_Superseded``) says:
+    not a failure, but not a filled clip either. ``left``: the positions in ``tasks`` of the
+    frames it did not write. Nothing says another job fills them: the webhook's may run
+    the other way or not bridge, and a deleted annotation starts none."""
+    frame = next((frame_index(t["data"].get("frame")) for t in tasks if t["id"] == stop.task_id), None)
+    what = {"changed": "annotation changed", "deleted": "annotation was deleted",
+            "task deleted": "task was deleted"}[stop.why]
+    said = f"stopped after {written + empty} frame(s): frame {frame}'s {what} while this job ran"
+    if left:
+        said += f"; {_frames(tasks, left)} left unwritten: "
+        if frame == req.frame and stop.why != "changed":
+            said += (f"propagate from the human frame before frame {frame} again (its stretch now runs "
+                     f"over frame {frame}) to fill them")
+        else:
+            said += f"propagate {_request(req)} again to fill them"
     ctx.note(said)
     log.info("clip %r frame %d: %s", req.clip, req.frame, said)
     return {"frames_written": written, "frames_empty": empty, "superseded": True}
+
+
+def _frames(tasks: list[dict[str, Any]], at: list[int]) -> str:
+    """``frames 3-7 and 12-15`` for the frame tasks at positions ``at`` of a clip's ``tasks``
+    (in frame order): each run of neighbouring tasks by its first and last frame index."""
+    runs: list[list[int]] = []
+    for k in sorted(set(at)):
+        if runs and k == runs[-1][-1] + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    index = [[frame_index(tasks[k]["data"].get("frame")) for k in (run[0], run[-1])] for run in runs]
+    spans = [f"{a}" if a == b else f"{a}-{b}" for a, b in index]
+    one = len(runs) == 1 and index[0][0] == index[0][1]
+    return ("frame " if one else "frames ") + " and ".join(spans)
+
+
+def _request(req: PropagationRequest) -> str:
+    """A job's request as a message names it, to be submitted again alike."""
+    said = f"frame {req.frame} (direction {req.direction}, {'bridged' if req.bridge else 'not bridged'}"
+    if req.frames:
+        said += f", frames {req.frames}"
+    if req.objects:
+        said += f", objects {', '.join(map(str, req.objects))}"
+    if req.all_frames:
+        said += ", all frames"
+    return said + ")"
 
 
 def for_frame(target: MaskTarget, task: dict[str, Any]) -> MaskTarget:

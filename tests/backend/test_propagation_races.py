@@ -109,7 +109,7 @@ def test_a_bridged_job_stops_when_the_human_frame_at_the_stretch_s_other_end_cha
     ctx = Context()
     result = propagator.run(PropagationRequest(1, "c", 0, bridge=True), ctx)
     assert len(written) == 1 and result["superseded"]
-    assert "propagate frame 0 again" in ctx.notes[-1]
+    assert "propagate frame 0 (direction forward, bridged) again" in ctx.notes[-1]
 
 
 def test_a_job_whose_frames_keep_their_annotations_writes_them_all():
@@ -244,16 +244,18 @@ def test_a_write_refused_for_a_frame_task_that_still_exists_fails_the_job(monkey
         propagator.run(PropagationRequest(1, "c", 0, frames=5), Context())
 
 
-def test_a_prelabel_whose_stretch_is_superseded_leaves_it_to_the_newer_job_and_goes_on():
+def test_a_prelabel_whose_stretch_is_superseded_lists_it_as_not_propagated_and_goes_on():
     from samvid.prelabel import Prelabeler, PrelabelRequest
 
     propagator, _ = _clip({0: _car(5), 4: _car(5)}, 8)
     rows = propagator.clip_tasks(1, "c")
     runs: list[int] = []
+    said = "stopped after 1 frame(s): frame 0's annotation changed while this job ran; frames 2-3 left unwritten"
 
     def run(req: PropagationRequest, ctx: Any) -> dict[str, Any]:
         runs.append(req.frame)
         if req.frame == 0:  # frame 0 corrected while its stretch was filled
+            ctx.note(said)
             return {"frames_written": 1, "frames_empty": 0, "superseded": True}
         return {"frames_written": 3, "frames_empty": 0}
 
@@ -267,7 +269,9 @@ def test_a_prelabel_whose_stretch_is_superseded_leaves_it_to_the_newer_job_and_g
     ctx = Context()
     result = prelabeler.run(PrelabelRequest(1, "c", mode="propagate", force=True), ctx)
     assert runs == [0, 4]
-    # Neither failed nor marked: the newer job owns the stretch, the next run checks it.
-    assert result["not_propagated"] == [] and result["frames_written"] == 4
+    # Frames are left unwritten, and no other job is sure to fill them: the command exits 1,
+    # and the stretch is not marked done (the next run fills it).
+    assert result["not_propagated"] == ["c:0"] and result["propagations"] == 1
+    assert result["frames_written"] == 4
     assert marked == [("done", 8)]
-    assert any("changed while it was filled" in note for note in ctx.notes)
+    assert ctx.notes == [said]  # the propagation's note, which says which frames, stays
