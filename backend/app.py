@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache, require_everything
-from samvid.errors import BadRequest, NoEverythingMode, SamvidError, TooLarge
+from samvid.errors import BadRequest, ConfigError, NoEverythingMode, SamvidError, TooLarge
 from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
@@ -400,7 +400,10 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
             regions = cache.get_or_queue(
                 predictor, protocol.image_ref(task, labelled, None), task.get("id"), labelled,
                 protocol.choose_label(labelled, None), AutoConfig(grid=settings.auto_grid))
-        except BadRequest as exc:  # this task's (no image in its data): the others still get theirs
+        except (BadRequest, ConfigError) as exc:
+            if isinstance(exc, ConfigError) and not target.labels_keys:
+                raise  # the config's, not this task's: every task would fail alike
+            # This task's (no image in its data, no labels in its list): the others get theirs.
             log.info("no automatic masks for task %s: %s", task.get("id"), exc.message)
             answers.append(_no_prediction(context, predictor.version))
             continue

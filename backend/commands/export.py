@@ -30,6 +30,19 @@ PARTIAL_PREFIX = ".samvid-partial-"
 OLD_PREFIX = ".samvid-old-"
 
 
+# More requests in flight than Label Studio's server has workers only queue there (and
+# each holds a connection and a frame's image here).
+MAX_WORKERS = 64
+
+
+def worker_count(text: str) -> int:
+    """--workers: 1 to ``MAX_WORKERS``."""
+    value = at_least_one(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value}: at most {MAX_WORKERS} requests in flight at once")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=path_arg, help="output folder (created)")
     parser.add_argument("--project", type=project_ref, required=True, help="project id or exact title")
@@ -44,8 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a non-empty OUT: the new export takes its place once it "
                         "has succeeded (the old folder and everything in it is removed)")
-    parser.add_argument("--workers", type=at_least_one, default=4,
-                        help="requests to Label Studio in flight at once (default 4)")
+    parser.add_argument("--workers", type=worker_count, default=4,
+                        help=f"requests to Label Studio in flight at once (default 4, at most {MAX_WORKERS})")
     parser.add_argument("--url", help="Label Studio URL (default: $LABEL_STUDIO_URL or http://localhost:8080)")
     parser.add_argument("--api-key", help="Label Studio API token (default: $LABEL_STUDIO_API_KEY)")
 
@@ -106,8 +119,13 @@ def put_in_place(new: Path, out: Path) -> None:
             entry.rename(out / entry.name)
         old.rmdir()
         raise
-    new.rmdir()
-    shutil.rmtree(old)
+    # The new export is in place: failing to clear up after it changes nothing in it.
+    try:
+        new.rmdir()
+        shutil.rmtree(old)
+    except OSError as exc:
+        log.warning("the export is in place, but the previous contents of %s could not all be removed "
+                    "(%s): they are in %s, which can be removed", out, exc, old)
 
 
 def write_error(exc: OSError, out: Path) -> BadRequest:
@@ -129,6 +147,11 @@ def summary_lines(summary: Summary, fill: bool) -> list[str]:
     if not summary.frames and summary.prediction_only and not fill:
         lines.append(f"{summary.prediction_only} frames have only predictions: pass --fill to "
                      "export samvid's (--include-predictions: any model's)")
+    elif summary.prediction_only and fill:
+        # --fill takes samvid's predictions alone: a frame another model prelabelled is left
+        # out, which must not pass unsaid (a project prelabelled elsewhere exported nothing).
+        lines.append(f"{summary.prediction_only} frames have only other models' predictions, "
+                     "which --fill does not take: pass --include-predictions to export them")
     return lines
 
 

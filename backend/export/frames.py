@@ -46,7 +46,10 @@ class ExportFrame:
     ``"annotation"`` or ``"prediction"`` (a frame filled from a model). ``image``
     is the relative file the image was written to (or the task's URL when images
     were not copied); ``image_bytes`` the encoded image while it travels from the
-    reader to a writer.
+    reader to a writer. ``frame_labels[i]``, from ``ProjectReader``, holds the object's
+    own labels on this frame (its class ``labels[i]`` is its clip's, which may be none of
+    them: ``label_changed``); empty for frames built otherwise (loaded), whose labels are
+    their objects' own.
     """
 
     clip: str
@@ -61,10 +64,13 @@ class ExportFrame:
     image_bytes: bytes | None = field(default=None, repr=False)
     image_ext: str = ".jpg"
     attributes: tuple[dict[str, Any], ...] = ()
+    frame_labels: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.masks):
             raise ValueError("one label per object")
+        if self.frame_labels and len(self.frame_labels) != len(self.labels):
+            raise ValueError("one tuple of labels per object")
         if not self.attributes:
             self.attributes = tuple({} for _ in self.labels)
         elif len(self.attributes) != len(self.labels):
@@ -216,12 +222,12 @@ KINDS = {
     "later region skipped",
     "bad_region": "region could not be decoded: region skipped",
     "no_mask_control": "region drawn on an <Image> that no mask control labels: region skipped",
-    "bad_task": "task lacks clip or an integer frame, or another task of its frame is kept: "
-    "task skipped",
+    "bad_task": "task lacks clip or an integer frame (0 to 10000000), or another task of its "
+    "frame is kept: task skipped",
     "bad_time": "task's time is not a number: frame exported without a time",
     "lossy": "the format cannot hold the mask exactly (overlap, parts, holes, too thin, id range)",
     "label_changed": "an object changes class within a clip: its class on its latest "
-    "annotated frame is kept",
+    "annotated frame exported is kept",
     "several_labels": "an object has several labels: it is exported as its one class in the "
     "clip; COCO and YouTube-VIS keep them all in its attributes, DAVIS and YOLO only its class",
 }
@@ -236,10 +242,12 @@ class Where(TypedDict):
 
 
 class Problems:
-    """Collects ``Problem``s and logs each as a warning with where it happened."""
+    """Collects ``Problem``s and logs each as a warning with where it happened (``quiet``:
+    not logged, for a look ahead whose problems are reported when it is met again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.items: list[Problem] = []
+        self.quiet = quiet
 
     def add(
         self,
@@ -254,6 +262,8 @@ class Problems:
             raise ValueError(f"unknown problem kind {kind!r}")
         problem = Problem(kind, message, clip, frame, task_id)
         self.items.append(problem)
+        if self.quiet:
+            return
         where = ", ".join(
             f"{k} {v}" for k, v in (("task", task_id), ("clip", clip), ("frame", frame)) if v is not None
         )
@@ -275,11 +285,35 @@ def keep_first_labels(
     writer passes its frames through here: COCO's ``track_id`` and YOLO's lines then agree
     with them. ``first`` maps (clip, object id) to that class and is filled as frames come.
     Frames from ``ProjectReader`` already carry each object's one class (its latest
-    annotated label, ``identity.py``), so this only guards frames built by other means.
+    annotated label over the regions exported, ``identity.py``), so keeping the first only
+    guards frames built by other means. Each object of a reader's frame whose class is none
+    of its own labels there (``frame_labels``) is reported here (``label_changed``): over the
+    frames written, as the class is settled over them.
     """
+    report_label_changes(frame.clip, frame.frame, frame.task_id,
+                         zip(frame.object_ids, frame.frame_labels, frame.labels), problems)
     labels = first_labels(frame.clip, frame.frame, frame.task_id,
                           zip(frame.object_ids, frame.labels), first, problems)
     return frame if labels == frame.labels else replace(frame, labels=labels)
+
+
+def report_label_changes(
+    clip: str, frame: int, task_id: int | None, objects: Iterable[tuple[int, tuple[str, ...], str]],
+    problems: Problems,
+) -> None:
+    """A ``label_changed`` for each of a frame's ``(object id, own labels, class)`` whose
+    class is none of its own labels there (``ExportFrame.frame_labels``)."""
+    for object_id, own, label in objects:
+        # A class among its labels here is no change: it is one of the labels it has.
+        if label not in own:
+            problems.add("label_changed", label_changed_message(object_id, own, label),
+                         clip=clip, frame=frame, task_id=task_id)
+
+
+def label_changed_message(object_id: int, own: tuple[str, ...], label: str) -> str:
+    """Why an object labelled ``own`` on a frame is reported as ``label_changed`` there."""
+    shown = repr(own[0]) if len(own) < 2 else f"labelled {list(own)}"
+    return f"object {object_id} is {shown} here but {label!r} on its latest annotated frame"
 
 
 def first_labels(

@@ -40,8 +40,10 @@ are unique in a config, so no other control's attribute can take it); one whose 
 are all unknown to the config is skipped (``unknown_label``).
 
 An object has one class per clip: its label on its latest human-annotated frame
-(else on its latest frame), the annotator's latest word; frames where that class is
-none of its labels are reported as ``label_changed``.
+(else on its latest frame), the annotator's latest word, over the regions and frames
+exported (the reader settles it, ``ProjectReader._classes``, and YouTube-VIS again over
+the frames it keeps); frames where that class is none of its labels are reported as
+``label_changed`` as they are written.
 
 Ids are resolved over a whole clip before any mask is decoded, so a fallback id
 never collides with an explicit id that appears later in the clip.
@@ -373,7 +375,8 @@ class ClipRegions:
         return self._fallback[region.region_id]
 
     def label(self, object_id: int) -> str:
-        """The object's class in this clip."""
+        """The object's class in this clip, read over every region given (the reader then
+        settles it over those exported: ``ProjectReader._classes``)."""
         return self._labels[object_id]
 
 

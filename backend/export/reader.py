@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from samvid.errors import BadRequest, ConfigError
+from samvid.errors import ConfigError
 from samvid.export.frames import (
     ANNOTATION,
     PREDICTION,
@@ -34,9 +34,11 @@ from samvid.export.frames import (
     Problems,
     Where,
     frame_masks,
+    label_changed_message,
 )
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
+from samvid.propagation import MAX_FRAME
 from samvid.studio.client import Studio
 from samvid.studio.protocol import (
     MaskTarget,
@@ -45,12 +47,16 @@ from samvid.studio.protocol import (
     label_interface,
     parse_config,
     task_labels,
+    task_labels_problem,
 )
 from samvid.studio.results import MAX_PIXELS, BrushSizeMismatch, decode_mask, in_config_order, joined_labels
 
 log = logging.getLogger(__name__)
 
 SAMVID_MODEL_PREFIX = "samvid"
+# What ``ProjectReader._choose`` gives for a task whose predictions are all other models'
+# (with ``fill``, without ``include_predictions``): none is taken, and the command says so.
+OTHER_MODELS = "other models"
 
 
 @dataclass
@@ -122,13 +128,14 @@ class ProjectSchema:
 
     def task_lists(self, data: Any) -> tuple[dict[str, tuple[str, ...]], str]:
         """The labels a task's ``data`` gives each dynamic control (``protocol.task_labels``),
-        and why it gives none to one ("" when it gives every list)."""
+        and what is wrong with its lists ("" when nothing): items that are no label, or no
+        list where the config has no <Label> of its own (with some, a task without the list
+        offers those, as Label Studio shows it)."""
         lists, problem = {}, ""
+        static = any(t.project_labels for t in self.images)
         for name, key in self.labels_keys:
-            try:
-                lists[name] = task_labels(data, key)
-            except BadRequest as exc:
-                problem = exc.message
+            lists[name] = task_labels(data, key)
+            problem = task_labels_problem(data, key, missing_ok=static) or problem
         return lists, problem
 
     def with_tasks(self, lists: Iterable[Mapping[str, Iterable[str]]]) -> ProjectSchema:
@@ -232,6 +239,14 @@ def task_ref(task: dict[str, Any], problems: Problems) -> tuple[str, str, TaskRe
             f"(frame {data.get('frame')!r})", task_id=task_id,
         )
         return None
+    if frame > MAX_FRAME:
+        # No video samvid imports has it, nor does propagation take it; its file name (all
+        # its digits) could pass the 255 bytes a file system allows and stop the export.
+        digits = str(frame)
+        shown = digits if len(digits) <= 20 else f"{digits[:20]}... ({len(digits)} digits)"
+        problems.add("bad_task", f"frame {shown} is past {MAX_FRAME}, the last frame index samvid "
+                     "reads: fix the task's 'frame'", clip=str(clip), task_id=task_id)
+        return None
     try:
         time = frame_time(data.get("time"))
     except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past a float
@@ -293,16 +308,36 @@ def frame_objects(
     max_pixels: int = MAX_PIXELS,
     order: dict[str, int] | None = None,
 ) -> list[FrameObject]:
-    """The objects of one frame's regions, masks decoded.
+    """The objects of one frame's regions, masks decoded (``decoded_objects``), each with its
+    clip's class (``identities.label``); where that class is none of its labels here, it is
+    reported (``label_changed``)."""
+    objects = decoded_objects(regions, identities, size, problems, where, max_pixels, order)
+    for o in objects:
+        o.label = identities.label(o.object_id)
+        # A class among its labels here is no change: it is one of the labels it has.
+        if o.label not in o.labels:
+            problems.add("label_changed", label_changed_message(o.object_id, o.labels, o.label), **where)
+    return objects
+
+
+def decoded_objects(
+    regions: list[Region],
+    identities: ClipRegions,
+    size: tuple[int, int],
+    problems: Problems,
+    where: Where,
+    max_pixels: int = MAX_PIXELS,
+    order: dict[str, int] | None = None,
+) -> list[FrameObject]:
+    """The objects of one frame's regions, masks decoded, each labelled as its first region
+    (``FrameObject.label``: not yet its class in the clip).
 
     Regions sharing an object id and a label are one object drawn in parts (so are the
     polygon parts ``<id>~2``... of region ``<id>``, read as ``<id>`` by ``parse_regions``),
     as propagation tracks them (``propagation.seeds_from_result``): their masks are united,
     and their labels (in ``order``, the config's, as ``in_config_order`` reads them; without
     it in the order met), the first region's score and other attributes kept. Of regions
-    sharing an id with another label the first is kept and the rest reported. Each object
-    takes its clip's class; where that class is none of its labels here, it is reported
-    (``label_changed``).
+    sharing an id with another label the first is kept and the rest reported.
     """
     objects: dict[int, FrameObject] = {}
     labels: dict[int, str] = {}  # the label of each object's first region on this frame
@@ -338,19 +373,9 @@ def frame_objects(
             continue
         labels[object_id] = region.label
         controls[object_id] = region.control
-        objects[object_id] = FrameObject(object_id, mask, region.score,
-                                         identities.label(object_id), region.attributes,
-                                         region.labels or (region.label,), region.shown_id)
-    for o in objects.values():
-        # A class among its labels here is no change: it is one of the labels it has.
-        if o.label not in o.labels:
-            shown = repr(labels[o.object_id]) if len(o.labels) < 2 else f"labelled {list(o.labels)}"
-            problems.add(
-                "label_changed",
-                f"object {o.object_id} is {shown} here but {o.label!r} on its latest "
-                "annotated frame",
-                **where,
-            )
+        objects[object_id] = FrameObject(object_id, mask, region.score, region.label,
+                                         region.attributes, region.labels or (region.label,),
+                                         region.shown_id)
     return list(objects.values())
 
 
@@ -394,8 +419,10 @@ class ProjectReader:
         self.fill = fill or include_predictions
         self.problems = problems if problems is not None else Problems()
         self.workers = max(1, workers)
-        # Frames left out that have predictions (without fill): an export of a project
-        # that is only prelabelled writes nothing, and the command says to pass --fill.
+        # Frames left out that have predictions the export does not take: any (without fill),
+        # or only other models' (with fill alone). An export of a project that is only
+        # prelabelled writes nothing, and the command says to pass --fill (or
+        # --include-predictions).
         self.prediction_only = 0
         self._clips: list[ClipInfo] | None = None
 
@@ -438,8 +465,9 @@ class ProjectReader:
             info.tasks = list(kept.values())
         return sorted(clips.values(), key=lambda c: c.clip)
 
-    def _choose(self, ref: TaskRef) -> tuple[list[dict], str, float | None] | None:
-        """The result list a task contributes, its source and prediction score."""
+    def _choose(self, ref: TaskRef) -> tuple[list[dict], str, float | None] | str | None:
+        """The result list a task contributes, its source and prediction score; None for
+        none, ``OTHER_MODELS`` for none where it has only other models' predictions."""
         task_id = ref.task_id
         listed = [] if ref.annotations == 0 else self.studio.list_annotations(task_id)
         annotations = [a for a in listed if not a.was_cancelled]
@@ -454,7 +482,7 @@ class ProjectReader:
             or str(p.model_version or "").startswith(SAMVID_MODEL_PREFIX)
         ]
         if not predictions:
-            return None
+            return OTHER_MODELS if not self.include_predictions else None
         latest = max(predictions, key=lambda p: p.id or 0)
         return list(latest.result or []), PREDICTION, latest.score
 
@@ -465,8 +493,8 @@ class ProjectReader:
         with ThreadPoolExecutor(self.workers) as pool:
             picks = list(pool.map(self._choose, info.tasks))
         for ref, picked in zip(info.tasks, picks):
-            if picked is None:
-                self.prediction_only += bool(not self.fill and ref.predictions)
+            if picked is None or isinstance(picked, str):
+                self.prediction_only += bool((not self.fill and ref.predictions) or picked == OTHER_MODELS)
                 continue
             result, source, score = picked
             if ref.labels_problem:  # its regions are read with the config's <Label>s alone
@@ -479,14 +507,61 @@ class ProjectReader:
             chosen.append((ref, regions, source))
         identities = ClipRegions([regions for _, regions, _ in chosen],
                                  [source == ANNOTATION for _, _, source in chosen])
+        classes = self._classes(info, chosen, identities)
         several: set[int] = set()  # objects reported as several_labels in this clip
         images = self._images([ref for ref, _, _ in chosen])
-        for (ref, regions, source), image in zip(chosen, images):
-            frame = self._decode(info, ref, regions, source, identities, image, several)
-            if frame is not None:
-                yield frame
+        try:
+            for (ref, regions, source), image in zip(chosen, images):
+                frame = self._decode(info, ref, regions, source, identities, image, several, classes)
+                if frame is not None:
+                    yield frame
+        finally:
+            # Its thread pool is shut down here, in this thread: left to the garbage collector,
+            # that once ran inside a thread being started, which then waited on itself (a hang).
+            images.close()
 
-    def _images(self, refs: list[TaskRef]) -> Iterator[Image | ImageUnavailable | None]:
+    def _classes(self, info: ClipInfo, chosen: list[tuple[TaskRef, list[Region], str]],
+                 identities: ClipRegions) -> dict[int, str]:
+        """``{object id: class}`` of the clip's objects, as ``identities.label`` rules (its
+        label on its latest human-annotated frame, else on its latest frame), over the regions
+        exported only: a region skipped, or on a frame left out (its image gone, its mask
+        unreadable or of another size), says nothing of the object's class.
+
+        Which regions are exported is known once images are fetched and masks decoded, frame
+        by frame, long after the first frames are written. So an object with one label on
+        every frame takes it; only one whose labels differ has its deciding frames checked
+        (fetched and decoded ahead, then again as they are exported), latest first, until
+        one exports it: most often a single frame.
+        """
+        labels: dict[int, set[str]] = {}
+        for _, regions, _ in chosen:
+            for r in regions:
+                labels.setdefault(identities.object_id(r), set()).add(r.label)
+        classes = {o: identities.label(o) for o in labels}
+        deciding = sorted(range(len(chosen)), key=lambda p: (chosen[p][2] == ANNOTATION, p), reverse=True)
+        exported: dict[int, dict[int, str]] = {}  # position -> {object id: its label there}
+        for object_id in sorted(o for o, names in labels.items() if len(names) > 1):
+            for p in deciding:
+                ref, regions, _ = chosen[p]
+                if not any(identities.object_id(r) == object_id for r in regions):
+                    continue
+                if p not in exported:
+                    exported[p] = self._exported_labels(info, ref, regions, identities)
+                if object_id in exported[p]:
+                    classes[object_id] = exported[p][object_id]
+                    break
+        return classes
+
+    def _exported_labels(self, info: ClipInfo, ref: TaskRef, regions: list[Region],
+                         identities: ClipRegions) -> dict[int, str]:
+        """``{object id: its label}`` of the objects a frame exports; its problems are
+        reported when it is exported, not here."""
+        image = self._fetch(ref)
+        where: Where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
+        read = self._objects(ref, regions, identities, image, Problems(quiet=True), where)
+        return {o.object_id: o.label for o in read[1]} if read is not None else {}
+
+    def _images(self, refs: list[TaskRef]) -> Generator[Image | ImageUnavailable | None, None, None]:
         """The images of ``refs`` in order, fetched a few frames ahead in threads.
 
         The look-ahead is bounded, so at most ``2 * workers`` images wait in memory.
@@ -494,23 +569,24 @@ class ProjectReader:
         if self.fetcher is None:
             yield from (None for _ in refs)
             return
-        fetcher = self.fetcher
-
-        def fetch(ref: TaskRef) -> Image | ImageUnavailable:
-            try:
-                return fetcher.fetch(ref.image, ref.task_id)
-            except ImageUnavailable as exc:
-                return exc
-
         with ThreadPoolExecutor(self.workers) as pool:
             todo = iter(refs)
-            pending = deque(pool.submit(fetch, r) for r in islice(todo, 2 * self.workers))
+            pending = deque(pool.submit(self._fetch, r) for r in islice(todo, 2 * self.workers))
             while pending:
                 done = pending.popleft()
                 upcoming = next(todo, None)
                 if upcoming is not None:
-                    pending.append(pool.submit(fetch, upcoming))
+                    pending.append(pool.submit(self._fetch, upcoming))
                 yield done.result()
+
+    def _fetch(self, ref: TaskRef) -> Image | ImageUnavailable | None:
+        """The image of ``ref``; why it cannot be had; None where images are not copied."""
+        if self.fetcher is None:
+            return None
+        try:
+            return self.fetcher.fetch(ref.image, ref.task_id)
+        except ImageUnavailable as exc:
+            return exc
 
     def _decode(
         self,
@@ -521,44 +597,29 @@ class ProjectReader:
         identities: ClipRegions,
         image: Image | ImageUnavailable | None,
         several: set[int],
+        classes: dict[int, str] | None = None,
     ) -> ExportFrame | None:
+        """The frame as exported, its objects of their ``classes`` (``_classes``; without
+        them, ``identities.label``); None, reported, for a frame left out."""
         where: Where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
-        if isinstance(image, ImageUnavailable):
-            self.problems.add("missing_image", str(image), **where)
+        read = self._objects(ref, regions, identities, image, self.problems, where)
+        if read is None or isinstance(image, ImageUnavailable):  # left out (and reported) then
             return None
-        if image is None and not ref.image:
-            self.problems.add("missing_image", "task has no image URL", **where)
-            return None
-        size = frame_size(image, regions, identities.size)
-        if size is None:
-            self.problems.add(
-                "missing_image", "frame size unknown: no image copied and no regions", **where
-            )
-            return None
-        if image is None and (min(size) < 1 or size[0] * size[1] > MAX_PIXELS):
-            # Only the regions' claim sizes the frame, and no region of that size can be read:
-            # writers would allocate it (DAVIS's PNG: 9 GiB for 100000 x 100000) or crash.
-            self.problems.add(
-                "missing_image", f"frame size unknown: no image copied, and its regions claim "
-                f"{size[1]}x{size[0]}, not an image size samvid reads (1 to {MAX_PIXELS} "
-                "pixels, SAMVID_MAX_IMAGE_PIXELS)", **where,
-            )
-            return None
-        # A region as large as its frame's image is read whatever its size (the image was);
-        # without an image the size is the regions' own claim, bounded as images are.
-        bound = MAX_PIXELS if image is None else max(MAX_PIXELS, image.height * image.width)
-        objects = frame_objects(regions, identities, size, self.problems, where, bound,
-                                order=self.schema.for_task(ref.labels).label_order)
+        (height, width), objects = read
+        for o in objects:
+            # Its class in the clip; a writer reports the frames where it is none of its
+            # labels (``frames.keep_first_labels``), over the frames it writes.
+            o.label = classes[o.object_id] if classes is not None else identities.label(o.object_id)
         # Only now: a region dropped above (or its frame) is not exported with its labels.
         report_several_labels(objects, several, self.problems, where)
-        masks = frame_masks(ref.frame, size[0], size[1],
-                            [(o.object_id, o.mask, o.score) for o in objects])
+        masks = frame_masks(ref.frame, height, width, [(o.object_id, o.mask, o.score) for o in objects])
         by_id = {o.object_id: o for o in objects}
         return ExportFrame(
             clip=info.clip,
             frame=ref.frame,
             masks=masks,
             labels=tuple(by_id[o].label for o in masks.object_ids),
+            frame_labels=tuple(by_id[o].labels for o in masks.object_ids),
             attributes=tuple(by_id[o].attributes for o in masks.object_ids),
             video=info.video,
             time=ref.time,
@@ -569,3 +630,39 @@ class ProjectReader:
             # Without the bytes, the task's own file names the frame (a --png project's .png).
             image_ext=image.ext if image else image_extension(ref.image),
         )
+
+    def _objects(
+        self,
+        ref: TaskRef,
+        regions: list[Region],
+        identities: ClipRegions,
+        image: Image | ImageUnavailable | None,
+        problems: Problems,
+        where: Where,
+    ) -> tuple[tuple[int, int], list[FrameObject]] | None:
+        """The frame's (height, width) and its objects as ``decoded_objects`` reads them
+        (each labelled as its first region here); None, reported, for a frame left out."""
+        if isinstance(image, ImageUnavailable):
+            problems.add("missing_image", str(image), **where)
+            return None
+        if image is None and not ref.image:
+            problems.add("missing_image", "task has no image URL", **where)
+            return None
+        size = frame_size(image, regions, identities.size)
+        if size is None:
+            problems.add("missing_image", "frame size unknown: no image copied and no regions", **where)
+            return None
+        if image is None and (min(size) < 1 or size[0] * size[1] > MAX_PIXELS):
+            # Only the regions' claim sizes the frame, and no region of that size can be read:
+            # writers would allocate it (DAVIS's PNG: 9 GiB for 100000 x 100000) or crash.
+            problems.add(
+                "missing_image", f"frame size unknown: no image copied, and its regions claim "
+                f"{size[1]}x{size[0]}, not an image size samvid reads (1 to {MAX_PIXELS} "
+                "pixels, SAMVID_MAX_IMAGE_PIXELS)", **where,
+            )
+            return None
+        # A region as large as its frame's image is read whatever its size (the image was);
+        # without an image the size is the regions' own claim, bounded as images are.
+        bound = MAX_PIXELS if image is None else max(MAX_PIXELS, image.height * image.width)
+        return size, decoded_objects(regions, identities, size, problems, where, bound,
+                                     order=self.schema.for_task(ref.labels).label_order)

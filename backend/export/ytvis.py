@@ -12,10 +12,13 @@ file name, ``null`` where the object is absent; ``attributes`` likewise holds
 the object's per-region attributes on each frame (``{control name: value}``,
 ``{}`` where it is present without any, ``null`` where it is absent). ``object_id`` is samvid's object
 id (the COCO export's ``track_id``). Each video lists the category ids of its
-objects (``categories``). An object keeps one class per clip
-(``frames.keep_first_labels``, over the frames written). A video has one size, the
+objects (``categories``). A video has one size, the
 one most of its frames have (of equal counts, the earliest frame's): a frame of
-another size is reported (``size_mismatch``) and left out, image and all.
+another size is reported (``size_mismatch``) and left out, image and all. An object
+keeps one class per clip, settled over the frames written: of frames from
+``ProjectReader`` (which carry each object's own labels), its label on its latest
+human-annotated frame written, as ``identity.object_labels`` rules (a frame left out
+says nothing of it); else its first (``frames.keep_first_labels``).
 
 Only the current clip's compressed RLE is held until it ends.
 """
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from samvid.export.frames import (
+    ANNOTATION,
     Category,
     ExportFrame,
     Problems,
@@ -38,8 +42,10 @@ from samvid.export.frames import (
     encode_rle,
     first_labels,
     frame_masks,
+    report_label_changes,
     save_image,
 )
+from samvid.export.identity import object_labels
 
 ANNOTATIONS = "annotations.json"
 
@@ -64,7 +70,8 @@ class YtvisWriter:
         if self._clip is None or self._clip["name"] != frame.clip:
             self._end_clip()
             self._clip = {"name": frame.clip, "video": frame.video, "sizes": [], "task_ids": [],
-                          "objects": [], "file_names": [], "frames": [], "times": [], "sources": []}
+                          "objects": [], "own": [], "file_names": [], "frames": [], "times": [],
+                          "sources": []}
         clip = self._clip
         if frame.frame in clip["frames"]:
             # As ProjectReader keeps one task a frame: a second one's image would overwrite
@@ -78,6 +85,7 @@ class YtvisWriter:
         clip["sizes"].append((frame.width, frame.height))
         clip["task_ids"].append(frame.task_id)
         clip["objects"].append(list(zip(frame.object_ids, frame.labels)))
+        clip["own"].append(frame.frame_labels)
         clip["file_names"].append(save_image(frame, self.out / "JPEGImages"))
         clip["frames"].append(frame.frame)
         clip["times"].append(frame.time)
@@ -115,9 +123,13 @@ class YtvisWriter:
             # A clip's frame numbers, and so its file names, are unique (``add``): no kept
             # frame shares this file.
             (self.out / "JPEGImages" / clip["file_names"][p]).unlink(missing_ok=True)
+        settled = settled_labels(clip, kept)
         labels: dict[int, str] = {}
         for p in kept:
-            pairs = clip["objects"][p]
+            pairs = [(o, settled.get(o, label)) for o, label in clip["objects"][p]]
+            report_label_changes(clip["name"], clip["frames"][p], clip["task_ids"][p],
+                                 ((o, own, label) for (o, label), own in zip(pairs, clip["own"][p])),
+                                 self.problems)
             firsts = first_labels(clip["name"], clip["frames"][p], clip["task_ids"][p], pairs,
                                   self._first_labels, self.problems)
             for (object_id, _), label in zip(pairs, firsts):
@@ -164,6 +176,17 @@ class YtvisWriter:
         path = self.out / ANNOTATIONS
         path.write_text(json.dumps(document))
         return path
+
+
+def settled_labels(clip: dict[str, Any], kept: list[int]) -> dict[int, str]:
+    """``{object id: class}`` over the clip's frames ``kept`` (positions) that carry their
+    objects' own labels (``ExportFrame.frame_labels``: a ``ProjectReader``'s), as the reader
+    settles it over the frames it reads (``identity.object_labels``): a frame left out for
+    its size must not give a class to the frames written."""
+    read = [p for p in kept if clip["own"][p]]
+    return object_labels(
+        [[(o, own[0]) for (o, _), own in zip(clip["objects"][p], clip["own"][p]) if own] for p in read],
+        [clip["sources"][p] == ANNOTATION for p in read])
 
 
 def clip_name(video: dict[str, Any]) -> str:

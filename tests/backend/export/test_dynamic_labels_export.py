@@ -140,3 +140,24 @@ def test_a_dynamic_config_without_any_label_of_its_own_is_no_config_error():
     assert (schema.categories, schema.labels_keys) == ([], (("tag", "labels"),))
     with pytest.raises(ConfigError, match="names no mask labels"):
         ProjectSchema.from_config(DYNAMIC.replace(' value="$labels"', ""))
+
+
+def test_a_task_without_its_list_where_the_config_has_labels_of_its_own_exports_those_unreported(tmp_path):
+    # Label Studio shows such a task the config's <Label>s: no data is missing.
+    tasks = [(1, "a", 0, [{"value": "Car"}], [brush(rect(0, 0, 10, 10), ["Car"], "c")]),
+             (2, "a", 1, None, [brush(rect(0, 0, 10, 10), ["Background"], "b")])]
+    problems = exported("coco", DynamicProject(tasks, WITH_STATIC), tmp_path)
+    assert problems.counts() == {}
+    coco = json.loads((tmp_path / "annotations.json").read_text())
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    assert sorted(names[a["category_id"]] for a in coco["annotations"]) == ["Background", "Car"]
+
+
+def test_an_item_of_a_tasks_list_that_is_no_label_is_reported_and_its_other_labels_kept(tmp_path):
+    # Label Studio passes over such an item and offers the others: the Car region was dropped.
+    tasks = [(1, "a", 0, [{"value": "Car"}, {"value": ""}, {"colour": "red"}], [brush(rect(0, 0, 10, 10), ["Car"], "c")])]
+    problems = exported("coco", DynamicProject(tasks), tmp_path)
+    assert problems.counts() == {"bad_task": 1}
+    assert "2 item(s) that are no label" in next(p for p in problems.items if p.kind == "bad_task").message
+    coco = json.loads((tmp_path / "annotations.json").read_text())
+    assert [c["name"] for c in coco["categories"]] == ["Car"] and len(coco["annotations"]) == 1
