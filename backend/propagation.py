@@ -917,8 +917,7 @@ def _superseded(ctx: JobContext, req: PropagationRequest, tasks: list[dict[str, 
     if left:
         said += f"; {_frames(tasks, left)} left unwritten: "
         if frame == req.frame and stop.why != "changed":
-            said += (f"propagate from the human frame before frame {frame} again (its stretch now runs "
-                     f"over frame {frame}) to fill them")
+            said += _from_another(tasks, stop.task_id, frame, req.direction)
         else:
             said += f"propagate {_request(req)} again to fill them"
     ctx.note(said)
@@ -939,6 +938,18 @@ def _frames(tasks: list[dict[str, Any]], at: list[int]) -> str:
     spans = [f"{a}" if a == b else f"{a}-{b}" for a, b in index]
     one = len(runs) == 1 and index[0][0] == index[0][1]
     return ("frame " if one else "frames ") + " and ".join(spans)
+
+
+def _from_another(tasks: list[dict[str, Any]], gone: int, frame: int | None, direction: str) -> str:
+    """What fills the frames a job left when its own frame lost its annotation: the nearest
+    human frame on the far side of it, whose stretch now runs over it, if there is one."""
+    human = [f for t in tasks if t["id"] != gone and human_annotated(t)
+             if (f := frame_index(t["data"].get("frame"))) is not None]
+    behind = [f for f in human if frame is not None and (f > frame if direction == "backward" else f < frame)]
+    if not behind:
+        return f"no human frame {'after' if direction == 'backward' else 'before'} frame {frame} is left to fill them"
+    nearest = min(behind) if direction == "backward" else max(behind)
+    return f"propagate frame {nearest} again (its stretch now runs over frame {frame}) to fill them"
 
 
 def _request(req: PropagationRequest) -> str:

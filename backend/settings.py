@@ -108,8 +108,10 @@ def redis_url_for_messages(url: str) -> str:
     except ValueError:
         return "(a malformed REDIS_URL)"
     at = _hidden_up_to(url)
-    if at is not None and _names_password(parts.query) and at > url.find("?"):
-        return f"{parts.scheme}://***"  # the "@" hidden up to may be inside ?password=
+    if at is not None and at > url.find("?") and "password" in unquote(url.partition("?")[2]).lower():
+        # The "@" hidden up to may be inside a ?password= (in the fragment where the password
+        # before the host holds a "#"): nothing after the scheme is shown.
+        return f"{parts.scheme}://***"
     if at is not None:  # the URL's host part ended inside the password: hide up to its "@"
         scheme, _, userinfo = url[:at].partition("://")
         url = f"{scheme}://{userinfo.split(':', 1)[0] if ':' in userinfo else ''}:***{url[at:]}"

@@ -540,23 +540,33 @@ class ProjectReader:
         classes = {o: identities.label(o) for o in labels}
         deciding = sorted(range(len(chosen)), key=lambda p: (chosen[p][2] == ANNOTATION, p), reverse=True)
         exported: dict[int, dict[int, str]] = {}  # position -> {object id: its label there}
+        # Fetched one by one: past this many images that cannot be had (a media host down,
+        # each fetch its timeout), the rest keep the class read, else a long clip spent hours
+        # here before its first frame.
+        failures = 0
         for object_id in sorted(o for o, names in labels.items() if len(names) > 1):
             for p in deciding:
                 ref, regions, _ = chosen[p]
                 if not any(identities.object_id(r) == object_id for r in regions):
                     continue
                 if p not in exported:
-                    exported[p] = self._exported_labels(info, ref, regions, identities)
+                    if failures >= self.workers:
+                        break
+                    found = self._exported_labels(info, ref, regions, identities)
+                    failures += found is None
+                    exported[p] = found or {}
                 if object_id in exported[p]:
                     classes[object_id] = exported[p][object_id]
                     break
         return classes
 
     def _exported_labels(self, info: ClipInfo, ref: TaskRef, regions: list[Region],
-                         identities: ClipRegions) -> dict[int, str]:
-        """``{object id: its label}`` of the objects a frame exports; its problems are
-        reported when it is exported, not here."""
+                         identities: ClipRegions) -> dict[int, str] | None:
+        """``{object id: its label}`` of the objects a frame exports (None where its image
+        cannot be had); its problems are reported when it is exported, not here."""
         image = self._fetch(ref)
+        if isinstance(image, ImageUnavailable):
+            return None
         where: Where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
         read = self._objects(ref, regions, identities, image, Problems(quiet=True), where)
         return {o.object_id: o.label for o in read[1]} if read is not None else {}

@@ -123,8 +123,22 @@ def test_a_job_whose_frame_loses_its_annotation_says_it_was_deleted_and_what_fil
     assert written == [1, 2] and result["superseded"]
     note = ctx.notes[-1]
     assert "frame 0's annotation was deleted" in note and "frames 3-7 left unwritten" in note
-    assert "propagate from the human frame before frame 0 again" in note
+    # Frame 0 was the clip's only human frame: no frame before it can fill them.
+    assert "no human frame before frame 0 is left to fill them" in note
     assert "the job its change started" not in note
+
+
+def test_a_job_whose_frame_loses_its_annotation_names_the_human_frame_before_it_to_propagate():
+    human = {0: [_car(5)], 3: [_car(5)]}
+
+    def delete(frame: int) -> None:
+        if frame == 5:
+            del human[3]
+
+    propagator, written = _clip(human, 8, delete)
+    ctx = Context()
+    assert propagator.run(PropagationRequest(1, "c", 3, frames=4), ctx)["superseded"]
+    assert "propagate frame 0 again (its stretch now runs over frame 3) to fill them" in ctx.notes[-1]
 
 
 def test_a_bridged_job_whose_other_end_task_is_deleted_says_so_and_to_propagate_its_frame_again():

@@ -115,7 +115,8 @@ def test_an_at_sign_in_a_redis_query_value_is_taken_and_a_query_password_never_s
 
 
 @pytest.mark.parametrize("url", ["rediss://default:S3c@ss?client_name=y@cache.example.net:6380/0",
-                                 "redis://:S3cret@host/0?password=S3c@ret", "redis://:S3cr@host/0?client_name=me@box"])
+                                 "redis://:S3cret@host/0?password=S3c@ret", "redis://:S3cr@host/0?client_name=me@box",
+                                 "redis://:S3c#ret@cache:6379/0?password=S3c@ret", "unix://:S3c#r@/tmp/r.sock?password=S3c@ret"])
 def test_a_redis_password_before_the_host_with_an_at_sign_after_it_is_never_shown(url):
     # Which "@" ends the password cannot be told: "ss" of p@ss was shown as the host.
     assert not any(part in redis_url_for_messages(url) for part in ("S3c", "ss?", "ret"))

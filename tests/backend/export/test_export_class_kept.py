@@ -138,3 +138,15 @@ def test_a_frame_that_decides_no_changing_class_is_fetched_once(tmp_path):
     [info] = reader.clips()
     assert [f.labels for f in reader.frames(info)] == [("car", "car")] * 2
     assert fetcher.fetched.count("/64x48.png?0") == 1
+
+
+def test_images_that_cannot_be_had_are_looked_at_ahead_a_few_times_not_once_per_frame(tmp_path):
+    # A media host down: each frame of an object whose class changes was fetched one by one
+    # (each its timeout) before the first frame was written, then again with the others.
+    results = [region(rect(0, 0, 5, 5), "car" if k % 2 else "person", 1) for k in range(40)]
+    fetcher = SizedImages()
+    reader = ProjectReader(StoredClip(results, ["/gone.png"] * 40), 1, fetcher=fetcher, problems=Problems(),
+                           workers=4)
+    [info] = reader.clips()
+    assert list(reader.frames(info)) == []
+    assert len(fetcher.fetched) <= 40 + 4
