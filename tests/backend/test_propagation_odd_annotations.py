@@ -10,38 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from memory_clip import CONFIG, SETTINGS, TARGET, Context, box_region
 
 from samvid.images import ImageSource
 from samvid.propagation import PropagationRequest, Propagator
 from samvid.settings import Settings
 from samvid.studio.client import Studio
-from samvid.studio.protocol import parse_config
-from samvid.studio.results import mask_region
-
-CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
-          '<Label value="Car"/></BrushLabels></View>')
-TARGET = parse_config(CONFIG)
-SETTINGS = {"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"}
 
 
 def _car() -> dict[str, Any]:
-    m = np.zeros((20, 40), bool)
-    m[5:12, 5:13] = True
-    return mask_region(m, TARGET, ["Car"], region_id="car")
-
-
-class Context:
-    def __init__(self) -> None:
-        self.notes: list[str] = []
-
-    def progress(self, done: int, total: int, fps: float) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        self.notes.append(text)
-
-    def cancelled(self) -> bool:
-        return False
+    return box_region()
 
 
 def _clip(results: dict[int, Any], frames: int) -> tuple[Propagator, dict[int, list[dict[str, Any]]]]:

@@ -10,66 +10,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from memory_clip import CONFIG, SETTINGS, TARGET, Context, box_region
+from memory_clip import memory_clip as _clip
 
 from samvid.images import ImageSource
 from samvid.propagation import PropagationRequest, Propagator
 from samvid.settings import Settings
 from samvid.studio.client import Studio
-from samvid.studio.protocol import parse_config
-from samvid.studio.results import mask_region
-
-CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
-          '<Label value="Car"/></BrushLabels></View>')
-TARGET = parse_config(CONFIG)
-SETTINGS = {"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": "x"}
 
 
 def _car(x: int) -> list[dict[str, Any]]:
-    m = np.zeros((20, 40), bool)
-    m[5:12, x:x + 8] = True
-    return [mask_region(m, TARGET, ["Car"], region_id="car")]
-
-
-class Context:
-    def __init__(self) -> None:
-        self.notes: list[str] = []
-
-    def progress(self, done: int, total: int, fps: float) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        self.notes.append(text)
-
-    def cancelled(self) -> bool:
-        return False
-
-
-def _clip(human: dict[int, list[dict[str, Any]]], frames: int,
-          on_write: Any = None) -> tuple[Propagator, list[int]]:
-    """A Propagator over a clip of ``frames`` flat frames whose human frames hold ``human``
-    (task id = frame + 1, read live: change it to change an annotation), and the frames it
-    writes, in order. ``on_write(frame)`` runs after each write."""
-    settings = Settings.from_env(SETTINGS)
-    studio = Studio(settings.label_studio_url, "x")
-    studio.request = lambda method, path, what, **kwargs: {"label_config": CONFIG}
-    propagator = Propagator(studio, ImageSource.from_settings(settings))
-    propagator.clip_tasks = lambda project, clip, waited_for=False: [
-        {"id": 1 + f, "data": {"clip": "c", "frame": f, "image": f"/f{f}.png"}, "total_annotations": int(f in human)}
-        for f in range(frames)]
-    propagator.latest_annotation = lambda task_id: human[task_id - 1]
-    propagator.annotated_now = lambda task_id: task_id - 1 in human
-    images = [np.full((20, 40, 3), 100, np.uint8) for _ in range(frames)]
-    propagator._span = lambda walk, target, all_frames: (images[: len(walk)], {i: t["id"] for i, t in enumerate(walk)})
-    written: list[int] = []
-
-    def write(task_id: int, *args: Any, **kwargs: Any) -> None:
-        written.append(task_id - 1)
-        if on_write is not None:
-            on_write(task_id - 1)
-
-    studio.replace_predictions = write
-    studio.own_predictions = lambda task_id, prefix, **kwargs: []
-    return propagator, written
+    return [box_region(x=x)]
 
 
 def test_a_job_whose_frame_is_corrected_while_it_runs_writes_nothing_after_and_stops_superseded():

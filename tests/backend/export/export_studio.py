@@ -21,11 +21,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import requests
 
+from samvid.studio.client import Project as StudioProject
 from samvid.studio.client import Studio
 from samvid.studio.results import brush_result, decode_polygon, polygon_result
 
@@ -154,3 +156,28 @@ def build(label_studio) -> Project:
             p.expected[("fallback", f)][4] = ("person", decode_polygon(outline))
         client.annotations.create(id=task, result=result)
     return p
+
+
+class StoredProject:
+    """What the reader asks of Label Studio, answered from a list of ``(task data,
+    annotation result)`` under ``config`` (no server: the data is the point)."""
+
+    url = "http://127.0.0.1:9"
+    api_key = "token"
+
+    def __init__(self, tasks: list[tuple[dict, list]], config: str = CONFIG) -> None:
+        self.tasks, self.config = tasks, config
+
+    def project(self, value):
+        return StudioProject(1, "imported", self.config)
+
+    def task_rows(self, project_id, query=None):
+        return [{"id": i + 1, "data": data, "total_annotations": 1, "total_predictions": 0}
+                for i, (data, _) in enumerate(self.tasks)]
+
+    def list_annotations(self, task_id):
+        return [SimpleNamespace(id=task_id, result=self.tasks[task_id - 1][1], was_cancelled=False,
+                                updated_at="2026-01-01", created_at="2026-01-01")]
+
+    def list_predictions(self, task_id):
+        return []

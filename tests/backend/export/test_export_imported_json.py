@@ -5,48 +5,21 @@ reported or read as well as it can be, and never stops the export."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from export_studio import CONFIG, H, W, disk, rect, region
+from export_studio import CONFIG, H, StoredProject, W, disk, rect, region
 
 from samvid.export import FORMATS, export
 from samvid.export.frames import Problems, Where
 from samvid.export.identity import ClipRegions, parse_regions
 from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects, report_several_labels
 from samvid.propagation import seeds_from_result
-from samvid.studio.client import Project
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import MAX_PIXELS, mask_regions
 
 SCHEMA = ProjectSchema.from_config(CONFIG)
 WHERE: Where = {"clip": "c", "frame": 0, "task_id": 1}
-
-
-class StoredProject:
-    """What the reader asks of Label Studio, answered from a list of
-    ``(task data, annotation result)`` (no server: the data is the point here)."""
-
-    url = "http://127.0.0.1:9"
-    api_key = "token"
-
-    def __init__(self, tasks: list[tuple[dict, list]]) -> None:
-        self.tasks = tasks
-
-    def project(self, value):
-        return Project(1, "imported", CONFIG)
-
-    def task_rows(self, project_id, query=None):
-        return [{"id": i + 1, "data": data, "total_annotations": 1, "total_predictions": 0}
-                for i, (data, _) in enumerate(self.tasks)]
-
-    def list_annotations(self, task_id):
-        return [SimpleNamespace(id=task_id, result=self.tasks[task_id - 1][1], was_cancelled=False,
-                                updated_at="2026-01-01", created_at="2026-01-01")]
-
-    def list_predictions(self, task_id):
-        return []
 
 
 def car(**fields) -> dict:

@@ -4,11 +4,10 @@ reported or read as well as it can be, and none stops the export."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from export_studio import CONFIG, H, W, disk, region
+from export_studio import CONFIG, H, StoredProject, W, disk, region
 from label_configs import SEPARATE
 
 from samvid.export import FORMATS, export
@@ -16,7 +15,6 @@ from samvid.export.frames import Problems
 from samvid.export.identity import parse_regions
 from samvid.export.images import image_extension
 from samvid.export.reader import ProjectReader, ProjectSchema
-from samvid.studio.client import Project
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import mask_regions, polygon_result
 
@@ -27,31 +25,6 @@ WITH_PAD = """<View>
   <Labels name="labels" toName="image"><Label value="Car"/><Label value="Person"/></Labels>
   <Image name="pad" value="$pad"/>
 </View>"""
-
-
-class StoredSeparateProject:
-    """The reader's questions answered from ``(task data, annotation result)`` pairs of a
-    separate-form (SEPARATE) project, with no server."""
-
-    url = "http://127.0.0.1:9"
-    api_key = "token"
-
-    def __init__(self, tasks: list[tuple[dict, list]]) -> None:
-        self.tasks = tasks
-
-    def project(self, value):
-        return Project(1, "imported", SEPARATE)
-
-    def task_rows(self, project_id, query=None):
-        return [{"id": i + 1, "data": data, "total_annotations": 1, "total_predictions": 0}
-                for i, (data, _) in enumerate(self.tasks)]
-
-    def list_annotations(self, task_id):
-        return [SimpleNamespace(id=task_id, result=self.tasks[task_id - 1][1], was_cancelled=False,
-                                updated_at="2026-01-01", created_at="2026-01-01")]
-
-    def list_predictions(self, task_id):
-        return []
 
 
 def separate_car(region_id: str) -> list[dict]:
@@ -68,7 +41,7 @@ def test_a_separate_form_region_with_a_list_for_its_image_or_page_does_not_stop_
     tasks = [({"clip": "c", "frame": 0, "image": "/d/0.jpg"}, separate_car("good")),
              ({"clip": "c", "frame": 1, "image": "/d/1.jpg"}, [*separate_car("good"), *odd])]
     problems = Problems()
-    reader = ProjectReader(StoredSeparateProject(tasks), 1, problems=problems)
+    reader = ProjectReader(StoredProject(tasks, SEPARATE), 1, problems=problems)
     summary = export(reader, FORMATS["coco"][0](tmp_path, reader.categories, problems))
     assert summary.frames == 2 and summary.objects >= 1
 
