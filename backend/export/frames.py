@@ -298,7 +298,7 @@ def keep_first_labels(
 
 
 def report_label_changes(
-    clip: str, frame: int, task_id: int | None, objects: Iterable[tuple[int, tuple[str, ...], str]],
+    clip: str | None, frame: int | None, task_id: int | None, objects: Iterable[tuple[int, tuple[str, ...], str]],
     problems: Problems,
 ) -> None:
     """A ``label_changed`` for each of a frame's ``(object id, own labels, class)`` whose

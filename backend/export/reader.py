@@ -34,7 +34,7 @@ from samvid.export.frames import (
     Problems,
     Where,
     frame_masks,
-    label_changed_message,
+    report_label_changes,
 )
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
@@ -314,9 +314,8 @@ def frame_objects(
     objects = decoded_objects(regions, identities, size, problems, where, max_pixels, order)
     for o in objects:
         o.label = identities.label(o.object_id)
-        # A class among its labels here is no change: it is one of the labels it has.
-        if o.label not in o.labels:
-            problems.add("label_changed", label_changed_message(o.object_id, o.labels, o.label), **where)
+    report_label_changes(where["clip"], where["frame"], where["task_id"],
+                         ((o.object_id, o.labels, o.label) for o in objects), problems)
     return objects
 
 
