@@ -187,8 +187,10 @@ class Layout:
 
 
 def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "samvid"
+    """$XDG_DATA_HOME/samvid, where that is an absolute path (the XDG spec asks to ignore a
+    relative one: ``~nosuchuser/share`` was a traceback at every `samvid up`)."""
+    base = os.environ.get("XDG_DATA_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share") / "samvid"
 
 
 # Names Label Studio reads, unprefixed as a fallback, that a shell often holds for something

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, unquote, urlparse, urlsplit
 
 from samvid.errors import ConfigError, ModelUnavailable
+from samvid.homes import NoSuchHome, expand_home
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
 from samvid.models.registry import DEFAULT_MODEL, MODELS, standin_radius
 
@@ -265,8 +266,15 @@ def named_as_typed(**given: str | None) -> Iterator[None]:
 
 
 def env_path(var: str) -> Path | None:
+    """A path variable, ``~`` expanded as the backend's settings expand it (ConfigError for
+    a home this machine does not know)."""
     value = env_value(var)
-    return Path(value) if value else None
+    if not value:
+        return None
+    try:
+        return expand_home(value)
+    except NoSuchHome:
+        raise ConfigError(f"{var}: {value} is under no user's home folder; give the folder's full path") from None
 
 
 def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[str, str | None]:
@@ -319,20 +327,10 @@ def log_level(env: dict[str, str] | None = None) -> int:
 
 def _paths(value: str, var: str) -> tuple[Path, ...]:
     """``:``-separated folders, ``~`` expanded (ConfigError for one under no user's home)."""
-    folders = [p for p in value.split(os.pathsep) if p.strip()]
     try:
-        return tuple(Path(p).expanduser() for p in folders)
-    except RuntimeError:  # ~nosuchuser/frames: a traceback at every start
-        homeless = next(p for p in folders if p.startswith("~") and not _expands(p))
-        raise ConfigError(f"{var}: {homeless} is under no user's home folder; give the folder's full path") from None
-
-
-def _expands(path: str) -> bool:
-    try:
-        Path(path).expanduser()
-    except RuntimeError:
-        return False
-    return True
+        return tuple(expand_home(p) for p in value.split(os.pathsep) if p.strip())
+    except NoSuchHome as exc:  # ~nosuchuser/frames: a traceback at every start
+        raise ConfigError(f"{var}: {exc.path} is under no user's home folder; give the folder's full path") from None
 
 
 def _check_roots(roots: tuple[Path, ...], var: str) -> None:

@@ -6,6 +6,8 @@ import argparse
 import re
 from pathlib import Path
 
+from samvid.homes import NoSuchHome, expand_home
+
 
 def tcp_port(text: str) -> int:
     """A TCP port a server can listen on, 1-65535."""
@@ -54,10 +56,11 @@ def path_arg(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("empty path: give a file or folder (is a variable unset?)")
     try:
-        Path(text).expanduser()
-    except RuntimeError:  # ~nosuchuser/...: every later expanduser() was a traceback
+        # Expanded here: a quoted or `--opt=~/x` tilde reaches samvid unexpanded, and
+        # `import --frames-root '~/ls'` wrote frames to ./~/ls, not where the backend looks.
+        return expand_home(text)
+    except NoSuchHome:  # ~nosuchuser/...: every later expanduser() was a traceback
         raise argparse.ArgumentTypeError(f"{text}: no such user's home folder") from None
-    return Path(text)
 
 
 def model_arg(text: str) -> str:
@@ -71,8 +74,8 @@ def model_arg(text: str) -> str:
 def video_path(text: str) -> Path:
     """A VIDEO argument: a local file or folder. A URL was read as a path, its ``//`` made
     ``/``: "https:/example.com/a.mp4: no such file or folder" did not say to download it."""
-    path_arg(text)
-    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text) and not Path(text).exists():
+    path = path_arg(text)
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text) and not path.exists():
         raise argparse.ArgumentTypeError(f"{text} is a URL: samvid reads videos from this machine; "
                                          "download it first and give the file")
-    return Path(text)
+    return path

@@ -9,6 +9,7 @@ from typing import Any
 
 from samvid.core.errors import ModelUnavailable
 from samvid.core.segmenter import Segmenter
+from samvid.homes import NoSuchHome, expand_home
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ def model_path(name: str) -> Path:
     """``name`` as a local path, ``~`` expanded: as given where it names no known user's home
     (``~nosuchuser/m`` raised RuntimeError, a traceback from every loader)."""
     try:
-        return Path(name).expanduser()
-    except RuntimeError:
+        return expand_home(name)
+    except NoSuchHome:
         return Path(name)
 
 

@@ -244,3 +244,49 @@ def test_up_with_an_empty_model_is_refused_not_read_as_the_current_folder(model:
     assert exited.value.code == 2
     assert "empty model: give a model name or folder" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+def _parsed(command: str, argv: list[str]):
+    import argparse
+    import importlib
+
+    parser = argparse.ArgumentParser()
+    importlib.import_module(f"samvid.commands.{command}").add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_a_tilde_that_reaches_samvid_unexpanded_is_the_home_folder(tmp_path: Path, monkeypatch) -> None:
+    # `--frames-root=~/ls` (no shell expansion after `=`) wrote frames to ./~/ls, where the
+    # backend, which expands the same variable, never looked.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", "~/ls")
+    args = _parsed("importer", ["~/clip.mp4", "--frames-root=~/ls/samvid", "--project", "1"])
+    assert args.videos == [tmp_path / "clip.mp4"]
+    assert args.frames_root == tmp_path / "ls" / "samvid"
+    assert args.document_root == tmp_path / "ls"
+    assert _parsed("export", ["~/out", "--project", "1", "--format", "coco"]).out == tmp_path / "out"
+
+
+def test_a_folder_named_with_a_tilde_under_the_current_one_is_not_read_as_a_home(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _parsed("export", ["./~root/out", "--project", "1", "--format", "coco"]).out == Path("~root/out")
+    assert _parsed("export", ["out/~x", "--project", "1", "--format", "coco"]).out == Path("out/~x")
+
+
+def test_a_document_root_variable_under_no_users_home_is_a_clear_error(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", "~no-such-user-here/ls")
+    assert main(["import", "clip.mp4", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
+    err = capsys.readouterr().err
+    assert "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: ~no-such-user-here/ls is under no user's home" in err
+
+
+@pytest.mark.parametrize("xdg", ["~no-such-user-here/share", "relative/share", ""])
+def test_up_ignores_a_relative_xdg_data_home_as_the_xdg_spec_asks(xdg: str, tmp_path: Path, monkeypatch) -> None:
+    from samvid.launcher import default_data_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", xdg)
+    assert default_data_dir() == tmp_path / ".local" / "share" / "samvid"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_data_dir() == tmp_path / "xdg" / "samvid"

@@ -27,3 +27,9 @@ def test_a_blank_model_name_is_refused_as_blank_not_read_as_the_working_folder(
     with pytest.raises(ModelUnavailable, match="blank") as raised:
         load_segmenter(name, device="cpu")
     assert "classic" in raised.value.message and "folder  " not in raised.value.message
+
+
+def test_a_model_folder_under_a_home_that_does_not_exist_is_no_such_folder_not_a_traceback() -> None:
+    # Path("~nosuchuser/m").expanduser() raises RuntimeError: every loader was a traceback.
+    with pytest.raises(ModelUnavailable, match=r"^~no-such-user-here/m: no such folder"):
+        load_segmenter("~no-such-user-here/m", device="cpu")

@@ -1,0 +1,35 @@
+"""``~`` in a path a user gave, expanded one way everywhere.
+
+``Path("~nosuchuser/x").expanduser()`` raises RuntimeError, a traceback wherever it was
+not caught; each caller turns NoSuchHome into its own error (a config error, argparse's
+one-line error) or keeps the path as given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class NoSuchHome(ValueError):
+    """A path that starts with ``~user`` (or ``~``) whose home folder this machine does not know."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: no such user's home folder")
+        self.path = path
+
+
+def expand_home(path: str | os.PathLike[str]) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; NoSuchHome where that home is unknown.
+
+    >>> expand_home("/data/frames"), expand_home("frames/~x"), expand_home("./~x")
+    (PosixPath('/data/frames'), PosixPath('frames/~x'), PosixPath('~x'))
+    """
+    text = os.fspath(path)
+    if not text.startswith("~"):
+        # Path("./~x") is Path("~x"): its expanduser() would read a folder named ~x as a home.
+        return Path(text)
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "Could not determine home directory."
+        raise NoSuchHome(text) from None
