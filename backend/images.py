@@ -133,7 +133,7 @@ class ImageSource:
             path = self._disk_path(self._without_prefix(ref))
             if path is None:
                 return None
-            status = self._readable(path).stat()
+            status = self.readable(path).stat()
         except (SamvidError, OSError, ValueError):
             return None
         return status.st_mtime_ns, status.st_size, status.st_ino, status.st_ctime_ns
@@ -177,10 +177,12 @@ class ImageSource:
                 continue
         return None
 
-    def _readable(self, path: Path) -> Path:
-        """``path`` resolved, when it lies under a local root (ForbiddenSource if not)."""
+    def readable(self, path: Path, what: str = "image") -> Path:
+        """``path`` resolved, when it lies under a local root (ForbiddenSource if not);
+        ImageError for one no file can have. ``what`` it is, for messages: the one check of
+        a local path for every file samvid reads (an image, a task's source video)."""
         if "\0" in str(path):  # no file has one; resolve() would raise ValueError
-            raise ImageError(f"the image path {str(path)[:200]!r} contains a NUL byte; fix it in the task")
+            raise ImageError(f"the {what} path {str(path)[:200]!r} contains a NUL byte; fix it in the task")
         try:
             resolved = path.expanduser().resolve()
         except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError before Python 3.13
@@ -194,7 +196,7 @@ class ImageSource:
         return resolved
 
     def _read_local(self, path: Path) -> bytes:
-        resolved = self._readable(path)
+        resolved = self.readable(path)
         try:
             size = resolved.stat().st_size
             if size > self.max_bytes:

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 MODES = ("auto", "propagate")
 JOB_KIND = "prelabel"  # the jobs.RUNNERS kind of ``run_job``
+# What fills a stretch a run left unfinished: a pre-labelling is only started by that command.
+AGAIN = "run the same samvid prelabel command again"
 
 
 @dataclass(frozen=True)
@@ -375,10 +377,16 @@ class Prelabeler:
                 if result.get("superseded"):
                     # A human frame of the stretch changed meanwhile: the rest of it is left
                     # unwritten, and no other job is sure to fill it (the webhook's may run
-                    # the other way, or not bridge). Not done: the next run fills it. The
-                    # propagation's note (which frames, and why) stays the job's.
+                    # the other way, or not bridge). Not done: the next run fills it. Its last
+                    # frame may be written all the same (a stretch tracked back from its far
+                    # end, every object having left its first frame): that mark goes, or the
+                    # next run would count the stretch done. The propagation's note (which
+                    # frames, and why) stays the job's; the run to repeat is this one, not
+                    # the propagation the note names.
+                    if not self._annotated_inside(req, run):
+                        self._mark_undone(run.last_task)
                     log.warning("clip %r frame %d: a human frame of the stretch changed while it was filled; "
-                                "its rest is left unwritten: run again to fill it", clip, frame)
+                                "its rest is left unwritten: %s to fill it", clip, frame, AGAIN)
                     failed.append(f"{clip}:{frame}")
                     progress.offset += share
                     continue
@@ -394,7 +402,7 @@ class Prelabeler:
                     self._mark_undone(run.last_task)
                     _skipped(ctx, f"clip {clip!r} frame {frame}: {share - reached} of {share} frames "
                                   "left without a prediction (an image that could not be read, or a "
-                                  "frame annotated or deleted meanwhile): run again to fill them")
+                                  f"frame annotated or deleted meanwhile): {AGAIN} to fill them")
                     failed.append(f"{clip}:{frame}")
             progress.offset += share
         ctx.progress(total, total, progress.rate())

@@ -676,12 +676,11 @@ class Propagator:
         raw = (task.get("data") or {}).get("video")
         if not isinstance(raw, str) or not raw:
             raise BadRequest("--all-frames needs the source video path in the task data ('video')")
-        path = Path(raw).expanduser().resolve()
-        roots = [r.expanduser().resolve() for r in self.images.local_roots]
-        if not any(path == r or r in path.parents for r in roots):
+        try:
+            return self.images.readable(Path(raw), "video")
+        except ForbiddenSource:
             raise ForbiddenSource(f"{raw} is outside the folders samvid may read: add its folder to "
-                                  "SAMVID_LOCAL_ROOTS to propagate through all its frames")
-        return path
+                                  "SAMVID_LOCAL_ROOTS to propagate through all its frames") from None
 
     def _write(self, task_id: int, fm: FrameMasks, seeds: dict[int, ObjectSeed], target: MaskTarget,
                engine: str, sources: dict[int, Read], keep_others: bool = False) -> bool:
@@ -704,17 +703,22 @@ class Propagator:
                 kept = self._other_objects(task_id, seeds, target)
                 if kept:
                     result, score = [*result, *kept], _frame_score([*result, *kept])
-            try:
-                self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
-                                                score, write_empty=False)
-            except StudioError as exc:
-                if _status(exc) in (400, 404):
-                    # Label Studio refuses a prediction for a deleted task (400 "Invalid pk")
-                    # and its cascade-deleted predictions (404): NotFound if it is gone.
-                    self.annotations(task_id)
-                raise
+            self._replace(task_id, result, engine, score)
         FRAMES_PROPAGATED.inc()
         return bool(result)
+
+    def _replace(self, task_id: int, result: list[dict[str, Any]], engine: str, score: float) -> None:
+        """Replace samvid's earlier predictions on the task with ``result`` (under its lock);
+        NotFound if the task was deleted meanwhile."""
+        try:
+            self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
+                                            score, write_empty=False)
+        except StudioError as exc:
+            if _status(exc) in (400, 404):
+                # Label Studio refuses a prediction for a deleted task (400 "Invalid pk")
+                # and its cascade-deleted predictions (404): NotFound if it is gone.
+                self.annotations(task_id)
+            raise
 
     def _other_objects(self, task_id: int, seeds: dict[int, ObjectSeed],
                        target: MaskTarget) -> list[dict[str, Any]]:
@@ -744,16 +748,20 @@ class Propagator:
             return False
         task_id = int(task["id"])
         with self.locks.hold(task_id):
-            if self.annotated_now(task_id):
+            try:
+                if self.annotated_now(task_id):
+                    return False
+                if self.studio.own_predictions(task_id, MODEL_PREFIX):
+                    return False  # the job got there first
+                if self._changed({found.source: Read.of(found.read)}) is not None:
+                    # Changed while the masks were computed: the job its change started writes
+                    # this frame (or, every object gone, removed samvid's masks: none belong here).
+                    return False
+                self._replace(task_id, found.result, resolved(engine), found.score)
+            except NotFound:
+                # Deleted while it was opened: nothing to fill, as a job passes over such a frame.
+                log.info("task %d was deleted while it was opened: no masks written on it", task_id)
                 return False
-            if self.studio.own_predictions(task_id, MODEL_PREFIX):
-                return False  # the job got there first
-            if self._changed({found.source: Read.of(found.read)}) is not None:
-                # Changed while the masks were computed: the job its change started writes
-                # this frame (or, every object gone, removed samvid's masks: none belong here).
-                return False
-            self.studio.replace_predictions(task_id, MODEL_PREFIX, found.result,
-                                            f"{MODEL_PREFIX}:{resolved(engine)}", found.score, write_empty=False)
         # A frame propagation wrote, as a job's are: counted by the server process that opened
         # it, whose own counter /metrics reads (never added to the workers' count in Redis too).
         FRAMES_PROPAGATED.inc()

@@ -195,6 +195,41 @@ def test_a_write_refused_for_a_frame_task_that_still_exists_fails_the_job(monkey
         propagator.run(PropagationRequest(1, "c", 0, frames=5), Context())
 
 
+def _opened(monkeypatch: Any, ls: _Studio) -> Propagator:
+    """A propagator over a clip of two frames whose second is opened: its masks are ready
+    (``on_demand``), and the task is deleted in Label Studio right after the check that no
+    job wrote it, before samvid's write."""
+    from samvid.propagation import OnOpen
+
+    propagator = _over_http(monkeypatch, ls, 2)
+    propagator.on_demand = lambda project, task, target, engine: OnOpen(_car(7), 0.9, 1, _car(5))
+    checked = propagator.studio.own_predictions
+
+    def check_then_delete(task_id: int, prefix: str, **kwargs: Any) -> list[dict[str, Any]]:
+        found = checked(task_id, prefix, **kwargs)
+        ls.gone.add(task_id)
+        return found
+
+    propagator.studio.own_predictions = check_then_delete
+    return propagator
+
+
+def test_a_frame_deleted_while_it_is_opened_is_not_filled_and_is_no_error(monkeypatch):
+    ls = _Studio({0: _car(5)}, gone=set())
+    assert not _opened(monkeypatch, ls).fill_on_open(1, {"id": 2, "data": {"clip": "c", "frame": 1}}, TARGET, "flow")
+    assert ls.written == []
+
+
+def test_a_write_on_open_refused_for_a_frame_task_that_still_exists_is_an_error(monkeypatch):
+    from samvid.errors import StudioError
+
+    ls = _Studio({0: _car(5)}, gone=set(), refused=frozenset({2}))
+    propagator = _opened(monkeypatch, ls)
+    propagator.studio.own_predictions = lambda task_id, prefix, **kwargs: []  # never deleted
+    with pytest.raises(StudioError, match="Invalid pk"):
+        propagator.fill_on_open(1, {"id": 2, "data": {"clip": "c", "frame": 1}}, TARGET, "flow")
+
+
 def test_a_prelabel_whose_stretch_is_superseded_lists_it_as_not_propagated_and_goes_on():
     from samvid.prelabel import Prelabeler, PrelabelRequest
 
@@ -221,8 +256,8 @@ def test_a_prelabel_whose_stretch_is_superseded_lists_it_as_not_propagated_and_g
     result = prelabeler.run(PrelabelRequest(1, "c", mode="propagate", force=True), ctx)
     assert runs == [0, 4]
     # Frames are left unwritten, and no other job is sure to fill them: the command exits 1,
-    # and the stretch is not marked done (the next run fills it).
+    # and the stretch is not marked done, its last frame's mark taken off (the next run fills it).
     assert result["not_propagated"] == ["c:0"] and result["propagations"] == 1
     assert result["frames_written"] == 4
-    assert marked == [("done", 8)]
+    assert marked == [("undone", 4), ("done", 8)]
     assert ctx.notes == [said]  # the propagation's note, which says which frames, stays
