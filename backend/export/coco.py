@@ -36,6 +36,7 @@ from samvid.export.frames import (
     encode_rle,
     frame_masks,
     keep_first_labels,
+    report_written_labels,
     save_image,
 )
 
@@ -51,6 +52,7 @@ class CocoWriter:
         self.problems = problems if problems is not None else Problems()
         self._ids = {c.name: c.id for c in categories}
         self._first_labels: dict[tuple[str, int], str] = {}
+        self._several: set[tuple[str, int]] = set()  # (clip, object id) reported as several_labels
         self.videos: dict[str, dict[str, Any]] = {}
         self.images: list[dict[str, Any]] = []
         self.annotations: list[dict[str, Any]] = []
@@ -97,6 +99,7 @@ class CocoWriter:
                 "source": frame.source,
                 "attributes": frame.attributes[i],
             })
+        report_written_labels(frame, written, self._several, self.problems)
         self.written.add(frame.clip, frame.source, written)
 
     def close(self) -> Path:

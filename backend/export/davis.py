@@ -34,6 +34,7 @@ from samvid.export.frames import (
     frame_file,
     frame_masks,
     keep_first_labels,
+    report_written_labels,
     save_image,
 )
 from samvid.export.manifest import ManifestWriter, read_manifest
@@ -78,6 +79,7 @@ class DavisWriter:
         self.problems = problems if problems is not None else Problems()
         self.manifest = ManifestWriter("davis", categories)
         self._first_labels: dict[tuple[str, int], str] = {}
+        self._several: set[tuple[str, int]] = set()  # (clip, object id) reported as several_labels
         self._values: dict[str, dict[int, int]] = {}  # clip -> {object id: pixel value}
         self.written = Written()
 
@@ -118,6 +120,7 @@ class DavisWriter:
         write_label_png(self.out / "Annotations" / frame_file(frame.clip, frame.frame, ".png"), ids)
         image = save_image(frame, self.out / "JPEGImages")
         self.manifest.add(frame, image, written, pixel_values=values)
+        report_written_labels(frame, written, self._several, self.problems)
         self.written.add(frame.clip, frame.source, written)
 
     def close(self) -> Path:

@@ -49,7 +49,8 @@ class ExportFrame:
     reader to a writer. ``frame_labels[i]``, from ``ProjectReader``, holds the object's
     own labels on this frame (its class ``labels[i]`` is its clip's, which may be none of
     them: ``label_changed``); empty for frames built otherwise (loaded), whose labels are
-    their objects' own.
+    their objects' own. ``region_names[i]`` is how messages name the object's first region
+    there (``identity.Region.shown_id``), from ``ProjectReader`` too.
     """
 
     clip: str
@@ -65,12 +66,15 @@ class ExportFrame:
     image_ext: str = ".jpg"
     attributes: tuple[dict[str, Any], ...] = ()
     frame_labels: tuple[tuple[str, ...], ...] = ()
+    region_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.masks):
             raise ValueError("one label per object")
         if self.frame_labels and len(self.frame_labels) != len(self.labels):
             raise ValueError("one tuple of labels per object")
+        if self.region_names and len(self.region_names) != len(self.labels):
+            raise ValueError("one region name per object")
         if not self.attributes:
             self.attributes = tuple({} for _ in self.labels)
         elif len(self.attributes) != len(self.labels):
@@ -290,8 +294,10 @@ def keep_first_labels(
     of its own labels there (``frame_labels``) is reported here (``label_changed``): over the
     frames written, as the class is settled over them.
     """
+    # An object whose mask covers no pixel here is written by no format: nothing to report.
+    objects = zip(frame.object_ids, frame.frame_labels, frame.labels, frame.masks.masks)
     report_label_changes(frame.clip, frame.frame, frame.task_id,
-                         zip(frame.object_ids, frame.frame_labels, frame.labels), problems)
+                         ((o, own, label) for o, own, label, mask in objects if mask.any()), problems)
     labels = first_labels(frame.clip, frame.frame, frame.task_id,
                           zip(frame.object_ids, frame.labels), first, problems)
     return frame if labels == frame.labels else replace(frame, labels=labels)
@@ -308,6 +314,44 @@ def report_label_changes(
         if label not in own:
             problems.add("label_changed", label_changed_message(object_id, own, label),
                          clip=clip, frame=frame, task_id=task_id)
+
+
+def report_written_labels(
+    frame: ExportFrame, written: Iterable[int], reported: set[tuple[str, int]], problems: Problems
+) -> None:
+    """``report_several_labels`` of the objects ``written`` of a frame a writer wrote: a frame
+    or object it leaves out (YouTube-VIS's frame of another size, DAVIS's object covered) is
+    not exported with its labels, so it is no report's. Frames without their objects' own
+    labels (``frame_labels``: loaded ones) report nothing."""
+    kept = set(written)
+    names = frame.region_names or ("",) * len(frame.labels)
+    report_several_labels(
+        frame.clip, frame.frame, frame.task_id,
+        ((o, own, label, name) for o, own, label, name
+         in zip(frame.object_ids, frame.frame_labels, frame.labels, names) if o in kept),
+        reported, problems)
+
+
+def report_several_labels(
+    clip: str, frame: int | None, task_id: int | None,
+    objects: Iterable[tuple[int, tuple[str, ...], str, str]], reported: set[tuple[str, int]],
+    problems: Problems,
+) -> None:
+    """One ``several_labels`` per object of a clip written with several labels on some frame,
+    at the first such frame written: of a frame's ``(object id, own labels, class, region
+    name)`` written, those with several labels not yet in ``reported`` ((clip, object id),
+    filled here). DAVIS and YOLO hold only its class."""
+    for object_id, own, label, name in objects:
+        if len(own) < 2 or (clip, object_id) in reported:
+            continue
+        reported.add((clip, object_id))
+        region = f" (region {name})" if name else ""
+        problems.add(
+            "several_labels",
+            f"object {object_id}{region} has the labels {list(own)}: it is exported as {label!r}, "
+            "its class in this clip (its first label in the config's order on its latest annotated "
+            "frame); COCO and YouTube-VIS keep all its labels in its attributes, DAVIS and YOLO "
+            "only its class", clip=clip, frame=frame, task_id=task_id)
 
 
 def label_changed_message(object_id: int, own: tuple[str, ...], label: str) -> str:

@@ -187,7 +187,7 @@ def labelling_controls(raw: list[dict[str, Any]], joined: list[dict[str, Any]],
     rank = {name: k for k, name in enumerate(rows)}
     controls: dict[str, str] = {}
     for r in sorted(used, key=lambda r: rank.get(str(r["from_name"]), len(rank))):
-        controls.setdefault(str(r.get("id")), str(r["from_name"]))
+        controls.setdefault(twin_key(r)[0], str(r["from_name"]))  # its id as its region reads it
     return controls
 
 
@@ -261,16 +261,16 @@ def parse_regions(
         except (KeyError, TypeError, ValueError):
             problems.add("bad_region", f"region {own_id} lacks original_width/height", **where)
             continue
-        if kind == "polygonlabels" and _too_few_points(r):
+        flaw = _polygon_flaw(r) if kind == "polygonlabels" else ""
+        if flaw:
             # It would decode to nothing and vanish from every format without a word.
-            problems.add("bad_region", f"region {own_id}: the polygon has fewer than 3 points: redraw it",
-                         **where)
+            problems.add("bad_region", f"region {own_id}: the polygon {flaw}: redraw it", **where)
             continue
         region_score = score_of(r.get("score"))
         if region_score is None:
             region_score = score_of(score)
         extras = {} if anonymous else attributes.get(region_id) or attributes.get(own_id, {})
-        control = labelled_by.get(own_id) or str(r.get("from_name") or kind)
+        control = (None if anonymous else labelled_by.get(twin_key(r)[0])) or str(r.get("from_name") or kind)
         if len(labels) > 1:
             # One label is the class; with more, the class alone would lose the others.
             extras = {**extras, control: list(labels)}
@@ -294,14 +294,34 @@ def _labelled_off_image(result: list[dict[str, Any]], images: list[str | None]) 
             and twin_key(r) in twins}
 
 
-def _too_few_points(r: dict[str, Any]) -> bool:
-    """Whether a polygon region has fewer than 3 points (read as ``decode_polygon`` reads
-    them); points it cannot read at all are left to the decoding, which reports them."""
+def _polygon_flaw(r: dict[str, Any]) -> str:
+    """Why a polygon region encloses nothing, in words ("" when it may enclose pixels): fewer
+    than 3 points, or all of them on one line (identical ones too), read as ``decode_polygon``
+    reads them; points it cannot read at all are left to the decoding, which reports them."""
     try:
         points = np.asarray(_dict(r.get("value")).get("points"), dtype=np.float64).reshape(-1, 2)
     except (ValueError, TypeError):
-        return False
-    return len(points) < 3
+        return ""
+    if len(points) < 3:
+        return "has fewer than 3 points"
+    if not np.isfinite(points).all():
+        return ""
+    return "has no area (its points lie on one line)" if _on_one_line(points) else ""
+
+
+# How far (in percent of the image) points may stray from one line and still be on it: the
+# rounding of points saved as decimals, a millionth of a pixel of a 10000-pixel-wide image.
+_LINE_TOLERANCE = 1e-8
+
+
+def _on_one_line(points: np.ndarray) -> bool:
+    """Whether every point lies on one line (all the same point included): the polygon then
+    has no inside, and ``polygon_pixels`` gives no pixel."""
+    centred = points - points.mean(axis=0)
+    if not centred.any():
+        return True
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    return bool(np.abs(centred @ axes[-1]).max() <= _LINE_TOLERANCE)
 
 
 def _shown_id(position: int, r: dict[str, Any]) -> str:

@@ -378,26 +378,6 @@ def decoded_objects(
     return list(objects.values())
 
 
-def report_several_labels(
-    objects: list[FrameObject], reported: set[int], problems: Problems, where: Where
-) -> None:
-    """One ``several_labels`` per exported object of a clip with several labels on some
-    frame, at the first such frame (``reported``: the clip's objects reported so far): DAVIS
-    and YOLO hold only its class."""
-    for o in objects:
-        if len(o.labels) < 2 or o.object_id in reported:
-            continue
-        reported.add(o.object_id)
-        problems.add(
-            "several_labels",
-            f"object {o.object_id} (region {o.shown_id}) has the labels {list(o.labels)}: "
-            f"it is exported as {o.label!r}, its class in this clip (its first label in the "
-            "config's order on its latest annotated frame); COCO and YouTube-VIS keep all its "
-            "labels in its attributes, DAVIS and YOLO only its class",
-            **where,
-        )
-
-
 class ProjectReader:
     def __init__(
         self,
@@ -507,11 +487,10 @@ class ProjectReader:
         identities = ClipRegions([regions for _, regions, _ in chosen],
                                  [source == ANNOTATION for _, _, source in chosen])
         classes = self._classes(info, chosen, identities)
-        several: set[int] = set()  # objects reported as several_labels in this clip
         images = self._images([ref for ref, _, _ in chosen])
         try:
             for (ref, regions, source), image in zip(chosen, images):
-                frame = self._decode(info, ref, regions, source, identities, image, several, classes)
+                frame = self._decode(info, ref, regions, source, identities, image, classes)
                 if frame is not None:
                     yield frame
         finally:
@@ -561,14 +540,16 @@ class ProjectReader:
 
     def _exported_labels(self, info: ClipInfo, ref: TaskRef, regions: list[Region],
                          identities: ClipRegions) -> dict[int, str] | None:
-        """``{object id: its label}`` of the objects a frame exports (None where its image
-        cannot be had); its problems are reported when it is exported, not here."""
+        """``{object id: its label}`` of the objects a frame exports, those with a pixel (None
+        where its image cannot be had); its problems are reported when it is exported, not here."""
         image = self._fetch(ref)
         if isinstance(image, ImageUnavailable):
             return None
         where: Where = {"clip": info.clip, "frame": ref.frame, "task_id": ref.task_id}
         read = self._objects(ref, regions, identities, image, Problems(quiet=True), where)
-        return {o.object_id: o.label for o in read[1]} if read is not None else {}
+        # An object whose mask here covers no pixel (a brush left empty, a polygon inside one
+        # pixel) is written by no format: it says nothing of the class.
+        return {o.object_id: o.label for o in read[1] if o.mask.any()} if read is not None else {}
 
     def _images(self, refs: list[TaskRef]) -> Generator[Image | ImageUnavailable | None, None, None]:
         """The images of ``refs`` in order, fetched a few frames ahead in threads.
@@ -605,7 +586,6 @@ class ProjectReader:
         source: str,
         identities: ClipRegions,
         image: Image | ImageUnavailable | None,
-        several: set[int],
         classes: dict[int, str] | None = None,
     ) -> ExportFrame | None:
         """The frame as exported, its objects of their ``classes`` (``_classes``; without
@@ -617,10 +597,9 @@ class ProjectReader:
         (height, width), objects = read
         for o in objects:
             # Its class in the clip; a writer reports the frames where it is none of its
-            # labels (``frames.keep_first_labels``), over the frames it writes.
+            # labels (``frames.keep_first_labels``), and the objects it writes with several
+            # (``frames.report_written_labels``), over what it writes.
             o.label = classes[o.object_id] if classes is not None else identities.label(o.object_id)
-        # Only now: a region dropped above (or its frame) is not exported with its labels.
-        report_several_labels(objects, several, self.problems, where)
         masks = frame_masks(ref.frame, height, width, [(o.object_id, o.mask, o.score) for o in objects])
         by_id = {o.object_id: o for o in objects}
         return ExportFrame(
@@ -629,6 +608,7 @@ class ProjectReader:
             masks=masks,
             labels=tuple(by_id[o].label for o in masks.object_ids),
             frame_labels=tuple(by_id[o].labels for o in masks.object_ids),
+            region_names=tuple(by_id[o].shown_id for o in masks.object_ids),
             attributes=tuple(by_id[o].attributes for o in masks.object_ids),
             video=info.video,
             time=ref.time,

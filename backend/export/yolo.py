@@ -39,6 +39,7 @@ from samvid.export.frames import (
     frame_file,
     frame_masks,
     keep_first_labels,
+    report_written_labels,
     save_image,
 )
 from samvid.export.manifest import ManifestWriter, read_manifest
@@ -187,6 +188,7 @@ class YoloWriter:
         # partial folder and moves the files to OUT once done, so it gives OUT here.
         self.root = self.out if root is None else Path(root)
         self._first_labels: dict[tuple[str, int], str] = {}
+        self._several: set[tuple[str, int]] = set()  # (clip, object id) reported as several_labels
         self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
@@ -210,6 +212,7 @@ class YoloWriter:
         label.write_text("".join(f"{line}\n" for line in lines))
         image = save_image(frame, self.out / "images")
         self.manifest.add(frame, image, written)
+        report_written_labels(frame, written, self._several, self.problems)
         self.written.add(frame.clip, frame.source, written)
 
     def close(self) -> Path:

@@ -43,6 +43,7 @@ from samvid.export.frames import (
     first_labels,
     frame_masks,
     report_label_changes,
+    report_several_labels,
     save_image,
 )
 from samvid.export.identity import object_labels
@@ -64,14 +65,15 @@ class YtvisWriter:
         # object id -> {position in the clip: (RLE, area, bbox, score, attributes)}
         self._objects: dict[int, dict[int, tuple[Any, ...]]] = {}
         self._first_labels: dict[tuple[str, int], str] = {}
+        self._several: set[tuple[str, int]] = set()  # (clip, object id) reported as several_labels
         self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
         if self._clip is None or self._clip["name"] != frame.clip:
             self._end_clip()
             self._clip = {"name": frame.clip, "video": frame.video, "sizes": [], "task_ids": [],
-                          "objects": [], "own": [], "file_names": [], "frames": [], "times": [],
-                          "sources": []}
+                          "objects": [], "own": [], "names": [], "file_names": [], "frames": [],
+                          "times": [], "sources": []}
         clip = self._clip
         if frame.frame in clip["frames"]:
             # As ProjectReader keeps one task a frame: a second one's image would overwrite
@@ -86,6 +88,7 @@ class YtvisWriter:
         clip["task_ids"].append(frame.task_id)
         clip["objects"].append(list(zip(frame.object_ids, frame.labels)))
         clip["own"].append(frame.frame_labels)
+        clip["names"].append(frame.region_names or ("",) * len(frame.labels))
         clip["file_names"].append(save_image(frame, self.out / "JPEGImages"))
         clip["frames"].append(frame.frame)
         clip["times"].append(frame.time)
@@ -123,19 +126,26 @@ class YtvisWriter:
             # A clip's frame numbers, and so its file names, are unique (``add``): no kept
             # frame shares this file.
             (self.out / "JPEGImages" / clip["file_names"][p]).unlink(missing_ok=True)
-        settled = settled_labels(clip, kept)
+        settled = settled_labels(clip, kept, objects)
         labels: dict[int, str] = {}
         for p in kept:
             pairs = [(o, settled.get(o, label)) for o, label in clip["objects"][p]]
             report_label_changes(clip["name"], clip["frames"][p], clip["task_ids"][p],
-                                 ((o, own, label) for (o, label), own in zip(pairs, clip["own"][p])),
+                                 ((o, own, label) for (o, label), own in zip(pairs, clip["own"][p])
+                                  if p in objects.get(o, {})),
                                  self.problems)
             firsts = first_labels(clip["name"], clip["frames"][p], clip["task_ids"][p], pairs,
                                   self._first_labels, self.problems)
             for (object_id, _), label in zip(pairs, firsts):
                 labels.setdefault(object_id, label)
-            self.written.add(clip["name"], clip["sources"][p],
-                             [o for o, _ in pairs if p in objects.get(o, {})])
+            written = [o for o, _ in pairs if p in objects.get(o, {})]
+            # Only now, over the frames the video keeps: a frame left out for its size is not
+            # exported with its labels.
+            report_several_labels(clip["name"], clip["frames"][p], clip["task_ids"][p],
+                                  ((o, own, label, name) for (o, _), label, own, name
+                                   in zip(pairs, firsts, clip["own"][p], clip["names"][p]) if o in written),
+                                  self._several, self.problems)
+            self.written.add(clip["name"], clip["sources"][p], written)
         video = {
             "id": len(self.videos) + 1, "name": clip["name"], "video": clip["video"],
             "width": width, "height": height, "length": len(kept),
@@ -178,14 +188,18 @@ class YtvisWriter:
         return path
 
 
-def settled_labels(clip: dict[str, Any], kept: list[int]) -> dict[int, str]:
+def settled_labels(
+    clip: dict[str, Any], kept: list[int], objects: dict[int, dict[int, Any]]
+) -> dict[int, str]:
     """``{object id: class}`` over the clip's frames ``kept`` (positions) that carry their
     objects' own labels (``ExportFrame.frame_labels``: a ``ProjectReader``'s), as the reader
     settles it over the frames it reads (``identity.object_labels``): a frame left out for
-    its size must not give a class to the frames written."""
+    its size must not give a class to the frames written, nor an object where its mask
+    covers no pixel (``objects``: object id -> the positions where it has one)."""
     read = [p for p in kept if clip["own"][p]]
     return object_labels(
-        [[(o, own[0]) for (o, _), own in zip(clip["objects"][p], clip["own"][p]) if own] for p in read],
+        [[(o, own[0]) for (o, _), own in zip(clip["objects"][p], clip["own"][p])
+          if own and p in objects.get(o, {})] for p in read],
         [clip["sources"][p] == ANNOTATION for p in read])
 
 

@@ -141,7 +141,7 @@ def test_without_images_a_region_claiming_a_huge_image_is_reported_not_allocated
     reader = ProjectReader.__new__(ProjectReader)
     reader.problems = Problems()
     frame = reader._decode(ClipInfo("c", "v"), TaskRef(1, 0, 0.0, "http://ls/x.jpg"), [drawn],
-                           "annotation", ClipRegions([[drawn]]), None, several=set())
+                           "annotation", ClipRegions([[drawn]]), None)
     # Nothing vouches for the frame's size but that claim: the frame goes, with its region.
     assert frame is None
     assert [p.kind for p in reader.problems.items] == ["missing_image"]

@@ -11,9 +11,9 @@ import pytest
 from export_studio import CONFIG, H, StoredProject, W, disk, rect, region
 
 from samvid.export import FORMATS, export
-from samvid.export.frames import Problems, Where
+from samvid.export.frames import Problems, Where, report_several_labels
 from samvid.export.identity import ClipRegions, parse_regions
-from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects, report_several_labels
+from samvid.export.reader import ProjectReader, ProjectSchema, frame_objects
 from samvid.propagation import seeds_from_result
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import MAX_PIXELS, mask_regions
@@ -172,7 +172,8 @@ def test_problems_with_the_mask_of_a_region_without_an_id_name_it_by_its_place_o
     problems = Problems()
     parsed = [parse_regions(result, SCHEMA, problems)]
     objects = frame_objects(parsed[0], ClipRegions(parsed), (H, W), problems, WHERE)
-    report_several_labels(objects, set(), problems, WHERE)
+    report_several_labels("c", 0, 1, ((o.object_id, o.labels, o.label, o.shown_id) for o in objects), set(),
+                          problems)
     assert [(p.kind, p.message.split(":")[0]) for p in problems.items] == [
         ("bad_region", "region #2 (no id)"),
         ("size_mismatch", f"region #3 (no id) is {W // 2}x{H}, the image is {W}x{H}"),

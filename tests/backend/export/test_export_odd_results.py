@@ -76,3 +76,31 @@ def test_a_polygon_of_fewer_than_3_points_is_reported_once_as_a_bad_region(point
     assert [r.label for r in read] == ["car"]
     ((kind, message),) = [(item.kind, item.message) for item in problems.items]
     assert kind == "bad_region" and "fewer than 3 points" in message and "redraw" in message
+
+
+@pytest.mark.parametrize("points", [
+    [[10, 10], [20, 20], [30, 30]],  # on one slanted line
+    [[50, 50]] * 4,  # one point, repeated
+    [[10, 10], [60, 10], [30, 10], [45, 10]],  # back and forth along one row
+    [[10.1, 20.2], [20.2, 40.4], [30.3, 60.6]],  # on one line, as decimals round it
+])
+def test_a_polygon_whose_points_all_lie_on_one_line_is_reported_once_as_a_bad_region(points):
+    # It decodes to no pixel and vanished from every format without a word.
+    (good,) = region(disk(40, 30, 5), "car")
+    polygon = {"id": "p", "from_name": "outline", "to_name": "image", "type": "polygonlabels",
+               "original_width": W, "original_height": H,
+               "value": {"points": points, "polygonlabels": ["person"]}}
+    problems = Problems()
+    read = parse_regions([polygon, good], ProjectSchema.from_config(CONFIG), problems)
+    assert [r.label for r in read] == ["car"]
+    ((kind, message),) = [(item.kind, item.message) for item in problems.items]
+    assert kind == "bad_region" and "region p" in message and "no area" in message and "redraw" in message
+
+
+def test_a_thin_polygon_with_an_area_is_exported_not_reported():
+    polygon = {"id": "p", "from_name": "outline", "to_name": "image", "type": "polygonlabels",
+               "original_width": W, "original_height": H,
+               "value": {"points": [[0, 0], [100, 0], [100, 5]], "polygonlabels": ["person"]}}
+    problems = Problems()
+    (read,) = parse_regions([polygon], ProjectSchema.from_config(CONFIG), problems)
+    assert read.label == "person" and not problems

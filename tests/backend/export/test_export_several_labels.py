@@ -221,3 +221,46 @@ def test_parts_with_one_object_id_keep_the_labels_of_every_part_in_config_order(
     assert annotation["attributes"] == [{"state": ["parked"], "tag": ["car", "person", "red"]}]
     (problem,) = problems.items
     assert problem.kind == "several_labels" and "['car', 'person', 'red']" in problem.message
+
+
+def odd_sized(labels: list[str], region_id: str) -> dict:
+    """A region drawn on a 40x30 image, where the clip's others are W x H."""
+    mask = np.zeros((30, 40), bool)
+    mask[0:5, 0:5] = True
+    return brush(mask, labels, region_id)
+
+
+def test_several_labels_is_not_reported_for_a_frame_youtube_vis_leaves_out_for_its_size(tmp_path):
+    frames = [[brush(rect(0, 0, 10, 10), ["car"], "a")], [brush(rect(2, 0, 12, 10), ["car"], "a")],
+              [odd_sized(["car", "red"], "a")]]
+    problems = exported("ytvis", frames, tmp_path)
+    assert problems.counts() == {"size_mismatch": 1}
+
+
+def test_several_labels_is_reported_at_the_first_frame_youtube_vis_keeps_with_them(tmp_path):
+    frames = [[odd_sized(["car", "red"], "a")], [brush(rect(2, 0, 12, 10), ["car"], "a")],
+              [brush(rect(4, 0, 14, 10), ["car", "red"], "a")]]
+    problems = exported("ytvis", frames, tmp_path)
+    assert sorted((p.kind, p.frame) for p in problems.items) == [("several_labels", 2), ("size_mismatch", 0)]
+
+
+def test_several_labels_is_not_reported_by_davis_for_an_object_its_png_does_not_hold(tmp_path):
+    # Object 1 lies wholly under object 2 (the larger id keeps the pixels): DAVIS writes no
+    # object 1 on the frame, COCO does.
+    frame = [brush(rect(0, 0, 10, 10), ["car", "red"], "a"), brush(rect(0, 0, 20, 20), ["person"], "b")]
+    davis = exported("davis", [frame], tmp_path / "davis")
+    assert davis.counts() == {"lossy": 2}  # the overlap, and object 1 not on the PNG
+    coco = exported("coco", [frame], tmp_path / "coco")
+    assert coco.counts() == {"several_labels": 1}
+
+
+def test_labels_twins_of_a_region_whose_id_is_saved_as_a_whole_float_keep_their_controls_name():
+    # A script's JSON saved the brush's id as 1.0, its twin's as 1: one region in the editor.
+    mask = np.zeros((H, W), bool)
+    mask[4:12, 6:20] = True
+    geometry, twin = mask_regions(mask, parse_config(SEPARATE), ["car", "red"], region_id="q")
+    problems = Problems()
+    (region,) = parse_regions([{**geometry, "id": 1.0}, {**twin, "id": 1}],
+                              ProjectSchema.from_config(SEPARATE), problems)
+    assert (region.label, region.attributes) == ("car", {"kind": ["car", "red"]})
+    assert not problems
