@@ -22,13 +22,17 @@ class NoSuchHome(ValueError):
 def expand_home(path: str | os.PathLike[str]) -> Path:
     """``path`` with a leading ``~`` or ``~user`` expanded; NoSuchHome where that home is unknown.
 
-    >>> expand_home("/data/frames"), expand_home("frames/~x"), expand_home("./~x")
-    (PosixPath('/data/frames'), PosixPath('frames/~x'), PosixPath('~x'))
+    >>> expand_home("/data/frames"), expand_home("frames/~x")
+    (PosixPath('/data/frames'), PosixPath('frames/~x'))
     """
     text = os.fspath(path)
     if not text.startswith("~"):
-        # Path("./~x") is Path("~x"): its expanduser() would read a folder named ~x as a home.
-        return Path(text)
+        kept = Path(text)
+        if kept.parts and kept.parts[0].startswith("~"):
+            # "./~x": pathlib drops the "./", and any later expanduser() would read the
+            # folder ~x here as a user's home; made absolute, it never is.
+            return Path.cwd() / kept
+        return kept
     try:
         return Path(text).expanduser()
     except RuntimeError:  # "Could not determine home directory."

@@ -39,6 +39,7 @@ import requests
 
 from samvid.core.errors import ModelUnavailable
 from samvid.errors import ConfigError, StudioError
+from samvid.homes import NoSuchHome, expand_home
 from samvid.models.registry import MODELS, model_path, no_model_folder, standin_radius
 from samvid.settings import Settings, named_as_typed, studio_url_problem
 
@@ -187,10 +188,8 @@ class Layout:
 
 
 def default_data_dir() -> Path:
-    """$XDG_DATA_HOME/samvid, where that is an absolute path (the XDG spec asks to ignore a
-    relative one: ``~nosuchuser/share`` was a traceback at every `samvid up`)."""
-    base = os.environ.get("XDG_DATA_HOME", "")
-    return (Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share") / "samvid"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "samvid"
 
 
 # Names Label Studio reads, unprefixed as a fallback, that a shell often holds for something
@@ -587,7 +586,11 @@ class Stack:
 
     def __init__(self, options: UpOptions) -> None:
         self.o = options
-        self.layout = Layout(options.data_dir.expanduser().resolve())
+        try:
+            self.layout = Layout(expand_home(options.data_dir).resolve())
+        except NoSuchHome as exc:  # XDG_DATA_HOME=~nosuchuser/share: was a traceback
+            raise ConfigError(f"the data folder {exc.path} is under no user's home folder: fix "
+                              "XDG_DATA_HOME or give --data-dir") from None
         if self.layout.data_dir.exists() and not self.layout.data_dir.is_dir():
             raise ConfigError(f"--data-dir {self.layout.data_dir} is a file: give a folder")
         self.children: list[Child] = []

@@ -243,16 +243,27 @@ class Prelabeler:
         inside = tasks[: ids.index(run.last_task) + 1]
         return any(human_annotated(t) for t in inside if _frame(t) > run.frame)
 
-    def _mark_undone(self, task_id: int) -> None:
+    def _mark_undone(self, task_id: int, ends: tuple[int, ...] = ()) -> None:
         """Removes samvid's prediction from a stretch's last frame, so that the next run
-        propagates the stretch again (``_stretch_done``)."""
+        propagates the stretch again (``_stretch_done``); not one written after the latest
+        annotation of each of the stretch's human frames ``ends``: that one comes from
+        their present work (the job a change of theirs started), not from this run."""
         with self.propagator.locks.hold(task_id):
             try:
-                if self._human_now(task_id):
+                if self._human_now(task_id) or (ends and self._newer_than(task_id, ends)):
                     return
             except NotFound:
                 return  # deleted meanwhile
             self.studio.replace_predictions(task_id, TRACK_PREFIX, [], "", 0.0, write_empty=False)
+
+    def _newer_than(self, task_id: int, ends: tuple[int, ...]) -> bool:
+        """Whether samvid's predictions on the task were all written after the latest
+        annotation of every task of ``ends`` (False where a time is unknown)."""
+        written = [_when(p.get("created_at")) for p in self.studio.own_predictions(task_id, TRACK_PREFIX)]
+        if not written or None in written:
+            return False
+        changed = [self._annotated_at(end) for end in ends]
+        return None not in changed and min(w for w in written if w) > max(c for c in changed if c)
 
     def _human_now(self, task_id: int) -> bool:
         return self.propagator.annotated_now(task_id)
@@ -350,7 +361,8 @@ class Prelabeler:
                 # The limit runs to the selection's end (bridged propagation stops at the next
                 # human frame itself); the share of the progress is the frames it fills.
                 runs.append(_Stretch(clip, _frame(clip_tasks[i], strict=True), len(clip_tasks) - i - 1,
-                                     after - i - 1, clip_tasks[after - 1]["id"]))
+                                     after - i - 1, clip_tasks[after - 1]["id"],
+                                     (clip_tasks[i]["id"], *([bound["id"]] if bound is not None else []))))
         total = sum(run.share for run in runs)
         progress = _Offset(ctx, total)
         written, failed = 0, []
@@ -384,9 +396,9 @@ class Prelabeler:
                     # frames, and why) stays the job's; the run to repeat is this one, not
                     # the propagation the note names.
                     if not self._annotated_inside(req, run):
-                        self._mark_undone(run.last_task)
-                    log.warning("clip %r frame %d: a human frame of the stretch changed while it was filled; "
-                                "its rest is left unwritten: %s to fill it", clip, frame, AGAIN)
+                        self._mark_undone(run.last_task, run.ends)
+                    _skipped(ctx, f"clip {clip!r} frame {frame}: a human frame of the stretch changed while "
+                                  f"it was filled; its rest is left unwritten: {AGAIN} to fill it")
                     failed.append(f"{clip}:{frame}")
                     progress.offset += share
                     continue
@@ -425,6 +437,7 @@ class _Stretch:
     limit: int  # frames after it up to the selection's end (bridging stops at the next human frame)
     share: int  # frames it fills: its share of the progress
     last_task: int  # the task id of its last frame
+    ends: tuple[int, ...] = ()  # the task ids of its human frame and the next one, if any
 
 
 def _frame(task: dict[str, Any], strict: bool = False) -> int:

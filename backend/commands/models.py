@@ -382,14 +382,14 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "pull":
         # Absolute: SAMVID_MODEL is read by a server started from anywhere, and a relative
         # folder that is not there reads as a hub id.
-        dest = None if args.dir is None else args.dir.expanduser().absolute()
+        dest = None if args.dir is None else args.dir.absolute()  # path_arg expanded ~
         folder = pull(args.name, dest, HfHub(args.endpoint), args.revision)
         print(f"{args.name}: verified in {folder}")
         if args.dir is not None:
             print(f"use it with: SAMVID_MODEL={folder}")
         return 0
     # As pull reads --dir: a quoted "~/models" ("$MODELS" set to it) is the home folder's.
-    rows = model_rows([d.expanduser() for d in args.dir])
+    rows = model_rows(list(args.dir))  # path_arg expanded ~
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

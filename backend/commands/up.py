@@ -61,7 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     attach.add_argument("--api-key", default=env_value("LABEL_STUDIO_API_KEY"),
                         help="default: $LABEL_STUDIO_API_KEY")
     attach.add_argument("--document-root", type=path_arg,
-                        default=env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
                         help="that Label Studio's LOCAL_FILES_DOCUMENT_ROOT, when it runs on "
                              "this machine (default: upload frames through its API)")
 
@@ -82,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         videos=list(args.videos), project=args.project, labels=parse_labels(args.labels),
         no_studio=args.no_studio, no_backend=args.no_backend,
         studio_url=args.label_studio_url, api_key=args.api_key,
-        document_root=args.document_root, timeout=args.timeout,
+        # The variable read only where it is used: a bad one blocked `samvid up --help`.
+        document_root=args.document_root or (env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+                                             if args.no_studio else None),
+        timeout=args.timeout,
     )
     limits = _check_backend_settings(args.device)
     # A mistyped video, a file that is no video, a frame folder of two sizes, a video over

@@ -27,6 +27,9 @@ def test_a_path_under_a_home_that_does_not_exist_raises_no_such_home_naming_it(p
     assert raised.value.path == path
 
 
-def test_a_tilde_folder_under_the_current_one_is_not_read_as_a_home() -> None:
+def test_a_tilde_folder_under_the_current_one_is_not_read_as_a_home(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     # pathlib drops "./": Path("./~root").expanduser() was root's home.
-    assert expand_home("./~root/x") == Path("~root/x")
+    monkeypatch.chdir(tmp_path)
+    assert expand_home("./~root/x") == tmp_path / "~root" / "x"
+    assert expand_home(expand_home("./~root/x")) == tmp_path / "~root" / "x"

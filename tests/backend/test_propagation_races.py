@@ -250,7 +250,7 @@ def test_a_prelabel_whose_stretch_is_superseded_lists_it_as_not_propagated_and_g
     prelabeler.tasks = lambda req: rows
     marked: list[tuple[str, int]] = []
     prelabeler._mark_done = lambda task_id, engine: marked.append(("done", task_id))
-    prelabeler._mark_undone = lambda task_id: marked.append(("undone", task_id))
+    prelabeler._mark_undone = lambda task_id, ends=(): marked.append(("undone", task_id))
     prelabeler._annotated_inside = lambda req, run: False
     ctx = Context()
     result = prelabeler.run(PrelabelRequest(1, "c", mode="propagate", force=True), ctx)
@@ -260,4 +260,6 @@ def test_a_prelabel_whose_stretch_is_superseded_lists_it_as_not_propagated_and_g
     assert result["not_propagated"] == ["c:0"] and result["propagations"] == 1
     assert result["frames_written"] == 4
     assert marked == [("undone", 4), ("done", 8)]
-    assert ctx.notes == [said]  # the propagation's note, which says which frames, stays
+    # The propagation's note says which frames; the job's last says what to run.
+    assert ctx.notes[0] == said and len(ctx.notes) == 2
+    assert "run the same samvid prelabel command again" in ctx.notes[1]

@@ -270,7 +270,8 @@ def test_a_tilde_that_reaches_samvid_unexpanded_is_the_home_folder(tmp_path: Pat
 def test_a_folder_named_with_a_tilde_under_the_current_one_is_not_read_as_a_home(tmp_path: Path,
                                                                                   monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert _parsed("export", ["./~root/out", "--project", "1", "--format", "coco"]).out == Path("~root/out")
+    monkeypatch.chdir(tmp_path)
+    assert _parsed("export", ["./~root/out", "--project", "1", "--format", "coco"]).out == tmp_path / "~root/out"
     assert _parsed("export", ["out/~x", "--project", "1", "--format", "coco"]).out == Path("out/~x")
 
 
@@ -281,12 +282,24 @@ def test_a_document_root_variable_under_no_users_home_is_a_clear_error(monkeypat
     assert "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: ~no-such-user-here/ls is under no user's home" in err
 
 
-@pytest.mark.parametrize("xdg", ["~no-such-user-here/share", "relative/share", ""])
-def test_up_ignores_a_relative_xdg_data_home_as_the_xdg_spec_asks(xdg: str, tmp_path: Path, monkeypatch) -> None:
-    from samvid.launcher import default_data_dir
+def test_up_with_xdg_data_home_under_no_users_home_is_a_clear_error(tmp_path: Path, monkeypatch,
+                                                                     capsys) -> None:
+    # XDG_DATA_HOME=~nosuchuser/share: every `samvid up` was a traceback.
+    monkeypatch.setenv("XDG_DATA_HOME", "~no-such-user-here/share")
+    assert main(["up", "--no-studio"]) == 2
+    err = capsys.readouterr().err
+    assert "~no-such-user-here/share/samvid is under no user's home folder: fix XDG_DATA_HOME" in err
 
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_DATA_HOME", xdg)
-    assert default_data_dir() == tmp_path / ".local" / "share" / "samvid"
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert default_data_dir() == tmp_path / "xdg" / "samvid"
+
+def test_a_bad_document_root_variable_does_not_stop_up_where_it_is_not_used(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", "~no-such-user-here/ls")
+    with pytest.raises(SystemExit) as exited:
+        main(["up", "--help"])
+    assert exited.value.code == 0
+
+
+def test_a_folder_named_like_a_home_under_the_current_one_is_never_read_as_that_home(
+        tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = _parsed("models", ["list", "--dir", "./~root", "--dir", "./~no-such-user-here"])
+    assert args.dir == [tmp_path / "~root", tmp_path / "~no-such-user-here"]
