@@ -187,7 +187,7 @@ def labelling_controls(raw: list[dict[str, Any]], joined: list[dict[str, Any]],
     rank = {name: k for k, name in enumerate(rows)}
     controls: dict[str, str] = {}
     for r in sorted(used, key=lambda r: rank.get(str(r["from_name"]), len(rank))):
-        controls.setdefault(twin_key(r)[0], str(r["from_name"]))  # its id as its region reads it
+        controls.setdefault(str(r.get("id")), str(r["from_name"]))
     return controls
 
 
@@ -263,14 +263,14 @@ def parse_regions(
             continue
         flaw = _polygon_flaw(r) if kind == "polygonlabels" else ""
         if flaw:
-            # It would decode to nothing and vanish from every format without a word.
+            # It would decode to nothing (or a stray line of pixels) without a word.
             problems.add("bad_region", f"region {own_id}: the polygon {flaw}: redraw it", **where)
             continue
         region_score = score_of(r.get("score"))
         if region_score is None:
             region_score = score_of(score)
         extras = {} if anonymous else attributes.get(region_id) or attributes.get(own_id, {})
-        control = (None if anonymous else labelled_by.get(twin_key(r)[0])) or str(r.get("from_name") or kind)
+        control = labelled_by.get(own_id) or str(r.get("from_name") or kind)
         if len(labels) > 1:
             # One label is the class; with more, the class alone would lose the others.
             extras = {**extras, control: list(labels)}
@@ -316,7 +316,8 @@ _LINE_TOLERANCE = 1e-8
 
 def _on_one_line(points: np.ndarray) -> bool:
     """Whether every point lies on one line (all the same point included): the polygon then
-    has no inside, and ``polygon_pixels`` gives no pixel."""
+    encloses no area (its outline may still cover a few pixels' centres, a line no one drew
+    as a region)."""
     centred = points - points.mean(axis=0)
     if not centred.any():
         return True

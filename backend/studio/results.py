@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import cv2
@@ -384,21 +384,8 @@ def split_labels(region: Result, rows: Sequence[tuple[str, Sequence[str]]]) -> l
 def twin_key(result: Result) -> tuple[str, str, str]:
     """What a plain region and its "labels" twins share: id, image and page. Compared as
     text, so imported JSON's unhashable values (a list as toName) are just no match, and one
-    rule pairs them wherever twins are read (here, and the export's off-image check). A
-    number is read as Label Studio's editor reads it (``_as_shown``): an id or page ``1.0``
-    (a script's JSON) is ``1``, the one region the editor shows."""
-    return (_as_shown(result.get("id"), str), _as_shown(result.get("to_name"), repr),
-            _as_shown(result.get("item_index"), repr))
-
-
-def _as_shown(value: Any, text: Callable[[Any], str]) -> str:
-    """``value`` as text, a whole number written as an integer, as in JavaScript: the editor
-    parses JSON numbers as one kind (``1.0`` is ``1``) and groups a region's results under
-    ``${id}`` (Annotation.deserializeSingleResult), so ``1.0``, ``1`` and ``"1"`` name one
-    region there. Anything else is ``text(value)``."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:  # JS's own cut
-        return text(int(value))
-    return text(value)
+    rule pairs them wherever twins are read (here, and the export's off-image check)."""
+    return str(result.get("id")), repr(result.get("to_name")), repr(result.get("item_index"))
 
 
 def joined_labels(result: list[Any], controls: Collection[str] | None = None,

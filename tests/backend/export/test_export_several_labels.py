@@ -253,14 +253,3 @@ def test_several_labels_is_not_reported_by_davis_for_an_object_its_png_does_not_
     coco = exported("coco", [frame], tmp_path / "coco")
     assert coco.counts() == {"several_labels": 1}
 
-
-def test_labels_twins_of_a_region_whose_id_is_saved_as_a_whole_float_keep_their_controls_name():
-    # A script's JSON saved the brush's id as 1.0, its twin's as 1: one region in the editor.
-    mask = np.zeros((H, W), bool)
-    mask[4:12, 6:20] = True
-    geometry, twin = mask_regions(mask, parse_config(SEPARATE), ["car", "red"], region_id="q")
-    problems = Problems()
-    (region,) = parse_regions([{**geometry, "id": 1.0}, {**twin, "id": 1}],
-                              ProjectSchema.from_config(SEPARATE), problems)
-    assert (region.label, region.attributes) == ("car", {"kind": ["car", "red"]})
-    assert not problems

@@ -37,25 +37,3 @@ def test_a_brush_rle_cut_short_is_said_to_be_malformed_with_what_to_do() -> None
     with pytest.raises(ValueError, match=r"brush RLE is malformed \(cut short\?\): redraw the region"):
         decode_brush(cut)
 
-
-@pytest.mark.parametrize("brush_id, twin_id, brush_page, twin_page", [
-    (1.0, 1, None, None), (1, 1.0, None, None), ("1", 1.0, None, None),
-    ("k", "k", 1, 1.0), ("k", "k", 1.0, 1), (2.0, 2.0, 0, 0.0)])
-def test_an_id_or_page_saved_as_a_whole_float_pairs_as_the_editor_shows_it(
-        brush_id, twin_id, brush_page, twin_page) -> None:
-    # A script's JSON may save 1 as 1.0: Label Studio's editor parses both as the number 1 and
-    # groups a region's results under `${id}`, so it shows one labelled region.
-    brush, twin = mask_regions(disk(), parse_config(SEPARATE), ["Car"], region_id="c")
-    result = [{**brush, "id": brush_id, "item_index": brush_page},
-              {**twin, "id": twin_id, "item_index": twin_page}]
-    (joined,) = joined_labels(result, ["brush"], ["labels"])
-    assert joined["type"] == "brushlabels" and joined["value"]["brushlabels"] == ["Car"]
-
-
-@pytest.mark.parametrize("brush_id, twin_id", [("1.0", 1), (1.5, 1)])
-def test_ids_the_editor_shows_as_two_regions_stay_unpaired(brush_id, twin_id) -> None:
-    # `${"1.0"}` is "1.0", not "1": two regions in the editor, the brush one unlabelled.
-    brush, twin = mask_regions(disk(), parse_config(SEPARATE), ["Car"], region_id="c")
-    joined = joined_labels([{**brush, "id": brush_id}, {**twin, "id": twin_id}], ["brush"], ["labels"])
-    assert [(r["type"], r["value"].get("brushlabels")) for r in joined] == [
-        ("brushlabels", []), ("labels", None)]
