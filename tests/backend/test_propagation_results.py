@@ -294,7 +294,7 @@ def test_a_job_refuses_more_objects_than_its_limit_counting_those_of_the_human_f
 def test_a_bridged_job_takes_as_many_objects_as_each_of_its_stretches_tracks_within_the_limit(monkeypatch):
     # Human frames 0, 3 and 6 with 40 objects each: each stretch tracks 80, under the limit.
     # Counted over the whole job, the submit of frame 3 was refused for 120.
-    import samvid.propagation as propagation
+    import samvid.propagation.propagator as propagation
     from samvid.propagation import PropagationRequest
 
     propagator = _clip_with_objects({f: [_dot(i) for i in range(40 * k, 40 * k + 40)]

@@ -196,7 +196,7 @@ def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(labe
 def test_opening_a_frame_with_redis_away_computes_nothing_and_says_so(label_studio, monkeypatch):
     # The open tracked the frame, then failed to take its write lock: the compute, and the
     # annotator's wait for it, were for nothing.
-    import samvid.propagation
+    import samvid.propagation.propagator
     from samvid.errors import QueueUnavailable
     from samvid.studio.frame_locks import FrameLocks
 
@@ -205,7 +205,7 @@ def test_opening_a_frame_with_redis_away_computes_nothing_and_says_so(label_stud
     task = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[1]}", headers=label_studio.headers,
                         timeout=30).json()
     engines: list[str] = []
-    monkeypatch.setattr(samvid.propagation, "make_engine", lambda name: engines.append(name))
+    monkeypatch.setattr(samvid.propagation.propagator, "make_engine", lambda name: engines.append(name))
     locks = FrameLocks(label_studio.url, f"redis://127.0.0.1:{free_port()}/0", retry_seconds=1.0,
                        socket_seconds=1.0)  # nothing listens there
     propagator = Propagator(Studio(label_studio.url, label_studio.token),

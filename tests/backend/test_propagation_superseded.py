@@ -168,5 +168,6 @@ def test_a_prelabel_stopped_on_a_stretch_by_a_change_at_its_far_end_lists_it_as_
     result = prelabeler.run(PrelabelRequest(1, "c", mode="propagate", force=True), ctx)
     assert result["not_propagated"] == ["c:0"] and result["propagations"] == 0  # the command exits 1
     assert marked == []
-    # The propagation's note (which frames are left, and why) is the job's last word.
-    assert "frames 3-5 left unwritten" in ctx.notes[-1]
+    # The propagation's note says which frames are left and why; the job's last, what to run.
+    assert "frames 3-5 left unwritten" in ctx.notes[-2]
+    assert "run the same samvid prelabel command again" in ctx.notes[-1]

@@ -17,11 +17,11 @@ from samvid.propagation import (
     ObjectSeed,
     PropagationRequest,
     Propagator,
-    _named,
     frame_results,
     match_redrawn,
     seeds_from_result,
 )
+from samvid.propagation.stretches import _named
 from samvid.studio.client import Studio
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import brush_result, mask_region, mask_regions

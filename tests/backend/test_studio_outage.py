@@ -48,12 +48,12 @@ def _annotations(ls, task_id: int) -> list[int]:
 
 
 def test_label_studio_restarted_mid_job_is_waited_out_and_clicks_keep_working(label_studio, monkeypatch):
-    import samvid.propagation
+    import samvid.propagation.job
     from samvid.studio.client import backoff
 
     # Retries a second apart at most (10 s by default): the job goes on within a second of
     # Label Studio's return, not up to 10 s after it; the wait is the same wait.
-    monkeypatch.setattr(samvid.propagation, "backoff", lambda seconds: backoff(seconds, longest=1.0))
+    monkeypatch.setattr(samvid.propagation.job, "backoff", lambda seconds: backoff(seconds, longest=1.0))
     # Frames enough that the job is still writing when Label Studio stops (it stops within a
     # frame or two of the third; asserted below), not so many that their writes after its
     # return (~0.2 s each on a busy machine) dominate the test.

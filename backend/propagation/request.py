@@ -1,0 +1,117 @@
+"""A propagation request (``PropagationRequest``) as the webhook, ``/propagate`` and the
+CLI give it: each field checked at once, so that a job never fails only once it runs,
+and the key (``clip_key``) that runs a clip's jobs one at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from samvid.errors import BadRequest
+from samvid.settings import DIRECTIONS
+from samvid.tracker.engines import engine_choices, is_engine
+
+MAX_OBJECTS = 100  # per stretch of a job: memory and time grow with every object tracked
+MAX_FRAME = 10_000_000  # beyond any video samvid imports (4 hours at 240 frames/s is 3.5 million)
+REQUEST_KEYS = ("project", "clip", "frame", "direction", "frames", "objects", "engine", "all_frames",
+                "bridge", "before")
+
+
+@dataclass(frozen=True)
+class PropagationRequest:
+    project: int
+    clip: str
+    frame: int  # the source frame index (task data "frame")
+    direction: str = "forward"
+    frames: int = 0  # at most this many frames each way; 0 = up to the next human frame
+    # The objects to propagate (``object_key``): an int is an object-id number, a string a
+    # region id; empty = all.
+    objects: tuple[int | str, ...] = ()
+    engine: str = "flow"
+    all_frames: bool = False  # track through every source-video frame between frame tasks
+    bridge: bool = False  # a stretch between two human frames is tracked from both
+    before: bool = True  # with bridge: recompute the stretch back to the previous human frame too
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> PropagationRequest:
+        if not isinstance(payload, dict):
+            raise BadRequest("the propagation request must be a JSON object")
+        if not all(key in payload for key in ("project", "clip", "frame")):
+            raise BadRequest("give project (id), clip (string) and frame (index)")
+        unknown = sorted(str(key) for key in payload if key not in REQUEST_KEYS)
+        if unknown:
+            # A misspelt option ("limit" for "frames") would run another job than the one asked for.
+            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: a propagation request "
+                             f"takes {', '.join(REQUEST_KEYS)}")
+        project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
+        clip = payload["clip"]
+        if not isinstance(clip, str) or not clip:
+            raise BadRequest("clip must be a non-empty string")
+        frame = whole_number(payload["frame"], "frame", "a frame index", MAX_FRAME)
+        direction = payload.get("direction", "forward")
+        if direction not in DIRECTIONS:
+            raise BadRequest(f"direction must be one of {', '.join(DIRECTIONS)}")
+        frames = payload.get("frames")
+        frames = 0 if frames is None else whole_number(frames, "frames", "a number of frames", 100_000)
+        objects = payload.get("objects") or ()
+        if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
+            raise BadRequest("objects must be a list of object ids")
+        objects = tuple(object_key(o) for o in objects)
+        flags = {name: payload.get(name, default) for name, default in
+                 (("all_frames", False), ("bridge", False), ("before", True))}
+        for name, value in flags.items():
+            if not isinstance(value, bool):
+                raise BadRequest(f"{name} must be true or false")
+        return cls(project, clip, frame, direction, frames, objects,
+                   engine_name(payload.get("engine")), flags["all_frames"], flags["bridge"], flags["before"])
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"project": self.project, "clip": self.clip, "frame": self.frame,
+                "direction": self.direction, "frames": self.frames,
+                "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames,
+                "bridge": self.bridge, "before": self.before}
+
+
+def clip_key(project: int, clip: str) -> str:
+    """The job key (``samvid.jobs``) of the jobs that propagate in a clip, whatever started
+    them (the webhook, ``/propagate``, a pre-labelling of the clip): one runs at a time, so
+    a correction's job runs after, never beside, one from the annotation it corrects."""
+    return f"{project}:{clip}"
+
+
+def whole_number(value: Any, name: str, what: str, top: int) -> int:
+    """``value`` of a request as a whole number from 0 to ``top``: an integer or a float
+    without a fraction (JSON has one kind of number). ``True`` or 1.9 would otherwise read
+    as 1: another project, another frame."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+        raise BadRequest(f"{name} must be {what}, a whole number from 0 to {top}, not {value!r}")
+    return value
+
+
+def object_key(value: Any) -> int | str:
+    """One of a request's ``objects``: a JSON number is an object-id number (an int; 1.0
+    is the object 1, as JSON may send it), a string a region id. Kept apart, they stay
+    apart in the job's payload: object 3 and a region whose id is "3" are two objects.
+    A string of digits names the object of that number where the frame has no region of
+    that id (``_wanted``): the payloads of jobs queued before numbers were kept apart.
+    Anything else names no object (object-id numbers are whole numbers from 1): the job
+    would fail only once it ran."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, str) and value.strip():
+        return value
+    raise BadRequest("objects must be a list of object ids (region ids, or object-id numbers: whole numbers "
+                     f"from 1), not {value!r}")
+
+
+def engine_name(value: Any) -> str:
+    """A request's tracker engine (``flow`` when none), refused at once when unknown: a
+    job that accepted it would fail only once it ran."""
+    name = value or "flow"
+    if not isinstance(name, str) or not is_engine(name):
+        raise BadRequest(f"engine {name!r} is unknown: choose one of {engine_choices()}")
+    return name
