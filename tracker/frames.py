@@ -349,6 +349,8 @@ class VideoReader(FrameReader):
         discarded = 0
         last_dts: int | None = None
         last_pts, pts_go_back = -(2**63), False
+        read: list[_Read] = []  # the indexed packets in decode order, to find a cut file's sure frames
+        self._demux_failed = False
         for number, packet in enumerate(self._packets()):
             if not packet.size:
                 continue
@@ -378,6 +380,7 @@ class VideoReader(FrameReader):
             )
             if self._verify_seeks:
                 self._checksums[packet.pts] = zlib.crc32(packet)
+            read.append(_Read(packet.pts, packet.dts, packet.duration or 0, bool(packet.is_corrupt)))
         if not keyframe_by_pts:
             raise VideoError(f"{self.path}: video stream holds no frames")
         # Packets in decode order whose pts never go back, from a codec that reorders frames:
@@ -386,6 +389,10 @@ class VideoReader(FrameReader):
             self._container.format.name in DECODE_ORDER_PTS_FORMATS
             and bool(self._stream.codec_context.has_b_frames) and not pts_go_back
         )
+        declared = (self._stream.frames or 0) - discarded
+        dropped = 0
+        if self._container.format.name not in DECODE_ORDER_PTS_FORMATS and self._cut_short(read, declared):
+            dropped = self._drop_unsure_frames(read, keyframe_by_pts)
         pts = sorted(keyframe_by_pts)
         # A truncated file whose header declares more frames than its data holds: the
         # missing tail has no timestamps, so it is counted here and reported, not indexed.
@@ -398,16 +405,18 @@ class VideoReader(FrameReader):
         # stretch an average), not one frame each. The last frame's chunks are counted too,
         # however long it is held: a complete file (as long as its RIFF header says) misses
         # nothing, whatever its last frame's length.
-        declared = (self._stream.frames or 0) - discarded
         if self._container.format.name in DECODE_ORDER_PTS_FORMATS:
             chunks = float(np.median(np.diff(pts))) if len(pts) > 1 else 1.0
             held = pts[-1] - (self._stream.start_time or 0) + chunks
             cut = _shorter_than_its_riff_header(self.path)
             self.missing_tail = max(0, round((declared - held) / chunks)) if cut else 0
-        else:
+        elif declared:
             self.missing_tail = max(0, declared - len(pts))
+        else:
+            last = max((r for r in read if r.pts in keyframe_by_pts), key=lambda r: r.pts)
+            self.missing_tail = max(dropped, self._frames_past(last))
         if self.missing_tail:
-            log.warning("%s: %d frames declared in the header are missing (truncated file?)",
+            log.warning("%s: %d frames missing at the end (truncated file?)",
                         self.path.name, self.missing_tail)
         base, time_base = pts[0], self._stream.time_base
         assert time_base is not None
@@ -451,6 +460,69 @@ class VideoReader(FrameReader):
         # end is theirs (0.541667 s x 24 would count a 14th frame of 13).
         end = self._played_end
         return end if end is not None and end > self.duration + 1e-5 else self.duration
+
+    def _cut_short(self, read: list[_Read], declared: int) -> bool:
+        """Whether demuxing ended before the video did: a read error, a last packet cut short,
+        fewer packets than the header declares, a Matroska file that says it lasts longer, an
+        MPEG-TS file that is no whole number of its packets, or, in a file that declares no
+        length, a hole among the frames that packets lost after the last one read could
+        precede (a complete stream has none there: its last frames follow on)."""
+        if self._demux_failed or read[-1].corrupt:
+            return True
+        if declared:
+            return len(read) < declared
+        if self._declared_end() is not None:
+            return self._frames_past(max(read, key=lambda r: r.pts)) > 0
+        size = self.path.stat().st_size
+        if self._container.format.name == "mpegts" and size % 188 and size % 192:
+            return True
+        return _hole_after(sorted({r.pts for r in read}), _sure_end(read))
+
+    def _drop_unsure_frames(self, read: list[_Read], keyframe_by_pts: dict[int, bool]) -> int:
+        """Remove from the index the frames of a cut file that lost packets could precede (the
+        index numbers frames by pts order, so each would take a lost one's number) and the
+        last packet read where it may be cut short (flagged, or MPEG-TS, whose packets end
+        only where the next starts: a cut one decodes to garbage); how many were removed."""
+        sure = _sure_end(read)
+        last = read[-1]
+        if last.corrupt or self._container.format.name == "mpegts":
+            sure = min(_sure_end(read[:-1]) if len(read) > 1 else last.pts - 1, last.pts - 1)
+        unsure = [p for p in keyframe_by_pts if p > sure]
+        if len(unsure) == len(keyframe_by_pts):
+            raise VideoError(f"{self.path}: truncated before its first whole frame")
+        for p in unsure:
+            del keyframe_by_pts[p]
+            self._checksums.pop(p, None)
+        log.warning("%s: cut short; its last %d frames read are left out, as frames lost with "
+                    "the rest of the file may come before them", self.path.name, len(unsure))
+        return len(unsure)
+
+    def _declared_end(self) -> float | None:
+        """Seconds on the video's clock at which a Matroska file says the video ends: its
+        DURATION tag (FFmpeg and mkvmerge write one per track), or the file's duration where
+        the video is its only stream (a longer sound track would make it longer)."""
+        if not self._container.format.name.startswith("matroska"):
+            return None
+        tag = self._stream.metadata.get("DURATION", "")
+        if match := re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", tag.strip()):
+            hours, minutes, seconds = match.groups()
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        if len(self._container.streams) == 1 and self._container.duration:
+            return self._container.duration / av.time_base
+        return None
+
+    def _frames_past(self, last: _Read) -> int:
+        """Frames a Matroska file declares past the frame ``last`` ends (0 if it declares no
+        end), counted at the stream's average rate; ``last`` lasts its own duration where the
+        file says it (a variable frame rate's last frame may be held long), else one frame."""
+        end = self._declared_end()
+        rate = self._stream.average_rate
+        time_base = self._stream.time_base
+        if end is None or not rate or time_base is None:
+            return 0
+        last_end = float((last.pts + last.duration) * time_base) if last.duration else (
+            float(last.pts * time_base) + 1 / float(rate))
+        return max(0, round((end - last_end) * float(rate)))
 
     def _refuse_restart(self, number: int) -> NoReturn:
         # Decode times only grow within a stream; going back to a pts already seen means
@@ -506,6 +578,7 @@ class VideoReader(FrameReader):
                 return
             except av.error.FFmpegError as exc:
                 log.warning("%s: demuxing stopped: %s", self.path.name, _reason(exc))
+                self._demux_failed = True
                 return
             if packet.size or packet.pts is None and packet.dts is None:
                 yield packet  # the final empty packet flushes the decoder
@@ -769,6 +842,48 @@ def _shorter_than_its_riff_header(path: Path) -> bool:
     except OSError:
         return True
     return size < 8
+
+
+class _Read(NamedTuple):
+    """A packet as the index read it: pts, dts, duration (0: unknown), flagged corrupt."""
+
+    pts: int
+    dts: int | None
+    duration: int
+    corrupt: bool
+
+
+# Packets at the end of a file looked at for its reordering (a group of pictures' pattern),
+# and how far back in decode order a frame shown before them may come (H.264 reorders up to 16).
+REORDER_WINDOW = 256
+REORDER_REACH = 32
+
+
+def _sure_end(read: list[_Read]) -> int:
+    """The highest pts that no frame lost after ``read`` (packets in decode order) can come
+    before. A frame is decoded before it is shown, so a lost one, decoded after the last
+    dts, is shown after it; and a decoder holds back at most as many frames as the stream
+    reorders (those decoded before a frame and shown after it: the most seen in the file's
+    last packets), so a lost frame comes after that many frames plus one of those read. The
+    lower of the two: the dts of Matroska and others is FFmpeg's guess."""
+    tail = [r.pts for r in read[-REORDER_WINDOW:]]
+    depth = max((sum(p > q for p in tail[max(0, i - REORDER_REACH):i]) for i, q in enumerate(tail)),
+                default=0)
+    sure = sorted(tail)[-min(depth + 1, len(tail))]
+    last_dts = next((r.dts for r in reversed(read) if r.dts is not None), None)
+    return sure if last_dts is None else min(sure, last_dts)
+
+
+def _hole_after(pts: list[int], sure: int) -> bool:
+    """Whether sorted ``pts`` leave a hole past ``sure``, where a frame is missing: a step
+    over 1.5 times the longest among the sure frames (at the end of the file), so that a
+    variable frame rate's pauses are no holes; a constant rate's hole is twice its step."""
+    split = bisect.bisect_right(pts, sure)
+    steps = np.diff(pts[max(0, split - REORDER_WINDOW):split])
+    if not len(steps):
+        return False  # nothing to measure a step by
+    longest = float(steps.max())
+    return any(b - a > 1.5 * longest for a, b in itertools.pairwise(pts[split - 1:]))
 
 
 def _picture_bytes(frame: av.VideoFrame) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from samvid.commands.arguments import path_arg, video_path
 from samvid.commands.progress import ProgressLine
-from samvid.errors import ConfigError, VideoError
+from samvid.errors import ConfigError, SamvidError, VideoError
 from samvid.settings import Settings, env_path, env_value, studio_url_problem
 from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
@@ -105,14 +105,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> ImportOptions:
     title = args.project.strip()  # Label Studio strips it too: keep finding the same project
+    # As export, propagate and prelabel read --project: ASCII digits are an id (not '١٢٣').
+    # Checked first: `--project 9` is an id given as the other commands take it, not a
+    # title too short.
+    if (project_id := project_id_in(title)) is not None:
+        raise ConfigError(_id_for_a_title(title, project_id, args))
     if not 3 <= len(title) <= 50:  # Label Studio's limits; checked before any video is opened
         raise ConfigError(f"--project {args.project!r}: Label Studio titles are 3-50 "
                           f"characters, this one has {len(title)}")
-    # As export, propagate and prelabel read --project: ASCII digits are an id (not '١٢٣').
-    if project_id_in(title) is not None:
-        raise ConfigError(f"--project {title!r}: a title of digits only would be read as "
-                          "a project id by the other commands (their --project takes an id or a title); "
-                          "add a letter, e.g. 'project " + title + "'")
     if args.upload and args.frames_root is not None:  # it would be ignored without a word
         raise ConfigError(f"--frames-root {args.frames_root} and --upload contradict each other: "
                           "--upload sends the frames through Label Studio's API and writes "
@@ -164,6 +164,21 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         max_seconds=limits.max_video_seconds,
         max_pixels=limits.max_video_pixels,
     )
+
+
+def _id_for_a_title(title: str, project_id: int, args: argparse.Namespace) -> str:
+    """What to say of ``--project`` given as digits: the title of the project of that id
+    where Label Studio has one (the user meant it), else to add a letter to the title."""
+    try:
+        found = Studio(args.url, args.api_key).project(project_id)
+    except SamvidError:  # unreachable, no key, no such project: the advice without a title
+        found = None
+    if found is not None and found.id == project_id and project_id_in(found.title) is None:
+        return (f"--project {title!r}: samvid import takes a project title, not an id; "
+                f"project {project_id} is titled {found.title!r}: use --project {found.title!r}")
+    return (f"--project {title!r}: a title of digits only would be read as a project id by "
+            "the other commands (their --project takes an id or a title), and samvid import "
+            f"takes a title; add a letter, e.g. 'project {title}'")
 
 
 def _print_summary(summary: ImportSummary) -> None:

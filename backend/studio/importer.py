@@ -228,18 +228,24 @@ def import_videos(
             _remove_half_made(studio, project)
         raise
     summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
-    for plan in plans:
-        # One import of a clip at a time on this machine (overlapping runs of one script):
-        # each listed no task for it, and every frame got a task per run. The clip's tasks
-        # are read once its turn comes, so a run that waited adds only what is missing.
-        # Locked by the clip's content hash, not its name, and not by project: runs of one
-        # source under two names (`Dog.mp4` and `dog.mp4`, a symlink and its target) import
-        # it under one, and runs into two projects write its frames to one folder (two
-        # writers of one temp file left a frame of both, and one failing to rename it).
-        with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", clip_hash(plan.clip)):
-            plan, tasks = _clip_to_import(studio, project, plan)
-            summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
-                                              tasks, progress))
+    try:
+        for plan in plans:
+            # One import of a clip at a time on this machine (overlapping runs of one script):
+            # each listed no task for it, and every frame got a task per run. The clip's tasks
+            # are read once its turn comes, so a run that waited adds only what is missing.
+            # Locked by the clip's content hash, not its name, and not by project: runs of one
+            # source under two names (`Dog.mp4` and `dog.mp4`, a symlink and its target) import
+            # it under one, and runs into two projects write its frames to one folder (two
+            # writers of one temp file left a frame of both, and one failing to rename it).
+            with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", clip_hash(plan.clip)):
+                plan, tasks = _clip_to_import(studio, project, plan)
+                summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
+                                                  tasks, progress))
+    except SamvidError:
+        # A full disk fails the first frame: the project this run made is left empty.
+        if created and not summary.tasks_created:
+            _remove_if_empty(studio, project)
+        raise
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -255,19 +261,33 @@ def _remove_half_made(studio: Studio, project: Project) -> None:
                     "Label Studio", project.title, project.id, exc)
 
 
+def _remove_if_empty(studio: Studio, project: Project) -> None:
+    """Delete a project this import created and failed to add a task to, unless another
+    import into it (a parallel run that found it) added one meanwhile."""
+    try:
+        if studio.list_tasks(project.id):
+            return
+    except SamvidError as exc:
+        log.warning("could not check the project %r (id %d) for tasks (%s); remove it in "
+                    "Label Studio if it is empty", project.title, project.id, exc)
+        return
+    _remove_half_made(studio, project)
+
+
 def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[ClipPlan, list[Task]]:
     """The clip to import and its tasks in the project now, each clip
     listed once (a filtered listing: reading a project of 30,000 tasks whole takes half a
     minute; the import listed a frame folder's clip up to three times).
 
     A source the project already holds under another name keeps that name, so its rerun
-    resumes the import instead of importing every frame again beside it (``_same_clip``).
+    resumes the import instead of importing every frame again beside it (``_same_clip``,
+    ``_same_content``: renamed, moved or copied).
     A frame folder imported when its name hashed only its file names and sizes is
     looked for under that hash too (a second listing, only when the first finds nothing)."""
     clips = _clips_of_hash(studio, project, clip_hash(plan.clip))
     if plan.clip in clips:
         return plan, clips[plan.clip]
-    name = _same_clip(clips, plan.clip, plan.source)
+    name = _same_clip(clips, plan.clip, plan.source) or _same_content(clips, plan.source)
     if name is None and plan.source.is_dir():
         clips = _clips_of_hash(studio, project, names_only_hash(plan.source))
         name = _same_clip(clips, None, plan.source)
@@ -305,6 +325,24 @@ def _same_clip(clips: dict[str, list[Task]], name: str | None, source: Path) -> 
         if any(_is_source(video, source) for video in {str(t.data.get("video")) for t in tasks}):
             return clip
     return None
+
+
+def _same_content(clips: dict[str, list[Task]], source: Path) -> str | None:
+    """The oldest of ``clips`` (of ``source``'s content hash) where none is ``source`` by
+    name or file: the same video renamed or moved since (its recorded path gone), or copied
+    (both there). One video is one clip whatever it is called: imported as a new clip, every
+    frame got a second task."""
+    if not clips:
+        return None
+    clip = next(iter(clips))
+    videos = sorted({str(t.data.get("video")) for t in clips[clip]})
+    if any(os.path.exists(video) for video in videos):
+        log.warning("%s: the same video as clip %s (%s, still there: a copy); imported as "
+                    "that clip", source, clip, ", ".join(videos))
+    else:
+        log.info("%s: the same video as clip %s, whose file %s is gone (renamed or moved); "
+                 "imported as that clip", source, clip, ", ".join(videos))
+    return clip
 
 
 def _is_source(video: str, source: Path) -> bool:

@@ -113,6 +113,10 @@ def find_sources(paths: Sequence[Path]) -> list[Path]:
         if not path.exists():
             raise VideoError(f"{path}: no such file or folder")
         if path.is_file():
+            if is_image_file(path):
+                # A shell glob (frames/*.jpg) made each frame a clip of one frame.
+                raise VideoError(f"{path}: an image, not a video; to import a folder of frames "
+                                 f"as one clip, give the folder ({path.parent}), not its images")
             sources.append(path)
             continue
         if not path.is_dir():  # a FIFO, process substitution <(...), socket or device
@@ -123,6 +127,7 @@ def find_sources(paths: Sequence[Path]) -> list[Path]:
         entries = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
                          key=lambda p: natural_key(p.name))
         videos = [p for p in entries if is_video_file(p)]
+        _warn_skipped(path, [p for p in entries if not is_video_file(p) and not is_image_file(p)])
         if videos:
             if any(is_image_file(p) for p in entries):
                 log.warning("%s: holds videos and images; importing the videos only", path)
@@ -137,3 +142,13 @@ def find_sources(paths: Sequence[Path]) -> list[Path]:
                     f"{path / '*'}") if inner else ""
             raise VideoError(f"{path}: folder holds no videos and no images{hint}")
     return sources
+
+
+def _warn_skipped(folder: Path, skipped: list[Path]) -> None:
+    """Say which files of ``folder`` are no clip by their suffix: a camera's A002.MXF or a
+    DVD's .vob was passed over in silence."""
+    if not skipped:
+        return
+    names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    log.warning("%s: skipped %d files that are neither videos nor images by their suffix (%s); "
+                "to import one as a video, give the file itself", folder, len(skipped), names)

@@ -256,6 +256,26 @@ def test_a_frame_that_cannot_be_written_stops_the_import_with_one_line(
     assert list((frames_root / clip_name(clip)).iterdir()) == []  # no partial frame left
 
 
+def test_an_import_onto_a_full_disk_leaves_no_empty_project_behind(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The frames root's probe file (0 bytes) fit on the full disk; the first frame did not,
+    # and the project made for the import stayed, empty.
+    clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    write_bytes = Path.write_bytes
+
+    def disk_full(path: Path, data: bytes) -> int:
+        if path.name.endswith(".part"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    rc = samvid_import(clip, "--project", "cli full disk", "--no-backend",
+                       "--frames-root", env.files_root / "full-disk")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "No space left on device" in err[-1], err
+    assert Studio(env.url, env.token).find_project("cli full disk") is None
+
+
 def test_a_frame_folder_given_as_dot_and_as_its_path_is_one_clip(
         env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     folder = tmp_path / "bear_frames"
@@ -319,6 +339,33 @@ def test_all_digit_project_title_is_refused(
     assert rc == 2
     assert len(err) == 1 and "--project '003': a title of digits only" in err[0], err
     assert "read as a project id" in err[0] and "'project 003'" in err[0]
+
+
+def test_a_one_digit_project_is_said_to_be_an_id_not_a_title_too_short(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # `--project 9` was "Label Studio titles are 3-50 characters, this one has 1".
+    rc = samvid_import(tmp_path / "missing.mp4", "--project", "9", "--no-backend",
+                       "--url", "http://127.0.0.1:9", "--api-key", "k")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "--project '9': a title of digits only" in err[0], err
+    assert "samvid import takes a title" in err[0]
+    assert "3-50" not in err[0] and "'project 9'" in err[0]
+
+
+def test_a_project_id_given_for_the_title_names_that_projects_title(
+        env, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    video = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
+    assert samvid_import(video, "--project", "cli id given as title", "--no-backend") == 0
+    project = Studio(env.url, env.token).find_project("cli id given as title")
+    assert project is not None
+    capsys.readouterr()
+    rc = samvid_import(video, "--project", str(project.id), "--no-backend")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and "takes a project title, not an id" in err[0], err
+    assert f"project {project.id} is titled 'cli id given as title'" in err[0]
+    assert "use --project 'cli id given as title'" in err[0]
 
 
 def test_import_works_when_the_document_root_is_a_symlink(

@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import PIL.Image
@@ -538,6 +539,24 @@ def test_a_video_imported_again_under_another_name_of_its_file_resumes_its_clip(
     assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
 
 
+@pytest.mark.parametrize("how", ["renamed", "copied"])
+def test_a_video_renamed_or_copied_and_imported_again_is_its_clip_not_a_second_one(
+        how: str, tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+    # `mv take1.mp4 dog.mp4`, import again: every frame got a second task, as a second clip.
+    # A copy is the same video too (same content hash): one clip, whatever it is called.
+    first = write_clip(tmp_path / "take1.mp4", [i / 10 for i in range(3)])
+    options = replace(options, project=f"clip {how} and imported again")
+    summary = import_videos(studio, [first], options)
+    second = tmp_path / "dog.mp4"
+    second.write_bytes(first.read_bytes())
+    if how == "renamed":
+        first.unlink()
+    again = import_videos(studio, [second], options)
+    assert (again.tasks_created, again.tasks_existing) == (0, 3)
+    assert again.clips[0].clip == summary.clips[0].clip
+    assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
+
+
 @pytest.mark.parametrize("first", ["dot", "link"])
 def test_a_frame_folder_as_dot_inside_its_symlink_and_as_the_links_path_is_one_clip(
         first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studio: Studio,
@@ -583,6 +602,26 @@ def test_truncated_video_imports_what_decodes(tmp_path: Path, studio: Studio,
     assert 0 < clip.created < 40
     assert clip.created + len(clip.undecodable) + clip.missing_tail == 40
     assert summary.undecodable == 40 - clip.created
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".ts"])
+def test_a_truncated_mkv_or_mpeg_ts_with_b_frames_imports_each_frame_under_its_own_number(
+        tmp_path: Path, studio: Studio, options: ImportOptions, label_studio, suffix: str) -> None:
+    # Frames stored out of display order: the cut loses frames before some it keeps, which
+    # were imported under the lost frames' numbers (frame 22 showing frame 24), exit 0.
+    whole = write_clip(tmp_path / f"whole{suffix}", [i / 30 for i in range(40)], (160, 120))
+    with av.open(str(whole)) as check:
+        pts = [p.pts for p in check.demux(check.streams.video[0]) if p.size]
+    assert pts != sorted(pts)  # B-frames, the case under test
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 6 // 10 // 188 * 188])  # whole MPEG-TS packets
+    summary = import_videos(studio, [cut], replace(options, project=f"truncated b-frames {suffix}"))
+    clip = summary.clips[0]
+    assert 0 < clip.created < 40 and clip.missing_tail > 0
+    for task in studio.list_tasks(summary.project_id):
+        image = fetch_image(label_studio, task.data["image"])
+        assert abs(float(image.mean()) - level(task.data["frame"])) < 4, task.data["frame"]
 
 
 def test_ml_backend_is_connected_once(tmp_path: Path, studio: Studio,

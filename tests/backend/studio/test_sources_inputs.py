@@ -1,0 +1,50 @@
+"""Which paths ``samvid import`` takes as clips: images given one by one are refused with
+what to give instead, and the files a folder's import passes over are named."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from clipgen import write_clip
+
+from samvid.errors import VideoError
+from samvid.studio.sources import find_sources
+
+
+def test_images_given_as_videos_are_refused_saying_to_give_their_folder(tmp_path: Path) -> None:
+    # `samvid import frames/*.jpg` made every frame a clip of one frame.
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:05d}.jpg"), np.zeros((6, 8, 3), np.uint8))
+    with pytest.raises(VideoError, match=r"00000\.jpg: an image, not a video; .* give the folder") as raised:
+        find_sources(sorted(frames.iterdir()))
+    assert str(frames) in raised.value.message
+    assert find_sources([frames]) == [frames]  # the folder is one clip of its frames
+
+
+def test_a_folder_of_videos_names_the_files_it_passes_over_for_their_suffix(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A camera's A002.MXF beside A001.mp4 was left out in silence.
+    card = tmp_path / "card"
+    card.mkdir()
+    write_clip(card / "A001.mp4", [0.0, 0.1])
+    (card / "A002.MXF").write_bytes(b"\0" * 10)
+    (card / "A003.vob").write_bytes(b"\0" * 10)
+    (card / ".A004.mp4").write_bytes(b"")  # hidden: no clip, and not worth a word
+    with caplog.at_level(logging.WARNING, logger="samvid.studio.sources"):
+        assert find_sources([card]) == [card / "A001.mp4"]
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "skipped 2 files" in warning and "A002.MXF, A003.vob" in warning
+    assert "give the file itself" in warning
+
+
+def test_a_folder_with_nothing_skipped_says_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_clip(tmp_path / "a.mp4", [0.0, 0.1])
+    with caplog.at_level(logging.WARNING, logger="samvid.studio.sources"):
+        find_sources([tmp_path])
+    assert caplog.records == []
