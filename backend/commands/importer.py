@@ -44,7 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="folder for frame files, a subfolder of Label Studio's "
                             "LOCAL_FILES_DOCUMENT_ROOT (default: <document root>/samvid)")
     where.add_argument("--document-root", type=path_arg,
-                       default=env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"),
                        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT "
                             "(default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
     where.add_argument("--upload", action="store_true",
@@ -148,7 +147,9 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         project=title,
         label_config=label_config,
         frames_root=args.frames_root,
-        document_root=args.document_root,
+        # The variable read here, not as the flag's default: a bad one blocked `--help`.
+        document_root=args.document_root or (None if args.upload
+                                             else env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")),
         image_format="png" if args.png else "jpg",
         jpeg_quality=args.jpeg_quality,
         upload=args.upload,

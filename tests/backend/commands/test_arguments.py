@@ -263,7 +263,9 @@ def test_a_tilde_that_reaches_samvid_unexpanded_is_the_home_folder(tmp_path: Pat
     args = _parsed("importer", ["~/clip.mp4", "--frames-root=~/ls/samvid", "--project", "1"])
     assert args.videos == [tmp_path / "clip.mp4"]
     assert args.frames_root == tmp_path / "ls" / "samvid"
-    assert args.document_root == tmp_path / "ls"
+    from samvid.settings import env_path
+
+    assert env_path("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT") == tmp_path / "ls"
     assert _parsed("export", ["~/out", "--project", "1", "--format", "coco"]).out == tmp_path / "out"
 
 
@@ -277,7 +279,7 @@ def test_a_folder_named_with_a_tilde_under_the_current_one_is_not_read_as_a_home
 
 def test_a_document_root_variable_under_no_users_home_is_a_clear_error(monkeypatch, capsys) -> None:
     monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", "~no-such-user-here/ls")
-    assert main(["import", "clip.mp4", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
+    assert main(["import", "clip.mp4", "--project", "Clips", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
     err = capsys.readouterr().err
     assert "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: ~no-such-user-here/ls is under no user's home" in err
 
@@ -291,10 +293,11 @@ def test_up_with_xdg_data_home_under_no_users_home_is_a_clear_error(tmp_path: Pa
     assert "~no-such-user-here/share/samvid is under no user's home folder: fix XDG_DATA_HOME" in err
 
 
-def test_a_bad_document_root_variable_does_not_stop_up_where_it_is_not_used(monkeypatch, capsys) -> None:
+@pytest.mark.parametrize("command", ["up", "import"])
+def test_a_bad_document_root_variable_does_not_stop_help(command: str, monkeypatch, capsys) -> None:
     monkeypatch.setenv("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT", "~no-such-user-here/ls")
     with pytest.raises(SystemExit) as exited:
-        main(["up", "--help"])
+        main([command, "--help"])
     assert exited.value.code == 0
 
 
