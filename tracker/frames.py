@@ -463,20 +463,23 @@ class VideoReader(FrameReader):
 
     def _cut_short(self, read: list[_Read], declared: int) -> bool:
         """Whether demuxing ended before the video did: a read error, a last packet cut short,
-        fewer packets than the header declares, a Matroska file that says it lasts longer, an
-        MPEG-TS file that is no whole number of its packets, or, in a file that declares no
-        length, a hole among the frames that packets lost after the last one read could
-        precede (a complete stream has none there: its last frames follow on)."""
+        fewer packets than the header declares, a Matroska file that says it lasts longer, or
+        an MPEG-TS file that ends inside a packet. A file that declares no length and shows
+        none of these is taken as whole: a hole among its last frames may be a frame its
+        camera dropped or a pause as well as frames lost with a cut, so it is only said."""
         if self._demux_failed or read[-1].corrupt:
             return True
         if declared:
             return len(read) < declared
         if self._declared_end() is not None:
             return self._frames_past(max(read, key=lambda r: r.pts)) > 0
-        size = self.path.stat().st_size
-        if self._container.format.name == "mpegts" and size % 188 and size % 192:
+        if self._container.format.name == "mpegts" and _ends_inside_a_ts_packet(self.path):
             return True
-        return _hole_after(sorted({r.pts for r in read}), _sure_end(read))
+        if _hole_after(sorted({r.pts for r in read}), _sure_end(read)):
+            log.warning("%s: a gap among its last frames; if the file was cut short, the frames "
+                        "after the gap may be numbered too low (a whole file is read right)",
+                        self.path.name)
+        return False
 
     def _drop_unsure_frames(self, read: list[_Read], keyframe_by_pts: dict[int, bool]) -> int:
         """Remove from the index the frames of a cut file that lost packets could precede (the
@@ -842,6 +845,29 @@ def _shorter_than_its_riff_header(path: Path) -> bool:
     except OSError:
         return True
     return size < 8
+
+
+# MPEG-TS packet layouts: (size, offset of the sync byte 0x47 in a packet). 192: Blu-ray's
+# M2TS (a 4-byte time code first); 204: DVB's, with 16 bytes of error correction after.
+TS_PACKETS = ((188, 0), (192, 4), (204, 0))
+
+
+def _ends_inside_a_ts_packet(path: Path) -> bool:
+    """Whether an MPEG-TS file ends part-way through a packet: its layout is the one whose
+    sync bytes the first packets show, and a cut packet starts with one where a whole
+    packet would (padding after the last packet, zeros, does not: that file is whole)."""
+    with path.open("rb") as f:
+        head = f.read(204 * 5)
+        size = f.seek(0, 2)
+        for packet, sync in TS_PACKETS:
+            if len(head) < packet * 5 or any(head[k * packet + sync] != 0x47 for k in range(5)):
+                continue
+            rest = size % packet
+            if not rest or rest <= sync:
+                return False
+            f.seek(size - rest + sync)
+            return f.read(1) == b"\x47"
+    return False
 
 
 class _Read(NamedTuple):

@@ -31,7 +31,7 @@ only, whether or not ``<region id>`` itself is on the frame), so they are one ob
 too; a part takes its object's object-id number and attributes (its own only where
 the object's region has none).
 
-A region's labels are a set, as propagation takes them (``propagation.may_be_one``:
+A region's labels are a set, as propagation takes them (``propagation.seeds.may_be_one``:
 ``["red", "car"]`` and ``["car", "red"]`` are one object): read in the config's order
 (labels the config lacks after its own, in the order saved), the first is the region's
 class, so the order a tool saved them in never changes it. A region with several labels
