@@ -27,10 +27,12 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +43,7 @@ from samvid.core.errors import ModelUnavailable
 from samvid.errors import ConfigError, StudioError
 from samvid.homes import NoSuchHome, expand_home
 from samvid.models.registry import MODELS, model_path, no_model_folder, standin_radius
-from samvid.settings import Settings, named_as_typed, studio_url_problem
+from samvid.settings import Settings, env_value, named_as_typed, studio_url_problem
 
 log = logging.getLogger(__name__)
 
@@ -367,15 +369,62 @@ class Child:
         self.proc.wait()
 
 
+def listening(host: str, port: int, timeout: float = 5.0) -> bool:
+    """Something listens on ``host:port`` (a name, or an address as ``url_host`` gives it).
+
+    Asked with a socket bound to a port of its own first. A plain connect() to a port where
+    nothing listens yet, in the kernel's ephemeral range (32768-60999 on Linux), may take that
+    very port as its source and connect the socket to itself (TCP simultaneous open): polled
+    every half second, it then holds the port, and leaves it in TIME-WAIT for a minute, so the
+    server waited on cannot bind it ("That port is already in use")."""
+    try:
+        addresses = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False  # a name that does not resolve (yet): nothing to connect to
+    for family, kind, proto, _, address in addresses:
+        if (probe := _bound_socket(family, kind, proto)) is None:
+            continue
+        with probe:
+            if probe.getsockname()[1] == port:
+                continue  # it would connect to itself: never connected, so nothing lingers
+            probe.settimeout(timeout)
+            try:
+                probe.connect(address)
+            except OSError:
+                continue
+            if probe.getsockname()[:2] != probe.getpeername()[:2]:
+                return True
+            # Connected to itself after all: reset, not closed, so no TIME-WAIT holds the port.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return False
+
+
+def _bound_socket(family: int, kind: int, proto: int) -> socket.socket | None:
+    """A socket bound to a port of the kernel's choosing; None where it cannot be (no IPv6 here)."""
+    try:
+        sock = socket.socket(family, kind, proto)
+    except OSError:
+        return None
+    try:
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
 def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
                   headers: dict[str, str] | None = None) -> None:
     """Poll ``url`` until it answers 200; fail early (with the log) if the child dies."""
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child is not None and not child.alive():
             raise StudioError(f"{what} failed to start: {child.died()}")
         try:
-            if requests.get(url, headers=headers, timeout=5).status_code == 200:
+            # A listener first: requests' own connect could connect to itself (``listening``).
+            if listening(host, port) and requests.get(url, headers=headers, timeout=5).status_code == 200:
                 return
         except requests.RequestException:
             pass  # not listening yet
@@ -427,17 +476,18 @@ class ModelChoice:
     note: str = ""  # why it differs from the request, for the banner
 
 
-def weights_present(name: str) -> bool:
+def weights_present(name: str, given: str = "--model") -> bool:
     """True when ``name`` can be loaded without the network: a built-in model, a local
     folder with a config and safetensors weights, or a hub id whose config and safetensors are in the HF cache.
-    Reads the cache index only (milliseconds); loading the model would take seconds."""
+    Reads the cache index only (milliseconds); loading the model would take seconds. ``given``: the
+    flag or variable the name came from, as a refusal names it."""
     if name in ("classic", "standin"):
         return True
     if is_weight_free(name):  # standin:R
         try:  # standin:abc: said now, as the backend would say it after Label Studio's start
             standin_radius(name)
         except ModelUnavailable as exc:
-            raise ConfigError(f"--model {name}: {exc.message}") from None
+            raise ConfigError(f"{_as_given(given, name)}: {exc.message}") from None
         return True
     local = model_path(name)
     if local.is_dir():
@@ -446,11 +496,11 @@ def weights_present(name: str) -> bool:
         return (local / "config.json").is_file() and any(local.glob("*.safetensors"))
     if problem := no_model_folder(name):
         # Not a hub id either: falling back to classic would hide the typo.
-        raise ConfigError(f"--model {problem}, or a Hugging Face id such as facebook/sam2.1-hiera-tiny")
+        raise ConfigError(f"{_as_given(given, problem)}, or a Hugging Face id such as facebook/sam2.1-hiera-tiny")
     if name not in MODELS and "/" not in name:
         # Every SAM checkpoint on the hub is org/name: a bare name (clasic, sam2-tiny) is a
         # typo, which falling back to classic with "hf download sam2-tiny" would hide.
-        raise ConfigError(f"--model {name}: unknown model; give one of {', '.join(MODELS)}, another "
+        raise ConfigError(f"{_as_given(given, name)}: unknown model; give one of {', '.join(MODELS)}, another "
                           "Hugging Face id (org/name), or the folder that holds the model's config.json")
     from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.errors import HFValidationError
@@ -464,13 +514,18 @@ def weights_present(name: str) -> bool:
         return False
 
 
-def pick_model(requested: str) -> ModelChoice:
+def _as_given(given: str, value: str) -> str:
+    """``--model X`` or ``SAMVID_MODEL=X``: a value named as the user set it."""
+    return f"{given} {value}" if given.startswith("-") else f"{given}={value}"
+
+
+def pick_model(requested: str, given: str = "--model") -> ModelChoice:
     """The requested model, or ``classic`` when its weights are not on this machine.
 
     ``samvid up`` must work on a fresh, offline machine; the backend still gets
     ``--fallback classic``, so a wrong guess here costs a slower start, not a failure.
     """
-    if weights_present(requested):
+    if weights_present(requested, given):
         return ModelChoice(requested, requested)
     if model_path(requested).is_dir():
         return ModelChoice(requested, "classic", (
@@ -525,6 +580,36 @@ def check_device_and_precision(device: str | None) -> None:
     resolve_precision(settings.precision, resolved)
 
 
+def check_tracker() -> None:
+    """Refuse now the SAMVID_TRACKER the backend would refuse at its start (an unknown engine),
+    and a SAMVID_TRACKER_MODEL without video memory: said in its log after Label Studio's start."""
+    from samvid.core.errors import TrackingError
+    from samvid.tracker.engines import _check_tracking_model, engine_choices, is_engine
+
+    settings = samvid_settings()
+    if not is_engine(settings.tracker):
+        raise TrackingError(f"SAMVID_TRACKER={settings.tracker}: unknown engine; choose one of "
+                            f"{engine_choices()}")
+    if settings.tracker_model:
+        _check_tracking_model(settings.tracker_model)
+
+
+def check_labeling_config() -> None:
+    """The project's labeling config (``brush``) is there: an SAMVID_CONFIG_DIR without it was
+    refused by the import, after Label Studio's and the backend's start."""
+    from samvid.studio import configs
+
+    try:
+        configs.load_config(configs.DEFAULT_CONFIG, configs.CONFIG_DIR)
+    except ConfigError as exc:
+        if not env_value("SAMVID_CONFIG_DIR"):
+            raise
+        raise ConfigError(f"SAMVID_CONFIG_DIR={configs.CONFIG_DIR}: samvid up labels with the "
+                          f"`{configs.DEFAULT_CONFIG}` config, and {exc.message}; put a "
+                          f"{configs.DEFAULT_CONFIG}.xml there, or unset SAMVID_CONFIG_DIR for the "
+                          "configs samvid ships") from None
+
+
 # -- the stack ----------------------------------------------------------------------------------
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -549,6 +634,7 @@ class UpOptions:
     data_dir: Path
     model: str
     device: str | None = None
+    model_from: str = "--model"  # the flag or variable the model came from (SAMVID_MODEL), as refusals name it
     host: str = "127.0.0.1"  # where Label Studio and the backend listen
     port: int = 8080
     backend_port: int = 9090
@@ -660,11 +746,15 @@ class Stack:
                               "the samvid backend each need a port of their own; give them two")
         # With --no-backend the model is the running backend's business, not ours.
         choice = ModelChoice(self.o.model, self.o.model) if self.o.no_backend else \
-            pick_model(self.o.model)
+            pick_model(self.o.model, self.o.model_from)
         if choice.note:
             log.warning("%s", choice.note)
-        if not self.o.no_backend and not is_weight_free(choice.model):
+        if not self.o.no_backend:
+            # Whatever the model: the backend checks the device and precision for its tracker too,
+            # so a SAM model fallen back to classic is refused as SAM would be.
             check_device_and_precision(self.o.device)
+            check_tracker()
+        check_labeling_config()  # the project's, with --no-backend too
         self._make_data_dir()
         # A run that starts nothing (register and exit) beside one that runs keeps that one's
         # ready.json, the file the running one's URLs are read from.
@@ -676,6 +766,8 @@ class Stack:
         if not self.o.no_backend:
             # A second run while the first is up: refused before it removes the first's ready.json.
             self._refuse_a_leftover_backend()
+            # Now, not after Label Studio's start (a minute or more) and its shutdown.
+            require_free_port(self.o.host, self.o.backend_port, "the samvid backend", "--backend-port")
         if not beside_a_run:
             with self._data_dir_writes():
                 self.layout.ready_file.unlink(missing_ok=True)  # left by a run that was killed
@@ -798,21 +890,27 @@ class Stack:
 
     def _refuse_a_leftover_backend(self) -> None:
         """A run that was killed (kill -9, the OOM killer) leaves its children running: its
-        backend holds the port, and another --backend-port, as the port message says, would
-        leave it running for good."""
+        backend holds its port, and another --backend-port, as the port message says, would
+        leave it running for good (this run's backend overwrites its pid file). Whatever port
+        is asked, then."""
         pid_file = (self.layout.logs / "samvid-serve.log").with_suffix(".pid")
-        if not port_in_use(self.o.host, self.o.backend_port):
-            return
         try:
             pid = int(pid_file.read_text())
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             return  # no pid file, or its process is gone: whatever holds the port is not ours
-        if b"samvid.cli" in command and b"serve" in command:
+        if not (b"samvid.cli" in command and b"serve" in command):
+            return  # the pid is another program's now
+        its_port = command[command.index(b"--port") + 1].decode(errors="replace") \
+            if b"--port" in command[:-1] else "?"
+        if its_port == str(self.o.backend_port) or its_port == "?" and port_in_use(self.o.host, self.o.backend_port):
             raise ConfigError(f"port {self.o.backend_port} is held by the samvid backend of another "
                               f"`samvid up` on {self.layout.data_dir} (pid {pid}, in {pid_file}): stop "
                               f"that run with Ctrl-C, or if it was killed, stop its backend (`kill {pid}`), "
                               "then run samvid up again")
+        raise ConfigError(f"the samvid backend of another `samvid up` on {self.layout.data_dir} still runs "
+                          f"(pid {pid}, port {its_port}, in {pid_file}): stop that run with Ctrl-C, or if it "
+                          f"was killed, stop its backend (`kill {pid}`), then run samvid up again")
 
     def _refuse_a_leftover_studio(self) -> None:
         """A run that was killed leaves its Label Studio running (a session of its own). Unless it

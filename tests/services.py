@@ -72,13 +72,19 @@ def unclaimed_port() -> int:
     return free_port()
 
 
-def wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+def wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = None,
+             port: int | None = None, host: str = "127.0.0.1") -> None:
+    """Poll ``check`` until it is true. With ``port``, only once something listens there: a client's
+    connect() to a port of the ephemeral range where nothing listens yet may connect to itself and
+    hold the port, so that the server cannot bind it (``samvid.launcher.listening``)."""
+    from samvid.launcher import listening
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
         try:
-            if check():
+            if (port is None or listening(host, port)) and check():
                 return
         except Exception:  # noqa: BLE001 - not up yet
             pass
@@ -220,6 +226,7 @@ class LabelStudio:
             timeout,
             f"Label Studio (log: {self.root / 'label-studio.log'})",
             self.proc,
+            port=self.port,
         )
         wait_for(
             lambda: requests.get(
@@ -229,6 +236,7 @@ class LabelStudio:
             60,
             "Label Studio API token",
             self.proc,
+            port=self.port,
         )
         return self
 
@@ -281,7 +289,7 @@ class Redis:
             try:
                 # Answered by this process, not by whichever Redis holds the port: another
                 # suite's, answering a ping, made a test freeze or stop a server it never used.
-                wait_for(self._answered_by_this_process, 20, "redis-server", self.proc)
+                wait_for(self._answered_by_this_process, 20, "redis-server", self.proc, port=self.port)
                 return self
             except RuntimeError:
                 stop(self.proc)

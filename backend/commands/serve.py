@@ -92,7 +92,6 @@ def _check_dev(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from samvid.app import create_app
     from samvid.launcher import require_free_port
-    from samvid.predictor import Predictor
     from samvid.tracker.engines import start_configured
 
     settings = settings_from(args)
@@ -100,17 +99,8 @@ def _serve(args: argparse.Namespace) -> int:
     # five retries and "Can't connect".
     require_free_port(args.host, args.port, "samvid serve", "--port")
     # Load the models now: a missing model is reported at start, not at the first click.
-    try:
-        with named_as_typed(device=args.device, precision=args.precision):
-            predictor = Predictor.from_settings(settings)
-    except ModelUnavailable as exc:
-        # The loader names the model, not where it was set: a typo in a SAMVID_MODEL exported
-        # long ago read as if samvid had made it up. (With a fallback the model's failure only
-        # warns; what fails then is the fallback.)
-        given = "--model" if args.model else "SAMVID_MODEL" if env_value("SAMVID_MODEL") else ""
-        if not given or settings.fallback:
-            raise
-        raise ModelUnavailable(f"{given}: {exc.message}") from None
+    with named_as_typed(device=args.device, precision=args.precision):
+        predictor = _load_predictor(settings, args)
     with named_as_typed(device=args.device, precision=args.precision):
         settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
     log.info("model %s on %s, propagation engine %s, listening on %s:%d", predictor.version,
@@ -140,6 +130,40 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_predictor(settings: Settings, args: argparse.Namespace):
+    """The predictor of the configured model, or of the fallback with a warning. The loader names
+    the model, not where it was set: a typo in a SAMVID_MODEL exported long ago read as if samvid
+    had made it up, and the fallback's warning said to run with the --fallback it ran with."""
+    from samvid.models import load_segmenter
+    from samvid.models.sam import WeightsUnavailable
+    from samvid.predictor import Predictor
+
+    given = "--model" if args.model else "SAMVID_MODEL" if env_value("SAMVID_MODEL") else ""
+    try:
+        return Predictor.from_settings(dataclasses.replace(settings, fallback=""))
+    except ModelUnavailable as exc:
+        model, named = settings.model, given or "--model"
+        if settings.fallback:
+            message = (f"{exc.reason if isinstance(exc, WeightsUnavailable) else exc.message}; falling back to "
+                       f"{settings.fallback!r} as {'--fallback' if args.fallback else 'SAMVID_FALLBACK'} asks")
+            if isinstance(exc, WeightsUnavailable):
+                message += f" (for {model}, fetch its weights with `samvid models pull {model}` and give their " \
+                           f"folder as {named})"
+        elif isinstance(exc, WeightsUnavailable):
+            message = (f"{exc.reason}. Fetch them on a connected machine with `samvid models pull {model}` and "
+                       f"give their folder as {named}, or run with --fallback classic (SAMVID_FALLBACK=classic) "
+                       "to use the weight-free segmenter")
+        else:
+            message = exc.message
+        if given:
+            message = f"{given}: {message}"
+        if not settings.fallback:
+            raise ModelUnavailable(message) from None
+        log.warning("%s", message)
+        # What fails now is the fallback, said as such.
+        return Predictor.from_settings(settings, load_segmenter(settings.fallback, device=settings.device))
+
+
 def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
     """gunicorn with ``gthread`` workers. With one worker the app, and the model loaded
     above, are built before the fork (``preload_app``): the model is loaded once."""
@@ -156,6 +180,9 @@ def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
             self.cfg.set("timeout", 300)  # a cold frame on a slow CPU can take seconds
             self.cfg.set("graceful_timeout", 10)  # `samvid up` waits 15 s before it kills
             self.cfg.set("preload_app", predictor is not None)
+            # gunicorn 25.1+ opens a control socket at ~/.gunicorn/gunicorn.ctl, one per user: each
+            # backend took it over from the one before (samvid up's, another serve's). Unused here.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from samvid.app import create_app

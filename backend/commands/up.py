@@ -29,8 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=path_arg, default=default_data_dir(),
                         help="where Label Studio's database, frames, logs and the admin's "
                              "credentials live (default: %(default)s)")
-    parser.add_argument("--model", type=model_arg, default=env_value("SAMVID_MODEL") or DEFAULT_MODEL,
-                        help="model for the backend (default: $SAMVID_MODEL or %(default)s); "
+    # Not defaulted from SAMVID_MODEL here: argparse would check the variable as the flag, and a
+    # refusal must name the variable (as serve's does).
+    parser.add_argument("--model", type=model_arg,
+                        help=f"model for the backend (default: $SAMVID_MODEL or {DEFAULT_MODEL}); "
                              "falls back to `classic` when its weights are not here")
     # Not defaulted from SAMVID_DEVICE here: the backend reads that itself, and a refusal
     # names the flag or the variable, whichever the user set.
@@ -74,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
         log.warning("--port %s is the port of the Label Studio samvid up starts, and --no-studio starts "
                     "none: ignored (that Label Studio's address is --label-studio-url; the samvid "
                     "backend's port is --backend-port)", args.port)
+    limits = _check_backend_settings(args.device)  # SAMVID_MODEL=" " included, named as such
+    from_env = None if args.model else env_value("SAMVID_MODEL")
+    model, model_from = (from_env, "SAMVID_MODEL") if from_env else (args.model or DEFAULT_MODEL, "--model")
     options = UpOptions(
-        data_dir=args.data_dir, model=args.model, device=args.device, host=args.host,
+        data_dir=args.data_dir, model=model, model_from=model_from, device=args.device, host=args.host,
         port=STUDIO_PORT if args.port is None else args.port, backend_port=args.backend_port,
         backend_url=args.backend_url,
         videos=list(args.videos), project=args.project, labels=parse_labels(args.labels),
@@ -86,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
                                              if args.no_studio else None),
         timeout=args.timeout,
     )
-    limits = _check_backend_settings(args.device)
     # A mistyped video, a file that is no video, a frame folder of two sizes, a video over
     # the limits: said now, not after Label Studio's and the backend's start (a minute or
     # more) and their shutdown. Planned as the launcher's import plans them (every frame,

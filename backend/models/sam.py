@@ -206,7 +206,32 @@ def _pretrained_model(name: str, family: str):
     except OSError:
         if local.is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1":
             raise
+    _reach_hub(name)
     return cls.from_pretrained(source, use_safetensors=True)
+
+
+class HubUnreachable(OSError):
+    """The Hugging Face hub did not answer one request in time."""
+
+
+def _reach_hub(name: str) -> None:
+    """Say that ``name`` is fetched, and ask the hub once, within its ETag timeout
+    (HF_HUB_ETAG_TIMEOUT, 10 s): the hub library retries each of its requests five times with
+    growing pauses, which offline was 35 s of retry warnings before the error, and against a hub
+    that takes connections but never answers, minutes without a word."""
+    import httpx2  # the hub library's HTTP client
+    from huggingface_hub import constants, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session
+
+    log.info("fetching %s from the Hugging Face hub (%s)", name, constants.ENDPOINT)
+    try:
+        get_session().head(hf_hub_url(name, "config.json"), headers=build_hf_headers(),
+                           timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except httpx2.TimeoutException as exc:
+        raise HubUnreachable(f"{constants.ENDPOINT} did not answer within {constants.HF_HUB_ETAG_TIMEOUT:g} s "
+                             "(HF_HUB_ETAG_TIMEOUT)") from exc
+    except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
+        raise HubUnreachable(f"{constants.ENDPOINT}: {str(exc) or type(exc).__name__}") from exc
 
 
 def load_sam(
@@ -236,12 +261,8 @@ def load_sam(
                 f"the folder {name} holds no model that loads ({detail}); it needs a config.json and "
                 f"safetensors weights, as `samvid models pull {DEFAULT_MODEL} --dir D` leaves them in D"
             ) from exc
-        raise ModelUnavailable(
-            f"no weights for {name!r} on this machine and they could not be downloaded "
-            f"({type(exc).__name__}). Fetch them on a connected machine with "
-            f"`samvid models pull {name}` and point SAMVID_MODEL at the folder, or run "
-            "with `--fallback classic` to use the weight-free segmenter."
-        ) from exc
+        raise WeightsUnavailable.of(name, str(exc) if isinstance(exc, HubUnreachable) else type(exc).__name__) \
+            from exc
     # Read before the move to the device: the values as loaded, on the CPU. Random weights
     # are named by their geometry alone, as before (a fingerprint would change every load).
     weights = "" if random_weights else weights_fingerprint(model)
@@ -249,6 +270,22 @@ def load_sam(
     tag = "random-weights" if random_weights else "pretrained"
     return SamSegmenter(model, family, f"{name}@{tag}", dev, chosen.dtype,
                         source=name, pretrained=not random_weights, precision=chosen.name, weights=weights)
+
+
+class WeightsUnavailable(ModelUnavailable):
+    """A hub model whose weights are neither here nor to be had from the hub. ``reason``: that
+    alone, for a caller that falls back to a weight-free model and says what to do itself."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+    @classmethod
+    def of(cls, name: str, why: str) -> WeightsUnavailable:
+        reason = f"no weights for {name!r} on this machine and they could not be downloaded ({why})"
+        return cls(f"{reason}. Fetch them on a connected machine with `samvid models pull {name}` and "
+                   "point SAMVID_MODEL at the folder, or run with `--fallback classic` to use the "
+                   "weight-free segmenter.", reason)
 
 
 def weights_fingerprint(model: Any) -> str:

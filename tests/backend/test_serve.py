@@ -30,7 +30,7 @@ def _served(env: dict, *args: str) -> Iterator[tuple[str, subprocess.Popen]]:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 120, "serve", proc)
+        wait_for(lambda: requests.get(f"{url}/health", timeout=2).ok, 120, "serve", proc, port=port)
         yield url, proc
     finally:
         stop(proc)
@@ -60,6 +60,16 @@ def test_serve_falls_back_to_classic_and_says_so(tmp_path, workers):
     with _served(_env(tmp_path), "--fallback", "classic", "--workers", str(workers)) as (url, proc):
         assert requests.get(f"{url}/health", timeout=5).json()["model_version"].startswith("samvid-classic")
     assert "falling back to 'classic'" in proc.stdout.read()
+
+
+def test_serve_leaves_the_users_gunicorn_control_socket_alone(tmp_path):
+    # gunicorn 25.1+ opens ~/.gunicorn/gunicorn.ctl, one per user: each backend took it over.
+    home = tmp_path / "home"
+    home.mkdir()
+    with _served(dict(_env(tmp_path), HOME=str(home)), "--model", "classic") as (url, proc):
+        assert requests.get(f"{url}/health", timeout=5).ok
+        assert not (home / ".gunicorn").exists()
+    assert "Control socket" not in proc.stdout.read()
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -123,7 +133,8 @@ def test_serve_listens_on_an_ipv6_address(tmp_path, dev):
                              "--port", str(port), *(["--dev"] if dev else [])],
                             env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: requests.get(f"http://[::1]:{port}/health", timeout=2).ok, 120, "serve", proc)
+        wait_for(lambda: requests.get(f"http://[::1]:{port}/health", timeout=2).ok, 120, "serve", proc,
+                 port=port, host="::1")
     finally:
         stop(proc)
 

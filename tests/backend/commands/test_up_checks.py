@@ -92,11 +92,18 @@ def test_up_with_a_setting_the_backend_refuses_says_so_before_starting_anything(
     assert not _NoStack.entered
 
 
-def test_up_reads_an_empty_samvid_model_as_unset_like_the_backend(monkeypatch) -> None:
+def test_up_reads_an_empty_samvid_model_as_unset_like_the_backend(tmp_path: Path, monkeypatch) -> None:
+    started: list[object] = []
+
+    class Recording(_NoStack):
+        def __init__(self, options: object) -> None:
+            started.append(options)
+
     monkeypatch.setenv("SAMVID_MODEL", "")
-    parser = argparse.ArgumentParser()
-    up.add_arguments(parser)
-    assert parser.parse_args([]).model == DEFAULT_MODEL
+    monkeypatch.setattr(up, "Stack", Recording)
+    with pytest.raises(AssertionError, match="were started"):
+        main(["up", "--data-dir", str(tmp_path / "data")])
+    assert [o.model for o in started] == [DEFAULT_MODEL]  # type: ignore[attr-defined]
 
 
 def test_up_reads_an_empty_samvid_device_as_unset_like_the_backend(tmp_path: Path, monkeypatch) -> None:
@@ -557,14 +564,6 @@ def test_up_with_a_sam_model_and_a_device_or_precision_the_backend_refuses_says_
     code = main(["up", "--data-dir", str(tmp_path / "data"), "--model", str(model), *flags])
     assert code == 2
     assert said in capsys.readouterr().err
-
-
-def test_up_with_the_weight_free_model_goes_on_whatever_the_sam_precision(
-        tmp_path: Path, monkeypatch, no_children) -> None:
-    monkeypatch.setenv("SAMVID_PRECISION", "fp16")  # for SAM on a GPU; classic ignores it
-    with pytest.raises(AssertionError, match="a child process was started"):
-        main(["up", "--data-dir", str(tmp_path / "data"), "--model", "classic", "--device", "cpu",
-              "--port", str(_free_port()), "--backend-port", str(_free_port())])
 
 
 def test_two_ups_started_at_once_on_a_fresh_data_dir_agree_on_one_admin(tmp_path: Path) -> None:

@@ -1,0 +1,70 @@
+"""`samvid serve --model <hub id>` whose weights are not here: the hub is asked once, within a
+timeout, and said to be asked; what it says names the flags and variables the user gave.
+No test reaches the network: HF_ENDPOINT is a local socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from services import free_port, stop, wait_for
+
+MODEL = "facebook/sam2.1-hiera-tiny"
+
+
+def _env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "SAMVID_MODEL", "SAMVID_FALLBACK")}
+    # An empty cache: the weights are not here. The hub's ETag timeout short, for the test's time.
+    return dict(env, HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=endpoint, HF_HUB_ETAG_TIMEOUT="2", **extra)
+
+
+@contextmanager
+def _hub_that_never_answers() -> Iterator[str]:
+    """A port that takes connections (the kernel's backlog) and never answers them."""
+    with socket.socket() as hub:
+        hub.bind(("127.0.0.1", 0))
+        hub.listen(64)
+        yield f"http://127.0.0.1:{hub.getsockname()[1]}"
+
+
+def _closed_port_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens: as a machine offline, refused at once
+
+
+def test_serve_of_a_hub_model_against_a_hub_that_never_answers_says_so_within_the_timeout(tmp_path: Path) -> None:
+    with _hub_that_never_answers() as hub:
+        proc = subprocess.run([sys.executable, "-m", "samvid.cli", "serve", "--port", str(free_port()),
+                               "--model", MODEL], env=_env(tmp_path, hub), capture_output=True, text=True,
+                              timeout=90)  # it waited 400 s and more, silently
+    assert proc.returncode == 2, proc.stderr
+    assert f"fetching {MODEL} from the Hugging Face hub ({hub})" in proc.stderr, proc.stderr
+    assert f"{hub} did not answer within 2 s" in proc.stderr and "--model: no weights" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("flags, env, named", [
+    (["--fallback", "classic"], {}, "as --fallback asks"),
+    ([], {"SAMVID_FALLBACK": "classic"}, "as SAMVID_FALLBACK asks"),
+], ids=["flag", "variable"])
+def test_serve_falling_back_from_a_hub_model_offline_asks_the_hub_once_and_names_the_fallback_given(
+        tmp_path: Path, flags: list[str], env: dict[str, str], named: str) -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "samvid.cli", "serve", "--port", str(port), "--model", MODEL,
+                             *flags], env=_env(tmp_path, _closed_port_url(), **env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok, 120, "serve", proc, port=port)
+    finally:
+        stop(proc)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    assert f"fetching {MODEL} from the Hugging Face hub" in out, out
+    assert "Retry" not in out, out  # the hub library's five retries of each request, seconds apart
+    assert f"falling back to 'classic' {named}" in out, out
+    assert "run with `--fallback classic`" not in out and "--fallback classic (" not in out, out
