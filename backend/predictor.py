@@ -308,5 +308,13 @@ def load_configured_segmenter(settings: Settings) -> Segmenter:
     except ModelUnavailable as exc:
         if not settings.fallback:
             raise
-        log.warning("%s -- falling back to %r", exc.message, settings.fallback)
+        from samvid.models.sam import WeightsUnavailable
+
+        if isinstance(exc, WeightsUnavailable):
+            # Its message ends in advice to run with the fallback this runs with.
+            log.warning("%s -- falling back to %r as SAMVID_FALLBACK asks (for %s, fetch its weights "
+                        "with `samvid models pull %s` and set SAMVID_MODEL to their folder)", exc.reason,
+                        settings.fallback, settings.model, settings.model)
+        else:
+            log.warning("%s -- falling back to %r", exc.message, settings.fallback)
         return load_segmenter(settings.fallback, device=settings.device)

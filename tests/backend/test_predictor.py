@@ -343,3 +343,26 @@ def test_a_mask_for_an_image_shown_at_another_resolution_is_the_size_read_with_t
     assert mask.shape == (100, 200)
     ys, xs = np.nonzero(mask)
     assert abs(xs.mean() - 150) < 1 and abs(ys.mean() - 50) < 1
+
+
+def test_a_worker_falling_back_for_want_of_weights_names_the_variables_it_reads(monkeypatch, caplog) -> None:
+    # The model's own message ends "or run with `--fallback classic`": said by a worker that
+    # already runs with SAMVID_FALLBACK=classic, it sent the admin to a flag it has no use for.
+    import samvid.models
+    from samvid.models.sam import WeightsUnavailable
+    from samvid.predictor import load_configured_segmenter
+
+    real = samvid.models.load_segmenter
+
+    def load(name: str, **kwargs):
+        if name == "facebook/sam-vit-base":
+            raise WeightsUnavailable.of(name, "ConnectError")
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(samvid.models, "load_segmenter", load)
+    settings = Settings.from_env({"SAMVID_MODEL": "facebook/sam-vit-base", "SAMVID_FALLBACK": "classic"})
+    with caplog.at_level("WARNING", logger="samvid.predictor"):
+        segmenter = load_configured_segmenter(settings)
+    assert "classic" in segmenter.version
+    assert "--fallback" not in caplog.text
+    assert "as SAMVID_FALLBACK asks" in caplog.text and "set SAMVID_MODEL to their folder" in caplog.text
