@@ -21,6 +21,7 @@ reconciled (each keeps the first project of the title); the rest is not guarded 
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import logging
 import os
 import re
@@ -181,15 +182,33 @@ def check_frames_root(options: ImportOptions) -> Path | None:
                           "a folder separator and would not find it; choose a folder without one")
     try:
         frames.mkdir(parents=True, exist_ok=True)
-        # A probe file: the folder may exist yet refuse writes (permissions, read-only or
-        # immutable mount), which mkdir does not notice.
-        with tempfile.NamedTemporaryFile(dir=frames, prefix=".samvid-probe-"):
-            pass
+        _probe_writes(frames)
     except OSError as exc:
         raise StudioError(f"cannot write frames to --frames-root {frames}: "
                           f"{exc.strerror or exc}; choose a writable subfolder of Label "
                           "Studio's LOCAL_FILES_DOCUMENT_ROOT, or use --upload") from exc
     return frames
+
+
+# Bytes the probe writes: a full disk refuses them (an empty probe file fit, and the first
+# frame failed after the project was made); about one large frame.
+PROBE_BYTES = 1 << 20
+
+
+def _probe_writes(folder: Path) -> None:
+    """Write ``PROBE_BYTES`` to a file in ``folder``, onto the disk (fsync), then remove it:
+    the folder may exist yet refuse writes (permissions, read-only or immutable mount, a full
+    disk or quota), which mkdir does not notice. Raises OSError."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".samvid-probe-")
+    try:
+        data = memoryview(bytes(PROBE_BYTES))
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)  # delayed allocation (ext4, XFS, NFS) says ENOSPC only here
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 # -- phase 2: import ----------------------------------------------------------------------------
@@ -228,24 +247,18 @@ def import_videos(
             _remove_half_made(studio, project)
         raise
     summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
-    try:
-        for plan in plans:
-            # One import of a clip at a time on this machine (overlapping runs of one script):
-            # each listed no task for it, and every frame got a task per run. The clip's tasks
-            # are read once its turn comes, so a run that waited adds only what is missing.
-            # Locked by the clip's content hash, not its name, and not by project: runs of one
-            # source under two names (`Dog.mp4` and `dog.mp4`, a symlink and its target) import
-            # it under one, and runs into two projects write its frames to one folder (two
-            # writers of one temp file left a frame of both, and one failing to rename it).
-            with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", clip_hash(plan.clip)):
-                plan, tasks = _clip_to_import(studio, project, plan)
-                summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
-                                                  tasks, progress))
-    except SamvidError:
-        # A full disk fails the first frame: the project this run made is left empty.
-        if created and not summary.tasks_created:
-            _remove_if_empty(studio, project)
-        raise
+    for plan in plans:
+        # One import of a clip at a time on this machine (overlapping runs of one script):
+        # each listed no task for it, and every frame got a task per run. The clip's tasks
+        # are read once its turn comes, so a run that waited adds only what is missing.
+        # Locked by the clip's content hash, not its name, and not by project: runs of one
+        # source under two names (`Dog.mp4` and `dog.mp4`, a symlink and its target) import
+        # it under one, and runs into two projects write its frames to one folder (two
+        # writers of one temp file left a frame of both, and one failing to rename it).
+        with machine_lock(f"importing clip {plan.clip}", studio.url, "clip", clip_hash(plan.clip)):
+            plan, tasks = _clip_to_import(studio, project, plan)
+            summary.clips.append(_import_clip(studio, project, plan, options, frames_root,
+                                              tasks, progress))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -261,19 +274,6 @@ def _remove_half_made(studio: Studio, project: Project) -> None:
                     "Label Studio", project.title, project.id, exc)
 
 
-def _remove_if_empty(studio: Studio, project: Project) -> None:
-    """Delete a project this import created and failed to add a task to, unless another
-    import into it (a parallel run that found it) added one meanwhile."""
-    try:
-        if studio.list_tasks(project.id):
-            return
-    except SamvidError as exc:
-        log.warning("could not check the project %r (id %d) for tasks (%s); remove it in "
-                    "Label Studio if it is empty", project.title, project.id, exc)
-        return
-    _remove_half_made(studio, project)
-
-
 def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[ClipPlan, list[Task]]:
     """The clip to import and its tasks in the project now, each clip
     listed once (a filtered listing: reading a project of 30,000 tasks whole takes half a
@@ -287,7 +287,7 @@ def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[C
     clips = _clips_of_hash(studio, project, clip_hash(plan.clip))
     if plan.clip in clips:
         return plan, clips[plan.clip]
-    name = _same_clip(clips, plan.clip, plan.source) or _same_content(clips, plan.source)
+    name = _same_clip(clips, plan.clip, plan.source) or _same_content(clips, plan)
     if name is None and plan.source.is_dir():
         clips = _clips_of_hash(studio, project, names_only_hash(plan.source))
         name = _same_clip(clips, None, plan.source)
@@ -327,22 +327,47 @@ def _same_clip(clips: dict[str, list[Task]], name: str | None, source: Path) -> 
     return None
 
 
-def _same_content(clips: dict[str, list[Task]], source: Path) -> str | None:
-    """The oldest of ``clips`` (of ``source``'s content hash) where none is ``source`` by
-    name or file: the same video renamed or moved since (its recorded path gone), or copied
-    (both there). One video is one clip whatever it is called: imported as a new clip, every
-    frame got a second task."""
-    if not clips:
-        return None
-    clip = next(iter(clips))
-    videos = sorted({str(t.data.get("video")) for t in clips[clip]})
-    if any(os.path.exists(video) for video in videos):
-        log.warning("%s: the same video as clip %s (%s, still there: a copy); imported as "
-                    "that clip", source, clip, ", ".join(videos))
-    else:
-        log.info("%s: the same video as clip %s, whose file %s is gone (renamed or moved); "
-                 "imported as that clip", source, clip, ", ".join(videos))
-    return clip
+def _same_content(clips: dict[str, list[Task]], plan: ClipPlan) -> str | None:
+    """The oldest of ``clips`` (of the source's content hash) where none is the source by
+    name or file that holds the same video: copied (its recorded file there and equal, byte
+    for byte) or renamed or moved since (its recorded file gone, and the source as many
+    frames as the clip has tasks). One video is one clip whatever it is called: imported as
+    a new clip, every frame got a second task. The hash alone is no proof: it reads only the
+    size and the first and last MiB, equal for two uncompressed clips that differ between."""
+    for clip, tasks in clips.items():
+        videos = sorted({str(t.data.get("video")) for t in tasks})
+        there = [video for video in videos if os.path.isfile(video)]
+        if there:
+            if any(_equal_files(video, plan.source) for video in there):
+                log.warning("%s: the same video as clip %s (%s, still there: a copy); imported "
+                            "as that clip", plan.source, clip, ", ".join(there))
+                return clip
+        elif _same_frames(tasks, plan):
+            log.info("%s: the same video as clip %s, whose file %s is gone (renamed or moved); "
+                     "imported as that clip", plan.source, clip, ", ".join(videos))
+            return clip
+    if clips:
+        log.info("%s: another video than clip(s) %s, whose name hash it shares; imported as a "
+                 "clip of its own", plan.source, ", ".join(clips))
+    return None
+
+
+def _equal_files(video: str, source: Path) -> bool:
+    try:
+        return filecmp.cmp(video, source, shallow=False)
+    except OSError:  # unreadable now: not shown to be the same
+        return False
+
+
+def _same_frames(tasks: Sequence[Task], plan: ClipPlan) -> bool:
+    """Whether the clip's tasks could be ``plan``'s frames (its recorded file gone, all that
+    can be compared): as many, and none past the source's last frame. A source imported
+    only in part before it was renamed is then a new clip (resumed only under its old name)."""
+    frames = {frame_index(t.data.get("frame")) for t in tasks}
+    if None in frames or len(frames) != len(tasks):
+        return False
+    return frames == set(plan.selected) or (
+        len(frames) == plan.frames and max(f for f in frames if f is not None) < plan.frames)
 
 
 def _is_source(video: str, source: Path) -> bool:

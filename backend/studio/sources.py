@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import PIL.Image
+
 from samvid.errors import VideoError
 from samvid.tracker.frames import is_image_file, is_video_file, list_images, natural_key
 
@@ -113,7 +115,7 @@ def find_sources(paths: Sequence[Path]) -> list[Path]:
         if not path.exists():
             raise VideoError(f"{path}: no such file or folder")
         if path.is_file():
-            if is_image_file(path):
+            if is_image_file(path) and not _is_animated(path):
                 # A shell glob (frames/*.jpg) made each frame a clip of one frame.
                 raise VideoError(f"{path}: an image, not a video; to import a folder of frames "
                                  f"as one clip, give the folder ({path.parent}), not its images")
@@ -152,3 +154,14 @@ def _warn_skipped(folder: Path, skipped: list[Path]) -> None:
     names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
     log.warning("%s: skipped %d files that are neither videos nor images by their suffix (%s); "
                 "to import one as a video, give the file itself", folder, len(skipped), names)
+
+
+def _is_animated(path: Path) -> bool:
+    """Whether an image file holds more than one frame (an animated PNG): a video by
+    content, which PyAV decodes (only its header is read here: an APNG declares its frame
+    count). One that does not open is no animation: refused as the image its suffix says."""
+    try:
+        with PIL.Image.open(path) as image:
+            return getattr(image, "n_frames", 1) > 1
+    except (OSError, ValueError, PIL.Image.DecompressionBombError):
+        return False

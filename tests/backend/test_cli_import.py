@@ -256,26 +256,6 @@ def test_a_frame_that_cannot_be_written_stops_the_import_with_one_line(
     assert list((frames_root / clip_name(clip)).iterdir()) == []  # no partial frame left
 
 
-def test_an_import_onto_a_full_disk_leaves_no_empty_project_behind(
-        env, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The frames root's probe file (0 bytes) fit on the full disk; the first frame did not,
-    # and the project made for the import stayed, empty.
-    clip = write_clip(tmp_path / "ok.mp4", [0.0, 0.1])
-    write_bytes = Path.write_bytes
-
-    def disk_full(path: Path, data: bytes) -> int:
-        if path.name.endswith(".part"):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        return write_bytes(path, data)
-
-    monkeypatch.setattr(Path, "write_bytes", disk_full)
-    rc = samvid_import(clip, "--project", "cli full disk", "--no-backend",
-                       "--frames-root", env.files_root / "full-disk")
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and "No space left on device" in err[-1], err
-    assert Studio(env.url, env.token).find_project("cli full disk") is None
-
-
 def test_a_frame_folder_given_as_dot_and_as_its_path_is_one_clip(
         env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     folder = tmp_path / "bear_frames"

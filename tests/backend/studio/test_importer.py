@@ -3,6 +3,7 @@ timestamps, served images, idempotence, resume, uploads, frame folders, the ML b
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import threading
@@ -133,6 +134,24 @@ def test_a_frames_root_with_a_backslash_is_refused_before_label_studio_is_touche
     with pytest.raises(StudioError, match="backslash .* choose a folder without one"):
         check_frames_root(options)
     assert not (tmp_path / "back\\slash").exists()
+
+
+@pytest.mark.parametrize("fails", ["write", "fsync"])
+def test_a_frames_root_on_a_full_disk_is_refused_before_label_studio_is_touched(
+        fails: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty probe file fit on a full disk: the project was made, then the first frame
+    # failed (a delayed-allocation filesystem says so only when the data is flushed).
+    def disk_full(*args: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, fails, disk_full)
+    options = ImportOptions(project="p", label_config="", document_root=tmp_path,
+                            frames_root=tmp_path / "frames")
+    with pytest.raises(StudioError, match="cannot write frames to --frames-root .*No space left"):
+        check_frames_root(options)
+    monkeypatch.undo()
+    assert list((tmp_path / "frames").iterdir()) == []  # no probe file left behind
+    assert check_frames_root(options) == tmp_path / "frames"
 
 
 # -- against Label Studio ---------------------------------------------------------------------
@@ -557,6 +576,38 @@ def test_a_video_renamed_or_copied_and_imported_again_is_its_clip_not_a_second_o
     assert {t.data["clip"] for t in studio.list_tasks(summary.project_id)} == {summary.clips[0].clip}
 
 
+def write_uncompressed(path: Path, middle: int, frames: int = 4) -> Path:
+    """An uncompressed AVI of black first and last frames and ``middle``-grey ones between,
+    each frame bigger than the MiB the content hash reads at either end."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("rawvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 1024, 512, "rgb24"
+        for i in range(frames):
+            image = np.full((512, 1024, 3), middle if 0 < i < frames - 1 else 0, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+def test_two_uncompressed_videos_alike_at_both_ends_are_two_clips(
+        tmp_path: Path, studio: Studio, options: ImportOptions) -> None:
+    # Same size, same first and last MiB, other frames between: one content hash, and the
+    # second was imported as the first's clip (its frames never imported, exit 0).
+    first = write_uncompressed(tmp_path / "camA_take.avi", 50)
+    second = write_uncompressed(tmp_path / "camB_other.avi", 200)
+    assert clip_name(first).rpartition("-")[2] == clip_name(second).rpartition("-")[2]
+    options = replace(options, project="alike at both ends")
+    summary = import_videos(studio, [first], options)
+    again = import_videos(studio, [second], options)
+    assert (again.tasks_created, again.tasks_existing) == (4, 0)
+    assert again.clips[0].clip == clip_name(second) != summary.clips[0].clip
+    # Renamed since (its recorded file gone), the second still resumes its own clip.
+    second.rename(tmp_path / "camB_renamed.avi")
+    renamed = import_videos(studio, [tmp_path / "camB_renamed.avi"], options)
+    assert (renamed.tasks_created, renamed.tasks_existing) == (0, 4)
+    assert renamed.clips[0].clip == again.clips[0].clip
+
+
 @pytest.mark.parametrize("first", ["dot", "link"])
 def test_a_frame_folder_as_dot_inside_its_symlink_and_as_the_links_path_is_one_clip(
         first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, studio: Studio,
@@ -615,7 +666,7 @@ def test_a_truncated_mkv_or_mpeg_ts_with_b_frames_imports_each_frame_under_its_o
     assert pts != sorted(pts)  # B-frames, the case under test
     data = whole.read_bytes()
     cut = tmp_path / f"cut{suffix}"
-    cut.write_bytes(data[: len(data) * 6 // 10 // 188 * 188])  # whole MPEG-TS packets
+    cut.write_bytes(data[: len(data) * 6 // 10 // 188 * 188 + 100])  # part-way into a packet
     summary = import_videos(studio, [cut], replace(options, project=f"truncated b-frames {suffix}"))
     clip = summary.clips[0]
     assert 0 < clip.created < 40 and clip.missing_tail > 0

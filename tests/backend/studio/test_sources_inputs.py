@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import PIL.Image
 import pytest
 from clipgen import write_clip
 
@@ -25,6 +26,19 @@ def test_images_given_as_videos_are_refused_saying_to_give_their_folder(tmp_path
         find_sources(sorted(frames.iterdir()))
     assert str(frames) in raised.value.message
     assert find_sources([frames]) == [frames]  # the folder is one clip of its frames
+
+
+def test_an_animated_png_given_as_a_video_is_a_clip_not_a_refused_image(tmp_path: Path) -> None:
+    # An APNG is a video by content (PyAV decodes its frames): refused as an image, where
+    # only a one-frame image given by itself is a mistake.
+    frames = [PIL.Image.new("RGB", (16, 8), (level, 0, 0)) for level in (0, 255)]
+    animated = tmp_path / "anim.png"
+    frames[0].save(animated, save_all=True, append_images=frames[1:], duration=100)
+    still = tmp_path / "still.png"
+    frames[0].save(still)
+    assert find_sources([animated]) == [animated]
+    with pytest.raises(VideoError, match=r"still\.png: an image, not a video"):
+        find_sources([still])
 
 
 def test_a_folder_of_videos_names_the_files_it_passes_over_for_their_suffix(
