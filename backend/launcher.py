@@ -418,13 +418,17 @@ def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
     """Poll ``url`` until it answers 200; fail early (with the log) if the child dies."""
     parts = urllib.parse.urlsplit(url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    direct = bool(requests.utils.get_environ_proxies(url))  # proxied: no socket to this port here
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child is not None and not child.alive():
             raise StudioError(f"{what} failed to start: {child.died()}")
         try:
             # A listener first: requests' own connect could connect to itself (``listening``).
-            if listening(host, port) and requests.get(url, headers=headers, timeout=5).status_code == 200:
+            # Not through a proxy (HTTP_PROXY), the one way to some --backend-url: requests
+            # connects to the proxy, never to that port here.
+            if ((direct or listening(host, port))
+                    and requests.get(url, headers=headers, timeout=5).status_code == 200):
                 return
         except requests.RequestException:
             pass  # not listening yet
@@ -605,8 +609,9 @@ def check_labeling_config() -> None:
         if not env_value("SAMVID_CONFIG_DIR"):
             raise
         raise ConfigError(f"SAMVID_CONFIG_DIR={configs.CONFIG_DIR}: samvid up labels with the "
-                          f"`{configs.DEFAULT_CONFIG}` config, and {exc.message}; put a "
-                          f"{configs.DEFAULT_CONFIG}.xml there, or unset SAMVID_CONFIG_DIR for the "
+                          f"`{configs.DEFAULT_CONFIG}` config, and {exc.message}; "
+                          f"{'fix' if (configs.CONFIG_DIR / f'{configs.DEFAULT_CONFIG}.xml').exists() else 'put'} "
+                          f"a {configs.DEFAULT_CONFIG}.xml there, or unset SAMVID_CONFIG_DIR for the "
                           "configs samvid ships") from None
 
 

@@ -312,8 +312,8 @@ def load_configured_segmenter(settings: Settings) -> Segmenter:
 
         if isinstance(exc, WeightsUnavailable):
             # Its message ends in advice to run with the fallback this runs with.
-            log.warning("%s -- falling back to %r as SAMVID_FALLBACK asks (for %s, fetch its weights "
-                        "with `samvid models pull %s` and set SAMVID_MODEL to their folder)", exc.reason,
+            log.warning("%s -- falling back to %r, the fallback model (for %s, fetch its weights with "
+                        "`samvid models pull %s` and give their folder as the model)", exc.reason,
                         settings.fallback, settings.model, settings.model)
         else:
             log.warning("%s -- falling back to %r", exc.message, settings.fallback)

@@ -12,12 +12,16 @@ import os
 import shutil
 import signal
 import tempfile
+from typing import TYPE_CHECKING
 
 from samvid.commands.arguments import at_least_one, tcp_port
 from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
 from samvid.settings import Settings, env_value, named_as_typed
+
+if TYPE_CHECKING:
+    from samvid.predictor import Predictor
 
 log = logging.getLogger("samvid.serve")
 THREADS = 4  # gunicorn threads per worker when --threads is not given
@@ -100,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
     require_free_port(args.host, args.port, "samvid serve", "--port")
     # Load the models now: a missing model is reported at start, not at the first click.
     with named_as_typed(device=args.device, precision=args.precision):
-        predictor = _load_predictor(settings, args)
+        predictor, settings = _load_predictor(settings, args)
     with named_as_typed(device=args.device, precision=args.precision):
         settings = dataclasses.replace(settings, tracker=start_configured(settings, predictor.segmenter))
     log.info("model %s on %s, propagation engine %s, listening on %s:%d", predictor.version,
@@ -130,17 +134,19 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_predictor(settings: Settings, args: argparse.Namespace):
-    """The predictor of the configured model, or of the fallback with a warning. The loader names
-    the model, not where it was set: a typo in a SAMVID_MODEL exported long ago read as if samvid
-    had made it up, and the fallback's warning said to run with the --fallback it ran with."""
+def _load_predictor(settings: Settings, args: argparse.Namespace) -> tuple[Predictor, Settings]:
+    """The predictor of the configured model, or of the fallback with a warning, and the settings
+    it was loaded by (a fallback's model is the fallback: each of several workers, loading its
+    own, would ask the hub again). The loader names the model, not where it was set: a typo in a
+    SAMVID_MODEL exported long ago read as if samvid had made it up, and the fallback's warning
+    said to run with the --fallback it ran with."""
     from samvid.models import load_segmenter
     from samvid.models.sam import WeightsUnavailable
     from samvid.predictor import Predictor
 
     given = "--model" if args.model else "SAMVID_MODEL" if env_value("SAMVID_MODEL") else ""
     try:
-        return Predictor.from_settings(dataclasses.replace(settings, fallback=""))
+        return Predictor.from_settings(dataclasses.replace(settings, fallback="")), settings
     except ModelUnavailable as exc:
         model, named = settings.model, given or "--model"
         if settings.fallback:
@@ -161,7 +167,8 @@ def _load_predictor(settings: Settings, args: argparse.Namespace):
             raise ModelUnavailable(message) from None
         log.warning("%s", message)
         # What fails now is the fallback, said as such.
-        return Predictor.from_settings(settings, load_segmenter(settings.fallback, device=settings.device))
+        fallen = dataclasses.replace(settings, model=settings.fallback, fallback="")
+        return Predictor.from_settings(fallen, load_segmenter(settings.fallback, device=settings.device)), fallen
 
 
 def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
@@ -182,7 +189,8 @@ def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):
             self.cfg.set("preload_app", predictor is not None)
             # gunicorn 25.1+ opens a control socket at ~/.gunicorn/gunicorn.ctl, one per user: each
             # backend took it over from the one before (samvid up's, another serve's). Unused here.
-            self.cfg.set("control_socket_disable", True)
+            if "control_socket_disable" in self.cfg.settings:  # pyproject allows gunicorn 22+
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from samvid.app import create_app

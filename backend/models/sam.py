@@ -204,7 +204,11 @@ def _pretrained_model(name: str, family: str):
         # Cached or local weights first: no network call when they are here.
         return cls.from_pretrained(source, local_files_only=True, use_safetensors=True)
     except OSError:
-        if local.is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1":
+        from huggingface_hub import constants
+
+        # The hub library's own reading (HF_HUB_OFFLINE=true too), and transformers' variable.
+        offline = getattr(constants, "is_offline_mode", lambda: constants.HF_HUB_OFFLINE)()
+        if local.is_dir() or offline or os.environ.get("TRANSFORMERS_OFFLINE", "").lower() in ("1", "true"):
             raise
     _reach_hub(name)
     return cls.from_pretrained(source, use_safetensors=True)

@@ -76,3 +76,28 @@ def test_a_listening_service_is_found_on_its_port() -> None:
         assert listening("127.0.0.1", port)
         assert listening("localhost", port)
         accepting.join(5)
+
+
+def test_a_backend_reached_only_through_a_proxy_is_found_up(monkeypatch) -> None:
+    # `up --no-backend --backend-url` with HTTP_PROXY: requests goes through the proxy, and a
+    # direct probe of the backend's port (which only the proxy can reach) never saw it up.
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a forward proxy whose backend answers
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = HTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        wait_until_up(f"http://127.0.0.1:{_port_nothing_listens_on()}/health", None, 3, "the samvid backend")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

@@ -345,7 +345,7 @@ def test_a_mask_for_an_image_shown_at_another_resolution_is_the_size_read_with_t
     assert abs(xs.mean() - 150) < 1 and abs(ys.mean() - 50) < 1
 
 
-def test_a_worker_falling_back_for_want_of_weights_names_the_variables_it_reads(monkeypatch, caplog) -> None:
+def test_a_worker_falling_back_for_want_of_weights_does_not_send_the_admin_to_the_fallback_flag(monkeypatch, caplog) -> None:
     # The model's own message ends "or run with `--fallback classic`": said by a worker that
     # already runs with SAMVID_FALLBACK=classic, it sent the admin to a flag it has no use for.
     import samvid.models
@@ -365,4 +365,4 @@ def test_a_worker_falling_back_for_want_of_weights_names_the_variables_it_reads(
         segmenter = load_configured_segmenter(settings)
     assert "classic" in segmenter.version
     assert "--fallback" not in caplog.text
-    assert "as SAMVID_FALLBACK asks" in caplog.text and "set SAMVID_MODEL to their folder" in caplog.text
+    assert "the fallback model" in caplog.text and "give their folder as the model" in caplog.text

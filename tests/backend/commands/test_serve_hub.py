@@ -68,3 +68,36 @@ def test_serve_falling_back_from_a_hub_model_offline_asks_the_hub_once_and_names
     assert "Retry" not in out, out  # the hub library's five retries of each request, seconds apart
     assert f"falling back to 'classic' {named}" in out, out
     assert "run with `--fallback classic`" not in out and "--fallback classic (" not in out, out
+
+
+@pytest.mark.parametrize("variable, value", [("HF_HUB_OFFLINE", "true"), ("TRANSFORMERS_OFFLINE", "1")])
+def test_a_hub_model_not_here_is_not_asked_of_the_hub_in_offline_mode(variable: str, value: str,
+                                                                       tmp_path: Path) -> None:
+    # Only HF_HUB_OFFLINE=1 was read as offline: the others logged "fetching ... from the hub",
+    # then failed on the hub library's own offline refusal.
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO)\n"
+            "from samvid.models.sam import _pretrained_model\n"
+            f"try:\n    _pretrained_model({MODEL!r}, 'sam2')\nexcept OSError as exc:\n"
+            "    print('refused', type(exc).__name__)\n")
+    env = dict(_env(tmp_path, _closed_port_url()), **{variable: value})
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "refused" in out.stdout, out.stderr
+    assert "fetching" not in out.stderr
+
+
+def test_serve_runs_on_a_gunicorn_without_a_control_socket_setting(monkeypatch) -> None:
+    # pyproject allows gunicorn 22+; control_socket_disable came with 25.1: setting it on an
+    # older one stopped every start ("No configuration setting for: control_socket_disable").
+    import argparse
+
+    import gunicorn.config
+
+    from samvid.commands.serve import _gunicorn
+    from samvid.settings import Settings
+
+    real = gunicorn.config.make_settings
+    monkeypatch.setattr(gunicorn.config, "make_settings",
+                        lambda *a, **k: {n: s for n, s in real(*a, **k).items() if n != "control_socket_disable"})
+    args = argparse.Namespace(host="127.0.0.1", port=free_port(), workers=1, threads=2)
+    app = _gunicorn(Settings.from_env({}), args)
+    assert "control_socket_disable" not in app.cfg.settings and app.cfg.workers == 1
