@@ -26,8 +26,20 @@ class Walk:
 
     video: SyntheticVideo
     frames: int  # how many (the frames themselves are not kept: ~60 MB a walk)
+    truth: tuple[np.ndarray, ...]  # the video's label map of each frame, read-only
     out: list  # the engine's FrameMasks, in order
     iterations: list[int]  # the ``iterations`` of each ``ecc_align`` call, in order
+
+
+@functools.cache
+def _labels(sequence: str) -> tuple[np.ndarray, ...]:
+    """A benchmark sequence's label maps, rendered once for every walk over it (``labels(i)``
+    renders the whole frame again: seconds a sequence on a CI CPU; ~20 MB a sequence)."""
+    video = SyntheticVideo(BENCHMARK_SET[sequence])
+    maps = tuple(video.labels(i) for i in range(len(video)))
+    for m in maps:
+        m.setflags(write=False)
+    return maps
 
 
 def _walk(sequence: str, name: str, edge: str = "right") -> Walk:
@@ -47,12 +59,13 @@ def _walk(sequence: str, name: str, edge: str = "right") -> Walk:
 
     engine = make_engine(name)
     state = engine.init_state(frames)
-    for o, m in masks_of(turn(video.labels(0))).items():
+    truth = _labels(sequence)
+    for o, m in masks_of(turn(truth[0])).items():
         engine.add_mask(state, 0, o, m)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(flow, "ecc_align", spy)
         out = list(engine.propagate(state))
-    return Walk(video, len(frames), out, iterations)
+    return Walk(video, len(frames), truth, out, iterations)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +73,8 @@ def walk():
     """``_walk``, each walk run once for the tests of this file that read it (several read
     exit_return's walk with ``flow``, which takes seconds on a CI CPU)."""
     cached = functools.cache(_walk)
-    return lambda sequence, name, edge="right": cached(sequence, name, edge)  # one key per walk
+    yield lambda sequence, name, edge="right": cached(sequence, name, edge)  # one key per walk
+    _labels.cache_clear()  # not held through the rest of the suite
 
 
 @pytest.mark.parametrize(
@@ -74,10 +88,9 @@ def walk():
 )
 def test_every_reported_mask_is_on_the_object_or_empty(sequence, name, walk) -> None:
     run = walk(sequence, name)
-    video = run.video
     found = present = 0
     for fm in run.out:
-        truth = masks_of(video.labels(fm.frame))
+        truth = masks_of(run.truth[fm.frame])
         present += len(truth)
         for o, mask, visible in zip(fm.object_ids, fm.masks, fm.visible):
             if not mask.any():
@@ -102,12 +115,12 @@ def test_an_object_that_leaves_is_empty_while_gone_and_found_again_once_more_tha
     # kept one for all 23 frames the object was gone: its scrap shrank over four frames
     # instead of halving in one. It may see both a frame ``late``.
     run = walk("exit_return", name, edge)  # "top": the sequence turned a quarter, it leaves by the top
-    video, turn = run.video, TURNS[edge]
-    full = int((video.labels(0) == 1).sum())
+    turn = TURNS[edge]
+    full = int((run.truth[0] == 1).sum())
     gone = back = 0
     checked = empty = 0
     for fm in run.out:
-        truth = turn(video.labels(fm.frame)) == 1
+        truth = turn(run.truth[fm.frame]) == 1
         k = fm.object_ids.index(1)
         if not truth.any():
             gone += 1
