@@ -418,7 +418,9 @@ def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
     """Poll ``url`` until it answers 200; fail early (with the log) if the child dies."""
     parts = urllib.parse.urlsplit(url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    direct = bool(requests.utils.get_environ_proxies(url))  # proxied: no socket to this port here
+    # The proxy requests would use for this URL (HTTP_PROXY for http://, none where NO_PROXY
+    # says so): every *_PROXY variable counted kept the probe off wherever one was set.
+    proxied = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url)) is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child is not None and not child.alive():
@@ -427,7 +429,7 @@ def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
             # A listener first: requests' own connect could connect to itself (``listening``).
             # Not through a proxy (HTTP_PROXY), the one way to some --backend-url: requests
             # connects to the proxy, never to that port here.
-            if ((direct or listening(host, port))
+            if ((proxied or listening(host, port))
                     and requests.get(url, headers=headers, timeout=5).status_code == 200):
                 return
         except requests.RequestException:

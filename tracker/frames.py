@@ -853,20 +853,19 @@ TS_PACKETS = ((188, 0), (192, 4), (204, 0))
 
 
 def _ends_inside_a_ts_packet(path: Path) -> bool:
-    """Whether an MPEG-TS file ends part-way through a packet: its layout is the one whose
-    sync bytes the first packets show, and a cut packet starts with one where a whole
-    packet would (padding after the last packet, zeros, does not: that file is whole)."""
+    """Whether an MPEG-TS file ends part-way through a packet, read from its end (a file may
+    start part-way into one too: a recording of a stream): the last packet start its layout
+    confirms (sync bytes 0x47 at three packet starts in a row) is followed by less than a
+    packet. Padding after the last packet (zeros) holds no packet start: that file is whole."""
     with path.open("rb") as f:
-        head = f.read(204 * 5)
         size = f.seek(0, 2)
-        for packet, sync in TS_PACKETS:
-            if len(head) < packet * 5 or any(head[k * packet + sync] != 0x47 for k in range(5)):
-                continue
-            rest = size % packet
-            if not rest or rest <= sync:
-                return False
-            f.seek(size - rest + sync)
-            return f.read(1) == b"\x47"
+        f.seek(max(0, size - 16 * 204))
+        tail = f.read()
+    for packet, sync in TS_PACKETS:
+        starts = [i for i in range(2 * packet, len(tail))
+                  if tail[i] == 0x47 and tail[i - packet] == 0x47 and tail[i - 2 * packet] == 0x47]
+        if starts:
+            return len(tail) - (starts[-1] - sync) < packet
     return False
 
 

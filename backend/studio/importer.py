@@ -21,7 +21,6 @@ reconciled (each keeps the first project of the title); the rest is not guarded 
 from __future__ import annotations
 
 import contextlib
-import filecmp
 import logging
 import os
 import re
@@ -329,20 +328,16 @@ def _same_clip(clips: dict[str, list[Task]], name: str | None, source: Path) -> 
 
 def _same_content(clips: dict[str, list[Task]], plan: ClipPlan) -> str | None:
     """The oldest of ``clips`` (of the source's content hash) where none is the source by
-    name or file that holds the same video: copied (its recorded file there and equal, byte
-    for byte) or renamed or moved since (its recorded file gone, and the source as many
-    frames as the clip has tasks). One video is one clip whatever it is called: imported as
-    a new clip, every frame got a second task. The hash alone is no proof: it reads only the
-    size and the first and last MiB, equal for two uncompressed clips that differ between."""
+    name or file that holds the same video renamed or moved since: its recorded file or
+    folder gone, and the source as many frames as the clip has tasks. One video is one clip
+    whatever it is called: imported as a new clip, every frame got a second task. The hash
+    alone is no proof (it reads only the size and the first and last MiB, equal for two
+    uncompressed clips that differ between), so a clip whose file is still there is another
+    video, or a copy the user named otherwise: a clip of its own, as named (comparing the two
+    files would read both whole at every run)."""
     for clip, tasks in clips.items():
         videos = sorted({str(t.data.get("video")) for t in tasks})
-        there = [video for video in videos if os.path.isfile(video)]
-        if there:
-            if any(_equal_files(video, plan.source) for video in there):
-                log.warning("%s: the same video as clip %s (%s, still there: a copy); imported "
-                            "as that clip", plan.source, clip, ", ".join(there))
-                return clip
-        elif _same_frames(tasks, plan):
+        if not any(os.path.exists(video) for video in videos) and _same_frames(tasks, plan):
             log.info("%s: the same video as clip %s, whose file %s is gone (renamed or moved); "
                      "imported as that clip", plan.source, clip, ", ".join(videos))
             return clip
@@ -350,13 +345,6 @@ def _same_content(clips: dict[str, list[Task]], plan: ClipPlan) -> str | None:
         log.info("%s: another video than clip(s) %s, whose name hash it shares; imported as a "
                  "clip of its own", plan.source, ", ".join(clips))
     return None
-
-
-def _equal_files(video: str, source: Path) -> bool:
-    try:
-        return filecmp.cmp(video, source, shallow=False)
-    except OSError:  # unreadable now: not shown to be the same
-        return False
 
 
 def _same_frames(tasks: Sequence[Task], plan: ClipPlan) -> bool:

@@ -157,11 +157,12 @@ def _warn_skipped(folder: Path, skipped: list[Path]) -> None:
 
 
 def _is_animated(path: Path) -> bool:
-    """Whether an image file holds more than one frame (an animated PNG): a video by
-    content, which PyAV decodes (only its header is read here: an APNG declares its frame
-    count). One that does not open is no animation: refused as the image its suffix says."""
+    """Whether an image file is an animated PNG: a video by content, which PyAV decodes
+    (only its header is read here: an APNG declares its frame count). Not a multi-page TIFF
+    or a phone's JPEG with its preview (MPO), which Pillow also counts as frames: stills. One
+    that does not open is no animation: refused as the image its suffix says."""
     try:
         with PIL.Image.open(path) as image:
-            return getattr(image, "n_frames", 1) > 1
+            return image.format == "PNG" and bool(getattr(image, "is_animated", False))
     except (OSError, ValueError, PIL.Image.DecompressionBombError):
         return False

@@ -101,3 +101,20 @@ def test_a_backend_reached_only_through_a_proxy_is_found_up(monkeypatch) -> None
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+@pytest.mark.parametrize("env", [{"HTTPS_PROXY": "http://127.0.0.1:9"}, {"NO_PROXY": ".corp.example"},
+                                 {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}])
+def test_a_proxy_setting_that_does_not_apply_to_the_url_keeps_the_probe_on(env: dict[str, str], monkeypatch) -> None:
+    # Any *_PROXY variable turned the probe off, though requests connects directly here.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                 "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    probed: list[int] = []
+    monkeypatch.setattr("samvid.launcher.listening", lambda host, port: probed.append(port) or False)
+    port = _port_nothing_listens_on()
+    with pytest.raises(StudioError):
+        wait_until_up(f"http://127.0.0.1:{port}/health", None, 0.6, "the samvid backend")
+    assert probed and set(probed) == {port}

@@ -136,3 +136,15 @@ def test_a_whole_mpeg_ts_with_padding_after_it_or_dvb_packets_keeps_every_frame(
     for path in (padded, dvb):
         with VideoReader(path) as reader:
             assert len(reader) == FRAMES and reader.missing_tail == 0, path.name
+
+
+def test_a_cut_mpeg_ts_that_starts_part_way_into_a_packet_is_still_found_cut(tmp_path: Path) -> None:
+    # A recording of a stream begins where it joined it: the layout is read from the end.
+    whole = write_reordered_clip(tmp_path / "whole.ts")
+    frames = whole_frames(whole)
+    data = whole.read_bytes()
+    late = tmp_path / "late.ts"
+    late.write_bytes(data[50: len(data) // 2 // 188 * 188 + 100])
+    assert misnumbered(late, frames) == []
+    with VideoReader(late) as reader:
+        assert 0 < len(reader) < FRAMES and reader.missing_tail > 0

@@ -62,3 +62,13 @@ def test_a_folder_with_nothing_skipped_says_nothing(tmp_path: Path, caplog: pyte
     with caplog.at_level(logging.WARNING, logger="samvid.studio.sources"):
         find_sources([tmp_path])
     assert caplog.records == []
+
+
+def test_a_multi_page_tiff_given_as_a_video_is_refused_as_an_image(tmp_path: Path) -> None:
+    # Pillow counts a TIFF's pages as frames: `samvid import shots/*.tif` made one-frame clips.
+    from PIL import Image
+
+    path = tmp_path / "0002.tif"
+    Image.new("RGB", (8, 8)).save(path, save_all=True, append_images=[Image.new("RGB", (8, 8), "red")])
+    with pytest.raises(VideoError, match="an image, not a video"):
+        find_sources([path])
