@@ -432,6 +432,9 @@ def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
             if ((proxied or listening(host, port))
                     and requests.get(url, headers=headers, timeout=5).status_code == 200):
                 return
+        except requests.exceptions.InvalidSchema as exc:  # never answers: said now, not at the timeout
+            raise StudioError(f"{what} cannot be reached at {url}: {exc} (the proxy in ALL_PROXY or "
+                              "HTTP_PROXY: pip install 'requests[socks]', or add the host to NO_PROXY)") from None
         except requests.RequestException:
             pass  # not listening yet
         time.sleep(0.5)

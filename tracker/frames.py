@@ -853,20 +853,39 @@ TS_PACKETS = ((188, 0), (192, 4), (204, 0))
 
 
 def _ends_inside_a_ts_packet(path: Path) -> bool:
-    """Whether an MPEG-TS file ends part-way through a packet, read from its end (a file may
-    start part-way into one too: a recording of a stream): the last packet start its layout
-    confirms (sync bytes 0x47 at three packet starts in a row) is followed by less than a
-    packet. Padding after the last packet (zeros) holds no packet start: that file is whole."""
+    """Whether an MPEG-TS file ends part-way through a packet. Its layout is the one whose sync
+    bytes (0x47) the first packets show; a file that starts part-way into a packet (a stream
+    recorded from where it was joined) is read from its end instead. Padding after the last
+    packet (zeros) holds no packet start: that file is whole."""
     with path.open("rb") as f:
+        head = f.read(5 * 204)
         size = f.seek(0, 2)
         f.seek(max(0, size - 16 * 204))
         tail = f.read()
+    offset = size - len(tail)  # the tail's place in the file
     for packet, sync in TS_PACKETS:
-        starts = [i for i in range(2 * packet, len(tail))
-                  if tail[i] == 0x47 and tail[i - packet] == 0x47 and tail[i - 2 * packet] == 0x47]
-        if starts:
-            return len(tail) - (starts[-1] - sync) < packet
+        if len(head) >= 5 * packet and all(head[k * packet + sync] == 0x47 for k in range(5)):
+            phases = [sync]  # the file starts on a packet: where each sync byte is, in the file
+        else:
+            phases = _sync_phases(tail, offset, packet)
+        for phase in phases:
+            starts = range((phase - offset) % packet, len(tail), packet)
+            run = next((n for n, i in enumerate(starts) if tail[i] != 0x47), len(starts))
+            if run >= min(8, len(starts)) and run:
+                # The packet whose sync byte is the last of the unbroken run: whole or cut.
+                return len(tail) - (starts[run - 1] - sync) < packet
     return False
+
+
+def _sync_phases(tail: bytes, offset: int, packet: int) -> list[int]:
+    """Where in a packet of ``packet`` bytes a file's sync bytes fall (file offset modulo the
+    packet), as its last bytes show them: the phases with 0x47 at eight packet starts in a row.
+    A packet ID whose low byte is 0x47 repeats 2 bytes after the sync byte (and its high bits
+    can make byte 1 0x47 too): of phases 1 or 2 apart, the first is the sync."""
+    found = {p for p in range(packet)
+             if len(tail) >= 8 * packet
+             and all(tail[(p - offset) % packet + k * packet] == 0x47 for k in range(8))}
+    return [p for p in sorted(found) if (p - 1) % packet not in found and (p - 2) % packet not in found]
 
 
 class _Read(NamedTuple):

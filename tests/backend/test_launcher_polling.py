@@ -118,3 +118,16 @@ def test_a_proxy_setting_that_does_not_apply_to_the_url_keeps_the_probe_on(env: 
     with pytest.raises(StudioError):
         wait_until_up(f"http://127.0.0.1:{port}/health", None, 0.6, "the samvid backend")
     assert probed and set(probed) == {port}
+
+
+def test_a_socks_proxy_requests_cannot_use_is_said_at_once_not_at_the_timeout(monkeypatch) -> None:
+    # Without PySocks every poll raised InvalidSchema, taken for "not up yet": the whole wait.
+    import importlib.util
+
+    if importlib.util.find_spec("socks") is not None:
+        pytest.skip("PySocks is installed: requests would use the proxy")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    with pytest.raises(StudioError, match="requests\\[socks\\]"):
+        wait_until_up(f"http://127.0.0.1:{_port_nothing_listens_on()}/health", None, 30, "the samvid backend")

@@ -16,11 +16,12 @@ from samvid.tracker.frames import VideoReader
 FRAMES = 60
 
 
-def write_reordered_clip(path: Path, times: list[float] | None = None) -> Path:
-    """A clip x264 codes with B-frames (smooth motion); frame i's blue level is 20 + 3 i."""
+def write_reordered_clip(path: Path, times: list[float] | None = None, **options: str) -> Path:
+    """A clip x264 codes with B-frames (smooth motion); frame i's blue level is 20 + 3 i.
+    ``options``: the muxer's (``mpegts_start_pid``)."""
     times = times or [i / 30 for i in range(FRAMES)]
     yy, xx = np.mgrid[0:120, 0:160]
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options=options) as out:
         stream = out.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
         stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
@@ -148,3 +149,14 @@ def test_a_cut_mpeg_ts_that_starts_part_way_into_a_packet_is_still_found_cut(tmp
     assert misnumbered(late, frames) == []
     with VideoReader(late) as reader:
         assert 0 < len(reader) < FRAMES and reader.missing_tail > 0
+
+
+@pytest.mark.parametrize("pid", ["71", "327"])  # 0x47, 0x147: the PID's low byte is a sync byte
+def test_a_whole_mpeg_ts_whose_video_pid_looks_like_a_sync_byte_keeps_every_frame(tmp_path: Path, pid: str) -> None:
+    whole = write_reordered_clip(tmp_path / "whole.ts", mpegts_start_pid=pid)
+    with VideoReader(whole) as reader:
+        assert len(reader) == FRAMES and reader.missing_tail == 0
+    late = tmp_path / "late.ts"  # the same stream joined part-way into a packet
+    late.write_bytes(whole.read_bytes()[50:])
+    with VideoReader(late) as reader:
+        assert reader.missing_tail == 0
