@@ -280,7 +280,7 @@ def _clip_to_import(studio: Studio, project: Project, plan: ClipPlan) -> tuple[C
 
     A source the project already holds under another name keeps that name, so its rerun
     resumes the import instead of importing every frame again beside it (``_same_clip``,
-    ``_same_content``: renamed, moved or copied).
+    ``_same_content``: renamed or moved).
     A frame folder imported when its name hashed only its file names and sizes is
     looked for under that hash too (a second listing, only when the first finds nothing)."""
     clips = _clips_of_hash(studio, project, clip_hash(plan.clip))
