@@ -269,12 +269,7 @@ def env_path(var: str) -> Path | None:
     """A path variable, ``~`` expanded as the backend's settings expand it (ConfigError for
     a home this machine does not know)."""
     value = env_value(var)
-    if not value:
-        return None
-    try:
-        return expand_home(value)
-    except NoSuchHome:
-        raise ConfigError(f"{var}: {value} is under no user's home folder; give the folder's full path") from None
+    return _expanded(value, var) if value else None
 
 
 def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[str, str | None]:
@@ -327,10 +322,16 @@ def log_level(env: dict[str, str] | None = None) -> int:
 
 def _paths(value: str, var: str) -> tuple[Path, ...]:
     """``:``-separated folders, ``~`` expanded (ConfigError for one under no user's home)."""
+    return tuple(_expanded(p, var) for p in value.split(os.pathsep) if p.strip())
+
+
+def _expanded(path: str, var: str) -> Path:
+    """``path``, read from ``var``, ``~`` expanded: ConfigError for a home this machine does not
+    know (``~nosuchuser/frames`` was a traceback at every start)."""
     try:
-        return tuple(expand_home(p) for p in value.split(os.pathsep) if p.strip())
-    except NoSuchHome as exc:  # ~nosuchuser/frames: a traceback at every start
-        raise ConfigError(f"{var}: {exc.path} is under no user's home folder; give the folder's full path") from None
+        return expand_home(path)
+    except NoSuchHome:
+        raise ConfigError(f"{var}: {path} is under no user's home folder; give the folder's full path") from None
 
 
 def _check_roots(roots: tuple[Path, ...], var: str) -> None:
