@@ -225,32 +225,16 @@ def test_up_on_every_ipv6_address_starts_label_studio_there_and_reaches_it_on_th
     assert argv[argv.index("--internal-host") + 1] == "[::]"  # Django's runserver wants brackets
 
 
-def test_a_backend_left_running_by_a_killed_up_is_named_with_its_pid_not_another_port(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_a_backend_left_running_by_a_killed_up_is_named_with_its_pid_not_another_port(
+        backend_left_by_a_killed_up) -> None:
     from samvid.errors import ConfigError
     from samvid.launcher import ModelChoice, Stack, UpOptions
 
-    port = _free_port()
-    # What `kill -9` on `samvid up` leaves: its backend (own session) on the port, its pid file.
-    holder = subprocess.Popen([sys.executable, "-c", f"""
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", {port})); s.listen(); print("up", flush=True); time.sleep(60)
-""", "samvid.cli", "serve"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "up\n"
-        data = tmp_path / "data"
-        (data / "logs").mkdir(parents=True)
-        (data / "logs" / "samvid-serve.pid").write_text(str(holder.pid))
-        stack = Stack(UpOptions(data_dir=data, model="classic", backend_port=port))
-        with pytest.raises(ConfigError) as error:
-            stack._start_backend(ModelChoice("classic", "classic"), "http://127.0.0.1:1", "key", None)
-    finally:
-        holder.kill()
-        holder.wait()
-    assert f"pid {holder.pid}" in str(error.value) and f"kill {holder.pid}" in str(error.value)
+    left = backend_left_by_a_killed_up
+    stack = Stack(UpOptions(data_dir=left.data_dir, model="classic", backend_port=left.port))
+    with pytest.raises(ConfigError) as error:
+        stack._start_backend(ModelChoice("classic", "classic"), "http://127.0.0.1:1", "key", None)
+    assert f"pid {left.pid}" in str(error.value) and f"kill {left.pid}" in str(error.value)
     assert "--backend-port" not in str(error.value)
 
 
@@ -288,11 +272,9 @@ def test_up_that_reused_a_running_label_studio_does_not_promise_ctrl_c_stops_it(
     assert "Label Studio was already running and keeps running" in out
 
 
-def test_a_second_up_while_the_first_is_up_keeps_the_first_runs_ready_file(tmp_path: Path) -> None:
+def test_a_second_up_while_the_first_is_up_keeps_the_first_runs_ready_file(backend_left_by_a_killed_up) -> None:
     import http.server
     import json
-    import subprocess
-    import sys
 
     from services import http_server
 
@@ -311,28 +293,16 @@ def test_a_second_up_while_the_first_is_up_keeps_the_first_runs_ready_file(tmp_p
         def log_message(self, *args: object) -> None:
             pass
 
-    backend_port = _free_port()
-    first_backend = subprocess.Popen([sys.executable, "-c", f"""
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", {backend_port})); s.listen(); print("up", flush=True); time.sleep(60)
-""", "samvid.cli", "serve"], stdout=subprocess.PIPE, text=True)
-    data = tmp_path / "data"
+    first = backend_left_by_a_killed_up  # the first run's backend, up on its port
+    data = first.data_dir
     Credentials.load_or_create(data)
-    (data / "logs").mkdir()
-    (data / "logs" / "samvid-serve.pid").write_text(str(first_backend.pid))
     (data / "ready.json").write_text('{"studio_url": "http://127.0.0.1:8080"}')  # a script waits on it
-    try:
-        assert first_backend.stdout is not None and first_backend.stdout.readline() == "up\n"
-        with http_server(FirstRunsStudio) as studio_url:
-            options = UpOptions(data_dir=data, model="classic", port=int(studio_url.rsplit(":", 1)[1]),
-                                backend_port=backend_port)
-            with pytest.raises(ConfigError, match="held by the samvid backend of another `samvid up`"):
-                with Stack(options) as second:
-                    second.start()
-    finally:
-        first_backend.kill()
-        first_backend.wait()
+    with http_server(FirstRunsStudio) as studio_url:
+        options = UpOptions(data_dir=data, model="classic", port=int(studio_url.rsplit(":", 1)[1]),
+                            backend_port=first.port)
+        with pytest.raises(ConfigError, match="held by the samvid backend of another `samvid up`"):
+            with Stack(options) as second:
+                second.start()
     assert (data / "ready.json").read_text() == '{"studio_url": "http://127.0.0.1:8080"}'
 
 

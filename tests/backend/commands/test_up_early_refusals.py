@@ -4,8 +4,6 @@ Label Studio's start (a minute or more) and shutdown must not stand between a us
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -104,26 +102,11 @@ def test_up_with_no_backend_leaves_the_backend_port_to_the_backend_it_registers(
 
 
 def test_a_backend_left_running_by_a_killed_up_is_named_whatever_backend_port_is_asked(
-        tmp_path: Path, capsys, no_children) -> None:
-    its_port = _free_port()
-    # What `kill -9` on `samvid up` leaves: its backend (own session) on its port, its pid file.
-    holder = subprocess.Popen([sys.executable, "-c", f"""
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", {its_port})); s.listen(); print("up", flush=True); time.sleep(60)
-""", "samvid.cli", "serve", "--host", "127.0.0.1", "--port", str(its_port)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "up\n"
-        data = tmp_path / "data"
-        (data / "logs").mkdir(parents=True)
-        (data / "logs" / "samvid-serve.pid").write_text(str(holder.pid))
-        code = _up(tmp_path, "--model", "classic", "--backend-port", str(_free_port()))
-    finally:
-        holder.kill()
-        holder.wait()
-    assert code == 2
+        tmp_path: Path, capsys, no_children, backend_left_by_a_killed_up) -> None:
+    left = backend_left_by_a_killed_up
+    assert _up(tmp_path, "--model", "classic", "--backend-port", str(_free_port())) == 2
     err = capsys.readouterr().err
-    assert f"pid {holder.pid}, port {its_port}" in err and f"kill {holder.pid}" in err, err
+    assert f"pid {left.pid}, port {left.port}" in err and f"kill {left.pid}" in err, err
 
 
 def test_up_names_samvid_model_when_the_model_it_refuses_came_from_there(

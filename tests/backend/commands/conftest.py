@@ -1,0 +1,40 @@
+"""Fixtures of the command tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from services import free_port
+
+
+@dataclass(frozen=True)
+class LeftBackend:
+    pid: int
+    port: int
+    data_dir: Path
+
+
+@pytest.fixture
+def backend_left_by_a_killed_up(tmp_path: Path) -> Iterator[LeftBackend]:
+    """What `kill -9` on `samvid up` leaves: its backend (own session, a `samvid.cli serve`
+    command line) listening on its port, and its pid file in the data dir ``tmp_path/data``."""
+    port = free_port()
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", {port})); s.listen(); print("up", flush=True); time.sleep(60)
+""", "samvid.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "up\n"
+        data = tmp_path / "data"
+        (data / "logs").mkdir(parents=True)
+        (data / "logs" / "samvid-serve.pid").write_text(str(holder.pid))
+        yield LeftBackend(holder.pid, port, data)
+    finally:
+        holder.kill()
+        holder.wait()
