@@ -38,6 +38,7 @@ import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
@@ -471,7 +472,7 @@ class VideoReader(FrameReader):
             return True
         if declared:
             return len(read) < declared
-        if self._declared_end() is not None:
+        if self._declared_end is not None:
             return self._frames_past(max(read, key=lambda r: r.pts)) > 0
         if self._container.format.name == "mpegts" and _ends_inside_a_ts_packet(self.path):
             return True
@@ -500,10 +501,12 @@ class VideoReader(FrameReader):
                     "the rest of the file may come before them", self.path.name, len(unsure))
         return len(unsure)
 
+    @cached_property
     def _declared_end(self) -> float | None:
         """Seconds on the video's clock at which a Matroska file says the video ends: its
         DURATION tag (FFmpeg and mkvmerge write one per track), or the file's duration where
-        the video is its only stream (a longer sound track would make it longer)."""
+        the video is its only stream (a longer sound track would make it longer). Read once:
+        indexing asks up to three times, and a reopened container is the same file."""
         if not self._container.format.name.startswith("matroska"):
             return None
         tag = self._stream.metadata.get("DURATION", "")
@@ -518,7 +521,7 @@ class VideoReader(FrameReader):
         """Frames a Matroska file declares past the frame ``last`` ends (0 if it declares no
         end), counted at the stream's average rate; ``last`` lasts its own duration where the
         file says it (a variable frame rate's last frame may be held long), else one frame."""
-        end = self._declared_end()
+        end = self._declared_end
         rate = self._stream.average_rate
         time_base = self._stream.time_base
         if end is None or not rate or time_base is None:

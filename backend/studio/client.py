@@ -14,6 +14,11 @@ re-sends any call after a lost answer, a 5xx, 408, 409 or 429, so every write pa
 ``replace_predictions`` retries its whole read-write-delete instead.
 
 Timeouts: one ``timeout`` per ``Studio`` (60 s unless given) for SDK and raw calls alike.
+
+Connections: the calls (SDK and raw) of every ``Studio`` of one process with one URL, key
+and timeout go through one ``httpx.Client`` (``_http_client``): the backend makes a ``Studio``
+per opened frame, and a new client cost its SSL context (~27 ms) each time, as did each
+raw call.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,9 +96,8 @@ class Studio:
                               "letter pasted with it?): copy the token again from Label Studio "
                               "(Account & Settings > Access Token)")
         self.api_key = key
-        # Redirects are not followed (a redirected POST comes back a GET: the write would
-        # be lost); ``_errors`` names where it points instead.
-        self.sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout, follow_redirects=False)
+        self.sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout,
+                               httpx_client=_http_client(self.url, key, timeout))
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -192,8 +198,8 @@ class Studio:
     def _request_once(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Token {self.api_key}"}
         with self._errors(what):
-            reply = httpx.request(method, f"{self.url}{path}", headers=headers, timeout=self.timeout,
-                                  **kwargs)
+            reply = _http_client(self.url, self.api_key, self.timeout).request(
+                method, f"{self.url}{path}", headers=headers, timeout=self.timeout, **kwargs)
             # A redirect is not success either: its empty body would read as "no data".
             if reply.status_code >= 300:
                 raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
@@ -562,6 +568,46 @@ class Studio:
     def list_annotations(self, task_id: int) -> list[Any]:
         """The task's annotations as the SDK gives them (cancelled ones included)."""
         return self._read("list annotations", lambda: list(self.sdk.annotations.list(id=task_id)))
+
+
+# One client per process, URL, key and timeout (see the module's docstring). httpx.Client
+# is thread-safe. A forked child (gunicorn's workers fork after preloading the app) never
+# uses its parent's: both would read and write the same sockets and TLS sessions.
+_HTTP_CLIENTS: dict[tuple[int, str, str, float], httpx.Client] = {}
+_HTTP_CLIENTS_KEPT = 8  # URL, key or timeout changes seldom (a token from /setup): the latest few
+_http_clients_lock = threading.Lock()
+
+
+def _http_client(url: str, key: str, timeout: float) -> httpx.Client:
+    """The process's client for ``url``, ``key`` and ``timeout``, made on first use."""
+    pid = os.getpid()
+    with _http_clients_lock:
+        client = _HTTP_CLIENTS.get((pid, url, key, timeout))
+        if client is None:
+            for old in [k for k in _HTTP_CLIENTS if k[0] != pid]:
+                del _HTTP_CLIENTS[old]  # a parent's, not closed: its sockets are the parent's too
+            while len(_HTTP_CLIENTS) >= _HTTP_CLIENTS_KEPT:
+                # Dropped, not closed: a Studio made before may still be using it.
+                del _HTTP_CLIENTS[next(iter(_HTTP_CLIENTS))]
+            # Redirects are not followed (a redirected POST comes back a GET: the write would
+            # be lost); ``Studio._errors`` names where it points instead. No cookie is kept: the
+            # key alone authorizes a call, and a cookie one call got (a session) would go with
+            # every later call of the process, every job's and thread's.
+            client = httpx.Client(timeout=timeout, follow_redirects=False,
+                                  cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
+            _HTTP_CLIENTS[(pid, url, key, timeout)] = client
+        return client
+
+
+def _forget_http_clients() -> None:
+    """In a forked child: the lock anew (a thread of the parent may have held it at the
+    fork, and no thread of the child would release it), and none of the parent's clients."""
+    global _http_clients_lock
+    _http_clients_lock = threading.Lock()
+    _HTTP_CLIENTS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_http_clients)
 
 
 def clip_query(clip: str) -> dict[str, Any]:

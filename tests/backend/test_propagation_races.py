@@ -158,7 +158,7 @@ class _Studio:
 def _over_http(monkeypatch: Any, ls: _Studio, frames: int) -> Propagator:
     import httpx
 
-    monkeypatch.setattr(httpx, "request", ls.request)
+    monkeypatch.setattr(httpx.Client, "request", lambda self, method, url, **kwargs: ls.request(method, url, **kwargs))
     settings = Settings.from_env(SETTINGS)
     propagator = Propagator(Studio(settings.label_studio_url, "x"), ImageSource.from_settings(settings))
     propagator.clip_tasks = lambda project, clip, waited_for=False: [

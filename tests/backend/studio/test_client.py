@@ -1,10 +1,12 @@
 """The Label Studio client against the real server, reached through what stands between
 them in practice: a proxy that loses answers, an address that redirects, a backend whose
-basic auth is turned on after it was connected."""
+basic auth is turned on after it was connected; and the connections the clients of one
+process share."""
 
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -540,3 +542,80 @@ def test_imports_naming_one_label_studio_by_two_addresses_take_turns():
         waited.append(time.monotonic() - start)
     worker.join()
     assert waited[0] >= 0.3
+
+
+@contextmanager
+def recording_server() -> Iterator[tuple[str, list[tuple[int, str, str]]]]:
+    """A keep-alive server answering every request with an empty list and a session cookie;
+    yields its URL and, per request, (the caller's port, its Authorization, its Cookie)."""
+    seen: list[tuple[int, str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # connections stay open for the next request
+
+        def do_GET(self) -> None:
+            seen.append((self.client_address[1], self.headers.get("Authorization", ""),
+                         self.headers.get("Cookie", "")))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Set-Cookie", "sessionid=from-one-call; Path=/")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http_server(Handler) as url:
+        yield url, seen
+
+
+def test_studios_of_one_address_and_key_share_their_connections() -> None:
+    # The backend makes a Studio per opened frame: each one's SSL context and connection
+    # cost more than the call it made.
+    with recording_server() as (url, seen):
+        Studio(url, "shared-key").list_predictions(1)
+        Studio(url, "shared-key").list_predictions(2)
+    [(first_port, _, _), (second_port, _, _)] = seen
+    assert second_port == first_port
+
+
+def test_another_key_gets_its_own_connections_and_sends_its_own_key() -> None:
+    # /setup adopts a new token: the calls after it are the new key's alone.
+    with recording_server() as (url, seen):
+        Studio(url, "old-key").list_predictions(1)
+        Studio(url, "new-key").list_predictions(1)
+        Studio(url, "old-key", timeout=5).list_predictions(1)
+    [(old_port, old_auth, _), (new_port, new_auth, _), (other_timeout_port, _, _)] = seen
+    assert new_port != old_port and other_timeout_port not in (old_port, new_port)
+    assert (old_auth, new_auth) == ("Token old-key", "Token new-key")
+
+
+def test_a_forked_child_opens_its_own_connection_and_leaves_its_parents_alone() -> None:
+    # gunicorn's workers fork after preload: one socket read by two processes mixes answers.
+    with recording_server() as (url, seen):
+        Studio(url, "forked-key").list_predictions(1)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                Studio(url, "forked-key").list_predictions(2)
+                code = 0
+            finally:
+                os._exit(code)  # never back into pytest
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        Studio(url, "forked-key").list_predictions(3)
+    [(parent_port, _, _), (child_port, _, _), (parent_again, _, _)] = seen
+    assert child_port != parent_port
+    assert parent_again == parent_port
+
+
+def test_no_cookie_of_one_call_is_sent_with_a_later_one() -> None:
+    # The key alone authorizes a call. A client shared by the process would carry one call's
+    # cookie (a session) into every later call of every job and thread.
+    with recording_server() as (url, seen):
+        studio = Studio(url, "cookie-key")
+        studio.list_predictions(1)
+        studio.list_predictions(2)
+        Studio(url, "cookie-key").list_predictions(3)
+    assert [cookie for _, _, cookie in seen] == ["", "", ""]
