@@ -593,14 +593,14 @@ def check_tracker() -> None:
     """Refuse now the SAMVID_TRACKER the backend would refuse at its start (an unknown engine),
     and a SAMVID_TRACKER_MODEL without video memory: said in its log after Label Studio's start."""
     from samvid.core.errors import TrackingError
-    from samvid.tracker.engines import _check_tracking_model, engine_choices, is_engine
+    from samvid.tracker.engines import check_tracking_model, engine_choices, is_engine
 
     settings = samvid_settings()
     if not is_engine(settings.tracker):
         raise TrackingError(f"SAMVID_TRACKER={settings.tracker}: unknown engine; choose one of "
                             f"{engine_choices()}")
     if settings.tracker_model:
-        _check_tracking_model(settings.tracker_model)
+        check_tracking_model(settings.tracker_model)
 
 
 def check_labeling_config() -> None:

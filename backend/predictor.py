@@ -7,6 +7,7 @@ Label Studio's JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -89,7 +90,7 @@ class Predictor:
 
     @classmethod
     def from_settings(cls, settings: Settings, segmenter: Segmenter | None = None) -> Predictor:
-        segmenter = segmenter or load_configured_segmenter(settings)
+        segmenter = segmenter or load_configured_segmenter(settings)[0]
         shared = RedisCache(settings.redis_url, settings.redis_cache_ttl) if settings.redis_url else None
         cache = EmbeddingCache(MemoryCache(settings.cache_bytes), shared)
         return cls(segmenter, cache, ImageSource.from_settings(settings), settings.request_timeout)
@@ -296,25 +297,48 @@ def _rescale(prompt: Prompt, src: tuple[int, int], dst: tuple[int, int]) -> Prom
     return Prompt(points, prompt.labels, box, prompt.meta)
 
 
-def load_configured_segmenter(settings: Settings) -> Segmenter:
-    """The configured model, or the fallback with a warning when it has no weights."""
+@dataclass(frozen=True)
+class ModelNamed:
+    """Where the user set the model and the fallback, for what a failed load says. The loader
+    names the model alone: a typo in a SAMVID_MODEL exported long ago read as if samvid had
+    made it up. A setting the caller does not take is never named: a worker told to run with
+    the ``--fallback`` it ran with was sent to a flag it has no use for. Empty: not known."""
+
+    model: str = ""  # where the model was given ("--model", "SAMVID_MODEL"): what is said starts with it
+    folder: str = ""  # where a folder of pulled weights is given (serve: --model, however the model was set)
+    fallback: str = ""  # where the fallback was given ("--fallback", "SAMVID_FALLBACK")
+
+
+def load_configured_segmenter(settings: Settings, named: ModelNamed = ModelNamed()) -> tuple[Segmenter, Settings]:
+    """The configured model, or the fallback with a warning when it is unavailable, and the
+    settings it was loaded by: a fallback's are the fallback's (several workers, each loading
+    its own from the settings, would otherwise ask the hub again). With no fallback, the
+    model's error: its own, or said anew with the settings ``named`` knows."""
     from samvid.models import load_segmenter
+    from samvid.models.sam import WeightsUnavailable
 
     try:
-        return load_segmenter(
-            settings.model, device=settings.device, random_weights=settings.random_weights,
-            precision=settings.precision,
-        )
+        segmenter = load_segmenter(settings.model, device=settings.device, random_weights=settings.random_weights,
+                                   precision=settings.precision)
+        return segmenter, settings
     except ModelUnavailable as exc:
+        if not settings.fallback and not named.folder:
+            raise  # its own advice (point SAMVID_MODEL at a folder, or --fallback classic)
+        model, folder = settings.model, named.folder or "the model"
+        weightless = isinstance(exc, WeightsUnavailable)
+        # A model without weights ends its message in advice this replaces: its reason alone.
+        reason = exc.reason if isinstance(exc, WeightsUnavailable) else exc.message
         if not settings.fallback:
-            raise
-        from samvid.models.sam import WeightsUnavailable
-
-        if isinstance(exc, WeightsUnavailable):
-            # Its message ends in advice to run with the fallback this runs with.
-            log.warning("%s -- falling back to %r, the fallback model (for %s, fetch its weights with "
-                        "`samvid models pull %s` and give their folder as the model)", exc.reason,
-                        settings.fallback, settings.model, settings.model)
-        else:
-            log.warning("%s -- falling back to %r", exc.message, settings.fallback)
-        return load_segmenter(settings.fallback, device=settings.device)
+            message = (f"{reason}. Fetch them on a connected machine with `samvid models pull {model}` and give "
+                       f"their folder as {folder}, or run with --fallback classic (SAMVID_FALLBACK=classic) to "
+                       "use the weight-free segmenter") if weightless else reason
+            raise ModelUnavailable(f"{named.model}: {message}" if named.model else message) from None
+        asks = f" as {named.fallback} asks" if named.fallback else ", the fallback model"
+        message = f"{reason}; falling back to {settings.fallback!r}{asks}"
+        if weightless:
+            message += f" (for {model}, fetch its weights with `samvid models pull {model}` and give their " \
+                       f"folder as {folder})"
+        log.warning("%s", f"{named.model}: {message}" if named.model else message)
+    # What fails now is the fallback, said as such.
+    fallen = dataclasses.replace(settings, model=settings.fallback, fallback="")
+    return load_segmenter(fallen.model, device=fallen.device), fallen

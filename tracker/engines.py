@@ -130,7 +130,7 @@ def make_engine(name: str, options: EngineOptions | None = None) -> Engine:
         if model and _known_without_memory(model):
             # Else random weights built a SAM 2 under an image model's name, and without them
             # the advice was to pull weights (of ``classic``, which has none) it cannot track with.
-            _check_tracking_model(model, f"engine {name!r}")
+            check_tracking_model(model, f"engine {name!r}")
         video_model, device = _video_model(model or DEFAULT_VIDEO_MODEL, options)
         return MemoryEngine(video_model, device=device)
     if kind == "guided":
@@ -182,11 +182,11 @@ def start_configured(settings: Any, segmenter: Any) -> str:
     resolve_precision(settings.precision, device)
     model = settings.tracker_model or getattr(segmenter, "tracking_model", None)
     if settings.tracker_model:
-        _check_tracking_model(settings.tracker_model)
+        check_tracking_model(settings.tracker_model)
     return start_engine(settings.tracker, model, EngineOptions.of(settings))
 
 
-def _check_tracking_model(name: str, said: str = "") -> None:
+def check_tracking_model(name: str, said: str = "") -> None:
     """SAMVID_TRACKER_MODEL (or the model of the engine ``said`` names) must be a SAM 2-family
     or EdgeTAM model (a name or a local folder)."""
     from samvid.models.registry import MODELS

@@ -15,7 +15,7 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from samvid.commands.arguments import at_least_one, tcp_port
-from samvid.errors import ConfigError, ModelUnavailable
+from samvid.errors import ConfigError
 from samvid.models.precision import PRECISIONS
 from samvid.models.registry import DEFAULT_MODEL, MODELS
 from samvid.settings import Settings, env_value, named_as_typed
@@ -136,39 +136,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _load_predictor(settings: Settings, args: argparse.Namespace) -> tuple[Predictor, Settings]:
     """The predictor of the configured model, or of the fallback with a warning, and the settings
-    it was loaded by (a fallback's model is the fallback: each of several workers, loading its
-    own, would ask the hub again). The loader names the model, not where it was set: a typo in a
-    SAMVID_MODEL exported long ago read as if samvid had made it up, and the fallback's warning
-    said to run with the --fallback it ran with."""
-    from samvid.models import load_segmenter
-    from samvid.models.sam import WeightsUnavailable
-    from samvid.predictor import Predictor
+    it was loaded by (``load_configured_segmenter``), its messages naming the flag or variable
+    each setting came from."""
+    from samvid.predictor import ModelNamed, Predictor, load_configured_segmenter
 
     given = "--model" if args.model else "SAMVID_MODEL" if env_value("SAMVID_MODEL") else ""
-    try:
-        return Predictor.from_settings(dataclasses.replace(settings, fallback="")), settings
-    except ModelUnavailable as exc:
-        model, named = settings.model, given or "--model"
-        if settings.fallback:
-            message = (f"{exc.reason if isinstance(exc, WeightsUnavailable) else exc.message}; falling back to "
-                       f"{settings.fallback!r} as {'--fallback' if args.fallback else 'SAMVID_FALLBACK'} asks")
-            if isinstance(exc, WeightsUnavailable):
-                message += f" (for {model}, fetch its weights with `samvid models pull {model}` and give their " \
-                           f"folder as {named})"
-        elif isinstance(exc, WeightsUnavailable):
-            message = (f"{exc.reason}. Fetch them on a connected machine with `samvid models pull {model}` and "
-                       f"give their folder as {named}, or run with --fallback classic (SAMVID_FALLBACK=classic) "
-                       "to use the weight-free segmenter")
-        else:
-            message = exc.message
-        if given:
-            message = f"{given}: {message}"
-        if not settings.fallback:
-            raise ModelUnavailable(message) from None
-        log.warning("%s", message)
-        # What fails now is the fallback, said as such.
-        fallen = dataclasses.replace(settings, model=settings.fallback, fallback="")
-        return Predictor.from_settings(fallen, load_segmenter(settings.fallback, device=settings.device)), fallen
+    named = ModelNamed(model=given, folder=given or "--model",
+                       fallback="--fallback" if args.fallback else "SAMVID_FALLBACK")
+    segmenter, loaded = load_configured_segmenter(settings, named)
+    return Predictor.from_settings(loaded, segmenter), loaded
 
 
 def _gunicorn(settings: Settings, args: argparse.Namespace, predictor=None):

@@ -14,6 +14,7 @@ from PIL import Image
 from services import http_server, wait_until
 
 from samvid.core.prompts import Prompt
+from samvid.errors import ModelUnavailable
 from samvid.images import ImageSource
 from samvid.models.standin import StandInSegmenter
 from samvid.predictor import Predictor
@@ -345,24 +346,74 @@ def test_a_mask_for_an_image_shown_at_another_resolution_is_the_size_read_with_t
     assert abs(xs.mean() - 150) < 1 and abs(ys.mean() - 50) < 1
 
 
-def test_a_worker_falling_back_for_want_of_weights_does_not_send_the_admin_to_the_fallback_flag(monkeypatch, caplog) -> None:
-    # The model's own message ends "or run with `--fallback classic`": said by a worker that
-    # already runs with SAMVID_FALLBACK=classic, it sent the admin to a flag it has no use for.
+def _without_weights(monkeypatch: pytest.MonkeyPatch, model: str) -> None:
+    """``model`` loads as a hub model whose weights are neither here nor to be had."""
     import samvid.models
     from samvid.models.sam import WeightsUnavailable
-    from samvid.predictor import load_configured_segmenter
 
     real = samvid.models.load_segmenter
 
     def load(name: str, **kwargs):
-        if name == "facebook/sam-vit-base":
+        if name == model:
             raise WeightsUnavailable.of(name, "ConnectError")
         return real(name, **kwargs)
 
     monkeypatch.setattr(samvid.models, "load_segmenter", load)
+
+
+def test_a_worker_falling_back_for_want_of_weights_does_not_send_the_admin_to_the_fallback_flag(monkeypatch, caplog) -> None:
+    # The model's own message ends "or run with `--fallback classic`": said by a worker that
+    # already runs with SAMVID_FALLBACK=classic, it sent the admin to a flag it has no use for.
+    from samvid.predictor import load_configured_segmenter
+
+    _without_weights(monkeypatch, "facebook/sam-vit-base")
     settings = Settings.from_env({"SAMVID_MODEL": "facebook/sam-vit-base", "SAMVID_FALLBACK": "classic"})
     with caplog.at_level("WARNING", logger="samvid.predictor"):
-        segmenter = load_configured_segmenter(settings)
+        segmenter, loaded = load_configured_segmenter(settings)
     assert "classic" in segmenter.version
     assert "--fallback" not in caplog.text
-    assert "the fallback model" in caplog.text and "give their folder as the model" in caplog.text
+    assert "falling back to 'classic', the fallback model" in caplog.text
+    assert "give their folder as the model" in caplog.text
+
+
+def test_a_fallback_is_loaded_by_settings_of_its_own(monkeypatch) -> None:
+    # Several gunicorn workers each load the model from the settings the server hands them:
+    # given the configured model's, each would ask the hub again before falling back.
+    from samvid.predictor import load_configured_segmenter
+
+    _without_weights(monkeypatch, "facebook/sam-vit-base")
+    settings = Settings.from_env({"SAMVID_MODEL": "facebook/sam-vit-base", "SAMVID_FALLBACK": "classic"})
+    _, loaded = load_configured_segmenter(settings)
+    assert (loaded.model, loaded.fallback) == ("classic", "")
+    assert load_configured_segmenter(Settings.from_env({"SAMVID_MODEL": "classic"}))[1].model == "classic"
+
+
+def test_a_fallback_is_said_with_the_settings_the_caller_names(monkeypatch, caplog) -> None:
+    from samvid.predictor import ModelNamed, load_configured_segmenter
+
+    _without_weights(monkeypatch, "facebook/sam-vit-base")
+    settings = Settings.from_env({"SAMVID_MODEL": "facebook/sam-vit-base", "SAMVID_FALLBACK": "classic"})
+    named = ModelNamed(model="SAMVID_MODEL", folder="SAMVID_MODEL", fallback="SAMVID_FALLBACK")
+    with caplog.at_level("WARNING", logger="samvid.predictor"):
+        load_configured_segmenter(settings, named)
+    said = caplog.records[-1].getMessage()
+    assert said.startswith("SAMVID_MODEL: no weights for 'facebook/sam-vit-base'"), said
+    assert "falling back to 'classic' as SAMVID_FALLBACK asks" in said
+    assert "`samvid models pull facebook/sam-vit-base` and give their folder as SAMVID_MODEL" in said
+    assert "--fallback" not in said
+
+
+def test_no_fallback_is_refused_with_the_settings_the_caller_names_else_in_the_models_own_words(monkeypatch) -> None:
+    from samvid.models.sam import WeightsUnavailable
+    from samvid.predictor import ModelNamed, load_configured_segmenter
+
+    _without_weights(monkeypatch, "facebook/sam-vit-base")
+    settings = Settings.from_env({"SAMVID_MODEL": "facebook/sam-vit-base"})
+    with pytest.raises(ModelUnavailable) as named:
+        load_configured_segmenter(settings, ModelNamed(model="--model", folder="--model", fallback="--fallback"))
+    assert named.value.message.startswith("--model: no weights for 'facebook/sam-vit-base'")
+    assert "give their folder as --model, or run with --fallback classic (SAMVID_FALLBACK=classic)" \
+        in named.value.message
+    with pytest.raises(WeightsUnavailable) as unnamed:  # a caller that knows no settings adds nothing
+        load_configured_segmenter(settings)
+    assert unnamed.value.message == WeightsUnavailable.of("facebook/sam-vit-base", "ConnectError").message

@@ -34,6 +34,15 @@ def test_a_memory_engine_of_a_model_without_video_memory_is_refused_naming_the_o
         make_engine(f"sam2:{model}", EngineOptions(random_weights=random_weights))
 
 
+def test_a_tracking_model_is_checked_for_video_memory_by_name_alone() -> None:
+    # What `samvid up` checks before Label Studio starts, with no model loaded.
+    from samvid.tracker.engines import check_tracking_model
+
+    check_tracking_model("facebook/sam2.1-hiera-small")
+    with pytest.raises(TrackingError, match=r"SAMVID_TRACKER_MODEL='classic' has no video memory"):
+        check_tracking_model("classic")
+
+
 def test_an_unknown_engine_lists_the_choices():
     with pytest.raises(TrackingError, match=r"auto, flow, flow-preview.*sam2\[:MODEL\], guided\[:MODEL\]"):
         make_engine("nope")
