@@ -55,6 +55,11 @@ per-region ``Choices``, ``TextArea``, ``Number``, ``Rating``... of e.g.
 joined with a newline), ``number`` -> the number, ``rating`` -> the rating, any
 other classification type -> its value under the type's key. The object-id
 control is the object id, not an attribute.
+
+"Shares the region's id" is as Label Studio's editor reads it (``results.region_key``,
+the one key of a region here and in propagation): a script's JSON may save one region's
+brush with id ``1`` and its labels, object id and attributes with ``1.0``, one region in
+the editor, so one object here; the string ``"1.0"`` is another region there and here.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ from samvid.studio.results import (
     object_region_id,
     read_labels,
     region_ids,
+    region_key,
     twin_key,
     unnamed_region_id,
 )
@@ -161,7 +167,7 @@ def region_attributes(
             continue
         ok, value = attribute_value(r)
         if ok:
-            attributes.setdefault(str(r["id"]), {})[str(name)] = value
+            attributes.setdefault(region_key(r["id"]), {})[str(name)] = value
     return attributes
 
 
@@ -187,7 +193,7 @@ def labelling_controls(raw: list[dict[str, Any]], joined: list[dict[str, Any]],
     rank = {name: k for k, name in enumerate(rows)}
     controls: dict[str, str] = {}
     for r in sorted(used, key=lambda r: rank.get(str(r["from_name"]), len(rank))):
-        controls.setdefault(str(r.get("id")), str(r["from_name"]))
+        controls.setdefault(region_key(r.get("id")), str(r["from_name"]))
     return controls
 
 
@@ -328,7 +334,7 @@ def _on_one_line(points: np.ndarray) -> bool:
 def _shown_id(position: int, r: dict[str, Any]) -> str:
     """How messages name the region ``r`` at ``position`` (from 1) of its frame's result: its
     id, else its place, ``#k (no id)`` (the id it is keyed by is found nowhere in Label Studio)."""
-    return str(r["id"]) if has_region_id(r) else f"#{position} (no id)"
+    return region_key(r["id"]) if has_region_id(r) else f"#{position} (no id)"
 
 
 def off_image_message(shown_id: str, image: Any, schema: ProjectSchema) -> str:

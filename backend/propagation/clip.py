@@ -18,7 +18,7 @@ from samvid.propagation.supersede import Read, _Superseded
 from samvid.studio.client import Studio, Task, clip_query, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, frame_index
-from samvid.studio.results import object_region_id
+from samvid.studio.results import has_region_id, object_region_id
 from samvid.tracker.engine import FramesSource
 from samvid.tracker.masks import FrameMasks
 
@@ -179,7 +179,7 @@ class ClipAccess:
         region_ids = {s.region_id for s in seeds.values()}
         mine = {old.region_id for old in seeds_from_result(earlier, target, self.images.max_pixels)
                 if old.identity in keys or old.region_id in region_ids}
-        return [item for item in earlier if object_region_id(str(item.get("id") or "")) not in mine]
+        return [item for item in earlier if not has_region_id(item) or object_region_id(item["id"]) not in mine]
 
 
 def _status(exc: StudioError) -> int | None:

@@ -41,7 +41,7 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
 def _frame_score(result: list[dict[str, Any]]) -> float:
     """A frame's score from its regions: the mean over its objects (each object's parts
     carry its score)."""
-    by_object = {object_region_id(str(r.get("id"))): float(r["score"]) for r in result
+    by_object = {object_region_id(r.get("id")): float(r["score"]) for r in result
                  if _scored(r) and isinstance(r.get("score"), (int, float))}
     return float(np.mean(list(by_object.values()))) if by_object else 0.0
 

@@ -27,6 +27,7 @@ from samvid.studio.results import (
     object_region_id,
     read_labels,
     region_ids,
+    region_key,
     unnamed_region_id,
 )
 
@@ -82,7 +83,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
         # repeats its geometry, which would go stale on the propagated frames.
         if is_labels_result(item) or not has_region_id(item):
             continue
-        extras.setdefault(str(item["id"]), []).append(item)
+        extras.setdefault(region_key(item["id"]), []).append(item)
     # The mask controls on the target's image (a config may give each class its own).
     types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     seeds: list[ObjectSeed] = []
@@ -99,7 +100,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
             continue
         # One saved without an id (imported JSON) is an object of its own, named as the export
         # names it, so its keyframe and the frames filled from it are one object there too.
-        region_id = object_region_id(str(item["id"])) if has_region_id(item) else unnamed_region_id(item, taken)
+        region_id = object_region_id(item["id"]) if has_region_id(item) else unnamed_region_id(item, taken)
         region_extras = extras.get(region_id, [])
         number, in_meta = _object_number(item, region_id, numbers)
         key, numbered = (region_id, False) if number is None else (str(number), True)

@@ -77,7 +77,7 @@ def _objects_part(result: list[dict[str, Any]], target: MaskTarget,
         mask_type = types.get(str(item.get("from_name")))
         if mask_type is None or item.get("type") != mask_type:
             continue
-        region_id = object_region_id(str(item["id"])) if has_region_id(item) else unnamed_region_id(item, taken)
+        region_id = object_region_id(item["id"]) if has_region_id(item) else unnamed_region_id(item, taken)
         number, _ = _object_number(item, region_id, numbers)
         mine = ((False, region_id) if number is None else (True, str(number))) in wanted
         (theirs if mine else others).add(region_id)
@@ -87,7 +87,7 @@ def _objects_part(result: list[dict[str, Any]], target: MaskTarget,
         if k in mask_of:
             mine = mask_of[k]
         elif has_region_id(item):
-            region_id = object_region_id(str(item["id"]))
+            region_id = object_region_id(item["id"])
             mine = region_id in theirs or region_id not in others
         else:
             mine = True  # nothing names its object

@@ -194,8 +194,32 @@ def part_region_id(region_id: str, part: int) -> str:
     return region_id if part == 0 else f"{region_id}{PART_SEPARATOR}{part + 1}"
 
 
-def object_region_id(region_id: str) -> str:
-    """The object's region id of a part's region id (``part_region_id``'s inverse).
+def region_key(value: Any) -> str:
+    """A result's ``id`` as the text Label Studio's editor names its region by: the one key
+    every result of a region is paired by (its labels twins, object-id Number, per-region
+    attributes), in propagation and the export alike.
+
+    The editor parses the result JSON, where a number is a double: a script's ``1.0`` is the
+    ``1`` of the brush it labels, and ``-0.0`` is ``0``. So a whole number is its integer's
+    digits; any other number its shortest digits (JavaScript's for every id a tool writes).
+    A string is the id as it stands: ``"1.0"`` is no number, another region there too.
+    JSON's ``true`` is no number (Python's bool is an int): ``"true"``, never ``"1"``.
+
+    >>> region_key(1.0), region_key(1), region_key("1.0"), region_key(1.5), region_key(True)
+    ('1', '1', '1.0', '1.5', 'true')
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))  # JavaScript's digits up to 1e21; -0.0 is 0
+    return str(value)
+
+
+def object_region_id(region_id: Any) -> str:
+    """The object's region id of a part's region id (``part_region_id``'s inverse), read
+    from a result's ``id`` as saved (``region_key``: ``1.0`` is ``1``) or from its key.
 
     Only the exact form ``part_region_id`` writes folds: ``<id>~<n>``, ``n`` a plain
     number from 2 without a leading zero (``a~2`` -> ``a``; ``a~1``, ``a~02``, ``a~x``,
@@ -203,8 +227,9 @@ def object_region_id(region_id: str) -> str:
     annotator may have deleted the largest part). Label Studio's own region ids never hold
     a ``~``, so no id drawn in Label Studio is read as a part.
     """
-    part = _PART_ID.fullmatch(str(region_id))
-    return part.group(1) if part else str(region_id)
+    key = region_key(region_id)
+    part = _PART_ID.fullmatch(key)
+    return part.group(1) if part else key
 
 
 def has_region_id(result: Result) -> bool:
@@ -215,13 +240,14 @@ def has_region_id(result: Result) -> bool:
 def region_ids(result: Iterable[Any]) -> set[str]:
     """The object region ids (``object_region_id``) of the results of ``result`` that have an
     id (``has_region_id``): what ``unnamed_region_id`` must not take."""
-    return {object_region_id(str(r["id"])) for r in result if isinstance(r, dict) and has_region_id(r)}
+    return {object_region_id(r["id"]) for r in result if isinstance(r, dict) and has_region_id(r)}
 
 
 def object_numbers(result: Iterable[Any], control: str | None) -> dict[str, Any]:
-    """``{region id: the value saved}`` of the per-region ``Number`` ``control`` (the object
-    id) in ``result``, the last of a region's kept: what ``given_object_id`` reads."""
-    return {str(r["id"]): r["value"].get("number") if isinstance(r.get("value"), dict) else None
+    """``{region id (``region_key``): the value saved}`` of the per-region ``Number``
+    ``control`` (the object id) in ``result``, the last of a region's kept: what
+    ``given_object_id`` reads."""
+    return {region_key(r["id"]): r["value"].get("number") if isinstance(r.get("value"), dict) else None
             for r in result
             if isinstance(r, dict) and has_region_id(r) and r.get("type") == "number" and r.get("from_name") == control}
 
@@ -233,7 +259,7 @@ def given_object_id(region: Result, region_id: str, numbers: dict[str, Any]) -> 
     (a region without an id has no Number); None where it was given none. Propagation and
     the export read a region's object with this one rule."""
     if has_region_id(region):
-        for found in (region_id, str(region["id"])):
+        for found in (region_id, region_key(region["id"])):
             if found in numbers:
                 return numbers[found], False
     meta = region.get("meta")
@@ -382,10 +408,11 @@ def split_labels(region: Result, rows: Sequence[tuple[str, Sequence[str]]]) -> l
 
 
 def twin_key(result: Result) -> tuple[str, str, str]:
-    """What a plain region and its "labels" twins share: id, image and page. Compared as
-    text, so imported JSON's unhashable values (a list as toName) are just no match, and one
-    rule pairs them wherever twins are read (here, and the export's off-image check)."""
-    return str(result.get("id")), repr(result.get("to_name")), repr(result.get("item_index"))
+    """What a plain region and its "labels" twins share: id (``region_key``: ``1.0`` is the
+    ``1`` of its brush), image and page. Compared as text, so imported JSON's unhashable
+    values (a list as toName) are just no match, and one rule pairs them wherever twins are
+    read (here, and the export's off-image check)."""
+    return region_key(result.get("id")), repr(result.get("to_name")), repr(result.get("item_index"))
 
 
 def joined_labels(result: list[Any], controls: Collection[str] | None = None,
