@@ -107,7 +107,8 @@ def redis_url_for_messages(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return "(a malformed REDIS_URL)"
+        # Unsplittable (an unclosed "["): shown whole only where no password can be in it.
+        return "(a malformed REDIS_URL)" if "@" in url or "password" in unquote(url).lower() else url
     at = _hidden_up_to(url)
     if at is not None and at > url.find("?") and "password" in unquote(url.partition("?")[2]).lower():
         # The "@" hidden up to may be inside a ?password= (in the fragment where the password
@@ -197,7 +198,7 @@ def _redis_db_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return None  # redis-py's own error names it
+        return None  # _redis_client_problem names what redis-py makes of it
     if _broken_password_at(url) is not None:
         # Shown, the "path" would be the rest of the password (named nowhere in this message).
         return ("its password holds '/', '?' or '#', which end the host part of a URL: "
@@ -217,6 +218,42 @@ def _redis_db_problem(url: str) -> str | None:
     if given and path and int(given[0]) != int(path[1:]):  # redis-py takes ?db=
         return f"it names database {path[1:]} in its path and {given[0]} in ?db=; give one"
     return None
+
+
+def _redis_client_problem(url: str) -> str | None:
+    """What redis-py cannot make of Redis URL ``url`` (a port past 65535 or no number, an
+    unclosed "[", a ``?socket_timeout=`` that is no number, an option it does not take), or
+    None. redis-py reads a URL only as a command first connects: its bare ValueError or
+    TypeError was a traceback mid-start (``samvid worker``, ``samvid serve``)."""
+    import redis
+
+    try:
+        pool = redis.ConnectionPool.from_url(url)
+        # The query's options reach the connection only here; building one does not connect.
+        pool.connection_class(**pool.connection_kwargs)
+    except TypeError as exc:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if unknown is None:
+            return f"redis-py cannot use it ({_without_secrets(str(exc), url)})"
+        return f"?{unknown[1]}= is no option redis-py takes; drop it or fix its spelling"
+    except (ValueError, redis.RedisError) as exc:
+        return f"redis-py cannot read it ({_without_secrets(str(exc), url)})"
+    return None
+
+
+def _without_secrets(text: str, url: str) -> str:
+    """``text`` (redis-py's words on ``url``) with any password of ``url`` hidden: redis-py
+    quotes the port it could not read, which a password holding ":" or "@" may run into."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text  # nothing read as a password: redis-py's words hold the URL's host part only
+    secrets = [value for key, values in parse_qs(parts.query).items() if "password" in key.lower()
+               for value in values]
+    for secret in [parts.password, *secrets]:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _check_studio_url(url: str) -> None:
@@ -502,7 +539,8 @@ class Settings:
             shown = redis_url_for_messages(self.redis_url)
             raise ConfigError(f"REDIS_URL={shown!r} (or samvid worker --redis-url) must start with "
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
-        if self.redis_url and (problem := _redis_db_problem(self.redis_url)):
+        problem = self.redis_url and (_redis_db_problem(self.redis_url) or _redis_client_problem(self.redis_url))
+        if problem:
             raise ConfigError(f"REDIS_URL={redis_url_for_messages(self.redis_url)!r} (or samvid worker "
                               f"--redis-url) is not usable: {problem}")
         for name, unit in _POSITIVE.items():

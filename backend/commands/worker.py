@@ -217,6 +217,11 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     jobs = RedisJobs(settings.redis_url, patient=not burst)
     try:
         jobs.redis.ping()
+    except redis.ResponseError as exc:
+        # Redis answered, and refused what the URL asks of a connection (a database past its
+        # "databases"): "cannot reach Redis" sent users looking at the network.
+        given_as = "--redis-url" if args.redis_url else "REDIS_URL"
+        raise ConfigError(_refused_by_redis(jobs.redis, settings.redis_url, given_as, exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
         raise ConfigError(f"cannot reach Redis at {redis_url_for_messages(settings.redis_url)}: {exc}") from exc
     from samvid.tracker.engines import start_configured
@@ -267,3 +272,32 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         # timeout: exit 0 read as a clean stop, and nothing restarted the worker.
         raise unanswered
     return 0
+
+
+def _refused_by_redis(client: Any, url: str, given_as: str, exc: Exception) -> str:
+    """Why the Redis at ``url`` (given as ``given_as``) refused a connection it answered."""
+    shown = redis_url_for_messages(url)
+    if "DB index is out of range" not in str(exc):
+        return f"Redis at {shown} refused a connection as {given_as} asks for it: {exc}"
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    count = _databases(client)
+    has = f"has databases 0 to {count - 1} (its \"databases\" setting)" if count else "has fewer databases"
+    return f"Redis at {shown} {has}, no database {db}: give one of those in {given_as}"
+
+
+def _databases(client: Any) -> int | None:
+    """How many databases ``client``'s Redis has, asked on database 0 (every Redis has one),
+    or None where CONFIG is refused (managed Redis often renames or forbids it)."""
+    import redis
+
+    pool = client.connection_pool
+    first = redis.Redis(connection_pool=redis.ConnectionPool(
+        connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": 0}))
+    try:
+        answer: Any = first.config_get("databases")  # a dict: this client is not asyncio's
+        return int(answer["databases"])
+    except Exception:  # noqa: BLE001 - only a detail of the message: it is still told without
+        return None
+    finally:
+        first.close()
+        first.connection_pool.disconnect()

@@ -82,9 +82,49 @@ def test_a_redis_url_whose_database_is_no_number_is_refused_at_start(url):
                                  "redis://localhost:6379/3?db=3", "unix:///run/redis.sock?db=2",
                                  "unix:///tmp/my%20redis/r.sock", "redis://localhost:6379?db=4",
                                  "redis://localhost:6379/", "redis://localhost:6379/?db=2",
-                                 "redis://localhost:6379/0/", "redis://localhost:6379/%31", "redis://localhost:6379/1?db="])
+                                 "redis://localhost:6379/0/", "redis://localhost:6379/%31", "redis://localhost:6379/1?db=",
+                                 "redis://localhost:6379/0?socket_timeout=2.5", "rediss://redis:6380/0?ssl_cert_reqs=none",
+                                 "redis://[::1]:6379/0"])
 def test_a_redis_url_with_a_database_number_or_none_is_taken(url):
     assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+
+
+@pytest.mark.parametrize("url, wrong", [
+    ("redis://127.0.0.1:99999", "Port out of range 0-65535"),
+    ("redis://127.0.0.1:abc", "'abc'"),
+    ("redis://127.0.0.1:-1", "'-1'"),
+    ("redis://[::1", "Invalid IPv6 URL"),
+    ("redis://127.0.0.1:6379?socket_timeout=x", "'socket_timeout'"),
+    ("redis://127.0.0.1:6379/0?max_connections=-1", "max_connections"),
+    ("redis://127.0.0.1:6379/0?sockettimeout=5", "?sockettimeout= is no option redis-py takes"),
+])
+def test_a_redis_url_redis_py_cannot_read_is_refused_at_start_saying_what_is_wrong(url, wrong):
+    """redis-py reads a URL only as it first connects: its bare ValueError was a traceback
+    part-way through the start of samvid worker and samvid serve."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"REDIS_URL": url})
+    message = raised.value.message
+    assert message.startswith(f"REDIS_URL={url!r} (or samvid worker --redis-url) is not usable: "), message
+    assert wrong in message
+
+
+@pytest.mark.parametrize("url", ["redis://:s3cret@127.0.0.1:99999/0", "redis://:s3cret@[::1/0",
+                                 "redis://127.0.0.1:6379/0?password=s3cret&socket_timeout=x"])
+def test_a_redis_url_redis_py_cannot_read_is_refused_without_showing_its_password(url):
+    with pytest.raises(ConfigError, match="is not usable: redis-py cannot read it") as raised:
+        Settings.from_env({"REDIS_URL": url})
+    assert "s3cret" not in raised.value.message
+
+
+@pytest.mark.parametrize("command", [["worker", "--burst"], ["serve", "--model", "classic", "--dev"]])
+def test_each_command_reading_redis_url_refuses_one_redis_py_cannot_read_in_a_line(command, monkeypatch, capsys):
+    from samvid.cli import main
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:99999")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "REDIS_URL='redis://127.0.0.1:99999' (or samvid worker --redis-url) is not usable" in err
+    assert "Port out of range 0-65535" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("url", ["rediss://default:Xk9/aB3+qZ=@cache.example.net:6380/0",

@@ -67,6 +67,28 @@ def test_a_worker_that_cannot_reach_redis_says_so_without_its_password(monkeypat
     assert "s3cret-pw" not in err
 
 
+def test_a_worker_given_a_redis_url_redis_py_cannot_read_says_so_in_a_line(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["worker", "--redis-url", "redis://:s3cret-pw@127.0.0.1:99999/0", "--burst"]) == 2
+    err = capsys.readouterr().err
+    assert "REDIS_URL='redis://:***@127.0.0.1:99999/0' (or samvid worker --redis-url) is not usable: " in err
+    assert "Port out of range 0-65535" in err
+    assert "s3cret-pw" not in err and "Traceback" not in err
+
+
+def test_a_worker_given_a_database_its_redis_does_not_have_names_the_database_not_the_network(
+        redis_server, monkeypatch, capsys) -> None:
+    """Redis was reached, and refused database 99 (it has 16 unless told otherwise):
+    "cannot reach Redis" sent a user looking at the network."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    url = redis_server.url.removesuffix("/0") + "/99"
+    assert main(["worker", "--redis-url", url, "--burst", "--name", "no-such-db"]) == 2
+    err = capsys.readouterr().err
+    assert f"Redis at {url} has databases 0 to 15 (its \"databases\" setting), no database 99: " \
+           "give one of those in --redis-url" in err
+    assert "cannot reach" not in err
+
+
 def test_a_worker_whose_redis_stops_answering_exits_failed_saying_so_and_its_reaper_gives_up_in_seconds(
         redis_server, monkeypatch, capsys, caplog) -> None:
     """rq quits when Redis does not answer within its socket timeout (~415 s; 11 s here): the
