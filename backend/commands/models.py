@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from samvid.commands.arguments import path_arg
 from samvid.errors import ConfigError, ModelUnavailable, NotFound
 from samvid.models.registry import MODELS, ModelInfo, looks_like_a_path
+from samvid.settings import studio_url_problem
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,23 @@ class HfHub:
     """The Hugging Face hub through ``huggingface_hub``; every failure is ModelUnavailable."""
 
     def __init__(self, endpoint: str | None = None, timeout: float = 15.0) -> None:
-        self.endpoint = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        from_env = os.environ.get("HF_ENDPOINT")
+        self.endpoint = endpoint or from_env or "https://huggingface.co"
+        self.given_as = (f"--endpoint {endpoint!r}" if endpoint else f"HF_ENDPOINT={from_env!r}" if from_env
+                         else repr(self.endpoint))
         self.timeout = timeout
+
+    def check_endpoint(self) -> None:
+        """Refuse a hub URL without http:// or https:// before asking it: httpx's "missing an
+        'http://' or 'https://' protocol" was said as a hub that cannot be reached, with the
+        advice to pull on a connected machine."""
+        if problem := studio_url_problem(self.endpoint, "https://huggingface.co"):
+            raise ConfigError(f"{self.given_as}, the model hub to pull from: {problem}")
 
     def files(self, name: str, revision: str | None) -> tuple[str, list[FileSpec]]:
         from huggingface_hub import HfApi
 
+        self.check_endpoint()
         try:
             info = HfApi(endpoint=self.endpoint).model_info(
                 name, revision=revision, files_metadata=True, timeout=self.timeout)
@@ -76,6 +88,7 @@ class HfHub:
     def download(self, name: str, revision: str, patterns: list[str], dest: Path | None) -> Path:
         from huggingface_hub import snapshot_download
 
+        self.check_endpoint()
         try:
             return Path(snapshot_download(name, revision=revision, allow_patterns=patterns,
                                           local_dir=dest, endpoint=self.endpoint))

@@ -50,7 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", type=project_ref, required=True, help="project id or exact title")
     parser.add_argument("--clip", type=clip_id, help="only this clip (task data 'clip')")
     parser.add_argument("--frames", type=frames_range, metavar="A:B",
-                        help="only source frames A <= frame < B (A: or :B leave a side open)")
+                        # `--frames -5:` reads to argparse as an option, "expected one argument":
+                        # the help says why no such range is taken.
+                        help="only source frames A <= frame < B (A: or :B leave a side open); frames "
+                             "count from 0, with no negative index from the end (-5: is no range)")
     parser.add_argument("--mode", choices=MODES, default="auto",
                         help="auto: automatic masks per frame; propagate: spread each human "
                              "frame's masks to the following frames (default: %(default)s)")
@@ -67,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     studio = Studio(args.url, args.api_key)
     settings = Settings.from_env(label_studio_url=studio.url, label_studio_api_key=studio.api_key)
+    if not settings.redis_url:
+        _check_device(settings)
     first, end = parse_frames(args.frames)
     fields = {"clip": args.clip, "first": first, "end": end, "mode": args.mode, "force": args.force,
               "grid": args.grid,
@@ -88,6 +93,19 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(result, indent=2) if args.json else _summary(result))
     # As `samvid track` and `eval`: the others were done, but a script must be able to tell.
     return 1 if result.get("not_labelled") or result.get("not_propagated") else 0
+
+
+def _check_device(settings: Settings) -> None:
+    """Refuse a SAMVID_DEVICE (or a precision) this machine lacks, as ``samvid propagate``
+    does, before Label Studio is asked: the job loads its model only once the tasks are read,
+    so the device was said after that, or never, behind a Label Studio that was down. Queued,
+    the job runs on a worker's device, not this machine's."""
+    from samvid.models.precision import resolve_precision
+    from samvid.models.sam import check_device, pick_device
+
+    device = pick_device(settings.device)
+    check_device(device)
+    resolve_precision(settings.precision, device)
 
 
 def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None) -> dict[str, Any]:

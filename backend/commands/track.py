@@ -22,6 +22,7 @@ from samvid.commands.arguments import path_arg
 from samvid.errors import BadRequest, NotFound, TrackingError
 
 if TYPE_CHECKING:
+    from samvid.settings import Settings
     from samvid.tracker.davis import Tracked
 
 
@@ -76,17 +77,22 @@ def check_sequences(names: list[str], folder: Path) -> None:
         raise NotFound(f"--seq {', '.join(absent)}: no such sequence in {folder}; its sequences are {shown}")
 
 
-def check_out(out: Path) -> None:
+def check_out(out: Path, names: list[str]) -> None:
     """Refuse an OUT where ``Annotations/<seq>/`` folders cannot be made because a file is in
-    the way (OUT itself, OUT/Annotations, or a folder above): every sequence failed alike
-    with a bare "Not a directory", after the engine had loaded."""
+    the way (OUT itself, OUT/Annotations, a folder above, or a sequence's own folder): every
+    sequence (or that one) failed with a bare "Not a directory" or "File exists", after the
+    engine had loaded."""
     target = out / "Annotations"
     for path in (target, *target.parents):
         if path.is_dir():
-            return
+            break
         if path.exists():
             raise BadRequest(f"{path} is a file, not a folder: give an OUT folder (made if missing) "
                              "for Annotations/<seq>/*.png")
+    for name in names:
+        if (target / name).exists() and not (target / name).is_dir():
+            raise BadRequest(f"{target / name} is a file, not a folder: track writes the masks of {name} "
+                             "there (Annotations/<seq>/*.png); move the file away or give another OUT folder")
 
 
 # What a DAVIS root or a `samvid export` has and `samvid track` never writes: frames, the
@@ -112,6 +118,21 @@ def check_not_a_dataset(out: Path, names: list[str]) -> None:
                      f"predictions to a folder of their own{losing}; give another OUT folder")
 
 
+# What track reads from the environment: the engine's options (``EngineOptions.of``), the
+# model of ``auto`` and ``sam2``, and how large an image it opens.
+TRACK_VARIABLES = ("SAMVID_DEVICE", "SAMVID_PRECISION", "SAMVID_RANDOM_WEIGHTS", "SAMVID_TRACKER_MODEL",
+                   "SAMVID_MAX_IMAGE_PIXELS")
+
+
+def track_settings() -> Settings:
+    """The settings of ``TRACK_VARIABLES`` alone, checked as ``Settings.from_env`` checks them:
+    a REDIS_URL or LABEL_STUDIO_URL this offline command never uses is no reason to refuse it
+    (as ``samvid eval`` reads only SAMVID_MAX_IMAGE_PIXELS)."""
+    from samvid.settings import Settings, env_value
+
+    return Settings.from_env({var: value for var in TRACK_VARIABLES if (value := env_value(var)) is not None})
+
+
 def summary(name: str, tracked: Tracked, seconds: float) -> str:
     """``seq: 3 of 4 frames in 0.2 s (15.0 frames/s); skipped 00002`` (a frame the engine could
     not read has no mask, and eval scores it as empty)."""
@@ -122,7 +143,6 @@ def summary(name: str, tracked: Tracked, seconds: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from samvid.images import let_pillow_open
-    from samvid.settings import Settings
     from samvid.tracker.davis import frames_dir, sequence_names, sequences, track_one
     from samvid.tracker.engines import EngineOptions, choose_engine, make_engine
     from samvid.tracker.metrics import annotations_dir
@@ -152,10 +172,10 @@ def run(args: argparse.Namespace) -> int:
         raise BadRequest(f"{args.out / 'Annotations'} would be written among the frames in "
                          f"{args.src / 'JPEGImages'}: give an OUT folder outside it")
     check_not_a_dataset(args.out, names)
-    check_out(args.out)
+    check_out(args.out, names)
     # An unknown engine or a model without weights: said before any work. Engines keep no
     # state between runs, so one serves every sequence (a model is loaded once).
-    settings = Settings.from_env()  # SAMVID_PRECISION, SAMVID_DEVICE, SAMVID_TRACKER_MODEL for auto/sam2
+    settings = track_settings()
     let_pillow_open(settings.max_image_pixels)  # label PNGs as large as samvid reads images
     engine = make_engine(choose_engine(args.engine, settings.tracker_model or None), EngineOptions.of(settings))
     failed = []

@@ -45,8 +45,10 @@ class PropagationRequest:
                              f"takes {', '.join(REQUEST_KEYS)}")
         project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
         clip = payload["clip"]
-        if not isinstance(clip, str) or not clip:
-            raise BadRequest("clip must be a non-empty string")
+        # Blank as prelabel's --clip is blank (``--clip " "``, a quoted variable of spaces): no
+        # task's clip is that, and Label Studio was asked before the job said it found none.
+        if not isinstance(clip, str) or not clip.strip():
+            raise BadRequest(f"clip must be a clip id (the text of the tasks' data 'clip'), not {clip!r}")
         frame = whole_number(payload["frame"], "frame", "a frame index", MAX_FRAME)
         direction = payload.get("direction", "forward")
         if direction not in DIRECTIONS:

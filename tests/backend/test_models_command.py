@@ -433,3 +433,20 @@ def test_a_model_name_pasted_with_spaces_around_it_is_pulled(tiny_sam_folder, tm
     monkeypatch.setattr(models, "HfHub", lambda endpoint=None: FolderHub(tiny_sam_folder))
     assert main(["models", "pull", " facebook/sam-vit-base ", "--dir", str(tmp_path / "m")]) == 0
     assert f"SAMVID_MODEL={tmp_path / 'm' / 'sam-vit-base'}\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("given", [["--endpoint", "notaurl"], ["--endpoint", "huggingface.co"], []],
+                         ids=["flag", "flag-without-scheme", "HF_ENDPOINT"])
+def test_a_hub_url_without_http_is_refused_as_such_not_as_a_hub_that_cannot_be_reached(
+        tmp_path, monkeypatch, capsys, given):
+    from samvid.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "notaurl")
+    # Was "cannot reach the model hub at notaurl ... Pull on a connected machine": this one is.
+    assert main(["models", "pull", "facebook/sam2.1-hiera-tiny", "--dir", str(tmp_path / "m"), *given]) == 2
+    err = capsys.readouterr().err
+    shown = f"--endpoint {given[1]!r}" if given else "HF_ENDPOINT='notaurl'"
+    assert f"{shown}, the model hub to pull from: give an http:// or https:// URL" in err
+    assert "cannot reach" not in err
+    assert not (tmp_path / "m").exists()

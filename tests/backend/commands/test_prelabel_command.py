@@ -185,3 +185,32 @@ def test_a_frame_range_with_neither_bound_is_refused_not_read_as_every_frame(fra
                  "--api-key", "k"]) == 2
     assert ran == []
     assert "gives neither A nor B" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("redis", [False, True])
+def test_a_device_this_machine_lacks_is_said_before_label_studio_is_asked_unless_a_worker_runs_the_job(
+        redis, monkeypatch, capsys) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("SAMVID_DEVICE", "cuda")
+    ran = []
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: ran.append(payload) or {})
+    if redis:  # queued: a worker's GPU runs it, and only the (closed) Label Studio is said
+        monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")
+    else:
+        monkeypatch.delenv("REDIS_URL", raising=False)
+    # Nothing listens on port 9: the device was said only once Label Studio answered, as
+    # "cannot reach Label Studio" while it was down; `samvid propagate` names the device first.
+    assert main(["prelabel", "--project", "1", "--url", "http://127.0.0.1:9", "--api-key", "k"]) == 2
+    err = capsys.readouterr().err
+    assert ("SAMVID_DEVICE=cuda: this machine has no CUDA GPU" in err) is not redis
+    assert ("cannot reach Label Studio" in err) is redis
+    assert ran == []
+
+
+def test_the_frames_help_says_frames_count_from_0_with_no_index_from_the_end(capsys) -> None:
+    # `--frames -5:` is argparse's bare "expected one argument": the help is where to look.
+    with pytest.raises(SystemExit):
+        main(["prelabel", "--help"])
+    assert "no negative index from the end" in " ".join(capsys.readouterr().out.split())

@@ -231,3 +231,15 @@ def test_a_backend_answering_503_is_followed_for_the_whole_retry_time(monkeypatc
                      "--backend-url", served.url]) == 2
     assert tried[-1] - tried[0] >= 2.8
     assert "job job-5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", [[], ["--backend-url", "http://127.0.0.1:9"]])
+def test_a_blank_clip_is_refused_before_label_studio_is_asked_as_prelabel_refuses_it(
+        backend, monkeypatch, capsys) -> None:
+    # `--clip "$CLIP"` with CLIP of spaces: was sent on to Label Studio (here: said unreachable).
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k")
+    monkeypatch.delenv("SAMVID_TRACKER", raising=False)
+    assert main(["propagate", "--project", "1", "--clip", " ", "--from-frame", "0", *backend]) == 2
+    err = capsys.readouterr().err
+    assert "clip must be a clip id" in err and "cannot reach" not in err

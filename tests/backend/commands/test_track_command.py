@@ -176,3 +176,38 @@ def test_track_with_a_bare_seq_tracks_nothing_and_says_a_name_is_missing(tmp_pat
     assert raised.value.code == 2
     assert "--seq: expected at least one argument" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("var", ["REDIS_URL", "LABEL_STUDIO_URL", "SAMVID_AUTH_USER"])
+def test_track_run_from_the_servers_shell_ignores_settings_it_never_uses(
+        var: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    src = tmp_path / "src"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    # Was exit 2 with that variable's error: an offline tracker has no queue, no Label Studio, no login.
+    monkeypatch.setenv(var, "notaurl" if var != "SAMVID_AUTH_USER" else " ")
+    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("basic: 3 of 3 frames")
+
+
+def test_track_still_refuses_a_setting_it_uses(tmp_path: Path, capsys, monkeypatch) -> None:
+    src = tmp_path / "src"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    monkeypatch.setenv("SAMVID_PRECISION", "fp64")
+    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out")]) == 2
+    assert "SAMVID_PRECISION='fp64' is not a precision" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "Annotations" / "basic").exists()
+
+
+def test_track_to_an_out_where_a_file_has_a_sequences_name_is_refused_before_any_work_and_keeps_it(
+        tmp_path: Path, capsys) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["twins"], 3), src, (96, 170))
+    (out / "Annotations").mkdir(parents=True)
+    (out / "Annotations" / "twins").write_text("the user's notes\n")
+    # Was exit 1 with "twins: FAILED ([Errno 17] File exists: ...)" after the others had run.
+    assert main(["track", "--engine", "copy", str(src), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'Annotations' / 'twins'} is a file, not a folder" in err and "give another OUT folder" in err
+    assert (out / "Annotations" / "twins").read_text() == "the user's notes\n"
+    assert not (out / "Annotations" / "basic").exists()

@@ -35,6 +35,7 @@ def test_a_request_survives_its_job_payload():
     ({"frame": 1e300}, "frame must be a frame index"),
     ({"frame": "5"}, "frame must be a frame index"),
     ({"clip": ""}, "clip must be"),
+    ({"clip": " \t"}, "clip must be a clip id"),
     ({"direction": "sideways"}, "direction must be"),
     ({"frames": -1}, "frames must be"),
     ({"frames": True}, "frames must be"),
