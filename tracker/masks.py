@@ -127,14 +127,18 @@ def read_label_png(path: Path) -> np.ndarray:
 
     Raises OSError naming the file for one that cannot be read, ValueError for a colour
     PNG (its colours are not ids: converting them to grey would turn DAVIS red into id 38),
-    for ids above 255 (clipping would merge objects) and for one over Pillow's
-    decompression-bomb limit (``samvid track`` and ``eval`` raise it to SAMVID_MAX_IMAGE_PIXELS).
+    for ids above 255 (clipping would merge objects), for one over Pillow's
+    decompression-bomb limit (``samvid track`` and ``eval`` raise it to SAMVID_MAX_IMAGE_PIXELS),
+    for a file that is no PNG (JPEG data named ``.png``) and for a grey 0/255 mask with soft
+    edges (``soft_edges``): read as ids, their blurred edges are objects and the object void.
     """
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            mode = image.mode
+            mode, kind = image.mode, image.format
+            if kind != "PNG":
+                raise ValueError(_not_png(path, kind))
             ids = np.array(image)
     except Image.DecompressionBombError as exc:  # not an OSError: it ended track and eval
         raise ValueError(f"{path}: a label PNG too large to read ({str(exc).rstrip('.')}): a mask is the size of its "
@@ -155,4 +159,64 @@ def read_label_png(path: Path) -> np.ndarray:
     if ids.size and (ids.min() < 0 or ids.max() > 255):
         raise ValueError(f"{path}: object ids up to {ids.max()}, but a label PNG holds 0-255: "
                          "renumber the objects 1-255")
-    return ids.astype(np.uint8)
+    ids = ids.astype(np.uint8)
+    # Only grey ones: a palette PNG is written by a labelling tool, index by index; a grey
+    # 0/255 one is often a drawing or a resized mask whose edge pixels were blended.
+    if mode != "P" and soft_edges(ids):
+        raise ValueError(_soft_edges_error(path, ids))
+    return ids
+
+
+def _not_png(path: Path, kind: str | None) -> str:
+    why = ("its compression blurs every edge into new grey values, each read as an object: export "
+           "the mask as PNG from its source, not by renaming or converting this file"
+           if kind == "JPEG" else "save the mask as PNG (pixel value = object id)")
+    return (f"{path} is {kind or 'non-PNG'} data named {path.suffix or 'without a suffix'}: label masks "
+            f"must be lossless PNG; {why}")
+
+
+# A soft edge ramps from 255 to 0 over about the scale factor of the resize that made it
+# (4 px when upscaled 4x); thin parts of the object (a leg, a tail) fade below 255 whole, so
+# some levels lie farther: a band is a soft edge when 3/4 of it lies this close.
+SOFT_EDGE_PX = 8
+
+
+def soft_edges(ids: np.ndarray) -> bool:
+    """Whether a grey label map is a 0/255 mask with soft (anti-aliased, resized, blurred)
+    edges: besides 255, only ids in a band around the 255 region, smaller than it, mostly
+    within ``SOFT_EDGE_PX`` of it, that ring it: the 255 region meets the band along its edge
+    at least three times as much as the background.
+
+    Read as ids, the edge levels would be many thin objects and the object itself (255 beside
+    other ids) DAVIS's void. DAVIS 2017's void is the opposite shape: a thin 255 band along
+    the objects, bigger than it, that meets the background outside as much as them inside.
+
+    >>> r = np.hypot(*np.mgrid[-5:6, -5:6])
+    >>> soft_edges(np.where(r <= 3, 255, 0)), soft_edges(np.where(r <= 3, 255, 60 * (r < 4)))
+    (False, True)
+    >>> soft_edges(np.where(r <= 3, 1, 255 * (r < 4.5)))  # DAVIS's void around an object
+    False
+    """
+    obj = ids == 255
+    band = (ids != 0) & ~obj
+    n_obj, n_band = np.count_nonzero(obj), np.count_nonzero(band)
+    if not n_obj or not n_band or n_band > n_obj:
+        return False
+
+    def meets(a: np.ndarray, b: np.ndarray) -> int:  # 4-neighbour pairs of an a pixel and a b pixel
+        return sum(np.count_nonzero(x & y) for x, y in (
+            (a[:, :-1], b[:, 1:]), (a[:, 1:], b[:, :-1]), (a[:-1], b[1:]), (a[1:], b[:-1])))
+
+    if meets(obj, band) < 3 * meets(obj, ids == 0):
+        return False
+    from_obj = cv2.distanceTransform((~obj).view(np.uint8), cv2.DIST_L2, 3)
+    return np.count_nonzero(from_obj[band] > SOFT_EDGE_PX) <= n_band // 4
+
+
+def _soft_edges_error(path: Path, ids: np.ndarray) -> str:
+    levels = [int(v) for v in np.unique(ids) if v not in (0, 255)]
+    shown = ", ".join(map(str, levels[:5])) + (f" and {len(levels) - 5} more" if len(levels) > 5 else "")
+    return (f"{path}: a grey mask with soft edges: its object (255) is ringed by {len(levels)} other "
+            f"grey value(s) ({shown}) in a thin band along its edge, which would be read as "
+            f"{len(levels)} thin object(s) and the object itself as DAVIS's void; save it without "
+            "smoothing (nearest-neighbour) or threshold it at 128 (pixel value = object id, 0 background)")

@@ -129,3 +129,81 @@ def test_a_label_png_over_pillows_size_limit_is_refused_naming_the_file_and_the_
     # ValueError, as track, eval and export catch to report one sequence and go on.
     with pytest.raises(ValueError, match=r"00000\.png: a label PNG too large.*SAMVID_MAX_IMAGE_PIXELS"):
         masks.read_label_png(path)
+
+
+def disk(size: int, radius: float) -> np.ndarray:
+    r = np.hypot(*np.mgrid[:size, :size] - (size - 1) / 2)
+    return r <= radius
+
+
+def void_banded(ids: np.ndarray, width: int) -> np.ndarray:
+    """``ids`` with DAVIS 2017's void (255) on a band ``width`` px each side of every boundary."""
+    import cv2
+
+    k = np.ones((2 * width + 1,) * 2, np.uint8)
+    out = ids.copy()
+    out[cv2.dilate(ids, k) != cv2.erode(ids, k)] = 255
+    return out
+
+
+def test_jpeg_data_named_png_is_refused_as_jpeg_not_read_as_ids(tmp_path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "00000.png"
+    Image.fromarray(np.where(disk(32, 10), 255, 0).astype(np.uint8), "L").save(path, format="JPEG")
+    # Its compression noise reads as dozens of faint objects around the real one.
+    with pytest.raises(ValueError, match=r"00000\.png is JPEG data named \.png: label masks must be lossless PNG"):
+        masks.read_label_png(path)
+
+
+def test_a_grey_0_255_mask_with_soft_edges_is_refused_naming_the_file_and_the_fix(tmp_path) -> None:
+    from PIL import Image
+
+    # A drawing saved with anti-aliasing, or a mask resized bilinearly: the edge is a ramp of
+    # grey levels, each of which would be an object, and the object itself (255) void.
+    hard = Image.fromarray(np.where(disk(16, 6), 255, 0).astype(np.uint8), "L")
+    soft = hard.resize((64, 64), Image.BILINEAR)
+    assert len(np.unique(np.array(soft))) > 3
+    soft.save(tmp_path / "00000.png")
+    with pytest.raises(ValueError, match=r"00000\.png: a grey mask with soft edges.*"
+                                         r"without smoothing \(nearest-neighbour\) or threshold it at 128"):
+        masks.read_label_png(tmp_path / "00000.png")
+    # Thresholded at 128, as the message says, it is one object again.
+    Image.fromarray(np.where(np.array(soft) >= 128, 255, 0).astype(np.uint8), "L").save(tmp_path / "fixed.png")
+    assert np.unique(masks.read_label_png(tmp_path / "fixed.png")).tolist() == [0, 255]
+
+
+def test_davis_2017_void_bands_around_objects_are_read_as_before(tmp_path) -> None:
+    from PIL import Image
+
+    ids = np.zeros((96, 96), np.uint8)
+    ids[disk(96, 30)] = 1
+    ids[10:40, 55:90] = 2
+    ids[76:84, 8:16] = 3  # a far-off object: inside its void ring, smaller than the ring
+    banded = void_banded(ids, 2)
+    assert (banded == 255).sum() < (banded == 1).sum()  # void thin, objects big
+    masks.write_label_png(tmp_path / "p.png", banded)
+    np.testing.assert_array_equal(masks.read_label_png(tmp_path / "p.png"), banded)
+    # The same ids saved grey (pixel value = id) are the same label map: the void meets the
+    # background outside as much as the objects inside, so it is no object's soft edge.
+    Image.fromarray(banded, "L").save(tmp_path / "g.png")
+    np.testing.assert_array_equal(masks.read_label_png(tmp_path / "g.png"), banded)
+    only_small = void_banded(np.where(ids == 3, 3, 0).astype(np.uint8), 2)
+    assert 0 < (only_small == 3).sum() < (only_small == 255).sum()
+    Image.fromarray(only_small, "L").save(tmp_path / "small.png")
+    np.testing.assert_array_equal(masks.read_label_png(tmp_path / "small.png"), only_small)
+
+
+def test_a_clean_0_255_disk_is_read_as_one_object(tmp_path) -> None:
+    from PIL import Image
+
+    from samvid.tracker.metrics import first_frame_objects
+
+    hard = np.where(disk(64, 20), 255, 0).astype(np.uint8)
+    Image.fromarray(hard, "L").save(tmp_path / "00000.png")
+    ids = masks.read_label_png(tmp_path / "00000.png")
+    np.testing.assert_array_equal(ids, hard)
+    assert first_frame_objects(ids) == [255]
+    # Upscaled without smoothing (nearest-neighbour), as the refusal of a soft one advises.
+    Image.fromarray(hard, "L").resize((256, 256), Image.NEAREST).save(tmp_path / "big.png")
+    assert first_frame_objects(masks.read_label_png(tmp_path / "big.png")) == [255]
