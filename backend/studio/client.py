@@ -593,7 +593,11 @@ def _http_client(url: str, key: str, timeout: float) -> httpx.Client:
             # be lost); ``Studio._errors`` names where it points instead. No cookie is kept: the
             # key alone authorizes a call, and a cookie one call got (a session) would go with
             # every later call of the process, every job's and thread's.
+            # An idle connection is dropped after a second: a server closing idle ones (gunicorn
+            # after 2 s, uvicorn 5 s) may close one just as a call is sent on it, and nothing
+            # re-sends a write ("cannot reach Label Studio" on a server that is up).
             client = httpx.Client(timeout=timeout, follow_redirects=False,
+                                  limits=httpx.Limits(keepalive_expiry=1.0),
                                   cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
             _HTTP_CLIENTS[(pid, url, key, timeout)] = client
         return client

@@ -409,10 +409,11 @@ def split_labels(region: Result, rows: Sequence[tuple[str, Sequence[str]]]) -> l
 
 def twin_key(result: Result) -> tuple[str, str, str]:
     """What a plain region and its "labels" twins share: id (``region_key``: ``1.0`` is the
-    ``1`` of its brush), image and page. Compared as text, so imported JSON's unhashable
-    values (a list as toName) are just no match, and one rule pairs them wherever twins are
-    read (here, and the export's off-image check)."""
-    return region_key(result.get("id")), repr(result.get("to_name")), repr(result.get("item_index"))
+    ``1`` of its brush), image and page (a number by the same rule; none is page 0). Compared
+    as text, so imported JSON's unhashable values (a list as toName) are just no match, and
+    one rule pairs them wherever twins are read (here, and the export's off-image check)."""
+    page = result.get("item_index")
+    return region_key(result.get("id")), repr(result.get("to_name")), region_key(0 if page is None else page)
 
 
 def joined_labels(result: list[Any], controls: Collection[str] | None = None,

@@ -230,7 +230,7 @@ def test_a_backend_left_running_by_a_killed_up_is_named_with_its_pid_not_another
     from samvid.errors import ConfigError
     from samvid.launcher import ModelChoice, Stack, UpOptions
 
-    left = backend_left_by_a_killed_up
+    left = backend_left_by_a_killed_up(port_named=False)
     stack = Stack(UpOptions(data_dir=left.data_dir, model="classic", backend_port=left.port))
     with pytest.raises(ConfigError) as error:
         stack._start_backend(ModelChoice("classic", "classic"), "http://127.0.0.1:1", "key", None)
@@ -293,7 +293,7 @@ def test_a_second_up_while_the_first_is_up_keeps_the_first_runs_ready_file(backe
         def log_message(self, *args: object) -> None:
             pass
 
-    first = backend_left_by_a_killed_up  # the first run's backend, up on its port
+    first = backend_left_by_a_killed_up(port_named=False)  # the first run's backend, up on its port
     data = first.data_dir
     Credentials.load_or_create(data)
     (data / "ready.json").write_text('{"studio_url": "http://127.0.0.1:8080"}')  # a script waits on it

@@ -103,7 +103,7 @@ def test_up_with_no_backend_leaves_the_backend_port_to_the_backend_it_registers(
 
 def test_a_backend_left_running_by_a_killed_up_is_named_whatever_backend_port_is_asked(
         tmp_path: Path, capsys, no_children, backend_left_by_a_killed_up) -> None:
-    left = backend_left_by_a_killed_up
+    left = backend_left_by_a_killed_up()
     assert _up(tmp_path, "--model", "classic", "--backend-port", str(_free_port())) == 2
     err = capsys.readouterr().err
     assert f"pid {left.pid}, port {left.port}" in err and f"kill {left.pid}" in err, err

@@ -619,3 +619,32 @@ def test_no_cookie_of_one_call_is_sent_with_a_later_one() -> None:
         studio.list_predictions(2)
         Studio(url, "cookie-key").list_predictions(3)
     assert [cookie for _, _, cookie in seen] == ["", "", ""]
+
+
+def test_a_call_after_a_pause_is_not_sent_on_a_connection_the_server_is_closing() -> None:
+    # A server closes idle connections (gunicorn after 2 s); one whose close crosses the next
+    # request drops it unanswered, and a write is never re-sent: "cannot reach Label Studio".
+    # This one drops any request that comes on a connection idle for over 1.1 s.
+    class ClosesIdleConnections(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        answered_at: float | None = None
+
+        def do_GET(self) -> None:
+            if self.answered_at is not None and time.monotonic() - self.answered_at > 1.1:
+                self.close_connection = True  # closed as the request came: no answer
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+            self.answered_at = time.monotonic()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http_server(ClosesIdleConnections) as url:
+        studio = Studio(url, "idle-key")
+        assert studio.request("GET", "/api/tasks/1/predictions/", "list predictions") == []
+        time.sleep(1.3)
+        assert studio.request("GET", "/api/tasks/2/predictions/", "list predictions") == []

@@ -89,6 +89,15 @@ def test_a_brush_and_its_labels_saved_with_1_and_1_0_are_one_labelled_region(bru
     assert joined["type"] == "brushlabels" and joined["value"]["brushlabels"] == ["car"]
 
 
+@pytest.mark.parametrize("brush_page, labels_page", [(0, 0.0), (0, None), (None, 0), (2, 2.0)])
+def test_a_brush_and_its_labels_saved_with_page_0_0_or_none_are_one_labelled_region(brush_page, labels_page) -> None:
+    # The editor keys a region by its id alone: a script's page 0.0 (or none) is the brush's page 0.
+    brush, labels, *rest = car(1, 1)
+    brush, labels = dict(brush, item_index=brush_page), dict(labels, item_index=labels_page)
+    (joined, *_) = joined_labels([brush, labels, *rest], ["brush"], ["kind"])
+    assert joined["type"] == "brushlabels" and joined["value"]["brushlabels"] == ["car"]
+
+
 @pytest.mark.parametrize("brush_id, other_id", [("1.0", 1), (1.5, 1), (True, 1)])
 def test_ids_the_editor_shows_as_two_regions_stay_two(brush_id, other_id) -> None:
     (joined, twin, *_) = joined_labels(car(brush_id, other_id), ["brush"], ["kind"])
