@@ -70,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     studio = Studio(args.url, args.api_key)
     settings = Settings.from_env(label_studio_url=studio.url, label_studio_api_key=studio.api_key)
-    if not settings.redis_url:
-        _check_device(settings)
     first, end = parse_frames(args.frames)
     fields = {"clip": args.clip, "first": first, "end": end, "mode": args.mode, "force": args.force,
               "grid": args.grid,
               # It loads no click model: auto tracks with SAMVID_TRACKER_MODEL when set, else flow.
               "engine": choose_engine(settings.tracker, settings.tracker_model or None)}
+    if not settings.redis_url and _loads_a_model(settings, args.mode, fields["engine"]):
+        _check_device(settings)
     # A bad value (--grid 0) is said before Label Studio is asked, not after its answer
     # (or instead of it, when it is down): checked with a stand-in project first.
     PrelabelRequest.from_payload({**fields, "project": 1})
@@ -93,6 +93,18 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(result, indent=2) if args.json else _summary(result))
     # As `samvid track` and `eval`: the others were done, but a script must be able to tell.
     return 1 if result.get("not_labelled") or result.get("not_propagated") else 0
+
+
+def _loads_a_model(settings: Settings, mode: str, engine: str) -> bool:
+    """Whether the job runs a model on SAMVID_DEVICE: automatic masks of a SAM model, or a
+    model engine's propagation (flow and classic run on the CPU whatever the device says: a
+    laptop sharing a GPU server's settings pre-labels with flow)."""
+    from samvid.tracker.engines import MODEL_ENGINES
+
+    if mode == "auto":
+        return not (settings.model == "classic" or settings.model.partition(":")[0] == "standin")
+    kind, _, model = engine.partition(":")
+    return kind in MODEL_ENGINES and not (kind == "guided" and model in ("", "classic"))
 
 
 def _check_device(settings: Settings) -> None:

@@ -209,6 +209,25 @@ def test_a_device_this_machine_lacks_is_said_before_label_studio_is_asked_unless
     assert ran == []
 
 
+@pytest.mark.parametrize("flags, env", [
+    (["--mode", "propagate"], {"SAMVID_TRACKER": "flow"}),
+    ([], {"SAMVID_MODEL": "classic"}),
+], ids=["flow-propagation", "classic-automatic-masks"])
+def test_a_device_this_machine_lacks_is_no_reason_to_refuse_a_job_that_runs_no_model_on_it(
+        flags, env, monkeypatch, capsys) -> None:
+    # A laptop sharing a GPU server's settings (SAMVID_DEVICE=cuda) pre-labels with flow.
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("SAMVID_DEVICE", "cuda")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["prelabel", "--project", "1", "--url", "http://127.0.0.1:9", "--api-key", "k", *flags]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach Label Studio" in err and "CUDA" not in err, err
+
+
 def test_the_frames_help_says_frames_count_from_0_with_no_index_from_the_end(capsys) -> None:
     # `--frames -5:` is argparse's bare "expected one argument": the help is where to look.
     with pytest.raises(SystemExit):
