@@ -227,6 +227,9 @@ def _redis_client_problem(url: str) -> str | None:
     TypeError was a traceback mid-start (``samvid worker``, ``samvid serve``)."""
     import redis
 
+    if _password_holds_a_bracket(url):
+        return ("its password holds '[' or ']', which a URL reads as the brackets of an IPv6 "
+                "address: write them %5B and %5D")
     try:
         pool = redis.ConnectionPool.from_url(url)
         # The query's options reach the connection only here; building one does not connect.
@@ -238,7 +241,26 @@ def _redis_client_problem(url: str) -> str | None:
         return f"?{unknown[1]}= is no option redis-py takes; drop it or fix its spelling"
     except (ValueError, redis.RedisError) as exc:
         return f"redis-py cannot read it ({_without_secrets(str(exc), url)})"
+    except Exception as exc:  # noqa: BLE001 - redis-py's own bugs on odd values (?protocol=RESP3)
+        return (f"redis-py fails on it ({_without_secrets(f'{type(exc).__name__}: {exc}', url)}): check the "
+                "value of each ?option")
     return None
+
+
+def _password_holds_a_bracket(url: str) -> bool:
+    """Whether the part of ``url`` before its host's "@" holds "[" or "]" (unencoded in a
+    password, they make the URL unsplittable: "Invalid IPv6 URL")."""
+    head = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
+    return "@" in head and any(c in head.rpartition("@")[0] for c in "[]")
+
+
+def _query_values_hidden(shown: str) -> str:
+    """``shown`` (a URL for messages) with its query's values hidden: a message about an
+    option redis-py does not take shows no value (a misspelt ``?passwd=`` holds a password)."""
+    base, sep, query = shown.partition("?")
+    if not sep or query == "***":
+        return shown
+    return f"{base}?" + "&".join(f"{pair.partition('=')[0]}=***" for pair in query.split("&"))
 
 
 def _without_secrets(text: str, url: str) -> str:
@@ -539,10 +561,12 @@ class Settings:
             shown = redis_url_for_messages(self.redis_url)
             raise ConfigError(f"REDIS_URL={shown!r} (or samvid worker --redis-url) must start with "
                               f"{', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]} (e.g. redis://localhost:6379/0)")
-        problem = self.redis_url and (_redis_db_problem(self.redis_url) or _redis_client_problem(self.redis_url))
-        if problem:
+        if self.redis_url and (problem := _redis_db_problem(self.redis_url)):
             raise ConfigError(f"REDIS_URL={redis_url_for_messages(self.redis_url)!r} (or samvid worker "
                               f"--redis-url) is not usable: {problem}")
+        if self.redis_url and (problem := _redis_client_problem(self.redis_url)):
+            shown = _query_values_hidden(redis_url_for_messages(self.redis_url))
+            raise ConfigError(f"REDIS_URL={shown!r} (or samvid worker --redis-url) is not usable: {problem}")
         for name, unit in _POSITIVE.items():
             value = getattr(self, name)
             if isinstance(value, int) and abs(value) > 10**300:
