@@ -108,7 +108,8 @@ def redis_url_for_messages(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         # Unsplittable (an unclosed "["): shown whole only where no password can be in it.
-        return "(a malformed REDIS_URL)" if "@" in url or "password" in unquote(url).lower() else url
+        return "(a malformed REDIS_URL)" if "@" in url or "password" in unquote(url).lower() else \
+            _query_values_hidden(url)
     at = _hidden_up_to(url)
     if at is not None and at > url.find("?") and "password" in unquote(url.partition("?")[2]).lower():
         # The "@" hidden up to may be inside a ?password= (in the fragment where the password
@@ -123,7 +124,8 @@ def redis_url_for_messages(url: str) -> str:
     # redis-py takes ?password= too (its key percent-decoded: ?pass%77ord= is one).
     if _names_password(parts.query):
         url = url.split("?", 1)[0] + "?***"
-    return url
+    # No query value is shown: a misspelt key (?passwd=) may hold a password.
+    return _query_values_hidden(url)
 
 
 def _names_password(query: str) -> bool:
@@ -248,15 +250,18 @@ def _redis_client_problem(url: str) -> str | None:
 
 
 def _password_holds_a_bracket(url: str) -> bool:
-    """Whether the part of ``url`` before its host's "@" holds "[" or "]" (unencoded in a
-    password, they make the URL unsplittable: "Invalid IPv6 URL")."""
-    head = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
-    return "@" in head and any(c in head.rpartition("@")[0] for c in "[]")
+    """Whether ``url`` is unsplittable ("Invalid IPv6 URL") with a "[" or "]" before its last
+    "@": an unencoded one in a password (``:p]w@[::1]`` splits, and is read as it is)."""
+    try:
+        urlsplit(url)
+    except ValueError:
+        head = url.rpartition("@")[0]
+        return bool(head) and any(c in head for c in "[]")
+    return False
 
 
 def _query_values_hidden(shown: str) -> str:
-    """``shown`` (a URL for messages) with its query's values hidden: a message about an
-    option redis-py does not take shows no value (a misspelt ``?passwd=`` holds a password)."""
+    """``shown`` (a URL for messages) with its query's values hidden."""
     base, sep, query = shown.partition("?")
     if not sep or query == "***":
         return shown
@@ -565,8 +570,8 @@ class Settings:
             raise ConfigError(f"REDIS_URL={redis_url_for_messages(self.redis_url)!r} (or samvid worker "
                               f"--redis-url) is not usable: {problem}")
         if self.redis_url and (problem := _redis_client_problem(self.redis_url)):
-            shown = _query_values_hidden(redis_url_for_messages(self.redis_url))
-            raise ConfigError(f"REDIS_URL={shown!r} (or samvid worker --redis-url) is not usable: {problem}")
+            raise ConfigError(f"REDIS_URL={redis_url_for_messages(self.redis_url)!r} (or samvid worker "
+                              f"--redis-url) is not usable: {problem}")
         for name, unit in _POSITIVE.items():
             value = getattr(self, name)
             if isinstance(value, int) and abs(value) > 10**300:

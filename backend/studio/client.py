@@ -597,7 +597,7 @@ def _http_client(url: str, key: str, timeout: float) -> httpx.Client:
             # after 2 s, uvicorn 5 s) may close one just as a call is sent on it, and nothing
             # re-sends a write ("cannot reach Label Studio" on a server that is up).
             client = httpx.Client(timeout=timeout, follow_redirects=False,
-                                  limits=httpx.Limits(keepalive_expiry=1.0),
+                                  limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=1.0),
                                   cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
             _HTTP_CLIENTS[(pid, url, key, timeout)] = client
         return client

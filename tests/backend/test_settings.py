@@ -416,3 +416,17 @@ def test_a_setting_not_given_as_a_flag_keeps_its_variables_name() -> None:
 def test_a_local_root_under_a_home_that_does_not_exist_is_a_config_error_not_a_traceback(var):
     with pytest.raises(ConfigError, match=f"{var}: ~no-such-user-here/frames is under no user's home folder"):
         Settings.from_env({var: "/tmp:~no-such-user-here/frames"})
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/x?passwd=hunter2", "redis://127.0.0.1:6379/0?passwd=hunter2&db=2x",
+                                 "http://127.0.0.1:6379/0?passwd=hunter2"])
+def test_no_message_about_a_redis_url_shows_a_query_value(url):
+    # A misspelt ?passwd= holds a password: every REDIS_URL message, not one, showed it.
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"REDIS_URL": url})
+    assert "hunter2" not in raised.value.message and "passwd=***" in raised.value.message
+
+
+def test_a_redis_password_holding_a_bracket_in_a_url_that_splits_is_taken():
+    # redis-py reads ":p]w@[::1]" as the password p]w on the host ::1.
+    assert Settings.from_env({"REDIS_URL": "redis://:p]w@[::1]:6379/0"}).redis_url == "redis://:p]w@[::1]:6379/0"
