@@ -21,9 +21,9 @@ from samvid.commands.arguments import project_ref
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import ConfigError, SamvidError
 from samvid.prelabel import JOB_KIND, MODES, PrelabelRequest, parse_frames, run_job
-from samvid.settings import Settings
+from samvid.settings import Settings, redis_url_for_messages
 from samvid.studio.client import Studio
-from samvid.tracker.engines import choose_engine
+from samvid.tracker.engines import EngineOptions, choose_engine, configure
 
 POLL = 0.5  # seconds between progress reads of a queued job
 
@@ -75,8 +75,12 @@ def run(args: argparse.Namespace) -> int:
               "grid": args.grid,
               # It loads no click model: auto tracks with SAMVID_TRACKER_MODEL when set, else flow.
               "engine": choose_engine(settings.tracker, settings.tracker_model or None)}
-    if not settings.redis_url and _loads_a_model(settings, args.mode, fields["engine"]):
-        _check_device(settings)
+    if not settings.redis_url:
+        # The job runs here: its engine with this machine's SAMVID_DEVICE and SAMVID_PRECISION,
+        # as serve's and a worker's do (it ran at "auto" whatever they said).
+        configure(EngineOptions.of(settings), auto=fields["engine"])
+        if _loads_a_model(settings, args.mode, fields["engine"]):
+            _check_device(settings)
     # A bad value (--grid 0) is said before Label Studio is asked, not after its answer
     # (or instead of it, when it is down): checked with a stand-in project first.
     PrelabelRequest.from_payload({**fields, "project": 1})
@@ -104,7 +108,8 @@ def _loads_a_model(settings: Settings, mode: str, engine: str) -> bool:
     if mode == "auto":
         return not (settings.model == "classic" or settings.model.partition(":")[0] == "standin")
     kind, _, model = engine.partition(":")
-    return kind in MODEL_ENGINES and not (kind == "guided" and model in ("", "classic"))
+    weight_free = model.partition(":")[0] in ("", "classic", "standin")  # guided's segmenter
+    return kind in MODEL_ENGINES and not (kind == "guided" and weight_free)
 
 
 def _check_device(settings: Settings) -> None:
@@ -130,7 +135,7 @@ def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None
     jobs = RedisJobs(settings.redis_url)
     status = jobs.submit(JOB_KIND, req.key, req.to_payload(), order=req.order)
     logging.getLogger(__name__).info("queued job %s on %s; a `samvid worker` runs it",
-                                     status.id, settings.redis_url)
+                                     status.id, redis_url_for_messages(settings.redis_url))  # may hold a password
     try:
         while status.state not in FINAL:
             time.sleep(POLL)

@@ -53,7 +53,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     from rq import Queue, SimpleWorker
     from rq.exceptions import StopRequested
 
-    from samvid.redis_jobs import QUEUE, REAP_EVERY, RedisJobs, redis_client
+    from samvid.redis_jobs import QUEUE, REAP_EVERY, PasswordRefused, RedisJobs, redis_client
 
     burst = bool(args.burst)
 
@@ -215,12 +215,14 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     # --burst: each command made after Redis went away gives up in seconds, not rq's taking of
     # a job and its goodbye 40 s each; a worker waiting for jobs rides out a restart.
     jobs = RedisJobs(settings.redis_url, patient=not burst)
+    # Redis answered, and refused what the URL asks of a connection (a password, a database
+    # past its "databases"): "cannot reach Redis" sent users looking at the network.
+    given_as = "--redis-url" if args.redis_url else "REDIS_URL"
     try:
         jobs.redis.ping()
+    except PasswordRefused as exc:
+        raise ConfigError(exc.told(given_as)) from exc
     except redis.ResponseError as exc:
-        # Redis answered, and refused what the URL asks of a connection (a database past its
-        # "databases"): "cannot reach Redis" sent users looking at the network.
-        given_as = "--redis-url" if args.redis_url else "REDIS_URL"
         raise ConfigError(_refused_by_redis(jobs.redis, settings.redis_url, given_as, exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any connection failure reads the same to a user
         raise ConfigError(f"cannot reach Redis at {redis_url_for_messages(settings.redis_url)}: {exc}") from exc
@@ -281,8 +283,11 @@ def _refused_by_redis(client: Any, url: str, given_as: str, exc: Exception) -> s
         return f"Redis at {shown} refused a connection as {given_as} asks for it: {exc}"
     db = client.connection_pool.connection_kwargs.get("db", 0)
     count = _databases(client)
-    has = f"has databases 0 to {count - 1} (its \"databases\" setting)" if count else "has fewer databases"
-    return f"Redis at {shown} {has}, no database {db}: give one of those in {given_as}"
+    if not count:
+        return (f"Redis at {shown} has no database {db} (how many it has is not known: CONFIG is refused "
+                f"to this user); give a lower number in {given_as}, such as 0")
+    return (f"Redis at {shown} has databases 0 to {count - 1} (its \"databases\" setting), no database {db}: "
+            f"give one of those in {given_as}")
 
 
 def _databases(client: Any) -> int | None:

@@ -451,3 +451,49 @@ def test_a_submit_whose_every_read_of_its_request_drops_the_connection_gives_up_
     finally:
         relay.close()
 
+
+
+def wanting_a_password(server: Any, password: str = "x") -> None:
+    """``server`` asks every new connection for ``password`` from now on."""
+    import redis
+
+    redis.Redis.from_url(server.url).config_set("requirepass", password)
+
+
+def test_a_submit_to_a_redis_that_wants_a_password_the_url_lacks_says_so_at_once(redis_server):
+    """redis-py's health check PINGed inside the handshake, and its NOAUTH handshook again:
+    a RecursionError of a thousand frames, not the reason."""
+    from samvid.errors import QueueUnavailable
+
+    wanting_a_password(redis_server)
+    started = time.monotonic()
+    with pytest.raises(QueueUnavailable) as refused:
+        RedisJobs(redis_server.url).submit("gated", "1:clip", {})
+    assert str(refused.value) == (f"Redis at {redis_server.url} wants a password (or refused this one): "
+                                  "give it in REDIS_URL as redis://:PASSWORD@host:port/db")
+    assert time.monotonic() - started < 3, "a password Redis refused is not retried"
+
+
+def test_a_submit_with_a_wrong_password_says_so_without_it(redis_server):
+    from samvid.errors import QueueUnavailable
+
+    wanting_a_password(redis_server)
+    url = redis_server.url.replace("redis://", "redis://:wrong-pw@")
+    with pytest.raises(QueueUnavailable) as refused:
+        RedisJobs(url).submit("gated", "1:clip", {})
+    assert "wants a password (or refused this one): give it in REDIS_URL" in str(refused.value)
+    assert "wrong-pw" not in str(refused.value)
+
+
+def test_a_submit_with_the_password_redis_wants_is_queued(redis_server):
+    wanting_a_password(redis_server, "right-pw")
+    jobs = RedisJobs(redis_server.url.replace("redis://", "redis://:right-pw@"))
+    assert jobs.get(jobs.submit("gated", "1:clip", {}).id).state == QUEUED
+
+
+def test_a_submit_giving_a_password_to_a_redis_without_one_says_to_drop_it(redis_server):
+    from samvid.errors import QueueUnavailable
+
+    url = redis_server.url.replace("redis://", "redis://:extra-pw@")
+    with pytest.raises(QueueUnavailable, match="has no password, but REDIS_URL gives one: drop it"):
+        RedisJobs(url).submit("gated", "1:clip", {})

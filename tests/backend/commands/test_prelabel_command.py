@@ -228,6 +228,26 @@ def test_a_device_this_machine_lacks_is_no_reason_to_refuse_a_job_that_runs_no_m
     assert "cannot reach Label Studio" in err and "CUDA" not in err, err
 
 
+def test_a_job_run_here_propagates_on_the_device_and_precision_the_settings_name(monkeypatch) -> None:
+    # Nothing configured the engines on this path: a GPU box set to SAMVID_DEVICE=cpu ran on the
+    # GPU, at auto precision, and a laptop with a server's SAMVID_DEVICE=cuda was refused for it.
+    from samvid.studio.client import Studio
+    from samvid.tracker import engines
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("SAMVID_DEVICE", "cpu")
+    monkeypatch.setenv("SAMVID_PRECISION", "fp32")
+    monkeypatch.setenv("SAMVID_TRACKER", "flow")
+    monkeypatch.setattr(engines, "_defaults", engines._defaults)  # restored after the test
+    monkeypatch.setattr(engines, "_auto", engines._auto)
+    monkeypatch.setattr(Studio, "project_id", lambda self, ref: 1)
+    seen = []
+    monkeypatch.setattr(command, "run_job", lambda payload, ctx, settings: seen.append(engines._defaults) or {})
+    assert main(["prelabel", "--project", "1", "--mode", "propagate", "--url", "http://127.0.0.1:9",
+                 "--api-key", "k", "--json"]) == 0
+    assert seen == [engines.EngineOptions("cpu", "fp32", False)]
+
+
 def test_the_frames_help_says_frames_count_from_0_with_no_index_from_the_end(capsys) -> None:
     # `--frames -5:` is argparse's bare "expected one argument": the help is where to look.
     with pytest.raises(SystemExit):

@@ -89,6 +89,46 @@ def test_a_worker_given_a_database_its_redis_does_not_have_names_the_database_no
     assert "cannot reach" not in err
 
 
+def test_a_worker_given_a_database_past_what_a_user_without_config_may_count_suggests_a_lower_one(
+        redis_server, monkeypatch, capsys) -> None:
+    """A managed Redis often refuses CONFIG: the databases it has cannot be listed."""
+    import redis
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    redis.Redis.from_url(redis_server.url).acl_setuser(
+        "limited", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"], commands=["+@all", "-config"])
+    url = redis_server.url.replace("redis://", "redis://limited:pw@").removesuffix("/0") + "/99"
+    assert main(["worker", "--redis-url", url, "--burst", "--name", "no-config"]) == 2
+    err = capsys.readouterr().err
+    shown = url.replace(":pw@", ":***@")
+    assert f"Redis at {shown} has no database 99 (how many it has is not known: CONFIG is refused to this " \
+           "user); give a lower number in --redis-url, such as 0" in err
+
+
+@pytest.mark.parametrize(("password", "given_as"), [("", "--redis-url"), ("wrong-pw", "REDIS_URL")])
+def test_a_worker_whose_redis_wants_another_password_says_so_in_a_line(
+        redis_server, monkeypatch, capsys, password: str, given_as: str) -> None:
+    """Given none, redis-py's health check recursed inside its handshake: "maximum recursion
+    depth exceeded" as if Redis were out of reach."""
+    import redis
+
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    url = redis_server.url.replace("redis://", f"redis://:{password}@") if password else redis_server.url
+    if given_as == "REDIS_URL":
+        monkeypatch.setenv("REDIS_URL", url)
+        args = ["worker", "--burst", "--name", "wrong-pw"]
+    else:
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        args = ["worker", "--redis-url", url, "--burst", "--name", "no-pw"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    shown = url.replace(f":{password}@", ":***@") if password else url
+    assert f"Redis at {shown} wants a password (or refused this one): give it in {given_as} as " \
+           "redis://:PASSWORD@host:port/db" in err
+    assert "recursion" not in err and "cannot reach" not in err
+    assert not password or password not in err
+
+
 def test_a_worker_whose_redis_stops_answering_exits_failed_saying_so_and_its_reaper_gives_up_in_seconds(
         redis_server, monkeypatch, capsys, caplog) -> None:
     """rq quits when Redis does not answer within its socket timeout (~415 s; 11 s here): the
