@@ -14,6 +14,9 @@ import numpy as np
 from samvid.core.errors import PromptError
 
 MAX_POINTS = 64
+# Per interactive request: each object is a mask made while a server thread waits. Propagation
+# tracks at most as many at once (samvid.propagation.request.MAX_OBJECTS).
+MAX_OBJECTS = 100
 # How far past an edge a click may land and still count as on it, in pixels.
 EDGE_SLACK = 0.5
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
-from samvid.core.prompts import Prompt
+from samvid.core.prompts import MAX_OBJECTS, Prompt
 from samvid.errors import BadRequest, ConfigError, PromptError
 
 MASK_TAGS = {"BrushLabels": "brushlabels", "PolygonLabels": "polygonlabels"}
@@ -587,13 +587,16 @@ def prompts_from_context(context: Any,
             label = mask_label(to_name, label)
         label = last_label.get(image) if label is None else label
         last_label[image] = label
-        group = images.setdefault(image, {}).setdefault(
-            label, {"points": [], "labels": [], "box": None, "size": _size(item)}
-        )
+        by_label = images.setdefault(image, {})
+        if label not in by_label and sum(map(len, images.values())) >= MAX_OBJECTS:
+            # Refused before any image is read: every object is a mask made in this request.
+            raise PromptError(f"at most {MAX_OBJECTS} objects (labels per image) per request: "
+                              "accept or delete some of the smart regions")
+        group = by_label.setdefault(label, {"points": [], "labels": [], "box": None, "size": _size(item)})
         x, y = _number(value.get("x"), "x"), _number(value.get("y"), "y")
         if kind in POINT_TYPES:
             group["points"].append((x, y))
-            group["labels"].append(0 if item.get("is_positive") is False else 1)
+            group["labels"].append(_click_label(item.get("is_positive")))
         else:
             bw, bh = _number(value.get("width"), "width"), _number(value.get("height"), "height")
             if bw == 0 or bh == 0:
@@ -610,6 +613,17 @@ def prompts_from_context(context: Any,
             smart.on_image(*(smart.size or (100, 100)))
             prompts.append(smart)
     return prompts
+
+
+def _click_label(is_positive: Any) -> int:
+    """1 for a positive click, 0 for a negative one (Alt+click). Label Studio sends a JSON
+    boolean; a click without one is positive, as the smart tools make it."""
+    if is_positive is None:
+        return 1
+    if is_positive in (True, False, 0, 1) and not isinstance(is_positive, float):
+        return int(is_positive)
+    # The string "false" would otherwise be truthy: a click meant to cut would grow the mask.
+    raise BadRequest(f"is_positive must be true or false, got {is_positive!r}"[:200])
 
 
 def _merge_unlabelled_and_negative_only(by_label: dict[str | None, dict[str, Any]]) -> None:
@@ -651,7 +665,8 @@ def rotated_box_bounds(
 
 
 def image_ref(task: dict[str, Any], target: MaskTarget, item_index: int | None) -> str:
-    """The image URL of a task (page ``item_index`` for multi-image tasks)."""
+    """The image URL of a task (page ``item_index`` for multi-image tasks; a single image
+    is page 0 or no page)."""
     data = task.get("data")
     if not isinstance(data, dict):
         raise BadRequest("the task has no data object")
@@ -663,6 +678,11 @@ def image_ref(task: dict[str, Any], target: MaskTarget, item_index: int | None) 
         if not 0 <= index < len(value):
             raise BadRequest(f"item_index {index} is outside the task's {len(value)} images")
         value = value[index]
+    elif item_index:
+        # Label Studio sends item_index only for <Image valueList>; any page past 0 of a single
+        # image is no image of this task, each one another mask to make.
+        raise BadRequest(f"item_index {item_index} given, but <Image name={target.image_name!r}> "
+                         "shows one image, not a valueList")
     if not isinstance(value, str) or not value:
         raise BadRequest(f"task data has no image URL under {target.image_key!r}")
     return value

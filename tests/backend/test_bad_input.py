@@ -125,6 +125,49 @@ def test_box_rotation_that_is_not_a_number_returns_400(client, frame, bad):
     assert "rotation" in _error(client.post("/predict", json=predict_body(frame, [item])), 400)
 
 
+
+@pytest.mark.parametrize("index", [1, 299])
+def test_a_page_of_a_single_image_task_returns_400_naming_item_index(client, frame, index):
+    # Label Studio adds item_index only for <Image valueList>: any other page is no image of
+    # this task, and each one would be another mask to make.
+    items = [keypoint(5, 5, 64, 48, item_index=i) for i in (0, index)]
+    msg = _error(client.post("/predict", json=predict_body(frame, items)), 400)
+    assert "item_index" in msg and str(index) in msg
+
+
+def test_page_0_of_a_single_image_task_is_its_image(client, frame):
+    resp = client.post("/predict", json=predict_body(frame, [keypoint(5, 5, 64, 48, item_index=0)]))
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert len(resp.get_json()["results"][0]["result"]) == 1
+
+
+def test_more_objects_than_the_limit_in_one_request_returns_400_naming_it(client, images):
+    from samvid.core.prompts import MAX_OBJECTS
+
+    # Pages of a multi-image task are real images, each one an object of its own.
+    paths = [str(write_png(images / f"page{i}.png", 8, 8, seed=i)) for i in range(MAX_OBJECTS + 1)]
+    config = BRUSH_CONFIG.replace('value="$image"', 'valueList="$images"')
+    body = predict_body(None, [keypoint(4, 4, 8, 8, item_index=i) for i in range(MAX_OBJECTS + 1)], config=config)
+    body["tasks"][0]["data"] = {"images": paths}
+    msg = _error(client.post("/predict", json=body), 400)
+    assert str(MAX_OBJECTS) in msg and "objects" in msg
+
+
+@pytest.mark.parametrize("bad", ["false", "true", 0.0, [], 2])
+def test_is_positive_that_is_not_a_boolean_returns_400(client, frame, bad):
+    # "false" would be a truthy string: read as a positive click, it grows the mask it should cut.
+    items = [keypoint(5, 5, 64, 48), keypoint(20, 20, 64, 48, positive=bad)]
+    assert "is_positive" in _error(client.post("/predict", json=predict_body(frame, items)), 400)
+
+
+@pytest.mark.parametrize("negative", [False, 0])
+def test_is_positive_false_or_0_is_a_negative_click(negative):
+    from samvid.studio.protocol import prompts_from_context
+
+    items = [keypoint(5, 5, 64, 48), keypoint(20, 20, 64, 48, positive=negative), keypoint(9, 9, 64, 48, positive=1)]
+    (prompt,) = prompts_from_context({"result": items})
+    assert prompt.labels == (1, 0, 1)
+
 def test_unknown_label_returns_400_naming_the_labels(client, frame):
     msg = _error(client.post("/predict", json=predict_body(frame, [keypoint(5, 5, 64, 48, label="Dog")])), 400)
     assert "Dog" in msg and "Car" in msg
