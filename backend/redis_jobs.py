@@ -86,6 +86,7 @@ class PasswordRefused(QueueUnavailable):
 
     def __init__(self, url: str, exc: Exception) -> None:
         self.shown = redis_url_for_messages(url)
+        self.example = _with_password(url)
         # Redis without a password refuses one given all the same ("called without any
         # password configured"): the opposite advice.
         self.none_wanted = "without any password configured" in str(exc) or "no password is set" in str(exc)
@@ -96,7 +97,21 @@ class PasswordRefused(QueueUnavailable):
         if self.none_wanted:
             return f"Redis at {self.shown} has no password, but {given_as} gives one: drop it from the URL"
         return (f"Redis at {self.shown} wants a password (or refused this one): give it in {given_as} "
-                "as redis://:PASSWORD@host:port/db")
+                f"as {self.example}")
+
+
+def _with_password(url: str) -> str:
+    """How ``url`` gives a password: its own scheme, user, host or socket and database."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "redis://:PASSWORD@host:port/db"
+    where = parts.netloc.rpartition("@")[2]
+    db = redis_url_for_messages(url).partition("?")[2]
+    return f"{parts.scheme}://{parts.username or ''}:PASSWORD@{where}{parts.path}" + \
+        (f"?{db}" if db and "password" not in db.lower() and "***" not in db else "")
 
 
 class _Handshake:

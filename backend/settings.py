@@ -260,12 +260,24 @@ def _password_holds_a_bracket(url: str) -> bool:
     return False
 
 
+# redis-py's URL options that hold no secret: shown in messages (a worker's ?db= on a unix
+# socket is how a user sees it serves another database than the backend).
+_SHOWN_OPTIONS = frozenset({
+    "db", "protocol", "client_name", "decode_responses", "encoding", "encoding_errors", "health_check_interval",
+    "max_connections", "retry_on_timeout", "socket_connect_timeout", "socket_keepalive", "socket_timeout",
+    "timeout", "ssl_ca_certs", "ssl_cert_reqs", "ssl_check_hostname", "ssl_min_version", "ssl_validate_ocsp",
+})
+
+
 def _query_values_hidden(shown: str) -> str:
-    """``shown`` (a URL for messages) with its query's values hidden."""
+    """``shown`` (a URL for messages) with the values of its query's other keys hidden: a
+    misspelt key (``?passwd=``) may hold a password."""
     base, sep, query = shown.partition("?")
     if not sep or query == "***":
         return shown
-    return f"{base}?" + "&".join(f"{pair.partition('=')[0]}=***" for pair in query.split("&"))
+    pairs = [pair.partition("=") for pair in query.split("&")]
+    return f"{base}?" + "&".join(key + eq + (value if unquote(key) in _SHOWN_OPTIONS else "***")
+                                 for key, eq, value in pairs)
 
 
 def _without_secrets(text: str, url: str) -> str:

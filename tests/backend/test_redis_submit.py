@@ -470,7 +470,7 @@ def test_a_submit_to_a_redis_that_wants_a_password_the_url_lacks_says_so_at_once
     with pytest.raises(QueueUnavailable) as refused:
         RedisJobs(redis_server.url).submit("gated", "1:clip", {})
     assert str(refused.value) == (f"Redis at {redis_server.url} wants a password (or refused this one): "
-                                  "give it in REDIS_URL as redis://:PASSWORD@host:port/db")
+                                  f"give it in REDIS_URL as {redis_server.url.replace('redis://', 'redis://:PASSWORD@')}")
     assert time.monotonic() - started < 3, "a password Redis refused is not retried"
 
 
@@ -497,3 +497,14 @@ def test_a_submit_giving_a_password_to_a_redis_without_one_says_to_drop_it(redis
     url = redis_server.url.replace("redis://", "redis://:extra-pw@")
     with pytest.raises(QueueUnavailable, match="has no password, but REDIS_URL gives one: drop it"):
         RedisJobs(url).submit("gated", "1:clip", {})
+
+
+@pytest.mark.parametrize("url, example", [
+    ("redis://alice:bad@127.0.0.1:6379/2", "redis://alice:PASSWORD@127.0.0.1:6379/2"),
+    ("unix:///run/redis.sock?db=2", "unix://:PASSWORD@/run/redis.sock?db=2"),
+])
+def test_the_password_advice_keeps_the_urls_user_and_socket(url, example):
+    # "redis://:PASSWORD@host:port/db" for an ACL user logged in as the default user once followed.
+    from samvid.redis_jobs import PasswordRefused
+
+    assert PasswordRefused(url, Exception("WRONGPASS")).told("REDIS_URL").endswith(f"as {example}")

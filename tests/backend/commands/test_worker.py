@@ -123,8 +123,9 @@ def test_a_worker_whose_redis_wants_another_password_says_so_in_a_line(
     assert main(args) == 2
     err = capsys.readouterr().err
     shown = url.replace(f":{password}@", ":***@") if password else url
-    assert f"Redis at {shown} wants a password (or refused this one): give it in {given_as} as " \
-           "redis://:PASSWORD@host:port/db" in err
+    # The example is the URL's own: its host, port and database, a password in place.
+    example = redis_server.url.replace("redis://", "redis://:PASSWORD@")
+    assert f"Redis at {shown} wants a password (or refused this one): give it in {given_as} as {example}" in err
     assert "recursion" not in err and "cannot reach" not in err
     assert not password or password not in err
 
