@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable, UnsupportedMediaType
 
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
@@ -228,6 +228,7 @@ def _routes(service: Service) -> Flask:
         request_ = propagation_from_event(body, service.settings)
         if request_ is None:
             return jsonify(status="ignored"), 200
+        _require_studio_key(service)
         job = _submit(jobs, request_)
         metrics.jobs_submitted.labels("propagate").inc()
         return jsonify(status="queued", job=job.to_dict()), 201
@@ -242,7 +243,9 @@ def _routes(service: Service) -> Flask:
             body["engine"] = service.settings.tracker
         elif not isinstance(engine, str):
             raise BadRequest(f"engine must be the name of a tracker engine (a string), not {engine!r}")
-        job = _submit(jobs, PropagationRequest.from_payload(body))
+        req = PropagationRequest.from_payload(body)
+        _require_studio_key(service)
+        job = _submit(jobs, req)
         metrics.jobs_submitted.labels("propagate").inc()
         return jsonify(job.to_dict()), 202
 
@@ -255,6 +258,20 @@ def _routes(service: Service) -> Flask:
         return jsonify(jobs.cancel(job_id).to_dict())
 
     return app
+
+
+def _require_studio_key(service: Service) -> None:
+    """A 503 naming what to set when propagation could not reach Label Studio."""
+    if not service.settings.label_studio_api_key:
+        # The job's first call to Label Studio would fail within a millisecond, seen only in
+        # the log: a webhook answered "queued" is recorded as delivered and nothing happens.
+        # The settings are as synced before this request (a token from /setup, or from Redis
+        # when another process learned it); the job checks again (a key revoked since).
+        raise ServiceUnavailable(
+            "no Label Studio API key, and propagation reads and writes annotations in Label Studio: "
+            "set LABEL_STUDIO_API_KEY (Label Studio: Account & Settings > Access Token), or connect "
+            "this backend to the project in Label Studio (Settings > Model), whose /setup call "
+            "sends samvid its token")
 
 
 def _submit(jobs: Jobs, req: PropagationRequest):
@@ -278,6 +295,10 @@ def _json_body() -> dict[str, Any]:
             "send the body as JSON with the header Content-Type: application/json "
             f"(this request's is {request.mimetype or 'missing'!r})"
         )
+    coding = (request.content_encoding or "").strip()
+    if coding.lower() not in ("", "identity"):
+        # Werkzeug passes the coded bytes through, which the parser then calls invalid UTF-8.
+        raise UnsupportedMediaType(f"Content-Encoding {coding[:40]!r} is not supported; send the body uncompressed")
     data = request.get_data(cache=True)
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is None and limit is not None and len(data) >= limit:
@@ -296,6 +317,12 @@ def _json_body() -> dict[str, Any]:
         try:
             json.loads(data)
         except (ValueError, RecursionError) as exc:
+            # The parser reads UTF-8 (or UTF-16/32, told by the NULs of the first bytes), never
+            # the declared charset: a Latin-1 body fails as a byte no UTF-8 has.
+            charset = request.mimetype_params.get("charset", "").strip()
+            if isinstance(exc, UnicodeDecodeError) and charset.lower().replace("-", "") not in ("", "utf8"):
+                raise BadRequest(f"the request body is not UTF-8 ({str(exc)[:200]}), and its charset "
+                                 f"{charset[:40]!r} is not supported: send the JSON encoded as UTF-8") from None
             raise BadRequest(f"the request body is not valid JSON ({str(exc)[:200]}): "
                              "send a JSON object") from None
     if not isinstance(body, dict):

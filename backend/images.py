@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 # Label Studio's own paths that task data may hold relative to Label Studio's address.
 LABEL_STUDIO_PATHS = ("/data/", "/api/", "/tasks/")
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 # What tells that a local file was replaced: (mtime ns, size, inode, ctime ns). Modification
 # time and size alone kept a frame replaced by another picture of its size with its times
@@ -116,11 +117,21 @@ class ImageSource:
         if len(payload) > self.max_bytes * 4 // 3 + 4:
             raise TooLarge(f"the image in the task's data: URI is over {self.max_bytes} bytes")
         if not header.lower().endswith(";base64"):
-            return unquote_to_bytes(payload)
-        try:
-            return base64.b64decode(unquote(payload) if "%" in payload else payload)
-        except (binascii.Error, ValueError) as exc:
-            raise ImageError(f"the image's data: URI is not valid base64 ({exc}); fix it in the task") from None
+            data = unquote_to_bytes(payload)
+        else:
+            # Line breaks and spaces are what encoders insert (MIME wraps at 76 columns); any
+            # other stray character is refused here, since b64decode would drop it and leave
+            # bytes "in no image format" that hide what is wrong.
+            text = "".join((unquote(payload) if "%" in payload else payload).split())
+            try:
+                data = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                odd = next((c for c in text if c not in _BASE64_ALPHABET), None)
+                why = f"it holds {odd!r}, which base64 has not" if odd is not None else str(exc)
+                raise ImageError(f"the image's data: URI is not valid base64 ({why}); fix it in the task") from None
+        if not data:
+            raise ImageError("the data: URI holds no data: put the image's bytes after its ','; fix it in the task")
+        return data
 
     def stamp(self, ref: str) -> FileStamp | None:
         """The ``FileStamp`` of the file under a local root that ``fetch`` reads ``ref``

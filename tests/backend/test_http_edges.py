@@ -332,7 +332,7 @@ class _RecordingJobs:
 @pytest.mark.parametrize("engine", [None, "auto", ""], ids=["absent", "auto", "empty"])
 def test_propagate_without_an_engine_uses_the_configured_tracker(images, engine):
     config = Settings.from_env({"SAMVID_TRACKER": "copy"}, model="standin", local_roots=(images,),
-                               precompute_on_open=False)
+                               precompute_on_open=False, label_studio_api_key="t" * 40)
     jobs = _RecordingJobs()
     client = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()), jobs).test_client()
     body = {"project": 1, "clip": "c", "frame": 0} | ({} if engine is None else {"engine": engine})
@@ -383,3 +383,81 @@ def test_auto_masks_without_an_everything_mode_store_no_empty_prediction_in_open
                                              "params": {"context": None}})
     assert resp.status_code == 200 and resp.get_json()["results"] == [[], []]
     assert "no automatic ('segment everything') mode" in caplog.text  # the operator is told
+
+
+# A full ANNOTATION_CREATED event: one that starts propagation of the clip's frame 0.
+CREATED = {"action": "ANNOTATION_CREATED", "annotation": {"id": 1, "result": []},
+           "task": {"id": 5, "project": 3, "data": {"clip": "walk", "frame": 0, "image": "/f0.png"}}}
+SUBMITS = [("/propagate", {"project": 1, "clip": "c", "frame": 0}), ("/webhook", CREATED)]
+
+
+def _recording_app(images: Path, **settings) -> tuple:
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False, **settings)
+    jobs = _RecordingJobs()
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()), jobs)
+    app.testing = True
+    return app.test_client(), jobs
+
+
+@pytest.mark.parametrize("path, body", SUBMITS, ids=["propagate", "webhook"])
+def test_propagation_without_a_label_studio_key_is_refused_at_submit_saying_what_to_set(images, path, body):
+    # It was queued (202/201) and failed a millisecond later, seen only in the log: Label
+    # Studio recorded the webhook as delivered and the annotator saw nothing happen.
+    client, jobs = _recording_app(images)
+    resp = client.post(path, json=body)
+    assert resp.status_code == 503
+    error = resp.get_json()["error"]
+    assert "LABEL_STUDIO_API_KEY" in error and "/setup" in error and "connect" in error
+    assert jobs.payloads == []
+
+
+def test_an_event_that_starts_nothing_is_still_answered_without_a_key(images):
+    client, jobs = _recording_app(images)
+    assert client.post("/webhook", json={"action": "PROJECT_UPDATED"}).status_code == 200
+    assert jobs.payloads == []
+
+
+@pytest.mark.parametrize("path, body", SUBMITS, ids=["propagate", "webhook"])
+def test_a_token_from_setup_is_a_key_to_submit_with(images, path, body):
+    client, jobs = _recording_app(images)
+    token = {"hostname": "http://localhost:8080", "access_token": "a" * 40}
+    assert client.post("/setup", json=token).status_code == 200
+    assert client.post(path, json=body).status_code in (201, 202)
+    assert len(jobs.payloads) == 1
+
+
+@pytest.mark.redis
+def test_a_token_another_process_learned_through_redis_is_a_key_to_submit_with(images, redis_server):
+    # Two gunicorn workers sharing a Redis: /setup reached the first, the submit the second.
+    learned, _ = _recording_app(images, redis_url=redis_server.url)
+    submitting, jobs = _recording_app(images, redis_url=redis_server.url)
+    token = {"hostname": "http://localhost:8080", "access_token": "b" * 40}
+    assert learned.post("/setup", json=token).status_code == 200
+    assert submitting.post("/propagate", json={"project": 1, "clip": "c", "frame": 0}).status_code == 202
+    assert len(jobs.payloads) == 1
+
+
+def test_a_compressed_body_is_a_415_saying_to_send_it_uncompressed(images):
+    import gzip
+
+    client = _app(images)
+    body = gzip.compress(json.dumps({"action": "PING"}).encode())
+    resp = client.post("/webhook", data=body, headers={"Content-Type": "application/json",
+                                                       "Content-Encoding": "gzip"})
+    assert resp.status_code == 415
+    assert resp.get_json()["error"] == "Content-Encoding 'gzip' is not supported; send the body uncompressed"
+    identity = {"Content-Type": "application/json", "Content-Encoding": "identity"}
+    assert client.post("/webhook", data=b'{"action": "PING"}', headers=identity).status_code == 200
+
+
+def test_a_body_in_a_charset_other_than_utf8_is_refused_naming_the_charset(images):
+    client = _app(images)
+    latin = '{"action": "café"}'.encode("latin-1")
+    resp = client.post("/webhook", data=latin, headers={"Content-Type": "application/json; charset=latin-1"})
+    assert resp.status_code == 400
+    error = resp.get_json()["error"]
+    assert "'latin-1' is not supported" in error and "UTF-8" in error and "not valid JSON" not in error
+    # Declared, but ASCII (which every such charset shares with UTF-8): read as it is.
+    ascii_body = b'{"action": "PING"}'
+    ascii_headers = {"Content-Type": "application/json; charset=latin-1"}
+    assert client.post("/webhook", data=ascii_body, headers=ascii_headers).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import time
 import zlib
@@ -372,3 +373,27 @@ def test_an_image_given_inline_as_a_data_uri_is_read_without_asking_any_host():
         source.fetch("data:image/png;base64," + "A" * 4000, 7)
     with pytest.raises(ImageError, match="base64"):
         source.fetch("data:image/png;base64,A", 7)
+
+
+@pytest.mark.parametrize("payload, message", [
+    ("", "the data: URI holds no data"),
+    ("!!!!", "not valid base64 (it holds '!'"),
+    ("iVBO-w0K", "not valid base64 (it holds '-'"),
+], ids=["empty", "not-base64", "url-safe"])
+def test_a_data_uri_with_no_image_bytes_says_what_is_wrong_with_it(payload, message):
+    # b64decode dropped what base64 has not: "!!!!" and "" read as no bytes, and the
+    # answer was "its bytes are in no image format samvid reads".
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    with pytest.raises(ImageError, match=re.escape(message)):
+        source.fetch(f"data:image/png;base64,{payload}", 7)
+
+
+def test_a_data_uri_broken_over_lines_is_read():
+    import base64
+
+    png = _encode(Image.new("RGB", (5, 4), (10, 20, 30)))
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    wrapped = base64.encodebytes(png).decode()  # MIME: a line break every 76 characters
+    assert "\n" in wrapped.strip()
+    assert source.fetch("data:image/png;base64," + wrapped, 7) == png
+    assert source.fetch("data:image/png;base64," + wrapped.replace("\n", "%0A"), 7) == png

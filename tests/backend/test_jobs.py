@@ -484,7 +484,9 @@ def test_propagate_on_a_backend_that_forgot_its_job_says_so_and_exits_2(monkeypa
     GATES.clear()
     EVENTS.clear()
     GATES["all/0"] = threading.Event()
-    settings = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False)
+    # A key, or the submit is refused: the job (patched) never calls Label Studio with it.
+    settings = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False,
+                                 label_studio_api_key="t" * 40)
     app = create_app(settings, Predictor.from_settings(settings, segmenter=StandInSegmenter()))
     codes: list[int] = []
     with ServedApp(app) as served:
