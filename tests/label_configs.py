@@ -18,3 +18,13 @@ SEPARATE_TWO_IMAGES = """<View>
   <Brush name="right_brush" toName="right"/>
   <Labels name="right_labels" toName="right"><Label value="Person"/></Labels>
 </View>"""
+
+# One image: a plain <Brush> labelled by <Labels>, with a per-region object-id <Number> and a
+# per-region attribute: every result of one region (mask, labels, number, attribute) shares its id.
+SEPARATE_WITH_IDENTITY = """<View>
+  <Image name="image" value="$image"/>
+  <Brush name="brush" toName="image"/>
+  <Labels name="kind" toName="image"><Label value="car"/><Label value="person"/></Labels>
+  <Number name="object_id" toName="image" perRegion="true" min="1"/>
+  <Choices name="state" toName="image" perRegion="true"><Choice value="parked"/></Choices>
+</View>"""

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from export_studio import StoredProject, disk
+from label_configs import SEPARATE_WITH_IDENTITY
 
 from samvid.export import FORMATS, export
 from samvid.export.frames import Problems
@@ -20,13 +21,7 @@ from samvid.studio.results import mask_regions
 
 # The separate-control form (a plain <Brush> labelled with <Labels>), an object-id Number and
 # a per-region attribute: every result of one region is paired by its id.
-CONFIG = """<View>
-  <Image name="image" value="$image"/>
-  <Brush name="brush" toName="image"/>
-  <Labels name="kind" toName="image"><Label value="car"/><Label value="person"/></Labels>
-  <Number name="object_id" toName="image" perRegion="true" min="1"/>
-  <Choices name="state" toName="image" perRegion="true"><Choice value="parked"/></Choices>
-</View>"""
+CONFIG = SEPARATE_WITH_IDENTITY
 
 
 def car(mask: np.ndarray, brush_id: Any, other_id: Any, object_id: int | None = 7) -> list[dict]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from label_configs import SEPARATE_WITH_IDENTITY
 
 from samvid.propagation import seeds_from_result
 from samvid.propagation.supersede import Read
@@ -24,13 +25,7 @@ from samvid.studio.results import (
     twin_key,
 )
 
-CONFIG = """<View>
-  <Image name="image" value="$image"/>
-  <Brush name="brush" toName="image"/>
-  <Labels name="kind" toName="image"><Label value="car"/><Label value="person"/></Labels>
-  <Number name="object_id" toName="image" perRegion="true" min="1"/>
-  <Choices name="state" toName="image" perRegion="true"><Choice value="parked"/></Choices>
-</View>"""
+CONFIG = SEPARATE_WITH_IDENTITY
 TARGET = parse_config(CONFIG)
 
 
