@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUna
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache, require_everything
-from samvid.errors import BadRequest, ConfigError, NoEverythingMode, SamvidError, TooLarge
+from samvid.errors import BadRequest, ConfigError, NoEverythingMode, QueueUnavailable, SamvidError, TooLarge
 from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
@@ -262,6 +262,10 @@ def _routes(service: Service) -> Flask:
 
 def _require_studio_key(service: Service) -> None:
     """A 503 naming what to set when propagation could not reach Label Studio."""
+    if not service.settings.label_studio_api_key and service.shared is not None and service.shared.unread:
+        # The token may well be in Redis: what to fix is Redis, not the key.
+        raise QueueUnavailable(f"cannot read Label Studio's token from Redis ({service.shared.unread}): check "
+                               "that Redis runs and that REDIS_URL points at it, with its password")
     if not service.settings.label_studio_api_key:
         # The job's first call to Label Studio would fail within a millisecond, seen only in
         # the log: a webhook answered "queued" is recorded as delivered and nothing happens.

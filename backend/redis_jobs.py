@@ -101,17 +101,23 @@ class PasswordRefused(QueueUnavailable):
 
 
 def _with_password(url: str) -> str:
-    """How ``url`` gives a password: its own scheme, user, host or socket and database."""
+    """How ``url`` gives a password: itself as messages show it, the password's place filled
+    in; where it has none, or a bare ``X@`` (redis-py's user X, most often a password written
+    without its ":"), its host part with ``:PASSWORD@`` (X is not shown again)."""
     from urllib.parse import urlsplit
 
+    shown = redis_url_for_messages(url)
+    if ":***@" in shown:
+        return shown.replace(":***@", ":PASSWORD@", 1)
     try:
         parts = urlsplit(url)
     except ValueError:
+        parts = None
+    if parts is None or "***" in shown or not parts.scheme:
         return "redis://:PASSWORD@host:port/db"
     where = parts.netloc.rpartition("@")[2]
-    db = redis_url_for_messages(url).partition("?")[2]
-    return f"{parts.scheme}://{parts.username or ''}:PASSWORD@{where}{parts.path}" + \
-        (f"?{db}" if db and "password" not in db.lower() and "***" not in db else "")
+    query = shown.partition("?")[2]
+    return f"{parts.scheme}://:PASSWORD@{where}{parts.path}" + (f"?{query}" if query else "")
 
 
 class _Handshake:

@@ -55,6 +55,9 @@ class SharedCredentials:
         # dropped network, not a refused connection) must cost seconds, not hang them all.
         self.redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self._refused: bytes | str | None = None  # the bad value last warned about
+        # Why the last read failed (a RedisError's name), None after one that answered: no
+        # token because Redis did not answer is not no token at all.
+        self.unread: str | None = None
 
     def publish(self, credentials: StudioCredentials) -> None:
         self.redis.set(KEY, json.dumps(dataclasses.asdict(credentials)))
@@ -66,7 +69,9 @@ class SharedCredentials:
             raw = self.redis.get(KEY)
         except redis.RedisError as exc:  # no token yet is what the caller already has
             log.warning("cannot read the shared Label Studio token (%s)", type(exc).__name__)
+            self.unread = type(exc).__name__
             return None
+        self.unread = None
         if not isinstance(raw, (bytes, str)):
             return None
         try:

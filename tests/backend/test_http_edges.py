@@ -437,6 +437,20 @@ def test_a_token_another_process_learned_through_redis_is_a_key_to_submit_with(i
     assert len(jobs.payloads) == 1
 
 
+@pytest.mark.parametrize("path, body", SUBMITS, ids=["propagate", "webhook"])
+def test_a_token_redis_did_not_answer_for_is_refused_naming_redis_not_the_key(images, path, body):
+    # The token is shared through Redis, which is down: "set LABEL_STUDIO_API_KEY" sent the
+    # user to a key they had given (through /setup), away from Redis.
+    from services import free_port
+
+    client, jobs = _recording_app(images, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    resp = client.post(path, json=body)
+    assert resp.status_code == 503
+    error = resp.get_json()["error"]
+    assert "cannot read Label Studio's token from Redis (ConnectionError)" in error
+    assert "LABEL_STUDIO_API_KEY" not in error and jobs.payloads == []
+
+
 def test_a_compressed_body_is_a_415_saying_to_send_it_uncompressed(images):
     import gzip
 
