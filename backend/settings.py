@@ -124,7 +124,7 @@ def redis_url_for_messages(url: str) -> str:
     # redis-py takes ?password= too (its key percent-decoded: ?pass%77ord= is one).
     if _names_password(parts.query):
         url = url.split("?", 1)[0] + "?***"
-    # No query value is shown: a misspelt key (?passwd=) may hold a password.
+    # Only redis-py's known options show their values: a misspelt key (?passwd=) may hold a password.
     return _query_values_hidden(url)
 
 

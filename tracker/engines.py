@@ -172,6 +172,15 @@ def start_engine(requested: str, tracking_model: str | None, options: EngineOpti
 def start_configured(settings: Any, segmenter: Any) -> str:
     """``start_engine`` for ``samvid.settings.Settings`` (SAMVID_TRACKER, SAMVID_TRACKER_MODEL,
     device, precision) and the loaded click ``segmenter``, whose own weights ``auto`` may track with."""
+    check_device_and_precision(settings)
+    model = settings.tracker_model or getattr(segmenter, "tracking_model", None)
+    if settings.tracker_model:
+        check_tracking_model(settings.tracker_model)
+    return start_engine(settings.tracker, model, EngineOptions.of(settings))
+
+
+def check_device_and_precision(settings: Any) -> None:
+    """Refuse a SAMVID_DEVICE this machine lacks, then a SAMVID_PRECISION that device lacks."""
     from samvid.models.precision import resolve_precision
     from samvid.models.sam import check_device, pick_device
 
@@ -180,10 +189,6 @@ def start_configured(settings: Any, segmenter: Any) -> str:
     # lacks (int8 on cuda) was refused for the precision, and the GPU never named.
     check_device(device)
     resolve_precision(settings.precision, device)
-    model = settings.tracker_model or getattr(segmenter, "tracking_model", None)
-    if settings.tracker_model:
-        check_tracking_model(settings.tracker_model)
-    return start_engine(settings.tracker, model, EngineOptions.of(settings))
 
 
 def check_tracking_model(name: str, said: str = "") -> None:

@@ -23,7 +23,7 @@ from samvid.errors import ConfigError, SamvidError
 from samvid.prelabel import JOB_KIND, MODES, PrelabelRequest, parse_frames, run_job
 from samvid.settings import Settings, redis_url_for_messages
 from samvid.studio.client import Studio
-from samvid.tracker.engines import EngineOptions, choose_engine, configure
+from samvid.tracker.engines import EngineOptions, check_device_and_precision, choose_engine, configure
 
 POLL = 0.5  # seconds between progress reads of a queued job
 
@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         # as serve's and a worker's do (it ran at "auto" whatever they said).
         configure(EngineOptions.of(settings), auto=fields["engine"])
         if _loads_a_model(settings, args.mode, fields["engine"]):
-            _check_device(settings)
+            # Said before Label Studio is asked, as `samvid propagate` says it: the job loads
+            # its model only once the tasks are read (or never, behind a Label Studio down).
+            check_device_and_precision(settings)
     # A bad value (--grid 0) is said before Label Studio is asked, not after its answer
     # (or instead of it, when it is down): checked with a stand-in project first.
     PrelabelRequest.from_payload({**fields, "project": 1})
@@ -110,19 +112,6 @@ def _loads_a_model(settings: Settings, mode: str, engine: str) -> bool:
     kind, _, model = engine.partition(":")
     weight_free = model.partition(":")[0] in ("", "classic", "standin")  # guided's segmenter
     return kind in MODEL_ENGINES and not (kind == "guided" and weight_free)
-
-
-def _check_device(settings: Settings) -> None:
-    """Refuse a SAMVID_DEVICE (or a precision) this machine lacks, as ``samvid propagate``
-    does, before Label Studio is asked: the job loads its model only once the tasks are read,
-    so the device was said after that, or never, behind a Label Studio that was down. Queued,
-    the job runs on a worker's device, not this machine's."""
-    from samvid.models.precision import resolve_precision
-    from samvid.models.sam import check_device, pick_device
-
-    device = pick_device(settings.device)
-    check_device(device)
-    resolve_precision(settings.precision, device)
 
 
 def _on_redis(settings: Settings, req: PrelabelRequest, bar: ProgressLine | None) -> dict[str, Any]:

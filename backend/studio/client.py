@@ -572,20 +572,18 @@ class Studio:
 
 # One client per process, URL, key and timeout (see the module's docstring). httpx.Client
 # is thread-safe. A forked child (gunicorn's workers fork after preloading the app) never
-# uses its parent's: both would read and write the same sockets and TLS sessions.
-_HTTP_CLIENTS: dict[tuple[int, str, str, float], httpx.Client] = {}
+# uses its parent's: both would read and write the same sockets and TLS sessions
+# (``_forget_http_clients`` empties the cache in every child).
+_HTTP_CLIENTS: dict[tuple[str, str, float], httpx.Client] = {}
 _HTTP_CLIENTS_KEPT = 8  # URL, key or timeout changes seldom (a token from /setup): the latest few
 _http_clients_lock = threading.Lock()
 
 
 def _http_client(url: str, key: str, timeout: float) -> httpx.Client:
     """The process's client for ``url``, ``key`` and ``timeout``, made on first use."""
-    pid = os.getpid()
     with _http_clients_lock:
-        client = _HTTP_CLIENTS.get((pid, url, key, timeout))
+        client = _HTTP_CLIENTS.get((url, key, timeout))
         if client is None:
-            for old in [k for k in _HTTP_CLIENTS if k[0] != pid]:
-                del _HTTP_CLIENTS[old]  # a parent's, not closed: its sockets are the parent's too
             while len(_HTTP_CLIENTS) >= _HTTP_CLIENTS_KEPT:
                 # Dropped, not closed: a Studio made before may still be using it.
                 del _HTTP_CLIENTS[next(iter(_HTTP_CLIENTS))]
@@ -599,13 +597,14 @@ def _http_client(url: str, key: str, timeout: float) -> httpx.Client:
             client = httpx.Client(timeout=timeout, follow_redirects=False,
                                   limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=1.0),
                                   cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
-            _HTTP_CLIENTS[(pid, url, key, timeout)] = client
+            _HTTP_CLIENTS[(url, key, timeout)] = client
         return client
 
 
 def _forget_http_clients() -> None:
     """In a forked child: the lock anew (a thread of the parent may have held it at the
-    fork, and no thread of the child would release it), and none of the parent's clients."""
+    fork, and no thread of the child would release it), and none of the parent's clients
+    (dropped, not closed: their sockets are the parent's too)."""
     global _http_clients_lock
     _http_clients_lock = threading.Lock()
     _HTTP_CLIENTS.clear()
