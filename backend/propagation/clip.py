@@ -11,10 +11,10 @@ from typing import Any
 from samvid.errors import BadRequest, ForbiddenSource, NotFound, StudioError
 from samvid.images import ImageSource
 from samvid.metrics import FRAMES_PROPAGATED
-from samvid.propagation.results import MODEL_PREFIX, _frame_score, frame_results
+from samvid.propagation.results import MODEL_PREFIX, frame_results, frame_score
 from samvid.propagation.seeds import ObjectSeed, annotation_result, seeds_from_result
 from samvid.propagation.sources import TaskFrames, VideoSpan
-from samvid.propagation.supersede import Read, _Superseded
+from samvid.propagation.supersede import Read, Superseded
 from samvid.studio.client import Studio, Task, clip_query, not_found
 from samvid.studio.frame_locks import FrameLocks
 from samvid.studio.protocol import MaskTarget, frame_index
@@ -71,7 +71,7 @@ class ClipAccess:
             raise BadRequest(f"task {task_id} has no annotation to propagate from")
         return annotation_result(max(live, key=lambda a: a.get("updated_at") or ""))
 
-    def _changed(self, sources: dict[int, Read]) -> _Superseded | None:
+    def _changed(self, sources: dict[int, Read]) -> Superseded | None:
         """The first of ``sources`` (task id -> its latest annotation as a job read it) whose
         latest annotation holds other regions now (of those the job reads: ``Read``), or is
         gone; None if none. One read per source: the annotation list a job reads anyway,
@@ -86,7 +86,7 @@ class ClipAccess:
                 why = "deleted"  # its last live annotation: the regions read are no one's now
             except NotFound:
                 why = "task deleted"
-            return _Superseded(task_id, why)
+            return Superseded(task_id, why)
         return None
 
 
@@ -133,7 +133,7 @@ class ClipAccess:
                engine: str, sources: dict[int, Read], keep_others: bool = False) -> bool:
         """Replace samvid's earlier predictions on the task with this frame's masks; False
         if no object is left to mask (the earlier predictions are deleted, none written).
-        _Superseded if a human frame they come from (``sources``: ``_changed``) was changed
+        Superseded if a human frame they come from (``sources``: ``_changed``) was changed
         meanwhile; NotFound if the task was deleted meanwhile.
 
         With ``keep_others`` (a job for some of the objects) the earlier prediction's
@@ -149,7 +149,7 @@ class ClipAccess:
             if keep_others:
                 kept = self._other_objects(task_id, seeds, target)
                 if kept:
-                    result, score = [*result, *kept], _frame_score([*result, *kept])
+                    result, score = [*result, *kept], frame_score([*result, *kept])
             self._replace(task_id, result, engine, score)
         FRAMES_PROPAGATED.inc()
         return bool(result)

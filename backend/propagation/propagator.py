@@ -16,29 +16,29 @@ from samvid.propagation.results import MODEL_PREFIX, frame_results
 from samvid.propagation.seeds import (
     Identity,
     ObjectSeed,
-    _chosen,
-    _unreadable,
-    _wanted,
+    chosen_seeds,
     for_frame,
     human_annotated,
     match_redrawn,
     seeds_from_result,
+    unreadable_labels,
+    wanted_identities,
 )
 from samvid.propagation.sources import TaskFrames
 from samvid.propagation.stretches import (
-    _crowded,
-    _crowded_stretches,
-    _emptied,
-    _maybe_there,
-    _named,
-    _no_objects,
-    _numbers,
-    _Progress,
-    _sources,
-    _steps,
-    _walks,
+    StepProgress,
+    crowded_note,
+    crowded_stretches,
+    emptied_note,
+    empty_walk,
+    engine_steps,
+    job_object_ids,
+    maybe_there,
+    objects_by_number,
+    source_ends,
+    walked_ends,
 )
-from samvid.propagation.supersede import Read, _renames_apart, _Superseded, _superseded
+from samvid.propagation.supersede import Read, Superseded, end_superseded, renames_apart
 from samvid.studio.client import Task
 from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.tracker.bridge import Stretch, plan, track_stretch
@@ -64,8 +64,8 @@ class Propagator(ClipAccess):
         target = for_frame(config, tasks[index])
         annotation = self.latest_annotation(tasks[index]["id"])
         drawn = seeds_from_result(annotation, target, self.images.max_pixels)
-        wanted = _wanted(req.objects, drawn)
-        seeds = _chosen(drawn, wanted)
+        wanted = wanted_identities(req.objects, drawn)
+        seeds = chosen_seeds(drawn, wanted)
         _check_seeds(req, seeds, drawn, annotation, target, self.images.max_pixels)
         engine = resolved(req.engine)  # named in each prediction's model version
         given = [human_annotated(t) for t in tasks]
@@ -78,17 +78,17 @@ class Propagator(ClipAccess):
                          bridge=req.bridge, before=req.before)
         ends, unread, maybe, sourced = self._human_ends(config, tasks, index, stretches, annotation, target,
                                                         wanted, seeds, drawn)
-        crowded = _crowded_stretches(stretches, ends, bool(seeds), tasks)
+        crowded = crowded_stretches(stretches, ends, bool(seeds), tasks)
         stretches = [st for st in stretches if st not in crowded
                      or req.direction in (("forward", "both") if st.lo == index else ("backward", "both"))]
-        number = _numbers(ends, index)
+        number = job_object_ids(ends, index)
         # A stretch with no object at any of its seeded ends has nothing to track: its
         # frames are walked only to remove samvid's masks, as for a frame every object left.
         bare = [st for st in stretches if st in crowded
                 or not any(ends[at] for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)]
-        total = sum(len(st.written) if st in bare else _steps(st, tasks, req.all_frames, _walks(st, ends))
+        total = sum(len(st.written) if st in bare else engine_steps(st, tasks, req.all_frames, walked_ends(st, ends))
                     for st in stretches)
-        progress = _Progress(ctx, total)
+        progress = StepProgress(ctx, total)
         written = empty = 0  # frames given masks; frames every object had left (no prediction)
         skipped = 0  # frame tasks the tracker passed over (an image it could not read)
         cleared = retracked = 0  # frames of the bare stretches; frames of the others
@@ -100,20 +100,20 @@ class Propagator(ClipAccess):
             given_ends = (st.from_lo and ends[st.lo] is not None, st.from_hi and ends[st.hi] is not None)
             # Unless a region there that samvid cannot read may be the object: then nothing
             # is known of it there (as where it is absent from the request's objects).
-            unsure = (_maybe_there(ends, maybe.get(st.lo, []), number),
-                      _maybe_there(ends, maybe.get(st.hi, []), number))
+            unsure = (maybe_there(ends, maybe.get(st.lo, []), number),
+                      maybe_there(ends, maybe.get(st.hi, []), number))
             # Where both ends hold an object, the job's own frame names it (its labels and
             # attributes are the annotator's latest word); else this stretch's other end,
             # the one it is tracked from: not a human frame on the job frame's other side.
-            objects = _named(ends, number, [index, st.lo, st.hi, *ends])
+            objects = objects_by_number(ends, number, [index, st.lo, st.hi, *ends])
             # A human frame samvid cannot read is tracked to (an open end) but is no frame to
             # write, nor one a human annotated meanwhile, nor one passed over.
             held = {tasks[at]["id"] for at in (st.lo, st.hi) if at in unread}
             # The human ends whose annotations its masks come from: checked before each write.
-            sources = {tasks[at]["id"]: sourced[at] for at in _sources(st, index) if at in sourced}
+            sources = {tasks[at]["id"]: sourced[at] for at in source_ends(st, index) if at in sourced}
             if st in bare:
                 tasks_at = {k - st.lo: tasks[k]["id"] for k in st.written}
-                walked = _no_objects(st, away_from=index, on_step=progress.step, cancelled=ctx.cancelled)
+                walked = empty_walk(st, away_from=index, on_step=progress.step, cancelled=ctx.cancelled)
             else:
                 frames, tasks_at = self._span(tasks[st.lo : st.hi + 1], target, req.all_frames)
                 walked = track_stretch(lambda: make_engine(engine), frames, first, last,
@@ -141,11 +141,11 @@ class Propagator(ClipAccess):
                         written += 1
                     else:
                         empty += 1
-            except _Superseded as exc:
+            except Superseded as exc:
                 # Unwritten: the rest of this stretch, and the stretches after it.
                 left = [k for k in st.written if tasks[k]["id"] not in filled]
                 left += [k for later in stretches[stretches.index(st) + 1:] for k in later.written]
-                return _superseded(ctx, req, tasks, exc, left, written, empty)
+                return end_superseded(ctx, req, tasks, exc, left, written, empty)
             if st in bare:
                 cleared += empty - emptied
             else:
@@ -158,7 +158,7 @@ class Propagator(ClipAccess):
                 skipped += len(set(tasks_at) - reached - seeded)
         progress.finish()
         if not seeds:
-            _note_no_objects(ctx, req, _emptied(cleared, retracked), crowded, stretches, tasks, index)
+            _note_no_objects(ctx, req, emptied_note(cleared, retracked), crowded, stretches, tasks, index)
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
 
@@ -189,7 +189,7 @@ class Propagator(ClipAccess):
                 if annotated and ends[other] is None:
                     unread.add(other)
                 if found is not None:
-                    apart = _renames_apart(wanted, drawn, matched)
+                    apart = renames_apart(wanted, drawn, matched)
                     sourced[other] = Read.of(found, there, wanted if apart else None)
                     if not apart:
                         sourced[index] = Read.of(annotation)
@@ -212,7 +212,7 @@ class Propagator(ClipAccess):
         ``annotation``: its regions as read (``_read_end``)."""
         if annotation is None:
             return None, False, [], None
-        unread = _unreadable(annotation, target, self.images.max_pixels)
+        unread = unreadable_labels(annotation, target, self.images.max_pixels)
         # Matched before the request's objects are chosen: an object deleted and drawn again
         # there has a new region id, which the request does not name.
         found = match_redrawn(named, seeds_from_result(annotation, target, self.images.max_pixels), unread)
@@ -220,7 +220,7 @@ class Propagator(ClipAccess):
             return None, True, unread, None
         # Objects there, none of them the request's: its objects are absent there, or
         # unknown where an unreadable region may be one (``unsure``), as when it names none.
-        return _chosen(found, wanted), True, unread, found
+        return chosen_seeds(found, wanted), True, unread, found
 
     def fill_on_open(self, project: int, task: dict[str, Any], target: MaskTarget, engine: str) -> bool:
         """Write the masks of a frame opened right after a human frame (``on_demand``),
@@ -324,7 +324,7 @@ def _check_seeds(req: PropagationRequest, seeds: list[ObjectSeed], drawn: list[O
                          + (", ..." if len(drawn) > 20 else ""))
     if not seeds and req.objects:
         raise BadRequest(f"frame {req.frame} has no mask to propagate")
-    if not seeds and _unreadable(annotation, target, max_pixels):
+    if not seeds and unreadable_labels(annotation, target, max_pixels):
         # Not "every object left": a smart click or box whose mask never came back, a
         # damaged brush. Taken as no object, samvid's masks after it were removed.
         raise BadRequest(f"frame {req.frame} has no mask to propagate: its regions are no masks "
@@ -342,7 +342,7 @@ def _note_no_objects(ctx: JobContext, req: PropagationRequest, what: str, crowde
     stretches). Said on the job: "done" with nothing written would read as a job that did
     nothing."""
     if crowded:
-        what += "; " + _crowded(crowded, [st for st in crowded if st not in stretches], tasks, index,
+        what += "; " + crowded_note(crowded, [st for st in crowded if st not in stretches], tasks, index,
                                 req.direction)
     ctx.note(f"frame {req.frame} has no objects (every one left the view): {what}")
     log.info("clip %r frame %d has no objects: %s", req.clip, req.frame, what)

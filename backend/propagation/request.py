@@ -97,7 +97,7 @@ def object_key(value: Any) -> int | str:
     is the object 1, as JSON may send it), a string a region id. Kept apart, they stay
     apart in the job's payload: object 3 and a region whose id is "3" are two objects.
     A string of digits names the object of that number where the frame has no region of
-    that id (``_wanted``): the payloads of jobs queued before numbers were kept apart.
+    that id (``wanted_identities``): the payloads of jobs queued before numbers were kept apart.
     Anything else names no object (object-id numbers are whole numbers from 1): the job
     would fail only once it ran."""
     if isinstance(value, float) and value.is_integer():

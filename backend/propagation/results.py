@@ -38,7 +38,7 @@ def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],
     return result, float(np.mean(scores)) if scores else 0.0
 
 
-def _frame_score(result: list[dict[str, Any]]) -> float:
+def frame_score(result: list[dict[str, Any]]) -> float:
     """A frame's score from its regions: the mean over its objects (each object's parts
     carry its score)."""
     by_object = {object_region_id(r.get("id")): float(r["score"]) for r in result

@@ -2,7 +2,7 @@
 export reads them (``seeds_from_result``), chosen by a request's ``objects``, and paired
 across a bridged stretch where a redraw renamed one (``match_redrawn``). Also what
 else an annotation says: whether a task has one (``human_annotated``), and whether it
-holds regions samvid cannot read (``_unreadable``) or says every object left
+holds regions samvid cannot read (``unreadable_labels``) or says every object left
 (``left_the_view``)."""
 
 from __future__ import annotations
@@ -70,13 +70,13 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     a region claiming an image over ``max_pixels`` is skipped, as such an image would be).
 
     A region is the object of its object-id number (its ``Number``, else its meta.object_id:
-    ``_object_number``), else of its region id, as the export reads it (``export.identity``).
+    ``seed_object_number``), else of its region id, as the export reads it (``export.identity``).
     The polygons samvid wrote for the parts of one object (``<id>``, ``<id>~2``, ...:
     ``results.part_region_id``) are that object, ``<id>``, again: an accepted propagated
     frame keeps its objects."""
     # A region drawn on another image of the config (a mask control on two) is none of its
     # objects; a plain <Brush>/<Polygon> region and its "labels" twins are one.
-    result = _joined([item for item in result if target.draws_on(item)], target)
+    result = joined_regions([item for item in result if target.draws_on(item)], target)
     extras: dict[str, list[dict[str, Any]]] = {}
     for item in result:
         # Another *labels result of the region (the shared smart row's "labels" twin)
@@ -102,7 +102,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
         # names it, so its keyframe and the frames filled from it are one object there too.
         region_id = object_region_id(item["id"]) if has_region_id(item) else unnamed_region_id(item, taken)
         region_extras = extras.get(region_id, [])
-        number, in_meta = _object_number(item, region_id, numbers)
+        number, in_meta = seed_object_number(item, region_id, numbers)
         key, numbered = (region_id, False) if number is None else (str(number), True)
         labels = read_labels((item.get("value") or {}).get(mask_type), target.all_labels)
         same = next((s for s in seeds if s.identity == (numbered, key)), None)
@@ -130,7 +130,7 @@ def seeds_from_result(result: list[dict[str, Any]], target: MaskTarget,
     return [s for s in seeds if s.mask.any()]  # one with no pixels in any part is no object
 
 
-def _object_number(item: dict[str, Any], region_id: str, numbers: dict[str, Any]) -> tuple[int | None, bool]:
+def seed_object_number(item: dict[str, Any], region_id: str, numbers: dict[str, Any]) -> tuple[int | None, bool]:
     """A mask region's object-id number (``results.given_object_id``, as the export reads it)
     and whether it is its meta.object_id. Only a whole number from 1 is one: else the region
     is its region id's object (which the export reports as a bad region)."""
@@ -139,7 +139,7 @@ def _object_number(item: dict[str, Any], region_id: str, numbers: dict[str, Any]
     return number, in_meta and number is not None
 
 
-def _joined(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:
+def joined_regions(result: list[dict[str, Any]], target: MaskTarget) -> list[dict[str, Any]]:
     """``result`` with the regions of the target's plain <Brush>/<Polygon> controls joined
     with their "labels" twins from its image's <Labels> (``results.joined_labels``)."""
     return joined_labels(result, target.separate_controls, [name for name, _ in target.label_rows])
@@ -149,7 +149,7 @@ def may_be_one(a: Collection[str], b: Collection[str]) -> bool:
     """Whether regions labelled ``a`` and ``b`` may be one object: one's labels hold all of
     the other's (the same labels in any order, or a label such as "occluded" added or taken
     off). An empty set agrees with any: a region samvid cannot read that has no label may be
-    any object (``_unreadable``). Two that each have a label the other lacks (a car and a
+    any object (``unreadable_labels``). Two that each have a label the other lacks (a car and a
     person, both "occluded") are not one: a region with several labels is not named by its
     first, which is only the config's order. Objects samvid reads unlabelled are paired by
     ``_may_pair``, not this."""
@@ -229,7 +229,7 @@ def for_frame(target: MaskTarget, task: dict[str, Any]) -> MaskTarget:
 REGION_TYPES = ("brush", "polygon", "keypoint", "rectangle", "ellipse")  # each also as "<type>labels"
 
 
-def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> list[frozenset[str]]:
+def unreadable_labels(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> list[frozenset[str]]:
     """The labels of each of an annotation's regions drawn on its image that are no readable
     mask (empty for one without a label): a smart click or box whose mask never came back,
     a damaged brush. A mask erased to nothing is read, as no object; per-frame choices or
@@ -237,7 +237,7 @@ def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: in
     masks = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     found: list[frozenset[str]] = []
     # A region drawn on another <Image> of the config is no object of this one.
-    for item in _joined([item for item in result if target.draws_on(item)], target):
+    for item in joined_regions([item for item in result if target.draws_on(item)], target):
         kind = str(item.get("type", ""))
         if kind.removesuffix("labels") not in REGION_TYPES:
             continue
@@ -255,10 +255,10 @@ def _unreadable(result: list[dict[str, Any]], target: MaskTarget, max_pixels: in
 def left_the_view(result: list[dict[str, Any]], target: MaskTarget, max_pixels: int) -> bool:
     """Whether an annotation says every object has left the view: it holds no mask, nor a
     region samvid cannot read (which may be an object: nothing is known there)."""
-    return not seeds_from_result(result, target, max_pixels) and not _unreadable(result, target, max_pixels)
+    return not seeds_from_result(result, target, max_pixels) and not unreadable_labels(result, target, max_pixels)
 
 
-def _wanted(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -> frozenset[Identity] | None:
+def wanted_identities(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -> frozenset[Identity] | None:
     """The identities a request's ``objects`` names (``object_key``), read against the
     objects ``drawn`` on its frame; None when it names none (all). A string of digits
     that is the region id of none of the frame's objects names the object of that number:
@@ -277,6 +277,6 @@ def _wanted(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -> frozense
     return frozenset(wanted)
 
 
-def _chosen(seeds: list[ObjectSeed], wanted: frozenset[Identity] | None) -> list[ObjectSeed]:
-    """The ``seeds`` of the identities ``wanted`` (``_wanted``); all when None."""
+def chosen_seeds(seeds: list[ObjectSeed], wanted: frozenset[Identity] | None) -> list[ObjectSeed]:
+    """The ``seeds`` of the identities ``wanted`` (``wanted_identities``); all when None."""
     return seeds if wanted is None else [s for s in seeds if s.identity in wanted]

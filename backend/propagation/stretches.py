@@ -20,7 +20,7 @@ from samvid.tracker.bridge import Stretch
 from samvid.tracker.masks import FrameMasks
 
 
-def _sources(st: Stretch, index: int) -> tuple[int, ...]:
+def source_ends(st: Stretch, index: int) -> tuple[int, ...]:
     """The human ends a stretch's masks come from: the job's frame, whose annotation made
     the job (also where every object left it), and the other end of a stretch tracked
     from both."""
@@ -28,7 +28,7 @@ def _sources(st: Stretch, index: int) -> tuple[int, ...]:
     return (index, other) if st.from_lo and st.from_hi else (index,)
 
 
-def _emptied(cleared: int, retracked: int) -> str:
+def emptied_note(cleared: int, retracked: int) -> str:
     """What a job from a frame every object left did to the frames it bounds: ``cleared``
     (no object at either end) and ``retracked`` (from a human frame with objects beyond)."""
     said = [f"samvid's masks removed from the {cleared} frame(s) it bounds"] if cleared else []
@@ -38,7 +38,7 @@ def _emptied(cleared: int, retracked: int) -> str:
     return "; ".join(said) or "no frame to clear"
 
 
-def _crowded(crowded: list[Stretch], left: list[Stretch], tasks: list[dict[str, Any]], index: int,
+def crowded_note(crowded: list[Stretch], left: list[Stretch], tasks: list[dict[str, Any]], index: int,
              direction: str) -> str:
     """What a job from a frame every object left did to the stretches to human frames with
     more objects than a job tracks (``crowded``): done as without bridging, so those the
@@ -55,7 +55,7 @@ def _crowded(crowded: list[Stretch], left: list[Stretch], tasks: list[dict[str, 
     return said
 
 
-def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
+def empty_walk(st: Stretch, away_from: int, on_step: Callable[[], None],
                 cancelled: Callable[[], bool]) -> Iterator[FrameMasks]:
     """Empty FrameMasks for the written frames of a stretch with no object at its human
     ends, walked away from the job's frame (as tracking would), positions from ``st.lo``."""
@@ -67,7 +67,7 @@ def _no_objects(st: Stretch, away_from: int, on_step: Callable[[], None],
         yield FrameMasks(k - st.lo, (), np.zeros((0, 1, 1), bool), np.zeros(0), np.zeros(0, bool))
 
 
-def _maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: list[frozenset[str]],
+def maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: list[frozenset[str]],
                  number: dict[Identity, int]) -> frozenset[int]:
     """The object ids of a job that a human frame's regions samvid cannot read (``unread``,
     their labels) may be: its objects whose labels agree with one's (``may_be_one``), all of
@@ -76,7 +76,7 @@ def _maybe_there(ends: dict[int, list[ObjectSeed] | None], unread: list[frozense
                      if any(may_be_one(s.labels, labels) for labels in unread))
 
 
-def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[Identity, int],
+def objects_by_number(ends: dict[int, list[ObjectSeed] | None], number: dict[Identity, int],
            order: list[int]) -> dict[int, ObjectSeed]:
     """Each object of a job by its object id, as the first human frame in ``order`` that
     holds it drew it (its region id, labels and extras are written on the tracked frames).
@@ -91,7 +91,7 @@ def _named(ends: dict[int, list[ObjectSeed] | None], number: dict[Identity, int]
     return named
 
 
-def _steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool, walks: int) -> int:
+def engine_steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool, walks: int) -> int:
     """Engine steps to track a stretch of frame tasks, walked from ``walks`` of its ends:
     with ``all_frames`` the engine walks every source frame between its first and last
     task, not only the tasks."""
@@ -101,13 +101,13 @@ def _steps(st: Stretch, tasks: list[dict[str, Any]], all_frames: bool, walks: in
     return span * walks
 
 
-def _walks(st: Stretch, ends: dict[int, list[ObjectSeed] | None]) -> int:
+def walked_ends(st: Stretch, ends: dict[int, list[ObjectSeed] | None]) -> int:
     """The ends a stretch is walked from: its seeded ends with an object (a human frame
     every object left has no mask to start a walk from)."""
     return sum(1 for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on and ends[at])
 
 
-class _Progress:
+class StepProgress:
     """A job's progress in engine steps (a bridged stretch is walked twice)."""
 
     def __init__(self, ctx: JobContext, total: int) -> None:
@@ -127,7 +127,7 @@ class _Progress:
         return self.done / elapsed if elapsed > 0 else 0.0
 
 
-def _numbers(ends: dict[int, list[ObjectSeed] | None], index: int) -> dict[Identity, int]:
+def job_object_ids(ends: dict[int, list[ObjectSeed] | None], index: int) -> dict[Identity, int]:
     """The object id of each object of a job, from 1, its own frame's (at ``index``) first."""
     # One object id per identity, the same in every stretch.
     keys: dict[Identity, ObjectSeed] = {}
@@ -137,7 +137,7 @@ def _numbers(ends: dict[int, list[ObjectSeed] | None], index: int) -> dict[Ident
     return {key: k for k, key in enumerate(keys, start=1)}
 
 
-def _crowded_stretches(stretches: list[Stretch], ends: dict[int, list[ObjectSeed] | None], seeded: bool,
+def crowded_stretches(stretches: list[Stretch], ends: dict[int, list[ObjectSeed] | None], seeded: bool,
                        tasks: list[dict[str, Any]]) -> list[Stretch]:
     """The stretches over the limit of objects a job tracks from a frame with no object
     (``seeded`` False), done as without bridging; BadRequest for one from a frame with

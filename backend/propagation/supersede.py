@@ -1,6 +1,6 @@
 """Whether a human frame a job tracks from changed while it ran: the part of its
 annotation compared before each write (``Read``), the stop when it changed
-(``_Superseded``), and what the stopped job says (``_superseded``)."""
+(``Superseded``), and what the stopped job says (``end_superseded``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from samvid.jobs import JobContext
 from samvid.propagation.request import PropagationRequest
-from samvid.propagation.seeds import Identity, ObjectSeed, _joined, _object_number, human_annotated
+from samvid.propagation.seeds import Identity, ObjectSeed, human_annotated, joined_regions, seed_object_number
 from samvid.studio.protocol import MaskTarget, frame_index
 from samvid.studio.results import (
     has_region_id,
@@ -24,7 +24,7 @@ from samvid.studio.results import (
 log = logging.getLogger("samvid.propagation")
 
 
-class _Superseded(Exception):
+class Superseded(Exception):
     """A human frame a job's masks come from changed while it ran (``Propagator._changed``):
     ``why`` "changed", "deleted" (its last live annotation) or "task deleted"."""
 
@@ -66,7 +66,7 @@ def _objects_part(result: list[dict[str, Any]], target: MaskTarget,
     whatever is no other object's (a region samvid cannot read, such as a smart click or
     box, may be one of them). Read as ``seeds_from_result`` reads objects, without
     decoding a mask: the check runs before every frame written."""
-    result = _joined([item for item in result if target.draws_on(item)], target)
+    result = joined_regions([item for item in result if target.draws_on(item)], target)
     types = {target.mask_control: target.mask_type, **{c.name: c.mask_type for c in target.siblings}}
     taken = region_ids(result)
     numbers = object_numbers(result, target.object_id_control)
@@ -78,7 +78,7 @@ def _objects_part(result: list[dict[str, Any]], target: MaskTarget,
         if mask_type is None or item.get("type") != mask_type:
             continue
         region_id = object_region_id(item["id"]) if has_region_id(item) else unnamed_region_id(item, taken)
-        number, _ = _object_number(item, region_id, numbers)
+        number, _ = seed_object_number(item, region_id, numbers)
         mine = ((False, region_id) if number is None else (True, str(number))) in wanted
         (theirs if mine else others).add(region_id)
         mask_of[k] = mine
@@ -96,7 +96,7 @@ def _objects_part(result: list[dict[str, Any]], target: MaskTarget,
     return kept
 
 
-def _renames_apart(wanted: frozenset[Identity] | None, here: list[ObjectSeed],
+def renames_apart(wanted: frozenset[Identity] | None, here: list[ObjectSeed],
                    there: list[ObjectSeed] | None) -> bool:
     """Whether a bridged stretch's redraw matching (``match_redrawn``) leaves the objects
     ``wanted`` alone: each of them unnumbered is on both human ends (``here``: the job's
@@ -111,9 +111,9 @@ def _renames_apart(wanted: frozenset[Identity] | None, here: list[ObjectSeed],
     return all((w in drawn_here) == (w in drawn_there) for w in wanted if not w[0])
 
 
-def _superseded(ctx: JobContext, req: PropagationRequest, tasks: list[dict[str, Any]], stop: _Superseded,
+def end_superseded(ctx: JobContext, req: PropagationRequest, tasks: list[dict[str, Any]], stop: Superseded,
                 left: list[int], written: int, empty: int) -> dict[str, Any]:
-    """What a job stopped by a change of a human frame it tracks from (``_Superseded``) says:
+    """What a job stopped by a change of a human frame it tracks from (``Superseded``) says:
     not a failure, but not a filled clip either. ``left``: the positions in ``tasks`` of the
     frames it did not write. Nothing says another job fills them: the webhook's may run
     the other way or not bridge, and a deleted annotation starts none."""

@@ -21,7 +21,7 @@ from samvid.propagation import (
     match_redrawn,
     seeds_from_result,
 )
-from samvid.propagation.stretches import _named
+from samvid.propagation.stretches import objects_by_number
 from samvid.studio.client import Studio
 from samvid.studio.protocol import parse_config
 from samvid.studio.results import brush_result, mask_region, mask_regions
@@ -209,5 +209,5 @@ def test_an_unlabelled_object_takes_the_control_with_the_label_it_takes() -> Non
     (whole,) = seeds_from_result(drawn(0, "people", [], "a") + drawn(5, "cars", ["Car"], "b"), target)
     assert (whole.labels, whole.control) == (("Car",), ("cars", "brushlabels"))
     job, other = seeds_from_result(drawn(0, "people", [], "a"), target), seeds_from_result(drawn(0, "cars", ["Car"], "b"), target)
-    named = _named({0: job, 6: other}, {job[0].identity: 1}, [0, 6])
+    named = objects_by_number({0: job, 6: other}, {job[0].identity: 1}, [0, 6])
     assert (named[1].labels, named[1].control) == (("Car",), ("cars", "brushlabels"))
