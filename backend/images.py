@@ -49,6 +49,30 @@ _BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 FileStamp = tuple[int, int, int, int]
 
 
+def _base64_text(payload: str) -> str:
+    """The base64 of a ``data:`` URI as ``b64decode(validate=True)`` takes it, which refuses
+    any whitespace.
+
+    Line breaks (MIME wraps at 76 columns) and tabs are dropped. A space inside is a "+"
+    that form or query-string decoding turned into one: base64 never holds a space, and
+    dropping it shifts every byte after it. Spaces around the data (one typed after the
+    ',') are dropped, unless they are what completes the last group of four: no image
+    format's base64 starts with "+", but its last character may be one.
+
+    >>> _base64_text("iVBO R0K\\n/9j+")
+    'iVBO+R0K/9j+'
+    >>> _base64_text(" iVBO R0K\\n/9j ")
+    'iVBO+R0K/9j+'
+    >>> _base64_text(" iVBO R0K== ")
+    'iVBO+R0K=='
+    """
+    text = "".join(payload.strip().replace(" ", "+").split())
+    trailing = payload[len(payload.rstrip()):].count(" ")
+    if len(text) % 4 and (len(text) + trailing) % 4 == 0:
+        text += "+" * trailing
+    return text
+
+
 @dataclass(frozen=True)
 class ImageSource:
     """Where images come from: Label Studio, allowed hosts, local roots."""
@@ -119,10 +143,9 @@ class ImageSource:
         if not header.lower().endswith(";base64"):
             data = unquote_to_bytes(payload)
         else:
-            # Line breaks and spaces are what encoders insert (MIME wraps at 76 columns); any
-            # other stray character is refused here, since b64decode would drop it and leave
+            # Any stray character is refused here, since b64decode would drop it and leave
             # bytes "in no image format" that hide what is wrong.
-            text = "".join((unquote(payload) if "%" in payload else payload).split())
+            text = _base64_text(unquote(payload) if "%" in payload else payload)
             try:
                 data = base64.b64decode(text, validate=True)
             except (binascii.Error, ValueError) as exc:

@@ -111,6 +111,22 @@ class Prompt:
         return Prompt(points, self.labels, box, self.meta)
 
 
+def check_object_count(count: int) -> None:
+    """Refuse a request that makes more than ``MAX_OBJECTS`` objects: count them as made
+    (clicks without a label and negative-only labels folded into the others), summed over
+    every image and page of the request, before any image is read.
+
+    >>> check_object_count(MAX_OBJECTS)
+    >>> check_object_count(MAX_OBJECTS + 1)
+    Traceback (most recent call last):
+    ...
+    samvid.core.errors.PromptError: at most 100 objects per request, got 101 (one per label on each image and page): accept or delete some of the smart regions
+    """
+    if count > MAX_OBJECTS:
+        raise PromptError(f"at most {MAX_OBJECTS} objects per request, got {count} (one per label on "
+                          "each image and page): accept or delete some of the smart regions")
+
+
 def encoder_points(points: object, sx: float, sy: float) -> np.ndarray:
     """Clicks (pixels, centres at index + 0.5) as SAM's prompt encoders take them, (N, 2)
     float32: scaled by (sx, sy) to the model's input, less the 0.5 the encoder adds itself

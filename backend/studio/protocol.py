@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
-from samvid.core.prompts import MAX_OBJECTS, Prompt
+from samvid.core.prompts import Prompt, check_object_count
 from samvid.errors import BadRequest, ConfigError, PromptError
 
 MASK_TAGS = {"BrushLabels": "brushlabels", "PolygonLabels": "polygonlabels"}
@@ -588,10 +588,6 @@ def prompts_from_context(context: Any,
         label = last_label.get(image) if label is None else label
         last_label[image] = label
         by_label = images.setdefault(image, {})
-        if label not in by_label and sum(map(len, images.values())) >= MAX_OBJECTS:
-            # Refused before any image is read: every object is a mask made in this request.
-            raise PromptError(f"at most {MAX_OBJECTS} objects (labels per image) per request: "
-                              "accept or delete some of the smart regions")
         group = by_label.setdefault(label, {"points": [], "labels": [], "box": None, "size": _size(item)})
         x, y = _number(value.get("x"), "x"), _number(value.get("y"), "y")
         if kind in POINT_TYPES:
@@ -602,9 +598,12 @@ def prompts_from_context(context: Any,
             if bw == 0 or bh == 0:
                 raise PromptError("the box has zero area: drag a rectangle around the object")
             group["box"] = (x, y, bw, bh, _number(value.get("rotation", 0), "rotation"))
+    for by_label in images.values():
+        _merge_unlabelled_and_negative_only(by_label)
+    # Refused before any image is read: every object is a mask made in this request.
+    check_object_count(sum(map(len, images.values())))
     prompts = []
     for (to_name, index), by_label in images.items():
-        _merge_unlabelled_and_negative_only(by_label)
         for label, g in by_label.items():
             smart = SmartPrompt(to_name, index, tuple(g["points"]), tuple(g["labels"]), g["box"],
                                 label, g["size"])

@@ -397,3 +397,32 @@ def test_a_data_uri_broken_over_lines_is_read():
     assert "\n" in wrapped.strip()
     assert source.fetch("data:image/png;base64," + wrapped, 7) == png
     assert source.fetch("data:image/png;base64," + wrapped.replace("\n", "%0A"), 7) == png
+
+
+def test_a_data_uri_whose_plus_signs_became_spaces_is_read():
+    """A data: URI put through a query string or a form comes back with each "+" of its
+    base64 a space. Base64 has no space, so a space is a "+": dropping it shifted every
+    byte after it, and the image was "in no image format" (or the padding was wrong)."""
+    import base64
+
+    noise = (np.random.default_rng(seed).integers(0, 256, (4, 5, 3), np.uint8) for seed in range(200))
+    # Four "+": dropped, the rest still decodes, to bytes that are no PNG.
+    png = next(p for p in (_encode(Image.fromarray(n)) for n in noise) if base64.b64encode(p).count(b"+") == 4)
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    spaced = base64.b64encode(png).decode().replace("+", " ")
+    assert source.fetch("data:image/png;base64," + spaced, 7) == png
+    # ...also broken over lines, and with a space typed after the ',' and a line break at the end
+    wrapped = base64.encodebytes(png).decode().replace("+", " ")
+    assert source.fetch("data:image/png;base64, " + wrapped, 7) == png
+    assert source.fetch("data:image/png;base64," + wrapped.replace("\n", "\r\n"), 7) == png
+    assert decode_image(source.fetch("data:image/png;base64," + spaced, 7)).shape == (4, 5, 3)
+
+
+def test_a_data_uri_whose_last_character_was_a_plus_keeps_it():
+    # Spaces after the data are dropped unless the base64 needs them to end a group of four.
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    assert source.fetch("data:image/png;base64,AAA+", 7) == b"\x00\x00>"
+    assert source.fetch("data:image/png;base64,AAA ", 7) == b"\x00\x00>"
+    assert source.fetch("data:image/png;base64,AAA \n", 7) == b"\x00\x00>"
+    assert source.fetch("data:image/png;base64,AAAA \n", 7) == b"\x00\x00\x00"
+    assert source.fetch("data:image/png;base64,AA== ", 7) == b"\x00"

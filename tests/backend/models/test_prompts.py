@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from samvid.core.errors import PromptError
-from samvid.core.prompts import Prompt
+from samvid.core.prompts import MAX_OBJECTS, Prompt, check_object_count
 
 
 def test_a_box_with_reversed_corners_is_the_same_box() -> None:
@@ -66,3 +66,12 @@ def test_a_flat_box_on_the_image_is_refused_as_zero_area_when_clipped_not_as_out
     # Box tracking seeds its object through ``clipped`` alone: a flat box lies on the image.
     with pytest.raises(PromptError, match="zero area"):
         Prompt(box=box).clipped(100, 80)
+
+
+def test_the_object_limit_counts_objects_and_says_what_one_is() -> None:
+    # It said "labels per image" while it summed the pages of a multi-image task.
+    check_object_count(MAX_OBJECTS)
+    with pytest.raises(PromptError) as refused:
+        check_object_count(MAX_OBJECTS + 1)
+    assert str(refused.value) == (f"at most {MAX_OBJECTS} objects per request, got {MAX_OBJECTS + 1} (one per "
+                                  "label on each image and page): accept or delete some of the smart regions")
