@@ -26,6 +26,7 @@ from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest, clip_key, human_annotated
+from samvid.redis_connect import PasswordRefused
 from samvid.service import Service
 from samvid.settings import Settings
 from samvid.studio import protocol, video
@@ -110,8 +111,11 @@ def _routes(service: Service) -> Flask:
     @app.get("/health")
     @app.get("/")
     def health():
+        # "UP" whatever Redis says: Label Studio's connect check reads it, and clicks need no
+        # Redis. Its state is the last read's; a stale one is checked again in the background.
+        extra = {"redis": service.shared.state_for_health()} if service.shared is not None else {}
         return jsonify(status="UP", model_class="samvid", model_version=predictor.version,
-                       tracker=service.settings.tracker)
+                       tracker=service.settings.tracker, **extra)
 
     @app.get("/metrics")
     def prometheus_metrics():
@@ -262,10 +266,18 @@ def _routes(service: Service) -> Flask:
 
 def _require_studio_key(service: Service) -> None:
     """A 503 naming what to set when propagation could not reach Label Studio."""
-    if not service.settings.label_studio_api_key and service.shared is not None and service.shared.unread:
+    failure = service.shared.failure if service.shared is not None else None
+    if not service.settings.label_studio_api_key and isinstance(failure, PasswordRefused):
+        raise QueueUnavailable(f"cannot read Label Studio's token from Redis: {failure.message}")
+    if not service.settings.label_studio_api_key and failure is not None:
         # The token may well be in Redis: what to fix is Redis, not the key.
-        raise QueueUnavailable(f"cannot read Label Studio's token from Redis ({service.shared.unread}): check "
+        raise QueueUnavailable(f"cannot read Label Studio's token from Redis ({type(failure).__name__}): check "
                                "that Redis runs and that REDIS_URL points at it, with its password")
+    if not service.settings.label_studio_api_key and service.setup_refused:
+        # Connected, and told to connect: the reason was in the log only.
+        raise ServiceUnavailable(
+            "no Label Studio API key, and propagation reads and writes annotations in Label Studio: "
+            f"the token Label Studio's /setup sent is not used, as {service.setup_refused}")
     if not service.settings.label_studio_api_key:
         # The job's first call to Label Studio would fail within a millisecond, seen only in
         # the log: a webhook answered "queued" is recorded as delivered and nothing happens.

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from samvid.core.segmenter import Embedding
+from samvid.redis_connect import PasswordRefused
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,9 @@ class RedisCache:
     PREFIX = "samvid:emb:"
 
     def __init__(self, url: str, ttl: int = 3600) -> None:
-        import redis
+        from samvid.redis_connect import connect
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._redis = connect(url, socket_seconds=5)
         self.ttl = ttl
         self.stats = CacheStats()
 
@@ -93,8 +94,8 @@ class RedisCache:
 
         try:
             data = self._redis.get(self.PREFIX + key)
-        except redis.RedisError as exc:  # the cache is an optimisation: degrade, don't fail
-            log.warning("redis cache unavailable (%s); computing locally", type(exc).__name__)
+        except (redis.RedisError, PasswordRefused) as exc:  # the cache is an optimisation: degrade, don't fail
+            log.warning("redis cache unavailable (%s); computing locally", _why(exc))
             data = None
         if data is None:
             self.stats.misses += 1
@@ -116,8 +117,13 @@ class RedisCache:
 
         try:
             self._redis.set(self.PREFIX + key, value.to_bytes(), ex=self.ttl)
-        except redis.RedisError as exc:
-            log.warning("redis cache unavailable (%s); not shared", type(exc).__name__)
+        except (redis.RedisError, PasswordRefused) as exc:
+            log.warning("redis cache unavailable (%s); not shared", _why(exc))
+
+
+def _why(exc: Exception) -> str:
+    """A Redis outage in a word (its error's name); a refused password with what to give."""
+    return exc.message if isinstance(exc, PasswordRefused) else type(exc).__name__
 
 
 def content_key(model_key: str, data: bytes) -> str:

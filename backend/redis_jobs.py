@@ -41,7 +41,9 @@ from samvid.jobs import (
     log_failure,
     run_payload,
 )
-from samvid.settings import Settings, redis_url_for_messages
+from samvid.redis_connect import PasswordRefused as PasswordRefused  # where the worker imports it from
+from samvid.redis_connect import connect
+from samvid.settings import Settings
 from samvid.studio.credentials import with_shared_credentials
 
 log = logging.getLogger(__name__)
@@ -70,87 +72,11 @@ def redis_client(url: str, patient: bool = True):
     One not ``patient`` (a ``--burst`` worker, run by a script that waits for it) gives up
     after ~3.5 s: a burst worker whose Redis went away made a few more commands as it quit,
     each waiting the 40 s out, and exited after 80 s."""
-    import redis
-
     # Without a socket timeout a Redis that takes connections but never answers (a dropped
     # network, a stopped container) hung every submit and poll for ever. RQ raises it past
     # a worker's blocking dequeue (minutes) for the connections the worker opens after.
-    return redis.Redis.from_url(
-        url, retry=_retry(patient), retry_on_error=list(_transient()), socket_timeout=SOCKET_TIMEOUT,
-        socket_connect_timeout=5, health_check_interval=10, redis_connect_func=_Handshake(url),
-    )
-
-
-class PasswordRefused(QueueUnavailable):
-    """Redis wants a password the URL lacks, or refused the one it gives (NOAUTH, WRONGPASS)."""
-
-    def __init__(self, url: str, exc: Exception) -> None:
-        self.shown = redis_url_for_messages(url)
-        self.example = _with_password(url)
-        # Redis without a password refuses one given all the same ("called without any
-        # password configured"): the opposite advice.
-        self.none_wanted = "without any password configured" in str(exc) or "no password is set" in str(exc)
-        super().__init__(self.told("REDIS_URL"))
-
-    def told(self, given_as: str) -> str:
-        """The message, naming where the URL was given (``--redis-url``, ``REDIS_URL``)."""
-        if self.none_wanted:
-            return f"Redis at {self.shown} has no password, but {given_as} gives one: drop it from the URL"
-        return (f"Redis at {self.shown} wants a password (or refused this one): give it in {given_as} "
-                f"as {self.example}")
-
-
-def _with_password(url: str) -> str:
-    """How ``url`` gives a password: itself as messages show it, the password's place filled
-    in; where it has none, or a bare ``X@`` (redis-py's user X, most often a password written
-    without its ":"), its host part with ``:PASSWORD@`` (X is not shown again)."""
-    from urllib.parse import urlsplit
-
-    shown = redis_url_for_messages(url)
-    if ":***@" in shown:
-        return shown.replace(":***@", ":PASSWORD@", 1)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or "***" in shown or not parts.scheme:
-        return "redis://:PASSWORD@host:port/db"
-    where = parts.netloc.rpartition("@")[2]
-    query = shown.partition("?")[2]
-    return f"{parts.scheme}://:PASSWORD@{where}{parts.path}" + (f"?{query}" if query else "")
-
-
-class _Handshake:
-    """redis-py's handshake (AUTH, CLIENT SETINFO, SELECT) with the health check off. On a
-    Redis that wants a password the URL lacks, redis-py 5.2's health check PINGed inside the
-    handshake, the PING's NOAUTH (a ConnectionError) reconnected, which handshook again: a
-    RecursionError instead of the reason. A refused password is ``PasswordRefused``, not a
-    ConnectionError: the client's retries rode out a wrong password for ~40 s, to no end."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __call__(self, connection: Any) -> None:
-        import redis
-
-        interval = connection.health_check_interval
-        connection.health_check_interval = 0
-        try:
-            connection.on_connect()
-            # Without a password redis-py's handshake returns, not raises, the NOAUTH of its
-            # CLIENT SETINFO. The PING the health check would send first anyway, sent here.
-            connection.send_command("PING", check_health=False)
-            answer = connection.read_response()
-            if isinstance(answer, Exception):
-                raise answer
-        except redis.AuthenticationError as exc:
-            connection.disconnect()  # redis-py cleans up after its own errors only
-            raise PasswordRefused(self.url, exc) from exc
-        finally:
-            connection.health_check_interval = interval
-        # The handshake just answered: no PING before the first command. The health check
-        # still finds a connection stale after a quiet spell (a Redis restart since).
-        connection.next_health_check = time.time() + interval  # redis-py compares it with time.time()
+    return connect(url, socket_seconds=SOCKET_TIMEOUT, retry=_retry(patient), retry_on_error=list(_transient()),
+                   health_check_interval=10)
 
 
 def patient_client(client: Any) -> Any:

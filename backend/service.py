@@ -33,6 +33,7 @@ from samvid.images import ImageSource, is_same_origin
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
+from samvid.redis_connect import PasswordRefused
 from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_token_problem, studio_url_problem
 from samvid.studio.client import Studio
 from samvid.studio.credentials import SharedCredentials, StudioCredentials, url_given
@@ -55,6 +56,9 @@ class Service:
     # LABEL_STUDIO_URL as started with; set: /setup never replaces it.
     start_url: str = DEFAULT_STUDIO_URL
     url_configured: bool = False
+    # Why the token /setup last sent was not used ("" when it was, or none came): propagation's
+    # "no Label Studio API key" said "connect this backend" to a user who just had.
+    setup_refused: str = ""
 
     @classmethod
     def start(cls, settings: Settings | None = None, predictor: Predictor | None = None,
@@ -69,10 +73,15 @@ class Service:
         jobs = jobs or make_jobs(settings)
         shared = SharedCredentials(settings.redis_url) if settings.redis_url else None
         metrics = Metrics(predictor, jobs.states, jobs.frames_propagated)
-        return cls(settings, predictor, jobs, metrics, AutoRegionsCache(),
-                   shared, processes, configured=bool(settings.label_studio_api_key),
-                   start_url=settings.label_studio_url,
-                   url_configured=url_given(settings))
+        service = cls(settings, predictor, jobs, metrics, AutoRegionsCache(),
+                      shared, processes, configured=bool(settings.label_studio_api_key),
+                      start_url=settings.label_studio_url,
+                      url_configured=url_given(settings))
+        if shared is not None:
+            # One read at start, whatever the token: a refused password is logged as the
+            # backend starts, and /health (which reads nothing) has Redis's state from then on.
+            service._take_up(shared.fetch())
+        return service
 
     # -- Label Studio --------------------------------------------------------------------
 
@@ -91,34 +100,37 @@ class Service:
             if host is None and token is None:
                 return False  # a config check (a script's), offering no token
             # Said, as every token not adopted is: else propagation just never starts.
-            log.warning("not using the token from /setup: %s; set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, "
-                        "or start Label Studio with LABEL_STUDIO_HOST set to its http:// or https:// address",
-                        _setup_problem(host, token))
-            return False
+            return self._refuse(
+                f"{_setup_problem(host, token)}; set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, or start "
+                "Label Studio with LABEL_STUDIO_HOST set to its http:// or https:// address")
         if is_same_origin(self.start_url, credentials.url):
             credentials = StudioCredentials(self.start_url, credentials.token)  # the URL as configured
         elif self.url_configured:
-            log.warning("not using the token from /setup: it names Label Studio at %r, not LABEL_STUDIO_URL "
-                        "(%s); set LABEL_STUDIO_API_KEY to a token of the Label Studio at LABEL_STUDIO_URL",
-                        credentials.url[:200], self.start_url)
-            return False
+            return self._refuse(
+                f"it names Label Studio at {credentials.url[:200]!r}, not LABEL_STUDIO_URL ({self.start_url}); "
+                "set LABEL_STUDIO_API_KEY to a token of the Label Studio at LABEL_STUDIO_URL")
         elif not self.settings.auth_user:
-            log.warning("not using the token from /setup: it names Label Studio at %r and /setup is not "
-                        "authenticated, so anyone could have sent it; set LABEL_STUDIO_URL to your Label "
-                        "Studio's address (and LABEL_STUDIO_API_KEY), or SAMVID_AUTH_USER and "
-                        "SAMVID_AUTH_PASSWORD and connect Label Studio with basic auth",
-                        credentials.url[:200])
-            return False
+            return self._refuse(
+                f"it names Label Studio at {credentials.url[:200]!r} and /setup is not authenticated, so "
+                "anyone could have sent it; set LABEL_STUDIO_URL to your Label Studio's address (and "
+                "LABEL_STUDIO_API_KEY), or SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD and connect Label "
+                "Studio with basic auth")
         if self.shared is None and self.processes > 1:
-            log.warning("not using the token from /setup: with %d worker processes and no "
-                        "REDIS_URL it would reach one of them only; set LABEL_STUDIO_API_KEY, "
-                        "or REDIS_URL so the workers share it", self.processes)
-            return False
+            return self._refuse(
+                f"with {self.processes} worker processes and no REDIS_URL it would reach one of them only; "
+                "set LABEL_STUDIO_API_KEY, or REDIS_URL so the workers share it")
         if self.shared is not None:
             self._publish(credentials)
         self._use(credentials)
+        self.setup_refused = ""
         log.info("using Label Studio at %s with the token from /setup", credentials.url)
         return True
+
+    def _refuse(self, reason: str) -> bool:
+        """Log why /setup's token is not used, and keep it for propagation's 503; False."""
+        log.warning("not using the token from /setup: %s", reason)
+        self.setup_refused = reason
+        return False
 
     def _publish(self, credentials: StudioCredentials) -> None:
         """Share the token through Redis; QueueUnavailable (a 503 saying what to check) when
@@ -128,7 +140,12 @@ class Service:
         assert self.shared is not None
         try:
             self.shared.publish(credentials)
+        except PasswordRefused as exc:
+            self.setup_refused = f"it could not be shared through Redis: {exc.message}"
+            raise QueueUnavailable(f"cannot share Label Studio's token through Redis: {exc.message}, "
+                                   "then connect the model again") from exc
         except redis.RedisError as exc:
+            self.setup_refused = f"it could not be shared through Redis ({type(exc).__name__})"
             raise QueueUnavailable(f"cannot reach Redis to share Label Studio's token ({type(exc).__name__}); "
                                    "check that Redis runs and that REDIS_URL points at it, then "
                                    "connect the model again") from exc
@@ -137,7 +154,12 @@ class Service:
         """Take up the token another process learned last (one Redis read)."""
         if self.configured or self.shared is None:
             return
-        credentials = self.shared.fetch()
+        self._take_up(self.shared.fetch())
+
+    def _take_up(self, credentials: StudioCredentials | None) -> None:
+        """Use ``credentials`` read from Redis, unless configured ones win or they are in use."""
+        if self.configured:
+            return
         current = StudioCredentials(self.settings.label_studio_url, self.settings.label_studio_api_key)
         if credentials is None or credentials == current:
             return

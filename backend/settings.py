@@ -103,6 +103,12 @@ def redis_url_for_messages(url: str) -> str:
     'rediss://:***@redis.example:6380/0'
     >>> redis_url_for_messages("rediss://default:Xk9/aB3+q=@cache.example.net:6380/0")
     'rediss://default:***@cache.example.net:6380/0'
+
+    A user with no password (``redis://s3cret@host``) is most often a password written
+    without its ":": redis-py sends it as the user name of ``AUTH s3cret ""``. It is hidden too:
+
+    >>> redis_url_for_messages("redis://s3cret@host:6379/0")
+    'redis://***@host:6379/0'
     """
     try:
         parts = urlsplit(url)
@@ -121,6 +127,8 @@ def redis_url_for_messages(url: str) -> str:
         parts = urlsplit(url)
     elif parts.password is not None:
         url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
+    elif parts.username:
+        url = url.replace(parts.netloc, f"***@{parts.netloc.rpartition('@')[2]}", 1)
     # redis-py takes ?password= too (its key percent-decoded: ?pass%77ord= is one).
     if _names_password(parts.query):
         url = url.split("?", 1)[0] + "?***"

@@ -12,14 +12,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from samvid.images import is_same_origin
+from samvid.redis_connect import PasswordRefused, connect, state_of
 from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_token_problem
 
 log = logging.getLogger(__name__)
 
 KEY = "samvid:studio-credentials"
+# /health's Redis state is at most this old (plus a read's timeout). With LABEL_STUDIO_API_KEY
+# set no request reads the token, and the state stayed what the read at start found.
+RECHECK_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -49,15 +55,47 @@ class SharedCredentials:
     """The pair in Redis (``REDIS_URL``): written by the process that learned it."""
 
     def __init__(self, redis_url: str) -> None:
-        from redis import Redis
-
-        # Read before every request, /health included: a Redis that stops answering (a
+        # Read before every request but a liveness check's: a Redis that stops answering (a
         # dropped network, not a refused connection) must cost seconds, not hang them all.
-        self.redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.redis = connect(redis_url, socket_seconds=2)
         self._refused: bytes | str | None = None  # the bad value last warned about
-        # Why the last read failed (a RedisError's name), None after one that answered: no
-        # token because Redis did not answer is not no token at all.
-        self.unread: str | None = None
+        # Why the last read failed (a RedisError, PasswordRefused), None after one that
+        # answered: no token because Redis did not answer is not no token at all.
+        self.failure: Exception | None = None
+        self.read = False  # whether a read was made yet (``state`` knows nothing before)
+        self._read_at = 0.0  # time.monotonic() of the last read
+        self._checking = threading.Lock()  # held while a background check runs: one at a time
+
+    @property
+    def state(self) -> str:
+        """Redis's state as the last read found it, as ``/health`` says it ("ok", "password
+        refused", "unreachable (TimeoutError)"): known at no cost beyond that read."""
+        return state_of(self.failure) if self.read else "not read yet"
+
+    def state_for_health(self) -> str:
+        """``state``, and a check of Redis started in the background where the last read is
+        older than ``RECHECK_SECONDS``: a liveness check never waits on Redis (it must answer
+        while Redis is frozen), and the state it says is never older than a check or two."""
+        if time.monotonic() - self._read_at > RECHECK_SECONDS and self._checking.acquire(blocking=False):
+            threading.Thread(target=self._check, name="samvid-redis-check", daemon=True).start()
+        return self.state
+
+    def _check(self) -> None:
+        """One PING, its outcome kept as a read's (said once in /health, never logged: a
+        health probe every few seconds would fill the log while Redis is away)."""
+        import redis
+
+        try:
+            self.redis.ping()
+        except (redis.RedisError, PasswordRefused) as exc:
+            self._found(exc)
+        else:
+            self._found(None)
+        finally:
+            self._checking.release()
+
+    def _found(self, failure: Exception | None) -> None:
+        self.failure, self.read, self._read_at = failure, True, time.monotonic()
 
     def publish(self, credentials: StudioCredentials) -> None:
         self.redis.set(KEY, json.dumps(dataclasses.asdict(credentials)))
@@ -67,11 +105,15 @@ class SharedCredentials:
 
         try:
             raw = self.redis.get(KEY)
+        except PasswordRefused as exc:  # a password to give, not an outage to wait out
+            log.warning("cannot read the shared Label Studio token: %s", exc.message)
+            self._found(exc)
+            return None
         except redis.RedisError as exc:  # no token yet is what the caller already has
             log.warning("cannot read the shared Label Studio token (%s)", type(exc).__name__)
-            self.unread = type(exc).__name__
+            self._found(exc)
             return None
-        self.unread = None
+        self._found(None)
         if not isinstance(raw, (bytes, str)):
             return None
         try:

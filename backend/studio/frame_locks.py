@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from samvid.errors import ConfigError, QueueUnavailable
+from samvid.redis_connect import PasswordRefused, connect
 
 STRIPES = 1024  # lock files per Label Studio server: bounded, rare false sharing
 # A Redis lock lives this long unless its holder renews it (every third of it): a worker
@@ -76,12 +77,9 @@ class FrameLocks:
             connection.close()
 
     def _connection(self) -> Any:
-        """A client that answers within ``socket_seconds`` or fails (redis is imported here:
-        it is needed only with REDIS_URL)."""
-        import redis
-
-        return redis.Redis.from_url(self.redis_url, socket_timeout=self.socket_seconds,
-                                    socket_connect_timeout=self.socket_seconds)
+        """A client that answers within ``socket_seconds`` or fails, and says a refused
+        password as ``PasswordRefused`` (never retried: no wait makes it right)."""
+        return connect(self.redis_url, socket_seconds=self.socket_seconds)
 
     @contextmanager
     def hold(self, task_id: int) -> Iterator[None]:
@@ -117,7 +115,7 @@ class FrameLocks:
             while not stop.wait(HOLD_SECONDS / 3):
                 try:
                     lock.extend(HOLD_SECONDS, replace_ttl=True)
-                except redis.exceptions.RedisError as exc:
+                except (redis.exceptions.RedisError, PasswordRefused) as exc:
                     log.warning("could not renew a frame's write lock (%s)", exc)
 
         renewer = threading.Thread(target=renew, daemon=True)

@@ -193,3 +193,20 @@ def test_a_lookup_that_misses_just_as_another_finishes_does_not_run_the_encoder_
     b.join(10)
     assert calls == ["A"] and cache.encoder_runs == 1
     assert got["B"][0] is got["A"][0]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("password", ["", "wrong-pw"])
+def test_a_redis_that_refuses_the_password_degrades_the_cache_saying_to_give_it(redis_server, caplog, password):
+    """redis-py's AuthenticationError is a ConnectionError: the warning said the cache was
+    unavailable as if Redis were down, not that REDIS_URL wants its password."""
+    import redis
+
+    url = redis_server.url.replace("redis://", f"redis://:{password}@") if password else redis_server.url
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    cache = EmbeddingCache(MemoryCache(1 << 20), RedisCache(url))
+    with caplog.at_level("WARNING", logger="samvid.embeddings"):
+        assert cache.lookup("k", _emb)[0].nbytes == 1024  # computed here, as with Redis away
+    assert "wants a password (or refused this one): give it in REDIS_URL" in caplog.text
+    assert "AuthenticationError" not in caplog.text
+    assert not password or password not in caplog.text

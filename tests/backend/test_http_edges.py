@@ -451,6 +451,37 @@ def test_a_token_redis_did_not_answer_for_is_refused_naming_redis_not_the_key(im
     assert "LABEL_STUDIO_API_KEY" not in error and jobs.payloads == []
 
 
+@pytest.mark.parametrize("path, body", SUBMITS, ids=["propagate", "webhook"])
+def test_a_token_setup_sent_that_was_not_used_is_refused_saying_why(images, path, body):
+    # "connect this backend ... whose /setup call sends samvid its token" to a user who had
+    # just connected it: why its token was not used was in the log only.
+    client, jobs = _recording_app(images)
+    token = {"hostname": "http://10.0.0.9:8080", "access_token": "c" * 40}  # another host, no auth
+    assert client.post("/setup", json=token).status_code == 200
+    resp = client.post(path, json=body)
+    assert resp.status_code == 503
+    error = resp.get_json()["error"]
+    assert "the token Label Studio's /setup sent is not used, as it names Label Studio at " \
+           "'http://10.0.0.9:8080' and /setup is not authenticated" in error
+    assert "SAMVID_AUTH_USER" in error and "c" * 40 not in error and jobs.payloads == []
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("path, body", SUBMITS, ids=["propagate", "webhook"])
+def test_a_token_redis_refused_the_password_for_is_refused_saying_to_give_it(images, redis_server, path, body):
+    import redis
+
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    client, jobs = _recording_app(images, redis_url=redis_server.url)
+    resp = client.post(path, json=body)
+    assert resp.status_code == 503
+    error = resp.get_json()["error"]
+    example = redis_server.url.replace("redis://", "redis://:PASSWORD@")
+    assert error == (f"cannot read Label Studio's token from Redis: Redis at {redis_server.url} wants a "
+                     f"password (or refused this one): give it in REDIS_URL as {example}")
+    assert jobs.payloads == []
+
+
 def test_a_compressed_body_is_a_415_saying_to_send_it_uncompressed(images):
     import gzip
 

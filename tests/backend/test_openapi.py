@@ -95,6 +95,28 @@ def test_the_served_description_is_the_packaged_one(client):
     assert resp.get_json()["security"] == [{}, {"basicAuth": []}]  # auth optional: none configured
 
 
+@pytest.mark.redis
+def test_health_with_redis_answers_as_described_whatever_redis_says(redis_server):
+    import jsonschema
+    import redis
+
+    schema = spec()["components"]["schemas"]["Health"]
+
+    def health() -> dict:
+        config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_server.url)
+        app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)))
+        return app.test_client().get("/health").get_json()
+
+    answers = [health()]
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    answers.append(health())
+    redis_server.stop()
+    answers.append(health())
+    assert [a["redis"] for a in answers] == ["ok", "password refused", "unreachable (ConnectionError)"]
+    for answer in answers:
+        jsonschema.validate(answer, schema, cls=jsonschema.Draft202012Validator)
+
+
 def _auth_app(images: Path):
     settings = Settings.from_env(
         {},

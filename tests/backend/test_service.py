@@ -157,3 +157,75 @@ def test_health_answers_at_once_while_redis_is_frozen(redis_server, caplog) -> N
     assert [r.status_code for r in replies] == [200, 200]
     assert replies[0].get_json()["status"] == "UP"
     assert "Label Studio token" not in caplog.text
+
+
+def _health(redis_url: str = "") -> tuple[dict, Service]:
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_url, **AUTH)
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)))
+    return app.test_client().get("/health").get_json(), app.extensions["samvid.service"]
+
+
+@pytest.mark.redis
+def test_health_says_redis_is_ok_and_stays_up_whatever_redis_says(redis_server) -> None:
+    import socket
+
+    assert _health(redis_server.url)[0]["redis"] == "ok"
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        away = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    said = _health(away)[0]
+    # Label Studio's connect check wants "UP", and clicks need no Redis.
+    assert (said["status"], said["redis"]) == ("UP", "unreachable (ConnectionError)")
+    assert "redis" not in _health()[0]  # no REDIS_URL: nothing to say
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("password", ["", "wrong-pw"])
+def test_a_backend_started_with_a_password_redis_refuses_says_so_at_start_and_in_health(
+        redis_server, caplog, password) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    url = redis_server.url.replace("redis://", f"redis://:{password}@") if password else redis_server.url
+    with caplog.at_level(logging.WARNING):
+        said, _ = _health(url)
+    assert (said["status"], said["redis"]) == ("UP", "password refused")
+    assert "wants a password (or refused this one): give it in REDIS_URL as" in caplog.text
+    assert "AuthenticationError" not in caplog.text
+
+
+@pytest.mark.redis
+def test_a_password_redis_starts_wanting_at_run_time_shows_in_health_once_a_request_read_it(
+        redis_server) -> None:
+    """Redis keeps the connections it had authenticated: the change shows on new ones,
+    such as those after a restart or a dropped connection."""
+    import redis
+
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_server.url)
+    client = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))).test_client()
+    assert client.get("/health").get_json()["redis"] == "ok"
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.config_set("requirepass", "x")
+    admin.client_kill_filter(_type="normal")  # every connection but this one's dropped
+    assert client.get("/versions").status_code == 200  # reads the shared token first
+    assert client.get("/health").get_json()["redis"] == "password refused"
+
+
+@pytest.mark.redis
+def test_health_with_an_api_key_set_checks_redis_again_in_the_background(redis_server, monkeypatch) -> None:
+    """With LABEL_STUDIO_API_KEY set no request reads the shared token: /health's state
+    stayed what the read at start found. A stale one is checked again, never waited on."""
+    import time
+
+    import samvid.studio.credentials as credentials
+
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_server.url,
+                               label_studio_api_key="a-token")
+    client = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))).test_client()
+    assert client.get("/health").get_json()["redis"] == "ok"
+    monkeypatch.setattr(credentials, "RECHECK_SECONDS", 0.0)
+    redis_server.stop()
+    deadline = time.monotonic() + 10
+    while (said := client.get("/health").get_json()["redis"]) == "ok" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert said.startswith("unreachable (")

@@ -347,6 +347,23 @@ def test_a_redis_password_never_appears_in_a_message():
     assert redis_url_for_messages("redis://localhost:6379/0") == "redis://localhost:6379/0"
 
 
+@pytest.mark.parametrize("url, shown", [
+    ("redis://s3cret@host:6379/0", "redis://***@host:6379/0"),
+    ("rediss://s3c%40ret@cache.example.net:6380", "rediss://***@cache.example.net:6380"),
+    ("unix://s3cret@/run/redis.sock?db=2", "unix://***@/run/redis.sock?db=2"),
+])
+def test_a_redis_password_written_without_its_colon_is_not_shown(url, shown):
+    """``redis://s3cret@host`` is redis-py's user "s3cret" with no password (it sends
+    ``AUTH s3cret ""``): most often a password whose ":" was left out, and it was shown."""
+    assert redis_url_for_messages(url) == shown
+
+
+def test_a_refused_redis_url_does_not_show_a_password_written_without_its_colon():
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"REDIS_URL": "redis://s3cret@host:6379/1a"})
+    assert "REDIS_URL='redis://***@host:6379/1a'" in raised.value.message and "s3cret" not in raised.value.message
+
+
 @pytest.mark.parametrize("written", ["images.intranet:8080", "http://images.intranet/", "Images.Intranet"])
 def test_an_allowed_host_is_read_as_a_host_however_it_is_written(written):
     """Written with a port or as a URL it never matched an image's host, and the refusal

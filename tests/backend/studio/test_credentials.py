@@ -75,3 +75,31 @@ def test_a_bad_shared_token_is_warned_about_once_not_on_every_request(redis_serv
         shared.redis.set(KEY, "not json")  # another bad value is news
         assert shared.fetch() is None and shared.fetch() is None
     assert len([r for r in caplog.records if "unreadable" in r.getMessage()]) == 2
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("password", ["", "wrong-pw"])
+def test_a_redis_that_refuses_the_password_is_said_as_such_not_as_an_outage(redis_server, caplog, password) -> None:
+    import redis
+
+    from samvid.redis_jobs import PasswordRefused
+
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    url = redis_server.url.replace("redis://", f"redis://:{password}@") if password else redis_server.url
+    shared = SharedCredentials(url)
+    assert shared.state == "not read yet"
+    with caplog.at_level("WARNING", logger="samvid.studio.credentials"):
+        assert shared.fetch() is None
+    assert isinstance(shared.failure, PasswordRefused) and shared.state == "password refused"
+    assert "wants a password (or refused this one): give it in REDIS_URL as" in caplog.text
+    assert "AuthenticationError" not in caplog.text
+
+
+@pytest.mark.redis
+def test_the_state_of_redis_is_what_the_last_read_found(redis_server) -> None:
+    shared = SharedCredentials(redis_server.url)
+    shared.fetch()
+    assert shared.state == "ok" and shared.failure is None
+    redis_server.stop()
+    shared.fetch()
+    assert shared.state == "unreachable (ConnectionError)"

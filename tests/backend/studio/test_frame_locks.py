@@ -274,3 +274,44 @@ def test_a_worker_of_the_version_before_takes_the_same_redis_lock_for_the_usual_
             assert client.exists(f"samvid:frame-write:{before}:7")
     finally:
         client.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("password", ["", "wrong-pw"])
+def test_a_redis_that_refuses_the_password_fails_the_write_at_once_saying_to_give_it(
+        redis_server, caplog, password):
+    """A refused password was an AuthenticationError, a ConnectionError: "cannot reach Redis",
+    retried as an outage for the write's whole retry budget, to no end."""
+    import redis
+
+    from samvid.redis_jobs import PasswordRefused
+
+    url = redis_server.url.replace("redis://", f"redis://:{password}@") if password else redis_server.url
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    locks = FrameLocks(STUDIO, url, retry_seconds=5.0, socket_seconds=1.0)
+    start = time.monotonic()
+    with caplog.at_level("WARNING", logger="samvid.studio.frame_locks"):
+        with pytest.raises(PasswordRefused, match="wants a password .* give it in REDIS_URL as"):
+            locks.ensure_reachable()
+        with pytest.raises(PasswordRefused, match="wants a password .* give it in REDIS_URL as"):
+            with locks.hold(7):
+                pytest.fail("written without the lock")
+    assert time.monotonic() - start < 1.0
+    assert "unreachable" not in caplog.text
+
+
+@pytest.mark.redis
+def test_a_password_redis_starts_wanting_at_run_time_fails_the_next_write_saying_so(redis_server):
+    import redis
+
+    from samvid.redis_jobs import PasswordRefused
+
+    locks = FrameLocks(STUDIO, redis_server.url, retry_seconds=5.0, socket_seconds=1.0)
+    with locks.hold(7):
+        pass
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")  # CONFIG SET by an admin
+    start = time.monotonic()
+    with pytest.raises(PasswordRefused):
+        with locks.hold(7):
+            pytest.fail("written without the lock")
+    assert time.monotonic() - start < 1.0
