@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int,
                         help="at most N frames (0: up to the next human frame; "
                              "default: $SAMVID_PROPAGATE_FRAMES, else 0)")
+    # A job tracks at most 100 objects: a crowded frame is propagated in groups.
+    parser.add_argument("--object", dest="objects", action="append", default=[], metavar="ID",
+                        help="track only this object of the frame: its object-id number or its region id; "
+                             "repeat for several (default: every object on the frame)")
     parser.add_argument("--engine", help="tracker engine (SAMVID_TRACKER, default auto: flow here, or "
                         "SAM 2's memory engine with SAMVID_TRACKER_MODEL)")
     parser.add_argument("--all-frames", action="store_true",
@@ -122,7 +126,8 @@ def _request(args: argparse.Namespace, settings: Settings, project: int, engine:
         "project": project, "clip": args.clip, "frame": args.from_frame,
         "direction": settings.propagate_direction if args.direction is None else args.direction,
         "frames": settings.propagate_frames if args.frames is None else args.frames, "engine": engine,
-        "all_frames": args.all_frames, "bridge": (settings.propagate_bridge or args.bridge) and not args.no_bridge})
+        "all_frames": args.all_frames, "bridge": (settings.propagate_bridge or args.bridge) and not args.no_bridge,
+        "objects": args.objects})
 
 
 def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Settings) -> dict:

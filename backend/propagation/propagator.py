@@ -333,7 +333,7 @@ def _check_seeds(req: PropagationRequest, seeds: list[ObjectSeed], drawn: list[O
     # an answer too: samvid's earlier masks on the frames it bounds are stale, and go.
     if len(seeds) > MAX_OBJECTS:
         raise BadRequest(f"frame {req.frame} has {len(seeds)} objects; a job takes at most "
-                         f"{MAX_OBJECTS}: propagate them in groups with 'objects'")
+                         f"{MAX_OBJECTS}: propagate them in groups with 'objects' (samvid propagate --object)")
 
 
 def _note_no_objects(ctx: JobContext, req: PropagationRequest, what: str, crowded: list[Stretch],

@@ -48,7 +48,7 @@ def crowded_note(crowded: list[Stretch], left: list[Stretch], tasks: list[dict[s
                          for at in sorted(st.hi if st.lo == index else st.lo for st in stretches))
 
     said = (f"not tracked from human frame(s) {far(crowded)}, over the {MAX_OBJECTS} objects a job tracks "
-            "(done as without bridging): submit them with 'objects' in groups")
+            "(done as without bridging): submit them in groups with 'objects' (samvid propagate --object)")
     if left:
         said += (f"; the {sum(len(st.written) for st in left)} frame(s) between this frame and human "
                  f"frame(s) {far(left)} are left as they were (a {direction} job does not reach them)")
@@ -156,5 +156,5 @@ def crowded_stretches(stretches: list[Stretch], ends: dict[int, list[ObjectSeed]
             ends_at = " and ".join(str(frame_index(tasks[at]["data"].get("frame")))
                                    for at, on in ((st.lo, st.from_lo), (st.hi, st.from_hi)) if on)
             raise BadRequest(f"human frames {ends_at} hold {len(tracked)} objects between them; a job "
-                             f"tracks at most {MAX_OBJECTS} at once: propagate them in groups with 'objects'")
+                             f"tracks at most {MAX_OBJECTS} at once: propagate them in groups with 'objects' (samvid propagate --object)")
     return crowded

@@ -43,3 +43,18 @@ def test_propagate_flags_default_to_the_propagation_settings_and_a_given_flag_wi
     assert propagate(url, "--direction", "forward", "--frames", "0") == 0
     assert propagate(url, "--frames", "2") == 0
     assert [(job["direction"], job["frames"]) for job in asked] == [("both", 5), ("forward", 0), ("both", 2)]
+
+
+def test_propagate_object_picks_the_objects_a_job_tracks_and_none_means_every_one(backend):
+    """A frame with more objects than a job takes is propagated in groups (the job's error says so)."""
+    url, asked = backend
+    assert propagate(url, "--object", "3", "--object", "car-7") == 0
+    assert propagate(url) == 0
+    assert [job.get("objects", []) for job in asked] == [["3", "car-7"], []]
+
+
+def test_propagate_object_given_blank_is_refused_before_any_job(backend, capsys):
+    url, asked = backend
+    assert propagate(url, "--object", " ") != 0
+    assert "objects must be a list of object ids" in capsys.readouterr().err
+    assert asked == []
