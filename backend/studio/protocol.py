@@ -15,9 +15,14 @@ from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
-from samvid.core.prompts import Prompt, check_object_count
+from samvid.core.prompts import MAX_OBJECTS, MAX_POINTS, Prompt, check_object_count
 from samvid.errors import BadRequest, ConfigError, PromptError
 
+# Labels a request may name over its images and pages: no more can make at most MAX_OBJECTS
+# objects (an image's objects, its negative-only labels, each adding a click to every object
+# of at most MAX_POINTS, and its clicks sent before any label). Past it the request is refused
+# as its items come, before they pile up.
+MOST_GROUPS = MAX_OBJECTS * (MAX_POINTS + 2)
 MASK_TAGS = {"BrushLabels": "brushlabels", "PolygonLabels": "polygonlabels"}
 # Label Studio's editor lowercases every tag name (and its validation accepts any case), so
 # <brushlabels> and <image> work there: tags are compared by their lowercased names.
@@ -566,6 +571,7 @@ def prompts_from_context(context: Any,
         raise BadRequest("params.context.result must be a list")
     # (to_name, item_index) -> label -> group, labels in the order they first came
     images: dict[tuple[str | None, int | None], dict[str | None, dict[str, Any]]] = {}
+    groups = 0  # labels over all images and pages, as they come
     last_label: dict[tuple[str | None, int | None], str | None] = {}
     for item in items:
         kind = item.get("type") if isinstance(item, dict) else None
@@ -588,6 +594,12 @@ def prompts_from_context(context: Any,
         label = last_label.get(image) if label is None else label
         last_label[image] = label
         by_label = images.setdefault(image, {})
+        if label not in by_label:
+            groups += 1
+            if groups > MOST_GROUPS:
+                raise PromptError(f"at most {MAX_OBJECTS} objects per request, and this one names over "
+                                  f"{MOST_GROUPS} labels on its images and pages: accept or delete some of the "
+                                  "smart regions")
         group = by_label.setdefault(label, {"points": [], "labels": [], "box": None, "size": _size(item)})
         x, y = _number(value.get("x"), "x"), _number(value.get("y"), "y")
         if kind in POINT_TYPES:
@@ -599,9 +611,13 @@ def prompts_from_context(context: Any,
                 raise PromptError("the box has zero area: drag a rectangle around the object")
             group["box"] = (x, y, bw, bh, _number(value.get("rotation", 0), "rotation"))
     for by_label in images.values():
-        _merge_unlabelled_and_negative_only(by_label)
-    # Refused before any image is read: every object is a mask made in this request.
-    check_object_count(sum(map(len, images.values())))
+        _fold_unlabelled(by_label)
+    # Refused before any image is read (every object is a mask made in this request), and
+    # before the negative-only labels are copied into every object: that fold takes objects
+    # times labels steps, which a request of thousands of each made minutes.
+    check_object_count(sum(len(_objects(by_label) or by_label) for by_label in images.values()))
+    for by_label in images.values():
+        _fold_negative_only(by_label)
     prompts = []
     for (to_name, index), by_label in images.items():
         for label, g in by_label.items():
@@ -625,17 +641,26 @@ def _click_label(is_positive: Any) -> int:
     raise BadRequest(f"is_positive must be true or false, got {is_positive!r}"[:200])
 
 
-def _merge_unlabelled_and_negative_only(by_label: dict[str | None, dict[str, Any]]) -> None:
-    """Fold, in place, the groups of one image that are no object of their own into the
-    others: clicks sent before any label into the first labelled object, and a label's
-    negative clicks with no positive click or box of that label into every object (an
-    Alt+click made with another label picked still means "not this")."""
+def _fold_unlabelled(by_label: dict[str | None, dict[str, Any]]) -> None:
+    """Fold, in place, the clicks of one image sent before any label into its first
+    labelled group."""
     if None in by_label and len(by_label) > 1:
         unlabelled = by_label.pop(None)
         first = next(iter(by_label.values()))
         first["points"][:0], first["labels"][:0] = unlabelled["points"], unlabelled["labels"]
         first["box"] = first["box"] or unlabelled["box"]
-    objects = {k: g for k, g in by_label.items() if g["box"] is not None or any(g["labels"])}
+
+
+def _objects(by_label: dict[str | None, dict[str, Any]]) -> dict[str | None, dict[str, Any]]:
+    """The groups of one image that are objects: those with a box or a positive click."""
+    return {k: g for k, g in by_label.items() if g["box"] is not None or any(g["labels"])}
+
+
+def _fold_negative_only(by_label: dict[str | None, dict[str, Any]]) -> None:
+    """Fold, in place, a label's negative clicks with no positive click or box of that label
+    into every object of the image (an Alt+click made with another label picked still means
+    "not this"); where no label has one, each stays an object of its own."""
+    objects = _objects(by_label)
     if not objects or len(objects) == len(by_label):
         return
     for label in [k for k in by_label if k not in objects]:

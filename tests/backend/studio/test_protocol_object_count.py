@@ -37,3 +37,24 @@ def test_objects_on_the_pages_of_a_task_add_up_to_the_limit_and_the_refusal_says
     assert str(refused.value).startswith(f"at most {MAX_OBJECTS} objects per request, got {MAX_OBJECTS + 2} "
                                          "(one per label on each image and page)")
     assert "labels per image" not in str(refused.value)
+
+
+def test_thousands_of_objects_and_negative_only_labels_are_refused_by_their_count():
+    # The negative-only labels are folded into every object after the count: counted
+    # after that fold, such a request took minutes and gigabytes before its refusal.
+    items = [_click(f"in{i}") for i in range(3000)] + [_click(f"out{i}", positive=False) for i in range(3000)]
+    with pytest.raises(PromptError, match=f"at most {MAX_OBJECTS} objects per request, got 3000 "):
+        prompts_from_context({"result": items})
+
+
+def test_a_request_naming_more_labels_than_any_accepted_one_can_is_refused_as_they_come():
+    many = MAX_OBJECTS * 66 + 1
+    items = [_click(f"out{i}", positive=False, page=i % 7) for i in range(many)]
+    with pytest.raises(PromptError, match=f"names over {many - 1} labels"):
+        prompts_from_context({"result": items})
+
+
+def test_the_most_negative_only_labels_an_object_takes_are_folded_into_it():
+    items = [_click("car")] + [_click(f"out{i}", positive=False) for i in range(63)]
+    [prompt] = prompts_from_context({"result": items})
+    assert (prompt.label, len(prompt.points)) == ("car", 64)
