@@ -35,6 +35,9 @@ _EXPECTED = {
 }
 DIRECTIONS = ("forward", "backward", "both")  # of propagation, from the human frame
 AUTO_GRID_RANGE = (1, 64)  # clicks per side: 64 x 64 already costs minutes per frame
+# Frames one propagation takes each way; here, not in propagation.request (which imports
+# this module), so that SAMVID_PROPAGATE_FRAMES is refused at start at the bound every request is.
+MAX_PROPAGATE_FRAMES = 100_000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_STUDIO_URL = "http://localhost:8080"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")  # what redis-py's from_url accepts
@@ -620,8 +623,10 @@ class Settings:
         if self.propagate_direction not in DIRECTIONS:
             raise ConfigError(f"SAMVID_PROPAGATE_DIRECTION={self.propagate_direction!r} is not a direction; "
                               f"give one of {', '.join(DIRECTIONS)}")
-        if self.propagate_frames < 0:
-            raise ConfigError("SAMVID_PROPAGATE_FRAMES must be 0 (up to the next human frame) or a number of frames")
+        if not 0 <= self.propagate_frames <= MAX_PROPAGATE_FRAMES:
+            # Above the bound every submit's job would be refused with a 400 naming "frames".
+            raise ConfigError(f"SAMVID_PROPAGATE_FRAMES must be 0 (up to the next human frame) or a number of "
+                              f"frames from 1 to {MAX_PROPAGATE_FRAMES}, not {self.propagate_frames}")
         low, high = AUTO_GRID_RANGE
         if not low <= self.auto_grid <= high:
             raise ConfigError(f"SAMVID_AUTO_GRID must be a number of clicks per side from {low} to {high}; 16 is the default")

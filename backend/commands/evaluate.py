@@ -19,9 +19,10 @@ from samvid.errors import BadRequest, NotFound
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pred", type=path_arg, help="predicted masks (DAVIS layout)")
     parser.add_argument("gt", type=path_arg, help="ground truth (DAVIS layout)")
-    # nargs="+": a bare --seq (``--seq $SEQS`` with SEQS unset) scored every sequence.
-    parser.add_argument("--seq", nargs="+", action="extend",
-                        help="sequences to score (default: all in GT; repeatable)")
+    # One name per --seq: a list option took PRED and GT after it as sequences. A bare --seq
+    # (``--seq $SEQS`` with SEQS unset) is still refused: it scored every sequence.
+    parser.add_argument("--seq", action="append", metavar="NAME",
+                        help="a sequence to score (default: all in GT; repeat for several: --seq a --seq b)")
     parser.add_argument("--resolution", default="480p",
                         help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")
     parser.add_argument("--skip-last", action="store_true", help="also drop the last frame (DAVIS 2017)")

@@ -16,6 +16,7 @@ from samvid.commands.arguments import path_arg, video_path
 from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, SamvidError, VideoError
 from samvid.settings import Settings, env_path, env_value, studio_url_problem
+from samvid.studio import configs
 from samvid.studio.client import Studio
 from samvid.studio.configs import DEFAULT_CONFIG, config_names, load_config, parse_labels
 from samvid.studio.import_plan import ImportOptions
@@ -35,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", nargs="+", type=video_path, metavar="VIDEO",
                         help="video files, folders of videos, or folders of extracted frames")
     parser.add_argument("--project", required=True, help="project title (created if missing)")
-    parser.add_argument("--config", default=DEFAULT_CONFIG,
+    # No default here: a --config given is loaded at once, the default only for a new project.
+    parser.add_argument("--config",
                         help=f"labeling config for a new project: {', '.join(_frame_configs())} "
-                             "or a path to an .xml (default: %(default)s)")
+                             f"or a path to an .xml (default: {DEFAULT_CONFIG})")
     parser.add_argument("--labels", help="comma-separated labels for a new project, e.g. car,person")
     where = parser.add_argument_group("where frames go")
     where.add_argument("--frames-root", type=path_arg,
@@ -136,12 +138,15 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         # Label Studio refuses it after the project was made, and blames its SSRF protection.
         raise ConfigError(f"--backend-url {args.backend_url!r} (or SAMVID_BACKEND_URL), the samvid "
                           f"backend's address as Label Studio reaches it: {problem}")
-    config = load_config(args.config)
-    if "image" not in config.data_keys:
-        raise ConfigError(f"--config {config.name}: samvid import makes one image task per "
-                          "frame, and this config has no <Image value=\"$image\">")
-    label_config = config.render(parse_labels(args.labels))
-    check_frame_task_keys(label_config, f"--config {config.name}: it")
+    labels = parse_labels(args.labels)
+    label_config, missing_config = "", _missing_default_config(args.config)
+    if not missing_config:
+        config = load_config(args.config or DEFAULT_CONFIG, configs.CONFIG_DIR)
+        if "image" not in config.data_keys:
+            raise ConfigError(f"--config {config.name}: samvid import makes one image task per "
+                              "frame, and this config has no <Image value=\"$image\">")
+        label_config = config.render(labels)
+        check_frame_task_keys(label_config, f"--config {config.name}: it")
     limits = Settings.from_env()
     return ImportOptions(
         project=title,
@@ -164,7 +169,21 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         backend_password=limits.auth_password or None,
         max_seconds=limits.max_video_seconds,
         max_pixels=limits.max_video_pixels,
+        missing_config=missing_config,
     )
+
+
+def _missing_default_config(given: str | None) -> str:
+    """What to do when no --config is given and SAMVID_CONFIG_DIR has no default config;
+    "" otherwise. Not refused here: an import into an existing project keeps its config
+    and needs none (every import into one was refused)."""
+    folder = configs.CONFIG_DIR
+    if given is not None or not env_value("SAMVID_CONFIG_DIR") or (folder / f"{DEFAULT_CONFIG}.xml").exists():
+        return ""
+    known = ", ".join(config_names(folder)) or "none"
+    return (f"SAMVID_CONFIG_DIR={folder} has no {DEFAULT_CONFIG}.xml, the labeling config a new project "
+            f"gets without --config; put a {DEFAULT_CONFIG}.xml there, or pass --config NAME of one it "
+            f"has ({known}) or --config path/to/config.xml")
 
 
 def _id_for_a_title(title: str, project_id: int, args: argparse.Namespace) -> str:

@@ -34,10 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default="flow", metavar="ENGINE",
                         help=f"one of {engine_choices()} (default flow; MODEL: a hub name or a local folder, "
                              "e.g. sam2:facebook/sam2.1-hiera-small, guided:classic)")
-    # nargs="+": a bare --seq (``--seq $SEQS`` with SEQS unset) tracked every sequence,
+    # One name per --seq: a list option took SRC and OUT after it as sequences. A bare --seq
+    # (``--seq $SEQS`` with SEQS unset) is still refused: it tracked every sequence,
     # replacing each one's masks in OUT.
-    parser.add_argument("--seq", nargs="+", action="extend",
-                        help="sequences to track (default: all; repeatable)")
+    parser.add_argument("--seq", action="append", metavar="NAME",
+                        help="a sequence to track (default: all; repeat for several: --seq a --seq b)")
     parser.add_argument("--resolution", default="480p",
                         help="resolution level of the official DAVIS layout (default 480p; ignored for the flat one)")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samvid.errors import BadRequest
-from samvid.settings import DIRECTIONS
+from samvid.settings import DIRECTIONS, MAX_PROPAGATE_FRAMES
 from samvid.tracker.engines import engine_choices, is_engine
 
 MAX_OBJECTS = 100  # per stretch of a job: memory and time grow with every object tracked
@@ -54,7 +54,7 @@ class PropagationRequest:
         if direction not in DIRECTIONS:
             raise BadRequest(f"direction must be one of {', '.join(DIRECTIONS)}")
         frames = payload.get("frames")
-        frames = 0 if frames is None else whole_number(frames, "frames", "a number of frames", 100_000)
+        frames = 0 if frames is None else whole_number(frames, "frames", "a number of frames", MAX_PROPAGATE_FRAMES)
         objects = payload.get("objects") or ()
         if not isinstance(objects, (list, tuple)) or len(objects) > 1000:
             raise BadRequest("objects must be a list of object ids")

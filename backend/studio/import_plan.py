@@ -49,6 +49,9 @@ class ImportOptions:
     batch: int = 50  # tasks per API call; small, so an interruption loses little
     max_seconds: float = 4 * 3600.0  # longer --start/--end windows are refused up front
     max_pixels: int = 7680 * 4320  # 8K; larger frames are refused (decoding bombs)
+    # Why label_config is empty (SAMVID_CONFIG_DIR lacks the default config), said only
+    # when the project must be created: one that exists keeps its own config.
+    missing_config: str = ""
 
 
 @dataclass

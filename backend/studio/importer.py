@@ -221,10 +221,15 @@ def import_videos(
 ) -> ImportSummary:
     started = time.monotonic()
     frames_root = check_frames_root(options)
+    # Asked before any video is read: without a config a new project is refused.
+    existing = _project_to_extend(studio, options) if options.missing_config else None
     plans = plan_clips(paths, options)
-    check_frame_task_keys(options.label_config, "the labeling config")
-    studio.check()
-    project, created = studio.get_or_create_project(options.project, options.label_config)
+    if existing is not None:
+        project, created = existing, False
+    else:
+        check_frame_task_keys(options.label_config, "the labeling config")
+        studio.check()
+        project, created = studio.get_or_create_project(options.project, options.label_config)
     if not created:
         check_project_config(project)
         log.info("project %r exists (id %d): adding to it, its labeling config is kept",
@@ -260,6 +265,17 @@ def import_videos(
                                               tasks, progress))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+def _project_to_extend(studio: Studio, options: ImportOptions) -> Project:
+    """The existing project an import without a labeling config goes into; none is refused
+    with ``options.missing_config``, as there is no config to create it with."""
+    studio.check()
+    title = options.project.strip()  # as get_or_create_project finds it
+    project = studio.find_project(title)
+    if project is None:
+        raise ConfigError(f"project {title!r} does not exist and cannot be created: {options.missing_config}")
+    return project
 
 
 def _remove_half_made(studio: Studio, project: Project) -> None:

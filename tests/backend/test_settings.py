@@ -29,6 +29,8 @@ def test_infinite_timeouts_are_a_config_error(var, value):
     ({"SAMVID_PROPAGATE_DIRECTION": "sideways"}, "SAMVID_PROPAGATE_DIRECTION='sideways' is not a direction; "
                                                  "give one of forward, backward, both"),
     ({"SAMVID_PROPAGATE_FRAMES": "-5"}, "SAMVID_PROPAGATE_FRAMES must be 0"),
+    ({"SAMVID_PROPAGATE_FRAMES": "200000"}, "SAMVID_PROPAGATE_FRAMES must be 0 (up to the next human frame) "
+                                            "or a number of frames from 1 to 100000, not 200000"),
     ({"SAMVID_AUTO_GRID": "0"}, "SAMVID_AUTO_GRID must be a number of clicks per side from 1 to 64"),
     ({"SAMVID_AUTO_GRID": "1000"}, "SAMVID_AUTO_GRID must be a number of clicks per side from 1 to 64"),
     ({"SAMVID_MAX_REQUEST_BYTES": "-1"}, "SAMVID_MAX_REQUEST_BYTES must be a number of bytes above 0"),
@@ -46,6 +48,26 @@ def test_invalid_settings_are_config_errors_naming_the_variable(env, expected):
     with pytest.raises(ConfigError) as raised:
         Settings.from_env(env)
     assert raised.value.message.startswith(expected), raised.value.message
+
+
+@pytest.mark.parametrize("frames", [0, 1, 100000, 100001])
+def test_samvid_propagate_frames_is_accepted_at_start_exactly_when_a_propagation_request_takes_it(frames):
+    """A value accepted at start but refused by every request failed each submit's job with
+    a 400 naming 'frames', not the variable."""
+    from samvid.errors import BadRequest
+    from samvid.propagation.request import PropagationRequest
+
+    try:
+        Settings.from_env({"SAMVID_PROPAGATE_FRAMES": str(frames)})
+        at_start = True
+    except ConfigError:
+        at_start = False
+    try:
+        PropagationRequest.from_payload({"project": 1, "clip": "c", "frame": 0, "frames": frames})
+        by_request = True
+    except BadRequest:
+        by_request = False
+    assert at_start == by_request == (frames <= 100000)
 
 
 @pytest.mark.parametrize("word, on", [("1", True), ("true", True), ("Yes", True), (" on ", True),

@@ -256,14 +256,14 @@ def test_a_sequence_named_twice_is_scored_and_tracked_once(tmp_path, capsys) -> 
         _labels(tmp_path / "pred" / "Annotations" / seq, [_square(1), pred, pred])
     assert main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt")]) == 0
     mean_of_all = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mean")]
-    argv = ["eval", str(tmp_path / "pred"), str(tmp_path / "gt"), "--seq", "good", "good", "bad"]
+    argv = ["eval", str(tmp_path / "pred"), str(tmp_path / "gt"), "--seq", "good", "--seq", "good", "--seq", "bad"]
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert [line for line in out if line.startswith("mean")] == mean_of_all
     assert [line.split()[0] for line in out if line.startswith(("good", "bad"))] == ["good", "bad"]
 
     write_sequence(with_frames(BENCHMARK_SET["basic"], 3), tmp_path / "src", (96, 170))
-    argv = ["track", "--engine", "copy", str(tmp_path / "src"), str(tmp_path / "out"), "--seq", "basic", "basic"]
+    argv = ["track", "--engine", "copy", str(tmp_path / "src"), str(tmp_path / "out"), "--seq", "basic", "--seq", "basic"]
     assert main(argv) == 0
     assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("basic:")]) == 1
 

@@ -19,11 +19,12 @@ def test_eval_scores_a_sequence_named_twice_once_even_with_a_trailing_slash(tmp_
     pred = tmp_path / "pred"
     assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 0
     capsys.readouterr()
-    assert main(["eval", str(pred), str(gt), "--seq", "basic", "twins"]) == 0
+    assert main(["eval", str(pred), str(gt), "--seq", "basic", "--seq", "twins"]) == 0
     once = capsys.readouterr().out.splitlines()
     # `basic/` (tab completion) and `./basic` are the sequence basic: the mean is over
     # objects, and a repeat would count basic's objects again.
-    assert main(["eval", str(pred), str(gt), "--seq", "basic", "basic/", "./basic", "twins"]) == 0
+    assert main(["eval", str(pred), str(gt), "--seq", "basic", "--seq", "basic/", "--seq", "./basic",
+                 "--seq", "twins"]) == 0
     assert capsys.readouterr().out.splitlines() == once
 
 
@@ -124,6 +125,19 @@ def test_eval_of_a_sequence_of_one_frame_says_it_has_one_frame(tmp_path: Path, c
     assert "no frame to score: basic has one frame" in out and "later frames" not in out
 
 
+def test_eval_takes_a_seq_given_before_pred_and_gt(tmp_path: Path, capsys) -> None:
+    # `--seq` took several names, so `samvid eval --seq basic PRED GT` read PRED and GT as
+    # sequences and said "the following arguments are required: pred, gt".
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), gt, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["twins"], 3), gt, (96, 170))
+    assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--seq", "basic", str(pred), str(gt)]) == 0
+    scored = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line]
+    assert "basic" in scored and "twins" not in scored
+
+
 def test_eval_of_a_seq_missing_from_the_ground_truth_names_the_sequences_there_and_scores_none(
         tmp_path: Path, capsys) -> None:
     gt, pred = tmp_path / "gt", tmp_path / "pred"
@@ -131,7 +145,7 @@ def test_eval_of_a_seq_missing_from_the_ground_truth_names_the_sequences_there_a
     assert main(["track", "--engine", "copy", str(gt), str(pred)]) == 0
     capsys.readouterr()
     # A typo failed alone ("no ground-truth PNGs in .../bsaic") under a mean of the others.
-    assert main(["eval", str(pred), str(gt), "--seq", "bsaic", "basic"]) == 2
+    assert main(["eval", str(pred), str(gt), "--seq", "bsaic", "--seq", "basic"]) == 2
     captured = capsys.readouterr()
     assert "--seq bsaic: no such sequence" in captured.err and "its sequences are basic" in captured.err
     assert "mean" not in captured.out
@@ -145,4 +159,4 @@ def test_eval_with_a_bare_seq_scores_nothing_and_says_a_name_is_missing(tmp_path
         main(["eval", str(gt), str(gt), "--seq"])
     assert raised.value.code == 2
     captured = capsys.readouterr()
-    assert "--seq: expected at least one argument" in captured.err and "mean" not in captured.out
+    assert "--seq: expected one argument" in captured.err and "mean" not in captured.out

@@ -35,8 +35,8 @@ def test_track_of_a_root_without_masks_says_where_the_masks_belong(tmp_path: Pat
 def test_track_writes_a_sequence_named_with_a_trailing_slash_once(tmp_path: Path, capsys) -> None:
     src = tmp_path / "src"
     write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
-    # `--seq basic/` is what tab completion gives; `basic basic/` is still one sequence.
-    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", "basic", "basic/"]) == 0
+    # `--seq basic/` is what tab completion gives; `basic` and `basic/` are still one sequence.
+    assert main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq", "basic", "--seq", "basic/"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("basic")]
     assert len(lines) == 1 and lines[0].startswith("basic: 3 of 3 frames")
 
@@ -74,6 +74,16 @@ def test_track_takes_every_repeated_seq(tmp_path: Path, capsys) -> None:
     assert sorted(p.name for p in (tmp_path / "out" / "Annotations").iterdir()) == ["basic", "twins"]
 
 
+def test_track_takes_a_seq_given_before_src_and_out(tmp_path: Path, capsys) -> None:
+    # `--seq` took several names, so `samvid track --seq basic SRC OUT` read SRC and OUT as
+    # sequences and said "the following arguments are required: src, out".
+    src = tmp_path / "src"
+    write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
+    write_sequence(with_frames(BENCHMARK_SET["twins"], 3), src, (96, 170))
+    assert main(["track", "--engine", "copy", "--seq", "basic", str(src), str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "Annotations").iterdir()) == ["basic"]
+
+
 @pytest.mark.parametrize("blocker", ["out", "out/Annotations"])
 def test_track_to_an_out_where_a_file_is_in_the_way_is_refused_before_any_work_and_keeps_the_file(
         blocker: str, tmp_path: Path, capsys) -> None:
@@ -94,7 +104,7 @@ def test_track_of_a_seq_with_no_frames_folder_names_the_sequences_there_and_trac
     write_sequence(with_frames(BENCHMARK_SET["basic"], 3), src, (96, 170))
     write_sequence(with_frames(BENCHMARK_SET["twins"], 3), src, (96, 170))
     # A typo failed alone with a bare "No such file or directory" while the others ran.
-    assert main(["track", "--engine", "copy", str(src), str(out), "--seq", "bsaic", "twins"]) == 2
+    assert main(["track", "--engine", "copy", str(src), str(out), "--seq", "bsaic", "--seq", "twins"]) == 2
     err = capsys.readouterr().err
     assert "--seq bsaic: no such sequence" in err and "its sequences are basic, twins" in err
     assert not out.exists()
@@ -174,7 +184,7 @@ def test_track_with_a_bare_seq_tracks_nothing_and_says_a_name_is_missing(tmp_pat
     with pytest.raises(SystemExit) as raised:
         main(["track", "--engine", "copy", str(src), str(tmp_path / "out"), "--seq"])
     assert raised.value.code == 2
-    assert "--seq: expected at least one argument" in capsys.readouterr().err
+    assert "--seq: expected one argument" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
