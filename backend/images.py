@@ -53,24 +53,30 @@ def _base64_text(payload: str) -> str:
     """The base64 of a ``data:`` URI as ``b64decode(validate=True)`` takes it, which refuses
     any whitespace.
 
-    Line breaks (MIME wraps at 76 columns) and tabs are dropped. A space inside is a "+"
-    that form or query-string decoding turned into one: base64 never holds a space, and
-    dropping it shifts every byte after it. Spaces around the data (one typed after the
-    ',') are dropped, unless they are what completes the last group of four: no image
-    format's base64 starts with "+", but its last character may be one.
+    Wrapped data (MIME wraps at 76 columns; a script may indent or fold it) loses its line
+    breaks and the blanks around them. A space inside a line is a "+" that form or
+    query-string decoding turned into one: base64 never holds a space, and dropping it
+    shifted every byte after it. On one line, spaces after the data are "+" too where they
+    complete its last group of four (no image format's base64 starts with "+", but its last
+    characters may be).
 
-    >>> _base64_text("iVBO R0K\\n/9j+")
+    >>> _base64_text("iVBO R0K/9j+")
     'iVBO+R0K/9j+'
-    >>> _base64_text(" iVBO R0K\\n/9j ")
+    >>> _base64_text(" iVBO R0K/9j ")
     'iVBO+R0K/9j+'
-    >>> _base64_text(" iVBO R0K== ")
+    >>> _base64_text("AAAA    ")
+    'AAAA++++'
+    >>> _base64_text("iVBO R0K== ")
     'iVBO+R0K=='
+    >>> _base64_text("  iVBORw0K\\r\\n  Gg+oAAAA\\n")
+    'iVBORw0KGg+oAAAA'
     """
-    text = "".join(payload.strip().replace(" ", "+").split())
-    trailing = payload[len(payload.rstrip()):].count(" ")
-    if len(text) % 4 and (len(text) + trailing) % 4 == 0:
-        text += "+" * trailing
-    return text
+    lines = [line.replace("\t", "") for line in payload.splitlines()]
+    if len(lines) > 1:
+        return "".join(line.strip(" ").replace(" ", "+") for line in lines)
+    text = lines[0].lstrip(" ") if lines else ""
+    spaced = text.replace(" ", "+")
+    return spaced if len(spaced) % 4 == 0 else text.rstrip(" ").replace(" ", "+")
 
 
 @dataclass(frozen=True)

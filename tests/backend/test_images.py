@@ -426,3 +426,22 @@ def test_a_data_uri_whose_last_character_was_a_plus_keeps_it():
     assert source.fetch("data:image/png;base64,AAA \n", 7) == b"\x00\x00>"
     assert source.fetch("data:image/png;base64,AAAA \n", 7) == b"\x00\x00\x00"
     assert source.fetch("data:image/png;base64,AA== ", 7) == b"\x00"
+
+
+@pytest.mark.parametrize("fold", ["\n  ", "\r\n ", "\n    ", "\n\t"], ids=["indent-2", "folded", "indent-4", "tab"])
+def test_a_data_uri_wrapped_with_indented_or_folded_lines_is_read(fold):
+    # The blanks that wrap or indent lines are no "+" that became a space: read as one,
+    # every byte after them shifted.
+    import base64
+
+    png = _encode(Image.fromarray(np.random.default_rng(3).integers(0, 256, (20, 20, 3), np.uint8)))
+    text = base64.b64encode(png).decode()
+    wrapped = fold.join(text[i:i + 64] for i in range(0, len(text), 64))
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=10_000)
+    assert source.fetch("data:image/png;base64," + wrapped, 7) == png
+
+
+def test_a_data_uri_ending_in_four_plus_signs_that_became_spaces_keeps_them():
+    # They complete the last group of four: "AAAA++++", not "AAAA" (WebP has no fixed end).
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    assert source.fetch("data:image/webp;base64,AAAA    ", 7) == b"\x00\x00\x00\xfb\xef\xbe"
