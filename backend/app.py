@@ -26,7 +26,7 @@ from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest, clip_key, human_annotated
-from samvid.redis_connect import PasswordRefused
+from samvid.redis_connect import PasswordRefused, replied
 from samvid.service import Service
 from samvid.settings import Settings
 from samvid.studio import protocol, video
@@ -269,6 +269,10 @@ def _require_studio_key(service: Service) -> None:
     failure = service.shared.failure if service.shared is not None else None
     if not service.settings.label_studio_api_key and isinstance(failure, PasswordRefused):
         raise QueueUnavailable(f"cannot read Label Studio's token from Redis: {failure.message}")
+    if not service.settings.label_studio_api_key and failure is not None and replied(failure):
+        # Redis runs and answered: its reply (an ACL without GET, LOADING) says what to fix.
+        raise QueueUnavailable(f"cannot read Label Studio's token from Redis: Redis refused the read "
+                               f"({type(failure).__name__}: {str(failure)[:200]})")
     if not service.settings.label_studio_api_key and failure is not None:
         # The token may well be in Redis: what to fix is Redis, not the key.
         raise QueueUnavailable(f"cannot read Label Studio's token from Redis ({type(failure).__name__}): check "
@@ -278,6 +282,12 @@ def _require_studio_key(service: Service) -> None:
         raise ServiceUnavailable(
             "no Label Studio API key, and propagation reads and writes annotations in Label Studio: "
             f"the token Label Studio's /setup sent is not used, as {service.setup_refused}")
+    if not service.settings.label_studio_api_key and service.unshared_setup:
+        # setup_refused is the one process's that answered /setup: the other gunicorn workers
+        # never hear of it, and would say "connect this backend" to a user who just had.
+        raise ServiceUnavailable(
+            "no Label Studio API key, and propagation reads and writes annotations in Label Studio: "
+            f"a token Label Studio's /setup sends is not used, as {service.unshared_setup}")
     if not service.settings.label_studio_api_key:
         # The job's first call to Label Studio would fail within a millisecond, seen only in
         # the log: a webhook answered "queued" is recorded as delivered and nothing happens.
@@ -287,7 +297,8 @@ def _require_studio_key(service: Service) -> None:
             "no Label Studio API key, and propagation reads and writes annotations in Label Studio: "
             "set LABEL_STUDIO_API_KEY (Label Studio: Account & Settings > Access Token), or connect "
             "this backend to the project in Label Studio (Settings > Model), whose /setup call "
-            "sends samvid its token")
+            "sends samvid its token (if you connected it, samvid's log says why the token it sent "
+            "was not used)")
 
 
 def _submit(jobs: Jobs, req: PropagationRequest):

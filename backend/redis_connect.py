@@ -33,20 +33,44 @@ def connect(url: str, *, socket_seconds: float, **options: Any) -> redis.Redis:
 
 def state_of(exc: BaseException | None) -> str:
     """Redis's state as a client's last command found it (None: answered), as ``/health``
-    says it: "ok", "password refused", "unreachable (TimeoutError)"."""
+    says it: "ok", "password refused", "refused (NoPermissionError)" (Redis answered with an
+    error: an ACL without the command, LOADING), "unreachable (TimeoutError)"."""
     if exc is None:
         return "ok"
     if isinstance(exc, PasswordRefused):
         return "password refused"
+    if replied(exc):
+        return f"refused ({type(exc).__name__})"
     return f"unreachable ({type(exc).__name__})"
+
+
+def replied(exc: BaseException) -> bool:
+    """Whether ``exc`` is Redis's own error reply (NOPERM, LOADING, READONLY), not a Redis
+    that did not answer: running and reached, it refused the command."""
+    import redis
+
+    # LOADING is redis-py's BusyLoadingError, a ConnectionError: Redis answered it all the same.
+    return isinstance(exc, (redis.ResponseError, redis.BusyLoadingError))
 
 
 class PasswordRefused(QueueUnavailable):
     """Redis wants a password the URL lacks, or refused the one it gives (NOAUTH, WRONGPASS)."""
 
-    def __init__(self, url: str, exc: Exception) -> None:
+    def __init__(self, url: str, exc: Exception, *, answers_without: bool = False) -> None:
+        """``answers_without``: the URL names a user with no password (``redis://X@host``),
+        and Redis answered a PING sent without AUTH: it has no password to give."""
+        from urllib.parse import urlsplit
+
         self.shown = redis_url_for_messages(url)
         self.example = _with_password(url)
+        try:
+            user, password = urlsplit(url).username, urlsplit(url).password
+        except ValueError:
+            user = password = None
+        self.bare_user = bool(user) and password is None
+        # An ACL user's pair (bob:pw): WRONGPASS is an unknown user as much as a wrong password.
+        self.acl_user = bool(user) and password is not None and user != "default"
+        self.answers_without = answers_without
         # Redis without a password refuses one given all the same ("called without any
         # password configured"): the opposite advice.
         self.none_wanted = "without any password configured" in str(exc) or "no password is set" in str(exc)
@@ -54,10 +78,18 @@ class PasswordRefused(QueueUnavailable):
 
     def told(self, given_as: str) -> str:
         """The message, naming where the URL was given (``--redis-url``, ``REDIS_URL``)."""
+        if self.answers_without:
+            return (f"Redis at {self.shown} has no password, but {given_as} names a user (***@) with none: "
+                    "drop it from the URL (a password is written :PASSWORD@)")
         if self.none_wanted:
             return f"Redis at {self.shown} has no password, but {given_as} gives one: drop it from the URL"
-        return (f"Redis at {self.shown} wants a password (or refused this one): give it in {given_as} "
+        if self.acl_user:
+            return (f"Redis at {self.shown}: user or password refused: give them in {given_as} "
+                    f"as {self.example}")
+        told = (f"Redis at {self.shown} wants a password (or refused this one): give it in {given_as} "
                 f"as {self.example}")
+        # redis-py sends X of a bare "X@" as a user name, with "" as its password.
+        return told + (" (a bare X@ is read as a user name, not a password)" if self.bare_user else "")
 
 
 def _with_password(url: str) -> str:
@@ -106,9 +138,39 @@ class _Handshake:
                 raise answer
         except redis.AuthenticationError as exc:
             connection.disconnect()  # redis-py cleans up after its own errors only
-            raise PasswordRefused(self.url, exc) from exc
+            # A bare "X@" (a password missing its ":") is AUTH X "": WRONGPASS whether Redis
+            # has a password or not. Which one, a PING without AUTH tells.
+            without = bool(connection.username) and not connection.password and _answers_without_auth(
+                self.url, connection.socket_connect_timeout, connection.socket_timeout)
+            raise PasswordRefused(self.url, exc, answers_without=without) from exc
         finally:
             connection.health_check_interval = interval
         # The handshake just answered: no PING before the first command. The health check
         # still finds a connection stale after a quiet spell (a Redis restart since).
         connection.next_health_check = time.time() + interval  # redis-py compares it with time.time()
+
+
+def _answers_without_auth(url: str, connect_seconds: float | None, seconds: float | None) -> bool:
+    """Whether Redis at ``url`` answers PONG to one PING on a fresh connection that sends no
+    AUTH (the URL's user left out), waiting as long as ``url``'s clients do; never retried."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    scheme, _, rest = url.partition("://")
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    plain = f"{scheme}://{rest[:end].rpartition('@')[2]}{rest[end:]}"
+    try:
+        pool = redis.ConnectionPool.from_url(plain, socket_connect_timeout=connect_seconds,
+                                             socket_timeout=seconds, retry=Retry(NoBackoff(), 0))
+        connection = pool.make_connection()
+    except (ValueError, redis.RedisError):
+        return False
+    try:
+        connection.connect()
+        connection.send_command("PING", check_health=False)
+        return connection.read_response() in (b"PONG", "PONG", True)
+    except (OSError, redis.RedisError):
+        return False
+    finally:
+        connection.disconnect()

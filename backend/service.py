@@ -33,8 +33,14 @@ from samvid.images import ImageSource, is_same_origin
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
-from samvid.redis_connect import PasswordRefused
-from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_token_problem, studio_url_problem
+from samvid.redis_connect import PasswordRefused, replied
+from samvid.settings import (
+    DEFAULT_STUDIO_URL,
+    Settings,
+    redis_url_for_messages,
+    studio_token_problem,
+    studio_url_problem,
+)
 from samvid.studio.client import Studio
 from samvid.studio.credentials import SharedCredentials, StudioCredentials, url_given
 
@@ -77,9 +83,14 @@ class Service:
                       shared, processes, configured=bool(settings.label_studio_api_key),
                       start_url=settings.label_studio_url,
                       url_configured=url_given(settings))
-        if shared is not None:
+        if shared is not None and service.configured:
+            # Redis holds jobs and the embedding cache, not the token here: its state, said so.
+            if (failure := shared.check()) is not None:
+                log.warning("%s", failure.message if isinstance(failure, PasswordRefused) else
+                            f"Redis at {redis_url_for_messages(settings.redis_url)}: {shared.state}")
+        elif shared is not None:
             # One read at start, whatever the token: a refused password is logged as the
-            # backend starts, and /health (which reads nothing) has Redis's state from then on.
+            # backend starts, and /health has Redis's state from then on.
             service._take_up(shared.fetch())
         return service
 
@@ -115,16 +126,23 @@ class Service:
                 "anyone could have sent it; set LABEL_STUDIO_URL to your Label Studio's address (and "
                 "LABEL_STUDIO_API_KEY), or SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD and connect Label "
                 "Studio with basic auth")
-        if self.shared is None and self.processes > 1:
-            return self._refuse(
-                f"with {self.processes} worker processes and no REDIS_URL it would reach one of them only; "
-                "set LABEL_STUDIO_API_KEY, or REDIS_URL so the workers share it")
+        if self.unshared_setup:
+            return self._refuse(self.unshared_setup)
         if self.shared is not None:
             self._publish(credentials)
         self._use(credentials)
         self.setup_refused = ""
         log.info("using Label Studio at %s with the token from /setup", credentials.url)
         return True
+
+    @property
+    def unshared_setup(self) -> str:
+        """Why no ``/setup`` token can be used by this process, known at start for every
+        process alike ("" when one can): ``setup_refused`` is the process's that answered."""
+        if self.configured or self.shared is not None or self.processes <= 1:
+            return ""
+        return (f"with {self.processes} worker processes and no REDIS_URL it would reach one of them only; "
+                "set LABEL_STUDIO_API_KEY, or REDIS_URL so the workers share it")
 
     def _refuse(self, reason: str) -> bool:
         """Log why /setup's token is not used, and keep it for propagation's 503; False."""
@@ -145,7 +163,13 @@ class Service:
             raise QueueUnavailable(f"cannot share Label Studio's token through Redis: {exc.message}, "
                                    "then connect the model again") from exc
         except redis.RedisError as exc:
-            self.setup_refused = f"it could not be shared through Redis ({type(exc).__name__})"
+            if replied(exc):  # Redis runs: its reply (an ACL without SET, READONLY) says what to fix
+                reply = f"{type(exc).__name__}: {str(exc)[:200]}"
+                self.setup_refused = f"Redis refused to store it ({reply})"
+                raise QueueUnavailable(f"Redis refused to store Label Studio's token ({reply}); fix that, "
+                                       "then connect the model again") from exc
+            self.setup_refused = (f"it could not be shared through Redis ({type(exc).__name__}); connect the "
+                                  "model again in Label Studio (Settings > Model) once Redis answers")
             raise QueueUnavailable(f"cannot reach Redis to share Label Studio's token ({type(exc).__name__}); "
                                    "check that Redis runs and that REDIS_URL points at it, then "
                                    "connect the model again") from exc

@@ -23,9 +23,12 @@ from samvid.settings import DEFAULT_STUDIO_URL, Settings, studio_token_problem
 log = logging.getLogger(__name__)
 
 KEY = "samvid:studio-credentials"
-# /health's Redis state is at most this old (plus a read's timeout). With LABEL_STUDIO_API_KEY
-# set no request reads the token, and the state stayed what the read at start found.
+# Past this age /health checks Redis's state again: with LABEL_STUDIO_API_KEY set no request
+# reads the token, and the state stayed what the read at start found.
 RECHECK_SECONDS = 10.0
+# How long /health waits for the check it started: a Redis that answers shows in that /health;
+# one that does not (frozen: up to the 2 s socket timeout) in a later one, never holding it up.
+HEALTH_WAIT_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -69,30 +72,41 @@ class SharedCredentials:
     @property
     def state(self) -> str:
         """Redis's state as the last read found it, as ``/health`` says it ("ok", "password
-        refused", "unreachable (TimeoutError)"): known at no cost beyond that read."""
+        refused", "refused (NoPermissionError)", "unreachable (TimeoutError)"): known at no
+        cost beyond that read."""
         return state_of(self.failure) if self.read else "not read yet"
 
     def state_for_health(self) -> str:
-        """``state``, and a check of Redis started in the background where the last read is
-        older than ``RECHECK_SECONDS``: a liveness check never waits on Redis (it must answer
-        while Redis is frozen), and the state it says is never older than a check or two."""
+        """``state``; where the last read is older than ``RECHECK_SECONDS``, after a check of
+        Redis started in the background and waited for ``HEALTH_WAIT_SECONDS`` at most: a
+        liveness check must answer while Redis is frozen, and then says the state before."""
         if time.monotonic() - self._read_at > RECHECK_SECONDS and self._checking.acquire(blocking=False):
-            threading.Thread(target=self._check, name="samvid-redis-check", daemon=True).start()
+            check = threading.Thread(target=self._check, name="samvid-redis-check", daemon=True)
+            check.start()
+            check.join(HEALTH_WAIT_SECONDS)
         return self.state
 
     def _check(self) -> None:
-        """One PING, its outcome kept as a read's (said once in /health, never logged: a
-        health probe every few seconds would fill the log while Redis is away)."""
+        """``check`` without a word in the log (said in /health: a health probe every few
+        seconds would fill the log while Redis is away)."""
+        try:
+            self.check()
+        finally:
+            self._checking.release()
+
+    def check(self) -> Exception | None:
+        """The read ``fetch`` makes, its outcome kept and returned (None: Redis answered), the
+        token left unread: the state it finds is the one the next request's read would find
+        (a PING passed for an ACL user that may not GET the token)."""
         import redis
 
         try:
-            self.redis.ping()
+            self.redis.get(KEY)
         except (redis.RedisError, PasswordRefused) as exc:
             self._found(exc)
-        else:
-            self._found(None)
-        finally:
-            self._checking.release()
+            return exc
+        self._found(None)
+        return None
 
     def _found(self, failure: Exception | None) -> None:
         self.failure, self.read, self._read_at = failure, True, time.monotonic()

@@ -506,3 +506,45 @@ def test_a_body_in_a_charset_other_than_utf8_is_refused_naming_the_charset(image
     ascii_body = b'{"action": "PING"}'
     ascii_headers = {"Content-Type": "application/json; charset=latin-1"}
     assert client.post("/webhook", data=ascii_body, headers=ascii_headers).status_code == 200
+
+
+@pytest.mark.parametrize("path, body", SUBMITS, ids=["propagate", "webhook"])
+def test_every_worker_without_redis_says_why_a_token_setup_sends_is_not_used(images, path, body):
+    # /setup reaches one gunicorn worker, which refused its token; the others said "connect
+    # this backend" to a user who just had.
+    config = Settings.from_env({}, model="standin", local_roots=(images,), precompute_on_open=False)
+    jobs = _RecordingJobs()
+    other = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter()), jobs,
+                       processes=2).test_client()
+    resp = other.post(path, json=body)
+    assert resp.status_code == 503
+    error = resp.get_json()["error"]
+    assert "a token Label Studio's /setup sends is not used, as with 2 worker processes and no REDIS_URL it " \
+           "would reach one of them only; set LABEL_STUDIO_API_KEY, or REDIS_URL so the workers share it" in error
+    assert jobs.payloads == []
+
+
+def test_the_no_key_refusal_says_the_log_has_why_a_connected_backend_has_none(images):
+    # With REDIS_URL the worker that answered /setup knows why its token was not used; the
+    # one answering this request may not: the log (every worker's) says it.
+    client, _ = _recording_app(images)
+    error = client.post("/propagate", json={"project": 1, "clip": "c", "frame": 0}).get_json()["error"]
+    assert error.endswith("(if you connected it, samvid's log says why the token it sent was not used)")
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("path, body", SUBMITS, ids=["propagate", "webhook"])
+def test_a_token_redis_refused_to_read_is_refused_with_its_reply_not_as_an_outage(
+        images, redis_server, path, body):
+    import redis
+
+    redis.Redis.from_url(redis_server.url).acl_setuser(
+        "limited", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-get"])
+    client, jobs = _recording_app(images, redis_url=redis_server.url.replace("redis://", "redis://limited:pw@"))
+    resp = client.post(path, json=body)
+    assert resp.status_code == 503
+    error = resp.get_json()["error"]
+    assert error.startswith("cannot read Label Studio's token from Redis: Redis refused the read "
+                            "(NoPermissionError: ")
+    assert "check that Redis runs" not in error and "pw" not in error.replace("permissions", "")
+    assert jobs.payloads == []

@@ -117,6 +117,21 @@ def test_health_with_redis_answers_as_described_whatever_redis_says(redis_server
         jsonschema.validate(answer, schema, cls=jsonschema.Draft202012Validator)
 
 
+@pytest.mark.redis
+def test_health_says_redis_refusing_the_read_as_described(redis_server):
+    import jsonschema
+    import redis
+
+    redis.Redis.from_url(redis_server.url).acl_setuser(
+        "limited", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-get"])
+    url = redis_server.url.replace("redis://", "redis://limited:pw@")
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=url)
+    app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)))
+    answer = app.test_client().get("/health").get_json()
+    assert answer["redis"] == "refused (NoPermissionError)"  # Redis runs: it answered NOPERM
+    jsonschema.validate(answer, spec()["components"]["schemas"]["Health"], cls=jsonschema.Draft202012Validator)
+
+
 def _auth_app(images: Path):
     settings = Settings.from_env(
         {},

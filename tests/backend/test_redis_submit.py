@@ -502,8 +502,10 @@ def test_a_submit_giving_a_password_to_a_redis_without_one_says_to_drop_it(redis
 @pytest.mark.parametrize("url, example", [
     ("redis://alice:bad@127.0.0.1:6379/2", "redis://alice:PASSWORD@127.0.0.1:6379/2"),
     ("unix:///run/redis.sock?db=2", "unix://:PASSWORD@/run/redis.sock?db=2"),
-    # A password written without its ":" is redis-py's user: the advice puts it after one, unshown.
-    ("redis://s3cretPW@127.0.0.1:6379/0", "redis://:PASSWORD@127.0.0.1:6379/0"),
+    # A password written without its ":" is redis-py's user: the advice puts it after one, unshown,
+    # and says why.
+    ("redis://s3cretPW@127.0.0.1:6379/0",
+     "redis://:PASSWORD@127.0.0.1:6379/0 (a bare X@ is read as a user name, not a password)"),
     # A password holding "#" ends the host part early: the host is where its "@" points.
     ("redis://:6391#x@127.0.0.1", "redis://:PASSWORD@127.0.0.1"),
 ])

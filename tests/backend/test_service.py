@@ -159,8 +159,9 @@ def test_health_answers_at_once_while_redis_is_frozen(redis_server, caplog) -> N
     assert "Label Studio token" not in caplog.text
 
 
-def _health(redis_url: str = "") -> tuple[dict, Service]:
-    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_url, **AUTH)
+def _health(redis_url: str = "", **settings: object) -> tuple[dict, Service]:
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_url,
+                               **{**AUTH, **settings})
     app = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10)))
     return app.test_client().get("/health").get_json(), app.extensions["samvid.service"]
 
@@ -229,3 +230,78 @@ def test_health_with_an_api_key_set_checks_redis_again_in_the_background(redis_s
     while (said := client.get("/health").get_json()["redis"]) == "ok" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert said.startswith("unreachable (")
+
+
+@pytest.mark.redis
+def test_health_waits_briefly_for_the_check_it_started_and_never_on_a_frozen_redis(redis_server, monkeypatch) -> None:
+    """The background check's result was seen by the next /health only: with probes 15 s
+    apart the state said was far older than the docs' "about 10 s"."""
+    import os
+    import signal
+    import time
+
+    import samvid.studio.credentials as credentials
+
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, redis_url=redis_server.url,
+                               label_studio_api_key="a-token")
+    client = create_app(config, Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))).test_client()
+    monkeypatch.setattr(credentials, "RECHECK_SECONDS", 0.0)
+    assert client.get("/health").get_json()["redis"] == "ok"
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        said = client.get("/health").get_json()["redis"]
+        assert time.monotonic() - started < 1.0  # the check waits out the 2 s socket timeout
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    assert said == "ok"  # the state before: this check has not answered yet
+    time.sleep(2.5)  # that check ends: at Redis's answer, or its 2 s timeout
+    redis_server.stop()
+    assert client.get("/health").get_json()["redis"] == "unreachable (ConnectionError)"  # this /health's check
+
+
+@pytest.mark.redis
+def test_with_an_api_key_the_start_check_says_redis_state_not_the_token_it_never_uses(caplog) -> None:
+    from services import free_port
+
+    away = f"redis://127.0.0.1:{free_port()}/0"
+    with caplog.at_level(logging.WARNING):
+        said, _ = _health(away, label_studio_api_key="a-token")
+    assert said["redis"] == "unreachable (ConnectionError)"
+    assert f"Redis at {away}: unreachable (ConnectionError)" in caplog.text
+    assert "Label Studio token" not in caplog.text
+
+
+@pytest.mark.redis
+def test_a_token_setup_sent_while_redis_was_away_is_refused_saying_to_connect_again(
+        redis_server, monkeypatch) -> None:
+    import redis
+
+    from samvid.errors import QueueUnavailable
+
+    s = service(redis_url=redis_server.url)
+
+    def away(*_args: object) -> None:
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(s.shared, "publish", away)
+    with pytest.raises(QueueUnavailable):
+        s.adopt_studio(LS, "token-1")
+    assert s.setup_refused == ("it could not be shared through Redis (TimeoutError); connect the model again "
+                               "in Label Studio (Settings > Model) once Redis answers")
+
+
+@pytest.mark.redis
+def test_a_token_redis_refuses_to_store_is_refused_with_its_reply_not_as_an_outage(redis_server) -> None:
+    import redis
+
+    from samvid.errors import QueueUnavailable
+
+    redis.Redis.from_url(redis_server.url).acl_setuser(
+        "limited", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-set"])
+    s = service(redis_url=redis_server.url.replace("redis://", "redis://limited:pw@"))
+    with pytest.raises(QueueUnavailable) as raised:
+        s.adopt_studio(LS, "token-1")
+    assert raised.value.message.startswith("Redis refused to store Label Studio's token (NoPermissionError: ")
+    assert "check that Redis runs" not in raised.value.message
+    assert s.setup_refused.startswith("Redis refused to store it (NoPermissionError: ")

@@ -103,3 +103,62 @@ def test_the_state_of_redis_is_what_the_last_read_found(redis_server) -> None:
     redis_server.stop()
     shared.fetch()
     assert shared.state == "unreachable (ConnectionError)"
+
+
+@pytest.mark.redis
+def test_a_bare_user_against_a_redis_without_a_password_says_to_drop_it(redis_server) -> None:
+    """``redis://s3cret@host`` is redis-py's user "s3cret" with no password (a password whose ":"
+    was left out): WRONGPASS from a Redis with no password, which was told "wants a password"
+    (and, given as :PASSWORD@, then "has no password: drop it")."""
+    from samvid.redis_jobs import PasswordRefused
+
+    shown = redis_server.url.replace("redis://", "redis://***@")
+    shared = SharedCredentials(redis_server.url.replace("redis://", "redis://s3cret@"))
+    assert shared.fetch() is None and isinstance(shared.failure, PasswordRefused)
+    assert shared.failure.message == (
+        f"Redis at {shown} has no password, but REDIS_URL names a user (***@) with none: drop it from the URL "
+        "(a password is written :PASSWORD@)")
+    assert shared.failure.told("--redis-url").startswith(f"Redis at {shown} has no password, but --redis-url")
+
+
+@pytest.mark.redis
+def test_a_bare_user_against_a_redis_with_a_password_says_how_a_password_is_written(redis_server) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_server.url).config_set("requirepass", "x")
+    shared = SharedCredentials(redis_server.url.replace("redis://", "redis://s3cret@"))
+    shared.fetch()
+    example = redis_server.url.replace("redis://", "redis://:PASSWORD@")
+    assert str(shared.failure) == (
+        f"Redis at {redis_server.url.replace('redis://', 'redis://***@')} wants a password (or refused this one): "
+        f"give it in REDIS_URL as {example} (a bare X@ is read as a user name, not a password)")
+
+
+@pytest.mark.redis
+def test_an_unknown_acl_user_is_told_user_or_password_refused(redis_server) -> None:
+    # "wants a password (or refused this one)" for a user Redis does not know: the user is as
+    # likely what is wrong, and the example keeps it.
+    shared = SharedCredentials(redis_server.url.replace("redis://", "redis://bob:pw@"))
+    shared.fetch()
+    example = redis_server.url.replace("redis://", "redis://bob:PASSWORD@")
+    assert str(shared.failure) == (f"Redis at {redis_server.url.replace('redis://', 'redis://bob:***@')}: "
+                                   f"user or password refused: give them in REDIS_URL as {example}")
+
+
+@pytest.mark.redis
+def test_redis_refusing_the_read_is_said_as_its_reply_and_the_background_check_agrees(
+        redis_server, monkeypatch) -> None:
+    """An ACL user without GET: Redis answers NOPERM, which said "unreachable", and the
+    background check's PING passed ("ok"): the state flipped with every check."""
+    import redis
+
+    import samvid.studio.credentials as credentials
+
+    redis.Redis.from_url(redis_server.url).acl_setuser(
+        "limited", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-get"])
+    shared = SharedCredentials(redis_server.url.replace("redis://", "redis://limited:pw@"))
+    shared.fetch()
+    assert shared.state == "refused (NoPermissionError)"
+    monkeypatch.setattr(credentials, "RECHECK_SECONDS", 0.0)
+    assert shared.state_for_health() == "refused (NoPermissionError)"
+    assert shared.check() is shared.failure and shared.state == "refused (NoPermissionError)"
