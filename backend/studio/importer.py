@@ -221,7 +221,8 @@ def import_videos(
 ) -> ImportSummary:
     started = time.monotonic()
     frames_root = check_frames_root(options)
-    # Asked before any video is read: without a config a new project is refused.
+    # Asked before any video is read (a --scene-change scan reads each whole): without a
+    # config a new project is refused. Label Studio's errors then come before the videos'.
     existing = _project_to_extend(studio, options) if options.missing_config else None
     plans = plan_clips(paths, options)
     if existing is not None:
@@ -275,6 +276,7 @@ def _project_to_extend(studio: Studio, options: ImportOptions) -> Project:
     project = studio.find_project(title)
     if project is None:
         raise ConfigError(f"project {title!r} does not exist and cannot be created: {options.missing_config}")
+    check_project_config(project)  # before the videos are read, as the project is
     return project
 
 

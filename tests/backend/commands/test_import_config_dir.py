@@ -87,3 +87,15 @@ def test_an_import_into_a_new_project_without_the_default_config_names_the_varia
     assert "project 'Avenue' does not exist and cannot be created" in err, err
     assert f"SAMVID_CONFIG_DIR={config_dir_without_brush} has no brush.xml" in err, err
     assert "put a brush.xml there, or pass --config NAME of one it has (mine)" in err, err
+
+
+def test_an_existing_project_that_shows_no_frame_is_refused_before_any_video_is_read(
+        config_dir_without_brush: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(OneProjectStudio, "__init__", lambda self, *args: setattr(
+        self, "street", Project(7, "Street", '<View><Video name="v" value="$video"/></View>')))
+    not_a_video = tmp_path / "bad.mp4"
+    not_a_video.write_bytes(b"no video here")
+    assert main(["import", str(not_a_video), "--project", "Street", "--upload", "--no-backend"]) == 2
+    err = capsys.readouterr().err
+    assert "has no <Image value=\"$image\"> in its labeling config" in err, err
