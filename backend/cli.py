@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"samvid.commands.{module_name}")
         cmd_parser = argparse.ArgumentParser(prog=f"samvid {top.command}", description=help_text)
         module.add_arguments(cmd_parser)
-        args = cmd_parser.parse_args(rest)
+        args, extra = cmd_parser.parse_known_args(rest)
+        if extra:  # argparse's own error, with what old `--seq a b` scripts need to hear
+            hint = "; --seq takes one name: repeat it (--seq a --seq b)" if getattr(args, "seq", None) else ""
+            cmd_parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         from samvid.settings import log_level  # not before: `samvid --help` stays instant
 
         logging.basicConfig(

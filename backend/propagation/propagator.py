@@ -20,6 +20,7 @@ from samvid.propagation.seeds import (
     for_frame,
     human_annotated,
     match_redrawn,
+    missing_objects,
     seeds_from_result,
     unreadable_labels,
     wanted_identities,
@@ -67,6 +68,8 @@ class Propagator(ClipAccess):
         wanted = wanted_identities(req.objects, drawn)
         seeds = chosen_seeds(drawn, wanted)
         _check_seeds(req, seeds, drawn, annotation, target, self.images.max_pixels)
+        # Not refused: a queued job whose object was deleted since still tracks the others.
+        missing = missing_objects(req.objects, drawn)
         engine = resolved(req.engine)  # named in each prediction's model version
         given = [human_annotated(t) for t in tasks]
         given[index] = True
@@ -159,8 +162,12 @@ class Propagator(ClipAccess):
         progress.finish()
         if not seeds:
             _note_no_objects(ctx, req, emptied_note(cleared, retracked), crowded, stretches, tasks, index)
+        if missing:  # after the progress, which clears a note: said on the ended job too
+            ctx.note(f"frame {req.frame} has no object {', '.join(map(repr, missing))} of those asked for: "
+                     "not tracked")
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
-        return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {})}
+        return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {}),
+                **({"objects_missing": list(missing)} if missing else {})}
 
     def _human_ends(self, config: MaskTarget, tasks: list[dict[str, Any]], index: int, stretches: list[Stretch],
                     annotation: list[dict[str, Any]], target: MaskTarget, wanted: frozenset[Identity] | None,
@@ -331,6 +338,10 @@ def _check_seeds(req: PropagationRequest, seeds: list[ObjectSeed], drawn: list[O
                          "samvid can read; draw the mask again, or delete them where the object has left")
     # No object at all (the annotator deleted the masks: every object left the view) is
     # an answer too: samvid's earlier masks on the frames it bounds are stale, and go.
+    if len(seeds) > MAX_OBJECTS and req.objects:
+        # The groups were asked for already: advising them again said nothing of what to change.
+        raise BadRequest(f"frame {req.frame}: {len(seeds)} asked for (of the frame's {len(drawn)} objects); "
+                         f"a job takes at most {MAX_OBJECTS}: split them into groups")
     if len(seeds) > MAX_OBJECTS:
         raise BadRequest(f"frame {req.frame} has {len(seeds)} objects; a job takes at most "
                          f"{MAX_OBJECTS}: propagate them in groups with 'objects' (samvid propagate --object)")

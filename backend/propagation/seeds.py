@@ -277,6 +277,13 @@ def wanted_identities(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -
     return frozenset(wanted)
 
 
+def missing_objects(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -> tuple[int | str, ...]:
+    """Those of a request's ``objects`` that name none of the objects ``drawn`` on its frame
+    (each read as ``wanted_identities`` reads it), as the request gave them."""
+    there = {s.identity for s in drawn}
+    return tuple(o for o in objects if not (wanted_identities((o,), drawn) or frozenset()) & there)
+
+
 def chosen_seeds(seeds: list[ObjectSeed], wanted: frozenset[Identity] | None) -> list[ObjectSeed]:
     """The ``seeds`` of the identities ``wanted`` (``wanted_identities``); all when None."""
     return seeds if wanted is None else [s for s in seeds if s.identity in wanted]

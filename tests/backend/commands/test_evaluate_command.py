@@ -160,3 +160,19 @@ def test_eval_with_a_bare_seq_scores_nothing_and_says_a_name_is_missing(tmp_path
     assert raised.value.code == 2
     captured = capsys.readouterr()
     assert "--seq: expected one argument" in captured.err and "mean" not in captured.out
+
+
+def test_eval_given_several_names_after_one_seq_says_to_repeat_seq(tmp_path: Path, capsys) -> None:
+    # `--seq a b PRED GT` took b as PRED: the error named GT as the argument it did not know.
+    gt = str(tmp_path / "gt")
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "--seq", "a", "b", str(tmp_path / "pred"), gt])
+    assert exit_.value.code == 2
+    assert f"unrecognized arguments: {gt}; --seq takes one name: repeat it (--seq a --seq b)" in capsys.readouterr().err
+
+
+def test_eval_with_an_argument_too_many_and_no_seq_says_only_what_argparse_says(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["eval", str(tmp_path / "pred"), str(tmp_path / "gt"), "extra"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: extra" in err and "--seq" not in err.splitlines()[-1]

@@ -243,3 +243,32 @@ def test_a_blank_clip_is_refused_before_label_studio_is_asked_as_prelabel_refuse
     assert main(["propagate", "--project", "1", "--clip", " ", "--from-frame", "0", *backend]) == 2
     err = capsys.readouterr().err
     assert "clip must be a clip id" in err and "cannot reach" not in err
+
+
+def test_objects_asked_for_that_the_frame_lacks_are_said_and_exit_1_on_a_backend(capsys) -> None:
+    # Tracked without a word beside the others: one typo in a group left an object untracked under "done".
+    app = Flask("missing-backend")
+    job = {"id": "job-2", "state": "done", "error": None, "frames_done": 3, "frames_total": 3, "fps": 1.0,
+           "result": {"frames_written": 3, "frames_empty": 0, "objects_missing": ["9", 12]}}
+    app.add_url_rule("/propagate", "submit", lambda: jsonify(job), methods=["POST"])
+    with ServedApp(app) as served:
+        assert main(["propagate", "--project", "3", "--clip", "walk", "--from-frame", "4", "--object", "3",
+                     "--object", "9", "--object", "12", "--backend-url", served.url]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("done: 3 frames of clip 'walk'")
+    assert "frame 4 of clip 'walk' has no object '9', 12 (--object): those were not tracked" in err
+
+
+def test_objects_asked_for_that_the_frame_lacks_are_said_and_exit_1_here_too(monkeypatch, capsys) -> None:
+    class SomeMissing:
+        def run(self, req, ctx):
+            return {"frames_written": 2, "frames_empty": 0, "objects_missing": ["car-9"]}
+
+    monkeypatch.setattr(command.Studio, "project_id", lambda self, project: 7)
+    monkeypatch.setattr(command, "propagator_for", lambda studio, settings: SomeMissing())
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "k")
+    monkeypatch.delenv("SAMVID_TRACKER", raising=False)
+    assert main(["propagate", "--project", "Street", "--clip", "walk", "--from-frame", "4",
+                 "--object", "car-1", "--object", "car-9"]) == 1
+    assert "has no object 'car-9' (--object)" in capsys.readouterr().err

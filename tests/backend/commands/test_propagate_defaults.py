@@ -53,8 +53,26 @@ def test_propagate_object_picks_the_objects_a_job_tracks_and_none_means_every_on
     assert [job.get("objects", []) for job in asked] == [["3", "car-7"], []]
 
 
-def test_propagate_object_given_blank_is_refused_before_any_job(backend, capsys):
+@pytest.mark.parametrize("given", [" ", "", "0", "00"])
+def test_propagate_object_that_names_no_object_is_refused_naming_the_flag_before_any_job(given, backend, capsys):
     url, asked = backend
-    assert propagate(url, "--object", " ") != 0
-    assert "objects must be a list of object ids" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        propagate(url, "--object", "3", "--object", given)
+    assert exit_.value.code == 2
+    assert f"argument --object: {given!r} names no object" in capsys.readouterr().err
+    assert asked == []
+
+
+def test_propagate_object_is_sent_stripped_and_any_other_region_id_as_it_is(backend):
+    # An ID read from a file ("3\r") named no object, and the job tracked the others without a word.
+    url, asked = backend
+    assert propagate(url, "--object", " 3\r", "--object=-1", "--object", "1.5", "--object", "aB3x_9") == 0
+    assert asked[0]["objects"] == ["3", "-1", "1.5", "aB3x_9"]
+
+
+def test_propagate_with_more_objects_than_a_job_takes_is_refused_with_the_count_before_any_job(backend, capsys):
+    url, asked = backend
+    flags = [flag for i in range(1, 102) for flag in ("--object", str(i))]
+    assert propagate(url, *flags) == 2
+    assert "at most 100 objects a job, got 101: split them into groups" in capsys.readouterr().err
     assert asked == []

@@ -221,3 +221,11 @@ def test_track_to_an_out_where_a_file_has_a_sequences_name_is_refused_before_any
     assert f"{out / 'Annotations' / 'twins'} is a file, not a folder" in err and "give another OUT folder" in err
     assert (out / "Annotations" / "twins").read_text() == "the user's notes\n"
     assert not (out / "Annotations" / "basic").exists()
+
+
+def test_track_given_several_names_after_one_seq_says_to_repeat_seq(tmp_path: Path, capsys) -> None:
+    # An old script's `--seq a b`: argparse's "unrecognized arguments: b" did not say why.
+    with pytest.raises(SystemExit) as exit_:
+        main(["track", str(tmp_path / "src"), str(tmp_path / "out"), "--seq", "a", "b"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: b; --seq takes one name: repeat it (--seq a --seq b)" in capsys.readouterr().err

@@ -104,3 +104,15 @@ def test_samvid_propagate_refuses_bridge_and_no_bridge_together(capsys):
         main(["propagate", "--project", "1", "--clip", "c", "--from-frame", "0", "--bridge", "--no-bridge"])
     assert stop.value.code == 2
     assert "not allowed with argument --bridge" in capsys.readouterr().err
+
+
+def test_more_objects_than_a_job_takes_are_refused_at_once_with_their_count():
+    # Queued, the job failed only once it ran, advising groups: the list was one.
+    for objects, count in ((list(range(1, 102)), 101), ([f"r{i}" for i in range(5000)], 5000)):
+        with pytest.raises(BadRequest, match=f"at most 100 objects a job, got {count}: split them into groups"):
+            PropagationRequest.from_payload({**BASE, "objects": objects})
+
+
+def test_an_object_named_twice_counts_once_towards_the_objects_a_job_takes():
+    objects = [*range(1, 101), 1, 2]
+    assert len(PropagationRequest.from_payload({**BASE, "objects": objects}).objects) == 102
