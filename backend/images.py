@@ -53,30 +53,40 @@ def _base64_text(payload: str) -> str:
     """The base64 of a ``data:`` URI as ``b64decode(validate=True)`` takes it, which refuses
     any whitespace.
 
-    Wrapped data (MIME wraps at 76 columns; a script may indent or fold it) loses its line
-    breaks and the blanks around them. A space inside a line is a "+" that form or
-    query-string decoding turned into one: base64 never holds a space, and dropping it
-    shifted every byte after it. On one line, spaces after the data are "+" too where they
-    complete its last group of four (no image format's base64 starts with "+", but its last
-    characters may be).
+    A space inside the data is a "+" that form or query-string decoding turned into one:
+    base64 never holds a space, and dropping it shifted every byte after it. Wrapped data
+    (MIME wraps at 76 columns; a script may indent or fold it) loses its line breaks, the
+    indent its lines share and blanks typed before the data. Blanks at a line's end are "+"
+    where they bring the line to the width of the others (a "+" that ended a line), and at
+    the data's end where they complete its last group of four after no "=" (no image
+    format's base64 starts with "+", but its last characters may be).
 
     >>> _base64_text("iVBO R0K/9j+")
     'iVBO+R0K/9j+'
     >>> _base64_text(" iVBO R0K/9j ")
     'iVBO+R0K/9j+'
-    >>> _base64_text("AAAA    ")
-    'AAAA++++'
-    >>> _base64_text("iVBO R0K== ")
-    'iVBO+R0K=='
+    >>> _base64_text("AAAA    "), _base64_text("AA==    ")
+    ('AAAA++++', 'AA==')
     >>> _base64_text("  iVBORw0K\\r\\n  Gg+oAAAA\\n")
     'iVBORw0KGg+oAAAA'
+    >>> _base64_text("iVBORw0K\\nGg oAAA \\nAAAA")
+    'iVBORw0KGg+oAAA+AAAA'
     """
     lines = [line.replace("\t", "") for line in payload.splitlines()]
-    if len(lines) > 1:
-        return "".join(line.strip(" ").replace(" ", "+") for line in lines)
-    text = lines[0].lstrip(" ") if lines else ""
-    spaced = text.replace(" ", "+")
-    return spaced if len(spaced) % 4 == 0 else text.rstrip(" ").replace(" ", "+")
+    if not lines:
+        return ""
+    rest = [line for line in lines[1:] if line.strip(" ")]
+    indent = min((len(line) - len(line.lstrip(" ")) for line in rest), default=0)
+    lines = [line for line in (lines[0].lstrip(" "), *(line[indent:] for line in rest)) if line]
+    if not lines:
+        return ""
+    widths = [len(line) for line in lines[:-1]]
+    width = max(set(widths), key=widths.count) if widths else 0
+    text = "".join(line if len(line) == width else line.rstrip(" ") for line in lines[:-1])
+    last = lines[-1]
+    if (len(text) + len(last)) % 4 or last.rstrip(" ").endswith("="):
+        last = last.rstrip(" ")
+    return (text + last).replace(" ", "+")
 
 
 @dataclass(frozen=True)

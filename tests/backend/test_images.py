@@ -445,3 +445,24 @@ def test_a_data_uri_ending_in_four_plus_signs_that_became_spaces_keeps_them():
     # They complete the last group of four: "AAAA++++", not "AAAA" (WebP has no fixed end).
     source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
     assert source.fetch("data:image/webp;base64,AAAA    ", 7) == b"\x00\x00\x00\xfb\xef\xbe"
+
+
+@pytest.mark.parametrize("indent", ["", "  "], ids=["wrapped", "indented"])
+def test_wrapped_base64_whose_plus_signs_became_spaces_is_read_even_where_one_ended_a_line(indent):
+    # A "+" that ended (or began) a line became a blank there: dropped as wrapping, every
+    # byte after it shifted. A blank bringing a line to the others' width is a "+".
+    import base64
+
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=100_000)
+    for seed in range(40):
+        png = _encode(Image.fromarray(np.random.default_rng(seed).integers(0, 256, (30, 30, 3), np.uint8)))
+        text = base64.b64encode(png).decode()
+        wrapped = "\n".join(indent + text[i:i + 76] for i in range(0, len(text), 76)).replace("+", " ")
+        assert source.fetch("data:image/png;base64,\n" + wrapped + "\n", 7) == png, seed
+
+
+@pytest.mark.parametrize("blanks", ["    ", "    \n", "\t    ", "        "])
+def test_padded_base64_followed_by_blanks_is_read(blanks):
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    assert source.fetch("data:image/png;base64,AA==" + blanks, 7) == b"\x00"
+    assert source.fetch("data:image/png;base64,AAA=" + blanks, 7) == b"\x00\x00"

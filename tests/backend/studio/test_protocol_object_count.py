@@ -39,9 +39,15 @@ def test_objects_on_the_pages_of_a_task_add_up_to_the_limit_and_the_refusal_says
     assert "labels per image" not in str(refused.value)
 
 
-def test_thousands_of_objects_and_negative_only_labels_are_refused_by_their_count():
-    # The negative-only labels are folded into every object after the count: counted
-    # after that fold, such a request took minutes and gigabytes before its refusal.
+def test_thousands_of_objects_and_negative_only_labels_are_refused_before_they_are_folded(monkeypatch):
+    # The fold copies every negative-only label into every object: counted after it, such
+    # a request took minutes and gigabytes before its refusal.
+    from samvid.studio import protocol
+
+    def fold(by_label):
+        raise AssertionError("folded before the count")
+
+    monkeypatch.setattr(protocol, "_fold_negative_only", fold)
     items = [_click(f"in{i}") for i in range(3000)] + [_click(f"out{i}", positive=False) for i in range(3000)]
     with pytest.raises(PromptError, match=f"at most {MAX_OBJECTS} objects per request, got 3000 "):
         prompts_from_context({"result": items})
