@@ -53,6 +53,10 @@ def replied(exc: BaseException) -> bool:
     return isinstance(exc, (redis.ResponseError, redis.BusyLoadingError))
 
 
+# How long the check whether Redis answers without a password waits (a bare user refused).
+CHECK_SECONDS = 0.5
+
+
 class PasswordRefused(QueueUnavailable):
     """Redis wants a password the URL lacks, or refused the one it gives (NOAUTH, WRONGPASS)."""
 
@@ -79,8 +83,10 @@ class PasswordRefused(QueueUnavailable):
     def told(self, given_as: str) -> str:
         """The message, naming where the URL was given (``--redis-url``, ``REDIS_URL``)."""
         if self.answers_without:
-            return (f"Redis at {self.shown} has no password, but {given_as} names a user (***@) with none: "
-                    "drop it from the URL (a password is written :PASSWORD@)")
+            # Only its default user is known to need none: an ACL user may well want one.
+            return (f"Redis at {self.shown} answers without a password (its default user), but {given_as} "
+                    "names a user (***@) with none: drop it from the URL, or for an ACL user give "
+                    "USER:PASSWORD@ (a password alone is written :PASSWORD@)")
         if self.none_wanted:
             return f"Redis at {self.shown} has no password, but {given_as} gives one: drop it from the URL"
         if self.acl_user:
@@ -140,8 +146,10 @@ class _Handshake:
             connection.disconnect()  # redis-py cleans up after its own errors only
             # A bare "X@" (a password missing its ":") is AUTH X "": WRONGPASS whether Redis
             # has a password or not. Which one, a PING without AUTH tells.
+            # Half a second at most: Redis just answered, and a wrong password is said at once.
             without = bool(connection.username) and not connection.password and _answers_without_auth(
-                self.url, connection.socket_connect_timeout, connection.socket_timeout)
+                self.url, min(connection.socket_connect_timeout or CHECK_SECONDS, CHECK_SECONDS),
+                min(connection.socket_timeout or CHECK_SECONDS, CHECK_SECONDS))
             raise PasswordRefused(self.url, exc, answers_without=without) from exc
         finally:
             connection.health_check_interval = interval

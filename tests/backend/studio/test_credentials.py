@@ -116,9 +116,11 @@ def test_a_bare_user_against_a_redis_without_a_password_says_to_drop_it(redis_se
     shared = SharedCredentials(redis_server.url.replace("redis://", "redis://s3cret@"))
     assert shared.fetch() is None and isinstance(shared.failure, PasswordRefused)
     assert shared.failure.message == (
-        f"Redis at {shown} has no password, but REDIS_URL names a user (***@) with none: drop it from the URL "
-        "(a password is written :PASSWORD@)")
-    assert shared.failure.told("--redis-url").startswith(f"Redis at {shown} has no password, but --redis-url")
+        f"Redis at {shown} answers without a password (its default user), but REDIS_URL names a user (***@) "
+        "with none: drop it from the URL, or for an ACL user give USER:PASSWORD@ (a password alone is written "
+        ":PASSWORD@)")
+    assert shared.failure.told("--redis-url").startswith(
+        f"Redis at {shown} answers without a password (its default user), but --redis-url")
 
 
 @pytest.mark.redis
