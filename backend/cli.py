@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(cmd_parser)
         args, extra = cmd_parser.parse_known_args(rest)
         if extra:  # argparse's own error, with what old `--seq a b` scripts need to hear
-            hint = "; --seq takes one name: repeat it (--seq a --seq b)" if getattr(args, "seq", None) else ""
+            hint = ("; --seq takes one name: repeat it (--seq a --seq b)"
+                    if getattr(args, "seq", None) and not extra[0].startswith("-") else "")
             cmd_parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         from samvid.settings import log_level  # not before: `samvid --help` stays instant
 

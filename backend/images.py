@@ -55,38 +55,40 @@ def _base64_text(payload: str) -> str:
 
     A space inside the data is a "+" that form or query-string decoding turned into one:
     base64 never holds a space, and dropping it shifted every byte after it. Wrapped data
-    (MIME wraps at 76 columns; a script may indent or fold it) loses its line breaks, the
-    indent its lines share and blanks typed before the data. Blanks at a line's end are "+"
-    where they bring the line to the width of the others (a "+" that ended a line), and at
-    the data's end where they complete its last group of four after no "=" (no image
-    format's base64 starts with "+", but its last characters may be).
+    (MIME wraps at 76 columns; a script may indent, fold or pad it) loses its line breaks,
+    the indent its lines share, blanks typed before the data and blanks padding a line.
+    Blanks ending a line are "+" only as far as they bring it to the width of the others'
+    data (a "+" that ended a line), and at the data's end only as far as they complete its
+    last group of four after no "=" (no image format's base64 starts with "+").
 
     >>> _base64_text("iVBO R0K/9j+")
     'iVBO+R0K/9j+'
-    >>> _base64_text(" iVBO R0K/9j ")
-    'iVBO+R0K/9j+'
-    >>> _base64_text("AAAA    "), _base64_text("AA==    ")
-    ('AAAA++++', 'AA==')
+    >>> _base64_text(" iVBO R0K/9j  "), _base64_text("AA==    ")
+    ('iVBO+R0K/9j+', 'AA==')
     >>> _base64_text("  iVBORw0K\\r\\n  Gg+oAAAA\\n")
     'iVBORw0KGg+oAAAA'
-    >>> _base64_text("iVBORw0K\\nGg oAAA \\nAAAA")
+    >>> _base64_text("iVBORw0K  \\nGg oAAA  \\nAAAA")
     'iVBORw0KGg+oAAA+AAAA'
     """
     lines = [line.replace("\t", "") for line in payload.splitlines()]
-    if not lines:
-        return ""
     rest = [line for line in lines[1:] if line.strip(" ")]
     indent = min((len(line) - len(line.lstrip(" ")) for line in rest), default=0)
-    lines = [line for line in (lines[0].lstrip(" "), *(line[indent:] for line in rest)) if line]
+    lines = [line for line in (lines[0].lstrip(" ") if lines else "", *(line[indent:] for line in rest)) if line]
     if not lines:
         return ""
-    widths = [len(line) for line in lines[:-1]]
+    widths = [len(line.rstrip(" ")) for line in lines[:-1]]
     width = max(set(widths), key=widths.count) if widths else 0
-    text = "".join(line if len(line) == width else line.rstrip(" ") for line in lines[:-1])
-    last = lines[-1]
-    if (len(text) + len(last)) % 4 or last.rstrip(" ").endswith("="):
-        last = last.rstrip(" ")
-    return (text + last).replace(" ", "+")
+    text = "".join(_blanks_as_plus(line, width - len(line.rstrip(" "))) for line in lines[:-1])
+    last = lines[-1].rstrip(" ")
+    need = 0 if last.endswith("=") else -(len(text) + len(last)) % 4
+    return text + _blanks_as_plus(lines[-1], need)
+
+
+def _blanks_as_plus(line: str, most: int) -> str:
+    """``line`` with the blanks that end it read as "+", at most ``most`` of them, the rest
+    dropped; a blank inside it is a "+" whatever."""
+    data = line.rstrip(" ")
+    return (data + "+" * max(0, min(most, len(line) - len(data)))).replace(" ", "+")
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,8 @@ class _Handshake:
             connection.disconnect()  # redis-py cleans up after its own errors only
             # A bare "X@" (a password missing its ":") is AUTH X "": WRONGPASS whether Redis
             # has a password or not. Which one, a PING without AUTH tells.
-            # Half a second at most: Redis just answered, and a wrong password is said at once.
+            # Half a second to connect and as long to answer at most: Redis just answered, and a
+            # wrong password is said at once.
             without = bool(connection.username) and not connection.password and _answers_without_auth(
                 self.url, min(connection.socket_connect_timeout or CHECK_SECONDS, CHECK_SECONDS),
                 min(connection.socket_timeout or CHECK_SECONDS, CHECK_SECONDS))
@@ -160,7 +161,8 @@ class _Handshake:
 
 def _answers_without_auth(url: str, connect_seconds: float | None, seconds: float | None) -> bool:
     """Whether Redis at ``url`` answers PONG to one PING on a fresh connection that sends no
-    AUTH (the URL's user left out), waiting as long as ``url``'s clients do; never retried."""
+    AUTH (the URL's user left out), waiting ``connect_seconds`` to connect and ``seconds`` for
+    the answer; never retried."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry

@@ -19,6 +19,7 @@ from samvid.commands.importer import DEFAULT_BACKEND_URL
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, ConfigError, SamvidError, StudioError
 from samvid.propagation import PropagationRequest, propagator_for
+from samvid.propagation.propagator import NAMING
 from samvid.settings import DIRECTIONS, Settings, studio_url_problem
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import project_id_in
@@ -121,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
     missing = result.get("objects_missing") or []
     if missing:
         # Exit 1 too: a typo in one of a group's IDs left that object untracked under a "done".
-        print(f"frame {args.from_frame} of clip {args.clip!r} has no object {', '.join(map(repr, missing))} "
-              "(--object): those were not tracked", file=sys.stderr)
+        print(f"no object of frame {args.from_frame} of clip {args.clip!r} is named "
+              f"{', '.join(map(repr, missing))} (--object): those were not tracked; {NAMING}", file=sys.stderr)
     return 1 if skipped or missing else 0
 
 

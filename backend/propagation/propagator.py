@@ -45,6 +45,10 @@ from samvid.studio.protocol import MaskTarget, parse_config
 from samvid.tracker.bridge import Stretch, plan, track_stretch
 from samvid.tracker.engines import make_engine, resolved
 
+# Why an object asked for may be missing where its region is on the frame.
+NAMING = ("an object with an object-id number is named by that number, and a region samvid cannot read "
+          "is no object (draw it again)")
+
 # The package's one logger, as before it was split: its log lines keep their name.
 log = logging.getLogger("samvid.propagation")
 
@@ -148,7 +152,8 @@ class Propagator(ClipAccess):
                 # Unwritten: the rest of this stretch, and the stretches after it.
                 left = [k for k in st.written if tasks[k]["id"] not in filled]
                 left += [k for later in stretches[stretches.index(st) + 1:] for k in later.written]
-                return end_superseded(ctx, req, tasks, exc, left, written, empty)
+                ended = end_superseded(ctx, req, tasks, exc, left, written, empty)
+                return {**ended, **({"objects_missing": list(missing)} if missing else {})}
             if st in bare:
                 cleared += empty - emptied
             else:
@@ -163,8 +168,8 @@ class Propagator(ClipAccess):
         if not seeds:
             _note_no_objects(ctx, req, emptied_note(cleared, retracked), crowded, stretches, tasks, index)
         if missing:  # after the progress, which clears a note: said on the ended job too
-            ctx.note(f"frame {req.frame} has no object {', '.join(map(repr, missing))} of those asked for: "
-                     "not tracked")
+            ctx.note(f"no object of frame {req.frame} is named {', '.join(map(repr, missing))} (of those asked "
+                     f"for): not tracked; {NAMING}")
         # Said, not only logged: "done" with a hole in the clip read as a clip filled.
         return {"frames_written": written, "frames_empty": empty, **({"frames_skipped": skipped} if skipped else {}),
                 **({"objects_missing": list(missing)} if missing else {})}

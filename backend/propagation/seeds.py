@@ -279,9 +279,9 @@ def wanted_identities(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -
 
 def missing_objects(objects: tuple[int | str, ...], drawn: list[ObjectSeed]) -> tuple[int | str, ...]:
     """Those of a request's ``objects`` that name none of the objects ``drawn`` on its frame
-    (each read as ``wanted_identities`` reads it), as the request gave them."""
+    (each read as ``wanted_identities`` reads it), as the request gave them, each once."""
     there = {s.identity for s in drawn}
-    return tuple(o for o in objects if not (wanted_identities((o,), drawn) or frozenset()) & there)
+    return tuple(o for o in dict.fromkeys(objects) if not (wanted_identities((o,), drawn) or frozenset()) & there)
 
 
 def chosen_seeds(seeds: list[ObjectSeed], wanted: frozenset[Identity] | None) -> list[ObjectSeed]:

@@ -441,10 +441,19 @@ def test_a_data_uri_wrapped_with_indented_or_folded_lines_is_read(fold):
     assert source.fetch("data:image/png;base64," + wrapped, 7) == png
 
 
-def test_a_data_uri_ending_in_four_plus_signs_that_became_spaces_keeps_them():
-    # They complete the last group of four: "AAAA++++", not "AAAA" (WebP has no fixed end).
-    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
-    assert source.fetch("data:image/webp;base64,AAAA    ", 7) == b"\x00\x00\x00\xfb\xef\xbe"
+@pytest.mark.parametrize("pad", [1, 2, 4], ids=["one-blank", "two-blanks", "to-80-columns"])
+def test_a_data_uri_whose_lines_are_padded_with_blanks_is_read(pad):
+    # A terminal copy pads every line (to 80 columns), a template may end each with a blank:
+    # read as "+" up to the lines' width, they made other bytes.
+    import base64
+
+    png = _encode(Image.fromarray(np.random.default_rng(5).integers(0, 256, (30, 30, 3), np.uint8)))
+    text = base64.b64encode(png).decode()
+    lines = [text[i:i + 76] for i in range(0, len(text), 76)]
+    padded = "\n".join(line + " " * (pad if pad < 4 else 80 - len(line)) for line in lines)
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=100_000)
+    assert source.fetch("data:image/png;base64," + padded, 7) == png
+
 
 
 @pytest.mark.parametrize("indent", ["", "  "], ids=["wrapped", "indented"])

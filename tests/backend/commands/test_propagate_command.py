@@ -256,7 +256,7 @@ def test_objects_asked_for_that_the_frame_lacks_are_said_and_exit_1_on_a_backend
                      "--object", "9", "--object", "12", "--backend-url", served.url]) == 1
     out, err = capsys.readouterr()
     assert out.startswith("done: 3 frames of clip 'walk'")
-    assert "frame 4 of clip 'walk' has no object '9', 12 (--object): those were not tracked" in err
+    assert "no object of frame 4 of clip 'walk' is named '9', 12 (--object): those were not tracked; " in err
 
 
 def test_objects_asked_for_that_the_frame_lacks_are_said_and_exit_1_here_too(monkeypatch, capsys) -> None:
@@ -271,4 +271,4 @@ def test_objects_asked_for_that_the_frame_lacks_are_said_and_exit_1_here_too(mon
     monkeypatch.delenv("SAMVID_TRACKER", raising=False)
     assert main(["propagate", "--project", "Street", "--clip", "walk", "--from-frame", "4",
                  "--object", "car-1", "--object", "car-9"]) == 1
-    assert "has no object 'car-9' (--object)" in capsys.readouterr().err
+    assert "is named 'car-9' (--object)" in capsys.readouterr().err

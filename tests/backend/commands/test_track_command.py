@@ -229,3 +229,10 @@ def test_track_given_several_names_after_one_seq_says_to_repeat_seq(tmp_path: Pa
         main(["track", str(tmp_path / "src"), str(tmp_path / "out"), "--seq", "a", "b"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: b; --seq takes one name: repeat it (--seq a --seq b)" in capsys.readouterr().err
+
+
+def test_an_unknown_option_beside_seq_is_not_blamed_on_seq(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["track", str(tmp_path), str(tmp_path / "out"), "--seq", "a", "--resoltion", "480p"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --resoltion 480p" in err and "--seq takes one name" not in err

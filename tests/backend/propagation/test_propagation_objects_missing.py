@@ -19,7 +19,9 @@ def test_a_job_tracks_the_objects_its_frame_has_and_names_the_ones_it_lacks():
     result, written, _ = _propagated_in_memory(human, 4, req, notes=notes)
     assert result == {"frames_written": 3, "frames_empty": 0, "objects_missing": ["cra", 9]}
     assert sorted(written) == [1, 2, 3] and all([r["id"] for r in written[k]] == ["car"] for k in (1, 2, 3))
-    assert notes[-1] == "frame 0 has no object 'cra', 9 of those asked for: not tracked"
+    assert notes[-1] == ("no object of frame 0 is named 'cra', 9 (of those asked for): not tracked; an object with an "
+                         "object-id number is named by that number, and a region samvid cannot read is no object "
+                         "(draw it again)")
 
 
 def test_a_job_that_lacks_none_of_its_objects_says_nothing_of_them():

@@ -38,6 +38,19 @@ def test_a_job_whose_frame_is_corrected_while_it_runs_writes_nothing_after_and_s
     assert "frame 0's annotation changed" in ctx.notes[-1]
 
 
+def test_a_superseded_job_still_names_the_objects_it_was_asked_for_that_its_frame_lacks():
+    # Its result said nothing of them: `samvid propagate` printed "done" and exited 0.
+    human = {0: _car(5)}
+
+    def correct(frame: int) -> None:
+        if frame == 2:
+            human[0] = _car(20)
+
+    propagator, _ = _clip(human, 8, correct)
+    result = propagator.run(PropagationRequest(1, "c", 0, frames=7, objects=("car", "cra", "cra")), Context())
+    assert result["superseded"] and result["objects_missing"] == ["cra"]
+
+
 def test_a_job_whose_frame_every_object_leaves_meanwhile_stops_before_the_next_frame():
     human = {0: _car(5)}
 
