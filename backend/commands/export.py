@@ -109,7 +109,7 @@ def put_in_place(new: Path, out: Path) -> None:
         for entry in list(new.iterdir()):
             entry.rename(out / entry.name)
             moved_in.append(out / entry.name)
-    except OSError:
+    except BaseException:  # a Ctrl-C too: else the old export stayed hidden, the new half in place
         # Only what came in of the new export goes again: an older entry that could not
         # be moved aside (a mount point, a folder this user may not move) is still in
         # ``out`` and must stay, contents and all.

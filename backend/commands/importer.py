@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 from pathlib import Path
 
@@ -85,7 +84,6 @@ def _frame_configs() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     options = _options(args)
     studio = Studio(args.url, args.api_key)
     bar = None if args.json else ProgressLine()

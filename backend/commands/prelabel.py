@@ -67,7 +67,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     studio = Studio(args.url, args.api_key)
     settings = Settings.from_env(label_studio_url=studio.url, label_studio_api_key=studio.api_key)
     first, end = parse_frames(args.frames)

@@ -68,7 +68,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     _check_title(args.project)
     if args.no_studio and args.port is not None:
         # It was ignored without a word: the Label Studio attached to has its port in its URL.

@@ -82,6 +82,30 @@ def test_a_failed_swap_leaves_every_older_entry_of_out_in_place(tmp_path, monkey
     assert not [p for p in out.iterdir() if p.name.startswith(".samvid-old-")]
 
 
+def test_a_ctrl_c_while_the_export_takes_its_place_puts_the_previous_one_back(tmp_path, monkeypatch):
+    # Only an OSError rolled back: the old export stayed hidden, the new one half in place.
+    out = tmp_path / "out"
+    (out / "images").mkdir(parents=True)
+    (out / "annotations.json").write_text("old")
+    before = files(out)
+    new = partial_folder(out)
+    (new / "images").mkdir()
+    (new / "annotations.json").write_text("new")
+    rename = Path.rename
+
+    def interrupted(self, target):
+        if self.parent == new and self.name == "annotations.json":
+            raise KeyboardInterrupt
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        put_in_place(new, out)
+    monkeypatch.undo()
+    assert {k: v for k, v in files(out).items() if not k.startswith(".samvid")} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".samvid-old-")]
+
+
 @pytest.mark.parametrize("code, advice", [
     (errno.ENOSPC, "free some space or export elsewhere"),
     (errno.EACCES, "choose an OUT folder you can write to"),

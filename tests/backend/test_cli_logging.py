@@ -1,0 +1,42 @@
+"""What the command line logs: samvid's own lines, not one per HTTP call it makes."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask, Response
+from services import ServedApp
+
+from samvid.cli import main
+
+
+def test_a_command_calling_label_studio_logs_no_line_per_request(monkeypatch, caplog) -> None:
+    # prelabel, import and up quieted httpx each; propagate, export and serve logged every call.
+    app = Flask("refusing-studio")
+
+    @app.route("/<path:anything>", methods=["GET", "POST"])
+    def refuse(anything: str) -> Response:
+        return Response('{"detail": "Invalid token."}', status=401, mimetype="application/json")
+
+    with ServedApp(app) as served:
+        monkeypatch.setenv("LABEL_STUDIO_URL", served.url)
+        monkeypatch.setenv("LABEL_STUDIO_API_KEY", "not-a-token")
+        caplog.set_level(logging.INFO)
+        caplog.set_level(logging.INFO, logger="httpx")
+        assert main(["propagate", "--project", "Street", "--clip", "walk", "--from-frame", "4"]) == 2
+    assert not [r for r in caplog.records if r.name.startswith("httpx")]
+
+
+@pytest.mark.parametrize("flag", ["--verbose", "-v"])
+def test_verbose_keeps_the_http_lines(flag, monkeypatch, caplog) -> None:
+    app = Flask("refusing-studio")
+    app.add_url_rule("/<path:anything>", "refuse", lambda anything: Response("{}", status=401,
+                     mimetype="application/json"), methods=["GET", "POST"])
+    with ServedApp(app) as served:
+        monkeypatch.setenv("LABEL_STUDIO_URL", served.url)
+        monkeypatch.setenv("LABEL_STUDIO_API_KEY", "not-a-token")
+        caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="httpx")
+        assert main([flag, "propagate", "--project", "Street", "--clip", "walk", "--from-frame", "4"]) == 2
+    assert [r for r in caplog.records if r.name.startswith("httpx")]
