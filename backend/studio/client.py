@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -546,8 +546,23 @@ class Studio:
                     written[0] = written[0] or _may_have_landed(exc)
                     raise
                 written[0] = True
-            for old_id in earlier:
-                self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
+            left = list(earlier)
+            try:
+                while left:
+                    self._request_once("DELETE", f"/api/predictions/{left[0]}", "delete a prediction")
+                    del left[0]
+            except SamvidError:
+                raise  # retried as a whole (above)
+            except BaseException:
+                # Ctrl-C, or rq's cold stop (a SystemExit raised in the job), between the
+                # write and its deletes left the frame two of samvid's predictions until the
+                # clip was propagated again. The deletes are tried once more, then the stop
+                # goes on; one that fails now is left to that next propagation.
+                if written[0]:
+                    for old_id in left:
+                        with suppress(SamvidError):
+                            self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
+                raise
 
         self.retrying("Label Studio failed to write a prediction", _transient, once,
                       half_done=lambda: written[0])

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -252,6 +253,8 @@ def import_videos(
             _remove_half_made(studio, project)
         raise
     summary = ImportSummary(project.id, project.title, created, storage_id, backend_id, [])
+    if frames_root is None:
+        _remove_stale_uploads()
     for plan in plans:
         # One import of a clip at a time on this machine (overlapping runs of one script):
         # each listed no task for it, and every frame got a task per run. The clip's tasks
@@ -416,9 +419,14 @@ def _import_clip(
         log.info("%s: all %d selected frames already imported, nothing to add",
                  plan.source.resolve().name, len(plan.selected))
         return summary
-    with tempfile.TemporaryDirectory(prefix="samvid-upload-") as tmp, \
-            open_frames(plan.source) as reader:
-        folder = (frames_root or Path(tmp)) / plan.clip
+    with contextlib.ExitStack() as stack:
+        # Uploaded frames live here only until Label Studio has them; a killed import's
+        # folder is left to the next upload (``_remove_stale_uploads``).
+        if frames_root is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=UPLOAD_PREFIX))) / plan.clip
+        else:
+            folder = frames_root / plan.clip
+        reader = stack.enter_context(open_frames(plan.source))
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -432,6 +440,9 @@ def _import_clip(
             _write_image(path, frame.image, options)
             if frames_root is None:
                 url = studio.upload_file(project.id, path)
+                # Kept to the clip's end, a clip of 1200 frames held about 1 GiB of them.
+                with contextlib.suppress(OSError):  # the folder goes at the clip's end anyway
+                    path.unlink()
             else:
                 url = local_files_url(path, options.document_root)  # type: ignore[arg-type]  # frames_root implies a document root (check_frames_root)
             batch.append({"image": url, "video": summary.source, "frame": frame.index,
@@ -526,6 +537,37 @@ def _remove_stale_partials(folder: Path) -> None:
     for path in stale:
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+UPLOAD_PREFIX = "samvid-upload-"
+
+
+def _remove_stale_uploads(root: Path | None = None) -> None:
+    """Remove the upload folders (``_import_clip``) that killed imports of this user left in
+    ``root`` (the temp folder): nothing else removes them, and each holds the frames its
+    import wrote but had not uploaded. A live import changes its clip folder with every
+    frame, so a folder is stale only when neither it nor its entries changed within
+    ``STALE_PARTIAL_SECONDS``."""
+    root = Path(tempfile.gettempdir()) if root is None else root
+    cutoff = time.time() - STALE_PARTIAL_SECONDS
+    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: a temp folder per user
+    try:
+        with os.scandir(root) as entries:
+            # Not followed through a link: only the folders samvid made are its to remove.
+            ours = [Path(e.path) for e in entries if e.name.startswith(UPLOAD_PREFIX)
+                    and e.is_dir(follow_symlinks=False)
+                    and (uid is None or e.stat(follow_symlinks=False).st_uid == uid)]
+    except OSError:
+        return  # clutter only: this import's own upload folder says what is wrong with root
+    for folder in ours:
+        try:
+            with os.scandir(folder) as entries:
+                changed = max([folder.lstat().st_mtime,
+                               *(e.stat(follow_symlinks=False).st_mtime for e in entries)])
+        except OSError:
+            continue  # removed meanwhile (its import ended), or not ours to read
+        if changed < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _unwritable(path: Path, exc: OSError) -> str:

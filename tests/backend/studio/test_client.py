@@ -501,6 +501,43 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
     assert locked.calls.count("POST") == 2
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_earlier_ones(
+        monkeypatch, stop: type[BaseException]) -> None:
+    # Ctrl-C (or rq's cold stop, a SystemExit in the job) between the write and the deletes
+    # left the frame with two of samvid's predictions until the clip was propagated again.
+    task = OneTasksPredictions()
+    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
+    task.rows.append({"id": 3, "model_version": "other-model", "result": ["theirs"]})
+    interrupted = [False]
+
+    def interrupt_once_written(method: str, path: str) -> None:
+        # The signal lands as the first delete begins: the write has returned.
+        if method == "DELETE" and not interrupted[0]:
+            interrupted[0] = True
+            raise stop
+
+    task.serve(monkeypatch, interrupt_once_written)
+    studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,))
+    with pytest.raises(stop):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert task.results() == [["theirs"], ["new"]]
+    assert task.calls == ["GET", "POST", "DELETE", "DELETE", "DELETE"]  # each delete once more, no rewrite
+    # Stopped before the write was made, the frame's only prediction stays: without one
+    # Label Studio asks the backend to predict the frame afresh.
+    unwritten = OneTasksPredictions()
+
+    def interrupt_the_write(method: str, path: str) -> None:
+        if method == "POST":
+            raise stop
+
+    unwritten.serve(monkeypatch, interrupt_the_write)
+    with pytest.raises(stop):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert unwritten.results() == [["old"]]
+    assert unwritten.calls == ["GET", "POST"]
+
+
 def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
     # Label Studio strips a title: none was then titled as asked, and each call made one more
     # (samvid up --project " demo " ran after run), until every command refused the title.
