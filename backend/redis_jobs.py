@@ -56,6 +56,8 @@ ALIVE_TTL = 10  # seconds without a heartbeat before a job a worker took counts 
 SUBMIT_GRACE = 120
 HEARTBEAT = 2
 MAX_ATTEMPTS = 2
+# Why a job was requeued, on its record: a worker that stopped heart-beating, or one stopped part-way.
+DIED, STOPPED = "its worker died", "its worker was stopped"
 CLAIM_TTL = 30  # seconds a reaper may hold an orphan it is requeueing, should it die meanwhile
 REAP_EVERY = 5.0  # seconds between two reaps of one process (a worker's reaper; GET /jobs)
 BATCH = 500  # job records read per round trip
@@ -478,7 +480,23 @@ class RedisJobs:
             started = started.replace(tzinfo=timezone.utc)
         return started.timestamp()
 
-    def _requeue_or_fail(self, status: JobStatus) -> None:
+    def requeue_stopped(self, job_id: str) -> bool:
+        """Requeue a job its worker stopped part-way (a cold stop), as a reaper would once
+        its heartbeat lapsed, but at once and saying why; False if it had ended meanwhile."""
+        claim = _k("reaping", job_id)  # not requeued twice alongside a reaper
+        if not self.redis.set(claim, 1, nx=True, ex=CLAIM_TTL):
+            return False
+        try:
+            status = self._load(job_id)
+            if status.state in FINAL:
+                return False
+            self._requeue_or_fail(status, why=STOPPED)
+            self.redis.delete(_k("alive", job_id))
+            return True
+        finally:
+            self.redis.delete(claim)
+
+    def _requeue_or_fail(self, status: JobStatus, why: str = DIED) -> None:
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
         from rq.job import JobStatus as RQState
@@ -533,11 +551,13 @@ class RedisJobs:
         FailedJobRegistry(queue=self.queue).remove(job)  # nor list it as failed once it runs
         # A job whose worker died before it ran (it waited for its clip) has lost no attempt.
         if status.state == QUEUED or status.attempts < MAX_ATTEMPTS:
-            if status.state == QUEUED:
+            if why != DIED:  # the stopped worker has said so, in its one line
+                pass
+            elif status.state == QUEUED:
                 log.warning("job %s lost its worker before it ran; requeued", status.id)
             else:
                 log.warning("job %s lost its worker; requeued (attempt %d)", status.id, status.attempts + 1)
-            status.state, status.error = QUEUED, "its worker died; requeued"
+            status.state, status.error = QUEUED, f"{why}; requeued"
             # Saved before it is enqueued: a worker that takes it at once must not have its
             # "running" overwritten with this "queued".
             self._save(status)
@@ -545,7 +565,8 @@ class RedisJobs:
         else:
             log.error("job %s lost its worker %d times; failed", status.id, status.attempts)
             status.state = FAILED
-            status.error = f"its worker died {status.attempts} times; giving up"
+            status.error = f"its worker died {status.attempts} times; giving up" if why == DIED else \
+                f"its worker died or was stopped {status.attempts} times; giving up"
             self._save(status)
 
 

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import threading
+from datetime import timedelta
 from typing import Any
 
 from samvid.errors import ConfigError, QueueUnavailable
@@ -52,6 +53,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     import redis
     from rq import Queue, SimpleWorker
     from rq.exceptions import StopRequested
+    from rq.utils import now
 
     from samvid.redis_jobs import QUEUE, REAP_EVERY, PasswordRefused, RedisJobs, redis_client
 
@@ -76,9 +78,55 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         drained = False
         _beat: tuple[threading.Thread, threading.Event] | None = None
 
+        _running: str | None = None  # the id of the job this worker runs, if any
+        _cold = False  # a second signal stopped the running job part-way
+
+        # rq says nothing above its debug level as it stops: a user's Ctrl-C looked ignored
+        # while a long job ran on, and a second one within 1 s is dropped, also silently.
         def request_stop(self, signum: int, frame: object) -> None:
             self.stop_asked = True
+            if self._running is not None:
+                log.warning("stopping after job %s ends (or at once when idle); Ctrl-C again, more than 1 s "
+                            "later, stops now and requeues it", self._running)
+            else:
+                log.warning("stopping (no job running)")
             super().request_stop(signum, frame)
+
+        # rq's cold stop, told in one line: rq logged a warning and then the job's traceback,
+        # ending in the SystemExit it raises itself, as if the job had failed.
+        def request_force_stop(self, signum: int, frame: Any) -> None:
+            shutdown_at = self._shutdown_requested_date
+            # rq's rule, for its worker pools' duplicate signals: one within 1 s of the first is dropped
+            if shutdown_at is not None and now() - shutdown_at < timedelta(seconds=1):
+                log.warning("second stop signal ignored: less than 1 s after the first (send it again)")
+                return
+            if self._running is not None:
+                log.warning("stopping now: job %s is stopped part-way and requeued", self._running)
+            else:
+                log.warning("stopping now")
+            self._cold = True
+            raise SystemExit()
+
+        def handle_exception(self, job: Any, *exc_info: Any) -> None:
+            if not (self._cold and isinstance(exc_info[1], (SystemExit, KeyboardInterrupt))):
+                super().handle_exception(job, *exc_info)
+
+        # Requeued at once, saying so, rather than failed in RQ and requeued by a reaper
+        # ALIVE_TTL later as "its worker died" (its record read "running" until then).
+        def handle_job_failure(self, job: Any, queue: Any, started_job_registry: Any = None,
+                               exc_string: str = "") -> None:
+            requeued = False
+            if self._cold:
+                try:
+                    requeued = jobs.requeue_stopped(job.id)
+                except Exception as exc:  # noqa: BLE001 - rq fails it, and a reaper requeues it later
+                    log.warning("could not requeue job %s at once (a reaper will): %s", job.id, exc)
+            if not requeued:
+                super().handle_job_failure(job, queue, started_job_registry, exc_string)
+                return
+            with self.connection.pipeline() as pipeline:
+                self.cleanup_execution(job, pipeline=pipeline)
+                pipeline.execute()
 
         _taking = False
 
@@ -150,6 +198,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         # maintenance moved the running job to RQ's failed jobs, where it stayed once done,
         # and rq forgot the worker.
         def execute_job(self, job: Any, queue: Any) -> Any:
+            self._running = job.id
             stop = threading.Event()
             beat = threading.Thread(target=self._tell_rq_alive, args=(job, stop), daemon=True,
                                     name="samvid-rq-heartbeat")
@@ -158,6 +207,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 return super().execute_job(job, queue)
             finally:
+                self._running = None
                 self._stop_beat()
 
         def handle_execution_ended(self, job: Any, queue: Any, heartbeat_ttl: int) -> None:

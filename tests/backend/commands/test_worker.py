@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -432,3 +433,70 @@ def test_the_jobs_of_a_burst_worker_ride_out_a_redis_restart_its_own_commands_wo
         restarting.join()
     finally:
         server.stop()
+
+
+def stop_lines(log: Path) -> list[str]:
+    """What a worker said from the moment it was asked to stop: its log's lines from the first
+    that mentions a stop, without their timestamps."""
+    lines = [line.split(" ", 2)[2] for line in log.read_text().splitlines() if line[:2] == "20"]
+    first = next((i for i, line in enumerate(lines) if "stop" in line), len(lines))
+    return lines[first:]
+
+
+def test_a_worker_asked_to_stop_while_a_job_runs_says_it_stops_once_that_job_ends(redis_server, tmp_path) -> None:
+    """rq says nothing above its debug level: a Ctrl-C looked ignored while a long job ran on."""
+    import signal
+
+    from services import wait_until, worker_processes
+
+    from samvid.redis_jobs import RedisJobs
+
+    slow_worker = str(Path(__file__).parents[1] / "slow_worker.py")
+    with worker_processes([slow_worker], {"REDIS_URL": redis_server.url}, tmp_path) as start:
+        worker = start("warm")
+        jobs = RedisJobs(redis_server.url)
+        job = jobs.submit("sleep", "1:warm-stop", {"seconds": 2, "name": "warm", "log": str(tmp_path / "spans")})
+        wait_until(lambda: jobs.get(job.id).state == "running", timeout=60, what="the job to run")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    assert jobs.get(job.id).state == DONE
+    assert stop_lines(tmp_path / "warm.log") == [
+        f"WARNING samvid.worker: stopping after job {job.id} ends (or at once when idle); Ctrl-C again, "
+        "more than 1 s later, stops now and requeues it"]
+
+
+def test_a_second_ctrl_c_stops_the_worker_at_once_in_a_line_and_the_next_worker_runs_the_job_again(
+        redis_server, tmp_path) -> None:
+    """rq drops a second signal within 1 s of the first without a word; one later stops the job
+    part-way with rq's traceback of its own SystemExit, and the job's record read "running"
+    until a reaper requeued it as "its worker died"."""
+    import signal
+    import time
+
+    from services import wait_until, worker_processes
+
+    from samvid.redis_jobs import RedisJobs
+
+    slow_worker = str(Path(__file__).parents[1] / "slow_worker.py")
+    with worker_processes([slow_worker], {"REDIS_URL": redis_server.url}, tmp_path) as start:
+        worker = start("cold")
+        jobs = RedisJobs(redis_server.url)
+        job = jobs.submit("sleep", "1:cold-stop", {"seconds": 3, "name": "cold", "log": str(tmp_path / "spans")})
+        wait_until(lambda: jobs.get(job.id).state == "running", timeout=60, what="the job to run")
+        worker.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        worker.send_signal(signal.SIGINT)  # within 1 s: rq drops it
+        time.sleep(1.2)
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(10) == 0
+        stopped = jobs.get(job.id)  # at once, not a reaper's ALIVE_TTL later
+        assert (stopped.state, stopped.error) == ("queued", "its worker was stopped; requeued")
+        assert stop_lines(tmp_path / "cold.log") == [
+            f"WARNING samvid.worker: stopping after job {job.id} ends (or at once when idle); Ctrl-C again, "
+            "more than 1 s later, stops now and requeues it",
+            "WARNING samvid.worker: second stop signal ignored: less than 1 s after the first (send it again)",
+            f"WARNING samvid.worker: stopping now: job {job.id} is stopped part-way and requeued"]
+        assert "Traceback" not in (tmp_path / "cold.log").read_text()
+        assert start("next", "--burst").wait(30) == 0
+    finished = jobs.get(job.id)
+    assert (finished.state, finished.error, finished.attempts) == (DONE, None, 2)
