@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -443,20 +445,28 @@ def stop_lines(log: Path) -> list[str]:
     return lines[first:]
 
 
-def test_a_worker_asked_to_stop_while_a_job_runs_says_it_stops_once_that_job_ends(redis_server, tmp_path) -> None:
-    """rq says nothing above its debug level: a Ctrl-C looked ignored while a long job ran on."""
-    import signal
-
+@contextlib.contextmanager
+def _running_a_slow_job(redis_server, tmp_path: Path, name: str, seconds: float) -> Iterator[tuple]:
+    """A ``slow_worker.py`` worker logging to ``<name>.log``, running a job of ``seconds``:
+    (the worker's process, the jobs, the job, the start of another worker)."""
     from services import wait_until, worker_processes
 
     from samvid.redis_jobs import RedisJobs
 
     slow_worker = str(Path(__file__).parents[1] / "slow_worker.py")
     with worker_processes([slow_worker], {"REDIS_URL": redis_server.url}, tmp_path) as start:
-        worker = start("warm")
+        worker = start(name)
         jobs = RedisJobs(redis_server.url)
-        job = jobs.submit("sleep", "1:warm-stop", {"seconds": 2, "name": "warm", "log": str(tmp_path / "spans")})
+        job = jobs.submit("sleep", f"1:{name}-stop", {"seconds": seconds, "name": name, "log": str(tmp_path / "spans")})
         wait_until(lambda: jobs.get(job.id).state == "running", timeout=60, what="the job to run")
+        yield worker, jobs, job, start
+
+
+def test_a_worker_asked_to_stop_while_a_job_runs_says_it_stops_once_that_job_ends(redis_server, tmp_path) -> None:
+    """rq says nothing above its debug level: a Ctrl-C looked ignored while a long job ran on."""
+    import signal
+
+    with _running_a_slow_job(redis_server, tmp_path, "warm", seconds=2) as (worker, jobs, job, _):
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
     assert jobs.get(job.id).state == DONE
@@ -473,16 +483,7 @@ def test_a_second_ctrl_c_stops_the_worker_at_once_in_a_line_and_the_next_worker_
     import signal
     import time
 
-    from services import wait_until, worker_processes
-
-    from samvid.redis_jobs import RedisJobs
-
-    slow_worker = str(Path(__file__).parents[1] / "slow_worker.py")
-    with worker_processes([slow_worker], {"REDIS_URL": redis_server.url}, tmp_path) as start:
-        worker = start("cold")
-        jobs = RedisJobs(redis_server.url)
-        job = jobs.submit("sleep", "1:cold-stop", {"seconds": 3, "name": "cold", "log": str(tmp_path / "spans")})
-        wait_until(lambda: jobs.get(job.id).state == "running", timeout=60, what="the job to run")
+    with _running_a_slow_job(redis_server, tmp_path, "cold", seconds=3) as (worker, jobs, job, start):
         worker.send_signal(signal.SIGINT)
         time.sleep(0.2)
         worker.send_signal(signal.SIGINT)  # within 1 s: rq drops it
