@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             level=logging.DEBUG if top.verbose else log_level(),  # SAMVID_LOG_LEVEL
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        if not top.verbose:  # a line per Label Studio call otherwise (propagate, export, serve's fills)
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # A line per Label Studio call otherwise (propagate, export, serve's fills); debug
+            # logging (-v, SAMVID_LOG_LEVEL=DEBUG) keeps them.
             logging.getLogger("httpx").setLevel(logging.WARNING)
         code = int(module.run(args) or 0)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)

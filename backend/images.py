@@ -77,7 +77,22 @@ def _base64_text(payload: str) -> str:
     if not lines:
         return ""
     widths = [len(line.rstrip(" ")) for line in lines[:-1]]
-    width = max(set(widths), key=widths.count) if widths else 0
+    # The lines' width: the most common, the wider of a tie (the other lost a "+" at its end).
+    width = max(set(widths), key=lambda w: (widths.count(w), w)) if widths else 0
+    if len(widths) != 1:
+        return _joined(lines, width)
+    # One line before the last: no other to take its width from. Its blanks are the fewest
+    # "+" (at most 3: four "+" in a row end a line once in millions) that make whole groups
+    # of four, else padding.
+    blanks = len(lines[0]) - width
+    joined = (_joined(lines, width + k) for k in range(min(blanks, 3) + 1))
+    return next((whole for whole in joined if len(whole) % 4 == 0), _joined(lines, width))
+
+
+def _joined(lines: list[str], width: int) -> str:
+    """``lines`` (blank-free at their starts) as one base64 text, the blanks ending each but
+    the last read as "+" up to ``width``, the last's only as far as they complete its group
+    of four after no "="."""
     text = "".join(_blanks_as_plus(line, width - len(line.rstrip(" "))) for line in lines[:-1])
     last = lines[-1].rstrip(" ")
     need = 0 if last.endswith("=") else -(len(text) + len(last)) % 4

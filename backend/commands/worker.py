@@ -95,13 +95,15 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         # rq's cold stop, told in one line: rq logged a warning and then the job's traceback,
         # ending in the SystemExit it raises itself, as if the job had failed.
         def request_force_stop(self, signum: int, frame: Any) -> None:
+            if self._cold:  # stopping already: another SystemExit mid-requeue left the job "running"
+                return
             shutdown_at = self._shutdown_requested_date
             # rq's rule, for its worker pools' duplicate signals: one within 1 s of the first is dropped
             if shutdown_at is not None and now() - shutdown_at < timedelta(seconds=1):
                 log.warning("second stop signal ignored: less than 1 s after the first (send it again)")
                 return
             if self._running is not None:
-                log.warning("stopping now: job %s is stopped part-way and requeued", self._running)
+                log.warning("stopping now: job %s is stopped part-way", self._running)
             else:
                 log.warning("stopping now")
             self._cold = True
@@ -121,9 +123,10 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
                     requeued = jobs.requeue_stopped(job.id)
                 except Exception as exc:  # noqa: BLE001 - rq fails it, and a reaper requeues it later
                     log.warning("could not requeue job %s at once (a reaper will): %s", job.id, exc)
-            if not requeued:
+            if not requeued:  # not stopped, ended meanwhile, or Redis away: rq's own way
                 super().handle_job_failure(job, queue, started_job_registry, exc_string)
                 return
+            log.warning("job %s requeued: the next worker runs it again", job.id)
             with self.connection.pipeline() as pipeline:
                 self.cleanup_execution(job, pipeline=pipeline)
                 pipeline.execute()

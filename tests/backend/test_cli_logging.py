@@ -28,8 +28,11 @@ def test_a_command_calling_label_studio_logs_no_line_per_request(monkeypatch, ca
     assert not [r for r in caplog.records if r.name.startswith("httpx")]
 
 
-@pytest.mark.parametrize("flag", ["--verbose", "-v"])
-def test_verbose_keeps_the_http_lines(flag, monkeypatch, caplog) -> None:
+@pytest.mark.parametrize("flag", ["--verbose", "-v", "SAMVID_LOG_LEVEL=DEBUG"])
+def test_debug_logging_keeps_the_http_lines(flag, monkeypatch, caplog) -> None:
+    # SAMVID_LOG_LEVEL=DEBUG is -v for a deployment (the README says so).
+    if "=" in flag:
+        monkeypatch.setenv(*flag.split("="))
     app = Flask("refusing-studio")
     app.add_url_rule("/<path:anything>", "refuse", lambda anything: Response("{}", status=401,
                      mimetype="application/json"), methods=["GET", "POST"])
@@ -38,5 +41,5 @@ def test_verbose_keeps_the_http_lines(flag, monkeypatch, caplog) -> None:
         monkeypatch.setenv("LABEL_STUDIO_API_KEY", "not-a-token")
         caplog.set_level(logging.DEBUG)
         caplog.set_level(logging.DEBUG, logger="httpx")
-        assert main([flag, "propagate", "--project", "Street", "--clip", "walk", "--from-frame", "4"]) == 2
+        assert main([*([] if "=" in flag else [flag]), "propagate", "--project", "Street", "--clip", "walk", "--from-frame", "4"]) == 2
     assert [r for r in caplog.records if r.name.startswith("httpx")]

@@ -475,3 +475,24 @@ def test_padded_base64_followed_by_blanks_is_read(blanks):
     source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
     assert source.fetch("data:image/png;base64,AA==" + blanks, 7) == b"\x00"
     assert source.fetch("data:image/png;base64,AAA=" + blanks, 7) == b"\x00\x00"
+
+
+@pytest.mark.parametrize("lines", [2, 3, 4])
+def test_short_wrapped_base64_whose_first_line_ended_in_a_plus_that_became_a_blank_is_read(lines):
+    # With one or two lines before the last, the first line's lost "+" made it narrower than
+    # (or as common as) the others: its width was taken for all, the "+" dropped.
+    import base64
+
+    rng = np.random.default_rng(lines)
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=10_000)
+    found = 0
+    for _ in range(2000):
+        data = rng.integers(0, 256, 57 * (lines - 1) + 20, np.uint8).tobytes()
+        text = base64.b64encode(data).decode()
+        rows = [text[i:i + 76] for i in range(0, len(text), 76)]
+        if not rows[0].endswith("+") or any("+" in row for row in rows[1:]):
+            continue
+        found += 1
+        blanked = "\n".join(rows).replace("+", " ")
+        assert source.fetch("data:application/octet-stream;base64," + blanked, 7) == data
+    assert found  # the case was met

@@ -496,7 +496,8 @@ def test_a_second_ctrl_c_stops_the_worker_at_once_in_a_line_and_the_next_worker_
             f"WARNING samvid.worker: stopping after job {job.id} ends (or at once when idle); Ctrl-C again, "
             "more than 1 s later, stops now and requeues it",
             "WARNING samvid.worker: second stop signal ignored: less than 1 s after the first (send it again)",
-            f"WARNING samvid.worker: stopping now: job {job.id} is stopped part-way and requeued"]
+            f"WARNING samvid.worker: stopping now: job {job.id} is stopped part-way",
+            f"WARNING samvid.worker: job {job.id} requeued: the next worker runs it again"]
         assert "Traceback" not in (tmp_path / "cold.log").read_text()
         assert start("next", "--burst").wait(30) == 0
     finished = jobs.get(job.id)
