@@ -480,19 +480,20 @@ class RedisJobs:
             started = started.replace(tzinfo=timezone.utc)
         return started.timestamp()
 
-    def requeue_stopped(self, job_id: str) -> bool:
+    def requeue_stopped(self, job_id: str) -> str | None:
         """Requeue a job its worker stopped part-way (a cold stop), as a reaper would once
-        its heartbeat lapsed, but at once and saying why; False if it had ended meanwhile."""
+        its heartbeat lapsed, but at once and saying why: the state it leaves the job in
+        (queued; failed on its last attempt; cancelled), None if it had ended meanwhile."""
         claim = _k("reaping", job_id)  # not requeued twice alongside a reaper
         if not self.redis.set(claim, 1, nx=True, ex=CLAIM_TTL):
-            return False
+            return None
         try:
             status = self._load(job_id)
             if status.state in FINAL:
-                return False
+                return None
             self._requeue_or_fail(status, why=STOPPED)
             self.redis.delete(_k("alive", job_id))
-            return True
+            return status.state
         finally:
             self.redis.delete(claim)
 

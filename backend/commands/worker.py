@@ -55,6 +55,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     from rq.exceptions import StopRequested
     from rq.utils import now
 
+    from samvid.jobs import FAILED, QUEUED
     from samvid.redis_jobs import QUEUE, REAP_EVERY, PasswordRefused, RedisJobs, redis_client
 
     burst = bool(args.burst)
@@ -80,6 +81,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
 
         _running: str | None = None  # the id of the job this worker runs, if any
         _cold = False  # a second signal stopped the running job part-way
+        _requeueing = False  # that job is stopping and being requeued: a signal now would leave it half done
 
         # rq says nothing above its debug level as it stops: a user's Ctrl-C looked ignored
         # while a long job ran on, and a second one within 1 s is dropped, also silently.
@@ -95,8 +97,11 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         # rq's cold stop, told in one line: rq logged a warning and then the job's traceback,
         # ending in the SystemExit it raises itself, as if the job had failed.
         def request_force_stop(self, signum: int, frame: Any) -> None:
-            if self._cold:  # stopping already: another SystemExit mid-requeue left the job "running"
+            if self._requeueing:  # another SystemExit mid-requeue left the job "running", queued nowhere
+                log.warning("requeueing job %s first (kill -9 %d ends the worker now)", self._running, os.getpid())
                 return
+            if self._cold:  # stopping already, past the requeue: this one ends it
+                raise SystemExit()
             shutdown_at = self._shutdown_requested_date
             # rq's rule, for its worker pools' duplicate signals: one within 1 s of the first is dropped
             if shutdown_at is not None and now() - shutdown_at < timedelta(seconds=1):
@@ -107,6 +112,8 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 log.warning("stopping now")
             self._cold = True
+            # Until the job is requeued (or ends): a signal in between left it "running", queued nowhere.
+            self._requeueing = self._running is not None
             raise SystemExit()
 
         def handle_exception(self, job: Any, *exc_info: Any) -> None:
@@ -117,16 +124,19 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         # ALIVE_TTL later as "its worker died" (its record read "running" until then).
         def handle_job_failure(self, job: Any, queue: Any, started_job_registry: Any = None,
                                exc_string: str = "") -> None:
-            requeued = False
+            left: str | None = None  # the state the stopped job was left in
             if self._cold:
                 try:
-                    requeued = jobs.requeue_stopped(job.id)
+                    left = jobs.requeue_stopped(job.id)
                 except Exception as exc:  # noqa: BLE001 - rq fails it, and a reaper requeues it later
                     log.warning("could not requeue job %s at once (a reaper will): %s", job.id, exc)
-            if not requeued:  # not stopped, ended meanwhile, or Redis away: rq's own way
-                super().handle_job_failure(job, queue, started_job_registry, exc_string)
+                finally:
+                    self._requeueing = False
+            if left in (None, FAILED):  # not stopped, ended meanwhile, Redis away, its last attempt
+                super().handle_job_failure(job, queue, started_job_registry, exc_string)  # rq's own way
                 return
-            log.warning("job %s requeued: the next worker runs it again", job.id)
+            if left == QUEUED:  # else cancelled, its RQ entry deleted: said as it was
+                log.warning("job %s requeued: the next worker runs it again", job.id)
             with self.connection.pipeline() as pipeline:
                 self.cleanup_execution(job, pipeline=pipeline)
                 pipeline.execute()
@@ -210,7 +220,7 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 return super().execute_job(job, queue)
             finally:
-                self._running = None
+                self._running, self._requeueing = None, False
                 self._stop_beat()
 
         def handle_execution_ended(self, job: Any, queue: Any, heartbeat_ttl: int) -> None:
