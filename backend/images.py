@@ -82,11 +82,11 @@ def _base64_text(payload: str) -> str:
     if len(widths) != 1:
         return _joined(lines, width)
     # One line before the last: no other to take its width from. Its blanks are the fewest
-    # "+" (at most 3: four "+" in a row end a line once in millions) that make whole groups
-    # of four, else padding.
+    # "+" (at most 3: four "+" in a row end a line once in millions) that make it a width
+    # data is wrapped at (whole groups of four), else padding.
     blanks = len(lines[0]) - width
-    joined = (_joined(lines, width + k) for k in range(min(blanks, 3) + 1))
-    return next((whole for whole in joined if len(whole) % 4 == 0), _joined(lines, width))
+    wrapped = (width + k for k in range(min(blanks, 3) + 1) if (width + k) % 4 == 0)
+    return _joined(lines, next(wrapped, width))
 
 
 def _joined(lines: list[str], width: int) -> str:

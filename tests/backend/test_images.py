@@ -496,3 +496,11 @@ def test_short_wrapped_base64_whose_first_line_ended_in_a_plus_that_became_a_bla
         blanked = "\n".join(rows).replace("+", " ")
         assert source.fetch("data:application/octet-stream;base64," + blanked, 7) == data
     assert found  # the case was met
+
+
+def test_unpadded_base64_whose_one_full_line_is_padded_with_blanks_is_refused_not_misread():
+    # Its blanks made "+" where they completed a group of four: other bytes, no error.
+    source = ImageSource("http://127.0.0.1:9", "token", max_bytes=1000)
+    with pytest.raises(ImageError, match="not valid base64"):
+        source.fetch("data:image/png;base64,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA  "
+                     "\nAAAAA", 7)
