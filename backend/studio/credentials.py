@@ -98,36 +98,31 @@ class SharedCredentials:
         """The read ``fetch`` makes, its outcome kept and returned (None: Redis answered), the
         token left unread: the state it finds is the one the next request's read would find
         (a PING passed for an ACL user that may not GET the token)."""
+        return self._get()[1]
+
+    def _get(self) -> tuple[object, Exception | None]:
+        """The token key's value and the failure of its read (None: Redis answered), the
+        outcome kept for ``state``."""
         import redis
 
         try:
-            self.redis.get(KEY)
+            raw, failure = self.redis.get(KEY), None
         except (redis.RedisError, PasswordRefused) as exc:
-            self._found(exc)
-            return exc
-        self._found(None)
-        return None
-
-    def _found(self, failure: Exception | None) -> None:
+            raw, failure = None, exc
         self.failure, self.read, self._read_at = failure, True, time.monotonic()
+        return raw, failure
 
     def publish(self, credentials: StudioCredentials) -> None:
         self.redis.set(KEY, json.dumps(dataclasses.asdict(credentials)))
 
     def fetch(self) -> StudioCredentials | None:
-        import redis
-
-        try:
-            raw = self.redis.get(KEY)
-        except PasswordRefused as exc:  # a password to give, not an outage to wait out
-            log.warning("cannot read the shared Label Studio token: %s", exc.message)
-            self._found(exc)
+        raw, failure = self._get()
+        if isinstance(failure, PasswordRefused):  # a password to give, not an outage to wait out
+            log.warning("cannot read the shared Label Studio token: %s", failure.message)
             return None
-        except redis.RedisError as exc:  # no token yet is what the caller already has
-            log.warning("cannot read the shared Label Studio token (%s)", type(exc).__name__)
-            self._found(exc)
+        if failure is not None:  # no token yet is what the caller already has
+            log.warning("cannot read the shared Label Studio token (%s)", type(failure).__name__)
             return None
-        self._found(None)
         if not isinstance(raw, (bytes, str)):
             return None
         try:
