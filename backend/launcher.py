@@ -36,6 +36,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -44,6 +45,9 @@ from samvid.errors import ConfigError, StudioError
 from samvid.homes import NoSuchHome, expand_home
 from samvid.models.registry import MODELS, model_path, no_model_folder, standin_radius
 from samvid.settings import Settings, env_value, named_as_typed, studio_url_problem
+
+if TYPE_CHECKING:  # imported where used: the client loads Label Studio's SDK
+    from samvid.studio.client import Studio
 
 log = logging.getLogger(__name__)
 
@@ -603,21 +607,29 @@ def check_tracker() -> None:
         check_tracking_model(settings.tracker_model)
 
 
-def check_labeling_config() -> None:
-    """The project's labeling config (``brush``) is there: an SAMVID_CONFIG_DIR without it was
-    refused by the import, after Label Studio's and the backend's start."""
+def missing_labeling_config() -> str:
+    """What to do when SAMVID_CONFIG_DIR has no brush.xml, the config samvid up makes a new
+    project with; "" when it has one or samvid's own configs are read. Not refused here, as
+    samvid import does not: a project Label Studio has keeps its own config and needs none
+    (Stack._refuse_a_project_it_cannot_make). A brush.xml there that does not load is refused
+    now: it was refused by the import, after Label Studio's and the backend's start."""
     from samvid.studio import configs
 
+    folder, name = configs.CONFIG_DIR, configs.DEFAULT_CONFIG
     try:
-        configs.load_config(configs.DEFAULT_CONFIG, configs.CONFIG_DIR)
+        configs.load_config(name, folder)
+        return ""
     except ConfigError as exc:
         if not env_value("SAMVID_CONFIG_DIR"):
             raise
-        raise ConfigError(f"SAMVID_CONFIG_DIR={configs.CONFIG_DIR}: samvid up labels with the "
-                          f"`{configs.DEFAULT_CONFIG}` config, and {exc.message}; "
-                          f"{'fix' if (configs.CONFIG_DIR / f'{configs.DEFAULT_CONFIG}.xml').exists() else 'put'} "
-                          f"a {configs.DEFAULT_CONFIG}.xml there, or unset SAMVID_CONFIG_DIR for the "
-                          "configs samvid ships") from None
+        if (folder / f"{name}.xml").exists():
+            # Refused whether or not the project exists, as samvid import refuses it: a mistake.
+            raise ConfigError(f"SAMVID_CONFIG_DIR={folder}: {exc.message}; samvid up makes a new project "
+                              f"with this `{name}` config: fix it, or unset SAMVID_CONFIG_DIR for the "
+                              "configs samvid ships") from None
+    return (f"SAMVID_CONFIG_DIR={folder} has no {name}.xml, the `{name}` config samvid up makes a new "
+            f"project with; put a {name}.xml there, unset SAMVID_CONFIG_DIR for the configs samvid "
+            "ships, or give --project the title of a project Label Studio has")
 
 
 # -- the stack ----------------------------------------------------------------------------------
@@ -692,6 +704,7 @@ class Stack:
         self.children: list[Child] = []
         self._health_url = ""
         self._lock: int | None = None  # the data dir's lock file, held while this run's children run
+        self._missing_config = ""  # missing_labeling_config(): the project must exist
 
     def __enter__(self) -> Stack:
         return self
@@ -764,7 +777,13 @@ class Stack:
             # so a SAM model fallen back to classic is refused as SAM would be.
             check_device_and_precision(self.o.device)
             check_tracker()
-        check_labeling_config()  # the project's, with --no-backend too
+        self._missing_config = missing_labeling_config()  # with --no-backend too
+        if self._missing_config and not self.o.no_studio and not self.layout.studio_database.exists():
+            # This data dir's Label Studio never ran: it has no project, so up must make one. Said
+            # before its first start (a minute or more) and before the data dir or credentials exist.
+            raise ConfigError(f"project {self.o.project.strip()!r} is new (the Label Studio of "
+                              f"{self.layout.data_dir} holds no project yet) and cannot be made: "
+                              f"{self._missing_config}")
         self._make_data_dir()
         # A run that starts nothing (register and exit) beside one that runs keeps that one's
         # ready.json, the file the running one's URLs are read from.
@@ -793,6 +812,8 @@ class Stack:
             files_root = self.layout.files_root
         studio = Studio(url, key)
         studio.check()
+        if self._missing_config:
+            self._refuse_a_project_it_cannot_make(studio, url)
         backend_url = self._start_backend(choice, url, key, files_root)
         summary = self._import(studio, files_root, backend_url)
         clip = summary.clips[0].clip
@@ -976,6 +997,16 @@ class Stack:
         wait_until_up(whoami, child, 120, "Label Studio's API token", headers=auth)
         return url
 
+    def _refuse_a_project_it_cannot_make(self, studio: Studio, url: str) -> None:
+        """Without a labeling config up labels only in a project Label Studio has: asked as soon
+        as Label Studio answers, before the backend's start (its model loads for a minute). The
+        refusal leaves no project made, and the Label Studio this run started is stopped with
+        the stack (one found running was running before, and keeps running)."""
+        title = self.o.project.strip()  # as the import finds it
+        if studio.find_project(title) is None:
+            raise ConfigError(f"project {title!r} is not in the Label Studio at {url} and cannot be "
+                              f"made: {self._missing_config}")
+
     def _local_backend_url(self) -> str:
         return f"http://{url_host(self.o.host)}:{self.o.backend_port}"
 
@@ -1012,7 +1043,9 @@ class Stack:
         auth = samvid_settings()
         options = ImportOptions(
             project=self.o.project,
-            label_config=load_config("brush").render(self.o.labels),
+            # Nothing to render without brush.xml: the project exists and keeps its own config.
+            label_config="" if self._missing_config else load_config("brush").render(self.o.labels),
+            missing_config=self._missing_config,  # the import refuses a project gone meanwhile
             document_root=files_root,
             frames_root=None if files_root is None else files_root / "samvid",
             upload=files_root is None,  # a Label Studio elsewhere: frames go through its API

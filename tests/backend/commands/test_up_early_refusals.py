@@ -4,6 +4,7 @@ Label Studio's start (a minute or more) and shutdown must not stand between a us
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,11 @@ def test_up_with_a_config_dir_without_the_brush_config_names_the_variable_before
     monkeypatch.setattr(configs, "CONFIG_DIR", empty)  # as read when samvid starts
     assert _up(tmp_path, "--model", "classic", "--backend-port", str(_free_port())) == 2
     err = capsys.readouterr().err
-    assert f"SAMVID_CONFIG_DIR={empty}" in err and "`brush` config" in err, err
+    # A data dir whose Label Studio never ran holds no project: up would have to make one.
+    assert "project 'samvid demo' is new" in err and "cannot be made" in err, err
+    assert f"SAMVID_CONFIG_DIR={empty} has no brush.xml" in err and "`brush` config" in err, err
+    assert "put a brush.xml there" in err and "--project" in err, err
+    assert not (tmp_path / "data").exists()  # no credentials made for a Label Studio never started
 
 
 def test_up_with_a_backend_port_another_program_holds_says_so_before_starting_label_studio(
@@ -124,3 +129,125 @@ def test_up_with_a_blank_samvid_model_names_the_variable_not_a_flag_never_given(
     assert _up(tmp_path) == 2
     err = capsys.readouterr().err
     assert "SAMVID_MODEL='  ' is blank" in err and "--model" not in err, err
+
+
+# -- SAMVID_CONFIG_DIR without brush.xml: only a project up must make needs it ------------------
+
+
+@pytest.fixture
+def config_dir_without_brush(tmp_path: Path, monkeypatch) -> Path:
+    from samvid.studio import configs
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "mine.xml").write_text('<View><Image name="image" value="$image"/></View>')
+    monkeypatch.setenv("SAMVID_CONFIG_DIR", str(folder))
+    monkeypatch.setattr(configs, "CONFIG_DIR", folder)  # as read when samvid starts
+    return folder
+
+
+@dataclass
+class _Started:
+    """What the stand-ins below saw: the backend's start, the children stopped, the import's options."""
+
+    backend: bool = False
+    stopped: list[str] = field(default_factory=list)
+    imported: list[object] = field(default_factory=list)
+
+
+def _stack_with_a_studio_holding(monkeypatch, titles: list[str], started: _Started) -> type:
+    """A Stack whose Label Studio (its own, or the one attached to) holds projects titled ``titles``;
+    its Label Studio and backend start as stand-ins, and its import only records its options."""
+    from samvid import launcher
+    from samvid.studio import client, importer
+    from samvid.studio.client import Project
+    from samvid.studio.importer import ClipSummary, ImportSummary
+
+    class Studio:
+        def __init__(self, url: str, key: str) -> None:
+            pass
+
+        def check(self) -> str:
+            return "admin@samvid.local"
+
+        def find_project(self, title: str) -> Project | None:
+            return Project(3, title, "<View/>") if title in titles else None
+
+    class StartedStudio:
+        name = "Label Studio"
+
+        def stop(self, timeout: float = 15.0) -> None:
+            started.stopped.append(self.name)
+
+    class StandIns(launcher.Stack):
+        def _start_studio(self, creds: object) -> str:
+            self.children.append(StartedStudio())  # type: ignore[arg-type]
+            return "http://127.0.0.1:1"
+
+        def _start_backend(self, *args: object) -> str:
+            started.backend = True
+            self._health_url = "http://127.0.0.1:2/health"
+            return "http://127.0.0.1:2"
+
+    def import_videos(studio: object, paths: object, options: object) -> ImportSummary:
+        started.imported.append(options)
+        return ImportSummary(3, "Street", False, None, None, [ClipSummary("c", "c.mp4", 1, 1, task_ids=[5])])
+
+    class Health:
+        def json(self) -> dict[str, str]:
+            return {"model_version": "classic"}
+
+    monkeypatch.setattr(client, "Studio", Studio)
+    monkeypatch.setattr(importer, "import_videos", import_videos)
+    monkeypatch.setattr(launcher.requests, "get", lambda *args, **kwargs: Health())
+    return StandIns
+
+
+def _options(tmp_path: Path, label_studio: str):
+    """up's options on its own Label Studio, run before (its database and credentials are
+    there), or attached to one (--no-studio) with a fresh data dir."""
+    from samvid.launcher import Credentials, Layout, UpOptions
+
+    data = tmp_path / "data"
+    common = dict(data_dir=data, model="classic", project="Street", port=_free_port(),
+                  backend_port=_free_port(), videos=[tmp_path / "clip.mp4"])
+    if label_studio == "attached":
+        return UpOptions(**common, no_studio=True, studio_url="http://127.0.0.1:1", api_key="k")
+    Credentials.load_or_create(data)
+    layout = Layout(data.resolve())
+    layout.studio_data.mkdir()
+    layout.studio_database.write_bytes(b"SQLite format 3\0")
+    return UpOptions(**common)
+
+
+@pytest.mark.parametrize("label_studio", ["own", "attached"])
+def test_up_into_a_project_label_studio_has_needs_no_brush_config_in_samvid_config_dir(
+        tmp_path: Path, label_studio: str, monkeypatch, config_dir_without_brush: Path) -> None:
+    # It was refused at the start: the project keeps its own labeling config and needs none.
+    started = _Started()
+    stack = _stack_with_a_studio_holding(monkeypatch, ["Street"], started)
+    with stack(_options(tmp_path, label_studio)) as up:
+        ready = up.start()
+    assert ready.project_id == 3 and started.backend
+    [options] = started.imported
+    assert options.label_config == ""  # type: ignore[attr-defined]  # nothing to make a project with
+    assert f"SAMVID_CONFIG_DIR={config_dir_without_brush} has no brush.xml" in \
+        options.missing_config  # type: ignore[attr-defined]  # the import refuses a project gone since
+
+
+@pytest.mark.parametrize("label_studio", ["own", "attached"])
+def test_up_into_a_project_label_studio_lacks_is_refused_before_the_backend_starts_and_leaves_nothing_running(
+        tmp_path: Path, label_studio: str, monkeypatch, config_dir_without_brush: Path) -> None:
+    from samvid.errors import ConfigError
+
+    started = _Started()
+    stack = _stack_with_a_studio_holding(monkeypatch, ["Avenue"], started)
+    with pytest.raises(ConfigError) as refused, stack(_options(tmp_path, label_studio)) as up:
+        up.start()
+    said = str(refused.value)
+    assert "project 'Street' is not in the Label Studio at http://127.0.0.1:1 and cannot be made" in said, said
+    assert f"SAMVID_CONFIG_DIR={config_dir_without_brush} has no brush.xml" in said, said
+    assert not started.backend and not started.imported  # no project made, no model loaded
+    # The Label Studio this run started is stopped; an attached one is not this run's.
+    assert started.stopped == (["Label Studio"] if label_studio == "own" else [])
+    assert not (tmp_path / "data" / "ready.json").exists()
