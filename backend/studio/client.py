@@ -13,7 +13,8 @@ re-sends any call after a lost answer, a 5xx, 408, 409 or 429, so every write pa
 ``ONCE`` (``max_retries: 0``).
 ``replace_predictions`` retries its whole read-write-delete instead.
 
-Timeouts: one ``timeout`` per ``Studio`` (60 s unless given) for SDK and raw calls alike.
+Timeouts: one ``timeout`` per ``Studio`` (60 s unless given) for SDK and raw calls alike,
+but for the cleanup after a stopped prediction write (``STOPPED_WAIT``: the user is stopping).
 
 Connections: the calls (SDK and raw) of every ``Studio`` of one process with one URL, key
 and timeout go through one ``httpx.Client`` (``_http_client``): the backend makes a ``Studio``
@@ -58,6 +59,9 @@ TASK_BATCH = 200  # tasks per import call: ~1 s per batch on SQLite, small enoug
 # request_options of every SDK write: the SDK's own retries would make a write twice
 # when its answer was lost (Label Studio saved it, then a proxy answered 502).
 ONCE: RequestOptions = {"max_retries": 0}
+# Seconds each call of the cleanup after a stopped prediction write waits on Label Studio:
+# the user is stopping (and a worker stopped cold may be killed 10 s later).
+STOPPED_WAIT = 3.0
 
 
 @dataclass(frozen=True)
@@ -195,11 +199,14 @@ class Studio:
                 return done
         raise AssertionError("unreachable")
 
-    def _request_once(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+    def _request_once(self, method: str, path: str, what: str, *, timeout: float | None = None,
+                      **kwargs: Any) -> Any:
+        """One raw call; ``timeout``: a shorter wait than the client's, for this call only."""
         headers = {"Authorization": f"Token {self.api_key}"}
         with self._errors(what):
             reply = _http_client(self.url, self.api_key, self.timeout).request(
-                method, f"{self.url}{path}", headers=headers, timeout=self.timeout, **kwargs)
+                method, f"{self.url}{path}", headers=headers,
+                timeout=self.timeout if timeout is None else timeout, **kwargs)
             # A redirect is not success either: its empty body would read as "no data".
             if reply.status_code >= 300:
                 raise ApiError(status_code=reply.status_code, headers=dict(reply.headers),
@@ -529,50 +536,77 @@ class Studio:
         The whole of it is retried, not the write alone: a write that reached Label Studio
         but whose answer was lost (it went down mid-reply) is deleted by the next try
         instead of being kept as a second one. Concurrent writers of one task must hold
-        its lock (``samvid.studio.frame_locks``)."""
+        its lock (``samvid.studio.frame_locks``). A stop (Ctrl-C, a worker's cold stop) during
+        the write or the deletes still deletes the earlier ones where the write is in
+        (``_finish_stopped_write``), then goes on."""
         written = [False]  # a prediction is in: its earlier ones must go before a cancel stops it
+        writes = bool(result or write_empty)
 
         def once() -> None:
             earlier = [old["id"] for old in self.own_predictions(task_id, prefix, retry=False)]
-            if result or write_empty:
-                try:
-                    self._request_once("POST", "/api/predictions", "write a prediction", json={
-                        "task": task_id, "result": result, "score": float(score),
-                        "model_version": model_version})
-                except StudioError as exc:
-                    # An answer lost once the write went out (a read timeout, a dropped
-                    # reply) may hide a stored prediction: a cancel then must wait for the
-                    # next try to delete it, or the frame kept two.
-                    written[0] = written[0] or _may_have_landed(exc)
-                    raise
-                written[0] = True
             left = list(earlier)
+            answered = False  # this try's write
             try:
+                if writes:
+                    try:
+                        self._request_once("POST", "/api/predictions", "write a prediction", json={
+                            "task": task_id, "result": result, "score": float(score),
+                            "model_version": model_version})
+                    except StudioError as exc:
+                        # An answer lost once the write went out (a read timeout, a dropped
+                        # reply) may hide a stored prediction: a cancel then must wait for the
+                        # next try to delete it, or the frame kept two.
+                        written[0] = written[0] or _may_have_landed(exc)
+                        raise
+                    answered = written[0] = True
                 while left:
                     self._request_once("DELETE", f"/api/predictions/{left[0]}", "delete a prediction")
                     del left[0]
             except SamvidError:
                 raise  # retried as a whole (above)
             except BaseException:
-                # Ctrl-C, or rq's cold stop (a SystemExit raised in the job), between the
-                # write and its deletes left the frame two of samvid's predictions until the
-                # clip was propagated again. The deletes are tried once more, then the stop
-                # goes on; one that fails now is left to that next propagation.
-                if written[0]:
-                    for old_id in left:
-                        with suppress(SamvidError):
-                            self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
+                # Ctrl-C, or rq's cold stop (a SystemExit raised in the job), once the write
+                # went out left the frame two of samvid's predictions until the clip was
+                # propagated again: between the write and its deletes, or while Label Studio
+                # answered the write (stored or not).
+                if writes:
+                    self._finish_stopped_write(task_id, prefix, earlier, left, answered=answered)
                 raise
 
         self.retrying("Label Studio failed to write a prediction", _transient, once,
                       half_done=lambda: written[0])
 
+    def _finish_stopped_write(self, task_id: int, prefix: str, earlier: list[Any], left: list[Any],
+                              *, answered: bool) -> None:
+        """After a stop (Ctrl-C, rq's cold stop) during a write or its deletes: the deletes
+        ``left`` tried once each, if the write is in -- ``answered``, or seen on the task
+        among samvid's predictions that are not ``earlier`` (it was stopped while its answer
+        was awaited) -- and never otherwise: the frame would be left without a prediction.
+
+        The user is stopping: each call waits on Label Studio for ``STOPPED_WAIT`` seconds at
+        most, and nothing here is raised (a failed look or delete, or a second Ctrl-C, which
+        ends it): the stop goes on as it was raised, not as a traceback of this cleanup, and
+        what is left undone is left to the clip's next propagation."""
+        wait = min(self.timeout, STOPPED_WAIT)
+        try:
+            if not answered:
+                found = self._request_once("GET", "/api/predictions", "list predictions",
+                                           params={"task": task_id}, timeout=wait) or []
+                if all(p.get("id") in earlier for p in _models_own(found, prefix)):
+                    return
+            for old_id in left:
+                with suppress(SamvidError):
+                    self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction",
+                                       timeout=wait)
+        except BaseException:  # noqa: BLE001 - the stop that called this is raised instead
+            pass
+
     def own_predictions(self, task_id: int, prefix: str, *, retry: bool = True) -> list[dict[str, Any]]:
         """The task's predictions whose model version starts with ``prefix`` (a model's own),
         as Label Studio's JSON; ``retry=False`` inside a call that is retried as a whole."""
         read = self.request if retry else self._request_once
-        found = read("GET", "/api/predictions", "list predictions", params={"task": task_id}) or []
-        return [p for p in found if str(p.get("model_version") or "").startswith(prefix)]
+        return _models_own(read("GET", "/api/predictions", "list predictions", params={"task": task_id}) or [],
+                           prefix)
 
     def delete_prediction(self, prediction_id: int) -> None:
         self._call("delete a prediction", lambda: self.sdk.predictions.delete(prediction_id, request_options=ONCE))
@@ -694,6 +728,11 @@ def _may_have_landed(exc: SamvidError) -> bool:
     if isinstance(cause, httpx.TransportError):
         return not isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
     return getattr(cause, "status_code", 0) in (500, 502, 504)
+
+
+def _models_own(predictions: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """Those of ``predictions`` (Label Studio's JSON) whose model version starts with ``prefix``."""
+    return [p for p in predictions if str(p.get("model_version") or "").startswith(prefix)]
 
 
 def _basic_auth(user: str, password: str | None) -> dict[str, Any]:

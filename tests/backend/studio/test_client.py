@@ -6,7 +6,9 @@ process share."""
 from __future__ import annotations
 
 import http.server
+import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -523,8 +525,9 @@ def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_ear
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert task.results() == [["theirs"], ["new"]]
     assert task.calls == ["GET", "POST", "DELETE", "DELETE", "DELETE"]  # each delete once more, no rewrite
-    # Stopped before the write was made, the frame's only prediction stays: without one
-    # Label Studio asks the backend to predict the frame afresh.
+    # Stopped while the write's answer was awaited, before Label Studio stored it: the look
+    # at the task finds nothing new, and the frame's only prediction stays (without one
+    # Label Studio asks the backend to predict the frame afresh).
     unwritten = OneTasksPredictions()
 
     def interrupt_the_write(method: str, path: str) -> None:
@@ -535,7 +538,173 @@ def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_ear
     with pytest.raises(stop):
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert unwritten.results() == [["old"]]
-    assert unwritten.calls == ["GET", "POST"]
+    assert unwritten.calls == ["GET", "POST", "GET"]
+
+
+
+def test_a_second_ctrl_c_while_an_interrupted_writes_deletes_are_tried_again_ends_as_the_first(monkeypatch) -> None:
+    # The user pressing Ctrl-C again while the deletes were tried once more: the stop ended
+    # as a traceback of that cleanup, "during handling of the above exception".
+    task = OneTasksPredictions()
+    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
+    first = KeyboardInterrupt()
+
+    def every_delete_stopped(method: str, path: str) -> None:
+        if method == "DELETE":
+            raise first if task.calls.count("DELETE") == 1 else KeyboardInterrupt()
+
+    task.serve(monkeypatch, every_delete_stopped)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        Studio("http://127.0.0.1:9", "key").replace_predictions(
+            7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert caught.value is first and caught.value.__context__ is None
+    assert task.calls == ["GET", "POST", "DELETE", "DELETE"]  # the second stop ends the deletes
+    assert task.results() == [["old"], ["older"], ["new"]]
+
+def stored_then_stopped(task: OneTasksPredictions, stop: BaseException) -> None:
+    """From now on the task's write is stored, then ``stop`` is raised before its answer."""
+    stored = task.answer
+
+    def answer(method: str, path: str, **kwargs):
+        reply = stored(method, path, **kwargs)
+        if method == "POST":
+            raise stop
+        return reply
+
+    task.answer = answer  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_prediction_write_stopped_while_its_answer_is_awaited_deletes_the_earlier_ones_if_it_landed(
+        monkeypatch, stop: type[BaseException]) -> None:
+    # Ctrl-C (or rq's cold stop) while Label Studio answered the write: it was stored, nothing
+    # was deleted, and the frame kept two of samvid's predictions until the clip was
+    # propagated again.
+    task = OneTasksPredictions()
+    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
+    task.rows.append({"id": 3, "model_version": "other-model", "result": ["theirs"]})
+    interrupt = stop()
+    stored_then_stopped(task, interrupt)
+    task.serve(monkeypatch)
+    studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,))
+    with pytest.raises(stop) as caught:
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert caught.value is interrupt
+    assert task.results() == [["theirs"], ["new"]]
+    assert task.calls == ["GET", "POST", "GET", "DELETE", "DELETE"]  # one look, each delete once, no rewrite
+    # A delete Label Studio fails is not tried again, and the others still are.
+    busy = OneTasksPredictions()
+    busy.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
+    stored_then_stopped(busy, interrupt)
+
+    def first_delete_busy(method: str, path: str) -> None:
+        if method == "DELETE" and busy.calls.count("DELETE") == 1:
+            raise busy_now()
+
+    busy.serve(monkeypatch, first_delete_busy)
+    with pytest.raises(stop) as caught:
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert caught.value is interrupt
+    assert busy.results() == [["old"], ["new"]]
+    assert busy.calls == ["GET", "POST", "GET", "DELETE", "DELETE"]
+
+
+@pytest.mark.parametrize(("method", "failure"), [
+    ("GET", busy_now), ("GET", KeyboardInterrupt), ("GET", ValueError), ("DELETE", KeyboardInterrupt)],
+    ids=["look-failed", "ctrl-c-again-while-looking", "look-broke", "ctrl-c-again-while-deleting"])
+def test_a_prediction_write_stopped_while_its_answer_is_awaited_ends_with_that_stop_whatever_its_cleanup_meets(
+        monkeypatch, method: str, failure: Callable[[], BaseException]) -> None:
+    # Label Studio down, or the user pressing Ctrl-C again, while the stopped write is cleaned
+    # up: the stop goes on as the one first raised, not as a traceback of the cleanup; what
+    # is left undone is left to the next propagation of the clip.
+    task = OneTasksPredictions()
+    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
+    interrupt = KeyboardInterrupt()
+    stored_then_stopped(task, interrupt)
+
+    def cleanup_fails(asked: str, path: str) -> None:
+        if asked == method and "POST" in task.calls:
+            raise failure()
+
+    task.serve(monkeypatch, cleanup_fails)
+    studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,))
+    with pytest.raises(KeyboardInterrupt) as caught:
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert caught.value is interrupt and caught.value.__context__ is None
+    if method == "GET":
+        assert task.calls == ["GET", "POST", "GET"]
+        assert task.results() == [["old"], ["older"], ["new"]]
+    else:  # no delete after a second Ctrl-C
+        assert task.calls == ["GET", "POST", "GET", "DELETE"]
+        assert task.results() == [["old"], ["older"], ["new"]]
+
+
+@contextmanager
+def studio_stopping_its_caller_mid_write(*, look_answered: bool) -> Iterator[tuple[str, list[dict]]]:
+    """A Label Studio of one task, its one prediction samvid's, that stores a written
+    prediction, then, before it answers, sends its caller's main thread a SIGINT (Ctrl-C);
+    ``look_answered``: whether it answers a listing of the predictions after that, or
+    leaves it unanswered. Yields its URL and the task's predictions."""
+    rows: list[dict] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+    written = threading.Event()
+    ended = threading.Event()
+    caller = threading.main_thread().ident
+    assert caller is not None
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: object) -> None:
+            content = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def do_GET(self) -> None:
+            if written.is_set() and not look_answered:
+                ended.wait(30)
+                return
+            self._reply(200, rows)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            rows.append({"id": 2, "model_version": body["model_version"], "result": body["result"]})
+            written.set()
+            signal.pthread_kill(caller, signal.SIGINT)
+            ended.wait(30)  # never answered: the caller has stopped
+
+        def do_DELETE(self) -> None:
+            rows[:] = [p for p in rows if p["id"] != int(self.path.rstrip("/").rsplit("/", 1)[1])]
+            self._reply(204, None)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    try:
+        with http_server(Handler) as url:
+            yield url, rows
+    finally:
+        ended.set()
+
+
+def test_a_ctrl_c_while_label_studio_answers_a_write_leaves_the_frame_one_prediction_and_stops_soon() -> None:
+    # A real Ctrl-C reaches the client inside httpx, waiting for the answer.
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is handled by something else here")
+    with studio_stopping_its_caller_mid_write(look_answered=True) as (url, rows):
+        with pytest.raises(KeyboardInterrupt):
+            Studio(url, "key").replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9,
+                                                   write_empty=False)
+        assert [p["result"] for p in rows] == [["new"]]
+    # Label Studio not answering the look after it: the stop waits seconds for it, not the
+    # client's timeout (a minute), and deletes nothing it could not see was written.
+    with studio_stopping_its_caller_mid_write(look_answered=False) as (url, rows):
+        began = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            Studio(url, "key", timeout=60).replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow",
+                                                               0.9, write_empty=False)
+        assert time.monotonic() - began < 10
+        assert [p["result"] for p in rows] == [["old"], ["new"]]
 
 
 def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
