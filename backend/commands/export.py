@@ -205,8 +205,7 @@ def export_into(args: argparse.Namespace, studio: Studio, out: Path) -> Summary:
     progress = TerminalProgress()
     try:
         writer_class, _load = FORMATS[args.fmt]
-        # Files that name the export's place name OUT, where it will be, not the partial folder.
-        writer = writer_class(partial, reader.categories, problems, root=out)
+        writer = writer_class(partial, reader.categories, problems)
         summary = export(reader, writer, progress)
         put_in_place(partial, out)
     finally:

@@ -16,9 +16,8 @@ from samvid.export import coco, davis, yolo, ytvis
 from samvid.export.frames import ExportFrame, Written
 
 # format name -> (writer class, loader). Every writer is made as
-# ``Writer(out, categories, problems=None, root=None)``: it writes into ``out``, and a
-# file that names where the export lives (YOLO's data.yaml) names ``root`` (default
-# ``out``), so an export written elsewhere first and then moved names its final place.
+# ``Writer(out, categories, problems=None)`` and writes into ``out``; no format's files name
+# their own folder, so an export written elsewhere first, moved or copied, stays whole.
 FORMATS: dict[str, tuple[Any, Callable[[Path], Any]]] = {
     "coco": (coco.CocoWriter, coco.load),
     "ytvis": (ytvis.YtvisWriter, ytvis.load),

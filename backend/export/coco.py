@@ -6,9 +6,13 @@ Layout::
     OUT/images/<clip>/<frame:06d>.jpg   (the labelled images, copied as they are)
 
 Beyond plain COCO (``pycocotools.coco.COCO`` loads it unchanged), each image
-carries ``clip``, ``video``, ``frame``, ``time``, ``source`` and ``task_id``;
-each annotation carries ``track_id`` (the object id, the same on every frame of
-the clip and in every format), ``video_id``, ``source``, ``score`` and
+carries ``clip``, ``video``, ``frame``, ``time``, ``source``, ``task_id`` and
+``frame_id`` (its 0-based place among its clip's images in frame order, as
+mmtracking's CocoVID numbers frames; ``frame`` is the video's frame number, which a
+sparsely labelled clip skips); each annotation carries ``track_id`` (the object id,
+the same on every frame of the clip and in every format), ``instance_id`` (unique
+over the file: one per clip and ``track_id``, as two clips may each have an object 1),
+``video_id``, ``source``, ``score`` and
 ``attributes`` (the region's per-region attributes, ``{control name: value}``,
 ``{}`` when it has none; see ``identity.py``). A
 ``videos`` list names the clips. Masks are compressed RLE, never outlines. A
@@ -44,9 +48,7 @@ ANNOTATIONS = "annotations.json"
 
 
 class CocoWriter:
-    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
-                 root: Path | None = None):
-        del root  # COCO's files do not name the folder the export ends up in
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
         self.out = Path(out)
         self.categories = categories
         self.problems = problems if problems is not None else Problems()
@@ -56,6 +58,7 @@ class CocoWriter:
         self.videos: dict[str, dict[str, Any]] = {}
         self.images: list[dict[str, Any]] = []
         self.annotations: list[dict[str, Any]] = []
+        self._instances: dict[tuple[int, int], int] = {}  # (video id, track_id) -> instance_id
         self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
@@ -85,6 +88,7 @@ class CocoWriter:
                 continue
             written.append(object_id)
             bbox, area = bbox_area(mask)
+            instance = self._instances.setdefault((video["id"], object_id), len(self._instances) + 1)
             self.annotations.append({
                 "id": len(self.annotations) + 1,
                 "image_id": image_id,
@@ -95,6 +99,7 @@ class CocoWriter:
                 "bbox": bbox,
                 "iscrowd": 0,
                 "track_id": object_id,
+                "instance_id": instance,
                 "score": float(masks.scores[i]),
                 "source": frame.source,
                 "attributes": frame.attributes[i],
@@ -104,6 +109,13 @@ class CocoWriter:
 
     def close(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
+        # Numbered here, not as frames come, so that the order the frames came in does not matter.
+        by_video: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for image in self.images:
+            by_video[image["video_id"]].append(image)
+        for images in by_video.values():
+            for position, image in enumerate(sorted(images, key=lambda im: (im["frame"], im["id"]))):
+                image["frame_id"] = position
         document = {
             "info": {"description": "samvid export", "format": "coco+video"},
             "videos": list(self.videos.values()),

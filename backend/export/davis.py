@@ -14,6 +14,9 @@ in order of first appearance, as DAVIS tools expect (never 255, DAVIS's void);
 ``samvid.json`` maps each value back to the project's object id (``pixel_values``).
 One value per pixel cannot hold overlapping masks or more than 254 objects: the
 larger object id wins an overlapped pixel and such cases are reported as ``lossy``.
+The DAVIS 2017 evaluation counts a sequence's objects on its first frame's PNG alone:
+the objects of a clip that are not on its first exported frame are reported, once
+per clip (``late_objects``); the PNGs hold them all the same.
 """
 
 from __future__ import annotations
@@ -72,15 +75,16 @@ def unvouched(frame: ExportFrame) -> bool:
 
 
 class DavisWriter:
-    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
-                 root: Path | None = None):
-        del root  # DAVIS's files do not name the folder the export ends up in
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
         self.out = Path(out)
         self.problems = problems if problems is not None else Problems()
         self.manifest = ManifestWriter("davis", categories)
         self._first_labels: dict[tuple[str, int], str] = {}
         self._several: set[tuple[str, int]] = set()  # (clip, object id) reported as several_labels
         self._values: dict[str, dict[int, int]] = {}  # clip -> {object id: pixel value}
+        # clip -> (its earliest frame written, that frame's Where, the objects on its PNG)
+        self._first: dict[str, tuple[int, Where, set[int]]] = {}
+        self._entered: dict[str, dict[int, int]] = {}  # clip -> {object id: first frame on a PNG}
         self.written = Written()
 
     def add(self, frame: ExportFrame) -> None:
@@ -122,8 +126,35 @@ class DavisWriter:
         self.manifest.add(frame, image, written, pixel_values=values)
         report_written_labels(frame, written, self._several, self.problems)
         self.written.add(frame.clip, frame.source, written)
+        self._note_first_frames(frame.clip, frame.frame, where, written)
+
+    def _note_first_frames(self, clip: str, number: int, where: Where, written: list[int]) -> None:
+        # By frame number, not arrival: the first PNG in name order is what DAVIS tools call frame 0.
+        first = self._first.get(clip)
+        if first is None or number < first[0]:
+            self._first[clip] = (number, where, set(written))
+        entered = self._entered.setdefault(clip, {})
+        for object_id in written:
+            entered[object_id] = min(number, entered.get(object_id, number))
+
+    def report_late_objects(self) -> None:
+        """One ``late_objects`` per clip with objects its first exported frame's PNG lacks.
+
+        davis2017-evaluation takes a sequence's number of objects from the largest value of
+        its first frame's PNG: an object entering later is left out of its ground truth, and
+        results that hold it stop its evaluation. Said once a clip's every frame is known.
+        """
+        for clip, (number, where, on_first) in self._first.items():
+            late = sorted((o, f) for o, f in self._entered[clip].items() if o not in on_first)
+            if not late:
+                continue
+            objects = ", ".join(f"{o} (from frame {f})" for o, f in late)
+            self.problems.add("late_objects", f"object{'s' * (len(late) > 1)} {objects} "
+                              f"{'are' if len(late) > 1 else 'is'} not on the clip's first "
+                              f"exported frame, {number}", **where)
 
     def close(self) -> Path:
+        self.report_late_objects()
         self.out.mkdir(parents=True, exist_ok=True)
         sets = self.out / "ImageSets"
         sets.mkdir(exist_ok=True)

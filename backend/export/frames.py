@@ -234,6 +234,8 @@ KINDS = {
     "annotated frame exported is kept",
     "several_labels": "an object has several labels: it is exported as its one class in the "
     "clip; COCO and YouTube-VIS keep them all in its attributes, DAVIS and YOLO only its class",
+    "late_objects": "DAVIS: a clip's objects absent from its first exported frame, where the DAVIS "
+    "2017 evaluation counts a sequence's objects: it leaves them out; they are written all the same",
 }
 
 

@@ -2,7 +2,7 @@
 
 Layout (Ultralytics finds ``labels/`` beside ``images/``)::
 
-    OUT/data.yaml
+    OUT/data.yaml                       train/val: images, relative to the yaml's folder
     OUT/images/<clip>/<frame:06d>.jpg
     OUT/labels/<clip>/<frame:06d>.txt   "<class> x1 y1 x2 y2 ..." per object
     OUT/samvid.json                     (object id of each line, times: manifest.py)
@@ -17,7 +17,7 @@ one polygon, so a mask in several parts (an object seen around an occluder) is o
 polygon that runs around every part, joined by zero-width bridges walked there and
 back (as Ultralytics' own converters join a COCO object's parts): a bridge encloses
 no pixel, so every part is kept (Ultralytics' rasteriser paints a bridge as a line one
-pixel wide). An object keeps its clip's first class
+pixel wide and as long as the gap it crosses). An object keeps its clip's first class
 (``frames.keep_first_labels``).
 """
 
@@ -177,16 +177,12 @@ def polygon_loss(mask: np.ndarray, polygon: np.ndarray) -> str:
 
 
 class YoloWriter:
-    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
-                 root: Path | None = None):
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
         self.out = Path(out)
         self.categories = categories
         self.problems = problems if problems is not None else Problems()
         self._class = {c.name: c.id - 1 for c in categories}
         self.manifest = ManifestWriter("yolo", categories)
-        # Where the dataset will live, data.yaml's ``path``: `samvid export` writes into a
-        # partial folder and moves the files to OUT once done, so it gives OUT here.
-        self.root = self.out if root is None else Path(root)
         self._first_labels: dict[tuple[str, int], str] = {}
         self._several: set[tuple[str, int]] = set()  # (clip, object id) reported as several_labels
         self.written = Written()
@@ -217,8 +213,10 @@ class YoloWriter:
 
     def close(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
+        # No ``path``: Ultralytics then takes the yaml's own folder as the root, so an export
+        # copied or moved elsewhere still finds its images (an absolute path names the old
+        # place; ``path: .`` is taken from the working directory, not the yaml).
         data = {
-            "path": str(Path(self.root).resolve()),
             "train": "images",
             "val": "images",
             "nc": len(self.categories),

@@ -52,9 +52,7 @@ ANNOTATIONS = "annotations.json"
 
 
 class YtvisWriter:
-    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None,
-                 root: Path | None = None):
-        del root  # YouTube-VIS's files do not name the folder the export ends up in
+    def __init__(self, out: Path, categories: list[Category], problems: Problems | None = None):
         self.out = Path(out)
         self.categories = categories
         self.problems = problems if problems is not None else Problems()

@@ -211,9 +211,10 @@ def test_no_images_names_frames_with_the_tasks_own_extension(studio_project, tmp
 
 
 @pytest.mark.studio
-def test_yolo_data_yaml_names_out_not_the_folder_the_export_was_written_in(studio_project, tmp_path):
-    # The export is written into a partial folder inside OUT and moved into place.
+def test_yolo_data_yaml_names_no_folder_not_even_the_one_the_export_was_written_in(studio_project, tmp_path):
+    # The export is written into a partial folder inside OUT and moved into place; with no
+    # `path`, Ultralytics roots train/val at the yaml's folder, OUT or wherever it is moved.
     out = tmp_path / "out"
     assert run_export(studio_project, "yolo", out, "--no-images") == 0
     data = yaml.safe_load((out / "data.yaml").read_text())
-    assert data["path"] == str(out.resolve())
+    assert "path" not in data and (data["train"], data["val"]) == ("images", "images")
