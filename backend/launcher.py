@@ -611,8 +611,9 @@ def missing_labeling_config() -> str:
     """What to do when SAMVID_CONFIG_DIR has no brush.xml, the config samvid up makes a new
     project with; "" when it has one or samvid's own configs are read. Not refused here, as
     samvid import does not: a project Label Studio has keeps its own config and needs none
-    (Stack._refuse_a_project_it_cannot_make). A brush.xml there that does not load is refused
-    now: it was refused by the import, after Label Studio's and the backend's start."""
+    (Stack._check_the_project). A brush.xml there that does not load is refused now: it was
+    refused by the import, after Label Studio's and the backend's start. Each caller adds the
+    last remedy, the one that works where it is said (NOT_MADE_HERE, NOT_IN_STUDIO)."""
     from samvid.studio import configs
 
     folder, name = configs.CONFIG_DIR, configs.DEFAULT_CONFIG
@@ -627,9 +628,22 @@ def missing_labeling_config() -> str:
             raise ConfigError(f"SAMVID_CONFIG_DIR={folder}: {exc.message}; samvid up makes a new project "
                               f"with this `{name}` config: fix it, or unset SAMVID_CONFIG_DIR for the "
                               "configs samvid ships") from None
-    return (f"SAMVID_CONFIG_DIR={folder} has no {name}.xml, the `{name}` config samvid up makes a new "
-            f"project with; put a {name}.xml there, unset SAMVID_CONFIG_DIR for the configs samvid "
-            "ships, or give --project the title of a project Label Studio has")
+    # Read as an empty folder by the configs (and by samvid import): a mistyped path said
+    # "has no brush.xml", and the remedy "put one there" sent the user to a folder not there.
+    config = f"{name}.xml, the `{name}` config samvid up makes a new project with"
+    if folder.is_dir():
+        return (f"SAMVID_CONFIG_DIR={folder} has no {config}; put a {name}.xml there, unset "
+                "SAMVID_CONFIG_DIR for the configs samvid ships")
+    return (f"SAMVID_CONFIG_DIR={folder}: {'not a folder' if folder.exists() else 'no such folder'} "
+            f"(the folder of {config}); fix the path, unset SAMVID_CONFIG_DIR for the configs "
+            "samvid ships")
+
+
+# The last remedy of missing_labeling_config(), by where it is said. A data dir whose Label
+# Studio never ran has no project: a --project title there is refused the same way.
+NOT_MADE_HERE = (", or run up on a Label Studio that has the project: --no-studio --label-studio-url URL "
+                 "--api-key KEY")
+NOT_IN_STUDIO = ", or give --project the title of a project that Label Studio has"
 
 
 # -- the stack ----------------------------------------------------------------------------------
@@ -783,7 +797,7 @@ class Stack:
             # before its first start (a minute or more) and before the data dir or credentials exist.
             raise ConfigError(f"project {self.o.project.strip()!r} is new (the Label Studio of "
                               f"{self.layout.data_dir} holds no project yet) and cannot be made: "
-                              f"{self._missing_config}")
+                              f"{self._missing_config}{NOT_MADE_HERE}")
         self._make_data_dir()
         # A run that starts nothing (register and exit) beside one that runs keeps that one's
         # ready.json, the file the running one's URLs are read from.
@@ -812,8 +826,7 @@ class Stack:
             files_root = self.layout.files_root
         studio = Studio(url, key)
         studio.check()
-        if self._missing_config:
-            self._refuse_a_project_it_cannot_make(studio, url)
+        self._check_the_project(studio, url)
         backend_url = self._start_backend(choice, url, key, files_root)
         summary = self._import(studio, files_root, backend_url)
         clip = summary.clips[0].clip
@@ -997,15 +1010,28 @@ class Stack:
         wait_until_up(whoami, child, 120, "Label Studio's API token", headers=auth)
         return url
 
-    def _refuse_a_project_it_cannot_make(self, studio: Studio, url: str) -> None:
-        """Without a labeling config up labels only in a project Label Studio has: asked as soon
-        as Label Studio answers, before the backend's start (its model loads for a minute). The
-        refusal leaves no project made, and the Label Studio this run started is stopped with
-        the stack (one found running was running before, and keeps running)."""
+    def _check_the_project(self, studio: Studio, url: str) -> None:
+        """What the import would refuse of its project, asked as soon as Label Studio answers,
+        before the backend's start (its model loads for a minute or more): a project up must
+        make without a labeling config, two of the title, or one whose config shows no frame
+        (a video project). A refusal leaves no project made, and the Label Studio this run
+        started is stopped with the stack (one found running was running before, and keeps
+        running). The project is looked up again by the import: one made or deleted
+        meanwhile is the import's to say."""
+        from samvid.studio.importer import check_project_config, find_project_by_title
+
         title = self.o.project.strip()  # as the import finds it
-        if studio.find_project(title) is None:
-            raise ConfigError(f"project {title!r} is not in the Label Studio at {url} and cannot be "
-                              f"made: {self._missing_config}")
+        project = find_project_by_title(studio, title)
+        if project is None:
+            if self._missing_config:
+                raise ConfigError(f"project {title!r} is not in the Label Studio at {url} and cannot be "
+                                  f"made: {self._missing_config}{NOT_IN_STUDIO}")
+            return
+        check_project_config(project)
+        if self.o.labels:  # empty unless --labels was given (parse_labels(None))
+            log.warning("--labels %s ignored: project %r (id %d) exists and keeps its labeling config "
+                        "(its labels are edited in Label Studio: Settings > Labeling Interface)",
+                        ",".join(self.o.labels), project.title, project.id)
 
     def _local_backend_url(self) -> str:
         return f"http://{url_host(self.o.host)}:{self.o.backend_port}"
@@ -1045,7 +1071,8 @@ class Stack:
             project=self.o.project,
             # Nothing to render without brush.xml: the project exists and keeps its own config.
             label_config="" if self._missing_config else load_config("brush").render(self.o.labels),
-            missing_config=self._missing_config,  # the import refuses a project gone meanwhile
+            # The import refuses a project gone meanwhile.
+            missing_config=self._missing_config and f"{self._missing_config}{NOT_IN_STUDIO}",
             document_root=files_root,
             frames_root=None if files_root is None else files_root / "samvid",
             upload=files_root is None,  # a Label Studio elsewhere: frames go through its API

@@ -242,13 +242,13 @@ class Studio:
         """The project titled exactly ``title``, None if there is none. Label Studio lets two
         projects share a title; choosing one of them would export, import into or label
         the wrong one, so that is refused with their ids."""
-        same = self._titled(title)
+        same = self.projects_titled(title)
         if len(same) > 1:
             ids = ", ".join(str(p.id) for p in same)
             raise BadRequest(f"{len(same)} projects are titled {title!r} (ids {ids}): give the project's id")
         return same[0] if same else None
 
-    def _titled(self, title: str) -> list[Project]:
+    def projects_titled(self, title: str) -> list[Project]:
         """Every project titled exactly ``title``, in id order."""
         projects: list[Any] = self._read("list projects", lambda: list(self.sdk.projects.list(title=title)))
         same = [p for p in projects if p.title == title]  # the title filter is "contains"
@@ -296,7 +296,7 @@ class Studio:
         the title asked for, and every call (each ``samvid up --project " demo "``) made one."""
         title = title.strip()
         with machine_lock(f"creating project {title!r}", self.url, "project", title):
-            same = self._titled(title)
+            same = self.projects_titled(title)
             if len(same) > 1:
                 raise BadRequest(f"{len(same)} projects are titled {title!r} (ids "
                                  f"{', '.join(str(p.id) for p in same)}): samvid import finds its "
@@ -312,7 +312,7 @@ class Studio:
             # More than one now: Label Studio made two of this one create (its SQLite
             # middleware re-runs a POST that met "database is locked" and answers the
             # last), or an import on another machine made one at once. All keep the first.
-            titled = self._titled(title)
+            titled = self.projects_titled(title)
             first = next(iter(titled), mine)
             if first.id != mine.id:
                 log.info("project %r was created meanwhile (id %d): importing into it", title, first.id)

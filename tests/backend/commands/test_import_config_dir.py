@@ -36,8 +36,8 @@ class OneProjectStudio:
     def check(self) -> str:
         return "me@example.com"
 
-    def find_project(self, title: str) -> Project | None:
-        return self.street if title == self.street.title else None
+    def projects_titled(self, title: str) -> list[Project]:
+        return [self.street] if title == self.street.title else []
 
     def get_or_create_project(self, title: str, label_config: str) -> tuple[Project, bool]:
         if title == self.street.title:
@@ -99,3 +99,16 @@ def test_an_existing_project_that_shows_no_frame_is_refused_before_any_video_is_
     assert main(["import", str(not_a_video), "--project", "Street", "--upload", "--no-backend"]) == 2
     err = capsys.readouterr().err
     assert "has no <Image value=\"$image\"> in its labeling config" in err, err
+
+
+def test_an_import_into_a_title_two_projects_share_says_what_import_can_do(
+        config_dir_without_brush: Path, frames: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The client's lookup said "give the project's id", and samvid import takes titles only.
+    monkeypatch.setattr(OneProjectStudio, "projects_titled", lambda self, title: [
+        Project(7, "Street", FRAME_CONFIG), Project(9, "Street", FRAME_CONFIG)])
+    assert main(["import", str(frames), "--project", "Street", "--upload", "--no-backend"]) == 2
+    err = capsys.readouterr().err
+    assert "2 projects are titled 'Street' (ids 7, 9)" in err, err
+    assert "rename or delete all but one of them in Label Studio, or give --project another title" in err, err
+    assert "give the project's id" not in err, err

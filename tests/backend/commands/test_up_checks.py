@@ -469,6 +469,9 @@ def stack_starting_nothing(monkeypatch, summary, listings: list | None = None) -
         def check(self) -> None:
             pass
 
+        def projects_titled(self, title: str) -> list[object]:  # up checks an existing project before the backend
+            return []
+
         def list_tasks(self, project_id: int, clip: str | None = None) -> list[object]:
             if listings is not None:
                 listings.append(clip)

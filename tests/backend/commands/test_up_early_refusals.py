@@ -79,8 +79,42 @@ def test_up_with_a_config_dir_without_the_brush_config_names_the_variable_before
     # A data dir whose Label Studio never ran holds no project: up would have to make one.
     assert "project 'samvid demo' is new" in err and "cannot be made" in err, err
     assert f"SAMVID_CONFIG_DIR={empty} has no brush.xml" in err and "`brush` config" in err, err
-    assert "put a brush.xml there" in err and "--project" in err, err
+    assert "put a brush.xml there" in err and "unset SAMVID_CONFIG_DIR" in err, err
+    # Another --project is refused the same way there; a Label Studio that has the project is not.
+    assert "--project" not in err and "--no-studio --label-studio-url URL --api-key KEY" in err, err
     assert not (tmp_path / "data").exists()  # no credentials made for a Label Studio never started
+
+
+def test_up_with_a_config_dir_that_does_not_exist_says_so_not_that_it_lacks_the_brush_config(
+        tmp_path: Path, capsys, monkeypatch, no_children) -> None:
+    from samvid.studio import configs
+
+    mistyped = tmp_path / "cofnigs"
+    monkeypatch.setenv("SAMVID_CONFIG_DIR", str(mistyped))
+    monkeypatch.setattr(configs, "CONFIG_DIR", mistyped)  # as read when samvid starts
+    assert _up(tmp_path, "--model", "classic", "--backend-port", str(_free_port())) == 2
+    err = capsys.readouterr().err
+    assert f"SAMVID_CONFIG_DIR={mistyped}: no such folder" in err and "fix the path" in err, err
+    assert "has no brush.xml" not in err and "put a brush.xml there" not in err, err
+    assert not (tmp_path / "data").exists()
+
+
+def test_up_with_a_brush_config_that_does_not_load_refuses_it_before_starting_anything(
+        tmp_path: Path, capsys, monkeypatch, no_children) -> None:
+    from samvid.studio import configs
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "brush.xml").write_text("<View><Image")
+    monkeypatch.setenv("SAMVID_CONFIG_DIR", str(folder))
+    monkeypatch.setattr(configs, "CONFIG_DIR", folder)
+    # Refused whatever the project: a brush.xml there is meant to be used, and is broken.
+    assert _up(tmp_path, "--model", "classic", "--backend-port", str(_free_port()),
+               "--project", "an existing project") == 2
+    err = capsys.readouterr().err
+    assert f"SAMVID_CONFIG_DIR={folder}: {folder / 'brush.xml'}: not valid XML" in err, err
+    assert "fix it, or unset SAMVID_CONFIG_DIR" in err, err
+    assert not (tmp_path / "data").exists()
 
 
 def test_up_with_a_backend_port_another_program_holds_says_so_before_starting_label_studio(
@@ -146,6 +180,12 @@ def config_dir_without_brush(tmp_path: Path, monkeypatch) -> Path:
     return folder
 
 
+# What the import takes: a frame in ``image`` and a mask control.
+FRAME_CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+                '<Label value="Object"/></BrushLabels></View>')
+VIDEO_CONFIG = '<View><Video name="video" value="$video"/></View>'
+
+
 @dataclass
 class _Started:
     """What the stand-ins below saw: the backend's start, the children stopped, the import's options."""
@@ -155,23 +195,28 @@ class _Started:
     imported: list[object] = field(default_factory=list)
 
 
-def _stack_with_a_studio_holding(monkeypatch, titles: list[str], started: _Started) -> type:
-    """A Stack whose Label Studio (its own, or the one attached to) holds projects titled ``titles``;
-    its Label Studio and backend start as stand-ins, and its import only records its options."""
+def _stack_with_a_studio_holding(monkeypatch, titles: list[str], started: _Started,
+                                 config: str = FRAME_CONFIG) -> type:
+    """A Stack whose Label Studio (its own, or the one attached to) holds projects titled ``titles``
+    (ids from 3), each with the labeling config ``config``; its Label Studio and backend start as
+    stand-ins, and its import only records its options. Projects are found by the client's own
+    lookup."""
     from samvid import launcher
     from samvid.studio import client, importer
     from samvid.studio.client import Project
     from samvid.studio.importer import ClipSummary, ImportSummary
 
     class Studio:
+        find_project = client.Studio.find_project
+
         def __init__(self, url: str, key: str) -> None:
             pass
 
         def check(self) -> str:
             return "admin@samvid.local"
 
-        def find_project(self, title: str) -> Project | None:
-            return Project(3, title, "<View/>") if title in titles else None
+        def projects_titled(self, title: str) -> list[Project]:
+            return [Project(i, t, config) for i, t in enumerate(titles, start=3) if t == title]
 
     class StartedStudio:
         name = "Label Studio"
@@ -203,14 +248,15 @@ def _stack_with_a_studio_holding(monkeypatch, titles: list[str], started: _Start
     return StandIns
 
 
-def _options(tmp_path: Path, label_studio: str):
+def _options(tmp_path: Path, label_studio: str, labels: list[str] | None = None):
     """up's options on its own Label Studio, run before (its database and credentials are
-    there), or attached to one (--no-studio) with a fresh data dir."""
+    there), or attached to one (--no-studio) with a fresh data dir; ``labels`` as --labels gives
+    them (none: not given)."""
     from samvid.launcher import Credentials, Layout, UpOptions
 
     data = tmp_path / "data"
     common = dict(data_dir=data, model="classic", project="Street", port=_free_port(),
-                  backend_port=_free_port(), videos=[tmp_path / "clip.mp4"])
+                  backend_port=_free_port(), videos=[tmp_path / "clip.mp4"], labels=labels or [])
     if label_studio == "attached":
         return UpOptions(**common, no_studio=True, studio_url="http://127.0.0.1:1", api_key="k")
     Credentials.load_or_create(data)
@@ -247,7 +293,64 @@ def test_up_into_a_project_label_studio_lacks_is_refused_before_the_backend_star
     said = str(refused.value)
     assert "project 'Street' is not in the Label Studio at http://127.0.0.1:1 and cannot be made" in said, said
     assert f"SAMVID_CONFIG_DIR={config_dir_without_brush} has no brush.xml" in said, said
+    assert "give --project the title of a project that Label Studio has" in said, said  # it has some
     assert not started.backend and not started.imported  # no project made, no model loaded
     # The Label Studio this run started is stopped; an attached one is not this run's.
     assert started.stopped == (["Label Studio"] if label_studio == "own" else [])
     assert not (tmp_path / "data" / "ready.json").exists()
+
+
+@pytest.fixture(params=["without brush.xml", "with brush.xml"])
+def config_dir(request, tmp_path: Path, monkeypatch) -> None:
+    """SAMVID_CONFIG_DIR without brush.xml, or samvid's own configs: an existing project is
+    checked before the backend's start either way."""
+    if request.param == "without brush.xml":
+        request.getfixturevalue("config_dir_without_brush")
+    else:
+        monkeypatch.delenv("SAMVID_CONFIG_DIR", raising=False)
+
+
+@pytest.mark.parametrize("label_studio", ["own", "attached"])
+def test_up_into_an_existing_project_whose_config_shows_no_frame_is_refused_before_the_backend_starts(
+        tmp_path: Path, label_studio: str, monkeypatch, config_dir: None) -> None:
+    # The import refused it, after the backend had loaded its model (a minute or more with SAM).
+    from samvid.errors import ConfigError
+
+    started = _Started()
+    stack = _stack_with_a_studio_holding(monkeypatch, ["Street"], started, config=VIDEO_CONFIG)
+    with pytest.raises(ConfigError) as refused, stack(_options(tmp_path, label_studio)) as up:
+        up.start()
+    assert "project 'Street' (id 3) has no <Image value=\"$image\">" in str(refused.value), refused.value
+    assert not started.backend and not started.imported
+    assert started.stopped == (["Label Studio"] if label_studio == "own" else [])
+
+
+def test_up_into_a_title_two_projects_share_says_what_up_can_do_before_the_backend_starts(
+        tmp_path: Path, monkeypatch, config_dir: None) -> None:
+    # The lookup said "give the project's id", and up refuses a --project of digits.
+    from samvid.errors import BadRequest
+
+    started = _Started()
+    stack = _stack_with_a_studio_holding(monkeypatch, ["Street", "Street"], started)
+    with pytest.raises(BadRequest) as refused, stack(_options(tmp_path, "own")) as up:
+        up.start()
+    said = str(refused.value)
+    assert "2 projects are titled 'Street' (ids 3, 4)" in said, said
+    assert "rename or delete all but one of them in Label Studio, or give --project another title" in said, said
+    assert "give the project's id" not in said, said  # a remedy up cannot follow
+    assert not started.backend and started.stopped == ["Label Studio"]
+
+
+@pytest.mark.parametrize("labels, warned", [(["car", "person"], True), (None, False)],
+                         ids=["labels-given", "labels-not-given"])
+def test_up_into_an_existing_project_says_that_labels_given_are_not_used(
+        tmp_path: Path, monkeypatch, caplog, config_dir: None, labels: list[str] | None,
+        warned: bool) -> None:
+    started = _Started()
+    stack = _stack_with_a_studio_holding(monkeypatch, ["Street"], started)
+    with caplog.at_level("WARNING", logger="samvid"), stack(_options(tmp_path, "own", labels)) as up:
+        up.start()
+    said = [r.getMessage() for r in caplog.records if "--labels" in r.getMessage()]
+    assert said == (["--labels car,person ignored: project 'Street' (id 3) exists and keeps its labeling "
+                     "config (its labels are edited in Label Studio: Settings > Labeling Interface)"]
+                    if warned else []), said

@@ -306,7 +306,7 @@ def test_imports_into_one_new_title_at_once_on_one_machine_all_get_the_one_proje
     assert all(isinstance(p, tuple) for p in projects), projects
     assert len({p[0].id for p in projects}) == 1  # type: ignore[index]
     assert sorted(p[1] for p in projects) == [False, False, True]  # type: ignore[index]
-    assert [p.id for p in c._titled(title)] == [projects[0][0].id]  # type: ignore[index]
+    assert [p.id for p in c.projects_titled(title)] == [projects[0][0].id]  # type: ignore[index]
 
 
 def test_a_title_two_projects_share_is_refused_by_import_with_advice_it_can_follow(
