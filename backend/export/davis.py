@@ -14,9 +14,11 @@ in order of first appearance, as DAVIS tools expect (never 255, DAVIS's void);
 ``samvid.json`` maps each value back to the project's object id (``pixel_values``).
 One value per pixel cannot hold overlapping masks or more than 254 objects: the
 larger object id wins an overlapped pixel and such cases are reported as ``lossy``.
-The DAVIS 2017 evaluation counts a sequence's objects on its first frame's PNG alone:
-the objects of a clip that are not on its first exported frame are reported, once
-per clip (``late_objects``); the PNGs hold them all the same.
+davis2017-evaluation takes a sequence's number of objects from the largest value of its
+first PNG by file name and drops every larger value: a clip's objects so dropped are
+reported, once per clip (``late_objects``); the PNGs hold them all the same. Names have
+``FRAME_DIGITS`` digits, so a clip that crosses frame 999999 has names that sort out of
+frame order (``name_order``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from samvid.export.frames import (
     file_stem,
     frame_file,
     frame_masks,
+    frame_name,
     keep_first_labels,
     report_written_labels,
     save_image,
@@ -82,8 +85,9 @@ class DavisWriter:
         self._first_labels: dict[tuple[str, int], str] = {}
         self._several: set[tuple[str, int]] = set()  # (clip, object id) reported as several_labels
         self._values: dict[str, dict[int, int]] = {}  # clip -> {object id: pixel value}
-        # clip -> (its earliest frame written, that frame's Where, the objects on its PNG)
-        self._first: dict[str, tuple[int, Where, set[int]]] = {}
+        # clip -> {PNG file name: (its frame, Where, largest value)}: what a DAVIS tool that
+        # lists the folder by name makes of the clip, known only once every frame is written.
+        self._pngs: dict[str, dict[str, tuple[int, Where, int]]] = {}
         self._entered: dict[str, dict[int, int]] = {}  # clip -> {object id: first frame on a PNG}
         self.written = Written()
 
@@ -126,35 +130,59 @@ class DavisWriter:
         self.manifest.add(frame, image, written, pixel_values=values)
         report_written_labels(frame, written, self._several, self.problems)
         self.written.add(frame.clip, frame.source, written)
-        self._note_first_frames(frame.clip, frame.frame, where, written)
-
-    def _note_first_frames(self, clip: str, number: int, where: Where, written: list[int]) -> None:
-        # By frame number, not arrival: the first PNG in name order is what DAVIS tools call frame 0.
-        first = self._first.get(clip)
-        if first is None or number < first[0]:
-            self._first[clip] = (number, where, set(written))
-        entered = self._entered.setdefault(clip, {})
+        png = frame_name(frame.frame, ".png")
+        self._pngs.setdefault(frame.clip, {})[png] = (frame.frame, where, int(ids.max()))
+        entered = self._entered.setdefault(frame.clip, {})
         for object_id in written:
-            entered[object_id] = min(number, entered.get(object_id, number))
+            entered[object_id] = min(frame.frame, entered.get(object_id, frame.frame))
 
     def report_late_objects(self) -> None:
-        """One ``late_objects`` per clip with objects its first exported frame's PNG lacks.
+        """One ``late_objects`` per clip with objects davis2017-evaluation drops.
 
-        davis2017-evaluation takes a sequence's number of objects from the largest value of
-        its first frame's PNG: an object entering later is left out of its ground truth, and
-        results that hold it stop its evaluation. Said once a clip's every frame is known.
+        It takes a sequence's number of objects from the largest value of its first PNG in
+        sorted file name order and drops every larger value from the ground truth (results
+        that hold one stop its evaluation). The rule is the values as written, not which
+        objects the first frame shows: an object wholly covered there, or one numbered on
+        a later frame that arrived first, has a lower value and is counted.
         """
-        for clip, (number, where, on_first) in self._first.items():
-            late = sorted((o, f) for o, f in self._entered[clip].items() if o not in on_first)
+        for clip, pngs in self._pngs.items():
+            first = min(pngs)
+            _, where, counted = pngs[first]
+            values = self._values[clip]
+            late = sorted((o, f) for o, f in self._entered[clip].items() if values[o] > counted)
             if not late:
                 continue
             objects = ", ".join(f"{o} (from frame {f})" for o, f in late)
+            them = "them" if len(late) > 1 else "it"
+            # samvid's tools take the lowest frame number as the first (``name_order`` otherwise).
+            lowest = min(number for number, _, _ in pngs.values())
+            ours = (f", and samvid track and eval of this export neither track nor score {them}"
+                    if pngs[first][0] == lowest else "")
             self.problems.add("late_objects", f"object{'s' * (len(late) > 1)} {objects} "
-                              f"{'are' if len(late) > 1 else 'is'} not on the clip's first "
-                              f"exported frame, {number}", **where)
+                              f"{'are' if len(late) > 1 else 'is'} not on the clip's first PNG, "
+                              f"{first}: davis2017-evaluation drops {them} from its ground truth{ours}",
+                              **where)
+
+    def report_name_order(self) -> None:
+        """One ``name_order`` per clip whose file names sort out of frame order.
+
+        Past frame 999999 a name has more than ``FRAME_DIGITS`` digits and sorts before the
+        6-digit ones; DAVIS tools list a folder by name. Padding every name to the clip's
+        widest would need the clip's largest frame before its first file is written.
+        """
+        for pngs in self._pngs.values():
+            if len({len(name) for name in pngs}) < 2:
+                continue
+            first = min(pngs)
+            _, where, _ = pngs[first]
+            self.problems.add("name_order", f"frame numbers past 999999 make names of more digits: "
+                              f"{first} sorts first, before the clip's earlier frames, in tools that "
+                              "list a folder by name (davis2017-evaluation); samvid's own tools sort "
+                              "by number", **where)
 
     def close(self) -> Path:
         self.report_late_objects()
+        self.report_name_order()
         self.out.mkdir(parents=True, exist_ok=True)
         sets = self.out / "ImageSets"
         sets.mkdir(exist_ok=True)

@@ -207,7 +207,8 @@ class Written:
 
 @dataclass(frozen=True)
 class Problem:
-    """Bad data met during an export; the export skips the item and goes on."""
+    """Bad data met during an export, or a limit of its format; the export goes on (what
+    becomes of the item: ``KINDS``)."""
 
     kind: str  # one of KINDS
     message: str
@@ -234,8 +235,10 @@ KINDS = {
     "annotated frame exported is kept",
     "several_labels": "an object has several labels: it is exported as its one class in the "
     "clip; COCO and YouTube-VIS keep them all in its attributes, DAVIS and YOLO only its class",
-    "late_objects": "DAVIS: a clip's objects absent from its first exported frame, where the DAVIS "
-    "2017 evaluation counts a sequence's objects: it leaves them out; they are written all the same",
+    "late_objects": "DAVIS: objects entering a clip after its first PNG, as in ordinary video, "
+    "which davis2017-evaluation and samvid track/eval leave out; nothing is skipped",
+    "name_order": "DAVIS: a clip's frame numbers cross 999999, so its 7-digit file names sort before "
+    "its 6-digit ones in tools that list a folder by name (davis2017-evaluation); nothing is skipped",
 }
 
 

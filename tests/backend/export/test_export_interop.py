@@ -102,6 +102,24 @@ def png_values(out: Path, clip: str, index: int) -> list[int]:
     return np.unique(masks.read_label_png(out / "Annotations" / clip / f"{index:06d}.png")).tolist()
 
 
+def davis2017_drops(out: Path) -> dict[str, list[int]]:
+    """The objects davis2017-evaluation leaves out of each clip, by samvid id: its sequence's
+    objects number the largest value of its first PNG by sorted name; larger values are dropped."""
+    manifest = json.loads((out / "samvid.json").read_text())
+    drops = {}
+    for clip in manifest["clips"]:
+        object_of = {int(v): int(o) for v, o in clip["pixel_values"].items()}
+        pngs = sorted((out / "Annotations" / clip["folder"]).glob("*.png"), key=lambda p: p.name)
+        counted = int(masks.read_label_png(pngs[0]).max())
+        values = {int(v) for p in pngs for v in np.unique(masks.read_label_png(p))}
+        drops[clip["clip"]] = sorted(object_of[v] for v in values if v > counted)
+    return drops
+
+
+def late_objects(problems: Problems) -> list[tuple[str | None, int | None, str]]:
+    return [(p.clip, p.frame, p.message) for p in problems.items if p.kind == "late_objects"]
+
+
 def test_davis_reports_once_per_clip_the_objects_its_first_exported_frame_lacks(tmp_path):
     car, person, box = ("car", disk(15, 15, 5)), ("person", disk(45, 30, 6)), ("car", rect(0, 30, 10, 45))
     frames = [frame("late", 4, {3: car}),
@@ -114,18 +132,58 @@ def test_davis_reports_once_per_clip_the_objects_its_first_exported_frame_lacks(
     problems = write("davis", tmp_path, frames)
     assert [(p.kind, p.clip, p.frame) for p in problems.items] == [
         ("late_objects", "late", 4), ("late_objects", "empty-first", 0)]
+    assert davis2017_drops(tmp_path) == {"late": [5, 8], "empty-first": [1], "whole": []}
     late, empty_first = (p.message for p in problems.items)
     assert "objects 5 (from frame 6), 8 (from frame 5)" in late  # samvid's ids, not pixel values
     assert "object 1 (from frame 1)" in empty_first
+    # What it means, in the one line: which tools leave them out.
+    assert "davis2017-evaluation drops them" in late and "samvid track and eval" in late
     # Reported only: the PNGs still hold every object, numbered by first appearance.
     assert [png_values(tmp_path, "late", i) for i in (4, 5, 6)] == [[0, 1], [0, 1, 2], [0, 1, 2, 3]]
     assert [f.object_ids for f in davis.load(tmp_path) if f.clip == "late"] == [(3,), (3, 8), (3, 5, 8)]
 
 
-def test_davis_takes_the_clips_earliest_frame_as_its_first_whatever_order_frames_come_in(tmp_path):
+def test_davis_reports_no_object_wholly_covered_on_the_first_frame_as_its_value_is_counted(tmp_path):
+    # Object 1 lies under object 2 on frame 0: not on its PNG, but its value, 1, is below the
+    # largest there, 2, so davis2017-evaluation counts it (as wholly occluded).
+    frames = [frame("c", 0, {1: ("car", rect(10, 10, 20, 20)), 2: ("person", rect(5, 5, 30, 30))}),
+              frame("c", 1, {1: ("car", rect(40, 10, 50, 20)), 2: ("person", rect(5, 5, 30, 30))})]
+    problems = write("davis", tmp_path, frames)
+    assert davis2017_drops(tmp_path) == {"c": []}
+    assert late_objects(problems) == []
+    assert [(p.kind, p.frame) for p in problems.items] == [("lossy", 0), ("lossy", 0)]  # overlap, covered
+
+
+def test_davis_judges_frames_that_came_out_of_order_by_the_values_written(tmp_path):
+    # Frame 9 comes first, so object 1 is value 1 and object 2 value 2; frame 2, the first PNG,
+    # holds value 2 alone: the evaluation counts 2 objects and drops none.
     frames = [frame("c", 9, {1: ("car", disk(15, 15, 5)), 2: ("person", disk(45, 30, 6))}),
               frame("c", 2, {2: ("person", disk(45, 30, 6))})]
     problems = write("davis", tmp_path, frames)
-    assert [(p.kind, p.clip, p.frame) for p in problems.items] == [("late_objects", "c", 2)]
-    assert "object 1 (from frame 9)" in problems.items[0].message
+    assert davis2017_drops(tmp_path) == {"c": []}
+    assert not problems
+    # The other way round, object 1 gets value 2 and is dropped: reported at the first PNG.
+    problems = write("davis", tmp_path / "b", frames[::-1])
+    assert davis2017_drops(tmp_path / "b") == {"c": [1]}
+    assert [(c, f) for c, f, _ in late_objects(problems)] == [("c", 2)]
+    assert "object 1 (from frame 9) is not on the clip's first PNG, 000002.png" in problems.items[0].message
+
+
+def test_davis_judges_frames_past_999999_by_their_names_order_and_reports_that_order(tmp_path):
+    # 1000000.png sorts before 999999.png: that is the evaluation's first frame.
+    one, two = ("car", disk(15, 15, 5)), ("person", disk(45, 30, 6))
+    frames = [frame("missed", 999999, {1: one, 2: two}),
+              frame("missed", 1000000, {1: one}),
+              frame("missed", 1000001, {1: one, 2: two}),
+              frame("false", 999998, {1: one}),
+              frame("false", 1000000, {1: one, 2: two})]
+    problems = write("davis", tmp_path, frames)
+    assert davis2017_drops(tmp_path) == {"missed": [2], "false": []}
+    assert [(p.kind, p.clip, p.frame) for p in problems.items] == [
+        ("late_objects", "missed", 1000000), ("name_order", "missed", 1000000),
+        ("name_order", "false", 1000000)]
+    late = problems.items[0].message
+    assert "object 2 (from frame 999999) is not on the clip's first PNG, 1000000.png" in late
+    # samvid's own tools sort by number and start from frame 999999, which holds object 2.
+    assert "samvid track" not in late
 
