@@ -93,7 +93,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Wheel:
     there would put modules deleted from the source into the wheel."""
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("building the wheel offline (--no-build-isolation) needs setuptools, "
-                    "the build backend pyproject.toml names: pip install 'setuptools>=68'")
+                    "the build backend pyproject.toml names: pip install 'setuptools>=70.1'")
     root = tmp_path_factory.mktemp("packaging")
     source = root / "checkout"
     files = checkout_files()
@@ -101,10 +101,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Wheel:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, source / name)
 
-    # The user's PIP_* settings (an index, a required virtualenv) are not the project's.
+    # The user's pip settings (PIP_* and pip.conf: an index, a required virtualenv) are not the project's.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+        [sys.executable, "-m", "pip", "wheel", "--isolated", "--no-deps", "--no-build-isolation", "--no-index",
          "--disable-pip-version-check", "-w", str(root / "dist"), "."],
         cwd=source, env=env, capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
