@@ -98,7 +98,8 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
         # ending in the SystemExit it raises itself, as if the job had failed.
         def request_force_stop(self, signum: int, frame: Any) -> None:
             if self._requeueing:  # another SystemExit mid-requeue left the job "running", queued nowhere
-                log.warning("requeueing job %s first (kill -9 %d ends the worker now)", self._running, os.getpid())
+                log.warning("stopping job %s, then requeueing it (kill -9 %d ends the worker now)",
+                            self._running, os.getpid())
                 return
             if self._cold:  # stopping already, past the requeue: this one ends it
                 raise SystemExit()

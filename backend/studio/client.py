@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -59,9 +59,12 @@ TASK_BATCH = 200  # tasks per import call: ~1 s per batch on SQLite, small enoug
 # request_options of every SDK write: the SDK's own retries would make a write twice
 # when its answer was lost (Label Studio saved it, then a proxy answered 502).
 ONCE: RequestOptions = {"max_retries": 0}
-# Seconds each call of the cleanup after a stopped prediction write waits on Label Studio:
-# the user is stopping (and a worker stopped cold may be killed 10 s later).
+# Seconds the whole cleanup after a stopped prediction write may wait on Label Studio, from
+# the stop: the user is stopping (and a worker stopped cold may be killed 10 s later).
 STOPPED_WAIT = 3.0
+# Seconds between its looks at the task while the write is not seen: a busy Label Studio
+# stores a write after its client hung up.
+STOPPED_POLL = 0.5
 
 
 @dataclass(frozen=True)
@@ -536,68 +539,84 @@ class Studio:
         The whole of it is retried, not the write alone: a write that reached Label Studio
         but whose answer was lost (it went down mid-reply) is deleted by the next try
         instead of being kept as a second one. Concurrent writers of one task must hold
-        its lock (``samvid.studio.frame_locks``). A stop (Ctrl-C, a worker's cold stop) during
-        the write or the deletes still deletes the earlier ones where the write is in
-        (``_finish_stopped_write``), then goes on."""
+        its lock (``samvid.studio.frame_locks``). A stop (Ctrl-C, a worker's cold stop, a
+        cancel) once a write went out, in any try or between tries, first keeps one of the
+        writes it finds stored (``_finish_stopped_write``), then goes on."""
         written = [False]  # a prediction is in: its earlier ones must go before a cancel stops it
+        awaited = [False]  # a write's answer is awaited: it may be stored whatever stops the wait
+        before: list[set[Any]] = []  # samvid's predictions of the first listing: none of them is this call's
         writes = bool(result or write_empty)
 
         def once() -> None:
             earlier = [old["id"] for old in self.own_predictions(task_id, prefix, retry=False)]
-            left = list(earlier)
-            answered = False  # this try's write
-            try:
-                if writes:
-                    try:
-                        self._request_once("POST", "/api/predictions", "write a prediction", json={
-                            "task": task_id, "result": result, "score": float(score),
-                            "model_version": model_version})
-                    except StudioError as exc:
-                        # An answer lost once the write went out (a read timeout, a dropped
-                        # reply) may hide a stored prediction: a cancel then must wait for the
-                        # next try to delete it, or the frame kept two.
-                        written[0] = written[0] or _may_have_landed(exc)
-                        raise
-                    answered = written[0] = True
-                while left:
-                    self._request_once("DELETE", f"/api/predictions/{left[0]}", "delete a prediction")
-                    del left[0]
-            except SamvidError:
-                raise  # retried as a whole (above)
-            except BaseException:
-                # Ctrl-C, or rq's cold stop (a SystemExit raised in the job), once the write
-                # went out left the frame two of samvid's predictions until the clip was
-                # propagated again: between the write and its deletes, or while Label Studio
-                # answered the write (stored or not).
-                if writes:
-                    self._finish_stopped_write(task_id, prefix, earlier, left, answered=answered)
-                raise
+            if not before:
+                before.append(set(earlier))
+            if writes:
+                awaited[0] = True
+                try:
+                    self._request_once("POST", "/api/predictions", "write a prediction", json={
+                        "task": task_id, "result": result, "score": float(score),
+                        "model_version": model_version})
+                except StudioError as exc:
+                    # An answer lost once the write went out (a read timeout, a dropped
+                    # reply) may hide a stored prediction: a cancel then must wait for the
+                    # next try to delete it, or the frame kept two.
+                    written[0] = written[0] or _may_have_landed(exc)
+                    awaited[0] = False
+                    raise
+                awaited[0] = False
+                written[0] = True
+            for old_id in earlier:
+                self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction")
 
-        self.retrying("Label Studio failed to write a prediction", _transient, once,
-                      half_done=lambda: written[0])
-
-    def _finish_stopped_write(self, task_id: int, prefix: str, earlier: list[Any], left: list[Any],
-                              *, answered: bool) -> None:
-        """After a stop (Ctrl-C, rq's cold stop) during a write or its deletes: the deletes
-        ``left`` tried once each, if the write is in -- ``answered``, or seen on the task
-        among samvid's predictions that are not ``earlier`` (it was stopped while its answer
-        was awaited) -- and never otherwise: the frame would be left without a prediction.
-
-        The user is stopping: each call waits on Label Studio for ``STOPPED_WAIT`` seconds at
-        most, and nothing here is raised (a failed look or delete, or a second Ctrl-C, which
-        ends it): the stop goes on as it was raised, not as a traceback of this cleanup, and
-        what is left undone is left to the clip's next propagation."""
-        wait = min(self.timeout, STOPPED_WAIT)
         try:
-            if not answered:
-                found = self._request_once("GET", "/api/predictions", "list predictions",
-                                           params={"task": task_id}, timeout=wait) or []
-                if all(p.get("id") in earlier for p in _models_own(found, prefix)):
+            self.retrying("Label Studio failed to write a prediction", _transient, once,
+                          half_done=lambda: written[0])
+        except SamvidError:
+            raise  # failed for good: the next propagation of the clip writes the frame again
+        except BaseException:
+            # Ctrl-C, rq's cold stop (a SystemExit raised in the job) or a cancel once a write
+            # went out left the frame two of samvid's predictions until the clip was propagated
+            # again: between a write and its deletes, while Label Studio answered or stored a
+            # write (also one whose answer an earlier try lost), or in the back-off between tries.
+            if written[0] or awaited[0]:  # either after the first listing
+                self._finish_stopped_write(task_id, prefix, before[0])
+            raise
+
+    def _finish_stopped_write(self, task_id: int, prefix: str, before: set[Any]) -> None:
+        """After a stop once a prediction write went out: where the task has samvid's
+        predictions that are not ``before`` (the writes of this call, stored), all of samvid's
+        but the newest of those are deleted; while it has none, it is looked at again every
+        ``STOPPED_POLL`` seconds (Label Studio may store a write after its client hung up),
+        and nothing is deleted where none shows: the frame would be left without a prediction.
+
+        The user is stopping: the whole of it waits on Label Studio ``STOPPED_WAIT`` seconds
+        at most, and ends at a failed look, a call left unanswered or a second stop. Nothing
+        here is raised: the stop goes on as it was raised, not as a traceback of this
+        cleanup, and what is left undone is left to the clip's next propagation."""
+        deadline = time.monotonic() + min(self.timeout, STOPPED_WAIT)
+        try:
+            while True:
+                found = _models_own(self._request_once("GET", "/api/predictions", "list predictions",
+                                                       params={"task": task_id},
+                                                       timeout=deadline - time.monotonic()) or [], prefix)
+                new = [p for p in found if p.get("id") not in before]
+                if new:
+                    break
+                if deadline - time.monotonic() < 2 * STOPPED_POLL:
+                    return  # a write stored later is left to the next propagation
+                time.sleep(STOPPED_POLL)
+            kept = max(new, key=lambda p: p["id"])["id"]
+            for old_id in [p["id"] for p in found if p["id"] != kept]:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
                     return
-            for old_id in left:
-                with suppress(SamvidError):
+                try:
                     self._request_once("DELETE", f"/api/predictions/{old_id}", "delete a prediction",
                                        timeout=wait)
+                except SamvidError as exc:
+                    if isinstance(exc.__cause__, httpx.TransportError):
+                        return  # unanswered: so would the next delete be
         except BaseException:  # noqa: BLE001 - the stop that called this is raised instead
             pass
 

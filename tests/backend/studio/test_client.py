@@ -20,6 +20,7 @@ from label_studio_sdk.core.api_error import ApiError
 from services import ServedApp, http_server
 
 from samvid.errors import BadRequest, ConfigError, NotFound, StudioError
+from samvid.studio import client
 from samvid.studio.client import Project, Studio, clip_query, machine_lock
 from samvid.studio.import_plan import ImportOptions
 
@@ -383,11 +384,14 @@ def cancelled(text: str) -> None:
 
 class OneTasksPredictions:
     """Label Studio's predictions of one task as ``Studio._request_once`` reaches them, with
-    the methods asked for in order; a test wraps ``answer`` to fail some of them."""
+    the methods asked for in order and the wait each was given (``None``: the client's
+    timeout); a test wraps ``answer`` to fail some of them."""
 
     def __init__(self) -> None:
         self.rows: list[dict] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
         self.calls: list[str] = []
+        self.timeouts: list[float | None] = []
+        self.last_id = 5  # ids only grow, as Label Studio's do
 
     def results(self) -> list:
         return [p["result"] for p in self.rows]
@@ -396,7 +400,8 @@ class OneTasksPredictions:
         if method == "GET":
             return [dict(p) for p in self.rows]
         if method == "POST":
-            self.rows.append({"id": len(self.rows) + 5, "model_version": kwargs["json"]["model_version"],
+            self.last_id += 1
+            self.rows.append({"id": self.last_id, "model_version": kwargs["json"]["model_version"],
                               "result": kwargs["json"]["result"]})
             return {}
         self.rows[:] = [p for p in self.rows if p["id"] != int(path.rsplit("/", 1)[1])]
@@ -406,10 +411,20 @@ class OneTasksPredictions:
         """Answer every request from now on; ``fail`` raises for those that fail."""
         def request_once(studio, method, path, what, **kwargs):
             self.calls.append(method)
+            self.timeouts.append(kwargs.pop("timeout", None))
             fail(method, path)
             return self.answer(method, path, **kwargs)
 
         monkeypatch.setattr(Studio, "_request_once", request_once)
+
+
+@pytest.fixture
+def quick_stop(monkeypatch) -> float:
+    """The cleanup after a stopped write may wait this long in all (not STOPPED_WAIT's
+    seconds), looking at the task every tenth of it; returned."""
+    monkeypatch.setattr(client, "STOPPED_WAIT", 0.4)
+    monkeypatch.setattr(client, "STOPPED_POLL", 0.04)
+    return 0.4
 
 
 def busy_now() -> StudioError:
@@ -459,7 +474,8 @@ def test_a_prediction_write_cancelled_while_retried_is_finished_first_and_leaves
         studio.own_predictions(7, "samvid-track")
 
 
-def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_prediction(monkeypatch) -> None:
+def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_prediction(
+        monkeypatch, quick_stop: float) -> None:
     # Label Studio stored the write, its answer timed out, the job was cancelled meanwhile:
     # the cancel stopped it before the next try deleted the earlier prediction, and the
     # frame kept two of samvid's.
@@ -505,7 +521,7 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
 def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_earlier_ones(
-        monkeypatch, stop: type[BaseException]) -> None:
+        monkeypatch, quick_stop: float, stop: type[BaseException]) -> None:
     # Ctrl-C (or rq's cold stop, a SystemExit in the job) between the write and the deletes
     # left the frame with two of samvid's predictions until the clip was propagated again.
     task = OneTasksPredictions()
@@ -524,10 +540,14 @@ def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_ear
     with pytest.raises(stop):
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert task.results() == [["theirs"], ["new"]]
-    assert task.calls == ["GET", "POST", "DELETE", "DELETE", "DELETE"]  # each delete once more, no rewrite
-    # Stopped while the write's answer was awaited, before Label Studio stored it: the look
-    # at the task finds nothing new, and the frame's only prediction stays (without one
-    # Label Studio asks the backend to predict the frame afresh).
+    # A look, then each delete once more, no rewrite; the calls before the stop wait as long as
+    # the client's timeout, the cleanup's what is left of STOPPED_WAIT from the stop.
+    assert task.calls == ["GET", "POST", "DELETE", "GET", "DELETE", "DELETE"]
+    assert task.timeouts[:3] == [None, None, None]
+    assert 0 < task.timeouts[5] <= task.timeouts[4] <= task.timeouts[3] <= quick_stop  # type: ignore[operator]
+    # Stopped while the write's answer was awaited, before Label Studio stored it: the looks
+    # at the task until STOPPED_WAIT find nothing new, and the frame's only prediction stays
+    # (without one Label Studio asks the backend to predict the frame afresh).
     unwritten = OneTasksPredictions()
 
     def interrupt_the_write(method: str, path: str) -> None:
@@ -538,7 +558,7 @@ def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_ear
     with pytest.raises(stop):
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert unwritten.results() == [["old"]]
-    assert unwritten.calls == ["GET", "POST", "GET"]
+    assert unwritten.calls[:2] == ["GET", "POST"] and set(unwritten.calls[2:]) == {"GET"}
 
 
 
@@ -558,7 +578,7 @@ def test_a_second_ctrl_c_while_an_interrupted_writes_deletes_are_tried_again_end
         Studio("http://127.0.0.1:9", "key").replace_predictions(
             7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert caught.value is first and caught.value.__context__ is None
-    assert task.calls == ["GET", "POST", "DELETE", "DELETE"]  # the second stop ends the deletes
+    assert task.calls == ["GET", "POST", "DELETE", "GET", "DELETE"]  # the second stop ends the deletes
     assert task.results() == [["old"], ["older"], ["new"]]
 
 def stored_then_stopped(task: OneTasksPredictions, stop: BaseException) -> None:
@@ -639,6 +659,136 @@ def test_a_prediction_write_stopped_while_its_answer_is_awaited_ends_with_that_s
         assert task.results() == [["old"], ["older"], ["new"]]
 
 
+def write_stopped(studio: Studio, stop: type[BaseException] = KeyboardInterrupt) -> None:
+    with pytest.raises(stop):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+
+
+def first_write_lost(task: OneTasksPredictions, *, stored: bool) -> None:
+    """The task's first write times out (its answer lost), ``stored`` or not; later ones are
+    answered by ``answer`` as it was."""
+    answer = task.answer
+
+    def first_lost(method: str, path: str, **kwargs):
+        if method == "POST" and "POST" not in task.calls[:-1]:
+            if stored:
+                answer(method, path, **kwargs)
+            raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
+        return answer(method, path, **kwargs)
+
+    task.answer = first_lost  # type: ignore[method-assign]
+
+
+def test_a_write_label_studio_stores_after_its_client_was_stopped_is_found_and_the_frame_keeps_one(
+        monkeypatch, quick_stop: float) -> None:
+    # A busy Label Studio goes on with a write after its client hung up: the one look right
+    # after the Ctrl-C found nothing new, then the write landed, and the frame kept two of
+    # samvid's predictions.
+    task = OneTasksPredictions()
+    answer = task.answer
+    held: list[dict] = []
+
+    def stored_late(method: str, path: str, **kwargs):
+        if method == "POST":
+            held.append(kwargs)
+            raise KeyboardInterrupt  # while Label Studio works on it
+        if method == "GET" and held and task.calls.count("GET") == 3:  # after the first look
+            answer("POST", path, **held.pop())
+        return answer(method, path, **kwargs)
+
+    task.answer = stored_late  # type: ignore[method-assign]
+    task.serve(monkeypatch)
+    write_stopped(Studio("http://127.0.0.1:9", "key"))
+    assert task.results() == [["new"]]
+    assert task.calls == ["GET", "POST", "GET", "GET", "DELETE"]
+    # One that never lands is looked for until STOPPED_WAIT from the stop, not longer, and
+    # the frame's prediction stays.
+    never = OneTasksPredictions()
+    never.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(KeyboardInterrupt()) if method == "POST"
+                else None)
+    began = time.monotonic()
+    write_stopped(Studio("http://127.0.0.1:9", "key"))
+    assert time.monotonic() - began < 2 * quick_stop
+    assert never.results() == [["old"]]
+    assert never.calls[:2] == ["GET", "POST"] and never.calls[2:] == ["GET"] * len(never.calls[2:])
+    assert len(never.calls[2:]) > 2  # looked at again, not once
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["lost-write-stored", "lost-write-not-stored"])
+def test_a_ctrl_c_in_the_wait_before_a_writes_retry_keeps_one_prediction(
+        monkeypatch, quick_stop: float, stored: bool) -> None:
+    # The likeliest Ctrl-C: on reading "... did not answer within 60 s; retry 1 of N in 1.0 s".
+    # Label Studio had stored the write whose answer was lost, the stop came between tries,
+    # where nothing cleaned up: the frame kept two of samvid's predictions.
+    task = OneTasksPredictions()
+    first_write_lost(task, stored=stored)
+    task.serve(monkeypatch)
+    sleep = time.sleep
+
+    def ctrl_c_in_back_off(seconds: float) -> None:
+        if seconds == 1.0:
+            raise KeyboardInterrupt
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", ctrl_c_in_back_off)
+    write_stopped(Studio("http://127.0.0.1:9", "key", retry_delays=(1.0,)))
+    # Never without one: where the lost write was not stored, the earlier prediction stays.
+    assert task.results() == ([["new"]] if stored else [["old"]])
+    assert task.calls[:3] == ["GET", "POST", "GET"]
+
+
+def test_a_ctrl_c_in_a_writes_second_try_deletes_the_first_tries_lost_write_too(monkeypatch, quick_stop: float) -> None:
+    # The first try's write was stored, its answer lost; Ctrl-C in the second try's write,
+    # not stored: that try's listing held the first write, so its look found nothing new,
+    # deleted nothing, and the frame kept two of samvid's predictions.
+    task = OneTasksPredictions()
+    first_write_lost(task, stored=True)
+    task.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(KeyboardInterrupt())
+               if method == "POST" and task.calls.count("POST") == 2 else None)
+    write_stopped(Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,)))
+    assert task.results() == [["new"]]
+    assert task.calls == ["GET", "POST", "GET", "POST", "GET", "DELETE"]
+    # The second write stored too: the newest is kept, the first try's deleted with the old one.
+    both = OneTasksPredictions()
+    first_write_lost(both, stored=True)
+    stored_then_stopped(both, KeyboardInterrupt())
+    both.serve(monkeypatch)
+    write_stopped(Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,)))
+    assert [p["id"] for p in both.rows] == [both.last_id]
+
+
+def test_the_cleanup_after_a_stop_waits_on_a_frozen_label_studio_stopped_wait_in_all(
+        monkeypatch, quick_stop: float) -> None:
+    # Ctrl-C in the first delete, Label Studio answering no delete after it: each of the
+    # cleanup's calls waited STOPPED_WAIT, a look plus a delete per earlier prediction (9 s for
+    # 3), while a worker stopped cold is killed 10 s after the stop.
+    task = OneTasksPredictions()
+    task.rows += [{"id": 2, "model_version": "samvid-track:classic", "result": ["older"]},
+                  {"id": 3, "model_version": "samvid-track:classic", "result": ["oldest"]}]
+
+    def frozen_from_the_first_delete(method: str, path: str) -> None:
+        if method == "GET" and "DELETE" in task.calls:
+            sleep(quick_stop / 4)  # the look: slow
+        elif method == "DELETE":
+            if task.calls.count("DELETE") == 1:
+                raise KeyboardInterrupt
+            sleep(task.timeouts[-1])  # type: ignore[arg-type]
+            raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
+
+    sleep = time.sleep
+    task.serve(monkeypatch, frozen_from_the_first_delete)
+    began = time.monotonic()
+    write_stopped(Studio("http://127.0.0.1:9", "key", timeout=60))
+    assert time.monotonic() - began < 2 * quick_stop
+    assert task.calls == ["GET", "POST", "DELETE", "GET", "DELETE"]  # no delete after an unanswered one
+    # The client's timeout before the stop; what is left of STOPPED_WAIT since, call by call.
+    assert task.timeouts[:3] == [None, None, None]
+    look, delete = task.timeouts[3:]
+    assert look is not None and delete is not None
+    assert look <= quick_stop and 0 < delete <= quick_stop * 3 / 4
+    assert len(task.rows) == 4  # nothing deleted: left to the clip's next propagation
+
+
 @contextmanager
 def studio_stopping_its_caller_mid_write(*, look_answered: bool) -> Iterator[tuple[str, list[dict]]]:
     """A Label Studio of one task, its one prediction samvid's, that stores a written
@@ -687,7 +837,8 @@ def studio_stopping_its_caller_mid_write(*, look_answered: bool) -> Iterator[tup
         ended.set()
 
 
-def test_a_ctrl_c_while_label_studio_answers_a_write_leaves_the_frame_one_prediction_and_stops_soon() -> None:
+def test_a_ctrl_c_while_label_studio_answers_a_write_leaves_the_frame_one_prediction_and_stops_soon(
+        quick_stop: float) -> None:
     # A real Ctrl-C reaches the client inside httpx, waiting for the answer.
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         pytest.skip("SIGINT is handled by something else here")
