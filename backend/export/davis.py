@@ -171,8 +171,8 @@ class DavisWriter:
         widest would need the clip's largest frame before its first file is written.
         """
         for pngs in self._pngs.values():
-            if len({len(name) for name in pngs}) < 2:
-                continue
+            if sorted(pngs) == sorted(pngs, key=lambda name: pngs[name][0]):
+                continue  # wider names that still sort last (frames 0 and 10000000) are in order
             first = min(pngs)
             _, where, _ = pngs[first]
             self.problems.add("name_order", f"frame numbers past 999999 make names of more digits: "
