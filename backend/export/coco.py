@@ -43,6 +43,7 @@ from samvid.export.frames import (
     report_written_labels,
     save_image,
 )
+from samvid.export.manifest import video_ref
 
 ANNOTATIONS = "annotations.json"
 
@@ -64,7 +65,7 @@ class CocoWriter:
     def add(self, frame: ExportFrame) -> None:
         frame = keep_first_labels(frame, self._first_labels, self.problems)
         video = self.videos.setdefault(
-            frame.clip, {"id": len(self.videos) + 1, "name": frame.clip, "video": frame.video}
+            frame.clip, {"id": len(self.videos) + 1, "name": frame.clip, "video": video_ref(frame.video)}
         )
         image_id = len(self.images) + 1
         self.images.append({
@@ -74,7 +75,7 @@ class CocoWriter:
             "height": frame.height,
             "video_id": video["id"],
             "clip": frame.clip,
-            "video": frame.video,
+            "video": video_ref(frame.video),
             "frame": frame.frame,
             "time": frame.time,
             "source": frame.source,

@@ -21,8 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from samvid.export.frames import Category, ExportFrame, file_stem
+from samvid.images import url_for_messages
 
 MANIFEST = "samvid.json"
+
+
+def video_ref(video: str) -> str:
+    """A task's video as an export writes it: a URL without its query, fragment and
+    ``user:password@`` (``url_for_messages``), a path or anything else as it is.
+
+    Exported datasets get shared, and a presigned URL's query is its signature."""
+    # Only what names a scheme is a URL here: a path may hold "?", or a drive's "C:".
+    return url_for_messages(video) if "://" in video[:16] else video
 
 
 class ManifestWriter:
@@ -36,7 +46,7 @@ class ManifestWriter:
         """Record a frame whose labels went through ``frames.keep_first_labels``;
         ``pixel_values`` is the clip's ``{object id: PNG value}`` so far (DAVIS)."""
         clip = self.clips.setdefault(frame.clip, {
-            "clip": frame.clip, "folder": file_stem(frame.clip), "video": frame.video,
+            "clip": frame.clip, "folder": file_stem(frame.clip), "video": video_ref(frame.video),
             "objects": {}, "frames": [],
         })
         for object_id, label in zip(frame.object_ids, frame.labels):

@@ -38,6 +38,7 @@ from samvid.export.frames import (
 )
 from samvid.export.identity import ClipRegions, Region, parse_regions
 from samvid.export.images import Image, ImageFetcher, ImageUnavailable, image_extension
+from samvid.export.manifest import video_ref
 from samvid.propagation import MAX_FRAME
 from samvid.studio.client import Studio
 from samvid.studio.protocol import (
@@ -228,10 +229,14 @@ def frame_time(value: Any) -> float | None:
 
 def task_ref(task: dict[str, Any], problems: Problems) -> tuple[str, str, TaskRef] | None:
     """``(clip, video, TaskRef)`` of a listed frame task; None, reported, when its data
-    cannot place it in a clip. A clip id may be any value but absent or empty (0 is one)."""
+    cannot place it in a clip. A clip id may be any value but absent or empty (0 is one).
+    Without one, the clip is the task's video as the export writes it (``video_ref``)."""
     task_id = int(task["id"])
     data = task.get("data") or {}
-    clip = next((data[k] for k in ("clip", "video") if data.get(k) not in (None, "")), None)
+    video = video_ref(text(data.get("video")))
+    # Not the video as it is: a presigned URL's signature would name the clip's folder in
+    # the shared export, and two signatures of one object would split it into two clips.
+    clip = data["clip"] if data.get("clip") not in (None, "") else video or None
     frame = frame_index(data.get("frame"))
     if clip is None or frame is None:
         problems.add(
@@ -255,7 +260,7 @@ def task_ref(task: dict[str, Any], problems: Problems) -> tuple[str, str, TaskRe
         time = None
     ref = TaskRef(task_id, frame, time, text(data.get("image")),
                   task.get("total_annotations"), task.get("total_predictions"))
-    return str(clip), text(data.get("video")), ref
+    return str(clip), video, ref
 
 
 def text(value: Any) -> str:

@@ -47,6 +47,7 @@ from samvid.export.frames import (
     save_image,
 )
 from samvid.export.identity import object_labels
+from samvid.export.manifest import video_ref
 
 ANNOTATIONS = "annotations.json"
 
@@ -69,7 +70,7 @@ class YtvisWriter:
     def add(self, frame: ExportFrame) -> None:
         if self._clip is None or self._clip["name"] != frame.clip:
             self._end_clip()
-            self._clip = {"name": frame.clip, "video": frame.video, "sizes": [], "task_ids": [],
+            self._clip = {"name": frame.clip, "video": video_ref(frame.video), "sizes": [], "task_ids": [],
                           "objects": [], "own": [], "names": [], "file_names": [], "frames": [],
                           "times": [], "sources": []}
         clip = self._clip
