@@ -33,7 +33,7 @@ import numpy as np
 
 from samvid.core.segmenter import Embedding, Segmenter
 from samvid.errors import NoEverythingMode
-from samvid.images import FileStamp, url_for_messages
+from samvid.images import FileStamp, ref_for_log
 from samvid.postprocess import remove_small_regions
 
 if TYPE_CHECKING:
@@ -387,16 +387,10 @@ class AutoRegionsCache:
                 self._done[key], self._weights[key] = regions, weight
                 self._bytes += weight
         except Exception as exc:  # noqa: BLE001 - background work: log, let a re-open retry
-            log.warning("automatic masks of %s failed: %s", _for_log(image_ref), exc)
+            log.warning("automatic masks of %s failed: %s", ref_for_log(image_ref), exc)
         finally:
             with self._lock:
                 self._queued.discard(key)
-
-
-def _for_log(image_ref: str) -> str:
-    """``image_ref`` for a log line: a URL without its query (a presigned signature, a
-    token) and ``user:password@``; a path or data: URI cut short."""
-    return (url_for_messages(image_ref) if "://" in image_ref[:16] else image_ref)[:120]
 
 
 def _weight(regions: list[dict[str, Any]]) -> int:

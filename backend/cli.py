@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import sys
 
 from samvid import __version__
@@ -46,6 +47,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# urllib3's loggers, whose lines name the URL (path and query) of each request, redirect and
+# retry: an image's presigned URL carries its signature in the query.
+URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry")
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
+class QueryCut(logging.Filter):
+    """Keeps a record's line (a fetch's host, path and status help debugging) without the
+    query of the URLs in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: the handler reports it
+            return True
+        if "?" in message:
+            record.msg, record.args = _QUERY.sub("", message), None
+        return True
+
+
+def configure_logging(level: int | str) -> None:
+    """Logging of every command at ``level``: ``samvid serve`` sets none of its own, and its
+    gunicorn workers are forked from this process with these settings (``samvid up`` starts
+    its backend as ``samvid serve``)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # A line per Label Studio call otherwise (propagate, export, serve's fills); debug
+        # logging (-v, SAMVID_LOG_LEVEL=DEBUG) keeps them.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in URLLIB3_LOGGERS:
+        # On the loggers themselves: their records pass it before any handler, of this
+        # configuration or another (gunicorn's, a test's), sees them.
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QueryCut) for f in logger.filters):
+            logger.addFilter(QueryCut())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -67,14 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd_parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
         from samvid.settings import log_level  # not before: `samvid --help` stays instant
 
-        logging.basicConfig(
-            level=logging.DEBUG if top.verbose else log_level(),  # SAMVID_LOG_LEVEL
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-            # A line per Label Studio call otherwise (propagate, export, serve's fills); debug
-            # logging (-v, SAMVID_LOG_LEVEL=DEBUG) keeps them.
-            logging.getLogger("httpx").setLevel(logging.WARNING)
+        configure_logging(logging.DEBUG if top.verbose else log_level())  # SAMVID_LOG_LEVEL
         code = int(module.run(args) or 0)
         if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
             sys.stdout.flush()  # here, not at exit, where a reader gone is an "Exception ignored"

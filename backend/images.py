@@ -462,6 +462,42 @@ def url_for_messages(url: str) -> str:
     return f"{p.scheme}://{host}{p.path}" if p.scheme else p.path
 
 
+def ref_for_log(image_ref: str) -> str:
+    """``image_ref`` for a log line: a URL without its query (a presigned signature, a
+    token) and ``user:password@``; a path or data: URI cut short.
+
+    >>> ref_for_log("https://bucket.s3.amazonaws.com/f0.png?X-Amz-Signature=abc")
+    'https://bucket.s3.amazonaws.com/f0.png'
+    """
+    return (url_for_messages(image_ref) if "://" in image_ref[:16] else image_ref)[:120]
+
+
+def server_url_for_messages(url: str) -> str:
+    """The address of a server (Label Studio, the ML backend) for a banner, ready.json or a log
+    line: its ``user:password@`` written ``***@``, so that a reader sees credentials are in use
+    without reading them; the rest (path, a ``?task=`` to open) stays.
+
+    >>> server_url_for_messages("http://admin:s3cret@ls.example:8080/projects/1/data?task=5")
+    'http://***@ls.example:8080/projects/1/data?task=5'
+
+    A password holding an unencoded "/", "?" or "#" ends the host part early: whatever runs
+    up to the URL's last "@" is hidden then, as which "@" ends the password cannot be told.
+
+    >>> server_url_for_messages("http://admin:s3/cr?et@ls.example:8080")
+    'http://***@ls.example:8080'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        rest = "***@" + rest[authority.rindex("@") + 1:]
+    elif "@" in rest and not re.fullmatch(r"(\[[^\]]*\]|[^:\[]*)(:\d*)?", authority):
+        # "user:pa" and then "/ss@host": a host part whose port is no number is a password's start.
+        rest = "***@" + rest[rest.rindex("@") + 1:]
+    return f"{scheme}{sep}{rest}"
+
+
 def _parsed(url: str) -> ParseResult:
     """``url`` parsed with its port checked (``urlparse`` only checks it when ``.port`` is
     read): a malformed image URL is the task's error (ImageError), not a server crash."""

@@ -43,6 +43,7 @@ import requests
 from samvid.core.errors import ModelUnavailable
 from samvid.errors import ConfigError, StudioError
 from samvid.homes import NoSuchHome, expand_home
+from samvid.images import server_url_for_messages
 from samvid.models.registry import MODELS, model_path, no_model_folder, standin_radius
 from samvid.settings import Settings, env_value, named_as_typed, studio_url_problem
 
@@ -135,6 +136,15 @@ def _make_private(path: Path) -> None:
         except OSError as exc:  # another user's file: said, as it is not ours to change
             log.warning("%s is readable by other users and cannot be made private (%s): its token "
                         "is the admin's; chmod 600 it", path, exc.strerror or exc)
+
+
+def _make_logs_private(logs: Path) -> None:
+    """Mode 700 for the logs folder of a data dir an earlier samvid made readable by all (its
+    logs hold image URLs); where it cannot (another user's), left as it is: its owner's."""
+    with contextlib.suppress(OSError):
+        mode = logs.stat().st_mode
+        if mode & 0o077:
+            logs.chmod(mode & 0o700)
 
 
 def _remove_orphans(folder: Path, prefix: str) -> None:
@@ -330,15 +340,19 @@ class Child:
 
     @classmethod
     def start(cls, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as out:  # the child keeps its own handle
+        # Private: a log holds what its child logs (image URLs, a -v run's requests).
+        log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as out:  # the child keeps its own handle
             out.write(f"\n{RUN_MARK}{name} at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
             out.flush()
             proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         # The pid beside the log: whoever finds a stray process can tell whose it is.
         try:
-            log_path.with_suffix(".pid").write_text(str(proc.pid))
+            fd = os.open(log_path.with_suffix(".pid"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as pid_file:
+                pid_file.write(str(proc.pid))
         except OSError:
             # Not yet the caller's child to stop: in a session of its own it would run on, holding its port.
             os.killpg(proc.pid, signal.SIGKILL)
@@ -437,14 +451,14 @@ def wait_until_up(url: str, child: Child | None, timeout: float, what: str,
                     and requests.get(url, headers=headers, timeout=5).status_code == 200):
                 return
         except requests.exceptions.InvalidSchema as exc:  # never answers: said now, not at the timeout
-            raise StudioError(f"{what} cannot be reached at {url}: {exc} (the proxy in ALL_PROXY or "
+            raise StudioError(f"{what} cannot be reached at {server_url_for_messages(url)}: {exc} (the proxy in ALL_PROXY or "
                               "HTTP_PROXY: pip install 'requests[socks]', or add the host to NO_PROXY)") from None
         except requests.RequestException:
             pass  # not listening yet
         time.sleep(0.5)
     tail = (f"; the end of its log ({child.log_path}):\n{log_tail(child.log_path)}"
             if child else "")
-    raise StudioError(f"{what} did not answer {url} within {timeout:.0f} s{tail}")
+    raise StudioError(f"{what} did not answer {server_url_for_messages(url)} within {timeout:.0f} s{tail}")
 
 
 def label_studio_argv(host: str, port: int) -> list[str]:
@@ -473,7 +487,9 @@ def serve_argv(host: str, port: int, model: str, device: str | None) -> list[str
 
 def write_ready(path: Path, info: dict[str, object]) -> None:
     """What a script or test needs once everything is up (no secrets: those are in
-    credentials.json)."""
+    credentials.json; a ``user:password@`` given in a URL is written ``***@``)."""
+    info = {k: server_url_for_messages(v) if k.endswith("_url") and isinstance(v, str) else v
+            for k, v in info.items()}
     partial = path.with_name(path.name + ".part")
     partial.write_text(json.dumps(info, indent=2))
     os.replace(partial, path)
@@ -771,7 +787,7 @@ class Stack:
         if self.o.backend_url and studio_url_problem(self.o.backend_url):
             # Said now: `backend:9090` would be refused by Label Studio after its start, or
             # (--no-backend) waited on for --timeout, as a backend that does not answer.
-            raise ConfigError(f"--backend-url {self.o.backend_url!r}: give the backend's http:// or "
+            raise ConfigError(f"--backend-url {server_url_for_messages(self.o.backend_url)!r}: give the backend's http:// or "
                               "https:// URL as Label Studio reaches it, such as http://samvid:9090")
         if ":" in self.o.host and self.o.host != "::" and not self.o.backend_url:
             # Label Studio 1.23 answers "Can't resolve hostname [::1]" to a backend URL of one.
@@ -799,6 +815,7 @@ class Stack:
                               f"{self.layout.data_dir} holds no project yet) and cannot be made: "
                               f"{self._missing_config}{NOT_MADE_HERE}")
         self._make_data_dir()
+        _make_logs_private(self.layout.logs)
         # A run that starts nothing (register and exit) beside one that runs keeps that one's
         # ready.json, the file the running one's URLs are read from.
         beside_a_run = False

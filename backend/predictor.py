@@ -19,7 +19,7 @@ from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
 from samvid.errors import ModelUnavailable, PromptError, TimedOut
-from samvid.images import FileStamp, ImageSource
+from samvid.images import FileStamp, ImageSource, ref_for_log
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class Predictor:
             try:
                 self._read(ref, task_id)
             except Exception as exc:  # noqa: BLE001 - the cached embedding stays in use
-                log.info("reading %s again failed, its cached embedding stays in use: %s", ref[:120], exc)
+                log.info("reading %s again failed, its cached embedding stays in use: %s", ref_for_log(ref), exc)
             finally:
                 with self._ref_lock:
                     self._rechecking.discard(ref)
@@ -249,7 +249,7 @@ class Predictor:
             self._warmups = [w for w in self._warmups if w not in stale]
             newest = self._warmups.pop() if self._warmups else None
         for dropped in stale:
-            log.debug("warm-up of %s dropped: it waited over %g s", dropped.ref[:120], PRECOMPUTE_MAX_WAIT)
+            log.debug("warm-up of %s dropped: it waited over %g s", ref_for_log(dropped.ref), PRECOMPUTE_MAX_WAIT)
             dropped.future.cancel()
             dropped.future.set_running_or_notify_cancel()  # as an executor does: wait() sees it done
         if newest is None or not newest.future.set_running_or_notify_cancel():
@@ -257,7 +257,7 @@ class Predictor:
         try:
             self.embedding(newest.ref, newest.task_id)
         except Exception as exc:  # noqa: BLE001 - background work must not die loudly
-            log.info("precompute of %s failed: %s", newest.ref[:120], exc)
+            log.info("precompute of %s failed: %s", ref_for_log(newest.ref), exc)
         newest.future.set_result(None)
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from samvid.automatic import AutoRegionsCache
 from samvid.errors import QueueUnavailable
-from samvid.images import ImageSource, is_same_origin
+from samvid.images import ImageSource, is_same_origin, server_url_for_messages
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
@@ -118,12 +118,13 @@ class Service:
             credentials = StudioCredentials(self.start_url, credentials.token)  # the URL as configured
         elif self.url_configured:
             return self._refuse(
-                f"it names Label Studio at {credentials.url[:200]!r}, not LABEL_STUDIO_URL ({self.start_url}); "
+                f"it names Label Studio at {server_url_for_messages(credentials.url)[:200]!r}, not LABEL_STUDIO_URL "
+                f"({server_url_for_messages(self.start_url)}); "
                 "set LABEL_STUDIO_API_KEY to a token of the Label Studio at LABEL_STUDIO_URL")
         elif not self.settings.auth_user:
             return self._refuse(
-                f"it names Label Studio at {credentials.url[:200]!r} and /setup is not authenticated, so "
-                "anyone could have sent it; set LABEL_STUDIO_URL to your Label Studio's address (and "
+                f"it names Label Studio at {server_url_for_messages(credentials.url)[:200]!r} and /setup is not "
+                "authenticated, so anyone could have sent it; set LABEL_STUDIO_URL to your Label Studio's address (and "
                 "LABEL_STUDIO_API_KEY), or SAMVID_AUTH_USER and SAMVID_AUTH_PASSWORD and connect Label "
                 "Studio with basic auth")
         if self.unshared_setup:
@@ -132,7 +133,7 @@ class Service:
             self._publish(credentials)
         self._use(credentials)
         self.setup_refused = ""
-        log.info("using Label Studio at %s with the token from /setup", credentials.url)
+        log.info("using Label Studio at %s with the token from /setup", server_url_for_messages(credentials.url))
         return True
 
     @property
@@ -206,7 +207,7 @@ def _setup_problem(host: object, token: object) -> str:
         return f"its access_token {problem}"
     if not isinstance(host, str) or not host:
         return "it names no hostname"
-    return (f"its hostname {host[:200]!r} is no Label Studio address: "
+    return (f"its hostname {server_url_for_messages(host)[:200]!r} is no Label Studio address: "
             f"{studio_url_problem(host) or 'give an http:// or https:// URL'}")
 
 

@@ -13,6 +13,7 @@ import sys
 
 from samvid.commands.arguments import model_arg, path_arg, positive_seconds, tcp_port, video_path
 from samvid.errors import ConfigError
+from samvid.images import server_url_for_messages
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
 from samvid.settings import Settings, env_path, env_value, named_as_typed
@@ -163,7 +164,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _banner(ready: Ready, owns_processes: bool, reused_studio: bool = False) -> None:
     lines = ["", "samvid is up.", "",
-             f"  Open         {ready.open_url}"]
+             f"  Open         {server_url_for_messages(ready.open_url)}"]
     creds = ready.new_credentials
     if creds is not None:  # shown once; later runs point at the file
         lines += [f"  Log in as    {creds.username}",
@@ -175,8 +176,10 @@ def _banner(ready: Ready, owns_processes: bool, reused_studio: bool = False) -> 
     # Every video's frames: the first one's alone read as the project's with several videos.
     frames = ready.frames or len(ready.task_ids)
     counts = f"{ready.clips} videos, {frames} frames" if ready.clips > 1 else f"{frames} frames"
-    lines += [f"  Label Studio {ready.studio_url}  (project {ready.project_id}, {counts})",
-              f"  Backend      {ready.backend_url}  model {ready.model}"]
+    # A URL given with user:password@ (--backend-url, --label-studio-url) is shown without them:
+    # the banner goes to terminals, journals and CI logs.
+    lines += [f"  Label Studio {server_url_for_messages(ready.studio_url)}  (project {ready.project_id}, {counts})",
+              f"  Backend      {server_url_for_messages(ready.backend_url)}  model {ready.model}"]
     if ready.tracker:
         lines += [f"  Propagation  {ready.tracker}" + _engine_note(ready.tracker)]
     if ready.model_note:

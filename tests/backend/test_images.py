@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from samvid.errors import ImageError, TooLarge
-from samvid.images import ImageSource, decode_image
+from samvid.images import ImageSource, decode_image, server_url_for_messages
 
 
 def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -504,3 +504,16 @@ def test_unpadded_base64_whose_one_full_line_is_padded_with_blanks_is_refused_no
     with pytest.raises(ImageError, match="not valid base64"):
         source.fetch("data:image/png;base64,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA  "
                      "\nAAAAA", 7)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://USER:PW@127.0.0.1:18090", "http://***@127.0.0.1:18090"),
+    ("http://admin:PW@ls.example:8080/projects/1/data?task=5", "http://***@ls.example:8080/projects/1/data?task=5"),
+    ("https://PW@ls.example", "https://***@ls.example"),  # a token as the user name
+    ("http://admin:P/W?x#y@ls.example:8080/x", "http://***@ls.example:8080/x"),  # unencoded "/", "?", "#"
+    ("admin:PW@ls.example:8080", "***@ls.example:8080"),  # no scheme: /setup's hostname may lack it
+    ("http://127.0.0.1:9090", "http://127.0.0.1:9090"),
+    ("http://[::1]:8080/frames/a@2x.png", "http://[::1]:8080/frames/a@2x.png"),  # an "@" in a path is no password
+])
+def test_a_server_url_is_said_without_its_user_and_password(url: str, shown: str) -> None:
+    assert server_url_for_messages(url) == shown

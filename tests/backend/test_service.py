@@ -305,3 +305,20 @@ def test_a_token_redis_refuses_to_store_is_refused_with_its_reply_not_as_an_outa
     assert raised.value.message.startswith("Redis refused to store Label Studio's token (NoPermissionError: ")
     assert "check that Redis runs" not in raised.value.message
     assert s.setup_refused.startswith("Redis refused to store it (NoPermissionError: ")
+
+
+@pytest.mark.parametrize(("settings", "host", "said"), [
+    ({}, "http://admin:PW_S3CRET@label-studio.example:8080", "using Label Studio at http://***@label-studio.example:8080"),
+    ({"label_studio_url": "http://ls.example:8080"}, "http://admin:PW_S3CRET@label-studio.example:8080",
+     "it names Label Studio at 'http://***@label-studio.example:8080', not LABEL_STUDIO_URL"),
+    ({"auth_user": "", "auth_password": ""}, "http://admin:PW_S3CRET@label-studio.example:8080",
+     "it names Label Studio at 'http://***@label-studio.example:8080' and /setup is not authenticated"),
+    ({}, "ftp://admin:PW_S3CRET@label-studio.example:8080", "its hostname 'ftp://***@label-studio.example:8080'"),
+])
+def test_a_setup_hostname_with_a_password_is_said_without_it(settings, host, said, caplog) -> None:
+    # What /setup is refused for also answers propagation (setup_refused, a 503's body).
+    s = service(**settings)
+    with caplog.at_level(logging.INFO, logger="samvid.service"):
+        s.adopt_studio(host, "token-1")
+    assert said in caplog.text
+    assert "PW_S3CRET" not in caplog.text and "PW_S3CRET" not in s.setup_refused
