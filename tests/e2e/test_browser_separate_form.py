@@ -152,9 +152,7 @@ def test_separate_labels_row_labels_the_smart_keypoint_mask_and_its_propagation(
     accept.click()
     page.locator(".lsf-tree__node_type_brushregion").first.wait_for(state="visible")
     shot(page, "22-separate-accepted")
-    page.click("button[aria-label='Submit current annotation']")
-    saved = wait_until(lambda: stack.api("GET", f"/api/tasks/{tasks[0]}/annotations"),
-                       30, "the submitted annotation")
+    saved = test_browser.submit(page, lambda: stack.api("GET", f"/api/tasks/{tasks[0]}/annotations"))
     record("saved", saved[0]["result"])
     shot(page, "23-separate-submitted")
 
