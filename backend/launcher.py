@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from samvid.core.errors import ModelUnavailable
-from samvid.errors import ConfigError, StudioError
+from samvid.errors import BadRequest, ConfigError, StudioError
 from samvid.homes import NoSuchHome, expand_home
 from samvid.images import server_url_for_messages
 from samvid.models.registry import MODELS, model_path, no_model_folder, standin_radius
@@ -655,6 +655,17 @@ def missing_labeling_config() -> str:
             "samvid ships")
 
 
+def _project_labels(label_config: str) -> tuple[str, ...]:
+    """The mask labels of a project's labeling config; none where it cannot be read (the
+    import says why)."""
+    from samvid.studio.protocol import parse_config
+
+    try:
+        return parse_config(label_config).project_labels
+    except Exception:  # noqa: BLE001 - any unreadable config: the --labels warning then says it
+        return ()
+
+
 # The last remedy of missing_labeling_config(), by where it is said. A data dir whose Label
 # Studio never ran has no project: a --project title there is refused the same way.
 NOT_MADE_HERE = (", or run up on a Label Studio that has the project: --no-studio --label-studio-url URL "
@@ -1038,14 +1049,24 @@ class Stack:
         from samvid.studio.importer import check_project_config, find_project_by_title
 
         title = self.o.project.strip()  # as the import finds it
-        project = find_project_by_title(studio, title)
+        try:
+            project = find_project_by_title(studio, title)
+            if project is not None:
+                check_project_config(project)
+        except (BadRequest, ConfigError) as exc:
+            if not self._missing_config:
+                raise
+            # Its remedy, "another --project" (a new one is made), cannot be followed here.
+            raise type(exc)(f"{exc.message}; and no new project can be made: "
+                            f"{self._missing_config}") from None
         if project is None:
             if self._missing_config:
                 raise ConfigError(f"project {title!r} is not in the Label Studio at {url} and cannot be "
                                   f"made: {self._missing_config}{NOT_IN_STUDIO}")
             return
-        check_project_config(project)
-        if self.o.labels:  # empty unless --labels was given (parse_labels(None))
+        if self.o.labels and set(self.o.labels) != set(_project_labels(project.label_config)):
+            # Empty unless --labels was given (parse_labels(None)); the labels it made the
+            # project with, given again at each restart, are no news.
             log.warning("--labels %s ignored: project %r (id %d) exists and keeps its labeling config "
                         "(its labels are edited in Label Studio: Settings > Labeling Interface)",
                         ",".join(self.o.labels), project.title, project.id)

@@ -312,7 +312,8 @@ def config_dir(request, tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.parametrize("label_studio", ["own", "attached"])
 def test_up_into_an_existing_project_whose_config_shows_no_frame_is_refused_before_the_backend_starts(
-        tmp_path: Path, label_studio: str, monkeypatch, config_dir: None) -> None:
+        tmp_path: Path, label_studio: str, monkeypatch, config_dir: None, request) -> None:
+    config_dir_kind = request.node.callspec.params["config_dir"]
     # The import refused it, after the backend had loaded its model (a minute or more with SAM).
     from samvid.errors import ConfigError
 
@@ -320,13 +321,16 @@ def test_up_into_an_existing_project_whose_config_shows_no_frame_is_refused_befo
     stack = _stack_with_a_studio_holding(monkeypatch, ["Street"], started, config=VIDEO_CONFIG)
     with pytest.raises(ConfigError) as refused, stack(_options(tmp_path, label_studio)) as up:
         up.start()
-    assert "project 'Street' (id 3) has no <Image value=\"$image\">" in str(refused.value), refused.value
+    said = str(refused.value)
+    assert "project 'Street' (id 3) has no <Image value=\"$image\">" in said, said
+    # Its remedy, another --project, makes a new project: without brush.xml none can be.
+    assert ("and no new project can be made: SAMVID_CONFIG_DIR=" in said) == (config_dir_kind == "without brush.xml"), said
     assert not started.backend and not started.imported
     assert started.stopped == (["Label Studio"] if label_studio == "own" else [])
 
 
 def test_up_into_a_title_two_projects_share_says_what_up_can_do_before_the_backend_starts(
-        tmp_path: Path, monkeypatch, config_dir: None) -> None:
+        tmp_path: Path, monkeypatch, config_dir: None, request) -> None:
     # The lookup said "give the project's id", and up refuses a --project of digits.
     from samvid.errors import BadRequest
 
@@ -338,11 +342,12 @@ def test_up_into_a_title_two_projects_share_says_what_up_can_do_before_the_backe
     assert "2 projects are titled 'Street' (ids 3, 4)" in said, said
     assert "rename or delete all but one of them in Label Studio, or give --project another title" in said, said
     assert "give the project's id" not in said, said  # a remedy up cannot follow
+    assert ("and no new project can be made" in said) == (request.node.callspec.params["config_dir"] == "without brush.xml")
     assert not started.backend and started.stopped == ["Label Studio"]
 
 
-@pytest.mark.parametrize("labels, warned", [(["car", "person"], True), (None, False)],
-                         ids=["labels-given", "labels-not-given"])
+@pytest.mark.parametrize("labels, warned", [(["car", "person"], True), (None, False), (["Object"], False)],
+                         ids=["labels-given", "labels-not-given", "its-own-labels-again"])
 def test_up_into_an_existing_project_says_that_labels_given_are_not_used(
         tmp_path: Path, monkeypatch, caplog, config_dir: None, labels: list[str] | None,
         warned: bool) -> None:
