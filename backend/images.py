@@ -498,6 +498,37 @@ def server_url_for_messages(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
+def text_without_url_password(text: str, url: str) -> str:
+    """``text`` (a server's error body, an exception's words) with the password of ``url``
+    hidden wherever it occurs: Label Studio's refusal of an ML backend quotes the backend's
+    address as it was given. ``user:password@`` reads ``***@``, as ``server_url_for_messages``
+    writes it; the password alone, as given or percent-decoded, reads ``***`` (a server may
+    quote it apart from the URL). A ``user@`` with no password is hidden whole: it is a token.
+
+    >>> text_without_url_password("Can't connect to ML backend http://bu:s3cret@ml:9090/",
+    ...                           "http://bu:s3cret@ml:9090")
+    "Can't connect to ML backend http://***@ml:9090/"
+    """
+    shown = server_url_for_messages(url)
+    if shown == url:
+        return text
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    # What server_url_for_messages hid: all of ``rest`` up to the "@" before what it kept.
+    kept = shown[len(scheme) + len(sep) + len("***@"):]
+    userinfo = rest[:len(rest) - len(kept) - 1]
+    if not userinfo:
+        return text
+    user, colon, password = userinfo.partition(":")
+    secret = password if colon else user
+    text = text.replace(f"{userinfo}@", "***@")
+    for form in sorted({secret, unquote(secret)}, key=len, reverse=True):
+        if form:
+            text = text.replace(form, "***")
+    return text
+
+
 def _parsed(url: str) -> ParseResult:
     """``url`` parsed with its port checked (``urlparse`` only checks it when ``.port`` is
     read): a malformed image URL is the task's error (ImageError), not a server crash."""

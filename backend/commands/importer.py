@@ -14,6 +14,7 @@ from pathlib import Path
 from samvid.commands.arguments import path_arg, video_path
 from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, SamvidError, VideoError
+from samvid.images import server_url_for_messages
 from samvid.settings import Settings, env_path, env_value, studio_url_problem
 from samvid.studio import configs
 from samvid.studio.client import Studio
@@ -134,8 +135,9 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         raise VideoError(f"--jpeg-quality {args.jpeg_quality}: must be 1-100")
     if not args.no_backend and (problem := studio_url_problem(args.backend_url, DEFAULT_BACKEND_URL)):
         # Label Studio refuses it after the project was made, and blames its SSRF protection.
-        raise ConfigError(f"--backend-url {args.backend_url!r} (or SAMVID_BACKEND_URL), the samvid "
-                          f"backend's address as Label Studio reaches it: {problem}")
+        raise ConfigError(f"--backend-url {server_url_for_messages(args.backend_url)!r} (or "
+                          "SAMVID_BACKEND_URL), the samvid backend's address as Label Studio "
+                          f"reaches it: {problem}")
     labels = parse_labels(args.labels)
     label_config, missing_config = "", _missing_default_config(args.config)
     if not missing_config:

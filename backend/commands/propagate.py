@@ -18,6 +18,7 @@ from samvid.commands.arguments import project_ref
 from samvid.commands.importer import DEFAULT_BACKEND_URL
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, ConfigError, SamvidError, StudioError
+from samvid.images import server_url_for_messages, text_without_url_password
 from samvid.propagation import PropagationRequest, propagator_for
 from samvid.propagation.propagator import NAMING
 from samvid.settings import DIRECTIONS, Settings, studio_url_problem
@@ -65,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.backend_url and (problem := studio_url_problem(args.backend_url, DEFAULT_BACKEND_URL)):
         # Said before any lookup: requests' bare "InvalidSchema" came after the project's.
-        raise ConfigError(f"--backend-url {args.backend_url!r}, the samvid backend to run the job on: {problem}")
+        raise ConfigError(f"--backend-url {server_url_for_messages(args.backend_url)!r}, the samvid backend "
+                          f"to run the job on: {problem}")
     settings = Settings.from_env(tracker=args.engine)
     bar = ProgressLine()
     try:
@@ -160,8 +162,8 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
             time.sleep(0.5)
             poll = _poll(f"{url}/jobs/{job['id']}", auth, job["id"])
             if poll.status_code == 404:
-                raise StudioError(f"the samvid backend at {url} no longer knows job {job['id']} (restarted?): "
-                                  "run the command again")
+                raise StudioError(f"the samvid backend at {server_url_for_messages(url)} no longer knows "
+                                  f"job {job['id']} (restarted?): run the command again")
             if poll.status_code >= 400:
                 raise BadRequest(f"the backend refused to report job {job['id']}: "
                                  f"{_error_of(poll)}")
@@ -172,10 +174,11 @@ def _remote(url: str, req: PropagationRequest, bar: ProgressLine, settings: Sett
         if job.get("id"):
             bar.close()
             print(f"stopped following job {job['id']}; it goes on on the backend "
-                  f"(DELETE {url}/jobs/{job['id']} cancels it)", file=sys.stderr)
+                  f"(DELETE {server_url_for_messages(url)}/jobs/{job['id']} cancels it)", file=sys.stderr)
         raise
     except requests.RequestException as exc:
-        raise StudioError(f"cannot reach the samvid backend at {url}: {type(exc).__name__}") from exc
+        raise StudioError(f"cannot reach the samvid backend at {server_url_for_messages(url)}: "
+                          f"{type(exc).__name__}") from exc
     return job
 
 
@@ -212,8 +215,9 @@ def _job_of(reply: requests.Response, url: str) -> dict:
     except ValueError:
         job = None
     if not isinstance(job, dict) or "state" not in job:
-        raise StudioError(f"{url} answered with no samvid job (HTTP {reply.status_code}: "
-                          f"{reply.text[:120]!r}): is --backend-url a samvid backend?")
+        raise StudioError(f"{server_url_for_messages(url)} answered with no samvid job (HTTP "
+                          f"{reply.status_code}: {text_without_url_password(reply.text, url)[:120]!r}): "
+                          "is --backend-url a samvid backend?")
     return job
 
 

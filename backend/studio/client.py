@@ -48,6 +48,7 @@ from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
 from samvid.errors import BadRequest, ConfigError, NotFound, SamvidError, StudioError
+from samvid.images import server_url_for_messages, text_without_url_password
 from samvid.settings import studio_access
 from samvid.studio.frame_locks import canonical_studio_url
 from samvid.studio.protocol import project_id_in
@@ -94,6 +95,9 @@ class Studio:
         self.timeout = timeout
         url, key = studio_access(url, api_key)  # the URL is checked there
         self.url = url.rstrip("/")
+        # The URL as messages and the log say it: a user:password in it (a proxy's basic
+        # auth) is a secret, and errors are printed, logged and kept on job records.
+        self.shown_url = server_url_for_messages(self.url)
         if not key:
             raise StudioError("no Label Studio API key: set LABEL_STUDIO_API_KEY or --api-key "
                               "(Label Studio: Account & Settings > Access Token)")
@@ -109,52 +113,62 @@ class Studio:
     # -- errors ---------------------------------------------------------------------------
 
     @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
+    def _errors(self, what: str, urls: Sequence[str] = ()) -> Iterator[None]:
+        """``urls``: addresses besides Label Studio's that the call sends (an ML backend's):
+        Label Studio's error body may quote them, with their password, as they were sent."""
+        def said(text: str) -> str:
+            for url in (self.url, *urls):
+                text = text_without_url_password(text, url)
+            return text
+
         try:
             yield
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
             # Reached, but slow to answer (busy, its SQLite locked): not a wrong address.
-            raise StudioError(f"Label Studio at {self.url} did not answer the request to {what} "
+            raise StudioError(f"Label Studio at {self.shown_url} did not answer the request to {what} "
                               f"within {self.timeout:g} s ({type(exc).__name__}); it may be busy: "
                               "see Label Studio's log" + ("" if self.retry_delays else ", then try again")) from exc
         except httpx.TransportError as exc:
-            raise StudioError(f"cannot reach Label Studio at {self.url} ({type(exc).__name__}: "
-                              f"{exc}); is it running? set LABEL_STUDIO_URL") from exc
+            raise StudioError(f"cannot reach Label Studio at {self.shown_url} ({type(exc).__name__}: "
+                              f"{said(str(exc))}); is it running? set LABEL_STUDIO_URL") from exc
         except ApiError as exc:
             if exc.status_code is not None and 300 <= exc.status_code < 400:
-                where = (exc.headers or {}).get("location") or "another address"
-                raise StudioError(f"Label Studio at {self.url} redirects to {where}: set "
+                where = server_url_for_messages(said((exc.headers or {}).get("location") or "another address"))
+                raise StudioError(f"Label Studio at {self.shown_url} redirects to {where}: set "
                                   "LABEL_STUDIO_URL to the address it redirects to") from exc
             if exc.status_code is not None and 200 <= exc.status_code < 300:
                 # Success, but not Label Studio's JSON (the SDK turns that into an ApiError):
                 # another server at that address (a web page, a proxy's login form).
-                raise self._not_label_studio(what, exc.body) from exc
+                raise self._not_label_studio(what, exc.body, said) from exc
             if exc.status_code == 401:
                 # The key may come from --api-key or /setup too: named all, not the variable alone.
-                raise StudioError(f"Label Studio at {self.url} refused the API key (401): check the key "
+                raise StudioError(f"Label Studio at {self.shown_url} refused the API key (401): check the key "
                                   "given (a command's --api-key, LABEL_STUDIO_API_KEY, or the token "
                                   "sent to /setup; a legacy token needs "
                                   "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true)") from exc
             if exc.status_code in (502, 503, 504):
                 # A proxy's answer: Label Studio behind it did not answer, and logged nothing.
-                raise StudioError(f"Label Studio at {self.url} did not answer the request to {what} "
-                                  f"({exc.status_code}: {_brief(exc.body)}): a proxy before it got no "
+                raise StudioError(f"Label Studio at {self.shown_url} did not answer the request to {what} "
+                                  f"({exc.status_code}: {_brief(exc.body, hide=said)}): a proxy before it got no "
                                   "answer from it; is Label Studio running?") from exc
             if exc.status_code is not None and exc.status_code >= 500:
                 # Not a refusal of what was asked: Label Studio failed.
-                raise StudioError(f"Label Studio at {self.url} failed to {what} ({exc.status_code}: "
-                                  f"{_brief(exc.body)}); see Label Studio's log, then try again") from exc
+                raise StudioError(f"Label Studio at {self.shown_url} failed to {what} ({exc.status_code}: "
+                                  f"{_brief(exc.body, hide=said)}); see Label Studio's log, then try again") from exc
             raise StudioError(f"Label Studio refused to {what} "
-                              f"({exc.status_code}: {_brief(exc.body)})") from exc
+                              f"({exc.status_code}: {_brief(exc.body, hide=said)})") from exc
 
-    def _not_label_studio(self, what: str, body: object) -> StudioError:
-        return StudioError(f"{self.url} answered the request to {what} with something that "
-                           f"is not Label Studio's API ({_brief(body, 80) if body else 'an empty answer'}): set "
+    def _not_label_studio(self, what: str, body: object,
+                          said: Callable[[str], str] | None = None) -> StudioError:
+        hide = said or partial(text_without_url_password, url=self.url)
+        return StudioError(f"{self.shown_url} answered the request to {what} with something that "
+                           f"is not Label Studio's API ({_brief(body, 80, hide) if body else 'an empty answer'}): set "
                            "LABEL_STUDIO_URL to Label Studio's address")
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """One SDK call, not retried here (writes pass ``request_options=ONCE``)."""
-        with self._errors(what):
+    def _call(self, what: str, fn: Callable[[], T], urls: Sequence[str] = ()) -> T:
+        """One SDK call, not retried here (writes pass ``request_options=ONCE``); ``urls``:
+        as ``_errors`` takes them."""
+        with self._errors(what, urls):
             return fn()
 
     def _read(self, what: str, fn: Callable[[], T]) -> T:
@@ -231,7 +245,7 @@ class Studio:
             user = self.request("GET", "/api/current-user/whoami", "identify the API key's user")
         except StudioError as exc:
             if not_found(exc):  # every Label Studio has this route: the URL is another server's
-                raise StudioError(f"{self.url} has no Label Studio API (404 on /api/current-user/whoami): "
+                raise StudioError(f"{self.shown_url} has no Label Studio API (404 on /api/current-user/whoami): "
                                   "set LABEL_STUDIO_URL to Label Studio's address, not the samvid "
                                   "backend's or a page's") from exc
             raise
@@ -273,7 +287,7 @@ class Studio:
         if project_id is None:
             found = self.find_project(str(value))
             if found is None:
-                raise NotFound(f"no project titled {value!r} in Label Studio at {self.url}")
+                raise NotFound(f"no project titled {value!r} in Label Studio at {self.shown_url}")
             return found
         try:
             p = self._read(f"read project {project_id}", lambda: self.sdk.projects.get(id=project_id))
@@ -282,7 +296,7 @@ class Studio:
                 raise
             found = self.find_project(str(value))
             if found is None:
-                raise NotFound(f"no project with id or title {str(value)!r} in Label Studio at {self.url}") from exc
+                raise NotFound(f"no project with id or title {str(value)!r} in Label Studio at {self.shown_url}") from exc
             return found
         return Project(_id(p.id), p.title or "", p.label_config or "")
 
@@ -388,7 +402,8 @@ class Studio:
                     raise
                 log.warning("Label Studio refused to filter the tasks of project %d (400: %s): "
                             "listing all of them instead (slower in a large project)",
-                            project_id, _brief(getattr(exc.__cause__, "body", "")))
+                            project_id, _brief(getattr(exc.__cause__, "body", ""),
+                                               hide=partial(text_without_url_password, url=self.url)))
         return self._task_pages(project_id, None)
 
     def _task_pages(self, project_id: int, query: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -458,10 +473,11 @@ class Studio:
                 return _id(backend.id)
         auth = _basic_auth(user, password) if user is not None else {}
         backend = self._call(
-            f"connect the ML backend at {url} (is `samvid serve` running and reachable from "
-            "Label Studio?)",
+            f"connect the ML backend at {server_url_for_messages(url)} (is `samvid serve` running "
+            "and reachable from Label Studio?)",
             lambda: self.sdk.ml.create(project=project_id, url=url, is_interactive=True,
                                        title=title, request_options=ONCE, **auth),
+            urls=(url,),
         )
         if user is not None:
             self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
@@ -474,9 +490,11 @@ class Studio:
                                          params={"project": project_id}) or []
                  if h.get("project") == project_id]
         self._update_backend(project_id, backend_id, url, user, password,
-                             f"move the ML backend from {old_url} to {url} (is `samvid serve` "
-                             "running and reachable from Label Studio?)")
-        log.info("ML backend %d moved from %s to %s", backend_id, old_url, url)
+                             f"move the ML backend from {server_url_for_messages(old_url)} to "
+                             f"{server_url_for_messages(url)} (is `samvid serve` running and "
+                             "reachable from Label Studio?)", also_hidden=old_url)
+        log.info("ML backend %d moved from %s to %s", backend_id, server_url_for_messages(old_url),
+                 server_url_for_messages(url))
         # Label Studio makes ``<backend>/webhook`` only when a backend is created. When one to
         # the new address is there already, the old address's goes: it would still be sent
         # every annotation event (and a backend still running there would act on them).
@@ -493,16 +511,18 @@ class Studio:
             self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
 
     def _update_backend(self, project_id: int, backend_id: int, url: str, user: str | None,
-                        password: str | None, what: str = "") -> None:
+                        password: str | None, what: str = "", also_hidden: str = "") -> None:
         """A connected backend made interactive, at ``url``, with basic auth when ``user`` is
         given: Label Studio keeps calling it with what it was connected with, and a backend
-        that now checks auth refuses that."""
+        that now checks auth refuses that. ``also_hidden``: another address whose password a
+        refusal must not quote (the one it moves from)."""
         auth = _basic_auth(user, password) if user is not None else {}
         # ``url`` and ``project`` again: Label Studio 1.23 re-checks the backend (/health,
         # /setup) on update and fails (500) when the update does not name them.
-        self._call(what or f"update the ML backend at {url}", lambda: self.sdk.ml.update(
-            id=backend_id, url=url, project=project_id, is_interactive=True,
-            request_options=ONCE, **auth))
+        self._call(what or f"update the ML backend at {server_url_for_messages(url)}",
+                   lambda: self.sdk.ml.update(id=backend_id, url=url, project=project_id,
+                                              is_interactive=True, request_options=ONCE, **auth),
+                   urls=(url, also_hidden) if also_hidden else (url,))
 
     def _authorize_webhook(self, project_id: int, url: str, user: str, password: str) -> None:
         """Label Studio's automatic ``<backend>/webhook`` carries no credentials even when
@@ -766,9 +786,11 @@ def _id(value: int | None) -> int:
     return int(value)
 
 
-def _brief(body: object, limit: int = 300) -> str:
+def _brief(body: object, limit: int = 300, hide: Callable[[str], str] = str) -> str:
     """The useful part of an error body: validation messages when there are some (also in
-    a raw call's JSON text), an HTML error page's title rather than its markup."""
+    a raw call's JSON text), an HTML error page's title rather than its markup. ``hide``
+    takes secrets out of the text before it is cut short (a password cut in two would not
+    be found)."""
     if isinstance(body, str) and body.lstrip().startswith("{"):
         try:
             body = json.loads(body)
@@ -789,5 +811,5 @@ def _brief(body: object, limit: int = 300) -> str:
             errors = "; ".join(f"{' '.join(map(str, v)) if isinstance(v, list) else v}"
                                for v in errors.values())
         body = errors
-    text = " ".join(str(body).split())
+    text = hide(" ".join(str(body).split()))
     return text if len(text) <= limit else text[:limit] + "..."

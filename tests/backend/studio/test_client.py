@@ -260,8 +260,8 @@ def test_two_imports_creating_one_new_project_at_once_end_in_one_project(
     # (On one machine they now take turns; on two, or when Label Studio itself makes two
     # projects of one create, each still keeps the first.)
     rival = studio.sdk.projects.create(title="made twice at once", label_config=options.label_config)
-    titled, listings = studio._titled, [[]]  # its first listing came before the rival was made
-    monkeypatch.setattr(studio, "_titled", lambda title: listings.pop() if listings else titled(title))
+    titled, listings = studio.projects_titled, [[]]  # its first listing came before the rival was made
+    monkeypatch.setattr(studio, "projects_titled", lambda title: listings.pop() if listings else titled(title))
     project, created = studio.get_or_create_project("made twice at once", options.label_config)
     monkeypatch.undo()
     assert (project.id, created) == (rival.id, False)
