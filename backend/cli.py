@@ -47,15 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# urllib3's loggers, whose lines name the URL (path and query) of each request, redirect and
-# retry: an image's presigned URL carries its signature in the query.
-URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry")
+# A URL's query in a log line, such as urllib3's lines name the path and query of each request,
+# redirect and retry: an image's presigned URL carries its signature in the query.
 _QUERY = re.compile(r"\?[^\s\"']*")
+
+
+def _unsigned_query(match: re.Match[str]) -> str:
+    from samvid.images import url_without_credentials  # here: numpy and Pillow slow `samvid --help`
+
+    query = match.group()
+    # "(url=...?q): error": the line's punctuation, not the query's.
+    bare = query.rstrip("):,;.")
+    return url_without_credentials(bare) + query[len(bare):]
 
 
 class QueryCut(logging.Filter):
     """Keeps a record's line (a fetch's host, path and status help debugging) without the
-    query of the URLs in it."""
+    query parameters that sign the URLs in it; the others (a local file's ``?d=``) stay."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -63,8 +71,22 @@ class QueryCut(logging.Filter):
         except (TypeError, ValueError):  # a malformed record: the handler reports it
             return True
         if "?" in message:
-            record.msg, record.args = _QUERY.sub("", message), None
+            record.msg, record.args = _QUERY.sub(_unsigned_query, message), None
         return True
+
+
+class _Urllib3Lines(logging.Handler):
+    """Put on the "urllib3" logger: every urllib3 logger's records (connection's "Failed to
+    parse headers (url=...)" at WARNING, and any module's to come) pass it on their way up,
+    before the root's handlers see them. A filter on a logger misses its child loggers'
+    records, and the root's handlers are replaced (gunicorn's, a test's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(QueryCut())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        pass  # its filter did the work, on the record every later handler gets
 
 
 def configure_logging(level: int | str) -> None:
@@ -76,12 +98,9 @@ def configure_logging(level: int | str) -> None:
         # A line per Label Studio call otherwise (propagate, export, serve's fills); debug
         # logging (-v, SAMVID_LOG_LEVEL=DEBUG) keeps them.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    for name in URLLIB3_LOGGERS:
-        # On the loggers themselves: their records pass it before any handler, of this
-        # configuration or another (gunicorn's, a test's), sees them.
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, QueryCut) for f in logger.filters):
-            logger.addFilter(QueryCut())
+    urllib3 = logging.getLogger("urllib3")
+    if not any(isinstance(h, _Urllib3Lines) for h in urllib3.handlers):
+        urllib3.addHandler(_Urllib3Lines())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import ParseResult, parse_qs, unquote, unquote_to_bytes, urljoin, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, unquote_plus, unquote_to_bytes, urljoin, urlparse
 
 import numpy as np
 import requests
@@ -462,14 +462,67 @@ def url_for_messages(url: str) -> str:
     return f"{p.scheme}://{host}{p.path}" if p.scheme else p.path
 
 
+# Query parameters that sign a URL, that is make it a credential, by lowercased name: S3
+# SigV4 and GCS V4 (X-Amz-*, X-Goog-*, X-Amz-Security-Token among them), S3 SigV2, GCS V2
+# and CloudFront (Signature, Expires, AWSAccessKeyId, GoogleAccessId, Key-Pair-Id, Policy),
+# and bearer tokens, named as AWS, Google and CloudFront document them.
+_SIGNING_PREFIXES = ("x-amz-", "x-goog-")
+_SIGNING_NAMES = frozenset({"signature", "expires", "awsaccesskeyid", "googleaccessid", "key-pair-id", "policy",
+                            "token", "access_token"})
+# Azure's SAS fields (azure-storage's QueryStringConstants): short names that other URLs use
+# for their own ends (?st=30, ?sp=2), so dropped only beside the SAS's signature, "sig".
+_AZURE_SAS_NAMES = frozenset({"sig", "sv", "ss", "srt", "sp", "se", "st", "spr", "sip", "sr", "si", "sdd", "ses",
+                              "skoid", "sktid", "skt", "ske", "sks", "skv", "skdutid", "sduoid", "saoid", "suoid",
+                              "scid", "srh", "srq", "rscc", "rscd", "rsce", "rscl", "rsct"})
+_HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:\[\]]*)(:\d*)?")
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` without what makes it a credential: its ``user:password@``, the query
+    parameters that sign it (a presigned S3, GCS, Azure or CloudFront link's, a token) and
+    its fragment (never sent to a server; an OAuth token's place). Every other parameter
+    stays, in order: it tells one object from another (Label Studio's ``?d=`` of a local
+    file, ``watch?v=``), while two signatures of one object come out the same.
+
+    >>> url_without_credentials("https://u:pw@b.s3.amazonaws.com/v.mp4?X-Amz-Signature=abc&part=2")
+    'https://b.s3.amazonaws.com/v.mp4?part=2'
+    >>> url_without_credentials("http://localhost:8080/data/local-files/?d=videos/a.mp4")
+    'http://localhost:8080/data/local-files/?d=videos/a.mp4'
+
+    Also for a path with a query (``/f0.png?X-Amz-Signature=abc``, as urllib3 logs a request).
+    An "@" after a valid ``host:port`` (``cdn:8080/a@2x.png``) is the path's, as every client
+    reads it: a password holding an unencoded "/" fails to fetch there, and is not hidden.
+    """
+    head, _, _fragment = url.partition("#")
+    base, question, query = head.partition("?")
+    scheme, sep, rest = base.partition("://")
+    if sep:
+        authority = rest.split("/", 1)[0]
+        if "@" in authority:
+            rest = rest[authority.rindex("@") + 1:]
+        elif not _HOST_PORT.fullmatch(authority) and "@" in url[len(scheme) + len(sep):]:
+            # "user:pa" and then "/ss@host" or "#ss@host": no URL a client can fetch; the
+            # password's end cannot be told, so all up to the last "@" goes.
+            return url_without_credentials(f"{scheme}://{url.rpartition('@')[2]}")
+        base = f"{scheme}{sep}{rest}"
+    if not question:
+        return base
+    params = query.split("&")
+    names = [unquote_plus(p.partition("=")[0]).strip().lower() for p in params]
+    azure = "sig" in names
+    kept = [p for p, name in zip(params, names) if p and not (
+        name.startswith(_SIGNING_PREFIXES) or name in _SIGNING_NAMES or (azure and name in _AZURE_SAS_NAMES))]
+    return f"{base}?{'&'.join(kept)}" if kept else base
+
+
 def ref_for_log(image_ref: str) -> str:
-    """``image_ref`` for a log line: a URL without its query (a presigned signature, a
-    token) and ``user:password@``; a path or data: URI cut short.
+    """``image_ref`` for a log line: a URL without what signs it (``url_without_credentials``),
+    so a local file's ``?d=`` still says which file; a path or data: URI cut short.
 
     >>> ref_for_log("https://bucket.s3.amazonaws.com/f0.png?X-Amz-Signature=abc")
     'https://bucket.s3.amazonaws.com/f0.png'
     """
-    return (url_for_messages(image_ref) if "://" in image_ref[:16] else image_ref)[:120]
+    return (url_without_credentials(image_ref) if "://" in image_ref[:16] else image_ref)[:200]
 
 
 def server_url_for_messages(url: str) -> str:
@@ -482,8 +535,13 @@ def server_url_for_messages(url: str) -> str:
 
     A password holding an unencoded "/", "?" or "#" ends the host part early: whatever runs
     up to the URL's last "@" is hidden then, as which "@" ends the password cannot be told.
+    ``admin:12/pw@ls`` reads as the host ``admin``, port 12, and a path with an "@": where the
+    host part has a ":" and an "@" follows, it is hidden too. A server's address rarely has an
+    "@" in its path, and ``ls:8080/a@2x.png`` cannot be told from that password.
 
     >>> server_url_for_messages("http://admin:s3/cr?et@ls.example:8080")
+    'http://***@ls.example:8080'
+    >>> server_url_for_messages("http://admin:12/s3cret@ls.example:8080")
     'http://***@ls.example:8080'
     """
     scheme, sep, rest = url.partition("://")
@@ -492,8 +550,10 @@ def server_url_for_messages(url: str) -> str:
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" in authority:
         rest = "***@" + rest[authority.rindex("@") + 1:]
-    elif "@" in rest and not re.fullmatch(r"(\[[^\]]*\]|[^:\[]*)(:\d*)?", authority):
-        # "user:pa" and then "/ss@host": a host part whose port is no number is a password's start.
+    elif "@" in rest and (":" in authority or not _HOST_PORT.fullmatch(authority)) \
+            and not re.fullmatch(r"\[[^\]]*\](:\d*)?", authority):
+        # "user:pa" and then "/ss@host" (or "/ss@" after a port-like "12"). No user name
+        # starts with "[": an IPv6 host is one.
         rest = "***@" + rest[rest.rindex("@") + 1:]
     return f"{scheme}{sep}{rest}"
 

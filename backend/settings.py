@@ -367,7 +367,11 @@ def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[s
         url = env_value("LABEL_STUDIO_URL") or DEFAULT_STUDIO_URL
         _check_studio_url(url)
     elif problem := studio_url_problem(url):  # else httpx's "UnsupportedProtocol" on the first call
-        raise ConfigError(f"Label Studio URL {url!r} (--url or LABEL_STUDIO_URL): {problem}")
+        from samvid.images import server_url_for_messages  # not above: samvid.images imports this module
+
+        # Not urlparse's words after "not a valid URL": they may quote a password's start.
+        said = "it is not a valid URL" if problem.startswith("it is not a valid URL") else problem
+        raise ConfigError(f"Label Studio URL {server_url_for_messages(url)!r} (--url or LABEL_STUDIO_URL): {said}")
     api_key = api_key or env_value("LABEL_STUDIO_API_KEY")
     if api_key:
         _check_token(api_key, "the Label Studio token (--api-key or LABEL_STUDIO_API_KEY)")

@@ -21,18 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from samvid.export.frames import Category, ExportFrame, file_stem
-from samvid.images import url_for_messages
+from samvid.images import url_without_credentials
 
 MANIFEST = "samvid.json"
 
 
 def video_ref(video: str) -> str:
-    """A task's video as an export writes it: a URL without its query, fragment and
-    ``user:password@`` (``url_for_messages``), a path or anything else as it is.
+    """A task's video as an export writes it: a URL without what signs it, its fragment and
+    ``user:password@`` (``url_without_credentials``), a path or anything else as it is.
 
-    Exported datasets get shared, and a presigned URL's query is its signature."""
+    Exported datasets get shared, and a presigned URL's signature is a credential. The rest of
+    the query stays: it may be what tells two videos apart (Label Studio's ``?d=`` of a local
+    file), and a task without ``clip`` is placed in the clip of this."""
     # Only what names a scheme is a URL here: a path may hold "?", or a drive's "C:".
-    return url_for_messages(video) if "://" in video[:16] else video
+    return url_without_credentials(video) if "://" in video[:16] else video
 
 
 class ManifestWriter:

@@ -14,7 +14,13 @@ import pytest
 from PIL import Image
 
 from samvid.errors import ImageError, TooLarge
-from samvid.images import ImageSource, decode_image, server_url_for_messages
+from samvid.images import (
+    ImageSource,
+    decode_image,
+    ref_for_log,
+    server_url_for_messages,
+    url_without_credentials,
+)
 
 
 def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -514,6 +520,36 @@ def test_unpadded_base64_whose_one_full_line_is_padded_with_blanks_is_refused_no
     ("admin:PW@ls.example:8080", "***@ls.example:8080"),  # no scheme: /setup's hostname may lack it
     ("http://127.0.0.1:9090", "http://127.0.0.1:9090"),
     ("http://[::1]:8080/frames/a@2x.png", "http://[::1]:8080/frames/a@2x.png"),  # an "@" in a path is no password
+    ("http://ls.example/frames/a@2x.png", "http://ls.example/frames/a@2x.png"),
+    ("http://admin:12/PW@ls.example:8080", "http://***@ls.example:8080"),  # urlparse: host "admin", port 12
+    # ... which "ls.example:8080/a@2x.png" cannot be told from: hidden, as a password may be.
+    ("http://ls.example:8080/frames/a@2x.png", "http://***@2x.png"),
 ])
 def test_a_server_url_is_said_without_its_user_and_password(url: str, shown: str) -> None:
     assert server_url_for_messages(url) == shown
+
+
+@pytest.mark.parametrize(("url", "unsigned"), [
+    ("http://localhost:8080/data/local-files/?d=videos/a.mp4", "http://localhost:8080/data/local-files/?d=videos/a.mp4"),
+    ("https://www.youtube.com/watch?v=A&t=30#x", "https://www.youtube.com/watch?v=A&t=30"),
+    ("https://AKIA:PW@b.s3.amazonaws.com/f.png?X-Amz-Credential=AKIA&X-Amz-Signature=SIG&part=2&X-Amz-Date=1",
+     "https://b.s3.amazonaws.com/f.png?part=2"),
+    ("https://b.s3.amazonaws.com/f.png?x-amz-security-token=T&X%2DAmz%2DSignature=SIG", "https://b.s3.amazonaws.com/f.png"),
+    ("https://storage.googleapis.com/b/f.png?X-Goog-Algorithm=A&x-goog-signature=SIG", "https://storage.googleapis.com/b/f.png"),
+    ("https://storage.googleapis.com/b/f.png?GoogleAccessId=sa&Expires=1&Signature=SIG", "https://storage.googleapis.com/b/f.png"),
+    ("https://a.blob.core.windows.net/c/f.png?sv=1&sr=b&sp=r&st=1&se=2&skoid=O&sig=SIG", "https://a.blob.core.windows.net/c/f.png"),
+    ("https://cdn.example/f.png?st=30&sp=2", "https://cdn.example/f.png?st=30&sp=2"),  # no SAS: no "sig"
+    ("https://d1.cloudfront.net/f.png?Policy=P&Signature=SIG&Key-Pair-Id=K&w=2", "https://d1.cloudfront.net/f.png?w=2"),
+    ("https://cdn.example/f.png?Token=T&access_token=A&id=1", "https://cdn.example/f.png?id=1"),
+    ("https://cdn.example:8080/f@2x.png?id=1", "https://cdn.example:8080/f@2x.png?id=1"),
+    ("http://u:p/w@cdn.example/f.png", "http://cdn.example/f.png"),  # a port that is no number: a password's
+    ("/img/f0.png?X-Amz-Signature=SIG&d=1", "/img/f0.png?d=1"),  # as urllib3 logs a request
+])
+def test_a_url_without_credentials_keeps_every_parameter_but_those_that_sign_it(url: str, unsigned: str) -> None:
+    assert url_without_credentials(url) == unsigned
+
+
+def test_a_log_line_says_which_local_file_and_not_a_presigned_images_signature() -> None:
+    assert ref_for_log("http://ls:8080/data/local-files/?d=videos/f0.png") == "http://ls:8080/data/local-files/?d=videos/f0.png"
+    assert ref_for_log("https://b.s3.amazonaws.com/f0.png?X-Amz-Credential=AKIA&X-Amz-Signature=SIG&v=2") == \
+        "https://b.s3.amazonaws.com/f0.png?v=2"

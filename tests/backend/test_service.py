@@ -314,6 +314,11 @@ def test_a_token_redis_refuses_to_store_is_refused_with_its_reply_not_as_an_outa
     ({"auth_user": "", "auth_password": ""}, "http://admin:PW_S3CRET@label-studio.example:8080",
      "it names Label Studio at 'http://***@label-studio.example:8080' and /setup is not authenticated"),
     ({}, "ftp://admin:PW_S3CRET@label-studio.example:8080", "its hostname 'ftp://***@label-studio.example:8080'"),
+    # An unencoded "/" in the password: urlparse's error quoted what came before it.
+    ({}, "http://admin:PW_S3CRET/x@label-studio.example:8080",
+     "its hostname 'http://***@label-studio.example:8080' is no Label Studio address: it is not a valid URL"),
+    # ... and with digits before it, a valid host and port to urlparse: adopted and logged.
+    ({}, "http://admin:12/PW_S3CRET@label-studio.example:8080", "using Label Studio at http://***@label-studio.example:8080"),
 ])
 def test_a_setup_hostname_with_a_password_is_said_without_it(settings, host, said, caplog) -> None:
     # What /setup is refused for also answers propagation (setup_refused, a 503's body).

@@ -1,8 +1,8 @@
 """A task's ``video`` in an export: exported datasets are shared, so a presigned URL's
-query (its signature), fragment and ``user:password@`` stay out of every file and folder
-name; a local path is written as it is. A task without ``clip`` is placed in the clip of
-its video's URL without the query: two signatures of one object are one clip, two objects
-two clips."""
+signing parameters, its fragment and ``user:password@`` stay out of every file and folder
+name, and the rest of its query stays; a local path is written as it is. A task without
+``clip`` is placed in the clip of its video's URL without what signs it: two signatures of
+one object are one clip, two objects two clips, even where only the query tells them apart."""
 
 from __future__ import annotations
 
@@ -104,3 +104,54 @@ def test_an_export_whose_clip_is_a_presigned_url_still_loads(fmt, tmp_path: Path
     writer.close()
     loaded = list(FORMATS[fmt][1](tmp_path))
     assert [(f.clip, f.frame) for f in loaded] == [(clip, 0), (clip, 1)]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("base", ["http://localhost:8080/data/local-files/?d=videos/",  # Label Studio's local files
+                                  "https://www.youtube.com/watch?v="])
+def test_two_videos_told_apart_only_by_their_query_are_two_clips(fmt, base, tmp_path: Path):
+    a, b = f"{base}a.mp4", f"{base}b.mp4"
+    loaded = exported(fmt, [car(0, a), car(1, a), car(0, b), car(1, b)], tmp_path)
+    frames: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for f in loaded:
+        frames[(f.clip, f.video)].append(f.frame)
+    assert frames == {(a, a): [0, 1], (b, b): [0, 1]}
+
+
+SIGNED = {  # each provider's presigned link to one object; what stays of it
+    "s3": ("https://b.s3.amazonaws.com/v.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA_S3CRET"
+           "&X-Amz-Date=20261207T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host"
+           "&x-amz-security-token=S3CRET_T&X-Amz-Signature=S3CRET_SIG&part=2", "https://b.s3.amazonaws.com/v.mp4?part=2"),
+    "s3 v2": ("https://b.s3.amazonaws.com/v.mp4?AWSAccessKeyId=AKIA_S3CRET&Expires=1700000000"
+              "&Signature=S3CRET%2Bsig%3D", "https://b.s3.amazonaws.com/v.mp4"),
+    "gcs": ("https://storage.googleapis.com/b/v.mp4?x-goog-algorithm=GOOG4-RSA-SHA256"
+            "&X-Goog-Credential=sa%40p.iam.gserviceaccount.com%2F20261207%2Fauto%2Fstorage%2Fgoog4_request"
+            "&X-Goog-Date=20261207T000000Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature=S3CRET",
+            "https://storage.googleapis.com/b/v.mp4"),
+    "gcs v2": ("https://storage.googleapis.com/b/v.mp4?GoogleAccessId=sa%40S3CRET&Expires=1700000000"
+               "&Signature=S3CRET", "https://storage.googleapis.com/b/v.mp4"),
+    "azure": ("https://acct.blob.core.windows.net/c/v.mp4?sp=r&st=2026-12-07T00:00:00Z&se=2026-12-08T00:00:00Z"
+              "&spr=https&sv=2022-11-02&sr=b&skoid=S3CRET_O&sktid=S3CRET_T&sig=S3CRET%2Bsig%3D",
+              "https://acct.blob.core.windows.net/c/v.mp4"),
+    "cloudfront": ("https://d111.cloudfront.net/v.mp4?t=30&Policy=S3CRET_P&Signature=S3CRET~sig__"
+                   "&Key-Pair-Id=K2JCJMDEHXQW5F", "https://d111.cloudfront.net/v.mp4?t=30"),
+    "token": ("https://cdn.example/v.mp4?token=S3CRET&access_token=S3CRET_A&v=3", "https://cdn.example/v.mp4?v=3"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("provider", sorted(SIGNED))
+def test_a_presigned_url_of_each_provider_loses_its_signature_and_keeps_its_other_parameters(
+        fmt, provider, tmp_path: Path):
+    url, bare = SIGNED[provider]
+    loaded = exported(fmt, [car(0, url), car(1, url, clip="named")], tmp_path)
+    text = written_text(tmp_path)
+    assert not [s for s in (*SECRETS, "K2JCJ", "X-Goog", "x-goog", "GoogleAccessId", "sig=") if s in text], text
+    assert sorted((f.clip, f.video) for f in loaded) == sorted([(bare, bare), ("named", bare)])
+
+
+def test_an_azure_like_short_name_without_a_sas_signature_is_no_signature(tmp_path: Path):
+    # ?st=, ?sp= are a SAS's only beside its "sig"; elsewhere they may say which video.
+    a, b = "https://cdn.example/v.mp4?st=0", "https://cdn.example/v.mp4?st=30"
+    loaded = exported("coco", [car(0, a), car(0, b)], tmp_path)
+    assert sorted(f.clip for f in loaded) == [a, b]
