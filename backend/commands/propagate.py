@@ -200,7 +200,8 @@ def _poll(job_url: str, auth: tuple[str, str] | None, job_id: str) -> requests.R
         delay, left = next(delays, None), deadline - time.monotonic()
         if delay is None or left <= 0:
             raise StudioError(f"lost touch with the samvid backend while following job {job_id} ({reason}); "
-                              f"the job goes on there: follow it with GET {job_url} (DELETE cancels it)")
+                              f"the job goes on there: follow it with GET {server_url_for_messages(job_url)} "
+                              "(DELETE cancels it)")
         delay = min(delay, left)  # the last try lands on the deadline
         log.warning("following job %s: the backend did not answer (%s); trying again in %.1f s",
                     job_id, reason, delay)

@@ -175,10 +175,11 @@ class Studio:
         """One SDK read, retried like ``request`` while Label Studio is down or failing."""
         return self.retrying(f"Label Studio failed to {what}", _transient, lambda: self._call(what, fn))
 
-    def request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
-        """A raw API call for what the SDK does not cover; JSON reply or None."""
+    def request(self, method: str, path: str, what: str, *, urls: Sequence[str] = (), **kwargs: Any) -> Any:
+        """A raw API call for what the SDK does not cover; JSON reply or None. ``urls``: as
+        ``_errors`` takes them."""
         return self.retrying(f"Label Studio failed to {what}", _transient,
-                             lambda: self._request_once(method, path, what, **kwargs))
+                             lambda: self._request_once(method, path, what, urls=urls, **kwargs))
 
     def retrying(self, what: str, transient: Callable[[SamvidError], bool], fn: Callable[[], T],
                  *, half_done: Callable[[], bool] | None = None) -> T:
@@ -217,10 +218,11 @@ class Studio:
         raise AssertionError("unreachable")
 
     def _request_once(self, method: str, path: str, what: str, *, timeout: float | None = None,
-                      **kwargs: Any) -> Any:
-        """One raw call; ``timeout``: a shorter wait than the client's, for this call only."""
+                      urls: Sequence[str] = (), **kwargs: Any) -> Any:
+        """One raw call; ``timeout``: a shorter wait than the client's, for this call only;
+        ``urls``: as ``_errors`` takes them."""
         headers = {"Authorization": f"Token {self.api_key}"}
-        with self._errors(what):
+        with self._errors(what, urls):
             reply = _http_client(self.url, self.api_key, self.timeout).request(
                 method, f"{self.url}{path}", headers=headers,
                 timeout=self.timeout if timeout is None else timeout, **kwargs)
@@ -486,8 +488,11 @@ class Studio:
     def _move_backend(self, project_id: int, backend_id: int, old_url: str, url: str,
                       user: str | None, password: str | None) -> None:
         """Point a connected backend, and the webhook Label Studio made for it, at ``url``."""
+        # The webhooks' addresses are the backend's, password and all: Label Studio's error
+        # text about one may quote it.
+        both = (url, old_url)
         hooks = [h for h in self.request("GET", "/api/webhooks/", "list webhooks",
-                                         params={"project": project_id}) or []
+                                         params={"project": project_id}, urls=both) or []
                  if h.get("project") == project_id]
         self._update_backend(project_id, backend_id, url, user, password,
                              f"move the ML backend from {server_url_for_messages(old_url)} to "
@@ -502,10 +507,11 @@ class Studio:
         for hook in hooks:
             if (hook.get("url") or "").rstrip("/") == f"{old_url}/webhook":
                 if has_new:
-                    self.request("DELETE", f"/api/webhooks/{hook['id']}/", "remove the old backend's webhook")
+                    self.request("DELETE", f"/api/webhooks/{hook['id']}/", "remove the old backend's webhook",
+                                 urls=both)
                 else:
                     self.request("PATCH", f"/api/webhooks/{hook['id']}/", "move the backend's webhook",
-                                 json={"url": f"{url}/webhook"})
+                                 json={"url": f"{url}/webhook"}, urls=both)
                     has_new = True  # a second one to the old address goes
         if user is not None:
             self._authorize_webhook(project_id, f"{url}/webhook", user, password or "")
@@ -529,12 +535,12 @@ class Studio:
         the backend uses basic auth; add them, or the backend refuses annotation events."""
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         hooks = self.request("GET", "/api/webhooks/", "list webhooks",
-                             params={"project": project_id})
+                             params={"project": project_id}, urls=(url,))
         for hook in hooks or []:
             if hook.get("project") == project_id and hook.get("url", "").rstrip("/") == url:
                 headers = {**(hook.get("headers") or {}), "Authorization": f"Basic {token}"}
                 self.request("PATCH", f"/api/webhooks/{hook['id']}/", "set webhook headers",
-                             json={"headers": headers})
+                             json={"headers": headers}, urls=(url,))
 
     def create_prediction(self, task_id: int, result: list[dict[str, Any]], *,
                           score: float | None = None, model_version: str | None = None) -> int:
@@ -600,32 +606,46 @@ class Studio:
             # again: between a write and its deletes, while Label Studio answered or stored a
             # write (also one whose answer an earlier try lost), or in the back-off between tries.
             if written[0] or awaited[0]:  # either after the first listing
-                self._finish_stopped_write(task_id, prefix, before[0])
+                self._finish_stopped_write(task_id, prefix, before[0], settle=awaited[0])
             raise
 
-    def _finish_stopped_write(self, task_id: int, prefix: str, before: set[Any]) -> None:
+    def _finish_stopped_write(self, task_id: int, prefix: str, before: set[Any], *, settle: bool) -> None:
         """After a stop once a prediction write went out: where the task has samvid's
         predictions that are not ``before`` (the writes of this call, stored), all of samvid's
-        but the newest of those are deleted; while it has none, it is looked at again every
-        ``STOPPED_POLL`` seconds (Label Studio may store a write after its client hung up),
-        and nothing is deleted where none shows: the frame would be left without a prediction.
+        but the newest of those are deleted; nothing is deleted where none shows: the frame
+        would be left without a prediction.
+
+        ``settle``: the stop came while a write's answer was awaited, and Label Studio may
+        store it after its client hung up: while none shows, the task is looked at again every
+        ``STOPPED_POLL`` seconds (logged once). Otherwise every write was answered (stored, or
+        failed with an error answer) or its answer was lost a whole timeout ago: one look.
 
         The user is stopping: the whole of it waits on Label Studio ``STOPPED_WAIT`` seconds
-        at most, and ends at a failed look, a call left unanswered or a second stop. Nothing
-        here is raised: the stop goes on as it was raised, not as a traceback of this
+        at most (the last look begins ``STOPPED_POLL`` before that, which leaves it and the
+        deletes time), and ends at a failed look, a call left unanswered or a second stop.
+        Nothing here is raised: the stop goes on as it was raised, not as a traceback of this
         cleanup, and what is left undone is left to the clip's next propagation."""
         deadline = time.monotonic() + min(self.timeout, STOPPED_WAIT)
+        said = False
         try:
             while True:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    return  # a sleep that overran the deadline
                 found = _models_own(self._request_once("GET", "/api/predictions", "list predictions",
-                                                       params={"task": task_id},
-                                                       timeout=deadline - time.monotonic()) or [], prefix)
+                                                       params={"task": task_id}, timeout=wait) or [], prefix)
                 new = [p for p in found if p.get("id") not in before]
                 if new:
                     break
-                if deadline - time.monotonic() < 2 * STOPPED_POLL:
+                left = deadline - time.monotonic()
+                if not settle or left <= STOPPED_POLL:
                     return  # a write stored later is left to the next propagation
-                time.sleep(STOPPED_POLL)
+                if not said:
+                    # Seconds of silence after a Ctrl-C read as a hang.
+                    log.info("stopped mid-write of the prediction of task %d: settling it with Label Studio "
+                             "(looking for it up to %.1f s more, so that the frame keeps one)", task_id, left)
+                    said = True
+                time.sleep(min(STOPPED_POLL, left - STOPPED_POLL))
             kept = max(new, key=lambda p: p["id"])["id"]
             for old_id in [p["id"] for p in found if p["id"] != kept]:
                 wait = deadline - time.monotonic()

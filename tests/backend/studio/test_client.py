@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import os
 import signal
 import threading
@@ -712,6 +713,68 @@ def test_a_write_label_studio_stores_after_its_client_was_stopped_is_found_and_t
     assert never.results() == [["old"]]
     assert never.calls[:2] == ["GET", "POST"] and never.calls[2:] == ["GET"] * len(never.calls[2:])
     assert len(never.calls[2:]) > 2  # looked at again, not once
+
+
+def locked_writes(method: str, path: str) -> None:
+    """Label Studio's SQLite locked: every write answered 500, nothing stored."""
+    if method == "POST":
+        error = StudioError("Label Studio failed (500)")
+        error.__cause__ = ApiError(status_code=500, headers={}, body="database is locked")
+        raise error
+
+
+@pytest.mark.parametrize("stop", ["cancel", "ctrl-c-in-back-off"])
+def test_a_stop_after_a_write_label_studio_answered_with_an_error_looks_once_and_ends_at_once(
+        monkeypatch, caplog: pytest.LogCaptureFixture, stop: str) -> None:
+    # A job cancelled while Label Studio failed every write waited 2 s after its one more
+    # try, looking at the failing Label Studio 5 more times: an answered write is stored or
+    # not by then, and one look tells which. STOPPED_WAIT and STOPPED_POLL as they ship.
+    task = OneTasksPredictions()
+    task.serve(monkeypatch, locked_writes)
+    if stop == "cancel":
+        studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,) * 5, on_retry=cancelled)
+        raised: type[BaseException] = Stopped
+        calls = ["GET", "POST", "GET", "POST", "GET"]  # one more try, then one look
+    else:
+        sleep = time.sleep
+
+        def ctrl_c_in_back_off(seconds: float) -> None:
+            if seconds == 1.0:
+                raise KeyboardInterrupt
+            sleep(seconds)
+
+        monkeypatch.setattr(time, "sleep", ctrl_c_in_back_off)
+        studio, raised = Studio("http://127.0.0.1:9", "key", retry_delays=(1.0,)), KeyboardInterrupt
+        calls = ["GET", "POST", "GET"]
+    began = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="samvid.studio.client"), pytest.raises(raised):
+        studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert time.monotonic() - began < client.STOPPED_POLL
+    assert task.calls == calls
+    assert task.results() == [["old"]]
+    assert "settling" not in caplog.text
+
+
+def test_a_stop_while_a_writes_answer_is_awaited_looks_for_it_until_the_cleanups_deadline_and_says_so(
+        monkeypatch, caplog: pytest.LogCaptureFixture, quick_stop: float) -> None:
+    # The one stop after which Label Studio may still store the write: it is looked for
+    # again and again, with a line that says why the stop takes seconds (it was silent), and
+    # the last look begins STOPPED_POLL before the deadline (the poll gave up 2 of them early).
+    task = OneTasksPredictions()
+    task.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(KeyboardInterrupt()) if method == "POST"
+               else None)
+    began = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="samvid.studio.client"):
+        write_stopped(Studio("http://127.0.0.1:9", "key"))
+    assert time.monotonic() - began < 2 * quick_stop
+    assert task.calls[:2] == ["GET", "POST"] and task.calls[2:] == ["GET"] * len(task.calls[2:])
+    assert len(task.calls[2:]) > 2
+    last = task.timeouts[-1]
+    assert last is not None and 0 < last <= client.STOPPED_POLL
+    said = [r.getMessage() for r in caplog.records if r.name == "samvid.studio.client"]
+    assert len(said) == 1 and said[0].startswith(
+        "stopped mid-write of the prediction of task 7: settling it with Label Studio (looking for it up to 0.")
+    assert task.results() == [["old"]]
 
 
 @pytest.mark.parametrize("stored", [True, False], ids=["lost-write-stored", "lost-write-not-stored"])

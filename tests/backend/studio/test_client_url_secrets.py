@@ -16,6 +16,7 @@ import pytest
 from services import free_port, http_server
 
 from samvid.cli import main
+from samvid.commands import propagate
 from samvid.errors import StudioError
 from samvid.images import text_without_url_password
 from samvid.studio.client import Studio
@@ -172,6 +173,33 @@ def test_a_refused_move_of_a_backend_is_said_without_either_password() -> None:
     assert PASSWORD not in message and "0ldPW" not in message
 
 
+@pytest.mark.parametrize("change", ["move", "authorize"])
+def test_a_refused_change_of_the_backends_webhook_is_said_without_the_backends_password(change: str) -> None:
+    # Label Studio's webhook to a backend is the backend's address, password and all; its
+    # refusal to move the webhook (or to give it the backend's basic auth) quoted it whole.
+    old, new = backend_url("0ldPW"), backend_url()
+    connected = old if change == "move" else new
+
+    def reply(method: str, path: str, sent: bytes) -> tuple[int, object]:
+        if path.startswith("/api/ml"):
+            backend = {"id": 3, "url": new if method == "PATCH" else connected, "title": "samvid",
+                       "is_interactive": True}
+            return 200, [backend] if method == "GET" else backend
+        if method == "GET":
+            return 200, [{"id": 5, "project": 1, "url": f"{connected}/webhook"}]
+        return 400, {"validation_errors": {"url": [f"{connected}/webhook is not allowed, nor {new}/webhook"]}}
+
+    with fake_studio(reply) as (studio_url, _), pytest.raises(StudioError) as caught:
+        Studio(studio_url, "key").connect_backend(1, new, user="bu" if change == "authorize" else None,
+                                                  password="pw")
+
+    message = caught.value.message
+    assert message.startswith("Label Studio refused to " + (
+        "move the backend's webhook" if change == "move" else "set webhook headers"))
+    assert f"{new.replace(f'bu:{PASSWORD}@', '***@')}/webhook" in message
+    assert PASSWORD not in message and "0ldPW" not in message
+
+
 def test_samvid_export_names_an_unreachable_label_studio_without_its_password(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://lsu:{PASSWORD}@127.0.0.1:{free_port()}"
@@ -209,6 +237,23 @@ def test_samvid_propagate_names_an_unreachable_backend_without_its_password(
 
     err = capsys.readouterr().err
     assert rc == 2 and f"cannot reach the samvid backend at {backend.replace(f'bu:{PASSWORD}@', '***@')}" in err
+    assert PASSWORD not in err
+
+
+def test_samvid_propagate_that_loses_touch_with_the_backend_says_where_to_follow_the_job_without_its_password(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # The backend took the job, then its job record answered 503 until the poll gave up.
+    def taken_then_busy(method: str, path: str, sent: bytes) -> tuple[int, object]:
+        if method == "POST":
+            return 200, {"id": "j1", "state": "queued", "frames_done": 0, "frames_total": 1, "fps": 0}
+        return 503, {"error": "busy"}
+
+    monkeypatch.setattr(propagate, "POLL_RETRY_SECONDS", 1.0)
+    with fake_studio(taken_then_busy) as (plain, backend):
+        rc = main(["propagate", "--project", "1", "--clip", "c", "--from-frame", "0", "--backend-url", backend])
+
+    err = capsys.readouterr().err
+    assert rc == 2 and f"follow it with GET {plain.replace('http://', 'http://***@')}/jobs/j1 (DELETE cancels it)" in err
     assert PASSWORD not in err
 
 
