@@ -12,7 +12,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -30,18 +30,42 @@ def slow_workers(redis_server, tmp_path: Path) -> AbstractContextManager[Callabl
     return worker_processes([str(SLOW_WORKER)], {"REDIS_URL": redis_server.url}, tmp_path)
 
 
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisJobs, Path]]:
+    """Two slow workers and their Redis, shared by the tests that only submit jobs to them:
+    starting and stopping them was 6-12 s of each such test on a loaded 2-core machine."""
+    from services import Redis
+
+    root = tmp_path_factory.mktemp("lock-workers")
+    redis_server = Redis(root=root / "redis").start()
+    try:
+        with slow_workers(redis_server, root) as start:
+            for name in ("w1", "w2"):
+                start(name)
+            jobs = RedisJobs(redis_server.url)
+            wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
+            yield jobs, root
+        for name in ("w1", "w2"):  # and what they logged stopping
+            log = (root / f"{name}.log").read_text()
+            assert "Error" not in log and "Traceback" not in log, f"worker {name} logged:\n{log}"
+    finally:
+        redis_server.stop()
+
+
 @pytest.fixture
-def workers(redis_server, tmp_path: Path):
-    """Two slow workers; on leaving, what they logged must hold no error."""
-    jobs = RedisJobs(redis_server.url)
-    with slow_workers(redis_server, tmp_path) as start:
-        for name in ("w1", "w2"):
-            start(name)
-        wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
-        yield jobs
-        assert not jobs.redis.zcard("rq:registry:failed:samvid"), "RQ recorded a job as failed"
+def workers(two_workers: tuple[RedisJobs, Path]) -> Iterator[RedisJobs]:
+    """Two idle slow workers, as if started for the test (no job of an earlier test still
+    running, none left on a clip); on leaving, what they logged must hold no error."""
+    from rq import Worker
+
+    jobs, logs = two_workers
+    wait_until(lambda: [w.get_state() for w in Worker.all(connection=jobs.redis)] == ["idle", "idle"]
+               and not any(jobs.redis.keys(f"samvid:{kind}:*") for kind in ("alive", "line", "lock")),
+               timeout=60, what="both workers idle")
+    yield jobs
+    assert not jobs.redis.zcard("rq:registry:failed:samvid"), "RQ recorded a job as failed"
     for name in ("w1", "w2"):
-        log = (tmp_path / f"{name}.log").read_text()
+        log = (logs / f"{name}.log").read_text()
         assert "Error" not in log and "Traceback" not in log, f"worker {name} logged:\n{log}"
 
 

@@ -22,7 +22,7 @@ MODEL = "facebook/sam2.1-hiera-tiny"
 def _env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "SAMVID_MODEL", "SAMVID_FALLBACK")}
     # An empty cache: the weights are not here. The hub's ETag timeout short, for the test's time.
-    return dict(env, HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=endpoint, HF_HUB_ETAG_TIMEOUT="2", **extra)
+    return dict(env, HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=endpoint, HF_HUB_ETAG_TIMEOUT="1", **extra)
 
 
 @contextmanager
@@ -45,7 +45,7 @@ def test_serve_of_a_hub_model_against_a_hub_that_never_answers_says_so_within_th
                               timeout=90)  # it waited 400 s and more, silently
     assert proc.returncode == 2, proc.stderr
     assert f"fetching {MODEL} from the Hugging Face hub ({hub})" in proc.stderr, proc.stderr
-    assert f"{hub} did not answer within 2 s" in proc.stderr and "--model: no weights" in proc.stderr, proc.stderr
+    assert f"{hub} did not answer within 1 s" in proc.stderr and "--model: no weights" in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("flags, env, named", [
