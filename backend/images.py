@@ -29,7 +29,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from samvid.errors import ForbiddenSource, ImageError, ImageUnreachable, SamvidError, TooLarge
-from samvid.settings import Settings
+from samvid.settings import NOT_A_URL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -452,23 +452,24 @@ def _port(url: ParseResult) -> int | None:
 
 
 def url_for_messages(url: str) -> str:
-    """A URL for messages: no query string (it may hold a presigned secret) and no
-    ``user:password@``."""
-    try:
-        p = urlparse(url)
-    except ValueError:  # malformed: cut the query and the credentials by hand
-        return re.sub(r"//[^/]*@", "//", url.split("?", 1)[0], count=1)[:200]
-    host = p.netloc.rpartition("@")[2]
-    return f"{p.scheme}://{host}{p.path}" if p.scheme else p.path
+    """A URL for messages, at most 200 characters: without what makes it a credential
+    (``url_without_credentials``), so that a local file's ``?d=`` still says which file.
+
+    >>> url_for_messages("http://u:pw@ls:8080/data/local-files/?d=videos/a.mp4&X-Amz-Signature=abc")
+    'http://ls:8080/data/local-files/?d=videos/a.mp4'
+    """
+    return url_without_credentials(url)[:200]
 
 
 # Query parameters that sign a URL, that is make it a credential, by lowercased name: S3
 # SigV4 and GCS V4 (X-Amz-*, X-Goog-*, X-Amz-Security-Token among them), S3 SigV2, GCS V2
 # and CloudFront (Signature, Expires, AWSAccessKeyId, GoogleAccessId, Key-Pair-Id, Policy),
-# and bearer tokens, named as AWS, Google and CloudFront document them.
+# and bearer tokens, named as AWS, Google and CloudFront document them; and the names API keys
+# and passwords go by (Google's APIs take theirs as ?key=).
 _SIGNING_PREFIXES = ("x-amz-", "x-goog-")
 _SIGNING_NAMES = frozenset({"signature", "expires", "awsaccesskeyid", "googleaccessid", "key-pair-id", "policy",
-                            "token", "access_token"})
+                            "token", "access_token", "key", "api_key", "apikey", "api-key", "password",
+                            "passwd", "secret", "client_secret"})
 # Azure's SAS fields (azure-storage's QueryStringConstants): short names that other URLs use
 # for their own ends (?st=30, ?sp=2), so dropped only beside the SAS's signature, "sig".
 _AZURE_SAS_NAMES = frozenset({"sig", "sv", "ss", "srt", "sp", "se", "st", "spr", "sip", "sr", "si", "sdd", "ses",
@@ -558,12 +559,20 @@ def server_url_for_messages(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
+# A password shorter than this is hidden only in its ``user:pw@``: "1" or "a" alone is in too
+# many numbers and words to hide there. A longer one is hidden alone only apart from letters and
+# digits, else 'Invalid pk "1234"' read '"***234"', and a redirect's address named as where to
+# go ("http://***.example:8080/" for the password "ls") sent a reader nowhere.
+_SHORTEST_HIDDEN_ALONE = 4
+
+
 def text_without_url_password(text: str, url: str) -> str:
     """``text`` (a server's error body, an exception's words) with the password of ``url``
-    hidden wherever it occurs: Label Studio's refusal of an ML backend quotes the backend's
-    address as it was given. ``user:password@`` reads ``***@``, as ``server_url_for_messages``
-    writes it; the password alone, as given or percent-decoded, reads ``***`` (a server may
-    quote it apart from the URL). A ``user@`` with no password is hidden whole: it is a token.
+    hidden: Label Studio's refusal of an ML backend quotes the backend's address as it was
+    given. ``user:password@`` reads ``***@`` wherever it is, as ``server_url_for_messages``
+    writes it; the password alone, as given or percent-decoded, reads ``***`` where no letter
+    or digit is beside it and it has 4 characters or more (a server may quote it apart from
+    the URL). A ``user@`` with no password is hidden whole: it is a token.
 
     >>> text_without_url_password("Can't connect to ML backend http://bu:s3cret@ml:9090/",
     ...                           "http://bu:s3cret@ml:9090")
@@ -584,8 +593,8 @@ def text_without_url_password(text: str, url: str) -> str:
     secret = password if colon else user
     text = text.replace(f"{userinfo}@", "***@")
     for form in sorted({secret, unquote(secret)}, key=len, reverse=True):
-        if form:
-            text = text.replace(form, "***")
+        if len(form) >= _SHORTEST_HIDDEN_ALONE:
+            text = re.sub(rf"(?<![^\W_]){re.escape(form)}(?![^\W_])", "***", text)
     return text
 
 
@@ -595,8 +604,10 @@ def _parsed(url: str) -> ParseResult:
     try:
         parsed = urlparse(url)
         _ = parsed.port  # ValueError when not a number or outside 0-65535
-    except ValueError as exc:
-        raise ImageError(f"the image URL {url_for_messages(url)!r} is malformed ({exc}); fix it in the task") from None
+    except ValueError:
+        # Not urlparse's words: they quote a password's start where it holds an unencoded "/".
+        raise ImageError(f"the image URL {url_for_messages(url)!r} {NOT_A_URL.removeprefix('it ')}; "
+                         "fix it in the task") from None
     return parsed
 
 

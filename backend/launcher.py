@@ -792,10 +792,8 @@ class Stack:
                               "Studio: Account & Settings > Access Token)")
         if self.o.no_studio and (problem := studio_url_problem(self.o.studio_url or "")):
             # Named as up takes it: the client's message names `--url`, a flag up does not have.
-            # Not urlparse's words after "not a valid URL": they may quote a password's start.
-            said = "it is not a valid URL" if problem.startswith("it is not a valid URL") else problem
             raise ConfigError(f"--label-studio-url (or LABEL_STUDIO_URL) "
-                              f"{server_url_for_messages(self.o.studio_url or '')!r}: {said}")
+                              f"{server_url_for_messages(self.o.studio_url or '')!r}: {problem}")
         if self.o.no_backend and not self.o.backend_url:  # said now, not after Label Studio's start
             raise ConfigError("--no-backend needs --backend-url (the running backend)")
         if self.o.backend_url and studio_url_problem(self.o.backend_url):

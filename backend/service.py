@@ -199,9 +199,6 @@ class Service:
             self.jobs.settings = self.settings
 
 
-_NOT_A_URL = "it is not a valid URL"  # studio_url_problem's start, before urlparse's words
-
-
 def _setup_problem(host: object, token: object) -> str:
     """Why a ``/setup`` body's hostname and access_token are no usable pair (never the token)."""
     if not isinstance(token, str) or not token:
@@ -211,10 +208,6 @@ def _setup_problem(host: object, token: object) -> str:
     if not isinstance(host, str) or not host:
         return "it names no hostname"
     problem = studio_url_problem(host) or "give an http:// or https:// URL"
-    if problem.startswith(_NOT_A_URL):
-        # Not urlparse's words: they quote the part it failed on, a password's ("Port could
-        # not be cast to integer value as 'PW'" of http://admin:PW/x@host).
-        problem = _NOT_A_URL
     return f"its hostname {server_url_for_messages(host)[:200]!r} is no Label Studio address: {problem}"
 
 

@@ -79,6 +79,11 @@ def _bool(value: str) -> bool:
     return word in _TRUE
 
 
+# Why a URL urlparse cannot read is refused, quoting no part of it: a caller shows it as it is.
+NOT_A_URL = ('it is not a valid URL (a port that is not a number, an unclosed "[", or a "/", "?" or "#" '
+             'in a password, to write as %2F, %3F or %23)')
+
+
 def studio_url_problem(url: str, example: str = "http://label-studio:8080") -> str | None:
     """Why ``url`` cannot be Label Studio's base URL (or the backend's: the same rules, its
     own ``example`` in the advice), or None when it can.
@@ -92,8 +97,10 @@ def studio_url_problem(url: str, example: str = "http://label-studio:8080") -> s
     try:
         parsed = urlparse(url)
         _ = parsed.port  # ValueError when not a number or out of range
-    except ValueError as exc:
-        return f"it is not a valid URL ({exc})"
+    except ValueError:
+        # Not urlparse's words: they quote the part it failed on, which is a password's start
+        # where the password holds an unencoded "/" ("... as 's3cr'" of http://u:s3cr/et@host).
+        return NOT_A_URL
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         return f"give an http:// or https:// URL such as {example}"
     return None
@@ -309,7 +316,9 @@ def _without_secrets(text: str, url: str) -> str:
 def _check_studio_url(url: str) -> None:
     problem = studio_url_problem(url)
     if problem:
-        raise ConfigError(f"LABEL_STUDIO_URL={url!r} is not usable: {problem}")
+        from samvid.images import server_url_for_messages  # not above: samvid.images imports this module
+
+        raise ConfigError(f"LABEL_STUDIO_URL={server_url_for_messages(url)!r} is not usable: {problem}")
 
 
 def env_value(var: str) -> str | None:
@@ -369,9 +378,7 @@ def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[s
     elif problem := studio_url_problem(url):  # else httpx's "UnsupportedProtocol" on the first call
         from samvid.images import server_url_for_messages  # not above: samvid.images imports this module
 
-        # Not urlparse's words after "not a valid URL": they may quote a password's start.
-        said = "it is not a valid URL" if problem.startswith("it is not a valid URL") else problem
-        raise ConfigError(f"Label Studio URL {server_url_for_messages(url)!r} (--url or LABEL_STUDIO_URL): {said}")
+        raise ConfigError(f"Label Studio URL {server_url_for_messages(url)!r} (--url or LABEL_STUDIO_URL): {problem}")
     api_key = api_key or env_value("LABEL_STUDIO_API_KEY")
     if api_key:
         _check_token(api_key, "the Label Studio token (--api-key or LABEL_STUDIO_API_KEY)")

@@ -19,6 +19,8 @@ from samvid.images import (
     decode_image,
     ref_for_log,
     server_url_for_messages,
+    text_without_url_password,
+    url_for_messages,
     url_without_credentials,
 )
 
@@ -541,6 +543,7 @@ def test_a_server_url_is_said_without_its_user_and_password(url: str, shown: str
     ("https://cdn.example/f.png?st=30&sp=2", "https://cdn.example/f.png?st=30&sp=2"),  # no SAS: no "sig"
     ("https://d1.cloudfront.net/f.png?Policy=P&Signature=SIG&Key-Pair-Id=K&w=2", "https://d1.cloudfront.net/f.png?w=2"),
     ("https://cdn.example/f.png?Token=T&access_token=A&id=1", "https://cdn.example/f.png?id=1"),
+    ("https://x.googleapis.com/v.mp4?key=AIza&alt=media&api_key=K&password=P", "https://x.googleapis.com/v.mp4?alt=media"),
     ("https://cdn.example:8080/f@2x.png?id=1", "https://cdn.example:8080/f@2x.png?id=1"),
     ("http://u:p/w@cdn.example/f.png", "http://cdn.example/f.png"),  # a port that is no number: a password's
     ("/img/f0.png?X-Amz-Signature=SIG&d=1", "/img/f0.png?d=1"),  # as urllib3 logs a request
@@ -553,3 +556,79 @@ def test_a_log_line_says_which_local_file_and_not_a_presigned_images_signature()
     assert ref_for_log("http://ls:8080/data/local-files/?d=videos/f0.png") == "http://ls:8080/data/local-files/?d=videos/f0.png"
     assert ref_for_log("https://b.s3.amazonaws.com/f0.png?X-Amz-Credential=AKIA&X-Amz-Signature=SIG&v=2") == \
         "https://b.s3.amazonaws.com/f0.png?v=2"
+
+
+@pytest.mark.parametrize(("url", "text", "said"), [
+    # user:password@ is hidden whatever the password's length
+    ("http://u:1@ls.example:8080", "at http://u:1@ls.example:8080/api", "at http://***@ls.example:8080/api"),
+    # a password shorter than 4 characters is left alone elsewhere: it is in too many words and numbers
+    ("http://u:1@ls.example:8080", 'Invalid pk "1234" (task 1)', 'Invalid pk "1234" (task 1)'),
+    ("http://u:a@ls.example:8080", "a cat at a mat", "a cat at a mat"),
+    # ... as is one inside a word or number
+    ("http://u:1234@ls.example:8080", 'Invalid pk "12345", password 1234', 'Invalid pk "12345", password ***'),
+    ("http://u:s3cret@ls.example:8080", "s3cret, s3crets, (s3cret)", "***, s3crets, (***)"),
+    # as given and percent-decoded
+    ("http://u:p%40ss1@ls.example:8080", "p%40ss1 or p@ss1", "*** or ***"),
+])
+def test_a_url_password_is_hidden_in_text_only_where_it_cannot_be_part_of_other_words(url, text, said):
+    assert text_without_url_password(text, url) == said
+
+
+def test_label_studio_redirecting_elsewhere_names_the_address_whole_beside_a_short_password():
+    """"Set LABEL_STUDIO_URL to the address it redirects to": for the password "ls" it read
+    http://***.example:8080/, an address no one can set."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from samvid.errors import StudioError
+    from samvid.studio.client import Studio
+
+    class Moved(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(301)
+            self.send_header("Location", f"http://ls.example:8080{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(StudioError) as raised:
+            Studio(f"http://admin:ls@127.0.0.1:{server.server_port}", "k").check()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "redirects to http://ls.example:8080/" in raised.value.message
+    assert "admin:ls" not in raised.value.message
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://u:pw@ls:8080/data/local-files/?d=videos/a.png", "http://ls:8080/data/local-files/?d=videos/a.png"),
+    ("https://b.s3.amazonaws.com/f.png?X-Amz-Signature=abc&X-Amz-Credential=k&part=2",
+     "https://b.s3.amazonaws.com/f.png?part=2"),
+    ("http://u:s3/cret@cdn.example/f.png?d=1", "http://cdn.example/f.png?d=1"),  # an unencoded "/" in the password
+    ("http://ls:8080/data/local-files/?d=" + "a" * 300, ("http://ls:8080/data/local-files/?d=" + "a" * 300)[:200]),
+])
+def test_an_image_url_in_a_message_keeps_what_tells_which_file_and_drops_what_signs_it(url, said):
+    assert url_for_messages(url) == said
+
+
+def test_a_local_file_label_studio_fails_to_serve_is_named_with_its_d_parameter():
+    server, address = _serving(404)
+    try:
+        with pytest.raises(ImageError) as raised:
+            ImageSource(address, api_key="secret").fetch(f"{address}/data/local-files/?d=videos/clip1/f0.png")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert f"{address}/data/local-files/?d=videos/clip1/f0.png answered HTTP 404" in raised.value.message
+
+
+def test_an_image_url_urlparse_cannot_read_is_refused_without_its_words():
+    # "Port could not be cast to integer value as 's3cr'": the start of the password.
+    with pytest.raises(ImageError) as raised:
+        ImageSource("http://ls:8080").fetch("http://u:s3cr/et@cdn.example:8080/f.png")
+    assert "is not a valid URL" in raised.value.message and "s3cr" not in raised.value.message

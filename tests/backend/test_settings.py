@@ -469,3 +469,15 @@ def test_no_message_about_a_redis_url_shows_a_query_value(url):
 def test_a_redis_password_holding_a_bracket_in_a_url_that_splits_is_taken():
     # redis-py reads ":p]w@[::1]" as the password p]w on the host ::1.
     assert Settings.from_env({"REDIS_URL": "redis://:p]w@[::1]:6379/0"}).redis_url == "redis://:p]w@[::1]:6379/0"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://admin:PW_S3CRET@ls.example:8080x", "'http://***@ls.example:8080x'"),  # a port that is no number
+    ("http://admin:PW_S3CRET/x@ls.example:8080", "'http://***@ls.example:8080'"),  # urlparse quoted "PW_S3CRET"
+    ("ftp://admin:PW_S3CRET@ls.example:8080", "'ftp://***@ls.example:8080'"),
+])
+def test_a_label_studio_url_refused_from_the_environment_is_said_without_its_password(url, shown):
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"LABEL_STUDIO_URL": url})
+    assert raised.value.message.startswith(f"LABEL_STUDIO_URL={shown} is not usable: ")
+    assert "PW_" not in raised.value.message and "S3CRET" not in raised.value.message
