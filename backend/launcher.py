@@ -1047,11 +1047,11 @@ class Stack:
         started is stopped with the stack (one found running was running before, and keeps
         running). The project is looked up again by the import: one made or deleted
         meanwhile is the import's to say."""
-        from samvid.studio.importer import check_project_config, find_project_by_title
+        from samvid.studio.importer import check_project_config
 
         title = self.o.project.strip()  # as the import finds it
         try:
-            project = find_project_by_title(studio, title)
+            project = studio.the_project_titled(title)
             if project is not None:
                 check_project_config(project)
         except (BadRequest, ConfigError) as exc:

@@ -267,6 +267,18 @@ class Studio:
             raise BadRequest(f"{len(same)} projects are titled {title!r} (ids {ids}): give the project's id")
         return same[0] if same else None
 
+    def the_project_titled(self, title: str) -> Project | None:
+        """The project titled exactly ``title`` that samvid import and samvid up add to, None
+        if there is none; two of that title are refused with what those commands can do
+        (they take titles only: find_project's remedy, the project's id, is not one)."""
+        same = self.projects_titled(title)
+        if len(same) > 1:
+            raise BadRequest(f"{len(same)} projects are titled {title!r} (ids "
+                             f"{', '.join(str(p.id) for p in same)}): samvid finds the project by its "
+                             "title; rename or delete all but one of them in Label Studio, or give "
+                             "--project another title")
+        return same[0] if same else None
+
     def projects_titled(self, title: str) -> list[Project]:
         """Every project titled exactly ``title``, in id order."""
         projects: list[Any] = self._read("list projects", lambda: list(self.sdk.projects.list(title=title)))
@@ -315,14 +327,9 @@ class Studio:
         the title asked for, and every call (each ``samvid up --project " demo "``) made one."""
         title = title.strip()
         with machine_lock(f"creating project {title!r}", self.url, "project", title):
-            same = self.projects_titled(title)
-            if len(same) > 1:
-                raise BadRequest(f"{len(same)} projects are titled {title!r} (ids "
-                                 f"{', '.join(str(p.id) for p in same)}): samvid import finds its "
-                                 "project by title; rename or delete all but one of them in Label "
-                                 "Studio, or import into a new --project title")
-            if same:
-                return same[0], False
+            found = self.the_project_titled(title)
+            if found is not None:
+                return found, False
             # A refusal's validation errors say what in the labeling config it rejected.
             p = self._call(f"create project {title!r}",
                            lambda: self.sdk.projects.create(title=title, label_config=label_config,

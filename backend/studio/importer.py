@@ -38,7 +38,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
-from samvid.errors import BadRequest, ConfigError, SamvidError, StudioError, VideoError
+from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
 from samvid.studio.client import Project, Studio, Task, machine_lock
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
 from samvid.studio.protocol import frame_index, label_interface
@@ -276,25 +276,11 @@ def _project_to_extend(studio: Studio, options: ImportOptions) -> Project:
     with ``options.missing_config``, as there is no config to create it with."""
     studio.check()
     title = options.project.strip()  # as get_or_create_project finds it
-    project = find_project_by_title(studio, title)
+    project = studio.the_project_titled(title)
     if project is None:
         raise ConfigError(f"project {title!r} does not exist and cannot be created: {options.missing_config}")
     check_project_config(project)  # before the videos are read, as the project is
     return project
-
-
-def find_project_by_title(studio: Studio, title: str) -> Project | None:
-    """The project titled exactly ``title`` that samvid import or samvid up adds to, None if
-    there is none. Two of that title are refused as get_or_create_project refuses them: the
-    client's own remedy, the project's id, is one neither command's --project takes (import
-    takes titles only, up refuses a title of digits)."""
-    same = studio.projects_titled(title)
-    if len(same) > 1:
-        raise BadRequest(f"{len(same)} projects are titled {title!r} (ids "
-                         f"{', '.join(str(p.id) for p in same)}): samvid finds the project by its "
-                         "title; rename or delete all but one of them in Label Studio, or give "
-                         "--project another title")
-    return same[0] if same else None
 
 
 def _remove_half_made(studio: Studio, project: Project) -> None:

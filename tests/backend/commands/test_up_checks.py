@@ -469,8 +469,8 @@ def stack_starting_nothing(monkeypatch, summary, listings: list | None = None) -
         def check(self) -> None:
             pass
 
-        def projects_titled(self, title: str) -> list[object]:  # up checks an existing project before the backend
-            return []
+        def the_project_titled(self, title: str) -> None:  # up checks an existing project before the backend
+            return None
 
         def list_tasks(self, project_id: int, clip: str | None = None) -> list[object]:
             if listings is not None:

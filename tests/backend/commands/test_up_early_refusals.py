@@ -208,6 +208,7 @@ def _stack_with_a_studio_holding(monkeypatch, titles: list[str], started: _Start
 
     class Studio:
         find_project = client.Studio.find_project
+        the_project_titled = client.Studio.the_project_titled
 
         def __init__(self, url: str, key: str) -> None:
             pass
