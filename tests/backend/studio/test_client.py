@@ -736,14 +736,7 @@ def test_a_stop_after_a_write_label_studio_answered_with_an_error_looks_once_and
         raised: type[BaseException] = Stopped
         calls = ["GET", "POST", "GET", "POST", "GET"]  # one more try, then one look
     else:
-        sleep = time.sleep
-
-        def ctrl_c_in_back_off(seconds: float) -> None:
-            if seconds == 1.0:
-                raise KeyboardInterrupt
-            sleep(seconds)
-
-        monkeypatch.setattr(time, "sleep", ctrl_c_in_back_off)
+        ctrl_c_in_back_off(monkeypatch, 1.0)
         studio, raised = Studio("http://127.0.0.1:9", "key", retry_delays=(1.0,)), KeyboardInterrupt
         calls = ["GET", "POST", "GET"]
     began = time.monotonic()
@@ -777,6 +770,18 @@ def test_a_stop_while_a_writes_answer_is_awaited_looks_for_it_until_the_cleanups
     assert task.results() == [["old"]]
 
 
+def ctrl_c_in_back_off(monkeypatch, delay: float) -> None:
+    """A Ctrl-C in the wait of ``delay`` seconds before a retry (time.sleep raises it)."""
+    sleep = time.sleep
+
+    def sleep_or_stop(seconds: float) -> None:
+        if seconds == delay:
+            raise KeyboardInterrupt
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep_or_stop)
+
+
 @pytest.mark.parametrize("stored", [True, False], ids=["lost-write-stored", "lost-write-not-stored"])
 def test_a_ctrl_c_in_the_wait_before_a_writes_retry_keeps_one_prediction(
         monkeypatch, quick_stop: float, stored: bool) -> None:
@@ -786,14 +791,7 @@ def test_a_ctrl_c_in_the_wait_before_a_writes_retry_keeps_one_prediction(
     task = OneTasksPredictions()
     first_write_lost(task, stored=stored)
     task.serve(monkeypatch)
-    sleep = time.sleep
-
-    def ctrl_c_in_back_off(seconds: float) -> None:
-        if seconds == 1.0:
-            raise KeyboardInterrupt
-        sleep(seconds)
-
-    monkeypatch.setattr(time, "sleep", ctrl_c_in_back_off)
+    ctrl_c_in_back_off(monkeypatch, 1.0)
     write_stopped(Studio("http://127.0.0.1:9", "key", retry_delays=(1.0,)))
     # Never without one: where the lost write was not stored, the earlier prediction stays.
     assert task.results() == ([["new"]] if stored else [["old"]])
