@@ -19,7 +19,16 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import ParseResult, parse_qs, unquote, unquote_plus, unquote_to_bytes, urljoin, urlparse
+from urllib.parse import (
+    ParseResult,
+    parse_qs,
+    quote_plus,
+    unquote,
+    unquote_plus,
+    unquote_to_bytes,
+    urljoin,
+    urlparse,
+)
 
 import numpy as np
 import requests
@@ -461,15 +470,22 @@ def url_for_messages(url: str) -> str:
     return url_without_credentials(url)[:200]
 
 
-# Query parameters that sign a URL, that is make it a credential, by lowercased name: S3
-# SigV4 and GCS V4 (X-Amz-*, X-Goog-*, X-Amz-Security-Token among them), S3 SigV2, GCS V2
-# and CloudFront (Signature, Expires, AWSAccessKeyId, GoogleAccessId, Key-Pair-Id, Policy),
-# and bearer tokens, named as AWS, Google and CloudFront document them; and the names API keys
-# and passwords go by (Google's APIs take theirs as ?key=).
-_SIGNING_PREFIXES = ("x-amz-", "x-goog-")
-_SIGNING_NAMES = frozenset({"signature", "expires", "awsaccesskeyid", "googleaccessid", "key-pair-id", "policy",
-                            "token", "access_token", "key", "api_key", "apikey", "api-key", "password",
-                            "passwd", "secret", "client_secret"})
+# Query parameters that make a URL a credential, by lowercased name: S3 SigV4 and GCS V4
+# (X-Amz-*, X-Goog-*), S3 SigV2, GCS V2 and CloudFront (Signature, Expires, AWSAccessKeyId,
+# GoogleAccessId, Key-Pair-Id, Policy), Tencent COS (q-ak, q-sign-*, q-key-time, ...), Aliyun
+# OSS (OSSAccessKeyId, x-oss-date, ...; not x-oss-process, which makes another picture),
+# Backblaze B2's Authorization, API keys. Hidden when in doubt: a name holding one of
+# _SIGNING_WORDS goes too (security-token, client_secret, X-Plex-Token), as no such name tells
+# two videos apart; nor do a signature's times, kept they would make two signatures two clips.
+# Not "key" as such: it may name the object (?key=videos/a.mp4), and two videos must not be
+# one clip; a Google API key ("AIza...") goes.
+_SIGNING_PREFIXES = ("x-amz-", "x-goog-", "q-sign-")
+_SIGNING_WORDS = ("signature", "token", "secret", "password", "passwd", "credential")
+_SIGNING_NAMES = frozenset({"expires", "awsaccesskeyid", "googleaccessid", "key-pair-id", "policy", "authorization",
+                            "auth", "api_key", "apikey", "api-key", "q-ak", "q-key-time", "q-header-list",
+                            "q-url-param-list", "ossaccesskeyid", "x-oss-date", "x-oss-expires",
+                            "x-oss-signature-version", "x-oss-additional-headers"})
+_GOOGLE_API_KEY = "AIza"
 # Azure's SAS fields (azure-storage's QueryStringConstants): short names that other URLs use
 # for their own ends (?st=30, ?sp=2), so dropped only beside the SAS's signature, "sig".
 _AZURE_SAS_NAMES = frozenset({"sig", "sv", "ss", "srt", "sp", "se", "st", "spr", "sip", "sr", "si", "sdd", "ses",
@@ -480,10 +496,11 @@ _HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:\[\]]*)(:\d*)?")
 
 def url_without_credentials(url: str) -> str:
     """``url`` without what makes it a credential: its ``user:password@``, the query
-    parameters that sign it (a presigned S3, GCS, Azure or CloudFront link's, a token) and
-    its fragment (never sent to a server; an OAuth token's place). Every other parameter
-    stays, in order: it tells one object from another (Label Studio's ``?d=`` of a local
-    file, ``watch?v=``), while two signatures of one object come out the same.
+    parameters that sign it (a presigned S3, GCS, Azure, CloudFront, COS or OSS link's, a
+    token, an API key) and its fragment (never sent to a server; an OAuth token's place).
+    Every other parameter stays, in order: it tells one object from another (Label Studio's
+    ``?d=`` of a local file, ``watch?v=``), while two signatures of one object come out the
+    same. A parameter whose value is a URL (a proxy's ``?src=``) loses that URL's credentials.
 
     >>> url_without_credentials("https://u:pw@b.s3.amazonaws.com/v.mp4?X-Amz-Signature=abc&part=2")
     'https://b.s3.amazonaws.com/v.mp4?part=2'
@@ -494,26 +511,57 @@ def url_without_credentials(url: str) -> str:
     An "@" after a valid ``host:port`` (``cdn:8080/a@2x.png``) is the path's, as every client
     reads it: a password holding an unencoded "/" fails to fetch there, and is not hidden.
     """
-    head, _, _fragment = url.partition("#")
-    base, question, query = head.partition("?")
-    scheme, sep, rest = base.partition("://")
-    if sep:
-        authority = rest.split("/", 1)[0]
-        if "@" in authority:
-            rest = rest[authority.rindex("@") + 1:]
-        elif not _HOST_PORT.fullmatch(authority) and "@" in url[len(scheme) + len(sep):]:
-            # "user:pa" and then "/ss@host" or "#ss@host": no URL a client can fetch; the
-            # password's end cannot be told, so all up to the last "@" goes.
-            return url_without_credentials(f"{scheme}://{url.rpartition('@')[2]}")
-        base = f"{scheme}{sep}{rest}"
+    return _without_credentials(url, nested=True)
+
+
+def _without_credentials(url: str, nested: bool) -> str:
+    """``url_without_credentials``; a parameter's URL value is cleaned too where ``nested``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or re.search(r"[/?#]", scheme):
+        scheme, sep, rest = "", "", url
+    else:
+        rest = _without_userinfo(rest)
+    base, question, query = rest.partition("#")[0].partition("?")
+    base = f"{scheme}{sep}{base}"
     if not question:
         return base
-    params = query.split("&")
-    names = [unquote_plus(p.partition("=")[0]).strip().lower() for p in params]
-    azure = "sig" in names
-    kept = [p for p, name in zip(params, names) if p and not (
-        name.startswith(_SIGNING_PREFIXES) or name in _SIGNING_NAMES or (azure and name in _AZURE_SAS_NAMES))]
+    params = [(raw_name, equals, raw_value, unquote_plus(raw_name).strip().lower(), unquote_plus(raw_value).strip())
+              for raw_name, equals, raw_value in (p.partition("=") for p in query.split("&") if p)]
+    azure = any(name == "sig" for *_, name, _value in params)
+    kept = []
+    for raw_name, equals, raw_value, name, value in params:
+        if name.startswith(_SIGNING_PREFIXES) or name in _SIGNING_NAMES or any(w in name for w in _SIGNING_WORDS) \
+                or (name == "key" and value.startswith(_GOOGLE_API_KEY)) or (azure and name in _AZURE_SAS_NAMES):
+            continue
+        if nested and "://" in value[:16]:
+            clean = _without_credentials(value, nested=False)
+            if clean != value:
+                # As it was written where it can be: a value that was encoded, encoded again.
+                raw_value = quote_plus(clean) if raw_value != value else clean
+        kept.append(f"{raw_name}{equals}{raw_value}")
     return f"{base}?{'&'.join(kept)}" if kept else base
+
+
+def _without_userinfo(rest: str) -> str:
+    """``rest``, a URL after its ``scheme://``, without its ``user:password@``.
+
+    Where the host part ends at "/" though not a valid ``host:port`` (``user:pa/ss@host``),
+    or ends at "?" or "#" after a ":" (``admin:12?pw@host``, ``admin:?pw@host``: a port to
+    urlparse), and an "@" follows, the password held an unencoded "/", "?" or "#": all up to
+    the last "@" before the host's end goes, as which "@" ends the password cannot be told.
+    ``host:8080?to=a@b`` cannot be told from such a password either, and loses all up to "b".
+    """
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in authority:
+        return rest[authority.rindex("@") + 1:]
+    after = rest[len(authority):]
+    # No user name starts with "[": an IPv6 host does ("[::1]:8080?to=a@b" is no password).
+    if "@" in after and (not _HOST_PORT.fullmatch(authority)
+                         or (":" in authority and after[0] in "?#" and not authority.startswith("["))):
+        first = after.index("@")
+        host_end = re.search(r"[/?#]", after[first:])
+        return after[after.rindex("@", 0, first + host_end.start() if host_end else len(after)) + 1:]
+    return rest
 
 
 def ref_for_log(image_ref: str) -> str:

@@ -547,6 +547,29 @@ def test_a_server_url_is_said_without_its_user_and_password(url: str, shown: str
     ("https://cdn.example:8080/f@2x.png?id=1", "https://cdn.example:8080/f@2x.png?id=1"),
     ("http://u:p/w@cdn.example/f.png", "http://cdn.example/f.png"),  # a port that is no number: a password's
     ("/img/f0.png?X-Amz-Signature=SIG&d=1", "/img/f0.png?d=1"),  # as urllib3 logs a request
+    # an unencoded "?" or "#" in a password after digits, or none: a port to urlparse ...
+    ("https://admin:12?PW@cdn.example/v.mp4", "https://cdn.example/v.mp4"),
+    ("https://admin:?PW@cdn.example/v.mp4", "https://cdn.example/v.mp4"),
+    ("https://admin:12#P@W@cdn.example/v@2x.mp4?id=1", "https://cdn.example/v@2x.mp4?id=1"),
+    # ... which an IPv6 host is not: no user name starts with "["
+    ("http://[::1]:8080?to=a@b&X-Plex-Token=T", "http://[::1]:8080?to=a@b"),
+    # names by pattern: whatever holds signature, token, secret, password, passwd, credential
+    ("https://cdn.example/v.mp4?X-Plex-Token=T&refresh_token=R&client_secret=S&my_password=P&passwd=W&Credential=C"
+     "&v=2", "https://cdn.example/v.mp4?v=2"),
+    ("https://f0.backblazeb2.com/file/b/v.mp4?Authorization=T&auth=A&apikey=K&API-Key=K&api_key=K",
+     "https://f0.backblazeb2.com/file/b/v.mp4"),
+    ("https://b.cos.ap-beijing.myqcloud.com/v.mp4?q-sign-algorithm=sha1&q-ak=AK&q-sign-time=1%3B2&q-key-time=1%3B2"
+     "&q-header-list=host&q-url-param-list=&q-signature=SIG&d=1", "https://b.cos.ap-beijing.myqcloud.com/v.mp4?d=1"),
+    ("https://b.oss-cn-hangzhou.aliyuncs.com/v.mp4?OSSAccessKeyId=K&Expires=1&Signature=SIG&security-token=T"
+     "&x-oss-process=video/snapshot,t_1000", "https://b.oss-cn-hangzhou.aliyuncs.com/v.mp4?x-oss-process=video/snapshot,t_1000"),
+    # "key" may name the object: only a Google API key's is dropped
+    ("https://cdn.example/get?key=videos/a.mp4&key=AIzaK", "https://cdn.example/get?key=videos/a.mp4"),
+    # a signed URL in a parameter loses its signature; one that has none is left as written
+    ("https://proxy.example/fetch?src=https%3A%2F%2Fb.s3.amazonaws.com%2Fv.mp4%3FX-Amz-Signature%3DSIG%26part%3D2&w=2",
+     "https://proxy.example/fetch?src=https%3A%2F%2Fb.s3.amazonaws.com%2Fv.mp4%3Fpart%3D2&w=2"),
+    ("https://proxy.example/fetch?src=https://u:PW@cdn.example/v.mp4", "https://proxy.example/fetch?src=https://cdn.example/v.mp4"),
+    ("https://proxy.example/fetch?src=https%3A%2F%2Fcdn.example%2Fv.mp4%3Fd%3D1&auth=T",
+     "https://proxy.example/fetch?src=https%3A%2F%2Fcdn.example%2Fv.mp4%3Fd%3D1"),
 ])
 def test_a_url_without_credentials_keeps_every_parameter_but_those_that_sign_it(url: str, unsigned: str) -> None:
     assert url_without_credentials(url) == unsigned

@@ -108,7 +108,8 @@ def test_an_export_whose_clip_is_a_presigned_url_still_loads(fmt, tmp_path: Path
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 @pytest.mark.parametrize("base", ["http://localhost:8080/data/local-files/?d=videos/",  # Label Studio's local files
-                                  "https://www.youtube.com/watch?v="])
+                                  "https://www.youtube.com/watch?v=",
+                                  "https://cdn.example/get?key=videos/"])  # "key" names the object, no API key
 def test_two_videos_told_apart_only_by_their_query_are_two_clips(fmt, base, tmp_path: Path):
     a, b = f"{base}a.mp4", f"{base}b.mp4"
     loaded = exported(fmt, [car(0, a), car(1, a), car(0, b), car(1, b)], tmp_path)
