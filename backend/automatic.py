@@ -33,8 +33,9 @@ import numpy as np
 
 from samvid.core.segmenter import Embedding, Segmenter
 from samvid.errors import NoEverythingMode
-from samvid.images import FileStamp, ref_for_log
+from samvid.images import FileStamp
 from samvid.postprocess import remove_small_regions
+from samvid.redact import ref_for_log
 
 if TYPE_CHECKING:
     from samvid.predictor import Predictor

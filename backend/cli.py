@@ -18,6 +18,7 @@ import sys
 
 from samvid import __version__
 from samvid.errors import SamvidError
+from samvid.redact import url_without_credentials
 
 # name -> (module under samvid.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -53,8 +54,6 @@ _QUERY = re.compile(r"\?[^\s\"']*")
 
 
 def _unsigned_query(match: re.Match[str]) -> str:
-    from samvid.images import url_without_credentials  # here: numpy and Pillow slow `samvid --help`
-
     query = match.group()
     # "(url=...?q): error": the line's punctuation, not the query's.
     bare = query.rstrip("):,;.")

@@ -43,8 +43,8 @@ import requests
 from samvid.core.errors import ModelUnavailable
 from samvid.errors import BadRequest, ConfigError, StudioError
 from samvid.homes import NoSuchHome, expand_home
-from samvid.images import server_url_for_messages
 from samvid.models.registry import MODELS, model_path, no_model_folder, standin_radius
+from samvid.redact import server_url_for_messages
 from samvid.settings import Settings, env_value, named_as_typed, studio_url_problem
 
 if TYPE_CHECKING:  # imported where used: the client loads Label Studio's SDK

@@ -19,7 +19,8 @@ from samvid.core.prompts import Prompt
 from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.embeddings import EmbeddingCache, MemoryCache, RedisCache, content_key
 from samvid.errors import ModelUnavailable, PromptError, TimedOut
-from samvid.images import FileStamp, ImageSource, ref_for_log
+from samvid.images import FileStamp, ImageSource
+from samvid.redact import ref_for_log
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)

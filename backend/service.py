@@ -29,10 +29,11 @@ from dataclasses import dataclass
 
 from samvid.automatic import AutoRegionsCache
 from samvid.errors import QueueUnavailable
-from samvid.images import ImageSource, is_same_origin, server_url_for_messages
+from samvid.images import ImageSource, is_same_origin
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
+from samvid.redact import server_url_for_messages
 from samvid.redis_connect import PasswordRefused, replied
 from samvid.settings import (
     DEFAULT_STUDIO_URL,

@@ -23,6 +23,7 @@ from samvid.errors import ConfigError, ModelUnavailable
 from samvid.homes import NoSuchHome, expand_home
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
 from samvid.models.registry import DEFAULT_MODEL, MODELS, standin_radius
+from samvid.redact import server_url_for_messages
 
 logger = logging.getLogger(__name__)
 
@@ -316,8 +317,6 @@ def _without_secrets(text: str, url: str) -> str:
 def _check_studio_url(url: str) -> None:
     problem = studio_url_problem(url)
     if problem:
-        from samvid.images import server_url_for_messages  # not above: samvid.images imports this module
-
         raise ConfigError(f"LABEL_STUDIO_URL={server_url_for_messages(url)!r} is not usable: {problem}")
 
 
@@ -376,8 +375,6 @@ def studio_access(url: str | None = None, api_key: str | None = None) -> tuple[s
         url = env_value("LABEL_STUDIO_URL") or DEFAULT_STUDIO_URL
         _check_studio_url(url)
     elif problem := studio_url_problem(url):  # else httpx's "UnsupportedProtocol" on the first call
-        from samvid.images import server_url_for_messages  # not above: samvid.images imports this module
-
         raise ConfigError(f"Label Studio URL {server_url_for_messages(url)!r} (--url or LABEL_STUDIO_URL): {problem}")
     api_key = api_key or env_value("LABEL_STUDIO_API_KEY")
     if api_key:

@@ -14,7 +14,7 @@ from pathlib import Path
 from samvid.commands.arguments import path_arg, video_path
 from samvid.commands.progress import ProgressLine
 from samvid.errors import ConfigError, SamvidError, VideoError
-from samvid.images import server_url_for_messages
+from samvid.redact import server_url_for_messages
 from samvid.settings import Settings, env_path, env_value, studio_url_problem
 from samvid.studio import configs
 from samvid.studio.client import Studio

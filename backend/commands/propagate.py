@@ -18,9 +18,9 @@ from samvid.commands.arguments import project_ref
 from samvid.commands.importer import DEFAULT_BACKEND_URL
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import BadRequest, ConfigError, SamvidError, StudioError
-from samvid.images import server_url_for_messages, text_without_url_password
 from samvid.propagation import PropagationRequest, propagator_for
 from samvid.propagation.propagator import NAMING
+from samvid.redact import server_url_for_messages, text_without_url_password
 from samvid.settings import DIRECTIONS, Settings, studio_url_problem
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import project_id_in

@@ -13,9 +13,9 @@ import sys
 
 from samvid.commands.arguments import model_arg, path_arg, positive_seconds, tcp_port, video_path
 from samvid.errors import ConfigError
-from samvid.images import server_url_for_messages
 from samvid.launcher import Ready, Stack, UpOptions, default_data_dir
 from samvid.models.registry import DEFAULT_MODEL
+from samvid.redact import server_url_for_messages
 from samvid.settings import Settings, env_path, env_value, named_as_typed
 from samvid.studio.configs import parse_labels
 from samvid.studio.protocol import project_id_in

@@ -21,7 +21,8 @@ import requests
 from PIL import Image as PILImage
 
 from samvid.errors import SamvidError
-from samvid.images import ImageSource, url_for_messages
+from samvid.images import ImageSource
+from samvid.redact import url_for_messages
 
 log = logging.getLogger(__name__)
 

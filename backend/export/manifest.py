@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from samvid.export.frames import Category, ExportFrame, file_stem
-from samvid.images import url_without_credentials
+from samvid.redact import url_without_credentials
 
 MANIFEST = "samvid.json"
 

@@ -48,7 +48,7 @@ from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
 from samvid.errors import BadRequest, ConfigError, NotFound, SamvidError, StudioError
-from samvid.images import server_url_for_messages, text_without_url_password
+from samvid.redact import server_url_for_messages, text_without_url_password
 from samvid.settings import studio_access
 from samvid.studio.frame_locks import canonical_studio_url
 from samvid.studio.protocol import project_id_in

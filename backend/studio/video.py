@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from samvid.errors import BadRequest, ConfigError, PromptError, VideoError
-from samvid.images import url_for_messages
+from samvid.redact import url_for_messages
 from samvid.studio.protocol import label_interface
 from samvid.studio.selection import tick_slack
 

@@ -18,7 +18,7 @@ from services import free_port, http_server
 from samvid.cli import main
 from samvid.commands import propagate
 from samvid.errors import StudioError
-from samvid.images import text_without_url_password
+from samvid.redact import text_without_url_password
 from samvid.studio.client import Studio
 
 PASSWORD = "s3cretPW"
