@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from samvid.redis_jobs import RedisJobs
 
 pytestmark = pytest.mark.redis
 SLOW_WORKER = Path(__file__).with_name("slow_worker.py")
+WORKER_NAMES = ("w1", "w2")
 
 
 def slow_workers(redis_server, tmp_path: Path) -> AbstractContextManager[Callable[..., subprocess.Popen]]:
@@ -30,8 +32,29 @@ def slow_workers(redis_server, tmp_path: Path) -> AbstractContextManager[Callabl
     return worker_processes([str(SLOW_WORKER)], {"REDIS_URL": redis_server.url}, tmp_path)
 
 
+@dataclass
+class SharedWorkers:
+    """Two slow workers shared by a module, and how far each one's log has been checked."""
+
+    jobs: RedisJobs
+    logs: Path
+    checked: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WORKER_NAMES, 0))
+
+    def log_size(self, name: str) -> int:
+        return (self.logs / f"{name}.log").stat().st_size
+
+    def assert_no_error_logged(self, since: dict[str, int], when: str) -> None:
+        """What each worker logged from ``since`` on holds no error; marks it checked."""
+        for name in WORKER_NAMES:
+            with open(self.logs / f"{name}.log", "rb") as log:
+                log.seek(since[name])
+                text = log.read().decode(errors="replace")
+                self.checked[name] = log.tell()
+            assert "Error" not in text and "Traceback" not in text, f"worker {name} logged {when}:\n{text}"
+
+
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedisJobs, Path]]:
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedWorkers]:
     """Two slow workers and their Redis, shared by the tests that only submit jobs to them:
     starting and stopping them was 6-12 s of each such test on a loaded 2-core machine."""
     from services import Redis
@@ -40,33 +63,45 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Redi
     redis_server = Redis(root=root / "redis").start()
     try:
         with slow_workers(redis_server, root) as start:
-            for name in ("w1", "w2"):
+            for name in WORKER_NAMES:
                 start(name)
             jobs = RedisJobs(redis_server.url)
             wait_until(lambda: len(jobs.redis.smembers("rq:workers")) == 2, timeout=60, what="two workers")
-            yield jobs, root
-        for name in ("w1", "w2"):  # and what they logged stopping
-            log = (root / f"{name}.log").read_text()
-            assert "Error" not in log and "Traceback" not in log, f"worker {name} logged:\n{log}"
+            shared = SharedWorkers(jobs, root)
+            yield shared
+        # Each test checked its own part of the logs: an error is reported once, by its test.
+        shared.assert_no_error_logged(dict(shared.checked), "stopping")
     finally:
         redis_server.stop()
 
 
-@pytest.fixture
-def workers(two_workers: tuple[RedisJobs, Path]) -> Iterator[RedisJobs]:
-    """Two idle slow workers, as if started for the test (no job of an earlier test still
-    running, none left on a clip); on leaving, what they logged must hold no error."""
+def idle(jobs: RedisJobs) -> None:
+    """Both workers idle and nothing left of a job: no clip lock, line or heartbeat."""
     from rq import Worker
 
-    jobs, logs = two_workers
     wait_until(lambda: [w.get_state() for w in Worker.all(connection=jobs.redis)] == ["idle", "idle"]
                and not any(jobs.redis.keys(f"samvid:{kind}:*") for kind in ("alive", "line", "lock")),
                timeout=60, what="both workers idle")
-    yield jobs
-    assert not jobs.redis.zcard("rq:registry:failed:samvid"), "RQ recorded a job as failed"
-    for name in ("w1", "w2"):
-        log = (logs / f"{name}.log").read_text()
-        assert "Error" not in log and "Traceback" not in log, f"worker {name} logged:\n{log}"
+
+
+FAILED = "rq:registry:failed:samvid"
+
+
+@pytest.fixture
+def workers(two_workers: SharedWorkers) -> Iterator[RedisJobs]:
+    """Two idle slow workers, as if started for the test (no job of an earlier test still
+    running, none left on a clip). On leaving, once the jobs the test started have ended,
+    RQ must have recorded none as failed and the workers must have logged no error: only
+    the test's own failures and log lines count, so a late failure is blamed on its test."""
+    shared = two_workers
+    idle(shared.jobs)
+    failed_before = set(shared.jobs.redis.zrange(FAILED, 0, -1))
+    logged_before = {name: shared.log_size(name) for name in WORKER_NAMES}
+    yield shared.jobs
+    idle(shared.jobs)
+    failed = set(shared.jobs.redis.zrange(FAILED, 0, -1)) - failed_before
+    assert not failed, f"RQ recorded jobs as failed: {sorted(failed)}"
+    shared.assert_no_error_logged(logged_before, "during the test")
 
 
 def ended(jobs: RedisJobs, status, what: str) -> str:
