@@ -74,8 +74,8 @@ def test_a_backend_url_with_a_password_is_shown_and_written_without_it(tmp_path:
         def check(self) -> None:
             pass
 
-        def projects_titled(self, title: str) -> list[object]:
-            return []
+        def the_project_titled(self, title: str) -> None:
+            return None
 
         def list_tasks(self, project_id: int, clip: str | None = None) -> list[object]:
             return []
