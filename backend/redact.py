@@ -26,9 +26,11 @@ def url_for_messages(url: str) -> str:
 # (X-Amz-*, X-Goog-*), S3 SigV2, GCS V2 and CloudFront (Signature, Expires, AWSAccessKeyId,
 # GoogleAccessId, Key-Pair-Id, Policy), Tencent COS (q-ak, q-sign-*, q-key-time, ...), Aliyun
 # OSS (OSSAccessKeyId, x-oss-date, ...; not x-oss-process, which makes another picture),
-# Backblaze B2's Authorization, API keys. Hidden when in doubt: a name holding one of
-# _SIGNING_WORDS goes too (security-token, client_secret, X-Plex-Token), as no such name tells
-# two videos apart; nor do a signature's times, kept they would make two signatures two clips.
+# Backblaze B2's Authorization, API keys. Hidden when in doubt: a name ending in one of
+# _SIGNING_WORDS goes too (security-token, client_secret, X-Plex-Token, apiToken), as no such
+# name tells two videos apart, but for a page's cursor (pageToken, next_page_token) and words
+# that only begin so (tokenizer); nor do a signature's times, kept they would make two
+# signatures two clips.
 # Not "key" as such: it may name the object (?key=videos/a.mp4), and two videos must not be
 # one clip; a Google API key ("AIza...") goes.
 _SIGNING_PREFIXES = ("x-amz-", "x-goog-", "q-sign-")
@@ -82,16 +84,37 @@ def _without_credentials(url: str, nested: bool) -> str:
     azure = any(name == "sig" for *_, name, _value in params)
     kept = []
     for raw_name, equals, raw_value, name, value in params:
-        if name.startswith(_SIGNING_PREFIXES) or name in _SIGNING_NAMES or any(w in name for w in _SIGNING_WORDS) \
-                or (name == "key" and value.startswith(_GOOGLE_API_KEY)) or (azure and name in _AZURE_SAS_NAMES):
+        if _signs(name, value, azure):
             continue
         if nested and "://" in value[:16]:
-            clean = _without_credentials(value, nested=False)
+            clean = _nested_without_credentials(value)
             if clean != value:
                 # As it was written where it can be: a value that was encoded, encoded again.
                 raw_value = quote_plus(clean) if raw_value != value else clean
         kept.append(f"{raw_name}{equals}{raw_value}")
     return f"{base}?{'&'.join(kept)}" if kept else base
+
+
+def _signs(name: str, value: str, azure: bool) -> bool:
+    """Whether the query parameter ``name`` (lowercased) ``=value`` makes a URL a credential;
+    ``azure``: the query holds a SAS signature."""
+    return (name.startswith(_SIGNING_PREFIXES) or name in _SIGNING_NAMES
+            or (name.endswith(_SIGNING_WORDS) and "page" not in name)
+            or (name == "key" and value.startswith(_GOOGLE_API_KEY)) or (azure and name in _AZURE_SAS_NAMES))
+
+
+def _nested_without_credentials(value: str) -> str:
+    """A URL given as a parameter's value (a proxy's ``?src=``) without its credentials, and
+    exactly as it was where it has none: its fragment is the value's, sent to the proxy, and
+    kept unless it holds a signing parameter (``#access_token=``)."""
+    head, hashmark, fragment = value.partition("#")
+    clean = _without_credentials(head, nested=False)
+    if clean == head.rstrip("?&"):
+        clean = head  # nothing taken out but empty separators: as written
+    pairs = [p.partition("=") for p in fragment.split("&") if p]
+    if any(_signs(unquote_plus(n).strip().lower(), unquote_plus(v).strip(), False) for n, _, v in pairs):
+        return clean
+    return clean + hashmark + fragment
 
 
 def _without_userinfo(rest: str) -> str:
@@ -101,7 +124,8 @@ def _without_userinfo(rest: str) -> str:
     or ends at "?" or "#" after a ":" (``admin:12?pw@host``, ``admin:?pw@host``: a port to
     urlparse), and an "@" follows, the password held an unencoded "/", "?" or "#": all up to
     the last "@" before the host's end goes, as which "@" ends the password cannot be told.
-    ``host:8080?to=a@b`` cannot be told from such a password either, and loses all up to "b".
+    After a port, "?" or "#" and then "=" or "&" before the "@" is a query's (``host:8080?to=a@b``):
+    left as it is, so a password holding "?" then "=" is not hidden there.
     """
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" in authority:
@@ -109,7 +133,9 @@ def _without_userinfo(rest: str) -> str:
     after = rest[len(authority):]
     # No user name starts with "[": an IPv6 host does ("[::1]:8080?to=a@b" is no password).
     if "@" in after and (not _HOST_PORT.fullmatch(authority)
-                         or (":" in authority and after[0] in "?#" and not authority.startswith("["))):
+                         or (":" in authority and after[0] in "?#" and not authority.startswith("[")
+                             # "?to=x@b.com", "?file=a@2x.mp4": a query's, not a password's "@"
+                             and not re.search(r"[=&]", after[:after.index("@")]))):
         first = after.index("@")
         host_end = re.search(r"[/?#]", after[first:])
         return after[after.rindex("@", 0, first + host_end.start() if host_end else len(after)) + 1:]
@@ -152,9 +178,10 @@ def server_url_for_messages(url: str) -> str:
     if "@" in authority:
         rest = "***@" + rest[authority.rindex("@") + 1:]
     elif "@" in rest and (":" in authority or not _HOST_PORT.fullmatch(authority)) \
-            and not re.fullmatch(r"\[[^\]]*\](:\d*)?", authority):
+            and not re.fullmatch(r"\[[^\]]*\](:\d*)?", authority) \
+            and not (_HOST_PORT.fullmatch(authority) and re.match(r"[?#][^@]*[=&]", rest[len(authority):])):
         # "user:pa" and then "/ss@host" (or "/ss@" after a port-like "12"). No user name
-        # starts with "[": an IPv6 host is one.
+        # starts with "[": an IPv6 host is one; nor does "?next=a@b" after a port end a password.
         rest = "***@" + rest[rest.rindex("@") + 1:]
     return f"{scheme}{sep}{rest}"
 

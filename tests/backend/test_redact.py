@@ -25,6 +25,8 @@ from samvid.redact import (
     ("http://admin:12/PW@ls.example:8080", "http://***@ls.example:8080"),  # urlparse: host "admin", port 12
     # ... which "ls.example:8080/a@2x.png" cannot be told from: hidden, as a password may be.
     ("http://ls.example:8080/frames/a@2x.png", "http://***@2x.png"),
+    ("http://ls.example:8080?next=a@b.example", "http://ls.example:8080?next=a@b.example"),  # a query's "@"
+    ("http://admin:12?pw@ls.example:8080", "http://***@ls.example:8080"),
 ])
 def test_a_server_url_is_said_without_its_user_and_password(url: str, shown: str) -> None:
     assert server_url_for_messages(url) == shown
@@ -44,6 +46,16 @@ def test_a_server_url_is_said_without_its_user_and_password(url: str, shown: str
     ("https://cdn.example/f.png?Token=T&access_token=A&id=1", "https://cdn.example/f.png?id=1"),
     ("https://x.googleapis.com/v.mp4?key=AIza&alt=media&api_key=K&password=P", "https://x.googleapis.com/v.mp4?alt=media"),
     ("https://cdn.example:8080/f@2x.png?id=1", "https://cdn.example:8080/f@2x.png?id=1"),
+    # An "@" in a query after a port is the query's ("to=", "file="), not a password's end.
+    ("https://a.example:8080?to=x@b.com", "https://a.example:8080?to=x@b.com"),
+    ("http://minio.local:9000?file=videos/a@2x.mp4", "http://minio.local:9000?file=videos/a@2x.mp4"),
+    # A nested URL with nothing to take out stays exactly as written, its fragment included.
+    ("https://p.example/get?src=https://b.example/v.mp4%23t", "https://p.example/get?src=https://b.example/v.mp4%23t"),
+    ("https://p.example/get?src=https%3A%2F%2Fb.example%2Fv.mp4%23frag",
+     "https://p.example/get?src=https%3A%2F%2Fb.example%2Fv.mp4%23frag"),
+    # Names that only contain a signing word: a page's cursor, a word that begins with one.
+    ("https://api.example/v?pageToken=P1&q=cars&tokenizer=w", "https://api.example/v?pageToken=P1&q=cars&tokenizer=w"),
+    ("https://api.example/v.mp4?apiToken=T&authToken=A&id=1", "https://api.example/v.mp4?id=1"),
     ("http://u:p/w@cdn.example/f.png", "http://cdn.example/f.png"),  # a port that is no number: a password's
     ("/img/f0.png?X-Amz-Signature=SIG&d=1", "/img/f0.png?d=1"),  # as urllib3 logs a request
     # an unencoded "?" or "#" in a password after digits, or none: a port to urlparse ...
