@@ -11,12 +11,12 @@ import cv2
 import numpy as np
 import yaml
 from export_studio import H, W, disk, rect
+from test_export_formats import write
 
-from samvid.export import FORMATS, coco, davis, yolo
-from samvid.export.frames import Category, ExportFrame, Problems, frame_masks
+from samvid.export import coco, davis, yolo
+from samvid.export.frames import ExportFrame, Problems, frame_masks
 from samvid.tracker import masks
 
-CATEGORIES = [Category(1, "car"), Category(2, "person")]
 JPEG = cv2.imencode(".jpg", np.zeros((H, W, 3), np.uint8))[1].tobytes()
 
 
@@ -24,15 +24,6 @@ def frame(clip: str, index: int, objects: dict[int, tuple[str, np.ndarray]]) -> 
     masks_ = frame_masks(index, H, W, [(o, m, 1.0) for o, (_, m) in objects.items()])
     return ExportFrame(clip, index, masks_, tuple(objects[o][0] for o in masks_.object_ids),
                        image_bytes=JPEG, image_ext=".jpg")
-
-
-def write(fmt: str, out: Path, frames: list[ExportFrame]) -> Problems:
-    problems = Problems()
-    writer = FORMATS[fmt][0](out, CATEGORIES, problems)
-    for f in frames:
-        writer.add(f)
-    writer.close()
-    return problems
 
 
 def shapes(frames: list[ExportFrame]) -> list[tuple[str, int, tuple[int, ...], list[int]]]:
