@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,26 +125,37 @@ class Credentials:
                               "with the data dir's Label Studio database to start afresh") from exc
 
 
+def _owner_only(path: Path, refused: Callable[[OSError], None]) -> bool:
+    """Drop the group and other bits of ``path``'s mode (a file's 600, a folder's 700);
+    whether it had any and lost them. A chmod refused (another user's path) is handed to
+    ``refused``, as each caller answers it in its own way."""
+    mode = path.stat().st_mode
+    if not mode & 0o077:
+        return False
+    try:
+        path.chmod(mode & 0o700)
+    except OSError as exc:
+        refused(exc)
+        return False
+    return True
+
+
 def _make_private(path: Path) -> None:
     """Mode 600 for a credentials file restored or copied readable by others (cp, a backup, an
     editor): it holds the admin's password and token."""
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        try:
-            path.chmod(mode & 0o700)
-            log.warning("%s was readable by other users; made it private (mode 600)", path)
-        except OSError as exc:  # another user's file: said, as it is not ours to change
-            log.warning("%s is readable by other users and cannot be made private (%s): its token "
-                        "is the admin's; chmod 600 it", path, exc.strerror or exc)
+    def refused(exc: OSError) -> None:  # another user's file: said, as it is not ours to change
+        log.warning("%s is readable by other users and cannot be made private (%s): its token "
+                    "is the admin's; chmod 600 it", path, exc.strerror or exc)
+
+    if _owner_only(path, refused):
+        log.warning("%s was readable by other users; made it private (mode 600)", path)
 
 
 def _make_logs_private(logs: Path) -> None:
     """Mode 700 for the logs folder of a data dir an earlier samvid made readable by all (its
-    logs hold image URLs); where it cannot (another user's), left as it is: its owner's."""
+    logs hold image URLs); where it cannot (another user's, or gone), left as it is, unsaid."""
     with contextlib.suppress(OSError):
-        mode = logs.stat().st_mode
-        if mode & 0o077:
-            logs.chmod(mode & 0o700)
+        _owner_only(logs, lambda exc: None)
 
 
 def _remove_orphans(folder: Path, prefix: str) -> None:
@@ -655,17 +666,6 @@ def missing_labeling_config() -> str:
             "samvid ships")
 
 
-def _project_labels(label_config: str) -> tuple[str, ...]:
-    """The mask labels of a project's labeling config; none where it cannot be read (the
-    import says why)."""
-    from samvid.studio.protocol import parse_config
-
-    try:
-        return parse_config(label_config).project_labels
-    except Exception:  # noqa: BLE001 - any unreadable config: the --labels warning then says it
-        return ()
-
-
 # The last remedy of missing_labeling_config(), by where it is said. A data dir whose Label
 # Studio never ran has no project: a --project title there is refused the same way.
 NOT_MADE_HERE = (", or run up on a Label Studio that has the project: --no-studio --label-studio-url URL "
@@ -1047,7 +1047,7 @@ class Stack:
         started is stopped with the stack (one found running was running before, and keeps
         running). The project is looked up again by the import: one made or deleted
         meanwhile is the import's to say."""
-        from samvid.studio.importer import check_project_config
+        from samvid.studio.importer import check_project_config, say_config_kept
 
         title = self.o.project.strip()  # as the import finds it
         try:
@@ -1065,12 +1065,8 @@ class Stack:
                 raise ConfigError(f"project {title!r} is not in the Label Studio at {url} and cannot be "
                                   f"made: {self._missing_config}{NOT_IN_STUDIO}")
             return
-        if self.o.labels and set(self.o.labels) != set(_project_labels(project.label_config)):
-            # Empty unless --labels was given (parse_labels(None)); the labels it made the
-            # project with, given again at each restart, are no news.
-            log.warning("--labels %s ignored: project %r (id %d) exists and keeps its labeling config "
-                        "(its labels are edited in Label Studio: Settings > Labeling Interface)",
-                        ",".join(self.o.labels), project.title, project.id)
+        # Said here, not by the import: up's import is not given the labels, so it is said once.
+        say_config_kept(project, self.o.labels)
 
     def _local_backend_url(self) -> str:
         return f"http://{url_host(self.o.host)}:{self.o.backend_port}"

@@ -170,6 +170,8 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         max_seconds=limits.max_video_seconds,
         max_pixels=limits.max_video_pixels,
         missing_config=missing_config,
+        labels=tuple(labels),
+        config=args.config,
     )
 
 

@@ -115,6 +115,17 @@ def render(xml: str, labels: Sequence[str] | None) -> str:
     for parent in root.iter():
         for child in parent:
             depth[child] = depth[parent] + 1
+    for control in _without_labels(root):
+        for label in labels:
+            ET.SubElement(control, "Label", {"value": label, "background": colours[label]})
+        ET.indent(control, space="  ", level=depth[control])
+    # ElementTree drops the text before the root; keep the leading comment by hand.
+    return xml[: _root_start(xml)] + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _without_labels(root: ET.Element) -> list[ET.Element]:
+    """The labels controls of ``root``, each with its <Label>s removed."""
+    controls = []
     for control in root.iter():
         # Any case: Label Studio's editor lowercases tag names (<brushlabels> works there).
         if not isinstance(control.tag, str) or not control.tag.lower().endswith("labels"):
@@ -123,11 +134,28 @@ def render(xml: str, labels: Sequence[str] | None) -> str:
         for holder in list(control.iter()):
             for old in [child for child in holder if _is_label(child)]:
                 holder.remove(old)
-        for label in labels:
-            ET.SubElement(control, "Label", {"value": label, "background": colours[label]})
-        ET.indent(control, space="  ", level=depth[control])
-    # ElementTree drops the text before the root; keep the leading comment by hand.
-    return xml[: _root_start(xml)] + ET.tostring(root, encoding="unicode") + "\n"
+        controls.append(control)
+    return controls
+
+
+def same_but_labels(xml: str, other: str) -> bool:
+    """Whether two labeling configs differ at most in their labels (those ``render`` puts
+    in): a config given again for a project made with it is no news, whatever labels each
+    had. Comments, attribute order, tag case (Label Studio's editor lowercases tags) and
+    the whitespace between tags (``render`` indents) do not count; a config that does not
+    parse differs."""
+    try:
+        return _layout(xml) == _layout(other)
+    except ET.ParseError:
+        return False
+
+
+def _layout(xml: str) -> str:
+    root = ET.fromstring(xml)  # without its comments
+    _without_labels(root)
+    for element in root.iter():
+        element.tag = element.tag.lower()
+    return ET.canonicalize(ET.tostring(root, encoding="unicode"), strip_text=True)
 
 
 def _is_label(element: ET.Element) -> bool:

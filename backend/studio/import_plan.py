@@ -52,6 +52,11 @@ class ImportOptions:
     # Why label_config is empty (SAMVID_CONFIG_DIR lacks the default config), said only
     # when the project must be created: one that exists keeps its own config.
     missing_config: str = ""
+    # The --labels and --config (as given) label_config was rendered from: an existing
+    # project keeps its own config, and the import says they are not used where they differ
+    # from its. Not set by samvid up, which says it of its --labels before its import.
+    labels: tuple[str, ...] = ()
+    config: str | None = None
 
 
 @dataclass

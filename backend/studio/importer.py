@@ -40,8 +40,9 @@ import numpy as np
 
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
 from samvid.studio.client import Project, Studio, Task, machine_lock
+from samvid.studio.configs import same_but_labels
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
-from samvid.studio.protocol import frame_index, label_interface
+from samvid.studio.protocol import config_labels, frame_index, label_interface
 from samvid.studio.sources import clip_hash, names_only_hash
 from samvid.tracker.frames import open_frames
 
@@ -127,6 +128,24 @@ def check_project_config(project: Project) -> None:
     check_frame_task_keys(project.label_config, f"project {project.title!r} (id {project.id})'s "
                           "labeling config", "remove those tags from its labeling config, or import "
                           "into another --project")
+
+
+def say_config_kept(project: Project, labels: Sequence[str], config: str | None = None,
+                    label_config: str = "") -> None:
+    """Warn that ``--labels`` and ``--config`` (for a new project) are not used: ``project``
+    exists and keeps its labeling config. Only what differs from the project's is said: the
+    labels and config it was made with, given again at each import (each restart of samvid
+    up), are no news. ``label_config`` is ``config`` rendered: its labels are left out of
+    the comparison, said as ``--labels`` (a config given without labels has a placeholder)."""
+    other_config = config is not None and not same_but_labels(label_config, project.label_config)
+    other_labels = bool(labels) and set(labels) != set(config_labels(project.label_config))
+    if not (other_config or other_labels):
+        return
+    ignored = [flag for flag, differs in ((f"--config {config}", other_config),
+                                          (f"--labels {','.join(labels)}", other_labels)) if differs]
+    log.warning("%s ignored: project %r (id %d) exists and keeps its labeling config (%s edited in "
+                "Label Studio: Settings > Labeling Interface)", " ".join(ignored), project.title,
+                project.id, "it is" if other_config else "its labels are")
 
 
 def check_frame_task_keys(label_config: str, whose: str, remedy: str = "remove those tags") -> None:
@@ -236,6 +255,7 @@ def import_videos(
         check_project_config(project)
         log.info("project %r exists (id %d): adding to it, its labeling config is kept",
                  project.title, project.id)
+        say_config_kept(project, options.labels, options.config, options.label_config)
     try:
         # Each is "list, add if missing": parallel imports into one project each added
         # one (two storages of one folder, two ML backends).

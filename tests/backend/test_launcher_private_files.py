@@ -96,3 +96,41 @@ def test_a_backend_url_with_a_password_is_shown_and_written_without_it(tmp_path:
     shown = url.replace("http://", "http://***@")
     assert f"Backend      {shown}" in banner and ready["backend_url"] == shown
     assert "PW_S3CRET" not in banner and "ml-user" not in json.dumps(ready)
+
+
+def test_a_credentials_file_or_logs_folder_others_can_read_and_samvid_cannot_chmod(
+        tmp_path: Path, umask_022, monkeypatch, caplog) -> None:
+    # Another user's: the file holding the admin's token is said, the logs folder left as it is.
+    from samvid import launcher
+
+    creds, logs = tmp_path / "credentials.json", tmp_path / "logs"
+    creds.write_text("{}")
+    logs.mkdir()
+
+    def refused(self: Path, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(Path, "chmod", refused)
+    with caplog.at_level("WARNING", logger="samvid"):
+        launcher._make_private(creds)
+        launcher._make_logs_private(logs)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{creds} is readable by other users and cannot be made private (Operation not permitted): its "
+        "token is the admin's; chmod 600 it"]
+    assert (_mode(creds), _mode(logs)) == (0o644, 0o755)
+
+
+def test_a_credentials_file_made_private_is_said_and_a_logs_folder_silently(
+        tmp_path: Path, umask_022, caplog) -> None:
+    from samvid import launcher
+
+    creds, logs = tmp_path / "credentials.json", tmp_path / "logs"
+    creds.write_text("{}")
+    logs.mkdir()
+    with caplog.at_level("WARNING", logger="samvid"):
+        launcher._make_private(creds)
+        launcher._make_logs_private(logs)
+        launcher._make_logs_private(tmp_path / "gone")  # no logs folder yet: nothing to do
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{creds} was readable by other users; made it private (mode 600)"]
+    assert (_mode(creds), _mode(logs)) == (0o600, 0o700)

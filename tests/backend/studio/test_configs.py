@@ -16,6 +16,7 @@ from samvid.studio.configs import (
     list_configs,
     load_config,
     parse_labels,
+    same_but_labels,
 )
 
 EXPECTED = {"brush", "polygon", "multi_object", "video_boxes"}
@@ -156,3 +157,19 @@ def test_own_config_gets_exactly_the_labels_given(tmp_path: Path, control: str) 
     xml = load_config(path).render(["car", "person"])
     mask = next(c for c in ET.fromstring(xml).iter() if c.tag.lower() == "brushlabels")
     assert [label.get("value") for label in mask.iter("Label")] == ["car", "person"]
+
+
+def test_a_config_given_again_with_other_labels_or_as_label_studio_keeps_it_is_the_same_config() -> None:
+    # What samvid import compares a --config given for an existing project with: only a
+    # config other than the project's is said to be ignored, its labels are said apart.
+    brush = load_config("brush")
+    made = brush.render(["car", "person"])
+    assert same_but_labels(brush.render(), made)  # its "Object" placeholder: no --labels given
+    assert same_but_labels(brush.render(["truck"]), made)
+    # Label Studio's editor lowercases tags; comments, attribute order and indentation do not show.
+    edited = ('<view><!-- mine --><image value="$image" name="image"/><brushlabels toName="image" '
+              'name="mask"><label value="x"/></brushlabels></view>')
+    assert same_but_labels('<View><Image name="image" value="$image"/>\n  <BrushLabels name="mask" '
+                           'toName="image"><Label value="car"/></BrushLabels></View>', edited)
+    assert not same_but_labels(load_config("polygon").render(["car", "person"]), made)
+    assert not same_but_labels(made, "<View><Image")  # a config that does not parse differs
