@@ -1,5 +1,6 @@
 """Addresses said without what makes them credentials: a URL's ``user:password@`` and the
-query parameters that sign it (a presigned S3, GCS or Azure link, a token, an API key).
+query parameters that sign it (a presigned S3, GCS or Azure link, a token, an API key), a
+Redis URL's password (``redis_url_for_messages``).
 
 Logs, messages, banners and exported files name images, videos and servers; none of them
 may hand a reader the means to fetch what the URL grants (a presigned link's signature is
@@ -9,7 +10,8 @@ its credential), yet each must still say which file it means (Label Studio's ``?
 from __future__ import annotations
 
 import re
-from urllib.parse import quote_plus, unquote, unquote_plus
+from typing import NamedTuple
+from urllib.parse import SplitResult, parse_qs, quote_plus, unquote, unquote_plus, urlsplit
 
 
 def url_for_messages(url: str) -> str:
@@ -118,28 +120,59 @@ def _nested_without_credentials(value: str) -> str:
 
 
 def _without_userinfo(rest: str) -> str:
-    """``rest``, a URL after its ``scheme://``, without its ``user:password@``.
+    """``rest``, a URL after its ``scheme://``, without its ``user:password@`` (``_userinfo_end``).
 
-    Where the host part ends at "/" though not a valid ``host:port`` (``user:pa/ss@host``),
-    or ends at "?" or "#" after a ":" (``admin:12?pw@host``, ``admin:?pw@host``: a port to
-    urlparse), and an "@" follows, the password held an unencoded "/", "?" or "#": all up to
-    the last "@" before the host's end goes, as which "@" ends the password cannot be told.
-    After a port, "?" or "#" and then "=" or "&" before the "@" is a query's (``host:8080?to=a@b``):
-    left as it is, so a password holding "?" then "=" is not hidden there.
+    An "@" that clients read as a path's, after a valid ``host:port`` and "/", stays: the URL
+    must still say which file it means, and a password holding that "/" fails to fetch there.
+    """
+    userinfo = _userinfo_end(rest)
+    return rest if userinfo is None or userinfo.path_as_read else rest[userinfo.at + 1:]
+
+
+class _Userinfo(NamedTuple):
+    """Where a URL's ``user:password@`` ends: ``at``, the index of its "@" in what follows
+    ``scheme://``. ``path_as_read``: that "@" follows a valid ``host:port`` and "/", which
+    every client reads as the path's (``ls:8080/a@2x.png``), and only a password holding an
+    unencoded "/" (``admin:12/pw@ls``) would make it the password's."""
+
+    at: int
+    path_as_read: bool
+
+
+def _userinfo_end(rest: str) -> _Userinfo | None:
+    """Where the ``user:password@`` of ``rest`` (a URL after its ``scheme://``) ends, None
+    where it has none.
+
+    Where the host part ends at "/" though not a valid ``host:port`` (``user:pa/ss@host``), or
+    ends at "?" or "#" after a ":" (``admin:12?pw@host``, ``admin:?pw@host``: a port to
+    urlparse), and an "@" follows, the password held an unencoded "/", "?" or "#": it ends at
+    the last "@" before the host's end (the first "/", "?" or "#" after an "@"), as which "@"
+    ends the password cannot be told, and a host holds none (``p/w@x/y@host`` then shows
+    ``x/y@host``: a password's "/" after its "@" cannot be told from ``host/a@2x.png``, which
+    a message and a URL must both name). After a port, "?" or "#" and then
+    "=" or "&" before the "@" is a query's (``host:8080?to=a@b``), and no user name starts
+    with "[" (``[::1]:8080?to=a@b``): no password.
+
+    >>> _userinfo_end("u:pw@ls:8080/x"), _userinfo_end("u:p/w@ls/a@2x.png"), _userinfo_end("ls/a@2x.png")
+    (_Userinfo(at=4, path_as_read=False), _Userinfo(at=5, path_as_read=False), None)
+    >>> _userinfo_end("ls:8080/a@2x.png")
+    _Userinfo(at=9, path_as_read=True)
     """
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" in authority:
-        return rest[authority.rindex("@") + 1:]
+        return _Userinfo(authority.rindex("@"), path_as_read=False)
     after = rest[len(authority):]
-    # No user name starts with "[": an IPv6 host does ("[::1]:8080?to=a@b" is no password).
-    if "@" in after and (not _HOST_PORT.fullmatch(authority)
-                         or (":" in authority and after[0] in "?#" and not authority.startswith("[")
-                             # "?to=x@b.com", "?file=a@2x.mp4": a query's, not a password's "@"
-                             and not re.search(r"[=&]", after[:after.index("@")]))):
-        first = after.index("@")
-        host_end = re.search(r"[/?#]", after[first:])
-        return after[after.rindex("@", 0, first + host_end.start() if host_end else len(after)) + 1:]
-    return rest
+    if "@" not in after:
+        return None
+    host_port = _HOST_PORT.fullmatch(authority) is not None
+    if host_port and (":" not in authority or authority.startswith("[")
+                      # "?to=x@b.com", "?file=a@2x.mp4": a query's, not a password's "@"
+                      or (after[0] in "?#" and re.search(r"[=&]", after[:after.index("@")]))):
+        return None
+    first = len(authority) + after.index("@")
+    host_end = re.search(r"[/?#]", rest[first:])
+    at = rest.rindex("@", 0, first + host_end.start() if host_end else len(rest))
+    return _Userinfo(at, path_as_read=host_port and after[0] == "/")
 
 
 def ref_for_log(image_ref: str) -> str:
@@ -160,10 +193,11 @@ def server_url_for_messages(url: str) -> str:
     >>> server_url_for_messages("http://admin:s3cret@ls.example:8080/projects/1/data?task=5")
     'http://***@ls.example:8080/projects/1/data?task=5'
 
-    A password holding an unencoded "/", "?" or "#" ends the host part early: whatever runs
-    up to the URL's last "@" is hidden then, as which "@" ends the password cannot be told.
-    ``admin:12/pw@ls`` reads as the host ``admin``, port 12, and a path with an "@": where the
-    host part has a ":" and an "@" follows, it is hidden too. A server's address rarely has an
+    A password holding an unencoded "/", "?" or "#" ends the host part early: it is hidden up
+    to the "@" that ``url_without_credentials`` drops it to (``_userinfo_end``), so both name
+    the same host. ``admin:12/pw@ls`` reads as the host ``admin``, port 12, and a path with an
+    "@": where the host part has a ":" and an "@" follows, it is hidden too, though
+    ``url_without_credentials`` keeps it as clients read it. A server's address rarely has an
     "@" in its path, and ``ls:8080/a@2x.png`` cannot be told from that password.
 
     >>> server_url_for_messages("http://admin:s3/cr?et@ls.example:8080")
@@ -174,15 +208,9 @@ def server_url_for_messages(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in authority:
-        rest = "***@" + rest[authority.rindex("@") + 1:]
-    elif "@" in rest and (":" in authority or not _HOST_PORT.fullmatch(authority)) \
-            and not re.fullmatch(r"\[[^\]]*\](:\d*)?", authority) \
-            and not (_HOST_PORT.fullmatch(authority) and re.match(r"[?#][^@]*[=&]", rest[len(authority):])):
-        # "user:pa" and then "/ss@host" (or "/ss@" after a port-like "12"). No user name
-        # starts with "[": an IPv6 host is one; nor does "?next=a@b" after a port end a password.
-        rest = "***@" + rest[rest.rindex("@") + 1:]
+    userinfo = _userinfo_end(rest)
+    if userinfo is not None:
+        rest = "***@" + rest[userinfo.at + 1:]
     return f"{scheme}{sep}{rest}"
 
 
@@ -223,3 +251,130 @@ def text_without_url_password(text: str, url: str) -> str:
         if len(form) >= _SHORTEST_HIDDEN_ALONE:
             text = re.sub(rf"(?<![^\W_]){re.escape(form)}(?![^\W_])", "***", text)
     return text
+
+
+# A Redis URL answers where its password ends with what redis-py makes of it, not with
+# _userinfo_end: its path is a database number and its query redis-py's options, so an "@"
+# there (``/0@x``, ``?db=1@h``) can only end a password, while one in an option's value
+# (``?client_name=me@box``) never does; a unix socket's path may hold one.
+def redis_url_for_messages(url: str) -> str:
+    """``url`` without its password, for logs and messages (REDIS_URL often carries one).
+
+    >>> redis_url_for_messages("rediss://:pw@redis.example:6380/0")
+    'rediss://:***@redis.example:6380/0'
+    >>> redis_url_for_messages("rediss://default:Xk9/aB3+q=@cache.example.net:6380/0")
+    'rediss://default:***@cache.example.net:6380/0'
+
+    A user with no password (``redis://s3cret@host``) is most often a password written
+    without its ":": redis-py sends it as the user name of ``AUTH s3cret ""``. It is hidden too:
+
+    >>> redis_url_for_messages("redis://s3cret@host:6379/0")
+    'redis://***@host:6379/0'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # Unsplittable (an unclosed "["): shown whole only where no password can be in it.
+        return "(a malformed REDIS_URL)" if "@" in url or "password" in unquote(url).lower() else \
+            _query_values_hidden(url)
+    at = _hidden_up_to(url)
+    if at is not None and at > url.find("?") and "password" in unquote(url.partition("?")[2]).lower():
+        # The "@" hidden up to may be inside a ?password= (in the fragment where the password
+        # before the host holds a "#"): nothing after the scheme is shown.
+        return f"{parts.scheme}://***"
+    if at is not None:  # the URL's host part ended inside the password: hide up to its "@"
+        scheme, _, userinfo = url[:at].partition("://")
+        url = f"{scheme}://{userinfo.split(':', 1)[0] if ':' in userinfo else ''}:***{url[at:]}"
+        parts = urlsplit(url)
+    elif parts.password is not None:
+        url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
+    elif parts.username:
+        url = url.replace(parts.netloc, f"***@{parts.netloc.rpartition('@')[2]}", 1)
+    # redis-py takes ?password= too (its key percent-decoded: ?pass%77ord= is one).
+    if _names_password(parts.query):
+        url = url.split("?", 1)[0] + "?***"
+    # Only redis-py's known options show their values: a misspelt key (?passwd=) may hold a password.
+    return _query_values_hidden(url)
+
+
+def _names_password(query: str) -> bool:
+    """Whether a URL's query gives a password (redis-py percent-decodes its keys)."""
+    return any("password" in key.lower() for key in parse_qs(query, keep_blank_values=True))
+
+
+def redis_broken_password_at(url: str) -> int | None:
+    """Where the "@" that ends a password holding an unencoded "/", "?" or "#" is in ``url``
+    (base64 access keys hold "/"), None for a URL without one. Such a password ends the URL's
+    host part early: what follows reads as a path, a query key or a fragment holding an "@",
+    or what is left as the host part reads as no ``host[:port]`` (``user:S3cr?et=1@host``);
+    in a unix socket URL, whose host part is nothing or ``user:password@``, it holds more.
+    An "@" in a query value (``?password=S3cr@et``, ``?client_name=me@box``) after a
+    host part that reads as one is no such end. The last "@" is taken: a message may hide
+    too much, never a part of the password."""
+    parts, after = _split_at_host(url)
+    if parts is None or "@" not in after:
+        return None
+    netloc = parts.netloc
+    if parts.scheme == "unix":  # the socket's path may hold an "@"
+        broken = ":" in netloc and not netloc.endswith("@")
+    else:
+        keys = "".join(pair.partition("=")[0] for pair in parts.query.split("&"))
+        # A database number never holds an "@" (``user:77?db=1@host``: a password's end).
+        numbers = "".join(parse_qs(parts.query).get("db", []))
+        broken = "@" in parts.path + keys + parts.fragment + numbers or (
+            bool(netloc) and "@" not in netloc and not _reads_as_host(parts))
+    return url.rindex("@") if broken else None
+
+
+def _hidden_up_to(url: str) -> int | None:
+    """Where a message showing ``url`` stops hiding: the end of a password holding an
+    unencoded character (``redis_broken_password_at``), or, where a password comes before the
+    host part and an "@" after it (``:p@ss?client_name=y@host``), the last "@": which one
+    ends the password cannot be told, and a message must not guess."""
+    at = redis_broken_password_at(url)
+    if at is not None:
+        return at
+    parts, after = _split_at_host(url)
+    if parts is None or "@" not in after:
+        return None
+    return url.rindex("@") if ":" in parts.netloc.rpartition("@")[0] else None
+
+
+def _split_at_host(url: str) -> tuple[SplitResult | None, str]:
+    """``url`` split, and what follows its host part ("" where it has none)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None, ""
+    start = url.find("://") + 3
+    return (parts, url[start + len(parts.netloc):]) if start >= 3 else (None, "")
+
+
+def _reads_as_host(parts: SplitResult) -> bool:
+    """Whether a URL's host part is a host with a port or none, as a client connects to
+    (``:6379`` is this machine's port 6379, as redis-py reads it)."""
+    try:
+        _ = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) or parts.netloc.startswith(":")
+
+
+# redis-py's URL options that hold no secret: shown in messages (a worker's ?db= on a unix
+# socket is how a user sees it serves another database than the backend).
+_SHOWN_OPTIONS = frozenset({
+    "db", "protocol", "client_name", "decode_responses", "encoding", "encoding_errors", "health_check_interval",
+    "max_connections", "retry_on_timeout", "socket_connect_timeout", "socket_keepalive", "socket_timeout",
+    "timeout", "ssl_ca_certs", "ssl_cert_reqs", "ssl_check_hostname", "ssl_min_version", "ssl_validate_ocsp",
+})
+
+
+def _query_values_hidden(shown: str) -> str:
+    """``shown`` (a URL for messages) with the values of its query's other keys hidden: a
+    misspelt key (``?passwd=``) may hold a password."""
+    base, sep, query = shown.partition("?")
+    if not sep or query == "***":
+        return shown
+    pairs = [pair.partition("=") for pair in query.split("&")]
+    return f"{base}?" + "&".join(key + eq + (value if unquote(key) in _SHOWN_OPTIONS else "***")
+                                 for key, eq, value in pairs)

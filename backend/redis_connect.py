@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from samvid.errors import QueueUnavailable
-from samvid.settings import redis_url_for_messages
+from samvid.redact import redis_url_for_messages
 
 if TYPE_CHECKING:  # redis is imported where a client is made: it is needed only with REDIS_URL
     import redis

@@ -33,12 +33,11 @@ from samvid.images import ImageSource, is_same_origin
 from samvid.jobs import Jobs, ThreadJobs
 from samvid.metrics import Metrics
 from samvid.predictor import Predictor
-from samvid.redact import server_url_for_messages
+from samvid.redact import redis_url_for_messages, server_url_for_messages
 from samvid.redis_connect import PasswordRefused, replied
 from samvid.settings import (
     DEFAULT_STUDIO_URL,
     Settings,
-    redis_url_for_messages,
     studio_token_problem,
     studio_url_problem,
 )

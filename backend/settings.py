@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import SplitResult, parse_qs, unquote, urlparse, urlsplit
+from urllib.parse import parse_qs, unquote, urlparse, urlsplit
 
 from samvid.errors import ConfigError, ModelUnavailable
 from samvid.homes import NoSuchHome, expand_home
 from samvid.models.precision import PRECISIONS, UnsupportedPrecision
 from samvid.models.registry import DEFAULT_MODEL, MODELS, standin_radius
-from samvid.redact import server_url_for_messages
+from samvid.redact import redis_broken_password_at, redis_url_for_messages, server_url_for_messages
 
 logger = logging.getLogger(__name__)
 
@@ -107,109 +107,6 @@ def studio_url_problem(url: str, example: str = "http://label-studio:8080") -> s
     return None
 
 
-def redis_url_for_messages(url: str) -> str:
-    """``url`` without its password, for logs and messages (REDIS_URL often carries one).
-
-    >>> redis_url_for_messages("rediss://:pw@redis.example:6380/0")
-    'rediss://:***@redis.example:6380/0'
-    >>> redis_url_for_messages("rediss://default:Xk9/aB3+q=@cache.example.net:6380/0")
-    'rediss://default:***@cache.example.net:6380/0'
-
-    A user with no password (``redis://s3cret@host``) is most often a password written
-    without its ":": redis-py sends it as the user name of ``AUTH s3cret ""``. It is hidden too:
-
-    >>> redis_url_for_messages("redis://s3cret@host:6379/0")
-    'redis://***@host:6379/0'
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        # Unsplittable (an unclosed "["): shown whole only where no password can be in it.
-        return "(a malformed REDIS_URL)" if "@" in url or "password" in unquote(url).lower() else \
-            _query_values_hidden(url)
-    at = _hidden_up_to(url)
-    if at is not None and at > url.find("?") and "password" in unquote(url.partition("?")[2]).lower():
-        # The "@" hidden up to may be inside a ?password= (in the fragment where the password
-        # before the host holds a "#"): nothing after the scheme is shown.
-        return f"{parts.scheme}://***"
-    if at is not None:  # the URL's host part ended inside the password: hide up to its "@"
-        scheme, _, userinfo = url[:at].partition("://")
-        url = f"{scheme}://{userinfo.split(':', 1)[0] if ':' in userinfo else ''}:***{url[at:]}"
-        parts = urlsplit(url)
-    elif parts.password is not None:
-        url = url.replace(parts.netloc, f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}", 1)
-    elif parts.username:
-        url = url.replace(parts.netloc, f"***@{parts.netloc.rpartition('@')[2]}", 1)
-    # redis-py takes ?password= too (its key percent-decoded: ?pass%77ord= is one).
-    if _names_password(parts.query):
-        url = url.split("?", 1)[0] + "?***"
-    # Only redis-py's known options show their values: a misspelt key (?passwd=) may hold a password.
-    return _query_values_hidden(url)
-
-
-def _names_password(query: str) -> bool:
-    """Whether a URL's query gives a password (redis-py percent-decodes its keys)."""
-    return any("password" in key.lower() for key in parse_qs(query, keep_blank_values=True))
-
-
-def _broken_password_at(url: str) -> int | None:
-    """Where the "@" that ends a password holding an unencoded "/", "?" or "#" is in ``url``
-    (base64 access keys hold "/"), None for a URL without one. Such a password ends the URL's
-    host part early: what follows reads as a path, a query key or a fragment holding an "@",
-    or what is left as the host part reads as no ``host[:port]`` (``user:S3cr?et=1@host``);
-    in a unix socket URL, whose host part is nothing or ``user:password@``, it holds more.
-    An "@" in a query value (``?password=S3cr@et``, ``?client_name=me@box``) after a
-    host part that reads as one is no such end. The last "@" is taken: a message may hide
-    too much, never a part of the password."""
-    parts, after = _split_at_host(url)
-    if parts is None or "@" not in after:
-        return None
-    netloc = parts.netloc
-    if parts.scheme == "unix":  # the socket's path may hold an "@"
-        broken = ":" in netloc and not netloc.endswith("@")
-    else:
-        keys = "".join(pair.partition("=")[0] for pair in parts.query.split("&"))
-        # A database number never holds an "@" (``user:77?db=1@host``: a password's end).
-        numbers = "".join(parse_qs(parts.query).get("db", []))
-        broken = "@" in parts.path + keys + parts.fragment + numbers or (
-            bool(netloc) and "@" not in netloc and not _reads_as_host(parts))
-    return url.rindex("@") if broken else None
-
-
-def _hidden_up_to(url: str) -> int | None:
-    """Where a message showing ``url`` stops hiding: the end of a password holding an
-    unencoded character (``_broken_password_at``), or, where a password comes before the
-    host part and an "@" after it (``:p@ss?client_name=y@host``), the last "@": which one
-    ends the password cannot be told, and a message must not guess."""
-    at = _broken_password_at(url)
-    if at is not None:
-        return at
-    parts, after = _split_at_host(url)
-    if parts is None or "@" not in after:
-        return None
-    return url.rindex("@") if ":" in parts.netloc.rpartition("@")[0] else None
-
-
-def _split_at_host(url: str) -> tuple[SplitResult | None, str]:
-    """``url`` split, and what follows its host part ("" where it has none)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None, ""
-    start = url.find("://") + 3
-    return (parts, url[start + len(parts.netloc):]) if start >= 3 else (None, "")
-
-
-def _reads_as_host(parts: SplitResult) -> bool:
-    """Whether a URL's host part is a host with a port or none, as a client connects to
-    (``:6379`` is this machine's port 6379, as redis-py reads it)."""
-    try:
-        _ = parts.port
-    except ValueError:
-        return False
-    return bool(parts.hostname) or parts.netloc.startswith(":")
-
-
 def _redis_db_problem(url: str) -> str | None:
     """What is wrong with the database number of Redis URL ``url``, or None. redis-py reads
     a path that is no number (``/l``, ``/1a``) as database 0 and ``/1/2`` as 12, so a
@@ -220,7 +117,7 @@ def _redis_db_problem(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None  # _redis_client_problem names what redis-py makes of it
-    if _broken_password_at(url) is not None:
+    if redis_broken_password_at(url) is not None:
         # Shown, the "path" would be the rest of the password (named nowhere in this message).
         return ("its password holds '/', '?' or '#', which end the host part of a URL: "
                 "percent-encode them in the password (%2F, %3F, %23)")
@@ -277,26 +174,6 @@ def _password_holds_a_bracket(url: str) -> bool:
         head = url.rpartition("@")[0]
         return bool(head) and any(c in head for c in "[]")
     return False
-
-
-# redis-py's URL options that hold no secret: shown in messages (a worker's ?db= on a unix
-# socket is how a user sees it serves another database than the backend).
-_SHOWN_OPTIONS = frozenset({
-    "db", "protocol", "client_name", "decode_responses", "encoding", "encoding_errors", "health_check_interval",
-    "max_connections", "retry_on_timeout", "socket_connect_timeout", "socket_keepalive", "socket_timeout",
-    "timeout", "ssl_ca_certs", "ssl_cert_reqs", "ssl_check_hostname", "ssl_min_version", "ssl_validate_ocsp",
-})
-
-
-def _query_values_hidden(shown: str) -> str:
-    """``shown`` (a URL for messages) with the values of its query's other keys hidden: a
-    misspelt key (``?passwd=``) may hold a password."""
-    base, sep, query = shown.partition("?")
-    if not sep or query == "***":
-        return shown
-    pairs = [pair.partition("=") for pair in query.split("&")]
-    return f"{base}?" + "&".join(key + eq + (value if unquote(key) in _SHOWN_OPTIONS else "***")
-                                 for key, eq, value in pairs)
 
 
 def _without_secrets(text: str, url: str) -> str:

@@ -21,7 +21,8 @@ from samvid.commands.arguments import project_ref
 from samvid.commands.progress import ProgressLine, TerminalJob
 from samvid.errors import ConfigError, SamvidError
 from samvid.prelabel import JOB_KIND, MODES, PrelabelRequest, parse_frames, run_job
-from samvid.settings import Settings, redis_url_for_messages
+from samvid.redact import redis_url_for_messages
+from samvid.settings import Settings
 from samvid.studio.client import Studio
 from samvid.tracker.engines import EngineOptions, check_device_and_precision, choose_engine, configure
 

@@ -15,7 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 from samvid.errors import ConfigError, QueueUnavailable
-from samvid.settings import Settings, redis_for_jobs, redis_url_for_messages
+from samvid.redact import redis_url_for_messages
+from samvid.settings import Settings, redis_for_jobs
 
 log = logging.getLogger("samvid.worker")
 # Seconds between two of the running job's heartbeats to RQ itself (rq's forking worker's

@@ -41,6 +41,7 @@ from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from label_studio_sdk import LabelStudio
@@ -107,8 +108,12 @@ class Studio:
                               "letter pasted with it?): copy the token again from Label Studio "
                               "(Account & Settings > Access Token)")
         self.api_key = key
-        self.sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout,
-                               httpx_client=_http_client(self.url, key, timeout))
+        # What calls go to. A user:password@ httpx sends as Basic auth, which replaces the
+        # "Authorization: Token" header (a request has one): Label Studio, which reads only
+        # the token, refused every call with the key that was given.
+        self.api_url = _without_userinfo(self.url)
+        self.sdk = LabelStudio(base_url=self.api_url, api_key=key, timeout=timeout,
+                               httpx_client=_http_client(self.api_url, key, timeout))
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -145,7 +150,7 @@ class Studio:
                 raise StudioError(f"Label Studio at {self.shown_url} refused the API key (401): check the key "
                                   "given (a command's --api-key, LABEL_STUDIO_API_KEY, or the token "
                                   "sent to /setup; a legacy token needs "
-                                  "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true)") from exc
+                                  "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true)" + self._userinfo_unsent()) from exc
             if exc.status_code in (502, 503, 504):
                 # A proxy's answer: Label Studio behind it did not answer, and logged nothing.
                 raise StudioError(f"Label Studio at {self.shown_url} did not answer the request to {what} "
@@ -157,6 +162,14 @@ class Studio:
                                   f"{_brief(exc.body, hide=said)}); see Label Studio's log, then try again") from exc
             raise StudioError(f"Label Studio refused to {what} "
                               f"({exc.status_code}: {_brief(exc.body, hide=said)})") from exc
+
+    def _userinfo_unsent(self) -> str:
+        """What a 401 means where the URL held ``user:password@``: a proxy's basic auth
+        wanted it, and one Authorization header cannot carry it and the key."""
+        if self.api_url == self.url:
+            return ""
+        return ("; the URL's user:password@ is not sent, as it would replace the key in the one "
+                "Authorization header: a proxy asking for basic auth must let samvid's calls through on the key")
 
     def _not_label_studio(self, what: str, body: object,
                           said: Callable[[str], str] | None = None) -> StudioError:
@@ -223,8 +236,8 @@ class Studio:
         ``urls``: as ``_errors`` takes them."""
         headers = {"Authorization": f"Token {self.api_key}"}
         with self._errors(what, urls):
-            reply = _http_client(self.url, self.api_key, self.timeout).request(
-                method, f"{self.url}{path}", headers=headers,
+            reply = _http_client(self.api_url, self.api_key, self.timeout).request(
+                method, f"{self.api_url}{path}", headers=headers,
                 timeout=self.timeout if timeout is None else timeout, **kwargs)
             # A redirect is not success either: its empty body would read as "no data".
             if reply.status_code >= 300:
@@ -683,6 +696,17 @@ class Studio:
     def list_annotations(self, task_id: int) -> list[Any]:
         """The task's annotations as the SDK gives them (cancelled ones included)."""
         return self._read("list annotations", lambda: list(self.sdk.annotations.list(id=task_id)))
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` (one ``studio_url_problem`` took) without its ``user:password@``.
+
+    >>> _without_userinfo("https://proxy:pw@ls.example:8443/ls")
+    'https://ls.example:8443/ls'
+    """
+    scheme, sep, rest = url.partition("://")
+    netloc = urlsplit(url).netloc
+    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{rest[len(netloc):]}"
 
 
 # One client per process, URL, key and timeout (see the module's docstring). httpx.Client

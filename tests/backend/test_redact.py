@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from samvid.redact import (
+    redis_url_for_messages,
     ref_for_log,
     server_url_for_messages,
     text_without_url_password,
@@ -117,3 +118,35 @@ def test_a_url_password_is_hidden_in_text_only_where_it_cannot_be_part_of_other_
 ])
 def test_an_image_url_in_a_message_keeps_what_tells_which_file_and_drops_what_signs_it(url, said):
     assert url_for_messages(url) == said
+
+
+@pytest.mark.parametrize(("url", "host_on"), [
+    ("http://admin:P/W@ls.example/frames/a@2x.png", "ls.example/frames/a@2x.png"),
+    ("https://admin:12#P@W@cdn.example/v@2x.mp4?id=1", "cdn.example/v@2x.mp4?id=1"),
+    ("http://admin:P?W@ls.example:8080?next=a@b.example", "ls.example:8080?next=a@b.example"),
+])
+def test_a_password_holding_an_unencoded_slash_ends_at_the_same_at_sign_in_a_message_and_a_url(url, host_on):
+    """An "@" after the host (``a@2x.png``, ``?next=a@b``) is no password's: a message hid
+    the host with it ("http://***@2x.png" named no server) where the URL kept it."""
+    scheme = url.partition("://")[0]
+    assert server_url_for_messages(url) == f"{scheme}://***@{host_on}"
+    assert url_without_credentials(url) == f"{scheme}://{host_on}"
+
+
+@pytest.mark.parametrize("url", ["rediss://default:S3c@ss?client_name=y@cache.example.net:6380/0",
+                                 "redis://:S3cret@host/0?password=S3c@ret", "redis://:S3cr@host/0?client_name=me@box",
+                                 "redis://:S3c#ret@cache:6379/0?password=S3c@ret", "unix://:S3c#r@/tmp/r.sock?password=S3c@ret"])
+def test_a_redis_password_before_the_host_with_an_at_sign_after_it_is_never_shown(url):
+    # Which "@" ends the password cannot be told: "ss" of p@ss was shown as the host.
+    assert not any(part in redis_url_for_messages(url) for part in ("S3c", "ss?", "ret"))
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://s3cret@host:6379/0", "redis://***@host:6379/0"),
+    ("rediss://s3c%40ret@cache.example.net:6380", "rediss://***@cache.example.net:6380"),
+    ("unix://s3cret@/run/redis.sock?db=2", "unix://***@/run/redis.sock?db=2"),
+])
+def test_a_redis_password_written_without_its_colon_is_not_shown(url, shown):
+    """``redis://s3cret@host`` is redis-py's user "s3cret" with no password (it sends
+    ``AUTH s3cret ""``): most often a password whose ":" was left out, and it was shown."""
+    assert redis_url_for_messages(url) == shown

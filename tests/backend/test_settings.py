@@ -12,7 +12,8 @@ import pytest
 
 import samvid
 from samvid.errors import ConfigError
-from samvid.settings import Settings, named_as_typed, redis_url_for_messages
+from samvid.redact import redis_url_for_messages
+from samvid.settings import Settings, named_as_typed
 
 
 @pytest.mark.parametrize("var", ["SAMVID_REQUEST_TIMEOUT", "SAMVID_FETCH_TIMEOUT"])
@@ -182,14 +183,6 @@ def test_an_at_sign_in_a_redis_query_value_is_taken_and_a_query_password_never_s
     # An "@" anywhere was taken for the end of an unencoded password: refused, and shown.
     assert Settings.from_env({"REDIS_URL": url}).redis_url == url
     assert "S3cr" not in redis_url_for_messages(url)
-
-
-@pytest.mark.parametrize("url", ["rediss://default:S3c@ss?client_name=y@cache.example.net:6380/0",
-                                 "redis://:S3cret@host/0?password=S3c@ret", "redis://:S3cr@host/0?client_name=me@box",
-                                 "redis://:S3c#ret@cache:6379/0?password=S3c@ret", "unix://:S3c#r@/tmp/r.sock?password=S3c@ret"])
-def test_a_redis_password_before_the_host_with_an_at_sign_after_it_is_never_shown(url):
-    # Which "@" ends the password cannot be told: "ss" of p@ss was shown as the host.
-    assert not any(part in redis_url_for_messages(url) for part in ("S3c", "ss?", "ret"))
 
 
 def test_the_log_level_is_applied_by_the_cli(monkeypatch):
@@ -362,22 +355,9 @@ def test_a_redis_password_never_appears_in_a_message():
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"REDIS_URL": "http://:s3cret@redis:6379"})
     assert "s3cret" not in raised.value.message
-    from samvid.settings import redis_url_for_messages
-
     assert redis_url_for_messages("rediss://user:s3cret@redis.example:6380/0") == "rediss://user:***@redis.example:6380/0"
     assert "s3cret" not in redis_url_for_messages("unix:///run/redis.sock?password=s3cret&db=1")
     assert redis_url_for_messages("redis://localhost:6379/0") == "redis://localhost:6379/0"
-
-
-@pytest.mark.parametrize("url, shown", [
-    ("redis://s3cret@host:6379/0", "redis://***@host:6379/0"),
-    ("rediss://s3c%40ret@cache.example.net:6380", "rediss://***@cache.example.net:6380"),
-    ("unix://s3cret@/run/redis.sock?db=2", "unix://***@/run/redis.sock?db=2"),
-])
-def test_a_redis_password_written_without_its_colon_is_not_shown(url, shown):
-    """``redis://s3cret@host`` is redis-py's user "s3cret" with no password (it sends
-    ``AUTH s3cret ""``): most often a password whose ":" was left out, and it was shown."""
-    assert redis_url_for_messages(url) == shown
 
 
 def test_a_refused_redis_url_does_not_show_a_password_written_without_its_colon():
