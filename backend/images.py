@@ -35,7 +35,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from samvid.errors import ForbiddenSource, ImageError, ImageUnreachable, SamvidError, TooLarge
-from samvid.redact import url_for_messages
+from samvid.redact import url_for_messages, url_without_userinfo
 from samvid.settings import NOT_A_URL, Settings
 
 log = logging.getLogger(__name__)
@@ -225,8 +225,9 @@ class ImageSource:
     def _label_studio_address(self, path: str) -> str:
         """The URL of Label Studio's ``path`` (such as ``/data/upload/...``), under the path
         LABEL_STUDIO_URL has when Label Studio is served below one (``https://host/ls``), as
-        ``studio.client`` calls it; ``urljoin`` would drop that path."""
-        return self.label_studio_url.rstrip("/") + path
+        ``studio.client`` calls it; ``urljoin`` would drop that path. Without the URL's
+        ``user:password@``: requests would send it in place of the token."""
+        return url_without_userinfo(self.label_studio_url).rstrip("/") + path
 
     def _without_prefix(self, ref: str) -> str:
         """``ref`` without LABEL_STUDIO_URL's path when it already carries it

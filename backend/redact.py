@@ -175,6 +175,19 @@ def _userinfo_end(rest: str) -> _Userinfo | None:
     return _Userinfo(at, path_as_read=host_port and after[0] == "/")
 
 
+def url_without_userinfo(url: str) -> str:
+    """``url`` (one ``studio_url_problem`` took) to call: without its ``user:password@``, which
+    httpx and requests would send as Basic auth in place of the ``Authorization: Token``
+    header a request to Label Studio carries. Read as those clients read it (``urlsplit``).
+
+    >>> url_without_userinfo("https://proxy:pw@ls.example:8443/ls")
+    'https://ls.example:8443/ls'
+    """
+    scheme, sep, rest = url.partition("://")
+    netloc = urlsplit(url).netloc
+    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{rest[len(netloc):]}"
+
+
 def ref_for_log(image_ref: str) -> str:
     """``image_ref`` for a log line: a URL without what signs it (``url_without_credentials``),
     so a local file's ``?d=`` still says which file; a path or data: URI cut short.

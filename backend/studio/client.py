@@ -41,7 +41,6 @@ from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 from label_studio_sdk import LabelStudio
@@ -49,7 +48,7 @@ from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
 from samvid.errors import BadRequest, ConfigError, NotFound, SamvidError, StudioError
-from samvid.redact import server_url_for_messages, text_without_url_password
+from samvid.redact import server_url_for_messages, text_without_url_password, url_without_userinfo
 from samvid.settings import studio_access
 from samvid.studio.frame_locks import canonical_studio_url
 from samvid.studio.protocol import project_id_in
@@ -111,7 +110,7 @@ class Studio:
         # What calls go to. A user:password@ httpx sends as Basic auth, which replaces the
         # "Authorization: Token" header (a request has one): Label Studio, which reads only
         # the token, refused every call with the key that was given.
-        self.api_url = _without_userinfo(self.url)
+        self.api_url = url_without_userinfo(self.url)
         self.sdk = LabelStudio(base_url=self.api_url, api_key=key, timeout=timeout,
                                httpx_client=_http_client(self.api_url, key, timeout))
 
@@ -696,17 +695,6 @@ class Studio:
     def list_annotations(self, task_id: int) -> list[Any]:
         """The task's annotations as the SDK gives them (cancelled ones included)."""
         return self._read("list annotations", lambda: list(self.sdk.annotations.list(id=task_id)))
-
-
-def _without_userinfo(url: str) -> str:
-    """``url`` (one ``studio_url_problem`` took) without its ``user:password@``.
-
-    >>> _without_userinfo("https://proxy:pw@ls.example:8443/ls")
-    'https://ls.example:8443/ls'
-    """
-    scheme, sep, rest = url.partition("://")
-    netloc = urlsplit(url).netloc
-    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{rest[len(netloc):]}"
 
 
 # One client per process, URL, key and timeout (see the module's docstring). httpx.Client

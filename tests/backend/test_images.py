@@ -552,3 +552,35 @@ def test_an_image_url_urlparse_cannot_read_is_refused_without_its_words():
     with pytest.raises(ImageError) as raised:
         ImageSource("http://ls:8080").fetch("http://u:s3cr/et@cdn.example:8080/f.png")
     assert "is not a valid URL" in raised.value.message and "s3cr" not in raised.value.message
+
+
+def test_label_studio_with_a_user_and_password_in_its_url_gets_the_token_for_its_files():
+    """requests sent a LABEL_STUDIO_URL's ``user:password@`` (a proxy's) as Basic auth in
+    place of the token, and Label Studio, which reads only the token, refused every file."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str | None] = []
+    pixels = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(pixels, "PNG")
+
+    class Files(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(pixels.getvalue())))
+            self.end_headers()
+            self.wfile.write(pixels.getvalue())
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = ImageSource(f"http://proxy:pw@127.0.0.1:{server.server_port}", api_key="k3y")
+        assert source.fetch("/data/upload/1/a.png") == pixels.getvalue()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["Token k3y"]
