@@ -138,6 +138,18 @@ def _without_labels(root: ET.Element) -> list[ET.Element]:
     return controls
 
 
+def labels_of(xml: str) -> frozenset[str]:
+    """The labels of ``xml``'s labels controls: those ``render`` puts in, whatever the
+    control (a boxes-only config's too, which no mask is made of); none where it does not parse."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return frozenset()
+    return frozenset(label.get("value", "") for control in root.iter()
+                     if isinstance(control.tag, str) and control.tag.lower().endswith("labels")
+                     for label in control.iter() if _is_label(label))
+
+
 def same_but_labels(xml: str, other: str) -> bool:
     """Whether two labeling configs differ at most in their labels (those ``render`` puts
     in): a config given again for a project made with it is no news, whatever labels each

@@ -40,9 +40,9 @@ import numpy as np
 
 from samvid.errors import ConfigError, SamvidError, StudioError, VideoError
 from samvid.studio.client import Project, Studio, Task, machine_lock
-from samvid.studio.configs import same_but_labels
+from samvid.studio.configs import labels_of, same_but_labels
 from samvid.studio.import_plan import ClipPlan, ImportOptions, plan_clips
-from samvid.studio.protocol import config_labels, frame_index, label_interface
+from samvid.studio.protocol import frame_index, label_interface
 from samvid.studio.sources import clip_hash, names_only_hash
 from samvid.tracker.frames import open_frames
 
@@ -138,7 +138,7 @@ def say_config_kept(project: Project, labels: Sequence[str], config: str | None 
     up), are no news. ``label_config`` is ``config`` rendered: its labels are left out of
     the comparison, said as ``--labels`` (a config given without labels has a placeholder)."""
     other_config = config is not None and not same_but_labels(label_config, project.label_config)
-    other_labels = bool(labels) and set(labels) != set(config_labels(project.label_config))
+    other_labels = bool(labels) and set(labels) != labels_of(project.label_config)
     if not (other_config or other_labels):
         return
     ignored = [flag for flag, differs in ((f"--config {config}", other_config),

@@ -177,15 +177,6 @@ def parse_config(label_config: Any, image_name: str | None = None) -> MaskTarget
     return _parse_config(_given(label_config), image_name)
 
 
-def config_labels(label_config: str) -> tuple[str, ...]:
-    """The mask labels of a project's labeling config; none where it cannot be read (the
-    import says why). What ``--labels`` given for an existing project is compared with."""
-    try:
-        return parse_config(label_config).project_labels
-    except Exception:  # noqa: BLE001 - any unreadable config: the --labels warning then says it
-        return ()
-
-
 def _given(label_config: Any) -> str:
     """``label_config`` if it is a config's text; ConfigError otherwise (checked before a
     cache: JSON objects are not hashable)."""

@@ -6,6 +6,7 @@ the project was made with, at each import, they are no news. Label Studio is a s
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,16 @@ def test_labels_and_config_for_a_new_project_make_it_without_a_warning(
         frames: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert _import(frames, caplog, "--config", "polygon", "--labels", "car,truck", project="Avenue") == []
     assert StreetStudio.made == [load_config("polygon").render(["car", "truck"])]
+
+
+def test_labels_a_project_without_masks_was_made_with_are_no_news(
+        frames: Path, caplog: pytest.LogCaptureFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Any config with <Image value="$image"> is imported; its labels are those of its *Labels controls.
+    boxes = tmp_path / "boxes.xml"
+    boxes.write_text('<View><Image name="image" value="$image"/>'
+                     '<RectangleLabels name="box" toName="image"><Label value="Object"/></RectangleLabels></View>')
+    monkeypatch.setattr(sys.modules[__name__], "STREET_CONFIG", load_config(str(boxes)).render(["car", "person"]))
+    assert _import(frames, caplog, "--config", str(boxes), "--labels", "car,person") == []
+    assert _import(frames, caplog, "--labels", "car,truck") == [
+        "--labels car,truck ignored: project 'Street' (id 7) exists and keeps its labeling config (its "
+        "labels are edited in Label Studio: Settings > Labeling Interface)"]
