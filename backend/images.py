@@ -225,9 +225,8 @@ class ImageSource:
     def _label_studio_address(self, path: str) -> str:
         """The URL of Label Studio's ``path`` (such as ``/data/upload/...``), under the path
         LABEL_STUDIO_URL has when Label Studio is served below one (``https://host/ls``), as
-        ``studio.client`` calls it; ``urljoin`` would drop that path. Without the URL's
-        ``user:password@``: requests would send it in place of the token."""
-        return url_without_userinfo(self.label_studio_url).rstrip("/") + path
+        ``studio.client`` calls it; ``urljoin`` would drop that path."""
+        return self.label_studio_url.rstrip("/") + path
 
     def _without_prefix(self, ref: str) -> str:
         """``ref`` without LABEL_STUDIO_URL's path when it already carries it
@@ -306,6 +305,8 @@ class ImageSource:
     def _get(self, url: str, hops: int = 5) -> bytes:
         for _ in range(hops + 1):
             _parsed(url)  # a malformed URL (or redirect target) is the task's error, not a crash
+            if self.api_key and self._is_label_studio(url):
+                url = url_without_userinfo(url)  # requests would send it as Basic auth, not the token
             public_only = self._check_host(url)  # again after every redirect
             get = _get_from_public_address if public_only else (self.session or requests).get
             try:
@@ -469,6 +470,11 @@ def _parsed(url: str) -> ParseResult:
         # Not urlparse's words: they quote a password's start where it holds an unencoded "/".
         raise ImageError(f"the image URL {url_for_messages(url)!r} {NOT_A_URL.removeprefix('it ')}; "
                          "fix it in the task") from None
+    if "\\" in parsed.netloc:
+        # urlparse reads "http://other\@ls:8080/..." as Label Studio's host, where requests
+        # connects to "other": the token would go there, past the private-address check.
+        raise ImageError(f"the image URL {url_for_messages(url)!r} has a '\\' before its path, which "
+                         "clients read as the host's end; fix it in the task")
     return parsed
 
 

@@ -133,10 +133,12 @@ class _Userinfo(NamedTuple):
     """Where a URL's ``user:password@`` ends: ``at``, the index of its "@" in what follows
     ``scheme://``. ``path_as_read``: that "@" follows a valid ``host:port`` and "/", which
     every client reads as the path's (``ls:8080/a@2x.png``), and only a password holding an
-    unencoded "/" (``admin:12/pw@ls``) would make it the password's."""
+    unencoded "/" (``admin:12/pw@ls``) would make it the password's. ``guessed``: the host
+    part ended before that "@", so which "@" ends the password was guessed."""
 
     at: int
     path_as_read: bool
+    guessed: bool = True
 
 
 def _userinfo_end(rest: str) -> _Userinfo | None:
@@ -147,20 +149,20 @@ def _userinfo_end(rest: str) -> _Userinfo | None:
     ends at "?" or "#" after a ":" (``admin:12?pw@host``, ``admin:?pw@host``: a port to
     urlparse), and an "@" follows, the password held an unencoded "/", "?" or "#": it ends at
     the last "@" before the host's end (the first "/", "?" or "#" after an "@"), as which "@"
-    ends the password cannot be told, and a host holds none (``p/w@x/y@host`` then shows
+    ends the password cannot be told, and a host holds none (``p/w@x/y@host`` then keeps
     ``x/y@host``: a password's "/" after its "@" cannot be told from ``host/a@2x.png``, which
-    a message and a URL must both name). After a port, "?" or "#" and then
+    a URL must still name; a message hides more, see ``server_url_for_messages``). After a port, "?" or "#" and then
     "=" or "&" before the "@" is a query's (``host:8080?to=a@b``), and no user name starts
     with "[" (``[::1]:8080?to=a@b``): no password.
 
     >>> _userinfo_end("u:pw@ls:8080/x"), _userinfo_end("u:p/w@ls/a@2x.png"), _userinfo_end("ls/a@2x.png")
-    (_Userinfo(at=4, path_as_read=False), _Userinfo(at=5, path_as_read=False), None)
+    (_Userinfo(at=4, path_as_read=False, guessed=False), _Userinfo(at=5, path_as_read=False, guessed=True), None)
     >>> _userinfo_end("ls:8080/a@2x.png")
-    _Userinfo(at=9, path_as_read=True)
+    _Userinfo(at=9, path_as_read=True, guessed=True)
     """
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" in authority:
-        return _Userinfo(authority.rindex("@"), path_as_read=False)
+        return _Userinfo(authority.rindex("@"), path_as_read=False, guessed=False)
     after = rest[len(authority):]
     if "@" not in after:
         return None
@@ -206,12 +208,13 @@ def server_url_for_messages(url: str) -> str:
     >>> server_url_for_messages("http://admin:s3cret@ls.example:8080/projects/1/data?task=5")
     'http://***@ls.example:8080/projects/1/data?task=5'
 
-    A password holding an unencoded "/", "?" or "#" ends the host part early: it is hidden up
-    to the "@" that ``url_without_credentials`` drops it to (``_userinfo_end``), so both name
-    the same host. ``admin:12/pw@ls`` reads as the host ``admin``, port 12, and a path with an
-    "@": where the host part has a ":" and an "@" follows, it is hidden too, though
-    ``url_without_credentials`` keeps it as clients read it. A server's address rarely has an
-    "@" in its path, and ``ls:8080/a@2x.png`` cannot be told from that password.
+    A password holding an unencoded "/", "?" or "#" ends the host part early, and which "@"
+    ends it is then a guess (``_userinfo_end``): all up to the URL's last "@" is hidden, as a
+    message may hide too much but never a part of a password (``pa/ss@wo?rd@ls`` showed
+    ``wo?rd``). ``url_without_credentials`` keeps more there: a file's URL must still say
+    which file. ``admin:12/pw@ls`` reads as the host ``admin``, port 12, and a path with an
+    "@": it is hidden too. A server's address rarely has an "@" in its path, and
+    ``ls:8080/a@2x.png`` (``http://***@2x.png``) cannot be told from that password.
 
     >>> server_url_for_messages("http://admin:s3/cr?et@ls.example:8080")
     'http://***@ls.example:8080'
@@ -223,7 +226,7 @@ def server_url_for_messages(url: str) -> str:
         scheme, rest = "", url
     userinfo = _userinfo_end(rest)
     if userinfo is not None:
-        rest = "***@" + rest[userinfo.at + 1:]
+        rest = "***@" + rest[(rest.rindex("@") if userinfo.guessed else userinfo.at) + 1:]
     return f"{scheme}{sep}{rest}"
 
 

@@ -577,10 +577,25 @@ def test_label_studio_with_a_user_and_password_in_its_url_gets_the_token_for_its
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Files)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    studio = f"http://proxy:pw@127.0.0.1:{server.server_port}"
     try:
-        source = ImageSource(f"http://proxy:pw@127.0.0.1:{server.server_port}", api_key="k3y")
+        source = ImageSource(studio, api_key="k3y")
         assert source.fetch("/data/upload/1/a.png") == pixels.getvalue()
+        assert source.fetch(f"{studio}/data/upload/1/b.png") == pixels.getvalue()  # a task's whole URL
     finally:
         server.shutdown()
         server.server_close()
-    assert seen == ["Token k3y"]
+    assert seen == ["Token k3y", "Token k3y"]
+
+
+def test_an_image_url_with_a_backslash_before_its_path_is_refused_and_gets_no_token():
+    """urlparse reads ``http://other\\@ls:8080/...`` as Label Studio's, where requests
+    connects to ``other``: a task's URL sent the token to a host of the task writer's choice."""
+    server, other = _serving(200)
+    try:
+        source = ImageSource("http://ls.example:8080", api_key="k3y")
+        with pytest.raises(ImageError, match=r"has a '\\' before its path"):
+            source.fetch(f"{other}\\@ls.example:8080/data/upload/1/a.png")
+    finally:
+        server.shutdown()
+        server.server_close()

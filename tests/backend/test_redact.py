@@ -125,12 +125,21 @@ def test_an_image_url_in_a_message_keeps_what_tells_which_file_and_drops_what_si
     ("https://admin:12#P@W@cdn.example/v@2x.mp4?id=1", "cdn.example/v@2x.mp4?id=1"),
     ("http://admin:P?W@ls.example:8080?next=a@b.example", "ls.example:8080?next=a@b.example"),
 ])
-def test_a_password_holding_an_unencoded_slash_ends_at_the_same_at_sign_in_a_message_and_a_url(url, host_on):
-    """An "@" after the host (``a@2x.png``, ``?next=a@b``) is no password's: a message hid
-    the host with it ("http://***@2x.png" named no server) where the URL kept it."""
-    scheme = url.partition("://")[0]
-    assert server_url_for_messages(url) == f"{scheme}://***@{host_on}"
-    assert url_without_credentials(url) == f"{scheme}://{host_on}"
+def test_a_file_url_whose_password_holds_an_unencoded_slash_keeps_its_host_and_path(url, host_on):
+    """An "@" after the host (``a@2x.png``, ``?next=a@b``) is taken as no password's: the URL
+    must still say which file. A message hides all up to the last "@" (next test)."""
+    assert url_without_credentials(url) == f"{url.partition('://')[0]}://{host_on}"
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://admin:pa/ss@wo?rd@ls.example:8080", "http://***@ls.example:8080"),
+    ("http://admin:12/s3@c/ret@ls.example:8080", "http://***@ls.example:8080"),
+    ("http://admin:P/W@ls.example/frames/a@2x.png", "http://***@2x.png"),  # too much, never too little
+])
+def test_a_server_url_in_a_message_never_shows_a_part_of_a_password_holding_an_at_sign(url, said):
+    """Which "@" ends a password holding "/" or "?" and "@" is a guess: a message showed
+    "wo?rd" and "c/ret" as if a host's path."""
+    assert server_url_for_messages(url) == said
 
 
 @pytest.mark.parametrize("url", ["rediss://default:S3c@ss?client_name=y@cache.example.net:6380/0",
