@@ -218,6 +218,73 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
                                "or another Hugging Face id (org/name); `samvid models list` shows them")
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in OFFLINE_VALUES:
         raise offline_error(name)
+    final = None if dest_dir is None else dest_dir / folder_name(name)
+    staging = None if final is None else final.with_name(final.name + ".partial")
+    # --dir's own problems are said before the hub is asked: offline (an air-gapped site,
+    # a hub that is down) they were said as an unreachable hub, and a working network only
+    # revealed them one by one.
+    made = [] if dest_dir is None else _make_dir(dest_dir)
+    try:
+        kept = None if final is None or staging is None else _place(final, staging, name)
+        return _fetch(name, hub, revision, final, staging, kept)
+    except BaseException:
+        # A refused or failed pull leaves no empty folder behind (a --dir it made, an empty
+        # staging folder): one of them named as SAMVID_MODEL reads as a model that is there.
+        for path in ([staging] if staging is not None else []) + made[::-1]:
+            try:
+                path.rmdir()  # only when empty: a cut-short download's files stay for the next try
+            except OSError:
+                pass
+        raise
+
+
+def _make_dir(dest_dir: Path) -> list[Path]:
+    """Create ``dest_dir`` (and its missing parents) and check this user can write there;
+    returns the folders it created, outermost first."""
+    missing = [p for p in (dest_dir, *dest_dir.parents) if not os.path.lexists(p)][::-1]
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=dest_dir).close()  # an existing folder may be read-only
+    except OSError as exc:  # --dir a file, or a folder this user cannot write
+        for path in missing[::-1]:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+        raise ConfigError(f"cannot create --dir {dest_dir}: {exc.strerror or exc}; "
+                          "give a folder you can write to") from exc
+    return missing
+
+
+def _place(final: Path, staging: Path, name: str) -> list[FileSpec] | None:
+    """Refuse a ``final`` or ``staging`` the pull cannot use, from the folders alone; returns the
+    files an earlier pull left in ``final`` as its manifest says (None: ``final`` is missing,
+    empty, or holds files only the hub's list can judge)."""
+    for path in (final, staging):
+        if path.is_symlink() and not path.exists() or path.exists() and not path.is_dir():
+            raise ConfigError(f"{path} is a file, where the model's folder goes: move it "
+                              "away, or give another --dir")
+    if not final.is_dir() or not any(final.iterdir()):
+        return None
+    # The pull replaces a folder it made, as it made it (an older revision); another one
+    # would be deleted with its files: fine-tuned weights saved under the model's name,
+    # or saved over a pulled folder (`save_pretrained` leaves the pull's manifest).
+    # Files no pull of samvid's left as they are (no manifest, or changed since) are judged
+    # once the hub answered, as are files beside an intact pull's (an adapter): the hub's
+    # own files, as `huggingface-cli download --local-dir` puts them, are already here.
+    return _intact(final)
+
+
+def _not_ours(final: Path, name: str) -> ConfigError:
+    theirs = ", ".join(_beside(final, _manifest_specs(final) or [])[:5])
+    return ConfigError(f"{final} holds files no samvid pull put there, or changed since "
+                       f"(weights saved over it?), which differ from {name!r}"
+                       + (f" ({theirs})" if theirs else "") + ": move them away, or give another --dir")
+
+
+def _fetch(name: str, hub: Hub, revision: str | None, final: Path | None, staging: Path | None,
+           kept: list[FileSpec] | None) -> Path:
+    """Ask the hub, download, verify and publish, once ``_place`` accepted the folders."""
     sha, specs = hub.files(name, revision)
     files = wanted(specs)
     if not any(s.name.endswith(".safetensors") for s in files):
@@ -225,31 +292,12 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
                                "no other format (pickled weights can run code)")
     total = sum(s.size for s in files)
     log.info("pulling %s@%s: %d files, %.1f MB", name, sha[:10], len(files), total / 1e6)
-    final = None if dest_dir is None else dest_dir / folder_name(name)
-    if final is not None and final.is_dir() and not verify(final, files):
+    # The same files as the intact pull there: already verified against its manifest.
+    if final is not None and final.is_dir() and (set(files) == set(kept or ()) or not verify(final, files)):
         log.info("%s is already here and verified", final)
         return final
-    staging = None if final is None else final.with_name(final.name + ".partial")
-    if final is not None and staging is not None:
-        try:
-            staging.parent.mkdir(parents=True, exist_ok=True)
-            tempfile.TemporaryFile(dir=staging.parent).close()  # an existing folder may be read-only
-        except OSError as exc:  # --dir a file, or a folder this user cannot write
-            raise ConfigError(f"cannot create --dir {staging.parent}: {exc.strerror or exc}; "
-                              "give a folder you can write to") from exc
-        # Said before the download, not as a traceback after it (or as an unreachable hub).
-        for path in (final, staging):
-            if path.is_symlink() and not path.exists() or path.exists() and not path.is_dir():
-                raise ConfigError(f"{path} is a file, where the model's folder goes: move it "
-                                  "away, or give another --dir")
-        # The pull replaces a folder it made, as it made it (an older revision); another one
-        # would be deleted with its files: fine-tuned weights saved under the model's name,
-        # or saved over a pulled folder (`save_pretrained` leaves the pull's manifest).
-        if final.is_dir() and any(final.iterdir()) and not _as_pulled(final):
-            theirs = ", ".join(_beside(final, _manifest_specs(final) or [])[:5])
-            raise ConfigError(f"{final} holds files no samvid pull put there, or changed since "
-                              f"(weights saved over it?), which differ from {name!r}"
-                              + (f" ({theirs})" if theirs else "") + ": move them away, or give another --dir")
+    if final is not None and final.is_dir() and any(final.iterdir()) and (kept is None or _beside(final, kept)):
+        raise _not_ours(final, name)
     folder = hub.download(name, sha, [s.name for s in files], staging)
     problems = verify(folder, files)
     if problems:
@@ -282,14 +330,14 @@ def _beside(folder: Path, specs: list[FileSpec]) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.name not in pulled)
 
 
-def _as_pulled(folder: Path) -> bool:
-    """``folder`` holds a pull's files as its manifest says it verified them, and nothing else
-    (an adapter or weights saved beside them would go with the folder)."""
+def _intact(folder: Path) -> list[FileSpec] | None:
+    """The files of the pull ``folder`` holds as its manifest says it verified them; None when
+    it has no manifest or they changed since (files beside them are not looked at)."""
     specs = _manifest_specs(folder)
     try:
-        return specs is not None and not verify(folder, specs) and not _beside(folder, specs)
+        return specs if specs is not None and not verify(folder, specs) else None
     except OSError:  # a file that cannot be read: not as a pull left it
-        return False
+        return None
 
 
 def _discard(folder: Path, files: list[FileSpec], whole: bool) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import transformers as tf
 
-from samvid.commands.models import MANIFEST, FileSpec, file_hashes, folder_name, pull, verify
+from samvid.commands.models import MANIFEST, FileSpec, file_hashes, folder_name, pull, verify, wanted
 from samvid.core.prompts import Prompt
 from samvid.errors import ModelUnavailable
 from samvid.models import load_segmenter
@@ -114,7 +114,7 @@ def test_pull_takes_only_safetensors_and_json_and_the_folder_loads(tiny_sam_fold
 def test_a_partial_or_corrupt_download_is_refused_and_removed(tiny_sam_folder, tmp_path, damage):
     with pytest.raises(ModelUnavailable, match="incomplete or corrupt"):
         pull("facebook/sam-vit-base", tmp_path / "models", FolderHub(tiny_sam_folder, damage))
-    assert list((tmp_path / "models").iterdir()) == []
+    assert not (tmp_path / "models").exists()  # --dir too: this pull made it
 
 
 def test_list_shows_sizes_and_what_is_here(tiny_sam_folder, tmp_path):
@@ -372,7 +372,11 @@ def test_a_pull_never_deletes_a_folder_of_the_same_name_that_no_pull_made(tiny_s
     (pulled / MANIFEST).write_text(json.dumps(manifest))
     assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == pulled
     assert (pulled / "model.safetensors").read_bytes() != older
-    # Files saved beside a pulled folder's (an adapter): the folder is not replaced, they are kept.
+    # An adapter beside the hub's own revision, pulled: already here, nothing downloaded or deleted.
+    (pulled / "adapter_model.safetensors").write_bytes(b"my adapter")
+    downloads = hub.downloads
+    assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == pulled and hub.downloads == downloads
+    # Files saved beside a pulled folder's of an older revision: the folder is not replaced, they are kept.
     (pulled / "adapter_model.safetensors").write_bytes(b"my adapter")
     (pulled / "model.safetensors").write_bytes(older)
     manifest["files"] = [dict(spec) for spec in manifest["files"]]
@@ -450,3 +454,78 @@ def test_a_hub_url_without_http_is_refused_as_such_not_as_a_hub_that_cannot_be_r
     assert f"{shown}, the model hub to pull from: give an http:// or https:// URL" in err
     assert "cannot reach" not in err
     assert not (tmp_path / "m").exists()
+
+
+UNREACHABLE_HUB = "http://127.0.0.1:9"  # a closed local port: every hub call is refused
+
+
+@pytest.mark.parametrize("problem", ["model-folder-is-a-file", "partial-folder-is-a-file", "dir-is-a-file",
+                                     "dir-cannot-be-made"])
+def test_a_pull_says_what_is_wrong_with_its_dir_before_asking_the_hub(tmp_path, monkeypatch, capsys, problem):
+    from samvid.cli import main
+
+    # Offline (an air-gapped site, a hub that is down) these were said as an unreachable hub,
+    # and a working network only revealed them.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", UNREACHABLE_HUB)
+    models = tmp_path / "models"
+    models.mkdir()
+    dest, expected = models, ""
+    if problem == "model-folder-is-a-file":
+        (models / "sam2.1-hiera-tiny").write_text("not a model folder")
+        expected = f"{models / 'sam2.1-hiera-tiny'} is a file, where the model's folder goes"
+    elif problem == "partial-folder-is-a-file":
+        (models / "sam2.1-hiera-tiny.partial").write_text("not a model folder")
+        expected = f"{models / 'sam2.1-hiera-tiny.partial'} is a file, where the model's folder goes"
+    elif problem == "dir-is-a-file":
+        dest = tmp_path / "a-file"
+        dest.write_text("not a folder")
+        expected = f"cannot create --dir {dest}: "
+    elif problem == "dir-cannot-be-made":
+        dest = Path("/proc/samvid-pull-test")  # refused even to root
+        expected = f"cannot create --dir {dest}: "
+    before = sorted(p.name for p in models.iterdir())
+    assert main(["models", "pull", "facebook/sam2.1-hiera-tiny", "--dir", str(dest)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "cannot reach" not in err, err
+    assert sorted(p.name for p in models.iterdir()) == before  # nothing made, nothing moved
+
+
+class ListingOnlyHub(FolderHub):
+    """A hub that lists the model's files, then refuses the download (a dropped connection)."""
+
+    def download(self, name, revision, patterns, dest):
+        self.downloads += 1
+        raise ModelUnavailable("cannot reach the model hub at a test hub")
+
+
+def test_a_pull_the_hub_refuses_leaves_no_folder_it_made(tiny_sam_folder, tmp_path, monkeypatch):
+    # --dir is made before the hub is asked; an empty folder left behind, named as
+    # SAMVID_MODEL (`--dir /models/sam2.1-hiera-tiny`), reads as a model that is there.
+    dest = tmp_path / "new" / "models"
+    with pytest.raises(ModelUnavailable, match="cannot reach"):
+        pull("facebook/sam-vit-base", dest, ListingOnlyHub(tiny_sam_folder))
+    assert not (tmp_path / "new").exists()
+    from samvid.commands.models import HfHub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    with pytest.raises(ModelUnavailable, match="cannot reach"):
+        pull("facebook/sam2.1-hiera-tiny", dest, HfHub(UNREACHABLE_HUB))
+    assert not (tmp_path / "new").exists()
+    # A --dir that was there stays, as does what it holds; only this pull's empty folders go.
+    dest.mkdir(parents=True)
+    (dest / "other-model").mkdir()
+    with pytest.raises(ModelUnavailable, match="cannot reach"):
+        pull("facebook/sam-vit-base", dest, ListingOnlyHub(tiny_sam_folder))
+    assert sorted(p.name for p in dest.iterdir()) == ["other-model"]
+
+
+def test_a_folder_holding_the_hubs_own_files_without_a_manifest_is_already_here(tiny_sam_folder, tmp_path):
+    # As `huggingface-cli download --local-dir` leaves it: only the hub's list tells it from
+    # fine-tuned weights, so it is judged once the hub answered, not refused before.
+    hub = FolderHub(tiny_sam_folder)
+    theirs = tmp_path / "models" / "sam-vit-base"
+    theirs.mkdir(parents=True)
+    for spec in wanted(specs_of(tiny_sam_folder)):
+        shutil.copy(tiny_sam_folder / spec.name, theirs / spec.name)
+    assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == theirs and hub.downloads == 0
