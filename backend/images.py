@@ -225,8 +225,9 @@ class ImageSource:
     def _label_studio_address(self, path: str) -> str:
         """The URL of Label Studio's ``path`` (such as ``/data/upload/...``), under the path
         LABEL_STUDIO_URL has when Label Studio is served below one (``https://host/ls``), as
-        ``studio.client`` calls it; ``urljoin`` would drop that path."""
-        return self.label_studio_url.rstrip("/") + path
+        ``studio.client`` calls it; ``urljoin`` would drop that path. Without its
+        ``user:password@``, which may hold a "\\" that ``_one_host`` refuses in a task's URL."""
+        return url_without_userinfo(self.label_studio_url).rstrip("/") + path
 
     def _without_prefix(self, ref: str) -> str:
         """``ref`` without LABEL_STUDIO_URL's path when it already carries it
@@ -305,6 +306,7 @@ class ImageSource:
     def _get(self, url: str, hops: int = 5) -> bytes:
         for _ in range(hops + 1):
             _parsed(url)  # a malformed URL (or redirect target) is the task's error, not a crash
+            _one_host(url)
             if self.api_key and self._is_label_studio(url):
                 url = url_without_userinfo(url)  # requests would send it as Basic auth, not the token
             public_only = self._check_host(url)  # again after every redirect
@@ -470,12 +472,16 @@ def _parsed(url: str) -> ParseResult:
         # Not urlparse's words: they quote a password's start where it holds an unencoded "/".
         raise ImageError(f"the image URL {url_for_messages(url)!r} {NOT_A_URL.removeprefix('it ')}; "
                          "fix it in the task") from None
-    if "\\" in parsed.netloc:
-        # urlparse reads "http://other\@ls:8080/..." as Label Studio's host, where requests
-        # connects to "other": the token would go there, past the private-address check.
+    return parsed
+
+
+def _one_host(url: str) -> None:
+    r"""Refuse ``url`` where urlparse and requests would connect to different hosts: urlparse
+    reads "http://other\@ls:8080/..." as Label Studio's, requests connects to "other", and
+    the token would go there, past the private-address check."""
+    if "\\" in urlparse(url).netloc:
         raise ImageError(f"the image URL {url_for_messages(url)!r} has a '\\' before its path, which "
                          "clients read as the host's end; fix it in the task")
-    return parsed
 
 
 def _redirect_target(url: str, location: str) -> str:

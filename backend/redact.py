@@ -133,12 +133,10 @@ class _Userinfo(NamedTuple):
     """Where a URL's ``user:password@`` ends: ``at``, the index of its "@" in what follows
     ``scheme://``. ``path_as_read``: that "@" follows a valid ``host:port`` and "/", which
     every client reads as the path's (``ls:8080/a@2x.png``), and only a password holding an
-    unencoded "/" (``admin:12/pw@ls``) would make it the password's. ``guessed``: the host
-    part ended before that "@", so which "@" ends the password was guessed."""
+    unencoded "/" (``admin:12/pw@ls``) would make it the password's."""
 
     at: int
     path_as_read: bool
-    guessed: bool = True
 
 
 def _userinfo_end(rest: str) -> _Userinfo | None:
@@ -156,13 +154,13 @@ def _userinfo_end(rest: str) -> _Userinfo | None:
     with "[" (``[::1]:8080?to=a@b``): no password.
 
     >>> _userinfo_end("u:pw@ls:8080/x"), _userinfo_end("u:p/w@ls/a@2x.png"), _userinfo_end("ls/a@2x.png")
-    (_Userinfo(at=4, path_as_read=False, guessed=False), _Userinfo(at=5, path_as_read=False, guessed=True), None)
+    (_Userinfo(at=4, path_as_read=False), _Userinfo(at=5, path_as_read=False), None)
     >>> _userinfo_end("ls:8080/a@2x.png")
-    _Userinfo(at=9, path_as_read=True, guessed=True)
+    _Userinfo(at=9, path_as_read=True)
     """
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "@" in authority:
-        return _Userinfo(authority.rindex("@"), path_as_read=False, guessed=False)
+        return _Userinfo(authority.rindex("@"), path_as_read=False)
     after = rest[len(authority):]
     if "@" not in after:
         return None
@@ -185,9 +183,10 @@ def url_without_userinfo(url: str) -> str:
     >>> url_without_userinfo("https://proxy:pw@ls.example:8443/ls")
     'https://ls.example:8443/ls'
     """
-    scheme, sep, rest = url.partition("://")
-    netloc = urlsplit(url).netloc
-    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{rest[len(netloc):]}"
+    parts = urlsplit(url)
+    # Rebuilt from the parts, not cut from ``url``: urlsplit drops tabs and line breaks,
+    # and a netloc's length then cut "http://u\t@ls:8080/x" to "http://ls:80800/x".
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def ref_for_log(image_ref: str) -> str:
@@ -211,7 +210,7 @@ def server_url_for_messages(url: str) -> str:
     A password holding an unencoded "/", "?" or "#" ends the host part early, and which "@"
     ends it is then a guess (``_userinfo_end``): all up to the URL's last "@" is hidden, as a
     message may hide too much but never a part of a password (``pa/ss@wo?rd@ls`` showed
-    ``wo?rd``). ``url_without_credentials`` keeps more there: a file's URL must still say
+    ``wo?rd``); so it is wherever an "@" follows the userinfo's. ``url_without_credentials`` keeps more there: a file's URL must still say
     which file. ``admin:12/pw@ls`` reads as the host ``admin``, port 12, and a path with an
     "@": it is hidden too. A server's address rarely has an "@" in its path, and
     ``ls:8080/a@2x.png`` (``http://***@2x.png``) cannot be told from that password.
@@ -226,7 +225,10 @@ def server_url_for_messages(url: str) -> str:
         scheme, rest = "", url
     userinfo = _userinfo_end(rest)
     if userinfo is not None:
-        rest = "***@" + rest[(rest.rindex("@") if userinfo.guessed else userinfo.at) + 1:]
+        # Up to the URL's last "@", wherever the password seemed to end: an "@" in a user
+        # name (``me@corp.com:pa/ss@ls``) or a password (``admin:p@a/ss@ls``) before a "/"
+        # made "corp.com:pa/ss" and "a/ss" read as a host and its path.
+        rest = "***@" + rest[rest.rindex("@") + 1:]
     return f"{scheme}{sep}{rest}"
 
 

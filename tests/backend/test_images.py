@@ -599,3 +599,16 @@ def test_an_image_url_with_a_backslash_before_its_path_is_refused_and_gets_no_to
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_backslash_in_label_studio_urls_password_does_not_refuse_its_files():
+    """LABEL_STUDIO_URL's ``user:password@`` is not sent (it would replace the token), so a
+    "\\" in it is no task URL's: its files were refused as a malformed task URL."""
+    server, address = _serving(401)
+    try:
+        studio = address.replace("http://", "http://proxy:p\\ss@")
+        with pytest.raises(ImageError, match="answered 401: set LABEL_STUDIO_API_KEY"):
+            ImageSource(studio, api_key="stale").fetch("/data/upload/1/a.png")
+    finally:
+        server.shutdown()
+        server.server_close()

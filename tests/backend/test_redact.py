@@ -11,6 +11,7 @@ from samvid.redact import (
     text_without_url_password,
     url_for_messages,
     url_without_credentials,
+    url_without_userinfo,
 )
 
 
@@ -135,6 +136,8 @@ def test_a_file_url_whose_password_holds_an_unencoded_slash_keeps_its_host_and_p
     ("http://admin:pa/ss@wo?rd@ls.example:8080", "http://***@ls.example:8080"),
     ("http://admin:12/s3@c/ret@ls.example:8080", "http://***@ls.example:8080"),
     ("http://admin:P/W@ls.example/frames/a@2x.png", "http://***@2x.png"),  # too much, never too little
+    ("http://me@corp.com:pa/ss@ls.example:8080", "http://***@ls.example:8080"),  # an e-mail login
+    ("http://admin:p@a/ss@ls.example:8080", "http://***@ls.example:8080"),
 ])
 def test_a_server_url_in_a_message_never_shows_a_part_of_a_password_holding_an_at_sign(url, said):
     """Which "@" ends a password holding "/" or "?" and "@" is a guess: a message showed
@@ -159,3 +162,9 @@ def test_a_redis_password_written_without_its_colon_is_not_shown(url, shown):
     """``redis://s3cret@host`` is redis-py's user "s3cret" with no password (it sends
     ``AUTH s3cret ""``): most often a password whose ":" was left out, and it was shown."""
     assert redis_url_for_messages(url) == shown
+
+
+def test_a_url_to_call_loses_its_user_and_password_and_nothing_else():
+    assert url_without_userinfo("https://proxy:pw@ls.example:8443/ls?x=1#f") == "https://ls.example:8443/ls?x=1#f"
+    # urlsplit drops tabs and line breaks: the URL was cut short by the dropped characters' count.
+    assert url_without_userinfo("http://u\t@ls.example:8080/d/x.png") == "http://ls.example:8080/d/x.png"
