@@ -225,45 +225,74 @@ def pull(name: str, dest_dir: Path | None, hub: Hub, revision: str | None = None
     # revealed them one by one.
     made = [] if dest_dir is None else _make_dir(dest_dir)
     try:
-        kept = None if final is None or staging is None else _place(final, staging, name)
-        return _fetch(name, hub, revision, final, staging, kept)
+        kept, blocked = None, None
+        if dest_dir is not None and final is not None and staging is not None:
+            kept = _place(final, name)
+            blocked = _cannot_download_into(dest_dir, staging)
+            # Where the model's folder holds files, the hub may say they are already here:
+            # a read-only --dir (shared, another user's) or a stray file at the staging path
+            # matter only to a download.
+            if blocked is not None and not (final.is_dir() and any(final.iterdir())):
+                raise blocked
+        return _fetch(name, hub, revision, final, staging, kept, blocked)
     except BaseException:
         # A refused or failed pull leaves no empty folder behind (a --dir it made, an empty
         # staging folder): one of them named as SAMVID_MODEL reads as a model that is there.
-        for path in ([staging] if staging is not None else []) + made[::-1]:
-            try:
-                path.rmdir()  # only when empty: a cut-short download's files stay for the next try
-            except OSError:
-                pass
+        _remove_empty(made + ([staging] if staging is not None else []))
         raise
 
 
 def _make_dir(dest_dir: Path) -> list[Path]:
-    """Create ``dest_dir`` (and its missing parents) and check this user can write there;
-    returns the folders it created, outermost first."""
-    missing = [p for p in (dest_dir, *dest_dir.parents) if not os.path.lexists(p)][::-1]
+    """Create ``dest_dir`` and its missing parents; returns the folders it created, outermost
+    first. One at a time, each counted only where this mkdir made it: ``new/../old`` must not
+    count an ``old`` the user had (a failed pull removes what it made)."""
+    made: list[Path] = []
+    for path in [*reversed(dest_dir.parents), dest_dir]:
+        try:
+            path.mkdir()
+            made.append(path)
+        except FileExistsError:
+            if path == dest_dir and not path.is_dir():
+                _remove_empty(made)
+                raise ConfigError(f"cannot create --dir {dest_dir}: it is a file; give a folder you "
+                                  "can write to") from None
+        except OSError as exc:  # a parent that is a file, a folder this user cannot write in
+            _remove_empty(made)
+            raise ConfigError(f"cannot create --dir {dest_dir}: {exc.strerror or exc}; "
+                              "give a folder you can write to") from exc
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` that is empty, innermost first: what a failed pull made."""
+    for path in reversed(folders):
+        try:
+            path.rmdir()  # only when empty: a cut-short download's files stay for the next try
+        except OSError:
+            pass
+
+
+def _cannot_download_into(dest_dir: Path, staging: Path) -> ConfigError | None:
+    """Why a download cannot be staged in ``dest_dir``: the folder is read-only, or a file
+    sits where the staging folder goes; None when it can."""
+    if staging.is_symlink() and not staging.exists() or staging.exists() and not staging.is_dir():
+        return ConfigError(f"{staging} is a file, where the model's folder goes: move it "
+                           "away, or give another --dir")
     try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=dest_dir).close()  # an existing folder may be read-only
-    except OSError as exc:  # --dir a file, or a folder this user cannot write
-        for path in missing[::-1]:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
-        raise ConfigError(f"cannot create --dir {dest_dir}: {exc.strerror or exc}; "
-                          "give a folder you can write to") from exc
-    return missing
+    except OSError as exc:
+        return ConfigError(f"cannot create --dir {dest_dir}: {exc.strerror or exc}; "
+                           "give a folder you can write to")
+    return None
 
 
-def _place(final: Path, staging: Path, name: str) -> list[FileSpec] | None:
-    """Refuse a ``final`` or ``staging`` the pull cannot use, from the folders alone; returns the
-    files an earlier pull left in ``final`` as its manifest says (None: ``final`` is missing,
-    empty, or holds files only the hub's list can judge)."""
-    for path in (final, staging):
-        if path.is_symlink() and not path.exists() or path.exists() and not path.is_dir():
-            raise ConfigError(f"{path} is a file, where the model's folder goes: move it "
-                              "away, or give another --dir")
+def _place(final: Path, name: str) -> list[FileSpec] | None:
+    """Refuse a ``final`` the pull cannot use, from the folder alone; returns the files an
+    earlier pull left in it as its manifest says (None: ``final`` is missing, empty, or
+    holds files only the hub's list can judge)."""
+    if final.is_symlink() and not final.exists() or final.exists() and not final.is_dir():
+        raise ConfigError(f"{final} is a file, where the model's folder goes: move it "
+                          "away, or give another --dir")
     if not final.is_dir() or not any(final.iterdir()):
         return None
     # The pull replaces a folder it made, as it made it (an older revision); another one
@@ -283,8 +312,9 @@ def _not_ours(final: Path, name: str) -> ConfigError:
 
 
 def _fetch(name: str, hub: Hub, revision: str | None, final: Path | None, staging: Path | None,
-           kept: list[FileSpec] | None) -> Path:
-    """Ask the hub, download, verify and publish, once ``_place`` accepted the folders."""
+           kept: list[FileSpec] | None, blocked: ConfigError | None = None) -> Path:
+    """Ask the hub, download, verify and publish, once ``_place`` accepted the folders;
+    ``blocked``: why no download can be staged, said where one is needed."""
     sha, specs = hub.files(name, revision)
     files = wanted(specs)
     if not any(s.name.endswith(".safetensors") for s in files):
@@ -298,6 +328,8 @@ def _fetch(name: str, hub: Hub, revision: str | None, final: Path | None, stagin
         return final
     if final is not None and final.is_dir() and any(final.iterdir()) and (kept is None or _beside(final, kept)):
         raise _not_ours(final, name)
+    if blocked is not None:
+        raise blocked
     folder = hub.download(name, sha, [s.name for s in files], staging)
     problems = verify(folder, files)
     if problems:

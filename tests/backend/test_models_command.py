@@ -17,7 +17,7 @@ import transformers as tf
 
 from samvid.commands.models import MANIFEST, FileSpec, file_hashes, folder_name, pull, verify, wanted
 from samvid.core.prompts import Prompt
-from samvid.errors import ModelUnavailable
+from samvid.errors import ConfigError, ModelUnavailable
 from samvid.models import load_segmenter
 
 
@@ -529,3 +529,31 @@ def test_a_folder_holding_the_hubs_own_files_without_a_manifest_is_already_here(
     for spec in wanted(specs_of(tiny_sam_folder)):
         shutil.copy(tiny_sam_folder / spec.name, theirs / spec.name)
     assert pull("facebook/sam-vit-base", tmp_path / "models", hub) == theirs and hub.downloads == 0
+
+
+def test_a_read_only_dir_that_holds_the_model_is_already_here_and_an_empty_one_is_refused_at_once(
+        tiny_sam_folder, tmp_path, monkeypatch):
+    from samvid.commands import models
+
+    hub = FolderHub(tiny_sam_folder)
+    pulled = pull("facebook/sam-vit-base", tmp_path / "shared", hub)
+    (tmp_path / "shared" / "sam-vit-base.partial").write_text("a stray file")  # matters to a download only
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")  # the tests run as root: chmod refuses nothing
+
+    monkeypatch.setattr(models.tempfile, "TemporaryFile", read_only)
+    assert pull("facebook/sam-vit-base", tmp_path / "shared", hub) == pulled and hub.downloads == 1
+    listed = []
+    monkeypatch.setattr(hub, "files", lambda *args: listed.append(args) or FolderHub.files(hub, *args))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="cannot create --dir .*Permission denied"):
+        pull("facebook/sam-vit-base", tmp_path / "empty", hub)
+    assert listed == [] and (tmp_path / "empty").is_dir()  # said before the hub; a folder it did not make stays
+
+
+def test_a_failed_pull_removes_only_the_folders_it_made(tiny_sam_folder, tmp_path):
+    (tmp_path / "existing").mkdir()  # empty, the user's: "new/../existing" must not count it as made
+    with pytest.raises(ModelUnavailable):
+        pull("facebook/sam-vit-base", tmp_path / "new" / ".." / "existing", ListingOnlyHub(tiny_sam_folder))
+    assert (tmp_path / "existing").is_dir() and not (tmp_path / "new").exists()
