@@ -248,18 +248,19 @@ def _make_dir(dest_dir: Path) -> list[Path]:
     count an ``old`` the user had (a failed pull removes what it made)."""
     made: list[Path] = []
     for path in [*reversed(dest_dir.parents), dest_dir]:
+        if path.is_dir():  # not asked: mkdir("/") is "Is a directory" on macOS, not "File exists"
+            continue
         try:
             path.mkdir()
             made.append(path)
-        except FileExistsError:
-            if path == dest_dir and not path.is_dir():
-                _remove_empty(made)
-                raise ConfigError(f"cannot create --dir {dest_dir}: it is a file; give a folder you "
-                                  "can write to") from None
-        except OSError as exc:  # a parent that is a file, a folder this user cannot write in
+        except OSError as exc:  # a file, a dangling link, a folder this user cannot write in
+            if path.is_dir():  # made meanwhile (another pull)
+                continue
             _remove_empty(made)
-            raise ConfigError(f"cannot create --dir {dest_dir}: {exc.strerror or exc}; "
-                              "give a folder you can write to") from exc
+            why = ("it is a link to nothing" if path.is_symlink() else "it is a file") \
+                if isinstance(exc, FileExistsError) else exc.strerror or exc
+            raise ConfigError(f"cannot create --dir {dest_dir}: {why}; give a folder you "
+                              "can write to") from exc
     return made
 
 

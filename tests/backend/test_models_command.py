@@ -557,3 +557,23 @@ def test_a_failed_pull_removes_only_the_folders_it_made(tiny_sam_folder, tmp_pat
     with pytest.raises(ModelUnavailable):
         pull("facebook/sam-vit-base", tmp_path / "new" / ".." / "existing", ListingOnlyHub(tiny_sam_folder))
     assert (tmp_path / "existing").is_dir() and not (tmp_path / "new").exists()
+
+
+def test_a_dir_under_folders_that_mkdir_refuses_as_existing_in_another_way_is_made(tiny_sam_folder, tmp_path,
+                                                                                  monkeypatch):
+    # macOS answers mkdir("/") with "Is a directory", not "File exists": every absolute --dir was refused.
+    real = Path.mkdir
+
+    def macos_mkdir(self, *args, **kwargs):
+        if self.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", macos_mkdir)
+    assert pull("facebook/sam-vit-base", tmp_path / "a" / "models", FolderHub(tiny_sam_folder)).is_dir()
+
+
+def test_a_dir_that_is_a_link_to_nothing_is_said_as_such(tmp_path):
+    (tmp_path / "models").symlink_to(tmp_path / "gone")
+    with pytest.raises(ConfigError, match="cannot create --dir .*: it is a link to nothing"):
+        pull("facebook/sam-vit-base", tmp_path / "models", FolderHub(tmp_path))
