@@ -8,6 +8,7 @@ Label Studio's JSON.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
@@ -28,6 +29,14 @@ log = logging.getLogger(__name__)
 # A reference longer than this (a data: URI: the image itself) is not remembered: hashing
 # it again costs less than holding megabytes per frame clicked.
 MAX_REMEMBERED_REF = 4096
+# A remembered reference longer than this is held as its digest: 100,000 signed cloud links
+# of 4 KB each held 418 MiB outside SAMVID_CACHE_BYTES; digests keep the map near 40 MiB.
+LONG_REF = 200
+
+
+def _remembered(ref: str) -> str:
+    """What ``ref`` is remembered under in the reference maps."""
+    return ref if len(ref) <= LONG_REF else hashlib.blake2b(ref.encode(), digest_size=16).hexdigest()
 # How long a warm-up of an opened task may wait for the encoder before it is dropped.
 # Warm-ups run newest first (the frame an annotator has just opened is the one about to
 # be clicked, whoever opened it), so tasks opened faster than they embed (an annotator
@@ -125,7 +134,7 @@ class Predictor:
         With ``timeout``, waits at most that many seconds, then raises ``TimedOut``; the
         fetch and the encoder go on in the background, so asking again later is fast."""
         with self._ref_lock:
-            known = self._ref_keys.get(ref)
+            known = self._ref_keys.get(_remembered(ref))
         if known is not None and known[1] == self.source.stamp(ref):
             found = self.cache.peek(known[0])
             if found is not None:
@@ -184,7 +193,7 @@ class Predictor:
         key = content_key(self.segmenter.cache_key(), data)
         if len(ref) <= MAX_REMEMBERED_REF:
             with self._ref_lock:
-                known = self._ref_keys.get(ref)
+                known = self._ref_keys.get(_remembered(ref))
                 # Not over a read begun later (a slow background read, finished after a click's
                 # read of the picture that replaced it; or forgotten since, when the map was
                 # cleared), nor one of the former source.
@@ -193,7 +202,7 @@ class Predictor:
                     if len(self._ref_keys) > 100_000:  # bound it; a miss only costs a re-fetch
                         self._ref_keys.clear()
                         self._ref_keys_cleared = time.monotonic()
-                    self._ref_keys[ref] = (key, stamp, started)
+                    self._ref_keys[_remembered(ref)] = (key, stamp, started)
         return source, data, key
 
     def _fetch_and_embed(self, ref: str, task_id: int | None) -> tuple[Embedding, bool]:
@@ -214,12 +223,12 @@ class Predictor:
             # again rather than segment the old picture (or refuse the click for its size);
             # once per size, as a size that stays odd is no replacement.
             with self._ref_lock:
-                again = self._odd_sizes.get(ref) != size
+                again = self._odd_sizes.get(_remembered(ref)) != size
                 if again:
-                    self._ref_keys.pop(ref, None)
+                    self._ref_keys.pop(_remembered(ref), None)
                     if len(self._odd_sizes) > 100_000:
                         self._odd_sizes.clear()
-                    self._odd_sizes[ref] = size
+                    self._odd_sizes[_remembered(ref)] = size
             if again:
                 emb, cached = self.embedding(ref, task_id, timeout=self.request_timeout)
                 h, w = emb.image_size

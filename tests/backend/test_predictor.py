@@ -417,3 +417,23 @@ def test_no_fallback_is_refused_with_the_settings_the_caller_names_else_in_the_m
     with pytest.raises(WeightsUnavailable) as unnamed:  # a caller that knows no settings adds nothing
         load_configured_segmenter(settings)
     assert unnamed.value.message == WeightsUnavailable.of("facebook/sam-vit-base", "ConnectError").message
+
+
+def test_a_long_signed_link_is_remembered_and_told_from_another_that_differs_only_at_its_end() -> None:
+    # Long references are held as their digest (100,000 signed links of 4 KB held 418 MiB
+    # outside the cache's budget): one must still name its image, and another link its own.
+    fetched = []
+
+    class Counting(_serving(40, 30)):  # type: ignore[misc, valid-type]
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            super().do_GET()
+
+    with http_server(Counting) as url:
+        config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
+        predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+        first, second = (f"/data/upload/1/a.png?X-Amz-Signature={'s' * 3000}{end}" for end in "12")
+        assert not predictor.embedding(first)[1]
+        assert predictor.embedding(first)[1]  # remembered: no second read
+        predictor.embedding(second)
+    assert len(fetched) == 2  # the second link was read: not taken for the first
