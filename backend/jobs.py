@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
-from samvid.errors import ConfigError, NotFound, SamvidError
+from samvid import __version__
+from samvid.errors import BadRequest, ConfigError, NotFound, SamvidError
 from samvid.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,47 @@ FINAL = {DONE, FAILED, CANCELLED}
 
 # kind -> "module:function"; the function takes (payload, JobContext, Settings) -> dict.
 RUNNERS = {"propagate": "samvid.propagation:run_job", "prelabel": "samvid.prelabel:run_job"}
+# kind -> the version of its payload this samvid writes and reads. Bump a kind's version
+# whenever its payload gains a field (PropagationRequest's REQUEST_KEYS, PrelabelRequest's
+# fields): a worker then refuses a newer backend's job saying to upgrade it, where it failed
+# the job as a bad request ("unknown field") or ran it without the new option. A number of
+# the payload, not samvid's version: that is 0.1.0 at every commit, and a release that adds
+# no field would have its jobs refused by every older worker.
+PAYLOAD_VERSIONS = {"propagate": 1, "prelabel": 1}
+VERSION_KEY = "payload_version"
+# kind -> how its jobs are submitted again: told with a job a worker refuses as a newer samvid's
+RESUBMIT = {"propagate": " (a webhook's: save its frame's annotation in Label Studio again)",
+           "prelabel": " (run the same samvid prelabel command again)"}
+
+
+def versioned(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` as this samvid queues it: with its version, from version 2 on. Version 1
+    is written as none, as every samvid before versions wrote it: the workers of those
+    releases refuse a propagation field they do not know, so a backend upgraded before its
+    workers would have failed every webhook job they took for the version key alone."""
+    version = PAYLOAD_VERSIONS[kind]
+    return payload if version == 1 else {**payload, VERSION_KEY: version}
+
+
+def payload_version(payload: Any) -> int:
+    """The version a payload says it is (``versioned``); 1 when it says none."""
+    value = payload.get(VERSION_KEY, 1) if isinstance(payload, dict) else 1
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one kind of number
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadRequest(f"{VERSION_KEY} must be a whole number from 1, not {value!r}")
+    return value
+
+
+def newer_than_this(kind: str, payload: Any) -> str | None:
+    """What to say of a ``kind`` payload that a newer samvid made (one with fields this one
+    cannot read), or None when this samvid reads it. Said before the payload is parsed: its
+    fields would be refused as unknown, blaming the request, or run without the new ones."""
+    version, mine = payload_version(payload), PAYLOAD_VERSIONS.get(kind, 1)  # a kind without an entry: 1
+    if version <= mine:
+        return None
+    return (f"made by a newer samvid than this one (its {kind} payload is version {version}; this is "
+            f"samvid {__version__}, which reads {kind} payloads up to version {mine})")
 
 
 @dataclass
@@ -97,6 +139,12 @@ def run_payload(
         # and the log blamed a bug in samvid.
         raise ConfigError(f"this samvid runs no jobs of kind {kind!r} (only {', '.join(sorted(RUNNERS))}): "
                           "run the same samvid version on the backend and its workers")
+    newer = newer_than_this(kind, payload)
+    if newer is not None:
+        # A backend upgraded before its workers. Failed, not put back on the queue for a
+        # newer worker: with none running, an old one would take it again and again.
+        raise ConfigError(f"this job was {newer}: upgrade the workers (`samvid worker`) to the backend's "
+                          f"samvid version, then submit the job again{RESUBMIT.get(kind, '')}")
     module, _, name = RUNNERS[kind].partition(":")
     fn: Callable[[dict[str, Any], JobContext, Settings], dict[str, Any]] = getattr(
         importlib.import_module(module), name

@@ -29,7 +29,7 @@ from typing import Any
 
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
 from samvid.errors import BadRequest, NotFound, SamvidError
-from samvid.jobs import JobContext
+from samvid.jobs import VERSION_KEY, JobContext, newer_than_this, versioned
 from samvid.propagation import (
     MAX_FRAME,
     PropagationRequest,
@@ -54,6 +54,9 @@ MODES = ("auto", "propagate")
 JOB_KIND = "prelabel"  # the jobs.RUNNERS kind of ``run_job``
 # What fills a stretch a run left unfinished: a pre-labelling is only started by that command.
 AGAIN = "run the same samvid prelabel command again"
+# A field added here bumps jobs.PAYLOAD_VERSIONS["prelabel"]: a worker of the version before
+# then refuses the job as a newer samvid's, where it would have run it without the new option.
+PRELABEL_KEYS = ("project", "clip", "first", "end", "mode", "force", "grid", "engine")
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,17 @@ class PrelabelRequest:
     def from_payload(cls, payload: Any) -> PrelabelRequest:
         if not isinstance(payload, dict):
             raise BadRequest("the pre-labelling request must be a JSON object")
+        newer = newer_than_this(JOB_KIND, payload)
+        if newer is not None:  # a worker says this before it gets here (``jobs.run_payload``)
+            raise BadRequest(f"this request was {newer}: run it with a samvid of this one's version")
         if "project" not in payload:
             raise BadRequest("give project (id), and integer first/end/grid if any")
+        unknown = sorted(str(key) for key in payload if key not in PRELABEL_KEYS and key != VERSION_KEY)
+        if unknown:
+            # As a propagation request's: an option this samvid lacks was dropped without a
+            # word, and the job ran as another than the one asked for.
+            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: a pre-labelling request "
+                             f"takes {', '.join(PRELABEL_KEYS)}")
         project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
         first, end = (None if payload.get(name) is None else
                       whole_number(payload[name], name, "a frame index", MAX_FRAME) for name in ("first", "end"))
@@ -95,8 +107,9 @@ class PrelabelRequest:
                    bool(payload.get("force")), grid, engine_name(payload.get("engine")))
 
     def to_payload(self) -> dict[str, Any]:
-        return {"project": self.project, "clip": self.clip, "first": self.first, "end": self.end,
-                "mode": self.mode, "force": self.force, "grid": self.grid, "engine": self.engine}
+        return versioned(JOB_KIND, {
+            "project": self.project, "clip": self.clip, "first": self.first, "end": self.end,
+            "mode": self.mode, "force": self.force, "grid": self.grid, "engine": self.engine})
 
     @property
     def key(self) -> str:

@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from samvid.errors import BadRequest
+from samvid.jobs import VERSION_KEY, newer_than_this, versioned
 from samvid.settings import DIRECTIONS, MAX_PROPAGATE_FRAMES
 from samvid.tracker.engines import engine_choices, is_engine
 
 MAX_OBJECTS = 100  # per stretch of a job: memory and time grow with every object tracked
 MAX_FRAME = 10_000_000  # beyond any video samvid imports (4 hours at 240 frames/s is 3.5 million)
+# A field added here bumps jobs.PAYLOAD_VERSIONS["propagate"]: a worker of the version before
+# then refuses the job as a newer samvid's, not as a request with an unknown field.
 REQUEST_KEYS = ("project", "clip", "frame", "direction", "frames", "objects", "engine", "all_frames",
                 "bridge", "before")
+JOB_KIND = "propagate"  # the jobs.RUNNERS kind of its jobs
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,15 @@ class PropagationRequest:
     def from_payload(cls, payload: Any) -> PropagationRequest:
         if not isinstance(payload, dict):
             raise BadRequest("the propagation request must be a JSON object")
+        newer = newer_than_this(JOB_KIND, payload)
+        if newer is not None:
+            # A worker says this before it gets here (``jobs.run_payload``): this is the edge,
+            # ``samvid propagate --backend-url`` of a newer samvid posting to this backend.
+            raise BadRequest(f"this request was {newer}: send it with a samvid of this backend's version, "
+                             "or upgrade the backend")
         if not all(key in payload for key in ("project", "clip", "frame")):
             raise BadRequest("give project (id), clip (string) and frame (index)")
-        unknown = sorted(str(key) for key in payload if key not in REQUEST_KEYS)
+        unknown = sorted(str(key) for key in payload if key not in REQUEST_KEYS and key != VERSION_KEY)
         if unknown:
             # A misspelt option ("limit" for "frames") would run another job than the one asked for.
             raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: a propagation request "
@@ -75,10 +85,11 @@ class PropagationRequest:
                    engine_name(payload.get("engine")), flags["all_frames"], flags["bridge"], flags["before"])
 
     def to_payload(self) -> dict[str, Any]:
-        return {"project": self.project, "clip": self.clip, "frame": self.frame,
-                "direction": self.direction, "frames": self.frames,
-                "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames,
-                "bridge": self.bridge, "before": self.before}
+        return versioned(JOB_KIND, {
+            "project": self.project, "clip": self.clip, "frame": self.frame,
+            "direction": self.direction, "frames": self.frames,
+            "objects": list(self.objects), "engine": self.engine, "all_frames": self.all_frames,
+            "bridge": self.bridge, "before": self.before})
 
 
 def clip_key(project: int, clip: str) -> str:

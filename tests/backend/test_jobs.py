@@ -19,8 +19,19 @@ from typing import Any
 import pytest
 from services import free_port, wait_until
 
-from samvid.errors import BadRequest, NotFound
-from samvid.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNERS, RUNNING, ThreadJobs
+from samvid import __version__
+from samvid.errors import BadRequest, ConfigError, NotFound
+from samvid.jobs import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    PAYLOAD_VERSIONS,
+    QUEUED,
+    RUNNERS,
+    RUNNING,
+    ThreadJobs,
+    run_payload,
+)
 from samvid.settings import Settings
 
 GATES: dict[str, threading.Event] = {}
@@ -560,6 +571,45 @@ def test_a_job_of_a_kind_this_samvid_does_not_run_fails_saying_what_to_do_withou
     assert "'track-everything'" in error and "same samvid version" in error, error
     logged = [r for r in caplog.records if r.name == "samvid.jobs" and unknown.id in r.getMessage()]
     assert logged and all(r.exc_info is None for r in logged)
+
+
+def echo_job(payload: dict[str, Any], ctx: Any, settings: Settings) -> dict[str, Any]:
+    return {"read": payload}
+
+
+def test_a_job_of_a_newer_samvid_fails_before_its_payload_is_read_saying_to_upgrade_the_workers(monkeypatch) -> None:
+    """A backend upgraded before its workers: a propagation field the worker lacks failed the
+    job as "unknown field(s) 'keep_ids': a propagation request takes ...", blaming the request."""
+    newer = {"project": 1, "clip": "c", "frame": 3, "keep_ids": True, "payload_version": 2}
+    with pytest.raises(ConfigError) as refused:
+        run_payload("propagate", newer, None, Settings.from_env({}))  # type: ignore[arg-type]
+    message = refused.value.message
+    assert "made by a newer samvid" in message and "payload is version 2" in message, message
+    assert f"this is samvid {__version__}, which reads propagate payloads up to version 1" in message, message
+    assert "upgrade the workers" in message and "submit the job again" in message, message
+    monkeypatch.setitem(RUNNERS, "echo", f"{__name__}:echo_job")
+    with pytest.raises(ConfigError, match="made by a newer samvid"):  # before the runner reads a field
+        run_payload("echo", {"payload_version": 5}, None, Settings.from_env({}))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("version", [{}, {"payload_version": 1}])
+def test_a_job_of_this_version_reaches_its_runner_whether_or_not_it_says_its_version(monkeypatch, version) -> None:
+    monkeypatch.setitem(RUNNERS, "echo", f"{__name__}:echo_job")
+    payload = {"project": 1, **version}
+    assert run_payload("echo", payload, None, Settings.from_env({})) == {"read": payload}  # type: ignore[arg-type]
+
+
+def test_a_job_of_a_newer_samvid_fails_on_the_queue_and_its_runner_never_starts(jobs, caplog) -> None:
+    newer = submit(jobs, "from-a-newer-backend", payload_version=2)
+    state(jobs, newer, FAILED)
+    assert "upgrade the workers" in (jobs.get(newer.id).error or "")
+    assert not started("from-a-newer-backend")
+    logged = [r for r in caplog.records if r.name == "samvid.jobs" and newer.id in r.getMessage()]
+    assert logged and all(r.exc_info is None for r in logged)  # a message, not a bug's traceback
+
+
+def test_every_job_kind_has_a_payload_version() -> None:
+    assert set(PAYLOAD_VERSIONS) == set(RUNNERS)
 
 
 def test_stopping_the_process_cancels_running_and_queued_jobs_and_says_so(jobs, caplog) -> None:

@@ -20,8 +20,9 @@ from samvid.core.segmenter import Embedding, MaskPrediction, Segmenter
 from samvid.embeddings import EmbeddingCache, MemoryCache
 from samvid.errors import BadRequest
 from samvid.images import ImageSource
+from samvid.jobs import PAYLOAD_VERSIONS
 from samvid.predictor import Predictor
-from samvid.prelabel import Prelabeler, PrelabelRequest, parse_frames
+from samvid.prelabel import PRELABEL_KEYS, Prelabeler, PrelabelRequest, parse_frames
 from samvid.propagation import Propagator
 from samvid.studio.client import Studio
 from samvid.studio.results import decode_brush
@@ -401,6 +402,40 @@ def test_a_clip_that_is_empty_or_no_text_is_refused_not_read_as_every_clip(clip)
     with pytest.raises(BadRequest, match="clip must be a clip id"):
         PrelabelRequest.from_payload({"project": 1, "clip": clip})
     assert PrelabelRequest.from_payload({"project": 1, "clip": "dog"}).clip == "dog"
+
+
+# A pre-labelling job's payload as every samvid before payload versions queued it (version 1).
+TODAYS_PAYLOAD = {"project": 1, "clip": "dog", "first": 2, "end": 9, "mode": "propagate", "force": True, "grid": 8,
+                  "engine": "flow"}
+
+
+def test_an_unknown_field_is_refused_naming_the_fields_a_pre_labelling_takes():
+    # Ignored, a newer backend's option ("min_score") was dropped without a word and the job
+    # ran as another than the one asked for; a misspelt one ("frames") the same.
+    for field in ("min_score", "frames"):
+        with pytest.raises(BadRequest, match=rf"unknown field\(s\) '{field}': a pre-labelling request takes "
+                                             r"project, clip, first, end, mode, force, grid, engine"):
+            PrelabelRequest.from_payload({**TODAYS_PAYLOAD, field: 1})
+
+
+@pytest.mark.parametrize("version", [{}, {"payload_version": 1}])
+def test_a_pre_labelling_payload_of_this_version_is_read_whether_or_not_it_says_its_version(version):
+    req = PrelabelRequest.from_payload({**TODAYS_PAYLOAD, **version})
+    assert req == PrelabelRequest(1, "dog", 2, 9, "propagate", True, 8, "flow")
+    assert req.to_payload() == TODAYS_PAYLOAD  # version 1 is queued as before versions were
+
+
+def test_a_pre_labelling_of_a_newer_samvid_is_refused_as_such_not_run_without_its_new_field():
+    with pytest.raises(BadRequest) as refused:
+        PrelabelRequest.from_payload({**TODAYS_PAYLOAD, "min_score": 0.9, "payload_version": 2})
+    message = refused.value.message
+    assert "made by a newer samvid" in message and "reads prelabel payloads up to version 1" in message, message
+
+
+def test_a_field_added_to_a_pre_labelling_raises_its_payload_version():
+    # Workers of the version before then refuse its jobs as a newer samvid's (jobs.run_payload):
+    # once a field is added, raise PAYLOAD_VERSIONS["prelabel"] and pin the new fields here.
+    assert (PAYLOAD_VERSIONS["prelabel"], PRELABEL_KEYS) == (1, tuple(TODAYS_PAYLOAD))
 
 
 def test_the_command_says_why_a_segmenter_without_everything_mode_cannot_prelabel(label_studio):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from samvid import jobs
 from samvid.errors import BadRequest
 from samvid.propagation import PropagationRequest
+from samvid.propagation.request import REQUEST_KEYS
 
 BASE = {"project": 3, "clip": "walk", "frame": 5}
 
@@ -72,6 +74,51 @@ def test_an_unknown_field_is_refused_naming_the_fields_a_request_takes():
     with pytest.raises(BadRequest, match=r"unknown field\(s\) 'limit': a propagation request takes "
                                          r"project, clip, frame, direction, frames, objects"):
         PropagationRequest.from_payload({**BASE, "limit": 3})
+
+
+# A job payload as every samvid before payload versions queued it (version 1).
+TODAYS_PAYLOAD = {"project": 3, "clip": "walk", "frame": 5, "direction": "forward", "frames": 0, "objects": [2, "r1"],
+                  "engine": "flow", "all_frames": False, "bridge": True, "before": True}
+
+
+@pytest.mark.parametrize("version", [{}, {"payload_version": 1}, {"payload_version": 1.0}])
+def test_a_job_payload_of_this_version_is_read_whether_or_not_it_says_its_version(version):
+    req = PropagationRequest.from_payload({**TODAYS_PAYLOAD, **version})
+    assert (req.project, req.clip, req.frame, req.objects, req.bridge) == (3, "walk", 5, (2, "r1"), True)
+
+
+def test_a_request_of_version_1_is_queued_without_its_version_which_workers_before_versions_refuse():
+    assert PropagationRequest.from_payload(TODAYS_PAYLOAD).to_payload() == TODAYS_PAYLOAD
+
+
+def test_once_the_version_is_raised_the_payload_carries_it_and_reads_back(monkeypatch):
+    monkeypatch.setitem(jobs.PAYLOAD_VERSIONS, "propagate", 2)
+    payload = PropagationRequest.from_payload(TODAYS_PAYLOAD).to_payload()
+    assert payload == {**TODAYS_PAYLOAD, "payload_version": 2}
+    assert PropagationRequest.from_payload(payload) == PropagationRequest.from_payload(TODAYS_PAYLOAD)
+
+
+def test_a_request_of_a_newer_samvid_is_refused_as_such_not_for_its_new_field():
+    # `samvid propagate --backend-url` of a newer samvid, posting to this backend: "unknown
+    # field 'keep_ids'" blamed the request, not the versions.
+    with pytest.raises(BadRequest) as refused:
+        PropagationRequest.from_payload({**TODAYS_PAYLOAD, "keep_ids": True, "payload_version": 2})
+    message = refused.value.message
+    assert "made by a newer samvid" in message and "payload is version 2" in message, message
+    assert "reads propagate payloads up to version 1" in message and "upgrade the backend" in message, message
+    assert "unknown field" not in message
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", True, 1.5, None])
+def test_a_version_that_is_no_whole_number_from_1_is_refused(version):
+    with pytest.raises(BadRequest, match="payload_version must be a whole number from 1"):
+        PropagationRequest.from_payload({**TODAYS_PAYLOAD, "payload_version": version})
+
+
+def test_a_field_added_to_the_request_raises_its_payload_version():
+    # Workers of the version before then refuse its jobs as a newer samvid's (jobs.run_payload):
+    # once a field is added, raise PAYLOAD_VERSIONS["propagate"] and pin the new fields here.
+    assert (jobs.PAYLOAD_VERSIONS["propagate"], REQUEST_KEYS) == (1, tuple(TODAYS_PAYLOAD))
 
 
 def test_a_request_without_project_clip_or_frame_is_refused_naming_all_three():
