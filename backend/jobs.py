@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
-from samvid import __version__
 from samvid.errors import BadRequest, ConfigError, NotFound, SamvidError
 from samvid.settings import Settings
 
@@ -40,8 +39,9 @@ FINAL = {DONE, FAILED, CANCELLED}
 RUNNERS = {"propagate": "samvid.propagation:run_job", "prelabel": "samvid.prelabel:run_job"}
 # kind -> the version of its payload this samvid writes and reads. Bump a kind's version
 # whenever its payload gains a field (PropagationRequest's REQUEST_KEYS, PrelabelRequest's
-# fields): a worker then refuses a newer backend's job saying to upgrade it, where it failed
-# the job as a bad request ("unknown field") or ran it without the new option. A number of
+# fields) or a field a value older workers lack (a tracker engine, a prelabel mode, a
+# direction): a worker then refuses a newer backend's job saying to upgrade it, where it
+# failed the job as a bad request ("unknown field") or ran it without the new option. A number of
 # the payload, not samvid's version: that is 0.1.0 at every commit, and a release that adds
 # no field would have its jobs refused by every older worker.
 PAYLOAD_VERSIONS = {"propagate": 1, "prelabel": 1}
@@ -77,8 +77,8 @@ def newer_than_this(kind: str, payload: Any) -> str | None:
     version, mine = payload_version(payload), PAYLOAD_VERSIONS.get(kind, 1)  # a kind without an entry: 1
     if version <= mine:
         return None
-    return (f"made by a newer samvid than this one (its {kind} payload is version {version}; this is "
-            f"samvid {__version__}, which reads {kind} payloads up to version {mine})")
+    return (f"made by a newer samvid than this one (its {kind} payload is version {version}; this "
+            f"samvid reads {kind} payloads up to version {mine})")
 
 
 @dataclass
@@ -143,8 +143,8 @@ def run_payload(
     if newer is not None:
         # A backend upgraded before its workers. Failed, not put back on the queue for a
         # newer worker: with none running, an old one would take it again and again.
-        raise ConfigError(f"this job was {newer}: upgrade the workers (`samvid worker`) to the backend's "
-                          f"samvid version, then submit the job again{RESUBMIT.get(kind, '')}")
+        raise ConfigError(f"this job was {newer}: upgrade the workers (`samvid worker`) to the samvid "
+                          f"that queued it, then submit the job again{RESUBMIT.get(kind, '')}")
     module, _, name = RUNNERS[kind].partition(":")
     fn: Callable[[dict[str, Any], JobContext, Settings], dict[str, Any]] = getattr(
         importlib.import_module(module), name

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from services import free_port, wait_until
 
-from samvid import __version__
 from samvid.errors import BadRequest, ConfigError, NotFound
 from samvid.jobs import (
     CANCELLED,
@@ -585,7 +584,7 @@ def test_a_job_of_a_newer_samvid_fails_before_its_payload_is_read_saying_to_upgr
         run_payload("propagate", newer, None, Settings.from_env({}))  # type: ignore[arg-type]
     message = refused.value.message
     assert "made by a newer samvid" in message and "payload is version 2" in message, message
-    assert f"this is samvid {__version__}, which reads propagate payloads up to version 1" in message, message
+    assert "this samvid reads propagate payloads up to version 1" in message, message
     assert "upgrade the workers" in message and "submit the job again" in message, message
     monkeypatch.setitem(RUNNERS, "echo", f"{__name__}:echo_job")
     with pytest.raises(ConfigError, match="made by a newer samvid"):  # before the runner reads a field

@@ -88,6 +88,17 @@ def test_every_route_is_described_and_every_description_is_a_route(app):
     assert _app_routes(app) == _described_routes(spec())
 
 
+def test_the_described_propagation_request_has_exactly_the_fields_the_backend_reads():
+    # "additionalProperties: false": a field the backend reads but the description lacks is
+    # one a client generated from it can never send (payload_version was missing).
+    from samvid.jobs import PAYLOAD_VERSIONS, VERSION_KEY
+    from samvid.propagation.request import JOB_KIND, REQUEST_KEYS
+
+    described = spec()["components"]["schemas"]["PropagationRequest"]["properties"]
+    assert set(described) == {*REQUEST_KEYS, VERSION_KEY}
+    assert described[VERSION_KEY]["maximum"] == PAYLOAD_VERSIONS[JOB_KIND]
+
+
 def test_the_served_description_is_the_packaged_one(client):
     resp = client.get("/openapi.json")
     assert resp.status_code == 200
