@@ -324,6 +324,9 @@ def require_free_port(host: str, port: int, what: str, flag: str) -> None:
 
 
 RUN_MARK = "--- samvid up started "  # the line each start writes into its child's log
+# A child's log past this at a start is kept as ``<log>.1`` (the one before goes) and a new
+# one begun: each start appended to one file for good, a line per request.
+LOG_KEPT_BYTES = 50 * 1024**2
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -353,6 +356,9 @@ class Child:
     def start(cls, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> Child:
         # Private: a log holds what its child logs (image URLs, a -v run's requests).
         log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # none yet, or not ours to move: appended to, as before
+            if log_path.stat().st_size > LOG_KEPT_BYTES:
+                os.replace(log_path, log_path.with_name(log_path.name + ".1"))
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "ab") as out:  # the child keeps its own handle
             out.write(f"\n{RUN_MARK}{name} at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())

@@ -70,6 +70,13 @@ def test_compose_has_the_stack(services: dict) -> None:
     assert {"label-studio", "samvid", "redis", "worker", "register"} <= set(services)
 
 
+def test_every_services_log_is_capped(services: dict) -> None:
+    # Docker's default json-file log grows for good: a line per request, months of them.
+    for name, service in services.items():
+        options = service.get("logging", {}).get("options", {})
+        assert "max-size" in options and "max-file" in options, name
+
+
 def test_every_service_has_a_healthcheck_or_says_why_not(services: dict) -> None:
     for name in ("label-studio", "samvid", "redis"):
         test = services[name]["healthcheck"]["test"]

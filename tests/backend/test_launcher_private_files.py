@@ -134,3 +134,21 @@ def test_a_credentials_file_made_private_is_said_and_a_logs_folder_silently(
     assert [r.getMessage() for r in caplog.records] == [
         f"{creds} was readable by other users; made it private (mode 600)"]
     assert (_mode(creds), _mode(logs)) == (0o600, 0o700)
+
+
+def test_a_childs_log_past_its_size_at_a_start_is_kept_as_one_older_log(tmp_path, monkeypatch) -> None:
+    # Each start appended to one file for good, a line per request: months of them.
+    import sys
+
+    from samvid import launcher
+
+    monkeypatch.setattr(launcher, "LOG_KEPT_BYTES", 100)
+    log_path = tmp_path / "logs" / "samvid-serve.log"
+    for run in range(3):
+        child = launcher.Child.start("echo", [sys.executable, "-c", f"print('run {run}' + 'x' * 200)"],
+                                     {}, log_path)
+        child.proc.wait()
+    assert "run 2" in log_path.read_text() and "run 1" not in log_path.read_text()
+    older = log_path.with_name("samvid-serve.log.1").read_text()
+    assert "run 1" in older and "run 0" not in older  # one older log kept, not a pile
+    assert log_path.with_name("samvid-serve.log.1").stat().st_mode & 0o777 == 0o600
