@@ -20,13 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUna
 
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
-from samvid.automatic import (
-    AutoConfig,
-    AutoRegionsCache,
-    auto_model_version,
-    holds_auto_prediction,
-    require_everything,
-)
+from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache, require_everything
 from samvid.errors import BadRequest, ConfigError, NoEverythingMode, QueueUnavailable, SamvidError, TooLarge
 from samvid.http_errors import http_status
 from samvid.jobs import Jobs
@@ -435,8 +429,6 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
     (``ml/models.py``). A task with no masks yet (queued, past ``AUTO_BATCH``, annotated
     by a human, or without an image) gets the entry that stores no prediction: Label
     Studio asks again only for tasks without one, so its masks show when it is next opened.
-    So does a task that holds these masks already ("Retrieve Predictions" asks again for
-    it: ``holds_auto_prediction``).
     None for frames opened with a segmenter that has no automatic mode: they are opened
     as without SAMVID_AUTO (``_on_open``).
     """
@@ -457,10 +449,6 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
         if index >= AUTO_BATCH or not isinstance(task, dict) or human_annotated(task):
             answers.append(_no_prediction(context, predictor.version))
             continue
-        if context is None and holds_auto_prediction(task, predictor.version):
-            # Stored already: Label Studio would add each answer as one more copy.
-            answers.append(_no_prediction(context, predictor.version))
-            continue
         try:
             labelled = target.for_task(task.get("data"))  # the labels a task gives (dynamic labels)
             regions = cache.get_or_queue(
@@ -478,7 +466,7 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
             continue
         score = sum(r.get("score", 0.0) for r in regions) / len(regions) if regions else 0.0
         answers.append({"result": regions, "score": score,
-                        "model_version": auto_model_version(predictor.version)})
+                        "model_version": f"{AUTO_MODEL_PREFIX}:{predictor.version}"})
     return answers
 
 

@@ -260,27 +260,6 @@ def require_everything(segmenter: Segmenter) -> None:
         "and segment with clicks and boxes.")
 
 
-def auto_model_version(version: str) -> str:
-    """The ``model_version`` of automatic predictions made with the model ``version``."""
-    return f"{AUTO_MODEL_PREFIX}:{version}"
-
-
-def holds_auto_prediction(task: Any, version: str) -> bool:
-    """Whether a task, as Label Studio sends it to ``/predict``, already holds samvid's
-    automatic prediction of the model ``version``.
-
-    Label Studio 1.23's "Retrieve Predictions" skips only tasks holding a prediction of
-    the version ``/setup`` reports (the bare model version): an automatic one, stored
-    under its own prefix, never matches, so every run would add another copy. Its batch
-    call sends each task's predictions (``TaskSimpleSerializer``); any JSON may be posted.
-    """
-    predictions = task.get("predictions") if isinstance(task, dict) else None
-    if not isinstance(predictions, list):
-        return False
-    wanted = auto_model_version(version)
-    return any(isinstance(p, dict) and p.get("model_version") == wanted for p in predictions)
-
-
 def point_decoder(segmenter: Segmenter, embedding: Embedding) -> PointDecoder:
     """The batched point decoder of ``segmenter``: SAM's, or the segmenter's own
     ``decode_points(embedding, points)`` (how a test double offers one)."""
