@@ -17,7 +17,6 @@ import hashlib
 import inspect
 import json
 import logging
-import math
 import sys
 import threading
 import time
@@ -183,16 +182,9 @@ class RedisJobs:
         self.redis = redis_client(url, patient)
         self.queue = Queue(QUEUE, connection=self.redis)
 
-    def _now(self) -> float:
-        """Redis's clock. Every time a reaper weighs is on it: a worker's clock a minute ahead
-        had its dead job requeued a minute late (its clip held meanwhile), one behind had a
-        live job requeued before its first heartbeat, and machines' clocks need not agree."""
-        seconds, micros = self.redis.time()
-        return seconds + micros / 1e6
-
     # -- status records --------------------------------------------------------
     def _save(self, status: JobStatus) -> None:
-        status.updated = self._now()  # the reapers count its staleness from it
+        status.updated = time.time()
         self.redis.set(_k("job", status.id), json.dumps(status.record()), ex=STATUS_TTL)
 
     def _load(self, job_id: str) -> JobStatus:
@@ -394,9 +386,8 @@ class RedisJobs:
     def reap(self) -> list[str]:
         """Requeue or fail the jobs whose worker stopped heart-beating."""
         orphaned = []
-        now = self._now()
         for status in self._records():
-            if not self._orphaned(status, now):
+            if not self._orphaned(status):
                 continue
             # Every worker runs a reaper and the backend reaps on each GET /jobs: without a
             # claim, two reapers that see the same orphan both requeue it and it runs twice.
@@ -409,7 +400,7 @@ class RedisJobs:
                     status = self._load(status.id)
                 except NotFound:  # its record expired meanwhile
                     continue
-                if self._orphaned(status, self._now()):
+                if self._orphaned(status):
                     orphaned.append(status.id)
                     self._requeue_or_fail(status)
             finally:
@@ -438,35 +429,26 @@ class RedisJobs:
 
         return bool(Job.exists(job_id, connection=self.redis))
 
-    def _orphaned(self, status: JobStatus, now: float) -> bool:
-        """Whether a worker took the job and stopped heart-beating for it ``ALIVE_TTL`` ago,
-        by Redis's clock (``now``)."""
-        if status.state in FINAL:
-            return False
-        suspect = _k("suspect", status.id)
-        with self.redis.pipeline(transaction=False) as pipe:  # one round trip, as one EXISTS was
-            alive, suspected = pipe.exists(_k("alive", status.id)).get(suspect).execute()
-        if alive:
-            if suspected is not None:  # it beat after all: a later take gets its own grace
-                self.redis.delete(suspect)
+    def _orphaned(self, status: JobStatus) -> bool:
+        """Whether a worker took the job and stopped heart-beating for it ``ALIVE_TTL`` ago."""
+        if status.state in FINAL or self.redis.exists(_k("alive", status.id)):
             return False
         if status.state == RUNNING:
-            # Saved with Redis's clock (``_save``) as it started running, after its heartbeat had.
             since: float | None = status.updated
         else:
             # Still queued, but a worker may hold it, waiting for its clip's lock while
             # another job on the clip runs. RQ counts it as started by that worker; were the
             # worker to die, nothing else would ever run it or fail it. Or RQ failed it
             # before it ran: the same.
-            since = self._taken_at(status, suspect, suspected, now)
+            since = self._taken_at(status)
         # A worker's heartbeat sets the alive key as soon as it takes the job: a job taken
         # (or last saved running) less than ALIVE_TTL ago may not have had its first beat.
-        return since is not None and now - since >= ALIVE_TTL
+        return since is not None and time.time() - since >= ALIVE_TTL
 
-    def _taken_at(self, status: JobStatus, suspect: str, suspected: bytes | None, now: float) -> float | None:
-        """When, by Redis's clock, a worker took the job off the queue, if one holds it now or
-        RQ gave up on it before it ran (RQ's view); for a job without RQ's entry, the end of
-        the submit's grace; None while it waits on the queue."""
+    def _taken_at(self, status: JobStatus) -> float | None:
+        """When a worker took the job off the queue, if one holds it now or RQ gave up on
+        it before it ran (RQ's view); for a job without RQ's entry, the end of the submit's
+        grace; None while it waits on the queue."""
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
         from rq.job import JobStatus as RQState
@@ -489,21 +471,14 @@ class RedisJobs:
             # taking it (RQ then fails it as "stuck in intermediate queue"), or ``execute``
             # raised before it ran (Redis away). Nothing else would ever run it: long taken.
             return 0.0
-        if state != RQState.STARTED:
+        if state != RQState.STARTED or job.started_at is None:
             return None
-        if job.worker_name is None:
-            # RQ names the worker in the write that marks the job started: none holds it.
-            return 0.0
-        if _text(self.redis.get(_k("beaten", status.id))) == _take(job):
-            # Its worker beat for this take, and the alive key has lapsed since: no beat for
-            # ALIVE_TTL, by the key's TTL on Redis's clock.
-            return 0.0
-        # Not one beat yet. RQ's ``started_at`` is the taking worker's clock, not Redis's: the
-        # grace before its first beat runs from the first reap that found none, on Redis's.
-        if suspected is None:
-            self.redis.set(suspect, repr(now), nx=True, ex=ALIVE_TTL + math.ceil(2 * REAP_EVERY))
-            return None  # another reaper's suspicion, if older, is read at the next reap
-        return float(suspected)
+        started = job.started_at
+        if started.tzinfo is None:
+            # rq 2.0 reads it back naive, in UTC: taken as local time, a job a dead worker took
+            # west of Greenwich was reaped hours late (its clip held meanwhile), east too soon.
+            started = started.replace(tzinfo=timezone.utc)
+        return started.timestamp()
 
     def requeue_stopped(self, job_id: str) -> str | None:
         """Requeue a job its worker stopped part-way (a cold stop), as a reaper would once
@@ -573,7 +548,6 @@ class RedisJobs:
                                 "workers' logs and that they run this samvid version")
                 self._save(status)
                 return  # RQ's failed registry keeps its traceback
-        self.redis.delete(_k("suspect", status.id))  # the next worker to take it gets its own grace
         StartedJobRegistry(queue=self.queue).remove_executions(job)  # RQ must not fail it later
         FailedJobRegistry(queue=self.queue).remove(job)  # nor list it as failed once it runs
         # A job whose worker died before it ran (it waited for its clip) has lost no attempt.
@@ -703,8 +677,7 @@ def execute(job_id: str, kind: str, key: str, payload: dict[str, Any]) -> Any:
     # Held while the heartbeat takes the clip lock back, and while the job stops it: a take-back
     # after the job released the lock held the clip, for no job, until it expired.
     turn = threading.Lock()
-    beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop, turn, _take(job)),
-                            daemon=True)
+    beat = threading.Thread(target=_heartbeat, args=(connection, job_id, lock, stop, turn), daemon=True)
     beat.start()
     try:
         while True:
@@ -775,34 +748,13 @@ def _release(lock: Any, job_id: str, key: str) -> None:
                   job_id, key)
 
 
-def _take(job: Any) -> str:
-    """Which taking of the job by a worker (RQ's): its worker and when it took it, as RQ
-    wrote it; the same read back as held in the worker, naive or not (rq 2.0 reads it naive)."""
-    started = job.started_at
-    if started is not None and started.tzinfo is not None:
-        started = started.astimezone(timezone.utc).replace(tzinfo=None)
-    return f"{job.worker_name}@{started.isoformat() if started is not None else ''}"
-
-
-def _beat(connection: Any, job_id: str, take: str) -> None:
-    """A take's first heartbeat (``take``: ``_take``)."""
-    connection.set(_k("alive", job_id), 1, ex=ALIVE_TTL)
-    # Outlives the alive key: a reaper that finds the alive key gone knows it lapsed (no
-    # beat for ALIVE_TTL), where a take with no beat yet gets a grace (``_taken_at``).
-    connection.set(_k("beaten", job_id), take, ex=STATUS_TTL)
-
-
 def _heartbeat(connection: Any, job_id: str, lock: Any, stop: threading.Event,
-               turn: threading.Lock, take: str | None = None) -> None:
+               turn: threading.Lock) -> None:
     """Keep the job's liveness key and its clip lock alive while this process lives."""
     token = None  # the job's token while it held the clip lock (``release`` clears the lock's)
     while not stop.is_set():
         try:
-            if take is not None:
-                _beat(connection, job_id, take)
-                take = None  # said once: later beats only keep the alive key
-            else:
-                connection.set(_k("alive", job_id), 1, ex=ALIVE_TTL)
+            connection.set(_k("alive", job_id), 1, ex=ALIVE_TTL)
             if lock.owned():  # once the job's thread has acquired it
                 lock.extend(ALIVE_TTL, replace_ttl=True)
                 token = lock.local.token
