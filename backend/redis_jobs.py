@@ -183,8 +183,14 @@ class RedisJobs:
         self.queue = Queue(QUEUE, connection=self.redis)
 
     # -- status records --------------------------------------------------------
+    def _now(self) -> float:
+        """Redis's clock: the times a reaper weighs against it are saved on it (``_save``),
+        as a worker's clock a minute ahead had its dead job requeued a minute late."""
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1e6
+
     def _save(self, status: JobStatus) -> None:
-        status.updated = time.time()
+        status.updated = self._now()
         self.redis.set(_k("job", status.id), json.dumps(status.record()), ex=STATUS_TTL)
 
     def _load(self, job_id: str) -> JobStatus:
@@ -386,8 +392,9 @@ class RedisJobs:
     def reap(self) -> list[str]:
         """Requeue or fail the jobs whose worker stopped heart-beating."""
         orphaned = []
+        now = self._now()
         for status in self._records():
-            if not self._orphaned(status):
+            if not self._orphaned(status, now):
                 continue
             # Every worker runs a reaper and the backend reaps on each GET /jobs: without a
             # claim, two reapers that see the same orphan both requeue it and it runs twice.
@@ -400,7 +407,7 @@ class RedisJobs:
                     status = self._load(status.id)
                 except NotFound:  # its record expired meanwhile
                     continue
-                if self._orphaned(status):
+                if self._orphaned(status, self._now()):
                     orphaned.append(status.id)
                     self._requeue_or_fail(status)
             finally:
@@ -429,7 +436,7 @@ class RedisJobs:
 
         return bool(Job.exists(job_id, connection=self.redis))
 
-    def _orphaned(self, status: JobStatus) -> bool:
+    def _orphaned(self, status: JobStatus, now: float) -> bool:
         """Whether a worker took the job and stopped heart-beating for it ``ALIVE_TTL`` ago."""
         if status.state in FINAL or self.redis.exists(_k("alive", status.id)):
             return False
@@ -443,7 +450,10 @@ class RedisJobs:
             since = self._taken_at(status)
         # A worker's heartbeat sets the alive key as soon as it takes the job: a job taken
         # (or last saved running) less than ALIVE_TTL ago may not have had its first beat.
-        return since is not None and time.time() - since >= ALIVE_TTL
+        # ``now`` and the records' times are Redis's clock; RQ's start time of a job taken
+        # but not yet running is the taking worker's (a machine's clock off by more than
+        # ALIVE_TTL misjudges that moment: docs/deploy.md).
+        return since is not None and now - since >= ALIVE_TTL
 
     def _taken_at(self, status: JobStatus) -> float | None:
         """When a worker took the job off the queue, if one holds it now or RQ gave up on
