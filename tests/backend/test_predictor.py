@@ -40,6 +40,22 @@ def _serving(width: int, height: int) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _counting(fetched: list[str]) -> type[BaseHTTPRequestHandler]:
+    """``_serving(40, 30)``, noting in ``fetched`` each path asked for."""
+
+    class Counting(_serving(40, 30)):  # type: ignore[misc, valid-type]
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            super().do_GET()
+
+    return Counting
+
+
+def _standin_predictor(label_studio_url: str) -> Predictor:
+    config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=label_studio_url)
+    return Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+
+
 def _latest_of(pictures: list[np.ndarray], slow: threading.Event, seconds: float) -> type[BaseHTTPRequestHandler]:
     """A server of ``pictures[-1]`` (a frame extracted again is appended) as it was when the
     request came; the request after ``slow`` is set answers ``seconds`` late."""
@@ -87,16 +103,9 @@ def test_a_reference_names_the_new_label_studios_image_once_its_address_changes(
 def test_a_new_token_for_the_same_label_studio_keeps_what_its_references_named() -> None:
     # Label Studio sends /setup with its token whenever a task without predictions opens:
     # each one made the next click download and hash its image again.
-    fetched = []
-
-    class Counting(_serving(40, 30)):  # type: ignore[misc, valid-type]
-        def do_GET(self) -> None:
-            fetched.append(self.path)
-            super().do_GET()
-
-    with http_server(Counting) as url:
-        config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
-        predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+    fetched: list[str] = []
+    with http_server(_counting(fetched)) as url:
+        predictor = _standin_predictor(url)
         predictor.embedding("/data/upload/1/a.png")
         for token in ("t1", "t2"):
             predictor.source = ImageSource.from_settings(Settings.from_env(
@@ -422,16 +431,9 @@ def test_no_fallback_is_refused_with_the_settings_the_caller_names_else_in_the_m
 def test_a_long_signed_link_is_remembered_and_told_from_another_that_differs_only_at_its_end() -> None:
     # Long references are held as their digest (100,000 signed links of 4 KB held 418 MiB
     # outside the cache's budget): one must still name its image, and another link its own.
-    fetched = []
-
-    class Counting(_serving(40, 30)):  # type: ignore[misc, valid-type]
-        def do_GET(self) -> None:
-            fetched.append(self.path)
-            super().do_GET()
-
-    with http_server(Counting) as url:
-        config = Settings.from_env({}, model="standin", precompute_on_open=False, label_studio_url=url)
-        predictor = Predictor.from_settings(config, segmenter=StandInSegmenter(radius=10))
+    fetched: list[str] = []
+    with http_server(_counting(fetched)) as url:
+        predictor = _standin_predictor(url)
         first, second = (f"/data/upload/1/a.png?X-Amz-Signature={'s' * 3000}{end}" for end in "12")
         assert not predictor.embedding(first)[1]
         assert predictor.embedding(first)[1]  # remembered: no second read
