@@ -41,6 +41,7 @@ from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from label_studio_sdk import LabelStudio
@@ -165,7 +166,7 @@ class Studio:
     def _userinfo_unsent(self) -> str:
         """What a 401 means where the URL held ``user:password@``: a proxy's basic auth
         wanted it, and one Authorization header cannot carry it and the key."""
-        if self.api_url == self.url:
+        if "@" not in urlsplit(self.url).netloc:  # not api_url != url: geturl() lowercases "HTTP://"
             return ""
         return ("; the URL's user:password@ is not sent, as it would replace the key in the one "
                 "Authorization header: a proxy asking for basic auth must let samvid's calls through on the key")

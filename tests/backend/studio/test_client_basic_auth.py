@@ -57,3 +57,10 @@ def test_a_refused_key_with_a_user_and_password_in_the_url_says_they_were_not_se
         with pytest.raises(StudioError) as plain:
             Studio(url, "k3y").check()
         assert "user:password@" not in plain.value.message
+
+
+def test_a_refused_key_at_an_upper_case_url_without_user_and_password_says_nothing_of_them() -> None:
+    with recording_studio(401) as (url, _):
+        with pytest.raises(StudioError) as refused:
+            Studio(url.replace("http://", "HTTP://"), "k3y").check()
+    assert "user:password@" not in refused.value.message
