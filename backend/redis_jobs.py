@@ -183,11 +183,25 @@ class RedisJobs:
         self.queue = Queue(QUEUE, connection=self.redis)
 
     # -- status records --------------------------------------------------------
+    _time_refused = False  # a Redis user without TIME (+@fast in its ACL): ``_now``
+
     def _now(self) -> float:
         """Redis's clock: the times a reaper weighs against it are saved on it (``_save``),
-        as a worker's clock a minute ahead had its dead job requeued a minute late."""
-        seconds, micros = self.redis.time()
-        return seconds + micros / 1e6
+        as a worker's clock a minute ahead had its dead job requeued a minute late. This
+        machine's where Redis refuses TIME (an ACL without it, a renamed command), said once."""
+        import redis
+
+        if not self._time_refused:
+            try:
+                seconds, micros = self.redis.time()
+                return seconds + micros / 1e6
+            except redis.ResponseError as exc:
+                if _busy(exc):
+                    raise
+                self._time_refused = True
+                log.warning("Redis refuses TIME (%s): job times are taken from this machine's clock; keep "
+                            "the machines' clocks in step, or allow TIME to the Redis user (+time)", exc)
+        return time.time()
 
     def _save(self, status: JobStatus) -> None:
         status.updated = self._now()
@@ -203,6 +217,7 @@ class RedisJobs:
     @_reachable()
     def submit(self, kind: str, key: str, payload: dict[str, Any], order: int | str = 0) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kind=kind, key=key)
+        status.created = self._now()  # beside ``updated``; and a clip's line is ordered by it
         # Its record is written before its id is published as the newest: the same request
         # submitted at the same moment (two webhooks) must find it to cancel it, and no
         # later write of ours may overwrite the "cancelled" it then saves.

@@ -125,3 +125,25 @@ def test_a_queued_job_without_rq_s_entry_is_failed_once_the_submit_grace_is_over
     jobs.redis.set(_k("job", lost), json.dumps({**raw, "updated": saved - SUBMIT_GRACE - 2}))
     assert jobs.reap() == [lost]
     assert jobs.get(lost).state == "failed"
+
+
+def test_a_redis_user_refused_time_still_submits_and_reaps_on_this_machines_clock(redis_server, caplog):
+    """TIME is the one command samvid sends that RQ does not: a Redis user limited to the
+    data commands had every submit answered 500."""
+    import logging
+
+    import redis
+
+    jobs = RedisJobs(redis_server.url)
+
+    def refused() -> None:
+        raise redis.ResponseError("NOPERM User samvid has no permissions to run the 'time' command")
+
+    jobs.redis.time = refused  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="samvid"):
+        job_id = submitted(jobs, "no-time")
+        status = jobs._load(job_id)
+        assert abs(status.updated - time.time()) < 5 and abs(status.created - time.time()) < 5
+        assert jobs.reap() == []
+        submitted(jobs, "no-time-again")
+    assert sum("Redis refuses TIME" in r.getMessage() for r in caplog.records) == 1
