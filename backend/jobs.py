@@ -70,6 +70,15 @@ def payload_version(payload: Any) -> int:
     return value
 
 
+def refuse_unknown_fields(payload: dict[str, Any], keys: tuple[str, ...], what: str) -> None:
+    """BadRequest naming the fields of ``payload`` that ``what`` (a request of ``keys``) does
+    not take, its version key aside: a misspelt option ("limit" for "frames"), or one this
+    samvid lacks, would run another job than the one asked for."""
+    unknown = sorted(str(key) for key in payload if key not in keys and key != VERSION_KEY)
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: {what} takes {', '.join(keys)}")
+
+
 def newer_than_this(kind: str, payload: Any) -> str | None:
     """What to say of a ``kind`` payload that a newer samvid made (one with fields this one
     cannot read), or None when this samvid reads it. Said before the payload is parsed: its

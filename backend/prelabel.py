@@ -29,7 +29,7 @@ from typing import Any
 
 from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
 from samvid.errors import BadRequest, NotFound, SamvidError
-from samvid.jobs import VERSION_KEY, JobContext, newer_than_this, versioned
+from samvid.jobs import JobContext, newer_than_this, refuse_unknown_fields, versioned
 from samvid.propagation import (
     MAX_FRAME,
     PropagationRequest,
@@ -79,12 +79,8 @@ class PrelabelRequest:
             raise BadRequest(f"this request was {newer}: run it with a samvid of this one's version")
         if "project" not in payload:
             raise BadRequest("give project (id), and integer first/end/grid if any")
-        unknown = sorted(str(key) for key in payload if key not in PRELABEL_KEYS and key != VERSION_KEY)
-        if unknown:
-            # As a propagation request's: an option this samvid lacks was dropped without a
-            # word, and the job ran as another than the one asked for.
-            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: a pre-labelling request "
-                             f"takes {', '.join(PRELABEL_KEYS)}")
+        # As a propagation request's: an option this samvid lacks was dropped without a word.
+        refuse_unknown_fields(payload, PRELABEL_KEYS, "a pre-labelling request")
         project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
         first, end = (None if payload.get(name) is None else
                       whole_number(payload[name], name, "a frame index", MAX_FRAME) for name in ("first", "end"))

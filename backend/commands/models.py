@@ -273,12 +273,21 @@ def _remove_empty(folders: list[Path]) -> None:
             pass
 
 
+def _file_in_the_way(folder: Path) -> ConfigError | None:
+    """Why ``folder`` (the model's, or its staging folder) cannot be one: a file or a dangling
+    link is where it goes; None otherwise."""
+    if folder.is_symlink() and not folder.exists() or folder.exists() and not folder.is_dir():
+        return ConfigError(f"{folder} is a file, where the model's folder goes: move it "
+                           "away, or give another --dir")
+    return None
+
+
 def _cannot_download_into(dest_dir: Path, staging: Path) -> ConfigError | None:
     """Why a download cannot be staged in ``dest_dir``: the folder is read-only, or a file
     sits where the staging folder goes; None when it can."""
-    if staging.is_symlink() and not staging.exists() or staging.exists() and not staging.is_dir():
-        return ConfigError(f"{staging} is a file, where the model's folder goes: move it "
-                           "away, or give another --dir")
+    in_the_way = _file_in_the_way(staging)
+    if in_the_way is not None:
+        return in_the_way
     try:
         tempfile.TemporaryFile(dir=dest_dir).close()  # an existing folder may be read-only
     except OSError as exc:
@@ -291,9 +300,9 @@ def _place(final: Path, name: str) -> list[FileSpec] | None:
     """Refuse a ``final`` the pull cannot use, from the folder alone; returns the files an
     earlier pull left in it as its manifest says (None: ``final`` is missing, empty, or
     holds files only the hub's list can judge)."""
-    if final.is_symlink() and not final.exists() or final.exists() and not final.is_dir():
-        raise ConfigError(f"{final} is a file, where the model's folder goes: move it "
-                          "away, or give another --dir")
+    in_the_way = _file_in_the_way(final)
+    if in_the_way is not None:
+        raise in_the_way
     if not final.is_dir() or not any(final.iterdir()):
         return None
     # The pull replaces a folder it made, as it made it (an older revision); another one

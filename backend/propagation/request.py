@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samvid.errors import BadRequest
-from samvid.jobs import VERSION_KEY, newer_than_this, versioned
+from samvid.jobs import newer_than_this, refuse_unknown_fields, versioned
 from samvid.settings import DIRECTIONS, MAX_PROPAGATE_FRAMES
 from samvid.tracker.engines import engine_choices, is_engine
 
@@ -48,11 +48,7 @@ class PropagationRequest:
                              "or upgrade the backend")
         if not all(key in payload for key in ("project", "clip", "frame")):
             raise BadRequest("give project (id), clip (string) and frame (index)")
-        unknown = sorted(str(key) for key in payload if key not in REQUEST_KEYS and key != VERSION_KEY)
-        if unknown:
-            # A misspelt option ("limit" for "frames") would run another job than the one asked for.
-            raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}: a propagation request "
-                             f"takes {', '.join(REQUEST_KEYS)}")
+        refuse_unknown_fields(payload, REQUEST_KEYS, "a propagation request")
         project = whole_number(payload["project"], "project", "a project id", 2**63 - 1)
         clip = payload["clip"]
         # Blank as prelabel's --clip is blank (``--clip " "``, a quoted variable of spaces): no

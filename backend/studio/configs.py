@@ -123,13 +123,16 @@ def render(xml: str, labels: Sequence[str] | None) -> str:
     return xml[: _root_start(xml)] + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _labels_controls(root: ET.Element) -> list[ET.Element]:
+    """The labels controls of ``root`` (``<BrushLabels>``, ``<RectangleLabels>``, ...)."""
+    # Any case: Label Studio's editor lowercases tag names (<brushlabels> works there).
+    return [c for c in root.iter() if isinstance(c.tag, str) and c.tag.lower().endswith("labels")]
+
+
 def _without_labels(root: ET.Element) -> list[ET.Element]:
     """The labels controls of ``root``, each with its <Label>s removed."""
     controls = []
-    for control in root.iter():
-        # Any case: Label Studio's editor lowercases tag names (<brushlabels> works there).
-        if not isinstance(control.tag, str) or not control.tag.lower().endswith("labels"):
-            continue
+    for control in _labels_controls(root):
         # At any depth: Label Studio also takes labels grouped in <View>s inside the control.
         for holder in list(control.iter()):
             for old in [child for child in holder if _is_label(child)]:
@@ -145,8 +148,7 @@ def labels_of(xml: str) -> frozenset[str]:
         root = ET.fromstring(xml)
     except ET.ParseError:
         return frozenset()
-    return frozenset(label.get("value", "") for control in root.iter()
-                     if isinstance(control.tag, str) and control.tag.lower().endswith("labels")
+    return frozenset(label.get("value", "") for control in _labels_controls(root)
                      for label in control.iter() if _is_label(label))
 
 
