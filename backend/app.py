@@ -20,7 +20,13 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUna
 
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
-from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, AutoRegionsCache, require_everything
+from samvid.automatic import (
+    AUTO_MODEL_PREFIX,
+    AutoConfig,
+    AutoRegionsCache,
+    has_everything_mode,
+    require_everything,
+)
 from samvid.errors import BadRequest, ConfigError, NoEverythingMode, QueueUnavailable, SamvidError, TooLarge
 from samvid.http_errors import http_status
 from samvid.jobs import Jobs
@@ -29,7 +35,7 @@ from samvid.propagation import PropagationRequest, clip_key, human_annotated
 from samvid.redis_connect import PasswordRefused, replied
 from samvid.service import Service
 from samvid.settings import Settings
-from samvid.studio import protocol, video
+from samvid.studio import protocol, stream, video
 from samvid.studio.events import propagation_from_event
 from samvid.studio.results import check_shown_size, mask_regions, new_region_id
 
@@ -48,6 +54,11 @@ def create_app(
 def _routes(service: Service) -> Flask:
     """Thin routes: parse the request, call the service or a module, answer."""
     predictor, jobs, metrics, auto_cache = service.predictor, service.jobs, service.metrics, service.auto_cache
+
+    def shown_version() -> str:  # the version of what Label Studio's labeling stream shows as stored
+        return stream.stream_version(service.settings.tracker, predictor.version,
+                                     service.settings.auto and has_everything_mode(predictor.segmenter))
+
     app = Flask("samvid")
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_request_bytes
     app.extensions["samvid.service"] = service
@@ -141,7 +152,7 @@ def _routes(service: Service) -> Flask:
             if problem is not None:  # LS shows no setup errors when connecting: the log says it
                 log.warning("setup for project %s: %s", loggable(str(body.get("project")), 80), problem)
         service.adopt_studio(body.get("hostname"), body.get("access_token"))
-        return jsonify(model_version=predictor.version)
+        return jsonify(model_version=shown_version())
 
     @app.post("/predict")
     def predict():
@@ -191,6 +202,8 @@ def _routes(service: Service) -> Flask:
                 if automatic is not None:
                     return jsonify(results=automatic)
             _on_open(service, body, target)  # writes what it has to Label Studio itself
+            if params.get("context") is None:  # stored: a propagated frame shown in the labeling stream
+                return jsonify(results=[stream.shown_copy(task, shown_version()) for task in tasks])
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")

@@ -246,13 +246,17 @@ def segment_everything(decode: PointDecoder, image_size: tuple[int, int],
     return masks
 
 
-def require_everything(segmenter: Segmenter) -> None:
-    """Raise NoEverythingMode, before any image is fetched, for segmenters without one."""
+def has_everything_mode(segmenter: Segmenter) -> bool:
     from samvid.models.sam import SamSegmenter
 
     if isinstance(segmenter, SamSegmenter):
-        return
-    if segmenter.supports_everything and callable(getattr(segmenter, "decode_points", None)):
+        return True
+    return segmenter.supports_everything and callable(getattr(segmenter, "decode_points", None))
+
+
+def require_everything(segmenter: Segmenter) -> None:
+    """Raise NoEverythingMode, before any image is fetched, for segmenters without one."""
+    if has_everything_mode(segmenter):
         return
     raise NoEverythingMode(
         f"the segmenter {segmenter.version!r} has no automatic ('segment everything') mode: "

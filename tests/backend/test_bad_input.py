@@ -227,9 +227,9 @@ def test_health_answers_with_the_model_version(client):
     assert body["status"] == "UP" and body["model_version"].startswith("samvid-standin")
 
 
-def test_setup_reports_the_model_version(client):
+def test_setup_reports_the_model_version_of_propagated_masks(client):
     resp = client.post("/setup", json={"project": "1.1", "schema": BRUSH_CONFIG, "hostname": "http://localhost:8080"})
-    assert resp.get_json()["model_version"].startswith("samvid-standin")
+    assert resp.get_json()["model_version"].startswith("samvid-track:")
 
 
 @pytest.mark.parametrize("data", [["clip", "frame"], "clip and frame"])

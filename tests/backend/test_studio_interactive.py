@@ -58,7 +58,7 @@ def _connect(label_studio, project, backend) -> int:
         timeout=30,
     )
     assert resp.status_code == 201, resp.text
-    assert resp.json()["model_version"].startswith("samvid-standin")
+    assert resp.json()["model_version"].startswith("samvid-track:")  # /setup's: what the labeling stream shows
     return resp.json()["id"]
 
 

@@ -1,0 +1,170 @@
+"""Label Studio's labeling stream ("Label All Tasks") shows samvid's stored masks.
+
+Label Studio 1.23 shows a task's stored predictions in the stream only when one is of the
+model version ``/setup`` reported; otherwise it asks ``/predict`` and shows only what that
+answer stores. The stream's page asks through the Data Manager action ``next_task``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+from clips import predictions
+from ls_requests import BRUSH_CONFIG
+from PIL import Image
+from services import ServedApp
+from test_automatic import OracleSegmenter, _opened, synthetic_frame
+
+from samvid.app import create_app
+from samvid.predictor import Predictor
+from samvid.settings import Settings
+from samvid.studio.results import brush_result
+
+REGION = {"id": "obj1", "from_name": "tag", "to_name": "image", "type": "brushlabels",
+          "value": {"format": "rle", "rle": [0, 1, 2], "brushlabels": ["Car"]}}
+
+
+def _client(tmp_path, **settings: Any):
+    labels, _ = synthetic_frame()
+    settings = Settings.from_env({}, model="standin", local_roots=(tmp_path,), precompute_on_open=False,
+                                 tracker="flow", **settings)
+    return create_app(settings, Predictor.from_settings(settings, segmenter=OracleSegmenter(labels))).test_client()
+
+
+def _held(version: str, prediction_id: int, result: list | None = None) -> dict[str, Any]:
+    return {"id": prediction_id, "model_version": version, "score": 0.75,
+            "result": [REGION] if result is None else result}
+
+
+def _opened_holding(*held: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"tasks": [{"id": i + 1, "data": {"image": f"/data/f{i}.png"}, "predictions": p}
+                      for i, p in enumerate(held)],
+            "project": "1.1700000000", "label_config": BRUSH_CONFIG, "params": {"context": None}}
+
+
+def test_setup_reports_the_version_propagation_stores(tmp_path):
+    client = _client(tmp_path)
+    assert client.post("/setup", json={"project": "1.1"}).get_json() == {"model_version": "samvid-track:flow"}
+
+
+def test_setup_with_samvid_auto_reports_the_automatic_masks_version(tmp_path):
+    client = _client(tmp_path, auto=True)
+    assert client.post("/setup", json={"project": "1.1"}).get_json() == {"model_version": "samvid-auto:oracle"}
+
+
+def test_setup_with_samvid_auto_but_no_everything_mode_reports_the_propagation_version(tmp_path):
+    settings = Settings.from_env({}, model="standin", local_roots=(tmp_path,), precompute_on_open=False,
+                                 tracker="copy", auto=True)
+    client = create_app(settings, Predictor.from_settings(settings)).test_client()
+    assert client.post("/setup", json={"project": "1.1"}).get_json() == {"model_version": "samvid-track:copy"}
+
+
+def test_a_frame_propagated_by_another_engine_is_answered_with_its_newest_mask_under_the_reported_version(tmp_path):
+    newer = [{**REGION, "id": "obj2"}]
+    body = _opened_holding([_held("samvid-track:copy", 3), _held("samvid-track:copy", 7, newer),
+                            _held("human-model", 9)])
+    results = _client(tmp_path).post("/predict", json=body).get_json()["results"]
+    assert results == [{"result": newer, "score": 0.75, "model_version": "samvid-track:flow"}]
+
+
+def test_frames_holding_the_reported_version_or_no_propagated_mask_are_answered_with_nothing(tmp_path):
+    body = _opened_holding([_held("samvid-track:flow", 1)],  # shown by Label Studio as it is
+                           [_held("samvid-track:copy", 2), _held("samvid-track:flow", 3)],
+                           [_held("samvid-auto:oracle", 4), _held("another-model", 5)],
+                           [_held("samvid-track:copy", 6, [])],  # an empty one shows nothing either
+                           [], "not a list", [None, 3])
+    results = _client(tmp_path).post("/predict", json=body).get_json()["results"]
+    assert results == [[], [], [], [], [], [], []]
+
+
+def test_a_frame_opened_in_the_editor_gets_no_copy(tmp_path):
+    # A context object is an interactive call: its answer is a suggestion, never stored.
+    body = _opened_holding([_held("samvid-track:copy", 3)])
+    body["params"]["context"] = {"result": []}
+    results = _client(tmp_path).post("/predict", json=body).get_json()["results"]
+    assert [r["result"] for r in results] == [[]]
+
+
+def _next_task(ls, project_id: int) -> list[tuple[str, int]]:
+    """The predictions the labeling stream shows, asked as its page asks."""
+    resp = requests.post(f"{ls.url}/api/dm/actions", headers=ls.headers, timeout=60,
+                         params={"id": "next_task", "project": project_id}, json={})
+    resp.raise_for_status()
+    return [(p["model_version"], len(p["result"])) for p in resp.json().get("predictions") or []]
+
+
+def _stream_project(ls, name: str, auto: bool, frames: int = 1):
+    """A project of ``frames`` synthetic frames with samvid's backend (tracker flow) connected."""
+    from samvid.studio.client import Studio
+    from samvid.studio.importer import local_files_url
+
+    folder = ls.files_root / name
+    folder.mkdir(parents=True)
+    labels, objects = synthetic_frame()
+    paths = []
+    for i in range(frames):
+        paths.append(folder / f"f{i}.png")
+        Image.fromarray((labels * 60).astype(np.uint8)).convert("RGB").save(paths[-1])
+    settings = Settings.from_env({}, model="standin", local_roots=(ls.files_root,), precompute_on_open=False,
+                                 tracker="flow", auto=auto, auto_grid=4, label_studio_url=ls.url,
+                                 label_studio_api_key=ls.token)
+    app = create_app(settings, Predictor.from_settings(settings, segmenter=OracleSegmenter(labels)))
+    studio = Studio(ls.url, ls.token)
+    project, _ = studio.get_or_create_project(name, _opened([])["label_config"])
+    studio.ensure_local_storage(project.id, folder)
+    task_ids = studio.create_tasks(project.id, [{"image": local_files_url(Path(p), ls.files_root)} for p in paths])
+    return app, studio, project.id, task_ids, objects
+
+
+def test_the_labeling_stream_shows_a_propagated_frame_and_stores_nothing_more(label_studio):
+    ls = label_studio
+    app, studio, project, (task,), objects = _stream_project(ls, "stream-propagated", auto=False)
+    region = brush_result(objects[0], from_name="tag", to_name="image", labels=["Car"], region_id="obj1")
+    studio.replace_predictions(task, "samvid-track", [region], "samvid-track:flow", 0.9, write_empty=False)
+    with ServedApp(app) as backend:
+        studio.connect_backend(project, backend.url)
+        assert _next_task(ls, project) == [("samvid-track:flow", 1)]
+        assert _next_task(ls, project) == [("samvid-track:flow", 1)]
+    assert [p["model_version"] for p in predictions(ls, task)] == ["samvid-track:flow"]
+
+
+def test_the_labeling_stream_shows_another_engines_propagated_frame_through_one_copy(label_studio):
+    ls = label_studio
+    app, studio, project, (task,), objects = _stream_project(ls, "stream-other-engine", auto=False)
+    region = brush_result(objects[0], from_name="tag", to_name="image", labels=["Car"], region_id="obj1")
+    studio.replace_predictions(task, "samvid-track", [region], "samvid-track:copy", 0.9, write_empty=False)
+    with ServedApp(app) as backend:
+        studio.connect_backend(project, backend.url)
+        assert _next_task(ls, project) == [("samvid-track:flow", 1)]
+        assert _next_task(ls, project) == [("samvid-track:flow", 1)]
+        # The next propagation replaces both: samvid's own, whatever their engine.
+        studio.replace_predictions(task, "samvid-track", [region], "samvid-track:flow", 0.8, write_empty=False)
+    assert [p["model_version"] for p in predictions(ls, task)] == ["samvid-track:flow"]
+
+
+def test_with_samvid_auto_the_stream_and_retrieve_predictions_keep_one_copy_of_the_automatic_masks(label_studio):
+    ls = label_studio
+    app, studio, project, task_ids, _ = _stream_project(ls, "stream-auto", auto=True, frames=2)
+
+    def retrieve() -> None:
+        resp = requests.post(f"{ls.url}/api/dm/actions", headers=ls.headers, timeout=60,
+                             params={"id": "retrieve_tasks_predictions", "project": project},
+                             json={"selectedItems": {"all": False, "included": task_ids}})
+        assert resp.status_code == 200, resp.text
+
+    with ServedApp(app) as backend:
+        studio.connect_backend(project, backend.url)
+        deadline = time.monotonic() + 60
+        while not all(predictions(ls, t) for t in task_ids):  # queued at first: nothing stored
+            assert time.monotonic() < deadline
+            retrieve()
+            time.sleep(0.5)
+        retrieve()
+        assert _next_task(ls, project) == [("samvid-auto:oracle", 2)]
+        assert _next_task(ls, project) == [("samvid-auto:oracle", 2)]
+    assert [[p["model_version"] for p in predictions(ls, t)] for t in task_ids] == [
+        ["samvid-auto:oracle"], ["samvid-auto:oracle"]]
