@@ -202,8 +202,6 @@ def _routes(service: Service) -> Flask:
                 if automatic is not None:
                     return jsonify(results=automatic)
             _on_open(service, body, target)  # writes what it has to Label Studio itself
-            if params.get("context") is None:  # stored: a propagated frame shown in the labeling stream
-                return jsonify(results=[stream.shown_copy(task, shown_version()) for task in tasks])
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
@@ -509,7 +507,8 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
     """A task was opened (no prompt yet): warm its embedding; for a frame right after a
     human frame with nothing propagated yet, compute its masks now and write them as the
     frame's prediction (``Propagator.fill_on_open``). Nothing is answered for Label Studio
-    to store: it re-reads the task after /predict and shows what was written."""
+    to store: its task view reads the task again after /predict and shows what was
+    written (its labeling stream shows only what an answer stored: ``studio/stream.py``)."""
     predictor, settings = service.predictor, service.settings
     tasks = body["tasks"]
     task = tasks[0] if len(tasks) == 1 and isinstance(tasks[0], dict) else None

@@ -241,7 +241,8 @@ class Propagator(ClipAccess):
         samvid writes them itself, under the frame's lock, rather than answering them for
         Label Studio to store: an answer is stored after ``/predict`` returns, too late to
         see the job's write, and the job cannot see it coming (two predictions). Label
-        Studio reads the task again after ``/predict``, so the annotator sees them at once.
+        Studio's task view reads the task again after ``/predict``, so the annotator sees
+        them at once there (its labeling stream only when the frame is opened again).
         """
         found = self.on_demand(project, task, target, engine)
         if not found or not found.result:

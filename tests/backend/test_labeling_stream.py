@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import requests
 from clips import predictions
-from ls_requests import BRUSH_CONFIG
 from PIL import Image
 from services import ServedApp
 from test_automatic import OracleSegmenter, _opened, synthetic_frame
@@ -24,26 +23,12 @@ from samvid.predictor import Predictor
 from samvid.settings import Settings
 from samvid.studio.results import brush_result
 
-REGION = {"id": "obj1", "from_name": "tag", "to_name": "image", "type": "brushlabels",
-          "value": {"format": "rle", "rle": [0, 1, 2], "brushlabels": ["Car"]}}
-
 
 def _client(tmp_path, **settings: Any):
     labels, _ = synthetic_frame()
     settings = Settings.from_env({}, model="standin", local_roots=(tmp_path,), precompute_on_open=False,
                                  tracker="flow", **settings)
     return create_app(settings, Predictor.from_settings(settings, segmenter=OracleSegmenter(labels))).test_client()
-
-
-def _held(version: str, prediction_id: int, result: list | None = None) -> dict[str, Any]:
-    return {"id": prediction_id, "model_version": version, "score": 0.75,
-            "result": [REGION] if result is None else result}
-
-
-def _opened_holding(*held: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"tasks": [{"id": i + 1, "data": {"image": f"/data/f{i}.png"}, "predictions": p}
-                      for i, p in enumerate(held)],
-            "project": "1.1700000000", "label_config": BRUSH_CONFIG, "params": {"context": None}}
 
 
 def test_setup_reports_the_version_propagation_stores(tmp_path):
@@ -61,32 +46,6 @@ def test_setup_with_samvid_auto_but_no_everything_mode_reports_the_propagation_v
                                  tracker="copy", auto=True)
     client = create_app(settings, Predictor.from_settings(settings)).test_client()
     assert client.post("/setup", json={"project": "1.1"}).get_json() == {"model_version": "samvid-track:copy"}
-
-
-def test_a_frame_propagated_by_another_engine_is_answered_with_its_newest_mask_under_the_reported_version(tmp_path):
-    newer = [{**REGION, "id": "obj2"}]
-    body = _opened_holding([_held("samvid-track:copy", 3), _held("samvid-track:copy", 7, newer),
-                            _held("human-model", 9)])
-    results = _client(tmp_path).post("/predict", json=body).get_json()["results"]
-    assert results == [{"result": newer, "score": 0.75, "model_version": "samvid-track:flow"}]
-
-
-def test_frames_holding_the_reported_version_or_no_propagated_mask_are_answered_with_nothing(tmp_path):
-    body = _opened_holding([_held("samvid-track:flow", 1)],  # shown by Label Studio as it is
-                           [_held("samvid-track:copy", 2), _held("samvid-track:flow", 3)],
-                           [_held("samvid-auto:oracle", 4), _held("another-model", 5)],
-                           [_held("samvid-track:copy", 6, [])],  # an empty one shows nothing either
-                           [], "not a list", [None, 3])
-    results = _client(tmp_path).post("/predict", json=body).get_json()["results"]
-    assert results == [[], [], [], [], [], [], []]
-
-
-def test_a_frame_opened_in_the_editor_gets_no_copy(tmp_path):
-    # A context object is an interactive call: its answer is a suggestion, never stored.
-    body = _opened_holding([_held("samvid-track:copy", 3)])
-    body["params"]["context"] = {"result": []}
-    results = _client(tmp_path).post("/predict", json=body).get_json()["results"]
-    assert [r["result"] for r in results] == [[]]
 
 
 def _next_task(ls, project_id: int) -> list[tuple[str, int]]:
@@ -129,20 +88,6 @@ def test_the_labeling_stream_shows_a_propagated_frame_and_stores_nothing_more(la
         studio.connect_backend(project, backend.url)
         assert _next_task(ls, project) == [("samvid-track:flow", 1)]
         assert _next_task(ls, project) == [("samvid-track:flow", 1)]
-    assert [p["model_version"] for p in predictions(ls, task)] == ["samvid-track:flow"]
-
-
-def test_the_labeling_stream_shows_another_engines_propagated_frame_through_one_copy(label_studio):
-    ls = label_studio
-    app, studio, project, (task,), objects = _stream_project(ls, "stream-other-engine", auto=False)
-    region = brush_result(objects[0], from_name="tag", to_name="image", labels=["Car"], region_id="obj1")
-    studio.replace_predictions(task, "samvid-track", [region], "samvid-track:copy", 0.9, write_empty=False)
-    with ServedApp(app) as backend:
-        studio.connect_backend(project, backend.url)
-        assert _next_task(ls, project) == [("samvid-track:flow", 1)]
-        assert _next_task(ls, project) == [("samvid-track:flow", 1)]
-        # The next propagation replaces both: samvid's own, whatever their engine.
-        studio.replace_predictions(task, "samvid-track", [region], "samvid-track:flow", 0.8, write_empty=False)
     assert [p["model_version"] for p in predictions(ls, task)] == ["samvid-track:flow"]
 
 
