@@ -21,9 +21,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUna
 from samvid import __version__
 from samvid.auth import OPEN_PATHS, basic_auth_ok
 from samvid.automatic import (
-    AUTO_MODEL_PREFIX,
     AutoConfig,
     AutoRegionsCache,
+    auto_model_version,
     has_everything_mode,
     require_everything,
 )
@@ -477,7 +477,7 @@ def _automatic(predictor: Predictor, settings: Settings, tasks: list, context: A
             continue
         score = sum(r.get("score", 0.0) for r in regions) / len(regions) if regions else 0.0
         answers.append({"result": regions, "score": score,
-                        "model_version": f"{AUTO_MODEL_PREFIX}:{predictor.version}"})
+                        "model_version": auto_model_version(predictor.version)})
     return answers
 
 

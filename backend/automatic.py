@@ -246,6 +246,11 @@ def segment_everything(decode: PointDecoder, image_size: tuple[int, int],
     return masks
 
 
+def auto_model_version(version: str) -> str:
+    """The ``model_version`` automatic masks of the model ``version`` are stored under."""
+    return f"{AUTO_MODEL_PREFIX}:{version}"
+
+
 def has_everything_mode(segmenter: Segmenter) -> bool:
     from samvid.models.sam import SamSegmenter
 

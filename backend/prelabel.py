@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from samvid.automatic import AUTO_MODEL_PREFIX, AutoConfig, automatic_regions, require_everything
+from samvid.automatic import (
+    AUTO_MODEL_PREFIX,
+    AutoConfig,
+    auto_model_version,
+    automatic_regions,
+    require_everything,
+)
 from samvid.errors import BadRequest, NotFound, SamvidError
 from samvid.jobs import JobContext, newer_than_this, refuse_unknown_fields, versioned
 from samvid.propagation import (
@@ -340,7 +346,7 @@ class Prelabeler:
             # Written even when empty: it records that the frame was done (resume skips it).
             scores = [r.get("score", 0.0) for r in regions]
             self.studio.replace_predictions(
-                task_id, AUTO_MODEL_PREFIX, regions, f"{AUTO_MODEL_PREFIX}:{version}",
+                task_id, AUTO_MODEL_PREFIX, regions, auto_model_version(version),
                 sum(scores) / len(scores) if scores else 0.0, write_empty=True)
         return 1
 

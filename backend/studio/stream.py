@@ -12,7 +12,7 @@ skipped, so "Retrieve Predictions" and each open no longer store another copy.
 
 from __future__ import annotations
 
-from samvid.automatic import AUTO_MODEL_PREFIX
+from samvid.automatic import auto_model_version
 from samvid.propagation.results import MODEL_PREFIX
 from samvid.tracker.engines import resolved
 
@@ -22,5 +22,5 @@ def stream_version(tracker: str, segmenter_version: str, automatic: bool) -> str
 
     ``automatic``: SAMVID_AUTO is on with a segmenter that has an "everything" mode."""
     if automatic:
-        return f"{AUTO_MODEL_PREFIX}:{segmenter_version}"
+        return auto_model_version(segmenter_version)
     return f"{MODEL_PREFIX}:{resolved(tracker)}"
