@@ -32,14 +32,22 @@ class Walk:
 
 
 @functools.cache
-def _labels(sequence: str) -> tuple[np.ndarray, ...]:
-    """A benchmark sequence's label maps, rendered once for every walk over it (``labels(i)``
-    renders the whole frame again: seconds a sequence on a CI CPU; ~20 MB a sequence)."""
+def _rendered(sequence: str) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """A benchmark sequence's JPEG frames and label maps, rendered once for every walk over it
+    (rendering a frame gives both; seconds a sequence on a CI CPU, and exit_return is walked
+    five times; ~80 MB a sequence). A frame depends on its index alone: every walk gets the
+    frames it would have rendered. Read-only: no walk may change what the next one reads."""
     video = SyntheticVideo(BENCHMARK_SET[sequence])
-    maps = tuple(video.labels(i) for i in range(len(video)))
-    for m in maps:
-        m.setflags(write=False)
-    return maps
+    frames, maps = zip(*(video.render(i) for i in range(len(video))), strict=True)
+    jpegs = tuple(as_jpeg(f) for f in frames)
+    for a in (*jpegs, *maps):
+        a.setflags(write=False)
+    return jpegs, maps
+
+
+def _labels(sequence: str) -> tuple[np.ndarray, ...]:
+    """A benchmark sequence's label maps, read-only."""
+    return _rendered(sequence)[1]
 
 
 def _walk(sequence: str, name: str, edge: str = "right") -> Walk:
@@ -47,7 +55,7 @@ def _walk(sequence: str, name: str, edge: str = "right") -> Walk:
 
     video = SyntheticVideo(BENCHMARK_SET[sequence])
     turn = TURNS[edge]
-    frames = [turn(as_jpeg(video[i])) for i in range(len(video))]
+    frames = [turn(f) for f in _rendered(sequence)[0]]
     iterations: list[int] = []
     align = flow.ecc_align
 
@@ -74,7 +82,7 @@ def walk():
     exit_return's walk with ``flow``, which takes seconds on a CI CPU)."""
     cached = functools.cache(_walk)
     yield lambda sequence, name, edge="right": cached(sequence, name, edge)  # one key per walk
-    _labels.cache_clear()  # not held through the rest of the suite
+    _rendered.cache_clear()  # not held through the rest of the suite
 
 
 @pytest.mark.parametrize(

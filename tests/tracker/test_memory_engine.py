@@ -21,8 +21,11 @@ from samvid.tracker.memory_engine import MemoryEngine, load_video_model
 
 @pytest.fixture(scope="module")
 def engine(small_video_model):
-    # Shared: the tests below read the model, none casts, moves or changes it.
-    return MemoryEngine(small_video_model())
+    # Shared: the tests below read the model, none casts, moves or changes it. Most walk the
+    # same three pictures (``frames``): each is encoded once for the module, not per test.
+    model = small_video_model()
+    _encoding_each_picture_once(model)
+    return MemoryEngine(model)
 
 
 @pytest.fixture
@@ -261,9 +264,11 @@ def _live_tensor_bytes() -> int:
         return sum(t.element_size() * t.nelement() for t in gc.get_objects() if isinstance(t, torch.Tensor))
 
 
-def test_a_walk_keeps_under_3_mb_more_per_frame_and_object_in_its_memory_window(engine, frames):
+def test_a_walk_keeps_under_3_mb_more_per_frame_and_object_in_its_memory_window(small_video_model, frames):
     # SAM 2 reads back a frame's memory features and object pointer; the walk also kept its
     # 1024x1024 float mask (4 MB), about 6 MB a frame and object over the 16-frame window.
+    # Its own model: the shared engine's store of encoded pictures would count as held.
+    engine = MemoryEngine(small_video_model())
     state = engine.init_state(frames + frames[:1])
     engine.add_mask(state, 0, 1, _disk(20, 20))
     held = {}
@@ -295,12 +300,13 @@ def test_a_memory_engine_on_auto_runs_where_this_machine_can():
 
 
 @pytest.mark.parametrize("device", ["cpu:0", torch.device("cpu:0")])
-def test_a_memory_engine_on_cpu_spelled_as_torch_takes_it_tracks_on_the_cpu(device, frames, small_video_model):
+def test_a_memory_engine_on_cpu_spelled_as_torch_takes_it_tracks_on_the_cpu(device, frames, engine):
     # Taken before devices were checked (model.to("cpu:0") works), then refused as "not a device".
-    engine = MemoryEngine(small_video_model(), device=device)
-    state = engine.init_state(frames)
-    engine.add_mask(state, 0, 1, _disk(20, 20))
-    assert engine.device == "cpu" and [fm.frame for fm in engine.propagate(state, start=0)] == [0, 1, 2]
+    # The shared model: on the cpu already, so .to() leaves it as it was for the other tests.
+    on_cpu = MemoryEngine(engine.model, device=device)
+    state = on_cpu.init_state(frames)
+    on_cpu.add_mask(state, 0, 1, _disk(20, 20))
+    assert on_cpu.device == "cpu" and [fm.frame for fm in on_cpu.propagate(state, start=0)] == [0, 1, 2]
 
 
 def test_a_model_folder_without_a_model_is_said_to_lack_its_files_not_sent_to_a_pull(tmp_path):
