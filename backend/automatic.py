@@ -252,6 +252,7 @@ def auto_model_version(version: str) -> str:
 
 
 def has_everything_mode(segmenter: Segmenter) -> bool:
+    """Whether ``segmenter`` can make automatic ("segment everything") masks."""
     from samvid.models.sam import SamSegmenter
 
     if isinstance(segmenter, SamSegmenter):

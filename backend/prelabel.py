@@ -49,10 +49,10 @@ from samvid.propagation import (
     whole_number,
 )
 from samvid.propagation import MODEL_PREFIX as TRACK_PREFIX
+from samvid.propagation.results import track_model_version
 from samvid.settings import Settings
 from samvid.studio.client import Studio, backoff
 from samvid.studio.protocol import MaskTarget, choose_label, frame_index, image_ref, parse_config
-from samvid.tracker.engines import resolved
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class Prelabeler:
                     return
             except NotFound:
                 return  # deleted meanwhile
-            self.studio.replace_predictions(task_id, TRACK_PREFIX, [], f"{TRACK_PREFIX}:{resolved(engine)}",
+            self.studio.replace_predictions(task_id, TRACK_PREFIX, [], track_model_version(engine),
                                             0.0, write_empty=True)
 
     def _annotated_inside(self, req: PrelabelRequest, run: _Stretch) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from samvid.errors import BadRequest, ForbiddenSource, NotFound, StudioError
 from samvid.images import ImageSource
 from samvid.metrics import FRAMES_PROPAGATED
-from samvid.propagation.results import MODEL_PREFIX, frame_results, frame_score
+from samvid.propagation.results import MODEL_PREFIX, frame_results, frame_score, track_model_version
 from samvid.propagation.seeds import ObjectSeed, annotation_result, seeds_from_result
 from samvid.propagation.sources import TaskFrames, VideoSpan
 from samvid.propagation.supersede import Read, Superseded
@@ -158,7 +158,7 @@ class ClipAccess:
         """Replace samvid's earlier predictions on the task with ``result`` (under its lock);
         NotFound if the task was deleted meanwhile."""
         try:
-            self.studio.replace_predictions(task_id, MODEL_PREFIX, result, f"{MODEL_PREFIX}:{engine}",
+            self.studio.replace_predictions(task_id, MODEL_PREFIX, result, track_model_version(engine),
                                             score, write_empty=False)
         except StudioError as exc:
             if _status(exc) in (400, 404):

@@ -10,9 +10,17 @@ import numpy as np
 from samvid.propagation.seeds import ObjectSeed
 from samvid.studio.protocol import MaskTarget, is_labels_result
 from samvid.studio.results import mask_regions, object_region_id
+from samvid.tracker.engines import resolved
 from samvid.tracker.masks import FrameMasks
 
 MODEL_PREFIX = "samvid-track"
+
+
+def track_model_version(engine: str) -> str:
+    """The ``model_version`` propagated masks of ``engine`` are stored under (``auto`` named
+    as this process resolved it): what ``/setup`` reports, so Label Studio's labeling stream
+    shows them (``studio/stream.py``)."""
+    return f"{MODEL_PREFIX}:{resolved(engine)}"
 
 
 def frame_results(fm: FrameMasks, seeds: dict[int, ObjectSeed],

@@ -13,8 +13,7 @@ skipped, so "Retrieve Predictions" and each open no longer store another copy.
 from __future__ import annotations
 
 from samvid.automatic import auto_model_version
-from samvid.propagation.results import MODEL_PREFIX
-from samvid.tracker.engines import resolved
+from samvid.propagation.results import track_model_version
 
 
 def stream_version(tracker: str, segmenter_version: str, automatic: bool) -> str:
@@ -23,4 +22,4 @@ def stream_version(tracker: str, segmenter_version: str, automatic: bool) -> str
     ``automatic``: SAMVID_AUTO is on with a segmenter that has an "everything" mode."""
     if automatic:
         return auto_model_version(segmenter_version)
-    return f"{MODEL_PREFIX}:{resolved(tracker)}"
+    return track_model_version(tracker)
