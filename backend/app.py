@@ -32,6 +32,7 @@ from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest, clip_key, human_annotated
+from samvid.propagation.handoff import Answer
 from samvid.redis_connect import PasswordRefused, replied
 from samvid.service import Service
 from samvid.settings import Settings
@@ -201,7 +202,9 @@ def _routes(service: Service) -> Flask:
                 automatic = _automatic(predictor, service.settings, tasks, params.get("context"), target, auto_cache)
                 if automatic is not None:
                     return jsonify(results=automatic)
-            _on_open(service, body, target)  # writes what it has to Label Studio itself
+            opened = _on_open(service, body, target)
+            if opened is not None:
+                return jsonify(results=[opened.as_json()])
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
         if len(tasks) != 1 or not isinstance(tasks[0], dict):
             raise BadRequest("an interactive request must carry exactly one task")
@@ -503,17 +506,16 @@ def _no_prediction(context: Any, version: str) -> list | dict[str, Any]:
 OPEN_REDIS_SECONDS = 1.0  # what opening a task may spend waiting for Redis, per call and in all
 
 
-def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget) -> None:
+def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget) -> Answer | None:
     """A task was opened (no prompt yet): warm its embedding; for a frame right after a
-    human frame with nothing propagated yet, compute its masks now and write them as the
-    frame's prediction (``Propagator.fill_on_open``). Nothing is answered for Label Studio
-    to store: its task view reads the task again after /predict and shows what was
-    written (its labeling stream shows only what an answer stored: ``studio/stream.py``)."""
+    human frame with nothing propagated yet, compute its masks now and answer them for
+    Label Studio to store (``Propagator.answer_on_open``: the labeling stream shows only
+    what an answer stores). None: nothing to answer."""
     predictor, settings = service.predictor, service.settings
     tasks = body["tasks"]
     task = tasks[0] if len(tasks) == 1 and isinstance(tasks[0], dict) else None
     if task is None:  # batch "retrieve predictions": answer at once, never block for minutes
-        return
+        return None
     if settings.precompute_on_open:
         try:
             predictor.precompute(protocol.image_ref(task, target, None), task.get("id"))
@@ -522,7 +524,7 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
     project = protocol.project_id_in(str(body.get("project") or "").split(".")[0])
     # Task data that is no object (any JSON can be posted) holds no frame to fill.
     if not (settings.label_studio_api_key and project is not None and isinstance(task.get("data"), dict)):
-        return
+        return None
     from samvid.propagation import Propagator
     from samvid.studio.client import backoff
     from samvid.studio.frame_locks import FrameLocks
@@ -535,7 +537,10 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
         locks = FrameLocks(studio.url, settings.redis_url, retry_seconds=OPEN_REDIS_SECONDS,
                            socket_seconds=OPEN_REDIS_SECONDS)
         propagator = Propagator(studio, predictor.source, locks)
-        if propagator.fill_on_open(project, task, target, settings.tracker):
-            g.note = "propagated on open"
+        answer = propagator.answer_on_open(project, task, target, settings.tracker)
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)
+        return None
+    if answer is not None:
+        g.note = "propagated on open"
+    return answer

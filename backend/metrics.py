@@ -2,7 +2,7 @@
 
 ``samvid_frames_propagated_total`` counts the frames propagation wrote: a job's (a frame
 every object has left counts: its earlier prediction is cleared), and a frame computed as
-an annotator opens it (``Propagator.fill_on_open``, in the server).
+an annotator opens it (``Propagator.answer_on_open``, in the server).
 A frame written again counts again (a job recomputing a frame filled on open, a correction
 recomputing the frames after it): it is the work done, not the frames of a project.
 

@@ -1,18 +1,20 @@
 """The propagation of a human frame (``Propagator``): a job's run over the stretches
 it bounds, and the masks of a frame opened right after a human frame
-(``fill_on_open``)."""
+(``answer_on_open``)."""
 
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from typing import Any, NamedTuple
 
 from samvid.errors import BadRequest, NotFound
 from samvid.jobs import JobContext
 from samvid.metrics import FRAMES_PROPAGATED
 from samvid.propagation.clip import ClipAccess
+from samvid.propagation.handoff import STORED_WITHIN, Answer, hold_until_stored
 from samvid.propagation.request import MAX_OBJECTS, PropagationRequest
-from samvid.propagation.results import MODEL_PREFIX, frame_results
+from samvid.propagation.results import MODEL_PREFIX, frame_results, track_model_version
 from samvid.propagation.seeds import (
     Identity,
     ObjectSeed,
@@ -234,39 +236,71 @@ class Propagator(ClipAccess):
         # unknown where an unreadable region may be one (``unsure``), as when it names none.
         return chosen_seeds(found, wanted), True, unread, found
 
-    def fill_on_open(self, project: int, task: dict[str, Any], target: MaskTarget, engine: str) -> bool:
-        """Write the masks of a frame opened right after a human frame (``on_demand``),
-        unless its job has written them meanwhile or a human annotated it; True if written.
+    def answer_on_open(self, project: int, task: dict[str, Any], target: MaskTarget, engine: str,
+                       stored_within: float = STORED_WITHIN) -> Answer | None:
+        """The prediction to answer for a frame opened right after a human frame
+        (``on_demand``), for Label Studio to store; None if a human annotated it meanwhile,
+        or the human frame changed (the job of that change writes it).
 
-        samvid writes them itself, under the frame's lock, rather than answering them for
-        Label Studio to store: an answer is stored after ``/predict`` returns, too late to
-        see the job's write, and the job cannot see it coming (two predictions). Label
-        Studio's task view reads the task again after ``/predict``, so the annotator sees
-        them at once there (its labeling stream only when the frame is opened again).
+        Decided under the frame's write lock, which is held until Label Studio has stored
+        the answer (``handoff``): a job writing the frame meanwhile waits, then replaces it.
+        Where the job wrote it first (after Label Studio read the task), the job's masks are
+        answered and its copy deleted: the labeling stream shows only what an answer stores.
         """
         found = self.on_demand(project, task, target, engine)
         if not found or not found.result:
-            return False
+            return None
         task_id = int(task["id"])
-        with self.locks.hold(task_id):
-            try:
-                if self.annotated_now(task_id):
-                    return False
-                if self.studio.own_predictions(task_id, MODEL_PREFIX):
-                    return False  # the job got there first
-                if self._changed({found.source: Read.of(found.read)}) is not None:
-                    # Changed while the masks were computed: the job its change started writes
-                    # this frame (or, every object gone, removed samvid's masks: none belong here).
-                    return False
-                self._replace(task_id, found.result, resolved(engine), found.score)
-            except NotFound:
-                # Deleted while it was opened: nothing to fill, as a job passes over such a frame.
-                log.info("task %d was deleted while it was opened: no masks written on it", task_id)
-                return False
+        hold = ExitStack()
+        hold.enter_context(self.locks.hold(task_id))
+        try:
+            answer = self._answer_locked(task_id, found, engine)
+        except BaseException:
+            hold.close()
+            raise
+        if answer is None:
+            hold.close()
+            return None
+        hold_until_stored(hold, lambda: bool(self.studio.own_predictions(task_id, MODEL_PREFIX)),
+                          lambda: self._store_unstored(task_id, answer), stored_within)
+        return answer
+
+    def _answer_locked(self, task_id: int, found: OnOpen, engine: str) -> Answer | None:
+        """``answer_on_open``'s decision, under the frame's lock."""
+        try:
+            if self.annotated_now(task_id):
+                return None
+            if self._changed({found.source: Read.of(found.read)}) is not None:
+                # Changed while the masks were computed: the job its change started writes
+                # this frame (or, every object gone, removed samvid's masks: none belong here).
+                return None
+            own = self.studio.own_predictions(task_id, MODEL_PREFIX)
+            if own:  # the job got there first
+                latest = max(own, key=lambda p: p.get("id") or 0)
+                for prediction in own:
+                    self.studio.delete_prediction(int(prediction["id"]))
+                return Answer(list(latest.get("result") or []), float(latest.get("score") or 0.0),
+                              str(latest.get("model_version")))
+        except NotFound:
+            # Deleted while it was opened: nothing to fill, as a job passes over such a frame.
+            log.info("task %d was deleted while it was opened: no masks answered for it", task_id)
+            return None
         # A frame propagation wrote, as a job's are: counted by the server process that opened
         # it, whose own counter /metrics reads (never added to the workers' count in Redis too).
         FRAMES_PROPAGATED.inc()
-        return True
+        return Answer(found.result, found.score, track_model_version(engine))
+
+    def _store_unstored(self, task_id: int, answer: Answer) -> None:
+        """Write an answer Label Studio did not store (still under the frame's lock), unless
+        the frame holds samvid's masks or a human's by now."""
+        try:
+            if self.annotated_now(task_id) or self.studio.own_predictions(task_id, MODEL_PREFIX):
+                return
+            self.studio.replace_predictions(task_id, MODEL_PREFIX, answer.result, answer.model_version,
+                                            answer.score, write_empty=True)
+        except NotFound:
+            return
+        log.info("task %d: Label Studio did not store the masks answered on open; written instead", task_id)
 
     def on_demand(self, project: int, task: dict[str, Any], target: MaskTarget,
                   engine: str) -> OnOpen | None:

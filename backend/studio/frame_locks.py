@@ -4,9 +4,9 @@ Two things write a frame's propagated masks: the propagation job, and ``/predict
 an annotator opens the frame right after a human frame before the job got there. Label
 Studio's API has no "replace" call, so each write is list, delete, post; two writers
 interleaving those leave two predictions (issue 21 item 3). Every samvid write of a
-frame's prediction therefore runs under this lock, and ``/predict`` writes its answer
-itself, only when the frame still has no samvid prediction, instead of handing it to
-Label Studio to store after the fact.
+frame's prediction therefore runs under this lock, and ``/predict``, whose answer Label
+Studio stores after the fact, holds it until that answer is stored
+(``propagation.handoff``).
 
 Without Redis the lock is an ``flock`` on a file under the temp folder: it holds across
 threads and across the processes (gunicorn workers) of one user on one machine. With ``REDIS_URL``

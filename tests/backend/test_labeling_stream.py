@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import requests
-from clips import predictions
+from clips import annotate, import_clip, predictions, studio_app
+from ls_requests import BRUSH_CONFIG
 from PIL import Image
-from services import ServedApp
+from services import ServedApp, wait_until
 from test_automatic import OracleSegmenter, _opened, synthetic_frame
 
 from samvid.app import create_app
@@ -113,3 +114,26 @@ def test_with_samvid_auto_the_stream_and_retrieve_predictions_keep_one_copy_of_t
         assert _next_task(ls, project) == [("samvid-auto:oracle", 2)]
     assert [[p["model_version"] for p in predictions(ls, t)] for t in task_ids] == [
         ["samvid-auto:oracle"], ["samvid-auto:oracle"]]
+
+
+def test_the_frame_after_a_submitted_frame_opens_labelled_in_the_stream_and_keeps_one_prediction(label_studio):
+    # The stream moves on as the frame is submitted: the next frame opens before its job
+    # wrote it (samvid answers its masks) or just after (the job's are answered): either
+    # way it shows them, and the job's write leaves one prediction on it.
+    ls = label_studio
+    clip = import_clip(ls, BRUSH_CONFIG, name="stream-next", n=4)
+    app = studio_app(ls, tracker="flow")
+    jobs = app.extensions["samvid.jobs"]
+    with ServedApp(app) as backend:
+        requests.post(f"{ls.url}/api/ml", headers=ls.headers, timeout=30, json={
+            "url": backend.url, "project": clip.project, "is_interactive": True}).raise_for_status()
+        annotate(ls, clip.task_ids[0], clip.masks[0], label="Person", region_id="walker")
+        assert _next_task(ls, clip.project) == [("samvid-track:flow", 1)]
+
+        def written() -> bool:
+            states = jobs.states()
+            return states["queued"] + states["running"] == 0 and bool(predictions(ls, clip.task_ids[-1]))
+
+        wait_until(written, what="the job to write the clip")
+        assert _next_task(ls, clip.project) == [("samvid-track:flow", 1)]
+    assert [len(predictions(ls, t)) for t in clip.task_ids[1:]] == [1, 1, 1]

@@ -156,13 +156,17 @@ def test_a_frame_filled_on_open_counts_in_the_frames_propagated():
     propagator.latest_annotation = lambda task_id: source
     propagator.annotated_now = lambda task_id: False
     propagator.locks.hold = lambda task_id: contextlib.nullcontext()
-    written: list[int] = []
-    propagator.studio.own_predictions = lambda task_id, prefix: written
-    propagator.studio.replace_predictions = lambda task_id, *args, **kwargs: written.append(task_id)
+    stored: list[dict] = []  # samvid's predictions on the frame, as Label Studio holds them
+    propagator.studio.own_predictions = lambda task_id, prefix: list(stored)
+    propagator.studio.delete_prediction = lambda prediction_id: stored.clear()
     before = frames_propagated_here()
-    assert propagator.fill_on_open(1, {"id": 2}, TARGET, "flow")
+    answer = propagator.answer_on_open(1, {"id": 2}, TARGET, "flow")
+    assert answer is not None and answer.result == source
     assert frames_propagated_here() == before + 1
-    assert not propagator.fill_on_open(1, {"id": 2}, TARGET, "flow")  # its job got there first
+    stored.append({"id": 7, **answer.as_json()})  # Label Studio stores the answer
+    # Opened again from a task read before that: its masks are answered again, not computed.
+    assert propagator.answer_on_open(1, {"id": 2}, TARGET, "flow") == answer
+    stored.append({"id": 8, **answer.as_json()})
     assert frames_propagated_here() == before + 1
 
 

@@ -77,5 +77,5 @@ def test_a_bridged_job_to_a_frame_whose_annotation_holds_no_regions_fades_its_ob
 def test_a_frame_opened_after_one_whose_annotation_holds_no_regions_is_not_filled(result):
     propagator, written = _clip({0: result}, 2)
     task = {"id": 2, "data": {"clip": "c", "frame": 1, "image": "/f1.png"}}
-    assert not propagator.fill_on_open(1, task, TARGET, "flow")
+    assert propagator.answer_on_open(1, task, TARGET, "flow") is None
     assert written == {}

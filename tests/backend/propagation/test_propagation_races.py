@@ -105,7 +105,7 @@ def test_a_frame_opened_while_the_human_frame_before_it_changes_is_not_filled_fr
     written: list[int] = []
     propagator.studio.own_predictions = lambda task_id, prefix, **kwargs: []
     propagator.studio.replace_predictions = lambda task_id, *args, **kwargs: written.append(task_id)
-    assert not propagator.fill_on_open(1, rows[1], TARGET, "flow")
+    assert propagator.answer_on_open(1, rows[1], TARGET, "flow") is None
     assert written == []
 
 
@@ -208,10 +208,10 @@ def test_a_write_refused_for_a_frame_task_that_still_exists_fails_the_job(monkey
         propagator.run(PropagationRequest(1, "c", 0, frames=5), Context())
 
 
-def _opened(monkeypatch: Any, ls: _Studio) -> Propagator:
+def _opened(monkeypatch: Any, ls: _Studio, deleted: bool) -> Propagator:
     """A propagator over a clip of two frames whose second is opened: its masks are ready
-    (``on_demand``), and the task is deleted in Label Studio right after the check that no
-    job wrote it, before samvid's write."""
+    (``on_demand``); with ``deleted`` the task is deleted in Label Studio right after the
+    check that no job wrote it."""
     from samvid.propagation import OnOpen
 
     propagator = _over_http(monkeypatch, ls, 2)
@@ -220,27 +220,39 @@ def _opened(monkeypatch: Any, ls: _Studio) -> Propagator:
 
     def check_then_delete(task_id: int, prefix: str, **kwargs: Any) -> list[dict[str, Any]]:
         found = checked(task_id, prefix, **kwargs)
-        ls.gone.add(task_id)
+        if deleted:
+            ls.gone.add(task_id)
         return found
 
     propagator.studio.own_predictions = check_then_delete
     return propagator
 
 
-def test_a_frame_deleted_while_it_is_opened_is_not_filled_and_is_no_error(monkeypatch):
+def _handed_off() -> None:
+    """Wait for the threads that hold opened frames' locks until their answers are stored."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "samvid-answer-stored":
+            thread.join(10)
+
+
+def test_an_answer_on_open_that_label_studio_does_not_store_is_written_by_samvid(monkeypatch):
+    # Label Studio's request failed after /predict answered: the frame keeps its masks.
     ls = _Studio({0: _car(5)}, gone=set())
-    assert not _opened(monkeypatch, ls).fill_on_open(1, {"id": 2, "data": {"clip": "c", "frame": 1}}, TARGET, "flow")
+    answer = _opened(monkeypatch, ls, deleted=False).answer_on_open(
+        1, {"id": 2, "data": {"clip": "c", "frame": 1}}, TARGET, "flow", stored_within=0.2)
+    assert answer is not None and answer.result == _car(7)
+    _handed_off()
+    assert ls.written == [1]
+
+
+def test_a_frame_deleted_while_it_is_opened_gets_nothing_written_and_is_no_error(monkeypatch):
+    ls = _Studio({0: _car(5)}, gone=set())
+    _opened(monkeypatch, ls, deleted=True).answer_on_open(
+        1, {"id": 2, "data": {"clip": "c", "frame": 1}}, TARGET, "flow", stored_within=0.2)
+    _handed_off()
     assert ls.written == []
-
-
-def test_a_write_on_open_refused_for_a_frame_task_that_still_exists_is_an_error(monkeypatch):
-    from samvid.errors import StudioError
-
-    ls = _Studio({0: _car(5)}, gone=set(), refused=frozenset({2}))
-    propagator = _opened(monkeypatch, ls)
-    propagator.studio.own_predictions = lambda task_id, prefix, **kwargs: []  # never deleted
-    with pytest.raises(StudioError, match="Invalid pk"):
-        propagator.fill_on_open(1, {"id": 2, "data": {"clip": "c", "frame": 1}}, TARGET, "flow")
 
 
 def test_a_prelabel_whose_stretch_is_superseded_lists_it_as_not_propagated_and_goes_on():

@@ -167,29 +167,37 @@ def test_propagate_command_with_label_studio_down_says_so_at_once(monkeypatch, c
     assert "retry 1 of" not in caplog.text
 
 
-def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(label_studio):
+def test_opening_the_frame_after_a_human_frame_computes_its_masks_on_demand(label_studio, backend):
     clip = import_clip(label_studio, BRUSH_CONFIG, name="ondemand", n=3)
-    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")  # no backend connected
-    client = studio_app(label_studio).test_client()
-    task = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[1]}", headers=label_studio.headers,
-                        timeout=30).json()
-    body = {"tasks": [task], "project": f"{clip.project}.1700000000", "label_config": BRUSH_CONFIG,
-            "params": {"context": None}}
-    # samvid writes the frame's prediction itself (under the frame's lock) and hands Label
-    # Studio nothing to store: a stored answer could land after the job's own write.
-    assert client.post("/predict", json=body).get_json() == {"results": [[]]}
+    annotate(label_studio, clip.task_ids[0], clip.masks[0], region_id="walker")  # no backend connected: no job
+    connect(label_studio, clip.project, backend)
+
+    def opened(task_id: int) -> list[dict]:
+        """The predictions Label Studio shows as the task is opened (it asks /predict first)."""
+        return requests.get(f"{label_studio.url}/api/tasks/{task_id}", headers=label_studio.headers,
+                            timeout=60).json()["predictions"]
+
+    # samvid answers the frame's masks, which Label Studio stores and shows.
+    (shown,) = opened(clip.task_ids[1])
     (pred,) = predictions(label_studio, clip.task_ids[1])
-    assert pred["model_version"].startswith("samvid-track")
+    assert shown["id"] == pred["id"] and pred["model_version"] == "samvid-track:flow"
     (region,) = pred["result"]
     assert region["id"] == "walker"
     assert iou(decode_brush(region), clip.masks[1]) > 0.85
-    # Label Studio read the task before that write (a stale body, as in a race): no second one.
-    assert client.post("/predict", json=body).get_json() == {"results": [[]]}
-    assert [p["id"] for p in predictions(label_studio, clip.task_ids[1])] == [pred["id"]]
+    assert [p["id"] for p in opened(clip.task_ids[1])] == [pred["id"]]  # shown as stored, no second
+    # Asked with a task read before that prediction was stored (a race): what the frame holds
+    # is answered, and the stored copy deleted, for Label Studio to store the answer alone.
+    task = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[1]}", headers=label_studio.headers,
+                        timeout=30).json()
+    stale = {"tasks": [{**task, "predictions": []}], "project": f"{clip.project}.1700000000",
+             "label_config": BRUSH_CONFIG, "params": {"context": None}}
+    (answer,) = backend.app.test_client().post("/predict", json=stale).get_json()["results"]
+    assert answer["result"] == pred["result"] and predictions(label_studio, clip.task_ids[1]) == []
+    requests.post(f"{label_studio.url}/api/predictions", headers=label_studio.headers, timeout=30,
+                  json={"task": clip.task_ids[1], **answer}).raise_for_status()  # as Label Studio stores it
+    assert [p["result"] for p in predictions(label_studio, clip.task_ids[1])] == [pred["result"]]
     # Two frames after the human frame: left to the propagation job.
-    task2 = requests.get(f"{label_studio.url}/api/tasks/{clip.task_ids[2]}", headers=label_studio.headers,
-                         timeout=30).json()
-    assert client.post("/predict", json={**body, "tasks": [task2]}).get_json() == {"results": [[]]}
+    assert opened(clip.task_ids[2]) == []
     assert predictions(label_studio, clip.task_ids[2]) == []
 
 
@@ -211,7 +219,7 @@ def test_opening_a_frame_with_redis_away_computes_nothing_and_says_so(label_stud
     propagator = Propagator(Studio(label_studio.url, label_studio.token),
                             ImageSource(label_studio.url, label_studio.token), locks)
     with pytest.raises(QueueUnavailable, match="check that Redis runs"):
-        propagator.fill_on_open(clip.project, task, parse_config(BRUSH_CONFIG), "flow")
+        propagator.answer_on_open(clip.project, task, parse_config(BRUSH_CONFIG), "flow")
     assert engines == []
     assert predictions(label_studio, clip.task_ids[1]) == []
 
