@@ -44,7 +44,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.core.request_options import RequestOptions
 
@@ -112,6 +111,10 @@ class Studio:
         # "Authorization: Token" header (a request has one): Label Studio, which reads only
         # the token, refused every call with the key that was given.
         self.api_url = url_without_userinfo(self.url)
+        # Imported here: the SDK's client loads its whole API (a second of imports) that
+        # every process importing samvid's app paid at start, Label Studio configured or not.
+        from label_studio_sdk import LabelStudio
+
         self.sdk = LabelStudio(base_url=self.api_url, api_key=key, timeout=timeout,
                                httpx_client=_http_client(self.api_url, key, timeout))
 
