@@ -32,7 +32,7 @@ from samvid.http_errors import http_status
 from samvid.jobs import Jobs
 from samvid.predictor import Predictor
 from samvid.propagation import PropagationRequest, clip_key, human_annotated
-from samvid.propagation.handoff import Answer
+from samvid.propagation.handoff import STORED_WITHIN, Answer
 from samvid.redis_connect import PasswordRefused, replied
 from samvid.service import Service
 from samvid.settings import Settings
@@ -202,7 +202,7 @@ def _routes(service: Service) -> Flask:
                 automatic = _automatic(predictor, service.settings, tasks, params.get("context"), target, auto_cache)
                 if automatic is not None:
                     return jsonify(results=automatic)
-            opened = _on_open(service, body, target)
+            opened = _on_open(service, body, target, stored=params.get("context") is None)
             if opened is not None:
                 return jsonify(results=[opened.as_json()])
             return jsonify(results=nothing_to_predict(tasks, params.get("context"), predictor.version))
@@ -506,11 +506,12 @@ def _no_prediction(context: Any, version: str) -> list | dict[str, Any]:
 OPEN_REDIS_SECONDS = 1.0  # what opening a task may spend waiting for Redis, per call and in all
 
 
-def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget) -> Answer | None:
+def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget, stored: bool) -> Answer | None:
     """A task was opened (no prompt yet): warm its embedding; for a frame right after a
     human frame with nothing propagated yet, compute its masks now and answer them for
     Label Studio to store (``Propagator.answer_on_open``: the labeling stream shows only
-    what an answer stores). None: nothing to answer."""
+    what an answer stores). None: nothing to answer. ``stored``: Label Studio stores the
+    answer (a task opened, context null); else samvid writes the masks at once."""
     predictor, settings = service.predictor, service.settings
     tasks = body["tasks"]
     task = tasks[0] if len(tasks) == 1 and isinstance(tasks[0], dict) else None
@@ -537,10 +538,11 @@ def _on_open(service: Service, body: dict[str, Any], target: protocol.MaskTarget
         locks = FrameLocks(studio.url, settings.redis_url, retry_seconds=OPEN_REDIS_SECONDS,
                            socket_seconds=OPEN_REDIS_SECONDS)
         propagator = Propagator(studio, predictor.source, locks)
-        answer = propagator.answer_on_open(project, task, target, settings.tracker)
+        answer = propagator.answer_on_open(project, task, target, settings.tracker,
+                                           stored_within=STORED_WITHIN if stored else 0.0)
     except SamvidError as exc:
         log.info("no on-demand propagation for task %s: %s", task.get("id"), exc.message)
         return None
     if answer is not None:
-        g.note = "propagated on open"
-    return answer
+        g.note = "answered the job's masks on open" if answer.copied else "propagated on open"
+    return answer if stored else None

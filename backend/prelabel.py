@@ -203,7 +203,7 @@ class Prelabeler:
         own = self.studio.own_predictions(last["id"], TRACK_PREFIX)
         if not own:
             return False
-        written = [w for w in (_when(p.get("created_at")) for p in own) if w is not None]
+        written = [w for w in (_written_at(p) for p in own) if w is not None]
         try:
             changed = self._annotated_at(human["id"])
         except NotFound:
@@ -274,7 +274,7 @@ class Prelabeler:
     def _newer_than(self, task_id: int, ends: tuple[int, ...]) -> bool:
         """Whether samvid's predictions on the task were all written after the latest
         annotation of every task of ``ends`` (False where a time is unknown)."""
-        written = [_when(p.get("created_at")) for p in self.studio.own_predictions(task_id, TRACK_PREFIX)]
+        written = [_written_at(p) for p in self.studio.own_predictions(task_id, TRACK_PREFIX)]
         if not written or None in written:
             return False
         changed = [self._annotated_at(end) for end in ends]
@@ -468,6 +468,11 @@ def _frame(task: dict[str, Any], strict: bool = False) -> int:
             "index (0, 1, 2...), as `samvid import` writes it; fix that task's data, or leave "
             "it out with --clip or --frames")
     return index
+
+
+def _written_at(prediction: dict[str, Any]) -> datetime | None:
+    """When a prediction was last written: samvid writes a frame's prediction over in place."""
+    return _when(prediction.get("updated_at") or prediction.get("created_at"))
 
 
 def _when(text: Any) -> datetime | None:

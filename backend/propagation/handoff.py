@@ -35,6 +35,7 @@ class Answer(NamedTuple):
     result: list[dict[str, Any]]
     score: float
     model_version: str
+    copied: bool = False  # the job's masks, written first (none computed on this open)
 
     def as_json(self) -> dict[str, Any]:
         return {"result": self.result, "score": self.score, "model_version": self.model_version}

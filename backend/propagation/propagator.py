@@ -280,7 +280,7 @@ class Propagator(ClipAccess):
                 for prediction in own:
                     self.studio.delete_prediction(int(prediction["id"]))
                 return Answer(list(latest.get("result") or []), float(latest.get("score") or 0.0),
-                              str(latest.get("model_version")))
+                              str(latest.get("model_version")), copied=True)
         except NotFound:
             # Deleted while it was opened: nothing to fill, as a job passes over such a frame.
             log.info("task %d was deleted while it was opened: no masks answered for it", task_id)

@@ -580,10 +580,13 @@ class Studio:
     def replace_predictions(self, task_id: int, prefix: str, result: list[dict[str, Any]],
                             model_version: str, score: float, *, write_empty: bool) -> None:
         """Write ``result`` -- also when it is empty if ``write_empty`` (an empty prediction
-        records that the frame was done) -- then delete the task's earlier predictions whose
-        model version starts with ``prefix`` (samvid's own, never another model's). Written
-        first: a reader never finds the frame without a prediction in between (Label Studio
-        would call /predict for it).
+        records that the frame was done) -- over the newest of the task's predictions whose
+        model version starts with ``prefix`` (samvid's own, never another model's), and
+        delete the others; a task with none gets a new one. Written in place, not as a new
+        prediction: an editor that shows the frame (the labeling stream, the Data Manager)
+        submits its annotation naming the prediction it started from, and Label Studio
+        refuses that submit ("Invalid pk", "Annotation is not saved") once it is deleted.
+        And never without a prediction in between (Label Studio would call /predict for it).
 
         The whole of it is retried, not the write alone: a write that reached Label Studio
         but whose answer was lost (it went down mid-reply) is deleted by the next try
@@ -597,10 +600,16 @@ class Studio:
         writes = bool(result or write_empty)
 
         def once() -> None:
-            earlier = [old["id"] for old in self.own_predictions(task_id, prefix, retry=False)]
+            earlier = sorted(old["id"] for old in self.own_predictions(task_id, prefix, retry=False))
             if not before:
                 before.append(set(earlier))
-            if writes:
+            if writes and earlier:
+                # In place, so a retry writes the same one again. A stop meanwhile leaves the
+                # frame the predictions it had: nothing to settle.
+                kept = earlier.pop()
+                self._request_once("PATCH", f"/api/predictions/{kept}", "write a prediction", json={
+                    "result": result, "score": float(score), "model_version": model_version})
+            elif writes:
                 awaited[0] = True
                 try:
                     self._request_once("POST", "/api/predictions", "write a prediction", json={

@@ -116,24 +116,43 @@ def test_with_samvid_auto_the_stream_and_retrieve_predictions_keep_one_copy_of_t
         ["samvid-auto:oracle"], ["samvid-auto:oracle"]]
 
 
-def test_the_frame_after_a_submitted_frame_opens_labelled_in_the_stream_and_keeps_one_prediction(label_studio):
-    # The stream moves on as the frame is submitted: the next frame opens before its job
-    # wrote it (samvid answers its masks) or just after (the job's are answered): either
-    # way it shows them, and the job's write leaves one prediction on it.
+def _shown(ls, project_id: int) -> tuple[int, list[dict]]:
+    """The task the labeling stream opens next and the predictions it shows, asked as its page asks."""
+    resp = requests.post(f"{ls.url}/api/dm/actions", headers=ls.headers, timeout=60,
+                         params={"id": "next_task", "project": project_id}, json={})
+    resp.raise_for_status()
+    return resp.json()["id"], resp.json().get("predictions") or []
+
+
+def _submit_as_shown(ls, task_id: int, prediction: dict) -> requests.Response:
+    """Submit the shown prediction's regions, as the editor does: naming the prediction."""
+    return requests.post(f"{ls.url}/api/tasks/{task_id}/annotations", headers=ls.headers, timeout=30,
+                         json={"result": prediction["result"], "parent_prediction": prediction["id"]})
+
+
+def test_frame_by_frame_in_the_stream_each_next_frame_opens_labelled_and_its_submit_is_saved(label_studio):
+    # The stream moves on as a frame is submitted: the next frame opens before its job wrote
+    # it (samvid answers its masks) or just after (the job's are answered), and the job then
+    # writes it over. The editor's submit names the prediction it showed: Label Studio
+    # refuses it (400 "Invalid pk", the annotator's work not saved) once that one is deleted.
     ls = label_studio
     clip = import_clip(ls, BRUSH_CONFIG, name="stream-next", n=4)
     app = studio_app(ls, tracker="flow")
     jobs = app.extensions["samvid.jobs"]
+
+    def idle() -> bool:
+        states = jobs.states()
+        return states["queued"] + states["running"] == 0 and bool(predictions(ls, clip.task_ids[-1]))
+
     with ServedApp(app) as backend:
         requests.post(f"{ls.url}/api/ml", headers=ls.headers, timeout=30, json={
             "url": backend.url, "project": clip.project, "is_interactive": True}).raise_for_status()
         annotate(ls, clip.task_ids[0], clip.masks[0], label="Person", region_id="walker")
-        assert _next_task(ls, clip.project) == [("samvid-track:flow", 1)]
-
-        def written() -> bool:
-            states = jobs.states()
-            return states["queued"] + states["running"] == 0 and bool(predictions(ls, clip.task_ids[-1]))
-
-        wait_until(written, what="the job to write the clip")
-        assert _next_task(ls, clip.project) == [("samvid-track:flow", 1)]
+        for frame in (1, 2):
+            task, (shown,) = _shown(ls, clip.project)
+            assert task == clip.task_ids[frame] and shown["model_version"] == "samvid-track:flow"
+            wait_until(idle, what="the jobs to write the clip")
+            assert [p["id"] for p in predictions(ls, task)] == [shown["id"]]  # written over in place
+            assert _submit_as_shown(ls, task, shown).status_code == 201
+    wait_until(idle, what="the last submit's job")
     assert [len(predictions(ls, t)) for t in clip.task_ids[1:]] == [1, 1, 1]

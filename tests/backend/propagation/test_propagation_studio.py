@@ -86,7 +86,8 @@ def corrected_on_both_sides(label_studio, clip, jobs) -> None:
     annotate(label_studio, ids[0], clip.masks[0], region_id="walker")
     jobs_finished(jobs, 2)
     assert all(predictions(label_studio, t) for t in ids[1:7])
-    before = {t: {p["id"] for p in predictions(label_studio, t)} for t in ids[1:7]}
+    # Written over in place (the id an open editor names stays): a write shows in updated_at.
+    before = {t: {(p["id"], p["updated_at"]) for p in predictions(label_studio, t)} for t in ids[1:7]}
 
     # The annotator corrects frame 3: "walker" is really a background patch. Frames 1-2 lie
     # between human frames 0 and 3, frames 4-6 between 3 and 7: each stretch is tracked
@@ -96,7 +97,7 @@ def corrected_on_both_sides(label_studio, clip, jobs) -> None:
     annotate(label_studio, ids[3], patch, region_id="walker")
 
     def recomputed() -> bool:
-        now = {t: [p["id"] for p in predictions(label_studio, t)] for t in (*ids[1:3], *ids[4:7])}
+        now = {t: [(p["id"], p["updated_at"]) for p in predictions(label_studio, t)] for t in (*ids[1:3], *ids[4:7])}
         return all(len(p) == 1 and p[0] not in before[t] for t, p in now.items())
 
     jobs_finished(jobs, 3)
@@ -107,7 +108,7 @@ def corrected_on_both_sides(label_studio, clip, jobs) -> None:
         assert np.array_equal(mask_of(pred), mask), f"frame {i}"
     for i in (0, 7):
         assert not predictions(label_studio, ids[i]), "a human frame never gets a prediction"
-    assert {p["id"] for p in predictions(label_studio, ids[3])} == before[ids[3]], \
+    assert {(p["id"], p["updated_at"]) for p in predictions(label_studio, ids[3])} == before[ids[3]], \
         "frame 3 keeps what it had when the annotator corrected it"
     annotations7 = requests.get(f"{label_studio.url}/api/tasks/{ids[7]}/annotations",
                                 headers=label_studio.headers, timeout=30).json()

@@ -385,17 +385,23 @@ def cancelled(text: str) -> None:
 
 class OneTasksPredictions:
     """Label Studio's predictions of one task as ``Studio._request_once`` reaches them, with
-    the methods asked for in order and the wait each was given (``None``: the client's
-    timeout); a test wraps ``answer`` to fail some of them."""
+    the methods asked for in order, their paths and the wait each was given (``None``: the
+    client's timeout); a test wraps ``answer`` to fail some of them. ``earlier``: the task
+    has one of samvid's predictions (id 1, ``["old"]``), which a write goes over in place;
+    without it a write is a new prediction (a POST)."""
 
-    def __init__(self) -> None:
-        self.rows: list[dict] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+    def __init__(self, *, earlier: bool = True) -> None:
+        self.rows: list[dict] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}] if earlier else []
         self.calls: list[str] = []
+        self.paths: list[str] = []
         self.timeouts: list[float | None] = []
         self.last_id = 5  # ids only grow, as Label Studio's do
 
     def results(self) -> list:
         return [p["result"] for p in self.rows]
+
+    def ids(self) -> list[int]:
+        return [p["id"] for p in self.rows]
 
     def answer(self, method: str, path: str, **kwargs):
         if method == "GET":
@@ -405,6 +411,11 @@ class OneTasksPredictions:
             self.rows.append({"id": self.last_id, "model_version": kwargs["json"]["model_version"],
                               "result": kwargs["json"]["result"]})
             return {}
+        if method == "PATCH":
+            row = next(p for p in self.rows if p["id"] == int(path.rsplit("/", 1)[1]))
+            row.update(model_version=kwargs["json"]["model_version"], result=kwargs["json"]["result"],
+                       score=kwargs["json"]["score"])
+            return dict(row)
         self.rows[:] = [p for p in self.rows if p["id"] != int(path.rsplit("/", 1)[1])]
         return None
 
@@ -412,11 +423,16 @@ class OneTasksPredictions:
         """Answer every request from now on; ``fail`` raises for those that fail."""
         def request_once(studio, method, path, what, **kwargs):
             self.calls.append(method)
+            self.paths.append(path)
             self.timeouts.append(kwargs.pop("timeout", None))
             fail(method, path)
             return self.answer(method, path, **kwargs)
 
         monkeypatch.setattr(Studio, "_request_once", request_once)
+
+
+OLDER = {"id": 2, "model_version": "samvid-track:classic", "result": ["older"]}  # samvid's, the newest
+THEIRS = {"id": 3, "model_version": "other-model", "result": ["theirs"]}  # another model's: never touched
 
 
 @pytest.fixture
@@ -439,36 +455,72 @@ def write_new(studio: Studio) -> None:
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
 
 
-def test_a_prediction_write_cancelled_while_retried_is_finished_first_and_leaves_one_prediction(monkeypatch) -> None:
-    # A job cancelled while its frame write was retried stopped between the write and the
-    # delete of the earlier prediction: the frame kept two of samvid's predictions.
+def test_a_prediction_write_goes_over_the_newest_of_samvids_in_place_and_deletes_the_others(monkeypatch) -> None:
+    # Label Studio's editor submits an annotation naming the prediction it was opened from:
+    # samvid writing a new one and deleting that one made the submit fail ("Invalid pk") and
+    # the annotator's work was not saved.
     task = OneTasksPredictions()
-    busy = [True]
+    task.rows += [dict(OLDER), dict(THEIRS)]
+    task.serve(monkeypatch)
+    Studio("http://127.0.0.1:9", "key").replace_predictions(
+        7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert task.rows == [{"id": 2, "model_version": "samvid-track:flow", "result": ["new"], "score": 0.9},
+                         THEIRS]
+    assert list(zip(task.calls, task.paths)) == [
+        ("GET", "/api/predictions"), ("PATCH", "/api/predictions/2"), ("DELETE", "/api/predictions/1")]
 
-    def first_delete_busy(method: str, path: str) -> None:
-        if method == "DELETE" and busy[0]:
-            busy[0] = False
+
+def test_an_empty_result_not_to_be_written_deletes_every_one_of_samvids_predictions(monkeypatch) -> None:
+    task = OneTasksPredictions()
+    task.rows += [dict(OLDER), dict(THEIRS)]
+    task.serve(monkeypatch)
+    Studio("http://127.0.0.1:9", "key").replace_predictions(
+        7, "samvid-track", [], "samvid-track:flow", 0.9, write_empty=False)
+    assert task.rows == [THEIRS]
+    assert task.calls == ["GET", "DELETE", "DELETE"]
+
+
+def test_an_in_place_write_whose_answer_is_lost_is_written_again_over_the_same_prediction(monkeypatch) -> None:
+    # Stored, its answer lost: the next try writes the same one again, not a second one.
+    task = OneTasksPredictions()
+    stored = task.answer
+
+    def first_answer_lost(method: str, path: str, **kwargs):
+        answer = stored(method, path, **kwargs)
+        if method == "PATCH" and task.calls.count("PATCH") == 1:
+            raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
+        return answer
+
+    task.answer = first_answer_lost  # type: ignore[method-assign]
+    task.serve(monkeypatch)
+    Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,)).replace_predictions(
+        7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
+    assert task.ids() == [1] and task.results() == [["new"]]
+    assert list(zip(task.calls, task.paths)) == [
+        ("GET", "/api/predictions"), ("PATCH", "/api/predictions/1")] * 2
+
+
+def test_a_prediction_write_cancelled_while_retried_stops_leaving_what_the_frame_had(monkeypatch) -> None:
+    # Written in place, nothing is half done: the cancel stops it at once (a job cancelled
+    # while Label Studio is down must not hold its clip for the whole retry, then read
+    # failed), and the frame keeps the predictions it had, none of them a second one.
+    task = OneTasksPredictions()
+    task.rows += [dict(OLDER), dict(THEIRS)]
+
+    def deletes_busy(method: str, path: str) -> None:
+        if method == "DELETE":
             raise busy_now()
 
-    task.serve(monkeypatch, first_delete_busy)
-    studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01, 0.01), on_retry=cancelled)
+    task.serve(monkeypatch, deletes_busy)
+    studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,) * 5, on_retry=cancelled)
     write_new(studio)
-    assert task.results() == [["new"]]
-    # Nothing written yet, a cancel stops the write at once: a job cancelled while Label
-    # Studio is down must not hold its clip for the whole retry, then read failed.
+    assert task.calls == ["GET", "PATCH", "DELETE"]
+    assert task.ids() == [1, 2, 3] and task.results() == [["old"], ["new"], ["theirs"]]
+    # Nothing written yet: the cancel stops it at once.
     down = OneTasksPredictions()
     down.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(busy_now()))
     write_new(studio)
     assert down.calls == ["GET"]
-    # Written, then the deletes failing for good: the cancel is still what the caller hears.
-    deletes_fail = OneTasksPredictions()
-
-    def delete_busy(method: str, path: str) -> None:
-        if method == "DELETE":
-            raise busy_now()
-
-    deletes_fail.serve(monkeypatch, delete_busy)
-    write_new(studio)
     # A read is no half-done write: it stops at once.
     down.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(busy_now()))
     with pytest.raises(Stopped):
@@ -478,14 +530,15 @@ def test_a_prediction_write_cancelled_while_retried_is_finished_first_and_leaves
 def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_prediction(
         monkeypatch, quick_stop: float) -> None:
     # Label Studio stored the write, its answer timed out, the job was cancelled meanwhile:
-    # the cancel stopped it before the next try deleted the earlier prediction, and the
-    # frame kept two of samvid's.
-    task = OneTasksPredictions()
+    # the cancel stopped it before the next try, and the frame kept two of samvid's. The
+    # next try finds the write stored and writes over it.
+    task = OneTasksPredictions(earlier=False)
+    task.rows.append(dict(THEIRS))
     stored = task.answer
 
     def first_answer_lost(method: str, path: str, **kwargs):
         answer = stored(method, path, **kwargs)
-        if method == "POST" and len(task.rows) == 2:  # the first write: stored, its answer lost
+        if method == "POST":  # the write: stored, its answer lost
             raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
         return answer
 
@@ -493,9 +546,10 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
     task.serve(monkeypatch)
     studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01, 0.01), on_retry=cancelled)
     write_new(studio)
-    assert task.results() == [["new"]]
+    assert task.results() == [["theirs"], ["new"]]
+    assert task.calls == ["GET", "POST", "GET", "PATCH", "GET"]  # written over, then a look at the task
     # A write that never left (connection refused) stored nothing: the cancel stops it at once.
-    refused = OneTasksPredictions()
+    refused = OneTasksPredictions(earlier=False)
 
     def post_refused(method: str, path: str) -> None:
         if method == "POST":
@@ -506,7 +560,7 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
     assert refused.calls == ["GET", "POST"]
     # Writes that keep failing (its SQLite locked): the cancel takes effect after one more
     # try, not after the whole retry budget (minutes, the clip held by a cancelled job).
-    locked = OneTasksPredictions()
+    locked = OneTasksPredictions(earlier=False)
 
     def post_fails(method: str, path: str) -> None:
         if method == "POST":
@@ -521,35 +575,30 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
-def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_earlier_ones(
+def test_a_prediction_write_interrupted_before_its_deletes_leaves_no_second_prediction_and_looks_for_none(
         monkeypatch, quick_stop: float, stop: type[BaseException]) -> None:
-    # Ctrl-C (or rq's cold stop, a SystemExit in the job) between the write and the deletes
-    # left the frame with two of samvid's predictions until the clip was propagated again.
+    # Ctrl-C (or rq's cold stop, a SystemExit in the job) between the write and the deletes:
+    # written in place, the frame has no second prediction of samvid's to settle.
     task = OneTasksPredictions()
-    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
-    task.rows.append({"id": 3, "model_version": "other-model", "result": ["theirs"]})
-    interrupted = [False]
+    task.rows += [dict(OLDER), dict(THEIRS)]
+    interrupt = stop()
 
     def interrupt_once_written(method: str, path: str) -> None:
         # The signal lands as the first delete begins: the write has returned.
-        if method == "DELETE" and not interrupted[0]:
-            interrupted[0] = True
-            raise stop
+        if method == "DELETE":
+            raise interrupt
 
     task.serve(monkeypatch, interrupt_once_written)
     studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,))
-    with pytest.raises(stop):
+    with pytest.raises(stop) as caught:
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert task.results() == [["theirs"], ["new"]]
-    # A look, then each delete once more, no rewrite; the calls before the stop wait as long as
-    # the client's timeout, the cleanup's what is left of STOPPED_WAIT from the stop.
-    assert task.calls == ["GET", "POST", "DELETE", "GET", "DELETE", "DELETE"]
-    assert task.timeouts[:3] == [None, None, None]
-    assert 0 < task.timeouts[5] <= task.timeouts[4] <= task.timeouts[3] <= quick_stop  # type: ignore[operator]
-    # Stopped while the write's answer was awaited, before Label Studio stored it: the looks
-    # at the task until STOPPED_WAIT find nothing new, and the frame's only prediction stays
-    # (without one Label Studio asks the backend to predict the frame afresh).
-    unwritten = OneTasksPredictions()
+    assert caught.value is interrupt and caught.value.__context__ is None
+    assert task.ids() == [1, 2, 3] and task.results() == [["old"], ["new"], ["theirs"]]
+    assert task.calls == ["GET", "PATCH", "DELETE"]
+    # Stopped while a new write's answer was awaited, before Label Studio stored it: the
+    # looks at the task until STOPPED_WAIT find nothing new, and nothing is deleted.
+    unwritten = OneTasksPredictions(earlier=False)
+    unwritten.rows.append(dict(THEIRS))
 
     def interrupt_the_write(method: str, path: str) -> None:
         if method == "POST":
@@ -558,37 +607,61 @@ def test_a_prediction_write_interrupted_before_its_deletes_still_deletes_the_ear
     unwritten.serve(monkeypatch, interrupt_the_write)
     with pytest.raises(stop):
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert unwritten.results() == [["old"]]
+    assert unwritten.results() == [["theirs"]]
     assert unwritten.calls[:2] == ["GET", "POST"] and set(unwritten.calls[2:]) == {"GET"}
+    assert 0 < unwritten.timeouts[-1] <= quick_stop  # type: ignore[operator]
 
 
-
-def test_a_second_ctrl_c_while_an_interrupted_writes_deletes_are_tried_again_ends_as_the_first(monkeypatch) -> None:
-    # The user pressing Ctrl-C again while the deletes were tried once more: the stop ended
-    # as a traceback of that cleanup, "during handling of the above exception".
-    task = OneTasksPredictions()
-    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
+def test_a_second_ctrl_c_while_an_interrupted_writes_deletes_are_tried_again_ends_as_the_first(
+        monkeypatch, quick_stop: float) -> None:
+    # The user pressing Ctrl-C again while the stopped write's cleanup deleted: the stop
+    # ended as a traceback of that cleanup, "during handling of the above exception". The
+    # cleanup deletes only where a new write's lost answer hid it: the first try's write,
+    # stored after the second try's listing, leaves two.
+    task = OneTasksPredictions(earlier=False)
     first = KeyboardInterrupt()
+    first_write_lands_late(task, first)
 
     def every_delete_stopped(method: str, path: str) -> None:
         if method == "DELETE":
-            raise first if task.calls.count("DELETE") == 1 else KeyboardInterrupt()
+            raise KeyboardInterrupt
 
     task.serve(monkeypatch, every_delete_stopped)
     with pytest.raises(KeyboardInterrupt) as caught:
-        Studio("http://127.0.0.1:9", "key").replace_predictions(
+        Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,)).replace_predictions(
             7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert caught.value is first and caught.value.__context__ is None
-    assert task.calls == ["GET", "POST", "DELETE", "GET", "DELETE"]  # the second stop ends the deletes
-    assert task.results() == [["old"], ["older"], ["new"]]
+    assert task.calls == ["GET", "POST", "GET", "POST", "GET", "DELETE"]  # the second stop ends the deletes
+    assert task.results() == [["new"], ["new"]]
+
+
+def first_write_lands_late(task: OneTasksPredictions, stop: BaseException) -> None:
+    """The task's first write times out, Label Studio storing it only after the next try
+    listed the task; the second is stored, then ``stop`` is raised before its answer."""
+    stored = task.answer
+    held: list[dict] = []
+
+    def answer(method: str, path: str, **kwargs):
+        if method == "POST" and not held and task.calls.count("POST") == 1:
+            held.append(kwargs)
+            raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
+        if method == "POST" and held:
+            stored(method, path, **held.pop())
+            stored(method, path, **kwargs)
+            raise stop
+        return stored(method, path, **kwargs)
+
+    task.answer = answer  # type: ignore[method-assign]
+
 
 def stored_then_stopped(task: OneTasksPredictions, stop: BaseException) -> None:
-    """From now on the task's write is stored, then ``stop`` is raised before its answer."""
+    """From now on the task's write (a POST or a PATCH) is stored, then ``stop`` is raised
+    before its answer."""
     stored = task.answer
 
     def answer(method: str, path: str, **kwargs):
         reply = stored(method, path, **kwargs)
-        if method == "POST":
+        if method in ("POST", "PATCH"):
             raise stop
         return reply
 
@@ -596,14 +669,12 @@ def stored_then_stopped(task: OneTasksPredictions, stop: BaseException) -> None:
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
-def test_a_prediction_write_stopped_while_its_answer_is_awaited_deletes_the_earlier_ones_if_it_landed(
+def test_a_prediction_write_stopped_while_its_answer_is_awaited_keeps_what_landed_and_no_second_one(
         monkeypatch, stop: type[BaseException]) -> None:
-    # Ctrl-C (or rq's cold stop) while Label Studio answered the write: it was stored, nothing
-    # was deleted, and the frame kept two of samvid's predictions until the clip was
-    # propagated again.
-    task = OneTasksPredictions()
-    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
-    task.rows.append({"id": 3, "model_version": "other-model", "result": ["theirs"]})
+    # Ctrl-C (or rq's cold stop) while Label Studio answered the write: it was stored. A new
+    # one is looked for once and kept; another model's is never touched.
+    task = OneTasksPredictions(earlier=False)
+    task.rows.append(dict(THEIRS))
     interrupt = stop()
     stored_then_stopped(task, interrupt)
     task.serve(monkeypatch)
@@ -612,39 +683,35 @@ def test_a_prediction_write_stopped_while_its_answer_is_awaited_deletes_the_earl
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert caught.value is interrupt
     assert task.results() == [["theirs"], ["new"]]
-    assert task.calls == ["GET", "POST", "GET", "DELETE", "DELETE"]  # one look, each delete once, no rewrite
-    # A delete Label Studio fails is not tried again, and the others still are.
-    busy = OneTasksPredictions()
-    busy.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
-    stored_then_stopped(busy, interrupt)
-
-    def first_delete_busy(method: str, path: str) -> None:
-        if method == "DELETE" and busy.calls.count("DELETE") == 1:
-            raise busy_now()
-
-    busy.serve(monkeypatch, first_delete_busy)
+    assert task.calls == ["GET", "POST", "GET"]  # one look, no rewrite
+    # One written in place: the frame has what it had, that one rewritten, and nothing is
+    # looked for.
+    patched = OneTasksPredictions()
+    patched.rows += [dict(OLDER), dict(THEIRS)]
+    stored_then_stopped(patched, interrupt)
+    patched.serve(monkeypatch)
     with pytest.raises(stop) as caught:
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
-    assert caught.value is interrupt
-    assert busy.results() == [["old"], ["new"]]
-    assert busy.calls == ["GET", "POST", "GET", "DELETE", "DELETE"]
+    assert caught.value is interrupt and caught.value.__context__ is None
+    assert patched.ids() == [1, 2, 3] and patched.results() == [["old"], ["new"], ["theirs"]]
+    assert patched.calls == ["GET", "PATCH"]
 
 
 @pytest.mark.parametrize(("method", "failure"), [
     ("GET", busy_now), ("GET", KeyboardInterrupt), ("GET", ValueError), ("DELETE", KeyboardInterrupt)],
     ids=["look-failed", "ctrl-c-again-while-looking", "look-broke", "ctrl-c-again-while-deleting"])
 def test_a_prediction_write_stopped_while_its_answer_is_awaited_ends_with_that_stop_whatever_its_cleanup_meets(
-        monkeypatch, method: str, failure: Callable[[], BaseException]) -> None:
+        monkeypatch, quick_stop: float, method: str, failure: Callable[[], BaseException]) -> None:
     # Label Studio down, or the user pressing Ctrl-C again, while the stopped write is cleaned
     # up: the stop goes on as the one first raised, not as a traceback of the cleanup; what
-    # is left undone is left to the next propagation of the clip.
-    task = OneTasksPredictions()
-    task.rows.append({"id": 2, "model_version": "samvid-track:classic", "result": ["older"]})
+    # is left undone is left to the next propagation of the clip. The first try's write,
+    # stored late, gives the cleanup one to delete.
+    task = OneTasksPredictions(earlier=False)
     interrupt = KeyboardInterrupt()
-    stored_then_stopped(task, interrupt)
+    first_write_lands_late(task, interrupt)
 
     def cleanup_fails(asked: str, path: str) -> None:
-        if asked == method and "POST" in task.calls:
+        if asked == method and task.calls.count("POST") == 2:
             raise failure()
 
     task.serve(monkeypatch, cleanup_fails)
@@ -653,11 +720,10 @@ def test_a_prediction_write_stopped_while_its_answer_is_awaited_ends_with_that_s
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert caught.value is interrupt and caught.value.__context__ is None
     if method == "GET":
-        assert task.calls == ["GET", "POST", "GET"]
-        assert task.results() == [["old"], ["older"], ["new"]]
+        assert task.calls == ["GET", "POST", "GET", "POST", "GET"]
     else:  # no delete after a second Ctrl-C
-        assert task.calls == ["GET", "POST", "GET", "DELETE"]
-        assert task.results() == [["old"], ["older"], ["new"]]
+        assert task.calls == ["GET", "POST", "GET", "POST", "GET", "DELETE"]
+    assert task.results() == [["new"], ["new"]]
 
 
 def write_stopped(studio: Studio, stop: type[BaseException] = KeyboardInterrupt) -> None:
@@ -684,8 +750,9 @@ def test_a_write_label_studio_stores_after_its_client_was_stopped_is_found_and_t
         monkeypatch, quick_stop: float) -> None:
     # A busy Label Studio goes on with a write after its client hung up: the one look right
     # after the Ctrl-C found nothing new, then the write landed, and the frame kept two of
-    # samvid's predictions.
-    task = OneTasksPredictions()
+    # samvid's predictions. Looked at again, it is found and kept.
+    task = OneTasksPredictions(earlier=False)
+    task.rows.append(dict(THEIRS))
     answer = task.answer
     held: list[dict] = []
 
@@ -700,17 +767,18 @@ def test_a_write_label_studio_stores_after_its_client_was_stopped_is_found_and_t
     task.answer = stored_late  # type: ignore[method-assign]
     task.serve(monkeypatch)
     write_stopped(Studio("http://127.0.0.1:9", "key"))
-    assert task.results() == [["new"]]
-    assert task.calls == ["GET", "POST", "GET", "GET", "DELETE"]
+    assert task.results() == [["theirs"], ["new"]]
+    assert task.calls == ["GET", "POST", "GET", "GET"]
     # One that never lands is looked for until STOPPED_WAIT from the stop, not longer, and
-    # the frame's prediction stays.
-    never = OneTasksPredictions()
+    # nothing is deleted.
+    never = OneTasksPredictions(earlier=False)
+    never.rows.append(dict(THEIRS))
     never.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(KeyboardInterrupt()) if method == "POST"
                 else None)
     began = time.monotonic()
     write_stopped(Studio("http://127.0.0.1:9", "key"))
     assert time.monotonic() - began < 2 * quick_stop
-    assert never.results() == [["old"]]
+    assert never.results() == [["theirs"]]
     assert never.calls[:2] == ["GET", "POST"] and never.calls[2:] == ["GET"] * len(never.calls[2:])
     assert len(never.calls[2:]) > 2  # looked at again, not once
 
@@ -729,7 +797,8 @@ def test_a_stop_after_a_write_label_studio_answered_with_an_error_looks_once_and
     # A job cancelled while Label Studio failed every write waited 2 s after its one more
     # try, looking at the failing Label Studio 5 more times: an answered write is stored or
     # not by then, and one look tells which. STOPPED_WAIT and STOPPED_POLL as they ship.
-    task = OneTasksPredictions()
+    task = OneTasksPredictions(earlier=False)
+    task.rows.append(dict(THEIRS))
     task.serve(monkeypatch, locked_writes)
     if stop == "cancel":
         studio = Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,) * 5, on_retry=cancelled)
@@ -744,7 +813,7 @@ def test_a_stop_after_a_write_label_studio_answered_with_an_error_looks_once_and
         studio.replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9, write_empty=False)
     assert time.monotonic() - began < client.STOPPED_POLL
     assert task.calls == calls
-    assert task.results() == [["old"]]
+    assert task.results() == [["theirs"]]
     assert "settling" not in caplog.text
 
 
@@ -753,7 +822,8 @@ def test_a_stop_while_a_writes_answer_is_awaited_looks_for_it_until_the_cleanups
     # The one stop after which Label Studio may still store the write: it is looked for
     # again and again, with a line that says why the stop takes seconds (it was silent), and
     # the last look begins STOPPED_POLL before the deadline (the poll gave up 2 of them early).
-    task = OneTasksPredictions()
+    task = OneTasksPredictions(earlier=False)
+    task.rows.append(dict(THEIRS))
     task.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(KeyboardInterrupt()) if method == "POST"
                else None)
     began = time.monotonic()
@@ -767,7 +837,7 @@ def test_a_stop_while_a_writes_answer_is_awaited_looks_for_it_until_the_cleanups
     said = [r.getMessage() for r in caplog.records if r.name == "samvid.studio.client"]
     assert len(said) == 1 and said[0].startswith(
         "stopped mid-write of the prediction of task 7: settling it with Label Studio (looking for it up to 0.")
-    assert task.results() == [["old"]]
+    assert task.results() == [["theirs"]]
 
 
 def ctrl_c_in_back_off(monkeypatch, delay: float) -> None:
@@ -787,76 +857,78 @@ def test_a_ctrl_c_in_the_wait_before_a_writes_retry_keeps_one_prediction(
         monkeypatch, quick_stop: float, stored: bool) -> None:
     # The likeliest Ctrl-C: on reading "... did not answer within 60 s; retry 1 of N in 1.0 s".
     # Label Studio had stored the write whose answer was lost, the stop came between tries,
-    # where nothing cleaned up: the frame kept two of samvid's predictions.
-    task = OneTasksPredictions()
+    # where nothing cleaned up: the next propagation found a prediction it did not know of.
+    task = OneTasksPredictions(earlier=False)
+    task.rows.append(dict(THEIRS))
     first_write_lost(task, stored=stored)
     task.serve(monkeypatch)
     ctrl_c_in_back_off(monkeypatch, 1.0)
     write_stopped(Studio("http://127.0.0.1:9", "key", retry_delays=(1.0,)))
-    # Never without one: where the lost write was not stored, the earlier prediction stays.
-    assert task.results() == ([["new"]] if stored else [["old"]])
-    assert task.calls[:3] == ["GET", "POST", "GET"]
+    assert task.results() == ([["theirs"], ["new"]] if stored else [["theirs"]])
+    assert task.calls == ["GET", "POST", "GET"]  # looked for once, nothing deleted
 
 
-def test_a_ctrl_c_in_a_writes_second_try_deletes_the_first_tries_lost_write_too(monkeypatch, quick_stop: float) -> None:
-    # The first try's write was stored, its answer lost; Ctrl-C in the second try's write,
-    # not stored: that try's listing held the first write, so its look found nothing new,
-    # deleted nothing, and the frame kept two of samvid's predictions.
-    task = OneTasksPredictions()
+def test_a_ctrl_c_in_a_writes_second_try_keeps_the_first_tries_lost_write_as_the_frames_one(
+        monkeypatch, quick_stop: float) -> None:
+    # The first try's write was stored, its answer lost: the second try writes over it in
+    # place instead of writing a second one. Ctrl-C in that write, not stored: the first
+    # try's write is found and kept.
+    task = OneTasksPredictions(earlier=False)
     first_write_lost(task, stored=True)
     task.serve(monkeypatch, lambda method, path: (_ for _ in ()).throw(KeyboardInterrupt())
-               if method == "POST" and task.calls.count("POST") == 2 else None)
+               if method == "PATCH" else None)
     write_stopped(Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,)))
     assert task.results() == [["new"]]
-    assert task.calls == ["GET", "POST", "GET", "POST", "GET", "DELETE"]
-    # The second write stored too: the newest is kept, the first try's deleted with the old one.
-    both = OneTasksPredictions()
+    assert task.calls == ["GET", "POST", "GET", "PATCH", "GET"]
+    assert task.paths[3] == f"/api/predictions/{task.last_id}"
+    # The second write stored too: still the one prediction.
+    both = OneTasksPredictions(earlier=False)
     first_write_lost(both, stored=True)
     stored_then_stopped(both, KeyboardInterrupt())
     both.serve(monkeypatch)
     write_stopped(Studio("http://127.0.0.1:9", "key", retry_delays=(0.01,)))
-    assert [p["id"] for p in both.rows] == [both.last_id]
+    assert both.ids() == [both.last_id] and both.results() == [["new"]]
 
 
 def test_the_cleanup_after_a_stop_waits_on_a_frozen_label_studio_stopped_wait_in_all(
         monkeypatch, quick_stop: float) -> None:
-    # Ctrl-C in the first delete, Label Studio answering no delete after it: each of the
-    # cleanup's calls waited STOPPED_WAIT, a look plus a delete per earlier prediction (9 s for
-    # 3), while a worker stopped cold is killed 10 s after the stop.
-    task = OneTasksPredictions()
-    task.rows += [{"id": 2, "model_version": "samvid-track:classic", "result": ["older"]},
-                  {"id": 3, "model_version": "samvid-track:classic", "result": ["oldest"]}]
+    # Ctrl-C in a write, Label Studio answering no delete after it: each of the cleanup's
+    # calls waited STOPPED_WAIT, a look plus a delete per earlier prediction (9 s for 3),
+    # while a worker stopped cold is killed 10 s after the stop. The first try's write,
+    # stored late, gives the cleanup one to delete.
+    task = OneTasksPredictions(earlier=False)
+    first_write_lands_late(task, KeyboardInterrupt())
 
-    def frozen_from_the_first_delete(method: str, path: str) -> None:
-        if method == "GET" and "DELETE" in task.calls:
+    def frozen_from_the_stop(method: str, path: str) -> None:
+        if task.calls.count("POST") < 2:
+            return
+        if method == "GET":
             sleep(quick_stop / 4)  # the look: slow
         elif method == "DELETE":
-            if task.calls.count("DELETE") == 1:
-                raise KeyboardInterrupt
             sleep(task.timeouts[-1])  # type: ignore[arg-type]
             raise StudioError("Label Studio did not answer") from httpx.ReadTimeout("timed out")
 
     sleep = time.sleep
-    task.serve(monkeypatch, frozen_from_the_first_delete)
+    task.serve(monkeypatch, frozen_from_the_stop)
     began = time.monotonic()
-    write_stopped(Studio("http://127.0.0.1:9", "key", timeout=60))
+    write_stopped(Studio("http://127.0.0.1:9", "key", timeout=60, retry_delays=(0.01,)))
     assert time.monotonic() - began < 2 * quick_stop
-    assert task.calls == ["GET", "POST", "DELETE", "GET", "DELETE"]  # no delete after an unanswered one
+    assert task.calls == ["GET", "POST", "GET", "POST", "GET", "DELETE"]  # no delete after an unanswered one
     # The client's timeout before the stop; what is left of STOPPED_WAIT since, call by call.
-    assert task.timeouts[:3] == [None, None, None]
-    look, delete = task.timeouts[3:]
+    assert task.timeouts[:4] == [None] * 4
+    look, delete = task.timeouts[4:]
     assert look is not None and delete is not None
     assert look <= quick_stop and 0 < delete <= quick_stop * 3 / 4
-    assert len(task.rows) == 4  # nothing deleted: left to the clip's next propagation
+    assert len(task.rows) == 2  # nothing deleted: left to the clip's next propagation
 
 
 @contextmanager
 def studio_stopping_its_caller_mid_write(*, look_answered: bool) -> Iterator[tuple[str, list[dict]]]:
-    """A Label Studio of one task, its one prediction samvid's, that stores a written
+    """A Label Studio of one task, its one prediction another model's, that stores a written
     prediction, then, before it answers, sends its caller's main thread a SIGINT (Ctrl-C);
     ``look_answered``: whether it answers a listing of the predictions after that, or
     leaves it unanswered. Yields its URL and the task's predictions."""
-    rows: list[dict] = [{"id": 1, "model_version": "samvid-track:flow", "result": ["old"]}]
+    rows: list[dict] = [dict(THEIRS)]  # none of samvid's: the write is a new one
     written = threading.Event()
     ended = threading.Event()
     caller = threading.main_thread().ident
@@ -879,7 +951,7 @@ def studio_stopping_its_caller_mid_write(*, look_answered: bool) -> Iterator[tup
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            rows.append({"id": 2, "model_version": body["model_version"], "result": body["result"]})
+            rows.append({"id": 6, "model_version": body["model_version"], "result": body["result"]})
             written.set()
             signal.pthread_kill(caller, signal.SIGINT)
             ended.wait(30)  # never answered: the caller has stopped
@@ -916,16 +988,16 @@ def _ctrl_c_mid_write_checks() -> None:
         with pytest.raises(KeyboardInterrupt):
             Studio(url, "key").replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow", 0.9,
                                                    write_empty=False)
-        assert [p["result"] for p in rows] == [["new"]]
+        assert [p["result"] for p in rows] == [["theirs"], ["new"]]
     # Label Studio not answering the look after it: the stop waits seconds for it, not the
-    # client's timeout (a minute), and deletes nothing it could not see was written.
+    # client's timeout (a minute), and deletes nothing.
     with studio_stopping_its_caller_mid_write(look_answered=False) as (url, rows):
         began = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
             Studio(url, "key", timeout=60).replace_predictions(7, "samvid-track", ["new"], "samvid-track:flow",
                                                                0.9, write_empty=False)
         assert time.monotonic() - began < 10
-        assert [p["result"] for p in rows] == [["old"], ["new"]]
+        assert [p["result"] for p in rows] == [["theirs"], ["new"]]
 
 
 def test_a_title_with_surrounding_spaces_is_one_project_however_often_it_is_asked_for(studio: Studio) -> None:
