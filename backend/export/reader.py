@@ -467,7 +467,9 @@ class ProjectReader:
         ]
         if not predictions:
             return OTHER_MODELS if not self.include_predictions else None
-        latest = max(predictions, key=lambda p: p.id or 0)
+        # The latest written: samvid writes a frame's prediction over in place, so the
+        # highest id is no longer the newest.
+        latest = max(predictions, key=lambda p: (str(_written(p)), p.id or 0))
         return list(latest.result or []), PREDICTION, latest.score
 
     def frames(self, info: ClipInfo) -> Iterator[ExportFrame]:
@@ -660,3 +662,8 @@ class ProjectReader:
         bound = MAX_PIXELS if image is None else max(MAX_PIXELS, image.height * image.width)
         return size, decoded_objects(regions, identities, size, problems, where, bound,
                                      order=self.schema.for_task(ref.labels).label_order)
+
+
+def _written(prediction: Any) -> Any:
+    """When a prediction was last written ("" where Label Studio gives no time)."""
+    return getattr(prediction, "updated_at", None) or getattr(prediction, "created_at", None) or ""

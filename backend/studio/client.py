@@ -607,8 +607,10 @@ class Studio:
                 # In place, so a retry writes the same one again. A stop meanwhile leaves the
                 # frame the predictions it had: nothing to settle.
                 kept = earlier.pop()
+                # With the task named: Label Studio's prediction validation (a feature flag)
+                # refuses a PATCH without it ("Project is required").
                 self._request_once("PATCH", f"/api/predictions/{kept}", "write a prediction", json={
-                    "result": result, "score": float(score), "model_version": model_version})
+                    "task": task_id, "result": result, "score": float(score), "model_version": model_version})
             elif writes:
                 awaited[0] = True
                 try:

@@ -55,3 +55,19 @@ def test_fill_with_only_other_models_predictions_says_to_pass_include_prediction
 def test_fill_says_nothing_more_when_it_takes_samvids_predictions_or_any_models_are_included(tmp_path):
     assert exported_lines("samvid-0.1", tmp_path / "samvid", fill=True) == (1, [])
     assert exported_lines("other-model", tmp_path / "any", include_predictions=True) == (1, [])
+
+
+def test_fill_takes_the_prediction_written_last_not_the_highest_id(tmp_path):
+    # samvid writes a frame's prediction over in place: a re-propagated frame keeps its id,
+    # lower than that of automatic masks written before the re-propagation.
+    class Rewritten(Prelabelled):
+        def list_predictions(self, task_id):
+            return [SimpleNamespace(id=4, result=region(rect(0, 0, 5, 5), "car", 1), model_version="samvid-track:flow",
+                                    score=0.9, created_at="2026-12-01T10:00:00Z", updated_at="2026-12-01T12:00:00Z"),
+                    SimpleNamespace(id=5, result=region(rect(5, 5, 5, 5), "car", 1), model_version="samvid-auto:sam",
+                                    score=0.5, created_at="2026-12-01T11:00:00Z", updated_at="2026-12-01T11:00:00Z")]
+
+    reader = ProjectReader(Rewritten("samvid-track:flow"), 1, problems=Problems(), fill=True)
+    (info,) = reader.clips()
+    (frame,) = reader.frames(info)
+    assert frame.masks.masks[0][0, 0]  # the re-propagated track's box, at the top left

@@ -575,7 +575,7 @@ def test_a_prediction_write_whose_answer_is_lost_then_cancelled_leaves_one_predi
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
-def test_a_prediction_write_interrupted_before_its_deletes_leaves_no_second_prediction_and_looks_for_none(
+def test_a_prediction_write_interrupted_before_its_deletes_makes_no_new_prediction_and_looks_for_none(
         monkeypatch, quick_stop: float, stop: type[BaseException]) -> None:
     # Ctrl-C (or rq's cold stop, a SystemExit in the job) between the write and the deletes:
     # written in place, the frame has no second prediction of samvid's to settle.
