@@ -6,7 +6,8 @@ were shown by the Data Manager's view only, so the frame right after a submit op
 empty in the stream. An answer is stored after ``/predict`` returns, where the propagation
 job may write the frame too: the write lock (``studio.frame_locks``), taken before the
 answer is decided, is therefore kept until the stored answer shows, then released. A job
-waiting on it then replaces that prediction as it replaces any of samvid's: one per frame.
+waiting on it then writes over that prediction in place, as over any of samvid's: one per
+frame, and the id the editor names stays.
 """
 
 from __future__ import annotations

@@ -588,9 +588,9 @@ class Studio:
         refuses that submit ("Invalid pk", "Annotation is not saved") once it is deleted.
         And never without a prediction in between (Label Studio would call /predict for it).
 
-        The whole of it is retried, not the write alone: a write that reached Label Studio
-        but whose answer was lost (it went down mid-reply) is deleted by the next try
-        instead of being kept as a second one. Concurrent writers of one task must hold
+        The whole of it is retried, not the write alone: a new prediction that reached Label
+        Studio but whose answer was lost (it went down mid-reply) is found by the next try and
+        written over, not kept beside a second one. Concurrent writers of one task must hold
         its lock (``samvid.studio.frame_locks``). A stop (Ctrl-C, a worker's cold stop, a
         cancel) once a write went out, in any try or between tries, first keeps one of the
         writes it finds stored (``_finish_stopped_write``), then goes on."""

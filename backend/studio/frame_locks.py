@@ -2,8 +2,9 @@
 
 Two things write a frame's propagated masks: the propagation job, and ``/predict`` when
 an annotator opens the frame right after a human frame before the job got there. Label
-Studio's API has no "replace" call, so each write is list, delete, post; two writers
-interleaving those leave two predictions (issue 21 item 3). Every samvid write of a
+Studio's API has no "replace" call, so each write is several calls (list, then write over
+the newest or post, delete the others); two writers interleaving those leave two
+predictions (issue 21 item 3). Every samvid write of a
 frame's prediction therefore runs under this lock, and ``/predict``, whose answer Label
 Studio stores after the fact, holds it until that answer is stored
 (``propagation.handoff``).
