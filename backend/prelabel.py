@@ -228,12 +228,12 @@ class Prelabeler:
         latest = max(live, key=lambda a: a.get("updated_at") or "")  # as propagation reads it
         if not left_the_view(annotation_result(latest), target, self.propagator.images.max_pixels):
             return None
-        return _when(latest.get("updated_at") or latest.get("created_at"))
+        return _written_at(latest)
 
     def _annotated_at(self, task_id: int) -> datetime | None:
         """When the task's live annotations last changed (None if unknown)."""
         live = self.propagator.live_annotations(task_id)
-        times = [t for t in (_when(a.get("updated_at") or a.get("created_at")) for a in live) if t is not None]
+        times = [t for t in (_written_at(a) for a in live) if t is not None]
         return max(times) if times and len(times) == len(live) else None
 
     def _mark_done(self, task_id: int, engine: str) -> None:
@@ -470,9 +470,10 @@ def _frame(task: dict[str, Any], strict: bool = False) -> int:
     return index
 
 
-def _written_at(prediction: dict[str, Any]) -> datetime | None:
-    """When a prediction was last written: samvid writes a frame's prediction over in place."""
-    return _when(prediction.get("updated_at") or prediction.get("created_at"))
+def _written_at(item: dict[str, Any]) -> datetime | None:
+    """When an annotation or prediction was last written (samvid writes a frame's
+    prediction over in place: its creation time is not its last write)."""
+    return _when(item.get("updated_at") or item.get("created_at"))
 
 
 def _when(text: Any) -> datetime | None:
